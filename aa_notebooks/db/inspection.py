@@ -1,0 +1,128 @@
+"""`check_db` and `database_info`: what an attached database holds, in plain words."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import func, inspect, select
+from sqlalchemy.engine import URL
+
+from aa_notebooks.db.engine import connection_errors, get_engine
+from aa_notebooks.db.schema import AgentExecution, Base, KitMetadata
+from aa_notebooks.db.url import mask_url
+
+# What stops working when a table or column is missing; "*" stands for the whole table.
+_FEATURES: dict[tuple[str, str], str] = {
+    ("agentexecutions", "*"): "all analytics (the executions table is the source of every number)",
+    ("executiontraces", "*"): "the trace explorer (ReAct steps of an execution)",
+    ("tokenusages", "*"): "token usage by component",
+    ("budgetalerts", "*"): "budgets and budget alerts",
+    ("budgetalertevents", "*"): "the history of fired budget alerts (and once-only notification)",
+    ("agentexecutions", "flow_id"): "flow-scoped budgets",
+    ("budgetalerts", "name"): "budget names (budgets are shown by id)",
+    ("budgetalerts", "target"): "agent- and flow-scoped budgets",
+    ("users", "*"): "user names in results (user ids still work)",
+}
+
+
+@dataclass(frozen=True)
+class DatabaseCheck:
+    """The tables and columns a database lacks, and the features that are off because of it."""
+
+    url: str
+    missing_tables: list[str] = field(default_factory=list)
+    missing_columns: dict[str, list[str]] = field(default_factory=dict)
+    created_by_kit: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return not self.missing_tables and not self.missing_columns
+
+    @property
+    def disabled_features(self) -> list[str]:
+        out = [_FEATURES.get((t, "*"), f"features that use table {t}") for t in self.missing_tables]
+        for table, columns in self.missing_columns.items():
+            out += [_FEATURES.get((table, c), f"features that use {table}.{c}") for c in columns]
+        return out
+
+    def has(self, table: str, column: str | None = None) -> bool:
+        """Whether the database has the table (and the column, when given)."""
+        if table in self.missing_tables:
+            return False
+        return column is None or column not in self.missing_columns.get(table, [])
+
+    def __str__(self) -> str:
+        if self.ok:
+            return f"{self.url}: every table and column aa-notebooks uses is present"
+        lines = [f"{self.url}:"]
+        lines += [f"  missing table {t}" for t in self.missing_tables]
+        lines += [
+            f"  missing column {t}.{c}" for t, cols in self.missing_columns.items() for c in cols
+        ]
+        lines += [f"  disabled: {f}" for f in self.disabled_features]
+        if not self.created_by_kit and "agentexecutions" in self.missing_tables:
+            lines.append("  run `aa-notebooks init-db` to create the tables")
+        return "\n".join(lines)
+
+
+def check_db(url: str | URL | None = None) -> DatabaseCheck:
+    """Compare the database with the kit's schema, read-only."""
+    engine = get_engine(url)
+    with connection_errors(engine.url):
+        inspector = inspect(engine)
+        existing = set(inspector.get_table_names())
+        missing_tables, missing_columns = [], {}
+        for table in Base.metadata.sorted_tables:
+            if table.name == KitMetadata.__tablename__:
+                continue
+            if table.name not in existing:
+                missing_tables.append(table.name)
+                continue
+            present = {c["name"] for c in inspector.get_columns(table.name)}
+            lacking = [c.name for c in table.columns if c.name not in present]
+            if lacking:
+                missing_columns[table.name] = lacking
+    return DatabaseCheck(
+        url=mask_url(engine.url),
+        missing_tables=missing_tables,
+        missing_columns=missing_columns,
+        created_by_kit=KitMetadata.__tablename__ in existing,
+    )
+
+
+@dataclass(frozen=True)
+class DatabaseInfo:
+    """Which database, how many rows per table, and the time span of the executions."""
+
+    url: str
+    row_counts: dict[str, int]
+    first_execution: datetime | None
+    last_execution: datetime | None
+
+    def __str__(self) -> str:
+        lines = [f"database: {self.url}"]
+        lines += [f"  {name}: {count:,} rows" for name, count in self.row_counts.items()]
+        if self.first_execution is not None:
+            lines.append(f"  executions from {self.first_execution:%Y-%m-%d %H:%M} UTC")
+            lines.append(f"  executions to   {self.last_execution:%Y-%m-%d %H:%M} UTC")
+        return "\n".join(lines)
+
+
+def database_info(url: str | URL | None = None) -> DatabaseInfo:
+    """Row counts of the kit's tables that exist, and the executions' date range."""
+    engine = get_engine(url)
+    with connection_errors(engine.url):
+        existing = set(inspect(engine).get_table_names())
+        counts: dict[str, int] = {}
+        first = last = None
+        with engine.connect() as conn:
+            for table in Base.metadata.sorted_tables:
+                if table.name in existing and table.name != KitMetadata.__tablename__:
+                    counts[table.name] = conn.execute(
+                        select(func.count()).select_from(table)
+                    ).scalar_one()
+            if AgentExecution.__tablename__ in existing:
+                started = AgentExecution.__table__.c.started_at
+                first, last = conn.execute(select(func.min(started), func.max(started))).one()
+    return DatabaseInfo(mask_url(engine.url), counts, first, last)

@@ -1,0 +1,132 @@
+"""Validated input records, named as the product document names them (`AgentExecutionCreate`...).
+
+They reject what would corrupt the numbers (negative tokens or durations, unknown enum values,
+inconsistent totals) with pydantic's field-by-field messages, and cut `query_preview` to 100
+characters as the document does.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from decimal import Decimal
+from typing import Annotated, Self
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from aa_notebooks.db.schema import (
+    BudgetAlertType,
+    BudgetScope,
+    ExecutionStatus,
+    ExecutionTraceStepType,
+)
+
+QUERY_PREVIEW_LENGTH = 100
+
+Count = Annotated[int, Field(ge=0)]
+Money = Annotated[Decimal, Field(ge=0, max_digits=16, decimal_places=6)]
+
+
+class _Record(BaseModel):
+    model_config = ConfigDict(extra="forbid", use_enum_values=False, frozen=True)
+
+
+class AgentExecutionCreate(_Record):
+    """One execution to record; `id` is generated when absent (and makes replays idempotent)."""
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4)
+    user_id: uuid.UUID | None = None
+    request_id: uuid.UUID = Field(default_factory=uuid.uuid4)
+    session_id: uuid.UUID = Field(default_factory=uuid.uuid4)
+    agent_id: uuid.UUID | None = None
+    agent_name: str | None = None
+    agent_type: str | None = None
+    model_name: str | None = None
+    flow_id: str | None = None
+    status: ExecutionStatus
+    input_tokens: Count = 0
+    output_tokens: Count = 0
+    total_tokens: Count | None = None
+    cost_usd: Money = Decimal(0)
+    execution_time_ms: Count = 0
+    llm_time_ms: Count = 0
+    query_preview: str | None = None
+    error_type: str | None = None
+    error_message: str | None = None
+    started_at: datetime | None = None
+    completed_at: datetime | None = None
+
+    @field_validator("query_preview")
+    @classmethod
+    def _cut_preview(cls, value: str | None) -> str | None:
+        return value[:QUERY_PREVIEW_LENGTH] if value else value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Self:
+        expected = self.input_tokens + self.output_tokens
+        if self.total_tokens is None:
+            object.__setattr__(self, "total_tokens", expected)
+        elif self.total_tokens != expected:
+            raise ValueError(
+                f"total_tokens ({self.total_tokens}) must equal input_tokens + output_tokens "
+                f"({self.input_tokens} + {self.output_tokens} = {expected})"
+            )
+        if self.started_at and self.completed_at and self.completed_at < self.started_at:
+            raise ValueError("completed_at is before started_at")
+        return self
+
+
+class ExecutionTraceCreate(_Record):
+    """One ReAct step of an execution."""
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4)
+    execution_id: uuid.UUID
+    step_number: Count
+    step_type: ExecutionTraceStepType
+    content: str | None = None
+    duration_ms: Count = 0
+    input_tokens: Count = 0
+    output_tokens: Count = 0
+    timestamp: datetime | None = None
+
+
+class TokenUsageCreate(_Record):
+    """Tokens and cost of one component of an execution."""
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4)
+    execution_id: uuid.UUID
+    component: str | None = None
+    model: str | None = None
+    input_tokens: Count
+    output_tokens: Count
+    cost_usd: Money
+    step_number: Count | None = None
+
+
+class BudgetAlertCreate(_Record):
+    """A budget: threshold over a rolling window of `period_days`, for one scope."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4)
+    user_id: uuid.UUID | None = None
+    scope: BudgetScope = BudgetScope.global_
+    threshold_usd: Annotated[Decimal, Field(gt=0, max_digits=10, decimal_places=2)]
+    period_days: Annotated[int, Field(ge=1)] = 30
+    alert_type: BudgetAlertType
+    alert_at_percentage: Annotated[int, Field(ge=1, le=100)] = 80
+    is_active: bool = True
+    email_notification: bool = True
+    current_spend_usd: Annotated[Decimal, Field(ge=0)] = Decimal(0)
+    name: str | None = None
+    target: str | None = None
+
+    @model_validator(mode="after")
+    def _target_fits_scope(self) -> Self:
+        if self.scope in (BudgetScope.agent, BudgetScope.flow) and not self.target:
+            raise ValueError(f"a {self.scope.value} budget needs a target (the agent or flow)")
+        if self.scope is BudgetScope.global_ and self.target:
+            raise ValueError("a global budget takes no target; use scope agent or flow")
+        if self.scope is BudgetScope.user and self.user_id is None:
+            raise ValueError("a user budget needs user_id")
+        return self

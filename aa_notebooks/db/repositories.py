@@ -1,0 +1,153 @@
+"""Repositories named as the product document names them, for sync and async sessions alike.
+
+Each method is written once against a sync Session; given an AsyncSession, it runs through
+`AsyncSession.run_sync` and returns an awaitable, so `await repo.create(...)` works as in the
+document's examples and `repo.create(...)` works in plain scripts.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, Generic, TypeVar
+
+from pydantic import BaseModel
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
+
+from aa_notebooks.db.bulk import bulk_insert_rows
+from aa_notebooks.db.records import (
+    AgentExecutionCreate,
+    BudgetAlertCreate,
+    ExecutionTraceCreate,
+    TokenUsageCreate,
+)
+from aa_notebooks.db.schema import (
+    AgentExecution,
+    Base,
+    BudgetAlert,
+    ExecutionTrace,
+    TokenUsage,
+)
+
+ModelT = TypeVar("ModelT", bound=Base)
+T = TypeVar("T")
+
+
+class _Repository(Generic[ModelT]):
+    model: type[ModelT]
+    record: type[BaseModel]
+    order_by: str = "id"
+
+    def __init__(self, session: Session | AsyncSession) -> None:
+        self.session = session
+
+    def _run(self, work: Callable[[Session], T]) -> Any:
+        """Run `work` on the sync session, or return an awaitable for an AsyncSession."""
+        if isinstance(self.session, AsyncSession):
+            return self.session.run_sync(work)
+        return work(self.session)
+
+    def _to_row(self, data: BaseModel | Mapping[str, Any], **extra: Any) -> dict[str, Any]:
+        record = data if isinstance(data, self.record) else self.record.model_validate(data)
+        row = record.model_dump()
+        row.update({k: v for k, v in extra.items() if v is not None})
+        return row
+
+    def _create(self, data: BaseModel | Mapping[str, Any], commit: bool, **extra: Any) -> Any:
+        row = self._to_row(data, **extra)
+
+        def work(session: Session) -> ModelT:
+            obj = self.model(**row)
+            session.add(obj)
+            session.flush()
+            if commit:
+                session.commit()
+            return obj
+
+        return self._run(work)
+
+    def get(self, id: uuid.UUID | str) -> Any:
+        """The row with this id, or None."""
+        key = id if isinstance(id, uuid.UUID) else uuid.UUID(str(id))
+        return self._run(lambda session: session.get(self.model, key))
+
+    def list(self, *, limit: int = 100, offset: int = 0, **equals: Any) -> Any:
+        """Rows whose columns equal the given values, in a stable order."""
+        columns = self.model.__table__.c
+        unknown = [name for name in equals if name not in columns]
+        if unknown:
+            raise ValueError(f"{self.model.__tablename__} has no column {unknown[0]!r}")
+        query = select(self.model)
+        for name, value in equals.items():
+            query = query.where(columns[name] == value)
+        query = query.order_by(columns[self.order_by]).limit(limit).offset(offset)
+        return self._run(lambda session: list(session.scalars(query)))
+
+    def bulk_insert(
+        self, rows: Iterable[BaseModel | Mapping[str, Any]], *, validate: bool = True
+    ) -> Any:
+        """Insert many rows in one transaction; returns how many. `validate=False` trusts dicts."""
+        prepared = (self._to_row(r) for r in rows) if validate else rows
+
+        def work(session: Session) -> int:
+            count = bulk_insert_rows(session.connection(), self.model.__table__, prepared)
+            session.commit()
+            return count
+
+        return self._run(work)
+
+
+class AgentExecutionRepository(_Repository[AgentExecution]):
+    """Executions: create one, get one, list, bulk insert."""
+
+    model = AgentExecution
+    record = AgentExecutionCreate
+    order_by = "started_at"
+
+    def create(
+        self,
+        data: AgentExecutionCreate | Mapping[str, Any],
+        user_id: uuid.UUID | str | None = None,
+        *,
+        commit: bool = True,
+    ) -> Any:
+        """Record an execution; `user_id` as in the document's `repo.create(execution, user_id=)`."""
+        owner = uuid.UUID(str(user_id)) if user_id is not None else None
+        return self._create(data, commit, user_id=owner)
+
+
+class ExecutionTraceRepository(_Repository[ExecutionTrace]):
+    """ReAct trace steps."""
+
+    model = ExecutionTrace
+    record = ExecutionTraceCreate
+    order_by = "step_number"
+
+    def create(self, data: ExecutionTraceCreate | Mapping[str, Any], *, commit: bool = True) -> Any:
+        """Record one trace step."""
+        return self._create(data, commit)
+
+
+class TokenUsageRepository(_Repository[TokenUsage]):
+    """Token usage by component."""
+
+    model = TokenUsage
+    record = TokenUsageCreate
+    order_by = "step_number"
+
+    def create(self, data: TokenUsageCreate | Mapping[str, Any], *, commit: bool = True) -> Any:
+        """Record one component's token usage."""
+        return self._create(data, commit)
+
+
+class BudgetAlertRepository(_Repository[BudgetAlert]):
+    """Budget alert definitions."""
+
+    model = BudgetAlert
+    record = BudgetAlertCreate
+
+    def create(self, data: BudgetAlertCreate | Mapping[str, Any], *, commit: bool = True) -> Any:
+        """Store one budget alert."""
+        return self._create(data, commit)

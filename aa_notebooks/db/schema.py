@@ -1,0 +1,266 @@
+"""The product document's tables and enum types, as SQLAlchemy 2 models.
+
+Table, column and enum names are the document's exactly, so the kit can read a GenAI AgentOS
+database it did not create. Columns the document lacks (a budget's name and target, an
+execution's flow) are nullable additions; `check_db` tells when an attached database lacks them.
+"""
+
+from __future__ import annotations
+
+import enum
+import uuid
+from datetime import UTC, datetime
+from decimal import Decimal
+
+from sqlalchemy import (
+    Boolean,
+    DateTime,
+    Enum,
+    ForeignKey,
+    Index,
+    Integer,
+    Numeric,
+    String,
+    TypeDecorator,
+    Uuid,
+    func,
+    true,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class ExecutionStatus(str, enum.Enum):
+    """How an agent execution ended."""
+
+    success = "success"
+    failure = "failure"
+    timeout = "timeout"
+
+
+class ExecutionTraceStepType(str, enum.Enum):
+    """One step of a ReAct loop."""
+
+    thought = "thought"
+    action = "action"
+    observation = "observation"
+    tool_call = "tool_call"
+    final_answer = "final_answer"
+
+
+class BudgetScope(str, enum.Enum):
+    """Which executions a budget counts."""
+
+    user = "user"
+    agent = "agent"
+    flow = "flow"
+    global_ = "global"
+
+
+class BudgetAlertType(str, enum.Enum):
+    """warning notifies; hard_stop also refuses new executions once the threshold is reached."""
+
+    warning = "warning"
+    hard_stop = "hard_stop"
+
+
+def _pg_enum(enum_cls: type[enum.Enum], name: str) -> Enum:
+    """An enum stored by value under the document's type name (native type on PostgreSQL)."""
+    return Enum(
+        enum_cls,
+        name=name,
+        values_callable=lambda members: [m.value for m in members],
+        validate_strings=True,
+        length=16,
+    )
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """TIMESTAMP WITHOUT TIME ZONE holding UTC, as the document's DDL has it.
+
+    Aware datetimes are converted to UTC before storage; values read back are aware (UTC).
+    """
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: object) -> datetime | None:
+        if value is not None and value.tzinfo is not None:
+            value = value.astimezone(UTC).replace(tzinfo=None)
+        return value
+
+    def process_result_value(self, value: datetime | None, dialect: object) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        return value
+
+
+def utcnow() -> datetime:
+    """The current time, aware, in UTC."""
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    """Declarative base of the kit's models."""
+
+
+class User(Base):
+    """The document references users(id); the kit needs only the id and a display name."""
+
+    __tablename__ = "users"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    username: Mapped[str | None] = mapped_column(String)
+    email: Mapped[str | None] = mapped_column(String)
+
+
+class AgentExecution(Base):
+    """One agent invocation: status, tokens, cost and timing."""
+
+    __tablename__ = "agentexecutions"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    user_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, ForeignKey("users.id"))
+    request_id: Mapped[uuid.UUID] = mapped_column(Uuid, nullable=False)
+    session_id: Mapped[uuid.UUID] = mapped_column(Uuid, nullable=False)
+    agent_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    agent_name: Mapped[str | None] = mapped_column(String)
+    agent_type: Mapped[str | None] = mapped_column(String)
+    model_name: Mapped[str | None] = mapped_column(String)
+    status: Mapped[ExecutionStatus] = mapped_column(
+        _pg_enum(ExecutionStatus, "executionstatus"), nullable=False
+    )
+    input_tokens: Mapped[int | None] = mapped_column(Integer, default=0, server_default="0")
+    output_tokens: Mapped[int | None] = mapped_column(Integer, default=0, server_default="0")
+    total_tokens: Mapped[int | None] = mapped_column(Integer, default=0, server_default="0")
+    cost_usd: Mapped[Decimal | None] = mapped_column(
+        Numeric(10, 6), default=Decimal(0), server_default="0"
+    )
+    execution_time_ms: Mapped[int | None] = mapped_column(Integer, default=0, server_default="0")
+    llm_time_ms: Mapped[int | None] = mapped_column(Integer, default=0, server_default="0")
+    query_preview: Mapped[str | None] = mapped_column(String)
+    error_type: Mapped[str | None] = mapped_column(String)
+    error_message: Mapped[str | None] = mapped_column(String)
+    started_at: Mapped[datetime | None] = mapped_column(
+        UTCDateTime, default=utcnow, server_default=func.now()
+    )
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Addition: the workflow this execution belongs to, for flow-scoped budgets.
+    flow_id: Mapped[str | None] = mapped_column(String)
+
+    __table_args__ = (
+        # Covering indexes: the dashboard aggregates read only the index, not the table.
+        Index(
+            "ix_agentexecutions_started_at_cover",
+            "started_at",
+            "status",
+            "execution_time_ms",
+            "cost_usd",
+        ),
+        Index("ix_agentexecutions_user_started_at", "user_id", "started_at"),
+        Index("ix_agentexecutions_agent_name", "agent_name", "started_at"),
+        Index("ix_agentexecutions_agent_id", "agent_id", "started_at"),
+    )
+
+
+class ExecutionTrace(Base):
+    """One ReAct step of an execution."""
+
+    __tablename__ = "executiontraces"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    execution_id: Mapped[uuid.UUID | None] = mapped_column(
+        Uuid, ForeignKey("agentexecutions.id", ondelete="CASCADE")
+    )
+    step_number: Mapped[int] = mapped_column(Integer, nullable=False)
+    step_type: Mapped[ExecutionTraceStepType] = mapped_column(
+        _pg_enum(ExecutionTraceStepType, "executiontracesteptype"), nullable=False
+    )
+    content: Mapped[str | None] = mapped_column(String)
+    input_tokens: Mapped[int | None] = mapped_column(Integer, default=0, server_default="0")
+    output_tokens: Mapped[int | None] = mapped_column(Integer, default=0, server_default="0")
+    duration_ms: Mapped[int | None] = mapped_column(Integer, default=0, server_default="0")
+    timestamp: Mapped[datetime | None] = mapped_column(
+        UTCDateTime, default=utcnow, server_default=func.now()
+    )
+
+    __table_args__ = (Index("ix_executiontraces_execution_id", "execution_id", "step_number"),)
+
+
+class TokenUsage(Base):
+    """Tokens and cost of one component (main agent, sub agent, tool call) of an execution."""
+
+    __tablename__ = "tokenusages"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    execution_id: Mapped[uuid.UUID | None] = mapped_column(
+        Uuid, ForeignKey("agentexecutions.id", ondelete="CASCADE")
+    )
+    component: Mapped[str | None] = mapped_column(String)
+    model: Mapped[str | None] = mapped_column(String)
+    input_tokens: Mapped[int] = mapped_column(Integer, nullable=False)
+    output_tokens: Mapped[int] = mapped_column(Integer, nullable=False)
+    cost_usd: Mapped[Decimal] = mapped_column(Numeric(10, 6), nullable=False)
+    step_number: Mapped[int | None] = mapped_column(Integer)
+
+    __table_args__ = (Index("ix_tokenusages_execution_id", "execution_id"),)
+
+
+class BudgetAlert(Base):
+    """A spending threshold over a rolling window, per scope."""
+
+    __tablename__ = "budgetalerts"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    user_id: Mapped[uuid.UUID | None] = mapped_column(
+        Uuid, ForeignKey("users.id", ondelete="CASCADE")
+    )
+    scope: Mapped[BudgetScope] = mapped_column(_pg_enum(BudgetScope, "budgetscope"), nullable=False)
+    threshold_usd: Mapped[Decimal] = mapped_column(Numeric(10, 2), nullable=False)
+    period_days: Mapped[int | None] = mapped_column(Integer, default=30, server_default="30")
+    alert_type: Mapped[BudgetAlertType] = mapped_column(
+        _pg_enum(BudgetAlertType, "budgetalerttype"), nullable=False
+    )
+    alert_at_percentage: Mapped[int | None] = mapped_column(
+        Integer, default=80, server_default="80"
+    )
+    is_active: Mapped[bool | None] = mapped_column(Boolean, default=True, server_default=true())
+    email_notification: Mapped[bool | None] = mapped_column(
+        Boolean, default=True, server_default=true()
+    )
+    current_spend_usd: Mapped[Decimal | None] = mapped_column(
+        Numeric(10, 2), default=Decimal(0), server_default="0"
+    )
+    # Additions: a readable name, and the agent (id or name) or flow an agent/flow budget watches.
+    name: Mapped[str | None] = mapped_column(String)
+    target: Mapped[str | None] = mapped_column(String)
+
+
+class BudgetAlertEvent(Base):
+    """The kit's own record of a budget crossing its alert percentage or its threshold."""
+
+    __tablename__ = "budgetalertevents"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    budget_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("budgetalerts.id", ondelete="CASCADE"), nullable=False
+    )
+    kind: Mapped[str] = mapped_column(String(16), nullable=False)  # "warning" or "exceeded"
+    spend_usd: Mapped[Decimal] = mapped_column(Numeric(12, 6), nullable=False)
+    threshold_usd: Mapped[Decimal] = mapped_column(Numeric(10, 2), nullable=False)
+    window_start: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    fired_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
+    notified: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+
+    __table_args__ = (Index("ix_budgetalertevents_budget_id", "budget_id", "fired_at"),)
+
+
+class KitMetadata(Base):
+    """Marks a database the kit created (and so may extend); holds the schema version."""
+
+    __tablename__ = "aa_notebooks_meta"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(String, nullable=False)
+
+
+DOCUMENT_TABLES = ("users", "agentexecutions", "executiontraces", "tokenusages", "budgetalerts")

@@ -1,0 +1,60 @@
+"""`init_db`: create the kit's tables in its own database, never touching an AgentOS one."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlalchemy import Engine, inspect, select
+from sqlalchemy.engine import URL
+
+from aa_notebooks.db.engine import connection_errors, get_engine
+from aa_notebooks.db.schema import DOCUMENT_TABLES, Base, KitMetadata
+from aa_notebooks.db.url import mask_url
+
+SCHEMA_VERSION = "1"
+
+
+@dataclass(frozen=True)
+class InitReport:
+    """What `init_db` did: the tables it created, or why it left the database alone."""
+
+    url: str
+    created_tables: list[str] = field(default_factory=list)
+    foreign_database: bool = False
+
+    def __str__(self) -> str:
+        if self.foreign_database:
+            return (
+                f"{self.url} already holds the AgentOS tables and was not created by "
+                "aa-notebooks: left unchanged (run `aa-notebooks check-db` to see what works)"
+            )
+        if self.created_tables:
+            return f"created tables {', '.join(self.created_tables)} in {self.url}"
+        return f"{self.url} is up to date"
+
+
+def init_db(url: str | URL | None = None) -> InitReport:
+    """Create the missing tables (and PostgreSQL enum types) in the kit's own database.
+
+    A database that holds the document's tables without the kit's marker table belongs to
+    AgentOS: it is reported and never altered.
+    """
+    engine = get_engine(url)
+    shown = mask_url(engine.url)
+    with connection_errors(engine.url):
+        existing = set(inspect(engine).get_table_names())
+        ours = KitMetadata.__tablename__ in existing
+        if not ours and existing & set(DOCUMENT_TABLES):
+            return InitReport(url=shown, foreign_database=True)
+        missing = [t.name for t in Base.metadata.sorted_tables if t.name not in existing]
+        Base.metadata.create_all(engine, checkfirst=True)
+        _write_schema_version(engine)
+    return InitReport(url=shown, created_tables=missing)
+
+
+def _write_schema_version(engine: Engine) -> None:
+    with engine.begin() as conn:
+        table = KitMetadata.__table__
+        row = conn.execute(select(table.c.value).where(table.c.key == "schema_version")).first()
+        if row is None:
+            conn.execute(table.insert().values(key="schema_version", value=SCHEMA_VERSION))

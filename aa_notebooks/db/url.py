@@ -1,0 +1,73 @@
+"""Where the analytics database is: explicit URL, else AA_DATABASE_URL, else a SQLite file."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from platformdirs import user_data_dir
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError
+
+from aa_notebooks.errors import ConfigurationError
+
+ENV_DATABASE_URL = "AA_DATABASE_URL"
+SUPPORTED_SCHEMES = ("sqlite", "postgresql")
+_SYNC_DRIVERS = {"sqlite": "sqlite+pysqlite", "postgresql": "postgresql+psycopg"}
+_ASYNC_DRIVERS = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+psycopg"}
+
+
+def default_database_path() -> Path:
+    """The embedded default: a SQLite file in the user's data directory."""
+    return Path(user_data_dir("aa-notebooks", appauthor=False)) / "analytics.db"
+
+
+def resolve_url(url: str | URL | None = None, *, asynchronous: bool = False) -> URL:
+    """Pick the database URL and the driver the kit uses for it.
+
+    `postgres://` and `postgresql://` get psycopg 3; `sqlite://` gets pysqlite (aiosqlite when
+    `asynchronous`). Anything else is a ConfigurationError that lists what is accepted.
+    """
+    raw = url if url is not None else os.environ.get(ENV_DATABASE_URL) or None
+    if raw is None:
+        return make_url(f"sqlite:///{default_database_path()}").set(
+            drivername=_ASYNC_DRIVERS["sqlite"] if asynchronous else _SYNC_DRIVERS["sqlite"]
+        )
+    if isinstance(raw, str) and raw.startswith("postgres://"):
+        raw = "postgresql://" + raw[len("postgres://") :]
+    try:
+        parsed = make_url(raw)
+    except ArgumentError:
+        raise ConfigurationError(
+            f"cannot parse the database URL {mask_url(str(raw))!r}; use e.g. "
+            "sqlite:///path/to/analytics.db or postgresql://user:password@host:5432/dbname"
+        ) from None
+    backend = parsed.get_backend_name()
+    if backend not in SUPPORTED_SCHEMES:
+        raise ConfigurationError(
+            f"unsupported database {backend!r} in {mask_url(parsed)}; "
+            "aa-notebooks works with sqlite:/// and postgresql:// URLs"
+        )
+    drivers = _ASYNC_DRIVERS if asynchronous else _SYNC_DRIVERS
+    return parsed.set(drivername=drivers[backend])
+
+
+def mask_url(url: str | URL) -> str:
+    """The URL as text with its password replaced by ***, safe to print or log."""
+    if isinstance(url, URL):
+        return url.render_as_string(hide_password=True)
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        # Not a URL we can parse: hide anything between "://user:" and "@".
+        head, sep, tail = url.partition("://")
+        if sep and "@" in tail:
+            creds, _, host = tail.rpartition("@")
+            user = creds.split(":", 1)[0]
+            return f"{head}://{user}:***@{host}"
+        return url
+
+
+def is_sqlite(url: URL) -> bool:
+    """True for any SQLite URL, whichever driver."""
+    return url.get_backend_name() == "sqlite"
