@@ -113,7 +113,7 @@ class AgentExecutionRepository(_Repository[AgentExecution]):
         *,
         commit: bool = True,
     ) -> Any:
-        """Record an execution; `user_id` as in the document's `repo.create(execution, user_id=)`."""
+        """Record an execution; `user_id` is passed apart, as in the document's example."""
         owner = uuid.UUID(str(user_id)) if user_id is not None else None
         return self._create(data, commit, user_id=owner)
 

@@ -29,7 +29,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
-class ExecutionStatus(str, enum.Enum):
+class ExecutionStatus(enum.StrEnum):
     """How an agent execution ended."""
 
     success = "success"
@@ -37,7 +37,7 @@ class ExecutionStatus(str, enum.Enum):
     timeout = "timeout"
 
 
-class ExecutionTraceStepType(str, enum.Enum):
+class ExecutionTraceStepType(enum.StrEnum):
     """One step of a ReAct loop."""
 
     thought = "thought"
@@ -47,7 +47,7 @@ class ExecutionTraceStepType(str, enum.Enum):
     final_answer = "final_answer"
 
 
-class BudgetScope(str, enum.Enum):
+class BudgetScope(enum.StrEnum):
     """Which executions a budget counts."""
 
     user = "user"
@@ -56,7 +56,7 @@ class BudgetScope(str, enum.Enum):
     global_ = "global"
 
 
-class BudgetAlertType(str, enum.Enum):
+class BudgetAlertType(enum.StrEnum):
     """warning notifies; hard_stop also refuses new executions once the threshold is reached."""
 
     warning = "warning"
