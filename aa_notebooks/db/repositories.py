@@ -12,9 +12,9 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel
-from sqlalchemy import select
+from sqlalchemy import inspect, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, defer
 
 from aa_notebooks.db.bulk import bulk_insert_rows
 from aa_notebooks.db.records import (
@@ -32,6 +32,7 @@ from aa_notebooks.db.schema import (
 )
 
 ModelT = TypeVar("ModelT", bound=Base)
+_MISSING_COLUMNS: dict[tuple[str, str], tuple[str, ...]] = {}
 T = TypeVar("T")
 
 
@@ -51,27 +52,44 @@ class _Repository(Generic[ModelT]):
 
     def _to_row(self, data: BaseModel | Mapping[str, Any], **extra: Any) -> dict[str, Any]:
         record = data if isinstance(data, self.record) else self.record.model_validate(data)
-        row = record.model_dump()
+        # Unset (None) fields are left out: server defaults apply, and the kit's nullable
+        # additions (flow_id...) stay out of INSERTs into a database made by the document's DDL.
+        row = record.model_dump(exclude_none=True)
         row.update({k: v for k, v in extra.items() if v is not None})
         return row
+
+    def _missing_columns(self, session: Session) -> tuple[str, ...]:
+        """Mapped columns the attached database lacks (the kit's additions, on an AgentOS one)."""
+        bind = session.get_bind()
+        key = (bind.url.render_as_string(hide_password=False), self.model.__tablename__)
+        if key not in _MISSING_COLUMNS:
+            present = {c["name"] for c in inspect(session.connection()).get_columns(key[1])}
+            _MISSING_COLUMNS[key] = tuple(
+                c.name for c in self.model.__table__.columns if c.name not in present
+            )
+        return _MISSING_COLUMNS[key]
+
+    def _load_options(self, session: Session) -> list[Any]:
+        return [defer(getattr(self.model, name)) for name in self._missing_columns(session)]
 
     def _create(self, data: BaseModel | Mapping[str, Any], commit: bool, **extra: Any) -> Any:
         row = self._to_row(data, **extra)
 
         def work(session: Session) -> ModelT:
-            obj = self.model(**row)
-            session.add(obj)
-            session.flush()
+            # A Core INSERT names only the given columns; the ORM would name every mapped one.
+            session.execute(self.model.__table__.insert().values(**row))
             if commit:
                 session.commit()
-            return obj
+            return session.get(self.model, row["id"], options=self._load_options(session))
 
         return self._run(work)
 
     def get(self, id: uuid.UUID | str) -> Any:
         """The row with this id, or None."""
         key = id if isinstance(id, uuid.UUID) else uuid.UUID(str(id))
-        return self._run(lambda session: session.get(self.model, key))
+        return self._run(
+            lambda session: session.get(self.model, key, options=self._load_options(session))
+        )
 
     def list(self, *, limit: int = 100, offset: int = 0, **equals: Any) -> Any:
         """Rows whose columns equal the given values, in a stable order."""
@@ -83,7 +101,9 @@ class _Repository(Generic[ModelT]):
         for name, value in equals.items():
             query = query.where(columns[name] == value)
         query = query.order_by(columns[self.order_by]).limit(limit).offset(offset)
-        return self._run(lambda session: list(session.scalars(query)))
+        return self._run(
+            lambda session: list(session.scalars(query.options(*self._load_options(session))))
+        )
 
     def bulk_insert(
         self, rows: Iterable[BaseModel | Mapping[str, Any]], *, validate: bool = True

@@ -71,3 +71,20 @@ def mask_url(url: str | URL) -> str:
 def is_sqlite(url: URL) -> bool:
     """True for any SQLite URL, whichever driver."""
     return url.get_backend_name() == "sqlite"
+
+
+def require_database(url: str | URL | None = None) -> URL:
+    """The resolved URL, or a clear error when it names a SQLite file that does not exist yet.
+
+    Read-only commands must not create an empty file and then report zero rows.
+    """
+    resolved = resolve_url(url)
+    database = resolved.database
+    in_a_file = is_sqlite(resolved) and database and database != ":memory:"
+    if in_a_file and not Path(database).expanduser().exists():
+        raise ConfigurationError(
+            f"no database yet at {database}; create one with demo data: "
+            "`aa-notebooks seed` (or an empty one: `aa-notebooks init-db`), "
+            "or point AA_DATABASE_URL at an existing database"
+        )
+    return resolved

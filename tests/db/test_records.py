@@ -1,0 +1,93 @@
+"""The Create records reject what would corrupt the numbers, with field-named messages."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from pydantic import ValidationError
+
+from aa_notebooks.db.records import (
+    AgentExecutionCreate,
+    BudgetAlertCreate,
+    ExecutionTraceCreate,
+    TokenUsageCreate,
+)
+
+EXECUTION_ID = "6f1c1c3e-8a37-4a3e-9d6e-2f2b5f3f9a10"
+
+
+def test_execution_defaults_and_preview_cut() -> None:
+    record = AgentExecutionCreate(status="success", input_tokens=7, output_tokens=5,
+                                  query_preview="q" * 150)  # fmt: skip
+    assert record.total_tokens == 12
+    assert record.query_preview == "q" * 100
+    assert record.cost_usd == Decimal(0)
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"status": "done"}, "Input should be 'success', 'failure' or 'timeout'"),
+        ({"status": "success", "input_tokens": -1}, "greater than or equal to 0"),
+        ({"status": "success", "execution_time_ms": -5}, "greater than or equal to 0"),
+        ({"status": "success", "cost_usd": "-0.1"}, "greater than or equal to 0"),
+        (
+            {"status": "success", "input_tokens": 2, "output_tokens": 3, "total_tokens": 6},
+            "total_tokens (6) must equal input_tokens + output_tokens (2 + 3 = 5)",
+        ),
+        ({"status": "success", "colour": "red"}, "Extra inputs are not permitted"),
+        (
+            {
+                "status": "success",
+                "started_at": "2026-01-02T00:00:00Z",
+                "completed_at": "2026-01-01T00:00:00Z",
+            },
+            "completed_at is before started_at",
+        ),
+    ],
+)
+def test_execution_rejects(fields: dict, message: str) -> None:
+    with pytest.raises(ValidationError) as info:
+        AgentExecutionCreate(**fields)
+    assert message in str(info.value)
+
+
+def test_trace_and_usage_validation() -> None:
+    with pytest.raises(ValidationError, match="thought"):
+        ExecutionTraceCreate(execution_id=EXECUTION_ID, step_number=1, step_type="musing")
+    with pytest.raises(ValidationError, match="greater than or equal to 0"):
+        ExecutionTraceCreate(execution_id=EXECUTION_ID, step_number=1, step_type="thought",
+                             duration_ms=-1)  # fmt: skip
+    with pytest.raises(ValidationError, match="valid UUID"):
+        TokenUsageCreate(execution_id="not-a-uuid", input_tokens=1, output_tokens=1,
+                         cost_usd="0")  # fmt: skip
+    usage = TokenUsageCreate(execution_id=EXECUTION_ID, input_tokens=1, output_tokens=2,
+                             cost_usd="0.000012")  # fmt: skip
+    assert usage.cost_usd == Decimal("0.000012")
+
+
+def test_budget_accepts_the_documents_curl_body() -> None:
+    body = {"threshold_usd": 100.00, "period_days": 30, "alert_type": "warning",
+            "alert_at_percentage": 80, "email_notification": True}  # fmt: skip
+    budget = BudgetAlertCreate(**body)
+    assert budget.scope.value == "global"
+    assert budget.threshold_usd == Decimal("100.00")
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"threshold_usd": 0}, "greater than 0"),
+        ({"threshold_usd": 10, "alert_at_percentage": 0}, "greater than or equal to 1"),
+        ({"threshold_usd": 10, "alert_at_percentage": 101}, "less than or equal to 100"),
+        ({"threshold_usd": 10, "period_days": 0}, "greater than or equal to 1"),
+        ({"threshold_usd": 10, "scope": "agent"}, "a agent budget needs a target"),
+        ({"threshold_usd": 10, "scope": "global", "target": "x"}, "a global budget takes no"),
+        ({"threshold_usd": 10, "scope": "user"}, "a user budget needs user_id"),
+    ],
+)
+def test_budget_rejects(fields: dict, message: str) -> None:
+    with pytest.raises(ValidationError) as info:
+        BudgetAlertCreate(alert_type="warning", **fields)
+    assert message in str(info.value)

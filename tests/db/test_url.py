@@ -1,0 +1,67 @@
+"""Where the database is, how its URL is shown, and SQLite's concurrency settings."""
+
+from __future__ import annotations
+
+import pytest
+
+from aa_notebooks.db.engine import get_engine
+from aa_notebooks.db.url import default_database_path, mask_url, require_database, resolve_url
+from aa_notebooks.errors import ConfigurationError, DatabaseUnavailableError
+
+
+def test_resolution_order(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
+    explicit = f"sqlite:///{tmp_path / 'a.db'}"
+    monkeypatch.setenv("AA_DATABASE_URL", f"sqlite:///{tmp_path / 'env.db'}")
+    assert resolve_url(explicit).database == str(tmp_path / "a.db")
+    assert resolve_url().database == str(tmp_path / "env.db")
+    monkeypatch.delenv("AA_DATABASE_URL")
+    assert resolve_url().database == str(default_database_path())
+    assert str(default_database_path()).startswith(str(tmp_path / "xdg-data"))
+
+
+def test_drivers() -> None:
+    assert resolve_url("postgres://u:p@h/db").drivername == "postgresql+psycopg"
+    assert resolve_url("postgresql://u:p@h/db", asynchronous=True).drivername == (
+        "postgresql+psycopg"
+    )
+    assert resolve_url("sqlite:///x.db", asynchronous=True).drivername == "sqlite+aiosqlite"
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["mysql://u:p@h/db", "not a url", "oracle+cx://u:p@h/db"],
+)
+def test_unsupported_or_malformed(url: str) -> None:
+    with pytest.raises(ConfigurationError) as info:
+        resolve_url(url)
+    assert "sqlite:///" in str(info.value)
+    assert ":p@" not in str(info.value)
+
+
+def test_mask_hides_passwords() -> None:
+    assert mask_url("postgresql://alice:s3cret@db:5432/x") == "postgresql://alice:***@db:5432/x"
+    assert "s3cret" not in mask_url("weird://alice:s3cret@@host")
+
+
+def test_missing_sqlite_file_is_a_clear_error(tmp_path) -> None:
+    with pytest.raises(ConfigurationError, match="aa-notebooks seed"):
+        require_database(f"sqlite:///{tmp_path / 'nope.db'}")
+    assert not (tmp_path / "nope.db").exists()
+
+
+def test_unreachable_postgres_is_one_line() -> None:
+    from aa_notebooks.db.inspection import check_db
+
+    with pytest.raises(DatabaseUnavailableError) as info:
+        check_db("postgresql://bob:hunter2@127.0.0.1:1/none")
+    message = str(info.value)
+    assert "hunter2" not in message and "bob:***@" in message
+    assert "server is running" in message and "\n" not in message
+
+
+def test_sqlite_pragmas(tmp_path) -> None:
+    engine = get_engine(f"sqlite:///{tmp_path / 'p.db'}")
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+        assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 10_000
