@@ -5,11 +5,11 @@ from __future__ import annotations
 import argparse
 from importlib.metadata import version
 
-from aa_notebooks.cli.commands import database
+from aa_notebooks.cli.commands import database, demo
 from aa_notebooks.cli.parser import CommandParser
 
 PROG = "aa-notebooks"
-COMMAND_MODULES = (database,)
+COMMAND_MODULES = (database, demo)
 
 
 def database_option(parser: argparse.ArgumentParser, *, top_level: bool) -> None:

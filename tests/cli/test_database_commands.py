@@ -1,0 +1,72 @@
+"""The `aa-notebooks` database commands through the entry point: output, exit codes, errors."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from aa_notebooks.cli import main
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_init_db_then_check_db(empty_db_url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "--db", empty_db_url, "init-db")
+    assert code == 0
+    assert "created tables" in out and "agentexecutions" in out
+    code, out, _ = run(capsys, "check-db", "--db", empty_db_url)
+    assert (code, out.strip().endswith("is present")) == (0, True)
+
+
+def test_check_db_on_an_empty_database_exits_1(
+    empty_db_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    if empty_db_url.startswith("sqlite:///"):
+        Path(empty_db_url.removeprefix("sqlite:///")).touch()  # an empty SQLite database
+    code, out, _ = run(capsys, "--db", empty_db_url, "check-db")
+    assert code == 1
+    assert "missing table agentexecutions" in out
+
+
+def test_info_counts_rows(db_url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "--db", db_url, "info")
+    assert code == 0
+    assert "agentexecutions: 0 rows" in out
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (["infoo"], "unknown command 'infoo'; did you mean 'info'?"),
+        (["seed", "--executions", "many"], "argument --executions: expected a whole number"),
+        (["seed", "--executions", "0"], "must be at least 1, got 0"),
+        (["seed", "--colour"], "unrecognized arguments: --colour"),
+        (["--db", "mysql://u:pw@h/db", "init-db"], "unsupported database 'mysql'"),
+        (["--db", "sqlite:///{tmp}/missing.db", "info"], "no database yet at"),
+        (["--db", "postgresql://u:pw@127.0.0.1:1/x", "init-db"], "cannot open database"),
+    ],
+)
+def test_errors_are_one_line(
+    argv: list[str], expected: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, err = run(capsys, *[a.replace("{tmp}", str(tmp_path)) for a in argv])
+    assert code == 2
+    assert out == ""
+    assert err.count("\n") == 1 and err.startswith("aa-notebooks: error: ")
+    assert expected in err
+    assert ":pw@" not in err
+    assert not (tmp_path / "missing.db").exists()
+
+
+def test_console_script_is_installed() -> None:
+    script = Path(sys.executable).with_name("aa-notebooks")
+    result = subprocess.run([script, "--help"], capture_output=True, text=True, check=True)
+    for command in ("init-db", "check-db", "seed", "info", "demo"):
+        assert command in result.stdout
