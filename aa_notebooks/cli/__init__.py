@@ -7,6 +7,8 @@ import sys
 from collections.abc import Sequence
 
 from aa_notebooks.cli.commands import build_parser
+from aa_notebooks.cli.context import CommandContext
+from aa_notebooks.cli.output import render
 from aa_notebooks.cli.parser import HelpShown
 from aa_notebooks.errors import AnalyticsError
 
@@ -15,15 +17,23 @@ __all__ = ["build_parser", "main"]
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; errors are one line on stderr, never a traceback."""
-    parser = build_parser()
+    parser = build_parser("cli")
     try:
         args = parser.parse_args(argv)
-        return args.handler(args) or 0
+        context = CommandContext(database_url=args.database_url, user_id=args.user_id)
+        result = args.handler(args, context)
+        text = render(result, getattr(args, "output_format", "table"))
+        if text:
+            print(text)
+        return 0 if getattr(result, "ok", True) else 1
     except HelpShown:
         return 0
     except AnalyticsError as exc:
         print(f"aa-notebooks: error: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # e.g. `aa-notebooks help | head`: the reader left, not an error
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - stop Python's flush at exit failing
+        return 0
     except KeyboardInterrupt:
         print("aa-notebooks: interrupted", file=sys.stderr)
         return 130

@@ -4,19 +4,11 @@ from __future__ import annotations
 
 import argparse
 
-from aa_notebooks.db.inspection import check_db, database_info
-from aa_notebooks.db.setup import init_db
+from aa_notebooks.cli.context import CommandContext
+from aa_notebooks.cli.options import positive_int
+from aa_notebooks.db.inspection import DatabaseCheck, DatabaseInfo, check_db, database_info
+from aa_notebooks.db.setup import InitReport, init_db
 from aa_notebooks.db.url import require_database
-
-
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
 
 
 def register(subcommands: argparse._SubParsersAction) -> list[argparse.ArgumentParser]:
@@ -30,8 +22,10 @@ def register(subcommands: argparse._SubParsersAction) -> list[argparse.ArgumentP
     check.set_defaults(handler=run_check_db)
 
     seed = subcommands.add_parser("seed", help="fill the database with realistic demo data")
-    seed.add_argument("--executions", type=_positive, default=250, help="how many (default 250)")
-    seed.add_argument("--days", type=_positive, default=90, help="spread over N days (default 90)")
+    seed.add_argument("--executions", type=positive_int, default=250, help="how many (default 250)")
+    seed.add_argument(
+        "--days", type=positive_int, default=90, help="spread over N days (default 90)"
+    )
     seed.add_argument("--seed", type=int, default=42, help="random seed (default 42)")
     seed.add_argument("--reset", action="store_true", help="replace existing executions")
     seed.add_argument("--no-progress", action="store_true", help="hide the progress bar")
@@ -42,36 +36,30 @@ def register(subcommands: argparse._SubParsersAction) -> list[argparse.ArgumentP
     return [init, check, seed, info]
 
 
-def run_init_db(args: argparse.Namespace) -> int:
+def run_init_db(args: argparse.Namespace, context: CommandContext) -> InitReport:
     """Create missing tables."""
-    print(init_db(args.database_url))
-    return 0
+    return init_db(context.database_url)
 
 
-def run_check_db(args: argparse.Namespace) -> int:
-    """Print what the database lacks; exit 1 when something is missing."""
-    report = check_db(require_database(args.database_url))
-    print(report)
-    return 0 if report.ok else 1
+def run_check_db(args: argparse.Namespace, context: CommandContext) -> DatabaseCheck:
+    """What the database lacks (the CLI exits 1 when something is missing)."""
+    return check_db(require_database(context.database_url))
 
 
-def run_seed(args: argparse.Namespace) -> int:
+def run_seed(args: argparse.Namespace, context: CommandContext) -> object:
     """Seed demo data."""
     from aa_notebooks.seed import seed_database
 
-    report = seed_database(
-        args.database_url,
+    return seed_database(
+        context.database_url,
         executions=args.executions,
         seed=args.seed,
         days=args.days,
         reset=args.reset,
         progress=not args.no_progress,
     )
-    print(report)
-    return 0
 
 
-def run_info(args: argparse.Namespace) -> int:
-    """Print the database summary."""
-    print(database_info(require_database(args.database_url)))
-    return 0
+def run_info(args: argparse.Namespace, context: CommandContext) -> DatabaseInfo:
+    """The database summary."""
+    return database_info(require_database(context.database_url))

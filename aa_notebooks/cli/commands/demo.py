@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from aa_notebooks.cli.context import CommandContext
 from aa_notebooks.db.inspection import database_info
 from aa_notebooks.db.url import resolve_url
 
@@ -18,17 +19,16 @@ def register(subcommands: argparse._SubParsersAction) -> list[argparse.ArgumentP
     return [demo]
 
 
-def run_demo(args: argparse.Namespace) -> int:
+def run_demo(args: argparse.Namespace, context: CommandContext) -> None:
     """Seed when empty, then print what the database holds and the 30-day overview."""
     from aa_notebooks.analytics import connect
     from aa_notebooks.db.setup import init_db
     from aa_notebooks.seed import seed_database
 
-    url = resolve_url(args.database_url)
+    url = resolve_url(context.database_url)
     init_db(url)
     if args.reset or not database_info(url).row_counts.get("agentexecutions"):
         print(seed_database(url, reset=args.reset, progress=True))
     print(database_info(url))
     print()
     print(connect(url).overview("30d"))
-    return 0

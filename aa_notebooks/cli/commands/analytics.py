@@ -1,0 +1,138 @@
+"""The analytics subcommands, one per analytics function, with its parameters as options.
+
+Handlers return the analytics layer's result; the CLI prints it and the magic returns it.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from aa_notebooks.cli.context import CommandContext
+from aa_notebooks.cli.options import positive_int, window_of, window_options
+
+STATUSES = ("success", "failure", "timeout")
+SORT_COLUMNS = (
+    "started_at", "completed_at", "execution_time_ms", "cost_usd", "total_tokens",
+    "input_tokens", "output_tokens", "agent_name", "model_name", "status",
+)  # fmt: skip
+
+
+def register(subcommands: argparse._SubParsersAction) -> list[argparse.ArgumentParser]:
+    """Add overview, executions, execution, agent, top-agents, costs, forecast, compare-models,
+    timeseries and export."""
+    parsers = []
+
+    def add(name: str, handler: Any, help: str, *, window: bool = True) -> argparse.ArgumentParser:
+        sub = subcommands.add_parser(name, help=help, description=help)
+        if window:
+            window_options(sub)
+        sub.set_defaults(handler=handler)
+        parsers.append(sub)
+        return sub
+
+    add("overview", run_overview, "dashboard summary: executions, success rate, latency, cost")
+
+    executions = add("executions", run_executions, "a page of executions, filtered and sorted")
+    executions.add_argument("--page", type=positive_int, default=1, help="page number (from 1)")
+    executions.add_argument("--page-size", type=positive_int, help="rows per page (1-1000)")
+    executions.add_argument("--status", choices=STATUSES, help="only this status")
+    executions.add_argument("--agent-id", help="only this agent id (UUID)")
+    executions.add_argument("--agent-name", help="only this agent name")
+    executions.add_argument("--model", help="only this model")
+    executions.add_argument("--sort-by", default="started_at", choices=SORT_COLUMNS)
+    executions.add_argument("--sort-order", default="desc", choices=("asc", "desc"))
+
+    execution = add("execution", run_execution, "one execution with its trace and token usage",
+                    window=False)  # fmt: skip
+    execution.add_argument("id", help="the execution id (UUID)")
+
+    agent = add("agent", run_agent, "per-agent statistics with a daily series")
+    agent.add_argument("agent", help="agent id (UUID) or agent name")
+
+    top = add("top-agents", run_top_agents, "most-used agents: executions, success, time, cost")
+    top.add_argument("--limit", type=positive_int, default=10, help="how many (default 10)")
+
+    costs = add("costs", run_costs, "cost, tokens and executions by model, agent, user or day")
+    costs.add_argument("--by", default="model", choices=("model", "agent", "user", "day"))
+
+    add("forecast", run_forecast, "projected cost for the current month, with a band",
+        window=False)  # fmt: skip
+    add("compare-models", run_compare_models, "per-model latency, success and cost efficiency")
+
+    series = add("timeseries", run_timeseries, "executions, success rate, cost and P95 per bucket")
+    series.add_argument("--bucket", default="day", choices=("hour", "day"))
+
+    export = add("export", run_export, "export executions as CSV or JSON")
+    export.add_argument("--format", dest="export_format", default="csv", choices=("csv", "json"))
+    export.add_argument("--output", metavar="FILE", type=Path, help="write to FILE")
+    export.add_argument("--with-traces", action="store_true", help="include trace steps")
+    export.add_argument("--with-token-usage", action="store_true", help="include token usage")
+    return parsers
+
+
+def run_overview(args: argparse.Namespace, context: CommandContext) -> Any:
+    """Dashboard summary."""
+    return context.analytics().overview(**window_of(args))
+
+
+def run_executions(args: argparse.Namespace, context: CommandContext) -> Any:
+    """A page of executions."""
+    return context.analytics().executions(
+        args.page,
+        args.page_size or context.page_size,
+        status=args.status,
+        agent_id=args.agent_id,
+        agent_name=args.agent_name,
+        model=args.model,
+        sort_by=args.sort_by,
+        sort_order=args.sort_order,
+        **window_of(args),
+    )
+
+
+def run_execution(args: argparse.Namespace, context: CommandContext) -> Any:
+    """One execution in detail."""
+    return context.analytics().execution(args.id)
+
+
+def run_agent(args: argparse.Namespace, context: CommandContext) -> Any:
+    """Per-agent statistics."""
+    return context.analytics().agent_stats(args.agent, **window_of(args))
+
+
+def run_top_agents(args: argparse.Namespace, context: CommandContext) -> Any:
+    """Top agents by executions."""
+    return context.analytics().top_agents(limit=args.limit, **window_of(args))
+
+
+def run_costs(args: argparse.Namespace, context: CommandContext) -> Any:
+    """Cost breakdown."""
+    return context.analytics().cost_summary(by=args.by, **window_of(args))
+
+
+def run_forecast(args: argparse.Namespace, context: CommandContext) -> Any:
+    """This month's projected cost."""
+    return context.analytics().cost_forecast()
+
+
+def run_compare_models(args: argparse.Namespace, context: CommandContext) -> Any:
+    """Model comparison."""
+    return context.analytics().compare_models(**window_of(args))
+
+
+def run_timeseries(args: argparse.Namespace, context: CommandContext) -> Any:
+    """Bucketed series for charts."""
+    return context.analytics().timeseries(bucket=args.bucket, **window_of(args))
+
+
+def run_export(args: argparse.Namespace, context: CommandContext) -> Any:
+    """Export executions to a file (or return the text)."""
+    return context.analytics().export(
+        format=args.export_format,
+        path=args.output,
+        include_traces=args.with_traces,
+        include_token_usage=args.with_token_usage,
+        **window_of(args),
+    )

@@ -1,0 +1,64 @@
+"""Printing a command's result in the terminal as a table, JSON or CSV."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import uuid
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+import pandas as pd
+
+from aa_notebooks.errors import InvalidInputError
+from aa_notebooks.formatting import readable_frame
+
+FORMATS = ("table", "json", "csv")
+
+
+def _frame_of(result: Any) -> pd.DataFrame | None:
+    if isinstance(result, pd.DataFrame):
+        return result
+    to_frame = getattr(result, "to_frame", None)
+    return to_frame() if callable(to_frame) else None
+
+
+def _plain(value: Any) -> Any:
+    """JSON-ready values: money as exact strings, times as ISO 8601, frames as records."""
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, datetime | date | pd.Timestamp):
+        return value.isoformat()
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    if isinstance(value, pd.DataFrame):
+        return json.loads(value.to_json(orient="records", date_format="iso"))
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value
+
+
+def render(result: Any, output_format: str = "table", timezone: str = "UTC") -> str:
+    """The text to print for a result; strings and reports print as they are."""
+    if result is None:
+        return ""
+    if isinstance(result, str):
+        return result
+    if output_format == "json":
+        return json.dumps(_plain(result), indent=2)
+    frame = _frame_of(result)
+    if output_format == "csv":
+        if frame is None:
+            raise InvalidInputError(f"{type(result).__name__} has no table form; use --format json")
+        return frame.to_csv(index=False).rstrip("\n")
+    has_own_text = type(result).__str__ is not object.__str__
+    if frame is None or has_own_text:
+        return str(result)
+    if frame.empty:
+        return "(no rows)"
+    return readable_frame(frame, timezone).to_string(index=False)

@@ -1,0 +1,89 @@
+"""Human-readable values: dollars, durations, percentages and local timestamps.
+
+Results keep raw numbers (so `df.cost_usd.sum()` works); these functions only shape what is
+shown, by column name, in terminal tables and notebook display.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from decimal import Decimal
+from numbers import Number
+from zoneinfo import ZoneInfo
+
+import pandas as pd
+
+
+def money(value: object) -> str:
+    """$1,234.56; amounts under a cent keep enough digits to be seen ($0.0042)."""
+    if value is None or (isinstance(value, float) and pd.isna(value)):
+        return ""
+    amount = Decimal(str(value))
+    if amount != 0 and abs(amount) < Decimal("0.01"):
+        return f"${amount.normalize():f}"
+    return f"${amount:,.2f}"
+
+
+def duration_ms(value: object) -> str:
+    """850 ms below a second, 2.41 s below a minute, 3m 05s above."""
+    if value is None or (isinstance(value, float) and pd.isna(value)):
+        return ""
+    ms = float(value)  # type: ignore[arg-type]
+    if ms < 1000:
+        return f"{ms:,.0f} ms"
+    if ms < 60_000:
+        return f"{ms / 1000:.2f} s"
+    minutes, seconds = divmod(round(ms / 1000), 60)
+    return f"{minutes}m {seconds:02d}s"
+
+
+def percent(value: object) -> str:
+    """97.5% (values are already percentages, 0-100)."""
+    if value is None or (isinstance(value, float) and pd.isna(value)):
+        return ""
+    return f"{float(value):.1f}%"  # type: ignore[arg-type]
+
+
+def count(value: object) -> str:
+    """12,345."""
+    if value is None or (isinstance(value, float) and pd.isna(value)):
+        return ""
+    return f"{int(value):,}" if isinstance(value, Number) else str(value)  # type: ignore[call-overload]
+
+
+def timestamp(value: object, timezone: str = "UTC") -> str:
+    """2026-11-25 14:03:07 UTC, in the given time zone."""
+    if value is None or value is pd.NaT:
+        return ""
+    stamp = pd.Timestamp(value)
+    if stamp.tzinfo is None:
+        stamp = stamp.tz_localize("UTC")
+    stamp = stamp.tz_convert(ZoneInfo(timezone))
+    return f"{stamp:%Y-%m-%d %H:%M:%S} {stamp.tzname()}"
+
+
+def _formatter_for(column: str, series: pd.Series, timezone: str) -> Callable[[object], str] | None:
+    name = column.lower()
+    if pd.api.types.is_datetime64_any_dtype(series):
+        return lambda v: timestamp(v, timezone)
+    if not pd.api.types.is_numeric_dtype(series) and series.map(type).eq(Decimal).sum() == 0:
+        return None
+    if "usd" in name or name.startswith("cost"):
+        return money
+    if name.endswith("_ms"):
+        return duration_ms
+    if name.endswith(("rate", "share", "percent", "_pct")):
+        return percent
+    if "tokens" in name or name in ("executions", "count", "total"):
+        return count
+    return None
+
+
+def readable_frame(frame: pd.DataFrame, timezone: str = "UTC") -> pd.DataFrame:
+    """A copy of `frame` with money, durations, rates, counts and timestamps as readable text."""
+    shown = frame.copy()
+    for column in shown.columns:
+        formatter = _formatter_for(str(column), shown[column], timezone)
+        if formatter is not None:
+            shown[column] = shown[column].map(formatter)
+    return shown

@@ -1,0 +1,85 @@
+"""The magic's plumbing in a real IPython shell: config, help, connect, errors as one line."""
+
+from __future__ import annotations
+
+import pytest
+from IPython.core.interactiveshell import InteractiveShell
+from traitlets import TraitError
+
+from aa_notebooks.cli.parser import CommandLineError
+from aa_notebooks.db.inspection import DatabaseCheck
+from aa_notebooks.errors import ConfigurationError
+
+COMMANDS = (
+    "overview", "executions", "execution", "agent", "top-agents", "costs", "forecast",
+    "compare-models", "timeseries", "export", "connect", "sql",
+)  # fmt: skip
+
+
+def test_help_lists_every_command(ip: InteractiveShell, capsys: pytest.CaptureFixture[str]) -> None:
+    assert ip.run_line_magic("agent_analytics", "help") is None
+    out = capsys.readouterr().out
+    for command in COMMANDS:
+        assert f"    {command}" in out
+    assert "    demo" not in out  # a terminal-only command
+    ip.run_line_magic("agent_analytics", "help costs")
+    costs_help = capsys.readouterr().out
+    assert "--by {model,agent,user,day}" in costs_help
+    assert "-o NAME, --save NAME" in costs_help
+
+
+def test_config_is_validated(ip: InteractiveShell) -> None:
+    magic = ip.magics_manager.registry["AgentAnalytics"]
+    ip.run_line_magic("config", "AgentAnalytics.page_size = 50")
+    ip.run_line_magic("config", "AgentAnalytics.timezone = 'Europe/Paris'")
+    assert (magic.page_size, magic.timezone) == (50, "Europe/Paris")
+    assert magic._context.page_size == 50
+    with pytest.raises(TraitError, match="between 1 and 1000"):
+        magic.page_size = 0
+    with pytest.raises(TraitError, match="unknown time zone 'Mars/Base'"):
+        magic.timezone = "Mars/Base"
+
+
+def test_connect_switches_the_database(ip: InteractiveShell, db_url: str) -> None:
+    report = ip.run_line_magic("agent_analytics", f"connect {db_url}")
+    assert isinstance(report, DatabaseCheck) and report.ok
+    magic = ip.magics_manager.registry["AgentAnalytics"]
+    assert magic.database_url == db_url
+    assert magic._context.database_url == db_url
+
+
+def test_connect_to_a_missing_file_says_what_to_do(ip: InteractiveShell, tmp_path) -> None:
+    with pytest.raises(ConfigurationError, match="aa-notebooks seed"):
+        ip.run_line_magic("agent_analytics", f"connect sqlite:///{tmp_path}/none.db")
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        ("overveiw", "unknown command 'overveiw'; did you mean 'overview'?"),
+        ("executions --status fail", "--status: 'fail' is not one of success, failure, timeout"),
+        ("executions --page 0", "must be at least 1, got 0"),
+        ("costs --by colour", "--by: 'colour' is not one of model, agent, user, day"),
+        ("overview 'unclosed", "cannot split the command line"),
+    ],
+)
+def test_usage_errors(ip: InteractiveShell, line: str, expected: str) -> None:
+    with pytest.raises(CommandLineError) as info:
+        ip.run_line_magic("agent_analytics", line)
+    assert expected in str(info.value)
+
+
+def test_errors_show_as_one_line_in_a_cell(
+    ip: InteractiveShell, capsys: pytest.CaptureFixture[str]
+) -> None:
+    result = ip.run_cell("%agent_analytics overveiw")
+    assert isinstance(result.error_in_exec, CommandLineError)
+    out, err = capsys.readouterr()
+    shown = (out + err).strip()
+    assert shown.startswith("UsageError: unknown command 'overveiw'")
+    assert "Traceback" not in shown and len(shown.splitlines()) == 1
+
+
+def test_cell_body_only_for_sql(ip: InteractiveShell) -> None:
+    with pytest.raises(CommandLineError, match="only `%%agent_analytics sql` takes a cell"):
+        ip.run_cell_magic("agent_analytics", "overview", "SELECT 1")
