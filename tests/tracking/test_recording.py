@@ -1,0 +1,97 @@
+"""The document's three recording functions, run as written against an AsyncSession, and their
+sync twins, persist exactly what they are given."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from pydantic import ValidationError
+from sqlalchemy import select
+
+from aa_notebooks.db.engine import async_session_factory, get_async_engine, session_factory
+from aa_notebooks.db.schema import AgentExecution, ExecutionTrace, TokenUsage
+from aa_notebooks.errors import InvalidInputError
+from aa_notebooks.tracking import (
+    record_token_usage,
+    record_token_usage_sync,
+    record_trace_step,
+    record_trace_step_sync,
+    track_agent_execution,
+    track_agent_execution_sync,
+)
+
+# gpt-4o lists $2.50 per 1M input and $10.00 per 1M output tokens:
+# 1,200 in -> 0.003000, 300 out -> 0.003000, total 0.006000.
+GPT4O_1200_300 = Decimal("0.006000")
+# gpt-4o-mini lists $0.15 / $0.60 per 1M: 400 in -> 0.000060, 100 out -> 0.000060.
+MINI_400_100 = Decimal("0.000120")
+
+
+async def test_async_functions_as_written(db_url: str) -> None:
+    async with async_session_factory(db_url)() as session:
+        execution = await track_agent_execution(
+            session,
+            user_id=None,
+            agent_name="researcher",
+            agent_type="react",
+            model_name="gpt-4o",
+            input_tokens=1200,
+            output_tokens=300,
+            execution_time_ms=2400,
+            status="failure",
+            error_message="tool crashed",
+            query_preview="Why? " * 40,
+        )
+        step = await record_trace_step(
+            session, str(execution.id), 1, "tool_call", "search('refunds')", 350, 10, 20
+        )
+        usage = await record_token_usage(
+            session, str(execution.id), "sub_agent", "gpt-4o-mini", 400, 100, step_number=1
+        )
+    await get_async_engine(db_url).dispose()
+
+    with session_factory(db_url)() as session:
+        stored = session.get(AgentExecution, execution.id)
+        assert stored.status.value == "failure"
+        assert (stored.input_tokens, stored.output_tokens, stored.total_tokens) == (1200, 300, 1500)
+        assert stored.cost_usd == GPT4O_1200_300
+        assert stored.error_message == "tool crashed"
+        assert stored.query_preview == ("Why? " * 40)[:100]
+        assert (stored.completed_at - stored.started_at).total_seconds() == 2.4
+        trace = session.get(ExecutionTrace, step.id)
+        assert (trace.step_number, trace.step_type.value, trace.content) == (
+            1, "tool_call", "search('refunds')",
+        )  # fmt: skip
+        assert (trace.duration_ms, trace.input_tokens, trace.output_tokens) == (350, 10, 20)
+        stored_usage = session.get(TokenUsage, usage.id)
+        assert stored_usage.cost_usd == MINI_400_100
+        assert (stored_usage.component, stored_usage.step_number) == ("sub_agent", 1)
+
+
+def test_sync_twins(db_url: str) -> None:
+    with session_factory(db_url)() as session:
+        execution = track_agent_execution_sync(
+            session, None, "writer", "react", "gpt-4o", 1200, 300, 900
+        )
+        record_trace_step_sync(session, execution.id, 1, "thought", "plan", 40)
+        record_trace_step_sync(session, execution.id, 2, "final_answer", "done", 60)
+        record_token_usage_sync(session, execution.id, "main_agent", "gpt-4o", 1200, 300)
+    with session_factory(db_url)() as session:
+        stored = session.get(AgentExecution, execution.id)
+        assert stored.status.value == "success" and stored.cost_usd == GPT4O_1200_300
+        steps = session.scalars(
+            select(ExecutionTrace.step_type).order_by(ExecutionTrace.step_number)
+        ).all()
+        assert [s.value for s in steps] == ["thought", "final_answer"]
+        usages = session.scalars(select(TokenUsage)).all()
+        assert [(u.model, u.cost_usd) for u in usages] == [("gpt-4o", GPT4O_1200_300)]
+
+
+def test_bad_input_is_rejected_and_nothing_is_written(db_url: str) -> None:
+    with session_factory(db_url)() as session:
+        with pytest.raises(ValidationError, match="'success', 'failure' or 'timeout'"):
+            track_agent_execution_sync(session, None, "a", "t", "gpt-4o", 1, 1, 1, status="ok")
+        with pytest.raises(InvalidInputError, match="input_tokens must be zero or more, got -1"):
+            track_agent_execution_sync(session, None, "a", "t", "gpt-4o", -1, 1, 1)
+        assert session.scalars(select(AgentExecution)).all() == []
