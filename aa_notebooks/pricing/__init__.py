@@ -1,0 +1,109 @@
+"""Model pricing: USD cost of LLM calls from genai-prices' offline data plus an optional user file.
+
+Prices never come from the network: genai-prices' bundled snapshot is used as installed. A model
+nothing prices costs 0, is reported by `is_priced`/`price_source`, and warns once per process.
+"""
+
+from __future__ import annotations
+
+import operator
+import os
+import warnings
+from datetime import datetime
+from decimal import ROUND_HALF_UP, Decimal
+
+from aa_notebooks.errors import InvalidInputError
+from aa_notebooks.pricing.resolver import (
+    ENV_PRICING_FILE,
+    Resolution,
+    choose_price_file,
+    clear_caches,
+    resolve,
+)
+from aa_notebooks.pricing.source import PriceSource
+from aa_notebooks.pricing.user_file import load_price_file
+
+__all__ = [
+    "PriceSource",
+    "UnpricedModelWarning",
+    "calculate_cost",
+    "is_priced",
+    "load_price_file",
+    "price_source",
+    "reset_pricing_cache",
+    "set_price_file",
+]
+
+_ZERO = Decimal("0.000000")
+_MICRO_USD = Decimal("0.000001")
+_warned: set[str] = set()
+
+
+class UnpricedModelWarning(UserWarning):
+    """A model has no known price, so its cost is recorded as 0."""
+
+
+def calculate_cost(
+    model: str | None, input_tokens: int, output_tokens: int, *, at: datetime | None = None
+) -> Decimal:
+    """USD for one call, 6 places half-up, at the prices in force at `at` (naive=UTC, None=now)."""
+    input_tokens = _token_count(input_tokens, "input_tokens")
+    output_tokens = _token_count(output_tokens, "output_tokens")
+    resolution = _resolution(model)
+    if resolution is None:
+        if model and model.strip():
+            _warn_unpriced(model)
+        return _ZERO
+    cost = resolution.pricing.cost(input_tokens, output_tokens, at)
+    return cost.quantize(_MICRO_USD, rounding=ROUND_HALF_UP)
+
+
+def price_source(model: str | None, *, at: datetime | None = None) -> PriceSource | None:
+    """Where the price of `model` comes from and its rates at `at`; None when it is unpriced."""
+    resolution = _resolution(model)
+    return resolution.describe(at) if resolution else None
+
+
+def is_priced(model: str | None) -> bool:
+    """Whether `model` has a price (user file or genai-prices); unpriced models cost 0."""
+    return _resolution(model) is not None
+
+
+def set_price_file(path: str | os.PathLike[str] | None) -> None:
+    """Use this price file instead of $AA_PRICING_FILE (None: the variable again); validated now."""
+    choose_price_file(os.fspath(path) if path is not None else None)
+
+
+def reset_pricing_cache() -> None:
+    """Forget resolved names, loaded price files and warnings given; for tests and edited files."""
+    clear_caches()
+    _warned.clear()
+
+
+def _resolution(model: str | None) -> Resolution | None:
+    """The cached resolution of `model`; None/blank names are unpriced."""
+    return resolve(model) if model else None
+
+
+def _token_count(value: int, what: str) -> int:
+    """A token count as an int; InvalidInputError when it is negative or not a whole number."""
+    try:
+        count = operator.index(value)
+    except TypeError:
+        raise InvalidInputError(f"{what} must be a whole number of tokens, got {value!r}") from None
+    if count < 0:
+        raise InvalidInputError(f"{what} must be zero or more, got {count}")
+    return count
+
+
+def _warn_unpriced(model: str) -> None:
+    """Warn the first time an unpriced model is seen in this process."""
+    if model in _warned:
+        return
+    _warned.add(model)
+    warnings.warn(
+        f"no price known for model {model!r}; its cost is recorded as 0. Add it to the price "
+        f"file (${ENV_PRICING_FILE}) to price it",
+        UnpricedModelWarning,
+        stacklevel=3,
+    )

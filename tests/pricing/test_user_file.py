@@ -1,0 +1,229 @@
+"""The user price file: adds and overrides prices, and rejects every malformed shape clearly."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from aa_notebooks.errors import PricingError
+from aa_notebooks.pricing import (
+    PriceSource,
+    calculate_cost,
+    is_priced,
+    load_price_file,
+    price_source,
+    reset_pricing_cache,
+    set_price_file,
+)
+
+WriteFile = Callable[[str], Path]
+
+FINETUNE_AND_GPT_4O = """
+[models."my-finetune"]
+input_per_million = 1.50
+output_per_million = 6.00
+
+[models."gpt-4o"]
+input_per_million = 2.00
+output_per_million = 8.00
+"""
+
+
+def test_file_adds_a_model(write_price_file: WriteFile, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AA_PRICING_FILE", str(write_price_file(FINETUNE_AND_GPT_4O)))
+    # $1.50 / $6.00 per 1M: 1000 * 1.50 / 1e6 + 500 * 6.00 / 1e6 = 0.0015 + 0.003
+    assert calculate_cost("my-finetune", 1000, 500) == Decimal("0.004500")
+    assert is_priced("my-finetune")
+    assert price_source("my-finetune") == PriceSource(
+        "user-file", "my-finetune", Decimal("1.5"), Decimal("6"), None
+    )
+
+
+@pytest.mark.parametrize("variant", ["gpt-4o", " GPT-4o ", "openai/gpt-4o", "azure/gpt-4o"])
+def test_file_overrides_the_package(
+    write_price_file: WriteFile, monkeypatch: pytest.MonkeyPatch, variant: str
+) -> None:
+    monkeypatch.setenv("AA_PRICING_FILE", str(write_price_file(FINETUNE_AND_GPT_4O)))
+    # file: $2.00 / $8.00 per 1M (package: $2.50 / $10): 1000 * 2 / 1e6 + 500 * 8 / 1e6
+    assert calculate_cost(variant, 1000, 500) == Decimal("0.002") + Decimal("0.004")
+    source = price_source(variant)
+    assert source is not None
+    assert (source.source, source.matched_name) == ("user-file", "gpt-4o")
+
+
+def test_models_not_in_the_file_keep_package_prices(
+    write_price_file: WriteFile, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AA_PRICING_FILE", str(write_price_file(FINETUNE_AND_GPT_4O)))
+    # gpt-4o-mini from the package, $0.15 / $0.60: 1000 * 0.15 / 1e6 + 500 * 0.60 / 1e6
+    assert calculate_cost("gpt-4o-mini", 1000, 500) == Decimal("0.000450")
+
+
+def test_file_names_match_ignoring_case_and_prefixes(write_price_file: WriteFile) -> None:
+    set_price_file(
+        write_price_file(
+            '[models."Claude-3-5-Sonnet-20240620"]\ninput_per_million = 1\noutput_per_million = 2\n'
+        )
+    )
+    # $1 / $2 per 1M: 1000 * 1 / 1e6 + 500 * 2 / 1e6 = 0.001 + 0.001
+    for variant in [
+        "claude-3-5-sonnet-20240620",
+        "CLAUDE-3-5-SONNET-20240620",
+        "anthropic/claude-3-5-sonnet-20240620",
+        "us.anthropic.claude-3-5-sonnet-20240620-v1:0",
+    ]:
+        assert calculate_cost(variant, 1000, 500) == Decimal("0.002000"), variant
+
+
+def test_integer_prices_are_accepted(write_price_file: WriteFile) -> None:
+    set_price_file(
+        write_price_file('[models."m"]\ninput_per_million = 3\noutput_per_million = 0\n')
+    )
+    # 1000 * 3 / 1e6 + 500 * 0 / 1e6
+    assert calculate_cost("m", 1000, 500) == Decimal("0.003000")
+
+
+def test_set_price_file_wins_over_the_environment(
+    write_price_file: WriteFile, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    env_file = write_price_file('[models."m"]\ninput_per_million = 1\noutput_per_million = 1\n')
+    chosen = write_price_file('[models."m"]\ninput_per_million = 2\noutput_per_million = 2\n')
+    monkeypatch.setenv("AA_PRICING_FILE", str(env_file))
+    set_price_file(chosen)
+    # (1000 + 1000) * 2 / 1e6
+    assert calculate_cost("m", 1000, 1000) == Decimal("0.004000")
+    set_price_file(None)
+    # (1000 + 1000) * 1 / 1e6
+    assert calculate_cost("m", 1000, 1000) == Decimal("0.002000")
+
+
+def test_changing_the_environment_variable_switches_files(
+    write_price_file: WriteFile, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first = write_price_file('[models."gpt-4o"]\ninput_per_million = 1\noutput_per_million = 1\n')
+    second = write_price_file('[models."gpt-4o"]\ninput_per_million = 3\noutput_per_million = 3\n')
+    monkeypatch.setenv("AA_PRICING_FILE", str(first))
+    assert calculate_cost("gpt-4o", 1000, 0) == Decimal("0.001000")  # 1000 * 1 / 1e6
+    monkeypatch.setenv("AA_PRICING_FILE", str(second))
+    assert calculate_cost("gpt-4o", 1000, 0) == Decimal("0.003000")  # 1000 * 3 / 1e6
+    monkeypatch.delenv("AA_PRICING_FILE")
+    assert calculate_cost("gpt-4o", 1000, 0) == Decimal("0.002500")  # package: 1000 * 2.50 / 1e6
+
+
+def test_edited_file_is_read_again_after_reset(write_price_file: WriteFile) -> None:
+    path = write_price_file('[models."m"]\ninput_per_million = 1\noutput_per_million = 1\n')
+    set_price_file(path)
+    assert calculate_cost("m", 1000, 0) == Decimal("0.001000")  # 1000 * 1 / 1e6
+    path.write_text('[models."m"]\ninput_per_million = 5\noutput_per_million = 1\n')
+    reset_pricing_cache()
+    assert calculate_cost("m", 1000, 0) == Decimal("0.005000")  # 1000 * 5 / 1e6
+
+
+def test_load_price_file_returns_validated_entries(write_price_file: WriteFile) -> None:
+    entries = load_price_file(write_price_file(FINETUNE_AND_GPT_4O))
+    assert entries == {
+        "my-finetune": PriceSource("user-file", "my-finetune", Decimal("1.5"), Decimal("6")),
+        "gpt-4o": PriceSource("user-file", "gpt-4o", Decimal("2"), Decimal("8")),
+    }
+
+
+def test_empty_file_prices_nothing(write_price_file: WriteFile) -> None:
+    assert load_price_file(write_price_file("")) == {}
+
+
+ENTRY = '[models."foo"]\n'
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ("[models.foo\n", "invalid TOML"),
+        (ENTRY + "input_per_million = 1\n", 'models."foo": missing output_per_million'),
+        (ENTRY + "output_per_million = 1\n", 'models."foo": missing input_per_million'),
+        (
+            ENTRY + "input_per_million = 1\noutput_per_million = 'abc'\n",
+            "models.\"foo\": output_per_million must be a non-negative number, got 'abc'",
+        ),
+        (
+            ENTRY + "input_per_million = -0.5\noutput_per_million = 1\n",
+            'models."foo": input_per_million must be a non-negative number, got -0.5',
+        ),
+        (
+            ENTRY + "input_per_million = true\noutput_per_million = 1\n",
+            'models."foo": input_per_million must be a non-negative number, got True',
+        ),
+        (
+            ENTRY + "input_per_million = nan\noutput_per_million = 1\n",
+            'models."foo": input_per_million must be a non-negative number, got nan',
+        ),
+        (
+            ENTRY + "input_per_million = inf\noutput_per_million = 1\n",
+            'models."foo": input_per_million must be a non-negative number, got inf',
+        ),
+        (
+            ENTRY + "input_per_million = [1]\noutput_per_million = 1\n",
+            'models."foo": input_per_million must be a non-negative number, got [1]',
+        ),
+        (
+            ENTRY + "input_per_million = 1\noutput_per_million = 1\ncurrency = 'EUR'\n",
+            "models.\"foo\": unknown key 'currency'",
+        ),
+        ("[models]\nfoo = 3\n", 'models."foo": expected a table'),
+        ("models = 3\n", "models must be tables"),
+        ("[prices.foo]\ninput_per_million = 1\n", "unknown top-level key 'prices'"),
+        (
+            '[models."Foo"]\ninput_per_million = 1\noutput_per_million = 1\n'
+            + ENTRY
+            + "input_per_million = 1\noutput_per_million = 1\n",
+            "models 'Foo' and 'foo' are the same model",
+        ),
+        (
+            '[models." "]\ninput_per_million = 1\noutput_per_million = 1\n',
+            'models." ": the model name is empty',
+        ),
+    ],
+)
+def test_malformed_file_names_file_and_entry(
+    write_price_file: WriteFile, monkeypatch: pytest.MonkeyPatch, text: str, problem: str
+) -> None:
+    path = write_price_file(text)
+    expected = re.escape(f"pricing file {path}: {problem}")
+    with pytest.raises(PricingError, match=expected):
+        load_price_file(path)
+    with pytest.raises(PricingError, match=expected):
+        set_price_file(path)
+    monkeypatch.setenv("AA_PRICING_FILE", str(path))
+    with pytest.raises(PricingError, match=expected):
+        calculate_cost("gpt-4o", 1, 1)
+
+
+def test_exact_message_for_a_non_numeric_price(write_price_file: WriteFile) -> None:
+    path = write_price_file(ENTRY + "input_per_million = 1\noutput_per_million = 'abc'\n")
+    with pytest.raises(PricingError) as raised:
+        load_price_file(path)
+    assert str(raised.value) == (
+        f'pricing file {path}: models."foo": output_per_million must be a non-negative number, '
+        "got 'abc'"
+    )
+
+
+def test_missing_file_from_the_environment_is_an_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    missing = tmp_path / "nope.toml"
+    monkeypatch.setenv("AA_PRICING_FILE", str(missing))
+    with pytest.raises(PricingError, match=re.escape(f"pricing file {missing}: no such file")):
+        calculate_cost("gpt-4o", 1, 1)
+    with pytest.raises(PricingError, match="no such file"):
+        is_priced("gpt-4o")
+
+
+def test_missing_file_given_to_set_price_file_is_an_error_and_not_used(tmp_path: Path) -> None:
+    with pytest.raises(PricingError, match="no such file"):
+        set_price_file(tmp_path / "nope.toml")
+    # the package price still applies: 1000 * 2.50 / 1e6
+    assert calculate_cost("gpt-4o", 1000, 0) == Decimal("0.002500")
