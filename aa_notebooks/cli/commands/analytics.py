@@ -57,8 +57,7 @@ def register(subcommands: argparse._SubParsersAction) -> list[argparse.ArgumentP
     costs = add("costs", run_costs, "cost, tokens and executions by model, agent, user or day")
     costs.add_argument("--by", default="model", choices=("model", "agent", "user", "day"))
 
-    add("forecast", run_forecast, "projected cost for the current month, with a band",
-        window=False)  # fmt: skip
+    add("forecast", run_forecast, "this month's projected cost, with a band (window: lookback)")
     add("compare-models", run_compare_models, "per-model latency, success and cost efficiency")
 
     series = add("timeseries", run_timeseries, "executions, success rate, cost and P95 per bucket")
@@ -114,7 +113,7 @@ def run_costs(args: argparse.Namespace, context: CommandContext) -> Any:
 
 def run_forecast(args: argparse.Namespace, context: CommandContext) -> Any:
     """This month's projected cost."""
-    return context.analytics().cost_forecast()
+    return context.analytics().cost_forecast(**window_of(args))
 
 
 def run_compare_models(args: argparse.Namespace, context: CommandContext) -> Any:

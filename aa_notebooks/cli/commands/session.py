@@ -17,7 +17,12 @@ def register(subcommands: argparse._SubParsersAction) -> list[argparse.ArgumentP
     connect = subcommands.add_parser(
         "connect", help="use this database (and user scope) for the following commands"
     )
-    connect.add_argument("url", help="sqlite:///path.db or postgresql://user@host/db")
+    connect.add_argument(
+        "url",
+        nargs="?",
+        help="sqlite:///path.db or postgresql://user@host/db (default: $AA_DATABASE_URL, "
+        "else the SQLite file in your data dir)",
+    )
     connect.set_defaults(handler=run_connect)
 
     help_ = subcommands.add_parser("help", help="list the commands, or explain one")
