@@ -1,0 +1,216 @@
+"""The bulk fast path writes exactly what the ORM writes, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta, timezone
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from sqlalchemy import Table, inspect, select, text
+
+from aa_notebooks.db.bulk import (
+    bulk_insert_rows,
+    insert_storage_rows,
+    load_settings,
+    rebuilt_indexes,
+    storage_timestamp,
+    storage_uuid,
+)
+from aa_notebooks.db.engine import get_engine, session_factory
+from aa_notebooks.db.schema import (
+    AgentExecution,
+    Base,
+    BudgetAlert,
+    BudgetAlertType,
+    BudgetScope,
+    ExecutionStatus,
+    ExecutionTrace,
+    ExecutionTraceStepType,
+    TokenUsage,
+    User,
+)
+from aa_notebooks.db.setup import init_db
+
+USER_ID = uuid.UUID("0f3f0e4c-9b1d-4f57-8a0e-2d2b1c9e7a11")
+EXECUTION_ID = uuid.UUID("019500aa-0000-7000-8000-000000000001")
+STARTED = datetime(2025, 3, 1, 9, 30, 5, 120000, tzinfo=UTC)
+
+
+def _execution(row_id: uuid.UUID) -> AgentExecution:
+    return AgentExecution(
+        id=row_id, user_id=USER_ID, request_id=uuid.UUID(int=1), session_id=uuid.UUID(int=2),
+        agent_id=uuid.UUID(int=3), agent_name="it's <b>ok</b>", agent_type="react",
+        model_name="gpt-4o", flow_id=None, status=ExecutionStatus.failure, input_tokens=1234,
+        output_tokens=56, total_tokens=1290, cost_usd=Decimal("0.003645"),
+        execution_time_ms=4321, llm_time_ms=1200, query_preview='say "hi"',
+        error_type="RateLimitError", error_message="retry later", started_at=STARTED,
+        completed_at=STARTED + timedelta(milliseconds=4321),
+    )  # fmt: skip
+
+
+def _trace(row_id: uuid.UUID) -> ExecutionTrace:
+    return ExecutionTrace(
+        id=row_id, execution_id=EXECUTION_ID, step_number=2,
+        step_type=ExecutionTraceStepType.tool_call, content='search(q="x")', input_tokens=10,
+        output_tokens=0, duration_ms=99, timestamp=datetime(2025, 3, 1, 9, 30, 6, tzinfo=UTC),
+    )  # fmt: skip
+
+
+def _usage(row_id: uuid.UUID) -> TokenUsage:
+    return TokenUsage(
+        id=row_id, execution_id=EXECUTION_ID, component="tool_call", model="gpt-4o-mini",
+        input_tokens=1000, output_tokens=200, cost_usd=Decimal("0.000270"), step_number=2,
+    )  # fmt: skip
+
+
+def _budget(row_id: uuid.UUID) -> BudgetAlert:
+    return BudgetAlert(
+        id=row_id, user_id=USER_ID, scope=BudgetScope.global_, threshold_usd=Decimal("12.50"),
+        period_days=30, alert_type=BudgetAlertType.hard_stop, alert_at_percentage=75,
+        is_active=False, email_notification=True, current_spend_usd=Decimal("3.00"),
+        name="all", target=None,
+    )  # fmt: skip
+
+
+def _add_parents(url: str, *rows: Base) -> None:
+    """The user and execution the rows refer to, then the rows, through the ORM."""
+    with session_factory(url)() as session:
+        session.add(User(id=USER_ID, username="u"))
+        session.flush()
+        session.add(_execution(EXECUTION_ID))
+        session.flush()
+        session.add_all(rows)
+        session.commit()
+
+
+def _storage_value(value: Any) -> Any:
+    """The storage form of a Python value, as `insert_storage_rows` documents it."""
+    if isinstance(value, uuid.UUID):
+        return storage_uuid(value)
+    if isinstance(value, datetime):
+        return storage_timestamp(value)
+    if isinstance(value, Decimal):
+        return float(value)
+    if isinstance(value, BudgetScope | BudgetAlertType | ExecutionStatus | ExecutionTraceStepType):
+        return value.value
+    return value
+
+
+def _columns(table: Table) -> list[str]:
+    return [column.name for column in table.columns]
+
+
+def _attributes(row: Base) -> dict[str, Any]:
+    return {c.key: getattr(row, c.key) for c in inspect(row).mapper.column_attrs if c.key != "id"}
+
+
+MAKERS = [_execution, _trace, _usage, _budget]
+
+
+@pytest.mark.parametrize("make", MAKERS, ids=lambda make: make.__name__.strip("_"))
+def test_fast_path_row_reads_back_like_an_orm_row(db_url: str, make) -> None:
+    orm_id, fast_id = uuid.UUID(int=100), uuid.UUID(int=200)
+    _add_parents(db_url, make(orm_id))
+    template = make(fast_id)
+    table = type(template).__table__
+    columns = _columns(table)
+    values = tuple(_storage_value(getattr(template, name)) for name in columns)
+    with get_engine(db_url).begin() as connection:
+        assert insert_storage_rows(connection, table, columns, [values]) == 1
+
+    with session_factory(db_url)() as session:
+        model = type(template)
+        orm_row, fast_row = session.get(model, orm_id), session.get(model, fast_id)
+        assert _attributes(fast_row) == _attributes(orm_row)
+        assert fast_row.id == fast_id
+
+
+def test_fast_path_stores_the_same_values_as_sqlalchemy_on_sqlite(tmp_path) -> None:
+    url = f"sqlite:///{tmp_path / 'raw.db'}"
+    init_db(url)
+    _add_parents(url)
+    table = AgentExecution.__table__
+    columns = _columns(table)
+    template = _execution(uuid.UUID(int=7))
+    values = tuple(_storage_value(getattr(template, name)) for name in columns)
+    with get_engine(url).begin() as connection:
+        insert_storage_rows(connection, table, columns, [values])
+        raw = connection.execute(text("SELECT * FROM agentexecutions ORDER BY id")).all()
+    fast, orm = (tuple(row)[1:] for row in raw)
+    assert fast == orm
+    assert storage_uuid(USER_ID) in fast and "2025-03-01 09:30:05.120000" in fast
+
+
+def test_fast_path_writes_every_row_of_a_large_batch(db_url: str) -> None:
+    rows = [(storage_uuid(uuid.UUID(int=n)), f"user{n}", None) for n in range(1, 1_235)]
+    with get_engine(db_url).begin() as connection:
+        written = insert_storage_rows(connection, User.__table__, ["id", "username", "email"], rows)
+    with session_factory(db_url)() as session:
+        stored = session.execute(select(User.id, User.username).order_by(User.id)).all()
+    assert written == 1_234
+    assert stored == [(uuid.UUID(int=n), f"user{n}") for n in range(1, 1_235)]
+
+
+def test_storage_forms() -> None:
+    value = uuid.UUID("019500aa-0000-7000-8000-00000000000f")
+    assert storage_uuid(value) == storage_uuid(value.int) == value.hex
+    assert storage_timestamp(datetime(2025, 1, 2, 3, 4, 5)) == "2025-01-02 03:04:05.000000"
+    paris = datetime(2025, 1, 2, 5, 4, 5, 7, tzinfo=timezone(timedelta(hours=1)))
+    assert storage_timestamp(paris) == "2025-01-02 04:04:05.000007"
+
+
+def test_generic_path_counts_rows(db_url: str) -> None:
+    rows = [{"id": uuid.UUID(int=n), "username": f"user{n}"} for n in range(1, 12_002)]
+    with get_engine(db_url).begin() as connection:
+        assert bulk_insert_rows(connection, User.__table__, rows) == 12_001
+        stored = connection.execute(select(User.id)).all()
+    assert len(stored) == 12_001
+
+
+def _structure(url: str) -> dict[str, Any]:
+    inspector = inspect(get_engine(url))
+    tables = ("agentexecutions", "executiontraces", "tokenusages")
+    return {
+        table: (
+            sorted((ix["name"], tuple(ix["column_names"])) for ix in inspector.get_indexes(table)),
+            sorted(
+                (fk["name"] or "", tuple(fk["constrained_columns"]), fk["referred_table"],
+                 fk["options"].get("ondelete"))
+                for fk in inspector.get_foreign_keys(table)
+            ),
+        )
+        for table in tables
+    }  # fmt: skip
+
+
+def test_rebuilt_indexes_come_back_as_they_were(db_url: str, backend: str) -> None:
+    before = _structure(db_url)
+    tables = [AgentExecution.__table__, ExecutionTrace.__table__, TokenUsage.__table__]
+    with (
+        get_engine(db_url).connect() as connection,
+        connection.begin(),
+        rebuilt_indexes(connection, tables),
+    ):
+        inside = inspect(connection).get_indexes("agentexecutions")
+        assert bool(inside) == (backend == "sqlite")
+        connection.execute(User.__table__.insert().values(id=USER_ID, username="u"))
+        connection.execute(AgentExecution.__table__.insert().values(
+            id=EXECUTION_ID, user_id=USER_ID, request_id=EXECUTION_ID,
+            session_id=EXECUTION_ID, status="success",
+        ))  # fmt: skip
+    assert _structure(db_url) == before
+    indexes, foreign_keys = before["executiontraces"]
+    assert indexes and foreign_keys[0][2:] == ("agentexecutions", "CASCADE")
+
+
+def test_load_settings_are_restored_on_sqlite(tmp_path) -> None:
+    url = f"sqlite:///{tmp_path / 'pragmas.db'}"
+    init_db(url)
+    with get_engine(url).connect() as connection:
+        raw = connection.connection.driver_connection
+        with load_settings(connection):
+            assert raw.execute("PRAGMA foreign_keys").fetchone() == (0,)
+        assert raw.execute("PRAGMA foreign_keys").fetchone() == (1,)
+        assert raw.execute("PRAGMA cache_size").fetchone() == (-2000,)
