@@ -1,0 +1,175 @@
+"""`executions` (a filtered, sorted page) and `execution` (one, with its trace and token usage)."""
+
+from __future__ import annotations
+
+import math
+import uuid
+from typing import Any
+
+from sqlalchemy import Connection, String, cast, func, select
+from sqlalchemy.sql.elements import ColumnElement
+
+from aa_notebooks.analytics.filters import (
+    EXECUTIONS,
+    TOKEN_USAGES,
+    TRACES,
+    ExecutionFilter,
+    in_scope,
+    in_window,
+    parse_uuid,
+)
+from aa_notebooks.analytics.frames import to_frame
+from aa_notebooks.analytics.periods import Window
+from aa_notebooks.analytics.results import ExecutionDetail, ExecutionPage
+from aa_notebooks.analytics.source import Source
+from aa_notebooks.errors import InvalidInputError, NotFoundError
+
+MAX_PAGE_SIZE = 1000
+SORT_ORDERS = ("asc", "desc")
+SORT_COLUMNS = (
+    "started_at", "completed_at", "execution_time_ms", "cost_usd", "total_tokens",
+    "input_tokens", "output_tokens", "agent_name", "model_name", "status",
+)  # fmt: skip
+_TEXT_SORTS = ("agent_name", "model_name", "status")
+EXECUTION_COLUMNS = (
+    "id", "started_at", "completed_at", "status", "agent_id", "agent_name", "agent_type",
+    "model_name", "input_tokens", "output_tokens", "total_tokens", "cost_usd",
+    "execution_time_ms", "llm_time_ms", "query_preview", "error_type", "error_message",
+    "user_id", "request_id", "session_id",
+)  # fmt: skip
+"""The document's columns, in display order; `flow_id` follows where the database has it."""
+TRACE_COLUMNS = (
+    "step_number", "step_type", "content", "duration_ms", "input_tokens", "output_tokens",
+    "timestamp", "id",
+)  # fmt: skip
+USAGE_COLUMNS = ("component", "model", "step_number", "input_tokens", "output_tokens", "cost_usd")
+
+
+def execution_columns(source: Source) -> list[ColumnElement[Any]]:
+    """The executions' columns to select: money read exactly, status as text, flow_id if any."""
+    names = [*EXECUTION_COLUMNS, *(["flow_id"] if source.has("agentexecutions", "flow_id") else [])]
+    c = EXECUTIONS.c
+    special = {
+        "cost_usd": source.dialect.money(c.cost_usd).label("cost_usd"),
+        "status": cast(c.status, String).label("status"),
+    }
+    return [special.get(n, c[n]) for n in names]
+
+
+def execution_record(source: Source, row: Any) -> dict[str, Any]:
+    """A result row of `execution_columns` as a dict, with cost_usd as Decimal."""
+    record = dict(row._mapping)
+    record["cost_usd"] = source.dialect.to_money(record["cost_usd"])
+    return record
+
+
+def _check_paging(page: int, page_size: int, sort_by: str, sort_order: str) -> str:
+    if isinstance(page, bool) or not isinstance(page, int) or page < 1:
+        raise InvalidInputError(f"page must be a whole number from 1; got {page!r}")
+    if isinstance(page_size, bool) or not isinstance(page_size, int):
+        raise InvalidInputError(f"page_size must be a whole number 1-{MAX_PAGE_SIZE}")
+    if not 1 <= page_size <= MAX_PAGE_SIZE:
+        raise InvalidInputError(f"page_size must be 1-{MAX_PAGE_SIZE}; got {page_size}")
+    if sort_by not in SORT_COLUMNS:
+        raise InvalidInputError(
+            f"sort_by must be one of {', '.join(SORT_COLUMNS)}; got {sort_by!r}"
+        )
+    order = str(sort_order).lower()
+    if order not in SORT_ORDERS:
+        raise InvalidInputError(f"sort_order must be asc or desc; got {sort_order!r}")
+    return order
+
+
+def _ordering(source: Source, sort_by: str, order: str) -> list[ColumnElement[Any]]:
+    column: ColumnElement[Any] = EXECUTIONS.c[sort_by]
+    if sort_by in _TEXT_SORTS:
+        column = source.dialect.text_order(cast(column, String))
+    keys = [column, EXECUTIONS.c.id]  # id breaks ties, so pages never overlap
+    directed = [key.desc() if order == "desc" else key.asc() for key in keys]
+    # started_at is never NULL inside a window; other NULLs go last on both databases.
+    return directed if sort_by == "started_at" else [directed[0].nulls_last(), directed[1]]
+
+
+def executions(
+    source: Source,
+    window: Window,
+    page: int,
+    page_size: int,
+    filters: ExecutionFilter,
+    sort_by: str,
+    sort_order: str,
+) -> ExecutionPage:
+    """One page of the window's executions matching `filters`, plus the total count."""
+    order = _check_paging(page, page_size, sort_by, sort_order)
+    where = [in_window(window), *in_scope(source.user_id), *filters.clauses()]
+    rows_query = (
+        select(*execution_columns(source))
+        .where(*where)
+        .order_by(*_ordering(source, sort_by, order))
+        .limit(page_size)
+        .offset((page - 1) * page_size)
+    )
+    with source.connect() as connection:
+        total = connection.execute(select(func.count()).where(*where)).scalar_one()
+        records = [execution_record(source, r) for r in connection.execute(rows_query)]
+    columns = [c.key for c in execution_columns(source)]
+    frame = to_frame(records, columns, times=("started_at", "completed_at"), money=("cost_usd",))
+    return ExecutionPage(
+        window=window,
+        scope=source.scope,
+        rows=frame,
+        total=total,
+        page=page,
+        page_size=page_size,
+        pages=math.ceil(total / page_size),
+        sort_by=sort_by,
+        sort_order=order,
+    )
+
+
+def _traces(connection: Connection, execution_id: uuid.UUID) -> list[dict[str, Any]]:
+    t = TRACES.c
+    columns = [cast(t[n], String).label(n) if n == "step_type" else t[n] for n in TRACE_COLUMNS]
+    query = (
+        select(*columns)
+        .where(t.execution_id == execution_id)
+        .order_by(t.step_number, t.timestamp, t.id)
+    )
+    return [dict(r._mapping) for r in connection.execute(query)]
+
+
+def _usage(source: Source, connection: Connection, execution_id: uuid.UUID) -> list[dict[str, Any]]:
+    u = TOKEN_USAGES.c
+    columns = [
+        source.dialect.money(u[n]).label(n) if n == "cost_usd" else u[n] for n in USAGE_COLUMNS
+    ]
+    query = (
+        select(*columns, u.id)
+        .where(u.execution_id == execution_id)
+        .order_by(u.step_number.asc().nulls_last(), source.dialect.text_order(u.component), u.id)
+    )
+    rows = [dict(r._mapping) for r in connection.execute(query)]
+    for row in rows:
+        row["cost_usd"] = source.dialect.to_money(row["cost_usd"])
+    return rows
+
+
+def execution(source: Source, execution_id: uuid.UUID | str) -> ExecutionDetail:
+    """The execution with this id (in scope), its trace steps and its token usage."""
+    key = parse_uuid(execution_id, "execution id")
+    query = select(*execution_columns(source)).where(
+        EXECUTIONS.c.id == key, *in_scope(source.user_id)
+    )
+    with source.connect() as connection:
+        row = connection.execute(query).first()
+        if row is None:
+            where = "" if source.user_id is None else f" for {source.scope}"
+            raise NotFoundError(f"no execution with id {key}{where}")
+        steps = _traces(connection, key) if source.has("executiontraces") else None
+        usage = _usage(source, connection, key) if source.has("tokenusages") else None
+    return ExecutionDetail(
+        scope=source.scope,
+        execution=execution_record(source, row),
+        traces=None if steps is None else to_frame(steps, TRACE_COLUMNS, times=("timestamp",)),
+        token_usage=None if usage is None else to_frame(usage, USAGE_COLUMNS, money=("cost_usd",)),
+    )

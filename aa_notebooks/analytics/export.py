@@ -1,0 +1,146 @@
+"""`export`: the window's executions as CSV or JSON, streamed in chunks of CHUNK_ROWS.
+
+Rows come from a server-side cursor (PostgreSQL) or an incremental cursor (SQLite) and are
+written chunk by chunk, so a million executions never sit in memory at once. With
+`include_traces`/`include_token_usage`, each chunk's trace steps and token usage are read with
+one query each and nested under every execution as `trace_steps` and `token_usage`.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import uuid
+from collections import defaultdict
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, TextIO
+
+from sqlalchemy import Connection, String, cast, select
+
+from aa_notebooks.analytics.executions import execution_columns, execution_record
+from aa_notebooks.analytics.filters import EXECUTIONS, TOKEN_USAGES, TRACES, in_scope, in_window
+from aa_notebooks.analytics.periods import Window
+from aa_notebooks.analytics.results import ExportResult
+from aa_notebooks.analytics.source import Source
+from aa_notebooks.analytics.writers import CsvWriter, JsonWriter, RecordWriter
+from aa_notebooks.errors import InvalidInputError, SchemaError
+
+EXPORT_FORMATS = ("csv", "json")
+CHUNK_ROWS = 1000
+TRACE_FIELDS = (
+    "step_number", "step_type", "content", "duration_ms", "input_tokens", "output_tokens",
+    "timestamp",
+)  # fmt: skip
+USAGE_FIELDS = ("component", "model", "step_number", "input_tokens", "output_tokens", "cost_usd")
+
+
+def _nested(
+    source: Source, connection: Connection, table: str, ids: list[uuid.UUID]
+) -> dict[uuid.UUID, list[dict[str, Any]]]:
+    """Trace steps or token usage rows of the executions `ids`, grouped by execution."""
+    if table == "executiontraces":
+        t = TRACES.c
+        fields = [
+            cast(t.step_type, String).label("step_type") if f == "step_type" else t[f]
+            for f in TRACE_FIELDS
+        ]
+        order = [t.execution_id, t.step_number, t.timestamp, t.id]
+    else:
+        t = TOKEN_USAGES.c
+        fields = [
+            source.dialect.money(t.cost_usd).label(f) if f == "cost_usd" else t[f]
+            for f in USAGE_FIELDS
+        ]
+        order = [
+            t.execution_id,
+            t.step_number.asc().nulls_last(),
+            source.dialect.text_order(t.component),
+            t.id,
+        ]
+    query = select(t.execution_id, *fields).where(t.execution_id.in_(ids)).order_by(*order)
+    grouped: dict[uuid.UUID, list[dict[str, Any]]] = defaultdict(list)
+    for row in connection.execute(query):
+        item = dict(row._mapping)
+        if "cost_usd" in item:
+            item["cost_usd"] = source.dialect.to_money(item["cost_usd"])
+        grouped[item.pop("execution_id")].append(item)
+    return grouped
+
+
+def _stream(
+    source: Source, window: Window, writer: RecordWriter, nested: Sequence[tuple[str, str]]
+) -> int:
+    query = (
+        select(*execution_columns(source))
+        .where(in_window(window), *in_scope(source.user_id))
+        .order_by(EXECUTIONS.c.started_at, EXECUTIONS.c.id)
+    )
+    rows = 0
+    with source.connect() as connection:
+        result = connection.execution_options(stream_results=True, yield_per=CHUNK_ROWS).execute(
+            query
+        )
+        for chunk in result.partitions():
+            records = [execution_record(source, row) for row in chunk]
+            ids = [record["id"] for record in records]
+            for table, key in nested:
+                by_execution = _nested(source, connection, table, ids)
+                for record in records:
+                    record[key] = by_execution.get(record["id"], [])
+            writer.write(records)
+            rows += len(records)
+    writer.close()
+    return rows
+
+
+def export(
+    source: Source,
+    window: Window,
+    format: str,
+    path: str | os.PathLike[str] | None,
+    include_traces: bool,
+    include_token_usage: bool,
+    escape_formulas: bool,
+) -> str | ExportResult:
+    """The window's executions, oldest first, as CSV or JSON text, or written to `path`."""
+    if format not in EXPORT_FORMATS:
+        raise InvalidInputError(
+            f"format must be one of {', '.join(EXPORT_FORMATS)}; got {format!r}"
+        )
+    nested = [
+        (table, key)
+        for table, key, wanted in (
+            ("executiontraces", "trace_steps", include_traces),
+            ("tokenusages", "token_usage", include_token_usage),
+        )
+        if wanted
+    ]
+    for table, _ in nested:
+        if not source.has(table):
+            raise SchemaError(f"the database has no {table} table, so it cannot be exported")
+    columns = [c.key for c in execution_columns(source)] + [key for _, key in nested]
+
+    def write_to(stream: TextIO) -> int:
+        writer: RecordWriter = (
+            CsvWriter(stream, columns, escape_formulas)
+            if format == "csv"
+            else JsonWriter(stream, columns)
+        )
+        return _stream(source, window, writer, nested)
+
+    if path is None:
+        buffer = io.StringIO()
+        write_to(buffer)
+        return buffer.getvalue()
+    target = Path(path).expanduser()
+    if not target.parent.is_dir():
+        raise InvalidInputError(f"cannot write {target}: folder {target.parent} does not exist")
+    partial = target.with_name(target.name + ".partial")  # a failed export leaves no file
+    try:
+        with partial.open("w", encoding="utf-8", newline="") as stream:
+            rows = write_to(stream)
+        partial.replace(target)
+    finally:
+        partial.unlink(missing_ok=True)
+    return ExportResult(target, rows, format, window, source.scope)

@@ -1,0 +1,322 @@
+"""The typed results of the analytics functions: what the magic, widgets and reports consume.
+
+Each has the `window` it covers (where it takes one), its `scope` ("all users" or "user <id>"),
+`to_frame()` for a DataFrame view and an escaped `_repr_html_`; summaries also print as text.
+Money is Decimal here and a 6-place float in frames; rates are percentages (0-100); durations
+are milliseconds; None means unknown (nothing to measure), never zero.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field, fields
+from datetime import datetime
+from decimal import Decimal
+from pathlib import Path
+
+import pandas as pd
+
+from aa_notebooks import formatting as fmt
+from aa_notebooks.analytics import render
+from aa_notebooks.analytics.frames import rounded
+from aa_notebooks.analytics.periods import Window
+
+
+def _tokens(input_tokens: int, output_tokens: int, total_tokens: int) -> str:
+    return " / ".join(fmt.count(n) for n in (input_tokens, output_tokens, total_tokens))
+
+
+@dataclass(frozen=True)
+class Overview:
+    """The dashboard's summary of the executions in a window."""
+
+    window: Window
+    scope: str
+    total_executions: int
+    executions_by_status: dict[str, int]
+    """Executions per status (success, failure, timeout), zeros included."""
+    success_rate: float | None
+    """Successful / all executions x 100."""
+    avg_response_time_ms: float | None
+    """Mean execution_time_ms."""
+    p50_ms: float | None
+    """P50/P95/P99: continuous percentiles (linear interpolation) of execution_time_ms."""
+    p95_ms: float | None
+    p99_ms: float | None
+    total_cost_usd: Decimal
+    monthly_projection_usd: Decimal
+    """total_cost_usd / the window's length in days x 30."""
+    input_tokens: int
+    output_tokens: int
+    total_tokens: int
+    active_agents: int
+    """Distinct agents: agent_id where set, else agent_name."""
+    unpriced_models: tuple[str, ...]
+    """Models in the window that pricing does not know: their executions cost $0 here."""
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row with every metric; statuses as `<status>_executions`, money as floats."""
+        row: dict[str, object] = {f.name: getattr(self, f.name) for f in fields(self)}
+        row["window"] = self.window.label
+        row.update({f"{k}_executions": v for k, v in self.executions_by_status.items()})
+        del row["executions_by_status"]
+        row["unpriced_models"] = ", ".join(self.unpriced_models)
+        row["total_cost_usd"] = rounded(self.total_cost_usd)
+        row["monthly_projection_usd"] = rounded(self.monthly_projection_usd)
+        return pd.DataFrame([row])
+
+    def _facts(self) -> list[tuple[str, str]]:
+        by_status = ", ".join(f"{k} {fmt.count(v)}" for k, v in self.executions_by_status.items())
+        percentiles = (self.p50_ms, self.p95_ms, self.p99_ms)
+        return [
+            ("Total executions", fmt.count(self.total_executions)),
+            ("By status", by_status),
+            ("Success rate", fmt.percent(self.success_rate) or "–"),
+            ("Avg response time", fmt.duration_ms(self.avg_response_time_ms) or "–"),
+            ("P50 / P95 / P99", " / ".join(fmt.duration_ms(p) or "–" for p in percentiles)),
+            ("Total cost", fmt.money(self.total_cost_usd)),
+            ("Monthly projection", fmt.money(self.monthly_projection_usd)),
+            (
+                "Tokens in / out / total",
+                _tokens(self.input_tokens, self.output_tokens, self.total_tokens),
+            ),
+            ("Active agents", fmt.count(self.active_agents)),
+        ]
+
+    def _notes(self) -> list[str]:
+        if not self.unpriced_models:
+            return []
+        return [f"Unpriced models (their executions show $0): {', '.join(self.unpriced_models)}"]
+
+    def __str__(self) -> str:
+        return render.text(
+            render.title("Overview", self.window, self.scope), self._facts(), self._notes()
+        )
+
+    def _repr_html_(self) -> str:
+        heading = render.title("Overview", self.window, self.scope)
+        return render.html_block(heading, self._facts(), self._notes())
+
+
+@dataclass(frozen=True, eq=False)
+class ExecutionPage:
+    """One page of the executions list, with the totals needed to page through it."""
+
+    window: Window
+    scope: str
+    rows: pd.DataFrame
+    """The page's executions, one per row, in the requested order."""
+    total: int
+    """Executions matching the filters, on all pages."""
+    page: int
+    page_size: int
+    pages: int
+    """Number of pages (0 when nothing matches)."""
+    sort_by: str
+    sort_order: str
+
+    def to_frame(self) -> pd.DataFrame:
+        """The page's rows."""
+        return self.rows.copy()
+
+    def _repr_html_(self) -> str:
+        heading = render.title("Executions", self.window, self.scope)
+        facts = [
+            ("Page", f"{self.page} of {self.pages}"),
+            ("Matching executions", fmt.count(self.total)),
+            ("Sorted by", f"{self.sort_by} {self.sort_order}"),
+        ]
+        return render.html_block(heading, facts, tables=[render.html_table(self.rows)])
+
+
+@dataclass(frozen=True, eq=False)
+class ExecutionDetail:
+    """One execution with its ReAct trace steps and its token usage by component."""
+
+    scope: str
+    execution: dict[str, object]
+    """The execution's columns by name (ids as UUID, times aware UTC, cost_usd as Decimal)."""
+    traces: pd.DataFrame | None
+    """Trace steps ordered by step_number; None when the database has no executiontraces table."""
+    token_usage: pd.DataFrame | None
+    """Token usage rows by component and step; None when the database has no tokenusages table."""
+
+    @property
+    def id(self) -> uuid.UUID:
+        """The execution's id."""
+        value = self.execution["id"]
+        assert isinstance(value, uuid.UUID)
+        return value
+
+    def to_frame(self) -> pd.DataFrame:
+        """The trace steps (empty when the database records none)."""
+        return pd.DataFrame() if self.traces is None else self.traces.copy()
+
+    def _facts(self) -> list[tuple[str, str]]:
+        shown = pd.DataFrame([self.execution]).drop(columns="id")
+        readable = fmt.readable_frame(shown).iloc[0]
+        return [(name, "–" if pd.isna(value) else str(value)) for name, value in readable.items()]
+
+    def __str__(self) -> str:
+        heading = render.title(f"Execution {self.id}", None, self.scope)
+        steps = 0 if self.traces is None else len(self.traces)
+        return render.text(heading, [*self._facts(), ("trace steps", fmt.count(steps))])
+
+    def _repr_html_(self) -> str:
+        heading = render.title(f"Execution {self.id}", None, self.scope)
+        tables = [
+            "<h5>Trace steps</h5>",
+            render.html_table(self.traces, "no trace steps recorded"),
+            "<h5>Token usage</h5>",
+            render.html_table(self.token_usage, "no token usage recorded"),
+        ]
+        return render.html_block(heading, self._facts(), tables=tables)
+
+
+@dataclass(frozen=True, eq=False)
+class AgentStats:
+    """Statistics of one agent in a window, with a daily series."""
+
+    window: Window
+    scope: str
+    agent: str
+    """The agent as asked for: an id or a name."""
+    agent_id: uuid.UUID | None
+    """The agent's id when it was asked for by id."""
+    agent_name: str | None
+    """The agent's recorded name (the greatest, if it changed)."""
+    total_executions: int
+    success_rate: float | None
+    avg_response_time_ms: float | None
+    p95_ms: float | None
+    input_tokens: int
+    output_tokens: int
+    total_tokens: int
+    total_cost_usd: Decimal
+    models_used: tuple[str, ...]
+    daily: pd.DataFrame
+    """One row per UTC day of the window, with the columns of `timeseries`."""
+
+    def to_frame(self) -> pd.DataFrame:
+        """The daily series."""
+        return self.daily.copy()
+
+    def _facts(self) -> list[tuple[str, str]]:
+        times = (self.avg_response_time_ms, self.p95_ms)
+        return [
+            ("Executions", fmt.count(self.total_executions)),
+            ("Success rate", fmt.percent(self.success_rate) or "–"),
+            ("Avg / P95 response time", " / ".join(fmt.duration_ms(t) or "–" for t in times)),
+            (
+                "Tokens in / out / total",
+                _tokens(self.input_tokens, self.output_tokens, self.total_tokens),
+            ),
+            ("Total cost", fmt.money(self.total_cost_usd)),
+            ("Models", ", ".join(self.models_used) or "–"),
+        ]
+
+    def _heading(self) -> str:
+        return render.title(f"Agent {self.agent_name or self.agent}", self.window, self.scope)
+
+    def __str__(self) -> str:
+        return render.text(self._heading(), self._facts())
+
+    def _repr_html_(self) -> str:
+        tables = [render.html_table(self.daily)]
+        return render.html_block(self._heading(), self._facts(), tables=tables)
+
+
+@dataclass(frozen=True, eq=False)
+class Table:
+    """A tabular result: top agents, cost summary, model comparison or a time series."""
+
+    title: str
+    window: Window
+    scope: str
+    frame: pd.DataFrame
+    """The rows; each function documents its columns."""
+    notes: tuple[str, ...] = field(default=())
+    """Warnings that belong with the table (e.g. unpriced models)."""
+
+    def to_frame(self) -> pd.DataFrame:
+        """The rows."""
+        return self.frame.copy()
+
+    def _repr_html_(self) -> str:
+        heading = render.title(self.title, self.window, self.scope)
+        return render.html_block(heading, notes=self.notes, tables=[render.html_table(self.frame)])
+
+
+@dataclass(frozen=True, eq=False)
+class CostForecast:
+    """Projected cost of the current calendar month (UTC), with a low/high band."""
+
+    window: Window
+    """The lookback whose daily costs give the rate and the band."""
+    scope: str
+    month_start: datetime
+    month_end: datetime
+    """Start of the next month (exclusive end of this one)."""
+    actual_to_date_usd: Decimal
+    """Cost from month_start to now."""
+    daily_rate_usd: Decimal
+    """Mean cost per day over the lookback."""
+    remaining_days: Decimal
+    """Days from now to month_end."""
+    projected_usd: Decimal
+    """actual_to_date_usd + daily_rate_usd x remaining_days."""
+    low_usd: Decimal
+    """actual_to_date_usd + the lookback's lowest daily cost x remaining_days."""
+    high_usd: Decimal
+    """actual_to_date_usd + the lookback's highest daily cost x remaining_days."""
+    method: str
+    """How the projection was made, in words."""
+    daily: pd.DataFrame
+    """The lookback's cost per UTC day: columns day, cost_usd."""
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row: month, actual to date, rate, projection and band (money as floats)."""
+        skip = ("window", "daily")
+        row = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in skip}
+        return pd.DataFrame(
+            [{k: rounded(v) if isinstance(v, Decimal) else v for k, v in row.items()}]
+        )
+
+    def _facts(self) -> list[tuple[str, str]]:
+        return [
+            ("Actual to date", fmt.money(self.actual_to_date_usd)),
+            ("Projected month", fmt.money(self.projected_usd)),
+            ("Low – high", f"{fmt.money(self.low_usd)} – {fmt.money(self.high_usd)}"),
+            ("Daily rate", fmt.money(self.daily_rate_usd)),
+            ("Method", self.method),
+        ]
+
+    def _heading(self) -> str:
+        return render.title(f"Cost forecast for {self.month_start:%B %Y}", self.window, self.scope)
+
+    def __str__(self) -> str:
+        return render.text(self._heading(), self._facts())
+
+    def _repr_html_(self) -> str:
+        return render.html_block(self._heading(), self._facts())
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    """Where an export was written and how many executions it holds."""
+
+    path: Path
+    rows: int
+    """Executions written (trace steps and token usage rows are nested in them)."""
+    format: str
+    window: Window
+    scope: str
+
+    def __str__(self) -> str:
+        where = f"({self.window.label}, {self.scope})"
+        return f"wrote {self.rows:,} executions {where} as {self.format} to {self.path}"
+
+    def _repr_html_(self) -> str:
+        return render.html_block(
+            render.title("Export", self.window, self.scope), [("File", str(self))]
+        )

@@ -1,0 +1,56 @@
+"""The database the analytics read: engine, dialect, user scope, and the tables it really has."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from sqlalchemy import Connection, Engine
+from sqlalchemy.engine import URL
+
+from aa_notebooks.analytics.dialect import Dialect, dialect_for
+from aa_notebooks.db.engine import connection_errors, get_engine
+from aa_notebooks.db.inspection import DatabaseCheck, check_db
+from aa_notebooks.db.url import mask_url
+from aa_notebooks.errors import SchemaError
+
+
+@dataclass(frozen=True)
+class Source:
+    """Everything a query function needs to run against one database for one scope."""
+
+    engine: Engine
+    dialect: Dialect
+    user_id: uuid.UUID | None
+    check: DatabaseCheck
+
+    @classmethod
+    def open(cls, url: URL, user_id: uuid.UUID | None) -> Source:
+        """Connect and check the schema once: a database without executions is a SchemaError."""
+        engine = get_engine(url)
+        check = check_db(url)
+        if not check.has("agentexecutions"):
+            raise SchemaError(
+                f"{mask_url(url)} has no agentexecutions table: run `aa-notebooks init-db` to "
+                "create the kit's tables (or `aa-notebooks check-db` to see what an attached "
+                "database lacks)"
+            )
+        return cls(engine, dialect_for(url.get_backend_name()), user_id, check)
+
+    @property
+    def scope(self) -> str:
+        """Whose executions the results show: "all users" or "user <id>"."""
+        return "all users" if self.user_id is None else f"user {self.user_id}"
+
+    def has(self, table: str, column: str | None = None) -> bool:
+        """Whether the database has the table (and column): attached databases may lack some."""
+        return self.check.has(table, column)
+
+    @contextmanager
+    def connect(self) -> Iterator[Connection]:
+        """A read-only connection; driver connection failures become DatabaseUnavailableError."""
+        with connection_errors(self.engine.url), self.engine.connect() as connection:
+            self.dialect.prepare(connection)
+            yield connection

@@ -1,0 +1,95 @@
+"""CSV and JSON writers for exported executions, one chunk of records at a time.
+
+CSV: one row per execution; nested trace steps and token usage (when exported) are JSON text in
+the `trace_steps` and `token_usage` columns. Text cells that a spreadsheet would run as a formula
+(starting with = + - @, tab or CR) get a leading `'` unless `escape_formulas` is off (CWE-1236);
+numbers, times and ids are not text and are never changed.
+JSON: one array of execution objects, nested lists inline, money as numbers, times in ISO 8601.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, Protocol, TextIO
+
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def escape_formula(text: str) -> str:
+    """`text` with a leading `'` when a spreadsheet would evaluate it as a formula."""
+    return "'" + text if text.startswith(FORMULA_STARTS) else text
+
+
+def plain(value: Any) -> Any:
+    """A JSON-ready value: times in ISO 8601, ids as text, money as a number, lists recursed."""
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    if isinstance(value, Decimal):
+        return float(value)
+    if isinstance(value, list):
+        return [{k: plain(v) for k, v in item.items()} for item in value]
+    return value
+
+
+class RecordWriter(Protocol):
+    """Writes exported records in chunks, then closes the document."""
+
+    def write(self, records: Iterable[Mapping[str, Any]]) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class CsvWriter:
+    """One CSV row per execution under a header row of `columns`."""
+
+    def __init__(self, stream: TextIO, columns: Sequence[str], escape_formulas: bool) -> None:
+        self._columns = list(columns)
+        self._escape = escape_formulas
+        self._writer = csv.writer(stream, lineterminator="\n")
+        self._writer.writerow(self._columns)
+
+    def _cell(self, value: Any) -> Any:
+        if value is None:
+            return ""
+        if isinstance(value, str):
+            return escape_formula(value) if self._escape else value
+        if isinstance(value, list):
+            return json.dumps(plain(value), ensure_ascii=False)
+        return plain(value)
+
+    def write(self, records: Iterable[Mapping[str, Any]]) -> None:
+        """Append the records' rows."""
+        self._writer.writerows([self._cell(r.get(c)) for c in self._columns] for r in records)
+
+    def close(self) -> None:
+        """Nothing to finish for CSV."""
+
+
+class JsonWriter:
+    """A JSON array of execution objects with keys `columns`, written as records arrive."""
+
+    def __init__(self, stream: TextIO, columns: Sequence[str]) -> None:
+        self._stream = stream
+        self._columns = list(columns)
+        self._first = True
+        stream.write("[")
+
+    def write(self, records: Iterable[Mapping[str, Any]]) -> None:
+        """Append the records as objects."""
+        for record in records:
+            item = {c: plain(record.get(c)) for c in self._columns}
+            self._stream.write(
+                ("\n" if self._first else ",\n") + json.dumps(item, ensure_ascii=False)
+            )
+            self._first = False
+
+    def close(self) -> None:
+        """End the array."""
+        self._stream.write("\n]\n" if not self._first else "]\n")

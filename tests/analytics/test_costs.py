@@ -1,0 +1,89 @@
+"""`cost_summary` by model, agent, user and day, and `cost_forecast`."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import pandas as pd
+import pytest
+
+from aa_notebooks.analytics import Analytics, connect
+from aa_notebooks.errors import InvalidInputError
+from tests.analytics.dataset import DROP, NOW, SCRIPT, U1, U2, UNPRICED
+
+
+def test_cost_by_model(analytics: Analytics) -> None:
+    result = analytics.cost_summary(by="model")
+    frame = result.frame
+    assert list(frame["model"]) == ["gpt-4o", "claude-3-5-sonnet", UNPRICED]  # costliest first
+    assert list(frame["priced"]) == [True, True, False]
+    assert list(frame["executions"]) == [4, 3, 1]  # E01 E02 E04 E07 | E03 E06 E08 | E05
+    assert list(frame["input_tokens"]) == [710, 950, 1000]
+    assert list(frame["output_tokens"]) == [150, 325, 500]
+    assert list(frame["total_tokens"]) == [860, 1275, 1500]
+    assert list(frame["cost_usd"]) == [0.0086, 0.007425, 0.0]
+    # shares of 0.016025: 0.0086 -> 53.6661466..., 0.007425 -> 46.3338533...
+    assert list(frame["cost_share"]) == [53.666147, 46.333853, 0.0]
+    assert result.notes == (f"Unpriced models (their executions show $0): {UNPRICED}",)
+
+
+def test_cost_by_agent_user_and_day(analytics: Analytics) -> None:
+    agents = analytics.cost_summary(by="agent").frame
+    assert list(agents["agent"]) == ["researcher", "planner", DROP, SCRIPT]
+    assert list(agents["cost_usd"]) == [0.0063, 0.0046, 0.004, 0.001125]
+    users = analytics.cost_summary(by="user").frame
+    assert list(users["user_id"]) == [str(U1), str(U2)]
+    assert list(users["cost_usd"]) == [0.011025, 0.005]  # E01 E02 E05 E06 E08 | E03 E04 E07
+    assert list(users["executions"]) == [5, 3]
+    days = analytics.cost_summary(by="day").frame
+    assert list(days["day"]) == list(pd.date_range("2026-11-18", periods=8, freq="D", tz="UTC"))
+    assert list(days["executions"]) == [2, 0, 1, 0, 1, 1, 1, 2]
+    assert list(days["cost_usd"]) == [0.0093, 0.0, 0.0001, 0.0, 0.0, 0.004, 0.000225, 0.0024]
+    assert days["cost_usd"].sum() == pytest.approx(0.016025)
+
+
+def test_cost_summary_scoped_and_errors(analytics_u1: Analytics) -> None:
+    frame = analytics_u1.cost_summary(by="model").frame
+    assert list(frame["model"]) == ["claude-3-5-sonnet", "gpt-4o", UNPRICED]
+    assert list(frame["cost_usd"]) == [0.006525, 0.0045, 0.0]
+    with pytest.raises(InvalidInputError, match="by must be one of model, agent, user, day"):
+        analytics_u1.cost_summary(by="flow")
+
+
+def test_forecast_from_the_last_7_complete_days(analytics: Analytics) -> None:
+    forecast = analytics.cost_forecast()
+    assert forecast.month_start == datetime(2026, 11, 1, tzinfo=UTC)
+    assert forecast.month_end == datetime(2026, 12, 1, tzinfo=UTC)
+    assert forecast.window.start == datetime(2026, 11, 18, tzinfo=UTC)
+    assert forecast.window.end == datetime(2026, 11, 25, tzinfo=UTC)
+    # November to now: E01..E09 and E10 (E11 is in the future)
+    assert forecast.actual_to_date_usd == Decimal("1.516025")
+    # days 18..24: 1.0093 (E09 E02 E08), 0, 0.0001, 0, 0 (E05), 0.004, 0.000225 -> 1.013625
+    assert list(forecast.daily["cost_usd"]) == [1.0093, 0.0, 0.0001, 0.0, 0.0, 0.004, 0.000225]
+    assert forecast.daily_rate_usd == Decimal("0.144804")  # 1.013625 / 7
+    assert forecast.remaining_days == Decimal("5.5")  # 12:00 on the 25th to December
+    # 1.516025 + 1.013625 / 7 x 5.5 = 2.3124446...
+    assert forecast.projected_usd == Decimal("2.312445")
+    assert forecast.low_usd == Decimal("1.516025")  # lowest day costs 0
+    assert forecast.high_usd == Decimal("7.067175")  # 1.516025 + 1.0093 x 5.5
+    assert "last 7 complete days" in forecast.method
+    assert "lowest/highest daily cost" in forecast.method
+
+
+def test_forecast_lookbacks(analytics: Analytics) -> None:
+    fortnight = analytics.cost_forecast("14d")  # same costs over 14 days
+    assert fortnight.daily_rate_usd == Decimal("0.072402")  # 1.013625 / 14
+    assert fortnight.projected_usd == Decimal("1.914235")  # 1.516025 + 0.0724017857 x 5.5
+    one_day = analytics.cost_forecast(start_date="2026-11-24", end_date="2026-11-24")
+    assert one_day.daily_rate_usd == Decimal("0.000225")
+    # 1.516025 + 0.000225 x 5.5 = 1.5172625 -> half up
+    assert one_day.projected_usd == one_day.low_usd == one_day.high_usd == Decimal("1.517263")
+
+
+def test_forecast_for_one_user(loaded_url: str) -> None:
+    forecast = connect(loaded_url, user_id=U2, now=lambda: NOW).cost_forecast()
+    assert forecast.actual_to_date_usd == Decimal("0.505000")  # E03 E04 E07 E10
+    assert forecast.projected_usd == Decimal("0.508221")  # 0.505 + 0.0041 / 7 x 5.5
+    assert (forecast.low_usd, forecast.high_usd) == (Decimal("0.505000"), Decimal("0.527000"))
+    assert forecast.to_frame()["projected_usd"].item() == 0.508221

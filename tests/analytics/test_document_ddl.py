@@ -1,0 +1,109 @@
+"""Every analytics function, read-only, on a PostgreSQL database made by the document's own DDL.
+
+The database has no kit additions (no flow_id, no budget name/target, a users table with only
+an id) and no indexes of the kit's; rows go in with plain INSERTs, then the database is made
+read-only for every new session, so any write by the analytics would fail.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import InternalError
+
+from aa_notebooks.analytics import Analytics, connect
+from aa_notebooks.errors import InvalidInputError
+from tests.analytics import dataset
+from tests.analytics.dataset import DROP, PLANNER_ID, SCRIPT, U1, UNPRICED, E
+from tests.conftest import drop_postgres_database, new_postgres_database
+
+pytestmark = pytest.mark.postgres
+DDL = Path(__file__).with_name("document_ddl.sql")
+
+
+def _admin(url: str, statement: str) -> None:
+    engine = create_engine(
+        make_url(url).set(drivername="postgresql+psycopg"), isolation_level="AUTOCOMMIT"
+    )
+    try:
+        with engine.connect() as connection:
+            connection.exec_driver_sql(statement)
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture
+def document_url() -> Iterator[str]:
+    """A fresh database with exactly the document's tables and the dataset, read-only."""
+    url, name = new_postgres_database()
+    _admin(url, DDL.read_text(encoding="utf-8"))
+    dataset.load_plain_sql(url)
+    _admin(url, f'ALTER DATABASE "{name}" SET default_transaction_read_only = on')
+    yield url
+    drop_postgres_database(url, name)
+
+
+@pytest.fixture
+def document(document_url: str) -> Analytics:
+    return connect(document_url, now=lambda: dataset.NOW)
+
+
+def test_the_database_refuses_writes(document_url: str) -> None:
+    with pytest.raises(InternalError, match="read-only transaction"):
+        _admin(document_url, "DELETE FROM agentexecutions")
+
+
+def test_summaries(document: Analytics) -> None:
+    overview = document.overview()
+    assert (overview.total_executions, overview.success_rate) == (8, 62.5)
+    assert (overview.p50_ms, overview.p95_ms, overview.p99_ms) == (1500.0, 79400.0, 111880.0)
+    assert overview.total_cost_usd == Decimal("0.016025")
+    assert overview.monthly_projection_usd == Decimal("0.068679")
+    assert (overview.active_agents, overview.unpriced_models) == (4, (UNPRICED,))
+    assert list(document.top_agents().frame["agent"]) == ["planner", SCRIPT, DROP, "researcher"]
+    assert list(document.cost_summary().frame["cost_usd"]) == [0.0086, 0.007425, 0.0]
+    assert list(document.cost_summary(by="day").frame["executions"]) == [2, 0, 1, 0, 1, 1, 1, 2]
+    models = document.compare_models().frame.set_index("model")
+    assert models.loc["claude-3-5-sonnet", "p95_ms"] == 3670.0
+    assert list(document.timeseries().frame["p95_ms"].fillna(-1)) == [
+        3900.0, -1, 250.0, -1, 3000.0, 120000.0, 700.0, 975.0,
+    ]  # fmt: skip
+    forecast = document.cost_forecast()
+    assert (forecast.actual_to_date_usd, forecast.projected_usd) == (
+        Decimal("1.516025"),
+        Decimal("2.312445"),
+    )
+
+
+def test_executions_agents_and_detail(document: Analytics, document_url: str) -> None:
+    page = document.executions(status="failure")
+    assert list(page.rows["id"]) == [str(E[3]), str(E[7])]
+    assert "flow_id" not in page.rows.columns  # the document has no flow_id
+    stats = document.agent_stats(PLANNER_ID)
+    assert (stats.total_executions, stats.p95_ms, stats.total_cost_usd) == (
+        4,
+        2850.0,
+        Decimal("0.004600"),
+    )
+    detail = document.execution(E[1])
+    assert list(detail.traces["step_number"]) == [1, 2, 3, 4]
+    assert list(detail.token_usage["component"]) == ["main_agent", "tool_call"]
+    scoped = connect(document_url, user_id=U1, now=lambda: dataset.NOW)
+    assert scoped.overview().total_executions == 5
+
+
+def test_export_and_sql(document: Analytics) -> None:
+    items = json.loads(document.export("json", include_traces=True, include_token_usage=True))
+    assert len(items) == 8 and "flow_id" not in items[0]
+    assert [s["step_number"] for s in items[-1]["trace_steps"]] == [1, 2, 3, 4]
+    query = "SELECT count(*) AS n FROM agentexecutions WHERE started_at < :t"
+    assert document.sql(query, {"t": "2026-11-01"})["n"].item() == 1  # E12
+    with pytest.raises(InvalidInputError, match="read-only"):
+        document.sql("DELETE FROM agentexecutions")
+    assert document.sql("SELECT count(*) AS n FROM agentexecutions")["n"].item() == 12

@@ -1,0 +1,137 @@
+"""`executions` (page, filters, sorting) and `execution` (detail with trace and token usage)."""
+
+from __future__ import annotations
+
+import uuid
+from decimal import Decimal
+
+import pandas as pd
+import pytest
+
+from aa_notebooks.analytics import Analytics
+from aa_notebooks.errors import InvalidInputError, NotFoundError
+from tests.analytics.dataset import DROP, PLANNER_ID, SCRIPT, U1, UNPRICED, E
+
+
+def ids(page: object) -> list[uuid.UUID]:
+    return [uuid.UUID(i) for i in page.rows["id"]]  # type: ignore[attr-defined]
+
+
+def test_default_page_is_the_newest_first(analytics: Analytics) -> None:
+    page = analytics.executions()
+    assert ids(page) == [E[1], E[3], E[6], E[4], E[5], E[7], E[8], E[2]]
+    assert (page.total, page.page, page.page_size, page.pages) == (8, 1, 20, 1)
+    assert str(page.rows["started_at"].dt.tz) == "UTC"
+    first = page.rows.iloc[0]
+    assert first["started_at"] == pd.Timestamp("2026-11-25 12:00", tz="UTC")
+    assert (first["status"], first["agent_name"], first["cost_usd"]) == (
+        "success",
+        "planner",
+        0.0015,
+    )
+    assert page.rows.loc[page.rows["id"] == str(E[4]), "query_preview"].item() == DROP
+
+
+def test_paging(analytics: Analytics) -> None:
+    assert ids(analytics.executions(1, 3)) == [E[1], E[3], E[6]]
+    last = analytics.executions(3, 3)
+    assert ids(last) == [E[8], E[2]]
+    assert (last.total, last.pages) == (8, 3)
+    beyond = analytics.executions(4, 3)
+    assert beyond.rows.empty and beyond.total == 8
+
+
+@pytest.mark.parametrize(
+    ("filters", "expected"),
+    [
+        ({"status": "failure"}, [3, 7]),
+        ({"status": "timeout"}, [4]),
+        ({"agent_id": str(PLANNER_ID)}, [1, 5, 7, 2]),
+        ({"agent_name": SCRIPT}, [3, 6]),
+        ({"agent_name": DROP}, [4]),
+        ({"model": UNPRICED}, [5]),
+        ({"status": "success", "agent_id": PLANNER_ID}, [1, 5, 2]),
+        ({"model": "'; DROP TABLE agentexecutions; --"}, []),
+    ],
+)
+def test_filters(analytics: Analytics, filters: dict[str, object], expected: list[int]) -> None:
+    page = analytics.executions(**filters)  # type: ignore[arg-type]
+    assert ids(page) == [E[n] for n in expected]
+    assert page.total == len(expected)
+
+
+@pytest.mark.parametrize(
+    ("sort_by", "order", "expected"),
+    [
+        ("cost_usd", "asc", [5, 7, 6, 3, 1, 2, 4, 8]),
+        ("execution_time_ms", "desc", [4, 8, 5, 2, 1, 6, 3, 7]),
+        # by code point on both databases: "'" < "<" < "p" < "r"; ties by id
+        ("agent_name", "asc", [4, 3, 6, 1, 2, 5, 7, 8]),
+        ("status", "asc", [3, 7, 1, 2, 5, 6, 8, 4]),  # failure, success, timeout
+        ("started_at", "ASC", [2, 8, 7, 5, 4, 6, 3, 1]),
+    ],
+)
+def test_sorting(analytics: Analytics, sort_by: str, order: str, expected: list[int]) -> None:
+    page = analytics.executions(sort_by=sort_by, sort_order=order)
+    assert ids(page) == [E[n] for n in expected]
+
+
+def test_user_scope_and_other_windows(analytics_u1: Analytics, analytics: Analytics) -> None:
+    assert ids(analytics_u1.executions()) == [E[1], E[6], E[5], E[8], E[2]]
+    assert ids(analytics.executions(period="90d", sort_order="asc"))[:2] == [E[12], E[10]]
+    assert analytics.executions(period="90d").total == 11  # E11 is in the future
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        ({"page_size": 0}, "page_size must be 1-1000"),
+        ({"page_size": 1001}, "page_size must be 1-1000"),
+        ({"page": 0}, "page must be"),
+        ({"sort_by": "query_preview; DROP TABLE x"}, "sort_by must be one of started_at"),
+        ({"sort_order": "sideways"}, "sort_order must be asc or desc"),
+        ({"status": "cancelled"}, "status must be one of success, failure, timeout"),
+        ({"agent_id": "not-a-uuid"}, "agent_id must be a UUID"),
+        ({"period": "7x"}, "period must be"),
+    ],
+)
+def test_bad_arguments(analytics: Analytics, arguments: dict[str, object], message: str) -> None:
+    with pytest.raises(InvalidInputError, match=message):
+        analytics.executions(**arguments)  # type: ignore[arg-type]
+
+
+def test_execution_detail_with_ordered_steps_and_usage(analytics: Analytics) -> None:
+    detail = analytics.execution(str(E[1]))
+    assert detail.id == E[1]
+    record = detail.execution
+    assert record["status"] == "success"
+    assert record["cost_usd"] == Decimal("0.001500")
+    assert record["user_id"] == U1
+    assert record["started_at"].isoformat() == "2026-11-25T12:00:00+00:00"
+    assert list(detail.traces["step_number"]) == [1, 2, 3, 4]  # stored 3, 1, 4, 2
+    assert list(detail.traces["step_type"]) == [
+        "thought",
+        "tool_call",
+        "observation",
+        "final_answer",
+    ]
+    assert list(detail.traces["duration_ms"]) == [100, 200, 50, 150]
+    assert list(detail.token_usage["component"]) == ["main_agent", "tool_call"]
+    assert list(detail.token_usage["cost_usd"]) == [0.001, 0.0005]
+    assert detail.to_frame().equals(detail.traces)
+
+
+def test_execution_detail_keeps_text_and_unknown_steps(analytics: Analytics) -> None:
+    detail = analytics.execution(E[3])
+    assert list(detail.traces["content"]) == ["<b>bold</b> & 'quotes'", "-1+1"]
+    assert detail.token_usage["step_number"].isna().all()
+    assert detail.execution["query_preview"] == '=HYPERLINK("http://evil.example","click")'
+
+
+def test_execution_errors(analytics: Analytics, analytics_u1: Analytics) -> None:
+    with pytest.raises(NotFoundError, match="no execution with id"):
+        analytics.execution(uuid.UUID(int=12345))
+    with pytest.raises(InvalidInputError, match="execution id must be a UUID"):
+        analytics.execution("12345")
+    with pytest.raises(NotFoundError, match=f"for user {U1}"):
+        analytics_u1.execution(E[3])  # U2's execution

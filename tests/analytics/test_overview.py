@@ -1,0 +1,81 @@
+"""`overview` against the hand-made dataset, with the answers worked out by hand."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from aa_notebooks.analytics import Analytics
+from tests.analytics.dataset import U1, UNPRICED
+
+
+def test_overview_of_the_default_7_days(analytics: Analytics) -> None:
+    result = analytics.overview()
+    # E01..E08: E01 exactly at now and E02 exactly at now - 7d are in; E09 (7d + 1 min) is out.
+    assert result.total_executions == 8
+    assert result.executions_by_status == {"success": 5, "failure": 2, "timeout": 1}
+    assert result.success_rate == 62.5  # 5 / 8 x 100
+    # times 250 500 700 1000 2000 3000 4000 120000: sum 131450 / 8
+    assert result.avg_response_time_ms == 16431.25
+    # percentile_cont over n = 8: position p x 7, linear between neighbours
+    assert result.p50_ms == 1500.0  # 3.5 -> 1000 + 0.5 x (2000 - 1000)
+    assert result.p95_ms == 79400.0  # 6.65 -> 4000 + 0.65 x (120000 - 4000)
+    assert result.p99_ms == 111880.0  # 6.93 -> 4000 + 0.93 x 116000
+    # 0.0015 + 0.003 + 0.0009 + 0.004 + 0 + 0.000225 + 0.0001 + 0.0063
+    assert result.total_cost_usd == Decimal("0.016025")
+    assert isinstance(result.total_cost_usd, Decimal)
+    # 0.016025 / 7 days x 30 = 0.0686785714... -> 6 places, half up
+    assert result.monthly_projection_usd == Decimal("0.068679")
+    assert (result.input_tokens, result.output_tokens, result.total_tokens) == (2660, 975, 3635)
+    assert result.active_agents == 4  # planner (id), researcher (id), SCRIPT, DROP (names)
+    assert result.unpriced_models == (UNPRICED,)
+    assert result.scope == "all users"
+    assert result.window.label == "7d"
+
+
+def test_overview_scoped_to_one_user(analytics_u1: Analytics) -> None:
+    result = analytics_u1.overview()
+    # U1 in the window: E01 E02 E05 E06 E08, all successful
+    assert result.total_executions == 5
+    assert result.success_rate == 100.0
+    assert result.avg_response_time_ms == 2140.0  # (1000+2000+3000+700+4000) / 5
+    # sorted 700 1000 2000 3000 4000; positions p x 4
+    assert (result.p50_ms, result.p95_ms, result.p99_ms) == (2000.0, 3800.0, 3960.0)
+    assert result.total_cost_usd == Decimal("0.011025")
+    assert (result.input_tokens, result.output_tokens) == (1950, 975)
+    assert result.active_agents == 3  # planner, SCRIPT, researcher
+    assert result.scope == f"user {U1}"
+
+
+def test_overview_of_24h_and_30d(analytics: Analytics) -> None:
+    day = analytics.overview("24h")  # E03 (now - 1h) and E01 (now)
+    assert day.total_executions == 2
+    assert (day.p50_ms, day.p95_ms, day.p99_ms) == (750.0, 975.0, 995.0)  # 500 + p x 500
+    assert day.total_cost_usd == Decimal("0.002400")
+    assert day.monthly_projection_usd == Decimal("0.072000")  # 0.0024 / 1 x 30
+    assert day.unpriced_models == ()
+    month = analytics.overview("30d")  # E01..E10
+    assert month.total_executions == 10
+    assert month.total_cost_usd == Decimal("1.516025")  # 0.016025 + 1 + 0.5
+    assert month.monthly_projection_usd == Decimal("1.516025")  # / 30 x 30
+
+
+def test_overview_of_dates_and_of_an_empty_window(analytics: Analytics) -> None:
+    one_day = analytics.overview(start_date="2026-11-18", end_date="2026-11-18")
+    assert one_day.total_executions == 3  # E09 11:59, E02 12:00, E08 13:00
+    assert one_day.total_cost_usd == Decimal("1.009300")
+    assert one_day.monthly_projection_usd == Decimal("30.279000")
+    empty = analytics.overview(start_date="2026-01-01", end_date="2026-01-02")
+    assert empty.total_executions == 0
+    assert empty.executions_by_status == {"success": 0, "failure": 0, "timeout": 0}
+    assert empty.success_rate is None  # unknown, not zero
+    assert (empty.avg_response_time_ms, empty.p50_ms, empty.p95_ms, empty.p99_ms) == (None,) * 4
+    assert empty.total_cost_usd == Decimal("0.000000")
+    assert (empty.active_agents, empty.total_tokens, empty.unpriced_models) == (0, 0, ())
+
+
+def test_overview_of_the_previous_window(analytics: Analytics) -> None:
+    previous = analytics.window("7d").previous()  # [now - 14d, now - 7d): only E09
+    result = analytics.overview(previous)
+    assert result.total_executions == 1
+    assert result.total_cost_usd == Decimal("1.000000")
+    assert result.window is previous
