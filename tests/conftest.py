@@ -8,12 +8,14 @@ variable the PostgreSQL cases skip, except under CI=true, where they fail: CI mu
 from __future__ import annotations
 
 import os
+import time
 import uuid
 from collections.abc import Iterator
 
 import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 
 from aa_notebooks.db.engine import dispose_engine
 from aa_notebooks.db.setup import init_db
@@ -66,9 +68,20 @@ def new_postgres_database(template: str | None = None) -> tuple[str, str]:
 
 
 def drop_postgres_database(url: str, name: str) -> None:
-    """Close the kit's connections to a test database and drop it."""
+    """Close the kit's connections to a test database and drop it.
+
+    An autovacuum worker can hold the database for a moment; FORCE may not end it without
+    pg_signal_backend, so the drop is retried briefly before giving up.
+    """
     dispose_engine(url)
-    _admin_execute(_admin_url(), f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    for attempt in range(10):
+        try:
+            _admin_execute(_admin_url(), f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            return
+        except DBAPIError:
+            if attempt == 9:
+                raise
+            time.sleep(0.3)
 
 
 @pytest.fixture(params=BACKENDS)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import func, inspect, select
 from sqlalchemy.engine import URL
@@ -23,6 +24,7 @@ _FEATURES: dict[tuple[str, str], str] = {
     ("budgetalerts", "name"): "budget names (budgets are shown by id)",
     ("budgetalerts", "target"): "agent- and flow-scoped budgets",
     ("users", "*"): "user names in results (user ids still work)",
+    ("budgetspendledger", "*"): "fast budget checks (spend is summed from the executions instead)",
 }
 
 
@@ -64,6 +66,10 @@ class DatabaseCheck:
         if not self.created_by_kit and "agentexecutions" in self.missing_tables:
             lines.append("  run `aa-notebooks init-db` to create the tables")
         return "\n".join(lines)
+
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+        """IPython shows the plain-words report, not the dataclass fields."""
+        printer.text(str(self))
 
 
 def check_db(url: str | URL | None = None) -> DatabaseCheck:
@@ -107,6 +113,10 @@ class DatabaseInfo:
             lines.append(f"  executions from {self.first_execution:%Y-%m-%d %H:%M} UTC")
             lines.append(f"  executions to   {self.last_execution:%Y-%m-%d %H:%M} UTC")
         return "\n".join(lines)
+
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+        """IPython shows the plain-words report, not the dataclass fields."""
+        printer.text(str(self))
 
 
 def database_info(url: str | URL | None = None) -> DatabaseInfo:

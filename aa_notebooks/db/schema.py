@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     DateTime,
     Enum,
@@ -252,6 +253,17 @@ class BudgetAlertEvent(Base):
     notified: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
 
     __table_args__ = (Index("ix_budgetalertevents_budget_id", "budget_id", "fired_at"),)
+
+
+class BudgetSpendLedger(Base):
+    """Exact spend (micro-USD) of the executions of one scope key that started in one UTC hour."""
+
+    __tablename__ = "budgetspendledger"
+
+    scope: Mapped[str] = mapped_column(String(8), primary_key=True)
+    scope_key: Mapped[str] = mapped_column(String, primary_key=True)
+    hour: Mapped[datetime] = mapped_column(UTCDateTime, primary_key=True)
+    spend_micro_usd: Mapped[int] = mapped_column(BigInteger, nullable=False)
 
 
 class KitMetadata(Base):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy import Engine, inspect, select
 from sqlalchemy.engine import URL
@@ -31,6 +32,10 @@ class InitReport:
         if self.created_tables:
             return f"created tables {', '.join(self.created_tables)} in {self.url}"
         return f"{self.url} is up to date"
+
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+        """IPython shows the plain-words report, not the dataclass fields."""
+        printer.text(str(self))
 
 
 def init_db(url: str | URL | None = None) -> InitReport:

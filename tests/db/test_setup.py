@@ -13,7 +13,7 @@ def test_init_creates_every_table_once(empty_db_url: str) -> None:
     first = init_db(empty_db_url)
     assert sorted(first.created_tables) == [
         "aa_notebooks_meta", "agentexecutions", "budgetalertevents", "budgetalerts",
-        "executiontraces", "tokenusages", "users",
+        "budgetspendledger", "executiontraces", "tokenusages", "users",
     ]  # fmt: skip
     second = init_db(empty_db_url)
     assert second.created_tables == [] and not second.foreign_database

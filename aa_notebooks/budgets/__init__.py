@@ -1,0 +1,39 @@
+"""Budgets: spend per scope over a rolling window, warning and hard stop, alert emails.
+
+Where spend lives: the exact spend of every execution is in agentexecutions.cost_usd
+(NUMERIC(10,6)); the kit's table budgetspendledger keeps it again per scope key and UTC hour, in
+whole micro-dollars, so that `check_budget` needs no 30-day SUM; budgetalerts.current_spend_usd
+(NUMERIC(10,2), cents) is only the display copy that `budget_status` writes back. See `guard`
+for why hard stops are consistent with many writers, `alerts` for when events fire and
+`delivery` for the emails.
+"""
+
+from aa_notebooks.budgets.crud import create_budget, delete_budget, list_budgets, update_budget
+from aa_notebooks.budgets.delivery import AlertMailer, deliver_alerts
+from aa_notebooks.budgets.evaluation import budget_status
+from aa_notebooks.budgets.guard import check_budget
+from aa_notebooks.budgets.ledger import BudgetSpendLedger, rebuild_spend_ledger
+from aa_notebooks.budgets.model import Budget
+from aa_notebooks.budgets.recording import apply_spend, record_execution
+from aa_notebooks.budgets.status import BudgetStatus, BudgetStatusList, Status
+from aa_notebooks.budgets.window import Window
+
+__all__ = [
+    "AlertMailer",
+    "Budget",
+    "BudgetSpendLedger",
+    "BudgetStatus",
+    "BudgetStatusList",
+    "Status",
+    "Window",
+    "apply_spend",
+    "budget_status",
+    "check_budget",
+    "create_budget",
+    "delete_budget",
+    "deliver_alerts",
+    "list_budgets",
+    "rebuild_spend_ledger",
+    "record_execution",
+    "update_budget",
+]

@@ -1,0 +1,92 @@
+"""The email for one budget alert: a plain-text part and an HTML part with inline CSS."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from decimal import Decimal
+from email.message import EmailMessage
+from html import escape
+
+from aa_notebooks.budgets.alerts import AlertEvent, AlertKind
+from aa_notebooks.budgets.model import Budget
+from aa_notebooks.notify import build_message
+
+BAR_COLOURS = {AlertKind.warning: "#d97706", AlertKind.exceeded: "#dc2626"}
+
+
+def alert_message(
+    budget: Budget, event: AlertEvent, *, sender: str, recipients: Sequence[str]
+) -> EmailMessage:
+    """The message telling that `budget` reached a level, as `event` recorded it."""
+    percent = event.spend_usd * 100 / event.threshold_usd
+    reached = (
+        "exceeded its threshold" if event.kind is AlertKind.exceeded else f"reached {percent:.0f}%"
+    )
+    subject = (
+        f"Budget {budget.label!r} {reached}: ${event.spend_usd:.2f} of ${event.threshold_usd:.2f}"
+    )
+    facts = _facts(budget, event, percent)
+    consequence = _consequence(budget, event)
+    text = "\n".join(
+        [f"Budget {budget.label} {reached}.", "", *(f"{k}: {v}" for k, v in facts), "", consequence]
+    )
+    return build_message(
+        subject=subject,
+        sender=sender,
+        recipients=recipients,
+        text=text + "\n",
+        html=_html(budget, event, reached, facts, consequence, percent),
+    )
+
+
+def _facts(budget: Budget, event: AlertEvent, percent: Decimal) -> list[tuple[str, str]]:
+    scope = budget.scope.value + (f" {budget.target}" if budget.target else "")
+    if budget.user_id is not None:
+        scope += f" (user {budget.user_id})"
+    return [
+        ("Spend", f"${event.spend_usd:.2f} ({percent:.1f}% of ${event.threshold_usd:.2f})"),
+        ("Window", f"{event.window_start:%Y-%m-%d %H:%M} to {event.fired_at:%Y-%m-%d %H:%M} UTC "
+                   f"(last {budget.period_days} days)"),
+        ("Scope", scope),
+        ("Alert type", budget.alert_type.value),
+        ("Budget id", str(budget.id)),
+    ]  # fmt: skip
+
+
+def _consequence(budget: Budget, event: AlertEvent) -> str:
+    if budget.hard_stop and event.kind is AlertKind.exceeded:
+        return (
+            "This is a hard stop: new executions in this scope are refused until the spend in "
+            "the window falls below the threshold or the threshold is raised."
+        )
+    if budget.hard_stop:
+        return "This is a hard stop: executions will be refused once the threshold is reached."
+    return "This is a warning budget: executions continue."
+
+
+def _html(
+    budget: Budget,
+    event: AlertEvent,
+    reached: str,
+    facts: list[tuple[str, str]],
+    consequence: str,
+    percent: Decimal,
+) -> str:
+    width = min(float(percent), 100.0)
+    colour = BAR_COLOURS[event.kind]
+    rows = "".join(
+        f'<tr><td style="padding:4px 12px 4px 0;color:#6b7280">{escape(k)}</td>'
+        f'<td style="padding:4px 0">{escape(v)}</td></tr>'
+        for k, v in facts
+    )
+    return (
+        '<html><body style="font-family:Arial,Helvetica,sans-serif;color:#111827">'
+        f'<h2 style="font-size:18px">Budget {escape(budget.label)} {escape(reached)}</h2>'
+        '<table role="presentation" style="width:100%;max-width:480px;border-collapse:collapse;'
+        'background:#e5e7eb;border-radius:4px"><tr>'
+        f'<td style="width:{width:.1f}%;height:12px;background:{colour}"></td>'
+        "<td></td></tr></table>"
+        f'<table role="presentation" style="margin-top:12px;font-size:14px">{rows}</table>'
+        f'<p style="font-size:14px">{escape(consequence)}</p>'
+        "</body></html>"
+    )

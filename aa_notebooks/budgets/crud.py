@@ -1,0 +1,109 @@
+"""List, create, update and delete budgets (the document's /api/analytics/budgets endpoints)."""
+
+from __future__ import annotations
+
+import uuid
+from decimal import Decimal
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import Connection, and_, delete, true, update
+from sqlalchemy.engine import URL
+from sqlalchemy.exc import IntegrityError
+
+from aa_notebooks.budgets.capabilities import Capabilities, capabilities
+from aa_notebooks.budgets.fields import (
+    CREATE_FIELDS,
+    UPDATE_FIELDS,
+    check_known,
+    parse_uuid,
+    validated,
+)
+from aa_notebooks.budgets.model import Budget, budgets_frame
+from aa_notebooks.budgets.scope import BUDGETS
+from aa_notebooks.budgets.store import ACTIVE, budget_values, ensure_user, load_budgets
+from aa_notebooks.budgets.transactions import write_transaction
+from aa_notebooks.db.engine import get_engine
+from aa_notebooks.errors import InvalidInputError, NotFoundError
+
+
+def list_budgets(
+    url: str | URL | None = None,
+    *,
+    user_id: uuid.UUID | str | None = None,
+    active_only: bool = False,
+) -> pd.DataFrame:
+    """The budgets, one row each; with `user_id`, only the budgets that user owns."""
+    engine = get_engine(url)
+    caps = capabilities(engine)
+    caps.require_budgets()
+    condition = ACTIVE if active_only else true()
+    if user_id is not None:
+        condition = and_(condition, BUDGETS.c.user_id == parse_uuid(user_id, "user_id"))
+    with engine.connect() as connection:
+        return budgets_frame(load_budgets(connection, caps, condition))
+
+
+def create_budget(url: str | URL | None = None, **fields: Any) -> Budget:
+    """Store a new budget; the document's curl body is accepted as it is (scope global)."""
+    budget = validated(fields, Decimal(0))
+    engine = get_engine(url)
+    caps = capabilities(engine)
+    caps.require_budgets()
+    caps.require(budget)
+    try:
+        with write_transaction(engine) as connection:
+            if budget.user_id is not None:
+                ensure_user(connection, caps, budget.user_id)
+            connection.execute(BUDGETS.insert().values(**budget_values(budget, caps)))
+    except IntegrityError:
+        raise _explain_conflict(budget) from None
+    return budget
+
+
+def update_budget(url: str | URL | None, budget_id: uuid.UUID | str, **changes: Any) -> Budget:
+    """Change some fields of a budget; the result is validated as a whole, like a new one."""
+    key = parse_uuid(budget_id, "budget id")
+    check_known(changes, UPDATE_FIELDS, "fields an update accepts")
+    engine = get_engine(url)
+    caps = capabilities(engine)
+    caps.require_budgets()
+    try:
+        with write_transaction(engine) as connection:
+            current = _get(connection, caps, key)
+            merged = {name: getattr(current, name) for name in CREATE_FIELDS} | changes
+            budget = validated(merged, current.current_spend_usd)
+            caps.require(budget)
+            if budget.user_id is not None:
+                ensure_user(connection, caps, budget.user_id)
+            values = budget_values(budget, caps)
+            del values["id"]
+            connection.execute(update(BUDGETS).where(BUDGETS.c.id == key).values(**values))
+    except IntegrityError:
+        raise _explain_conflict(budget) from None
+    return budget
+
+
+def delete_budget(url: str | URL | None, budget_id: uuid.UUID | str) -> None:
+    """Delete a budget and its alert history."""
+    key = parse_uuid(budget_id, "budget id")
+    engine = get_engine(url)
+    capabilities(engine).require_budgets()
+    with write_transaction(engine) as connection:
+        if connection.execute(delete(BUDGETS).where(BUDGETS.c.id == key)).rowcount == 0:
+            raise NotFoundError(f"no budget with id {key}")
+
+
+def _get(connection: Connection, caps: Capabilities, key: uuid.UUID) -> Budget:
+    found = load_budgets(connection, caps, BUDGETS.c.id == key, lock=True)
+    if not found:
+        raise NotFoundError(f"no budget with id {key}")
+    return found[0]
+
+
+def _explain_conflict(budget: Budget) -> InvalidInputError:
+    """An IntegrityError in plain words: a taken id, or an owner missing from users."""
+    return InvalidInputError(
+        f"cannot store budget {budget.id}: its id is already taken, or its user_id "
+        f"{budget.user_id} is not in the users table of this database"
+    )

@@ -1,0 +1,154 @@
+"""The spend ledger: exact spend per scope key and UTC hour, so a check needs no 30-day SUM.
+
+Every writer adds each execution's cost, in whole micro-dollars (cost_usd has 6 decimals, so
+this is exact on SQLite too, where NUMERIC is a float), to its keys' rows for the hour it started
+in, inside the transaction that inserts the execution (`add_spend`). The increments are atomic
+upserts: concurrent writers never lose one, and on PostgreSQL writers to the same key and hour
+queue on that row.
+
+The ledger is trusted once `rebuild_ledger` has filled it from the executions (marked in
+aa_notebooks_meta). Rebuilding is exact under concurrent writers: SQLite runs it as the only
+writer; on PostgreSQL it holds an EXCLUSIVE lock on the ledger, so it first waits for every writer
+that has already added to the ledger (its executions are then committed and summed) and every
+later writer adds its cost after the rebuild commits.
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Engine,
+    Select,
+    delete,
+    func,
+    select,
+    text,
+    type_coerce,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import URL
+
+from aa_notebooks.budgets.capabilities import LEDGER_TABLE, capabilities
+from aa_notebooks.budgets.money import to_micros
+from aa_notebooks.budgets.scope import EXECUTIONS, execution_keys
+from aa_notebooks.budgets.transactions import write_transaction
+from aa_notebooks.budgets.window import floor_hour, utc
+from aa_notebooks.db.engine import get_engine
+from aa_notebooks.db.schema import BudgetSpendLedger, KitMetadata, UTCDateTime
+from aa_notebooks.errors import SchemaError
+
+TRUSTED_KEY = "budget_spend_ledger"
+_trusted: weakref.WeakSet[Engine] = weakref.WeakSet()
+
+
+LEDGER = BudgetSpendLedger.__table__
+META = KitMetadata.__table__
+
+
+def add_spend(connection: Connection, executions: Iterable[Mapping[str, Any]]) -> None:
+    """Add the executions' costs to their keys' hourly rows, in the caller's transaction."""
+    totals: defaultdict[tuple[str, str, datetime], int] = defaultdict(int)
+    for execution in executions:
+        micros = to_micros(execution.get("cost_usd") or 0)
+        started = execution.get("started_at")
+        if micros and started is not None:
+            hour = floor_hour(utc(started))
+            for scope, key in execution_keys(execution):
+                totals[(scope, key, hour)] += micros
+    _upsert(connection, totals)
+
+
+def _upsert(connection: Connection, totals: Mapping[tuple[str, str, datetime], int]) -> None:
+    """Add to existing rows, create missing ones; sorted, so writers lock rows in one order."""
+    if not totals:
+        return
+    rows = [
+        {"scope": scope, "scope_key": key, "hour": hour, "spend_micro_usd": micros}
+        for (scope, key, hour), micros in sorted(totals.items())
+    ]
+    dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
+    insert = dialect.insert(LEDGER)
+    statement = insert.on_conflict_do_update(
+        index_elements=[LEDGER.c.scope, LEDGER.c.scope_key, LEDGER.c.hour],
+        set_={"spend_micro_usd": LEDGER.c.spend_micro_usd + insert.excluded.spend_micro_usd},
+    )
+    connection.execute(statement, rows)
+
+
+def is_trusted(connection: Connection) -> bool:
+    """Whether the ledger has been rebuilt from the executions at least once."""
+    engine = connection.engine
+    if engine in _trusted:
+        return True
+    marked = connection.execute(select(META.c.value).where(META.c.key == TRUSTED_KEY)).first()
+    if marked is not None:
+        _trusted.add(engine)
+    return marked is not None
+
+
+def rebuild_ledger(engine: Engine) -> None:
+    """Refill the ledger from the executions and mark it trusted (exact under concurrency)."""
+    with write_transaction(engine) as connection:
+        if connection.dialect.name == "postgresql":
+            connection.execute(text(f"LOCK TABLE {LEDGER_TABLE} IN EXCLUSIVE MODE"))
+        connection.execute(delete(LEDGER))
+        totals: defaultdict[tuple[str, str, datetime], int] = defaultdict(int)
+        for group in connection.execute(_hourly_spend(connection)).mappings():
+            for scope, key in execution_keys(group):
+                totals[(scope, key, group["hour"])] += to_micros(group["cost_usd"])
+        _upsert(connection, totals)
+        connection.execute(delete(META).where(META.c.key == TRUSTED_KEY))
+        connection.execute(META.insert().values(key=TRUSTED_KEY, value="rebuilt"))
+    _trusted.add(engine)
+
+
+def _hourly_spend(connection: Connection) -> Select[Any]:
+    """Spend per (user, agent, flow, hour) of all executions that cost something."""
+    columns = EXECUTIONS.c
+    hour = type_coerce(_hour_of(connection, columns.started_at), UTCDateTime()).label("hour")
+    keys: Sequence[Any] = [columns.user_id, columns.agent_id, columns.agent_name]
+    if capabilities(connection).has_flows:
+        keys = [*keys, columns.flow_id]
+    return (
+        select(*keys, hour, func.sum(columns.cost_usd).label("cost_usd"))
+        .where(columns.cost_usd > 0, columns.started_at.is_not(None))
+        .group_by(*keys, hour)
+    )
+
+
+def _hour_of(connection: Connection, column: ColumnElement[Any]) -> ColumnElement[Any]:
+    """SQL for the start of the hour of a timestamp column."""
+    if connection.dialect.name == "postgresql":
+        return func.date_trunc("hour", column)
+    return func.strftime("%Y-%m-%d %H:00:00", column)
+
+
+def ledger_ready(engine: Engine) -> bool:
+    """Whether spend can be read from the ledger: it exists and is trusted (rebuilt if never)."""
+    if not capabilities(engine).has_ledger:
+        return False
+    if engine not in _trusted:
+        with engine.connect() as connection:
+            trusted = is_trusted(connection)
+        if not trusted:
+            rebuild_ledger(engine)
+    return True
+
+
+def rebuild_spend_ledger(url: str | URL | None = None) -> None:
+    """Refill the spend ledger from the executions: run it after loading executions in bulk
+    without `apply_spend` (a seed, an import)."""
+    engine = get_engine(url)
+    if not capabilities(engine).has_ledger:
+        raise SchemaError(
+            f"this database has no {LEDGER_TABLE} table: budget checks sum the executions "
+            "instead; run `aa-notebooks init-db` on the kit's own database to create it"
+        )
+    rebuild_ledger(engine)

@@ -1,0 +1,74 @@
+"""`Budget`: one budgetalerts row as a frozen value, with the document's defaults for NULLs."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, fields
+from decimal import Decimal
+from typing import Any
+
+import pandas as pd
+
+from aa_notebooks.db.schema import BudgetAlertType, BudgetScope
+
+# The document's DDL defaults: an AgentOS row may hold NULL where the kit always writes a value.
+ROW_DEFAULTS: dict[str, Any] = {
+    "period_days": 30,
+    "alert_at_percentage": 80,
+    "is_active": True,
+    "email_notification": True,
+    "current_spend_usd": Decimal(0),
+}
+
+
+@dataclass(frozen=True)
+class Budget:
+    """A budget: a threshold on the spend of one scope over a rolling window of period_days."""
+
+    id: uuid.UUID
+    name: str | None
+    scope: BudgetScope
+    target: str | None
+    user_id: uuid.UUID | None
+    threshold_usd: Decimal
+    period_days: int
+    alert_type: BudgetAlertType
+    alert_at_percentage: int
+    is_active: bool
+    email_notification: bool
+    current_spend_usd: Decimal
+
+    @property
+    def label(self) -> str:
+        """Its name, or its id when it has none (a budget made by AgentOS)."""
+        return self.name or str(self.id)
+
+    @property
+    def hard_stop(self) -> bool:
+        """Whether reaching the threshold refuses new executions."""
+        return self.alert_type is BudgetAlertType.hard_stop
+
+    @classmethod
+    def from_row(cls, row: Mapping[str, Any]) -> Budget:
+        """A Budget from a row mapping; absent columns (name, target) read as None."""
+        values = {name: row.get(name) for name in BUDGET_FIELDS}
+        for name, default in ROW_DEFAULTS.items():
+            if values[name] is None:
+                values[name] = default
+        values["scope"] = BudgetScope(values["scope"])
+        values["alert_type"] = BudgetAlertType(values["alert_type"])
+        return cls(**values)
+
+
+BUDGET_FIELDS = tuple(f.name for f in fields(Budget))
+
+
+def budgets_frame(budgets: list[Budget]) -> pd.DataFrame:
+    """Budgets as a DataFrame, one row each; enums as text, money as float for display."""
+    rows = [asdict(budget) for budget in budgets]
+    for row in rows:
+        row["scope"], row["alert_type"] = row["scope"].value, row["alert_type"].value
+        row["threshold_usd"] = float(row["threshold_usd"])
+        row["current_spend_usd"] = float(row["current_spend_usd"])
+    return pd.DataFrame(rows, columns=list(BUDGET_FIELDS))

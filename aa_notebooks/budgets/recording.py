@@ -1,0 +1,120 @@
+"""Count executions towards budgets in the transaction that inserts them, and record alerts.
+
+`apply_spend` runs inside the writer's transaction, after the executions are inserted: it adds
+their cost to the spend ledger and, for each active budget they count towards, locks the budget
+row (PostgreSQL; SQLite's writers already run one at a time), reads its spend, and records the
+alert events this write makes due. The spend, the rows and the events commit together or not at
+all. Recording is never refused: a hard stop only refuses executions that have not started.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from decimal import Decimal
+from functools import cache
+from typing import Any
+
+from sqlalchemy import ColumnElement, Connection, and_
+from sqlalchemy.engine import URL
+
+from aa_notebooks.budgets.alerts import record_alerts
+from aa_notebooks.budgets.capabilities import capabilities
+from aa_notebooks.budgets.delivery import deliver_pending
+from aa_notebooks.budgets.ledger import add_spend, is_trusted
+from aa_notebooks.budgets.model import Budget
+from aa_notebooks.budgets.money import from_micros, to_micros
+from aa_notebooks.budgets.scope import (
+    EXECUTIONS,
+    budget_key,
+    budgets_for_keys,
+    execution_keys,
+    key_params,
+)
+from aa_notebooks.budgets.spend import exact_spend, ledger_spend
+from aa_notebooks.budgets.store import ACTIVE, ensure_user, load_budgets
+from aa_notebooks.budgets.transactions import write_transaction
+from aa_notebooks.budgets.window import Window, utc
+from aa_notebooks.db.engine import get_engine
+from aa_notebooks.db.records import AgentExecutionCreate
+
+log = logging.getLogger(__name__)
+
+
+def apply_spend(
+    connection: Connection,
+    executions: Sequence[Mapping[str, Any]],
+    *,
+    now: datetime | None = None,
+) -> int:
+    """Count inserted executions (user_id, agent_id, agent_name, flow_id, cost_usd, started_at)
+    towards budgets in the caller's transaction; returns how many alert events it recorded.
+
+    When it returns more than zero, call `deliver_alerts` after the commit to email them.
+    """
+    caps = capabilities(connection)
+    if caps.has_ledger:
+        add_spend(connection, executions)
+    if not caps.has_events or not executions:  # no budgets to alert on: just count the spend
+        return 0
+    now = utc(now)
+    keys = set().union(*(execution_keys(execution) for execution in executions))
+    condition = _active_for_keys(caps.has_targets)
+    from_ledger = caps.has_ledger and is_trusted(connection)
+    recorded = 0
+    for budget in load_budgets(connection, caps, condition, key_params(keys), lock=True):
+        if caps.unavailable(budget.scope):
+            continue
+        window = Window.ending(now, budget.period_days)
+        added = _added(budget, window, executions)
+        if added:
+            read = ledger_spend if from_ledger else exact_spend
+            spend = read(connection, budget, window)
+            recorded += record_alerts(connection, budget, window, spend, added)
+    return recorded
+
+
+def record_execution(
+    url: str | URL | None, record: AgentExecutionCreate, *, now: datetime | None = None
+) -> None:
+    """Insert one execution and count its spend in one transaction, then email due alerts.
+
+    A missing started_at becomes `now`, so the row and its ledger hour agree; in the kit's own
+    database a user_id missing from users is added there, as the tracker does.
+    """
+    engine = get_engine(url)
+    caps = capabilities(engine)
+    row = record.model_dump(exclude_none=True)
+    row.setdefault("started_at", utc(now))
+    if lost := sorted(set(row) - caps.execution_columns):
+        log.warning("agentexecutions has no column %s here: not stored", lost)
+        row = {name: value for name, value in row.items() if name not in lost}
+    with write_transaction(engine) as connection:
+        if (user_id := row.get("user_id")) is not None:
+            ensure_user(connection, caps, user_id)
+        connection.execute(EXECUTIONS.insert().values(**row))
+        recorded = apply_spend(connection, [row], now=now)
+    if recorded:
+        deliver_pending(engine, None)
+
+
+@cache
+def _active_for_keys(has_targets: bool) -> ColumnElement[bool]:
+    """SQL condition: the active budgets of the keys bound by `key_params`."""
+    return and_(ACTIVE, budgets_for_keys(has_targets))
+
+
+def _added(budget: Budget, window: Window, executions: Sequence[Mapping[str, Any]]) -> Decimal:
+    """The cost these executions add to the budget's window."""
+    key = budget_key(budget)
+    return sum(
+        (
+            from_micros(to_micros(execution.get("cost_usd") or 0))
+            for execution in executions
+            if key in execution_keys(execution)
+            and execution.get("started_at") is not None
+            and window.start <= utc(execution["started_at"]) <= window.end
+        ),
+        Decimal(0),
+    )

@@ -1,0 +1,85 @@
+"""Which executions a budget counts, and the ledger keys that carry their spend.
+
+- user: executions whose user_id is the budget's user_id;
+- agent: executions whose agent_name equals the target, or whose agent_id is the target (a UUID);
+- flow: executions whose flow_id equals the target;
+- global: every execution.
+
+A budget's user_id is its owner (AgentOS lists budgets per user); it narrows the spend only for
+user scope, so a global budget is organisation-wide whoever created it. Each execution adds its
+cost to one ledger key per scope it belongs to: ("global", ""), ("user", its user id),
+("agent", its name), ("agent", its id) and ("flow", its flow); a budget reads its one key.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Mapping
+from functools import cache
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, bindparam, or_
+
+from aa_notebooks.budgets.model import Budget
+from aa_notebooks.db.schema import AgentExecution, BudgetAlert, BudgetScope
+
+LedgerKey = tuple[str, str]
+EXECUTIONS = AgentExecution.__table__
+BUDGETS = BudgetAlert.__table__
+
+
+def budget_key(budget: Budget) -> LedgerKey:
+    """The ledger key whose spend is this budget's spend."""
+    if budget.scope is BudgetScope.user:
+        return (budget.scope.value, str(budget.user_id))
+    if budget.scope is BudgetScope.global_:
+        return (budget.scope.value, "")
+    return (budget.scope.value, budget.target or "")
+
+
+def execution_keys(execution: Mapping[str, Any]) -> set[LedgerKey]:
+    """The ledger keys an execution's cost counts towards (a set: no key counted twice)."""
+    keys = {(BudgetScope.global_.value, "")}
+    if (user_id := execution.get("user_id")) is not None:
+        keys.add((BudgetScope.user.value, str(_uuid(user_id))))
+    if agent_name := execution.get("agent_name"):
+        keys.add((BudgetScope.agent.value, agent_name))
+    if (agent_id := execution.get("agent_id")) is not None:
+        keys.add((BudgetScope.agent.value, str(_uuid(agent_id))))
+    if flow_id := execution.get("flow_id"):
+        keys.add((BudgetScope.flow.value, flow_id))
+    return keys
+
+
+@cache
+def budgets_for_keys(has_targets: bool) -> ColumnElement[bool]:
+    """SQL condition on budgetalerts: every global budget, and the user, agent and flow budgets
+    whose key is bound in `users`, `agents`, `flows` (see `key_params`)."""
+    columns = BUDGETS.c
+    conditions = [
+        columns.scope == BudgetScope.global_,
+        and_(
+            columns.scope == BudgetScope.user,
+            columns.user_id.in_(bindparam("users", expanding=True)),
+        ),
+    ]
+    if has_targets:
+        for scope, name in ((BudgetScope.agent, "agents"), (BudgetScope.flow, "flows")):
+            targets = bindparam(name, expanding=True)
+            conditions.append(and_(columns.scope == scope, columns.target.in_(targets)))
+    return or_(*conditions)
+
+
+def key_params(keys: Iterable[LedgerKey]) -> dict[str, list[Any]]:
+    """The parameters of `budgets_for_keys` for these ledger keys."""
+    found: dict[str, list[Any]] = {"users": [], "agents": [], "flows": []}
+    for scope, key in sorted(keys):
+        if scope == BudgetScope.user.value:
+            found["users"].append(uuid.UUID(key))
+        elif scope in (BudgetScope.agent.value, BudgetScope.flow.value):
+            found[f"{scope}s"].append(key)
+    return found
+
+
+def _uuid(value: uuid.UUID | str) -> uuid.UUID:
+    return value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))

@@ -1,0 +1,144 @@
+"""A budget's state from its spend: percent used, ok / warning / exceeded, burn rate, projection.
+
+- status: "exceeded" when spend >= threshold; "warning" when spend >= threshold *
+  alert_at_percentage / 100; else "ok" ("unavailable" when this database cannot evaluate it).
+- daily burn rate: the window's average, spend / period_days.
+- projected exhaustion: when the threshold is reached if spending goes on at that rate, a
+  straight line from now that ignores spend leaving the window: now + remaining / rate. It is now
+  for an exceeded budget, and None when the rate is zero or the date is more than one period
+  away (by then everything counted today has left the window, so the line says nothing).
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+import pandas as pd
+
+from aa_notebooks.budgets.model import Budget
+from aa_notebooks.budgets.money import cents, micro_dollars
+from aa_notebooks.budgets.window import Window
+
+SECONDS_PER_DAY = 86_400
+STATUS_COLUMNS = [
+    "id", "name", "scope", "target", "user_id", "alert_type", "threshold_usd",
+    "alert_at_percentage", "period_days", "window_start", "window_end", "spend_usd",
+    "percent_used", "status", "remaining_usd", "daily_burn_usd", "projected_exhaustion",
+    "blocking", "reason",
+]  # fmt: skip
+
+
+class Status(enum.StrEnum):
+    """Where a budget's spend stands against its levels."""
+
+    ok = "ok"
+    warning = "warning"
+    exceeded = "exceeded"
+    unavailable = "unavailable"
+
+
+@dataclass(frozen=True)
+class BudgetStatus:
+    """A budget evaluated at one moment; the numbers are None when it could not be evaluated."""
+
+    budget: Budget
+    status: Status
+    window: Window
+    spend_usd: Decimal | None = None
+    percent_used: Decimal | None = None
+    remaining_usd: Decimal | None = None
+    daily_burn_usd: Decimal | None = None
+    projected_exhaustion: datetime | None = None
+    reason: str | None = None
+
+    @property
+    def blocking(self) -> bool:
+        """Whether this budget now refuses new executions in its scope."""
+        return self.budget.hard_stop and self.status is Status.exceeded
+
+    def as_row(self) -> dict[str, Any]:
+        """One flat DataFrame row: money and percent as float, times as aware datetimes."""
+        budget = self.budget
+        return {
+            "id": budget.id,
+            "name": budget.name,
+            "scope": budget.scope.value,
+            "target": budget.target,
+            "user_id": budget.user_id,
+            "alert_type": budget.alert_type.value,
+            "threshold_usd": float(budget.threshold_usd),
+            "alert_at_percentage": budget.alert_at_percentage,
+            "period_days": budget.period_days,
+            "window_start": self.window.start,
+            "window_end": self.window.end,
+            "spend_usd": _float(self.spend_usd),
+            "percent_used": _float(self.percent_used),
+            "status": self.status.value,
+            "remaining_usd": _float(self.remaining_usd),
+            "daily_burn_usd": _float(self.daily_burn_usd),
+            "projected_exhaustion": self.projected_exhaustion,
+            "blocking": self.blocking,
+            "reason": self.reason,
+        }
+
+
+class BudgetStatusList(list[BudgetStatus]):
+    """The result of `budget_status`: a list, with a DataFrame view and an HTML table."""
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per budget."""
+        frame = pd.DataFrame([status.as_row() for status in self], columns=STATUS_COLUMNS)
+        for column in ("window_start", "window_end", "projected_exhaustion"):
+            frame[column] = pd.to_datetime(frame[column], utc=True)
+        return frame
+
+    def _repr_html_(self) -> str:
+        return str(self.to_frame()._repr_html_())
+
+
+def assess(budget: Budget, spend: Decimal, now: datetime) -> BudgetStatus:
+    """The status of a budget whose window ending at `now` holds `spend`."""
+    threshold, days = budget.threshold_usd, budget.period_days
+    if spend >= threshold:
+        status = Status.exceeded
+    elif spend * 100 >= threshold * budget.alert_at_percentage:
+        status = Status.warning
+    else:
+        status = Status.ok
+    remaining = max(threshold - spend, Decimal(0))
+    return BudgetStatus(
+        budget=budget,
+        status=status,
+        window=Window.ending(now, days),
+        spend_usd=spend,
+        percent_used=cents(spend * 100 / threshold),
+        remaining_usd=remaining,
+        daily_burn_usd=micro_dollars(spend / days),
+        projected_exhaustion=_projection(spend, remaining, days, now),
+    )
+
+
+def unavailable(budget: Budget, now: datetime, reason: str) -> BudgetStatus:
+    """The status of a budget this database cannot evaluate, and why."""
+    window = Window.ending(now, budget.period_days)
+    return BudgetStatus(budget=budget, status=Status.unavailable, window=window, reason=reason)
+
+
+def _projection(spend: Decimal, remaining: Decimal, days: int, now: datetime) -> datetime | None:
+    """now + remaining / (spend / days), within one period; now when nothing remains."""
+    if remaining == 0:
+        return now
+    if spend == 0:
+        return None
+    seconds = remaining * days * SECONDS_PER_DAY / spend
+    if seconds > days * SECONDS_PER_DAY:
+        return None
+    return now + timedelta(seconds=int(seconds.to_integral_value(ROUND_HALF_UP)))
+
+
+def _float(value: Decimal | None) -> float | None:
+    return None if value is None else float(value)

@@ -1,0 +1,195 @@
+"""Budget CRUD: the document's curl body as is, partial updates validated as a whole, and one
+clear error for every invalid input."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import select
+
+from aa_notebooks.budgets import (
+    Budget,
+    budget_status,
+    check_budget,
+    create_budget,
+    delete_budget,
+    list_budgets,
+    update_budget,
+)
+from aa_notebooks.db.engine import get_engine
+from aa_notebooks.db.schema import BudgetAlertType, BudgetScope, User
+from aa_notebooks.errors import InvalidInputError, NotFoundError, SchemaError
+from tests.budgets.conftest import ALICE, BOB, RESEARCHER
+
+CURL_BODY = """{
+    "threshold_usd": 100.00,
+    "period_days": 30,
+    "alert_type": "warning",
+    "alert_at_percentage": 80,
+    "email_notification": true
+  }"""
+
+
+def test_the_documents_curl_body_is_accepted_as_is(db_url: str) -> None:
+    budget = create_budget(db_url, **json.loads(CURL_BODY))
+    assert budget.scope is BudgetScope.global_
+    assert budget.threshold_usd == Decimal("100.00")
+    assert (budget.period_days, budget.alert_at_percentage) == (30, 80)
+    assert budget.alert_type is BudgetAlertType.warning
+    assert budget.email_notification and budget.is_active
+    assert (budget.target, budget.user_id, budget.name) == (None, None, None)
+    frame = list_budgets(db_url)
+    assert frame.to_dict("records") == [
+        {
+            "id": budget.id, "name": None, "scope": "global", "target": None, "user_id": None,
+            "threshold_usd": 100.0, "period_days": 30, "alert_type": "warning",
+            "alert_at_percentage": 80, "is_active": True, "email_notification": True,
+            "current_spend_usd": 0.0,
+        }
+    ]  # fmt: skip
+
+
+def test_every_scope_and_the_list_filters(db_url: str) -> None:
+    team = create_budget(db_url, name="team", threshold_usd=500, alert_type="warning", user_id=BOB)
+    alice = create_budget(db_url, name="alice", scope="user", user_id=ALICE, threshold_usd="20",
+                          alert_type="hard_stop")  # fmt: skip
+    agent = create_budget(db_url, name="researcher", scope="agent", target="researcher",
+                          threshold_usd=5, alert_type="hard_stop", user_id=ALICE)  # fmt: skip
+    flow = create_budget(db_url, name="onboarding", scope="flow", target="onboarding",
+                         threshold_usd=7.5, alert_type="warning", is_active=False)  # fmt: skip
+    assert list(list_budgets(db_url)["name"]) == ["alice", "onboarding", "researcher", "team"]
+    assert list(list_budgets(db_url, user_id=str(ALICE))["id"]) == [alice.id, agent.id]
+    assert list(list_budgets(db_url, user_id=BOB)["id"]) == [team.id]
+    assert flow.id not in set(list_budgets(db_url, active_only=True)["id"])
+    assert len(list_budgets(db_url, user_id=uuid.uuid4())) == 0
+    assert list(list_budgets(db_url, user_id=uuid.uuid4()).columns) == list(
+        list_budgets(db_url).columns
+    )
+
+
+def test_an_agent_target_given_as_a_uuid_is_stored_canonically(db_url: str) -> None:
+    budget = create_budget(db_url, scope="agent", target=str(RESEARCHER).upper(),
+                           threshold_usd=1, alert_type="warning")  # fmt: skip
+    assert budget.target == str(RESEARCHER)
+    assert list(list_budgets(db_url)["target"]) == [str(RESEARCHER)]
+
+
+def test_a_budget_for_a_user_who_has_not_run_anything_yet(db_url: str) -> None:
+    newcomer = uuid.uuid4()
+    create_budget(db_url, scope="user", user_id=newcomer, threshold_usd=1, alert_type="hard_stop")
+    with get_engine(db_url).connect() as connection:
+        assert connection.execute(select(User.id).where(User.id == newcomer)).scalar() == newcomer
+
+
+def test_update_is_partial_and_validated_as_a_whole(db_url: str) -> None:
+    budget = create_budget(db_url, name="cap", threshold_usd=10, alert_type="warning")
+    raised = update_budget(db_url, budget.id, threshold_usd="12.50", alert_type="hard_stop")
+    assert raised == Budget(**{**budget.__dict__, "threshold_usd": Decimal("12.50"),
+                               "alert_type": BudgetAlertType.hard_stop})  # fmt: skip
+    with pytest.raises(InvalidInputError, match="agent budget needs a target"):
+        update_budget(db_url, budget.id, scope="agent")
+    moved = update_budget(db_url, str(budget.id), scope="agent", target="researcher")
+    assert (moved.scope, moved.target, moved.threshold_usd) == (
+        BudgetScope.agent, "researcher", Decimal("12.50"),
+    )  # fmt: skip
+    with pytest.raises(InvalidInputError, match="a global budget takes no target"):
+        update_budget(db_url, budget.id, scope="global")
+    back = update_budget(db_url, budget.id, scope="global", target=None, is_active=False)
+    stored = list_budgets(db_url).to_dict("records")[0]
+    assert (stored["scope"], stored["target"], stored["is_active"]) == ("global", None, False)
+    assert (back.name, stored["threshold_usd"]) == ("cap", 12.5)
+
+
+def test_delete(db_url: str) -> None:
+    keep = create_budget(db_url, threshold_usd=1, alert_type="warning")
+    gone = create_budget(db_url, threshold_usd=2, alert_type="warning")
+    delete_budget(db_url, str(gone.id))
+    assert list(list_budgets(db_url)["id"]) == [keep.id]
+    with pytest.raises(NotFoundError, match=f"no budget with id {gone.id}"):
+        delete_budget(db_url, gone.id)
+
+
+def test_unknown_and_malformed_ids(db_url: str) -> None:
+    unknown = uuid.uuid4()
+    with pytest.raises(NotFoundError, match=f"no budget with id {unknown}"):
+        update_budget(db_url, unknown, threshold_usd=5)
+    with pytest.raises(NotFoundError, match=f"no budget with id {unknown}"):
+        delete_budget(db_url, unknown)
+    for call in (lambda: update_budget(db_url, "42", threshold_usd=5),
+                 lambda: delete_budget(db_url, "not-a-uuid")):  # fmt: skip
+        with pytest.raises(InvalidInputError, match="budget id must be a UUID"):
+            call()
+    with pytest.raises(InvalidInputError, match="user_id must be a UUID"):
+        list_budgets(db_url, user_id="alice")
+
+
+VALID = {"threshold_usd": 10, "alert_type": "warning"}
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"threshold_usd": 0}, "threshold_usd: Input should be greater than 0"),
+        ({"threshold_usd": "-5"}, "threshold_usd: Input should be greater than 0"),
+        ({"threshold_usd": "1.005"}, "threshold_usd: Decimal input should have no more than 2"),
+        ({"alert_at_percentage": 0}, "alert_at_percentage: Input should be greater than or equal"),
+        ({"alert_at_percentage": 101}, "alert_at_percentage: Input should be less than or equal"),
+        ({"period_days": 0}, "period_days: Input should be greater than or equal to 1"),
+        ({"period_days": 36_501}, "period_days: must be at most 36500"),
+        ({"name": "a\x00b"}, "name: must not contain NUL characters"),
+        ({"scope": "agent"}, "agent budget needs a target"),
+        ({"scope": "flow"}, "flow budget needs a target"),
+        ({"scope": "global", "target": "researcher"}, "a global budget takes no target"),
+        ({"target": "researcher"}, "a global budget takes no target"),
+        ({"scope": "user"}, "a user budget needs user_id"),
+        ({"scope": "team"}, "scope: Input should be 'user', 'agent', 'flow' or 'global'"),
+        ({"alert_type": "panic"}, "alert_type: Input should be 'warning' or 'hard_stop'"),
+        ({"user_id": "alice"}, "user_id: Input should be a valid UUID"),
+    ],
+)
+def test_invalid_fields_on_create_and_update(db_url: str, fields: dict, message: str) -> None:
+    with pytest.raises(InvalidInputError, match=f"invalid budget: .*{message}"):
+        create_budget(db_url, **(VALID | fields))
+    budget = create_budget(db_url, **VALID)
+    with pytest.raises(InvalidInputError, match=f"invalid budget: .*{message}"):
+        update_budget(db_url, budget.id, **fields)
+    assert len(list_budgets(db_url)) == 1
+
+
+def test_missing_required_fields(db_url: str) -> None:
+    with pytest.raises(InvalidInputError, match="threshold_usd: Field required"):
+        create_budget(db_url, alert_type="warning")
+    with pytest.raises(InvalidInputError, match="alert_type: Field required"):
+        create_budget(db_url, threshold_usd=1)
+
+
+def test_unknown_fields_name_the_accepted_ones(db_url: str) -> None:
+    with pytest.raises(InvalidInputError) as failure:
+        create_budget(db_url, **VALID, colour="red", current_spend_usd=3)
+    assert str(failure.value) == (
+        "unknown budget field 'colour', 'current_spend_usd'; accepted fields: id, user_id, "
+        "scope, threshold_usd, period_days, alert_type, alert_at_percentage, is_active, "
+        "email_notification, name, target"
+    )
+    budget = create_budget(db_url, **VALID)
+    with pytest.raises(InvalidInputError, match="unknown budget field 'id'; fields an update"):
+        update_budget(db_url, budget.id, id=uuid.uuid4())
+    with pytest.raises(InvalidInputError, match="unknown budget field 'threshold'"):
+        update_budget(db_url, budget.id, threshold=5)
+
+
+def test_a_taken_id_is_a_clear_error(db_url: str) -> None:
+    budget = create_budget(db_url, **VALID)
+    with pytest.raises(InvalidInputError, match="its id is already taken"):
+        create_budget(db_url, **VALID, id=budget.id)
+
+
+def test_a_database_without_budget_tables_says_how_to_create_them(empty_db_url: str) -> None:
+    for call in (lambda: list_budgets(empty_db_url), lambda: check_budget(empty_db_url),
+                 lambda: budget_status(empty_db_url),
+                 lambda: create_budget(empty_db_url, **VALID)):  # fmt: skip
+        with pytest.raises(SchemaError, match="no budgetalerts table; run `aa-notebooks init-db`"):
+            call()

@@ -1,0 +1,147 @@
+"""Alert events fire once per crossing and are emailed once, checked on a real SMTP server on
+localhost; a failed send is retried by the next evaluation."""
+
+from __future__ import annotations
+
+import threading
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+
+from aa_notebooks.budgets import (
+    AlertMailer,
+    budget_status,
+    create_budget,
+    deliver_alerts,
+    update_budget,
+)
+from aa_notebooks.notify import SmtpSettings
+from tests.budgets.conftest import NOW, events, record
+from tests.notify.smtp_server import Inbox, free_port, smtp_server
+
+
+def test_each_crossing_fires_once_and_is_emailed_once(db_url: str, mail: Inbox) -> None:
+    create_budget(db_url, name="org", threshold_usd=10, alert_at_percentage=80,
+                  alert_type="hard_stop")  # fmt: skip
+    for minute in range(7):
+        record(db_url, "1", NOW + timedelta(minutes=minute))
+    assert events(db_url) == [] and mail.messages == []
+    record(db_url, "1", NOW + timedelta(minutes=7))  # $8: crosses 80%
+    assert events(db_url) == [("warning", Decimal(8), True)]
+    record(db_url, "1", NOW + timedelta(minutes=8))  # $9: still above 80%, nothing new
+    record(db_url, "1.5", NOW + timedelta(minutes=9))  # $10.50: crosses 100%
+    for minute in range(10, 14):  # in-flight executions recorded after the hard stop
+        record(db_url, "1", NOW + timedelta(minutes=minute))
+    budget_status(db_url, now=NOW + timedelta(minutes=15))  # evaluation adds nothing either
+    assert events(db_url) == [("warning", Decimal(8), True), ("exceeded", Decimal("10.5"), True)]
+    assert [m["Subject"] for m in mail.messages] == [
+        "Budget 'org' reached 80%: $8.00 of $10.00",
+        "Budget 'org' exceeded its threshold: $10.50 of $10.00",
+    ]
+    assert mail.envelopes == [["ops@example.com", "cfo@example.com"]] * 2
+    exceeded = mail.messages[1]
+    assert exceeded["From"] == "budgets@example.com"
+    text = exceeded.get_body(("plain",)).get_content()
+    assert "Spend: $10.50 (105.0% of $10.00)" in text
+    assert "new executions in this scope are refused" in text
+    html = exceeded.get_body(("html",)).get_content()
+    assert "Budget org exceeded its threshold" in html and "width:100.0%" in html
+
+
+def test_a_new_event_after_falling_below_and_crossing_again(db_url: str, mail: Inbox) -> None:
+    """Window = the budget's rolling window: one day here."""
+    create_budget(db_url, name="daily", threshold_usd=10, alert_at_percentage=50, period_days=1,
+                  alert_type="warning")  # fmt: skip
+    for minute in range(5):
+        record(db_url, "1", NOW + timedelta(minutes=minute))  # $5 at NOW: warning
+    record(db_url, "1", NOW + timedelta(hours=20))  # $6, still above: nothing
+    later = NOW + timedelta(days=1, hours=1)  # the first five left the window: $1
+    for minute in range(4):
+        record(db_url, "1", later + timedelta(minutes=minute))  # $2, $3, $4, $5: crosses again
+    assert [kind for kind, _, _ in events(db_url)] == ["warning", "warning"]
+    assert [spend for _, spend, _ in events(db_url)] == [Decimal(5), Decimal(5)]
+    assert len(mail.messages) == 2
+
+
+def test_a_level_held_through_a_whole_window_fires_again(db_url: str, mail: Inbox) -> None:
+    create_budget(db_url, threshold_usd=10, period_days=1, alert_type="warning")
+    record(db_url, "10", NOW)  # warning and exceeded at once
+    record(db_url, "10", NOW + timedelta(hours=13))
+    budget_status(db_url, now=NOW + timedelta(hours=23))
+    assert len(events(db_url)) == 2
+    budget_status(db_url, now=NOW + timedelta(days=1, hours=1))  # still $10 in the new window
+    assert [kind for kind, _, _ in events(db_url)] == [
+        "warning", "exceeded", "warning", "exceeded",
+    ]  # fmt: skip
+    budget_status(db_url, now=NOW + timedelta(days=1, hours=2))
+    assert len(events(db_url)) == len(mail.messages) == 4
+
+
+def test_a_lowered_threshold_is_caught_by_evaluation_once(db_url: str, mail: Inbox) -> None:
+    budget = create_budget(db_url, threshold_usd=100, alert_type="warning")
+    record(db_url, "30", NOW)
+    update_budget(db_url, budget.id, threshold_usd=35)  # 30 of 35 is 85.7%: no write crossed
+    assert events(db_url) == []
+    budget_status(db_url, now=NOW)
+    budget_status(db_url, now=NOW + timedelta(minutes=1))
+    assert events(db_url) == [("warning", Decimal(30), True)]
+    assert len(mail.messages) == 1
+
+
+def test_no_email_for_a_budget_without_email_notification(db_url: str, mail: Inbox) -> None:
+    create_budget(db_url, threshold_usd=1, alert_type="warning", email_notification=False)
+    record(db_url, "2", NOW)
+    budget_status(db_url, now=NOW)
+    assert [(kind, notified) for kind, _, notified in events(db_url)] == [
+        ("warning", False), ("exceeded", False),
+    ]  # fmt: skip
+    assert mail.messages == []
+
+
+def test_without_smtp_settings_events_wait_unsent(db_url: str) -> None:
+    create_budget(db_url, threshold_usd=1, alert_type="warning", alert_at_percentage=100)
+    record(db_url, "2", NOW)  # recorded; SMTP is not configured: no error, nothing sent
+    assert events(db_url) == [("exceeded", Decimal(2), False)]
+
+
+def test_a_failed_send_is_retried_by_the_next_evaluation(
+    db_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    create_budget(db_url, threshold_usd=1, alert_type="hard_stop", alert_at_percentage=100)
+    record(db_url, "2", NOW)
+    down = SmtpSettings(host="127.0.0.1", sender="budgets@example.com", port=free_port(),
+                        security="none", password="hunter2-secret")  # fmt: skip
+    budget_status(db_url, now=NOW, mailer=AlertMailer(down, ("ops@example.com",), 1, 0.001))
+    assert events(db_url) == [("exceeded", Decimal(2), False)]
+    assert "not emailed, will retry" in caplog.text and "hunter2-secret" not in caplog.text
+    with smtp_server() as (port, inbox):
+        up = SmtpSettings(host="127.0.0.1", sender="budgets@example.com", port=port,
+                          security="none")  # fmt: skip
+        mailer = AlertMailer(up, ("ops@example.com",))
+        budget_status(db_url, now=NOW, mailer=mailer)
+        budget_status(db_url, now=NOW, mailer=mailer)
+    assert events(db_url) == [("exceeded", Decimal(2), True)]
+    assert len(inbox.messages) == 1
+
+
+def test_concurrent_deliverers_send_each_alert_once(db_url: str) -> None:
+    create_budget(db_url, threshold_usd=1, alert_type="warning", alert_at_percentage=50)
+    create_budget(db_url, threshold_usd=2, alert_type="warning", alert_at_percentage=50)
+    record(db_url, "3", NOW)  # four events; SMTP is not configured yet: they wait
+    assert [notified for _, _, notified in events(db_url)] == [False] * 4
+    with smtp_server() as (port, inbox):
+        settings = SmtpSettings(host="127.0.0.1", sender="budgets@example.com", port=port,
+                                security="none")  # fmt: skip
+        mailer = AlertMailer(settings, ("ops@example.com",))
+        sent: list[int] = []
+        threads = [
+            threading.Thread(target=lambda: sent.append(deliver_alerts(db_url, mailer=mailer)))
+            for _ in range(6)
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=30)
+    assert sum(sent) == len(inbox.messages) == 4
+    assert [notified for _, _, notified in events(db_url)] == [True] * 4

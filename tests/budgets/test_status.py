@@ -1,0 +1,122 @@
+"""budget_status: status at the exact boundary values, percent, remaining, burn rate and the
+projected date worked out by hand, current_spend_usd written back in cents."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+
+import pandas as pd
+import pytest
+
+from aa_notebooks.budgets import Status, budget_status, create_budget, list_budgets
+from tests.budgets.conftest import ALICE, BOB, NOW, record
+
+HOUR_AGO = NOW - timedelta(hours=1)
+
+
+@pytest.mark.parametrize(
+    ("spend", "status", "percent", "remaining"),
+    [
+        ("0", Status.ok, "0.00", "100.00"),
+        ("79.99", Status.ok, "79.99", "20.01"),
+        ("79.999999", Status.ok, "80.00", "20.000001"),  # shown as 80.00%, still below 80
+        ("80.00", Status.warning, "80.00", "20.00"),
+        ("99.999999", Status.warning, "100.00", "0.000001"),
+        ("100.00", Status.exceeded, "100.00", "0"),
+        ("100.000001", Status.exceeded, "100.00", "0"),
+        ("250", Status.exceeded, "250.00", "0"),
+    ],
+)
+def test_status_at_the_boundaries(
+    db_url: str, spend: str, status: Status, percent: str, remaining: str
+) -> None:
+    """threshold $100, alert at 80%: warning from $80.00, exceeded from $100.00."""
+    if Decimal(spend):
+        record(db_url, spend, HOUR_AGO)
+    create_budget(db_url, threshold_usd=100, alert_at_percentage=80, alert_type="warning")
+    [result] = budget_status(db_url, now=NOW)
+    assert result.spend_usd == Decimal(spend)
+    assert result.status is status
+    assert result.percent_used == Decimal(percent)
+    assert result.remaining_usd == Decimal(remaining)
+
+
+def test_alert_at_100_percent_means_no_separate_warning(db_url: str) -> None:
+    record(db_url, "99.99", HOUR_AGO)
+    create_budget(db_url, threshold_usd=100, alert_at_percentage=100, alert_type="warning")
+    assert budget_status(db_url, now=NOW)[0].status is Status.ok
+
+
+@pytest.mark.parametrize(
+    ("spend", "burn", "projected"),
+    [
+        # rate = spend / 10 days; projected = now + (100 - spend) / rate
+        ("60", "6.000000", NOW + timedelta(days=6, hours=16)),  # 40 / 6 = 6 2/3 days
+        ("50", "5.000000", NOW + timedelta(days=10)),  # 50 / 5 = 10 days: just within a period
+        ("49.99", "4.999000", None),  # 50.01 / 4.999 = 10.004 days: beyond one period
+        # 24.5 / 7.55 days = 24.5 * 10 * 86,400 / 75.5 s = 280,370.86 s, rounded to the second
+        ("75.5", "7.550000", NOW + timedelta(seconds=280_371)),
+        ("0", "0.000000", None),  # nothing spent: no rate, no date
+        ("100", "10.000000", NOW),  # reached: now
+        ("130", "13.000000", NOW),
+    ],
+)
+def test_burn_rate_and_projected_exhaustion(
+    db_url: str, spend: str, burn: str, projected: object
+) -> None:
+    if Decimal(spend):
+        record(db_url, spend, HOUR_AGO)
+    create_budget(db_url, threshold_usd=100, period_days=10, alert_type="warning")
+    [result] = budget_status(db_url, now=NOW)
+    assert result.daily_burn_usd == Decimal(burn)
+    assert result.projected_exhaustion == projected
+
+
+@pytest.mark.parametrize(
+    ("costs", "cents"),
+    [(["12.344999"], "12.34"), (["12.345"], "12.35"), (["0.004", "0.001"], "0.01")],
+)
+def test_current_spend_is_written_back_in_cents(db_url: str, costs: list[str], cents: str) -> None:
+    for cost in costs:
+        record(db_url, cost, HOUR_AGO)
+    create_budget(db_url, threshold_usd=100, alert_type="warning")
+    assert list_budgets(db_url)["current_spend_usd"].tolist() == [0.0]
+    [result] = budget_status(db_url, now=NOW)
+    assert result.spend_usd == sum(map(Decimal, costs))  # exact: not rounded
+    assert list_budgets(db_url)["current_spend_usd"].tolist() == [float(cents)]
+
+
+def test_only_active_budgets_and_the_users_own(db_url: str) -> None:
+    record(db_url, "3", HOUR_AGO, user_id=ALICE)
+    record(db_url, "5", HOUR_AGO, user_id=BOB)
+    alice = create_budget(db_url, scope="user", user_id=ALICE, threshold_usd=10,
+                          alert_type="warning")  # fmt: skip
+    create_budget(db_url, scope="user", user_id=BOB, threshold_usd=10, alert_type="warning")
+    create_budget(db_url, threshold_usd=10, alert_type="warning", is_active=False)
+    assert sorted(s.spend_usd for s in budget_status(db_url, now=NOW)) == [3, 5]
+    [mine] = budget_status(db_url, user_id=str(ALICE), now=NOW)
+    assert (mine.budget.id, mine.spend_usd) == (alice.id, Decimal(3))
+
+
+def test_the_dataframe_view(db_url: str) -> None:
+    record(db_url, "90", HOUR_AGO)
+    budget = create_budget(db_url, name="org", threshold_usd=100, alert_type="hard_stop",
+                           period_days=10)  # fmt: skip
+    statuses = budget_status(db_url, now=NOW)
+    frame = statuses.to_frame()
+    assert frame.to_dict("records") == [
+        {
+            "id": budget.id, "name": "org", "scope": "global", "target": None, "user_id": None,
+            "alert_type": "hard_stop", "threshold_usd": 100.0, "alert_at_percentage": 80,
+            "period_days": 10, "window_start": pd.Timestamp(NOW - timedelta(days=10)),
+            "window_end": pd.Timestamp(NOW), "spend_usd": 90.0, "percent_used": 90.0,
+            "status": "warning", "remaining_usd": 10.0, "daily_burn_usd": 9.0,
+            "projected_exhaustion": pd.Timestamp(NOW + timedelta(days=10 / 9)),
+            "blocking": False, "reason": None,
+        }
+    ]  # fmt: skip
+    assert str(frame["window_end"].dt.tz) == "UTC"
+    assert "<table" in statuses._repr_html_()
+    empty = budget_status(db_url, user_id=ALICE, now=NOW).to_frame()
+    assert list(empty.columns) == list(frame.columns) and empty.empty

@@ -1,0 +1,118 @@
+"""send_email against a real local SMTP server: delivery, login, retry with backoff, clear
+errors that never hold the password."""
+
+from __future__ import annotations
+
+import base64
+import logging
+import smtplib
+import time
+from contextlib import ExitStack
+
+import pytest
+
+from aa_notebooks.notify import EmailDeliveryError, SmtpSettings, build_message, send_email
+from aa_notebooks.notify import smtp as smtp_module
+from tests.notify.smtp_server import Credentials, Inbox, free_port, smtp_server
+
+PASSWORD = "pa55-w0rd-xyz"
+
+
+def _message():
+    return build_message(
+        subject="Hello",
+        sender="alerts@example.com",
+        recipients=["ops@example.com", "cfo@example.com"],
+        text="plain body",
+        html="<p>html body</p>",
+    )
+
+
+def _settings(port: int, **extra: object) -> SmtpSettings:
+    return SmtpSettings(host="127.0.0.1", sender="alerts@example.com", port=port,
+                        security="none", timeout=5, **extra)  # type: ignore[arg-type]  # fmt: skip
+
+
+def test_delivers_to_a_real_server(smtp: tuple[int, Inbox]) -> None:
+    port, inbox = smtp
+    send_email(_message(), _settings(port))
+    assert len(inbox.messages) == 1
+    received = inbox.messages[0]
+    assert received["Subject"] == "Hello"
+    assert inbox.envelopes == [["ops@example.com", "cfo@example.com"]]
+    assert received.get_body(("plain",)).get_content().strip() == "plain body"
+    assert received.get_body(("html",)).get_content().strip() == "<p>html body</p>"
+
+
+def test_logs_in() -> None:
+    with smtp_server(Credentials("mailer", PASSWORD)) as (port, inbox):
+        send_email(_message(), _settings(port, user="mailer", password=PASSWORD))
+    assert len(inbox.messages) == 1
+
+
+def test_wrong_password_fails_at_once_without_showing_it(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    with (
+        smtp_server(Credentials("mailer", "the-right-one")) as (port, inbox),
+        pytest.raises(EmailDeliveryError) as failure,
+    ):
+        send_email(_message(), _settings(port, user="mailer", password=PASSWORD), backoff=0)
+    assert failure.value.attempts == 1  # 535 is permanent: no retry
+    assert "535" in str(failure.value) and f"127.0.0.1:{port}" in str(failure.value)
+    assert PASSWORD not in str(failure.value) and PASSWORD not in caplog.text
+    assert inbox.messages == []
+
+
+def test_retries_with_backoff_then_names_the_server(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    port = free_port()  # nothing listens there
+    waits: list[float] = []
+    monkeypatch.setattr(smtp_module.time, "sleep", waits.append)
+    settings = _settings(port, user="mailer", password=PASSWORD)
+    with (
+        caplog.at_level(logging.WARNING, logger="aa_notebooks.notify.smtp"),
+        pytest.raises(EmailDeliveryError) as failure,
+    ):
+        send_email(_message(), settings, retries=3, backoff=0.01)
+    assert waits == [0.01, 0.02, 0.04]
+    error = failure.value
+    assert (error.address, error.attempts) == (f"127.0.0.1:{port}", 4)
+    assert "refused" in error.last_error.lower()
+    assert f"could not send email via 127.0.0.1:{port} after 4 attempts" in str(error)
+    assert len([r for r in caplog.records if "attempt" in r.getMessage()]) == 4
+    assert PASSWORD not in str(error) and PASSWORD not in caplog.text
+
+
+def test_real_backoff_is_short_when_asked() -> None:
+    started = time.monotonic()
+    with pytest.raises(EmailDeliveryError):
+        send_email(_message(), _settings(free_port()), retries=2, backoff=0.001)
+    assert time.monotonic() - started < 2
+
+
+def test_a_server_that_comes_up_during_the_retries_gets_the_message(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    port = free_port()
+    with ExitStack() as stack:
+        inboxes: list[Inbox] = []
+
+        def start_server(_seconds: float) -> None:
+            if not inboxes:
+                inboxes.append(stack.enter_context(smtp_server(port=port))[1])
+
+        monkeypatch.setattr(smtp_module.time, "sleep", start_server)
+        send_email(_message(), _settings(port), retries=2, backoff=0)
+        assert len(inboxes[0].messages) == 1
+
+
+def test_password_is_scrubbed_from_server_replies() -> None:
+    settings = _settings(25, user="mailer", password=PASSWORD)
+    echoed = base64.b64encode(f"\0mailer\0{PASSWORD}".encode())
+    reply = b"bad credentials " + echoed + b" " + PASSWORD.encode()
+    error = smtplib.SMTPAuthenticationError(535, reply)
+    described = smtp_module._describe(error, settings)
+    assert PASSWORD not in described and echoed.decode() not in described
+    assert described.startswith("SMTPAuthenticationError: 535 bad credentials ***")
