@@ -1,0 +1,207 @@
+"""The execution in progress: agent code adds steps and token usage; on exit it becomes rows.
+
+Definitions the rows follow:
+- step numbers are 1, 2, 3... in the order `step` is called; a step's duration, when not given,
+  is the time since the previous step (or since the start) was recorded;
+- llm_time_ms is the summed duration of the LLM steps: steps that carry tokens themselves, or
+  that a token usage names by `step_number` (a step with no tokens is not known to be an LLM call);
+- token totals are the sums of the token usages; with no usage, of the steps' tokens;
+- cost is the sum of the usages' costs (each priced by its model); with no usage, the step
+  totals priced at the run's model;
+- model_name is the run's model, else the model of the usage with the most tokens.
+"""
+
+from __future__ import annotations
+
+import operator
+import uuid
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from time import perf_counter
+from typing import Any
+
+from aa_notebooks.db.records import QUERY_PREVIEW_LENGTH
+from aa_notebooks.db.schema import ExecutionStatus, ExecutionTraceStepType
+from aa_notebooks.errors import InvalidInputError
+from aa_notebooks.pricing import calculate_cost
+from aa_notebooks.tracking.ids import new_id, optional_uuid, session_uuid
+from aa_notebooks.tracking.record import ExecutionRecord, Row
+
+_STEP_TYPES = {kind.value: kind.value for kind in ExecutionTraceStepType}
+
+
+class Run:
+    """One execution being recorded. Its descriptive attributes may be changed until it ends."""
+
+    def __init__(
+        self,
+        *,
+        agent_name: str | None,
+        agent_type: str | None = None,
+        model: str | None = None,
+        query: str | None = None,
+        user_id: uuid.UUID | str | None = None,
+        session_id: uuid.UUID | str | None = None,
+        flow_id: str | None = None,
+        agent_id: uuid.UUID | str | None = None,
+        request_id: uuid.UUID | str | None = None,
+    ) -> None:
+        self.id = new_id()
+        self.agent_name = agent_name
+        self.agent_type = agent_type
+        self.model = model
+        self.query = query
+        self.user_id = optional_uuid(user_id, "user_id")
+        self.session_id = session_uuid(session_id)
+        self.flow_id = flow_id
+        self.agent_id = optional_uuid(agent_id, "agent_id")
+        self.request_id = optional_uuid(request_id, "request_id") or new_id()
+        self.started_at = datetime.now(UTC)
+        self._start = self._last_step = perf_counter()
+        self._steps: list[Row] = []
+        self._usages: list[Row] = []
+        self._failure: tuple[str, str] | None = None
+
+    def step(
+        self,
+        step_type: str | ExecutionTraceStepType,
+        content: str | None = None,
+        duration_ms: float | None = None,
+        input_tokens: int = 0,
+        output_tokens: int = 0,
+    ) -> int:
+        """Record the next ReAct step; returns its step number."""
+        kind = _STEP_TYPES.get(step_type)
+        if kind is None:
+            raise InvalidInputError(
+                f"unknown step type {step_type!r}; use one of {', '.join(_STEP_TYPES)}"
+            )
+        now = perf_counter()
+        if duration_ms is None:
+            duration_ms = round((now - self._last_step) * 1000)
+        elif isinstance(duration_ms, float):
+            duration_ms = round(duration_ms)
+        self._last_step = now
+        number = len(self._steps) + 1
+        self._steps.append(
+            {
+                "id": new_id(),
+                "execution_id": self.id,
+                "step_number": number,
+                "step_type": kind,
+                "content": content,
+                "input_tokens": _count(input_tokens, "input_tokens"),
+                "output_tokens": _count(output_tokens, "output_tokens"),
+                "duration_ms": _count(duration_ms, "duration_ms"),
+                "timestamp": datetime.now(UTC),
+            }
+        )
+        return number
+
+    def tokens(
+        self,
+        component: str | None,
+        model: str | None,
+        input_tokens: int,
+        output_tokens: int,
+        step_number: int | None = None,
+    ) -> Decimal:
+        """Record one component's token usage, priced by its model; returns its cost."""
+        cost = calculate_cost(model, input_tokens, output_tokens)
+        self._usages.append(
+            {
+                "id": new_id(),
+                "execution_id": self.id,
+                "component": component,
+                "model": model,
+                "input_tokens": input_tokens,
+                "output_tokens": output_tokens,
+                "cost_usd": cost,
+                "step_number": None if step_number is None else _count(step_number, "step_number"),
+            }
+        )
+        return cost
+
+    def fail(self, error_type: str, message: str) -> None:
+        """Mark the execution failed without raising; it is recorded as `failure` on exit."""
+        self._failure = (error_type, message)
+
+    @property
+    def elapsed_ms(self) -> float:
+        """Milliseconds since the execution started."""
+        return (perf_counter() - self._start) * 1000
+
+    def finish(
+        self,
+        status: ExecutionStatus | None = None,
+        error_type: str | None = None,
+        error_message: str | None = None,
+    ) -> ExecutionRecord:
+        """The rows to record; without a status, `failure` if `fail` was called, else `success`."""
+        elapsed = perf_counter() - self._start
+        if status is None:
+            status = ExecutionStatus.success
+            if self._failure is not None:
+                status = ExecutionStatus.failure
+                error_type, error_message = self._failure
+        input_tokens, output_tokens, cost = self._totals()
+        execution: Row = {
+            "id": self.id,
+            "user_id": self.user_id,
+            "request_id": self.request_id,
+            "session_id": self.session_id,
+            "agent_id": self.agent_id,
+            "agent_name": self.agent_name,
+            "agent_type": self.agent_type,
+            "model_name": self._model_name(),
+            "flow_id": self.flow_id,
+            "status": status.value,
+            "input_tokens": input_tokens,
+            "output_tokens": output_tokens,
+            "total_tokens": input_tokens + output_tokens,
+            "cost_usd": cost,
+            "execution_time_ms": round(elapsed * 1000),
+            "llm_time_ms": self._llm_time_ms(),
+            "query_preview": self.query[:QUERY_PREVIEW_LENGTH] if self.query else None,
+            "error_type": error_type,
+            "error_message": error_message,
+            "started_at": self.started_at,
+            "completed_at": self.started_at + timedelta(seconds=elapsed),
+        }
+        return ExecutionRecord(execution, tuple(self._steps), tuple(self._usages))
+
+    def _totals(self) -> tuple[int, int, Decimal]:
+        if self._usages:
+            return (
+                sum(u["input_tokens"] for u in self._usages),
+                sum(u["output_tokens"] for u in self._usages),
+                sum((u["cost_usd"] for u in self._usages), Decimal("0.000000")),
+            )
+        input_tokens = sum(s["input_tokens"] for s in self._steps)
+        output_tokens = sum(s["output_tokens"] for s in self._steps)
+        return input_tokens, output_tokens, calculate_cost(self.model, input_tokens, output_tokens)
+
+    def _model_name(self) -> str | None:
+        if self.model or not self._usages:
+            return self.model
+        biggest = max(self._usages, key=lambda u: u["input_tokens"] + u["output_tokens"])
+        return biggest["model"]
+
+    def _llm_time_ms(self) -> int:
+        named = {u["step_number"] for u in self._usages}
+        return sum(
+            s["duration_ms"]
+            for s in self._steps
+            if s["input_tokens"] or s["output_tokens"] or s["step_number"] in named
+        )
+
+
+def _count(value: Any, what: str) -> int:
+    """A whole number >= 0, or an error that names the argument."""
+    try:
+        count = operator.index(value)
+    except TypeError:
+        raise InvalidInputError(f"{what} must be a whole number, got {value!r}") from None
+    if count < 0:
+        raise InvalidInputError(f"{what} must be zero or more, got {count}")
+    return count

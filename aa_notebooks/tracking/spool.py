@@ -1,0 +1,206 @@
+"""The local spool: records the database could not take, in JSON-lines files until replayed.
+
+Layout: `<spool dir>/<database>/segment-*.jsonl`, one line per record (`ExecutionRecord.to_json`).
+Each writer appends to a segment of its own, which it holds locked (`flock`) for as long as it
+lives; a segment that nobody holds was left by a process that has ended, and any writer for the
+same database replays it. An append is whole lines, fsync'd before `append` returns; a torn last
+line (a crash mid-write) is skipped on reading, as its writer never learned it was durable.
+Replaying is safe to repeat: writing is idempotent on the execution id, so a crash between the
+commit and the removal of a segment writes nothing twice. Records the database refuses for good
+(not an outage) are kept in `rejected.jsonl` beside the segments, with the error.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import logging
+import os
+import re
+import time
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+
+from platformdirs import user_data_dir
+from sqlalchemy.engine import URL
+
+from aa_notebooks.tracking.record import ExecutionRecord
+
+log = logging.getLogger(__name__)
+
+REJECTED_FILE = "rejected.jsonl"
+
+
+def default_spool_dir() -> Path:
+    """Where spools live unless configured: `spool/` in the user's data directory."""
+    return Path(user_data_dir("aa-notebooks", appauthor=False)) / "spool"
+
+
+def database_directory(root: Path, url: URL) -> Path:
+    """The spool directory of one database: a readable name plus a hash of its masked URL."""
+    shown = url.render_as_string(hide_password=True)
+    name = re.sub(r"[^A-Za-z0-9_.-]", "_", Path(url.database or "memory").name)[:40]
+    digest = hashlib.sha256(shown.encode()).hexdigest()[:12]
+    return root / f"{url.get_backend_name()}-{name}-{digest}"
+
+
+class Spool:
+    """The segments of one database's spool, as seen by one writer (which owns one of them)."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self._own: int | None = None
+        self._own_path: Path | None = None
+
+    def append(self, records: Sequence[ExecutionRecord]) -> None:
+        """Add records to this writer's segment; they are on disk when this returns."""
+        fd = self._own_segment()
+        data = b"".join(record.to_json().encode() + b"\n" for record in records)
+        size = os.fstat(fd).st_size
+        try:
+            _write_all(fd, data)
+            os.fsync(fd)
+        except OSError:
+            os.ftruncate(fd, size)  # never leave half a line for the next append to extend
+            raise
+
+    def has_own_records(self) -> bool:
+        """Whether this writer's segment holds records not yet replayed."""
+        return self._own is not None and os.fstat(self._own).st_size > 0
+
+    def replay(self, write: Callable[[list[ExecutionRecord]], None], batch_size: int) -> int:
+        """Give every spooled record to `write`, in batches; returns how many records were read.
+
+        A segment is emptied (or removed, when another process left it) once all of it is
+        written; an exception from `write` stops the replay and leaves the rest in place.
+        """
+        count = 0
+        if self._own is not None:
+            count += self._replay_file(self._own, write, batch_size)
+            os.ftruncate(self._own, 0)
+        if not self.directory.exists():
+            return count
+        for path in sorted(self.directory.glob("segment-*.jsonl")):
+            if path != self._own_path:
+                count += self._replay_orphan(path, write, batch_size)
+        return count
+
+    def reject(self, record: ExecutionRecord, error: BaseException) -> None:
+        """Keep a record the database refuses (not an outage) with its error, for a human."""
+        self.directory.mkdir(parents=True, exist_ok=True)
+        message = json.dumps(f"{type(error).__name__}: {error}")
+        line = f'{{"error":{message},"record":{record.to_json()}}}\n'
+        flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND
+        fd = os.open(self.directory / REJECTED_FILE, flags, 0o600)
+        try:
+            _write_all(fd, line.encode())
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+    def close(self) -> None:
+        """Release this writer's segment: removed when empty, else left for a later replay."""
+        if self._own is None:
+            return
+        if os.fstat(self._own).st_size == 0 and self._own_path is not None:
+            self._own_path.unlink(missing_ok=True)
+        os.close(self._own)
+        self._own = self._own_path = None
+
+    def _own_segment(self) -> int:
+        """This writer's segment, created and locked on first use.
+
+        It is locked under a temporary name and only then renamed, so no other writer can take
+        a fresh segment for an abandoned one.
+        """
+        if self._own is not None:
+            return self._own
+        self.directory.mkdir(parents=True, exist_ok=True)
+        stem = f"segment-{time.time_ns()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        temporary = self.directory / f"{stem}.tmp"
+        fd = os.open(temporary, os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_EXCL, 0o600)
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        path = self.directory / f"{stem}.jsonl"
+        os.rename(temporary, path)
+        _fsync_directory(self.directory)
+        self._own, self._own_path = fd, path
+        return fd
+
+    def _replay_orphan(
+        self, path: Path, write: Callable[[list[ExecutionRecord]], None], batch_size: int
+    ) -> int:
+        """Replay and remove a segment whose writer is gone; skip it while a writer holds it."""
+        try:
+            fd = os.open(path, os.O_RDONLY)
+        except FileNotFoundError:
+            return 0  # another writer replayed it just now
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return 0  # its writer is alive
+            if not _same_file(fd, path):
+                return 0  # replayed and removed while we waited
+            count = self._replay_file(fd, write, batch_size)
+            if count:
+                log.info("replayed %d spooled records from %s", count, path)
+            path.unlink()
+            _fsync_directory(self.directory)
+            return count
+        finally:
+            os.close(fd)
+
+    @staticmethod
+    def _replay_file(
+        fd: int, write: Callable[[list[ExecutionRecord]], None], batch_size: int
+    ) -> int:
+        batch: list[ExecutionRecord] = []
+        count = 0
+        for record in _read_records(fd):
+            batch.append(record)
+            if len(batch) >= batch_size:
+                write(batch)
+                count += len(batch)
+                batch = []
+        if batch:
+            write(batch)
+            count += len(batch)
+        return count
+
+
+def _read_records(fd: int) -> Iterator[ExecutionRecord]:
+    """The records of a segment from its start; a torn or unreadable line is logged and skipped."""
+    with os.fdopen(os.dup(fd), "rb") as file:
+        file.seek(0)
+        for number, line in enumerate(file, start=1):
+            if not line.endswith(b"\n"):
+                log.warning("skipping a torn last line (%d bytes) in the spool", len(line))
+                return
+            try:
+                yield ExecutionRecord.from_json(line)
+            except (ValueError, KeyError, TypeError) as exc:
+                log.error("skipping unreadable spool line %d: %s", number, exc)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
+def _same_file(fd: int, path: Path) -> bool:
+    try:
+        return os.stat(path).st_ino == os.fstat(fd).st_ino
+    except FileNotFoundError:
+        return False
+
+
+def _fsync_directory(directory: Path) -> None:
+    """Make a file's creation, rename or removal durable."""
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

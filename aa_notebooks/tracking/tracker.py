@@ -1,0 +1,237 @@
+"""`Tracker`: records executions into one database, as `with`/`async with` blocks.
+
+Before the block runs, the hard-stop check refuses it with BudgetExceededError when a hard_stop
+budget of its scope (global, user, agent, flow) is spent; a refused run did no work and is not
+recorded. When the database cannot be reached for that check, the run goes ahead (and is
+spooled like any other): recording must survive an outage. On exit the execution is recorded:
+`success`; `failure` with the exception's class name and message (re-raised) or with what
+`run.fail` was given; `timeout` when `timeout_s` ran out. Async blocks are cancelled at the
+deadline and raise TimeoutError; a synchronous block cannot be interrupted, so it runs to its
+end and is recorded as `timeout` if it took longer than `timeout_s`, returning normally.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import uuid
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from sqlalchemy.engine import URL
+
+from aa_notebooks.budgets import check_budget
+from aa_notebooks.db.schema import ExecutionStatus
+from aa_notebooks.db.url import mask_url, resolve_url
+from aa_notebooks.errors import InvalidInputError, SchemaError
+from aa_notebooks.tracking.context import CURRENT_RUN
+from aa_notebooks.tracking.ids import optional_uuid
+from aa_notebooks.tracking.outage import first_line, is_outage
+from aa_notebooks.tracking.run import Run
+from aa_notebooks.tracking.writer import BatchWriter
+
+log = logging.getLogger(__name__)
+
+
+class Tracker:
+    """Records executions into one database through a background batch writer."""
+
+    def __init__(
+        self,
+        url: str | URL | None = None,
+        *,
+        check_budgets: bool = True,
+        spool_dir: str | Path | None = None,
+        batch_size: int = 2000,
+        retry_interval_s: float = 2.0,
+    ) -> None:
+        self.url = resolve_url(url)
+        self.check_budgets = check_budgets
+        self._spool_dir = spool_dir
+        self._batch_size = batch_size
+        self._retry_interval_s = retry_interval_s
+        self._writer: BatchWriter | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def writer(self) -> BatchWriter:
+        """The background writer, started on first use."""
+        if self._writer is None:
+            with self._lock:
+                if self._writer is None:
+                    self._writer = BatchWriter(
+                        self.url,
+                        spool_dir=self._spool_dir,
+                        batch_size=self._batch_size,
+                        retry_interval_s=self._retry_interval_s,
+                    )
+        return self._writer
+
+    def execution(
+        self,
+        *,
+        agent_name: str | None,
+        query: str | None = None,
+        agent_type: str | None = None,
+        model: str | None = None,
+        user_id: uuid.UUID | str | None = None,
+        session_id: uuid.UUID | str | None = None,
+        flow_id: str | None = None,
+        agent_id: uuid.UUID | str | None = None,
+        request_id: uuid.UUID | str | None = None,
+        timeout_s: float | None = None,
+    ) -> ExecutionScope:
+        """A `with` / `async with` block recording one execution; it yields the `Run`."""
+        fields = {
+            "agent_name": agent_name, "query": query, "agent_type": agent_type, "model": model,
+            "user_id": user_id, "session_id": session_id, "flow_id": flow_id,
+            "agent_id": agent_id, "request_id": request_id,
+        }  # fmt: skip
+        return ExecutionScope(self, fields, timeout_s)
+
+    def check_hard_stop(
+        self,
+        *,
+        user_id: uuid.UUID | str | None = None,
+        agent_name: str | None = None,
+        agent_id: uuid.UUID | str | None = None,
+        flow_id: str | None = None,
+    ) -> None:
+        """Raise BudgetExceededError when a hard_stop budget of this scope is spent.
+
+        Lets the run go ahead when budgets cannot be read: database unreachable (logged), or no
+        budget table at all (so no budget to enforce).
+        """
+        if not self.check_budgets or (self._writer is not None and self._writer.spooling):
+            return
+        user = optional_uuid(user_id, "user_id")
+        try:
+            check_budget(self.url, user_id=user, agent=agent_name, agent_id=agent_id, flow=flow_id)
+        except SchemaError:
+            return
+        except Exception as error:
+            if not is_outage(error):
+                raise
+            log.warning(
+                "budget check skipped, database %s unreachable: %s",
+                mask_url(self.url),
+                first_line(error),
+            )
+
+    def flush(self, timeout: float | None = None) -> bool:
+        """Wait until every execution recorded so far is in the database or the spool."""
+        return self._writer.flush(timeout) if self._writer is not None else True
+
+    def close(self) -> None:
+        """Flush and stop the writer (it starts again on the next execution)."""
+        with self._lock:
+            writer, self._writer = self._writer, None
+        if writer is not None:
+            writer.close()
+
+
+class ExecutionScope:
+    """One tracked execution as a `with` or `async with` block; use `Tracker.execution`."""
+
+    def __init__(self, tracker: Tracker, fields: dict[str, Any], timeout_s: float | None) -> None:
+        if timeout_s is not None and not timeout_s > 0:
+            raise InvalidInputError(
+                f"timeout_s must be a positive number of seconds, got {timeout_s}"
+            )
+        self._tracker = tracker
+        self._fields = fields
+        self._timeout_s = timeout_s
+        self._run: Run | None = None
+        self._writer: BatchWriter | None = None
+        self._token: Any = None
+        self._deadline: asyncio.Timeout | None = None
+        self.timed_out = False
+        """True once the block ran past `timeout_s` and was recorded as `timeout`."""
+
+    def __enter__(self) -> Run:
+        self._check()
+        return self._start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        run, _ = self._running()
+        overran = self._timeout_s is not None and run.elapsed_ms > self._timeout_s * 1000
+        if exc is None and overran:
+            self.timed_out = True
+            message = (
+                f"ran {run.elapsed_ms:.0f} ms, over the {self._timeout_s} s limit "
+                "(a synchronous block is not interrupted)"
+            )
+            self._end(ExecutionStatus.timeout, "TimeoutError", message)
+        else:
+            self._end_with(exc)
+
+    async def __aenter__(self) -> Run:
+        if self._tracker.check_budgets:
+            await asyncio.to_thread(self._check)  # a database read: keep it off the event loop
+        run = self._start()
+        if self._timeout_s is not None:
+            self._deadline = asyncio.timeout(self._timeout_s)
+            await self._deadline.__aenter__()
+        return run
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        if self._deadline is not None:
+            try:
+                await self._deadline.__aexit__(exc_type, exc, traceback)
+            except TimeoutError:
+                self._timed_out()
+                raise
+            if exc is None and self._deadline.expired():  # the block swallowed its cancellation
+                self._timed_out()
+                return
+        self._end_with(exc)
+
+    def _check(self) -> None:
+        fields = self._fields
+        self._tracker.check_hard_stop(
+            user_id=fields["user_id"],
+            agent_name=fields["agent_name"],
+            agent_id=fields["agent_id"],
+            flow_id=fields["flow_id"],
+        )
+
+    def _start(self) -> Run:
+        self._writer = self._tracker.writer  # started now: a setup error shows before the work
+        self._run = Run(**self._fields)
+        self._token = CURRENT_RUN.set(self._run)
+        return self._run
+
+    def _running(self) -> tuple[Run, BatchWriter]:
+        if self._run is None or self._writer is None:
+            raise RuntimeError("this execution block was not entered")
+        return self._run, self._writer
+
+    def _timed_out(self) -> None:
+        self.timed_out = True
+        message = f"cancelled at the {self._timeout_s} s limit"
+        self._end(ExecutionStatus.timeout, "TimeoutError", message)
+
+    def _end_with(self, exc: BaseException | None) -> None:
+        if exc is None:
+            self._end(None, None, None)
+        else:
+            self._end(ExecutionStatus.failure, type(exc).__name__, str(exc) or None)
+
+    def _end(
+        self, status: ExecutionStatus | None, error_type: str | None, message: str | None
+    ) -> None:
+        run, writer = self._running()
+        CURRENT_RUN.reset(self._token)
+        writer.submit(run.finish(status, error_type, message))

@@ -1,0 +1,221 @@
+"""The background writer: batches records into one transaction each, spools them in an outage.
+
+Agent code hands finished records to `submit`, which only queues them. A thread takes whatever
+has queued (up to `batch_size`) and writes it in one transaction (`write_batch`). When the
+database cannot be reached, the batch goes to the spool (fsync'd) and the writer retries every
+`retry_interval_s`, replaying the spool, each record exactly once, when the database is back.
+A record is durable once its batch commits or is spooled; `flush` waits for that, and `close`
+(also run at exit) flushes, replays what it can and stops the thread. The kit's tables are
+created on first use (`init_db`, which leaves an AgentOS database as it is).
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import queue
+import threading
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from sqlalchemy.engine import URL
+
+from aa_notebooks.budgets import deliver_alerts
+from aa_notebooks.db.engine import get_engine
+from aa_notebooks.db.setup import init_db
+from aa_notebooks.db.url import mask_url, resolve_url
+from aa_notebooks.tracking.outage import first_line, is_outage
+from aa_notebooks.tracking.record import ExecutionRecord
+from aa_notebooks.tracking.spool import Spool, database_directory, default_spool_dir
+from aa_notebooks.tracking.store import write_batch
+
+log = logging.getLogger(__name__)
+
+
+class _DatabaseDown(Exception):
+    """The database could not be used; the records in hand must be kept."""
+
+
+class _Flush:
+    """A marker in the queue: everything before it is durable once `done` is set."""
+
+    def __init__(self, stop: bool = False) -> None:
+        self.done = threading.Event()
+        self.stop = stop
+
+
+class BatchWriter:
+    """Writes execution records in batches from a background thread, durably and at most once."""
+
+    def __init__(
+        self,
+        url: str | URL | None = None,
+        *,
+        spool_dir: str | Path | None = None,
+        batch_size: int = 2000,
+        retry_interval_s: float = 2.0,
+    ) -> None:
+        self.url = resolve_url(url)
+        self.batch_size = batch_size
+        self.retry_interval_s = retry_interval_s
+        root = Path(spool_dir) if spool_dir is not None else default_spool_dir()
+        self.spool = Spool(database_directory(root, self.url))
+        self._engine = get_engine(self.url)
+        self._queue: queue.SimpleQueue[ExecutionRecord | _Flush] = queue.SimpleQueue()
+        self._retry_at: float | None = 0.0  # when to try the spool next; None: nothing to replay
+        self._closed = False
+        self._schema_ready = False
+        self._thread = threading.Thread(target=self._loop, name="aa-notebooks-writer", daemon=True)
+        self._thread.start()
+        atexit.register(self.close)
+
+    def submit(self, record: ExecutionRecord) -> None:
+        """Queue a record for writing; after `close`, write (or spool) it at once instead."""
+        if self._closed:
+            self._thread.join()  # never write beside the thread while it finishes
+            self._handle([record])
+        else:
+            self._queue.put(record)
+
+    def flush(self, timeout: float | None = None) -> bool:
+        """Wait until every record submitted so far is committed or spooled; retries the spool.
+
+        Returns False when `timeout` (seconds) ran out first.
+        """
+        if self._closed:
+            return True
+        marker = _Flush()
+        self._queue.put(marker)
+        return marker.done.wait(timeout)
+
+    def close(self, timeout: float | None = None) -> None:
+        """Flush, replay what the database takes, stop the thread and release the spool."""
+        if self._closed:
+            return
+        self._closed = True
+        atexit.unregister(self.close)
+        marker = _Flush(stop=True)
+        self._queue.put(marker)
+        marker.done.wait(timeout)
+        self._thread.join(timeout)
+        self.spool.close()
+
+    @property
+    def spooling(self) -> bool:
+        """Whether records are waiting in the spool for the database to come back."""
+        return self._retry_at is not None and self.spool.has_own_records()
+
+    def _loop(self) -> None:
+        while True:
+            items = self._take()
+            markers = [item for item in items if isinstance(item, _Flush)]
+            try:
+                self._handle([item for item in items if isinstance(item, ExecutionRecord)])
+                if markers or (self._retry_at is not None and time.monotonic() >= self._retry_at):
+                    self._replay()
+            except Exception:
+                log.exception("aa-notebooks writer: unexpected error; retrying the spool later")
+                self._retry_at = time.monotonic() + self.retry_interval_s
+            for marker in markers:
+                marker.done.set()
+            if any(marker.stop for marker in markers):
+                return
+
+    def _take(self) -> list[ExecutionRecord | _Flush]:
+        """Block for the first item (or the next retry), then take what has queued meanwhile."""
+        wait = None if self._retry_at is None else max(0.0, self._retry_at - time.monotonic())
+        try:
+            items = [self._queue.get(timeout=wait)]
+        except queue.Empty:
+            return []
+        while len(items) < self.batch_size:
+            try:
+                items.append(self._queue.get_nowait())
+            except queue.Empty:
+                break
+        return items
+
+    def _handle(self, records: Sequence[ExecutionRecord]) -> None:
+        """Write a batch, or spool it while the database is unreachable."""
+        if not records:
+            return
+        if self._retry_at is not None and self.spool.has_own_records():
+            self._keep(records)  # still down: queue behind what is spooled already
+            return
+        try:
+            self._write(records)
+        except _DatabaseDown:
+            self._keep(records)
+
+    def _keep(self, records: Sequence[ExecutionRecord]) -> None:
+        try:
+            self.spool.append(records)
+        except OSError as error:
+            log.critical("cannot spool %d records: %s; they are lost", len(records), error)
+
+    def _replay(self) -> None:
+        """Write what the spool holds; on an outage, try again after `retry_interval_s`."""
+        try:
+            count = self.spool.replay(self._write, self.batch_size)
+        except _DatabaseDown:
+            return
+        if count:
+            log.info("database %s reachable again: %d spooled records replayed", self._shown, count)
+        self._retry_at = None
+
+    def _write(self, records: Sequence[ExecutionRecord]) -> None:
+        """Write records; ones the database refuses for good are set aside in the spool.
+
+        Raises _DatabaseDown (and schedules a retry) when the database cannot be used.
+        """
+        try:
+            self._ensure_schema()
+            result = write_batch(self._engine, records)
+        except Exception as error:
+            if is_outage(error):
+                self._went_down(error)
+                raise _DatabaseDown from error
+            if len(records) == 1:
+                self._reject(records[0], error)
+                return
+            for record in records:  # find the refused ones; the others are written
+                self._write([record])
+            return
+        if result.alerts:
+            self._deliver_alerts()
+
+    def _ensure_schema(self) -> None:
+        """Create the kit's tables on first use (never altering an AgentOS database)."""
+        if not self._schema_ready:
+            init_db(self.url)
+            self._schema_ready = True
+
+    def _deliver_alerts(self) -> None:
+        """Email the budget alerts a batch made due; a mail problem never stops recording."""
+        try:
+            deliver_alerts(self.url)
+        except Exception as error:
+            log.warning("budget alerts not emailed now (%s); `budget_status` retries", error)
+
+    def _went_down(self, error: BaseException) -> None:
+        if self._retry_at is None or not self.spool.has_own_records():
+            log.warning(
+                "database %s unreachable (%s); spooling records in %s, retrying every %s s",
+                self._shown,
+                first_line(error),
+                self.spool.directory,
+                self.retry_interval_s,
+            )
+        self._retry_at = time.monotonic() + self.retry_interval_s
+
+    def _reject(self, record: ExecutionRecord, error: BaseException) -> None:
+        log.error("execution %s refused by the database: %s", record.id, first_line(error))
+        try:
+            self.spool.reject(record, error)
+        except OSError as failure:
+            log.critical("cannot keep refused execution %s: %s", record.id, failure)
+
+    @property
+    def _shown(self) -> str:
+        return mask_url(self.url)

@@ -1,0 +1,208 @@
+"""Time recording through the batched writer on SQLite and PostgreSQL, and the decorator's cost.
+
+Throughput: executions with 4 trace steps and 3 token usages each.
+- writer: records built beforehand, handed to `BatchWriter.submit`, timed until `flush` returns
+  (everything committed);
+- tracker: the whole path agent code takes, `tracker.execution(...)` with its `run.step` and
+  `run.tokens` calls, then `flush` (no budget check, to time the recording alone);
+- baseline: the same records, one transaction per execution through the repositories
+  (`AgentExecutionRepository.create` and friends, then commit).
+Overhead: a trivial function called bare, then under `@track_agent` (with and without the
+hard-stop check, which reads the database); the overhead is the difference per call.
+
+    python bench/tracking.py                       # 20,000 executions, both databases
+    python bench/tracking.py --executions 5000 --skip-postgres
+
+PostgreSQL: a scratch database is created and dropped with the admin URL (`--postgres-url`, else
+$AA_BENCH_POSTGRES_URL, else the test server's).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+import time
+import uuid
+import warnings
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from aa_notebooks.db.engine import dispose_engine, session_factory
+from aa_notebooks.db.repositories import (
+    AgentExecutionRepository,
+    ExecutionTraceRepository,
+    TokenUsageRepository,
+)
+from aa_notebooks.db.setup import init_db
+from aa_notebooks.tracking import BatchWriter, Run, Tracker, track_agent
+from aa_notebooks.tracking.record import ExecutionRecord
+
+DEFAULT_ADMIN_URL = "postgresql://aa_test:aa_test@127.0.0.1:5432/aa_test"
+STEPS = ("thought", "action", "observation", "final_answer")
+ROWS_PER_EXECUTION = 1 + len(STEPS) + 3
+
+
+def record_run(run: Run) -> None:
+    """What a typical agent records: 4 steps and 3 token usages."""
+    for number, kind in enumerate(STEPS, start=1):
+        run.step(kind, f"{kind} of the agent", duration_ms=10, input_tokens=5, output_tokens=5)
+        if number <= 3:
+            run.tokens("main_agent", "gpt-4o", 1200, 300, step_number=number)
+
+
+def build(count: int) -> list[ExecutionRecord]:
+    """Finished records, as the tracker hands them to the writer."""
+    records = []
+    for _ in range(count):
+        run = Run(agent_name="bench", model="gpt-4o", query="how fast?")
+        record_run(run)
+        records.append(run.finish())
+    return records
+
+
+def writer_rate(url: str, spool: Path, count: int) -> float:
+    """Executions per second through the batched writer, from submit to commit."""
+    records = build(count)
+    writer = BatchWriter(url, spool_dir=spool)
+    writer.flush()  # started, schema checked: time the writing only
+    start = time.perf_counter()
+    for record in records:
+        writer.submit(record)
+    writer.flush()
+    elapsed = time.perf_counter() - start
+    writer.close()
+    return count / elapsed
+
+
+def tracker_rate(url: str, spool: Path, count: int) -> float:
+    """Executions per second through `tracker.execution` blocks, until all are committed."""
+    tracker = Tracker(url, spool_dir=spool, check_budgets=False)
+    tracker.writer.flush()
+    start = time.perf_counter()
+    for _ in range(count):
+        with tracker.execution(agent_name="bench", model="gpt-4o", query="how fast?") as run:
+            record_run(run)
+    tracker.flush()
+    elapsed = time.perf_counter() - start
+    tracker.close()
+    return count / elapsed
+
+
+def baseline_rate(url: str, count: int) -> float:
+    """Executions per second, one transaction each through the repositories."""
+    records = build(count)
+    make_session = session_factory(url)
+    start = time.perf_counter()
+    for record in records:
+        with make_session() as session:
+            AgentExecutionRepository(session).create(record.execution, commit=False)
+            for step in record.traces:
+                ExecutionTraceRepository(session).create(step, commit=False)
+            for usage in record.usages:
+                TokenUsageRepository(session).create(usage, commit=False)
+            session.commit()
+    return count / (time.perf_counter() - start)
+
+
+def per_call_us(function: Callable[[], object], calls: int) -> float:
+    """Mean microseconds per call over `calls` calls (after a warm-up)."""
+    for _ in range(100):
+        function()
+    start = time.perf_counter()
+    for _ in range(calls):
+        function()
+    return (time.perf_counter() - start) / calls * 1e6
+
+
+def decorator_overheads(url: str, spool: Path, calls: int) -> dict[str, float]:
+    """Microseconds per call: bare, decorated, decorated with the hard-stop check."""
+
+    def agent() -> int:
+        return 42
+
+    results = {"bare call": per_call_us(agent, calls)}
+    for label, check in (("@track_agent", False), ("@track_agent + hard-stop check", True)):
+        tracker = Tracker(url, spool_dir=spool, check_budgets=check)
+        results[label] = per_call_us(track_agent("bench", tracker=tracker)(agent), calls)
+        tracker.close()
+    return results
+
+
+def measure(
+    name: str, url: str, executions: int, baseline: int, calls: int
+) -> tuple[list[str], list[str]]:
+    """The Markdown rows for one database: throughput, then overhead."""
+    init_db(url)
+    with tempfile.TemporaryDirectory() as spool:
+        writer = writer_rate(url, Path(spool), executions)
+        tracked = tracker_rate(url, Path(spool), executions)
+        base = baseline_rate(url, baseline)
+        overheads = decorator_overheads(url, Path(spool), calls)
+    bare = overheads["bare call"]
+    rows = [
+        f"| {name} | batched writer | {executions:,} | {writer:,.0f} | "
+        f"{writer * ROWS_PER_EXECUTION:,.0f} | {writer / base:.1f}x |",
+        f"| {name} | tracker.execution, end to end | {executions:,} | {tracked:,.0f} | "
+        f"{tracked * ROWS_PER_EXECUTION:,.0f} | {tracked / base:.1f}x |",
+        f"| {name} | baseline: 1 transaction each | {baseline:,} | {base:,.0f} | "
+        f"{base * ROWS_PER_EXECUTION:,.0f} | 1.0x |",
+    ]
+    overhead_rows = [
+        f"| {name} | {label} | {us:,.1f} | {us - bare:,.1f} |" for label, us in overheads.items()
+    ]
+    dispose_engine(url)
+    return rows, overhead_rows
+
+
+@contextmanager
+def scratch_postgres(admin_url: str) -> Iterator[str]:
+    """A fresh PostgreSQL database, dropped afterwards."""
+    name = f"aa_bench_tracking_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(
+        make_url(admin_url).set(drivername="postgresql+psycopg"), isolation_level="AUTOCOMMIT"
+    )
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    url = make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+    try:
+        yield url
+    finally:
+        dispose_engine(url)
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def main() -> None:
+    """Run the measurements and print them as Markdown tables."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--executions", type=int, default=20_000)
+    parser.add_argument("--baseline", type=int, default=2_000, help="executions for the baseline")
+    parser.add_argument("--calls", type=int, default=5_000, help="calls for the overhead")
+    parser.add_argument("--skip-postgres", action="store_true")
+    parser.add_argument("--postgres-url", default=os.environ.get("AA_BENCH_POSTGRES_URL"))
+    args = parser.parse_args()
+    warnings.simplefilter("ignore")
+    sizes = (args.executions, args.baseline, args.calls)
+    with tempfile.TemporaryDirectory() as directory:
+        throughput, overhead = measure("SQLite", f"sqlite:///{Path(directory) / 'b.db'}", *sizes)
+    if not args.skip_postgres:
+        with scratch_postgres(args.postgres_url or DEFAULT_ADMIN_URL) as url:
+            more_throughput, more_overhead = measure("PostgreSQL", url, *sizes)
+        throughput += more_throughput
+        overhead += more_overhead
+    print("| database | path | executions | executions/s | rows/s | vs baseline |")
+    print("|---|---|---:|---:|---:|---:|")
+    print("\n".join(throughput))
+    print("\n| database | call | µs per call | overhead µs |")
+    print("|---|---|---:|---:|")
+    print("\n".join(overhead))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,76 @@
+"""The budget endpoints: the document's curl body as it is, list, update, delete, validation,
+and budgets owned by the user a scoped app names."""
+
+from __future__ import annotations
+
+import httpx
+
+from tests.api.dataset import U1, U2
+
+API = "/api/analytics"
+DOCUMENT_BODY = {
+    "threshold_usd": 100.00,
+    "period_days": 30,
+    "alert_type": "warning",
+    "alert_at_percentage": 80,
+    "email_notification": True,
+}
+
+
+async def test_create_list_update_delete(client: httpx.AsyncClient) -> None:
+    created = await client.post(f"{API}/budgets", json=DOCUMENT_BODY)
+    assert created.status_code == 201
+    budget = created.json()
+    assert (budget["scope"], budget["alert_type"], budget["threshold_usd"]) == (
+        "global", "warning", "100.00",
+    )  # fmt: skip
+    assert (budget["period_days"], budget["alert_at_percentage"], budget["is_active"]) == (
+        30,
+        80,
+        True,
+    )
+
+    listed = (await client.get(f"{API}/budgets")).json()["items"]
+    assert [(b["id"], b["threshold_usd"], b["current_spend_usd"]) for b in listed] == [
+        (budget["id"], "100.00", "0.00"),
+    ]  # fmt: skip
+
+    changed = await client.patch(f"{API}/budgets/{budget['id']}", json={"threshold_usd": "150.5"})
+    assert changed.status_code == 200 and changed.json()["threshold_usd"] == "150.50"
+    assert changed.json()["alert_type"] == "warning"  # untouched fields stay
+
+    assert (await client.delete(f"{API}/budgets/{budget['id']}")).status_code == 204
+    assert (await client.get(f"{API}/budgets")).json()["items"] == []
+    gone = await client.patch(f"{API}/budgets/{budget['id']}", json={"is_active": False})
+    assert gone.status_code == 404
+    assert (await client.delete(f"{API}/budgets/{budget['id']}")).status_code == 404
+
+
+async def test_invalid_budgets_answer_422_with_the_reason(client: httpx.AsyncClient) -> None:
+    low = await client.post(f"{API}/budgets", json={**DOCUMENT_BODY, "alert_at_percentage": 0})
+    assert low.status_code == 422 and "alert_at_percentage" in low.json()["detail"]
+    agent = await client.post(f"{API}/budgets", json={**DOCUMENT_BODY, "scope": "agent"})
+    assert agent.status_code == 422 and "needs a target" in agent.json()["detail"]
+    missing = await client.post(f"{API}/budgets", json={"period_days": 30})
+    assert missing.status_code == 422
+    assert "threshold_usd: Field required" in missing.json()["detail"]
+    unknown = await client.post(f"{API}/budgets", json={**DOCUMENT_BODY, "colour": "red"})
+    assert unknown.status_code == 422 and "colour" in unknown.json()["detail"]
+
+
+async def test_a_scoped_user_owns_and_sees_only_its_budgets(
+    scoped_client: httpx.AsyncClient,
+) -> None:
+    alice, bob = {"x-user": str(U1)}, {"x-user": str(U2)}
+    mine = (await scoped_client.post(f"{API}/budgets", json=DOCUMENT_BODY, headers=alice)).json()
+    assert mine["user_id"] == str(U1)
+    assert (await scoped_client.get(f"{API}/budgets", headers=bob)).json()["items"] == []
+    path = f"{API}/budgets/{mine['id']}"
+    assert (
+        await scoped_client.patch(path, json={"is_active": False}, headers=bob)
+    ).status_code == 404
+    assert (await scoped_client.delete(path, headers=bob)).status_code == 404
+    given_away = {**DOCUMENT_BODY, "user_id": str(U2)}
+    refused = await scoped_client.post(f"{API}/budgets", json=given_away, headers=alice)
+    assert refused.status_code == 403
+    assert (await scoped_client.delete(path, headers=alice)).status_code == 204

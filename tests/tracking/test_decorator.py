@@ -1,0 +1,112 @@
+"""`@track_agent` records each call of sync and async functions, fills fields from the
+function's arguments, and uses the default tracker when none is given."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from aa_notebooks.tracking import Tracker, configure, current_run, defaults, track_agent
+from tests.tracking.conftest import executions, steps
+
+ALICE = uuid.UUID("a11ce000-0000-4000-8000-000000000001")
+
+
+def test_sync_function(db_url: str, tracker: Tracker) -> None:
+    @track_agent("answerer", agent_type="react", model="gpt-4o", flow_id="support", tracker=tracker)
+    def answer(query: str, user_id: uuid.UUID | None = None) -> str:
+        run = current_run()
+        assert run is not None
+        run.step("thought", f"about {query}", input_tokens=10, output_tokens=5)
+        return query.upper()
+
+    assert answer("refund policy?", user_id=ALICE) == "REFUND POLICY?"
+    assert answer("second") == "SECOND"
+    tracker.flush()
+    first, second = executions(db_url)
+    assert (first["agent_name"], first["agent_type"], first["flow_id"]) == (
+        "answerer",
+        "react",
+        "support",
+    )
+    assert (first["query_preview"], first["user_id"]) == ("refund policy?", ALICE)
+    assert (second["query_preview"], second["user_id"]) == ("second", None)
+    assert [s["content"] for s in steps(db_url, first["id"])] == ["about refund policy?"]
+
+
+async def test_async_function_keeps_its_nature(db_url: str, tracker: Tracker) -> None:
+    @track_agent(tracker=tracker)
+    async def plan(task: str) -> list[str]:
+        await asyncio.sleep(0)
+        return [task]
+
+    assert inspect.iscoroutinefunction(plan) and plan.__name__ == "plan"
+    assert await plan("x") == ["x"]
+    tracker.flush()
+    [row] = executions(db_url)
+    # The agent name defaults to the function's qualified name.
+    assert row["agent_name"].endswith("plan") and row["status"].value == "success"
+
+
+async def test_async_timeout(db_url: str, tracker: Tracker) -> None:
+    @track_agent("sleeper", timeout_s=0.05, tracker=tracker)
+    async def sleeper() -> None:
+        await asyncio.sleep(5)
+
+    with pytest.raises(TimeoutError):
+        await sleeper()
+    tracker.flush()
+    [row] = executions(db_url)
+    assert row["status"].value == "timeout"
+
+
+def test_exception_is_recorded_and_reraised(db_url: str, tracker: Tracker) -> None:
+    @track_agent("fragile", tracker=tracker)
+    def fragile(query: str) -> None:
+        raise RuntimeError(f"cannot answer {query}")
+
+    with pytest.raises(RuntimeError):
+        fragile(query="this")
+    tracker.flush()
+    [row] = executions(db_url)
+    assert (row["status"].value, row["error_type"], row["error_message"]) == (
+        "failure", "RuntimeError", "cannot answer this",
+    )  # fmt: skip
+
+
+@pytest.fixture
+def default_tracker(db_url: str, spool_dir: Path) -> Iterator[None]:
+    """The process's default tracker pointed at the test database, reset afterwards."""
+    yield
+    current = defaults._default
+    defaults._default = None
+    if current is not None:
+        current.close()
+
+
+def test_default_tracker_is_looked_up_at_call_time(
+    db_url: str, spool_dir: Path, default_tracker: None
+) -> None:
+    @track_agent("late-configured")
+    def agent() -> int:
+        return 42
+
+    tracker = configure(db_url, spool_dir=spool_dir)
+    assert agent() == 42
+    tracker.flush()
+    assert [row["agent_name"] for row in executions(db_url)] == ["late-configured"]
+
+
+def test_default_tracker_from_the_environment(
+    db_url: str, spool_dir: Path, default_tracker: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AA_DATABASE_URL", db_url)
+    assert str(defaults.get_tracker().url.database) in db_url
+    track_agent("from-env")(lambda: None)()
+    assert defaults.flush()
+    assert [row["agent_name"] for row in executions(db_url)] == ["from-env"]

@@ -1,0 +1,85 @@
+"""The hard-stop check runs before the work: a spent hard_stop budget of the run's scope
+refuses it with BudgetExceededError, and nothing is recorded for it; a warning budget never
+blocks; an execution already running is recorded even when it takes spend past the threshold."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from aa_notebooks.budgets import create_budget
+from aa_notebooks.errors import BudgetExceededError
+from aa_notebooks.tracking import Tracker, track_agent
+from tests.tracking.conftest import counts, executions
+
+# gpt-4o: 1,200 input + 300 output tokens cost $0.006000.
+
+
+def spend(tracker: Tracker, agent: str, times: int) -> None:
+    """Record `times` executions of `agent` costing $0.006 each."""
+    for _ in range(times):
+        with tracker.execution(agent_name=agent) as run:
+            run.tokens("main_agent", "gpt-4o", 1200, 300)
+    tracker.flush()
+
+
+def test_spent_hard_stop_refuses_before_the_work(db_url: str, tracker: Tracker) -> None:
+    create_budget(db_url, name="researcher cap", scope="agent", target="researcher",
+                  threshold_usd=Decimal("0.01"), alert_type="hard_stop", period_days=1)  # fmt: skip
+    spend(tracker, "researcher", 2)  # $0.012, past the $0.01 threshold
+
+    with (
+        pytest.raises(BudgetExceededError, match="'researcher cap' is exceeded") as refused,
+        tracker.execution(agent_name="researcher"),
+    ):
+        pytest.fail("a refused run must not start")
+    assert refused.value.spend_usd == Decimal("0.01") and refused.value.threshold_usd == Decimal(
+        "0.01"
+    )
+    spend(tracker, "writer", 1)  # another agent's scope is not stopped
+    assert counts(db_url)[0] == 3  # the refused run is not recorded
+
+
+def test_warning_budget_never_blocks(db_url: str, tracker: Tracker) -> None:
+    create_budget(db_url, threshold_usd=Decimal("0.01"), alert_type="warning", period_days=1)
+    spend(tracker, "researcher", 3)
+    assert counts(db_url)[0] == 3
+
+
+def test_checks_can_be_turned_off(db_url: str, spool_dir) -> None:
+    create_budget(db_url, threshold_usd=Decimal("0.01"), alert_type="hard_stop", period_days=1)
+    unchecked = Tracker(db_url, spool_dir=spool_dir, check_budgets=False)
+    try:
+        spend(unchecked, "researcher", 3)
+    finally:
+        unchecked.close()
+    assert counts(db_url)[0] == 3
+
+
+def test_a_running_execution_is_recorded_past_the_threshold(db_url: str, tracker: Tracker) -> None:
+    create_budget(db_url, threshold_usd=Decimal("0.01"), alert_type="hard_stop", period_days=1)
+    with tracker.execution(agent_name="long") as long_run:
+        spend(tracker, "other", 2)  # the budget is spent while this run is in flight
+        long_run.tokens("main_agent", "gpt-4o", 1200, 300)
+    tracker.flush()
+    assert [row["agent_name"] for row in executions(db_url)].count("long") == 1
+    with pytest.raises(BudgetExceededError), tracker.execution(agent_name="next"):
+        pass
+
+
+async def test_async_block_and_decorator_are_refused(db_url: str, tracker: Tracker) -> None:
+    create_budget(db_url, threshold_usd=Decimal("0.01"), alert_type="hard_stop", period_days=1)
+    spend(tracker, "researcher", 2)
+    called = []
+
+    @track_agent("researcher", tracker=tracker)
+    async def agent() -> None:
+        called.append(True)
+
+    with pytest.raises(BudgetExceededError):
+        await agent()
+    with pytest.raises(BudgetExceededError):
+        async with tracker.execution(agent_name="researcher"):
+            called.append(True)
+    assert called == [] and counts(db_url)[0] == 2

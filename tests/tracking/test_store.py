@@ -1,0 +1,56 @@
+"""`write_batch` stores records exactly as built, once per execution id, and counts each new
+execution's spend once; records survive the spool's JSON form unchanged."""
+
+from __future__ import annotations
+
+import uuid
+from decimal import Decimal
+
+from aa_notebooks.budgets import check_budget, create_budget
+from aa_notebooks.db.engine import get_engine
+from aa_notebooks.tracking.record import ExecutionRecord
+from aa_notebooks.tracking.run import Run
+from aa_notebooks.tracking.store import write_batch
+from tests.tracking.conftest import counts, executions, steps, usages
+
+ALICE = uuid.UUID("a11ce000-0000-4000-8000-000000000001")
+
+
+def make_record(agent: str = "researcher", **fields: object) -> ExecutionRecord:
+    """A finished record with two steps and one usage costing $0.006000 (gpt-4o 1200/300)."""
+    run = Run(agent_name=agent, model="gpt-4o", query='say "hi" <b>', **fields)
+    run.step("thought", "plan: ünïcode ✓", duration_ms=12, input_tokens=7, output_tokens=3)
+    run.step("final_answer", None, duration_ms=5)
+    run.tokens("main_agent", "gpt-4o", 1200, 300, step_number=1)
+    return run.finish()
+
+
+def test_rows_are_stored_as_built(db_url: str) -> None:
+    record = make_record(user_id=ALICE, session_id="s-1", flow_id="support")
+    assert write_batch(get_engine(db_url), [record]).inserted == 1
+    [row] = executions(db_url)
+    assert {k: (v.value if hasattr(v, "value") else v) for k, v in row.items()} == record.execution
+    assert [{k: (v.value if hasattr(v, "value") else v) for k, v in s.items()}
+            for s in steps(db_url, record.id)] == list(record.traces)  # fmt: skip
+    assert usages(db_url, record.id) == list(record.usages)
+
+
+def test_same_record_twice_is_stored_and_counted_once(db_url: str) -> None:
+    create_budget(db_url, threshold_usd=Decimal("0.01"), alert_type="hard_stop", period_days=1)
+    record = make_record()
+    engine = get_engine(db_url)
+    assert write_batch(engine, [record, record]).inserted == 1
+    assert write_batch(engine, [record]).inserted == 0
+    assert counts(db_url) == (1, 2, 1)
+    check_budget(db_url)  # $0.006 counted once: not past $0.01
+
+
+def test_unknown_users_get_a_stub_in_the_kits_database(db_url: str) -> None:
+    record = make_record(user_id=ALICE)
+    write_batch(get_engine(db_url), [record, make_record(user_id=ALICE)])
+    assert {row["user_id"] for row in executions(db_url)} == {ALICE}
+
+
+def test_json_round_trip_restores_every_value() -> None:
+    record = make_record(user_id=ALICE, flow_id="f")
+    assert ExecutionRecord.from_json(record.to_json()) == record
