@@ -1,26 +1,38 @@
-"""`aa-notebooks demo`: the README's first command, on the embedded default database."""
+"""`aa-notebooks demo`: the README's first command, on the embedded default database.
+
+Seeds demo data when the database is empty, prints the overview, and executes the example
+notebooks of the checkout into `demo-output/` with papermill in a real kernel.
+"""
 
 from __future__ import annotations
 
 import argparse
+import os
+from pathlib import Path
 
 from aa_notebooks.cli.context import CommandContext
 from aa_notebooks.db.inspection import database_info
-from aa_notebooks.db.url import resolve_url
+from aa_notebooks.db.url import mask_url, resolve_url
+
+CHECKOUT = Path(__file__).resolve().parents[3]
+DEMO_NOTEBOOKS = ("quickstart.ipynb",)
 
 
 def register(subcommands: argparse._SubParsersAction) -> list[argparse.ArgumentParser]:
     """Add the demo subcommand."""
     demo = subcommands.add_parser(
-        "demo", help="seed demo data (when the database is empty) and show the overview"
+        "demo", help="seed demo data (when empty), show the overview, run the example notebooks"
     )
     demo.add_argument("--reset", action="store_true", help="reseed even if data exists")
+    demo.add_argument(
+        "--output-dir", type=Path, default=Path("demo-output"), help="where results go"
+    )
     demo.set_defaults(handler=run_demo)
     return [demo]
 
 
 def run_demo(args: argparse.Namespace, context: CommandContext) -> None:
-    """Seed when empty, then print what the database holds and the 30-day overview."""
+    """Seed when empty, print the 30-day overview, execute the example notebooks."""
     from aa_notebooks.analytics import connect
     from aa_notebooks.db.setup import init_db
     from aa_notebooks.seed import seed_database
@@ -32,3 +44,22 @@ def run_demo(args: argparse.Namespace, context: CommandContext) -> None:
     print(database_info(url))
     print()
     print(connect(url).overview("30d"))
+    args.output_dir.mkdir(parents=True, exist_ok=True)
+    for name in DEMO_NOTEBOOKS:
+        _execute_notebook(CHECKOUT / "notebooks" / name, args.output_dir, url)
+
+
+def _execute_notebook(source: Path, output_dir: Path, url: object) -> None:
+    """Run one notebook in a real kernel; the database reaches it through the environment."""
+    if not source.exists():
+        print(f"skipped {source.name}: not found (the example notebooks come with a checkout)")
+        return
+    import papermill
+
+    os.environ["AA_DATABASE_URL"] = url.render_as_string(hide_password=False)  # type: ignore[attr-defined]
+    target = output_dir / source.name
+    print(f"\nrunning {source.name} on {mask_url(url)}")  # type: ignore[arg-type]
+    papermill.execute_notebook(
+        str(source), str(target), kernel_name="python3", cwd=str(output_dir), progress_bar=True
+    )
+    print(f"wrote {target}")

@@ -1,0 +1,79 @@
+"""`budgets [list|create|update|delete|status]`: the budget alerts of the product document."""
+
+from __future__ import annotations
+
+import argparse
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from aa_notebooks.cli.context import CommandContext
+from aa_notebooks.cli.options import positive_int
+from aa_notebooks.errors import InvalidInputError
+
+ACTIONS = ("list", "create", "update", "delete", "status")
+
+
+def _money(text: str) -> Decimal:
+    try:
+        return Decimal(text)
+    except InvalidOperation:
+        raise argparse.ArgumentTypeError(f"expected an amount in USD, got {text!r}") from None
+
+
+def _flag(text: str) -> bool:
+    if text.lower() in ("true", "yes", "1", "on"):
+        return True
+    if text.lower() in ("false", "no", "0", "off"):
+        return False
+    raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
+
+
+def register(subcommands: argparse._SubParsersAction) -> list[argparse.ArgumentParser]:
+    """Add the budgets subcommand."""
+    budgets = subcommands.add_parser(
+        "budgets",
+        help="list, create, update, delete budget alerts, or show their status",
+        description="Budget alerts: a USD threshold over a rolling window of period_days.",
+    )
+    budgets.add_argument("action", nargs="?", default="list", choices=ACTIONS)
+    budgets.add_argument("id", nargs="?", help="the budget id (update, delete)")
+    budgets.add_argument("--name", help="a readable name")
+    budgets.add_argument("--scope", choices=("user", "agent", "flow", "global"))
+    budgets.add_argument(
+        "--target", help="the agent (name or id) or flow an agent/flow budget watches"
+    )
+    budgets.add_argument("--threshold-usd", type=_money, help="the spending limit in USD")
+    budgets.add_argument("--period-days", type=positive_int, help="rolling window (default 30)")
+    budgets.add_argument("--alert-type", choices=("warning", "hard_stop"))
+    budgets.add_argument("--alert-at-percentage", type=int, help="warn at this percent (1-100)")
+    budgets.add_argument("--email-notification", type=_flag, metavar="true|false")
+    budgets.add_argument("--active", dest="is_active", type=_flag, metavar="true|false")
+    budgets.add_argument("--budget-user", dest="budget_user_id", help="owner (user budgets)")
+    budgets.set_defaults(handler=run_budgets)
+    return [budgets]
+
+
+def _fields(args: argparse.Namespace) -> dict[str, Any]:
+    names = ("name", "scope", "target", "threshold_usd", "period_days", "alert_type",
+             "alert_at_percentage", "email_notification", "is_active")  # fmt: skip
+    fields = {n: getattr(args, n) for n in names if getattr(args, n) is not None}
+    if args.budget_user_id:
+        fields["user_id"] = args.budget_user_id
+    return fields
+
+
+def run_budgets(args: argparse.Namespace, context: CommandContext) -> Any:
+    """Dispatch one budgets action to the analytics client."""
+    analytics = context.analytics()
+    if args.action == "list":
+        return analytics.budgets()
+    if args.action == "status":
+        return analytics.budget_status()
+    if args.action == "create":
+        return analytics.create_budget(**_fields(args))
+    if not args.id:
+        raise InvalidInputError(f"`budgets {args.action}` needs the budget id")
+    if args.action == "update":
+        return analytics.update_budget(args.id, **_fields(args))
+    analytics.delete_budget(args.id)
+    return f"deleted budget {args.id}"

@@ -1,0 +1,83 @@
+"""Analytics subcommands through the CLI entry point, in the three output formats.
+
+Window 2026-11-18..2026-11-25 holds 10 executions of the hand-made dataset (see
+tests/magic/test_magic_commands.py for the count), costing 0.001500 + 0.003000 + 0.000900 +
+0.004000 + 0 + 0.000225 + 0.000100 + 0.006300 + 1.000000 (E09) + 2.000000 (E11) = 3.016025.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+import pytest
+
+from aa_notebooks.analytics import connect
+from aa_notebooks.cli import main
+from tests.analytics import dataset
+
+WINDOW = ["--start-date", "2026-11-18", "--end-date", "2026-11-25"]
+
+
+@pytest.fixture
+def url(db_url: str) -> str:
+    dataset.load(db_url)
+    return db_url
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_overview_json(url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "--db", url, "overview", *WINDOW, "--format", "json")
+    assert code == 0
+    data = json.loads(out)
+    assert data["total_executions"] == 10
+    assert data["total_cost_usd"] == "3.016025"
+
+
+def test_overview_table_is_readable(url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "overview", "--db", url, *WINDOW)
+    assert code == 0
+    assert "$3.02" in out
+
+
+def test_costs_csv_matches_the_library(url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "--db", url, "costs", "--by", "agent", *WINDOW, "--format", "csv")
+    assert code == 0
+    rows = list(csv.DictReader(io.StringIO(out)))
+    expected = connect(url).cost_summary(by="agent", start_date="2026-11-18",
+                                         end_date="2026-11-25").frame  # fmt: skip
+    assert len(rows) == len(expected)
+    assert [r[expected.columns[0]] for r in rows] == [str(v) for v in expected.iloc[:, 0]]
+
+
+def test_user_scope_option(url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(
+        capsys, "--db", url, "--user", str(dataset.U2), "overview", *WINDOW, "--format", "json"
+    )
+    assert code == 0 and json.loads(out)["total_executions"] == 3
+
+
+def test_execution_not_found_is_one_line(url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(capsys, "--db", url, "execution", "00000000-0000-4000-8000-999999999999")
+    assert code == 2 and out == ""
+    assert err.startswith("aa-notebooks: error: ") and err.count("\n") == 1
+
+
+def test_bad_period_lists_the_accepted_forms(url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(capsys, "--db", url, "overview", "--period", "fortnight")
+    assert code == 2
+    assert "24h" in err and "7d" in err and err.count("\n") == 1
+
+
+def test_sql_with_params(url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(
+        capsys, "--db", url, "sql", "SELECT COUNT(*) AS n FROM agentexecutions WHERE status = {s}",
+        "--param", "s=timeout", "--format", "json",
+    )  # fmt: skip
+    assert code == 0 and json.loads(out) == [{"n": 1}]
