@@ -1,7 +1,12 @@
-"""aa-notebooks: Jupyter-native analytics, cost and reporting for LLM agents."""
+"""aa-notebooks: Jupyter-native analytics, cost and reporting for LLM agents.
+
+Public names are imported on first use, so agent code that only records executions
+(`from aa_notebooks import track_agent`) does not load pandas or the notebook stack.
+"""
 
 from __future__ import annotations
 
+from importlib import import_module
 from typing import Any
 
 from aa_notebooks.errors import (
@@ -15,6 +20,23 @@ from aa_notebooks.errors import (
     SchemaError,
 )
 
+_LAZY = {
+    "Analytics": "aa_notebooks.analytics",
+    "connect": "aa_notebooks.analytics",
+    "calculate_cost": "aa_notebooks.pricing",
+    "is_priced": "aa_notebooks.pricing",
+    "price_source": "aa_notebooks.pricing",
+    "check_budget": "aa_notebooks.budgets",
+    "budget_status": "aa_notebooks.budgets",
+    "track_agent": "aa_notebooks.tracking",
+    "Tracker": "aa_notebooks.tracking",
+    "configure": "aa_notebooks.tracking",
+    "current_run": "aa_notebooks.tracking",
+    "init_db": "aa_notebooks.db.setup",
+    "check_db": "aa_notebooks.db.inspection",
+    "seed_database": "aa_notebooks.seed",
+}
+
 __all__ = [
     "AnalyticsError",
     "BudgetExceededError",
@@ -25,7 +47,15 @@ __all__ = [
     "PricingError",
     "SchemaError",
     "load_ipython_extension",
+    *_LAZY,
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """Import a public name from its module on first access."""
+    if name in _LAZY:
+        return getattr(import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'aa_notebooks' has no attribute {name!r}")
 
 
 def load_ipython_extension(ipython: Any) -> None:
