@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import nbformat
-import papermill
 import pandas as pd
+import papermill
 import pytest
 
 from aa_notebooks.analytics import connect
