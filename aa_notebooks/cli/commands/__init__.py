@@ -9,14 +9,14 @@ from __future__ import annotations
 import argparse
 from importlib.metadata import version
 
-from aa_notebooks.cli.commands import analytics, budgets, database, demo, session
+from aa_notebooks.cli.commands import analytics, budgets, database, demo, session, widgets
 from aa_notebooks.cli.output import FORMATS
 from aa_notebooks.cli.parser import COMMAND_METAVAR, CommandParser
 
 PROG = {"cli": "aa-notebooks", "magic": "%agent_analytics"}
 COMMAND_MODULES = {
     "cli": (session, analytics, budgets, database, demo),
-    "magic": (session, analytics, budgets, database),
+    "magic": (session, analytics, budgets, database, widgets),
 }
 
 

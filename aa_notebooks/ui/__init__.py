@@ -1,0 +1,11 @@
+"""Interactive widgets: the analytics dashboard and the trace explorer (ipywidgets + Altair).
+
+They show what the analytics layer returns, never numbers of their own; `open_dashboard` and
+`open_trace` also turn a missing or unreachable database into a sentence instead of a traceback.
+"""
+
+from aa_notebooks.ui.dashboard import Dashboard
+from aa_notebooks.ui.launch import NoDatabase, open_dashboard, open_trace, opened
+from aa_notebooks.ui.trace import TraceExplorer
+
+__all__ = ["Dashboard", "NoDatabase", "TraceExplorer", "open_dashboard", "open_trace", "opened"]

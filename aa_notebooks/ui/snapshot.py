@@ -1,0 +1,78 @@
+"""Everything one dashboard refresh shows, fetched from the analytics layer for one window.
+
+The window is resolved once, so every panel covers exactly the same span; the independent
+queries run side by side on the engine's connection pool to keep a refresh short on big tables.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import timedelta
+
+import pandas as pd
+
+from aa_notebooks.analytics import Analytics, ExecutionPage, Overview, Table, Window
+from aa_notebooks.ui import gaps
+
+HOURLY_UP_TO = timedelta(days=2)
+TOP_AGENTS = 10
+PARALLEL_QUERIES = 4
+
+
+@dataclass(frozen=True, eq=False)
+class Snapshot:
+    """The analytics results behind every panel of one refresh."""
+
+    client: Analytics
+    """The client (and so the user scope) the results came from."""
+    window: Window
+    bucket: str
+    """"hour" for windows up to two days, else "day"."""
+    overview: Overview
+    previous: Overview
+    """The overview of the window of the same length just before (for the KPI changes)."""
+    activity: Table
+    cost_by_model: Table
+    cost_over_time: pd.DataFrame
+    """Columns bucket, model, cost_usd."""
+    top_agents: Table
+    executions: ExecutionPage
+    users: tuple[str, ...]
+    """Users with executions in the window (for the scope list); empty for a scoped client."""
+
+
+def bucket_for(window: Window) -> str:
+    """Hourly buckets for short windows, daily ones otherwise."""
+    return "hour" if window.duration <= HOURLY_UP_TO else "day"
+
+
+def load(
+    analytics: Analytics, base: Analytics, window: Window, page: int, page_size: int
+) -> Snapshot:
+    """Fetch every panel's result for `window` from `analytics`; users come from `base`."""
+    bucket = bucket_for(window)
+    unscoped = base.scope == "all users"
+    with ThreadPoolExecutor(PARALLEL_QUERIES, thread_name_prefix="aa-dashboard-query") as pool:
+        overview = pool.submit(analytics.overview, window)
+        previous = pool.submit(analytics.overview, window.previous())
+        activity = pool.submit(analytics.timeseries, window, bucket=bucket)
+        costs = pool.submit(analytics.cost_summary, window, by="model")
+        top = pool.submit(analytics.top_agents, window, limit=TOP_AGENTS)
+        executions = pool.submit(analytics.executions, page, page_size, period=window)
+        users = pool.submit(base.cost_summary, window, by="user") if unscoped else None
+        models = [m for m in costs.result().frame["model"] if isinstance(m, str)]
+        over_time = pool.submit(gaps.cost_over_time_by_model, analytics, window, bucket, models)
+        return Snapshot(
+            client=analytics,
+            window=window,
+            bucket=bucket,
+            overview=overview.result(),
+            previous=previous.result(),
+            activity=activity.result(),
+            cost_by_model=costs.result(),
+            cost_over_time=over_time.result(),
+            top_agents=top.result(),
+            executions=executions.result(),
+            users=tuple(str(u) for u in users.result().frame["user_id"].dropna()) if users else (),
+        )

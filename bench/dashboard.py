@@ -1,0 +1,193 @@
+"""Time a full dashboard refresh at 1M executions, in the Python process that holds the widgets.
+
+A refresh is `Dashboard.set_period(...)` until every panel is updated (it waits for the worker):
+both overviews (window and previous window, for the KPI changes), the time series, cost by
+model, cost over time by model, top agents, the first page of recent executions and the scope
+list, then the cards, charts and tables. Periods alternate, so every timed call is a change.
+Beside it, in the same run: the naive baseline, which loads every execution of the window and of
+the previous one with `pandas.read_sql` and computes the same panels in pandas.
+
+The databases are those of bench/analytics.py (its seeding and reuse rules), so a database it
+left behind is reused as it is.
+
+    python bench/dashboard.py                          # 1,000,000 executions, both databases
+    python bench/dashboard.py --skip-sqlite --periods 7d,30d --runs 5
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import os
+import statistics
+import time
+from collections.abc import Callable
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pandas as pd
+from platformdirs import user_cache_dir
+from sqlalchemy import select
+from sqlalchemy.engine import Engine
+
+from aa_notebooks.analytics import Window, connect
+from aa_notebooks.analytics.filters import EXECUTIONS, in_window
+from aa_notebooks.db.engine import dispose_engine, get_engine
+from aa_notebooks.ui import Dashboard
+from aa_notebooks.ui.snapshot import bucket_for, load
+
+
+def analytics_bench() -> ModuleType:
+    """bench/analytics.py, for its seeding rules and database locations."""
+    spec = importlib.util.spec_from_file_location(
+        "bench_analytics", Path(__file__).parent / "analytics.py"
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def median_ms(times: list[float]) -> float:
+    return statistics.median(times) * 1000
+
+
+def timed(work: Callable[[], Any]) -> float:
+    started = time.perf_counter()
+    work()
+    return time.perf_counter() - started
+
+
+def naive_panels(engine: Engine, window: Window) -> dict[str, Any]:
+    """Every panel's numbers from all rows of the window and the previous one, in pandas."""
+    both = Window(window.previous().start, window.end, window.end_inclusive, "both")
+    with engine.connect() as connection:
+        frame = pd.read_sql(select(EXECUTIONS).where(in_window(both)), connection)
+    frame["cost_usd"] = frame["cost_usd"].astype(float)
+    frame["started_at"] = pd.to_datetime(frame["started_at"], utc=True)
+    frame["success"] = frame["status"].astype(str) == "success"
+    frame["agent"] = frame["agent_id"].astype("string").fillna(frame["agent_name"])
+    current = frame[frame["started_at"] >= window.start]
+    previous = frame[frame["started_at"] < window.start]
+
+    def overview(rows: pd.DataFrame) -> dict[str, Any]:
+        times = rows["execution_time_ms"]
+        return {
+            "executions": len(rows),
+            "success_rate": rows["success"].mean() * 100,
+            "avg_ms": times.mean(),
+            "percentiles": times.quantile([0.5, 0.95, 0.99]).tolist(),
+            "cost": rows["cost_usd"].sum(),
+            "tokens": rows[["input_tokens", "output_tokens", "total_tokens"]].sum().tolist(),
+            "agents": rows["agent"].nunique(),
+        }
+
+    bucket = "h" if bucket_for(window) == "hour" else "D"
+    timed_rows = current.assign(bucket=current["started_at"].dt.floor(bucket))
+    return {
+        "overview": overview(current),
+        "previous": overview(previous),
+        "series": timed_rows.groupby("bucket").agg(
+            executions=("id", "size"), success_rate=("success", "mean"), cost=("cost_usd", "sum")
+        ),
+        "cost_by_model": current.groupby("model_name")["cost_usd"].sum().sort_values(),
+        "cost_over_time": timed_rows.groupby(["bucket", "model_name"])["cost_usd"].sum(),
+        "top_agents": current.groupby("agent")
+        .agg(
+            executions=("id", "size"),
+            success=("success", "mean"),
+            avg=("execution_time_ms", "mean"),
+            cost=("cost_usd", "sum"),
+        )
+        .nlargest(10, "executions"),
+        "page": current.nlargest(20, "started_at"),
+        "users": sorted(current["user_id"].dropna().astype(str).unique()),
+    }
+
+
+def check_same(board: Dashboard, naive: dict[str, Any]) -> None:
+    """The baseline must show what the dashboard shows before any time is printed."""
+    assert board.snapshot is not None
+    shown = board.snapshot.overview
+    assert shown.total_executions == naive["overview"]["executions"]
+    assert abs(float(shown.total_cost_usd) - naive["overview"]["cost"]) < 1e-6
+    assert shown.active_agents == naive["overview"]["agents"]
+    assert board.snapshot.previous.total_executions == naive["previous"]["executions"]
+    assert list(board.snapshot.top_agents.frame["executions"]) == list(
+        naive["top_agents"]["executions"]
+    )
+
+
+def run(url: str, periods: list[str], runs: int, now: Any) -> list[dict[str, Any]]:
+    """Median refresh, query and baseline times per period for one database."""
+    analytics = connect(url, now=lambda: now)
+    engine = get_engine(url)
+    board = Dashboard(analytics, periods[-1])  # the first refresh also loads the chart bundle
+    refresh: dict[str, list[float]] = {p: [] for p in periods}
+    for _ in range(runs):
+        for period in periods:
+            refresh[period].append(timed(lambda p=period: board.set_period(p)))
+    results = []
+    for period in periods:
+        window = analytics.window(period)
+        board.set_period(period)
+        check_same(board, naive_panels(engine, window))
+        queries = [
+            timed(lambda w=window: load(analytics, analytics, w, 1, 20)) for _ in range(runs)
+        ]
+        naive = [timed(lambda w=window: naive_panels(engine, w)) for _ in range(runs)]
+        results.append(
+            {
+                "period": period,
+                "refresh": median_ms(refresh[period]),
+                "queries": median_ms(queries),
+                "baseline": median_ms(naive),
+                "executions": board.snapshot.overview.total_executions if board.snapshot else 0,
+            }
+        )
+    dispose_engine(url)
+    return results
+
+
+def main() -> None:
+    """Seed (or reuse) the databases, time refreshes and the baseline, print a Markdown table."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--executions", type=int, default=1_000_000)
+    parser.add_argument("--runs", type=int, default=5, help="timed runs per period (median)")
+    parser.add_argument("--periods", default="7d,30d", help="comma-separated, e.g. 24h,7d,30d")
+    parser.add_argument("--sqlite", type=Path, help="SQLite file (default: bench/analytics.py's)")
+    parser.add_argument(
+        "--postgres-url",
+        default=os.environ.get("AA_BENCH_POSTGRES_URL", "postgresql://aa_test:aa_test@127.0.0.1:5432/aa_test"),
+        help="admin URL; the scratch database is bench/analytics.py's, next to its database",
+    )  # fmt: skip
+    parser.add_argument("--skip-sqlite", action="store_true")
+    parser.add_argument("--skip-postgres", action="store_true")
+    args = parser.parse_args()
+    seeding = analytics_bench()
+    urls = {}
+    if not args.skip_sqlite:
+        path = args.sqlite or Path(user_cache_dir("aa-notebooks")) / "bench" / "analytics.db"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        urls["SQLite"] = f"sqlite:///{path}"
+    if not args.skip_postgres:
+        urls["PostgreSQL"] = seeding.postgres_url(args.postgres_url, args.executions)
+    periods = args.periods.split(",")
+    print(f"\n{args.executions:,} executions; median of {args.runs} runs\n")
+    print("| database | period | executions in window | dashboard refresh (ms) | of which "
+          "queries (ms) | baseline read_sql + pandas (ms) | baseline / refresh |")  # fmt: skip
+    print("|---|---|---:|---:|---:|---:|---:|")
+    for name, url in urls.items():
+        seeding.seeded(url, args.executions)
+        for row in run(url, periods, args.runs, seeding.NOW):
+            print(
+                f"| {name} | {row['period']} | {row['executions']:,} | {row['refresh']:,.0f} | "
+                f"{row['queries']:,.0f} | {row['baseline']:,.0f} | "
+                f"{row['baseline'] / row['refresh']:,.1f}x |",
+                flush=True,
+            )
+
+
+if __name__ == "__main__":
+    main()

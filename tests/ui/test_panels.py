@@ -1,0 +1,132 @@
+"""Charts, Top Agents and Recent Executions show the analytics layer's rows; rows open traces."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+
+from aa_notebooks.analytics import Analytics
+from aa_notebooks.ui import Dashboard
+from aa_notebooks.ui.chart_panel import ChartPanel
+from tests.ui.dataset import IMG, SCRIPT, eid
+
+
+def chart_rows(panel: ChartPanel) -> list[dict[str, Any]]:
+    """The rows the chart widget sends to the browser."""
+    assert panel.chart is not None
+    datasets = panel.chart.spec["datasets"]
+    assert len(datasets) == 1
+    return next(iter(datasets.values()))
+
+
+def test_activity_chart_holds_the_timeseries(dashboard: Dashboard, analytics: Analytics):
+    series = analytics.timeseries(analytics.window("7d"), bucket="day").frame
+    rows = chart_rows(dashboard.activity)
+    assert [r["executions"] for r in rows] == list(series["executions"])
+    assert [r["success_rate"] for r in rows] == [
+        None if pd.isna(v) else v for v in series["success_rate"]
+    ]
+    assert sum(r["executions"] for r in rows) == 5
+
+
+def test_hourly_buckets_for_24h(dashboard: Dashboard, analytics: Analytics):
+    dashboard.set_period("24h")
+    series = analytics.timeseries("24h", bucket="hour").frame
+    assert len(chart_rows(dashboard.activity)) == len(series) == 25
+
+
+def test_cost_charts(dashboard: Dashboard, analytics: Analytics):
+    costs = analytics.cost_summary("7d", by="model").frame
+    rows = chart_rows(dashboard.cost_by_model)
+    assert [(r["model"], r["cost_usd"]) for r in rows] == list(
+        zip(costs["model"], costs["cost_usd"], strict=True)
+    )
+    assert rows[0] == {**rows[0], "model": "claude-3-5-sonnet", "cost_usd": 0.93}
+    over_time = chart_rows(dashboard.cost_over_time)
+    per_model: dict[str, float] = {}
+    for row in over_time:
+        per_model[row["model"]] = per_model.get(row["model"], 0) + row["cost_usd"]
+    assert {m: round(c, 6) for m, c in per_model.items()} == {
+        "claude-3-5-sonnet": 0.93,
+        "gpt-4o": 0.24,
+        IMG: 0.0,
+    }
+
+
+def test_top_agents_table(dashboard: Dashboard, analytics: Analytics):
+    top = analytics.top_agents("7d").frame
+    assert [r["Agent"] for r in dashboard.top_agents.rows] == list(top["agent"])
+    assert dashboard.top_agents.rows == [
+        {"Agent": "planner", "Executions": "2", "Success Rate": "100.0%",
+         "Avg Time": "1.50 s", "Cost": "$0.45"},
+        {"Agent": "researcher", "Executions": "2", "Success Rate": "50.0%",
+         "Avg Time": "1m 02s", "Cost": "$0.63"},
+        {"Agent": IMG, "Executions": "1", "Success Rate": "0.0%",
+         "Avg Time": "500 ms", "Cost": "$0.09"},
+    ]  # fmt: skip
+
+
+def test_recent_executions_table(dashboard: Dashboard, analytics: Analytics):
+    page = analytics.executions(1, 20, period="7d").rows
+    assert [r["Query Preview"] for r in dashboard.recent.rows] == list(page["query_preview"])
+    assert dashboard.recent.rows[0] == {
+        "Query Preview": SCRIPT,
+        "Agent": "planner",
+        "Status": "success",
+        "Duration": "1.00 s",
+        "Tokens": "150",
+        "Cost": "$0.15",
+        "Timestamp": "2026-11-25 11:00:00 UTC",
+    }
+    assert [r["Status"] for r in dashboard.recent.rows] == [
+        "success", "success", "failure", "timeout", "success",
+    ]  # fmt: skip
+
+
+def test_paging(analytics: Analytics):
+    board = Dashboard(analytics, "30d", page_size=3)
+    assert board.recent.page == 1 and board.recent.pages == 3
+    assert board.recent.previous_button.disabled
+    board.recent.next_button.click()
+    board.wait()
+    expected = analytics.executions(2, 3, period="30d").rows
+    assert [r["Query Preview"] for r in board.recent.rows] == list(expected["query_preview"])
+    board.recent.next_button.click()
+    board.wait()
+    assert len(board.recent.rows) == 2 and board.recent.next_button.disabled
+    assert len(board.recent.buttons) == 2
+
+
+def test_clicking_a_row_opens_the_trace(dashboard: Dashboard):
+    dashboard.recent.buttons[0].click()
+    assert dashboard.trace is not None
+    assert dashboard.trace.execution_id == str(eid(1))
+    assert [s["Type"] for s in dashboard.trace.steps] == [
+        "thought", "tool_call", "observation", "final_answer",
+    ]  # fmt: skip
+    assert dashboard.trace.widget in dashboard.widget.children[-1].children
+    dashboard.select_execution(eid(2))
+    assert dashboard.trace.execution_id == str(eid(2))
+    dashboard.close_trace()
+    assert dashboard.trace is None
+
+
+def test_widget_displays_through_ipywidgets(dashboard: Dashboard):
+    bundle = dashboard._repr_mimebundle_()
+    assert "application/vnd.jupyter.widget-view+json" in bundle
+    assert bundle["application/vnd.jupyter.widget-view+json"]["model_id"] == (
+        dashboard.widget.model_id
+    )
+
+
+def test_a_refresh_sends_new_rows_to_the_same_charts(dashboard: Dashboard, analytics: Analytics):
+    widgets = [dashboard.activity.chart, dashboard.cost_by_model.chart]
+    dashboard.set_period("30d")
+    assert [dashboard.activity.chart, dashboard.cost_by_model.chart] == widgets
+    series = analytics.timeseries("30d", bucket="day").frame
+    assert [r["executions"] for r in chart_rows(dashboard.activity)] == list(series["executions"])
+    costs = analytics.cost_summary("30d", by="model").frame
+    assert [(r["model"], r["cost_usd"]) for r in chart_rows(dashboard.cost_by_model)] == list(
+        zip(costs["model"], costs["cost_usd"], strict=True)
+    )

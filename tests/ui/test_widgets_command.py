@@ -1,0 +1,74 @@
+"""`dashboard` and `trace ID` subcommands: parsed like the others, returning the widget."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from IPython.core.interactiveshell import InteractiveShell
+
+from aa_notebooks.cli import commands
+from aa_notebooks.cli.commands import widgets as widget_commands
+from aa_notebooks.cli.context import CommandContext
+from aa_notebooks.cli.parser import CommandParser
+from aa_notebooks.ui import Dashboard, NoDatabase, TraceExplorer
+from tests.ui.dataset import NOW, eid
+
+
+def parser() -> CommandParser:
+    """A parser holding only this module's subcommands, as the registry would add them."""
+    top = CommandParser(prog="%agent_analytics")
+    subcommands = top.add_subparsers(dest="command", required=True, parser_class=CommandParser)
+    names = [sub.prog.split()[-1] for sub in widget_commands.register(subcommands)]
+    assert names == ["dashboard", "trace"]
+    return top
+
+
+def run(line: str, context: CommandContext) -> object:
+    args = parser().parse_args(line.split())
+    return args.handler(args, context)
+
+
+def test_dashboard_subcommand(url: str):
+    context = CommandContext(database_url=url, now=lambda: NOW, front_end="magic", page_size=3)
+    board = run("dashboard --period 30d", context)
+    assert isinstance(board, Dashboard)
+    assert board.period == "30d" and board.kpis["Total Executions"] == "8"
+    assert len(board.recent.rows) == 3
+    dated = run("dashboard --start-date 2026-11-20 --end-date 2026-11-24", context)
+    assert isinstance(dated, Dashboard) and dated.kpis["Total Executions"] == "4"
+
+
+def test_trace_subcommand(url: str):
+    context = CommandContext(database_url=url, now=lambda: NOW)
+    trace = run(f"trace {eid(1)}", context)
+    assert isinstance(trace, TraceExplorer) and len(trace.steps) == 4
+
+
+def test_without_a_database(tmp_path: Path):
+    context = CommandContext(database_url=f"sqlite:///{tmp_path / 'missing.db'}")
+    shown = run("dashboard", context)
+    assert isinstance(shown, NoDatabase) and "no database yet" in shown.message
+    assert isinstance(run(f"trace {eid(1)}", context), NoDatabase)
+
+
+@pytest.fixture
+def shell() -> Iterator[InteractiveShell]:
+    """A real IPython shell with the extension (and so the widget subcommands) loaded."""
+    assert widget_commands in commands.COMMAND_MODULES["magic"]
+    ip = InteractiveShell.instance()
+    ip.run_line_magic("load_ext", "aa_notebooks")
+    yield ip
+    ip.run_line_magic("config", "AgentAnalytics.database_url = None")
+    ip.user_ns.clear()
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+def test_through_the_magic(shell: InteractiveShell, url: str):
+    shell.run_line_magic("config", f"AgentAnalytics.database_url = {url!r}")
+    board = shell.run_line_magic("agent_analytics", "dashboard --period 90d -o board")
+    assert isinstance(board, Dashboard) and shell.user_ns["board"] is board
+    assert board.period == "90d"
+    trace = shell.run_line_magic("agent_analytics", f"trace {eid(3)}")
+    assert isinstance(trace, TraceExplorer) and trace.header["Status"] == "failure"
