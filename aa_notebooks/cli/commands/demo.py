@@ -15,7 +15,7 @@ from aa_notebooks.db.inspection import database_info
 from aa_notebooks.db.url import mask_url, resolve_url
 
 CHECKOUT = Path(__file__).resolve().parents[3]
-DEMO_NOTEBOOKS = ("quickstart.ipynb",)
+DEMO_NOTEBOOKS = ("quickstart.ipynb", "dashboard.ipynb")
 
 
 def register(subcommands: argparse._SubParsersAction) -> list[argparse.ArgumentParser]:
