@@ -1,8 +1,11 @@
 """Synthetic demo data: `seed_database` fills the kit's tables with realistic, repeatable rows.
 
 The default matches the product document's "Seeding Test Data": 250 executions over 90 days,
-750+ token usage records, 1000+ trace steps and 3 budget alerts. Everything is written in one
-transaction: a failed seed leaves the database as it was.
+750+ token usage records, 1000+ trace steps and 3 budget alerts. Successes end in final_answer;
+failures (10 %) and timeouts (5 %) stop early without one (`generator`). The budgets are a
+global warning budget in warning, an agent hard_stop budget exceeded and a user budget just
+under its alert percentage (`budgets`). Everything is written in one transaction: a failed seed
+leaves the database as it was.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from aa_notebooks.db.bulk import load_settings, rebuilt_indexes
 from aa_notebooks.db.engine import connection_errors, get_engine
 from aa_notebooks.db.schema import AgentExecution, ExecutionTrace, TokenUsage
 from aa_notebooks.db.setup import init_db
+from aa_notebooks.db.url import mask_url
 from aa_notebooks.errors import InvalidInputError
 from aa_notebooks.seed.budgets import budget_alerts, write_budget_alerts
 from aa_notebooks.seed.existing import delete_kit_rows, refuse_existing
@@ -60,13 +64,17 @@ def seed_database(
         load_settings(connection),
         connection.begin(),
     ):
-        deleted = delete_kit_rows(connection) if reset else refuse_existing(connection)
+        if reset:
+            deleted = delete_kit_rows(connection)
+        else:
+            refuse_existing(connection)
+            deleted = 0
         users = write_users(connection)
         with rebuilt_indexes(connection, tables):
             written = write_executions(connection, plan, progress=progress)
         budgets = write_budget_alerts(connection, budget_alerts(connection, moment))
     return SeedReport(
-        url=engine.url.render_as_string(hide_password=True),
+        url=mask_url(engine.url.set(drivername=engine.url.get_backend_name())),
         executions=written.executions,
         trace_steps=written.traces,
         token_usages=written.usages,

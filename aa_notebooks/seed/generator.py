@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aa_notebooks.seed import catalog
-from aa_notebooks.seed.world import CHUNK, ZERO, World
+from aa_notebooks.seed.world import CHUNK, World
 
 EXECUTION_COLUMNS = (
     "id", "user_id", "request_id", "session_id", "agent_id", "agent_name", "agent_type",
@@ -52,6 +52,8 @@ TOOL_CALL_SHARE = 0.7
 """Share of acting steps that call a tool; the others delegate to a sub-agent (`action`)."""
 FLOW_SHARE = 0.35
 NEW_SESSION_SHARE = 0.5
+MICROS = 1_000_000
+"""Micro-dollars per dollar: costs are summed as exact integers, stored as floats (storage form)."""
 _V7_CLEAR = ~((0xF << 76) | (0x3 << 62))
 _V7_SET = (0x7 << 76) | (0x2 << 62)
 
@@ -110,8 +112,7 @@ class _ChunkBuilder:
         self._iterations = _Deck(ITERATION_BLOCK, rng)
         self.execution_id = ""
         self.started_ms = self.clock = self.step = self.llm_ms = 0
-        self.input_tokens = self.output_tokens = 0
-        self.cost = ZERO
+        self.input_tokens = self.output_tokens = self.cost_micros = 0
 
     def uuid(self, offset_ms: int) -> str:
         """A UUIDv7 for the moment `offset_ms` after the origin, in storage form."""
@@ -135,8 +136,7 @@ class _ChunkBuilder:
             flow = None
         question = agent.questions[int(random_() * len(agent.questions))]
         self.started_ms = self.clock = start_ms + 20 + int(random_() * 130)
-        self.step = self.llm_ms = self.input_tokens = self.output_tokens = 0
-        self.cost = ZERO
+        self.step = self.llm_ms = self.input_tokens = self.output_tokens = self.cost_micros = 0
         error_type, error_message = self._react_loop(agent, model, question, status)
         execution_ms = self.clock + 10 + int(random_() * 90) - start_ms
         tokens_in, tokens_out = self.input_tokens, self.output_tokens
@@ -144,8 +144,8 @@ class _ChunkBuilder:
             (
                 self.execution_id, world.ids[user], self.uuid(start_ms), session,
                 world.ids[agent], agent.name, agent.agent_type, model, flow, status, tokens_in,
-                tokens_out, tokens_in + tokens_out, float(self.cost), execution_ms, self.llm_ms,
-                question, error_type, error_message, world.stamp(start_ms),
+                tokens_out, tokens_in + tokens_out, self.cost_micros / MICROS, execution_ms,
+                self.llm_ms, question, error_type, error_message, world.stamp(start_ms),
                 world.stamp(start_ms + execution_ms),
             )
         )  # fmt: skip
@@ -206,14 +206,14 @@ class _ChunkBuilder:
         tokens_in = tokens_out = 0
         if usage is not None:
             component, model, tokens_in, tokens_out = usage
-            cost = self.world.cost(model, tokens_in, tokens_out)
-            self.cost += cost
+            cost = self.world.pricer.micros(model, tokens_in, tokens_out)
+            self.cost_micros += cost
             self.input_tokens += tokens_in
             self.output_tokens += tokens_out
             self.chunk.usages.append(
                 (
                     self.uuid(clock), self.execution_id, component, model, tokens_in, tokens_out,
-                    float(cost), step,
+                    cost / MICROS, step,
                 )
             )  # fmt: skip
         self.chunk.traces.append(

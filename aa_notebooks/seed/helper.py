@@ -15,9 +15,7 @@ import sys
 
 from aa_notebooks.seed.generator import generate_chunk
 from aa_notebooks.seed.world import World
-
-FRAME_HEADER = 8
-"""Bytes of the length that precedes each chunk."""
+from aa_notebooks.seed.writer import FRAME_HEADER
 
 
 def main() -> None:

@@ -9,20 +9,18 @@ from bisect import bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
 from itertools import accumulate
 from typing import Any
 
 from aa_notebooks.db.bulk import storage_uuid
-from aa_notebooks.pricing import calculate_cost, is_priced
 from aa_notebooks.seed import catalog
+from aa_notebooks.seed.costs import Pricer
 from aa_notebooks.seed.timeline import Timeline
 
 CHUNK = 10_000
 """Executions per chunk; part of what the rows depend on, so a constant."""
 END_MARGIN_MS = 180_000
 """Starts stop this long before `now`, so even a timed-out execution has completed by `now`."""
-ZERO = Decimal("0.000000")
 _EPOCH = datetime(1970, 1, 1)
 
 
@@ -57,7 +55,7 @@ class Weighted:
 class World:
     """What every chunk of a plan shares: the timeline, the pickers, formatted ids and times.
 
-    Building it resolves every demo model's price, so a bad price file fails here, at once.
+    Building it prices every demo model, so a bad price file fails here, at once.
     """
 
     def __init__(self, plan: SeedPlan) -> None:
@@ -72,7 +70,7 @@ class World:
         self.models = {a.name: Weighted(*zip(*a.models, strict=True)) for a in catalog.AGENTS}
         self.failures = Weighted(catalog.FAILURES, [f[2] for f in catalog.FAILURES])
         self.ids = {entity: storage_uuid(entity.id) for entity in catalog.USERS + catalog.AGENTS}
-        self._priced = {model: is_priced(model) for model in catalog.MODELS}
+        self.pricer = Pricer(catalog.MODELS, plan.now)
         self._minutes: dict[int, str] = {}
         self._seconds = [f"{ms // 1000:02d}.{ms % 1000:03d}000" for ms in range(60_000)]
 
@@ -87,12 +85,6 @@ class World:
             moment = self.origin + timedelta(minutes=minute)
             prefix = self._minutes[minute] = moment.isoformat(" ", "minutes") + ":"
         return prefix + self._seconds[rest]
-
-    def cost(self, model: str, input_tokens: int, output_tokens: int) -> Decimal:
-        """calculate_cost at the prices of `now`; unpriced models cost 0 without a warning."""
-        if not self._priced[model]:
-            return ZERO
-        return calculate_cost(model, input_tokens, output_tokens, at=self.plan.now)
 
 
 def _next_minute(moment: datetime) -> datetime:

@@ -30,8 +30,10 @@ from aa_notebooks.seed.generator import (
     Chunk,
     generate_chunk,
 )
-from aa_notebooks.seed.helper import FRAME_HEADER
 from aa_notebooks.seed.world import SeedPlan, World
+
+FRAME_HEADER = 8
+"""Bytes of the length that precedes each chunk the helper writes."""
 
 
 @dataclass(frozen=True)
@@ -73,11 +75,15 @@ def _local_chunks(world: World) -> Iterator[Chunk]:
 
 
 def _helper_chunks(plan: SeedPlan) -> Iterator[Chunk]:
-    """The chunks in order, from a helper process that prices with this process's price file.
-
-    The helper makes the next chunk while this process writes the current one.
+    """The chunks in order, from a helper process that makes the next chunk while this one
+    writes the current one. It imports from this process's sys.path and prices with its price
+    file.
     """
-    environment = {**os.environ, ENV_PRICING_FILE: active_price_file() or ""}
+    environment = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(path for path in sys.path if path),
+        ENV_PRICING_FILE: active_price_file() or "",
+    }
     command = [sys.executable, "-m", "aa_notebooks.seed.helper"]
     with subprocess.Popen(command, stdin=PIPE, stdout=PIPE, stderr=PIPE, env=environment) as helper:
         try:

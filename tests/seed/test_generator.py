@@ -1,12 +1,18 @@
-"""The row generator alone: storage forms, ids, time spread, independence of chunks."""
+"""The row generator alone: storage forms, ids, time spread, prices, independence of chunks."""
 
 from __future__ import annotations
 
 import random
 import uuid
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import pytest
 
 from aa_notebooks.db.bulk import storage_timestamp
+from aa_notebooks.pricing import PriceSource, calculate_cost, is_priced
+from aa_notebooks.seed import catalog, costs
+from aa_notebooks.seed.costs import Pricer
 from aa_notebooks.seed.generator import EXECUTION_COLUMNS, generate_chunk
 from aa_notebooks.seed.timeline import Timeline
 from aa_notebooks.seed.world import CHUNK, SeedPlan, World
@@ -65,3 +71,22 @@ def test_every_seed_meets_the_documented_numbers() -> None:
     for seed in range(20):
         chunk = generate_chunk(World(SeedPlan(seed=seed, count=250, now=NOW, days=90)), 0)
         assert len(chunk.traces) >= 1000 and len(chunk.usages) >= 750
+
+
+def test_pricer_gives_exactly_what_calculate_cost_gives() -> None:
+    pricer = Pricer(catalog.MODELS, NOW)
+    draws = random.Random(4)
+    for model in catalog.MODELS:
+        for _ in range(200):
+            tokens = draws.randrange(15_000), draws.randrange(2_000)
+            expected = calculate_cost(model, *tokens, at=NOW) if is_priced(model) else 0
+            assert pricer.micros(model, *tokens) == expected * 1_000_000
+
+
+def test_pricer_falls_back_when_the_rates_do_not_reproduce_the_price(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    wrong = PriceSource("user-file", "gpt-4o", Decimal("2.4"), Decimal("10"))
+    monkeypatch.setattr(costs, "price_source", lambda model, at: wrong)
+    pricer = Pricer(["gpt-4o"], NOW)
+    assert pricer.micros("gpt-4o", 1_000, 100) == 3_500  # $2.50 and $10 per million
