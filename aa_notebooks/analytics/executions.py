@@ -6,13 +6,11 @@ import math
 import uuid
 from typing import Any
 
-from sqlalchemy import Connection, String, cast, func, select
+from sqlalchemy import String, cast, func, select
 from sqlalchemy.sql.elements import ColumnElement
 
 from aa_notebooks.analytics.filters import (
     EXECUTIONS,
-    TOKEN_USAGES,
-    TRACES,
     ExecutionFilter,
     in_scope,
     in_window,
@@ -22,6 +20,7 @@ from aa_notebooks.analytics.frames import to_frame
 from aa_notebooks.analytics.periods import Window
 from aa_notebooks.analytics.results import ExecutionDetail, ExecutionPage
 from aa_notebooks.analytics.source import Source
+from aa_notebooks.analytics.steps import TRACE_FIELDS, USAGE_FIELDS, token_usage, trace_steps
 from aa_notebooks.errors import InvalidInputError, NotFoundError
 
 MAX_PAGE_SIZE = 1000
@@ -38,11 +37,6 @@ EXECUTION_COLUMNS = (
     "user_id", "request_id", "session_id",
 )  # fmt: skip
 """The document's columns, in display order; `flow_id` follows where the database has it."""
-TRACE_COLUMNS = (
-    "step_number", "step_type", "content", "duration_ms", "input_tokens", "output_tokens",
-    "timestamp", "id",
-)  # fmt: skip
-USAGE_COLUMNS = ("component", "model", "step_number", "input_tokens", "output_tokens", "cost_usd")
 
 
 def execution_columns(source: Source) -> list[ColumnElement[Any]]:
@@ -127,33 +121,6 @@ def executions(
     )
 
 
-def _traces(connection: Connection, execution_id: uuid.UUID) -> list[dict[str, Any]]:
-    t = TRACES.c
-    columns = [cast(t[n], String).label(n) if n == "step_type" else t[n] for n in TRACE_COLUMNS]
-    query = (
-        select(*columns)
-        .where(t.execution_id == execution_id)
-        .order_by(t.step_number, t.timestamp, t.id)
-    )
-    return [dict(r._mapping) for r in connection.execute(query)]
-
-
-def _usage(source: Source, connection: Connection, execution_id: uuid.UUID) -> list[dict[str, Any]]:
-    u = TOKEN_USAGES.c
-    columns = [
-        source.dialect.money(u[n]).label(n) if n == "cost_usd" else u[n] for n in USAGE_COLUMNS
-    ]
-    query = (
-        select(*columns, u.id)
-        .where(u.execution_id == execution_id)
-        .order_by(u.step_number.asc().nulls_last(), source.dialect.text_order(u.component), u.id)
-    )
-    rows = [dict(r._mapping) for r in connection.execute(query)]
-    for row in rows:
-        row["cost_usd"] = source.dialect.to_money(row["cost_usd"])
-    return rows
-
-
 def execution(source: Source, execution_id: uuid.UUID | str) -> ExecutionDetail:
     """The execution with this id (in scope), its trace steps and its token usage."""
     key = parse_uuid(execution_id, "execution id")
@@ -165,11 +132,17 @@ def execution(source: Source, execution_id: uuid.UUID | str) -> ExecutionDetail:
         if row is None:
             where = "" if source.user_id is None else f" for {source.scope}"
             raise NotFoundError(f"no execution with id {key}{where}")
-        steps = _traces(connection, key) if source.has("executiontraces") else None
-        usage = _usage(source, connection, key) if source.has("tokenusages") else None
+        steps = (
+            trace_steps(connection, [key]).get(key, []) if source.has("executiontraces") else None
+        )
+        usage = (
+            token_usage(source, connection, [key]).get(key, [])
+            if source.has("tokenusages")
+            else None
+        )
     return ExecutionDetail(
         scope=source.scope,
         execution=execution_record(source, row),
-        traces=None if steps is None else to_frame(steps, TRACE_COLUMNS, times=("timestamp",)),
-        token_usage=None if usage is None else to_frame(usage, USAGE_COLUMNS, money=("cost_usd",)),
+        traces=None if steps is None else to_frame(steps, TRACE_FIELDS, times=("timestamp",)),
+        token_usage=None if usage is None else to_frame(usage, USAGE_FIELDS, money=("cost_usd",)),
     )

@@ -10,62 +10,23 @@ from __future__ import annotations
 
 import io
 import os
-import uuid
-from collections import defaultdict
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TextIO
 
-from sqlalchemy import Connection, String, cast, select
+from sqlalchemy import select
 
 from aa_notebooks.analytics.executions import execution_columns, execution_record
-from aa_notebooks.analytics.filters import EXECUTIONS, TOKEN_USAGES, TRACES, in_scope, in_window
+from aa_notebooks.analytics.filters import EXECUTIONS, in_scope, in_window
 from aa_notebooks.analytics.periods import Window
 from aa_notebooks.analytics.results import ExportResult
 from aa_notebooks.analytics.source import Source
+from aa_notebooks.analytics.steps import token_usage, trace_steps
 from aa_notebooks.analytics.writers import CsvWriter, JsonWriter, RecordWriter
 from aa_notebooks.errors import InvalidInputError, SchemaError
 
 EXPORT_FORMATS = ("csv", "json")
 CHUNK_ROWS = 1000
-TRACE_FIELDS = (
-    "step_number", "step_type", "content", "duration_ms", "input_tokens", "output_tokens",
-    "timestamp",
-)  # fmt: skip
-USAGE_FIELDS = ("component", "model", "step_number", "input_tokens", "output_tokens", "cost_usd")
-
-
-def _nested(
-    source: Source, connection: Connection, table: str, ids: list[uuid.UUID]
-) -> dict[uuid.UUID, list[dict[str, Any]]]:
-    """Trace steps or token usage rows of the executions `ids`, grouped by execution."""
-    if table == "executiontraces":
-        t = TRACES.c
-        fields = [
-            cast(t.step_type, String).label("step_type") if f == "step_type" else t[f]
-            for f in TRACE_FIELDS
-        ]
-        order = [t.execution_id, t.step_number, t.timestamp, t.id]
-    else:
-        t = TOKEN_USAGES.c
-        fields = [
-            source.dialect.money(t.cost_usd).label(f) if f == "cost_usd" else t[f]
-            for f in USAGE_FIELDS
-        ]
-        order = [
-            t.execution_id,
-            t.step_number.asc().nulls_last(),
-            source.dialect.text_order(t.component),
-            t.id,
-        ]
-    query = select(t.execution_id, *fields).where(t.execution_id.in_(ids)).order_by(*order)
-    grouped: dict[uuid.UUID, list[dict[str, Any]]] = defaultdict(list)
-    for row in connection.execute(query):
-        item = dict(row._mapping)
-        if "cost_usd" in item:
-            item["cost_usd"] = source.dialect.to_money(item["cost_usd"])
-        grouped[item.pop("execution_id")].append(item)
-    return grouped
 
 
 def _stream(
@@ -84,8 +45,12 @@ def _stream(
         for chunk in result.partitions():
             records = [execution_record(source, row) for row in chunk]
             ids = [record["id"] for record in records]
-            for table, key in nested:
-                by_execution = _nested(source, connection, table, ids)
+            for _, key in nested:
+                by_execution = (
+                    trace_steps(connection, ids)
+                    if key == "trace_steps"
+                    else token_usage(source, connection, ids)
+                )
                 for record in records:
                     record[key] = by_execution.get(record["id"], [])
             writer.write(records)

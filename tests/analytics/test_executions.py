@@ -7,10 +7,12 @@ from decimal import Decimal
 
 import pandas as pd
 import pytest
+from sqlalchemy import text
 
-from aa_notebooks.analytics import Analytics
-from aa_notebooks.errors import InvalidInputError, NotFoundError
-from tests.analytics.dataset import DROP, PLANNER_ID, SCRIPT, U1, UNPRICED, E
+from aa_notebooks.analytics import Analytics, connect
+from aa_notebooks.db.engine import get_engine
+from aa_notebooks.errors import InvalidInputError, NotFoundError, SchemaError
+from tests.analytics.dataset import DROP, NOW, PLANNER_ID, SCRIPT, U1, UNPRICED, E
 
 
 def ids(page: object) -> list[uuid.UUID]:
@@ -135,3 +137,17 @@ def test_execution_errors(analytics: Analytics, analytics_u1: Analytics) -> None
         analytics.execution("12345")
     with pytest.raises(NotFoundError, match=f"for user {U1}"):
         analytics_u1.execution(E[3])  # U2's execution
+
+
+def test_database_without_trace_tables(loaded_url: str) -> None:
+    with get_engine(loaded_url).begin() as connection:
+        connection.execute(text("DROP TABLE tokenusages"))
+        connection.execute(text("DROP TABLE executiontraces"))
+    analytics = connect(loaded_url, now=lambda: NOW)
+    detail = analytics.execution(E[1])
+    assert detail.traces is None and detail.token_usage is None  # not recorded, not empty
+    assert detail.execution["cost_usd"] == Decimal("0.001500")
+    assert detail.to_frame().empty
+    with pytest.raises(SchemaError, match="no executiontraces table"):
+        analytics.export(include_traces=True)
+    assert len(analytics.export().splitlines()) == 1 + 8
