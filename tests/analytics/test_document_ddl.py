@@ -24,7 +24,7 @@ from tests.analytics.dataset import DROP, PLANNER_ID, SCRIPT, U1, UNPRICED, E
 from tests.conftest import drop_postgres_database, new_postgres_database
 
 pytestmark = pytest.mark.postgres
-DDL = Path(__file__).with_name("document_ddl.sql")
+DDL = Path(__file__).parents[1] / "db" / "document_ddl.sql"  # one copy of the document's DDL
 
 
 def _admin(url: str, statement: str) -> None:
