@@ -34,10 +34,16 @@ POSTGRES_INDEX_MEMORY = "256MB"
 def bulk_insert_rows(
     connection: Connection, table: Table, rows: Iterable[Mapping[str, Any]]
 ) -> int:
-    """Insert `rows` (dicts keyed by column name) into `table`; returns the number inserted."""
+    """Insert `rows` (dicts keyed by column name) into `table`; returns the number inserted.
+
+    Rows may name different columns (records leave out their None fields): each chunk is sent
+    with the union of its keys, absent ones as NULL, since executemany needs one shape.
+    """
     iterator = iter(rows)
     total = 0
     while chunk := list(islice(iterator, CHUNK_ROWS)):
+        keys = dict.fromkeys(key for row in chunk for key in row)
+        chunk = [{key: row.get(key) for key in keys} for row in chunk]
         connection.execute(table.insert(), chunk)
         total += len(chunk)
     return total

@@ -214,3 +214,21 @@ def test_load_settings_are_restored_on_sqlite(tmp_path) -> None:
             assert raw.execute("PRAGMA foreign_keys").fetchone() == (0,)
         assert raw.execute("PRAGMA foreign_keys").fetchone() == (1,)
         assert raw.execute("PRAGMA cache_size").fetchone() == (-2000,)
+
+
+def test_repository_bulk_insert_accepts_rows_of_different_shapes(db_url: str) -> None:
+    """One record with error fields and one without: the chunk is sent with one shape."""
+    from aa_notebooks.db.engine import session_factory
+    from aa_notebooks.db.records import AgentExecutionCreate
+    from aa_notebooks.db.repositories import AgentExecutionRepository
+
+    records = [
+        AgentExecutionCreate(status="failure", error_type="ToolError", error_message="boom"),
+        AgentExecutionCreate(status="success", agent_name="planner"),
+    ]
+    with session_factory(db_url)() as session:
+        repo = AgentExecutionRepository(session)
+        assert repo.bulk_insert(records) == 2
+        stored = {row.status.value: row for row in repo.list()}
+    assert (stored["failure"].error_type, stored["failure"].agent_name) == ("ToolError", None)
+    assert (stored["success"].error_type, stored["success"].agent_name) == (None, "planner")
