@@ -6,13 +6,11 @@ nothing prices costs 0, is reported by `is_priced`/`price_source`, and warns onc
 
 from __future__ import annotations
 
-import operator
 import os
 import warnings
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 
-from aa_notebooks.errors import InvalidInputError
 from aa_notebooks.pricing.resolver import (
     ENV_PRICING_FILE,
     Resolution,
@@ -22,6 +20,7 @@ from aa_notebooks.pricing.resolver import (
 )
 from aa_notebooks.pricing.source import PriceSource
 from aa_notebooks.pricing.user_file import load_price_file
+from aa_notebooks.validation import non_negative_int
 
 __all__ = [
     "PriceSource",
@@ -47,8 +46,8 @@ def calculate_cost(
     model: str | None, input_tokens: int, output_tokens: int, *, at: datetime | None = None
 ) -> Decimal:
     """USD for one call, 6 places half-up, at the prices in force at `at` (naive=UTC, None=now)."""
-    input_tokens = _token_count(input_tokens, "input_tokens")
-    output_tokens = _token_count(output_tokens, "output_tokens")
+    input_tokens = non_negative_int(input_tokens, "input_tokens")
+    output_tokens = non_negative_int(output_tokens, "output_tokens")
     resolution = _resolution(model)
     if resolution is None:
         if model and model.strip():
@@ -83,17 +82,6 @@ def reset_pricing_cache() -> None:
 def _resolution(model: str | None) -> Resolution | None:
     """The cached resolution of `model`; None/blank names are unpriced."""
     return resolve(model) if model else None
-
-
-def _token_count(value: int, what: str) -> int:
-    """A token count as an int; InvalidInputError when it is negative or not a whole number."""
-    try:
-        count = operator.index(value)
-    except TypeError:
-        raise InvalidInputError(f"{what} must be a whole number of tokens, got {value!r}") from None
-    if count < 0:
-        raise InvalidInputError(f"{what} must be zero or more, got {count}")
-    return count
 
 
 def _warn_unpriced(model: str) -> None:

@@ -13,12 +13,10 @@ Definitions the rows follow:
 
 from __future__ import annotations
 
-import operator
 import uuid
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from time import perf_counter
-from typing import Any
 
 from aa_notebooks.db.records import QUERY_PREVIEW_LENGTH
 from aa_notebooks.db.schema import ExecutionStatus, ExecutionTraceStepType
@@ -26,6 +24,7 @@ from aa_notebooks.errors import InvalidInputError
 from aa_notebooks.pricing import calculate_cost
 from aa_notebooks.tracking.ids import new_id, optional_uuid, session_uuid
 from aa_notebooks.tracking.record import ExecutionRecord, Row
+from aa_notebooks.validation import non_negative_int
 
 _STEP_TYPES = {kind.value: kind.value for kind in ExecutionTraceStepType}
 
@@ -90,9 +89,9 @@ class Run:
                 "step_number": number,
                 "step_type": kind,
                 "content": content,
-                "input_tokens": _count(input_tokens, "input_tokens"),
-                "output_tokens": _count(output_tokens, "output_tokens"),
-                "duration_ms": _count(duration_ms, "duration_ms"),
+                "input_tokens": non_negative_int(input_tokens, "input_tokens"),
+                "output_tokens": non_negative_int(output_tokens, "output_tokens"),
+                "duration_ms": non_negative_int(duration_ms, "duration_ms"),
                 "timestamp": datetime.now(UTC),
             }
         )
@@ -117,7 +116,9 @@ class Run:
                 "input_tokens": input_tokens,
                 "output_tokens": output_tokens,
                 "cost_usd": cost,
-                "step_number": None if step_number is None else _count(step_number, "step_number"),
+                "step_number": None
+                if step_number is None
+                else non_negative_int(step_number, "step_number"),
             }
         )
         return cost
@@ -194,14 +195,3 @@ class Run:
             for s in self._steps
             if s["input_tokens"] or s["output_tokens"] or s["step_number"] in named
         )
-
-
-def _count(value: Any, what: str) -> int:
-    """A whole number >= 0, or an error that names the argument."""
-    try:
-        count = operator.index(value)
-    except TypeError:
-        raise InvalidInputError(f"{what} must be a whole number, got {value!r}") from None
-    if count < 0:
-        raise InvalidInputError(f"{what} must be zero or more, got {count}")
-    return count
