@@ -32,9 +32,9 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, insert, text
-from sqlalchemy.engine import make_url
 
 from aa_notebooks.db.schema import AgentExecution, ExecutionTrace, TokenUsage, User
+from aa_notebooks.db.url import resolve_url
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 U1 = uuid.UUID("11111111-1111-4111-8111-111111111111")
@@ -180,9 +180,7 @@ def usages() -> list[dict[str, Any]]:
 
 
 def _engine(url: str) -> Engine:
-    drivers = {"sqlite": "sqlite+pysqlite", "postgresql": "postgresql+psycopg"}
-    parsed = make_url(url)
-    return create_engine(parsed.set(drivername=drivers[parsed.get_backend_name()]))
+    return create_engine(resolve_url(url))
 
 
 def load(url: str) -> None:

@@ -26,9 +26,9 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import create_engine, insert
-from sqlalchemy.engine import make_url
 
 from aa_notebooks.db.schema import AgentExecution, ExecutionTrace, TokenUsage, User
+from aa_notebooks.db.url import resolve_url
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 SCRIPT = "<script>alert(1)</script>"
@@ -149,9 +149,7 @@ def _usages() -> list[dict[str, Any]]:
 
 def load(url: str) -> None:
     """Insert the dataset into a database with the kit's schema."""
-    drivers = {"sqlite": "sqlite+pysqlite", "postgresql": "postgresql+psycopg"}
-    parsed = make_url(url)
-    engine = create_engine(parsed.set(drivername=drivers[parsed.get_backend_name()]))
+    engine = create_engine(resolve_url(url))
     try:
         with engine.begin() as conn:
             conn.execute(insert(User.__table__), [{"id": U1}, {"id": U2}])
