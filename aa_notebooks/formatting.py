@@ -68,12 +68,12 @@ def _formatter_for(column: str, series: pd.Series, timezone: str) -> Callable[[o
         return lambda v: timestamp(v, timezone)
     if not pd.api.types.is_numeric_dtype(series) and series.map(type).eq(Decimal).sum() == 0:
         return None
+    if name.endswith(("rate", "share", "percent", "_pct")):  # before money: cost_share is a %
+        return percent
     if "usd" in name or name.startswith("cost"):
         return money
     if name.endswith("_ms"):
         return duration_ms
-    if name.endswith(("rate", "share", "percent", "_pct")):
-        return percent
     if "tokens" in name or name in ("executions", "count", "total"):
         return count
     return None
