@@ -59,3 +59,7 @@ class BudgetExceededError(AnalyticsError):
             f"budget {budget_name!r} is exceeded: ${spend_usd} spent of ${threshold_usd} "
             "(hard stop); raise its threshold or wait for the window to roll over"
         )
+
+
+class ReportError(AnalyticsError):
+    """A report could not be made or sent; says what is kept on disk and where."""

@@ -1,0 +1,24 @@
+"""Reports: papermill cost and budget notebooks, standalone HTML, email and schedules.
+
+`run_report("cost" | "budget", ...)` executes a notebook of `reports/` in a real kernel, exports
+it as HTML without code, and optionally emails it; `schedules` and `scheduler` run reports at
+cron times. Imports are lazy: a report notebook imports its sections module from this package,
+and must not pay for papermill and nbconvert, which only the runner needs.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from aa_notebooks.reporting.runner import REPORT_KINDS, ReportResult, run_report
+
+__all__ = ["REPORT_KINDS", "ReportResult", "run_report"]
+
+
+def __getattr__(name: str) -> Any:
+    if name in __all__:
+        from aa_notebooks.reporting import runner
+
+        return getattr(runner, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

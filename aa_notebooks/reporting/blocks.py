@@ -1,0 +1,82 @@
+"""The pieces report notebooks display: header, KPI table, tables, notes and charts as images.
+
+Every text from the data is escaped here; charts are PNG images made by vl-convert, so they show
+without JavaScript or network, in a browser and in a mail client.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from html import escape
+
+import altair as alt
+import pandas as pd
+from IPython.display import HTML, Image
+
+from aa_notebooks.formatting import readable_frame, timestamp
+
+CHART_SCALE = 1.5  # sharp on high-density screens; the palette PNG stays small
+
+
+def header(title: str, scope: str, period: str, generated_at: datetime, timezone: str) -> HTML:
+    """The report's title line with whose data, which period and when it was made."""
+    return HTML(
+        f'<div class="aa-header"><h1>{escape(title)}</h1>'
+        f'<p class="aa-meta">Scope: <b>{escape(scope)}</b> · Period: <b>{escape(period)}</b>'
+        f" · Generated {escape(timestamp(generated_at, timezone))}</p></div>"
+    )
+
+
+def heading(text: str) -> HTML:
+    """A section heading."""
+    return HTML(f"<h2>{escape(text)}</h2>")
+
+
+def note(text: str, *, kind: str = "info") -> HTML:
+    """A one-paragraph remark; kind "warning" draws attention."""
+    return HTML(f'<p class="aa-note aa-{escape(kind)}">{escape(text)}</p>')
+
+
+def table(frame: pd.DataFrame, timezone: str, *, empty: str, columns: dict[str, str]) -> HTML:
+    """`frame`'s `columns` (name -> heading) as a readable, escaped table; `empty` if no rows."""
+    if frame.empty:
+        return note(empty)
+    shown = readable_frame(frame[list(columns)], timezone).rename(columns=columns)
+    shown = shown.fillna("")
+    return HTML(shown.to_html(index=False, escape=True, border=0, classes="aa-table"))
+
+
+def kpi_rows(rows: Iterable[Sequence[str]], headings: Sequence[str]) -> HTML:
+    """A small table of already formatted values (metric, this period, previous, change)."""
+    head = "".join(f"<th>{escape(h)}</th>" for h in headings)
+    body = "".join(
+        "<tr>" + "".join(f"<td>{escape(cell)}</td>" for cell in row) + "</tr>" for row in rows
+    )
+    return HTML(
+        f'<table class="aa-table aa-kpis"><thead><tr>{head}</tr></thead>'
+        f"<tbody>{body}</tbody></table>"
+    )
+
+
+def chart(chart: alt.TopLevelMixin) -> Image:
+    """The chart as a PNG image (no JavaScript needed to see it), drawn without network access."""
+    import vl_convert
+
+    png = vl_convert.vegalite_to_png(
+        chart.to_dict(), scale=CHART_SCALE, config={"background": "white"}, allowed_base_urls=[]
+    )
+    return Image(data=compact_png(png), format="png")
+
+
+def compact_png(png: bytes) -> bytes:
+    """The same picture in a palette PNG, about a tenth of vl-convert's RGBA size: charts have
+    few colours, and the email must stay small."""
+    from PIL import Image as Picture
+
+    picture = Picture.open(io.BytesIO(png)).convert("RGB")
+    palette = picture.quantize(colors=256, method=Picture.Quantize.MEDIANCUT)
+    buffer = io.BytesIO()
+    palette.save(buffer, format="PNG", optimize=True)
+    return buffer.getvalue()

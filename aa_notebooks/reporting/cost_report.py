@@ -1,0 +1,172 @@
+"""The sections of `reports/cost_report.ipynb`, each a display object made from analytics results.
+
+The notebook calls one method per cell; the numbers all come from `Analytics` (the window's
+overview against the previous window, cost by model and agent over time, the most expensive
+executions, the month's forecast), so the report shows what the dashboard and the magic show.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from html import escape
+
+import altair as alt
+from IPython.display import HTML, Image
+
+from aa_notebooks.analytics import Analytics, Window
+from aa_notebooks.formatting import count, duration_ms, money, percent
+from aa_notebooks.reporting import blocks
+from aa_notebooks.reporting.parameters import ReportParameters
+from aa_notebooks.reporting.summary import Summary
+from aa_notebooks.ui import changes, charts
+
+EXPENSIVE_COLUMNS = {
+    "started_at": "Started",
+    "agent_name": "Agent",
+    "model_name": "Model",
+    "status": "Status",
+    "query_preview": "Query",
+    "execution_time_ms": "Duration",
+    "total_tokens": "Tokens",
+    "cost_usd": "Cost",
+}
+BREAKDOWN_COLUMNS = {
+    "executions": "Executions",
+    "total_tokens": "Tokens",
+    "cost_usd": "Cost",
+    "cost_share": "Share",
+}
+
+
+@dataclass(frozen=True)
+class CostReport:
+    """The cost report of one window and scope."""
+
+    analytics: Analytics
+    parameters: ReportParameters
+    window: Window
+
+    @classmethod
+    def open(cls, **parameters: object) -> CostReport:
+        """Connect (database from AA_DATABASE_URL) and resolve the window of the parameters."""
+        checked = ReportParameters.from_notebook(parameters)
+        analytics = checked.connect()
+        return cls(analytics, checked, checked.window(analytics))
+
+    @property
+    def bucket(self) -> str:
+        """Hours for windows up to two days, else days."""
+        return "hour" if self.window.duration <= timedelta(days=2) else "day"
+
+    def header(self) -> HTML:
+        """Title, scope, period and generation time."""
+        return self.parameters.header(self.analytics, self.window)
+
+    def headline(self) -> Summary:
+        """The KPIs against the previous window of the same length, and unpriced models."""
+        now = self.analytics.overview(self.window)
+        before = self.analytics.overview(self.window.previous())
+        label = self.window.label
+        rows = [
+            ("Total cost", money(now.total_cost_usd), money(before.total_cost_usd),
+             changes.relative(now.total_cost_usd, before.total_cost_usd, label)),
+            ("Executions", count(now.total_executions), count(before.total_executions),
+             changes.absolute(now.total_executions, before.total_executions, label)),
+            ("Success rate", percent(now.success_rate), percent(before.success_rate),
+             changes.points(now.success_rate, before.success_rate, label)),
+            ("Avg response time", duration_ms(now.avg_response_time_ms),
+             duration_ms(before.avg_response_time_ms),
+             changes.relative(now.avg_response_time_ms, before.avg_response_time_ms, label)),
+            ("P95 response time", duration_ms(now.p95_ms), duration_ms(before.p95_ms),
+             changes.relative(now.p95_ms, before.p95_ms, label)),
+            ("Total tokens", count(now.total_tokens), count(before.total_tokens),
+             changes.relative(now.total_tokens, before.total_tokens, label)),
+            ("Active agents", count(now.active_agents), count(before.active_agents),
+             changes.absolute(now.active_agents, before.active_agents, label)),
+            ("Monthly projection", money(now.monthly_projection_usd), "", ""),
+        ]  # fmt: skip
+        table = blocks.kpi_rows(rows, ("Metric", label, "Previous", "Change"))
+        html = table.data
+        lines = [f"{row[0]}: {row[1]} ({row[3]})" if row[3] else f"{row[0]}: {row[1]}"
+                 for row in rows]  # fmt: skip
+        if now.unpriced_models:
+            warning = _unpriced_warning(now.unpriced_models)
+            html += blocks.note(warning, kind="warning").data
+            lines.append(f"Warning: {warning}")
+        return Summary(text="\n".join(lines), html=html)
+
+    def cost_over_time(self) -> Image | HTML:
+        """Cost per bucket, stacked by model."""
+        series = self.analytics.cost_timeseries(self.window, bucket=self.bucket, by="model").frame
+        if series.empty or not series["cost_usd"].any():
+            return blocks.note("No cost in this period.")
+        return blocks.chart(charts.cost_over_time(series, self.bucket).chart())
+
+    def cost_by_model(self) -> list[Image | HTML]:
+        """Cost per model: a bar chart and the table behind it."""
+        frame = self.analytics.cost_summary(self.window, by="model").frame
+        if frame.empty:
+            return [blocks.note("No executions in this period.")]
+        columns = {"model": "Model", **BREAKDOWN_COLUMNS}
+        return [
+            blocks.chart(charts.cost_by_model(frame).chart()),
+            blocks.table(frame, self.parameters.timezone, empty="", columns=columns),
+        ]
+
+    def cost_by_agent(self) -> list[Image | HTML]:
+        """Cost per agent: a bar chart and the table behind it."""
+        frame = self.analytics.cost_summary(self.window, by="agent").frame
+        if frame.empty:
+            return [blocks.note("No executions in this period.")]
+        columns = {"agent": "Agent", **BREAKDOWN_COLUMNS}
+        return [
+            blocks.chart(_cost_by_agent_chart(frame)),
+            blocks.table(frame, self.parameters.timezone, empty="", columns=columns),
+        ]
+
+    def most_expensive(self) -> HTML:
+        """The top-N executions by cost."""
+        page = self.analytics.executions(
+            page_size=self.parameters.top_n, period=self.window, sort_by="cost_usd"
+        )
+        return blocks.table(
+            page.rows, self.parameters.timezone,
+            empty="No executions in this period.", columns=EXPENSIVE_COLUMNS,
+        )  # fmt: skip
+
+    def forecast(self) -> HTML:
+        """This calendar month's projected cost with its band and method."""
+        result = self.analytics.cost_forecast()
+        month = f"{result.month_start:%B %Y}"
+        rows = [
+            ("Actual to date", money(result.actual_to_date_usd)),
+            ("Daily rate", money(result.daily_rate_usd)),
+            ("Projected month", money(result.projected_usd)),
+            ("Low – high", f"{money(result.low_usd)} – {money(result.high_usd)}"),
+        ]
+        return HTML(
+            blocks.kpi_rows(rows, (f"Forecast for {month}", "")).data
+            + f'<p class="aa-note">Method: {escape(result.method)}</p>'
+        )
+
+
+def _unpriced_warning(models: tuple[str, ...]) -> str:
+    names = ", ".join(models)
+    return (
+        f"Unpriced models: {names}. Their executions count as $0, so the totals are low; add "
+        "their prices in a pricing file (AA_PRICING_FILE)."
+    )
+
+
+def _cost_by_agent_chart(frame: object) -> alt.Chart:
+    """Cost per agent, most expensive first."""
+    return (
+        alt.Chart(frame)
+        .mark_bar(color="#0ea5e9")
+        .encode(
+            x=alt.X("cost_usd:Q", title="Cost (USD)"),
+            y=alt.Y("agent:N", sort="-x", title=None),
+        )
+        .properties(width=charts.NARROW, height=220, title="Cost by agent")
+    )

@@ -1,0 +1,100 @@
+"""The parameters of a report notebook, checked before a kernel starts and again inside it.
+
+These are what papermill writes into the executed notebook, so there is no secret among them:
+the database URL and SMTP settings come from the environment.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from datetime import UTC, date, datetime
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from IPython.display import HTML
+
+from aa_notebooks.analytics import Analytics, Window, connect
+from aa_notebooks.analytics.filters import parse_uuid
+from aa_notebooks.analytics.periods import resolve_window
+from aa_notebooks.errors import InvalidInputError
+from aa_notebooks.formatting import timestamp
+from aa_notebooks.reporting import blocks
+
+MAX_TOP_N = 1000
+
+
+@dataclass(frozen=True)
+class ReportParameters:
+    """Window (period, or start and end dates), user scope, title, time zone, top-N, as-of time."""
+
+    title: str
+    period: str | None = None
+    start_date: str | None = None
+    end_date: str | None = None
+    user_id: str | None = None
+    timezone: str = "UTC"
+    top_n: int = 10
+    as_of: str | None = None
+
+    def __post_init__(self) -> None:
+        try:
+            ZoneInfo(self.timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise InvalidInputError(
+                f"unknown time zone {self.timezone!r}: use an IANA name like UTC or Europe/Paris"
+            ) from None
+        if isinstance(self.top_n, bool) or not isinstance(self.top_n, int):
+            raise InvalidInputError(f"top_n must be a whole number; got {self.top_n!r}")
+        if not 1 <= self.top_n <= MAX_TOP_N:
+            raise InvalidInputError(f"top_n must be between 1 and {MAX_TOP_N}; got {self.top_n}")
+        if self.user_id is not None:
+            parse_uuid(self.user_id, "user_id")
+        resolve_window(self.period, self.start_date, self.end_date, self.moment())
+
+    @classmethod
+    def from_notebook(cls, values: Mapping[str, object]) -> ReportParameters:
+        """The parameters as the notebook's parameters cell holds them."""
+        known = {name: values[name] for name in cls.__dataclass_fields__ if name in values}
+        return cls(**known)  # type: ignore[arg-type]
+
+    def notebook_values(self) -> dict[str, object]:
+        """The values papermill injects (plain data, no secret)."""
+        return asdict(self)
+
+    def moment(self) -> datetime:
+        """The time the report is as of: `as_of` (ISO 8601, naive means UTC) or now."""
+        if self.as_of is None:
+            return datetime.now(UTC)
+        try:
+            moment = datetime.fromisoformat(self.as_of)
+        except (TypeError, ValueError):
+            raise InvalidInputError(
+                f"as_of must be an ISO 8601 time like 2026-12-01T08:00:00; got {self.as_of!r}"
+            ) from None
+        return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+    def connect(self) -> Analytics:
+        """Analytics on $AA_DATABASE_URL (else the default database), scoped and clocked."""
+        moment = self.moment() if self.as_of is not None else None
+        return connect(user_id=self.user_id, now=(lambda: moment) if moment else None)
+
+    def window(self, analytics: Analytics) -> Window:
+        """The report's window."""
+        return analytics.window(self.period, self.start_date, self.end_date)
+
+    def describe(self, window: Window) -> str:
+        """The window for people, in the report's time zone."""
+        start, end = timestamp(window.start, self.timezone), timestamp(window.end, self.timezone)
+        return f"{window.label} ({start} – {end})"
+
+    def header(self, analytics: Analytics, window: Window) -> HTML:
+        """The report's header block."""
+        generated = datetime.now(UTC)
+        return blocks.header(
+            self.title, analytics.scope, self.describe(window), generated, self.timezone
+        )
+
+
+def date_text(value: str | date | None) -> str | None:
+    """A date parameter as YYYY-MM-DD text (papermill parameters are plain values)."""
+    return None if value is None else str(value)

@@ -1,0 +1,176 @@
+"""`run_report`: execute a report notebook in a real kernel, save its HTML, optionally email it.
+
+Parameters are checked, the database opened and the SMTP settings read before a kernel starts,
+so a typo fails in a second, not after the notebook ran. The database URL reaches the kernel
+through AA_DATABASE_URL, never as a parameter (papermill writes those into the notebook). A
+failing notebook is kept next to where the HTML would have gone; an email that cannot be sent
+leaves the HTML on disk. Both raise ReportError, which the CLI turns into a non-zero exit.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+from aa_notebooks.analytics import connect
+from aa_notebooks.db.url import mask_url, require_database
+from aa_notebooks.errors import InvalidInputError, ReportError
+from aa_notebooks.reporting.mail import send_report
+from aa_notebooks.reporting.notebooks import REPORT_KINDS, report_notebook
+from aa_notebooks.reporting.parameters import ReportParameters, date_text
+
+DEFAULT_TITLES = {"cost": "Agent cost report", "budget": "Agent budget report"}
+ADDRESS = re.compile(r"[^@\s,;<>]+@[^@\s,;<>]+\.[^@\s,;<>]+")
+DATABASE_VARIABLE = "AA_DATABASE_URL"
+
+
+@dataclass(frozen=True)
+class ReportResult:
+    """What a report run produced."""
+
+    kind: str
+    html_path: Path
+    notebook_path: Path | None
+    emailed_to: tuple[str, ...] = field(default=())
+    seconds: float = 0.0
+
+    def __str__(self) -> str:
+        lines = [f"{self.kind} report: {self.html_path} ({self.seconds:.1f} s)"]
+        if self.notebook_path is not None:
+            lines.append(f"executed notebook: {self.notebook_path}")
+        if self.emailed_to:
+            lines.append(f"emailed to {', '.join(self.emailed_to)}")
+        return "\n".join(lines)
+
+
+def run_report(
+    kind: str,
+    *,
+    period: str | None = None,
+    start_date: str | date | None = None,
+    end_date: str | date | None = None,
+    user_id: str | None = None,
+    output_dir: str | os.PathLike[str] = "reports",
+    email: str | Sequence[str] = (),
+    keep_notebook: bool = False,
+    database_url: str | None = None,
+    title: str | None = None,
+    timezone: str = "UTC",
+    top_n: int = 10,
+    as_of: str | None = None,
+    progress: bool = True,
+) -> ReportResult:
+    """Make the "cost" or "budget" report as HTML in `output_dir`, and email it to `email`."""
+    began = time.perf_counter()
+    if kind not in REPORT_KINDS:
+        raise InvalidInputError(f"unknown report {kind!r}: choose one of {', '.join(REPORT_KINDS)}")
+    parameters = ReportParameters(
+        title=title or DEFAULT_TITLES[kind],
+        period=period,
+        start_date=date_text(start_date),
+        end_date=date_text(end_date),
+        user_id=None if user_id is None else str(user_id),
+        timezone=timezone,
+        top_n=top_n,
+        as_of=as_of,
+    )
+    recipients = parse_recipients(email)
+    settings = _smtp_settings() if recipients else None
+    url = require_database(database_url)
+    connect(url, user_id=parameters.user_id).overview("1h")  # reachable, with the tables
+    folder = Path(output_dir).expanduser()
+    folder.mkdir(parents=True, exist_ok=True)
+    stem = f"{kind}-report-{datetime.now(UTC):%Y%m%d-%H%M%S}"
+    notebook_path, html_path = folder / f"{stem}.ipynb", folder / f"{stem}.html"
+    executed = _execute(kind, parameters, url, notebook_path, progress)
+
+    from aa_notebooks.reporting.page import render
+
+    rendered = render(executed, parameters.title)
+    html_path.write_text(rendered.page, encoding="utf-8")
+    if not keep_notebook:
+        notebook_path.unlink(missing_ok=True)
+    if settings is not None:
+        send_report(rendered, parameters, kind, html_path, recipients, settings)
+    return ReportResult(
+        kind=kind,
+        html_path=html_path,
+        notebook_path=notebook_path if keep_notebook else None,
+        emailed_to=recipients,
+        seconds=time.perf_counter() - began,
+    )
+
+
+def parse_recipients(email: str | Sequence[str]) -> tuple[str, ...]:
+    """Addresses from "a@x,b@y" or a list; InvalidInputError names one that is not an address."""
+    items = email.split(",") if isinstance(email, str) else list(email)
+    addresses = tuple(item.strip() for item in items if item and item.strip())
+    for address in addresses:
+        if not ADDRESS.fullmatch(address):
+            raise InvalidInputError(
+                f"{address!r} is not an email address: give addresses like a@example.com, "
+                "separated by commas"
+            )
+    return addresses
+
+
+def _smtp_settings() -> object:
+    from aa_notebooks.notify import SmtpSettings
+
+    return SmtpSettings.from_env()
+
+
+def _execute(
+    kind: str, parameters: ReportParameters, url: object, target: Path, progress: bool
+) -> object:
+    """Run the notebook with papermill; ReportError (notebook kept) when a cell fails."""
+    import papermill
+    from papermill.exceptions import PapermillExecutionError
+
+    source = report_notebook(kind)
+    try:
+        with _database_in_environment(url):
+            return papermill.execute_notebook(
+                str(source),
+                str(target),
+                parameters=parameters.notebook_values(),
+                kernel_name="python3",
+                language="python",
+                progress_bar=progress,
+                cwd=str(target.parent),
+            )
+    except PapermillExecutionError as exc:
+        raise ReportError(
+            f"the {kind} report failed in cell {exc.exec_count}: {exc.ename}: "
+            f"{_first_line(exc.evalue)}; the partly executed notebook is kept at {target}"
+        ) from None
+    except (RuntimeError, TimeoutError, OSError) as exc:
+        kept = f"; the partly executed notebook is kept at {target}" if target.exists() else ""
+        raise ReportError(
+            f"the {kind} report could not run on {mask_url(url)}: {_first_line(str(exc))}{kept}"  # type: ignore[arg-type]
+        ) from None
+
+
+@contextmanager
+def _database_in_environment(url: object) -> Iterator[None]:
+    """AA_DATABASE_URL set to `url` while the kernel starts (it inherits the environment)."""
+    previous = os.environ.get(DATABASE_VARIABLE)
+    os.environ[DATABASE_VARIABLE] = url.render_as_string(hide_password=False)  # type: ignore[attr-defined]
+    try:
+        yield
+    finally:
+        if previous is None:
+            os.environ.pop(DATABASE_VARIABLE, None)
+        else:
+            os.environ[DATABASE_VARIABLE] = previous
+
+
+def _first_line(text: str) -> str:
+    lines = [line for line in str(text).strip().splitlines() if line.strip()]
+    return lines[0] if lines else "(no message)"
