@@ -7,11 +7,13 @@ shown, by column name, in terminal tables and notebook display.
 from __future__ import annotations
 
 from collections.abc import Callable
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from numbers import Number
 from zoneinfo import ZoneInfo
 
 import pandas as pd
+
+CENT = Decimal("0.01")
 
 
 def money(value: object) -> str:
@@ -21,7 +23,7 @@ def money(value: object) -> str:
     amount = Decimal(str(value))
     if amount != 0 and abs(amount) < Decimal("0.01"):
         return f"${amount.normalize():f}"
-    return f"${amount:,.2f}"
+    return f"${amount.quantize(CENT, ROUND_HALF_UP):,.2f}"  # half a cent up, as on an invoice
 
 
 def duration_ms(value: object) -> str:

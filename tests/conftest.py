@@ -123,4 +123,8 @@ def _isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
     """Keep tests off the user's real database and price file."""
     monkeypatch.delenv("AA_DATABASE_URL", raising=False)
     monkeypatch.delenv("AA_PRICING_FILE", raising=False)
+    for name in ("HOST", "PORT", "USER", "PASSWORD", "FROM", "SECURITY"):
+        monkeypatch.delenv(f"AA_SMTP_{name}", raising=False)
+    monkeypatch.delenv("AA_SCHEDULES_FILE", raising=False)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg-config"))
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg-data"))

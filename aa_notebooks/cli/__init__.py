@@ -10,7 +10,7 @@ from aa_notebooks.cli.commands import build_parser
 from aa_notebooks.cli.context import CommandContext
 from aa_notebooks.cli.output import render
 from aa_notebooks.cli.parser import HelpShown
-from aa_notebooks.errors import AnalyticsError
+from aa_notebooks.errors import AnalyticsError, ReportError
 
 __all__ = ["build_parser", "main"]
 
@@ -30,7 +30,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     except AnalyticsError as exc:
         print(f"aa-notebooks: error: {exc}", file=sys.stderr)
-        return 2
+        return 1 if isinstance(exc, ReportError) else 2  # 2: what was typed needs fixing
     except BrokenPipeError:  # e.g. `aa-notebooks help | head`: the reader left, not an error
         sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - stop Python's flush at exit failing
         return 0

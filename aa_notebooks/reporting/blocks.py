@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from html import escape
 
@@ -48,26 +49,43 @@ def table(frame: pd.DataFrame, timezone: str, *, empty: str, columns: dict[str, 
     return HTML(shown.to_html(index=False, escape=True, border=0, classes="aa-table"))
 
 
-def kpi_rows(rows: Iterable[Sequence[str]], headings: Sequence[str]) -> HTML:
+@dataclass(frozen=True)
+class Cell:
+    """A table cell with an inline style (inline, so it survives mail clients)."""
+
+    text: str
+    style: str = ""
+
+
+def kpi_rows(rows: Iterable[Sequence[str | Cell]], headings: Sequence[str]) -> HTML:
     """A small table of already formatted values (metric, this period, previous, change)."""
     head = "".join(f"<th>{escape(h)}</th>" for h in headings)
-    body = "".join(
-        "<tr>" + "".join(f"<td>{escape(cell)}</td>" for cell in row) + "</tr>" for row in rows
-    )
+    body = "".join("<tr>" + "".join(_cell(cell) for cell in row) + "</tr>" for row in rows)
     return HTML(
         f'<table class="aa-table aa-kpis"><thead><tr>{head}</tr></thead>'
         f"<tbody>{body}</tbody></table>"
     )
 
 
-def chart(chart: alt.TopLevelMixin) -> Image:
-    """The chart as a PNG image (no JavaScript needed to see it), drawn without network access."""
+def _cell(cell: str | Cell) -> str:
+    if isinstance(cell, Cell) and cell.style:
+        return f'<td style="{escape(cell.style)}">{escape(cell.text)}</td>'
+    return f"<td>{escape(cell.text if isinstance(cell, Cell) else cell)}</td>"
+
+
+def chart(chart: alt.TopLevelMixin, description: str) -> Image:
+    """The chart as a PNG image (no JavaScript needed to see it), drawn without network access,
+    at CHART_SCALE times its size for sharp screens and shown at its size; `description` is the
+    image's alternative text."""
     import vl_convert
 
     png = vl_convert.vegalite_to_png(
         chart.to_dict(), scale=CHART_SCALE, config={"background": "white"}, allowed_base_urls=[]
     )
-    return Image(data=compact_png(png), format="png")
+    width = int.from_bytes(png[16:20], "big")  # the PNG header's IHDR width
+    return Image(
+        data=compact_png(png), format="png", width=round(width / CHART_SCALE), alt=description
+    )
 
 
 def compact_png(png: bytes) -> bytes:

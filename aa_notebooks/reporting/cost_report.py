@@ -101,7 +101,10 @@ class CostReport:
         series = self.analytics.cost_timeseries(self.window, bucket=self.bucket, by="model").frame
         if series.empty or not series["cost_usd"].any():
             return blocks.note("No cost in this period.")
-        return blocks.chart(charts.cost_over_time(series, self.bucket).chart())
+        return blocks.chart(
+            charts.cost_over_time(series, self.bucket).chart(),
+            f"Cost per {self.bucket}, stacked by model",
+        )
 
     def cost_by_model(self) -> list[Image | HTML]:
         """Cost per model: a bar chart and the table behind it."""
@@ -110,7 +113,7 @@ class CostReport:
             return [blocks.note("No executions in this period.")]
         columns = {"model": "Model", **BREAKDOWN_COLUMNS}
         return [
-            blocks.chart(charts.cost_by_model(frame).chart()),
+            blocks.chart(charts.cost_by_model(frame).chart(), "Cost by model, bar chart"),
             blocks.table(frame, self.parameters.timezone, empty="", columns=columns),
         ]
 
@@ -121,7 +124,7 @@ class CostReport:
             return [blocks.note("No executions in this period.")]
         columns = {"agent": "Agent", **BREAKDOWN_COLUMNS}
         return [
-            blocks.chart(_cost_by_agent_chart(frame)),
+            blocks.chart(_cost_by_agent_chart(frame), "Cost by agent, bar chart"),
             blocks.table(frame, self.parameters.timezone, empty="", columns=columns),
         ]
 

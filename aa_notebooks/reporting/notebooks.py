@@ -11,6 +11,7 @@ from pathlib import Path
 from aa_notebooks.errors import ConfigurationError
 
 REPORT_KINDS = ("cost", "budget")
+DEFAULT_OUTPUT_DIR = "aa-reports"
 CHECKOUT_REPORTS = Path(__file__).resolve().parents[2] / "reports"
 INSTALLED_REPORTS = Path(sysconfig.get_path("data")) / "share" / "aa-notebooks" / "reports"
 

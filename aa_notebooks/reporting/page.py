@@ -61,6 +61,7 @@ def render(notebook: NotebookNode, title: str) -> RenderedReport:
         exclude_output_prompt=True,
     )
     body, _ = exporter.from_notebook_node(shown)
+    body = body.replace("://", "&#58;//")  # URLs in the data stay text, never a live address
     page = _page(title, body)
     images: dict[str, InlineImage] = {}
 

@@ -16,13 +16,14 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from html import escape
 from pathlib import Path
 
 from aa_notebooks.analytics import connect
 from aa_notebooks.db.url import mask_url, require_database
 from aa_notebooks.errors import InvalidInputError, ReportError
 from aa_notebooks.reporting.mail import send_report
-from aa_notebooks.reporting.notebooks import REPORT_KINDS, report_notebook
+from aa_notebooks.reporting.notebooks import DEFAULT_OUTPUT_DIR, REPORT_KINDS, report_notebook
 from aa_notebooks.reporting.parameters import ReportParameters, date_text
 
 DEFAULT_TITLES = {"cost": "Agent cost report", "budget": "Agent budget report"}
@@ -48,6 +49,9 @@ class ReportResult:
             lines.append(f"emailed to {', '.join(self.emailed_to)}")
         return "\n".join(lines)
 
+    def _repr_html_(self) -> str:
+        return "<br>".join(escape(line) for line in str(self).splitlines())
+
 
 def run_report(
     kind: str,
@@ -56,7 +60,7 @@ def run_report(
     start_date: str | date | None = None,
     end_date: str | date | None = None,
     user_id: str | None = None,
-    output_dir: str | os.PathLike[str] = "reports",
+    output_dir: str | os.PathLike[str] = DEFAULT_OUTPUT_DIR,
     email: str | Sequence[str] = (),
     keep_notebook: bool = False,
     database_url: str | None = None,
@@ -64,9 +68,14 @@ def run_report(
     timezone: str = "UTC",
     top_n: int = 10,
     as_of: str | None = None,
+    notebook: str | os.PathLike[str] | None = None,
     progress: bool = True,
 ) -> ReportResult:
-    """Make the "cost" or "budget" report as HTML in `output_dir`, and email it to `email`."""
+    """Make the "cost" or "budget" report as HTML in `output_dir`, and email it to `email`.
+
+    `notebook` runs a report notebook of your own (with a `parameters` cell) instead of the
+    built-in one of `kind`; `as_of` (ISO time) makes the report as of that moment.
+    """
     began = time.perf_counter()
     if kind not in REPORT_KINDS:
         raise InvalidInputError(f"unknown report {kind!r}: choose one of {', '.join(REPORT_KINDS)}")
@@ -88,7 +97,8 @@ def run_report(
     folder.mkdir(parents=True, exist_ok=True)
     stem = f"{kind}-report-{datetime.now(UTC):%Y%m%d-%H%M%S}"
     notebook_path, html_path = folder / f"{stem}.ipynb", folder / f"{stem}.html"
-    executed = _execute(kind, parameters, url, notebook_path, progress)
+    source = report_notebook(kind) if notebook is None else _own_notebook(notebook)
+    executed = _execute(kind, source, parameters, url, notebook_path, progress)
 
     from aa_notebooks.reporting.page import render
 
@@ -126,20 +136,33 @@ def _smtp_settings() -> object:
     return SmtpSettings.from_env()
 
 
+def _own_notebook(notebook: str | os.PathLike[str]) -> Path:
+    path = Path(notebook).expanduser()
+    if path.suffix != ".ipynb" or not path.is_file():
+        raise InvalidInputError(f"no report notebook at {path}: give the path of an .ipynb file")
+    return path
+
+
 def _execute(
-    kind: str, parameters: ReportParameters, url: object, target: Path, progress: bool
+    kind: str,
+    source: Path,
+    parameters: ReportParameters,
+    url: object,
+    target: Path,
+    progress: bool,
 ) -> object:
     """Run the notebook with papermill; ReportError (notebook kept) when a cell fails."""
     import papermill
     from papermill.exceptions import PapermillExecutionError
 
-    source = report_notebook(kind)
+    declared = papermill.inspect_notebook(str(source))
+    values = {k: v for k, v in parameters.notebook_values().items() if k in declared}
     try:
         with _database_in_environment(url):
             return papermill.execute_notebook(
                 str(source),
                 str(target),
-                parameters=parameters.notebook_values(),
+                parameters=values,
                 kernel_name="python3",
                 language="python",
                 progress_bar=progress,

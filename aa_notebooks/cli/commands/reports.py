@@ -1,0 +1,61 @@
+"""`report cost|budget`: run a report notebook, save its HTML, optionally email it."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from aa_notebooks.cli.context import CommandContext
+from aa_notebooks.cli.options import positive_int, window_of, window_options
+from aa_notebooks.reporting.notebooks import DEFAULT_OUTPUT_DIR, REPORT_KINDS
+
+
+def register(subcommands: argparse._SubParsersAction) -> list[argparse.ArgumentParser]:
+    """Add the report subcommand."""
+    report = subcommands.add_parser(
+        "report",
+        help="make the cost or budget report as standalone HTML, and email it if asked",
+        description=(
+            "Execute reports/KIND_report.ipynb in a real kernel (papermill), export it as HTML "
+            "without code (charts as images, nothing loaded from the network) and optionally "
+            "email it. The database comes from --db or AA_DATABASE_URL, email settings from "
+            "AA_SMTP_HOST, AA_SMTP_PORT, AA_SMTP_USER, AA_SMTP_PASSWORD, AA_SMTP_FROM and "
+            "AA_SMTP_SECURITY (starttls, ssl or none)."
+        ),
+    )
+    report.add_argument("kind", choices=REPORT_KINDS, help="which report")
+    window_options(report)
+    report.add_argument(
+        "--output-dir",
+        default=DEFAULT_OUTPUT_DIR,
+        help=f"where the HTML goes ({DEFAULT_OUTPUT_DIR})",
+    )
+    report.add_argument("--email", metavar="a@x,b@y", default="", help="send it to these")
+    report.add_argument(
+        "--keep-notebook", action="store_true", help="keep the executed notebook next to the HTML"
+    )
+    report.add_argument("--title", help="the report's title")
+    report.add_argument("--timezone", help="time zone of the timestamps shown (default UTC)")
+    report.add_argument("--top-n", type=positive_int, default=10, help="rows of top-N tables")
+    report.add_argument("--as-of", metavar="ISO-TIME", help="make the report as of this time")
+    report.set_defaults(handler=run_report_command)
+    return [report]
+
+
+def run_report_command(args: argparse.Namespace, context: CommandContext) -> Any:
+    """Make the report; ReportError (non-zero exit) when it fails or cannot be sent."""
+    from aa_notebooks.reporting import run_report
+
+    return run_report(
+        args.kind,
+        **window_of(args),
+        user_id=context.user_id,
+        output_dir=args.output_dir,
+        email=args.email,
+        keep_notebook=args.keep_notebook,
+        database_url=context.database_url,
+        title=args.title,
+        timezone=args.timezone or context.timezone,
+        top_n=args.top_n,
+        as_of=args.as_of,
+    )

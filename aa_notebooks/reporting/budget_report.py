@@ -1,0 +1,184 @@
+"""The sections of `reports/budget_report.ipynb`: every active budget's state, burn-down, alerts.
+
+Statuses come from `Analytics.budget_status(record=False)` (a report only reads: it neither
+writes spend back nor sends alert emails), the burn-down from `budget_spend_daily` and the alerts
+from `budget_alert_events` for the report's window.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import altair as alt
+import pandas as pd
+from IPython.display import HTML, Image
+
+from aa_notebooks.analytics import Analytics, Window
+from aa_notebooks.formatting import money, percent, timestamp
+from aa_notebooks.reporting import blocks
+from aa_notebooks.reporting.parameters import ReportParameters
+from aa_notebooks.reporting.summary import Summary
+
+STATUS_ORDER = {"exceeded": 0, "warning": 1, "ok": 2, "unavailable": 3}
+STATUS_COLORS = {"ok": "#15803d", "warning": "#b45309", "exceeded": "#b91c1c"}
+ALERT_COLUMNS = {
+    "fired_at": "Fired",
+    "name": "Budget",
+    "scope": "Scope",
+    "target": "Target",
+    "kind": "Alert",
+    "spend_usd": "Spend then",
+    "threshold_usd": "Threshold",
+    "notified": "Emailed",
+}
+NO_BUDGETS = (
+    "No active budgets. Create one with `aa-notebooks budgets create --scope global "
+    "--threshold-usd 100` (or %agent_analytics budgets create ... in a notebook)."
+)
+
+
+@dataclass(frozen=True)
+class BudgetReport:
+    """The budget report as of one moment, for one scope."""
+
+    analytics: Analytics
+    parameters: ReportParameters
+    window: Window
+    statuses: pd.DataFrame
+
+    @classmethod
+    def open(cls, **parameters: object) -> BudgetReport:
+        """Connect (database from AA_DATABASE_URL) and evaluate every active budget, read-only."""
+        checked = ReportParameters.from_notebook(parameters)
+        analytics = checked.connect()
+        statuses = analytics.budget_status(record=False).to_frame()
+        order = statuses["status"].map(STATUS_ORDER)
+        statuses = statuses.assign(_order=order).sort_values(["_order", "name"], kind="stable")
+        return cls(analytics, checked, checked.window(analytics), statuses.drop(columns="_order"))
+
+    def header(self) -> HTML:
+        """Title, scope, period and generation time."""
+        return self.parameters.header(self.analytics, self.window)
+
+    def overview(self) -> Summary:
+        """How many budgets are exceeded, in warning and ok, and the state of each."""
+        if self.statuses.empty:
+            return Summary(text=NO_BUDGETS, html=blocks.note(NO_BUDGETS).data)
+        counts = self.statuses["status"].value_counts()
+        tally = ", ".join(
+            f"{counts[status]} {status}" for status in STATUS_ORDER if counts.get(status)
+        )
+        lines = [f"{len(self.statuses)} active budgets: {tally}."]
+        lines += [self._line(row) for row in self.statuses.to_dict("records")]
+        return Summary(text="\n".join(lines), html=self._table())
+
+    def burn_down(self) -> Image | HTML:
+        """Each budget's spend accumulating over its window, against its alert level and limit."""
+        daily = self.analytics.budget_spend_daily()
+        if daily.empty:
+            return blocks.note(NO_BUDGETS)
+        return blocks.chart(
+            _burn_down_chart(_labelled(daily)),
+            "Cumulative spend of each budget over its window, with alert level and threshold",
+        )
+
+    def alerts(self) -> HTML:
+        """The alert events that fired in the report's window."""
+        events = self.analytics.budget_alert_events(self.window)
+        events = events.assign(notified=events["notified"].map({True: "yes", False: "no"}))
+        return blocks.table(
+            events, self.parameters.timezone,
+            empty=f"No budget alert fired in {self.window.label}.", columns=ALERT_COLUMNS,
+        )  # fmt: skip
+
+    @staticmethod
+    def _line(row: dict[str, Any]) -> str:
+        """One budget as a line of the plain-text summary."""
+        if row["status"] == "unavailable":
+            return f"- {row['name']}: cannot be evaluated ({row['reason']})"
+        spent = f"{money(row['spend_usd'])} of {money(row['threshold_usd'])}"
+        return (
+            f"- {row['name']}: {row['status'].upper()}, {spent} "
+            f"({percent(row['percent_used'])}) over {row['period_days']} days"
+        )
+
+    def _table(self) -> str:
+        """Every budget as an HTML table row, the status word coloured."""
+        timezone = self.parameters.timezone
+        headings = ("Budget", "Scope", "Target", "Type", "Threshold", "Alert at", "Period",
+                    "Spend", "Used", "Status", "Projected exhaustion")  # fmt: skip
+        rows = []
+        for row in self.statuses.to_dict("records"):
+            exhaustion = row["projected_exhaustion"]
+            rows.append((
+                _text(row["name"]) or str(row["id"]),
+                row["scope"],
+                _text(row["target"]) or ("(owner)" if row["scope"] == "user" else ""),
+                "hard stop" if row["alert_type"] == "hard_stop" else "warning",
+                money(row["threshold_usd"]),
+                f"{row['alert_at_percentage']}%",
+                f"{row['period_days']} days",
+                money(row["spend_usd"]),
+                percent(row["percent_used"]),
+                _status_cell(row["status"]),
+                _exhaustion(row["status"], exhaustion, timezone),
+            ))  # fmt: skip
+        html = blocks.kpi_rows(rows, headings).data
+        unavailable = self.statuses[self.statuses["status"] == "unavailable"]
+        for row in unavailable.to_dict("records"):
+            html += blocks.note(f"{row['name']}: {row['reason']}", kind="warning").data
+        return html
+
+
+def _status_cell(status: str) -> blocks.Cell:
+    """The status word, bold in its colour."""
+    color = STATUS_COLORS.get(status)
+    return blocks.Cell(status, f"color:{color};font-weight:bold" if color else "")
+
+
+def _exhaustion(status: str, moment: object, timezone: str) -> str:
+    """When the threshold is reached at the current burn rate, in words."""
+    if status == "exceeded":
+        return "reached"
+    if moment is None or pd.isna(moment):
+        return "not within the period" if status in ("ok", "warning") else ""
+    return timestamp(moment, timezone)
+
+
+def _text(value: object) -> str:
+    """A text cell; missing values (None, NaN) as ""."""
+    return "" if value is None or (isinstance(value, float) and pd.isna(value)) else str(value)
+
+
+def _labelled(daily: pd.DataFrame) -> pd.DataFrame:
+    """`daily` with a `budget` label per budget: its name, made unique when two share one."""
+    names = daily.groupby("budget_id")["name"].first().fillna("")
+    duplicated = names.duplicated(keep=False) | (names == "")
+    labels = {
+        budget_id: f"{name or 'budget'} ({str(budget_id)[:8]})" if duplicated[budget_id] else name
+        for budget_id, name in names.items()
+    }
+    labelled = daily.assign(budget=daily["budget_id"].map(labels))
+    return labelled[["budget", "day", "cumulative_usd", "alert_level_usd", "threshold_usd"]]
+
+
+def _burn_down_chart(daily: pd.DataFrame) -> alt.FacetChart:
+    """Small multiples: cumulative spend per day, alert level (amber) and threshold (red)."""
+    day = alt.X("day:T", title=None, axis=alt.Axis(format="%b %d"))
+    spend = (
+        alt.Chart()
+        .mark_area(line={"color": "#2563eb"}, color="#bfdbfe")
+        .encode(x=day, y=alt.Y("cumulative_usd:Q", title="Spend (USD)"))
+    )
+    alert = (
+        alt.Chart().mark_rule(color="#d97706", strokeDash=[4, 3]).encode(y="max(alert_level_usd):Q")
+    )
+    limit = alt.Chart().mark_rule(color="#dc2626").encode(y="max(threshold_usd):Q")
+    return (
+        alt.layer(spend, alert, limit, data=daily)
+        .properties(width=340, height=150)
+        .facet(facet=alt.Facet("budget:N", title=None), columns=2)
+        .resolve_scale(x="independent", y="independent")
+        .properties(title="Spend in each budget's window (amber: alert level, red: threshold)")
+    )

@@ -1,0 +1,72 @@
+"""The budget report, run end to end in a real kernel, shows each budget's state and alerts."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import ROUND_HALF_UP, Decimal
+
+import pytest
+
+from aa_notebooks.formatting import timestamp
+from aa_notebooks.reporting import run_report
+from aa_notebooks.reporting.page import summary
+from tests.analytics import dataset
+from tests.reporting.conftest import AS_OF
+from tests.reporting.html_tables import RESOURCE, read, table_with, text_of
+
+pytestmark = pytest.mark.slow
+
+
+def _reached(spend: str, threshold: str, days: int) -> str:
+    """now + remaining / (spend / days): when the threshold is reached at the window's rate."""
+    seconds = (Decimal(threshold) - Decimal(spend)) * days * 86400 / Decimal(spend)
+    moment = dataset.NOW + timedelta(seconds=int(seconds.to_integral_value(ROUND_HALF_UP)))
+    return timestamp(moment)
+
+
+def test_budget_report_shows_every_budget_and_the_alerts(report_db: str, tmp_path) -> None:
+    result = run_report(
+        "budget", database_url=report_db, as_of=AS_OF, output_dir=tmp_path, keep_notebook=True,
+        progress=False,
+    )  # fmt: skip
+    html = result.html_path.read_text()
+
+    assert table_with(html, "Projected exhaustion") == [
+        ["Budget", "Scope", "Target", "Type", "Threshold", "Alert at", "Period", "Spend", "Used",
+         "Status", "Projected exhaustion"],
+        ["Planner stop", "agent", "planner", "hard stop", "$1.50", "80%", "30 days", "$1.50",
+         "100.3%", "exceeded", "reached"],
+        ["Org weekly", "global", "", "warning", "$0.02", "50%", "7 days", "$0.02", "80.1%",
+         "warning", _reached("0.016025", "0.02", 7)],
+        ["U2 monthly", "user", "(owner)", "warning", "$1.00", "80%", "30 days", "$0.51", "50.5%",
+         "ok", _reached("0.505", "1.00", 30)],
+    ]  # fmt: skip
+    fired = "2026-11-25 12:00:00 UTC"
+    alerts = table_with(html, "Fired")
+    assert alerts[0] == [
+        "Fired", "Budget", "Scope", "Target", "Alert", "Spend then", "Threshold", "Emailed"
+    ]
+    assert sorted(alerts[1:]) == [
+        [fired, "Org weekly", "global", "", "warning", "$0.02", "$0.02", "no"],
+        [fired, "Planner stop", "agent", "planner", "exceeded", "$1.50", "$1.50", "no"],
+        [fired, "Planner stop", "agent", "planner", "warning", "$1.50", "$1.50", "no"],
+    ]
+    page = read(html)
+    assert len(page.images) == 1  # the burn-down small multiples
+    assert "<script" not in html.lower() and not RESOURCE.search(html)
+
+    import nbformat
+
+    text = summary(nbformat.read(result.notebook_path, as_version=4))
+    assert text.splitlines()[0] == "3 active budgets: 1 exceeded, 1 warning, 1 ok."
+    assert "- Planner stop: EXCEEDED, $1.50 of $1.50 (100.3%) over 30 days" in text
+
+
+def test_budget_report_without_budgets_says_so(db_url: str, tmp_path) -> None:
+    dataset.load(db_url)
+    result = run_report(
+        "budget", database_url=db_url, as_of=AS_OF, output_dir=tmp_path, progress=False
+    )
+    text = text_of(result.html_path.read_text())
+    assert "No active budgets. Create one with" in text
+    assert "No budget alert fired in 7d." in text
