@@ -5,7 +5,8 @@ Where spend lives: the exact spend of every execution is in agentexecutions.cost
 whole micro-dollars, so that `check_budget` needs no 30-day SUM; budgetalerts.current_spend_usd
 (NUMERIC(10,2), cents) is only the display copy that `budget_status` writes back. See `guard`
 for why hard stops are consistent with many writers, `alerts` for when events fire and
-`delivery` for the emails.
+`delivery` for the emails. `history` (spend per day, alert events; for charts and reports) is
+imported on its own: it uses the analytics layer, which agent processes need not load.
 """
 
 from aa_notebooks.budgets.crud import create_budget, delete_budget, list_budgets, update_budget

@@ -6,6 +6,10 @@ due are recorded (a level held with no event in the window; crossings are caught
 `apply_spend`). The ledger's number is read in the same statement: when it differs, a writer has
 bypassed `apply_spend` (or executions were deleted), which is logged and repaired by rebuilding
 the ledger. Pending alert emails are then sent (or retried).
+
+With record=False it only reads: the same statuses from one read-only snapshot, with nothing
+written back, recorded, rebuilt or emailed, so dashboards and reports can show budgets of a
+database the kit may only read.
 """
 
 from __future__ import annotations
@@ -15,21 +19,20 @@ import uuid
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import Engine, and_, update
+from sqlalchemy import ColumnElement, Engine, update
 from sqlalchemy.engine import URL
 
 from aa_notebooks.budgets.alerts import record_alerts
 from aa_notebooks.budgets.capabilities import Capabilities, capabilities
 from aa_notebooks.budgets.delivery import AlertMailer, deliver_pending
-from aa_notebooks.budgets.fields import parse_uuid
 from aa_notebooks.budgets.ledger import ledger_ready, rebuild_ledger
 from aa_notebooks.budgets.model import Budget
 from aa_notebooks.budgets.money import cents
 from aa_notebooks.budgets.scope import BUDGETS
 from aa_notebooks.budgets.spend import both_spends, exact_spend
 from aa_notebooks.budgets.status import BudgetStatus, BudgetStatusList, assess, unavailable
-from aa_notebooks.budgets.store import ACTIVE, load_budgets
-from aa_notebooks.budgets.transactions import write_transaction
+from aa_notebooks.budgets.store import active_budgets, load_budgets
+from aa_notebooks.budgets.transactions import read_transaction, write_transaction
 from aa_notebooks.budgets.window import Window, utc
 from aa_notebooks.db.engine import get_engine
 
@@ -42,15 +45,17 @@ def budget_status(
     user_id: uuid.UUID | str | None = None,
     now: datetime | None = None,
     mailer: AlertMailer | None = None,
+    record: bool = True,
 ) -> BudgetStatusList:
-    """The status of each active budget (those `user_id` owns, when given) at `now`."""
+    """The status of each active budget (those `user_id` owns, when given) at `now`; with
+    `record=False`, read only (see the module docstring)."""
     engine = get_engine(url)
     caps = capabilities(engine)
     caps.require_budgets()
     now = utc(now)
-    condition = ACTIVE
-    if user_id is not None:
-        condition = and_(ACTIVE, BUDGETS.c.user_id == parse_uuid(user_id, "user_id"))
+    condition = active_budgets(user_id)
+    if not record:
+        return _read_only(engine, caps, condition, now)
     with engine.connect() as connection:
         budgets = load_budgets(connection, caps, condition)
     with_ledger = ledger_ready(engine)
@@ -72,6 +77,22 @@ def budget_status(
         )
         rebuild_ledger(engine)
     deliver_pending(engine, mailer)
+    return statuses
+
+
+def _read_only(
+    engine: Engine, caps: Capabilities, condition: ColumnElement[bool], now: datetime
+) -> BudgetStatusList:
+    """The statuses of the budgets matching `condition`, summed from the executions in one
+    read-only transaction."""
+    statuses = BudgetStatusList()
+    with read_transaction(engine) as connection:
+        for budget in load_budgets(connection, caps, condition):
+            if reason := caps.unavailable(budget.scope):
+                statuses.append(unavailable(budget, now, reason))
+            else:
+                window = Window.ending(now, budget.period_days)
+                statuses.append(assess(budget, exact_spend(connection, budget, window), now))
     return statuses
 
 

@@ -52,9 +52,7 @@ def _params(budget: Budget, window: Window) -> dict[str, Any]:
     """Values for every parameter of the statements below."""
     scope, key = budget_key(budget)
     return {
-        "user_id": budget.user_id,
-        "target": budget.target,
-        "agent_id": _agent_id(budget),
+        **counted_params(budget),
         "start": window.start,
         "end": window.end,
         "first_hour": ceil_hour(window.start),
@@ -68,7 +66,7 @@ def _params(budget: Budget, window: Window) -> dict[str, Any]:
 def _exact_statement(scope: BudgetScope, by_agent_id: bool) -> Select[Any]:
     started, cost = EXECUTIONS.c.started_at, EXECUTIONS.c.cost_usd
     inside = and_(
-        _counted(scope, by_agent_id), started.between(bindparam("start"), bindparam("end"))
+        counted(scope, by_agent_id), started.between(bindparam("start"), bindparam("end"))
     )
     return select(func.coalesce(func.sum(cost), 0)).where(inside)
 
@@ -87,7 +85,7 @@ def _ledger_statement(scope: BudgetScope, by_agent_id: bool) -> Select[Any]:
         started.between(bindparam("last_hour"), bindparam("end")),
     )
     partial_hours = select(func.coalesce(func.sum(cost), 0)).where(
-        _counted(scope, by_agent_id), edges
+        counted(scope, by_agent_id), edges
     )
     return select(whole_hours.scalar_subquery(), partial_hours.scalar_subquery())
 
@@ -98,8 +96,11 @@ def _both_statement(scope: BudgetScope, by_agent_id: bool) -> Select[Any]:
     return select(_exact_statement(scope, by_agent_id).scalar_subquery(), *ledger.c)
 
 
-def _counted(scope: BudgetScope, by_agent_id: bool) -> ColumnElement[bool]:
-    """SQL condition on agentexecutions: the rows a budget of this scope counts (see `scope`)."""
+def counted(scope: BudgetScope, by_agent_id: bool) -> ColumnElement[bool]:
+    """SQL condition on agentexecutions: the rows a budget of this scope counts (see `scope`).
+
+    Its values are bound by name: pass `counted_params(budget)`; `by_agent_id` is whether the
+    budget's agent_id parameter is not None."""
     columns = EXECUTIONS.c
     if scope is BudgetScope.user:
         return columns.user_id == bindparam("user_id")
@@ -109,6 +110,11 @@ def _counted(scope: BudgetScope, by_agent_id: bool) -> ColumnElement[bool]:
     if scope is BudgetScope.flow:
         return columns.flow_id == bindparam("target")
     return true()
+
+
+def counted_params(budget: Budget) -> dict[str, Any]:
+    """Values for the bound parameters of `counted` (user_id, target, agent_id)."""
+    return {"user_id": budget.user_id, "target": budget.target, "agent_id": _agent_id(budget)}
 
 
 def _agent_id(budget: Budget) -> uuid.UUID | None:

@@ -7,15 +7,23 @@ from collections.abc import Mapping
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Select, select
+from sqlalchemy import ColumnElement, Connection, Select, and_, select
 
 from aa_notebooks.budgets.capabilities import Capabilities
+from aa_notebooks.budgets.fields import parse_uuid
 from aa_notebooks.budgets.model import BUDGET_FIELDS, Budget
 from aa_notebooks.budgets.scope import BUDGETS
 from aa_notebooks.db.schema import User
 
 ACTIVE = BUDGETS.c.is_active.is_not(False)
 USERS = User.__table__
+
+
+def active_budgets(user_id: uuid.UUID | str | None) -> ColumnElement[bool]:
+    """SQL condition: the active budgets; only those `user_id` owns, when given."""
+    if user_id is None:
+        return ACTIVE
+    return and_(ACTIVE, BUDGETS.c.user_id == parse_uuid(user_id, "user_id"))
 
 
 def load_budgets(

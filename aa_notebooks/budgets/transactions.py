@@ -1,4 +1,5 @@
-"""Write transactions that serialize with every other writer of the budgets' state."""
+"""Transactions on the budgets' state: writes that serialize with every other writer, and
+read-only snapshots for views that must not write."""
 
 from __future__ import annotations
 
@@ -20,3 +21,22 @@ def write_transaction(engine: Engine) -> Iterator[Connection]:
         if connection.dialect.name == "sqlite":
             connection.exec_driver_sql("BEGIN IMMEDIATE")
         yield connection
+
+
+@contextmanager
+def read_transaction(engine: Engine) -> Iterator[Connection]:
+    """A transaction that only reads and sees one snapshot throughout.
+
+    PostgreSQL: REPEATABLE READ, READ ONLY (a write fails; fine on a database the kit may only
+    read). SQLite: a deferred BEGIN, whose snapshot is taken at its first read (WAL mode), so
+    writers go on meanwhile.
+    """
+    with engine.connect() as connection:
+        if connection.dialect.name == "postgresql":
+            connection.execution_options(
+                isolation_level="REPEATABLE READ", postgresql_readonly=True
+            )
+        with connection.begin():
+            if connection.dialect.name == "sqlite":
+                connection.exec_driver_sql("BEGIN")
+            yield connection

@@ -5,10 +5,8 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Iterator
 from datetime import timedelta
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 from sqlalchemy import text
@@ -26,20 +24,8 @@ from aa_notebooks.budgets import (
 from aa_notebooks.db.engine import get_engine
 from aa_notebooks.errors import BudgetExceededError, SchemaError
 from tests.budgets.conftest import ALICE, NOW, record
-from tests.conftest import drop_postgres_database, new_postgres_database
 
 pytestmark = pytest.mark.postgres
-DDL = Path(__file__).parents[1] / "db" / "document_ddl.sql"
-
-
-@pytest.fixture
-def agentos_url() -> Iterator[str]:
-    url, name = new_postgres_database()
-    with get_engine(url).begin() as connection:
-        connection.exec_driver_sql(DDL.read_text())
-        connection.execute(text("INSERT INTO users (id) VALUES (:id)"), {"id": ALICE})
-    yield url
-    drop_postgres_database(url, name)
 
 
 def test_global_and_user_budgets_work(agentos_url: str) -> None:

@@ -25,19 +25,9 @@ from aa_notebooks.budgets.window import Window
 from aa_notebooks.db.engine import get_engine
 from aa_notebooks.db.schema import AgentExecution, BudgetAlertType, BudgetScope
 from aa_notebooks.errors import BudgetExceededError
-from tests.budgets.conftest import ALICE, BOB, NOW, RESEARCHER, WRITER, record
+from tests.budgets.conftest import ALICE, BOB, NOW, RESEARCHER, WRITER, insert_directly, record
 
 EXECUTIONS = AgentExecution.__table__
-
-
-def _insert_directly(url: str, cost: str, started_at, **fields) -> dict:
-    """Insert an execution the way a writer that skips apply_spend would."""
-    row = {"id": uuid.uuid4(), "request_id": uuid.uuid4(), "session_id": uuid.uuid4(),
-           "status": "success", "cost_usd": Decimal(cost), "started_at": started_at,
-           **fields}  # fmt: skip
-    with get_engine(url).begin() as connection:
-        connection.execute(EXECUTIONS.insert().values(**row))
-    return row
 
 
 def test_a_warning_budget_never_blocks(db_url: str) -> None:
@@ -118,7 +108,7 @@ def test_a_rolled_back_write_adds_no_spend(db_url: str) -> None:
 
 
 def test_the_first_check_fills_the_ledger_from_existing_executions(db_url: str) -> None:
-    _insert_directly(db_url, "7", NOW - timedelta(days=3))  # e.g. a seed's bulk load
+    insert_directly(db_url, "7", NOW - timedelta(days=3))  # e.g. a seed's bulk load
     create_budget(db_url, threshold_usd=7, alert_type="hard_stop")
     with pytest.raises(BudgetExceededError):
         check_budget(db_url, now=NOW)
@@ -129,7 +119,7 @@ def test_evaluation_repairs_a_ledger_a_writer_bypassed(
 ) -> None:
     create_budget(db_url, name="org", threshold_usd=7, alert_type="hard_stop")
     check_budget(db_url, now=NOW)  # ledger filled and trusted
-    _insert_directly(db_url, "8", NOW - timedelta(days=3))
+    insert_directly(db_url, "8", NOW - timedelta(days=3))
     check_budget(db_url, now=NOW)  # invisible to the ledger: why writers must use apply_spend
     with caplog.at_level(logging.WARNING, logger="aa_notebooks.budgets"):
         [status] = budget_status(db_url, now=NOW)
