@@ -89,6 +89,7 @@ def run_report(
         top_n=top_n,
         as_of=as_of,
     )
+    source = report_notebook(kind) if notebook is None else _own_notebook(notebook)
     recipients = parse_recipients(email)
     settings = _smtp_settings() if recipients else None
     url = require_database(database_url)
@@ -97,7 +98,6 @@ def run_report(
     folder.mkdir(parents=True, exist_ok=True)
     stem = f"{kind}-report-{datetime.now(UTC):%Y%m%d-%H%M%S}"
     notebook_path, html_path = folder / f"{stem}.ipynb", folder / f"{stem}.html"
-    source = report_notebook(kind) if notebook is None else _own_notebook(notebook)
     executed = _execute(kind, source, parameters, url, notebook_path, progress)
 
     from aa_notebooks.reporting.page import render

@@ -44,7 +44,14 @@ def test_budget_report_shows_every_budget_and_the_alerts(report_db: str, tmp_pat
     fired = "2026-11-25 12:00:00 UTC"
     alerts = table_with(html, "Fired")
     assert alerts[0] == [
-        "Fired", "Budget", "Scope", "Target", "Alert", "Spend then", "Threshold", "Emailed"
+        "Fired",
+        "Budget",
+        "Scope",
+        "Target",
+        "Alert",
+        "Spend then",
+        "Threshold",
+        "Emailed",
     ]
     assert sorted(alerts[1:]) == [
         [fired, "Org weekly", "global", "", "warning", "$0.02", "$0.02", "no"],

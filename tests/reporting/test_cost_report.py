@@ -58,7 +58,8 @@ def test_cost_report_shows_the_datasets_numbers(report_db: str, tmp_path) -> Non
     assert f"Unpriced models: {dataset.UNPRICED}." in text
     forecast = connect(report_db, now=lambda: dataset.NOW).cost_forecast()
     assert table_with(html, "Forecast for November 2026")[3] == [
-        "Projected month", money(forecast.projected_usd)
+        "Projected month",
+        money(forecast.projected_usd),
     ]
 
     # Stands alone: no script, no resource from the network; data shown as text, not markup.
@@ -66,7 +67,9 @@ def test_cost_report_shows_the_datasets_numbers(report_db: str, tmp_path) -> Non
     assert "script" not in page.tags and "<script" not in html.lower()
     assert not RESOURCE.search(html)
     assert "http://" not in html and "https://" not in html
-    assert len(page.images) == 3 and all(s.startswith("data:image/png;base64,") for s in page.images)
+    assert len(page.images) == 3 and all(
+        s.startswith("data:image/png;base64,") for s in page.images
+    )
     assert dataset.SCRIPT in text  # the agent named like a script tag is shown as text
     assert "What is 6*7?" not in text  # top 3 only: E01 is not among the most expensive
 

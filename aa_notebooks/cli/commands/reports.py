@@ -38,6 +38,11 @@ def register(subcommands: argparse._SubParsersAction) -> list[argparse.ArgumentP
     report.add_argument("--timezone", help="time zone of the timestamps shown (default UTC)")
     report.add_argument("--top-n", type=positive_int, default=10, help="rows of top-N tables")
     report.add_argument("--as-of", metavar="ISO-TIME", help="make the report as of this time")
+    report.add_argument(
+        "--notebook",
+        metavar="PATH",
+        help="your own report notebook instead of the built-in one",
+    )
     report.set_defaults(handler=run_report_command)
     return [report]
 
@@ -58,4 +63,5 @@ def run_report_command(args: argparse.Namespace, context: CommandContext) -> Any
         timezone=args.timezone or context.timezone,
         top_n=args.top_n,
         as_of=args.as_of,
+        notebook=args.notebook,
     )

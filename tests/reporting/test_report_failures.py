@@ -1,0 +1,81 @@
+"""A report notebook that fails keeps its partial notebook and says where; bad input fails early."""
+
+from __future__ import annotations
+
+import nbformat
+import pytest
+from nbformat.v4 import new_code_cell, new_notebook
+
+from aa_notebooks.cli import main
+from aa_notebooks.errors import ConfigurationError, InvalidInputError
+from aa_notebooks.reporting import run_report
+from tests.analytics import dataset
+
+
+def _failing_notebook(path) -> None:
+    cells = [
+        new_code_cell('period = None\ntitle = "x"', metadata={"tags": ["parameters"]}),
+        new_code_cell('print("first cell ran")'),
+        new_code_cell('raise ValueError("the third cell breaks")'),
+        new_code_cell('print("never")'),
+    ]
+    notebook = new_notebook(cells=cells)
+    notebook.metadata["kernelspec"] = {"name": "python3", "language": "python",
+                                       "display_name": "Python 3"}  # fmt: skip
+    nbformat.write(notebook, path)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+def test_a_failing_notebook_is_kept_and_the_run_exits_non_zero(
+    db_url: str, tmp_path, capsys
+) -> None:
+    dataset.load(db_url)
+    source, out = tmp_path / "mine.ipynb", tmp_path / "out"
+    _failing_notebook(source)
+    code = main([
+        "--db", db_url, "report", "cost", "--notebook", str(source), "--output-dir", str(out),
+    ])  # fmt: skip
+    error = capsys.readouterr().err.strip().splitlines()[-1]  # after the progress bar
+    assert code == 1
+    kept = list(out.glob("cost-report-*.ipynb"))
+    assert len(kept) == 1 and not list(out.glob("*.html"))
+    # Cell 4 of the kept notebook, where papermill added its injected-parameters cell.
+    assert error == (
+        f"aa-notebooks: error: the cost report failed in cell 4: ValueError: the third cell "
+        f"breaks; the partly executed notebook is kept at {kept[0]}"
+    )
+    executed = nbformat.read(kept[0], as_version=4)
+    ran = [cell for cell in executed.cells if cell.get("outputs")]
+    assert any("first cell ran" in out.get("text", "") for c in ran for out in c.outputs)
+    assert not any("never" in out.get("text", "") for c in ran for out in c.outputs)
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"period": "7days"}, "period must be"),
+        ({"start_date": "2026-13-01", "end_date": "2026-12-02"}, "start_date must be a date"),
+        ({"timezone": "Mars/Olympus"}, "unknown time zone 'Mars/Olympus'"),
+        ({"top_n": 0}, "top_n must be between 1 and 1000"),
+        ({"user_id": "alice"}, "user_id must be a UUID"),
+        ({"as_of": "yesterday"}, "as_of must be an ISO 8601 time"),
+        ({"notebook": "missing.ipynb"}, "no report notebook at missing.ipynb"),
+    ],
+)
+def test_bad_input_fails_before_a_kernel_starts(db_url: str, tmp_path, options, message) -> None:
+    with pytest.raises(InvalidInputError, match=message):
+        run_report("cost", database_url=db_url, output_dir=tmp_path / "out", **options)
+    assert not (tmp_path / "out").exists()
+
+
+def test_an_unknown_report_lists_the_known_ones(db_url: str) -> None:
+    with pytest.raises(
+        InvalidInputError, match="unknown report 'costs': choose one of cost, budget"
+    ):
+        run_report("costs", database_url=db_url)
+
+
+def test_no_database_says_how_to_make_one(tmp_path) -> None:
+    with pytest.raises(ConfigurationError, match=r"no database yet at .*aa-notebooks seed"):
+        run_report("cost", database_url=f"sqlite:///{tmp_path / 'none.db'}")
