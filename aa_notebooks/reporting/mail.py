@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from email.message import EmailMessage
 from pathlib import Path
 
 from aa_notebooks.errors import ReportError
@@ -19,6 +20,30 @@ from aa_notebooks.reporting.parameters import ReportParameters
 RETRIES = 3
 
 
+def report_message(
+    rendered: RenderedReport,
+    parameters: ReportParameters,
+    html_path: Path,
+    recipients: Sequence[str],
+    sender: str,
+) -> EmailMessage:
+    """The report as an email: summary as text, the report as HTML with CID charts, and the
+    standalone page attached."""
+    text = (
+        f"{parameters.title}\n\n{rendered.summary}\n\n"
+        f"The full report is attached ({html_path.name})."
+    )
+    return build_message(
+        subject=parameters.title,
+        sender=sender,
+        recipients=list(recipients),
+        text=text,
+        html=rendered.email_html,
+        images=rendered.images,
+        attachments=[Attachment(html_path.name, rendered.page.encode("utf-8"), "text/html")],
+    )
+
+
 def send_report(
     rendered: RenderedReport,
     parameters: ReportParameters,
@@ -26,27 +51,11 @@ def send_report(
     html_path: Path,
     recipients: Sequence[str],
     settings: SmtpSettings,
-    *,
-    backoff: float = 1.0,
 ) -> None:
     """Send the report; ReportError (the HTML stays at `html_path`) when delivery fails."""
-    text = (
-        f"{parameters.title}\n\n{rendered.summary}\n\n"
-        f"The full report is attached ({html_path.name})."
-    )
-    message = build_message(
-        subject=parameters.title,
-        sender=settings.sender,
-        recipients=list(recipients),
-        text=text,
-        html=rendered.email_html,
-        images=rendered.images,
-        attachments=[
-            Attachment(html_path.name, rendered.page.encode("utf-8"), "text/html"),
-        ],
-    )
+    message = report_message(rendered, parameters, html_path, recipients, settings.sender)
     try:
-        send_email(message, settings, retries=RETRIES, backoff=backoff)
+        send_email(message, settings, retries=RETRIES)
     except EmailDeliveryError as exc:
         raise ReportError(
             f"the {kind} report was made but not sent: {exc}; the report is kept at {html_path}"

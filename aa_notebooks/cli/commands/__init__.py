@@ -9,14 +9,23 @@ from __future__ import annotations
 import argparse
 from importlib.metadata import version
 
-from aa_notebooks.cli.commands import analytics, budgets, database, demo, session, widgets
+from aa_notebooks.cli.commands import (
+    analytics,
+    budgets,
+    database,
+    demo,
+    reports,
+    schedules,
+    session,
+    widgets,
+)
 from aa_notebooks.cli.output import FORMATS
 from aa_notebooks.cli.parser import COMMAND_METAVAR, CommandParser
 
 PROG = {"cli": "aa-notebooks", "magic": "%agent_analytics"}
 COMMAND_MODULES = {
-    "cli": (session, analytics, budgets, database, demo),
-    "magic": (session, analytics, budgets, database, widgets),
+    "cli": (session, analytics, budgets, database, reports, demo, schedules),
+    "magic": (session, analytics, budgets, database, reports, widgets),
 }
 
 

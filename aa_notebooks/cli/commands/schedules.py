@@ -1,0 +1,201 @@
+"""`schedule add|list|remove|run|crontab`: make reports at cron times.
+
+The schedules live in a JSON file (`$AA_SCHEDULES_FILE`, else the user's config directory) that
+never holds the database URL or SMTP settings: those come from the environment when reports run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import shlex
+import shutil
+import sys
+from datetime import UTC, datetime
+from functools import partial
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pandas as pd
+
+from aa_notebooks.cli.context import CommandContext
+from aa_notebooks.cli.options import PERIOD_HELP, positive_int
+from aa_notebooks.cli.parser import CommandParser
+from aa_notebooks.errors import ConfigurationError, InvalidInputError
+from aa_notebooks.reporting.notebooks import DEFAULT_OUTPUT_DIR, REPORT_KINDS
+from aa_notebooks.reporting.scheduler import PassResult, run_schedule, run_scheduler
+from aa_notebooks.reporting.schedules import CRON_HELP, Schedule, ScheduleStore
+
+MISSED_RUNS = (
+    "Missed runs: when the scheduler starts, or wakes late (e.g. after a suspend), a schedule "
+    "whose fire times passed since its last run runs once to catch up, not once per missed "
+    "time; a schedule it has never seen waits for its next fire time."
+)
+NO_SECRETS = (
+    "schedules never store the database URL (it may hold a password): set AA_DATABASE_URL "
+    "where `schedule run` or cron runs, or give --db to `schedule run`"
+)
+COLUMNS = ["name", "cron", "timezone", "report", "period", "user", "email", "next_run"]
+
+
+def register(subcommands: argparse._SubParsersAction) -> list[argparse.ArgumentParser]:
+    """Add `schedule` and its actions; returns the action parsers."""
+    schedule = subcommands.add_parser(
+        "schedule",
+        help="make reports at cron times: add, list, remove, run, crontab",
+        description="Make cost and budget reports at cron times. " + MISSED_RUNS,
+    )
+    actions = schedule.add_subparsers(
+        dest="action", metavar="ACTION", required=True, parser_class=CommandParser
+    )
+
+    add = actions.add_parser("add", help="add a schedule", description="Add a report schedule.")
+    add.add_argument("name", help="letters, digits, - and _")
+    add.add_argument("--cron", required=True, metavar="EXPR", help=CRON_HELP)
+    add.add_argument("--report", required=True, choices=REPORT_KINDS, help="which report")
+    add.add_argument("--period", help=PERIOD_HELP)
+    add.add_argument(
+        "--email", action="append", metavar="ADDRESSES", help="send to a@x.com,b@y.com"
+    )
+    add.add_argument(
+        "--output-dir",
+        metavar="DIR",
+        default=DEFAULT_OUTPUT_DIR,
+        help=f"where the HTML goes, made absolute now (default ./{DEFAULT_OUTPUT_DIR})",
+    )
+    add.add_argument(
+        "--timezone", default="UTC", metavar="TZ", help="IANA zone of the cron and the report (UTC)"
+    )
+    add.add_argument("--top-n", type=positive_int, default=10, help="rows in top-N tables")
+    add.add_argument("--title", help="the report's title")
+    add.add_argument("--replace", action="store_true", help="replace a schedule of that name")
+    add.set_defaults(handler=run_add)
+
+    listing = actions.add_parser("list", help="the schedules and their next run")
+    listing.set_defaults(handler=run_list)
+
+    remove = actions.add_parser("remove", help="remove a schedule")
+    remove.add_argument("name")
+    remove.set_defaults(handler=run_remove)
+
+    run = actions.add_parser(
+        "run",
+        help="run the schedules in the foreground (for a service manager)",
+        description="Run each due report at its cron time until SIGTERM or Ctrl-C; a failing "
+        "report is logged and the others still run. " + MISSED_RUNS,
+    )
+    run.add_argument("--once", action="store_true", help="run what is due or missed now, then exit")
+    run.set_defaults(handler=run_run)
+
+    crontab = actions.add_parser(
+        "crontab",
+        help="print equivalent crontab lines",
+        description="Print crontab lines that make the same reports (use them or `schedule run`, "
+        "not both). Cron does not catch up missed runs; CRON_TZ lines need cronie. Set "
+        "AA_DATABASE_URL and the AA_SMTP_* variables in the crontab.",
+    )
+    crontab.set_defaults(handler=run_crontab)
+    return [add, listing, remove, run, crontab]
+
+
+def run_add(args: argparse.Namespace, context: CommandContext) -> str:
+    """Store a new schedule (or replace one with --replace)."""
+    if context.database_url is not None:
+        raise InvalidInputError(NO_SECRETS)
+    schedule = Schedule(
+        name=args.name,
+        cron=args.cron,
+        report=args.report,
+        period=args.period,
+        user_id=context.user_id,
+        email=",".join(args.email or ()),
+        output_dir=os.path.abspath(os.path.expanduser(args.output_dir)),
+        timezone=args.timezone,
+        top_n=args.top_n,
+        title=args.title,
+    )
+    store = ScheduleStore()
+    replaced = args.replace and any(s.name == schedule.name for s in store.load())
+    store.add(schedule, replace=args.replace)
+    return (
+        f"{'replaced' if replaced else 'added'} schedule {schedule.name}: {schedule.report} "
+        f"report at {schedule.cron} ({schedule.timezone}); it runs while `aa-notebooks schedule "
+        "run` does, or from the lines of `aa-notebooks schedule crontab`"
+    )
+
+
+def run_list(args: argparse.Namespace, context: CommandContext) -> pd.DataFrame:
+    """The schedules with their next run, in each schedule's own time zone."""
+    now = context.now() if context.now else datetime.now(UTC)
+    rows = []
+    for s in ScheduleStore().load():
+        upcoming = s.next_fire(now.astimezone(ZoneInfo(s.timezone)))
+        rows.append([s.name, s.cron, s.timezone, s.report, s.period or "", s.user_id or "",
+                     ", ".join(s.email), f"{upcoming:%Y-%m-%d %H:%M %Z}"])  # fmt: skip
+    return pd.DataFrame(rows, columns=COLUMNS)
+
+
+def run_remove(args: argparse.Namespace, context: CommandContext) -> str:
+    """Delete a schedule."""
+    ScheduleStore().remove(args.name)
+    return f"removed schedule {args.name}"
+
+
+def run_run(args: argparse.Namespace, context: CommandContext) -> PassResult | None:
+    """The foreground scheduler; with --once, one pass (exit 1 when a report failed)."""
+    if not logging.getLogger().handlers:
+        logging.basicConfig(
+            level=logging.WARNING if args.once else logging.INFO,
+            format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        )
+    runner = partial(run_schedule, database_url=context.database_url)
+    result = run_scheduler(ScheduleStore(), once=args.once, runner=runner)
+    return result if args.once else None
+
+
+def run_crontab(args: argparse.Namespace, context: CommandContext) -> str:
+    """Crontab lines making the same reports (CRON_TZ before each change of time zone)."""
+    if context.database_url is not None:
+        raise InvalidInputError(NO_SECRETS)
+    command = _executable()
+    lines, zone = [], None
+    for schedule in ScheduleStore().load():
+        if schedule.timezone != zone:
+            zone = schedule.timezone
+            lines.append(f"CRON_TZ={zone}")
+        words = [command, *report_arguments(schedule)]
+        lines.append(
+            f"{schedule.cron} " + " ".join(shlex.quote(w) for w in words).replace("%", r"\%")
+        )
+    return "\n".join(lines) or "# no schedules: add one with `aa-notebooks schedule add`"
+
+
+def report_arguments(schedule: Schedule) -> list[str]:
+    """The `aa-notebooks report ...` arguments that make the schedule's report."""
+    options: list[tuple[str, str | None]] = [
+        ("--period", schedule.period),
+        ("--user", schedule.user_id),
+        ("--email", ",".join(schedule.email)),
+        ("--output-dir", schedule.output_dir),
+        ("--timezone", None if schedule.timezone == "UTC" else schedule.timezone),
+        ("--top-n", None if schedule.top_n == 10 else str(schedule.top_n)),
+        ("--title", schedule.title),
+    ]
+    words = ["report", schedule.report]
+    for flag, value in options:
+        if value:
+            words += [flag, value]
+    return words
+
+
+def _executable() -> str:
+    """The aa-notebooks command installed with this Python, else the one on PATH."""
+    beside = Path(sys.executable).parent / "aa-notebooks"
+    found = str(beside) if beside.is_file() else shutil.which("aa-notebooks")
+    if found is None:
+        raise ConfigurationError(
+            "cannot find the aa-notebooks command for cron to run: install the package "
+            "(pip install 'aa-notebooks[notebook]') so that the command exists"
+        )
+    return os.path.abspath(found)

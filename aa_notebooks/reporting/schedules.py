@@ -1,0 +1,228 @@
+"""Report schedules: a named cron expression and the report to make, kept in a JSON file.
+
+The file holds no secrets: the database URL and the SMTP settings come from the environment when
+a report runs. It is `$AA_SCHEDULES_FILE`, else `schedules.json` in the user's config directory,
+and is rewritten atomically (a temporary file, then `os.replace`), so a reader never sees half.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import tempfile
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, fields
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from platformdirs import user_config_dir
+
+from aa_notebooks.analytics.periods import parse_period
+from aa_notebooks.errors import ConfigurationError, InvalidInputError, MissingExtraError
+from aa_notebooks.reporting.notebooks import REPORT_KINDS
+from aa_notebooks.reporting.runner import parse_recipients
+
+SCHEDULES_ENV = "AA_SCHEDULES_FILE"
+FILE_VERSION = 1
+NAME = re.compile(r"[A-Za-z0-9_-]+")
+# Standard crontab syntax only (what `schedule crontab` can hand to cron): *, N, A-B, /N, lists,
+# and three-letter month and weekday names; croniter's extensions (L, #, H, @daily) are refused.
+CRON_FIELD = re.compile(r"(\*|[0-9]+|[A-Za-z]{3})(-([0-9]+|[A-Za-z]{3}))?(/[0-9]+)?")
+CRON_FIELDS = (
+    ("minute", "0-59"),
+    ("hour", "0-23"),
+    ("day of month", "1-31"),
+    ("month", "1-12 or JAN-DEC"),
+    ("day of week", "0-7 or SUN-SAT, 0 and 7 being Sunday"),
+)
+CRON_HELP = "5 fields: minute hour day-of-month month day-of-week, e.g. '0 8 * * MON'"
+
+
+def _croniter() -> Any:
+    try:
+        from croniter import croniter
+    except ImportError:
+        raise MissingExtraError("croniter", "notebook") from None
+    return croniter
+
+
+def check_cron(expression: str) -> None:
+    """InvalidInputError quoting the field of `expression` that cron would not accept."""
+    croniter = _croniter()
+    parts = expression.split() if isinstance(expression, str) else []
+    if len(parts) != len(CRON_FIELDS):
+        raise InvalidInputError(f"cron {expression!r} must have {CRON_HELP}")
+    for index, (part, (field, accepted)) in enumerate(zip(parts, CRON_FIELDS, strict=True)):
+        alone = ["*"] * len(CRON_FIELDS)
+        alone[index] = part
+        standard = all(CRON_FIELD.fullmatch(item) for item in part.split(","))
+        if not standard or not croniter.is_valid(" ".join(alone)):
+            raise InvalidInputError(
+                f"cron {expression!r}: the {field} field {part!r} is not valid; "
+                f"it takes {accepted}, with *, ranges A-B, steps /N and lists A,B"
+            )
+    try:
+        croniter(expression).get_next(datetime)
+    except ValueError:
+        raise InvalidInputError(f"cron {expression!r} never fires (no such date)") from None
+
+
+def next_fire(cron: str, timezone: str, after: datetime) -> datetime:
+    """The first time strictly after `after` (aware) at which `cron`, read in `timezone`, fires."""
+    local = after.astimezone(ZoneInfo(timezone))
+    return _croniter()(cron, local).get_next(datetime).astimezone(after.tzinfo)
+
+
+def _check_timezone(name: str) -> None:
+    try:
+        ZoneInfo(name)
+    except (KeyError, ValueError, TypeError, OSError):
+        raise InvalidInputError(
+            f"unknown time zone {name!r}: give an IANA name such as UTC or Europe/Paris"
+        ) from None
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """When to make which report, for whom and where it goes; checked when made."""
+
+    name: str
+    cron: str
+    report: str
+    period: str | None = None
+    user_id: str | None = None
+    email: tuple[str, ...] = ()
+    output_dir: str | None = None
+    timezone: str = "UTC"
+    top_n: int = 10
+    title: str | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not NAME.fullmatch(self.name):
+            raise InvalidInputError(
+                f"schedule name {self.name!r} may hold only letters, digits, - and _"
+            )
+        if self.report not in REPORT_KINDS:
+            raise InvalidInputError(
+                f"unknown report {self.report!r}: choose one of {', '.join(REPORT_KINDS)}"
+            )
+        check_cron(self.cron)
+        _check_timezone(self.timezone)
+        if self.period is not None:
+            parse_period(self.period)
+        object.__setattr__(self, "email", parse_recipients(self.email))
+        if isinstance(self.top_n, bool) or not isinstance(self.top_n, int) or self.top_n < 1:
+            raise InvalidInputError(
+                f"top_n must be a whole number of at least 1, got {self.top_n!r}"
+            )
+        for field in ("user_id", "output_dir", "title"):
+            value = getattr(self, field)
+            if value is not None and (not isinstance(value, str) or not value.isprintable()):
+                raise InvalidInputError(f"{field} must be one line of text, got {value!r}")
+
+    def next_fire(self, after: datetime) -> datetime:
+        """The first fire time strictly after `after`, in `after`'s time zone."""
+        return next_fire(self.cron, self.timezone, after)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON form kept in the schedules file."""
+        return {**asdict(self), "email": list(self.email)}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Schedule:
+        """A schedule from its JSON form; unknown keys are an error (a typo would be lost)."""
+        known = {f.name for f in fields(cls)}
+        if unknown := sorted(set(data) - known):
+            raise InvalidInputError(f"unknown schedule fields {unknown}; known: {sorted(known)}")
+        values = dict(data)
+        if isinstance(values.get("email"), list):
+            values["email"] = tuple(values["email"])
+        try:
+            return cls(**values)
+        except TypeError as exc:
+            raise InvalidInputError(f"incomplete schedule: {exc}") from None
+
+
+def default_schedules_path() -> Path:
+    """`$AA_SCHEDULES_FILE`, else schedules.json in the user's config directory."""
+    configured = os.environ.get(SCHEDULES_ENV, "").strip()
+    if configured:
+        return Path(configured).expanduser()
+    return Path(user_config_dir("aa-notebooks", appauthor=False)) / "schedules.json"
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Replace `path` with `text` in one step: readers see the old file or the new, never half."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as file:
+            file.write(text)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+class ScheduleStore:
+    """The schedules file: load, add, remove; a missing file holds no schedules."""
+
+    def __init__(self, path: str | os.PathLike[str] | None = None) -> None:
+        self.path = Path(path).expanduser() if path is not None else default_schedules_path()
+
+    def load(self) -> list[Schedule]:
+        """Every schedule, by name; ConfigurationError naming the file when it is malformed."""
+        try:
+            data = json.loads(self.path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return []
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise ConfigurationError(f"cannot read the schedules file {self.path}: {exc}") from None
+        entries = data.get("schedules") if isinstance(data, dict) else None
+        if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
+            raise ConfigurationError(
+                f'the schedules file {self.path} is not {{"schedules": [...]}}: fix or remove it'
+            )
+        schedules = []
+        for entry in entries:
+            try:
+                schedules.append(Schedule.from_dict(entry))
+            except InvalidInputError as exc:
+                label = entry.get("name", "without a name")
+                raise ConfigurationError(
+                    f"the schedules file {self.path}, schedule {label!r}: {exc}"
+                ) from None
+        names = [s.name for s in schedules]
+        if twice := sorted({n for n in names if names.count(n) > 1}):
+            raise ConfigurationError(f"the schedules file {self.path} names {twice} twice")
+        return sorted(schedules, key=lambda s: s.name)
+
+    def add(self, schedule: Schedule, *, replace: bool = False) -> None:
+        """Store `schedule`; a name already taken is an error unless `replace`."""
+        schedules = {s.name: s for s in self.load()}
+        if schedule.name in schedules and not replace:
+            raise InvalidInputError(
+                f"a schedule named {schedule.name!r} exists: remove it first or use --replace"
+            )
+        schedules[schedule.name] = schedule
+        self._save(schedules.values())
+
+    def remove(self, name: str) -> Schedule:
+        """Delete the schedule called `name` and return it."""
+        schedules = {s.name: s for s in self.load()}
+        if name not in schedules:
+            names = ", ".join(schedules) or "none"
+            raise InvalidInputError(f"no schedule named {name!r}; the schedules are: {names}")
+        removed = schedules.pop(name)
+        self._save(schedules.values())
+        return removed
+
+    def _save(self, schedules: Any) -> None:
+        entries = [s.to_dict() for s in sorted(schedules, key=lambda s: s.name)]
+        document = {"version": FILE_VERSION, "schedules": entries}
+        write_atomically(self.path, json.dumps(document, indent=2) + "\n")
