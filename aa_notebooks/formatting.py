@@ -70,7 +70,8 @@ def _formatter_for(column: str, series: pd.Series, timezone: str) -> Callable[[o
         return lambda v: timestamp(v, timezone)
     if not pd.api.types.is_numeric_dtype(series) and series.map(type).eq(Decimal).sum() == 0:
         return None
-    if name.endswith(("rate", "share", "percent", "_pct")):  # before money: cost_share is a %
+    if name.endswith(("rate", "share", "percent", "_pct")) or name.startswith("percent"):
+        # before money: cost_share is a percentage
         return percent
     if "usd" in name or name.startswith("cost"):
         return money

@@ -1,7 +1,8 @@
 """`aa-notebooks demo`: the README's first command, on the embedded default database.
 
-Seeds demo data when the database is empty, prints the overview, and executes the example
-notebooks of the checkout into `demo-output/` with papermill in a real kernel.
+Seeds demo data when the database is empty, prints the overview and the budgets (evaluating
+them records their alerts), executes the example notebooks of the checkout into `demo-output/`
+with papermill in a real kernel, and writes the cost and budget reports there as HTML.
 """
 
 from __future__ import annotations
@@ -11,17 +12,22 @@ import os
 from pathlib import Path
 
 from aa_notebooks.cli.context import CommandContext
+from aa_notebooks.cli.output import render
 from aa_notebooks.db.inspection import database_info
 from aa_notebooks.db.url import mask_url, resolve_url
 
 CHECKOUT = Path(__file__).resolve().parents[3]
 DEMO_NOTEBOOKS = ("quickstart.ipynb", "dashboard.ipynb")
+BUDGET_COLUMNS = ("name", "scope", "target", "alert_type", "threshold_usd", "spend_usd",
+                  "percent_used", "status", "projected_exhaustion")  # fmt: skip
 
 
 def register(subcommands: argparse._SubParsersAction) -> list[argparse.ArgumentParser]:
     """Add the demo subcommand."""
     demo = subcommands.add_parser(
-        "demo", help="seed demo data (when empty), show the overview, run the example notebooks"
+        "demo",
+        help="seed demo data (when empty), show the overview, run the example notebooks, "
+        "write the HTML reports",
     )
     demo.add_argument("--reset", action="store_true", help="reseed even if data exists")
     demo.add_argument(
@@ -32,9 +38,10 @@ def register(subcommands: argparse._SubParsersAction) -> list[argparse.ArgumentP
 
 
 def run_demo(args: argparse.Namespace, context: CommandContext) -> None:
-    """Seed when empty, print the 30-day overview, execute the example notebooks."""
+    """Seed when empty, print the 30-day overview and budgets, run the notebooks and reports."""
     from aa_notebooks.analytics import connect
     from aa_notebooks.db.setup import init_db
+    from aa_notebooks.reporting import REPORT_KINDS, run_report
     from aa_notebooks.seed import seed_database
 
     url = resolve_url(context.database_url)
@@ -43,10 +50,17 @@ def run_demo(args: argparse.Namespace, context: CommandContext) -> None:
         print(seed_database(url, reset=args.reset, progress=True))
     print(database_info(url))
     print()
-    print(connect(url).overview("30d"))
+    analytics = connect(url)
+    print(analytics.overview("30d"))
+    print()
+    statuses = analytics.budget_status().to_frame()  # evaluating records the alerts due
+    print(render(statuses[list(BUDGET_COLUMNS)], timezone=context.timezone))
     args.output_dir.mkdir(parents=True, exist_ok=True)
     for name in DEMO_NOTEBOOKS:
         _execute_notebook(CHECKOUT / "notebooks" / name, args.output_dir, url)
+    for kind in REPORT_KINDS:
+        print(f"\nmaking the {kind} report")
+        print(run_report(kind, database_url=url, period="30d", output_dir=args.output_dir))
 
 
 def _execute_notebook(source: Path, output_dir: Path, url: object) -> None:
