@@ -20,6 +20,7 @@ ACCEPTED_DATES = "start_date/end_date as YYYY-MM-DD (inclusive, UTC)"
 _PERIOD = re.compile(r"([0-9]+)([hdw])")
 _UNITS = {"h": timedelta(hours=1), "d": timedelta(days=1), "w": timedelta(weeks=1)}
 _RESOLUTION = timedelta(microseconds=1)
+MAX_PERIOD = timedelta(days=36_500)
 _SECONDS_PER_DAY = Decimal(86_400)
 
 
@@ -64,7 +65,13 @@ def parse_period(text: str) -> timedelta:
     match = _PERIOD.fullmatch(text.strip().lower()) if isinstance(text, str) else None
     if match is None or int(match.group(1)) == 0:
         raise InvalidInputError(f"period must be {ACCEPTED_PERIODS}; got {text!r}")
-    return int(match.group(1)) * _UNITS[match.group(2)]
+    length = int(match.group(1)) * _UNITS[match.group(2)] if len(match.group(1)) < 9 else None
+    if length is None or length > MAX_PERIOD:
+        raise InvalidInputError(
+            f"period {text!r} is longer than {MAX_PERIOD.days:,} days (100 years); "
+            f"use a shorter one, e.g. 90d"
+        )
+    return length
 
 
 def parse_date(value: str | date, name: str) -> date:

@@ -35,6 +35,16 @@ def test_bad_periods_list_the_accepted_forms(text: str) -> None:
         parse_period(text)
 
 
+@pytest.mark.parametrize("text", ["36501d", "5215w", "876001h", "99999999999999d", "9" * 40 + "h"])
+def test_periods_longer_than_a_century_are_refused_not_overflowed(text: str) -> None:
+    with pytest.raises(InvalidInputError, match=r"is longer than 36,500 days \(100 years\)"):
+        resolve_window(text, None, None, NOW)
+
+
+def test_a_century_is_accepted() -> None:
+    assert parse_period("36500d") == parse_period("876000h") == timedelta(days=36_500)
+
+
 def test_default_window_is_the_last_7_days_closed() -> None:
     window = resolve_window(None, None, None, NOW)
     assert (window.start, window.end, window.end_inclusive) == (NOW - timedelta(days=7), NOW, True)
