@@ -12,6 +12,7 @@ from datetime import timedelta
 from html import escape
 
 import altair as alt
+import pandas as pd
 from IPython.display import HTML, Image
 
 from aa_notebooks.analytics import Analytics, Window
@@ -31,6 +32,7 @@ EXPENSIVE_COLUMNS = {
     "total_tokens": "Tokens",
     "cost_usd": "Cost",
 }
+BAR_COLORS = {"model": "#8b5cf6", "agent": "#0ea5e9"}
 BREAKDOWN_COLUMNS = {
     "executions": "Executions",
     "total_tokens": "Tokens",
@@ -108,23 +110,21 @@ class CostReport:
 
     def cost_by_model(self) -> list[Image | HTML]:
         """Cost per model: a bar chart and the table behind it."""
-        frame = self.analytics.cost_summary(self.window, by="model").frame
-        if frame.empty:
-            return [blocks.note("No executions in this period.")]
-        columns = {"model": "Model", **BREAKDOWN_COLUMNS}
-        return [
-            blocks.chart(charts.cost_by_model(frame).chart(), "Cost by model, bar chart"),
-            blocks.table(frame, self.parameters.timezone, empty="", columns=columns),
-        ]
+        return self._breakdown("model")
 
     def cost_by_agent(self) -> list[Image | HTML]:
         """Cost per agent: a bar chart and the table behind it."""
-        frame = self.analytics.cost_summary(self.window, by="agent").frame
+        return self._breakdown("agent")
+
+    def _breakdown(self, by: str) -> list[Image | HTML]:
+        """Cost per model or agent, most expensive first, as a bar chart and a table."""
+        frame = self.analytics.cost_summary(self.window, by=by).frame
         if frame.empty:
             return [blocks.note("No executions in this period.")]
-        columns = {"agent": "Agent", **BREAKDOWN_COLUMNS}
+        columns = {by: by.capitalize(), **BREAKDOWN_COLUMNS}
+        chart = _cost_by_chart(frame.fillna({by: "(none)"}), by)
         return [
-            blocks.chart(_cost_by_agent_chart(frame), "Cost by agent, bar chart"),
+            blocks.chart(chart, f"Cost by {by}, bar chart"),
             blocks.table(frame, self.parameters.timezone, empty="", columns=columns),
         ]
 
@@ -162,14 +162,14 @@ def _unpriced_warning(models: tuple[str, ...]) -> str:
     )
 
 
-def _cost_by_agent_chart(frame: object) -> alt.Chart:
-    """Cost per agent, most expensive first."""
+def _cost_by_chart(frame: pd.DataFrame, by: str) -> alt.Chart:
+    """Cost per model or agent, most expensive first."""
     return (
-        alt.Chart(frame)
-        .mark_bar(color="#0ea5e9")
+        alt.Chart(frame[[by, "cost_usd"]])
+        .mark_bar(color=BAR_COLORS[by])
         .encode(
             x=alt.X("cost_usd:Q", title="Cost (USD)"),
-            y=alt.Y("agent:N", sort="-x", title=None),
+            y=alt.Y(f"{by}:N", sort="-x", title=None),
         )
-        .properties(width=charts.NARROW, height=220, title="Cost by agent")
+        .properties(width=charts.NARROW, height=220, title=f"Cost by {by}")
     )
