@@ -92,7 +92,9 @@ def naive_panels(engine: Engine, window: Window) -> dict[str, Any]:
             executions=("id", "size"), success_rate=("success", "mean"), cost=("cost_usd", "sum")
         ),
         "cost_by_model": current.groupby("model_name")["cost_usd"].sum().sort_values(),
-        "cost_over_time": timed_rows.groupby(["bucket", "model_name"])["cost_usd"].sum(),
+        "cost_over_time": timed_rows.fillna({"model_name": "(none)"})
+        .groupby(["bucket", "model_name"])["cost_usd"]
+        .sum(),
         "top_agents": current.groupby("agent")
         .agg(
             executions=("id", "size"),
@@ -117,6 +119,10 @@ def check_same(board: Dashboard, naive: dict[str, Any]) -> None:
     assert list(board.snapshot.top_agents.frame["executions"]) == list(
         naive["top_agents"]["executions"]
     )
+    over_time = board.snapshot.cost_over_time.frame.query("executions > 0")
+    assert len(over_time) == len(naive["cost_over_time"])
+    for row in over_time.fillna({"model": "(none)"}).itertuples():
+        assert abs(row.cost_usd - naive["cost_over_time"][(row.bucket, row.model)]) < 1e-6
 
 
 def run(url: str, periods: list[str], runs: int, now: Any) -> list[dict[str, Any]]:

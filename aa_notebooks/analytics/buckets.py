@@ -4,7 +4,8 @@ Each bucket is its own `SELECT ... WHERE lo <= started_at < hi` (exact bound tim
 window filter compares them), glued with UNION ALL: every bucket reads one index range and
 aggregates it without sorting. At 1M executions this is 3x faster on SQLite than grouping a
 join to a table of buckets, which sorts every row of the window; and an empty bucket is still
-one row (count 0), so charts get every hour or day.
+one row (count 0), so charts get every hour or day. Grouped by a key as well (cost over time by
+model), each bucket sorts only its own rows.
 """
 
 from __future__ import annotations
@@ -58,16 +59,20 @@ def per_bucket(
     bucket: str,
     measures: Sequence[ColumnElement[Any]],
     where: Sequence[ColumnElement[bool]] = (),
+    keys: Sequence[ColumnElement[Any]] = (),
+    group_by: Sequence[ColumnElement[Any]] = (),
 ) -> Iterator[CompoundSelect]:
     """Queries giving `bucket` (its start) and the aggregate `measures` for every bucket, in order.
 
-    One query per SELECTS_PER_QUERY buckets (so at most MAX_BUCKETS / SELECTS_PER_QUERY).
+    With `keys` and `group_by`, each bucket gives one row per group (its `keys`, then the
+    measures) and a bucket without executions gives none. One query per SELECTS_PER_QUERY
+    buckets (so at most MAX_BUCKETS / SELECTS_PER_QUERY).
     """
     started = EXECUTIONS.c.started_at
     selects = [
-        select(literal(start, UTCDateTime()).label("bucket"), *measures).where(
-            started >= lower, started < upper, *where
-        )
+        select(literal(start, UTCDateTime()).label("bucket"), *keys, *measures)
+        .where(started >= lower, started < upper, *where)
+        .group_by(*group_by)
         for start, lower, upper in bucket_bounds(window, bucket)
     ]
     for first in range(0, len(selects), SELECTS_PER_QUERY):

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import replace
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -18,6 +19,7 @@ from sqlalchemy.engine import URL
 
 from aa_notebooks.analytics import agents, costs, executions, forecast, models, overview
 from aa_notebooks.analytics.adhoc_sql import run_sql
+from aa_notebooks.analytics.cost_timeseries import cost_timeseries
 from aa_notebooks.analytics.export import export
 from aa_notebooks.analytics.filters import ExecutionFilter, parse_uuid
 from aa_notebooks.analytics.periods import Window, resolve_window
@@ -166,6 +168,24 @@ class Analytics:
         """Executions, success rate, average and P95 latency and cost per "hour" or "day" bucket."""
         return timeseries(self._source, self.window(period, start_date, end_date), bucket)
 
+    def cost_timeseries(
+        self,
+        period: Period = None,
+        *,
+        start_date: Day = None,
+        end_date: Day = None,
+        bucket: str = "day",
+        by: str = "model",
+    ) -> Table:
+        """Executions, cost and tokens per "hour" or "day" bucket for each "model" or "agent"."""
+        window = self.window(period, start_date, end_date)
+        return cost_timeseries(self._source, window, bucket, by)
+
+    def scoped(self, user_id: uuid.UUID | str | None) -> Analytics:
+        """A client on the same database and clock showing `user_id`'s executions (None: all)."""
+        owner = None if user_id is None else parse_uuid(user_id, "user_id")
+        return Analytics(replace(self._source, user_id=owner), self._now)
+
     def export(
         self,
         format: str = "csv",
@@ -217,12 +237,34 @@ class Analytics:
 
         delete_budget(self._source.engine.url, budget_id)
 
-    def budget_status(self) -> Any:
-        """Per active budget: spend in its rolling window, percent used, status, projection."""
+    def budget_status(self, *, record: bool = True) -> Any:
+        """Per active budget: spend in its rolling window, percent used, status, projection.
+
+        `record=False` only reads: no spend written back, no alert recorded or emailed.
+        """
         from aa_notebooks.budgets import budget_status
 
         return budget_status(self._source.engine.url, user_id=self._source.user_id,
-                             now=self.now())  # fmt: skip
+                             now=self.now(), record=record)  # fmt: skip
+
+    def budget_spend_daily(
+        self, *, budget_ids: Iterable[uuid.UUID | str] | None = None
+    ) -> pd.DataFrame:
+        """Per active budget, its spend per UTC day of its rolling window with the running total,
+        threshold and alert level (for burn-down charts)."""
+        from aa_notebooks.budgets.history import budget_spend_daily
+
+        return budget_spend_daily(self._source.engine.url, user_id=self._source.user_id,
+                                  now=self.now(), budget_ids=budget_ids)  # fmt: skip
+
+    def budget_alert_events(
+        self, period: Period = None, *, start_date: Day = None, end_date: Day = None
+    ) -> pd.DataFrame:
+        """The budget alert events (warning, exceeded) that fired in the window, newest first."""
+        from aa_notebooks.budgets.history import budget_alert_events
+
+        window = self.window(period, start_date, end_date)
+        return budget_alert_events(self._source.engine.url, window, user_id=self._source.user_id)
 
     def sql(self, query: str, params: Mapping[str, Any] | None = None) -> pd.DataFrame:
         """Run a read-only query, `:name` placeholders bound from `params`; rows as a DataFrame."""

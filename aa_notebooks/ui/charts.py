@@ -124,7 +124,8 @@ def cost_over_time(costs: pd.DataFrame, bucket: str) -> Plot:
             .properties(width=NARROW, height=220, title="Cost over time by model")
         )
 
-    return Plot(("cost-over-time", bucket), costs[["bucket", "model", "cost_usd"]], build)
+    data = costs[["bucket", "model", "cost_usd"]].fillna({"model": "(none)"})
+    return Plot(("cost-over-time", bucket), data, build)
 
 
 def timeline(steps: pd.DataFrame) -> Plot:

@@ -19,7 +19,8 @@ import ipywidgets as widgets
 from aa_notebooks import formatting as fmt
 from aa_notebooks.analytics import Analytics, Window
 from aa_notebooks.errors import AnalyticsError, InvalidInputError
-from aa_notebooks.ui import charts, gaps
+from aa_notebooks.ui import charts
+from aa_notebooks.ui.budgets_panel import BudgetsPanel
 from aa_notebooks.ui.chart_panel import ChartPanel
 from aa_notebooks.ui.controls import Controls, Settings
 from aa_notebooks.ui.executions_table import RecentExecutions
@@ -82,8 +83,9 @@ class Dashboard:
         """The sentence in the message area (an error, an empty period, an export), or ""."""
         self._heading = widgets.HTML()
         self._trace_area = widgets.VBox()
-        self.budgets_area = widgets.VBox()
-        """Reserved for the budgets panel (see the budgets package); empty for now."""
+        self.budgets = BudgetsPanel()
+        self.budgets_area = widgets.VBox([self.budgets.widget])
+        """The budgets panel: the active budgets of the scope shown, refreshed with the rest."""
         self.widget = self._layout()
         self._refresher = Refresher(self._run, self._busy, self._failed)
         self.refresh()
@@ -230,7 +232,7 @@ class Dashboard:
         if not user:
             return self._base
         if user not in self._clients:
-            self._clients[user] = gaps.scoped(self._base, user)
+            self._clients[user] = self._base.scoped(user)
         return self._clients[user]
 
     def _settings_changed(self) -> None:
@@ -278,6 +280,7 @@ class Dashboard:
                 if window is not None:
                     client, page, size = self._client(), self._page, self._page_size
                     self._show(load(client, self._base, window, page, size))
+                    self.budgets.refresh(client)
             else:
                 shown = self.snapshot
                 page = shown.client.executions(self._page, self._page_size, period=shown.window)
@@ -316,4 +319,5 @@ class Dashboard:
             return
         self.activity.show(charts.activity(snapshot.activity.frame, snapshot.bucket))
         self.cost_by_model.show(charts.cost_by_model(snapshot.cost_by_model.frame))
-        self.cost_over_time.show(charts.cost_over_time(snapshot.cost_over_time, snapshot.bucket))
+        over_time = snapshot.cost_over_time.frame
+        self.cost_over_time.show(charts.cost_over_time(over_time, snapshot.bucket))

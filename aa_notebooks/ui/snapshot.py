@@ -10,10 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
 
-import pandas as pd
-
 from aa_notebooks.analytics import Analytics, ExecutionPage, Overview, Table, Window
-from aa_notebooks.ui import gaps
 
 HOURLY_UP_TO = timedelta(days=2)
 TOP_AGENTS = 10
@@ -34,8 +31,8 @@ class Snapshot:
     """The overview of the window of the same length just before (for the KPI changes)."""
     activity: Table
     cost_by_model: Table
-    cost_over_time: pd.DataFrame
-    """Columns bucket, model, cost_usd."""
+    cost_over_time: Table
+    """Cost per bucket by model (`Analytics.cost_timeseries`)."""
     top_agents: Table
     executions: ExecutionPage
     users: tuple[str, ...]
@@ -58,11 +55,10 @@ def load(
         previous = pool.submit(analytics.overview, window.previous())
         activity = pool.submit(analytics.timeseries, window, bucket=bucket)
         costs = pool.submit(analytics.cost_summary, window, by="model")
+        over_time = pool.submit(analytics.cost_timeseries, window, bucket=bucket, by="model")
         top = pool.submit(analytics.top_agents, window, limit=TOP_AGENTS)
         executions = pool.submit(analytics.executions, page, page_size, period=window)
         users = pool.submit(base.cost_summary, window, by="user") if unscoped else None
-        models = [m for m in costs.result().frame["model"] if isinstance(m, str)]
-        over_time = pool.submit(gaps.cost_over_time_by_model, analytics, window, bucket, models)
         return Snapshot(
             client=analytics,
             window=window,

@@ -5,8 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 import pandas as pd
+from sqlalchemy import create_engine, update
 
 from aa_notebooks.analytics import Analytics
+from aa_notebooks.analytics.filters import EXECUTIONS
+from aa_notebooks.db.url import resolve_url
 from aa_notebooks.ui import Dashboard
 from aa_notebooks.ui.chart_panel import ChartPanel
 from tests.ui.dataset import IMG, SCRIPT, eid
@@ -52,6 +55,31 @@ def test_cost_charts(dashboard: Dashboard, analytics: Analytics):
         "gpt-4o": 0.24,
         IMG: 0.0,
     }
+    series = analytics.cost_timeseries("7d", bucket="day", by="model").frame
+    assert len(over_time) == len(series) == 8 * 3  # every day for every model, zeros included
+    assert [(r["model"], r["cost_usd"]) for r in over_time] == list(
+        zip(series["model"], series["cost_usd"], strict=True)
+    )
+
+
+def test_cost_charts_name_executions_without_a_model(url: str, analytics: Analytics):
+    engine = create_engine(resolve_url(url))
+    with engine.begin() as connection:  # E2 (claude, 0.30, a day ago) loses its model
+        connection.execute(
+            update(EXECUTIONS).where(EXECUTIONS.c.id == eid(2)).values(model_name=None)
+        )
+    engine.dispose()
+    board = Dashboard(analytics)
+    by_model = {r["model"]: r["cost_usd"] for r in chart_rows(board.cost_by_model)}
+    assert by_model == {"claude-3-5-sonnet": 0.63, "(none)": 0.3, "gpt-4o": 0.24, IMG: 0.0}
+    over_time = chart_rows(board.cost_over_time)
+    assert len(over_time) == 8 * 4
+    assert [(r["bucket"][:10], r["model"], r["cost_usd"]) for r in over_time if r["cost_usd"]] == [
+        ("2026-11-20", "claude-3-5-sonnet", 0.63),  # E5
+        ("2026-11-23", "gpt-4o", 0.09),  # E3
+        ("2026-11-24", "(none)", 0.3),  # E2
+        ("2026-11-25", "gpt-4o", 0.15),  # E1
+    ]
 
 
 def test_top_agents_table(dashboard: Dashboard, analytics: Analytics):
