@@ -10,16 +10,9 @@ import uuid
 from sqlalchemy import Connection, func, select
 from sqlalchemy.sql.elements import ColumnElement
 
-from aa_notebooks.analytics.filters import (
-    EXECUTIONS,
-    agent_groups,
-    agent_match,
-    has_agent,
-    in_scope,
-    in_window,
-    is_success,
-)
+from aa_notebooks.analytics.filters import EXECUTIONS, agent_match, in_scope, in_window, is_success
 from aa_notebooks.analytics.frames import ratio, to_frame
+from aa_notebooks.analytics.pairs import Pair, grouped, load_pairs, totals
 from aa_notebooks.analytics.periods import Window
 from aa_notebooks.analytics.results import AgentStats, Table
 from aa_notebooks.analytics.source import Source
@@ -88,49 +81,44 @@ def top_agents(source: Source, window: Window, limit: int) -> Table:
     """The `limit` agents with the most executions in the window.
 
     Columns: agent (its name, else its id), agent_id, agent_name, executions, success_rate,
-    avg_response_time_ms, cost_usd. Ties go by name.
+    avg_response_time_ms, cost_usd. Ties go by name, then id.
     """
+    check_limit(limit)
+    with source.connect() as connection:
+        pairs = load_pairs(source, window, connection)
+    return top_agents_from(source, window, pairs, limit)
+
+
+def check_limit(limit: int) -> None:
+    """InvalidInputError unless `limit` is a whole number 1-MAX_LIMIT."""
     if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_LIMIT:
         raise InvalidInputError(f"limit must be a whole number 1-{MAX_LIMIT}; got {limit!r}")
-    c = EXECUTIONS.c
-    agent_id, by_name = agent_groups()
-    executions = func.count().label("executions")
-    greatest_name = func.max(source.dialect.text_order(c.agent_name))
-    name = greatest_name.label("agent_name")
-    query = (
-        select(
-            agent_id,
-            name,
-            executions,
-            func.sum(is_success()).label("successes"),
-            func.sum(c.execution_time_ms).label("time_sum"),
-            func.count(c.execution_time_ms).label("time_count"),
-            source.dialect.money_sum(c.cost_usd).label("cost"),
-        )
-        .where(in_window(window), *in_scope(source.user_id), has_agent())
-        .group_by(source.dialect.group_key(agent_id), by_name)
-        .order_by(
-            executions.desc(),
-            source.dialect.text_order(greatest_name).nulls_last(),
-            agent_id.asc().nulls_last(),
-        )
-        .limit(limit)
-    )
-    with source.connect() as connection:
-        rows = [r._mapping for r in connection.execute(query)]
-    records = [
-        {
-            "agent": row["agent_name"] or str(row["agent_id"]),
-            "agent_id": row["agent_id"],
-            "agent_name": row["agent_name"],
-            "executions": row["executions"],
-            "success_rate": ratio(row["successes"], row["executions"], 100),
-            "avg_response_time_ms": ratio(row["time_sum"] or 0, row["time_count"]),
-            "cost_usd": source.dialect.to_money(row["cost"]),
-        }
-        for row in rows
-    ]
+
+
+def top_agents_from(source: Source, window: Window, pairs: list[Pair], limit: int) -> Table:
+    """The top agents that the window's (agent, model) sums add up to."""
+    attributed = (pair for pair in pairs if pair.agent != (None, None))
+    records = []
+    for (agent_id, _), members in grouped(attributed, lambda pair: pair.agent).items():
+        counts, cost = totals(members)
+        names = [pair.agent_name for pair in members if pair.agent_name is not None]
+        name = max(names) if names else None
+        records.append({
+            "agent": name or str(agent_id),
+            "agent_id": agent_id,
+            "agent_name": name,
+            "executions": counts["executions"],
+            "success_rate": ratio(counts["success"], counts["executions"], 100),
+            "avg_response_time_ms": ratio(counts["time_sum"], counts["time_count"]),
+            "cost_usd": cost,
+        })  # fmt: skip
+    # Most executions first; ties by name (code point order, as the databases sort), then id.
+    records.sort(key=lambda r: (
+        -r["executions"],
+        r["agent_name"] is None, r["agent_name"] or "",
+        r["agent_id"] is None, r["agent_id"] or uuid.UUID(int=0),
+    ))  # fmt: skip
     frame = to_frame(
-        records, TOP_AGENT_COLUMNS, money=("cost_usd",), floats=("avg_response_time_ms",)
+        records[:limit], TOP_AGENT_COLUMNS, money=("cost_usd",), floats=("avg_response_time_ms",)
     )
     return Table("Top agents", window, source.scope, frame)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
@@ -13,6 +14,7 @@ from aa_notebooks.analytics.buckets import per_bucket
 from aa_notebooks.analytics.filters import EXECUTIONS, agent_groups, in_scope, in_window
 from aa_notebooks.analytics.frames import ratio, to_frame
 from aa_notebooks.analytics.overview import unpriced_models
+from aa_notebooks.analytics.pairs import Pair, grouped, load_pairs, totals
 from aa_notebooks.analytics.periods import Window
 from aa_notebooks.analytics.results import Table
 from aa_notebooks.analytics.source import Source
@@ -48,7 +50,7 @@ def _measures(source: Source) -> list[ColumnElement[Any]]:
 
 
 def _grouped(source: Source, window: Window, by: str) -> list[Select[Any] | CompoundSelect]:
-    """The aggregate queries for `by`: most expensive first, or days in order."""
+    """The aggregate queries for agent, user or day: most expensive first, or days in order."""
     c = EXECUTIONS.c
     if by == "day":
         return list(per_bucket(window, "day", _measures(source), in_scope(source.user_id)))
@@ -61,9 +63,9 @@ def _grouped(source: Source, window: Window, by: str) -> list[Select[Any] | Comp
         groups = [source.dialect.group_key(agent_id), by_name]
         tie = [source.dialect.text_order(name).nulls_last(), agent_id]
     else:
-        column = c.model_name if by == "model" else c.user_id
-        key = source.dialect.text_order(column) if by == "model" else cast(column, String)
-        keys, groups, tie = [column.label(_KEYS[by][0])], [column], [key.asc().nulls_last()]
+        column = c.user_id
+        keys, groups = [column.label("user_id")], [column]
+        tie = [cast(column, String).asc().nulls_last()]
     return [
         select(*keys, *_measures(source))
         .where(*where)
@@ -72,8 +74,8 @@ def _grouped(source: Source, window: Window, by: str) -> list[Select[Any] | Comp
     ]
 
 
-def _record(source: Source, by: str, row: Any, total: Decimal) -> dict[str, Any]:
-    cost = source.dialect.to_money(row["cost"])
+def _record(by: str, row: Mapping[str, Any], total: Decimal) -> dict[str, Any]:
+    cost = row["cost"]
     record = dict(row)
     if by == "day":
         record["day"] = record.pop("bucket")
@@ -100,10 +102,40 @@ def cost_summary(source: Source, window: Window, by: str) -> Table:
     """
     if by not in COST_BY:
         raise InvalidInputError(f"by must be one of {', '.join(COST_BY)}; got {by!r}")
+    if by == "model":
+        with source.connect() as connection:
+            return cost_by_model_from(source, window, load_pairs(source, window, connection))
     with source.connect() as connection:
-        rows = [r._mapping for q in _grouped(source, window, by) for r in connection.execute(q)]
-    total = sum((source.dialect.to_money(r["cost"]) for r in rows), Decimal(0))
-    records = [_record(source, by, row, total) for row in rows]
+        rows = [
+            dict(r._mapping) for q in _grouped(source, window, by) for r in connection.execute(q)
+        ]
+    for row in rows:
+        row["cost"] = source.dialect.to_money(row["cost"])
+    return _table(source, window, by, rows)
+
+
+def cost_by_model_from(source: Source, window: Window, pairs: list[Pair]) -> Table:
+    """The cost by model that the window's (agent, model) sums add up to."""
+    rows = []
+    for model, members in grouped(pairs, lambda pair: pair.model).items():
+        counts, cost = totals(members)
+        rows.append({
+            "model": model,
+            "executions": counts["executions"],
+            "input_tokens": counts["input"],
+            "output_tokens": counts["output"],
+            "total_tokens": counts["tokens"],
+            "cost": cost,
+        })  # fmt: skip
+    # Most expensive first; ties by model (code point order, as the databases sort), None last.
+    rows.sort(key=lambda row: (-row["cost"], row["model"] is None, row["model"] or ""))
+    return _table(source, window, "model", rows)
+
+
+def _table(source: Source, window: Window, by: str, rows: list[dict[str, Any]]) -> Table:
+    """The Table of `rows` (keys, measures and cost as Decimal), with shares and notes."""
+    total = sum((row["cost"] for row in rows), Decimal(0))
+    records = [_record(by, row, total) for row in rows]
     frame = to_frame(
         records,
         [*_KEYS[by], *_MEASURES],

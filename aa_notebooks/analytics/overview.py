@@ -1,28 +1,27 @@
 """`overview`: the dashboard summary in two queries over the window.
 
-One GROUP BY (agent, model) query sums everything per pair; its few rows add up to the totals
-and also give the active agents and the models to check for prices. A second query computes the
-latency percentiles alone, reading only the narrow covering index. At 1M executions this is
-faster on both databases than one aggregate plus a `count(DISTINCT ...)`, which sorts the window.
+The window's (agent, model) sums (`pairs`) add up to the totals and also give the active agents
+and the models to check for prices. A second query computes the latency percentiles alone,
+reading only the narrow covering index. At 1M executions this is faster on both databases than
+one aggregate plus a `count(DISTINCT ...)`, which sorts the window.
 """
 
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Connection, select
 
-from aa_notebooks.analytics.dialect import quantize_money
-from aa_notebooks.analytics.filters import EXECUTIONS, STATUSES, agent_groups, in_scope, in_window
+from aa_notebooks.analytics.dialect import Percentiles, quantize_money
+from aa_notebooks.analytics.filters import EXECUTIONS, STATUSES, in_scope, in_window
 from aa_notebooks.analytics.frames import ratio
+from aa_notebooks.analytics.pairs import Pair, load_pairs, totals
 from aa_notebooks.analytics.periods import Window
 from aa_notebooks.analytics.results import Overview
 from aa_notebooks.analytics.source import Source
 from aa_notebooks.pricing import is_priced
 
 PROJECTION_DAYS = 30
-_SUMMED = ("executions", *STATUSES, "time_sum", "time_count", "input", "output", "tokens")
 
 
 def unpriced_models(models: list[str | None]) -> tuple[str, ...]:
@@ -32,33 +31,27 @@ def unpriced_models(models: list[str | None]) -> tuple[str, ...]:
 
 def overview(source: Source, window: Window) -> Overview:
     """Totals, success rate, latency, cost, tokens and agents of the executions in `window`."""
-    c = EXECUTIONS.c
-    where = [in_window(window), *in_scope(source.user_id)]
-    agent_id, by_name = agent_groups()
-    per_pair = (
-        select(
-            agent_id,
-            by_name,
-            c.model_name,
-            func.count().label("executions"),
-            *(func.count().filter(c.status == s).label(s) for s in STATUSES),
-            func.sum(c.execution_time_ms).label("time_sum"),
-            func.count(c.execution_time_ms).label("time_count"),
-            source.dialect.money_sum(c.cost_usd).label("cost"),
-            func.sum(c.input_tokens).label("input"),
-            func.sum(c.output_tokens).label("output"),
-            func.sum(c.total_tokens).label("tokens"),
-        )
-        .where(*where)
-        .group_by(source.dialect.group_key(agent_id), by_name, c.model_name)
-    )
-    latency = select(source.dialect.latency_percentiles(c.execution_time_ms)).where(*where)
     with source.connect() as connection:
-        pairs = [row._mapping for row in connection.execute(per_pair)]
-        percentiles = source.dialect.read_percentiles(connection.execute(latency).scalar_one())
-    total: dict[str, Any] = {name: sum(p[name] or 0 for p in pairs) for name in _SUMMED}
-    cost = sum((source.dialect.to_money(p["cost"]) for p in pairs), Decimal(0))
-    agents = {(p["agent_id"], p["by_name"]) for p in pairs}
+        pairs = load_pairs(source, window, connection)
+        percentiles = latency(source, window, connection)
+    return overview_from(source, window, pairs, percentiles)
+
+
+def latency(source: Source, window: Window, connection: Connection) -> Percentiles:
+    """P50/P95/P99 of the window's execution times, reading only the narrow covering index."""
+    c = EXECUTIONS.c
+    query = select(source.dialect.latency_percentiles(c.execution_time_ms)).where(
+        in_window(window), *in_scope(source.user_id)
+    )
+    return source.dialect.read_percentiles(connection.execute(query).scalar_one())
+
+
+def overview_from(
+    source: Source, window: Window, pairs: list[Pair], percentiles: Percentiles
+) -> Overview:
+    """The overview that the window's (agent, model) sums and latency percentiles add up to."""
+    total, cost = totals(pairs)
+    agents = {pair.agent for pair in pairs}
     agents.discard((None, None))  # executions attributed to no agent
     projection = cost / window.days * PROJECTION_DAYS if window.days else Decimal(0)
     return Overview(
@@ -73,9 +66,9 @@ def overview(source: Source, window: Window) -> Overview:
         p99_ms=percentiles.p99,
         total_cost_usd=cost,
         monthly_projection_usd=quantize_money(projection),
-        input_tokens=int(total["input"]),
-        output_tokens=int(total["output"]),
-        total_tokens=int(total["tokens"]),
+        input_tokens=total["input"],
+        output_tokens=total["output"],
+        total_tokens=total["tokens"],
         active_agents=len(agents),
-        unpriced_models=unpriced_models([p["model_name"] for p in pairs]),
+        unpriced_models=unpriced_models([pair.model for pair in pairs]),
     )

@@ -320,3 +320,12 @@ class ExportResult:
         return render.html_block(
             render.title("Export", self.window, self.scope), [("File", str(self))]
         )
+
+
+@dataclass(frozen=True)
+class Breakdown:
+    """The overview, top agents and cost by model of one window, computed in one pass."""
+
+    overview: Overview
+    top_agents: Table
+    cost_by_model: Table

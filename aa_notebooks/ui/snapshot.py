@@ -51,24 +51,23 @@ def load(
     bucket = bucket_for(window)
     unscoped = base.scope == "all users"
     with ThreadPoolExecutor(PARALLEL_QUERIES, thread_name_prefix="aa-dashboard-query") as pool:
-        overview = pool.submit(analytics.overview, window)
+        current = pool.submit(analytics.breakdown, window, limit=TOP_AGENTS)
         previous = pool.submit(analytics.overview, window.previous())
         activity = pool.submit(analytics.timeseries, window, bucket=bucket)
-        costs = pool.submit(analytics.cost_summary, window, by="model")
         over_time = pool.submit(analytics.cost_timeseries, window, bucket=bucket, by="model")
-        top = pool.submit(analytics.top_agents, window, limit=TOP_AGENTS)
         executions = pool.submit(analytics.executions, page, page_size, period=window)
-        users = pool.submit(base.cost_summary, window, by="user") if unscoped else None
+        users = pool.submit(base.active_users, window) if unscoped else None
+        summary = current.result()
         return Snapshot(
             client=analytics,
             window=window,
             bucket=bucket,
-            overview=overview.result(),
+            overview=summary.overview,
             previous=previous.result(),
             activity=activity.result(),
-            cost_by_model=costs.result(),
+            cost_by_model=summary.cost_by_model,
             cost_over_time=over_time.result(),
-            top_agents=top.result(),
+            top_agents=summary.top_agents,
             executions=executions.result(),
-            users=tuple(str(u) for u in users.result().frame["user_id"].dropna()) if users else (),
+            users=users.result() if users else (),
         )

@@ -1,0 +1,104 @@
+"""One pass over a window grouped by (agent, model), from which three results are derived.
+
+The overview's totals, the top agents and the cost by model are all sums over the same
+executions, grouped more or less finely; the database's work is the GROUP BY over every row of
+the window (a sort of up to a million rows on SQLite). Grouping once by (agent, model) gives a
+few dozen rows that add up exactly (counts and sums; money as Decimal) to each of the three, so
+`overview`, `top_agents` and `cost_summary(by="model")` all read these rows, and the dashboard
+reads them once for all three.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Connection, func, select
+
+from aa_notebooks.analytics.filters import EXECUTIONS, STATUSES, agent_groups, in_scope, in_window
+from aa_notebooks.analytics.periods import Window
+from aa_notebooks.analytics.source import Source
+
+COUNTS = ("executions", *STATUSES, "time_sum", "time_count", "input", "output", "tokens")
+
+
+@dataclass(frozen=True)
+class Pair:
+    """The executions of one agent with one model in the window, summed."""
+
+    agent_id: uuid.UUID | None
+    by_name: str | None
+    """The agent's name when it has no id (agents without an id are told apart by name)."""
+    agent_name: str | None
+    """The greatest agent_name among the pair's executions (the label of an agent with an id)."""
+    model: str | None
+    counts: Mapping[str, int]
+    cost: Decimal
+
+    @property
+    def agent(self) -> tuple[uuid.UUID | None, str | None]:
+        """The agent's identity: its id where set, else its name; (None, None) for none."""
+        return self.agent_id, self.by_name
+
+
+def load_pairs(source: Source, window: Window, connection: Connection) -> list[Pair]:
+    """The window's executions (in the client's scope) summed per (agent, model)."""
+    c = EXECUTIONS.c
+    agent_id, by_name = agent_groups()
+    query = (
+        select(
+            agent_id,
+            by_name,
+            func.max(source.dialect.text_order(c.agent_name)).label("agent_name"),
+            c.model_name,
+            func.count().label("executions"),
+            *(func.count().filter(c.status == s).label(s) for s in STATUSES),
+            func.sum(c.execution_time_ms).label("time_sum"),
+            func.count(c.execution_time_ms).label("time_count"),
+            source.dialect.money_sum(c.cost_usd).label("cost"),
+            func.sum(c.input_tokens).label("input"),
+            func.sum(c.output_tokens).label("output"),
+            func.sum(c.total_tokens).label("tokens"),
+        )
+        .where(in_window(window), *in_scope(source.user_id))
+        .group_by(source.dialect.group_key(agent_id), by_name, c.model_name)
+    )
+    return [
+        Pair(
+            agent_id=_uuid(row["agent_id"]),
+            by_name=row["by_name"],
+            agent_name=row["agent_name"],
+            model=row["model_name"],
+            counts={name: int(row[name] or 0) for name in COUNTS},
+            cost=source.dialect.to_money(row["cost"]),
+        )
+        for row in (r._mapping for r in connection.execute(query))
+    ]
+
+
+def totals(pairs: Iterable[Pair]) -> tuple[dict[str, int], Decimal]:
+    """Every count summed, and the cost summed, over `pairs`."""
+    counts = dict.fromkeys(COUNTS, 0)
+    cost = Decimal(0)
+    for pair in pairs:
+        for name in COUNTS:
+            counts[name] += pair.counts[name]
+        cost += pair.cost
+    return counts, cost
+
+
+def grouped(pairs: Iterable[Pair], key: Any) -> dict[Any, list[Pair]]:
+    """`pairs` grouped by `key(pair)`, in first-seen order."""
+    groups: dict[Any, list[Pair]] = {}
+    for pair in pairs:
+        groups.setdefault(key(pair), []).append(pair)
+    return groups
+
+
+def _uuid(value: Any) -> uuid.UUID | None:
+    if value is None or isinstance(value, uuid.UUID):
+        return value
+    return uuid.UUID(str(value))
