@@ -89,7 +89,8 @@ def _record(by: str, row: Mapping[str, Any], total: Decimal) -> dict[str, Any]:
     if by == "model":
         record["priced"] = is_priced(row["model"])
     if by == "agent":
-        record["agent"] = row["agent_name"] or str(row["agent_id"])
+        agent_id = row["agent_id"]
+        record["agent"] = row["agent_name"] or (None if agent_id is None else str(agent_id))
     return record
 
 

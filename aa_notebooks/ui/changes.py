@@ -17,7 +17,7 @@ def relative(current: Number, previous: Number, label: str) -> str:
         return "–" if previous is not None else f"no data in previous {label}"
     if previous == 0:
         return f"= 0 in previous {label}" if current == 0 else f"▲ from 0 in previous {label}"
-    change = (float(current) - float(previous)) / float(previous) * 100
+    change = round((float(current) - float(previous)) / float(previous) * 100, 1)
     return f"{_arrow(change)} {abs(change):.1f}% vs previous {label}"
 
 
@@ -25,7 +25,7 @@ def points(current: float | None, previous: float | None, label: str) -> str:
     """Change of a percentage in percentage points: "▼ 2.5 pp vs previous 7d"."""
     if current is None or previous is None:
         return f"no data in previous {label}" if previous is None else "–"
-    change = current - previous
+    change = round(current - previous, 1)  # the arrow agrees with the digits shown
     return f"{_arrow(change)} {abs(change):.1f} pp vs previous {label}"
 
 

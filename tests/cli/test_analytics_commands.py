@@ -81,3 +81,21 @@ def test_sql_with_params(url: str, capsys: pytest.CaptureFixture[str]) -> None:
         "--param", "s=timeout", "--format", "json",
     )  # fmt: skip
     assert code == 0 and json.loads(out) == [{"n": 1}]
+
+
+def test_cost_timeseries_by_model(url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    # 2026-11-24: E06 (claude). 2026-11-25: E03 (claude), E01 and E11 (gpt-4o); gpt-4o has no
+    # execution on the 24th, so its row there is zero.
+    window = ["--start-date", "2026-11-24", "--end-date", "2026-11-25"]
+    code, out, _ = run(capsys, "--db", url, "cost-timeseries", *window, "--format", "csv")
+    assert code == 0
+    rows = [
+        (r["bucket"][:10], r["model"], r["executions"], float(r["cost_usd"]))
+        for r in csv.DictReader(io.StringIO(out))
+    ]
+    assert rows == [
+        ("2026-11-24", "claude-3-5-sonnet", "1", 0.000225),
+        ("2026-11-24", "gpt-4o", "0", 0.0),
+        ("2026-11-25", "claude-3-5-sonnet", "1", 0.0009),
+        ("2026-11-25", "gpt-4o", "2", 2.0015),
+    ]

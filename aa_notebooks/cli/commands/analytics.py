@@ -21,7 +21,7 @@ SORT_COLUMNS = (
 
 def register(subcommands: argparse._SubParsersAction) -> list[argparse.ArgumentParser]:
     """Add overview, executions, execution, agent, top-agents, costs, forecast, compare-models,
-    timeseries and export."""
+    timeseries, cost-timeseries and export."""
     parsers = []
 
     def add(name: str, handler: Any, help: str, *, window: bool = True) -> argparse.ArgumentParser:
@@ -62,6 +62,12 @@ def register(subcommands: argparse._SubParsersAction) -> list[argparse.ArgumentP
 
     series = add("timeseries", run_timeseries, "executions, success rate, cost and P95 per bucket")
     series.add_argument("--bucket", default="day", choices=("hour", "day"))
+
+    cost_series = add(
+        "cost-timeseries", run_cost_timeseries, "cost, tokens and executions per bucket by model"
+    )
+    cost_series.add_argument("--bucket", default="day", choices=("hour", "day"))
+    cost_series.add_argument("--by", default="model", choices=("model", "agent"))
 
     export = add("export", run_export, "export executions as CSV or JSON")
     export.add_argument("--format", dest="export_format", default="csv", choices=("csv", "json"))
@@ -124,6 +130,11 @@ def run_compare_models(args: argparse.Namespace, context: CommandContext) -> Any
 def run_timeseries(args: argparse.Namespace, context: CommandContext) -> Any:
     """Bucketed series for charts."""
     return context.analytics().timeseries(bucket=args.bucket, **window_of(args))
+
+
+def run_cost_timeseries(args: argparse.Namespace, context: CommandContext) -> Any:
+    """Cost per bucket by model or agent, for stacked charts."""
+    return context.analytics().cost_timeseries(bucket=args.bucket, by=args.by, **window_of(args))
 
 
 def run_export(args: argparse.Namespace, context: CommandContext) -> Any:
