@@ -34,7 +34,6 @@ td { padding: 5px 10px; border-bottom: 1px solid #e5e7eb; vertical-align: top; }
 img { max-width: 100%; height: auto; }
 .aa-note { color: #374151; font-size: 13px; }
 .aa-warning { background: #fef3c7; border-left: 4px solid #d97706; padding: 8px 12px; }
-.aa-ok { color: #15803d; } .aa-warning-text { color: #b45309; } .aa-exceeded { color: #b91c1c; }
 a.anchor-link { display: none; }
 """
 
