@@ -67,6 +67,14 @@ def progress_bar(percent: Decimal | None, color: str) -> str:
     )
 
 
+def budget_statuses(analytics: Analytics) -> Sequence[BudgetStatus] | str:
+    """The active budgets' statuses, read-only; or why this database has none to show."""
+    try:
+        return analytics.budget_status(record=False)
+    except SchemaError as exc:
+        return f"Budgets are not available here: {exc}"
+
+
 class BudgetsPanel:
     """An HTML widget listing the active budgets of the dashboard's scope."""
 
@@ -79,12 +87,14 @@ class BudgetsPanel:
 
     def refresh(self, analytics: Analytics) -> None:
         """Show the budgets `analytics` sees; a database that cannot hold budgets as one line."""
-        try:
-            statuses = analytics.budget_status(record=False)
-        except SchemaError as exc:
-            self._show_note(f"Budgets are not available here: {exc}")
-            return
-        self.show(statuses)
+        self.display(budget_statuses(analytics))
+
+    def display(self, result: Sequence[BudgetStatus] | str) -> None:
+        """Show statuses, or the sentence that says why there are none to show."""
+        if isinstance(result, str):
+            self._show_note(result)
+        else:
+            self.show(result)
 
     def show(self, statuses: Sequence[BudgetStatus]) -> None:
         """Display these statuses, or the empty state in words when there are none."""

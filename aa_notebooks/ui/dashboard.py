@@ -280,7 +280,6 @@ class Dashboard:
                 if window is not None:
                     client, page, size = self._client(), self._page, self._page_size
                     self._show(load(client, self._base, window, page, size))
-                    self.budgets.refresh(client)
             else:
                 shown = self.snapshot
                 page = shown.client.executions(self._page, self._page_size, period=shown.window)
@@ -311,6 +310,7 @@ class Dashboard:
         self._show_charts(snapshot, empty)
         self.top_agents.show(snapshot.top_agents.frame, empty)
         self.recent.show(snapshot.executions, self._timezone, empty)
+        self.budgets.display(snapshot.budgets)
 
     def _show_charts(self, snapshot: Snapshot, empty: str) -> None:
         if snapshot.overview.total_executions == 0:

@@ -6,11 +6,14 @@ queries run side by side on the engine's connection pool to keep a refresh short
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
 
 from aa_notebooks.analytics import Analytics, ExecutionPage, Overview, Table, Window
+from aa_notebooks.budgets import BudgetStatus
+from aa_notebooks.ui.budgets_panel import budget_statuses
 
 HOURLY_UP_TO = timedelta(days=2)
 TOP_AGENTS = 10
@@ -37,6 +40,8 @@ class Snapshot:
     executions: ExecutionPage
     users: tuple[str, ...]
     """Users with executions in the window (for the scope list); empty for a scoped client."""
+    budgets: Sequence[BudgetStatus] | str
+    """The active budgets' statuses now (they have their own windows), or why there are none."""
 
 
 def bucket_for(window: Window) -> str:
@@ -57,6 +62,7 @@ def load(
         over_time = pool.submit(analytics.cost_timeseries, window, bucket=bucket, by="model")
         executions = pool.submit(analytics.executions, page, page_size, period=window)
         users = pool.submit(base.active_users, window) if unscoped else None
+        budgets = pool.submit(budget_statuses, analytics)
         summary = current.result()
         return Snapshot(
             client=analytics,
@@ -70,4 +76,5 @@ def load(
             top_agents=summary.top_agents,
             executions=executions.result(),
             users=users.result() if users else (),
+            budgets=budgets.result(),
         )
