@@ -18,7 +18,7 @@ pytestmark = pytest.mark.slow
 
 def test_cost_report_shows_the_datasets_numbers(report_db: str, tmp_path) -> None:
     result = run_report(
-        "cost", database_url=report_db, as_of=AS_OF, output_dir=tmp_path, top_n=3,
+        "cost", database_url=report_db, as_of=AS_OF, output_dir=tmp_path, top_n=6,
         keep_notebook=True, progress=False,
     )  # fmt: skip
     html = result.html_path.read_text()
@@ -48,8 +48,14 @@ def test_cost_report_shows_the_datasets_numbers(report_db: str, tmp_path) -> Non
         [dataset.SCRIPT, "2", "375", "$0.001125", "7.0%"],
     ]
     expensive = table_with(html, "Query")
-    assert [row[1] for row in expensive[1:]] == ["researcher", dataset.DROP, "planner"]
-    assert [row[-1] for row in expensive[1:]] == ["$0.0063", "$0.004", "$0.003"]
+    # E08, E04, E02, E01, E03, E06: the six most expensive of the window.
+    assert [row[1] for row in expensive[1:]] == [
+        "researcher", dataset.DROP, "planner", "planner", dataset.SCRIPT, dataset.SCRIPT
+    ]  # fmt: skip
+    assert [row[-1] for row in expensive[1:]] == ["$0.0063", "$0.004", "$0.003", "$0.0015",
+                                                  "$0.0009", "$0.000225"]  # fmt: skip
+    assert expensive[6][4] == '<script>alert("preview")</script>'  # E06's query, as text
+    assert expensive[5][4] == '=HYPERLINK("http://evil.example","click")'  # E03's query, as text
     assert expensive[1][0] == "2026-11-18 13:00:00 UTC"  # E08: now - 6d 23h
 
     text = text_of(html)
@@ -71,7 +77,7 @@ def test_cost_report_shows_the_datasets_numbers(report_db: str, tmp_path) -> Non
         s.startswith("data:image/png;base64,") for s in page.images
     )
     assert dataset.SCRIPT in text  # the agent named like a script tag is shown as text
-    assert "What is 6*7?" not in text  # top 3 only: E01 is not among the most expensive
+    assert "+SUM(A1:A2)" not in text  # top 6 only: E05 ($0) is not among the most expensive
 
     # No code and no secret in what is kept.
     assert "CostReport.open" not in html and "import" not in text
