@@ -7,8 +7,13 @@ Throughput: executions with 4 trace steps and 3 token usages each.
   `run.tokens` calls, then `flush` (no budget check, to time the recording alone);
 - baseline: the same records, one transaction per execution through the repositories
   (`AgentExecutionRepository.create` and friends, then commit).
-Overhead: a trivial function called bare, then under `@track_agent` (with and without the
-hard-stop check, which reads the database); the overhead is the difference per call.
+Overhead: a trivial function called bare, then under `@track_agent`: without the hard-stop
+check, with it and no budget, with it and one matching hard stop (an agent budget, not spent,
+over the executions recorded above); the overhead is the difference per call. The calls run
+back to back, so the writer thread records them meanwhile, in the same process.
+
+The machine's load average is printed first and last: compare runs by their ratios to the
+baseline measured in the same run.
 
     python bench/tracking.py                       # 20,000 executions, both databases
     python bench/tracking.py --executions 5000 --skip-postgres
@@ -32,6 +37,7 @@ from pathlib import Path
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
+from aa_notebooks.budgets import create_budget
 from aa_notebooks.db.engine import dispose_engine, session_factory
 from aa_notebooks.db.repositories import (
     AgentExecutionRepository,
@@ -120,13 +126,22 @@ def per_call_us(function: Callable[[], object], calls: int) -> float:
 
 
 def decorator_overheads(url: str, spool: Path, calls: int) -> dict[str, float]:
-    """Microseconds per call: bare, decorated, decorated with the hard-stop check."""
+    """Microseconds per call: bare, decorated, decorated with the hard-stop check (no budget,
+    then one matching hard stop)."""
 
     def agent() -> int:
         return 42
 
     results = {"bare call": per_call_us(agent, calls)}
-    for label, check in (("@track_agent", False), ("@track_agent + hard-stop check", True)):
+    cases = (
+        ("@track_agent", False, False),
+        ("@track_agent + hard-stop check, no budget", True, False),
+        ("@track_agent + hard-stop check, 1 matching hard stop", True, True),
+    )
+    for label, check, budget in cases:
+        if budget:
+            create_budget(url, name="bench cap", scope="agent", target="bench",
+                          threshold_usd=1_000_000, alert_type="hard_stop")  # fmt: skip
         tracker = Tracker(url, spool_dir=spool, check_budgets=check)
         results[label] = per_call_us(track_agent("bench", tracker=tracker)(agent), calls)
         tracker.close()
@@ -188,6 +203,7 @@ def main() -> None:
     parser.add_argument("--postgres-url", default=os.environ.get("AA_BENCH_POSTGRES_URL"))
     args = parser.parse_args()
     warnings.simplefilter("ignore")
+    print(f"load average before: {' '.join(f'{load:.2f}' for load in os.getloadavg())}\n")
     sizes = (args.executions, args.baseline, args.calls)
     with tempfile.TemporaryDirectory() as directory:
         throughput, overhead = measure("SQLite", f"sqlite:///{Path(directory) / 'b.db'}", *sizes)
@@ -202,6 +218,7 @@ def main() -> None:
     print("\n| database | call | µs per call | overhead µs |")
     print("|---|---|---:|---:|")
     print("\n".join(overhead))
+    print(f"\nload average after: {' '.join(f'{load:.2f}' for load in os.getloadavg())}")
 
 
 if __name__ == "__main__":

@@ -7,7 +7,14 @@ any check that starts afterwards reads a ledger (and partial-hour executions) th
 computes the exact window spend, and refuses. Only executions whose check ran before that commit
 (in flight) can overshoot. The ledger's increments are atomic upserts, so no concurrent addition
 is lost; a check costs one read of the hard_stop budgets and, per matching budget, one read of
-at most 24 * period_days ledger rows plus the executions of two partial hours.
+at most 24 * period_days + 1 ledger rows plus under an hour of executions (`spend.LedgerSplit`).
+
+In the kit's own database the check runs in the driver's SQL on autocommit connections
+(`autocommit_fetch`), one round trip per statement: the first finds the matching active hard
+stops in the small budgetalerts table (usually none: then that is all), the second reads all
+their spends. Nothing is cached, so a budget created by any process counts from the next check
+on; a second snapshot for the spends is as safe as one: a commit made before the check began is
+in both.
 
 Without the ledger (an attached AgentOS database) each matching budget's window is summed from
 the executions instead: as consistent, slower.
@@ -15,22 +22,28 @@ the executions instead: as consistent, slower.
 
 from __future__ import annotations
 
+import re
 import uuid
+from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 from functools import cache
+from typing import Any
 
-from sqlalchemy import ColumnElement, and_
+from sqlalchemy import ColumnElement, Engine, and_
 from sqlalchemy.engine import URL
 
-from aa_notebooks.budgets.capabilities import capabilities
+from aa_notebooks.budgets.capabilities import Capabilities, capabilities
 from aa_notebooks.budgets.fields import canonical_target, parse_uuid
 from aa_notebooks.budgets.ledger import ledger_ready
+from aa_notebooks.budgets.model import ROW_DEFAULTS
 from aa_notebooks.budgets.money import cents
 from aa_notebooks.budgets.scope import BUDGETS, LedgerKey, budgets_for_keys, key_params
-from aa_notebooks.budgets.spend import exact_spend, ledger_spend
+from aa_notebooks.budgets.spend import LedgerSplit, exact_spend, ledger_spend
 from aa_notebooks.budgets.store import ACTIVE, load_budgets
 from aa_notebooks.budgets.window import Window, utc
-from aa_notebooks.db.engine import get_engine
+from aa_notebooks.db.bulk import storage_timestamp, storage_uuid
+from aa_notebooks.db.engine import autocommit_fetch, get_engine
 from aa_notebooks.db.schema import BudgetAlertType, BudgetScope
 from aa_notebooks.errors import BudgetExceededError
 
@@ -50,7 +63,11 @@ def check_budget(
     caps = capabilities(engine)
     caps.require_budgets()
     now = utc(now)
-    params = key_params(_keys(user_id, agent, agent_id, flow))
+    keys = _keys(user_id, agent, agent_id, flow)
+    if _fast(caps) and ledger_ready(engine):
+        _check_on_autocommit(engine, keys, now)
+        return
+    params = key_params(keys)
     read = ledger_spend if ledger_ready(engine) else exact_spend
     with engine.connect() as connection:
         for budget in load_budgets(connection, caps, _hard_stops(caps.has_targets), params):
@@ -86,3 +103,167 @@ def _keys(
     if flow:
         keys.add((BudgetScope.flow.value, flow))
     return keys
+
+
+def _fast(caps: Capabilities) -> bool:
+    """Whether the database has what `_check_on_autocommit` reads (the kit's own has)."""
+    return caps.has_ledger and caps.has_targets and caps.has_flows and caps.kit_owned
+
+
+def _check_on_autocommit(engine: Engine, keys: set[LedgerKey], now: datetime) -> None:
+    """`check_budget` in driver SQL: one statement finds the matching hard stops (usually none),
+    a second reads all their spends. Each reads what was committed when it started."""
+    sqlite = engine.dialect.name == "sqlite"
+    found = autocommit_fetch(engine, _matching_statement(sqlite), _key_values(keys, sqlite))
+    if not found:
+        return
+    stops = [_HardStop.from_row(row, sqlite) for row in found]
+    splits = [LedgerSplit.of(Window.ending(now, stop.period_days)) for stop in stops]
+    statement = _spend_statement(sqlite, tuple(stop.shape for stop in stops))
+    values = _spend_values(stops, splits, keys, sqlite)
+    spends = sorted(autocommit_fetch(engine, statement, values))
+    for stop, split, (_, micros, head, future) in zip(stops, splits, spends, strict=True):
+        spend = split.spend(micros, _money(head, 6, sqlite), _money(future, 6, sqlite))
+        if spend >= stop.threshold:
+            raise BudgetExceededError(stop.name or str(stop.id), cents(spend), stop.threshold)
+
+
+@dataclass(frozen=True, slots=True)
+class _HardStop:
+    """What the check needs of a matching hard stop."""
+
+    id: uuid.UUID
+    name: str | None
+    threshold: Decimal
+    scope: BudgetScope
+    target: str | None
+    period_days: int
+
+    @classmethod
+    def from_row(cls, row: tuple[Any, ...], sqlite: bool) -> _HardStop:
+        budget_id, name, threshold, scope, target, period_days = row
+        if sqlite:
+            budget_id = uuid.UUID(hex=budget_id)
+        if period_days is None:
+            period_days = ROW_DEFAULTS["period_days"]
+        threshold = _money(threshold, 2, sqlite)
+        return cls(budget_id, name, threshold, BudgetScope(scope), target, period_days)
+
+    @property
+    def agent_id(self) -> uuid.UUID | None:
+        """The agent id an agent budget's target names, when it is a UUID."""
+        return _as_uuid(self.target) if self.scope is BudgetScope.agent else None
+
+    @property
+    def shape(self) -> tuple[BudgetScope, bool]:
+        """What its spend statement depends on: the scope, and whether it matches an agent id."""
+        return self.scope, self.agent_id is not None
+
+
+AGENT_SLOTS = 3
+"""An execution has at most three agent keys: its name, that name as a canonical UUID, its id."""
+
+
+@cache
+def _matching_statement(sqlite: bool) -> str:
+    """The active hard stops of the bound keys (see `_key_values`), as `load_budgets` orders
+    them: named ones by name, then by id."""
+    agents = ", ".join(f":agent{slot}" for slot in range(AGENT_SLOTS))
+    false = "0" if sqlite else "false"
+    return _driver_sql(
+        "SELECT id, name, threshold_usd, scope, target, period_days FROM budgetalerts "
+        f"WHERE alert_type = 'hard_stop' AND is_active IS NOT {false} AND ("
+        "scope = 'global' OR (scope = 'user' AND user_id = :user) "
+        f"OR (scope = 'agent' AND target IN ({agents})) OR (scope = 'flow' AND target = :flow)) "
+        "ORDER BY name IS NULL, name, id",
+        sqlite,
+    )
+
+
+@cache
+def _spend_statement(sqlite: bool, shapes: tuple[tuple[BudgetScope, bool], ...]) -> str:
+    """One row per hard stop: its position and the three sums of `spend.LedgerSplit` (ledger
+    micro-dollars, the first hour's correction, the executions after `end`), as
+    `spend._ledger_statement` reads them."""
+    rows = []
+    for position, (scope, by_agent_id) in enumerate(shapes):
+        counted = {
+            BudgetScope.global_: "1 = 1",
+            BudgetScope.user: "user_id = :user",
+            BudgetScope.agent: f"(agent_name = :target{position} OR agent_id = :agent{position})"
+            if by_agent_id
+            else f"agent_name = :target{position}",
+            BudgetScope.flow: f"flow_id = :target{position}",
+        }[scope]
+        cost = f"SELECT COALESCE(SUM(cost_usd), 0) FROM agentexecutions WHERE {counted}"
+        rows.append(
+            f"SELECT {position}, "
+            "(SELECT COALESCE(SUM(spend_micro_usd), 0) FROM budgetspendledger "
+            f"WHERE scope = :scope{position} AND scope_key = :key{position} "
+            f"AND hour >= :ledger_from{position} AND hour <= :last_hour{position}), "
+            f"({cost} AND started_at >= :head_from{position} "
+            f"AND started_at < :head_to{position}), "
+            f"({cost} AND started_at > :end AND started_at < :next_hour{position})"
+        )
+    return _driver_sql(" UNION ALL ".join(rows), sqlite)
+
+
+def _driver_sql(statement: str, sqlite: bool) -> str:
+    """SQL with :name parameters in the driver's style (sqlite3 takes them as they are)."""
+    return statement if sqlite else re.sub(r":(\w+)", r"%(\1)s", statement)
+
+
+def _key_values(keys: set[LedgerKey], sqlite: bool) -> dict[str, Any]:
+    """The parameters of `_matching_statement` for an execution's keys."""
+    user = next((uuid.UUID(key) for scope, key in keys if scope == BudgetScope.user.value), None)
+    agents = sorted(key for scope, key in keys if scope == BudgetScope.agent.value)
+    values: dict[str, Any] = {
+        "user": _driver_uuid(user, sqlite),
+        "flow": next((key for scope, key in keys if scope == BudgetScope.flow.value), None),
+    }
+    for slot in range(AGENT_SLOTS):
+        values[f"agent{slot}"] = agents[slot] if slot < len(agents) else None
+    return values
+
+
+def _spend_values(
+    stops: list[_HardStop], splits: list[LedgerSplit], keys: set[LedgerKey], sqlite: bool
+) -> dict[str, Any]:
+    """The parameters of `_spend_statement`: each hard stop's ledger key and window split."""
+    user = next((uuid.UUID(key) for scope, key in keys if scope == BudgetScope.user.value), None)
+    values = {"user": _driver_uuid(user, sqlite), "end": _driver_time(splits[0].end, sqlite)}
+    for position, (stop, split) in enumerate(zip(stops, splits, strict=True)):
+        key = str(user) if stop.scope is BudgetScope.user else stop.target or ""
+        values[f"scope{position}"] = stop.scope.value
+        values[f"key{position}"] = "" if stop.scope is BudgetScope.global_ else key
+        values[f"target{position}"] = stop.target
+        values[f"agent{position}"] = _driver_uuid(stop.agent_id, sqlite)
+        for name in ("ledger_from", "last_hour", "head_from", "head_to", "next_hour"):
+            values[f"{name}{position}"] = _driver_time(getattr(split, name), sqlite)
+    return values
+
+
+def _driver_uuid(value: uuid.UUID | None, sqlite: bool) -> uuid.UUID | str | None:
+    """A UUID as the driver binds it to a Uuid column: 32 hex digits on SQLite."""
+    return storage_uuid(value) if sqlite and value is not None else value
+
+
+def _driver_time(moment: datetime, sqlite: bool) -> datetime | str:
+    """An aware UTC datetime as the timestamp columns hold it: naive UTC (text on SQLite)."""
+    return storage_timestamp(moment) if sqlite else moment.replace(tzinfo=None)
+
+
+def _money(value: Any, places: int, sqlite: bool) -> Decimal:
+    """A NUMERIC read by the driver as Decimal; SQLite gives a REAL, which SQLAlchemy rounds
+    to the column's scale: so here."""
+    return Decimal(f"{value:.{places}f}") if sqlite else Decimal(value)
+
+
+def _as_uuid(text: str | None) -> uuid.UUID | None:
+    """A target or key as the agent id it names, when it is a UUID."""
+    if text is None:
+        return None
+    try:
+        return uuid.UUID(text)
+    except ValueError:
+        return None

@@ -2,9 +2,9 @@
 
 Every writer adds each execution's cost, in whole micro-dollars (cost_usd has 6 decimals, so
 this is exact on SQLite too, where NUMERIC is a float), to its keys' rows for the hour it started
-in, inside the transaction that inserts the execution (`add_spend`). The increments are atomic
-upserts: concurrent writers never lose one, and on PostgreSQL writers to the same key and hour
-queue on that row.
+in, inside the transaction that inserts the execution (`add_spend`: one upsert per key and hour
+of a batch). The increments are atomic upserts: concurrent writers never lose one, and on
+PostgreSQL writers to the same key and hour queue on that row.
 
 The ledger is trusted once `rebuild_ledger` has filled it from the executions (marked in
 aa_notebooks_meta). Rebuilding is exact under concurrent writers: SQLite runs it as the only
@@ -18,6 +18,7 @@ from __future__ import annotations
 import weakref
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -37,7 +38,7 @@ from sqlalchemy.engine import URL
 
 from aa_notebooks.budgets.capabilities import LEDGER_TABLE, capabilities
 from aa_notebooks.budgets.money import to_micros
-from aa_notebooks.budgets.scope import EXECUTIONS, execution_keys
+from aa_notebooks.budgets.scope import EXECUTIONS, LedgerKey, execution_keys
 from aa_notebooks.budgets.transactions import write_transaction
 from aa_notebooks.budgets.window import floor_hour, utc
 from aa_notebooks.db.engine import get_engine
@@ -52,16 +53,42 @@ LEDGER = BudgetSpendLedger.__table__
 META = KitMetadata.__table__
 
 
-def add_spend(connection: Connection, executions: Iterable[Mapping[str, Any]]) -> None:
-    """Add the executions' costs to their keys' hourly rows, in the caller's transaction."""
-    totals: defaultdict[tuple[str, str, datetime], int] = defaultdict(int)
+@dataclass(frozen=True, slots=True)
+class Spend:
+    """What one execution adds: its cost in micro-dollars to its keys, at its start (UTC)."""
+
+    keys: frozenset[LedgerKey]
+    micros: int
+    started_at: datetime | None
+
+
+def spends(executions: Iterable[Mapping[str, Any]]) -> list[Spend]:
+    """Each execution's Spend; the keys are worked out once per distinct (user, agent, flow)."""
+    found: list[Spend] = []
+    keys_of: dict[tuple[Any, ...], frozenset[LedgerKey]] = {}
     for execution in executions:
-        micros = to_micros(execution.get("cost_usd") or 0)
+        attributes = tuple(execution.get(name) for name in _KEY_FIELDS)
+        keys = keys_of.get(attributes)
+        if keys is None:
+            keys = keys_of[attributes] = frozenset(execution_keys(execution))
         started = execution.get("started_at")
-        if micros and started is not None:
-            hour = floor_hour(utc(started))
-            for scope, key in execution_keys(execution):
-                totals[(scope, key, hour)] += micros
+        micros = to_micros(execution.get("cost_usd") or 0)
+        found.append(Spend(keys, micros, None if started is None else utc(started)))
+    return found
+
+
+_KEY_FIELDS = ("user_id", "agent_name", "agent_id", "flow_id")
+
+
+def add_spend(connection: Connection, added: Iterable[Spend]) -> None:
+    """Add the executions' costs to their keys' hourly rows, in the caller's transaction: one
+    upsert per (key, hour) the batch touches, however many executions it holds."""
+    totals: defaultdict[tuple[str, str, datetime], int] = defaultdict(int)
+    for spend in added:
+        if spend.micros and spend.started_at is not None:
+            hour = floor_hour(spend.started_at)
+            for scope, key in spend.keys:
+                totals[(scope, key, hour)] += spend.micros
     _upsert(connection, totals)
 
 

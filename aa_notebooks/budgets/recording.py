@@ -22,16 +22,10 @@ from sqlalchemy.engine import URL
 from aa_notebooks.budgets.alerts import record_alerts
 from aa_notebooks.budgets.capabilities import capabilities
 from aa_notebooks.budgets.delivery import deliver_pending
-from aa_notebooks.budgets.ledger import add_spend, is_trusted
+from aa_notebooks.budgets.ledger import Spend, add_spend, is_trusted, spends
 from aa_notebooks.budgets.model import Budget
-from aa_notebooks.budgets.money import from_micros, to_micros
-from aa_notebooks.budgets.scope import (
-    EXECUTIONS,
-    budget_key,
-    budgets_for_keys,
-    execution_keys,
-    key_params,
-)
+from aa_notebooks.budgets.money import from_micros
+from aa_notebooks.budgets.scope import EXECUTIONS, budget_key, budgets_for_keys, key_params
 from aa_notebooks.budgets.spend import exact_spend, ledger_spend
 from aa_notebooks.budgets.store import ACTIVE, ensure_user, load_budgets
 from aa_notebooks.budgets.transactions import write_transaction
@@ -54,12 +48,13 @@ def apply_spend(
     When it returns more than zero, call `deliver_alerts` after the commit to email them.
     """
     caps = capabilities(connection)
+    added = spends(executions)
     if caps.has_ledger:
-        add_spend(connection, executions)
+        add_spend(connection, added)
     if not caps.has_events or not executions:  # no budgets to alert on: just count the spend
         return 0
     now = utc(now)
-    keys = set().union(*(execution_keys(execution) for execution in executions))
+    keys = frozenset().union(*{spend.keys for spend in added})
     condition = _active_for_keys(caps.has_targets)
     from_ledger = caps.has_ledger and is_trusted(connection)
     recorded = 0
@@ -67,11 +62,11 @@ def apply_spend(
         if caps.unavailable(budget.scope):
             continue
         window = Window.ending(now, budget.period_days)
-        added = _added(budget, window, executions)
-        if added:
+        cost = _added(budget, window, added)
+        if cost:
             read = ledger_spend if from_ledger else exact_spend
             spend = read(connection, budget, window)
-            recorded += record_alerts(connection, budget, window, spend, added)
+            recorded += record_alerts(connection, budget, window, spend, cost)
     return recorded
 
 
@@ -105,16 +100,15 @@ def _active_for_keys(has_targets: bool) -> ColumnElement[bool]:
     return and_(ACTIVE, budgets_for_keys(has_targets))
 
 
-def _added(budget: Budget, window: Window, executions: Sequence[Mapping[str, Any]]) -> Decimal:
+def _added(budget: Budget, window: Window, added: Sequence[Spend]) -> Decimal:
     """The cost these executions add to the budget's window."""
     key = budget_key(budget)
-    return sum(
-        (
-            from_micros(to_micros(execution.get("cost_usd") or 0))
-            for execution in executions
-            if key in execution_keys(execution)
-            and execution.get("started_at") is not None
-            and window.start <= utc(execution["started_at"]) <= window.end
-        ),
-        Decimal(0),
+    return from_micros(
+        sum(
+            spend.micros
+            for spend in added
+            if key in spend.keys
+            and spend.started_at is not None
+            and window.start <= spend.started_at <= window.end
+        )
     )

@@ -1,18 +1,25 @@
 """A budget's spend over its window: exactly from the executions, or cheaply from the ledger.
 
-From the ledger, the window [start, end] is split at whole hours: the hours wholly inside it come
-from the ledger, and the two partial hours at its ends, [start, first whole hour) and [last whole
-hour, end], are summed from the executions (under an hour of rows each, through the started_at
-indexes). Both give the same number; the ledger way reads at most 24 * period_days ledger rows
-instead of every execution of the window.
+From the ledger (`LedgerSplit`), the window [start, end] is read as whole ledger hours, corrected
+by two short ranges of executions, so that no range longer than half an hour is summed:
 
-The statements are built once per kind of scope, with bound parameters, so a check pays for
-executing them, not for building and compiling them.
+- the last hour, L = floor_hour(end), is read whole from the ledger, less the executions in
+  (end, L + 1 hour): normally none, as they would have started after `end`;
+- the first, partial hour is either summed from the executions of [start, ceil_hour(start)),
+  or read whole from the ledger less the executions of [floor_hour(start), start), whichever
+  range is shorter.
+
+Both ways give the same number (the ledger holds each hour's exact sum); the ledger way reads at
+most 24 * period_days + 1 ledger rows and under an hour of executions instead of every execution
+of the window. The statements are built once per kind of scope, with bound parameters, so a
+check pays for executing them, not for building and compiling them.
 """
 
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 from functools import cache
 from typing import Any
@@ -23,7 +30,7 @@ from aa_notebooks.budgets.ledger import LEDGER
 from aa_notebooks.budgets.model import Budget
 from aa_notebooks.budgets.money import from_micros
 from aa_notebooks.budgets.scope import EXECUTIONS, budget_key
-from aa_notebooks.budgets.window import Window, ceil_hour, floor_hour
+from aa_notebooks.budgets.window import HOUR, Window, ceil_hour, floor_hour
 from aa_notebooks.db.schema import BudgetScope
 
 
@@ -34,29 +41,64 @@ def exact_spend(connection: Connection, budget: Budget, window: Window) -> Decim
 
 
 def ledger_spend(connection: Connection, budget: Budget, window: Window) -> Decimal:
-    """The budget's spend in the window, from the ledger and the partial hours' executions."""
+    """The budget's spend in the window, from the ledger and two short ranges of executions."""
     statement = _ledger_statement(budget.scope, _agent_id(budget) is not None)
-    micros, partial = connection.execute(statement, _params(budget, window)).one()
-    return from_micros(int(micros)) + Decimal(partial)
+    split = LedgerSplit.of(window)
+    micros, head, future = connection.execute(statement, _params(budget, window)).one()
+    return split.spend(micros, Decimal(head), Decimal(future))
 
 
 def both_spends(connection: Connection, budget: Budget, window: Window) -> tuple[Decimal, Decimal]:
     """The spend summed from the executions and the spend from the ledger, read in one statement
     (one snapshot), so a difference means the ledger is wrong, not that a write came between."""
     statement = _both_statement(budget.scope, _agent_id(budget) is not None)
-    exact, micros, partial = connection.execute(statement, _params(budget, window)).one()
-    return Decimal(exact), from_micros(int(micros)) + Decimal(partial)
+    split = LedgerSplit.of(window)
+    exact, micros, head, future = connection.execute(statement, _params(budget, window)).one()
+    return Decimal(exact), split.spend(micros, Decimal(head), Decimal(future))
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerSplit:
+    """How a window is read from the ledger (module docstring): the ledger hours
+    [ledger_from, last_hour], plus (or, with `head_sign` -1, less) the executions of
+    [head_from, head_to), less those of (end, next_hour)."""
+
+    ledger_from: datetime
+    last_hour: datetime
+    head_from: datetime
+    head_to: datetime
+    head_sign: int
+    end: datetime
+    next_hour: datetime
+
+    @classmethod
+    def of(cls, window: Window) -> LedgerSplit:
+        start, end = window.start, window.end
+        first_whole, last_hour = ceil_hour(start), floor_hour(end)
+        if first_whole - start <= start - floor_hour(start):  # the shorter range of executions
+            ledger_from, head_from, head_to, sign = first_whole, start, first_whole, 1
+        else:
+            ledger_from, head_from, head_to, sign = floor_hour(start), floor_hour(start), start, -1
+        return cls(ledger_from, last_hour, head_from, head_to, sign, end, last_hour + HOUR)
+
+    def spend(self, micros: Any, head: Decimal, future: Decimal) -> Decimal:
+        """The window's spend from the statement's three sums."""
+        return from_micros(int(micros)) + self.head_sign * head - future
 
 
 def _params(budget: Budget, window: Window) -> dict[str, Any]:
     """Values for every parameter of the statements below."""
     scope, key = budget_key(budget)
+    split = LedgerSplit.of(window)
     return {
         **counted_params(budget),
         "start": window.start,
         "end": window.end,
-        "first_hour": ceil_hour(window.start),
-        "last_hour": floor_hour(window.end),
+        "ledger_from": split.ledger_from,
+        "last_hour": split.last_hour,
+        "head_from": split.head_from,
+        "head_to": split.head_to,
+        "next_hour": split.next_hour,
         "ledger_scope": scope,
         "ledger_key": key,
     }
@@ -73,21 +115,22 @@ def _exact_statement(scope: BudgetScope, by_agent_id: bool) -> Select[Any]:
 
 @cache
 def _ledger_statement(scope: BudgetScope, by_agent_id: bool) -> Select[Any]:
-    whole_hours = select(func.coalesce(func.sum(LEDGER.c.spend_micro_usd), 0)).where(
+    hours = select(func.coalesce(func.sum(LEDGER.c.spend_micro_usd), 0)).where(
         LEDGER.c.scope == bindparam("ledger_scope"),
         LEDGER.c.scope_key == bindparam("ledger_key"),
-        LEDGER.c.hour >= bindparam("first_hour"),
-        LEDGER.c.hour < bindparam("last_hour"),
+        LEDGER.c.hour >= bindparam("ledger_from"),
+        LEDGER.c.hour <= bindparam("last_hour"),
     )
     started, cost = EXECUTIONS.c.started_at, EXECUTIONS.c.cost_usd
-    edges = or_(
-        and_(started >= bindparam("start"), started < bindparam("first_hour")),
-        started.between(bindparam("last_hour"), bindparam("end")),
+    ranges = (
+        and_(started >= bindparam("head_from"), started < bindparam("head_to")),
+        and_(started > bindparam("end"), started < bindparam("next_hour")),
     )
-    partial_hours = select(func.coalesce(func.sum(cost), 0)).where(
-        counted(scope, by_agent_id), edges
+    head, future = (
+        select(func.coalesce(func.sum(cost), 0)).where(counted(scope, by_agent_id), inside)
+        for inside in ranges
     )
-    return select(whole_hours.scalar_subquery(), partial_hours.scalar_subquery())
+    return select(hours.scalar_subquery(), head.scalar_subquery(), future.scalar_subquery())
 
 
 @cache

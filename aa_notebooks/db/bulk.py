@@ -50,11 +50,13 @@ def bulk_insert_rows(
 
 
 def insert_storage_rows(
-    connection: Connection, table: Table, columns: Sequence[str], rows: Sequence[Sequence[Any]]
+    connection: Connection, table: Table, columns: Sequence[str], rows: Iterable[Sequence[Any]]
 ) -> int:
     """Insert tuples of storage-form values (module docstring) by the dialect's fastest path.
 
-    Runs inside the caller's transaction; returns the number of rows inserted.
+    COPY also takes the Python values themselves (UUID, datetime, Decimal), which psycopg
+    dumps. `rows` may be an iterator, consumed as it goes, so that each tuple is freed once
+    sent. Runs inside the caller's transaction; returns the number of rows inserted.
     """
     quote = connection.dialect.identifier_preparer.quote
     statement = f"{quote(table.name)} ({', '.join(quote(name) for name in columns)})"
@@ -63,19 +65,21 @@ def insert_storage_rows(
     return _insert_many(connection, f"INSERT INTO {statement} VALUES ", len(columns), rows)
 
 
-def _copy_rows(connection: Connection, statement: str, rows: Sequence[Sequence[Any]]) -> int:
+def _copy_rows(connection: Connection, statement: str, rows: Iterable[Sequence[Any]]) -> int:
     """Stream rows through psycopg 3's COPY FROM STDIN on the connection's raw driver connection."""
+    count = 0
     with (
         connection.connection.driver_connection.cursor() as cursor,
         cursor.copy(statement) as copy,
     ):
         for row in rows:
             copy.write_row(row)
-    return len(rows)
+            count += 1
+    return count
 
 
 def _insert_many(
-    connection: Connection, insert: str, width: int, rows: Sequence[Sequence[Any]]
+    connection: Connection, insert: str, width: int, rows: Iterable[Sequence[Any]]
 ) -> int:
     """sqlite3 `executemany` of INSERTs of many rows each (a third faster than one row each).
 
@@ -85,21 +89,27 @@ def _insert_many(
     raw = connection.connection.driver_connection
     limit = raw.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
     per_statement = max(1, min(SQLITE_ROWS_PER_INSERT, limit // width))
-    whole = len(rows) - len(rows) % per_statement
+    source = iter(rows)
+    remainder: list[Sequence[Any]] = []
+    count = 0
+
+    def whole_statements() -> Iterator[list[Any]]:
+        nonlocal count
+        while chunk := list(islice(source, per_statement)):
+            count += len(chunk)
+            if len(chunk) < per_statement:
+                remainder.extend(chunk)
+                return
+            yield list(chain.from_iterable(chunk))
+
     row = f"({', '.join('?' * width)})"
     cursor = raw.cursor()
     try:
-        cursor.executemany(
-            insert + ", ".join([row] * per_statement),
-            (
-                list(chain.from_iterable(rows[i : i + per_statement]))
-                for i in range(0, whole, per_statement)
-            ),
-        )
-        cursor.executemany(insert + row, rows[whole:])
+        cursor.executemany(insert + ", ".join([row] * per_statement), whole_statements())
+        cursor.executemany(insert + row, remainder)
     finally:
         cursor.close()
-    return len(rows)
+    return count
 
 
 def storage_uuid(value: uuid.UUID | int) -> str:

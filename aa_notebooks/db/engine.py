@@ -2,12 +2,15 @@
 
 SQLite connections get WAL, foreign keys and a busy timeout, so an agent process can write while
 a notebook reads. Connection failures become one DatabaseUnavailableError line with the fix.
+Hot single-statement reads (the hard-stop check) run on a second pool of autocommit connections
+(`autocommit_fetch`), which costs one round trip instead of ping, BEGIN, statement and ROLLBACK.
 """
 
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
+import weakref
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
@@ -48,28 +51,112 @@ def _check_driver(url: URL) -> None:
             raise MissingExtraError("psycopg", "postgres") from None
 
 
-@lru_cache(maxsize=16)
-def _cached_engine(url: URL) -> Engine:
+def _create_engine(url: URL, **options: Any) -> Engine:
     _check_driver(url)
     if is_sqlite(url):
         _prepare_sqlite_file(url)
-        engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
+        timeout = {"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}
+        engine = create_engine(url, connect_args=timeout, **options)
         event.listen(engine, "connect", _sqlite_pragmas)
-    else:
-        engine = create_engine(url, pool_pre_ping=True, connect_args={"connect_timeout": 10})
-    return engine
+        return engine
+    return create_engine(url, connect_args={"connect_timeout": 10}, **options)
+
+
+@lru_cache(maxsize=16)
+def _cached_engine(url: URL) -> Engine:
+    if is_sqlite(url):
+        return _create_engine(url)
+    return _create_engine(url, pool_pre_ping=True)
+
+
+_autocommit_engines: weakref.WeakKeyDictionary[Engine, Engine] = weakref.WeakKeyDictionary()
+
+
+def _autocommit_engine(engine: Engine) -> Engine:
+    """The engine's twin for `autocommit_fetch`: autocommit connections, nothing to reset on
+    return, no ping (a connection the server dropped is replaced when a statement finds it).
+
+    An in-memory SQLite database exists only on the engine's own connection, where a SELECT
+    opens no transaction anyway: there it is the engine itself."""
+    readers = _autocommit_engines.get(engine)
+    if readers is None:
+        if _in_memory(engine.url):
+            readers = engine
+        else:
+            options = {"isolation_level": "AUTOCOMMIT", "pool_reset_on_return": None}
+            readers = _create_engine(engine.url, **options)
+        _autocommit_engines[engine] = readers
+    return readers
+
+
+@lru_cache(maxsize=64)
+def _engine_for(url: str | URL) -> Engine:
+    """The engine for a URL argument (hashing a URL renders it: callers on a hot path pass the
+    same string, whose hash Python keeps)."""
+    return _cached_engine(resolve_url(url))
 
 
 def get_engine(url: str | URL | None = None) -> Engine:
     """The (shared, pooled) engine for a database URL resolved as `resolve_url` does."""
-    return _cached_engine(resolve_url(url))
+    return _cached_engine(resolve_url(None)) if url is None else _engine_for(url)
 
 
 def dispose_engine(url: str | URL | None = None) -> None:
-    """Close the pooled connections of a database's engine (before dropping or copying it)."""
-    resolved = resolve_url(url)
-    _cached_engine(resolved).dispose()
+    """Close the pooled connections of a database's engines (before dropping or copying it)."""
+    engine = _cached_engine(resolve_url(url))
+    engine.dispose()
+    if (readers := _autocommit_engines.pop(engine, engine)) is not engine:
+        readers.dispose()
     _cached_engine.cache_clear()
+    _engine_for.cache_clear()
+
+
+def autocommit_fetch(
+    engine: Engine, statement: str, params: Mapping[str, Any]
+) -> list[tuple[Any, ...]]:
+    """The rows of one read-only statement in the driver's own SQL and parameter form, run on
+    an autocommit connection to the engine's database: it reads what was committed when it
+    started, as one snapshot.
+
+    When the server dropped the connection (a restart), the idle ones are discarded too and the
+    statement is retried once on a new one. Failures are raised as SQLAlchemy raises them
+    (OperationalError...), with `connection_invalidated` set when the server is gone.
+    """
+    readers = _autocommit_engine(engine)
+    try:
+        return _fetch(readers, statement, params)
+    except DBAPIError as error:
+        if not error.connection_invalidated:
+            raise
+    readers.dispose()
+    return _fetch(readers, statement, params)
+
+
+def _in_memory(url: URL) -> bool:
+    database = url.database or ""
+    return is_sqlite(url) and (database in ("", ":memory:") or "mode=memory" in str(url))
+
+
+def _fetch(engine: Engine, statement: str, params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
+    dbapi = engine.dialect.loaded_dbapi
+    connection = engine.raw_connection()
+    cursor = None
+    try:
+        cursor = connection.cursor()
+        cursor.execute(statement, params)
+        return cursor.fetchall()
+    except dbapi.Error as error:
+        gone = engine.dialect.is_disconnect(error, connection.dbapi_connection, cursor)
+        if gone:
+            connection.invalidate(error)
+        raise DBAPIError.instance(
+            statement, params, error, dbapi.Error, connection_invalidated=gone,
+            dialect=engine.dialect,
+        ) from error  # fmt: skip
+    finally:
+        if cursor is not None:
+            cursor.close()
+        connection.close()
 
 
 def get_async_engine(url: str | URL | None = None) -> AsyncEngine:

@@ -1,26 +1,31 @@
-"""Bulk INSERTs that skip rows whose id is already stored, by each dialect's fast path.
+"""Bulk INSERTs of a batch's rows by each dialect's fast path, skipping stored executions.
 
-PostgreSQL gets COPY into a temporary staging table, then one `INSERT ... SELECT ... ON CONFLICT
-(id) DO NOTHING` per table; SQLite gets the same conflict clause through the driver (multi-row
-VALUES where the inserted ids are wanted back, `executemany` otherwise) with values in storage
-form (see `aa_notebooks.db.bulk`). Both skip SQLAlchemy's per-value conversion, the slow part of
-`bulk_insert_rows`.
+`insert_new` inserts the rows whose id is not stored yet: PostgreSQL gets a binary COPY into a
+temporary staging table, then one `INSERT ... SELECT ... ON CONFLICT (id) DO NOTHING`; SQLite
+gets the same conflict clause through the driver (multi-row VALUES where the inserted ids are
+wanted back, `executemany` otherwise). `insert_rows` inserts rows known to be new (the steps and
+usages of executions inserted in the same transaction) straight into their table: binary COPY on
+PostgreSQL, many-row INSERTs on SQLite (`insert_storage_rows`). COPY takes the Python values,
+which psycopg dumps as the column types the database reports; SQLite takes them in storage form
+(see `aa_notebooks.db.bulk`), converted a column at a time. Both skip SQLAlchemy's per-value
+conversion, and make each row's tuple only as it is sent.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC
 from functools import cache
+from itertools import chain, islice, repeat
 from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import Connection, Enum, Numeric, Table, Uuid
 from sqlalchemy.exc import DBAPIError
 
-from aa_notebooks.db.bulk import storage_timestamp
+from aa_notebooks.db.bulk import insert_storage_rows, storage_timestamp
 from aa_notebooks.db.schema import UTCDateTime
 
 Row = dict[str, Any]
@@ -39,32 +44,77 @@ def insert_new(
     return _sqlite(connection, table, names, rows, returning)
 
 
+def insert_rows(connection: Connection, table: Table, rows: Sequence[Row]) -> None:
+    """Insert rows whose ids are new (children of executions just inserted): no conflict check.
+
+    A clash of client-made ids (never expected) fails the batch, and the writer then sets the
+    one record that clashes aside, as it does any record the database refuses.
+    """
+    if not rows:
+        return
+    names = list(rows[0])
+    if connection.dialect.name == "postgresql":
+        _copy(connection, connection.dialect.identifier_preparer.quote(table.name), table, rows)
+        return
+    with _driver_errors(connection, f"INSERT INTO {table.name}"):
+        insert_storage_rows(connection, table, names, _storage_tuples(table, names, rows))
+
+
 def _postgresql(
     connection: Connection, table: Table, names: list[str], rows: Sequence[Row], returning: bool
 ) -> set[uuid.UUID]:
     """COPY into a session-local staging table, then move the rows that are new."""
     stage = _stage(connection, table)
+    _copy(connection, stage, table, rows)
     quote = connection.dialect.identifier_preparer.quote
-    columns = ", ".join(quote(name) for name in names)
-    pick = itemgetter(*names)
-    statement = f"COPY {stage} ({columns}) FROM STDIN"
-    with (
-        _driver_errors(connection, statement),
-        connection.connection.driver_connection.cursor() as cursor,
-        cursor.copy(statement) as copy,
-    ):
-        for row in rows:
-            copy.write_row(pick(row) if len(names) > 1 else (pick(row),))
     selected = ", ".join(
         f"{quote(name)} AT TIME ZONE 'UTC'" if name in _timestamps(table) else quote(name)
         for name in names
     )
     sql = (
-        f"INSERT INTO {quote(table.name)} ({columns}) SELECT {selected} FROM {stage} "
+        f"INSERT INTO {quote(table.name)} ({', '.join(quote(name) for name in names)}) "
+        f"SELECT {selected} FROM {stage} "
         "ON CONFLICT (id) DO NOTHING" + (" RETURNING id" if returning else "")
     )
     result = connection.exec_driver_sql(sql)
     return set(result.scalars()) if returning else set()
+
+
+def _copy(connection: Connection, target: str, table: Table, rows: Sequence[Row]) -> None:
+    """Binary COPY of the rows into `target` (the table, or its staging table), the values
+    dumped by psycopg as the database's column types (`_copy_types`), a tuple at a time."""
+    names = list(rows[0])
+    quote = connection.dialect.identifier_preparer.quote
+    statement = f"COPY {target} ({', '.join(quote(name) for name in names)}) FROM STDIN"
+    types = _copy_types(connection, table.name, tuple(names))
+    with (
+        _driver_errors(connection, statement),
+        connection.connection.driver_connection.cursor() as cursor,
+        cursor.copy(statement + " (FORMAT BINARY)") as copy,
+    ):
+        copy.set_types(types)
+        for row in _copy_tuples(table, names, rows):
+            copy.write_row(row)
+
+
+def _copy_types(connection: Connection, table: str, names: tuple[str, ...]) -> list[str]:
+    """The binary COPY type of each column, read once from the database itself (an attached
+    AgentOS one may differ): enums and strings as text, timestamps as timestamptz (the same
+    bytes: microseconds since 2000 in UTC), the others as they are."""
+    key = (connection.engine.url.render_as_string(hide_password=True), table, names)
+    if key not in _copy_type_cache:
+        found = dict(connection.exec_driver_sql(_COLUMN_TYPES, (table,)).all())
+        _copy_type_cache[key] = [found[name] for name in names]
+    return _copy_type_cache[key]
+
+
+_copy_type_cache: dict[tuple[str, str, tuple[str, ...]], list[str]] = {}
+_COLUMN_TYPES = """SELECT a.attname, CASE
+  WHEN t.typtype = 'e' OR t.typname IN ('varchar', 'bpchar', 'text') THEN 'text'
+  WHEN t.typname IN ('timestamp', 'timestamptz') THEN 'timestamptz'
+  ELSE t.typname END
+FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid
+WHERE a.attrelid = CAST(%s AS regclass) AND a.attnum > 0 AND NOT a.attisdropped"""
 
 
 def _stage(connection: Connection, table: Table) -> str:
@@ -110,10 +160,9 @@ def _sqlite(
                 cursor.executemany(head + marks + tail, values)
                 return inserted
             per_statement = _SQLITE_MAX_VARIABLES // len(names)
-            for start in range(0, len(values), per_statement):
-                chunk = values[start : start + per_statement]
+            while chunk := list(islice(values, per_statement)):
                 sql = head + ", ".join([marks] * len(chunk)) + tail + " RETURNING id"
-                cursor.execute(sql, [value for row in chunk for value in row])
+                cursor.execute(sql, list(chain.from_iterable(chunk)))
                 inserted.update(uuid.UUID(hex=found) for (found,) in cursor.fetchall())
         return inserted
     finally:
@@ -141,43 +190,63 @@ def _driver_errors(connection: Connection, statement: str) -> Iterator[None]:
         ) from exc
 
 
-def _storage_tuples(table: Table, names: list[str], rows: Sequence[Row]) -> list[tuple[Any, ...]]:
-    """Rows as tuples of storage-form values, converted a column at a time (the fast way)."""
+def _storage_tuples(
+    table: Table, names: list[str], rows: Sequence[Row]
+) -> Iterator[tuple[Any, ...]]:
+    """Rows as tuples of storage-form values, converted a column at a time (one expression per
+    value, no call) and zipped as they are consumed: a tuple lives until it is sent, so a batch
+    leaves no garbage for the collector to scan."""
     columns = []
     for name in names:
         values = [row[name] for row in rows]
-        convert = _storage_form(table, name)
-        if convert is not None:
-            values = [None if value is None else convert(value) for value in values]
+        kind = _kind(table, name)
+        if kind is Uuid:  # `storage_uuid`
+            values = [None if v is None else f"{v.int:032x}" for v in values]
+        elif kind is UTCDateTime:  # `storage_timestamp`, the short way for the tracker's UTC
+            values = [
+                None
+                if v is None
+                else v.isoformat(" ", "microseconds")[:26]
+                if v.tzinfo is UTC
+                else storage_timestamp(v)
+                for v in values
+            ]
+        elif kind is Numeric:
+            values = [None if v is None else float(v) for v in values]
+        elif kind is Enum:
+            values = [None if v is None else str(v) for v in values]
         columns.append(values)
-    return list(zip(*columns, strict=True))
+    return zip(*columns, strict=True)
+
+
+def _copy_tuples(table: Table, names: list[str], rows: Sequence[Row]) -> Iterator[tuple[Any, ...]]:
+    """Rows as tuples of their values, which psycopg dumps, made as they are consumed; naive
+    timestamps (UTC, as the columns hold them) made aware for the timestamptz dumper."""
+    pick = itemgetter(*names)
+    values = (pick(row) for row in rows) if len(names) > 1 else ((pick(row),) for row in rows)
+    for position, name in enumerate(names):
+        if _kind(table, name) is UTCDateTime and any(
+            row[name] is not None and row[name].tzinfo is None for row in rows
+        ):
+            values = map(_aware, values, repeat(position))
+    return values
+
+
+def _aware(row: tuple[Any, ...], position: int) -> tuple[Any, ...]:
+    moment = row[position]
+    if moment is None or moment.tzinfo is not None:
+        return row
+    return (*row[:position], moment.replace(tzinfo=UTC), *row[position + 1 :])
 
 
 @cache
-def _storage_form(table: Table, name: str) -> Callable[[Any], Any] | None:
-    """How a column's Python value is stored on SQLite (as SQLAlchemy itself stores it)."""
+def _kind(table: Table, name: str) -> type | None:
+    """The column's type class where the storage form differs from the Python value."""
     kind = table.c[name].type
-    if isinstance(kind, Uuid):
-        return _uuid_hex
-    if isinstance(kind, UTCDateTime):
-        return _timestamp_text
-    if isinstance(kind, Numeric):
-        return float
-    if isinstance(kind, Enum):
-        return str
+    for known in (Uuid, UTCDateTime, Numeric, Enum):
+        if isinstance(kind, known):
+            return known
     return None
-
-
-def _uuid_hex(value: uuid.UUID) -> str:
-    """`storage_uuid`, for a UUID: its 32 lower-case hex digits."""
-    return value.hex
-
-
-def _timestamp_text(value: datetime) -> str:
-    """`storage_timestamp`, taking the short way for the UTC datetimes the tracker makes."""
-    if value.tzinfo is UTC:
-        return value.isoformat(" ", "microseconds")[:26]
-    return storage_timestamp(value)
 
 
 def _quoted(connection: Connection, table: Table, names: list[str]) -> str:

@@ -3,8 +3,9 @@
 Executions are inserted with `ON CONFLICT (id) DO NOTHING ... RETURNING id` (on SQLite the same
 as `INSERT OR IGNORE` for a primary key), so an execution already stored (a replayed spool, a
 retried batch) is skipped together with its steps and usages, and only new executions count
-towards budgets (`apply_spend`, in the same transaction, so spend commits with the rows). Child
-rows get the same conflict clause, as their ids are client-generated too.
+towards budgets (`apply_spend`, in the same transaction, so spend commits with the rows). The
+steps and usages of the new executions are new too (they are written with their execution or
+not at all), so they go straight in, without a conflict check.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from sqlalchemy import Connection, Engine, Table, inspect, select
 from aa_notebooks.budgets import apply_spend
 from aa_notebooks.budgets.transactions import write_transaction
 from aa_notebooks.db.schema import AgentExecution, ExecutionTrace, KitMetadata, TokenUsage, User
-from aa_notebooks.tracking.insert import insert_new
+from aa_notebooks.tracking.insert import insert_new, insert_rows
 from aa_notebooks.tracking.record import ExecutionRecord, Row
 
 log = logging.getLogger(__name__)
@@ -51,8 +52,8 @@ def write_batch(engine: Engine, records: Sequence[ExecutionRecord]) -> BatchResu
         new = [r for r in unique if r.id in inserted]
         traces = [row for r in new for row in r.traces]
         usages = [row for r in new for row in r.usages]
-        insert_new(connection, _TRACES, _fit(connection, _TRACES, traces))
-        insert_new(connection, _USAGES, _fit(connection, _USAGES, usages))
+        insert_rows(connection, _TRACES, _fit(connection, _TRACES, traces))
+        insert_rows(connection, _USAGES, _fit(connection, _USAGES, usages))
         if new:
             alerts = apply_spend(connection, [r.execution for r in new])
     return BatchResult(len(new), alerts)

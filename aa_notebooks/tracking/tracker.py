@@ -48,6 +48,7 @@ class Tracker:
         retry_interval_s: float = 2.0,
     ) -> None:
         self.url = resolve_url(url)
+        self._url_text = self.url.render_as_string(hide_password=False)  # hashed at once
         self.check_budgets = check_budgets
         self._spool_dir = spool_dir
         self._batch_size = batch_size
@@ -108,7 +109,9 @@ class Tracker:
             return
         user = optional_uuid(user_id, "user_id")
         try:
-            check_budget(self.url, user_id=user, agent=agent_name, agent_id=agent_id, flow=flow_id)
+            check_budget(
+                self._url_text, user_id=user, agent=agent_name, agent_id=agent_id, flow=flow_id
+            )
         except SchemaError:
             return
         except Exception as error:

@@ -1,8 +1,10 @@
 """The background writer: batches records into one transaction each, spools them in an outage.
 
-Agent code hands finished records to `submit`, which only queues them. A thread takes whatever
-has queued (up to `batch_size`) and writes it in one transaction (`write_batch`). When the
-database cannot be reached, the batch goes to the spool (fsync'd) and the writer retries every
+Agent code hands finished records to `submit`, which only queues them. A thread takes what
+queues within `batch_wait_s` of the first record (up to `batch_size`; a `flush` ends the wait)
+and writes it in one transaction (`write_batch`): records that trickle in share a transaction
+instead of paying one each, which also keeps the thread off the agent's interpreter lock. When
+the database cannot be reached, the batch goes to the spool (fsync'd) and the writer retries every
 `retry_interval_s`, replaying the spool, each record exactly once, when the database is back.
 A record is durable once its batch commits or is spooled; `flush` waits for that, and `close`
 (also run at exit) flushes, replays what it can and stops the thread. The kit's tables are
@@ -32,6 +34,9 @@ from aa_notebooks.tracking.store import write_batch
 
 log = logging.getLogger(__name__)
 
+BATCH_WAIT_S = 0.05
+"""How long the writer waits for more records after the first before writing a batch."""
+
 
 class _DatabaseDown(Exception):
     """The database could not be used; the records in hand must be kept."""
@@ -55,10 +60,12 @@ class BatchWriter:
         spool_dir: str | Path | None = None,
         batch_size: int = 2000,
         retry_interval_s: float = 2.0,
+        batch_wait_s: float = BATCH_WAIT_S,
     ) -> None:
         self.url = resolve_url(url)
         self.batch_size = batch_size
         self.retry_interval_s = retry_interval_s
+        self.batch_wait_s = batch_wait_s
         root = Path(spool_dir) if spool_dir is not None else default_spool_dir()
         self.spool = Spool(database_directory(root, self.url))
         self._engine = get_engine(self.url)
@@ -123,15 +130,17 @@ class BatchWriter:
                 return
 
     def _take(self) -> list[ExecutionRecord | _Flush]:
-        """Block for the first item (or the next retry), then take what has queued meanwhile."""
+        """Block for the first item (or the next retry), then take what queues within
+        `batch_wait_s` of it, up to `batch_size` records or a flush marker."""
         wait = None if self._retry_at is None else max(0.0, self._retry_at - time.monotonic())
         try:
             items = [self._queue.get(timeout=wait)]
         except queue.Empty:
             return []
-        while len(items) < self.batch_size:
+        deadline = time.monotonic() + self.batch_wait_s
+        while len(items) < self.batch_size and not isinstance(items[-1], _Flush):
             try:
-                items.append(self._queue.get_nowait())
+                items.append(self._queue.get(timeout=max(0.0, deadline - time.monotonic())))
             except queue.Empty:
                 break
         return items

@@ -1,16 +1,19 @@
 """Hard stop vs warning, recording never refused, and the ledger behind check_budget: equal to
-the executions' sum, filled on first use, repaired when a writer bypassed it."""
+the executions' sum, filled on first use, repaired when a writer bypassed it; the check sees
+budgets made elsewhere at once and survives a server that dropped its connections."""
 
 from __future__ import annotations
 
+import itertools
 import logging
 import random
 import uuid
-from datetime import timedelta
-from decimal import Decimal
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import create_engine, func, select, text
 
 from aa_notebooks.budgets import (
     Budget,
@@ -21,13 +24,15 @@ from aa_notebooks.budgets import (
     update_budget,
 )
 from aa_notebooks.budgets.spend import exact_spend, ledger_spend
-from aa_notebooks.budgets.window import Window
+from aa_notebooks.budgets.window import HOUR, Window, ceil_hour, floor_hour
 from aa_notebooks.db.engine import get_engine
-from aa_notebooks.db.schema import AgentExecution, BudgetAlertType, BudgetScope
+from aa_notebooks.db.schema import AgentExecution, BudgetAlert, BudgetAlertType, BudgetScope
+from aa_notebooks.db.url import resolve_url
 from aa_notebooks.errors import BudgetExceededError
 from tests.budgets.conftest import ALICE, BOB, NOW, RESEARCHER, WRITER, insert_directly, record
 
 EXECUTIONS = AgentExecution.__table__
+BUDGETS = BudgetAlert.__table__
 
 
 def test_a_warning_budget_never_blocks(db_url: str) -> None:
@@ -133,11 +138,14 @@ def test_evaluation_repairs_a_ledger_a_writer_bypassed(
 
 
 def test_the_ledger_gives_the_executions_sum_for_any_window(db_url: str) -> None:
-    """Random executions over 40 days; for many `now`s (on and off the hour) and every scope,
-    whole hours from the ledger plus partial hours from the executions equal the plain SUM."""
+    """Random executions over 40 days and on the edges of the windows; for many `now`s (on the
+    hour, before and after its half) and every scope, the ledger hours corrected by the short
+    ranges of executions equal the plain SUM."""
     rng = random.Random(7)
-    for _ in range(120):
-        started = NOW - timedelta(seconds=rng.randrange(40 * 86_400))
+    nows = [NOW, NOW.replace(minute=0), NOW - timedelta(days=3, seconds=17),
+            NOW + timedelta(minutes=20)]  # fmt: skip
+    times = _edges(nows) + [NOW - timedelta(seconds=rng.randrange(40 * 86_400)) for _ in range(120)]
+    for started in times:
         record(db_url, f"{rng.randrange(1, 5_000_000) / 1_000_000:.6f}", started,
                user_id=rng.choice([ALICE, BOB, None]),
                agent_name=rng.choice(["researcher", "writer", None]),
@@ -150,7 +158,6 @@ def test_the_ledger_gives_the_executions_sum_for_any_window(db_url: str) -> None
         _budget(BudgetScope.agent, target=str(WRITER)),
         _budget(BudgetScope.flow, target="billing"),
     ]  # fmt: skip
-    nows = [NOW, NOW.replace(minute=0), NOW - timedelta(days=3, seconds=17)]
     nows += [NOW - timedelta(seconds=rng.randrange(20 * 86_400)) for _ in range(5)]
     with get_engine(db_url).connect() as connection:
         for budget in budgets:
@@ -161,6 +168,17 @@ def test_the_ledger_gives_the_executions_sum_for_any_window(db_url: str) -> None
                     assert ledger_spend(connection, budget, window) == exact, (budget, now, days)
 
 
+def _edges(nows: Sequence[datetime]) -> list[datetime]:
+    """Start times on and around every boundary the ledger reads split a window at, for these
+    `now`s and periods of 1, 7 and 30 days."""
+    second, edges = timedelta(seconds=1), []
+    for now, days in itertools.product(nows, (1, 7, 30)):
+        start, last_hour = now - timedelta(days=days), floor_hour(now)
+        for edge in (start, floor_hour(start), ceil_hour(start), last_hour, now, last_hour + HOUR):
+            edges += [edge - second, edge, edge + second]
+    return edges
+
+
 def _budget(scope: BudgetScope, **fields) -> Budget:
     values = {"id": uuid.uuid4(), "name": None, "target": None, "user_id": None,
               "threshold_usd": Decimal(1), "period_days": 30,
@@ -168,3 +186,83 @@ def _budget(scope: BudgetScope, **fields) -> Budget:
               "is_active": True, "email_notification": False,
               "current_spend_usd": Decimal(0)}  # fmt: skip
     return Budget(**{**values, "scope": scope, **fields})
+
+
+def test_a_budget_made_by_another_process_counts_at_the_next_check(db_url: str) -> None:
+    """No budget is cached: a hard stop inserted through a connection of its own (as another
+    process would) refuses the very next check, and deactivating it frees the next one."""
+    record(db_url, "3", NOW - timedelta(hours=2), agent_name="researcher")
+    check_budget(db_url, agent="researcher", now=NOW)  # ledger trusted, connections warm
+    budget_id = uuid.uuid4()
+    other = create_engine(resolve_url(db_url))
+    try:
+        with other.begin() as connection:
+            connection.execute(
+                BUDGETS.insert().values(id=budget_id, scope="agent", target="researcher",
+                                        threshold_usd=Decimal(3), alert_type="hard_stop")
+            )  # fmt: skip
+        with pytest.raises(BudgetExceededError, match=str(budget_id)):
+            check_budget(db_url, agent="researcher", now=NOW)
+        with other.begin() as connection:
+            connection.execute(
+                BUDGETS.update().where(BUDGETS.c.id == budget_id).values(is_active=False)
+            )
+        check_budget(db_url, agent="researcher", now=NOW)
+    finally:
+        other.dispose()
+
+
+def test_the_check_refuses_exactly_at_the_threshold_for_every_scope_and_period(
+    db_url: str,
+) -> None:
+    """Random executions over 12 days and on every window's edges; for each scope, period and
+    `now` (on and off the hour), a hard stop at the exact spend rounded down to cents refuses,
+    naming that spend, and one cent more lets the execution start."""
+    rng = random.Random(11)
+    nows = (NOW, NOW.replace(minute=0), NOW - timedelta(days=3, seconds=17))
+    times = _edges(nows) + [NOW - timedelta(seconds=rng.randrange(12 * 86_400)) for _ in range(150)]
+    for started in times:
+        record(db_url, f"{rng.randrange(1, 5_000_000) / 1_000_000:.6f}", started,
+               user_id=rng.choice([ALICE, BOB, None]),
+               agent_name=rng.choice(["researcher", "writer", None]),
+               agent_id=rng.choice([RESEARCHER, WRITER, None]),
+               flow_id=rng.choice(["onboarding", "billing", None]))  # fmt: skip
+    execution = {"user_id": ALICE, "agent": "researcher", "agent_id": WRITER, "flow": "billing"}
+    scopes = [("global", {}), ("user", {"user_id": ALICE}), ("agent", {"target": "researcher"}),
+              ("agent", {"target": str(WRITER)}), ("flow", {"target": "billing"})]  # fmt: skip
+    for scope, fields in scopes:
+        for days in (1, 7, 30):
+            for now in nows:
+                budget = _budget(BudgetScope(scope), period_days=days, **fields)
+                with get_engine(db_url).connect() as connection:
+                    exact = exact_spend(connection, budget, Window.ending(now, days))
+                below = exact.quantize(Decimal("0.01"), rounding=ROUND_DOWN)
+                assert 0 < below < exact, "pick another seed: no spend, or whole cents"
+                made = create_budget(db_url, scope=scope, threshold_usd=below, period_days=days,
+                                     alert_type="hard_stop", **fields)  # fmt: skip
+                with pytest.raises(BudgetExceededError) as refused:
+                    check_budget(db_url, **execution, now=now)
+                assert refused.value.spend_usd == exact.quantize(Decimal("0.01"), ROUND_HALF_UP)
+                update_budget(db_url, made.id, threshold_usd=below + Decimal("0.01"))
+                check_budget(db_url, **execution, now=now)
+                update_budget(db_url, made.id, is_active=False)
+
+
+@pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
+def test_a_check_reconnects_after_the_server_dropped_its_connections(db_url: str) -> None:
+    record(db_url, "2", NOW - timedelta(hours=1))
+    create_budget(db_url, threshold_usd=2, alert_type="hard_stop")
+    with pytest.raises(BudgetExceededError):
+        check_budget(db_url, now=NOW)  # the check's connections are open now
+    admin = create_engine(resolve_url(db_url), isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as connection:
+            dropped = connection.execute(
+                text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                     "WHERE datname = current_database() AND pid <> pg_backend_pid()")
+            ).all()  # fmt: skip
+        assert dropped
+    finally:
+        admin.dispose()
+    with pytest.raises(BudgetExceededError):
+        check_budget(db_url, now=NOW)

@@ -1,9 +1,12 @@
-"""`write_batch` stores records exactly as built, once per execution id, and counts each new
-execution's spend once; records survive the spool's JSON form unchanged."""
+"""`write_batch` stores records exactly as built (timestamps of any zone as UTC), once per
+execution id, and counts each new execution's spend once; records survive the spool's JSON form
+unchanged."""
 
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 
 from aa_notebooks.budgets import check_budget, create_budget
@@ -33,6 +36,19 @@ def test_rows_are_stored_as_built(db_url: str) -> None:
     assert [{k: (v.value if hasattr(v, "value") else v) for k, v in s.items()}
             for s in steps(db_url, record.id)] == list(record.traces)  # fmt: skip
     assert usages(db_url, record.id) == list(record.usages)
+
+
+def test_timestamps_in_any_zone_are_stored_as_utc(db_url: str) -> None:
+    """A step's timestamp given in another zone, or naive (UTC), reads back as the same instant."""
+    record = make_record()
+    first, second = record.traces
+    moment = datetime(2024, 6, 1, 12, 30, 15, 250_000, tzinfo=UTC)
+    traces = (
+        {**first, "timestamp": moment.astimezone(timezone(timedelta(hours=-5)))},
+        {**second, "timestamp": moment.replace(tzinfo=None)},
+    )
+    write_batch(get_engine(db_url), [replace(record, traces=traces)])
+    assert [step["timestamp"] for step in steps(db_url, record.id)] == [moment, moment]
 
 
 def test_same_record_twice_is_stored_and_counted_once(db_url: str) -> None:

@@ -1,5 +1,6 @@
-"""The batch writer: batches, idempotence, the spool in an outage and its replay (also of a
-spool left by an earlier process), a torn spool line, and records the database refuses."""
+"""The batch writer: batches (also of records that trickle in), idempotence, the spool in an
+outage and its replay (also of a spool left by an earlier process), a torn spool line, and
+records the database refuses."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import time
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -53,6 +55,33 @@ def test_records_are_written_in_batches(
         writer.close()
     assert counts(db_url) == (3000, 6000, 3000)
     assert sum(sizes) == 3000 and max(sizes) <= 500 and len(sizes) <= 60
+
+
+def test_records_that_trickle_in_share_a_transaction(
+    db_url: str, spool_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Records submitted one by one within `batch_wait_s` of the first go in one batch, and a
+    flush ends the wait at once."""
+    sizes: list[int] = []
+
+    def counting(engine: Engine, records: list[ExecutionRecord]) -> BatchResult:
+        sizes.append(len(records))
+        return original(engine, records)
+
+    original = writer_module.write_batch
+    monkeypatch.setattr(writer_module, "write_batch", counting)
+    writer = BatchWriter(db_url, spool_dir=spool_dir, batch_wait_s=30)
+    try:
+        writer.flush()  # the schema is made: what follows is the batch alone
+        for _ in range(20):
+            writer.submit(make_record())
+            time.sleep(0.002)
+        started = time.monotonic()
+        assert writer.flush(timeout=20)
+        assert time.monotonic() - started < 20
+    finally:
+        writer.close()
+    assert sizes == [20] and counts(db_url) == (20, 40, 20)
 
 
 def test_the_same_record_twice_gives_one_row(db_url: str, spool_dir: Path) -> None:
