@@ -15,8 +15,10 @@ cron or time zone makes it new again.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import logging
+import os
 import signal
 import threading
 from collections.abc import Callable, Iterator
@@ -299,8 +301,31 @@ def run_scheduler(
     scheduler = Scheduler(
         store, runner=runner, clock=clock, sleep=sleep, state_path=state_path, stop=stop
     )
-    if once:
-        return scheduler.run_due()
-    with stop_on_signals(scheduler.stop):
-        scheduler.run_forever()
+    with single_instance(scheduler.state_path.with_suffix(".lock"), scheduler.store.path):
+        if once:
+            return scheduler.run_due()
+        with stop_on_signals(scheduler.stop):
+            scheduler.run_forever()
     return PassResult(())
+
+
+@contextmanager
+def single_instance(lock_path: Path, schedules_path: Path) -> Iterator[None]:
+    """Hold an exclusive lock while the scheduler runs: two schedulers on one schedules file (a
+    service and a cron line, say) would make and send every report twice."""
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock_path, "a+", encoding="utf-8") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "unknown"
+            raise ConfigurationError(
+                f"another scheduler (pid {holder}) is running the schedules in {schedules_path}: "
+                "stop it first, or give this one its own AA_SCHEDULES_FILE"
+            ) from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"{os.getpid()}\n")
+        handle.flush()
+        yield

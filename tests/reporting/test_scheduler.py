@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import signal
 import threading
 from collections.abc import Callable
@@ -17,12 +18,13 @@ from pathlib import Path
 
 import pytest
 
-from aa_notebooks.errors import ReportError
+from aa_notebooks.errors import ConfigurationError, ReportError
 from aa_notebooks.reporting.scheduler import (
     MAX_SLEEP,
     RunOutcome,
     Scheduler,
     run_scheduler,
+    single_instance,
     stop_on_signals,
 )
 from aa_notebooks.reporting.schedules import Schedule, ScheduleStore
@@ -293,3 +295,19 @@ def test_a_second_ctrl_c_interrupts_at_once() -> None:
         signal.raise_signal(signal.SIGINT)
         assert stop.is_set()
         signal.raise_signal(signal.SIGINT)
+
+
+def test_a_second_scheduler_on_the_same_file_is_refused(store: ScheduleStore) -> None:
+    add(store, "daily", "0 8 * * *")
+    time = SimulatedTime(utc(2026, 12, 1, 9), utc(2026, 12, 1, 9))
+    runner = Recorder(time)
+    holder = Scheduler(store, runner=runner, clock=time.clock)
+    lock = holder.state_path.with_suffix(".lock")
+    with single_instance(lock, store.path):  # a scheduler already running on this file
+        with pytest.raises(ConfigurationError) as refused:
+            run_scheduler(store, once=True, runner=runner, clock=time.clock)
+        assert str(refused.value) == (
+            f"another scheduler (pid {os.getpid()}) is running the schedules in {store.path}: "
+            "stop it first, or give this one its own AA_SCHEDULES_FILE"
+        )
+    assert run_scheduler(store, once=True, runner=runner, clock=time.clock).outcomes == ()
