@@ -1,7 +1,9 @@
 """The product document's three recording functions, for AsyncSession, with sync twins.
 
 The async ones keep the document's names and parameters, so its integration guide runs as
-written; the `_sync` twins take a plain Session. Costs come from `calculate_cost`.
+written; the `_sync` twins take a plain Session. Costs come from `calculate_cost`. An execution
+counts towards budgets in the transaction that inserts it (`apply_spend`), as the tracker's do,
+so a hard stop refuses the next check after its commit; alerts it fires are emailed then.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
+from aa_notebooks.budgets.delivery import deliver_pending
+from aa_notebooks.budgets.recording import apply_spend
 from aa_notebooks.db.records import (
     AgentExecutionCreate,
     ExecutionTraceCreate,
@@ -80,7 +84,7 @@ async def track_agent_execution(
         agent_name, agent_type, model_name, input_tokens, output_tokens, execution_time_ms,
         status, error_message, query_preview, extra,
     )  # fmt: skip
-    return await AgentExecutionRepository(db_session).create(record, user_id=user_id)
+    return await db_session.run_sync(_insert_counting_spend, record, user_id)
 
 
 def track_agent_execution_sync(
@@ -102,7 +106,21 @@ def track_agent_execution_sync(
         agent_name, agent_type, model_name, input_tokens, output_tokens, execution_time_ms,
         status, error_message, query_preview, extra,
     )  # fmt: skip
-    return AgentExecutionRepository(db_session).create(record, user_id=user_id)
+    return _insert_counting_spend(db_session, record, user_id)
+
+
+def _insert_counting_spend(
+    session: Session, record: AgentExecutionCreate, user_id: str | uuid.UUID | None
+) -> AgentExecution:
+    """Insert the execution and add its cost to the budgets' spend in one transaction, commit,
+    then email the alerts it fired (none when email is not configured)."""
+    execution = AgentExecutionRepository(session).create(record, user_id=user_id, commit=False)
+    owner = None if user_id is None else uuid.UUID(str(user_id))
+    fired = apply_spend(session.connection(), [{**record.model_dump(), "user_id": owner}])
+    session.commit()
+    if fired:
+        deliver_pending(session.get_bind(), None)
+    return execution
 
 
 def _trace(

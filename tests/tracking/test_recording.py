@@ -95,3 +95,31 @@ def test_bad_input_is_rejected_and_nothing_is_written(db_url: str) -> None:
         with pytest.raises(InvalidInputError, match="input_tokens must be zero or more, got -1"):
             track_agent_execution_sync(session, None, "a", "t", "gpt-4o", -1, 1, 1)
         assert session.scalars(select(AgentExecution)).all() == []
+
+
+async def test_recorded_spend_counts_towards_a_hard_stop_at_once(db_url: str) -> None:
+    """Two gpt-4o executions of $0.006 each against a $0.01 hard stop on the researcher: the
+    first leaves room (check passes), the second takes spend to $0.012 and the very next check
+    refuses; the crossing fires one warning (80%: $0.008) and one exceeded event."""
+    from aa_notebooks.analytics import connect
+    from aa_notebooks.budgets import check_budget
+    from aa_notebooks.errors import BudgetExceededError
+
+    connect(db_url).create_budget(
+        name="researcher stop", scope="agent", target="researcher", threshold_usd="0.01",
+        period_days=1, alert_type="hard_stop", alert_at_percentage=80, email_notification=False,
+    )  # fmt: skip
+    arguments = dict(user_id=None, agent_name="researcher", agent_type="react",
+                     model_name="gpt-4o", input_tokens=1200, output_tokens=300,
+                     execution_time_ms=100)  # fmt: skip
+    async with async_session_factory(db_url)() as session:
+        await track_agent_execution(session, **arguments)
+    check_budget(db_url, agent="researcher")  # $0.006 of $0.01: allowed
+    with session_factory(db_url)() as session:
+        track_agent_execution_sync(session, **arguments)
+    await get_async_engine(db_url).dispose()
+    with pytest.raises(BudgetExceededError, match="researcher stop"):
+        check_budget(db_url, agent="researcher")
+    check_budget(db_url, agent="planner")  # another agent is not stopped
+    events = connect(db_url).budget_alert_events("24h")
+    assert sorted(events["kind"]) == ["exceeded", "warning"]
