@@ -81,6 +81,20 @@ def test_summaries(document: Analytics) -> None:
     )
 
 
+def test_what_the_dashboard_reads(document: Analytics) -> None:
+    summary = document.breakdown("7d", limit=2)
+    assert summary.overview == document.overview("7d")
+    assert list(summary.top_agents.frame["agent"]) == ["planner", SCRIPT]
+    assert list(summary.cost_by_model.frame["cost_usd"]) == [0.0086, 0.007425, 0.0]
+    assert document.active_users("7d") == tuple(sorted((str(U1), str(dataset.U2))))
+    series = document.cost_timeseries(start_date="2026-11-25", end_date="2026-11-25").frame
+    assert list(zip(series["model"], series["executions"], strict=True)) == [
+        ("claude-3-5-sonnet", 1), ("gpt-4o", 2)
+    ]  # fmt: skip
+    assert document.budget_status(record=False) == []
+    assert document.budget_alert_events("7d").empty
+
+
 def test_executions_agents_and_detail(document: Analytics, document_url: str) -> None:
     page = document.executions(status="failure")
     assert list(page.rows["id"]) == [str(E[3]), str(E[7])]
