@@ -20,6 +20,7 @@ from aa_notebooks.reporting import blocks
 from aa_notebooks.reporting.parameters import ReportParameters
 from aa_notebooks.reporting.summary import Summary
 
+MAX_CHARTED = 12
 STATUS_ORDER = {"exceeded": 0, "warning": 1, "ok": 2, "unavailable": 3}
 STATUS_COLORS = {"ok": "#15803d", "warning": "#b45309", "exceeded": "#b91c1c"}
 ALERT_COLUMNS = {
@@ -54,7 +55,9 @@ class BudgetReport:
         analytics = checked.connect()
         statuses = analytics.budget_status(record=False).to_frame()
         order = statuses["status"].map(STATUS_ORDER)
-        statuses = statuses.assign(_order=order).sort_values(["_order", "name"], kind="stable")
+        statuses = statuses.assign(_order=order).sort_values(
+            ["_order", "percent_used", "name"], ascending=[True, False, True], kind="stable"
+        )
         return cls(analytics, checked, checked.window(analytics), statuses.drop(columns="_order"))
 
     def header(self) -> HTML:
@@ -73,15 +76,28 @@ class BudgetReport:
         lines += [self._line(row) for row in self.statuses.to_dict("records")]
         return Summary(text="\n".join(lines), html=self._table())
 
-    def burn_down(self) -> Image | HTML:
-        """Each budget's spend accumulating over its window, against its alert level and limit."""
-        daily = self.analytics.budget_spend_daily()
-        if daily.empty:
-            return blocks.note(NO_BUDGETS)
-        return blocks.chart(
-            _burn_down_chart(_labelled(daily)),
-            "Cumulative spend of each budget over its window, with alert level and threshold",
-        )
+    def burn_down(self) -> list[Image | HTML]:
+        """Each budget's spend accumulating over its window, against its alert level and limit;
+        the MAX_CHARTED nearest their limit when there are more (a chart stays readable)."""
+        chartable = self.statuses[self.statuses["status"] != "unavailable"]
+        if chartable.empty:
+            return [blocks.note(NO_BUDGETS if self.statuses.empty else "No budget to chart.")]
+        shown = chartable.head(MAX_CHARTED)
+        daily = self.analytics.budget_spend_daily(budget_ids=list(shown["id"]))
+        parts: list[Image | HTML] = [
+            blocks.chart(
+                _burn_down_chart(_labelled(daily)),
+                "Cumulative spend of each budget over its window, with alert level and threshold",
+            )
+        ]
+        if len(chartable) > MAX_CHARTED:
+            parts.append(
+                blocks.note(
+                    f"{len(chartable) - MAX_CHARTED} more budgets are in the table above but not "
+                    f"charted: the chart shows the {MAX_CHARTED} exceeded or nearest their alert."
+                )
+            )
+        return parts
 
     def alerts(self) -> HTML:
         """The alert events that fired in the report's window."""

@@ -77,3 +77,25 @@ def test_budget_report_without_budgets_says_so(db_url: str, tmp_path) -> None:
     text = text_of(result.html_path.read_text())
     assert "No active budgets. Create one with" in text
     assert "No budget alert fired in 7d." in text
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+def test_the_burn_down_charts_the_budgets_nearest_their_limit(report_db: str, tmp_path) -> None:
+    from aa_notebooks.analytics import connect
+    from aa_notebooks.reporting.budget_report import MAX_CHARTED
+
+    analytics = connect(report_db, now=lambda: dataset.NOW)
+    for n in range(MAX_CHARTED):  # 3 budgets already, so MAX_CHARTED + 3 in all
+        analytics.create_budget(name=f"roomy {n:02d}", scope="global", threshold_usd="100",
+                                alert_type="warning",
+                                period_days=7, email_notification=False)  # fmt: skip
+    result = run_report(
+        "budget", database_url=report_db, as_of=AS_OF, output_dir=tmp_path, progress=False
+    )
+    html = result.html_path.read_text()
+    assert len(table_with(html, "Projected exhaustion")) == 1 + MAX_CHARTED + 3
+    assert len(read(html).images) == 1
+    assert (
+        "3 more budgets are in the table above but not charted: the chart shows the "
+        f"{MAX_CHARTED} exceeded or nearest their alert."
+    ) in text_of(html)
