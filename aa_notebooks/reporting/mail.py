@@ -27,14 +27,15 @@ def report_message(
     recipients: Sequence[str],
     sender: str,
 ) -> EmailMessage:
-    """The report as an email: summary as text, the report as HTML with CID charts, and the
-    standalone page attached."""
+    """The report as an email: summary as text (its first line also in the subject, so the
+    inbox shows the number), the report as HTML with CID charts, and the page attached."""
     text = (
         f"{parameters.title}\n\n{rendered.summary}\n\n"
         f"The full report is attached ({html_path.name})."
     )
+    headline = rendered.summary.splitlines()[0] if rendered.summary else ""
     return build_message(
-        subject=parameters.title,
+        subject=f"{parameters.title}: {headline}" if headline else parameters.title,
         sender=sender,
         recipients=list(recipients),
         text=text,

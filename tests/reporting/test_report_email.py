@@ -41,7 +41,7 @@ def test_the_cost_report_arrives_with_its_parts(
     assert result.emailed_to == ("cfo@example.com", "ops@example.com")
     assert inbox.envelopes == [["cfo@example.com", "ops@example.com"]]
     message: EmailMessage = inbox.messages[0]
-    assert message["Subject"] == "Agent cost report"
+    assert message["Subject"] == "Agent cost report: Total cost: $0.02 (▼ 98.4% vs previous 7d)"
     assert message.get_content_type() == "multipart/mixed"
 
     alternative, attachment = message.get_payload()
