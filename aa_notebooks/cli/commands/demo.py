@@ -54,7 +54,7 @@ def run_demo(args: argparse.Namespace, context: CommandContext) -> None:
     print(analytics.overview("30d"))
     print()
     statuses = analytics.budget_status().to_frame()  # evaluating records the alerts due
-    print(render(statuses[list(BUDGET_COLUMNS)], timezone=context.timezone))
+    print(render(statuses[list(BUDGET_COLUMNS)].fillna({"target": ""}), timezone=context.timezone))
     args.output_dir.mkdir(parents=True, exist_ok=True)
     for name in DEMO_NOTEBOOKS:
         _execute_notebook(CHECKOUT / "notebooks" / name, args.output_dir, url)
