@@ -22,6 +22,7 @@ from pathlib import Path
 from aa_notebooks.analytics import connect
 from aa_notebooks.db.url import mask_url, require_database
 from aa_notebooks.errors import InvalidInputError, ReportError
+from aa_notebooks.pricing.resolver import ENV_PRICING_FILE
 from aa_notebooks.reporting.mail import send_report
 from aa_notebooks.reporting.notebooks import DEFAULT_OUTPUT_DIR, REPORT_KINDS, report_notebook
 from aa_notebooks.reporting.parameters import ReportParameters, date_text
@@ -92,13 +93,14 @@ def run_report(
     source = report_notebook(kind) if notebook is None else _own_notebook(notebook)
     recipients = parse_recipients(email)
     settings = _smtp_settings() if recipients else None
+    price_file = _checked_price_file()
     url = require_database(database_url)
     connect(url, user_id=parameters.user_id).overview("1h")  # reachable, with the tables
     folder = Path(output_dir).expanduser()
     folder.mkdir(parents=True, exist_ok=True)
     stem = f"{kind}-report-{datetime.now(UTC):%Y%m%d-%H%M%S}"
     notebook_path, html_path = folder / f"{stem}.ipynb", folder / f"{stem}.html"
-    executed = _execute(kind, source, parameters, url, notebook_path, progress)
+    executed = _execute(kind, source, parameters, url, price_file, notebook_path, progress)
 
     from aa_notebooks.reporting.page import render
 
@@ -143,11 +145,24 @@ def _own_notebook(notebook: str | os.PathLike[str]) -> Path:
     return path
 
 
+def _checked_price_file() -> str | None:
+    """The price file in force here (the kernel gets the same), read once so that a malformed
+    one fails now, not in the middle of the notebook."""
+    from aa_notebooks.pricing.resolver import active_price_file
+    from aa_notebooks.pricing.user_file import load_price_file
+
+    path = active_price_file()
+    if path is not None:
+        load_price_file(path)
+    return path
+
+
 def _execute(
     kind: str,
     source: Path,
     parameters: ReportParameters,
     url: object,
+    price_file: str | None,
     target: Path,
     progress: bool,
 ) -> object:
@@ -158,7 +173,7 @@ def _execute(
     declared = papermill.inspect_notebook(str(source))
     values = {k: v for k, v in parameters.notebook_values().items() if k in declared}
     try:
-        with _database_in_environment(url):
+        with _kernel_environment(url, price_file):
             return papermill.execute_notebook(
                 str(source),
                 str(target),
@@ -181,17 +196,22 @@ def _execute(
 
 
 @contextmanager
-def _database_in_environment(url: object) -> Iterator[None]:
-    """AA_DATABASE_URL set to `url` while the kernel starts (it inherits the environment)."""
-    previous = os.environ.get(DATABASE_VARIABLE)
-    os.environ[DATABASE_VARIABLE] = url.render_as_string(hide_password=False)  # type: ignore[attr-defined]
+def _kernel_environment(url: object, price_file: str | None) -> Iterator[None]:
+    """AA_DATABASE_URL (and AA_PRICING_FILE) set while the kernel starts: it inherits the
+    environment, and neither becomes a notebook parameter."""
+    values = {DATABASE_VARIABLE: url.render_as_string(hide_password=False)}  # type: ignore[attr-defined]
+    if price_file is not None:
+        values[ENV_PRICING_FILE] = price_file
+    previous = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
     try:
         yield
     finally:
-        if previous is None:
-            os.environ.pop(DATABASE_VARIABLE, None)
-        else:
-            os.environ[DATABASE_VARIABLE] = previous
+        for name, value in previous.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def _first_line(text: str) -> str:

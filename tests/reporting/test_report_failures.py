@@ -7,7 +7,7 @@ import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 
 from aa_notebooks.cli import main
-from aa_notebooks.errors import ConfigurationError, InvalidInputError
+from aa_notebooks.errors import ConfigurationError, InvalidInputError, PricingError
 from aa_notebooks.reporting import run_report
 from tests.analytics import dataset
 
@@ -79,3 +79,40 @@ def test_an_unknown_report_lists_the_known_ones(db_url: str) -> None:
 def test_no_database_says_how_to_make_one(tmp_path) -> None:
     with pytest.raises(ConfigurationError, match=r"no database yet at .*aa-notebooks seed"):
         run_report("cost", database_url=f"sqlite:///{tmp_path / 'none.db'}")
+
+
+def test_a_malformed_price_file_fails_before_a_kernel_starts(
+    db_url: str, tmp_path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    prices = tmp_path / "prices.toml"
+    prices.write_text("[[[")
+    monkeypatch.setenv("AA_PRICING_FILE", str(prices))
+    with pytest.raises(PricingError, match=f"pricing file {prices}: invalid TOML"):
+        run_report("cost", database_url=db_url, output_dir=tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+def test_the_report_prices_with_the_callers_price_file(db_url: str, tmp_path) -> None:
+    """A price file chosen in the calling process (not in the environment) reaches the kernel:
+    acme-internal-llm at $1 / $2 per million makes E05 (1,000 in, 500 out) cost $0.002."""
+    from aa_notebooks.pricing import set_price_file
+    from tests.reporting.conftest import AS_OF
+    from tests.reporting.html_tables import table_with
+
+    dataset.load(db_url)
+    prices = tmp_path / "prices.toml"
+    prices.write_text(
+        f'[models."{dataset.UNPRICED}"]\ninput_per_million = 1.0\noutput_per_million = 2.0\n'
+    )
+    set_price_file(prices)
+    try:
+        result = run_report(
+            "cost", database_url=db_url, as_of=AS_OF, output_dir=tmp_path, progress=False
+        )
+    finally:
+        set_price_file(None)
+    models = table_with(result.html_path.read_text(), "Model")
+    assert [dataset.UNPRICED, "1", "1,500", "$0.00", "0.0%"] in models  # stored cost stays 0
+    assert "Unpriced models" not in result.html_path.read_text()  # but it is priced now
