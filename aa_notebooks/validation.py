@@ -1,9 +1,10 @@
-"""Checks on counts given by agent code (tokens, durations, step numbers), with clear errors."""
+"""Checks on values given by agent code and users (counts, time zones), with clear errors."""
 
 from __future__ import annotations
 
 import operator
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from aa_notebooks.errors import InvalidInputError
 
@@ -17,3 +18,14 @@ def non_negative_int(value: Any, what: str) -> int:
     if count < 0:
         raise InvalidInputError(f"{what} must be zero or more, got {count}")
     return count
+
+
+def check_timezone(name: str) -> str:
+    """`name` when it is an IANA time zone (UTC, Europe/Paris); InvalidInputError if not."""
+    try:
+        ZoneInfo(name)
+    except (KeyError, ValueError, TypeError, OSError):  # ZoneInfoNotFoundError is a KeyError
+        raise InvalidInputError(
+            f"unknown time zone {name!r}: give an IANA name such as UTC or Europe/Paris"
+        ) from None
+    return name

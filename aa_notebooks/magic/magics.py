@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import shlex
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from IPython.core.magic import Magics, line_cell_magic, magics_class
 from traitlets import Integer, TraitError, Unicode, observe, validate
@@ -19,7 +18,9 @@ from traitlets.config import Configurable
 from aa_notebooks.cli.commands import build_parser
 from aa_notebooks.cli.context import CommandContext
 from aa_notebooks.cli.parser import CommandLineError, HelpShown
+from aa_notebooks.errors import InvalidInputError
 from aa_notebooks.magic.display import register_readable_frames
+from aa_notebooks.validation import check_timezone
 
 
 @magics_class
@@ -52,12 +53,9 @@ class AgentAnalytics(Magics, Configurable):
     @validate("timezone")
     def _check_timezone(self, proposal: dict[str, Any]) -> str:
         try:
-            ZoneInfo(proposal["value"])
-        except (ZoneInfoNotFoundError, ValueError):
-            raise TraitError(
-                f"unknown time zone {proposal['value']!r}; use an IANA name like 'Europe/Paris'"
-            ) from None
-        return proposal["value"]
+            return check_timezone(proposal["value"])
+        except InvalidInputError as exc:
+            raise TraitError(str(exc)) from None
 
     @observe("database_url", "user_id", "timezone", "page_size")
     def _settings_changed(self, change: dict[str, Any]) -> None:

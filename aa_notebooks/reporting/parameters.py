@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from IPython.display import HTML
 
@@ -19,6 +18,7 @@ from aa_notebooks.analytics.periods import resolve_window
 from aa_notebooks.errors import InvalidInputError
 from aa_notebooks.formatting import timestamp
 from aa_notebooks.reporting import blocks
+from aa_notebooks.validation import check_timezone
 
 MAX_TOP_N = 1000
 
@@ -37,12 +37,7 @@ class ReportParameters:
     as_of: str | None = None
 
     def __post_init__(self) -> None:
-        try:
-            ZoneInfo(self.timezone)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise InvalidInputError(
-                f"unknown time zone {self.timezone!r}: use an IANA name like UTC or Europe/Paris"
-            ) from None
+        check_timezone(self.timezone)
         if isinstance(self.top_n, bool) or not isinstance(self.top_n, int):
             raise InvalidInputError(f"top_n must be a whole number; got {self.top_n!r}")
         if not 1 <= self.top_n <= MAX_TOP_N:

@@ -24,6 +24,7 @@ from aa_notebooks.analytics.periods import parse_period
 from aa_notebooks.errors import ConfigurationError, InvalidInputError, MissingExtraError
 from aa_notebooks.reporting.notebooks import REPORT_KINDS
 from aa_notebooks.reporting.runner import parse_recipients
+from aa_notebooks.validation import check_timezone
 
 SCHEDULES_ENV = "AA_SCHEDULES_FILE"
 FILE_VERSION = 1
@@ -76,15 +77,6 @@ def next_fire(cron: str, timezone: str, after: datetime) -> datetime:
     return _croniter()(cron, local).get_next(datetime).astimezone(after.tzinfo)
 
 
-def _check_timezone(name: str) -> None:
-    try:
-        ZoneInfo(name)
-    except (KeyError, ValueError, TypeError, OSError):
-        raise InvalidInputError(
-            f"unknown time zone {name!r}: give an IANA name such as UTC or Europe/Paris"
-        ) from None
-
-
 @dataclass(frozen=True)
 class Schedule:
     """When to make which report, for whom and where it goes; checked when made."""
@@ -110,7 +102,7 @@ class Schedule:
                 f"unknown report {self.report!r}: choose one of {', '.join(REPORT_KINDS)}"
             )
         check_cron(self.cron)
-        _check_timezone(self.timezone)
+        check_timezone(self.timezone)
         if self.period is not None:
             parse_period(self.period)
         object.__setattr__(self, "email", parse_recipients(self.email))
