@@ -63,3 +63,10 @@ class BudgetExceededError(AnalyticsError):
 
 class ReportError(AnalyticsError):
     """A report could not be made or sent; says what is kept on disk and where."""
+
+
+def first_line(message: object, default: str = "(no message)") -> str:
+    """The first line of an error's message, for a one-line error or log entry; `default` when
+    the message is blank."""
+    text = str(message).strip()
+    return text.splitlines()[0] if text else default

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from aa_notebooks.analytics import connect
 from aa_notebooks.db.url import mask_url, require_database
-from aa_notebooks.errors import InvalidInputError, ReportError
+from aa_notebooks.errors import InvalidInputError, ReportError, first_line
 from aa_notebooks.pricing.resolver import ENV_PRICING_FILE
 from aa_notebooks.reporting.mail import send_report
 from aa_notebooks.reporting.notebooks import DEFAULT_OUTPUT_DIR, REPORT_KINDS, report_notebook
@@ -186,12 +186,12 @@ def _execute(
     except PapermillExecutionError as exc:
         raise ReportError(
             f"the {kind} report failed in cell {exc.exec_count}: {exc.ename}: "
-            f"{_first_line(exc.evalue)}; the partly executed notebook is kept at {target}"
+            f"{first_line(exc.evalue)}; the partly executed notebook is kept at {target}"
         ) from None
     except (RuntimeError, TimeoutError, OSError) as exc:
         kept = f"; the partly executed notebook is kept at {target}" if target.exists() else ""
         raise ReportError(
-            f"the {kind} report could not run on {mask_url(url)}: {_first_line(str(exc))}{kept}"  # type: ignore[arg-type]
+            f"the {kind} report could not run on {mask_url(url)}: {first_line(str(exc))}{kept}"  # type: ignore[arg-type]
         ) from None
 
 
@@ -212,8 +212,3 @@ def _kernel_environment(url: object, price_file: str | None) -> Iterator[None]:
                 os.environ.pop(name, None)
             else:
                 os.environ[name] = value
-
-
-def _first_line(text: str) -> str:
-    lines = [line for line in str(text).strip().splitlines() if line.strip()]
-    return lines[0] if lines else "(no message)"

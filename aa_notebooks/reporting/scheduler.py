@@ -28,7 +28,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from aa_notebooks.errors import ConfigurationError
+from aa_notebooks.errors import ConfigurationError, first_line
 from aa_notebooks.reporting.schedules import Schedule, ScheduleStore, write_atomically
 
 log = logging.getLogger(__name__)
@@ -178,8 +178,7 @@ class Scheduler:
         try:
             self.runner(schedule)
         except Exception as exc:
-            lines = str(exc).strip().splitlines() or ["(no message)"]
-            error = f"{type(exc).__name__}: {lines[0]}"
+            error = f"{type(exc).__name__}: {first_line(exc)}"
             log.error("schedule %s failed: %s", schedule.name, error)
             log.debug("schedule %s traceback", schedule.name, exc_info=True)
         else:

@@ -22,9 +22,3 @@ def is_outage(error: BaseException) -> bool:
     if isinstance(error, sa.DBAPIError) and error.connection_invalidated:
         return True
     return isinstance(error, _OUTAGES)
-
-
-def first_line(error: BaseException) -> str:
-    """An error's message in one line, for a log entry."""
-    text = str(error).strip()
-    return text.splitlines()[0] if text else type(error).__name__

@@ -25,10 +25,10 @@ from sqlalchemy.engine import URL
 from aa_notebooks.budgets import check_budget
 from aa_notebooks.db.schema import ExecutionStatus
 from aa_notebooks.db.url import mask_url, resolve_url
-from aa_notebooks.errors import InvalidInputError, SchemaError
+from aa_notebooks.errors import InvalidInputError, SchemaError, first_line
 from aa_notebooks.tracking.context import CURRENT_RUN
 from aa_notebooks.tracking.ids import optional_uuid
-from aa_notebooks.tracking.outage import first_line, is_outage
+from aa_notebooks.tracking.outage import is_outage
 from aa_notebooks.tracking.run import Run
 from aa_notebooks.tracking.writer import BatchWriter
 
@@ -120,7 +120,7 @@ class Tracker:
             log.warning(
                 "budget check skipped, database %s unreachable: %s",
                 mask_url(self.url),
-                first_line(error),
+                first_line(error, type(error).__name__),
             )
 
     def flush(self, timeout: float | None = None) -> bool:

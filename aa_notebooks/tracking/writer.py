@@ -27,7 +27,8 @@ from aa_notebooks.budgets import deliver_alerts
 from aa_notebooks.db.engine import get_engine
 from aa_notebooks.db.setup import init_db
 from aa_notebooks.db.url import mask_url, resolve_url
-from aa_notebooks.tracking.outage import first_line, is_outage
+from aa_notebooks.errors import first_line
+from aa_notebooks.tracking.outage import is_outage
 from aa_notebooks.tracking.record import ExecutionRecord
 from aa_notebooks.tracking.spool import Spool, database_directory, default_spool_dir
 from aa_notebooks.tracking.store import write_batch
@@ -212,14 +213,18 @@ class BatchWriter:
             log.warning(
                 "database %s unreachable (%s); spooling records in %s, retrying every %s s",
                 self._shown,
-                first_line(error),
+                first_line(error, type(error).__name__),
                 self.spool.directory,
                 self.retry_interval_s,
             )
         self._retry_at = time.monotonic() + self.retry_interval_s
 
     def _reject(self, record: ExecutionRecord, error: BaseException) -> None:
-        log.error("execution %s refused by the database: %s", record.id, first_line(error))
+        log.error(
+            "execution %s refused by the database: %s",
+            record.id,
+            first_line(error, type(error).__name__),
+        )
         try:
             self.spool.reject(record, error)
         except OSError as failure:
