@@ -30,11 +30,6 @@ def header(title: str, scope: str, period: str, generated_at: datetime, timezone
     )
 
 
-def heading(text: str) -> HTML:
-    """A section heading."""
-    return HTML(f"<h2>{escape(text)}</h2>")
-
-
 def note(text: str, *, kind: str = "info") -> HTML:
     """A one-paragraph remark; kind "warning" draws attention."""
     return HTML(f'<p class="aa-note aa-{escape(kind)}">{escape(text)}</p>')
