@@ -53,7 +53,9 @@ class BudgetReport:
         """Connect (database from AA_DATABASE_URL) and evaluate every active budget, read-only."""
         checked = ReportParameters.from_notebook(parameters)
         analytics = checked.connect()
-        statuses = analytics.budget_status(record=False).to_frame()
+        evaluated = analytics.budget_status(record=False)
+        # Budget.label: its name, or its id for a budget made by AgentOS (which has no names).
+        statuses = evaluated.to_frame().assign(name=[status.budget.label for status in evaluated])
         order = statuses["status"].map(STATUS_ORDER)
         statuses = statuses.assign(_order=order).sort_values(
             ["_order", "percent_used", "name"], ascending=[True, False, True], kind="stable"
@@ -128,7 +130,7 @@ class BudgetReport:
         for row in self.statuses.to_dict("records"):
             exhaustion = row["projected_exhaustion"]
             rows.append((
-                _text(row["name"]) or str(row["id"]),
+                row["name"],
                 row["scope"],
                 _text(row["target"]) or ("(owner)" if row["scope"] == "user" else ""),
                 "hard stop" if row["alert_type"] == "hard_stop" else "warning",

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import uuid
 
+import nbformat
 import pytest
 from sqlalchemy import create_engine, text
 
 from aa_notebooks.reporting import run_report
+from aa_notebooks.reporting.page import summary
 from tests.analytics import dataset
 from tests.analytics.test_document_ddl import DDL, _admin
 from tests.conftest import drop_postgres_database, new_postgres_database
@@ -52,10 +54,14 @@ def test_both_reports_only_read_a_document_database(document_url: str, tmp_path)
     assert kpis[2] == ["Executions", "8", "1", "▲ 7 vs previous 7d"]
 
     budget = run_report(
-        "budget", database_url=document_url, as_of=AS_OF, output_dir=tmp_path, progress=False
-    )
+        "budget", database_url=document_url, as_of=AS_OF, output_dir=tmp_path, progress=False,
+        keep_notebook=True,
+    )  # fmt: skip
     html = budget.html_path.read_text()
     rows = table_with(html, "Projected exhaustion")
     assert rows[1][:10] == [str(BUDGET), "global", "", "warning", "$0.02", "50%", "7 days",
                             "$0.02", "80.1%", "warning"]  # fmt: skip
     assert "No budget alert fired in 7d." in text_of(html)
+    # A budget without a name (AgentOS has none) goes by its id in the text summary too.
+    text = summary(nbformat.read(budget.notebook_path, as_version=4))
+    assert f"- {BUDGET}: WARNING, $0.02 of $0.02 (80.1%) over 7 days" in text
