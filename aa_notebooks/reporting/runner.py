@@ -19,9 +19,12 @@ from datetime import UTC, date, datetime
 from html import escape
 from pathlib import Path
 
+from sqlalchemy.engine import URL
+
 from aa_notebooks.analytics import connect
-from aa_notebooks.db.url import mask_url, require_database
+from aa_notebooks.db.url import ENV_DATABASE_URL, mask_url, require_database
 from aa_notebooks.errors import InvalidInputError, ReportError, first_line
+from aa_notebooks.notify import SmtpSettings
 from aa_notebooks.pricing.resolver import ENV_PRICING_FILE
 from aa_notebooks.reporting.mail import send_report
 from aa_notebooks.reporting.notebooks import DEFAULT_OUTPUT_DIR, REPORT_KINDS, report_notebook
@@ -29,7 +32,6 @@ from aa_notebooks.reporting.parameters import ReportParameters, date_text
 
 DEFAULT_TITLES = {"cost": "Agent cost report", "budget": "Agent budget report"}
 ADDRESS = re.compile(r"[^@\s,;<>]+@[^@\s,;<>]+\.[^@\s,;<>]+")
-DATABASE_VARIABLE = "AA_DATABASE_URL"
 
 
 @dataclass(frozen=True)
@@ -92,7 +94,7 @@ def run_report(
     )
     source = report_notebook(kind) if notebook is None else _own_notebook(notebook)
     recipients = parse_recipients(email)
-    settings = _smtp_settings() if recipients else None
+    settings = SmtpSettings.from_env() if recipients else None
     price_file = _checked_price_file()
     url = require_database(database_url)
     connect(url, user_id=parameters.user_id).overview("1h")  # reachable, with the tables
@@ -132,12 +134,6 @@ def parse_recipients(email: str | Sequence[str]) -> tuple[str, ...]:
     return addresses
 
 
-def _smtp_settings() -> object:
-    from aa_notebooks.notify import SmtpSettings
-
-    return SmtpSettings.from_env()
-
-
 def _own_notebook(notebook: str | os.PathLike[str]) -> Path:
     path = Path(notebook).expanduser()
     if path.suffix != ".ipynb" or not path.is_file():
@@ -161,7 +157,7 @@ def _execute(
     kind: str,
     source: Path,
     parameters: ReportParameters,
-    url: object,
+    url: URL,
     price_file: str | None,
     target: Path,
     progress: bool,
@@ -173,7 +169,7 @@ def _execute(
     declared = papermill.inspect_notebook(str(source))
     values = {k: v for k, v in parameters.notebook_values().items() if k in declared}
     try:
-        with _kernel_environment(url, price_file):
+        with kernel_environment(url, price_file):
             return papermill.execute_notebook(
                 str(source),
                 str(target),
@@ -191,15 +187,15 @@ def _execute(
     except (RuntimeError, TimeoutError, OSError) as exc:
         kept = f"; the partly executed notebook is kept at {target}" if target.exists() else ""
         raise ReportError(
-            f"the {kind} report could not run on {mask_url(url)}: {first_line(str(exc))}{kept}"  # type: ignore[arg-type]
+            f"the {kind} report could not run on {mask_url(url)}: {first_line(exc)}{kept}"
         ) from None
 
 
 @contextmanager
-def _kernel_environment(url: object, price_file: str | None) -> Iterator[None]:
-    """AA_DATABASE_URL (and AA_PRICING_FILE) set while the kernel starts: it inherits the
+def kernel_environment(url: URL, price_file: str | None = None) -> Iterator[None]:
+    """AA_DATABASE_URL (and AA_PRICING_FILE) set while a kernel starts: it inherits the
     environment, and neither becomes a notebook parameter."""
-    values = {DATABASE_VARIABLE: url.render_as_string(hide_password=False)}  # type: ignore[attr-defined]
+    values = {ENV_DATABASE_URL: url.render_as_string(hide_password=False)}
     if price_file is not None:
         values[ENV_PRICING_FILE] = price_file
     previous = {name: os.environ.get(name) for name in values}

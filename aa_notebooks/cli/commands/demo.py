@@ -8,13 +8,16 @@ with papermill in a real kernel, and writes the cost and budget reports there as
 from __future__ import annotations
 
 import argparse
-import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from aa_notebooks.cli.context import CommandContext
 from aa_notebooks.cli.output import render
 from aa_notebooks.db.inspection import database_info
 from aa_notebooks.db.url import mask_url, resolve_url
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import URL
 
 CHECKOUT = Path(__file__).resolve().parents[3]
 DEMO_NOTEBOOKS = ("quickstart.ipynb", "dashboard.ipynb")
@@ -63,17 +66,19 @@ def run_demo(args: argparse.Namespace, context: CommandContext) -> None:
         print(run_report(kind, database_url=url, period="30d", output_dir=args.output_dir))
 
 
-def _execute_notebook(source: Path, output_dir: Path, url: object) -> None:
+def _execute_notebook(source: Path, output_dir: Path, url: URL) -> None:
     """Run one notebook in a real kernel; the database reaches it through the environment."""
     if not source.exists():
         print(f"skipped {source.name}: not found (the example notebooks come with a checkout)")
         return
     import papermill
 
-    os.environ["AA_DATABASE_URL"] = url.render_as_string(hide_password=False)  # type: ignore[attr-defined]
+    from aa_notebooks.reporting.runner import kernel_environment
+
     target = output_dir / source.name
-    print(f"\nrunning {source.name} on {mask_url(url)}")  # type: ignore[arg-type]
-    papermill.execute_notebook(
-        str(source), str(target), kernel_name="python3", cwd=str(output_dir), progress_bar=True
-    )
+    print(f"\nrunning {source.name} on {mask_url(url)}")
+    with kernel_environment(url):
+        papermill.execute_notebook(
+            str(source), str(target), kernel_name="python3", cwd=str(output_dir), progress_bar=True
+        )
     print(f"wrote {target}")
