@@ -26,6 +26,7 @@ from aa_notebooks.errors import InvalidInputError
 CID_REFERENCE = re.compile(r"cid:([A-Za-z0-9_.-]+)")
 DATA_URI = re.compile(r"""(?:src|href)\s*=\s*["']?\s*data:|url\(\s*["']?\s*data:""", re.I)
 IMAGE_NAME = re.compile(r"[A-Za-z0-9_.-]+")
+ADDRESS = re.compile(r"[^@\s,;<>]+@[^@\s,;<>]+\.[^@\s,;<>]+")
 
 
 @dataclass(frozen=True)
@@ -109,3 +110,16 @@ def _link_images(html: str, content_ids: Mapping[str, str]) -> str:
     if unused := sorted(set(content_ids) - referenced):
         raise InvalidInputError(f"images not referenced by the HTML (as cid:NAME): {unused}")
     return CID_REFERENCE.sub(lambda m: "cid:" + content_ids[m.group(1)].strip("<>"), html)
+
+
+def parse_recipients(email: str | Sequence[str]) -> tuple[str, ...]:
+    """Addresses from "a@x,b@y" or a list; InvalidInputError names one that is not an address."""
+    items = email.split(",") if isinstance(email, str) else list(email)
+    addresses = tuple(item.strip() for item in items if item and item.strip())
+    for address in addresses:
+        if not ADDRESS.fullmatch(address):
+            raise InvalidInputError(
+                f"{address!r} is not an email address: give addresses like a@example.com, "
+                "separated by commas"
+            )
+    return addresses

@@ -10,7 +10,6 @@ leaves the HTML on disk. Both raise ReportError, which the CLI turns into a non-
 from __future__ import annotations
 
 import os
-import re
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -24,14 +23,13 @@ from sqlalchemy.engine import URL
 from aa_notebooks.analytics import connect
 from aa_notebooks.db.url import ENV_DATABASE_URL, mask_url, require_database
 from aa_notebooks.errors import InvalidInputError, ReportError, first_line
-from aa_notebooks.notify import SmtpSettings
+from aa_notebooks.notify import SmtpSettings, parse_recipients
 from aa_notebooks.pricing.resolver import ENV_PRICING_FILE
 from aa_notebooks.reporting.mail import send_report
 from aa_notebooks.reporting.notebooks import DEFAULT_OUTPUT_DIR, REPORT_KINDS, report_notebook
 from aa_notebooks.reporting.parameters import ReportParameters, date_text
 
 DEFAULT_TITLES = {"cost": "Agent cost report", "budget": "Agent budget report"}
-ADDRESS = re.compile(r"[^@\s,;<>]+@[^@\s,;<>]+\.[^@\s,;<>]+")
 
 
 @dataclass(frozen=True)
@@ -119,19 +117,6 @@ def run_report(
         emailed_to=recipients,
         seconds=time.perf_counter() - began,
     )
-
-
-def parse_recipients(email: str | Sequence[str]) -> tuple[str, ...]:
-    """Addresses from "a@x,b@y" or a list; InvalidInputError names one that is not an address."""
-    items = email.split(",") if isinstance(email, str) else list(email)
-    addresses = tuple(item.strip() for item in items if item and item.strip())
-    for address in addresses:
-        if not ADDRESS.fullmatch(address):
-            raise InvalidInputError(
-                f"{address!r} is not an email address: give addresses like a@example.com, "
-                "separated by commas"
-            )
-    return addresses
 
 
 def _own_notebook(notebook: str | os.PathLike[str]) -> Path:

@@ -22,8 +22,8 @@ from platformdirs import user_config_dir
 
 from aa_notebooks.analytics.periods import parse_period
 from aa_notebooks.errors import ConfigurationError, InvalidInputError, MissingExtraError
+from aa_notebooks.notify import parse_recipients
 from aa_notebooks.reporting.notebooks import REPORT_KINDS
-from aa_notebooks.reporting.runner import parse_recipients
 from aa_notebooks.validation import check_timezone
 
 SCHEDULES_ENV = "AA_SCHEDULES_FILE"
