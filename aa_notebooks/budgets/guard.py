@@ -39,7 +39,7 @@ from aa_notebooks.budgets.ledger import ledger_ready
 from aa_notebooks.budgets.model import ROW_DEFAULTS
 from aa_notebooks.budgets.money import cents
 from aa_notebooks.budgets.scope import BUDGETS, LedgerKey, budgets_for_keys, key_params
-from aa_notebooks.budgets.spend import LedgerSplit, exact_spend, ledger_spend
+from aa_notebooks.budgets.spend import LedgerSplit, exact_spend, ledger_spend, target_agent_id
 from aa_notebooks.budgets.store import ACTIVE, load_budgets
 from aa_notebooks.budgets.window import Window, utc
 from aa_notebooks.db.bulk import storage_timestamp, storage_uuid
@@ -152,7 +152,7 @@ class _HardStop:
     @property
     def agent_id(self) -> uuid.UUID | None:
         """The agent id an agent budget's target names, when it is a UUID."""
-        return _as_uuid(self.target) if self.scope is BudgetScope.agent else None
+        return target_agent_id(self.scope, self.target)
 
     @property
     def shape(self) -> tuple[BudgetScope, bool]:
@@ -257,13 +257,3 @@ def _money(value: Any, places: int, sqlite: bool) -> Decimal:
     """A NUMERIC read by the driver as Decimal; SQLite gives a REAL, which SQLAlchemy rounds
     to the column's scale: so here."""
     return Decimal(f"{value:.{places}f}") if sqlite else Decimal(value)
-
-
-def _as_uuid(text: str | None) -> uuid.UUID | None:
-    """A target or key as the agent id it names, when it is a UUID."""
-    if text is None:
-        return None
-    try:
-        return uuid.UUID(text)
-    except ValueError:
-        return None

@@ -162,9 +162,14 @@ def counted_params(budget: Budget) -> dict[str, Any]:
 
 def _agent_id(budget: Budget) -> uuid.UUID | None:
     """The agent id an agent budget's target names, when it is a UUID."""
-    if budget.scope is not BudgetScope.agent or not budget.target:
+    return target_agent_id(budget.scope, budget.target)
+
+
+def target_agent_id(scope: BudgetScope, target: str | None) -> uuid.UUID | None:
+    """The agent id a budget of `scope` watching `target` names: for agent scope, a UUID target."""
+    if scope is not BudgetScope.agent or not target:
         return None
     try:
-        return uuid.UUID(budget.target)
+        return uuid.UUID(target)
     except ValueError:
         return None
