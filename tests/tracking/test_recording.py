@@ -6,7 +6,6 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
-from pydantic import ValidationError
 from sqlalchemy import select
 
 from aa_notebooks.db.engine import async_session_factory, get_async_engine, session_factory
@@ -90,7 +89,7 @@ def test_sync_twins(db_url: str) -> None:
 
 def test_bad_input_is_rejected_and_nothing_is_written(db_url: str) -> None:
     with session_factory(db_url)() as session:
-        with pytest.raises(ValidationError, match="'success', 'failure' or 'timeout'"):
+        with pytest.raises(InvalidInputError, match="'success', 'failure' or 'timeout'"):
             track_agent_execution_sync(session, None, "a", "t", "gpt-4o", 1, 1, 1, status="ok")
         with pytest.raises(InvalidInputError, match="input_tokens must be zero or more, got -1"):
             track_agent_execution_sync(session, None, "a", "t", "gpt-4o", -1, 1, 1)
