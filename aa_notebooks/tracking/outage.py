@@ -93,3 +93,17 @@ class OutageNotice:
                 return
             self._down = False
         log.info("database %s reachable again", self.shown_url)
+
+
+_notices: dict[str, OutageNotice] = {}
+_notices_lock = threading.Lock()
+
+
+def notice_for(shown_url: str) -> OutageNotice:
+    """The process's notice for one database (by its masked URL): every tracker, writer and
+    recording function of the process shares it, so an outage is one warning."""
+    with _notices_lock:
+        notice = _notices.get(shown_url)
+        if notice is None:
+            notice = _notices[shown_url] = OutageNotice(shown_url)
+        return notice

@@ -31,6 +31,8 @@ class Flushable(Protocol):
 
     def stopping(self, cut_off: str | None, timeout: float) -> None: ...
 
+    def flush(self, timeout: float | None = None) -> bool: ...
+
 
 _writers: weakref.WeakSet[Any] = weakref.WeakSet()
 
@@ -66,3 +68,8 @@ def _handler(previous: Callable[[int, FrameType | None], Any] | int) -> Callable
         return previous(signum, frame)  # type: ignore[operator]
 
     return on_signal
+
+
+def flush_all(timeout: float | None = None) -> bool:
+    """Flush every live writer of the process (trackers' and the recording functions')."""
+    return all([writer.flush(timeout) for writer in list(_writers)])

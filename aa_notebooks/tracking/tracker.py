@@ -31,7 +31,7 @@ from aa_notebooks.db.url import mask_url, resolve_url
 from aa_notebooks.errors import BudgetExceededError, InvalidInputError, SchemaError
 from aa_notebooks.tracking.context import CURRENT_RUN
 from aa_notebooks.tracking.ids import optional_uuid
-from aa_notebooks.tracking.outage import OutageNotice
+from aa_notebooks.tracking.outage import notice_for
 from aa_notebooks.tracking.run import Run
 from aa_notebooks.tracking.writer import BatchWriter
 
@@ -58,7 +58,7 @@ class Tracker:
         self._retry_interval_s = retry_interval_s
         self._writer: BatchWriter | None = None
         self._lock = threading.Lock()
-        self.notice = OutageNotice(mask_url(self.url))
+        self.notice = notice_for(mask_url(self.url))
         """Shared by the check and the writer: one warning per outage."""
 
     @property

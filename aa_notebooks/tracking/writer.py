@@ -37,7 +37,7 @@ from aa_notebooks.db.url import mask_url, resolve_url
 from aa_notebooks.errors import InvalidInputError, first_line
 from aa_notebooks.tracking import shutdown
 from aa_notebooks.tracking.journal import HEARTBEAT_S, Journal, recover
-from aa_notebooks.tracking.outage import OutageNotice, is_outage
+from aa_notebooks.tracking.outage import OutageNotice, is_outage, notice_for
 from aa_notebooks.tracking.pending import PendingSpend
 from aa_notebooks.tracking.record import CUT_OFF, ExecutionRecord
 from aa_notebooks.tracking.run import Run
@@ -84,7 +84,7 @@ class BatchWriter:
         self.journal = Journal(self.spool.directory)
         self.pending = PendingSpend()
         """Cost of the records submitted and not committed yet, for the hard-stop check."""
-        self.notice = notice or OutageNotice(mask_url(self.url))
+        self.notice = notice or notice_for(mask_url(self.url))
         self._engine = get_engine(self.url)
         self._queue: queue.SimpleQueue[ExecutionRecord | _Flush] = queue.SimpleQueue()
         self._retry_at: float | None = 0.0  # when to try the spool next; None: nothing to replay
