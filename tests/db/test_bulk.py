@@ -311,9 +311,11 @@ PATHS = [_bulk_dicts, _storage_list, _storage_iterator, _tracker_new, _tracker_r
 def test_a_count_past_the_column_is_refused_not_wrapped(
     with_execution: str, path: Any, value: int
 ) -> None:
-    with get_engine(with_execution).begin() as connection:
-        with pytest.raises(InvalidInputError) as refused:
-            path(connection, _usage_row(input_tokens=value))
+    with (
+        get_engine(with_execution).begin() as connection,
+        pytest.raises(InvalidInputError) as refused,
+    ):
+        path(connection, _usage_row(input_tokens=value))
     assert str(refused.value) == (
         f"tokenusages.input_tokens = {value} is out of range: its column is INTEGER, which holds "
         f"0 to {INTEGER_MAX} here; the value is refused, not wrapped"
@@ -332,8 +334,9 @@ def test_the_largest_count_is_stored_exactly(with_execution: str, path: Any) -> 
 def test_the_repositories_refuse_a_count_past_the_column(db_url: str, value: int) -> None:
     with session_factory(db_url)() as session:
         repository = AgentExecutionRepository(session)
-        with pytest.raises(InvalidInputError, match=r"invalid execution: output_tokens: Input "
-                           rf"should be (less|greater) than or equal to \S+, got {value}$"):  # fmt: skip
+        refusal = rf"invalid execution: output_tokens: Input should be \w+ than or equal to \S+"
+        refusal += f", got {value}$"
+        with pytest.raises(InvalidInputError, match=refusal):
             repository.create({"status": "success", "output_tokens": value})
         with pytest.raises(InvalidInputError, match=f"agentexecutions.output_tokens = {value}"):
             repository.bulk_insert([{"id": uuid.uuid4(), "request_id": uuid.uuid4(),
