@@ -334,7 +334,7 @@ def test_the_largest_count_is_stored_exactly(with_execution: str, path: Any) -> 
 def test_the_repositories_refuse_a_count_past_the_column(db_url: str, value: int) -> None:
     with session_factory(db_url)() as session:
         repository = AgentExecutionRepository(session)
-        refusal = rf"invalid execution: output_tokens: Input should be \w+ than or equal to \S+"
+        refusal = r"invalid execution: output_tokens: Input should be \w+ than or equal to \S+"
         refusal += f", got {value}$"
         with pytest.raises(InvalidInputError, match=refusal):
             repository.create({"status": "success", "output_tokens": value})
