@@ -186,8 +186,8 @@ def test_what_cannot_be_replayed_is_moved_aside_and_the_rest_replays(
     bad_cost = json.loads(make_record().to_json())
     bad_cost["execution"]["cost_usd"] = "a lot"
     too_many = make_record()
-    too_many = ExecutionRecord({**too_many.execution, "input_tokens": 2**31,
-                                "total_tokens": 2**31 + 300}, too_many.traces, too_many.usages)  # fmt: skip
+    wrapped = {**too_many.execution, "input_tokens": 2**31, "total_tokens": 2**31 + 300}
+    too_many = ExecutionRecord(wrapped, too_many.traces, too_many.usages)
     torn = make_record().to_json()[:57]
     first = directory / "segment-1-999999-aaaaaaaa.jsonl"
     first.write_text(
