@@ -264,6 +264,9 @@ class BatchWriter:
                 self._write([record])
             return
         self.notice.came_back()
+        if log.isEnabledFor(logging.DEBUG):
+            ids = [str(record.id) for record in records]
+            log.debug("committed %d records", len(ids), extra={"execution_ids": ids})
         if result.alerts:
             self._deliver_alerts()
 
