@@ -43,7 +43,7 @@ class Journal:
 
     def __init__(self, directory: Path) -> None:
         self.directory = directory
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # re-entered by a signal handler that interrupts it
         self._fd: int | None = None
         self._path: Path | None = None
         self._written = 0  # records appended so far: the writer handles them in this order

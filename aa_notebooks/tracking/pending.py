@@ -21,7 +21,7 @@ class PendingSpend:
 
     def __init__(self) -> None:
         self._micros: defaultdict[LedgerKey, int] = defaultdict(int)
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # re-entered by a signal handler that interrupts it
 
     def add(self, record: ExecutionRecord) -> None:
         """Count a record handed to the writer."""
