@@ -16,7 +16,6 @@ end and is recorded as `timeout` if it took longer than `timeout_s`, returning n
 from __future__ import annotations
 
 import asyncio
-import logging
 import threading
 import uuid
 from pathlib import Path
@@ -34,8 +33,6 @@ from aa_notebooks.tracking.ids import optional_uuid
 from aa_notebooks.tracking.outage import notice_for
 from aa_notebooks.tracking.run import Run
 from aa_notebooks.tracking.writer import BatchWriter
-
-log = logging.getLogger(__name__)
 
 
 class Tracker:
