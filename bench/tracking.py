@@ -12,6 +12,11 @@ check, with it and no budget, with it and one matching hard stop (an agent budge
 over the executions recorded above); the overhead is the difference per call. The calls run
 back to back, so the writer thread records them meanwhile, in the same process.
 
+Overshoot: a hard stop of $1.00 on one agent, runs of $0.05 (gpt-4o, 20,000 input tokens), 8
+threads sharing the default Tracker, each running until refused three times; runs take no time,
+then 100 ms. Spent is what the database holds for that agent afterwards: anything past $1.00 is
+the overshoot (within one run per thread is the bound: $0.35).
+
 The machine's load average is printed first and last: compare runs by their ratios to the
 baseline measured in the same run.
 
@@ -27,24 +32,28 @@ from __future__ import annotations
 import argparse
 import os
 import tempfile
+import threading
 import time
 import uuid
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from decimal import Decimal
 from pathlib import Path
 
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.engine import make_url
 
 from aa_notebooks.budgets import create_budget
-from aa_notebooks.db.engine import dispose_engine, session_factory
+from aa_notebooks.db.engine import dispose_engine, get_engine, session_factory
 from aa_notebooks.db.repositories import (
     AgentExecutionRepository,
     ExecutionTraceRepository,
     TokenUsageRepository,
 )
+from aa_notebooks.db.schema import AgentExecution
 from aa_notebooks.db.setup import init_db
+from aa_notebooks.errors import BudgetExceededError
 from aa_notebooks.tracking import BatchWriter, Run, Tracker, track_agent
 from aa_notebooks.tracking.record import ExecutionRecord
 
@@ -148,6 +157,40 @@ def decorator_overheads(url: str, spool: Path, calls: int) -> dict[str, float]:
     return results
 
 
+OVERSHOOT_WORKERS = 8
+OVERSHOOT_THRESHOLD = Decimal("1.00")
+
+
+def overshoot(url: str, spool: Path, run_s: float) -> Decimal:
+    """Dollars spent by 8 threads against a $1.00 hard stop, runs of $0.05 taking `run_s`."""
+    agent = f"racer-{uuid.uuid4().hex[:8]}"
+    create_budget(url, name=agent, scope="agent", target=agent, period_days=1,
+                  threshold_usd=OVERSHOOT_THRESHOLD, alert_type="hard_stop")  # fmt: skip
+    tracker = Tracker(url, spool_dir=spool)
+    start = threading.Barrier(OVERSHOOT_WORKERS)
+
+    def worker() -> None:
+        start.wait()
+        refused = 0
+        while refused < 3:
+            try:
+                with tracker.execution(agent_name=agent, model="gpt-4o") as run:
+                    run.tokens("main_agent", "gpt-4o", 20_000, 0)
+                    time.sleep(run_s)
+            except BudgetExceededError:
+                refused += 1
+
+    threads = [threading.Thread(target=worker) for _ in range(OVERSHOOT_WORKERS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    tracker.close()
+    with get_engine(url).connect() as connection:
+        query = select(func.sum(AgentExecution.cost_usd)).where(AgentExecution.agent_name == agent)
+        return Decimal(connection.execute(query).scalar_one())
+
+
 def measure(
     name: str, url: str, executions: int, baseline: int, calls: int
 ) -> tuple[list[str], list[str]]:
@@ -158,6 +201,7 @@ def measure(
         tracked = tracker_rate(url, Path(spool), executions)
         base = baseline_rate(url, baseline)
         overheads = decorator_overheads(url, Path(spool), calls)
+        spent = [overshoot(url, Path(spool), run_s) for run_s in (0.0, 0.1)]
     bare = overheads["bare call"]
     rows = [
         f"| {name} | batched writer | {executions:,} | {writer:,.0f} | "
@@ -169,6 +213,11 @@ def measure(
     ]
     overhead_rows = [
         f"| {name} | {label} | {us:,.1f} | {us - bare:,.1f} |" for label, us in overheads.items()
+    ]
+    overhead_rows += [
+        f"| {name} | overshoot, 8 threads, {label} runs: spent | ${amount:.2f} | "
+        f"${amount - OVERSHOOT_THRESHOLD:.2f} over |"
+        for label, amount in zip(("instant", "100 ms"), spent, strict=True)
     ]
     dispose_engine(url)
     return rows, overhead_rows

@@ -18,12 +18,18 @@ in both.
 
 Without the ledger (an attached AgentOS database) each matching budget's window is summed from
 the executions instead: as consistent, slower.
+
+Spend that a writer of this process holds but has not committed yet (its queue and the batch in
+flight) is invisible to those reads; `pending` adds it, per ledger key, so a batched writer's
+backlog cannot let runs through past the threshold. Read before the database, it can count a
+batch that commits meanwhile twice (refusing a moment early), never zero times.
 """
 
 from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -37,8 +43,14 @@ from aa_notebooks.budgets.capabilities import Capabilities, capabilities
 from aa_notebooks.budgets.fields import canonical_target, parse_uuid
 from aa_notebooks.budgets.ledger import ledger_ready
 from aa_notebooks.budgets.model import ROW_DEFAULTS
-from aa_notebooks.budgets.money import cents
-from aa_notebooks.budgets.scope import BUDGETS, LedgerKey, budgets_for_keys, key_params
+from aa_notebooks.budgets.money import cents, from_micros
+from aa_notebooks.budgets.scope import (
+    BUDGETS,
+    LedgerKey,
+    budget_key,
+    budgets_for_keys,
+    key_params,
+)
 from aa_notebooks.budgets.spend import LedgerSplit, exact_spend, ledger_spend, target_agent_id
 from aa_notebooks.budgets.store import ACTIVE, load_budgets
 from aa_notebooks.budgets.window import Window, utc
@@ -56,16 +68,21 @@ def check_budget(
     agent_id: uuid.UUID | str | None = None,
     flow: str | None = None,
     now: datetime | None = None,
+    pending: Callable[[LedgerKey], int] | None = None,
 ) -> None:
     """Raise BudgetExceededError when an active hard_stop budget of a matching scope (global;
-    the user; the agent, by name or id; the flow) has reached its threshold; else return."""
+    the user; the agent, by name or id; the flow) has reached its threshold; else return.
+
+    `pending` gives the micro-dollars this process has recorded but not committed yet for a
+    ledger key (see the module docstring); they count as spent."""
     engine = get_engine(url)
     caps = capabilities(engine)
     caps.require_budgets()
     now = utc(now)
     keys = _keys(user_id, agent, agent_id, flow)
+    uncommitted = pending or _nothing_pending
     if _fast(caps) and ledger_ready(engine):
-        _check_on_autocommit(engine, keys, now)
+        _check_on_autocommit(engine, keys, now, uncommitted)
         return
     params = key_params(keys)
     read = ledger_spend if ledger_ready(engine) else exact_spend
@@ -73,7 +90,8 @@ def check_budget(
         for budget in load_budgets(connection, caps, _hard_stops(caps.has_targets), params):
             if caps.unavailable(budget.scope):
                 continue
-            spend = read(connection, budget, Window.ending(now, budget.period_days))
+            held = from_micros(uncommitted(budget_key(budget)))
+            spend = held + read(connection, budget, Window.ending(now, budget.period_days))
             if spend >= budget.threshold_usd:
                 raise BudgetExceededError(budget.label, cents(spend), budget.threshold_usd)
 
@@ -110,20 +128,30 @@ def _fast(caps: Capabilities) -> bool:
     return caps.has_ledger and caps.has_targets and caps.has_flows and caps.kit_owned
 
 
-def _check_on_autocommit(engine: Engine, keys: set[LedgerKey], now: datetime) -> None:
+def _nothing_pending(key: LedgerKey) -> int:
+    return 0
+
+
+def _check_on_autocommit(
+    engine: Engine, keys: set[LedgerKey], now: datetime, pending: Callable[[LedgerKey], int]
+) -> None:
     """`check_budget` in driver SQL: one statement finds the matching hard stops (usually none),
-    a second reads all their spends. Each reads what was committed when it started."""
+    a second reads all their spends. Each reads what was committed when it started; what is
+    pending is read before the spends, so a batch committed in between is counted."""
     sqlite = engine.dialect.name == "sqlite"
     found = autocommit_fetch(engine, _matching_statement(sqlite), _key_values(keys, sqlite))
     if not found:
         return
     stops = [_HardStop.from_row(row, sqlite) for row in found]
+    held = [from_micros(pending(stop.ledger_key(keys))) for stop in stops]
     splits = [LedgerSplit.of(Window.ending(now, stop.period_days)) for stop in stops]
     statement = _spend_statement(sqlite, tuple(stop.shape for stop in stops))
     values = _spend_values(stops, splits, keys, sqlite)
     spends = sorted(autocommit_fetch(engine, statement, values))
-    for stop, split, (_, micros, head, future) in zip(stops, splits, spends, strict=True):
-        spend = split.spend(micros, _money(head, 6, sqlite), _money(future, 6, sqlite))
+    for stop, split, extra, (_, micros, head, future) in zip(
+        stops, splits, held, spends, strict=True
+    ):
+        spend = extra + split.spend(micros, _money(head, 6, sqlite), _money(future, 6, sqlite))
         if spend >= stop.threshold:
             raise BudgetExceededError(stop.name or str(stop.id), cents(spend), stop.threshold)
 
@@ -153,6 +181,14 @@ class _HardStop:
     def agent_id(self) -> uuid.UUID | None:
         """The agent id an agent budget's target names, when it is a UUID."""
         return target_agent_id(self.scope, self.target)
+
+    def ledger_key(self, keys: set[LedgerKey]) -> LedgerKey:
+        """The ledger key this hard stop's spend is kept under, for an execution of `keys`."""
+        if self.scope is BudgetScope.user:
+            return next(key for key in keys if key[0] == BudgetScope.user.value)
+        if self.scope is BudgetScope.global_:
+            return (self.scope.value, "")
+        return (self.scope.value, self.target or "")
 
     @property
     def shape(self) -> tuple[BudgetScope, bool]:

@@ -10,6 +10,10 @@ types on SQLite, and what PostgreSQL's COPY text input reads back as the same va
 - timestamp: naive UTC text `YYYY-MM-DD HH:MM:SS.ffffff` (`storage_timestamp`);
 - NUMERIC: float (SQLAlchemy binds floats on SQLite; COPY parses the repr exactly);
 - enum: its value; bool, int, str and None as they are.
+
+Every path checks its values against the column types first (`check_rows`, `check_tuples`):
+PostgreSQL's binary COPY would otherwise wrap an integer past INTEGER's range without an error,
+and SQLite would store it where PostgreSQL refuses it.
 """
 
 from __future__ import annotations
@@ -19,16 +23,98 @@ import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from decimal import Decimal
+from functools import cache
 from itertools import chain, islice
-from typing import Any
+from typing import Any, NamedTuple
 
-from sqlalchemy import Connection, Table, text
+from sqlalchemy import BigInteger, Connection, Integer, Numeric, Table, text
+
+from aa_notebooks.errors import InvalidInputError
 
 CHUNK_ROWS = 5_000
 SQLITE_ROWS_PER_INSERT = 500
 SQLITE_LOAD_CACHE_KIB = 262_144
 """SQLite page cache during a large load (256 MiB): fewer page reads as the indexes grow."""
 POSTGRES_INDEX_MEMORY = "256MB"
+INTEGER_MAX = 2**31 - 1
+BIGINT_MAX = 2**63 - 1
+
+
+class Limits(NamedTuple):
+    """What a column takes: a range, the SQL type's name, and whether it must be whole."""
+
+    low: int | Decimal
+    high: int | Decimal
+    kind: str
+    whole: bool
+
+
+@cache
+def column_limits(table: Table) -> dict[str, Limits]:
+    """The range of each numeric column. Every INTEGER column of the kit's tables is a count, a
+    duration, a step number or a percentage: never negative. NUMERIC(p, s) holds under
+    10^(p-s) either way."""
+    found: dict[str, Limits] = {}
+    for column in table.columns:
+        kind = column.type
+        if isinstance(kind, BigInteger):
+            found[column.name] = Limits(-BIGINT_MAX - 1, BIGINT_MAX, "BIGINT", True)
+        elif isinstance(kind, Integer):
+            found[column.name] = Limits(0, INTEGER_MAX, "INTEGER", True)
+        elif isinstance(kind, Numeric) and kind.precision is not None:
+            bound = Decimal(10) ** (kind.precision - (kind.scale or 0))
+            high = bound - Decimal(1).scaleb(-(kind.scale or 0))
+            found[column.name] = Limits(
+                -high, high, f"NUMERIC({kind.precision},{kind.scale})", False
+            )
+    return found
+
+
+def check_rows(table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
+    """InvalidInputError naming the first value (of dict rows) that its column cannot hold."""
+    if not rows:
+        return
+    names = dict.fromkeys(name for row in rows[:1] for name in row)
+    for name, limits in column_limits(table).items():
+        if name in names:
+            _check_column(table, name, limits, [row.get(name) for row in rows])
+
+
+def check_tuples(table: Table, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+    """`check_rows` for rows as tuples in `columns` order."""
+    limits = column_limits(table)
+    for position, name in enumerate(columns):
+        if name in limits:
+            _check_column(table, name, limits[name], [row[position] for row in rows])
+
+
+def _check_column(table: Table, name: str, limits: Limits, values: list[Any]) -> None:
+    """Column-wise: one min and max for the common case, a value at a time for the message."""
+    present = [value for value in values if value is not None]
+    if not present:
+        return
+    try:
+        typed = all(type(value) is int for value in present) if limits.whole else True
+        if typed and limits.low <= min(present) and max(present) <= limits.high:
+            return
+    except TypeError:
+        pass
+    for value in present:
+        _check_value(table, name, limits, value)
+
+
+def _check_value(table: Table, name: str, limits: Limits, value: Any) -> None:
+    where = f"{table.name}.{name}"
+    if isinstance(value, bool) or not isinstance(value, int | float | Decimal):
+        raise InvalidInputError(f"{where} must be a number, got {value!r}")
+    if limits.whole and not isinstance(value, int):
+        raise InvalidInputError(f"{where} must be a whole number, got {value!r}")
+    if not limits.low <= value <= limits.high:
+        raise InvalidInputError(
+            f"{where} = {value} is out of range: its column is {limits.kind}, which holds "
+            f"{limits.low} to {limits.high} here; the value is refused, not wrapped"
+        )
 
 
 def bulk_insert_rows(
@@ -44,6 +130,7 @@ def bulk_insert_rows(
     while chunk := list(islice(iterator, CHUNK_ROWS)):
         keys = dict.fromkeys(key for row in chunk for key in row)
         chunk = [{key: row.get(key) for key in keys} for row in chunk]
+        check_rows(table, chunk)
         connection.execute(table.insert(), chunk)
         total += len(chunk)
     return total
@@ -60,9 +147,28 @@ def insert_storage_rows(
     """
     quote = connection.dialect.identifier_preparer.quote
     statement = f"{quote(table.name)} ({', '.join(quote(name) for name in columns)})"
+    rows = _checked(table, columns, rows)
     if connection.dialect.name == "postgresql":
         return _copy_rows(connection, f"COPY {statement} FROM STDIN", rows)
     return _insert_many(connection, f"INSERT INTO {statement} VALUES ", len(columns), rows)
+
+
+def _checked(
+    table: Table, columns: Sequence[str], rows: Iterable[Sequence[Any]]
+) -> Iterable[Sequence[Any]]:
+    """The rows, range-checked: a list at once, an iterator a chunk at a time as it is read."""
+    if isinstance(rows, Sequence):
+        check_tuples(table, columns, rows)
+        return rows
+    return _checked_chunks(table, columns, iter(rows))
+
+
+def _checked_chunks(
+    table: Table, columns: Sequence[str], rows: Iterator[Sequence[Any]]
+) -> Iterator[Sequence[Any]]:
+    while chunk := list(islice(rows, CHUNK_ROWS)):
+        check_tuples(table, columns, chunk)
+        yield from chunk
 
 
 def _copy_rows(connection: Connection, statement: str, rows: Iterable[Sequence[Any]]) -> int:

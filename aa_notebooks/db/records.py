@@ -1,18 +1,27 @@
 """Validated input records, named as the product document names them (`AgentExecutionCreate`...).
 
-They reject what would corrupt the numbers (negative tokens or durations, unknown enum values,
-inconsistent totals) with pydantic's field-by-field messages, and cut `query_preview` to 100
-characters as the document does.
+They reject what would corrupt the numbers (negative tokens or durations, counts past INTEGER's
+range, costs past NUMERIC(10,6), unknown enum values, inconsistent totals) with pydantic's
+field-by-field messages, and cut `query_preview` to 100 characters as the document does.
+`validated` turns those messages into one InvalidInputError line.
 """
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from datetime import datetime
 from decimal import Decimal
-from typing import Annotated, Self
+from typing import Annotated, Any, Self, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from aa_notebooks.db.schema import (
     BudgetAlertType,
@@ -20,11 +29,15 @@ from aa_notebooks.db.schema import (
     ExecutionStatus,
     ExecutionTraceStepType,
 )
+from aa_notebooks.errors import InvalidInputError
 
 QUERY_PREVIEW_LENGTH = 100
+INTEGER_MAX = 2**31 - 1
+"""The largest value of an INTEGER column (tokens, durations, step numbers)."""
 
-Count = Annotated[int, Field(ge=0)]
-Money = Annotated[Decimal, Field(ge=0, max_digits=16, decimal_places=6)]
+Count = Annotated[int, Field(ge=0, le=INTEGER_MAX)]
+Money = Annotated[Decimal, Field(ge=0, max_digits=10, decimal_places=6)]
+RecordT = TypeVar("RecordT", bound=BaseModel)
 
 
 class _Record(BaseModel):
@@ -130,3 +143,34 @@ class BudgetAlertCreate(_Record):
         if self.scope is BudgetScope.user and self.user_id is None:
             raise ValueError("a user budget needs user_id")
         return self
+
+
+def validated(record: type[RecordT], fields: Mapping[str, Any]) -> RecordT:
+    """The record these fields make; InvalidInputError naming each field refused, its value and
+    the limit it broke, in one line."""
+    try:
+        return record.model_validate(fields)
+    except ValidationError as exc:
+        raise InvalidInputError(
+            f"invalid {_NAMES.get(record, record.__name__)}: {explain(exc)}"
+        ) from None
+
+
+def explain(exc: ValidationError) -> str:
+    """pydantic's errors as `field: message, got VALUE; ...`."""
+    parts = []
+    for error in exc.errors():
+        where = ".".join(str(part) for part in error["loc"])
+        message = error["msg"].removeprefix("Value error, ")
+        if error["type"] in ("less_than_equal", "greater_than_equal") and where:
+            message += f", got {error['input']!r}"
+        parts.append(f"{where}: {message}" if where else message)
+    return "; ".join(parts)
+
+
+_NAMES: dict[type[BaseModel], str] = {
+    AgentExecutionCreate: "execution",
+    ExecutionTraceCreate: "trace step",
+    TokenUsageCreate: "token usage",
+    BudgetAlertCreate: "budget",
+}

@@ -22,6 +22,7 @@ from aa_notebooks.db.records import (
     BudgetAlertCreate,
     ExecutionTraceCreate,
     TokenUsageCreate,
+    validated,
 )
 from aa_notebooks.db.schema import (
     AgentExecution,
@@ -51,7 +52,7 @@ class _Repository(Generic[ModelT]):
         return work(self.session)
 
     def _to_row(self, data: BaseModel | Mapping[str, Any], **extra: Any) -> dict[str, Any]:
-        record = data if isinstance(data, self.record) else self.record.model_validate(data)
+        record = data if isinstance(data, self.record) else validated(self.record, data)
         # Unset (None) fields are left out: server defaults apply, and the kit's nullable
         # additions (flow_id...) stay out of INSERTs into a database made by the document's DDL.
         row = record.model_dump(exclude_none=True)

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from sqlalchemy.engine import URL
 
+from aa_notebooks.tracking.shutdown import flush_all
 from aa_notebooks.tracking.tracker import Tracker
 
 _default: Tracker | None = None
@@ -47,5 +48,6 @@ def configure(
 
 
 def flush(timeout: float | None = None) -> bool:
-    """Wait until the default tracker's executions are in the database or the spool."""
-    return get_tracker().flush(timeout)
+    """Wait until every execution recorded in this process (by any tracker, or spooled by the
+    recording functions) is in the database or the spool."""
+    return flush_all(timeout)

@@ -8,7 +8,8 @@ usages of executions inserted in the same transaction) straight into their table
 PostgreSQL, many-row INSERTs on SQLite (`insert_storage_rows`). COPY takes the Python values,
 which psycopg dumps as the column types the database reports; SQLite takes them in storage form
 (see `aa_notebooks.db.bulk`), converted a column at a time. Both skip SQLAlchemy's per-value
-conversion, and make each row's tuple only as it is sent.
+conversion, and make each row's tuple only as it is sent; so both check every value against its
+column's range first (`check_rows`): COPY would wrap an integer past INTEGER's range silently.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from typing import Any
 from sqlalchemy import Connection, Enum, Numeric, Table, Uuid
 from sqlalchemy.exc import DBAPIError
 
-from aa_notebooks.db.bulk import insert_storage_rows, storage_timestamp
+from aa_notebooks.db.bulk import check_rows, insert_storage_rows, storage_timestamp
 from aa_notebooks.db.schema import UTCDateTime
 
 Row = dict[str, Any]
@@ -38,6 +39,7 @@ def insert_new(
     """Insert the rows whose id is not in `table`; with `returning`, the ids inserted."""
     if not rows:
         return set()
+    check_rows(table, rows)
     names = list(rows[0])
     if connection.dialect.name == "postgresql":
         return _postgresql(connection, table, names, rows, returning)
@@ -52,6 +54,7 @@ def insert_rows(connection: Connection, table: Table, rows: Sequence[Row]) -> No
     """
     if not rows:
         return
+    check_rows(table, rows)
     names = list(rows[0])
     if connection.dialect.name == "postgresql":
         _copy(connection, connection.dialect.identifier_preparer.quote(table.name), table, rows)

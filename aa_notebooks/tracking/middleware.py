@@ -3,7 +3,10 @@
 Pure ASGI: it wraps `receive` and `send` only, so the handler runs in the request's own context
 and `current_run()` there is the request's run (to add steps and token usage). Decisions:
 - routes: path prefixes or a predicate on the ASGI scope; by default every HTTP request outside
-  `/api/analytics`, the kit's own API;
+  `/api/analytics`, the kit's own API. Of those, only requests that reach a route of the app are
+  recorded: a path no route matches (404: scanners probe thousands) and a method the matching
+  route does not serve (405) are passed through unrecorded, since no agent ran. An app without a
+  Starlette router (plain ASGI) is recorded by the prefixes alone;
 - fields (see `sources`) are read before the call, for the hard-stop check, and again after it,
   when routing, dependencies (`request.state`) and the JSON body the app read have filled in;
   a user or agent id that is not a UUID is left out (and logged) rather than failing the request;
@@ -76,10 +79,11 @@ class AnalyticsMiddleware:
         self._reads_body = any(reads_json(sources) for sources in every.values())
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not self._is_agent_route(scope):
+        route = _route(scope) if scope["type"] == "http" and self._is_agent_route(scope) else None
+        if route is None:
             await self.app(scope, receive, send)
             return
-        await self._record(scope, receive, send)
+        await self._record(scope, receive, send, route)
 
     def _is_agent_route(self, scope: Scope) -> bool:
         if callable(self._routes):
@@ -89,7 +93,9 @@ class AnalyticsMiddleware:
             return not path.startswith(ANALYTICS_API_PREFIX)
         return any(path.startswith(prefix) for prefix in self._routes)
 
-    async def _record(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def _record(
+        self, scope: Scope, receive: Receive, send: Send, route: tuple[Mapping[str, Any], Any]
+    ) -> None:
         statuses: list[int] = []
         body = bytearray() if self._reads_body else None
 
@@ -107,7 +113,7 @@ class AnalyticsMiddleware:
                 statuses.append(message["status"])
             await send(message)
 
-        path_params, endpoint = _route(scope)
+        path_params, endpoint = route
         fields = self._fields(RequestView(scope, path_params, endpoint))
         execution = (self._tracker or get_tracker()).execution(**fields, timeout_s=self.timeout_s)
         try:
@@ -146,14 +152,26 @@ class AnalyticsMiddleware:
             run.fail(f"HTTP {statuses[0]}", _phrase(statuses[0]))
 
 
-def _route(scope: Scope) -> tuple[Mapping[str, Any], Any]:
-    """Path parameters and endpoint of the route the app will choose, before it runs."""
+def _route(scope: Scope) -> tuple[Mapping[str, Any], Any] | None:
+    """Path parameters and endpoint of the route the app will choose, before it runs; None when
+    no route takes the request (path and method). An app without a router: no parameters."""
     router = getattr(scope.get("app"), "router", None)
-    for route in getattr(router, "routes", ()):
+    if router is None or not hasattr(router, "routes"):
+        return {}, None
+    return _matching(scope, router.routes)
+
+
+def _matching(scope: Scope, routes: Sequence[Any]) -> tuple[Mapping[str, Any], Any] | None:
+    """The first route matching path and method, looking inside mounted routers."""
+    for route in routes:
         match, child = route.matches(scope)
-        if match is Match.FULL:
-            return child.get("path_params", {}), child.get("endpoint")
-    return {}, None
+        if match is not Match.FULL:
+            continue
+        inner = getattr(route, "routes", None)
+        if inner:  # a Mount or Host of a router: its own routes decide
+            return _matching({**scope, **child}, inner)
+        return child.get("path_params", {}), child.get("endpoint")
+    return None
 
 
 def _uuid_or_none(value: str | None, field: str) -> uuid.UUID | None:

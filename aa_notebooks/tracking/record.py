@@ -2,7 +2,10 @@
 
 Rows are dicts keyed by column name with Python values (UUID, aware UTC datetime, Decimal, enum
 values as text). The JSON form is what the spool stores; decoding restores each value's type
-from the column it belongs to, so a replayed record is the record that was spooled.
+from the column it belongs to, so a replayed record is the record that was spooled. A record
+that `attach`es steps and usages to an execution stored (or spooled) earlier carries only that
+execution's id. A run that was cut off (its process ended) is recorded from what was known at
+its start (`cut_off_record`).
 """
 
 from __future__ import annotations
@@ -18,9 +21,23 @@ from typing import Any
 
 from sqlalchemy import Numeric, Table, Uuid
 
-from aa_notebooks.db.schema import AgentExecution, ExecutionTrace, TokenUsage, UTCDateTime
+from aa_notebooks.db.bulk import check_rows
+from aa_notebooks.db.schema import (
+    AgentExecution,
+    ExecutionStatus,
+    ExecutionTrace,
+    TokenUsage,
+    UTCDateTime,
+)
 
 Row = dict[str, Any]
+CUT_OFF = "CutOff"
+"""The error_type of a run that was still going when its process ended."""
+START_FIELDS = (
+    "id", "user_id", "request_id", "session_id", "agent_id", "agent_name", "agent_type",
+    "model_name", "flow_id", "query_preview", "started_at",
+)  # fmt: skip
+"""What is known of an execution when it starts: all a cut-off record can hold."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +47,8 @@ class ExecutionRecord:
     execution: Row
     traces: tuple[Row, ...] = ()
     usages: tuple[Row, ...] = ()
+    attach: bool = False
+    """Only the steps and usages are new; `execution` holds just the id of a stored one."""
 
     @property
     def id(self) -> uuid.UUID:
@@ -38,7 +57,11 @@ class ExecutionRecord:
 
     def to_json(self) -> str:
         """One line of JSON (no newline) holding every row."""
-        document = {"execution": self.execution, "traces": self.traces, "usages": self.usages}
+        document: dict[str, Any] = {
+            "execution": self.execution, "traces": self.traces, "usages": self.usages,
+        }  # fmt: skip
+        if self.attach:
+            document["attach"] = True
         return json.dumps(document, default=str, separators=(",", ":"))
 
     @classmethod
@@ -49,7 +72,40 @@ class ExecutionRecord:
             _decode(AgentExecution.__table__, document["execution"]),
             tuple(_decode(ExecutionTrace.__table__, row) for row in document["traces"]),
             tuple(_decode(TokenUsage.__table__, row) for row in document["usages"]),
+            bool(document.get("attach", False)),
         )
+
+    def check(self) -> None:
+        """InvalidInputError naming the first value its column cannot hold (never wrapped)."""
+        if not self.attach:
+            check_rows(AgentExecution.__table__, [self.execution])
+        check_rows(ExecutionTrace.__table__, self.traces)
+        check_rows(TokenUsage.__table__, self.usages)
+
+
+def start_from_json(row: Mapping[str, Any]) -> Row:
+    """A run's start row (`START_FIELDS`) from its JSON form."""
+    return _decode(AgentExecution.__table__, {name: row.get(name) for name in START_FIELDS})
+
+
+def cut_off_record(start: Row, at: datetime, why: str) -> ExecutionRecord:
+    """The record of a run that was cut off at `at`: status failure, error type CutOff; its
+    tokens and cost are unknown (NULL), its steps lost with its process."""
+    completed = max(at, start["started_at"])
+    execution = {
+        **{name: start.get(name) for name in START_FIELDS},
+        "status": ExecutionStatus.failure.value,
+        "input_tokens": None,
+        "output_tokens": None,
+        "total_tokens": None,
+        "cost_usd": None,
+        "execution_time_ms": round((completed - start["started_at"]).total_seconds() * 1000),
+        "llm_time_ms": None,
+        "error_type": CUT_OFF,
+        "error_message": why,
+        "completed_at": completed,
+    }
+    return ExecutionRecord(execution)
 
 
 def _decode(table: Table, row: Mapping[str, Any]) -> Row:

@@ -4,13 +4,24 @@ The async ones keep the document's names and parameters, so its integration guid
 written; the `_sync` twins take a plain Session. Costs come from `calculate_cost`. An execution
 counts towards budgets in the transaction that inserts it (`apply_spend`), as the tracker's do,
 so a hard stop refuses the next check after its commit; alerts it fires are emailed then.
+
+Values are checked first (InvalidInputError naming the field, the value and the limit: a count
+past INTEGER's range is refused, never wrapped). A database that cannot be used never raises into
+the agent: the row goes to the spool of a background writer for that database, which writes it
+(exactly once) when the database is back, and the function returns the row it would have stored,
+unattached to the session. While that spool holds rows, later calls queue behind them, so a step
+never arrives before its execution.
 """
 
 from __future__ import annotations
 
+import threading
 import uuid
+from collections.abc import Awaitable, Callable, Mapping
+from contextlib import suppress
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from enum import Enum
+from typing import Any, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
@@ -21,6 +32,7 @@ from aa_notebooks.db.records import (
     AgentExecutionCreate,
     ExecutionTraceCreate,
     TokenUsageCreate,
+    validated,
 )
 from aa_notebooks.db.repositories import (
     AgentExecutionRepository,
@@ -28,7 +40,15 @@ from aa_notebooks.db.repositories import (
     TokenUsageRepository,
 )
 from aa_notebooks.db.schema import AgentExecution, ExecutionTrace, TokenUsage
+from aa_notebooks.db.url import resolve_url
 from aa_notebooks.pricing import calculate_cost
+from aa_notebooks.tracking.outage import is_outage
+from aa_notebooks.tracking.record import ExecutionRecord
+from aa_notebooks.tracking.writer import BatchWriter
+
+T = TypeVar("T")
+_writers: dict[str, BatchWriter] = {}
+_writers_lock = threading.Lock()
 
 
 def _execution(
@@ -45,23 +65,26 @@ def _execution(
 ) -> AgentExecutionCreate:
     completed = extra.pop("completed_at", None) or datetime.now(UTC)
     started = extra.pop("started_at", None) or completed - timedelta(milliseconds=execution_time_ms)
-    return AgentExecutionCreate(
-        request_id=extra.pop("request_id", None) or uuid.uuid4(),
-        session_id=extra.pop("session_id", None) or uuid.uuid4(),
-        agent_name=agent_name,
-        agent_type=agent_type,
-        model_name=model_name,
-        status=status,
-        input_tokens=input_tokens,
-        output_tokens=output_tokens,
-        total_tokens=input_tokens + output_tokens,
-        execution_time_ms=execution_time_ms,
-        cost_usd=calculate_cost(model_name, input_tokens, output_tokens),
-        query_preview=query_preview,
-        error_message=error_message,
-        started_at=started,
-        completed_at=completed,
-        **extra,
+    return validated(
+        AgentExecutionCreate,
+        dict(
+            request_id=extra.pop("request_id", None) or uuid.uuid4(),
+            session_id=extra.pop("session_id", None) or uuid.uuid4(),
+            agent_name=agent_name,
+            agent_type=agent_type,
+            model_name=model_name,
+            status=status,
+            input_tokens=input_tokens,
+            output_tokens=output_tokens,
+            total_tokens=input_tokens + output_tokens,
+            execution_time_ms=execution_time_ms,
+            cost_usd=calculate_cost(model_name, input_tokens, output_tokens),
+            query_preview=query_preview,
+            error_message=error_message,
+            started_at=started,
+            completed_at=completed,
+            **extra,
+        ),
     )
 
 
@@ -84,7 +107,13 @@ async def track_agent_execution(
         agent_name, agent_type, model_name, input_tokens, output_tokens, execution_time_ms,
         status, error_message, query_preview, extra,
     )  # fmt: skip
-    return await db_session.run_sync(_insert_counting_spend, record, user_id)
+    row = _execution_row(record, user_id)
+    return await _recorded_async(
+        db_session,
+        lambda: db_session.run_sync(_insert_counting_spend, record, user_id),
+        ExecutionRecord(row),
+        lambda: AgentExecution(**row),
+    )
 
 
 def track_agent_execution_sync(
@@ -106,7 +135,13 @@ def track_agent_execution_sync(
         agent_name, agent_type, model_name, input_tokens, output_tokens, execution_time_ms,
         status, error_message, query_preview, extra,
     )  # fmt: skip
-    return _insert_counting_spend(db_session, record, user_id)
+    row = _execution_row(record, user_id)
+    return _recorded(
+        db_session,
+        lambda: _insert_counting_spend(db_session, record, user_id),
+        ExecutionRecord(row),
+        lambda: AgentExecution(**row),
+    )
 
 
 def _insert_counting_spend(
@@ -132,14 +167,17 @@ def _trace(
     input_tokens: int,
     output_tokens: int,
 ) -> ExecutionTraceCreate:
-    return ExecutionTraceCreate(
-        execution_id=execution_id,
-        step_number=step_number,
-        step_type=step_type,
-        content=content,
-        duration_ms=duration_ms,
-        input_tokens=input_tokens,
-        output_tokens=output_tokens,
+    return validated(
+        ExecutionTraceCreate,
+        dict(
+            execution_id=execution_id,
+            step_number=step_number,
+            step_type=step_type,
+            content=content,
+            duration_ms=duration_ms,
+            input_tokens=input_tokens,
+            output_tokens=output_tokens,
+        ),
     )
 
 
@@ -156,7 +194,13 @@ async def record_trace_step(
     """Record one step of the ReAct loop (the document's example)."""
     trace = _trace(execution_id, step_number, step_type, content, duration_ms, input_tokens,
                    output_tokens)  # fmt: skip
-    return await ExecutionTraceRepository(db_session).create(trace)
+    row = _child_row(trace)
+    return await _recorded_async(
+        db_session,
+        lambda: ExecutionTraceRepository(db_session).create(trace),
+        ExecutionRecord({"id": trace.execution_id}, traces=(row,), attach=True),
+        lambda: ExecutionTrace(**row),
+    )
 
 
 def record_trace_step_sync(
@@ -172,7 +216,13 @@ def record_trace_step_sync(
     """`record_trace_step` for a plain (sync) Session."""
     trace = _trace(execution_id, step_number, step_type, content, duration_ms, input_tokens,
                    output_tokens)  # fmt: skip
-    return ExecutionTraceRepository(db_session).create(trace)
+    row = _child_row(trace)
+    return _recorded(
+        db_session,
+        lambda: ExecutionTraceRepository(db_session).create(trace),
+        ExecutionRecord({"id": trace.execution_id}, traces=(row,), attach=True),
+        lambda: ExecutionTrace(**row),
+    )
 
 
 def _usage(
@@ -183,14 +233,17 @@ def _usage(
     output_tokens: int,
     step_number: int | None,
 ) -> TokenUsageCreate:
-    return TokenUsageCreate(
+    fields = dict(
         execution_id=execution_id,
         component=component,
         model=model,
         input_tokens=input_tokens,
         output_tokens=output_tokens,
-        cost_usd=calculate_cost(model, input_tokens, output_tokens),
         step_number=step_number,
+    )
+    validated(TokenUsageCreate, {**fields, "cost_usd": 0})  # counts first, then the price
+    return validated(
+        TokenUsageCreate, {**fields, "cost_usd": calculate_cost(model, input_tokens, output_tokens)}
     )
 
 
@@ -205,7 +258,13 @@ async def record_token_usage(
 ) -> TokenUsage:
     """Record token usage for one component (the document's example)."""
     usage = _usage(execution_id, component, model, input_tokens, output_tokens, step_number)
-    return await TokenUsageRepository(db_session).create(usage)
+    row = _child_row(usage)
+    return await _recorded_async(
+        db_session,
+        lambda: TokenUsageRepository(db_session).create(usage),
+        ExecutionRecord({"id": usage.execution_id}, usages=(row,), attach=True),
+        lambda: TokenUsage(**row),
+    )
 
 
 def record_token_usage_sync(
@@ -219,4 +278,96 @@ def record_token_usage_sync(
 ) -> TokenUsage:
     """`record_token_usage` for a plain (sync) Session."""
     usage = _usage(execution_id, component, model, input_tokens, output_tokens, step_number)
-    return TokenUsageRepository(db_session).create(usage)
+    row = _child_row(usage)
+    return _recorded(
+        db_session,
+        lambda: TokenUsageRepository(db_session).create(usage),
+        ExecutionRecord({"id": usage.execution_id}, usages=(row,), attach=True),
+        lambda: TokenUsage(**row),
+    )
+
+
+def _recorded(
+    session: Session, write: Callable[[], T], record: ExecutionRecord, row: Callable[[], T]
+) -> T:
+    """`write()`'s row; in an outage (or behind spooled rows), the row spooled instead."""
+    writer = _writer_for(session)
+    if writer is not None and writer.spooling:
+        return _spool(session, record, row)
+    try:
+        return write()
+    except Exception as error:
+        if not is_outage(error):
+            raise
+        _rollback(session)
+        return _spool(session, record, row, error)
+
+
+async def _recorded_async(
+    session: AsyncSession,
+    write: Callable[[], Awaitable[T]],
+    record: ExecutionRecord,
+    row: Callable[[], T],
+) -> T:
+    """`_recorded` for an AsyncSession."""
+    writer = _writer_for(session)
+    if writer is not None and writer.spooling:
+        return _spool(session, record, row)
+    try:
+        return await write()
+    except Exception as error:
+        if not is_outage(error):
+            raise
+        with suppress(Exception):  # the connection is gone: nothing to roll back
+            await session.rollback()
+        return _spool(session, record, row, error)
+
+
+def _spool(
+    session: Session | AsyncSession,
+    record: ExecutionRecord,
+    row: Callable[[], T],
+    error: BaseException | None = None,
+) -> T:
+    writer = _writer_for(session, create=True)
+    assert writer is not None
+    if error is not None:
+        writer.notice.went_down(error, f"recorded rows are spooled in {writer.spool.directory}")
+    writer.submit(record)
+    return row()
+
+
+def _rollback(session: Session) -> None:
+    with suppress(Exception):  # the connection is gone: nothing to roll back
+        session.rollback()
+
+
+def _writer_for(session: Session | AsyncSession, create: bool = False) -> BatchWriter | None:
+    """The background writer that spools this session's database (made on first need)."""
+    url = session.get_bind().engine.url.render_as_string(hide_password=False)
+    writer = _writers.get(url)
+    if writer is None and create:
+        with _writers_lock:
+            writer = _writers.get(url)
+            if writer is None:
+                writer = _writers[url] = BatchWriter(resolve_url(url))
+    return writer
+
+
+def _execution_row(record: AgentExecutionCreate, user_id: str | uuid.UUID | None) -> dict[str, Any]:
+    """The execution as the tracker's rows are: every column, enums as their text."""
+    row = _plain(record.model_dump())
+    row["user_id"] = None if user_id is None else uuid.UUID(str(user_id))
+    return row
+
+
+def _child_row(record: ExecutionTraceCreate | TokenUsageCreate) -> dict[str, Any]:
+    """A step or usage as the tracker's rows are; a step's time is now when not given."""
+    row = _plain(record.model_dump())
+    if "timestamp" in row and row["timestamp"] is None:
+        row["timestamp"] = datetime.now(UTC)
+    return row
+
+
+def _plain(row: Mapping[str, Any]) -> dict[str, Any]:
+    return {name: value.value if isinstance(value, Enum) else value for name, value in row.items()}

@@ -127,6 +127,22 @@ class Run:
         """Mark the execution failed without raising; it is recorded as `failure` on exit."""
         self._failure = (error_type, message)
 
+    def start_row(self) -> Row:
+        """What is known at the start (`record.START_FIELDS`): what the journal keeps of it."""
+        return {
+            "id": self.id,
+            "user_id": self.user_id,
+            "request_id": self.request_id,
+            "session_id": self.session_id,
+            "agent_id": self.agent_id,
+            "agent_name": self.agent_name,
+            "agent_type": self.agent_type,
+            "model_name": self.model,
+            "flow_id": self.flow_id,
+            "query_preview": self.query[:QUERY_PREVIEW_LENGTH] if self.query else None,
+            "started_at": self.started_at,
+        }
+
     @property
     def elapsed_ms(self) -> float:
         """Milliseconds since the execution started."""

@@ -3,11 +3,15 @@
 Layout: `<spool dir>/<database>/segment-*.jsonl`, one line per record (`ExecutionRecord.to_json`).
 Each writer appends to a segment of its own, which it holds locked (`flock`) for as long as it
 lives; a segment that nobody holds was left by a process that has ended, and any writer for the
-same database replays it. An append is whole lines, fsync'd before `append` returns; a torn last
-line (a crash mid-write) is skipped on reading, as its writer never learned it was durable.
+same database replays it. An append is whole lines, fsync'd before `append` returns.
 Replaying is safe to repeat: writing is idempotent on the execution id, so a crash between the
-commit and the removal of a segment writes nothing twice. Records the database refuses for good
-(not an outage) are kept in `rejected.jsonl` beside the segments, with the error.
+commit and the removal of a segment writes nothing twice.
+
+Nothing is dropped: what cannot be replayed is moved to `rejected.jsonl` beside the segments, one
+JSON line each with the reason (`"error"`) and the record (`"record"`) or, when it cannot be
+read as one, the raw text (`"line"`): a line that is not JSON or holds a bad value, a torn last
+line (a crash mid-write), a record the database refuses for good (not an outage). The rest of
+the segment, and every later one, replays.
 """
 
 from __future__ import annotations
@@ -60,7 +64,7 @@ class Spool:
         data = b"".join(record.to_json().encode() + b"\n" for record in records)
         size = os.fstat(fd).st_size
         try:
-            _write_all(fd, data)
+            write_all(fd, data)
             os.fsync(fd)
         except OSError:
             os.ftruncate(fd, size)  # never leave half a line for the next append to extend
@@ -89,13 +93,20 @@ class Spool:
 
     def reject(self, record: ExecutionRecord, error: BaseException) -> None:
         """Keep a record the database refuses (not an outage) with its error, for a human."""
-        self.directory.mkdir(parents=True, exist_ok=True)
         message = json.dumps(f"{type(error).__name__}: {error}")
-        line = f'{{"error":{message},"record":{record.to_json()}}}\n'
+        self._keep_rejected(f'{{"error":{message},"record":{record.to_json()}}}\n')
+
+    def reject_line(self, line: bytes, reason: str) -> None:
+        """Keep a spooled or journaled line that cannot be read as a record, with the reason."""
+        text = line.decode("utf-8", errors="replace").rstrip("\n")
+        self._keep_rejected(json.dumps({"error": reason, "line": text}) + "\n")
+
+    def _keep_rejected(self, line: str) -> None:
+        self.directory.mkdir(parents=True, exist_ok=True)
         flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND
         fd = os.open(self.directory / REJECTED_FILE, flags, 0o600)
         try:
-            _write_all(fd, line.encode())
+            write_all(fd, line.encode())
             os.fsync(fd)
         finally:
             os.close(fd)
@@ -124,7 +135,7 @@ class Spool:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         path = self.directory / f"{stem}.jsonl"
         os.rename(temporary, path)
-        _fsync_directory(self.directory)
+        fsync_directory(self.directory)
         self._own, self._own_path = fd, path
         return fd
 
@@ -147,18 +158,20 @@ class Spool:
             if count:
                 log.info("replayed %d spooled records from %s", count, path)
             path.unlink()
-            _fsync_directory(self.directory)
+            fsync_directory(self.directory)
             return count
         finally:
             os.close(fd)
 
-    @staticmethod
     def _replay_file(
-        fd: int, write: Callable[[list[ExecutionRecord]], None], batch_size: int
+        self, fd: int, write: Callable[[list[ExecutionRecord]], None], batch_size: int
     ) -> int:
+        """Write a segment's records in batches; its unreadable lines are moved to the rejected
+        file once the whole segment is written (so an outage midway moves nothing twice)."""
+        unreadable: list[tuple[bytes, str]] = []
         batch: list[ExecutionRecord] = []
         count = 0
-        for record in _read_records(fd):
+        for record in _read_records(fd, unreadable):
             batch.append(record)
             if len(batch) >= batch_size:
                 write(batch)
@@ -167,24 +180,28 @@ class Spool:
         if batch:
             write(batch)
             count += len(batch)
+        for line, reason in unreadable:
+            log.error("spool %s; moved to %s", reason, REJECTED_FILE)
+            self.reject_line(line, f"spool {reason}")
         return count
 
 
-def _read_records(fd: int) -> Iterator[ExecutionRecord]:
-    """The records of a segment from its start; a torn or unreadable line is logged and skipped."""
+def _read_records(fd: int, unreadable: list[tuple[bytes, str]]) -> Iterator[ExecutionRecord]:
+    """The records of a segment from its start; lines that are not one go to `unreadable`."""
     with os.fdopen(os.dup(fd), "rb") as file:
         file.seek(0)
         for number, line in enumerate(file, start=1):
             if not line.endswith(b"\n"):
-                log.warning("skipping a torn last line (%d bytes) in the spool", len(line))
+                unreadable.append((line, f"line {number}: truncated (a crash while writing it)"))
                 return
             try:
                 yield ExecutionRecord.from_json(line)
-            except (ValueError, KeyError, TypeError) as exc:
-                log.error("skipping unreadable spool line %d: %s", number, exc)
+            except Exception as exc:  # whatever a damaged line raises, the rest goes on
+                unreadable.append((line, f"line {number}: unreadable ({exc!r})"))
 
 
-def _write_all(fd: int, data: bytes) -> None:
+def write_all(fd: int, data: bytes) -> None:
+    """Write all of `data` (os.write may write less than asked)."""
     view = memoryview(data)
     while view:
         view = view[os.write(fd, view) :]
@@ -197,7 +214,7 @@ def _same_file(fd: int, path: Path) -> bool:
         return False
 
 
-def _fsync_directory(directory: Path) -> None:
+def fsync_directory(directory: Path) -> None:
     """Make a file's creation, rename or removal durable."""
     fd = os.open(directory, os.O_RDONLY)
     try:

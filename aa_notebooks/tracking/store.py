@@ -5,7 +5,9 @@ as `INSERT OR IGNORE` for a primary key), so an execution already stored (a repl
 retried batch) is skipped together with its steps and usages, and only new executions count
 towards budgets (`apply_spend`, in the same transaction, so spend commits with the rows). The
 steps and usages of the new executions are new too (they are written with their execution or
-not at all), so they go straight in, without a conflict check.
+not at all), so they go straight in, without a conflict check. Records that `attach` steps and
+usages to an execution stored earlier (the document's recording functions, spooled in an outage)
+insert them with the same conflict clause on their own ids, after the batch's executions.
 """
 
 from __future__ import annotations
@@ -43,7 +45,8 @@ class BatchResult:
 
 def write_batch(engine: Engine, records: Sequence[ExecutionRecord]) -> BatchResult:
     """Store the records not stored yet, with their spend, in one write transaction."""
-    unique = list({record.id: record for record in records}.values())
+    unique = list({record.id: record for record in records if not record.attach}.values())
+    attached = [record for record in records if record.attach]
     alerts = 0
     with write_transaction(engine) as connection:
         _add_missing_users(connection, {r.execution["user_id"] for r in unique} - {None})
@@ -54,6 +57,11 @@ def write_batch(engine: Engine, records: Sequence[ExecutionRecord]) -> BatchResu
         usages = [row for r in new for row in r.usages]
         insert_rows(connection, _TRACES, _fit(connection, _TRACES, traces))
         insert_rows(connection, _USAGES, _fit(connection, _USAGES, usages))
+        for table, children in (
+            (_TRACES, [row for r in attached for row in r.traces]),
+            (_USAGES, [row for r in attached for row in r.usages]),
+        ):
+            insert_new(connection, table, _fit(connection, table, children))
         if new:
             alerts = apply_spend(connection, [r.execution for r in new])
     return BatchResult(len(new), alerts)

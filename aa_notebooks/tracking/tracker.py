@@ -2,8 +2,11 @@
 
 Before the block runs, the hard-stop check refuses it with BudgetExceededError when a hard_stop
 budget of its scope (global, user, agent, flow) is spent; a refused run did no work and is not
-recorded. When the database cannot be reached for that check, the run goes ahead (and is
-spooled like any other): recording must survive an outage. On exit the execution is recorded:
+recorded. The check counts the spend of this tracker's runs that the writer has not committed
+yet, so a backlog lets no run through past the threshold. When the database cannot be used for
+that check (any error but BudgetExceededError: an outage, a driver error, raw or wrapped), the run
+goes ahead and is spooled like any other, and one warning says so for the whole outage:
+recording never hurts the agent. On exit the execution is recorded:
 `success`; `failure` with the exception's class name and message (re-raised) or with what
 `run.fail` was given; `timeout` when `timeout_s` ran out. Async blocks are cancelled at the
 deadline and raise TimeoutError; a synchronous block cannot be interrupted, so it runs to its
@@ -13,7 +16,6 @@ end and is recorded as `timeout` if it took longer than `timeout_s`, returning n
 from __future__ import annotations
 
 import asyncio
-import logging
 import threading
 import uuid
 from pathlib import Path
@@ -25,14 +27,12 @@ from sqlalchemy.engine import URL
 from aa_notebooks.budgets import check_budget
 from aa_notebooks.db.schema import ExecutionStatus
 from aa_notebooks.db.url import mask_url, resolve_url
-from aa_notebooks.errors import InvalidInputError, SchemaError, first_line
+from aa_notebooks.errors import BudgetExceededError, InvalidInputError, SchemaError
 from aa_notebooks.tracking.context import CURRENT_RUN
 from aa_notebooks.tracking.ids import optional_uuid
-from aa_notebooks.tracking.outage import is_outage
+from aa_notebooks.tracking.outage import notice_for
 from aa_notebooks.tracking.run import Run
 from aa_notebooks.tracking.writer import BatchWriter
-
-log = logging.getLogger(__name__)
 
 
 class Tracker:
@@ -55,6 +55,8 @@ class Tracker:
         self._retry_interval_s = retry_interval_s
         self._writer: BatchWriter | None = None
         self._lock = threading.Lock()
+        self.notice = notice_for(mask_url(self.url))
+        """Shared by the check and the writer: one warning per outage."""
 
     @property
     def writer(self) -> BatchWriter:
@@ -67,6 +69,7 @@ class Tracker:
                         spool_dir=self._spool_dir,
                         batch_size=self._batch_size,
                         retry_interval_s=self._retry_interval_s,
+                        notice=self.notice,
                     )
         return self._writer
 
@@ -102,26 +105,28 @@ class Tracker:
     ) -> None:
         """Raise BudgetExceededError when a hard_stop budget of this scope is spent.
 
-        Lets the run go ahead when budgets cannot be read: database unreachable (logged), or no
-        budget table at all (so no budget to enforce).
+        Spend recorded by this tracker and not committed yet counts. Lets the run go ahead when
+        budgets cannot be read: no budget table at all (so no budget to enforce), or any database
+        error (one warning for the whole outage).
         """
-        if not self.check_budgets or (self._writer is not None and self._writer.spooling):
+        writer = self._writer
+        if not self.check_budgets or (writer is not None and writer.spooling):
             return
         user = optional_uuid(user_id, "user_id")
+        pending = writer.pending.micros if writer is not None else None
         try:
             check_budget(
-                self._url_text, user_id=user, agent=agent_name, agent_id=agent_id, flow=flow_id
-            )
+                self._url_text, user_id=user, agent=agent_name, agent_id=agent_id, flow=flow_id,
+                pending=pending,
+            )  # fmt: skip
+        except (BudgetExceededError, InvalidInputError):
+            raise
         except SchemaError:
             return
         except Exception as error:
-            if not is_outage(error):
-                raise
-            log.warning(
-                "budget check skipped, database %s unreachable: %s",
-                mask_url(self.url),
-                first_line(error, type(error).__name__),
-            )
+            self.notice.went_down(error, "budget checks are skipped and runs go ahead")
+            return
+        self.notice.came_back()
 
     def flush(self, timeout: float | None = None) -> bool:
         """Wait until every execution recorded so far is in the database or the spool."""
@@ -213,6 +218,7 @@ class ExecutionScope:
     def _start(self) -> Run:
         self._writer = self._tracker.writer  # started now: a setup error shows before the work
         self._run = Run(**self._fields)
+        self._writer.started(self._run)
         self._token = CURRENT_RUN.set(self._run)
         return self._run
 

@@ -7,8 +7,14 @@ instead of paying one each, which also keeps the thread off the agent's interpre
 the database cannot be reached, the batch goes to the spool (fsync'd) and the writer retries every
 `retry_interval_s`, replaying the spool, each record exactly once, when the database is back.
 A record is durable once its batch commits or is spooled; `flush` waits for that, and `close`
-(also run at exit) flushes, replays what it can and stops the thread. The kit's tables are
-created on first use (`init_db`, which leaves an AgentOS database as it is).
+(also run at exit, and a flush on SIGTERM/SIGINT: `shutdown`) flushes, replays what it can and
+stops the thread. Until then the write-ahead `journal` keeps every run's start and record on
+disk, so a process that is killed loses none: the next writer for the database recovers them.
+Runs still going when the process exits are recorded as cut off. Until its batch commits, a
+record's cost counts in `pending`, which the hard-stop check adds to the database's spend.
+Records are range-checked before they are written: one the columns cannot hold is set aside with
+the reason (see `spool`), the rest of its batch written. The kit's tables are created on first
+use (`init_db`, which leaves an AgentOS database as it is).
 """
 
 from __future__ import annotations
@@ -25,11 +31,16 @@ from sqlalchemy.engine import URL
 
 from aa_notebooks.budgets import deliver_alerts
 from aa_notebooks.db.engine import get_engine
+from aa_notebooks.db.schema import ExecutionStatus
 from aa_notebooks.db.setup import init_db
 from aa_notebooks.db.url import mask_url, resolve_url
-from aa_notebooks.errors import first_line
-from aa_notebooks.tracking.outage import is_outage
-from aa_notebooks.tracking.record import ExecutionRecord
+from aa_notebooks.errors import InvalidInputError, first_line
+from aa_notebooks.tracking import shutdown
+from aa_notebooks.tracking.journal import HEARTBEAT_S, Journal, recover
+from aa_notebooks.tracking.outage import OutageNotice, is_outage, notice_for
+from aa_notebooks.tracking.pending import PendingSpend
+from aa_notebooks.tracking.record import CUT_OFF, ExecutionRecord
+from aa_notebooks.tracking.run import Run
 from aa_notebooks.tracking.spool import Spool, database_directory, default_spool_dir
 from aa_notebooks.tracking.store import write_batch
 
@@ -62,6 +73,7 @@ class BatchWriter:
         batch_size: int = 2000,
         retry_interval_s: float = 2.0,
         batch_wait_s: float = BATCH_WAIT_S,
+        notice: OutageNotice | None = None,
     ) -> None:
         self.url = resolve_url(url)
         self.batch_size = batch_size
@@ -69,22 +81,47 @@ class BatchWriter:
         self.batch_wait_s = batch_wait_s
         root = Path(spool_dir) if spool_dir is not None else default_spool_dir()
         self.spool = Spool(database_directory(root, self.url))
+        self.journal = Journal(self.spool.directory)
+        self.pending = PendingSpend()
+        """Cost of the records submitted and not committed yet, for the hard-stop check."""
+        self.notice = notice or notice_for(mask_url(self.url))
         self._engine = get_engine(self.url)
         self._queue: queue.SimpleQueue[ExecutionRecord | _Flush] = queue.SimpleQueue()
         self._retry_at: float | None = 0.0  # when to try the spool next; None: nothing to replay
+        self._running: dict[object, Run] = {}
+        self._handled = 0  # records taken from the queue and committed, spooled or set aside
+        self._beat_at = 0.0
         self._closed = False
         self._schema_ready = False
         self._thread = threading.Thread(target=self._loop, name="aa-notebooks-writer", daemon=True)
         self._thread.start()
-        atexit.register(self.close)
+        atexit.register(self._at_exit)
+        shutdown.watch(self)
+
+    def started(self, run: Run) -> None:
+        """Note a run that starts, in the journal: if the process dies, it is not forgotten."""
+        if not self._closed:
+            self._running[run.id] = run
+            self.journal.started(run.start_row())
 
     def submit(self, record: ExecutionRecord) -> None:
         """Queue a record for writing; after `close`, write (or spool) it at once instead."""
+        self._running.pop(record.id, None)
         if self._closed:
             self._thread.join()  # never write beside the thread while it finishes
             self._handle([record])
-        else:
-            self._queue.put(record)
+            return
+        self.pending.add(record)
+        self.journal.finished(record, lambda: self._queue.put(record))
+
+    def stopping(self, cut_off: str | None, timeout: float) -> None:
+        """The process is told to stop: flush, after recording the runs still going as cut off
+        (`cut_off` says why) when it is about to end at once."""
+        if self._closed:
+            return
+        if cut_off is not None:
+            self._cut_off_running(cut_off)
+        self.flush(timeout)
 
     def flush(self, timeout: float | None = None) -> bool:
         """Wait until every record submitted so far is committed or spooled; retries the spool.
@@ -102,12 +139,23 @@ class BatchWriter:
         if self._closed:
             return
         self._closed = True
-        atexit.unregister(self.close)
+        atexit.unregister(self._at_exit)
         marker = _Flush(stop=True)
         self._queue.put(marker)
         marker.done.wait(timeout)
         self._thread.join(timeout)
         self.spool.close()
+        if not self._thread.is_alive():
+            self.journal.close()
+
+    def _at_exit(self) -> None:
+        """At interpreter exit: runs still going (in daemon threads) are cut off; then close."""
+        self._cut_off_running("the process exited while the run was going")
+        self.close()
+
+    def _cut_off_running(self, why: str) -> None:
+        for run in list(self._running.values()):
+            self.submit(run.finish(ExecutionStatus.failure, CUT_OFF, why))
 
     @property
     def spooling(self) -> bool:
@@ -118,8 +166,12 @@ class BatchWriter:
         while True:
             items = self._take()
             markers = [item for item in items if isinstance(item, _Flush)]
+            records = [item for item in items if isinstance(item, ExecutionRecord)]
             try:
-                self._handle([item for item in items if isinstance(item, ExecutionRecord)])
+                try:
+                    self._handle(records)
+                finally:
+                    self._settle(records)
                 if markers or (self._retry_at is not None and time.monotonic() >= self._retry_at):
                     self._replay()
             except Exception:
@@ -130,10 +182,22 @@ class BatchWriter:
             if any(marker.stop for marker in markers):
                 return
 
+    def _settle(self, records: Sequence[ExecutionRecord]) -> None:
+        """Queued records handled: their cost leaves `pending`, the journal drops them."""
+        if records:
+            self.pending.remove(records)
+            self._handled += len(records)
+            self.journal.settle(self._handled)
+        if time.monotonic() >= self._beat_at:
+            self.journal.heartbeat()
+            self._beat_at = time.monotonic() + HEARTBEAT_S
+
     def _take(self) -> list[ExecutionRecord | _Flush]:
-        """Block for the first item (or the next retry), then take what queues within
-        `batch_wait_s` of it, up to `batch_size` records or a flush marker."""
-        wait = None if self._retry_at is None else max(0.0, self._retry_at - time.monotonic())
+        """Block for the first item (or the next retry or heartbeat), then take what queues
+        within `batch_wait_s` of it, up to `batch_size` records or a flush marker."""
+        wait = HEARTBEAT_S
+        if self._retry_at is not None:
+            wait = min(wait, max(0.0, self._retry_at - time.monotonic()))
         try:
             items = [self._queue.get(timeout=wait)]
         except queue.Empty:
@@ -165,17 +229,20 @@ class BatchWriter:
             log.critical("cannot spool %d records: %s; they are lost", len(records), error)
 
     def _replay(self) -> None:
-        """Write what the spool holds; on an outage, try again after `retry_interval_s`."""
+        """Write what the spool and dead writers' journals hold; on an outage, try again after
+        `retry_interval_s`."""
         try:
             count = self.spool.replay(self._write, self.batch_size)
+            recover(self.spool, self._write, self.batch_size)
         except _DatabaseDown:
             return
         if count:
-            log.info("database %s reachable again: %d spooled records replayed", self._shown, count)
+            log.info("database %s: %d spooled records replayed", self._shown, count)
         self._retry_at = None
 
     def _write(self, records: Sequence[ExecutionRecord]) -> None:
-        """Write records; ones the database refuses for good are set aside in the spool.
+        """Write records; ones out of range, or that the database refuses for good, are set
+        aside in the spool's rejected file.
 
         Raises _DatabaseDown (and schedules a retry) when the database cannot be used.
         """
@@ -189,11 +256,31 @@ class BatchWriter:
             if len(records) == 1:
                 self._reject(records[0], error)
                 return
+            if isinstance(error, InvalidInputError):  # a value out of range: find the records
+                if kept := self._in_range(records):
+                    self._write(kept)
+                return
             for record in records:  # find the refused ones; the others are written
                 self._write([record])
             return
+        self.notice.came_back()
+        if log.isEnabledFor(logging.DEBUG):
+            ids = [str(record.id) for record in records]
+            log.debug("committed %d records", len(ids), extra={"execution_ids": ids})
         if result.alerts:
             self._deliver_alerts()
+
+    def _in_range(self, records: Sequence[ExecutionRecord]) -> Sequence[ExecutionRecord]:
+        """The records whose values their columns hold; the others are set aside with why."""
+        kept = []
+        for record in records:
+            try:
+                record.check()
+            except InvalidInputError as error:
+                self._reject(record, error)
+                continue
+            kept.append(record)
+        return kept
 
     def _ensure_schema(self) -> None:
         """Create the kit's tables on first use (never altering an AgentOS database)."""
@@ -209,14 +296,11 @@ class BatchWriter:
             log.warning("budget alerts not emailed now (%s); `budget_status` retries", error)
 
     def _went_down(self, error: BaseException) -> None:
-        if self._retry_at is None or not self.spool.has_own_records():
-            log.warning(
-                "database %s unreachable (%s); spooling records in %s, retrying every %s s",
-                self._shown,
-                first_line(error, type(error).__name__),
-                self.spool.directory,
-                self.retry_interval_s,
-            )
+        self.notice.went_down(
+            error,
+            f"runs go ahead and their records are spooled in {self.spool.directory}, "
+            f"retried every {self.retry_interval_s} s",
+        )
         self._retry_at = time.monotonic() + self.retry_interval_s
 
     def _reject(self, record: ExecutionRecord, error: BaseException) -> None:

@@ -19,6 +19,7 @@ from aa_notebooks.db.bulk import (
     storage_uuid,
 )
 from aa_notebooks.db.engine import get_engine, session_factory
+from aa_notebooks.db.repositories import AgentExecutionRepository
 from aa_notebooks.db.schema import (
     AgentExecution,
     Base,
@@ -32,6 +33,7 @@ from aa_notebooks.db.schema import (
     User,
 )
 from aa_notebooks.db.setup import init_db
+from aa_notebooks.errors import InvalidInputError
 
 USER_ID = uuid.UUID("0f3f0e4c-9b1d-4f57-8a0e-2d2b1c9e7a11")
 EXECUTION_ID = uuid.UUID("019500aa-0000-7000-8000-000000000001")
@@ -232,3 +234,120 @@ def test_repository_bulk_insert_accepts_rows_of_different_shapes(db_url: str) ->
         stored = {row.status.value: row for row in repo.list()}
     assert (stored["failure"].error_type, stored["failure"].agent_name) == ("ToolError", None)
     assert (stored["success"].error_type, stored["success"].agent_name) == (None, "planner")
+
+
+# --- Range checks: a value one past what the column holds is refused on every path, never wrapped.
+
+INTEGER_MAX = 2**31 - 1
+PAST = [pytest.param(2**31, id="2^31"), pytest.param(5_000_000_000, id="5e9"),
+        pytest.param(-1, id="negative")]  # fmt: skip
+
+
+def _usage_row(**fields: Any) -> dict[str, Any]:
+    return {"id": uuid.uuid4(), "execution_id": EXECUTION_ID, "component": "main_agent",
+            "model": "gpt-4o", "input_tokens": 10, "output_tokens": 5,
+            "cost_usd": Decimal("0.000075"), "step_number": 1, **fields}  # fmt: skip
+
+
+def _stored_usages(url: str) -> list[tuple[int, int]]:
+    with get_engine(url).connect() as connection:
+        query = select(TokenUsage.input_tokens, TokenUsage.output_tokens)
+        return [tuple(row) for row in connection.execute(query)]
+
+
+@pytest.fixture
+def with_execution(db_url: str) -> str:
+    """The test database holding the execution the usage rows belong to."""
+    with session_factory(db_url)() as session:
+        session.add(User(id=USER_ID))
+        session.flush()
+        session.add(_execution(EXECUTION_ID))
+        session.commit()
+    return db_url
+
+
+def _bulk_dicts(connection: Any, row: dict[str, Any]) -> None:
+    bulk_insert_rows(connection, TokenUsage.__table__, [row])
+
+
+def _stored_form(connection: Any, row: dict[str, Any]) -> tuple[Any, ...]:
+    """A row as `insert_storage_rows` takes it (COPY takes the Python values as they are)."""
+    if connection.dialect.name == "postgresql":
+        return tuple(row.values())
+    return tuple(
+        storage_uuid(v) if isinstance(v, uuid.UUID) else float(v) if isinstance(v, Decimal) else v
+        for v in row.values()
+    )
+
+
+def _storage_list(connection: Any, row: dict[str, Any]) -> None:
+    insert_storage_rows(
+        connection, TokenUsage.__table__, list(row), [_stored_form(connection, row)]
+    )
+
+
+def _storage_iterator(connection: Any, row: dict[str, Any]) -> None:
+    rows = iter([_stored_form(connection, _usage_row()), _stored_form(connection, row)])
+    insert_storage_rows(connection, TokenUsage.__table__, list(row), rows)
+
+
+def _tracker_new(connection: Any, row: dict[str, Any]) -> None:
+    from aa_notebooks.tracking.insert import insert_new
+
+    insert_new(connection, TokenUsage.__table__, [_usage_row(), row])
+
+
+def _tracker_rows(connection: Any, row: dict[str, Any]) -> None:
+    from aa_notebooks.tracking.insert import insert_rows  # binary COPY on PostgreSQL
+
+    insert_rows(connection, TokenUsage.__table__, [_usage_row(), row])
+
+
+PATHS = [_bulk_dicts, _storage_list, _storage_iterator, _tracker_new, _tracker_rows]
+
+
+@pytest.mark.parametrize("path", PATHS, ids=lambda path: path.__name__.strip("_"))
+@pytest.mark.parametrize("value", PAST)
+def test_a_count_past_the_column_is_refused_not_wrapped(
+    with_execution: str, path: Any, value: int
+) -> None:
+    with (
+        get_engine(with_execution).begin() as connection,
+        pytest.raises(InvalidInputError) as refused,
+    ):
+        path(connection, _usage_row(input_tokens=value))
+    assert str(refused.value) == (
+        f"tokenusages.input_tokens = {value} is out of range: its column is INTEGER, which holds "
+        f"0 to {INTEGER_MAX} here; the value is refused, not wrapped"
+    )
+    assert _stored_usages(with_execution) == []
+
+
+@pytest.mark.parametrize("path", PATHS, ids=lambda path: path.__name__.strip("_"))
+def test_the_largest_count_is_stored_exactly(with_execution: str, path: Any) -> None:
+    with get_engine(with_execution).begin() as connection:
+        path(connection, _usage_row(input_tokens=INTEGER_MAX, output_tokens=0))
+    assert (INTEGER_MAX, 0) in _stored_usages(with_execution)
+
+
+@pytest.mark.parametrize("value", PAST)
+def test_the_repositories_refuse_a_count_past_the_column(db_url: str, value: int) -> None:
+    with session_factory(db_url)() as session:
+        repository = AgentExecutionRepository(session)
+        refusal = r"invalid execution: output_tokens: Input should be \w+ than or equal to \S+"
+        refusal += f", got {value}$"
+        with pytest.raises(InvalidInputError, match=refusal):
+            repository.create({"status": "success", "output_tokens": value})
+        with pytest.raises(InvalidInputError, match=f"agentexecutions.output_tokens = {value}"):
+            repository.bulk_insert([{"id": uuid.uuid4(), "request_id": uuid.uuid4(),
+                                     "session_id": uuid.uuid4(), "status": "success",
+                                     "output_tokens": value}], validate=False)  # fmt: skip
+        assert session.scalars(select(AgentExecution)).all() == []
+
+
+def test_a_cost_past_numeric_10_6_is_refused(with_execution: str) -> None:
+    with get_engine(with_execution).begin() as connection, pytest.raises(
+        InvalidInputError, match=r"tokenusages.cost_usd = 10000 is out of range: its column is "
+        r"NUMERIC\(10,6\), which holds -9999.999999 to 9999.999999"
+    ):  # fmt: skip
+        _tracker_rows(connection, _usage_row(cost_usd=Decimal(10000)))

@@ -18,7 +18,7 @@ from fastapi import FastAPI, HTTPException
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse
-from starlette.routing import Route
+from starlette.routing import Mount, Route
 
 from aa_notebooks.budgets import create_budget
 from aa_notebooks.errors import MissingExtraError
@@ -179,6 +179,41 @@ async def test_defaults_record_every_route_but_the_analytics_api(
         "gpt-4o",
         "hello",
     )
+
+
+async def test_only_requests_that_reach_a_route_are_recorded(db_url: str, tracker: Tracker) -> None:
+    """Unmatched paths (404), a method the route does not serve (405) and a path under a mounted
+    router that none of its routes takes pass unrecorded; a 404 the handler itself answers (the
+    agent ran and found nothing) and a route inside the mount are recorded."""
+
+    async def endpoint(request: Request) -> PlainTextResponse:
+        found = request.path_params.get("agent_name") != "ghost"
+        return PlainTextResponse("done" if found else "no such agent", 200 if found else 404)
+
+    inner = Starlette(routes=[Route("/{agent_name}/ask", endpoint, methods=["POST"])])
+    app = Starlette(routes=[Route("/chat", endpoint, methods=["GET"]), Mount("/agents", inner)])
+    app.add_middleware(AnalyticsMiddleware, tracker=tracker)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://agents") as http:
+        answered = [
+            (await http.get("/wp-login.php")).status_code,
+            (await http.get("/.env")).status_code,
+            (await http.post("/chat")).status_code,
+            (await http.get("/agents/researcher/ask")).status_code,
+            (await http.post("/agents/researcher/nothing")).status_code,
+            (await http.post("/agents/researcher/ask")).status_code,
+            (await http.post("/agents/ghost/ask")).status_code,
+            (await http.get("/chat")).status_code,
+        ]
+    assert answered == [404, 404, 405, 405, 404, 200, 404, 200]
+    tracker.flush()
+    recorded = [(row["agent_name"], row["status"].value, row["error_type"])
+                for row in executions(db_url)]  # fmt: skip
+    assert recorded == [
+        ("researcher", "success", None),
+        ("ghost", "failure", "HTTP 404"),
+        ("endpoint", "success", None),
+    ]
 
 
 def test_without_starlette_the_error_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:

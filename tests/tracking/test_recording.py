@@ -6,8 +6,8 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
-from pydantic import ValidationError
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from aa_notebooks.db.engine import async_session_factory, get_async_engine, session_factory
 from aa_notebooks.db.schema import AgentExecution, ExecutionTrace, TokenUsage
@@ -90,7 +90,7 @@ def test_sync_twins(db_url: str) -> None:
 
 def test_bad_input_is_rejected_and_nothing_is_written(db_url: str) -> None:
     with session_factory(db_url)() as session:
-        with pytest.raises(ValidationError, match="'success', 'failure' or 'timeout'"):
+        with pytest.raises(InvalidInputError, match="'success', 'failure' or 'timeout'"):
             track_agent_execution_sync(session, None, "a", "t", "gpt-4o", 1, 1, 1, status="ok")
         with pytest.raises(InvalidInputError, match="input_tokens must be zero or more, got -1"):
             track_agent_execution_sync(session, None, "a", "t", "gpt-4o", -1, 1, 1)
@@ -123,3 +123,32 @@ async def test_recorded_spend_counts_towards_a_hard_stop_at_once(db_url: str) ->
     check_budget(db_url, agent="planner")  # another agent is not stopped
     events = connect(db_url).budget_alert_events("24h")
     assert sorted(events["kind"]) == ["exceeded", "warning"]
+
+
+async def test_counts_past_the_integer_range_are_refused(db_url: str) -> None:
+    """One past INTEGER's range on each recording function, sync and async: InvalidInputError
+    naming the field, the value and the limit; nothing is written."""
+    limit = "Input should be less than or equal to 2147483647, got 2147483648"
+    with session_factory(db_url)() as session:
+        with pytest.raises(InvalidInputError, match=f"invalid execution: input_tokens: {limit}"):
+            track_agent_execution_sync(session, None, "a", "t", "gpt-4o", 2**31, 1, 1)
+        with pytest.raises(InvalidInputError, match=f"execution_time_ms: {limit}"):
+            track_agent_execution_sync(session, None, "a", "t", "gpt-4o", 1, 1, 2**31)
+        execution = track_agent_execution_sync(session, None, "a", "t", "gpt-4o", 1, 1, 1)
+        with pytest.raises(InvalidInputError, match=f"invalid trace step: duration_ms: {limit}"):
+            record_trace_step_sync(session, execution.id, 1, "thought", "x", 2**31)
+        with pytest.raises(InvalidInputError, match=f"invalid token usage: output_tokens: {limit}"):
+            record_token_usage_sync(session, execution.id, "main", "gpt-4o", 1, 2**31)
+    engine = get_async_engine(db_url)
+    async with AsyncSession(engine) as session:
+        with pytest.raises(InvalidInputError, match=f"output_tokens: {limit}"):
+            await track_agent_execution(session, None, "a", "t", "gpt-4o", 1, 2**31, 1)
+        with pytest.raises(InvalidInputError, match=f"step_number: {limit}"):
+            await record_trace_step(session, execution.id, 2**31, "thought", "x", 1)
+        with pytest.raises(InvalidInputError, match=f"input_tokens: {limit}"):
+            await record_token_usage(session, execution.id, "main", "gpt-4o", 2**31, 1)
+    await engine.dispose()
+    with session_factory(db_url)() as session:
+        assert len(session.scalars(select(AgentExecution)).all()) == 1
+        assert session.scalars(select(ExecutionTrace)).all() == []
+        assert session.scalars(select(TokenUsage)).all() == []

@@ -4,6 +4,7 @@ records the database refuses."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -165,22 +166,83 @@ def test_a_live_writers_spool_is_left_to_it(down_database: Down, spool_dir: Path
             second.close()
 
 
-def test_a_torn_last_line_is_skipped(db_url: str, spool_dir: Path) -> None:
+def rejected(writer: BatchWriter) -> list[dict[str, object]]:
+    """The rejected file's entries."""
+    path = writer.spool.directory / REJECTED_FILE
+    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+
+
+def test_what_cannot_be_replayed_is_moved_aside_and_the_rest_replays(
+    db_url: str, spool_dir: Path
+) -> None:
+    """Two segments left by dead writers: the first holds a non-numeric cost, a line that is not
+    JSON and a count past INTEGER's range between good records; the second ends in a torn line.
+    Every good record of both is written; each bad line is in the rejected file with its reason."""
     probe = BatchWriter(db_url, spool_dir=spool_dir)
     probe.close()
-    good = [make_record() for _ in range(3)]
+    directory = probe.spool.directory
+    directory.mkdir(parents=True, exist_ok=True)
+    good = [make_record() for _ in range(6)]
+    bad_cost = json.loads(make_record().to_json())
+    bad_cost["execution"]["cost_usd"] = "a lot"
+    too_many = make_record()
+    wrapped = {**too_many.execution, "input_tokens": 2**31, "total_tokens": 2**31 + 300}
+    too_many = ExecutionRecord(wrapped, too_many.traces, too_many.usages)
     torn = make_record().to_json()[:57]
-    probe.spool.directory.mkdir(parents=True, exist_ok=True)
-    segment = probe.spool.directory / "segment-1-999999-deadbeef.jsonl"
-    segment.write_text("".join(r.to_json() + "\n" for r in good) + torn)
+    first = directory / "segment-1-999999-aaaaaaaa.jsonl"
+    first.write_text(
+        "\n".join([good[0].to_json(), json.dumps(bad_cost), good[1].to_json(), "{not json",
+                   too_many.to_json(), good[2].to_json()]) + "\n"
+    )  # fmt: skip
+    second = directory / "segment-2-999999-bbbbbbbb.jsonl"
+    second.write_text("".join(r.to_json() + "\n" for r in good[3:]) + torn)
 
     writer = BatchWriter(db_url, spool_dir=spool_dir)
     try:
-        writer.flush()
+        assert writer.flush(timeout=30)
     finally:
         writer.close()
     assert {row["id"] for row in executions(db_url)} == {r.id for r in good}
-    assert not segment.exists()
+    assert counts(db_url) == (6, 12, 6)
+    assert not first.exists() and not second.exists()
+    kept = rejected(writer)
+    assert [entry["error"] for entry in kept] == [
+        f"InvalidInputError: agentexecutions.input_tokens = {2**31} is out of "
+        "range: its column is INTEGER, which holds 0 to 2147483647 here; the value is refused, "
+        "not wrapped",
+        "spool line 2: unreadable (InvalidOperation([<class 'decimal.ConversionSyntax'>]))",
+        "spool line 4: unreadable (JSONDecodeError('Expecting property name enclosed in double "
+        "quotes: line 1 column 2 (char 1)'))",
+        "spool line 4: truncated (a crash while writing it)",
+    ]
+    assert kept[0]["record"]["execution"]["id"] == str(too_many.id)  # type: ignore[index]
+    assert kept[1]["line"] == json.dumps(bad_cost) and kept[2]["line"] == "{not json"
+    assert kept[3]["line"] == torn
+
+
+def test_a_tracked_run_past_the_range_is_set_aside_not_raised(db_url: str, spool_dir: Path) -> None:
+    from aa_notebooks.tracking import Tracker
+
+    tracker = Tracker(db_url, spool_dir=spool_dir)
+    try:
+        with tracker.execution(agent_name="ok") as run:
+            run.tokens("main_agent", "gpt-4o", 1200, 300)
+        with tracker.execution(agent_name="huge") as run:  # no error reaches the agent
+            run.tokens("main_agent", "gpt-4o-mini", 5_000_000_000, 0)
+        with tracker.execution(agent_name="ok too") as run:
+            run.step("thought", "long", input_tokens=2**31 - 1)
+        assert tracker.flush(timeout=30)
+    finally:
+        tracker.close()
+    stored = {row["agent_name"]: row["input_tokens"] for row in executions(db_url)}
+    assert stored == {"ok": 1200, "ok too": 2**31 - 1}
+    [entry] = rejected(tracker.writer)
+    assert entry["error"] == (
+        "InvalidInputError: agentexecutions.input_tokens = 5000000000 is out of range: its column "
+        "is INTEGER, which holds 0 to 2147483647 here; the value is refused, not wrapped"
+    )
+    assert entry["record"]["execution"]["agent_name"] == "huge"  # type: ignore[index]
+    tracker.close()
 
 
 def test_a_refused_record_is_set_aside_and_the_rest_written(db_url: str, spool_dir: Path) -> None:
