@@ -1,4 +1,4 @@
-"""The dashboard's budgets panel shows `budget_status(record=False)`: each budget's numbers, a bar
+"""The dashboard's budgets panel shows `budget_status()`: each budget's numbers, a bar
 coloured by status, names escaped, and in words when there are no budgets or none can exist."""
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ def test_the_panel_shows_budget_status(url: str, analytics: Analytics) -> None:
     _budgets(url)
     panel = BudgetsPanel()
     panel.refresh(analytics)
-    statuses = analytics.budget_status(record=False)
+    statuses = analytics.budget_status()
     assert panel.rows == [displayed_row(status) for status in statuses]
     assert {row["Budget"]: row for row in panel.rows} == EXPECTED
     assert panel.note == ""
