@@ -23,6 +23,7 @@ from html import escape
 import pandas as pd
 from sqlalchemy import Engine, update
 from sqlalchemy.engine import URL
+from sqlalchemy.exc import DBAPIError
 
 from aa_notebooks.budgets.alert_settings import AlertMailer, unsent_warning
 from aa_notebooks.budgets.alerts import AlertNotice, record_due_alerts
@@ -46,8 +47,13 @@ from aa_notebooks.budgets.store import active_budgets, load_budgets
 from aa_notebooks.budgets.transactions import write_transaction
 from aa_notebooks.budgets.window import Window, utc
 from aa_notebooks.db.engine import get_engine
+from aa_notebooks.errors import ConfigurationError, first_line
 
 log = logging.getLogger(__name__)
+READ_ONLY_STATES = (
+    "42501",
+    "25006",
+)  # PostgreSQL: insufficient_privilege, read_only_sql_transaction
 SEVERITY = (Status.exceeded, Status.warning, Status.ok, Status.unavailable)
 
 
@@ -131,8 +137,27 @@ def evaluate_budgets(
     engine = get_engine(url)
     caps = capabilities(engine)
     caps.require_budgets()
-    now = utc(now)
     owner = None if user_id is None else parse_uuid(user_id, "user_id")
+    try:
+        return _evaluate_all(engine, caps, owner, utc(now), mailer)
+    except DBAPIError as exc:
+        if not _refused_write(exc):
+            raise
+        raise ConfigurationError(
+            "budgets evaluate writes to the database, which refuses it here "
+            f"({first_line(exc.orig)}): give it a database URL whose role may write, or only "
+            "read with `budgets status`"
+        ) from None
+
+
+def _evaluate_all(
+    engine: Engine,
+    caps: Capabilities,
+    owner: uuid.UUID | None,
+    now: datetime,
+    mailer: AlertMailer | None,
+) -> Evaluation:
+    """`evaluate_budgets` once its arguments are checked."""
     with engine.connect() as connection:
         budgets = load_budgets(connection, caps, active_budgets(owner))
     with_ledger = ledger_ready(engine)
@@ -187,6 +212,12 @@ def _evaluate(
             events = record_due_alerts(connection, budget, window, spend, Decimal(0))
     notices = [AlertNotice.of(budget, event) for event in events]
     return assess(budget, spend, now), notices, ledger_agrees
+
+
+def _refused_write(exc: DBAPIError) -> bool:
+    """Whether the database refused a write: no privilege, a read-only transaction or file."""
+    state = getattr(exc.orig, "sqlstate", None)
+    return state in READ_ONLY_STATES or "readonly database" in str(exc.orig)
 
 
 def _alerts(count: int) -> str:

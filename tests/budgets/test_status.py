@@ -10,7 +10,6 @@ from decimal import Decimal
 
 import pandas as pd
 import pytest
-from sqlalchemy.exc import DBAPIError
 
 from aa_notebooks.budgets import (
     Status,
@@ -21,7 +20,7 @@ from aa_notebooks.budgets import (
     list_budgets,
 )
 from aa_notebooks.db.engine import dispose_engine
-from aa_notebooks.errors import BudgetExceededError
+from aa_notebooks.errors import BudgetExceededError, ConfigurationError
 from tests.budgets.conftest import (
     ALICE,
     BOB,
@@ -187,8 +186,15 @@ def test_status_works_on_a_database_the_kit_may_only_read(db_url: str) -> None:
     record(db_url, "85", HOUR_AGO)
     create_budget(db_url, name="org", threshold_usd=100, alert_type="warning")
     url = read_only(db_url)
-    with pytest.raises(DBAPIError, match=r"read-?only"):
+    with pytest.raises(ConfigurationError) as refused:
         evaluate_budgets(url, now=NOW)
+    assert str(refused.value).startswith(
+        "budgets evaluate writes to the database, which refuses it here ("
+    )
+    assert str(refused.value).endswith(
+        "): give it a database URL whose role may write, or only read with `budgets status`"
+    )
+    assert "read-only" in str(refused.value) or "readonly" in str(refused.value)
     [status] = budget_status(url, now=NOW)
     assert (status.spend_usd, status.status) == (Decimal(85), Status.warning)
     dispose_engine(url)
