@@ -112,16 +112,30 @@ def test_a_failed_send_is_retried_by_the_next_evaluation(
     record(db_url, "2", NOW)
     down = SmtpSettings(host="127.0.0.1", sender="budgets@example.com", port=free_port(),
                         security="none", password="hunter2-secret")  # fmt: skip
-    evaluate_budgets(db_url, now=NOW, mailer=AlertMailer(down, ("ops@example.com",), 1, 0.001))
+    failed = evaluate_budgets(
+        db_url, now=NOW, mailer=AlertMailer(down, ("ops@example.com",), 1, 0.001)
+    )
     assert events(db_url) == [("exceeded", Decimal(2), False)]
     assert "not emailed, will retry" in caplog.text and "hunter2-secret" not in caplog.text
+    assert not failed.ok
+    assert failed.problem == "1 alert could not be emailed; the next evaluation retries"
+    assert str(failed).splitlines() == [
+        "evaluated 1 budget: 1 exceeded; spend written back",
+        "fired no alert",  # it fired when the execution was recorded
+        "not emailed, retried at the next evaluation (1):",
+        f"  {failed.statuses[0].budget.id}: exceeded, $2.00 of $1.00",
+    ]
     with smtp_server() as (port, inbox):
         up = SmtpSettings(host="127.0.0.1", sender="budgets@example.com", port=port,
                           security="none")  # fmt: skip
         mailer = AlertMailer(up, ("ops@example.com",))
-        evaluate_budgets(db_url, now=NOW, mailer=mailer)
-        evaluate_budgets(db_url, now=NOW, mailer=mailer)
+        sent = evaluate_budgets(db_url, now=NOW, mailer=mailer)
+        again = evaluate_budgets(db_url, now=NOW, mailer=mailer)
     assert events(db_url) == [("exceeded", Decimal(2), True)]
+    assert (sent.ok, sent.delivery.recipients, len(sent.delivery.sent)) == (
+        True, ("o***@example.com",), 1
+    )  # fmt: skip
+    assert str(again).splitlines()[1:] == ["fired no alert", "no alert email to send"]
     assert len(inbox.messages) == 1
 
 
