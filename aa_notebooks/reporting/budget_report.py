@@ -73,7 +73,7 @@ class BudgetReport:
         """How many budgets are exceeded, in warning and ok, and the state of each; first, the
         warning when alerts are due that cannot be emailed."""
         warning = [self.email_warning] if self.email_warning else []
-        warning_html = blocks.note(self.email_warning, kind="warning").data if warning else ""
+        warning_html = "".join(blocks.note(line, kind="warning").data for line in warning)
         if self.statuses.empty:
             return Summary(
                 text="\n".join([*warning, NO_BUDGETS]),
