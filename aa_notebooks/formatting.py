@@ -89,4 +89,11 @@ def readable_frame(frame: pd.DataFrame, timezone: str = "UTC") -> pd.DataFrame:
         formatter = _formatter_for(str(column), shown[column], timezone)
         if formatter is not None:
             shown[column] = shown[column].map(formatter)
+        elif not pd.api.types.is_numeric_dtype(shown[column]):  # text: missing shows as nothing
+            shown[column] = shown[column].map(lambda v: "" if _missing(v) else v)
     return shown
+
+
+def _missing(value: object) -> bool:
+    """None, NaN or pd.NA (not an empty container, which pd.isna would map element-wise)."""
+    return value is None or value is pd.NA or (isinstance(value, float) and value != value)

@@ -12,7 +12,7 @@ import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 from sqlalchemy.engine import URL
@@ -39,6 +39,10 @@ from aa_notebooks.analytics.timeseries import timeseries
 from aa_notebooks.analytics.users import active_users
 from aa_notebooks.db.url import mask_url, require_database
 from aa_notebooks.errors import InvalidInputError
+
+if TYPE_CHECKING:
+    from aa_notebooks.budgets.evaluation import Evaluation
+    from aa_notebooks.budgets.status import BudgetStatusList
 
 Period = str | Window | None
 Day = str | date | None
@@ -258,15 +262,25 @@ class Analytics:
 
         delete_budget(self._source.engine.url, budget_id)
 
-    def budget_status(self, *, record: bool = True) -> Any:
+    def budget_status(self) -> BudgetStatusList:
         """Per active budget: spend in its rolling window, percent used, status, projection.
 
-        `record=False` only reads: no spend written back, no alert recorded or emailed.
+        Read only: nothing is written back, recorded or emailed (that is `evaluate_budgets`);
+        `.email_warning` says when alerts are due that the email settings cannot send.
         """
-        from aa_notebooks.budgets import budget_status
+        from aa_notebooks.budgets.reading import budget_status
 
         return budget_status(self._source.engine.url, user_id=self._source.user_id,
-                             now=self.now(), record=record)  # fmt: skip
+                             now=self.now())  # fmt: skip
+
+    def evaluate_budgets(self, *, mailer: Any = None) -> Evaluation:
+        """Write each active budget's spend back, record the alerts due and email the pending
+        ones (`mailer`: an `AlertMailer`, else the settings in the environment); returns what
+        was done."""
+        from aa_notebooks.budgets.evaluation import evaluate_budgets
+
+        return evaluate_budgets(self._source.engine.url, user_id=self._source.user_id,
+                                now=self.now(), mailer=mailer)  # fmt: skip
 
     def budget_spend_daily(
         self, *, budget_ids: Iterable[uuid.UUID | str] | None = None

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import enum
 import uuid
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime
 from decimal import Decimal
 
@@ -30,6 +30,7 @@ from sqlalchemy import Connection, select
 from aa_notebooks.budgets.model import Budget
 from aa_notebooks.budgets.window import Window
 from aa_notebooks.db.schema import BudgetAlertEvent
+from aa_notebooks.formatting import money
 
 EVENTS = BudgetAlertEvent.__table__
 
@@ -55,6 +56,25 @@ class AlertEvent:
     notified: bool
 
 
+@dataclass(frozen=True)
+class AlertNotice:
+    """One alert event as evaluation and delivery report it: which budget, which level."""
+
+    budget: str
+    kind: AlertKind
+    spend_usd: Decimal
+    threshold_usd: Decimal
+    fired_at: datetime
+
+    @classmethod
+    def of(cls, budget: Budget, event: AlertEvent) -> AlertNotice:
+        return cls(budget.label, event.kind, event.spend_usd, event.threshold_usd, event.fired_at)
+
+    def __str__(self) -> str:
+        spend, threshold = money(self.spend_usd), money(self.threshold_usd)
+        return f"{self.budget}: {self.kind.value}, {spend} of {threshold}"
+
+
 def levels(budget: Budget) -> list[tuple[AlertKind, Decimal]]:
     """The spend at which each kind of event fires."""
     found = [(AlertKind.exceeded, budget.threshold_usd)]
@@ -73,28 +93,43 @@ def record_alerts(
     Evaluation passes added=0: it sees no crossing, only levels held without a recent event.
     Returns how many events were recorded (not yet notified).
     """
-    recorded = 0
+    return len(record_due_alerts(connection, budget, window, spend, added))
+
+
+def record_due_alerts(
+    connection: Connection, budget: Budget, window: Window, spend: Decimal, added: Decimal
+) -> list[AlertEvent]:
+    """`record_alerts`, returning the events it recorded."""
+    recorded = []
     for kind, level in levels(budget):
         if spend < level:
             continue
-        if spend - added < level or not _fired_in_window(connection, budget, kind, window):
-            connection.execute(
-                EVENTS.insert().values(
-                    id=uuid.uuid4(),
-                    budget_id=budget.id,
-                    kind=kind.value,
-                    spend_usd=spend,
-                    threshold_usd=budget.threshold_usd,
-                    window_start=window.start,
-                    fired_at=window.end,
-                    notified=False,
-                )
+        if spend - added < level or not fired_in_window(connection, budget, kind, window):
+            event = AlertEvent(
+                id=uuid.uuid4(),
+                budget_id=budget.id,
+                kind=kind,
+                spend_usd=spend,
+                threshold_usd=budget.threshold_usd,
+                window_start=window.start,
+                fired_at=window.end,
+                notified=False,
             )
-            recorded += 1
+            connection.execute(EVENTS.insert().values(**{**asdict(event), "kind": kind.value}))
+            recorded.append(event)
     return recorded
 
 
-def _fired_in_window(
+def alerts_due(connection: Connection, budget: Budget, window: Window, spend: Decimal) -> int:
+    """How many events an evaluation at `spend` would record now (read only): the levels held
+    with no event of their kind in the window."""
+    return sum(
+        spend >= level and not fired_in_window(connection, budget, kind, window)
+        for kind, level in levels(budget)
+    )
+
+
+def fired_in_window(
     connection: Connection, budget: Budget, kind: AlertKind, window: Window
 ) -> bool:
     """Whether an event of this kind fired for the budget's threshold within the window."""

@@ -46,7 +46,7 @@ def list_budgets(
 
 def create_budget(url: str | URL | None = None, **fields: Any) -> Budget:
     """Store a new budget; the document's curl body is accepted as it is (scope global)."""
-    budget = validated(fields, Decimal(0))
+    budget = validated(fields, Decimal("0.00"))  # as stored: NUMERIC(10,2)
     engine = get_engine(url)
     caps = capabilities(engine)
     caps.require_budgets()

@@ -1,72 +1,179 @@
-"""`budget_status`: evaluate every active budget exactly and keep budgetalerts up to date.
+"""`evaluate_budgets`: the explicit write behind `budgets evaluate` (and a schedule's job).
 
 Per budget, in one transaction holding the budget's lock: the window's spend is summed from the
 executions (the exact number), written back to current_spend_usd in cents, and the alert events
 due are recorded (a level held with no event in the window; crossings are caught by
 `apply_spend`). The ledger's number is read in the same statement: when it differs, a writer has
 bypassed `apply_spend` (or executions were deleted), which is logged and repaired by rebuilding
-the ledger. Pending alert emails are then sent (or retried).
-
-With record=False it only reads: the same statuses from one read-only snapshot, with nothing
-written back, recorded, rebuilt or emailed, so dashboards and reports can show budgets of a
-database the kit may only read.
+the ledger. Pending alert emails are then sent (or retried), and the result says what was done:
+the alerts fired, the emails sent and to whom (masked), and a warning when alerts are due that
+the email settings cannot send. Reading budgets without writing is `reading.budget_status`.
 """
 
 from __future__ import annotations
 
 import logging
 import uuid
+from collections import Counter
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from html import escape
 
-from sqlalchemy import ColumnElement, Engine, update
+import pandas as pd
+from sqlalchemy import Engine, update
 from sqlalchemy.engine import URL
+from sqlalchemy.exc import DBAPIError
 
-from aa_notebooks.budgets.alerts import record_alerts
+from aa_notebooks.budgets.alert_settings import AlertMailer, unsent_warning
+from aa_notebooks.budgets.alerts import AlertNotice, record_due_alerts
 from aa_notebooks.budgets.capabilities import Capabilities, capabilities
-from aa_notebooks.budgets.delivery import AlertMailer, deliver_pending
+from aa_notebooks.budgets.delivery import Delivery, send_pending
+from aa_notebooks.budgets.fields import parse_uuid
 from aa_notebooks.budgets.ledger import ledger_ready, rebuild_ledger
 from aa_notebooks.budgets.model import Budget
 from aa_notebooks.budgets.money import cents
 from aa_notebooks.budgets.scope import BUDGETS
 from aa_notebooks.budgets.spend import both_spends, exact_spend
-from aa_notebooks.budgets.status import BudgetStatus, BudgetStatusList, assess, unavailable
+from aa_notebooks.budgets.status import (
+    BudgetStatus,
+    BudgetStatusList,
+    Status,
+    assess,
+    unavailable,
+    warning_html,
+)
 from aa_notebooks.budgets.store import active_budgets, load_budgets
-from aa_notebooks.budgets.transactions import read_transaction, write_transaction
+from aa_notebooks.budgets.transactions import write_transaction
 from aa_notebooks.budgets.window import Window, utc
 from aa_notebooks.db.engine import get_engine
+from aa_notebooks.errors import ConfigurationError, first_line
 
 log = logging.getLogger(__name__)
+READ_ONLY_STATES = (
+    "42501",
+    "25006",
+)  # PostgreSQL: insufficient_privilege, read_only_sql_transaction
+SEVERITY = (Status.exceeded, Status.warning, Status.ok, Status.unavailable)
 
 
-def budget_status(
+@dataclass(frozen=True)
+class Evaluation:
+    """What `evaluate_budgets` did: the statuses (with spend written back), the alerts it fired,
+    and what became of the pending alert emails."""
+
+    statuses: BudgetStatusList
+    fired: tuple[AlertNotice, ...]
+    delivery: Delivery
+    at: datetime
+
+    @property
+    def email_warning(self) -> str | None:
+        """The warning line when alerts are due that cannot be emailed, else None."""
+        return self.statuses.email_warning
+
+    @property
+    def ok(self) -> bool:
+        """Whether every alert due was emailed (the command exits 1 otherwise)."""
+        return self.problem is None
+
+    @property
+    def problem(self) -> str | None:
+        """Why not every alert due was emailed, in one line; None when all were."""
+        if self.email_warning:
+            return self.email_warning
+        if failed := len(self.delivery.failed):
+            return f"{_alerts(failed)} could not be emailed; the next evaluation retries"
+        return None
+
+    def to_frame(self) -> pd.DataFrame:
+        """The statuses, one row per budget."""
+        return self.statuses.to_frame()
+
+    def lines(self) -> list[str]:
+        """What was done, one fact a line (the warning last)."""
+        tally = Counter(status.status for status in self.statuses)
+        counts = ", ".join(f"{tally[s]} {s.value}" for s in SEVERITY if tally[s]) or "none active"
+        lines = [
+            f"evaluated {len(self.statuses)} budget{'' if len(self.statuses) == 1 else 's'}: "
+            f"{counts}; spend written back",
+            f"fired {_alerts(len(self.fired)) if self.fired else 'no alert'}"
+            + (":" if self.fired else ""),
+            *(f"  {notice}" for notice in self.fired),
+        ]
+        delivery = self.delivery
+        if delivery.sent:
+            recipients = ", ".join(delivery.recipients)
+            lines.append(f"emailed {_alerts(len(delivery.sent))} to {recipients}:")
+            lines += [f"  {notice}" for notice in delivery.sent]
+        elif not delivery.unsent and not delivery.failed:
+            lines.append("no alert email to send")
+        if delivery.failed:
+            lines.append(f"not emailed, retried at the next evaluation ({len(delivery.failed)}):")
+            lines += [f"  {notice}" for notice in delivery.failed]
+        if self.email_warning:
+            lines.append(self.email_warning)
+        return lines
+
+    def __str__(self) -> str:
+        return "\n".join(self.lines())
+
+    def _repr_html_(self) -> str:
+        facts = [line for line in self.lines() if line != self.email_warning]
+        body = "<br>".join(escape(line).replace("  ", "&nbsp;&nbsp;") for line in facts)
+        return warning_html(self.email_warning) + f"<p>{body}</p>"
+
+
+def evaluate_budgets(
     url: str | URL | None = None,
     *,
     user_id: uuid.UUID | str | None = None,
     now: datetime | None = None,
     mailer: AlertMailer | None = None,
-    record: bool = True,
-) -> BudgetStatusList:
-    """The status of each active budget (those `user_id` owns, when given) at `now`; with
-    `record=False`, read only (see the module docstring)."""
+) -> Evaluation:
+    """Evaluate each active budget (those `user_id` owns, when given) at `now`: write its spend
+    back, record the alerts due, and email the pending ones (`mailer` None: the settings in the
+    environment)."""
     engine = get_engine(url)
     caps = capabilities(engine)
     caps.require_budgets()
-    now = utc(now)
-    condition = active_budgets(user_id)
-    if not record:
-        return _read_only(engine, caps, condition, now)
+    owner = None if user_id is None else parse_uuid(user_id, "user_id")
+    try:
+        return _evaluate_all(engine, caps, owner, utc(now), mailer)
+    except DBAPIError as exc:
+        if not _refused_write(exc):
+            raise
+        raise ConfigurationError(
+            "budgets evaluate writes to the database, which refuses it here "
+            f"({first_line(exc.orig)}): give it a database URL whose role may write, or only "
+            "read with `budgets status`"
+        ) from None
+
+
+def _evaluate_all(
+    engine: Engine,
+    caps: Capabilities,
+    owner: uuid.UUID | None,
+    now: datetime,
+    mailer: AlertMailer | None,
+) -> Evaluation:
+    """`evaluate_budgets` once its arguments are checked."""
     with engine.connect() as connection:
-        budgets = load_budgets(connection, caps, condition)
+        budgets = load_budgets(connection, caps, active_budgets(owner))
     with_ledger = ledger_ready(engine)
-    statuses, drifted = BudgetStatusList(), []
+    statuses: list[BudgetStatus] = []
+    fired: list[AlertNotice] = []
+    drifted = []
     for budget in budgets:
         if reason := caps.unavailable(budget.scope):
             statuses.append(unavailable(budget, now, reason))
             continue
-        status, ledger_agrees = _evaluate(engine, caps, budget, now, with_ledger)
-        if status is not None:
-            statuses.append(status)
+        evaluated = _evaluate(engine, caps, budget, now, with_ledger)
+        if evaluated is None:  # deleted meanwhile
+            continue
+        status, notices, ledger_agrees = evaluated
+        statuses.append(status)
+        fired += notices
         if not ledger_agrees:
             drifted.append(budget.label)
     if drifted:
@@ -76,35 +183,20 @@ def budget_status(
             ", ".join(drifted),
         )
         rebuild_ledger(engine)
-    deliver_pending(engine, mailer)
-    return statuses
-
-
-def _read_only(
-    engine: Engine, caps: Capabilities, condition: ColumnElement[bool], now: datetime
-) -> BudgetStatusList:
-    """The statuses of the budgets matching `condition`, summed from the executions in one
-    read-only transaction."""
-    statuses = BudgetStatusList()
-    with read_transaction(engine) as connection:
-        for budget in load_budgets(connection, caps, condition):
-            if reason := caps.unavailable(budget.scope):
-                statuses.append(unavailable(budget, now, reason))
-            else:
-                window = Window.ending(now, budget.period_days)
-                statuses.append(assess(budget, exact_spend(connection, budget, window), now))
-    return statuses
+    delivery = send_pending(engine, mailer, owner=owner)
+    warning = unsent_warning(len(delivery.unsent), delivery.problem)
+    return Evaluation(BudgetStatusList(tuple(statuses), warning), tuple(fired), delivery, now)
 
 
 def _evaluate(
     engine: Engine, caps: Capabilities, budget: Budget, now: datetime, with_ledger: bool
-) -> tuple[BudgetStatus | None, bool]:
-    """Evaluate one budget under its lock; the status (None if it was just deleted) and whether
-    the ledger agreed with the executions."""
+) -> tuple[BudgetStatus, list[AlertNotice], bool] | None:
+    """Evaluate one budget under its lock: its status, the alerts recorded, and whether the
+    ledger agreed with the executions; None if it was just deleted."""
     with write_transaction(engine) as connection:
         fresh = load_budgets(connection, caps, BUDGETS.c.id == budget.id, lock=True)
         if not fresh:
-            return None, True
+            return None
         budget = fresh[0]
         window = Window.ending(now, budget.period_days)
         if with_ledger:
@@ -115,6 +207,18 @@ def _evaluate(
         connection.execute(
             update(BUDGETS).where(BUDGETS.c.id == budget.id).values(current_spend_usd=cents(spend))
         )
+        events = []
         if caps.has_events:
-            record_alerts(connection, budget, window, spend, Decimal(0))
-    return assess(budget, spend, now), ledger_agrees
+            events = record_due_alerts(connection, budget, window, spend, Decimal(0))
+    notices = [AlertNotice.of(budget, event) for event in events]
+    return assess(budget, spend, now), notices, ledger_agrees
+
+
+def _refused_write(exc: DBAPIError) -> bool:
+    """Whether the database refused a write: no privilege, a read-only transaction or file."""
+    state = getattr(exc.orig, "sqlstate", None)
+    return state in READ_ONLY_STATES or "readonly database" in str(exc.orig)
+
+
+def _alerts(count: int) -> str:
+    return "1 alert" if count == 1 else f"{count} alerts"

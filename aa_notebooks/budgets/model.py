@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 import uuid
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields
@@ -11,6 +12,7 @@ from typing import Any
 import pandas as pd
 
 from aa_notebooks.db.schema import BudgetAlertType, BudgetScope
+from aa_notebooks.formatting import money
 
 # The document's DDL defaults: an AgentOS row may hold NULL where the kit always writes a value.
 ROW_DEFAULTS: dict[str, Any] = {
@@ -49,6 +51,23 @@ class Budget:
         """Whether reaching the threshold refuses new executions."""
         return self.alert_type is BudgetAlertType.hard_stop
 
+    def to_frame(self) -> pd.DataFrame:
+        """This budget as a one-row DataFrame (as `list_budgets` shows it)."""
+        return budgets_frame([self])
+
+    def record(self) -> list[tuple[str, str]]:
+        """(field, value) pairs as people read them: money in dollars, nothing for a missing
+        value, true or false as the command line takes them."""
+        return [(name, _readable(name, getattr(self, name))) for name in BUDGET_FIELDS]
+
+    def __str__(self) -> str:
+        width = max(len(name) for name in BUDGET_FIELDS)
+        return "\n".join(f"{name:<{width}}  {value}".rstrip() for name, value in self.record())
+
+    def _repr_html_(self) -> str:
+        frame = pd.DataFrame(self.record(), columns=["field", "value"])
+        return str(frame.to_html(index=False, escape=True))
+
     @classmethod
     def from_row(cls, row: Mapping[str, Any]) -> Budget:
         """A Budget from a row mapping; absent columns (name, target) read as None."""
@@ -65,10 +84,26 @@ BUDGET_FIELDS = tuple(f.name for f in fields(Budget))
 
 
 def budgets_frame(budgets: list[Budget]) -> pd.DataFrame:
-    """Budgets as a DataFrame, one row each; enums as text, money as float for display."""
+    """Budgets as a DataFrame, one row each; ids and enums as text (as in the executions' frames),
+    money as float for display, a missing value as missing."""
     rows = [asdict(budget) for budget in budgets]
     for row in rows:
+        row["id"] = str(row["id"])
+        row["user_id"] = None if row["user_id"] is None else str(row["user_id"])
         row["scope"], row["alert_type"] = row["scope"].value, row["alert_type"].value
         row["threshold_usd"] = float(row["threshold_usd"])
         row["current_spend_usd"] = float(row["current_spend_usd"])
     return pd.DataFrame(rows, columns=list(BUDGET_FIELDS))
+
+
+def _readable(name: str, value: Any) -> str:
+    """One field's value as `Budget.record` shows it."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, enum.Enum):
+        return str(value.value)
+    if name.endswith("_usd"):
+        return money(value)
+    return str(value)

@@ -12,18 +12,22 @@
 from __future__ import annotations
 
 import enum
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Any
+from html import escape
+from typing import Any, overload
 
 import pandas as pd
 
 from aa_notebooks.budgets.model import Budget
 from aa_notebooks.budgets.money import cents, micro_dollars
 from aa_notebooks.budgets.window import Window
+from aa_notebooks.formatting import readable_frame
 
 SECONDS_PER_DAY = 86_400
+NO_BUDGETS = "(no active budgets)"
 STATUS_COLUMNS = [
     "id", "name", "scope", "target", "user_id", "alert_type", "threshold_usd",
     "alert_at_percentage", "period_days", "window_start", "window_end", "spend_usd",
@@ -64,11 +68,11 @@ class BudgetStatus:
         """One flat DataFrame row: money and percent as float, times as aware datetimes."""
         budget = self.budget
         return {
-            "id": budget.id,
+            "id": str(budget.id),
             "name": budget.name,
             "scope": budget.scope.value,
             "target": budget.target,
-            "user_id": budget.user_id,
+            "user_id": None if budget.user_id is None else str(budget.user_id),
             "alert_type": budget.alert_type.value,
             "threshold_usd": float(budget.threshold_usd),
             "alert_at_percentage": budget.alert_at_percentage,
@@ -86,18 +90,52 @@ class BudgetStatus:
         }
 
 
-class BudgetStatusList(list[BudgetStatus]):
-    """The result of `budget_status`: a list, with a DataFrame view and an HTML table."""
+@dataclass(frozen=True)
+class BudgetStatusList(Sequence[BudgetStatus]):
+    """The result of `budget_status`: the statuses in order, and the warning to show when alerts
+    are due that cannot be emailed; a DataFrame view, a terminal table and an HTML table."""
+
+    statuses: tuple[BudgetStatus, ...] = ()
+    email_warning: str | None = None
+
+    @overload
+    def __getitem__(self, index: int) -> BudgetStatus: ...
+    @overload
+    def __getitem__(self, index: slice) -> tuple[BudgetStatus, ...]: ...
+    def __getitem__(self, index: int | slice) -> BudgetStatus | tuple[BudgetStatus, ...]:
+        return self.statuses[index]
+
+    def __len__(self) -> int:
+        return len(self.statuses)
+
+    def __iter__(self) -> Iterator[BudgetStatus]:
+        return iter(self.statuses)
 
     def to_frame(self) -> pd.DataFrame:
-        """One row per budget."""
+        """One row per budget; the warning, if any, in `attrs["email_warning"]`."""
         frame = pd.DataFrame([status.as_row() for status in self], columns=STATUS_COLUMNS)
         for column in ("window_start", "window_end", "projected_exhaustion"):
             frame[column] = pd.to_datetime(frame[column], utc=True)
+        frame.attrs["email_warning"] = self.email_warning
         return frame
 
+    def __str__(self) -> str:
+        table = readable_frame(self.to_frame()).to_string(index=False) if self else NO_BUDGETS
+        return f"{self.email_warning}\n{table}" if self.email_warning else table
+
     def _repr_html_(self) -> str:
-        return str(self.to_frame()._repr_html_())
+        table = readable_frame(self.to_frame()).to_html(index=False, escape=True)
+        return warning_html(self.email_warning) + (table if self else escape(NO_BUDGETS))
+
+
+def warning_html(text: str | None) -> str:
+    """A warning line as a highlighted HTML paragraph (escaped); "" for None."""
+    if text is None:
+        return ""
+    return (
+        '<p class="aa-warning" style="color:#92400e;background:#fef3c7;padding:6px 8px;'
+        f'border-left:4px solid #d97706"><strong>{escape(text)}</strong></p>'
+    )
 
 
 def assess(budget: Budget, spend: Decimal, now: datetime) -> BudgetStatus:

@@ -80,6 +80,8 @@ def require_database(url: str | URL | None = None) -> URL:
     """
     resolved = resolve_url(url)
     database = resolved.database
+    if database and resolved.query.get("uri") == "true":  # file:PATH?mode=ro&uri=true
+        database = database.removeprefix("file:")
     in_a_file = is_sqlite(resolved) and database and database != ":memory:"
     if in_a_file and not Path(database).expanduser().exists():
         raise ConfigurationError(

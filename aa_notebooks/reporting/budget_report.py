@@ -1,8 +1,9 @@
 """The sections of `reports/budget_report.ipynb`: every active budget's state, burn-down, alerts.
 
-Statuses come from `Analytics.budget_status(record=False)` (a report only reads: it neither
-writes spend back nor sends alert emails), the burn-down from `budget_spend_daily` and the alerts
-from `budget_alert_events` for the report's window.
+Statuses come from `Analytics.budget_status()` (a report only reads: it neither writes spend back
+nor sends alert emails), the burn-down from `budget_spend_daily` and the alerts from
+`budget_alert_events` for the report's window. When alerts are due that the email settings
+cannot send, the summary opens with that warning.
 """
 
 from __future__ import annotations
@@ -47,36 +48,44 @@ class BudgetReport:
     parameters: ReportParameters
     window: Window
     statuses: pd.DataFrame
+    email_warning: str | None = None
 
     @classmethod
     def open(cls, **parameters: object) -> BudgetReport:
         """Connect (database from AA_DATABASE_URL) and evaluate every active budget, read-only."""
         checked = ReportParameters.from_notebook(parameters)
         analytics = checked.connect()
-        evaluated = analytics.budget_status(record=False)
+        evaluated = analytics.budget_status()
         # Budget.label: its name, or its id for a budget made by AgentOS (which has no names).
         statuses = evaluated.to_frame().assign(name=[status.budget.label for status in evaluated])
         order = statuses["status"].map(STATUS_ORDER)
         statuses = statuses.assign(_order=order).sort_values(
             ["_order", "percent_used", "name"], ascending=[True, False, True], kind="stable"
         )
-        return cls(analytics, checked, checked.window(analytics), statuses.drop(columns="_order"))
+        window, shown = checked.window(analytics), statuses.drop(columns="_order")
+        return cls(analytics, checked, window, shown, evaluated.email_warning)
 
     def header(self) -> HTML:
         """Title, scope, period and generation time."""
         return self.parameters.header(self.analytics, self.window)
 
     def overview(self) -> Summary:
-        """How many budgets are exceeded, in warning and ok, and the state of each."""
+        """How many budgets are exceeded, in warning and ok, and the state of each; first, the
+        warning when alerts are due that cannot be emailed."""
+        warning = [self.email_warning] if self.email_warning else []
+        warning_html = "".join(blocks.note(line, kind="warning").data for line in warning)
         if self.statuses.empty:
-            return Summary(text=NO_BUDGETS, html=blocks.note(NO_BUDGETS).data)
+            return Summary(
+                text="\n".join([*warning, NO_BUDGETS]),
+                html=warning_html + blocks.note(NO_BUDGETS).data,
+            )
         counts = self.statuses["status"].value_counts()
         tally = ", ".join(
             f"{counts[status]} {status}" for status in STATUS_ORDER if counts.get(status)
         )
-        lines = [f"{len(self.statuses)} active budgets: {tally}."]
+        lines = [*warning, f"{len(self.statuses)} active budgets: {tally}."]
         lines += [self._line(row) for row in self.statuses.to_dict("records")]
-        return Summary(text="\n".join(lines), html=self._table())
+        return Summary(text="\n".join(lines), html=warning_html + self._table())
 
     def burn_down(self) -> list[Image | HTML]:
         """Each budget's spend accumulating over its window, against its alert level and limit;

@@ -1,9 +1,10 @@
-"""The foreground scheduler behind `aa-notebooks schedule run`: each report at its cron times.
+"""The foreground scheduler behind `aa-notebooks schedule run`: each job at its cron times.
 
 Meant for a service manager (systemd, supervisord, a container): it sleeps until the next fire
 time (in chunks of at most a minute, so it notices edits of the schedules file and stop
-requests), runs what is due, and logs one line per run. A failing report is logged and the
-others still run. SIGTERM or SIGINT ends the loop once the running report has finished.
+requests), runs what is due, and logs one line per run. A failing job is logged and the others
+still run; a budgets evaluation that leaves due alerts unsent (no email settings, a server
+down) counts as failed. SIGTERM or SIGINT ends the loop once the running report has finished.
 
 Missed runs: when the scheduler starts, or wakes late (after a suspend, or behind a long report),
 a schedule whose fire times passed since its last run runs ONCE to catch up, however many it
@@ -29,7 +30,12 @@ from pathlib import Path
 from typing import Any
 
 from aa_notebooks.errors import ConfigurationError, first_line
-from aa_notebooks.reporting.schedules import Schedule, ScheduleStore, write_atomically
+from aa_notebooks.reporting.schedules import (
+    EVALUATE_JOB,
+    Schedule,
+    ScheduleStore,
+    write_atomically,
+)
 
 log = logging.getLogger(__name__)
 MAX_SLEEP = 60.0
@@ -40,7 +46,13 @@ Sleep = Callable[[float], object]
 
 
 def run_schedule(schedule: Schedule, *, database_url: str | None = None) -> object:
-    """Make a schedule's report with `run_report`; database and SMTP settings from the env."""
+    """Run a schedule's job: its report with `run_report`, or `evaluate_budgets`; database and
+    SMTP settings from the environment."""
+    if schedule.job == EVALUATE_JOB:
+        from aa_notebooks.budgets.evaluation import evaluate_budgets
+
+        return evaluate_budgets(database_url, user_id=schedule.user_id)
+
     from aa_notebooks.reporting import run_report
 
     where = {"output_dir": schedule.output_dir} if schedule.output_dir else {}
@@ -176,13 +188,17 @@ class Scheduler:
             )
         error = None
         try:
-            self.runner(schedule)
+            result = self.runner(schedule)
         except Exception as exc:
             error = f"{type(exc).__name__}: {first_line(exc)}"
             log.error("schedule %s failed: %s", schedule.name, error)
             log.debug("schedule %s traceback", schedule.name, exc_info=True)
         else:
-            log.info("schedule %s: %s report done", schedule.name, schedule.report)
+            if getattr(result, "ok", True) is False:  # done, but not all of it (alerts unsent)
+                error = str(getattr(result, "problem", None) or "not all of it succeeded")
+                log.error("schedule %s failed: %s", schedule.name, error)
+            else:
+                log.info("schedule %s: %s done", schedule.name, schedule.describe)
         track = self._tracks[schedule.name]
         track.last_run, track.upcoming = started, None
         self._write_state()

@@ -1,4 +1,8 @@
-"""Report schedules: a named cron expression and the report to make, kept in a JSON file.
+"""Schedules: a named cron expression and the job to run, kept in a JSON file.
+
+A job makes a report (`job` "report", the default: the cost or budget report) or evaluates the
+budgets (`job` "budgets-evaluate": what `aa-notebooks budgets evaluate` does, so spend is written
+back and alert emails go out with no notebook open).
 
 The file holds no secrets: the database URL and the SMTP settings come from the environment when
 a report runs. It is `$AA_SCHEDULES_FILE`, else `schedules.json` in the user's config directory,
@@ -39,6 +43,10 @@ CRON_FIELDS = (
     ("month", "1-12 or JAN-DEC"),
     ("day of week", "0-7 or SUN-SAT, 0 and 7 being Sunday"),
 )
+REPORT_JOB, EVALUATE_JOB = "report", "budgets-evaluate"
+JOBS = (REPORT_JOB, EVALUATE_JOB)
+REPORT_ONLY_FIELDS = ("report", "period", "email", "output_dir", "title")
+DEFAULT_TOP_N = 10
 CRON_HELP = "5 fields: minute hour day-of-month month day-of-week, e.g. '0 8 * * MON'"
 
 
@@ -79,28 +87,27 @@ def next_fire(cron: str, timezone: str, after: datetime) -> datetime:
 
 @dataclass(frozen=True)
 class Schedule:
-    """When to make which report, for whom and where it goes; checked when made."""
+    """When to run which job (which report, for whom and where it goes; or the budgets'
+    evaluation, for whose budgets); checked when made."""
 
     name: str
     cron: str
-    report: str
+    report: str | None = None
     period: str | None = None
     user_id: str | None = None
     email: tuple[str, ...] = ()
     output_dir: str | None = None
     timezone: str = "UTC"
-    top_n: int = 10
+    top_n: int = DEFAULT_TOP_N
     title: str | None = None
+    job: str = REPORT_JOB
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not NAME.fullmatch(self.name):
             raise InvalidInputError(
                 f"schedule name {self.name!r} may hold only letters, digits, - and _"
             )
-        if self.report not in REPORT_KINDS:
-            raise InvalidInputError(
-                f"unknown report {self.report!r}: choose one of {', '.join(REPORT_KINDS)}"
-            )
+        self._check_job()
         check_cron(self.cron)
         check_timezone(self.timezone)
         if self.period is not None:
@@ -114,6 +121,33 @@ class Schedule:
             value = getattr(self, field)
             if value is not None and (not isinstance(value, str) or not value.isprintable()):
                 raise InvalidInputError(f"{field} must be one line of text, got {value!r}")
+
+    def _check_job(self) -> None:
+        """A known job; a report for a report job, none of the report's fields for the other."""
+        if self.job not in JOBS:
+            raise InvalidInputError(f"unknown job {self.job!r}: choose one of {', '.join(JOBS)}")
+        if self.job == REPORT_JOB and self.report is None:
+            raise InvalidInputError(
+                f"a report schedule needs its report: choose one of {', '.join(REPORT_KINDS)} "
+                f"(or the job {EVALUATE_JOB})"
+            )
+        if self.job == REPORT_JOB and self.report not in REPORT_KINDS:
+            raise InvalidInputError(
+                f"unknown report {self.report!r}: choose one of {', '.join(REPORT_KINDS)}"
+            )
+        if self.job == EVALUATE_JOB:
+            given = [name for name in REPORT_ONLY_FIELDS if getattr(self, name)]
+            given += ["top_n"] if self.top_n != DEFAULT_TOP_N else []
+            if given:
+                raise InvalidInputError(
+                    f"a {EVALUATE_JOB} schedule takes no {', '.join(given)}: it evaluates the "
+                    "budgets and emails the alerts due to AA_BUDGET_ALERT_EMAILS"
+                )
+
+    @property
+    def describe(self) -> str:
+        """What it runs, in words: "cost report", "budget report" or "budgets evaluation"."""
+        return f"{self.report} report" if self.job == REPORT_JOB else "budgets evaluation"
 
     def next_fire(self, after: datetime) -> datetime:
         """The first fire time strictly after `after`, in `after`'s time zone."""

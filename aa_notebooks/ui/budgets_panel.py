@@ -1,7 +1,8 @@
 """The dashboard's budgets panel: one row per active budget, with a bar coloured by its status.
 
-It shows `Analytics.budget_status(record=False)`, which only reads: a dashboard never writes to
-the database or sends alert emails, and it works on a database the kit may only read.
+It shows `Analytics.budget_status()`, which only reads: a dashboard never writes to the database
+or sends alert emails, and it works on a database the kit may only read. When alerts are due
+that the email settings cannot send, the panel says so above the table, in red.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import ipywidgets as widgets
 
 from aa_notebooks import formatting as fmt
 from aa_notebooks.analytics import Analytics
-from aa_notebooks.budgets import Budget, BudgetStatus, Status
+from aa_notebooks.budgets import Budget, BudgetStatus, BudgetStatusList, Status
 from aa_notebooks.db.schema import BudgetScope
 from aa_notebooks.errors import SchemaError
 from aa_notebooks.ui.markup import OTHER_COLOR, badge, esc, notice
@@ -67,10 +68,10 @@ def progress_bar(percent: Decimal | None, color: str) -> str:
     )
 
 
-def budget_statuses(analytics: Analytics) -> Sequence[BudgetStatus] | str:
+def budget_statuses(analytics: Analytics) -> BudgetStatusList | str:
     """The active budgets' statuses, read-only; or why this database has none to show."""
     try:
-        return analytics.budget_status(record=False)
+        return analytics.budget_status()
     except SchemaError as exc:
         return f"Budgets are not available here: {exc}"
 
@@ -84,6 +85,8 @@ class BudgetsPanel:
         """The budgets as displayed, one dict per row keyed by HEADERS."""
         self.note = ""
         """The sentence shown instead of rows (no budgets, none possible here), or ""."""
+        self.warning = ""
+        """The warning shown above the rows when alerts are due that cannot be emailed, or ""."""
 
     def refresh(self, analytics: Analytics) -> None:
         """Show the budgets `analytics` sees; a database that cannot hold budgets as one line."""
@@ -92,12 +95,16 @@ class BudgetsPanel:
     def display(self, result: Sequence[BudgetStatus] | str) -> None:
         """Show statuses, or the sentence that says why there are none to show."""
         if isinstance(result, str):
+            self.warning = ""
             self._show_note(result)
         else:
-            self.show(result)
+            warning = result.email_warning if isinstance(result, BudgetStatusList) else None
+            self.show(result, warning)
 
-    def show(self, statuses: Sequence[BudgetStatus]) -> None:
-        """Display these statuses, or the empty state in words when there are none."""
+    def show(self, statuses: Sequence[BudgetStatus], email_warning: str | None = None) -> None:
+        """Display these statuses (under `email_warning`, when given), or the empty state in
+        words when there are none."""
+        self.warning = email_warning or ""
         if not statuses:
             self._show_note(EMPTY)
             return
@@ -131,4 +138,7 @@ class BudgetsPanel:
         self._render(notice(text))
 
     def _render(self, body: str) -> None:
-        self.widget.value = f'<div class="aa-ui" data-panel="budgets"><h4>Budgets</h4>{body}</div>'
+        warning = notice(self.warning, "error") if self.warning else ""
+        self.widget.value = (
+            f'<div class="aa-ui" data-panel="budgets"><h4>Budgets</h4>{warning}{body}</div>'
+        )

@@ -91,7 +91,7 @@ def test_what_the_dashboard_reads(document: Analytics) -> None:
     assert list(zip(series["model"], series["executions"], strict=True)) == [
         ("claude-3-5-sonnet", 1), ("gpt-4o", 2)
     ]  # fmt: skip
-    assert document.budget_status(record=False) == []
+    assert list(document.budget_status()) == []
     assert document.budget_alert_events("7d").empty
 
 

@@ -1,22 +1,30 @@
 """Budgets on a fresh database: a fixed `now`, executions recorded at known times and costs,
-a real SMTP server with the alert environment pointing at it, and a database made by the
-product document's DDL (GenAI AgentOS)."""
+a real SMTP server with the alert environment pointing at it, a database made by the product
+document's DDL (GenAI AgentOS), a dataset with alert emails due, a read-only view of a database
+and a snapshot of everything budgets may write."""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 from sqlalchemy import select, text
+from sqlalchemy.engine import make_url
 
-from aa_notebooks.budgets import record_execution
-from aa_notebooks.db.engine import get_engine
+from aa_notebooks.budgets import create_budget, record_execution
+from aa_notebooks.db.engine import dispose_engine, get_engine
 from aa_notebooks.db.records import AgentExecutionCreate
-from aa_notebooks.db.schema import AgentExecution, BudgetAlertEvent
+from aa_notebooks.db.schema import (
+    AgentExecution,
+    BudgetAlert,
+    BudgetAlertEvent,
+    BudgetSpendLedger,
+    KitMetadata,
+)
 from tests.conftest import drop_postgres_database, new_postgres_database
 from tests.notify.smtp_server import Inbox, smtp_server
 
@@ -56,6 +64,60 @@ def events(url: str) -> list[tuple[str, Decimal, bool]]:
     )
     with get_engine(url).connect() as connection:
         return [tuple(row) for row in connection.execute(query)]
+
+
+def due_alerts_dataset(url: str, now: datetime) -> None:
+    """Three budgets and three alert emails due at `now`, none sent, the ledger never rebuilt:
+
+    - "small" (global, $10, warning at 100%) exists when ALICE's $90 execution is recorded an
+      hour before `now`: that records its "exceeded" event ($90 of $10), not emailed (no email
+      settings yet);
+    - $30 more is inserted two hours before `now` by a writer that skips the ledger;
+    - "org" (global, $100, hard stop, warning at 80%) is created over both its levels ($120):
+      an evaluation at `now` records its warning and exceeded events;
+    - "alice" (user ALICE, $200) holds $90, 45%: ok.
+    """
+    create_budget(url, name="small", threshold_usd=10, alert_type="warning",
+                  alert_at_percentage=100)  # fmt: skip
+    record(url, "90", now - timedelta(hours=1), user_id=ALICE)
+    insert_directly(url, "30", now - timedelta(hours=2))
+    create_budget(url, name="org", threshold_usd=100, alert_type="hard_stop")
+    create_budget(url, name="alice", scope="user", user_id=ALICE, threshold_usd=200,
+                  alert_type="warning")  # fmt: skip
+
+
+NO_EMAIL_SETTINGS_WARNING = (
+    "WARNING: 3 budget alerts are due but cannot be emailed: AA_SMTP_HOST, AA_SMTP_FROM and "
+    "AA_BUDGET_ALERT_EMAILS are not set. Complete the email settings where `aa-notebooks budgets "
+    "evaluate` runs; until then no alert email is sent."
+)
+
+
+def snapshot(url: str) -> dict[str, list[tuple[str, ...]]]:
+    """Every row budgets may write (ledger, events, budgets with current_spend_usd, the ledger's
+    trusted mark), as sorted text, to compare before and after a read."""
+    tables = [BudgetSpendLedger, BudgetAlertEvent, BudgetAlert, KitMetadata]
+    found = {}
+    with get_engine(url).connect() as connection:
+        for model in tables:
+            rows = connection.execute(select(model.__table__))
+            found[model.__tablename__] = sorted(tuple(map(str, row)) for row in rows)
+    return found
+
+
+def read_only(url: str) -> str:
+    """A URL for the same database on which every write fails: SQLite opened with mode=ro,
+    PostgreSQL with default_transaction_read_only set on the database."""
+    dispose_engine(url)
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        return f"sqlite:///file:{parsed.database}?mode=ro&uri=true"
+    with get_engine(url).connect() as connection:
+        connection.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql(
+            f'ALTER DATABASE "{parsed.database}" SET default_transaction_read_only = on'
+        )
+    dispose_engine(url)
+    return url
 
 
 @pytest.fixture

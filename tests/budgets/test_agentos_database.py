@@ -17,6 +17,7 @@ from aa_notebooks.budgets import (
     budget_status,
     check_budget,
     create_budget,
+    evaluate_budgets,
     list_budgets,
     rebuild_spend_ledger,
     update_budget,
@@ -40,9 +41,12 @@ def test_global_and_user_budgets_work(agentos_url: str) -> None:
     statuses = {s.budget.id: s for s in budget_status(agentos_url, now=NOW)}
     assert (statuses[org.id].spend_usd, statuses[org.id].status) == (10, Status.exceeded)
     assert (statuses[mine.id].spend_usd, statuses[mine.id].status) == (6, Status.exceeded)
+    assert list_budgets(agentos_url)["current_spend_usd"].tolist() == [0.0, 0.0]  # only read
+    evaluation = evaluate_budgets(agentos_url, now=NOW)  # no events table: nothing to fire
+    assert (evaluation.fired, evaluation.delivery.sent, evaluation.ok) == ((), (), True)
     frame = list_budgets(agentos_url).set_index("id")
-    assert frame.loc[org.id, "current_spend_usd"] == 10.0
-    assert frame.loc[mine.id, "name"] is None
+    assert frame.loc[str(org.id), "current_spend_usd"] == 10.0
+    assert frame.loc[str(mine.id), "name"] is None
 
 
 def test_kit_only_fields_and_scopes_are_refused_clearly(agentos_url: str) -> None:

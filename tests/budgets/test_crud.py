@@ -44,7 +44,7 @@ def test_the_documents_curl_body_is_accepted_as_is(db_url: str) -> None:
     frame = list_budgets(db_url)
     assert frame.to_dict("records") == [
         {
-            "id": budget.id, "name": None, "scope": "global", "target": None, "user_id": None,
+            "id": str(budget.id), "name": None, "scope": "global", "target": None, "user_id": None,
             "threshold_usd": 100.0, "period_days": 30, "alert_type": "warning",
             "alert_at_percentage": 80, "is_active": True, "email_notification": True,
             "current_spend_usd": 0.0,
@@ -61,9 +61,9 @@ def test_every_scope_and_the_list_filters(db_url: str) -> None:
     flow = create_budget(db_url, name="onboarding", scope="flow", target="onboarding",
                          threshold_usd=7.5, alert_type="warning", is_active=False)  # fmt: skip
     assert list(list_budgets(db_url)["name"]) == ["alice", "onboarding", "researcher", "team"]
-    assert list(list_budgets(db_url, user_id=str(ALICE))["id"]) == [alice.id, agent.id]
-    assert list(list_budgets(db_url, user_id=BOB)["id"]) == [team.id]
-    assert flow.id not in set(list_budgets(db_url, active_only=True)["id"])
+    assert list(list_budgets(db_url, user_id=str(ALICE))["id"]) == [str(alice.id), str(agent.id)]
+    assert list(list_budgets(db_url, user_id=BOB)["id"]) == [str(team.id)]
+    assert str(flow.id) not in set(list_budgets(db_url, active_only=True)["id"])
     assert len(list_budgets(db_url, user_id=uuid.uuid4())) == 0
     assert list(list_budgets(db_url, user_id=uuid.uuid4()).columns) == list(
         list_budgets(db_url).columns
@@ -107,7 +107,7 @@ def test_delete(db_url: str) -> None:
     keep = create_budget(db_url, threshold_usd=1, alert_type="warning")
     gone = create_budget(db_url, threshold_usd=2, alert_type="warning")
     delete_budget(db_url, str(gone.id))
-    assert list(list_budgets(db_url)["id"]) == [keep.id]
+    assert list(list_budgets(db_url)["id"]) == [str(keep.id)]
     with pytest.raises(NotFoundError, match=f"no budget with id {gone.id}"):
         delete_budget(db_url, gone.id)
 

@@ -21,6 +21,7 @@ from aa_notebooks.budgets import (
     budget_status,
     check_budget,
     create_budget,
+    evaluate_budgets,
     update_budget,
 )
 from aa_notebooks.budgets.spend import exact_spend, ledger_spend
@@ -127,13 +128,13 @@ def test_evaluation_repairs_a_ledger_a_writer_bypassed(
     insert_directly(db_url, "8", NOW - timedelta(days=3))
     check_budget(db_url, now=NOW)  # invisible to the ledger: why writers must use apply_spend
     with caplog.at_level(logging.WARNING, logger="aa_notebooks.budgets"):
-        [status] = budget_status(db_url, now=NOW)
+        [status] = evaluate_budgets(db_url, now=NOW).statuses
     assert status.spend_usd == Decimal(8)
     assert "the spend ledger disagreed with the executions for org" in caplog.text
     with pytest.raises(BudgetExceededError):
         check_budget(db_url, now=NOW)
     caplog.clear()
-    budget_status(db_url, now=NOW)
+    evaluate_budgets(db_url, now=NOW)
     assert "disagreed" not in caplog.text
 
 

@@ -132,7 +132,7 @@ def test_the_last_cumulative_is_the_exact_spend(db_url: str) -> None:
         exact = exact_spend(connection, budget, Window.ending(NOW, 7))
     assert exact == sum(map(Decimal, costs)) == Decimal("20.645679")
     assert frame["cumulative_usd"].iloc[-1] == float(exact)
-    [status] = budget_status(db_url, now=NOW, record=False)
+    [status] = budget_status(db_url, now=NOW)
     assert status.spend_usd == exact
 
 

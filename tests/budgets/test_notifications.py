@@ -11,9 +11,9 @@ import pytest
 
 from aa_notebooks.budgets import (
     AlertMailer,
-    budget_status,
     create_budget,
     deliver_alerts,
+    evaluate_budgets,
     update_budget,
 )
 from aa_notebooks.notify import SmtpSettings
@@ -33,7 +33,7 @@ def test_each_crossing_fires_once_and_is_emailed_once(db_url: str, mail: Inbox) 
     record(db_url, "1.5", NOW + timedelta(minutes=9))  # $10.50: crosses 100%
     for minute in range(10, 14):  # in-flight executions recorded after the hard stop
         record(db_url, "1", NOW + timedelta(minutes=minute))
-    budget_status(db_url, now=NOW + timedelta(minutes=15))  # evaluation adds nothing either
+    evaluate_budgets(db_url, now=NOW + timedelta(minutes=15))  # evaluation adds nothing either
     assert events(db_url) == [("warning", Decimal(8), True), ("exceeded", Decimal("10.5"), True)]
     assert [m["Subject"] for m in mail.messages] == [
         "Budget 'org' reached 80%: $8.00 of $10.00",
@@ -68,13 +68,13 @@ def test_a_level_held_through_a_whole_window_fires_again(db_url: str, mail: Inbo
     create_budget(db_url, threshold_usd=10, period_days=1, alert_type="warning")
     record(db_url, "10", NOW)  # warning and exceeded at once
     record(db_url, "10", NOW + timedelta(hours=13))
-    budget_status(db_url, now=NOW + timedelta(hours=23))
+    evaluate_budgets(db_url, now=NOW + timedelta(hours=23))
     assert len(events(db_url)) == 2
-    budget_status(db_url, now=NOW + timedelta(days=1, hours=1))  # still $10 in the new window
+    evaluate_budgets(db_url, now=NOW + timedelta(days=1, hours=1))  # still $10 in the new window
     assert [kind for kind, _, _ in events(db_url)] == [
         "warning", "exceeded", "warning", "exceeded",
     ]  # fmt: skip
-    budget_status(db_url, now=NOW + timedelta(days=1, hours=2))
+    evaluate_budgets(db_url, now=NOW + timedelta(days=1, hours=2))
     assert len(events(db_url)) == len(mail.messages) == 4
 
 
@@ -83,8 +83,8 @@ def test_a_lowered_threshold_is_caught_by_evaluation_once(db_url: str, mail: Inb
     record(db_url, "30", NOW)
     update_budget(db_url, budget.id, threshold_usd=35)  # 30 of 35 is 85.7%: no write crossed
     assert events(db_url) == []
-    budget_status(db_url, now=NOW)
-    budget_status(db_url, now=NOW + timedelta(minutes=1))
+    evaluate_budgets(db_url, now=NOW)
+    evaluate_budgets(db_url, now=NOW + timedelta(minutes=1))
     assert events(db_url) == [("warning", Decimal(30), True)]
     assert len(mail.messages) == 1
 
@@ -92,7 +92,7 @@ def test_a_lowered_threshold_is_caught_by_evaluation_once(db_url: str, mail: Inb
 def test_no_email_for_a_budget_without_email_notification(db_url: str, mail: Inbox) -> None:
     create_budget(db_url, threshold_usd=1, alert_type="warning", email_notification=False)
     record(db_url, "2", NOW)
-    budget_status(db_url, now=NOW)
+    evaluate_budgets(db_url, now=NOW)
     assert [(kind, notified) for kind, _, notified in events(db_url)] == [
         ("warning", False), ("exceeded", False),
     ]  # fmt: skip
@@ -112,16 +112,30 @@ def test_a_failed_send_is_retried_by_the_next_evaluation(
     record(db_url, "2", NOW)
     down = SmtpSettings(host="127.0.0.1", sender="budgets@example.com", port=free_port(),
                         security="none", password="hunter2-secret")  # fmt: skip
-    budget_status(db_url, now=NOW, mailer=AlertMailer(down, ("ops@example.com",), 1, 0.001))
+    failed = evaluate_budgets(
+        db_url, now=NOW, mailer=AlertMailer(down, ("ops@example.com",), 1, 0.001)
+    )
     assert events(db_url) == [("exceeded", Decimal(2), False)]
     assert "not emailed, will retry" in caplog.text and "hunter2-secret" not in caplog.text
+    assert not failed.ok
+    assert failed.problem == "1 alert could not be emailed; the next evaluation retries"
+    assert str(failed).splitlines() == [
+        "evaluated 1 budget: 1 exceeded; spend written back",
+        "fired no alert",  # it fired when the execution was recorded
+        "not emailed, retried at the next evaluation (1):",
+        f"  {failed.statuses[0].budget.id}: exceeded, $2.00 of $1.00",
+    ]
     with smtp_server() as (port, inbox):
         up = SmtpSettings(host="127.0.0.1", sender="budgets@example.com", port=port,
                           security="none")  # fmt: skip
         mailer = AlertMailer(up, ("ops@example.com",))
-        budget_status(db_url, now=NOW, mailer=mailer)
-        budget_status(db_url, now=NOW, mailer=mailer)
+        sent = evaluate_budgets(db_url, now=NOW, mailer=mailer)
+        again = evaluate_budgets(db_url, now=NOW, mailer=mailer)
     assert events(db_url) == [("exceeded", Decimal(2), True)]
+    assert (sent.ok, sent.delivery.recipients, len(sent.delivery.sent)) == (
+        True, ("o***@example.com",), 1
+    )  # fmt: skip
+    assert str(again).splitlines()[1:] == ["fired no alert", "no alert email to send"]
     assert len(inbox.messages) == 1
 
 

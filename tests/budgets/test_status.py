@@ -1,7 +1,7 @@
 """budget_status: status at the exact boundary values, percent, remaining, burn rate and the
-projected date worked out by hand, current_spend_usd written back in cents; with record=False
-the same statuses and nothing written, recorded, rebuilt or emailed, even on a read-only
-database."""
+projected date worked out by hand, with nothing written, recorded, rebuilt or emailed, even on a
+read-only database; evaluate_budgets: the same statuses, current_spend_usd written back in
+cents."""
 
 from __future__ import annotations
 
@@ -10,19 +10,26 @@ from decimal import Decimal
 
 import pandas as pd
 import pytest
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DBAPIError
 
 from aa_notebooks.budgets import (
     Status,
     budget_status,
     check_budget,
     create_budget,
+    evaluate_budgets,
     list_budgets,
 )
-from aa_notebooks.db.engine import dispose_engine, get_engine
-from aa_notebooks.errors import BudgetExceededError
-from tests.budgets.conftest import ALICE, BOB, NOW, events, insert_directly, record
+from aa_notebooks.db.engine import dispose_engine
+from aa_notebooks.errors import BudgetExceededError, ConfigurationError
+from tests.budgets.conftest import (
+    ALICE,
+    BOB,
+    NOW,
+    events,
+    insert_directly,
+    read_only,
+    record,
+)
 from tests.notify.smtp_server import Inbox
 
 HOUR_AGO = NOW - timedelta(hours=1)
@@ -95,7 +102,7 @@ def test_current_spend_is_written_back_in_cents(db_url: str, costs: list[str], c
         record(db_url, cost, HOUR_AGO)
     create_budget(db_url, threshold_usd=100, alert_type="warning")
     assert list_budgets(db_url)["current_spend_usd"].tolist() == [0.0]
-    [result] = budget_status(db_url, now=NOW)
+    [result] = evaluate_budgets(db_url, now=NOW).statuses
     assert result.spend_usd == sum(map(Decimal, costs))  # exact: not rounded
     assert list_budgets(db_url)["current_spend_usd"].tolist() == [float(cents)]
 
@@ -120,7 +127,7 @@ def test_the_dataframe_view(db_url: str) -> None:
     frame = statuses.to_frame()
     assert frame.to_dict("records") == [
         {
-            "id": budget.id, "name": "org", "scope": "global", "target": None, "user_id": None,
+            "id": str(budget.id), "name": "org", "scope": "global", "target": None, "user_id": None,
             "alert_type": "hard_stop", "threshold_usd": 100.0, "alert_at_percentage": 80,
             "period_days": 10, "window_start": pd.Timestamp(NOW - timedelta(days=10)),
             "window_end": pd.Timestamp(NOW), "spend_usd": 90.0, "percent_used": 90.0,
@@ -135,65 +142,59 @@ def test_the_dataframe_view(db_url: str) -> None:
     assert list(empty.columns) == list(frame.columns) and empty.empty
 
 
-def read_only(url: str) -> str:
-    """A URL for the same database on which every write fails: SQLite opened with mode=ro,
-    PostgreSQL with default_transaction_read_only set on the database."""
-    dispose_engine(url)
-    parsed = make_url(url)
-    if parsed.get_backend_name() == "sqlite":
-        return f"sqlite:///file:{parsed.database}?mode=ro&uri=true"
-    with get_engine(url).connect() as connection:
-        connection.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql(
-            f'ALTER DATABASE "{parsed.database}" SET default_transaction_read_only = on'
-        )
-    dispose_engine(url)
-    return url
-
-
-def test_read_only_gives_the_same_statuses_and_writes_nothing(db_url: str, mail: Inbox) -> None:
-    """A budget created over its warning level has an event due at evaluation: record=False
+def test_status_writes_nothing_and_evaluation_gives_the_same_statuses(
+    db_url: str, mail: Inbox
+) -> None:
+    """A budget created over its warning level has an event due at evaluation: budget_status
     shows the warning but records no event, sends no email and leaves current_spend_usd."""
     record(db_url, "90", HOUR_AGO, user_id=ALICE)
     record(db_url, "30", HOUR_AGO, user_id=BOB)
     create_budget(db_url, name="org", threshold_usd=100, alert_type="hard_stop")
     create_budget(db_url, name="alice", scope="user", user_id=ALICE, threshold_usd=200,
                   alert_type="warning")  # fmt: skip
-    read = budget_status(db_url, now=NOW, record=False)
+    read = budget_status(db_url, now=NOW)
     assert [(s.budget.name, s.spend_usd, s.status) for s in read] == [
         ("alice", Decimal(90), Status.ok),
         ("org", Decimal(120), Status.exceeded),
     ]
     assert list_budgets(db_url)["current_spend_usd"].tolist() == [0.0, 0.0]
     assert events(db_url) == [] and mail.messages == []
-    recorded = budget_status(db_url, now=NOW)
-    assert recorded.to_frame().equals(read.to_frame())
+    evaluated = evaluate_budgets(db_url, now=NOW)
+    assert evaluated.to_frame().equals(read.to_frame())
     assert list_budgets(db_url)["current_spend_usd"].tolist() == [90.0, 120.0]
     assert events(db_url) == [("warning", Decimal(120), True), ("exceeded", Decimal(120), True)]
     assert len(mail.messages) == 2
-    assert budget_status(db_url, now=NOW, record=False).to_frame().equals(read.to_frame())
+    assert budget_status(db_url, now=NOW).to_frame().equals(read.to_frame())
     assert len(events(db_url)) == 2 and len(mail.messages) == 2
 
 
-def test_read_only_leaves_a_stale_ledger_alone(db_url: str) -> None:
-    """record=True repairs a ledger a writer bypassed; record=False reads the executions (the
+def test_status_leaves_a_stale_ledger_alone(db_url: str) -> None:
+    """Evaluation repairs a ledger a writer bypassed; budget_status reads the executions (the
     exact spend) and leaves the ledger as it was."""
     create_budget(db_url, threshold_usd=7, alert_type="hard_stop")
     check_budget(db_url, now=NOW)  # the ledger is filled and trusted
     insert_directly(db_url, "8", NOW - timedelta(days=3))
-    [status] = budget_status(db_url, now=NOW, record=False)
+    [status] = budget_status(db_url, now=NOW)
     assert (status.spend_usd, status.status) == (Decimal(8), Status.exceeded)
     check_budget(db_url, now=NOW)  # the ledger still misses the $8: not rebuilt
-    budget_status(db_url, now=NOW)
+    evaluate_budgets(db_url, now=NOW)
     with pytest.raises(BudgetExceededError):
         check_budget(db_url, now=NOW)
 
 
-def test_read_only_works_on_a_database_the_kit_may_only_read(db_url: str) -> None:
+def test_status_works_on_a_database_the_kit_may_only_read(db_url: str) -> None:
     record(db_url, "85", HOUR_AGO)
     create_budget(db_url, name="org", threshold_usd=100, alert_type="warning")
     url = read_only(db_url)
-    with pytest.raises(DBAPIError, match=r"read-?only"):
-        budget_status(url, now=NOW)
-    [status] = budget_status(url, now=NOW, record=False)
+    with pytest.raises(ConfigurationError) as refused:
+        evaluate_budgets(url, now=NOW)
+    assert str(refused.value).startswith(
+        "budgets evaluate writes to the database, which refuses it here ("
+    )
+    assert str(refused.value).endswith(
+        "): give it a database URL whose role may write, or only read with `budgets status`"
+    )
+    assert "read-only" in str(refused.value) or "readonly" in str(refused.value)
+    [status] = budget_status(url, now=NOW)
     assert (status.spend_usd, status.status) == (Decimal(85), Status.warning)
     dispose_engine(url)

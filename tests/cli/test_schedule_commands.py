@@ -69,9 +69,11 @@ def test_add_list_remove(schedules_file: Path, capsys: pytest.CaptureFixture[str
     code, out, _ = run(capsys, "schedule", "list")
     assert code == 0
     assert out == (
-        "  name        cron timezone report period user email             next_run\n"
-        f" daily   0 9 * * *      UTC budget                   {next_at(ZoneInfo('UTC'), 9)}\n"
-        f"weekly 0 8 * * MON      UTC   cost    30d  u-2       {next_at(ZoneInfo('UTC'), 8, 0)}\n"
+        "  name        cron timezone           job period user email             next_run\n"
+        " daily   0 9 * * *      UTC budget report                   "
+        f"{next_at(ZoneInfo('UTC'), 9)}\n"
+        "weekly 0 8 * * MON      UTC   cost report    30d  u-2       "
+        f"{next_at(ZoneInfo('UTC'), 8, 0)}\n"
     )
     code, out, _ = run(capsys, "schedule", "remove", "daily")
     assert (code, out) == (0, "removed schedule daily\n")
@@ -88,10 +90,10 @@ def test_list_as_json_in_the_schedule_time_zone(
     code, out, _ = run(capsys, "schedule", "list", "--format", "json")
     assert code == 0
     assert json.loads(out) == [
-        {"name": "daily", "cron": "0 9 * * *", "timezone": "UTC", "report": "budget",
+        {"name": "daily", "cron": "0 9 * * *", "timezone": "UTC", "job": "budget report",
          "period": "", "user": "", "email": "a@example.com, b@example.com",
          "next_run": next_at(ZoneInfo("UTC"), 9)},
-        {"name": "weekly", "cron": "0 8 * * MON", "timezone": "Europe/Paris", "report": "cost",
+        {"name": "weekly", "cron": "0 8 * * MON", "timezone": "Europe/Paris", "job": "cost report",
          "period": "7d", "user": "u-2", "email": "ops@example.com, cfo@example.com",
          "next_run": next_at(PARIS, 8, 0)},
     ]  # fmt: skip
@@ -186,6 +188,15 @@ def test_run_once_catches_up_and_exits_1_when_the_report_fails(
         (["schedule", "lst"], "'lst' is not one of add, list, remove, run, crontab; did you mean "
          "'list'?"),
         (["schedule", "remove", "nope"], "no schedule named 'nope'; the schedules are: none"),
+        (["schedule", "add", "x", "--cron", "0 8 * * *"],
+         "a report schedule needs its report: choose one of cost, budget (or the job "
+         "budgets-evaluate)"),
+        (["schedule", "add", "x", "--cron", "0 8 * * *", "--job", "budgets-evaluate", "--report",
+          "cost", "--email", "a@example.com"],
+         "a budgets-evaluate schedule takes no report, email: it evaluates the budgets and "
+         "emails the alerts due to AA_BUDGET_ALERT_EMAILS"),
+        (["schedule", "add", "x", "--cron", "0 8 * * *", "--job", "evaluate"],
+         "--job: 'evaluate' is not one of report, budgets-evaluate"),
     ],
 )  # fmt: skip
 def test_errors_are_one_line(
@@ -211,3 +222,30 @@ def test_help_states_the_missed_runs_policy(capsys: pytest.CaptureFixture[str]) 
     code, out, _ = run(capsys, "schedule", "run", "--help")
     assert code == 0
     assert "runs once to catch up, not once per missed" in " ".join(out.split())
+
+
+def test_a_budgets_evaluation_schedule(
+    schedules_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, err = run(capsys, "--user", "a11ce000-0000-4000-8000-000000000001", "schedule",
+                         "add", "alerts", "--cron", "*/15 * * * *", "--job",
+                         "budgets-evaluate")  # fmt: skip
+    assert (code, err) == (0, "")
+    assert out == f"added schedule alerts: budgets evaluation at */15 * * * * (UTC); {HINT}\n"
+    assert json.loads(schedules_file.read_text())["schedules"] == [
+        {"name": "alerts", "cron": "*/15 * * * *", "report": None, "period": None,
+         "user_id": "a11ce000-0000-4000-8000-000000000001", "email": [], "output_dir": None,
+         "timezone": "UTC", "top_n": 10, "title": None, "job": "budgets-evaluate"}
+    ]  # fmt: skip
+    code, out, _ = run(capsys, "schedule", "list", "--format", "json")
+    [listed] = json.loads(out)
+    assert (listed["job"], listed["user"]) == (
+        "budgets evaluation", "a11ce000-0000-4000-8000-000000000001"
+    )  # fmt: skip
+    code, out, _ = run(capsys, "schedule", "crontab")
+    command = os.path.join(os.path.dirname(sys.executable), "aa-notebooks")
+    assert out.splitlines() == [
+        "CRON_TZ=UTC",
+        f"*/15 * * * * {shlex.quote(command)} budgets evaluate "
+        "--user a11ce000-0000-4000-8000-000000000001",
+    ]

@@ -41,5 +41,5 @@ def report_db(db_url: str) -> str:
         name="U2 monthly", scope="user", user_id=str(dataset.U2), threshold_usd="1.00",
         period_days=30, alert_type="warning", alert_at_percentage=80, email_notification=False,
     )  # fmt: skip
-    analytics.budget_status()
+    analytics.evaluate_budgets()
     return db_url

@@ -1,16 +1,26 @@
-"""The budget report, run end to end in a real kernel, shows each budget's state and alerts."""
+"""The budget report, run end to end in a real kernel, shows each budget's state and alerts, only
+reads, and warns when alerts are due that the email settings cannot send."""
 
 from __future__ import annotations
 
 from datetime import timedelta
 from decimal import ROUND_HALF_UP, Decimal
+from html import escape
 
 import pytest
 
+from aa_notebooks.db.engine import dispose_engine
 from aa_notebooks.formatting import timestamp
 from aa_notebooks.reporting import run_report
 from aa_notebooks.reporting.page import summary
 from tests.analytics import dataset
+from tests.budgets.conftest import (
+    NO_EMAIL_SETTINGS_WARNING,
+    NOW,
+    due_alerts_dataset,
+    read_only,
+    snapshot,
+)
 from tests.reporting.conftest import AS_OF
 from tests.reporting.html_tables import RESOURCE, read, table_with, text_of
 
@@ -99,3 +109,28 @@ def test_the_burn_down_charts_the_budgets_nearest_their_limit(report_db: str, tm
         "3 more budgets are in the table above but not charted: the chart shows the "
         f"{MAX_CHARTED} exceeded or nearest their alert."
     ) in text_of(html)
+
+
+def test_budget_report_reads_a_read_only_database_and_warns_of_unsent_alerts(
+    db_url: str, tmp_path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Three alerts are due (see due_alerts_dataset) and no email settings exist: the report
+    opens its summary with the warning, and neither writes nor needs to."""
+    monkeypatch.delenv("AA_BUDGET_ALERT_EMAILS", raising=False)
+    due_alerts_dataset(db_url, NOW)
+    before = snapshot(db_url)
+    url = read_only(db_url)
+    result = run_report(
+        "budget", database_url=url, as_of=NOW.isoformat(), output_dir=tmp_path, progress=False
+    )
+    html = result.html_path.read_text()
+    assert f'<p class="aa-note aa-warning">{escape(NO_EMAIL_SETTINGS_WARNING)}</p>' in html
+    text = text_of(html)
+    assert NO_EMAIL_SETTINGS_WARNING in text
+    assert text.index(NO_EMAIL_SETTINGS_WARNING) < text.index("Projected exhaustion")
+    # exceeded first, the most used first: small 1200%, org 120%; then alice (ok)
+    assert [row[0] for row in table_with(html, "Projected exhaustion")[1:]] == [
+        "small", "org", "alice"
+    ]  # fmt: skip
+    dispose_engine(url)
+    assert snapshot(db_url) == before

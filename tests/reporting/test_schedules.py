@@ -30,6 +30,7 @@ WEEKLY = Schedule(
     title="Weekly costs",
 )
 DAILY = Schedule(name="daily_budget", cron="0 9 * * *", report="budget")
+ALERTS = Schedule(name="alerts", cron="*/15 * * * *", user_id="u-1", job="budgets-evaluate")
 
 
 @pytest.fixture
@@ -68,6 +69,13 @@ def store(tmp_path: Path) -> ScheduleStore:
         ({"top_n": True}, "top_n must be a whole number of at least 1, got True"),
         ({"title": "two\nlines"}, "title must be one line of text, got 'two\\nlines'"),
         ({"user_id": 7}, "user_id must be one line of text, got 7"),
+        ({"job": "cleanup"}, "unknown job 'cleanup': choose one of report, budgets-evaluate"),
+        ({"report": None}, "a report schedule needs its report: choose one of cost, budget"),
+        (
+            {"job": "budgets-evaluate"},
+            "a budgets-evaluate schedule takes no report, period, email, output_dir, title, "
+            "top_n: it evaluates the budgets and emails the alerts due to AA_BUDGET_ALERT_EMAILS",
+        ),
     ],
 )
 def test_invalid_fields_are_clear_errors(changes: dict[str, object], message: str) -> None:
@@ -117,8 +125,27 @@ def test_store_round_trip(store: ScheduleStore) -> None:
         "name": "weekly-costs", "cron": "0 8 * * MON", "report": "cost", "period": "7d",
         "user_id": "u-1", "email": ["ops@example.com", "cfo@example.com"],
         "output_dir": "/srv/reports", "timezone": "Europe/Paris", "top_n": 5,
-        "title": "Weekly costs",
+        "title": "Weekly costs", "job": "report",
     }  # fmt: skip
+
+
+def test_a_budgets_evaluation_round_trips(store: ScheduleStore) -> None:
+    store.add(ALERTS)
+    store.add(DAILY)
+    assert ScheduleStore(store.path).load() == [ALERTS, DAILY]
+    stored = json.loads(store.path.read_text())["schedules"]
+    assert [(s["name"], s["job"], s["report"]) for s in stored] == [
+        ("alerts", "budgets-evaluate", None), ("daily_budget", "report", "budget")
+    ]  # fmt: skip
+    assert (ALERTS.describe, DAILY.describe) == ("budgets evaluation", "budget report")
+
+
+def test_a_file_without_jobs_holds_report_schedules(store: ScheduleStore) -> None:
+    """Files written before schedules had jobs load as they were."""
+    entry = {"name": "daily_budget", "cron": "0 9 * * *", "report": "budget"}
+    store.path.parent.mkdir(parents=True)
+    store.path.write_text(json.dumps({"version": 1, "schedules": [entry]}))
+    assert store.load() == [DAILY]
 
 
 def test_duplicate_name_needs_replace(store: ScheduleStore) -> None:

@@ -1,5 +1,6 @@
-"""The dashboard's budgets panel shows `budget_status(record=False)`: each budget's numbers, a bar
-coloured by status, names escaped, and in words when there are no budgets or none can exist."""
+"""The dashboard's budgets panel shows `budget_status()`: each budget's numbers, a bar
+coloured by status, names escaped, in words when there are no budgets or none can exist, and a
+warning when alerts are due that the email settings cannot send."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ import uuid
 from decimal import Decimal
 from pathlib import Path
 
+import pytest
+
 from aa_notebooks.analytics import Analytics
 from aa_notebooks.budgets import Budget, create_budget
 from aa_notebooks.budgets.status import assess, unavailable
@@ -16,6 +19,7 @@ from aa_notebooks.db.engine import dispose_engine, get_engine
 from aa_notebooks.db.schema import BudgetAlertType, BudgetScope
 from aa_notebooks.ui import Dashboard
 from aa_notebooks.ui.budgets_panel import EMPTY, STATUS_COLORS, BudgetsPanel, displayed_row
+from tests.budgets.conftest import NO_EMAIL_SETTINGS_WARNING
 from tests.ui.conftest import html_of
 from tests.ui.dataset import NOW, SCRIPT, U1, U2
 
@@ -46,7 +50,7 @@ def test_the_panel_shows_budget_status(url: str, analytics: Analytics) -> None:
     _budgets(url)
     panel = BudgetsPanel()
     panel.refresh(analytics)
-    statuses = analytics.budget_status(record=False)
+    statuses = analytics.budget_status()
     assert panel.rows == [displayed_row(status) for status in statuses]
     assert {row["Budget"]: row for row in panel.rows} == EXPECTED
     assert panel.note == ""
@@ -132,3 +136,30 @@ def test_a_database_without_budgets_is_one_line(url: str, analytics: Analytics, 
     )
     assert board.budgets.rows == [] and board.message == ""
     assert board.kpis["Total Executions"] == "5"
+
+
+def test_the_panel_warns_when_alerts_cannot_be_emailed(
+    url: str, analytics: Analytics, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Due here: SCRIPT's warning level (84%) and planner's warning and exceeded levels (112.5%),
+    none recorded yet; org is ok. Without email settings that is said above the table."""
+    monkeypatch.delenv("AA_BUDGET_ALERT_EMAILS", raising=False)
+    _budgets(url)
+    panel = BudgetsPanel()
+    panel.refresh(analytics)
+    assert panel.warning == NO_EMAIL_SETTINGS_WARNING
+    assert f'<div class="aa-notice aa-error">{html.escape(NO_EMAIL_SETTINGS_WARNING)}</div>' in (
+        panel.widget.value
+    )
+    assert {row["Budget"]: row for row in panel.rows} == EXPECTED  # the rows as before
+    monkeypatch.setenv("AA_SMTP_HOST", "mail.example.com")
+    panel.refresh(analytics)
+    assert panel.warning == (
+        "WARNING: 3 budget alerts are due but cannot be emailed: AA_SMTP_FROM and "
+        "AA_BUDGET_ALERT_EMAILS are not set. Complete the email settings where `aa-notebooks "
+        "budgets evaluate` runs; until then no alert email is sent."
+    )
+    monkeypatch.setenv("AA_SMTP_FROM", "budgets@example.com")
+    monkeypatch.setenv("AA_BUDGET_ALERT_EMAILS", "ops@example.com")
+    panel.refresh(analytics)
+    assert panel.warning == "" and "aa-error" not in panel.widget.value

@@ -1,4 +1,8 @@
-"""`budgets [list|create|update|delete|status]`: the budget alerts of the product document."""
+"""`budgets [list|create|update|delete|status|evaluate]`: the budget alerts of the product document.
+
+`status` only reads; `evaluate` is the explicit write: it stores each budget's spend, records the
+alerts due and emails them (what a schedule runs, so alerts go out with no notebook open).
+"""
 
 from __future__ import annotations
 
@@ -10,7 +14,7 @@ from aa_notebooks.cli.context import CommandContext
 from aa_notebooks.cli.options import positive_int
 from aa_notebooks.errors import InvalidInputError
 
-ACTIONS = ("list", "create", "update", "delete", "status")
+ACTIONS = ("list", "create", "update", "delete", "status", "evaluate")
 
 
 def _money(text: str) -> Decimal:
@@ -32,8 +36,11 @@ def register(subcommands: argparse._SubParsersAction) -> list[argparse.ArgumentP
     """Add the budgets subcommand."""
     budgets = subcommands.add_parser(
         "budgets",
-        help="list, create, update, delete budget alerts, or show their status",
-        description="Budget alerts: a USD threshold over a rolling window of period_days.",
+        help="list, create, update, delete budget alerts, show their status, or evaluate them",
+        description="Budget alerts: a USD threshold over a rolling window of period_days. "
+        "`status` only reads; `evaluate` writes each budget's spend back, records the alerts "
+        "due and emails them to AA_BUDGET_ALERT_EMAILS through the AA_SMTP_* server (exit "
+        "status 1 when an alert due could not be emailed).",
     )
     budgets.add_argument("action", nargs="?", default="list", choices=ACTIONS)
     budgets.add_argument("id", nargs="?", help="the budget id (update, delete)")
@@ -69,6 +76,8 @@ def run_budgets(args: argparse.Namespace, context: CommandContext) -> Any:
         return analytics.budgets()
     if args.action == "status":
         return analytics.budget_status()
+    if args.action == "evaluate":
+        return analytics.evaluate_budgets()
     if args.action == "create":
         return analytics.create_budget(**_fields(args))
     if not args.id:

@@ -56,7 +56,7 @@ def run_demo(args: argparse.Namespace, context: CommandContext) -> None:
     analytics = connect(url)
     print(analytics.overview("30d"))
     print()
-    statuses = analytics.budget_status().to_frame()  # evaluating records the alerts due
+    statuses = analytics.evaluate_budgets().to_frame()  # records the alerts due
     print(render(statuses[list(BUDGET_COLUMNS)].fillna({"target": ""}), timezone=context.timezone))
     args.output_dir.mkdir(parents=True, exist_ok=True)
     for name in DEMO_NOTEBOOKS:

@@ -1,7 +1,7 @@
-"""`schedule add|list|remove|run|crontab`: make reports at cron times.
+"""`schedule add|list|remove|run|crontab`: make reports, or evaluate budgets, at cron times.
 
 The schedules live in a JSON file (`$AA_SCHEDULES_FILE`, else the user's config directory) that
-never holds the database URL or SMTP settings: those come from the environment when reports run.
+never holds the database URL or SMTP settings: those come from the environment when jobs run.
 """
 
 from __future__ import annotations
@@ -25,7 +25,15 @@ from aa_notebooks.cli.parser import CommandParser
 from aa_notebooks.errors import ConfigurationError, InvalidInputError
 from aa_notebooks.reporting.notebooks import DEFAULT_OUTPUT_DIR, REPORT_KINDS
 from aa_notebooks.reporting.scheduler import PassResult, run_schedule, run_scheduler
-from aa_notebooks.reporting.schedules import CRON_HELP, Schedule, ScheduleStore
+from aa_notebooks.reporting.schedules import (
+    CRON_HELP,
+    DEFAULT_TOP_N,
+    EVALUATE_JOB,
+    JOBS,
+    REPORT_JOB,
+    Schedule,
+    ScheduleStore,
+)
 
 MISSED_RUNS = (
     "Missed runs: when the scheduler starts, or wakes late (e.g. after a suspend), a schedule "
@@ -36,24 +44,33 @@ NO_SECRETS = (
     "schedules never store the database URL (it may hold a password): set AA_DATABASE_URL "
     "where `schedule run` or cron runs, or give --db to `schedule run`"
 )
-COLUMNS = ["name", "cron", "timezone", "report", "period", "user", "email", "next_run"]
+COLUMNS = ["name", "cron", "timezone", "job", "period", "user", "email", "next_run"]
 
 
 def register(subcommands: argparse._SubParsersAction) -> list[argparse.ArgumentParser]:
     """Add `schedule` and its actions; returns the action parsers."""
     schedule = subcommands.add_parser(
         "schedule",
-        help="make reports at cron times: add, list, remove, run, crontab",
-        description="Make cost and budget reports at cron times. " + MISSED_RUNS,
+        help="make reports or evaluate budgets at cron times: add, list, remove, run, crontab",
+        description="Make cost and budget reports, or evaluate the budgets (writing their spend "
+        "back and emailing the alerts due), at cron times. " + MISSED_RUNS,
     )
     actions = schedule.add_subparsers(
         dest="action", metavar="ACTION", required=True, parser_class=CommandParser
     )
 
-    add = actions.add_parser("add", help="add a schedule", description="Add a report schedule.")
+    add = actions.add_parser(
+        "add",
+        help="add a schedule",
+        description="Add a schedule: a report (--report cost|budget), or the budgets' "
+        f"evaluation (--job {EVALUATE_JOB}, which takes no report options).",
+    )
     add.add_argument("name", help="letters, digits, - and _")
     add.add_argument("--cron", required=True, metavar="EXPR", help=CRON_HELP)
-    add.add_argument("--report", required=True, choices=REPORT_KINDS, help="which report")
+    add.add_argument(
+        "--job", choices=JOBS, default=REPORT_JOB, help=f"what to run (default {REPORT_JOB})"
+    )
+    add.add_argument("--report", choices=REPORT_KINDS, help="which report (report jobs)")
     add.add_argument("--period", help=PERIOD_HELP)
     add.add_argument(
         "--email", action="append", metavar="ADDRESSES", help="send to a@x.com,b@y.com"
@@ -61,13 +78,14 @@ def register(subcommands: argparse._SubParsersAction) -> list[argparse.ArgumentP
     add.add_argument(
         "--output-dir",
         metavar="DIR",
-        default=DEFAULT_OUTPUT_DIR,
         help=f"where the HTML goes, made absolute now (default ./{DEFAULT_OUTPUT_DIR})",
     )
     add.add_argument(
         "--timezone", default="UTC", metavar="TZ", help="IANA zone of the cron and the report (UTC)"
     )
-    add.add_argument("--top-n", type=positive_int, default=10, help="rows in top-N tables")
+    add.add_argument(
+        "--top-n", type=positive_int, default=DEFAULT_TOP_N, help="rows in top-N tables"
+    )
     add.add_argument("--title", help="the report's title")
     add.add_argument("--replace", action="store_true", help="replace a schedule of that name")
     add.set_defaults(handler=run_add)
@@ -82,8 +100,8 @@ def register(subcommands: argparse._SubParsersAction) -> list[argparse.ArgumentP
     run = actions.add_parser(
         "run",
         help="run the schedules in the foreground (for a service manager)",
-        description="Run each due report at its cron time until SIGTERM or Ctrl-C; a failing "
-        "report is logged and the others still run. " + MISSED_RUNS,
+        description="Run each due job at its cron time until SIGTERM or Ctrl-C; a failing "
+        "job is logged and the others still run. " + MISSED_RUNS,
     )
     run.add_argument("--once", action="store_true", help="run what is due or missed now, then exit")
     run.set_defaults(handler=run_run)
@@ -91,7 +109,7 @@ def register(subcommands: argparse._SubParsersAction) -> list[argparse.ArgumentP
     crontab = actions.add_parser(
         "crontab",
         help="print equivalent crontab lines",
-        description="Print crontab lines that make the same reports (use them or `schedule run`, "
+        description="Print crontab lines that run the same jobs (use them or `schedule run`, "
         "not both). Cron does not catch up missed runs; CRON_TZ lines need cronie. Set "
         "AA_DATABASE_URL and the AA_SMTP_* variables in the crontab.",
     )
@@ -103,6 +121,9 @@ def run_add(args: argparse.Namespace, context: CommandContext) -> str:
     """Store a new schedule (or replace one with --replace)."""
     if context.database_url is not None:
         raise InvalidInputError(NO_SECRETS)
+    output_dir = args.output_dir
+    if output_dir is None and args.job == REPORT_JOB:
+        output_dir = DEFAULT_OUTPUT_DIR
     schedule = Schedule(
         name=args.name,
         cron=args.cron,
@@ -110,17 +131,18 @@ def run_add(args: argparse.Namespace, context: CommandContext) -> str:
         period=args.period,
         user_id=context.user_id,
         email=",".join(args.email or ()),
-        output_dir=os.path.abspath(os.path.expanduser(args.output_dir)),
+        output_dir=output_dir and os.path.abspath(os.path.expanduser(output_dir)),
         timezone=args.timezone,
         top_n=args.top_n,
         title=args.title,
+        job=args.job,
     )
     store = ScheduleStore()
     replaced = args.replace and any(s.name == schedule.name for s in store.load())
     store.add(schedule, replace=args.replace)
     return (
-        f"{'replaced' if replaced else 'added'} schedule {schedule.name}: {schedule.report} "
-        f"report at {schedule.cron} ({schedule.timezone}); it runs while `aa-notebooks schedule "
+        f"{'replaced' if replaced else 'added'} schedule {schedule.name}: {schedule.describe} "
+        f"at {schedule.cron} ({schedule.timezone}); it runs while `aa-notebooks schedule "
         "run` does, or from the lines of `aa-notebooks schedule crontab`"
     )
 
@@ -131,7 +153,7 @@ def run_list(args: argparse.Namespace, context: CommandContext) -> pd.DataFrame:
     rows = []
     for s in ScheduleStore().load():
         upcoming = s.next_fire(now.astimezone(ZoneInfo(s.timezone)))
-        rows.append([s.name, s.cron, s.timezone, s.report, s.period or "", s.user_id or "",
+        rows.append([s.name, s.cron, s.timezone, s.describe, s.period or "", s.user_id or "",
                      ", ".join(s.email), f"{upcoming:%Y-%m-%d %H:%M %Z}"])  # fmt: skip
     return pd.DataFrame(rows, columns=COLUMNS)
 
@@ -143,7 +165,7 @@ def run_remove(args: argparse.Namespace, context: CommandContext) -> str:
 
 
 def run_run(args: argparse.Namespace, context: CommandContext) -> PassResult | None:
-    """The foreground scheduler; with --once, one pass (exit 1 when a report failed)."""
+    """The foreground scheduler; with --once, one pass (exit 1 when a job failed)."""
     if not logging.getLogger().handlers:
         logging.basicConfig(
             level=logging.WARNING if args.once else logging.INFO,
@@ -155,7 +177,7 @@ def run_run(args: argparse.Namespace, context: CommandContext) -> PassResult | N
 
 
 def run_crontab(args: argparse.Namespace, context: CommandContext) -> str:
-    """Crontab lines making the same reports (CRON_TZ before each change of time zone)."""
+    """Crontab lines running the same jobs (CRON_TZ before each change of time zone)."""
     if context.database_url is not None:
         raise InvalidInputError(NO_SECRETS)
     command = _executable()
@@ -164,15 +186,19 @@ def run_crontab(args: argparse.Namespace, context: CommandContext) -> str:
         if schedule.timezone != zone:
             zone = schedule.timezone
             lines.append(f"CRON_TZ={zone}")
-        words = [command, *report_arguments(schedule)]
+        words = [command, *job_arguments(schedule)]
         lines.append(
             f"{schedule.cron} " + " ".join(shlex.quote(w) for w in words).replace("%", r"\%")
         )
     return "\n".join(lines) or "# no schedules: add one with `aa-notebooks schedule add`"
 
 
-def report_arguments(schedule: Schedule) -> list[str]:
-    """The `aa-notebooks report ...` arguments that make the schedule's report."""
+def job_arguments(schedule: Schedule) -> list[str]:
+    """The `aa-notebooks ...` arguments that run the schedule's job: `report KIND ...`, or
+    `budgets evaluate`."""
+    if schedule.job == EVALUATE_JOB:
+        user = ["--user", schedule.user_id] if schedule.user_id else []
+        return ["budgets", "evaluate", *user]
     options: list[tuple[str, str | None]] = [
         ("--period", schedule.period),
         ("--user", schedule.user_id),
@@ -182,7 +208,7 @@ def report_arguments(schedule: Schedule) -> list[str]:
         ("--top-n", None if schedule.top_n == 10 else str(schedule.top_n)),
         ("--title", schedule.title),
     ]
-    words = ["report", schedule.report]
+    words = ["report", str(schedule.report)]
     for flag, value in options:
         if value:
             words += [flag, value]

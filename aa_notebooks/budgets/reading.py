@@ -1,0 +1,74 @@
+"""`budget_status`: every active budget's state, read only.
+
+The statuses come from one read-only snapshot (summed exactly from the executions), so they work
+on a database the kit may only read, and nothing is written back, recorded, rebuilt or emailed:
+dashboards, reports and `budgets status` never change what they show. Writing the spend back and
+sending the alerts due is `evaluation.evaluate_budgets` (`budgets evaluate`).
+
+It also counts the alert emails due (events recorded but not sent, and levels held with no event
+in the window, which the next evaluation records) and, when email settings are incomplete, says
+so in `email_warning`.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import Connection, func, select
+from sqlalchemy.engine import URL
+
+from aa_notebooks.budgets.alert_settings import email_problem, unsent_warning
+from aa_notebooks.budgets.alerts import EVENTS, alerts_due
+from aa_notebooks.budgets.capabilities import capabilities
+from aa_notebooks.budgets.fields import parse_uuid
+from aa_notebooks.budgets.scope import BUDGETS
+from aa_notebooks.budgets.spend import exact_spend
+from aa_notebooks.budgets.status import BudgetStatus, BudgetStatusList, assess, unavailable
+from aa_notebooks.budgets.store import active_budgets, load_budgets
+from aa_notebooks.budgets.transactions import read_transaction
+from aa_notebooks.budgets.window import Window, utc
+from aa_notebooks.db.engine import get_engine
+
+
+def budget_status(
+    url: str | URL | None = None,
+    *,
+    user_id: uuid.UUID | str | None = None,
+    now: datetime | None = None,
+) -> BudgetStatusList:
+    """The status of each active budget (those `user_id` owns, when given) at `now`, read only,
+    with a warning when alerts are due that the email settings cannot send."""
+    engine = get_engine(url)
+    caps = capabilities(engine)
+    caps.require_budgets()
+    now = utc(now)
+    owner = None if user_id is None else parse_uuid(user_id, "user_id")
+    statuses: list[BudgetStatus] = []
+    due = 0
+    with read_transaction(engine) as connection:
+        for budget in load_budgets(connection, caps, active_budgets(owner)):
+            if reason := caps.unavailable(budget.scope):
+                statuses.append(unavailable(budget, now, reason))
+                continue
+            window = Window.ending(now, budget.period_days)
+            spend = exact_spend(connection, budget, window)
+            statuses.append(assess(budget, spend, now))
+            if caps.has_events and budget.email_notification:
+                due += alerts_due(connection, budget, window, spend)
+        if caps.has_events:
+            due += _unsent_events(connection, owner)
+    warning = unsent_warning(due, email_problem()) if due else None
+    return BudgetStatusList(tuple(statuses), warning)
+
+
+def _unsent_events(connection: Connection, owner: uuid.UUID | None) -> int:
+    """How many recorded alert events wait to be emailed (of `owner`'s budgets, when given)."""
+    query = (
+        select(func.count())
+        .select_from(EVENTS.join(BUDGETS, BUDGETS.c.id == EVENTS.c.budget_id))
+        .where(EVENTS.c.notified.is_(False), BUDGETS.c.email_notification.is_not(False))
+    )
+    if owner is not None:
+        query = query.where(BUDGETS.c.user_id == owner)
+    return int(connection.execute(query).scalar_one())

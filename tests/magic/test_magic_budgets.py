@@ -1,0 +1,54 @@
+"""`%agent_analytics budgets status` and `budgets evaluate` in a real IPython shell: status
+only reads and shows the warning when alerts are due that cannot be emailed; evaluate writes,
+records the alerts and says so; both can be kept with -o."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from html import escape
+
+import pytest
+from IPython.core.interactiveshell import InteractiveShell
+
+from aa_notebooks.budgets import BudgetStatusList, Evaluation
+from tests.budgets.conftest import (
+    NO_EMAIL_SETTINGS_WARNING,
+    due_alerts_dataset,
+    events,
+    snapshot,
+)
+
+
+@pytest.fixture
+def shell(ip: InteractiveShell, db_url: str, monkeypatch: pytest.MonkeyPatch) -> InteractiveShell:
+    monkeypatch.delenv("AA_BUDGET_ALERT_EMAILS", raising=False)
+    due_alerts_dataset(db_url, datetime.now(UTC))
+    ip.run_line_magic("config", f"AgentAnalytics.database_url = {db_url!r}")
+    return ip
+
+
+def test_status_reads_and_warns(shell: InteractiveShell, db_url: str) -> None:
+    before = snapshot(db_url)
+    statuses = shell.run_line_magic("agent_analytics", "budgets status -o budgets")
+    assert isinstance(statuses, BudgetStatusList) and shell.user_ns["budgets"] is statuses
+    assert [s.budget.name for s in statuses] == ["alice", "org", "small"]
+    assert statuses.email_warning == NO_EMAIL_SETTINGS_WARNING
+    assert statuses.to_frame().attrs["email_warning"] == NO_EMAIL_SETTINGS_WARNING
+    shown, _ = shell.display_formatter.format(statuses)
+    assert escape(NO_EMAIL_SETTINGS_WARNING) in shown["text/html"]
+    assert shown["text/html"].index("WARNING") < shown["text/html"].index("<table")
+    assert snapshot(db_url) == before
+
+
+def test_evaluate_writes_and_says_what_it_did(shell: InteractiveShell, db_url: str) -> None:
+    evaluation = shell.run_line_magic("agent_analytics", "budgets evaluate -o done")
+    assert isinstance(evaluation, Evaluation) and shell.user_ns["done"] is evaluation
+    assert [str(notice) for notice in evaluation.fired] == [
+        "org: warning, $120.00 of $100.00",
+        "org: exceeded, $120.00 of $100.00",
+    ]
+    assert not evaluation.ok and evaluation.problem == NO_EMAIL_SETTINGS_WARNING
+    assert [kind for kind, _, _ in events(db_url)] == ["exceeded", "warning", "exceeded"]
+    html = shell.display_formatter.format(evaluation)[0]["text/html"]
+    assert escape(NO_EMAIL_SETTINGS_WARNING) in html
+    assert "fired 2 alerts:<br>&nbsp;&nbsp;org: warning, $120.00 of $100.00" in html
