@@ -152,7 +152,7 @@ def _execute(
     from papermill.exceptions import PapermillExecutionError
 
     declared = papermill.inspect_notebook(str(source))
-    values = {k: v for k, v in parameters.notebook_values().items() if k in declared}
+    values = {k: v for k, v in parameters.injected_values().items() if k in declared}
     try:
         with kernel_environment(url, price_file):
             return papermill.execute_notebook(
