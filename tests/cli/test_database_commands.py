@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -10,6 +11,7 @@ import pytest
 
 from aa_notebooks.cli import main
 from aa_notebooks.db.engine import get_engine
+from aa_notebooks.db.url import mask_url
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
@@ -114,3 +116,21 @@ def test_check_db_exits_1_when_a_document_column_is_missing(
     code, out, _ = run(capsys, "--db", empty_db_url, "check-db")
     assert code == 1
     assert "lacks part of the product document's schema: tokenusages.step_number" in out
+
+
+def test_connect_in_a_terminal_prints_the_export_line(
+    db_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, _ = run(capsys, "connect", db_url)
+    assert code == 0
+    assert out.splitlines()[0].endswith(": every table and column aa-notebooks uses is present")
+    export_line = f"  export AA_DATABASE_URL={shlex.quote(mask_url(db_url))}"
+    assert export_line in out.splitlines()
+    if "@" in db_url:  # PostgreSQL: the password never shows
+        assert ":***@" in out and ":aa_test@" not in out
+        assert "(write the password in place of ***)" in out
+    # nothing sticks: the next command still opens the default database, which does not exist
+    code, _, err = run(capsys, "info")
+    assert code == 2 and "no database yet" in err
+    code, out, _ = run(capsys, "connect", "--help")
+    assert "a terminal prints the AA_DATABASE_URL line" in " ".join(out.split())
