@@ -58,7 +58,7 @@ def install(wheel: Path, extras: str, root: Path) -> Path:
     venv.create(target, with_pip=True, clear=True)
     requirement = f"{wheel}[{extras}]" if extras else str(wheel)
     run(
-        [target / "bin" / "python", "-m", "pip", "install", "-q",
+        [target / "bin" / "python", "-m", "pip", "install", "-q", "--no-compile",
          "--disable-pip-version-check", requirement],
         clean_environment(root / "home"), root,
     )  # fmt: skip

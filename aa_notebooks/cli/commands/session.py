@@ -78,9 +78,7 @@ def register(subcommands: argparse._SubParsersAction) -> list[argparse.ArgumentP
     return [connect, help_, sql]
 
 
-def run_connect(
-    args: argparse.Namespace, context: CommandContext
-) -> DatabaseCheck | ConnectAdvice:
+def run_connect(args: argparse.Namespace, context: CommandContext) -> DatabaseCheck | ConnectAdvice:
     """In a notebook, switch the context's database and user scope; in a terminal, say how.
     Either way, report what the database offers."""
     report = check_db(require_database(args.url))
