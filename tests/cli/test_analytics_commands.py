@@ -168,3 +168,12 @@ def test_execution_table_shows_steps_and_token_usage(
         ["main_agent", "gpt-4o"],
         ["tool_call", "gpt-4o"],
     ]
+
+
+def test_export_opt_out_keeps_text_for_round_trips(
+    url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, _ = run(capsys, "--db", url, "export", "--no-escape-formulas", *WINDOW)
+    assert code == 0
+    previews = {row["query_preview"] for row in csv.DictReader(io.StringIO(out))}
+    assert {HYPERLINK, "+SUM(A1:A2)", "@cmd", "-2+3"} <= previews

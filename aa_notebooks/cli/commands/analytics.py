@@ -74,6 +74,12 @@ def register(subcommands: argparse._SubParsersAction) -> list[argparse.ArgumentP
     export.add_argument("--output", metavar="FILE", type=Path, help="write to FILE")
     export.add_argument("--with-traces", action="store_true", help="include trace steps")
     export.add_argument("--with-token-usage", action="store_true", help="include token usage")
+    export.add_argument(
+        "--no-escape-formulas",
+        dest="escape_formulas",
+        action="store_false",
+        help="CSV: keep text starting with = + - @ as it is (for pandas, not for spreadsheets)",
+    )
     return parsers
 
 
@@ -144,5 +150,6 @@ def run_export(args: argparse.Namespace, context: CommandContext) -> Any:
         path=args.output,
         include_traces=args.with_traces,
         include_token_usage=args.with_token_usage,
+        escape_formulas=args.escape_formulas,
         **window_of(args),
     )
