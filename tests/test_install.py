@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import nbformat
 import pytest
 
 from tests.conftest import drop_postgres_database, new_postgres_database
@@ -174,7 +175,7 @@ def test_notebook_extra_runs_the_magic_in_its_own_kernel(
     env["AA_DATABASE_URL"] = url
     run([bin_dir / "jupyter", "nbconvert", "--to", "notebook", "--execute", "check.ipynb",
          "--output", "done.ipynb"], env, tmp_path)  # fmt: skip
-    outputs = json.loads((tmp_path / "done.ipynb").read_text())["cells"][0]["outputs"]
+    outputs = nbformat.read(tmp_path / "done.ipynb", as_version=4).cells[0].outputs
     printed = "".join(o.get("text", "") for o in outputs if o["output_type"] == "stream")
     prefix, module, frame_line = printed.splitlines()
     venv_dir = bin_dir.parent
