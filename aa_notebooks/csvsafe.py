@@ -32,6 +32,8 @@ def frame_to_csv(frame: pd.DataFrame, *, escape_formulas: bool = True) -> str:
         frame = frame.copy()
         for position in range(frame.shape[1]):
             series = frame.iloc[:, position]
+            if isinstance(series.dtype, pd.CategoricalDtype):
+                series = series.astype(object)
             if pd.api.types.is_object_dtype(series) or pd.api.types.is_string_dtype(series):
                 frame.isetitem(position, series.map(neutralise, na_action="ignore"))
         frame.columns = [neutralise(column) for column in frame.columns]

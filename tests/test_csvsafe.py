@@ -31,7 +31,7 @@ def test_frame_to_csv_neutralises_text_cells_and_column_names() -> None:
         {
             '=HYPERLINK("http://x")': ["a", "b"],
             "note": ['=HYPERLINK("http://evil","x")', "+cmd|' /C calc'!A0"],
-            "who": ["@SUM(A1:A2)", None],
+            "who": pd.Categorical(["@SUM(A1:A2)", None]),
             "delta": [-5, 3],
             "cost": [-0.25, 1.5],
         }

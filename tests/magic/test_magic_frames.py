@@ -167,7 +167,11 @@ def test_single_records_stay_rich_with_a_short_text_form(
 
 
 def test_agent_series_frame_carries_the_agent(shell: InteractiveShell) -> None:
-    daily = magic(shell, f"agent planner {WINDOW}").to_frame()
+    daily = magic(shell, f"agent planner {WINDOW} --daily -o series")
+    assert type(daily) is pd.DataFrame and shell.user_ns["series"] is daily
+    pd.testing.assert_frame_equal(daily, magic(shell, f"agent planner {WINDOW}").to_frame())
+    # planner per day, 18th to 25th: E09 and E02 (18th), E07 (20th), E05 (22nd), E01 and E11
+    assert daily["executions"].tolist() == [2, 0, 1, 0, 1, 0, 0, 2]
     assert daily.attrs["title"] == "Agent planner per day"
     assert daily.attrs["window"] == "2026-11-18 to 2026-11-25"
     assert len(daily) == 8

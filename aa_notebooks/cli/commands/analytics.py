@@ -50,6 +50,9 @@ def register(subcommands: argparse._SubParsersAction) -> list[argparse.ArgumentP
 
     agent = add("agent", run_agent, "per-agent statistics with a daily series")
     agent.add_argument("agent", help="agent id (UUID) or agent name")
+    agent.add_argument(
+        "--daily", action="store_true", help="only the daily series, as rows (a DataFrame)"
+    )
 
     top = add("top-agents", run_top_agents, "most-used agents: executions, success, time, cost")
     top.add_argument("--limit", type=positive_int, default=10, help="how many (default 10)")
@@ -109,8 +112,9 @@ def run_execution(args: argparse.Namespace, context: CommandContext) -> Any:
 
 
 def run_agent(args: argparse.Namespace, context: CommandContext) -> Any:
-    """Per-agent statistics."""
-    return context.analytics().agent_stats(args.agent, **window_of(args))
+    """Per-agent statistics, or with --daily their daily series."""
+    stats = context.analytics().agent_stats(args.agent, **window_of(args))
+    return stats.to_frame() if args.daily else stats
 
 
 def run_top_agents(args: argparse.Namespace, context: CommandContext) -> Any:
