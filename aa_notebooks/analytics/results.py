@@ -213,10 +213,11 @@ class ExecutionDetail(Readable):
             ("Trace steps", self.traces, "the database has no executiontraces table"),
             ("Token usage", self.token_usage, "the database has no tokenusages table"),
         ):
-            rows = len(frame) if frame is not None else 0
-            parts.append(f"\n{name} ({rows})" if frame is not None else f"\n{name}: {missing}")
-            if frame is not None:
-                parts.append(render.frame_text(frame) if rows else "  none recorded")
+            if frame is None:
+                parts.append(f"\n{name}: {missing}")
+            else:
+                parts.append(f"\n{name} ({len(frame)})")
+                parts.append(render.frame_text(frame) if len(frame) else "  none recorded")
         return "\n".join(parts)
 
     def _repr_html_(self) -> str:
