@@ -1,13 +1,17 @@
-"""Query rows to DataFrames with the kit's conventions: UTC-aware times, money as 6-place floats."""
+"""Query rows to DataFrames with the kit's conventions: UTC-aware times, money as 6-place floats,
+and the result's metadata (title, window, scope, notes) in `attrs`."""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 import pandas as pd
+
+from aa_notebooks.analytics.periods import Window
 
 FLOAT_PLACES = 6
 
@@ -50,3 +54,52 @@ def to_frame(
 
 def _plain(value: Any) -> Any:
     return str(value) if isinstance(value, uuid.UUID) else value
+
+
+READABLE = "aa_notebooks"
+"""The `attrs` key that marks a frame as the kit's: the notebook shows it in readable form."""
+
+
+def described(
+    frame: pd.DataFrame,
+    title: str,
+    *,
+    scope: str | None = None,
+    window: Window | None = None,
+    notes: Sequence[str] = (),
+    **facts: str | int | None,
+) -> pd.DataFrame:
+    """`frame` with the kit's metadata in `frame.attrs`, as plain JSON-ready values.
+
+    Keys: `title`, `scope`, `window` (its label) with `window_start`/`window_end` (ISO 8601) and
+    `window_end_inclusive`, `notes` (warnings such as unpriced models), `rows` (the row count
+    the kit produced), and any `facts` given (e.g. `total`, `page`, `pages`). JSON-ready because
+    pandas writes attrs into Parquet files as JSON.
+    """
+    meta: dict[str, Any] = {READABLE: True, "title": title}
+    if scope is not None:
+        meta["scope"] = scope
+    if window is not None:
+        meta.update(
+            window=window.label,
+            window_start=window.start.isoformat(),
+            window_end=window.end.isoformat(),
+            window_end_inclusive=window.end_inclusive,
+        )
+    meta["notes"] = list(notes)
+    meta["rows"] = len(frame)
+    meta.update(facts)
+    frame.attrs.update(meta)
+    return frame
+
+
+def window_of(attrs: Mapping[str, Any]) -> Window | None:
+    """The window that `described` recorded in a frame's attrs, or None."""
+    if "window_start" not in attrs:
+        return None
+    return Window(
+        datetime.fromisoformat(attrs["window_start"]),
+        datetime.fromisoformat(attrs["window_end"]),
+        bool(attrs.get("window_end_inclusive")),
+        str(attrs.get("window", "")),
+    )

@@ -1,9 +1,10 @@
-"""The typed results of the analytics functions: what the magic, widgets and reports consume.
+"""The typed results of the analytics functions: what the API, widgets and reports consume.
 
 Each has the `window` it covers (where it takes one), its `scope` ("all users" or "user <id>"),
-`to_frame()` for a DataFrame view and an escaped `_repr_html_`; summaries also print as text.
-Money is Decimal here and a 6-place float in frames; rates are percentages (0-100); durations
-are milliseconds; None means unknown (nothing to measure), never zero.
+`to_frame()` for a DataFrame with that metadata in `attrs` (what the magic returns), a short
+`repr`, a readable text form and an escaped `_repr_html_`. Money is Decimal here and a 6-place
+float in frames; rates are percentages (0-100); durations are milliseconds; None means unknown
+(nothing to measure), never zero.
 """
 
 from __future__ import annotations
@@ -13,21 +14,55 @@ from dataclasses import dataclass, field, fields
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
 from aa_notebooks import formatting as fmt
 from aa_notebooks.analytics import render
-from aa_notebooks.analytics.frames import rounded
+from aa_notebooks.analytics.frames import described, rounded
 from aa_notebooks.analytics.periods import Window
+
+
+class Readable:
+    """Text forms shared by the results: a one-line `repr`, and the readable text (`str`) where
+    IPython prints a value, instead of a dump of every field."""
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.summary()}>"
+
+    def summary(self) -> str:
+        """One line naming what the result holds."""
+        return str(self).splitlines()[0]
+
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+        printer.text(str(self))
+
+
+class Rows(Readable):
+    """A list-like result: its rows and metadata are `to_frame()`, shown as heading and table."""
+
+    def to_frame(self) -> pd.DataFrame:
+        """The rows as a DataFrame (a copy) with the metadata in `attrs`."""
+        raise NotImplementedError
+
+    def summary(self) -> str:
+        frame = self.to_frame()
+        return f"{render.frame_heading(frame.attrs)}, {len(frame):,} rows"
+
+    def __str__(self) -> str:
+        return render.frame_text(self.to_frame())
+
+    def _repr_html_(self) -> str:
+        return render.frame_html(self.to_frame())
 
 
 def _tokens(input_tokens: int, output_tokens: int, total_tokens: int) -> str:
     return " / ".join(fmt.count(n) for n in (input_tokens, output_tokens, total_tokens))
 
 
-@dataclass(frozen=True)
-class Overview:
+@dataclass(frozen=True, repr=False)
+class Overview(Readable):
     """The dashboard's summary of the executions in a window."""
 
     window: Window
@@ -63,7 +98,10 @@ class Overview:
         row["unpriced_models"] = ", ".join(self.unpriced_models)
         row["total_cost_usd"] = rounded(self.total_cost_usd)
         row["monthly_projection_usd"] = rounded(self.monthly_projection_usd)
-        return pd.DataFrame([row])
+        frame = pd.DataFrame([row])
+        return described(
+            frame, "Overview", scope=self.scope, window=self.window, notes=self._notes()
+        )
 
     def _facts(self) -> list[tuple[str, str]]:
         by_status = ", ".join(f"{k} {fmt.count(v)}" for k, v in self.executions_by_status.items())
@@ -83,6 +121,10 @@ class Overview:
             ("Active agents", fmt.count(self.active_agents)),
         ]
 
+    def summary(self) -> str:
+        executions, cost = fmt.count(self.total_executions), fmt.money(self.total_cost_usd)
+        return f"{self.window.label}, {self.scope}: {executions} executions, {cost}"
+
     def _notes(self) -> list[str]:
         if not self.unpriced_models:
             return []
@@ -98,8 +140,8 @@ class Overview:
         return render.html_block(heading, self._facts(), self._notes())
 
 
-@dataclass(frozen=True, eq=False)
-class ExecutionPage:
+@dataclass(frozen=True, eq=False, repr=False)
+class ExecutionPage(Rows):
     """One page of the executions list, with the totals needed to page through it."""
 
     window: Window
@@ -116,21 +158,23 @@ class ExecutionPage:
     sort_order: str
 
     def to_frame(self) -> pd.DataFrame:
-        """The page's rows."""
-        return self.rows.copy()
+        """The page's rows; attrs: title, window, scope, total, page, page_size, pages, sort."""
+        return described(
+            self.rows.copy(),
+            "Executions",
+            scope=self.scope,
+            window=self.window,
+            total=self.total,
+            page=self.page,
+            page_size=self.page_size,
+            pages=self.pages,
+            sort_by=self.sort_by,
+            sort_order=self.sort_order,
+        )
 
-    def _repr_html_(self) -> str:
-        heading = render.title("Executions", self.window, self.scope)
-        facts = [
-            ("Page", f"{self.page} of {self.pages}"),
-            ("Matching executions", fmt.count(self.total)),
-            ("Sorted by", f"{self.sort_by} {self.sort_order}"),
-        ]
-        return render.html_block(heading, facts, tables=[render.html_table(self.rows)])
 
-
-@dataclass(frozen=True, eq=False)
-class ExecutionDetail:
+@dataclass(frozen=True, eq=False, repr=False)
+class ExecutionDetail(Readable):
     """One execution with its ReAct trace steps and its token usage by component."""
 
     scope: str
@@ -150,17 +194,31 @@ class ExecutionDetail:
 
     def to_frame(self) -> pd.DataFrame:
         """The trace steps (empty when the database records none)."""
-        return pd.DataFrame() if self.traces is None else self.traces.copy()
+        steps = pd.DataFrame() if self.traces is None else self.traces.copy()
+        return described(steps, f"Trace steps of execution {self.id}", scope=self.scope)
 
     def _facts(self) -> list[tuple[str, str]]:
         shown = pd.DataFrame([self.execution]).drop(columns="id")
         readable = fmt.readable_frame(shown).iloc[0]
         return [(name, "–" if pd.isna(value) else str(value)) for name, value in readable.items()]
 
+    def summary(self) -> str:
+        steps = "no trace table" if self.traces is None else f"{len(self.traces)} trace steps"
+        return f"execution {self.id} ({self.scope}), {steps}"
+
     def __str__(self) -> str:
         heading = render.title(f"Execution {self.id}", None, self.scope)
-        steps = 0 if self.traces is None else len(self.traces)
-        return render.text(heading, [*self._facts(), ("trace steps", fmt.count(steps))])
+        parts = [render.text(heading, self._facts())]
+        for name, frame, missing in (
+            ("Trace steps", self.traces, "the database has no executiontraces table"),
+            ("Token usage", self.token_usage, "the database has no tokenusages table"),
+        ):
+            if frame is None:
+                parts.append(f"\n{name}: {missing}")
+            else:
+                parts.append(f"\n{name} ({len(frame)})")
+                parts.append(render.frame_text(frame) if len(frame) else "  none recorded")
+        return "\n".join(parts)
 
     def _repr_html_(self) -> str:
         heading = render.title(f"Execution {self.id}", None, self.scope)
@@ -173,8 +231,8 @@ class ExecutionDetail:
         return render.html_block(heading, self._facts(), tables=tables)
 
 
-@dataclass(frozen=True, eq=False)
-class AgentStats:
+@dataclass(frozen=True, eq=False, repr=False)
+class AgentStats(Readable):
     """Statistics of one agent in a window, with a daily series."""
 
     window: Window
@@ -198,8 +256,9 @@ class AgentStats:
     """One row per UTC day of the window, with the columns of `timeseries`."""
 
     def to_frame(self) -> pd.DataFrame:
-        """The daily series."""
-        return self.daily.copy()
+        """The daily series, with the agent, window and scope in attrs."""
+        title = f"Agent {self.agent_name or self.agent} per day"
+        return described(self.daily.copy(), title, scope=self.scope, window=self.window)
 
     def _facts(self) -> list[tuple[str, str]]:
         times = (self.avg_response_time_ms, self.p95_ms)
@@ -226,8 +285,8 @@ class AgentStats:
         return render.html_block(self._heading(), self._facts(), tables=tables)
 
 
-@dataclass(frozen=True, eq=False)
-class Table:
+@dataclass(frozen=True, eq=False, repr=False)
+class Table(Rows):
     """A tabular result: top agents, cost summary, model comparison or a time series."""
 
     title: str
@@ -239,16 +298,14 @@ class Table:
     """Warnings that belong with the table (e.g. unpriced models)."""
 
     def to_frame(self) -> pd.DataFrame:
-        """The rows."""
-        return self.frame.copy()
-
-    def _repr_html_(self) -> str:
-        heading = render.title(self.title, self.window, self.scope)
-        return render.html_block(heading, notes=self.notes, tables=[render.html_table(self.frame)])
+        """The rows; attrs: title, window, scope and notes."""
+        return described(
+            self.frame.copy(), self.title, scope=self.scope, window=self.window, notes=self.notes
+        )
 
 
-@dataclass(frozen=True, eq=False)
-class CostForecast:
+@dataclass(frozen=True, eq=False, repr=False)
+class CostForecast(Readable):
     """Projected cost of the current calendar month (UTC), with a low/high band."""
 
     window: Window
@@ -278,9 +335,10 @@ class CostForecast:
         """One row: month, actual to date, rate, projection and band (money as floats)."""
         skip = ("window", "daily")
         row = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in skip}
-        return pd.DataFrame(
+        frame = pd.DataFrame(
             [{k: rounded(v) if isinstance(v, Decimal) else v for k, v in row.items()}]
         )
+        return described(frame, self._name(), scope=self.scope, window=self.window)
 
     def _facts(self) -> list[tuple[str, str]]:
         return [
@@ -291,8 +349,11 @@ class CostForecast:
             ("Method", self.method),
         ]
 
+    def _name(self) -> str:
+        return f"Cost forecast for {self.month_start:%B %Y}"
+
     def _heading(self) -> str:
-        return render.title(f"Cost forecast for {self.month_start:%B %Y}", self.window, self.scope)
+        return render.title(self._name(), self.window, self.scope)
 
     def __str__(self) -> str:
         return render.text(self._heading(), self._facts())
@@ -301,8 +362,8 @@ class CostForecast:
         return render.html_block(self._heading(), self._facts())
 
 
-@dataclass(frozen=True)
-class ExportResult:
+@dataclass(frozen=True, repr=False)
+class ExportResult(Readable):
     """Where an export was written and how many executions it holds."""
 
     path: Path

@@ -1,9 +1,8 @@
 """CSV and JSON writers for exported executions, one chunk of records at a time.
 
 CSV: one row per execution; nested trace steps and token usage (when exported) are JSON text in
-the `trace_steps` and `token_usage` columns. Text cells that a spreadsheet would run as a formula
-(starting with = + - @, tab or CR) get a leading `'` unless `escape_formulas` is off (CWE-1236);
-numbers, times and ids are not text and are never changed.
+the `trace_steps` and `token_usage` columns. Text cells are neutralised by
+`aa_notebooks.csvsafe` (the rule every CSV of the kit follows) unless `escape_formulas` is off.
 JSON: one array of execution objects, nested lists inline, money as numbers, times in ISO 8601.
 """
 
@@ -17,12 +16,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, Protocol, TextIO
 
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-
-
-def escape_formula(text: str) -> str:
-    """`text` with a leading `'` when a spreadsheet would evaluate it as a formula."""
-    return "'" + text if text.startswith(FORMULA_STARTS) else text
+from aa_notebooks.csvsafe import escape_formula, neutralise
 
 
 def plain(value: Any) -> Any:
@@ -53,7 +47,7 @@ class CsvWriter:
         self._columns = list(columns)
         self._escape = escape_formulas
         self._writer = csv.writer(stream, lineterminator="\n")
-        self._writer.writerow(self._columns)
+        self._writer.writerow([neutralise(c) if escape_formulas else c for c in self._columns])
 
     def _cell(self, value: Any) -> Any:
         if value is None:

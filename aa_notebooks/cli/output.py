@@ -1,4 +1,8 @@
-"""Printing a command's result in the terminal as a table, JSON or CSV."""
+"""Printing a command's result in the terminal as a table, JSON or CSV.
+
+CSV goes through `aa_notebooks.csvsafe`, so no cell a spreadsheet would run as a formula is
+printed as it is; JSON keeps the values as recorded (it is for programs, not spreadsheets).
+"""
 
 from __future__ import annotations
 
@@ -11,8 +15,9 @@ from typing import Any
 
 import pandas as pd
 
+from aa_notebooks.analytics.render import frame_text
+from aa_notebooks.csvsafe import frame_to_csv
 from aa_notebooks.errors import InvalidInputError
-from aa_notebooks.formatting import readable_frame
 
 FORMATS = ("table", "json", "csv")
 
@@ -55,10 +60,8 @@ def render(result: Any, output_format: str = "table", timezone: str = "UTC") -> 
     if output_format == "csv":
         if frame is None:
             raise InvalidInputError(f"{type(result).__name__} has no table form; use --format json")
-        return frame.to_csv(index=False).rstrip("\n")
+        return frame_to_csv(frame).rstrip("\n")
     has_own_text = type(result).__str__ is not object.__str__
     if frame is None or has_own_text:
         return str(result)
-    if frame.empty:
-        return "(no rows)"
-    return readable_frame(frame, timezone).to_string(index=False)
+    return frame_text(frame, timezone)

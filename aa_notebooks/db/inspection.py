@@ -1,4 +1,9 @@
-"""`check_db` and `database_info`: what an attached database holds, in plain words."""
+"""`check_db` and `database_info`: what an attached database holds, in plain words.
+
+A database made by the product document's own DDL has everything the document's features use;
+the kit's additions (budget names and targets, flows, alert history, the spend ledger) turn
+features off when absent, which is reported but is not an error.
+"""
 
 from __future__ import annotations
 
@@ -10,8 +15,31 @@ from sqlalchemy import func, inspect, select
 from sqlalchemy.engine import URL
 
 from aa_notebooks.db.engine import connection_errors, get_engine
-from aa_notebooks.db.schema import AgentExecution, Base, KitMetadata
+from aa_notebooks.db.schema import DOCUMENT_TABLES, AgentExecution, Base, KitMetadata
 from aa_notebooks.db.url import mask_url
+
+# The product document's columns per table (its DDL); users(id) is all its foreign keys need.
+DOCUMENT_COLUMNS: dict[str, frozenset[str]] = {
+    "users": frozenset({"id"}),
+    "agentexecutions": frozenset({
+        "id", "user_id", "request_id", "session_id", "agent_id", "agent_name", "agent_type",
+        "model_name", "status", "input_tokens", "output_tokens", "total_tokens", "cost_usd",
+        "execution_time_ms", "llm_time_ms", "query_preview", "error_type", "error_message",
+        "started_at", "completed_at",
+    }),
+    "executiontraces": frozenset({
+        "id", "execution_id", "step_number", "step_type", "content", "input_tokens",
+        "output_tokens", "duration_ms", "timestamp",
+    }),
+    "tokenusages": frozenset({
+        "id", "execution_id", "component", "model", "input_tokens", "output_tokens", "cost_usd",
+        "step_number",
+    }),
+    "budgetalerts": frozenset({
+        "id", "user_id", "scope", "threshold_usd", "period_days", "alert_type",
+        "alert_at_percentage", "is_active", "email_notification", "current_spend_usd",
+    }),
+}  # fmt: skip
 
 # What stops working when a table or column is missing; "*" stands for the whole table.
 _FEATURES: dict[tuple[str, str], str] = {
@@ -24,13 +52,19 @@ _FEATURES: dict[tuple[str, str], str] = {
     ("budgetalerts", "name"): "budget names (budgets are shown by id)",
     ("budgetalerts", "target"): "agent- and flow-scoped budgets",
     ("users", "*"): "user names in results (user ids still work)",
+    ("users", "username"): "user names in results (user ids still work)",
+    ("users", "email"): "user email addresses in results",
     ("budgetspendledger", "*"): "fast budget checks (spend is summed from the executions instead)",
 }
 
 
 @dataclass(frozen=True)
 class DatabaseCheck:
-    """The tables and columns a database lacks, and the features that are off because of it."""
+    """The tables and columns a database lacks, and the features that are off because of it.
+
+    `ok` (and a zero exit of `check-db`) means the product document's schema is all there;
+    `complete` means the kit's additions are there too.
+    """
 
     url: str
     missing_tables: list[str] = field(default_factory=list)
@@ -38,15 +72,34 @@ class DatabaseCheck:
     created_by_kit: bool = False
 
     @property
+    def missing_from_document(self) -> list[str]:
+        """What the product document's schema has and this database lacks ("table.column")."""
+        tables = [t for t in self.missing_tables if t in DOCUMENT_TABLES]
+        columns = [
+            f"{table}.{column}"
+            for table, lacking in self.missing_columns.items()
+            for column in lacking
+            if column in DOCUMENT_COLUMNS.get(table, ())
+        ]
+        return tables + columns
+
+    @property
     def ok(self) -> bool:
+        """Every table and column of the product document's schema is present."""
+        return not self.missing_from_document
+
+    @property
+    def complete(self) -> bool:
+        """The kit's additions are present too: every feature is on."""
         return not self.missing_tables and not self.missing_columns
 
     @property
     def disabled_features(self) -> list[str]:
+        """The features that are off, each once."""
         out = [_FEATURES.get((t, "*"), f"features that use table {t}") for t in self.missing_tables]
         for table, columns in self.missing_columns.items():
             out += [_FEATURES.get((table, c), f"features that use {table}.{c}") for c in columns]
-        return out
+        return list(dict.fromkeys(out))
 
     def has(self, table: str, column: str | None = None) -> bool:
         """Whether the database has the table (and the column, when given)."""
@@ -55,9 +108,19 @@ class DatabaseCheck:
         return column is None or column not in self.missing_columns.get(table, [])
 
     def __str__(self) -> str:
-        if self.ok:
+        if self.complete:
             return f"{self.url}: every table and column aa-notebooks uses is present"
-        lines = [f"{self.url}:"]
+        if self.ok:
+            lines = [
+                f"{self.url}: the product document's tables are all present; "
+                "some of aa-notebooks' additions are not, so the features below are off "
+                "(everything else works)"
+            ]
+        else:
+            lines = [
+                f"{self.url}: lacks part of the product document's schema: "
+                f"{', '.join(self.missing_from_document)}"
+            ]
         lines += [f"  missing table {t}" for t in self.missing_tables]
         lines += [
             f"  missing column {t}.{c}" for t, cols in self.missing_columns.items() for c in cols

@@ -1,8 +1,9 @@
-"""Readable notebook tables for the kit's DataFrames, keeping the raw numbers in the frame.
+"""How the kit's DataFrames show in a notebook: metadata above a readable table.
 
-Frames the kit returns carry `attrs["aa_notebooks"]`; for those (and only those) the HTML
-shown in the notebook formats money, durations, rates and timestamps. Other DataFrames keep
-pandas' own display.
+Frames the kit returns carry their metadata in `attrs` (`analytics.frames.described`); for
+those (and only those) the notebook shows the heading (title, window, scope), paging facts and
+notes above a table whose money, durations, rates and timestamps are readable. The numbers in
+the frame stay raw; other DataFrames keep pandas' own display.
 """
 
 from __future__ import annotations
@@ -12,24 +13,24 @@ from typing import Any
 
 import pandas as pd
 
-from aa_notebooks.formatting import readable_frame
+from aa_notebooks.analytics.frames import READABLE
+from aa_notebooks.analytics.render import frame_html, frame_text
 
-MARK = "aa_notebooks"
-
-
-def mark_readable(frame: pd.DataFrame) -> pd.DataFrame:
-    """Flag a frame so the notebook shows it in readable form."""
-    frame.attrs[MARK] = True
-    return frame
+MAX_ROWS = 200
 
 
 def register_readable_frames(ipython: Any, timezone: Callable[[], str]) -> None:
-    """Install the HTML formatter for flagged frames."""
-    formatter = ipython.display_formatter.formatters["text/html"]
+    """Install the HTML and plain-text formatters for the kit's frames."""
+    formatters = ipython.display_formatter.formatters
 
     def to_html(frame: pd.DataFrame) -> str | None:
-        if not frame.attrs.get(MARK):
-            return None  # falls back to pandas' own representation
-        return readable_frame(frame, timezone()).to_html(index=False, escape=True, max_rows=200)
+        if not frame.attrs.get(READABLE):
+            return str(frame._repr_html_())  # pandas' own table
+        return frame_html(frame, timezone(), MAX_ROWS)
 
-    formatter.for_type(pd.DataFrame, to_html)
+    def to_text(frame: pd.DataFrame, printer: Any, cycle: bool) -> None:
+        readable = frame.attrs.get(READABLE)
+        printer.text(frame_text(frame, timezone(), MAX_ROWS) if readable else repr(frame))
+
+    formatters["text/html"].for_type(pd.DataFrame, to_html)
+    formatters["text/plain"].for_type(pd.DataFrame, to_text)

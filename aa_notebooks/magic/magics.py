@@ -20,6 +20,7 @@ from aa_notebooks.cli.context import CommandContext
 from aa_notebooks.cli.parser import CommandLineError, HelpShown
 from aa_notebooks.errors import InvalidInputError
 from aa_notebooks.magic.display import register_readable_frames
+from aa_notebooks.magic.frames import notebook_result
 from aa_notebooks.validation import check_timezone
 
 
@@ -88,7 +89,7 @@ class AgentAnalytics(Magics, Configurable):
                 f"{args.command} ...` on one line"
             )
         scoped = self._scoped_context(args)
-        result = args.handler(args, scoped)
+        result = notebook_result(args.handler(args, scoped), args, scoped)
         if args.command == "connect":
             self.database_url, self.user_id = scoped.database_url, scoped.user_id
         if isinstance(result, str):  # help text: print it, nothing to keep

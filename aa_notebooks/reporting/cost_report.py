@@ -72,20 +72,20 @@ class CostReport:
         label = self.window.label
         rows = [
             ("Total cost", money(now.total_cost_usd), money(before.total_cost_usd),
-             changes.relative(now.total_cost_usd, before.total_cost_usd, label)),
+             changes.relative(now.total_cost_usd, before.total_cost_usd, self.window)),
             ("Executions", count(now.total_executions), count(before.total_executions),
-             changes.absolute(now.total_executions, before.total_executions, label)),
+             changes.absolute(now.total_executions, before.total_executions, self.window)),
             ("Success rate", percent(now.success_rate), percent(before.success_rate),
-             changes.points(now.success_rate, before.success_rate, label)),
+             changes.points(now.success_rate, before.success_rate, self.window)),
             ("Avg response time", duration_ms(now.avg_response_time_ms),
              duration_ms(before.avg_response_time_ms),
-             changes.relative(now.avg_response_time_ms, before.avg_response_time_ms, label)),
+             changes.relative(now.avg_response_time_ms, before.avg_response_time_ms, self.window)),
             ("P95 response time", duration_ms(now.p95_ms), duration_ms(before.p95_ms),
-             changes.relative(now.p95_ms, before.p95_ms, label)),
+             changes.relative(now.p95_ms, before.p95_ms, self.window)),
             ("Total tokens", count(now.total_tokens), count(before.total_tokens),
-             changes.relative(now.total_tokens, before.total_tokens, label)),
+             changes.relative(now.total_tokens, before.total_tokens, self.window)),
             ("Active agents", count(now.active_agents), count(before.active_agents),
-             changes.absolute(now.active_agents, before.active_agents, label)),
+             changes.absolute(now.active_agents, before.active_agents, self.window)),
             ("Monthly projection", money(now.monthly_projection_usd), "", ""),
         ]  # fmt: skip
         table = blocks.kpi_rows(rows, ("Metric", label, "Previous", "Change"))

@@ -52,9 +52,16 @@ class ReportParameters:
         known = {name: values[name] for name in cls.__dataclass_fields__ if name in values}
         return cls(**known)  # type: ignore[arg-type]
 
-    def notebook_values(self) -> dict[str, object]:
-        """The values papermill injects (plain data, no secret)."""
-        return asdict(self)
+    def injected_values(self) -> dict[str, object]:
+        """The values papermill injects: those that were given, so a notebook's own defaults
+        (say `period = "30d"`) stand for the rest. With dates, `period` is injected as None,
+        since a period and dates together are an error; with a period, the dates are."""
+        values = {k: v for k, v in asdict(self).items() if v is not None}
+        if self.start_date is not None or self.end_date is not None:
+            values["period"] = None
+        elif self.period is not None:
+            values.update(start_date=None, end_date=None)
+        return values
 
     def moment(self) -> datetime:
         """The time the report is as of: `as_of` (ISO 8601, naive means UTC) or now."""

@@ -25,6 +25,7 @@ from aa_notebooks.db.url import ENV_DATABASE_URL, mask_url, require_database
 from aa_notebooks.errors import InvalidInputError, ReportError, first_line
 from aa_notebooks.notify import SmtpSettings, parse_recipients
 from aa_notebooks.pricing.resolver import ENV_PRICING_FILE
+from aa_notebooks.reporting.kernel import execute_notebook
 from aa_notebooks.reporting.mail import send_report
 from aa_notebooks.reporting.notebooks import DEFAULT_OUTPUT_DIR, REPORT_KINDS, report_notebook
 from aa_notebooks.reporting.parameters import ReportParameters, date_text
@@ -152,17 +153,11 @@ def _execute(
     from papermill.exceptions import PapermillExecutionError
 
     declared = papermill.inspect_notebook(str(source))
-    values = {k: v for k, v in parameters.notebook_values().items() if k in declared}
+    values = {k: v for k, v in parameters.injected_values().items() if k in declared}
     try:
         with kernel_environment(url, price_file):
-            return papermill.execute_notebook(
-                str(source),
-                str(target),
-                parameters=values,
-                kernel_name="python3",
-                language="python",
-                progress_bar=progress,
-                cwd=str(target.parent),
+            return execute_notebook(
+                source, target, parameters=values, cwd=target.parent, progress=progress
             )
     except PapermillExecutionError as exc:
         raise ReportError(

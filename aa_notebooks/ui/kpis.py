@@ -30,7 +30,7 @@ class Card:
 
 def cards(now: Overview, before: Overview) -> list[Card]:
     """The six KPI cards and the three percentile cards, in display order."""
-    label = now.window.label
+    window = now.window
     statuses = ", ".join(f"{k} {fmt.count(v)}" for k, v in now.executions_by_status.items())
     tokens = f"in {fmt.count(now.input_tokens)} / out {fmt.count(now.output_tokens)}"
     projection = f"{fmt.money(now.monthly_projection_usd)} / month projected"
@@ -41,42 +41,42 @@ def cards(now: Overview, before: Overview) -> list[Card]:
             "Total Executions",
             fmt.count(now.total_executions),
             statuses,
-            changes.relative(now.total_executions, before.total_executions, label),
+            changes.relative(now.total_executions, before.total_executions, window),
         ),
         Card(
             "success-rate",
             "Success Rate",
             fmt.percent(now.success_rate) or "–",
             f"{fmt.count(now.executions_by_status.get('success', 0))} successful",
-            changes.points(now.success_rate, before.success_rate, label),
+            changes.points(now.success_rate, before.success_rate, window),
         ),
         Card(
             "avg-response-time",
             "Avg Response Time",
             fmt.duration_ms(now.avg_response_time_ms) or "–",
             p95,
-            changes.relative(now.avg_response_time_ms, before.avg_response_time_ms, label),
+            changes.relative(now.avg_response_time_ms, before.avg_response_time_ms, window),
         ),
         Card(
             "total-cost",
             "Total Cost",
             fmt.money(now.total_cost_usd),
             projection,
-            changes.relative(now.total_cost_usd, before.total_cost_usd, label),
+            changes.relative(now.total_cost_usd, before.total_cost_usd, window),
         ),
         Card(
             "total-tokens",
             "Total Tokens",
             fmt.count(now.total_tokens),
             tokens,
-            changes.relative(now.total_tokens, before.total_tokens, label),
+            changes.relative(now.total_tokens, before.total_tokens, window),
         ),
         Card(
             "active-agents",
             "Active Agents",
             fmt.count(now.active_agents),
             "distinct agents",
-            changes.absolute(now.active_agents, before.active_agents, label),
+            changes.absolute(now.active_agents, before.active_agents, window),
         ),
     ]
     percentiles = [
@@ -85,7 +85,7 @@ def cards(now: Overview, before: Overview) -> list[Card]:
             f"P{n}",
             fmt.duration_ms(getattr(now, f"p{n}_ms")) or "–",
             f"{n}% of executions finish within this",
-            changes.relative(getattr(now, f"p{n}_ms"), getattr(before, f"p{n}_ms"), label),
+            changes.relative(getattr(now, f"p{n}_ms"), getattr(before, f"p{n}_ms"), window),
         )
         for key, n in zip(PERCENTILES, (50, 95, 99), strict=True)
     ]

@@ -13,9 +13,9 @@ import pytest
 
 from aa_notebooks.analytics import Analytics, ExportResult
 from aa_notebooks.analytics import export as export_module
-from aa_notebooks.analytics.writers import escape_formula
 from aa_notebooks.errors import InvalidInputError
 from tests.analytics.dataset import DROP, SCRIPT, E
+from tests.csv_cells import formula_cells
 
 OLDEST_FIRST = [E[n] for n in (2, 8, 7, 5, 4, 6, 3, 1)]
 
@@ -41,6 +41,8 @@ def test_csv_rows_and_formula_escaping(analytics: Analytics) -> None:
     assert by_id[E[2]]["cost_usd"] == "0.003"  # numbers are not text: never prefixed
     assert by_id[E[2]]["started_at"] == "2026-11-18T12:00:00+00:00"
     assert by_id[E[5]]["error_type"] == ""
+    with_nested = analytics.export(include_traces=True, include_token_usage=True, period="30d")
+    assert formula_cells(with_nested) == []
 
 
 def test_csv_without_escaping_round_trips_into_pandas(analytics: Analytics) -> None:
@@ -104,9 +106,3 @@ def test_export_scope_empty_and_errors(analytics_u1: Analytics, tmp_path: Path) 
         analytics_u1.export("xlsx")
     with pytest.raises(InvalidInputError, match="does not exist"):
         analytics_u1.export(path=tmp_path / "missing" / "out.csv")
-
-
-@pytest.mark.parametrize("text", ["=1+1", "+1", "-1", "@SUM(A1)", "\tx", "\rx"])
-def test_every_formula_start_is_escaped(text: str) -> None:
-    assert escape_formula(text) == "'" + text
-    assert escape_formula("plain " + text) == "plain " + text

@@ -53,4 +53,43 @@ def test_frames_are_copies_and_titles_name_the_window(analytics: Analytics) -> N
     forecast = analytics.cost_forecast()
     assert "Cost forecast for November 2026" in forecast._repr_html_()
     assert "Projected month" in str(forecast)
-    assert "trace steps" in str(analytics.execution(E[1]))
+
+
+def test_execution_text_shows_its_steps_and_token_usage(analytics: Analytics) -> None:
+    text = str(analytics.execution(E[1]))
+    steps_at, usage_at = text.index("\nTrace steps (4)\n"), text.index("\nToken usage (2)\n")
+    steps = text[steps_at:usage_at].splitlines()[2:]
+    assert [line.split()[:2] for line in steps[1:]] == [
+        ["1", "thought"], ["2", "tool_call"], ["3", "observation"], ["4", "final_answer"],
+    ]  # fmt: skip
+    assert "calculator(6*7)" in steps[2] and "200 ms" in steps[2]
+    usage = text[usage_at:].splitlines()[2:]
+    assert usage[0].split() == ["component", "model", "step_number", "input_tokens",
+                                "output_tokens", "cost_usd"]  # fmt: skip
+    assert [line.split() for line in usage[1:]] == [
+        ["main_agent", "gpt-4o", "1", "60", "45", "$0.001"],
+        ["tool_call", "gpt-4o", "2", "40", "5", "$0.0005"],
+    ]
+    empty = str(analytics.execution(E[8]))  # E08 recorded no steps and no usage
+    assert "Trace steps (0)\n  none recorded" in empty
+    assert "Token usage (0)\n  none recorded" in empty
+
+
+def test_list_results_have_short_reprs_and_frames_with_metadata(analytics: Analytics) -> None:
+    page = analytics.executions(page_size=3)
+    heading = "Executions · 7d [2026-11-18 12:00 – 2026-11-25 12:00] UTC · all users"
+    assert repr(page) == f"<ExecutionPage {heading}, 3 rows>"
+    frame = page.to_frame()
+    assert {k: frame.attrs[k] for k in ("title", "window", "scope", "total", "pages")} == {
+        "title": "Executions", "window": "7d", "scope": "all users", "total": 8, "pages": 3,
+    }  # fmt: skip
+    assert str(page).splitlines()[:3] == [heading, "  Page                 1 of 3",
+                                          "  Matching executions  8"]  # fmt: skip
+    costs = analytics.cost_summary(by="model")
+    assert repr(costs).startswith("<Table Cost by model · 7d [") and repr(costs).endswith(
+        "all users, 3 rows>"
+    )
+    assert costs.to_frame().attrs["notes"] == [
+        f"Unpriced models (their executions show $0): {UNPRICED}"
+    ]
+    assert repr(analytics.overview()) == "<Overview 7d, all users: 8 executions, $0.02>"

@@ -10,12 +10,16 @@ from __future__ import annotations
 import csv
 import io
 import json
+import shlex
+from decimal import Decimal
 
 import pytest
 
 from aa_notebooks.analytics import connect
+from aa_notebooks.budgets import create_budget
 from aa_notebooks.cli import main
 from tests.analytics import dataset
+from tests.csv_cells import cells, formula_cells
 
 WINDOW = ["--start-date", "2026-11-18", "--end-date", "2026-11-25"]
 
@@ -99,3 +103,77 @@ def test_cost_timeseries_by_model(url: str, capsys: pytest.CaptureFixture[str]) 
         ("2026-11-25", "claude-3-5-sonnet", "1", 0.0009),
         ("2026-11-25", "gpt-4o", "2", 2.0015),
     ]
+
+
+HYPERLINK = '=HYPERLINK("http://evil.example","click")'
+CSV_COMMANDS = {
+    # command line: a neutralised cell it must print (from the dataset's hostile text)
+    "overview": None,
+    "executions --page-size 50": "'" + HYPERLINK,  # E03's query preview
+    f"execution {dataset.E[1]}": "'=42",  # E01's third trace step
+    "agent planner": None,
+    "top-agents": dataset.SCRIPT,
+    "costs --by agent": dataset.DROP,
+    "forecast": None,
+    "compare-models": None,
+    "timeseries": None,
+    "cost-timeseries --by agent": None,
+    "budgets list": "'@SUM(A1:A2)",
+    "budgets status": "'@SUM(A1:A2)",
+    """sql 'SELECT query_preview AS "=x", -5 AS n FROM agentexecutions'""": "'=x",
+    "export --format csv": "'+SUM(A1:A2)",
+}
+
+
+@pytest.mark.parametrize("line", CSV_COMMANDS)
+def test_every_csv_output_is_neutralised(
+    url: str, line: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    create_budget(url, name="@SUM(A1:A2)", threshold_usd=Decimal(5), scope="global",
+                  alert_type="warning")  # fmt: skip
+    window = [] if line.startswith(("execution ", "sql", "budgets", "forecast")) else WINDOW
+    argv = [*shlex.split(line), *window]
+    if not line.startswith("export"):
+        argv += ["--format", "csv"]
+    code, out, err = run(capsys, "--db", url, *argv)
+    assert code == 0, err
+    assert formula_cells(out) == []
+    expected = CSV_COMMANDS[line]
+    if expected is not None:
+        assert expected in cells(out)
+
+
+def test_csv_keeps_negative_numbers_and_neutralises_text(
+    url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, _ = run(
+        capsys, "--db", url, "sql", "SELECT -5 AS n, '-5' AS t, query_preview FROM agentexecutions "
+        "WHERE query_preview LIKE '-%'", "--format", "csv",
+    )  # fmt: skip
+    assert code == 0
+    rows = list(csv.reader(io.StringIO(out)))
+    assert rows == [["n", "t", "query_preview"], ["-5", "'-5", "'-2+3"]]
+
+
+def test_execution_table_shows_steps_and_token_usage(
+    url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, _ = run(capsys, "--db", url, "execution", str(dataset.E[1]))
+    assert code == 0
+    steps = out[out.index("Trace steps (4)") : out.index("Token usage (2)")]
+    for content in ("I should call the calculator", "calculator(6*7)", "=42", "The answer is 42"):
+        assert content in steps
+    usage = out[out.index("Token usage (2)") :].splitlines()
+    assert [line.split()[:2] for line in usage[2:]] == [
+        ["main_agent", "gpt-4o"],
+        ["tool_call", "gpt-4o"],
+    ]
+
+
+def test_export_opt_out_keeps_text_for_round_trips(
+    url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, _ = run(capsys, "--db", url, "export", "--no-escape-formulas", *WINDOW)
+    assert code == 0
+    previews = {row["query_preview"] for row in csv.DictReader(io.StringIO(out))}
+    assert {HYPERLINK, "+SUM(A1:A2)", "@cmd", "-2+3"} <= previews

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -9,6 +10,8 @@ from pathlib import Path
 import pytest
 
 from aa_notebooks.cli import main
+from aa_notebooks.db.engine import get_engine
+from aa_notebooks.db.url import mask_url
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
@@ -70,3 +73,64 @@ def test_console_script_is_installed() -> None:
     result = subprocess.run([script, "--help"], capture_output=True, text=True, check=True)
     for command in ("init-db", "check-db", "seed", "info", "demo"):
         assert command in result.stdout
+
+
+DOCUMENT_DDL = Path(__file__).parents[1] / "db" / "document_ddl.sql"
+
+
+def document_ddl(backend: str) -> list[str]:
+    """The product document's DDL as statements; for SQLite without the enum types (SQLite
+    takes any type name) and with CURRENT_TIMESTAMP for NOW()."""
+    statements = [s.strip() for s in DOCUMENT_DDL.read_text().split(";") if s.strip()]
+    if backend == "sqlite":
+        statements = [
+            s.replace("DEFAULT NOW()", "DEFAULT CURRENT_TIMESTAMP")
+            for s in statements
+            if "CREATE TYPE" not in s
+        ]
+    return statements
+
+
+def test_check_db_on_the_documents_own_schema_exits_0(
+    backend: str, empty_db_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with get_engine(empty_db_url).begin() as conn:
+        for statement in document_ddl(backend):
+            conn.exec_driver_sql(statement)
+    code, out, _ = run(capsys, "--db", empty_db_url, "check-db")
+    assert code == 0
+    lines = out.splitlines()
+    assert "the product document's tables are all present" in lines[0]
+    assert "  missing column agentexecutions.flow_id" in lines
+    assert "  disabled: flow-scoped budgets" in lines
+    assert "  disabled: agent- and flow-scoped budgets" in lines
+    assert "  missing table budgetspendledger" in lines
+
+
+def test_check_db_exits_1_when_a_document_column_is_missing(
+    backend: str, empty_db_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with get_engine(empty_db_url).begin() as conn:
+        for statement in document_ddl(backend):  # tokenusages.step_number named step instead
+            conn.exec_driver_sql(statement.replace("step_number INTEGER\n)", "step INTEGER\n)"))
+    code, out, _ = run(capsys, "--db", empty_db_url, "check-db")
+    assert code == 1
+    assert "lacks part of the product document's schema: tokenusages.step_number" in out
+
+
+def test_connect_in_a_terminal_prints_the_export_line(
+    db_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, _ = run(capsys, "connect", db_url)
+    assert code == 0
+    assert out.splitlines()[0].endswith(": every table and column aa-notebooks uses is present")
+    export_line = f"  export AA_DATABASE_URL={shlex.quote(mask_url(db_url))}"
+    assert export_line in out.splitlines()
+    if "@" in db_url:  # PostgreSQL: the password never shows
+        assert ":***@" in out and ":aa_test@" not in out
+        assert "(write the password in place of ***)" in out
+    # nothing sticks: the next command still opens the default database, which does not exist
+    code, _, err = run(capsys, "info")
+    assert code == 2 and "no database yet" in err
+    code, out, _ = run(capsys, "connect", "--help")
+    assert "a terminal prints the AA_DATABASE_URL line" in " ".join(out.split())

@@ -1,5 +1,6 @@
-"""Every analytics subcommand in a real IPython shell returns the analytics layer's result,
-on SQLite and PostgreSQL, with `--save`, `%config` scoping, the sql cell and injection attempts.
+"""Every analytics subcommand in a real IPython shell returns the analytics layer's result (rows
+as its DataFrame), on SQLite and PostgreSQL, with `--save`, `%config` scoping, the sql cell and
+injection attempts.
 
 Window: --start-date 2026-11-18 --end-date 2026-11-25 (whole UTC days). From the dataset's
 table (tests/analytics/dataset.py) that holds E01-E09 and E11 = 10 executions (E09 at 11:59 on
@@ -14,7 +15,7 @@ import pytest
 from IPython.core.interactiveshell import InteractiveShell
 from sqlalchemy import func, select
 
-from aa_notebooks.analytics import ExecutionPage, Overview, connect
+from aa_notebooks.analytics import Overview, connect
 from aa_notebooks.cli.parser import CommandLineError
 from aa_notebooks.db.engine import get_engine
 from aa_notebooks.db.schema import AgentExecution
@@ -50,16 +51,19 @@ def test_overview_equals_the_library(shell: InteractiveShell, db_url: str) -> No
 
 def test_executions_filters_and_pages(shell: InteractiveShell) -> None:
     failures = magic(shell, f"executions --status failure {WINDOW}")
-    assert isinstance(failures, ExecutionPage)
-    assert failures.total == 2
-    assert set(failures.rows["id"]) == {str(dataset.E[3]), str(dataset.E[7])}
+    assert isinstance(failures, pd.DataFrame)
+    assert failures.attrs["total"] == 2
+    assert set(failures["id"]) == {str(dataset.E[3]), str(dataset.E[7])}
     page = magic(shell, f"executions {WINDOW} --page 2 --page-size 4 --sort-by cost_usd")
-    assert (page.total, page.page, page.pages, len(page.rows)) == (10, 2, 3, 4)
+    meta = page.attrs
+    assert (meta["total"], meta["page"], meta["pages"], len(page)) == (10, 2, 3, 4)
+    # desc by cost: E11 2.0, E09 1.0, E08 .0063, E04 .004 | E02 .003, E01 .0015, E03 .0009, ...
+    assert page["id"].tolist() == [str(dataset.E[n]) for n in (2, 1, 3, 6)]
 
 
 def test_page_size_comes_from_config(shell: InteractiveShell) -> None:
     shell.run_line_magic("config", "AgentAnalytics.page_size = 3")
-    assert magic(shell, f"executions {WINDOW}").page_size == 3
+    assert magic(shell, f"executions {WINDOW}").attrs["page_size"] == 3
 
 
 def test_user_scope_from_config(shell: InteractiveShell) -> None:
@@ -72,9 +76,11 @@ def test_user_scope_from_config(shell: InteractiveShell) -> None:
 
 def test_save_stores_the_result(shell: InteractiveShell, db_url: str) -> None:
     returned = magic(shell, f"costs --by model {WINDOW} -o by_model")
+    assert isinstance(returned, pd.DataFrame)
     assert shell.user_ns["by_model"] is returned
-    expected = connect(db_url).cost_summary(by="model", **DATES).frame
-    pd.testing.assert_frame_equal(returned.frame, expected)
+    expected = connect(db_url).cost_summary(by="model", **DATES).to_frame()
+    pd.testing.assert_frame_equal(returned, expected)
+    assert returned.attrs == expected.attrs
 
 
 def test_every_subcommand_matches_its_function(shell: InteractiveShell, db_url: str) -> None:
@@ -86,7 +92,9 @@ def test_every_subcommand_matches_its_function(shell: InteractiveShell, db_url: 
         f"costs --by agent {WINDOW}": library.cost_summary(by="agent", **DATES),
     }
     for line, expected in pairs.items():
-        pd.testing.assert_frame_equal(magic(shell, line).frame, expected.frame)
+        shown = magic(shell, line)
+        pd.testing.assert_frame_equal(shown, expected.to_frame())
+        assert shown.attrs == expected.to_frame().attrs
     agent = magic(shell, f"agent planner {WINDOW}")
     expected_agent = library.agent_stats("planner", **DATES)
     # planner in the window: E01, E02, E05, E07, E09, E11
@@ -126,9 +134,9 @@ def test_sql_cell_binds_placeholders(shell: InteractiveShell) -> None:
 def test_injection_attempts_change_nothing(shell: InteractiveShell, db_url: str) -> None:
     before = execution_count(db_url)
     page = magic(shell, f"""executions {WINDOW} --agent-name "{dataset.DROP}" """)
-    assert page.rows["id"].tolist() == [str(dataset.E[4])]
+    assert page["id"].tolist() == [str(dataset.E[4])]
     page = magic(shell, f"""executions {WINDOW} --model "gpt-4o' OR '1'='1" """)
-    assert page.total == 0
+    assert page.attrs["total"] == 0 and page.empty
     for line in (
         f'executions {WINDOW} --status "success\'; DROP TABLE agentexecutions; --"',
         f'executions {WINDOW} --sort-by "started_at; DROP TABLE agentexecutions"',

@@ -6,10 +6,14 @@ import base64
 import io
 
 import pandas as pd
+from sqlalchemy import update
 
 from aa_notebooks.analytics import Analytics, connect
+from aa_notebooks.db.engine import get_engine
+from aa_notebooks.db.schema import AgentExecution
 from aa_notebooks.ui import Dashboard
-from tests.ui.dataset import NOW, U2
+from tests.csv_cells import cells, formula_cells
+from tests.ui.dataset import NOW, U2, eid
 
 
 def test_export_writes_the_window_and_offers_a_download(dashboard: Dashboard, analytics: Analytics):
@@ -46,3 +50,21 @@ def test_large_exports_skip_the_browser_link(dashboard: Dashboard, monkeypatch):
     exported = dashboard.export_csv()
     assert exported is not None and exported.download_url is None and exported.path.exists()
     assert "open it from the file browser" in dashboard._message.value
+
+
+HYPERLINK = '=HYPERLINK("http://evil","x")'
+
+
+def test_export_neutralises_formulas(dashboard: Dashboard, url: str):
+    executions = AgentExecution.__table__
+    with get_engine(url).begin() as conn:
+        conn.execute(
+            update(executions)
+            .where(executions.c.id == eid(1))
+            .values(query_preview=HYPERLINK, agent_name="+cmd|' /C calc'!A0")
+        )
+    exported = dashboard.export_csv()
+    assert exported is not None
+    written = exported.path.read_text(encoding="utf-8")
+    assert formula_cells(written) == []
+    assert {"'" + HYPERLINK, "'+cmd|' /C calc'!A0"} <= cells(written)

@@ -75,6 +75,10 @@ def test_custom_dates(dashboard: Dashboard, analytics: Analytics):
     assert dashboard.kpis["Total Executions"] == "4"  # E2 (Nov 24) to E5 (Nov 20)
     assert dashboard.controls.period.value == "Custom dates"
     assert str(dashboard.controls.start_date.value) == "2026-11-20"
+    # against the five days before (E6, E7: 2 executions of planner), not the window shown
+    changes = {card.title: card.change for card in dashboard.cards}
+    assert changes["Total Executions"] == "▲ 100.0% vs 2026-11-15 to 2026-11-19"
+    assert changes["Active Agents"] == "▲ 2 vs 2026-11-15 to 2026-11-19"
 
 
 def test_widget_period_selector_refreshes(dashboard: Dashboard, analytics: Analytics):

@@ -50,6 +50,9 @@ def register(subcommands: argparse._SubParsersAction) -> list[argparse.ArgumentP
 
     agent = add("agent", run_agent, "per-agent statistics with a daily series")
     agent.add_argument("agent", help="agent id (UUID) or agent name")
+    agent.add_argument(
+        "--daily", action="store_true", help="only the daily series, as rows (a DataFrame)"
+    )
 
     top = add("top-agents", run_top_agents, "most-used agents: executions, success, time, cost")
     top.add_argument("--limit", type=positive_int, default=10, help="how many (default 10)")
@@ -74,6 +77,12 @@ def register(subcommands: argparse._SubParsersAction) -> list[argparse.ArgumentP
     export.add_argument("--output", metavar="FILE", type=Path, help="write to FILE")
     export.add_argument("--with-traces", action="store_true", help="include trace steps")
     export.add_argument("--with-token-usage", action="store_true", help="include token usage")
+    export.add_argument(
+        "--no-escape-formulas",
+        dest="escape_formulas",
+        action="store_false",
+        help="CSV: keep text starting with = + - @ as it is (for pandas, not for spreadsheets)",
+    )
     return parsers
 
 
@@ -103,8 +112,9 @@ def run_execution(args: argparse.Namespace, context: CommandContext) -> Any:
 
 
 def run_agent(args: argparse.Namespace, context: CommandContext) -> Any:
-    """Per-agent statistics."""
-    return context.analytics().agent_stats(args.agent, **window_of(args))
+    """Per-agent statistics, or with --daily their daily series."""
+    stats = context.analytics().agent_stats(args.agent, **window_of(args))
+    return stats.to_frame() if args.daily else stats
 
 
 def run_top_agents(args: argparse.Namespace, context: CommandContext) -> Any:
@@ -144,5 +154,6 @@ def run_export(args: argparse.Namespace, context: CommandContext) -> Any:
         path=args.output,
         include_traces=args.with_traces,
         include_token_usage=args.with_token_usage,
+        escape_formulas=args.escape_formulas,
         **window_of(args),
     )

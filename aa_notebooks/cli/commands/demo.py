@@ -71,14 +71,11 @@ def _execute_notebook(source: Path, output_dir: Path, url: URL) -> None:
     if not source.exists():
         print(f"skipped {source.name}: not found (the example notebooks come with a checkout)")
         return
-    import papermill
-
+    from aa_notebooks.reporting.kernel import execute_notebook
     from aa_notebooks.reporting.runner import kernel_environment
 
     target = output_dir / source.name
     print(f"\nrunning {source.name} on {mask_url(url)}")
     with kernel_environment(url):
-        papermill.execute_notebook(
-            str(source), str(target), kernel_name="python3", cwd=str(output_dir), progress_bar=True
-        )
+        execute_notebook(source, target, cwd=output_dir)
     print(f"wrote {target}")

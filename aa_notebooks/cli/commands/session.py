@@ -1,22 +1,60 @@
-"""Session commands: connect, help, and the read-only sql query."""
+"""Session commands: connect, help, and the read-only sql query.
+
+`connect` switches the database of the commands that follow in a notebook. A terminal command
+cannot change its shell's environment, so there `connect URL` checks the database and prints the
+`export AA_DATABASE_URL=...` line that makes later commands use it (password masked).
+"""
 
 from __future__ import annotations
 
 import argparse
+import shlex
+from dataclasses import dataclass
 from typing import Any
 
 from aa_notebooks.cli.context import CommandContext
 from aa_notebooks.cli.sql_params import bind_placeholders
 from aa_notebooks.db.inspection import DatabaseCheck, check_db
-from aa_notebooks.db.url import require_database
+from aa_notebooks.db.url import ENV_DATABASE_URL, mask_url, require_database
 from aa_notebooks.errors import InvalidInputError
+
+
+@dataclass(frozen=True)
+class ConnectAdvice:
+    """What `connect URL` says in a terminal: the database check and how to keep using it."""
+
+    check: DatabaseCheck
+    export_line: str
+    """`export AA_DATABASE_URL=...` with the password masked as ***."""
+    user_id: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        """Whether the database has the product document's schema (the exit code follows)."""
+        return self.check.ok
+
+    def __str__(self) -> str:
+        lines = [
+            str(self.check),
+            "",
+            "Each aa-notebooks command opens the database of --db, else $AA_DATABASE_URL. "
+            "To use this one for the commands that follow in this shell, run:",
+            f"  {self.export_line}",
+        ]
+        if "***" in self.export_line:
+            lines.append("(write the password in place of ***)")
+        if self.user_id:
+            lines.append(f"and give --user {self.user_id} to each command for that user's data")
+        return "\n".join(lines)
 
 
 def register(subcommands: argparse._SubParsersAction) -> list[argparse.ArgumentParser]:
     """Add connect, help and sql."""
-    connect = subcommands.add_parser(
-        "connect", help="use this database (and user scope) for the following commands"
+    connect_help = (
+        "check a database; a notebook uses it (and --user) for the following commands, "
+        "a terminal prints the AA_DATABASE_URL line that does"
     )
+    connect = subcommands.add_parser("connect", help=connect_help, description=connect_help)
     connect.add_argument(
         "url",
         nargs="?",
@@ -40,11 +78,17 @@ def register(subcommands: argparse._SubParsersAction) -> list[argparse.ArgumentP
     return [connect, help_, sql]
 
 
-def run_connect(args: argparse.Namespace, context: CommandContext) -> DatabaseCheck:
-    """Switch the context's database and user scope; report what the database offers."""
+def run_connect(args: argparse.Namespace, context: CommandContext) -> DatabaseCheck | ConnectAdvice:
+    """In a notebook, switch the context's database and user scope; in a terminal, say how.
+    Either way, report what the database offers."""
     report = check_db(require_database(args.url))
-    context.reconnect(args.url, args.user_id or context.user_id)
-    return report
+    if context.front_end == "magic":
+        context.reconnect(args.url, args.user_id or context.user_id)
+        return report
+    if args.url is None:
+        return report  # already the database the commands use
+    export_line = f"export {ENV_DATABASE_URL}={shlex.quote(mask_url(args.url))}"
+    return ConnectAdvice(report, export_line, args.user_id)
 
 
 def run_help(args: argparse.Namespace, context: CommandContext) -> str:

@@ -1,0 +1,40 @@
+"""CSV that a spreadsheet cannot run: the one rule every CSV the kit writes follows (CWE-1236).
+
+Agent text can hold anything, and a spreadsheet runs a cell that starts with `=`, `+`, `-`, `@`,
+a tab or a carriage return as a formula (`=HYPERLINK(...)`, `+cmd|...`). Such text cells, and
+such column names, get a leading `'`, which spreadsheets show as text. Only text is changed:
+numbers (a negative number included), times and ids are written as they are. The opt-out,
+`escape_formulas=False`, is for CSV that goes back into pandas rather than to a person.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def escape_formula(text: str) -> str:
+    """`text` with a leading `'` when a spreadsheet would evaluate it as a formula."""
+    return "'" + text if text.startswith(FORMULA_STARTS) else text
+
+
+def neutralise(value: Any) -> Any:
+    """A cell value made safe: text through `escape_formula`, anything else unchanged."""
+    return escape_formula(value) if isinstance(value, str) else value
+
+
+def frame_to_csv(frame: pd.DataFrame, *, escape_formulas: bool = True) -> str:
+    """`frame` as CSV text without the index, its text cells and column names neutralised."""
+    if escape_formulas:
+        frame = frame.copy()
+        for position in range(frame.shape[1]):
+            series = frame.iloc[:, position]
+            if isinstance(series.dtype, pd.CategoricalDtype):
+                series = series.astype(object)
+            if pd.api.types.is_object_dtype(series) or pd.api.types.is_string_dtype(series):
+                frame.isetitem(position, series.map(neutralise, na_action="ignore"))
+        frame.columns = [neutralise(column) for column in frame.columns]
+    return frame.to_csv(index=False, lineterminator="\n")

@@ -1,0 +1,48 @@
+"""Running a notebook in a real kernel with papermill, for reports and the demo.
+
+jupyter_client interrupts a kernel (SIGINT) before asking it to shut down. papermill's last step
+is a kernel_info request; when that SIGINT lands while the kernel is still inside the request's
+handler (about one run in 25 here), ipykernel logs "ERROR | KeyboardInterrupt caught in kernel".
+A notebook that papermill has finished needs no interrupt: the shutdown request alone ends the
+kernel (and jupyter_client still kills one that does not end in time).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from jupyter_client import AsyncKernelManager
+
+
+class FinishedRunKernelManager(AsyncKernelManager):  # type: ignore[misc]
+    """A kernel manager that shuts a kernel down without interrupting it first."""
+
+    async def _async_interrupt_kernel(self) -> None:
+        if self.shutting_down:  # the interrupt jupyter_client sends before a shutdown request
+            return
+        await super()._async_interrupt_kernel()
+
+
+def execute_notebook(
+    source: Path,
+    target: Path,
+    *,
+    parameters: Mapping[str, Any] | None = None,
+    cwd: Path | None = None,
+    progress: bool = True,
+) -> Any:
+    """Execute `source` into `target` in a python3 kernel; returns the executed notebook."""
+    import papermill
+
+    return papermill.execute_notebook(
+        str(source),
+        str(target),
+        parameters=dict(parameters or {}),
+        kernel_name="python3",
+        language="python",
+        progress_bar=progress,
+        cwd=None if cwd is None else str(cwd),
+        kernel_manager_class=FinishedRunKernelManager,
+    )

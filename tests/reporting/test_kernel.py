@@ -1,0 +1,41 @@
+"""The kit's notebook runs end without interrupting the finished kernel (no KeyboardInterrupt
+logged by the kernel at the end of a report or of the demo)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from aa_notebooks.reporting.kernel import execute_notebook
+
+# ipykernel puts `saved_sigint_handler` back after each request, so this stays installed while
+# the kernel is idle and records any SIGINT that reaches it, such as an interrupt at shutdown.
+RECORD_INTERRUPTS = """\
+from pathlib import Path
+
+def record(signum, frame):
+    Path("interrupted").write_text("SIGINT")
+
+get_ipython().kernel.saved_sigint_handler = record
+"""
+
+
+@pytest.mark.slow
+def test_a_finished_kernel_is_shut_down_without_an_interrupt(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    notebook = nbformat.v4.new_notebook()
+    notebook.cells = [
+        nbformat.v4.new_code_cell(RECORD_INTERRUPTS),
+        nbformat.v4.new_code_cell("6*7"),
+    ]
+    notebook.metadata["kernelspec"] = {"name": "python3", "language": "python",
+                                       "display_name": "Python 3"}  # fmt: skip
+    source = tmp_path / "record.ipynb"
+    nbformat.write(notebook, source)
+    executed = execute_notebook(source, tmp_path / "out.ipynb", cwd=tmp_path, progress=False)
+    assert executed.cells[1].outputs[0]["data"]["text/plain"] == "42"
+    assert not (tmp_path / "interrupted").exists()
+    assert "KeyboardInterrupt" not in capfd.readouterr().err

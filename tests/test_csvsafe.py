@@ -1,0 +1,52 @@
+"""The one CSV rule: text a spreadsheet would run gets a leading quote; numbers stay numbers."""
+
+from __future__ import annotations
+
+import io
+from decimal import Decimal
+
+import pandas as pd
+import pytest
+
+from aa_notebooks.csvsafe import escape_formula, frame_to_csv, neutralise
+from tests.csv_cells import formula_cells
+
+
+@pytest.mark.parametrize("text", ["=1+1", "+1", "-1", "@SUM(A1)", "\tx", "\rx"])
+def test_every_formula_start_is_escaped(text: str) -> None:
+    assert escape_formula(text) == "'" + text
+    assert escape_formula("plain " + text) == "plain " + text
+
+
+def test_only_text_is_changed() -> None:
+    assert neutralise(-5) == -5
+    assert neutralise(-0.25) == -0.25
+    assert neutralise(Decimal("-1.5")) == Decimal("-1.5")
+    assert neutralise(None) is None
+    assert neutralise("-5") == "'-5"  # text that looks like a number is still text
+
+
+def test_frame_to_csv_neutralises_text_cells_and_column_names() -> None:
+    frame = pd.DataFrame(
+        {
+            '=HYPERLINK("http://x")': ["a", "b"],
+            "note": ['=HYPERLINK("http://evil","x")', "+cmd|' /C calc'!A0"],
+            "who": pd.Categorical(["@SUM(A1:A2)", None]),
+            "delta": [-5, 3],
+            "cost": [-0.25, 1.5],
+        }
+    )
+    text = frame_to_csv(frame)
+    assert text.splitlines() == [
+        '"\'=HYPERLINK(""http://x"")",note,who,delta,cost',
+        'a,"\'=HYPERLINK(""http://evil"",""x"")",\'@SUM(A1:A2),-5,-0.25',
+        "b,'+cmd|' /C calc'!A0,,3,1.5",
+    ]
+    assert formula_cells(text) == []
+    assert frame.loc[0, "note"].startswith("=")  # the caller's frame is not changed
+
+
+def test_opt_out_round_trips_into_pandas() -> None:
+    frame = pd.DataFrame({"note": ["=1+1", "-2"], "n": [-1, 2]})
+    back = pd.read_csv(io.StringIO(frame_to_csv(frame, escape_formulas=False)), dtype={"note": str})
+    assert back["note"].tolist() == ["=1+1", "-2"] and back["n"].tolist() == [-1, 2]
