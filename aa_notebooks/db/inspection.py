@@ -25,6 +25,7 @@ _FEATURES: dict[tuple[str, str], str] = {
     ("budgetalerts", "target"): "agent- and flow-scoped budgets",
     ("users", "*"): "user names in results (user ids still work)",
     ("budgetspendledger", "*"): "fast budget checks (spend is summed from the executions instead)",
+    ("apitokens", "*"): "stored API tokens (the API takes AA_API_TOKEN, or your app's own auth)",
 }
 
 
