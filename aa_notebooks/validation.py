@@ -1,4 +1,4 @@
-"""Checks on values given by agent code and users (counts, time zones), with clear errors."""
+"""Checks on values given by agent code and users (counts, time zones, text), with clear errors."""
 
 from __future__ import annotations
 
@@ -29,3 +29,14 @@ def check_timezone(name: str) -> str:
             f"unknown time zone {name!r}: give an IANA name such as UTC or Europe/Paris"
         ) from None
     return name
+
+
+def check_text(value: str, what: str) -> str:
+    """`value` when it is text without NUL characters, which PostgreSQL can neither store nor
+    compare (a query with one fails there and matches nothing on SQLite); InvalidInputError
+    naming `what` if not."""
+    if not isinstance(value, str):
+        raise InvalidInputError(f"{what} must be text, got {value!r}")
+    if "\x00" in value:
+        raise InvalidInputError(f"{what} must not contain NUL (\\x00) characters; got {value!r}")
+    return value

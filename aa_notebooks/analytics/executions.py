@@ -24,6 +24,9 @@ from aa_notebooks.analytics.steps import TRACE_FIELDS, USAGE_FIELDS, token_usage
 from aa_notebooks.errors import InvalidInputError, NotFoundError
 
 MAX_PAGE_SIZE = 1000
+MAX_OFFSET = 2**63 - 1  # OFFSET is a signed 64-bit integer on both databases
+MAX_PAGE = MAX_OFFSET // MAX_PAGE_SIZE + 1
+"""The last page whose offset fits OFFSET at any page size (far beyond any real table)."""
 SORT_ORDERS = ("asc", "desc")
 SORT_COLUMNS = (
     "started_at", "completed_at", "execution_time_ms", "cost_usd", "total_tokens",
@@ -58,8 +61,8 @@ def execution_record(source: Source, row: Any) -> dict[str, Any]:
 
 
 def _check_paging(page: int, page_size: int, sort_by: str, sort_order: str) -> str:
-    if isinstance(page, bool) or not isinstance(page, int) or page < 1:
-        raise InvalidInputError(f"page must be a whole number from 1; got {page!r}")
+    if isinstance(page, bool) or not isinstance(page, int) or not 1 <= page <= MAX_PAGE:
+        raise InvalidInputError(f"page must be a whole number 1-{MAX_PAGE}; got {page!r}")
     if isinstance(page_size, bool) or not isinstance(page_size, int):
         raise InvalidInputError(f"page_size must be a whole number 1-{MAX_PAGE_SIZE}")
     if not 1 <= page_size <= MAX_PAGE_SIZE:

@@ -16,6 +16,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from aa_notebooks.analytics.periods import Window
 from aa_notebooks.db.schema import AgentExecution, ExecutionStatus, ExecutionTrace, TokenUsage
 from aa_notebooks.errors import InvalidInputError
+from aa_notebooks.validation import check_text
 
 EXECUTIONS = AgentExecution.__table__
 TRACES = ExecutionTrace.__table__
@@ -75,7 +76,7 @@ def agent_match(agent: uuid.UUID | str) -> tuple[ColumnElement[bool], uuid.UUID 
     """Executions of an agent given by id (a UUID matches agent_id) or by name (agent_name)."""
     if isinstance(agent, uuid.UUID):
         return EXECUTIONS.c.agent_id == agent, agent
-    text = str(agent).strip()
+    text = check_text(str(agent), "agent").strip()
     if not text:
         raise InvalidInputError("agent must be an agent id (UUID) or an agent name; got ''")
     try:
@@ -103,7 +104,7 @@ class ExecutionFilter:
         if self.agent_id is not None:
             out.append(columns.agent_id == parse_uuid(self.agent_id, "agent_id"))
         if self.agent_name is not None:
-            out.append(columns.agent_name == self.agent_name)
+            out.append(columns.agent_name == check_text(self.agent_name, "agent_name"))
         if self.model is not None:
-            out.append(columns.model_name == self.model)
+            out.append(columns.model_name == check_text(self.model, "model"))
         return out

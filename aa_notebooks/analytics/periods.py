@@ -21,6 +21,9 @@ _PERIOD = re.compile(r"([0-9]+)([hdw])")
 _UNITS = {"h": timedelta(hours=1), "d": timedelta(days=1), "w": timedelta(weeks=1)}
 _RESOLUTION = timedelta(microseconds=1)
 MAX_PERIOD = timedelta(days=36_500)
+# Dates a window may start or end on: a window, and the one before it (change versus before),
+# must stay within the years Python and the databases can hold (1-9999).
+FIRST_DATE, LAST_DATE = date(1900, 1, 1), date(2999, 12, 31)
 _SECONDS_PER_DAY = Decimal(86_400)
 
 
@@ -75,15 +78,20 @@ def parse_period(text: str) -> timedelta:
 
 
 def parse_date(value: str | date, name: str) -> date:
-    """A calendar date from `YYYY-MM-DD` text or a `date` (not a datetime: a time would be lost)."""
+    """A calendar date from `YYYY-MM-DD` text or a `date` (not a datetime: a time would be lost),
+    from FIRST_DATE to LAST_DATE."""
     if isinstance(value, datetime):
         raise InvalidInputError(f"{name} takes a date without a time of day; got {value!r}")
     if isinstance(value, date):
-        return value
-    try:
-        return date.fromisoformat(str(value).strip())
-    except ValueError:
-        raise InvalidInputError(f"{name} must be a date as YYYY-MM-DD; got {value!r}") from None
+        day = value
+    else:
+        try:
+            day = date.fromisoformat(str(value).strip())
+        except ValueError:
+            raise InvalidInputError(f"{name} must be a date as YYYY-MM-DD; got {value!r}") from None
+    if not FIRST_DATE <= day <= LAST_DATE:
+        raise InvalidInputError(f"{name} must be from {FIRST_DATE} to {LAST_DATE}; got {day}")
+    return day
 
 
 def _midnight(day: date) -> datetime:

@@ -15,6 +15,7 @@ from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 
 from aa_notebooks.analytics import Analytics, Table
+from aa_notebooks.analytics.executions import MAX_PAGE, MAX_PAGE_SIZE
 from aa_notebooks.api.encoding import jsonable, records
 from aa_notebooks.api.params import SORT_HELP, window_params
 
@@ -34,8 +35,8 @@ def add_analytics_routes(router: APIRouter, client: Any) -> None:
     def executions(
         analytics: Client,
         window: Window,
-        page: Annotated[int, Query(ge=1)] = 1,
-        page_size: Annotated[int, Query(ge=1, le=1000)] = 20,
+        page: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 1,
+        page_size: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 20,
         status: Annotated[str | None, Query(description="success, failure or timeout")] = None,
         agent_id: Annotated[str | None, Query(description="the agent's UUID")] = None,
         agent_name: str | None = None,

@@ -2,25 +2,32 @@
 
 The body of POST is the document's curl body (`threshold_usd`, `period_days`, `alert_type`,
 `alert_at_percentage`, `email_notification`), plus `scope`, `target`, `name`, `is_active` and
-`user_id`; fields left out take the budgets module's defaults, which also validates them. With
-user scoping, a caller sees and changes only the budgets it owns, and owns what it creates.
+`user_id`; fields left out take the budgets module's defaults, which also validates them. Who may
+see and change which budget is `budget_access`'s rule: a user sees and manages only the user
+budgets of its own user, and a body from a user without scope or user_id makes one of those.
 """
 
 import uuid
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, HTTPException, Response
+import pandas as pd
+from fastapi import APIRouter, Depends, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy.engine import URL
 
+from aa_notebooks.api.budget_access import USER_SCOPE, check_may_change, may_see
 from aa_notebooks.api.encoding import jsonable, records
+from aa_notebooks.api.principal import Principal
 from aa_notebooks.budgets import create_budget, delete_budget, list_budgets, update_budget
+from aa_notebooks.db.schema import BudgetScope
+from aa_notebooks.db.url import require_database
 from aa_notebooks.errors import NotFoundError
 
 CENT = Decimal("0.01")
 CENTS_COLUMNS = ("threshold_usd", "current_spend_usd")  # NUMERIC(10,2) in the document
+DEFAULT_SCOPE = BudgetScope.global_.value  # the budgets module's default, as in the document
 
 
 class BudgetChanges(BaseModel):
@@ -47,47 +54,61 @@ class NewBudget(BudgetChanges):
     alert_type: Literal["warning", "hard_stop"]
 
 
-def add_budget_routes(router: APIRouter, url: str | URL | None, user: Any) -> None:
-    """Add the budget endpoints; `user` is the Depends() giving the caller's user id (or None)."""
-    User = Annotated[uuid.UUID | str | None, user]
+def add_budget_routes(router: APIRouter, url: str | URL | None, caller: Any) -> None:
+    """Add the budget endpoints; `caller` is the Depends() giving the request's Principal."""
+    Caller = Annotated[Principal, caller]
+
+    def database() -> URL:
+        """The database's URL; a SQLite file that does not exist is an error, not made."""
+        return require_database(url)
+
+    Database = Annotated[URL, Depends(database)]
 
     @router.get("/budgets", summary="List budget alerts")
-    def budgets(owner: User) -> JSONResponse:
-        frame = list_budgets(url, user_id=owner)
+    def budgets(database: Database, principal: Caller) -> JSONResponse:
+        frame = _visible(list_budgets(database, user_id=principal.user_id), principal)
         for column in CENTS_COLUMNS:
             frame[column] = [Decimal(repr(v)).quantize(CENT) for v in frame[column]]
         return JSONResponse({"items": records(frame)})
 
     @router.post("/budgets", summary="Create a budget alert", status_code=201)
-    def create(body: NewBudget, owner: User) -> JSONResponse:
-        fields = _owned(body.model_dump(exclude_unset=True), owner)
-        return JSONResponse(jsonable(create_budget(url, **fields)), status_code=201)
+    def create(body: NewBudget, database: Database, principal: Caller) -> JSONResponse:
+        fields = body.model_dump(exclude_unset=True)
+        if not principal.admin:
+            fields.setdefault("scope", USER_SCOPE)
+            fields.setdefault("user_id", principal.user_id)
+        check_may_change(principal, fields.get("scope", DEFAULT_SCOPE), fields.get("user_id"))
+        return JSONResponse(jsonable(create_budget(database, **fields)), status_code=201)
 
     @router.patch("/budgets/{id}", summary="Update a budget alert")
-    def update(id: uuid.UUID, body: BudgetChanges, owner: User) -> JSONResponse:
-        _check_owner(id, owner)
-        changes = _owned(body.model_dump(exclude_unset=True), owner)
-        return JSONResponse(jsonable(update_budget(url, id, **changes)))
+    def update(
+        id: uuid.UUID, body: BudgetChanges, database: Database, principal: Caller
+    ) -> JSONResponse:
+        scope, owner = _scope_and_owner(database, id)
+        check_may_change(principal, scope, owner)
+        changes = body.model_dump(exclude_unset=True)
+        check_may_change(principal, changes.get("scope", scope), changes.get("user_id", owner))
+        return JSONResponse(jsonable(update_budget(database, id, **changes)))
 
     @router.delete("/budgets/{id}", summary="Delete a budget alert", status_code=204)
-    def delete(id: uuid.UUID, owner: User) -> Response:
-        _check_owner(id, owner)
-        delete_budget(url, id)
+    def delete(id: uuid.UUID, database: Database, principal: Caller) -> Response:
+        check_may_change(principal, *_scope_and_owner(database, id))
+        delete_budget(database, id)
         return Response(status_code=204)
 
-    def _check_owner(budget_id: uuid.UUID, owner: uuid.UUID | str | None) -> None:
-        """A scoped caller may only touch its own budgets; others look absent to it."""
-        if owner is None:
-            return
-        if budget_id not in {uuid.UUID(str(b)) for b in list_budgets(url, user_id=owner)["id"]}:
-            raise NotFoundError(f"no budget with id {budget_id} among yours")
+
+def _scope_and_owner(database: URL, budget_id: uuid.UUID) -> tuple[str, Any]:
+    """The scope and owner of a budget; NotFoundError when there is none with this id."""
+    frame = list_budgets(database)
+    found = frame.loc[[str(key) == str(budget_id) for key in frame["id"]]]
+    if found.empty:
+        raise NotFoundError(f"no budget with id {budget_id}")
+    row = found.iloc[0]
+    return str(row["scope"]), row["user_id"]
 
 
-def _owned(fields: dict[str, Any], owner: uuid.UUID | str | None) -> dict[str, Any]:
-    """The fields with the caller as owner; giving the budget to someone else is refused."""
-    if owner is None:
-        return fields
-    given = fields.get("user_id")
-    if given is not None and str(given) != str(owner):
-        raise HTTPException(403, "a budget can only belong to the user who makes it")
-    return {**fields, "user_id": owner}
+def _visible(frame: pd.DataFrame, principal: Principal) -> pd.DataFrame:
+    """The rows of the budgets the caller may see."""
+    pairs = zip(frame["scope"], frame["user_id"], strict=True)
+    shown = [may_see(principal, scope, owner) for scope, owner in pairs]
+    return frame.loc[shown].reset_index(drop=True)

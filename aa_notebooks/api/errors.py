@@ -4,20 +4,29 @@
 (InvalidInputError, or FastAPI's own validation, whose structured list is kept in `errors`),
 404 NotFoundError, 402 BudgetExceededError (a spending limit, as payment-required answers
 are used for quotas), 503 when the database is unreachable, lacks the tables, or is not
-configured (DatabaseUnavailableError, SchemaError, ConfigurationError).
+configured (DatabaseUnavailableError, SchemaError, ConfigurationError). A failed SQL statement
+is explained first (`explain_database_error`), so its SQL and parameters never reach a body.
+
+A 5xx body never names the database's user, host, port or name: an unreachable database is
+"the database is unreachable", and any other message holding part of the URL is replaced by a
+fixed one. The full message goes to the server's log.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Coroutine
-from typing import Any
+from typing import Any, ClassVar
 
 from fastapi import Request, Response
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
+from sqlalchemy.engine import URL
+from sqlalchemy.exc import StatementError
 
+from aa_notebooks.db.engine import explain_database_error
 from aa_notebooks.errors import (
     AnalyticsError,
     BudgetExceededError,
@@ -26,7 +35,10 @@ from aa_notebooks.errors import (
     InvalidInputError,
     NotFoundError,
     SchemaError,
+    first_line,
 )
+
+log = logging.getLogger(__name__)
 
 STATUS_CODES: tuple[tuple[type[AnalyticsError], int], ...] = (
     (InvalidInputError, 422),
@@ -36,6 +48,12 @@ STATUS_CODES: tuple[tuple[type[AnalyticsError], int], ...] = (
     (SchemaError, 503),
     (ConfigurationError, 503),
 )
+UNREACHABLE = "the database is unreachable; the server's log has the detail"
+NOT_SET_UP = (
+    "the database lacks the tables this endpoint needs: run `aa-notebooks init-db` on the "
+    "server (or `aa-notebooks check-db` to see what an attached database lacks)"
+)
+INTERNAL = "internal error; the server's log has the detail"
 
 
 def status_for(error: AnalyticsError) -> int:
@@ -43,8 +61,38 @@ def status_for(error: AnalyticsError) -> int:
     return next((code for kind, code in STATUS_CODES if isinstance(error, kind)), 500)
 
 
+def database_words(url: URL) -> tuple[str, ...]:
+    """The parts of a database URL a response must not show: user, host, port, database (for
+    SQLite, the file's path and name)."""
+    words = [url.username, url.host, None if url.port is None else str(url.port), url.database]
+    if url.database and "/" in url.database:
+        words.append(url.database.rsplit("/", 1)[1])
+    return tuple(word for word in words if word)
+
+
+def public_detail(error: AnalyticsError, status: int, private_words: tuple[str, ...]) -> str:
+    """The one line to answer with: the error's own, unless it could show the database."""
+    text = first_line(error)
+    if status < 500:
+        return text
+    if isinstance(error, DatabaseUnavailableError):
+        return UNREACHABLE
+    if status != 503:
+        return INTERNAL
+    return NOT_SET_UP if any(word in text for word in private_words) else text
+
+
 class KitRoute(APIRoute):
-    """A route that answers kit errors and validation failures with one clear line."""
+    """A route that answers kit errors, database errors and validation failures with one line."""
+
+    database_url: ClassVar[URL | None] = None
+    private_words: ClassVar[tuple[str, ...]] = ()
+
+    @classmethod
+    def hiding(cls, url: URL) -> type[KitRoute]:
+        """This route class for the database at `url`, whose parts no 5xx body shows."""
+        attributes = {"database_url": url, "private_words": database_words(url)}
+        return type(cls.__name__, (cls,), attributes)
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handle = super().get_route_handler()
@@ -55,10 +103,19 @@ class KitRoute(APIRoute):
             except RequestValidationError as error:
                 body = {"detail": explain(error), "errors": jsonable_encoder(error.errors())}
                 return JSONResponse(body, status_code=422)
+            except StatementError as error:
+                return self._answer(request, explain_database_error(error, self.database_url))
             except AnalyticsError as error:
-                return JSONResponse({"detail": str(error)}, status_code=status_for(error))
+                return self._answer(request, error)
 
         return handle_errors
+
+    def _answer(self, request: Request, error: AnalyticsError) -> JSONResponse:
+        status = status_for(error)
+        if status >= 500:
+            log.warning("%s %s answered %d: %s", request.method, request.url.path, status, error)
+        detail = public_detail(error, status, self.private_words)
+        return JSONResponse({"detail": detail}, status_code=status)
 
 
 def explain(error: RequestValidationError) -> str:

@@ -10,7 +10,9 @@ from aa_notebooks.cli.commands import build_parser
 from aa_notebooks.cli.context import CommandContext
 from aa_notebooks.cli.output import render
 from aa_notebooks.cli.parser import HelpShown
-from aa_notebooks.errors import AnalyticsError, ReportError
+from aa_notebooks.errors import AnalyticsError, ReportError, first_line
+
+DEBUG_HINT = "(set AA_DEBUG=1 to see the traceback)"
 
 __all__ = ["build_parser", "main"]
 
@@ -40,12 +42,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:
         if os.environ.get("AA_DEBUG"):
             raise
-        print(
-            f"aa-notebooks: unexpected error: {type(exc).__name__}: {exc} "
-            "(set AA_DEBUG=1 to see the traceback)",
-            file=sys.stderr,
-        )
+        print(f"aa-notebooks: {_unexpected(exc)} {DEBUG_HINT}", file=sys.stderr)
         return 1
+
+
+def _unexpected(exc: Exception) -> str:
+    """One line for an error the kit did not explain. A database error becomes the kit's
+    explanation, never SQLAlchemy's text, which carries the statement and its parameters."""
+    from sqlalchemy.exc import StatementError
+
+    if isinstance(exc, StatementError):
+        from aa_notebooks.db.engine import explain_database_error
+
+        return f"error: {explain_database_error(exc)}"
+    return f"unexpected error: {type(exc).__name__}: {first_line(exc)}"
 
 
 if __name__ == "__main__":

@@ -1,7 +1,9 @@
 """Engines and sessions for the analytics database, sync and async, SQLite and PostgreSQL.
 
 SQLite connections get WAL, foreign keys and a busy timeout, so an agent process can write while
-a notebook reads. Connection failures become one DatabaseUnavailableError line with the fix.
+a notebook reads. Connection failures become one DatabaseUnavailableError line with the fix, and
+any failed statement becomes one kit error line without the SQL and parameters that SQLAlchemy
+puts in its error text (`explain_database_error`).
 Hot single-statement reads (the hard-stop check) run on a second pool of autocommit connections
 (`autocommit_fetch`), which costs one round trip instead of ping, BEGIN, statement and ROLLBACK.
 """
@@ -18,14 +20,27 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, OperationalError, StatementError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from aa_notebooks.db.url import is_sqlite, mask_url, resolve_url
-from aa_notebooks.errors import DatabaseUnavailableError, MissingExtraError
+from aa_notebooks.errors import (
+    AnalyticsError,
+    DatabaseUnavailableError,
+    InvalidInputError,
+    MissingExtraError,
+    SchemaError,
+    first_line,
+)
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
+# PostgreSQL SQLSTATEs: undefined table, column, object (an enum type) and function.
+_MISSING_OBJECT_STATES = frozenset({"42P01", "42703", "42704", "42883"})
+# SQLSTATE classes of a server that is gone or refuses: connection exception, operator
+# intervention (shutdown), insufficient resources, invalid authorization.
+_UNAVAILABLE_STATE_CLASSES = ("08", "57", "53", "28")
+_SQLITE_MISSING = ("no such table", "no such column")
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -196,13 +211,45 @@ def explain_connection_error(exc: BaseException, url: URL) -> DatabaseUnavailabl
     return DatabaseUnavailableError(f"cannot open database {shown}: {detail}; {hint}")
 
 
+def explain_database_error(exc: StatementError, url: URL | None = None) -> AnalyticsError:
+    """A failed statement as one kit error: DatabaseUnavailableError (server gone, refused,
+    busy), SchemaError (a missing table or column), InvalidInputError (a value the database
+    refused), else AnalyticsError. The text is the driver's first line: never the statement or
+    its parameters, which SQLAlchemy appends and which may hold anyone's data."""
+    original = exc.orig if exc.orig is not None else exc
+    detail = first_line(original, type(original).__name__)
+    state = str(getattr(original, "sqlstate", None) or "")
+    gone = isinstance(exc, DBAPIError) and exc.connection_invalidated
+    if gone or state.startswith(_UNAVAILABLE_STATE_CLASSES):
+        return _unavailable(exc, url, detail)
+    if state in _MISSING_OBJECT_STATES or detail.startswith(_SQLITE_MISSING):
+        return SchemaError(
+            f"the database lacks a table or column this needs ({detail}); "
+            "`aa-notebooks check-db` lists what is missing"
+        )
+    if isinstance(exc, DataError | IntegrityError) or state.startswith(("22", "23")):
+        return InvalidInputError(f"the database refused a value: {detail}")
+    if isinstance(exc, OperationalError):
+        return _unavailable(exc, url, detail)
+    return AnalyticsError(f"the database refused the statement: {detail}")
+
+
+def _unavailable(exc: BaseException, url: URL | None, detail: str) -> DatabaseUnavailableError:
+    if url is not None:
+        return explain_connection_error(exc, url)
+    return DatabaseUnavailableError(f"the database is unreachable or busy: {detail}")
+
+
 @contextmanager
 def connection_errors(url: URL) -> Iterator[None]:
-    """Re-raise driver connection failures inside the block as DatabaseUnavailableError."""
+    """Re-raise driver connection failures (and SQLite's missing tables, which it reports the
+    same way) inside the block as kit errors: DatabaseUnavailableError, SchemaError."""
     try:
         yield
-    except (OperationalError, sqlite3.OperationalError) as exc:
+    except sqlite3.OperationalError as exc:
         raise explain_connection_error(exc, url) from None
+    except OperationalError as exc:
+        raise explain_database_error(exc, url) from None
     except DBAPIError as exc:
         if exc.connection_invalidated:
             raise explain_connection_error(exc, url) from None

@@ -55,6 +55,7 @@ _FEATURES: dict[tuple[str, str], str] = {
     ("users", "username"): "user names in results (user ids still work)",
     ("users", "email"): "user email addresses in results",
     ("budgetspendledger", "*"): "fast budget checks (spend is summed from the executions instead)",
+    ("apitokens", "*"): "stored API tokens (the API takes AA_API_TOKEN, or your app's own auth)",
 }
 
 

@@ -15,6 +15,7 @@ from decimal import Decimal
 from sqlalchemy import (
     BigInteger,
     Boolean,
+    CheckConstraint,
     DateTime,
     Enum,
     ForeignKey,
@@ -289,6 +290,27 @@ class KitMetadata(Base):
 
     key: Mapped[str] = mapped_column(String(64), primary_key=True)
     value: Mapped[str] = mapped_column(String, nullable=False)
+
+
+class ApiToken(Base):
+    """A bearer token of the HTTP API: an admin's, or one user's. Only its SHA-256 is stored."""
+
+    __tablename__ = "apitokens"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    name: Mapped[str | None] = mapped_column(String)
+    is_admin: Mapped[bool] = mapped_column(Boolean, nullable=False)
+    # The user whose data a user token sees; not a foreign key: an attached database's users
+    # table is not the kit's to extend, and a token may name a user before their first run.
+    user_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    token_sha256: Mapped[str] = mapped_column(String(64), nullable=False, unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    __table_args__ = (
+        # Exactly one of: an admin token, or a user token naming its user.
+        CheckConstraint("(user_id IS NULL) = is_admin", name="ck_apitokens_admin_or_user"),
+    )
 
 
 DOCUMENT_TABLES = ("users", "agentexecutions", "executiontraces", "tokenusages", "budgetalerts")

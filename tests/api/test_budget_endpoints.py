@@ -1,5 +1,5 @@
 """The budget endpoints: the document's curl body as it is, list, update, delete, validation,
-and budgets owned by the user a scoped app names."""
+and budgets owned by the user a host app's own authentication names."""
 
 from __future__ import annotations
 
@@ -63,13 +63,13 @@ async def test_a_scoped_user_owns_and_sees_only_its_budgets(
 ) -> None:
     alice, bob = {"x-user": str(U1)}, {"x-user": str(U2)}
     mine = (await scoped_client.post(f"{API}/budgets", json=DOCUMENT_BODY, headers=alice)).json()
-    assert mine["user_id"] == str(U1)
+    assert (mine["user_id"], mine["scope"]) == (str(U1), "user")  # a user's body: its budget
     assert (await scoped_client.get(f"{API}/budgets", headers=bob)).json()["items"] == []
     path = f"{API}/budgets/{mine['id']}"
     assert (
         await scoped_client.patch(path, json={"is_active": False}, headers=bob)
-    ).status_code == 404
-    assert (await scoped_client.delete(path, headers=bob)).status_code == 404
+    ).status_code == 403
+    assert (await scoped_client.delete(path, headers=bob)).status_code == 403
     given_away = {**DOCUMENT_BODY, "user_id": str(U2)}
     refused = await scoped_client.post(f"{API}/budgets", json=given_away, headers=alice)
     assert refused.status_code == 403

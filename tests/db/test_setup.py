@@ -12,8 +12,8 @@ from aa_notebooks.db.setup import init_db
 def test_init_creates_every_table_once(empty_db_url: str) -> None:
     first = init_db(empty_db_url)
     assert sorted(first.created_tables) == [
-        "aa_notebooks_meta", "agentexecutions", "budgetalertevents", "budgetalerts",
-        "budgetspendledger", "executiontraces", "tokenusages", "users",
+        "aa_notebooks_meta", "agentexecutions", "apitokens", "budgetalertevents",
+        "budgetalerts", "budgetspendledger", "executiontraces", "tokenusages", "users",
     ]  # fmt: skip
     second = init_db(empty_db_url)
     assert second.created_tables == [] and not second.foreign_database

@@ -16,6 +16,7 @@ from aa_notebooks.cli.commands import (
     demo,
     reports,
     schedules,
+    server,
     session,
     widgets,
 )
@@ -24,7 +25,7 @@ from aa_notebooks.cli.parser import COMMAND_METAVAR, CommandParser
 
 PROG = {"cli": "aa-notebooks", "magic": "%agent_analytics"}
 COMMAND_MODULES = {
-    "cli": (session, analytics, budgets, database, reports, demo, schedules),
+    "cli": (session, analytics, budgets, database, reports, demo, schedules, server),
     "magic": (session, analytics, budgets, database, reports, widgets),
 }
 

@@ -1,0 +1,63 @@
+"""`serve`: the API app under uvicorn, refusing to face a network without a token.
+
+With no token configured (neither AA_API_TOKEN nor a stored token that is not revoked), it
+serves only on a loopback address, where every caller is an admin, and says so; on any other
+address it refuses and says how to make a token.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import sys
+
+from sqlalchemy.engine import URL
+
+from aa_notebooks.api.app import create_app
+from aa_notebooks.api.auth import ENV_API_TOKEN, configured_api_token
+from aa_notebooks.api.tokens import has_active_tokens
+from aa_notebooks.db.engine import get_engine
+from aa_notebooks.db.url import require_database
+from aa_notebooks.errors import ConfigurationError, MissingExtraError
+
+DEFAULT_HOST, DEFAULT_PORT = "127.0.0.1", 8000
+MAKE_A_TOKEN = (
+    f"create one with `aa-notebooks token create --admin` (or --user ID), or set {ENV_API_TOKEN} "
+    "to a long random string"
+)
+
+
+def is_loopback(host: str) -> bool:
+    """Whether `host` is reachable from this machine only: localhost, 127.0.0.0/8 or ::1
+    (other host names count as reachable from the network)."""
+    if host.strip().lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip().strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def serve(
+    url: str | URL | None = None, *, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT
+) -> None:
+    """Serve the API on host:port until interrupted (Ctrl-C)."""
+    try:
+        import uvicorn
+    except ImportError:
+        raise MissingExtraError("uvicorn", "api") from None
+    database = require_database(url)
+    has_token = configured_api_token() is not None or has_active_tokens(get_engine(database))
+    open_to_all = not has_token
+    if open_to_all and not is_loopback(host):
+        raise ConfigurationError(
+            f"refusing to serve on {host} without an API token: anyone who can reach the port "
+            f"would read every user's data and change every budget; {MAKE_A_TOKEN}"
+        )
+    if open_to_all:
+        print(
+            f"aa-notebooks: no API token is configured, so every caller on this machine is an "
+            f"admin; {MAKE_A_TOKEN}",
+            file=sys.stderr,
+        )
+    app = create_app(database, allow_anonymous=open_to_all)
+    uvicorn.run(app, host=host, port=port, log_level="info")

@@ -1,0 +1,70 @@
+"""Errors of the `aa-notebooks` command are one line without SQL: values the database cannot
+take are refused first, and a database error the kit did not foresee is explained by the
+catch-all without the statement or its parameters; AA_DEBUG=1 brings the traceback back."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+from sqlalchemy.exc import OperationalError
+
+from aa_notebooks.cli import main
+
+SECRET_NAME = "hunter2-budget-name"
+
+
+def _stderr_line(capsys: pytest.CaptureFixture[str]) -> str:
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1, err
+    return err.rstrip("\n")
+
+
+def test_a_page_beyond_64_bits_is_one_line(db_url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["--db", db_url, "executions", "--page", "99999999999999999999"])
+    line = _stderr_line(capsys)
+    assert code == 2
+    assert line.startswith("aa-notebooks: error: page must be a whole number 1-")
+    assert "SELECT" not in line and "99999999999999999999" in line
+
+
+@pytest.fixture
+def failing_inserts(tmp_path) -> str:
+    """A kit database whose budgetalerts has a trigger writing to a table that is gone, so a
+    new budget fails inside the database with a real OperationalError."""
+    url = f"sqlite:///{tmp_path / 'broken.db'}"
+    assert main(["--db", url, "init-db"]) == 0
+    with sqlite3.connect(tmp_path / "broken.db") as connection:
+        connection.executescript(
+            "CREATE TABLE audit (x); DROP TABLE audit;"
+            "CREATE TRIGGER audited AFTER INSERT ON budgetalerts "
+            "BEGIN INSERT INTO audit VALUES (new.name); END;"
+        )
+    return url
+
+
+CREATE = ["budgets", "create", "--threshold-usd", "5", "--alert-type", "warning"]
+
+
+def test_an_unforeseen_database_error_prints_no_sql_or_parameters(
+    failing_inserts: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("AA_DEBUG", raising=False)
+    capsys.readouterr()
+    code = main(["--db", failing_inserts, *CREATE, "--name", SECRET_NAME])
+    line = _stderr_line(capsys)
+    assert code == 1
+    assert line == (
+        "aa-notebooks: error: the database lacks a table or column this needs (no such table: "
+        "main.audit); `aa-notebooks check-db` lists what is missing (set AA_DEBUG=1 to see the "
+        "traceback)"
+    )
+    assert SECRET_NAME not in line and "INSERT" not in line
+
+
+def test_aa_debug_shows_the_traceback(
+    failing_inserts: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AA_DEBUG", "1")
+    with pytest.raises(OperationalError, match=r"no such table: main\.audit"):
+        main(["--db", failing_inserts, *CREATE])

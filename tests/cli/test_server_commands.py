@@ -1,0 +1,141 @@
+"""`aa-notebooks token` and `aa-notebooks serve`: tokens are printed once and listed without
+secrets; `serve` really serves the API (a subprocess called over HTTP) and will not face the
+network without a token."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+import pytest
+
+from aa_notebooks.cli import main
+from tests.api import dataset
+
+COMMAND = str(Path(sys.executable).with_name("aa-notebooks"))
+ADMIN_TOKEN = "an-admin-token-for-serve-0123456789"
+TOKEN = re.compile(r"^aan_[A-Za-z0-9_-]{43}$", re.MULTILINE)
+MARCH = {"start_date": "2025-03-03", "end_date": "2025-03-10"}  # A1-A4 of the dataset
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_token_create_list_revoke(db_url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "--db", db_url, "token", "create", "--admin", "--name", "ops")
+    assert code == 0 and out.startswith("created admin token 'ops' (id ")
+    [secret] = TOKEN.findall(out)
+    token_id = re.search(r"\(id ([0-9a-f-]{36})\)", out).group(1)
+    code, out, _ = run(capsys, "--db", db_url, "token", "create", "--user", str(dataset.U1))
+    assert code == 0 and out.startswith(f"created user {dataset.U1} token (id ")
+
+    code, out, _ = run(capsys, "--db", db_url, "token", "list", "--format", "json")
+    listed = json.loads(out)
+    assert [(t["id"], t["name"], t["role"], t["user_id"]) for t in listed] == [
+        (token_id, "ops", "admin", None), (listed[1]["id"], None, "user", str(dataset.U1)),
+    ]  # fmt: skip
+    assert secret not in out and secret[4:] not in out
+
+    code, out, _ = run(capsys, "--db", db_url, "token", "revoke", token_id)
+    assert code == 0 and out.startswith(f"token {token_id} is revoked (since ")
+    code, out, _ = run(capsys, "--db", db_url, "token", "list", "--format", "json")
+    assert json.loads(out)[0]["revoked_at"] is not None
+
+
+@pytest.mark.parametrize(
+    ("argv", "error"),
+    [
+        (["token", "create"], "`token create` takes exactly one of --admin and --user ID"),
+        (["--user", str(dataset.U1), "token", "create", "--admin"], "exactly one of --admin"),
+        (["token", "create", "--user", "bob"], "--user must be a UUID"),
+        (["token", "revoke"], "`token revoke` needs the token id"),
+        (["token", "list", "--admin"], "--admin and --name go with `token create`"),
+        (["serve", "--port", "70000"], "a port is 1-65535, got 70000"),
+        (["serve", "--user", str(dataset.U1)], "serve takes no --user"),
+    ],
+)
+def test_token_and_serve_usage_errors(
+    db_url: str, capsys: pytest.CaptureFixture[str], argv: list[str], error: str
+) -> None:
+    code, _, err = run(capsys, "--db", db_url, *argv)
+    assert code == 2 and error in err and err.count("\n") == 1
+
+
+def test_serve_refuses_the_network_without_a_token(
+    db_url: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("AA_API_TOKEN", raising=False)
+    code, _, err = run(capsys, "--db", db_url, "serve", "--host", "0.0.0.0", "--port", "1")
+    assert code == 2
+    assert err.startswith("aa-notebooks: error: refusing to serve on 0.0.0.0 without an API token")
+    assert "aa-notebooks token create --admin" in err and "AA_API_TOKEN" in err
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@contextmanager
+def serving(url: str, **env: str) -> Iterator[tuple[str, subprocess.Popen[str]]]:
+    """`aa-notebooks serve` on a free loopback port, until the block ends."""
+    port = _free_port()
+    environment = {k: v for k, v in os.environ.items() if k != "AA_API_TOKEN"} | env
+    server = subprocess.Popen(
+        [COMMAND, "--db", url, "serve", "--port", str(port)],
+        env=environment, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(600):
+            if server.poll() is not None:
+                pytest.fail(f"serve exited {server.returncode}: {server.stderr.read()}")
+            try:
+                httpx.get(f"{base}/docs", timeout=1)
+                break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        yield base, server
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def test_serve_answers_with_tokens(db_url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    dataset.load(db_url)
+    _, out, _ = run(capsys, "--db", db_url, "token", "create", "--user", str(dataset.U1))
+    [user_token] = TOKEN.findall(out)
+    with serving(db_url, AA_API_TOKEN=ADMIN_TOKEN) as (base, _):
+        admin = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+        everyone = httpx.get(f"{base}/api/analytics/overview", params=MARCH, headers=admin)
+        assert (everyone.status_code, everyone.json()["total_executions"]) == (200, 4)
+        user = {"Authorization": f"Bearer {user_token}"}
+        own = httpx.get(f"{base}/api/analytics/overview", params=MARCH, headers=user).json()
+        assert (own["scope"], own["total_executions"], own["total_cost_usd"]) == (
+            f"user {dataset.U1}", 2, "0.004620",
+        )  # fmt: skip
+        anonymous = httpx.get(f"{base}/api/analytics/overview")
+        assert (anonymous.status_code, anonymous.headers["www-authenticate"]) == (401, "Bearer")
+
+
+def test_serve_on_loopback_without_a_token_warns(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'alone.db'}"
+    assert main(["--db", url, "init-db"]) == 0
+    with serving(url) as (base, server):
+        assert httpx.get(f"{base}/api/analytics/overview").status_code == 200
+    assert "no API token is configured, so every caller on this machine is an admin" in (
+        server.stderr.read()
+    )
