@@ -24,7 +24,7 @@ def add_status_route(router: APIRouter, client: Any, caller: Any) -> None:
 
     @router.get("/budgets/status", summary="Budget status now (read only)")
     def budget_status(analytics: Client, principal: Caller) -> JSONResponse:
-        statuses = analytics.budget_status(record=False)
+        statuses = analytics.budget_status()
         shown = [s for s in statuses if may_see(principal, s.budget.scope.value, s.budget.user_id)]
         return JSONResponse({"scope": analytics.scope, "items": [_record(s) for s in shown]})
 
