@@ -12,26 +12,21 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 from sqlalchemy import Connection, TextClause, Uuid, bindparam, text
 from sqlalchemy.exc import DBAPIError, StatementError
-from sqlglot import exp
 
 from aa_notebooks.analytics.source import Source
-from aa_notebooks.analytics.sql_gate import CheckedQuery, SqlDialect, check_query
-from aa_notebooks.analytics.sql_guards import (
-    guard_postgres,
-    guard_sqlite,
-    refuse_volatile_functions,
-    release_sqlite,
-    timed_out,
-    timeout_seconds,
-)
-from aa_notebooks.analytics.sql_scope import USER_PARAMETER, scope_to_user
 from aa_notebooks.db.engine import connection_errors, explain_connection_error
 from aa_notebooks.errors import InvalidInputError, first_line
+
+if TYPE_CHECKING:
+    from aa_notebooks.analytics.sql_gate import CheckedQuery, SqlDialect
+
+# sqlglot takes a noticeable part of a second to import, and only `sql` needs it: the gate,
+# scope and guard modules are imported when a query runs, not with the analytics package.
 
 _TIMEOUT_MARKERS = ("interrupted", "statement timeout")
 
@@ -42,16 +37,26 @@ def run_sql(source: Source, query: str, params: Mapping[str, Any] | None = None)
     Refused before it runs (RefusedQueryError) unless it passes the gate; scoped to the
     client's user when it has one.
     """
+    from aa_notebooks.analytics.sql_gate import check_query
+    from aa_notebooks.analytics.sql_guards import (
+        refuse_volatile_functions,
+        timed_out,
+        timeout_seconds,
+    )
+    from aa_notebooks.analytics.sql_scope import USER_PARAMETER
+
     dialect: SqlDialect = "sqlite" if source.dialect.name == "sqlite" else "postgres"
     checked = check_query(query, dialect)
     if params and USER_PARAMETER in params:
         raise InvalidInputError(f"the parameter name {USER_PARAMETER!r} is reserved; rename it")
     statement = _statement(checked, source)
     seconds = timeout_seconds()
-    with _read_only(source, scoped=source.user_id is not None, seconds=seconds) as connection:
+    with read_only_connection(
+        source, scoped=source.user_id is not None, seconds=seconds
+    ) as connection:
         try:
             if dialect == "postgres":
-                refuse_volatile_functions(connection, checked.functions, _fields(checked))
+                refuse_volatile_functions(connection, checked.functions, checked.fields)
             result = connection.execute(statement, dict(params or {}))
             if not result.returns_rows:
                 raise InvalidInputError("the query returned no rows: only SELECT runs here")
@@ -69,23 +74,22 @@ def run_sql(source: Source, query: str, params: Mapping[str, Any] | None = None)
 
 def _statement(checked: CheckedQuery, source: Source) -> TextClause:
     """The SQL to run: the checked tree, rewritten to the user's rows when scoped."""
+    from aa_notebooks.analytics.sql_scope import USER_PARAMETER, reads_user, scope_to_user
+
     if source.user_id is None:
         return text(checked.render())
     tree = scope_to_user(checked)
     scoped = text(checked.render(tree))
-    if not any(node.name == USER_PARAMETER for node in tree.find_all(exp.Placeholder)):
+    if not reads_user(tree):
         return scoped  # the query reads no table (VALUES, a recursive CTE of numbers...)
     return scoped.bindparams(bindparam(USER_PARAMETER, value=source.user_id, type_=Uuid()))
 
 
-def _fields(checked: CheckedQuery) -> set[str]:
-    """Names used as `row.name`, which PostgreSQL may run as a function of the row."""
-    return {column.name.lower() for column in checked.tree.find_all(exp.Column) if column.table}
-
-
 @contextmanager
-def _read_only(source: Source, *, scoped: bool, seconds: float) -> Iterator[Connection]:
+def read_only_connection(source: Source, *, scoped: bool, seconds: float) -> Iterator[Connection]:
     """A dedicated connection that can only read, closed and discarded afterwards."""
+    from aa_notebooks.analytics.sql_guards import guard_postgres, guard_sqlite, release_sqlite
+
     sqlite = source.dialect.name == "sqlite"
     with connection_errors(source.engine.url):
         connection = source.engine.connect()

@@ -118,11 +118,13 @@ _SQLITE_FUNCTIONS: tuple[tuple[str, str], ...] = (
 
 @dataclass(frozen=True)
 class CheckedQuery:
-    """A query that passed the gate: its parsed tree and the names of the functions it calls."""
+    """A query that passed the gate: its parsed tree, the names of the functions it calls, and
+    the names it uses as `row.name` (which PostgreSQL may run as a function of the row)."""
 
     tree: exp.Expression
     dialect: SqlDialect
-    functions: frozenset[str]
+    functions: frozenset[str] = frozenset()
+    fields: frozenset[str] = frozenset()
 
     def render(self, tree: exp.Expression | None = None) -> str:
         """The SQL the database runs: `tree` (default this query's) rendered without comments,
@@ -145,13 +147,14 @@ def check_query(query: str, dialect: SqlDialect) -> CheckedQuery:
     tree = statements[0]
     if isinstance(tree, exp.Pragma):
         _check_pragma(tree, query, dialect)
-        return CheckedQuery(tree, dialect, frozenset())
+        return CheckedQuery(tree, dialect)
     _check_statement(tree)
     functions = _check_functions(tree, dialect)
     if dialect == "sqlite":
         _check_pragma_tables(tree)
     _check_parameters(tree, dialect)
-    return CheckedQuery(tree, dialect, functions)
+    fields = frozenset(column.name.lower() for column in tree.find_all(exp.Column) if column.table)
+    return CheckedQuery(tree, dialect, functions, fields)
 
 
 def render(tree: exp.Expression, dialect: SqlDialect) -> str:

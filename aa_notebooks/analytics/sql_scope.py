@@ -41,13 +41,19 @@ def scope_to_user(query: CheckedQuery) -> exp.Expression:
     if isinstance(query.tree, exp.Pragma):
         raise _refused("PRAGMA reads the schema")
     tree = query.tree.copy()
-    if any(node.name == USER_PARAMETER for node in tree.find_all(exp.Placeholder)):
+    if reads_user(tree):
         raise RefusedQueryError(f"refused: :{USER_PARAMETER} is reserved for the user scope")
     _refuse_catalog_functions(tree, query.dialect)
     tables = _resolve(tree, query.dialect)
     for table in tables:
         _replace_with_scoped_rows(table, query.dialect)
+    _unqualify_columns(tree, query.dialect)
     return tree
+
+
+def reads_user(tree: exp.Expression) -> bool:
+    """Whether a scoped tree uses the user id parameter (it reads a document table)."""
+    return any(node.name == USER_PARAMETER for node in tree.find_all(exp.Placeholder))
 
 
 def _normalize(identifier: exp.Identifier | str | None, dialect: SqlDialect) -> str:
@@ -133,6 +139,18 @@ def _resolve_table(
     if schema is not None and _normalize(schema, dialect) not in _SCHEMAS[dialect]:
         raise _refused(f"{table.sql(dialect)} is in another schema")
     real.append(table)
+
+
+def _unqualify_columns(tree: exp.Expression, dialect: SqlDialect) -> None:
+    """`public.agentexecutions.id` becomes `agentexecutions.id`: the scoped rows carry the
+    table's name as their alias, and an alias has no schema."""
+    for column in tree.find_all(exp.Column):
+        schema = column.args.get("db")
+        if schema is None or _normalize(column.args.get("table"), dialect) not in SCOPED_TABLES:
+            continue
+        if _normalize(schema, dialect) in _SCHEMAS[dialect]:
+            column.set("db", None)
+            column.set("catalog", None)
 
 
 def _user() -> exp.Placeholder:
