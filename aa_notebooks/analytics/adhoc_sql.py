@@ -39,7 +39,7 @@ def run_sql(source: Source, query: str, params: Mapping[str, Any] | None = None)
     """
     from aa_notebooks.analytics.sql_gate import check_query
     from aa_notebooks.analytics.sql_guards import (
-        refuse_volatile_functions,
+        refuse_catalog_functions,
         timed_out,
         timeout_seconds,
     )
@@ -51,12 +51,13 @@ def run_sql(source: Source, query: str, params: Mapping[str, Any] | None = None)
         raise InvalidInputError(f"the parameter name {USER_PARAMETER!r} is reserved; rename it")
     statement = _statement(checked, source)
     seconds = timeout_seconds()
-    with read_only_connection(
-        source, scoped=source.user_id is not None, seconds=seconds
-    ) as connection:
+    scoped = source.user_id is not None
+    with read_only_connection(source, scoped=scoped, seconds=seconds) as connection:
         try:
             if dialect == "postgres":
-                refuse_volatile_functions(connection, checked.functions, checked.fields)
+                refuse_catalog_functions(
+                    connection, checked.functions, checked.fields, scoped=scoped
+                )
             result = connection.execute(statement, dict(params or {}))
             if not result.returns_rows:
                 raise InvalidInputError("the query returned no rows: only SELECT runs here")
@@ -74,11 +75,15 @@ def run_sql(source: Source, query: str, params: Mapping[str, Any] | None = None)
 
 def _statement(checked: CheckedQuery, source: Source) -> TextClause:
     """The SQL to run: the checked tree, rewritten to the user's rows when scoped."""
+    from aa_notebooks.analytics.sql_gate import refused
     from aa_notebooks.analytics.sql_scope import USER_PARAMETER, reads_user, scope_to_user
 
     if source.user_id is None:
         return text(checked.render())
-    tree = scope_to_user(checked)
+    try:
+        tree = scope_to_user(checked)
+    except RecursionError:
+        raise refused("the query is nested too deeply to check") from None
     scoped = text(checked.render(tree))
     if not reads_user(tree):
         return scoped  # the query reads no table (VALUES, a recursive CTE of numbers...)
@@ -93,7 +98,7 @@ def read_only_connection(source: Source, *, scoped: bool, seconds: float) -> Ite
     sqlite = source.dialect.name == "sqlite"
     with connection_errors(source.engine.url):
         connection = source.engine.connect()
-    driver = connection.connection.driver_connection
+    driver: Any = connection.connection.driver_connection
     try:
         with connection_errors(source.engine.url):
             if sqlite:

@@ -141,6 +141,13 @@ def check_query(query: str, dialect: SqlDialect) -> CheckedQuery:
     """The query parsed and checked, or a RefusedQueryError naming what it would have done."""
     if not query or not query.strip():
         raise InvalidInputError("the query is empty: write one SELECT")
+    try:
+        return _check(query, dialect)
+    except RecursionError:
+        raise refused("the query is nested too deeply to check") from None
+
+
+def _check(query: str, dialect: SqlDialect) -> CheckedQuery:
     statements = _parse(query, dialect)
     if len(statements) != 1:
         raise refused(f"{len(statements)} statements were given")
@@ -158,13 +165,20 @@ def check_query(query: str, dialect: SqlDialect) -> CheckedQuery:
 
 
 def render(tree: exp.Expression, dialect: SqlDialect) -> str:
-    """SQL text for a checked tree: comments dropped, placeholders as SQLAlchemy `:name`."""
+    """SQL text for a checked tree, for SQLAlchemy's `text()`: comments dropped, function names
+    as written, placeholders as `:name`, and a colon inside a string escaped (`\\:`) so that
+    text such as 'at :noon' stays text."""
     if isinstance(tree, exp.Pragma):
         return _render_pragma(tree)
-    tree = tree.transform(
-        lambda node: exp.var(f":{node.name}") if isinstance(node, exp.Placeholder) else node
-    )
-    return tree.sql(dialect=dialect, comments=False)
+    return tree.transform(_for_text).sql(dialect=dialect, comments=False, normalize_functions=False)
+
+
+def _for_text(node: exp.Expression) -> exp.Expression:
+    if isinstance(node, exp.Placeholder):
+        return exp.var(f":{node.name}")
+    if isinstance(node, exp.Literal) and node.is_string and ":" in node.this:
+        return exp.Literal.string(node.this.replace(":", "\\:"))
+    return node
 
 
 def called_names(node: exp.Func) -> set[str]:
@@ -195,7 +209,7 @@ def _parse(query: str, dialect: SqlDialect) -> list[exp.Expression]:
             parsed = sqlglot.parse(query, read=dialect)
     except (ParseError, TokenError) as exc:
         raise refused(f"the query could not be parsed as SQL ({first_line(exc)})") from None
-    statements = [statement for statement in parsed if statement is not None]
+    statements = [statement for statement in parsed if isinstance(statement, exp.Expression)]
     if not statements:
         raise InvalidInputError("the query is empty: write one SELECT")
     return statements

@@ -19,7 +19,7 @@ from sqlalchemy import Connection, text
 from aa_notebooks.analytics.sql_gate import READ_ONLY_PRAGMAS, refused
 from aa_notebooks.analytics.sql_scope import SCOPED_TABLES
 from aa_notebooks.db.url import mask_url
-from aa_notebooks.errors import InvalidInputError
+from aa_notebooks.errors import InvalidInputError, RefusedQueryError
 
 TIMEOUT_ENV = "AA_SQL_TIMEOUT"
 DEFAULT_TIMEOUT_SECONDS = 30.0
@@ -125,8 +125,13 @@ def guard_postgres(connection: Connection, *, seconds: float) -> None:
     """Limit this (read-only) transaction's statements to `seconds`, and warn once per
     database when the role is a superuser."""
     milliseconds = str(max(1, round(seconds * 1000)))
+    # standard_conforming_strings on: a backslash in a string is text, as the parser read it.
     connection.execute(
-        text("SELECT set_config('statement_timeout', :ms, true)"), {"ms": milliseconds}
+        text(
+            "SELECT set_config('statement_timeout', :ms, true), "
+            "set_config('standard_conforming_strings', 'on', true)"
+        ),
+        {"ms": milliseconds},
     )
     key = mask_url(connection.engine.url)
     if key in _warned_superuser:
@@ -144,26 +149,34 @@ def guard_postgres(connection: Connection, *, seconds: float) -> None:
         )
 
 
-def refuse_volatile_functions(
-    connection: Connection, functions: Iterable[str], fields: Iterable[str]
+def refuse_catalog_functions(
+    connection: Connection, functions: Iterable[str], fields: Iterable[str], *, scoped: bool
 ) -> None:
-    """Refuse the query when a function it calls is volatile in this database's catalog (may
-    have side effects), unless it is a known harmless one; a `row.name` field is checked too,
-    since PostgreSQL runs name(row) for it."""
-    names = sorted(set(functions) - VOLATILE_ALLOWED)
-    field_names = sorted(set(fields) - VOLATILE_ALLOWED)
+    """Ask the catalog about the functions the query calls: refuse one that is volatile (may
+    change something), unless it is a known harmless one, and in a scoped session one that is
+    not built in (it could read any table). A `row.name` field is checked too, since
+    PostgreSQL runs name(row) for it."""
+    names, field_names = sorted(set(functions)), sorted(set(fields))
     if not names and not field_names:
         return
-    volatile = connection.execute(
+    rows = connection.execute(
         text(
-            "SELECT DISTINCT proname FROM pg_catalog.pg_proc WHERE provolatile = 'v' "
-            "AND (proname = ANY(:names) OR (proname = ANY(:fields) AND pronargs = 1)) "
-            "ORDER BY proname"
+            "SELECT p.proname, bool_or(p.provolatile = 'v') AS volatile, "
+            "bool_and(n.nspname NOT IN ('pg_catalog', 'information_schema')) AS added "
+            "FROM pg_catalog.pg_proc AS p "
+            "JOIN pg_catalog.pg_namespace AS n ON n.oid = p.pronamespace "
+            "WHERE p.proname = ANY(:names) OR (p.proname = ANY(:fields) AND p.pronargs = 1) "
+            "GROUP BY p.proname ORDER BY p.proname"
         ),
         {"names": names, "fields": field_names},
-    ).scalars()
-    found = list(volatile)
-    if found:
-        raise refused(
-            f"{found[0]}() is volatile in this database (it may change something outside the query)"
-        )
+    ).all()
+    for name, volatile, added in rows:
+        if volatile and name not in VOLATILE_ALLOWED:
+            raise refused(
+                f"{name}() is volatile in this database (it may change something outside the query)"
+            )
+        if added and scoped:
+            raise RefusedQueryError(
+                f"refused: {name}() is not built into PostgreSQL and could read any table; a "
+                "user-scoped session calls built-in functions only"
+            )

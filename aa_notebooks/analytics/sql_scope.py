@@ -20,9 +20,10 @@ USER_PARAMETER = "aa_scope_user_id"
 SCOPED_TABLES = ("agentexecutions", "executiontraces", "tokenusages", "budgetalerts", "users")
 # Schemas the document's tables may be named with (the default ones).
 _SCHEMAS = {"postgres": ("public",), "sqlite": ("main",)}
-# Table-valued functions that read no table (SQLite's JSON ones; PostgreSQL's set functions
-# read no table either, and the gate has refused those that run queries).
-_CATALOG_FUNCTION_PREFIXES = ("pragma_", "sqlite_")
+# Functions that read the schema, other sessions or raw pages rather than a user's rows.
+_CATALOG_FUNCTION_PREFIXES = {"postgres": ("pg_",), "sqlite": ("pragma_", "sqlite_")}
+# Built-in pg_ functions that read nothing (the gate bounds pg_sleep).
+_HARMLESS_PG_FUNCTIONS = frozenset({"pg_sleep", "pg_typeof", "pg_column_size"})
 
 Filter = Callable[[exp.Table], exp.Condition]
 
@@ -69,13 +70,15 @@ def _normalize(identifier: exp.Identifier | str | None, dialect: SqlDialect) -> 
 
 
 def _refuse_catalog_functions(tree: exp.Expression, dialect: SqlDialect) -> None:
-    for node in tree.find_all(exp.Func):
-        name = node.name.lower() if isinstance(node, exp.Anonymous) else ""
-        if name.startswith(_CATALOG_FUNCTION_PREFIXES):
-            raise _refused(f"{name}() reads the schema")
+    for node in tree.find_all(exp.Anonymous):
+        name = node.name.lower()
+        if name.startswith(_CATALOG_FUNCTION_PREFIXES[dialect]) and (
+            name not in _HARMLESS_PG_FUNCTIONS
+        ):
+            raise _refused(f"{name}() reads the catalog or the server, not a user's rows")
     if dialect == "sqlite":  # `x IN tablename` reads a table that no FROM names
-        for node in tree.find_all(exp.In):
-            if node.args.get("field") is not None:
+        for membership in tree.find_all(exp.In):
+            if membership.args.get("field") is not None:
                 raise _refused("`x IN table` reads a table directly; write x IN (SELECT ...)")
 
 

@@ -91,3 +91,8 @@ def test_legitimate_queries_still_run(analytics: Analytics, backend: str) -> Non
             "FROM agentexecutions"
         )
         assert median["p50"].tolist() == [1500.0]
+
+
+def test_text_that_looks_like_a_parameter_stays_text(analytics: Analytics) -> None:
+    frame = analytics.sql("SELECT 'at :noon' AS said, lower('A') AS low, :value AS v", {"value": 7})
+    assert frame.values.tolist() == [["at :noon", "a", 7]]

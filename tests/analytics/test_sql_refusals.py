@@ -20,6 +20,7 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from aa_notebooks.analytics import Analytics, connect
+from aa_notebooks.db.engine import dispose_engine
 from aa_notebooks.errors import RefusedQueryError
 from tests.analytics import dataset
 
@@ -308,3 +309,26 @@ def test_read_only_pragmas_run(superuser: Analytics) -> None:
 @postgres_only
 def test_these_tests_reach_postgres_as_a_superuser(superuser_db_url: str) -> None:
     assert direct(superuser_db_url, "SELECT current_setting('is_superuser')") == [("on",)]
+
+
+@postgres_only
+def test_a_server_without_standard_strings_reads_backslashes_as_the_parser_did(
+    superuser: Analytics, superuser_db_url: str
+) -> None:
+    """With standard_conforming_strings off, PostgreSQL would end the first string at `\\'`
+    and run the call hidden in the second; the kit turns the setting on for its query."""
+    name = make_url(superuser_db_url).database
+    direct(superuser_db_url, f'ALTER DATABASE "{name}" SET standard_conforming_strings = off')
+    dispose_engine(superuser_db_url)  # new connections take the database's setting
+    hidden = "SELECT 'x\\', ' , pg_read_file($$/etc/hostname$$) --' AS b"
+    assert superuser.sql(hidden).values.tolist() == [
+        ["x\\", " , pg_read_file($$/etc/hostname$$) --"]
+    ]
+    assert superuser.sql("SELECT current_setting('standard_conforming_strings') AS s")[
+        "s"
+    ].tolist() == ["on"]
+
+
+def test_a_query_nested_too_deeply_is_refused(superuser: Analytics) -> None:
+    deep = "SELECT " + "(" * 200 + "1" + ")" * 200
+    refuses(superuser, deep, "the query is nested too deeply to check")

@@ -228,3 +228,29 @@ def test_unscoped_cli_still_reads_everyone(url: str, capsys: pytest.CaptureFixtu
 def test_analytics_fixture_scope_matches(analytics_u1: Analytics) -> None:
     """The shared fixture's scoped client (U1) agrees with the counts by hand."""
     assert analytics_u1.sql("SELECT count(*) AS n FROM agentexecutions")["n"].tolist() == [8]
+
+
+def test_scoped_postgres_calls_built_in_functions_only(url: str, backend: str) -> None:
+    """A function of the database's own (here one returning every execution) could read past
+    the scope: a scoped session refuses it, an unscoped one runs it."""
+    if backend != "postgresql":
+        pytest.skip("SQLite has no functions stored in the database")
+    engine = create_engine(resolve_url(url))
+    try:
+        with engine.begin() as connection:
+            connection.exec_driver_sql(
+                "CREATE FUNCTION all_runs() RETURNS SETOF agentexecutions LANGUAGE sql STABLE "
+                "AS 'SELECT * FROM agentexecutions'"
+            )
+    finally:
+        engine.dispose()
+    query = "SELECT count(*) AS n FROM all_runs()"
+    assert connect(url).sql(query)["n"].tolist() == [12]
+    mine = connect(url, user_id=str(U1))
+    with pytest.raises(RefusedQueryError, match=r"^refused: all_runs\(\) is not built into"):
+        mine.sql(query)
+    with pytest.raises(RefusedQueryError, match="reads the catalog or the server"):
+        mine.sql("SELECT count(*) AS n FROM pg_stat_get_activity(NULL)")
+    assert mine.sql("SELECT lower('A') AS a, pg_typeof(1)::text AS t").values.tolist() == [
+        ["a", "integer"]
+    ]
