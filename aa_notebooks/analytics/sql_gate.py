@@ -207,12 +207,23 @@ def _parse(query: str, dialect: SqlDialect) -> list[exp.Expression]:
     try:
         with _quiet_parser():
             parsed = sqlglot.parse(query, read=dialect)
-    except (ParseError, TokenError) as exc:
+    except ParseError as exc:
+        raise refused(f"the query could not be parsed as SQL ({_where(exc)})") from None
+    except TokenError as exc:
         raise refused(f"the query could not be parsed as SQL ({first_line(exc)})") from None
     statements = [statement for statement in parsed if isinstance(statement, exp.Expression)]
     if not statements:
         raise InvalidInputError("the query is empty: write one SELECT")
     return statements
+
+
+def _where(error: ParseError) -> str:
+    """Where and what the parser stumbled on, without sqlglot's class names."""
+    if not error.errors:
+        return first_line(error)
+    first = error.errors[0]
+    description = re.sub(r"<class '[\w.]*?(\w+)'>", r"\1", str(first.get("description", "")))
+    return f"line {first.get('line')}, column {first.get('col')}: {description}"
 
 
 def _check_statement(tree: exp.Expression) -> None:

@@ -139,13 +139,16 @@ def guard_postgres(connection: Connection, *, seconds: float) -> None:
     is_superuser = connection.execute(text("SELECT current_setting('is_superuser')")).scalar()
     _warned_superuser.add(key)
     if is_superuser == "on":
-        warnings.warn(
+        # warn_explicit: the kit's name as the place, not a line of its source code.
+        warnings.warn_explicit(
             f"{key} is reached as a PostgreSQL superuser: ad hoc SQL is checked before it runs "
             "and runs read-only, but a superuser can read and write server files through "
             "anything a check misses. Connect notebooks with a read-only role, made by:\n"
             f"{READ_ONLY_ROLE_SQL}",
             SuperuserConnectionWarning,
-            stacklevel=2,
+            filename="aa-notebooks",
+            lineno=0,
+            module=__name__,
         )
 
 
