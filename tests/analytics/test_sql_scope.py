@@ -158,9 +158,9 @@ def test_scoped_sql_refuses_every_other_table(url: str, backend: str) -> None:
         assert "a user-scoped session reads only agentexecutions" in message, query
 
 
-def test_sqlite_names_ignore_case_in_scope(url: str, backend: str) -> None:
-    if backend != "sqlite":
-        pytest.skip("SQLite compares quoted names without case; PostgreSQL does not")
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+def test_sqlite_names_ignore_case_in_scope(url: str) -> None:
+    """SQLite compares even quoted names without case (PostgreSQL refuses the name: above)."""
     mine = connect(url, user_id=str(U1))
     assert mine.sql('SELECT count(*) AS n FROM "AgentExecutions"')["n"].tolist() == [8]
 
@@ -230,11 +230,12 @@ def test_analytics_fixture_scope_matches(analytics_u1: Analytics) -> None:
     assert analytics_u1.sql("SELECT count(*) AS n FROM agentexecutions")["n"].tolist() == [8]
 
 
-def test_scoped_postgres_calls_built_in_functions_only(url: str, backend: str) -> None:
+@pytest.mark.parametrize(
+    "backend", [pytest.param("postgresql", marks=pytest.mark.postgres)], indirect=True
+)
+def test_scoped_postgres_calls_built_in_functions_only(url: str) -> None:
     """A function of the database's own (here one returning every execution) could read past
     the scope: a scoped session refuses it, an unscoped one runs it."""
-    if backend != "postgresql":
-        pytest.skip("SQLite has no functions stored in the database")
     engine = create_engine(resolve_url(url))
     try:
         with engine.begin() as connection:
