@@ -25,7 +25,7 @@ from aa_notebooks.errors import InvalidInputError, first_line
 if TYPE_CHECKING:
     from aa_notebooks.analytics.sql_gate import CheckedQuery, SqlDialect
 
-# sqlglot takes a noticeable part of a second to import, and only `sql` needs it: the gate,
+# sqlglot takes about a tenth of a second to import, and only `sql` needs it: the gate,
 # scope and guard modules are imported when a query runs, not with the analytics package.
 
 _TIMEOUT_MARKERS = ("interrupted", "statement timeout")
