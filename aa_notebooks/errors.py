@@ -29,6 +29,11 @@ class InvalidInputError(AnalyticsError, ValueError):
     """A value given by the user (period, date, status, sort column...) is not accepted."""
 
 
+class RefusedQueryError(InvalidInputError):
+    """An ad hoc query that is not one plain SELECT (or reaches past the user scope); refused
+    before it reached the database."""
+
+
 class NotFoundError(AnalyticsError, LookupError):
     """An execution, agent or budget with the given id does not exist."""
 

@@ -7,6 +7,9 @@ AA_VENV="$AA_ROOT/.venv"
 AA_PG_ROLE="aa_test"
 AA_PG_PASSWORD="aa_test"
 AA_PG_DB="aa_test"
+# A superuser for the tests that check what ad hoc SQL refuses: many notebooks connect as one.
+AA_PG_SUPER_ROLE="aa_test_super"
+AA_PG_SUPER_PASSWORD="aa_test_super"
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
@@ -66,12 +69,18 @@ DO \$\$ BEGIN
   END IF;
 END \$\$;
 GRANT pg_signal_backend TO $AA_PG_ROLE;
+DO \$\$ BEGIN
+  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '$AA_PG_SUPER_ROLE') THEN
+    CREATE ROLE $AA_PG_SUPER_ROLE SUPERUSER LOGIN PASSWORD '$AA_PG_SUPER_PASSWORD';
+  END IF;
+END \$\$;
 SELECT 'CREATE DATABASE $AA_PG_DB OWNER $AA_PG_ROLE'
   WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = '$AA_PG_DB')\gexec
 SQL
     local port
     port="$(pg_lsclusters --no-header | awk 'NR==1 {print $3}')"
     export AA_TEST_POSTGRES_URL="postgresql://$AA_PG_ROLE:$AA_PG_PASSWORD@127.0.0.1:$port/$AA_PG_DB"
+    export AA_TEST_POSTGRES_SUPERUSER_URL="postgresql://$AA_PG_SUPER_ROLE:$AA_PG_SUPER_PASSWORD@127.0.0.1:$port/$AA_PG_DB"
 }
 
 _pg_unavailable() {

@@ -1,8 +1,9 @@
 """Databases for tests: a SQLite file per test and a fresh PostgreSQL database per test.
 
-PostgreSQL comes from AA_TEST_POSTGRES_URL (a role with CREATEDB). Each test gets a copy of a
-template database made once per run by `init_db`, so the schema is the kit's own. Without the
-variable the PostgreSQL cases skip, except under CI=true, where they fail: CI must run them.
+PostgreSQL comes from AA_TEST_POSTGRES_URL (a role with CREATEDB); the tests that must run as a
+superuser, as many notebooks do, also use AA_TEST_POSTGRES_SUPERUSER_URL. Each test gets a copy
+of a template database made once per run by `init_db`, so the schema is the kit's own. Without
+a variable its PostgreSQL cases skip, except under CI=true, where they fail: CI must run them.
 """
 
 from __future__ import annotations
@@ -21,16 +22,21 @@ from aa_notebooks.db.engine import dispose_engine
 from aa_notebooks.db.setup import init_db
 
 POSTGRES_ENV = "AA_TEST_POSTGRES_URL"
+SUPERUSER_ENV = "AA_TEST_POSTGRES_SUPERUSER_URL"
 BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
 
 
-def _admin_url() -> str:
-    url = os.environ.get(POSTGRES_ENV)
+def _required_url(variable: str) -> str:
+    url = os.environ.get(variable)
     if not url:
         if os.environ.get("CI"):
-            pytest.fail(f"{POSTGRES_ENV} is not set: CI must run the PostgreSQL tests")
-        pytest.skip(f"{POSTGRES_ENV} not set")
+            pytest.fail(f"{variable} is not set: CI must run the PostgreSQL tests")
+        pytest.skip(f"{variable} not set")
     return url
+
+
+def _admin_url() -> str:
+    return _required_url(POSTGRES_ENV)
 
 
 def _admin_execute(admin_url: str, *statements: str) -> None:
@@ -103,6 +109,19 @@ def db_url(backend: str, tmp_path, request: pytest.FixtureRequest) -> Iterator[s
     url, name = new_postgres_database(template)
     yield url
     drop_postgres_database(url, name)
+
+
+@pytest.fixture
+def superuser_db_url(db_url: str, backend: str) -> Iterator[str]:
+    """`db_url`, reached as a PostgreSQL superuser (SQLite: the same file)."""
+    if backend == "sqlite":
+        yield db_url
+        return
+    database = make_url(db_url).database
+    url = make_url(_required_url(SUPERUSER_ENV)).set(database=database)
+    rendered = url.render_as_string(hide_password=False)
+    yield rendered
+    dispose_engine(rendered)
 
 
 @pytest.fixture

@@ -1,59 +1,115 @@
 """`sql`: a user's own read-only query (the `%%agent_analytics sql` cell), with bound parameters.
 
-The database enforces read-only on a dedicated connection that is discarded afterwards:
-SQLite gets `PRAGMA query_only=ON` (and runs one statement per call); PostgreSQL runs the query
-in a READ ONLY transaction as a prepared statement, which refuses a second statement (so
-`...; COMMIT; DELETE ...` cannot leave the read-only transaction).
+Three lines stand between a query and the data. The parser gate (`sql_gate`) lets through one
+plain SELECT and nothing else; a scoped client's query is rewritten to that user's rows
+(`sql_scope`); and the database itself runs the rendered statement on a dedicated connection,
+discarded afterwards, that can only read (`sql_guards`): SQLite with `query_only` and an
+authorizer, PostgreSQL in a READ ONLY transaction with a statement timeout, as a prepared
+statement (which refuses a second statement).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection, TextClause, Uuid, bindparam, text
 from sqlalchemy.exc import DBAPIError, StatementError
 
 from aa_notebooks.analytics.source import Source
 from aa_notebooks.db.engine import connection_errors, explain_connection_error
-from aa_notebooks.errors import InvalidInputError
+from aa_notebooks.errors import InvalidInputError, first_line
 
+if TYPE_CHECKING:
+    from aa_notebooks.analytics.sql_gate import CheckedQuery, SqlDialect
 
-@contextmanager
-def _read_only(source: Source) -> Iterator[Connection]:
-    with connection_errors(source.engine.url):
-        connection = source.engine.connect()
-        driver = connection.connection.driver_connection
-        if source.dialect.name == "sqlite":
-            driver.execute("PRAGMA query_only=ON")
-        else:
-            driver.prepare_threshold = 0
-            connection = connection.execution_options(postgresql_readonly=True)
-    try:
-        yield connection
-    finally:
-        connection.invalidate()  # never hand this connection back to the pool
-        connection.close()
+# sqlglot takes about a tenth of a second to import, and only `sql` needs it: the gate,
+# scope and guard modules are imported when a query runs, not with the analytics package.
+
+_TIMEOUT_MARKERS = ("interrupted", "statement timeout")
 
 
 def run_sql(source: Source, query: str, params: Mapping[str, Any] | None = None) -> pd.DataFrame:
-    """The rows of a read-only query as a DataFrame; `:name` placeholders take `params`."""
-    if not query or not query.strip():
-        raise InvalidInputError("the query is empty")
-    with _read_only(source) as connection:
+    """The rows of one read-only SELECT as a DataFrame; `:name` placeholders take `params`.
+
+    Refused before it runs (RefusedQueryError) unless it passes the gate; scoped to the
+    client's user when it has one.
+    """
+    from aa_notebooks.analytics.sql_gate import check_query
+    from aa_notebooks.analytics.sql_guards import (
+        refuse_catalog_functions,
+        timed_out,
+        timeout_seconds,
+    )
+    from aa_notebooks.analytics.sql_scope import USER_PARAMETER
+
+    dialect: SqlDialect = "sqlite" if source.dialect.name == "sqlite" else "postgres"
+    checked = check_query(query, dialect)
+    if params and USER_PARAMETER in params:
+        raise InvalidInputError(f"the parameter name {USER_PARAMETER!r} is reserved; rename it")
+    statement = _statement(checked, source)
+    seconds = timeout_seconds()
+    scoped = source.user_id is not None
+    with read_only_connection(source, scoped=scoped, seconds=seconds) as connection:
         try:
-            result = connection.execute(text(query), dict(params or {}))
-            if not result.returns_rows:
-                raise InvalidInputError(
-                    "the query returned no rows: only SELECT-like queries run here"
+            if dialect == "postgres":
+                refuse_catalog_functions(
+                    connection, checked.functions, checked.fields, scoped=scoped
                 )
+            result = connection.execute(statement, dict(params or {}))
+            if not result.returns_rows:
+                raise InvalidInputError("the query returned no rows: only SELECT runs here")
             return pd.DataFrame(result.fetchall(), columns=list(result.keys()))
         except DBAPIError as exc:
             if exc.connection_invalidated:
                 raise explain_connection_error(exc, source.engine.url) from None
-            message = str(exc.orig).strip().splitlines()[0]
+            message = first_line(exc.orig)
+            if any(marker in message for marker in _TIMEOUT_MARKERS):
+                raise timed_out(seconds) from None
             raise InvalidInputError(f"the query failed: {message}") from None
         except StatementError as exc:
             raise InvalidInputError(f"the query failed: {exc.orig or exc}") from None
+
+
+def _statement(checked: CheckedQuery, source: Source) -> TextClause:
+    """The SQL to run: the checked tree, rewritten to the user's rows when scoped."""
+    from aa_notebooks.analytics.sql_gate import refused
+    from aa_notebooks.analytics.sql_scope import USER_PARAMETER, reads_user, scope_to_user
+
+    if source.user_id is None:
+        return text(checked.render())
+    try:
+        tree = scope_to_user(checked)
+    except RecursionError:
+        raise refused("the query is nested too deeply to check") from None
+    scoped = text(checked.render(tree))
+    if not reads_user(tree):
+        return scoped  # the query reads no table (VALUES, a recursive CTE of numbers...)
+    return scoped.bindparams(bindparam(USER_PARAMETER, value=source.user_id, type_=Uuid()))
+
+
+@contextmanager
+def read_only_connection(source: Source, *, scoped: bool, seconds: float) -> Iterator[Connection]:
+    """A dedicated connection that can only read, closed and discarded afterwards."""
+    from aa_notebooks.analytics.sql_guards import guard_postgres, guard_sqlite, release_sqlite
+
+    sqlite = source.dialect.name == "sqlite"
+    with connection_errors(source.engine.url):
+        connection = source.engine.connect()
+    driver: Any = connection.connection.driver_connection
+    try:
+        with connection_errors(source.engine.url):
+            if sqlite:
+                guard_sqlite(driver, scoped=scoped, seconds=seconds)
+            else:
+                driver.prepare_threshold = 0
+                connection = connection.execution_options(postgresql_readonly=True)
+                guard_postgres(connection, seconds=seconds)
+        yield connection
+    finally:
+        if sqlite:
+            release_sqlite(driver)
+        connection.invalidate()  # never hand this connection back to the pool
+        connection.close()

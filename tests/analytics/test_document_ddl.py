@@ -118,6 +118,6 @@ def test_export_and_sql(document: Analytics) -> None:
     assert [s["step_number"] for s in items[-1]["trace_steps"]] == [1, 2, 3, 4]
     query = "SELECT count(*) AS n FROM agentexecutions WHERE started_at < :t"
     assert document.sql(query, {"t": "2026-11-01"})["n"].item() == 1  # E12
-    with pytest.raises(InvalidInputError, match="read-only"):
+    with pytest.raises(InvalidInputError, match="refused: DELETE changes data"):
         document.sql("DELETE FROM agentexecutions")
     assert document.sql("SELECT count(*) AS n FROM agentexecutions")["n"].item() == 12

@@ -1,4 +1,8 @@
-"""`sql`: the user's own query runs read-only, with bound parameters, on a throwaway connection."""
+"""`sql`: the user's own query runs read-only, with bound parameters, on a throwaway connection.
+
+What the gate refuses, and the targets left untouched, are in test_sql_refusals.py; the user
+scope in test_sql_scope.py; the database's own lines behind the gate in test_sql_guards.py.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +11,7 @@ from sqlalchemy import text
 
 from aa_notebooks.analytics import Analytics
 from aa_notebooks.db.engine import get_engine
-from aa_notebooks.errors import InvalidInputError
+from aa_notebooks.errors import InvalidInputError, RefusedQueryError
 from tests.analytics.dataset import DROP
 
 
@@ -35,8 +39,8 @@ def test_select_with_bound_parameters(analytics: Analytics) -> None:
         "COMMIT; DELETE FROM agentexecutions",
     ],
 )
-def test_writes_are_refused_by_the_database(analytics: Analytics, statement: str) -> None:
-    with pytest.raises(InvalidInputError, match="the query failed"):
+def test_writes_are_refused_before_they_run(analytics: Analytics, statement: str) -> None:
+    with pytest.raises(RefusedQueryError, match=r"^refused: .*; only one SELECT runs here$"):
         analytics.sql(statement)
     assert count(analytics) == 12
 
@@ -48,9 +52,47 @@ def test_the_pool_stays_writable_and_errors_are_one_line(
     with get_engine(loaded_url).begin() as connection:  # the kit's own writes still work
         connection.execute(text("DELETE FROM tokenusages"))
     assert analytics.execution(analytics.executions().rows["id"][0]).token_usage.empty
-    with pytest.raises(InvalidInputError, match="the query failed"):
+    with pytest.raises(RefusedQueryError, match="is not a SELECT"):
         analytics.sql("SELEC nothing")
+    with pytest.raises(InvalidInputError, match=r"the query failed: .*no_such_column"):
+        analytics.sql("SELECT no_such_column FROM agentexecutions")
     with pytest.raises(InvalidInputError, match="the query failed"):
         analytics.sql("SELECT * FROM agentexecutions WHERE id = :id")  # no value for :id
     with pytest.raises(InvalidInputError, match="empty"):
         analytics.sql("  ")
+
+
+def test_legitimate_queries_still_run(analytics: Analytics, backend: str) -> None:
+    """Aggregates, window functions, CTEs and parameters, with the dataset's answers by hand."""
+    by_status = analytics.sql(
+        "SELECT status, count(*) AS n, sum(input_tokens) AS tokens FROM agentexecutions "
+        "GROUP BY status ORDER BY n"
+    )
+    # failure: E03 300 + E07 10; timeout: E04 400; success: the other nine (7951 tokens).
+    assert by_status.values.tolist() == [["timeout", 1, 400], ["failure", 2, 310],
+                                         ["success", 9, 7951]]  # fmt: skip
+    ranked = analytics.sql(
+        "SELECT execution_time_ms AS ms, rank() OVER (ORDER BY execution_time_ms DESC) AS r, "
+        "sum(execution_time_ms) OVER (ORDER BY execution_time_ms DESC) AS running "
+        "FROM agentexecutions WHERE status = :status ORDER BY r",
+        {"status": "failure"},
+    )
+    assert ranked.values.tolist() == [[500, 1, 500], [250, 2, 750]]  # E03, E07
+    models = analytics.sql(
+        "WITH by_model AS (SELECT model_name, count(*) AS n FROM agentexecutions "
+        "GROUP BY model_name) SELECT model_name, n FROM by_model WHERE n > :least ORDER BY n DESC",
+        {"least": 1},
+    )
+    assert models.values.tolist() == [["gpt-4o", 7], ["claude-3-5-sonnet", 4]]
+    if backend == "postgresql":
+        # The twelve times sorted: 1, 1, 250, 500, 700, 1000 | 2000, 3000, ...: median 1500.
+        median = analytics.sql(
+            "SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY execution_time_ms) AS p50 "
+            "FROM agentexecutions"
+        )
+        assert median["p50"].tolist() == [1500.0]
+
+
+def test_text_that_looks_like_a_parameter_stays_text(analytics: Analytics) -> None:
+    frame = analytics.sql("SELECT 'at :noon' AS said, lower('A') AS low, :value AS v", {"value": 7})
+    assert frame.values.tolist() == [["at :noon", "a", 7]]
