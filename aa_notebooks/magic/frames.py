@@ -21,7 +21,13 @@ def notebook_result(result: Any, args: argparse.Namespace, context: CommandConte
     if isinstance(result, Rows):
         return result.to_frame()
     if args.command == "budgets" and args.action == "status":
-        return described(result.to_frame(), "Budget status", scope=context.analytics().scope)
+        warning = result.email_warning
+        return described(
+            result.to_frame(),
+            "Budget status",
+            scope=context.analytics().scope,
+            notes=[warning] if warning else (),
+        )
     if args.command == "budgets" and args.action == "list":
         return described(result, "Budgets", scope=context.analytics().scope)
     if args.command == "sql":
