@@ -1,20 +1,22 @@
 """`serve`: the API app under uvicorn, refusing to face a network without a token.
 
 With no token configured (neither AA_API_TOKEN nor a stored token that is not revoked), it
-serves only on a loopback address, where every caller is an admin, and says so; on any other
-address it refuses and says how to make a token.
+serves only on a loopback address, and even there every request needs a token: it makes a
+one-time admin token for this run and prints it once, as Jupyter does, so another user of the
+same machine cannot read the data. On any other address it refuses and says how to make a token.
 """
 
 from __future__ import annotations
 
 import ipaddress
+import secrets
 import sys
 
 from sqlalchemy.engine import URL
 
 from aa_notebooks.api.app import create_app
 from aa_notebooks.api.auth import ENV_API_TOKEN, configured_api_token
-from aa_notebooks.api.tokens import has_active_tokens
+from aa_notebooks.api.tokens import TOKEN_PREFIX, has_active_tokens
 from aa_notebooks.db.engine import get_engine
 from aa_notebooks.db.url import require_database
 from aa_notebooks.errors import ConfigurationError, MissingExtraError
@@ -47,17 +49,20 @@ def serve(
         raise MissingExtraError("uvicorn", "api") from None
     database = require_database(url)
     has_token = configured_api_token() is not None or has_active_tokens(get_engine(database))
-    open_to_all = not has_token
-    if open_to_all and not is_loopback(host):
-        raise ConfigurationError(
-            f"refusing to serve on {host} without an API token: anyone who can reach the port "
-            f"would read every user's data and change every budget; {MAKE_A_TOKEN}"
-        )
-    if open_to_all:
+    run_token = None
+    if not has_token:
+        if not is_loopback(host):
+            raise ConfigurationError(
+                f"refusing to serve on {host} without an API token: anyone who can reach the "
+                f"port would read every user's data and change every budget; {MAKE_A_TOKEN}"
+            )
+        run_token = TOKEN_PREFIX + secrets.token_urlsafe(32)
         print(
-            f"aa-notebooks: no API token is configured, so every caller on this machine is an "
-            f"admin; {MAKE_A_TOKEN}",
+            "aa-notebooks: no API token is configured, so this run made a one-time admin token "
+            f"(valid until the server stops):\n    Authorization: Bearer {run_token}\n"
+            f"To choose your own, {MAKE_A_TOKEN}",
             file=sys.stderr,
+            flush=True,
         )
-    app = create_app(database, allow_anonymous=open_to_all)
+    app = create_app(database, api_token=run_token)
     uvicorn.run(app, host=host, port=port, log_level="info")

@@ -131,11 +131,15 @@ def test_serve_answers_with_tokens(db_url: str, capsys: pytest.CaptureFixture[st
         assert (anonymous.status_code, anonymous.headers["www-authenticate"]) == (401, "Bearer")
 
 
-def test_serve_on_loopback_without_a_token_warns(tmp_path: Path) -> None:
+def test_serve_on_loopback_without_a_token_makes_a_one_time_token(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'alone.db'}"
     assert main(["--db", url, "init-db"]) == 0
     with serving(url) as (base, server):
-        assert httpx.get(f"{base}/api/analytics/overview").status_code == 200
-    assert "no API token is configured, so every caller on this machine is an admin" in (
-        server.stderr.read()
-    )
+        assert httpx.get(f"{base}/api/analytics/overview").status_code == 401
+        banner = ""
+        while "Bearer" not in banner:
+            banner += server.stderr.readline()
+        [run_token] = re.findall(r"Bearer (aan_[A-Za-z0-9_-]{43})$", banner, re.MULTILINE)
+        admin = {"Authorization": f"Bearer {run_token}"}
+        assert httpx.get(f"{base}/api/analytics/overview", headers=admin).status_code == 200
+    assert "one-time admin token" in banner

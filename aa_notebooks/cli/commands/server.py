@@ -32,7 +32,7 @@ def register(subcommands: argparse._SubParsersAction) -> list[argparse.ArgumentP
         help="serve the HTTP API (/api/analytics/...) until Ctrl-C",
         description="Serve the HTTP API under uvicorn. Every request needs a bearer token "
         "(`token create`, or AA_API_TOKEN); without one configured, only a loopback address "
-        "is served, where every caller is an admin.",
+        "is served, with a one-time admin token printed at start.",
     )
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     serve.add_argument("--port", type=port_number, default=8000, help="port (default 8000)")
