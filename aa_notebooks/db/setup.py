@@ -9,6 +9,7 @@ from sqlalchemy import Engine, inspect, select
 from sqlalchemy.engine import URL
 
 from aa_notebooks.db.engine import connection_errors, get_engine
+from aa_notebooks.db.migrations import mark_all_applied, migrate
 from aa_notebooks.db.schema import DOCUMENT_TABLES, Base, KitMetadata
 from aa_notebooks.db.url import mask_url
 
@@ -22,6 +23,7 @@ class InitReport:
     url: str
     created_tables: list[str] = field(default_factory=list)
     foreign_database: bool = False
+    migrations: list[str] = field(default_factory=list)
 
     def __str__(self) -> str:
         if self.foreign_database:
@@ -29,9 +31,12 @@ class InitReport:
                 f"{self.url} already holds the AgentOS tables and was not created by "
                 "aa-notebooks: left unchanged (run `aa-notebooks check-db` to see what works)"
             )
+        done = []
         if self.created_tables:
-            return f"created tables {', '.join(self.created_tables)} in {self.url}"
-        return f"{self.url} is up to date"
+            done.append(f"created tables {', '.join(self.created_tables)}")
+        if self.migrations:
+            done.append(f"applied migrations {', '.join(self.migrations)}")
+        return f"{' and '.join(done)} in {self.url}" if done else f"{self.url} is up to date"
 
     def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
         """IPython shows the plain-words report, not the dataclass fields."""
@@ -39,7 +44,8 @@ class InitReport:
 
 
 def init_db(url: str | URL | None = None) -> InitReport:
-    """Create the missing tables (and PostgreSQL enum types) in the kit's own database.
+    """Create the missing tables (and PostgreSQL enum types) in the kit's own database, and
+    bring one made by an earlier release up to date (`migrations`).
 
     A database that holds the document's tables without the kit's marker table belongs to
     AgentOS: it is reported and never altered.
@@ -53,8 +59,14 @@ def init_db(url: str | URL | None = None) -> InitReport:
             return InitReport(url=shown, foreign_database=True)
         missing = [t.name for t in Base.metadata.sorted_tables if t.name not in existing]
         Base.metadata.create_all(engine, checkfirst=True)
+        if ours:
+            applied = migrate(engine)
+        else:
+            applied = []
+            with engine.begin() as connection:
+                mark_all_applied(connection)
         _write_schema_version(engine)
-    return InitReport(url=shown, created_tables=missing)
+    return InitReport(url=shown, created_tables=missing, migrations=applied)
 
 
 def _write_schema_version(engine: Engine) -> None:

@@ -1,0 +1,114 @@
+"""Named, forward-only migrations of the kit's own databases.
+
+A new database gets the current schema from the models (`init_db`) and every migration is
+recorded as applied without running. A database made by an earlier release gets the migrations
+it lacks, in order, each in its own transaction and recorded in `aa_notebooks_migrations`, so a
+crash between two leaves a database that the next `init_db` finishes. A database the kit did not
+create (GenAI AgentOS) is never migrated.
+
+A migration is a function of a connection, registered with `@migration`, written so that running
+it on a database that already has its change does nothing (`add_column` checks first): the
+models are the truth, and a migration only brings an older database up to them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import (
+    Column,
+    Connection,
+    DateTime,
+    Engine,
+    MetaData,
+    String,
+    Table,
+    inspect,
+    select,
+)
+from sqlalchemy.schema import CreateIndex
+
+from aa_notebooks.db.schema import Base
+
+MIGRATIONS_TABLE = Table(
+    "aa_notebooks_migrations",
+    MetaData(),
+    Column("name", String(128), primary_key=True),
+    Column("applied_at", DateTime, nullable=False),
+)
+
+
+@dataclass(frozen=True)
+class Migration:
+    """One named change to the kit's schema."""
+
+    name: str
+    apply: Callable[[Connection], None]
+
+
+MIGRATIONS: list[Migration] = []
+"""Every migration, oldest first; names are never reused or reordered."""
+
+
+def migration(apply: Callable[[Connection], None]) -> Callable[[Connection], None]:
+    """Register `apply` as the next migration, named after the function."""
+    if any(known.name == apply.__name__ for known in MIGRATIONS):
+        raise ValueError(f"a migration named {apply.__name__} exists already")
+    MIGRATIONS.append(Migration(apply.__name__, apply))
+    return apply
+
+
+def add_column(connection: Connection, table_name: str, column_name: str) -> None:
+    """Add a column of the models to an existing table, unless it is there already."""
+    present = {column["name"] for column in inspect(connection).get_columns(table_name)}
+    if column_name in present:
+        return
+    column = Base.metadata.tables[table_name].c[column_name]
+    kind = column.type.compile(dialect=connection.dialect)
+    quote = connection.dialect.identifier_preparer.quote
+    connection.exec_driver_sql(
+        f"ALTER TABLE {quote(table_name)} ADD COLUMN {quote(column_name)} {kind}"
+    )
+
+
+def add_index(connection: Connection, table_name: str, index_name: str) -> None:
+    """Create an index of the models on an existing table, unless it is there already."""
+    present = {index["name"] for index in inspect(connection).get_indexes(table_name)}
+    if index_name in present:
+        return
+    [index] = [i for i in Base.metadata.tables[table_name].indexes if i.name == index_name]
+    connection.execute(CreateIndex(index))
+
+
+def mark_all_applied(connection: Connection) -> None:
+    """Record every migration as applied (a database created with the current schema)."""
+    MIGRATIONS_TABLE.create(connection, checkfirst=True)
+    applied = _applied(connection)
+    now = datetime.now(UTC).replace(tzinfo=None)
+    for step in MIGRATIONS:
+        if step.name not in applied:
+            connection.execute(MIGRATIONS_TABLE.insert().values(name=step.name, applied_at=now))
+
+
+def migrate(engine: Engine) -> list[str]:
+    """Apply the migrations this database lacks, each in its own transaction; returns the
+    names applied."""
+    with engine.begin() as connection:
+        MIGRATIONS_TABLE.create(connection, checkfirst=True)
+        applied = _applied(connection)
+    done = []
+    for step in MIGRATIONS:
+        if step.name in applied:
+            continue
+        with engine.begin() as connection:
+            step.apply(connection)
+            now = datetime.now(UTC).replace(tzinfo=None)
+            connection.execute(MIGRATIONS_TABLE.insert().values(name=step.name, applied_at=now))
+        done.append(step.name)
+    return done
+
+
+def _applied(connection: Connection) -> set[str]:
+    return set(connection.execute(select(MIGRATIONS_TABLE.c.name)).scalars())

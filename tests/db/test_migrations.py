@@ -1,0 +1,143 @@
+"""Migrations: a new database records them without running them; a database of an earlier
+release gets the ones it lacks, once, keeping its rows; an AgentOS database is left alone."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import Connection, create_engine, inspect, text
+from sqlalchemy.engine import make_url
+
+from aa_notebooks.db import migrations
+from aa_notebooks.db.migrations import Migration, add_column, add_index
+from aa_notebooks.db.setup import init_db
+
+NEVER_RUN = "a new database must not run migrations: the models already have their changes"
+
+
+@pytest.fixture
+def registry(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[Migration]]:
+    """The migration list, emptied for the test and restored afterwards."""
+    steps: list[Migration] = []
+    monkeypatch.setattr(migrations, "MIGRATIONS", steps)
+    yield steps
+
+
+def _execute(url: str, *statements: str) -> list[tuple]:
+    engine = create_engine(make_url(url).set(drivername=_driver(url)))
+    try:
+        with engine.begin() as connection:
+            rows: list[tuple] = []
+            for statement in statements:
+                result = connection.execute(text(statement))
+                rows = [tuple(row) for row in result] if result.returns_rows else []
+            return rows
+    finally:
+        engine.dispose()
+
+
+def _driver(url: str) -> str:
+    return "sqlite" if url.startswith("sqlite") else "postgresql+psycopg"
+
+
+def _columns(url: str, table: str) -> set[str]:
+    engine = create_engine(make_url(url).set(drivername=_driver(url)))
+    try:
+        return {column["name"] for column in inspect(engine).get_columns(table)}
+    finally:
+        engine.dispose()
+
+
+def _indexes(url: str, table: str) -> set[str]:
+    engine = create_engine(make_url(url).set(drivername=_driver(url)))
+    try:
+        return {index["name"] for index in inspect(engine).get_indexes(table)}
+    finally:
+        engine.dispose()
+
+
+def test_a_new_database_records_migrations_without_running_them(
+    empty_db_url: str, registry: list[Migration]
+) -> None:
+    def refuse(connection: Connection) -> None:
+        raise AssertionError(NEVER_RUN)
+
+    registry.append(Migration("0001_example", refuse))
+    report = init_db(empty_db_url)
+    assert report.migrations == []
+    assert _execute(empty_db_url, "SELECT name FROM aa_notebooks_migrations") == [("0001_example",)]
+
+
+def test_an_earlier_database_gets_the_missing_column_and_keeps_its_rows(
+    empty_db_url: str, registry: list[Migration]
+) -> None:
+    init_db(empty_db_url)
+    execution = uuid.uuid4()
+    _execute(
+        empty_db_url,
+        "DROP TABLE aa_notebooks_migrations",  # as a database of the previous release
+        "DROP INDEX ix_tokenusages_execution_id",
+        "ALTER TABLE agentexecutions DROP COLUMN flow_id",
+        f"INSERT INTO agentexecutions (id, request_id, session_id, status) VALUES "
+        f"('{execution}', '{uuid.uuid4()}', '{uuid.uuid4()}', 'success')",
+    )
+    assert "flow_id" not in _columns(empty_db_url, "agentexecutions")
+    registry.append(Migration("0001_flow", lambda c: add_column(c, "agentexecutions", "flow_id")))
+    registry.append(
+        Migration(
+            "0002_usage_index", lambda c: add_index(c, "tokenusages", "ix_tokenusages_execution_id")
+        )
+    )
+
+    report = init_db(empty_db_url)
+
+    assert report.migrations == ["0001_flow", "0002_usage_index"]
+    assert "applied migrations 0001_flow, 0002_usage_index" in str(report)
+    assert "flow_id" in _columns(empty_db_url, "agentexecutions")
+    assert "ix_tokenusages_execution_id" in _indexes(empty_db_url, "tokenusages")
+    rows = _execute(empty_db_url, "SELECT id, flow_id FROM agentexecutions")
+    assert [(str(uuid.UUID(str(row[0]))), row[1]) for row in rows] == [(str(execution), None)]
+    assert init_db(empty_db_url).migrations == []  # once only
+
+
+def test_a_migration_already_in_place_does_nothing(
+    empty_db_url: str, registry: list[Migration]
+) -> None:
+    init_db(empty_db_url)
+    _execute(empty_db_url, "DELETE FROM aa_notebooks_migrations")
+    registry.append(Migration("0001_flow", lambda c: add_column(c, "agentexecutions", "flow_id")))
+    assert init_db(empty_db_url).migrations == ["0001_flow"]
+    assert "flow_id" in _columns(empty_db_url, "agentexecutions")
+
+
+def test_an_agentos_database_is_never_migrated(
+    empty_db_url: str, registry: list[Migration]
+) -> None:
+    _execute(empty_db_url, "CREATE TABLE agentexecutions (id VARCHAR PRIMARY KEY)")
+
+    def refuse(connection: Connection) -> None:
+        raise AssertionError("an AgentOS database must not be migrated")
+
+    registry.append(Migration("0001_example", refuse))
+    assert init_db(empty_db_url).foreign_database
+    assert "aa_notebooks_migrations" not in _tables(empty_db_url)
+
+
+def test_a_name_is_registered_once(registry: list[Migration]) -> None:
+    def add_something(connection: Connection) -> None:
+        """A migration body (never run here)."""
+
+    migrations.migration(add_something)
+    with pytest.raises(ValueError, match="add_something exists already"):
+        migrations.migration(add_something)
+    assert [step.name for step in registry] == ["add_something"]
+
+
+def _tables(url: str) -> set[str]:
+    engine = create_engine(make_url(url).set(drivername=_driver(url)))
+    try:
+        return set(inspect(engine).get_table_names())
+    finally:
+        engine.dispose()
