@@ -6,8 +6,10 @@ Public names are imported on first use, so agent code that only records executio
 
 from __future__ import annotations
 
-from importlib import import_module
-from typing import Any
+from importlib import import_module as _import_module
+from importlib.metadata import PackageNotFoundError as _PackageNotFoundError
+from importlib.metadata import version as _version
+from typing import Any as _Any
 
 from aa_notebooks.errors import (
     AnalyticsError,
@@ -15,10 +17,18 @@ from aa_notebooks.errors import (
     ConfigurationError,
     DatabaseUnavailableError,
     InvalidInputError,
+    MissingExtraError,
     NotFoundError,
     PricingError,
+    RefusedQueryError,
+    ReportError,
     SchemaError,
 )
+
+try:
+    __version__ = _version("aa-notebooks")
+except _PackageNotFoundError:  # run from a source tree that was never installed
+    __version__ = "0+unknown"
 
 _LAZY = {
     "Analytics": "aa_notebooks.analytics",
@@ -28,6 +38,8 @@ _LAZY = {
     "price_source": "aa_notebooks.pricing",
     "check_budget": "aa_notebooks.budgets",
     "budget_status": "aa_notebooks.budgets",
+    "evaluate_budgets": "aa_notebooks.budgets",
+    "run_report": "aa_notebooks.reporting",
     "track_agent": "aa_notebooks.tracking",
     "Tracker": "aa_notebooks.tracking",
     "configure": "aa_notebooks.tracking",
@@ -43,22 +55,31 @@ __all__ = [
     "ConfigurationError",
     "DatabaseUnavailableError",
     "InvalidInputError",
+    "MissingExtraError",
     "NotFoundError",
     "PricingError",
+    "RefusedQueryError",
+    "ReportError",
     "SchemaError",
+    "__version__",
     "load_ipython_extension",
     *_LAZY,
 ]
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> _Any:
     """Import a public name from its module on first access."""
     if name in _LAZY:
-        return getattr(import_module(_LAZY[name]), name)
+        return getattr(_import_module(_LAZY[name]), name)
     raise AttributeError(f"module 'aa_notebooks' has no attribute {name!r}")
 
 
-def load_ipython_extension(ipython: Any) -> None:
+def __dir__() -> list[str]:
+    """The public names, lazy ones included, for tab completion and `dir(aa_notebooks)`."""
+    return sorted(__all__)
+
+
+def load_ipython_extension(ipython: _Any) -> None:
     """`%load_ext aa_notebooks` registers `%agent_analytics` and `%%agent_analytics`."""
     from aa_notebooks.magic import load_ipython_extension as load
 
