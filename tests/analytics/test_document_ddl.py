@@ -19,7 +19,7 @@ from sqlalchemy.exc import InternalError
 
 from aa_notebooks.analytics import Analytics, connect
 from aa_notebooks.errors import InvalidInputError
-from tests.analytics import dataset
+from tests.analytics import dataset, usage_dataset
 from tests.analytics.dataset import DROP, PLANNER_ID, SCRIPT, U1, UNPRICED, E
 from tests.conftest import drop_postgres_database, new_postgres_database
 
@@ -52,6 +52,18 @@ def document_url() -> Iterator[str]:
 @pytest.fixture
 def document(document_url: str) -> Analytics:
     return connect(document_url, now=lambda: dataset.NOW)
+
+
+@pytest.fixture
+def usage_document() -> Iterator[Analytics]:
+    """The usage dataset (tests/analytics/usage_dataset.py) in a read-only document database,
+    whose tokenusages table has no index at all."""
+    url, name = new_postgres_database()
+    _admin(url, DDL.read_text(encoding="utf-8"))
+    usage_dataset.load_plain_sql(url)
+    _admin(url, f'ALTER DATABASE "{name}" SET default_transaction_read_only = on')
+    yield connect(url, now=lambda: usage_dataset.NOW)
+    drop_postgres_database(url, name)
 
 
 def test_the_database_refuses_writes(document_url: str) -> None:
@@ -121,3 +133,20 @@ def test_export_and_sql(document: Analytics) -> None:
     with pytest.raises(InvalidInputError, match="read-only"):
         document.sql("DELETE FROM agentexecutions")
     assert document.sql("SELECT count(*) AS n FROM agentexecutions")["n"].item() == 12
+
+
+def test_cost_by_model_from_the_usage_rows(usage_document: Analytics) -> None:
+    """As tests/analytics/test_cost_by_model.py works it out by hand."""
+    costs = [0.008473, 0.0051, 0.001273, 0.0, 0.0]
+    frame = usage_document.cost_summary("7d", by="model").frame
+    assert frame["model"].fillna("(none)").tolist() == [
+        "gpt-4o", usage_dataset.CLAUDE, usage_dataset.MINI, usage_dataset.UNPRICED, "(none)"
+    ]  # fmt: skip
+    assert frame["executions"].tolist() == [2, 2, 5, 1, 1]
+    assert frame["cost_usd"].tolist() == costs
+    summary = usage_document.breakdown("7d")
+    assert summary.cost_by_model.frame["cost_usd"].tolist() == costs
+    assert summary.overview.unpriced_models == (usage_dataset.UNPRICED,)
+    series = usage_document.cost_timeseries("7d", by="model").frame
+    per_model = series.groupby(series["model"].fillna("(none)"), sort=False)["cost_usd"].sum()
+    assert per_model.round(6).tolist() == [0.0, 0.0051, 0.008473, 0.001273, 0.0]  # by name
