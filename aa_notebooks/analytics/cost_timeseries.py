@@ -24,6 +24,7 @@ from aa_notebooks.analytics.model_split import (
     Model,
     MovedUsage,
     Sums,
+    favour_index_probes,
     moved_columns,
     moved_rows,
     read_moved,
@@ -109,6 +110,7 @@ def _moved(source: Source, window: Window, bucket: str, connection: Connection) 
     """Each bucket's usage rows of another model than their execution's (`model_split`)."""
     if not source.has("tokenusages"):
         return []
+    favour_index_probes(source, connection)
     keys, measures, groups = moved_columns(source)
     queries = per_bucket(window, bucket, measures, moved_rows(source), keys, groups)
     rows = [r._mapping for query in queries for r in connection.execute(query)]

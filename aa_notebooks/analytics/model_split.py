@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, RowMapping, distinct, func, select
+from sqlalchemy import Connection, RowMapping, distinct, func, select, text
 from sqlalchemy.sql import Select
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -31,6 +31,13 @@ from aa_notebooks.analytics.pairs import Pair, grouped, totals
 from aa_notebooks.analytics.periods import Window
 from aa_notebooks.analytics.source import Source
 from aa_notebooks.pricing import is_priced
+
+_USAGE_INDEXED = text(
+    "SELECT EXISTS (SELECT 1 FROM pg_index i JOIN pg_attribute a"
+    " ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]"
+    " WHERE i.indrelid = to_regclass('tokenusages') AND a.attname = 'execution_id')"
+)
+"""Whether tokenusages has an index whose first column is execution_id (PostgreSQL)."""
 
 Model = str | None
 """A model name; None for executions or usage rows that name no model."""
@@ -148,10 +155,25 @@ def read_moved(source: Source, row: RowMapping) -> MovedUsage:
     )
 
 
+def favour_index_probes(source: Source, connection: Connection) -> None:
+    """On PostgreSQL, join through the usage rows' index (a nested loop) when there is one.
+
+    The planner hashes the whole tokenusages table instead, even for a short window: measured
+    at 1M executions, 0.9 s where probing the index took 0.35 s (7 days), 1.8-2.0 s against
+    1.0 s (30 days). Without an index led by execution_id (the document's DDL has none) the
+    hash join stays, as probing would scan the table once per execution. SET LOCAL ends with
+    this read-only transaction: run the join last.
+    """
+    if source.dialect.name == "postgresql" and connection.execute(_USAGE_INDEXED).scalar_one():
+        connection.exec_driver_sql("SET LOCAL enable_hashjoin = off")
+        connection.exec_driver_sql("SET LOCAL enable_mergejoin = off")
+
+
 def load_moved(source: Source, window: Window, connection: Connection) -> list[MovedUsage]:
     """The window's moved usage rows; none when the database has no usage table."""
     if not source.has("tokenusages"):
         return []
+    favour_index_probes(source, connection)
     query = moved_query(source, window)
     return [read_moved(source, row._mapping) for row in connection.execute(query)]
 

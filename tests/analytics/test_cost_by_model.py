@@ -24,10 +24,12 @@ from decimal import Decimal
 
 import pandas as pd
 import pytest
-from sqlalchemy import create_engine, insert, text
+from sqlalchemy import create_engine, insert, make_url, text
 
 from aa_notebooks.analytics import Analytics, connect
+from aa_notebooks.analytics.model_split import favour_index_probes
 from aa_notebooks.analytics.models import PER_EXECUTION
+from aa_notebooks.analytics.source import Source
 from aa_notebooks.db.schema import TokenUsage
 from aa_notebooks.db.url import resolve_url
 from tests.analytics import usage_dataset
@@ -182,3 +184,17 @@ def test_a_database_without_usage_rows_goes_by_execution(url: str) -> None:
     assert result.notes == (
         "The database has no tokenusages table: costs go by each execution's model",
     )
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
+def test_postgres_joins_through_the_usage_index(url: str) -> None:
+    """The kit's schema indexes tokenusages by execution: the join probes it, no hash join.
+    (tests/analytics/test_document_ddl.py: without the index, the hash join stays.)"""
+    source = Source.open(make_url(url), None)
+    with source.connect() as connection:
+        assert connection.exec_driver_sql("SHOW enable_hashjoin").scalar_one() == "on"
+        favour_index_probes(source, connection)
+        assert connection.exec_driver_sql("SHOW enable_hashjoin").scalar_one() == "off"
+    with source.connect() as connection:  # SET LOCAL: the next transaction plans as before
+        assert connection.exec_driver_sql("SHOW enable_hashjoin").scalar_one() == "on"
