@@ -223,9 +223,10 @@ class TokenUsage(Base):
     step_number: Mapped[int | None] = mapped_column(Integer)
 
     __table_args__ = (
-        # Covering: cost by model reads each execution's usage rows from the index alone.
+        # Covering: cost by model reads each execution's usage rows from the index alone (the
+        # columns after execution_id were added for it; lookups by execution use it as before).
         Index(
-            "ix_tokenusages_execution_cover",
+            "ix_tokenusages_execution_id",
             "execution_id",
             "model",
             "cost_usd",
