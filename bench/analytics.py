@@ -2,8 +2,9 @@
 
 The dashboard set is what the dashboard shows at once: overview (7d), top agents (7d), cost by
 model (7d), the first page of 20 recent executions (7d) and the daily time series (30d). The
-baseline loads every execution row of the window with `pandas.read_sql` and computes the same
-numbers in pandas (once for 7d, once for 30d); both must agree before any time is printed.
+baseline loads every execution row of the window (and, for cost by model, the window's token
+usage rows) with `pandas.read_sql` and computes the same numbers in pandas (once for 7d, once
+for 30d); both must agree before any time is printed.
 
 Seeded databases are kept and reused when they hold the right number of executions, so reruns
 take seconds: SQLite in the user cache directory, PostgreSQL as a scratch database created with
@@ -32,7 +33,7 @@ from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import DBAPIError
 
 from aa_notebooks.analytics import Analytics, Window, connect
-from aa_notebooks.analytics.filters import EXECUTIONS, in_window
+from aa_notebooks.analytics.filters import EXECUTIONS, TOKEN_USAGES, in_window
 from aa_notebooks.db.engine import dispose_engine, get_engine
 from aa_notebooks.db.setup import init_db
 from aa_notebooks.pricing import is_priced
@@ -136,12 +137,48 @@ def load_window(engine: Engine, window: Window) -> pd.DataFrame:
     return frame
 
 
-def baseline_7d(frame: pd.DataFrame) -> dict[str, Any]:
+def load_usage(engine: Engine, window: Window) -> pd.DataFrame:
+    """The naive way: every token usage row of the window's executions into pandas."""
+    u = TOKEN_USAGES.c
+    query = (
+        select(u.execution_id, u.model, u.input_tokens, u.output_tokens, u.cost_usd)
+        .join(EXECUTIONS, EXECUTIONS.c.id == u.execution_id)
+        .where(in_window(window))
+    )
+    with engine.connect() as connection:
+        frame = pd.read_sql(query, connection)
+    frame["cost_usd"] = frame["cost_usd"].astype(float)
+    return frame
+
+
+def naive_cost_by_model(
+    executions: pd.DataFrame, usage: pd.DataFrame, keys: tuple[str, ...] = ()
+) -> pd.DataFrame:
+    """Cost by model as the README defines it, execution by execution, in pandas.
+
+    Each usage row under its own model; what an execution's rows do not account for under the
+    execution's model; an execution counts once under its own model and each model its rows
+    name. `keys` are further columns of `executions` to group by (e.g. a time bucket).
+    """
+    runs = executions.assign(model=executions["model_name"].fillna("(none)"))
+    runs = runs[["id", "model", "cost_usd", *keys]]
+    rows = usage.rename(columns={"execution_id": "id"}).assign(
+        model=usage["model"].fillna("(none)")
+    )
+    rows = rows.merge(runs[["id", *keys]], on="id")
+    accounted = rows.groupby("id")["cost_usd"].sum()
+    rest = runs.assign(cost_usd=runs["cost_usd"] - runs["id"].map(accounted).fillna(0))
+    parts = pd.concat([rows[["id", "model", "cost_usd", *keys]], rest])
+    grouped = parts.groupby([*keys, "model"])
+    return pd.DataFrame({"executions": grouped["id"].nunique(), "cost": grouped["cost_usd"].sum()})
+
+
+def baseline_7d(frame: pd.DataFrame, usage: pd.DataFrame) -> dict[str, Any]:
     """Overview, top agents, cost by model and the first page, computed in pandas."""
     times = frame["execution_time_ms"]
     agent = frame["agent_id"].astype("string").fillna(frame["agent_name"])
     success = frame["status"].astype(str) == "success"
-    models = frame["model_name"].dropna().unique()
+    models = set(frame["model_name"].dropna()) | set(usage["model"].dropna())
     top = (
         frame.assign(agent=agent, success=success)
         .groupby("agent")
@@ -153,9 +190,7 @@ def baseline_7d(frame: pd.DataFrame) -> dict[str, Any]:
         )
         .nlargest(10, "executions")
     )
-    by_model = frame.groupby("model_name").agg(
-        executions=("id", "size"), cost=("cost_usd", "sum"), tokens=("total_tokens", "sum")
-    )
+    by_model = naive_cost_by_model(frame, usage)
     by_model["share"] = by_model["cost"] / by_model["cost"].sum() * 100
     return {
         "executions": len(frame),
@@ -188,7 +223,8 @@ def baseline_30d(frame: pd.DataFrame) -> pd.DataFrame:
 def check_same(analytics: Analytics, engine: Engine) -> None:
     """The baseline and the analytics layer must give the same numbers."""
     ours = analytics.overview("7d")
-    naive = baseline_7d(load_window(engine, analytics.window("7d")))
+    window = analytics.window("7d")
+    naive = baseline_7d(load_window(engine, window), load_usage(engine, window))
     assert ours.total_executions == naive["executions"]
     assert [ours.p50_ms, ours.p95_ms, ours.p99_ms] == [round(p, 6) for p in naive["percentiles"]]
     assert abs(float(ours.total_cost_usd) - naive["cost"]) < 1e-6
@@ -196,6 +232,12 @@ def check_same(analytics: Analytics, engine: Engine) -> None:
     assert list(ours.unpriced_models) == naive["unpriced"]
     top = analytics.top_agents("7d").frame
     assert list(top["executions"]) == list(naive["top"]["executions"])
+    by_model = analytics.cost_summary("7d", by="model").frame.fillna({"model": "(none)"})
+    expected = naive["by_model"]
+    assert sorted(by_model["model"]) == sorted(expected.index)
+    for row in by_model.itertuples():
+        assert row.executions == expected.loc[row.model, "executions"]
+        assert abs(row.cost_usd - expected.loc[row.model, "cost"]) < 1e-6
     series = analytics.timeseries("30d").frame
     daily = baseline_30d(load_window(engine, analytics.window("30d")))
     assert list(series["executions"]) == list(daily["executions"])
@@ -233,8 +275,11 @@ def print_plans(analytics: Analytics, url: str) -> None:
             else:
                 connection.exec_driver_sql("SET jit = off")  # as the analytics run them
             for statement, parameters in statements:
+                if statement.lstrip().upper().startswith("SET "):
+                    connection.exec_driver_sql(statement)  # planner settings, as they ran
+                    continue
                 if not statement.lstrip().upper().startswith(("SELECT", "WITH", "(")):
-                    continue  # SET LOCAL and the like have no plan
+                    continue
                 prefix = "EXPLAIN QUERY PLAN " if sqlite else "EXPLAIN (ANALYZE, BUFFERS) "
                 rows = connection.exec_driver_sql(prefix + statement, parameters)
                 print("\n".join("    " + str(row[-1]) for row in rows))
@@ -269,7 +314,8 @@ def run(url: str, runs: int, plans: bool) -> dict[str, float]:
     times["full set, CPU of this process"] = median_ms(full_set, runs, time.process_time)
 
     def naive() -> None:
-        baseline_7d(load_window(engine, analytics.window("7d")))
+        week = analytics.window("7d")
+        baseline_7d(load_window(engine, week), load_usage(engine, week))
         baseline_30d(load_window(engine, analytics.window("30d")))
 
     times["baseline (read_sql + pandas)"] = median_ms(naive, runs)

@@ -5,7 +5,8 @@ both overviews (window and previous window, for the KPI changes), the time serie
 model, cost over time by model, top agents, the first page of recent executions and the scope
 list, then the cards, charts and tables. Periods alternate, so every timed call is a change.
 Beside it, in the same run: the naive baseline, which loads every execution of the window and of
-the previous one with `pandas.read_sql` and computes the same panels in pandas.
+the previous one (and the window's token usage rows, for cost by model) with `pandas.read_sql`
+and computes the same panels in pandas.
 
 The databases are those of bench/analytics.py (its seeding and reuse rules), so a database it
 left behind is reused as it is.
@@ -59,7 +60,7 @@ def timed(work: Callable[[], Any]) -> float:
     return time.perf_counter() - started
 
 
-def naive_panels(engine: Engine, window: Window) -> dict[str, Any]:
+def naive_panels(engine: Engine, window: Window, seeding: ModuleType) -> dict[str, Any]:
     """Every panel's numbers from all rows of the window and the previous one, in pandas."""
     both = Window(window.previous().start, window.end, window.end_inclusive, "both")
     with engine.connect() as connection:
@@ -85,16 +86,15 @@ def naive_panels(engine: Engine, window: Window) -> dict[str, Any]:
 
     bucket = "h" if bucket_for(window) == "hour" else "D"
     timed_rows = current.assign(bucket=current["started_at"].dt.floor(bucket))
+    usage = seeding.load_usage(engine, window)
     return {
         "overview": overview(current),
         "previous": overview(previous),
         "series": timed_rows.groupby("bucket").agg(
             executions=("id", "size"), success_rate=("success", "mean"), cost=("cost_usd", "sum")
         ),
-        "cost_by_model": current.groupby("model_name")["cost_usd"].sum().sort_values(),
-        "cost_over_time": timed_rows.fillna({"model_name": "(none)"})
-        .groupby(["bucket", "model_name"])["cost_usd"]
-        .sum(),
+        "cost_by_model": seeding.naive_cost_by_model(current, usage)["cost"],
+        "cost_over_time": seeding.naive_cost_by_model(timed_rows, usage, ("bucket",))["cost"],
         "top_agents": current.groupby("agent")
         .agg(
             executions=("id", "size"),
@@ -119,15 +119,19 @@ def check_same(board: Dashboard, naive: dict[str, Any]) -> None:
     assert list(board.snapshot.top_agents.frame["executions"]) == list(
         naive["top_agents"]["executions"]
     )
+    by_model = board.snapshot.cost_by_model.frame.fillna({"model": "(none)"})
+    assert len(by_model) == len(naive["cost_by_model"])
+    for row in by_model.itertuples():
+        assert abs(row.cost_usd - naive["cost_by_model"][row.model]) < 1e-6
     over_time = board.snapshot.cost_over_time.frame.query("executions > 0")
     assert len(over_time) == len(naive["cost_over_time"])
     for row in over_time.fillna({"model": "(none)"}).itertuples():
         assert abs(row.cost_usd - naive["cost_over_time"][(row.bucket, row.model)]) < 1e-6
 
 
-def run(url: str, periods: list[str], runs: int, now: Any) -> list[dict[str, Any]]:
+def run(url: str, periods: list[str], runs: int, seeding: ModuleType) -> list[dict[str, Any]]:
     """Median refresh, query and baseline times per period for one database."""
-    analytics = connect(url, now=lambda: now)
+    analytics = connect(url, now=lambda: seeding.NOW)
     engine = get_engine(url)
     board = Dashboard(analytics, periods[-1])  # the first refresh also loads the chart bundle
     refresh: dict[str, list[float]] = {p: [] for p in periods}
@@ -138,11 +142,11 @@ def run(url: str, periods: list[str], runs: int, now: Any) -> list[dict[str, Any
     for period in periods:
         window = analytics.window(period)
         board.set_period(period)
-        check_same(board, naive_panels(engine, window))
+        check_same(board, naive_panels(engine, window, seeding))
         queries = [
             timed(lambda w=window: load(analytics, analytics, w, 1, 20)) for _ in range(runs)
         ]
-        naive = [timed(lambda w=window: naive_panels(engine, w)) for _ in range(runs)]
+        naive = [timed(lambda w=window: naive_panels(engine, w, seeding)) for _ in range(runs)]
         results.append(
             {
                 "period": period,
@@ -186,7 +190,7 @@ def main() -> None:
     print("|---|---|---:|---:|---:|---:|---:|")
     for name, url in urls.items():
         seeding.seeded(url, args.executions)
-        for row in run(url, periods, args.runs, seeding.NOW):
+        for row in run(url, periods, args.runs, seeding):
             print(
                 f"| {name} | {row['period']} | {row['executions']:,} | {row['refresh']:,.0f} | "
                 f"{row['queries']:,.0f} | {row['baseline']:,.0f} | "

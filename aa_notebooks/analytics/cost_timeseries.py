@@ -1,7 +1,9 @@
 """`cost_timeseries`: executions, cost and tokens per hour or day for each model or agent.
 
 The buckets are `timeseries`' own (one index range each, glued with UNION ALL), each grouped by
-the key inside, so a chart of cost over time by model is one query, not one per model.
+the key inside, so a chart of cost over time by model is one query, not one per model. By model,
+a second such query reads the usage rows whose model is not their execution's, and each bucket
+is split as `cost_summary(by="model")` splits the window (`model_split`).
 """
 
 from __future__ import annotations
@@ -9,15 +11,26 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import func
+from sqlalchemy import Connection, func
 from sqlalchemy.sql.elements import ColumnElement
 
 from aa_notebooks.analytics.buckets import bucket_bounds, check_bucket, per_bucket
 from aa_notebooks.analytics.filters import EXECUTIONS, agent_groups, in_scope
 from aa_notebooks.analytics.frames import to_frame
-from aa_notebooks.analytics.overview import unpriced_models
+from aa_notebooks.analytics.model_split import (
+    NOTHING,
+    Model,
+    MovedUsage,
+    Sums,
+    favour_index_probes,
+    moved_columns,
+    moved_rows,
+    read_moved,
+    split_by_model,
+    split_notes,
+)
 from aa_notebooks.analytics.periods import Window
 from aa_notebooks.analytics.results import Table
 from aa_notebooks.analytics.source import Source
@@ -29,6 +42,9 @@ _MEASURES = ("executions", "cost_usd", "total_tokens")
 Row = Mapping[str, Any]
 Key = str | tuple[uuid.UUID | None, str | None] | None
 """A model name, or an agent as (agent_id, name when it has no id); None for no model."""
+Cell = tuple[datetime, Key]
+"""A bucket (its start) and a key."""
+Moved = tuple[datetime, MovedUsage]
 
 
 def _grouping(source: Source, by: str) -> tuple[list[ColumnElement[Any]], list[ColumnElement[Any]]]:
@@ -51,14 +67,14 @@ def _agent_id(key: Key) -> uuid.UUID | None:
     return key[0] if isinstance(key, tuple) else None
 
 
-def _labels(by: str, rows: list[Row]) -> dict[Key, str | None]:
+def _labels(by: str, rows: list[Row], cells: dict[Cell, Sums]) -> dict[Key, str | None]:
     """Each key as shown: the model, or the agent's greatest name in the window, else its id.
 
     None stays None (unknown, as `cost_summary` leaves a missing model): executions without a
     model, or without any agent, are a key of their own.
     """
     if by == "model":
-        return {row["model"]: row["model"] for row in rows}
+        return {model: model for _, model in cells}  # type: ignore[misc]
     names: dict[Key, str | None] = {}
     for row in rows:
         key, name = _key(by, row), row["agent_name"]
@@ -79,16 +95,40 @@ def _order(labels: dict[Key, str | None]) -> list[Key]:
     return sorted(labels, key=sort_key)
 
 
-def _record(
-    source: Source, start: datetime, by: str, label: str | None, row: Row | None
-) -> dict[str, Any]:
-    """One bucket of one key; a key without executions in the bucket gets zeros."""
+def _sums(source: Source, row: Row) -> Sums:
+    """The executions' own sums in one bucket row."""
+    return Sums(
+        executions=row["executions"],
+        input_tokens=int(row["input_tokens"] or 0),
+        output_tokens=int(row["output_tokens"] or 0),
+        total_tokens=int(row["total_tokens"] or 0),
+        cost=source.dialect.to_money(row["cost"]),
+    )
+
+
+def _moved(source: Source, window: Window, bucket: str, connection: Connection) -> list[Moved]:
+    """Each bucket's usage rows of another model than their execution's (`model_split`)."""
+    if not source.has("tokenusages"):
+        return []
+    favour_index_probes(source, connection)
+    keys, measures, groups = moved_columns(source)
+    queries = per_bucket(window, bucket, measures, moved_rows(source), keys, groups)
+    rows = [r._mapping for query in queries for r in connection.execute(query)]
+    return [(row["bucket"], read_moved(source, row)) for row in rows]
+
+
+def _split(cells: dict[Cell, Sums], moved: list[Moved]) -> dict[Cell, Sums]:
+    """The (bucket, model) cells with each bucket split by its moved usage rows."""
+    buckets: dict[datetime, dict[Model, Sums]] = {}
+    for (start, key), sums in cells.items():
+        buckets.setdefault(start, {})[cast(Model, key)] = sums
+    moves: dict[datetime, list[MovedUsage]] = {}
+    for start, rows in moved:
+        moves.setdefault(start, []).append(rows)
     return {
-        "bucket": start,
-        by: label,
-        "executions": row["executions"] if row else 0,
-        "cost_usd": source.dialect.to_money(row["cost"] if row else None),
-        "total_tokens": int(row["total_tokens"] or 0) if row else 0,
+        (start, model): sums
+        for start in buckets.keys() | moves.keys()
+        for model, sums in split_by_model(buckets.get(start, {}), moves.get(start, [])).items()
     }
 
 
@@ -106,22 +146,35 @@ def cost_timeseries(source: Source, window: Window, bucket: str, by: str) -> Tab
     measures = [
         func.count(c.started_at).label("executions"),
         source.dialect.money_sum(c.cost_usd).label("cost"),
+        func.sum(c.input_tokens).label("input_tokens"),
+        func.sum(c.output_tokens).label("output_tokens"),
         func.sum(c.total_tokens).label("total_tokens"),
     ]
     keys, groups = _grouping(source, by)
     queries = per_bucket(window, bucket, measures, in_scope(source.user_id), keys, groups)
     with source.connect() as connection:
         rows = [r._mapping for query in queries for r in connection.execute(query)]
-    cells = {(row["bucket"], _key(by, row)): row for row in rows}
-    labels = _labels(by, rows)
+        moved = _moved(source, window, bucket, connection) if by == "model" else []
+    cells = {(row["bucket"], _key(by, row)): _sums(source, row) for row in rows}
+    if by == "model":
+        cells = _split(cells, moved)
+    labels = _labels(by, rows, cells)
     order = _order(labels)
     records = [
-        _record(source, start, by, labels[key], cells.get((start, key)))
+        {
+            "bucket": start,
+            by: labels[key],
+            "executions": (sums := cells.get((start, key), NOTHING)).executions,
+            "cost_usd": sums.cost,
+            "total_tokens": sums.total_tokens,
+        }
         for start in starts
         for key in order
     ]
     frame = to_frame(records, ["bucket", by, *_MEASURES], times=("bucket",), money=("cost_usd",))
-    notes: tuple[str, ...] = ()
-    if by == "model" and (unpriced := unpriced_models(list(labels.values()))):
-        notes = (f"Unpriced models (their executions show $0): {', '.join(unpriced)}",)
+    notes = (
+        split_notes(source, [(cast(Model, key), sums) for (_, key), sums in cells.items()])
+        if by == "model"
+        else ()
+    )
     return Table(f"Cost per {bucket} by {by}", window, source.scope, frame, notes)

@@ -1,4 +1,9 @@
-"""`cost_summary`: cost, tokens and executions by model, agent, user or day, with shares."""
+"""`cost_summary`: cost, tokens and executions by model, agent, user or day, with shares.
+
+By model, costs and tokens come from the token usage rows (`model_split`): a tool call or
+sub-agent on another model counts under that model. By agent, user and day they are the
+executions' own.
+"""
 
 from __future__ import annotations
 
@@ -13,8 +18,15 @@ from sqlalchemy.sql.elements import ColumnElement
 from aa_notebooks.analytics.buckets import per_bucket
 from aa_notebooks.analytics.filters import EXECUTIONS, agent_groups, in_scope, in_window
 from aa_notebooks.analytics.frames import ratio, to_frame
-from aa_notebooks.analytics.overview import unpriced_models
-from aa_notebooks.analytics.pairs import Pair, grouped, load_pairs, totals
+from aa_notebooks.analytics.model_split import (
+    Model,
+    Sums,
+    execution_sums,
+    load_moved,
+    split_by_model,
+    split_notes,
+)
+from aa_notebooks.analytics.pairs import load_pairs
 from aa_notebooks.analytics.periods import Window
 from aa_notebooks.analytics.results import Table
 from aa_notebooks.analytics.source import Source
@@ -99,13 +111,17 @@ def cost_summary(source: Source, window: Window, by: str) -> Table:
 
     Columns: the key (model and priced / agent, agent_id, agent_name / user_id / day), then
     executions, input_tokens, output_tokens, total_tokens, cost_usd and cost_share (percent of
-    the window's cost). Every day of the window is listed, empty ones with zeros.
+    the window's cost). Every day of the window is listed, empty ones with zeros. By model, see
+    `model_split`: usage rows count under their own model, and an execution counts under its
+    own model and each other model its usage rows name.
     """
     if by not in COST_BY:
         raise InvalidInputError(f"by must be one of {', '.join(COST_BY)}; got {by!r}")
     if by == "model":
         with source.connect() as connection:
-            return cost_by_model_from(source, window, load_pairs(source, window, connection))
+            pairs = load_pairs(source, window, connection)
+            moved = load_moved(source, window, connection)
+        return cost_by_model_from(source, window, split_by_model(execution_sums(pairs), moved))
     with source.connect() as connection:
         rows = [
             dict(r._mapping) for q in _grouped(source, window, by) for r in connection.execute(q)
@@ -115,26 +131,32 @@ def cost_summary(source: Source, window: Window, by: str) -> Table:
     return _table(source, window, by, rows)
 
 
-def cost_by_model_from(source: Source, window: Window, pairs: list[Pair]) -> Table:
-    """The cost by model that the window's (agent, model) sums add up to."""
-    rows = []
-    for model, members in grouped(pairs, lambda pair: pair.model).items():
-        counts, cost = totals(members)
-        rows.append({
+def cost_by_model_from(source: Source, window: Window, split: Mapping[Model, Sums]) -> Table:
+    """The cost by model table of the window's split (`model_split.split_by_model`)."""
+    rows: list[dict[str, Any]] = [
+        {
             "model": model,
-            "executions": counts["executions"],
-            "input_tokens": counts["input"],
-            "output_tokens": counts["output"],
-            "total_tokens": counts["tokens"],
-            "cost": cost,
-        })  # fmt: skip
+            "executions": sums.executions,
+            "input_tokens": sums.input_tokens,
+            "output_tokens": sums.output_tokens,
+            "total_tokens": sums.total_tokens,
+            "cost": sums.cost,
+        }
+        for model, sums in split.items()
+    ]
     # Most expensive first; ties by model (code point order, as the databases sort), None last.
     rows.sort(key=lambda row: (-row["cost"], row["model"] is None, row["model"] or ""))
-    return _table(source, window, "model", rows)
+    return _table(source, window, "model", rows, split_notes(source, split.items()))
 
 
-def _table(source: Source, window: Window, by: str, rows: list[dict[str, Any]]) -> Table:
-    """The Table of `rows` (keys, measures and cost as Decimal), with shares and notes."""
+def _table(
+    source: Source,
+    window: Window,
+    by: str,
+    rows: list[dict[str, Any]],
+    notes: tuple[str, ...] = (),
+) -> Table:
+    """The Table of `rows` (keys, measures and cost as Decimal), with shares and `notes`."""
     total = sum((row["cost"] for row in rows), Decimal(0))
     records = [_record(by, row, total) for row in rows]
     frame = to_frame(
@@ -144,7 +166,4 @@ def _table(source: Source, window: Window, by: str, rows: list[dict[str, Any]]) 
         money=("cost_usd",),
         floats=("cost_share",),
     )
-    notes: tuple[str, ...] = ()
-    if by == "model" and (unpriced := unpriced_models([r["model"] for r in rows])):
-        notes = (f"Unpriced models (their executions show $0): {', '.join(unpriced)}",)
     return Table(f"Cost by {by}", window, source.scope, frame, notes)

@@ -1,4 +1,9 @@
-"""`compare_models`: per-model latency, reliability and cost efficiency in one grouped query."""
+"""`compare_models`: per-model latency, reliability and cost efficiency in one grouped query.
+
+Per execution: each execution counts under its own model (`model_name`) with its whole cost,
+since latency and success belong to whole executions. Cost by model from the token usage rows,
+where a tool call on another model counts under that model, is `cost_summary(by="model")`.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +15,7 @@ from sqlalchemy import func, select
 from aa_notebooks.analytics.dialect import quantize_money
 from aa_notebooks.analytics.filters import EXECUTIONS, in_scope, in_window, is_success
 from aa_notebooks.analytics.frames import ratio, to_frame
-from aa_notebooks.analytics.overview import unpriced_models
+from aa_notebooks.analytics.model_split import unpriced_models
 from aa_notebooks.analytics.periods import Window
 from aa_notebooks.analytics.results import Table
 from aa_notebooks.analytics.source import Source
@@ -29,6 +34,10 @@ _FLOATS = (
     "avg_output_tokens",
 )
 _MONEY = ("total_cost_usd", "avg_cost_usd", "cost_per_success_usd", "cost_per_1k_tokens_usd")
+PER_EXECUTION = (
+    "Per execution: each execution counts whole under its own model (model_name). Cost by model "
+    "from the token usage rows: `costs --by model`, cost_summary(by='model')"
+)
 
 
 def _per(cost: Decimal, count: int | None, scale: int = 1) -> Decimal | None:
@@ -36,7 +45,9 @@ def _per(cost: Decimal, count: int | None, scale: int = 1) -> Decimal | None:
 
 
 def compare_models(source: Source, window: Window) -> Table:
-    """One row per model in the window, most used first.
+    """One row per execution model (`model_name`) in the window, most used first; each
+    execution counts whole under its own model (the cost by model of the usage rows is
+    `cost_summary(by="model")`).
 
     Columns: model, priced, executions, success_rate, avg_response_time_ms, p95_ms,
     avg_input_tokens, avg_output_tokens, total_cost_usd, avg_cost_usd (per execution),
@@ -67,9 +78,9 @@ def compare_models(source: Source, window: Window) -> Table:
         rows = [r._mapping for r in connection.execute(query)]
     records = [_record(source, row) for row in rows]
     frame = to_frame(records, MODEL_COLUMNS, money=_MONEY, floats=_FLOATS)
-    notes: tuple[str, ...] = ()
+    notes: tuple[str, ...] = (PER_EXECUTION,)
     if unpriced := unpriced_models([r["model"] for r in rows]):
-        notes = (f"Unpriced models (their costs show $0): {', '.join(unpriced)}",)
+        notes = (f"Unpriced models (their costs show $0): {', '.join(unpriced)}", *notes)
     return Table("Model comparison", window, source.scope, frame, notes)
 
 

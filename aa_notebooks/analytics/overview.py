@@ -1,13 +1,16 @@
-"""`overview`: the dashboard summary in two queries over the window.
+"""`overview`: the dashboard summary in three queries over the window.
 
-The window's (agent, model) sums (`pairs`) add up to the totals and also give the active agents
-and the models to check for prices. A second query computes the latency percentiles alone,
-reading only the narrow covering index. At 1M executions this is faster on both databases than
-one aggregate plus a `count(DISTINCT ...)`, which sorts the window.
+The window's (agent, model) sums (`pairs`) add up to the totals and also give the active agents.
+A second query computes the latency percentiles alone, reading only the narrow covering index.
+At 1M executions this is faster on both databases than one aggregate plus a
+`count(DISTINCT ...)`, which sorts the window. The third reads the usage rows whose model is not
+their execution's (`model_split`), so the unpriced models are those of the cost by model,
+tool calls and sub-agents included.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from decimal import Decimal
 
 from sqlalchemy import Connection, select
@@ -15,18 +18,19 @@ from sqlalchemy import Connection, select
 from aa_notebooks.analytics.dialect import Percentiles, quantize_money
 from aa_notebooks.analytics.filters import EXECUTIONS, STATUSES, in_scope, in_window
 from aa_notebooks.analytics.frames import ratio
+from aa_notebooks.analytics.model_split import (
+    Model,
+    execution_sums,
+    load_moved,
+    split_by_model,
+    unpriced_models,
+)
 from aa_notebooks.analytics.pairs import Pair, load_pairs, totals
 from aa_notebooks.analytics.periods import Window
 from aa_notebooks.analytics.results import Overview
 from aa_notebooks.analytics.source import Source
-from aa_notebooks.pricing import is_priced
 
 PROJECTION_DAYS = 30
-
-
-def unpriced_models(models: list[str | None]) -> tuple[str, ...]:
-    """The named models that pricing does not know, sorted."""
-    return tuple(sorted(m for m in models if m and not is_priced(m)))
 
 
 def overview(source: Source, window: Window) -> Overview:
@@ -34,7 +38,9 @@ def overview(source: Source, window: Window) -> Overview:
     with source.connect() as connection:
         pairs = load_pairs(source, window, connection)
         percentiles = latency(source, window, connection)
-    return overview_from(source, window, pairs, percentiles)
+        moved = load_moved(source, window, connection)
+    models = split_by_model(execution_sums(pairs), moved)
+    return overview_from(source, window, pairs, percentiles, models)
 
 
 def latency(source: Source, window: Window, connection: Connection) -> Percentiles:
@@ -47,9 +53,14 @@ def latency(source: Source, window: Window, connection: Connection) -> Percentil
 
 
 def overview_from(
-    source: Source, window: Window, pairs: list[Pair], percentiles: Percentiles
+    source: Source,
+    window: Window,
+    pairs: list[Pair],
+    percentiles: Percentiles,
+    models: Iterable[Model],
 ) -> Overview:
-    """The overview that the window's (agent, model) sums and latency percentiles add up to."""
+    """The overview that the window's (agent, model) sums and latency percentiles add up to;
+    `models` are those of its cost by model (the executions' and their usage rows')."""
     total, cost = totals(pairs)
     agents = {pair.agent for pair in pairs}
     agents.discard((None, None))  # executions attributed to no agent
@@ -70,5 +81,5 @@ def overview_from(
         output_tokens=total["output"],
         total_tokens=total["tokens"],
         active_agents=len(agents),
-        unpriced_models=unpriced_models([pair.model for pair in pairs]),
+        unpriced_models=unpriced_models(models),
     )

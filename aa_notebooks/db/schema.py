@@ -174,6 +174,9 @@ class AgentExecution(Base):
             "output_tokens",
             "total_tokens",
         ),
+        # Cost by model joins the window's executions to their usage rows: with this index and
+        # the usage rows' covering one, both sides of the join are read from indexes alone.
+        Index("ix_agentexecutions_started_at_id", "started_at", "id", "model_name"),
         Index("ix_agentexecutions_user_started_at", "user_id", "started_at"),
         Index("ix_agentexecutions_agent_name", "agent_name", "started_at"),
         Index("ix_agentexecutions_agent_id", "agent_id", "started_at"),
@@ -220,7 +223,18 @@ class TokenUsage(Base):
     cost_usd: Mapped[Decimal] = mapped_column(Numeric(10, 6), nullable=False)
     step_number: Mapped[int | None] = mapped_column(Integer)
 
-    __table_args__ = (Index("ix_tokenusages_execution_id", "execution_id"),)
+    __table_args__ = (
+        # Covering: cost by model reads each execution's usage rows from the index alone (the
+        # columns after execution_id were added for it; lookups by execution use it as before).
+        Index(
+            "ix_tokenusages_execution_id",
+            "execution_id",
+            "model",
+            "cost_usd",
+            "input_tokens",
+            "output_tokens",
+        ),
+    )
 
 
 class BudgetAlert(Base):

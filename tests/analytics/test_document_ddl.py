@@ -18,8 +18,10 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import InternalError
 
 from aa_notebooks.analytics import Analytics, connect
+from aa_notebooks.analytics.model_split import favour_index_probes
+from aa_notebooks.analytics.source import Source
 from aa_notebooks.errors import InvalidInputError
-from tests.analytics import dataset
+from tests.analytics import dataset, usage_dataset
 from tests.analytics.dataset import DROP, PLANNER_ID, SCRIPT, U1, UNPRICED, E
 from tests.conftest import drop_postgres_database, new_postgres_database
 
@@ -52,6 +54,18 @@ def document_url() -> Iterator[str]:
 @pytest.fixture
 def document(document_url: str) -> Analytics:
     return connect(document_url, now=lambda: dataset.NOW)
+
+
+@pytest.fixture
+def usage_document_url() -> Iterator[str]:
+    """The usage dataset (tests/analytics/usage_dataset.py) in a read-only document database,
+    whose tokenusages table has no index at all."""
+    url, name = new_postgres_database()
+    _admin(url, DDL.read_text(encoding="utf-8"))
+    usage_dataset.load_plain_sql(url)
+    _admin(url, f'ALTER DATABASE "{name}" SET default_transaction_read_only = on')
+    yield url
+    drop_postgres_database(url, name)
 
 
 def test_the_database_refuses_writes(document_url: str) -> None:
@@ -121,3 +135,26 @@ def test_export_and_sql(document: Analytics) -> None:
     with pytest.raises(InvalidInputError, match="refused: DELETE changes data"):
         document.sql("DELETE FROM agentexecutions")
     assert document.sql("SELECT count(*) AS n FROM agentexecutions")["n"].item() == 12
+
+
+def test_cost_by_model_from_the_usage_rows(usage_document_url: str) -> None:
+    """As tests/analytics/test_cost_by_model.py works it out by hand."""
+    usage_document = connect(usage_document_url, now=lambda: usage_dataset.NOW)
+    costs = [0.008473, 0.0051, 0.001273, 0.0, 0.0]
+    frame = usage_document.cost_summary("7d", by="model").frame
+    assert frame["model"].fillna("(none)").tolist() == [
+        "gpt-4o", usage_dataset.CLAUDE, usage_dataset.MINI, usage_dataset.UNPRICED, "(none)"
+    ]  # fmt: skip
+    assert frame["executions"].tolist() == [2, 2, 5, 1, 1]
+    assert frame["cost_usd"].tolist() == costs
+    summary = usage_document.breakdown("7d")
+    assert summary.cost_by_model.frame["cost_usd"].tolist() == costs
+    assert summary.overview.unpriced_models == (usage_dataset.UNPRICED,)
+    # Without an index on tokenusages.execution_id, the planner keeps its hash join.
+    source = Source.open(make_url(usage_document_url), None)
+    with source.connect() as connection:
+        favour_index_probes(source, connection)
+        assert connection.exec_driver_sql("SHOW enable_hashjoin").scalar_one() == "on"
+    series = usage_document.cost_timeseries("7d", by="model").frame
+    per_model = series.groupby(series["model"].fillna("(none)"), sort=False)["cost_usd"].sum()
+    assert per_model.round(6).tolist() == [0.0, 0.0051, 0.008473, 0.001273, 0.0]  # by name
