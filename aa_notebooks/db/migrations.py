@@ -28,7 +28,7 @@ from sqlalchemy import (
     inspect,
     select,
 )
-from sqlalchemy.schema import CreateIndex
+from sqlalchemy.schema import CreateIndex, DropIndex
 
 from aa_notebooks.db.schema import Base
 
@@ -74,11 +74,15 @@ def add_column(connection: Connection, table_name: str, column_name: str) -> Non
 
 
 def add_index(connection: Connection, table_name: str, index_name: str) -> None:
-    """Create an index of the models on an existing table, unless it is there already."""
-    present = {index["name"] for index in inspect(connection).get_indexes(table_name)}
-    if index_name in present:
-        return
+    """Create an index of the models on an existing table, or rebuild it when the table has an
+    index of that name on other columns (an index the models widened)."""
     [index] = [i for i in Base.metadata.tables[table_name].indexes if i.name == index_name]
+    wanted = [column.name for column in index.columns]
+    present = {i["name"]: i["column_names"] for i in inspect(connection).get_indexes(table_name)}
+    if present.get(index_name) == wanted:
+        return
+    if index_name in present:
+        connection.execute(DropIndex(index))
     connection.execute(CreateIndex(index))
 
 
@@ -112,3 +116,14 @@ def migrate(engine: Engine) -> list[str]:
 
 def _applied(connection: Connection) -> set[str]:
     return set(connection.execute(select(MIGRATIONS_TABLE.c.name)).scalars())
+
+
+# The migrations, oldest first. Each brings a database of an earlier release up to the models.
+
+
+@migration
+def cost_by_model_indexes(connection: Connection) -> None:
+    """Cost by model joins the window's executions to their usage rows: both sides read from
+    covering indexes (the usage index gained model, cost and tokens)."""
+    add_index(connection, "agentexecutions", "ix_agentexecutions_started_at_id")
+    add_index(connection, "tokenusages", "ix_tokenusages_execution_id")

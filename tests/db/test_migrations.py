@@ -141,3 +141,32 @@ def _tables(url: str) -> set[str]:
         return set(inspect(engine).get_table_names())
     finally:
         engine.dispose()
+
+
+def test_the_cost_by_model_indexes_reach_an_older_database(empty_db_url: str) -> None:
+    init_db(empty_db_url)
+    _execute(
+        empty_db_url,
+        "DROP TABLE aa_notebooks_migrations",
+        "DROP INDEX ix_agentexecutions_started_at_id",
+        "DROP INDEX ix_tokenusages_execution_id",
+        "CREATE INDEX ix_tokenusages_execution_id ON tokenusages (execution_id)",  # 0.1.0's
+    )
+    report = init_db(empty_db_url)
+    assert report.migrations == ["cost_by_model_indexes"]
+    assert _index_columns(empty_db_url, "tokenusages")["ix_tokenusages_execution_id"] == [
+        "execution_id", "model", "cost_usd", "input_tokens", "output_tokens",
+    ]  # fmt: skip
+    assert _index_columns(empty_db_url, "agentexecutions")["ix_agentexecutions_started_at_id"] == [
+        "started_at",
+        "id",
+        "model_name",
+    ]
+
+
+def _index_columns(url: str, table: str) -> dict[str, list[str]]:
+    engine = create_engine(make_url(url).set(drivername=_driver(url)))
+    try:
+        return {i["name"]: i["column_names"] for i in inspect(engine).get_indexes(table)}
+    finally:
+        engine.dispose()
