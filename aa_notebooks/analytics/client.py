@@ -82,10 +82,21 @@ class Analytics:
         return resolve_window(period, start_date, end_date, self.now())
 
     def overview(
-        self, period: Period = None, *, start_date: Day = None, end_date: Day = None
+        self,
+        period: Period = None,
+        *,
+        start_date: Day = None,
+        end_date: Day = None,
+        unpriced: bool = True,
     ) -> Overview:
-        """Dashboard summary: executions, success rate, latency percentiles, cost, tokens."""
-        return overview.overview(self._source, self.window(period, start_date, end_date))
+        """Dashboard summary: executions, success rate, latency percentiles, cost, tokens.
+
+        `unpriced=False` skips looking for unpriced models in the usage rows (a join over them),
+        for a window only compared against; its `unpriced_models` then names only executions'
+        own models.
+        """
+        window = self.window(period, start_date, end_date)
+        return overview.overview(self._source, window, unpriced)
 
     def executions(
         self,

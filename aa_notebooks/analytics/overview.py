@@ -33,12 +33,17 @@ from aa_notebooks.analytics.source import Source
 PROJECTION_DAYS = 30
 
 
-def overview(source: Source, window: Window) -> Overview:
-    """Totals, success rate, latency, cost, tokens and agents of the executions in `window`."""
+def overview(source: Source, window: Window, unpriced: bool = True) -> Overview:
+    """Totals, success rate, latency, cost, tokens and agents of the executions in `window`.
+
+    `unpriced=False` leaves out the search for unpriced models among the usage rows (a join),
+    for a comparison window whose warnings are not shown; only the executions' models are
+    checked then.
+    """
     with source.connect() as connection:
         pairs = load_pairs(source, window, connection)
         percentiles = latency(source, window, connection)
-        moved = load_moved(source, window, connection)
+        moved = load_moved(source, window, connection) if unpriced else []
     models = split_by_model(execution_sums(pairs), moved)
     return overview_from(source, window, pairs, percentiles, models)
 

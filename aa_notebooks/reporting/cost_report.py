@@ -68,7 +68,7 @@ class CostReport:
     def headline(self) -> Summary:
         """The KPIs against the previous window of the same length, and unpriced models."""
         now = self.analytics.overview(self.window)
-        before = self.analytics.overview(self.window.previous())
+        before = self.analytics.overview(self.window.previous(), unpriced=False)
         label = self.window.label
         rows = [
             ("Total cost", money(now.total_cost_usd), money(before.total_cost_usd),

@@ -57,7 +57,7 @@ def load(
     unscoped = base.scope == "all users"
     with ThreadPoolExecutor(PARALLEL_QUERIES, thread_name_prefix="aa-dashboard-query") as pool:
         current = pool.submit(analytics.breakdown, window, limit=TOP_AGENTS)
-        previous = pool.submit(analytics.overview, window.previous())
+        previous = pool.submit(analytics.overview, window.previous(), unpriced=False)
         activity = pool.submit(analytics.timeseries, window, bucket=bucket)
         over_time = pool.submit(analytics.cost_timeseries, window, bucket=bucket, by="model")
         executions = pool.submit(analytics.executions, page, page_size, period=window)

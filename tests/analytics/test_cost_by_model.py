@@ -20,6 +20,7 @@ gpt-4o-mini .00012 and (no model) .000075, and no acme-vision-beta at all.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from decimal import Decimal
 
 import pandas as pd
@@ -83,6 +84,12 @@ def test_the_totals_are_the_overviews(analytics: Analytics) -> None:
     assert frame["total_tokens"].sum() == overview.total_tokens == 3160
     # Unpriced models include one that only a usage row names (X3's tool call).
     assert overview.unpriced_models == (UNPRICED,)
+
+
+def test_a_comparison_overview_skips_the_usage_rows(analytics: Analytics) -> None:
+    full, quick = analytics.overview("7d"), analytics.overview("7d", unpriced=False)
+    assert quick.unpriced_models == ()  # UNPRICED is named only by a usage row
+    assert replace(quick, unpriced_models=full.unpriced_models) == full
 
 
 def test_breakdown_splits_the_same_way(analytics: Analytics) -> None:
