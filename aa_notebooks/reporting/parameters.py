@@ -10,17 +10,17 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields, replace
 from datetime import UTC, date, datetime
-from typing import Any
-
-from IPython.display import HTML
+from typing import TYPE_CHECKING, Any
 
 from aa_notebooks.analytics import Analytics, Window, connect
 from aa_notebooks.analytics.filters import parse_uuid
 from aa_notebooks.analytics.periods import resolve_window
 from aa_notebooks.errors import InvalidInputError
 from aa_notebooks.formatting import timestamp
-from aa_notebooks.reporting import blocks
 from aa_notebooks.validation import check_timezone
+
+if TYPE_CHECKING:
+    from IPython.display import HTML
 
 MAX_TOP_N = 1000
 DEFAULT_TOP_N = 10
@@ -124,7 +124,9 @@ class ReportParameters:
         return f"{window.label} ({start} – {end})"
 
     def header(self, analytics: Analytics, window: Window) -> HTML:
-        """The report's header block."""
+        """The report's header block (blocks needs the notebook extra; schedules do not)."""
+        from aa_notebooks.reporting import blocks
+
         generated = datetime.now(UTC)
         return blocks.header(
             self.title or "", analytics.scope, self.describe(window), generated, self.timezone
