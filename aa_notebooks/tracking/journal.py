@@ -57,6 +57,7 @@ CAPACITY = 2 * 1024 * 1024
 ROTATE_BYTES = 1024 * 1024
 """Past this, a journal with records still outstanding moves to a new file."""
 HEARTBEAT_S = 1.0
+_ZEROS = memoryview(bytes(64 * 1024))  # cleared files are zeroed from this (no new buffer)
 CUT_OFF_BY_DEATH = "the process ended while the run was going (found by a later process)"
 
 
@@ -101,7 +102,9 @@ class JournalFile:
         was used is zeroed (so a later line never runs into an old one)."""
         if self.used:
             self.map[0] = 0
-            self.map[1 : self.used] = bytes(self.used - 1)
+            for start in range(1, self.used, len(_ZEROS)):
+                end = min(start + len(_ZEROS), self.used)
+                self.map[start:end] = _ZEROS[: end - start]
             self.used = 0
 
     def remove(self) -> None:
