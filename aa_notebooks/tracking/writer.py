@@ -294,7 +294,7 @@ class BatchWriter:
             deliver_alerts(self.url)
         except Exception as error:
             log.warning(
-                "budget alerts not emailed now (%s); `aa-notebooks budgets evaluate` sends them later",
+                "budget alerts not emailed now (%s); `aa-notebooks budgets evaluate` sends them",
                 error,
             )
 
