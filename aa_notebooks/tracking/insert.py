@@ -27,6 +27,7 @@ from sqlalchemy import Connection, Enum, Numeric, Table, Uuid
 from sqlalchemy.exc import DBAPIError
 
 from aa_notebooks.db.bulk import check_rows, insert_storage_rows, storage_timestamp
+from aa_notebooks.db.driver import driver_connection
 from aa_notebooks.db.schema import UTCDateTime
 
 Row = dict[str, Any]
@@ -92,7 +93,7 @@ def _copy(connection: Connection, target: str, table: Table, rows: Sequence[Row]
     types = _copy_types(connection, table.name, tuple(names))
     with (
         _driver_errors(connection, statement),
-        connection.connection.driver_connection.cursor() as cursor,
+        driver_connection(connection).cursor() as cursor,
         cursor.copy(statement + " (FORMAT BINARY)") as copy,
     ):
         copy.set_types(types)
@@ -156,7 +157,7 @@ def _sqlite(
     head = f"INSERT INTO {_quoted(connection, table, names)} VALUES "
     tail = " ON CONFLICT (id) DO NOTHING"
     inserted: set[uuid.UUID] = set()
-    cursor = connection.connection.driver_connection.cursor()
+    cursor = driver_connection(connection).cursor()
     try:
         with _driver_errors(connection, head):
             if not returning:
