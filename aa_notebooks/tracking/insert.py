@@ -107,7 +107,7 @@ def _copy_types(connection: Connection, table: str, names: tuple[str, ...]) -> l
     bytes: microseconds since 2000 in UTC), the others as they are."""
     key = (connection.engine.url.render_as_string(hide_password=True), table, names)
     if key not in _copy_type_cache:
-        found = dict(connection.exec_driver_sql(_COLUMN_TYPES, (table,)).all())
+        found: dict[str, str] = dict(connection.exec_driver_sql(_COLUMN_TYPES, (table,)).all())
         _copy_type_cache[key] = [found[name] for name in names]
     return _copy_type_cache[key]
 
@@ -227,7 +227,9 @@ def _copy_tuples(table: Table, names: list[str], rows: Sequence[Row]) -> Iterato
     """Rows as tuples of their values, which psycopg dumps, made as they are consumed; naive
     timestamps (UTC, as the columns hold them) made aware for the timestamptz dumper."""
     pick = itemgetter(*names)
-    values = (pick(row) for row in rows) if len(names) > 1 else ((pick(row),) for row in rows)
+    values: Iterator[tuple[Any, ...]] = (
+        (pick(row) for row in rows) if len(names) > 1 else ((pick(row),) for row in rows)
+    )
     for position, name in enumerate(names):
         if _kind(table, name) is UTCDateTime and any(
             row[name] is not None and row[name].tzinfo is None for row in rows

@@ -28,7 +28,7 @@ class RequestView:
     scope: Mapping[str, Any]
     path_params: Mapping[str, Any]
     endpoint: Any
-    body: bytes | None = None
+    body: bytes | bytearray | None = None
 
     def header(self, name: str) -> str | None:
         """The first value of a request header (case-insensitive)."""
