@@ -13,10 +13,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from jupyter_client import AsyncKernelManager
+from jupyter_client.manager import AsyncKernelManager
 
 
-class FinishedRunKernelManager(AsyncKernelManager):  # type: ignore[misc]
+class FinishedRunKernelManager(AsyncKernelManager):
     """A kernel manager that shuts a kernel down without interrupting it first."""
 
     async def _async_interrupt_kernel(self) -> None:

@@ -62,7 +62,7 @@ def run_report(
     output_dir: str | os.PathLike[str] = DEFAULT_OUTPUT_DIR,
     email: str | Sequence[str] = (),
     keep_notebook: bool = False,
-    database_url: str | None = None,
+    database_url: str | URL | None = None,
     notebook: str | os.PathLike[str] | None = None,
     progress: bool = True,
     **values: Any,
@@ -137,7 +137,7 @@ def _mail_settings(email: str | Sequence[str]) -> tuple[tuple[str, ...], SmtpSet
     return recipients, SmtpSettings.from_env() if recipients else None
 
 
-def _reachable_database(database_url: str | None, parameters: ReportParameters) -> URL:
+def _reachable_database(database_url: str | URL | None, parameters: ReportParameters) -> URL:
     """The database URL, after checking it can be read and has the tables."""
     url = require_database(database_url)
     connect(url, user_id=parameters.user_id).overview("1h")
