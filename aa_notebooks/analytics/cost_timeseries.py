@@ -74,7 +74,7 @@ def _labels(by: str, rows: Sequence[Row], cells: dict[Cell, Sums]) -> dict[Key, 
     model, or without any agent, are a key of their own.
     """
     if by == "model":
-        return {model: model for _, model in cells}  # type: ignore[misc]
+        return {key: cast(Model, key) for _, key in cells}
     names: dict[Key, str | None] = {}
     for row in rows:
         key, name = _key(by, row), row["agent_name"]
