@@ -33,7 +33,7 @@ def add_status_route(router: APIRouter, client: Any, caller: Any) -> None:
 def _record(status: BudgetStatus) -> dict[str, Any]:
     """One budget's status as JSON: money as exact decimal strings, times in ISO 8601."""
     budget = status.budget
-    return jsonable({
+    record: dict[str, Any] = jsonable({
         "id": budget.id, "name": budget.name, "scope": budget.scope, "target": budget.target,
         "user_id": budget.user_id, "alert_type": budget.alert_type,
         "threshold_usd": budget.threshold_usd, "alert_at_percentage": budget.alert_at_percentage,
@@ -44,3 +44,4 @@ def _record(status: BudgetStatus) -> dict[str, Any]:
         "projected_exhaustion": status.projected_exhaustion, "blocking": status.blocking,
         "reason": status.reason,
     })  # fmt: skip
+    return record

@@ -126,7 +126,8 @@ def revoke_token(url: str | URL | None, token_id: uuid.UUID | str) -> datetime:
         revoked = connection.execute(select(columns.revoked_at).where(columns.id == key)).first()
     if revoked is None:
         raise NotFoundError(f"no API token with id {key} (see `aa-notebooks token list`)")
-    return revoked.revoked_at
+    revoked_at: datetime = revoked.revoked_at
+    return revoked_at
 
 
 def has_active_tokens(engine: Engine) -> bool:

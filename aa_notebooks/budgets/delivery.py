@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from sqlalchemy import Engine, and_, select, update
+from sqlalchemy import Engine, RowMapping, and_, select, update
 from sqlalchemy.engine import URL
 
 from aa_notebooks.budgets.alert_email import alert_message
@@ -133,5 +133,5 @@ def _set_notified(engine: Engine, event: AlertEvent, *, claimed: bool) -> bool:
         return connection.execute(statement).rowcount == 1
 
 
-def _event(row: Mapping[str, Any]) -> AlertEvent:
+def _event(row: Mapping[str, Any] | RowMapping) -> AlertEvent:
     return AlertEvent(**{**row, "kind": AlertKind(row["kind"])})

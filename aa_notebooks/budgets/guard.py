@@ -179,7 +179,7 @@ class DriverDialect:
         """A named parameter in the driver's style: sqlite3's `:name`, psycopg's `%(name)s`."""
         return f":{name}" if self.sqlite else f"%({name})s"
 
-    def uuid(self, value: uuid.UUID | None) -> uuid.UUID | str | None:
+    def bind_uuid(self, value: uuid.UUID | None) -> uuid.UUID | str | None:
         """A UUID as the driver binds it to a Uuid column."""
         return storage_uuid(value) if self.sqlite and value is not None else value
 
@@ -294,7 +294,7 @@ def _key_values(keys: set[LedgerKey], driver: DriverDialect) -> dict[str, Any]:
     user = next((uuid.UUID(key) for scope, key in keys if scope == BudgetScope.user.value), None)
     agents = sorted(key for scope, key in keys if scope == BudgetScope.agent.value)
     values: dict[str, Any] = {
-        "user": driver.uuid(user),
+        "user": driver.bind_uuid(user),
         "flow": next((key for scope, key in keys if scope == BudgetScope.flow.value), None),
     }
     for slot in range(AGENT_SLOTS):
@@ -307,13 +307,13 @@ def _spend_values(
 ) -> dict[str, Any]:
     """The parameters of `_spend_statement`: each hard stop's ledger key and window split."""
     user = next((uuid.UUID(key) for scope, key in keys if scope == BudgetScope.user.value), None)
-    values = {"user": driver.uuid(user), "end": driver.time(splits[0].end)}
+    values = {"user": driver.bind_uuid(user), "end": driver.time(splits[0].end)}
     for position, (stop, split) in enumerate(zip(stops, splits, strict=True)):
         key = str(user) if stop.scope is BudgetScope.user else stop.target or ""
         values[f"scope{position}"] = stop.scope.value
         values[f"key{position}"] = "" if stop.scope is BudgetScope.global_ else key
         values[f"target{position}"] = stop.target
-        values[f"agent{position}"] = driver.uuid(stop.agent_id)
+        values[f"agent{position}"] = driver.bind_uuid(stop.agent_id)
         for name in ("ledger_from", "last_hour", "head_from", "head_to", "next_hour"):
             values[f"{name}{position}"] = driver.time(getattr(split, name))
     return values

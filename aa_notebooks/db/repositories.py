@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, cast
 
 from pydantic import BaseModel
 from sqlalchemy import inspect, select
@@ -63,7 +63,7 @@ class _Repository(Generic[ModelT]):
     def _missing_columns(self, session: Session) -> tuple[str, ...]:
         """Mapped columns the attached database lacks (the kit's additions, on an AgentOS one)."""
         bind = session.get_bind()
-        key = (bind.url.render_as_string(hide_password=False), self.model.__tablename__)
+        key = (bind.engine.url.render_as_string(hide_password=False), self.model.__tablename__)
         if key not in _MISSING_COLUMNS:
             present = {c["name"] for c in inspect(session.connection()).get_columns(key[1])}
             _MISSING_COLUMNS[key] = tuple(
@@ -77,7 +77,7 @@ class _Repository(Generic[ModelT]):
     def _create(self, data: BaseModel | Mapping[str, Any], commit: bool, **extra: Any) -> Any:
         row = self._to_row(data, **extra)
 
-        def work(session: Session) -> ModelT:
+        def work(session: Session) -> ModelT | None:
             # A Core INSERT names only the given columns; the ORM would name every mapped one.
             session.execute(table_of(self.model).insert().values(**row))
             if commit:
@@ -111,7 +111,9 @@ class _Repository(Generic[ModelT]):
         self, rows: Iterable[BaseModel | Mapping[str, Any]], *, validate: bool = True
     ) -> Any:
         """Insert many rows in one transaction; returns how many. `validate=False` trusts dicts."""
-        prepared = (self._to_row(r) for r in rows) if validate else rows
+        # validate=False is the caller's word that the rows are column dicts already
+        trusted = cast(Iterable[Mapping[str, Any]], rows)
+        prepared = (self._to_row(r) for r in rows) if validate else trusted
 
         def work(session: Session) -> int:
             count = bulk_insert_rows(session.connection(), table_of(self.model), prepared)

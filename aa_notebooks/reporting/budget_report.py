@@ -152,7 +152,7 @@ class BudgetReport:
                 _status_cell(row["status"]),
                 _exhaustion(row["status"], exhaustion, timezone),
             ))  # fmt: skip
-        html = blocks.kpi_rows(rows, headings).data
+        html: str = blocks.kpi_rows(rows, headings).data
         unavailable = self.statuses[self.statuses["status"] == "unavailable"]
         for row in unavailable.to_dict("records"):
             html += blocks.note(f"{row['name']}: {row['reason']}", kind="warning").data
@@ -203,10 +203,11 @@ def _burn_down_chart(daily: pd.DataFrame) -> alt.FacetChart:
         alt.Chart().mark_rule(color="#d97706", strokeDash=[4, 3]).encode(y="max(alert_level_usd):Q")
     )
     limit = alt.Chart().mark_rule(color="#dc2626").encode(y="max(threshold_usd):Q")
-    return (
+    chart: alt.FacetChart = (
         alt.layer(spend, alert, limit, data=daily)
         .properties(width=340, height=150)
         .facet(facet=alt.Facet("budget:N", title=None), columns=2)
         .resolve_scale(x="independent", y="independent")
         .properties(title="Spend in each budget's window (amber: alert level, red: threshold)")
     )
+    return chart

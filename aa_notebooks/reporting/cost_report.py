@@ -165,7 +165,7 @@ def _unpriced_warning(models: tuple[str, ...]) -> str:
 
 def _cost_by_chart(frame: pd.DataFrame, by: str) -> alt.Chart:
     """Cost per model or agent, most expensive first."""
-    return (
+    chart: alt.Chart = (
         alt.Chart(frame[[by, "cost_usd"]])
         .mark_bar(color=BAR_COLORS[by])
         .encode(
@@ -174,3 +174,4 @@ def _cost_by_chart(frame: pd.DataFrame, by: str) -> alt.Chart:
         )
         .properties(width=charts.NARROW, height=220, title=f"Cost by {by}")
     )
+    return chart

@@ -35,7 +35,7 @@ def report_message(
     )
     headline = rendered.summary.splitlines()[0] if rendered.summary else ""
     return build_message(
-        subject=f"{parameters.title}: {headline}" if headline else parameters.title,
+        subject=f"{parameters.title}: {headline}" if headline else parameters.title or "",
         sender=sender,
         recipients=list(recipients),
         text=text,

@@ -71,8 +71,9 @@ class ReportParameters:
     @classmethod
     def from_notebook(cls, values: Mapping[str, object]) -> ReportParameters:
         """The parameters as the notebook's parameters cell holds them."""
-        known = {name: values[name] for name in cls.__dataclass_fields__ if name in values}
-        return cls(**known)  # type: ignore[arg-type]
+        # the notebook's values, of any type: __post_init__ checks the ones that can be wrong
+        known: dict[str, Any] = {n: values[n] for n in cls.__dataclass_fields__ if n in values}
+        return cls(**known)
 
     def titled(self, kind: str) -> ReportParameters:
         """These parameters with the `kind` report's own title when none was given."""

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from html import escape
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.engine import URL
 
@@ -31,6 +31,9 @@ from aa_notebooks.reporting.kernel import execute_notebook
 from aa_notebooks.reporting.mail import send_report
 from aa_notebooks.reporting.notebooks import DEFAULT_OUTPUT_DIR, REPORT_KINDS, report_notebook
 from aa_notebooks.reporting.parameters import DEFAULT_TITLES, ReportParameters
+
+if TYPE_CHECKING:
+    from nbformat import NotebookNode
 
 
 @dataclass(frozen=True)
@@ -62,7 +65,7 @@ def run_report(
     output_dir: str | os.PathLike[str] = DEFAULT_OUTPUT_DIR,
     email: str | Sequence[str] = (),
     keep_notebook: bool = False,
-    database_url: str | None = None,
+    database_url: str | URL | None = None,
     notebook: str | os.PathLike[str] | None = None,
     progress: bool = True,
     **values: Any,
@@ -137,7 +140,7 @@ def _mail_settings(email: str | Sequence[str]) -> tuple[tuple[str, ...], SmtpSet
     return recipients, SmtpSettings.from_env() if recipients else None
 
 
-def _reachable_database(database_url: str | None, parameters: ReportParameters) -> URL:
+def _reachable_database(database_url: str | URL | None, parameters: ReportParameters) -> URL:
     """The database URL, after checking it can be read and has the tables."""
     url = require_database(database_url)
     connect(url, user_id=parameters.user_id).overview("1h")
@@ -152,7 +155,7 @@ def _output_paths(kind: str, output_dir: str | os.PathLike[str]) -> tuple[Path, 
     return folder / f"{stem}.ipynb", folder / f"{stem}.html"
 
 
-def _write_html(executed: object, parameters: ReportParameters, html_path: Path) -> Any:
+def _write_html(executed: NotebookNode, parameters: ReportParameters, html_path: Path) -> Any:
     """The executed notebook as the standalone page, written to `html_path`."""
     from aa_notebooks.reporting.page import render
 
@@ -188,7 +191,7 @@ def _execute(
     price_file: str | None,
     target: Path,
     progress: bool,
-) -> object:
+) -> NotebookNode:
     """Run the notebook with papermill; ReportError (notebook kept) when a cell fails."""
     import papermill
     from papermill.exceptions import PapermillExecutionError

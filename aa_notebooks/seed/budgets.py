@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal
+from typing import cast
 
 from sqlalchemy import ColumnElement, Connection, func, select
 
@@ -81,7 +82,7 @@ def _spend(
     query = select(func.coalesce(func.sum(AgentExecution.cost_usd), 0)).where(
         AgentExecution.started_at >= since, AgentExecution.started_at <= until, *where
     )
-    return Decimal(connection.execute(query).scalar_one())
+    return Decimal(cast(Decimal, connection.execute(query).scalar_one()))  # COALESCE: not NULL
 
 
 def _round_figure(amount: Decimal, rounding: str) -> Decimal:

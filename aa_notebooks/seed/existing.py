@@ -43,8 +43,8 @@ def delete_kit_rows(connection: Connection) -> int:
     else:
         for model in executions:
             connection.execute(table_of(model).delete())
-    for model in (BudgetAlertEvent, BudgetAlert):
-        connection.execute(table_of(model).delete())
+    for alerts in (BudgetAlertEvent, BudgetAlert):
+        connection.execute(table_of(alerts).delete())
     users = table_of(User)
     connection.execute(users.delete().where(users.c.id.in_([u.id for u in USERS])))
     return count

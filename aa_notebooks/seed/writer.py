@@ -86,6 +86,7 @@ def _helper_chunks(plan: SeedPlan) -> Iterator[Chunk]:
     }
     command = [sys.executable, "-m", "aa_notebooks.seed.helper"]
     with subprocess.Popen(command, stdin=PIPE, stdout=PIPE, stderr=PIPE, env=environment) as helper:
+        assert helper.stdin and helper.stdout and helper.stderr  # all three are PIPEs
         try:
             pickle.dump(plan, helper.stdin)
             helper.stdin.close()

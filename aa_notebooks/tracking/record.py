@@ -59,7 +59,8 @@ class ExecutionRecord:
     @property
     def id(self) -> uuid.UUID:
         """The client-generated execution id that makes writing this record idempotent."""
-        return self.execution["id"]
+        execution_id: uuid.UUID = self.execution["id"]
+        return execution_id
 
     def to_line(self) -> bytes:
         """One line of JSON holding every row, with its newline."""

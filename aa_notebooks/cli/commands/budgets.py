@@ -12,7 +12,7 @@ from typing import Any
 
 from aa_notebooks.budgets.client import BudgetClient
 from aa_notebooks.cli.context import CommandContext
-from aa_notebooks.cli.options import positive_int
+from aa_notebooks.cli.options import Subcommands, positive_int
 from aa_notebooks.errors import InvalidInputError
 
 ACTIONS = ("list", "create", "update", "delete", "status", "evaluate")
@@ -33,7 +33,7 @@ def _flag(text: str) -> bool:
     raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
 
 
-def register(subcommands: argparse._SubParsersAction) -> list[argparse.ArgumentParser]:
+def register(subcommands: Subcommands) -> list[argparse.ArgumentParser]:
     """Add the budgets subcommand."""
     budgets = subcommands.add_parser(
         "budgets",

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from aa_notebooks.budgets.client import BudgetClient
 from aa_notebooks.cli.context import CommandContext
+from aa_notebooks.cli.options import Subcommands
 from aa_notebooks.cli.output import render
 from aa_notebooks.db.inspection import database_info
 from aa_notebooks.db.url import mask_url, resolve_url
@@ -26,7 +27,7 @@ BUDGET_COLUMNS = ("name", "scope", "target", "alert_type", "threshold_usd", "spe
                   "percent_used", "status", "projected_exhaustion")  # fmt: skip
 
 
-def register(subcommands: argparse._SubParsersAction) -> list[argparse.ArgumentParser]:
+def register(subcommands: Subcommands) -> list[argparse.ArgumentParser]:
     """Add the demo subcommand."""
     demo = subcommands.add_parser(
         "demo",
