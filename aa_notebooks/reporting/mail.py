@@ -14,6 +14,7 @@ from aa_notebooks.notify import (
     build_message,
     send_email,
 )
+from aa_notebooks.reporting.notebooks import ReportKind
 from aa_notebooks.reporting.page import RenderedReport
 from aa_notebooks.reporting.parameters import ReportParameters
 
@@ -48,7 +49,7 @@ def report_message(
 def send_report(
     rendered: RenderedReport,
     parameters: ReportParameters,
-    kind: str,
+    kind: ReportKind,
     html_path: Path,
     recipients: Sequence[str],
     settings: SmtpSettings,

@@ -29,7 +29,12 @@ from aa_notebooks.notify import SmtpSettings, parse_recipients
 from aa_notebooks.pricing.resolver import ENV_PRICING_FILE
 from aa_notebooks.reporting.kernel import execute_notebook
 from aa_notebooks.reporting.mail import send_report
-from aa_notebooks.reporting.notebooks import DEFAULT_OUTPUT_DIR, REPORT_KINDS, report_notebook
+from aa_notebooks.reporting.notebooks import (
+    DEFAULT_OUTPUT_DIR,
+    REPORT_KINDS,
+    ReportKind,
+    report_notebook,
+)
 from aa_notebooks.reporting.parameters import DEFAULT_TITLES, ReportParameters
 
 if TYPE_CHECKING:
@@ -40,7 +45,7 @@ if TYPE_CHECKING:
 class ReportResult:
     """What a report run produced."""
 
-    kind: str
+    kind: ReportKind
     html_path: Path
     notebook_path: Path | None
     emailed_to: tuple[str, ...] = field(default=())
@@ -59,7 +64,7 @@ class ReportResult:
 
 
 def run_report(
-    kind: str,
+    kind: ReportKind,
     parameters: ReportParameters | None = None,
     *,
     output_dir: str | os.PathLike[str] = DEFAULT_OUTPUT_DIR,
@@ -99,7 +104,7 @@ def run_report(
     )
 
 
-def _notebook_of(kind: str, notebook: str | os.PathLike[str] | None) -> Path:
+def _notebook_of(kind: ReportKind, notebook: str | os.PathLike[str] | None) -> Path:
     """The built-in notebook of `kind`, or the user's own."""
     if kind not in REPORT_KINDS:
         raise InvalidInputError(f"unknown report {kind!r}: choose one of {', '.join(REPORT_KINDS)}")
@@ -107,7 +112,7 @@ def _notebook_of(kind: str, notebook: str | os.PathLike[str] | None) -> Path:
 
 
 def _parameters(
-    kind: str, given: ReportParameters | None, values: dict[str, Any], own: Path | None
+    kind: ReportKind, given: ReportParameters | None, values: dict[str, Any], own: Path | None
 ) -> ReportParameters:
     """The checked parameters, titled: the user's notebook keeps its own default title."""
     if given is not None and values:
@@ -147,7 +152,7 @@ def _reachable_database(database_url: str | URL | None, parameters: ReportParame
     return url
 
 
-def _output_paths(kind: str, output_dir: str | os.PathLike[str]) -> tuple[Path, Path]:
+def _output_paths(kind: ReportKind, output_dir: str | os.PathLike[str]) -> tuple[Path, Path]:
     """Where the executed notebook and the HTML go (the folder is made)."""
     folder = Path(output_dir).expanduser()
     folder.mkdir(parents=True, exist_ok=True)
@@ -184,7 +189,7 @@ def _checked_price_file() -> str | None:
 
 
 def _execute(
-    kind: str,
+    kind: ReportKind,
     source: Path,
     parameters: ReportParameters,
     url: URL,

@@ -29,7 +29,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from aa_notebooks.errors import ConfigurationError, first_line
+from aa_notebooks.errors import ConfigurationError, ReportError, first_line
 from aa_notebooks.reporting.notebooks import DEFAULT_OUTPUT_DIR
 from aa_notebooks.reporting.schedules import (
     EVALUATE_JOB,
@@ -56,8 +56,10 @@ def run_schedule(schedule: Schedule, *, database_url: str | None = None) -> obje
 
     from aa_notebooks.reporting import run_report
 
+    if schedule.report is None:  # a report job has its report: checked when the schedule was made
+        raise ReportError(f"schedule {schedule.name!r} names no report")
     return run_report(
-        str(schedule.report),
+        schedule.report,
         schedule.parameters,
         output_dir=schedule.output_dir or DEFAULT_OUTPUT_DIR,
         email=schedule.email,

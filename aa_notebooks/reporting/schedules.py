@@ -26,7 +26,7 @@ from platformdirs import user_config_dir
 
 from aa_notebooks.errors import ConfigurationError, InvalidInputError, MissingExtraError
 from aa_notebooks.notify import parse_recipients
-from aa_notebooks.reporting.notebooks import REPORT_KINDS
+from aa_notebooks.reporting.notebooks import REPORT_KINDS, ReportKind
 from aa_notebooks.reporting.parameters import ReportParameters
 
 if TYPE_CHECKING:
@@ -95,7 +95,7 @@ class Schedule:
 
     name: str
     cron: str
-    report: str | None = None
+    report: ReportKind | None = None
     email: tuple[str, ...] = ()
     output_dir: str | None = None
     job: str = REPORT_JOB
