@@ -10,4 +10,12 @@ from aa_notebooks.ui.executions_grid import ExecutionsGrid
 from aa_notebooks.ui.launch import NoDatabase, open_dashboard, open_trace, opened
 from aa_notebooks.ui.trace import TraceExplorer
 
-__all__ = ["Dashboard", "ExecutionsGrid", "NoDatabase", "TraceExplorer", "open_dashboard", "open_trace", "opened"]
+__all__ = [
+    "Dashboard",
+    "ExecutionsGrid",
+    "NoDatabase",
+    "TraceExplorer",
+    "open_dashboard",
+    "open_trace",
+    "opened",
+]
