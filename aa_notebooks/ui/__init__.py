@@ -9,12 +9,14 @@ from aa_notebooks.ui.dashboard import Dashboard
 from aa_notebooks.ui.executions_grid import ExecutionsGrid
 from aa_notebooks.ui.launch import NoDatabase, open_dashboard, open_trace, opened
 from aa_notebooks.ui.trace import TraceExplorer
+from aa_notebooks.ui.trace_waterfall import TraceWaterfall
 
 __all__ = [
     "Dashboard",
     "ExecutionsGrid",
     "NoDatabase",
     "TraceExplorer",
+    "TraceWaterfall",
     "open_dashboard",
     "open_trace",
     "opened",

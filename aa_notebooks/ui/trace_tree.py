@@ -2,8 +2,8 @@
 
 `waterfall_rows` is the one place that turns stored steps into the tree the waterfall draws.
 Without parent references every step is a root (a plain ReAct list). Starts come from the
-steps' timestamps when every step has one, else from durations: siblings one after another,
-children from their parent's start.
+steps' timestamps (taken as each step's start) when every step has one and they differ, else
+from durations: siblings one after another, children from their parent's start.
 """
 
 from __future__ import annotations
@@ -80,7 +80,8 @@ def _timestamps(steps: Sequence[Mapping[str, Any]]) -> list[datetime] | None:
     stamps = [step.get("timestamp") for step in steps]
     if not stamps or any(_missing(s) for s in stamps):
         return None
-    return [pd.Timestamp(s).to_pydatetime() for s in stamps]
+    moments = [pd.Timestamp(s).to_pydatetime() for s in stamps]
+    return moments if len(set(moments)) > 1 or len(moments) == 1 else None  # all equal: unusable
 
 
 def waterfall_rows(
