@@ -7,6 +7,7 @@ They show what the analytics layer returns, never numbers of their own; `open_da
 
 from aa_notebooks.ui.dashboard import Dashboard
 from aa_notebooks.ui.executions_grid import ExecutionsGrid
+from aa_notebooks.ui.executions_view import ExecutionsView
 from aa_notebooks.ui.launch import NoDatabase, open_dashboard, open_trace, opened
 from aa_notebooks.ui.trace import TraceExplorer
 from aa_notebooks.ui.trace_waterfall import TraceWaterfall
@@ -14,6 +15,7 @@ from aa_notebooks.ui.trace_waterfall import TraceWaterfall
 __all__ = [
     "Dashboard",
     "ExecutionsGrid",
+    "ExecutionsView",
     "NoDatabase",
     "TraceExplorer",
     "TraceWaterfall",

@@ -53,14 +53,24 @@ def _time_axis(bucket: str, **options: Any) -> alt.X:
     return alt.X(f"{unit}(bucket):T", title=bucket.capitalize(), axis=axis, **options)
 
 
+BRUSH = "brush"
+"""The activity chart's interval selection: dragging across it picks a time range."""
+
+
 def activity(series: pd.DataFrame, bucket: str) -> Plot:
-    """Executions (bars) and success rate (line, right axis) per hour or day."""
+    """Executions (bars) and success rate (line, right axis) per hour or day; dragging across
+    the bars brushes a time range (the `BRUSH` selection)."""
 
     def build(data: pd.DataFrame) -> alt.TopLevelMixin:
         base = alt.Chart(data).encode(x=_time_axis(bucket))
-        bars = base.mark_bar(color="#60a5fa").encode(
-            y=alt.Y("executions:Q", title="Executions"),
-            tooltip=[alt.Tooltip("bucket:T", title=bucket), alt.Tooltip("executions:Q")],
+        brush = alt.selection_interval(name=BRUSH, encodings=["x"])
+        bars = (
+            base.mark_bar(color="#60a5fa")
+            .add_params(brush)
+            .encode(
+                y=alt.Y("executions:Q", title="Executions"),
+                tooltip=[alt.Tooltip("bucket:T", title=bucket), alt.Tooltip("executions:Q")],
+            )
         )
         line = base.mark_line(color="#16a34a", point=True).encode(
             x=_time_axis(bucket, bandPosition=0.5),  # points at the middle of their bars

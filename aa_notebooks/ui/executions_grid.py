@@ -115,6 +115,7 @@ class ExecutionsGrid(anywidget.AnyWidget):
         self._analytics = analytics
         self._window: Window | None = None
         self._list: ExecutionRows | None = None
+        self._arguments: dict[str, Any] = {}
         self._on_open = on_open
         self._timezone = timezone
         self.on_msg(self._message)
@@ -189,24 +190,33 @@ class ExecutionsGrid(anywidget.AnyWidget):
         if self._analytics is not None:
             self._relist()
 
+    def listing_for(self, analytics: Analytics, window: Window) -> ExecutionRows:
+        """A new list of `window` with the grid's sort and its last valid filters (for callers
+        that make it elsewhere, such as the dashboard's refresh, then `display` it)."""
+        return analytics.execution_rows(
+            period=window, sort_by=self.sort_by, sort_order=self.sort_order, **self._arguments
+        )
+
+    def display(self, analytics: Analytics, listing: ExecutionRows) -> None:
+        """Show a list made by `listing_for`; the front end drops the rows it holds."""
+        self._analytics, self._window, self._list = analytics, listing.window, listing
+        with self.hold_sync():
+            self.error = ""
+            self.label = f"{listing.window} · {analytics.scope}"
+            self.total = listing.total
+            self.version += 1
+
     def _relist(self) -> None:
         """Make the list for the current window, filters and sort; on bad input, say why and
         keep showing the previous list."""
-        assert self._analytics is not None
+        assert self._analytics is not None and self._window is not None
         try:
+            arguments = filter_arguments(self.filters)
             listing = self._analytics.execution_rows(
-                period=self._window,
-                sort_by=self.sort_by,
-                sort_order=self.sort_order,
-                **filter_arguments(self.filters),
+                period=self._window, sort_by=self.sort_by, sort_order=self.sort_order, **arguments
             )
         except AnalyticsError as exc:
             self.error = str(exc)
             return
-        self._list = listing
-        window = listing.window
-        with self.hold_sync():
-            self.error = ""
-            self.label = f"{window} · {self._analytics.scope}"
-            self.total = listing.total
-            self.version += 1
+        self._arguments = arguments
+        self.display(self._analytics, listing)
