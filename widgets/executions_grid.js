@@ -254,7 +254,8 @@ class Grid {
   reset() {
     this.pages.clear();
     this.pending.clear();
-    this.cursor = Math.min(this.cursor, this.total - 1);
+    this.cursor = -1; // a new list: back to its top
+    this.viewport.scrollTop = 0;
     this.viewport.style.height = `${this.model.get("height")}px`;
     this.spacer.style.height = `${this.spacerHeight()}px`;
     this.draw();
