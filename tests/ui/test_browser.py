@@ -46,6 +46,7 @@ CHROMIUM_FLAGS = [
 ]  # fmt: skip
 TIMEOUT_MS = 90_000
 OUT = ".jp-OutputArea"
+BOARD = f"{OUT} .aa-dashboard"
 KPI_KEYS = {
     "Total Executions": "total-executions",
     "Success Rate": "success-rate",
@@ -135,17 +136,17 @@ def open_a_trace(page: Page, analytics: Analytics) -> None:
         if d.traces is not None and len(d.traces) > 1
     )
     assert detail.traces is not None
-    row = page.locator(f"{OUT} .aa-grid-row[data-index='{index}']")
+    row = page.locator(f"{BOARD} .aa-grid-row[data-index='{index}']")
     expect(row).to_have_attribute("data-id", str(rows["id"].iloc[index]))
     row.click()
-    steps = page.locator(f"{OUT} .aa-trace-explorer .aa-step")
+    steps = page.locator(f"{BOARD} .aa-trace-explorer .aa-step")
     expect(steps).to_have_count(len(detail.traces))
     shown = [steps.nth(i).get_attribute("data-step-type") for i in range(steps.count())]
     assert shown == list(detail.traces["step_type"])
-    bars = page.locator(f"{OUT} .aa-trace-explorer .aa-wf-row")
+    bars = page.locator(f"{BOARD} .aa-trace-explorer .aa-wf-row")
     expect(bars).to_have_count(len(detail.traces))
     assert [bars.nth(i).get_attribute("data-type") for i in range(bars.count())] == shown
-    screenshot(page, ".aa-trace-explorer", "trace.png")
+    screenshot(page, ".aa-dashboard .aa-trace-explorer", "trace.png")
 
 
 def brush_the_activity_chart(page: Page, whole: str) -> None:
@@ -164,7 +165,7 @@ def brush_the_activity_chart(page: Page, whole: str) -> None:
     expect(page.locator(f"{OUT} .aa-status[data-busy='false']")).to_contain_text("Updated")
     total = page.locator(f"{OUT} [data-kpi='total-executions'] .aa-kpi-value").inner_text()
     assert 0 < int(total.replace(",", "")) < int(whole.replace(",", ""))
-    grid_status = page.locator(f"{OUT} .aa-dashboard .aa-grid-status")
+    grid_status = page.locator(f"{BOARD} .aa-grid-status")
     expect(grid_status).to_contain_text(f"of {total} executions")
     screenshot(page, ".aa-dashboard", "dashboard-brushed.png")
     page.mouse.click(box["x"] + box["width"] * 0.1, y)  # outside the brush: cleared
@@ -202,6 +203,11 @@ def test_dashboard_notebook_in_jupyterlab(lab: tuple[str, str], page: Page, tmp_
     assert thirty != seven and kpis_on_page(page) == thirty
     screenshot(page, ".aa-dashboard", "dashboard-30d.png")
 
+    # the notebook's other cells: the grid on its own (30d) and one trace's waterfall
+    alone = page.locator(f"{OUT} .aa-executions-view .aa-grid-status")
+    expect(alone).to_contain_text(f"of {thirty['Total Executions']} executions")
+    standalone = ".aa-trace-explorer:not(.aa-dashboard *):not(.aa-executions-view *)"
+    expect(page.locator(f"{OUT} {standalone} .aa-wf-row").first).to_be_visible()
     brush_the_activity_chart(page, thirty["Total Executions"])
     open_a_trace(page, analytics)
     export_csv(page, tmp_path, int(thirty["Total Executions"]))
