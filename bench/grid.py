@@ -7,6 +7,8 @@ times pages at offsets from the top to the bottom of a 90d window holding every 
 sorted by start time and by cost, filtered by status, by a text search and by a cost range, and
 narrowed to a brushed day. A "jump" page is far from any row read before (the list seeks from
 its start or its end); a "scroll" page follows the one before it (it seeks from a known row).
+The baseline reads that next page with `Analytics.executions(offset=...)`: one LIMIT/OFFSET
+query (plus its count), stepping over every row before it, as a grid without row seeking would.
 
 The databases are bench/analytics.py's (seeded once at its fixed NOW and kept for reruns).
 
@@ -85,7 +87,19 @@ def timings(analytics: Analytics, window: Window, case: dict[str, Any], runs: in
     jump = page_ms(jumped, middle, 1)
     scroll = page_ms(jumped, middle + PAGE, runs) if grid.total > middle + PAGE else 0.0
     end = page_ms(ExecutionsGrid(analytics, window, **_traits(case)), last, 1)
-    return [grid.total, listed, first, jump, scroll, end]
+    traits = _traits(case)
+    started = time.perf_counter()
+    analytics.executions(  # the baseline: the same page as one plain LIMIT/OFFSET query
+        1,
+        PAGE,
+        period=window,
+        offset=middle + PAGE,
+        sort_by=traits["sort_by"],
+        sort_order=traits["sort_order"],
+        **traits["filters"],
+    )
+    offset_page = (time.perf_counter() - started) * 1000
+    return [grid.total, listed, first, jump, scroll, end, offset_page]
 
 
 def _traits(case: dict[str, Any]) -> dict[str, Any]:
@@ -133,8 +147,8 @@ def main() -> None:
         urls["PostgreSQL"] = seeding.postgres_url(args.postgres_url, args.executions)
     print(f"\n{args.executions:,} executions; {PAGE} rows a page; median of {args.runs} runs\n")
     print("| database | list | rows | new list (ms) | first page | jump to the middle | "
-          "next page on | jump to the last |")  # fmt: skip
-    print("|---|---|---:|---:|---:|---:|---:|---:|")
+          "next page on | jump to the last | baseline: next page by OFFSET |")  # fmt: skip
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|")
     for name, url in urls.items():
         seeding.seeded(url, args.executions)
         migrate(get_engine(url))  # the grid's sort indexes, on a database seeded before them
