@@ -374,4 +374,4 @@ def _clipped(brushed: tuple[datetime, datetime], window: Window) -> Window | Non
     start, end = max(brushed[0], lower), min(brushed[1], upper)
     if start >= end:
         return None
-    return Window(start, end, False, f"brushed {start:%Y-%m-%d %H:%M} to {end:%Y-%m-%d %H:%M}")
+    return Window(start, end, False, "brushed")  # shown as "brushed [start – end) UTC"

@@ -6,7 +6,10 @@ executions grid to it, and clearing the brush brings back the whole period.
 
 from __future__ import annotations
 
+import io
 from datetime import datetime, timedelta
+
+import pandas as pd
 
 from aa_notebooks.analytics import Analytics
 from aa_notebooks.ui import Dashboard
@@ -23,14 +26,14 @@ def ms(moment: datetime) -> float:
 
 def test_brushing_narrows_cards_and_grid(dashboard: Dashboard, analytics: Analytics):
     dashboard.set_brush(NOW - 2 * D - H, NOW - 2 * H)  # E2 and E3
-    assert dashboard.brush is not None and dashboard.brush.label == (
-        "brushed 2026-11-23 11:00 to 2026-11-25 10:00"
-    )
+    assert str(dashboard.brush) == "brushed [2026-11-23 11:00 – 2026-11-25 10:00) UTC"
     assert dashboard.kpis == expected_kpis(analytics.overview(dashboard.brush))
     assert dashboard.kpis["Total Executions"] == "2"
     assert dashboard.recent.total == 2
     assert [r["id"] for r in dashboard.recent.rows(0, 10)] == [str(eid(2)), str(eid(3))]
-    assert dashboard.message.startswith("Cards and executions show brushed 2026-11-23 11:00")
+    assert dashboard.message.startswith(
+        "Cards and executions show brushed [2026-11-23 11:00 – 2026-11-25 10:00) UTC: the range"
+    )
     dashboard.clear_brush()
     assert dashboard.brush is None and dashboard.kpis["Total Executions"] == "5"
     assert dashboard.recent.total == 5 and dashboard.message == ""
@@ -71,3 +74,12 @@ def test_brush_range_from_vega_values():
     assert brush_range(None) is None and brush_range({"value": None}) is None
     assert brush_range({"value": {"x": [ms(end), ms(end)]}}) is None  # no width
     assert brush_range({"value": {"x": ["soon", "later"]}}) is None
+
+
+def test_export_follows_the_brush(dashboard: Dashboard):
+    dashboard.set_brush(NOW - 2 * D - H, NOW - 2 * H)  # E2 and E3
+    exported = dashboard.export_csv()
+    assert exported is not None and exported.rows == 2
+    frame = pd.read_csv(io.StringIO(exported.path.read_text(encoding="utf-8")))
+    assert sorted(frame["id"]) == sorted([str(eid(2)), str(eid(3))])
+    assert exported.path.name.startswith("agent-executions_brushed_all-users_")
