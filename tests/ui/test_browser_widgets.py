@@ -36,19 +36,23 @@ NESTED_STEPS = [
     {"step_number": 1, "step_type": "action", "content": "delegate to the researcher",
      "duration_ms": 900},
     {"step_number": 2, "step_type": "thought", "content": '{"plan": ["search", "<b>read</b>"]}',
-     "duration_ms": 100},
-    {"step_number": 3, "step_type": "tool_call", "content": "search the web", "duration_ms": 500},
+     "duration_ms": 100, "input_tokens": 1200, "output_tokens": 80},
+    {"step_number": 3, "step_type": "tool_call", "content": "search the web", "duration_ms": 500,
+     "input_tokens": 300, "output_tokens": 40},
     {"step_number": 4, "step_type": "observation", "content": SCRIPT, "duration_ms": 200},
-    {"step_number": 5, "step_type": "final_answer", "content": "done", "duration_ms": 50},
+    {"step_number": 5, "step_type": "final_answer", "content": "done", "duration_ms": 50,
+     "input_tokens": 900, "output_tokens": 60},
 ]  # fmt: skip
 NESTED_PARENTS = [None, 1, 1, 3, None]  # step 4 is inside the tool call inside the action
+NESTED_USAGE = {"step_number": [2, 3, 5], "cost_usd": [0.0042, 0.0011, 0.0029]}
 
 
 def notebook_cells() -> list[str]:
     return [
         "%load_ext aa_notebooks\nfrom aa_notebooks.ui import TraceWaterfall",
         "view = %agent_analytics executions --period 90d --grid\nview.widget",
-        f"TraceWaterfall({NESTED_STEPS!r}, {NESTED_PARENTS!r})",
+        f"import pandas as pd\nusage = pd.DataFrame({NESTED_USAGE!r})\n"
+        f"TraceWaterfall({NESTED_STEPS!r}, {NESTED_PARENTS!r}, usage=usage)",
     ]
 
 
@@ -169,6 +173,8 @@ def test_grid_and_waterfall_in_jupyterlab(lab: tuple[str, str], page: Page):
     nested = page.locator(f"{OUT} .aa-waterfall").last
     rows = nested.locator(".aa-wf-row")
     expect(rows).to_have_count(4)
+    expect(nested.locator(".aa-wf-row[data-index='0'] .aa-wf-slowest")).to_have_count(1)
+    expect(nested.locator(".aa-wf-row[data-index='1'] .aa-wf-costliest")).to_have_count(1)
     nested.locator(".aa-wf-row[data-index='2'] .aa-wf-toggle").click()
     expect(rows).to_have_count(5)
     inner = nested.locator(".aa-wf-row[data-index='3']")
