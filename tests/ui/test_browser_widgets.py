@@ -44,6 +44,14 @@ NESTED_STEPS = [
      "input_tokens": 900, "output_tokens": 60},
 ]  # fmt: skip
 NESTED_PARENTS = [None, 1, 1, 3, None]  # step 4 is inside the tool call inside the action
+MANY = 2_000  # steps of a long flat trace; the last one's content is long (folded at first)
+MANY_CELL = (
+    "types = ['thought', 'action', 'observation', 'tool_call']\n"
+    f"many = [{{'step_number': i + 1, 'step_type': types[i % 4], 'content': f'step {{i + 1}}', "
+    f"'duration_ms': 10}} for i in range({MANY})]\n"
+    "many[-1]['content'] = 'long ' * 1000\n"
+    "TraceWaterfall(many)"
+)
 NESTED_USAGE = {"step_number": [2, 3, 5], "cost_usd": [0.0042, 0.0011, 0.0029]}
 
 
@@ -53,6 +61,7 @@ def notebook_cells() -> list[str]:
         "view = %agent_analytics executions --period 90d --grid\nview.widget",
         f"import pandas as pd\nusage = pd.DataFrame({NESTED_USAGE!r})\n"
         f"TraceWaterfall({NESTED_STEPS!r}, {NESTED_PARENTS!r}, usage=usage)",
+        MANY_CELL,
     ]
 
 
@@ -170,7 +179,7 @@ def test_grid_and_waterfall_in_jupyterlab(lab: tuple[str, str], page: Page):
     assert shown == list(detail.traces["step_type"])
 
     # the nested waterfall: the tool call's observation is folded; expand it, open it
-    nested = page.locator(f"{OUT} .aa-waterfall").last
+    nested = page.locator(f"{OUT} .aa-waterfall").nth(1)  # after the opened trace's
     rows = nested.locator(".aa-wf-row")
     expect(rows).to_have_count(4)
     expect(nested.locator(".aa-wf-row[data-index='0'] .aa-wf-slowest")).to_have_count(1)
@@ -186,8 +195,26 @@ def test_grid_and_waterfall_in_jupyterlab(lab: tuple[str, str], page: Page):
         '{\n  "plan": [\n    "search",\n    "<b>read</b>"\n  ]\n}'
     )
     assert nested.locator("b, script").count() == 0
-    screenshot(page, ".aa-waterfall >> nth=-1", "trace-waterfall.png")
+    screenshot(page, ".aa-waterfall >> nth=1", "trace-waterfall.png")
     nested.locator(".aa-wf-viewport").focus()
     page.keyboard.press("Escape")
     expect(nested.locator(".aa-wf-detail")).to_be_hidden()
+
+    # 2,000 steps: only the rows on screen are drawn; End reaches the last, Enter opens its
+    # long content folded, "Show all" unfolds it
+    many = page.locator(f"{OUT} .aa-waterfall").last
+    expect(many.locator(".aa-wf-row").first).to_be_visible()
+    assert many.locator(".aa-wf-row").count() < 40
+    many.locator(".aa-wf-viewport").focus()
+    page.keyboard.press("End")
+    last = many.locator(f".aa-wf-row[data-index='{MANY - 1}']")
+    expect(last).to_be_visible()
+    expect(last.locator(".aa-wf-step")).to_have_text(f"#{MANY}")
+    assert many.locator(".aa-wf-row").count() < 40
+    page.keyboard.press("Enter")
+    more = many.locator(".aa-wf-more")
+    expect(more).to_have_text("Show all (5,000 characters)")
+    assert len(many.locator(".aa-wf-content").text_content() or "") == 2_000 + len("\n…")
+    more.click()
+    assert many.locator(".aa-wf-content").text_content() == "long " * 1000
     assert errors == []
