@@ -72,7 +72,7 @@ class ExecutionRows:
         self._columns = execution_columns(source)
         self._clauses = [*in_scope(source.user_id), *filters.clauses()]
         self._anchors: OrderedDict[int, tuple[Any, uuid.UUID]] = OrderedDict()
-        key = EXECUTIONS.c[sort_by]
+        key: ColumnElement[Any] = EXECUTIONS.c[sort_by]
         self._raw_key = key
         if sort_by in TEXT_SORTS:
             key = source.dialect.text_order(cast(key, String))
@@ -222,5 +222,5 @@ class ExecutionRows:
                     record = execution_record(self._source, row)
                     records[record["id"]] = record
         ordered = [records[i] for i in ids if i in records]  # a row deleted since is left out
-        names = [c.key for c in self._columns]
+        names = [str(c.key) for c in self._columns]
         return to_frame(ordered, names, times=("started_at", "completed_at"), money=("cost_usd",))

@@ -17,13 +17,19 @@ from sqlalchemy import and_, case
 from sqlalchemy.sql.elements import ColumnElement
 
 from aa_notebooks.analytics.periods import Window
-from aa_notebooks.db.schema import AgentExecution, ExecutionStatus, ExecutionTrace, TokenUsage
+from aa_notebooks.db.schema import (
+    AgentExecution,
+    ExecutionStatus,
+    ExecutionTrace,
+    TokenUsage,
+    table_of,
+)
 from aa_notebooks.errors import InvalidInputError
 from aa_notebooks.validation import check_text
 
-EXECUTIONS = AgentExecution.__table__
-TRACES = ExecutionTrace.__table__
-TOKEN_USAGES = TokenUsage.__table__
+EXECUTIONS = table_of(AgentExecution)
+TRACES = table_of(ExecutionTrace)
+TOKEN_USAGES = table_of(TokenUsage)
 STATUSES = tuple(status.value for status in ExecutionStatus)
 MAX_COST = Decimal("9999.999999")
 """The largest cost NUMERIC(10,6) holds: a cost bound beyond it is surely a mistake."""
@@ -170,19 +176,20 @@ class ExecutionFilter:
             out.append(columns.agent_name == check_text(self.agent_name, "agent_name"))
         if self.model is not None:
             out.append(columns.model_name == check_text(self.model, "model"))
-        costs = [
+        min_cost, max_cost = (
             None if value is None else parse_cost(value, name)
             for value, name in ((self.min_cost, "min_cost"), (self.max_cost, "max_cost"))
-        ]
-        out += _range(columns.cost_usd, *costs, ("min_cost", "max_cost"))
-        durations = [
+        )
+        out += _range(columns.cost_usd, min_cost, max_cost, ("min_cost", "max_cost"))
+        shortest, longest = (
             None if value is None else parse_duration(value, name)
             for value, name in (
                 (self.min_duration_ms, "min_duration_ms"),
                 (self.max_duration_ms, "max_duration_ms"),
             )
-        ]
-        out += _range(columns.execution_time_ms, *durations, ("min_duration_ms", "max_duration_ms"))
+        )
+        names = ("min_duration_ms", "max_duration_ms")
+        out += _range(columns.execution_time_ms, shortest, longest, names)
         if self.search is not None and self.search != "":
             out.append(contains_text(columns.query_preview, self.search, "search"))
         return out

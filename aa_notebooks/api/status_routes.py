@@ -15,6 +15,7 @@ from aa_notebooks.api.budget_access import may_see
 from aa_notebooks.api.encoding import jsonable
 from aa_notebooks.api.principal import Principal
 from aa_notebooks.budgets import BudgetStatus
+from aa_notebooks.budgets.client import BudgetClient
 
 
 def add_status_route(router: APIRouter, client: Any, caller: Any) -> None:
@@ -24,7 +25,7 @@ def add_status_route(router: APIRouter, client: Any, caller: Any) -> None:
 
     @router.get("/budgets/status", summary="Budget status now (read only)")
     def budget_status(analytics: Client, principal: Caller) -> JSONResponse:
-        statuses = analytics.budget_status()
+        statuses = BudgetClient.of(analytics).status()
         shown = [s for s in statuses if may_see(principal, s.budget.scope.value, s.budget.user_id)]
         return JSONResponse({"scope": analytics.scope, "items": [_record(s) for s in shown]})
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -32,6 +32,11 @@ from aa_notebooks.notify import EmailDeliveryError, send_email
 
 log = logging.getLogger(__name__)
 Outcome = Literal["sent", "failed", "taken"]
+AlertNotifier = Callable[[URL], object]
+"""Called with the database URL after a commit recorded alert events; the recording paths
+(`record_execution`, the tracker's writer) take one, and the default, `deliver_alerts`, emails
+them. Pass your own to send elsewhere, or one that does nothing to leave them to
+`budgets evaluate`."""
 
 
 @dataclass(frozen=True)

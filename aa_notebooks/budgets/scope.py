@@ -21,11 +21,11 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, bindparam, or_
 
 from aa_notebooks.budgets.model import Budget
-from aa_notebooks.db.schema import AgentExecution, BudgetAlert, BudgetScope
+from aa_notebooks.db.schema import AgentExecution, BudgetAlert, BudgetScope, table_of
 
 LedgerKey = tuple[str, str]
-EXECUTIONS = AgentExecution.__table__
-BUDGETS = BudgetAlert.__table__
+EXECUTIONS = table_of(AgentExecution)
+BUDGETS = table_of(BudgetAlert)
 
 
 def budget_key(budget: Budget) -> LedgerKey:

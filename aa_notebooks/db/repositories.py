@@ -30,6 +30,7 @@ from aa_notebooks.db.schema import (
     BudgetAlert,
     ExecutionTrace,
     TokenUsage,
+    table_of,
 )
 
 ModelT = TypeVar("ModelT", bound=Base)
@@ -66,7 +67,7 @@ class _Repository(Generic[ModelT]):
         if key not in _MISSING_COLUMNS:
             present = {c["name"] for c in inspect(session.connection()).get_columns(key[1])}
             _MISSING_COLUMNS[key] = tuple(
-                c.name for c in self.model.__table__.columns if c.name not in present
+                c.name for c in table_of(self.model).columns if c.name not in present
             )
         return _MISSING_COLUMNS[key]
 
@@ -78,7 +79,7 @@ class _Repository(Generic[ModelT]):
 
         def work(session: Session) -> ModelT:
             # A Core INSERT names only the given columns; the ORM would name every mapped one.
-            session.execute(self.model.__table__.insert().values(**row))
+            session.execute(table_of(self.model).insert().values(**row))
             if commit:
                 session.commit()
             return session.get(self.model, row["id"], options=self._load_options(session))
@@ -94,7 +95,7 @@ class _Repository(Generic[ModelT]):
 
     def list(self, *, limit: int = 100, offset: int = 0, **equals: Any) -> Any:
         """Rows whose columns equal the given values, in a stable order."""
-        columns = self.model.__table__.c
+        columns = table_of(self.model).c
         unknown = [name for name in equals if name not in columns]
         if unknown:
             raise ValueError(f"{self.model.__tablename__} has no column {unknown[0]!r}")
@@ -113,7 +114,7 @@ class _Repository(Generic[ModelT]):
         prepared = (self._to_row(r) for r in rows) if validate else rows
 
         def work(session: Session) -> int:
-            count = bulk_insert_rows(session.connection(), self.model.__table__, prepared)
+            count = bulk_insert_rows(session.connection(), table_of(self.model), prepared)
             session.commit()
             return count
 

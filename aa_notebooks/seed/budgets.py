@@ -15,7 +15,13 @@ from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal
 from sqlalchemy import ColumnElement, Connection, func, select
 
 from aa_notebooks.db.records import BudgetAlertCreate
-from aa_notebooks.db.schema import AgentExecution, BudgetAlert, BudgetAlertType, BudgetScope
+from aa_notebooks.db.schema import (
+    AgentExecution,
+    BudgetAlert,
+    BudgetAlertType,
+    BudgetScope,
+    table_of,
+)
 from aa_notebooks.seed.catalog import USERS, entity_id
 
 PERIOD_DAYS = 30
@@ -62,7 +68,7 @@ def budget_alerts(connection: Connection, now: datetime) -> list[BudgetAlertCrea
 
 def write_budget_alerts(connection: Connection, budgets: list[BudgetAlertCreate]) -> int:
     """Insert the budgets, replacing earlier seeds' budgets of the same (stable) ids."""
-    table = BudgetAlert.__table__
+    table = table_of(BudgetAlert)
     connection.execute(table.delete().where(table.c.id.in_([b.id for b in budgets])))
     connection.execute(table.insert(), [b.model_dump() for b in budgets])
     return len(budgets)

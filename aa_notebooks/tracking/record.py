@@ -33,6 +33,7 @@ from aa_notebooks.db.schema import (
     ExecutionTrace,
     TokenUsage,
     UTCDateTime,
+    table_of,
 )
 
 Row = dict[str, Any]
@@ -78,18 +79,18 @@ class ExecutionRecord:
         """The record a `to_json` line holds, with every value of its column's type again."""
         document = json.loads(line)
         return cls(
-            _decode(AgentExecution.__table__, document["execution"]),
-            tuple(_decode(ExecutionTrace.__table__, row) for row in document["traces"]),
-            tuple(_decode(TokenUsage.__table__, row) for row in document["usages"]),
+            _decode(table_of(AgentExecution), document["execution"]),
+            tuple(_decode(table_of(ExecutionTrace), row) for row in document["traces"]),
+            tuple(_decode(table_of(TokenUsage), row) for row in document["usages"]),
             bool(document.get("attach", False)),
         )
 
     def check(self) -> None:
         """InvalidInputError naming the first value its column cannot hold (never wrapped)."""
         if not self.attach:
-            check_rows(AgentExecution.__table__, [self.execution])
-        check_rows(ExecutionTrace.__table__, self.traces)
-        check_rows(TokenUsage.__table__, self.usages)
+            check_rows(table_of(AgentExecution), [self.execution])
+        check_rows(table_of(ExecutionTrace), self.traces)
+        check_rows(table_of(TokenUsage), self.usages)
 
 
 def json_line(document: Mapping[str, Any]) -> bytes:
@@ -103,7 +104,7 @@ def json_line(document: Mapping[str, Any]) -> bytes:
 
 def start_from_json(row: Mapping[str, Any]) -> Row:
     """A run's start row (`START_FIELDS`) from its JSON form."""
-    return _decode(AgentExecution.__table__, {name: row.get(name) for name in START_FIELDS})
+    return _decode(table_of(AgentExecution), {name: row.get(name) for name in START_FIELDS})
 
 
 def cut_off_record(start: Row, at: datetime, why: str) -> ExecutionRecord:

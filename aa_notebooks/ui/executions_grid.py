@@ -53,7 +53,7 @@ def display_row(record: dict[str, Any], timezone: str) -> dict[str, Any]:
     return {
         "id": str(record["id"]),
         "status": cells["status"],
-        "cells": [cells[column["key"]] for column in COLUMNS],
+        "cells": [cells[str(column["key"])] for column in COLUMNS],
     }
 
 
@@ -65,7 +65,9 @@ def filter_arguments(filters: dict[str, Any]) -> dict[str, Any]:
     unknown = sorted(set(filters) - set(FILTER_KEYS))
     if unknown:
         raise AnalyticsError(f"unknown grid filter {', '.join(unknown)}")
-    given = {key: str(value).strip() for key, value in filters.items() if value not in (None, "")}
+    given: dict[str, Any] = {
+        key: str(value).strip() for key, value in filters.items() if value not in (None, "")
+    }
     given = {key: value for key, value in given.items() if value}
     if "search" in filters and str(filters["search"]) != "":
         given["search"] = str(filters["search"])  # searched as typed, spaces included
@@ -84,7 +86,7 @@ class ExecutionsGrid(anywidget.AnyWidget):
     _esm = asset("executions_grid.js")
     _css = asset("executions_grid.css")
 
-    columns = t.List(t.Dict(), default_value=list(COLUMNS)).tag(sync=True)
+    columns = t.List(t.Dict(), default_value=[dict(column) for column in COLUMNS]).tag(sync=True)
     total = t.Int(0, help="Executions matching the filters.").tag(sync=True)
     version = t.Int(0, help="Bumped whenever the list changes; older answers are dropped.").tag(
         sync=True

@@ -28,7 +28,7 @@ class ExecutionsView:
         self.trace: TraceExplorer | None = None
         """The trace explorer of the execution opened last, or None."""
         self._trace_area = widgets.VBox()
-        self.grid = ExecutionsGrid(on_open=self.open, timezone=timezone, **grid_traits)
+        self.grid = ExecutionsGrid(on_open=self._open, timezone=timezone, **grid_traits)
         self.grid.show(analytics, window)
         self.widget = widgets.VBox([self.grid, self._trace_area])
         self.widget.add_class("aa-executions-view")
@@ -39,5 +39,9 @@ class ExecutionsView:
         self._trace_area.children = (self.trace.widget,)
         return self.trace
 
+    def _open(self, execution_id: str) -> None:
+        self.open(execution_id)
+
     def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any] | None:
-        return self.widget._repr_mimebundle_(**kwargs)
+        bundle: dict[str, Any] | None = self.widget._repr_mimebundle_(**kwargs)
+        return bundle

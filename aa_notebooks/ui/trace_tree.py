@@ -61,10 +61,7 @@ def _parents(
     if len(parents) != len(keys):
         raise ValueError(f"{len(parents)} parent references for {len(keys)} steps")
     position = {key: i for i, key in enumerate(keys)}
-    found: list[int | None] = [
-        None if _missing(ref) else position.get(ref)  # type: ignore[arg-type]
-        for ref in parents
-    ]
+    found: list[int | None] = [None if _missing(ref) else position.get(ref) for ref in parents]
     for start in range(len(found)):  # a step that is its own ancestor starts a new tree
         seen, node = {start}, found[start]
         while node is not None:

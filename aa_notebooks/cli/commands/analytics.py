@@ -107,7 +107,7 @@ def run_overview(args: argparse.Namespace, context: CommandContext) -> Any:
 
 def run_executions(args: argparse.Namespace, context: CommandContext) -> Any:
     """A page of executions, or with --grid the grid of all of them."""
-    filters = {
+    filters: dict[str, Any] = {
         "status": args.status,
         "agent_id": args.agent_id,
         "agent_name": args.agent_name,
@@ -124,13 +124,14 @@ def run_executions(args: argparse.Namespace, context: CommandContext) -> Any:
                 "--grid shows a widget: use it in a notebook (%agent_analytics executions --grid)"
             )
         return _grid(args, context, filters)
+    window: dict[str, Any] = window_of(args)  # each value is checked by analytics
     return context.analytics().executions(
         args.page,
         args.page_size or context.page_size,
         sort_by=args.sort_by,
         sort_order=args.sort_order,
         **filters,
-        **window_of(args),
+        **window,
     )
 
 
