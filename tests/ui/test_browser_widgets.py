@@ -10,6 +10,7 @@ row-range reader.
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
@@ -115,8 +116,23 @@ def loaded_rows(page: Page) -> None:
     expect(page.locator(f"{GRID} .aa-grid-loading")).to_have_count(0)
 
 
+def brightness(page: Page, selector: str, prop: str) -> float:
+    """The mean of the R, G and B of a computed colour of the first `selector` (0-255)."""
+    value = page.locator(selector).first.evaluate(f"e => getComputedStyle(e).{prop}")
+    channels = [float(c) for c in re.findall(r"[\d.]+", value)[:3]]
+    return sum(channels) / 3
+
+
+def expect_first_row(page: Page, index: int, execution_id: str) -> None:
+    """Wait until the first row on screen is row `index`, showing that execution."""
+    row = page.locator(f"{GRID} .aa-grid-row").first
+    expect(row).to_have_attribute("data-index", str(index))
+    expect(row).to_have_attribute("data-id", execution_id)
+
+
 def first_row(page: Page) -> tuple[int, str]:
     row = page.locator(f"{GRID} .aa-grid-row").first
+    expect(row).to_have_attribute("data-id", re.compile("."))  # its page has arrived
     return int(row.get_attribute("data-index") or -1), row.get_attribute("data-id") or ""
 
 
@@ -129,7 +145,7 @@ def test_grid_and_waterfall_in_jupyterlab(lab: tuple[str, str], page: Page):
     expect(status).to_contain_text(f"of {EXECUTIONS:,} executions")
     loaded_rows(page)
     newest = analytics.executions(1, 1, period="90d").rows.iloc[0]
-    assert first_row(page) == (0, str(newest["id"]))
+    expect_first_row(page, 0, str(newest["id"]))
     hostile = page.locator(f"{GRID} .aa-grid-row").first.locator(".aa-grid-cell")
     assert hostile.nth(1).inner_text() == SCRIPT and hostile.nth(2).inner_text() == IMG
     screenshot(page, ".aa-grid", "executions-grid.png")
@@ -137,6 +153,9 @@ def test_grid_and_waterfall_in_jupyterlab(lab: tuple[str, str], page: Page):
     # scroll far: 80% down the list, the rows there are the database's rows at those offsets
     page.locator(f"{GRID} .aa-grid-viewport").evaluate(
         "v => { v.scrollTop = (v.scrollHeight - v.clientHeight) * 0.8; }"
+    )
+    expect(page.locator(f"{GRID} .aa-grid-row").first).to_have_attribute(
+        "data-index", re.compile(r"^(79|80)\d{3}$")
     )
     loaded_rows(page)
     index, shown_id = first_row(page)
@@ -152,7 +171,7 @@ def test_grid_and_waterfall_in_jupyterlab(lab: tuple[str, str], page: Page):
     )
     loaded_rows(page)
     costliest = analytics.executions(1, 1, period="90d", sort_by="cost_usd").rows.iloc[0]
-    assert first_row(page) == (0, str(costliest["id"]))
+    expect_first_row(page, 0, str(costliest["id"]))  # once the sorted list has arrived
 
     # filter by status, then (any status) by text in the preview: only the hostile one
     page.locator(f"{GRID} select[data-filter='status']").select_option("failure")
@@ -217,4 +236,17 @@ def test_grid_and_waterfall_in_jupyterlab(lab: tuple[str, str], page: Page):
     assert len(many.locator(".aa-wf-content").text_content() or "") == 2_000 + len("\n…")
     more.click()
     assert many.locator(".aa-wf-content").text_content() == "long " * 1000
+
+    # JupyterLab's dark theme: the widgets take its colours (dark background, light text)
+    for widget in (GRID, WATERFALL):
+        assert brightness(page, widget, "backgroundColor") > 200, widget
+    page.locator(".lm-MenuBar-itemLabel", has_text=re.compile("^Settings$")).click()
+    page.locator(".lm-Menu-itemLabel", has_text=re.compile("^Theme$")).click()
+    page.locator(".lm-Menu-itemLabel", has_text=re.compile("^JupyterLab Dark$")).click()
+    expect(page.locator("body")).to_have_attribute("data-jp-theme-light", "false")
+    for widget in (GRID, WATERFALL):
+        assert brightness(page, widget, "backgroundColor") < 80, widget
+        assert brightness(page, widget, "color") > 150, widget
+    assert brightness(page, f"{GRID} .aa-grid-cursor", "backgroundColor") < 130  # light text
+    screenshot(page, ".aa-grid", "executions-grid-dark.png")
     assert errors == []
