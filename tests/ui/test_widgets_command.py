@@ -12,6 +12,7 @@ from aa_notebooks.cli import commands, main
 from aa_notebooks.cli.commands import widgets as widget_commands
 from aa_notebooks.cli.context import CommandContext
 from aa_notebooks.cli.parser import CommandParser
+from aa_notebooks.errors import InvalidInputError
 from aa_notebooks.ui import Dashboard, ExecutionsView, NoDatabase, TraceExplorer
 from tests.ui.dataset import NOW, eid
 
@@ -85,6 +86,16 @@ def test_executions_grid_through_the_magic(shell: InteractiveShell, url: str):
     assert view.grid.sort_by == "cost_usd"
     view.grid.answer({"kind": "open", "id": str(eid(7))})
     assert view.trace is not None and view.trace.header["Status"] == "failure"
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+def test_executions_grid_agent_options(shell: InteractiveShell, url: str):
+    shell.run_line_magic("config", f"AgentAnalytics.database_url = {url!r}")
+    line = "executions --period 30d --grid --agent-name planner"
+    view = shell.run_line_magic("agent_analytics", line)
+    assert view.grid.filters == {"agent": "planner"} and view.grid.total == 4  # E1 E2 E6 E7
+    with pytest.raises(InvalidInputError, match=r"give --agent-id or --agent-name$"):
+        shell.run_line_magic("agent_analytics", f"{line} --agent-id {eid(1)}")
 
 
 def test_executions_grid_needs_a_notebook(url: str, capsys: pytest.CaptureFixture[str]):

@@ -141,7 +141,10 @@ def _grid(args: argparse.Namespace, context: CommandContext, filters: dict[str, 
 
     ui = ui_package()
     analytics = context.analytics()
-    agent = filters.pop("agent_id") or filters.pop("agent_name")
+    agent_id, agent_name = filters.pop("agent_id"), filters.pop("agent_name")
+    if agent_id and agent_name:
+        raise InvalidInputError("the grid filters one agent: give --agent-id or --agent-name")
+    agent = agent_id or agent_name
     fields = {key: str(value) for key, value in filters.items() if value is not None}
     if agent:
         fields["agent"] = str(agent)
