@@ -117,6 +117,26 @@ def test_report_notebooks_are_installed(venvs: dict[str, Path], tmp_path: Path) 
     ).read_bytes()
 
 
+def test_widget_front_end_is_installed(venvs: dict[str, Path], tmp_path: Path) -> None:
+    """The custom widgets load their ES modules and CSS from the venv, not from a checkout."""
+    bin_dir = venvs["notebook"]
+    code = (
+        "from aa_notebooks.ui import ExecutionsGrid, TraceWaterfall\n"
+        "from aa_notebooks.ui.assets import asset\n"
+        "print(asset('executions_grid.js')); print(asset('trace_waterfall.css'))\n"
+        "print(len(ExecutionsGrid()._esm) > 0, len(TraceWaterfall([])._css) > 0)"
+    )
+    found = run([bin_dir / "python", "-c", code], clean_environment(tmp_path / "home", bin_dir),
+                tmp_path).split()  # fmt: skip
+    share = bin_dir.parent / "share" / "aa-notebooks" / "widgets"
+    assert found == [
+        str(share / "executions_grid.js"), str(share / "trace_waterfall.css"), "True", "True",
+    ]  # fmt: skip
+    assert (share / "executions_grid.js").read_bytes() == (
+        REPO / "widgets" / "executions_grid.js"
+    ).read_bytes()
+
+
 @pytest.mark.postgres
 @pytest.mark.parametrize("extras", ["postgres", "notebook,postgres,api"])
 def test_postgres_extra_reaches_postgresql(

@@ -7,6 +7,7 @@ single source of numbers for the magic, the widgets and the reports.
 
 from aa_notebooks.analytics.client import Analytics, connect
 from aa_notebooks.analytics.dialect import Percentiles
+from aa_notebooks.analytics.execution_rows import ExecutionRows
 from aa_notebooks.analytics.periods import Window
 from aa_notebooks.analytics.results import (
     AgentStats,
@@ -24,6 +25,7 @@ __all__ = [
     "CostForecast",
     "ExecutionDetail",
     "ExecutionPage",
+    "ExecutionRows",
     "ExportResult",
     "Overview",
     "Percentiles",

@@ -10,8 +10,10 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Callable, Mapping
+from dataclasses import fields as dataclass_fields
 from dataclasses import replace
 from datetime import UTC, date, datetime
+from decimal import Decimal
 from typing import Any
 
 import pandas as pd
@@ -21,6 +23,7 @@ from aa_notebooks.analytics import agents, costs, executions, forecast, models, 
 from aa_notebooks.analytics.adhoc_sql import run_sql
 from aa_notebooks.analytics.breakdown import breakdown
 from aa_notebooks.analytics.cost_timeseries import cost_timeseries
+from aa_notebooks.analytics.execution_rows import ExecutionRows
 from aa_notebooks.analytics.export import export
 from aa_notebooks.analytics.filters import ExecutionFilter, parse_uuid
 from aa_notebooks.analytics.periods import Window, resolve_window
@@ -118,13 +121,47 @@ class Analytics:
         end_date: Day = None,
         sort_by: str = "started_at",
         sort_order: str = "desc",
+        min_cost: Decimal | float | str | None = None,
+        max_cost: Decimal | float | str | None = None,
+        min_duration_ms: int | None = None,
+        max_duration_ms: int | None = None,
+        search: str | None = None,
+        offset: int | None = None,
     ) -> ExecutionPage:
-        """A page (1-based, page_size 1-1000) of the window's executions, filtered and sorted."""
-        filters = ExecutionFilter(status, agent_id, agent_name, model)
+        """A page (1-based, page_size 1-1000) of the window's executions, filtered and sorted.
+
+        Cost (USD) and duration (ms) bounds are inclusive; `search` finds text in the query
+        preview, ignoring case. `offset` (rows to skip) replaces `page` when given.
+        """
+        filters = ExecutionFilter(
+            status, agent_id, agent_name, model,
+            min_cost, max_cost, min_duration_ms, max_duration_ms, search,
+        )  # fmt: skip
         window = self.window(period, start_date, end_date)
         return executions.executions(
-            self._source, window, page, page_size, filters, sort_by, sort_order
+            self._source, window, page, page_size, filters, sort_by, sort_order, offset
         )
+
+    def execution_rows(
+        self,
+        *,
+        period: Period = None,
+        start_date: Day = None,
+        end_date: Day = None,
+        sort_by: str = "started_at",
+        sort_order: str = "desc",
+        **filters: Any,
+    ) -> ExecutionRows:
+        """The window's executions as a list read by row range (`.rows(offset, limit)`), for
+        grids that scroll through all of them; filters are those of `executions`."""
+        known = {f.name for f in dataclass_fields(ExecutionFilter)}
+        unknown = sorted(set(filters) - known)
+        if unknown:
+            raise InvalidInputError(
+                f"unknown filter {', '.join(unknown)}; the filters are {', '.join(sorted(known))}"
+            )
+        window = self.window(period, start_date, end_date)
+        return ExecutionRows(self._source, window, ExecutionFilter(**filters), sort_by, sort_order)
 
     def execution(self, id: uuid.UUID | str) -> ExecutionDetail:
         """One execution with its trace steps (by step number) and token usage by component."""

@@ -1,4 +1,8 @@
-"""`executions` (a filtered, sorted page) and `execution` (one, with its trace and token usage)."""
+"""`executions` (a filtered, sorted page) and `execution` (one, with its trace and token usage).
+
+Grids that scroll through a whole window read row ranges from `ExecutionRows` instead, which
+seeks from known rows rather than stepping over every row before the range.
+"""
 
 from __future__ import annotations
 
@@ -60,10 +64,21 @@ def execution_record(source: Source, row: Any) -> dict[str, Any]:
     return record
 
 
+def _whole(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def check_offset(offset: int) -> int:
+    """A row offset from 0 up to what OFFSET holds, or an error."""
+    if not _whole(offset) or not 0 <= offset <= MAX_OFFSET:
+        raise InvalidInputError(f"offset must be a whole number 0-{MAX_OFFSET}; got {offset!r}")
+    return offset
+
+
 def _check_paging(page: int, page_size: int, sort_by: str, sort_order: str) -> str:
-    if isinstance(page, bool) or not isinstance(page, int) or not 1 <= page <= MAX_PAGE:
+    if not _whole(page) or not 1 <= page <= MAX_PAGE:
         raise InvalidInputError(f"page must be a whole number 1-{MAX_PAGE}; got {page!r}")
-    if isinstance(page_size, bool) or not isinstance(page_size, int):
+    if not _whole(page_size):
         raise InvalidInputError(f"page_size must be a whole number 1-{MAX_PAGE_SIZE}")
     if not 1 <= page_size <= MAX_PAGE_SIZE:
         raise InvalidInputError(f"page_size must be 1-{MAX_PAGE_SIZE}; got {page_size}")
@@ -95,16 +110,19 @@ def executions(
     filters: ExecutionFilter,
     sort_by: str,
     sort_order: str,
+    offset: int | None = None,
 ) -> ExecutionPage:
-    """One page of the window's executions matching `filters`, plus the total count."""
+    """One page of the window's executions matching `filters`, plus the total count; `offset`
+    (rows to skip) replaces `page` when given."""
     order = _check_paging(page, page_size, sort_by, sort_order)
+    skip = (page - 1) * page_size if offset is None else check_offset(offset)
     where = [in_window(window), *in_scope(source.user_id), *filters.clauses()]
     rows_query = (
         select(*execution_columns(source))
         .where(*where)
         .order_by(*_ordering(source, sort_by, order))
         .limit(page_size)
-        .offset((page - 1) * page_size)
+        .offset(skip)
     )
     with source.connect() as connection:
         total = connection.execute(select(func.count()).where(*where)).scalar_one()
@@ -116,11 +134,12 @@ def executions(
         scope=source.scope,
         rows=frame,
         total=total,
-        page=page,
+        page=page if offset is None else offset // page_size + 1,
         page_size=page_size,
         pages=math.ceil(total / page_size),
         sort_by=sort_by,
         sort_order=order,
+        offset=skip,
     )
 
 

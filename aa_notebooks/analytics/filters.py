@@ -1,4 +1,5 @@
-"""Predicates on executions (window, user scope, status, agent, model), values bound as parameters.
+"""Predicates on executions (window, user scope, status, agent, model, cost and duration ranges,
+text in the query preview), values bound as parameters.
 
 User input is checked against whitelists here, so an unknown status or a malformed id is one
 clear InvalidInputError naming what is accepted, before any SQL runs.
@@ -6,8 +7,10 @@ clear InvalidInputError naming what is accepted, before any SQL runs.
 
 from __future__ import annotations
 
+import math
 import uuid
 from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from sqlalchemy import and_, case
@@ -28,6 +31,12 @@ EXECUTIONS = table_of(AgentExecution)
 TRACES = table_of(ExecutionTrace)
 TOKEN_USAGES = table_of(TokenUsage)
 STATUSES = tuple(status.value for status in ExecutionStatus)
+MAX_COST = Decimal("9999.999999")
+"""The largest cost NUMERIC(10,6) holds: a cost bound beyond it is surely a mistake."""
+MAX_DURATION_MS = 2**31 - 1
+"""The largest duration an INTEGER column holds."""
+MAX_SEARCH = 1000
+"""The longest text search accepted (query previews are short)."""
 
 
 def parse_uuid(value: uuid.UUID | str, name: str) -> uuid.UUID:
@@ -92,17 +101,71 @@ def agent_match(agent: uuid.UUID | str) -> tuple[ColumnElement[bool], uuid.UUID 
     return EXECUTIONS.c.agent_id == agent_id, agent_id
 
 
+def parse_cost(value: Decimal | float | int | str, name: str) -> Decimal:
+    """A cost bound in USD (0 to MAX_COST), or an error naming the parameter."""
+    try:
+        cost = Decimal(str(value).strip()) if not isinstance(value, bool) else None
+    except InvalidOperation:
+        cost = None
+    if cost is None or not cost.is_finite() or not 0 <= cost <= MAX_COST:
+        raise InvalidInputError(f"{name} must be a cost in USD from 0 to {MAX_COST}; got {value!r}")
+    return cost
+
+
+def parse_duration(value: int | float | str, name: str) -> int:
+    """A duration bound in whole milliseconds (0 to MAX_DURATION_MS), or an error naming it."""
+    number: float | None
+    try:
+        number = None if isinstance(value, bool) else float(str(value).strip())
+    except ValueError:
+        number = None
+    if number is None or not math.isfinite(number) or number != int(number):
+        raise InvalidInputError(f"{name} must be whole milliseconds; got {value!r}")
+    if not 0 <= number <= MAX_DURATION_MS:
+        raise InvalidInputError(f"{name} must be 0-{MAX_DURATION_MS:,} ms; got {value!r}")
+    return int(number)
+
+
+def _range(
+    column: ColumnElement[Any], low: Any, high: Any, names: tuple[str, str]
+) -> list[ColumnElement[bool]]:
+    """`low <= column <= high` for the bounds given; a low above the high is an error."""
+    if low is not None and high is not None and low > high:
+        raise InvalidInputError(f"{names[0]} ({low}) is above {names[1]} ({high}): swap them")
+    return [
+        *([column >= low] if low is not None else []),
+        *([column <= high] if high is not None else []),
+    ]
+
+
+def contains_text(column: ColumnElement[Any], text: str, name: str) -> ColumnElement[bool]:
+    """`column` holds `text`, ignoring case; %, _ and the escape character match themselves."""
+    needle = check_text(text, name)
+    if len(needle) > MAX_SEARCH:
+        raise InvalidInputError(f"{name} must be at most {MAX_SEARCH} characters")
+    return column.icontains(needle, autoescape=True)
+
+
 @dataclass(frozen=True)
 class ExecutionFilter:
-    """The executions list's optional filters; each given one narrows the rows."""
+    """The executions list's optional filters; each given one narrows the rows.
+
+    Cost (USD) and duration (ms) ranges are inclusive; `search` finds text anywhere in the
+    query preview, ignoring case (ASCII case on SQLite).
+    """
 
     status: str | None = None
     agent_id: uuid.UUID | str | None = None
     agent_name: str | None = None
     model: str | None = None
+    min_cost: Decimal | float | str | None = None
+    max_cost: Decimal | float | str | None = None
+    min_duration_ms: int | str | None = None
+    max_duration_ms: int | str | None = None
+    search: str | None = None
 
     def clauses(self) -> list[ColumnElement[bool]]:
-        """The WHERE conditions, validating status and agent_id."""
+        """The WHERE conditions, validating every value first."""
         columns = EXECUTIONS.c
         out: list[ColumnElement[bool]] = []
         if self.status is not None:
@@ -113,4 +176,20 @@ class ExecutionFilter:
             out.append(columns.agent_name == check_text(self.agent_name, "agent_name"))
         if self.model is not None:
             out.append(columns.model_name == check_text(self.model, "model"))
+        min_cost, max_cost = (
+            None if value is None else parse_cost(value, name)
+            for value, name in ((self.min_cost, "min_cost"), (self.max_cost, "max_cost"))
+        )
+        out += _range(columns.cost_usd, min_cost, max_cost, ("min_cost", "max_cost"))
+        shortest, longest = (
+            None if value is None else parse_duration(value, name)
+            for value, name in (
+                (self.min_duration_ms, "min_duration_ms"),
+                (self.max_duration_ms, "max_duration_ms"),
+            )
+        )
+        names = ("min_duration_ms", "max_duration_ms")
+        out += _range(columns.execution_time_ms, shortest, longest, names)
+        if self.search is not None and self.search != "":
+            out.append(contains_text(columns.query_preview, self.search, "search"))
         return out

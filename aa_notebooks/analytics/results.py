@@ -156,6 +156,8 @@ class ExecutionPage(Rows):
     """Number of pages (0 when nothing matches)."""
     sort_by: str
     sort_order: str
+    offset: int = 0
+    """Rows of the list before this page's first row."""
 
     def to_frame(self) -> pd.DataFrame:
         """The page's rows; attrs: title, window, scope, total, page, page_size, pages, sort."""

@@ -127,3 +127,11 @@ def cost_by_model_indexes(connection: Connection) -> None:
     covering indexes (the usage index gained model, cost and tokens)."""
     add_index(connection, "agentexecutions", "ix_agentexecutions_started_at_id")
     add_index(connection, "tokenusages", "ix_tokenusages_execution_id")
+
+
+@migration
+def executions_grid_sort_indexes(connection: Connection) -> None:
+    """The executions grid reads pages sorted by cost, duration or tokens through an index on
+    (column, id, started_at) instead of sorting the whole window."""
+    for column in ("cost_usd", "execution_time_ms", "total_tokens"):
+        add_index(connection, "agentexecutions", f"ix_agentexecutions_{column}_id")

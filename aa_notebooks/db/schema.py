@@ -188,6 +188,12 @@ class AgentExecution(Base):
         Index("ix_agentexecutions_user_started_at", "user_id", "started_at"),
         Index("ix_agentexecutions_agent_name", "agent_name", "started_at"),
         Index("ix_agentexecutions_agent_id", "agent_id", "started_at"),
+        # The executions grid sorts by cost, duration or tokens and reads a range deep in the
+        # list by seeking through (column, id); started_at lets the window be checked in the
+        # index. Without them a page sorted by cost at 1M rows sorts the window: 0.6-8 s.
+        Index("ix_agentexecutions_cost_usd_id", "cost_usd", "id", "started_at"),
+        Index("ix_agentexecutions_execution_time_ms_id", "execution_time_ms", "id", "started_at"),
+        Index("ix_agentexecutions_total_tokens_id", "total_tokens", "id", "started_at"),
     )
 
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
+from datetime import UTC, datetime
+from typing import Any
 
 import altair as alt
 import ipywidgets as widgets
 
-from aa_notebooks.ui.charts import Plot, jupyter_chart
+from aa_notebooks.ui.charts import BRUSH, Plot, jupyter_chart
 from aa_notebooks.ui.markup import notice
 
 
@@ -18,8 +20,13 @@ class ChartPanel:
     reuses the spec built the first time and swaps in the new rows of its single dataset.
     """
 
-    def __init__(self, name: str) -> None:
+    def __init__(
+        self, name: str, on_brush: Callable[[tuple[datetime, datetime] | None], None] | None = None
+    ) -> None:
         self.name = name
+        self._on_brush = on_brush
+        self.brushed: tuple[datetime, datetime] | None = None
+        """The time range brushed on the chart (its `BRUSH` selection), or None."""
         self.chart: alt.JupyterChart | None = None
         self.empty_text: str | None = None
         """The sentence shown instead of the chart, or None while a chart is shown."""
@@ -32,6 +39,9 @@ class ChartPanel:
         """Draw `plot`: new rows only when the chart keeps its shape, else a new chart."""
         if self.chart is None:
             self.chart = jupyter_chart(plot.chart())
+            # The raw selections the front end syncs: a stable trait, whereas `selections` is
+            # replaced whenever the chart is.
+            self.chart.observe(self._selected, names=["_vl_selections"])
         elif plot.shape == self._shape:
             name = self.chart.spec["data"]["name"]
             self.chart.spec = {**self.chart.spec, "datasets": {name: plot.rows()}}
@@ -41,8 +51,36 @@ class ChartPanel:
         self.empty_text = None
         self.widget.children = (self.chart,)
 
+    def _selected(self, change: dict[str, Any]) -> None:
+        brushed = brush_range((change["new"] or {}).get(BRUSH))
+        if brushed != self.brushed:
+            self.brushed = brushed
+            if self._on_brush is not None:
+                self._on_brush(brushed)
+
     def show_empty(self, text: str) -> None:
         """Say in words why there is no chart."""
         self.empty_text = text
         self._empty.value = notice(text)
         self.widget.children = (self._empty,)
+
+
+def _moment(value: Any) -> datetime:
+    """A Vega time: epoch milliseconds, or ISO text as a Date turns into in JSON."""
+    if isinstance(value, int | float):
+        return datetime.fromtimestamp(value / 1000, UTC)
+    moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def brush_range(selection: dict[str, Any] | None) -> tuple[datetime, datetime] | None:
+    """The (start, end) of an interval selection on a time axis, or None when it is empty."""
+    value = (selection or {}).get("value") or {}
+    for pair in value.values():
+        if isinstance(pair, list) and len(pair) == 2:
+            try:
+                start, end = sorted((_moment(pair[0]), _moment(pair[1])))
+            except (TypeError, ValueError, OverflowError, OSError):
+                return None
+            return (start, end) if start < end else None
+    return None

@@ -17,7 +17,7 @@ from typing import Any, cast
 import altair as alt
 import pandas as pd
 
-from aa_notebooks.ui.markup import OTHER_COLOR, STEP_COLORS
+from aa_notebooks.ui.markup import OTHER_COLOR
 
 WIDE, NARROW = 760, 300
 _offline = threading.Lock()
@@ -53,14 +53,24 @@ def _time_axis(bucket: str, **options: Any) -> alt.X:
     return alt.X(f"{unit}(bucket):T", title=bucket.capitalize(), axis=axis, **options)
 
 
+BRUSH = "brush"
+"""The activity chart's interval selection: dragging across it picks a time range."""
+
+
 def activity(series: pd.DataFrame, bucket: str) -> Plot:
-    """Executions (bars) and success rate (line, right axis) per hour or day."""
+    """Executions (bars) and success rate (line, right axis) per hour or day; dragging across
+    the bars brushes a time range (the `BRUSH` selection)."""
 
     def build(data: pd.DataFrame) -> alt.ChartType:
         base = alt.Chart(data).encode(x=_time_axis(bucket))
-        bars = base.mark_bar(color="#60a5fa").encode(
-            y=alt.Y("executions:Q", title="Executions"),
-            tooltip=[alt.Tooltip("bucket:T", title=bucket), alt.Tooltip("executions:Q")],
+        brush = alt.selection_interval(name=BRUSH, encodings=["x"])
+        bars = (
+            base.mark_bar(color="#60a5fa")
+            .add_params(brush)
+            .encode(
+                y=alt.Y("executions:Q", title="Executions"),
+                tooltip=[alt.Tooltip("bucket:T", title=bucket), alt.Tooltip("executions:Q")],
+            )
         )
         line = base.mark_line(color="#16a34a", point=True).encode(
             x=_time_axis(bucket, bandPosition=0.5),  # points at the middle of their bars
@@ -129,35 +139,6 @@ def cost_over_time(costs: pd.DataFrame, bucket: str) -> Plot:
 
     data = costs[["bucket", "model", "cost_usd"]].fillna({"model": "(none)"})
     return Plot(("cost-over-time", bucket), data, build)
-
-
-def timeline(steps: pd.DataFrame) -> Plot:
-    """The trace steps as back-to-back bars of their durations, in step order."""
-    scale = alt.Scale(domain=list(STEP_COLORS), range=list(STEP_COLORS.values()))
-
-    def build(data: pd.DataFrame) -> alt.ChartType:
-        chart: alt.ChartType = (
-            alt.Chart(data)
-            .transform_window(end_ms="sum(duration_ms)", sort=[{"field": "step_number"}])
-            .transform_calculate(start_ms="datum.end_ms - datum.duration_ms")
-            .mark_bar()
-            .encode(
-                x=alt.X("start_ms:Q", title="Time from first step (ms)"),
-                x2="end_ms:Q",
-                y=alt.Y("step_number:O", title="Step"),
-                color=alt.Color("step_type:N", scale=scale, title="Step type"),
-                tooltip=[
-                    alt.Tooltip("step_number:O"),
-                    alt.Tooltip("step_type:N"),
-                    alt.Tooltip("duration_ms:Q"),
-                ],
-            )
-            .properties(width=WIDE - 160, height=max(60, 28 * len(data)), title="Timeline")
-        )
-        return chart
-
-    data = steps[["step_number", "step_type", "duration_ms"]].fillna({"duration_ms": 0})
-    return Plot(("timeline", len(data)), data, build)
 
 
 def token_usage(usage: pd.DataFrame) -> Plot:

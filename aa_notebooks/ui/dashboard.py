@@ -3,14 +3,18 @@ Executions sections as one ipywidgets composition, refreshed from the analytics 
 
 Widget events only request a refresh (see `Refresher`): queries run in a worker thread, the
 toolbar says "Refreshing…" meanwhile, and changes made during a refresh become one more refresh
-with the latest settings. The Python methods (`set_period`, `refresh`, `select_execution`) wait
-for the result, so scripts and tests read what is shown right after calling them.
+with the latest settings. The Python methods (`set_period`, `refresh`, `select_execution`,
+`set_brush`) wait for the result, so scripts and tests read what is shown right after them.
+
+Cross-filtering: brushing a time range on the activity chart narrows the KPI cards and the
+executions grid to it (the charts keep the whole period, so the brush stays in view); clearing
+the brush brings them back to the whole period.
 """
 
 from __future__ import annotations
 
 import uuid
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any, cast
 
@@ -23,7 +27,7 @@ from aa_notebooks.ui import charts
 from aa_notebooks.ui.budgets_panel import BudgetsPanel
 from aa_notebooks.ui.chart_panel import ChartPanel
 from aa_notebooks.ui.controls import Controls, Settings
-from aa_notebooks.ui.executions_table import RecentExecutions
+from aa_notebooks.ui.executions_grid import ExecutionsGrid
 from aa_notebooks.ui.export import Exported, export_csv
 from aa_notebooks.ui.kpis import Card, KpiPanel
 from aa_notebooks.ui.markup import STYLE, esc, notice
@@ -32,7 +36,7 @@ from aa_notebooks.ui.snapshot import Snapshot, load
 from aa_notebooks.ui.top_agents import TopAgentsTable
 from aa_notebooks.ui.trace import TraceExplorer
 
-ALL, PAGE = "all", "page"
+ALL, BRUSH = "all", "brush"
 DEFAULT_PERIOD = "7d"
 WAIT_SECONDS = 300
 
@@ -48,17 +52,16 @@ class Dashboard:
         *,
         start_date: date | str | None = None,
         end_date: date | str | None = None,
-        page_size: int = 20,
         timezone: str = "UTC",
         export_dir: str | Path | None = None,
     ) -> None:
         self._base = analytics
         self._clients: dict[str, Analytics] = {}
-        self._page_size = page_size
         self._timezone = timezone
         self._export_dir = Path.cwd() if export_dir is None else Path(export_dir)
-        self._page = 1
         self._ok = True
+        self.brush: Window | None = None
+        """The time range brushed on the activity chart (inside the period), or None."""
         self.snapshot: Snapshot | None = None
         """The analytics results on display (None until the first refresh ends)."""
         self.trace: TraceExplorer | None = None
@@ -73,11 +76,16 @@ class Dashboard:
         self.controls = Controls(shown, fixed, changed, refresh, export)
         self._select(period, start_date, end_date)
         self.kpi_panel = KpiPanel()
-        self.activity = ChartPanel("activity")
+        self.activity = ChartPanel("activity", on_brush=self._brushed)
         self.cost_by_model = ChartPanel("cost-by-model")
         self.cost_over_time = ChartPanel("cost-over-time")
         self.top_agents = TopAgentsTable()
-        self.recent = RecentExecutions(page_size, self._open, self._turn_page)
+        self.recent = ExecutionsGrid(on_open=self._open, timezone=timezone)
+        """The executions grid: every execution of the period (or of the brushed range)."""
+        self.recent_box = widgets.VBox(
+            [widgets.HTML('<div class="aa-ui"><h4>Recent Executions</h4></div>'), self.recent]
+        )
+        self.recent_box.add_class("aa-recent-executions")
         self._message = widgets.HTML()
         self.message = ""
         """The sentence in the message area (an error, an empty period, an export), or ""."""
@@ -104,7 +112,7 @@ class Dashboard:
                 charts_row,
                 self.top_agents.widget,
                 self.budgets_area,
-                self.recent.widget,
+                self.recent_box,
                 self._trace_area,
             ]
         )
@@ -133,7 +141,7 @@ class Dashboard:
 
     @property
     def window(self) -> Window | None:
-        """The window on display."""
+        """The period on display (the charts' window; see `brush` for a narrower range)."""
         return None if self.snapshot is None else self.snapshot.window
 
     @property
@@ -206,6 +214,18 @@ class Dashboard:
         self._trace_area.children = (close, self.trace.widget)
         return self.trace
 
+    def set_brush(self, start: datetime, end: datetime, *, wait: bool = True) -> None:
+        """Narrow the KPI cards and the grid to [start, end), as brushing the chart does."""
+        self._brushed((start, end))
+        if wait:
+            self.wait()
+
+    def clear_brush(self, *, wait: bool = True) -> None:
+        """Show the whole period again, as clearing the chart's brush does."""
+        self._brushed(None)
+        if wait:
+            self.wait()
+
     def close_trace(self) -> None:
         """Hide the trace explorer."""
         self.trace = None
@@ -217,7 +237,8 @@ class Dashboard:
             return None
         shown = self.snapshot
         try:
-            self.exported = export_csv(shown.client, shown.window, self._export_dir)
+            window = self.brush or shown.window
+            self.exported = export_csv(shown.client, window, self._export_dir)
         except (AnalyticsError, OSError) as exc:
             self._say(f"Export failed: {exc}", "error")
             return None
@@ -236,12 +257,15 @@ class Dashboard:
         return self._clients[user]
 
     def _settings_changed(self) -> None:
-        self._page = 1
         self._refresher.request({ALL})
 
-    def _turn_page(self, page: int) -> None:
-        self._page = max(1, page)
-        self._refresher.request({PAGE})
+    def _brushed(self, brushed: tuple[datetime, datetime] | None) -> None:
+        """Keep the brushed range (clipped to the period) and refresh the cards and the grid."""
+        shown = self.snapshot
+        if shown is None:
+            return
+        self.brush = None if brushed is None else _clipped(brushed, shown.window)
+        self._refresher.request({BRUSH})
 
     def _open(self, execution_id: str) -> None:
         self.select_execution(execution_id)
@@ -278,12 +302,11 @@ class Dashboard:
             if ALL in parts or self.snapshot is None:
                 window = self._window(self.controls.settings())
                 if window is not None:
-                    client, page, size = self._client(), self._page, self._page_size
-                    self._show(load(client, self._base, window, page, size))
+                    self.brush = None
+                    client, listing = self._client(), self.recent.listing_for
+                    self._show(load(client, self._base, window, listing))
             else:
-                shown = self.snapshot
-                rows = shown.client.executions(self._page, self._page_size, period=shown.window)
-                self.recent.show(rows, self._timezone, self._empty_text(shown.window))
+                self._show_brushed(self.snapshot)
             self._ok = True
         except AnalyticsError as exc:
             self._ok = False
@@ -309,8 +332,30 @@ class Dashboard:
         self.kpi_panel.show(snapshot.overview, snapshot.previous)
         self._show_charts(snapshot, empty)
         self.top_agents.show(snapshot.top_agents.frame, empty)
-        self.recent.show(snapshot.executions, self._timezone, empty)
+        self.recent.display(snapshot.client, snapshot.executions)
+        agents = snapshot.top_agents.frame["agent_name"].dropna()
+        self.recent.agents = sorted({str(name) for name in agents})
+        models = snapshot.cost_by_model.frame["model"].dropna()
+        self.recent.models = sorted({str(model) for model in models})
         self.budgets.display(snapshot.budgets)
+
+    def _show_brushed(self, shown: Snapshot) -> None:
+        """The cards and the grid for the brushed range, or for the whole period again."""
+        client = shown.client
+        if self.brush is None:
+            self.kpi_panel.show(shown.overview, shown.previous)
+            self.recent.display(client, self.recent.listing_for(client, shown.window))
+            self._say("", "plain")
+            return
+        window = self.brush
+        now, before = client.overview(window), client.overview(window.previous(), unpriced=False)
+        self.kpi_panel.show(now, before)
+        self.recent.display(client, self.recent.listing_for(client, window))
+        self._say(
+            f"Cards and executions show {window}: the range brushed on the chart "
+            "(click the chart outside it to show the whole period).",
+            "info",
+        )
 
     def _show_charts(self, snapshot: Snapshot, empty: str) -> None:
         if snapshot.overview.total_executions == 0:
@@ -321,3 +366,12 @@ class Dashboard:
         self.cost_by_model.show(charts.cost_by_model(snapshot.cost_by_model.frame))
         over_time = snapshot.cost_over_time.frame
         self.cost_over_time.show(charts.cost_over_time(over_time, snapshot.bucket))
+
+
+def _clipped(brushed: tuple[datetime, datetime], window: Window) -> Window | None:
+    """The brushed range inside the period, as a window [start, end); None when empty."""
+    lower, upper = window.bounds()
+    start, end = max(brushed[0], lower), min(brushed[1], upper)
+    if start >= end:
+        return None
+    return Window(start, end, False, "brushed")  # shown as "brushed [start – end) UTC"

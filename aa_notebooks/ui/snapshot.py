@@ -6,12 +6,12 @@ queries run side by side on the engine's connection pool to keep a refresh short
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
 
-from aa_notebooks.analytics import Analytics, ExecutionPage, Overview, Table, Window
+from aa_notebooks.analytics import Analytics, ExecutionRows, Overview, Table, Window
 from aa_notebooks.budgets import BudgetStatus
 from aa_notebooks.ui.budgets_panel import budget_statuses
 
@@ -37,7 +37,8 @@ class Snapshot:
     cost_over_time: Table
     """Cost per bucket by model (`Analytics.cost_timeseries`)."""
     top_agents: Table
-    executions: ExecutionPage
+    executions: ExecutionRows
+    """The window's executions for the grid (counted; rows are read as it scrolls)."""
     users: tuple[str, ...]
     """Users with executions in the window (for the scope list); empty for a scoped client."""
     budgets: Sequence[BudgetStatus] | str
@@ -49,10 +50,12 @@ def bucket_for(window: Window) -> str:
     return "hour" if window.duration <= HOURLY_UP_TO else "day"
 
 
-def load(
-    analytics: Analytics, base: Analytics, window: Window, page: int, page_size: int
-) -> Snapshot:
-    """Fetch every panel's result for `window` from `analytics`; users come from `base`."""
+Listing = Callable[[Analytics, Window], ExecutionRows]
+
+
+def load(analytics: Analytics, base: Analytics, window: Window, listing: Listing) -> Snapshot:
+    """Fetch every panel's result for `window` from `analytics`; users come from `base`, the
+    executions list from `listing` (the grid's sort and filters)."""
     bucket = bucket_for(window)
     unscoped = base.scope == "all users"
     with ThreadPoolExecutor(PARALLEL_QUERIES, thread_name_prefix="aa-dashboard-query") as pool:
@@ -60,7 +63,7 @@ def load(
         previous = pool.submit(analytics.overview, window.previous(), unpriced=False)
         activity = pool.submit(analytics.timeseries, window, bucket=bucket)
         over_time = pool.submit(analytics.cost_timeseries, window, bucket=bucket, by="model")
-        executions = pool.submit(analytics.executions, page, page_size, period=window)
+        executions = pool.submit(listing, analytics, window)
         users = pool.submit(base.active_users, window) if unscoped else None
         budgets = pool.submit(budget_statuses, analytics)
         summary = current.result()

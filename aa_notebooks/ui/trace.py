@@ -1,4 +1,5 @@
-"""`TraceExplorer`: one execution's header, its ReAct steps in order, a timeline and token usage.
+"""`TraceExplorer`: one execution's header, its steps as a waterfall (nested, on a time axis, with
+the same steps as text below it) and its token usage.
 
 Everything shown comes from `Analytics.execution(id)`; an unknown id or a database error shows
 as a sentence in the widget rather than a traceback.
@@ -19,6 +20,7 @@ from aa_notebooks.ui import charts
 from aa_notebooks.ui.chart_panel import ChartPanel
 from aa_notebooks.ui.markup import STYLE, esc, facts, notice, plain, status_badge, table
 from aa_notebooks.ui.trace_steps import displayed_steps, step_html
+from aa_notebooks.ui.trace_waterfall import TraceWaterfall
 
 USAGE_HEADERS = ("Component", "Model", "Step", "Input Tokens", "Output Tokens", "Cost")
 
@@ -77,7 +79,8 @@ class TraceExplorer:
         self.token_usage: list[dict[str, str]] = []
         self.error: str | None = None
         """Why the execution could not be shown, or None."""
-        self.timeline = ChartPanel("timeline")
+        self.waterfall: TraceWaterfall | None = None
+        """The steps' waterfall, or None when there are no steps to draw."""
         self.usage_chart = ChartPanel("token-usage")
         self.widget = widgets.VBox()
         self.widget.add_class("aa-trace-explorer")
@@ -111,11 +114,13 @@ class TraceExplorer:
                 + notice("This execution has no trace steps recorded.")
             )
         body = "".join(step_html(step) for step in self.steps)
-        self.timeline.show(charts.timeline(detail.traces))
-        steps = widgets.HTML(
-            f'<div class="aa-ui" data-panel="trace-steps"><h4>ReAct Steps</h4>{body}</div>'
+        self.waterfall = TraceWaterfall.of(detail)
+        title = widgets.HTML('<div class="aa-ui"><h4>Steps</h4></div>')
+        as_text = widgets.HTML(
+            f'<div class="aa-ui" data-panel="trace-steps"><details class="aa-steps-text">'
+            f"<summary>Steps as text</summary>{body}</details></div>"
         )
-        return widgets.VBox([steps, self.timeline.widget])
+        return widgets.VBox([title, self.waterfall, as_text])
 
     def _usage_widgets(self, detail: ExecutionDetail) -> list[widgets.Widget]:
         title = '<div class="aa-ui"><h4>Token Usage by Component</h4>'

@@ -151,3 +151,62 @@ def test_database_without_trace_tables(loaded_url: str) -> None:
     with pytest.raises(SchemaError, match="no executiontraces table"):
         analytics.export(include_traces=True)
     assert len(analytics.export().splitlines()) == 1 + 8
+
+
+# --- the grid's filters: cost and duration ranges, text in the query preview, offsets ---------
+# Newest first, the 7d window is E1, E3, E6, E4, E5, E7, E8, E2 (costs and times in dataset.py).
+
+
+@pytest.mark.parametrize(
+    ("filters", "expected"),
+    [
+        ({"min_cost": "0.0015"}, [1, 4, 8, 2]),  # .0015 itself is in: bounds are inclusive
+        ({"max_cost": Decimal("0.0009")}, [3, 6, 5, 7]),
+        ({"min_cost": 0.0009, "max_cost": "0.003"}, [1, 3, 2]),
+        ({"min_duration_ms": 1000, "max_duration_ms": 4000}, [1, 5, 8, 2]),
+        ({"min_duration_ms": "120000"}, [4]),
+        ({"search": "script"}, [6]),
+        ({"search": "SCRIPT"}, [6]),  # case does not matter
+        ({"search": "a1:a2"}, [5]),
+        ({"search": "'; drop"}, [4]),
+        ({"search": '"hi"'}, [2]),
+        ({"search": "%"}, []),  # LIKE wildcards are matched as themselves
+        ({"search": "_"}, []),
+        ({"search": "/"}, [3, 6]),  # the escape character too ("http://", "</script>")
+        ({"search": ""}, [1, 3, 6, 4, 5, 7, 8, 2]),  # an empty search is no filter
+        ({"search": "is", "status": "success", "max_cost": "0.002"}, [1]),
+    ],
+)
+def test_grid_filters(analytics: Analytics, filters: dict[str, object], expected: list[int]):
+    page = analytics.executions(**filters)  # type: ignore[arg-type]
+    assert ids(page) == [E[n] for n in expected]
+    assert page.total == len(expected)
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        ({"min_cost": "-1"}, "min_cost must be a cost in USD from 0 to 9999.999999; got '-1'"),
+        ({"max_cost": "cheap"}, "max_cost must be a cost in USD"),
+        ({"max_cost": "NaN"}, "max_cost must be a cost in USD"),
+        ({"min_cost": "10000"}, "min_cost must be a cost in USD from 0 to 9999.999999"),
+        ({"min_cost": "1", "max_cost": "0.5"}, r"min_cost \(1\) is above max_cost \(0.5\): swap"),
+        ({"min_duration_ms": 1.5}, "min_duration_ms must be whole milliseconds; got 1.5"),
+        ({"max_duration_ms": -1}, "max_duration_ms must be 0-2,147,483,647 ms"),
+        ({"min_duration_ms": 9, "max_duration_ms": 3}, "min_duration_ms .9. is above"),
+        ({"search": "a\x00b"}, "search must not contain NUL"),
+        ({"search": "x" * 1001}, "search must be at most 1000 characters"),
+        ({"offset": -1}, "offset must be a whole number 0-"),
+        ({"offset": True}, "offset must be a whole number 0-"),
+    ],
+)
+def test_bad_grid_arguments(analytics: Analytics, arguments: dict[str, object], message: str):
+    with pytest.raises(InvalidInputError, match=message):
+        analytics.executions(**arguments)  # type: ignore[arg-type]
+
+
+def test_offset_replaces_the_page(analytics: Analytics) -> None:
+    page = analytics.executions(page_size=3, offset=2)
+    assert ids(page) == [E[6], E[4], E[5]]
+    assert (page.offset, page.page, page.total) == (2, 1, 8)
+    assert analytics.executions(2, 3).offset == 3

@@ -153,7 +153,7 @@ def test_the_cost_by_model_indexes_reach_an_older_database(empty_db_url: str) ->
         "CREATE INDEX ix_tokenusages_execution_id ON tokenusages (execution_id)",  # 0.1.0's
     )
     report = init_db(empty_db_url)
-    assert report.migrations == ["cost_by_model_indexes"]
+    assert report.migrations == ["cost_by_model_indexes", "executions_grid_sort_indexes"]
     assert _index_columns(empty_db_url, "tokenusages")["ix_tokenusages_execution_id"] == [
         "execution_id", "model", "cost_usd", "input_tokens", "output_tokens",
     ]  # fmt: skip
@@ -162,6 +162,21 @@ def test_the_cost_by_model_indexes_reach_an_older_database(empty_db_url: str) ->
         "id",
         "model_name",
     ]
+
+
+def test_the_grid_sort_indexes_reach_an_older_database(empty_db_url: str) -> None:
+    init_db(empty_db_url)
+    grid = ("cost_usd", "execution_time_ms", "total_tokens")
+    _execute(
+        empty_db_url,
+        "DELETE FROM aa_notebooks_migrations WHERE name = 'executions_grid_sort_indexes'",
+        *(f"DROP INDEX ix_agentexecutions_{column}_id" for column in grid),
+    )
+    assert init_db(empty_db_url).migrations == ["executions_grid_sort_indexes"]
+    columns = _index_columns(empty_db_url, "agentexecutions")
+    for column in grid:
+        assert columns[f"ix_agentexecutions_{column}_id"] == [column, "id", "started_at"]
+    assert init_db(empty_db_url).migrations == []
 
 
 def _index_columns(url: str, table: str) -> dict[str, list[str]]:

@@ -1,5 +1,6 @@
 """notebooks/dashboard.ipynb in a real JupyterLab and headless Chromium: the dashboard renders,
-its KPI values are the analytics layer's, the period selector refreshes them, a recent execution
+its KPI values are the analytics layer's, the period selector refreshes them, brushing the
+activity chart narrows the cards and the executions grid (and a click clears it), a grid row
 opens its trace steps, and Export CSV downloads the view. Screenshots go to artifacts/screenshots/.
 
 Chromium is Debian's (`$AA_CHROMIUM`, default /usr/bin/chromium), driven by Playwright with
@@ -45,6 +46,7 @@ CHROMIUM_FLAGS = [
 ]  # fmt: skip
 TIMEOUT_MS = 90_000
 OUT = ".jp-OutputArea"
+BOARD = f"{OUT} .aa-dashboard"
 KPI_KEYS = {
     "Total Executions": "total-executions",
     "Success Rate": "success-rate",
@@ -125,7 +127,8 @@ def screenshot(page: Page, selector: str, name: str) -> None:
 
 
 def open_a_trace(page: Page, analytics: Analytics) -> None:
-    """Click the first recent execution (30d) that has several steps; its steps show in order."""
+    """Click the first execution of the grid (30d, newest first) that has several steps; its
+    steps show in order, as a waterfall and as text."""
     rows = analytics.executions(1, 20, period="30d").rows
     index, detail = next(
         (i, d)
@@ -133,13 +136,41 @@ def open_a_trace(page: Page, analytics: Analytics) -> None:
         if d.traces is not None and len(d.traces) > 1
     )
     assert detail.traces is not None
-    page.locator(f"{OUT} .aa-open-execution").nth(index).click()
-    steps = page.locator(f"{OUT} .aa-trace-explorer .aa-step")
+    row = page.locator(f"{BOARD} .aa-grid-row[data-index='{index}']")
+    expect(row).to_have_attribute("data-id", str(rows["id"].iloc[index]))
+    row.click()
+    steps = page.locator(f"{BOARD} .aa-trace-explorer .aa-step")
     expect(steps).to_have_count(len(detail.traces))
     shown = [steps.nth(i).get_attribute("data-step-type") for i in range(steps.count())]
     assert shown == list(detail.traces["step_type"])
-    expect(page.locator(f"{OUT} .aa-trace-explorer .vega-embed").first).to_be_visible()
-    screenshot(page, ".aa-trace-explorer", "trace.png")
+    bars = page.locator(f"{BOARD} .aa-trace-explorer .aa-wf-row")
+    expect(bars).to_have_count(len(detail.traces))
+    assert [bars.nth(i).get_attribute("data-type") for i in range(bars.count())] == shown
+    screenshot(page, ".aa-dashboard .aa-trace-explorer", "trace.png")
+
+
+def brush_the_activity_chart(page: Page, whole: str) -> None:
+    """Drag across the middle of the activity chart: the cards and the grid narrow to the same
+    executions; a click outside the brush brings back the whole period."""
+    plot = page.locator(f"{OUT} .aa-chart-activity svg.marks")
+    box = plot.bounding_box()
+    assert box is not None
+    y = box["y"] + box["height"] / 2
+    page.mouse.move(box["x"] + box["width"] * 0.45, y)
+    page.mouse.down()
+    page.mouse.move(box["x"] + box["width"] * 0.6, y, steps=8)
+    page.mouse.up()
+    message = page.locator(f"{OUT} .aa-dashboard", has_text="Cards and executions show brushed")
+    expect(message).to_have_count(1)
+    expect(page.locator(f"{OUT} .aa-status[data-busy='false']")).to_contain_text("Updated")
+    total = page.locator(f"{OUT} [data-kpi='total-executions'] .aa-kpi-value").inner_text()
+    assert 0 < int(total.replace(",", "")) < int(whole.replace(",", ""))
+    grid_status = page.locator(f"{BOARD} .aa-grid-status")
+    expect(grid_status).to_contain_text(f"of {total} executions")
+    screenshot(page, ".aa-dashboard", "dashboard-brushed.png")
+    page.mouse.click(box["x"] + box["width"] * 0.1, y)  # outside the brush: cleared
+    wait_for_refresh(page, whole)
+    expect(grid_status).to_contain_text(f"of {whole} executions")
 
 
 def export_csv(page: Page, notebook_dir: Path, executions: int) -> None:
@@ -172,5 +203,11 @@ def test_dashboard_notebook_in_jupyterlab(lab: tuple[str, str], page: Page, tmp_
     assert thirty != seven and kpis_on_page(page) == thirty
     screenshot(page, ".aa-dashboard", "dashboard-30d.png")
 
+    # the notebook's other cells: the grid on its own (30d) and one trace's waterfall
+    alone = page.locator(f"{OUT} .aa-executions-view .aa-grid-status")
+    expect(alone).to_contain_text(f"of {thirty['Total Executions']} executions")
+    standalone = ".aa-trace-explorer:not(.aa-dashboard *):not(.aa-executions-view *)"
+    expect(page.locator(f"{OUT} {standalone} .aa-wf-row").first).to_be_visible()
+    brush_the_activity_chart(page, thirty["Total Executions"])
     open_a_trace(page, analytics)
     export_csv(page, tmp_path, int(thirty["Total Executions"]))

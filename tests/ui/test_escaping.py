@@ -24,10 +24,10 @@ def assert_escaped(widget: widgets.Widget, *expected_places: str) -> str:
 
 
 def test_dashboard_panels_escape_everything(dashboard: Dashboard):
-    markup = assert_escaped(dashboard.widget, html.escape(SCRIPT), html.escape(IMG))
-    assert markup.count(html.escape(IMG)) >= 3  # agent in Top Agents and Recent, preview, model
+    markup = assert_escaped(dashboard.widget, html.escape(IMG))
+    assert markup.count(html.escape(IMG)) >= 2  # agent in Top Agents, unpriced model
     assert f"Unpriced models (their executions show $0): {html.escape(IMG)}" in markup
-    assert dashboard.recent.rows[0]["Query Preview"] == SCRIPT  # shown as that text
+    assert dashboard.recent.rows(0, 1)[0]["cells"][1] == SCRIPT  # sent as text (textContent)
 
 
 def test_trace_explorer_escapes_steps_components_and_header(analytics: Analytics):
@@ -51,7 +51,7 @@ def test_trace_header_escapes_agent_error_and_model(analytics: Analytics):
 
 
 def test_opened_trace_inside_the_dashboard_is_escaped(dashboard: Dashboard):
-    dashboard.recent.buttons[2].click()  # E3: hostile preview, agent and error
+    dashboard.recent.open_execution(str(eid(3)))  # E3: hostile preview, agent and error
     assert dashboard.trace is not None and dashboard.trace.header["Query"] == IMG
     assert_escaped(dashboard.widget, html.escape(f"ToolError: {SCRIPT}"))
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from aa_notebooks import formatting as fmt
 from aa_notebooks.analytics import Analytics, Overview
 from aa_notebooks.ui import Dashboard
+from tests.ui.dataset import IMG
 
 
 def expected_kpis(overview: Overview) -> dict[str, str]:
@@ -98,6 +99,6 @@ def test_user_scope(dashboard: Dashboard, analytics: Analytics, url: str):
     scoped = connect(url, user_id=U2, now=lambda: NOW)
     assert dashboard.kpis == expected_kpis(scoped.overview("7d"))
     assert dashboard.kpis["Total Executions"] == "2"
-    assert all(row["Agent"] != "planner" for row in dashboard.recent.rows)
+    assert [row["cells"][2] for row in dashboard.recent.rows(0, 50)] == [IMG, "researcher"]
     dashboard.set_user(None)
     assert dashboard.kpis["Total Executions"] == "5"

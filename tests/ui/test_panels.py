@@ -95,44 +95,39 @@ def test_top_agents_table(dashboard: Dashboard, analytics: Analytics):
     ]  # fmt: skip
 
 
-def test_recent_executions_table(dashboard: Dashboard, analytics: Analytics):
+def test_recent_executions_grid(dashboard: Dashboard, analytics: Analytics):
     page = analytics.executions(1, 20, period="7d").rows
-    assert [r["Query Preview"] for r in dashboard.recent.rows] == list(page["query_preview"])
-    assert dashboard.recent.rows[0] == {
-        "Query Preview": SCRIPT,
-        "Agent": "planner",
-        "Status": "success",
-        "Duration": "1.00 s",
-        "Tokens": "150",
-        "Cost": "$0.15",
-        "Timestamp": "2026-11-25 11:00:00 UTC",
-    }
-    assert [r["Status"] for r in dashboard.recent.rows] == [
-        "success", "success", "failure", "timeout", "success",
+    rows = dashboard.recent.rows(0, 20)
+    assert dashboard.recent.total == 5
+    assert [r["cells"][1] for r in rows] == list(page["query_preview"])
+    assert rows[0]["cells"] == [
+        "2026-11-25 11:00:00 UTC", SCRIPT, "planner", "gpt-4o", "success", "1.00 s", "150",
+        "$0.15",
     ]  # fmt: skip
+    assert [r["status"] for r in rows] == ["success", "success", "failure", "timeout", "success"]
+    assert dashboard.recent.models == sorted(["gpt-4o", "claude-3-5-sonnet", IMG])
+    assert dashboard.recent.agents == sorted(["planner", "researcher", IMG])
 
 
-def test_paging(analytics: Analytics):
-    board = Dashboard(analytics, "30d", page_size=3)
-    assert board.recent.page == 1 and board.recent.pages == 3
-    assert board.recent.previous_button.disabled
-    board.recent.next_button.click()
-    board.wait()
+def test_the_grid_reaches_every_execution_of_the_period(analytics: Analytics):
+    board = Dashboard(analytics, "30d")
+    assert board.recent.total == 8
     expected = analytics.executions(2, 3, period="30d").rows
-    assert [r["Query Preview"] for r in board.recent.rows] == list(expected["query_preview"])
-    board.recent.next_button.click()
-    board.wait()
-    assert len(board.recent.rows) == 2 and board.recent.next_button.disabled
-    assert len(board.recent.buttons) == 2
+    assert [r["id"] for r in board.recent.rows(3, 3)] == list(expected["id"])
+    board.recent.sort("cost_usd", "asc")
+    assert [r["cells"][7] for r in board.recent.rows(0, 3)] == ["$0.00", "$0.005", "$0.09"]
+    board.set_period("7d")  # a new period keeps the grid's sort
+    assert board.recent.total == 5 and board.recent.rows(0, 1)[0]["cells"][7] == "$0.00"
 
 
 def test_clicking_a_row_opens_the_trace(dashboard: Dashboard):
-    dashboard.recent.buttons[0].click()
+    dashboard.recent.answer({"kind": "open", "id": str(eid(1))})  # as a row click sends it
     assert dashboard.trace is not None
     assert dashboard.trace.execution_id == str(eid(1))
     assert [s["Type"] for s in dashboard.trace.steps] == [
         "thought", "tool_call", "observation", "final_answer",
     ]  # fmt: skip
+    assert dashboard.trace.waterfall is not None
     assert dashboard.trace.widget in dashboard.widget.children[-1].children
     dashboard.select_execution(eid(2))
     assert dashboard.trace.execution_id == str(eid(2))

@@ -1,4 +1,4 @@
-"""The trace explorer: header, ReAct steps in order with distinct types, timeline, token usage."""
+"""The trace explorer: header, steps in order with distinct types, the waterfall, token usage."""
 
 from __future__ import annotations
 
@@ -56,21 +56,19 @@ def test_step_types_are_visibly_distinct(analytics: Analytics):
 
 def test_long_content_is_collapsible(analytics: Analytics):
     markup = "\n".join(html_of(TraceExplorer(analytics, eid(1)).widget))
-    assert markup.count("<details") == 1  # only the long observation
-    folded = markup[markup.index("<details") : markup.index("</details>")]
+    assert markup.count('<details class="aa-long">') == 1  # only the long observation
+    folded = markup[markup.index('<details class="aa-long">') : markup.index("</details>")]
     assert f"({len(LONG):,} characters, click to expand)" in folded
     assert f"<pre>{LONG}</pre>" in folded
 
 
-def test_timeline_and_token_usage(analytics: Analytics):
+def test_waterfall_and_token_usage(analytics: Analytics):
     trace = TraceExplorer(analytics, eid(1))
-    assert trace.timeline.chart is not None
-    spec = trace.timeline.chart.spec
-    rows = next(iter(spec["datasets"].values()))
-    assert [(r["step_number"], r["duration_ms"]) for r in rows] == [
-        (1, 100), (2, 200), (3, 50), (4, 150),
+    assert trace.waterfall is not None and trace.waterfall in trace.widget.children[1].children
+    assert [(r["step"], r["type"], r["duration"]) for r in trace.waterfall.rows] == [
+        ("#1", "thought", 100), ("#2", "tool_call", 200), ("#3", "observation", 50),
+        ("#4", "final_answer", 150),
     ]  # fmt: skip
-    assert spec["encoding"]["color"]["scale"]["range"] == list(STEP_COLORS.values())
     assert trace.token_usage == [
         {"Component": "main_agent", "Model": "gpt-4o", "Step": "1", "Input Tokens": "60",
          "Output Tokens": "45", "Cost": "$0.10"},

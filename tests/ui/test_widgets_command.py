@@ -8,11 +8,12 @@ from pathlib import Path
 import pytest
 from IPython.core.interactiveshell import InteractiveShell
 
-from aa_notebooks.cli import commands
+from aa_notebooks.cli import commands, main
 from aa_notebooks.cli.commands import widgets as widget_commands
 from aa_notebooks.cli.context import CommandContext
 from aa_notebooks.cli.parser import CommandParser
-from aa_notebooks.ui import Dashboard, NoDatabase, TraceExplorer
+from aa_notebooks.errors import InvalidInputError
+from aa_notebooks.ui import Dashboard, ExecutionsView, NoDatabase, TraceExplorer
 from tests.ui.dataset import NOW, eid
 
 
@@ -35,7 +36,7 @@ def test_dashboard_subcommand(url: str):
     board = run("dashboard --period 30d", context)
     assert isinstance(board, Dashboard)
     assert board.period == "30d" and board.kpis["Total Executions"] == "8"
-    assert len(board.recent.rows) == 3
+    assert board.recent.total == 8  # the grid reaches all of them
     dated = run("dashboard --start-date 2026-11-20 --end-date 2026-11-24", context)
     assert isinstance(dated, Dashboard) and dated.kpis["Total Executions"] == "4"
 
@@ -72,3 +73,33 @@ def test_through_the_magic(shell: InteractiveShell, url: str):
     assert board.period == "90d"
     trace = shell.run_line_magic("agent_analytics", f"trace {eid(3)}")
     assert isinstance(trace, TraceExplorer) and trace.header["Status"] == "failure"
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+def test_executions_grid_through_the_magic(shell: InteractiveShell, url: str):
+    shell.run_line_magic("config", f"AgentAnalytics.database_url = {url!r}")
+    line = "executions --period 30d --grid --status failure --max-cost 0.05 --sort-by cost_usd"
+    view = shell.run_line_magic("agent_analytics", line)
+    assert isinstance(view, ExecutionsView)
+    assert view.grid.filters == {"status": "failure", "max_cost": "0.05"}
+    assert view.grid.total == 1 and view.grid.rows(0, 5)[0]["id"] == str(eid(7))  # $0.005
+    assert view.grid.sort_by == "cost_usd"
+    view.grid.answer({"kind": "open", "id": str(eid(7))})
+    assert view.trace is not None and view.trace.header["Status"] == "failure"
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+def test_executions_grid_agent_options(shell: InteractiveShell, url: str):
+    shell.run_line_magic("config", f"AgentAnalytics.database_url = {url!r}")
+    line = "executions --period 30d --grid --agent-name planner"
+    view = shell.run_line_magic("agent_analytics", line)
+    assert view.grid.filters == {"agent": "planner"} and view.grid.total == 4  # E1 E2 E6 E7
+    with pytest.raises(InvalidInputError, match=r"give --agent-id or --agent-name$"):
+        shell.run_line_magic("agent_analytics", f"{line} --agent-id {eid(1)}")
+
+
+def test_executions_grid_needs_a_notebook(url: str, capsys: pytest.CaptureFixture[str]):
+    code = main(["--db", url, "executions", "--grid"])
+    err = capsys.readouterr().err
+    assert code != 0 and "--grid shows a widget: use it in a notebook" in err
+    assert "Traceback" not in err

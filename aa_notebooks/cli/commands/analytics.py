@@ -11,6 +11,7 @@ from typing import Any
 
 from aa_notebooks.cli.context import CommandContext
 from aa_notebooks.cli.options import Subcommands, positive_int, window_of, window_options
+from aa_notebooks.errors import InvalidInputError
 
 STATUSES = ("success", "failure", "timeout")
 SORT_COLUMNS = (
@@ -41,8 +42,21 @@ def register(subcommands: Subcommands) -> list[argparse.ArgumentParser]:
     executions.add_argument("--agent-id", help="only this agent id (UUID)")
     executions.add_argument("--agent-name", help="only this agent name")
     executions.add_argument("--model", help="only this model")
+    executions.add_argument("--min-cost", metavar="USD", help="only costs from USD (inclusive)")
+    executions.add_argument("--max-cost", metavar="USD", help="only costs up to USD (inclusive)")
+    executions.add_argument("--min-duration-ms", type=int, metavar="MS", help="only from MS")
+    executions.add_argument("--max-duration-ms", type=int, metavar="MS", help="only up to MS")
+    executions.add_argument(
+        "--search", metavar="TEXT", help="only previews holding TEXT (any case)"
+    )
     executions.add_argument("--sort-by", default="started_at", choices=SORT_COLUMNS)
     executions.add_argument("--sort-order", default="desc", choices=("asc", "desc"))
+    executions.add_argument(
+        "--grid",
+        action="store_true",
+        help="in a notebook: a grid of every execution of the window to scroll, sort and "
+        "filter (a click opens its trace), instead of one page",
+    )
 
     execution = add("execution", run_execution, "one execution with its trace and token usage",
                     window=False)  # fmt: skip
@@ -92,17 +106,55 @@ def run_overview(args: argparse.Namespace, context: CommandContext) -> Any:
 
 
 def run_executions(args: argparse.Namespace, context: CommandContext) -> Any:
-    """A page of executions."""
+    """A page of executions, or with --grid the grid of all of them."""
+    filters: dict[str, Any] = {
+        "status": args.status,
+        "agent_id": args.agent_id,
+        "agent_name": args.agent_name,
+        "model": args.model,
+        "min_cost": args.min_cost,
+        "max_cost": args.max_cost,
+        "min_duration_ms": args.min_duration_ms,
+        "max_duration_ms": args.max_duration_ms,
+        "search": args.search,
+    }
+    if args.grid:
+        if context.front_end != "magic":
+            raise InvalidInputError(
+                "--grid shows a widget: use it in a notebook (%agent_analytics executions --grid)"
+            )
+        return _grid(args, context, filters)
+    window = window_of(args)  # each value is checked by analytics
     return context.analytics().executions(
         args.page,
         args.page_size or context.page_size,
-        status=args.status,
-        agent_id=args.agent_id,
-        agent_name=args.agent_name,
-        model=args.model,
         sort_by=args.sort_by,
         sort_order=args.sort_order,
-        **window_of(args),
+        **filters,
+        **window,
+    )
+
+
+def _grid(args: argparse.Namespace, context: CommandContext, filters: dict[str, Any]) -> Any:
+    """The executions grid widget, its toolbar filled with the options given."""
+    from aa_notebooks.cli.commands.widgets import ui_package
+
+    ui = ui_package()
+    analytics = context.analytics()
+    agent_id, agent_name = filters.pop("agent_id"), filters.pop("agent_name")
+    if agent_id and agent_name:
+        raise InvalidInputError("the grid filters one agent: give --agent-id or --agent-name")
+    agent = agent_id or agent_name
+    fields = {key: str(value) for key, value in filters.items() if value is not None}
+    if agent:
+        fields["agent"] = str(agent)
+    return ui.ExecutionsView(
+        analytics,
+        analytics.window(**window_of(args)),
+        timezone=context.timezone,
+        filters=fields,
+        sort_by=args.sort_by,
+        sort_order=args.sort_order,
     )
 
 

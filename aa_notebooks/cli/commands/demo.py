@@ -66,6 +66,11 @@ def run_demo(args: argparse.Namespace, context: CommandContext) -> None:
     for kind in REPORT_KINDS:
         print(f"\nmaking the {kind} report")
         print(run_report(kind, database_url=url, period="30d", output_dir=args.output_dir))
+    print(
+        f"\nThe widgets need a live kernel: `jupyter lab {args.output_dir / 'dashboard.ipynb'}`, "
+        "then Run All Cells, shows the dashboard (drag across its executions chart to narrow "
+        "it), the executions grid and a trace waterfall."
+    )
 
 
 def _execute_notebook(source: Path, output_dir: Path, url: URL) -> None:

@@ -35,7 +35,7 @@ def register(subcommands: Subcommands) -> list[argparse.ArgumentParser]:
     return [dashboard, trace]
 
 
-def _ui() -> ModuleType:
+def ui_package() -> ModuleType:
     """The widget package, imported on first use: altair and ipywidgets (the notebook extra) are
     slow to import and not needed by the other commands."""
     try:
@@ -46,7 +46,7 @@ def _ui() -> ModuleType:
 
 def run_dashboard(args: argparse.Namespace, context: CommandContext) -> Any:
     """The dashboard widget over the context's database and user scope."""
-    ui = _ui()
+    ui = ui_package()
     window = window_of(args)
     period = window["period"] or (None if window["start_date"] else "7d")
     return ui.opened(
@@ -56,7 +56,6 @@ def run_dashboard(args: argparse.Namespace, context: CommandContext) -> Any:
             period,
             start_date=window["start_date"],
             end_date=window["end_date"],
-            page_size=context.page_size,
             timezone=context.timezone,
         ),
     )
@@ -64,7 +63,7 @@ def run_dashboard(args: argparse.Namespace, context: CommandContext) -> Any:
 
 def run_trace(args: argparse.Namespace, context: CommandContext) -> Any:
     """The trace explorer widget of one execution."""
-    ui = _ui()
+    ui = ui_package()
     return ui.opened(
         context.analytics,
         lambda analytics: ui.TraceExplorer(analytics, args.id, timezone=context.timezone),

@@ -1,0 +1,226 @@
+"""Row ranges of a filtered, sorted executions list, for grids that scroll through millions.
+
+A plain `OFFSET n` makes the database step over n rows, so a page deep in a million-row list
+costs as much as reading up to it. `ExecutionRows` counts the list once, then answers each range
+from the closest place it knows: the start, the end (the order reversed), or a row it has served
+before (a keyset seek from that row's sort key and id), stepping only over the rows in between.
+It keeps those places (sort key and id, never rows), a bounded number of them.
+
+The order is the sort column, then id; NULLs last in both directions (as `executions` sorts).
+The rows with a value come first, then those without (by id), each part read through its own
+index range, so both directions seek through an index on (column, id).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import Connection, String, and_, cast, func, or_, select
+from sqlalchemy.sql.elements import ColumnElement
+
+from aa_notebooks.analytics.filters import EXECUTIONS, ExecutionFilter, in_scope
+from aa_notebooks.analytics.frames import to_frame
+from aa_notebooks.analytics.periods import Window
+from aa_notebooks.analytics.source import Source
+
+MAX_ANCHORS = 64
+"""Known positions kept per list (two per range served); the oldest are forgotten first."""
+TEXT_SORTS = ("agent_name", "model_name", "status")
+SORT_IN_INDEX_ABOVE = 50_000
+"""Lists longer than this, sorted by another column than started_at, are read in the order of
+that column's index; shorter ones are sorted after reading the window through its index."""
+
+
+@dataclass(frozen=True)
+class _Seek:
+    """One way to reach a range: from `anchor` (or the list's edge) stepping `skip` rows."""
+
+    steps: int
+    reverse: bool
+    skip: int
+    anchor: tuple[Any, uuid.UUID] | None
+
+
+class ExecutionRows:
+    """A window's executions matching `filters`, sorted, read by row range (`rows`).
+
+    `total` is counted when the list is made: it is a view of the database at that moment, and
+    rows recorded later show up only in a new list.
+    """
+
+    def __init__(
+        self,
+        source: Source,
+        window: Window,
+        filters: ExecutionFilter,
+        sort_by: str,
+        sort_order: str,
+    ) -> None:
+        # Imported here: executions.py builds pages on top of this module.
+        from aa_notebooks.analytics.executions import _check_paging, execution_columns
+
+        self._source = source
+        self.window = window
+        self.filters = filters
+        self.sort_by = sort_by
+        self.sort_order = _check_paging(1, 1, sort_by, sort_order)
+        self._columns = execution_columns(source)
+        self._clauses = [*in_scope(source.user_id), *filters.clauses()]
+        self._anchors: OrderedDict[int, tuple[Any, uuid.UUID]] = OrderedDict()
+        key: ColumnElement[Any] = EXECUTIONS.c[sort_by]
+        self._raw_key = key
+        if sort_by in TEXT_SORTS:
+            key = source.dialect.text_order(cast(key, String))
+        self._key = key
+        self.total = 0
+        with source.connect() as connection:
+            self.total = self._count(connection, [])
+            # started_at is never NULL inside a window; other columns may be.
+            self.nulls: int = (
+                0 if sort_by == "started_at" else self._count(connection, [self._raw_key.is_(None)])
+            )
+        self.valued = self.total - self.nulls
+        """Rows with a sort value (they come before the NULLs)."""
+
+    @property
+    def anchors(self) -> int:
+        """How many known positions the list keeps (bounded by MAX_ANCHORS)."""
+        return len(self._anchors)
+
+    # --- SQL pieces -------------------------------------------------------------------------
+
+    def _window(self, seek_bound: str | None) -> list[ColumnElement[bool]]:
+        """The window's bounds; for a started_at keyset, the side the seek bounds is left out,
+        since SQLite would range over the window's bound instead of the tighter seek.
+
+        Sorted by another column, a long list is read in that column's index order, checking
+        the window on each row; SQLite would rather sort the whole window (0.6 s at 1M rows),
+        so there the window's bounds are kept off the started_at index.
+        """
+        lower, upper = self.window.bounds()
+        started: ColumnElement[Any] = EXECUTIONS.c.started_at
+        if self.sort_by != "started_at" and self.total > SORT_IN_INDEX_ABOVE:
+            started = self._source.dialect.group_key(started)
+        return [
+            *([started >= lower] if seek_bound != "lower" else []),
+            *([started < upper] if seek_bound != "upper" else []),
+        ]
+
+    def _count(self, connection: Connection, extra: list[ColumnElement[bool]]) -> int:
+        query = select(func.count()).where(*self._window(None), *self._clauses, *extra)
+        return int(connection.execute(query).scalar_one())
+
+    def _descending(self, reverse: bool) -> bool:
+        return (self.sort_order == "desc") != reverse
+
+    def _after(self, anchor: tuple[Any, uuid.UUID], descending: bool) -> ColumnElement[bool]:
+        """Rows strictly after `anchor` in the order (key, id) read in that direction."""
+        key, ident = anchor
+        column, ids = self._key, EXECUTIONS.c.id
+        if descending:
+            return and_(column <= key, or_(column < key, ids < ident))
+        return and_(column >= key, or_(column > key, ids > ident))
+
+    def _valued_ids(
+        self, connection: Connection, seek: _Seek, limit: int
+    ) -> list[tuple[Any, uuid.UUID]]:
+        """(key, id) of `limit` valued rows after the seek's anchor, in the list's order."""
+        descending = self._descending(seek.reverse)
+        where = [*self._clauses]
+        bound = None
+        if seek.anchor is not None:
+            where.append(self._after(seek.anchor, descending))
+            if self.sort_by == "started_at":
+                bound = "upper" if descending else "lower"
+        if self.sort_by != "started_at":
+            where.append(self._raw_key.isnot(None))
+        order = [self._key, EXECUTIONS.c.id]
+        query = (
+            select(self._key.label("sort_key"), EXECUTIONS.c.id)
+            .where(*self._window(bound), *where)
+            .order_by(*(c.desc() if descending else c.asc() for c in order))
+            .limit(limit)
+            .offset(seek.skip)
+        )
+        found = [(row.sort_key, row.id) for row in connection.execute(query)]
+        return found[::-1] if seek.reverse else found
+
+    def _null_ids(self, connection: Connection, offset: int, limit: int) -> list[uuid.UUID]:
+        ids = EXECUTIONS.c.id
+        query = (
+            select(ids)
+            .where(*self._window(None), *self._clauses, self._raw_key.is_(None))
+            .order_by(ids.desc() if self.sort_order == "desc" else ids.asc())
+            .limit(limit)
+            .offset(offset)
+        )
+        return list(connection.execute(query).scalars())
+
+    # --- choosing where to start ----------------------------------------------------------
+
+    def _seek(self, start: int, stop: int) -> _Seek:
+        """The cheapest way to read valued rows [start, stop): fewest rows stepped over."""
+        options = [
+            _Seek(start, False, start, None),
+            _Seek(self.valued - stop, True, self.valued - stop, None),
+        ]
+        for position, anchor in self._anchors.items():
+            if position < start:
+                skip = start - position - 1
+                options.append(_Seek(skip, False, skip, anchor))
+            elif position >= stop:
+                skip = position - stop
+                options.append(_Seek(skip, True, skip, anchor))
+        return min(options, key=lambda option: option.steps)
+
+    def _remember(self, position: int, anchor: tuple[Any, uuid.UUID]) -> None:
+        self._anchors[position] = anchor
+        self._anchors.move_to_end(position)
+        while len(self._anchors) > MAX_ANCHORS:
+            self._anchors.popitem(last=False)
+
+    # --- reading ----------------------------------------------------------------------------
+
+    def ids(self, offset: int, limit: int) -> list[uuid.UUID]:
+        """The ids of rows [offset, offset + limit) of the list (fewer at its end)."""
+        stop = min(offset + limit, self.total)
+        if offset >= stop:
+            return []
+        found: list[uuid.UUID] = []
+        with self._source.connect() as connection:
+            if offset < self.valued:
+                valued_stop = min(stop, self.valued)
+                seek = self._seek(offset, valued_stop)
+                keyed = self._valued_ids(connection, seek, valued_stop - offset)
+                if keyed:
+                    self._remember(offset, keyed[0])
+                    self._remember(offset + len(keyed) - 1, keyed[-1])
+                found = [ident for _, ident in keyed]
+            if stop > self.valued:
+                first = max(offset - self.valued, 0)
+                found += self._null_ids(connection, first, stop - self.valued - first)
+        return found
+
+    def rows(self, offset: int, limit: int) -> pd.DataFrame:
+        """Rows [offset, offset + limit) of the list, every column of `executions`."""
+        ids = self.ids(offset, limit)
+        return self._records(ids)
+
+    def _records(self, ids: Sequence[uuid.UUID]) -> pd.DataFrame:
+        from aa_notebooks.analytics.executions import execution_record
+
+        records: dict[uuid.UUID, dict[str, Any]] = {}
+        if ids:
+            query = select(*self._columns).where(EXECUTIONS.c.id.in_(ids))
+            with self._source.connect() as connection:
+                for row in connection.execute(query):
+                    record = execution_record(self._source, row)
+                    records[record["id"]] = record
+        ordered = [records[i] for i in ids if i in records]  # a row deleted since is left out
+        names = [str(c.key) for c in self._columns]
+        return to_frame(ordered, names, times=("started_at", "completed_at"), money=("cost_usd",))

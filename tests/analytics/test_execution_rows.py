@@ -1,0 +1,115 @@
+"""`ExecutionRows`: any row range of a sorted, filtered list, read from the nearest known row.
+
+Each range must equal the same rows of one big `executions` page (plain OFFSET, tested on its
+own), in every sort and direction, with NULL sort values last, whatever order ranges are read in.
+"""
+
+from __future__ import annotations
+
+import random
+import uuid
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import insert
+
+from aa_notebooks.analytics import Analytics
+from aa_notebooks.analytics import execution_rows as module
+from aa_notebooks.analytics.executions import SORT_COLUMNS
+from aa_notebooks.db.engine import get_engine
+from aa_notebooks.db.schema import AgentExecution
+from aa_notebooks.errors import InvalidInputError
+from tests.analytics.dataset import NOW, E, eid
+
+NULL_IDS = [eid(21), eid(22)]
+
+
+@pytest.fixture
+def with_nulls(loaded_url: str, analytics: Analytics) -> Analytics:
+    """The dataset plus two executions in the 7d window whose numbers were never reported."""
+    rows = [
+        {
+            "id": ident,
+            "request_id": uuid.uuid4(),
+            "session_id": uuid.uuid4(),
+            "status": "success",
+            "agent_name": None,
+            "model_name": None,
+            "input_tokens": None,
+            "output_tokens": None,
+            "total_tokens": None,
+            "cost_usd": None,
+            "execution_time_ms": None,
+            "query_preview": None,
+            "started_at": (NOW - timedelta(hours=k + 2)).replace(tzinfo=None),
+        }
+        for k, ident in enumerate(NULL_IDS)
+    ]
+    with get_engine(loaded_url).begin() as connection:
+        connection.execute(insert(AgentExecution.__table__), rows)
+    return analytics
+
+
+def listed(frame) -> list[uuid.UUID]:  # type: ignore[no-untyped-def]
+    return [uuid.UUID(i) for i in frame["id"]]
+
+
+def test_cost_order_by_hand(with_nulls: Analytics) -> None:
+    down = with_nulls.execution_rows(sort_by="cost_usd", sort_order="desc")
+    assert (down.total, down.nulls, down.valued) == (10, 2, 8)
+    expected = [E[n] for n in (8, 4, 2, 1, 3, 6, 7, 5)] + sorted(NULL_IDS, reverse=True)
+    assert listed(down.rows(0, 100)) == expected
+    up = with_nulls.execution_rows(sort_by="cost_usd", sort_order="asc")
+    assert listed(up.rows(0, 100)) == [E[n] for n in (5, 7, 6, 3, 1, 2, 4, 8)] + NULL_IDS
+    assert listed(up.rows(7, 2)) == [E[8], NULL_IDS[0]]  # across the NULLs' edge
+    assert listed(up.rows(9, 5)) == [NULL_IDS[1]]
+    assert up.rows(10, 5).empty and up.rows(1000, 5).empty
+
+
+@pytest.mark.parametrize("sort_by", SORT_COLUMNS)
+@pytest.mark.parametrize("order", ["asc", "desc"])
+def test_every_range_matches_plain_offset(with_nulls: Analytics, sort_by: str, order: str):
+    whole = listed(with_nulls.executions(1, 1000, sort_by=sort_by, sort_order=order).rows)
+    assert len(whole) == 10
+    rows = with_nulls.execution_rows(sort_by=sort_by, sort_order=order)
+    ranges = [(offset, limit) for offset in range(11) for limit in (1, 2, 3)]
+    random.Random(15).shuffle(ranges)  # anchors from earlier ranges, in both directions
+    for offset, limit in ranges:
+        assert listed(rows.rows(offset, limit)) == whole[offset : offset + limit], (offset, limit)
+
+
+@pytest.mark.parametrize(("known", "wanted"), [(2, 4), (1, 3), (6, 4), (5, 3)])
+def test_seeks_from_a_known_row(analytics: Analytics, known: int, wanted: int) -> None:
+    """A range two or three rows from one read before, closer than either end of the list, is
+    read from that row (forwards or backwards) and must still be the right one."""
+    expected = [E[n] for n in (8, 4, 2, 1, 3, 6, 7, 5)]  # cost, most expensive first
+    rows = analytics.execution_rows(sort_by="cost_usd")
+    assert listed(rows.rows(known, 1)) == [expected[known]]
+    assert listed(rows.rows(wanted, 1)) == [expected[wanted]]
+
+
+def test_filters_scope_and_window(analytics: Analytics, analytics_u1: Analytics) -> None:
+    failed = analytics.execution_rows(status="failure", sort_by="execution_time_ms")
+    assert failed.total == 2 and listed(failed.rows(0, 5)) == [E[3], E[7]]
+    mine = analytics_u1.execution_rows(search="script", min_cost="0.0002")
+    assert listed(mine.rows(0, 5)) == [E[6]]
+    older = analytics.execution_rows(period="90d", sort_order="asc")
+    assert listed(older.rows(0, 2)) == [E[12], E[10]]
+    assert older.total == 11
+
+
+def test_anchors_are_bounded(analytics: Analytics, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(module, "MAX_ANCHORS", 3)
+    rows = analytics.execution_rows(sort_by="total_tokens")
+    for offset in range(8):
+        rows.rows(offset, 1)
+    assert rows.anchors == 3
+
+
+def test_bad_arguments(analytics: Analytics) -> None:
+    with pytest.raises(InvalidInputError, match="unknown filter colour; the filters are"):
+        analytics.execution_rows(colour="red")
+    with pytest.raises(InvalidInputError, match="sort_by must be one of"):
+        analytics.execution_rows(sort_by="query_preview")
+    with pytest.raises(InvalidInputError, match="min_cost must be a cost"):
+        analytics.execution_rows(min_cost="-3")
