@@ -16,12 +16,11 @@ import pandas as pd
 from IPython.display import HTML, Image
 
 from aa_notebooks.analytics import Analytics, Window
-from aa_notebooks.figures import changes
+from aa_notebooks.figures import changes, charts
 from aa_notebooks.formatting import count, duration_ms, money, percent
 from aa_notebooks.reporting import blocks
 from aa_notebooks.reporting.parameters import ReportParameters
 from aa_notebooks.reporting.summary import Summary
-from aa_notebooks.ui import charts
 
 EXPENSIVE_COLUMNS = {
     "started_at": "Started",

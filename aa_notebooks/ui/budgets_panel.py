@@ -18,7 +18,8 @@ from aa_notebooks.budgets import Budget, BudgetStatus, BudgetStatusList, Status
 from aa_notebooks.budgets.client import BudgetClient
 from aa_notebooks.db.schema import BudgetScope
 from aa_notebooks.errors import SchemaError
-from aa_notebooks.ui.markup import OTHER_COLOR, badge, esc, notice
+from aa_notebooks.figures.palette import OTHER_COLOR
+from aa_notebooks.ui.markup import badge, esc, notice
 
 HEADERS = ("Budget", "Scope", "Spend", "Used", "Status", "Stop")
 STATUS_COLORS = {

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Hashable
 from datetime import UTC, datetime
 from typing import Any
@@ -9,8 +10,19 @@ from typing import Any
 import altair as alt
 import ipywidgets as widgets
 
-from aa_notebooks.ui.charts import BRUSH, Plot, jupyter_chart
+from aa_notebooks.figures.charts import BRUSH, Plot
 from aa_notebooks.ui.markup import notice
+
+_offline = threading.Lock()
+
+
+def jupyter_chart(chart: alt.ChartType) -> alt.JupyterChart:
+    """A chart widget that renders without network access (Vega from vl-convert): Altair's
+    default renderer loads Vega from a CDN, and the mimetype renderer shows nothing in
+    JupyterLab 4."""
+    with _offline:
+        alt.JupyterChart.enable_offline()
+    return alt.JupyterChart(chart)
 
 
 class ChartPanel:

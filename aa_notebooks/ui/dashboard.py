@@ -23,7 +23,7 @@ import ipywidgets as widgets
 from aa_notebooks import formatting as fmt
 from aa_notebooks.analytics import Analytics, Window
 from aa_notebooks.errors import AnalyticsError, InvalidInputError
-from aa_notebooks.ui import charts
+from aa_notebooks.figures import charts
 from aa_notebooks.ui.budgets_panel import BudgetsPanel
 from aa_notebooks.ui.chart_panel import ChartPanel
 from aa_notebooks.ui.controls import Controls, Settings

@@ -10,6 +10,8 @@ import html
 import math
 from collections.abc import Sequence
 
+from aa_notebooks.figures.palette import OTHER_COLOR
+
 STEP_COLORS = {
     "thought": "#7c3aed",
     "action": "#2563eb",
@@ -19,7 +21,6 @@ STEP_COLORS = {
 }
 """One color per ReAct step type, shared by the step badges and the timeline chart."""
 STATUS_COLORS = {"success": "#16a34a", "failure": "#dc2626", "timeout": "#d97706"}
-OTHER_COLOR = "#6b7280"
 
 STYLE = """<style>
 .aa-ui {font-family: var(--jp-ui-font-family, sans-serif); font-size: 13px;

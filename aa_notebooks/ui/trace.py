@@ -16,7 +16,7 @@ import pandas as pd
 from aa_notebooks import formatting as fmt
 from aa_notebooks.analytics import Analytics, ExecutionDetail
 from aa_notebooks.errors import AnalyticsError
-from aa_notebooks.ui import charts
+from aa_notebooks.figures import charts
 from aa_notebooks.ui.chart_panel import ChartPanel
 from aa_notebooks.ui.markup import STYLE, esc, facts, notice, plain, status_badge, table
 from aa_notebooks.ui.trace_steps import displayed_steps, step_html

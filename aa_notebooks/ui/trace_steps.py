@@ -6,7 +6,8 @@ from __future__ import annotations
 import pandas as pd
 
 from aa_notebooks import formatting as fmt
-from aa_notebooks.ui.markup import OTHER_COLOR, STEP_COLORS, badge, esc
+from aa_notebooks.figures.palette import OTHER_COLOR
+from aa_notebooks.ui.markup import STEP_COLORS, badge, esc
 
 LONG_CHARACTERS = 400
 LONG_LINES = 8

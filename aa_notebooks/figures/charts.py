@@ -1,15 +1,14 @@
-"""The Altair charts of the dashboard and the trace explorer, drawn from analytics results.
+"""The Altair charts of the dashboard, the trace explorer and the cost report, drawn from
+analytics results, with no widget: the dashboard shows them as `JupyterChart` widgets
+(`ui.chart_panel`), the reports as PNG images.
 
 Charts only encode the frames they are given (bars, lines, stacking); every number in them comes
 from the analytics layer. Each is a `Plot`: its rows, plus how to build the chart around them,
-so a panel whose chart keeps its shape only sends new rows on a refresh. They are shown with
-`alt.JupyterChart` in offline mode, because Altair's default renderer loads Vega from a CDN and
-the mimetype renderer shows nothing in JupyterLab 4.
+so a panel whose chart keeps its shape only sends new rows on a refresh.
 """
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from typing import Any, cast
@@ -17,10 +16,9 @@ from typing import Any, cast
 import altair as alt
 import pandas as pd
 
-from aa_notebooks.ui.markup import OTHER_COLOR
+from aa_notebooks.figures.palette import OTHER_COLOR
 
 WIDE, NARROW = 760, 300
-_offline = threading.Lock()
 
 
 @dataclass(frozen=True, eq=False)
@@ -38,13 +36,6 @@ class Plot:
     def rows(self) -> list[dict[str, Any]]:
         """The rows as Vega-Lite values (timestamps as ISO text, NaN as null)."""
         return cast(list[dict[str, Any]], alt.to_values(self.data)["values"])
-
-
-def jupyter_chart(chart: alt.ChartType) -> alt.JupyterChart:
-    """A chart widget that renders without network access (Vega from vl-convert)."""
-    with _offline:
-        alt.JupyterChart.enable_offline()
-    return alt.JupyterChart(chart)
 
 
 def _time_axis(bucket: str, **options: Any) -> alt.X:
