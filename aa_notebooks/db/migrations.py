@@ -127,3 +127,12 @@ def cost_by_model_indexes(connection: Connection) -> None:
     covering indexes (the usage index gained model, cost and tokens)."""
     add_index(connection, "agentexecutions", "ix_agentexecutions_started_at_id")
     add_index(connection, "tokenusages", "ix_tokenusages_execution_id")
+
+
+@migration
+def otel_nesting_and_cache_tokens(connection: Connection) -> None:
+    """Ingested traces nest their steps (parent step, depth) and keep prompt-cache tokens."""
+    add_column(connection, "executiontraces", "parent_step")
+    add_column(connection, "executiontraces", "depth")
+    add_column(connection, "tokenusages", "cache_read_tokens")
+    add_column(connection, "tokenusages", "cache_write_tokens")

@@ -4,7 +4,9 @@ Rows are dicts keyed by column name with Python values (UUID, aware UTC datetime
 values as text). The JSON form is what the spool stores; decoding restores each value's type
 from the column it belongs to, so a replayed record is the record that was spooled. A record
 that `attach`es steps and usages to an execution stored (or spooled) earlier carries only that
-execution's id. A run that was cut off (its process ended) is recorded from what was known at
+execution's id. A record that `replaces` executions (a trace ingested again with spans that
+arrived late) takes their place: they are deleted, rows and spend, before it is written. A run
+that was cut off (its process ended) is recorded from what was known at
 its start (`cut_off_record`).
 """
 
@@ -49,6 +51,9 @@ class ExecutionRecord:
     usages: tuple[Row, ...] = ()
     attach: bool = False
     """Only the steps and usages are new; `execution` holds just the id of a stored one."""
+    replaces: tuple[uuid.UUID, ...] = ()
+    """Executions (this one's own id included, when it was written before) that this record
+    takes the place of; only those of the same user are replaced."""
 
     @property
     def id(self) -> uuid.UUID:
@@ -62,6 +67,8 @@ class ExecutionRecord:
         }  # fmt: skip
         if self.attach:
             document["attach"] = True
+        if self.replaces:
+            document["replaces"] = [str(replaced) for replaced in self.replaces]
         return json.dumps(document, default=str, separators=(",", ":"))
 
     @classmethod
@@ -73,6 +80,7 @@ class ExecutionRecord:
             tuple(_decode(ExecutionTrace.__table__, row) for row in document["traces"]),
             tuple(_decode(TokenUsage.__table__, row) for row in document["usages"]),
             bool(document.get("attach", False)),
+            tuple(uuid.UUID(replaced) for replaced in document.get("replaces", ())),
         )
 
     def check(self) -> None:
