@@ -5,7 +5,9 @@
   agent belong to an execution rooted at their trace's root span. When that root (or the agent
   span) has not arrived, the execution is anchored at the missing parent's id, so the execution
   written from a partial trace has the id the whole trace gives it later.
-- The execution id is a UUIDv5 of trace id and anchor span id: a resent batch doubles nothing.
+- The execution id is a UUIDv5 of trace id and anchor span id (and, for spans sent with a user's
+  token, that user's id: one user's spans can never name, and so replace, another's execution):
+  a resent batch doubles nothing.
 - LLM spans are `thought` steps (the last one of a successful run the `final_answer`) and token
   usage rows; tool spans are `tool_call` steps and, with a result, `observation` steps; nested
   agents are `action` steps. Steps are numbered in time order, each with its parent step and
@@ -55,9 +57,10 @@ class Mapped:
     ignored: int = 0
 
 
-def execution_id(trace_id: str, anchor_id: str) -> uuid.UUID:
-    """The id of the execution anchored at `anchor_id` in a trace."""
-    return uuid.uuid5(NAMESPACE, f"{trace_id}/{anchor_id}")
+def execution_id(trace_id: str, anchor_id: str, filing: Filing | None = None) -> uuid.UUID:
+    """The id of the execution anchored at `anchor_id` in a trace, in the filing user's ids."""
+    owner = "" if filing is None or filing.user_id is None else f"{filing.user_id}/"
+    return uuid.uuid5(NAMESPACE, f"{owner}{trace_id}/{anchor_id}")
 
 
 def map_trace(spans: Sequence[Span], filing: Filing = Filing()) -> Mapped:
@@ -132,7 +135,7 @@ class _Execution:
         self.filing = filing
         first = members[0]
         self.trace_id = first.trace_id
-        self.id = execution_id(first.trace_id, anchor_id)
+        self.id = execution_id(first.trace_id, anchor_id, filing)
         self.llm = sorted(
             (s for s in self.steps_of if trace.roles[s.span_id] is Role.llm),
             key=lambda s: (s.start_ns, s.end_ns, s.span_id),
@@ -183,7 +186,7 @@ class _Execution:
             llm = kind in ("thought", "final_answer")
             at = span.end_ns if kind == "observation" else span.start_ns
             rows.append({
-                "id": uuid.uuid5(NAMESPACE, f"{self.trace_id}/{span_id}/{kind}"),
+                "id": uuid.uuid5(self.id, f"{span_id}/{kind}"),
                 "execution_id": self.id,
                 "step_number": number,
                 "step_type": kind,
@@ -224,7 +227,7 @@ class _Execution:
             input_tokens = c.input_tokens(span)
             output_tokens = c.output_tokens(span)
             rows.append({
-                "id": uuid.uuid5(NAMESPACE, f"{self.trace_id}/{span.span_id}/usage"),
+                "id": uuid.uuid5(self.id, f"{span.span_id}/usage"),
                 "execution_id": self.id,
                 "component": _clean(self._component(span), 200),
                 "model": _clean(model, 200),

@@ -53,7 +53,7 @@ class ExecutionRecord:
     """Only the steps and usages are new; `execution` holds just the id of a stored one."""
     replaces: tuple[uuid.UUID, ...] = ()
     """Executions (this one's own id included, when it was written before) that this record
-    takes the place of; only those of the same user are replaced."""
+    takes the place of."""
 
     @property
     def id(self) -> uuid.UUID:

@@ -9,8 +9,8 @@ not at all), so they go straight in, without a conflict check. Records that `att
 usages to an execution stored earlier (the document's recording functions, spooled in an outage)
 insert them with the same conflict clause on their own ids, after the batch's executions.
 Records that name executions they `replace` (a trace ingested again when late spans arrived)
-first delete those executions with their steps, usages and spend, when they belong to the same
-user as the record: a replayed replacement deletes and writes the same rows again.
+first delete those executions with their steps, usages and spend: a replayed replacement
+deletes and writes the same rows again.
 """
 
 from __future__ import annotations
@@ -75,14 +75,14 @@ def write_batch(engine: Engine, records: Sequence[ExecutionRecord]) -> BatchResu
 
 
 def _remove_replaced(connection: Connection, records: list[ExecutionRecord]) -> None:
-    """Delete the executions the records replace (those of the record's own user), with their
-    steps and usages, and take their cost back out of the spend ledger."""
-    owner = {old: record.execution.get("user_id") for record in records for old in record.replaces}
-    columns = [
-        _EXECUTIONS.c[name] for name in _SPEND_FIELDS if name in _columns(connection, _EXECUTIONS)
-    ]
-    stored = connection.execute(select(*columns).where(_EXECUTIONS.c.id.in_(owner))).mappings()
-    gone = [dict(row) for row in stored if row["user_id"] == owner[row["id"]]]
+    """Delete the executions the records replace, with their steps and usages, and take their
+    cost back out of the spend ledger."""
+    ids = list({old for record in records for old in record.replaces})
+    present = _columns(connection, _EXECUTIONS)
+    columns = [_EXECUTIONS.c[name] for name in _SPEND_FIELDS if name in present]
+    gone = [dict(row) for row in connection.execute(
+        select(*columns).where(_EXECUTIONS.c.id.in_(ids))
+    ).mappings()]  # fmt: skip
     if not gone:
         return
     ids = [row["id"] for row in gone]
