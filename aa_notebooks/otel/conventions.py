@@ -75,10 +75,14 @@ def role_of(span: Span) -> Role:
     return Role.other
 
 
+def named_agent(span: Span) -> str | None:
+    """The agent name an attribute gives (`gen_ai.agent.name`, OpenInference `agent.name`)."""
+    return text(span.attributes.get(AGENT_NAME)) or text(span.attributes.get(OI_AGENT_NAME))
+
+
 def agent_name(span: Span) -> str | None:
     """The name the user gave the agent: an attribute, else the span name less its operation."""
-    named = text(span.attributes.get(AGENT_NAME)) or text(span.attributes.get(OI_AGENT_NAME))
-    return named or _without_prefix(span.name, "invoke_agent") or None
+    return named_agent(span) or _without_prefix(span.name, "invoke_agent") or None
 
 
 def tool_name(span: Span) -> str:

@@ -93,6 +93,21 @@ class _Trace:
         self.by_id = {span.span_id: span for span in spans}
         self.spans = list(self.by_id.values())
         self.roles = {span.span_id: c.role_of(span) for span in self.spans}
+        self.turn_parents = self._turn_parents()
+
+    def _turn_parents(self) -> set[str]:
+        """Spans under which outermost agent spans of one name recur (a LangGraph graph whose
+        `agent` node runs once per turn): the run is that parent, the agents its steps."""
+        seen: dict[tuple[str, str], int] = {}
+        for span in self.spans:
+            if self.roles[span.span_id] is not Role.agent or span.parent_id is None:
+                continue
+            above = self.chain(span)[1:]
+            if any(self.roles[s.span_id] is Role.agent for s in above):
+                continue
+            key = (span.parent_id, span.name)
+            seen[key] = seen.get(key, 0) + 1
+        return {parent for (parent, _), count in seen.items() if count > 1}
 
     def parent(self, span: Span) -> Span | None:
         if span.remote_parent or span.parent_id is None:
@@ -113,8 +128,15 @@ class _Trace:
         chain = self.chain(span)
         agents = [s for s in chain if self.roles[s.span_id] is Role.agent]
         if agents:
-            return agents[-1].span_id
-        top = chain[-1]
+            outermost = agents[-1]
+            if outermost.parent_id in self.turn_parents:
+                return self._top_of(outermost)
+            return outermost.span_id
+        return self._top_of(span)
+
+    def _top_of(self, span: Span) -> str:
+        """The id of the top of the span's chain here, or of its missing parent."""
+        top = self.chain(span)[-1]
         return top.span_id if top.is_top or top.parent_id is None else top.parent_id
 
 
@@ -294,9 +316,19 @@ class _Execution:
         }
 
     def _agent_name(self) -> str | None:
+        """The name the user gave the agent: the anchor's agent-name attribute, else the first
+        nested agent's (a framework's wrapper such as "Agent workflow" names none), else the
+        anchor's span name (less its operation)."""
         anchor = self.anchor
         if anchor is None:
             return None
+        agents = sorted(
+            (s for s in self.steps_of if self.trace.roles[s.span_id] is Role.agent),
+            key=lambda s: (s.start_ns, s.span_id),
+        )
+        for span in (anchor, *agents):
+            if named := c.named_agent(span):
+                return named
         if self.trace.roles[anchor.span_id] is Role.agent:
             return c.agent_name(anchor)
         return anchor.name or None
