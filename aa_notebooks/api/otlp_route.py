@@ -10,6 +10,7 @@ an admin token keeps the user the spans name.
 """
 
 # No `from __future__ import annotations`: FastAPI reads the route's annotations at run time.
+import json
 import logging
 import threading
 from collections.abc import Callable
@@ -21,7 +22,7 @@ from sqlalchemy.exc import DBAPIError
 from starlette.concurrency import run_in_threadpool
 
 from aa_notebooks.api.principal import Principal
-from aa_notebooks.errors import AnalyticsError, first_line
+from aa_notebooks.errors import AnalyticsError, MissingExtraError, first_line
 from aa_notebooks.otel.decode import (
     Decoded,
     TraceDecodeError,
@@ -62,7 +63,10 @@ class OtlpReceiver:
     ) -> tuple[Decoded, Outcome]:
         """Decode and ingest one request; (decoded, outcome)."""
         data = decompress(body, encoding)
-        decoded = decode_protobuf(data) if media_type == PROTOBUF else decode_json(data)
+        try:
+            decoded = decode_protobuf(data) if media_type == PROTOBUF else decode_json(data)
+        except ImportError:
+            raise MissingExtraError("opentelemetry-proto", "otel") from None
         outcome = self.ingestor.ingest(decoded.spans, principal.user_id)
         return decoded, outcome
 
@@ -98,6 +102,8 @@ def create_otlp_router(receiver: OtlpReceiver, authenticate: Callable[..., Princ
             response = _status(error.status, media_type, str(error))
             response.headers["Retry-After"] = str(error.retry_after_s)
             return response
+        except MissingExtraError as error:
+            return _plain_error(501, str(error))
         except (AnalyticsError, DBAPIError) as error:  # the database is down or not set up
             log.warning("OTLP receiver: %s", first_line(str(error)))
             response = _status(503, media_type, "the database is unavailable; retry later")
@@ -123,9 +129,17 @@ def _success(media_type: str, decoded: Decoded, outcome: Outcome) -> Response:
     return _message(200, media_type, answer)
 
 
+def _plain_error(code: int, message: str) -> Response:
+    """An error answer the server cannot encode as protobuf (the otel extra is missing)."""
+    return Response(json.dumps({"code": 12, "message": message}), code, media_type=JSON)
+
+
 def _status(code: int, media_type: str, message: str) -> Response:
     """An error answer: a google.rpc.Status with the message."""
-    from google.rpc.status_pb2 import Status
+    try:
+        from google.rpc.status_pb2 import Status
+    except ImportError:
+        return _plain_error(code, message)
 
     return _message(code, media_type, Status(code=_RPC_CODES.get(code, 2), message=message))
 
