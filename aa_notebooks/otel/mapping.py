@@ -1,7 +1,9 @@
 """The spans of one trace into executions, trace steps and token usage (docs/otel.md's table).
 
 - One execution per agent invocation: the outermost agent span (`invoke_agent`, OpenInference
-  AGENT) of a branch of the trace; nested agents are steps of it. LLM and tool spans under no
+  AGENT) of a branch of the trace; nested agents are steps of it. Outermost agents of one name
+  recurring under one parent (a LangGraph `agent` node, once per turn) are turns of one run,
+  anchored at the top of the trace. LLM and tool spans under no
   agent belong to an execution rooted at their trace's root span. When that root (or the agent
   span) has not arrived, the execution is anchored at the missing parent's id, so the execution
   written from a partial trace has the id the whole trace gives it later.
