@@ -84,8 +84,20 @@ def map_trace(spans: Sequence[Span], filing: Filing = Filing()) -> Mapped:
 def is_whole(spans: Sequence[Span]) -> bool:
     """Whether every span's ancestry reaches the trace's root (or a remote parent) among
     `spans`: nothing is missing in between, so the trace can be written now."""
-    trace = _Trace(spans)
-    return all(trace.chain(span)[-1].is_top for span in trace.spans)
+    by_id = {span.span_id: span for span in spans}
+    reaches_top: set[str] = set()
+    for span in by_id.values():
+        walked = []
+        while span.span_id not in reaches_top:
+            walked.append(span.span_id)
+            if span.is_top:
+                break
+            parent = by_id.get(span.parent_id)  # type: ignore[arg-type]
+            if parent is None or parent.span_id in walked:
+                return False
+            span = parent
+        reaches_top.update(walked)
+    return True
 
 
 class _Trace:
@@ -95,6 +107,7 @@ class _Trace:
         self.by_id = {span.span_id: span for span in spans}
         self.spans = list(self.by_id.values())
         self.roles = {span.span_id: c.role_of(span) for span in self.spans}
+        self._chains: dict[str, list[Span]] = {}
         self.turn_parents = self._turn_parents()
 
     def _turn_parents(self) -> set[str]:
@@ -117,7 +130,13 @@ class _Trace:
         return self.by_id.get(span.parent_id)
 
     def chain(self, span: Span) -> list[Span]:
-        """The span and its ancestors present here, nearest first."""
+        """The span and its ancestors present here, nearest first (computed once a span)."""
+        known = self._chains.get(span.span_id)
+        if known is None:
+            known = self._chains[span.span_id] = self._walk(span)
+        return known
+
+    def _walk(self, span: Span) -> list[Span]:
         found = [span]
         seen = {span.span_id}
         while (parent := self.parent(found[-1])) is not None and parent.span_id not in seen:
