@@ -24,6 +24,7 @@ from starlette.concurrency import run_in_threadpool
 from aa_notebooks.api.principal import Principal
 from aa_notebooks.errors import AnalyticsError, MissingExtraError, first_line
 from aa_notebooks.otel.decode import (
+    MAX_BODY_BYTES,
     Decoded,
     TraceDecodeError,
     decode_json,
@@ -90,7 +91,10 @@ def create_otlp_router(receiver: OtlpReceiver, authenticate: Callable[..., Princ
             return _status(
                 415, JSON, f"Content-Type must be {PROTOBUF} or {JSON}, not {media_type!r}"
             )
-        body = await request.body()
+        body = await _read_body(request)
+        if body is None:
+            return _status(413, media_type, f"the body is over {MAX_BODY_BYTES} bytes; send "
+                           "smaller batches")  # fmt: skip
         try:
             decoded, outcome = await run_in_threadpool(
                 receiver.receive, body, media_type,
@@ -112,6 +116,18 @@ def create_otlp_router(receiver: OtlpReceiver, authenticate: Callable[..., Princ
         return _success(media_type, decoded, outcome)
 
     return router
+
+
+async def _read_body(request: Request) -> bytes | None:
+    """The request body, or None past MAX_BODY_BYTES (read no further: a huge body is
+    refused without being held in memory)."""
+    parts, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            return None
+        parts.append(chunk)
+    return b"".join(parts)
 
 
 def _success(media_type: str, decoded: Decoded, outcome: Outcome) -> Response:
@@ -144,7 +160,7 @@ def _status(code: int, media_type: str, message: str) -> Response:
     return _message(code, media_type, Status(code=_RPC_CODES.get(code, 2), message=message))
 
 
-_RPC_CODES = {400: 3, 415: 3, 429: 8, 503: 14}
+_RPC_CODES = {400: 3, 413: 3, 415: 3, 429: 8, 503: 14}
 """gRPC codes of the HTTP statuses: INVALID_ARGUMENT, RESOURCE_EXHAUSTED, UNAVAILABLE."""
 
 

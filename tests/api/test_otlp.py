@@ -166,3 +166,55 @@ async def test_without_a_valid_token_nothing_is_read(
     assert answer.status_code == 401
     assert answer.headers["www-authenticate"] == "Bearer"
     assert _counts(db_url) == (0, 0, 0)
+
+
+async def test_a_writer_that_cannot_keep_up_is_a_429_with_retry_after(
+    http: httpx.AsyncClient, otlp_app: FastAPI, db_url: str, tmp_path
+) -> None:
+    """Back-pressure: with one execution allowed in the writer's backlog and the database
+    locked by another connection, the next request is refused until the writer catches up."""
+    if not db_url.startswith("sqlite"):
+        pytest.skip("an exclusive lock held by another connection is SQLite's")
+    import sqlite3
+
+    from aa_notebooks.otel.ingest import Ingestor
+
+    receiver = otlp_app.state.otlp
+    receiver._ingestor = Ingestor(db_url, spool_dir=tmp_path, max_backlog=1, max_wait_s=0.2)
+    headers = {**PROTOBUF, **bearer(ADMIN_TOKEN)}
+    lock = sqlite3.connect(db_url.removeprefix("sqlite:///"), isolation_level=None)
+    lock.execute("BEGIN EXCLUSIVE")
+    try:
+        first = await http.post("/v1/traces", content=to_protobuf(genai_run()), headers=headers)
+        second_run = genai_run("5bf92f3577b34da6a3ce929d0e0e4737")
+        second = await http.post("/v1/traces", content=to_protobuf(second_run), headers=headers)
+    finally:
+        lock.execute("ROLLBACK")
+        lock.close()
+    assert first.status_code == 200
+    assert (second.status_code, second.headers["retry-after"]) == (429, "2")
+    from google.rpc.status_pb2 import Status
+
+    assert Status.FromString(second.content).message == (
+        "the database is behind by more than 1 executions"
+    )
+    _flush(otlp_app)
+    again = await http.post("/v1/traces", content=to_protobuf(second_run), headers=headers)
+    assert again.status_code == 200
+    _flush(otlp_app)
+    assert _counts(db_url) == (2, 8, 4)
+
+
+async def test_a_body_over_the_limit_is_refused_unread(
+    http: httpx.AsyncClient, db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from aa_notebooks.api import otlp_route
+
+    monkeypatch.setattr(otlp_route, "MAX_BODY_BYTES", 100)
+    body = to_json(genai_run())
+    assert len(body) > 100
+    answer = await http.post("/v1/traces", content=body, headers={**JSON, **bearer(ADMIN_TOKEN)})
+    assert (answer.status_code, answer.json()["message"]) == (
+        413, "the body is over 100 bytes; send smaller batches",
+    )  # fmt: skip
+    assert _counts(db_url) == (0, 0, 0)
