@@ -193,3 +193,55 @@ def test_text_is_cut_and_rid_of_nul_characters() -> None:
     [record] = map_trace(spans).records
     assert record.execution["agent_name"] == "AB"
     assert record.traces[0]["content"] == "x" * 2000
+
+
+def test_a_frameworks_wrapper_agent_takes_the_name_of_the_agent_inside_it() -> None:
+    """The OpenAI Agents SDK's "Agent workflow" AGENT span names no agent; "Weather" does."""
+    spans = [
+        span("c000000000000001", None, "Agent workflow", 0, 500, openinference__span__kind="AGENT"),
+        span("c000000000000002", "c000000000000001", "Weather", 5, 495,
+             openinference__span__kind="AGENT", agent__name="Weather"),
+        span("c000000000000003", "c000000000000002", "generation", 10, 110,
+             openinference__span__kind="LLM", llm__model_name="gpt-4o-mini",
+             llm__token_count__prompt=1000, llm__token_count__completion=200),
+    ]  # fmt: skip
+    [record] = map_trace(spans).records
+    assert record.id == execution_id(TRACE, "c000000000000001")
+    assert record.execution["agent_name"] == "Weather"
+    assert [(s["step_type"], s["depth"]) for s in record.traces] == [
+        ("action", 0), ("final_answer", 1),
+    ]  # fmt: skip
+
+
+def test_an_agent_node_recurring_under_one_graph_is_one_run_named_after_the_graph() -> None:
+    """LangGraph: the graph "Weather" (CHAIN) runs its `agent` node (AGENT) once per turn."""
+    spans = [
+        span("d000000000000001", None, "Weather", 0, 900, openinference__span__kind="CHAIN"),
+        span("d000000000000002", "d000000000000001", "agent", 10, 200,
+             openinference__span__kind="AGENT"),
+        span("d000000000000003", "d000000000000002", "ChatOpenAI", 20, 190,
+             openinference__span__kind="LLM", llm__model_name="gpt-4o-mini",
+             llm__token_count__prompt=1000, llm__token_count__completion=200),
+        span("d000000000000004", "d000000000000001", "get_weather", 210, 300,
+             openinference__span__kind="TOOL", tool__name="get_weather", input__value="Paris",
+             output__value="sunny"),
+        span("d000000000000005", "d000000000000001", "agent", 310, 890,
+             openinference__span__kind="AGENT"),
+        span("d000000000000006", "d000000000000005", "ChatOpenAI", 320, 880,
+             openinference__span__kind="LLM", llm__model_name="gpt-4o-mini",
+             llm__token_count__prompt=1500, llm__token_count__completion=100),
+    ]  # fmt: skip
+    [record] = map_trace(spans).records
+    assert record.id == execution_id(TRACE, "d000000000000001")
+    row = record.execution
+    assert (row["agent_name"], row["execution_time_ms"], row["llm_time_ms"]) == (
+        "Weather",
+        900,
+        730,
+    )
+    assert row["cost_usd"] == Decimal("0.000555")  # 0.000270 + 0.000285
+    assert [(s["step_type"], s["content"], s["depth"]) for s in record.traces] == [
+        ("action", "agent agent", 0), ("thought", "ChatOpenAI", 1),
+        ("tool_call", "get_weather(Paris)", 0), ("observation", "sunny", 0),
+        ("action", "agent agent", 0), ("final_answer", "ChatOpenAI", 1),
+    ]  # fmt: skip
