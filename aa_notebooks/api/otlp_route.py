@@ -107,7 +107,7 @@ def create_otlp_router(receiver: OtlpReceiver, authenticate: Callable[..., Princ
             response.headers["Retry-After"] = str(error.retry_after_s)
             return response
         except MissingExtraError as error:
-            return _plain_error(501, str(error))
+            return _status(501, JSON, str(error))
         except (AnalyticsError, DBAPIError) as error:  # the database is down or not set up
             log.warning("OTLP receiver: %s", first_line(str(error)))
             response = _status(503, media_type, "the database is unavailable; retry later")
@@ -132,42 +132,41 @@ async def _read_body(request: Request) -> bytes | None:
 
 def _success(media_type: str, decoded: Decoded, outcome: Outcome) -> Response:
     """200 with an ExportTraceServiceResponse; partial_success when spans were not used."""
+    rejected = len(decoded.refused) + outcome.rejected
+    reasons = "; ".join((decoded.refused + outcome.reasons)[:MAX_REASONS])
+    if media_type == JSON:  # OTLP/JSON, by hand: it needs no protobuf package (int64 as text)
+        partial = {"rejectedSpans": str(rejected), "errorMessage": reasons}
+        return _json(200, {"partialSuccess": partial} if rejected else {})
     from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
         ExportTraceServiceResponse,
     )
 
-    rejected = len(decoded.refused) + outcome.rejected
     answer = ExportTraceServiceResponse()
     if rejected:
-        reasons = (decoded.refused + outcome.reasons)[:MAX_REASONS]
         answer.partial_success.rejected_spans = rejected
-        answer.partial_success.error_message = "; ".join(reasons)
-    return _message(200, media_type, answer)
-
-
-def _plain_error(code: int, message: str) -> Response:
-    """An error answer the server cannot encode as protobuf (the otel extra is missing)."""
-    return Response(json.dumps({"code": 12, "message": message}), code, media_type=JSON)
+        answer.partial_success.error_message = reasons
+    return Response(answer.SerializeToString(), status_code=200, media_type=PROTOBUF)
 
 
 def _status(code: int, media_type: str, message: str) -> Response:
-    """An error answer: a google.rpc.Status with the message."""
-    try:
-        from google.rpc.status_pb2 import Status
-    except ImportError:
-        return _plain_error(code, message)
-
-    return _message(code, media_type, Status(code=_RPC_CODES.get(code, 2), message=message))
-
-
-_RPC_CODES = {400: 3, 413: 3, 415: 3, 429: 8, 503: 14}
-"""gRPC codes of the HTTP statuses: INVALID_ARGUMENT, RESOURCE_EXHAUSTED, UNAVAILABLE."""
-
-
-def _message(code: int, media_type: str, message: Any) -> Response:
-    """A protobuf message as the response body, in protobuf or OTLP/JSON."""
+    """An error answer: a google.rpc.Status with the message (as JSON for a JSON request, or
+    when the server lacks the protobuf packages of the otel extra)."""
+    rpc_code = _RPC_CODES.get(code, 2)
     if media_type == PROTOBUF:
-        return Response(message.SerializeToString(), status_code=code, media_type=PROTOBUF)
-    from google.protobuf.json_format import MessageToJson
+        try:
+            from google.rpc.status_pb2 import Status
+        except ImportError:
+            pass
+        else:
+            body = Status(code=rpc_code, message=message).SerializeToString()
+            return Response(body, status_code=code, media_type=PROTOBUF)
+    return _json(code, {"code": rpc_code, "message": message})
 
-    return Response(MessageToJson(message, indent=None), status_code=code, media_type=JSON)
+
+_RPC_CODES = {400: 3, 413: 3, 415: 3, 429: 8, 501: 12, 503: 14}
+"""gRPC codes of the HTTP statuses: INVALID_ARGUMENT, RESOURCE_EXHAUSTED, UNIMPLEMENTED,
+UNAVAILABLE."""
+
+
+def _json(code: int, document: dict[str, Any]) -> Response:
+    return Response(json.dumps(document), status_code=code, media_type=JSON)

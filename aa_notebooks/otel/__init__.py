@@ -19,7 +19,11 @@ __all__ = ["Filing", "Ingestor", "Outcome", "Span", "SpanExporter", "map_trace"]
 def __getattr__(name: str) -> Any:
     """Import SpanExporter on use: it needs the OpenTelemetry SDK (the `otel` extra)."""
     if name == "SpanExporter":
-        from aa_notebooks.otel.exporter import SpanExporter
+        try:
+            from aa_notebooks.otel.exporter import SpanExporter
+        except ModuleNotFoundError:
+            from aa_notebooks.errors import MissingExtraError
 
+            raise MissingExtraError("opentelemetry-sdk", "otel") from None
         return SpanExporter
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
