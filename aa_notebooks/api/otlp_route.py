@@ -12,6 +12,7 @@ an admin token keeps the user the spans name.
 # No `from __future__ import annotations`: FastAPI reads the route's annotations at run time.
 import json
 import logging
+import os
 import threading
 from collections.abc import Callable
 from typing import Annotated, Any
@@ -22,7 +23,12 @@ from sqlalchemy.exc import DBAPIError
 from starlette.concurrency import run_in_threadpool
 
 from aa_notebooks.api.principal import Principal
-from aa_notebooks.errors import AnalyticsError, MissingExtraError, first_line
+from aa_notebooks.errors import (
+    AnalyticsError,
+    ConfigurationError,
+    MissingExtraError,
+    first_line,
+)
 from aa_notebooks.otel.decode import (
     MAX_BODY_BYTES,
     Decoded,
@@ -31,7 +37,7 @@ from aa_notebooks.otel.decode import (
     decode_protobuf,
     decompress,
 )
-from aa_notebooks.otel.ingest import Ingestor, Outcome, Saturated
+from aa_notebooks.otel.ingest import HOLD_S, Ingestor, Outcome, Saturated
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +45,22 @@ TRACES_PATH = "/v1/traces"
 PROTOBUF, JSON = "application/x-protobuf", "application/json"
 MAX_REASONS = 3
 UNAVAILABLE_RETRY_S = 30
+ENV_HOLD = "AA_OTEL_HOLD_SECONDS"
+
+
+def hold_seconds() -> float:
+    """How long an incomplete trace waits for its missing spans: AA_OTEL_HOLD_SECONDS, else
+    the ingest's default; ConfigurationError for a value that is not a positive number."""
+    text = os.environ.get(ENV_HOLD, "").strip()
+    if not text:
+        return HOLD_S
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = -1.0
+    if not 0 < seconds < float("inf"):
+        raise ConfigurationError(f"{ENV_HOLD} must be a number of seconds above 0, not {text!r}")
+    return seconds
 
 
 class OtlpReceiver:
@@ -47,6 +69,7 @@ class OtlpReceiver:
 
     def __init__(self, url: str | URL | None) -> None:
         self.url = url
+        self.hold_s = hold_seconds()
         self._ingestor: Ingestor | None = None
         self._lock = threading.Lock()
 
@@ -55,7 +78,7 @@ class OtlpReceiver:
         """The Ingestor, made (and its sweeper of held traces started) on first use."""
         with self._lock:
             if self._ingestor is None:
-                self._ingestor = Ingestor(self.url)
+                self._ingestor = Ingestor(self.url, hold_s=self.hold_s)
                 self._ingestor.start_sweeper()
             return self._ingestor
 

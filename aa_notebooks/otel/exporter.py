@@ -18,6 +18,7 @@ from opentelemetry.sdk.trace.export import SpanExportResult
 from opentelemetry.trace import StatusCode
 from sqlalchemy.engine import URL
 
+from aa_notebooks.errors import InvalidInputError
 from aa_notebooks.otel.ingest import HOLD_S, Ingestor, Saturated
 from aa_notebooks.otel.spans import Event, Span, SpanError, checked_span
 
@@ -36,7 +37,10 @@ class SpanExporter(SdkSpanExporter):
         """`url` as everywhere in the kit; `user_id` files every execution under that user
         (else the spans' `user.id`/`enduser.id`); `hold_s` is how long a trace missing its agent
         span waits for it."""
-        self.user_id = uuid.UUID(str(user_id)) if user_id is not None else None
+        try:
+            self.user_id = uuid.UUID(str(user_id)) if user_id is not None else None
+        except ValueError:
+            raise InvalidInputError(f"user_id must be a UUID, got {user_id!r}") from None
         self.ingestor = Ingestor(url, spool_dir=spool_dir, hold_s=hold_s)
         self.ingestor.start_sweeper()
 

@@ -218,3 +218,53 @@ async def test_a_body_over_the_limit_is_refused_unread(
         413, "the body is over 100 bytes; send smaller batches",
     )  # fmt: skip
     assert _counts(db_url) == (0, 0, 0)
+
+
+async def test_an_incomplete_trace_is_written_after_the_configured_hold(
+    db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Only the children arrive; AA_OTEL_HOLD_SECONDS=0.5 writes what is known soon after."""
+    import time
+
+    monkeypatch.setenv("AA_OTEL_HOLD_SECONDS", "0.5")
+    init_db(db_url)
+    app = create_app(db_url, api_token=ADMIN_TOKEN)
+    try:
+        async for client in _client(app):
+            _, *children = genai_run()
+            answer = await client.post(
+                "/v1/traces", content=to_protobuf(children),
+                headers={**PROTOBUF, **bearer(ADMIN_TOKEN)},
+            )  # fmt: skip
+            assert answer.status_code == 200
+        for _ in range(300):  # the sweeper runs every 0.5 s
+            if _counts(db_url)[0]:
+                break
+            time.sleep(0.1)
+        _flush(app)
+    finally:
+        app.state.otlp.close()
+    assert _counts(db_url) == (1, 4, 2)
+    row = connect(db_url).execution(RUN_ID).execution  # anchored at the missing agent span
+    assert (row["agent_name"], row["input_tokens"], row["output_tokens"]) == (None, 2500, 300)
+
+
+async def _client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://api") as client:
+        yield client
+
+
+@pytest.mark.parametrize("value", ["0", "-3", "soon", "inf"])
+def test_a_hold_that_is_not_a_positive_number_is_one_clear_line(
+    monkeypatch: pytest.MonkeyPatch, value: str
+) -> None:
+    from aa_notebooks.api.otlp_route import hold_seconds
+    from aa_notebooks.errors import ConfigurationError
+
+    monkeypatch.setenv("AA_OTEL_HOLD_SECONDS", value)
+    with pytest.raises(ConfigurationError) as raised:
+        hold_seconds()
+    assert str(raised.value) == (
+        f"AA_OTEL_HOLD_SECONDS must be a number of seconds above 0, not {value!r}"
+    )

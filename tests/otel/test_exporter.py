@@ -56,3 +56,12 @@ def test_spans_of_the_sdk_become_an_execution_filed_under_the_user(db_url: str, 
     assert Decimal(str(execution["cost_usd"])) == Decimal("0.0035")
     assert execution["query_preview"] == "Plan a trip"
     assert list(detail.traces["step_type"]) == ["thought", "tool_call"]  # failed: no answer
+
+
+def test_a_user_id_that_is_not_a_uuid_is_one_clear_line(db_url: str) -> None:
+    import pytest
+
+    from aa_notebooks.errors import InvalidInputError
+
+    with pytest.raises(InvalidInputError, match=r"^user_id must be a UUID, got 'alice'$"):
+        SpanExporter(db_url, user_id="alice")
