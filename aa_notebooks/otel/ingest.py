@@ -5,6 +5,8 @@ its root) is mapped and handed to the writer at once: the common case costs no s
 others are staged in the database (`staging`), and written when they become whole, or when no
 span of theirs has arrived for `hold_s` (what is known then is written); a span arriving later
 rewrites its trace's executions, which replace the ones written before (same ids).
+An agent span that arrives before its children (they end after it, in async code) looks whole
+alone: it is held like a partial trace until something under it arrives, or the hold passes.
 
 Back-pressure: at most `max_backlog` records wait in the writer; past that, a call waits for
 the writer to commit (up to `max_wait_s`) and otherwise raises `Saturated` (HTTP 429 with
@@ -129,8 +131,11 @@ class Ingestor:
         for trace_id, members in traces.items():
             key = (owner, trace_id)
             if key not in self._staged and is_whole(members):
-                self._submit(map_trace(members, filing), (), outcome)
-            elif not self.staging.available:
+                mapped = map_trace(members, filing)
+                if not self.staging.available or all(r.traces for r in mapped.records):
+                    self._submit(mapped, (), outcome)
+                    continue
+            if not self.staging.available:
                 outcome.rejected += len(members)
                 if NO_STAGING not in outcome.reasons:
                     outcome.reasons.append(NO_STAGING)
@@ -204,7 +209,7 @@ class Ingestor:
             self._staged.add(key)
             outcome.staged += len(spans)
             staged, state = self.staging.load(key)
-            if state.written_at is not None or is_whole(staged):
+            if state.written_at is not None or (is_whole(staged) and _filled(staged, filing)):
                 self._write(key, staged, state.written_ids, filing, outcome)
 
     def _write_staged(self, key: TraceKey, outcome: Outcome) -> None:
@@ -260,3 +265,9 @@ class Ingestor:
             raise Saturated(
                 f"the database is behind by more than {self.max_backlog} executions", 2, 429
             )
+
+
+def _filled(spans: list[Span], filing: Filing) -> bool:
+    """Whether every execution of a whole trace has steps: an agent span that arrived before
+    its children (they end after it, in async code) looks whole alone, and is held for them."""
+    return all(record.traces for record in map_trace(spans, filing).records)

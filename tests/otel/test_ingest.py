@@ -103,6 +103,23 @@ def test_children_before_their_parent_in_separate_calls_make_one_execution(
     ]
 
 
+def test_an_agent_span_that_arrives_before_its_children_waits_for_them(
+    ingestor: Ingestor, db_url: str
+) -> None:
+    """The agent span alone looks whole, but has nothing under it yet: it is held, and its
+    children, in the next call, complete the run."""
+    root, *children = genai_run()
+    first = ingestor.ingest([root])
+    assert (first.executions, first.staged) == (0, 1)
+    second = ingestor.ingest(children)
+    assert second.executions == 1
+    ingestor.flush()
+    assert _counts(db_url) == (1, 4, 2)
+    assert _rows(db_url, "SELECT agent_name, total_tokens FROM agentexecutions") == [
+        ("Weather", 2800)
+    ]
+
+
 def test_after_the_hold_what_is_known_is_written_and_a_late_span_replaces_it(
     ingestor: Ingestor, db_url: str, clock: Clock
 ) -> None:
