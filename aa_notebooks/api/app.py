@@ -46,7 +46,8 @@ def create_app(
     )  # fmt: skip
     app.include_router(router)
     app.state.otlp = receiver
-    app.include_router(create_otlp_router(receiver, router.dependencies[0].dependency))
+    authenticate = router.dependencies[0].dependency  # the API's own, for the same tokens
+    app.include_router(create_otlp_router(receiver, authenticate))  # type: ignore[arg-type]
     app.include_router(_docs_router(app, router))
     return app
 

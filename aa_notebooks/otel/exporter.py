@@ -70,6 +70,8 @@ class SpanExporter(SdkSpanExporter):
 def from_sdk(span: ReadableSpan) -> Span:
     """The `Span` value of an SDK span."""
     context, parent = span.get_span_context(), span.parent
+    if context is None:
+        raise SpanError(f"span {span.name!r} has no span context")
     scope = span.instrumentation_scope
     return Span(
         trace_id=f"{context.trace_id:032x}",

@@ -99,7 +99,9 @@ def ingest_files(
 def _lines(path: Path) -> Iterator[tuple[int, bytes, int]]:
     """(line number, line, bytes of the file read for it) of a file, gunzipped if `.gz`."""
     with path.open("rb") as raw:
-        stream: IO[bytes] = gzip.GzipFile(fileobj=raw) if path.suffix == ".gz" else raw
+        stream: IO[bytes] = (
+            gzip.GzipFile(fileobj=raw) if path.suffix == ".gz" else raw  # type: ignore[assignment]
+        )
         position = 0
         try:
             for number, line in enumerate(stream, start=1):
