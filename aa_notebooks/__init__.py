@@ -39,6 +39,8 @@ _LAZY = {
     "check_budget": "aa_notebooks.budgets",
     "budget_status": "aa_notebooks.budgets",
     "evaluate_budgets": "aa_notebooks.budgets",
+    "BudgetClient": "aa_notebooks.budgets.client",
+    "connect_budgets": "aa_notebooks.budgets.client",
     "run_report": "aa_notebooks.reporting",
     "track_agent": "aa_notebooks.tracking",
     "Tracker": "aa_notebooks.tracking",

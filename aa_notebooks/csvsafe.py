@@ -9,7 +9,7 @@ numbers (a negative number included), times and ids are written as they are. The
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import pandas as pd
 
@@ -37,4 +37,4 @@ def frame_to_csv(frame: pd.DataFrame, *, escape_formulas: bool = True) -> str:
             if pd.api.types.is_object_dtype(series) or pd.api.types.is_string_dtype(series):
                 frame.isetitem(position, series.map(neutralise, na_action="ignore"))
         frame.columns = [neutralise(column) for column in frame.columns]
-    return frame.to_csv(index=False, lineterminator="\n")
+    return cast(str, frame.to_csv(index=False, lineterminator="\n"))  # pandas is untyped here

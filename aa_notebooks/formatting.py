@@ -30,7 +30,7 @@ def duration_ms(value: object) -> str:
     """850 ms below a second, 2.41 s below a minute, 3m 05s above."""
     if value is None or (isinstance(value, float) and pd.isna(value)):
         return ""
-    ms = float(value)  # type: ignore[arg-type]
+    ms = float(value)  # type: ignore[arg-type]  # a number (or numeric text) from a frame
     if ms < 1000:
         return f"{ms:,.0f} ms"
     if ms < 60_000:
@@ -43,13 +43,14 @@ def percent(value: object) -> str:
     """97.5% (values are already percentages, 0-100)."""
     if value is None or (isinstance(value, float) and pd.isna(value)):
         return ""
-    return f"{float(value):.1f}%"  # type: ignore[arg-type]
+    return f"{float(value):.1f}%"  # type: ignore[arg-type]  # a number (or numeric text)
 
 
 def count(value: object) -> str:
     """12,345."""
     if value is None or (isinstance(value, float) and pd.isna(value)):
         return ""
+    # typeshed's numbers.Number declares no __int__, though every Number here has one
     return f"{int(value):,}" if isinstance(value, Number) else str(value)  # type: ignore[call-overload]
 
 

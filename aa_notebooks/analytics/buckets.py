@@ -61,7 +61,7 @@ def per_bucket(
     where: Sequence[ColumnElement[bool]] = (),
     keys: Sequence[ColumnElement[Any]] = (),
     group_by: Sequence[ColumnElement[Any]] = (),
-) -> Iterator[CompoundSelect]:
+) -> Iterator[CompoundSelect[*tuple[Any, ...]]]:
     """Queries giving `bucket` (its start) and the aggregate `measures` for every bucket, in order.
 
     With `keys` and `group_by`, each bucket gives one row per group (its `keys`, then the

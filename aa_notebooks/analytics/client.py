@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from datetime import UTC, date, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pandas as pd
 from sqlalchemy.engine import URL
@@ -40,10 +40,6 @@ from aa_notebooks.analytics.users import active_users
 from aa_notebooks.db.url import mask_url, require_database
 from aa_notebooks.errors import InvalidInputError
 
-if TYPE_CHECKING:
-    from aa_notebooks.budgets.evaluation import Evaluation
-    from aa_notebooks.budgets.status import BudgetStatusList
-
 Period = str | Window | None
 Day = str | date | None
 
@@ -61,6 +57,16 @@ class Analytics:
     def __init__(self, source: Source, now: Callable[[], datetime] = _utc_now) -> None:
         self._source = source
         self._now = now
+
+    @property
+    def url(self) -> URL:
+        """The database these analytics read."""
+        return self._source.engine.url
+
+    @property
+    def user_id(self) -> uuid.UUID | None:
+        """The user whose executions results show (None: all users)."""
+        return self._source.user_id
 
     @property
     def scope(self) -> str:
@@ -245,72 +251,6 @@ class Analytics:
         return export(
             self._source, window, format, path, include_traces, include_token_usage, escape_formulas
         )
-
-    def budgets(self, *, active_only: bool = False) -> pd.DataFrame:
-        """The budget alerts (this user's when scoped), one row each."""
-        from aa_notebooks.budgets import list_budgets
-
-        return list_budgets(self._source.engine.url, user_id=self._source.user_id,
-                            active_only=active_only)  # fmt: skip
-
-    def create_budget(self, **fields: Any) -> Any:
-        """Create a budget; the document's POST body is accepted as it is."""
-        from aa_notebooks.budgets import create_budget
-
-        if self._source.user_id is not None:
-            fields.setdefault("user_id", self._source.user_id)
-        return create_budget(self._source.engine.url, **fields)
-
-    def update_budget(self, budget_id: uuid.UUID | str, **changes: Any) -> Any:
-        """Change some fields of a budget (re-validated as a whole)."""
-        from aa_notebooks.budgets import update_budget
-
-        return update_budget(self._source.engine.url, budget_id, **changes)
-
-    def delete_budget(self, budget_id: uuid.UUID | str) -> None:
-        """Delete a budget and its alert history."""
-        from aa_notebooks.budgets import delete_budget
-
-        delete_budget(self._source.engine.url, budget_id)
-
-    def budget_status(self) -> BudgetStatusList:
-        """Per active budget: spend in its rolling window, percent used, status, projection.
-
-        Read only: nothing is written back, recorded or emailed (that is `evaluate_budgets`);
-        `.email_warning` says when alerts are due that the email settings cannot send.
-        """
-        from aa_notebooks.budgets.reading import budget_status
-
-        return budget_status(self._source.engine.url, user_id=self._source.user_id,
-                             now=self.now())  # fmt: skip
-
-    def evaluate_budgets(self, *, mailer: Any = None) -> Evaluation:
-        """Write each active budget's spend back, record the alerts due and email the pending
-        ones (`mailer`: an `AlertMailer`, else the settings in the environment); returns what
-        was done."""
-        from aa_notebooks.budgets.evaluation import evaluate_budgets
-
-        return evaluate_budgets(self._source.engine.url, user_id=self._source.user_id,
-                                now=self.now(), mailer=mailer)  # fmt: skip
-
-    def budget_spend_daily(
-        self, *, budget_ids: Iterable[uuid.UUID | str] | None = None
-    ) -> pd.DataFrame:
-        """Per active budget, its spend per UTC day of its rolling window with the running total,
-        threshold and alert level (for burn-down charts)."""
-        from aa_notebooks.budgets.history import budget_spend_daily
-
-        return budget_spend_daily(self._source.engine.url, user_id=self._source.user_id,
-                                  now=self.now(), budget_ids=budget_ids)  # fmt: skip
-
-    def budget_alert_events(
-        self, period: Period = None, *, start_date: Day = None, end_date: Day = None
-    ) -> pd.DataFrame:
-        """The budget alert events (warning, exceeded) that fired in the window, newest first."""
-        from aa_notebooks.budgets.history import budget_alert_events
-
-        window = self.window(period, start_date, end_date)
-        return budget_alert_events(self._source.engine.url, window, user_id=self._source.user_id)
 
     def sql(self, query: str, params: Mapping[str, Any] | None = None) -> pd.DataFrame:
         """Run a read-only query, `:name` placeholders bound from `params`; rows as a DataFrame."""

@@ -9,11 +9,11 @@ is split as `cost_summary(by="model")` splits the window (`model_split`).
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Connection, func
+from sqlalchemy import Connection, RowMapping, func
 from sqlalchemy.sql.elements import ColumnElement
 
 from aa_notebooks.analytics.buckets import bucket_bounds, check_bucket, per_bucket
@@ -39,7 +39,7 @@ from aa_notebooks.errors import InvalidInputError
 COST_TIMESERIES_BY = ("model", "agent")
 _MEASURES = ("executions", "cost_usd", "total_tokens")
 
-Row = Mapping[str, Any]
+Row = Mapping[str, Any] | RowMapping
 Key = str | tuple[uuid.UUID | None, str | None] | None
 """A model name, or an agent as (agent_id, name when it has no id); None for no model."""
 Cell = tuple[datetime, Key]
@@ -67,14 +67,14 @@ def _agent_id(key: Key) -> uuid.UUID | None:
     return key[0] if isinstance(key, tuple) else None
 
 
-def _labels(by: str, rows: list[Row], cells: dict[Cell, Sums]) -> dict[Key, str | None]:
+def _labels(by: str, rows: Sequence[Row], cells: dict[Cell, Sums]) -> dict[Key, str | None]:
     """Each key as shown: the model, or the agent's greatest name in the window, else its id.
 
     None stays None (unknown, as `cost_summary` leaves a missing model): executions without a
     model, or without any agent, are a key of their own.
     """
     if by == "model":
-        return {model: model for _, model in cells}  # type: ignore[misc]
+        return {key: cast(Model, key) for _, key in cells}
     names: dict[Key, str | None] = {}
     for row in rows:
         key, name = _key(by, row), row["agent_name"]

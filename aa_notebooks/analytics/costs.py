@@ -61,7 +61,9 @@ def _measures(source: Source) -> list[ColumnElement[Any]]:
     ]
 
 
-def _grouped(source: Source, window: Window, by: str) -> list[Select[Any] | CompoundSelect]:
+def _grouped(
+    source: Source, window: Window, by: str
+) -> list[Select[Any] | CompoundSelect[*tuple[Any, ...]]]:
     """The aggregate queries for agent, user or day: most expensive first, or days in order."""
     c = EXECUTIONS.c
     if by == "day":

@@ -18,14 +18,16 @@ import json
 import math
 from abc import ABC, abstractmethod
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeGuard
 
 from sqlalchemy import Connection, Float, Integer, cast, func, literal_column
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.sql.elements import ColumnElement, UnaryExpression
+from sqlalchemy.sql.functions import Function
 from sqlalchemy.sql.operators import custom_op
 
 from aa_notebooks.analytics.frames import rounded
+from aa_notebooks.db.driver import driver_connection
 
 PERCENTILE_FRACTIONS = (0.5, 0.95, 0.99)
 MONEY_PLACES = 6
@@ -61,6 +63,11 @@ def interpolate(ordered: list[float], fraction: float) -> float:
     return low + (float(ordered[upper]) - low) * (position - lower)
 
 
+def _null_free(values: list[float | None]) -> TypeGuard[list[float]]:
+    """True when no value is NULL, so the list can be sorted and interpolated as it is."""
+    return None not in values
+
+
 class _SQLitePercentiles:
     """SQLite aggregate: [P50, P95, P99] of the non-NULL inputs, as JSON (one sort per group)."""
 
@@ -70,9 +77,9 @@ class _SQLitePercentiles:
         self.step = self.values.append
 
     def finalize(self) -> str | None:
-        ordered = self.values
-        if None in ordered:  # a C-level scan: the common case (no NULL) skips the filter
-            ordered = [value for value in ordered if value is not None]
+        values = self.values
+        # a C-level scan: the common case (no NULL) skips the filter
+        ordered = values if _null_free(values) else [v for v in values if v is not None]
         if not ordered:
             return None
         ordered.sort()
@@ -129,7 +136,9 @@ class PostgresDialect(Dialect):
         connection.exec_driver_sql("SET LOCAL jit = off")
 
     def latency_percentiles(self, column: ColumnElement[Any]) -> ColumnElement[Any]:
-        fractions = literal_column(f"ARRAY{list(PERCENTILE_FRACTIONS)}::float8[]")
+        fractions: ColumnElement[Any] = literal_column(
+            f"ARRAY{list(PERCENTILE_FRACTIONS)}::float8[]"
+        )
         return func.percentile_cont(fractions, type_=ARRAY(Float)).within_group(column)
 
     def read_percentiles(self, value: Any) -> Percentiles:
@@ -154,11 +163,11 @@ class SQLiteDialect(Dialect):
     name = "sqlite"
 
     def prepare(self, connection: Connection) -> None:
-        raw = connection.connection.driver_connection
+        raw = driver_connection(connection)
         raw.create_aggregate(_SQLITE_PERCENTILES, 1, _SQLitePercentiles)
 
     def latency_percentiles(self, column: ColumnElement[Any]) -> ColumnElement[Any]:
-        return getattr(func, _SQLITE_PERCENTILES)(column)
+        return Function(_SQLITE_PERCENTILES, column)
 
     def read_percentiles(self, value: Any) -> Percentiles:
         return NO_PERCENTILES if value is None else _rounded_percentiles(json.loads(value))

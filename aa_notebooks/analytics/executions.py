@@ -6,8 +6,8 @@ import math
 import uuid
 from typing import Any
 
-from sqlalchemy import String, cast, func, select
-from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy import Column, String, cast, func, select
+from sqlalchemy.sql.elements import ColumnElement, Label, UnaryExpression
 
 from aa_notebooks.analytics.filters import (
     EXECUTIONS,
@@ -48,7 +48,7 @@ EXECUTION_COLUMNS = (
 """The document's columns, in display order; `flow_id` follows where the database has it."""
 
 
-def execution_columns(source: Source) -> list[ColumnElement[Any]]:
+def execution_columns(source: Source) -> list[Label[Any] | Column[Any]]:
     """The executions' columns to select: money read exactly, status as text, flow_id if any."""
     names = [*EXECUTION_COLUMNS, *(["flow_id"] if source.has("agentexecutions", "flow_id") else [])]
     c = EXECUTIONS.c
@@ -83,7 +83,7 @@ def _check_paging(page: int, page_size: int, sort_by: str, sort_order: str) -> s
     return order
 
 
-def _ordering(source: Source, sort_by: str, order: str) -> list[ColumnElement[Any]]:
+def _ordering(source: Source, sort_by: str, order: str) -> list[UnaryExpression[Any]]:
     column: ColumnElement[Any] = EXECUTIONS.c[sort_by]
     if sort_by in _TEXT_SORTS:
         column = source.dialect.text_order(cast(column, String))

@@ -14,13 +14,19 @@ from sqlalchemy import and_, case
 from sqlalchemy.sql.elements import ColumnElement
 
 from aa_notebooks.analytics.periods import Window
-from aa_notebooks.db.schema import AgentExecution, ExecutionStatus, ExecutionTrace, TokenUsage
+from aa_notebooks.db.schema import (
+    AgentExecution,
+    ExecutionStatus,
+    ExecutionTrace,
+    TokenUsage,
+    table_of,
+)
 from aa_notebooks.errors import InvalidInputError
 from aa_notebooks.validation import check_text
 
-EXECUTIONS = AgentExecution.__table__
-TRACES = ExecutionTrace.__table__
-TOKEN_USAGES = TokenUsage.__table__
+EXECUTIONS = table_of(AgentExecution)
+TRACES = table_of(ExecutionTrace)
+TOKEN_USAGES = table_of(TokenUsage)
 STATUSES = tuple(status.value for status in ExecutionStatus)
 
 

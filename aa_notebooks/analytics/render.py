@@ -61,7 +61,7 @@ def html_table(
     """A DataFrame as an escaped HTML table of readable values, cut to `max_rows` rows."""
     if frame is None or frame.empty:
         return f"<p><em>{html.escape(empty)}</em></p>"
-    shown = readable_frame(frame.head(max_rows), timezone).to_html(
+    shown: str = readable_frame(frame.head(max_rows), timezone).to_html(
         index=False, escape=True, na_rep="–", border=0
     )
     more = len(frame) - max_rows
@@ -122,6 +122,6 @@ def frame_html(frame: pd.DataFrame, timezone: str = "UTC", max_rows: int = MAX_R
 
 def _readable_text(frame: pd.DataFrame, timezone: str, max_rows: int | None) -> str:
     shown = frame if max_rows is None else frame.head(max_rows)
-    lines = readable_frame(shown, timezone).to_string(index=False, na_rep="–")
+    lines: str = readable_frame(shown, timezone).to_string(index=False, na_rep="–")
     more = len(frame) - len(shown)
     return lines + (f"\n… {more:,} more rows" if more > 0 else "")

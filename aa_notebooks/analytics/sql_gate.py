@@ -17,9 +17,8 @@ from dataclasses import dataclass
 from typing import Literal
 
 import sqlglot
-from sqlglot import exp
+from sqlglot import TokenType, exp
 from sqlglot.errors import ParseError, TokenError
-from sqlglot.tokens import TokenType
 
 from aa_notebooks.errors import InvalidInputError, RefusedQueryError, first_line
 

@@ -11,9 +11,9 @@ from sqlalchemy import exists, select
 from aa_notebooks.analytics.filters import EXECUTIONS, in_window
 from aa_notebooks.analytics.periods import Window
 from aa_notebooks.analytics.source import Source
-from aa_notebooks.db.schema import User
+from aa_notebooks.db.schema import User, table_of
 
-USERS = User.__table__
+USERS = table_of(User)
 
 
 def active_users(source: Source, window: Window) -> tuple[str, ...]:

@@ -15,6 +15,7 @@ from aa_notebooks.api.budget_access import may_see
 from aa_notebooks.api.encoding import jsonable
 from aa_notebooks.api.principal import Principal
 from aa_notebooks.budgets import BudgetStatus
+from aa_notebooks.budgets.client import BudgetClient
 
 
 def add_status_route(router: APIRouter, client: Any, caller: Any) -> None:
@@ -24,7 +25,7 @@ def add_status_route(router: APIRouter, client: Any, caller: Any) -> None:
 
     @router.get("/budgets/status", summary="Budget status now (read only)")
     def budget_status(analytics: Client, principal: Caller) -> JSONResponse:
-        statuses = analytics.budget_status()
+        statuses = BudgetClient.of(analytics).status()
         shown = [s for s in statuses if may_see(principal, s.budget.scope.value, s.budget.user_id)]
         return JSONResponse({"scope": analytics.scope, "items": [_record(s) for s in shown]})
 
@@ -32,7 +33,7 @@ def add_status_route(router: APIRouter, client: Any, caller: Any) -> None:
 def _record(status: BudgetStatus) -> dict[str, Any]:
     """One budget's status as JSON: money as exact decimal strings, times in ISO 8601."""
     budget = status.budget
-    return jsonable({
+    record: dict[str, Any] = jsonable({
         "id": budget.id, "name": budget.name, "scope": budget.scope, "target": budget.target,
         "user_id": budget.user_id, "alert_type": budget.alert_type,
         "threshold_usd": budget.threshold_usd, "alert_at_percentage": budget.alert_at_percentage,
@@ -43,3 +44,4 @@ def _record(status: BudgetStatus) -> dict[str, Any]:
         "projected_exhaustion": status.projected_exhaustion, "blocking": status.blocking,
         "reason": status.reason,
     })  # fmt: skip
+    return record

@@ -22,14 +22,14 @@ from sqlalchemy.engine import URL
 
 from aa_notebooks.api.principal import Principal
 from aa_notebooks.db.engine import connection_errors, get_engine
-from aa_notebooks.db.schema import ApiToken, utcnow
+from aa_notebooks.db.schema import ApiToken, table_of, utcnow
 from aa_notebooks.db.setup import init_db
 from aa_notebooks.db.url import require_database
 from aa_notebooks.errors import ConfigurationError, InvalidInputError, NotFoundError
 from aa_notebooks.validation import check_text
 
 TOKEN_PREFIX = "aan_"
-TOKENS = ApiToken.__table__
+TOKENS = table_of(ApiToken)
 LIST_COLUMNS = ["id", "name", "role", "user_id", "created_at", "revoked_at"]
 _with_token_table: weakref.WeakSet[Engine] = weakref.WeakSet()
 ATTACHED_DATABASE = (
@@ -126,7 +126,8 @@ def revoke_token(url: str | URL | None, token_id: uuid.UUID | str) -> datetime:
         revoked = connection.execute(select(columns.revoked_at).where(columns.id == key)).first()
     if revoked is None:
         raise NotFoundError(f"no API token with id {key} (see `aa-notebooks token list`)")
-    return revoked.revoked_at
+    revoked_at: datetime = revoked.revoked_at
+    return revoked_at
 
 
 def has_active_tokens(engine: Engine) -> bool:

@@ -16,12 +16,13 @@ from aa_notebooks.budgets.crud import create_budget, delete_budget, list_budgets
 from aa_notebooks.budgets.delivery import Delivery, deliver_alerts
 from aa_notebooks.budgets.evaluation import Evaluation, evaluate_budgets
 from aa_notebooks.budgets.guard import check_budget
-from aa_notebooks.budgets.ledger import BudgetSpendLedger, rebuild_spend_ledger
+from aa_notebooks.budgets.ledger import rebuild_spend_ledger
 from aa_notebooks.budgets.model import Budget
 from aa_notebooks.budgets.reading import budget_status
 from aa_notebooks.budgets.recording import apply_spend, record_execution
 from aa_notebooks.budgets.status import BudgetStatus, BudgetStatusList, Status
 from aa_notebooks.budgets.window import Window
+from aa_notebooks.db.schema import BudgetSpendLedger
 
 __all__ = [
     "AlertMailer",

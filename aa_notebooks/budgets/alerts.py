@@ -29,10 +29,10 @@ from sqlalchemy import Connection, select
 
 from aa_notebooks.budgets.model import Budget
 from aa_notebooks.budgets.window import Window
-from aa_notebooks.db.schema import BudgetAlertEvent
+from aa_notebooks.db.schema import BudgetAlertEvent, table_of
 from aa_notebooks.formatting import money
 
-EVENTS = BudgetAlertEvent.__table__
+EVENTS = table_of(BudgetAlertEvent)
 
 
 class AlertKind(enum.StrEnum):

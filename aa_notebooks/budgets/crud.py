@@ -7,7 +7,7 @@ from decimal import Decimal
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import Connection, and_, delete, true, update
+from sqlalchemy import ColumnElement, Connection, and_, delete, true, update
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import IntegrityError
 
@@ -37,7 +37,7 @@ def list_budgets(
     engine = get_engine(url)
     caps = capabilities(engine)
     caps.require_budgets()
-    condition = ACTIVE if active_only else true()
+    condition: ColumnElement[bool] = ACTIVE if active_only else true()
     if user_id is not None:
         condition = and_(condition, BUDGETS.c.user_id == parse_uuid(user_id, "user_id"))
     with engine.connect() as connection:

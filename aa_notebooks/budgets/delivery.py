@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from sqlalchemy import Engine, and_, select, update
+from sqlalchemy import Engine, RowMapping, and_, select, update
 from sqlalchemy.engine import URL
 
 from aa_notebooks.budgets.alert_email import alert_message
@@ -32,6 +32,11 @@ from aa_notebooks.notify import EmailDeliveryError, send_email
 
 log = logging.getLogger(__name__)
 Outcome = Literal["sent", "failed", "taken"]
+AlertNotifier = Callable[[URL], object]
+"""Called with the database URL after a commit recorded alert events; the recording paths
+(`record_execution`, the tracker's writer) take one, and the default, `deliver_alerts`, emails
+them. Pass your own to send elsewhere, or one that does nothing to leave them to
+`budgets evaluate`."""
 
 
 @dataclass(frozen=True)
@@ -128,5 +133,5 @@ def _set_notified(engine: Engine, event: AlertEvent, *, claimed: bool) -> bool:
         return connection.execute(statement).rowcount == 1
 
 
-def _event(row: Mapping[str, Any]) -> AlertEvent:
+def _event(row: Mapping[str, Any] | RowMapping) -> AlertEvent:
     return AlertEvent(**{**row, "kind": AlertKind(row["kind"])})

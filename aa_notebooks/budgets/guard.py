@@ -27,7 +27,6 @@ batch that commits meanwhile twice (refusing a moment early), never zero times.
 
 from __future__ import annotations
 
-import re
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -138,22 +137,67 @@ def _check_on_autocommit(
     """`check_budget` in driver SQL: one statement finds the matching hard stops (usually none),
     a second reads all their spends. Each reads what was committed when it started; what is
     pending is read before the spends, so a batch committed in between is counted."""
-    sqlite = engine.dialect.name == "sqlite"
-    found = autocommit_fetch(engine, _matching_statement(sqlite), _key_values(keys, sqlite))
+    driver = DriverDialect.of(engine)
+    found = autocommit_fetch(engine, _matching_statement(driver), _key_values(keys, driver))
     if not found:
         return
-    stops = [_HardStop.from_row(row, sqlite) for row in found]
+    stops = [_HardStop.from_row(row, driver) for row in found]
     held = [from_micros(pending(stop.ledger_key(keys))) for stop in stops]
     splits = [LedgerSplit.of(Window.ending(now, stop.period_days)) for stop in stops]
-    statement = _spend_statement(sqlite, tuple(stop.shape for stop in stops))
-    values = _spend_values(stops, splits, keys, sqlite)
+    statement = _spend_statement(driver, tuple(stop.shape for stop in stops))
+    values = _spend_values(stops, splits, keys, driver)
     spends = sorted(autocommit_fetch(engine, statement, values))
     for stop, split, extra, (_, micros, head, future) in zip(
         stops, splits, held, spends, strict=True
     ):
-        spend = extra + split.spend(micros, _money(head, 6, sqlite), _money(future, 6, sqlite))
+        spend = extra + split.spend(micros, driver.money(head, 6), driver.money(future, 6))
         if spend >= stop.threshold:
             raise BudgetExceededError(stop.name or str(stop.id), cents(spend), stop.threshold)
+
+
+@dataclass(frozen=True)
+class DriverDialect:
+    """Where the fast path's driver SQL differs by database: the parameter style, the false
+    literal, and how UUIDs, timestamps and NUMERIC values cross the driver (SQLite keeps UUIDs
+    as 32 hex digits, timestamps as text and NUMERIC as REAL)."""
+
+    name: str
+
+    @classmethod
+    def of(cls, engine: Engine) -> DriverDialect:
+        return SQLITE if engine.dialect.name == "sqlite" else POSTGRESQL
+
+    @property
+    def sqlite(self) -> bool:
+        return self.name == "sqlite"
+
+    @property
+    def false(self) -> str:
+        return "0" if self.sqlite else "false"
+
+    def param(self, name: str) -> str:
+        """A named parameter in the driver's style: sqlite3's `:name`, psycopg's `%(name)s`."""
+        return f":{name}" if self.sqlite else f"%({name})s"
+
+    def bind_uuid(self, value: uuid.UUID | None) -> uuid.UUID | str | None:
+        """A UUID as the driver binds it to a Uuid column."""
+        return storage_uuid(value) if self.sqlite and value is not None else value
+
+    def read_uuid(self, value: Any) -> uuid.UUID:
+        """A Uuid column's value as the driver returns it."""
+        return uuid.UUID(hex=value) if self.sqlite else value
+
+    def time(self, moment: datetime) -> datetime | str:
+        """An aware UTC datetime as the timestamp columns hold it: naive UTC (text on SQLite)."""
+        return storage_timestamp(moment) if self.sqlite else moment.replace(tzinfo=None)
+
+    def money(self, value: Any, places: int) -> Decimal:
+        """A NUMERIC as Decimal; SQLite gives a REAL, which SQLAlchemy rounds to the column's
+        scale: so here."""
+        return Decimal(f"{value:.{places}f}") if self.sqlite else Decimal(value)
+
+
+SQLITE, POSTGRESQL = DriverDialect("sqlite"), DriverDialect("postgresql")
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,14 +212,14 @@ class _HardStop:
     period_days: int
 
     @classmethod
-    def from_row(cls, row: tuple[Any, ...], sqlite: bool) -> _HardStop:
+    def from_row(cls, row: tuple[Any, ...], driver: DriverDialect) -> _HardStop:
         budget_id, name, threshold, scope, target, period_days = row
-        if sqlite:
-            budget_id = uuid.UUID(hex=budget_id)
         if period_days is None:
             period_days = ROW_DEFAULTS["period_days"]
-        threshold = _money(threshold, 2, sqlite)
-        return cls(budget_id, name, threshold, BudgetScope(scope), target, period_days)
+        return cls(
+            driver.read_uuid(budget_id), name, driver.money(threshold, 2), BudgetScope(scope),
+            target, period_days,
+        )  # fmt: skip
 
     @property
     def agent_id(self) -> uuid.UUID | None:
@@ -201,60 +245,56 @@ AGENT_SLOTS = 3
 
 
 @cache
-def _matching_statement(sqlite: bool) -> str:
+def _matching_statement(driver: DriverDialect) -> str:
     """The active hard stops of the bound keys (see `_key_values`), as `load_budgets` orders
     them: named ones by name, then by id."""
-    agents = ", ".join(f":agent{slot}" for slot in range(AGENT_SLOTS))
-    false = "0" if sqlite else "false"
-    return _driver_sql(
+    p = driver.param
+    agents = ", ".join(p(f"agent{slot}") for slot in range(AGENT_SLOTS))
+    return (
         "SELECT id, name, threshold_usd, scope, target, period_days FROM budgetalerts "
-        f"WHERE alert_type = 'hard_stop' AND is_active IS NOT {false} AND ("
-        "scope = 'global' OR (scope = 'user' AND user_id = :user) "
-        f"OR (scope = 'agent' AND target IN ({agents})) OR (scope = 'flow' AND target = :flow)) "
-        "ORDER BY name IS NULL, name, id",
-        sqlite,
+        f"WHERE alert_type = 'hard_stop' AND is_active IS NOT {driver.false} AND ("
+        f"scope = 'global' OR (scope = 'user' AND user_id = {p('user')}) "
+        f"OR (scope = 'agent' AND target IN ({agents})) "
+        f"OR (scope = 'flow' AND target = {p('flow')})) "
+        "ORDER BY name IS NULL, name, id"
     )
 
 
 @cache
-def _spend_statement(sqlite: bool, shapes: tuple[tuple[BudgetScope, bool], ...]) -> str:
+def _spend_statement(driver: DriverDialect, shapes: tuple[tuple[BudgetScope, bool], ...]) -> str:
     """One row per hard stop: its position and the three sums of `spend.LedgerSplit` (ledger
     micro-dollars, the first hour's correction, the executions after `end`), as
     `spend._ledger_statement` reads them."""
+    p = driver.param
     rows = []
-    for position, (scope, by_agent_id) in enumerate(shapes):
+    for n, (scope, by_agent_id) in enumerate(shapes):
         counted = {
             BudgetScope.global_: "1 = 1",
-            BudgetScope.user: "user_id = :user",
-            BudgetScope.agent: f"(agent_name = :target{position} OR agent_id = :agent{position})"
+            BudgetScope.user: f"user_id = {p('user')}",
+            BudgetScope.agent: f"(agent_name = {p(f'target{n}')} OR agent_id = {p(f'agent{n}')})"
             if by_agent_id
-            else f"agent_name = :target{position}",
-            BudgetScope.flow: f"flow_id = :target{position}",
+            else f"agent_name = {p(f'target{n}')}",
+            BudgetScope.flow: f"flow_id = {p(f'target{n}')}",
         }[scope]
         cost = f"SELECT COALESCE(SUM(cost_usd), 0) FROM agentexecutions WHERE {counted}"
         rows.append(
-            f"SELECT {position}, "
+            f"SELECT {n}, "
             "(SELECT COALESCE(SUM(spend_micro_usd), 0) FROM budgetspendledger "
-            f"WHERE scope = :scope{position} AND scope_key = :key{position} "
-            f"AND hour >= :ledger_from{position} AND hour <= :last_hour{position}), "
-            f"({cost} AND started_at >= :head_from{position} "
-            f"AND started_at < :head_to{position}), "
-            f"({cost} AND started_at > :end AND started_at < :next_hour{position})"
+            f"WHERE scope = {p(f'scope{n}')} AND scope_key = {p(f'key{n}')} "
+            f"AND hour >= {p(f'ledger_from{n}')} AND hour <= {p(f'last_hour{n}')}), "
+            f"({cost} AND started_at >= {p(f'head_from{n}')} "
+            f"AND started_at < {p(f'head_to{n}')}), "
+            f"({cost} AND started_at > {p('end')} AND started_at < {p(f'next_hour{n}')})"
         )
-    return _driver_sql(" UNION ALL ".join(rows), sqlite)
+    return " UNION ALL ".join(rows)
 
 
-def _driver_sql(statement: str, sqlite: bool) -> str:
-    """SQL with :name parameters in the driver's style (sqlite3 takes them as they are)."""
-    return statement if sqlite else re.sub(r":(\w+)", r"%(\1)s", statement)
-
-
-def _key_values(keys: set[LedgerKey], sqlite: bool) -> dict[str, Any]:
+def _key_values(keys: set[LedgerKey], driver: DriverDialect) -> dict[str, Any]:
     """The parameters of `_matching_statement` for an execution's keys."""
     user = next((uuid.UUID(key) for scope, key in keys if scope == BudgetScope.user.value), None)
     agents = sorted(key for scope, key in keys if scope == BudgetScope.agent.value)
     values: dict[str, Any] = {
-        "user": _driver_uuid(user, sqlite),
+        "user": driver.bind_uuid(user),
         "flow": next((key for scope, key in keys if scope == BudgetScope.flow.value), None),
     }
     for slot in range(AGENT_SLOTS):
@@ -263,33 +303,17 @@ def _key_values(keys: set[LedgerKey], sqlite: bool) -> dict[str, Any]:
 
 
 def _spend_values(
-    stops: list[_HardStop], splits: list[LedgerSplit], keys: set[LedgerKey], sqlite: bool
+    stops: list[_HardStop], splits: list[LedgerSplit], keys: set[LedgerKey], driver: DriverDialect
 ) -> dict[str, Any]:
     """The parameters of `_spend_statement`: each hard stop's ledger key and window split."""
     user = next((uuid.UUID(key) for scope, key in keys if scope == BudgetScope.user.value), None)
-    values = {"user": _driver_uuid(user, sqlite), "end": _driver_time(splits[0].end, sqlite)}
+    values = {"user": driver.bind_uuid(user), "end": driver.time(splits[0].end)}
     for position, (stop, split) in enumerate(zip(stops, splits, strict=True)):
         key = str(user) if stop.scope is BudgetScope.user else stop.target or ""
         values[f"scope{position}"] = stop.scope.value
         values[f"key{position}"] = "" if stop.scope is BudgetScope.global_ else key
         values[f"target{position}"] = stop.target
-        values[f"agent{position}"] = _driver_uuid(stop.agent_id, sqlite)
+        values[f"agent{position}"] = driver.bind_uuid(stop.agent_id)
         for name in ("ledger_from", "last_hour", "head_from", "head_to", "next_hour"):
-            values[f"{name}{position}"] = _driver_time(getattr(split, name), sqlite)
+            values[f"{name}{position}"] = driver.time(getattr(split, name))
     return values
-
-
-def _driver_uuid(value: uuid.UUID | None, sqlite: bool) -> uuid.UUID | str | None:
-    """A UUID as the driver binds it to a Uuid column: 32 hex digits on SQLite."""
-    return storage_uuid(value) if sqlite and value is not None else value
-
-
-def _driver_time(moment: datetime, sqlite: bool) -> datetime | str:
-    """An aware UTC datetime as the timestamp columns hold it: naive UTC (text on SQLite)."""
-    return storage_timestamp(moment) if sqlite else moment.replace(tzinfo=None)
-
-
-def _money(value: Any, places: int, sqlite: bool) -> Decimal:
-    """A NUMERIC read by the driver as Decimal; SQLite gives a REAL, which SQLAlchemy rounds
-    to the column's scale: so here."""
-    return Decimal(f"{value:.{places}f}") if sqlite else Decimal(value)

@@ -42,15 +42,15 @@ from aa_notebooks.budgets.scope import EXECUTIONS, LedgerKey, execution_keys
 from aa_notebooks.budgets.transactions import write_transaction
 from aa_notebooks.budgets.window import floor_hour, utc
 from aa_notebooks.db.engine import get_engine
-from aa_notebooks.db.schema import BudgetSpendLedger, KitMetadata, UTCDateTime
+from aa_notebooks.db.schema import BudgetSpendLedger, KitMetadata, UTCDateTime, table_of
 from aa_notebooks.errors import SchemaError
 
 TRUSTED_KEY = "budget_spend_ledger"
 _trusted: weakref.WeakSet[Engine] = weakref.WeakSet()
 
 
-LEDGER = BudgetSpendLedger.__table__
-META = KitMetadata.__table__
+LEDGER = table_of(BudgetSpendLedger)
+META = table_of(KitMetadata)
 
 
 @dataclass(frozen=True, slots=True)

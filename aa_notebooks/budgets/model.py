@@ -10,6 +10,7 @@ from decimal import Decimal
 from typing import Any
 
 import pandas as pd
+from sqlalchemy import RowMapping
 
 from aa_notebooks.db.schema import BudgetAlertType, BudgetScope
 from aa_notebooks.formatting import money
@@ -69,9 +70,9 @@ class Budget:
         return str(frame.to_html(index=False, escape=True))
 
     @classmethod
-    def from_row(cls, row: Mapping[str, Any]) -> Budget:
+    def from_row(cls, row: Mapping[str, Any] | RowMapping) -> Budget:
         """A Budget from a row mapping; absent columns (name, target) read as None."""
-        values = {name: row.get(name) for name in BUDGET_FIELDS}
+        values: dict[str, Any] = {name: row.get(name) for name in BUDGET_FIELDS}
         for name, default in ROW_DEFAULTS.items():
             if values[name] is None:
                 values[name] = default

@@ -21,7 +21,7 @@ from sqlalchemy.engine import URL
 
 from aa_notebooks.budgets.alerts import record_alerts
 from aa_notebooks.budgets.capabilities import capabilities
-from aa_notebooks.budgets.delivery import deliver_pending
+from aa_notebooks.budgets.delivery import AlertNotifier, deliver_alerts
 from aa_notebooks.budgets.ledger import Spend, add_spend, is_trusted, spends
 from aa_notebooks.budgets.model import Budget
 from aa_notebooks.budgets.money import from_micros
@@ -71,9 +71,14 @@ def apply_spend(
 
 
 def record_execution(
-    url: str | URL | None, record: AgentExecutionCreate, *, now: datetime | None = None
+    url: str | URL | None,
+    record: AgentExecutionCreate,
+    *,
+    now: datetime | None = None,
+    on_alerts: AlertNotifier = deliver_alerts,
 ) -> None:
-    """Insert one execution and count its spend in one transaction, then email due alerts.
+    """Insert one execution and count its spend in one transaction, then hand the alerts it made
+    due to `on_alerts` (default: email them).
 
     A missing started_at becomes `now`, so the row and its ledger hour agree; in the kit's own
     database a user_id missing from users is added there, as the tracker does.
@@ -91,7 +96,7 @@ def record_execution(
         connection.execute(EXECUTIONS.insert().values(**row))
         recorded = apply_spend(connection, [row], now=now)
     if recorded:
-        deliver_pending(engine, None)
+        on_alerts(engine.url)
 
 
 @cache

@@ -18,14 +18,14 @@ from collections.abc import Iterable, Mapping
 from functools import cache
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, bindparam, or_
+from sqlalchemy import BindParameter, ColumnElement, RowMapping, and_, bindparam, or_
 
 from aa_notebooks.budgets.model import Budget
-from aa_notebooks.db.schema import AgentExecution, BudgetAlert, BudgetScope
+from aa_notebooks.db.schema import AgentExecution, BudgetAlert, BudgetScope, table_of
 
 LedgerKey = tuple[str, str]
-EXECUTIONS = AgentExecution.__table__
-BUDGETS = BudgetAlert.__table__
+EXECUTIONS = table_of(AgentExecution)
+BUDGETS = table_of(BudgetAlert)
 
 
 def budget_key(budget: Budget) -> LedgerKey:
@@ -37,7 +37,7 @@ def budget_key(budget: Budget) -> LedgerKey:
     return (budget.scope.value, budget.target or "")
 
 
-def execution_keys(execution: Mapping[str, Any]) -> set[LedgerKey]:
+def execution_keys(execution: Mapping[str, Any] | RowMapping) -> set[LedgerKey]:
     """The ledger keys an execution's cost counts towards (a set: no key counted twice)."""
     keys = {(BudgetScope.global_.value, "")}
     if (user_id := execution.get("user_id")) is not None:
@@ -65,7 +65,7 @@ def budgets_for_keys(has_targets: bool) -> ColumnElement[bool]:
     ]
     if has_targets:
         for scope, name in ((BudgetScope.agent, "agents"), (BudgetScope.flow, "flows")):
-            targets = bindparam(name, expanding=True)
+            targets: BindParameter[str] = bindparam(name, expanding=True)
             conditions.append(and_(columns.scope == scope, columns.target.in_(targets)))
     return or_(*conditions)
 

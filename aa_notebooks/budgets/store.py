@@ -13,10 +13,10 @@ from aa_notebooks.budgets.capabilities import Capabilities
 from aa_notebooks.budgets.fields import parse_uuid
 from aa_notebooks.budgets.model import BUDGET_FIELDS, Budget
 from aa_notebooks.budgets.scope import BUDGETS
-from aa_notebooks.db.schema import User
+from aa_notebooks.db.schema import User, table_of
 
 ACTIVE = BUDGETS.c.is_active.is_not(False)
-USERS = User.__table__
+USERS = table_of(User)
 
 
 def active_budgets(user_id: uuid.UUID | str | None) -> ColumnElement[bool]:

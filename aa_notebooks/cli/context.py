@@ -9,10 +9,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
     from aa_notebooks.analytics import Analytics
+
+FrontEnd = Literal["cli", "magic"]
+"""The two front ends of the command registry: the terminal and the IPython magic."""
 
 
 @dataclass
@@ -24,7 +27,7 @@ class CommandContext:
     page_size: int = 20
     timezone: str = "UTC"
     now: Callable[[], datetime] | None = None
-    front_end: str = "cli"  # "cli" or "magic": which options the parser offers
+    front_end: FrontEnd = "cli"  # which options the parser offers
     namespace: dict[str, Any] | None = None  # the notebook's variables, for the magic
     cell: str | None = None  # the body of a %%agent_analytics cell
     _client: Analytics | None = field(default=None, repr=False)

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import argparse
-from typing import Any
+from typing import Any, TypeAlias, TypedDict
+
+# What `add_subparsers` returns; each command module's `register` adds its parsers to it.
+Subcommands: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
 
 PERIOD_HELP = "24h, 7d, 30d, 90d (or any Nh, Nd, Nw); default 7d"
 
@@ -16,7 +19,15 @@ def window_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--end-date", metavar="YYYY-MM-DD", help="last day, inclusive (UTC)")
 
 
-def window_of(args: argparse.Namespace) -> dict[str, str | None]:
+class WindowArguments(TypedDict):
+    """The window options, as the analytics methods take them."""
+
+    period: str | None
+    start_date: str | None
+    end_date: str | None
+
+
+def window_of(args: argparse.Namespace) -> WindowArguments:
     """The window options as keyword arguments for an analytics method."""
     return {"period": args.period, "start_date": args.start_date, "end_date": args.end_date}
 

@@ -61,7 +61,8 @@ def render(result: Any, output_format: str = "table", timezone: str = "UTC") -> 
         if frame is None:
             raise InvalidInputError(f"{type(result).__name__} has no table form; use --format json")
         return frame_to_csv(frame).rstrip("\n")
-    has_own_text = type(result).__str__ is not object.__str__
+    text_method: object = type(result).__str__
+    has_own_text = text_method is not object.__str__
     if frame is None or has_own_text:
         return str(result)
     return frame_text(frame, timezone)

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from aa_notebooks.cli.commands import PROG, build_parser
+from aa_notebooks.cli.context import FrontEnd
 
 WIDTH = 100
 """Help texts are wrapped at this width, whatever the terminal, so the output is stable."""
@@ -31,7 +32,7 @@ INTRO = {
 }
 
 
-def reference(front_end: str) -> str:
+def reference(front_end: FrontEnd) -> str:
     """The Markdown reference of every command of `front_end` ("cli" or "magic")."""
     with _fixed_width():
         parser = build_parser(front_end)
@@ -67,4 +68,7 @@ def _fixed_width() -> Iterator[None]:
 
 
 if __name__ == "__main__":
-    sys.stdout.write(reference(sys.argv[1] if len(sys.argv) > 1 else "cli"))
+    chosen = sys.argv[1] if len(sys.argv) > 1 else "cli"
+    if chosen not in ("cli", "magic"):
+        sys.exit("usage: python -m aa_notebooks.cli.reference [cli|magic]")
+    sys.stdout.write(reference("magic" if chosen == "magic" else "cli"))

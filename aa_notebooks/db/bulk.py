@@ -30,6 +30,7 @@ from typing import Any, NamedTuple
 
 from sqlalchemy import BigInteger, Connection, Integer, Numeric, Table, text
 
+from aa_notebooks.db.driver import driver_connection
 from aa_notebooks.errors import InvalidInputError
 
 CHUNK_ROWS = 5_000
@@ -175,7 +176,7 @@ def _copy_rows(connection: Connection, statement: str, rows: Iterable[Sequence[A
     """Stream rows through psycopg 3's COPY FROM STDIN on the connection's raw driver connection."""
     count = 0
     with (
-        connection.connection.driver_connection.cursor() as cursor,
+        driver_connection(connection).cursor() as cursor,
         cursor.copy(statement) as copy,
     ):
         for row in rows:
@@ -192,7 +193,7 @@ def _insert_many(
     As many rows per statement as SQLite's limit on parameters allows, up to
     SQLITE_ROWS_PER_INSERT; the remainder goes one row per statement.
     """
-    raw = connection.connection.driver_connection
+    raw = driver_connection(connection)
     limit = raw.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
     per_statement = max(1, min(SQLITE_ROWS_PER_INSERT, limit // width))
     source = iter(rows)
@@ -241,7 +242,7 @@ def load_settings(connection: Connection) -> Iterator[None]:
     if connection.dialect.name != "sqlite":
         yield
         return
-    raw = connection.connection.driver_connection
+    raw = driver_connection(connection)
     foreign_keys = raw.execute("PRAGMA foreign_keys").fetchone()[0]
     cache_size = raw.execute("PRAGMA cache_size").fetchone()[0]
     raw.execute("PRAGMA foreign_keys=OFF")

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import sqlite3
 import weakref
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
@@ -21,7 +21,12 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, OperationalError, StatementError
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
 from sqlalchemy.orm import Session, sessionmaker
 
 from aa_notebooks.db.url import is_sqlite, mask_url, resolve_url
@@ -128,7 +133,7 @@ def dispose_engine(url: str | URL | None = None) -> None:
 
 def autocommit_fetch(
     engine: Engine, statement: str, params: Mapping[str, Any]
-) -> list[tuple[Any, ...]]:
+) -> Sequence[tuple[Any, ...]]:
     """The rows of one read-only statement in the driver's own SQL and parameter form, run on
     an autocommit connection to the engine's database: it reads what was committed when it
     started, as one snapshot.
@@ -152,7 +157,7 @@ def _in_memory(url: URL) -> bool:
     return is_sqlite(url) and (database in ("", ":memory:") or "mode=memory" in str(url))
 
 
-def _fetch(engine: Engine, statement: str, params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
+def _fetch(engine: Engine, statement: str, params: Mapping[str, Any]) -> Sequence[tuple[Any, ...]]:
     dbapi = engine.dialect.loaded_dbapi
     connection = engine.raw_connection()
     cursor = None
@@ -191,7 +196,7 @@ def session_factory(url: str | URL | None = None) -> sessionmaker[Session]:
     return sessionmaker(get_engine(url), expire_on_commit=False)
 
 
-def async_session_factory(url: str | URL | None = None) -> async_sessionmaker:
+def async_session_factory(url: str | URL | None = None) -> async_sessionmaker[AsyncSession]:
     """An async_sessionmaker for the database, for agent code that runs on asyncio."""
     return async_sessionmaker(get_async_engine(url), expire_on_commit=False)
 

@@ -15,7 +15,7 @@ from sqlalchemy import func, inspect, select
 from sqlalchemy.engine import URL
 
 from aa_notebooks.db.engine import connection_errors, get_engine
-from aa_notebooks.db.schema import DOCUMENT_TABLES, AgentExecution, Base, KitMetadata
+from aa_notebooks.db.schema import DOCUMENT_TABLES, AgentExecution, Base, KitMetadata, table_of
 from aa_notebooks.db.url import mask_url
 
 # The product document's columns per table (its DDL); users(id) is all its foreign keys need.
@@ -206,6 +206,6 @@ def database_info(url: str | URL | None = None) -> DatabaseInfo:
                         select(func.count()).select_from(table)
                     ).scalar_one()
             if AgentExecution.__tablename__ in existing:
-                started = AgentExecution.__table__.c.started_at
+                started = table_of(AgentExecution).c.started_at
                 first, last = conn.execute(select(func.min(started), func.max(started))).one()
     return DatabaseInfo(mask_url(engine.url), counts, first, last)

@@ -145,7 +145,7 @@ class BudgetAlertCreate(_Record):
         return self
 
 
-def validated(record: type[RecordT], fields: Mapping[str, Any]) -> RecordT:
+def validated(record: type[RecordT], fields: Mapping[str, Any] | BaseModel) -> RecordT:
     """The record these fields make; InvalidInputError naming each field refused, its value and
     the limit it broke, in one line."""
     try:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, cast
 
 from pydantic import BaseModel
 from sqlalchemy import inspect, select
@@ -30,6 +30,7 @@ from aa_notebooks.db.schema import (
     BudgetAlert,
     ExecutionTrace,
     TokenUsage,
+    table_of,
 )
 
 ModelT = TypeVar("ModelT", bound=Base)
@@ -62,11 +63,11 @@ class _Repository(Generic[ModelT]):
     def _missing_columns(self, session: Session) -> tuple[str, ...]:
         """Mapped columns the attached database lacks (the kit's additions, on an AgentOS one)."""
         bind = session.get_bind()
-        key = (bind.url.render_as_string(hide_password=False), self.model.__tablename__)
+        key = (bind.engine.url.render_as_string(hide_password=False), self.model.__tablename__)
         if key not in _MISSING_COLUMNS:
             present = {c["name"] for c in inspect(session.connection()).get_columns(key[1])}
             _MISSING_COLUMNS[key] = tuple(
-                c.name for c in self.model.__table__.columns if c.name not in present
+                c.name for c in table_of(self.model).columns if c.name not in present
             )
         return _MISSING_COLUMNS[key]
 
@@ -76,9 +77,9 @@ class _Repository(Generic[ModelT]):
     def _create(self, data: BaseModel | Mapping[str, Any], commit: bool, **extra: Any) -> Any:
         row = self._to_row(data, **extra)
 
-        def work(session: Session) -> ModelT:
+        def work(session: Session) -> ModelT | None:
             # A Core INSERT names only the given columns; the ORM would name every mapped one.
-            session.execute(self.model.__table__.insert().values(**row))
+            session.execute(table_of(self.model).insert().values(**row))
             if commit:
                 session.commit()
             return session.get(self.model, row["id"], options=self._load_options(session))
@@ -94,7 +95,7 @@ class _Repository(Generic[ModelT]):
 
     def list(self, *, limit: int = 100, offset: int = 0, **equals: Any) -> Any:
         """Rows whose columns equal the given values, in a stable order."""
-        columns = self.model.__table__.c
+        columns = table_of(self.model).c
         unknown = [name for name in equals if name not in columns]
         if unknown:
             raise ValueError(f"{self.model.__tablename__} has no column {unknown[0]!r}")
@@ -110,10 +111,12 @@ class _Repository(Generic[ModelT]):
         self, rows: Iterable[BaseModel | Mapping[str, Any]], *, validate: bool = True
     ) -> Any:
         """Insert many rows in one transaction; returns how many. `validate=False` trusts dicts."""
-        prepared = (self._to_row(r) for r in rows) if validate else rows
+        # validate=False is the caller's word that the rows are column dicts already
+        trusted = cast(Iterable[Mapping[str, Any]], rows)
+        prepared = (self._to_row(r) for r in rows) if validate else trusted
 
         def work(session: Session) -> int:
-            count = bulk_insert_rows(session.connection(), self.model.__table__, prepared)
+            count = bulk_insert_rows(session.connection(), table_of(self.model), prepared)
             session.commit()
             return count
 

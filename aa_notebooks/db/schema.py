@@ -23,6 +23,7 @@ from sqlalchemy import (
     Integer,
     Numeric,
     String,
+    Table,
     TypeDecorator,
     Uuid,
     func,
@@ -103,6 +104,13 @@ def utcnow() -> datetime:
 
 class Base(DeclarativeBase):
     """Declarative base of the kit's models."""
+
+
+def table_of(model: type[Base]) -> Table:
+    """A model's table, typed as the Table it is (SQLAlchemy types `__table__` as FromClause)."""
+    table = model.__table__
+    assert isinstance(table, Table)
+    return table
 
 
 class User(Base):

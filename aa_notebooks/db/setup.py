@@ -10,7 +10,7 @@ from sqlalchemy.engine import URL
 
 from aa_notebooks.db.engine import connection_errors, get_engine
 from aa_notebooks.db.migrations import mark_all_applied, migrate
-from aa_notebooks.db.schema import DOCUMENT_TABLES, Base, KitMetadata
+from aa_notebooks.db.schema import DOCUMENT_TABLES, Base, KitMetadata, table_of
 from aa_notebooks.db.url import mask_url
 
 SCHEMA_VERSION = "1"
@@ -71,7 +71,7 @@ def init_db(url: str | URL | None = None) -> InitReport:
 
 def _write_schema_version(engine: Engine) -> None:
     with engine.begin() as conn:
-        table = KitMetadata.__table__
+        table = table_of(KitMetadata)
         row = conn.execute(select(table.c.value).where(table.c.key == "schema_version")).first()
         if row is None:
             conn.execute(table.insert().values(key="schema_version", value=SCHEMA_VERSION))

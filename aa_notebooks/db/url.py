@@ -79,7 +79,7 @@ def require_database(url: str | URL | None = None) -> URL:
     Read-only commands must not create an empty file and then report zero rows.
     """
     resolved = resolve_url(url)
-    database = resolved.database
+    database = resolved.database or ""
     if database and resolved.query.get("uri") == "true":  # file:PATH?mode=ro&uri=true
         database = database.removeprefix("file:")
     in_a_file = is_sqlite(resolved) and database and database != ":memory:"

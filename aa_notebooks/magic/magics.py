@@ -47,9 +47,10 @@ class AgentAnalytics(Magics, Configurable):
 
     @validate("page_size")
     def _check_page_size(self, proposal: dict[str, Any]) -> int:
-        if not 1 <= proposal["value"] <= 1000:
-            raise TraitError(f"page_size must be between 1 and 1000, got {proposal['value']}")
-        return proposal["value"]
+        page_size: int = proposal["value"]
+        if not 1 <= page_size <= 1000:
+            raise TraitError(f"page_size must be between 1 and 1000, got {page_size}")
+        return page_size
 
     @validate("timezone")
     def _check_timezone(self, proposal: dict[str, Any]) -> str:
@@ -96,6 +97,7 @@ class AgentAnalytics(Magics, Configurable):
             print(result)
             return None
         if getattr(args, "save", None):
+            assert self.shell is not None  # IPython runs a magic in its shell
             self.shell.user_ns[args.save] = result
         return result
 

@@ -73,7 +73,7 @@ def build_message(
     if html is not None:
         content_ids = {name: make_msgid(domain=domain) for name in images}
         message.add_alternative(_link_images(html, content_ids), subtype="html")
-        html_part = message.get_payload()[1]
+        html_part = list(message.iter_parts())[1]
         for name, image in images.items():
             html_part.add_related(
                 image.data,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Literal, cast
+from typing import Literal
 
 from aa_notebooks.errors import ConfigurationError
 
@@ -77,4 +77,4 @@ def _security(text: str, port: int | None) -> Security:
         raise ConfigurationError(
             f"{ENV_SECURITY} must be one of {', '.join(SECURITY_CHOICES)}, got {text!r}"
         )
-    return cast(Security, text)
+    return text

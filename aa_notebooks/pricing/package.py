@@ -66,7 +66,7 @@ def find_model(provider_id: str | None, model_ref: str) -> tuple[str, ModelInfo]
 def pricing_for(model: ModelInfo) -> Rates | PackageModel:
     """Plain rates when the model has one flat price (the common, fastest case), else the model."""
     if isinstance(model.prices, ModelPrice):
-        versions = (_version(model.prices),)
+        versions: tuple[PriceVersion, ...] = (_version(model.prices),)
     else:
         versions = tuple(_version(conditional.prices) for conditional in model.prices)
     if len(versions) == 1 and versions[0].exact_up_to == math.inf:

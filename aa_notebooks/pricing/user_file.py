@@ -57,8 +57,8 @@ def _entry(name: str, table: object, where: str) -> PriceSource:
     missing = [key for key in PRICE_KEYS if key not in table]
     if missing:
         raise PricingError(f"{where}: missing {missing[0]}")
-    rates = [_rate(table[key], key, where) for key in PRICE_KEYS]
-    return PriceSource("user-file", name, *rates)
+    input_rate, output_rate = (_rate(table[key], key, where) for key in PRICE_KEYS)
+    return PriceSource("user-file", name, input_rate, output_rate)
 
 
 def _rate(value: object, key: str, where: str) -> Decimal:

@@ -11,7 +11,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from aa_notebooks.reporting.runner import REPORT_KINDS, ReportResult, run_report
+    from aa_notebooks.reporting.notebooks import REPORT_KINDS
+    from aa_notebooks.reporting.runner import ReportResult, run_report
 
 __all__ = ["REPORT_KINDS", "ReportResult", "run_report"]
 

@@ -1,6 +1,6 @@
 """The sections of `reports/budget_report.ipynb`: every active budget's state, burn-down, alerts.
 
-Statuses come from `Analytics.budget_status()` (a report only reads: it neither writes spend back
+Statuses come from `BudgetClient.status()` (a report only reads: it neither writes spend back
 nor sends alert emails), the burn-down from `budget_spend_daily` and the alerts from
 `budget_alert_events` for the report's window. When alerts are due that the email settings
 cannot send, the summary opens with that warning.
@@ -16,6 +16,7 @@ import pandas as pd
 from IPython.display import HTML, Image
 
 from aa_notebooks.analytics import Analytics, Window
+from aa_notebooks.budgets.client import BudgetClient
 from aa_notebooks.formatting import money, percent, timestamp
 from aa_notebooks.reporting import blocks
 from aa_notebooks.reporting.parameters import ReportParameters
@@ -55,7 +56,7 @@ class BudgetReport:
         """Connect (database from AA_DATABASE_URL) and evaluate every active budget, read-only."""
         checked = ReportParameters.from_notebook(parameters)
         analytics = checked.connect()
-        evaluated = analytics.budget_status()
+        evaluated = BudgetClient.of(analytics).status()
         # Budget.label: its name, or its id for a budget made by AgentOS (which has no names).
         statuses = evaluated.to_frame().assign(name=[status.budget.label for status in evaluated])
         order = statuses["status"].map(STATUS_ORDER)
@@ -94,7 +95,7 @@ class BudgetReport:
         if chartable.empty:
             return [blocks.note(NO_BUDGETS if self.statuses.empty else "No budget to chart.")]
         shown = chartable.head(MAX_CHARTED)
-        daily = self.analytics.budget_spend_daily(budget_ids=list(shown["id"]))
+        daily = BudgetClient.of(self.analytics).spend_daily(budget_ids=list(shown["id"]))
         parts: list[Image | HTML] = [
             blocks.chart(
                 _burn_down_chart(_labelled(daily)),
@@ -112,7 +113,7 @@ class BudgetReport:
 
     def alerts(self) -> HTML:
         """The alert events that fired in the report's window."""
-        events = self.analytics.budget_alert_events(self.window)
+        events = BudgetClient.of(self.analytics).alert_events(self.window)
         events = events.assign(notified=events["notified"].map({True: "yes", False: "no"}))
         return blocks.table(
             events, self.parameters.timezone,
@@ -151,7 +152,7 @@ class BudgetReport:
                 _status_cell(row["status"]),
                 _exhaustion(row["status"], exhaustion, timezone),
             ))  # fmt: skip
-        html = blocks.kpi_rows(rows, headings).data
+        html: str = blocks.kpi_rows(rows, headings).data
         unavailable = self.statuses[self.statuses["status"] == "unavailable"]
         for row in unavailable.to_dict("records"):
             html += blocks.note(f"{row['name']}: {row['reason']}", kind="warning").data
@@ -202,10 +203,11 @@ def _burn_down_chart(daily: pd.DataFrame) -> alt.FacetChart:
         alt.Chart().mark_rule(color="#d97706", strokeDash=[4, 3]).encode(y="max(alert_level_usd):Q")
     )
     limit = alt.Chart().mark_rule(color="#dc2626").encode(y="max(threshold_usd):Q")
-    return (
+    chart: alt.FacetChart = (
         alt.layer(spend, alert, limit, data=daily)
         .properties(width=340, height=150)
         .facet(facet=alt.Facet("budget:N", title=None), columns=2)
         .resolve_scale(x="independent", y="independent")
         .properties(title="Spend in each budget's window (amber: alert level, red: threshold)")
     )
+    return chart

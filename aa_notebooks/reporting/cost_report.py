@@ -16,11 +16,12 @@ import pandas as pd
 from IPython.display import HTML, Image
 
 from aa_notebooks.analytics import Analytics, Window
+from aa_notebooks.figures import changes
 from aa_notebooks.formatting import count, duration_ms, money, percent
 from aa_notebooks.reporting import blocks
 from aa_notebooks.reporting.parameters import ReportParameters
 from aa_notebooks.reporting.summary import Summary
-from aa_notebooks.ui import changes, charts
+from aa_notebooks.ui import charts
 
 EXPENSIVE_COLUMNS = {
     "started_at": "Started",
@@ -164,7 +165,7 @@ def _unpriced_warning(models: tuple[str, ...]) -> str:
 
 def _cost_by_chart(frame: pd.DataFrame, by: str) -> alt.Chart:
     """Cost per model or agent, most expensive first."""
-    return (
+    chart: alt.Chart = (
         alt.Chart(frame[[by, "cost_usd"]])
         .mark_bar(color=BAR_COLORS[by])
         .encode(
@@ -173,3 +174,4 @@ def _cost_by_chart(frame: pd.DataFrame, by: str) -> alt.Chart:
         )
         .properties(width=charts.NARROW, height=220, title=f"Cost by {by}")
     )
+    return chart

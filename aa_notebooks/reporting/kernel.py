@@ -11,12 +11,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from jupyter_client import AsyncKernelManager
+from jupyter_client.manager import AsyncKernelManager
+
+if TYPE_CHECKING:
+    from nbformat import NotebookNode
 
 
-class FinishedRunKernelManager(AsyncKernelManager):  # type: ignore[misc]
+class FinishedRunKernelManager(AsyncKernelManager):
     """A kernel manager that shuts a kernel down without interrupting it first."""
 
     async def _async_interrupt_kernel(self) -> None:
@@ -32,11 +35,11 @@ def execute_notebook(
     parameters: Mapping[str, Any] | None = None,
     cwd: Path | None = None,
     progress: bool = True,
-) -> Any:
+) -> NotebookNode:
     """Execute `source` into `target` in a python3 kernel; returns the executed notebook."""
     import papermill
 
-    return papermill.execute_notebook(
+    executed: NotebookNode = papermill.execute_notebook(
         str(source),
         str(target),
         parameters=dict(parameters or {}),
@@ -46,3 +49,4 @@ def execute_notebook(
         cwd=None if cwd is None else str(cwd),
         kernel_manager_class=FinishedRunKernelManager,
     )
+    return executed

@@ -14,6 +14,7 @@ from aa_notebooks.notify import (
     build_message,
     send_email,
 )
+from aa_notebooks.reporting.notebooks import ReportKind
 from aa_notebooks.reporting.page import RenderedReport
 from aa_notebooks.reporting.parameters import ReportParameters
 
@@ -35,7 +36,7 @@ def report_message(
     )
     headline = rendered.summary.splitlines()[0] if rendered.summary else ""
     return build_message(
-        subject=f"{parameters.title}: {headline}" if headline else parameters.title,
+        subject=f"{parameters.title}: {headline}" if headline else parameters.title or "",
         sender=sender,
         recipients=list(recipients),
         text=text,
@@ -48,7 +49,7 @@ def report_message(
 def send_report(
     rendered: RenderedReport,
     parameters: ReportParameters,
-    kind: str,
+    kind: ReportKind,
     html_path: Path,
     recipients: Sequence[str],
     settings: SmtpSettings,

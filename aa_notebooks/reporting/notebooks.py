@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import sysconfig
 from pathlib import Path
+from typing import Literal, get_args
 
 from aa_notebooks.errors import ConfigurationError
 
-REPORT_KINDS = ("cost", "budget")
+ReportKind = Literal["cost", "budget"]
+REPORT_KINDS: tuple[ReportKind, ...] = get_args(ReportKind)
 DEFAULT_OUTPUT_DIR = "aa-reports"
 CHECKOUT_REPORTS = Path(__file__).resolve().parents[2] / "reports"
 INSTALLED_REPORTS = Path(sysconfig.get_path("data")) / "share" / "aa-notebooks" / "reports"

@@ -17,6 +17,7 @@ from aa_notebooks.analytics.filters import parse_uuid
 from aa_notebooks.analytics.periods import resolve_window
 from aa_notebooks.errors import InvalidInputError
 from aa_notebooks.formatting import timestamp
+from aa_notebooks.reporting.notebooks import ReportKind
 from aa_notebooks.validation import check_timezone
 
 if TYPE_CHECKING:
@@ -71,10 +72,11 @@ class ReportParameters:
     @classmethod
     def from_notebook(cls, values: Mapping[str, object]) -> ReportParameters:
         """The parameters as the notebook's parameters cell holds them."""
-        known = {name: values[name] for name in cls.__dataclass_fields__ if name in values}
-        return cls(**known)  # type: ignore[arg-type]
+        # the notebook's values, of any type: __post_init__ checks the ones that can be wrong
+        known: dict[str, Any] = {n: values[n] for n in cls.__dataclass_fields__ if n in values}
+        return cls(**known)
 
-    def titled(self, kind: str) -> ReportParameters:
+    def titled(self, kind: ReportKind) -> ReportParameters:
         """These parameters with the `kind` report's own title when none was given."""
         return self if self.title else replace(self, title=DEFAULT_TITLES[kind])
 

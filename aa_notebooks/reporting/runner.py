@@ -18,7 +18,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from html import escape
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.engine import URL
 
@@ -29,15 +29,23 @@ from aa_notebooks.notify import SmtpSettings, parse_recipients
 from aa_notebooks.pricing.resolver import ENV_PRICING_FILE
 from aa_notebooks.reporting.kernel import execute_notebook
 from aa_notebooks.reporting.mail import send_report
-from aa_notebooks.reporting.notebooks import DEFAULT_OUTPUT_DIR, REPORT_KINDS, report_notebook
+from aa_notebooks.reporting.notebooks import (
+    DEFAULT_OUTPUT_DIR,
+    REPORT_KINDS,
+    ReportKind,
+    report_notebook,
+)
 from aa_notebooks.reporting.parameters import DEFAULT_TITLES, ReportParameters
+
+if TYPE_CHECKING:
+    from nbformat import NotebookNode
 
 
 @dataclass(frozen=True)
 class ReportResult:
     """What a report run produced."""
 
-    kind: str
+    kind: ReportKind
     html_path: Path
     notebook_path: Path | None
     emailed_to: tuple[str, ...] = field(default=())
@@ -56,13 +64,13 @@ class ReportResult:
 
 
 def run_report(
-    kind: str,
+    kind: ReportKind,
     parameters: ReportParameters | None = None,
     *,
     output_dir: str | os.PathLike[str] = DEFAULT_OUTPUT_DIR,
     email: str | Sequence[str] = (),
     keep_notebook: bool = False,
-    database_url: str | None = None,
+    database_url: str | URL | None = None,
     notebook: str | os.PathLike[str] | None = None,
     progress: bool = True,
     **values: Any,
@@ -96,7 +104,7 @@ def run_report(
     )
 
 
-def _notebook_of(kind: str, notebook: str | os.PathLike[str] | None) -> Path:
+def _notebook_of(kind: ReportKind, notebook: str | os.PathLike[str] | None) -> Path:
     """The built-in notebook of `kind`, or the user's own."""
     if kind not in REPORT_KINDS:
         raise InvalidInputError(f"unknown report {kind!r}: choose one of {', '.join(REPORT_KINDS)}")
@@ -104,7 +112,7 @@ def _notebook_of(kind: str, notebook: str | os.PathLike[str] | None) -> Path:
 
 
 def _parameters(
-    kind: str, given: ReportParameters | None, values: dict[str, Any], own: Path | None
+    kind: ReportKind, given: ReportParameters | None, values: dict[str, Any], own: Path | None
 ) -> ReportParameters:
     """The checked parameters, titled: the user's notebook keeps its own default title."""
     if given is not None and values:
@@ -137,14 +145,14 @@ def _mail_settings(email: str | Sequence[str]) -> tuple[tuple[str, ...], SmtpSet
     return recipients, SmtpSettings.from_env() if recipients else None
 
 
-def _reachable_database(database_url: str | None, parameters: ReportParameters) -> URL:
+def _reachable_database(database_url: str | URL | None, parameters: ReportParameters) -> URL:
     """The database URL, after checking it can be read and has the tables."""
     url = require_database(database_url)
     connect(url, user_id=parameters.user_id).overview("1h")
     return url
 
 
-def _output_paths(kind: str, output_dir: str | os.PathLike[str]) -> tuple[Path, Path]:
+def _output_paths(kind: ReportKind, output_dir: str | os.PathLike[str]) -> tuple[Path, Path]:
     """Where the executed notebook and the HTML go (the folder is made)."""
     folder = Path(output_dir).expanduser()
     folder.mkdir(parents=True, exist_ok=True)
@@ -152,7 +160,7 @@ def _output_paths(kind: str, output_dir: str | os.PathLike[str]) -> tuple[Path, 
     return folder / f"{stem}.ipynb", folder / f"{stem}.html"
 
 
-def _write_html(executed: object, parameters: ReportParameters, html_path: Path) -> Any:
+def _write_html(executed: NotebookNode, parameters: ReportParameters, html_path: Path) -> Any:
     """The executed notebook as the standalone page, written to `html_path`."""
     from aa_notebooks.reporting.page import render
 
@@ -181,14 +189,14 @@ def _checked_price_file() -> str | None:
 
 
 def _execute(
-    kind: str,
+    kind: ReportKind,
     source: Path,
     parameters: ReportParameters,
     url: URL,
     price_file: str | None,
     target: Path,
     progress: bool,
-) -> object:
+) -> NotebookNode:
     """Run the notebook with papermill; ReportError (notebook kept) when a cell fails."""
     import papermill
     from papermill.exceptions import PapermillExecutionError

@@ -29,7 +29,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from aa_notebooks.errors import ConfigurationError, first_line
+from aa_notebooks.errors import ConfigurationError, ReportError, first_line
+from aa_notebooks.reporting.notebooks import DEFAULT_OUTPUT_DIR
 from aa_notebooks.reporting.schedules import (
     EVALUATE_JOB,
     Schedule,
@@ -55,14 +56,15 @@ def run_schedule(schedule: Schedule, *, database_url: str | None = None) -> obje
 
     from aa_notebooks.reporting import run_report
 
-    where = {"output_dir": schedule.output_dir} if schedule.output_dir else {}
+    if schedule.report is None:  # a report job has its report: checked when the schedule was made
+        raise ReportError(f"schedule {schedule.name!r} names no report")
     return run_report(
-        str(schedule.report),
+        schedule.report,
         schedule.parameters,
+        output_dir=schedule.output_dir or DEFAULT_OUTPUT_DIR,
         email=schedule.email,
         database_url=database_url,
         progress=False,
-        **where,
     )
 
 

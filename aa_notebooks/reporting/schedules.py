@@ -19,15 +19,18 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from platformdirs import user_config_dir
 
 from aa_notebooks.errors import ConfigurationError, InvalidInputError, MissingExtraError
 from aa_notebooks.notify import parse_recipients
-from aa_notebooks.reporting.notebooks import REPORT_KINDS
+from aa_notebooks.reporting.notebooks import REPORT_KINDS, ReportKind
 from aa_notebooks.reporting.parameters import ReportParameters
+
+if TYPE_CHECKING:
+    from croniter import croniter
 
 SCHEDULES_ENV = "AA_SCHEDULES_FILE"
 FILE_VERSION = 1
@@ -49,7 +52,7 @@ EVALUATE_PARAMETERS = ("user_id", "timezone")
 CRON_HELP = "5 fields: minute hour day-of-month month day-of-week, e.g. '0 8 * * MON'"
 
 
-def _croniter() -> Any:
+def _croniter() -> type[croniter]:
     try:
         from croniter import croniter
     except ImportError:
@@ -92,7 +95,7 @@ class Schedule:
 
     name: str
     cron: str
-    report: str | None = None
+    report: ReportKind | None = None
     email: tuple[str, ...] = ()
     output_dir: str | None = None
     job: str = REPORT_JOB

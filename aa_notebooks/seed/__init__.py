@@ -17,7 +17,7 @@ from sqlalchemy.engine import URL
 
 from aa_notebooks.db.bulk import load_settings, rebuilt_indexes
 from aa_notebooks.db.engine import connection_errors, get_engine
-from aa_notebooks.db.schema import AgentExecution, ExecutionTrace, TokenUsage
+from aa_notebooks.db.schema import AgentExecution, ExecutionTrace, TokenUsage, table_of
 from aa_notebooks.db.setup import init_db
 from aa_notebooks.db.url import mask_url
 from aa_notebooks.errors import InvalidInputError
@@ -57,7 +57,7 @@ def seed_database(
     plan = SeedPlan(seed=seed, count=executions, now=moment, days=days)
     engine = get_engine(url)
     started = time.perf_counter()
-    tables = [AgentExecution.__table__, ExecutionTrace.__table__, TokenUsage.__table__]
+    tables = [table_of(AgentExecution), table_of(ExecutionTrace), table_of(TokenUsage)]
     with (
         connection_errors(engine.url),
         engine.connect() as connection,

@@ -11,11 +11,18 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal
+from typing import cast
 
 from sqlalchemy import ColumnElement, Connection, func, select
 
 from aa_notebooks.db.records import BudgetAlertCreate
-from aa_notebooks.db.schema import AgentExecution, BudgetAlert, BudgetAlertType, BudgetScope
+from aa_notebooks.db.schema import (
+    AgentExecution,
+    BudgetAlert,
+    BudgetAlertType,
+    BudgetScope,
+    table_of,
+)
 from aa_notebooks.seed.catalog import USERS, entity_id
 
 PERIOD_DAYS = 30
@@ -62,7 +69,7 @@ def budget_alerts(connection: Connection, now: datetime) -> list[BudgetAlertCrea
 
 def write_budget_alerts(connection: Connection, budgets: list[BudgetAlertCreate]) -> int:
     """Insert the budgets, replacing earlier seeds' budgets of the same (stable) ids."""
-    table = BudgetAlert.__table__
+    table = table_of(BudgetAlert)
     connection.execute(table.delete().where(table.c.id.in_([b.id for b in budgets])))
     connection.execute(table.insert(), [b.model_dump() for b in budgets])
     return len(budgets)
@@ -75,7 +82,7 @@ def _spend(
     query = select(func.coalesce(func.sum(AgentExecution.cost_usd), 0)).where(
         AgentExecution.started_at >= since, AgentExecution.started_at <= until, *where
     )
-    return Decimal(connection.execute(query).scalar_one())
+    return Decimal(cast(Decimal, connection.execute(query).scalar_one()))  # COALESCE: not NULL
 
 
 def _round_figure(amount: Decimal, rounding: str) -> Decimal:

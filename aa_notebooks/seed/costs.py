@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from decimal import Decimal
 
-from aa_notebooks.pricing import calculate_cost, is_priced, price_source
+from aa_notebooks.pricing import calculate_cost, price_source
 
 MAX_TOKENS = 20_000
 """More than any token count the generator draws for one call."""
@@ -47,11 +47,11 @@ def _checked_rates(model: str, at: datetime) -> Rates | None:
 
     Unpriced models get zero rates, without calculate_cost's warning: they are unpriced on purpose.
     """
-    if not is_priced(model):
-        return (0, 0, 1)
     source = price_source(model, at=at)
+    if source is None:
+        return (0, 0, 1)
     per_million = (source.input_per_million, source.output_per_million)
-    places = max(0, *(-rate.as_tuple().exponent for rate in per_million))
+    places = max(0, *(-int(rate.as_tuple().exponent) for rate in per_million))  # rates are finite
     scale = 10**places
     rates = (int(per_million[0] * scale), int(per_million[1] * scale), scale)
     exact = all(

@@ -11,6 +11,7 @@ from aa_notebooks.db.schema import (
     ExecutionTrace,
     TokenUsage,
     User,
+    table_of,
 )
 from aa_notebooks.errors import InvalidInputError
 from aa_notebooks.seed.catalog import USERS
@@ -41,10 +42,10 @@ def delete_kit_rows(connection: Connection) -> int:
         connection.exec_driver_sql(f"TRUNCATE {names}")
     else:
         for model in executions:
-            connection.execute(model.__table__.delete())
-    for model in (BudgetAlertEvent, BudgetAlert):
-        connection.execute(model.__table__.delete())
-    users = User.__table__
+            connection.execute(table_of(model).delete())
+    for alerts in (BudgetAlertEvent, BudgetAlert):
+        connection.execute(table_of(alerts).delete())
+    users = table_of(User)
     connection.execute(users.delete().where(users.c.id.in_([u.id for u in USERS])))
     return count
 

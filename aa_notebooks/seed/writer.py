@@ -21,7 +21,7 @@ from sqlalchemy import Connection
 from tqdm import tqdm
 
 from aa_notebooks.db.bulk import insert_storage_rows
-from aa_notebooks.db.schema import AgentExecution, ExecutionTrace, TokenUsage
+from aa_notebooks.db.schema import AgentExecution, ExecutionTrace, TokenUsage, table_of
 from aa_notebooks.pricing.resolver import ENV_PRICING_FILE, active_price_file
 from aa_notebooks.seed.generator import (
     EXECUTION_COLUMNS,
@@ -57,13 +57,13 @@ def write_executions(connection: Connection, plan: SeedPlan, *, progress: bool) 
     with tqdm(total=plan.count, unit=" executions", desc="seeding", disable=not progress) as bar:
         for chunk in chunks:
             executions += insert_storage_rows(
-                connection, AgentExecution.__table__, EXECUTION_COLUMNS, chunk.executions
+                connection, table_of(AgentExecution), EXECUTION_COLUMNS, chunk.executions
             )
             traces += insert_storage_rows(
-                connection, ExecutionTrace.__table__, TRACE_COLUMNS, chunk.traces
+                connection, table_of(ExecutionTrace), TRACE_COLUMNS, chunk.traces
             )
             usages += insert_storage_rows(
-                connection, TokenUsage.__table__, USAGE_COLUMNS, chunk.usages
+                connection, table_of(TokenUsage), USAGE_COLUMNS, chunk.usages
             )
             bar.update(len(chunk.executions))
     return Written(executions, traces, usages)
@@ -86,6 +86,7 @@ def _helper_chunks(plan: SeedPlan) -> Iterator[Chunk]:
     }
     command = [sys.executable, "-m", "aa_notebooks.seed.helper"]
     with subprocess.Popen(command, stdin=PIPE, stdout=PIPE, stderr=PIPE, env=environment) as helper:
+        assert helper.stdin and helper.stdout and helper.stderr  # all three are PIPEs
         try:
             pickle.dump(plan, helper.stdin)
             helper.stdin.close()

@@ -65,7 +65,7 @@ def track_agent(
                 async with (tracker or get_tracker()).execution(**fields(args, kwargs)):
                     return await function(*args, **kwargs)
 
-            return tracked_async  # type: ignore[return-value]
+            return tracked_async  # type: ignore[return-value]  # R is this coroutine's type
 
         @functools.wraps(function)
         def tracked(*args: P.args, **kwargs: P.kwargs) -> R:

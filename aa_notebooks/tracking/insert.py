@@ -27,6 +27,7 @@ from sqlalchemy import Connection, Enum, Numeric, Table, Uuid
 from sqlalchemy.exc import DBAPIError
 
 from aa_notebooks.db.bulk import check_rows, insert_storage_rows, storage_timestamp
+from aa_notebooks.db.driver import driver_connection
 from aa_notebooks.db.schema import UTCDateTime
 
 Row = dict[str, Any]
@@ -92,7 +93,7 @@ def _copy(connection: Connection, target: str, table: Table, rows: Sequence[Row]
     types = _copy_types(connection, table.name, tuple(names))
     with (
         _driver_errors(connection, statement),
-        connection.connection.driver_connection.cursor() as cursor,
+        driver_connection(connection).cursor() as cursor,
         cursor.copy(statement + " (FORMAT BINARY)") as copy,
     ):
         copy.set_types(types)
@@ -106,7 +107,7 @@ def _copy_types(connection: Connection, table: str, names: tuple[str, ...]) -> l
     bytes: microseconds since 2000 in UTC), the others as they are."""
     key = (connection.engine.url.render_as_string(hide_password=True), table, names)
     if key not in _copy_type_cache:
-        found = dict(connection.exec_driver_sql(_COLUMN_TYPES, (table,)).all())
+        found: dict[str, str] = dict(connection.exec_driver_sql(_COLUMN_TYPES, (table,)).all())
         _copy_type_cache[key] = [found[name] for name in names]
     return _copy_type_cache[key]
 
@@ -156,7 +157,7 @@ def _sqlite(
     head = f"INSERT INTO {_quoted(connection, table, names)} VALUES "
     tail = " ON CONFLICT (id) DO NOTHING"
     inserted: set[uuid.UUID] = set()
-    cursor = connection.connection.driver_connection.cursor()
+    cursor = driver_connection(connection).cursor()
     try:
         with _driver_errors(connection, head):
             if not returning:
@@ -226,7 +227,9 @@ def _copy_tuples(table: Table, names: list[str], rows: Sequence[Row]) -> Iterato
     """Rows as tuples of their values, which psycopg dumps, made as they are consumed; naive
     timestamps (UTC, as the columns hold them) made aware for the timestamptz dumper."""
     pick = itemgetter(*names)
-    values = (pick(row) for row in rows) if len(names) > 1 else ((pick(row),) for row in rows)
+    values: Iterator[tuple[Any, ...]] = (
+        (pick(row) for row in rows) if len(names) > 1 else ((pick(row),) for row in rows)
+    )
     for position, name in enumerate(names):
         if _kind(table, name) is UTCDateTime and any(
             row[name] is not None and row[name].tzinfo is None for row in rows

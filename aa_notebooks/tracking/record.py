@@ -35,6 +35,7 @@ from aa_notebooks.db.schema import (
     ExecutionTrace,
     TokenUsage,
     UTCDateTime,
+    table_of,
 )
 
 Row = dict[str, Any]
@@ -63,7 +64,8 @@ class ExecutionRecord:
     @property
     def id(self) -> uuid.UUID:
         """The client-generated execution id that makes writing this record idempotent."""
-        return self.execution["id"]
+        execution_id: uuid.UUID = self.execution["id"]
+        return execution_id
 
     def to_line(self) -> bytes:
         """One line of JSON holding every row, with its newline."""
@@ -85,9 +87,9 @@ class ExecutionRecord:
         """The record a `to_json` line holds, with every value of its column's type again."""
         document = json.loads(line)
         return cls(
-            _decode(AgentExecution.__table__, document["execution"]),
-            tuple(_decode(ExecutionTrace.__table__, row) for row in document["traces"]),
-            tuple(_decode(TokenUsage.__table__, row) for row in document["usages"]),
+            _decode(table_of(AgentExecution), document["execution"]),
+            tuple(_decode(table_of(ExecutionTrace), row) for row in document["traces"]),
+            tuple(_decode(table_of(TokenUsage), row) for row in document["usages"]),
             bool(document.get("attach", False)),
             tuple(uuid.UUID(replaced) for replaced in document.get("replaces", ())),
         )
@@ -95,9 +97,9 @@ class ExecutionRecord:
     def check(self) -> None:
         """InvalidInputError naming the first value its column cannot hold (never wrapped)."""
         if not self.attach:
-            check_rows(AgentExecution.__table__, [self.execution])
-        check_rows(ExecutionTrace.__table__, self.traces)
-        check_rows(TokenUsage.__table__, self.usages)
+            check_rows(table_of(AgentExecution), [self.execution])
+        check_rows(table_of(ExecutionTrace), self.traces)
+        check_rows(table_of(TokenUsage), self.usages)
 
 
 def json_line(document: Mapping[str, Any]) -> bytes:
@@ -111,7 +113,7 @@ def json_line(document: Mapping[str, Any]) -> bytes:
 
 def start_from_json(row: Mapping[str, Any]) -> Row:
     """A run's start row (`START_FIELDS`) from its JSON form."""
-    return _decode(AgentExecution.__table__, {name: row.get(name) for name in START_FIELDS})
+    return _decode(table_of(AgentExecution), {name: row.get(name) for name in START_FIELDS})
 
 
 def cut_off_record(start: Row, at: datetime, why: str) -> ExecutionRecord:

@@ -149,12 +149,13 @@ def _insert_counting_spend(
 ) -> AgentExecution:
     """Insert the execution and add its cost to the budgets' spend in one transaction, commit,
     then email the alerts it fired (none when email is not configured)."""
-    execution = AgentExecutionRepository(session).create(record, user_id=user_id, commit=False)
+    repository = AgentExecutionRepository(session)
+    execution: AgentExecution = repository.create(record, user_id=user_id, commit=False)
     owner = None if user_id is None else uuid.UUID(str(user_id))
     fired = apply_spend(session.connection(), [{**record.model_dump(), "user_id": owner}])
     session.commit()
     if fired:
-        deliver_pending(session.get_bind(), None)
+        deliver_pending(session.get_bind().engine, None)
     return execution
 
 
@@ -217,12 +218,13 @@ def record_trace_step_sync(
     trace = _trace(execution_id, step_number, step_type, content, duration_ms, input_tokens,
                    output_tokens)  # fmt: skip
     row = _child_row(trace)
-    return _recorded(
+    recorded: ExecutionTrace = _recorded(
         db_session,
         lambda: ExecutionTraceRepository(db_session).create(trace),
         ExecutionRecord({"id": trace.execution_id}, traces=(row,), attach=True),
         lambda: ExecutionTrace(**row),
     )
+    return recorded
 
 
 def _usage(
@@ -279,12 +281,13 @@ def record_token_usage_sync(
     """`record_token_usage` for a plain (sync) Session."""
     usage = _usage(execution_id, component, model, input_tokens, output_tokens, step_number)
     row = _child_row(usage)
-    return _recorded(
+    recorded: TokenUsage = _recorded(
         db_session,
         lambda: TokenUsageRepository(db_session).create(usage),
         ExecutionRecord({"id": usage.execution_id}, usages=(row,), attach=True),
         lambda: TokenUsage(**row),
     )
+    return recorded
 
 
 def _recorded(

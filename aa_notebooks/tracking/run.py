@@ -202,7 +202,8 @@ class Run:
         if self.model or not self._usages:
             return self.model
         biggest = max(self._usages, key=lambda u: u["input_tokens"] + u["output_tokens"])
-        return biggest["model"]
+        model: str | None = biggest["model"]
+        return model
 
     def _llm_time_ms(self) -> int:
         named = {u["step_number"] for u in self._usages}

@@ -65,7 +65,7 @@ def _handler(previous: Callable[[int, FrameType | None], Any] | int) -> Callable
             signal.signal(signum, signal.SIG_DFL)
             signal.raise_signal(signum)
             return None
-        return previous(signum, frame)  # type: ignore[operator]
+        return previous(signum, frame) if callable(previous) else None  # SIG_IGN is not wrapped
 
     return on_signal
 

@@ -10,7 +10,7 @@ raw body is never a source: it may hold far more than a query.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
@@ -28,12 +28,13 @@ class RequestView:
     scope: Mapping[str, Any]
     path_params: Mapping[str, Any]
     endpoint: Any
-    body: bytes | None = None
+    body: bytes | bytearray | None = None
 
     def header(self, name: str) -> str | None:
         """The first value of a request header (case-insensitive)."""
         wanted = name.lower().encode("latin-1")
-        for key, value in self.scope.get("headers", ()):
+        headers: Iterable[tuple[bytes, bytes]] = self.scope.get("headers", ())
+        for key, value in headers:
             if key.lower() == wanted:
                 return value.decode("latin-1")
         return None

@@ -27,16 +27,23 @@ from aa_notebooks.budgets import apply_spend
 from aa_notebooks.budgets.capabilities import capabilities
 from aa_notebooks.budgets.ledger import Spend, add_spend, spends
 from aa_notebooks.budgets.transactions import write_transaction
-from aa_notebooks.db.schema import AgentExecution, ExecutionTrace, KitMetadata, TokenUsage, User
+from aa_notebooks.db.schema import (
+    AgentExecution,
+    ExecutionTrace,
+    KitMetadata,
+    TokenUsage,
+    User,
+    table_of,
+)
 from aa_notebooks.tracking.insert import insert_new, insert_rows
 from aa_notebooks.tracking.record import ExecutionRecord, Row
 
 log = logging.getLogger(__name__)
 
-_EXECUTIONS = AgentExecution.__table__
-_TRACES = ExecutionTrace.__table__
-_USAGES = TokenUsage.__table__
-_USERS = User.__table__
+_EXECUTIONS = table_of(AgentExecution)
+_TRACES = table_of(ExecutionTrace)
+_USAGES = table_of(TokenUsage)
+_USERS = table_of(User)
 _present: dict[tuple[str, str], frozenset[str]] = {}
 
 

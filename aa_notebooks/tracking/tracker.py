@@ -25,6 +25,7 @@ from typing import Any
 from sqlalchemy.engine import URL
 
 from aa_notebooks.budgets import check_budget
+from aa_notebooks.budgets.delivery import AlertNotifier, deliver_alerts
 from aa_notebooks.db.schema import ExecutionStatus
 from aa_notebooks.db.url import mask_url, resolve_url
 from aa_notebooks.errors import BudgetExceededError, InvalidInputError, SchemaError
@@ -46,8 +47,12 @@ class Tracker:
         spool_dir: str | Path | None = None,
         batch_size: int = 2000,
         retry_interval_s: float = 2.0,
+        on_alerts: AlertNotifier = deliver_alerts,
     ) -> None:
+        """`on_alerts` is told (with the database URL) after a batch recorded budget alerts; the
+        default emails them."""
         self.url = resolve_url(url)
+        self._on_alerts = on_alerts
         self._url_text = self.url.render_as_string(hide_password=False)  # hashed at once
         self.check_budgets = check_budgets
         self._spool_dir = spool_dir
@@ -70,6 +75,7 @@ class Tracker:
                         batch_size=self._batch_size,
                         retry_interval_s=self._retry_interval_s,
                         notice=self.notice,
+                        on_alerts=self._on_alerts,
                     )
         return self._writer
 

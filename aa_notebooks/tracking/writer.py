@@ -29,7 +29,7 @@ from pathlib import Path
 
 from sqlalchemy.engine import URL
 
-from aa_notebooks.budgets import deliver_alerts
+from aa_notebooks.budgets.delivery import AlertNotifier, deliver_alerts
 from aa_notebooks.db.engine import get_engine
 from aa_notebooks.db.schema import ExecutionStatus
 from aa_notebooks.db.setup import init_db
@@ -74,8 +74,11 @@ class BatchWriter:
         retry_interval_s: float = 2.0,
         batch_wait_s: float = BATCH_WAIT_S,
         notice: OutageNotice | None = None,
+        on_alerts: AlertNotifier = deliver_alerts,
     ) -> None:
         self.url = resolve_url(url)
+        self.on_alerts = on_alerts
+        """Told after a batch recorded budget alerts (default: emails them)."""
         self.batch_size = batch_size
         self.retry_interval_s = retry_interval_s
         self.batch_wait_s = batch_wait_s
@@ -289,12 +292,13 @@ class BatchWriter:
             self._schema_ready = True
 
     def _deliver_alerts(self) -> None:
-        """Email the budget alerts a batch made due; a mail problem never stops recording."""
+        """Hand the budget alerts a batch made due to `on_alerts`; its failure never stops
+        recording."""
         try:
-            deliver_alerts(self.url)
+            self.on_alerts(self.url)
         except Exception as error:
             log.warning(
-                "budget alerts not emailed now (%s); `aa-notebooks budgets evaluate` sends them",
+                "budget alerts not delivered now (%s); `aa-notebooks budgets evaluate` sends them",
                 error,
             )
 

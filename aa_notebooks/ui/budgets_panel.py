@@ -1,6 +1,6 @@
 """The dashboard's budgets panel: one row per active budget, with a bar coloured by its status.
 
-It shows `Analytics.budget_status()`, which only reads: a dashboard never writes to the database
+It shows `BudgetClient.status()`, which only reads: a dashboard never writes to the database
 or sends alert emails, and it works on a database the kit may only read. When alerts are due
 that the email settings cannot send, the panel says so above the table, in red.
 """
@@ -15,6 +15,7 @@ import ipywidgets as widgets
 from aa_notebooks import formatting as fmt
 from aa_notebooks.analytics import Analytics
 from aa_notebooks.budgets import Budget, BudgetStatus, BudgetStatusList, Status
+from aa_notebooks.budgets.client import BudgetClient
 from aa_notebooks.db.schema import BudgetScope
 from aa_notebooks.errors import SchemaError
 from aa_notebooks.ui.markup import OTHER_COLOR, badge, esc, notice
@@ -71,7 +72,7 @@ def progress_bar(percent: Decimal | None, color: str) -> str:
 def budget_statuses(analytics: Analytics) -> BudgetStatusList | str:
     """The active budgets' statuses, read-only; or why this database has none to show."""
     try:
-        return analytics.budget_status()
+        return BudgetClient.of(analytics).status()
     except SchemaError as exc:
         return f"Budgets are not available here: {exc}"
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import altair as alt
 import pandas as pd
@@ -29,18 +29,18 @@ class Plot:
 
     shape: Hashable
     data: pd.DataFrame
-    build: Callable[[pd.DataFrame], alt.TopLevelMixin]
+    build: Callable[[pd.DataFrame], alt.ChartType]
 
-    def chart(self) -> alt.TopLevelMixin:
+    def chart(self) -> alt.ChartType:
         """The Altair chart of these rows."""
         return self.build(self.data)
 
     def rows(self) -> list[dict[str, Any]]:
         """The rows as Vega-Lite values (timestamps as ISO text, NaN as null)."""
-        return alt.to_values(self.data)["values"]
+        return cast(list[dict[str, Any]], alt.to_values(self.data)["values"])
 
 
-def jupyter_chart(chart: alt.TopLevelMixin) -> alt.JupyterChart:
+def jupyter_chart(chart: alt.ChartType) -> alt.JupyterChart:
     """A chart widget that renders without network access (Vega from vl-convert)."""
     with _offline:
         alt.JupyterChart.enable_offline()
@@ -56,7 +56,7 @@ def _time_axis(bucket: str, **options: Any) -> alt.X:
 def activity(series: pd.DataFrame, bucket: str) -> Plot:
     """Executions (bars) and success rate (line, right axis) per hour or day."""
 
-    def build(data: pd.DataFrame) -> alt.TopLevelMixin:
+    def build(data: pd.DataFrame) -> alt.ChartType:
         base = alt.Chart(data).encode(x=_time_axis(bucket))
         bars = base.mark_bar(color="#60a5fa").encode(
             y=alt.Y("executions:Q", title="Executions"),
@@ -70,11 +70,12 @@ def activity(series: pd.DataFrame, bucket: str) -> Plot:
                 alt.Tooltip("success_rate:Q", format=".1f"),
             ],
         )
-        return (
+        chart: alt.ChartType = (
             alt.layer(bars, line)
             .resolve_scale(y="independent")
             .properties(width=WIDE, height=220, title="Executions and success rate over time")
         )
+        return chart
 
     return Plot(("activity", bucket), series[["bucket", "executions", "success_rate"]], build)
 
@@ -82,8 +83,8 @@ def activity(series: pd.DataFrame, bucket: str) -> Plot:
 def cost_by_model(costs: pd.DataFrame) -> Plot:
     """Cost per model, most expensive first."""
 
-    def build(data: pd.DataFrame) -> alt.TopLevelMixin:
-        return (
+    def build(data: pd.DataFrame) -> alt.ChartType:
+        chart: alt.ChartType = (
             alt.Chart(data)
             .mark_bar(color="#8b5cf6")
             .encode(
@@ -98,6 +99,7 @@ def cost_by_model(costs: pd.DataFrame) -> Plot:
             )
             .properties(width=NARROW, height=220, title="Cost by model")
         )
+        return chart
 
     data = costs[["model", "cost_usd", "cost_share", "executions"]].fillna({"model": "(none)"})
     return Plot("cost-by-model", data, build)
@@ -106,9 +108,9 @@ def cost_by_model(costs: pd.DataFrame) -> Plot:
 def cost_over_time(costs: pd.DataFrame, bucket: str) -> Plot:
     """Cost per hour or day, stacked by model."""
 
-    def build(data: pd.DataFrame) -> alt.TopLevelMixin:
+    def build(data: pd.DataFrame) -> alt.ChartType:
         legend = alt.Legend(orient="bottom", columns=2)
-        return (
+        chart: alt.ChartType = (
             alt.Chart(data)
             .mark_bar()
             .encode(
@@ -123,6 +125,7 @@ def cost_over_time(costs: pd.DataFrame, bucket: str) -> Plot:
             )
             .properties(width=NARROW, height=220, title="Cost over time by model")
         )
+        return chart
 
     data = costs[["bucket", "model", "cost_usd"]].fillna({"model": "(none)"})
     return Plot(("cost-over-time", bucket), data, build)
@@ -132,8 +135,8 @@ def timeline(steps: pd.DataFrame) -> Plot:
     """The trace steps as back-to-back bars of their durations, in step order."""
     scale = alt.Scale(domain=list(STEP_COLORS), range=list(STEP_COLORS.values()))
 
-    def build(data: pd.DataFrame) -> alt.TopLevelMixin:
-        return (
+    def build(data: pd.DataFrame) -> alt.ChartType:
+        chart: alt.ChartType = (
             alt.Chart(data)
             .transform_window(end_ms="sum(duration_ms)", sort=[{"field": "step_number"}])
             .transform_calculate(start_ms="datum.end_ms - datum.duration_ms")
@@ -151,6 +154,7 @@ def timeline(steps: pd.DataFrame) -> Plot:
             )
             .properties(width=WIDE - 160, height=max(60, 28 * len(data)), title="Timeline")
         )
+        return chart
 
     data = steps[["step_number", "step_type", "duration_ms"]].fillna({"duration_ms": 0})
     return Plot(("timeline", len(data)), data, build)
@@ -161,9 +165,9 @@ def token_usage(usage: pd.DataFrame) -> Plot:
     data = usage[["component", "input_tokens", "output_tokens"]].fillna({"component": "(none)"})
     components = data["component"].nunique()
 
-    def build(rows: pd.DataFrame) -> alt.TopLevelMixin:
+    def build(rows: pd.DataFrame) -> alt.ChartType:
         kinds = alt.Scale(range=["#60a5fa", OTHER_COLOR])
-        return (
+        chart: alt.ChartType = (
             alt.Chart(rows)
             .transform_fold(["input_tokens", "output_tokens"], as_=["kind", "tokens"])
             .mark_bar()
@@ -181,5 +185,6 @@ def token_usage(usage: pd.DataFrame) -> Plot:
             )
             .properties(width=NARROW, height=max(60, 30 * components))
         )
+        return chart
 
     return Plot(("token-usage", components), data, build)

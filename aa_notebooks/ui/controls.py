@@ -43,7 +43,7 @@ class Controls:
         fixed_scope: str | None,
         on_change: Callable[[], None],
         on_refresh: Callable[[], None],
-        on_export: Callable[[], None],
+        on_export: Callable[[], object],
     ) -> None:
         self._on_change = on_change
         self._quiet = threading.local()

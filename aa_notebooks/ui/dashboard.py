@@ -12,7 +12,7 @@ from __future__ import annotations
 import uuid
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import ipywidgets as widgets
 
@@ -112,7 +112,7 @@ class Dashboard:
         return box
 
     def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any] | None:
-        return self.widget._repr_mimebundle_(**kwargs)
+        return cast(dict[str, Any] | None, self.widget._repr_mimebundle_(**kwargs))
 
     # --- what is shown -------------------------------------------------------------------
 
@@ -282,8 +282,8 @@ class Dashboard:
                     self._show(load(client, self._base, window, page, size))
             else:
                 shown = self.snapshot
-                page = shown.client.executions(self._page, self._page_size, period=shown.window)
-                self.recent.show(page, self._timezone, self._empty_text(shown.window))
+                rows = shown.client.executions(self._page, self._page_size, period=shown.window)
+                self.recent.show(rows, self._timezone, self._empty_text(shown.window))
             self._ok = True
         except AnalyticsError as exc:
             self._ok = False

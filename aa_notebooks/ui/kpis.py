@@ -11,7 +11,7 @@ import ipywidgets as widgets
 
 from aa_notebooks import formatting as fmt
 from aa_notebooks.analytics import Overview
-from aa_notebooks.ui import changes
+from aa_notebooks.figures import changes
 from aa_notebooks.ui.markup import esc
 
 PERCENTILES = ("p50", "p95", "p99")

@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from datetime import datetime
-from typing import TypeVar
+from typing import TypeVar, cast
 
 import ipywidgets as widgets
 
@@ -28,7 +28,7 @@ class NoDatabase:
         self.widget = widgets.HTML(STYLE + notice(self.message, "error"))
 
     def _repr_mimebundle_(self, **kwargs: object) -> dict[str, object] | None:
-        return self.widget._repr_mimebundle_(**kwargs)
+        return cast(dict[str, object] | None, self.widget._repr_mimebundle_(**kwargs))
 
 
 def opened(get: Callable[[], Analytics], build: Callable[[Analytics], Shown]) -> Shown | NoDatabase:

@@ -7,7 +7,7 @@ as a sentence in the widget rather than a traceback.
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import Any, cast
 
 import ipywidgets as widgets
 import pandas as pd
@@ -90,7 +90,7 @@ class TraceExplorer:
         self._show(detail, timezone)
 
     def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any] | None:
-        return self.widget._repr_mimebundle_(**kwargs)
+        return cast(dict[str, Any] | None, self.widget._repr_mimebundle_(**kwargs))
 
     def _show(self, detail: ExecutionDetail, timezone: str) -> None:
         self.header = _header(detail.execution, timezone)

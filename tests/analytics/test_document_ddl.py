@@ -20,6 +20,7 @@ from sqlalchemy.exc import InternalError
 from aa_notebooks.analytics import Analytics, connect
 from aa_notebooks.analytics.model_split import favour_index_probes
 from aa_notebooks.analytics.source import Source
+from aa_notebooks.budgets.client import BudgetClient
 from aa_notebooks.errors import InvalidInputError
 from tests.analytics import dataset, usage_dataset
 from tests.analytics.dataset import DROP, PLANNER_ID, SCRIPT, U1, UNPRICED, E
@@ -105,8 +106,8 @@ def test_what_the_dashboard_reads(document: Analytics) -> None:
     assert list(zip(series["model"], series["executions"], strict=True)) == [
         ("claude-3-5-sonnet", 1), ("gpt-4o", 2)
     ]  # fmt: skip
-    assert list(document.budget_status()) == []
-    assert document.budget_alert_events("7d").empty
+    assert list(BudgetClient.of(document).status()) == []
+    assert BudgetClient.of(document).alert_events("7d").empty
 
 
 def test_executions_agents_and_detail(document: Analytics, document_url: str) -> None:

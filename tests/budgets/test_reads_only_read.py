@@ -14,6 +14,7 @@ import pytest
 
 from aa_notebooks.analytics import connect
 from aa_notebooks.budgets import Status, budget_status, evaluate_budgets
+from aa_notebooks.budgets.client import BudgetClient
 from aa_notebooks.cli import main
 from aa_notebooks.db.engine import dispose_engine
 from aa_notebooks.reporting.budget_report import BudgetReport
@@ -40,7 +41,7 @@ def every_read(
     analytics = connect(url, now=lambda: now)
     shown: dict[str, object] = {
         "library": budget_status(url, now=now),
-        "client": analytics.budget_status(),
+        "client": BudgetClient.of(analytics).status(),
     }
     panel = BudgetsPanel()
     panel.refresh(analytics)

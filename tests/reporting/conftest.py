@@ -18,6 +18,7 @@ from __future__ import annotations
 import pytest
 
 from aa_notebooks.analytics import connect
+from aa_notebooks.budgets.client import BudgetClient
 from tests.analytics import dataset
 
 AS_OF = dataset.NOW.isoformat()
@@ -28,18 +29,18 @@ def report_db(db_url: str) -> str:
     """A database holding the dataset and the three budgets, their alerts recorded at now."""
     dataset.load(db_url)
     analytics = connect(db_url, now=lambda: dataset.NOW)
-    analytics.create_budget(
+    BudgetClient.of(analytics).create(
         name="Org weekly", scope="global", threshold_usd="0.02", period_days=7,
         alert_type="warning", alert_at_percentage=50, email_notification=False,
     )  # fmt: skip
-    analytics.create_budget(
+    BudgetClient.of(analytics).create(
         name="Planner stop", scope="agent", target="planner", threshold_usd="1.50",
         period_days=30, alert_type="hard_stop", alert_at_percentage=80,
         email_notification=False,
     )  # fmt: skip
-    analytics.create_budget(
+    BudgetClient.of(analytics).create(
         name="U2 monthly", scope="user", user_id=str(dataset.U2), threshold_usd="1.00",
         period_days=30, alert_type="warning", alert_at_percentage=80, email_notification=False,
     )  # fmt: skip
-    analytics.evaluate_budgets()
+    BudgetClient.of(analytics).evaluate()
     return db_url

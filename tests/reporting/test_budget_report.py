@@ -9,6 +9,7 @@ from html import escape
 
 import pytest
 
+from aa_notebooks.budgets.client import BudgetClient
 from aa_notebooks.db.engine import dispose_engine
 from aa_notebooks.formatting import timestamp
 from aa_notebooks.reporting import run_report
@@ -94,11 +95,10 @@ def test_the_burn_down_charts_the_budgets_nearest_their_limit(report_db: str, tm
     from aa_notebooks.analytics import connect
     from aa_notebooks.reporting.budget_report import MAX_CHARTED
 
-    analytics = connect(report_db, now=lambda: dataset.NOW)
+    budgets = BudgetClient.of(connect(report_db, now=lambda: dataset.NOW))
     for n in range(MAX_CHARTED):  # 3 budgets already, so MAX_CHARTED + 3 in all
-        analytics.create_budget(name=f"roomy {n:02d}", scope="global", threshold_usd="100",
-                                alert_type="warning",
-                                period_days=7, email_notification=False)  # fmt: skip
+        budgets.create(name=f"roomy {n:02d}", scope="global", threshold_usd="100",
+                       alert_type="warning", period_days=7, email_notification=False)  # fmt: skip
     result = run_report(
         "budget", database_url=report_db, as_of=AS_OF, output_dir=tmp_path, progress=False
     )

@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from aa_notebooks.budgets.client import connect_budgets
 from aa_notebooks.db.engine import async_session_factory, get_async_engine, session_factory
 from aa_notebooks.db.schema import AgentExecution, ExecutionTrace, TokenUsage
 from aa_notebooks.errors import InvalidInputError
@@ -101,11 +102,10 @@ async def test_recorded_spend_counts_towards_a_hard_stop_at_once(db_url: str) ->
     """Two gpt-4o executions of $0.006 each against a $0.01 hard stop on the researcher: the
     first leaves room (check passes), the second takes spend to $0.012 and the very next check
     refuses; the crossing fires one warning (80%: $0.008) and one exceeded event."""
-    from aa_notebooks.analytics import connect
     from aa_notebooks.budgets import check_budget
     from aa_notebooks.errors import BudgetExceededError
 
-    connect(db_url).create_budget(
+    connect_budgets(db_url).create(
         name="researcher stop", scope="agent", target="researcher", threshold_usd="0.01",
         period_days=1, alert_type="hard_stop", alert_at_percentage=80, email_notification=False,
     )  # fmt: skip
@@ -121,7 +121,7 @@ async def test_recorded_spend_counts_towards_a_hard_stop_at_once(db_url: str) ->
     with pytest.raises(BudgetExceededError, match="researcher stop"):
         check_budget(db_url, agent="researcher")
     check_budget(db_url, agent="planner")  # another agent is not stopped
-    events = connect(db_url).budget_alert_events("24h")
+    events = connect_budgets(db_url).alert_events("24h")
     assert sorted(events["kind"]) == ["exceeded", "warning"]
 
 

@@ -14,6 +14,7 @@ import pytest
 
 from aa_notebooks.analytics import Analytics
 from aa_notebooks.budgets import Budget, create_budget
+from aa_notebooks.budgets.client import BudgetClient
 from aa_notebooks.budgets.status import assess, unavailable
 from aa_notebooks.db.engine import dispose_engine, get_engine
 from aa_notebooks.db.schema import BudgetAlertType, BudgetScope
@@ -50,7 +51,7 @@ def test_the_panel_shows_budget_status(url: str, analytics: Analytics) -> None:
     _budgets(url)
     panel = BudgetsPanel()
     panel.refresh(analytics)
-    statuses = analytics.budget_status()
+    statuses = BudgetClient.of(analytics).status()
     assert panel.rows == [displayed_row(status) for status in statuses]
     assert {row["Budget"]: row for row in panel.rows} == EXPECTED
     assert panel.note == ""

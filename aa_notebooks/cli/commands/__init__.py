@@ -21,6 +21,7 @@ from aa_notebooks.cli.commands import (
     session,
     widgets,
 )
+from aa_notebooks.cli.context import FrontEnd
 from aa_notebooks.cli.output import FORMATS
 from aa_notebooks.cli.parser import COMMAND_METAVAR, CommandParser
 
@@ -46,14 +47,14 @@ def _common_options(parser: argparse.ArgumentParser, *, top_level: bool) -> None
     )
 
 
-def _front_end_options(parser: argparse.ArgumentParser, front_end: str) -> None:
+def _front_end_options(parser: argparse.ArgumentParser, front_end: FrontEnd) -> None:
     if front_end == "magic":
         parser.add_argument("-o", "--save", metavar="NAME", help="also store the result as NAME")
     elif "--format" not in parser._option_string_actions:
         parser.add_argument("--format", dest="output_format", default="table", choices=FORMATS)
 
 
-def build_parser(front_end: str = "cli") -> CommandParser:
+def build_parser(front_end: FrontEnd = "cli") -> CommandParser:
     """Every subcommand with its options, for the terminal ("cli") or a notebook ("magic")."""
     parser = CommandParser(
         prog=PROG[front_end],

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from aa_notebooks.cli.context import CommandContext
-from aa_notebooks.cli.options import positive_int, window_of, window_options
+from aa_notebooks.cli.options import Subcommands, positive_int, window_of, window_options
 
 STATUSES = ("success", "failure", "timeout")
 SORT_COLUMNS = (
@@ -19,7 +19,7 @@ SORT_COLUMNS = (
 )  # fmt: skip
 
 
-def register(subcommands: argparse._SubParsersAction) -> list[argparse.ArgumentParser]:
+def register(subcommands: Subcommands) -> list[argparse.ArgumentParser]:
     """Add overview, executions, execution, agent, top-agents, costs, forecast, compare-models,
     timeseries, cost-timeseries and export."""
     parsers = []

@@ -10,8 +10,9 @@ import argparse
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from aa_notebooks.budgets.client import BudgetClient
 from aa_notebooks.cli.context import CommandContext
-from aa_notebooks.cli.options import positive_int
+from aa_notebooks.cli.options import Subcommands, positive_int
 from aa_notebooks.errors import InvalidInputError
 
 ACTIONS = ("list", "create", "update", "delete", "status", "evaluate")
@@ -32,7 +33,7 @@ def _flag(text: str) -> bool:
     raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
 
 
-def register(subcommands: argparse._SubParsersAction) -> list[argparse.ArgumentParser]:
+def register(subcommands: Subcommands) -> list[argparse.ArgumentParser]:
     """Add the budgets subcommand."""
     budgets = subcommands.add_parser(
         "budgets",
@@ -70,19 +71,19 @@ def _fields(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def run_budgets(args: argparse.Namespace, context: CommandContext) -> Any:
-    """Dispatch one budgets action to the analytics client."""
-    analytics = context.analytics()
+    """Dispatch one budgets action to the budgets client of the command's database and scope."""
+    budgets = BudgetClient.of(context.analytics())
     if args.action == "list":
-        return analytics.budgets()
+        return budgets.list()
     if args.action == "status":
-        return analytics.budget_status()
+        return budgets.status()
     if args.action == "evaluate":
-        return analytics.evaluate_budgets()
+        return budgets.evaluate()
     if args.action == "create":
-        return analytics.create_budget(**_fields(args))
+        return budgets.create(**_fields(args))
     if not args.id:
         raise InvalidInputError(f"`budgets {args.action}` needs the budget id")
     if args.action == "update":
-        return analytics.update_budget(args.id, **_fields(args))
-    analytics.delete_budget(args.id)
+        return budgets.update(args.id, **_fields(args))
+    budgets.delete(args.id)
     return f"deleted budget {args.id}"

@@ -5,13 +5,13 @@ from __future__ import annotations
 import argparse
 
 from aa_notebooks.cli.context import CommandContext
-from aa_notebooks.cli.options import positive_int
+from aa_notebooks.cli.options import Subcommands, positive_int
 from aa_notebooks.db.inspection import DatabaseCheck, DatabaseInfo, check_db, database_info
 from aa_notebooks.db.setup import InitReport, init_db
 from aa_notebooks.db.url import require_database
 
 
-def register(subcommands: argparse._SubParsersAction) -> list[argparse.ArgumentParser]:
+def register(subcommands: Subcommands) -> list[argparse.ArgumentParser]:
     """Add the database subcommands; returns their parsers."""
     init = subcommands.add_parser("init-db", help="create the kit's tables (never alters AgentOS)")
     init.set_defaults(handler=run_init_db)

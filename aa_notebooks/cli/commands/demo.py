@@ -11,7 +11,9 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from aa_notebooks.budgets.client import BudgetClient
 from aa_notebooks.cli.context import CommandContext
+from aa_notebooks.cli.options import Subcommands
 from aa_notebooks.cli.output import render
 from aa_notebooks.db.inspection import database_info
 from aa_notebooks.db.url import mask_url, resolve_url
@@ -25,7 +27,7 @@ BUDGET_COLUMNS = ("name", "scope", "target", "alert_type", "threshold_usd", "spe
                   "percent_used", "status", "projected_exhaustion")  # fmt: skip
 
 
-def register(subcommands: argparse._SubParsersAction) -> list[argparse.ArgumentParser]:
+def register(subcommands: Subcommands) -> list[argparse.ArgumentParser]:
     """Add the demo subcommand."""
     demo = subcommands.add_parser(
         "demo",
@@ -56,7 +58,7 @@ def run_demo(args: argparse.Namespace, context: CommandContext) -> None:
     analytics = connect(url)
     print(analytics.overview("30d"))
     print()
-    statuses = analytics.evaluate_budgets().to_frame()  # records the alerts due
+    statuses = BudgetClient.of(analytics).evaluate().to_frame()  # records the alerts due
     print(render(statuses[list(BUDGET_COLUMNS)].fillna({"target": ""}), timezone=context.timezone))
     args.output_dir.mkdir(parents=True, exist_ok=True)
     for name in DEMO_NOTEBOOKS:

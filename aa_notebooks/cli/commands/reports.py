@@ -6,11 +6,11 @@ import argparse
 from typing import Any
 
 from aa_notebooks.cli.context import CommandContext
-from aa_notebooks.cli.options import report_options, report_parameters
+from aa_notebooks.cli.options import Subcommands, report_options, report_parameters
 from aa_notebooks.reporting.notebooks import DEFAULT_OUTPUT_DIR, REPORT_KINDS
 
 
-def register(subcommands: argparse._SubParsersAction) -> list[argparse.ArgumentParser]:
+def register(subcommands: Subcommands) -> list[argparse.ArgumentParser]:
     """Add the report subcommand."""
     report = subcommands.add_parser(
         "report",

@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 import pandas as pd
 
 from aa_notebooks.cli.context import CommandContext
-from aa_notebooks.cli.options import report_flag, report_options, report_parameters
+from aa_notebooks.cli.options import Subcommands, report_flag, report_options, report_parameters
 from aa_notebooks.cli.parser import CommandParser
 from aa_notebooks.errors import ConfigurationError, InvalidInputError
 from aa_notebooks.reporting.notebooks import DEFAULT_OUTPUT_DIR, REPORT_KINDS
@@ -46,7 +46,7 @@ NO_SECRETS = (
 COLUMNS = ["name", "cron", "timezone", "job", "period", "user", "email", "next_run"]
 
 
-def register(subcommands: argparse._SubParsersAction) -> list[argparse.ArgumentParser]:
+def register(subcommands: Subcommands) -> list[argparse.ArgumentParser]:
     """Add `schedule` and its actions; returns the action parsers."""
     schedule = subcommands.add_parser(
         "schedule",
@@ -120,7 +120,7 @@ def run_add(args: argparse.Namespace, context: CommandContext) -> str:
         name=args.name,
         cron=args.cron,
         report=args.report,
-        email=",".join(args.email or ()),
+        email=tuple(address for given in args.email or () for address in given.split(",")),
         output_dir=output_dir and os.path.abspath(os.path.expanduser(output_dir)),
         job=args.job,
         parameters=report_parameters(args, context.user_id, "UTC"),

@@ -6,6 +6,7 @@ import argparse
 from typing import TYPE_CHECKING, Any
 
 from aa_notebooks.cli.context import CommandContext
+from aa_notebooks.cli.options import Subcommands
 from aa_notebooks.errors import InvalidInputError
 
 if TYPE_CHECKING:  # the api package needs the `api` extra: imported when a command runs
@@ -25,7 +26,7 @@ def port_number(text: str) -> int:
     return port
 
 
-def register(subcommands: argparse._SubParsersAction) -> list[argparse.ArgumentParser]:
+def register(subcommands: Subcommands) -> list[argparse.ArgumentParser]:
     """Add serve and token."""
     serve = subcommands.add_parser(
         "serve",
@@ -88,6 +89,6 @@ def _principal(args: argparse.Namespace, context: CommandContext) -> Principal:
 
     if args.admin == (context.user_id is not None):
         raise InvalidInputError("`token create` takes exactly one of --admin and --user ID")
-    if args.admin:
+    if context.user_id is None:  # so --admin was given
         return Principal.administrator()
     return Principal.of_user(parse_uuid(context.user_id, "--user"))

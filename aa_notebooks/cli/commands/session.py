@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from aa_notebooks.cli.context import CommandContext
+from aa_notebooks.cli.options import Subcommands
 from aa_notebooks.cli.sql_params import bind_placeholders
 from aa_notebooks.db.inspection import DatabaseCheck, check_db
 from aa_notebooks.db.url import ENV_DATABASE_URL, mask_url, require_database
@@ -48,7 +49,7 @@ class ConnectAdvice:
         return "\n".join(lines)
 
 
-def register(subcommands: argparse._SubParsersAction) -> list[argparse.ArgumentParser]:
+def register(subcommands: Subcommands) -> list[argparse.ArgumentParser]:
     """Add connect, help and sql."""
     connect_help = (
         "check a database; a notebook uses it (and --user) for the following commands, "

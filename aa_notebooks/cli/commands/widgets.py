@@ -12,11 +12,11 @@ from types import ModuleType
 from typing import Any
 
 from aa_notebooks.cli.context import CommandContext
-from aa_notebooks.cli.options import window_of, window_options
+from aa_notebooks.cli.options import Subcommands, window_of, window_options
 from aa_notebooks.errors import MissingExtraError
 
 
-def register(subcommands: argparse._SubParsersAction) -> list[argparse.ArgumentParser]:
+def register(subcommands: Subcommands) -> list[argparse.ArgumentParser]:
     """Add dashboard and trace."""
     dashboard = subcommands.add_parser(
         "dashboard",

@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 
 from aa_notebooks.analytics.periods import Window, resolve_window
-from aa_notebooks.ui.changes import absolute, points, previous_name, relative
+from aa_notebooks.figures.changes import absolute, points, previous_name, relative
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 SEVEN_DAYS = resolve_window("7d", None, None, NOW)

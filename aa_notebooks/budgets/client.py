@@ -1,0 +1,132 @@
+"""Budgets for one database and scope, as one object: definitions (list, create, update, delete),
+their read-only status and history, and the explicit evaluation that writes spend back and emails.
+
+The analytics layer only reads executions, so budgets have their own client; it takes its
+database, user scope and clock from an `Analytics` (`BudgetClient.of(analytics)`) or from the same
+arguments as `connect` (`connect_budgets`). Imported on its own, like `history`: it loads the
+analytics layer, which agent processes need not.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterable
+from datetime import UTC, date, datetime
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+from sqlalchemy.engine import URL
+
+from aa_notebooks.analytics.periods import Window, resolve_window
+from aa_notebooks.budgets.alert_settings import AlertMailer
+from aa_notebooks.budgets.crud import create_budget, delete_budget, list_budgets, update_budget
+from aa_notebooks.budgets.evaluation import Evaluation, evaluate_budgets
+from aa_notebooks.budgets.fields import parse_uuid
+from aa_notebooks.budgets.history import budget_alert_events, budget_spend_daily
+from aa_notebooks.budgets.model import Budget
+from aa_notebooks.budgets.reading import budget_status
+from aa_notebooks.budgets.status import BudgetStatusList
+from aa_notebooks.db.url import mask_url, require_database
+from aa_notebooks.errors import InvalidInputError
+
+if TYPE_CHECKING:
+    from aa_notebooks.analytics import Analytics
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class BudgetClient:
+    """The budgets of one database, all of them or one user's (`user_id`).
+
+    A scoped client lists and evaluates only that user's budgets and creates budgets for that
+    user unless told otherwise.
+    """
+
+    def __init__(
+        self,
+        url: URL,
+        user_id: uuid.UUID | None = None,
+        now: Callable[[], datetime] = _utc_now,
+    ) -> None:
+        self.url = url
+        self.user_id = user_id
+        self._now = now
+
+    @classmethod
+    def of(cls, analytics: Analytics) -> BudgetClient:
+        """The budgets of the database, scope and clock an `Analytics` reads."""
+        return cls(analytics.url, analytics.user_id, analytics.now)
+
+    def __repr__(self) -> str:
+        scope = "all users" if self.user_id is None else f"user {self.user_id}"
+        return f"BudgetClient({mask_url(self.url)}, {scope})"
+
+    def now(self) -> datetime:
+        """The current time from the injected clock, aware UTC."""
+        moment = self._now()
+        if moment.tzinfo is None:
+            raise InvalidInputError("the `now` clock must return an aware datetime (UTC)")
+        return moment.astimezone(UTC)
+
+    def list(self, *, active_only: bool = False) -> pd.DataFrame:
+        """The budget alerts (this user's when scoped), one row each."""
+        return list_budgets(self.url, user_id=self.user_id, active_only=active_only)
+
+    def create(self, **fields: Any) -> Budget:
+        """Create a budget; the document's POST body is accepted as it is."""
+        if self.user_id is not None:
+            fields.setdefault("user_id", self.user_id)
+        return create_budget(self.url, **fields)
+
+    def update(self, budget_id: uuid.UUID | str, **changes: Any) -> Budget:
+        """Change some fields of a budget (re-validated as a whole)."""
+        return update_budget(self.url, budget_id, **changes)
+
+    def delete(self, budget_id: uuid.UUID | str) -> None:
+        """Delete a budget and its alert history."""
+        delete_budget(self.url, budget_id)
+
+    def status(self) -> BudgetStatusList:
+        """Per active budget: spend in its rolling window, percent used, status, projection.
+
+        Read only: nothing is written back, recorded or emailed (that is `evaluate`);
+        `.email_warning` says when alerts are due that the email settings cannot send.
+        """
+        return budget_status(self.url, user_id=self.user_id, now=self.now())
+
+    def evaluate(self, *, mailer: AlertMailer | None = None) -> Evaluation:
+        """Write each active budget's spend back, record the alerts due and email the pending
+        ones (`mailer`, else the settings in the environment); returns what was done."""
+        return evaluate_budgets(self.url, user_id=self.user_id, now=self.now(), mailer=mailer)
+
+    def spend_daily(self, *, budget_ids: Iterable[uuid.UUID | str] | None = None) -> pd.DataFrame:
+        """Per active budget, its spend per UTC day of its rolling window with the running total,
+        threshold and alert level (for burn-down charts)."""
+        return budget_spend_daily(
+            self.url, user_id=self.user_id, now=self.now(), budget_ids=budget_ids
+        )
+
+    def alert_events(
+        self,
+        period: str | Window | None = None,
+        *,
+        start_date: str | date | None = None,
+        end_date: str | date | None = None,
+    ) -> pd.DataFrame:
+        """The alert events (warning, exceeded) that fired in the window, newest first."""
+        window = resolve_window(period, start_date, end_date, self.now())
+        return budget_alert_events(self.url, window, user_id=self.user_id)
+
+
+def connect_budgets(
+    url: str | URL | None = None,
+    *,
+    user_id: uuid.UUID | str | None = None,
+    now: Callable[[], datetime] | None = None,
+) -> BudgetClient:
+    """The budgets of the database at `url` (else $AA_DATABASE_URL, else the default SQLite
+    file), scoped to `user_id` when given; `now` as for `aa_notebooks.connect`."""
+    owner = None if user_id is None else parse_uuid(user_id, "user_id")
+    return BudgetClient(require_database(url), owner, now or _utc_now)
