@@ -177,7 +177,7 @@ def _status(code: int, media_type: str, message: str) -> Response:
     rpc_code = _RPC_CODES.get(code, 2)
     if media_type == PROTOBUF:
         try:
-            from google.rpc.status_pb2 import Status
+            from google.rpc.status_pb2 import Status  # type: ignore[import-untyped]
         except ImportError:
             pass
         else:

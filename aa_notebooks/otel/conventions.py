@@ -202,7 +202,9 @@ def _without_prefix(name: str, operation: str) -> str:
     return name[len(operation) + 1 :].strip() if name.startswith(operation + " ") else name
 
 
-def _messages(span: Span, json_name: str, flat_prefix: str, old_prefix: str) -> Iterator[tuple]:
+def _messages(
+    span: Span, json_name: str, flat_prefix: str, old_prefix: str
+) -> Iterator[tuple[str, str]]:
     """(role, text) of each message: the GenAI JSON list, OpenInference's flattened
     `<prefix>.<i>.message.*` attributes, or the old GenAI `<prefix>.<i>.role/content`."""
     document = span.attributes.get(json_name)
@@ -242,8 +244,9 @@ def _flat_tool_calls(span: Span, prefix: str) -> str:
 
 def _parts_text(message: dict[str, Any]) -> str:
     """A GenAI message's text parts and tool calls as text."""
-    if isinstance(message.get("content"), str):
-        return message["content"]
+    content = message.get("content")
+    if isinstance(content, str):
+        return content
     found = []
     for part in message.get("parts") or []:
         if not isinstance(part, dict):

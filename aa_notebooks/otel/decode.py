@@ -68,7 +68,7 @@ def decompress(body: bytes, encoding: str | None) -> bytes:
 
 def decode_protobuf(body: bytes) -> Decoded:
     """An ExportTraceServiceRequest in protobuf."""
-    from google.protobuf.message import DecodeError
+    from google.protobuf.message import DecodeError  # type: ignore[import-untyped]
     from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
         ExportTraceServiceRequest,
     )
@@ -174,7 +174,7 @@ def _json_span(span: Mapping[str, Any], scope: str, resource: Mapping[str, Any])
             )
             for event in _list(span, "events")
         ),
-        error=_STATUS_NAMES.get(code, code) == STATUS_ERROR,
+        error=(_STATUS_NAMES.get(code) if isinstance(code, str) else code) == STATUS_ERROR,
         status_message=str(_get(status, "message") or ""),
         remote_parent=bool(flags & _REMOTE_KNOWN and flags & _REMOTE),
         scope=scope,

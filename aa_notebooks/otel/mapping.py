@@ -367,7 +367,8 @@ class _Execution:
                 -pair[0],
             ),
         )
-        return best[1]["model"]
+        model: str = best[1]["model"]
+        return model
 
     def _user(self) -> uuid.UUID | None:
         if self.filing.user_id is not None:
@@ -415,7 +416,7 @@ def _user_text(value: str | None) -> str | None:
             if isinstance(content, str):
                 return content
             if isinstance(content, list):
-                texts = [p.get("text") for p in content if isinstance(p, dict) and p.get("text")]
+                texts = [str(p["text"]) for p in content if isinstance(p, dict) and p.get("text")]
                 if texts:
                     return "\n".join(texts)
     return value

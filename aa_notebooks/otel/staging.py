@@ -15,15 +15,15 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Connection, Engine, and_, delete, inspect, select, tuple_, update
+from sqlalchemy import Connection, Engine, Table, and_, delete, inspect, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from aa_notebooks.budgets.transactions import write_transaction
-from aa_notebooks.db.schema import OtelStagedSpan, OtelStagedTrace
+from aa_notebooks.db.schema import OtelStagedSpan, OtelStagedTrace, table_of
 from aa_notebooks.otel.spans import Span
 
-SPANS = OtelStagedSpan.__table__
-TRACES = OtelStagedTrace.__table__
+SPANS = table_of(OtelStagedSpan)
+TRACES = table_of(OtelStagedTrace)
 TraceKey = tuple[str, str]
 """(owner, trace id)."""
 
@@ -147,6 +147,8 @@ class Staging:
         return keys
 
 
-def _insert(connection: Connection, table: object):  # type: ignore[no-untyped-def]
-    dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
-    return dialect.insert(table)  # type: ignore[arg-type]
+def _insert(connection: Connection, table: Table) -> postgresql.Insert | sqlite.Insert:
+    """An INSERT of the connection's dialect (both have ON CONFLICT DO NOTHING)."""
+    if connection.dialect.name == "postgresql":
+        return postgresql.insert(table)
+    return sqlite.insert(table)

@@ -6,10 +6,11 @@ import argparse
 import uuid
 
 from aa_notebooks.cli.context import CommandContext
+from aa_notebooks.cli.options import Subcommands
 from aa_notebooks.errors import InvalidInputError
 
 
-def register(subcommands: argparse._SubParsersAction) -> list[argparse.ArgumentParser]:
+def register(subcommands: Subcommands) -> list[argparse.ArgumentParser]:
     """Add ingest."""
     ingest = subcommands.add_parser(
         "ingest",
