@@ -24,7 +24,13 @@ from aa_notebooks.analytics.frames import to_frame
 from aa_notebooks.analytics.periods import Window
 from aa_notebooks.analytics.results import ExecutionDetail, ExecutionPage
 from aa_notebooks.analytics.source import Source
-from aa_notebooks.analytics.steps import TRACE_FIELDS, USAGE_FIELDS, token_usage, trace_steps
+from aa_notebooks.analytics.steps import (
+    NESTING_FIELDS,
+    TRACE_FIELDS,
+    USAGE_FIELDS,
+    token_usage,
+    trace_steps,
+)
 from aa_notebooks.errors import InvalidInputError, NotFoundError
 
 MAX_PAGE_SIZE = 1000
@@ -154,8 +160,12 @@ def execution(source: Source, execution_id: uuid.UUID | str) -> ExecutionDetail:
         if row is None:
             where = "" if source.user_id is None else f" for {source.scope}"
             raise NotFoundError(f"no execution with id {key}{where}")
+        nested = source.has("executiontraces", "depth")
+        step_fields = TRACE_FIELDS + NESTING_FIELDS if nested else TRACE_FIELDS
         steps = (
-            trace_steps(connection, [key]).get(key, []) if source.has("executiontraces") else None
+            trace_steps(connection, [key], nested=nested).get(key, [])
+            if source.has("executiontraces")
+            else None
         )
         usage = (
             token_usage(source, connection, [key]).get(key, [])
@@ -165,6 +175,6 @@ def execution(source: Source, execution_id: uuid.UUID | str) -> ExecutionDetail:
     return ExecutionDetail(
         scope=source.scope,
         execution=execution_record(source, row),
-        traces=None if steps is None else to_frame(steps, TRACE_FIELDS, times=("timestamp",)),
+        traces=None if steps is None else to_frame(steps, step_fields, times=("timestamp",)),
         token_usage=None if usage is None else to_frame(usage, USAGE_FIELDS, money=("cost_usd",)),
     )

@@ -20,6 +20,8 @@ TRACE_FIELDS = (
     "step_number", "step_type", "content", "duration_ms", "input_tokens", "output_tokens",
     "timestamp",
 )  # fmt: skip
+NESTING_FIELDS = ("parent_step", "depth")
+"""The kit's additions that place a step in a tree of steps (absent from AgentOS databases)."""
 USAGE_FIELDS = ("component", "model", "step_number", "input_tokens", "output_tokens", "cost_usd")
 Grouped = dict[uuid.UUID, list[dict[str, Any]]]
 
@@ -32,12 +34,14 @@ def _grouped(connection: Connection, query: Any) -> Grouped:
     return grouped
 
 
-def trace_steps(connection: Connection, execution_ids: Sequence[uuid.UUID]) -> Grouped:
-    """The ReAct steps (TRACE_FIELDS) of each execution, in step order."""
+def trace_steps(
+    connection: Connection, execution_ids: Sequence[uuid.UUID], *, nested: bool = False
+) -> Grouped:
+    """The ReAct steps (TRACE_FIELDS, and NESTING_FIELDS when `nested`) of each execution, in
+    step order."""
     t = TRACES.c
-    fields = [
-        cast(t.step_type, String).label(f) if f == "step_type" else t[f] for f in TRACE_FIELDS
-    ]
+    names = TRACE_FIELDS + NESTING_FIELDS if nested else TRACE_FIELDS
+    fields = [cast(t.step_type, String).label(f) if f == "step_type" else t[f] for f in names]
     query = (
         select(t.execution_id, *fields)
         .where(t.execution_id.in_(execution_ids))

@@ -1,7 +1,8 @@
 """`create_app`: a FastAPI app serving the router, its OpenAPI schema and docs page behind the
 same authentication as the API itself (they describe every endpoint)."""
 
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Any
 
@@ -10,6 +11,7 @@ from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse
 from sqlalchemy.engine import URL
 
+from aa_notebooks.api.otlp_route import OtlpReceiver, create_otlp_router
 from aa_notebooks.api.router import create_router
 
 TITLE = "aa-notebooks analytics API"
@@ -27,12 +29,25 @@ def create_app(
     """The API as an app (for `aa-notebooks serve`, `uvicorn --factory` or tests); the
     arguments are `create_router`'s, which refuses to run without authentication unless
     `allow_anonymous=True`."""
-    app = FastAPI(title=TITLE, version="1", openapi_url=None, docs_url=None, redoc_url=None)
+    receiver = OtlpReceiver(url)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        receiver.close()  # the traces received are written before the server exits
+
+    app = FastAPI(
+        title=TITLE, version="1", openapi_url=None, docs_url=None, redoc_url=None,
+        lifespan=lifespan,
+    )  # fmt: skip
     router = create_router(
         url, user_dependency=user_dependency, api_token=api_token,
         allow_anonymous=allow_anonymous, now=now,
     )  # fmt: skip
     app.include_router(router)
+    app.state.otlp = receiver
+    authenticate = router.dependencies[0].dependency  # the API's own, for the same tokens
+    app.include_router(create_otlp_router(receiver, authenticate))  # type: ignore[arg-type]
     app.include_router(_docs_router(app, router))
     return app
 

@@ -55,6 +55,15 @@ _FEATURES: dict[tuple[str, str], str] = {
     ("users", "username"): "user names in results (user ids still work)",
     ("users", "email"): "user email addresses in results",
     ("budgetspendledger", "*"): "fast budget checks (spend is summed from the executions instead)",
+    ("executiontraces", "parent_step"): "nesting of ingested trace steps (shown flat)",
+    ("executiontraces", "depth"): "nesting of ingested trace steps (shown flat)",
+    ("tokenusages", "cache_read_tokens"): "prompt-cache token counts of ingested calls",
+    ("tokenusages", "cache_write_tokens"): "prompt-cache token counts of ingested calls",
+    ("otelstagedspans", "*"): "OTLP ingest of traces that arrive in pieces (whole ones still work)",
+    (
+        "otelstagedtraces",
+        "*",
+    ): "OTLP ingest of traces that arrive in pieces (whole ones still work)",
     ("apitokens", "*"): "stored API tokens (the API takes AA_API_TOKEN, or your app's own auth)",
 }
 

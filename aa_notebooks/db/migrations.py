@@ -135,3 +135,12 @@ def executions_grid_sort_indexes(connection: Connection) -> None:
     (column, id, started_at) instead of sorting the whole window."""
     for column in ("cost_usd", "execution_time_ms", "total_tokens"):
         add_index(connection, "agentexecutions", f"ix_agentexecutions_{column}_id")
+
+
+@migration
+def otel_nesting_and_cache_tokens(connection: Connection) -> None:
+    """Ingested traces nest their steps (parent step, depth) and keep prompt-cache tokens."""
+    add_column(connection, "executiontraces", "parent_step")
+    add_column(connection, "executiontraces", "depth")
+    add_column(connection, "tokenusages", "cache_read_tokens")
+    add_column(connection, "tokenusages", "cache_write_tokens")

@@ -217,6 +217,10 @@ class ExecutionTrace(Base):
     timestamp: Mapped[datetime | None] = mapped_column(
         UTCDateTime, default=utcnow, server_default=func.now()
     )
+    # Additions: where the step sits in a tree of steps (ingested traces nest: a sub-agent's
+    # calls under its step). The step_number of the enclosing step, and how deep it is (0: top).
+    parent_step: Mapped[int | None] = mapped_column(Integer)
+    depth: Mapped[int | None] = mapped_column(Integer)
 
     __table_args__ = (Index("ix_executiontraces_execution_id", "execution_id", "step_number"),)
 
@@ -236,6 +240,10 @@ class TokenUsage(Base):
     output_tokens: Mapped[int] = mapped_column(Integer, nullable=False)
     cost_usd: Mapped[Decimal] = mapped_column(Numeric(10, 6), nullable=False)
     step_number: Mapped[int | None] = mapped_column(Integer)
+    # Additions: input tokens read from and written to the provider's prompt cache (part of
+    # input_tokens), where the call reported them; NULL when it did not.
+    cache_read_tokens: Mapped[int | None] = mapped_column(Integer)
+    cache_write_tokens: Mapped[int | None] = mapped_column(Integer)
 
     __table_args__ = (
         # Covering: cost by model reads each execution's usage rows from the index alone (the
@@ -339,6 +347,36 @@ class ApiToken(Base):
         # Exactly one of: an admin token, or a user token naming its user.
         CheckConstraint("(user_id IS NULL) = is_admin", name="ck_apitokens_admin_or_user"),
     )
+
+
+class OtelStagedSpan(Base):
+    """A span of a trace the OTLP ingest has not written yet (or keeps for late spans), as JSON.
+
+    Keyed by who sent it (`owner`: "admin" or a user id), so one caller's spans never join
+    another's trace.
+    """
+
+    __tablename__ = "otelstagedspans"
+
+    owner: Mapped[str] = mapped_column(String(36), primary_key=True)
+    trace_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    span_id: Mapped[str] = mapped_column(String(16), primary_key=True)
+    span: Mapped[str] = mapped_column(String, nullable=False)
+
+
+class OtelStagedTrace(Base):
+    """A trace with staged spans: when its spans last arrived, and what was written of it."""
+
+    __tablename__ = "otelstagedtraces"
+
+    owner: Mapped[str] = mapped_column(String(36), primary_key=True)
+    trace_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    last_seen: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    written_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The execution ids last written from this trace, space-separated: a rewrite replaces them.
+    written_ids: Mapped[str | None] = mapped_column(String)
+
+    __table_args__ = (Index("ix_otelstagedtraces_last_seen", "last_seen"),)
 
 
 DOCUMENT_TABLES = ("users", "agentexecutions", "executiontraces", "tokenusages", "budgetalerts")

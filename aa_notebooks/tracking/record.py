@@ -8,7 +8,9 @@ record as it ends, and the standard library's encoder, calling back into Python 
 value, took several times longer. What orjson refuses (an integer past 64 bits, text that is not
 valid Unicode) is encoded by the standard library instead, to the same JSON. A record
 that `attach`es steps and usages to an execution stored (or spooled) earlier carries only that
-execution's id. A run that was cut off (its process ended) is recorded from what was known at
+execution's id. A record that `replaces` executions (a trace ingested again with spans that
+arrived late) takes their place: they are deleted, rows and spend, before it is written. A run
+that was cut off (its process ended) is recorded from what was known at
 its start (`cut_off_record`).
 """
 
@@ -55,6 +57,9 @@ class ExecutionRecord:
     usages: tuple[Row, ...] = ()
     attach: bool = False
     """Only the steps and usages are new; `execution` holds just the id of a stored one."""
+    replaces: tuple[uuid.UUID, ...] = ()
+    """Executions (this one's own id included, when it was written before) that this record
+    takes the place of."""
 
     @property
     def id(self) -> uuid.UUID:
@@ -69,6 +74,8 @@ class ExecutionRecord:
         }  # fmt: skip
         if self.attach:
             document["attach"] = True
+        if self.replaces:
+            document["replaces"] = [str(replaced) for replaced in self.replaces]
         return json_line(document)
 
     def to_json(self) -> str:
@@ -84,6 +91,7 @@ class ExecutionRecord:
             tuple(_decode(table_of(ExecutionTrace), row) for row in document["traces"]),
             tuple(_decode(table_of(TokenUsage), row) for row in document["usages"]),
             bool(document.get("attach", False)),
+            tuple(uuid.UUID(replaced) for replaced in document.get("replaces", ())),
         )
 
     def check(self) -> None:

@@ -8,6 +8,9 @@ steps and usages of the new executions are new too (they are written with their 
 not at all), so they go straight in, without a conflict check. Records that `attach` steps and
 usages to an execution stored earlier (the document's recording functions, spooled in an outage)
 insert them with the same conflict clause on their own ids, after the batch's executions.
+Records that name executions they `replace` (a trace ingested again when late spans arrived)
+first delete those executions with their steps, usages and spend: a replayed replacement
+deletes and writes the same rows again.
 """
 
 from __future__ import annotations
@@ -18,9 +21,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Table, inspect, select
+from sqlalchemy import Connection, Engine, Table, delete, inspect, select
 
 from aa_notebooks.budgets import apply_spend
+from aa_notebooks.budgets.capabilities import capabilities
+from aa_notebooks.budgets.ledger import Spend, add_spend, spends
 from aa_notebooks.budgets.transactions import write_transaction
 from aa_notebooks.db.schema import (
     AgentExecution,
@@ -56,6 +61,8 @@ def write_batch(engine: Engine, records: Sequence[ExecutionRecord]) -> BatchResu
     attached = [record for record in records if record.attach]
     alerts = 0
     with write_transaction(engine) as connection:
+        if replacing := [record for record in unique if record.replaces]:
+            _remove_replaced(connection, replacing)
         _add_missing_users(connection, {r.execution["user_id"] for r in unique} - {None})
         rows = _fit(connection, _EXECUTIONS, [r.execution for r in unique])
         inserted = insert_new(connection, _EXECUTIONS, rows, returning=True)
@@ -72,6 +79,28 @@ def write_batch(engine: Engine, records: Sequence[ExecutionRecord]) -> BatchResu
         if new:
             alerts = apply_spend(connection, [r.execution for r in new])
     return BatchResult(len(new), alerts)
+
+
+def _remove_replaced(connection: Connection, records: list[ExecutionRecord]) -> None:
+    """Delete the executions the records replace, with their steps and usages, and take their
+    cost back out of the spend ledger."""
+    ids = list({old for record in records for old in record.replaces})
+    present = _columns(connection, _EXECUTIONS)
+    columns = [_EXECUTIONS.c[name] for name in _SPEND_FIELDS if name in present]
+    gone = [dict(row) for row in connection.execute(
+        select(*columns).where(_EXECUTIONS.c.id.in_(ids))
+    ).mappings()]  # fmt: skip
+    if not gone:
+        return
+    ids = [row["id"] for row in gone]
+    for table in (_TRACES, _USAGES):
+        connection.execute(delete(table).where(table.c.execution_id.in_(ids)))
+    connection.execute(delete(_EXECUTIONS).where(_EXECUTIONS.c.id.in_(ids)))
+    if capabilities(connection).has_ledger:
+        add_spend(connection, [Spend(s.keys, -s.micros, s.started_at) for s in spends(gone)])
+
+
+_SPEND_FIELDS = ("id", "user_id", "agent_id", "agent_name", "flow_id", "cost_usd", "started_at")
 
 
 def _add_missing_users(connection: Connection, user_ids: set[uuid.UUID]) -> None:

@@ -108,7 +108,10 @@ class TraceWaterfall(anywidget.AnyWidget):
     def of(cls, detail: ExecutionDetail, **kwargs: Any) -> TraceWaterfall:
         """The waterfall of an execution's detail (its steps, and its usage for the costs)."""
         steps = detail.traces if detail.traces is not None else pd.DataFrame()
-        return cls(steps, usage=detail.token_usage, **kwargs)
+        parents = None
+        if "parent_step" in steps.columns:  # ingested traces nest; recorded ReAct lists do not
+            parents = [None if pd.isna(p) else int(p) for p in steps["parent_step"]]
+        return cls(steps, parents, usage=detail.token_usage, **kwargs)
 
     @property
     def visible(self) -> list[int]:

@@ -21,7 +21,7 @@ API = "/api/analytics"
 def test_the_routes_include_the_schema_and_the_docs(app: FastAPI) -> None:
     paths = {path for _, path in every_request(app)}
     assert {"/openapi.json", "/docs", f"{API}/overview", f"{API}/budgets/status"} <= paths
-    assert len(every_request(app)) == 15  # 12 of the document, budget status, schema, docs
+    assert len(every_request(app)) == 16  # 12 of the document, budget status, schema, docs, OTLP
 
 
 @pytest.mark.parametrize(

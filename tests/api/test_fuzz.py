@@ -52,8 +52,8 @@ def test_no_input_makes_a_server_error(served: str, tokens: Tokens, who: str) ->
     headers = bearer(getattr(tokens, who))
     schema = schemathesis.openapi.from_url(f"{served}/openapi.json", headers=headers)
     operations = [result.ok() for result in schema.get_all_operations()]
-    # ten endpoints (budgets take GET/POST and PATCH/DELETE) and the budget status
-    assert len(operations) == 13
+    # ten endpoints (budgets take GET/POST and PATCH/DELETE), the budget status, OTLP traces
+    assert len(operations) == 14
     for operation in operations:
         for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
 

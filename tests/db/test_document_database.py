@@ -60,10 +60,15 @@ def test_init_db_leaves_it_unchanged(document_db: str) -> None:
 def test_check_db_names_missing_parts_and_features(document_db: str) -> None:
     report = check_db(document_db)
     assert report.ok and not report.complete  # the document's schema is whole; additions lack
-    assert sorted(report.missing_tables) == ["apitokens", "budgetalertevents", "budgetspendledger"]
+    assert sorted(report.missing_tables) == [
+        "apitokens", "budgetalertevents", "budgetspendledger", "otelstagedspans",
+        "otelstagedtraces",
+    ]  # fmt: skip
     assert report.missing_columns == {
         "users": ["username", "email"],
         "agentexecutions": ["flow_id"],
+        "executiontraces": ["parent_step", "depth"],
+        "tokenusages": ["cache_read_tokens", "cache_write_tokens"],
         "budgetalerts": ["name", "target"],
     }
     text_report = str(report)

@@ -28,7 +28,12 @@ DOCUMENT_COLUMNS = {
         "alert_at_percentage", "is_active", "email_notification", "current_spend_usd",
     ],
 }  # fmt: skip
-ADDITIONS = {"agentexecutions": ["flow_id"], "budgetalerts": ["name", "target"]}
+ADDITIONS = {
+    "agentexecutions": ["flow_id"],
+    "executiontraces": ["parent_step", "depth"],
+    "tokenusages": ["cache_read_tokens", "cache_write_tokens"],
+    "budgetalerts": ["name", "target"],
+}
 ENUMS = {
     "executionstatus": ["success", "failure", "timeout"],
     "executiontracesteptype": ["thought", "action", "observation", "tool_call", "final_answer"],

@@ -3,8 +3,14 @@ content (JSON indented, text as it is), and an execution's detail from the datab
 
 from __future__ import annotations
 
+import uuid
+from datetime import timedelta
+
 from aa_notebooks.analytics import Analytics
+from aa_notebooks.db.engine import get_engine
+from aa_notebooks.db.schema import AgentExecution, ExecutionTrace, table_of
 from aa_notebooks.ui import TraceWaterfall
+from tests.ui import dataset
 from tests.ui.dataset import IMG, LONG, SCRIPT, eid
 
 NESTED = [
@@ -75,3 +81,28 @@ def test_an_execution_from_the_database(analytics: Analytics) -> None:
 def test_no_steps() -> None:
     wf = TraceWaterfall([])
     assert (wf.rows, wf.total_ms, wf.slowest, wf.costliest) == ([], 0.0, -1, -1)
+
+
+def test_an_ingested_execution_nests_by_its_parent_steps(url: str, analytics: Analytics) -> None:
+    """Steps stored with parent_step (as OTLP ingest writes them): an agent step holding a
+    model call and a tool call, the tool call holding a nested model call; then a root answer."""
+    execution = uuid.uuid4()
+    steps = [(1, "action", None, 0), (2, "thought", 1, 1), (3, "tool_call", 1, 1),
+             (4, "thought", 3, 2), (5, "final_answer", None, 0)]  # fmt: skip
+    with get_engine(url).begin() as connection:
+        connection.execute(
+            table_of(AgentExecution).insert().values(
+                id=execution, request_id=execution, session_id=execution, status="success",
+                agent_name="ingested", started_at=dataset.NOW - timedelta(hours=1),
+            )
+        )  # fmt: skip
+        connection.execute(
+            table_of(ExecutionTrace).insert(),
+            [{"id": uuid.uuid4(), "execution_id": execution, "step_number": n, "step_type": kind,
+              "parent_step": parent, "depth": depth, "duration_ms": 10} for n, kind, parent, depth
+             in steps],
+        )  # fmt: skip
+    wf = TraceWaterfall.of(analytics.execution(execution))
+    assert [(r["step"], r["parent"], r["depth"]) for r in wf.rows] == [
+        ("#1", None, 0), ("#2", 0, 1), ("#3", 0, 1), ("#4", 2, 2), ("#5", None, 0),
+    ]  # fmt: skip

@@ -14,6 +14,7 @@ from aa_notebooks.cli.commands import (
     budgets,
     database,
     demo,
+    ingest,
     reports,
     schedules,
     server,
@@ -26,7 +27,7 @@ from aa_notebooks.cli.parser import COMMAND_METAVAR, CommandParser
 
 PROG = {"cli": "aa-notebooks", "magic": "%agent_analytics"}
 COMMAND_MODULES = {
-    "cli": (session, analytics, budgets, database, reports, demo, schedules, server),
+    "cli": (session, analytics, budgets, database, ingest, reports, demo, schedules, server),
     "magic": (session, analytics, budgets, database, reports, widgets),
 }
 

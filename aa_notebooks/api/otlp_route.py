@@ -1,0 +1,195 @@
+"""`POST /v1/traces`: the OTLP/HTTP trace receiver, behind the API's own bearer tokens.
+
+Bodies are `application/x-protobuf` or `application/json` (OTLP/JSON), gzip or not. Answers as
+OTLP/HTTP specifies, in the request's encoding: 200 with an ExportTraceServiceResponse (its
+`partial_success` counting the spans that could not be used, with the first reasons); 400 with a
+google.rpc.Status for a body that cannot be parsed (nothing is written); 415 for another content
+type; 429 or 503 with `Retry-After` while the writer is saturated or the database is down with
+its spool's disk nearly full, so exporters retry. A user token files executions under its user;
+an admin token keeps the user the spans name.
+"""
+
+# No `from __future__ import annotations`: FastAPI reads the route's annotations at run time.
+import json
+import logging
+import os
+import threading
+from collections.abc import Callable
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request, Response
+from sqlalchemy.engine import URL
+from sqlalchemy.exc import DBAPIError
+from starlette.concurrency import run_in_threadpool
+
+from aa_notebooks.api.principal import Principal
+from aa_notebooks.errors import (
+    AnalyticsError,
+    ConfigurationError,
+    MissingExtraError,
+    first_line,
+)
+from aa_notebooks.otel.decode import (
+    MAX_BODY_BYTES,
+    Decoded,
+    TraceDecodeError,
+    decode_json,
+    decode_protobuf,
+    decompress,
+)
+from aa_notebooks.otel.ingest import HOLD_S, Ingestor, Outcome, Saturated
+
+log = logging.getLogger(__name__)
+
+TRACES_PATH = "/v1/traces"
+PROTOBUF, JSON = "application/x-protobuf", "application/json"
+MAX_REASONS = 3
+UNAVAILABLE_RETRY_S = 30
+ENV_HOLD = "AA_OTEL_HOLD_SECONDS"
+
+
+def hold_seconds() -> float:
+    """How long an incomplete trace waits for its missing spans: AA_OTEL_HOLD_SECONDS, else
+    the ingest's default; ConfigurationError for a value that is not a positive number."""
+    text = os.environ.get(ENV_HOLD, "").strip()
+    if not text:
+        return HOLD_S
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = -1.0
+    if not 0 < seconds < float("inf"):
+        raise ConfigurationError(f"{ENV_HOLD} must be a number of seconds above 0, not {text!r}")
+    return seconds
+
+
+class OtlpReceiver:
+    """The receiver's Ingestor, made on the first request (an API that is never sent traces
+    starts no writer), and closed with the app."""
+
+    def __init__(self, url: str | URL | None) -> None:
+        self.url = url
+        self.hold_s = hold_seconds()
+        self._ingestor: Ingestor | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def ingestor(self) -> Ingestor:
+        """The Ingestor, made (and its sweeper of held traces started) on first use."""
+        with self._lock:
+            if self._ingestor is None:
+                self._ingestor = Ingestor(self.url, hold_s=self.hold_s)
+                self._ingestor.start_sweeper()
+            return self._ingestor
+
+    def receive(
+        self, body: bytes, media_type: str, encoding: str | None, principal: Principal
+    ) -> tuple[Decoded, Outcome]:
+        """Decode and ingest one request; (decoded, outcome)."""
+        data = decompress(body, encoding)
+        try:
+            decoded = decode_protobuf(data) if media_type == PROTOBUF else decode_json(data)
+        except ImportError:
+            raise MissingExtraError("opentelemetry-proto", "otel") from None
+        outcome = self.ingestor.ingest(decoded.spans, principal.user_id)
+        return decoded, outcome
+
+    def close(self) -> None:
+        """Write what the writer holds and stop (held traces stay in the staging table)."""
+        with self._lock:
+            if self._ingestor is not None:
+                self._ingestor.close()
+                self._ingestor = None
+
+
+def create_otlp_router(receiver: OtlpReceiver, authenticate: Callable[..., Principal]) -> APIRouter:
+    """The router holding `POST /v1/traces`, authenticated by `authenticate`."""
+    router = APIRouter(tags=["otlp"])
+    caller = Depends(authenticate)
+
+    @router.post(TRACES_PATH, summary="Receive OpenTelemetry traces (OTLP/HTTP)")
+    async def traces(request: Request, principal: Annotated[Principal, caller]) -> Response:
+        media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if media_type not in (PROTOBUF, JSON):
+            return _status(
+                415, JSON, f"Content-Type must be {PROTOBUF} or {JSON}, not {media_type!r}"
+            )
+        body = await _read_body(request)
+        if body is None:
+            return _status(413, media_type, f"the body is over {MAX_BODY_BYTES} bytes; send "
+                           "smaller batches")  # fmt: skip
+        try:
+            decoded, outcome = await run_in_threadpool(
+                receiver.receive, body, media_type,
+                request.headers.get("content-encoding"), principal,
+            )  # fmt: skip
+        except TraceDecodeError as error:
+            return _status(400, media_type, first_line(str(error)))
+        except Saturated as error:
+            response = _status(error.status, media_type, str(error))
+            response.headers["Retry-After"] = str(error.retry_after_s)
+            return response
+        except MissingExtraError as error:
+            return _status(501, JSON, str(error))
+        except (AnalyticsError, DBAPIError) as error:  # the database is down or not set up
+            log.warning("OTLP receiver: %s", first_line(str(error)))
+            response = _status(503, media_type, "the database is unavailable; retry later")
+            response.headers["Retry-After"] = str(UNAVAILABLE_RETRY_S)
+            return response
+        return _success(media_type, decoded, outcome)
+
+    return router
+
+
+async def _read_body(request: Request) -> bytes | None:
+    """The request body, or None past MAX_BODY_BYTES (read no further: a huge body is
+    refused without being held in memory)."""
+    parts, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            return None
+        parts.append(chunk)
+    return b"".join(parts)
+
+
+def _success(media_type: str, decoded: Decoded, outcome: Outcome) -> Response:
+    """200 with an ExportTraceServiceResponse; partial_success when spans were not used."""
+    rejected = len(decoded.refused) + outcome.rejected
+    reasons = "; ".join((decoded.refused + outcome.reasons)[:MAX_REASONS])
+    if media_type == JSON:  # OTLP/JSON, by hand: it needs no protobuf package (int64 as text)
+        partial = {"rejectedSpans": str(rejected), "errorMessage": reasons}
+        return _json(200, {"partialSuccess": partial} if rejected else {})
+    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+        ExportTraceServiceResponse,
+    )
+
+    answer = ExportTraceServiceResponse()
+    if rejected:
+        answer.partial_success.rejected_spans = rejected
+        answer.partial_success.error_message = reasons
+    return Response(answer.SerializeToString(), status_code=200, media_type=PROTOBUF)
+
+
+def _status(code: int, media_type: str, message: str) -> Response:
+    """An error answer: a google.rpc.Status with the message (as JSON for a JSON request, or
+    when the server lacks the protobuf packages of the otel extra)."""
+    rpc_code = _RPC_CODES.get(code, 2)
+    if media_type == PROTOBUF:
+        try:
+            from google.rpc.status_pb2 import Status  # type: ignore[import-untyped]
+        except ImportError:
+            pass
+        else:
+            body = Status(code=rpc_code, message=message).SerializeToString()
+            return Response(body, status_code=code, media_type=PROTOBUF)
+    return _json(code, {"code": rpc_code, "message": message})
+
+
+_RPC_CODES = {400: 3, 413: 3, 415: 3, 429: 8, 501: 12, 503: 14}
+"""gRPC codes of the HTTP statuses: INVALID_ARGUMENT, RESOURCE_EXHAUSTED, UNIMPLEMENTED,
+UNAVAILABLE."""
+
+
+def _json(code: int, document: dict[str, Any]) -> Response:
+    return Response(json.dumps(document), status_code=code, media_type=JSON)

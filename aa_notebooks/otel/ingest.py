@@ -1,0 +1,273 @@
+"""`Ingestor`: spans in, executions out through the tracker's durable batched writer.
+
+Spans are grouped by trace. A trace that arrives whole in one call (every span's ancestry reaches
+its root) is mapped and handed to the writer at once: the common case costs no staging. The
+others are staged in the database (`staging`), and written when they become whole, or when no
+span of theirs has arrived for `hold_s` (what is known then is written); a span arriving later
+rewrites its trace's executions, which replace the ones written before (same ids).
+An agent span that arrives before its children (they end after it, in async code) looks whole
+alone: it is held like a partial trace until something under it arrives, or the hold passes.
+
+Back-pressure: at most `max_backlog` records wait in the writer; past that, a call waits for
+the writer to commit (up to `max_wait_s`) and otherwise raises `Saturated` (HTTP 429 with
+Retry-After), so a client faster than the database slows down instead of filling memory. While
+the database is down the writer spools to disk; when the spool's disk is nearly full, `Saturated`
+too (503).
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import threading
+import uuid
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sqlalchemy.engine import URL
+
+from aa_notebooks.db.engine import get_engine
+from aa_notebooks.db.setup import init_db
+from aa_notebooks.otel.mapping import Filing, Mapped, is_whole, map_trace
+from aa_notebooks.otel.spans import Span
+from aa_notebooks.otel.staging import Staging, TraceKey
+from aa_notebooks.tracking.writer import BatchWriter
+
+log = logging.getLogger(__name__)
+
+HOLD_S = 60.0
+"""How long a trace that is not whole waits for its missing spans after its last one arrived."""
+LINGER_S = 600.0
+"""How long a written trace's spans stay staged, so that a late span rewrites it."""
+MAX_BACKLOG = 20_000
+"""Records handed to the writer and not committed yet, at most (about 8 spans each)."""
+MAX_WAIT_S = 5.0
+MIN_SPOOL_FREE_BYTES = 64 * 1024 * 1024
+ADMIN = "admin"
+NO_STAGING = (
+    "spans of traces that are not whole in one request need the kit's staging table, which "
+    "this database lacks (an attached AgentOS database); send whole traces (a larger exporter "
+    "batch), or ingest into the kit's own database"
+)
+
+
+class Saturated(Exception):
+    """The writer cannot take more now; retry after `retry_after_s` seconds."""
+
+    def __init__(self, message: str, retry_after_s: int, status: int) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+        self.status = status
+
+
+@dataclass
+class Outcome:
+    """What became of a call's spans."""
+
+    spans: int = 0
+    executions: int = 0
+    ignored: int = 0
+    staged: int = 0
+    rejected: int = 0
+    reasons: list[str] = field(default_factory=list)
+
+    def add(self, other: Outcome) -> None:
+        """Add another call's counts to these."""
+        self.spans += other.spans
+        self.executions += other.executions
+        self.ignored += other.ignored
+        self.staged += other.staged
+        self.rejected += other.rejected
+        self.reasons.extend(r for r in other.reasons if r not in self.reasons)
+
+
+def owner_of(user_id: uuid.UUID | None) -> str:
+    """The staging owner of a caller: a user token's user, else the admin."""
+    return ADMIN if user_id is None else str(user_id)
+
+
+class Ingestor:
+    """Maps spans to executions and writes them through a BatchWriter, staging partial traces."""
+
+    def __init__(
+        self,
+        url: str | URL | None = None,
+        *,
+        writer: BatchWriter | None = None,
+        spool_dir: str | Path | None = None,
+        hold_s: float = HOLD_S,
+        linger_s: float = LINGER_S,
+        max_backlog: int = MAX_BACKLOG,
+        max_wait_s: float = MAX_WAIT_S,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        init_db(url)  # the kit's tables (staging included); an AgentOS database is left alone
+        self.engine = get_engine(url)
+        self.writer = writer if writer is not None else BatchWriter(url, spool_dir=spool_dir)
+        self._own_writer = writer is None
+        self.hold_s, self.linger_s = hold_s, linger_s
+        self.max_backlog, self.max_wait_s = max_backlog, max_wait_s
+        self.clock = clock
+        self.staging = Staging(self.engine)
+        self._staged: set[TraceKey] = self.staging.keys() if self.staging.available else set()
+        self._staging_lock = threading.Lock()
+        self._backlog_lock = threading.Lock()
+        self._backlog = 0
+        self._sweeper: threading.Thread | None = None
+        self._stop = threading.Event()
+
+    def ingest(self, spans: Sequence[Span], user_id: uuid.UUID | None = None) -> Outcome:
+        """Map and write (or stage) spans sent by `user_id`'s token (None: an admin's, whose
+        spans keep their own user.id)."""
+        self._admit()
+        owner = owner_of(user_id)
+        filing = Filing(user_id)
+        outcome = Outcome(spans=len(spans))
+        traces: dict[str, list[Span]] = {}
+        for span in spans:
+            traces.setdefault(span.trace_id, []).append(span)
+        for trace_id, members in traces.items():
+            key = (owner, trace_id)
+            if key not in self._staged and is_whole(members):
+                mapped = map_trace(members, filing)
+                if not self.staging.available or all(r.traces for r in mapped.records):
+                    self._submit(mapped, (), outcome)
+                    continue
+            if not self.staging.available:
+                outcome.rejected += len(members)
+                if NO_STAGING not in outcome.reasons:
+                    outcome.reasons.append(NO_STAGING)
+            else:
+                self._stage(key, members, filing, outcome)
+        return outcome
+
+    def sweep(self) -> Outcome:
+        """Write the staged traces whose hold has passed; forget those written long enough ago."""
+        outcome = Outcome()
+        if not self.staging.available:
+            return outcome
+        now = self.clock()
+        for key in self.staging.due(now, self.hold_s):
+            self._write_staged(key, outcome)
+        with self._staging_lock:
+            self._staged -= set(self.staging.release(now, self.linger_s))
+        return outcome
+
+    def write_unwritten(self, user_id: uuid.UUID | None = None) -> Outcome:
+        """Write every staged trace of this caller now and forget it (the end of a file ingest,
+        which has every span there is)."""
+        outcome = Outcome()
+        if not self.staging.available:
+            return outcome
+        keys = self.staging.unwritten(owner_of(user_id))
+        for key in keys:
+            self._write_staged(key, outcome)
+        with self._staging_lock:
+            self.staging.release_all(keys)
+            self._staged -= set(keys)
+        return outcome
+
+    def start_sweeper(self, interval_s: float | None = None) -> None:
+        """Sweep in a background thread every `interval_s` (default: a tenth of the hold)."""
+        if self._sweeper is not None or not self.staging.available:
+            return
+        interval = interval_s if interval_s is not None else max(0.5, min(self.hold_s / 10, 10))
+
+        def loop() -> None:
+            while not self._stop.wait(interval):
+                try:
+                    self.sweep()
+                except Exception as error:  # the database may be down: try again next time
+                    log.warning("otel ingest: staged traces not swept now (%s)", error)
+
+        self._sweeper = threading.Thread(target=loop, name="aa-notebooks-otel-sweeper", daemon=True)
+        self._sweeper.start()
+
+    def flush(self, timeout: float | None = None) -> bool:
+        """Wait until every record handed to the writer is committed or spooled."""
+        done = self.writer.flush(timeout)
+        if done:
+            with self._backlog_lock:
+                self._backlog = 0
+        return done
+
+    def close(self) -> None:
+        """Stop sweeping; flush, and close the writer if this ingestor made it."""
+        self._stop.set()
+        if self._sweeper is not None:
+            self._sweeper.join()
+        if self._own_writer:
+            self.writer.close()
+        else:
+            self.writer.flush()
+
+    def _stage(self, key: TraceKey, spans: list[Span], filing: Filing, outcome: Outcome) -> None:
+        with self._staging_lock:
+            self.staging.stage(key[0], spans, self.clock())
+            self._staged.add(key)
+            outcome.staged += len(spans)
+            staged, state = self.staging.load(key)
+            if state.written_at is not None or (is_whole(staged) and _filled(staged, filing)):
+                self._write(key, staged, state.written_ids, filing, outcome)
+
+    def _write_staged(self, key: TraceKey, outcome: Outcome) -> None:
+        with self._staging_lock:
+            staged, state = self.staging.load(key)
+            if staged:
+                filing = Filing(None if key[0] == ADMIN else uuid.UUID(key[0]))
+                self._write(key, staged, state.written_ids, filing, outcome)
+
+    def _write(
+        self,
+        key: TraceKey,
+        spans: list[Span],
+        written: Sequence[uuid.UUID],
+        filing: Filing,
+        outcome: Outcome,
+    ) -> None:
+        """Map a staged trace and submit it in place of what was written of it before."""
+        mapped = map_trace(spans, filing)
+        self._submit(mapped, written, outcome)
+        self.staging.mark_written(key, (record.id for record in mapped.records), self.clock())
+
+    def _submit(self, mapped: Mapped, written: Iterable[uuid.UUID], outcome: Outcome) -> None:
+        """Hand the records to the writer; those written before replace their earlier selves
+        (and the first also whatever earlier executions of the trace are gone now)."""
+        earlier = set(written)
+        ids = {record.id for record in mapped.records}
+        obsolete = tuple(sorted(earlier - ids))
+        for index, record in enumerate(mapped.records):
+            replaces = ((record.id,) if record.id in earlier else ()) + (
+                obsolete if index == 0 else ()
+            )
+            if replaces:
+                record = replace(record, replaces=replaces)
+            self.writer.submit(record)
+        outcome.executions += len(mapped.records)
+        outcome.ignored += mapped.ignored
+        with self._backlog_lock:
+            self._backlog += len(mapped.records)
+
+    def _admit(self) -> None:
+        """Wait for the writer while its backlog is full; Saturated when it stays full, or
+        when the spool (the database being down) is running out of disk."""
+        if self.writer.spooling:
+            free = shutil.disk_usage(self.writer.spool.directory).free
+            if free < MIN_SPOOL_FREE_BYTES:
+                raise Saturated(
+                    "the database is unreachable and the spool's disk is nearly full", 30, 503
+                )
+        if self._backlog < self.max_backlog:
+            return
+        if not self.flush(self.max_wait_s):
+            raise Saturated(
+                f"the database is behind by more than {self.max_backlog} executions", 2, 429
+            )
+
+
+def _filled(spans: list[Span], filing: Filing) -> bool:
+    """Whether every execution of a whole trace has steps: an agent span that arrived before
+    its children (they end after it, in async code) looks whole alone, and is held for them."""
+    return all(record.traces for record in map_trace(spans, filing).records)

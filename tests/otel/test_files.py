@@ -1,0 +1,78 @@
+"""`aa-notebooks ingest FILE...` on OTLP/JSON lines as the Collector's file exporter writes them
+(plain and .gz), a trace split over lines, a bad line, a resent file (SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from aa_notebooks.analytics import connect
+from aa_notebooks.cli import main
+from aa_notebooks.db.engine import get_engine
+from aa_notebooks.otel.mapping import execution_id
+from tests.otel.builders import TRACE, genai_run, to_json_document
+
+OTHER_TRACE = "5bf92f3577b34da6a3ce929d0e0e4737"
+
+
+def _counts(url: str) -> tuple[int, int, int]:
+    with get_engine(url).connect() as connection:
+        return tuple(  # type: ignore[return-value]
+            connection.execute(text(f"SELECT COUNT(*) FROM {table}")).scalar_one()
+            for table in ("agentexecutions", "executiontraces", "tokenusages")
+        )
+
+
+@pytest.fixture
+def files(tmp_path: Path) -> list[Path]:
+    """Line 1: a run's children; line 2: not JSON; line 3: its root. A .gz with another run."""
+    root, *children = genai_run()
+    plain = tmp_path / "traces.jsonl"
+    plain.write_text(
+        "\n".join([
+            json.dumps(to_json_document(children)), "{not json",
+            json.dumps(to_json_document([root])),
+        ]) + "\n"
+    )  # fmt: skip
+    packed = tmp_path / "more.jsonl.gz"
+    packed.write_bytes(gzip.compress(json.dumps(to_json_document(genai_run(OTHER_TRACE))).encode()))
+    return [plain, packed]
+
+
+def test_ingest_reads_plain_and_gzip_files_and_a_resent_file_doubles_nothing(
+    db_url: str, files: list[Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    for _ in range(2):
+        code = main(["--db", db_url, "ingest", "--no-progress", *map(str, files)])
+        out = capsys.readouterr().out
+        assert code == 0
+        assert out.splitlines() == [
+            "2 file(s), 4 line(s), 10 span(s): 2 execution(s) written, 2 span(s) of no agent "
+            "or LLM call ignored, 0 refused, 1 line(s) skipped",
+            f"  {files[0]}:2: the body is not JSON (Expecting property name enclosed in double "
+            "quotes: line 1 column 2 (char 1))",
+        ]
+    assert _counts(db_url) == (2, 8, 4)
+    analytics = connect(db_url)
+    for trace in (TRACE, OTHER_TRACE):
+        row = analytics.execution(execution_id(trace, "a000000000000001")).execution
+        assert (row["agent_name"], row["input_tokens"], row["output_tokens"]) == (
+            "Weather", 2500, 300,
+        )  # fmt: skip
+        assert Decimal(str(row["cost_usd"])) == Decimal("0.00502")
+
+
+def test_a_missing_file_is_one_clear_line(
+    db_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main(["--db", db_url, "ingest", str(tmp_path / "nope.jsonl")])
+    err = capsys.readouterr().err
+    assert code != 0
+    assert err.strip().endswith(f"{tmp_path / 'nope.jsonl'}: no such file (give OTLP/JSON files, "
+                                ".gz allowed)")  # fmt: skip
+    assert "Traceback" not in err

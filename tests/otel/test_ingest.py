@@ -1,0 +1,268 @@
+"""Ingesting spans into a real database (SQLite and PostgreSQL) through the batched writer:
+whole traces, resent batches, traces in pieces, the hold, late spans, users, AgentOS."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from aa_notebooks.analytics import connect
+from aa_notebooks.db.engine import get_engine
+from aa_notebooks.otel.ingest import NO_STAGING, Ingestor
+from aa_notebooks.otel.mapping import Filing, execution_id
+from tests.otel.builders import T0, TRACE, genai_run
+
+RUN_ID = execution_id(TRACE, "a000000000000001")
+USER = uuid.UUID("11111111-2222-4333-8444-555555555555")
+
+
+class Clock:
+    """A clock the test moves."""
+
+    def __init__(self) -> None:
+        self.now = T0 + timedelta(hours=1)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def ingestor(db_url: str, tmp_path, clock: Clock) -> Iterator[Ingestor]:
+    made = Ingestor(db_url, spool_dir=tmp_path / "spool", hold_s=60, linger_s=600, clock=clock)
+    yield made
+    made.close()
+
+
+def _rows(url: str, sql: str) -> list[tuple]:
+    with get_engine(url).connect() as connection:
+        return [tuple(row) for row in connection.execute(text(sql))]
+
+
+def _counts(url: str) -> tuple[int, int, int]:
+    return _rows(
+        url,
+        "SELECT (SELECT COUNT(*) FROM agentexecutions), (SELECT COUNT(*) FROM executiontraces), "
+        "(SELECT COUNT(*) FROM tokenusages)",
+    )[0]
+
+
+def test_a_whole_trace_is_written_and_read_back_like_a_recorded_run(
+    ingestor: Ingestor, db_url: str
+) -> None:
+    outcome = ingestor.ingest(genai_run())
+    assert (outcome.spans, outcome.executions, outcome.ignored, outcome.staged) == (5, 1, 1, 0)
+    ingestor.flush()
+    detail = connect(db_url).execution(RUN_ID)
+    row = detail.execution
+    assert (row["agent_name"], row["model_name"], row["status"]) == ("Weather", "gpt-4o", "success")
+    assert (row["input_tokens"], row["output_tokens"], row["total_tokens"]) == (2500, 300, 2800)
+    assert Decimal(str(row["cost_usd"])) == Decimal("0.00502")
+    steps = detail.traces
+    assert list(steps["step_type"]) == ["thought", "tool_call", "observation", "final_answer"]
+    assert list(steps["depth"]) == [0, 0, 0, 0]
+    usage = detail.token_usage
+    assert list(usage["model"]) == ["gpt-4o-mini-2024-07-18", "gpt-4o"]
+    assert _rows(db_url, "SELECT cache_read_tokens, cache_write_tokens FROM tokenusages "
+                 "ORDER BY step_number") == [(400, 100), (None, None)]  # fmt: skip
+
+
+def test_a_resent_batch_doubles_nothing(ingestor: Ingestor, db_url: str) -> None:
+    ingestor.ingest(genai_run())
+    ingestor.ingest(genai_run())
+    ingestor.flush()
+    ingestor.ingest(genai_run())
+    ingestor.flush()
+    assert _counts(db_url) == (1, 4, 2)
+
+
+def test_children_before_their_parent_in_separate_calls_make_one_execution(
+    ingestor: Ingestor, db_url: str
+) -> None:
+    run = genai_run()
+    first = ingestor.ingest(run[1:3])
+    second = ingestor.ingest(run[3:])
+    assert (first.staged, first.executions, second.staged, second.executions) == (2, 0, 2, 0)
+    ingestor.flush()
+    assert _counts(db_url) == (0, 0, 0)
+    third = ingestor.ingest(run[:1])
+    assert (third.staged, third.executions) == (1, 1)
+    ingestor.flush()
+    assert _counts(db_url) == (1, 4, 2)
+    assert _rows(db_url, "SELECT agent_name, total_tokens FROM agentexecutions") == [
+        ("Weather", 2800)
+    ]
+
+
+def test_an_agent_span_that_arrives_before_its_children_waits_for_them(
+    ingestor: Ingestor, db_url: str
+) -> None:
+    """The agent span alone looks whole, but has nothing under it yet: it is held, and its
+    children, in the next call, complete the run."""
+    root, *children = genai_run()
+    first = ingestor.ingest([root])
+    assert (first.executions, first.staged) == (0, 1)
+    second = ingestor.ingest(children)
+    assert second.executions == 1
+    ingestor.flush()
+    assert _counts(db_url) == (1, 4, 2)
+    assert _rows(db_url, "SELECT agent_name, total_tokens FROM agentexecutions") == [
+        ("Weather", 2800)
+    ]
+
+
+def test_after_the_hold_what_is_known_is_written_and_a_late_span_replaces_it(
+    ingestor: Ingestor, db_url: str, clock: Clock
+) -> None:
+    run = genai_run()
+    ingestor.ingest(run[1:2])  # the first LLM call alone
+    clock.now += timedelta(seconds=59)
+    assert ingestor.sweep().executions == 0
+    clock.now += timedelta(seconds=2)
+    assert ingestor.sweep().executions == 1
+    ingestor.flush()
+    assert _rows(db_url, "SELECT id, agent_name, total_tokens, cost_usd FROM agentexecutions") == [
+        (_stored(db_url, RUN_ID), None, 1200, _money(db_url, "0.000270"))
+    ]
+    late = ingestor.ingest([run[0], *run[2:]])  # the rest, agent span included, after the write
+    assert late.executions == 1
+    ingestor.flush()
+    assert _counts(db_url) == (1, 4, 2)
+    assert _rows(db_url, "SELECT agent_name, total_tokens, cost_usd FROM agentexecutions") == [
+        ("Weather", 2800, _money(db_url, "0.005020"))
+    ]
+    ingestor.ingest(run)  # resent once more: the same rows
+    ingestor.flush()
+    assert _counts(db_url) == (1, 4, 2)
+
+
+def test_a_replaced_execution_is_counted_once_in_budget_spend(
+    ingestor: Ingestor, db_url: str, clock: Clock
+) -> None:
+    run = genai_run(user=str(USER))
+    ingestor.ingest(run[1:2])
+    clock.now += timedelta(seconds=61)
+    ingestor.sweep()
+    ingestor.flush()
+    ingestor.ingest([run[0], *run[2:]])
+    ingestor.flush()
+    spend = _rows(
+        db_url,
+        "SELECT scope, SUM(spend_micro_usd) FROM budgetspendledger GROUP BY scope ORDER BY scope",
+    )
+    assert spend == [("agent", 5020), ("global", 5020), ("user", 5020)]
+
+
+def test_written_traces_are_forgotten_after_the_linger(
+    ingestor: Ingestor, db_url: str, clock: Clock
+) -> None:
+    run = genai_run()
+    ingestor.ingest(run[1:])
+    ingestor.ingest(run[:1])
+    assert _rows(db_url, "SELECT COUNT(*) FROM otelstagedspans") == [(5,)]
+    clock.now += timedelta(seconds=601)
+    ingestor.sweep()
+    assert _rows(db_url, "SELECT COUNT(*) FROM otelstagedspans") == [(0,)]
+    assert _rows(db_url, "SELECT COUNT(*) FROM otelstagedtraces") == [(0,)]
+
+
+def test_staged_spans_survive_a_restart(db_url: str, tmp_path, clock: Clock) -> None:
+    run = genai_run()
+    first = Ingestor(db_url, spool_dir=tmp_path / "spool", clock=clock)
+    first.ingest(run[1:])
+    first.close()
+    second = Ingestor(db_url, spool_dir=tmp_path / "spool", clock=clock)
+    try:
+        assert second.ingest(run[:1]).executions == 1
+        second.flush()
+    finally:
+        second.close()
+    assert _counts(db_url) == (1, 4, 2)
+
+
+def test_a_user_token_files_under_its_user_and_cannot_replace_another_users_run(
+    ingestor: Ingestor, db_url: str, clock: Clock
+) -> None:
+    other = uuid.uuid4()
+    ingestor.ingest(genai_run(user=str(other)))  # an admin's batch, keeping the span's user
+    ingestor.flush()
+    run = genai_run()
+    ingestor.ingest(run[1:2], USER)  # the same ids, sent by another user's token
+    clock.now += timedelta(seconds=61)
+    ingestor.sweep()
+    ingestor.ingest([run[0], *run[2:]], USER)
+    ingestor.flush()
+    assert sorted(_rows(db_url, "SELECT user_id, total_tokens FROM agentexecutions")) == sorted(
+        [(_stored(db_url, other), 2800), (_stored(db_url, USER), 2800)]
+    )
+    mine = execution_id(TRACE, "a000000000000001", Filing(USER))
+    assert _rows(db_url, f"SELECT COUNT(*) FROM executiontraces WHERE execution_id = "
+                 f"'{_stored(db_url, mine)}'") == [(4,)]  # fmt: skip
+
+
+def test_an_agentos_database_takes_whole_traces_and_refuses_pieces(
+    empty_db_url: str, tmp_path, backend: str
+) -> None:
+    _agentos_schema(empty_db_url)
+    ingestor = Ingestor(empty_db_url, spool_dir=tmp_path / "spool")
+    try:
+        run = genai_run()
+        pieces = ingestor.ingest(run[1:])
+        assert (pieces.rejected, pieces.reasons) == (4, [NO_STAGING])
+        assert ingestor.ingest(run).executions == 1
+        ingestor.flush()
+    finally:
+        ingestor.close()
+    assert _rows(empty_db_url, "SELECT agent_name, total_tokens FROM agentexecutions") == [
+        ("Weather", 2800)
+    ]
+    assert _rows(empty_db_url, "SELECT COUNT(*) FROM executiontraces") == [(4,)]
+
+
+def _agentos_schema(url: str) -> None:
+    """The product document's DDL, as an AgentOS database has it (no kit additions)."""
+    pg = url.startswith("postgresql")
+    kind = "UUID" if pg else "CHAR(32)"
+    enum = "VARCHAR"
+    statements = [
+        f"CREATE TABLE users (id {kind} PRIMARY KEY)",
+        f"CREATE TABLE agentexecutions (id {kind} PRIMARY KEY, user_id {kind} REFERENCES users(id),"
+        f" request_id {kind} NOT NULL, session_id {kind} NOT NULL, agent_id {kind},"
+        " agent_name VARCHAR, agent_type VARCHAR, model_name VARCHAR,"
+        f" status {enum} NOT NULL, input_tokens INTEGER DEFAULT 0, output_tokens INTEGER DEFAULT 0,"
+        " total_tokens INTEGER DEFAULT 0, cost_usd NUMERIC(10,6) DEFAULT 0,"
+        " execution_time_ms INTEGER DEFAULT 0, llm_time_ms INTEGER DEFAULT 0,"
+        " query_preview VARCHAR, error_type VARCHAR, error_message VARCHAR,"
+        " started_at TIMESTAMP, completed_at TIMESTAMP)",
+        f"CREATE TABLE executiontraces (id {kind} PRIMARY KEY, execution_id {kind} REFERENCES"
+        " agentexecutions(id) ON DELETE CASCADE, step_number INTEGER NOT NULL,"
+        f" step_type {enum} NOT NULL, content VARCHAR, input_tokens INTEGER DEFAULT 0,"
+        " output_tokens INTEGER DEFAULT 0, duration_ms INTEGER DEFAULT 0, timestamp TIMESTAMP)",
+        f"CREATE TABLE tokenusages (id {kind} PRIMARY KEY, execution_id {kind} REFERENCES"
+        " agentexecutions(id) ON DELETE CASCADE, component VARCHAR, model VARCHAR,"
+        " input_tokens INTEGER NOT NULL, output_tokens INTEGER NOT NULL,"
+        " cost_usd NUMERIC(10,6) NOT NULL, step_number INTEGER)",
+    ]
+    engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://"))
+    with engine.begin() as connection:
+        for statement in statements:
+            connection.execute(text(statement))
+    engine.dispose()
+
+
+def _stored(url: str, value: uuid.UUID) -> object:
+    """A UUID as the database driver returns it (UUID on PostgreSQL, hex text on SQLite)."""
+    return value if url.startswith("postgresql") else value.hex
+
+
+def _money(url: str, value: str) -> object:
+    return Decimal(value) if url.startswith("postgresql") else float(value)

@@ -1,0 +1,247 @@
+"""The mapping of one trace's spans, on hand-made traces whose rows are worked out by hand.
+
+Prices (genai-prices' bundled data): gpt-4o-mini $0.15 / $0.60 per million input / output
+tokens, gpt-4o $2.50 / $10.00.
+"""
+
+from __future__ import annotations
+
+import uuid
+from decimal import Decimal
+
+from aa_notebooks.otel.mapping import Filing, execution_id, is_whole, map_trace
+from aa_notebooks.tracking.ids import SESSION_NAMESPACE
+from tests.otel.builders import TRACE, at, exception, genai_run, span
+
+USER = uuid.UUID("11111111-2222-4333-8444-555555555555")
+
+
+def _steps(record) -> list[tuple]:
+    return [
+        (s["step_number"], s["step_type"], s["content"], s["input_tokens"], s["output_tokens"],
+         s["duration_ms"], s["timestamp"], s["parent_step"], s["depth"])
+        for s in record.traces
+    ]  # fmt: skip
+
+
+def test_a_genai_agent_run_is_one_execution_with_its_steps_and_usage() -> None:
+    mapped = map_trace(genai_run())
+    assert (len(mapped.records), mapped.used, mapped.ignored) == (1, 4, 1)
+    [record] = mapped.records
+    row = record.execution
+    assert row["id"] == uuid.uuid5(
+        uuid.UUID("5d2c1a4e-8f63-4b7a-9c1e-0a7f3e9b6d21"), f"{TRACE}/a000000000000001"
+    )
+    assert row["request_id"] == uuid.UUID(TRACE)
+    assert row["session_id"] == uuid.uuid5(SESSION_NAMESPACE, "chat-42")
+    assert (row["agent_name"], row["agent_type"], row["model_name"]) == (
+        "Weather", "test.instrumentation", "gpt-4o",
+    )  # fmt: skip
+    assert (row["status"], row["error_type"], row["error_message"]) == ("success", None, None)
+    assert (row["input_tokens"], row["output_tokens"], row["total_tokens"]) == (2500, 300, 2800)
+    assert row["cost_usd"] == Decimal("0.005020")  # 0.000270 + 0.004750
+    assert (row["execution_time_ms"], row["llm_time_ms"]) == (1000, 500)
+    assert (row["started_at"], row["completed_at"]) == (at(0), at(1000))
+    assert row["query_preview"] == "Weather in Paris?"
+    assert row["user_id"] is None
+    assert _steps(record) == [
+        (1, "thought", 'get_weather({"city":"Paris"})', 1000, 200, 200, at(10), None, 0),
+        (2, "tool_call", 'get_weather({"city": "Paris"})', 0, 0, 100, at(220), None, 0),
+        (3, "observation", "sunny", 0, 0, 0, at(320), None, 0),
+        (4, "final_answer", "Sunny in Paris.", 1500, 100, 300, at(330), None, 0),
+    ]
+    assert [
+        (u["component"], u["model"], u["input_tokens"], u["output_tokens"], u["cost_usd"],
+         u["step_number"], u["cache_read_tokens"], u["cache_write_tokens"])
+        for u in record.usages
+    ] == [
+        ("Weather", "gpt-4o-mini-2024-07-18", 1000, 200, Decimal("0.000270"), 1, 400, 100),
+        ("Weather", "gpt-4o", 1500, 100, Decimal("0.004750"), 4, None, None),
+    ]  # fmt: skip
+
+
+def test_the_same_spans_in_any_order_map_to_the_same_rows() -> None:
+    first = map_trace(genai_run()).records
+    again = map_trace(list(reversed(genai_run()))).records
+    assert first == again
+
+
+def test_a_user_token_files_the_run_under_its_user_whatever_the_spans_say() -> None:
+    other = str(uuid.uuid4())
+    [record] = map_trace(genai_run(user=other), Filing(USER)).records
+    assert record.execution["user_id"] == USER
+    [kept] = map_trace(genai_run(user=other)).records
+    assert kept.execution["user_id"] == uuid.UUID(other)
+    [not_uuid] = map_trace(genai_run(user="alice@example.com")).records
+    assert not_uuid.execution["user_id"] is None
+
+
+def test_an_openinference_run_with_a_nested_agent_nests_its_steps() -> None:
+    spans = [
+        span("b000000000000001", None, "Planner", 0, 900, kind="AGENT",
+             openinference__span__kind="AGENT", input__value="Plan my trip"),
+        span("b000000000000002", "b000000000000001", "ChatCompletion", 10, 110,
+             openinference__span__kind="LLM", llm__model_name="gpt-4o-mini",
+             llm__token_count__prompt=100, llm__token_count__completion=20,
+             llm__token_count__prompt_details__cache_read=50,
+             llm__output_messages__0__message__role="assistant",
+             llm__output_messages__0__message__content="Asking the booker."),
+        span("b000000000000003", "b000000000000001", "Booker", 120, 600,
+             openinference__span__kind="AGENT"),
+        span("b000000000000004", "b000000000000003", "ChatCompletion", 130, 330,
+             openinference__span__kind="LLM", llm__model_name="gpt-4o",
+             llm__token_count__prompt=1000, llm__token_count__completion=100,
+             output__value="Booked."),
+        span("b000000000000005", "b000000000000003", "book", 340, 400,
+             openinference__span__kind="TOOL", tool__name="book",
+             input__value='{"to": "Rome"}'),
+        span("b000000000000006", "b000000000000001", "chain", 610, 620,
+             openinference__span__kind="CHAIN"),
+    ]  # fmt: skip
+    mapped = map_trace(spans)
+    assert (len(mapped.records), mapped.used, mapped.ignored) == (1, 5, 1)
+    [record] = mapped.records
+    row = record.execution
+    assert (row["agent_name"], row["model_name"], row["query_preview"]) == (
+        "Planner", "gpt-4o", "Plan my trip",
+    )  # fmt: skip
+    assert row["cost_usd"] == Decimal("0.003527")  # 0.000027 + 0.003500
+    assert (row["input_tokens"], row["output_tokens"], row["llm_time_ms"]) == (1100, 120, 300)
+    assert _steps(record) == [
+        (1, "thought", "Asking the booker.", 100, 20, 100, at(10), None, 0),
+        (2, "action", "agent Booker", 0, 0, 480, at(120), None, 0),
+        (3, "final_answer", "Booked.", 1000, 100, 200, at(130), 2, 1),
+        (4, "tool_call", 'book({"to": "Rome"})', 0, 0, 60, at(340), 2, 1),
+    ]
+    assert [(u["component"], u["model"], u["step_number"], u["cache_read_tokens"])
+            for u in record.usages] == [
+        ("Planner", "gpt-4o-mini", 1, 50), ("Booker", "gpt-4o", 3, None),
+    ]  # fmt: skip
+
+
+def test_a_failed_agent_span_is_a_failure_with_its_exception_and_a_timeout_is_a_timeout() -> None:
+    failing = [
+        span("c000000000000001", None, "invoke_agent Weather", 0, 500, error=True,
+             status_message="ValueError: no city", events=[exception("ValueError", "no city", 400)],
+             gen_ai__operation__name="invoke_agent"),
+        span("c000000000000002", "c000000000000001", "chat gpt-4o", 10, 110,
+             gen_ai__operation__name="chat", gen_ai__request__model="gpt-4o",
+             gen_ai__usage__input_tokens=10, gen_ai__usage__output_tokens=10),
+    ]  # fmt: skip
+    [record] = map_trace(failing).records
+    row = record.execution
+    assert (row["status"], row["error_type"], row["error_message"]) == (
+        "failure", "ValueError", "no city",
+    )  # fmt: skip
+    assert [s["step_type"] for s in record.traces] == ["thought"]  # no final answer in a failure
+    failing[0] = span("c000000000000001", None, "invoke_agent Weather", 0, 500, error=True,
+                      status_message="Request timed out.", gen_ai__operation__name="invoke_agent",
+                      error__type="openai.APITimeoutError")  # fmt: skip
+    [timed_out] = map_trace(failing).records
+    assert (timed_out.execution["status"], timed_out.execution["error_type"]) == (
+        "timeout", "openai.APITimeoutError",
+    )  # fmt: skip
+
+
+def test_llm_calls_without_an_agent_are_one_execution_rooted_at_the_trace_root() -> None:
+    spans = [
+        span("d000000000000001", None, "handle_question", 0, 400),
+        span("d000000000000002", "d000000000000001", "chat gpt-4o-mini", 0, 100,
+             gen_ai__operation__name="chat", gen_ai__request__model="gpt-4o-mini",
+             gen_ai__usage__input_tokens=1000, gen_ai__usage__output_tokens=200),
+        span("d000000000000003", "d000000000000001", "chat gpt-4o-mini", 200, 300,
+             gen_ai__operation__name="chat", gen_ai__request__model="gpt-4o-mini"),
+    ]  # fmt: skip
+    mapped = map_trace(spans)
+    assert (mapped.used, mapped.ignored) == (3, 0)
+    [record] = mapped.records
+    row = record.execution
+    assert row["id"] == execution_id(TRACE, "d000000000000001")
+    assert (row["agent_name"], row["execution_time_ms"], row["llm_time_ms"]) == (
+        "handle_question", 400, 200,
+    )  # fmt: skip
+    # The second call reported no tokens: it is a usage row of 0 tokens, the sums are known ones.
+    assert (row["input_tokens"], row["output_tokens"], row["cost_usd"]) == (
+        1000, 200, Decimal("0.000270"),
+    )  # fmt: skip
+    assert [s["step_type"] for s in record.traces] == ["thought", "final_answer"]
+
+
+def test_a_partial_trace_is_anchored_at_its_missing_parent() -> None:
+    run = genai_run()
+    children = run[1:]
+    assert not is_whole(children) and is_whole(run)
+    [partial] = map_trace(children).records
+    [whole] = map_trace(run).records
+    assert partial.id == whole.id
+    assert partial.execution["agent_name"] is None
+    assert (partial.execution["started_at"], partial.execution["completed_at"]) == (at(10), at(630))
+
+
+def test_spans_of_no_agent_or_llm_call_make_nothing() -> None:
+    mapped = map_trace([span("e000000000000001", None, "GET /health", 0, 5)])
+    assert (mapped.records, mapped.used, mapped.ignored) == ([], 0, 1)
+
+
+def test_text_is_cut_and_rid_of_nul_characters() -> None:
+    spans = [
+        span("f000000000000001", None, "invoke_agent A\x00B", 0, 100,
+             gen_ai__operation__name="invoke_agent"),
+        span("f000000000000002", "f000000000000001", "chat", 0, 50,
+             gen_ai__operation__name="chat", output__value="x" * 5000),
+    ]  # fmt: skip
+    [record] = map_trace(spans).records
+    assert record.execution["agent_name"] == "AB"
+    assert record.traces[0]["content"] == "x" * 2000
+
+
+def test_a_frameworks_wrapper_agent_takes_the_name_of_the_agent_inside_it() -> None:
+    """The OpenAI Agents SDK's "Agent workflow" AGENT span names no agent; "Weather" does."""
+    spans = [
+        span("c000000000000001", None, "Agent workflow", 0, 500, openinference__span__kind="AGENT"),
+        span("c000000000000002", "c000000000000001", "Weather", 5, 495,
+             openinference__span__kind="AGENT", agent__name="Weather"),
+        span("c000000000000003", "c000000000000002", "generation", 10, 110,
+             openinference__span__kind="LLM", llm__model_name="gpt-4o-mini",
+             llm__token_count__prompt=1000, llm__token_count__completion=200),
+    ]  # fmt: skip
+    [record] = map_trace(spans).records
+    assert record.id == execution_id(TRACE, "c000000000000001")
+    assert record.execution["agent_name"] == "Weather"
+    assert [(s["step_type"], s["depth"]) for s in record.traces] == [
+        ("action", 0), ("final_answer", 1),
+    ]  # fmt: skip
+
+
+def test_an_agent_node_recurring_under_one_graph_is_one_run_named_after_the_graph() -> None:
+    """LangGraph: the graph "Weather" (CHAIN) runs its `agent` node (AGENT) once per turn."""
+    spans = [
+        span("d000000000000001", None, "Weather", 0, 900, openinference__span__kind="CHAIN"),
+        span("d000000000000002", "d000000000000001", "agent", 10, 200,
+             openinference__span__kind="AGENT"),
+        span("d000000000000003", "d000000000000002", "ChatOpenAI", 20, 190,
+             openinference__span__kind="LLM", llm__model_name="gpt-4o-mini",
+             llm__token_count__prompt=1000, llm__token_count__completion=200),
+        span("d000000000000004", "d000000000000001", "get_weather", 210, 300,
+             openinference__span__kind="TOOL", tool__name="get_weather", input__value="Paris",
+             output__value="sunny"),
+        span("d000000000000005", "d000000000000001", "agent", 310, 890,
+             openinference__span__kind="AGENT"),
+        span("d000000000000006", "d000000000000005", "ChatOpenAI", 320, 880,
+             openinference__span__kind="LLM", llm__model_name="gpt-4o-mini",
+             llm__token_count__prompt=1500, llm__token_count__completion=100),
+    ]  # fmt: skip
+    [record] = map_trace(spans).records
+    assert record.id == execution_id(TRACE, "d000000000000001")
+    row = record.execution
+    assert (row["agent_name"], row["execution_time_ms"], row["llm_time_ms"]) == (
+        "Weather",
+        900,
+        730,
+    )
+    assert row["cost_usd"] == Decimal("0.000555")  # 0.000270 + 0.000285
+    assert [(s["step_type"], s["content"], s["depth"]) for s in record.traces] == [
+        ("action", "agent agent", 0), ("thought", "ChatOpenAI", 1),
+        ("tool_call", "get_weather(Paris)", 0), ("observation", "sunny", 0),
+        ("action", "agent agent", 0), ("final_answer", "ChatOpenAI", 1),
+    ]  # fmt: skip
