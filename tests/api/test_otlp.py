@@ -168,13 +168,12 @@ async def test_without_a_valid_token_nothing_is_read(
     assert _counts(db_url) == (0, 0, 0)
 
 
+@pytest.mark.parametrize("backend", ["sqlite"])  # an exclusive lock from another connection
 async def test_a_writer_that_cannot_keep_up_is_a_429_with_retry_after(
     http: httpx.AsyncClient, otlp_app: FastAPI, db_url: str, tmp_path
 ) -> None:
     """Back-pressure: with one execution allowed in the writer's backlog and the database
     locked by another connection, the next request is refused until the writer catches up."""
-    if not db_url.startswith("sqlite"):
-        pytest.skip("an exclusive lock held by another connection is SQLite's")
     import sqlite3
 
     from aa_notebooks.otel.ingest import Ingestor
