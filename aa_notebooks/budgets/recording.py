@@ -32,6 +32,7 @@ from aa_notebooks.budgets.transactions import write_transaction
 from aa_notebooks.budgets.window import Window, utc
 from aa_notebooks.db.engine import get_engine
 from aa_notebooks.db.records import AgentExecutionCreate
+from aa_notebooks.db.rollups.record import record_rollups
 
 log = logging.getLogger(__name__)
 
@@ -89,6 +90,7 @@ def record_execution(
         if (user_id := row.get("user_id")) is not None:
             ensure_user(connection, caps, user_id)
         connection.execute(EXECUTIONS.insert().values(**row))
+        record_rollups(connection, [row])
         recorded = apply_spend(connection, [row], now=now)
     if recorded:
         deliver_pending(engine, None)

@@ -127,3 +127,19 @@ def cost_by_model_indexes(connection: Connection) -> None:
     covering indexes (the usage index gained model, cost and tokens)."""
     add_index(connection, "agentexecutions", "ix_agentexecutions_started_at_id")
     add_index(connection, "tokenusages", "ix_tokenusages_execution_id")
+
+
+@migration
+def rollup_tables(connection: Connection) -> None:
+    """Hourly and daily rollups of the executions and of cost by model's usage rows, filled from
+    the rows already there, with the triggers that mark hours changed behind them."""
+    from aa_notebooks.db.rollups.rebuild import rebuild_in
+    from aa_notebooks.db.rollups.triggers import install_triggers
+    from aa_notebooks.db.schema import ROLLUP_TABLES
+
+    present = set(inspect(connection).get_table_names())
+    for name in ROLLUP_TABLES:
+        Base.metadata.tables[name].create(connection, checkfirst=True)
+    install_triggers(connection)
+    if not set(ROLLUP_TABLES) <= present:
+        rebuild_in(connection)

@@ -22,6 +22,7 @@ from sqlalchemy import Connection, Engine, Table, inspect, select
 
 from aa_notebooks.budgets import apply_spend
 from aa_notebooks.budgets.transactions import write_transaction
+from aa_notebooks.db.rollups.record import record_rollups
 from aa_notebooks.db.schema import AgentExecution, ExecutionTrace, KitMetadata, TokenUsage, User
 from aa_notebooks.tracking.insert import insert_new, insert_rows
 from aa_notebooks.tracking.record import ExecutionRecord, Row
@@ -57,11 +58,18 @@ def write_batch(engine: Engine, records: Sequence[ExecutionRecord]) -> BatchResu
         usages = [row for r in new for row in r.usages]
         insert_rows(connection, _TRACES, _fit(connection, _TRACES, traces))
         insert_rows(connection, _USAGES, _fit(connection, _USAGES, usages))
-        for table, children in (
-            (_TRACES, [row for r in attached for row in r.traces]),
-            (_USAGES, [row for r in attached for row in r.usages]),
-        ):
-            insert_new(connection, table, _fit(connection, table, children))
+        later_traces = [row for r in attached for row in r.traces]
+        insert_new(connection, _TRACES, _fit(connection, _TRACES, later_traces))
+        later_usages = [row for r in attached for row in r.usages]
+        stored = insert_new(
+            connection, _USAGES, _fit(connection, _USAGES, later_usages), returning=True
+        )
+        record_rollups(
+            connection,
+            [r.execution for r in new],
+            usages,
+            [row for row in later_usages if row["id"] in stored],
+        )
         if new:
             alerts = apply_spend(connection, [r.execution for r in new])
     return BatchResult(len(new), alerts)

@@ -153,7 +153,7 @@ def test_the_cost_by_model_indexes_reach_an_older_database(empty_db_url: str) ->
         "CREATE INDEX ix_tokenusages_execution_id ON tokenusages (execution_id)",  # 0.1.0's
     )
     report = init_db(empty_db_url)
-    assert report.migrations == ["cost_by_model_indexes"]
+    assert report.migrations == ["cost_by_model_indexes", "rollup_tables"]
     assert _index_columns(empty_db_url, "tokenusages")["ix_tokenusages_execution_id"] == [
         "execution_id", "model", "cost_usd", "input_tokens", "output_tokens",
     ]  # fmt: skip
