@@ -10,7 +10,9 @@ Throughput: executions with 4 trace steps and 3 token usages each.
 Overhead: a trivial function called bare, then under `@track_agent`: without the hard-stop
 check, with it and no budget, with it and one matching hard stop (an agent budget, not spent,
 over the executions recorded above); the overhead is the difference per call. The calls run
-back to back, so the writer thread records them meanwhile, in the same process.
+back to back, so the writer thread records them meanwhile, in the same process; they are timed
+in five rounds and the median round is shown, as one busy moment of a shared machine can double
+a single round.
 
 Overshoot: a hard stop of $1.00 on one agent, runs of $0.05 (gpt-4o, 20,000 input tokens), 8
 threads sharing the default Tracker, each running until refused three times; runs take no time,
@@ -31,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import statistics
 import tempfile
 import threading
 import time
@@ -124,14 +127,19 @@ def baseline_rate(url: str, count: int) -> float:
     return count / (time.perf_counter() - start)
 
 
-def per_call_us(function: Callable[[], object], calls: int) -> float:
-    """Mean microseconds per call over `calls` calls (after a warm-up)."""
+def per_call_us(function: Callable[[], object], calls: int, rounds: int = 5) -> float:
+    """Microseconds per call: the median of `rounds` rounds of `calls // rounds` calls each
+    (after a warm-up)."""
     for _ in range(100):
         function()
-    start = time.perf_counter()
-    for _ in range(calls):
-        function()
-    return (time.perf_counter() - start) / calls * 1e6
+    each = max(1, calls // rounds)
+    times = []
+    for _ in range(rounds):
+        start = time.perf_counter()
+        for _ in range(each):
+            function()
+        times.append((time.perf_counter() - start) / each * 1e6)
+    return statistics.median(times)
 
 
 def decorator_overheads(url: str, spool: Path, calls: int) -> dict[str, float]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from typing import Any
 
 PERIOD_HELP = "24h, 7d, 30d, 90d (or any Nh, Nd, Nw); default 7d"
 
@@ -29,3 +30,49 @@ def positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
     return value
+
+
+REPORT_FLAGS = {"user_id": "--user"}
+"""Report parameters whose option is not `--` plus the name with dashes."""
+
+
+def report_flag(name: str) -> str:
+    """The command-line option of a `ReportParameters` field."""
+    return REPORT_FLAGS.get(name, "--" + name.replace("_", "-"))
+
+
+def report_options(parser: argparse.ArgumentParser, *, scheduled: bool) -> None:
+    """The report parameters as options: the window (a period only, for a schedule, which
+    reports on the period before each run), title, time zone, top-N, and the as-of time."""
+    from aa_notebooks.reporting.parameters import DEFAULT_TOP_N
+
+    if scheduled:
+        parser.add_argument("--period", help=PERIOD_HELP)
+    else:
+        window_options(parser)
+    group = parser.add_argument_group("report")
+    group.add_argument("--title", help="the report's title (default: the report's own)")
+    zone = "of the cron and of the report's timestamps" if scheduled else "of the timestamps"
+    group.add_argument("--timezone", metavar="TZ", help=f"IANA time zone {zone} (default UTC)")
+    group.add_argument(
+        "--top-n", type=positive_int, default=DEFAULT_TOP_N, help="rows in top-N tables"
+    )
+    if not scheduled:
+        group.add_argument("--as-of", metavar="ISO-TIME", help="make the report as of this time")
+
+
+def report_parameters(args: argparse.Namespace, user_id: str | None, timezone: str) -> Any:
+    """The `ReportParameters` the options (and --user) give; `timezone` when --timezone is
+    not given."""
+    from aa_notebooks.reporting.parameters import ReportParameters
+
+    return ReportParameters(
+        title=args.title,
+        period=args.period,
+        start_date=getattr(args, "start_date", None),
+        end_date=getattr(args, "end_date", None),
+        user_id=user_id,
+        timezone=args.timezone or timezone,
+        top_n=args.top_n,
+        as_of=getattr(args, "as_of", None),
+    )

@@ -1,4 +1,5 @@
-"""The parameters of a report notebook, checked before a kernel starts and again inside it.
+"""The parameters of a report notebook: one object for the runner, schedules, the command line,
+the magic and the notebooks' `parameters` cells, checked before a kernel starts and again inside.
 
 These are what papermill writes into the executed notebook, so there is no secret among them:
 the database URL and SMTP settings come from the environment.
@@ -7,36 +8,46 @@ the database URL and SMTP settings come from the environment.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields, replace
 from datetime import UTC, date, datetime
-
-from IPython.display import HTML
+from typing import TYPE_CHECKING, Any
 
 from aa_notebooks.analytics import Analytics, Window, connect
 from aa_notebooks.analytics.filters import parse_uuid
 from aa_notebooks.analytics.periods import resolve_window
 from aa_notebooks.errors import InvalidInputError
 from aa_notebooks.formatting import timestamp
-from aa_notebooks.reporting import blocks
 from aa_notebooks.validation import check_timezone
 
+if TYPE_CHECKING:
+    from IPython.display import HTML
+
 MAX_TOP_N = 1000
+DEFAULT_TOP_N = 10
+DEFAULT_TITLES = {"cost": "Agent cost report", "budget": "Agent budget report"}
 
 
 @dataclass(frozen=True)
 class ReportParameters:
-    """Window (period, or start and end dates), user scope, title, time zone, top-N, as-of time."""
+    """Window (period, or start and end dates), user scope, title, time zone, top-N, as-of time.
 
-    title: str
+    `title` None means the report's own title; dates may be given as `date` or "YYYY-MM-DD".
+    """
+
+    title: str | None = None
     period: str | None = None
     start_date: str | None = None
     end_date: str | None = None
     user_id: str | None = None
     timezone: str = "UTC"
-    top_n: int = 10
+    top_n: int = DEFAULT_TOP_N
     as_of: str | None = None
 
     def __post_init__(self) -> None:
+        for name in ("start_date", "end_date"):
+            object.__setattr__(self, name, date_text(getattr(self, name)))
+        if self.user_id is not None:
+            object.__setattr__(self, "user_id", str(self.user_id))
         check_timezone(self.timezone)
         if isinstance(self.top_n, bool) or not isinstance(self.top_n, int):
             raise InvalidInputError(f"top_n must be a whole number; got {self.top_n!r}")
@@ -47,10 +58,33 @@ class ReportParameters:
         resolve_window(self.period, self.start_date, self.end_date, self.moment())
 
     @classmethod
+    def of(cls, **values: Any) -> ReportParameters:
+        """The parameters from keyword values, an unknown name being a clear error."""
+        known = [field.name for field in fields(cls)]
+        if unknown := sorted(set(values) - set(known)):
+            raise InvalidInputError(
+                f"unknown report parameter {', '.join(unknown)}; the parameters are "
+                f"{', '.join(known)}"
+            )
+        return cls(**values)
+
+    @classmethod
     def from_notebook(cls, values: Mapping[str, object]) -> ReportParameters:
         """The parameters as the notebook's parameters cell holds them."""
         known = {name: values[name] for name in cls.__dataclass_fields__ if name in values}
         return cls(**known)  # type: ignore[arg-type]
+
+    def titled(self, kind: str) -> ReportParameters:
+        """These parameters with the `kind` report's own title when none was given."""
+        return self if self.title else replace(self, title=DEFAULT_TITLES[kind])
+
+    def given(self) -> dict[str, Any]:
+        """The values that differ from the defaults (what a schedule stores, what a command
+        line must say)."""
+        defaults = ReportParameters()
+        return {
+            name: value for name, value in asdict(self).items() if value != getattr(defaults, name)
+        }
 
     def injected_values(self) -> dict[str, object]:
         """The values papermill injects: those that were given, so a notebook's own defaults
@@ -90,10 +124,12 @@ class ReportParameters:
         return f"{window.label} ({start} – {end})"
 
     def header(self, analytics: Analytics, window: Window) -> HTML:
-        """The report's header block."""
+        """The report's header block (blocks needs the notebook extra; schedules do not)."""
+        from aa_notebooks.reporting import blocks
+
         generated = datetime.now(UTC)
         return blocks.header(
-            self.title, analytics.scope, self.describe(window), generated, self.timezone
+            self.title or "", analytics.scope, self.describe(window), generated, self.timezone
         )
 
 

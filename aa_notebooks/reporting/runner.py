@@ -9,14 +9,16 @@ leaves the HTML on disk. Both raise ReportError, which the CLI turns into a non-
 
 from __future__ import annotations
 
+import ast
 import os
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from html import escape
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy.engine import URL
 
@@ -28,9 +30,7 @@ from aa_notebooks.pricing.resolver import ENV_PRICING_FILE
 from aa_notebooks.reporting.kernel import execute_notebook
 from aa_notebooks.reporting.mail import send_report
 from aa_notebooks.reporting.notebooks import DEFAULT_OUTPUT_DIR, REPORT_KINDS, report_notebook
-from aa_notebooks.reporting.parameters import ReportParameters, date_text
-
-DEFAULT_TITLES = {"cost": "Agent cost report", "budget": "Agent budget report"}
+from aa_notebooks.reporting.parameters import DEFAULT_TITLES, ReportParameters
 
 
 @dataclass(frozen=True)
@@ -57,56 +57,32 @@ class ReportResult:
 
 def run_report(
     kind: str,
+    parameters: ReportParameters | None = None,
     *,
-    period: str | None = None,
-    start_date: str | date | None = None,
-    end_date: str | date | None = None,
-    user_id: str | None = None,
     output_dir: str | os.PathLike[str] = DEFAULT_OUTPUT_DIR,
     email: str | Sequence[str] = (),
     keep_notebook: bool = False,
     database_url: str | None = None,
-    title: str | None = None,
-    timezone: str = "UTC",
-    top_n: int = 10,
-    as_of: str | None = None,
     notebook: str | os.PathLike[str] | None = None,
     progress: bool = True,
+    **values: Any,
 ) -> ReportResult:
     """Make the "cost" or "budget" report as HTML in `output_dir`, and email it to `email`.
 
-    `notebook` runs a report notebook of your own (with a `parameters` cell) instead of the
-    built-in one of `kind`; `as_of` (ISO time) makes the report as of that moment.
+    The report's parameters are `parameters`, or the `ReportParameters` fields given as keywords
+    (`period="7d"`, `start_date=`, `end_date=`, `user_id=`, `title=`, `timezone=`, `top_n=`,
+    `as_of=`). `notebook` runs a report notebook of your own (with a `parameters` cell) instead
+    of the built-in one of `kind`.
     """
     began = time.perf_counter()
-    if kind not in REPORT_KINDS:
-        raise InvalidInputError(f"unknown report {kind!r}: choose one of {', '.join(REPORT_KINDS)}")
-    parameters = ReportParameters(
-        title=title or DEFAULT_TITLES[kind],
-        period=period,
-        start_date=date_text(start_date),
-        end_date=date_text(end_date),
-        user_id=None if user_id is None else str(user_id),
-        timezone=timezone,
-        top_n=top_n,
-        as_of=as_of,
-    )
-    source = report_notebook(kind) if notebook is None else _own_notebook(notebook)
-    recipients = parse_recipients(email)
-    settings = SmtpSettings.from_env() if recipients else None
+    source = _notebook_of(kind, notebook)
+    parameters = _parameters(kind, parameters, values, source if notebook else None)
+    recipients, settings = _mail_settings(email)
     price_file = _checked_price_file()
-    url = require_database(database_url)
-    connect(url, user_id=parameters.user_id).overview("1h")  # reachable, with the tables
-    folder = Path(output_dir).expanduser()
-    folder.mkdir(parents=True, exist_ok=True)
-    stem = f"{kind}-report-{datetime.now(UTC):%Y%m%d-%H%M%S}"
-    notebook_path, html_path = folder / f"{stem}.ipynb", folder / f"{stem}.html"
+    url = _reachable_database(database_url, parameters)
+    notebook_path, html_path = _output_paths(kind, output_dir)
     executed = _execute(kind, source, parameters, url, price_file, notebook_path, progress)
-
-    from aa_notebooks.reporting.page import render
-
-    rendered = render(executed, parameters.title)
-    html_path.write_text(rendered.page, encoding="utf-8")
+    rendered = _write_html(executed, parameters, html_path)
     if not keep_notebook:
         notebook_path.unlink(missing_ok=True)
     if settings is not None:
@@ -118,6 +94,71 @@ def run_report(
         emailed_to=recipients,
         seconds=time.perf_counter() - began,
     )
+
+
+def _notebook_of(kind: str, notebook: str | os.PathLike[str] | None) -> Path:
+    """The built-in notebook of `kind`, or the user's own."""
+    if kind not in REPORT_KINDS:
+        raise InvalidInputError(f"unknown report {kind!r}: choose one of {', '.join(REPORT_KINDS)}")
+    return report_notebook(kind) if notebook is None else _own_notebook(notebook)
+
+
+def _parameters(
+    kind: str, given: ReportParameters | None, values: dict[str, Any], own: Path | None
+) -> ReportParameters:
+    """The checked parameters, titled: the user's notebook keeps its own default title."""
+    if given is not None and values:
+        raise InvalidInputError(
+            f"give the report's parameters as a ReportParameters or as keywords, not both "
+            f"(got {', '.join(sorted(values))} beside one)"
+        )
+    parameters = given if given is not None else ReportParameters.of(**values)
+    if own is not None and parameters.title is None:
+        return replace(parameters, title=_declared_title(own) or DEFAULT_TITLES[kind])
+    return parameters.titled(kind)
+
+
+def _declared_title(notebook: Path) -> str | None:
+    """The default of a `title` in a notebook's parameters cell, if it is plain text."""
+    import papermill
+
+    declared = papermill.inspect_notebook(str(notebook)).get("title")
+    try:
+        value = ast.literal_eval(declared["default"]) if declared else None
+    except (ValueError, SyntaxError):
+        return None
+    return value if isinstance(value, str) else None
+
+
+def _mail_settings(email: str | Sequence[str]) -> tuple[tuple[str, ...], SmtpSettings | None]:
+    """The recipients, and the SMTP settings when there are any (read now: a missing one fails
+    before the kernel starts)."""
+    recipients = parse_recipients(email)
+    return recipients, SmtpSettings.from_env() if recipients else None
+
+
+def _reachable_database(database_url: str | None, parameters: ReportParameters) -> URL:
+    """The database URL, after checking it can be read and has the tables."""
+    url = require_database(database_url)
+    connect(url, user_id=parameters.user_id).overview("1h")
+    return url
+
+
+def _output_paths(kind: str, output_dir: str | os.PathLike[str]) -> tuple[Path, Path]:
+    """Where the executed notebook and the HTML go (the folder is made)."""
+    folder = Path(output_dir).expanduser()
+    folder.mkdir(parents=True, exist_ok=True)
+    stem = f"{kind}-report-{datetime.now(UTC):%Y%m%d-%H%M%S}"
+    return folder / f"{stem}.ipynb", folder / f"{stem}.html"
+
+
+def _write_html(executed: object, parameters: ReportParameters, html_path: Path) -> Any:
+    """The executed notebook as the standalone page, written to `html_path`."""
+    from aa_notebooks.reporting.page import render
+
+    rendered = render(executed, parameters.title or "")
+    html_path.write_text(rendered.page, encoding="utf-8")
+    return rendered
 
 
 def _own_notebook(notebook: str | os.PathLike[str]) -> Path:

@@ -51,20 +51,16 @@ def run_schedule(schedule: Schedule, *, database_url: str | None = None) -> obje
     if schedule.job == EVALUATE_JOB:
         from aa_notebooks.budgets.evaluation import evaluate_budgets
 
-        return evaluate_budgets(database_url, user_id=schedule.user_id)
+        return evaluate_budgets(database_url, user_id=schedule.parameters.user_id)
 
     from aa_notebooks.reporting import run_report
 
     where = {"output_dir": schedule.output_dir} if schedule.output_dir else {}
     return run_report(
-        schedule.report,
-        period=schedule.period,
-        user_id=schedule.user_id,
+        str(schedule.report),
+        schedule.parameters,
         email=schedule.email,
         database_url=database_url,
-        title=schedule.title,
-        timezone=schedule.timezone,
-        top_n=schedule.top_n,
         progress=False,
         **where,
     )

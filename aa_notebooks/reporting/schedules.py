@@ -16,7 +16,7 @@ import os
 import re
 import tempfile
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -24,11 +24,10 @@ from zoneinfo import ZoneInfo
 
 from platformdirs import user_config_dir
 
-from aa_notebooks.analytics.periods import parse_period
 from aa_notebooks.errors import ConfigurationError, InvalidInputError, MissingExtraError
 from aa_notebooks.notify import parse_recipients
 from aa_notebooks.reporting.notebooks import REPORT_KINDS
-from aa_notebooks.validation import check_timezone
+from aa_notebooks.reporting.parameters import ReportParameters
 
 SCHEDULES_ENV = "AA_SCHEDULES_FILE"
 FILE_VERSION = 1
@@ -45,8 +44,8 @@ CRON_FIELDS = (
 )
 REPORT_JOB, EVALUATE_JOB = "report", "budgets-evaluate"
 JOBS = (REPORT_JOB, EVALUATE_JOB)
-REPORT_ONLY_FIELDS = ("report", "period", "email", "output_dir", "title")
-DEFAULT_TOP_N = 10
+EVALUATE_PARAMETERS = ("user_id", "timezone")
+"""The report parameters an evaluation takes: whose budgets, and the cron's time zone."""
 CRON_HELP = "5 fields: minute hour day-of-month month day-of-week, e.g. '0 8 * * MON'"
 
 
@@ -64,13 +63,13 @@ def check_cron(expression: str) -> None:
     parts = expression.split() if isinstance(expression, str) else []
     if len(parts) != len(CRON_FIELDS):
         raise InvalidInputError(f"cron {expression!r} must have {CRON_HELP}")
-    for index, (part, (field, accepted)) in enumerate(zip(parts, CRON_FIELDS, strict=True)):
+    for index, (part, (name, accepted)) in enumerate(zip(parts, CRON_FIELDS, strict=True)):
         alone = ["*"] * len(CRON_FIELDS)
         alone[index] = part
         standard = all(CRON_FIELD.fullmatch(item) for item in part.split(","))
         if not standard or not croniter.is_valid(" ".join(alone)):
             raise InvalidInputError(
-                f"cron {expression!r}: the {field} field {part!r} is not valid; "
+                f"cron {expression!r}: the {name} field {part!r} is not valid; "
                 f"it takes {accepted}, with *, ranges A-B, steps /N and lists A,B"
             )
     try:
@@ -87,20 +86,17 @@ def next_fire(cron: str, timezone: str, after: datetime) -> datetime:
 
 @dataclass(frozen=True)
 class Schedule:
-    """When to run which job (which report, for whom and where it goes; or the budgets'
-    evaluation, for whose budgets); checked when made."""
+    """When to run which job (which report with which parameters, and where it goes; or the
+    budgets' evaluation, for whose budgets); checked when made. The report parameters' time
+    zone is also the zone the cron expression is read in."""
 
     name: str
     cron: str
     report: str | None = None
-    period: str | None = None
-    user_id: str | None = None
     email: tuple[str, ...] = ()
     output_dir: str | None = None
-    timezone: str = "UTC"
-    top_n: int = DEFAULT_TOP_N
-    title: str | None = None
     job: str = REPORT_JOB
+    parameters: ReportParameters = field(default_factory=ReportParameters)
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not NAME.fullmatch(self.name):
@@ -109,18 +105,21 @@ class Schedule:
             )
         self._check_job()
         check_cron(self.cron)
-        check_timezone(self.timezone)
-        if self.period is not None:
-            parse_period(self.period)
-        object.__setattr__(self, "email", parse_recipients(self.email))
-        if isinstance(self.top_n, bool) or not isinstance(self.top_n, int) or self.top_n < 1:
+        if self.parameters.start_date or self.parameters.end_date or self.parameters.as_of:
             raise InvalidInputError(
-                f"top_n must be a whole number of at least 1, got {self.top_n!r}"
+                "a schedule's window is a period that ends when it runs (--period), not fixed "
+                "dates or an as-of time"
             )
-        for field in ("user_id", "output_dir", "title"):
-            value = getattr(self, field)
+        object.__setattr__(self, "email", parse_recipients(self.email))
+        lines = {"output_dir": self.output_dir, "title": self.parameters.title}
+        for name, value in lines.items():
             if value is not None and (not isinstance(value, str) or not value.isprintable()):
-                raise InvalidInputError(f"{field} must be one line of text, got {value!r}")
+                raise InvalidInputError(f"{name} must be one line of text, got {value!r}")
+
+    @property
+    def timezone(self) -> str:
+        """The IANA zone of the cron expression and of the report's timestamps."""
+        return self.parameters.timezone
 
     def _check_job(self) -> None:
         """A known job; a report for a report job, none of the report's fields for the other."""
@@ -136,8 +135,8 @@ class Schedule:
                 f"unknown report {self.report!r}: choose one of {', '.join(REPORT_KINDS)}"
             )
         if self.job == EVALUATE_JOB:
-            given = [name for name in REPORT_ONLY_FIELDS if getattr(self, name)]
-            given += ["top_n"] if self.top_n != DEFAULT_TOP_N else []
+            given = [name for name in ("report", "email", "output_dir") if getattr(self, name)]
+            given += [n for n in self.parameters.given() if n not in EVALUATE_PARAMETERS]
             if given:
                 raise InvalidInputError(
                     f"a {EVALUATE_JOB} schedule takes no {', '.join(given)}: it evaluates the "
@@ -154,20 +153,25 @@ class Schedule:
         return next_fire(self.cron, self.timezone, after)
 
     def to_dict(self) -> dict[str, Any]:
-        """The JSON form kept in the schedules file."""
-        return {**asdict(self), "email": list(self.email)}
+        """The JSON form kept in the schedules file: flat, with the parameters that were given."""
+        own = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "parameters"}
+        return {**own, "email": list(self.email), **self.parameters.given()}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Schedule:
         """A schedule from its JSON form; unknown keys are an error (a typo would be lost)."""
-        known = {f.name for f in fields(cls)}
-        if unknown := sorted(set(data) - known):
-            raise InvalidInputError(f"unknown schedule fields {unknown}; known: {sorted(known)}")
-        values = dict(data)
+        own = {f.name for f in fields(cls)} - {"parameters"}
+        of_report = {f.name for f in fields(ReportParameters)}
+        if unknown := sorted(set(data) - own - of_report):
+            raise InvalidInputError(
+                f"unknown schedule fields {unknown}; known: {sorted(own | of_report)}"
+            )
+        values = {k: v for k, v in data.items() if k in own}
         if isinstance(values.get("email"), list):
             values["email"] = tuple(values["email"])
+        parameters = ReportParameters(**{k: v for k, v in data.items() if k in of_report})
         try:
-            return cls(**values)
+            return cls(**values, parameters=parameters)
         except TypeError as exc:
             raise InvalidInputError(f"incomplete schedule: {exc}") from None
 

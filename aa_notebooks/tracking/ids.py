@@ -13,6 +13,8 @@ SESSION_NAMESPACE = uuid.UUID("0b6c3f0e-5d55-4c55-9a1f-6f1ad3a1e7a1")
 """Namespace of the uuid5 that stands for a session id that is not a UUID."""
 _MILLIS_MASK = (1 << 48) - 1
 _COUNTER_MAX = 0xFFF
+_VERSION_7 = 0x7 << 76
+_VARIANT = 0b10 << 62
 _lock = threading.Lock()
 _last_millis = 0  # the millisecond and counter of the latest id made in this process
 _counter = 0
@@ -52,7 +54,9 @@ def new_id() -> uuid.UUID:
     the same millisecond, RFC 9562 method 1), so they sort in creation order and land at the
     right edge of the primary-key indexes, which keeps bulk inserts fast; 62 random bits keep
     them unique across processes. They come from `random` (reseeded after a fork), as the
-    kernel's `getrandom` can take tens of microseconds per call on a busy machine.
+    kernel's `getrandom` can take tens of microseconds per call on a busy machine. A run makes
+    one per step and usage, so the UUID is built as `uuid.UUID.__init__` builds one, without its
+    argument parsing and checks (the value is in range by construction).
     """
     global _last_millis, _counter
     now = time.time_ns() // 1_000_000
@@ -64,10 +68,12 @@ def new_id() -> uuid.UUID:
         else:  # 4096 ids in one millisecond: borrow the next one
             _last_millis, _counter = _last_millis + 1, 0
         millis, counter = _last_millis, _counter
-    return uuid.UUID(
-        int=(millis & _MILLIS_MASK) << 80
-        | 0x7 << 76
-        | counter << 64
-        | 0b10 << 62
-        | random.getrandbits(62)
-    )
+    made = _new_uuid(uuid.UUID)
+    _set(made, "int", (millis & _MILLIS_MASK) << 80 | _VERSION_7 | counter << 64 | _VARIANT
+         | random.getrandbits(62))  # fmt: skip
+    _set(made, "is_safe", uuid.SafeUUID.unknown)
+    return made
+
+
+_new_uuid = object.__new__
+_set = object.__setattr__  # UUID forbids setting attributes; its __init__ goes through this

@@ -1,8 +1,12 @@
 """One finished execution with its trace steps and token usage, as rows, and as a JSON line.
 
 Rows are dicts keyed by column name with Python values (UUID, aware UTC datetime, Decimal, enum
-values as text). The JSON form is what the spool stores; decoding restores each value's type
-from the column it belongs to, so a replayed record is the record that was spooled. A record
+values as text). The JSON form is what the spool and the journal store; decoding restores each
+value's type from the column it belongs to, so a replayed record is the record that was spooled.
+It is encoded by orjson, which writes UUIDs and datetimes itself: agent threads journal every
+record as it ends, and the standard library's encoder, calling back into Python for each such
+value, took several times longer. What orjson refuses (an integer past 64 bits, text that is not
+valid Unicode) is encoded by the standard library instead, to the same JSON. A record
 that `attach`es steps and usages to an execution stored (or spooled) earlier carries only that
 execution's id. A run that was cut off (its process ended) is recorded from what was known at
 its start (`cut_off_record`).
@@ -19,6 +23,7 @@ from decimal import Decimal
 from functools import cache
 from typing import Any
 
+import orjson
 from sqlalchemy import Numeric, Table, Uuid
 
 from aa_notebooks.db.bulk import check_rows
@@ -55,14 +60,18 @@ class ExecutionRecord:
         """The client-generated execution id that makes writing this record idempotent."""
         return self.execution["id"]
 
-    def to_json(self) -> str:
-        """One line of JSON (no newline) holding every row."""
+    def to_line(self) -> bytes:
+        """One line of JSON holding every row, with its newline."""
         document: dict[str, Any] = {
             "execution": self.execution, "traces": self.traces, "usages": self.usages,
         }  # fmt: skip
         if self.attach:
             document["attach"] = True
-        return json.dumps(document, default=str, separators=(",", ":"))
+        return json_line(document)
+
+    def to_json(self) -> str:
+        """`to_line` as text, without the newline."""
+        return self.to_line()[:-1].decode()
 
     @classmethod
     def from_json(cls, line: str | bytes) -> ExecutionRecord:
@@ -81,6 +90,15 @@ class ExecutionRecord:
             check_rows(AgentExecution.__table__, [self.execution])
         check_rows(ExecutionTrace.__table__, self.traces)
         check_rows(TokenUsage.__table__, self.usages)
+
+
+def json_line(document: Mapping[str, Any]) -> bytes:
+    """`document` as one line of JSON with its newline; values JSON lacks (Decimal, anything
+    else but UUIDs and datetimes) as their text."""
+    try:
+        return orjson.dumps(document, default=str, option=orjson.OPT_APPEND_NEWLINE)
+    except orjson.JSONEncodeError:
+        return json.dumps(document, default=str, separators=(",", ":")).encode() + b"\n"
 
 
 def start_from_json(row: Mapping[str, Any]) -> Row:

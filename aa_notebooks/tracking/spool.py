@@ -1,6 +1,6 @@
 """The local spool: records the database could not take, in JSON-lines files until replayed.
 
-Layout: `<spool dir>/<database>/segment-*.jsonl`, one line per record (`ExecutionRecord.to_json`).
+Layout: `<spool dir>/<database>/segment-*.jsonl`, one line per record (`ExecutionRecord.to_line`).
 Each writer appends to a segment of its own, which it holds locked (`flock`) for as long as it
 lives; a segment that nobody holds was left by a process that has ended, and any writer for the
 same database replays it. An append is whole lines, fsync'd before `append` returns.
@@ -61,7 +61,7 @@ class Spool:
     def append(self, records: Sequence[ExecutionRecord]) -> None:
         """Add records to this writer's segment; they are on disk when this returns."""
         fd = self._own_segment()
-        data = b"".join(record.to_json().encode() + b"\n" for record in records)
+        data = b"".join(record.to_line() for record in records)
         size = os.fstat(fd).st_size
         try:
             write_all(fd, data)

@@ -293,7 +293,10 @@ class BatchWriter:
         try:
             deliver_alerts(self.url)
         except Exception as error:
-            log.warning("budget alerts not emailed now (%s); `budget_status` retries", error)
+            log.warning(
+                "budget alerts not emailed now (%s); `aa-notebooks budgets evaluate` sends them",
+                error,
+            )
 
     def _went_down(self, error: BaseException) -> None:
         self.notice.went_down(

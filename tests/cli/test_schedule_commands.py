@@ -16,6 +16,7 @@ from aa_notebooks.cli import main
 from aa_notebooks.cli.commands import build_parser
 
 PARIS = ZoneInfo("Europe/Paris")
+U2 = "b0b00000-0000-4000-8000-000000000002"
 HINT = (
     "it runs while `aa-notebooks schedule run` does, or from the lines of "
     "`aa-notebooks schedule crontab`"
@@ -49,7 +50,7 @@ def next_at(zone: ZoneInfo, hour: int, weekday: int | None = None) -> str:
 
 def add_two(capsys: pytest.CaptureFixture[str]) -> None:
     assert run(
-        capsys, "--user", "u-2", "schedule", "add", "weekly", "--cron", "0 8 * * MON",
+        capsys, "--user", U2, "schedule", "add", "weekly", "--cron", "0 8 * * MON",
         "--report", "cost", "--period", "7d", "--email", "ops@example.com,cfo@example.com",
         "--timezone", "Europe/Paris", "--top-n", "5", "--title", "Costs: 100% 'real'",
     )[0] == 0  # fmt: skip
@@ -65,14 +66,15 @@ def test_add_list_remove(schedules_file: Path, capsys: pytest.CaptureFixture[str
     assert (code, err) == (0, "")
     assert out == f"added schedule daily: budget report at 0 9 * * * (UTC); {HINT}\n"
     code, out, _ = run(capsys, "schedule", "add", "weekly", "--cron", "0 8 * * MON",
-                       "--report", "cost", "--period", "30d", "--user", "u-2")  # fmt: skip
+                       "--report", "cost", "--period", "30d", "--user", U2)  # fmt: skip
     code, out, _ = run(capsys, "schedule", "list")
     assert code == 0
     assert out == (
-        "  name        cron timezone           job period user email             next_run\n"
-        " daily   0 9 * * *      UTC budget report                   "
-        f"{next_at(ZoneInfo('UTC'), 9)}\n"
-        "weekly 0 8 * * MON      UTC   cost report    30d  u-2       "
+        "  name        cron timezone           job period                                 user "
+        "email             next_run\n"
+        " daily   0 9 * * *      UTC budget report                                             "
+        f"      {next_at(ZoneInfo('UTC'), 9)}\n"
+        f"weekly 0 8 * * MON      UTC   cost report    30d {U2}       "
         f"{next_at(ZoneInfo('UTC'), 8, 0)}\n"
     )
     code, out, _ = run(capsys, "schedule", "remove", "daily")
@@ -94,7 +96,7 @@ def test_list_as_json_in_the_schedule_time_zone(
          "period": "", "user": "", "email": "a@example.com, b@example.com",
          "next_run": next_at(ZoneInfo("UTC"), 9)},
         {"name": "weekly", "cron": "0 8 * * MON", "timezone": "Europe/Paris", "job": "cost report",
-         "period": "7d", "user": "u-2", "email": "ops@example.com, cfo@example.com",
+         "period": "7d", "user": U2, "email": "ops@example.com, cfo@example.com",
          "next_run": next_at(PARIS, 8, 0)},
     ]  # fmt: skip
 
@@ -119,10 +121,9 @@ def test_crontab_lines(
         f"0 9 * * * {command} report budget --email a@example.com,b@example.com "
         f"--output-dir {tmp_path}/out\n"
         "CRON_TZ=Europe/Paris\n"
-        f"0 8 * * MON {command} report cost --period 7d --user u-2 "
-        "--email ops@example.com,cfo@example.com "
-        f"--output-dir {tmp_path}/aa-reports --timezone Europe/Paris --top-n 5 "
-        "--title 'Costs: 100\\% '\"'\"'real'\"'\"''\n"
+        f"0 8 * * MON {command} report cost --email ops@example.com,cfo@example.com "
+        f"--output-dir {tmp_path}/aa-reports --title 'Costs: 100\\% '\"'\"'real'\"'\"'' "
+        f"--period 7d --user {U2} --timezone Europe/Paris --top-n 5\n"
     )
     # What cron runs: `\%` becomes `%`, then sh reads the line; the report command accepts it.
     line = out.splitlines()[3]
@@ -130,7 +131,7 @@ def test_crontab_lines(
     assert words[0] == str(command)
     args = build_parser("cli").parse_args(words[1:])
     assert (args.command, args.kind, args.period, args.user_id, args.email) == (
-        "report", "cost", "7d", "u-2", "ops@example.com,cfo@example.com"
+        "report", "cost", "7d", U2, "ops@example.com,cfo@example.com"
     )  # fmt: skip
     assert (args.output_dir, args.timezone, args.top_n, args.title) == (
         f"{tmp_path}/aa-reports", "Europe/Paris", 5, "Costs: 100% 'real'"
@@ -233,9 +234,9 @@ def test_a_budgets_evaluation_schedule(
     assert (code, err) == (0, "")
     assert out == f"added schedule alerts: budgets evaluation at */15 * * * * (UTC); {HINT}\n"
     assert json.loads(schedules_file.read_text())["schedules"] == [
-        {"name": "alerts", "cron": "*/15 * * * *", "report": None, "period": None,
-         "user_id": "a11ce000-0000-4000-8000-000000000001", "email": [], "output_dir": None,
-         "timezone": "UTC", "top_n": 10, "title": None, "job": "budgets-evaluate"}
+        {"name": "alerts", "cron": "*/15 * * * *", "report": None, "email": [],
+         "output_dir": None, "job": "budgets-evaluate",
+         "user_id": "a11ce000-0000-4000-8000-000000000001"}
     ]  # fmt: skip
     code, out, _ = run(capsys, "schedule", "list", "--format", "json")
     [listed] = json.loads(out)

@@ -7,8 +7,11 @@ from datetime import UTC, datetime
 
 import pytest
 
+from aa_notebooks.reporting.parameters import ReportParameters
 from aa_notebooks.reporting.scheduler import Scheduler
 from aa_notebooks.reporting.schedules import Schedule, ScheduleStore
+
+WEEK = ReportParameters(period="7d")
 
 pytestmark = pytest.mark.slow
 
@@ -21,7 +24,7 @@ def test_due_reports_are_made_by_the_real_runner(
     out, blocked = tmp_path / "out", tmp_path / "not-a-folder"
     blocked.write_text("a file where the broken schedule wants its folder")
     store = ScheduleStore(tmp_path / "schedules.json")
-    store.add(Schedule("costs", "0 8 * * *", "cost", period="7d", output_dir=str(out)))
+    store.add(Schedule("costs", "0 8 * * *", "cost", output_dir=str(out), parameters=WEEK))
     store.add(Schedule("broken", "0 8 * * *", "budget", output_dir=str(blocked)))
     store.add(Schedule("later", "0 9 * * *", "budget", output_dir=str(out)))
     clock_now = {"now": datetime(2026, 12, 1, 7, 59, tzinfo=UTC)}

@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from aa_notebooks.errors import ConfigurationError, ReportError
+from aa_notebooks.reporting.parameters import ReportParameters
 from aa_notebooks.reporting.scheduler import (
     MAX_SLEEP,
     RunOutcome,
@@ -102,7 +103,12 @@ def store(tmp_path: Path) -> ScheduleStore:
 
 
 def add(store: ScheduleStore, name: str, cron: str, timezone: str = "UTC") -> None:
-    store.add(Schedule(name=name, cron=cron, report="cost", timezone=timezone), replace=True)
+    store.add(
+        Schedule(
+            name=name, cron=cron, report="cost", parameters=ReportParameters(timezone=timezone)
+        ),
+        replace=True,
+    )
 
 
 def test_reports_fire_at_their_cron_times_in_their_time_zone(store: ScheduleStore) -> None:

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from aa_notebooks.errors import ConfigurationError, InvalidInputError
+from aa_notebooks.reporting.parameters import ReportParameters
 from aa_notebooks.reporting.schedules import (
     Schedule,
     ScheduleStore,
@@ -17,20 +18,24 @@ from aa_notebooks.reporting.schedules import (
     write_atomically,
 )
 
+USER = "1b4e28ba-2fa1-11d2-883f-0016d3cca427"
 WEEKLY = Schedule(
     name="weekly-costs",
     cron="0 8 * * MON",
     report="cost",
-    period="7d",
-    user_id="u-1",
     email=("ops@example.com", "cfo@example.com"),
     output_dir="/srv/reports",
-    timezone="Europe/Paris",
-    top_n=5,
-    title="Weekly costs",
+    parameters=ReportParameters(
+        title="Weekly costs", period="7d", user_id=USER, timezone="Europe/Paris", top_n=5
+    ),
 )
 DAILY = Schedule(name="daily_budget", cron="0 9 * * *", report="budget")
-ALERTS = Schedule(name="alerts", cron="*/15 * * * *", user_id="u-1", job="budgets-evaluate")
+ALERTS = Schedule(
+    name="alerts",
+    cron="*/15 * * * *",
+    job="budgets-evaluate",
+    parameters=ReportParameters(user_id=USER),
+)
 
 
 @pytest.fixture
@@ -65,15 +70,20 @@ def store(tmp_path: Path) -> ScheduleStore:
         ({"email": ("ops@example.com", "nobody")}, "'nobody' is not an email address"),
         ({"timezone": "Mars/Olympus"}, "unknown time zone 'Mars/Olympus': give an IANA name"),
         ({"timezone": "../etc/passwd"}, "unknown time zone '../etc/passwd'"),
-        ({"top_n": 0}, "top_n must be a whole number of at least 1, got 0"),
-        ({"top_n": True}, "top_n must be a whole number of at least 1, got True"),
+        ({"top_n": 0}, "top_n must be between 1 and 1000; got 0"),
+        ({"top_n": 1001}, "top_n must be between 1 and 1000; got 1001"),
+        ({"top_n": True}, "top_n must be a whole number; got True"),
         ({"title": "two\nlines"}, "title must be one line of text, got 'two\\nlines'"),
-        ({"user_id": 7}, "user_id must be one line of text, got 7"),
+        ({"user_id": "u-1"}, "user_id"),
+        (
+            {"period": None, "start_date": "2026-11-01", "end_date": "2026-11-02"},
+            "a schedule's window is a period that ends when it runs",
+        ),
         ({"job": "cleanup"}, "unknown job 'cleanup': choose one of report, budgets-evaluate"),
         ({"report": None}, "a report schedule needs its report: choose one of cost, budget"),
         (
             {"job": "budgets-evaluate"},
-            "a budgets-evaluate schedule takes no report, period, email, output_dir, title, "
+            "a budgets-evaluate schedule takes no report, email, output_dir, title, period, "
             "top_n: it evaluates the budgets and emails the alerts due to AA_BUDGET_ALERT_EMAILS",
         ),
     ],
@@ -122,10 +132,10 @@ def test_store_round_trip(store: ScheduleStore) -> None:
     stored = json.loads(store.path.read_text())
     assert stored["version"] == 1
     assert stored["schedules"][1] == {
-        "name": "weekly-costs", "cron": "0 8 * * MON", "report": "cost", "period": "7d",
-        "user_id": "u-1", "email": ["ops@example.com", "cfo@example.com"],
-        "output_dir": "/srv/reports", "timezone": "Europe/Paris", "top_n": 5,
-        "title": "Weekly costs", "job": "report",
+        "name": "weekly-costs", "cron": "0 8 * * MON", "report": "cost",
+        "email": ["ops@example.com", "cfo@example.com"], "output_dir": "/srv/reports",
+        "job": "report", "title": "Weekly costs", "period": "7d", "user_id": USER,
+        "timezone": "Europe/Paris", "top_n": 5,
     }  # fmt: skip
 
 

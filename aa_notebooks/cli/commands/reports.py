@@ -6,7 +6,7 @@ import argparse
 from typing import Any
 
 from aa_notebooks.cli.context import CommandContext
-from aa_notebooks.cli.options import positive_int, window_of, window_options
+from aa_notebooks.cli.options import report_options, report_parameters
 from aa_notebooks.reporting.notebooks import DEFAULT_OUTPUT_DIR, REPORT_KINDS
 
 
@@ -24,7 +24,7 @@ def register(subcommands: argparse._SubParsersAction) -> list[argparse.ArgumentP
         ),
     )
     report.add_argument("kind", choices=REPORT_KINDS, help="which report")
-    window_options(report)
+    report_options(report, scheduled=False)
     report.add_argument(
         "--output-dir",
         default=DEFAULT_OUTPUT_DIR,
@@ -34,10 +34,6 @@ def register(subcommands: argparse._SubParsersAction) -> list[argparse.ArgumentP
     report.add_argument(
         "--keep-notebook", action="store_true", help="keep the executed notebook next to the HTML"
     )
-    report.add_argument("--title", help="the report's title")
-    report.add_argument("--timezone", help="time zone of the timestamps shown (default UTC)")
-    report.add_argument("--top-n", type=positive_int, default=10, help="rows of top-N tables")
-    report.add_argument("--as-of", metavar="ISO-TIME", help="make the report as of this time")
     report.add_argument(
         "--notebook",
         metavar="PATH",
@@ -53,15 +49,10 @@ def run_report_command(args: argparse.Namespace, context: CommandContext) -> Any
 
     return run_report(
         args.kind,
-        **window_of(args),
-        user_id=context.user_id,
+        report_parameters(args, context.user_id, context.timezone),
         output_dir=args.output_dir,
         email=args.email,
         keep_notebook=args.keep_notebook,
         database_url=context.database_url,
-        title=args.title,
-        timezone=args.timezone or context.timezone,
-        top_n=args.top_n,
-        as_of=args.as_of,
         notebook=args.notebook,
     )

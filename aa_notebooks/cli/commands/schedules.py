@@ -20,14 +20,13 @@ from zoneinfo import ZoneInfo
 import pandas as pd
 
 from aa_notebooks.cli.context import CommandContext
-from aa_notebooks.cli.options import PERIOD_HELP, positive_int
+from aa_notebooks.cli.options import report_flag, report_options, report_parameters
 from aa_notebooks.cli.parser import CommandParser
 from aa_notebooks.errors import ConfigurationError, InvalidInputError
 from aa_notebooks.reporting.notebooks import DEFAULT_OUTPUT_DIR, REPORT_KINDS
 from aa_notebooks.reporting.scheduler import PassResult, run_schedule, run_scheduler
 from aa_notebooks.reporting.schedules import (
     CRON_HELP,
-    DEFAULT_TOP_N,
     EVALUATE_JOB,
     JOBS,
     REPORT_JOB,
@@ -71,7 +70,6 @@ def register(subcommands: argparse._SubParsersAction) -> list[argparse.ArgumentP
         "--job", choices=JOBS, default=REPORT_JOB, help=f"what to run (default {REPORT_JOB})"
     )
     add.add_argument("--report", choices=REPORT_KINDS, help="which report (report jobs)")
-    add.add_argument("--period", help=PERIOD_HELP)
     add.add_argument(
         "--email", action="append", metavar="ADDRESSES", help="send to a@x.com,b@y.com"
     )
@@ -80,13 +78,7 @@ def register(subcommands: argparse._SubParsersAction) -> list[argparse.ArgumentP
         metavar="DIR",
         help=f"where the HTML goes, made absolute now (default ./{DEFAULT_OUTPUT_DIR})",
     )
-    add.add_argument(
-        "--timezone", default="UTC", metavar="TZ", help="IANA zone of the cron and the report (UTC)"
-    )
-    add.add_argument(
-        "--top-n", type=positive_int, default=DEFAULT_TOP_N, help="rows in top-N tables"
-    )
-    add.add_argument("--title", help="the report's title")
+    report_options(add, scheduled=True)
     add.add_argument("--replace", action="store_true", help="replace a schedule of that name")
     add.set_defaults(handler=run_add)
 
@@ -128,14 +120,10 @@ def run_add(args: argparse.Namespace, context: CommandContext) -> str:
         name=args.name,
         cron=args.cron,
         report=args.report,
-        period=args.period,
-        user_id=context.user_id,
         email=",".join(args.email or ()),
         output_dir=output_dir and os.path.abspath(os.path.expanduser(output_dir)),
-        timezone=args.timezone,
-        top_n=args.top_n,
-        title=args.title,
         job=args.job,
+        parameters=report_parameters(args, context.user_id, "UTC"),
     )
     store = ScheduleStore()
     replaced = args.replace and any(s.name == schedule.name for s in store.load())
@@ -153,7 +141,8 @@ def run_list(args: argparse.Namespace, context: CommandContext) -> pd.DataFrame:
     rows = []
     for s in ScheduleStore().load():
         upcoming = s.next_fire(now.astimezone(ZoneInfo(s.timezone)))
-        rows.append([s.name, s.cron, s.timezone, s.describe, s.period or "", s.user_id or "",
+        p = s.parameters
+        rows.append([s.name, s.cron, s.timezone, s.describe, p.period or "", p.user_id or "",
                      ", ".join(s.email), f"{upcoming:%Y-%m-%d %H:%M %Z}"])  # fmt: skip
     return pd.DataFrame(rows, columns=COLUMNS)
 
@@ -196,22 +185,17 @@ def run_crontab(args: argparse.Namespace, context: CommandContext) -> str:
 def job_arguments(schedule: Schedule) -> list[str]:
     """The `aa-notebooks ...` arguments that run the schedule's job: `report KIND ...`, or
     `budgets evaluate`."""
+    given = schedule.parameters.given()
     if schedule.job == EVALUATE_JOB:
-        user = ["--user", schedule.user_id] if schedule.user_id else []
+        user = ["--user", given["user_id"]] if "user_id" in given else []
         return ["budgets", "evaluate", *user]
-    options: list[tuple[str, str | None]] = [
-        ("--period", schedule.period),
-        ("--user", schedule.user_id),
-        ("--email", ",".join(schedule.email)),
-        ("--output-dir", schedule.output_dir),
-        ("--timezone", None if schedule.timezone == "UTC" else schedule.timezone),
-        ("--top-n", None if schedule.top_n == 10 else str(schedule.top_n)),
-        ("--title", schedule.title),
-    ]
     words = ["report", str(schedule.report)]
-    for flag, value in options:
-        if value:
-            words += [flag, value]
+    if schedule.email:
+        words += ["--email", ",".join(schedule.email)]
+    if schedule.output_dir:
+        words += ["--output-dir", schedule.output_dir]
+    for name, value in given.items():
+        words += [report_flag(name), str(value)]
     return words
 
 

@@ -1,0 +1,58 @@
+"""`ReportParameters` is the one statement of a report's parameters: the notebooks' parameters
+cells, the command-line options and the runner all agree with it."""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import fields
+from datetime import date
+
+import papermill
+import pytest
+
+from aa_notebooks.cli.commands import build_parser
+from aa_notebooks.errors import InvalidInputError
+from aa_notebooks.reporting.notebooks import REPORT_KINDS, report_notebook
+from aa_notebooks.reporting.parameters import DEFAULT_TITLES, ReportParameters
+
+FIELDS = [field.name for field in fields(ReportParameters)]
+
+
+@pytest.mark.parametrize("kind", REPORT_KINDS)
+def test_the_notebook_declares_the_parameters_with_their_defaults(kind: str) -> None:
+    declared = papermill.inspect_notebook(str(report_notebook(kind)))
+    assert set(declared) <= set(FIELDS)
+    assert {"period", "start_date", "end_date", "user_id", "title", "timezone", "as_of"} <= set(
+        declared
+    )
+    defaults = ReportParameters().titled(kind)
+    for name, parameter in declared.items():
+        assert ast.literal_eval(parameter["default"]) == getattr(defaults, name), name
+
+
+def test_both_report_commands_take_every_parameter() -> None:
+    report = build_parser("cli").subcommands()["report"]
+    options = {o for action in report._actions for o in action.option_strings}
+    assert {"--period", "--start-date", "--end-date", "--user", "--title", "--timezone",
+            "--top-n", "--as-of"} <= options  # fmt: skip
+    schedule_add = build_parser("cli").subcommands()["schedule"]
+    add = next(a for a in schedule_add._actions if getattr(a, "choices", None))
+    added = {o for action in add.choices["add"]._actions for o in action.option_strings}
+    assert {"--period", "--user", "--title", "--timezone", "--top-n"} <= added
+
+
+def test_keywords_build_the_same_parameters() -> None:
+    made = ReportParameters.of(period="7d", top_n=3, start_date=None)
+    assert made == ReportParameters(period="7d", top_n=3)
+    assert ReportParameters(
+        start_date=date(2026, 11, 1), end_date=date(2026, 11, 30)
+    ).start_date == ("2026-11-01")
+    with pytest.raises(InvalidInputError, match="unknown report parameter top; the parameters"):
+        ReportParameters.of(top=3)
+
+
+def test_given_lists_what_differs_from_the_defaults() -> None:
+    parameters = ReportParameters(period="30d", timezone="Europe/Paris")
+    assert parameters.given() == {"period": "30d", "timezone": "Europe/Paris"}
+    assert parameters.titled("cost").title == DEFAULT_TITLES["cost"]
+    assert ReportParameters(title="Mine").titled("budget").title == "Mine"
