@@ -15,7 +15,7 @@ from sqlalchemy import func, inspect, select
 from sqlalchemy.engine import URL
 
 from aa_notebooks.db.engine import connection_errors, get_engine
-from aa_notebooks.db.schema import DOCUMENT_TABLES, AgentExecution, Base, KitMetadata
+from aa_notebooks.db.schema import DOCUMENT_TABLES, ROLLUP_TABLES, AgentExecution, Base, KitMetadata
 from aa_notebooks.db.url import mask_url
 
 # The product document's columns per table (its DDL); users(id) is all its foreign keys need.
@@ -55,6 +55,11 @@ _FEATURES: dict[tuple[str, str], str] = {
     ("users", "username"): "user names in results (user ids still work)",
     ("users", "email"): "user email addresses in results",
     ("budgetspendledger", "*"): "fast budget checks (spend is summed from the executions instead)",
+    **{
+        (table, "*"): "rollups for big windows (analytics reads the raw rows; "
+        "`aa-notebooks rollups enable` creates them)"
+        for table in ROLLUP_TABLES
+    },
     ("apitokens", "*"): "stored API tokens (the API takes AA_API_TOKEN, or your app's own auth)",
 }
 

@@ -24,6 +24,7 @@ from aa_notebooks.db.records import (
     TokenUsageCreate,
     validated,
 )
+from aa_notebooks.db.rollups.record import record_rollups
 from aa_notebooks.db.schema import (
     AgentExecution,
     Base,
@@ -59,6 +60,10 @@ class _Repository(Generic[ModelT]):
         row.update({k: v for k, v in extra.items() if v is not None})
         return row
 
+    def _added(self, session: Session, rows: list[Mapping[str, Any]]) -> None:
+        """Rows just inserted, in the session's transaction (executions and usage rows add
+        to the rollups)."""
+
     def _missing_columns(self, session: Session) -> tuple[str, ...]:
         """Mapped columns the attached database lacks (the kit's additions, on an AgentOS one)."""
         bind = session.get_bind()
@@ -79,6 +84,7 @@ class _Repository(Generic[ModelT]):
         def work(session: Session) -> ModelT:
             # A Core INSERT names only the given columns; the ORM would name every mapped one.
             session.execute(self.model.__table__.insert().values(**row))
+            self._added(session, [row])
             if commit:
                 session.commit()
             return session.get(self.model, row["id"], options=self._load_options(session))
@@ -113,7 +119,9 @@ class _Repository(Generic[ModelT]):
         prepared = (self._to_row(r) for r in rows) if validate else rows
 
         def work(session: Session) -> int:
-            count = bulk_insert_rows(session.connection(), self.model.__table__, prepared)
+            rows = list(prepared)
+            count = bulk_insert_rows(session.connection(), self.model.__table__, rows)
+            self._added(session, rows)
             session.commit()
             return count
 
@@ -138,6 +146,9 @@ class AgentExecutionRepository(_Repository[AgentExecution]):
         owner = uuid.UUID(str(user_id)) if user_id is not None else None
         return self._create(data, commit, user_id=owner)
 
+    def _added(self, session: Session, rows: list[Mapping[str, Any]]) -> None:
+        record_rollups(session.connection(), rows)
+
 
 class ExecutionTraceRepository(_Repository[ExecutionTrace]):
     """ReAct trace steps."""
@@ -161,6 +172,9 @@ class TokenUsageRepository(_Repository[TokenUsage]):
     def create(self, data: TokenUsageCreate | Mapping[str, Any], *, commit: bool = True) -> Any:
         """Record one component's token usage."""
         return self._create(data, commit)
+
+    def _added(self, session: Session, rows: list[Mapping[str, Any]]) -> None:
+        record_rollups(session.connection(), attached=rows)
 
 
 class BudgetAlertRepository(_Repository[BudgetAlert]):

@@ -60,7 +60,10 @@ def test_init_db_leaves_it_unchanged(document_db: str) -> None:
 def test_check_db_names_missing_parts_and_features(document_db: str) -> None:
     report = check_db(document_db)
     assert report.ok and not report.complete  # the document's schema is whole; additions lack
-    assert sorted(report.missing_tables) == ["apitokens", "budgetalertevents", "budgetspendledger"]
+    assert sorted(report.missing_tables) == [
+        "apitokens", "budgetalertevents", "budgetspendledger", "rollup_dirty_hours",
+        "rollup_executions_day", "rollup_executions_hour", "rollup_usage_day", "rollup_usage_hour",
+    ]  # fmt: skip
     assert report.missing_columns == {
         "users": ["username", "email"],
         "agentexecutions": ["flow_id"],
@@ -70,6 +73,7 @@ def test_check_db_names_missing_parts_and_features(document_db: str) -> None:
     assert "missing column agentexecutions.flow_id" in text_report
     assert "disabled: flow-scoped budgets" in text_report
     assert "disabled: agent- and flow-scoped budgets" in text_report
+    assert text_report.count("disabled: rollups for big windows") == 1
     assert "aa_test:***@" in text_report and ":aa_test@" not in text_report
     assert report.has("agentexecutions") and not report.has("agentexecutions", "flow_id")
 

@@ -15,6 +15,7 @@ from aa_notebooks.cli.commands import (
     database,
     demo,
     reports,
+    rollups,
     schedules,
     server,
     session,
@@ -25,7 +26,7 @@ from aa_notebooks.cli.parser import COMMAND_METAVAR, CommandParser
 
 PROG = {"cli": "aa-notebooks", "magic": "%agent_analytics"}
 COMMAND_MODULES = {
-    "cli": (session, analytics, budgets, database, reports, demo, schedules, server),
+    "cli": (session, analytics, budgets, database, rollups, reports, demo, schedules, server),
     "magic": (session, analytics, budgets, database, reports, widgets),
 }
 
