@@ -24,7 +24,7 @@ from aa_notebooks.db.records import (
     TokenUsageCreate,
     validated,
 )
-from aa_notebooks.db.rollups.record import record_rollups
+from aa_notebooks.db.rollups.record import begin_writing, record_rollups
 from aa_notebooks.db.schema import (
     AgentExecution,
     Base,
@@ -60,6 +60,9 @@ class _Repository(Generic[ModelT]):
         row.update({k: v for k, v in extra.items() if v is not None})
         return row
 
+    def _adding(self, session: Session) -> None:
+        """Before an insert (executions and usage rows: it reaches the rollups by `_added`)."""
+
     def _added(self, session: Session, rows: list[Mapping[str, Any]]) -> None:
         """Rows just inserted, in the session's transaction (executions and usage rows add
         to the rollups)."""
@@ -83,6 +86,7 @@ class _Repository(Generic[ModelT]):
 
         def work(session: Session) -> ModelT:
             # A Core INSERT names only the given columns; the ORM would name every mapped one.
+            self._adding(session)
             session.execute(self.model.__table__.insert().values(**row))
             self._added(session, [row])
             if commit:
@@ -120,6 +124,7 @@ class _Repository(Generic[ModelT]):
 
         def work(session: Session) -> int:
             rows = list(prepared)
+            self._adding(session)
             count = bulk_insert_rows(session.connection(), self.model.__table__, rows)
             self._added(session, rows)
             session.commit()
@@ -145,6 +150,9 @@ class AgentExecutionRepository(_Repository[AgentExecution]):
         """Record an execution; `user_id` is passed apart, as in the document's example."""
         owner = uuid.UUID(str(user_id)) if user_id is not None else None
         return self._create(data, commit, user_id=owner)
+
+    def _adding(self, session: Session) -> None:
+        begin_writing(session.connection())
 
     def _added(self, session: Session, rows: list[Mapping[str, Any]]) -> None:
         record_rollups(session.connection(), rows)
@@ -172,6 +180,9 @@ class TokenUsageRepository(_Repository[TokenUsage]):
     def create(self, data: TokenUsageCreate | Mapping[str, Any], *, commit: bool = True) -> Any:
         """Record one component's token usage."""
         return self._create(data, commit)
+
+    def _adding(self, session: Session) -> None:
+        begin_writing(session.connection())
 
     def _added(self, session: Session, rows: list[Mapping[str, Any]]) -> None:
         record_rollups(session.connection(), attached=rows)

@@ -402,12 +402,22 @@ class RollupDirtyHour(Base):
     hour: Mapped[datetime] = mapped_column(UTCDateTime, primary_key=True)
 
 
+class RollupWriting(Base):
+    """Holds a row only inside a kit write path's transaction (SQLite), so the marking triggers
+    skip the rows that path adds to the rollups itself; no other connection ever sees the row."""
+
+    __tablename__ = "rollup_writing"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+
+
 ROLLUP_TABLES = (
     "rollup_executions_hour",
     "rollup_executions_day",
     "rollup_usage_hour",
     "rollup_usage_day",
     "rollup_dirty_hours",
+    "rollup_writing",
 )
 
 DOCUMENT_TABLES = ("users", "agentexecutions", "executiontraces", "tokenusages", "budgetalerts")

@@ -22,7 +22,7 @@ from sqlalchemy import Connection, Engine, Table, inspect, select
 
 from aa_notebooks.budgets import apply_spend
 from aa_notebooks.budgets.transactions import write_transaction
-from aa_notebooks.db.rollups.record import record_rollups
+from aa_notebooks.db.rollups.record import begin_writing, record_rollups
 from aa_notebooks.db.schema import AgentExecution, ExecutionTrace, KitMetadata, TokenUsage, User
 from aa_notebooks.tracking.insert import insert_new, insert_rows
 from aa_notebooks.tracking.record import ExecutionRecord, Row
@@ -51,6 +51,7 @@ def write_batch(engine: Engine, records: Sequence[ExecutionRecord]) -> BatchResu
     alerts = 0
     with write_transaction(engine) as connection:
         _add_missing_users(connection, {r.execution["user_id"] for r in unique} - {None})
+        begin_writing(connection)
         rows = _fit(connection, _EXECUTIONS, [r.execution for r in unique])
         inserted = insert_new(connection, _EXECUTIONS, rows, returning=True)
         new = [r for r in unique if r.id in inserted]

@@ -63,6 +63,7 @@ def test_check_db_names_missing_parts_and_features(document_db: str) -> None:
     assert sorted(report.missing_tables) == [
         "apitokens", "budgetalertevents", "budgetspendledger", "rollup_dirty_hours",
         "rollup_executions_day", "rollup_executions_hour", "rollup_usage_day", "rollup_usage_hour",
+        "rollup_writing",
     ]  # fmt: skip
     assert report.missing_columns == {
         "users": ["username", "email"],

@@ -15,7 +15,7 @@ def test_init_creates_every_table_once(empty_db_url: str) -> None:
         "aa_notebooks_meta", "agentexecutions", "apitokens", "budgetalertevents",
         "budgetalerts", "budgetspendledger", "executiontraces", "rollup_dirty_hours",
         "rollup_executions_day", "rollup_executions_hour", "rollup_usage_day",
-        "rollup_usage_hour", "tokenusages", "users",
+        "rollup_usage_hour", "rollup_writing", "tokenusages", "users",
     ]  # fmt: skip
     second = init_db(empty_db_url)
     assert second.created_tables == [] and not second.foreign_database

@@ -1,6 +1,7 @@
 """Keep the rollups current as rows are written: `record_rollups`, in the writer's transaction.
 
-Every write path that inserts executions or token usage rows calls it after the INSERTs, in the
+Every write path that inserts executions or token usage rows calls `begin_writing` before its
+INSERTs (so the marking triggers leave its rows alone) and `record_rollups` after them, in the
 same transaction, with what it inserted. The new rows' sums go into their hour's and day's
 rollup rows with one upsert per table (`+` for sums, `||` for sketches: a merge in SQL, so
 concurrent writers never lose an increment and never read a row first). Rows are upserted in
@@ -25,10 +26,12 @@ from sqlalchemy.dialects import postgresql, sqlite
 from aa_notebooks.db.rollups.dims import as_uuid, day_of, dims_key, hour_of, utc_naive
 from aa_notebooks.db.rollups.sketch import COMPACT_BYTES, Sketch, encode, key_of
 from aa_notebooks.db.rollups.state import has_rollups
+from aa_notebooks.db.rollups.triggers import WRITER_SETTING
 from aa_notebooks.db.schema import (
     AgentExecution,
     ExecutionRollupDay,
     ExecutionRollupHour,
+    RollupWriting,
     TokenUsage,
     UsageRollupDay,
     UsageRollupHour,
@@ -40,6 +43,7 @@ USAGE_HOUR = UsageRollupHour.__table__
 USAGE_DAY = UsageRollupDay.__table__
 EXECUTIONS = AgentExecution.__table__
 USAGES = TokenUsage.__table__
+WRITING = RollupWriting.__table__
 EXECUTION_SUMS = (
     "executions", "time_count", "time_sum", "input_count", "input_tokens", "output_count",
     "output_tokens", "total_tokens", "cost_micro_usd",
@@ -176,6 +180,27 @@ class UsageSums:
         return rows
 
 
+def begin_writing(connection: Connection) -> None:
+    """Tell the marking triggers that this transaction's INSERTs reach the rollups by
+    `record_rollups` (which ends it): PostgreSQL a transaction-local setting, SQLite a row
+    in rollup_writing, invisible to others since SQLite runs one writer at a time."""
+    if not has_rollups(connection):
+        return
+    if connection.dialect.name == "postgresql":
+        connection.execute(select(func.set_config(WRITER_SETTING, "on", True)))
+    else:
+        connection.execute(WRITING.delete())
+        connection.execute(WRITING.insert().values(id=1))
+
+
+def end_writing(connection: Connection) -> None:
+    """Later INSERTs in this transaction are marked again."""
+    if connection.dialect.name == "postgresql":
+        connection.execute(select(func.set_config(WRITER_SETTING, "", True)))
+    else:
+        connection.execute(WRITING.delete())
+
+
 Owner = tuple[Any, Any, datetime]
 """An execution's (user_id, model_name, start hour)."""
 
@@ -192,7 +217,10 @@ def record_rollups(
     (all of them); `attached`: usage rows just inserted for executions stored earlier. Nothing
     happens where the database has no rollups.
     """
-    if not (executions or usages or attached) or not has_rollups(connection):
+    if not has_rollups(connection):
+        return
+    end_writing(connection)
+    if not (executions or usages or attached):
         return
     hourly = ExecutionSums()
     owners: dict[Any, Owner] = {}

@@ -3,7 +3,7 @@
 `create_all` (init-db) makes the rollup tables; `on_create` then installs the marking triggers
 and, in a database that already holds executions (one made by an earlier release), fills them
 from the raw rows in the same transaction, so the tables are never seen empty beside data.
-`enable_rollups` does the same in an attached (AgentOS) database, with INSERT triggers too.
+`enable_rollups` does the same in an attached (AgentOS) database.
 """
 
 from __future__ import annotations
@@ -30,15 +30,15 @@ def on_create(target: Any, connection: Connection, tables: Any = (), **_: Any) -
 
 
 def enable_rollups(engine: Engine) -> RebuildReport:
-    """Create and fill the rollup tables (and the marking triggers, INSERTs included) in a
-    database the kit did not create; safe to run again."""
+    """Create and fill the rollup tables (and the marking triggers) in a database the kit did
+    not create; safe to run again."""
     rollups = [Base.metadata.tables[name] for name in ROLLUP_TABLES]
     with engine.begin() as connection:
         if connection.dialect.name == "sqlite":
             connection.exec_driver_sql("BEGIN IMMEDIATE")
         for table in rollups:
             table.create(connection, checkfirst=True)
-        install_triggers(connection, inserts=True)
+        install_triggers(connection)
         report = rebuild_in(connection)
     forget(engine)
     has_rollups(engine)

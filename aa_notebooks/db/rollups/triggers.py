@@ -1,11 +1,13 @@
 """Triggers that mark the hours whose rows change behind the rollups' back.
 
-The write paths keep the rollups current for what they insert. A DELETE (and the cascade to an
-execution's usage rows) or an UPDATE, by anyone, is caught here instead: the hour the row
-started in goes into rollup_dirty_hours, readers take that hour from the raw rows, and the next
-`rollups rebuild` recomputes it. On an attached database whose rows another program inserts,
-`rollups enable` adds INSERT triggers as well. PostgreSQL uses statement triggers with
-transition tables (one INSERT per statement, however many rows); SQLite row triggers.
+The kit's write paths keep the rollups current for what they insert, and say so for the length
+of their transaction (`record.begin_writing`): PostgreSQL a transaction-local setting, SQLite,
+whose writers take turns, a row in rollup_writing. Any other INSERT, DELETE (and the cascade to
+an execution's usage rows) or UPDATE is caught here: the hour the row started in goes into
+rollup_dirty_hours, readers take that hour from the raw rows, and the next `rollups rebuild`
+recomputes it. So rows written with plain SQL, or by another program on an attached database,
+never make the analytics wrong, only slower until a rebuild. PostgreSQL uses statement triggers
+with transition tables (one INSERT per statement, however many rows); SQLite row triggers.
 """
 
 from __future__ import annotations
@@ -19,14 +21,17 @@ _EXECUTION_COLUMNS = (
 )  # fmt: skip
 _USAGE_COLUMNS = ("execution_id", "model", "input_tokens", "output_tokens", "cost_usd")
 TRIGGER_PREFIX = "aa_rollup_"
+WRITER_SETTING = "aa_notebooks.rollup_writer"
+"""PostgreSQL: 'on' inside a kit write path's transaction."""
+_SQLITE_OTHERS = "WHEN NOT EXISTS (SELECT 1 FROM rollup_writing)"
 
 
-def install_triggers(connection: Connection, *, inserts: bool = False) -> None:
-    """Create (or replace) the marking triggers; with `inserts`, for INSERTs too."""
+def install_triggers(connection: Connection) -> None:
+    """Create (or replace) the marking triggers."""
     if connection.dialect.name == "postgresql":
-        _postgresql(connection, inserts)
+        _postgresql(connection)
     else:
-        _sqlite(connection, inserts)
+        _sqlite(connection)
 
 
 def _sqlite_mark(row: str) -> str:
@@ -44,7 +49,7 @@ def _sqlite_mark_usage(row: str) -> str:
     )
 
 
-def _sqlite(connection: Connection, inserts: bool) -> None:
+def _sqlite(connection: Connection) -> None:
     present = {c["name"] for c in inspect(connection).get_columns("agentexecutions")}
     watched = ", ".join(name for name in _EXECUTION_COLUMNS if name in present)
     events = {
@@ -59,13 +64,14 @@ def _sqlite(connection: Connection, inserts: bool) -> None:
             _sqlite_mark_usage("OLD") + _sqlite_mark_usage("NEW"),
         ),
     }
-    if inserts:
-        events["executions_insert"] = ("INSERT ON agentexecutions", _sqlite_mark("NEW"))
-        events["usages_insert"] = ("INSERT ON tokenusages", _sqlite_mark_usage("NEW"))
+    events["executions_insert"] = ("INSERT ON agentexecutions", _sqlite_mark("NEW"))
+    events["usages_insert"] = ("INSERT ON tokenusages", _sqlite_mark_usage("NEW"))
     for name, (event, body) in events.items():
+        when = _SQLITE_OTHERS if event.startswith("INSERT") else ""
         connection.exec_driver_sql(f"DROP TRIGGER IF EXISTS {TRIGGER_PREFIX}{name}")
         connection.exec_driver_sql(
-            f"CREATE TRIGGER {TRIGGER_PREFIX}{name} AFTER {event} BEGIN {body} END"
+            f"CREATE TRIGGER {TRIGGER_PREFIX}{name} AFTER {event} FOR EACH ROW {when} "
+            f"BEGIN {body} END"
         )
 
 
@@ -82,11 +88,14 @@ ON CONFLICT DO NOTHING;""",
 }
 
 
-def _postgresql(connection: Connection, inserts: bool) -> None:
+def _postgresql(connection: Connection) -> None:
     for kind, body in _PG_FUNCTIONS.items():
         connection.exec_driver_sql(f"""
 CREATE OR REPLACE FUNCTION {TRIGGER_PREFIX}mark_{kind}() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
+  IF TG_OP = 'INSERT' AND current_setting('{WRITER_SETTING}', true) = 'on' THEN
+    RETURN NULL;
+  END IF;
   IF TG_OP IN ('DELETE', 'UPDATE') THEN {body.format(rows="old_rows")} END IF;
   IF TG_OP IN ('INSERT', 'UPDATE') THEN {body.format(rows="new_rows")} END IF;
   RETURN NULL;
@@ -95,9 +104,8 @@ END $$""")
         events = {
             "delete": f"DELETE ON {table} REFERENCING OLD TABLE AS old_rows",
             "update": f"UPDATE ON {table} REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows",
+            "insert": f"INSERT ON {table} REFERENCING NEW TABLE AS new_rows",
         }
-        if inserts:
-            events["insert"] = f"INSERT ON {table} REFERENCING NEW TABLE AS new_rows"
         for op, clause in events.items():
             name = f"{TRIGGER_PREFIX}{kind}_{op}"
             connection.exec_driver_sql(f"DROP TRIGGER IF EXISTS {name} ON {table}")
