@@ -4,12 +4,14 @@ within their bound of the exact ones."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import asdict
 from datetime import UTC, datetime
 
 import pytest
 
 from aa_notebooks.analytics import Analytics, connect, rollup_source
+from aa_notebooks.cli import main
 from aa_notebooks.db.engine import get_engine
 from aa_notebooks.db.schema import AgentExecution
 from aa_notebooks.seed import seed_database
@@ -103,3 +105,16 @@ def test_sketch_percentiles_are_within_their_bound(
         assert fast.total_cost_usd == audit.total_cost_usd
         assert fast.executions_by_status == audit.executions_by_status
         assert fast.avg_response_time_ms == audit.avg_response_time_ms
+
+
+def test_the_overview_command_reads_raw_with_exact(
+    db_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _write_hand_data(db_url)
+    window = ["--start-date", "2024-06-01", "--end-date", "2024-06-02", "--format", "json"]
+    found = {}
+    for extra in ([], ["--exact"]):
+        assert main(["--db", db_url, "overview", *window, *extra]) == 0
+        found[bool(extra)] = json.loads(capsys.readouterr().out)
+    assert (found[False]["source"], found[True]["source"]) == ("rollup", "raw")
+    assert found[False]["total_executions"] == found[True]["total_executions"] == 7
