@@ -1,13 +1,13 @@
 """A window's sums read from the rollups where they answer and the raw rows elsewhere, merged.
 
-`window_sums` is what the overview and the breakdown read: the (agent, model) sums (`pairs`),
-the usage rows that cost by model moves (`model_split`) and the latency percentiles. With
-rollups (the kit's own database, or one after `rollups enable`), whole days and hours come from
-them and the rest of the window (`rollup_plan`) from the raw rows; sums add, so counts, tokens
-and costs are exactly the raw ones. Percentiles stay exact (one more read of the window's
-durations) up to EXACT_PERCENTILES_UP_TO executions; above, they come from the merged latency
-sketches, within the sketches' relative accuracy, and the result says so. `exact=True` reads
-everything raw (an audit).
+`window_sums` is what the overview, the breakdown, top agents and cost by model read: the
+(agent, model) sums (`pairs`), the usage rows that cost by model moves (`model_split`) and the
+latency percentiles. With rollups (the kit's own database, or one after `rollups enable`), whole
+days and hours come from them and the rest of the window (`rollup_plan`) from the raw rows; sums
+add, so counts, tokens and costs are exactly the raw ones. Percentiles stay exact (one more read
+of the window's durations) up to EXACT_PERCENTILES_UP_TO executions; above, they come from the
+merged latency sketches, within the sketches' relative accuracy, and the result says so.
+`exact=True` reads everything raw (an audit).
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from decimal import Decimal
 from sqlalchemy import Connection, Table, and_, case, false, func, or_, select
 from sqlalchemy.sql.elements import ColumnElement
 
+from aa_notebooks.analytics.dialect import NO_PERCENTILES as NONE
 from aa_notebooks.analytics.dialect import PERCENTILE_FRACTIONS, Percentiles
 from aa_notebooks.analytics.filters import EXECUTIONS, STATUSES, in_scope, in_window
 from aa_notebooks.analytics.frames import rounded
@@ -64,32 +65,35 @@ def window_sums(
     connection: Connection,
     *,
     moved: bool = True,
+    percentiles: bool = True,
     exact: bool = False,
 ) -> WindowSums:
     """The window's (agent, model) sums, moved usage rows (unless `moved` is False) and
-    latency percentiles; `exact` reads only the raw rows."""
+    latency percentiles (unless `percentiles` is False); `exact` reads only the raw rows."""
     plan = None if exact else read_plan(source, window, connection)
     if plan is None:
         pairs = load_pairs_where(source, in_window(window), connection)
-        percentiles = exact_percentiles(source, window, connection)
+        latencies = exact_percentiles(source, window, connection) if percentiles else NONE
         found = load_moved_where(source, in_window(window), connection) if moved else []
-        return WindowSums(pairs, found, percentiles, RAW, 0.0)
+        return WindowSums(pairs, found, latencies, RAW, 0.0)
     raw = in_spans(EXECUTIONS.c.started_at, plan.raw)
     pairs = merge_pairs([
         *(load_pairs_where(source, raw, connection) if plan.raw else []),
         *rollup_pairs(source, plan, connection),
     ])  # fmt: skip
-    if sum(pair.counts["executions"] for pair in pairs) <= EXACT_PERCENTILES_UP_TO:
-        percentiles, bound = exact_percentiles(source, window, connection), 0.0
+    if not percentiles:
+        latencies, bound = NONE, 0.0
+    elif sum(pair.counts["executions"] for pair in pairs) <= EXACT_PERCENTILES_UP_TO:
+        latencies, bound = exact_percentiles(source, window, connection), 0.0
     else:
-        percentiles, bound = sketch_percentiles(source, plan, connection), RELATIVE_ACCURACY
+        latencies, bound = sketch_percentiles(source, plan, connection), RELATIVE_ACCURACY
     found = []
     if moved:
         found = merge_moved([
             *rollup_moved(source, plan, connection),
             *(load_moved_where(source, raw, connection) if plan.raw else []),
         ])  # fmt: skip
-    return WindowSums(pairs, found, percentiles, ROLLUP, bound)
+    return WindowSums(pairs, found, latencies, ROLLUP, bound)
 
 
 def read_plan(source: Source, window: Window, connection: Connection) -> ReadPlan | None:

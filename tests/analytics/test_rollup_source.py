@@ -61,6 +61,10 @@ def test_rollups_give_the_raw_numbers(db_url: str, window: dict) -> None:
     fast, audit = client.breakdown(**window), client.breakdown(**window, exact=True)
     assert fast.overview.source == "rollup" and audit.overview.source == "raw"
     assert _numbers(fast) == _numbers(audit)
+    expected = _numbers(audit)
+    top, by_model = client.top_agents(**window), client.cost_summary(**window, by="model")
+    assert top.to_frame().to_dict("records") == expected["top_agents"]
+    assert by_model.to_frame().to_dict("records") == expected["cost_by_model"]
 
 
 def test_a_mid_hour_window_by_hand(db_url: str) -> None:
