@@ -299,21 +299,21 @@ def _insert(connection: Connection, table: Table) -> Any:
 
 
 def upsert_executions(connection: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
-    """Add rows to an executions rollup; compact the sketches that grew long."""
+    """Add rows to an executions rollup; compact the sketches that grew long.
+
+    One statement compiled once and sent for all rows (SQLAlchemy's "insertmanyvalues"
+    batches them): a multi-row VALUES clause would be compiled anew per call, which at
+    tens of thousands of parameters cost more than the database's work."""
+    if not rows:
+        return
     c = table.c
-    long: list[tuple[datetime, str]] = []
-    for first in range(0, len(rows), ROWS_PER_STATEMENT):
-        insert = _insert(connection, table)
-        added = {name: c[name] + insert.excluded[name] for name in EXECUTION_SUMS}
-        merged = cast(c.latency_sketch.op("||")(insert.excluded.latency_sketch), LargeBinary)
-        statement = (
-            insert.values(rows[first : first + ROWS_PER_STATEMENT])
-            .on_conflict_do_update(
-                index_elements=[c.bucket, c.dims_key], set_={**added, "latency_sketch": merged}
-            )
-            .returning(c.bucket, c.dims_key, func.length(c.latency_sketch))
-        )
-        long += [(b, k) for b, k, size in connection.execute(statement) if size > COMPACT_BYTES]
+    insert = _insert(connection, table)
+    added = {name: c[name] + insert.excluded[name] for name in EXECUTION_SUMS}
+    merged = cast(c.latency_sketch.op("||")(insert.excluded.latency_sketch), LargeBinary)
+    statement = insert.on_conflict_do_update(
+        index_elements=[c.bucket, c.dims_key], set_={**added, "latency_sketch": merged}
+    ).returning(c.bucket, c.dims_key, func.length(c.latency_sketch))
+    long = [(b, k) for b, k, size in connection.execute(statement, rows) if size > COMPACT_BYTES]
     if long:
         compact(connection, table, long)
 
@@ -335,12 +335,13 @@ def compact(connection: Connection, table: Table, cells: Sequence[tuple[datetime
 
 
 def upsert_usage(connection: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
-    """Add rows to a usage rollup."""
+    """Add rows to a usage rollup (one statement for all rows, as `upsert_executions`)."""
+    if not rows:
+        return
     c = table.c
-    for first in range(0, len(rows), ROWS_PER_STATEMENT):
-        insert = _insert(connection, table)
-        statement = insert.values(rows[first : first + ROWS_PER_STATEMENT]).on_conflict_do_update(
-            index_elements=[c.bucket, c.dims_key],
-            set_={name: c[name] + insert.excluded[name] for name in USAGE_SUMS},
-        )
-        connection.execute(statement)
+    insert = _insert(connection, table)
+    statement = insert.on_conflict_do_update(
+        index_elements=[c.bucket, c.dims_key],
+        set_={name: c[name] + insert.excluded[name] for name in USAGE_SUMS},
+    )
+    connection.execute(statement, rows)
