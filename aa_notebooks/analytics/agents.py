@@ -12,9 +12,10 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from aa_notebooks.analytics.filters import EXECUTIONS, agent_match, in_scope, in_window, is_success
 from aa_notebooks.analytics.frames import ratio, to_frame
-from aa_notebooks.analytics.pairs import Pair, grouped, load_pairs, totals
+from aa_notebooks.analytics.pairs import Pair, grouped, totals
 from aa_notebooks.analytics.periods import Window
 from aa_notebooks.analytics.results import AgentStats, Table
+from aa_notebooks.analytics.rollup_source import window_sums
 from aa_notebooks.analytics.source import Source
 from aa_notebooks.analytics.timeseries import timeseries
 from aa_notebooks.errors import InvalidInputError, NotFoundError
@@ -85,8 +86,8 @@ def top_agents(source: Source, window: Window, limit: int) -> Table:
     """
     check_limit(limit)
     with source.connect() as connection:
-        pairs = load_pairs(source, window, connection)
-    return top_agents_from(source, window, pairs, limit)
+        sums = window_sums(source, window, connection, moved=False, percentiles=False)
+    return top_agents_from(source, window, sums.pairs, limit)
 
 
 def check_limit(limit: int) -> None:

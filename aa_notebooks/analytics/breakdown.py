@@ -13,24 +13,23 @@ from __future__ import annotations
 
 from aa_notebooks.analytics.agents import check_limit, top_agents_from
 from aa_notebooks.analytics.costs import cost_by_model_from
-from aa_notebooks.analytics.model_split import execution_sums, load_moved, split_by_model
-from aa_notebooks.analytics.overview import latency, overview_from
-from aa_notebooks.analytics.pairs import load_pairs
+from aa_notebooks.analytics.model_split import execution_sums, split_by_model
+from aa_notebooks.analytics.overview import overview_from
 from aa_notebooks.analytics.periods import Window
 from aa_notebooks.analytics.results import Breakdown
+from aa_notebooks.analytics.rollup_source import window_sums
 from aa_notebooks.analytics.source import Source
 
 
-def breakdown(source: Source, window: Window, limit: int) -> Breakdown:
-    """The window's overview, its `limit` top agents and its cost by model."""
+def breakdown(source: Source, window: Window, limit: int, exact: bool = False) -> Breakdown:
+    """The window's overview, its `limit` top agents and its cost by model; from the rollups
+    where they answer, unless `exact` (`rollup_source`)."""
     check_limit(limit)
     with source.connect() as connection:
-        pairs = load_pairs(source, window, connection)
-        percentiles = latency(source, window, connection)
-        moved = load_moved(source, window, connection)
-    split = split_by_model(execution_sums(pairs), moved)
+        sums = window_sums(source, window, connection, exact=exact)
+    split = split_by_model(execution_sums(sums.pairs), sums.moved)
     return Breakdown(
-        overview=overview_from(source, window, pairs, percentiles, split),
-        top_agents=top_agents_from(source, window, pairs, limit),
+        overview=overview_from(source, window, sums, split),
+        top_agents=top_agents_from(source, window, sums.pairs, limit),
         cost_by_model=cost_by_model_from(source, window, split),
     )

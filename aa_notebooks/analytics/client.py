@@ -97,15 +97,16 @@ class Analytics:
         start_date: Day = None,
         end_date: Day = None,
         unpriced: bool = True,
+        exact: bool = False,
     ) -> Overview:
         """Dashboard summary: executions, success rate, latency percentiles, cost, tokens.
 
         `unpriced=False` skips looking for unpriced models in the usage rows (a join over them),
         for a window only compared against; its `unpriced_models` then names only executions'
-        own models.
+        own models. `exact=True` reads only the raw rows, not the rollups (an audit).
         """
         window = self.window(period, start_date, end_date)
-        return overview.overview(self._source, window, unpriced)
+        return overview.overview(self._source, window, unpriced, exact)
 
     def executions(
         self,
@@ -185,10 +186,13 @@ class Analytics:
         start_date: Day = None,
         end_date: Day = None,
         limit: int = 10,
+        exact: bool = False,
     ) -> Breakdown:
         """`overview`, `top_agents` and `cost_summary(by="model")` of one window in one pass:
-        the same results, for a third of the database's work (what the dashboard shows)."""
-        return breakdown(self._source, self.window(period, start_date, end_date), limit)
+        the same results, for a third of the database's work (what the dashboard shows).
+        `exact=True` reads only the raw rows, not the rollups."""
+        window = self.window(period, start_date, end_date)
+        return breakdown(self._source, window, limit, exact)
 
     def active_users(
         self, period: Period = None, *, start_date: Day = None, end_date: Day = None

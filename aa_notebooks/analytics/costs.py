@@ -22,13 +22,12 @@ from aa_notebooks.analytics.model_split import (
     Model,
     Sums,
     execution_sums,
-    load_moved,
     split_by_model,
     split_notes,
 )
-from aa_notebooks.analytics.pairs import load_pairs
 from aa_notebooks.analytics.periods import Window
 from aa_notebooks.analytics.results import Table
+from aa_notebooks.analytics.rollup_source import window_sums
 from aa_notebooks.analytics.source import Source
 from aa_notebooks.errors import InvalidInputError
 from aa_notebooks.pricing import is_priced
@@ -121,9 +120,9 @@ def cost_summary(source: Source, window: Window, by: str) -> Table:
         raise InvalidInputError(f"by must be one of {', '.join(COST_BY)}; got {by!r}")
     if by == "model":
         with source.connect() as connection:
-            pairs = load_pairs(source, window, connection)
-            moved = load_moved(source, window, connection)
-        return cost_by_model_from(source, window, split_by_model(execution_sums(pairs), moved))
+            sums = window_sums(source, window, connection, percentiles=False)
+        split = split_by_model(execution_sums(sums.pairs), sums.moved)
+        return cost_by_model_from(source, window, split)
     with source.connect() as connection:
         rows = [
             dict(r._mapping) for q in _grouped(source, window, by) for r in connection.execute(q)

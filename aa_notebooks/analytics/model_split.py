@@ -23,7 +23,6 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Connection, RowMapping, distinct, func, select, text
-from sqlalchemy.sql import Select
 from sqlalchemy.sql.elements import ColumnElement
 
 from aa_notebooks.analytics.filters import EXECUTIONS, TOKEN_USAGES, in_scope, in_window
@@ -137,12 +136,6 @@ def moved_rows(source: Source) -> list[ColumnElement[bool]]:
     ]
 
 
-def moved_query(source: Source, window: Window) -> Select[Any]:
-    """The window's moved usage rows, summed per (row model, execution model)."""
-    keys, measures, groups = moved_columns(source)
-    return select(*keys, *measures).where(in_window(window), *moved_rows(source)).group_by(*groups)
-
-
 def read_moved(source: Source, row: RowMapping) -> MovedUsage:
     """A MovedUsage from a row with the columns of `moved_columns`."""
     return MovedUsage(
@@ -171,10 +164,19 @@ def favour_index_probes(source: Source, connection: Connection) -> None:
 
 def load_moved(source: Source, window: Window, connection: Connection) -> list[MovedUsage]:
     """The window's moved usage rows; none when the database has no usage table."""
+    return load_moved_where(source, in_window(window), connection)
+
+
+def load_moved_where(
+    source: Source, started: ColumnElement[bool], connection: Connection
+) -> list[MovedUsage]:
+    """The moved usage rows of the executions that meet `started`; none when the database has
+    no usage table."""
     if not source.has("tokenusages"):
         return []
     favour_index_probes(source, connection)
-    query = moved_query(source, window)
+    keys, measures, groups = moved_columns(source)
+    query = select(*keys, *measures).where(started, *moved_rows(source)).group_by(*groups)
     return [read_moved(source, row._mapping) for row in connection.execute(query)]
 
 

@@ -1,4 +1,4 @@
-"""`overview`: the dashboard summary in three queries over the window.
+"""`overview`: the dashboard summary in three queries over the window (`rollup_source`).
 
 The window's (agent, model) sums (`pairs`) add up to the totals and also give the active agents.
 A second query computes the latency percentiles alone, reading only the narrow covering index.
@@ -13,59 +13,45 @@ from __future__ import annotations
 from collections.abc import Iterable
 from decimal import Decimal
 
-from sqlalchemy import Connection, select
-
-from aa_notebooks.analytics.dialect import Percentiles, quantize_money
-from aa_notebooks.analytics.filters import EXECUTIONS, STATUSES, in_scope, in_window
+from aa_notebooks.analytics.dialect import quantize_money
+from aa_notebooks.analytics.filters import STATUSES
 from aa_notebooks.analytics.frames import ratio
 from aa_notebooks.analytics.model_split import (
     Model,
     execution_sums,
-    load_moved,
     split_by_model,
     unpriced_models,
 )
-from aa_notebooks.analytics.pairs import Pair, load_pairs, totals
+from aa_notebooks.analytics.pairs import totals
 from aa_notebooks.analytics.periods import Window
 from aa_notebooks.analytics.results import Overview
+from aa_notebooks.analytics.rollup_source import WindowSums, window_sums
 from aa_notebooks.analytics.source import Source
 
 PROJECTION_DAYS = 30
 
 
-def overview(source: Source, window: Window, unpriced: bool = True) -> Overview:
+def overview(
+    source: Source, window: Window, unpriced: bool = True, exact: bool = False
+) -> Overview:
     """Totals, success rate, latency, cost, tokens and agents of the executions in `window`.
 
     `unpriced=False` leaves out the search for unpriced models among the usage rows (a join),
     for a comparison window whose warnings are not shown; only the executions' models are
-    checked then.
+    checked then. `exact=True` reads only the raw rows, not the rollups (`rollup_source`).
     """
     with source.connect() as connection:
-        pairs = load_pairs(source, window, connection)
-        percentiles = latency(source, window, connection)
-        moved = load_moved(source, window, connection) if unpriced else []
-    models = split_by_model(execution_sums(pairs), moved)
-    return overview_from(source, window, pairs, percentiles, models)
-
-
-def latency(source: Source, window: Window, connection: Connection) -> Percentiles:
-    """P50/P95/P99 of the window's execution times, reading only the narrow covering index."""
-    c = EXECUTIONS.c
-    query = select(source.dialect.latency_percentiles(c.execution_time_ms)).where(
-        in_window(window), *in_scope(source.user_id)
-    )
-    return source.dialect.read_percentiles(connection.execute(query).scalar_one())
+        sums = window_sums(source, window, connection, moved=unpriced, exact=exact)
+    models = split_by_model(execution_sums(sums.pairs), sums.moved)
+    return overview_from(source, window, sums, models)
 
 
 def overview_from(
-    source: Source,
-    window: Window,
-    pairs: list[Pair],
-    percentiles: Percentiles,
-    models: Iterable[Model],
+    source: Source, window: Window, sums: WindowSums, models: Iterable[Model]
 ) -> Overview:
     """The overview that the window's (agent, model) sums and latency percentiles add up to;
     `models` are those of its cost by model (the executions' and their usage rows')."""
+    pairs, percentiles = sums.pairs, sums.percentiles
     total, cost = totals(pairs)
     agents = {pair.agent for pair in pairs}
     agents.discard((None, None))  # executions attributed to no agent
@@ -87,4 +73,6 @@ def overview_from(
         total_tokens=total["tokens"],
         active_agents=len(agents),
         unpriced_models=unpriced_models(models),
+        source=sums.source,
+        percentile_bound=sums.percentile_bound,
     )

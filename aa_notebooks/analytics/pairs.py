@@ -17,6 +17,7 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Connection, func, select
+from sqlalchemy.sql.elements import ColumnElement
 
 from aa_notebooks.analytics.filters import EXECUTIONS, STATUSES, agent_groups, in_scope, in_window
 from aa_notebooks.analytics.periods import Window
@@ -46,6 +47,13 @@ class Pair:
 
 def load_pairs(source: Source, window: Window, connection: Connection) -> list[Pair]:
     """The window's executions (in the client's scope) summed per (agent, model)."""
+    return load_pairs_where(source, in_window(window), connection)
+
+
+def load_pairs_where(
+    source: Source, started: ColumnElement[bool], connection: Connection
+) -> list[Pair]:
+    """The executions (in the client's scope) that meet `started`, summed per (agent, model)."""
     c = EXECUTIONS.c
     agent_id, by_name = agent_groups()
     query = (
@@ -63,7 +71,7 @@ def load_pairs(source: Source, window: Window, connection: Connection) -> list[P
             func.sum(c.output_tokens).label("output"),
             func.sum(c.total_tokens).label("tokens"),
         )
-        .where(in_window(window), *in_scope(source.user_id))
+        .where(started, *in_scope(source.user_id))
         .group_by(source.dialect.group_key(agent_id), by_name, c.model_name)
     )
     return [

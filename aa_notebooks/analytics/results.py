@@ -88,6 +88,11 @@ class Overview(Readable):
     """Distinct agents: agent_id where set, else agent_name."""
     unpriced_models: tuple[str, ...]
     """Models in the window that pricing does not know: their executions cost $0 here."""
+    source: str = "raw"
+    """"rollup" when the hourly/daily rollups answered part of the window, else "raw"; counts,
+    sums and costs are the same either way."""
+    percentile_bound: float = 0.0
+    """The percentiles' relative bound: 0 when exact, 0.01 when read from the latency sketches."""
 
     def to_frame(self) -> pd.DataFrame:
         """One row with every metric; statuses as `<status>_executions`, money as floats."""
@@ -126,9 +131,16 @@ class Overview(Readable):
         return f"{self.window.label}, {self.scope}: {executions} executions, {cost}"
 
     def _notes(self) -> list[str]:
-        if not self.unpriced_models:
-            return []
-        return [f"Unpriced models (their executions show $0): {', '.join(self.unpriced_models)}"]
+        notes = []
+        if self.unpriced_models:
+            models = ", ".join(self.unpriced_models)
+            notes.append(f"Unpriced models (their executions show $0): {models}")
+        if self.percentile_bound:
+            notes.append(
+                f"Percentiles from the rollups' latency sketches, within "
+                f"{self.percentile_bound:.0%} of exact (exact=True / --exact reads the raw rows)"
+            )
+        return notes
 
     def __str__(self) -> str:
         return render.text(

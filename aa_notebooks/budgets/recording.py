@@ -32,6 +32,7 @@ from aa_notebooks.budgets.transactions import write_transaction
 from aa_notebooks.budgets.window import Window, utc
 from aa_notebooks.db.engine import get_engine
 from aa_notebooks.db.records import AgentExecutionCreate
+from aa_notebooks.db.rollups.record import begin_writing, record_rollups
 
 log = logging.getLogger(__name__)
 
@@ -93,7 +94,9 @@ def record_execution(
     with write_transaction(engine) as connection:
         if (user_id := row.get("user_id")) is not None:
             ensure_user(connection, caps, user_id)
+        begin_writing(connection)
         connection.execute(EXECUTIONS.insert().values(**row))
+        record_rollups(connection, [row])
         recorded = apply_spend(connection, [row], now=now)
     if recorded:
         on_alerts(engine.url)

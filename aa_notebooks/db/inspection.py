@@ -15,7 +15,14 @@ from sqlalchemy import func, inspect, select
 from sqlalchemy.engine import URL
 
 from aa_notebooks.db.engine import connection_errors, get_engine
-from aa_notebooks.db.schema import DOCUMENT_TABLES, AgentExecution, Base, KitMetadata, table_of
+from aa_notebooks.db.schema import (
+    DOCUMENT_TABLES,
+    ROLLUP_TABLES,
+    AgentExecution,
+    Base,
+    KitMetadata,
+    table_of,
+)
 from aa_notebooks.db.url import mask_url
 
 # The product document's columns per table (its DDL); users(id) is all its foreign keys need.
@@ -64,6 +71,11 @@ _FEATURES: dict[tuple[str, str], str] = {
         "otelstagedtraces",
         "*",
     ): "OTLP ingest of traces that arrive in pieces (whole ones still work)",
+    **{
+        (table, "*"): "rollups for big windows (analytics reads the raw rows; "
+        "`aa-notebooks rollups enable` creates them)"
+        for table in ROLLUP_TABLES
+    },
     ("apitokens", "*"): "stored API tokens (the API takes AA_API_TOKEN, or your app's own auth)",
 }
 

@@ -144,3 +144,19 @@ def otel_nesting_and_cache_tokens(connection: Connection) -> None:
     add_column(connection, "executiontraces", "depth")
     add_column(connection, "tokenusages", "cache_read_tokens")
     add_column(connection, "tokenusages", "cache_write_tokens")
+
+
+@migration
+def rollup_tables(connection: Connection) -> None:
+    """Hourly and daily rollups of the executions and of cost by model's usage rows, filled from
+    the rows already there, with the triggers that mark hours changed behind them."""
+    from aa_notebooks.db.rollups.rebuild import rebuild_in
+    from aa_notebooks.db.rollups.triggers import install_triggers
+    from aa_notebooks.db.schema import ROLLUP_TABLES
+
+    present = set(inspect(connection).get_table_names())
+    for name in ROLLUP_TABLES:
+        Base.metadata.tables[name].create(connection, checkfirst=True)
+    install_triggers(connection)
+    if not set(ROLLUP_TABLES) <= present:
+        rebuild_in(connection)

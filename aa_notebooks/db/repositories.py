@@ -24,6 +24,7 @@ from aa_notebooks.db.records import (
     TokenUsageCreate,
     validated,
 )
+from aa_notebooks.db.rollups.record import begin_writing, record_rollups
 from aa_notebooks.db.schema import (
     AgentExecution,
     Base,
@@ -60,6 +61,13 @@ class _Repository(Generic[ModelT]):
         row.update({k: v for k, v in extra.items() if v is not None})
         return row
 
+    def _adding(self, session: Session) -> None:
+        """Before an insert (executions and usage rows: it reaches the rollups by `_added`)."""
+
+    def _added(self, session: Session, rows: list[Mapping[str, Any]]) -> None:
+        """Rows just inserted, in the session's transaction (executions and usage rows add
+        to the rollups)."""
+
     def _missing_columns(self, session: Session) -> tuple[str, ...]:
         """Mapped columns the attached database lacks (the kit's additions, on an AgentOS one)."""
         bind = session.get_bind()
@@ -79,7 +87,9 @@ class _Repository(Generic[ModelT]):
 
         def work(session: Session) -> ModelT | None:
             # A Core INSERT names only the given columns; the ORM would name every mapped one.
+            self._adding(session)
             session.execute(table_of(self.model).insert().values(**row))
+            self._added(session, [row])
             if commit:
                 session.commit()
             return session.get(self.model, row["id"], options=self._load_options(session))
@@ -116,7 +126,10 @@ class _Repository(Generic[ModelT]):
         prepared = (self._to_row(r) for r in rows) if validate else trusted
 
         def work(session: Session) -> int:
-            count = bulk_insert_rows(session.connection(), table_of(self.model), prepared)
+            written = list(prepared)
+            self._adding(session)
+            count = bulk_insert_rows(session.connection(), table_of(self.model), written)
+            self._added(session, written)
             session.commit()
             return count
 
@@ -141,6 +154,12 @@ class AgentExecutionRepository(_Repository[AgentExecution]):
         owner = uuid.UUID(str(user_id)) if user_id is not None else None
         return self._create(data, commit, user_id=owner)
 
+    def _adding(self, session: Session) -> None:
+        begin_writing(session.connection())
+
+    def _added(self, session: Session, rows: list[Mapping[str, Any]]) -> None:
+        record_rollups(session.connection(), rows)
+
 
 class ExecutionTraceRepository(_Repository[ExecutionTrace]):
     """ReAct trace steps."""
@@ -164,6 +183,12 @@ class TokenUsageRepository(_Repository[TokenUsage]):
     def create(self, data: TokenUsageCreate | Mapping[str, Any], *, commit: bool = True) -> Any:
         """Record one component's token usage."""
         return self._create(data, commit)
+
+    def _adding(self, session: Session) -> None:
+        begin_writing(session.connection())
+
+    def _added(self, session: Session, rows: list[Mapping[str, Any]]) -> None:
+        record_rollups(session.connection(), attached=rows)
 
 
 class BudgetAlertRepository(_Repository[BudgetAlert]):

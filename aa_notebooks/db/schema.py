@@ -21,6 +21,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     Numeric,
     String,
     Table,
@@ -378,5 +379,97 @@ class OtelStagedTrace(Base):
 
     __table_args__ = (Index("ix_otelstagedtraces_last_seen", "last_seen"),)
 
+
+class _ExecutionRollup:
+    """Executions of one (user, agent, model, status, flow) that started in one hour or day."""
+
+    bucket: Mapped[datetime] = mapped_column(UTCDateTime, primary_key=True)
+    dims_key: Mapped[str] = mapped_column(String(32), primary_key=True)
+    """A digest of the six dimensions below (NULLs included), so they form one key."""
+    user_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    agent_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    agent_name: Mapped[str | None] = mapped_column(String)
+    model_name: Mapped[str | None] = mapped_column(String)
+    status: Mapped[str] = mapped_column(String(16), nullable=False)
+    flow_id: Mapped[str | None] = mapped_column(String)
+    executions: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    time_count: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    time_sum: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    input_count: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    input_tokens: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    output_count: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    output_tokens: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    total_tokens: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    cost_micro_usd: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    latency_sketch: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
+    """execution_time_ms as a mergeable sketch (aa_notebooks.db.rollups.sketch)."""
+
+
+class ExecutionRollupHour(_ExecutionRollup, Base):
+    """Hourly rollup of the executions (kept by the write paths; `aa-notebooks rollups`)."""
+
+    __tablename__ = "rollup_executions_hour"
+
+
+class ExecutionRollupDay(_ExecutionRollup, Base):
+    """Daily rollup of the executions: a 90-day window reads 90 buckets, not 2,160."""
+
+    __tablename__ = "rollup_executions_day"
+
+
+class _UsageRollup:
+    """Usage rows of one model in executions of another model, per user and hour or day: what
+    cost by model moves from the execution's model to the row's (`analytics.model_split`)."""
+
+    bucket: Mapped[datetime] = mapped_column(UTCDateTime, primary_key=True)
+    dims_key: Mapped[str] = mapped_column(String(32), primary_key=True)
+    user_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    row_model: Mapped[str | None] = mapped_column(String)
+    execution_model: Mapped[str | None] = mapped_column(String)
+    executions: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    """Executions with such rows (each counted once per row model)."""
+    input_tokens: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    output_tokens: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    cost_micro_usd: Mapped[int] = mapped_column(BigInteger, nullable=False)
+
+
+class UsageRollupHour(_UsageRollup, Base):
+    """Hourly rollup of the usage rows whose model is not their execution's."""
+
+    __tablename__ = "rollup_usage_hour"
+
+
+class UsageRollupDay(_UsageRollup, Base):
+    """Daily rollup of the usage rows whose model is not their execution's."""
+
+    __tablename__ = "rollup_usage_day"
+
+
+class RollupDirtyHour(Base):
+    """An hour whose rows changed behind the rollups (a delete, an update, another program's
+    insert, recorded by triggers): read raw until `aa-notebooks rollups rebuild` repairs it."""
+
+    __tablename__ = "rollup_dirty_hours"
+
+    hour: Mapped[datetime] = mapped_column(UTCDateTime, primary_key=True)
+
+
+class RollupWriting(Base):
+    """Holds a row only inside a kit write path's transaction (SQLite), so the marking triggers
+    skip the rows that path adds to the rollups itself; no other connection ever sees the row."""
+
+    __tablename__ = "rollup_writing"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+
+
+ROLLUP_TABLES = (
+    "rollup_executions_hour",
+    "rollup_executions_day",
+    "rollup_usage_hour",
+    "rollup_usage_day",
+    "rollup_dirty_hours",
+    "rollup_writing",
+)
 
 DOCUMENT_TABLES = ("users", "agentexecutions", "executiontraces", "tokenusages", "budgetalerts")

@@ -5,15 +5,19 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Engine, inspect, select
+from sqlalchemy import Engine, event, inspect, select
 from sqlalchemy.engine import URL
 
 from aa_notebooks.db.engine import connection_errors, get_engine
 from aa_notebooks.db.migrations import mark_all_applied, migrate
+from aa_notebooks.db.rollups.setup import on_create
 from aa_notebooks.db.schema import DOCUMENT_TABLES, Base, KitMetadata, table_of
 from aa_notebooks.db.url import mask_url
 
 SCHEMA_VERSION = "1"
+# The rollup tables get their triggers, and their rows from any executions already there, in the
+# transaction that creates them.
+event.listen(Base.metadata, "after_create", on_create)
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,8 @@ from sqlalchemy.engine import URL
 
 from aa_notebooks.db.bulk import load_settings, rebuilt_indexes
 from aa_notebooks.db.engine import connection_errors, get_engine
+from aa_notebooks.db.rollups.rebuild import rebuild_in
+from aa_notebooks.db.rollups.record import begin_writing, end_writing
 from aa_notebooks.db.schema import AgentExecution, ExecutionTrace, TokenUsage, table_of
 from aa_notebooks.db.setup import init_db
 from aa_notebooks.db.url import mask_url
@@ -70,8 +72,11 @@ def seed_database(
             refuse_existing(connection)
             deleted = 0
         users = write_users(connection)
+        begin_writing(connection)
         with rebuilt_indexes(connection, tables):
             written = write_executions(connection, plan, progress=progress)
+        end_writing(connection)
+        rebuild_in(connection)  # the rollups, from the rows just written, in this transaction
         budgets = write_budget_alerts(connection, budget_alerts(connection, moment))
     return SeedReport(
         url=mask_url(engine.url.set(drivername=engine.url.get_backend_name())),

@@ -27,6 +27,7 @@ from aa_notebooks.budgets import apply_spend
 from aa_notebooks.budgets.capabilities import capabilities
 from aa_notebooks.budgets.ledger import Spend, add_spend, spends
 from aa_notebooks.budgets.transactions import write_transaction
+from aa_notebooks.db.rollups.record import begin_writing, record_rollups
 from aa_notebooks.db.schema import (
     AgentExecution,
     ExecutionTrace,
@@ -64,6 +65,7 @@ def write_batch(engine: Engine, records: Sequence[ExecutionRecord]) -> BatchResu
         if replacing := [record for record in unique if record.replaces]:
             _remove_replaced(connection, replacing)
         _add_missing_users(connection, {r.execution["user_id"] for r in unique} - {None})
+        begin_writing(connection)
         rows = _fit(connection, _EXECUTIONS, [r.execution for r in unique])
         inserted = insert_new(connection, _EXECUTIONS, rows, returning=True)
         new = [r for r in unique if r.id in inserted]
@@ -71,11 +73,18 @@ def write_batch(engine: Engine, records: Sequence[ExecutionRecord]) -> BatchResu
         usages = [row for r in new for row in r.usages]
         insert_rows(connection, _TRACES, _fit(connection, _TRACES, traces))
         insert_rows(connection, _USAGES, _fit(connection, _USAGES, usages))
-        for table, children in (
-            (_TRACES, [row for r in attached for row in r.traces]),
-            (_USAGES, [row for r in attached for row in r.usages]),
-        ):
-            insert_new(connection, table, _fit(connection, table, children))
+        later_traces = [row for r in attached for row in r.traces]
+        insert_new(connection, _TRACES, _fit(connection, _TRACES, later_traces))
+        later_usages = [row for r in attached for row in r.usages]
+        stored = insert_new(
+            connection, _USAGES, _fit(connection, _USAGES, later_usages), returning=True
+        )
+        record_rollups(
+            connection,
+            [r.execution for r in new],
+            usages,
+            [row for row in later_usages if row["id"] in stored],
+        )
         if new:
             alerts = apply_spend(connection, [r.execution for r in new])
     return BatchResult(len(new), alerts)

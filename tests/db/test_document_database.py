@@ -62,7 +62,8 @@ def test_check_db_names_missing_parts_and_features(document_db: str) -> None:
     assert report.ok and not report.complete  # the document's schema is whole; additions lack
     assert sorted(report.missing_tables) == [
         "apitokens", "budgetalertevents", "budgetspendledger", "otelstagedspans",
-        "otelstagedtraces",
+        "otelstagedtraces", "rollup_dirty_hours", "rollup_executions_day",
+        "rollup_executions_hour", "rollup_usage_day", "rollup_usage_hour", "rollup_writing",
     ]  # fmt: skip
     assert report.missing_columns == {
         "users": ["username", "email"],
@@ -75,6 +76,7 @@ def test_check_db_names_missing_parts_and_features(document_db: str) -> None:
     assert "missing column agentexecutions.flow_id" in text_report
     assert "disabled: flow-scoped budgets" in text_report
     assert "disabled: agent- and flow-scoped budgets" in text_report
+    assert text_report.count("disabled: rollups for big windows") == 1
     assert "aa_test:***@" in text_report and ":aa_test@" not in text_report
     assert report.has("agentexecutions") and not report.has("agentexecutions", "flow_id")
 

@@ -157,6 +157,7 @@ def test_the_cost_by_model_indexes_reach_an_older_database(empty_db_url: str) ->
         "cost_by_model_indexes",
         "executions_grid_sort_indexes",
         "otel_nesting_and_cache_tokens",
+        "rollup_tables",
     ]
     assert _index_columns(empty_db_url, "tokenusages")["ix_tokenusages_execution_id"] == [
         "execution_id", "model", "cost_usd", "input_tokens", "output_tokens",

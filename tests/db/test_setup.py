@@ -14,7 +14,9 @@ def test_init_creates_every_table_once(empty_db_url: str) -> None:
     assert sorted(first.created_tables) == [
         "aa_notebooks_meta", "agentexecutions", "apitokens", "budgetalertevents",
         "budgetalerts", "budgetspendledger", "executiontraces", "otelstagedspans",
-        "otelstagedtraces", "tokenusages", "users",
+        "otelstagedtraces", "rollup_dirty_hours", "rollup_executions_day",
+        "rollup_executions_hour", "rollup_usage_day", "rollup_usage_hour", "rollup_writing",
+        "tokenusages", "users",
     ]  # fmt: skip
     second = init_db(empty_db_url)
     assert second.created_tables == [] and not second.foreign_database

@@ -16,6 +16,7 @@ from aa_notebooks.cli.commands import (
     demo,
     ingest,
     reports,
+    rollups,
     schedules,
     server,
     session,
@@ -27,7 +28,18 @@ from aa_notebooks.cli.parser import COMMAND_METAVAR, CommandParser
 
 PROG = {"cli": "aa-notebooks", "magic": "%agent_analytics"}
 COMMAND_MODULES = {
-    "cli": (session, analytics, budgets, database, ingest, reports, demo, schedules, server),
+    "cli": (
+        session,
+        analytics,
+        budgets,
+        database,
+        ingest,
+        rollups,
+        reports,
+        demo,
+        schedules,
+        server,
+    ),
     "magic": (session, analytics, budgets, database, reports, widgets),
 }
 

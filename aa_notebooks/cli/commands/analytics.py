@@ -33,7 +33,14 @@ def register(subcommands: Subcommands) -> list[argparse.ArgumentParser]:
         parsers.append(sub)
         return sub
 
-    add("overview", run_overview, "dashboard summary: executions, success rate, latency, cost")
+    overview = add(
+        "overview", run_overview, "dashboard summary: executions, success rate, latency, cost"
+    )
+    overview.add_argument(
+        "--exact",
+        action="store_true",
+        help="read only the raw rows, not the rollups (an audit; exact percentiles)",
+    )
 
     executions = add("executions", run_executions, "a page of executions, filtered and sorted")
     executions.add_argument("--page", type=positive_int, default=1, help="page number (from 1)")
@@ -102,7 +109,7 @@ def register(subcommands: Subcommands) -> list[argparse.ArgumentParser]:
 
 def run_overview(args: argparse.Namespace, context: CommandContext) -> Any:
     """Dashboard summary."""
-    return context.analytics().overview(**window_of(args))
+    return context.analytics().overview(**window_of(args), exact=args.exact)
 
 
 def run_executions(args: argparse.Namespace, context: CommandContext) -> Any:

@@ -1,0 +1,257 @@
+"""A window's sums read from the rollups where they answer and the raw rows elsewhere, merged.
+
+`window_sums` is what the overview, the breakdown, top agents and cost by model read: the
+(agent, model) sums (`pairs`), the usage rows that cost by model moves (`model_split`) and the
+latency percentiles. With rollups (the kit's own database, or one after `rollups enable`), whole
+days and hours come from them and the rest of the window (`rollup_plan`) from the raw rows; sums
+add, so counts, tokens and costs are exactly the raw ones. Percentiles stay exact (one more read
+of the window's durations) up to EXACT_PERCENTILES_UP_TO executions; above, they come from the
+merged latency sketches, within the sketches' relative accuracy, and the result says so.
+`exact=True` reads everything raw (an audit).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Connection, Table, and_, case, false, func, or_, select
+from sqlalchemy.sql.elements import ColumnElement
+
+from aa_notebooks.analytics.dialect import NO_PERCENTILES as NONE
+from aa_notebooks.analytics.dialect import PERCENTILE_FRACTIONS, Percentiles
+from aa_notebooks.analytics.filters import EXECUTIONS, STATUSES, in_scope, in_window
+from aa_notebooks.analytics.frames import rounded
+from aa_notebooks.analytics.model_split import MovedUsage, load_moved_where
+from aa_notebooks.analytics.pairs import COUNTS, Pair, load_pairs_where
+from aa_notebooks.analytics.periods import Window
+from aa_notebooks.analytics.rollup_plan import ReadPlan, Span, plan_window
+from aa_notebooks.analytics.source import Source
+from aa_notebooks.db.rollups.sketch import RELATIVE_ACCURACY, Sketch
+from aa_notebooks.db.schema import (
+    ROLLUP_TABLES,
+    ExecutionRollupDay,
+    ExecutionRollupHour,
+    RollupDirtyHour,
+    UsageRollupDay,
+    UsageRollupHour,
+    table_of,
+)
+
+RAW, ROLLUP = "raw", "rollup"
+EXACT_PERCENTILES_UP_TO = 100_000
+"""Executions in a window up to which its percentiles are computed exactly from the raw rows."""
+_EXECUTION_TABLES = (table_of(ExecutionRollupHour), table_of(ExecutionRollupDay))
+_USAGE_TABLES = (table_of(UsageRollupHour), table_of(UsageRollupDay))
+_DIRTY = table_of(RollupDirtyHour)
+
+
+@dataclass(frozen=True)
+class WindowSums:
+    """What the overview and the breakdown need of a window, and where it came from."""
+
+    pairs: list[Pair]
+    moved: list[MovedUsage]
+    percentiles: Percentiles
+    source: str
+    """"rollup" when any part came from the rollups, else "raw"."""
+    percentile_bound: float
+    """The percentiles' relative bound: 0 when exact, else the sketches' accuracy."""
+
+
+def window_sums(
+    source: Source,
+    window: Window,
+    connection: Connection,
+    *,
+    moved: bool = True,
+    percentiles: bool = True,
+    exact: bool = False,
+) -> WindowSums:
+    """The window's (agent, model) sums, moved usage rows (unless `moved` is False) and
+    latency percentiles (unless `percentiles` is False); `exact` reads only the raw rows."""
+    plan = None if exact else read_plan(source, window, connection)
+    if plan is None:
+        pairs = load_pairs_where(source, in_window(window), connection)
+        latencies = exact_percentiles(source, window, connection) if percentiles else NONE
+        found = load_moved_where(source, in_window(window), connection) if moved else []
+        return WindowSums(pairs, found, latencies, RAW, 0.0)
+    raw = in_spans(EXECUTIONS.c.started_at, plan.raw)
+    pairs = merge_pairs([
+        *(load_pairs_where(source, raw, connection) if plan.raw else []),
+        *rollup_pairs(source, plan, connection),
+    ])  # fmt: skip
+    if not percentiles:
+        latencies, bound = NONE, 0.0
+    elif sum(pair.counts["executions"] for pair in pairs) <= EXACT_PERCENTILES_UP_TO:
+        latencies, bound = exact_percentiles(source, window, connection), 0.0
+    else:
+        latencies, bound = sketch_percentiles(source, plan, connection), RELATIVE_ACCURACY
+    found = []
+    if moved:
+        found = merge_moved([
+            *rollup_moved(source, plan, connection),
+            *(load_moved_where(source, raw, connection) if plan.raw else []),
+        ])  # fmt: skip
+    return WindowSums(pairs, found, latencies, ROLLUP, bound)
+
+
+def read_plan(source: Source, window: Window, connection: Connection) -> ReadPlan | None:
+    """How the rollups answer the window; None where they do not exist or hold none of it."""
+    if not all(source.has(table) for table in ROLLUP_TABLES):
+        return None
+    lower, upper = window.bounds()
+    hour = _DIRTY.c.hour
+    dirty = connection.execute(select(hour).where(hour >= lower, hour < upper)).scalars()
+    plan = plan_window(lower, upper, list(dirty))
+    return plan if plan.uses_rollups else None
+
+
+def in_spans(column: ColumnElement[Any], spans: Iterable[Span]) -> ColumnElement[bool]:
+    """`column` inside any of the spans."""
+    return or_(false(), *(and_(column >= start, column < end) for start, end in spans))
+
+
+def _rollup_spans(plan: ReadPlan) -> list[tuple[Table, list[Span]]]:
+    return [(table, spans) for table, spans in zip(_EXECUTION_TABLES, (plan.hours, plan.days),
+                                                   strict=True) if spans]  # fmt: skip
+
+
+def _scope(source: Source, table: Table) -> list[ColumnElement[bool]]:
+    return [] if source.user_id is None else [table.c.user_id == source.user_id]
+
+
+def rollup_pairs(source: Source, plan: ReadPlan, connection: Connection) -> list[Pair]:
+    """The rollups' (agent, model) sums over the plan's hours and days."""
+    found = []
+    for table, spans in _rollup_spans(plan):
+        c = table.c
+        by_name = case((c.agent_id.is_(None), c.agent_name)).label("by_name")
+        query = (
+            select(
+                c.agent_id,
+                by_name,
+                func.max(source.dialect.text_order(c.agent_name)).label("agent_name"),
+                c.model_name,
+                func.sum(c.executions).label("executions"),
+                *(
+                    func.sum(case((c.status == s, c.executions), else_=0)).label(s)
+                    for s in STATUSES
+                ),
+                func.sum(c.time_sum).label("time_sum"),
+                func.sum(c.time_count).label("time_count"),
+                func.sum(c.cost_micro_usd).label("cost"),
+                func.sum(c.input_tokens).label("input"),
+                func.sum(c.output_tokens).label("output"),
+                func.sum(c.total_tokens).label("tokens"),
+            )
+            .where(in_spans(c.bucket, spans), *_scope(source, table))
+            .group_by(c.agent_id, by_name, c.model_name)
+        )
+        found += [
+            Pair(
+                agent_id=row["agent_id"],
+                by_name=row["by_name"],
+                agent_name=row["agent_name"],
+                model=row["model_name"],
+                counts={name: int(row[name] or 0) for name in COUNTS},
+                cost=_money(row["cost"]),
+            )
+            for row in (r._mapping for r in connection.execute(query))
+        ]
+    return found
+
+
+def rollup_moved(source: Source, plan: ReadPlan, connection: Connection) -> list[MovedUsage]:
+    """The usage rollups' moved rows over the plan's hours and days."""
+    found = []
+    for table, spans in zip(_USAGE_TABLES, (plan.hours, plan.days), strict=True):
+        if not spans:
+            continue
+        c = table.c
+        query = (
+            select(
+                c.row_model,
+                c.execution_model,
+                func.sum(c.executions),
+                func.sum(c.input_tokens),
+                func.sum(c.output_tokens),
+                func.sum(c.cost_micro_usd),
+            )
+            .where(in_spans(c.bucket, spans), *_scope(source, table))
+            .group_by(c.row_model, c.execution_model)
+        )
+        found += [
+            MovedUsage(row_model, model, int(n), int(given or 0), int(out or 0), _money(cost))
+            for row_model, model, n, given, out, cost in connection.execute(query)
+        ]
+    return found
+
+
+def _money(micros: int | None) -> Decimal:
+    return Decimal(int(micros or 0)).scaleb(-6)
+
+
+def merge_pairs(pairs: Iterable[Pair]) -> list[Pair]:
+    """Pairs of the same (agent, model) added up."""
+    merged: dict[tuple[Any, ...], Pair] = {}
+    for pair in pairs:
+        key = (pair.agent_id, pair.by_name, pair.model)
+        if (seen := merged.get(key)) is None:
+            merged[key] = pair
+            continue
+        names = [name for name in (seen.agent_name, pair.agent_name) if name is not None]
+        merged[key] = Pair(
+            agent_id=pair.agent_id,
+            by_name=pair.by_name,
+            agent_name=max(names) if names else None,
+            model=pair.model,
+            counts={name: seen.counts[name] + pair.counts[name] for name in COUNTS},
+            cost=seen.cost + pair.cost,
+        )
+    return list(merged.values())
+
+
+def merge_moved(moved: Iterable[MovedUsage]) -> list[MovedUsage]:
+    """Moved rows of the same (row model, execution model) added up."""
+    merged: dict[tuple[Any, ...], MovedUsage] = {}
+    for rows in moved:
+        key = (rows.row_model, rows.execution_model)
+        seen = merged.get(key)
+        merged[key] = rows if seen is None else MovedUsage(
+            rows.row_model, rows.execution_model, seen.executions + rows.executions,
+            seen.input_tokens + rows.input_tokens, seen.output_tokens + rows.output_tokens,
+            seen.cost + rows.cost,
+        )  # fmt: skip
+    return list(merged.values())
+
+
+def exact_percentiles(source: Source, window: Window, connection: Connection) -> Percentiles:
+    """P50/P95/P99 of the window's execution times from the raw rows (the narrow index)."""
+    c = EXECUTIONS.c
+    query = select(source.dialect.latency_percentiles(c.execution_time_ms)).where(
+        in_window(window), *in_scope(source.user_id)
+    )
+    return source.dialect.read_percentiles(connection.execute(query).scalar_one())
+
+
+def sketch_percentiles(source: Source, plan: ReadPlan, connection: Connection) -> Percentiles:
+    """P50/P95/P99 from the rollups' merged sketches and the raw spans' durations."""
+    blobs: list[bytes] = []
+    for table, spans in _rollup_spans(plan):
+        query = select(table.c.latency_sketch).where(
+            in_spans(table.c.bucket, spans), *_scope(source, table)
+        )
+        blobs += connection.execute(query).scalars().all()
+    sketch = Sketch.decode(blobs)
+    if plan.raw:
+        c = EXECUTIONS.c
+        query = select(c.execution_time_ms).where(
+            in_spans(c.started_at, plan.raw), c.execution_time_ms.is_not(None),
+            *in_scope(source.user_id),
+        )  # fmt: skip
+        sketch.merge(Sketch.of(connection.execute(query).scalars()))
+    values = [sketch.quantile(fraction) for fraction in PERCENTILE_FRACTIONS]
+    return Percentiles(*(None if value is None else rounded(value) for value in values))

@@ -1,0 +1,125 @@
+"""Recompute the rollups of a span of days (or of the hours the triggers marked) from raw rows.
+
+For a database whose rows another program writes, run `aa-notebooks rollups rebuild --since`
+on a schedule, or install the triggers (`rollups enable`), which mark changed hours so that
+readers take them raw until the next rebuild. Exact under concurrent writers: SQLite runs it as
+the only writer; on PostgreSQL it locks the rollup tables EXCLUSIVE, so it waits for every writer
+that has already added to them and later writers add after it commits (as the spend ledger).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import Connection, Engine, delete, func, select
+
+from aa_notebooks.db.rollups.dims import day_of, utc_naive
+from aa_notebooks.db.rollups.raw import DAY, days_between, execution_rows, usage_rows
+from aa_notebooks.db.rollups.record import (
+    EXECUTION_DAY,
+    EXECUTION_HOUR,
+    EXECUTIONS,
+    USAGE_DAY,
+    USAGE_HOUR,
+    upsert_executions,
+    upsert_usage,
+)
+from aa_notebooks.db.schema import RollupDirtyHour, table_of
+
+DIRTY = table_of(RollupDirtyHour)
+ROLLUPS = (EXECUTION_HOUR, EXECUTION_DAY, USAGE_HOUR, USAGE_DAY)
+
+
+@dataclass(frozen=True)
+class RebuildReport:
+    """What a rebuild did."""
+
+    days: int
+    hour_rows: int
+    day_rows: int
+
+    def __str__(self) -> str:
+        return (
+            f"rebuilt the rollups of {self.days} day(s): {self.hour_rows:,} hourly and "
+            f"{self.day_rows:,} daily rows of executions"
+        )
+
+
+def lock_rollups(connection: Connection) -> None:
+    """On PostgreSQL, hold the rollup tables against other writers until commit."""
+    if connection.dialect.name == "postgresql":
+        names = ", ".join(table.name for table in (*ROLLUPS, DIRTY))
+        connection.exec_driver_sql(f"LOCK TABLE {names} IN EXCLUSIVE MODE")
+
+
+def data_span(connection: Connection) -> tuple[datetime, datetime] | None:
+    """The days [first, last + 1) that hold executions or rollup rows; None for none."""
+    started = EXECUTIONS.c.started_at
+    found = [
+        connection.execute(select(func.min(started), func.max(started))).one(),
+        connection.execute(
+            select(func.min(EXECUTION_DAY.c.bucket), func.max(EXECUTION_DAY.c.bucket))
+        ).one(),
+    ]
+    moments = [utc_naive(m) for pair in found for m in pair if m is not None]
+    if not moments:
+        return None
+    return day_of(min(moments)), day_of(max(moments)) + DAY
+
+
+def rebuild_days(connection: Connection, days: list[tuple[datetime, datetime]]) -> RebuildReport:
+    """Replace the rollups of these days by what the raw rows give, in the caller's
+    transaction (after `lock_rollups`); clears their dirty hours."""
+    hour_rows = day_rows = 0
+    for lower, upper in days:
+        for table in ROLLUPS:
+            connection.execute(delete(table).where(table.c.bucket >= lower, table.c.bucket < upper))
+        connection.execute(delete(DIRTY).where(DIRTY.c.hour >= lower, DIRTY.c.hour < upper))
+        hourly = execution_rows(connection, lower, upper)
+        rows = hourly.rows()
+        upsert_executions(connection, EXECUTION_HOUR, rows)
+        daily = hourly.days().rows()
+        upsert_executions(connection, EXECUTION_DAY, daily)
+        usage = usage_rows(connection, lower, upper)
+        upsert_usage(connection, USAGE_HOUR, usage.rows())
+        upsert_usage(connection, USAGE_DAY, usage.days().rows())
+        hour_rows += len(rows)
+        day_rows += len(daily)
+    return RebuildReport(len(days), hour_rows, day_rows)
+
+
+def rebuild_rollups(
+    engine: Engine, since: datetime | None = None, until: datetime | None = None
+) -> RebuildReport:
+    """Recompute the rollups of the whole days from `since` to `until` (default: all data)."""
+    with engine.begin() as connection:
+        if connection.dialect.name == "sqlite":
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+        return rebuild_in(connection, since, until)
+
+
+def rebuild_in(
+    connection: Connection, since: datetime | None = None, until: datetime | None = None
+) -> RebuildReport:
+    """`rebuild_rollups` in the caller's transaction."""
+    lock_rollups(connection)
+    span = data_span(connection)
+    if span is None:
+        connection.execute(delete(DIRTY))
+        return RebuildReport(0, 0, 0)
+    lower = span[0] if since is None else max(day_of(utc_naive(since)), span[0])
+    upper = span[1] if until is None else min(day_of(utc_naive(until) - timedelta.resolution)
+                                               + DAY, span[1])  # fmt: skip
+    return rebuild_days(connection, list(days_between(lower, upper)))
+
+
+def repair_dirty(engine: Engine) -> RebuildReport:
+    """Rebuild the days that hold hours marked by the triggers (changed behind the rollups)."""
+    with engine.begin() as connection:
+        if connection.dialect.name == "sqlite":
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+        lock_rollups(connection)
+        hours = connection.execute(select(DIRTY.c.hour)).scalars().all()
+        days = sorted({day_of(utc_naive(hour)) for hour in hours})
+        return rebuild_days(connection, [(day, day + DAY) for day in days])

@@ -1,0 +1,348 @@
+"""Keep the rollups current as rows are written: `record_rollups`, in the writer's transaction.
+
+Every write path that inserts executions or token usage rows calls `begin_writing` before its
+INSERTs (so the marking triggers leave its rows alone) and `record_rollups` after them, in the
+same transaction, with what it inserted. The new rows' sums go into their hour's and day's
+rollup rows with one upsert per table (`+` for sums, `||` for sketches: a merge in SQL, so
+concurrent writers never lose an increment and never read a row first). Rows are upserted in
+key order, so writers on PostgreSQL lock them in one order. A stored sketch that grows past
+COMPACT_BYTES is rewritten with one pair per bucket, under the row lock the upsert took.
+
+Cost by model's rollup counts an execution once per model its usage rows name besides its own:
+usage rows attached to an execution stored earlier are checked against the rows it already had.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+from sqlalchemy import Connection, LargeBinary, Table, cast, func, select, tuple_
+from sqlalchemy.dialects import postgresql, sqlite
+
+from aa_notebooks.db.rollups.dims import as_uuid, day_of, dims_key, hour_of, utc_naive
+from aa_notebooks.db.rollups.sketch import COMPACT_BYTES, Sketch, encode, key_of
+from aa_notebooks.db.rollups.state import has_rollups
+from aa_notebooks.db.rollups.triggers import WRITER_SETTING
+from aa_notebooks.db.schema import (
+    AgentExecution,
+    ExecutionRollupDay,
+    ExecutionRollupHour,
+    RollupWriting,
+    TokenUsage,
+    UsageRollupDay,
+    UsageRollupHour,
+    table_of,
+)
+
+EXECUTION_HOUR = table_of(ExecutionRollupHour)
+EXECUTION_DAY = table_of(ExecutionRollupDay)
+USAGE_HOUR = table_of(UsageRollupHour)
+USAGE_DAY = table_of(UsageRollupDay)
+EXECUTIONS = table_of(AgentExecution)
+USAGES = table_of(TokenUsage)
+WRITING = table_of(RollupWriting)
+EXECUTION_SUMS = (
+    "executions", "time_count", "time_sum", "input_count", "input_tokens", "output_count",
+    "output_tokens", "total_tokens", "cost_micro_usd",
+)  # fmt: skip
+USAGE_SUMS = ("executions", "input_tokens", "output_tokens", "cost_micro_usd")
+ROWS_PER_STATEMENT = 500
+_MICRO = Decimal("0.000001")
+
+Cell = tuple[datetime, str]
+"""(bucket, dims_key)"""
+
+
+def micros(cost: Any) -> int:
+    """A cost in USD as whole micro-dollars, rounded as NUMERIC(10,6) stores it."""
+    if cost is None:
+        return 0
+    return int(Decimal(str(cost)).quantize(_MICRO, rounding=ROUND_HALF_UP).scaleb(6))
+
+
+class ExecutionSums:
+    """Rollup rows being added up: per (bucket, dims_key), the sums and a sketch."""
+
+    def __init__(self) -> None:
+        self.sums: dict[Cell, list[int]] = {}
+        self.sketches: dict[Cell, dict[int, int]] = {}
+        self.dims: dict[str, tuple[Any, ...]] = {}
+
+    def add(self, bucket: datetime, dims: tuple[Any, ...], values: Sequence[int], key: int | None,
+            sign: int = 1) -> None:  # fmt: skip
+        """Add one execution's (or one group's) sums and latency bucket to a cell."""
+        digest = dims_key(dims)
+        self.dims[digest] = dims
+        cell = (bucket, digest)
+        sums = self.sums.get(cell)
+        if sums is None:
+            sums = self.sums[cell] = [0] * len(EXECUTION_SUMS)
+            self.sketches[cell] = {}
+        for position, value in enumerate(values):
+            sums[position] += sign * value
+        if key is not None:
+            counts = self.sketches[cell]
+            counts[key] = counts.get(key, 0) + sign
+
+    def days(self) -> ExecutionSums:
+        """The same sums per day."""
+        daily = ExecutionSums()
+        daily.dims = self.dims
+        for (hour, digest), sums in self.sums.items():
+            cell = (day_of(hour), digest)
+            total = daily.sums.setdefault(cell, [0] * len(EXECUTION_SUMS))
+            for position, value in enumerate(sums):
+                total[position] += value
+            counts = daily.sketches.setdefault(cell, {})
+            for key, count in self.sketches[(hour, digest)].items():
+                counts[key] = counts.get(key, 0) + count
+        return daily
+
+    def rows(self) -> list[dict[str, Any]]:
+        """The cells as rollup rows, in key order."""
+        rows = []
+        for (bucket, digest), sums in sorted(self.sums.items()):
+            user_id, agent_id, agent_name, model_name, status, flow_id = self.dims[digest]
+            rows.append({
+                "bucket": bucket, "dims_key": digest, "user_id": user_id, "agent_id": agent_id,
+                "agent_name": agent_name, "model_name": model_name, "status": status,
+                "flow_id": flow_id, **dict(zip(EXECUTION_SUMS, sums, strict=True)),
+                "latency_sketch": encode(self.sketches[(bucket, digest)]),
+            })  # fmt: skip
+        return rows
+
+
+def execution_dims(row: Mapping[str, Any]) -> tuple[Any, ...]:
+    """(user_id, agent_id, agent_name, model_name, status, flow_id) of an execution row."""
+    status = row.get("status")
+    return (
+        as_uuid(row.get("user_id")),
+        as_uuid(row.get("agent_id")),
+        row.get("agent_name"),
+        row.get("model_name"),
+        None if status is None else str(getattr(status, "value", status)),
+        row.get("flow_id"),
+    )
+
+
+def execution_values(row: Mapping[str, Any]) -> list[int]:
+    """An execution's contribution to EXECUTION_SUMS."""
+    time, given_in, given_out = (row.get(n) for n in ("execution_time_ms", "input_tokens",
+                                                      "output_tokens"))  # fmt: skip
+    return [
+        1,
+        time is not None,
+        time or 0,
+        given_in is not None,
+        given_in or 0,
+        given_out is not None,
+        given_out or 0,
+        row.get("total_tokens") or 0,
+        micros(row.get("cost_usd")),
+    ]
+
+
+class UsageSums:
+    """Moved usage being added up: per (bucket, dims_key) of (user, row model, execution
+    model), executions, tokens and cost."""
+
+    def __init__(self) -> None:
+        self.sums: dict[Cell, list[int]] = {}
+        self.dims: dict[str, tuple[Any, ...]] = {}
+
+    def add(self, bucket: datetime, dims: tuple[Any, ...], values: Sequence[int]) -> None:
+        digest = dims_key(dims)
+        self.dims[digest] = dims
+        sums = self.sums.setdefault((bucket, digest), [0] * len(USAGE_SUMS))
+        for position, value in enumerate(values):
+            sums[position] += value
+
+    def days(self) -> UsageSums:
+        daily = UsageSums()
+        daily.dims = self.dims
+        for (hour, digest), sums in self.sums.items():
+            total = daily.sums.setdefault((day_of(hour), digest), [0] * len(USAGE_SUMS))
+            for position, value in enumerate(sums):
+                total[position] += value
+        return daily
+
+    def rows(self) -> list[dict[str, Any]]:
+        rows = []
+        for (bucket, digest), sums in sorted(self.sums.items()):
+            user_id, row_model, execution_model = self.dims[digest]
+            rows.append({
+                "bucket": bucket, "dims_key": digest, "user_id": user_id, "row_model": row_model,
+                "execution_model": execution_model, **dict(zip(USAGE_SUMS, sums, strict=True)),
+            })  # fmt: skip
+        return rows
+
+
+def begin_writing(connection: Connection) -> None:
+    """Tell the marking triggers that this transaction's INSERTs reach the rollups by
+    `record_rollups` (which ends it): PostgreSQL a transaction-local setting, SQLite a row
+    in rollup_writing, invisible to others since SQLite runs one writer at a time."""
+    if not has_rollups(connection):
+        return
+    if connection.dialect.name == "postgresql":
+        connection.execute(select(func.set_config(WRITER_SETTING, "on", True)))
+    else:
+        connection.execute(WRITING.delete())
+        connection.execute(WRITING.insert().values(id=1))
+
+
+def end_writing(connection: Connection) -> None:
+    """Later INSERTs in this transaction are marked again."""
+    if connection.dialect.name == "postgresql":
+        connection.execute(select(func.set_config(WRITER_SETTING, "", True)))
+    else:
+        connection.execute(WRITING.delete())
+
+
+Owner = tuple[Any, Any, datetime]
+"""An execution's (user_id, model_name, start hour)."""
+
+
+def record_rollups(
+    connection: Connection,
+    executions: Sequence[Mapping[str, Any]] = (),
+    usages: Sequence[Mapping[str, Any]] = (),
+    attached: Sequence[Mapping[str, Any]] = (),
+) -> None:
+    """Add newly inserted rows to the rollups, in the caller's transaction.
+
+    `executions`: execution rows just inserted; `usages`: the usage rows of those executions
+    (all of them); `attached`: usage rows just inserted for executions stored earlier. Nothing
+    happens where the database has no rollups.
+    """
+    if not has_rollups(connection):
+        return
+    end_writing(connection)
+    if not (executions or usages or attached):
+        return
+    hourly = ExecutionSums()
+    owners: dict[Any, Owner] = {}
+    for row in executions:
+        started = row.get("started_at")
+        if started is None:
+            continue
+        hour = hour_of(utc_naive(started))
+        time = row.get("execution_time_ms")
+        hourly.add(hour, execution_dims(row), execution_values(row),
+                   None if time is None else key_of(time))  # fmt: skip
+        owners[row["id"]] = (as_uuid(row.get("user_id")), row.get("model_name"), hour)
+    moved = UsageSums()
+    _add_moved(moved, owners, usages, {})
+    if attached:
+        ids = {row["execution_id"] for row in attached} - {None}
+        stored_owners, earlier = _stored(connection, ids, {row["id"] for row in attached})
+        _add_moved(moved, stored_owners, attached, earlier)
+    upsert_executions(connection, EXECUTION_HOUR, hourly.rows())
+    upsert_executions(connection, EXECUTION_DAY, hourly.days().rows())
+    upsert_usage(connection, USAGE_HOUR, moved.rows())
+    upsert_usage(connection, USAGE_DAY, moved.days().rows())
+
+
+def _add_moved(
+    moved: UsageSums,
+    owners: Mapping[Any, Owner],
+    usages: Iterable[Mapping[str, Any]],
+    earlier: Mapping[Any, set[Any]],
+) -> None:
+    """Add the usage rows whose model is not their execution's; an execution counts once per
+    row model, unless it had a row of that model before (`earlier`)."""
+    counted: set[tuple[Any, Any]] = set()
+    for row in usages:
+        owner = owners.get(row.get("execution_id"))
+        if owner is None:
+            continue
+        user_id, model_name, hour = owner
+        model = row.get("model")
+        if model == model_name:
+            continue
+        seen = (row["execution_id"], model)
+        first = seen not in counted and model not in earlier.get(row["execution_id"], ())
+        counted.add(seen)
+        moved.add(hour, (user_id, model, model_name), [
+            int(first), row.get("input_tokens") or 0, row.get("output_tokens") or 0,
+            micros(row.get("cost_usd")),
+        ])  # fmt: skip
+
+
+def _stored(
+    connection: Connection, ids: set[Any], new_rows: set[Any]
+) -> tuple[dict[Any, Owner], dict[Any, set[Any]]]:
+    """Executions stored earlier: their owner, and the models of their other usage rows."""
+    if not ids:
+        return {}, {}
+    e, u = EXECUTIONS.c, USAGES.c
+    owners = {
+        row.id: (row.user_id, row.model_name, hour_of(utc_naive(row.started_at)))
+        for row in connection.execute(
+            select(e.id, e.user_id, e.model_name, e.started_at).where(
+                e.id.in_(ids), e.started_at.is_not(None)
+            )
+        )
+    }
+    earlier: dict[Any, set[Any]] = defaultdict(set)
+    query = select(u.execution_id, u.model).where(u.execution_id.in_(ids), u.id.not_in(new_rows))
+    for execution_id, model in connection.execute(query):
+        earlier[execution_id].add(model)
+    return owners, earlier
+
+
+def _insert(connection: Connection, table: Table) -> Any:
+    dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
+    return dialect.insert(table)
+
+
+def upsert_executions(connection: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
+    """Add rows to an executions rollup; compact the sketches that grew long.
+
+    One statement compiled once and sent for all rows (SQLAlchemy's "insertmanyvalues"
+    batches them): a multi-row VALUES clause would be compiled anew per call, which at
+    tens of thousands of parameters cost more than the database's work."""
+    if not rows:
+        return
+    c = table.c
+    insert = _insert(connection, table)
+    added = {name: c[name] + insert.excluded[name] for name in EXECUTION_SUMS}
+    merged = cast(c.latency_sketch.op("||")(insert.excluded.latency_sketch), LargeBinary)
+    statement = insert.on_conflict_do_update(
+        index_elements=[c.bucket, c.dims_key], set_={**added, "latency_sketch": merged}
+    ).returning(c.bucket, c.dims_key, func.length(c.latency_sketch))
+    long = [(b, k) for b, k, size in connection.execute(statement, rows) if size > COMPACT_BYTES]
+    if long:
+        compact(connection, table, long)
+
+
+def compact(connection: Connection, table: Table, cells: Sequence[tuple[datetime, str]]) -> None:
+    """Rewrite these rows' sketches with one pair per bucket (same counts, shorter)."""
+    c = table.c
+    for first in range(0, len(cells), ROWS_PER_STATEMENT):
+        chunk = cells[first : first + ROWS_PER_STATEMENT]
+        query = select(c.bucket, c.dims_key, c.latency_sketch).where(
+            tuple_(c.bucket, c.dims_key).in_(chunk)
+        )
+        for bucket, digest, blob in connection.execute(query).all():
+            connection.execute(
+                table.update()
+                .where(c.bucket == bucket, c.dims_key == digest)
+                .values(latency_sketch=Sketch.decode([blob]).encode())
+            )
+
+
+def upsert_usage(connection: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
+    """Add rows to a usage rollup (one statement for all rows, as `upsert_executions`)."""
+    if not rows:
+        return
+    c = table.c
+    insert = _insert(connection, table)
+    statement = insert.on_conflict_do_update(
+        index_elements=[c.bucket, c.dims_key],
+        set_={name: c[name] + insert.excluded[name] for name in USAGE_SUMS},
+    )
+    connection.execute(statement, rows)

@@ -1,0 +1,45 @@
+"""Creating the rollups: in the kit's own database with its tables, elsewhere on request.
+
+`create_all` (init-db) makes the rollup tables; `on_create` then installs the marking triggers
+and, in a database that already holds executions (one made by an earlier release), fills them
+from the raw rows in the same transaction, so the tables are never seen empty beside data.
+`enable_rollups` does the same in an attached (AgentOS) database.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Connection, Engine, select
+
+from aa_notebooks.db.rollups.rebuild import RebuildReport, rebuild_in
+from aa_notebooks.db.rollups.record import EXECUTIONS
+from aa_notebooks.db.rollups.state import forget, has_rollups
+from aa_notebooks.db.rollups.triggers import install_triggers
+from aa_notebooks.db.schema import ROLLUP_TABLES, Base
+
+
+def on_create(target: Any, connection: Connection, tables: Any = (), **_: Any) -> None:
+    """After create_all: triggers and a first fill when the rollup tables were just made."""
+    created = {table.name for table in tables or ()}
+    if not created & set(ROLLUP_TABLES):
+        return
+    install_triggers(connection)
+    if connection.execute(select(EXECUTIONS.c.id).limit(1)).first() is not None:
+        rebuild_in(connection)
+
+
+def enable_rollups(engine: Engine) -> RebuildReport:
+    """Create and fill the rollup tables (and the marking triggers) in a database the kit did
+    not create; safe to run again."""
+    rollups = [Base.metadata.tables[name] for name in ROLLUP_TABLES]
+    with engine.begin() as connection:
+        if connection.dialect.name == "sqlite":
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+        for table in rollups:
+            table.create(connection, checkfirst=True)
+        install_triggers(connection)
+        report = rebuild_in(connection)
+    forget(engine)
+    has_rollups(engine)
+    return report

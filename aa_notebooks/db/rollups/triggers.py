@@ -1,0 +1,115 @@
+"""Triggers that mark the hours whose rows change behind the rollups' back.
+
+The kit's write paths keep the rollups current for what they insert, and say so for the length
+of their transaction (`record.begin_writing`): PostgreSQL a transaction-local setting, SQLite,
+whose writers take turns, a row in rollup_writing. Any other INSERT, DELETE (and the cascade to
+an execution's usage rows) or UPDATE is caught here: the hour the row started in goes into
+rollup_dirty_hours, readers take that hour from the raw rows, and the next `rollups rebuild`
+recomputes it. So rows written with plain SQL, or by another program on an attached database,
+never make the analytics wrong, only slower until a rebuild. PostgreSQL uses statement triggers
+with transition tables (one INSERT per statement, however many rows); SQLite row triggers.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import Connection, inspect
+
+_SQLITE_HOUR = "strftime('%Y-%m-%d %H:00:00.000000', {row}.started_at)"
+_EXECUTION_COLUMNS = (
+    "started_at", "user_id", "agent_id", "agent_name", "model_name", "status", "flow_id",
+    "execution_time_ms", "input_tokens", "output_tokens", "total_tokens", "cost_usd",
+)  # fmt: skip
+_USAGE_COLUMNS = ("execution_id", "model", "input_tokens", "output_tokens", "cost_usd")
+TRIGGER_PREFIX = "aa_rollup_"
+WRITER_SETTING = "aa_notebooks.rollup_writer"
+"""PostgreSQL: 'on' inside a kit write path's transaction."""
+_SQLITE_OTHERS = "WHEN NOT EXISTS (SELECT 1 FROM rollup_writing)"
+
+
+def install_triggers(connection: Connection) -> None:
+    """Create (or replace) the marking triggers."""
+    if connection.dialect.name == "postgresql":
+        _postgresql(connection)
+    else:
+        _sqlite(connection)
+
+
+def _sqlite_mark(row: str) -> str:
+    return (
+        f"INSERT OR IGNORE INTO rollup_dirty_hours (hour) SELECT "
+        f"{_SQLITE_HOUR.format(row=row)} WHERE {row}.started_at IS NOT NULL;"
+    )
+
+
+def _sqlite_mark_usage(row: str) -> str:
+    return (
+        "INSERT OR IGNORE INTO rollup_dirty_hours (hour) SELECT "
+        f"{_SQLITE_HOUR.format(row='e')} FROM agentexecutions e "
+        f"WHERE e.id = {row}.execution_id AND e.started_at IS NOT NULL;"
+    )
+
+
+def _sqlite(connection: Connection) -> None:
+    present = {c["name"] for c in inspect(connection).get_columns("agentexecutions")}
+    watched = ", ".join(name for name in _EXECUTION_COLUMNS if name in present)
+    events = {
+        "executions_delete": ("DELETE ON agentexecutions", _sqlite_mark("OLD")),
+        "executions_update": (
+            f"UPDATE OF {watched} ON agentexecutions",
+            _sqlite_mark("OLD") + _sqlite_mark("NEW"),
+        ),
+        "usages_delete": ("DELETE ON tokenusages", _sqlite_mark_usage("OLD")),
+        "usages_update": (
+            f"UPDATE OF {', '.join(_USAGE_COLUMNS)} ON tokenusages",
+            _sqlite_mark_usage("OLD") + _sqlite_mark_usage("NEW"),
+        ),
+    }
+    events["executions_insert"] = ("INSERT ON agentexecutions", _sqlite_mark("NEW"))
+    events["usages_insert"] = ("INSERT ON tokenusages", _sqlite_mark_usage("NEW"))
+    for name, (event, body) in events.items():
+        when = _SQLITE_OTHERS if event.startswith("INSERT") else ""
+        connection.exec_driver_sql(f"DROP TRIGGER IF EXISTS {TRIGGER_PREFIX}{name}")
+        connection.exec_driver_sql(
+            f"CREATE TRIGGER {TRIGGER_PREFIX}{name} AFTER {event} FOR EACH ROW {when} "
+            f"BEGIN {body} END"
+        )
+
+
+_PG_FUNCTIONS = {
+    "executions": """
+INSERT INTO rollup_dirty_hours (hour)
+SELECT DISTINCT date_trunc('hour', started_at) FROM {rows} WHERE started_at IS NOT NULL
+ON CONFLICT DO NOTHING;""",
+    "usages": """
+INSERT INTO rollup_dirty_hours (hour)
+SELECT DISTINCT date_trunc('hour', e.started_at) FROM {rows} u
+JOIN agentexecutions e ON e.id = u.execution_id WHERE e.started_at IS NOT NULL
+ON CONFLICT DO NOTHING;""",
+}
+
+
+def _postgresql(connection: Connection) -> None:
+    for kind, body in _PG_FUNCTIONS.items():
+        connection.exec_driver_sql(f"""
+CREATE OR REPLACE FUNCTION {TRIGGER_PREFIX}mark_{kind}() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  IF TG_OP = 'INSERT' AND current_setting('{WRITER_SETTING}', true) = 'on' THEN
+    RETURN NULL;
+  END IF;
+  IF TG_OP IN ('DELETE', 'UPDATE') THEN {body.format(rows="old_rows")} END IF;
+  IF TG_OP IN ('INSERT', 'UPDATE') THEN {body.format(rows="new_rows")} END IF;
+  RETURN NULL;
+END $$""")
+        table = "agentexecutions" if kind == "executions" else "tokenusages"
+        events = {
+            "delete": f"DELETE ON {table} REFERENCING OLD TABLE AS old_rows",
+            "update": f"UPDATE ON {table} REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows",
+            "insert": f"INSERT ON {table} REFERENCING NEW TABLE AS new_rows",
+        }
+        for op, clause in events.items():
+            name = f"{TRIGGER_PREFIX}{kind}_{op}"
+            connection.exec_driver_sql(f"DROP TRIGGER IF EXISTS {name} ON {table}")
+            connection.exec_driver_sql(
+                f"CREATE TRIGGER {name} AFTER {clause} FOR EACH STATEMENT "
+                f"EXECUTE FUNCTION {TRIGGER_PREFIX}mark_{kind}()"
+            )

@@ -1,0 +1,197 @@
+"""Rows changed behind the rollups (a cascade delete) are marked and rebuilt; `rollups check`
+finds a hand-corrupted rollup row; a rebuild gives what the write paths gave; seeding, an older
+kit database and an attached AgentOS database (`rollups enable`) get them filled."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+import pytest
+from sqlalchemy import select, text
+
+from aa_notebooks.cli import main
+from aa_notebooks.db.engine import get_engine
+from aa_notebooks.db.rollups.check import check_rollups
+from aa_notebooks.db.rollups.rebuild import rebuild_rollups
+from aa_notebooks.db.rollups.sketch import RELATIVE_ACCURACY, Sketch
+from aa_notebooks.db.rollups.state import forget, has_rollups
+from aa_notebooks.db.schema import AgentExecution, ExecutionRollupDay, ExecutionRollupHour
+from aa_notebooks.db.setup import init_db
+from aa_notebooks.seed import seed_database
+from aa_notebooks.tracking.store import write_batch
+from tests.conftest import drop_postgres_database, new_postgres_database
+from tests.db.rollups.helpers import (
+    TABLES,
+    dirty_hours,
+    execution,
+    execution_rollup,
+    usage_rollup,
+)
+from tests.db.rollups.test_record import at, write_boundary_rows
+
+DDL = Path(__file__).parents[1] / "document_ddl.sql"
+
+
+def _everything(url: str) -> dict[str, list[tuple]]:
+    """Every rollup row, sketches as counts, in key order."""
+    found = {}
+    with get_engine(url).connect() as connection:
+        for name, table in TABLES.items():
+            rows = connection.execute(select(table).order_by(table.c.bucket, table.c.dims_key))
+            found[name] = [
+                tuple(Sketch.decode([v]).counts if isinstance(v, bytes | memoryview) else v
+                      for v in row)
+                for row in rows
+            ]  # fmt: skip
+    return found
+
+
+def test_a_rebuild_gives_what_the_write_paths_gave(db_url: str) -> None:
+    write_boundary_rows(db_url)
+    write_batch(get_engine(db_url), [
+        execution(at(9, 15), usages=(("claude", 40, 4, "0.000200"), ("gpt-4o", 1, 1, "0.1"))),
+    ])  # fmt: skip
+    before = _everything(db_url)
+    assert [len(rows) for rows in before.values()] == [6, 4, 1, 1]
+    report = rebuild_rollups(get_engine(db_url))
+    assert (report.days, report.hour_rows, report.day_rows) == (2, 6, 4)
+    assert _everything(db_url) == before
+
+
+def test_a_cascade_delete_marks_its_hour_until_a_rebuild(db_url: str) -> None:
+    engine = get_engine(db_url)
+    gone = execution(at(9, 15), usages=(("claude", 40, 4, "0.000200"),))
+    write_batch(engine, [gone, execution(at(9, 45), time_ms=20, tokens=(1, 1), cost="0.000002")])
+    with engine.begin() as connection:
+        connection.execute(AgentExecution.__table__.delete().where(AgentExecution.id == gone.id))
+    assert dirty_hours(db_url) == [at(9)]
+    report = check_rollups(engine)
+    assert report.ok and report.dirty_hours == 1  # known to differ: read raw, not compared
+    rebuild_rollups(engine)
+    assert dirty_hours(db_url) == []
+    assert execution_rollup(db_url) == {
+        (at(9), "researcher", "gpt-4o", "success"): (1, 1, 20, 1, 1, 2, 1)
+    }
+    assert usage_rollup(db_url) == {}
+    assert check_rollups(engine).ok
+
+
+def test_check_finds_a_corrupted_row_and_rebuild_repairs_it(
+    db_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write_boundary_rows(db_url)
+    assert main(["--db", db_url, "rollups", "check"]) == 0
+    with get_engine(db_url).begin() as connection:
+        connection.execute(
+            text(
+                "UPDATE rollup_executions_hour SET cost_micro_usd = cost_micro_usd + 1 "
+                "WHERE agent_name = 'writer' AND model_name = 'claude' AND time_sum = 50"
+            )
+        )
+    report = check_rollups(get_engine(db_url))
+    assert [str(d) for d in report.differences] == [
+        "rollup_executions_hour 2024-06-01 23:00 (user_id=a11ce000-0000-4000-8000-000000000001, "
+        "agent_name=writer, model_name=claude, status=success): cost_micro_usd stored 10001, "
+        "raw 10000"
+    ]
+    capsys.readouterr()
+    assert main(["--db", db_url, "rollups", "check", "--since", "2024-06-01"]) == 1
+    assert "1 differ" in capsys.readouterr().out
+    assert main(["--db", db_url, "rollups", "rebuild", "--since", "2024-06-01"]) == 0
+    assert "rebuilt the rollups of 2 day(s)" in capsys.readouterr().out
+    assert check_rollups(get_engine(db_url)).ok
+
+
+def test_check_finds_a_missing_row_and_a_changed_sketch(db_url: str) -> None:
+    write_boundary_rows(db_url)
+    hour, day = ExecutionRollupHour.__table__, ExecutionRollupDay.__table__
+    with get_engine(db_url).begin() as connection:
+        connection.execute(hour.delete().where(hour.c.time_sum == 70))
+        connection.execute(
+            day.update().where(day.c.time_sum == 400).values(latency_sketch=Sketch.of([5]).encode())
+        )
+    found = sorted(str(d) for d in check_rollups(get_engine(db_url)).differences)
+    assert len(found) == 2
+    assert found[0].startswith("rollup_executions_day 2024-06-01 00:00") and found[0].endswith(
+        "latency_sketch stored 1 values in 1 buckets, raw 2 values in 2 buckets"
+    )
+    assert found[1].startswith("rollup_executions_hour 2024-06-02 00:00")
+    assert found[1].endswith(": missing")
+
+
+def test_rollup_commands_refuse_a_database_without_them(
+    empty_db_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with get_engine(empty_db_url).begin() as connection:
+        connection.exec_driver_sql("CREATE TABLE other (x INTEGER)")
+    assert main(["--db", empty_db_url, "rollups", "check"]) == 2
+    assert capsys.readouterr().err.strip() == (
+        "aa-notebooks: error: this database has no rollup tables: run `aa-notebooks init-db` on "
+        "the kit's own database, or `aa-notebooks rollups enable` on an attached AgentOS one"
+    )
+
+
+def test_an_older_kit_database_gets_them_filled(db_url: str) -> None:
+    write_boundary_rows(db_url)
+    expected = execution_rollup(db_url, "day")
+    with get_engine(db_url).begin() as connection:
+        for name in TABLES.values():
+            connection.execute(text(f"DROP TABLE {name.name}"))
+        connection.execute(text("DROP TABLE rollup_dirty_hours"))
+        connection.execute(text("DELETE FROM aa_notebooks_migrations WHERE name = 'rollup_tables'"))
+    forget(get_engine(db_url))
+    assert "rollup_tables" in init_db(db_url).migrations
+    assert execution_rollup(db_url, "day") == expected
+    assert check_rollups(get_engine(db_url)).ok
+
+
+def test_seeded_percentiles_are_within_the_bound_of_numpy(db_url: str) -> None:
+    seed_database(db_url, executions=3000, days=3, now=datetime(2024, 6, 4))
+    engine = get_engine(db_url)
+    assert check_rollups(engine).ok
+    executions = AgentExecution.__table__
+    with engine.connect() as connection:
+        times = connection.execute(
+            select(executions.c.execution_time_ms).where(executions.c.execution_time_ms.is_not(None))
+        ).scalars().all()  # fmt: skip
+        day = ExecutionRollupDay.__table__
+        sketch = Sketch.decode(connection.execute(select(day.c.latency_sketch)).scalars())
+    assert sketch.count == len(times) > 2500
+    for fraction in (0.5, 0.9, 0.95, 0.99):
+        exact = float(np.percentile(np.array(times, dtype=float), fraction * 100))
+        assert abs(sketch.quantile(fraction) - exact) <= RELATIVE_ACCURACY * exact
+
+
+@pytest.mark.postgres
+def test_enable_fills_an_agentos_database_and_marks_its_writers_hours(backend: str) -> None:
+    if backend != "postgresql":
+        pytest.skip("the document's DDL is PostgreSQL's")
+    url, name = new_postgres_database()
+    try:
+        engine = get_engine(url)
+        with engine.begin() as connection:
+            connection.exec_driver_sql(DDL.read_text())
+            connection.exec_driver_sql(
+                "INSERT INTO agentexecutions (id, request_id, session_id, agent_name, model_name,"
+                " status, cost_usd, execution_time_ms, started_at) VALUES (gen_random_uuid(),"
+                " gen_random_uuid(), gen_random_uuid(), 'a', 'm', 'success', 0.25, 10,"
+                " '2024-06-01 10:20:00')"
+            )
+        assert init_db(url).foreign_database and not has_rollups(engine)
+        assert main(["--db", url, "rollups", "enable"]) == 0
+        assert execution_rollup(url) == {
+            (at(10), "a", "m", "success"): (1, 1, 10, 0, 0, 250_000, 1)
+        }
+        with engine.begin() as connection:  # another program writes: its hour is marked
+            connection.exec_driver_sql(
+                "INSERT INTO agentexecutions (id, request_id, session_id, agent_name, status, "
+                "started_at) VALUES (gen_random_uuid(), gen_random_uuid(), gen_random_uuid(), "
+                "'a', 'success', '2024-06-01 12:59:00')"
+            )
+        assert dirty_hours(url) == [at(12)]
+        assert main(["--db", url, "rollups", "rebuild"]) == 0
+        assert dirty_hours(url) == [] and check_rollups(engine).ok
+    finally:
+        drop_postgres_database(url, name)

@@ -1,0 +1,108 @@
+"""The write paths keep the rollups equal to the raw rows: hour and day boundaries, rows that
+arrive late, usage rows attached to a stored execution, every path that inserts executions."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+
+from aa_notebooks.budgets.recording import record_execution
+from aa_notebooks.db.engine import get_engine, session_factory
+from aa_notebooks.db.records import AgentExecutionCreate
+from aa_notebooks.db.repositories import AgentExecutionRepository, TokenUsageRepository
+from aa_notebooks.db.rollups.check import check_rollups
+from aa_notebooks.tracking.store import write_batch
+from tests.db.rollups.helpers import attach, execution, execution_rollup, usage_rollup
+
+JUNE_1 = datetime(2024, 6, 1)
+JUNE_2 = datetime(2024, 6, 2)
+
+
+def at(hour: int, minute: int = 0, second: int = 0, micro: int = 0, day: int = 1) -> datetime:
+    return datetime(2024, 6, day, hour, minute, second, micro)
+
+
+def write_boundary_rows(url: str) -> None:
+    """Five executions on both sides of an hour and of a day, in two batches written in an
+    order other than their start times (the second batch arrives late)."""
+    engine = get_engine(url)
+    write_batch(engine, [
+        execution(at(10, 59, 59, 900_000), time_ms=100, tokens=(10, 5), cost="0.001000"),
+        execution(at(23, 59, 59), agent="writer", model="claude", time_ms=50,
+                  tokens=(100, 50), cost="0.010000"),
+    ])  # fmt: skip
+    write_batch(engine, [
+        execution(at(11), time_ms=300, tokens=(20, 10), cost="0.002500"),
+        execution(at(11, 30), status="failure", time_ms=None, tokens=(1, 1), cost="0.000001"),
+        execution(at(0, day=2), agent="writer", model="claude", time_ms=70, tokens=(1, 2),
+                  cost="0.000003"),
+    ])  # fmt: skip
+
+
+def test_hours_and_days_hold_the_sums_across_boundaries(db_url: str) -> None:
+    write_boundary_rows(db_url)
+    # (executions, with a time, time sum, input, output, micro-USD, latencies in the sketch)
+    assert execution_rollup(db_url, "hour") == {
+        (at(10), "researcher", "gpt-4o", "success"): (1, 1, 100, 10, 5, 1000, 1),
+        (at(11), "researcher", "gpt-4o", "success"): (1, 1, 300, 20, 10, 2500, 1),
+        (at(11), "researcher", "gpt-4o", "failure"): (1, 0, 0, 1, 1, 1, 0),
+        (at(23), "writer", "claude", "success"): (1, 1, 50, 100, 50, 10000, 1),
+        (at(0, day=2), "writer", "claude", "success"): (1, 1, 70, 1, 2, 3, 1),
+    }
+    assert execution_rollup(db_url, "day") == {
+        (JUNE_1, "researcher", "gpt-4o", "success"): (2, 2, 400, 30, 15, 3500, 2),
+        (JUNE_1, "researcher", "gpt-4o", "failure"): (1, 0, 0, 1, 1, 1, 0),
+        (JUNE_1, "writer", "claude", "success"): (1, 1, 50, 100, 50, 10000, 1),
+        (JUNE_2, "writer", "claude", "success"): (1, 1, 70, 1, 2, 3, 1),
+    }
+    assert check_rollups(get_engine(db_url)).ok
+
+
+def test_usage_rows_of_another_model_move_once_per_execution(db_url: str) -> None:
+    engine = get_engine(db_url)
+    first = execution(at(9, 15), usages=(
+        ("gpt-4o", 100, 10, "0.000500"), ("claude", 40, 4, "0.000200"),
+        ("claude", 60, 6, "0.000300"),
+    ))  # fmt: skip
+    write_batch(engine, [first])
+    assert usage_rollup(db_url) == {(at(9), "claude", "gpt-4o"): (1, 100, 10, 500)}
+    # An hour later, more rows for the same execution: a model it had, and a new one.
+    later = attach(first.id, ("claude", 5, 5, "0.000010"), ("mistral", 7, 7, "0.000020"))
+    write_batch(engine, [later])
+    write_batch(engine, [later])  # the same rows again are stored, and counted, once
+    expected = {
+        (at(9), "claude", "gpt-4o"): (1, 105, 15, 510),
+        (at(9), "mistral", "gpt-4o"): (1, 7, 7, 20),
+    }
+    assert usage_rollup(db_url) == expected
+    assert usage_rollup(db_url, "usage_day") == {
+        (JUNE_1, model, execution_model): sums
+        for (_, model, execution_model), sums in expected.items()
+    }
+    assert check_rollups(engine).ok
+
+
+def test_the_documents_recording_function_and_repositories_add_to_them(db_url: str) -> None:
+    record_execution(
+        db_url,
+        AgentExecutionCreate(
+            agent_name="support", model_name="gpt-4o", status="success", started_at=at(8, 5),
+            input_tokens=3, output_tokens=4, total_tokens=7, cost_usd=Decimal("0.000070"),
+            execution_time_ms=40,
+        ),
+    )  # fmt: skip
+    with session_factory(db_url)() as session:
+        stored = AgentExecutionRepository(session).create(
+            {"agent_name": "support", "model_name": "gpt-4o", "status": "timeout",
+             "started_at": at(8, 50), "execution_time_ms": 900, "cost_usd": Decimal("0.5")},
+        )  # fmt: skip
+        TokenUsageRepository(session).create(
+            {"execution_id": stored.id, "component": "tool", "model": "claude",
+             "input_tokens": 2, "output_tokens": 1, "cost_usd": Decimal("0.000004")},
+        )  # fmt: skip
+    assert execution_rollup(db_url) == {
+        (at(8), "support", "gpt-4o", "success"): (1, 1, 40, 3, 4, 70, 1),
+        (at(8), "support", "gpt-4o", "timeout"): (1, 1, 900, 0, 0, 500_000, 1),
+    }
+    assert usage_rollup(db_url) == {(at(8), "claude", "gpt-4o"): (1, 2, 1, 4)}
+    assert check_rollups(get_engine(db_url)).ok
