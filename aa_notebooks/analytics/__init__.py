@@ -1,4 +1,4 @@
-"""The analytics layer: every endpoint of the product document as a Python function.
+"""The analytics layer: every endpoint of the data contract as a Python function.
 
 `connect(url, user_id=None)` returns an `Analytics` client; its methods push the aggregation
 down into SQL on SQLite and PostgreSQL alike and return typed results (or DataFrames). It is the

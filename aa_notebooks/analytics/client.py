@@ -1,4 +1,4 @@
-"""`connect` and `Analytics`: one method per endpoint of the product document's analytics API.
+"""`connect` and `Analytics`: one method per endpoint of the data contract's analytics API.
 
 Every method takes the window as `period` ("24h", "7d", "30d", "90d", any positive Nh/Nd/Nw,
 or a `Window`) or as inclusive UTC `start_date`/`end_date`; with none given the window is the

@@ -49,7 +49,7 @@ EXECUTION_COLUMNS = (
     "execution_time_ms", "llm_time_ms", "query_preview", "error_type", "error_message",
     "user_id", "request_id", "session_id",
 )  # fmt: skip
-"""The document's columns, in display order; `flow_id` follows where the database has it."""
+"""The data contract's columns, in display order; `flow_id` follows where the database has it."""
 
 
 def execution_columns(source: Source) -> list[Label[Any] | Column[Any]]:

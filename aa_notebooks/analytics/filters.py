@@ -52,7 +52,7 @@ def parse_uuid(value: uuid.UUID | str, name: str) -> uuid.UUID:
 
 
 def parse_status(status: str) -> str:
-    """A status from the document's enum, or an error listing them."""
+    """A status from the data contract's enum, or an error listing them."""
     text = str(status).strip().lower()
     if text not in STATUSES:
         raise InvalidInputError(f"status must be one of {', '.join(STATUSES)}; got {status!r}")

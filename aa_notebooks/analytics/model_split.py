@@ -153,7 +153,7 @@ def favour_index_probes(source: Source, connection: Connection) -> None:
 
     The planner hashes the whole tokenusages table instead, even for a short window: measured
     at 1M executions, 0.9 s where probing the index took 0.35 s (7 days), 1.8-2.0 s against
-    1.0 s (30 days). Without an index led by execution_id (the document's DDL has none) the
+    1.0 s (30 days). Without an index led by execution_id (the data contract's DDL has none) the
     hash join stays, as probing would scan the table once per execution. SET LOCAL ends with
     this read-only transaction: run the join last.
     """

@@ -33,7 +33,7 @@ SQLITE_DENIED_FUNCTIONS = frozenset(
     {"load_extension", "readfile", "writefile", "edit", "fts3_tokenizer", "fsdir", "lsdir",
      "zipfile", "eval"}
 )  # fmt: skip
-# Table-valued functions a scoped session may read besides the document's tables.
+# Table-valued functions a scoped session may read besides the data contract's tables.
 SQLITE_SCOPED_VIRTUAL_TABLES = frozenset({"json_each", "json_tree"})
 READ_ONLY_ROLE_SQL = (
     "CREATE ROLE aa_reader LOGIN PASSWORD 'choose-a-password';\n"

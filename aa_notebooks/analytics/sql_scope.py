@@ -1,4 +1,4 @@
-"""User scope for ad hoc SQL: every read of the document's tables becomes a read of one user's rows.
+"""User scope for ad hoc SQL: every read of the contract's tables becomes a read of one user's rows.
 
 The rewrite works on sqlglot's tree. Each reference to a real table is replaced by a subquery
 that keeps only the user's rows, under the name the query used; the user id is a bound
@@ -18,7 +18,7 @@ from aa_notebooks.errors import RefusedQueryError
 
 USER_PARAMETER = "aa_scope_user_id"
 SCOPED_TABLES = ("agentexecutions", "executiontraces", "tokenusages", "budgetalerts", "users")
-# Schemas the document's tables may be named with (the default ones).
+# Schemas the data contract's tables may be named with (the default ones).
 _SCHEMAS = {"postgres": ("public",), "sqlite": ("main",)}
 # Functions that read the schema, other sessions or raw pages rather than a user's rows.
 _CATALOG_FUNCTION_PREFIXES = {"postgres": ("pg_",), "sqlite": ("pragma_", "sqlite_")}

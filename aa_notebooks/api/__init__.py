@@ -1,4 +1,4 @@
-"""The product document's HTTP API as an optional FastAPI router (the `api` extra).
+"""The data contract's HTTP API as an optional FastAPI router (the `api` extra).
 
 `create_router(url, ...)` adds the ten endpoints of its API Reference (and a read-only budget
 status) under /api/analytics to an app; `create_app(...)` is a ready app, which

@@ -1,4 +1,4 @@
-"""The document's analytics endpoints: overview, executions, agent stats, costs, models, export.
+"""The contract's analytics endpoints: overview, executions, agent stats, costs, models, export.
 
 Each calls the analytics layer (the single source of numbers) and answers JSON (see
 `encoding`); the export streams the file the analytics layer writes, CSV or JSON.

@@ -1,6 +1,6 @@
-"""The document's budget endpoints: list and create, update and delete budget alerts.
+"""The data contract's budget endpoints: list and create, update and delete budget alerts.
 
-The body of POST is the document's curl body (`threshold_usd`, `period_days`, `alert_type`,
+The body of POST is the data contract's curl body (`threshold_usd`, `period_days`, `alert_type`,
 `alert_at_percentage`, `email_notification`), plus `scope`, `target`, `name`, `is_active` and
 `user_id`; fields left out take the budgets module's defaults, which also validates them. Who may
 see and change which budget is `budget_access`'s rule: a user sees and manages only the user
@@ -26,8 +26,8 @@ from aa_notebooks.db.url import require_database
 from aa_notebooks.errors import NotFoundError
 
 CENT = Decimal("0.01")
-CENTS_COLUMNS = ("threshold_usd", "current_spend_usd")  # NUMERIC(10,2) in the document
-DEFAULT_SCOPE = BudgetScope.global_.value  # the budgets module's default, as in the document
+CENTS_COLUMNS = ("threshold_usd", "current_spend_usd")  # NUMERIC(10,2) in the data contract
+DEFAULT_SCOPE = BudgetScope.global_.value  # the budgets module's default, as in the data contract
 
 
 class BudgetChanges(BaseModel):
@@ -48,7 +48,7 @@ class BudgetChanges(BaseModel):
 
 
 class NewBudget(BudgetChanges):
-    """A budget to create: a threshold and an alert type at least (the document's body)."""
+    """A budget to create: a threshold and an alert type at least (the data contract's body)."""
 
     threshold_usd: Decimal
     alert_type: Literal["warning", "hard_stop"]

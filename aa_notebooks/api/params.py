@@ -1,4 +1,4 @@
-"""Query parameters shared by the analytics endpoints, as the document names them."""
+"""Query parameters shared by the analytics endpoints, as the data contract names them."""
 
 from datetime import date
 from typing import Annotated, Any

@@ -1,4 +1,4 @@
-"""`create_router`: the document's HTTP API over one database, behind authentication.
+"""`create_router`: the data contract's HTTP API over one database, behind authentication.
 
 Every route depends on the caller's Principal (see `auth`): an admin sees every user's data and
 manages every budget; a user's results are scoped to that user, as AgentOS does, and it manages
@@ -33,7 +33,7 @@ def create_router(
     allow_anonymous: bool = False,
     now: Callable[[], datetime] | None = None,
 ) -> APIRouter:
-    """The document's API Reference under /api/analytics, plus `GET /budgets/status`.
+    """The data contract's API Reference under /api/analytics, plus `GET /budgets/status`.
 
     `url` as everywhere in the kit (else AA_DATABASE_URL, else the default SQLite file).
     Authentication: `user_dependency` (a FastAPI dependency of the host app returning the

@@ -1,6 +1,6 @@
 """Where budget alerts are emailed, and the warning shown when they cannot be.
 
-Alerts go to AA_BUDGET_ALERT_EMAILS (comma-separated; the document has no recipient column)
+Alerts go to AA_BUDGET_ALERT_EMAILS (comma-separated; the data contract has no recipient column)
 through the AA_SMTP_* server. When an alert is due and these settings are incomplete, every place
 that shows budgets (`budgets status`, `budgets evaluate`, the dashboard, the budget report) says so
 in `unsent_warning`'s words: an alert that silently never leaves is worse than none.

@@ -1,6 +1,6 @@
 """What the attached database offers budgets, looked up once per engine.
 
-The kit's own database has everything. A GenAI AgentOS database made by the document's DDL lacks
+The kit's own database has everything. An AgentOS database made by the contract's DDL lacks
 budgetalerts.name/target, agentexecutions.flow_id and the kit's tables: there, global and user
 budgets work (spend is summed from the executions on every check, with no ledger), agent and flow
 budgets are unavailable, and alert events (hence emails) are not recorded.

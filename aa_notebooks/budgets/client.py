@@ -75,7 +75,7 @@ class BudgetClient:
         return list_budgets(self.url, user_id=self.user_id, active_only=active_only)
 
     def create(self, **fields: Any) -> Budget:
-        """Create a budget; the document's POST body is accepted as it is."""
+        """Create a budget; the data contract's POST body is accepted as it is."""
         if self.user_id is not None:
             fields.setdefault("user_id", self.user_id)
         return create_budget(self.url, **fields)

@@ -1,4 +1,4 @@
-"""List, create, update and delete budgets (the document's /api/analytics/budgets endpoints)."""
+"""List, create, update and delete budgets (the contract's /api/analytics/budgets endpoints)."""
 
 from __future__ import annotations
 
@@ -45,7 +45,7 @@ def list_budgets(
 
 
 def create_budget(url: str | URL | None = None, **fields: Any) -> Budget:
-    """Store a new budget; the document's curl body is accepted as it is (scope global)."""
+    """Store a new budget; the data contract's curl body is accepted as it is (scope global)."""
     budget = validated(fields, Decimal("0.00"))  # as stored: NUMERIC(10,2)
     engine = get_engine(url)
     caps = capabilities(engine)

@@ -1,4 +1,4 @@
-"""`Budget`: one budgetalerts row as a frozen value, with the document's defaults for NULLs."""
+"""`Budget`: one budgetalerts row as a frozen value, with the data contract's defaults for NULLs."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from sqlalchemy import RowMapping
 from aa_notebooks.db.schema import BudgetAlertType, BudgetScope
 from aa_notebooks.formatting import money
 
-# The document's DDL defaults: an AgentOS row may hold NULL where the kit always writes a value.
+# The contract's DDL defaults: an AgentOS row may hold NULL where the kit always writes a value.
 ROW_DEFAULTS: dict[str, Any] = {
     "period_days": 30,
     "alert_at_percentage": 80,

@@ -1,6 +1,6 @@
 """`check_db` and `database_info`: what an attached database holds, in plain words.
 
-A database made by the product document's own DDL has everything the document's features use;
+A database made by the data contract's own DDL has everything the data contract's features use;
 the kit's additions (budget names and targets, flows, alert history, the spend ledger) turn
 features off when absent, which is reported but is not an error.
 """
@@ -25,7 +25,7 @@ from aa_notebooks.db.schema import (
 )
 from aa_notebooks.db.url import mask_url
 
-# The product document's columns per table (its DDL); users(id) is all its foreign keys need.
+# The data contract's columns per table (its DDL); users(id) is all its foreign keys need.
 DOCUMENT_COLUMNS: dict[str, frozenset[str]] = {
     "users": frozenset({"id"}),
     "agentexecutions": frozenset({
@@ -84,7 +84,7 @@ _FEATURES: dict[tuple[str, str], str] = {
 class DatabaseCheck:
     """The tables and columns a database lacks, and the features that are off because of it.
 
-    `ok` (and a zero exit of `check-db`) means the product document's schema is all there;
+    `ok` (and a zero exit of `check-db`) means the data contract's schema is all there;
     `complete` means the kit's additions are there too.
     """
 
@@ -95,7 +95,7 @@ class DatabaseCheck:
 
     @property
     def missing_from_document(self) -> list[str]:
-        """What the product document's schema has and this database lacks ("table.column")."""
+        """What the data contract's schema has and this database lacks ("table.column")."""
         tables = [t for t in self.missing_tables if t in DOCUMENT_TABLES]
         columns = [
             f"{table}.{column}"
@@ -107,7 +107,7 @@ class DatabaseCheck:
 
     @property
     def ok(self) -> bool:
-        """Every table and column of the product document's schema is present."""
+        """Every table and column of the data contract's schema is present."""
         return not self.missing_from_document
 
     @property
@@ -134,13 +134,13 @@ class DatabaseCheck:
             return f"{self.url}: every table and column aa-notebooks uses is present"
         if self.ok:
             lines = [
-                f"{self.url}: the product document's tables are all present; "
+                f"{self.url}: the AgentOS analytics tables are all present; "
                 "some of aa-notebooks' additions are not, so the features below are off "
                 "(everything else works)"
             ]
         else:
             lines = [
-                f"{self.url}: lacks part of the product document's schema: "
+                f"{self.url}: lacks part of the AgentOS analytics schema: "
                 f"{', '.join(self.missing_from_document)}"
             ]
         lines += [f"  missing table {t}" for t in self.missing_tables]

@@ -1,8 +1,8 @@
-"""Validated input records, named as the product document names them (`AgentExecutionCreate`...).
+"""Validated input records, named as the data contract names them (`AgentExecutionCreate`...).
 
 They reject what would corrupt the numbers (negative tokens or durations, counts past INTEGER's
 range, costs past NUMERIC(10,6), unknown enum values, inconsistent totals) with pydantic's
-field-by-field messages, and cut `query_preview` to 100 characters as the document does.
+field-by-field messages, and cut `query_preview` to 100 characters as the data contract does.
 `validated` turns those messages into one InvalidInputError line.
 """
 

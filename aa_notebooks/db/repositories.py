@@ -1,4 +1,4 @@
-"""Repositories named as the product document names them, for sync and async sessions alike.
+"""Repositories named as the data contract names them, for sync and async sessions alike.
 
 Each method is written once against a sync Session; given an AsyncSession, it runs through
 `AsyncSession.run_sync` and returns an awaitable, so `await repo.create(...)` works as in the
@@ -56,7 +56,7 @@ class _Repository(Generic[ModelT]):
     def _to_row(self, data: BaseModel | Mapping[str, Any], **extra: Any) -> dict[str, Any]:
         record = data if isinstance(data, self.record) else validated(self.record, data)
         # Unset (None) fields are left out: server defaults apply, and the kit's nullable
-        # additions (flow_id...) stay out of INSERTs into a database made by the document's DDL.
+        # additions (flow_id...) stay out of INSERTs into a database made by the contract's DDL.
         row = record.model_dump(exclude_none=True)
         row.update({k: v for k, v in extra.items() if v is not None})
         return row
@@ -150,7 +150,7 @@ class AgentExecutionRepository(_Repository[AgentExecution]):
         *,
         commit: bool = True,
     ) -> Any:
-        """Record an execution; `user_id` is passed apart, as in the document's example."""
+        """Record an execution; `user_id` is passed apart, as in the data contract's example."""
         owner = uuid.UUID(str(user_id)) if user_id is not None else None
         return self._create(data, commit, user_id=owner)
 

@@ -1,7 +1,7 @@
-"""The product document's tables and enum types, as SQLAlchemy 2 models.
+"""The data contract's tables and enum types, as SQLAlchemy 2 models.
 
-Table, column and enum names are the document's exactly, so the kit can read a GenAI AgentOS
-database it did not create. Columns the document lacks (a budget's name and target, an
+Table, column and enum names are the data contract's exactly, so the kit can read a GenAI AgentOS
+database it did not create. Columns the data contract lacks (a budget's name and target, an
 execution's flow) are nullable additions; `check_db` tells when an attached database lacks them.
 """
 
@@ -68,7 +68,7 @@ class BudgetAlertType(enum.StrEnum):
 
 
 def _pg_enum(enum_cls: type[enum.Enum], name: str) -> Enum:
-    """An enum stored by value under the document's type name (native type on PostgreSQL)."""
+    """An enum stored by value under the data contract's type name (native type on PostgreSQL)."""
     return Enum(
         enum_cls,
         name=name,
@@ -79,7 +79,7 @@ def _pg_enum(enum_cls: type[enum.Enum], name: str) -> Enum:
 
 
 class UTCDateTime(TypeDecorator[datetime]):
-    """TIMESTAMP WITHOUT TIME ZONE holding UTC, as the document's DDL has it.
+    """TIMESTAMP WITHOUT TIME ZONE holding UTC, as the data contract's DDL has it.
 
     Aware datetimes are converted to UTC before storage; values read back are aware (UTC).
     """
@@ -115,7 +115,7 @@ def table_of(model: type[Base]) -> Table:
 
 
 class User(Base):
-    """The document references users(id); the kit needs only the id and a display name."""
+    """The data contract references users(id); the kit needs only the id and a display name."""
 
     __tablename__ = "users"
 

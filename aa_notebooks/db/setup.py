@@ -51,7 +51,7 @@ def init_db(url: str | URL | None = None) -> InitReport:
     """Create the missing tables (and PostgreSQL enum types) in the kit's own database, and
     bring one made by an earlier release up to date (`migrations`).
 
-    A database that holds the document's tables without the kit's marker table belongs to
+    A database that holds the data contract's tables without the kit's marker table belongs to
     AgentOS: it is reported and never altered.
     """
     engine = get_engine(url)

@@ -1,6 +1,6 @@
 """Synthetic demo data: `seed_database` fills the kit's tables with realistic, repeatable rows.
 
-The default matches the product document's "Seeding Test Data": 250 executions over 90 days,
+The default matches the data contract's "Seeding Test Data": 250 executions over 90 days,
 750+ token usage records, 1000+ trace steps and 3 budget alerts. Successes end in final_answer;
 failures (10 %) and timeouts (5 %) stop early without one (`generator`). The budgets are a
 global warning budget in warning, an agent hard_stop budget exceeded and a user budget just

@@ -1,6 +1,6 @@
 """The recording side: what agent code calls to log executions, trace steps and token usage.
 
-The document's three recording functions (async, with `_sync` twins) write one row each. The
+The data contract's three recording functions (async, with `_sync` twins) write one row each. The
 tracker records whole executions: `@track_agent`, `Tracker.execution(...)` as a `with` block,
 and `AnalyticsMiddleware` for ASGI apps (it needs the `api` extra, so it is imported on use).
 """

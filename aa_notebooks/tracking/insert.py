@@ -127,7 +127,7 @@ def _stage(connection: Connection, table: Table) -> str:
     A temporary table lives as long as the connection and is emptied at each commit (its
     creation is undone with the transaction that made it, hence the check each time). Its
     timestamps are `timestamptz`, so aware datetimes go in as they are and the INSERT converts
-    them to the naive UTC that the document's `timestamp` columns hold.
+    them to the naive UTC that the data contract's `timestamp` columns hold.
     """
     stage = f"aa_stage_{table.name}"
     exists = connection.exec_driver_sql("SELECT to_regclass(%s)", (f"pg_temp.{stage}",))

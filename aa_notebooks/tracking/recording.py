@@ -1,6 +1,6 @@
-"""The product document's three recording functions, for AsyncSession, with sync twins.
+"""The data contract's three recording functions, for AsyncSession, with sync twins.
 
-The async ones keep the document's names and parameters, so its integration guide runs as
+The async ones keep the data contract's names and parameters, so its integration guide runs as
 written; the `_sync` twins take a plain Session. Costs come from `calculate_cost`. An execution
 counts towards budgets in the transaction that inserts it (`apply_spend`), as the tracker's do,
 so a hard stop refuses the next check after its commit; alerts it fires are emailed then.
@@ -102,7 +102,7 @@ async def track_agent_execution(
     query_preview: str | None = None,
     **extra: Any,
 ) -> AgentExecution:
-    """Record an agent execution (the document's example); `extra` takes any other column."""
+    """Record an agent execution (the data contract's example); `extra` takes any other column."""
     record = _execution(
         agent_name, agent_type, model_name, input_tokens, output_tokens, execution_time_ms,
         status, error_message, query_preview, extra,
@@ -192,7 +192,7 @@ async def record_trace_step(
     input_tokens: int = 0,
     output_tokens: int = 0,
 ) -> ExecutionTrace:
-    """Record one step of the ReAct loop (the document's example)."""
+    """Record one step of the ReAct loop (the data contract's example)."""
     trace = _trace(execution_id, step_number, step_type, content, duration_ms, input_tokens,
                    output_tokens)  # fmt: skip
     row = _child_row(trace)
@@ -258,7 +258,7 @@ async def record_token_usage(
     output_tokens: int,
     step_number: int | None = None,
 ) -> TokenUsage:
-    """Record token usage for one component (the document's example)."""
+    """Record token usage for one component (the data contract's example)."""
     usage = _usage(execution_id, component, model, input_tokens, output_tokens, step_number)
     row = _child_row(usage)
     return await _recorded_async(

@@ -6,7 +6,7 @@ retried batch) is skipped together with its steps and usages, and only new execu
 towards budgets (`apply_spend`, in the same transaction, so spend commits with the rows). The
 steps and usages of the new executions are new too (they are written with their execution or
 not at all), so they go straight in, without a conflict check. Records that `attach` steps and
-usages to an execution stored earlier (the document's recording functions, spooled in an outage)
+usages to an execution stored earlier (the contract's recording functions, spooled in an outage)
 insert them with the same conflict clause on their own ids, after the batch's executions.
 Records that name executions they `replace` (a trace ingested again when late spans arrived)
 first delete those executions with their steps, usages and spend: a replayed replacement

@@ -1,4 +1,4 @@
-"""`Dashboard`: the product document's Analytics Dashboard, Top Agents & Cost Breakdown and Recent
+"""`Dashboard`: the data contract's Analytics Dashboard, Top Agents & Cost Breakdown and Recent
 Executions sections as one ipywidgets composition, refreshed from the analytics layer.
 
 Widget events only request a refresh (see `Refresher`): queries run in a worker thread, the

@@ -108,7 +108,7 @@ def _naive(moment: datetime) -> datetime:
 
 
 def users() -> list[dict[str, Any]]:
-    """The two users (id only: the document's users table may have nothing else)."""
+    """The two users (id only: the data contract's users table may have nothing else)."""
     return [{"id": U1}, {"id": U2}]
 
 

@@ -1,4 +1,4 @@
-"""Every analytics function, read-only, on a PostgreSQL database made by the document's own DDL.
+"""Every analytics function, read-only, on a PostgreSQL database made by the contract's own DDL.
 
 The database has no kit additions (no flow_id, no budget name/target, a users table with only
 an id) and no indexes of the kit's; rows go in with plain INSERTs, then the database is made
@@ -27,7 +27,7 @@ from tests.analytics.dataset import DROP, PLANNER_ID, SCRIPT, U1, UNPRICED, E
 from tests.conftest import drop_postgres_database, new_postgres_database
 
 pytestmark = pytest.mark.postgres
-DDL = Path(__file__).parents[1] / "db" / "document_ddl.sql"  # one copy of the document's DDL
+DDL = Path(__file__).parents[1] / "db" / "document_ddl.sql"  # one copy of the data contract's DDL
 
 
 def _admin(url: str, statement: str) -> None:
@@ -43,7 +43,7 @@ def _admin(url: str, statement: str) -> None:
 
 @pytest.fixture
 def document_url() -> Iterator[str]:
-    """A fresh database with exactly the document's tables and the dataset, read-only."""
+    """A fresh database with exactly the data contract's tables and the dataset, read-only."""
     url, name = new_postgres_database()
     _admin(url, DDL.read_text(encoding="utf-8"))
     dataset.load_plain_sql(url)
@@ -113,7 +113,7 @@ def test_what_the_dashboard_reads(document: Analytics) -> None:
 def test_executions_agents_and_detail(document: Analytics, document_url: str) -> None:
     page = document.executions(status="failure")
     assert list(page.rows["id"]) == [str(E[3]), str(E[7])]
-    assert "flow_id" not in page.rows.columns  # the document has no flow_id
+    assert "flow_id" not in page.rows.columns  # the data contract has no flow_id
     stats = document.agent_stats(PLANNER_ID)
     assert (stats.total_executions, stats.p95_ms, stats.total_cost_usd) == (
         4,

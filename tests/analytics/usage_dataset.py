@@ -19,7 +19,7 @@
     X6  now-8d     U1    gpt-4o             100    0  0.500000  tool claude 100/0 .5 (outside 7d)
 
 X1..X5 are in the 7d window. X1, X2, X3 and X5 cost what their usage rows add up to; X4 was
-priced whole at gpt-4o (as the document's `track_agent_execution` prices it) while its rows
+priced whole at gpt-4o (as the data contract's `track_agent_execution` prices it) while its rows
 were priced per component, so its rows fall $0.000673 short of its cost.
 """
 

@@ -1,4 +1,4 @@
-"""The budget endpoints: the document's curl body as it is, list, update, delete, validation,
+"""The budget endpoints: the data contract's curl body as it is, list, update, delete, validation,
 and budgets owned by the user a host app's own authentication names."""
 
 from __future__ import annotations

@@ -99,7 +99,7 @@ def test_a_missing_sqlite_file_has_no_tokens_and_is_not_made(tmp_path: Path) -> 
 
 @pytest.fixture
 def document_db() -> Iterator[str]:
-    """A PostgreSQL database made by the product document's DDL (an AgentOS database)."""
+    """A PostgreSQL database made by the data contract's DDL (an AgentOS database)."""
     url, name = new_postgres_database()
     with get_engine(url).begin() as connection:
         connection.exec_driver_sql(DOCUMENT_DDL.read_text())

@@ -142,7 +142,7 @@ def _no_mail_settings(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture
 def agentos_url() -> Iterator[str]:
-    """A PostgreSQL database made by the document's DDL alone, with ALICE in its users."""
+    """A PostgreSQL database made by the data contract's DDL alone, with ALICE in its users."""
     url, name = new_postgres_database()
     with get_engine(url).begin() as connection:
         connection.exec_driver_sql(DDL.read_text())

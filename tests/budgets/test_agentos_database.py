@@ -1,4 +1,4 @@
-"""Budgets on a database made by the product document's DDL (GenAI AgentOS): global and user
+"""Budgets on a database made by the data contract's DDL (GenAI AgentOS): global and user
 budgets work, summed from the executions; agent and flow budgets are unavailable, clearly."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Budget CRUD: the document's curl body as is, partial updates validated as a whole, and one
+"""Budget CRUD: the data contract's curl body as is, partial updates validated as a whole, and one
 clear error for every invalid input."""
 
 from __future__ import annotations

@@ -79,7 +79,7 @@ DOCUMENT_DDL = Path(__file__).parents[1] / "db" / "document_ddl.sql"
 
 
 def document_ddl(backend: str) -> list[str]:
-    """The product document's DDL as statements; for SQLite without the enum types (SQLite
+    """The data contract's DDL as statements; for SQLite without the enum types (SQLite
     takes any type name) and with CURRENT_TIMESTAMP for NOW()."""
     statements = [s.strip() for s in DOCUMENT_DDL.read_text().split(";") if s.strip()]
     if backend == "sqlite":
@@ -100,7 +100,7 @@ def test_check_db_on_the_documents_own_schema_exits_0(
     code, out, _ = run(capsys, "--db", empty_db_url, "check-db")
     assert code == 0
     lines = out.splitlines()
-    assert "the product document's tables are all present" in lines[0]
+    assert "the AgentOS analytics tables are all present" in lines[0]
     assert "  missing column agentexecutions.flow_id" in lines
     assert "  disabled: flow-scoped budgets" in lines
     assert "  disabled: agent- and flow-scoped budgets" in lines
@@ -115,7 +115,7 @@ def test_check_db_exits_1_when_a_document_column_is_missing(
             conn.exec_driver_sql(statement.replace("step_number INTEGER\n)", "step INTEGER\n)"))
     code, out, _ = run(capsys, "--db", empty_db_url, "check-db")
     assert code == 1
-    assert "lacks part of the product document's schema: tokenusages.step_number" in out
+    assert "lacks part of the AgentOS analytics schema: tokenusages.step_number" in out
 
 
 def test_connect_in_a_terminal_prints_the_export_line(

@@ -1,4 +1,4 @@
-"""A PostgreSQL database made by the product document's own DDL: the kit reads and writes it
+"""A PostgreSQL database made by the data contract's own DDL: the kit reads and writes it
 through its repositories, init_db leaves it alone, check_db explains what it lacks."""
 
 from __future__ import annotations
@@ -59,7 +59,7 @@ def test_init_db_leaves_it_unchanged(document_db: str) -> None:
 
 def test_check_db_names_missing_parts_and_features(document_db: str) -> None:
     report = check_db(document_db)
-    assert report.ok and not report.complete  # the document's schema is whole; additions lack
+    assert report.ok and not report.complete  # the data contract's schema is whole; additions lack
     assert sorted(report.missing_tables) == [
         "apitokens", "budgetalertevents", "budgetspendledger", "otelstagedspans",
         "otelstagedtraces", "rollup_dirty_hours", "rollup_executions_day",

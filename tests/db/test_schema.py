@@ -1,4 +1,4 @@
-"""init_db creates the product document's tables, columns, enum types and cascades."""
+"""init_db creates the data contract's tables, columns, enum types and cascades."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from sqlalchemy import inspect, text
 
 from aa_notebooks.db.engine import get_engine
 
-# The document's DDL, column by column (the kit's additions are checked separately).
+# The data contract's DDL, column by column (the kit's additions are checked separately).
 DOCUMENT_COLUMNS = {
     "agentexecutions": [
         "id", "user_id", "request_id", "session_id", "agent_id", "agent_name", "agent_type",

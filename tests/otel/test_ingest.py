@@ -229,7 +229,7 @@ def test_an_agentos_database_takes_whole_traces_and_refuses_pieces(
 
 
 def _agentos_schema(url: str) -> None:
-    """The product document's DDL, as an AgentOS database has it (no kit additions)."""
+    """The data contract's DDL, as an AgentOS database has it (no kit additions)."""
     pg = url.startswith("postgresql")
     kind = "UUID" if pg else "CHAR(32)"
     enum = "VARCHAR"

@@ -1,4 +1,4 @@
-"""Both reports on a read-only PostgreSQL database made by the product document's own DDL.
+"""Both reports on a read-only PostgreSQL database made by the data contract's own DDL.
 
 It has no kit additions (no budget name or target, no alert events table, no ledger) and
 refuses every write, so the reports must only read. Its one budget is global, $0.02 over 7 days,

@@ -1,4 +1,4 @@
-"""seed_database on SQLite and PostgreSQL: the document's numbers, consistent, repeatable rows."""
+"""seed_database on SQLite and PostgreSQL: the contract's numbers, consistent, repeatable rows."""
 
 from __future__ import annotations
 

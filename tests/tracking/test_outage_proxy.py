@@ -1,5 +1,5 @@
 """Recording never raises into agent code: a real PostgreSQL behind a TCP proxy that the test
-stops mid-run. The context manager, the decorator (sync and async) and the document's recording
+stops mid-run. The context manager, the decorator (sync and async) and the data contract's recording
 functions (sync and async) all go ahead, one warning is logged for the whole outage, and once the
 proxy is back every record is in the database exactly once."""
 

@@ -1,4 +1,4 @@
-"""The document's three recording functions, run as written against an AsyncSession, and their
+"""The data contract's three recording functions, run as written against an AsyncSession, and their
 sync twins, persist exactly what they are given."""
 
 from __future__ import annotations

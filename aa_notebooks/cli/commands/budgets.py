@@ -1,4 +1,4 @@
-"""`budgets [list|create|update|delete|status|evaluate]`: the budget alerts of the product document.
+"""`budgets [list|create|update|delete|status|evaluate]`: the budget alerts of the data contract.
 
 `status` only reads; `evaluate` is the explicit write: it stores each budget's spend, records the
 alerts due and emails them (what a schedule runs, so alerts go out with no notebook open).

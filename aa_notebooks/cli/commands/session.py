@@ -31,7 +31,7 @@ class ConnectAdvice:
 
     @property
     def ok(self) -> bool:
-        """Whether the database has the product document's schema (the exit code follows)."""
+        """Whether the database has the data contract's schema (the exit code follows)."""
         return self.check.ok
 
     def __str__(self) -> str:

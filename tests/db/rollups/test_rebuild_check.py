@@ -166,7 +166,7 @@ def test_seeded_percentiles_are_within_the_bound_of_numpy(db_url: str) -> None:
 
 @pytest.mark.postgres
 def test_enable_fills_an_agentos_database_and_marks_its_writers_hours() -> None:
-    """On a database made by the document's DDL (PostgreSQL's)."""
+    """On a database made by the data contract's DDL (PostgreSQL's)."""
     url, name = new_postgres_database()
     try:
         engine = get_engine(url)
