@@ -17,18 +17,18 @@ from typing import Any
 from sqlalchemy import CompoundSelect, literal, select, union_all
 from sqlalchemy.sql.elements import ColumnElement
 
+from aa_notebooks.analytics.choices import BUCKETS, Bucket
 from aa_notebooks.analytics.filters import EXECUTIONS
 from aa_notebooks.analytics.periods import Window
 from aa_notebooks.db.schema import UTCDateTime
 from aa_notebooks.errors import InvalidInputError
 
-BUCKETS = ("hour", "day")
 MAX_BUCKETS = 5_000
 SELECTS_PER_QUERY = 500  # SQLite's limit on the terms of one compound SELECT
 _STEP = {"hour": timedelta(hours=1), "day": timedelta(days=1)}
 
 
-def check_bucket(bucket: str) -> str:
+def check_bucket(bucket: str) -> Bucket:
     """A bucket name from BUCKETS, or an error listing them."""
     if bucket not in BUCKETS:
         raise InvalidInputError(f"bucket must be one of {', '.join(BUCKETS)}; got {bucket!r}")

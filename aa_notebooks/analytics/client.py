@@ -22,6 +22,7 @@ from sqlalchemy.engine import URL
 from aa_notebooks.analytics import agents, costs, executions, forecast, models, overview
 from aa_notebooks.analytics.adhoc_sql import run_sql
 from aa_notebooks.analytics.breakdown import breakdown
+from aa_notebooks.analytics.choices import Bucket, CostBy, CostSeriesBy, SortColumn, SortOrder
 from aa_notebooks.analytics.cost_timeseries import cost_timeseries
 from aa_notebooks.analytics.execution_rows import ExecutionRows
 from aa_notebooks.analytics.export import export
@@ -120,8 +121,8 @@ class Analytics:
         period: Period = None,
         start_date: Day = None,
         end_date: Day = None,
-        sort_by: str = "started_at",
-        sort_order: str = "desc",
+        sort_by: SortColumn = "started_at",
+        sort_order: SortOrder = "desc",
         min_cost: Decimal | float | str | None = None,
         max_cost: Decimal | float | str | None = None,
         min_duration_ms: int | None = None,
@@ -149,8 +150,8 @@ class Analytics:
         period: Period = None,
         start_date: Day = None,
         end_date: Day = None,
-        sort_by: str = "started_at",
-        sort_order: str = "desc",
+        sort_by: SortColumn = "started_at",
+        sort_order: SortOrder = "desc",
         **filters: Any,
     ) -> ExecutionRows:
         """The window's executions as a list read by row range (`.rows(offset, limit)`), for
@@ -217,7 +218,7 @@ class Analytics:
         *,
         start_date: Day = None,
         end_date: Day = None,
-        by: str = "model",
+        by: CostBy = "model",
     ) -> Table:
         """Cost, tokens, executions and share of the total by "model", "agent", "user" or "day"."""
         return costs.cost_summary(self._source, self.window(period, start_date, end_date), by)
@@ -246,7 +247,7 @@ class Analytics:
         *,
         start_date: Day = None,
         end_date: Day = None,
-        bucket: str = "day",
+        bucket: Bucket = "day",
     ) -> Table:
         """Executions, success rate, average and P95 latency and cost per "hour" or "day" bucket."""
         return timeseries(self._source, self.window(period, start_date, end_date), bucket)
@@ -257,8 +258,8 @@ class Analytics:
         *,
         start_date: Day = None,
         end_date: Day = None,
-        bucket: str = "day",
-        by: str = "model",
+        bucket: Bucket = "day",
+        by: CostSeriesBy = "model",
     ) -> Table:
         """Executions, cost and tokens per "hour" or "day" bucket for each "model" or "agent"."""
         window = self.window(period, start_date, end_date)

@@ -17,6 +17,7 @@ from sqlalchemy import Connection, RowMapping, func
 from sqlalchemy.sql.elements import ColumnElement
 
 from aa_notebooks.analytics.buckets import bucket_bounds, check_bucket, per_bucket
+from aa_notebooks.analytics.choices import COST_TIMESERIES_BY, Bucket, CostSeriesBy
 from aa_notebooks.analytics.filters import EXECUTIONS, agent_groups, in_scope
 from aa_notebooks.analytics.frames import to_frame
 from aa_notebooks.analytics.model_split import (
@@ -36,7 +37,6 @@ from aa_notebooks.analytics.results import Table
 from aa_notebooks.analytics.source import Source
 from aa_notebooks.errors import InvalidInputError
 
-COST_TIMESERIES_BY = ("model", "agent")
 _MEASURES = ("executions", "cost_usd", "total_tokens")
 
 Row = Mapping[str, Any] | RowMapping
@@ -47,7 +47,9 @@ Cell = tuple[datetime, Key]
 Moved = tuple[datetime, MovedUsage]
 
 
-def _grouping(source: Source, by: str) -> tuple[list[ColumnElement[Any]], list[ColumnElement[Any]]]:
+def _grouping(
+    source: Source, by: CostSeriesBy
+) -> tuple[list[ColumnElement[Any]], list[ColumnElement[Any]]]:
     """The key columns each bucket selects, and its GROUP BY (agents as `cost_summary` has them)."""
     c = EXECUTIONS.c
     if by == "model":
@@ -57,7 +59,7 @@ def _grouping(source: Source, by: str) -> tuple[list[ColumnElement[Any]], list[C
     return [agent_id, by_name, name], [source.dialect.group_key(agent_id), by_name]
 
 
-def _key(by: str, row: Row) -> Key:
+def _key(by: CostSeriesBy, row: Row) -> Key:
     """The key a row belongs to: its model, or its agent (agent_id where set, else its name)."""
     return row["model"] if by == "model" else (row["agent_id"], row["by_name"])
 
@@ -67,7 +69,9 @@ def _agent_id(key: Key) -> uuid.UUID | None:
     return key[0] if isinstance(key, tuple) else None
 
 
-def _labels(by: str, rows: Sequence[Row], cells: dict[Cell, Sums]) -> dict[Key, str | None]:
+def _labels(
+    by: CostSeriesBy, rows: Sequence[Row], cells: dict[Cell, Sums]
+) -> dict[Key, str | None]:
     """Each key as shown: the model, or the agent's greatest name in the window, else its id.
 
     None stays None (unknown, as `cost_summary` leaves a missing model): executions without a
@@ -106,7 +110,7 @@ def _sums(source: Source, row: Row) -> Sums:
     )
 
 
-def _moved(source: Source, window: Window, bucket: str, connection: Connection) -> list[Moved]:
+def _moved(source: Source, window: Window, bucket: Bucket, connection: Connection) -> list[Moved]:
     """Each bucket's usage rows of another model than their execution's (`model_split`)."""
     if not source.has("tokenusages"):
         return []
@@ -132,7 +136,7 @@ def _split(cells: dict[Cell, Sums], moved: list[Moved]) -> dict[Cell, Sums]:
     }
 
 
-def cost_timeseries(source: Source, window: Window, bucket: str, by: str) -> Table:
+def cost_timeseries(source: Source, window: Window, bucket: Bucket, by: CostSeriesBy) -> Table:
     """Per UTC hour/day bucket of the window and per `by` ("model" or "agent") key.
 
     Columns: bucket (start, aware UTC), the key (`model` or `agent`: the agent's name, else its

@@ -16,6 +16,7 @@ from sqlalchemy.sql import Select
 from sqlalchemy.sql.elements import ColumnElement
 
 from aa_notebooks.analytics.buckets import per_bucket
+from aa_notebooks.analytics.choices import COST_BY, CostBy
 from aa_notebooks.analytics.filters import EXECUTIONS, agent_groups, in_scope, in_window
 from aa_notebooks.analytics.frames import ratio, to_frame
 from aa_notebooks.analytics.model_split import (
@@ -32,7 +33,6 @@ from aa_notebooks.analytics.source import Source
 from aa_notebooks.errors import InvalidInputError
 from aa_notebooks.pricing import is_priced
 
-COST_BY = ("model", "agent", "user", "day")
 _MEASURES = (
     "executions",
     "input_tokens",
@@ -61,7 +61,7 @@ def _measures(source: Source) -> list[ColumnElement[Any]]:
 
 
 def _grouped(
-    source: Source, window: Window, by: str
+    source: Source, window: Window, by: CostBy
 ) -> list[Select[Any] | CompoundSelect[*tuple[Any, ...]]]:
     """The aggregate queries for agent, user or day: most expensive first, or days in order."""
     c = EXECUTIONS.c
@@ -87,7 +87,7 @@ def _grouped(
     ]
 
 
-def _record(by: str, row: Mapping[str, Any], total: Decimal) -> dict[str, Any]:
+def _record(by: CostBy, row: Mapping[str, Any], total: Decimal) -> dict[str, Any]:
     cost = row["cost"]
     record = dict(row)
     if by == "day":
@@ -107,7 +107,7 @@ def _record(by: str, row: Mapping[str, Any], total: Decimal) -> dict[str, Any]:
     return record
 
 
-def cost_summary(source: Source, window: Window, by: str) -> Table:
+def cost_summary(source: Source, window: Window, by: CostBy) -> Table:
     """Cost by `by` ("model", "agent", "user" or "day") in the window.
 
     Columns: the key (model and priced / agent, agent_id, agent_name / user_id / day), then
@@ -153,7 +153,7 @@ def cost_by_model_from(source: Source, window: Window, split: Mapping[Model, Sum
 def _table(
     source: Source,
     window: Window,
-    by: str,
+    by: CostBy,
     rows: list[dict[str, Any]],
     notes: tuple[str, ...] = (),
 ) -> Table:

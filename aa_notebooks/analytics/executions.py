@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import Column, String, cast, func, select
 from sqlalchemy.sql.elements import ColumnElement, Label, UnaryExpression
 
+from aa_notebooks.analytics.choices import SORT_COLUMNS, SORT_ORDERS
 from aa_notebooks.analytics.filters import (
     EXECUTIONS,
     ExecutionFilter,
@@ -37,11 +38,6 @@ MAX_PAGE_SIZE = 1000
 MAX_OFFSET = 2**63 - 1  # OFFSET is a signed 64-bit integer on both databases
 MAX_PAGE = MAX_OFFSET // MAX_PAGE_SIZE + 1
 """The last page whose offset fits OFFSET at any page size (far beyond any real table)."""
-SORT_ORDERS = ("asc", "desc")
-SORT_COLUMNS = (
-    "started_at", "completed_at", "execution_time_ms", "cost_usd", "total_tokens",
-    "input_tokens", "output_tokens", "agent_name", "model_name", "status",
-)  # fmt: skip
 _TEXT_SORTS = ("agent_name", "model_name", "status")
 EXECUTION_COLUMNS = (
     "id", "started_at", "completed_at", "status", "agent_id", "agent_name", "agent_type",

@@ -15,6 +15,7 @@ from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 
 from aa_notebooks.analytics import Analytics, Table
+from aa_notebooks.analytics.choices import COST_BY, SORT_COLUMNS, SORT_ORDERS, choose
 from aa_notebooks.analytics.executions import MAX_PAGE, MAX_PAGE_SIZE
 from aa_notebooks.api.encoding import jsonable, records
 from aa_notebooks.api.params import SORT_HELP, window_params
@@ -46,7 +47,8 @@ def add_analytics_routes(router: APIRouter, client: Any) -> None:
     ) -> JSONResponse:
         found = analytics.executions(
             page, page_size, status=status, agent_id=agent_id, agent_name=agent_name,
-            model=model, sort_by=sort_by, sort_order=sort_order, **window,
+            model=model, sort_by=choose(sort_by, SORT_COLUMNS, "sort_by"),
+            sort_order=choose(sort_order, SORT_ORDERS, "sort_order"), **window,
         )  # fmt: skip
         body = {
             "items": records(found.rows), "total": found.total, "page": found.page,
@@ -76,7 +78,7 @@ def add_analytics_routes(router: APIRouter, client: Any) -> None:
         window: Window,
         by: Annotated[str, Query(description="model, agent, user or day")] = "model",
     ) -> JSONResponse:
-        return JSONResponse(_table(analytics.cost_summary(by=by, **window)))
+        return JSONResponse(_table(analytics.cost_summary(by=choose(by, COST_BY, "by"), **window)))
 
     @router.get("/costs/forecast", summary="Projected monthly costs")
     def cost_forecast(analytics: Client, window: Window) -> JSONResponse:

@@ -5,7 +5,7 @@ from typing import Annotated, Any
 
 from fastapi import Query
 
-from aa_notebooks.analytics.executions import SORT_COLUMNS
+from aa_notebooks.analytics.choices import SORT_COLUMNS
 
 PERIOD_HELP = "24h, 7d, 30d, 90d, or any positive Nh / Nd / Nw; default 7d"
 SORT_HELP = f"one of {', '.join(SORT_COLUMNS)}"

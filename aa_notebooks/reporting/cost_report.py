@@ -16,6 +16,7 @@ import pandas as pd
 from IPython.display import HTML, Image
 
 from aa_notebooks.analytics import Analytics, Window
+from aa_notebooks.analytics.choices import Bucket, CostBy
 from aa_notebooks.figures import changes, charts
 from aa_notebooks.formatting import count, duration_ms, money, percent
 from aa_notebooks.reporting import blocks
@@ -57,7 +58,7 @@ class CostReport:
         return cls(analytics, checked, checked.window(analytics))
 
     @property
-    def bucket(self) -> str:
+    def bucket(self) -> Bucket:
         """Hours for windows up to two days, else days."""
         return "hour" if self.window.duration <= timedelta(days=2) else "day"
 
@@ -116,7 +117,7 @@ class CostReport:
         """Cost per agent: a bar chart and the table behind it."""
         return self._breakdown("agent")
 
-    def _breakdown(self, by: str) -> list[Image | HTML]:
+    def _breakdown(self, by: CostBy) -> list[Image | HTML]:
         """Cost per model or agent, most expensive first, as a bar chart and a table."""
         frame = self.analytics.cost_summary(self.window, by=by).frame
         if frame.empty:

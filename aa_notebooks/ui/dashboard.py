@@ -68,7 +68,7 @@ class Dashboard:
         """The trace explorer of the opened execution, or None."""
         self.exported: Exported | None = None
         """The last CSV export, or None."""
-        fixed = None if analytics.scope == "all users" else analytics.scope
+        fixed = None if analytics.user_id is None else analytics.scope  # shown, not compared
         dated = start_date is not None or end_date is not None
         period = period or (None if dated else DEFAULT_PERIOD)
         shown = period or DEFAULT_PERIOD

@@ -17,6 +17,7 @@ import traitlets as t
 
 from aa_notebooks import formatting as fmt
 from aa_notebooks.analytics import Analytics, ExecutionRows, Window
+from aa_notebooks.analytics.choices import SORT_COLUMNS, SORT_ORDERS, SortColumn, SortOrder, choose
 from aa_notebooks.errors import AnalyticsError
 from aa_notebooks.ui.assets import asset
 from aa_notebooks.ui.markup import plain
@@ -142,6 +143,12 @@ class ExecutionsGrid(anywidget.AnyWidget):
         with self.hold_trait_notifications():
             self.sort_by, self.sort_order = by, order
 
+    def _sort_column(self) -> SortColumn:
+        return choose(self.sort_by, SORT_COLUMNS, "sort_by")
+
+    def _sort_order(self) -> SortOrder:
+        return choose(self.sort_order, SORT_ORDERS, "sort_order")
+
     @property
     def listing(self) -> ExecutionRows | None:
         """The list shown (its window, filters, sort and total), or None before `show`."""
@@ -196,7 +203,10 @@ class ExecutionsGrid(anywidget.AnyWidget):
         """A new list of `window` with the grid's sort and its last valid filters (for callers
         that make it elsewhere, such as the dashboard's refresh, then `display` it)."""
         return analytics.execution_rows(
-            period=window, sort_by=self.sort_by, sort_order=self.sort_order, **self._arguments
+            period=window,
+            sort_by=self._sort_column(),
+            sort_order=self._sort_order(),
+            **self._arguments,
         )
 
     def display(self, analytics: Analytics, listing: ExecutionRows) -> None:
@@ -215,7 +225,10 @@ class ExecutionsGrid(anywidget.AnyWidget):
         try:
             arguments = filter_arguments(self.filters)
             listing = self._analytics.execution_rows(
-                period=self._window, sort_by=self.sort_by, sort_order=self.sort_order, **arguments
+                period=self._window,
+                sort_by=self._sort_column(),
+                sort_order=self._sort_order(),
+                **arguments,
             )
         except AnalyticsError as exc:
             self.error = str(exc)

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from aa_notebooks.analytics import Analytics, ExecutionRows, Overview, Table, Window
+from aa_notebooks.analytics.choices import Bucket
 from aa_notebooks.budgets import BudgetStatus
 from aa_notebooks.ui.budgets_panel import budget_statuses
 
@@ -27,7 +28,7 @@ class Snapshot:
     client: Analytics
     """The client (and so the user scope) the results came from."""
     window: Window
-    bucket: str
+    bucket: Bucket
     """"hour" for windows up to two days, else "day"."""
     overview: Overview
     previous: Overview
@@ -45,7 +46,7 @@ class Snapshot:
     """The active budgets' statuses now (they have their own windows), or why there are none."""
 
 
-def bucket_for(window: Window) -> str:
+def bucket_for(window: Window) -> Bucket:
     """Hourly buckets for short windows, daily ones otherwise."""
     return "hour" if window.duration <= HOURLY_UP_TO else "day"
 
@@ -57,7 +58,7 @@ def load(analytics: Analytics, base: Analytics, window: Window, listing: Listing
     """Fetch every panel's result for `window` from `analytics`; users come from `base`, the
     executions list from `listing` (the grid's sort and filters)."""
     bucket = bucket_for(window)
-    unscoped = base.scope == "all users"
+    unscoped = base.user_id is None
     with ThreadPoolExecutor(PARALLEL_QUERIES, thread_name_prefix="aa-dashboard-query") as pool:
         current = pool.submit(analytics.breakdown, window, limit=TOP_AGENTS)
         previous = pool.submit(analytics.overview, window.previous(), unpriced=False)

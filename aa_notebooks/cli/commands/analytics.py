@@ -9,15 +9,12 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from aa_notebooks.analytics.choices import BUCKETS, SORT_COLUMNS, SORT_ORDERS
 from aa_notebooks.cli.context import CommandContext
 from aa_notebooks.cli.options import Subcommands, positive_int, window_of, window_options
 from aa_notebooks.errors import InvalidInputError
 
 STATUSES = ("success", "failure", "timeout")
-SORT_COLUMNS = (
-    "started_at", "completed_at", "execution_time_ms", "cost_usd", "total_tokens",
-    "input_tokens", "output_tokens", "agent_name", "model_name", "status",
-)  # fmt: skip
 
 
 def register(subcommands: Subcommands) -> list[argparse.ArgumentParser]:
@@ -57,7 +54,7 @@ def register(subcommands: Subcommands) -> list[argparse.ArgumentParser]:
         "--search", metavar="TEXT", help="only previews holding TEXT (any case)"
     )
     executions.add_argument("--sort-by", default="started_at", choices=SORT_COLUMNS)
-    executions.add_argument("--sort-order", default="desc", choices=("asc", "desc"))
+    executions.add_argument("--sort-order", default="desc", choices=SORT_ORDERS)
     executions.add_argument(
         "--grid",
         action="store_true",
@@ -85,12 +82,12 @@ def register(subcommands: Subcommands) -> list[argparse.ArgumentParser]:
     add("compare-models", run_compare_models, "per-model latency, success and cost efficiency")
 
     series = add("timeseries", run_timeseries, "executions, success rate, cost and P95 per bucket")
-    series.add_argument("--bucket", default="day", choices=("hour", "day"))
+    series.add_argument("--bucket", default="day", choices=BUCKETS)
 
     cost_series = add(
         "cost-timeseries", run_cost_timeseries, "cost, tokens and executions per bucket by model"
     )
-    cost_series.add_argument("--bucket", default="day", choices=("hour", "day"))
+    cost_series.add_argument("--bucket", default="day", choices=BUCKETS)
     cost_series.add_argument("--by", default="model", choices=("model", "agent"))
 
     export = add("export", run_export, "export executions as CSV or JSON")
