@@ -21,7 +21,7 @@ from aa_notebooks.budgets.model import Budget
 from aa_notebooks.budgets.reading import budget_status
 from aa_notebooks.budgets.recording import apply_spend, record_execution
 from aa_notebooks.budgets.status import BudgetStatus, BudgetStatusList, Status
-from aa_notebooks.budgets.window import Window
+from aa_notebooks.budgets.window import SpendWindow
 from aa_notebooks.db.schema import BudgetSpendLedger
 
 __all__ = [
@@ -32,8 +32,8 @@ __all__ = [
     "BudgetStatusList",
     "Delivery",
     "Evaluation",
+    "SpendWindow",
     "Status",
-    "Window",
     "apply_spend",
     "budget_status",
     "check_budget",

@@ -28,7 +28,7 @@ from decimal import Decimal
 from sqlalchemy import Connection, select
 
 from aa_notebooks.budgets.model import Budget
-from aa_notebooks.budgets.window import Window
+from aa_notebooks.budgets.window import SpendWindow
 from aa_notebooks.db.schema import BudgetAlertEvent, table_of
 from aa_notebooks.formatting import money
 
@@ -86,7 +86,7 @@ def levels(budget: Budget) -> list[tuple[AlertKind, Decimal]]:
 
 
 def record_alerts(
-    connection: Connection, budget: Budget, window: Window, spend: Decimal, added: Decimal
+    connection: Connection, budget: Budget, window: SpendWindow, spend: Decimal, added: Decimal
 ) -> int:
     """Record the events due now that spend is `spend` after a write that `added` to it.
 
@@ -97,7 +97,7 @@ def record_alerts(
 
 
 def record_due_alerts(
-    connection: Connection, budget: Budget, window: Window, spend: Decimal, added: Decimal
+    connection: Connection, budget: Budget, window: SpendWindow, spend: Decimal, added: Decimal
 ) -> list[AlertEvent]:
     """`record_alerts`, returning the events it recorded."""
     recorded = []
@@ -120,7 +120,7 @@ def record_due_alerts(
     return recorded
 
 
-def alerts_due(connection: Connection, budget: Budget, window: Window, spend: Decimal) -> int:
+def alerts_due(connection: Connection, budget: Budget, window: SpendWindow, spend: Decimal) -> int:
     """How many events an evaluation at `spend` would record now (read only): the levels held
     with no event of their kind in the window."""
     return sum(
@@ -130,7 +130,7 @@ def alerts_due(connection: Connection, budget: Budget, window: Window, spend: De
 
 
 def fired_in_window(
-    connection: Connection, budget: Budget, kind: AlertKind, window: Window
+    connection: Connection, budget: Budget, kind: AlertKind, window: SpendWindow
 ) -> bool:
     """Whether an event of this kind fired for the budget's threshold within the window."""
     query = (

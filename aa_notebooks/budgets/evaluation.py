@@ -45,7 +45,7 @@ from aa_notebooks.budgets.status import (
 )
 from aa_notebooks.budgets.store import active_budgets, load_budgets
 from aa_notebooks.budgets.transactions import write_transaction
-from aa_notebooks.budgets.window import Window, utc
+from aa_notebooks.budgets.window import SpendWindow, utc
 from aa_notebooks.db.engine import get_engine
 from aa_notebooks.errors import ConfigurationError, first_line
 
@@ -198,7 +198,7 @@ def _evaluate(
         if not fresh:
             return None
         budget = fresh[0]
-        window = Window.ending(now, budget.period_days)
+        window = SpendWindow.ending(now, budget.period_days)
         if with_ledger:
             spend, by_ledger = both_spends(connection, budget, window)
             ledger_agrees = spend == by_ledger

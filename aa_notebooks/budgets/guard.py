@@ -52,7 +52,7 @@ from aa_notebooks.budgets.scope import (
 )
 from aa_notebooks.budgets.spend import LedgerSplit, exact_spend, ledger_spend, target_agent_id
 from aa_notebooks.budgets.store import ACTIVE, load_budgets
-from aa_notebooks.budgets.window import Window, utc
+from aa_notebooks.budgets.window import SpendWindow, utc
 from aa_notebooks.db.bulk import storage_timestamp, storage_uuid
 from aa_notebooks.db.engine import autocommit_fetch, get_engine
 from aa_notebooks.db.schema import BudgetAlertType, BudgetScope
@@ -90,7 +90,7 @@ def check_budget(
             if caps.unavailable(budget.scope):
                 continue
             held = from_micros(uncommitted(budget_key(budget)))
-            spend = held + read(connection, budget, Window.ending(now, budget.period_days))
+            spend = held + read(connection, budget, SpendWindow.ending(now, budget.period_days))
             if spend >= budget.threshold_usd:
                 raise BudgetExceededError(budget.label, cents(spend), budget.threshold_usd)
 
@@ -143,7 +143,7 @@ def _check_on_autocommit(
         return
     stops = [_HardStop.from_row(row, driver) for row in found]
     held = [from_micros(pending(stop.ledger_key(keys))) for stop in stops]
-    splits = [LedgerSplit.of(Window.ending(now, stop.period_days)) for stop in stops]
+    splits = [LedgerSplit.of(SpendWindow.ending(now, stop.period_days)) for stop in stops]
     statement = _spend_statement(driver, tuple(stop.shape for stop in stops))
     values = _spend_values(stops, splits, keys, driver)
     spends = sorted(autocommit_fetch(engine, statement, values))

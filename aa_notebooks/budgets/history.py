@@ -29,7 +29,7 @@ from aa_notebooks.budgets.scope import BUDGETS, EXECUTIONS
 from aa_notebooks.budgets.spend import counted, counted_params
 from aa_notebooks.budgets.store import active_budgets, load_budgets
 from aa_notebooks.budgets.transactions import read_transaction
-from aa_notebooks.budgets.window import Window, utc
+from aa_notebooks.budgets.window import SpendWindow, utc
 from aa_notebooks.db.engine import get_engine
 from aa_notebooks.db.schema import BudgetScope
 
@@ -116,7 +116,7 @@ def _daily(
     connection: Connection, dialect: Dialect, budget: Budget, now: datetime
 ) -> list[dict[str, Any]]:
     """One record per UTC day the budget's window ending at `now` touches, oldest first."""
-    window = Window.ending(now, budget.period_days)
+    window = SpendWindow.ending(now, budget.period_days)
     params = counted_params(budget)
     where = [counted(budget.scope, params["agent_id"] is not None)]
     spend = dialect.money_sum(EXECUTIONS.c.cost_usd).label("spend")

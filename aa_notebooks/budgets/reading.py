@@ -27,7 +27,7 @@ from aa_notebooks.budgets.spend import exact_spend
 from aa_notebooks.budgets.status import BudgetStatus, BudgetStatusList, assess, unavailable
 from aa_notebooks.budgets.store import active_budgets, load_budgets
 from aa_notebooks.budgets.transactions import read_transaction
-from aa_notebooks.budgets.window import Window, utc
+from aa_notebooks.budgets.window import SpendWindow, utc
 from aa_notebooks.db.engine import get_engine
 
 
@@ -51,7 +51,7 @@ def budget_status(
             if reason := caps.unavailable(budget.scope):
                 statuses.append(unavailable(budget, now, reason))
                 continue
-            window = Window.ending(now, budget.period_days)
+            window = SpendWindow.ending(now, budget.period_days)
             spend = exact_spend(connection, budget, window)
             statuses.append(assess(budget, spend, now))
             if caps.has_events and budget.email_notification:

@@ -29,7 +29,7 @@ from aa_notebooks.budgets.scope import EXECUTIONS, budget_key, budgets_for_keys,
 from aa_notebooks.budgets.spend import exact_spend, ledger_spend
 from aa_notebooks.budgets.store import ACTIVE, ensure_user, load_budgets
 from aa_notebooks.budgets.transactions import write_transaction
-from aa_notebooks.budgets.window import Window, utc
+from aa_notebooks.budgets.window import SpendWindow, utc
 from aa_notebooks.db.engine import get_engine
 from aa_notebooks.db.records import AgentExecutionCreate
 from aa_notebooks.db.rollups.record import begin_writing, record_rollups
@@ -62,7 +62,7 @@ def apply_spend(
     for budget in load_budgets(connection, caps, condition, key_params(keys), lock=True):
         if caps.unavailable(budget.scope):
             continue
-        window = Window.ending(now, budget.period_days)
+        window = SpendWindow.ending(now, budget.period_days)
         cost = _added(budget, window, added)
         if cost:
             read = ledger_spend if from_ledger else exact_spend
@@ -108,7 +108,7 @@ def _active_for_keys(has_targets: bool) -> ColumnElement[bool]:
     return and_(ACTIVE, budgets_for_keys(has_targets))
 
 
-def _added(budget: Budget, window: Window, added: Sequence[Spend]) -> Decimal:
+def _added(budget: Budget, window: SpendWindow, added: Sequence[Spend]) -> Decimal:
     """The cost these executions add to the budget's window."""
     key = budget_key(budget)
     return from_micros(

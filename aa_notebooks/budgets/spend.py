@@ -30,17 +30,17 @@ from aa_notebooks.budgets.ledger import LEDGER
 from aa_notebooks.budgets.model import Budget
 from aa_notebooks.budgets.money import from_micros
 from aa_notebooks.budgets.scope import EXECUTIONS, budget_key
-from aa_notebooks.budgets.window import HOUR, Window, ceil_hour, floor_hour
+from aa_notebooks.budgets.window import HOUR, SpendWindow, ceil_hour, floor_hour
 from aa_notebooks.db.schema import BudgetScope
 
 
-def exact_spend(connection: Connection, budget: Budget, window: Window) -> Decimal:
+def exact_spend(connection: Connection, budget: Budget, window: SpendWindow) -> Decimal:
     """The budget's spend in the window, summed from the executions."""
     statement = _exact_statement(budget.scope, _agent_id(budget) is not None)
     return Decimal(connection.execute(statement, _params(budget, window)).scalar_one())
 
 
-def ledger_spend(connection: Connection, budget: Budget, window: Window) -> Decimal:
+def ledger_spend(connection: Connection, budget: Budget, window: SpendWindow) -> Decimal:
     """The budget's spend in the window, from the ledger and two short ranges of executions."""
     statement = _ledger_statement(budget.scope, _agent_id(budget) is not None)
     split = LedgerSplit.of(window)
@@ -48,7 +48,9 @@ def ledger_spend(connection: Connection, budget: Budget, window: Window) -> Deci
     return split.spend(micros, Decimal(head), Decimal(future))
 
 
-def both_spends(connection: Connection, budget: Budget, window: Window) -> tuple[Decimal, Decimal]:
+def both_spends(
+    connection: Connection, budget: Budget, window: SpendWindow
+) -> tuple[Decimal, Decimal]:
     """The spend summed from the executions and the spend from the ledger, read in one statement
     (one snapshot), so a difference means the ledger is wrong, not that a write came between."""
     statement = _both_statement(budget.scope, _agent_id(budget) is not None)
@@ -72,7 +74,7 @@ class LedgerSplit:
     next_hour: datetime
 
     @classmethod
-    def of(cls, window: Window) -> LedgerSplit:
+    def of(cls, window: SpendWindow) -> LedgerSplit:
         start, end = window.start, window.end
         first_whole, last_hour = ceil_hour(start), floor_hour(end)
         if first_whole - start <= start - floor_hour(start):  # the shorter range of executions
@@ -86,7 +88,7 @@ class LedgerSplit:
         return from_micros(int(micros)) + self.head_sign * head - future
 
 
-def _params(budget: Budget, window: Window) -> dict[str, Any]:
+def _params(budget: Budget, window: SpendWindow) -> dict[str, Any]:
     """Values for every parameter of the statements below."""
     scope, key = budget_key(budget)
     split = LedgerSplit.of(window)

@@ -23,7 +23,7 @@ import pandas as pd
 
 from aa_notebooks.budgets.model import Budget
 from aa_notebooks.budgets.money import cents, micro_dollars
-from aa_notebooks.budgets.window import Window
+from aa_notebooks.budgets.window import SpendWindow
 from aa_notebooks.formatting import readable_frame
 
 SECONDS_PER_DAY = 86_400
@@ -51,7 +51,7 @@ class BudgetStatus:
 
     budget: Budget
     status: Status
-    window: Window
+    window: SpendWindow
     spend_usd: Decimal | None = None
     percent_used: Decimal | None = None
     remaining_usd: Decimal | None = None
@@ -151,7 +151,7 @@ def assess(budget: Budget, spend: Decimal, now: datetime) -> BudgetStatus:
     return BudgetStatus(
         budget=budget,
         status=status,
-        window=Window.ending(now, days),
+        window=SpendWindow.ending(now, days),
         spend_usd=spend,
         percent_used=cents(spend * 100 / threshold),
         remaining_usd=remaining,
@@ -162,7 +162,7 @@ def assess(budget: Budget, spend: Decimal, now: datetime) -> BudgetStatus:
 
 def unavailable(budget: Budget, now: datetime, reason: str) -> BudgetStatus:
     """The status of a budget this database cannot evaluate, and why."""
-    window = Window.ending(now, budget.period_days)
+    window = SpendWindow.ending(now, budget.period_days)
     return BudgetStatus(budget=budget, status=Status.unavailable, window=window, reason=reason)
 
 

@@ -9,7 +9,7 @@ HOUR = timedelta(hours=1)
 
 
 @dataclass(frozen=True)
-class Window:
+class SpendWindow:
     """The spend window of a budget at one moment; an execution counts when start <= started_at
     <= end."""
 
@@ -17,7 +17,7 @@ class Window:
     end: datetime
 
     @classmethod
-    def ending(cls, now: datetime, period_days: int) -> Window:
+    def ending(cls, now: datetime, period_days: int) -> SpendWindow:
         """The window of `period_days` that ends at `now`."""
         return cls(now - timedelta(days=period_days), now)
 

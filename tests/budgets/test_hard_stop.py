@@ -25,7 +25,7 @@ from aa_notebooks.budgets import (
     update_budget,
 )
 from aa_notebooks.budgets.spend import exact_spend, ledger_spend
-from aa_notebooks.budgets.window import HOUR, Window, ceil_hour, floor_hour
+from aa_notebooks.budgets.window import HOUR, SpendWindow, ceil_hour, floor_hour
 from aa_notebooks.db.engine import get_engine
 from aa_notebooks.db.schema import AgentExecution, BudgetAlert, BudgetAlertType, BudgetScope
 from aa_notebooks.db.url import resolve_url
@@ -164,7 +164,7 @@ def test_the_ledger_gives_the_executions_sum_for_any_window(db_url: str) -> None
         for budget in budgets:
             for now in nows:
                 for days in (1, 7, 30):
-                    window = Window.ending(now, days)
+                    window = SpendWindow.ending(now, days)
                     exact = exact_spend(connection, budget, window)
                     assert ledger_spend(connection, budget, window) == exact, (budget, now, days)
 
@@ -236,7 +236,7 @@ def test_the_check_refuses_exactly_at_the_threshold_for_every_scope_and_period(
             for now in nows:
                 budget = _budget(BudgetScope(scope), period_days=days, **fields)
                 with get_engine(db_url).connect() as connection:
-                    exact = exact_spend(connection, budget, Window.ending(now, days))
+                    exact = exact_spend(connection, budget, SpendWindow.ending(now, days))
                 below = exact.quantize(Decimal("0.01"), rounding=ROUND_DOWN)
                 assert 0 < below < exact, "pick another seed: no spend, or whole cents"
                 made = create_budget(db_url, scope=scope, threshold_usd=below, period_days=days,

@@ -22,7 +22,7 @@ from aa_notebooks.budgets.history import (
     budget_spend_daily,
 )
 from aa_notebooks.budgets.spend import exact_spend
-from aa_notebooks.budgets.window import Window
+from aa_notebooks.budgets.window import SpendWindow
 from aa_notebooks.db.engine import get_engine
 from tests.budgets.conftest import ALICE, BOB, NOW, RESEARCHER, WRITER, record
 
@@ -130,7 +130,7 @@ def test_the_last_cumulative_is_the_exact_spend(db_url: str) -> None:
     frame = budget_spend_daily(db_url, now=NOW)
     assert len(frame) == 8  # 05-25 12:30 to 06-01 12:30
     with get_engine(db_url).connect() as connection:
-        exact = exact_spend(connection, budget, Window.ending(NOW, 7))
+        exact = exact_spend(connection, budget, SpendWindow.ending(NOW, 7))
     assert exact == sum(map(Decimal, costs)) == Decimal("20.645679")
     assert frame["cumulative_usd"].iloc[-1] == float(exact)
     [status] = budget_status(db_url, now=NOW)
