@@ -301,10 +301,11 @@ class AgentStats(Readable):
 
 @dataclass(frozen=True, eq=False, repr=False)
 class Table(Rows):
-    """A tabular result: top agents, cost summary, model comparison or a time series."""
+    """A tabular result: top agents, cost summary, model comparison, a time series, the budgets
+    and their history (`window` None where the rows have no single window)."""
 
     title: str
-    window: Window
+    window: Window | None
     scope: str
     frame: pd.DataFrame
     """The rows; each function documents its columns."""

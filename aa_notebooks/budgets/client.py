@@ -14,10 +14,10 @@ from collections.abc import Callable, Iterable
 from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
 
-import pandas as pd
 from sqlalchemy.engine import URL
 
 from aa_notebooks.analytics.periods import Window, resolve_window
+from aa_notebooks.analytics.results import Table
 from aa_notebooks.budgets.alert_settings import AlertMailer
 from aa_notebooks.budgets.crud import create_budget, delete_budget, list_budgets, update_budget
 from aa_notebooks.budgets.evaluation import Evaluation, evaluate_budgets
@@ -60,8 +60,7 @@ class BudgetClient:
         return cls(analytics.url, analytics.user_id, analytics.now)
 
     def __repr__(self) -> str:
-        scope = "all users" if self.user_id is None else f"user {self.user_id}"
-        return f"BudgetClient({mask_url(self.url)}, {scope})"
+        return f"BudgetClient({mask_url(self.url)}, {self.scope})"
 
     def now(self) -> datetime:
         """The current time from the injected clock, aware UTC."""
@@ -70,9 +69,15 @@ class BudgetClient:
             raise InvalidInputError("the `now` clock must return an aware datetime (UTC)")
         return moment.astimezone(UTC)
 
-    def list(self, *, active_only: bool = False) -> pd.DataFrame:
+    @property
+    def scope(self) -> str:
+        """Whose budgets: "all users" or "user <id>"."""
+        return "all users" if self.user_id is None else f"user {self.user_id}"
+
+    def list(self, *, active_only: bool = False) -> Table:
         """The budget alerts (this user's when scoped), one row each."""
-        return list_budgets(self.url, user_id=self.user_id, active_only=active_only)
+        frame = list_budgets(self.url, user_id=self.user_id, active_only=active_only)
+        return Table("Active budgets" if active_only else "Budgets", None, self.scope, frame)
 
     def create(self, **fields: Any) -> Budget:
         """Create a budget; the data contract's POST body is accepted as it is."""
@@ -101,12 +106,13 @@ class BudgetClient:
         ones (`mailer`, else the settings in the environment); returns what was done."""
         return evaluate_budgets(self.url, user_id=self.user_id, now=self.now(), mailer=mailer)
 
-    def spend_daily(self, *, budget_ids: Iterable[uuid.UUID | str] | None = None) -> pd.DataFrame:
+    def spend_daily(self, *, budget_ids: Iterable[uuid.UUID | str] | None = None) -> Table:
         """Per active budget, its spend per UTC day of its rolling window with the running total,
         threshold and alert level (for burn-down charts)."""
-        return budget_spend_daily(
+        frame = budget_spend_daily(
             self.url, user_id=self.user_id, now=self.now(), budget_ids=budget_ids
         )
+        return Table("Budget spend per day", None, self.scope, frame)
 
     def alert_events(
         self,
@@ -114,10 +120,11 @@ class BudgetClient:
         *,
         start_date: str | date | None = None,
         end_date: str | date | None = None,
-    ) -> pd.DataFrame:
+    ) -> Table:
         """The alert events (warning, exceeded) that fired in the window, newest first."""
         window = resolve_window(period, start_date, end_date, self.now())
-        return budget_alert_events(self.url, window, user_id=self.user_id)
+        frame = budget_alert_events(self.url, window, user_id=self.user_id)
+        return Table("Budget alert events", window, self.scope, frame)
 
 
 def connect_budgets(

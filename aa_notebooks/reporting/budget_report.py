@@ -95,7 +95,7 @@ class BudgetReport:
         if chartable.empty:
             return [blocks.note(NO_BUDGETS if self.statuses.empty else "No budget to chart.")]
         shown = chartable.head(MAX_CHARTED)
-        daily = BudgetClient.of(self.analytics).spend_daily(budget_ids=list(shown["id"]))
+        daily = BudgetClient.of(self.analytics).spend_daily(budget_ids=list(shown["id"])).frame
         parts: list[Image | HTML] = [
             blocks.chart(
                 _burn_down_chart(_labelled(daily)),
@@ -113,7 +113,7 @@ class BudgetReport:
 
     def alerts(self) -> HTML:
         """The alert events that fired in the report's window."""
-        events = BudgetClient.of(self.analytics).alert_events(self.window)
+        events = BudgetClient.of(self.analytics).alert_events(self.window).frame
         events = events.assign(notified=events["notified"].map({True: "yes", False: "no"}))
         return blocks.table(
             events, self.parameters.timezone,

@@ -107,7 +107,7 @@ def test_what_the_dashboard_reads(document: Analytics) -> None:
         ("claude-3-5-sonnet", 1), ("gpt-4o", 2)
     ]  # fmt: skip
     assert list(BudgetClient.of(document).status()) == []
-    assert BudgetClient.of(document).alert_events("7d").empty
+    assert BudgetClient.of(document).alert_events("7d").frame.empty
 
 
 def test_executions_agents_and_detail(document: Analytics, document_url: str) -> None:

@@ -154,9 +154,9 @@ def test_which_budgets(db_url: str) -> None:
     ]
     assert {r[0] for r in daily(db_url, budget_ids=[str(org.id), off.id])} == {"org"}
     assert {r[0] for r in daily(db_url, user_id=ALICE)} == {"alice"}
-    scoped = connect_budgets(db_url, user_id=BOB, now=lambda: NOW).spend_daily()
+    scoped = connect_budgets(db_url, user_id=BOB, now=lambda: NOW).spend_daily().frame
     assert set(scoped["budget_id"]) == {org.id}
-    everyone = connect_budgets(db_url, now=lambda: NOW).spend_daily(budget_ids=[alice.id])
+    everyone = connect_budgets(db_url, now=lambda: NOW).spend_daily(budget_ids=[alice.id]).frame
     assert everyone["cumulative_usd"].tolist() == [0.0, 3.0]
 
 
@@ -179,7 +179,7 @@ def test_alert_events_from_real_crossings(db_url: str) -> None:
     record(db_url, "4", yesterday, user_id=ALICE)
     record(db_url, "2", hour_ago, user_id=BOB)  # crosses org's $10 and bob's $1
     everyone = connect_budgets(db_url, now=lambda: NOW)
-    frame = everyone.alert_events("7d")
+    frame = everyone.alert_events("7d").frame
     assert list(frame.columns) == list(EVENT_COLUMNS)
     assert frame.to_dict("records") == [
         {"fired_at": pd.Timestamp(hour_ago), "budget_id": bob.id, "name": "bob",
@@ -193,10 +193,10 @@ def test_alert_events_from_real_crossings(db_url: str) -> None:
          "threshold_usd": 10.0, "notified": False},
     ]  # fmt: skip
     assert str(frame["fired_at"].dt.tz) == "UTC"
-    assert everyone.alert_events("2h")["kind"].tolist() == ["exceeded", "exceeded"]
-    one_day = everyone.alert_events(start_date=date(2024, 5, 31), end_date="2024-05-31")
+    assert everyone.alert_events("2h").frame["kind"].tolist() == ["exceeded", "exceeded"]
+    one_day = everyone.alert_events(start_date=date(2024, 5, 31), end_date="2024-05-31").frame
     assert one_day["kind"].tolist() == ["warning"]
-    alices = connect_budgets(db_url, user_id=ALICE, now=lambda: NOW).alert_events("7d")
+    alices = connect_budgets(db_url, user_id=ALICE, now=lambda: NOW).alert_events("7d").frame
     assert alices["name"].tolist() == ["org", "org"]
 
 
@@ -225,10 +225,10 @@ def test_on_an_agentos_database(agentos_url: str) -> None:
     record(agentos_url, "6", NOW - timedelta(hours=2), user_id=ALICE)
     record(agentos_url, "1", NOW - timedelta(days=1), agent_name="researcher")
     client = connect(agentos_url, now=lambda: NOW)
-    frame = BudgetClient.of(client).spend_daily().sort_values(["budget_id", "day"])
+    frame = BudgetClient.of(client).spend_daily().frame.sort_values(["budget_id", "day"])
     expected = sorted([[org.id, None, 1.0, 1.0], [org.id, None, 6.0, 7.0],
                        [mine.id, None, 0.0, 0.0], [mine.id, None, 6.0, 6.0]])  # fmt: skip
     columns = ["budget_id", "name", "spend_usd", "cumulative_usd"]
     assert frame[columns].values.tolist() == expected
-    events = BudgetClient.of(client).alert_events("30d")
+    events = BudgetClient.of(client).alert_events("30d").frame
     assert events.empty and list(events.columns) == list(EVENT_COLUMNS)

@@ -121,7 +121,7 @@ async def test_recorded_spend_counts_towards_a_hard_stop_at_once(db_url: str) ->
     with pytest.raises(BudgetExceededError, match="researcher stop"):
         check_budget(db_url, agent="researcher")
     check_budget(db_url, agent="planner")  # another agent is not stopped
-    events = connect_budgets(db_url).alert_events("24h")
+    events = connect_budgets(db_url).alert_events("24h").frame
     assert sorted(events["kind"]) == ["exceeded", "warning"]
 
 

@@ -74,7 +74,7 @@ def run_budgets(args: argparse.Namespace, context: CommandContext) -> Any:
     """Dispatch one budgets action to the budgets client of the command's database and scope."""
     budgets = BudgetClient.of(context.analytics())
     if args.action == "list":
-        return budgets.list()
+        return budgets.list().frame  # the CLI prints budgets as plain rows (JSON: a list)
     if args.action == "status":
         return budgets.status()
     if args.action == "evaluate":
