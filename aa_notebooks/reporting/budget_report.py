@@ -1,8 +1,8 @@
 """The sections of `reports/budget_report.ipynb`: every active budget's state, burn-down, alerts.
 
 Statuses come from `BudgetClient.status()` (a report only reads: it neither writes spend back
-nor sends alert emails), the burn-down from `budget_spend_daily` and the alerts from
-`budget_alert_events` for the report's window. When alerts are due that the email settings
+nor sends alert emails), the burn-down from `BudgetClient.spend_daily` and the alerts from
+`BudgetClient.alert_events` for the report's window. When alerts are due that the email settings
 cannot send, the summary opens with that warning.
 """
 
