@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import CompoundSelect, literal, select, union_all
 from sqlalchemy.sql.elements import ColumnElement
 
-from aa_notebooks.analytics.choices import BUCKETS, Bucket
+from aa_notebooks.analytics.choices import BUCKETS, Bucket, choose
 from aa_notebooks.analytics.filters import EXECUTIONS
 from aa_notebooks.analytics.periods import Window
 from aa_notebooks.db.schema import UTCDateTime
@@ -30,9 +30,7 @@ _STEP = {"hour": timedelta(hours=1), "day": timedelta(days=1)}
 
 def check_bucket(bucket: str) -> Bucket:
     """A bucket name from BUCKETS, or an error listing them."""
-    if bucket not in BUCKETS:
-        raise InvalidInputError(f"bucket must be one of {', '.join(BUCKETS)}; got {bucket!r}")
-    return bucket
+    return choose(bucket, BUCKETS, "bucket")
 
 
 def _floor(moment: datetime, bucket: str) -> datetime:

@@ -17,7 +17,7 @@ from sqlalchemy import Connection, RowMapping, func
 from sqlalchemy.sql.elements import ColumnElement
 
 from aa_notebooks.analytics.buckets import bucket_bounds, check_bucket, per_bucket
-from aa_notebooks.analytics.choices import COST_TIMESERIES_BY, Bucket, CostSeriesBy
+from aa_notebooks.analytics.choices import COST_TIMESERIES_BY, Bucket, CostSeriesBy, choose
 from aa_notebooks.analytics.filters import EXECUTIONS, agent_groups, in_scope
 from aa_notebooks.analytics.frames import to_frame
 from aa_notebooks.analytics.model_split import (
@@ -35,7 +35,6 @@ from aa_notebooks.analytics.model_split import (
 from aa_notebooks.analytics.periods import Window
 from aa_notebooks.analytics.results import Table
 from aa_notebooks.analytics.source import Source
-from aa_notebooks.errors import InvalidInputError
 
 _MEASURES = ("executions", "cost_usd", "total_tokens")
 
@@ -143,8 +142,7 @@ def cost_timeseries(source: Source, window: Window, bucket: Bucket, by: CostSeri
     id), executions, cost_usd and total_tokens. Every key with executions in the window has a row
     in every bucket (zeros where it has none); rows go by bucket, then key (None last).
     """
-    if by not in COST_TIMESERIES_BY:
-        raise InvalidInputError(f"by must be one of {', '.join(COST_TIMESERIES_BY)}; got {by!r}")
+    by = choose(by, COST_TIMESERIES_BY, "by")
     starts = [start for start, _, _ in bucket_bounds(window, check_bucket(bucket))]
     c = EXECUTIONS.c
     measures = [

@@ -16,7 +16,7 @@ from sqlalchemy.sql import Select
 from sqlalchemy.sql.elements import ColumnElement
 
 from aa_notebooks.analytics.buckets import per_bucket
-from aa_notebooks.analytics.choices import COST_BY, CostBy
+from aa_notebooks.analytics.choices import COST_BY, CostBy, choose
 from aa_notebooks.analytics.filters import EXECUTIONS, agent_groups, in_scope, in_window
 from aa_notebooks.analytics.frames import ratio, to_frame
 from aa_notebooks.analytics.model_split import (
@@ -30,7 +30,6 @@ from aa_notebooks.analytics.periods import Window
 from aa_notebooks.analytics.results import Table
 from aa_notebooks.analytics.rollup_source import window_sums
 from aa_notebooks.analytics.source import Source
-from aa_notebooks.errors import InvalidInputError
 from aa_notebooks.pricing import is_priced
 
 _MEASURES = (
@@ -116,8 +115,7 @@ def cost_summary(source: Source, window: Window, by: CostBy) -> Table:
     `model_split`: usage rows count under their own model, and an execution counts under its
     own model and each other model its usage rows name.
     """
-    if by not in COST_BY:
-        raise InvalidInputError(f"by must be one of {', '.join(COST_BY)}; got {by!r}")
+    by = choose(by, COST_BY, "by")
     if by == "model":
         with source.connect() as connection:
             sums = window_sums(source, window, connection, percentiles=False)

@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import Column, String, cast, func, select
 from sqlalchemy.sql.elements import ColumnElement, Label, UnaryExpression
 
-from aa_notebooks.analytics.choices import SORT_COLUMNS, SORT_ORDERS
+from aa_notebooks.analytics.choices import SORT_COLUMNS, SORT_ORDERS, choose
 from aa_notebooks.analytics.filters import (
     EXECUTIONS,
     ExecutionFilter,
@@ -84,10 +84,7 @@ def _check_paging(page: int, page_size: int, sort_by: str, sort_order: str) -> s
         raise InvalidInputError(f"page_size must be a whole number 1-{MAX_PAGE_SIZE}")
     if not 1 <= page_size <= MAX_PAGE_SIZE:
         raise InvalidInputError(f"page_size must be 1-{MAX_PAGE_SIZE}; got {page_size}")
-    if sort_by not in SORT_COLUMNS:
-        raise InvalidInputError(
-            f"sort_by must be one of {', '.join(SORT_COLUMNS)}; got {sort_by!r}"
-        )
+    choose(sort_by, SORT_COLUMNS, "sort_by")
     order = str(sort_order).lower()
     if order not in SORT_ORDERS:
         raise InvalidInputError(f"sort_order must be asc or desc; got {sort_order!r}")
