@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import operator
+from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -40,3 +42,17 @@ def check_text(value: str, what: str) -> str:
     if "\x00" in value:
         raise InvalidInputError(f"{what} must not contain NUL (\\x00) characters; got {value!r}")
     return value
+
+
+def utc_now() -> datetime:
+    """The real clock, aware UTC: the default `now` of the clients."""
+    return datetime.now(UTC)
+
+
+def clock_reading(clock: Callable[[], datetime]) -> datetime:
+    """What an injected `now` clock says, as aware UTC; a naive answer is an error, since it
+    would be guessed as local or UTC differently in different places."""
+    moment = clock()
+    if moment.tzinfo is None:
+        raise InvalidInputError("the `now` clock must return an aware datetime (UTC)")
+    return moment.astimezone(UTC)

@@ -12,7 +12,7 @@ import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import fields as dataclass_fields
 from dataclasses import replace
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -43,13 +43,10 @@ from aa_notebooks.analytics.timeseries import timeseries
 from aa_notebooks.analytics.users import active_users
 from aa_notebooks.db.url import mask_url, require_database
 from aa_notebooks.errors import InvalidInputError
+from aa_notebooks.validation import clock_reading, utc_now
 
 Period = str | Window | None
 Day = str | date | None
-
-
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 class Analytics:
@@ -58,7 +55,7 @@ class Analytics:
     Each method's window is `period` or `start_date`/`end_date`; without them, the last 7 days.
     """
 
-    def __init__(self, source: Source, now: Callable[[], datetime] = _utc_now) -> None:
+    def __init__(self, source: Source, now: Callable[[], datetime] = utc_now) -> None:
         self._source = source
         self._now = now
 
@@ -82,10 +79,7 @@ class Analytics:
 
     def now(self) -> datetime:
         """The current time from the injected clock, aware UTC."""
-        moment = self._now()
-        if moment.tzinfo is None:
-            raise InvalidInputError("the `now` clock must return an aware datetime (UTC)")
-        return moment.astimezone(UTC)
+        return clock_reading(self._now)
 
     def window(self, period: Period = None, start_date: Day = None, end_date: Day = None) -> Window:
         """The window these arguments select (default 7d); `.previous()` is the one before it."""
@@ -312,4 +306,4 @@ def connect(
     """
     owner = None if user_id is None else parse_uuid(user_id, "user_id")
     source = Source.open(require_database(url), owner)
-    return Analytics(source, now or _utc_now)
+    return Analytics(source, now or utc_now)

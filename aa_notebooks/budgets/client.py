@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Iterable
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.engine import URL
@@ -27,14 +27,10 @@ from aa_notebooks.budgets.model import Budget
 from aa_notebooks.budgets.reading import budget_status
 from aa_notebooks.budgets.status import BudgetStatusList
 from aa_notebooks.db.url import mask_url, require_database
-from aa_notebooks.errors import InvalidInputError
+from aa_notebooks.validation import clock_reading, utc_now
 
 if TYPE_CHECKING:
     from aa_notebooks.analytics import Analytics
-
-
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 class BudgetClient:
@@ -48,7 +44,7 @@ class BudgetClient:
         self,
         url: URL,
         user_id: uuid.UUID | None = None,
-        now: Callable[[], datetime] = _utc_now,
+        now: Callable[[], datetime] = utc_now,
     ) -> None:
         self.url = url
         self.user_id = user_id
@@ -64,10 +60,7 @@ class BudgetClient:
 
     def now(self) -> datetime:
         """The current time from the injected clock, aware UTC."""
-        moment = self._now()
-        if moment.tzinfo is None:
-            raise InvalidInputError("the `now` clock must return an aware datetime (UTC)")
-        return moment.astimezone(UTC)
+        return clock_reading(self._now)
 
     @property
     def scope(self) -> str:
@@ -136,4 +129,4 @@ def connect_budgets(
     """The budgets of the database at `url` (else $AA_DATABASE_URL, else the default SQLite
     file), scoped to `user_id` when given; `now` as for `aa_notebooks.connect`."""
     owner = None if user_id is None else parse_uuid(user_id, "user_id")
-    return BudgetClient(require_database(url), owner, now or _utc_now)
+    return BudgetClient(require_database(url), owner, now or utc_now)
