@@ -17,6 +17,11 @@ from aa_notebooks.db.url import mask_url
 from aa_notebooks.errors import SchemaError
 
 
+def scope_label(user_id: uuid.UUID | None) -> str:
+    """Whose rows a result shows, in words: "all users" or "user <id>"."""
+    return "all users" if user_id is None else f"user {user_id}"
+
+
 @dataclass(frozen=True)
 class Source:
     """Everything a query function needs to run against one database for one scope."""
@@ -42,7 +47,7 @@ class Source:
     @property
     def scope(self) -> str:
         """Whose executions the results show: "all users" or "user <id>"."""
-        return "all users" if self.user_id is None else f"user {self.user_id}"
+        return scope_label(self.user_id)
 
     def has(self, table: str, column: str | None = None) -> bool:
         """Whether the database has the table (and column): attached databases may lack some."""

@@ -18,6 +18,7 @@ from sqlalchemy.engine import URL
 
 from aa_notebooks.analytics.periods import Window, resolve_window
 from aa_notebooks.analytics.results import Table
+from aa_notebooks.analytics.source import scope_label
 from aa_notebooks.budgets.alert_settings import AlertMailer
 from aa_notebooks.budgets.crud import create_budget, delete_budget, list_budgets, update_budget
 from aa_notebooks.budgets.evaluation import Evaluation, evaluate_budgets
@@ -65,7 +66,7 @@ class BudgetClient:
     @property
     def scope(self) -> str:
         """Whose budgets: "all users" or "user <id>"."""
-        return "all users" if self.user_id is None else f"user {self.user_id}"
+        return scope_label(self.user_id)
 
     def list(self, *, active_only: bool = False) -> Table:
         """The budget alerts (this user's when scoped), one row each."""
