@@ -18,7 +18,6 @@ left behind is reused as it is.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import os
 import statistics
 import time
@@ -28,6 +27,7 @@ from types import ModuleType
 from typing import Any
 
 import pandas as pd
+from _shared import analytics_bench
 from platformdirs import user_cache_dir
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
@@ -37,17 +37,6 @@ from aa_notebooks.analytics.filters import EXECUTIONS, in_window
 from aa_notebooks.db.engine import dispose_engine, get_engine
 from aa_notebooks.ui import Dashboard
 from aa_notebooks.ui.snapshot import bucket_for, load
-
-
-def analytics_bench() -> ModuleType:
-    """bench/analytics.py, for its seeding rules and database locations."""
-    spec = importlib.util.spec_from_file_location(
-        "bench_analytics", Path(__file__).parent / "analytics.py"
-    )
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def median_ms(times: list[float]) -> float:

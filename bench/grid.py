@@ -19,15 +19,14 @@ The databases are bench/analytics.py's (seeded once at its fixed NOW and kept fo
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import os
 import statistics
 import time
 from datetime import timedelta
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
+from _shared import analytics_bench
 from platformdirs import user_cache_dir
 
 from aa_notebooks.analytics import Analytics, Window, connect
@@ -48,17 +47,6 @@ CASES: dict[str, dict[str, Any]] = {
         "sort_order": "asc",
     },
 }
-
-
-def analytics_bench() -> ModuleType:
-    """bench/analytics.py, for its seeding rules and database locations."""
-    spec = importlib.util.spec_from_file_location(
-        "bench_analytics", Path(__file__).parent / "analytics.py"
-    )
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def page_ms(grid: ExecutionsGrid, offset: int, runs: int) -> float:

@@ -17,16 +17,15 @@ of its fixed NOW).
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import os
 import statistics
 import tempfile
 import time
 from pathlib import Path
-from types import ModuleType
 
 import nbformat
 import papermill
+from _shared import analytics_bench
 from nbformat.v4 import new_code_cell, new_notebook
 from platformdirs import user_cache_dir
 
@@ -39,17 +38,6 @@ IMPORTS = """from IPython.display import display
 import aa_notebooks.reporting.cost_report
 import aa_notebooks.reporting.budget_report
 import vl_convert"""
-
-
-def analytics_bench() -> ModuleType:
-    """bench/analytics.py, for its seeding rules, database locations and NOW."""
-    spec = importlib.util.spec_from_file_location(
-        "bench_analytics", Path(__file__).parent / "analytics.py"
-    )
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def median_s(work, runs: int) -> float:
