@@ -5,26 +5,19 @@ The wheel ships `reports/*.ipynb` as data files under `<prefix>/share/aa-noteboo
 
 from __future__ import annotations
 
-import sysconfig
 from pathlib import Path
 from typing import Literal, get_args
 
-from aa_notebooks.errors import ConfigurationError
+from aa_notebooks.shipped import CHECKOUT, INSTALLED, shipped_file
 
 ReportKind = Literal["cost", "budget"]
 REPORT_KINDS: tuple[ReportKind, ...] = get_args(ReportKind)
 DEFAULT_OUTPUT_DIR = "aa-reports"
-CHECKOUT_REPORTS = Path(__file__).resolve().parents[2] / "reports"
-INSTALLED_REPORTS = Path(sysconfig.get_path("data")) / "share" / "aa-notebooks" / "reports"
+CHECKOUT_REPORTS = CHECKOUT / "reports"
+INSTALLED_REPORTS = INSTALLED / "reports"
 
 
 def report_notebook(kind: str) -> Path:
     """The notebook of the "cost" or "budget" report."""
     name = f"{kind}_report.ipynb"
-    for folder in (CHECKOUT_REPORTS, INSTALLED_REPORTS):
-        if (folder / name).is_file():
-            return folder / name
-    raise ConfigurationError(
-        f"the report notebook {name} is in neither {CHECKOUT_REPORTS} nor {INSTALLED_REPORTS}: "
-        "reinstall aa-notebooks"
-    )
+    return shipped_file(CHECKOUT_REPORTS, INSTALLED_REPORTS, name, "report notebook")

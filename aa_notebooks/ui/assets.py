@@ -7,21 +7,14 @@ from the network.
 
 from __future__ import annotations
 
-import sysconfig
 from pathlib import Path
 
-from aa_notebooks.errors import ConfigurationError
+from aa_notebooks.shipped import CHECKOUT, INSTALLED, shipped_file
 
-CHECKOUT_WIDGETS = Path(__file__).resolve().parents[2] / "widgets"
-INSTALLED_WIDGETS = Path(sysconfig.get_path("data")) / "share" / "aa-notebooks" / "widgets"
+CHECKOUT_WIDGETS = CHECKOUT / "widgets"
+INSTALLED_WIDGETS = INSTALLED / "widgets"
 
 
 def asset(name: str) -> Path:
     """The path of one front-end file (`executions_grid.js`, ...)."""
-    for folder in (CHECKOUT_WIDGETS, INSTALLED_WIDGETS):
-        if (folder / name).is_file():
-            return folder / name
-    raise ConfigurationError(
-        f"the widget file {name} is in neither {CHECKOUT_WIDGETS} nor {INSTALLED_WIDGETS}: "
-        "reinstall aa-notebooks"
-    )
+    return shipped_file(CHECKOUT_WIDGETS, INSTALLED_WIDGETS, name, "widget file")
