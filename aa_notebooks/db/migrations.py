@@ -160,3 +160,10 @@ def rollup_tables(connection: Connection) -> None:
     install_triggers(connection)
     if not set(ROLLUP_TABLES) <= present:
         rebuild_in(connection)
+
+
+@migration
+def completed_at_index(connection: Connection) -> None:
+    """`tail` reads the executions completed after a (completed_at, id) mark through an index
+    instead of scanning the table on every poll."""
+    add_index(connection, "agentexecutions", "ix_agentexecutions_completed_at_id")

@@ -195,6 +195,8 @@ class AgentExecution(Base):
         Index("ix_agentexecutions_cost_usd_id", "cost_usd", "id", "started_at"),
         Index("ix_agentexecutions_execution_time_ms_id", "execution_time_ms", "id", "started_at"),
         Index("ix_agentexecutions_total_tokens_id", "total_tokens", "id", "started_at"),
+        # `tail` reads only the executions completed after a (completed_at, id) mark.
+        Index("ix_agentexecutions_completed_at_id", "completed_at", "id"),
     )
 
 

@@ -158,6 +158,7 @@ def test_the_cost_by_model_indexes_reach_an_older_database(empty_db_url: str) ->
         "executions_grid_sort_indexes",
         "otel_nesting_and_cache_tokens",
         "rollup_tables",
+        "completed_at_index",
     ]
     assert _index_columns(empty_db_url, "tokenusages")["ix_tokenusages_execution_id"] == [
         "execution_id", "model", "cost_usd", "input_tokens", "output_tokens",
@@ -181,6 +182,22 @@ def test_the_grid_sort_indexes_reach_an_older_database(empty_db_url: str) -> Non
     columns = _index_columns(empty_db_url, "agentexecutions")
     for column in grid:
         assert columns[f"ix_agentexecutions_{column}_id"] == [column, "id", "started_at"]
+    assert init_db(empty_db_url).migrations == []
+
+
+def test_the_completed_at_index_reaches_an_older_database(empty_db_url: str) -> None:
+    init_db(empty_db_url)
+    _execute(
+        empty_db_url,
+        "DELETE FROM aa_notebooks_migrations WHERE name = 'completed_at_index'",
+        "DROP INDEX ix_agentexecutions_completed_at_id",
+    )
+    assert "ix_agentexecutions_completed_at_id" not in _index_columns(
+        empty_db_url, "agentexecutions"
+    )
+    assert init_db(empty_db_url).migrations == ["completed_at_index"]
+    columns = _index_columns(empty_db_url, "agentexecutions")
+    assert columns["ix_agentexecutions_completed_at_id"] == ["completed_at", "id"]
     assert init_db(empty_db_url).migrations == []
 
 

@@ -20,6 +20,7 @@ from aa_notebooks.cli.commands import (
     schedules,
     server,
     session,
+    tail,
     widgets,
 )
 from aa_notebooks.cli.context import FrontEnd
@@ -39,6 +40,7 @@ COMMAND_MODULES = {
         demo,
         schedules,
         server,
+        tail,
     ),
     "magic": (session, analytics, budgets, database, reports, widgets),
 }

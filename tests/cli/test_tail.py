@@ -1,0 +1,110 @@
+"""`aa-notebooks tail` as a real process: executions recorded from a background thread and from
+another process while it runs each come out exactly once, filters hold, and SIGINT ends it with
+exit 0 and no traceback."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+from aa_notebooks.tracking import Tracker
+
+COMMAND = str(Path(sys.executable).with_name("aa-notebooks"))
+RECORD_IN_ANOTHER_PROCESS = """
+import sys
+from aa_notebooks.tracking import Tracker
+tracker = Tracker(sys.argv[1], check_budgets=False, spool_dir=sys.argv[2])
+for _ in range(3):
+    with tracker.execution(agent_name="elsewhere", query="from another process") as run:
+        print(run.id, flush=True)
+tracker.close()
+"""
+
+
+def _record(url: str, spool: Path, agent: str, times: int, ids: list[str]) -> None:
+    tracker = Tracker(url, check_budgets=False, spool_dir=spool)
+    try:
+        for _ in range(times):
+            with tracker.execution(agent_name=agent, query="from a thread") as run:
+                ids.append(str(run.id))
+    finally:
+        tracker.close()
+
+
+def _read_lines(process: subprocess.Popen[str], wanted: int, timeout: float) -> list[str]:
+    """Lines from the process's stdout until `wanted` arrived or `timeout` passed."""
+    lines: list[str] = []
+    done = threading.Event()
+
+    def pump() -> None:
+        assert process.stdout is not None
+        for line in process.stdout:
+            lines.append(line)
+            if len(lines) >= wanted:
+                done.set()
+
+    threading.Thread(target=pump, daemon=True).start()
+    done.wait(timeout)
+    return lines
+
+
+def test_runs_from_a_thread_and_another_process_appear_once(db_url: str, tmp_path: Path) -> None:
+    env = {**os.environ, "AA_DATABASE_URL": db_url}
+    tail = subprocess.Popen(
+        [COMMAND, "tail", "--format", "json", "--every", "0.2"],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        time.sleep(1.5)  # started and polling
+        from_thread: list[str] = []
+        thread = threading.Thread(
+            target=_record, args=(db_url, tmp_path / "a", "here", 4, from_thread)
+        )
+        thread.start()
+        other = subprocess.run(
+            [sys.executable, "-c", RECORD_IN_ANOTHER_PROCESS, db_url, str(tmp_path / "b")],
+            env=env, capture_output=True, text=True, check=True, timeout=120,
+        )  # fmt: skip
+        thread.join()
+        from_process = other.stdout.split()
+        lines = _read_lines(tail, 7, timeout=30)
+        time.sleep(1.0)  # two more polls: nothing may come twice
+        tail.send_signal(signal.SIGINT)
+        out, err = tail.communicate(timeout=30)
+    finally:
+        if tail.poll() is None:
+            tail.kill()
+    records = [json.loads(line) for line in [*lines, *out.splitlines()] if line.strip()]
+    assert sorted(record["id"] for record in records) == sorted(from_thread + from_process)
+    assert {r["agent_name"] for r in records} == {"here", "elsewhere"}
+    assert tail.returncode == 0
+    assert "Traceback" not in err
+
+
+def test_filters_and_since(db_url: str, tmp_path: Path) -> None:
+    """Runs recorded before tail starts show with --since; --agent keeps one agent's."""
+    ids: list[str] = []
+    _record(db_url, tmp_path / "a", "kept", 2, ids)
+    _record(db_url, tmp_path / "b", "dropped", 2, [])
+    env = {**os.environ, "AA_DATABASE_URL": db_url}
+    tail = subprocess.Popen(
+        [COMMAND, "tail", "--format", "json", "--every", "0.2", "--since", "1h", "--agent", "kept"],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        lines = _read_lines(tail, 2, timeout=30)
+        time.sleep(0.6)
+        tail.send_signal(signal.SIGINT)
+        out, _ = tail.communicate(timeout=30)
+    finally:
+        if tail.poll() is None:
+            tail.kill()
+    records = [json.loads(line) for line in [*lines, *out.splitlines()] if line.strip()]
+    assert sorted(r["id"] for r in records) == sorted(ids)
+    assert tail.returncode == 0
