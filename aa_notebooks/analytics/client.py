@@ -19,7 +19,15 @@ from typing import Any
 import pandas as pd
 from sqlalchemy.engine import URL
 
-from aa_notebooks.analytics import agents, costs, executions, forecast, models, overview
+from aa_notebooks.analytics import (
+    agents,
+    costs,
+    executions,
+    forecast,
+    models,
+    overview,
+    running,
+)
 from aa_notebooks.analytics.adhoc_sql import run_sql
 from aa_notebooks.analytics.breakdown import breakdown
 from aa_notebooks.analytics.choices import Bucket, CostBy, CostSeriesBy, SortColumn, SortOrder
@@ -287,6 +295,14 @@ class Analytics:
         return export(
             self._source, window, format, path, include_traces, include_token_usage, escape_formulas
         )
+
+    def running(self, agent: str | None = None, *, by_agent: bool = False) -> pd.DataFrame:
+        """The runs in flight now, oldest first: each `running`, or `lost` once its process
+        stopped sending heartbeats; `by_agent=True` counts them per agent with the oldest's age.
+        Only runs of trackers (going for over a second) are seen: other recording paths store
+        an execution when it ends."""
+        runs = running.running(self._source, self.now(), agent)
+        return running.by_agent(runs) if by_agent else runs
 
     def sql(self, query: str, params: Mapping[str, Any] | None = None) -> pd.DataFrame:
         """Run a read-only query, `:name` placeholders bound from `params`; rows as a DataFrame."""

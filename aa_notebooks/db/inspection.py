@@ -77,6 +77,7 @@ _FEATURES: dict[tuple[str, str], str] = {
         for table in ROLLUP_TABLES
     },
     ("apitokens", "*"): "stored API tokens (the API takes AA_API_TOKEN, or your app's own auth)",
+    ("runningexecutions", "*"): "runs in flight (runs are seen once they end)",
 }
 
 

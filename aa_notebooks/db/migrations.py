@@ -167,3 +167,9 @@ def completed_at_index(connection: Connection) -> None:
     """`tail` reads the executions completed after a (completed_at, id) mark through an index
     instead of scanning the table on every poll."""
     add_index(connection, "agentexecutions", "ix_agentexecutions_completed_at_id")
+
+
+@migration
+def running_executions(connection: Connection) -> None:
+    """Runs in flight are marked, with a heartbeat, in a table of their own."""
+    Base.metadata.tables["runningexecutions"].create(connection, checkfirst=True)

@@ -18,6 +18,7 @@ from sqlalchemy import (
     CheckConstraint,
     DateTime,
     Enum,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -349,6 +350,41 @@ class ApiToken(Base):
     __table_args__ = (
         # Exactly one of: an admin token, or a user token naming its user.
         CheckConstraint("(user_id IS NULL) = is_admin", name="ck_apitokens_admin_or_user"),
+    )
+
+
+class RunningExecution(Base):
+    """A run in flight: written by its tracker's writer soon after it starts, its heartbeat
+    renewed while its process lives, deleted in the transaction that stores its execution.
+
+    The data contract's tables keep their status enum (a run is stored once, when it ends); a row
+    here whose heartbeat stopped belongs to a process that died (see `tracking.in_flight`).
+    """
+
+    __tablename__ = "runningexecutions"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    user_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    request_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    session_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    agent_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    agent_name: Mapped[str | None] = mapped_column(String)
+    agent_type: Mapped[str | None] = mapped_column(String)
+    model_name: Mapped[str | None] = mapped_column(String)
+    flow_id: Mapped[str | None] = mapped_column(String)
+    query_preview: Mapped[str | None] = mapped_column(String)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    heartbeat_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    # How often this row's writer renews heartbeat_at: readers call a run lost after missing a
+    # few, whatever interval its process was configured with.
+    heartbeat_every_s: Mapped[float] = mapped_column(Float, nullable=False)
+    writer_id: Mapped[str] = mapped_column(String(36), nullable=False)
+    host: Mapped[str | None] = mapped_column(String)
+    pid: Mapped[int | None] = mapped_column(Integer)
+
+    __table_args__ = (
+        Index("ix_runningexecutions_heartbeat_at", "heartbeat_at"),
+        Index("ix_runningexecutions_writer_id", "writer_id"),
     )
 
 

@@ -32,6 +32,7 @@ from aa_notebooks.db.schema import (
     AgentExecution,
     ExecutionTrace,
     KitMetadata,
+    RunningExecution,
     TokenUsage,
     User,
     table_of,
@@ -45,6 +46,7 @@ _EXECUTIONS = table_of(AgentExecution)
 _TRACES = table_of(ExecutionTrace)
 _USAGES = table_of(TokenUsage)
 _USERS = table_of(User)
+_RUNNING = table_of(RunningExecution)
 _present: dict[tuple[str, str], frozenset[str]] = {}
 
 
@@ -56,8 +58,11 @@ class BatchResult:
     alerts: int
 
 
-def write_batch(engine: Engine, records: Sequence[ExecutionRecord]) -> BatchResult:
-    """Store the records not stored yet, with their spend, in one write transaction."""
+def write_batch(
+    engine: Engine, records: Sequence[ExecutionRecord], running: Sequence[uuid.UUID] = ()
+) -> BatchResult:
+    """Store the records not stored yet, with their spend, in one write transaction; the rows
+    of `running` (runs in flight these records end) go in the same transaction."""
     unique = list({record.id: record for record in records if not record.attach}.values())
     attached = [record for record in records if record.attach]
     alerts = 0
@@ -87,6 +92,8 @@ def write_batch(engine: Engine, records: Sequence[ExecutionRecord]) -> BatchResu
         )
         if new:
             alerts = apply_spend(connection, [r.execution for r in new])
+        if running:
+            connection.execute(delete(_RUNNING).where(_RUNNING.c.id.in_(running)))
     return BatchResult(len(new), alerts)
 
 

@@ -31,6 +31,7 @@ from aa_notebooks.db.url import mask_url, resolve_url
 from aa_notebooks.errors import BudgetExceededError, InvalidInputError, SchemaError
 from aa_notebooks.tracking.context import CURRENT_RUN
 from aa_notebooks.tracking.ids import optional_uuid
+from aa_notebooks.tracking.in_flight import HEARTBEAT_EVERY_S, RECORD_LOST_AFTER_S
 from aa_notebooks.tracking.outage import notice_for
 from aa_notebooks.tracking.run import Run
 from aa_notebooks.tracking.writer import BatchWriter
@@ -48,9 +49,13 @@ class Tracker:
         batch_size: int = 2000,
         retry_interval_s: float = 2.0,
         on_alerts: AlertNotifier = deliver_alerts,
+        heartbeat_every_s: float = HEARTBEAT_EVERY_S,
+        record_lost_after_s: float = RECORD_LOST_AFTER_S,
     ) -> None:
         """`on_alerts` is told (with the database URL) after a batch recorded budget alerts; the
-        default emails them."""
+        default emails them. Runs going for over a second are marked as running in the database,
+        with a heartbeat every `heartbeat_every_s`; a run whose heartbeat stopped
+        `record_lost_after_s` ago (its process died) is recorded as a failure."""
         self.url = resolve_url(url)
         self._on_alerts = on_alerts
         self._url_text = self.url.render_as_string(hide_password=False)  # hashed at once
@@ -58,6 +63,10 @@ class Tracker:
         self._spool_dir = spool_dir
         self._batch_size = batch_size
         self._retry_interval_s = retry_interval_s
+        self._in_flight = {
+            "heartbeat_every_s": heartbeat_every_s,
+            "record_lost_after_s": record_lost_after_s,
+        }
         self._writer: BatchWriter | None = None
         self._lock = threading.Lock()
         self.notice = notice_for(mask_url(self.url))
@@ -76,6 +85,7 @@ class Tracker:
                         retry_interval_s=self._retry_interval_s,
                         notice=self.notice,
                         on_alerts=self._on_alerts,
+                        **self._in_flight,
                     )
         return self._writer
 

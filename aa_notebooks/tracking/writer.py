@@ -24,6 +24,7 @@ import logging
 import queue
 import threading
 import time
+import uuid
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -36,6 +37,7 @@ from aa_notebooks.db.setup import init_db
 from aa_notebooks.db.url import mask_url, resolve_url
 from aa_notebooks.errors import InvalidInputError, first_line
 from aa_notebooks.tracking import shutdown
+from aa_notebooks.tracking.in_flight import HEARTBEAT_EVERY_S, RECORD_LOST_AFTER_S, InFlight
 from aa_notebooks.tracking.journal import HEARTBEAT_S, Journal, recover
 from aa_notebooks.tracking.outage import OutageNotice, is_outage, notice_for
 from aa_notebooks.tracking.pending import PendingSpend
@@ -75,7 +77,10 @@ class BatchWriter:
         batch_wait_s: float = BATCH_WAIT_S,
         notice: OutageNotice | None = None,
         on_alerts: AlertNotifier = deliver_alerts,
+        heartbeat_every_s: float = HEARTBEAT_EVERY_S,
+        record_lost_after_s: float = RECORD_LOST_AFTER_S,
     ) -> None:
+        """`heartbeat_every_s` and `record_lost_after_s` govern the runs in flight (`in_flight`)."""
         self.url = resolve_url(url)
         self.on_alerts = on_alerts
         """Told after a batch recorded budget alerts (default: emails them)."""
@@ -89,6 +94,8 @@ class BatchWriter:
         """Cost of the records submitted and not committed yet, for the hard-stop check."""
         self.notice = notice or notice_for(mask_url(self.url))
         self._engine = get_engine(self.url)
+        self.in_flight = InFlight(self._engine, heartbeat_every_s, record_lost_after_s)
+        """The runs in flight that this writer keeps in the database, and their heartbeat."""
         self._queue: queue.SimpleQueue[ExecutionRecord | _Flush] = queue.SimpleQueue()
         self._retry_at: float | None = 0.0  # when to try the spool next; None: nothing to replay
         self._running: dict[object, Run] = {}
@@ -194,6 +201,22 @@ class BatchWriter:
         if time.monotonic() >= self._beat_at:
             self.journal.heartbeat()
             self._beat_at = time.monotonic() + HEARTBEAT_S
+        self._keep_in_flight()
+
+    def _keep_in_flight(self) -> None:
+        """Mark long runs as running, renew their heartbeat, record dead processes' runs; an
+        error here (an outage) only waits for the next wake-up: records never depend on it."""
+        if self._retry_at is not None and self.spool.has_own_records():
+            return
+        try:
+            self._ensure_schema()
+            self.in_flight.tick(list(self._running.values()), self._write_ending)
+        except Exception as error:
+            log.debug("runs in flight not updated now: %s", first_line(error, type(error).__name__))
+
+    def _write_ending(self, records: Sequence[ExecutionRecord]) -> None:
+        """Write records that end runs in flight whoever marked them (recovered, lost)."""
+        self._write(records, [record.id for record in records])
 
     def _take(self) -> list[ExecutionRecord | _Flush]:
         """Block for the first item (or the next retry or heartbeat), then take what queues
@@ -236,22 +259,28 @@ class BatchWriter:
         `retry_interval_s`."""
         try:
             count = self.spool.replay(self._write, self.batch_size)
-            recover(self.spool, self._write, self.batch_size)
+            recover(self.spool, self._write_ending, self.batch_size)
         except _DatabaseDown:
             return
         if count:
             log.info("database %s: %d spooled records replayed", self._shown, count)
         self._retry_at = None
 
-    def _write(self, records: Sequence[ExecutionRecord]) -> None:
-        """Write records; ones out of range, or that the database refuses for good, are set
-        aside in the spool's rejected file.
+    def _write(
+        self, records: Sequence[ExecutionRecord], running: Sequence[uuid.UUID] | None = None
+    ) -> None:
+        """Write records, deleting the running rows of `running` (default: those this writer
+        marked); ones out of range, or that the database refuses for good, are set aside in the
+        spool's rejected file.
 
         Raises _DatabaseDown (and schedules a retry) when the database cannot be used.
         """
+        ending = self.in_flight.stored(records) if running is None else running
         try:
             self._ensure_schema()
-            result = write_batch(self._engine, records)
+            if ending and not self.in_flight.enabled:  # an AgentOS database: no such rows
+                ending = []
+            result = write_batch(self._engine, records, ending)
         except Exception as error:
             if is_outage(error):
                 self._went_down(error)
@@ -261,12 +290,13 @@ class BatchWriter:
                 return
             if isinstance(error, InvalidInputError):  # a value out of range: find the records
                 if kept := self._in_range(records):
-                    self._write(kept)
+                    self._write(kept, _among(ending, kept))
                 return
             for record in records:  # find the refused ones; the others are written
-                self._write([record])
+                self._write([record], _among(ending, [record]))
             return
         self.notice.came_back()
+        self.in_flight.cleared(ending)
         if log.isEnabledFor(logging.DEBUG):
             ids = [str(record.id) for record in records]
             log.debug("committed %d records", len(ids), extra={"execution_ids": ids})
@@ -324,3 +354,9 @@ class BatchWriter:
     @property
     def _shown(self) -> str:
         return mask_url(self.url)
+
+
+def _among(ids: Sequence[uuid.UUID], records: Sequence[ExecutionRecord]) -> list[uuid.UUID]:
+    """The ids in `ids` of some of the records."""
+    wanted = set(ids)
+    return [record.id for record in records if record.id in wanted]

@@ -29,6 +29,7 @@ from aa_notebooks.ui.chart_panel import ChartPanel
 from aa_notebooks.ui.controls import Controls, Settings
 from aa_notebooks.ui.executions_grid import ExecutionsGrid
 from aa_notebooks.ui.export import Exported, export_csv
+from aa_notebooks.ui.in_flight_panel import InFlightPanel
 from aa_notebooks.ui.kpis import Card, KpiPanel
 from aa_notebooks.ui.markup import STYLE, esc, notice
 from aa_notebooks.ui.refresher import Refresher
@@ -76,6 +77,8 @@ class Dashboard:
         self.controls = Controls(shown, fixed, changed, refresh, export)
         self._select(period, start_date, end_date)
         self.kpi_panel = KpiPanel()
+        self.in_flight = InFlightPanel(timezone)
+        """Runs going now, per agent, with the lost ones (their process stopped beating)."""
         self.activity = ChartPanel("activity", on_brush=self._brushed)
         self.cost_by_model = ChartPanel("cost-by-model")
         self.cost_over_time = ChartPanel("cost-over-time")
@@ -108,6 +111,7 @@ class Dashboard:
                 self.controls.widget,
                 self._message,
                 self.kpi_panel.widget,
+                self.in_flight.widget,
                 self.activity.widget,
                 charts_row,
                 self.top_agents.widget,
@@ -338,6 +342,10 @@ class Dashboard:
         models = snapshot.cost_by_model.frame["model"].dropna()
         self.recent.models = sorted({str(model) for model in models})
         self.budgets.display(snapshot.budgets)
+        if isinstance(snapshot.in_flight, str):
+            self.in_flight.show_unavailable(snapshot.in_flight)
+        else:
+            self.in_flight.show(snapshot.in_flight)
 
     def _show_brushed(self, shown: Snapshot) -> None:
         """The cards and the grid for the brushed range, or for the whole period again."""

@@ -11,9 +11,12 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
 
+import pandas as pd
+
 from aa_notebooks.analytics import Analytics, ExecutionRows, Overview, Table, Window
 from aa_notebooks.analytics.choices import Bucket
 from aa_notebooks.budgets import BudgetStatus
+from aa_notebooks.errors import AnalyticsError
 from aa_notebooks.ui.budgets_panel import budget_statuses
 
 HOURLY_UP_TO = timedelta(days=2)
@@ -44,6 +47,8 @@ class Snapshot:
     """Users with executions in the window (for the scope list); empty for a scoped client."""
     budgets: Sequence[BudgetStatus] | str
     """The active budgets' statuses now (they have their own windows), or why there are none."""
+    in_flight: pd.DataFrame | str
+    """The runs going now, per agent (`Analytics.running(by_agent=True)`), or why not shown."""
 
 
 def bucket_for(window: Window) -> Bucket:
@@ -67,6 +72,7 @@ def load(analytics: Analytics, base: Analytics, window: Window, listing: Listing
         executions = pool.submit(listing, analytics, window)
         users = pool.submit(base.active_users, window) if unscoped else None
         budgets = pool.submit(budget_statuses, analytics)
+        in_flight = pool.submit(runs_in_flight, analytics)
         summary = current.result()
         return Snapshot(
             client=analytics,
@@ -81,4 +87,13 @@ def load(analytics: Analytics, base: Analytics, window: Window, listing: Listing
             executions=executions.result(),
             users=users.result() if users else (),
             budgets=budgets.result(),
+            in_flight=in_flight.result(),
         )
+
+
+def runs_in_flight(analytics: Analytics) -> pd.DataFrame | str:
+    """The runs in flight per agent; a database error as the sentence the panel shows."""
+    try:
+        return analytics.running(by_agent=True)
+    except AnalyticsError as exc:
+        return f"Runs in flight are not available: {exc}"

@@ -64,6 +64,7 @@ def test_check_db_names_missing_parts_and_features(document_db: str) -> None:
         "apitokens", "budgetalertevents", "budgetspendledger", "otelstagedspans",
         "otelstagedtraces", "rollup_dirty_hours", "rollup_executions_day",
         "rollup_executions_hour", "rollup_usage_day", "rollup_usage_hour", "rollup_writing",
+        "runningexecutions",
     ]  # fmt: skip
     assert report.missing_columns == {
         "users": ["username", "email"],
@@ -77,6 +78,7 @@ def test_check_db_names_missing_parts_and_features(document_db: str) -> None:
     assert "disabled: flow-scoped budgets" in text_report
     assert "disabled: agent- and flow-scoped budgets" in text_report
     assert text_report.count("disabled: rollups for big windows") == 1
+    assert "disabled: runs in flight (runs are seen once they end)" in text_report
     assert "aa_test:***@" in text_report and ":aa_test@" not in text_report
     assert report.has("agentexecutions") and not report.has("agentexecutions", "flow_id")
 

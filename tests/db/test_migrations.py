@@ -159,6 +159,7 @@ def test_the_cost_by_model_indexes_reach_an_older_database(empty_db_url: str) ->
         "otel_nesting_and_cache_tokens",
         "rollup_tables",
         "completed_at_index",
+        "running_executions",
     ]
     assert _index_columns(empty_db_url, "tokenusages")["ix_tokenusages_execution_id"] == [
         "execution_id", "model", "cost_usd", "input_tokens", "output_tokens",
@@ -198,6 +199,19 @@ def test_the_completed_at_index_reaches_an_older_database(empty_db_url: str) -> 
     assert init_db(empty_db_url).migrations == ["completed_at_index"]
     columns = _index_columns(empty_db_url, "agentexecutions")
     assert columns["ix_agentexecutions_completed_at_id"] == ["completed_at", "id"]
+    assert init_db(empty_db_url).migrations == []
+
+
+def test_the_running_executions_table_reaches_an_older_database(empty_db_url: str) -> None:
+    init_db(empty_db_url)
+    _execute(
+        empty_db_url,
+        "DELETE FROM aa_notebooks_migrations WHERE name = 'running_executions'",
+        "DROP TABLE runningexecutions",
+    )
+    assert "runningexecutions" not in _tables(empty_db_url)
+    assert init_db(empty_db_url).migrations == ["running_executions"]
+    assert "runningexecutions" in _tables(empty_db_url)
     assert init_db(empty_db_url).migrations == []
 
 

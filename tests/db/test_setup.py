@@ -16,6 +16,7 @@ def test_init_creates_every_table_once(empty_db_url: str) -> None:
         "budgetalerts", "budgetspendledger", "executiontraces", "otelstagedspans",
         "otelstagedtraces", "rollup_dirty_hours", "rollup_executions_day",
         "rollup_executions_hour", "rollup_usage_day", "rollup_usage_hour", "rollup_writing",
+        "runningexecutions",
         "tokenusages", "users",
     ]  # fmt: skip
     second = init_db(empty_db_url)

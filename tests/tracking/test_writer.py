@@ -10,7 +10,8 @@ import subprocess
 import sys
 import textwrap
 import time
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
 
@@ -41,9 +42,11 @@ def test_records_are_written_in_batches(
 ) -> None:
     sizes: list[int] = []
 
-    def counting(engine: Engine, records: list[ExecutionRecord]) -> BatchResult:
+    def counting(
+        engine: Engine, records: list[ExecutionRecord], running: Sequence[uuid.UUID] = ()
+    ) -> BatchResult:
         sizes.append(len(records))
-        return original(engine, records)
+        return original(engine, records, running)
 
     original = writer_module.write_batch
     monkeypatch.setattr(writer_module, "write_batch", counting)
@@ -65,9 +68,11 @@ def test_records_that_trickle_in_share_a_transaction(
     flush ends the wait at once."""
     sizes: list[int] = []
 
-    def counting(engine: Engine, records: list[ExecutionRecord]) -> BatchResult:
+    def counting(
+        engine: Engine, records: list[ExecutionRecord], running: Sequence[uuid.UUID] = ()
+    ) -> BatchResult:
         sizes.append(len(records))
-        return original(engine, records)
+        return original(engine, records, running)
 
     original = writer_module.write_batch
     monkeypatch.setattr(writer_module, "write_batch", counting)

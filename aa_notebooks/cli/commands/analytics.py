@@ -19,7 +19,7 @@ STATUSES = ("success", "failure", "timeout")
 
 def register(subcommands: Subcommands) -> list[argparse.ArgumentParser]:
     """Add overview, executions, execution, agent, top-agents, costs, forecast, compare-models,
-    timeseries, cost-timeseries and export."""
+    timeseries, cost-timeseries, export and running."""
     parsers = []
 
     def add(name: str, handler: Any, help: str, *, window: bool = True) -> argparse.ArgumentParser:
@@ -100,6 +100,16 @@ def register(subcommands: Subcommands) -> list[argparse.ArgumentParser]:
         dest="escape_formulas",
         action="store_false",
         help="CSV: keep text starting with = + - @ as it is (for pandas, not for spreadsheets)",
+    )
+    running = add(
+        "running",
+        run_running,
+        "runs in flight now, oldest first; lost ones stopped sending heartbeats",
+        window=False,
+    )
+    running.add_argument("--agent", metavar="NAME", help="only this agent")
+    running.add_argument(
+        "--by-agent", action="store_true", help="count them per agent, with the oldest's age"
     )
     return parsers
 
@@ -213,3 +223,8 @@ def run_export(args: argparse.Namespace, context: CommandContext) -> Any:
         escape_formulas=args.escape_formulas,
         **window_of(args),
     )
+
+
+def run_running(args: argparse.Namespace, context: CommandContext) -> Any:
+    """`running`: the runs in flight (or their count per agent)."""
+    return context.analytics().running(args.agent, by_agent=args.by_agent)
