@@ -167,3 +167,13 @@ def completed_at_index(connection: Connection) -> None:
     """`tail` reads the executions completed after a (completed_at, id) mark through an index
     instead of scanning the table on every poll."""
     add_index(connection, "agentexecutions", "ix_agentexecutions_completed_at_id")
+
+
+@migration
+def alert_webhook_delivery(connection: Connection) -> None:
+    """Budget alerts are posted to webhooks too, tracked apart from the email; the alerts fired
+    before count as posted, so that a webhook configured now does not receive the old ones."""
+    add_column(connection, "budgetalertevents", "webhook_notified")
+    connection.exec_driver_sql(
+        "UPDATE budgetalertevents SET webhook_notified = true WHERE webhook_notified IS NULL"
+    )

@@ -62,9 +62,9 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 @contextmanager
-def http_server(*answers: tuple[int, dict[str, str]]) -> Iterator[Hook]:
-    """A server on a free localhost port answering `answers` in order, then 200."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+def http_server(*answers: tuple[int, dict[str, str]], port: int = 0) -> Iterator[Hook]:
+    """A server on localhost (`port`, else a free one) answering `answers` in order, then 200."""
+    server = ThreadingHTTPServer(("127.0.0.1", port), _Handler)
     hook = Hook(f"http://127.0.0.1:{server.server_address[1]}", list(answers))
     server.RequestHandlerClass = type("Handler", (_Handler,), {"hook": hook})
     thread = threading.Thread(target=server.serve_forever, daemon=True)
