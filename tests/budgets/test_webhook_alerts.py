@@ -286,3 +286,21 @@ def test_a_malformed_setting_keeps_alerts_waiting_and_says_why(
         monkeypatch.setenv("AA_ALERT_WEBHOOKS", server.at("/hook"))
         evaluate_budgets(db_url, now=NOW + timedelta(minutes=2))
     assert len(server.received) == 1  # went out once the setting was fixed
+
+
+def test_evaluate_fails_when_an_alert_could_not_be_posted(
+    db_url: str, mail: Inbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    create_budget(db_url, name="org", threshold_usd=1, alert_type="warning",
+                  alert_at_percentage=100)  # fmt: skip
+    record_quietly(db_url, "2", 0)
+    with http_server((404, {})) as server:
+        monkeypatch.setenv("AA_ALERT_WEBHOOKS", server.at(SLACK_PATH))
+        evaluation = evaluate_budgets(db_url, now=NOW + timedelta(minutes=1))
+    assert len(mail.messages) == 1 and len(server.received) == 1
+    assert not evaluation.ok
+    assert evaluation.problem == "1 alert could not be posted to every webhook"
+    assert evaluation.lines()[-2:] == [
+        "not posted to every webhook, not retried (1):",
+        "  org: exceeded, $2.00 of $1.00",
+    ]

@@ -141,3 +141,11 @@ def test_a_server_that_is_down_is_retried_then_reported(caplog: pytest.LogCaptur
     assert "ConnectionRefusedError" in str(caught.value)
     assert waits == [0.25, 0.5]
     assert "s3cr3t" not in caplog.text and "s3cr3t" not in str(caught.value)
+
+
+def test_a_retry_after_date_in_the_past_retries_at_once() -> None:
+    waits: list[float] = []
+    with http_server((429, {"Retry-After": "Wed, 21 Oct 2015 07:28:00 GMT"})) as server:
+        hook = Webhook(server.at(SECRET_PATH))
+        assert post_json(hook, BODY, settings(hook), sleep=waits.append) == 2
+    assert waits == [0.0]
