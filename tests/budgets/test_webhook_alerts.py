@@ -9,6 +9,7 @@ import uuid
 from collections.abc import Iterator
 from datetime import timedelta
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -25,6 +26,7 @@ from aa_notebooks.db.records import AgentExecutionCreate
 from aa_notebooks.db.schema import BudgetAlertEvent
 from aa_notebooks.notify import SmtpSettings
 from aa_notebooks.notify.webhook import WebhookSettings, parse_webhooks
+from aa_notebooks.tracking import Tracker
 from tests.budgets.conftest import NOW, record
 from tests.notify.http_server import Hook, http_server
 from tests.notify.smtp_server import Inbox, free_port
@@ -304,3 +306,33 @@ def test_evaluate_fails_when_an_alert_could_not_be_posted(
         "not posted to every webhook, not retried (1):",
         "  org: exceeded, $2.00 of $1.00",
     ]
+
+
+def test_the_tracker_posts_and_a_dead_webhook_never_stops_its_runs(
+    db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """$0.006 a run (gpt-4o, 1,200 + 300 tokens) against $0.01 (warning at 100%): the second
+    run fires the exceeded alert, which the tracker's default hook posts; with the webhook
+    down, runs still complete and the alert waits."""
+    create_budget(db_url, name="cap", threshold_usd=Decimal("0.01"), alert_type="warning",
+                  alert_at_percentage=100, period_days=1)  # fmt: skip
+    port = free_port()
+    monkeypatch.setenv("AA_ALERT_WEBHOOKS", f"json:http://127.0.0.1:{port}/hook")
+    tracker = Tracker(db_url, spool_dir=tmp_path / "spool")
+    try:
+        for _ in range(2):
+            with tracker.execution(agent_name="researcher") as run:
+                run.tokens("main_agent", "gpt-4o", 1200, 300)
+            tracker.flush()
+        assert states(db_url) == [("exceeded", False, False)]  # the webhook is down
+        with http_server(port=port) as server:
+            with tracker.execution(agent_name="researcher") as run:  # no new crossing
+                run.tokens("main_agent", "gpt-4o", 1200, 300)
+            tracker.flush()
+            evaluate_budgets(db_url)
+    finally:
+        tracker.close()
+    assert [(r.json()["level"], r.json()["spend_usd"]) for r in server.received] == [
+        ("exceeded", "0.012000")
+    ]
+    assert states(db_url) == [("exceeded", False, True)]
