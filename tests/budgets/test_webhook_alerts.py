@@ -5,6 +5,7 @@ email and webhooks failing apart from each other."""
 from __future__ import annotations
 
 import logging
+import threading
 import uuid
 from collections.abc import Iterator
 from datetime import timedelta
@@ -336,3 +337,21 @@ def test_the_tracker_posts_and_a_dead_webhook_never_stops_its_runs(
         ("exceeded", "0.012000")
     ]
     assert states(db_url) == [("exceeded", False, True)]
+
+
+def test_concurrent_deliverers_post_each_alert_once(db_url: str) -> None:
+    create_budget(db_url, threshold_usd=1, alert_type="warning", alert_at_percentage=50)
+    create_budget(db_url, threshold_usd=2, alert_type="warning", alert_at_percentage=50)
+    record_quietly(db_url, "3", 0)  # four events, none delivered
+    with http_server() as server:
+        settings = fast(f"json:{server.at('/hook')}")
+        threads = [
+            threading.Thread(target=lambda: deliver_alerts(db_url, webhooks=settings))
+            for _ in range(6)
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=30)
+    assert len({r.json()["alert_id"] for r in server.received}) == len(server.received) == 4
+    assert [posted for _, _, posted in states(db_url)] == [True] * 4
