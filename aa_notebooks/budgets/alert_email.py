@@ -18,15 +18,13 @@ def alert_message(
     budget: Budget, event: AlertEvent, *, sender: str, recipients: Sequence[str]
 ) -> EmailMessage:
     """The message telling that `budget` reached a level, as `event` recorded it."""
-    percent = event.spend_usd * 100 / event.threshold_usd
-    reached = (
-        "exceeded its threshold" if event.kind is AlertKind.exceeded else f"reached {percent:.0f}%"
-    )
+    percent = spend_percent(event)
+    reached = reached_words(event)
     subject = (
         f"Budget {budget.label!r} {reached}: ${event.spend_usd:.2f} of ${event.threshold_usd:.2f}"
     )
-    facts = _facts(budget, event, percent)
-    consequence = _consequence(budget, event)
+    facts = alert_facts(budget, event)
+    consequence = consequence_of(budget, event)
     text = "\n".join(
         [f"Budget {budget.label} {reached}.", "", *(f"{k}: {v}" for k, v in facts), "", consequence]
     )
@@ -39,7 +37,21 @@ def alert_message(
     )
 
 
-def _facts(budget: Budget, event: AlertEvent, percent: Decimal) -> list[tuple[str, str]]:
+def spend_percent(event: AlertEvent) -> Decimal:
+    """The spend as a percentage of the threshold."""
+    return event.spend_usd * 100 / event.threshold_usd
+
+
+def reached_words(event: AlertEvent) -> str:
+    """What the budget did: "reached 85%" or "exceeded its threshold"."""
+    if event.kind is AlertKind.exceeded:
+        return "exceeded its threshold"
+    return f"reached {spend_percent(event):.0f}%"
+
+
+def alert_facts(budget: Budget, event: AlertEvent) -> list[tuple[str, str]]:
+    """(label, value) lines every alert shows: spend, window, scope, alert type, budget id."""
+    percent = spend_percent(event)
     scope = budget.scope.value + (f" {budget.target}" if budget.target else "")
     if budget.user_id is not None:
         scope += f" (user {budget.user_id})"
@@ -53,7 +65,8 @@ def _facts(budget: Budget, event: AlertEvent, percent: Decimal) -> list[tuple[st
     ]  # fmt: skip
 
 
-def _consequence(budget: Budget, event: AlertEvent) -> str:
+def consequence_of(budget: Budget, event: AlertEvent) -> str:
+    """What the alert means for the agents: refused, soon refused, or nothing."""
     if budget.hard_stop and event.kind is AlertKind.exceeded:
         return (
             "This is a hard stop: new executions in this scope are refused until the spend in "

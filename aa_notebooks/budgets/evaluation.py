@@ -25,6 +25,7 @@ from sqlalchemy import Engine, update
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import DBAPIError
 
+from aa_notebooks.budgets.alert_posting import Posting
 from aa_notebooks.budgets.alert_settings import AlertMailer, unsent_warning
 from aa_notebooks.budgets.alerts import AlertNotice, record_due_alerts
 from aa_notebooks.budgets.capabilities import Capabilities, capabilities
@@ -84,6 +85,11 @@ class Evaluation:
             return self.email_warning
         if failed := len(self.delivery.failed):
             return f"{_alerts(failed)} could not be emailed; the next evaluation retries"
+        posting = self.delivery.webhooks
+        if posting.problem:
+            return f"budget alerts cannot be posted to webhooks: {posting.problem}"
+        if failed := len(posting.failed) + len(posting.dropped):
+            return f"{_alerts(failed)} could not be posted to every webhook"
         return None
 
     def to_frame(self) -> pd.DataFrame:
@@ -111,6 +117,7 @@ class Evaluation:
         if delivery.failed:
             lines.append(f"not emailed, retried at the next evaluation ({len(delivery.failed)}):")
             lines += [f"  {notice}" for notice in delivery.failed]
+        lines += _posting_lines(delivery.webhooks)
         if self.email_warning:
             lines.append(self.email_warning)
         return lines
@@ -218,6 +225,23 @@ def _refused_write(exc: DBAPIError) -> bool:
     """Whether the database refused a write: no privilege, a read-only transaction or file."""
     state = getattr(exc.orig, "sqlstate", None)
     return state in READ_ONLY_STATES or "readonly database" in str(exc.orig)
+
+
+def _posting_lines(posting: Posting) -> list[str]:
+    """What the delivery did on the webhooks; nothing when there was nothing to post."""
+    lines = []
+    if posting.posted:
+        lines.append(f"posted {_alerts(len(posting.posted))} to {', '.join(posting.webhooks)}:")
+        lines += [f"  {notice}" for notice in posting.posted]
+    if posting.failed:
+        lines.append(f"not posted, retried at the next evaluation ({len(posting.failed)}):")
+        lines += [f"  {notice}" for notice in posting.failed]
+    if posting.dropped:
+        lines.append(f"not posted to every webhook, not retried ({len(posting.dropped)}):")
+        lines += [f"  {notice}" for notice in posting.dropped]
+    if posting.problem:
+        lines.append(f"{_alerts(len(posting.unsent))} not posted to webhooks: {posting.problem}")
+    return lines
 
 
 def _alerts(count: int) -> str:

@@ -173,3 +173,13 @@ def completed_at_index(connection: Connection) -> None:
 def running_executions(connection: Connection) -> None:
     """Runs in flight are marked, with a heartbeat, in a table of their own."""
     Base.metadata.tables["runningexecutions"].create(connection, checkfirst=True)
+
+
+@migration
+def alert_webhook_delivery(connection: Connection) -> None:
+    """Budget alerts are posted to webhooks too, tracked apart from the email; the alerts fired
+    before count as posted, so that a webhook configured now does not receive the old ones."""
+    add_column(connection, "budgetalertevents", "webhook_notified")
+    connection.exec_driver_sql(
+        "UPDATE budgetalertevents SET webhook_notified = true WHERE webhook_notified IS NULL"
+    )

@@ -308,6 +308,9 @@ class BudgetAlertEvent(Base):
     window_start: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
     fired_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
     notified: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    # True once posted to AA_ALERT_WEBHOOKS, or when it was delivered with no webhook configured
+    # (so that configuring one later does not post every old alert).
+    webhook_notified: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
 
     __table_args__ = (Index("ix_budgetalertevents_budget_id", "budget_id", "fired_at"),)
 

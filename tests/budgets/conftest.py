@@ -134,10 +134,11 @@ def mail(monkeypatch: pytest.MonkeyPatch) -> Iterator[Inbox]:
 
 @pytest.fixture(autouse=True)
 def _no_mail_settings(monkeypatch: pytest.MonkeyPatch) -> None:
-    """No test sends mail unless it asks for the `mail` server."""
+    """No test sends mail (or posts to a webhook) unless it asks for the `mail` server."""
     for name in ("HOST", "PORT", "USER", "PASSWORD", "FROM", "SECURITY"):
         monkeypatch.delenv(f"AA_SMTP_{name}", raising=False)
     monkeypatch.delenv("AA_BUDGET_ALERT_EMAILS", raising=False)
+    monkeypatch.delenv("AA_ALERT_WEBHOOKS", raising=False)
 
 
 @pytest.fixture

@@ -160,6 +160,7 @@ def test_the_cost_by_model_indexes_reach_an_older_database(empty_db_url: str) ->
         "rollup_tables",
         "completed_at_index",
         "running_executions",
+        "alert_webhook_delivery",
     ]
     assert _index_columns(empty_db_url, "tokenusages")["ix_tokenusages_execution_id"] == [
         "execution_id", "model", "cost_usd", "input_tokens", "output_tokens",
@@ -221,3 +222,23 @@ def _index_columns(url: str, table: str) -> dict[str, list[str]]:
         return {i["name"]: i["column_names"] for i in inspect(engine).get_indexes(table)}
     finally:
         engine.dispose()
+
+
+def test_alerts_fired_before_webhooks_count_as_posted(empty_db_url: str) -> None:
+    """An older database's alert events get the webhook flag set, so that configuring a
+    webhook does not post them all."""
+    init_db(empty_db_url)
+    budget, event = uuid.uuid4(), uuid.uuid4()
+    _execute(
+        empty_db_url,
+        "DELETE FROM aa_notebooks_migrations WHERE name = 'alert_webhook_delivery'",
+        "ALTER TABLE budgetalertevents DROP COLUMN webhook_notified",
+        "INSERT INTO budgetalerts (id, scope, threshold_usd, alert_type) "
+        f"VALUES ('{budget.hex}', 'global', 10, 'warning')",
+        "INSERT INTO budgetalertevents (id, budget_id, kind, spend_usd, threshold_usd, "
+        f"window_start, fired_at, notified) VALUES ('{event.hex}', '{budget.hex}', 'warning', 9, "
+        "10, '2024-05-01 00:00:00', '2024-05-31 00:00:00', false)",
+    )
+    assert init_db(empty_db_url).migrations == ["alert_webhook_delivery"]
+    rows = _execute(empty_db_url, "SELECT notified, webhook_notified FROM budgetalertevents")
+    assert [(bool(emailed), bool(posted)) for emailed, posted in rows] == [(False, True)]

@@ -40,8 +40,9 @@ def register(subcommands: Subcommands) -> list[argparse.ArgumentParser]:
         help="list, create, update, delete budget alerts, show their status, or evaluate them",
         description="Budget alerts: a USD threshold over a rolling window of period_days. "
         "`status` only reads; `evaluate` writes each budget's spend back, records the alerts "
-        "due and emails them to AA_BUDGET_ALERT_EMAILS through the AA_SMTP_* server (exit "
-        "status 1 when an alert due could not be emailed).",
+        "due, emails them to AA_BUDGET_ALERT_EMAILS through the AA_SMTP_* server and posts "
+        "them to the AA_ALERT_WEBHOOKS URLs (exit status 1 when an alert due could not be "
+        "emailed or posted).",
     )
     budgets.add_argument("action", nargs="?", default="list", choices=ACTIONS)
     budgets.add_argument("id", nargs="?", help="the budget id (update, delete)")
