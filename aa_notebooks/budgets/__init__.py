@@ -13,7 +13,7 @@ the analytics layer, which agent processes need not load.
 
 from aa_notebooks.budgets.alert_settings import AlertMailer
 from aa_notebooks.budgets.crud import create_budget, delete_budget, list_budgets, update_budget
-from aa_notebooks.budgets.delivery import Delivery, deliver_alerts
+from aa_notebooks.budgets.delivery import Delivery, deliver_alerts, wait_for_deliveries
 from aa_notebooks.budgets.evaluation import Evaluation, evaluate_budgets
 from aa_notebooks.budgets.guard import check_budget
 from aa_notebooks.budgets.ledger import rebuild_spend_ledger
@@ -45,4 +45,5 @@ __all__ = [
     "rebuild_spend_ledger",
     "record_execution",
     "update_budget",
+    "wait_for_deliveries",
 ]

@@ -12,7 +12,9 @@ so.
 
 from __future__ import annotations
 
+import atexit
 import logging
+import threading
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -64,6 +66,63 @@ def deliver_alerts(
     """Email every pending alert event and post it to the webhooks; returns how many were
     emailed."""
     return deliver_pending(get_engine(url), mailer, webhooks)
+
+
+class _Background:
+    """One daemon thread that delivers alerts after a synchronous recording returned, so a slow
+    SMTP server or webhook (retries, Retry-After) never holds up the agent or its event loop.
+    Requests for the same database while one waits are merged; at exit it gets a few seconds
+    to finish, and what it could not send waits for the next delivery (`budgets evaluate`)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._waiting: dict[str, URL] = {}
+        self._idle = threading.Event()
+        self._idle.set()
+        self._thread: threading.Thread | None = None
+
+    def request(self, url: URL) -> None:
+        with self._lock:
+            self._waiting[url.render_as_string(hide_password=False)] = url
+            self._idle.clear()
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(
+                    target=self._loop, name="aa-notebooks-alerts", daemon=True
+                )
+                self._thread.start()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        return self._idle.wait(timeout)
+
+    def _loop(self) -> None:
+        while True:
+            with self._lock:
+                if not self._waiting:
+                    self._idle.set()
+                    self._thread = None
+                    return
+                _, url = self._waiting.popitem()
+            try:
+                deliver_pending(get_engine(url), None)
+            except Exception as error:  # never let one database's failure stop the others
+                log.warning("budget alerts not delivered now (%s); `budgets evaluate` sends them",
+                            error)  # fmt: skip
+
+
+BACKGROUND_EXIT_WAIT_S = 10.0
+_background = _Background()
+atexit.register(lambda: _background.wait(BACKGROUND_EXIT_WAIT_S))
+
+
+def deliver_in_background(url: URL) -> None:
+    """`AlertNotifier` that delivers the pending alerts from a background thread and returns at
+    once: the default of the synchronous recording paths."""
+    _background.request(url)
+
+
+def wait_for_deliveries(timeout: float | None = None) -> bool:
+    """Block until background deliveries are done (False when `timeout` ran out first)."""
+    return _background.wait(timeout)
 
 
 def deliver_pending(

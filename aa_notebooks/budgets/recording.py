@@ -21,7 +21,7 @@ from sqlalchemy.engine import URL
 
 from aa_notebooks.budgets.alerts import record_alerts
 from aa_notebooks.budgets.capabilities import capabilities
-from aa_notebooks.budgets.delivery import AlertNotifier, deliver_alerts
+from aa_notebooks.budgets.delivery import AlertNotifier, deliver_in_background
 from aa_notebooks.budgets.ledger import Spend, add_spend, is_trusted, spends
 from aa_notebooks.budgets.model import Budget
 from aa_notebooks.budgets.money import from_micros
@@ -76,10 +76,11 @@ def record_execution(
     record: AgentExecutionCreate,
     *,
     now: datetime | None = None,
-    on_alerts: AlertNotifier = deliver_alerts,
+    on_alerts: AlertNotifier = deliver_in_background,
 ) -> None:
     """Insert one execution and count its spend in one transaction, then hand the alerts it made
-    due to `on_alerts` (default: email them).
+    due to `on_alerts` (default: email and post them from a background thread, so a slow mail
+    server or webhook never holds up the caller; `wait_for_deliveries` waits for it).
 
     A missing started_at becomes `now`, so the row and its ledger hour agree; in the kit's own
     database a user_id missing from users is added there, as the tracker does.

@@ -3,7 +3,8 @@
 The async ones keep the data contract's names and parameters, so its integration guide runs as
 written; the `_sync` twins take a plain Session. Costs come from `calculate_cost`. An execution
 counts towards budgets in the transaction that inserts it (`apply_spend`), as the tracker's do,
-so a hard stop refuses the next check after its commit; alerts it fires are emailed then.
+so a hard stop refuses the next check after its commit; alerts it fires are then emailed and
+posted from a background thread.
 
 Values are checked first (InvalidInputError naming the field, the value and the limit: a count
 past INTEGER's range is refused, never wrapped). A database that cannot be used never raises into
@@ -26,7 +27,7 @@ from typing import Any, TypeVar
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
-from aa_notebooks.budgets.delivery import deliver_pending
+from aa_notebooks.budgets.delivery import deliver_in_background
 from aa_notebooks.budgets.recording import apply_spend
 from aa_notebooks.db.records import (
     AgentExecutionCreate,
@@ -148,14 +149,14 @@ def _insert_counting_spend(
     session: Session, record: AgentExecutionCreate, user_id: str | uuid.UUID | None
 ) -> AgentExecution:
     """Insert the execution and add its cost to the budgets' spend in one transaction, commit,
-    then email the alerts it fired (none when email is not configured)."""
+    then have the alerts it fired delivered from a background thread (never in the caller's)."""
     repository = AgentExecutionRepository(session)
     execution: AgentExecution = repository.create(record, user_id=user_id, commit=False)
     owner = None if user_id is None else uuid.UUID(str(user_id))
     fired = apply_spend(session.connection(), [{**record.model_dump(), "user_id": owner}])
     session.commit()
     if fired:
-        deliver_pending(session.get_bind().engine, None)
+        deliver_in_background(session.get_bind().engine.url)
     return execution
 
 

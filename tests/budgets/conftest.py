@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import select, text
 from sqlalchemy.engine import make_url
 
-from aa_notebooks.budgets import create_budget, record_execution
+from aa_notebooks.budgets import create_budget, record_execution, wait_for_deliveries
 from aa_notebooks.db.engine import dispose_engine, get_engine
 from aa_notebooks.db.records import AgentExecutionCreate
 from aa_notebooks.db.schema import (
@@ -39,11 +39,13 @@ DDL = Path(__file__).parents[1] / "db" / "document_ddl.sql"
 def record(
     url: str, cost: str | Decimal, started_at: datetime, *, now: datetime | None = None, **fields
 ) -> None:
-    """Record a successful execution costing `cost` that started at `started_at`."""
+    """Record a successful execution costing `cost` that started at `started_at`, and wait for
+    the alerts it fired to be delivered (they go from a background thread)."""
     execution = AgentExecutionCreate(
         status="success", cost_usd=Decimal(cost), started_at=started_at, **fields
     )
     record_execution(url, execution, now=now or started_at)
+    assert wait_for_deliveries(30)
 
 
 def insert_directly(url: str, cost: str, started_at: datetime, **fields) -> dict:

@@ -21,6 +21,7 @@ from aa_notebooks.budgets import (
     deliver_alerts,
     evaluate_budgets,
     record_execution,
+    wait_for_deliveries,
 )
 from aa_notebooks.db.engine import get_engine
 from aa_notebooks.db.records import AgentExecutionCreate
@@ -355,3 +356,20 @@ def test_concurrent_deliverers_post_each_alert_once(db_url: str) -> None:
             thread.join(timeout=30)
     assert len({r.json()["alert_id"] for r in server.received}) == len(server.received) == 4
     assert [posted for _, _, posted in states(db_url)] == [True] * 4
+
+
+def test_a_slow_webhook_never_holds_up_the_recording(db_url: str, webhook: Hook) -> None:
+    """The document's recording path returns while the webhook is still answering: delivery
+    runs on a background thread (were it inline, `record_execution` would wait for `hold`)."""
+    create_budget(db_url, name="org", threshold_usd=1, alert_type="warning",
+                  alert_at_percentage=100)  # fmt: skip
+    webhook.hold = threading.Event()
+    execution = AgentExecutionCreate(status="success", cost_usd=Decimal(2), started_at=NOW)
+    try:
+        record_execution(db_url, execution, now=NOW)
+        assert not wait_for_deliveries(0.2)  # still posting: the server holds the request
+    finally:
+        webhook.hold.set()
+    assert wait_for_deliveries(30)
+    assert [r.json()["level"] for r in webhook.received if r.path == JSON_PATH] == ["exceeded"]
+    assert states(db_url) == [("exceeded", False, True)]

@@ -33,6 +33,8 @@ class Hook:
     answers: list[tuple[int, dict[str, str]]] = field(default_factory=list)
     received: list[Received] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    hold: threading.Event | None = None
+    """When set, each request is answered only once this event is set (a slow webhook)."""
 
     def at(self, path: str) -> str:
         """The URL of `path` on this server."""
@@ -49,6 +51,8 @@ class _Handler(BaseHTTPRequestHandler):
                 Received("POST", self.path, {k.lower(): v for k, v in self.headers.items()}, body)
             )
             status, headers = self.hook.answers.pop(0) if self.hook.answers else (200, {})
+        if self.hook.hold is not None:
+            self.hook.hold.wait(60)
         payload = b"ok" if status < 300 else f"error {status} at {self.path}".encode()
         self.send_response(status)
         for name, value in headers.items():
