@@ -24,9 +24,10 @@ import nbformat
 import pytest
 
 from tests.conftest import drop_postgres_database, new_postgres_database
+from tests.otel.builders import genai_run, to_json_document
 
 REPO = Path(__file__).resolve().parents[1]
-EXTRA_SETS = ("", "postgres", "notebook", "api", "notebook,postgres,api")
+EXTRA_SETS = ("", "postgres", "notebook", "api", "otel", "notebook,postgres,api")
 SEEDED = 40  # executions seeded over the last 30 days, all inside a 90d overview
 pytestmark = pytest.mark.slow
 
@@ -162,6 +163,42 @@ def test_api_extra_imports_the_app(venvs: dict[str, Path], extras: str, tmp_path
     code = "from aa_notebooks.api import create_app; print(create_app.__name__)"
     env = clean_environment(tmp_path / "home", bin_dir)
     assert run([bin_dir / "python", "-c", code], env, tmp_path).strip() == "create_app"
+
+
+def test_otel_extra_ingests_a_collector_file(venvs: dict[str, Path], tmp_path: Path) -> None:
+    """`ingest` of an OTLP/JSON line (tests/otel/builders.py's GenAI run: agent "Weather", two
+    LLM calls of 2,500 input and 300 output tokens in all) and the SDK exporter's import."""
+    root, *children = genai_run()
+    lines = tmp_path / "traces.jsonl"
+    lines.write_text(json.dumps(to_json_document([root, *children])) + "\n")
+    bin_dir = venvs["otel"]
+    env = clean_environment(tmp_path / "home", bin_dir)
+    cli, url = bin_dir / "aa-notebooks", f"sqlite:///{tmp_path / 'kit.db'}"
+    said = run([cli, "--db", url, "ingest", "--no-progress", lines], env, tmp_path)
+    assert said.startswith("1 file(s), 1 line(s), 5 span(s): 1 execution(s) written")
+    query = "SELECT agent_name, input_tokens, output_tokens FROM agentexecutions"
+    rows = json.loads(run([cli, "--db", url, "sql", query, "--format", "json"], env, tmp_path))
+    assert rows == [{"agent_name": "Weather", "input_tokens": 2500, "output_tokens": 300}]
+    code = "from aa_notebooks.otel import SpanExporter; print(SpanExporter.__name__)"
+    assert run([bin_dir / "python", "-c", code], env, tmp_path).strip() == "SpanExporter"
+
+
+def test_without_the_otel_extra_json_ingests_and_the_exporter_names_the_extra(
+    venvs: dict[str, Path], tmp_path: Path
+) -> None:
+    """OTLP/JSON files need only the base install; the SDK exporter says which extra it needs."""
+    bin_dir = venvs[""]
+    env = clean_environment(tmp_path / "home", bin_dir)
+    lines = tmp_path / "traces.jsonl"
+    lines.write_text(json.dumps(to_json_document(genai_run())) + "\n")
+    cli, url = bin_dir / "aa-notebooks", f"sqlite:///{tmp_path / 'kit.db'}"
+    said = run([cli, "--db", url, "ingest", "--no-progress", lines], env, tmp_path)
+    assert said.startswith("1 file(s), 1 line(s), 5 span(s): 1 execution(s) written")
+    code = "from aa_notebooks.otel import SpanExporter"
+    done = subprocess.run([bin_dir / "python", "-c", code], env=env, cwd=tmp_path,
+                          capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert done.returncode != 0
+    assert "aa-notebooks[otel]" in done.stderr
 
 
 KERNEL_CELL = """\
