@@ -168,7 +168,9 @@ def brush_the_activity_chart(page: Page, whole: str) -> None:
     grid_status = page.locator(f"{BOARD} .aa-grid-status")
     expect(grid_status).to_contain_text(f"of {total} executions")
     screenshot(page, ".aa-dashboard", "dashboard-brushed.png")
-    page.mouse.click(box["x"] + box["width"] * 0.1, y)  # outside the brush: cleared
+    box = plot.bounding_box()  # again: the screenshot may have scrolled the page
+    assert box is not None
+    page.mouse.click(box["x"] + box["width"] * 0.1, box["y"] + box["height"] / 2)  # cleared
     wait_for_refresh(page, whole)
     expect(grid_status).to_contain_text(f"of {whole} executions")
 
