@@ -7,6 +7,7 @@ executions, the month's forecast), so the report shows what the dashboard and th
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import timedelta
 from html import escape
@@ -16,7 +17,7 @@ import pandas as pd
 from IPython.display import HTML, Image
 
 from aa_notebooks.analytics import Analytics, Window
-from aa_notebooks.analytics.choices import Bucket, CostBy
+from aa_notebooks.analytics.choices import ANOMALY_BY, Bucket, CostBy
 from aa_notebooks.figures import changes, charts
 from aa_notebooks.formatting import count, duration_ms, money, percent
 from aa_notebooks.reporting import blocks
@@ -33,6 +34,21 @@ EXPENSIVE_COLUMNS = {
     "total_tokens": "Tokens",
     "cost_usd": "Cost",
 }
+ANOMALY_METRICS = {"cost_usd": "Cost", "p95_ms": "P95 latency", "failure_rate": "Failure rate"}
+ANOMALY_HEADINGS = {
+    "day": "Day (UTC)",
+    "by": "By",
+    "group": "Agent or model",
+    "metric": "Metric",
+    "value": "Value",
+    "usual": "Usual",
+    "z": "Robust z",
+}
+MAX_ANOMALY_ROWS = 25
+NO_ANOMALIES = (
+    "No anomalies: no agent's or model's daily cost, P95 latency or failure rate broke from its "
+    "recent past."
+)
 BAR_COLORS = {"model": "#8b5cf6", "agent": "#0ea5e9"}
 BREAKDOWN_COLUMNS = {
     "executions": "Executions",
@@ -129,6 +145,36 @@ class CostReport:
             blocks.table(frame, self.parameters.timezone, empty="", columns=columns),
         ]
 
+    def anomalies(self) -> HTML:
+        """The window's anomalous days per agent and per model, most extreme first (or a note
+        saying there were none)."""
+        found = pd.concat(
+            [self.analytics.anomalies(self.window, by=by).frame for by in ANOMALY_BY],
+            ignore_index=True,
+        )
+        if found.empty:
+            return blocks.note(NO_ANOMALIES)
+        found = found.sort_values("z", key=abs, ascending=False, kind="stable")
+        shown = pd.DataFrame({
+            "day": found["day"].dt.strftime("%Y-%m-%d"),
+            "by": found["by"],
+            "group": found["group"].fillna("(none)"),
+            "metric": found["metric"].map(ANOMALY_METRICS),
+            "value": _metric_texts(found["metric"], found["value"]),
+            "usual": _metric_texts(found["metric"], found["baseline_median"]),
+            "z": found["z"].map(_z_text),
+        })  # fmt: skip
+        more = len(shown) - MAX_ANOMALY_ROWS
+        table = blocks.table(
+            shown.head(MAX_ANOMALY_ROWS),
+            self.parameters.timezone,
+            empty="",
+            columns=ANOMALY_HEADINGS,
+        )
+        if more <= 0:
+            return table
+        return HTML(table.data + blocks.note(f"{more:,} more not shown.").data)
+
     def most_expensive(self) -> HTML:
         """The top-N executions by cost."""
         page = self.analytics.executions(
@@ -161,6 +207,24 @@ def _unpriced_warning(models: tuple[str, ...]) -> str:
         f"Unpriced models: {names}. Their executions count as $0, so the totals are low; add "
         "their prices in a pricing file (AA_PRICING_FILE)."
     )
+
+
+def _metric_texts(metrics: pd.Series, values: pd.Series) -> list[str]:
+    return [_metric_text(m, v) for m, v in zip(metrics, values, strict=True)]
+
+
+def _metric_text(metric: str, value: float) -> str:
+    """An anomaly's value as people read it: money, a duration or a percentage."""
+    if metric == "cost_usd":
+        return money(value)
+    if metric == "p95_ms":
+        return duration_ms(value)
+    return percent(value)
+
+
+def _z_text(z: float) -> str:
+    """A robust z with its sign; infinite against a perfectly flat past."""
+    return ("+∞" if z > 0 else "−∞") if math.isinf(z) else f"{z:+.1f}"
 
 
 def _cost_by_chart(frame: pd.DataFrame, by: str) -> alt.Chart:
