@@ -148,12 +148,11 @@ class CostReport:
     def anomalies(self) -> HTML:
         """The window's anomalous days per agent and per model, most extreme first (or a note
         saying there were none)."""
-        found = pd.concat(
-            [self.analytics.anomalies(self.window, by=by).frame for by in ANOMALY_BY],
-            ignore_index=True,
-        )
-        if found.empty:
+        frames = [self.analytics.anomalies(self.window, by=by).frame for by in ANOMALY_BY]
+        found_any = [frame for frame in frames if not frame.empty]
+        if not found_any:
             return blocks.note(NO_ANOMALIES)
+        found = pd.concat(found_any, ignore_index=True)
         found = found.sort_values("z", key=abs, ascending=False, kind="stable")
         shown = pd.DataFrame({
             "day": found["day"].dt.strftime("%Y-%m-%d"),

@@ -112,6 +112,12 @@ def test_filters_and_threshold(client: Analytics) -> None:
     assert list(strict["group"]) == ["beta", "alpha", "weekly"]
 
 
+def test_user_scope(client: Analytics) -> None:
+    """The series' executions belong to no user: a user's scoped client sees no anomaly."""
+    scoped = client.scoped("00000000-0000-0000-0000-000000000001")
+    assert scoped.anomalies(start_date=START_DATE, end_date=END_DATE).frame.empty
+
+
 def test_period_judges_complete_days_only(client: Analytics) -> None:
     """A 7d period at Monday 12:00 starts on Monday 2026-11-23 12:00: its complete days are
     2026-11-23 to 2026-11-29; today (under way) is not judged."""
