@@ -7,7 +7,6 @@ executions, the month's forecast), so the report shows what the dashboard and th
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from datetime import timedelta
 from html import escape
@@ -19,7 +18,7 @@ from IPython.display import HTML, Image
 from aa_notebooks.analytics import Analytics, Window
 from aa_notebooks.analytics.choices import ANOMALY_BY, Bucket, CostBy
 from aa_notebooks.figures import changes, charts
-from aa_notebooks.formatting import count, duration_ms, money, percent
+from aa_notebooks.formatting import count, duration_ms, metric_value, money, percent, robust_z
 from aa_notebooks.reporting import blocks
 from aa_notebooks.reporting.parameters import ReportParameters
 from aa_notebooks.reporting.summary import Summary
@@ -161,7 +160,7 @@ class CostReport:
             "metric": found["metric"].map(ANOMALY_METRICS),
             "value": _metric_texts(found["metric"], found["value"]),
             "usual": _metric_texts(found["metric"], found["baseline_median"]),
-            "z": found["z"].map(_z_text),
+            "z": found["z"].map(robust_z),
         })  # fmt: skip
         more = len(shown) - MAX_ANOMALY_ROWS
         table = blocks.table(
@@ -209,21 +208,7 @@ def _unpriced_warning(models: tuple[str, ...]) -> str:
 
 
 def _metric_texts(metrics: pd.Series, values: pd.Series) -> list[str]:
-    return [_metric_text(m, v) for m, v in zip(metrics, values, strict=True)]
-
-
-def _metric_text(metric: str, value: float) -> str:
-    """An anomaly's value as people read it: money, a duration or a percentage."""
-    if metric == "cost_usd":
-        return money(value)
-    if metric == "p95_ms":
-        return duration_ms(value)
-    return percent(value)
-
-
-def _z_text(z: float) -> str:
-    """A robust z with its sign; infinite against a perfectly flat past."""
-    return ("+∞" if z > 0 else "−∞") if math.isinf(z) else f"{z:+.1f}"
+    return [metric_value(m, v) for m, v in zip(metrics, values, strict=True)]
 
 
 def _cost_by_chart(frame: pd.DataFrame, by: str) -> alt.Chart:
