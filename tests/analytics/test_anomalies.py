@@ -172,3 +172,15 @@ def test_bad_arguments(client: Analytics, arguments: dict[str, object], message:
     with pytest.raises(InvalidInputError) as error:
         client.anomalies(start_date=START_DATE, end_date=END_DATE, **arguments)  # type: ignore[arg-type]
     assert str(error.value) == message
+
+
+def test_small_changes_are_not_material(client: Analytics) -> None:
+    """At a threshold of 0.1 nearly every change has a big enough z, but beta's days of 1000-1020
+    ms against a median of 1000-1020 ms differ by under 10 %: only its 5000 ms day is flagged."""
+    frame = client.anomalies(start_date=START_DATE, end_date=END_DATE, threshold=0.1).frame
+    latency = frame[frame["metric"] == "p95_ms"]
+    assert list(zip(latency["group"], latency["day"], strict=True)) == [
+        ("beta", utc_day("2026-11-25"))
+    ]
+    # alpha's ordinary days move by 0.01-0.02 a day: material at $0.01, so flagged at z 0.1
+    assert len(frame[(frame["group"] == "alpha") & (frame["metric"] == "cost_usd")]) > 1
