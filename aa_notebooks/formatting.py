@@ -6,6 +6,7 @@ shown, by column name, in terminal tables and notebook display.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from decimal import ROUND_HALF_UP, Decimal
 from numbers import Number
@@ -98,3 +99,20 @@ def readable_frame(frame: pd.DataFrame, timezone: str = "UTC") -> pd.DataFrame:
 def _missing(value: object) -> bool:
     """None, NaN or pd.NA (not an empty container, which pd.isna would map element-wise)."""
     return value is None or value is pd.NA or (isinstance(value, float) and value != value)
+
+
+def metric_value(metric: str, value: object) -> str:
+    """A value of an anomaly metric as people read it: "cost_usd" as money, "p95_ms" as a
+    duration, "failure_rate" as a percentage."""
+    if metric == "cost_usd":
+        return money(value)
+    if metric == "p95_ms":
+        return duration_ms(value)
+    return percent(value)
+
+
+def robust_z(z: float) -> str:
+    """A robust z with its sign, one decimal; infinite (against a perfectly flat past) as ±∞."""
+    if math.isinf(z):
+        return "+∞" if z > 0 else "−∞"
+    return f"{z:+.1f}"

@@ -29,6 +29,10 @@ CostSeriesBy = Literal["model", "agent"]
 """How `cost_timeseries` splits each bucket."""
 COST_TIMESERIES_BY: tuple[CostSeriesBy, ...] = get_args(CostSeriesBy)
 
+AnomalyBy = Literal["agent", "model"]
+"""Whose daily series `anomalies` judges."""
+ANOMALY_BY: tuple[AnomalyBy, ...] = get_args(AnomalyBy)
+
 
 def choose(value: str, choices: tuple[Choice, ...], name: str) -> Choice:
     """`value` as one of `choices` (typed as they are), or an error naming them all: for values

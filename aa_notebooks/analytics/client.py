@@ -21,6 +21,7 @@ from sqlalchemy.engine import URL
 
 from aa_notebooks.analytics import (
     agents,
+    anomalies,
     costs,
     executions,
     forecast,
@@ -30,7 +31,14 @@ from aa_notebooks.analytics import (
 )
 from aa_notebooks.analytics.adhoc_sql import run_sql
 from aa_notebooks.analytics.breakdown import breakdown
-from aa_notebooks.analytics.choices import Bucket, CostBy, CostSeriesBy, SortColumn, SortOrder
+from aa_notebooks.analytics.choices import (
+    AnomalyBy,
+    Bucket,
+    CostBy,
+    CostSeriesBy,
+    SortColumn,
+    SortOrder,
+)
 from aa_notebooks.analytics.cost_timeseries import cost_timeseries
 from aa_notebooks.analytics.execution_rows import ExecutionRows
 from aa_notebooks.analytics.export import export
@@ -266,6 +274,27 @@ class Analytics:
         """Executions, cost and tokens per "hour" or "day" bucket for each "model" or "agent"."""
         window = self.window(period, start_date, end_date)
         return cost_timeseries(self._source, window, bucket, by)
+
+    def anomalies(
+        self,
+        period: Period = None,
+        *,
+        start_date: Day = None,
+        end_date: Day = None,
+        by: AnomalyBy = "agent",
+        agent: uuid.UUID | str | None = None,
+        model: str | None = None,
+        baseline_days: int = 28,
+        threshold: float = 3.5,
+    ) -> Table:
+        """Days of the window on which an agent's (or a model's) cost, P95 latency or failure
+        rate broke from its previous `baseline_days` days (robust z >= `threshold` and a
+        material change); `agent` (id or name) and `model` narrow the executions read."""
+        window = self.window(period, start_date, end_date)
+        where = anomalies.narrowing(agent, model)
+        return anomalies.anomalies(
+            self._source, window, self.now(), by, baseline_days, threshold, where
+        )
 
     def scoped(self, user_id: uuid.UUID | str | None) -> Analytics:
         """A client on the same database and clock showing `user_id`'s executions (None: all)."""

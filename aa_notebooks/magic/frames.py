@@ -1,8 +1,8 @@
 """What a magic command gives the notebook: rows as a pandas DataFrame, records as rich objects.
 
 Commands that yield rows (executions, top-agents, costs, compare-models, timeseries,
-cost-timeseries, budgets list/status, sql) return a DataFrame whose `attrs` hold the metadata
-(title, window, scope, notes, paging), shown above the table. Single records (overview,
+cost-timeseries, anomalies, budgets list/status, sql) return a DataFrame whose `attrs` hold the
+metadata (title, window, scope, notes, paging), shown above the table. Single records (overview,
 execution, agent, forecast) stay typed objects with `.to_frame()`.
 """
 

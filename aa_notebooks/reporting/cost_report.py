@@ -16,9 +16,9 @@ import pandas as pd
 from IPython.display import HTML, Image
 
 from aa_notebooks.analytics import Analytics, Window
-from aa_notebooks.analytics.choices import Bucket, CostBy
+from aa_notebooks.analytics.choices import ANOMALY_BY, Bucket, CostBy
 from aa_notebooks.figures import changes, charts
-from aa_notebooks.formatting import count, duration_ms, money, percent
+from aa_notebooks.formatting import count, duration_ms, metric_value, money, percent, robust_z
 from aa_notebooks.reporting import blocks
 from aa_notebooks.reporting.parameters import ReportParameters
 from aa_notebooks.reporting.summary import Summary
@@ -33,6 +33,21 @@ EXPENSIVE_COLUMNS = {
     "total_tokens": "Tokens",
     "cost_usd": "Cost",
 }
+ANOMALY_METRICS = {"cost_usd": "Cost", "p95_ms": "P95 latency", "failure_rate": "Failure rate"}
+ANOMALY_HEADINGS = {
+    "day": "Day (UTC)",
+    "by": "By",
+    "group": "Agent or model",
+    "metric": "Metric",
+    "value": "Value",
+    "usual": "Usual",
+    "z": "Robust z",
+}
+MAX_ANOMALY_ROWS = 25
+NO_ANOMALIES = (
+    "No anomalies: no agent's or model's daily cost, P95 latency or failure rate broke from its "
+    "recent past."
+)
 BAR_COLORS = {"model": "#8b5cf6", "agent": "#0ea5e9"}
 BREAKDOWN_COLUMNS = {
     "executions": "Executions",
@@ -129,6 +144,35 @@ class CostReport:
             blocks.table(frame, self.parameters.timezone, empty="", columns=columns),
         ]
 
+    def anomalies(self) -> HTML:
+        """The window's anomalous days per agent and per model, most extreme first (or a note
+        saying there were none)."""
+        frames = [self.analytics.anomalies(self.window, by=by).frame for by in ANOMALY_BY]
+        found_any = [frame for frame in frames if not frame.empty]
+        if not found_any:
+            return blocks.note(NO_ANOMALIES)
+        found = pd.concat(found_any, ignore_index=True)
+        found = found.sort_values("z", key=abs, ascending=False, kind="stable")
+        shown = pd.DataFrame({
+            "day": found["day"].dt.strftime("%Y-%m-%d"),
+            "by": found["by"],
+            "group": found["group"].fillna("(none)"),
+            "metric": found["metric"].map(ANOMALY_METRICS),
+            "value": _metric_texts(found["metric"], found["value"]),
+            "usual": _metric_texts(found["metric"], found["baseline_median"]),
+            "z": found["z"].map(robust_z),
+        })  # fmt: skip
+        more = len(shown) - MAX_ANOMALY_ROWS
+        table = blocks.table(
+            shown.head(MAX_ANOMALY_ROWS),
+            self.parameters.timezone,
+            empty="",
+            columns=ANOMALY_HEADINGS,
+        )
+        if more <= 0:
+            return table
+        return HTML(table.data + blocks.note(f"{more:,} more not shown.").data)
+
     def most_expensive(self) -> HTML:
         """The top-N executions by cost."""
         page = self.analytics.executions(
@@ -161,6 +205,10 @@ def _unpriced_warning(models: tuple[str, ...]) -> str:
         f"Unpriced models: {names}. Their executions count as $0, so the totals are low; add "
         "their prices in a pricing file (AA_PRICING_FILE)."
     )
+
+
+def _metric_texts(metrics: pd.Series, values: pd.Series) -> list[str]:
+    return [metric_value(m, v) for m, v in zip(metrics, values, strict=True)]
 
 
 def _cost_by_chart(frame: pd.DataFrame, by: str) -> alt.Chart:

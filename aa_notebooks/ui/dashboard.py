@@ -24,6 +24,7 @@ from aa_notebooks import formatting as fmt
 from aa_notebooks.analytics import Analytics, Window
 from aa_notebooks.errors import AnalyticsError, InvalidInputError
 from aa_notebooks.figures import charts
+from aa_notebooks.ui.anomalies_panel import AnomaliesPanel
 from aa_notebooks.ui.budgets_panel import BudgetsPanel
 from aa_notebooks.ui.chart_panel import ChartPanel
 from aa_notebooks.ui.controls import Controls, Settings
@@ -95,6 +96,8 @@ class Dashboard:
         self._heading = widgets.HTML()
         self._trace_area = widgets.VBox()
         self.budgets = BudgetsPanel()
+        self.anomalies = AnomaliesPanel()
+        """The period's anomalous days per agent and model, most extreme first."""
         self.budgets_area = widgets.VBox([self.budgets.widget])
         """The budgets panel: the active budgets of the scope shown, refreshed with the rest."""
         self.widget = self._layout()
@@ -115,6 +118,7 @@ class Dashboard:
                 self.activity.widget,
                 charts_row,
                 self.top_agents.widget,
+                self.anomalies.widget,
                 self.budgets_area,
                 self.recent_box,
                 self._trace_area,
@@ -342,6 +346,7 @@ class Dashboard:
         models = snapshot.cost_by_model.frame["model"].dropna()
         self.recent.models = sorted({str(model) for model in models})
         self.budgets.display(snapshot.budgets)
+        self.anomalies.display(snapshot.anomalies)
         if isinstance(snapshot.in_flight, str):
             self.in_flight.show_unavailable(snapshot.in_flight)
         else:

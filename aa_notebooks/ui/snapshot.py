@@ -17,6 +17,7 @@ from aa_notebooks.analytics import Analytics, ExecutionRows, Overview, Table, Wi
 from aa_notebooks.analytics.choices import Bucket
 from aa_notebooks.budgets import BudgetStatus
 from aa_notebooks.errors import AnalyticsError
+from aa_notebooks.ui.anomalies_panel import period_anomalies
 from aa_notebooks.ui.budgets_panel import budget_statuses
 
 HOURLY_UP_TO = timedelta(days=2)
@@ -49,6 +50,8 @@ class Snapshot:
     """The active budgets' statuses now (they have their own windows), or why there are none."""
     in_flight: pd.DataFrame | str
     """The runs going now, per agent (`Analytics.running(by_agent=True)`), or why not shown."""
+    anomalies: pd.DataFrame | str
+    """The window's anomalies by agent and by model (`period_anomalies`), or why not shown."""
 
 
 def bucket_for(window: Window) -> Bucket:
@@ -73,6 +76,7 @@ def load(analytics: Analytics, base: Analytics, window: Window, listing: Listing
         users = pool.submit(base.active_users, window) if unscoped else None
         budgets = pool.submit(budget_statuses, analytics)
         in_flight = pool.submit(runs_in_flight, analytics)
+        anomalies = pool.submit(period_anomalies, analytics, window)
         summary = current.result()
         return Snapshot(
             client=analytics,
@@ -88,6 +92,7 @@ def load(analytics: Analytics, base: Analytics, window: Window, listing: Listing
             users=users.result() if users else (),
             budgets=budgets.result(),
             in_flight=in_flight.result(),
+            anomalies=anomalies.result(),
         )
 
 

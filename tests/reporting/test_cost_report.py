@@ -62,6 +62,8 @@ def test_cost_report_shows_the_datasets_numbers(report_db: str, tmp_path) -> Non
     assert "Scope: all users" in text
     assert "7d (2026-11-18 12:00:00 UTC – 2026-11-25 12:00:00 UTC)" in text
     assert f"Unpriced models: {dataset.UNPRICED}." in text
+    # a few runs a day per agent is too little history to judge: the section says so
+    assert "No anomalies: no agent's or model's daily cost" in text
     forecast = connect(report_db, now=lambda: dataset.NOW).cost_forecast()
     assert table_with(html, "Forecast for November 2026")[3] == [
         "Projected month",

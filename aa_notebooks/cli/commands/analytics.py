@@ -9,9 +9,15 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from aa_notebooks.analytics.choices import BUCKETS, SORT_COLUMNS, SORT_ORDERS
+from aa_notebooks.analytics.choices import ANOMALY_BY, BUCKETS, SORT_COLUMNS, SORT_ORDERS
 from aa_notebooks.cli.context import CommandContext
-from aa_notebooks.cli.options import Subcommands, positive_int, window_of, window_options
+from aa_notebooks.cli.options import (
+    Subcommands,
+    positive_float,
+    positive_int,
+    window_of,
+    window_options,
+)
 from aa_notebooks.errors import InvalidInputError
 
 STATUSES = ("success", "failure", "timeout")
@@ -19,7 +25,7 @@ STATUSES = ("success", "failure", "timeout")
 
 def register(subcommands: Subcommands) -> list[argparse.ArgumentParser]:
     """Add overview, executions, execution, agent, top-agents, costs, forecast, compare-models,
-    timeseries, cost-timeseries, export and running."""
+    timeseries, cost-timeseries, anomalies, export and running."""
     parsers = []
 
     def add(name: str, handler: Any, help: str, *, window: bool = True) -> argparse.ArgumentParser:
@@ -89,6 +95,29 @@ def register(subcommands: Subcommands) -> list[argparse.ArgumentParser]:
     )
     cost_series.add_argument("--bucket", default="day", choices=BUCKETS)
     cost_series.add_argument("--by", default="model", choices=("model", "agent"))
+
+    anomalies = add(
+        "anomalies",
+        run_anomalies,
+        "days whose cost, P95 latency or failure rate broke from the agent's (or model's) past",
+    )
+    anomalies.add_argument("--by", default="agent", choices=ANOMALY_BY)
+    anomalies.add_argument("--agent", help="only this agent (id or name)")
+    anomalies.add_argument("--model", help="only this model")
+    anomalies.add_argument(
+        "--baseline-days",
+        type=positive_int,
+        default=28,
+        metavar="N",
+        help="past days each day is compared with (14-365, default 28)",
+    )
+    anomalies.add_argument(
+        "--threshold",
+        type=positive_float,
+        default=3.5,
+        metavar="Z",
+        help="flag from this robust z (default 3.5)",
+    )
 
     export = add("export", run_export, "export executions as CSV or JSON")
     export.add_argument("--format", dest="export_format", default="csv", choices=("csv", "json"))
@@ -211,6 +240,18 @@ def run_timeseries(args: argparse.Namespace, context: CommandContext) -> Any:
 def run_cost_timeseries(args: argparse.Namespace, context: CommandContext) -> Any:
     """Cost per bucket by model or agent, for stacked charts."""
     return context.analytics().cost_timeseries(bucket=args.bucket, by=args.by, **window_of(args))
+
+
+def run_anomalies(args: argparse.Namespace, context: CommandContext) -> Any:
+    """Anomalous days per agent or model."""
+    return context.analytics().anomalies(
+        by=args.by,
+        agent=args.agent,
+        model=args.model,
+        baseline_days=args.baseline_days,
+        threshold=args.threshold,
+        **window_of(args),
+    )
 
 
 def run_export(args: argparse.Namespace, context: CommandContext) -> Any:

@@ -1,0 +1,304 @@
+"""`anomalies`: days on which an agent's or a model's cost, P95 latency or failure rate broke
+from its own recent past.
+
+The database sums each (UTC day, agent or model) in one grouped pass over the window and the
+baseline days before it (`per_bucket`, as `cost_timeseries` does); only that small per-day series
+comes to Python. Each day is compared with a robust baseline from the group's previous
+`baseline_days` days: their median, taken over the same weekday only when at least 3 of them fall
+on it (weekly seasonality), and the MAD (median absolute deviation) of all of them. The spread
+comes from all days because the MAD of 3-4 same-weekday days is too unsteady: on the kit's seeded
+data it flagged dozens of ordinary days. The robust z is (value - median) / (1.4826 x MAD); where
+MAD is 0 the scale is 1.2533 x the mean absolute deviation, and where that is 0 too (a perfectly
+flat past) any change gives an infinite z. A day counts only with at least 10 executions of the
+group (rates and percentiles of a handful of runs are noise), and is flagged when |z| reaches
+the threshold *and* the change is material, so a quiet series does not alarm on noise.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+from sqlalchemy import RowMapping, func
+from sqlalchemy.sql.elements import ColumnElement
+
+from aa_notebooks.analytics.buckets import per_bucket
+from aa_notebooks.analytics.choices import ANOMALY_BY, AnomalyBy, choose
+from aa_notebooks.analytics.filters import (
+    EXECUTIONS,
+    agent_groups,
+    agent_match,
+    in_scope,
+    is_success,
+)
+from aa_notebooks.analytics.frames import rounded, to_frame
+from aa_notebooks.analytics.periods import Window
+from aa_notebooks.analytics.results import Table
+from aa_notebooks.analytics.source import Source
+from aa_notebooks.errors import InvalidInputError
+from aa_notebooks.validation import check_text
+
+ANOMALY_COLUMNS = (
+    "day", "by", "group", "metric", "value", "baseline_median", "baseline_mad", "z",
+    "direction", "baseline", "baseline_points",
+)  # fmt: skip
+METRICS = ("cost_usd", "p95_ms", "failure_rate")
+MIN_HISTORY = 14
+"""Days with executions a group needs in its baseline before one of its days is judged."""
+MIN_BASELINE_DAYS, MAX_BASELINE_DAYS = MIN_HISTORY, 365
+MIN_RUNS = 10
+"""Executions a group needs on a day for the day to count: rates and percentiles of a handful
+of runs are noise."""
+SEASONAL_POINTS = 3
+"""Same-weekday days the baseline needs before it compares a day with its weekday only."""
+MAD_SCALE = 1.4826  # MAD x this estimates the standard deviation of normal data
+MEAN_AD_SCALE = 1.253314  # likewise for the mean absolute deviation (when MAD is 0)
+COST_FLOOR_USD = 0.01
+FAILURE_FLOOR_POINTS = 5.0
+LATENCY_FLOOR_SHARE = 0.10
+_DAY = timedelta(days=1)
+
+Key = Any
+Row = Mapping[str, Any] | RowMapping
+"""A group: a model name, or an agent as (agent_id, name when it has no id)."""
+
+
+@dataclass(frozen=True)
+class DayFigures:
+    """One group's figures on one UTC day (p95_ms None when no execution had a duration)."""
+
+    cost_usd: float
+    p95_ms: float | None
+    failure_rate: float
+
+    def metric(self, name: str) -> float | None:
+        """The figure called `name` (one of METRICS)."""
+        value: float | None = getattr(self, name)
+        return value
+
+
+def check_arguments(by: str, baseline_days: int, threshold: float) -> AnomalyBy:
+    """`by` as a choice; InvalidInputError for a baseline or threshold out of range."""
+    choice = choose(by, ANOMALY_BY, "by")
+    if (
+        isinstance(baseline_days, bool)
+        or not isinstance(baseline_days, int)
+        or not MIN_BASELINE_DAYS <= baseline_days <= MAX_BASELINE_DAYS
+    ):
+        raise InvalidInputError(
+            f"baseline_days must be a whole number {MIN_BASELINE_DAYS}-{MAX_BASELINE_DAYS}; "
+            f"got {baseline_days!r}"
+        )
+    if (
+        isinstance(threshold, bool)
+        or not isinstance(threshold, int | float)
+        or not math.isfinite(threshold)
+        or threshold <= 0
+    ):
+        raise InvalidInputError(f"threshold must be a number above 0, e.g. 3.5; got {threshold!r}")
+    return choice
+
+
+def judged_days(window: Window, now: datetime) -> list[date]:
+    """The complete UTC days the window touches: a day still under way is not judged."""
+    lower, upper = window.bounds()
+    first = _midnight(lower.astimezone(UTC).date())
+    end = min(upper, now)
+    days = []
+    while first + _DAY <= end:
+        days.append(first.date())
+        first += _DAY
+    return days
+
+
+def _midnight(day: date) -> datetime:
+    return datetime.combine(day, time(), UTC)
+
+
+def _grouping(
+    source: Source, by: AnomalyBy
+) -> tuple[list[ColumnElement[Any]], list[ColumnElement[Any]]]:
+    """The key columns each day selects and its GROUP BY (agents as `top_agents` counts them)."""
+    c = EXECUTIONS.c
+    if by == "model":
+        return [c.model_name.label("model")], [c.model_name]
+    agent_id, by_name = agent_groups()
+    name = func.max(source.dialect.text_order(c.agent_name)).label("agent_name")
+    return [agent_id, by_name, name], [source.dialect.group_key(agent_id), by_name]
+
+
+def daily_figures(
+    source: Source,
+    span: Window,
+    by: AnomalyBy,
+    where: Sequence[ColumnElement[bool]],
+) -> tuple[dict[Key, dict[date, DayFigures]], dict[Key, str | None]]:
+    """Per group and UTC day of `span`: its figures (days under MIN_RUNS executions left out), and
+    each group's label (the model, or the agent's greatest name, else its id)."""
+    c = EXECUTIONS.c
+    measures = [
+        func.count(c.started_at).label("executions"),
+        func.sum(is_success()).label("successes"),
+        source.dialect.latency_percentiles(c.execution_time_ms).label("percentiles"),
+        source.dialect.money_sum(c.cost_usd).label("cost"),
+    ]
+    keys, groups = _grouping(source, by)
+    queries = per_bucket(span, "day", measures, [*in_scope(source.user_id), *where], keys, groups)
+    with source.connect() as connection:
+        rows = [r._mapping for query in queries for r in connection.execute(query)]
+    series: dict[Key, dict[date, DayFigures]] = {}
+    labels: dict[Key, str | None] = {}
+    for row in rows:
+        key = _key(by, row)
+        executions = row["executions"]
+        labels[key] = _label(by, key, row, labels.get(key))
+        if executions < MIN_RUNS:
+            continue
+        series.setdefault(key, {})[row["bucket"].date()] = DayFigures(
+            cost_usd=float(source.dialect.to_money(row["cost"])),
+            p95_ms=source.dialect.read_percentiles(row["percentiles"]).p95,
+            failure_rate=(executions - (row["successes"] or 0)) / executions * 100,
+        )
+    return series, labels
+
+
+def _key(by: AnomalyBy, row: Row) -> Key:
+    return row["model"] if by == "model" else (row["agent_id"], row["by_name"])
+
+
+def _label(by: AnomalyBy, key: Key, row: Row, known: str | None) -> str | None:
+    if by == "model":
+        return row["model"]  # type: ignore[no-any-return]
+    name = max(filter(None, (known, row["agent_name"])), default=None)
+    return name or (None if key[0] is None else str(key[0]))
+
+
+def robust_z(
+    value: float, like: Sequence[float], past: Sequence[float]
+) -> tuple[float, float, float]:
+    """(median, MAD, robust z) of `value`: the median of the days `like` it (its weekday, or all),
+    the spread of all `past` days (see the module's docstring)."""
+    median = statistics.median(like)
+    centre = statistics.median(past)
+    deviations = [abs(x - centre) for x in past]
+    mad = statistics.median(deviations)
+    scale = MAD_SCALE * mad or MEAN_AD_SCALE * statistics.fmean(deviations)
+    change = value - median
+    flat = 0.0 if change == 0 else math.copysign(math.inf, change)
+    z = change / scale if scale else flat
+    return median, mad, z
+
+
+def material(metric: str, value: float, median: float) -> bool:
+    """Whether a change is big enough to matter whatever the z: $0.01 of cost, 5 points of
+    failure rate, 10 % of latency."""
+    change = abs(value - median)
+    if metric == "cost_usd":
+        return change >= COST_FLOOR_USD
+    if metric == "failure_rate":
+        return change >= FAILURE_FLOOR_POINTS
+    return change > 0 and change >= LATENCY_FLOOR_SHARE * abs(median)
+
+
+def _baseline(
+    figures: Mapping[date, DayFigures], day: date, baseline_days: int, metric: str
+) -> tuple[list[float], list[float], str] | None:
+    """The metric's values on the past days like `day` (its weekday when there are enough, else
+    all), on all past days, and which the first are ("weekday" or "all days"); None when the
+    group has under MIN_HISTORY days of history."""
+    past = [
+        (earlier, value)
+        for offset in range(1, baseline_days + 1)
+        if (earlier := day - timedelta(days=offset)) in figures
+        and (value := figures[earlier].metric(metric)) is not None
+    ]
+    if len(past) < MIN_HISTORY:
+        return None
+    values = [value for _, value in past]
+    same_weekday = [value for earlier, value in past if earlier.weekday() == day.weekday()]
+    if len(same_weekday) >= SEASONAL_POINTS:
+        return same_weekday, values, "weekday"
+    return values, values, "all days"
+
+
+def find_anomalies(
+    series: Mapping[Key, Mapping[date, DayFigures]],
+    labels: Mapping[Key, str | None],
+    days: Sequence[date],
+    by: AnomalyBy,
+    baseline_days: int,
+    threshold: float,
+) -> list[dict[str, Any]]:
+    """The flagged (day, group, metric) records, most extreme |z| first."""
+    records: list[dict[str, Any]] = []
+    for key, figures in series.items():
+        for day in days:
+            if day not in figures:
+                continue
+            for metric in METRICS:
+                value = figures[day].metric(metric)
+                baseline = _baseline(figures, day, baseline_days, metric)
+                if value is None or baseline is None:
+                    continue
+                like, past, kind = baseline
+                median, mad, z = robust_z(value, like, past)
+                if abs(z) < threshold or not material(metric, value, median):
+                    continue
+                records.append({
+                    "day": _midnight(day), "by": by, "group": labels[key], "metric": metric,
+                    "value": rounded(value), "baseline_median": rounded(median),
+                    "baseline_mad": rounded(mad), "z": z if math.isinf(z) else rounded(z),
+                    "direction": "up" if z > 0 else "down", "baseline": kind,
+                    "baseline_points": len(like),
+                })  # fmt: skip
+    records.sort(key=lambda r: (-abs(r["z"]), r["day"], r["group"] or "", r["metric"]))
+    return records
+
+
+def narrowing(agent: uuid.UUID | str | None, model: str | None) -> list[ColumnElement[bool]]:
+    """Conditions keeping one agent's (id or name) and/or one model's executions."""
+    where = [] if agent is None else [agent_match(agent)[0]]
+    if model is not None:
+        where.append(EXECUTIONS.c.model_name == check_text(model, "model"))
+    return where
+
+
+def anomalies(
+    source: Source,
+    window: Window,
+    now: datetime,
+    by: str = "agent",
+    baseline_days: int = 28,
+    threshold: float = 3.5,
+    where: Sequence[ColumnElement[bool]] = (),
+) -> Table:
+    """The window's anomalous days per agent or model, most extreme first.
+
+    Columns: day (its 00:00, aware UTC), by ("agent" or "model"), group (the agent's name,
+    else its id; or the model), metric ("cost_usd", "p95_ms" or "failure_rate": % failed or
+    timed out), value, baseline_median, baseline_mad, z (robust z; inf against a perfectly flat
+    past), direction ("up" or "down"), baseline ("weekday" or "all days") and baseline_points.
+    Only complete UTC days with executions are judged, and only once the group has MIN_HISTORY
+    days of history.
+    """
+    choice = check_arguments(by, baseline_days, threshold)
+    days = judged_days(window, now)
+    records: list[dict[str, Any]] = []
+    if days:
+        first, last = _midnight(days[0]), _midnight(days[-1]) + _DAY
+        span = Window(first - baseline_days * _DAY, last, False, f"{window.label} and baseline")
+        series, labels = daily_figures(source, span, choice, where)
+        records = find_anomalies(series, labels, days, choice, baseline_days, threshold)
+    frame = to_frame(
+        records,
+        ANOMALY_COLUMNS,
+        times=("day",),
+        floats=("value", "baseline_median", "baseline_mad", "z"),
+    )
+    notes = () if days else ("the window holds no complete UTC day to judge",)
+    return Table(f"Anomalies by {choice}", window, source.scope, frame, notes)

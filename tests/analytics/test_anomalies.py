@@ -1,0 +1,186 @@
+"""`anomalies` on hand-made daily series (`series`) with known spikes, on SQLite and PostgreSQL.
+
+Each expected z is worked out by hand from the series' numbers: a day's baseline median is that
+of the same weekday's 4 previous days (28 baseline days hold 4 of each weekday), its MAD that of
+all 28 previous days.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pandas as pd
+import pytest
+
+from aa_notebooks.analytics import Analytics, connect
+from aa_notebooks.errors import InvalidInputError
+from aa_notebooks.seed import seed_database
+from tests.analytics import series
+from tests.analytics.series import END_DATE, NOW, START_DATE
+
+COLUMNS = [
+    "day", "by", "group", "metric", "value", "baseline_median", "baseline_mad", "z",
+    "direction", "baseline", "baseline_points",
+]  # fmt: skip
+# alpha, day 31 (Thursday 2026-11-26): the Thursdays before cost 0.10, 0.12, 0.11, 0.10 (median
+# 0.105); days 3-30 cost 0.10 (10 days), 0.11 (9) and 0.12 (9): median 0.11, MAD 0.01
+ALPHA_Z = (1.00 - 0.105) / (1.4826 * 0.01)
+# beta, day 30 (Wednesday): the Wednesdays before took 1020, 1010, 1000, 1020 ms (median 1015);
+# days 2-29 took 1000 (9 days), 1010 (9), 1020 (10): median 1010, MAD 10
+BETA_Z = (5000 - 1015) / (1.4826 * 10)
+# gamma, day 32 (Friday): 75 % failed; the Fridays before 0, 0, 0, 25 % (median 0); of days 4-31,
+# 7 had 25 % and 21 had 0: median 0 and MAD 0, so the scale is 1.253314 x the mean absolute
+# deviation (7 x 25 / 28 = 6.25)
+GAMMA_Z = 75 / (1.253314 * 6.25)
+# weekly, day 29 (Tuesday): the Tuesdays before cost 0.11, 0.10, 0.12, 0.11 (median 0.11); days
+# 1-28 cost 0.10, 0.11, 0.12 (8 days each) and 1.00 (4 Mondays): median 0.11, MAD 0.01
+WEEKLY_Z = (1.00 - 0.11) / (1.4826 * 0.01)
+
+
+def utc_day(text: str) -> pd.Timestamp:
+    return pd.Timestamp(text, tz="UTC")
+
+
+EXPECTED_BY_AGENT = [
+    (utc_day("2026-11-25"), "beta", "p95_ms", 5000.0, 1015.0, 10.0, BETA_Z),
+    (utc_day("2026-11-26"), "alpha", "cost_usd", 1.0, 0.105, 0.01, ALPHA_Z),
+    (utc_day("2026-11-24"), "weekly", "cost_usd", 1.0, 0.11, 0.01, WEEKLY_Z),
+    (utc_day("2026-11-27"), "gamma", "failure_rate", 75.0, 0.0, 0.0, GAMMA_Z),
+]
+
+
+@pytest.fixture
+def client(db_url: str) -> Analytics:
+    series.load(db_url)
+    return connect(db_url, now=lambda: NOW)
+
+
+def _found(frame: pd.DataFrame) -> list[tuple[object, ...]]:
+    return [
+        (r.day, r.group, r.metric, r.value, r.baseline_median, r.baseline_mad, r.z)
+        for r in frame.itertuples()
+    ]
+
+
+def _assert_rows(frame: pd.DataFrame, expected: list[tuple[object, ...]]) -> None:
+    found = _found(frame)
+    assert [row[:3] for row in found] == [row[:3] for row in expected]
+    for got, want in zip(found, expected, strict=True):
+        assert got[3:] == pytest.approx(want[3:], rel=1e-5, abs=1e-9)
+
+
+def test_by_agent_flags_exactly_the_spikes(client: Analytics) -> None:
+    table = client.anomalies(start_date=START_DATE, end_date=END_DATE)
+    frame = table.to_frame()
+    assert list(frame.columns) == COLUMNS
+    _assert_rows(frame, EXPECTED_BY_AGENT)
+    assert set(frame["by"]) == {"agent"}
+    assert set(frame["direction"]) == {"up"}
+    assert set(frame["baseline"]) == {"weekday"}
+    assert set(frame["baseline_points"]) == {4}
+    assert frame["day"].dt.tz is not None
+    assert frame.attrs["title"] == "Anomalies by agent"
+
+
+def test_by_model_groups_by_the_execution_model(client: Analytics) -> None:
+    frame = client.anomalies(start_date=START_DATE, end_date=END_DATE, by="model").frame
+    models = {"beta": "claude", "alpha": "gpt-4o", "weekly": "weekly", "gamma": "acme"}
+    expected = [(d, models[g], *rest) for d, g, *rest in EXPECTED_BY_AGENT]
+    _assert_rows(frame, expected)
+
+
+def test_new_agent_is_not_judged_before_fourteen_days_of_history(client: Analytics) -> None:
+    """delta runs from day 25 only: its 9.99 on day 33 has 8 days of history behind it."""
+    frame = client.anomalies(start_date=START_DATE, end_date=END_DATE).frame
+    assert "delta" not in set(frame["group"])
+
+
+def test_weekday_seasonality(client: Analytics) -> None:
+    """weekly costs 1.00 every Monday: Monday 2026-11-23 is its normal, Tuesday's 1.00 is not."""
+    frame = client.anomalies(start_date=START_DATE, end_date=END_DATE, agent="weekly").frame
+    assert _found(frame)[0][:3] == (utc_day("2026-11-24"), "weekly", "cost_usd")
+    assert len(frame) == 1
+
+
+def test_filters_and_threshold(client: Analytics) -> None:
+    only_alpha = client.anomalies(start_date=START_DATE, end_date=END_DATE, agent="alpha").frame
+    assert list(only_alpha["group"]) == ["alpha"]
+    claude = client.anomalies(start_date=START_DATE, end_date=END_DATE, model="claude").frame
+    assert list(claude["group"]) == ["beta"]
+    # gamma's z (9.57) is the smallest: a threshold of 10 leaves the other three
+    strict = client.anomalies(start_date=START_DATE, end_date=END_DATE, threshold=10).frame
+    assert list(strict["group"]) == ["beta", "alpha", "weekly"]
+
+
+def test_user_scope(client: Analytics) -> None:
+    """The series' executions belong to no user: a user's scoped client sees no anomaly."""
+    scoped = client.scoped("00000000-0000-0000-0000-000000000001")
+    assert scoped.anomalies(start_date=START_DATE, end_date=END_DATE).frame.empty
+
+
+def test_period_judges_complete_days_only(client: Analytics) -> None:
+    """A 7d period at Monday 12:00 starts on Monday 2026-11-23 12:00: its complete days are
+    2026-11-23 to 2026-11-29; today (under way) is not judged."""
+    frame = client.anomalies("7d").frame
+    assert sorted(frame["group"]) == ["alpha", "beta", "gamma", "weekly"]
+    empty = client.anomalies("6h")
+    assert empty.frame.empty
+    assert empty.notes == ("the window holds no complete UTC day to judge",)
+
+
+def test_flat_series_without_spikes_gives_nothing(client: Analytics) -> None:
+    """Before the spikes (window 2026-11-23 to 2026-11-24 minus weekly's Tuesday) nothing."""
+    frame = client.anomalies(start_date="2026-11-23", end_date="2026-11-23").frame
+    assert frame.empty
+    assert list(frame.columns) == COLUMNS
+
+
+def test_seeded_data_gives_no_anomalies(db_url: str) -> None:
+    """The kit's demo data (seed 42): a few runs a day per agent or model, whose failure rates
+    and P95s jump by chance (0 % or 100 % of one run); none of it is an anomaly."""
+    now = datetime(2026, 11, 30, 12, tzinfo=UTC)
+    seed_database(db_url, seed=42, now=now)
+    client = connect(db_url, now=lambda: now)
+    for by in ("agent", "model"):
+        frame = client.anomalies("60d", by=by).frame
+        assert frame.empty, frame.to_string()
+
+
+def test_days_with_few_runs_are_not_judged(db_url: str) -> None:
+    """alpha's spike day with 9 of its 10 runs removed has too few runs to count."""
+    rows = [row for row in series.rows() if row["agent_name"] == "alpha"]
+    spike = [row for row in rows if row["started_at"].day == 26 and row["started_at"].month == 11]
+    assert len(spike) == 10
+    kept = [row for row in rows if row not in spike[1:]]
+    series.load(db_url, kept)
+    client = connect(db_url, now=lambda: NOW)
+    assert client.anomalies(start_date=START_DATE, end_date=END_DATE).frame.empty
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        ({"by": "user"}, "by must be one of agent, model; got 'user'"),
+        ({"baseline_days": 7}, "baseline_days must be a whole number 14-365; got 7"),
+        ({"baseline_days": 2.5}, "baseline_days must be a whole number 14-365; got 2.5"),
+        ({"threshold": 0}, "threshold must be a number above 0, e.g. 3.5; got 0"),
+        ({"threshold": float("nan")}, "threshold must be a number above 0, e.g. 3.5; got nan"),
+        ({"agent": ""}, "agent must be an agent id (UUID) or an agent name; got ''"),
+    ],
+)
+def test_bad_arguments(client: Analytics, arguments: dict[str, object], message: str) -> None:
+    with pytest.raises(InvalidInputError) as error:
+        client.anomalies(start_date=START_DATE, end_date=END_DATE, **arguments)  # type: ignore[arg-type]
+    assert str(error.value) == message
+
+
+def test_small_changes_are_not_material(client: Analytics) -> None:
+    """At a threshold of 0.1 nearly every change has a big enough z, but beta's days of 1000-1020
+    ms against a median of 1000-1020 ms differ by under 10 %: only its 5000 ms day is flagged."""
+    frame = client.anomalies(start_date=START_DATE, end_date=END_DATE, threshold=0.1).frame
+    latency = frame[frame["metric"] == "p95_ms"]
+    assert list(zip(latency["group"], latency["day"], strict=True)) == [
+        ("beta", utc_day("2026-11-25"))
+    ]
+    # alpha's ordinary days move by 0.01-0.02 a day: material at $0.01, so flagged at z 0.1
+    assert len(frame[(frame["group"] == "alpha") & (frame["metric"] == "cost_usd")]) > 1
