@@ -6,6 +6,9 @@ toolbar says "Refreshing…" meanwhile, and changes made during a refresh become
 with the latest settings. The Python methods (`set_period`, `refresh`, `select_execution`,
 `set_brush`) wait for the result, so scripts and tests read what is shown right after them.
 
+Live mode (`live=True`, the Live toggle, `set_live`): a ticker (`ui/live.py`) adds the runs
+completed since its last tick to the cards, the charts' buckets, the grid and the budgets.
+
 Cross-filtering: brushing a time range on the activity chart narrows the KPI cards and the
 executions grid to it (the charts keep the whole period, so the brush stays in view); clearing
 the brush brings them back to the whole period.
@@ -243,8 +246,7 @@ class Dashboard:
             self.wait()
 
     def set_live(self, on: bool, every: float | None = None) -> None:
-        """Switch live mode on (every `every` seconds, default as opened) or off, as the Live
-        toggle does."""
+        """Switch live mode on (ticking every `every` seconds) or off, as the Live toggle does."""
         self.live.stop()
         if every is not None:
             self.live.every = check_every(every)

@@ -16,8 +16,11 @@ from pathlib import Path
 
 import pytest
 from IPython.core.interactiveshell import InteractiveShell
+from sqlalchemy import text
 
 from aa_notebooks.analytics import Analytics
+from aa_notebooks.db.engine import get_engine
+from aa_notebooks.db.url import resolve_url
 from aa_notebooks.errors import InvalidInputError
 from aa_notebooks.tracking import Tracker
 from aa_notebooks.ui import Dashboard
@@ -146,3 +149,36 @@ def test_every_is_checked(analytics: Analytics) -> None:
     for bad in (0.5, 0, -1, float("nan"), "5s", True):
         with pytest.raises(InvalidInputError, match="every must be a number of seconds"):
             Dashboard(analytics, every=bad)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+def test_live_through_the_magic(url: str) -> None:
+    shell = InteractiveShell.instance()
+    shell.run_line_magic("load_ext", "aa_notebooks")
+    shell.run_line_magic("config", f"AgentAnalytics.database_url = {url!r}")
+    try:
+        board = shell.run_line_magic("agent_analytics", "dashboard --live --every 1500ms")
+        assert isinstance(board, Dashboard)
+        assert board.live.on and board.live.every == 1.5
+        board.close()
+        assert not board.live.on
+        quiet = shell.run_line_magic("agent_analytics", "dashboard --every 1m")
+        assert not quiet.live.on and quiet.live.every == 60.0
+        for bad, said in (("500ms", "must be at least 1s"), ("soon", "expected an interval")):
+            with pytest.raises(InvalidInputError, match=f"argument --every: {said}"):
+                shell.run_line_magic("agent_analytics", f"dashboard --live --every {bad}")
+    finally:
+        shell.run_line_magic("config", "AgentAnalytics.database_url = None")
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+def test_a_failing_tick_stops_live_mode_with_one_line(live_board: Dashboard, url: str) -> None:
+    board = live_board
+    with get_engine(resolve_url(url)).begin() as connection:
+        connection.execute(text("ALTER TABLE agentexecutions RENAME TO gone"))
+    _until(lambda: not board.live.on, "live mode to stop")
+    assert board.message == (
+        "Live mode stopped: the database lacks a table or column this needs (no such table: "
+        "agentexecutions); `aa-notebooks check-db` lists what is missing"
+    )
+    assert not board.controls.live.value
