@@ -3,9 +3,9 @@
 Each tick reads only the executions completed since the last one (`Analytics.live`, through
 the (completed_at, id) index) and updates the KPI cards, the charts' touched buckets, the
 executions grid (new rows marked new) and the budgets panel (at most every 30 s). A full refresh
-reopens the live view (a new mark and sketch). Ticks and refreshes never overlap (`reading`). In IPython, ticks
-pause while the kernel runs another cell; the thread ends when live mode is switched off, the
-dashboard is closed or garbage, or a tick fails (the message says why).
+reopens the live view (a new mark and sketch). Ticks and refreshes never overlap (`reading`).
+In IPython, ticks pause while the kernel runs another cell; the thread ends when live mode is
+switched off, the dashboard is closed or garbage, or a tick fails (the message says why).
 """
 
 from __future__ import annotations
