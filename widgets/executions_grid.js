@@ -348,6 +348,10 @@ class Grid {
           }
           row.append(cell);
         });
+        if (data.new) {
+          row.classList.add("aa-grid-new");
+          row.firstChild.prepend(element("span", "aa-grid-new-badge", "new"));
+        }
       } else {
         row.classList.add("aa-grid-loading");
         row.append(element("div", "aa-grid-cell", "…"));

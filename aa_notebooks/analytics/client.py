@@ -31,6 +31,7 @@ from aa_notebooks.analytics import (
 )
 from aa_notebooks.analytics.adhoc_sql import run_sql
 from aa_notebooks.analytics.breakdown import breakdown
+from aa_notebooks.analytics.buckets import check_bucket
 from aa_notebooks.analytics.choices import (
     AnomalyBy,
     Bucket,
@@ -43,6 +44,7 @@ from aa_notebooks.analytics.cost_timeseries import cost_timeseries
 from aa_notebooks.analytics.execution_rows import ExecutionRows
 from aa_notebooks.analytics.export import export
 from aa_notebooks.analytics.filters import ExecutionFilter, parse_uuid
+from aa_notebooks.analytics.live import LiveView
 from aa_notebooks.analytics.periods import Window, resolve_window
 from aa_notebooks.analytics.results import (
     AgentStats,
@@ -324,6 +326,11 @@ class Analytics:
         return export(
             self._source, window, format, path, include_traces, include_token_usage, escape_formulas
         )
+
+    def live(self, window: Window, bucket: Bucket = "hour") -> LiveView:
+        """`window`'s numbers as of now, made current by `.tick()` (what live mode reads): each
+        tick adds only the executions completed since the last one (percentiles within 1%)."""
+        return LiveView.open(self._source, window, check_bucket(bucket), self.now())
 
     def running(self, agent: str | None = None, *, by_agent: bool = False) -> pd.DataFrame:
         """The runs in flight now, oldest first: each `running`, or `lost` once its process

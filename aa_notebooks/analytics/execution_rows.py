@@ -13,6 +13,7 @@ index range, so both directions seek through an index on (column, id).
 
 from __future__ import annotations
 
+import copy
 import uuid
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -86,6 +87,17 @@ class ExecutionRows:
             )
         self.valued = self.total - self.nulls
         """Rows with a sort value (they come before the NULLs)."""
+
+    def grown(self, window: Window, added: int) -> ExecutionRows:
+        """This list over `window` (the same start, a later end) holding `added` more rows that
+        the caller counted (a live tick), without counting the window again. Only for a list
+        sorted by started_at without filters; known positions are dropped (rows moved)."""
+        if self.sort_by != "started_at" or self.filters.clauses():
+            raise ValueError("only a started_at list without filters grows without a count")
+        grown = copy.copy(self)
+        grown.window, grown.total, grown.valued = window, self.total + added, self.valued + added
+        grown._anchors = OrderedDict()
+        return grown
 
     @property
     def anchors(self) -> int:

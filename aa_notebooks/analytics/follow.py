@@ -8,11 +8,12 @@ or committed late with a slightly older completed_at appear exactly once.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Connection, Engine, select
 
 from aa_notebooks.db.schema import AgentExecution, ExecutionStatus
 
@@ -38,6 +39,10 @@ class FollowFilters:
     status: str | None = None
     user_id: uuid.UUID | None = None
     model: str | None = None
+    started_from: datetime | None = None
+    """Only executions started at or after this (a dashboard window's start)."""
+    started_before: datetime | None = None
+    """Only executions started before this (a window with fixed dates)."""
 
 
 @dataclass
@@ -52,9 +57,21 @@ def completed_since(
     engine: Engine, mark: FollowMark, filters: FollowFilters
 ) -> tuple[list[dict[str, Any]], FollowMark]:
     """The executions completed since `mark` (oldest first) not shown before, and the new mark."""
+    with engine.connect() as connection:
+        return read_completed_since(connection, mark, filters)
+
+
+def read_completed_since(
+    connection: Connection,
+    mark: FollowMark,
+    filters: FollowFilters,
+    columns: Sequence[Any] = COLUMNS,
+) -> tuple[list[dict[str, Any]], FollowMark]:
+    """`completed_since` on an open connection (so it can share a transaction), reading
+    `columns` (which must include id and completed_at)."""
     floor = mark.completed_at - OVERLAP
     query = (
-        select(*COLUMNS)
+        select(*columns)
         .where(AgentExecution.completed_at >= floor)
         .order_by(AgentExecution.completed_at, AgentExecution.id)
     )
@@ -66,8 +83,11 @@ def completed_since(
         query = query.where(AgentExecution.user_id == filters.user_id)
     if filters.model is not None:
         query = query.where(AgentExecution.model_name == filters.model)
-    with engine.connect() as connection:
-        rows = [dict(row._mapping) for row in connection.execute(query)]
+    if filters.started_from is not None:
+        query = query.where(AgentExecution.started_at >= filters.started_from)
+    if filters.started_before is not None:
+        query = query.where(AgentExecution.started_at < filters.started_before)
+    rows = [dict(row._mapping) for row in connection.execute(query)]
     fresh = [row for row in rows if row["id"] not in mark.seen]
     newest = max([mark.completed_at, *(row["completed_at"] for row in rows)])
     seen = {key: when for key, when in mark.seen.items() if when >= newest - OVERLAP}

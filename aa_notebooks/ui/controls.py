@@ -1,4 +1,5 @@
-"""The dashboard's toolbar: period (24h, 7d, 30d, 90d or custom dates), user scope, refresh, export.
+"""The dashboard's toolbar: period (24h, 7d, 30d, 90d or custom dates), user scope, refresh, the
+Live toggle, export.
 
 A change the user makes calls `on_change`; changes the code makes to the option lists (new users
 in the scope list) do not, so refreshing never triggers another refresh. The silencing is per
@@ -44,8 +45,10 @@ class Controls:
         on_change: Callable[[], None],
         on_refresh: Callable[[], None],
         on_export: Callable[[], object],
+        on_live: Callable[[bool], None],
     ) -> None:
         self._on_change = on_change
+        self._on_live = on_live
         self._quiet = threading.local()
         options = [*PERIODS, *([] if period in PERIODS else [period]), CUSTOM]
         self.period = widgets.ToggleButtons(
@@ -63,6 +66,9 @@ class Controls:
             layout={"width": "330px"},
         )
         self.refresh = widgets.Button(description="Refresh", icon="refresh")
+        self.live = widgets.ToggleButton(
+            value=False, description="Live", icon="circle", tooltip="Update as runs complete"
+        )
         self.export = widgets.Button(description="Export CSV", icon="download")
         self.status = widgets.HTML()
         self.refresh.on_click(lambda _: on_refresh())
@@ -71,7 +77,8 @@ class Controls:
         self.start_date.observe(self._dates_changed, "value")
         self.end_date.observe(self._dates_changed, "value")
         self.scope.observe(self._changed, "value")
-        buttons = widgets.HBox([self.scope, self.refresh, self.export, self.status])
+        self.live.observe(self._live_changed, "value")
+        buttons = widgets.HBox([self.scope, self.refresh, self.live, self.export, self.status])
         self.widget = widgets.VBox([self.period, self._dates, buttons])
         self.widget.add_class("aa-controls")
 
@@ -106,6 +113,11 @@ class Controls:
             self.scope.options = [("All users", ALL_USERS), *((f"user {u}", u) for u in ids)]
             self.scope.value = chosen
 
+    def set_live(self, on: bool) -> None:
+        """Show the Live toggle on or off without calling `on_live`."""
+        with self._silenced():
+            self.live.value = on
+
     def set_status(self, text: str, busy: bool) -> None:
         """Show what the dashboard is doing ("Refreshing…") or when it was last updated."""
         css = "color:#1d4ed8;font-weight:600" if busy else "color:var(--jp-ui-font-color2,#666)"
@@ -131,6 +143,10 @@ class Controls:
     def _dates_changed(self, _change: dict[str, Any]) -> None:
         if self.period.value == CUSTOM and self.start_date.value and self.end_date.value:
             self._changed()
+
+    def _live_changed(self, change: dict[str, Any]) -> None:
+        if not getattr(self._quiet, "on", False):
+            self._on_live(bool(change["new"]))
 
     def _changed(self, _change: object = None) -> None:
         if not getattr(self._quiet, "on", False):

@@ -6,6 +6,9 @@ toolbar says "Refreshing…" meanwhile, and changes made during a refresh become
 with the latest settings. The Python methods (`set_period`, `refresh`, `select_execution`,
 `set_brush`) wait for the result, so scripts and tests read what is shown right after them.
 
+Live mode (`live=True`, the Live toggle, `set_live`): a ticker (`ui/live.py`) adds the runs
+completed since its last tick to the cards, the charts' buckets, the grid and the budgets.
+
 Cross-filtering: brushing a time range on the activity chart narrows the KPI cards and the
 executions grid to it (the charts keep the whole period, so the brush stays in view); clearing
 the brush brings them back to the whole period.
@@ -32,6 +35,7 @@ from aa_notebooks.ui.executions_grid import ExecutionsGrid
 from aa_notebooks.ui.export import Exported, export_csv
 from aa_notebooks.ui.in_flight_panel import InFlightPanel
 from aa_notebooks.ui.kpis import Card, KpiPanel
+from aa_notebooks.ui.live import LiveMode, check_every
 from aa_notebooks.ui.markup import STYLE, esc, notice
 from aa_notebooks.ui.refresher import Refresher
 from aa_notebooks.ui.snapshot import Snapshot, load
@@ -56,10 +60,14 @@ class Dashboard:
         end_date: date | str | None = None,
         timezone: str = "UTC",
         export_dir: str | Path | None = None,
+        live: bool = False,
+        every: float = 5.0,
     ) -> None:
+        self.live = LiveMode(self, every)
+        """Live mode: ticks every `every` seconds while on (`set_live`)."""
         self._base = analytics
         self._clients: dict[str, Analytics] = {}
-        self._timezone = timezone
+        self.timezone = timezone
         self._export_dir = Path.cwd() if export_dir is None else Path(export_dir)
         self._ok = True
         self.brush: Window | None = None
@@ -75,7 +83,7 @@ class Dashboard:
         period = period or (None if dated else DEFAULT_PERIOD)
         shown = period or DEFAULT_PERIOD
         changed, refresh, export = self._settings_changed, self.refresh_async, self.export_csv
-        self.controls = Controls(shown, fixed, changed, refresh, export)
+        self.controls = Controls(shown, fixed, changed, refresh, export, self.set_live)
         self._select(period, start_date, end_date)
         self.kpi_panel = KpiPanel()
         self.in_flight = InFlightPanel(timezone)
@@ -103,6 +111,8 @@ class Dashboard:
         self.widget = self._layout()
         self._refresher = Refresher(self._run, self._busy, self._failed)
         self.refresh()
+        if live:
+            self.set_live(True)
 
     def _layout(self) -> widgets.VBox:
         charts_row = widgets.HBox([self.cost_by_model.widget, self.cost_over_time.widget])
@@ -146,6 +156,11 @@ class Dashboard:
     def period(self) -> str:
         """The selected period ("7d", ...) or "Custom dates"."""
         return str(self.controls.period.value)
+
+    @property
+    def analytics(self) -> Analytics:
+        """The client the dashboard was opened with (its database, scope and clock)."""
+        return self._base
 
     @property
     def window(self) -> Window | None:
@@ -216,7 +231,7 @@ class Dashboard:
     def select_execution(self, execution_id: uuid.UUID | str) -> TraceExplorer:
         """Open an execution in the trace explorer below the tables (as its row's button does)."""
         client = self._base if self.snapshot is None else self.snapshot.client
-        self.trace = TraceExplorer(client, execution_id, timezone=self._timezone)
+        self.trace = TraceExplorer(client, execution_id, timezone=self.timezone)
         close = widgets.Button(description="Close trace")
         close.on_click(lambda _: self.close_trace())
         self._trace_area.children = (close, self.trace.widget)
@@ -233,6 +248,28 @@ class Dashboard:
         self._brushed(None)
         if wait:
             self.wait()
+
+    def set_live(self, on: bool, every: float | None = None) -> None:
+        """Switch live mode on (ticking every `every` seconds) or off, as the Live toggle does."""
+        self.live.stop()
+        if every is not None:
+            self.live.every = check_every(every)
+        self.controls.set_live(on)
+        if on:
+            self.live.start()
+        self._busy(self.busy)
+
+    def live_stopped(self, message: str) -> None:
+        """Live mode ended by an error: the toggle goes off and the message says why."""
+        self.controls.set_live(False)
+        self._ok = False
+        self._say(message, "error")
+        self._busy(False)
+
+    def close(self) -> None:
+        """Stop live mode and close the widgets."""
+        self.live.stop()
+        self.widget.close()
 
     def close_trace(self) -> None:
         """Hide the trace explorer."""
@@ -279,9 +316,11 @@ class Dashboard:
         self.select_execution(execution_id)
 
     def _busy(self, busy: bool) -> None:
-        moment = fmt.timestamp(self._base.now(), self._timezone)
+        moment = fmt.timestamp(self._base.now(), self.timezone)
         if busy:
             self.controls.set_status("Refreshing…", busy=True)
+        elif self.live.on:
+            self.controls.set_status(self.live.label(), busy=False)
         elif self._ok:
             self.controls.set_status(f"Updated {moment}", busy=False)
         else:
@@ -312,7 +351,10 @@ class Dashboard:
                 if window is not None:
                     self.brush = None
                     client, listing = self._client(), self.recent.listing_for
-                    self._show(load(client, self._base, window, listing))
+                    with self.live.reading:  # a tick waits; then it reads from the new mark
+                        shown = load(client, self._base, window, listing)
+                        self._show(shown)
+                        self.live.reset(shown)
             else:
                 self._show_brushed(self.snapshot)
             self._ok = True

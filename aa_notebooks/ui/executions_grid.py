@@ -37,6 +37,8 @@ FILTER_KEYS = (
     "search",
 )  # fmt: skip
 MAX_ROWS_PER_REQUEST = 500
+MAX_NEW_MARKED = 200
+"""Rows added by live mode that stay marked new (the newest ones)."""
 
 
 def display_row(record: dict[str, Any], timezone: str) -> dict[str, Any]:
@@ -121,6 +123,7 @@ class ExecutionsGrid(anywidget.AnyWidget):
         self._arguments: dict[str, Any] = {}
         self._on_open = on_open
         self._timezone = timezone
+        self._new: dict[str, None] = {}
         self.on_msg(self._message)
         self.observe(self._changed, names=["sort_by", "sort_order", "filters"])
         if analytics is not None:
@@ -160,7 +163,27 @@ class ExecutionsGrid(anywidget.AnyWidget):
             return []
         limit = max(0, min(int(limit), MAX_ROWS_PER_REQUEST))
         frame = self._list.rows(max(0, int(offset)), limit)
-        return [display_row(record, self._timezone) for record in frame.to_dict("records")]
+        shown = [display_row(record, self._timezone) for record in frame.to_dict("records")]
+        return [{**row, "new": True} if row["id"] in self._new else row for row in shown]
+
+    @property
+    def new_ids(self) -> tuple[str, ...]:
+        """The ids live mode added since the last full list, newest first (marked "new")."""
+        return tuple(reversed(self._new))
+
+    def add_live_rows(self, analytics: Analytics, window: Window, ids: list[str]) -> None:
+        """Show executions a live tick found (`ids`, newest first) over the longer `window`:
+        a list sorted by time without filters grows by them without counting the window
+        again; any other list is made anew. They are marked new in the front end."""
+        for execution_id in reversed(ids):
+            self._new[execution_id] = None
+        while len(self._new) > MAX_NEW_MARKED:
+            del self._new[next(iter(self._new))]
+        current = self._list
+        if current is not None and not self._arguments and current.sort_by == "started_at":
+            self.display(analytics, current.grown(window, len(ids)), keep_new=True)
+        else:
+            self.display(analytics, self.listing_for(analytics, window), keep_new=True)
 
     def open_execution(self, execution_id: str) -> None:
         """Open one execution, as a row click does."""
@@ -209,9 +232,14 @@ class ExecutionsGrid(anywidget.AnyWidget):
             **self._arguments,
         )
 
-    def display(self, analytics: Analytics, listing: ExecutionRows) -> None:
-        """Show a list made by `listing_for`; the front end drops the rows it holds."""
+    def display(
+        self, analytics: Analytics, listing: ExecutionRows, *, keep_new: bool = False
+    ) -> None:
+        """Show a list made by `listing_for`; the front end drops the rows it holds. Rows marked
+        new stay so only when `keep_new` (a live tick), not for a full list."""
         self._analytics, self._window, self._list = analytics, listing.window, listing
+        if not keep_new:
+            self._new.clear()
         with self.hold_sync():
             self.error = ""
             self.label = f"{listing.window} · {analytics.scope}"

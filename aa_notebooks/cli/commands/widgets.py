@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import re
 from types import ModuleType
 from typing import Any
 
@@ -24,6 +25,16 @@ def register(subcommands: Subcommands) -> list[argparse.ArgumentParser]:
         description="The interactive analytics dashboard; click an execution to see its trace.",
     )
     window_options(dashboard)
+    dashboard.add_argument(
+        "--live", action="store_true", help="update as runs complete (the Live toggle switched on)"
+    )
+    dashboard.add_argument(
+        "--every",
+        metavar="INTERVAL",
+        type=parse_interval,
+        default=5.0,
+        help="live mode's tick: 5s, 1500ms, 1m... at least 1s (default 5s)",
+    )
     dashboard.set_defaults(handler=run_dashboard)
     trace = subcommands.add_parser(
         "trace",
@@ -33,6 +44,25 @@ def register(subcommands: Subcommands) -> list[argparse.ArgumentParser]:
     trace.add_argument("id", help="the execution id (UUID)")
     trace.set_defaults(handler=run_trace)
     return [dashboard, trace]
+
+
+_INTERVAL = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|s|m)?")
+_UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0}
+MIN_INTERVAL_SECONDS = 1.0
+
+
+def parse_interval(text: str) -> float:
+    """An interval such as "5s", "1500ms", "1m" or "2" (seconds) in seconds, at least 1 s."""
+    match = _INTERVAL.fullmatch(text.strip().lower())
+    if match is None:
+        raise argparse.ArgumentTypeError(
+            f"expected an interval like 5s, 1500ms or 1m, got {text!r}"
+        )
+    seconds = float(match.group(1)) * _UNIT_SECONDS[match.group(2) or "s"]
+    if seconds < MIN_INTERVAL_SECONDS:
+        raise argparse.ArgumentTypeError(f"must be at least 1s (each tick reads the database), "
+                                         f"got {text!r}")  # fmt: skip
+    return seconds
 
 
 def ui_package() -> ModuleType:
@@ -57,6 +87,8 @@ def run_dashboard(args: argparse.Namespace, context: CommandContext) -> Any:
             start_date=window["start_date"],
             end_date=window["end_date"],
             timezone=context.timezone,
+            live=args.live,
+            every=args.every,
         ),
     )
 
