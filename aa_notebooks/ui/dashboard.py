@@ -389,10 +389,7 @@ class Dashboard:
         self.recent.models = sorted({str(model) for model in models})
         self.budgets.display(snapshot.budgets)
         self.anomalies.display(snapshot.anomalies)
-        if isinstance(snapshot.in_flight, str):
-            self.in_flight.show_unavailable(snapshot.in_flight)
-        else:
-            self.in_flight.show(snapshot.in_flight)
+        self.in_flight.display(snapshot.in_flight)
 
     def _show_brushed(self, shown: Snapshot) -> None:
         """The cards and the grid for the brushed range, or for the whole period again."""

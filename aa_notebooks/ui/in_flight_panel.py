@@ -26,6 +26,13 @@ class InFlightPanel:
         self.rows: list[dict[str, str]] = []
         """The agents as displayed, one dict per row keyed by HEADERS."""
 
+    def display(self, result: pd.DataFrame | str) -> None:
+        """Show `runs_in_flight`'s result: the per-agent frame, or why there is none."""
+        if isinstance(result, str):
+            self.show_unavailable(result)
+        else:
+            self.show(result)
+
     def show(self, by_agent: pd.DataFrame) -> None:
         """Display `Analytics.running(by_agent=True)`."""
         if by_agent.empty:

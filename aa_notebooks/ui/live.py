@@ -2,8 +2,9 @@
 
 Each tick reads only the executions completed since the last one (`Analytics.live`, through
 the (completed_at, id) index) and updates the KPI cards, the charts' touched buckets, the
-executions grid (new rows marked new) and the budgets panel (at most every 30 s). A full refresh
-reopens the live view (a new mark and sketch). Ticks and refreshes never overlap (`reading`).
+executions grid (new rows marked new), the runs in flight and the budgets panel (at most every
+30 s). A full refresh reopens the live view (a new mark and sketch). Ticks and refreshes never
+overlap (`reading`).
 In IPython, ticks pause while the kernel runs another cell; the thread ends when live mode is
 switched off, the dashboard is closed or garbage, or a tick fails (the message says why).
 """
@@ -24,6 +25,7 @@ from aa_notebooks.analytics.live import LiveView, Tick
 from aa_notebooks.errors import AnalyticsError, InvalidInputError
 from aa_notebooks.figures import charts
 from aa_notebooks.ui.budgets_panel import budget_statuses
+from aa_notebooks.ui.snapshot import runs_in_flight
 
 if TYPE_CHECKING:
     from aa_notebooks.ui.dashboard import Dashboard
@@ -115,6 +117,7 @@ class LiveMode:
             found = self.view.tick()
             if found.rows:
                 self._show(board, shown, found)
+            board.in_flight.display(runs_in_flight(shown.client))  # a few rows: every tick
             self.ticks += 1
         self._updated = self._clock(board)
         self._say(board, self.label())

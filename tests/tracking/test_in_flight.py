@@ -10,6 +10,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -125,6 +126,11 @@ def test_a_killed_process_run_shows_as_lost_then_is_recorded_as_failed(
     assert stored[0]["error_type"] == CUT_OFF
     assert stored[0]["error_message"].startswith("lost: host ")
     assert stored[0]["query_preview"] == "never ends"
+    beat, started = lost[0]["heartbeat_at"], lost[0]["started_at"]
+    # Its duration runs to its last heartbeat; it completes when found, 1 s or more after that,
+    # so `tail` and live dashboards, which follow completions, see it arrive.
+    assert stored[0]["execution_time_ms"] == round((beat - started).total_seconds() * 1000)
+    assert stored[0]["completed_at"] >= beat + timedelta(seconds=1)
     assert running_ids(db_url) == []
     assert sorted(row["agent_name"] for row in executions(db_url)) == ["doomed", "watcher"]
 

@@ -18,7 +18,7 @@ import pytest
 from IPython.core.interactiveshell import InteractiveShell
 from sqlalchemy import text
 
-from aa_notebooks.analytics import Analytics
+from aa_notebooks.analytics import Analytics, connect
 from aa_notebooks.db.engine import get_engine
 from aa_notebooks.db.url import resolve_url
 from aa_notebooks.errors import InvalidInputError
@@ -182,3 +182,34 @@ def test_a_failing_tick_stops_live_mode_with_one_line(live_board: Dashboard, url
         "agentexecutions); `aa-notebooks check-db` lists what is missing"
     )
     assert not board.controls.live.value
+
+
+def test_a_killed_process_run_shows_in_flight_then_lost_then_as_a_failure(
+    url: str, tmp_path: Path
+) -> None:
+    """The In flight panel follows the ticks: a run whose process was killed shows as running,
+    then lost; once a live tracker records it as failed it leaves the panel for the cards.
+    (On the real clock: heartbeats age in real time.)"""
+    board = Dashboard(connect(url), live=True, every=1.0, export_dir=tmp_path)
+    before = int(board.kpis["Total Executions"])
+    root = Path(__file__).parents[2]
+    done = subprocess.run(
+        [sys.executable, "-m", "tests.tracking.stalled_agent", url, str(tmp_path / "dead")],
+        capture_output=True, text=True, cwd=root, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == -9, done.stderr
+    _until(lambda: board.in_flight.headline.startswith("1 run in flight"), "the run in flight")
+    assert [row["Agent"] for row in board.in_flight.rows] == ["doomed"]
+    _until(lambda: "1 lost" in board.in_flight.headline, "the run shown as lost")
+    assert board.in_flight.rows[0]["Lost"] == "1"
+    watcher = Tracker(url, spool_dir=tmp_path / "live", check_budgets=False,
+                      heartbeat_every_s=0.2, record_lost_after_s=1.0)  # fmt: skip
+    with watcher.execution(agent_name="watcher"):
+        pass
+    total = str(before + 2)
+    _until(lambda: board.kpis["Total Executions"] == total, "the lost run and the watcher's")
+    _until(lambda: board.in_flight.headline == "No runs in flight.", "an empty panel")
+    watcher.close()
+    failed = [row for row in board.recent.rows(0, 100) if row["cells"][2] == "doomed"]
+    board.close()
+    assert len(failed) == 1
