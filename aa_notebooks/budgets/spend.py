@@ -24,7 +24,22 @@ from decimal import Decimal
 from functools import cache
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Select, and_, bindparam, func, or_, select, true
+from sqlalchemy import (
+    BindParameter,
+    ColumnElement,
+    CompoundSelect,
+    Connection,
+    Integer,
+    Select,
+    and_,
+    bindparam,
+    func,
+    literal_column,
+    or_,
+    select,
+    true,
+    union_all,
+)
 
 from aa_notebooks.budgets.ledger import LEDGER
 from aa_notebooks.budgets.model import Budget
@@ -116,23 +131,70 @@ def _exact_statement(scope: BudgetScope, by_agent_id: bool) -> Select[Any]:
 
 
 @cache
-def _ledger_statement(scope: BudgetScope, by_agent_id: bool) -> Select[Any]:
+def _ledger_statement(scope: BudgetScope, by_agent_id: bool, suffix: str = "") -> Select[Any]:
+    """The three sums of `LedgerSplit`: ledger micro-dollars, the first hour's correction, the
+    executions after `end`; each parameter's name ends with `suffix`, so that several can share
+    one statement (`ledger_spends_statement`)."""
+
+    def bound(name: str) -> BindParameter[Any]:
+        return bindparam(name + suffix)
+
     hours = select(func.coalesce(func.sum(LEDGER.c.spend_micro_usd), 0)).where(
-        LEDGER.c.scope == bindparam("ledger_scope"),
-        LEDGER.c.scope_key == bindparam("ledger_key"),
-        LEDGER.c.hour >= bindparam("ledger_from"),
-        LEDGER.c.hour <= bindparam("last_hour"),
+        LEDGER.c.scope == bound("ledger_scope"),
+        LEDGER.c.scope_key == bound("ledger_key"),
+        LEDGER.c.hour >= bound("ledger_from"),
+        LEDGER.c.hour <= bound("last_hour"),
     )
     started, cost = EXECUTIONS.c.started_at, EXECUTIONS.c.cost_usd
     ranges = (
-        and_(started >= bindparam("head_from"), started < bindparam("head_to")),
-        and_(started > bindparam("end"), started < bindparam("next_hour")),
+        and_(started >= bound("head_from"), started < bound("head_to")),
+        and_(started > bound("end"), started < bound("next_hour")),
     )
     head, future = (
-        select(func.coalesce(func.sum(cost), 0)).where(counted(scope, by_agent_id), inside)
+        select(func.coalesce(func.sum(cost), 0)).where(counted(scope, by_agent_id, suffix), inside)
         for inside in ranges
     )
     return select(hours.scalar_subquery(), head.scalar_subquery(), future.scalar_subquery())
+
+
+SpendShape = tuple[BudgetScope, bool]
+"""What a budget's spend statement depends on: its scope, and whether it matches an agent id."""
+
+
+def spend_shape(budget: Budget) -> SpendShape:
+    return budget.scope, _agent_id(budget) is not None
+
+
+@cache
+def ledger_spends_statement(shapes: tuple[SpendShape, ...]) -> Select[Any] | CompoundSelect[Any]:
+    """One row per budget, for budgets of these shapes in this order: its position, then the
+    three sums of `_ledger_statement` (one statement, so one round trip and one snapshot for
+    all). Its parameters are `ledger_spends_params`."""
+    rows = [
+        _ledger_statement(scope, by_agent_id, f"_{position}").add_columns(
+            literal_column(str(position), Integer).label("position")
+        )
+        for position, (scope, by_agent_id) in enumerate(shapes)
+    ]
+    return rows[0] if len(rows) == 1 else union_all(*rows)
+
+
+def ledger_spends_params(budgets: list[Budget], windows: list[SpendWindow]) -> dict[str, Any]:
+    """The parameters of `ledger_spends_statement` for these budgets and their windows."""
+    return {
+        f"{name}_{position}": value
+        for position, (budget, window) in enumerate(zip(budgets, windows, strict=True))
+        for name, value in _params(budget, window).items()
+    }
+
+
+def spends_from_rows(rows: list[tuple[Any, ...]], windows: list[SpendWindow]) -> list[Decimal]:
+    """Each budget's spend from the rows of `ledger_spends_statement`, in the budgets' order."""
+    by_position = sorted(rows, key=lambda row: int(row[-1]))
+    return [
+        LedgerSplit.of(window).spend(micros, Decimal(head), Decimal(future))
+        for window, (micros, head, future, _) in zip(windows, by_position, strict=True)
+    ]
 
 
 @cache
@@ -141,19 +203,21 @@ def _both_statement(scope: BudgetScope, by_agent_id: bool) -> Select[Any]:
     return select(_exact_statement(scope, by_agent_id).scalar_subquery(), *ledger.c)
 
 
-def counted(scope: BudgetScope, by_agent_id: bool) -> ColumnElement[bool]:
+def counted(scope: BudgetScope, by_agent_id: bool, suffix: str = "") -> ColumnElement[bool]:
     """SQL condition on agentexecutions: the rows a budget of this scope counts (see `scope`).
 
-    Its values are bound by name: pass `counted_params(budget)`; `by_agent_id` is whether the
-    budget's agent_id parameter is not None."""
+    Its values are bound by name (ending with `suffix`): pass `counted_params(budget)`;
+    `by_agent_id` is whether the budget's agent_id parameter is not None."""
     columns = EXECUTIONS.c
     if scope is BudgetScope.user:
-        return columns.user_id == bindparam("user_id")
+        return columns.user_id == bindparam("user_id" + suffix)
     if scope is BudgetScope.agent:
-        by_name = columns.agent_name == bindparam("target")
-        return or_(by_name, columns.agent_id == bindparam("agent_id")) if by_agent_id else by_name
+        by_name = columns.agent_name == bindparam("target" + suffix)
+        if not by_agent_id:
+            return by_name
+        return or_(by_name, columns.agent_id == bindparam("agent_id" + suffix))
     if scope is BudgetScope.flow:
-        return columns.flow_id == bindparam("target")
+        return columns.flow_id == bindparam("target" + suffix)
     return true()
 
 

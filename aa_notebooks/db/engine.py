@@ -16,7 +16,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL
@@ -40,6 +40,8 @@ from aa_notebooks.errors import (
 )
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
+DriverParameters = Mapping[str, Any] | Sequence[Any]
+"""A DB-API statement's parameters: by name, or in order for a positional paramstyle."""
 # PostgreSQL SQLSTATEs: undefined table, column, object (an enum type) and function.
 _MISSING_OBJECT_STATES = frozenset({"42P01", "42703", "42704", "42883"})
 # SQLSTATE classes of a server that is gone or refuses: connection exception, operator
@@ -131,9 +133,14 @@ def dispose_engine(url: str | URL | None = None) -> None:
     _engine_for.cache_clear()
 
 
-def autocommit_fetch(
-    engine: Engine, statement: str, params: Mapping[str, Any]
-) -> Sequence[tuple[Any, ...]]:
+class Fetched(NamedTuple):
+    """The rows of a driver statement, with the type code the driver gives each column."""
+
+    type_codes: tuple[Any, ...]
+    rows: Sequence[tuple[Any, ...]]
+
+
+def autocommit_fetch(engine: Engine, statement: str, params: DriverParameters) -> Fetched:
     """The rows of one read-only statement in the driver's own SQL and parameter form, run on
     an autocommit connection to the engine's database: it reads what was committed when it
     started, as one snapshot.
@@ -157,14 +164,15 @@ def _in_memory(url: URL) -> bool:
     return is_sqlite(url) and (database in ("", ":memory:") or "mode=memory" in str(url))
 
 
-def _fetch(engine: Engine, statement: str, params: Mapping[str, Any]) -> Sequence[tuple[Any, ...]]:
+def _fetch(engine: Engine, statement: str, params: DriverParameters) -> Fetched:
     dbapi = engine.dialect.loaded_dbapi
     connection = engine.raw_connection()
     cursor = None
     try:
         cursor = connection.cursor()
         cursor.execute(statement, params)
-        return cursor.fetchall()
+        rows = cursor.fetchall()
+        return Fetched(tuple(column[1] for column in cursor.description), rows)
     except dbapi.Error as error:
         gone = engine.dialect.is_disconnect(error, connection.dbapi_connection, cursor)
         if gone:
