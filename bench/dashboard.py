@@ -18,17 +18,14 @@ left behind is reused as it is.
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import time
 from collections.abc import Callable
-from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 import pandas as pd
-from _shared import analytics_bench
-from platformdirs import user_cache_dir
+from _shared import analytics_bench, database_options, database_urls
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
@@ -152,26 +149,12 @@ def run(url: str, periods: list[str], runs: int, seeding: ModuleType) -> list[di
 def main() -> None:
     """Seed (or reuse) the databases, time refreshes and the baseline, print a Markdown table."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--executions", type=int, default=1_000_000)
+    database_options(parser)
     parser.add_argument("--runs", type=int, default=5, help="timed runs per period (median)")
     parser.add_argument("--periods", default="7d,30d", help="comma-separated, e.g. 24h,7d,30d")
-    parser.add_argument("--sqlite", type=Path, help="SQLite file (default: bench/analytics.py's)")
-    parser.add_argument(
-        "--postgres-url",
-        default=os.environ.get("AA_BENCH_POSTGRES_URL", "postgresql://aa_test:aa_test@127.0.0.1:5432/aa_test"),
-        help="admin URL; the scratch database is bench/analytics.py's, next to its database",
-    )  # fmt: skip
-    parser.add_argument("--skip-sqlite", action="store_true")
-    parser.add_argument("--skip-postgres", action="store_true")
     args = parser.parse_args()
     seeding = analytics_bench()
-    urls = {}
-    if not args.skip_sqlite:
-        path = args.sqlite or Path(user_cache_dir("aa-notebooks")) / "bench" / "analytics.db"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        urls["SQLite"] = f"sqlite:///{path}"
-    if not args.skip_postgres:
-        urls["PostgreSQL"] = seeding.postgres_url(args.postgres_url, args.executions)
+    urls = database_urls(args, seeding)
     periods = args.periods.split(",")
     print(f"\n{args.executions:,} executions; median of {args.runs} runs\n")
     print("| database | period | executions in window | dashboard refresh (ms) | of which "

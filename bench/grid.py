@@ -19,15 +19,12 @@ The databases are bench/analytics.py's (seeded once at its fixed NOW and kept fo
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import time
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
-from _shared import analytics_bench
-from platformdirs import user_cache_dir
+from _shared import analytics_bench, database_options, database_urls
 
 from aa_notebooks.analytics import Analytics, Window, connect
 from aa_notebooks.db.engine import dispose_engine, get_engine
@@ -115,24 +112,11 @@ def run(url: str, runs: int, now: Any) -> list[list[Any]]:
 def main() -> None:
     """Reuse (or seed) bench/analytics.py's databases, time the grid, print a Markdown table."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--executions", type=int, default=1_000_000)
+    database_options(parser)
     parser.add_argument("--runs", type=int, default=5, help="timed runs per page (median)")
-    parser.add_argument(
-        "--postgres-url",
-        default=os.environ.get("AA_BENCH_POSTGRES_URL", "postgresql://aa_test:aa_test@127.0.0.1:5432/aa_test"),
-        help="admin URL; the scratch database is bench/analytics.py's, next to its database",
-    )  # fmt: skip
-    parser.add_argument("--skip-sqlite", action="store_true")
-    parser.add_argument("--skip-postgres", action="store_true")
     args = parser.parse_args()
     seeding = analytics_bench()
-    urls = {}
-    if not args.skip_sqlite:
-        path = Path(user_cache_dir("aa-notebooks")) / "bench" / "analytics.db"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        urls["SQLite"] = f"sqlite:///{path}"
-    if not args.skip_postgres:
-        urls["PostgreSQL"] = seeding.postgres_url(args.postgres_url, args.executions)
+    urls = database_urls(args, seeding)
     print(f"\n{args.executions:,} executions; {PAGE} rows a page; median of {args.runs} runs\n")
     print("| database | list | rows | new list (ms) | first page | jump to the middle | "
           "next page on | jump to the last | baseline: next page by OFFSET |")  # fmt: skip

@@ -16,18 +16,15 @@ brings an older one up to the current schema (it adds ix_agentexecutions_complet
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import time
 import uuid
 from collections.abc import Callable
 from datetime import timedelta
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
-from _shared import analytics_bench
-from platformdirs import user_cache_dir
+from _shared import analytics_bench, database_options, database_urls
 from sqlalchemy import delete, insert
 
 from aa_notebooks.analytics import connect
@@ -96,26 +93,12 @@ def run(url: str, period: str, runs: int, now: Any) -> dict[str, float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--executions", type=int, default=1_000_000)
+    database_options(parser)
     parser.add_argument("--period", default="90d", help="the window (90d holds all 1M)")
     parser.add_argument("--runs", type=int, default=10, help="timed ticks of each kind (median)")
-    parser.add_argument("--sqlite", type=Path, help="SQLite file (default: in the user cache)")
-    parser.add_argument(
-        "--postgres-url",
-        default=os.environ.get("AA_BENCH_POSTGRES_URL", "postgresql://aa_test:aa_test@127.0.0.1:5432/aa_test"),
-        help="admin URL; the scratch database is next to its database",
-    )  # fmt: skip
-    parser.add_argument("--skip-sqlite", action="store_true")
-    parser.add_argument("--skip-postgres", action="store_true")
     args = parser.parse_args()
     seeding = analytics_bench()
-    urls = {}
-    if not args.skip_sqlite:
-        path = args.sqlite or Path(user_cache_dir("aa-notebooks")) / "bench" / "analytics.db"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        urls["SQLite"] = f"sqlite:///{path}"
-    if not args.skip_postgres:
-        urls["PostgreSQL"] = seeding.postgres_url(args.postgres_url, args.executions)
+    urls = database_urls(args, seeding)
     results = {}
     for name, url in urls.items():
         print(name, flush=True)

@@ -17,7 +17,6 @@ of its fixed NOW).
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import tempfile
 import time
@@ -25,9 +24,8 @@ from pathlib import Path
 
 import nbformat
 import papermill
-from _shared import analytics_bench
+from _shared import analytics_bench, database_options, database_urls
 from nbformat.v4 import new_code_cell, new_notebook
-from platformdirs import user_cache_dir
 
 from aa_notebooks.reporting import run_report
 from aa_notebooks.reporting.mail import report_message
@@ -99,23 +97,10 @@ def main() -> None:
     """Seed (or reuse) the databases, time both reports and the baseline, print the table."""
     bench = analytics_bench()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--executions", type=int, default=1_000_000)
+    database_options(parser)
     parser.add_argument("--runs", type=int, default=3, help="timed runs per step (median)")
-    parser.add_argument(
-        "--postgres-url",
-        default=os.environ.get("AA_BENCH_POSTGRES_URL", bench.DEFAULT_ADMIN_URL),
-        help="admin URL; the scratch database is created next to its database",
-    )
-    parser.add_argument("--skip-sqlite", action="store_true")
-    parser.add_argument("--skip-postgres", action="store_true")
     args = parser.parse_args()
-    urls = {}
-    if not args.skip_sqlite:
-        path = Path(user_cache_dir("aa-notebooks")) / "bench" / "analytics.db"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        urls["SQLite"] = f"sqlite:///{path}"
-    if not args.skip_postgres:
-        urls["PostgreSQL"] = bench.postgres_url(args.postgres_url, args.executions)
+    urls = database_urls(args, bench)
     as_of = bench.NOW.isoformat()
     rows: dict[str, dict[str, str]] = {}
     with tempfile.TemporaryDirectory() as scratch:
