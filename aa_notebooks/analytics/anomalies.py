@@ -31,10 +31,10 @@ from aa_notebooks.analytics.buckets import per_bucket
 from aa_notebooks.analytics.choices import ANOMALY_BY, AnomalyBy, choose
 from aa_notebooks.analytics.filters import (
     EXECUTIONS,
-    agent_groups,
     agent_match,
     in_scope,
     is_success,
+    key_groups,
 )
 from aa_notebooks.analytics.frames import rounded, to_frame
 from aa_notebooks.analytics.periods import Window
@@ -120,18 +120,6 @@ def _midnight(day: date) -> datetime:
     return datetime.combine(day, time(), UTC)
 
 
-def _grouping(
-    source: Source, by: AnomalyBy
-) -> tuple[list[ColumnElement[Any]], list[ColumnElement[Any]]]:
-    """The key columns each day selects and its GROUP BY (agents as `top_agents` counts them)."""
-    c = EXECUTIONS.c
-    if by == "model":
-        return [c.model_name.label("model")], [c.model_name]
-    agent_id, by_name = agent_groups()
-    name = func.max(source.dialect.text_order(c.agent_name)).label("agent_name")
-    return [agent_id, by_name, name], [source.dialect.group_key(agent_id), by_name]
-
-
 def daily_figures(
     source: Source,
     span: Window,
@@ -147,7 +135,7 @@ def daily_figures(
         source.dialect.latency_percentiles(c.execution_time_ms).label("percentiles"),
         source.dialect.money_sum(c.cost_usd).label("cost"),
     ]
-    keys, groups = _grouping(source, by)
+    keys, groups = key_groups(source.dialect, by)
     queries = per_bucket(span, "day", measures, [*in_scope(source.user_id), *where], keys, groups)
     with source.connect() as connection:
         rows = [r._mapping for query in queries for r in connection.execute(query)]

@@ -14,11 +14,10 @@ from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import Connection, RowMapping, func
-from sqlalchemy.sql.elements import ColumnElement
 
 from aa_notebooks.analytics.buckets import bucket_bounds, check_bucket, per_bucket
 from aa_notebooks.analytics.choices import COST_TIMESERIES_BY, Bucket, CostSeriesBy, choose
-from aa_notebooks.analytics.filters import EXECUTIONS, agent_groups, in_scope
+from aa_notebooks.analytics.filters import EXECUTIONS, in_scope, key_groups
 from aa_notebooks.analytics.frames import to_frame
 from aa_notebooks.analytics.model_split import (
     NOTHING,
@@ -44,18 +43,6 @@ Key = str | tuple[uuid.UUID | None, str | None] | None
 Cell = tuple[datetime, Key]
 """A bucket (its start) and a key."""
 Moved = tuple[datetime, MovedUsage]
-
-
-def _grouping(
-    source: Source, by: CostSeriesBy
-) -> tuple[list[ColumnElement[Any]], list[ColumnElement[Any]]]:
-    """The key columns each bucket selects, and its GROUP BY (agents as `cost_summary` has them)."""
-    c = EXECUTIONS.c
-    if by == "model":
-        return [c.model_name.label("model")], [c.model_name]
-    agent_id, by_name = agent_groups()
-    name = func.max(source.dialect.text_order(c.agent_name)).label("agent_name")
-    return [agent_id, by_name, name], [source.dialect.group_key(agent_id), by_name]
 
 
 def _key(by: CostSeriesBy, row: Row) -> Key:
@@ -152,7 +139,7 @@ def cost_timeseries(source: Source, window: Window, bucket: Bucket, by: CostSeri
         func.sum(c.output_tokens).label("output_tokens"),
         func.sum(c.total_tokens).label("total_tokens"),
     ]
-    keys, groups = _grouping(source, by)
+    keys, groups = key_groups(source.dialect, by)
     queries = per_bucket(window, bucket, measures, in_scope(source.user_id), keys, groups)
     with source.connect() as connection:
         rows = [r._mapping for query in queries for r in connection.execute(query)]

@@ -11,11 +11,12 @@ import math
 import uuid
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, Literal
 
-from sqlalchemy import and_, case
+from sqlalchemy import and_, case, func
 from sqlalchemy.sql.elements import ColumnElement
 
+from aa_notebooks.analytics.dialect import Dialect
 from aa_notebooks.analytics.periods import Window
 from aa_notebooks.db.schema import (
     AgentExecution,
@@ -80,6 +81,19 @@ def agent_groups() -> tuple[ColumnElement[Any], ColumnElement[Any]]:
     """GROUP BY columns for agents: agent_id where set, else agent_name (typed agent_id kept)."""
     columns = EXECUTIONS.c
     return columns.agent_id, case((columns.agent_id.is_(None), columns.agent_name)).label("by_name")
+
+
+def key_groups(
+    dialect: Dialect, by: Literal["agent", "model"]
+) -> tuple[list[ColumnElement[Any]], list[ColumnElement[Any]]]:
+    """The key columns a per-agent or per-model query selects, and its GROUP BY: a model by
+    name; an agent as `agent_groups` has it, shown by its name (the greatest, in text order)."""
+    c = EXECUTIONS.c
+    if by == "model":
+        return [c.model_name.label("model")], [c.model_name]
+    agent_id, by_name = agent_groups()
+    name = func.max(dialect.text_order(c.agent_name)).label("agent_name")
+    return [agent_id, by_name, name], [dialect.group_key(agent_id), by_name]
 
 
 def has_agent() -> ColumnElement[bool]:
