@@ -4,10 +4,7 @@ of tests/analytics/series.py with alpha renamed to text that is HTML."""
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import create_engine, insert
 
-from aa_notebooks.db.schema import AgentExecution
-from aa_notebooks.db.url import resolve_url
 from aa_notebooks.reporting import run_report
 from tests.analytics import series
 from tests.reporting.html_tables import table_with
@@ -22,12 +19,7 @@ def spiky_db(db_url: str) -> str:
         {**row, "agent_name": ALPHA} if row["agent_name"] == "alpha" else row
         for row in series.rows()
     ]
-    engine = create_engine(resolve_url(db_url))
-    try:
-        with engine.begin() as connection:
-            connection.execute(insert(AgentExecution.__table__), rows)
-    finally:
-        engine.dispose()
+    series.load(db_url, rows)
     return db_url
 
 

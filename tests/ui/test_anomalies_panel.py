@@ -4,11 +4,8 @@
 from __future__ import annotations
 
 import pandas as pd
-from sqlalchemy import create_engine, insert
 
 from aa_notebooks.analytics import connect
-from aa_notebooks.db.schema import AgentExecution
-from aa_notebooks.db.url import resolve_url
 from aa_notebooks.ui import Dashboard
 from aa_notebooks.ui.anomalies_panel import NONE_FOUND, AnomaliesPanel
 from tests.analytics import series
@@ -21,12 +18,7 @@ def _load(url: str, rename_alpha: str = "alpha") -> None:
         {**row, "agent_name": rename_alpha} if row["agent_name"] == "alpha" else row
         for row in series.rows()
     ]
-    engine = create_engine(resolve_url(url))
-    try:
-        with engine.begin() as connection:
-            connection.execute(insert(AgentExecution.__table__), rows)
-    finally:
-        engine.dispose()
+    series.load(url, rows)
 
 
 def test_the_dashboard_lists_the_periods_anomalies(db_url: str, tmp_path) -> None:
