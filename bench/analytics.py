@@ -17,17 +17,16 @@ the admin URL (`--postgres-url`, else $AA_BENCH_POSTGRES_URL, else the test serv
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
+import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from platformdirs import user_cache_dir
+from _shared import database_options, database_urls
 from sqlalchemy import create_engine, event, func, select, text
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import DBAPIError
@@ -340,28 +339,14 @@ def table(results: dict[str, dict[str, float]]) -> str:
 def main() -> None:
     """Seed (or reuse) the databases, time the dashboard set and the baseline, print the table."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--executions", type=int, default=1_000_000)
+    database_options(parser)
     parser.add_argument("--runs", type=int, default=5, help="timed runs per step (median)")
-    parser.add_argument("--sqlite", type=Path, help="SQLite file (default: in the user cache)")
-    parser.add_argument(
-        "--postgres-url",
-        default=os.environ.get("AA_BENCH_POSTGRES_URL", DEFAULT_ADMIN_URL),
-        help="admin URL; the scratch database is created next to its database",
-    )
-    parser.add_argument("--skip-sqlite", action="store_true")
-    parser.add_argument("--skip-postgres", action="store_true")
     parser.add_argument("--plans", action="store_true", help="print every query's plan")
     parser.add_argument(
         "--proposed-index", action="store_true", help="time with the proposed covering index"
     )
     args = parser.parse_args()
-    urls = {}
-    if not args.skip_sqlite:
-        path = args.sqlite or Path(user_cache_dir("aa-notebooks")) / "bench" / "analytics.db"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        urls["SQLite"] = f"sqlite:///{path}"
-    if not args.skip_postgres:
-        urls["PostgreSQL"] = postgres_url(args.postgres_url, args.executions)
+    urls = database_urls(args, sys.modules[__name__])
     indexes = "schema.py indexes" + (" + the proposed index" if args.proposed_index else "")
     results = {}
     for name, url in urls.items():
