@@ -63,10 +63,8 @@ class Tracker:
         self._spool_dir = spool_dir
         self._batch_size = batch_size
         self._retry_interval_s = retry_interval_s
-        self._in_flight = {
-            "heartbeat_every_s": heartbeat_every_s,
-            "record_lost_after_s": record_lost_after_s,
-        }
+        self._heartbeat_every_s = heartbeat_every_s
+        self._record_lost_after_s = record_lost_after_s
         self._writer: BatchWriter | None = None
         self._lock = threading.Lock()
         self.notice = notice_for(mask_url(self.url))
@@ -85,7 +83,8 @@ class Tracker:
                         retry_interval_s=self._retry_interval_s,
                         notice=self.notice,
                         on_alerts=self._on_alerts,
-                        **self._in_flight,
+                        heartbeat_every_s=self._heartbeat_every_s,
+                        record_lost_after_s=self._record_lost_after_s,
                     )
         return self._writer
 
