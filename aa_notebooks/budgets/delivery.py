@@ -37,10 +37,11 @@ from aa_notebooks.notify.webhook import WebhookSettings
 log = logging.getLogger(__name__)
 Outcome = Literal["sent", "failed", "taken"]
 AlertNotifier = Callable[[URL], object]
-"""Called with the database URL after a commit recorded alert events; the recording paths
-(`record_execution`, the tracker's writer) take one, and the default, `deliver_alerts`, emails
-them and posts them to the webhooks. Pass your own to send elsewhere, or one that does nothing
-to leave them to `budgets evaluate`."""
+"""Called with the database URL after a commit recorded alert events; the recording paths take
+one: the tracker's writer defaults to `deliver_alerts` (it runs on the writer's own thread),
+`record_execution` to `deliver_in_background`; both email the events and post them to the
+webhooks. Pass your own to send elsewhere, or one that does nothing to leave them to
+`budgets evaluate`."""
 
 
 @dataclass(frozen=True)
