@@ -7,6 +7,8 @@ times pages at offsets from the top to the bottom of a 90d window holding every 
 sorted by start time and by cost, filtered by status, by a text search and by a cost range, and
 narrowed to a brushed day. A "jump" page is far from any row read before (the list seeks from
 its start or its end); a "scroll" page follows the one before it (it seeks from a known row).
+Each list also walks itself in the background, marking every 10,000th position: the time that
+walk still takes after the list is made, and a jump once it is done, are timed too.
 The baseline reads that next page with `Analytics.executions(offset=...)`: one LIMIT/OFFSET
 query (plus its count), stepping over every row before it, as a grid without row seeking would.
 
@@ -60,7 +62,8 @@ def page_ms(grid: ExecutionsGrid, offset: int, runs: int) -> float:
 
 
 def timings(analytics: Analytics, window: Window, case: dict[str, Any], runs: int) -> list[float]:
-    """List (ms), then pages: first, jump to the middle, scroll on from it, jump to the last."""
+    """List (ms), then pages: first, jump to the middle, scroll on from it, jump to the last;
+    then the rest of the background walk that marks positions, and a jump once it is done."""
     started = time.perf_counter()
     grid = ExecutionsGrid(analytics, window, **_traits(case))
     listed = (time.perf_counter() - started) * 1000
@@ -72,6 +75,13 @@ def timings(analytics: Analytics, window: Window, case: dict[str, Any], runs: in
     jump = page_ms(jumped, middle, 1)
     scroll = page_ms(jumped, middle + PAGE, runs) if grid.total > middle + PAGE else 0.0
     end = page_ms(ExecutionsGrid(analytics, window, **_traits(case)), last, 1)
+    mapped = ExecutionsGrid(analytics, window, **_traits(case))
+    assert mapped.listing is not None
+    started = time.perf_counter()
+    mapped.listing.wait_mapped()
+    walk = (time.perf_counter() - started) * 1000
+    third = grid.total // 3 // PAGE * PAGE + 7  # a position no page was read at, nor marked
+    jump_mapped = page_ms(mapped, third, 1) if grid.total > third else 0.0
     traits = _traits(case)
     started = time.perf_counter()
     analytics.executions(  # the baseline: the same page as one plain LIMIT/OFFSET query
@@ -84,7 +94,7 @@ def timings(analytics: Analytics, window: Window, case: dict[str, Any], runs: in
         **traits["filters"],
     )
     offset_page = (time.perf_counter() - started) * 1000
-    return [grid.total, listed, first, jump, scroll, end, offset_page]
+    return [grid.total, listed, first, jump, scroll, end, walk, jump_mapped, offset_page]
 
 
 def _traits(case: dict[str, Any]) -> dict[str, Any]:
@@ -119,8 +129,9 @@ def main() -> None:
     urls = database_urls(args, seeding)
     print(f"\n{args.executions:,} executions; {PAGE} rows a page; median of {args.runs} runs\n")
     print("| database | list | rows | new list (ms) | first page | jump to the middle | "
-          "next page on | jump to the last | baseline: next page by OFFSET |")  # fmt: skip
-    print("|---|---|---:|---:|---:|---:|---:|---:|---:|")
+          "next page on | jump to the last | walk (background) | jump after the walk | "
+          "baseline: next page by OFFSET |")  # fmt: skip
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for name, url in urls.items():
         seeding.seeded(url, args.executions)
         migrate(get_engine(url))  # the grid's sort indexes, on a database seeded before them

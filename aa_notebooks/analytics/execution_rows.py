@@ -6,6 +6,10 @@ from the closest place it knows: the start, the end (the order reversed), or a r
 before (a keyset seek from that row's sort key and id), stepping only over the rows in between.
 It keeps those places (sort key and id, never rows), a bounded number of them.
 
+A jump far into a list it has not read there (a scrollbar dragged to the middle) would still
+step over half the list. `start_mapping` walks a long list once in a background thread, marking
+every `LANDMARK_EVERY`-th position, so that afterwards any jump steps over at most half of that.
+
 The order is the sort column, then id; NULLs last in both directions (as `executions` sorts).
 The rows with a value come first, then those without (by id), each part read through its own
 index range, so both directions seek through an index on (column, id).
@@ -14,6 +18,8 @@ index range, so both directions seek through an index on (column, id).
 from __future__ import annotations
 
 import copy
+import logging
+import threading
 import uuid
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -22,6 +28,7 @@ from typing import Any
 
 import pandas as pd
 from sqlalchemy import Connection, String, and_, cast, func, or_, select
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.sql.elements import ColumnElement
 
 from aa_notebooks.analytics.filters import EXECUTIONS, ExecutionFilter, in_scope
@@ -29,12 +36,16 @@ from aa_notebooks.analytics.frames import to_frame
 from aa_notebooks.analytics.periods import Window
 from aa_notebooks.analytics.source import Source
 
+logger = logging.getLogger(__name__)
+
 MAX_ANCHORS = 64
 """Known positions kept per list (two per range served); the oldest are forgotten first."""
 TEXT_SORTS = ("agent_name", "model_name", "status")
 SORT_IN_INDEX_ABOVE = 50_000
 """Lists longer than this, sorted by another column than started_at, are read in the order of
 that column's index; shorter ones are sorted after reading the window through its index."""
+LANDMARK_EVERY = 10_000
+"""Rows between two positions marked by `start_mapping`; shorter lists are not walked."""
 
 
 @dataclass(frozen=True)
@@ -73,6 +84,9 @@ class ExecutionRows:
         self._columns = execution_columns(source)
         self._clauses = [*in_scope(source.user_id), *filters.clauses()]
         self._anchors: OrderedDict[int, tuple[Any, uuid.UUID]] = OrderedDict()
+        self._landmarks: dict[int, tuple[Any, uuid.UUID]] = {}
+        self._stop = threading.Event()
+        self._walker: threading.Thread | None = None
         key: ColumnElement[Any] = EXECUTIONS.c[sort_by]
         self._raw_key = key
         if sort_by in TEXT_SORTS:
@@ -97,12 +111,61 @@ class ExecutionRows:
         grown = copy.copy(self)
         grown.window, grown.total, grown.valued = window, self.total + added, self.valued + added
         grown._anchors = OrderedDict()
+        grown._landmarks, grown._stop, grown._walker = {}, threading.Event(), None
         return grown
 
     @property
     def anchors(self) -> int:
         """How many known positions the list keeps (bounded by MAX_ANCHORS)."""
         return len(self._anchors)
+
+    @property
+    def landmarks(self) -> int:
+        """How many positions the background walk has marked so far."""
+        return len(self._landmarks)
+
+    def start_mapping(self) -> None:
+        """Mark every LANDMARK_EVERY-th position of a long list in a background thread (once;
+        `close` stops it). Pages read meanwhile use the marks found so far."""
+        if self._walker is not None or self.valued <= 2 * LANDMARK_EVERY:
+            return
+        self._walker = threading.Thread(target=self._walk, name="aa-execution-rows", daemon=True)
+        self._walker.start()
+
+    def wait_mapped(self, timeout: float | None = None) -> bool:
+        """Wait for the background walk to end; whether it has (True when none was started)."""
+        if self._walker is not None:
+            self._walker.join(timeout)
+            return not self._walker.is_alive()
+        return True
+
+    def close(self) -> None:
+        """Stop the background walk (the list is no longer shown); pages still work."""
+        self._stop.set()
+
+    @property
+    def closed(self) -> bool:
+        """Whether `close` was called."""
+        return self._stop.is_set()
+
+    def _walk(self) -> None:
+        """Seek LANDMARK_EVERY rows on from the last mark, one short query at a time, so the
+        database is never held for long and `close` stops the walk between two steps."""
+        position, anchor = -1, None
+        try:
+            while not self._stop.is_set():
+                target = position + LANDMARK_EVERY
+                if target >= self.valued:
+                    return
+                skip = target if anchor is None else target - position - 1
+                with self._source.connect() as connection:
+                    found = self._valued_ids(connection, _Seek(skip, False, skip, anchor), 1)
+                if not found:
+                    return  # rows deleted since the count: the marks so far stay right
+                position, anchor = target, found[0]
+                self._landmarks[position] = anchor
+        except SQLAlchemyError as exc:  # the database went away: jumps just stay slower
+            logger.warning("stopped marking positions of the executions list: %s", exc)
 
     # --- SQL pieces -------------------------------------------------------------------------
 
@@ -181,7 +244,8 @@ class ExecutionRows:
             _Seek(start, False, start, None),
             _Seek(self.valued - stop, True, self.valued - stop, None),
         ]
-        for position, anchor in self._anchors.items():
+        known = {**self._landmarks.copy(), **self._anchors}
+        for position, anchor in known.items():
             if position < start:
                 skip = start - position - 1
                 options.append(_Seek(skip, False, skip, anchor))

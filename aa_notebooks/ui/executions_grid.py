@@ -237,6 +237,9 @@ class ExecutionsGrid(anywidget.AnyWidget):
     ) -> None:
         """Show a list made by `listing_for`; the front end drops the rows it holds. Rows marked
         new stay so only when `keep_new` (a live tick), not for a full list."""
+        if self._list is not None and self._list is not listing:
+            self._list.close()
+        listing.start_mapping()  # far jumps into a long list become short seeks
         self._analytics, self._window, self._list = analytics, listing.window, listing
         if not keep_new:
             self._new.clear()

@@ -113,3 +113,37 @@ def test_bad_arguments(analytics: Analytics) -> None:
         analytics.execution_rows(sort_by="query_preview")
     with pytest.raises(InvalidInputError, match="min_cost must be a cost"):
         analytics.execution_rows(min_cost="-3")
+
+
+@pytest.mark.parametrize("sort_by", SORT_COLUMNS)
+@pytest.mark.parametrize("order", ["asc", "desc"])
+def test_mapped_positions_give_the_same_rows(
+    with_nulls: Analytics, monkeypatch: pytest.MonkeyPatch, sort_by: str, order: str
+) -> None:
+    """The background walk marks every 2nd position of the 8 valued rows (1, 3, 5, 7); a jump
+    then starts next to a mark, and every range is still the plain OFFSET one."""
+    monkeypatch.setattr(module, "LANDMARK_EVERY", 2)
+    whole = listed(with_nulls.executions(1, 1000, sort_by=sort_by, sort_order=order).rows)
+    rows = with_nulls.execution_rows(sort_by=sort_by, sort_order=order)
+    valued = rows.valued
+    rows.start_mapping()
+    assert rows.wait_mapped(timeout=30)
+    assert rows.landmarks == len(range(1, valued, 2))
+    assert rows.anchors == 0  # nothing read yet: seeks below can only use the marks
+    for offset in range(valued):
+        assert rows._seek(offset, offset + 1).steps <= 1
+    for offset in range(11):
+        assert listed(rows.rows(offset, 1)) == whole[offset : offset + 1], offset
+
+
+def test_short_and_closed_lists_are_not_walked(
+    analytics: Analytics, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    short = analytics.execution_rows(sort_by="cost_usd")
+    short.start_mapping()  # 8 rows: under twice LANDMARK_EVERY
+    assert short.wait_mapped(timeout=30) and short.landmarks == 0
+    monkeypatch.setattr(module, "LANDMARK_EVERY", 2)
+    closed = analytics.execution_rows(sort_by="cost_usd")
+    closed.close()
+    closed.start_mapping()
+    assert closed.wait_mapped(timeout=30) and closed.landmarks == 0

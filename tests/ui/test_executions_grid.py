@@ -96,6 +96,13 @@ def test_a_request_for_a_replaced_list_is_dropped(grid: ExecutionsGrid) -> None:
     assert ids(ask(grid, 0, 5)["rows"]) == E(3)
 
 
+def test_a_new_list_stops_the_walk_of_the_one_it_replaces(grid: ExecutionsGrid) -> None:
+    before = grid.listing
+    assert before is not None and not before.closed
+    grid.sort("cost_usd", "asc")
+    assert before.closed and grid.listing is not None and not grid.listing.closed
+
+
 def test_bad_filters_say_why_and_keep_the_list(grid: ExecutionsGrid) -> None:
     grid.set_filters(min_cost="5", max_cost="1")
     assert grid.error == "min_cost (5) is above max_cost (1): swap them"
