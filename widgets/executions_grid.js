@@ -360,8 +360,9 @@ class Grid {
     }
     this.layer.replaceChildren(...rows);
     const shown = count ? `rows ${(first + 1).toLocaleString()}–${(first + count).toLocaleString()} of ` : "";
+    const more = this.model.get("counting") ? "+ (counting…)" : "";
     this.status.textContent = total
-      ? `${shown}${total.toLocaleString()} executions`
+      ? `${shown}${total.toLocaleString()}${more} executions`
       : "No executions match.";
   }
 

@@ -164,10 +164,13 @@ class Analytics:
         end_date: Day = None,
         sort_by: SortColumn = "started_at",
         sort_order: SortOrder = "desc",
+        count_later: bool = False,
         **filters: Any,
     ) -> ExecutionRows:
         """The window's executions as a list read by row range (`.rows(offset, limit)`), for
-        grids that scroll through all of them; filters are those of `executions`."""
+        grids that scroll through all of them; filters are those of `executions`. With
+        `count_later`, a long list sorted by time is counted by `start_mapping` (see
+        `ExecutionRows`)."""
         known = {f.name for f in dataclass_fields(ExecutionFilter)}
         unknown = sorted(set(filters) - known)
         if unknown:
@@ -175,7 +178,14 @@ class Analytics:
                 f"unknown filter {', '.join(unknown)}; the filters are {', '.join(sorted(known))}"
             )
         window = self.window(period, start_date, end_date)
-        return ExecutionRows(self._source, window, ExecutionFilter(**filters), sort_by, sort_order)
+        return ExecutionRows(
+            self._source,
+            window,
+            ExecutionFilter(**filters),
+            sort_by,
+            sort_order,
+            count_later=count_later,
+        )
 
     def execution(self, id: uuid.UUID | str) -> ExecutionDetail:
         """One execution with its trace steps (by step number) and token usage by component."""

@@ -8,7 +8,12 @@ It keeps those places (sort key and id, never rows), a bounded number of them.
 
 A jump far into a list it has not read there (a scrollbar dragged to the middle) would still
 step over half the list. `start_mapping` walks a long list once in a background thread, marking
-every `LANDMARK_EVERY`-th position, so that afterwards any jump steps over at most half of that.
+positions at most LANDMARK_EVERY rows apart (at most MAX_LANDMARKS of them; a sparse list such as
+a text search, whose rows lie far apart in the table, gets marks closer together), so that
+afterwards any jump steps over at most half the distance between two marks.
+A list made with `count_later` (sorted by time) counts only its first `COUNT_AT_ONCE` rows before
+it is shown and the rest in that same background thread: counting a text search over a million
+rows reads every one of them.
 
 The order is the sort column, then id; NULLs last in both directions (as `executions` sorts).
 The rows with a value come first, then those without (by id), each part read through its own
@@ -22,12 +27,12 @@ import logging
 import threading
 import uuid
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import Connection, String, and_, cast, func, or_, select
+from sqlalchemy import Connection, String, and_, cast, func, literal, or_, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -45,7 +50,12 @@ SORT_IN_INDEX_ABOVE = 50_000
 """Lists longer than this, sorted by another column than started_at, are read in the order of
 that column's index; shorter ones are sorted after reading the window through its index."""
 LANDMARK_EVERY = 10_000
-"""Rows between two positions marked by `start_mapping`; shorter lists are not walked."""
+"""The most rows between two positions marked by `start_mapping`."""
+MAX_LANDMARKS = 100
+MIN_LANDMARK_DISTANCE = 500
+"""Lists up to twice this are not walked: a jump in them steps over a few hundred rows."""
+COUNT_AT_ONCE = 1_000
+"""Rows a `count_later` list counts before it is shown; the rest are counted in the background."""
 
 
 @dataclass(frozen=True)
@@ -62,7 +72,9 @@ class ExecutionRows:
     """A window's executions matching `filters`, sorted, read by row range (`rows`).
 
     `total` is counted when the list is made: it is a view of the database at that moment, and
-    rows recorded later show up only in a new list.
+    rows recorded later show up only in a new list. With `count_later`, a list sorted by
+    started_at holding more than COUNT_AT_ONCE rows starts with that many (`counted` False)
+    and gets its exact total from `start_mapping`'s thread.
     """
 
     def __init__(
@@ -72,6 +84,8 @@ class ExecutionRows:
         filters: ExecutionFilter,
         sort_by: str,
         sort_order: str,
+        *,
+        count_later: bool = False,
     ) -> None:
         # Imported here: executions.py builds pages on top of this module.
         from aa_notebooks.analytics.executions import _check_paging, execution_columns
@@ -93,8 +107,15 @@ class ExecutionRows:
             key = source.dialect.text_order(cast(key, String))
         self._key = key
         self.total = 0
+        self.counted = True
+        """Whether `total` is exact (False while a count_later list is counted)."""
         with source.connect() as connection:
-            self.total = self._count(connection, [])
+            if count_later and sort_by == "started_at":
+                first = self._count(connection, [], limit=COUNT_AT_ONCE + 1)
+                self.counted = first <= COUNT_AT_ONCE
+                self.total = min(first, COUNT_AT_ONCE)
+            else:
+                self.total = self._count(connection, [])
             # started_at is never NULL inside a window; other columns may be.
             self.nulls: int = (
                 0 if sort_by == "started_at" else self._count(connection, [self._raw_key.is_(None)])
@@ -106,8 +127,8 @@ class ExecutionRows:
         """This list over `window` (the same start, a later end) holding `added` more rows that
         the caller counted (a live tick), without counting the window again. Only for a list
         sorted by started_at without filters; known positions are dropped (rows moved)."""
-        if self.sort_by != "started_at" or self.filters.clauses():
-            raise ValueError("only a started_at list without filters grows without a count")
+        if self.sort_by != "started_at" or self.filters.clauses() or not self.counted:
+            raise ValueError("only a counted started_at list without filters grows by a count")
         grown = copy.copy(self)
         grown.window, grown.total, grown.valued = window, self.total + added, self.valued + added
         grown._anchors = OrderedDict()
@@ -124,12 +145,15 @@ class ExecutionRows:
         """How many positions the background walk has marked so far."""
         return len(self._landmarks)
 
-    def start_mapping(self) -> None:
-        """Mark every LANDMARK_EVERY-th position of a long list in a background thread (once;
-        `close` stops it). Pages read meanwhile use the marks found so far."""
-        if self._walker is not None or self.valued <= 2 * LANDMARK_EVERY:
+    def start_mapping(self, on_counted: Callable[[int], None] | None = None) -> None:
+        """In a background thread (once; `close` stops it): count a list not yet counted, then
+        call `on_counted` with its total; mark positions of a long list.
+        Pages read meanwhile use what is known so far."""
+        if self._walker is not None or (self.counted and self.valued <= 2 * self._distance()):
             return
-        self._walker = threading.Thread(target=self._walk, name="aa-execution-rows", daemon=True)
+        self._walker = threading.Thread(
+            target=self._background, args=(on_counted,), name="aa-execution-rows", daemon=True
+        )
         self._walker.start()
 
     def wait_mapped(self, timeout: float | None = None) -> bool:
@@ -148,24 +172,43 @@ class ExecutionRows:
         """Whether `close` was called."""
         return self._stop.is_set()
 
-    def _walk(self) -> None:
-        """Seek LANDMARK_EVERY rows on from the last mark, one short query at a time, so the
-        database is never held for long and `close` stops the walk between two steps."""
-        position, anchor = -1, None
+    def _background(self, on_counted: Callable[[int], None] | None) -> None:
+        """The exact count when it was put off, then the walk."""
         try:
-            while not self._stop.is_set():
-                target = position + LANDMARK_EVERY
-                if target >= self.valued:
-                    return
-                skip = target if anchor is None else target - position - 1
+            if not self.counted:
                 with self._source.connect() as connection:
-                    found = self._valued_ids(connection, _Seek(skip, False, skip, anchor), 1)
-                if not found:
-                    return  # rows deleted since the count: the marks so far stay right
-                position, anchor = target, found[0]
-                self._landmarks[position] = anchor
-        except SQLAlchemyError as exc:  # the database went away: jumps just stay slower
-            logger.warning("stopped marking positions of the executions list: %s", exc)
+                    total = self._count(connection, [])
+                if self._stop.is_set():
+                    return
+                self.total = self.valued = total  # sorted by started_at: no NULLs
+                self.counted = True
+                if on_counted is not None:
+                    on_counted(total)
+            if self.valued > 2 * self._distance():
+                self._walk()
+        except SQLAlchemyError as exc:  # the database went away: this list stays as it is
+            logger.warning("stopped counting or marking the executions list: %s", exc)
+
+    def _distance(self) -> int:
+        """Rows between two marks: LANDMARK_EVERY, closer in shorter lists, down to
+        MIN_LANDMARK_DISTANCE."""
+        return min(LANDMARK_EVERY, max(MIN_LANDMARK_DISTANCE, -(-self.valued // MAX_LANDMARKS)))
+
+    def _walk(self) -> None:
+        """Seek `_distance()` rows on from the last mark, one short query at a time, so the
+        database is never held for long and `close` stops the walk between two steps."""
+        position, anchor, distance = -1, None, self._distance()
+        while not self._stop.is_set():
+            target = position + distance
+            if target >= self.valued:
+                return
+            skip = target if anchor is None else target - position - 1
+            with self._source.connect() as connection:
+                found = self._valued_ids(connection, _Seek(skip, False, skip, anchor), 1)
+            if not found:
+                return  # rows deleted since the count: the marks so far stay right
+            position, anchor = target, found[0]
+            self._landmarks[position] = anchor
 
     # --- SQL pieces -------------------------------------------------------------------------
 
@@ -186,8 +229,16 @@ class ExecutionRows:
             *([started < upper] if seek_bound != "upper" else []),
         ]
 
-    def _count(self, connection: Connection, extra: list[ColumnElement[bool]]) -> int:
-        query = select(func.count()).where(*self._window(None), *self._clauses, *extra)
+    def _count(
+        self, connection: Connection, extra: list[ColumnElement[bool]], limit: int | None = None
+    ) -> int:
+        """Rows of the list (matching `extra` too); at most `limit` of them when given."""
+        where = [*self._window(None), *self._clauses, *extra]
+        if limit is None:
+            query = select(func.count()).where(*where)
+        else:
+            first = select(literal(1).label("one")).where(*where).limit(limit).subquery()
+            query = select(func.count()).select_from(first)
         return int(connection.execute(query).scalar_one())
 
     def _descending(self, reverse: bool) -> bool:
@@ -240,10 +291,9 @@ class ExecutionRows:
 
     def _seek(self, start: int, stop: int) -> _Seek:
         """The cheapest way to read valued rows [start, stop): fewest rows stepped over."""
-        options = [
-            _Seek(start, False, start, None),
-            _Seek(self.valued - stop, True, self.valued - stop, None),
-        ]
+        options = [_Seek(start, False, start, None)]
+        if self.counted:  # the end is known
+            options.append(_Seek(self.valued - stop, True, self.valued - stop, None))
         known = {**self._landmarks.copy(), **self._anchors}
         for position, anchor in known.items():
             if position < start:

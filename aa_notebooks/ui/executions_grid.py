@@ -8,6 +8,7 @@ synced traits: a change makes a new list (`version` + 1) and the front end drops
 
 from __future__ import annotations
 
+import threading
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -91,6 +92,9 @@ class ExecutionsGrid(anywidget.AnyWidget):
 
     columns = t.List(t.Dict(), default_value=[dict(column) for column in COLUMNS]).tag(sync=True)
     total = t.Int(0, help="Executions matching the filters.").tag(sync=True)
+    counting = t.Bool(
+        False, help="Whether `total` is only the rows counted so far (the rest in the background)."
+    ).tag(sync=True)
     version = t.Int(0, help="Bumped whenever the list changes; older answers are dropped.").tag(
         sync=True
     )
@@ -124,6 +128,7 @@ class ExecutionsGrid(anywidget.AnyWidget):
         self._on_open = on_open
         self._timezone = timezone
         self._new: dict[str, None] = {}
+        self._showing = threading.Lock()  # the list shown vs. its background count's answer
         self.on_msg(self._message)
         self.observe(self._changed, names=["sort_by", "sort_order", "filters"])
         if analytics is not None:
@@ -180,7 +185,12 @@ class ExecutionsGrid(anywidget.AnyWidget):
         while len(self._new) > MAX_NEW_MARKED:
             del self._new[next(iter(self._new))]
         current = self._list
-        if current is not None and not self._arguments and current.sort_by == "started_at":
+        if (
+            current is not None
+            and not self._arguments
+            and current.sort_by == "started_at"
+            and current.counted
+        ):
             self.display(analytics, current.grown(window, len(ids)), keep_new=True)
         else:
             self.display(analytics, self.listing_for(analytics, window), keep_new=True)
@@ -229,6 +239,7 @@ class ExecutionsGrid(anywidget.AnyWidget):
             period=window,
             sort_by=self._sort_column(),
             sort_order=self._sort_order(),
+            count_later=True,
             **self._arguments,
         )
 
@@ -237,17 +248,29 @@ class ExecutionsGrid(anywidget.AnyWidget):
     ) -> None:
         """Show a list made by `listing_for`; the front end drops the rows it holds. Rows marked
         new stay so only when `keep_new` (a live tick), not for a full list."""
-        if self._list is not None and self._list is not listing:
-            self._list.close()
-        listing.start_mapping()  # far jumps into a long list become short seeks
-        self._analytics, self._window, self._list = analytics, listing.window, listing
-        if not keep_new:
-            self._new.clear()
-        with self.hold_sync():
-            self.error = ""
-            self.label = f"{listing.window} · {analytics.scope}"
-            self.total = listing.total
-            self.version += 1
+        with self._showing:
+            if self._list is not None and self._list is not listing:
+                self._list.close()
+            self._analytics, self._window, self._list = analytics, listing.window, listing
+            if not keep_new:
+                self._new.clear()
+            with self.hold_sync():
+                self.error = ""
+                self.label = f"{listing.window} · {analytics.scope}"
+                self.total = listing.total
+                self.counting = not listing.counted
+                self.version += 1
+        # The rest of the count, then marks that make far jumps short seeks.
+        listing.start_mapping(on_counted=lambda total: self._counted(listing, total))
+
+    def _counted(self, listing: ExecutionRows, total: int) -> None:
+        """The background count of `listing` is done: show its total if it is still shown."""
+        with self._showing:
+            if listing is not self._list:
+                return
+            with self.hold_sync():
+                self.total = total
+                self.counting = False
 
     def _relist(self) -> None:
         """Make the list for the current window, filters and sort; on bad input, say why and
@@ -259,6 +282,7 @@ class ExecutionsGrid(anywidget.AnyWidget):
                 period=self._window,
                 sort_by=self._sort_column(),
                 sort_order=self._sort_order(),
+                count_later=True,
                 **arguments,
             )
         except AnalyticsError as exc:

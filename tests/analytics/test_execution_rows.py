@@ -140,10 +140,38 @@ def test_short_and_closed_lists_are_not_walked(
     analytics: Analytics, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     short = analytics.execution_rows(sort_by="cost_usd")
-    short.start_mapping()  # 8 rows: under twice LANDMARK_EVERY
+    short.start_mapping()  # 8 rows: under twice MIN_LANDMARK_DISTANCE
     assert short.wait_mapped(timeout=30) and short.landmarks == 0
     monkeypatch.setattr(module, "LANDMARK_EVERY", 2)
     closed = analytics.execution_rows(sort_by="cost_usd")
     closed.close()
     closed.start_mapping()
     assert closed.wait_mapped(timeout=30) and closed.landmarks == 0
+
+
+def test_a_list_counted_later(analytics: Analytics, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Over COUNT_AT_ONCE (3 here) rows, a count_later list starts with 3 and learns its 8
+    from the background thread; its rows are the plain OFFSET ones before and after."""
+    monkeypatch.setattr(module, "COUNT_AT_ONCE", 3)
+    whole = listed(analytics.executions(1, 1000).rows)
+    assert len(whole) == 8
+    rows = analytics.execution_rows(count_later=True)
+    assert (rows.total, rows.counted) == (3, False)
+    assert listed(rows.rows(0, 5)) == whole[:3]  # only what is counted is listed yet
+    told: list[int] = []
+    rows.start_mapping(on_counted=told.append)
+    assert rows.wait_mapped(timeout=30)
+    assert told == [8] and (rows.total, rows.valued, rows.counted) == (8, 8, True)
+    for offset in (7, 4, 0, 5):
+        assert listed(rows.rows(offset, 2)) == whole[offset : offset + 2]
+
+
+def test_counting_later_only_where_it_helps(
+    analytics: Analytics, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(module, "COUNT_AT_ONCE", 3)
+    by_cost = analytics.execution_rows(sort_by="cost_usd", count_later=True)
+    assert (by_cost.total, by_cost.counted) == (8, True)  # NULLs come last: counted at once
+    monkeypatch.setattr(module, "COUNT_AT_ONCE", 8)
+    short = analytics.execution_rows(count_later=True)
+    assert (short.total, short.counted) == (8, True)

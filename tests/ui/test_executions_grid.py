@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from aa_notebooks.analytics import Analytics
+from aa_notebooks.analytics import Analytics, execution_rows
 from aa_notebooks.ui import ExecutionsGrid
 from aa_notebooks.ui.executions_grid import COLUMNS
 from tests.ui.dataset import IMG, SCRIPT, eid
@@ -101,6 +101,22 @@ def test_a_new_list_stops_the_walk_of_the_one_it_replaces(grid: ExecutionsGrid) 
     assert before is not None and not before.closed
     grid.sort("cost_usd", "asc")
     assert before.closed and grid.listing is not None and not grid.listing.closed
+
+
+def test_a_long_list_is_counted_in_the_background(
+    analytics: Analytics, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Over COUNT_AT_ONCE rows (2 here) the grid shows what is counted, then the total."""
+    monkeypatch.setattr(execution_rows, "COUNT_AT_ONCE", 2)
+    grid = ExecutionsGrid(analytics, "7d")
+    listing = grid.listing
+    assert listing is not None and listing.wait_mapped(timeout=30)
+    assert (grid.total, grid.counting) == (5, False)
+    assert ids(grid.rows(0, 50)) == E(1, 2, 3, 4, 5)
+    grid.set_filters(search="<IMG")  # 1 row: counted at once
+    assert (grid.total, grid.counting) == (1, False)
+    grid._counted(listing, 999)  # a late answer for the list replaced: ignored
+    assert grid.total == 1
 
 
 def test_bad_filters_say_why_and_keep_the_list(grid: ExecutionsGrid) -> None:
