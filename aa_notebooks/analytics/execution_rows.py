@@ -11,9 +11,9 @@ step over half the list. `start_mapping` walks a long list once in a background 
 positions at most LANDMARK_EVERY rows apart (at most MAX_LANDMARKS of them; a sparse list such as
 a text search, whose rows lie far apart in the table, gets marks closer together), so that
 afterwards any jump steps over at most half the distance between two marks.
-A list made with `count_later` (sorted by time) counts only its first `COUNT_AT_ONCE` rows before
-it is shown and the rest in that same background thread: counting a text search over a million
-rows reads every one of them.
+A list made with `count_later` counts only its first `COUNT_AT_ONCE` rows before it is shown and
+the rest in that same background thread: counting a text search over a million rows reads every
+one of them.
 
 The order is the sort column, then id; NULLs last in both directions (as `executions` sorts).
 The rows with a value come first, then those without (by id), each part read through its own
@@ -72,9 +72,9 @@ class ExecutionRows:
     """A window's executions matching `filters`, sorted, read by row range (`rows`).
 
     `total` is counted when the list is made: it is a view of the database at that moment, and
-    rows recorded later show up only in a new list. With `count_later`, a list sorted by
-    started_at holding more than COUNT_AT_ONCE rows starts with that many (`counted` False)
-    and gets its exact total from `start_mapping`'s thread.
+    rows recorded later show up only in a new list. With `count_later`, a list holding more
+    than COUNT_AT_ONCE rows with a sort value starts with that many (`counted` False) and gets
+    its exact total from `start_mapping`'s thread.
     """
 
     def __init__(
@@ -109,19 +109,31 @@ class ExecutionRows:
         self.total = 0
         self.counted = True
         """Whether `total` is exact (False while a count_later list is counted)."""
+        self.nulls = 0
         with source.connect() as connection:
-            if count_later and sort_by == "started_at":
-                first = self._count(connection, [], limit=COUNT_AT_ONCE + 1)
+            if count_later:
+                first = self._count(connection, self._has_value(), limit=COUNT_AT_ONCE + 1)
                 self.counted = first <= COUNT_AT_ONCE
-                self.total = min(first, COUNT_AT_ONCE)
+            if self.counted:
+                self.total, self.nulls = self._totals(connection)
             else:
-                self.total = self._count(connection, [])
-            # started_at is never NULL inside a window; other columns may be.
-            self.nulls: int = (
-                0 if sort_by == "started_at" else self._count(connection, [self._raw_key.is_(None)])
-            )
+                self.total = COUNT_AT_ONCE  # rows with a value: the NULLs come after them
         self.valued = self.total - self.nulls
         """Rows with a sort value (they come before the NULLs)."""
+
+    def _has_value(self) -> list[ColumnElement[bool]]:
+        """Rows with a sort value; started_at is never NULL inside a window, others may be."""
+        return [] if self.sort_by == "started_at" else [self._raw_key.isnot(None)]
+
+    def _totals(self, connection: Connection) -> tuple[int, int]:
+        """The rows of the list and those of them without a sort value."""
+        total = self._count(connection, [])
+        nulls = (
+            0
+            if self.sort_by == "started_at"
+            else self._count(connection, [self._raw_key.is_(None)])
+        )
+        return total, nulls
 
     def grown(self, window: Window, added: int) -> ExecutionRows:
         """This list over `window` (the same start, a later end) holding `added` more rows that
@@ -177,10 +189,10 @@ class ExecutionRows:
         try:
             if not self.counted:
                 with self._source.connect() as connection:
-                    total = self._count(connection, [])
+                    total, nulls = self._totals(connection)
                 if self._stop.is_set():
                     return
-                self.total = self.valued = total  # sorted by started_at: no NULLs
+                self.total, self.nulls, self.valued = total, nulls, total - nulls
                 self.counted = True
                 if on_counted is not None:
                     on_counted(total)

@@ -166,12 +166,19 @@ def test_a_list_counted_later(analytics: Analytics, monkeypatch: pytest.MonkeyPa
         assert listed(rows.rows(offset, 2)) == whole[offset : offset + 2]
 
 
-def test_counting_later_only_where_it_helps(
-    analytics: Analytics, monkeypatch: pytest.MonkeyPatch
+def test_a_list_with_nulls_counted_later(
+    with_nulls: Analytics, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """By cost, the 8 valued rows come first (3 counted at once), then the 2 without a cost."""
     monkeypatch.setattr(module, "COUNT_AT_ONCE", 3)
-    by_cost = analytics.execution_rows(sort_by="cost_usd", count_later=True)
-    assert (by_cost.total, by_cost.counted) == (8, True)  # NULLs come last: counted at once
+    whole = listed(with_nulls.executions(1, 1000, sort_by="cost_usd", sort_order="asc").rows)
+    rows = with_nulls.execution_rows(sort_by="cost_usd", sort_order="asc", count_later=True)
+    assert (rows.total, rows.counted) == (3, False)
+    rows.start_mapping()
+    assert rows.wait_mapped(timeout=30)
+    assert (rows.total, rows.nulls, rows.valued, rows.counted) == (10, 2, 8, True)
+    for offset in (9, 6, 0, 7):
+        assert listed(rows.rows(offset, 2)) == whole[offset : offset + 2]
     monkeypatch.setattr(module, "COUNT_AT_ONCE", 8)
-    short = analytics.execution_rows(count_later=True)
-    assert (short.total, short.counted) == (8, True)
+    short = with_nulls.execution_rows(sort_by="cost_usd", count_later=True)
+    assert (short.total, short.nulls, short.counted) == (10, 2, True)  # 8 valued: counted
