@@ -31,7 +31,6 @@ from sqlalchemy import (
 from sqlalchemy.schema import CreateIndex, DropIndex
 
 from aa_notebooks.db.schema import Base
-from aa_notebooks.db.search_index import install_search_index
 
 MIGRATIONS_TABLE = Table(
     "aa_notebooks_migrations",
@@ -184,10 +183,3 @@ def alert_webhook_delivery(connection: Connection) -> None:
     connection.exec_driver_sql(
         "UPDATE budgetalertevents SET webhook_notified = true WHERE webhook_notified IS NULL"
     )
-
-
-@migration
-def query_preview_search_index(connection: Connection) -> None:
-    """On PostgreSQL a text search in the query previews reads a trigram index (pg_trgm)
-    instead of every execution of its window."""
-    install_search_index(connection)

@@ -1,47 +1,80 @@
-"""A trigram index on the executions' query previews, so a text search does not read every row.
+"""An opt-in trigram index on the executions' query previews, for text search on PostgreSQL.
 
 The executions grid and `executions --search` find text anywhere in a preview (ILIKE '%text%'),
-which no B-tree serves: at a million executions that read the whole table, 0.5-1.3 s. On
-PostgreSQL a GIN index of pg_trgm trigrams answers the same ILIKE in 25-90 ms and costs about
-18 µs per inserted execution (measured in BENCHMARKS.md). pg_trgm is a trusted extension (any
-role that may create in the database can add it); where it cannot be added the search still
-works, only slower. SQLite has no such index: its FTS5 trigram table cost 76 µs per insert,
-more than recording itself, so a search there reads the window's rows (SQLite's LIKE, which
-ignores ASCII case by itself).
+which no B-tree serves: at a million executions that reads the whole window, 0.5-1 s to count
+(the grid shows the first 1,000 matches at once and counts the rest in the background). A GIN
+index of pg_trgm trigrams answers the same ILIKE in 25-90 ms, but costs recording 16% of its
+throughput (BENCHMARKS.md), so it is made on request: `aa-notebooks search-index enable`.
+pg_trgm is a trusted extension: a role that may create objects in the database can add it.
+SQLite has no such index (an FTS5 trigram table cost more per insert than recording itself).
 """
 
 from __future__ import annotations
 
-import logging
+from dataclasses import dataclass
 
-from sqlalchemy import Connection, inspect
+from sqlalchemy import Connection, Engine, inspect
 from sqlalchemy.exc import DBAPIError
 
-logger = logging.getLogger(__name__)
+from aa_notebooks.errors import InvalidInputError
 
 SEARCH_INDEX = "ix_agentexecutions_query_preview_trgm"
+ONLY_POSTGRESQL = (
+    "the trigram search index exists only on PostgreSQL; on SQLite a text search reads the "
+    "window's rows (the grid counts past its first 1,000 matches in the background)"
+)
 
 
-def install_search_index(connection: Connection) -> bool:
-    """Create the trigram index on PostgreSQL (and pg_trgm when missing); whether it exists.
+@dataclass(frozen=True)
+class SearchIndexReport:
+    """Whether the database has the trigram index after the command, and what changed."""
 
-    A role that may not add the extension gets no index and a log line, not an error."""
-    if connection.dialect.name != "postgresql":
-        return False
-    if any(i["name"] == SEARCH_INDEX for i in inspect(connection).get_indexes("agentexecutions")):
-        return True
-    try:
-        with connection.begin_nested():
+    present: bool
+    changed: bool
+
+    def __str__(self) -> str:
+        if self.present:
+            done = "created" if self.changed else "already there"
+            return f"trigram search index {SEARCH_INDEX}: {done}"
+        done = "dropped" if self.changed else "not there"
+        return f"trigram search index {SEARCH_INDEX}: {done}"
+
+
+def has_search_index(connection: Connection) -> bool:
+    """Whether agentexecutions has the trigram index."""
+    indexes = inspect(connection).get_indexes("agentexecutions")
+    return any(index["name"] == SEARCH_INDEX for index in indexes)
+
+
+def enable_search_index(engine: Engine) -> SearchIndexReport:
+    """Add pg_trgm when missing and build the index (minutes at tens of millions of rows)."""
+    _require_postgresql(engine)
+    with engine.begin() as connection:
+        if has_search_index(connection):
+            return SearchIndexReport(present=True, changed=False)
+        try:
             connection.exec_driver_sql("CREATE EXTENSION IF NOT EXISTS pg_trgm")
-    except DBAPIError as exc:
-        logger.warning(
-            "no trigram index for text search (pg_trgm could not be added: %s); searches "
-            "read every row of their window",
-            str(exc.orig).strip().splitlines()[0],
+        except DBAPIError as exc:
+            first = str(exc.orig).strip().splitlines()[0]
+            raise InvalidInputError(
+                f"cannot add the pg_trgm extension ({first}); ask the database owner to run "
+                "CREATE EXTENSION pg_trgm, then run this again"
+            ) from None
+        connection.exec_driver_sql(
+            f"CREATE INDEX {SEARCH_INDEX} ON agentexecutions USING gin (query_preview gin_trgm_ops)"
         )
-        return False
-    connection.exec_driver_sql(
-        f"CREATE INDEX IF NOT EXISTS {SEARCH_INDEX} ON agentexecutions "
-        "USING gin (query_preview gin_trgm_ops)"
-    )
-    return True
+    return SearchIndexReport(present=True, changed=True)
+
+
+def disable_search_index(engine: Engine) -> SearchIndexReport:
+    """Drop the index (the extension stays: other objects may use it)."""
+    _require_postgresql(engine)
+    with engine.begin() as connection:
+        present = has_search_index(connection)
+        connection.exec_driver_sql(f"DROP INDEX IF EXISTS {SEARCH_INDEX}")
+    return SearchIndexReport(present=False, changed=present)
+
+
+def _require_postgresql(engine: Engine) -> None:
+    if engine.dialect.name != "postgresql":
+        raise InvalidInputError(ONLY_POSTGRESQL)

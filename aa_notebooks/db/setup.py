@@ -12,7 +12,6 @@ from aa_notebooks.db.engine import connection_errors, get_engine
 from aa_notebooks.db.migrations import mark_all_applied, migrate
 from aa_notebooks.db.rollups.setup import on_create
 from aa_notebooks.db.schema import DOCUMENT_TABLES, Base, KitMetadata, table_of
-from aa_notebooks.db.search_index import install_search_index
 from aa_notebooks.db.url import mask_url
 
 SCHEMA_VERSION = "1"
@@ -69,7 +68,6 @@ def init_db(url: str | URL | None = None) -> InitReport:
         else:
             applied = []
             with engine.begin() as connection:
-                install_search_index(connection)
                 mark_all_applied(connection)
         _write_schema_version(engine)
     return InitReport(url=shown, created_tables=missing, migrations=applied)

@@ -161,7 +161,6 @@ def test_the_cost_by_model_indexes_reach_an_older_database(empty_db_url: str) ->
         "completed_at_index",
         "running_executions",
         "alert_webhook_delivery",
-        "query_preview_search_index",
     ]
     assert _index_columns(empty_db_url, "tokenusages")["ix_tokenusages_execution_id"] == [
         "execution_id", "model", "cost_usd", "input_tokens", "output_tokens",

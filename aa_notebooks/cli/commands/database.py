@@ -1,4 +1,4 @@
-"""Database commands: init-db, check-db, seed, info."""
+"""Database commands: init-db, check-db, seed, info, search-index."""
 
 from __future__ import annotations
 
@@ -6,7 +6,13 @@ import argparse
 
 from aa_notebooks.cli.context import CommandContext
 from aa_notebooks.cli.options import Subcommands, positive_int
+from aa_notebooks.db.engine import connection_errors, get_engine
 from aa_notebooks.db.inspection import DatabaseCheck, DatabaseInfo, check_db, database_info
+from aa_notebooks.db.search_index import (
+    SearchIndexReport,
+    disable_search_index,
+    enable_search_index,
+)
 from aa_notebooks.db.setup import InitReport, init_db
 from aa_notebooks.db.url import require_database
 
@@ -33,7 +39,17 @@ def register(subcommands: Subcommands) -> list[argparse.ArgumentParser]:
 
     info = subcommands.add_parser("info", help="which database, rows per table, date range")
     info.set_defaults(handler=run_info)
-    return [init, check, seed, info]
+
+    search = subcommands.add_parser(
+        "search-index",
+        help="enable or disable PostgreSQL's trigram index for text search in query previews",
+        description="A pg_trgm GIN index on agentexecutions.query_preview: a text search at a "
+        "million executions counts in tens of milliseconds instead of reading every row, and "
+        "recording runs about 16%% slower. PostgreSQL only.",
+    )
+    search.add_argument("action", choices=("enable", "disable"))
+    search.set_defaults(handler=run_search_index)
+    return [init, check, seed, info, search]
 
 
 def run_init_db(args: argparse.Namespace, context: CommandContext) -> InitReport:
@@ -44,6 +60,14 @@ def run_init_db(args: argparse.Namespace, context: CommandContext) -> InitReport
 def run_check_db(args: argparse.Namespace, context: CommandContext) -> DatabaseCheck:
     """What the database lacks (the CLI exits 1 when something is missing)."""
     return check_db(require_database(context.database_url))
+
+
+def run_search_index(args: argparse.Namespace, context: CommandContext) -> SearchIndexReport:
+    """Create or drop the trigram index."""
+    engine = get_engine(require_database(context.database_url))
+    change = enable_search_index if args.action == "enable" else disable_search_index
+    with connection_errors(engine.url):
+        return change(engine)
 
 
 def run_seed(args: argparse.Namespace, context: CommandContext) -> object:
