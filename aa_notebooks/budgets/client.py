@@ -10,8 +10,9 @@ analytics layer, which agent processes need not.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from datetime import date, datetime
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.engine import URL
@@ -20,6 +21,7 @@ from aa_notebooks.analytics.periods import Window, resolve_window
 from aa_notebooks.analytics.results import Table
 from aa_notebooks.analytics.source import scope_label
 from aa_notebooks.budgets.alert_settings import AlertMailer
+from aa_notebooks.budgets.backtest import BudgetBacktest, backtest_budget
 from aa_notebooks.budgets.crud import create_budget, delete_budget, list_budgets, update_budget
 from aa_notebooks.budgets.evaluation import Evaluation, evaluate_budgets
 from aa_notebooks.budgets.fields import parse_uuid
@@ -27,6 +29,7 @@ from aa_notebooks.budgets.history import budget_alert_events, budget_spend_daily
 from aa_notebooks.budgets.model import Budget
 from aa_notebooks.budgets.reading import budget_status
 from aa_notebooks.budgets.status import BudgetStatusList
+from aa_notebooks.db.engine import get_engine
 from aa_notebooks.db.url import mask_url, require_database
 from aa_notebooks.validation import clock_reading, utc_now
 
@@ -99,6 +102,40 @@ class BudgetClient:
         """Write each active budget's spend back, record the alerts due and email the pending
         ones (`mailer`, else the settings in the environment); returns what was done."""
         return evaluate_budgets(self.url, user_id=self.user_id, now=self.now(), mailer=mailer)
+
+    def backtest(
+        self,
+        *,
+        threshold_usd: Decimal | float | str,
+        period_days: int = 30,
+        scope: str = "global",
+        target: str | None = None,
+        user_id: uuid.UUID | str | None = None,
+        alert_type: str = "warning",
+        alert_at_percentage: int = 80,
+        levels: Sequence[int] | None = None,
+        days: int = 90,
+    ) -> BudgetBacktest:
+        """What this budget (fields as `create` takes them) would have done over the last `days`
+        days: the alerts it would have fired at each level (percent of the threshold; default
+        `alert_at_percentage` and 100), the executions a hard stop would have refused and the
+        spend that saves. Nothing is written. A scoped client replays only its user's runs."""
+        if scope == "user" and user_id is None:
+            user_id = self.user_id
+        return backtest_budget(
+            get_engine(self.url),
+            self.now(),
+            threshold_usd=threshold_usd,
+            period_days=period_days,
+            scope=scope,
+            target=target,
+            budget_user_id=user_id,
+            alert_type=alert_type,
+            alert_at_percentage=alert_at_percentage,
+            levels=levels,
+            days=days,
+            viewer=self.user_id,
+        )
 
     def spend_daily(self, *, budget_ids: Iterable[uuid.UUID | str] | None = None) -> Table:
         """Per active budget, its spend per UTC day of its rolling window with the running total,

@@ -1,7 +1,9 @@
-"""`budgets [list|create|update|delete|status|evaluate]`: the budget alerts of the data contract.
+"""`budgets [list|create|update|delete|status|evaluate|backtest]`: the budget alerts of the data
+contract.
 
 `status` only reads; `evaluate` is the explicit write: it stores each budget's spend, records the
 alerts due and emails them (what a schedule runs, so alerts go out with no notebook open).
+`backtest` replays past executions under a budget described by the same options, writing nothing.
 """
 
 from __future__ import annotations
@@ -10,12 +12,13 @@ import argparse
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from aa_notebooks.budgets.backtest import BudgetBacktest
 from aa_notebooks.budgets.client import BudgetClient
 from aa_notebooks.cli.context import CommandContext
 from aa_notebooks.cli.options import Subcommands, positive_int
 from aa_notebooks.errors import InvalidInputError
 
-ACTIONS = ("list", "create", "update", "delete", "status", "evaluate")
+ACTIONS = ("list", "create", "update", "delete", "status", "evaluate", "backtest")
 
 
 def _money(text: str) -> Decimal:
@@ -23,6 +26,13 @@ def _money(text: str) -> Decimal:
         return Decimal(text)
     except InvalidOperation:
         raise argparse.ArgumentTypeError(f"expected an amount in USD, got {text!r}") from None
+
+
+def _levels(text: str) -> list[int]:
+    parts = [part.strip() for part in text.split(",")]
+    if not all(part.isdigit() for part in parts):
+        raise argparse.ArgumentTypeError(f"expected percentages like 50,80,100, got {text!r}")
+    return [int(part) for part in parts]
 
 
 def _flag(text: str) -> bool:
@@ -42,7 +52,9 @@ def register(subcommands: Subcommands) -> list[argparse.ArgumentParser]:
         "`status` only reads; `evaluate` writes each budget's spend back, records the alerts "
         "due, emails them to AA_BUDGET_ALERT_EMAILS through the AA_SMTP_* server and posts "
         "them to the AA_ALERT_WEBHOOKS URLs (exit status 1 when an alert due could not be "
-        "emailed or posted).",
+        "emailed or posted). `backtest` replays the last --days days under the budget the "
+        "options describe: the alerts it would have fired, the executions a hard stop would "
+        "have refused and the spend saved (nothing is written).",
     )
     budgets.add_argument("action", nargs="?", default="list", choices=ACTIONS)
     budgets.add_argument("id", nargs="?", help="the budget id (update, delete)")
@@ -58,6 +70,12 @@ def register(subcommands: Subcommands) -> list[argparse.ArgumentParser]:
     budgets.add_argument("--email-notification", type=_flag, metavar="true|false")
     budgets.add_argument("--active", dest="is_active", type=_flag, metavar="true|false")
     budgets.add_argument("--budget-user", dest="budget_user_id", help="owner (user budgets)")
+    budgets.add_argument(
+        "--levels", type=_levels, metavar="PCT,PCT", help="backtest: alert levels, e.g. 50,80,100"
+    )
+    budgets.add_argument(
+        "--days", type=positive_int, default=90, help="backtest: days of history (default 90)"
+    )
     budgets.set_defaults(handler=run_budgets)
     return [budgets]
 
@@ -80,6 +98,8 @@ def run_budgets(args: argparse.Namespace, context: CommandContext) -> Any:
         return budgets.status()
     if args.action == "evaluate":
         return budgets.evaluate()
+    if args.action == "backtest":
+        return _backtest(budgets, args)
     if args.action == "create":
         return budgets.create(**_fields(args))
     if not args.id:
@@ -88,3 +108,17 @@ def run_budgets(args: argparse.Namespace, context: CommandContext) -> Any:
         return budgets.update(args.id, **_fields(args))
     budgets.delete(args.id)
     return f"deleted budget {args.id}"
+
+
+def _backtest(budgets: BudgetClient, args: argparse.Namespace) -> BudgetBacktest:
+    """Replay the history under the budget the options describe."""
+    if args.threshold_usd is None:
+        raise InvalidInputError("`budgets backtest` needs --threshold-usd")
+    fields = _fields(args)
+    for unused in ("name", "email_notification", "is_active"):
+        fields.pop(unused, None)
+    return budgets.backtest(
+        **fields,
+        levels=args.levels,
+        days=args.days,
+    )

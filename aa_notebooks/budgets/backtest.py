@@ -1,0 +1,371 @@
+"""Budget backtests: what a budget would have done over past executions, had it existed.
+
+The replay follows the live rules exactly, execution by execution in start order:
+
+- the spend of a budget at a moment t is the cost of its scope's executions that started in
+  [t - period_days, t] (`window.SpendWindow`);
+- a hard stop refuses an execution when, as it starts, that spend is at or past the threshold
+  (`guard`); a refused execution adds nothing, so later ones see the lower spend;
+- each alert level (a percentage of the threshold; 100 is "exceeded") fires when an execution
+  takes the spend to it from below, or when the spend is at or past it and the level has not
+  fired within the window (`alerts`).
+
+Executions are streamed from the database in start order (a server-side cursor), never loaded
+whole; the replay keeps only the window's (start, cost) pairs and per-day sums. The executions of
+the period_days before the backtest's first day fill the first window without being judged.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import deque
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from html import escape
+from typing import Any
+
+import altair as alt
+import pandas as pd
+from sqlalchemy import Engine, Select, and_, select
+
+from aa_notebooks.budgets.fields import validated
+from aa_notebooks.budgets.model import Budget
+from aa_notebooks.budgets.scope import EXECUTIONS
+from aa_notebooks.budgets.spend import counted, counted_params, target_agent_id
+from aa_notebooks.budgets.window import utc
+from aa_notebooks.errors import InvalidInputError
+from aa_notebooks.formatting import money
+
+MAX_DAYS = 3660
+"""The longest history a backtest replays (ten years)."""
+STREAM_ROWS = 5_000
+"""Rows fetched per round trip while streaming the executions."""
+LEVEL_COLUMNS = ["level_pct", "fired_at", "spend_usd", "level_usd", "execution_id"]
+REFUSED_COLUMNS = ["id", "started_at", "agent_name", "cost_usd"]
+DAILY_COLUMNS = ["day", "spend_usd", "spend_with_budget_usd", "window_spend_usd",
+                 "window_spend_with_budget_usd"]  # fmt: skip
+
+
+@dataclass(frozen=True)
+class BudgetBacktest:
+    """What a hypothetical budget would have done over `days` days ending at `end`.
+
+    `events`: the alert levels it would have fired (percent, time, window spend then);
+    `refused`: the executions a hard stop would have refused; `saved_usd`: their cost;
+    `daily`: per UTC day, the scope's spend and window spend as they were and with the budget.
+    """
+
+    budget: Budget
+    levels: tuple[int, ...]
+    start: datetime
+    end: datetime
+    executions: int
+    events: pd.DataFrame
+    refused: pd.DataFrame
+    saved_usd: Decimal
+    daily: pd.DataFrame
+    notes: tuple[str, ...] = field(default=())
+
+    @property
+    def days(self) -> int:
+        """How many days were replayed."""
+        return (self.end - self.start).days
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row: the budget, the history replayed and what it would have done."""
+        budget = self.budget
+        return pd.DataFrame(
+            [
+                {
+                    "scope": budget.scope.value,
+                    "target": budget.target or (str(budget.user_id) if budget.user_id else None),
+                    "threshold_usd": float(budget.threshold_usd),
+                    "period_days": budget.period_days,
+                    "alert_type": budget.alert_type.value,
+                    "levels": ",".join(str(level) for level in self.levels),
+                    "days": self.days,
+                    "executions": self.executions,
+                    "alerts": len(self.events),
+                    "refused": len(self.refused),
+                    "saved_usd": float(self.saved_usd),
+                }
+            ]
+        )
+
+    def __str__(self) -> str:
+        budget = self.budget
+        lines = [
+            f"Backtest of a {budget.alert_type.value} budget of {money(budget.threshold_usd)} "
+            f"per {budget.period_days} day(s), {_scope_text(budget)}, over {self.days} day(s) "
+            f"to {self.end:%Y-%m-%d %H:%M} UTC: {self.executions:,} executions",
+        ]
+        lines += [f"note: {note}" for note in self.notes]
+        if self.events.empty:
+            lines.append("no alert would have fired")
+        for level, fired in self.events.groupby("level_pct", sort=True):
+            first, last = fired.iloc[0], fired.iloc[-1]
+            lines.append(
+                f"{level:>3}% ({money(first.level_usd)}) would have fired {len(fired):,} time(s): "
+                f"first at {first.fired_at:%Y-%m-%d %H:%M:%S} UTC (window spend "
+                f"{money(first.spend_usd)})"
+                + (f", last at {last.fired_at:%Y-%m-%d %H:%M:%S} UTC" if len(fired) > 1 else "")
+            )
+        if budget.hard_stop:
+            lines.append(
+                f"refused: {len(self.refused):,} executions, saving {money(self.saved_usd)}"
+            )
+        return "\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        summary = self.to_frame().to_html(index=False, escape=True)
+        events = self.events.to_html(index=False, escape=True)
+        refused = self.refused.head(200).to_html(index=False, escape=True)
+        notes = "".join(f"<p>{escape(note)}</p>" for note in self.notes)
+        return (
+            f"<h4>Budget backtest</h4>{notes}{summary}<h5>Alerts that would have fired</h5>"
+            f"{events}<h5>Executions a hard stop would have refused (first 200)</h5>{refused}"
+        )
+
+    def chart(self) -> alt.LayerChart | alt.FacetChart:
+        """The window spend per day as it was and with the budget, the threshold as a rule and
+        each alert that would have fired as a point."""
+        lines = self.daily.melt(
+            id_vars=["day"],
+            value_vars=["window_spend_usd", "window_spend_with_budget_usd"],
+            var_name="series",
+            value_name="usd",
+        )
+        lines["series"] = lines["series"].map(
+            {"window_spend_usd": "as it was", "window_spend_with_budget_usd": "with the budget"}
+        )
+        x = alt.X("day:T", title="Day (UTC)")
+        spend = (
+            alt.Chart(lines)
+            .mark_line()
+            .encode(
+                x=x,
+                y=alt.Y("usd:Q", title=f"Spend over {self.budget.period_days} day(s), USD"),
+                color=alt.Color("series:N", title=None),
+            )
+        )
+        limit = (
+            alt.Chart(pd.DataFrame({"usd": [float(self.budget.threshold_usd)]}))
+            .mark_rule(strokeDash=[4, 4], color="#c0392b")
+            .encode(y="usd:Q")
+        )
+        fired = alt.Chart(self.events.assign(day=self.events["fired_at"])).mark_point(
+            filled=True, size=70, color="#c0392b"
+        )
+        fired = fired.encode(
+            x=alt.X("day:T"),
+            y=alt.Y("spend_usd:Q"),
+            tooltip=["level_pct:Q", "fired_at:T", "spend_usd:Q"],
+        )
+        return alt.layer(spend, limit, fired).properties(width=720, height=260)
+
+
+def backtest_budget(
+    engine: Engine,
+    now: datetime,
+    *,
+    threshold_usd: Decimal | float | str,
+    period_days: int = 30,
+    scope: str = "global",
+    target: str | None = None,
+    budget_user_id: uuid.UUID | str | None = None,
+    alert_type: str = "warning",
+    alert_at_percentage: int = 80,
+    levels: Sequence[int] | None = None,
+    days: int = 90,
+    viewer: uuid.UUID | None = None,
+) -> BudgetBacktest:
+    """Replay `days` days ending at `now` under a budget defined as `create` takes it.
+
+    `levels` are the alert percentages (default: `alert_at_percentage` and 100); `viewer` (a
+    scoped client's user) restricts the executions read to that user's."""
+    budget = _hypothetical(
+        threshold_usd, period_days, scope, target, budget_user_id, alert_type, alert_at_percentage
+    )
+    chosen = _levels(levels, budget.alert_at_percentage)
+    if isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= MAX_DAYS:
+        raise InvalidInputError(f"days must be a whole number from 1 to {MAX_DAYS}, got {days!r}")
+    end = utc(now)
+    start = end - timedelta(days=days)
+    period = timedelta(days=budget.period_days)
+    replay = _Replay(budget, chosen, start, period)
+    with engine.connect() as connection:
+        rows = connection.execution_options(yield_per=STREAM_ROWS).execute(
+            _executions_query(budget, viewer, start - period, end), counted_params(budget)
+        )
+        replay.run(rows)
+    notes = () if replay.judged else ("no executions of this scope in the period",)
+    return replay.result(end, notes)
+
+
+def _hypothetical(
+    threshold_usd: Decimal | float | str,
+    period_days: int,
+    scope: str,
+    target: str | None,
+    budget_user_id: uuid.UUID | str | None,
+    alert_type: str,
+    alert_at_percentage: int,
+) -> Budget:
+    """The budget as `create` would store it (the same validation and messages)."""
+    fields: dict[str, Any] = {
+        "name": "backtest",
+        "threshold_usd": threshold_usd,
+        "period_days": period_days,
+        "scope": scope,
+        "alert_type": alert_type,
+        "alert_at_percentage": alert_at_percentage,
+    }
+    if target is not None:
+        fields["target"] = target
+    if budget_user_id is not None:
+        fields["user_id"] = budget_user_id
+    return validated(fields, Decimal(0))
+
+
+def _levels(levels: Sequence[int] | None, alert_at: int) -> tuple[int, ...]:
+    """The alert percentages, ascending, each 1..100 once; 100 (exceeded) is always one."""
+    chosen = [alert_at] if levels is None else list(levels)
+    for level in chosen:
+        if isinstance(level, bool) or not isinstance(level, int) or not 1 <= level <= 100:
+            raise InvalidInputError(
+                f"alert levels must be whole percentages from 1 to 100, got {level!r}"
+            )
+    return tuple(sorted({*chosen, 100}))
+
+
+def _executions_query(
+    budget: Budget, viewer: uuid.UUID | None, start: datetime, end: datetime
+) -> Select[Any]:
+    """The scope's executions that started in [start, end], in start order."""
+    columns = EXECUTIONS.c
+    by_agent_id = target_agent_id(budget.scope, budget.target) is not None
+    conditions = [
+        counted(budget.scope, by_agent_id),
+        columns.started_at >= start.replace(tzinfo=None),
+        columns.started_at <= end.replace(tzinfo=None),
+    ]
+    if viewer is not None:
+        conditions.append(columns.user_id == viewer)
+    return (
+        select(columns.id, columns.started_at, columns.agent_name, columns.cost_usd)
+        .where(and_(*conditions))
+        .order_by(columns.started_at, columns.id)
+    )
+
+
+class _Replay:
+    """The rolling-window replay: one pass over the executions in start order."""
+
+    def __init__(
+        self, budget: Budget, levels: tuple[int, ...], start: datetime, period: timedelta
+    ) -> None:
+        self.budget, self.levels, self.start, self.period = budget, levels, start, period
+        threshold = budget.threshold_usd
+        self.level_usd = {level: threshold * level / 100 for level in levels}
+        self.window: deque[tuple[datetime, Decimal]] = deque()
+        self.spend = Decimal(0)
+        self.last_fired: dict[int, datetime] = {}
+        self.events: list[dict[str, Any]] = []
+        self.refused: list[dict[str, Any]] = []
+        self.actual: dict[date, Decimal] = {}
+        self.kept: dict[date, Decimal] = {}
+        self.judged = 0
+
+    def run(self, rows: Iterable[Any]) -> None:
+        for row in rows:
+            self.take(row.id, utc(row.started_at), row.agent_name, row.cost_usd or Decimal(0))
+
+    def take(self, ident: uuid.UUID, started: datetime, agent: str | None, cost: Decimal) -> None:
+        """One execution, as the live budget would have seen it start and then be recorded."""
+        while self.window and self.window[0][0] < started - self.period:
+            self.spend -= self.window.popleft()[1]
+        day = started.date()
+        self.actual[day] = self.actual.get(day, Decimal(0)) + cost
+        if started < self.start:  # fills the first window; judged by nothing
+            self._add(started, cost, day)
+            return
+        self.judged += 1
+        if self.budget.hard_stop and self.spend >= self.budget.threshold_usd:
+            self.refused.append(
+                {"id": str(ident), "started_at": started, "agent_name": agent, "cost_usd": cost}
+            )
+            return
+        before = self.spend
+        self._add(started, cost, day)
+        for level in self.levels:
+            reached = self.level_usd[level]
+            last = self.last_fired.get(level)
+            quiet = last is None or last < started - self.period
+            if self.spend >= reached and (before < reached or quiet):
+                self.last_fired[level] = started
+                self.events.append(
+                    {
+                        "level_pct": level,
+                        "fired_at": started,
+                        "spend_usd": self.spend,
+                        "level_usd": reached,
+                        "execution_id": str(ident),
+                    }
+                )
+
+    def _add(self, started: datetime, cost: Decimal, day: date) -> None:
+        self.window.append((started, cost))
+        self.spend += cost
+        self.kept[day] = self.kept.get(day, Decimal(0)) + cost
+
+    def result(self, end: datetime, notes: tuple[str, ...]) -> BudgetBacktest:
+        refused = pd.DataFrame(self.refused, columns=REFUSED_COLUMNS)
+        saved = sum((row["cost_usd"] for row in self.refused), Decimal(0))
+        return BudgetBacktest(
+            budget=self.budget,
+            levels=self.levels,
+            start=self.start,
+            end=end,
+            executions=self.judged,
+            events=pd.DataFrame(self.events, columns=LEVEL_COLUMNS),
+            refused=refused,
+            saved_usd=saved,
+            daily=self._daily(end),
+            notes=notes,
+        )
+
+    def _daily(self, end: datetime) -> pd.DataFrame:
+        """Per day of the backtest: spend and window spend at the day's end, as it was and with
+        the budget (a window of whole days ending at midnight: the period's days up to it)."""
+        first = (self.start - self.period).date()
+        days = [first + timedelta(days=n) for n in range((end.date() - first).days + 1)]
+        span = self.period.days
+        rows = []
+        for index, day in enumerate(days):
+            if day < self.start.date():
+                continue
+            recent = days[max(0, index - span + 1) : index + 1]
+            rows.append(
+                {
+                    "day": pd.Timestamp(day),
+                    "spend_usd": float(self.actual.get(day, 0)),
+                    "spend_with_budget_usd": float(self.kept.get(day, 0)),
+                    "window_spend_usd": float(_total(self.actual, recent)),
+                    "window_spend_with_budget_usd": float(_total(self.kept, recent)),
+                }
+            )
+        return pd.DataFrame(rows, columns=DAILY_COLUMNS)
+
+
+def _total(sums: Mapping[date, Decimal], days: Iterable[date]) -> Decimal:
+    return sum((sums.get(day, Decimal(0)) for day in days), Decimal(0))
+
+
+def _scope_text(budget: Budget) -> str:
+    if budget.scope.value == "global":
+        return "all executions"
+    if budget.scope.value == "user":
+        return f"user {budget.user_id}"
+    return f"{budget.scope.value} {budget.target}"
