@@ -23,6 +23,17 @@ from aa_notebooks.reporting.parameters import ReportParameters
 from aa_notebooks.reporting.summary import Summary
 
 MAX_CHARTED = 12
+BACKTEST_DAYS = 90
+"""The history each active budget is replayed over in the report's backtest section."""
+BACKTEST_COLUMNS = {
+    "name": "Budget",
+    "alert_type": "Type",
+    "threshold_usd": "Threshold",
+    "period_days": "Days",
+    "alerts": "Alerts it would have fired",
+    "refused": "Runs it would have refused",
+    "saved_usd": "Spend saved",
+}
 STATUS_ORDER = {"exceeded": 0, "warning": 1, "ok": 2, "unavailable": 3}
 STATUS_COLORS = {"ok": "#15803d", "warning": "#b45309", "exceeded": "#b91c1c"}
 ALERT_COLUMNS = {
@@ -120,6 +131,38 @@ class BudgetReport:
             empty=f"No budget alert fired in {self.window.label}.", columns=ALERT_COLUMNS,
         )  # fmt: skip
 
+    def backtests(self, days: int = BACKTEST_DAYS) -> HTML:
+        """Each active budget (the MAX_CHARTED nearest their limit) replayed as it is now over
+        the last `days` days: the alerts it would have fired, the runs a hard stop would have
+        refused and the spend saved (see `BudgetClient.backtest`)."""
+        client = BudgetClient.of(self.analytics)
+        active = client.list(active_only=True).frame
+        order = {ident: n for n, ident in enumerate(self.statuses["id"])}
+        active = active.assign(_order=active["id"].map(order)).sort_values("_order")
+        rows = []
+        for budget in active.head(MAX_CHARTED).to_dict("records"):
+            replay = client.backtest(
+                threshold_usd=str(budget["threshold_usd"]),
+                period_days=int(budget["period_days"]),
+                scope=budget["scope"],
+                target=_given(budget["target"]),
+                user_id=_given(budget["user_id"]),
+                alert_type=budget["alert_type"],
+                alert_at_percentage=int(budget["alert_at_percentage"]),
+                days=days,
+            )
+            summary = replay.to_frame().iloc[0]
+            rows.append({**budget, **summary[["alerts", "refused", "saved_usd"]].to_dict()})
+        frame = pd.DataFrame(rows, columns=[*active.columns, "alerts", "refused", "saved_usd"])
+        frame = frame.assign(
+            name=frame["name"].fillna(frame["id"]),
+            alert_type=frame["alert_type"].str.replace("_", " "),
+        )
+        return blocks.table(
+            frame, self.parameters.timezone,
+            empty="No active budgets to replay.", columns=BACKTEST_COLUMNS,
+        )  # fmt: skip
+
     @staticmethod
     def _line(row: dict[str, Any]) -> str:
         """One budget as a line of the plain-text summary."""
@@ -157,6 +200,11 @@ class BudgetReport:
         for row in unavailable.to_dict("records"):
             html += blocks.note(f"{row['name']}: {row['reason']}", kind="warning").data
         return html
+
+
+def _given(value: object) -> str | None:
+    """A text field of a budgets frame, None where it is missing (None or NaN)."""
+    return value if isinstance(value, str) else None
 
 
 def _status_cell(status: str) -> blocks.Cell:

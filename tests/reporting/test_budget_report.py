@@ -28,6 +28,24 @@ from tests.reporting.html_tables import RESOURCE, read, table_with, text_of
 pytestmark = pytest.mark.slow
 
 
+# Each budget replayed over the 90 days to now (E11, a minute in the future, is not yet run):
+# - Planner stop ($1.50 over 30 days, hard stop, 80% = $1.20), agent "planner" by name: E10
+#   (0.50) runs; E9 (1.00) takes the spend to 1.50, past 80% and 100% (2 alerts); E2, E7, E5
+#   and E1 start at 1.50 and are refused, saving 0.003 + 0.0001 + 0 + 0.0015 = $0.0046.
+# - Org weekly ($0.02 over 7 days, 50% = $0.01), every execution: E12, E10 and E9 each start
+#   an empty window and pass both levels (6 alerts); at E1 (now) E9 has left the window, the
+#   spend is 0.014525 + 0.0015 = 0.016025, still past 50% with no 50% alert in the window: 1
+#   more (7); $0.02 is not reached again.
+# - U2 monthly ($1.00 over 30 days, 80%): U2 spends 0.50 + 0.0001 + 0.004 + 0.0009 = 0.505.
+BACKTEST_TABLE = [
+    ["Budget", "Type", "Threshold", "Days", "Alerts it would have fired",
+     "Runs it would have refused", "Spend saved"],
+    ["Planner stop", "hard stop", "$1.50", "30", "2", "4", "$0.0046"],
+    ["Org weekly", "warning", "$0.02", "7", "7", "0", "$0.00"],
+    ["U2 monthly", "warning", "$1.00", "30", "0", "0", "$0.00"],
+]  # fmt: skip
+
+
 def _reached(spend: str, threshold: str, days: int) -> str:
     """now + remaining / (spend / days): when the threshold is reached at the window's rate."""
     seconds = (Decimal(threshold) - Decimal(spend)) * days * 86400 / Decimal(spend)
@@ -52,6 +70,8 @@ def test_budget_report_shows_every_budget_and_the_alerts(report_db: str, tmp_pat
         ["U2 monthly", "user", "(owner)", "warning", "$1.00", "80%", "30 days", "$0.51", "50.5%",
          "ok", _reached("0.505", "1.00", 30)],
     ]  # fmt: skip
+    # Replayed over 90 days (see each row worked out in test_backtest_section_by_hand).
+    assert table_with(html, "Runs it would have refused") == BACKTEST_TABLE
     fired = "2026-11-25 12:00:00 UTC"
     alerts = table_with(html, "Fired")
     assert alerts[0] == [
