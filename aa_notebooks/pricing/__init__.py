@@ -11,6 +11,7 @@ import warnings
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 
+from aa_notebooks.errors import InvalidInputError
 from aa_notebooks.pricing.resolver import (
     ENV_PRICING_FILE,
     Resolution,
@@ -43,18 +44,57 @@ class UnpricedModelWarning(UserWarning):
 
 
 def calculate_cost(
-    model: str | None, input_tokens: int, output_tokens: int, *, at: datetime | None = None
+    model: str | None,
+    input_tokens: int,
+    output_tokens: int,
+    *,
+    cache_read_tokens: int | None = 0,
+    cache_write_tokens: int | None = 0,
+    reasoning_tokens: int | None = 0,
+    at: datetime | None = None,
 ) -> Decimal:
-    """USD for one call, 6 places half-up, at the prices in force at `at` (naive=UTC, None=now)."""
+    """USD for one call, 6 places half-up, at the prices in force at `at` (naive=UTC, None=now).
+
+    `input_tokens` includes the cache reads and writes, `output_tokens` the reasoning tokens (as
+    the OpenTelemetry GenAI conventions count them): cache reads and writes cost the model's
+    cache rates where it has them (else the input rate); reasoning tokens cost the output rate,
+    so they are only checked here. None counts as 0."""
     input_tokens = non_negative_int(input_tokens, "input_tokens")
     output_tokens = non_negative_int(output_tokens, "output_tokens")
+    read, write, reasoning = (
+        non_negative_int(value or 0, name)
+        for value, name in (
+            (cache_read_tokens, "cache_read_tokens"),
+            (cache_write_tokens, "cache_write_tokens"),
+            (reasoning_tokens, "reasoning_tokens"),
+        )
+    )
+    _check_token_parts(input_tokens, output_tokens, read, write, reasoning)
     resolution = _resolution(model)
     if resolution is None:
         if model and model.strip():
             _warn_unpriced(model)
         return _ZERO
-    cost = resolution.pricing.cost(input_tokens, output_tokens, at)
+    cost = resolution.pricing.cost(
+        input_tokens, output_tokens, at, cache_read_tokens=read, cache_write_tokens=write
+    )
     return cost.quantize(_MICRO_USD, rounding=ROUND_HALF_UP)
+
+
+def _check_token_parts(
+    input_tokens: int, output_tokens: int, cache_read: int, cache_write: int, reasoning: int
+) -> None:
+    """The cached tokens are part of the input and the reasoning tokens part of the output."""
+    if cache_read + cache_write > input_tokens:
+        raise InvalidInputError(
+            f"cache_read_tokens + cache_write_tokens ({cache_read} + {cache_write}) exceed "
+            f"input_tokens ({input_tokens}): input_tokens must include the cached tokens"
+        )
+    if reasoning > output_tokens:
+        raise InvalidInputError(
+            f"reasoning_tokens ({reasoning}) exceed output_tokens ({output_tokens}): "
+            "output_tokens must include the reasoning tokens"
+        )
 
 
 def price_source(model: str | None, *, at: datetime | None = None) -> PriceSource | None:

@@ -31,12 +31,30 @@ class PackageModel:
     model: ModelInfo
     versions: tuple[PriceVersion, ...]
 
-    def cost(self, input_tokens: int, output_tokens: int, at: datetime | None = None) -> Decimal:
+    def cost(
+        self,
+        input_tokens: int,
+        output_tokens: int,
+        at: datetime | None = None,
+        *,
+        cache_read_tokens: int = 0,
+        cache_write_tokens: int = 0,
+    ) -> Decimal:
         """Unrounded USD; genai-prices computes it whenever a tier or a fee is involved."""
         version = self._version_at(at)
         if input_tokens <= version.exact_up_to:
-            return version.rates.cost(input_tokens, output_tokens)
-        usage = Usage(input_tokens=input_tokens, output_tokens=output_tokens)
+            return version.rates.cost(
+                input_tokens,
+                output_tokens,
+                cache_read_tokens=cache_read_tokens,
+                cache_write_tokens=cache_write_tokens,
+            )
+        usage = Usage(
+            input_tokens=input_tokens,
+            output_tokens=output_tokens,
+            cache_read_tokens=cache_read_tokens,
+            cache_write_tokens=cache_write_tokens,
+        )
         return version.price.calc_price(usage)["total_price"]
 
     def rates_at(self, at: datetime | None = None) -> Rates:
@@ -80,7 +98,18 @@ def _version(price: ModelPrice) -> PriceVersion:
     tiers = [p.tiers for p in (input_price, output_price) if isinstance(p, TieredPrices)]
     first_tier = min((tier.start for group in tiers for tier in group), default=math.inf)
     exact_up_to = -1 if price.requests_kcount is not None else first_tier
-    return PriceVersion(price, Rates(_base(input_price), _base(output_price)), exact_up_to)
+    rates = Rates(
+        _base(input_price),
+        _base(output_price),
+        _cache_rate(price.cache_read_mtok),
+        _cache_rate(price.cache_write_mtok),
+    )
+    return PriceVersion(price, rates, exact_up_to)
+
+
+def _cache_rate(price: Decimal | TieredPrices | None) -> Decimal | None:
+    """A cache read/write rate below any tier; None when the model has none (the input rate)."""
+    return None if price is None else _base(price)
 
 
 def _base(price: Decimal | TieredPrices | None) -> Decimal:

@@ -37,6 +37,8 @@ class Resolution:
             rates.input_per_million,
             rates.output_per_million,
             self.provider,
+            rates.cache_read_per_million,
+            rates.cache_write_per_million,
         )
 
 
@@ -72,7 +74,12 @@ def _resolve(name: str, price_file: str | None) -> Resolution | None:
     user_prices = _user_prices(price_file) if price_file else {}
     for _, ref in candidates:
         if entry := user_prices.get(ref):
-            rates = Rates(entry.input_per_million, entry.output_per_million)
+            rates = Rates(
+                entry.input_per_million,
+                entry.output_per_million,
+                entry.cache_read_per_million,
+                entry.cache_write_per_million,
+            )
             return Resolution("user-file", entry.matched_name, None, rates)
     for provider_id, ref in candidates:
         if found := find_model(provider_id, ref):

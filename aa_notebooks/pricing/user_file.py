@@ -12,6 +12,8 @@ from aa_notebooks.errors import PricingError
 from aa_notebooks.pricing.source import PriceSource
 
 PRICE_KEYS = ("input_per_million", "output_per_million")
+CACHE_KEYS = ("cache_read_per_million", "cache_write_per_million")
+"""Optional: the rates of input tokens read from / written to the prompt cache."""
 
 
 def load_price_file(path: str | os.PathLike[str]) -> dict[str, PriceSource]:
@@ -51,14 +53,16 @@ def _entry(name: str, table: object, where: str) -> PriceSource:
         raise PricingError(f"{where}: the model name is empty")
     if not isinstance(table, dict):
         raise PricingError(f"{where}: expected a table with {' and '.join(PRICE_KEYS)}")
-    unknown = sorted(table.keys() - set(PRICE_KEYS))
+    unknown = sorted(table.keys() - {*PRICE_KEYS, *CACHE_KEYS})
     if unknown:
-        raise PricingError(f"{where}: unknown key {unknown[0]!r}; allowed: {', '.join(PRICE_KEYS)}")
+        allowed = ", ".join((*PRICE_KEYS, *CACHE_KEYS))
+        raise PricingError(f"{where}: unknown key {unknown[0]!r}; allowed: {allowed}")
     missing = [key for key in PRICE_KEYS if key not in table]
     if missing:
         raise PricingError(f"{where}: missing {missing[0]}")
     input_rate, output_rate = (_rate(table[key], key, where) for key in PRICE_KEYS)
-    return PriceSource("user-file", name, input_rate, output_rate)
+    read, write = (_rate(table[key], key, where) if key in table else None for key in CACHE_KEYS)
+    return PriceSource("user-file", name, input_rate, output_rate, None, read, write)
 
 
 def _rate(value: object, key: str, where: str) -> Decimal:

@@ -135,8 +135,8 @@ def test_price_history_follows_at() -> None:
     # 1000 * 2 / 1e6 + 500 * 8 / 1e6 = 0.002 + 0.004
     assert calculate_cost("o3", 1000, 500, at=after) == Decimal("0.006000")
     assert price_source("o3", at=before) == PriceSource(
-        "genai-prices", "o3", Decimal("10"), Decimal("40"), "openai"
-    )
+        "genai-prices", "o3", Decimal("10"), Decimal("40"), "openai", Decimal("0.5"), None
+    )  # genai-prices' cache read rate for that price; no cache write rate
 
 
 def test_time_of_day_prices_follow_at() -> None:
@@ -168,7 +168,7 @@ def test_naive_at_is_utc() -> None:
 
 def test_price_source_of_a_package_model() -> None:
     assert price_source("openai/gpt-4o") == PriceSource(
-        "genai-prices", "gpt-4o", Decimal("2.5"), Decimal("10"), "openai"
+        "genai-prices", "gpt-4o", Decimal("2.5"), Decimal("10"), "openai", Decimal("1.25"), None
     )
 
 
