@@ -64,8 +64,9 @@ _FEATURES: dict[tuple[str, str], str] = {
     ("budgetspendledger", "*"): "fast budget checks (spend is summed from the executions instead)",
     ("executiontraces", "parent_step"): "nesting of ingested trace steps (shown flat)",
     ("executiontraces", "depth"): "nesting of ingested trace steps (shown flat)",
-    ("tokenusages", "cache_read_tokens"): "prompt-cache token counts of ingested calls",
-    ("tokenusages", "cache_write_tokens"): "prompt-cache token counts of ingested calls",
+    ("tokenusages", "cache_read_tokens"): "prompt-cache token counts and what caching saved",
+    ("tokenusages", "cache_write_tokens"): "prompt-cache token counts and what caching saved",
+    ("tokenusages", "reasoning_tokens"): "reasoning token counts",
     ("otelstagedspans", "*"): "OTLP ingest of traces that arrive in pieces (whole ones still work)",
     (
         "otelstagedtraces",

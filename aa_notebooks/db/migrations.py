@@ -183,3 +183,9 @@ def alert_webhook_delivery(connection: Connection) -> None:
     connection.exec_driver_sql(
         "UPDATE budgetalertevents SET webhook_notified = true WHERE webhook_notified IS NULL"
     )
+
+
+@migration
+def reasoning_tokens(connection: Connection) -> None:
+    """Token usage keeps the reasoning tokens a call reported (part of its output tokens)."""
+    add_column(connection, "tokenusages", "reasoning_tokens")

@@ -245,9 +245,11 @@ class TokenUsage(Base):
     cost_usd: Mapped[Decimal] = mapped_column(Numeric(10, 6), nullable=False)
     step_number: Mapped[int | None] = mapped_column(Integer)
     # Additions: input tokens read from and written to the provider's prompt cache (part of
-    # input_tokens), where the call reported them; NULL when it did not.
+    # input_tokens) and reasoning tokens (part of output_tokens), where the call reported them;
+    # NULL when it did not.
     cache_read_tokens: Mapped[int | None] = mapped_column(Integer)
     cache_write_tokens: Mapped[int | None] = mapped_column(Integer)
+    reasoning_tokens: Mapped[int | None] = mapped_column(Integer)
 
     __table_args__ = (
         # Covering: cost by model reads each execution's usage rows from the index alone (the

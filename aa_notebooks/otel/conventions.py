@@ -24,6 +24,7 @@ INPUT_TOKENS, OUTPUT_TOKENS = "gen_ai.usage.input_tokens", "gen_ai.usage.output_
 OLD_INPUT_TOKENS, OLD_OUTPUT_TOKENS = "gen_ai.usage.prompt_tokens", "gen_ai.usage.completion_tokens"
 CACHE_READ = "gen_ai.usage.cache_read.input_tokens"
 CACHE_WRITE = "gen_ai.usage.cache_creation.input_tokens"
+REASONING = "gen_ai.usage.reasoning_tokens"
 INPUT_MESSAGES, OUTPUT_MESSAGES = "gen_ai.input.messages", "gen_ai.output.messages"
 CONVERSATION_ID = "gen_ai.conversation.id"
 TOOL_NAME = "gen_ai.tool.name"
@@ -38,6 +39,7 @@ OI_MODEL = "llm.model_name"
 OI_EMBEDDING_MODEL = "embedding.model_name"
 OI_PROMPT_TOKENS, OI_COMPLETION_TOKENS = "llm.token_count.prompt", "llm.token_count.completion"
 OI_CACHE_READ = "llm.token_count.prompt_details.cache_read"
+OI_REASONING = "llm.token_count.completion_details.reasoning"
 OI_CACHE_WRITE = "llm.token_count.prompt_details.cache_write"
 OI_INPUT_MESSAGES, OI_OUTPUT_MESSAGES = "llm.input_messages", "llm.output_messages"
 INPUT_VALUE, OUTPUT_VALUE = "input.value", "output.value"
@@ -128,6 +130,11 @@ def cache_read_tokens(span: Span) -> int | None:
 def cache_write_tokens(span: Span) -> int | None:
     """Input tokens written to the provider's prompt cache."""
     return token_count(span, CACHE_WRITE, OI_CACHE_WRITE)
+
+
+def reasoning_tokens(span: Span) -> int | None:
+    """Output tokens spent on reasoning (part of the output tokens)."""
+    return token_count(span, REASONING, OI_REASONING)
 
 
 def as_uuid(value: Any) -> uuid.UUID | None:

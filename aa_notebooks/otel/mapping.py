@@ -28,6 +28,7 @@ from typing import Any
 
 from aa_notebooks.db.records import QUERY_PREVIEW_LENGTH
 from aa_notebooks.db.schema import ExecutionStatus, ExecutionTraceStepType
+from aa_notebooks.errors import InvalidInputError
 from aa_notebooks.otel import conventions as c
 from aa_notebooks.otel.conventions import Role
 from aa_notebooks.otel.spans import Span
@@ -269,6 +270,8 @@ class _Execution:
             model = c.model_of(span)
             input_tokens = c.input_tokens(span)
             output_tokens = c.output_tokens(span)
+            read, write = c.cache_read_tokens(span), c.cache_write_tokens(span)
+            reasoning = c.reasoning_tokens(span)
             rows.append({
                 "id": uuid.uuid5(self.id, f"{span.span_id}/usage"),
                 "execution_id": self.id,
@@ -276,12 +279,14 @@ class _Execution:
                 "model": _clean(model, 200),
                 "input_tokens": input_tokens or 0,
                 "output_tokens": output_tokens or 0,
-                "cost_usd": calculate_cost(
-                    model, input_tokens or 0, output_tokens or 0, at=_time(span.start_ns)
+                "cost_usd": _priced(
+                    model, input_tokens or 0, output_tokens or 0, read, write, reasoning,
+                    _time(span.start_ns),
                 ),
                 "step_number": primary[span.span_id],
-                "cache_read_tokens": c.cache_read_tokens(span),
-                "cache_write_tokens": c.cache_write_tokens(span),
+                "cache_read_tokens": read,
+                "cache_write_tokens": write,
+                "reasoning_tokens": reasoning,
                 "_reported": input_tokens is not None or output_tokens is not None,
             })  # fmt: skip
         return rows
@@ -435,6 +440,26 @@ def _union(spans: Sequence[Span]) -> int:
 
 def _ms(nanoseconds: int) -> int:
     return round(nanoseconds / 1_000_000)
+
+
+def _priced(
+    model: str | None,
+    input_tokens: int,
+    output_tokens: int,
+    read: int | None,
+    write: int | None,
+    reasoning: int | None,
+    at: datetime,
+) -> Decimal:
+    """The call's cost with its cache tokens at the cache rates; counts that do not fit in the
+    totals (a span that counts them apart, or wrongly) are priced as plain input instead."""
+    try:
+        return calculate_cost(
+            model, input_tokens, output_tokens,
+            cache_read_tokens=read, cache_write_tokens=write, reasoning_tokens=reasoning, at=at,
+        )  # fmt: skip
+    except InvalidInputError:
+        return calculate_cost(model, input_tokens, output_tokens, at=at)
 
 
 def _time(nanoseconds: int) -> datetime:

@@ -104,9 +104,20 @@ class Run:
         input_tokens: int,
         output_tokens: int,
         step_number: int | None = None,
+        *,
+        cache_read_tokens: int | None = None,
+        cache_write_tokens: int | None = None,
+        reasoning_tokens: int | None = None,
     ) -> Decimal:
-        """Record one component's token usage, priced by its model; returns its cost."""
-        cost = calculate_cost(model, input_tokens, output_tokens)
+        """Record one component's token usage, priced by its model; returns its cost.
+
+        `input_tokens` includes the prompt-cache reads and writes, `output_tokens` the reasoning
+        tokens, as providers report them; the cached ones cost the model's cache rates."""
+        cost = calculate_cost(
+            model, input_tokens, output_tokens,
+            cache_read_tokens=cache_read_tokens, cache_write_tokens=cache_write_tokens,
+            reasoning_tokens=reasoning_tokens,
+        )  # fmt: skip
         self._usages.append(
             {
                 "id": new_id(),
@@ -119,6 +130,9 @@ class Run:
                 "step_number": None
                 if step_number is None
                 else non_negative_int(step_number, "step_number"),
+                "cache_read_tokens": cache_read_tokens,
+                "cache_write_tokens": cache_write_tokens,
+                "reasoning_tokens": reasoning_tokens,
             }
         )
         return cost

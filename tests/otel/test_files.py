@@ -64,7 +64,7 @@ def test_ingest_reads_plain_and_gzip_files_and_a_resent_file_doubles_nothing(
         assert (row["agent_name"], row["input_tokens"], row["output_tokens"]) == (
             "Weather", 2500, 300,
         )  # fmt: skip
-        assert Decimal(str(row["cost_usd"])) == Decimal("0.00502")
+        assert Decimal(str(row["cost_usd"])) == Decimal("0.00499")  # with cache reads at their rate
 
 
 def test_a_missing_file_is_one_clear_line(

@@ -66,7 +66,7 @@ def test_a_whole_trace_is_written_and_read_back_like_a_recorded_run(
     row = detail.execution
     assert (row["agent_name"], row["model_name"], row["status"]) == ("Weather", "gpt-4o", "success")
     assert (row["input_tokens"], row["output_tokens"], row["total_tokens"]) == (2500, 300, 2800)
-    assert Decimal(str(row["cost_usd"])) == Decimal("0.00502")
+    assert Decimal(str(row["cost_usd"])) == Decimal("0.00499")  # with cache reads at their rate
     steps = detail.traces
     assert list(steps["step_type"]) == ["thought", "tool_call", "observation", "final_answer"]
     assert list(steps["depth"]) == [0, 0, 0, 0]
@@ -131,14 +131,14 @@ def test_after_the_hold_what_is_known_is_written_and_a_late_span_replaces_it(
     assert ingestor.sweep().executions == 1
     ingestor.flush()
     assert _rows(db_url, "SELECT id, agent_name, total_tokens, cost_usd FROM agentexecutions") == [
-        (_stored(db_url, RUN_ID), None, 1200, _money(db_url, "0.000270"))
+        (_stored(db_url, RUN_ID), None, 1200, _money(db_url, "0.000240"))
     ]
     late = ingestor.ingest([run[0], *run[2:]])  # the rest, agent span included, after the write
     assert late.executions == 1
     ingestor.flush()
     assert _counts(db_url) == (1, 4, 2)
     assert _rows(db_url, "SELECT agent_name, total_tokens, cost_usd FROM agentexecutions") == [
-        ("Weather", 2800, _money(db_url, "0.005020"))
+        ("Weather", 2800, _money(db_url, "0.004990"))
     ]
     ingestor.ingest(run)  # resent once more: the same rows
     ingestor.flush()
@@ -159,7 +159,7 @@ def test_a_replaced_execution_is_counted_once_in_budget_spend(
         db_url,
         "SELECT scope, SUM(spend_micro_usd) FROM budgetspendledger GROUP BY scope ORDER BY scope",
     )
-    assert spend == [("agent", 5020), ("global", 5020), ("user", 5020)]
+    assert spend == [("agent", 4990), ("global", 4990), ("user", 4990)]
 
 
 def test_written_traces_are_forgotten_after_the_linger(

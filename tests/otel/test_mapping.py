@@ -1,7 +1,7 @@
 """The mapping of one trace's spans, on hand-made traces whose rows are worked out by hand.
 
 Prices (genai-prices' bundled data): gpt-4o-mini $0.15 / $0.60 per million input / output
-tokens, gpt-4o $2.50 / $10.00.
+tokens and $0.075 for cache reads, gpt-4o $2.50 / $10.00.
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ def test_a_genai_agent_run_is_one_execution_with_its_steps_and_usage() -> None:
     )  # fmt: skip
     assert (row["status"], row["error_type"], row["error_message"]) == ("success", None, None)
     assert (row["input_tokens"], row["output_tokens"], row["total_tokens"]) == (2500, 300, 2800)
-    assert row["cost_usd"] == Decimal("0.005020")  # 0.000270 + 0.004750
+    assert row["cost_usd"] == Decimal("0.004990")  # 0.000240 + 0.004750
     assert (row["execution_time_ms"], row["llm_time_ms"]) == (1000, 500)
     assert (row["started_at"], row["completed_at"]) == (at(0), at(1000))
     assert row["query_preview"] == "Weather in Paris?"
@@ -55,7 +55,9 @@ def test_a_genai_agent_run_is_one_execution_with_its_steps_and_usage() -> None:
          u["step_number"], u["cache_read_tokens"], u["cache_write_tokens"])
         for u in record.usages
     ] == [
-        ("Weather", "gpt-4o-mini-2024-07-18", 1000, 200, Decimal("0.000270"), 1, 400, 100),
+        # 500 uncached * 0.15 + 400 cache reads * 0.075 + 100 cache writes * 0.15 (no write
+        # rate: the input rate) + 200 * 0.60 = 240 per million
+        ("Weather", "gpt-4o-mini-2024-07-18", 1000, 200, Decimal("0.000240"), 1, 400, 100),
         ("Weather", "gpt-4o", 1500, 100, Decimal("0.004750"), 4, None, None),
     ]  # fmt: skip
 
@@ -105,7 +107,8 @@ def test_an_openinference_run_with_a_nested_agent_nests_its_steps() -> None:
     assert (row["agent_name"], row["model_name"], row["query_preview"]) == (
         "Planner", "gpt-4o", "Plan my trip",
     )  # fmt: skip
-    assert row["cost_usd"] == Decimal("0.003527")  # 0.000027 + 0.003500
+    # gpt-4o-mini: 50 uncached * 0.15 + 50 cache reads * 0.075 + 20 * 0.60 = 23.25 per 1M
+    assert row["cost_usd"] == Decimal("0.003523")  # 0.000023 + 0.003500
     assert (row["input_tokens"], row["output_tokens"], row["llm_time_ms"]) == (1100, 120, 300)
     assert _steps(record) == [
         (1, "thought", "Asking the booker.", 100, 20, 100, at(10), None, 0),

@@ -195,3 +195,25 @@ def test_bad_input_is_refused_with_the_fix(db_url: str, tracker: Tracker) -> Non
             run.tokens("main_agent", "gpt-4o", 1, -5)
     tracker.flush()
     assert counts(db_url) == (1, 0, 0)
+
+
+def test_cached_and_reasoning_tokens_are_kept_and_priced(db_url: str, tracker: Tracker) -> None:
+    """claude-sonnet-4 ($3 in, $15 out, $0.30 cache read, $3.75 cache write per 1M): 10,000 in
+    with 6,000 read and 1,000 written, 2,000 out with 500 reasoning: 3,000 * 3 + 6,000 * 0.30 +
+    1,000 * 3.75 + 2,000 * 15 = 44,550 per 1M."""
+    with tracker.execution(agent_name="cache", model="claude-sonnet-4-20250514") as run:
+        cost = run.tokens(
+            "main_agent", "claude-sonnet-4-20250514", 10_000, 2_000,
+            cache_read_tokens=6_000, cache_write_tokens=1_000, reasoning_tokens=500,
+        )  # fmt: skip
+        run.tokens("helper", "gpt-4o", 1000, 100)
+    assert cost == Decimal("0.044550")
+    tracker.flush()
+    [usage, plain] = sorted(usages(db_url, run.id), key=lambda u: u["component"] != "main_agent")
+    assert (usage["cache_read_tokens"], usage["cache_write_tokens"], usage["reasoning_tokens"]) == (
+        6_000, 1_000, 500,
+    )  # fmt: skip
+    assert usage["cost_usd"] == Decimal("0.044550")
+    assert (plain["cache_read_tokens"], plain["reasoning_tokens"]) == (None, None)
+    [execution] = executions(db_url)
+    assert execution["cost_usd"] == Decimal("0.044550") + Decimal("0.003500")
