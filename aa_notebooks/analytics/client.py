@@ -22,6 +22,7 @@ from sqlalchemy.engine import URL
 from aa_notebooks.analytics import (
     agents,
     anomalies,
+    caching,
     costs,
     executions,
     forecast,
@@ -244,6 +245,13 @@ class Analytics:
     ) -> Table:
         """Cost, tokens, executions and share of the total by "model", "agent", "user" or "day"."""
         return costs.cost_summary(self._source, self.window(period, start_date, end_date), by)
+
+    def cache_savings(
+        self, period: Period = None, *, start_date: Day = None, end_date: Day = None
+    ) -> Table:
+        """Per model: input tokens, prompt-cache reads and writes, the cache hit share (percent
+        of input read from the cache) and the USD caching saved against the input rate."""
+        return caching.cache_savings(self._source, self.window(period, start_date, end_date))
 
     def cost_forecast(
         self, period: Period = None, *, start_date: Day = None, end_date: Day = None

@@ -84,6 +84,7 @@ def register(subcommands: Subcommands) -> list[argparse.ArgumentParser]:
     costs = add("costs", run_costs, "cost, tokens and executions by model, agent, user or day")
     costs.add_argument("--by", default="model", choices=("model", "agent", "user", "day"))
 
+    add("cache", run_cache, "prompt caching by model: cache hit share and what it saved")
     add("forecast", run_forecast, "this month's projected cost, with a band (window: lookback)")
     add("compare-models", run_compare_models, "per-model latency, success and cost efficiency")
 
@@ -220,6 +221,11 @@ def run_top_agents(args: argparse.Namespace, context: CommandContext) -> Any:
 def run_costs(args: argparse.Namespace, context: CommandContext) -> Any:
     """Cost breakdown."""
     return context.analytics().cost_summary(by=args.by, **window_of(args))
+
+
+def run_cache(args: argparse.Namespace, context: CommandContext) -> Any:
+    """Prompt caching by model."""
+    return context.analytics().cache_savings(**window_of(args))
 
 
 def run_forecast(args: argparse.Namespace, context: CommandContext) -> Any:
