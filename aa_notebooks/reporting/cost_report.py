@@ -33,6 +33,14 @@ EXPENSIVE_COLUMNS = {
     "total_tokens": "Tokens",
     "cost_usd": "Cost",
 }
+CACHE_COLUMNS = {
+    "model": "Model",
+    "input_tokens": "Input tokens",
+    "cache_read_tokens": "Read from cache",
+    "cache_write_tokens": "Written to cache",
+    "cache_hit_share": "Cache hit share",
+    "saved_usd": "Saved by caching",
+}
 ANOMALY_METRICS = {"cost_usd": "Cost", "p95_ms": "P95 latency", "failure_rate": "Failure rate"}
 ANOMALY_HEADINGS = {
     "day": "Day (UTC)",
@@ -172,6 +180,15 @@ class CostReport:
         if more <= 0:
             return table
         return HTML(table.data + blocks.note(f"{more:,} more not shown.").data)
+
+    def caching(self) -> HTML:
+        """Per model: the share of input read from the prompt cache and what it saved."""
+        table = self.analytics.cache_savings(self.window)
+        cached = table.frame[
+            table.frame["cache_read_tokens"] + table.frame["cache_write_tokens"] > 0
+        ]
+        empty = table.notes[0] if table.notes else "No call in this period used a prompt cache."
+        return blocks.table(cached, self.parameters.timezone, empty=empty, columns=CACHE_COLUMNS)
 
     def most_expensive(self) -> HTML:
         """The top-N executions by cost."""

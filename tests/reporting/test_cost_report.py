@@ -109,3 +109,19 @@ def _projection(url: str) -> str:
     """The overview's monthly projection, as the analytics layer gives it."""
     overview = connect(url, now=lambda: dataset.NOW).overview("7d")
     return money(overview.monthly_projection_usd)
+
+
+def test_the_prompt_caching_section(report_db: str, tmp_path) -> None:
+    """One call of E01 read 6,000 of its 10,000 input tokens from the cache and wrote 1,000:
+    saved 6,000 * (3 - 0.30) + 1,000 * (3 - 3.75) = 15,450 per 1M (claude-sonnet-4's rates)."""
+    from tests.analytics.test_caching import CLAUDE, _usage
+
+    _usage(report_db, dataset.eid(1), CLAUDE, 10_000, 6_000, 1_000)
+    result = run_report(
+        "cost", database_url=report_db, as_of=AS_OF, output_dir=tmp_path, progress=False
+    )
+    assert table_with(result.html_path.read_text(), "Read from cache") == [
+        ["Model", "Input tokens", "Read from cache", "Written to cache", "Cache hit share",
+         "Saved by caching"],
+        [CLAUDE, "10,000", "6,000", "1,000", "60.0%", "$0.02"],  # $0.01545 as money shows
+    ]  # fmt: skip
