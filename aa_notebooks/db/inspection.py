@@ -79,6 +79,7 @@ _FEATURES: dict[tuple[str, str], str] = {
     },
     ("apitokens", "*"): "stored API tokens (the API takes AA_API_TOKEN, or your app's own auth)",
     ("runningexecutions", "*"): "runs in flight (runs are seen once they end)",
+    ("anomalyalertssent", "*"): "anomaly alerts (each anomaly sent once)",
 }
 
 

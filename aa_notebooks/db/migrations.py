@@ -189,3 +189,9 @@ def alert_webhook_delivery(connection: Connection) -> None:
 def reasoning_tokens(connection: Connection) -> None:
     """Token usage keeps the reasoning tokens a call reported (part of its output tokens)."""
     add_column(connection, "tokenusages", "reasoning_tokens")
+
+
+@migration
+def anomaly_alerts(connection: Connection) -> None:
+    """Anomaly alerts remember what they sent, so a scheduled run sends each anomaly once."""
+    Base.metadata.tables["anomalyalertssent"].create(connection, checkfirst=True)

@@ -328,6 +328,20 @@ class BudgetSpendLedger(Base):
     spend_micro_usd: Mapped[int] = mapped_column(BigInteger, nullable=False)
 
 
+class AnomalyAlertSent(Base):
+    """The kit's record of an anomaly already alerted, per channel, so each goes out once."""
+
+    __tablename__ = "anomalyalertssent"
+
+    key: Mapped[str] = mapped_column(String(600), primary_key=True)  # by|group|metric|day
+    day: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    found_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
+    # True once emailed / posted, or when the channel was not configured when it was found
+    # (so that configuring one later does not send every old anomaly).
+    emailed: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    posted: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+
+
 class KitMetadata(Base):
     """Marks a database the kit created (and so may extend); holds the schema version."""
 

@@ -69,3 +69,23 @@ def test_bad_options_are_one_line(
     assert code != 0
     assert message in err
     assert "Traceback" not in err
+
+
+def test_alert_posts_each_anomaly_once(
+    url: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.notify.http_server import http_server
+
+    for name in ("AA_SMTP_HOST", "AA_SMTP_FROM", "AA_BUDGET_ALERT_EMAILS"):
+        monkeypatch.delenv(name, raising=False)
+    with http_server() as server:
+        monkeypatch.setenv("AA_ALERT_WEBHOOKS", f"json:{server.at('/hook')}")
+        code, out, _ = run(capsys, "--db", url, "anomalies", *WINDOW, "--alert")
+        assert (code, out.strip()) == (
+            0, "4 anomalies found; 0 newly emailed, 4 newly posted to webhooks"
+        )  # fmt: skip
+        code, out, _ = run(capsys, "--db", url, "anomalies", *WINDOW, "--alert")
+        assert (code, out.strip()) == (
+            0, "4 anomalies found; 0 newly emailed, 0 newly posted to webhooks"
+        )  # fmt: skip
+        assert len(server.received) == 1

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from aa_notebooks.analytics.choices import ANOMALY_BY, BUCKETS, SORT_COLUMNS, SORT_ORDERS
+from aa_notebooks.budgets.anomaly_alerts import alert_anomalies
 from aa_notebooks.cli.context import CommandContext
 from aa_notebooks.cli.options import (
     Subcommands,
@@ -118,6 +119,13 @@ def register(subcommands: Subcommands) -> list[argparse.ArgumentParser]:
         default=3.5,
         metavar="Z",
         help="flag from this robust z (default 3.5)",
+    )
+    anomalies.add_argument(
+        "--alert",
+        action="store_true",
+        help="email (AA_BUDGET_ALERT_EMAILS via AA_SMTP_*) and post (AA_ALERT_WEBHOOKS) the "
+        "anomalies not sent yet, each once (window default: the last 2 days); exit 1 when a "
+        "channel failed (they are tried again next time)",
     )
 
     export = add("export", run_export, "export executions as CSV or JSON")
@@ -249,7 +257,11 @@ def run_cost_timeseries(args: argparse.Namespace, context: CommandContext) -> An
 
 
 def run_anomalies(args: argparse.Namespace, context: CommandContext) -> Any:
-    """Anomalous days per agent or model."""
+    """Anomalous days per agent or model (with --alert, sent to email and webhooks)."""
+    if args.alert:
+        analytics = context.analytics()
+        window = analytics.window(**window_of(args)) if _window_given(args) else "2d"
+        return alert_anomalies(analytics, window, by=args.by)
     return context.analytics().anomalies(
         by=args.by,
         agent=args.agent,
@@ -275,3 +287,7 @@ def run_export(args: argparse.Namespace, context: CommandContext) -> Any:
 def run_running(args: argparse.Namespace, context: CommandContext) -> Any:
     """`running`: the runs in flight (or their count per agent)."""
     return context.analytics().running(args.agent, by_agent=args.by_agent)
+
+
+def _window_given(args: argparse.Namespace) -> bool:
+    return any(value is not None for value in window_of(args).values())
