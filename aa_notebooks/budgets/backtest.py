@@ -7,8 +7,8 @@ The replay follows the live rules exactly, execution by execution in start order
 - a hard stop refuses an execution when, as it starts, that spend is at or past the threshold
   (`guard`); a refused execution adds nothing, so later ones see the lower spend;
 - each alert level (a percentage of the threshold; 100 is "exceeded") fires when an execution
-  takes the spend to it from below, or when the spend is at or past it and the level has not
-  fired within the window (`alerts`).
+  leaves the spend at or past it and the level has not fired within the window: once per
+  window, however often the spend dips under the level and back as old runs leave the window.
 
 Executions are streamed from the database in start order (a server-side cursor), never loaded
 whole; the replay keeps only the window's (start, cost) pairs and per-day sums. The executions of
@@ -297,13 +297,12 @@ class _Replay:
                 {"id": str(ident), "started_at": started, "agent_name": agent, "cost_usd": cost}
             )
             return
-        before = self.spend
         self._add(started, cost, day)
         for level in self.levels:
             reached = self.level_usd[level]
             last = self.last_fired.get(level)
             quiet = last is None or last < started - self.period
-            if self.spend >= reached and (before < reached or quiet):
+            if self.spend >= reached and quiet:
                 self.last_fired[level] = started
                 self.events.append(
                     {
