@@ -28,7 +28,7 @@ from typing import Any
 
 import altair as alt
 import pandas as pd
-from sqlalchemy import Engine, Select, and_, select
+from sqlalchemy import Engine, Select, String, and_, select, type_coerce
 
 from aa_notebooks.budgets.fields import validated
 from aa_notebooks.budgets.model import Budget
@@ -253,8 +253,9 @@ def _executions_query(
     ]
     if viewer is not None:
         conditions.append(columns.user_id == viewer)
+    ident = type_coerce(columns.id, String())  # parsed only for the few rows reported
     return (
-        select(columns.id, columns.started_at, columns.agent_name, columns.cost_usd)
+        select(ident, columns.started_at, columns.agent_name, columns.cost_usd)
         .where(and_(*conditions))
         .order_by(columns.started_at, columns.id)
     )
@@ -279,10 +280,11 @@ class _Replay:
         self.judged = 0
 
     def run(self, rows: Iterable[Any]) -> None:
-        for row in rows:
-            self.take(row.id, utc(row.started_at), row.agent_name, row.cost_usd or Decimal(0))
+        zero = Decimal(0)
+        for ident, started, agent, cost in rows:
+            self.take(ident, utc(started), agent, cost or zero)
 
-    def take(self, ident: uuid.UUID, started: datetime, agent: str | None, cost: Decimal) -> None:
+    def take(self, ident: object, started: datetime, agent: str | None, cost: Decimal) -> None:
         """One execution, as the live budget would have seen it start and then be recorded."""
         while self.window and self.window[0][0] < started - self.period:
             self.spend -= self.window.popleft()[1]
@@ -294,7 +296,7 @@ class _Replay:
         self.judged += 1
         if self.budget.hard_stop and self.spend >= self.budget.threshold_usd:
             self.refused.append(
-                {"id": str(ident), "started_at": started, "agent_name": agent, "cost_usd": cost}
+                {"id": _text(ident), "started_at": started, "agent_name": agent, "cost_usd": cost}
             )
             return
         self._add(started, cost, day)
@@ -310,7 +312,7 @@ class _Replay:
                         "fired_at": started,
                         "spend_usd": self.spend,
                         "level_usd": reached,
-                        "execution_id": str(ident),
+                        "execution_id": _text(ident),
                     }
                 )
 
@@ -356,6 +358,11 @@ class _Replay:
                 }
             )
         return pd.DataFrame(rows, columns=DAILY_COLUMNS)
+
+
+def _text(ident: object) -> str:
+    """An execution id as text, whether the driver gave a UUID or SQLite's 32 hex digits."""
+    return str(ident if isinstance(ident, uuid.UUID) else uuid.UUID(str(ident)))
 
 
 def _total(sums: Mapping[date, Decimal], days: Iterable[date]) -> Decimal:
