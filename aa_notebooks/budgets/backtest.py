@@ -24,9 +24,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from html import escape
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import altair as alt
 import pandas as pd
 from sqlalchemy import Engine, Select, String, and_, select, type_coerce
 
@@ -37,6 +36,9 @@ from aa_notebooks.budgets.spend import counted, counted_params, target_agent_id
 from aa_notebooks.budgets.window import utc
 from aa_notebooks.errors import InvalidInputError
 from aa_notebooks.formatting import money
+
+if TYPE_CHECKING:
+    import altair as alt
 
 MAX_DAYS = 3660
 """The longest history a backtest replays (ten years)."""
@@ -130,7 +132,9 @@ class BudgetBacktest:
 
     def chart(self) -> alt.LayerChart | alt.FacetChart:
         """The window spend per day as it was and with the budget, the threshold as a rule and
-        each alert that would have fired as a point."""
+        each alert that would have fired as a point (Altair: the `notebook` extra)."""
+        import altair as alt  # here: the base install (agents, the CLI) has no Altair
+
         lines = self.daily.melt(
             id_vars=["day"],
             value_vars=["window_spend_usd", "window_spend_with_budget_usd"],

@@ -73,7 +73,7 @@ async def test_a_gzipped_protobuf_request_becomes_the_run(
     row = connect(db_url).execution(RUN_ID).execution
     assert (row["agent_name"], row["model_name"], row["user_id"]) == ("Weather", "gpt-4o", None)
     assert (row["input_tokens"], row["output_tokens"]) == (2500, 300)
-    assert Decimal(str(row["cost_usd"])) == Decimal("0.00502")
+    assert Decimal(str(row["cost_usd"])) == Decimal("0.00499")  # cache reads at their rate
     assert _counts(db_url) == (1, 4, 2)
 
 

@@ -56,12 +56,14 @@ def _read_lines(process: subprocess.Popen[str], wanted: int, timeout: float) -> 
 
 def test_runs_from_a_thread_and_another_process_appear_once(db_url: str, tmp_path: Path) -> None:
     env = {**os.environ, "AA_DATABASE_URL": db_url}
+    # --since: on a loaded machine the command may take longer to start than the recording
+    # below, whose runs must still each show once (the database is this test's alone).
     tail = subprocess.Popen(
-        [COMMAND, "tail", "--format", "json", "--every", "0.2"],
+        [COMMAND, "tail", "--format", "json", "--every", "0.2", "--since", "10m"],
         env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     try:
-        time.sleep(1.5)  # started and polling
+        time.sleep(1.5)  # usually started and polling by now
         from_thread: list[str] = []
         thread = threading.Thread(
             target=_record, args=(db_url, tmp_path / "a", "here", 4, from_thread)

@@ -61,7 +61,8 @@ def test_check_db_names_missing_parts_and_features(document_db: str) -> None:
     report = check_db(document_db)
     assert report.ok and not report.complete  # the data contract's schema is whole; additions lack
     assert sorted(report.missing_tables) == [
-        "apitokens", "budgetalertevents", "budgetspendledger", "otelstagedspans",
+        "anomalyalertssent", "apitokens", "budgetalertevents", "budgetspendledger",
+        "otelstagedspans",
         "otelstagedtraces", "rollup_dirty_hours", "rollup_executions_day",
         "rollup_executions_hour", "rollup_usage_day", "rollup_usage_hour", "rollup_writing",
         "runningexecutions",
@@ -70,7 +71,7 @@ def test_check_db_names_missing_parts_and_features(document_db: str) -> None:
         "users": ["username", "email"],
         "agentexecutions": ["flow_id"],
         "executiontraces": ["parent_step", "depth"],
-        "tokenusages": ["cache_read_tokens", "cache_write_tokens"],
+        "tokenusages": ["cache_read_tokens", "cache_write_tokens", "reasoning_tokens"],
         "budgetalerts": ["name", "target"],
     }
     text_report = str(report)

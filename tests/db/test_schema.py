@@ -31,7 +31,7 @@ DOCUMENT_COLUMNS = {
 ADDITIONS = {
     "agentexecutions": ["flow_id"],
     "executiontraces": ["parent_step", "depth"],
-    "tokenusages": ["cache_read_tokens", "cache_write_tokens"],
+    "tokenusages": ["cache_read_tokens", "cache_write_tokens", "reasoning_tokens"],
     "budgetalerts": ["name", "target"],
 }
 ENUMS = {

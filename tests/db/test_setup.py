@@ -12,7 +12,8 @@ from aa_notebooks.db.setup import init_db
 def test_init_creates_every_table_once(empty_db_url: str) -> None:
     first = init_db(empty_db_url)
     assert sorted(first.created_tables) == [
-        "aa_notebooks_meta", "agentexecutions", "apitokens", "budgetalertevents",
+        "aa_notebooks_meta", "agentexecutions", "anomalyalertssent", "apitokens",
+        "budgetalertevents",
         "budgetalerts", "budgetspendledger", "executiontraces", "otelstagedspans",
         "otelstagedtraces", "rollup_dirty_hours", "rollup_executions_day",
         "rollup_executions_hour", "rollup_usage_day", "rollup_usage_hour", "rollup_writing",

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 import time
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from aa_notebooks.analytics.filters import parse_status
@@ -20,6 +21,10 @@ from aa_notebooks.db.url import require_database
 from aa_notebooks.errors import InvalidInputError
 
 PREVIEW_CHARS = 60
+
+
+_MINUTES = re.compile(r"(\d{1,6})\s*m(?:in)?")
+"""`10m`, `90min`: minutes (periods elsewhere start at hours)."""
 
 
 def register(subcommands: Subcommands) -> list[argparse.ArgumentParser]:
@@ -48,10 +53,13 @@ def register(subcommands: Subcommands) -> list[argparse.ArgumentParser]:
 
 
 def _since(text: str | None) -> datetime:
-    """The starting mark: now, now minus a period, or an ISO timestamp (UTC if naive)."""
+    """The starting mark: now, now minus minutes (`10m`) or a period (`2h`, `1d`), or an ISO
+    timestamp (UTC if naive)."""
     now = datetime.now(UTC)
     if text is None:
         return now
+    if minutes := _MINUTES.fullmatch(text.strip().lower()):
+        return now - timedelta(minutes=int(minutes.group(1)))
     try:
         moment = datetime.fromisoformat(text)
     except ValueError:
