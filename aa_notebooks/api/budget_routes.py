@@ -1,10 +1,11 @@
 """The data contract's budget endpoints: list and create, update and delete budget alerts.
 
 The body of POST is the data contract's curl body (`threshold_usd`, `period_days`, `alert_type`,
-`alert_at_percentage`, `email_notification`), plus `scope`, `target`, `name`, `is_active` and
-`user_id`; fields left out take the budgets module's defaults, which also validates them. Who may
-see and change which budget is `budget_access`'s rule: a user sees and manages only the user
-budgets of its own user, and a body from a user without scope or user_id makes one of those.
+`alert_at_percentage`, `email_notification`), plus `scope`, `target`, `name`, `is_active`,
+`user_id` and `alert_levels` (more warning percentages, e.g. [50, 90]); fields left out take the
+budgets module's defaults, which also validates them. Who may see and change which budget is
+`budget_access`'s rule: a user sees and manages only the user budgets of its own user, and a body
+from a user without scope or user_id makes one of those.
 """
 
 import uuid
@@ -45,6 +46,7 @@ class BudgetChanges(BaseModel):
     target: str | None = None
     name: str | None = None
     user_id: uuid.UUID | None = None
+    alert_levels: list[int] | None = None
 
 
 class NewBudget(BudgetChanges):

@@ -43,9 +43,12 @@ def spend_percent(event: AlertEvent) -> Decimal:
 
 
 def reached_words(event: AlertEvent) -> str:
-    """What the budget did: "reached 85%" or "exceeded its threshold"."""
+    """What the budget did: "reached 50%" (the level the event is about; the spend's percent
+    for an event recorded before levels) or "exceeded its threshold"."""
     if event.kind is AlertKind.exceeded:
         return "exceeded its threshold"
+    if event.level_pct is not None:
+        return f"reached {event.level_pct}%"
     return f"reached {spend_percent(event):.0f}%"
 
 

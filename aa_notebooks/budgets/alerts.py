@@ -1,20 +1,19 @@
-"""Alert events: when a budget's spend reaches its alert percentage or its threshold.
+"""Alert events: when a budget's spend reaches one of its alert levels.
 
-A budget has two levels: warning at threshold * alert_at_percentage / 100 (none when that is
-100) and exceeded at the threshold. An event of a kind is recorded when the spend is at or above
-its level and either
+A budget's levels are percentages of its threshold (`Budget.levels`: its extra alert_levels,
+alert_at_percentage, and 100). 100 is "exceeded", the others are "warning". An event for a level
+is recorded when the spend is at or above it and no event for that level, at the budget's current
+threshold, fired within the current rolling window (fired_at >= now - period_days): each level
+fires once per window, however often the spend dips under it and back as old executions leave the
+window. A new event needs a whole period to pass with no event for the level, or the threshold to
+change. The rule also catches levels reached without a write (a lowered threshold, a budget
+created over its level), the first time the budget is evaluated. Budget backtests replay the
+same rule.
 
-- this write took the spend there from below (a crossing), or
-- no event of that kind, for the budget's current threshold, fired within the current rolling
-  window (fired_at >= now - period_days).
-
-So a crossing records exactly one event; writes while the spend stays above record none; a new
-event needs the spend to fall back below and cross again, or a whole period to pass with the
-spend still above, or the threshold to change. The second rule also catches levels reached
-without a crossing write (a lowered threshold, a budget created over its level).
+Events recorded before levels existed carry no level: they stand for every level of their kind.
 
 Callers hold the budget's row lock (`load_budgets(lock=True)`, or SQLite's write lock), so two
-writers never both see the same crossing.
+writers never both record the same level.
 """
 
 from __future__ import annotations
@@ -25,7 +24,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, or_, select
 
 from aa_notebooks.budgets.model import Budget
 from aa_notebooks.budgets.window import SpendWindow
@@ -54,6 +53,7 @@ class AlertEvent:
     window_start: datetime
     fired_at: datetime
     notified: bool
+    level_pct: int | None
 
 
 @dataclass(frozen=True)
@@ -65,79 +65,88 @@ class AlertNotice:
     spend_usd: Decimal
     threshold_usd: Decimal
     fired_at: datetime
+    level_pct: int | None = None
 
     @classmethod
     def of(cls, budget: Budget, event: AlertEvent) -> AlertNotice:
-        return cls(budget.label, event.kind, event.spend_usd, event.threshold_usd, event.fired_at)
+        return cls(
+            budget.label,
+            event.kind,
+            event.spend_usd,
+            event.threshold_usd,
+            event.fired_at,
+            event.level_pct,
+        )
 
     def __str__(self) -> str:
         spend, threshold = money(self.spend_usd), money(self.threshold_usd)
+        if self.kind is AlertKind.warning and self.level_pct is not None:
+            return f"{self.budget}: warning at {self.level_pct}%, {spend} of {threshold}"
         return f"{self.budget}: {self.kind.value}, {spend} of {threshold}"
 
 
-def levels(budget: Budget) -> list[tuple[AlertKind, Decimal]]:
-    """The spend at which each kind of event fires."""
-    found = [(AlertKind.exceeded, budget.threshold_usd)]
-    if budget.alert_at_percentage < 100:
-        found.insert(
-            0, (AlertKind.warning, budget.threshold_usd * budget.alert_at_percentage / 100)
-        )
-    return found
+def kind_of(percent: int) -> AlertKind:
+    """The kind of event a level fires: "exceeded" at 100%, "warning" below."""
+    return AlertKind.exceeded if percent >= 100 else AlertKind.warning
+
+
+def levels(budget: Budget) -> list[tuple[int, Decimal]]:
+    """(percent, spend at which it fires) for each of the budget's levels, lowest first."""
+    return [(percent, budget.threshold_usd * percent / 100) for percent in budget.levels]
 
 
 def record_alerts(
-    connection: Connection, budget: Budget, window: SpendWindow, spend: Decimal, added: Decimal
+    connection: Connection, budget: Budget, window: SpendWindow, spend: Decimal
 ) -> int:
-    """Record the events due now that spend is `spend` after a write that `added` to it.
-
-    Evaluation passes added=0: it sees no crossing, only levels held without a recent event.
-    Returns how many events were recorded (not yet notified).
-    """
-    return len(record_due_alerts(connection, budget, window, spend, added))
+    """Record the events due now that the window's spend is `spend`; how many were recorded
+    (not yet notified)."""
+    return len(record_due_alerts(connection, budget, window, spend))
 
 
 def record_due_alerts(
-    connection: Connection, budget: Budget, window: SpendWindow, spend: Decimal, added: Decimal
+    connection: Connection, budget: Budget, window: SpendWindow, spend: Decimal
 ) -> list[AlertEvent]:
     """`record_alerts`, returning the events it recorded."""
     recorded = []
-    for kind, level in levels(budget):
-        if spend < level:
+    for percent, level in levels(budget):
+        if spend < level or fired_in_window(connection, budget, percent, window):
             continue
-        if spend - added < level or not fired_in_window(connection, budget, kind, window):
-            event = AlertEvent(
-                id=uuid.uuid4(),
-                budget_id=budget.id,
-                kind=kind,
-                spend_usd=spend,
-                threshold_usd=budget.threshold_usd,
-                window_start=window.start,
-                fired_at=window.end,
-                notified=False,
-            )
-            connection.execute(EVENTS.insert().values(**{**asdict(event), "kind": kind.value}))
-            recorded.append(event)
+        kind = kind_of(percent)
+        event = AlertEvent(
+            id=uuid.uuid4(),
+            budget_id=budget.id,
+            kind=kind,
+            spend_usd=spend,
+            threshold_usd=budget.threshold_usd,
+            window_start=window.start,
+            fired_at=window.end,
+            notified=False,
+            level_pct=percent,
+        )
+        connection.execute(EVENTS.insert().values(**{**asdict(event), "kind": kind.value}))
+        recorded.append(event)
     return recorded
 
 
 def alerts_due(connection: Connection, budget: Budget, window: SpendWindow, spend: Decimal) -> int:
     """How many events an evaluation at `spend` would record now (read only): the levels held
-    with no event of their kind in the window."""
+    with no event for them in the window."""
     return sum(
-        spend >= level and not fired_in_window(connection, budget, kind, window)
-        for kind, level in levels(budget)
+        spend >= level and not fired_in_window(connection, budget, percent, window)
+        for percent, level in levels(budget)
     )
 
 
 def fired_in_window(
-    connection: Connection, budget: Budget, kind: AlertKind, window: SpendWindow
+    connection: Connection, budget: Budget, percent: int, window: SpendWindow
 ) -> bool:
-    """Whether an event of this kind fired for the budget's threshold within the window."""
+    """Whether an event for this level fired for the budget's threshold within the window."""
     query = (
         select(EVENTS.c.id)
         .where(
             EVENTS.c.budget_id == budget.id,
-            EVENTS.c.kind == kind.value,
+            EVENTS.c.kind == kind_of(percent).value,
+            or_(EVENTS.c.level_pct == percent, EVENTS.c.level_pct.is_(None)),
             EVENTS.c.threshold_usd == budget.threshold_usd,
             EVENTS.c.fired_at >= window.start,
         )

@@ -79,6 +79,11 @@ class Capabilities:
                 "this database has no budgetalerts.name column (a GenAI AgentOS database): "
                 "leave out name; the budget is shown by its id"
             )
+        if budget.alert_levels and "alert_levels" not in self.budget_columns:
+            raise SchemaError(
+                "this database has no budgetalerts.alert_levels column (a GenAI AgentOS "
+                "database): leave out alert_levels and warn at alert_at_percentage"
+            )
 
 
 def capabilities(bind: Engine | Connection) -> Capabilities:

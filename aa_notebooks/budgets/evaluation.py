@@ -17,7 +17,6 @@ import uuid
 from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal
 from html import escape
 
 import pandas as pd
@@ -216,7 +215,7 @@ def _evaluate(
         )
         events = []
         if caps.has_events:
-            events = record_due_alerts(connection, budget, window, spend, Decimal(0))
+            events = record_due_alerts(connection, budget, window, spend)
     notices = [AlertNotice.of(budget, event) for event in events]
     return assess(budget, spend, now), notices, ledger_agrees
 

@@ -65,6 +65,7 @@ def validated(fields: Mapping[str, Any], current_spend: Decimal) -> Budget:
     values = record.model_dump()
     values["target"] = canonical_target(record.scope, record.target)
     values["threshold_usd"] = cents(record.threshold_usd)
+    values["alert_levels"] = tuple(sorted(set(record.alert_levels or ())))
     return Budget(**values)
 
 

@@ -37,7 +37,8 @@ DAILY_COLUMNS = (
     "budget_id", "name", "day", "spend_usd", "cumulative_usd", "threshold_usd", "alert_level_usd",
 )  # fmt: skip
 EVENT_COLUMNS = (
-    "fired_at", "budget_id", "name", "scope", "target", "kind", "spend_usd", "threshold_usd",
+    "fired_at", "budget_id", "name", "scope", "target", "kind", "level_pct", "spend_usd",
+    "threshold_usd",
     "notified",
 )  # fmt: skip
 
@@ -94,13 +95,21 @@ def budget_alert_events(
             BUDGETS.c.scope,
             _budget_column(caps, "target"),
             EVENTS.c.kind,
+            EVENTS.c.level_pct,
             EVENTS.c.spend_usd,
             EVENTS.c.threshold_usd,
             EVENTS.c.notified,
         )
         .join_from(EVENTS, BUDGETS, BUDGETS.c.id == EVENTS.c.budget_id)
         .where(fired >= lower, fired < upper)
-        .order_by(fired.desc(), EVENTS.c.kind, name.is_(None), name, EVENTS.c.budget_id)
+        .order_by(
+            fired.desc(),
+            EVENTS.c.kind,
+            EVENTS.c.level_pct.desc(),
+            name.is_(None),
+            name,
+            EVENTS.c.budget_id,
+        )
     )
     if user_id is not None:
         query = query.where(BUDGETS.c.user_id == parse_uuid(user_id, "user_id"))
@@ -121,7 +130,7 @@ def _daily(
     where = [counted(budget.scope, params["agent_id"] is not None)]
     spend = dialect.money_sum(EXECUTIONS.c.cost_usd).label("spend")
     days = periods.Window(window.start, window.end, True, f"{budget.period_days}d")
-    level = budget.threshold_usd * budget.alert_at_percentage / 100
+    level = budget.threshold_usd * budget.levels[0] / 100
     cumulative, records = Decimal(0), []
     for query in per_bucket(days, "day", [spend], where):
         for row in connection.execute(query, params):

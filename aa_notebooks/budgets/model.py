@@ -41,6 +41,13 @@ class Budget:
     is_active: bool
     email_notification: bool
     current_spend_usd: Decimal
+    alert_levels: tuple[int, ...] = ()
+
+    @property
+    def levels(self) -> tuple[int, ...]:
+        """The percentages of the threshold at which alerts fire, lowest first: the extra
+        `alert_levels`, `alert_at_percentage` and 100 (the threshold itself)."""
+        return tuple(sorted({*self.alert_levels, self.alert_at_percentage, 100}))
 
     @property
     def label(self) -> str:
@@ -76,12 +83,23 @@ class Budget:
         for name, default in ROW_DEFAULTS.items():
             if values[name] is None:
                 values[name] = default
+        values["alert_levels"] = parse_levels(values["alert_levels"])
         values["scope"] = BudgetScope(values["scope"])
         values["alert_type"] = BudgetAlertType(values["alert_type"])
         return cls(**values)
 
 
 BUDGET_FIELDS = tuple(f.name for f in fields(Budget))
+
+
+def parse_levels(text: str | None) -> tuple[int, ...]:
+    """Stored alert levels ("50,90") as numbers; none for NULL or an empty text."""
+    return tuple(int(part) for part in (text or "").split(",") if part.strip())
+
+
+def levels_text(levels: tuple[int, ...]) -> str | None:
+    """Alert levels as stored: "50,90"; NULL for none."""
+    return ",".join(map(str, levels)) or None
 
 
 def budgets_frame(budgets: list[Budget]) -> pd.DataFrame:
@@ -94,6 +112,7 @@ def budgets_frame(budgets: list[Budget]) -> pd.DataFrame:
         row["scope"], row["alert_type"] = row["scope"].value, row["alert_type"].value
         row["threshold_usd"] = float(row["threshold_usd"])
         row["current_spend_usd"] = float(row["current_spend_usd"])
+        row["alert_levels"] = list(row["alert_levels"])
     return pd.DataFrame(rows, columns=list(BUDGET_FIELDS))
 
 
@@ -103,6 +122,8 @@ def _readable(name: str, value: Any) -> str:
         return ""
     if isinstance(value, bool):
         return str(value).lower()
+    if isinstance(value, tuple):
+        return levels_text(value) or ""
     if isinstance(value, enum.Enum):
         return str(value.value)
     if name.endswith("_usd"):

@@ -67,7 +67,7 @@ def apply_spend(
         if cost:
             read = ledger_spend if from_ledger else exact_spend
             spend = read(connection, budget, window)
-            recorded += record_alerts(connection, budget, window, spend, cost)
+            recorded += record_alerts(connection, budget, window, spend)
     return recorded
 
 

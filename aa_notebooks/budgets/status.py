@@ -1,7 +1,8 @@
 """A budget's state from its spend: percent used, ok / warning / exceeded, burn rate, projection.
 
-- status: "exceeded" when spend >= threshold; "warning" when spend >= threshold *
-  alert_at_percentage / 100; else "ok" ("unavailable" when this database cannot evaluate it).
+- status: "exceeded" when spend >= threshold; "warning" when spend reaches the budget's lowest
+  alert level (threshold * percent / 100: alert_at_percentage unless lower levels are set);
+  else "ok" ("unavailable" when this database cannot evaluate it).
 - daily burn rate: the window's average, spend / period_days.
 - projected exhaustion: when the threshold is reached if spending goes on at that rate, a
   straight line from now that ignores spend leaving the window: now + remaining / rate. It is now
@@ -30,7 +31,7 @@ SECONDS_PER_DAY = 86_400
 NO_BUDGETS = "(no active budgets)"
 STATUS_COLUMNS = [
     "id", "name", "scope", "target", "user_id", "alert_type", "threshold_usd",
-    "alert_at_percentage", "period_days", "window_start", "window_end", "spend_usd",
+    "alert_at_percentage", "alert_levels", "period_days", "window_start", "window_end", "spend_usd",
     "percent_used", "status", "remaining_usd", "daily_burn_usd", "projected_exhaustion",
     "blocking", "reason",
 ]  # fmt: skip
@@ -76,6 +77,7 @@ class BudgetStatus:
             "alert_type": budget.alert_type.value,
             "threshold_usd": float(budget.threshold_usd),
             "alert_at_percentage": budget.alert_at_percentage,
+            "alert_levels": list(budget.levels),
             "period_days": budget.period_days,
             "window_start": self.window.start,
             "window_end": self.window.end,
@@ -143,7 +145,7 @@ def assess(budget: Budget, spend: Decimal, now: datetime) -> BudgetStatus:
     threshold, days = budget.threshold_usd, budget.period_days
     if spend >= threshold:
         status = Status.exceeded
-    elif spend * 100 >= threshold * budget.alert_at_percentage:
+    elif spend * 100 >= threshold * budget.levels[0]:
         status = Status.warning
     else:
         status = Status.ok

@@ -11,7 +11,7 @@ from sqlalchemy import ColumnElement, Connection, Select, and_, select
 
 from aa_notebooks.budgets.capabilities import Capabilities
 from aa_notebooks.budgets.fields import parse_uuid
-from aa_notebooks.budgets.model import BUDGET_FIELDS, Budget
+from aa_notebooks.budgets.model import BUDGET_FIELDS, Budget, levels_text
 from aa_notebooks.budgets.scope import BUDGETS
 from aa_notebooks.db.schema import User, table_of
 
@@ -62,6 +62,7 @@ def budgets_query(
 def budget_values(budget: Budget, capabilities: Capabilities) -> dict[str, Any]:
     """The row to write for a budget, without the columns the database lacks."""
     values = {name: getattr(budget, name) for name in BUDGET_FIELDS}
+    values["alert_levels"] = levels_text(budget.alert_levels)
     return {name: value for name, value in values.items() if name in capabilities.budget_columns}
 
 

@@ -58,6 +58,7 @@ _FEATURES: dict[tuple[str, str], str] = {
     ("agentexecutions", "flow_id"): "flow-scoped budgets",
     ("budgetalerts", "name"): "budget names (budgets are shown by id)",
     ("budgetalerts", "target"): "agent- and flow-scoped budgets",
+    ("budgetalerts", "alert_levels"): "several warning levels per budget (one still works)",
     ("users", "*"): "user names in results (user ids still work)",
     ("users", "username"): "user names in results (user ids still work)",
     ("users", "email"): "user email addresses in results",

@@ -195,3 +195,11 @@ def reasoning_tokens(connection: Connection) -> None:
 def anomaly_alerts(connection: Connection) -> None:
     """Anomaly alerts remember what they sent, so a scheduled run sends each anomaly once."""
     Base.metadata.tables["anomalyalertssent"].create(connection, checkfirst=True)
+
+
+@migration
+def budget_alert_levels(connection: Connection) -> None:
+    """A budget may warn at several levels (50/80/100%); each event records the level it is
+    about, so that each level fires once per window."""
+    add_column(connection, "budgetalerts", "alert_levels")
+    add_column(connection, "budgetalertevents", "level_pct")

@@ -19,6 +19,7 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
+    field_serializer,
     field_validator,
     model_validator,
 )
@@ -133,6 +134,20 @@ class BudgetAlertCreate(_Record):
     current_spend_usd: Annotated[Decimal, Field(ge=0)] = Decimal(0)
     name: str | None = None
     target: str | None = None
+    alert_levels: tuple[Annotated[int, Field(ge=1, le=100)], ...] | None = None
+
+    @field_validator("alert_levels", mode="before")
+    @classmethod
+    def _levels_from_text(cls, value: Any) -> Any:
+        """Levels as the command line and the database give them: "50,90"."""
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()] or None
+        return value or None
+
+    @field_serializer("alert_levels")
+    def _levels_as_text(self, levels: tuple[int, ...] | None) -> str | None:
+        """Levels as the column stores them: "50,90"."""
+        return ",".join(map(str, sorted(set(levels)))) if levels else None
 
     @model_validator(mode="after")
     def _target_fits_scope(self) -> Self:

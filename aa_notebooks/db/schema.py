@@ -290,9 +290,11 @@ class BudgetAlert(Base):
     current_spend_usd: Mapped[Decimal | None] = mapped_column(
         Numeric(10, 2), default=Decimal(0), server_default="0"
     )
-    # Additions: a readable name, and the agent (id or name) or flow an agent/flow budget watches.
+    # Additions: a readable name, the agent (id or name) or flow an agent/flow budget watches,
+    # and more warning levels than alert_at_percentage ("50,90": percents, comma-separated).
     name: Mapped[str | None] = mapped_column(String)
     target: Mapped[str | None] = mapped_column(String)
+    alert_levels: Mapped[str | None] = mapped_column(String(64))
 
 
 class BudgetAlertEvent(Base):
@@ -305,6 +307,8 @@ class BudgetAlertEvent(Base):
         Uuid, ForeignKey("budgetalerts.id", ondelete="CASCADE"), nullable=False
     )
     kind: Mapped[str] = mapped_column(String(16), nullable=False)  # "warning" or "exceeded"
+    # The level reached, in percent of the threshold (NULL in events recorded before levels).
+    level_pct: Mapped[int | None] = mapped_column(Integer)
     spend_usd: Mapped[Decimal] = mapped_column(Numeric(12, 6), nullable=False)
     threshold_usd: Mapped[Decimal] = mapped_column(Numeric(10, 2), nullable=False)
     window_start: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)

@@ -149,6 +149,7 @@ class BudgetReport:
                 user_id=_given(budget["user_id"]),
                 alert_type=budget["alert_type"],
                 alert_at_percentage=int(budget["alert_at_percentage"]),
+                levels=_levels(budget),
                 days=days,
             )
             summary = replay.to_frame().iloc[0]
@@ -259,3 +260,8 @@ def _burn_down_chart(daily: pd.DataFrame) -> alt.FacetChart:
         .properties(title="Spend in each budget's window (amber: alert level, red: threshold)")
     )
     return chart
+
+
+def _levels(budget: dict[str, Any]) -> list[int]:
+    """A budget row's alert levels, as it fires them: its extra levels and alert_at_percentage."""
+    return [*budget["alert_levels"], int(budget["alert_at_percentage"])]

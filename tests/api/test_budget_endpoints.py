@@ -74,3 +74,12 @@ async def test_a_scoped_user_owns_and_sees_only_its_budgets(
     refused = await scoped_client.post(f"{API}/budgets", json=given_away, headers=alice)
     assert refused.status_code == 403
     assert (await scoped_client.delete(path, headers=alice)).status_code == 204
+
+
+async def test_several_alert_levels(client: httpx.AsyncClient) -> None:
+    created = await client.post(f"{API}/budgets", json={**DOCUMENT_BODY, "alert_levels": [90, 50]})
+    assert created.status_code == 201 and created.json()["alert_levels"] == [50, 90]
+    listed = (await client.get(f"{API}/budgets")).json()["items"]
+    assert [b["alert_levels"] for b in listed] == [[50, 90]]
+    bad = await client.post(f"{API}/budgets", json={**DOCUMENT_BODY, "alert_levels": [120]})
+    assert bad.status_code == 422 and "alert_levels" in bad.json()["detail"]

@@ -183,13 +183,13 @@ def test_alert_events_from_real_crossings(db_url: str) -> None:
     assert list(frame.columns) == list(EVENT_COLUMNS)
     assert frame.to_dict("records") == [
         {"fired_at": pd.Timestamp(hour_ago), "budget_id": bob.id, "name": "bob",
-         "scope": "user", "target": None, "kind": "exceeded", "spend_usd": 2.0,
+         "scope": "user", "target": None, "kind": "exceeded", "level_pct": 100, "spend_usd": 2.0,
          "threshold_usd": 1.0, "notified": False},
         {"fired_at": pd.Timestamp(hour_ago), "budget_id": org.id, "name": "org",
-         "scope": "global", "target": None, "kind": "exceeded", "spend_usd": 11.0,
+         "scope": "global", "target": None, "kind": "exceeded", "level_pct": 100, "spend_usd": 11.0,
          "threshold_usd": 10.0, "notified": False},
         {"fired_at": pd.Timestamp(yesterday), "budget_id": org.id, "name": "org",
-         "scope": "global", "target": None, "kind": "warning", "spend_usd": 9.0,
+         "scope": "global", "target": None, "kind": "warning", "level_pct": 80, "spend_usd": 9.0,
          "threshold_usd": 10.0, "notified": False},
     ]  # fmt: skip
     assert str(frame["fired_at"].dt.tz) == "UTC"

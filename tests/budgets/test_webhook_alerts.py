@@ -112,7 +112,7 @@ def test_a_crossing_posts_the_slack_and_the_generic_body(db_url: str, webhook: H
         "summary": "Budget org reached 80%: $8.00 of $10.00",
         "budget": {"id": str(budget.id), "name": "org", "scope": "global", "target": None,
                    "user_id": None, "alert_type": "hard_stop", "alert_at_percentage": 80,
-                   "period_days": 30},
+                   "alert_levels": [80, 100], "period_days": 30},
         "threshold_percent": 80,
         "spend_usd": "8.000000",
         "limit_usd": "10.000000",

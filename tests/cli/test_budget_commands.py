@@ -60,7 +60,8 @@ def test_list_as_json(db_url: str, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, err = run(capsys, "--db", db_url, "budgets", "list", "--format", "json")
     assert (code, err) == (0, "")
     common = {"user_id": None, "alert_at_percentage": 80, "is_active": True,
-              "email_notification": True, "current_spend_usd": 0.0}  # fmt: skip
+              "email_notification": True, "current_spend_usd": 0.0,
+              "alert_levels": []}  # fmt: skip
     assert json.loads(out) == [
         {"id": ORG, "name": "org", "scope": "global", "target": None, "threshold_usd": 100.0,
          "period_days": 30, "alert_type": "warning", **common},
@@ -78,13 +79,13 @@ def test_list_table_leaves_a_missing_target_blank(
     assert out.splitlines() == [
         "                                  id       name  scope     target user_id threshold_usd"
         "  period_days alert_type  alert_at_percentage  is_active  email_notification"
-        " current_spend_usd",
+        " current_spend_usd alert_levels",
         "00000000-0000-4000-8000-00000000000a        org global                          $100.00"
         "           30    warning                   80       True                True"
-        "             $0.00",
+        "             $0.00           []",
         "00000000-0000-4000-8000-00000000000b researcher  agent researcher                $12.50"
         "            7  hard_stop                   80       True                True"
-        "             $0.00",
+        "             $0.00           []",
     ]
     assert "NaN" not in out and "None" not in out
 
@@ -94,7 +95,7 @@ def record_lines(budget_id: str, **changed: str) -> list[str]:
     values = {"id": budget_id, "name": "org", "scope": "global", "target": "", "user_id": "",
               "threshold_usd": "$100.00", "period_days": "30", "alert_type": "warning",
               "alert_at_percentage": "80", "is_active": "true", "email_notification": "true",
-              "current_spend_usd": "$0.00", **changed}  # fmt: skip
+              "current_spend_usd": "$0.00", "alert_levels": "", **changed}  # fmt: skip
     return [f"{name:<19}  {value}".rstrip() for name, value in values.items()]
 
 
@@ -125,7 +126,7 @@ def test_create_and_update_as_json(db_url: str, capsys: pytest.CaptureFixture[st
         "id": created["id"], "name": "bot", "scope": "agent", "target": "researcher",
         "user_id": None, "threshold_usd": "5.00", "period_days": 30, "alert_type": "hard_stop",
         "alert_at_percentage": 80, "is_active": True, "email_notification": True,
-        "current_spend_usd": "0.00",
+        "current_spend_usd": "0.00", "alert_levels": [],
     }  # fmt: skip
     code, out, _ = run(capsys, "--db", db_url, "budgets", "update", created["id"],
                        "--name", "bot2", "--format", "json")  # fmt: skip
@@ -176,16 +177,16 @@ def test_evaluate_writes_and_emails_what_is_due(
     assert out.splitlines() == [
         "evaluated 3 budgets: 2 exceeded, 1 ok; spend written back",
         "fired 2 alerts:",
-        "  org: warning, $120.00 of $100.00",
+        "  org: warning at 80%, $120.00 of $100.00",
         "  org: exceeded, $120.00 of $100.00",
         "emailed 3 alerts to o***@example.com, c***@example.com:",
         "  small: exceeded, $90.00 of $10.00",
-        "  org: warning, $120.00 of $100.00",
+        "  org: warning at 80%, $120.00 of $100.00",
         "  org: exceeded, $120.00 of $100.00",
     ]
     assert [m["Subject"] for m in inbox.messages] == [
         "Budget 'small' exceeded its threshold: $90.00 of $10.00",
-        "Budget 'org' reached 120%: $120.00 of $100.00",
+        "Budget 'org' reached 80%: $120.00 of $100.00",
         "Budget 'org' exceeded its threshold: $120.00 of $100.00",
     ]
     assert inbox.envelopes == [["ops@example.com", "cfo@example.com"]] * 3
@@ -207,7 +208,7 @@ def test_evaluate_without_email_settings_warns_and_exits_1(
     assert out.splitlines() == [
         "evaluated 3 budgets: 2 exceeded, 1 ok; spend written back",
         "fired 2 alerts:",
-        "  org: warning, $120.00 of $100.00",
+        "  org: warning at 80%, $120.00 of $100.00",
         "  org: exceeded, $120.00 of $100.00",
         NO_EMAIL_SETTINGS_WARNING,
     ]

@@ -72,7 +72,7 @@ def test_check_db_names_missing_parts_and_features(document_db: str) -> None:
         "agentexecutions": ["flow_id"],
         "executiontraces": ["parent_step", "depth"],
         "tokenusages": ["cache_read_tokens", "cache_write_tokens", "reasoning_tokens"],
-        "budgetalerts": ["name", "target"],
+        "budgetalerts": ["name", "target", "alert_levels"],
     }
     text_report = str(report)
     assert "missing column agentexecutions.flow_id" in text_report

@@ -32,7 +32,7 @@ ADDITIONS = {
     "agentexecutions": ["flow_id"],
     "executiontraces": ["parent_step", "depth"],
     "tokenusages": ["cache_read_tokens", "cache_write_tokens", "reasoning_tokens"],
-    "budgetalerts": ["name", "target"],
+    "budgetalerts": ["name", "target", "alert_levels"],
 }
 ENUMS = {
     "executionstatus": ["success", "failure", "timeout"],

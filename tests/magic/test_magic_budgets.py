@@ -44,11 +44,11 @@ def test_evaluate_writes_and_says_what_it_did(shell: InteractiveShell, db_url: s
     evaluation = shell.run_line_magic("agent_analytics", "budgets evaluate -o done")
     assert isinstance(evaluation, Evaluation) and shell.user_ns["done"] is evaluation
     assert [str(notice) for notice in evaluation.fired] == [
-        "org: warning, $120.00 of $100.00",
+        "org: warning at 80%, $120.00 of $100.00",
         "org: exceeded, $120.00 of $100.00",
     ]
     assert not evaluation.ok and evaluation.problem == NO_EMAIL_SETTINGS_WARNING
     assert [kind for kind, _, _ in events(db_url)] == ["exceeded", "warning", "exceeded"]
     html = shell.display_formatter.format(evaluation)[0]["text/html"]
     assert escape(NO_EMAIL_SETTINGS_WARNING) in html
-    assert "fired 2 alerts:<br>&nbsp;&nbsp;org: warning, $120.00 of $100.00" in html
+    assert "fired 2 alerts:<br>&nbsp;&nbsp;org: warning at 80%, $120.00 of $100.00" in html

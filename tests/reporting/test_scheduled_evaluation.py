@@ -51,7 +51,7 @@ def test_a_schedule_evaluates_budgets_and_emails_the_alerts(
     assert result.ok and "schedule alerts: budgets evaluation done" in caplog.messages
     assert sorted(m["Subject"] for m in inbox.messages) == [
         "Budget 'org' exceeded its threshold: $120.00 of $100.00",
-        "Budget 'org' reached 120%: $120.00 of $100.00",
+        "Budget 'org' reached 80%: $120.00 of $100.00",
         "Budget 'small' exceeded its threshold: $90.00 of $10.00",
     ]
     assert [notified for _, _, notified in events(db_url)] == [True, True, True]

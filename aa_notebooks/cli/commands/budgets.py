@@ -71,7 +71,11 @@ def register(subcommands: Subcommands) -> list[argparse.ArgumentParser]:
     budgets.add_argument("--active", dest="is_active", type=_flag, metavar="true|false")
     budgets.add_argument("--budget-user", dest="budget_user_id", help="owner (user budgets)")
     budgets.add_argument(
-        "--levels", type=_levels, metavar="PCT,PCT", help="backtest: alert levels, e.g. 50,80,100"
+        "--levels",
+        type=_levels,
+        metavar="PCT,PCT",
+        help="alert levels in percent of the threshold, e.g. 50,80,100 (each fires once per "
+        "window; alert-at-percentage and 100 are always levels)",
     )
     budgets.add_argument(
         "--days", type=positive_int, default=90, help="backtest: days of history (default 90)"
@@ -86,6 +90,8 @@ def _fields(args: argparse.Namespace) -> dict[str, Any]:
     fields = {n: getattr(args, n) for n in names if getattr(args, n) is not None}
     if args.budget_user_id:
         fields["user_id"] = args.budget_user_id
+    if args.levels is not None:
+        fields["alert_levels"] = args.levels
     return fields
 
 
@@ -115,10 +121,6 @@ def _backtest(budgets: BudgetClient, args: argparse.Namespace) -> BudgetBacktest
     if args.threshold_usd is None:
         raise InvalidInputError("`budgets backtest` needs --threshold-usd")
     fields = _fields(args)
-    for unused in ("name", "email_notification", "is_active"):
+    for unused in ("name", "email_notification", "is_active", "alert_levels"):
         fields.pop(unused, None)
-    return budgets.backtest(
-        **fields,
-        levels=args.levels,
-        days=args.days,
-    )
+    return budgets.backtest(**fields, levels=args.levels, days=args.days)
