@@ -68,6 +68,8 @@ _FEATURES: dict[tuple[str, str], str] = {
     ("tokenusages", "cache_read_tokens"): "prompt-cache token counts and what caching saved",
     ("tokenusages", "cache_write_tokens"): "prompt-cache token counts and what caching saved",
     ("tokenusages", "reasoning_tokens"): "reasoning token counts",
+    ("tokenusages", "price_source"): "which price costed each usage row (repricing still works)",
+    ("tokenusages", "price_date"): "which price costed each usage row (repricing still works)",
     ("otelstagedspans", "*"): "OTLP ingest of traces that arrive in pieces (whole ones still work)",
     (
         "otelstagedtraces",

@@ -203,3 +203,10 @@ def budget_alert_levels(connection: Connection) -> None:
     about, so that each level fires once per window."""
     add_column(connection, "budgetalerts", "alert_levels")
     add_column(connection, "budgetalertevents", "level_pct")
+
+
+@migration
+def usage_price_provenance(connection: Connection) -> None:
+    """Token usage records which price (table version, effective date) costed each row."""
+    add_column(connection, "tokenusages", "price_source")
+    add_column(connection, "tokenusages", "price_date")

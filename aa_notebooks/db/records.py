@@ -115,6 +115,11 @@ class TokenUsageCreate(_Record):
     output_tokens: Count
     cost_usd: Money
     step_number: Count | None = None
+    cache_read_tokens: Count | None = None
+    cache_write_tokens: Count | None = None
+    reasoning_tokens: Count | None = None
+    price_source: Annotated[str, Field(max_length=64)] | None = None
+    price_date: Annotated[str, Field(max_length=10)] | None = None
 
 
 class BudgetAlertCreate(_Record):

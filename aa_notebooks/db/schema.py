@@ -250,6 +250,10 @@ class TokenUsage(Base):
     cache_read_tokens: Mapped[int | None] = mapped_column(Integer)
     cache_write_tokens: Mapped[int | None] = mapped_column(Integer)
     reasoning_tokens: Mapped[int | None] = mapped_column(Integer)
+    # Which price made cost_usd: the price table's version ("genai-prices 0.2.3", "price file
+    # prices.toml") and the day that price took effect (ISO text); NULL when unpriced or unknown.
+    price_source: Mapped[str | None] = mapped_column(String(64))
+    price_date: Mapped[str | None] = mapped_column(String(10))
 
     __table_args__ = (
         # Covering: cost by model reads each execution's usage rows from the index alone (the

@@ -32,7 +32,7 @@ from aa_notebooks.errors import InvalidInputError
 from aa_notebooks.otel import conventions as c
 from aa_notebooks.otel.conventions import Role
 from aa_notebooks.otel.spans import Span
-from aa_notebooks.pricing import calculate_cost
+from aa_notebooks.pricing import priced_cost
 from aa_notebooks.tracking.ids import session_uuid
 from aa_notebooks.tracking.record import ExecutionRecord, Row
 
@@ -279,7 +279,7 @@ class _Execution:
                 "model": _clean(model, 200),
                 "input_tokens": input_tokens or 0,
                 "output_tokens": output_tokens or 0,
-                "cost_usd": _priced(
+                **_priced(
                     model, input_tokens or 0, output_tokens or 0, read, write, reasoning,
                     _time(span.start_ns),
                 ),
@@ -450,16 +450,18 @@ def _priced(
     write: int | None,
     reasoning: int | None,
     at: datetime,
-) -> Decimal:
-    """The call's cost with its cache tokens at the cache rates; counts that do not fit in the
-    totals (a span that counts them apart, or wrongly) are priced as plain input instead."""
+) -> dict[str, Any]:
+    """The call's cost (with its cache tokens at the cache rates) and the price's provenance, as
+    usage columns; counts that do not fit in the totals (a span that counts them apart, or
+    wrongly) are priced as plain input instead."""
     try:
-        return calculate_cost(
+        priced = priced_cost(
             model, input_tokens, output_tokens,
             cache_read_tokens=read, cache_write_tokens=write, reasoning_tokens=reasoning, at=at,
         )  # fmt: skip
     except InvalidInputError:
-        return calculate_cost(model, input_tokens, output_tokens, at=at)
+        priced = priced_cost(model, input_tokens, output_tokens, at=at)
+    return {"cost_usd": priced.cost_usd, **priced.provenance()}
 
 
 def _time(nanoseconds: int) -> datetime:

@@ -19,17 +19,19 @@ from aa_notebooks.pricing.resolver import (
     clear_caches,
     resolve,
 )
-from aa_notebooks.pricing.source import PriceSource
+from aa_notebooks.pricing.source import PricedCost, PriceSource
 from aa_notebooks.pricing.user_file import load_price_file
 from aa_notebooks.validation import non_negative_int
 
 __all__ = [
     "PriceSource",
+    "PricedCost",
     "UnpricedModelWarning",
     "calculate_cost",
     "is_priced",
     "load_price_file",
     "price_source",
+    "priced_cost",
     "reset_pricing_cache",
     "set_price_file",
 ]
@@ -59,6 +61,25 @@ def calculate_cost(
     the OpenTelemetry GenAI conventions count them): cache reads and writes cost the model's
     cache rates where it has them (else the input rate); reasoning tokens cost the output rate,
     so they are only checked here. None counts as 0."""
+    return priced_cost(
+        model, input_tokens, output_tokens,
+        cache_read_tokens=cache_read_tokens, cache_write_tokens=cache_write_tokens,
+        reasoning_tokens=reasoning_tokens, at=at,
+    ).cost_usd  # fmt: skip
+
+
+def priced_cost(
+    model: str | None,
+    input_tokens: int,
+    output_tokens: int,
+    *,
+    cache_read_tokens: int | None = 0,
+    cache_write_tokens: int | None = 0,
+    reasoning_tokens: int | None = 0,
+    at: datetime | None = None,
+) -> PricedCost:
+    """`calculate_cost` with the provenance of its price: the price table's version and the day
+    the price took effect (what token usage rows record)."""
     input_tokens = non_negative_int(input_tokens, "input_tokens")
     output_tokens = non_negative_int(output_tokens, "output_tokens")
     read, write, reasoning = (
@@ -74,11 +95,16 @@ def calculate_cost(
     if resolution is None:
         if model and model.strip():
             _warn_unpriced(model)
-        return _ZERO
-    cost = resolution.pricing.cost(
+        return PricedCost(_ZERO, None, None)
+    pricing = resolution.pricing
+    cost = pricing.cost(
         input_tokens, output_tokens, at, cache_read_tokens=read, cache_write_tokens=write
     )
-    return cost.quantize(_MICRO_USD, rounding=ROUND_HALF_UP)
+    return PricedCost(
+        cost.quantize(_MICRO_USD, rounding=ROUND_HALF_UP),
+        resolution.version,
+        pricing.effective_date(at),
+    )
 
 
 def _check_token_parts(

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 from genai_prices import Usage, calc_price
-from genai_prices.types import ModelInfo, ModelPrice, TieredPrices
+from genai_prices.types import ModelInfo, ModelPrice, StartDateConstraint, TieredPrices
 
 from aa_notebooks.pricing.rates import Rates
 
@@ -22,6 +22,8 @@ class PriceVersion:
     # Input tokens up to which `rates` alone match the package: the first tier's start, inf when
     # untiered, -1 (never) when the price has a per-request fee.
     exact_up_to: float
+    starts: date | None = None
+    """The day this price took effect, when genai-prices dates it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +63,10 @@ class PackageModel:
         """The base per-million rates in force at `at` (now when None)."""
         return self._version_at(at).rates
 
+    def effective_date(self, at: datetime | None = None) -> date | None:
+        """The day the price in force at `at` took effect, when genai-prices dates it."""
+        return self._version_at(at).starts
+
     def _version_at(self, at: datetime | None) -> PriceVersion:
         """The price genai-prices applies at `at`; naive datetimes are UTC, as in genai-prices."""
         if len(self.versions) == 1:
@@ -86,13 +92,21 @@ def pricing_for(model: ModelInfo) -> Rates | PackageModel:
     if isinstance(model.prices, ModelPrice):
         versions: tuple[PriceVersion, ...] = (_version(model.prices),)
     else:
-        versions = tuple(_version(conditional.prices) for conditional in model.prices)
+        versions = tuple(
+            _version(conditional.prices, _start(conditional.constraint))
+            for conditional in model.prices
+        )
     if len(versions) == 1 and versions[0].exact_up_to == math.inf:
         return versions[0].rates
     return PackageModel(model, versions)
 
 
-def _version(price: ModelPrice) -> PriceVersion:
+def _start(constraint: object) -> date | None:
+    """The start date of a conditional price, when it has one."""
+    return constraint.start_date if isinstance(constraint, StartDateConstraint) else None
+
+
+def _version(price: ModelPrice, starts: date | None = None) -> PriceVersion:
     """Digest one ModelPrice: its base rates and how far they are exact."""
     input_price, output_price = price.input_mtok, price.output_mtok
     tiers = [p.tiers for p in (input_price, output_price) if isinstance(p, TieredPrices)]
@@ -104,7 +118,7 @@ def _version(price: ModelPrice) -> PriceVersion:
         _cache_rate(price.cache_read_mtok),
         _cache_rate(price.cache_write_mtok),
     )
-    return PriceVersion(price, rates, exact_up_to)
+    return PriceVersion(price, rates, exact_up_to, starts)
 
 
 def _cache_rate(price: Decimal | TieredPrices | None) -> Decimal | None:

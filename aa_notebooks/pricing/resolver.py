@@ -6,13 +6,14 @@ import os
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
+from importlib.metadata import version
 from typing import Literal
 
 from aa_notebooks.pricing.names import lookups
 from aa_notebooks.pricing.package import PackageModel, find_model, pricing_for
-from aa_notebooks.pricing.rates import Rates
+from aa_notebooks.pricing.rates import DatedRates, Rates
 from aa_notebooks.pricing.source import PriceSource
-from aa_notebooks.pricing.user_file import load_price_file
+from aa_notebooks.pricing.user_file import UserPrice, load_price_file
 
 ENV_PRICING_FILE = "AA_PRICING_FILE"
 
@@ -26,7 +27,9 @@ class Resolution:
     source: Literal["user-file", "genai-prices"]
     matched_name: str
     provider: str | None
-    pricing: Rates | PackageModel
+    pricing: Rates | PackageModel | DatedRates
+    version: str
+    """The price table: "genai-prices 0.2.3" or "price file NAME"."""
 
     def describe(self, at: datetime | None = None) -> PriceSource:
         """The public view of this resolution, with the rates in force at `at` (now when None)."""
@@ -39,6 +42,8 @@ class Resolution:
             self.provider,
             rates.cache_read_per_million,
             rates.cache_write_per_million,
+            self.version,
+            self.pricing.effective_date(at),
         )
 
 
@@ -74,21 +79,17 @@ def _resolve(name: str, price_file: str | None) -> Resolution | None:
     user_prices = _user_prices(price_file) if price_file else {}
     for _, ref in candidates:
         if entry := user_prices.get(ref):
-            rates = Rates(
-                entry.input_per_million,
-                entry.output_per_million,
-                entry.cache_read_per_million,
-                entry.cache_write_per_million,
-            )
-            return Resolution("user-file", entry.matched_name, None, rates)
+            label = f"price file {os.path.basename(price_file or '')}"
+            return Resolution("user-file", entry.matched_name, None, entry.pricing, label)
     for provider_id, ref in candidates:
         if found := find_model(provider_id, ref):
             provider, model = found
-            return Resolution("genai-prices", model.id, provider, pricing_for(model))
+            label = f"genai-prices {version('genai-prices')}"
+            return Resolution("genai-prices", model.id, provider, pricing_for(model), label)
     return None
 
 
 @lru_cache(maxsize=8)
-def _user_prices(path: str) -> dict[str, PriceSource]:
+def _user_prices(path: str) -> dict[str, UserPrice]:
     """The validated price file, read once until the caches are cleared."""
     return load_price_file(path)

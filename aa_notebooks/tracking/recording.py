@@ -42,7 +42,7 @@ from aa_notebooks.db.repositories import (
 )
 from aa_notebooks.db.schema import AgentExecution, ExecutionTrace, TokenUsage
 from aa_notebooks.db.url import resolve_url
-from aa_notebooks.pricing import calculate_cost
+from aa_notebooks.pricing import calculate_cost, priced_cost
 from aa_notebooks.tracking.outage import is_outage
 from aa_notebooks.tracking.record import ExecutionRecord
 from aa_notebooks.tracking.writer import BatchWriter
@@ -79,7 +79,7 @@ def _execution(
             output_tokens=output_tokens,
             total_tokens=input_tokens + output_tokens,
             execution_time_ms=execution_time_ms,
-            cost_usd=calculate_cost(model_name, input_tokens, output_tokens),
+            cost_usd=calculate_cost(model_name, input_tokens, output_tokens, at=started),
             query_preview=query_preview,
             error_message=error_message,
             started_at=started,
@@ -235,6 +235,7 @@ def _usage(
     input_tokens: int,
     output_tokens: int,
     step_number: int | None,
+    parts: Mapping[str, int | None],
 ) -> TokenUsageCreate:
     fields = dict(
         execution_id=execution_id,
@@ -243,10 +244,18 @@ def _usage(
         input_tokens=input_tokens,
         output_tokens=output_tokens,
         step_number=step_number,
+        **parts,
     )
     validated(TokenUsageCreate, {**fields, "cost_usd": 0})  # counts first, then the price
+    priced = priced_cost(
+        model, input_tokens, output_tokens,
+        cache_read_tokens=parts["cache_read_tokens"],
+        cache_write_tokens=parts["cache_write_tokens"],
+        reasoning_tokens=parts["reasoning_tokens"],
+    )  # fmt: skip
     return validated(
-        TokenUsageCreate, {**fields, "cost_usd": calculate_cost(model, input_tokens, output_tokens)}
+        TokenUsageCreate,
+        {**fields, "cost_usd": priced.cost_usd, **priced.provenance()},
     )
 
 
@@ -258,9 +267,17 @@ async def record_token_usage(
     input_tokens: int,
     output_tokens: int,
     step_number: int | None = None,
+    *,
+    cache_read_tokens: int | None = None,
+    cache_write_tokens: int | None = None,
+    reasoning_tokens: int | None = None,
 ) -> TokenUsage:
-    """Record token usage for one component (the data contract's example)."""
-    usage = _usage(execution_id, component, model, input_tokens, output_tokens, step_number)
+    """Record token usage for one component (the data contract's example), priced by its model;
+    `input_tokens` includes the prompt-cache reads and writes, `output_tokens` the reasoning
+    tokens, as providers report them (the cached ones cost the model's cache rates)."""
+    parts = dict(cache_read_tokens=cache_read_tokens, cache_write_tokens=cache_write_tokens,
+                 reasoning_tokens=reasoning_tokens)  # fmt: skip
+    usage = _usage(execution_id, component, model, input_tokens, output_tokens, step_number, parts)
     row = _child_row(usage)
     return await _recorded_async(
         db_session,
@@ -278,9 +295,15 @@ def record_token_usage_sync(
     input_tokens: int,
     output_tokens: int,
     step_number: int | None = None,
+    *,
+    cache_read_tokens: int | None = None,
+    cache_write_tokens: int | None = None,
+    reasoning_tokens: int | None = None,
 ) -> TokenUsage:
     """`record_token_usage` for a plain (sync) Session."""
-    usage = _usage(execution_id, component, model, input_tokens, output_tokens, step_number)
+    parts = dict(cache_read_tokens=cache_read_tokens, cache_write_tokens=cache_write_tokens,
+                 reasoning_tokens=reasoning_tokens)  # fmt: skip
+    usage = _usage(execution_id, component, model, input_tokens, output_tokens, step_number, parts)
     row = _child_row(usage)
     recorded: TokenUsage = _recorded(
         db_session,

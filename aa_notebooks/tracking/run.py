@@ -21,7 +21,7 @@ from time import perf_counter
 from aa_notebooks.db.records import QUERY_PREVIEW_LENGTH
 from aa_notebooks.db.schema import ExecutionStatus, ExecutionTraceStepType
 from aa_notebooks.errors import InvalidInputError
-from aa_notebooks.pricing import calculate_cost
+from aa_notebooks.pricing import calculate_cost, priced_cost
 from aa_notebooks.tracking.ids import new_id, optional_uuid, session_uuid
 from aa_notebooks.tracking.record import ExecutionRecord, Row
 from aa_notebooks.validation import non_negative_int
@@ -113,11 +113,12 @@ class Run:
 
         `input_tokens` includes the prompt-cache reads and writes, `output_tokens` the reasoning
         tokens, as providers report them; the cached ones cost the model's cache rates."""
-        cost = calculate_cost(
+        priced = priced_cost(
             model, input_tokens, output_tokens,
             cache_read_tokens=cache_read_tokens, cache_write_tokens=cache_write_tokens,
-            reasoning_tokens=reasoning_tokens,
+            reasoning_tokens=reasoning_tokens, at=self.started_at,
         )  # fmt: skip
+        cost = priced.cost_usd
         self._usages.append(
             {
                 "id": new_id(),
@@ -133,6 +134,7 @@ class Run:
                 "cache_read_tokens": cache_read_tokens,
                 "cache_write_tokens": cache_write_tokens,
                 "reasoning_tokens": reasoning_tokens,
+                **priced.provenance(),
             }
         )
         return cost
@@ -210,7 +212,8 @@ class Run:
             )
         input_tokens = sum(s["input_tokens"] for s in self._steps)
         output_tokens = sum(s["output_tokens"] for s in self._steps)
-        return input_tokens, output_tokens, calculate_cost(self.model, input_tokens, output_tokens)
+        cost = calculate_cost(self.model, input_tokens, output_tokens, at=self.started_at)
+        return input_tokens, output_tokens, cost
 
     def _model_name(self) -> str | None:
         if self.model or not self._usages:

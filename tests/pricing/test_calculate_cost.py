@@ -3,20 +3,25 @@
 from __future__ import annotations
 
 import warnings
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
+from importlib.metadata import version
 
 import pytest
 
 from aa_notebooks.errors import InvalidInputError
 from aa_notebooks.pricing import (
+    PricedCost,
     PriceSource,
     UnpricedModelWarning,
     calculate_cost,
     is_priced,
     price_source,
+    priced_cost,
     reset_pricing_cache,
 )
+
+PACKAGE = f"genai-prices {version('genai-prices')}"
 
 
 @pytest.mark.parametrize(
@@ -135,8 +140,18 @@ def test_price_history_follows_at() -> None:
     # 1000 * 2 / 1e6 + 500 * 8 / 1e6 = 0.002 + 0.004
     assert calculate_cost("o3", 1000, 500, at=after) == Decimal("0.006000")
     assert price_source("o3", at=before) == PriceSource(
-        "genai-prices", "o3", Decimal("10"), Decimal("40"), "openai", Decimal("0.5"), None
-    )  # genai-prices' cache read rate for that price; no cache write rate
+        "genai-prices",
+        "o3",
+        Decimal("10"),
+        Decimal("40"),
+        "openai",
+        Decimal("0.5"),
+        None,
+        PACKAGE,
+    )  # genai-prices' cache read rate for that price; no cache write rate; undated
+    assert priced_cost("o3", 1000, 500, at=after) == PricedCost(
+        Decimal("0.006000"), PACKAGE, date(2025, 6, 10)
+    )  # the price that took effect on 2025-06-10
 
 
 def test_time_of_day_prices_follow_at() -> None:
@@ -168,7 +183,14 @@ def test_naive_at_is_utc() -> None:
 
 def test_price_source_of_a_package_model() -> None:
     assert price_source("openai/gpt-4o") == PriceSource(
-        "genai-prices", "gpt-4o", Decimal("2.5"), Decimal("10"), "openai", Decimal("1.25"), None
+        "genai-prices",
+        "gpt-4o",
+        Decimal("2.5"),
+        Decimal("10"),
+        "openai",
+        Decimal("1.25"),
+        None,
+        PACKAGE,
     )
 
 

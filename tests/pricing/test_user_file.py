@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
 
@@ -11,14 +12,18 @@ import pytest
 
 from aa_notebooks.errors import PricingError
 from aa_notebooks.pricing import (
+    PricedCost,
     PriceSource,
     calculate_cost,
     is_priced,
     load_price_file,
     price_source,
+    priced_cost,
     reset_pricing_cache,
     set_price_file,
 )
+from aa_notebooks.pricing.rates import Rates
+from aa_notebooks.pricing.user_file import UserPrice
 
 WriteFile = Callable[[str], Path]
 
@@ -39,8 +44,9 @@ def test_file_adds_a_model(write_price_file: WriteFile, monkeypatch: pytest.Monk
     assert calculate_cost("my-finetune", 1000, 500) == Decimal("0.004500")
     assert is_priced("my-finetune")
     assert price_source("my-finetune") == PriceSource(
-        "user-file", "my-finetune", Decimal("1.5"), Decimal("6"), None
-    )
+        "user-file", "my-finetune", Decimal("1.5"), Decimal("6"), None,
+        version="price file prices-1.toml",
+    )  # fmt: skip
 
 
 @pytest.mark.parametrize("variant", ["gpt-4o", " GPT-4o ", "openai/gpt-4o", "azure/gpt-4o"])
@@ -126,8 +132,8 @@ def test_edited_file_is_read_again_after_reset(write_price_file: WriteFile) -> N
 def test_load_price_file_returns_validated_entries(write_price_file: WriteFile) -> None:
     entries = load_price_file(write_price_file(FINETUNE_AND_GPT_4O))
     assert entries == {
-        "my-finetune": PriceSource("user-file", "my-finetune", Decimal("1.5"), Decimal("6")),
-        "gpt-4o": PriceSource("user-file", "gpt-4o", Decimal("2"), Decimal("8")),
+        "my-finetune": UserPrice("my-finetune", Rates(Decimal("1.5"), Decimal("6"))),
+        "gpt-4o": UserPrice("gpt-4o", Rates(Decimal("2"), Decimal("8"))),
     }
 
 
@@ -227,3 +233,69 @@ def test_missing_file_given_to_set_price_file_is_an_error_and_not_used(tmp_path:
         set_price_file(tmp_path / "nope.toml")
     # the package price still applies: 1000 * 2.50 / 1e6
     assert calculate_cost("gpt-4o", 1000, 0) == Decimal("0.002500")
+
+
+DATED = """
+[models."m"]
+input_per_million = 4
+output_per_million = 8
+
+[models."m".prices."2026-03-01"]
+input_per_million = 2
+output_per_million = 4
+cache_read_per_million = 0.5
+
+[models."m".prices.2026-06-01]
+input_per_million = 1
+output_per_million = 2
+"""
+
+
+def test_dated_prices_apply_by_the_calls_time(write_price_file: WriteFile) -> None:
+    """1000 input and 500 output tokens: $4/$8 before March, $2/$4 from 2026-03-01, $1/$2 from
+    2026-06-01 (UTC days; a naive time is UTC)."""
+    set_price_file(write_price_file(DATED))
+    label = "price file prices-1.toml"
+    cases = [
+        # 1000 * 4 / 1e6 + 500 * 8 / 1e6 = 0.004 + 0.004
+        (datetime(2026, 2, 28, 23, 59, tzinfo=UTC), PricedCost(Decimal("0.008000"), label, None)),
+        # 1000 * 2 / 1e6 + 500 * 4 / 1e6 = 0.002 + 0.002; 23:30 at UTC-2 is 01:30 UTC on March 1
+        (
+            datetime(2026, 2, 28, 23, 30, tzinfo=timezone(timedelta(hours=-2))),
+            PricedCost(Decimal("0.004000"), label, date(2026, 3, 1)),
+        ),
+        # 1000 * 1 / 1e6 + 500 * 2 / 1e6 = 0.001 + 0.001
+        (datetime(2026, 6, 1), PricedCost(Decimal("0.002000"), label, date(2026, 6, 1))),
+    ]
+    for at, expected in cases:
+        assert priced_cost("m", 1000, 500, at=at) == expected
+    # The March price's cache rate: 600 uncached * 2 + 400 read * 0.5 = 1200 + 200 -> $0.0014
+    at = datetime(2026, 4, 1, tzinfo=UTC)
+    assert calculate_cost("m", 1000, 0, cache_read_tokens=400, at=at) == Decimal("0.001400")
+
+
+def test_dated_prices_alone_reach_back_to_the_first(write_price_file: WriteFile) -> None:
+    set_price_file(write_price_file(DATED.split('[models."m".prices.2026-06-01]')[0].replace(
+        "input_per_million = 4\noutput_per_million = 8\n", "")))  # fmt: skip
+    old = datetime(2020, 1, 1, tzinfo=UTC)  # before the only date: that price still applies
+    assert priced_cost("m", 1000, 500, at=old).price_date == date(2026, 3, 1)
+    assert calculate_cost("m", 1000, 500, at=old) == Decimal("0.004000")
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('[models."m".prices."March"]\ninput_per_million = 1\noutput_per_million = 1\n',
+         r'models\."m"\.prices\."March": expected a date like 2026-03-01'),
+        ('[models."m".prices."2026-03-01"]\ninput_per_million = 1\n',
+         r'prices\."2026-03-01": missing output_per_million'),
+        ('[models."m"]\nprices = 3\n', "prices must be tables like"),
+        ('[models."m".prices."2026-03-01"]\ninput_per_million = -1\noutput_per_million = 1\n',
+         "input_per_million must be a non-negative number"),
+    ],
+)  # fmt: skip
+def test_malformed_dated_prices_say_where(
+    write_price_file: WriteFile, text: str, message: str
+) -> None:
+    with pytest.raises(PricingError, match=message):
+        load_price_file(write_price_file(text))
