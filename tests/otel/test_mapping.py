@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import uuid
 from decimal import Decimal
+from importlib.metadata import version
 
 from aa_notebooks.otel.mapping import Filing, execution_id, is_whole, map_trace
 from aa_notebooks.tracking.ids import SESSION_NAMESPACE
@@ -60,6 +61,8 @@ def test_a_genai_agent_run_is_one_execution_with_its_steps_and_usage() -> None:
         ("Weather", "gpt-4o-mini-2024-07-18", 1000, 200, Decimal("0.000240"), 1, 400, 100),
         ("Weather", "gpt-4o", 1500, 100, Decimal("0.004750"), 4, None, None),
     ]  # fmt: skip
+    package = f"genai-prices {version('genai-prices')}"  # undated prices: no effective date
+    assert [(u["price_source"], u["price_date"]) for u in record.usages] == [(package, None)] * 2
 
 
 def test_the_same_spans_in_any_order_map_to_the_same_rows() -> None:

@@ -7,10 +7,13 @@ import asyncio
 import time
 import uuid
 from decimal import Decimal
+from importlib.metadata import version
+from pathlib import Path
 
 import pytest
 
 from aa_notebooks.errors import InvalidInputError
+from aa_notebooks.pricing import set_price_file
 from aa_notebooks.tracking import Tracker, current_run
 from aa_notebooks.tracking.ids import SESSION_NAMESPACE
 from tests.tracking.conftest import counts, executions, steps, usages
@@ -217,3 +220,30 @@ def test_cached_and_reasoning_tokens_are_kept_and_priced(db_url: str, tracker: T
     assert (plain["cache_read_tokens"], plain["reasoning_tokens"]) == (None, None)
     [execution] = executions(db_url)
     assert execution["cost_usd"] == Decimal("0.044550") + Decimal("0.003500")
+    # Each row says which price costed it: genai-prices' version, and no date for these
+    # undated prices.
+    package = f"genai-prices {version('genai-prices')}"
+    assert [(u["price_source"], u["price_date"]) for u in (usage, plain)] == [(package, None)] * 2
+
+
+def test_a_dated_price_file_prices_by_the_runs_start(
+    db_url: str, tracker: Tracker, tmp_path: Path
+) -> None:
+    """'house-model' costs $1/$2 per 1M from 2020-01-01 and $10/$20 from 2999-01-01: a run now
+    pays the 2020 price, 1,000 in and 500 out = 0.001 + 0.001, and the row names it."""
+    prices = tmp_path / "house.toml"
+    prices.write_text(
+        '[models."house-model".prices."2020-01-01"]\ninput_per_million = 1\n'
+        'output_per_million = 2\n[models."house-model".prices."2999-01-01"]\n'
+        "input_per_million = 10\noutput_per_million = 20\n"
+    )
+    set_price_file(prices)
+    try:
+        with tracker.execution(agent_name="house", model="house-model") as run:
+            cost = run.tokens("main_agent", "house-model", 1000, 500)
+        tracker.flush()
+    finally:
+        set_price_file(None)
+    assert cost == Decimal("0.002000")
+    [usage] = usages(db_url, run.id)
+    assert (usage["price_source"], usage["price_date"]) == ("price file house.toml", "2020-01-01")

@@ -4,6 +4,7 @@ sync twins, persist exactly what they are given."""
 from __future__ import annotations
 
 from decimal import Decimal
+from importlib.metadata import version
 
 import pytest
 from sqlalchemy import select
@@ -152,3 +153,23 @@ async def test_counts_past_the_integer_range_are_refused(db_url: str) -> None:
         assert len(session.scalars(select(AgentExecution)).all()) == 1
         assert session.scalars(select(ExecutionTrace)).all() == []
         assert session.scalars(select(TokenUsage)).all() == []
+
+
+def test_token_usage_takes_cached_and_reasoning_tokens(db_url: str) -> None:
+    """gpt-4o: $2.50 in, $1.25 cache read, $10 out per 1M. 1,000 in with 400 read, 200 out with
+    50 reasoning: 600 * 2.50 + 400 * 1.25 + 200 * 10 = 1,500 + 500 + 2,000 = 4,000 per 1M."""
+    with session_factory(db_url)() as session:
+        execution = track_agent_execution_sync(session, None, "a", "react", "gpt-4o", 1, 1, 1)
+        usage = record_token_usage_sync(
+            session, execution.id, "main_agent", "gpt-4o", 1000, 200,
+            cache_read_tokens=400, reasoning_tokens=50,
+        )  # fmt: skip
+    with session_factory(db_url)() as session:
+        stored = session.get(TokenUsage, usage.id)
+        assert stored.cost_usd == Decimal("0.004000")
+        assert (stored.cache_read_tokens, stored.cache_write_tokens, stored.reasoning_tokens) == (
+            400, None, 50,
+        )  # fmt: skip
+        assert stored.price_source == f"genai-prices {version('genai-prices')}"
+    with session_factory(db_url)() as session, pytest.raises(InvalidInputError, match="exceed"):
+        record_token_usage_sync(session, execution.id, "m", "gpt-4o", 10, 1, cache_read_tokens=11)
