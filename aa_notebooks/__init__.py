@@ -36,6 +36,8 @@ _LAZY = {
     "calculate_cost": "aa_notebooks.pricing",
     "is_priced": "aa_notebooks.pricing",
     "price_source": "aa_notebooks.pricing",
+    "priced_cost": "aa_notebooks.pricing",
+    "reprice": "aa_notebooks.tracking.reprice",
     "check_budget": "aa_notebooks.budgets",
     "budget_status": "aa_notebooks.budgets",
     "evaluate_budgets": "aa_notebooks.budgets",

@@ -15,6 +15,7 @@ from aa_notebooks.cli.commands import (
     database,
     demo,
     ingest,
+    pricing,
     reports,
     rollups,
     schedules,
@@ -35,6 +36,7 @@ COMMAND_MODULES = {
         budgets,
         database,
         ingest,
+        pricing,
         rollups,
         reports,
         demo,
@@ -42,7 +44,7 @@ COMMAND_MODULES = {
         server,
         tail,
     ),
-    "magic": (session, analytics, budgets, database, reports, widgets),
+    "magic": (session, analytics, budgets, database, pricing, reports, widgets),
 }
 
 
