@@ -71,8 +71,13 @@ def test_check_db_names_missing_parts_and_features(document_db: str) -> None:
         "users": ["username", "email"],
         "agentexecutions": ["flow_id"],
         "executiontraces": ["parent_step", "depth"],
-        "tokenusages": ["cache_read_tokens", "cache_write_tokens", "reasoning_tokens",
-                        "price_source", "price_date"],
+        "tokenusages": [
+            "cache_read_tokens",
+            "cache_write_tokens",
+            "reasoning_tokens",
+            "price_source",
+            "price_date",
+        ],
         "budgetalerts": ["name", "target", "alert_levels"],
     }
     text_report = str(report)

@@ -31,8 +31,13 @@ DOCUMENT_COLUMNS = {
 ADDITIONS = {
     "agentexecutions": ["flow_id"],
     "executiontraces": ["parent_step", "depth"],
-    "tokenusages": ["cache_read_tokens", "cache_write_tokens", "reasoning_tokens",
-                    "price_source", "price_date"],
+    "tokenusages": [
+        "cache_read_tokens",
+        "cache_write_tokens",
+        "reasoning_tokens",
+        "price_source",
+        "price_date",
+    ],
     "budgetalerts": ["name", "target", "alert_levels"],
 }
 ENUMS = {
