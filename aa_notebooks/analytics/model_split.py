@@ -26,6 +26,7 @@ from sqlalchemy import Connection, RowMapping, distinct, func, select, text
 from sqlalchemy.sql.elements import ColumnElement
 
 from aa_notebooks.analytics.filters import EXECUTIONS, TOKEN_USAGES, in_scope, in_window
+from aa_notebooks.analytics.frames import ratio
 from aa_notebooks.analytics.pairs import Pair, grouped, totals
 from aa_notebooks.analytics.periods import Window
 from aa_notebooks.analytics.source import Source
@@ -97,6 +98,25 @@ NOTHING = Sums(0, 0, 0, 0, Decimal(0))
 def unpriced_models(models: Iterable[Model]) -> tuple[str, ...]:
     """The named models that pricing does not know, sorted."""
     return tuple(sorted(m for m in models if m and not is_priced(m)))
+
+
+def cost_coverage(split: Iterable[tuple[Model, Sums]]) -> float | None:
+    """The share of tokens, in percent, whose model has a known price (the rest cost $0 here);
+    None when there are no tokens."""
+    priced = total = 0
+    for model, sums in split:
+        tokens = max(sums.total_tokens, 0)  # a negative remainder counts nothing
+        total += tokens
+        if model and is_priced(model):
+            priced += tokens
+    return ratio(priced, total, 100)
+
+
+def coverage_note(coverage: float | None) -> str | None:
+    """The note that goes next to a total when some tokens are not priced; None otherwise."""
+    if coverage is None or coverage >= 100:
+        return None
+    return f"Cost coverage: {coverage:.1f}% of tokens are priced by a known price"
 
 
 def execution_sums(pairs: Iterable[Pair]) -> dict[Model, Sums]:
@@ -199,6 +219,8 @@ def split_notes(source: Source, split: Iterable[tuple[Model, Sums]]) -> tuple[st
     notes = []
     if unpriced := unpriced_models(model for model, _ in cells):
         notes.append(f"Unpriced models (their executions show $0): {', '.join(unpriced)}")
+    if note := coverage_note(cost_coverage(cells)):
+        notes.append(note)
     overclaimed = {model or "(no model)" for model, sums in cells if sums.below_zero}
     if overclaimed:
         notes.append(

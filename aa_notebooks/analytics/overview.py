@@ -10,7 +10,7 @@ tool calls and sub-agents included.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Mapping
 from decimal import Decimal
 
 from aa_notebooks.analytics.dialect import quantize_money
@@ -18,6 +18,8 @@ from aa_notebooks.analytics.filters import STATUSES
 from aa_notebooks.analytics.frames import ratio
 from aa_notebooks.analytics.model_split import (
     Model,
+    Sums,
+    cost_coverage,
     execution_sums,
     split_by_model,
     unpriced_models,
@@ -47,7 +49,7 @@ def overview(
 
 
 def overview_from(
-    source: Source, window: Window, sums: WindowSums, models: Iterable[Model]
+    source: Source, window: Window, sums: WindowSums, models: Mapping[Model, Sums]
 ) -> Overview:
     """The overview that the window's (agent, model) sums and latency percentiles add up to;
     `models` are those of its cost by model (the executions' and their usage rows')."""
@@ -73,6 +75,7 @@ def overview_from(
         total_tokens=total["tokens"],
         active_agents=len(agents),
         unpriced_models=unpriced_models(models),
+        cost_coverage=cost_coverage(models.items()),
         source=sums.source,
         percentile_bound=sums.percentile_bound,
     )

@@ -57,6 +57,11 @@ class Rows(Readable):
         return render.frame_html(self.to_frame())
 
 
+def _coverage(coverage: float | None) -> str:
+    """Cost coverage as a fact: "97.3% of tokens priced"; a dash without tokens."""
+    return "–" if coverage is None else f"{coverage:.1f}% of tokens priced"
+
+
 def _tokens(input_tokens: int, output_tokens: int, total_tokens: int) -> str:
     return " / ".join(fmt.count(n) for n in (input_tokens, output_tokens, total_tokens))
 
@@ -93,6 +98,9 @@ class Overview(Readable):
     sums and costs are the same either way."""
     percentile_bound: float = 0.0
     """The percentiles' relative bound: 0 when exact, 0.01 when read from the latency sketches."""
+    cost_coverage: float | None = None
+    """Cost coverage: the share of tokens (percent) whose model has a known price; None when
+    there are no tokens. Below 100, total_cost_usd leaves out what the unpriced ones cost."""
 
     def to_frame(self) -> pd.DataFrame:
         """One row with every metric; statuses as `<status>_executions`, money as floats."""
@@ -118,6 +126,7 @@ class Overview(Readable):
             ("Avg response time", fmt.duration_ms(self.avg_response_time_ms) or "–"),
             ("P50 / P95 / P99", " / ".join(fmt.duration_ms(p) or "–" for p in percentiles)),
             ("Total cost", fmt.money(self.total_cost_usd)),
+            ("Cost coverage", _coverage(self.cost_coverage)),
             ("Monthly projection", fmt.money(self.monthly_projection_usd)),
             (
                 "Tokens in / out / total",

@@ -97,6 +97,8 @@ class CostReport:
         rows = [
             ("Total cost", money(now.total_cost_usd), money(before.total_cost_usd),
              changes.relative(now.total_cost_usd, before.total_cost_usd, self.window)),
+            ("Cost coverage (tokens priced)", percent(now.cost_coverage),
+             percent(before.cost_coverage), ""),
             ("Executions", count(now.total_executions), count(before.total_executions),
              changes.absolute(now.total_executions, before.total_executions, self.window)),
             ("Success rate", percent(now.success_rate), percent(before.success_rate),

@@ -11,6 +11,7 @@ import ipywidgets as widgets
 
 from aa_notebooks import formatting as fmt
 from aa_notebooks.analytics import Overview
+from aa_notebooks.analytics.model_split import coverage_note
 from aa_notebooks.figures import changes
 from aa_notebooks.ui.markup import esc
 
@@ -117,6 +118,8 @@ class KpiPanel:
         unpriced = ", ".join(now.unpriced_models)
         warning = f"Unpriced models (their executions show $0): {unpriced}"
         note = f'<p class="aa-kpi-detail">{esc(warning)}</p>' if unpriced else ""
+        if coverage := coverage_note(now.cost_coverage):
+            note += f'<p class="aa-kpi-detail" data-note="cost-coverage">{esc(coverage)}</p>'
         self.widget.value = (
             f'<div class="aa-ui"><div class="aa-cards">{main}</div>{note}'
             f"<h4>Response Time Percentiles</h4>"

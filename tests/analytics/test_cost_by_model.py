@@ -47,6 +47,9 @@ EXPECTED = {
     "cost_share": [57.072612, 34.352688, 8.5747, 0.0, 0.0],
 }
 UNPRICED_NOTE = f"Unpriced models (their executions show $0): {UNPRICED}"
+# Cost coverage: all tokens but acme-vision-beta's 60 have a known price: 3,100 of 3,160.
+COVERAGE = 3100 / 3160 * 100
+COVERAGE_NOTE = "Cost coverage: 98.1% of tokens are priced by a known price"
 
 
 @pytest.fixture
@@ -70,7 +73,7 @@ def test_cost_by_model_counts_each_usage_row_under_its_model(analytics: Analytic
     result = analytics.cost_summary("7d", by="model")
     assert _columns(result.frame) == EXPECTED
     assert result.frame["priced"].tolist() == [True, True, True, False, False]
-    assert result.notes == (UNPRICED_NOTE,)
+    assert result.notes == (UNPRICED_NOTE, COVERAGE_NOTE)
 
 
 def test_the_totals_are_the_overviews(analytics: Analytics) -> None:
@@ -89,13 +92,20 @@ def test_the_totals_are_the_overviews(analytics: Analytics) -> None:
 def test_a_comparison_overview_skips_the_usage_rows(analytics: Analytics) -> None:
     full, quick = analytics.overview("7d"), analytics.overview("7d", unpriced=False)
     assert quick.unpriced_models == ()  # UNPRICED is named only by a usage row
-    assert replace(quick, unpriced_models=full.unpriced_models) == full
+    assert full.cost_coverage == pytest.approx(COVERAGE, abs=1e-6)
+    # By the executions' own models only: X5's 200 tokens have no model; UNPRICED's 60 stay
+    # under X3's claude: 2,960 of 3,160.
+    assert quick.cost_coverage == pytest.approx(2960 / 3160 * 100, abs=1e-6)
+    assert (
+        replace(quick, unpriced_models=full.unpriced_models, cost_coverage=full.cost_coverage)
+        == full
+    )
 
 
 def test_breakdown_splits_the_same_way(analytics: Analytics) -> None:
     summary = analytics.breakdown("7d")
     assert _columns(summary.cost_by_model.frame) == EXPECTED
-    assert summary.cost_by_model.notes == (UNPRICED_NOTE,)
+    assert summary.cost_by_model.notes == (UNPRICED_NOTE, COVERAGE_NOTE)
     assert summary.overview.unpriced_models == (UNPRICED,)
     assert summary.overview.total_cost_usd == Decimal("0.014846")
 
@@ -137,7 +147,7 @@ def test_cost_over_time_splits_each_bucket(analytics: Analytics) -> None:
         0, 0, 0, 500, 0,
         0, 350, 800, 150, 0,
     ]  # fmt: skip
-    assert series.notes == (UNPRICED_NOTE,)
+    assert series.notes == (UNPRICED_NOTE, COVERAGE_NOTE)  # acme-vision-beta: 60 of 3,160
     over_week = analytics.cost_timeseries("7d", bucket="day", by="model").frame
     per_model = over_week.fillna({"model": "(none)"}).groupby("model")["cost_usd"].sum()
     assert per_model.round(6).to_dict() == dict(zip(MODELS, EXPECTED["cost_usd"], strict=True))
@@ -173,6 +183,7 @@ def test_usage_rows_that_claim_more_than_their_execution(url: str, analytics: An
     assert result.frame["cost_usd"].sum() == pytest.approx(0.014846, abs=1e-12)  # unchanged
     assert result.notes == (
         UNPRICED_NOTE,
+        COVERAGE_NOTE,  # 3,110 of 3,170 (the -10 under no model counts nothing)
         "Usage rows add up to more than their executions' own cost or tokens; the difference "
         "shows as a negative amount under the executions' model: (no model)",
     )
@@ -189,6 +200,7 @@ def test_a_database_without_usage_rows_goes_by_execution(url: str) -> None:
     ]  # fmt: skip
     assert result.frame["cost_usd"].tolist() == [0.0125, 0.002151, 0.00012, 0.000075]
     assert result.notes == (
+        "Cost coverage: 93.7% of tokens are priced by a known price",  # X5's 200 of 3,160: no model
         "The database has no tokenusages table: costs go by each execution's model",
     )
 

@@ -29,7 +29,9 @@ def test_report_from_the_magic_uses_the_configured_database_and_user(
     # U1 in 7d: E01 .0015, E02 .003, E05 0, E06 .000225, E08 .0063 = .011025; before: E09 $1.
     assert table_with(html, "Metric")[1] == ["Total cost", "$0.01", "$1.00",
                                              "▼ 98.9% vs previous 7d"]  # fmt: skip
-    assert table_with(html, "Metric")[2] == ["Executions", "5", "1", "▲ 4 vs previous 7d"]
+    # U1's tokens: E01 150, E02 300, E05 1,500 (unpriced), E06 75, E08 900: 1,425 of 2,925
+    assert table_with(html, "Metric")[2] == ["Cost coverage (tokens priced)", "48.7%", "100.0%", ""]
+    assert table_with(html, "Metric")[3] == ["Executions", "5", "1", "▲ 4 vs previous 7d"]
     assert str(result.html_path) in result._repr_html_()
 
 

@@ -26,6 +26,8 @@ def test_cost_report_shows_the_datasets_numbers(report_db: str, tmp_path) -> Non
     assert table_with(html, "Metric") == [
         ["Metric", "7d", "Previous", "Change"],
         ["Total cost", "$0.02", "$1.00", "▼ 98.4% vs previous 7d"],
+        # 2,135 of 3,635 tokens priced (acme-internal-llm's 1,500 are not); before: E09's gpt-4o
+        ["Cost coverage (tokens priced)", "58.7%", "100.0%", ""],
         ["Executions", "8", "1", "▲ 7 vs previous 7d"],
         ["Success rate", "62.5%", "100.0%", "▼ 37.5 pp vs previous 7d"],
         ["Avg response time", "16.43 s", "1m 40s", "▼ 83.6% vs previous 7d"],
@@ -98,8 +100,9 @@ def test_a_users_cost_report_shows_only_their_executions(report_db: str, tmp_pat
     # U2 in 7d: E03 .0009 failure, E04 .004 timeout, E07 .0001 failure; before: nothing.
     kpis = table_with(html, "Metric")
     assert kpis[1] == ["Total cost", "$0.005", "$0.00", "▲ from 0 in previous 7d"]
-    assert kpis[2] == ["Executions", "3", "0", "▲ 3 vs previous 7d"]
-    assert kpis[3] == ["Success rate", "0.0%", "", "no data in previous 7d"]
+    assert kpis[2] == ["Cost coverage (tokens priced)", "100.0%", "", ""]  # no tokens before
+    assert kpis[3] == ["Executions", "3", "0", "▲ 3 vs previous 7d"]
+    assert kpis[4] == ["Success rate", "0.0%", "", "no data in previous 7d"]
     text = text_of(html)
     assert f"Scope: user {dataset.U2}" in text
     assert "7d (2026-11-18 13:00:00 CET – 2026-11-25 13:00:00 CET)" in text

@@ -51,7 +51,8 @@ def test_both_reports_only_read_a_document_database(document_url: str, tmp_path)
     )
     kpis = table_with(cost.html_path.read_text(), "Metric")
     assert kpis[1] == ["Total cost", "$0.02", "$1.00", "▼ 98.4% vs previous 7d"]
-    assert kpis[2] == ["Executions", "8", "1", "▲ 7 vs previous 7d"]
+    assert kpis[2] == ["Cost coverage (tokens priced)", "58.7%", "100.0%", ""]  # 2,135 of 3,635
+    assert kpis[3] == ["Executions", "8", "1", "▲ 7 vs previous 7d"]
 
     budget = run_report(
         "budget", database_url=document_url, as_of=AS_OF, output_dir=tmp_path, progress=False,

@@ -37,4 +37,6 @@ def test_cost_panels_and_unpriced_warning(db_url: str) -> None:
     ]
     warning = f"Unpriced models (their executions show $0): {UNPRICED}"
     assert any(warning in markup for markup in html_of(board.kpi_panel.widget))
+    coverage = "Cost coverage: 98.1% of tokens are priced by a known price"  # 3,100 of 3,160
+    assert any(coverage in markup for markup in html_of(board.kpi_panel.widget))
     board.wait()
