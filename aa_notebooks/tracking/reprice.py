@@ -22,7 +22,7 @@ from decimal import Decimal
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import Connection, bindparam, exists, inspect, select, update
+from sqlalchemy import Connection, RowMapping, bindparam, exists, inspect, select, update
 from sqlalchemy.engine import URL
 
 from aa_notebooks.budgets.capabilities import capabilities
@@ -44,6 +44,8 @@ PROVENANCE = ("price_source", "price_date")
 COLUMNS = ["model", "usage_rows", "executions_without_usage", "unpriced_kept", "old_cost_usd",
            "new_cost_usd", "difference_usd"]  # fmt: skip
 MAX_DAYS = 3660
+STREAM_ROWS = 10_000
+WRITE_ROWS = 10_000
 
 
 @dataclass
@@ -147,7 +149,9 @@ class _Job:
         self.provenance = all(name in usage_columns for name in PROVENANCE)
         self.tallies: defaultdict[str, _ModelTally] = defaultdict(_ModelTally)
         self.keys = _execution_keys(capabilities(connection).has_flows)
-        self.usage_updates: list[dict[str, Any]] = []
+        self.usage_updates: list[tuple[uuid.UUID, Decimal, str | None, str | None]] = []
+        """(id, cost, price_source, price_date) of the usage rows whose cost or provenance
+        changes: tuples, as a month of a busy database holds millions."""
         self.usage_rows_changed = 0
         self.execution_deltas: defaultdict[uuid.UUID, Decimal] = defaultdict(Decimal)
         self.execution_costs: dict[uuid.UUID, Decimal] = {}
@@ -161,14 +165,14 @@ class _Job:
             select(
                 USAGES.c.id, USAGES.c.execution_id, USAGES.c.model, USAGES.c.input_tokens,
                 USAGES.c.output_tokens, USAGES.c.cost_usd, *(USAGES.c[p] for p in self.parts),
-                *self.keys,
+                *(USAGES.c[p] for p in PROVENANCE if self.provenance), *self.keys,
             )
             .join(EXECUTIONS, EXECUTIONS.c.id == USAGES.c.execution_id)
             .where(EXECUTIONS.c.started_at >= lower, EXECUTIONS.c.started_at < upper)
         )  # fmt: skip
         if self.model is not None:
             query = query.where(USAGES.c.model == self.model)
-        for row in map(dict, self.connection.execute(query).mappings()):
+        for row in map(dict, self._stream(query)):
             tally = self.tallies[row["model"] or "(none)"]
             tally.usage_rows += 1
             old = Decimal(row["cost_usd"])
@@ -179,9 +183,11 @@ class _Job:
                 tally.new += old
                 continue
             tally.new += priced.cost_usd
-            self.usage_updates.append(
-                {"key": row["id"], "cost": priced.cost_usd, **priced.provenance()}
-            )
+            provenance = priced.provenance()
+            stored = {name: row.get(name) for name in PROVENANCE}
+            if priced.cost_usd != old or (self.provenance and provenance != stored):
+                update_row = (row["id"], priced.cost_usd, *provenance.values())
+                self.usage_updates.append(update_row)
             if priced.cost_usd != old:
                 self.usage_rows_changed += 1
                 self.execution_deltas[row["execution_id"]] += priced.cost_usd - old
@@ -199,7 +205,7 @@ class _Job:
         )  # fmt: skip
         if self.model is not None:
             query = query.where(EXECUTIONS.c.model_name == self.model)
-        for row in map(dict, self.connection.execute(query).mappings()):
+        for row in map(dict, self._stream(query)):
             tally = self.tallies[row["model_name"] or "(none)"]
             tally.executions += 1
             old = Decimal(row["cost_usd"] or 0)
@@ -227,7 +233,12 @@ class _Job:
             if self.provenance:
                 values |= {name: bindparam(name) for name in PROVENANCE}
             statement = update(USAGES).where(USAGES.c.id == bindparam("key")).values(values)
-            connection.execute(statement, self.usage_updates)
+            updates = self.usage_updates
+            for start in range(0, len(updates), WRITE_ROWS):
+                connection.execute(statement, [
+                    {"key": key, "cost": cost, "price_source": source, "price_date": day}
+                    for key, cost, source, day in updates[start : start + WRITE_ROWS]
+                ])  # fmt: skip
         if self.execution_deltas:
             moved = (
                 update(EXECUTIONS)
@@ -271,6 +282,10 @@ class _Job:
         frame = pd.DataFrame(rows, columns=COLUMNS)
         order = frame["difference_usd"].abs().sort_values(ascending=False, kind="stable").index
         return frame.loc[order].reset_index(drop=True)
+
+    def _stream(self, query: Any) -> Iterable[RowMapping]:
+        """The query's rows, fetched a batch at a time (a server-side cursor on PostgreSQL)."""
+        return self.connection.execute(query.execution_options(yield_per=STREAM_ROWS)).mappings()
 
     def _price(self, model: str | None, row: Mapping[str, Any], at: datetime) -> PricedCost:
         """The row's cost at `at`; parts that do not fit their totals priced as plain input."""
