@@ -56,6 +56,17 @@ class _ModelTally:
     old: Decimal = Decimal(0)
     new: Decimal = Decimal(0)
 
+    def add(self, old: Decimal, priced: PricedCost) -> bool:
+        """Count one row's old and new cost (an unpriced one keeps its cost); whether it has a
+        price now."""
+        self.old += old
+        if priced.source is None:
+            self.unpriced += 1
+            self.new += old
+            return False
+        self.new += priced.cost_usd
+        return True
+
 
 @dataclass(frozen=True)
 class Repricing:
@@ -135,7 +146,7 @@ def reprice(
                 job.write(lower, upper)
     return Repricing(
         first, last, model, dry_run, job.frame(), job.usage_rows_changed,
-        len(job.execution_deltas) + len(job.execution_costs), tuple(job.notes),
+        len(job.ledger_delta), tuple(job.notes),
     )  # fmt: skip
 
 
@@ -153,9 +164,10 @@ class _Job:
         """(id, cost, price_source, price_date) of the usage rows whose cost or provenance
         changes: tuples, as a month of a busy database holds millions."""
         self.usage_rows_changed = 0
-        self.execution_deltas: defaultdict[uuid.UUID, Decimal] = defaultdict(Decimal)
         self.execution_costs: dict[uuid.UUID, Decimal] = {}
+        """New costs of the executions without usage rows, set whole."""
         self.ledger_delta: defaultdict[uuid.UUID, Decimal] = defaultdict(Decimal)
+        """Every changed execution's cost difference; those not set whole move by it."""
         self.ledger_keys: dict[uuid.UUID, Mapping[str, Any]] = {}
         self.notes: list[str] = []
 
@@ -177,12 +189,8 @@ class _Job:
             tally.usage_rows += 1
             old = Decimal(row["cost_usd"])
             priced = self._price(row["model"], row, row["started_at"])
-            tally.old += old
-            if priced.source is None:
-                tally.unpriced += 1
-                tally.new += old
+            if not tally.add(old, priced):
                 continue
-            tally.new += priced.cost_usd
             provenance = priced.provenance()
             stored = {name: row.get(name) for name in PROVENANCE}
             if priced.cost_usd != old or (self.provenance and provenance != stored):
@@ -190,7 +198,6 @@ class _Job:
                 self.usage_updates.append(update_row)
             if priced.cost_usd != old:
                 self.usage_rows_changed += 1
-                self.execution_deltas[row["execution_id"]] += priced.cost_usd - old
                 self._moved(row, priced.cost_usd - old)
 
     def price_executions_without_usage(self, lower: datetime, upper: datetime) -> None:
@@ -210,13 +217,7 @@ class _Job:
             tally.executions += 1
             old = Decimal(row["cost_usd"] or 0)
             priced = self._price(row["model_name"], row, row["started_at"])
-            tally.old += old
-            if priced.source is None:
-                tally.unpriced += 1
-                tally.new += old
-                continue
-            tally.new += priced.cost_usd
-            if priced.cost_usd != old:
+            if tally.add(old, priced) and priced.cost_usd != old:
                 self.execution_costs[row["execution_id"]] = priced.cost_usd
                 self._moved(row, priced.cost_usd - old)
 
@@ -239,15 +240,14 @@ class _Job:
                     {"key": key, "cost": cost, "price_source": source, "price_date": day}
                     for key, cost, source, day in updates[start : start + WRITE_ROWS]
                 ])  # fmt: skip
-        if self.execution_deltas:
+        deltas = {k: d for k, d in self.ledger_delta.items() if k not in self.execution_costs}
+        if deltas:
             moved = (
                 update(EXECUTIONS)
                 .where(EXECUTIONS.c.id == bindparam("key"))
                 .values(cost_usd=EXECUTIONS.c.cost_usd + bindparam("delta"))
             )
-            connection.execute(
-                moved, [{"key": k, "delta": d} for k, d in self.execution_deltas.items()]
-            )
+            connection.execute(moved, [{"key": k, "delta": d} for k, d in deltas.items()])
         if self.execution_costs:
             priced = (
                 update(EXECUTIONS)
