@@ -2,7 +2,8 @@
 
 The body of POST is the data contract's curl body (`threshold_usd`, `period_days`, `alert_type`,
 `alert_at_percentage`, `email_notification`), plus `scope`, `target`, `name`, `is_active`,
-`user_id` and `alert_levels` (more warning percentages, e.g. [50, 90]); fields left out take the
+`user_id`, `alert_levels` (more warning percentages, e.g. [50, 90]) and `per_user` (true: the
+budget applies to every user separately, scope user, no user_id); fields left out take the
 budgets module's defaults, which also validates them. Who may see and change which budget is
 `budget_access`'s rule: a user sees and manages only the user budgets of its own user, and a body
 from a user without scope or user_id makes one of those.
@@ -47,6 +48,7 @@ class BudgetChanges(BaseModel):
     name: str | None = None
     user_id: uuid.UUID | None = None
     alert_levels: list[int] | None = None
+    per_user: bool | None = None
 
 
 class NewBudget(BudgetChanges):
@@ -76,37 +78,46 @@ def add_budget_routes(router: APIRouter, url: str | URL | None, caller: Any) -> 
     @router.post("/budgets", summary="Create a budget alert", status_code=201)
     def create(body: NewBudget, database: Database, principal: Caller) -> JSONResponse:
         fields = body.model_dump(exclude_unset=True)
-        if not principal.admin:
+        per_user = bool(fields.get("per_user"))
+        if not principal.admin and not per_user:
             fields.setdefault("scope", USER_SCOPE)
             fields.setdefault("user_id", principal.user_id)
-        check_may_change(principal, fields.get("scope", DEFAULT_SCOPE), fields.get("user_id"))
+        scope = fields.get("scope", USER_SCOPE if per_user else DEFAULT_SCOPE)
+        check_may_change(principal, scope, fields.get("user_id"), per_user=per_user)
         return JSONResponse(jsonable(create_budget(database, **fields)), status_code=201)
 
     @router.patch("/budgets/{id}", summary="Update a budget alert")
     def update(
         id: uuid.UUID, body: BudgetChanges, database: Database, principal: Caller
     ) -> JSONResponse:
-        scope, owner = _scope_and_owner(database, id)
-        check_may_change(principal, scope, owner)
+        scope, owner, per_user = _scope_and_owner(database, id)
+        check_may_change(principal, scope, owner, per_user=per_user)
         changes = body.model_dump(exclude_unset=True)
-        check_may_change(principal, changes.get("scope", scope), changes.get("user_id", owner))
+        check_may_change(
+            principal,
+            changes.get("scope", scope),
+            changes.get("user_id", owner),
+            per_user=bool(changes.get("per_user", per_user)),
+        )
         return JSONResponse(jsonable(update_budget(database, id, **changes)))
 
     @router.delete("/budgets/{id}", summary="Delete a budget alert", status_code=204)
     def delete(id: uuid.UUID, database: Database, principal: Caller) -> Response:
-        check_may_change(principal, *_scope_and_owner(database, id))
+        scope, owner, per_user = _scope_and_owner(database, id)
+        check_may_change(principal, scope, owner, per_user=per_user)
         delete_budget(database, id)
         return Response(status_code=204)
 
 
-def _scope_and_owner(database: URL, budget_id: uuid.UUID) -> tuple[str, Any]:
-    """The scope and owner of a budget; NotFoundError when there is none with this id."""
+def _scope_and_owner(database: URL, budget_id: uuid.UUID) -> tuple[str, Any, bool]:
+    """The scope, owner and per_user of a budget; NotFoundError when there is none with this
+    id."""
     frame = list_budgets(database)
     found = frame.loc[[str(key) == str(budget_id) for key in frame["id"]]]
     if found.empty:
         raise NotFoundError(f"no budget with id {budget_id}")
     row = found.iloc[0]
-    return str(row["scope"]), row["user_id"]
+    return str(row["scope"]), row["user_id"], bool(row["per_user"])
 
 
 def _visible(frame: pd.DataFrame, principal: Principal) -> pd.DataFrame:

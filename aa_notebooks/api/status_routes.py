@@ -35,7 +35,7 @@ def _record(status: BudgetStatus) -> dict[str, Any]:
     budget = status.budget
     record: dict[str, Any] = jsonable({
         "id": budget.id, "name": budget.name, "scope": budget.scope, "target": budget.target,
-        "user_id": budget.user_id, "alert_type": budget.alert_type,
+        "user_id": budget.user_id, "per_user": budget.per_user, "alert_type": budget.alert_type,
         "threshold_usd": budget.threshold_usd, "alert_at_percentage": budget.alert_at_percentage,
         "period_days": budget.period_days, "window_start": status.window.start,
         "window_end": status.window.end, "spend_usd": status.spend_usd,

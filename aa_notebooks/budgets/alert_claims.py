@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import fields
 from typing import Any, Literal
 
-from sqlalchemy import Engine, RowMapping, and_, select, update
+from sqlalchemy import Engine, RowMapping, and_, or_, select, update
 
 from aa_notebooks.budgets.alerts import EVENTS, AlertEvent, AlertKind
 from aa_notebooks.budgets.capabilities import Capabilities
@@ -39,7 +39,7 @@ def pending_events(
         .order_by(EVENTS.c.fired_at, EVENTS.c.kind.desc())
     )
     if owner is not None:
-        query = query.where(BUDGETS.c.user_id == owner)
+        query = query.where(or_(BUDGETS.c.user_id == owner, EVENTS.c.user_id == owner))
     with engine.connect() as connection:
         pending = [_event(row) for row in connection.execute(query).mappings()]
         if not pending:
@@ -47,7 +47,12 @@ def pending_events(
         ids = {event.budget_id for event in pending}
         budgets = {b.id: b for b in load_budgets(connection, caps, BUDGETS.c.id.in_(ids))}
     # An event whose budget was deleted meanwhile went with it (ON DELETE CASCADE).
-    return [(budgets[e.budget_id], e) for e in pending if e.budget_id in budgets]
+    return [(_applied(budgets[e.budget_id], e), e) for e in pending if e.budget_id in budgets]
+
+
+def _applied(budget: Budget, event: AlertEvent) -> Budget:
+    """The budget an event is about: a per-user budget as it applies to the event's user."""
+    return budget.for_user(event.user_id) if budget.template and event.user_id else budget
 
 
 def set_sent(engine: Engine, event: AlertEvent, channel: Channel, *, claimed: bool) -> bool:

@@ -11,6 +11,7 @@ created over its level), the first time the budget is evaluated. Budget backtest
 same rule.
 
 Events recorded before levels existed carry no level: they stand for every level of their kind.
+A per-user budget keeps these windows for each user separately: its events name the user.
 
 Callers hold the budget's row lock (`load_budgets(lock=True)`, or SQLite's write lock), so two
 writers never both record the same level.
@@ -54,6 +55,7 @@ class AlertEvent:
     fired_at: datetime
     notified: bool
     level_pct: int | None
+    user_id: uuid.UUID | None = None
 
 
 @dataclass(frozen=True)
@@ -122,6 +124,7 @@ def record_due_alerts(
             fired_at=window.end,
             notified=False,
             level_pct=percent,
+            user_id=budget.user_id if budget.per_user else None,
         )
         connection.execute(EVENTS.insert().values(**{**asdict(event), "kind": kind.value}))
         recorded.append(event)
@@ -140,16 +143,15 @@ def alerts_due(connection: Connection, budget: Budget, window: SpendWindow, spen
 def fired_in_window(
     connection: Connection, budget: Budget, percent: int, window: SpendWindow
 ) -> bool:
-    """Whether an event for this level fired for the budget's threshold within the window."""
-    query = (
-        select(EVENTS.c.id)
-        .where(
-            EVENTS.c.budget_id == budget.id,
-            EVENTS.c.kind == kind_of(percent).value,
-            or_(EVENTS.c.level_pct == percent, EVENTS.c.level_pct.is_(None)),
-            EVENTS.c.threshold_usd == budget.threshold_usd,
-            EVENTS.c.fired_at >= window.start,
-        )
-        .limit(1)
+    """Whether an event for this level fired for the budget's threshold within the window (for
+    a per-user budget: for its user)."""
+    query = select(EVENTS.c.id).where(
+        EVENTS.c.budget_id == budget.id,
+        EVENTS.c.kind == kind_of(percent).value,
+        or_(EVENTS.c.level_pct == percent, EVENTS.c.level_pct.is_(None)),
+        EVENTS.c.threshold_usd == budget.threshold_usd,
+        EVENTS.c.fired_at >= window.start,
     )
-    return connection.execute(query).first() is not None
+    if budget.per_user:
+        query = query.where(EVENTS.c.user_id == budget.user_id)
+    return connection.execute(query.limit(1)).first() is not None

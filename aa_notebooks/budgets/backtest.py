@@ -9,6 +9,8 @@ The replay follows the live rules exactly, execution by execution in start order
 - each alert level (a percentage of the threshold; 100 is "exceeded") fires when an execution
   leaves the spend at or past it and the level has not fired within the window: once per
   window, however often the spend dips under the level and back as old runs leave the window.
+- a per-user budget keeps all of this for each user separately: each user's own window spend,
+  levels and refusals.
 
 Executions are streamed from the database in start order (a server-side cursor), never loaded
 whole; the replay keeps only the window's (start, cost) pairs and per-day sums. The executions of
@@ -44,8 +46,8 @@ MAX_DAYS = 3660
 """The longest history a backtest replays (ten years)."""
 STREAM_ROWS = 5_000
 """Rows fetched per round trip while streaming the executions."""
-LEVEL_COLUMNS = ["level_pct", "fired_at", "spend_usd", "level_usd", "execution_id"]
-REFUSED_COLUMNS = ["id", "started_at", "agent_name", "cost_usd"]
+LEVEL_COLUMNS = ["level_pct", "fired_at", "spend_usd", "level_usd", "execution_id", "user_id"]
+REFUSED_COLUMNS = ["id", "started_at", "agent_name", "user_id", "cost_usd"]
 DAILY_COLUMNS = ["day", "spend_usd", "spend_with_budget_usd", "window_spend_usd",
                  "window_spend_with_budget_usd"]  # fmt: skip
 
@@ -83,6 +85,7 @@ class BudgetBacktest:
                 {
                     "scope": budget.scope.value,
                     "target": budget.target or (str(budget.user_id) if budget.user_id else None),
+                    "per_user": budget.per_user,
                     "threshold_usd": float(budget.threshold_usd),
                     "period_days": budget.period_days,
                     "alert_type": budget.alert_type.value,
@@ -176,7 +179,7 @@ def backtest_budget(
     *,
     threshold_usd: Decimal | float | str,
     period_days: int = 30,
-    scope: str = "global",
+    scope: str | None = None,
     target: str | None = None,
     budget_user_id: uuid.UUID | str | None = None,
     alert_type: str = "warning",
@@ -184,13 +187,22 @@ def backtest_budget(
     levels: Sequence[int] | None = None,
     days: int = 90,
     viewer: uuid.UUID | None = None,
+    per_user: bool = False,
 ) -> BudgetBacktest:
     """Replay `days` days ending at `now` under a budget defined as `create` takes it.
 
     `levels` are the alert percentages (default: `alert_at_percentage` and 100); `viewer` (a
-    scoped client's user) restricts the executions read to that user's."""
+    scoped client's user) restricts the executions read to that user's; `per_user` replays a
+    budget that applies to every user separately."""
     budget = _hypothetical(
-        threshold_usd, period_days, scope, target, budget_user_id, alert_type, alert_at_percentage
+        threshold_usd,
+        period_days,
+        scope,
+        target,
+        budget_user_id,
+        alert_type,
+        alert_at_percentage,
+        per_user,
     )
     chosen = _levels(levels, budget.alert_at_percentage)
     if isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= MAX_DAYS:
@@ -211,21 +223,24 @@ def backtest_budget(
 def _hypothetical(
     threshold_usd: Decimal | float | str,
     period_days: int,
-    scope: str,
+    scope: str | None,
     target: str | None,
     budget_user_id: uuid.UUID | str | None,
     alert_type: str,
     alert_at_percentage: int,
+    per_user: bool,
 ) -> Budget:
     """The budget as `create` would store it (the same validation and messages)."""
     fields: dict[str, Any] = {
         "name": "backtest",
         "threshold_usd": threshold_usd,
         "period_days": period_days,
-        "scope": scope,
         "alert_type": alert_type,
         "alert_at_percentage": alert_at_percentage,
+        "per_user": per_user,
     }
+    if scope is not None:
+        fields["scope"] = scope
     if target is not None:
         fields["target"] = target
     if budget_user_id is not None:
@@ -250,8 +265,9 @@ def _executions_query(
     """The scope's executions that started in [start, end], in start order."""
     columns = EXECUTIONS.c
     by_agent_id = target_agent_id(budget.scope, budget.target) is not None
+    scope = columns.user_id.is_not(None) if budget.template else counted(budget.scope, by_agent_id)
     conditions = [
-        counted(budget.scope, by_agent_id),
+        scope,
         columns.started_at >= start.replace(tzinfo=None),
         columns.started_at <= end.replace(tzinfo=None),
     ]
@@ -259,10 +275,25 @@ def _executions_query(
         conditions.append(columns.user_id == viewer)
     ident = type_coerce(columns.id, String())  # parsed only for the few rows reported
     return (
-        select(ident, columns.started_at, columns.agent_name, columns.cost_usd)
+        select(ident, columns.started_at, columns.agent_name, columns.user_id, columns.cost_usd)
         .where(and_(*conditions))
         .order_by(columns.started_at, columns.id)
     )
+
+
+@dataclass
+class _Window:
+    """One rolling window's state: its (start, cost) pairs, their sum, when each level last
+    fired. A budget has one; a per-user budget one per user."""
+
+    runs: deque[tuple[datetime, Decimal]] = field(default_factory=deque)
+    spend: Decimal = Decimal(0)
+    last_fired: dict[int, datetime] = field(default_factory=dict)
+
+    def slide(self, started: datetime, period: timedelta) -> None:
+        """Drop the runs that started before `started - period`."""
+        while self.runs and self.runs[0][0] < started - period:
+            self.spend -= self.runs.popleft()[1]
 
 
 class _Replay:
@@ -274,9 +305,7 @@ class _Replay:
         self.budget, self.levels, self.start, self.period = budget, levels, start, period
         threshold = budget.threshold_usd
         self.level_usd = {level: threshold * level / 100 for level in levels}
-        self.window: deque[tuple[datetime, Decimal]] = deque()
-        self.spend = Decimal(0)
-        self.last_fired: dict[int, datetime] = {}
+        self.windows: dict[str | None, _Window] = {}
         self.events: list[dict[str, Any]] = []
         self.refused: list[dict[str, Any]] = []
         self.actual: dict[date, Decimal] = {}
@@ -285,44 +314,53 @@ class _Replay:
 
     def run(self, rows: Iterable[Any]) -> None:
         zero = Decimal(0)
-        for ident, started, agent, cost in rows:
-            self.take(ident, utc(started), agent, cost or zero)
+        for ident, started, agent, user, cost in rows:
+            self.take(ident, utc(started), agent, _optional_text(user), cost or zero)
 
-    def take(self, ident: object, started: datetime, agent: str | None, cost: Decimal) -> None:
+    def take(
+        self, ident: object, started: datetime, agent: str | None, user: str | None, cost: Decimal
+    ) -> None:
         """One execution, as the live budget would have seen it start and then be recorded."""
-        while self.window and self.window[0][0] < started - self.period:
-            self.spend -= self.window.popleft()[1]
+        window = self.windows.setdefault(user if self.budget.per_user else None, _Window())
+        window.slide(started, self.period)
         day = started.date()
         self.actual[day] = self.actual.get(day, Decimal(0)) + cost
         if started < self.start:  # fills the first window; judged by nothing
-            self._add(started, cost, day)
+            self._add(window, started, cost, day)
             return
         self.judged += 1
-        if self.budget.hard_stop and self.spend >= self.budget.threshold_usd:
+        if self.budget.hard_stop and window.spend >= self.budget.threshold_usd:
             self.refused.append(
-                {"id": _text(ident), "started_at": started, "agent_name": agent, "cost_usd": cost}
+                {
+                    "id": _text(ident),
+                    "started_at": started,
+                    "agent_name": agent,
+                    "user_id": user,
+                    "cost_usd": cost,
+                }
             )
             return
-        self._add(started, cost, day)
+        self._add(window, started, cost, day)
         for level in self.levels:
             reached = self.level_usd[level]
-            last = self.last_fired.get(level)
+            last = window.last_fired.get(level)
             quiet = last is None or last < started - self.period
-            if self.spend >= reached and quiet:
-                self.last_fired[level] = started
+            if window.spend >= reached and quiet:
+                window.last_fired[level] = started
                 self.events.append(
                     {
                         "level_pct": level,
                         "fired_at": started,
-                        "spend_usd": self.spend,
+                        "spend_usd": window.spend,
                         "level_usd": reached,
                         "execution_id": _text(ident),
+                        "user_id": user if self.budget.per_user else None,
                     }
                 )
 
-    def _add(self, started: datetime, cost: Decimal, day: date) -> None:
-        self.window.append((started, cost))
-        self.spend += cost
+    def _add(self, window: _Window, started: datetime, cost: Decimal, day: date) -> None:
+        window.runs.append((started, cost))
+        window.spend += cost
         self.kept[day] = self.kept.get(day, Decimal(0)) + cost
 
     def result(self, end: datetime, notes: tuple[str, ...]) -> BudgetBacktest:
@@ -369,6 +407,11 @@ def _text(ident: object) -> str:
     return str(ident if isinstance(ident, uuid.UUID) else uuid.UUID(str(ident)))
 
 
+def _optional_text(ident: object) -> str | None:
+    """A user id as text (None stays None)."""
+    return None if ident is None else _text(ident)
+
+
 def _total(sums: Mapping[date, Decimal], days: Iterable[date]) -> Decimal:
     return sum((sums.get(day, Decimal(0)) for day in days), Decimal(0))
 
@@ -376,6 +419,8 @@ def _total(sums: Mapping[date, Decimal], days: Iterable[date]) -> Decimal:
 def _scope_text(budget: Budget) -> str:
     if budget.scope.value == "global":
         return "all executions"
+    if budget.template:
+        return "each user separately"
     if budget.scope.value == "user":
         return f"user {budget.user_id}"
     return f"{budget.scope.value} {budget.target}"

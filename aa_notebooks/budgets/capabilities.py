@@ -45,6 +45,10 @@ class Capabilities:
         return "target" in self.budget_columns
 
     @property
+    def has_per_user(self) -> bool:
+        return "per_user" in self.budget_columns
+
+    @property
     def has_flows(self) -> bool:
         return "flow_id" in self.execution_columns
 
@@ -83,6 +87,11 @@ class Capabilities:
             raise SchemaError(
                 "this database has no budgetalerts.alert_levels column (a GenAI AgentOS "
                 "database): leave out alert_levels and warn at alert_at_percentage"
+            )
+        if budget.per_user and not self.has_per_user:
+            raise SchemaError(
+                "this database has no budgetalerts.per_user column (a GenAI AgentOS database, "
+                "or one `aa-notebooks init-db` has not migrated): make a user budget per user"
             )
 
 

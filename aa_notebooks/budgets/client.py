@@ -31,6 +31,7 @@ from aa_notebooks.budgets.reading import budget_status
 from aa_notebooks.budgets.status import BudgetStatusList
 from aa_notebooks.db.engine import get_engine
 from aa_notebooks.db.url import mask_url, require_database
+from aa_notebooks.errors import InvalidInputError
 from aa_notebooks.validation import clock_reading, utc_now
 
 if TYPE_CHECKING:
@@ -79,6 +80,11 @@ class BudgetClient:
     def create(self, **fields: Any) -> Budget:
         """Create a budget; the data contract's POST body is accepted as it is."""
         if self.user_id is not None:
+            if fields.get("per_user"):
+                raise InvalidInputError(
+                    "a per-user budget applies to every user: create it from a session that is "
+                    "not scoped to one user"
+                )
             fields.setdefault("user_id", self.user_id)
         return create_budget(self.url, **fields)
 
@@ -108,19 +114,21 @@ class BudgetClient:
         *,
         threshold_usd: Decimal | float | str,
         period_days: int = 30,
-        scope: str = "global",
+        scope: str | None = None,
         target: str | None = None,
         user_id: uuid.UUID | str | None = None,
         alert_type: str = "warning",
         alert_at_percentage: int = 80,
         levels: Sequence[int] | None = None,
         days: int = 90,
+        per_user: bool = False,
     ) -> BudgetBacktest:
         """What this budget (fields as `create` takes them) would have done over the last `days`
         days: the alerts it would have fired at each level (percent of the threshold; default
         `alert_at_percentage` and 100), the executions a hard stop would have refused and the
-        spend that saves. Nothing is written. A scoped client replays only its user's runs."""
-        if scope == "user" and user_id is None:
+        spend that saves; `per_user`: a budget that applies to every user separately. Nothing
+        is written. A scoped client replays only its user's runs."""
+        if scope == "user" and user_id is None and not per_user:
             user_id = self.user_id
         return backtest_budget(
             get_engine(self.url),
@@ -135,6 +143,7 @@ class BudgetClient:
             levels=levels,
             days=days,
             viewer=self.user_id,
+            per_user=per_user,
         )
 
     def spend_daily(self, *, budget_ids: Iterable[uuid.UUID | str] | None = None) -> Table:

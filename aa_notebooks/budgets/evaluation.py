@@ -1,7 +1,8 @@
 """`evaluate_budgets`: the explicit write behind `budgets evaluate` (and a schedule's job).
 
 Per budget, in one transaction holding the budget's lock: the window's spend is summed from the
-executions (the exact number), written back to current_spend_usd in cents, and the alert events
+executions (the exact number), written back to current_spend_usd in cents (a per-user budget:
+per user who ran executions in the window, the highest written back), and the alert events
 due are recorded (a level held with no event in the window; crossings are caught by
 `apply_spend`). The ledger's number is read in the same statement: when it differs, a writer has
 bypassed `apply_spend` (or executions were deleted), which is logged and repaired by rebuilding
@@ -17,6 +18,7 @@ import uuid
 from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 from html import escape
 
 import pandas as pd
@@ -33,6 +35,7 @@ from aa_notebooks.budgets.fields import parse_uuid
 from aa_notebooks.budgets.ledger import ledger_ready, rebuild_ledger
 from aa_notebooks.budgets.model import Budget
 from aa_notebooks.budgets.money import cents
+from aa_notebooks.budgets.per_user import applied_in
 from aa_notebooks.budgets.scope import BUDGETS
 from aa_notebooks.budgets.spend import both_spends, exact_spend
 from aa_notebooks.budgets.status import (
@@ -165,7 +168,7 @@ def _evaluate_all(
 ) -> Evaluation:
     """`evaluate_budgets` once its arguments are checked."""
     with engine.connect() as connection:
-        budgets = load_budgets(connection, caps, active_budgets(owner))
+        budgets = load_budgets(connection, caps, active_budgets(caps, owner))
     with_ledger = ledger_ready(engine)
     statuses: list[BudgetStatus] = []
     fired: list[AlertNotice] = []
@@ -174,11 +177,11 @@ def _evaluate_all(
         if reason := caps.unavailable(budget.scope):
             statuses.append(unavailable(budget, now, reason))
             continue
-        evaluated = _evaluate(engine, caps, budget, now, with_ledger)
+        evaluated = _evaluate(engine, caps, budget, now, with_ledger, owner)
         if evaluated is None:  # deleted meanwhile
             continue
-        status, notices, ledger_agrees = evaluated
-        statuses.append(status)
+        evaluated_statuses, notices, ledger_agrees = evaluated
+        statuses += evaluated_statuses
         fired += notices
         if not ledger_agrees:
             drifted.append(budget.label)
@@ -195,29 +198,46 @@ def _evaluate_all(
 
 
 def _evaluate(
-    engine: Engine, caps: Capabilities, budget: Budget, now: datetime, with_ledger: bool
-) -> tuple[BudgetStatus, list[AlertNotice], bool] | None:
-    """Evaluate one budget under its lock: its status, the alerts recorded, and whether the
-    ledger agreed with the executions; None if it was just deleted."""
+    engine: Engine,
+    caps: Capabilities,
+    budget: Budget,
+    now: datetime,
+    with_ledger: bool,
+    owner: uuid.UUID | None,
+) -> tuple[list[BudgetStatus], list[AlertNotice], bool] | None:
+    """Evaluate one budget under its lock (a per-user budget: for each of its users, or only
+    `owner`): its statuses, the alerts recorded, and whether the ledger agreed with the
+    executions; None if it was just deleted."""
+    statuses, notices, spends, ledger_agrees = [], [], [], True
     with write_transaction(engine) as connection:
         fresh = load_budgets(connection, caps, BUDGETS.c.id == budget.id, lock=True)
         if not fresh:
             return None
         budget = fresh[0]
         window = SpendWindow.ending(now, budget.period_days)
-        if with_ledger:
-            spend, by_ledger = both_spends(connection, budget, window)
-            ledger_agrees = spend == by_ledger
-        else:
-            spend, ledger_agrees = exact_spend(connection, budget, window), True
-        connection.execute(
-            update(BUDGETS).where(BUDGETS.c.id == budget.id).values(current_spend_usd=cents(spend))
-        )
-        events = []
-        if caps.has_events:
-            events = record_due_alerts(connection, budget, window, spend)
-    notices = [AlertNotice.of(budget, event) for event in events]
-    return assess(budget, spend, now), notices, ledger_agrees
+        for each in applied_in(connection, budget, window, owner):
+            if each.template:  # a per-user budget no user has spent on in the window
+                statuses.append(assess(each, Decimal(0), now))
+                continue
+            if with_ledger:
+                spend, by_ledger = both_spends(connection, each, window)
+                ledger_agrees = ledger_agrees and spend == by_ledger
+            else:
+                spend = exact_spend(connection, each, window)
+            spends.append(spend)
+            statuses.append(assess(each, spend, now))
+            if caps.has_events:
+                notices += [
+                    AlertNotice.of(each, e)
+                    for e in record_due_alerts(connection, each, window, spend)
+                ]
+        if not (budget.template and owner is not None):  # one user's spend is not the budget's
+            connection.execute(
+                update(BUDGETS)
+                .where(BUDGETS.c.id == budget.id)
+                .values(current_spend_usd=cents(max(spends, default=Decimal(0))))
+            )
+    return statuses, notices, ledger_agrees
 
 
 def _refused_write(exc: DBAPIError) -> bool:

@@ -42,7 +42,14 @@ from aa_notebooks.budgets.fields import canonical_target, parse_uuid
 from aa_notebooks.budgets.ledger import ledger_ready
 from aa_notebooks.budgets.model import Budget
 from aa_notebooks.budgets.money import cents, from_micros
-from aa_notebooks.budgets.scope import BUDGETS, LedgerKey, budget_key, budgets_for_keys, key_params
+from aa_notebooks.budgets.scope import (
+    BUDGETS,
+    LedgerKey,
+    applied,
+    budget_key,
+    budgets_for_keys,
+    key_params,
+)
 from aa_notebooks.budgets.spend import (
     exact_spend,
     ledger_spend,
@@ -92,8 +99,9 @@ def check_on_connection(
     (without it, each budget's window is summed from the executions)."""
     read = ledger_spend if ledger_ready(engine) else exact_spend
     with engine.connect() as connection:
-        condition = _hard_stops(caps.has_targets)
-        for budget in load_budgets(connection, caps, condition, key_params(keys)):
+        condition = _hard_stops(caps.has_targets, caps.has_per_user)
+        found = load_budgets(connection, caps, condition, key_params(keys))
+        for budget in applied(found, keys):
             if caps.unavailable(budget.scope):
                 continue
             held = from_micros(pending(budget_key(budget)))
@@ -109,12 +117,16 @@ def check_on_driver(
     driver: one statement finds the matching hard stops (usually none), a second reads all their
     spends. Each reads what was committed when it started; what is pending is read before the
     spends, so a batch committed in between is counted."""
-    query = budgets_query(caps.budget_columns, _hard_stops(caps.has_targets), False)
+    condition = _hard_stops(caps.has_targets, caps.has_per_user)
+    query = budgets_query(caps.budget_columns, condition, False)
     found = driver_fetch(engine, query, key_params(keys))
     if not found:
         return
     names = list(query.selected_columns.keys())
-    budgets = [Budget.from_row(dict(zip(names, row, strict=True))) for row in found]
+    stored = [Budget.from_row(dict(zip(names, row, strict=True))) for row in found]
+    budgets = applied(stored, keys)
+    if not budgets:  # only per-user budgets, and a run of no user
+        return
     held = [from_micros(pending(budget_key(budget))) for budget in budgets]
     windows = [SpendWindow.ending(now, budget.period_days) for budget in budgets]
     statement = ledger_spends_statement(tuple(spend_shape(budget) for budget in budgets))
@@ -129,10 +141,10 @@ def _refuse_at_threshold(budget: Budget, spend: Decimal) -> None:
 
 
 @cache
-def _hard_stops(has_targets: bool) -> ColumnElement[bool]:
+def _hard_stops(has_targets: bool, has_per_user: bool) -> ColumnElement[bool]:
     """SQL condition: the active hard_stop budgets of the keys bound by `key_params`."""
     hard_stop = BUDGETS.c.alert_type == BudgetAlertType.hard_stop
-    return and_(ACTIVE, hard_stop, budgets_for_keys(has_targets))
+    return and_(ACTIVE, hard_stop, budgets_for_keys(has_targets, has_per_user))
 
 
 def run_keys(

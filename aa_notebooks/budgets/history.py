@@ -15,7 +15,7 @@ from decimal import Decimal
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import ColumnElement, Connection, and_, null, select
+from sqlalchemy import ColumnElement, Connection, and_, null, or_, select
 from sqlalchemy.engine import URL
 
 from aa_notebooks.analytics import periods
@@ -25,6 +25,7 @@ from aa_notebooks.budgets.alerts import EVENTS
 from aa_notebooks.budgets.capabilities import Capabilities, capabilities
 from aa_notebooks.budgets.fields import parse_uuid
 from aa_notebooks.budgets.model import Budget
+from aa_notebooks.budgets.per_user import applied_in
 from aa_notebooks.budgets.scope import BUDGETS, EXECUTIONS
 from aa_notebooks.budgets.spend import counted, counted_params
 from aa_notebooks.budgets.store import active_budgets, load_budgets
@@ -34,10 +35,11 @@ from aa_notebooks.db.engine import get_engine
 from aa_notebooks.db.schema import BudgetScope
 
 DAILY_COLUMNS = (
-    "budget_id", "name", "day", "spend_usd", "cumulative_usd", "threshold_usd", "alert_level_usd",
+    "budget_id", "user_id", "name", "day", "spend_usd", "cumulative_usd", "threshold_usd",
+    "alert_level_usd",
 )  # fmt: skip
 EVENT_COLUMNS = (
-    "fired_at", "budget_id", "name", "scope", "target", "kind", "level_pct", "spend_usd",
+    "fired_at", "budget_id", "name", "scope", "target", "user_id", "kind", "level_pct", "spend_usd",
     "threshold_usd",
     "notified",
 )  # fmt: skip
@@ -60,7 +62,8 @@ def budget_spend_daily(
     caps = capabilities(engine)
     caps.require_budgets()
     now = utc(now)
-    condition = active_budgets(user_id)
+    viewer = None if user_id is None else parse_uuid(user_id, "user_id")
+    condition = active_budgets(caps, viewer)
     if budget_ids is not None:
         ids = [parse_uuid(budget_id, "budget id") for budget_id in budget_ids]
         condition = and_(condition, BUDGETS.c.id.in_(ids))
@@ -68,8 +71,12 @@ def budget_spend_daily(
     records: list[dict[str, Any]] = []
     with read_transaction(engine) as connection:
         for budget in load_budgets(connection, caps, condition):
-            if caps.unavailable(budget.scope) is None:
-                records += _daily(connection, dialect, budget, now)
+            if caps.unavailable(budget.scope) is not None:
+                continue
+            window = SpendWindow.ending(now, budget.period_days)
+            for each in applied_in(connection, budget, window, viewer):
+                if not each.template:  # a per-user budget no user spent on: nothing to chart
+                    records += _daily(connection, dialect, each, window)
     money = ("spend_usd", "cumulative_usd", "threshold_usd", "alert_level_usd")
     return _frame(records, DAILY_COLUMNS, times=("day",), money=money)
 
@@ -94,6 +101,7 @@ def budget_alert_events(
             name,
             BUDGETS.c.scope,
             _budget_column(caps, "target"),
+            EVENTS.c.user_id,
             EVENTS.c.kind,
             EVENTS.c.level_pct,
             EVENTS.c.spend_usd,
@@ -112,7 +120,8 @@ def budget_alert_events(
         )
     )
     if user_id is not None:
-        query = query.where(BUDGETS.c.user_id == parse_uuid(user_id, "user_id"))
+        viewer = parse_uuid(user_id, "user_id")
+        query = query.where(or_(BUDGETS.c.user_id == viewer, EVENTS.c.user_id == viewer))
     with read_transaction(engine) as connection:
         records = [
             {**row, "scope": BudgetScope(row["scope"]).value}
@@ -122,10 +131,9 @@ def budget_alert_events(
 
 
 def _daily(
-    connection: Connection, dialect: Dialect, budget: Budget, now: datetime
+    connection: Connection, dialect: Dialect, budget: Budget, window: SpendWindow
 ) -> list[dict[str, Any]]:
-    """One record per UTC day the budget's window ending at `now` touches, oldest first."""
-    window = SpendWindow.ending(now, budget.period_days)
+    """One record per UTC day the budget's window touches, oldest first."""
     params = counted_params(budget)
     where = [counted(budget.scope, params["agent_id"] is not None)]
     spend = dialect.money_sum(EXECUTIONS.c.cost_usd).label("spend")
@@ -139,7 +147,8 @@ def _daily(
             records.append(
                 {
                     "budget_id": budget.id,
-                    "name": budget.name,
+                    "user_id": budget.user_id if budget.per_user else None,
+                    "name": budget.label if budget.per_user else budget.name,
                     "day": row.bucket,
                     "spend_usd": day_spend,
                     "cumulative_usd": cumulative,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 import uuid
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 from decimal import Decimal
 from typing import Any
 
@@ -22,6 +22,7 @@ ROW_DEFAULTS: dict[str, Any] = {
     "is_active": True,
     "email_notification": True,
     "current_spend_usd": Decimal(0),
+    "per_user": False,
 }
 
 
@@ -42,6 +43,7 @@ class Budget:
     email_notification: bool
     current_spend_usd: Decimal
     alert_levels: tuple[int, ...] = ()
+    per_user: bool = False
 
     @property
     def levels(self) -> tuple[int, ...]:
@@ -51,8 +53,22 @@ class Budget:
 
     @property
     def label(self) -> str:
-        """Its name, or its id when it has none (a budget made by AgentOS)."""
-        return self.name or str(self.id)
+        """Its name, or its id when it has none (a budget made by AgentOS); a per-user budget
+        applied to one user also names the user."""
+        label = self.name or str(self.id)
+        if self.per_user and self.user_id is not None:
+            return f"{label} (user {self.user_id})"
+        return label
+
+    @property
+    def template(self) -> bool:
+        """Whether this is a per-user budget not yet applied to a user (`for_user`)."""
+        return self.per_user and self.user_id is None
+
+    def for_user(self, user_id: uuid.UUID) -> Budget:
+        """This per-user budget as it applies to one user: a user budget of that user, which
+        keeps its id (its events, lock and status are the template's) and `per_user`."""
+        return replace(self, user_id=user_id)
 
     @property
     def hard_stop(self) -> bool:

@@ -14,14 +14,16 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from decimal import Decimal
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, func, or_, select
 from sqlalchemy.engine import URL
 
 from aa_notebooks.budgets.alert_settings import email_problem, unsent_warning
 from aa_notebooks.budgets.alerts import EVENTS, alerts_due
 from aa_notebooks.budgets.capabilities import capabilities
 from aa_notebooks.budgets.fields import parse_uuid
+from aa_notebooks.budgets.per_user import applied_in
 from aa_notebooks.budgets.scope import BUDGETS
 from aa_notebooks.budgets.spend import exact_spend
 from aa_notebooks.budgets.status import BudgetStatus, BudgetStatusList, assess, unavailable
@@ -38,7 +40,8 @@ def budget_status(
     now: datetime | None = None,
 ) -> BudgetStatusList:
     """The status of each active budget (those `user_id` owns, when given) at `now`, read only,
-    with a warning when alerts are due that the email settings cannot send."""
+    with a warning when alerts are due that the email settings cannot send. A per-user budget
+    has a status per user who ran executions in its window (only `user_id`'s, when given)."""
     engine = get_engine(url)
     caps = capabilities(engine)
     caps.require_budgets()
@@ -47,15 +50,16 @@ def budget_status(
     statuses: list[BudgetStatus] = []
     due = 0
     with read_transaction(engine) as connection:
-        for budget in load_budgets(connection, caps, active_budgets(owner)):
+        for budget in load_budgets(connection, caps, active_budgets(caps, owner)):
             if reason := caps.unavailable(budget.scope):
                 statuses.append(unavailable(budget, now, reason))
                 continue
             window = SpendWindow.ending(now, budget.period_days)
-            spend = exact_spend(connection, budget, window)
-            statuses.append(assess(budget, spend, now))
-            if caps.has_events and budget.email_notification:
-                due += alerts_due(connection, budget, window, spend)
+            for each in applied_in(connection, budget, window, owner):
+                spend = Decimal(0) if each.template else exact_spend(connection, each, window)
+                statuses.append(assess(each, spend, now))
+                if caps.has_events and each.email_notification:
+                    due += alerts_due(connection, each, window, spend)
         if caps.has_events:
             due += _unsent_events(connection, owner)
     warning = unsent_warning(due, email_problem()) if due else None
@@ -70,5 +74,5 @@ def _unsent_events(connection: Connection, owner: uuid.UUID | None) -> int:
         .where(EVENTS.c.notified.is_(False), BUDGETS.c.email_notification.is_not(False))
     )
     if owner is not None:
-        query = query.where(BUDGETS.c.user_id == owner)
+        query = query.where(or_(BUDGETS.c.user_id == owner, EVENTS.c.user_id == owner))
     return int(connection.execute(query).scalar_one())

@@ -25,7 +25,13 @@ from aa_notebooks.budgets.delivery import AlertNotifier, deliver_in_background
 from aa_notebooks.budgets.ledger import Spend, add_spend, is_trusted, spends
 from aa_notebooks.budgets.model import Budget
 from aa_notebooks.budgets.money import from_micros
-from aa_notebooks.budgets.scope import EXECUTIONS, budget_key, budgets_for_keys, key_params
+from aa_notebooks.budgets.scope import (
+    EXECUTIONS,
+    applied,
+    budget_key,
+    budgets_for_keys,
+    key_params,
+)
 from aa_notebooks.budgets.spend import exact_spend, ledger_spend
 from aa_notebooks.budgets.store import ACTIVE, ensure_user, load_budgets
 from aa_notebooks.budgets.transactions import write_transaction
@@ -56,10 +62,11 @@ def apply_spend(
         return 0
     now = utc(now)
     keys = frozenset().union(*{spend.keys for spend in added})
-    condition = _active_for_keys(caps.has_targets)
+    condition = _active_for_keys(caps.has_targets, caps.has_per_user)
     from_ledger = caps.has_ledger and is_trusted(connection)
     recorded = 0
-    for budget in load_budgets(connection, caps, condition, key_params(keys), lock=True):
+    found = load_budgets(connection, caps, condition, key_params(keys), lock=True)
+    for budget in applied(found, keys):
         if caps.unavailable(budget.scope):
             continue
         window = SpendWindow.ending(now, budget.period_days)
@@ -104,9 +111,9 @@ def record_execution(
 
 
 @cache
-def _active_for_keys(has_targets: bool) -> ColumnElement[bool]:
+def _active_for_keys(has_targets: bool, has_per_user: bool) -> ColumnElement[bool]:
     """SQL condition: the active budgets of the keys bound by `key_params`."""
-    return and_(ACTIVE, budgets_for_keys(has_targets))
+    return and_(ACTIVE, budgets_for_keys(has_targets, has_per_user))
 
 
 def _added(budget: Budget, window: SpendWindow, added: Sequence[Spend]) -> Decimal:

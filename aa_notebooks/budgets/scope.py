@@ -9,6 +9,9 @@ A budget's user_id is its owner (AgentOS lists budgets per user); it narrows the
 user scope, so a global budget is organisation-wide whoever created it. Each execution adds its
 cost to one ledger key per scope it belongs to: ("global", ""), ("user", its user id),
 ("agent", its name), ("agent", its id) and ("flow", its flow); a budget reads its one key.
+
+A per-user budget (`per_user`, scope user, no user_id) is a template: it applies to every user
+separately, as the user budget of that user (`Budget.for_user`), reading that user's key.
 """
 
 from __future__ import annotations
@@ -51,10 +54,20 @@ def execution_keys(execution: Mapping[str, Any] | RowMapping) -> set[LedgerKey]:
     return keys
 
 
+def applied(budgets: Iterable[Budget], keys: Iterable[LedgerKey]) -> list[Budget]:
+    """The budgets as they apply to executions of these keys: a per-user template once for each
+    user among the keys (none when there is none), every other budget as it is."""
+    users = sorted({uuid.UUID(key) for scope, key in keys if scope == BudgetScope.user.value})
+    found: list[Budget] = []
+    for budget in budgets:
+        found += [budget.for_user(user) for user in users] if budget.template else [budget]
+    return found
+
+
 @cache
-def budgets_for_keys(has_targets: bool) -> ColumnElement[bool]:
-    """SQL condition on budgetalerts: every global budget, and the user, agent and flow budgets
-    whose key is bound in `users`, `agents`, `flows` (see `key_params`)."""
+def budgets_for_keys(has_targets: bool, has_per_user: bool) -> ColumnElement[bool]:
+    """SQL condition on budgetalerts: every global and per-user budget, and the user, agent and
+    flow budgets whose key is bound in `users`, `agents`, `flows` (see `key_params`)."""
     columns = BUDGETS.c
     conditions = [
         columns.scope == BudgetScope.global_,
@@ -63,6 +76,8 @@ def budgets_for_keys(has_targets: bool) -> ColumnElement[bool]:
             columns.user_id.in_(bindparam("users", expanding=True)),
         ),
     ]
+    if has_per_user:
+        conditions.append(and_(columns.scope == BudgetScope.user, columns.per_user.is_(True)))
     if has_targets:
         for scope, name in ((BudgetScope.agent, "agents"), (BudgetScope.flow, "flows")):
             targets: BindParameter[str] = bindparam(name, expanding=True)

@@ -30,7 +30,7 @@ from aa_notebooks.formatting import readable_frame
 SECONDS_PER_DAY = 86_400
 NO_BUDGETS = "(no active budgets)"
 STATUS_COLUMNS = [
-    "id", "name", "scope", "target", "user_id", "alert_type", "threshold_usd",
+    "id", "name", "scope", "target", "user_id", "per_user", "alert_type", "threshold_usd",
     "alert_at_percentage", "alert_levels", "period_days", "window_start", "window_end", "spend_usd",
     "percent_used", "status", "remaining_usd", "daily_burn_usd", "projected_exhaustion",
     "blocking", "reason",
@@ -74,6 +74,7 @@ class BudgetStatus:
             "scope": budget.scope.value,
             "target": budget.target,
             "user_id": None if budget.user_id is None else str(budget.user_id),
+            "per_user": budget.per_user,
             "alert_type": budget.alert_type.value,
             "threshold_usd": float(budget.threshold_usd),
             "alert_at_percentage": budget.alert_at_percentage,

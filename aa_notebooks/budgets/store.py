@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Select, and_, select
+from sqlalchemy import ColumnElement, Connection, Select, and_, or_, select
 
 from aa_notebooks.budgets.capabilities import Capabilities
 from aa_notebooks.budgets.fields import parse_uuid
@@ -19,11 +19,15 @@ ACTIVE = BUDGETS.c.is_active.is_not(False)
 USERS = table_of(User)
 
 
-def active_budgets(user_id: uuid.UUID | str | None) -> ColumnElement[bool]:
-    """SQL condition: the active budgets; only those `user_id` owns, when given."""
+def active_budgets(caps: Capabilities, user_id: uuid.UUID | str | None) -> ColumnElement[bool]:
+    """SQL condition: the active budgets; when `user_id` is given, only those it owns and the
+    per-user budgets (which apply to it as to every user)."""
     if user_id is None:
         return ACTIVE
-    return and_(ACTIVE, BUDGETS.c.user_id == parse_uuid(user_id, "user_id"))
+    owned = BUDGETS.c.user_id == parse_uuid(user_id, "user_id")
+    if caps.has_per_user:
+        return and_(ACTIVE, or_(owned, BUDGETS.c.per_user.is_(True)))
+    return and_(ACTIVE, owned)
 
 
 def load_budgets(

@@ -59,6 +59,7 @@ _FEATURES: dict[tuple[str, str], str] = {
     ("budgetalerts", "name"): "budget names (budgets are shown by id)",
     ("budgetalerts", "target"): "agent- and flow-scoped budgets",
     ("budgetalerts", "alert_levels"): "several warning levels per budget (one still works)",
+    ("budgetalerts", "per_user"): "per-user budgets (a budget for each user separately)",
     ("users", "*"): "user names in results (user ids still work)",
     ("users", "username"): "user names in results (user ids still work)",
     ("users", "email"): "user email addresses in results",

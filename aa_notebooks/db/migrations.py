@@ -210,3 +210,10 @@ def usage_price_provenance(connection: Connection) -> None:
     """Token usage records which price (table version, effective date) costed each row."""
     add_column(connection, "tokenusages", "price_source")
     add_column(connection, "tokenusages", "price_date")
+
+
+@migration
+def per_user_budgets(connection: Connection) -> None:
+    """A budget may apply to every user separately; its events say which user's spend fired."""
+    add_column(connection, "budgetalerts", "per_user")
+    add_column(connection, "budgetalertevents", "user_id")

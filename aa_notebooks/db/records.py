@@ -140,6 +140,15 @@ class BudgetAlertCreate(_Record):
     name: str | None = None
     target: str | None = None
     alert_levels: tuple[Annotated[int, Field(ge=1, le=100)], ...] | None = None
+    per_user: bool = False
+
+    @model_validator(mode="before")
+    @classmethod
+    def _per_user_is_user_scope(cls, data: Any) -> Any:
+        """A per-user budget given without a scope is a user budget (the only kind it can be)."""
+        if isinstance(data, Mapping) and data.get("per_user") and data.get("scope") is None:
+            return {**data, "scope": BudgetScope.user}
+        return data
 
     @field_validator("alert_levels", mode="before")
     @classmethod
@@ -160,8 +169,19 @@ class BudgetAlertCreate(_Record):
             raise ValueError(f"a {self.scope.value} budget needs a target (the agent or flow)")
         if self.scope is BudgetScope.global_ and self.target:
             raise ValueError("a global budget takes no target; use scope agent or flow")
-        if self.scope is BudgetScope.user and self.user_id is None:
-            raise ValueError("a user budget needs user_id")
+        if self.per_user:
+            if self.scope is not BudgetScope.user:
+                raise ValueError(
+                    "a per-user budget counts each user's own spend: its scope is user, "
+                    f"not {self.scope.value}"
+                )
+            if self.user_id is not None:
+                raise ValueError(
+                    "a per-user budget applies to every user: leave out user_id (a budget for "
+                    "one user is a user budget without per_user)"
+                )
+        elif self.scope is BudgetScope.user and self.user_id is None:
+            raise ValueError("a user budget needs user_id (or per_user, for every user)")
         return self
 
 

@@ -299,6 +299,8 @@ class BudgetAlert(Base):
     name: Mapped[str | None] = mapped_column(String)
     target: Mapped[str | None] = mapped_column(String)
     alert_levels: Mapped[str | None] = mapped_column(String(64))
+    # True: a template that applies to every user separately (scope user, no user_id).
+    per_user: Mapped[bool | None] = mapped_column(Boolean)
 
 
 class BudgetAlertEvent(Base):
@@ -313,6 +315,8 @@ class BudgetAlertEvent(Base):
     kind: Mapped[str] = mapped_column(String(16), nullable=False)  # "warning" or "exceeded"
     # The level reached, in percent of the threshold (NULL in events recorded before levels).
     level_pct: Mapped[int | None] = mapped_column(Integer)
+    # The user whose spend fired it, for a per-user budget (NULL for every other budget).
+    user_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
     spend_usd: Mapped[Decimal] = mapped_column(Numeric(12, 6), nullable=False)
     threshold_usd: Mapped[Decimal] = mapped_column(Numeric(10, 2), nullable=False)
     window_start: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)

@@ -147,6 +147,7 @@ class BudgetReport:
                 scope=budget["scope"],
                 target=_given(budget["target"]),
                 user_id=_given(budget["user_id"]),
+                per_user=bool(budget["per_user"]),
                 alert_type=budget["alert_type"],
                 alert_at_percentage=int(budget["alert_at_percentage"]),
                 levels=_levels(budget),
@@ -229,14 +230,16 @@ def _text(value: object) -> str:
 
 
 def _labelled(daily: pd.DataFrame) -> pd.DataFrame:
-    """`daily` with a `budget` label per budget: its name, made unique when two share one."""
-    names = daily.groupby("budget_id")["name"].first().fillna("")
+    """`daily` with a `budget` label per budget (a per-user budget: per user): its name, made
+    unique when two share one."""
+    keys = daily["budget_id"].astype(str) + daily["user_id"].fillna("").astype(str)
+    names = daily.assign(_key=keys).groupby("_key")["name"].first().fillna("")
     duplicated = names.duplicated(keep=False) | (names == "")
     labels = {
-        budget_id: f"{name or 'budget'} ({str(budget_id)[:8]})" if duplicated[budget_id] else name
-        for budget_id, name in names.items()
+        key: f"{name or 'budget'} ({key[:8]})" if duplicated[key] else name
+        for key, name in names.items()
     }
-    labelled = daily.assign(budget=daily["budget_id"].map(labels))
+    labelled = daily.assign(budget=keys.map(labels))
     return labelled[["budget", "day", "cumulative_usd", "alert_level_usd", "threshold_usd"]]
 
 

@@ -126,3 +126,37 @@ async def test_an_admin_may_change_and_delete_any_budget(
         assert (changed.status_code, changed.json()["is_active"]) == (200, False)
         assert (await token_client.delete(path, headers=admin)).status_code == 204
     assert (await token_client.get(f"{API}/budgets", headers=admin)).json()["items"] == []
+
+
+async def test_a_per_user_budget_is_an_admins_and_each_user_sees_its_own_status(
+    token_client: httpx.AsyncClient, tokens: Tokens
+) -> None:
+    """$1 for each user over 30 days: U1 spent $1.004620 (exceeded), U2 $0.015000 (ok)."""
+    for body in ({"per_user": True}, {"per_user": True, "scope": "user"}):
+        refused = await token_client.post(
+            f"{API}/budgets", json={**BODY, **body}, headers=bearer(tokens.u1)
+        )
+        assert refused.status_code == 403
+        assert "a per-user budget applies to every user" in refused.json()["detail"]
+    each = await _create(token_client, tokens.admin, threshold_usd="1.00", per_user=True)
+    assert (each["scope"], each["user_id"], each["per_user"]) == ("user", None, True)
+
+    async def status(token: str) -> list[tuple[str, str, Decimal, str]]:
+        found = await token_client.get(f"{API}/budgets/status", headers=bearer(token))
+        return [
+            (b["id"], b["user_id"], Decimal(b["spend_usd"]), b["status"])
+            for b in found.json()["items"]
+        ]
+
+    assert await status(tokens.admin) == [
+        (each["id"], str(U1), Decimal("1.004620"), "exceeded"),
+        (each["id"], str(U2), Decimal("0.015000"), "ok"),
+    ]
+    assert await status(tokens.u1) == [(each["id"], str(U1), Decimal("1.004620"), "exceeded")]
+    assert await status(tokens.u2) == [(each["id"], str(U2), Decimal("0.015000"), "ok")]
+    path, user = f"{API}/budgets/{each['id']}", bearer(tokens.u1)
+    changed = await token_client.patch(path, json={"threshold_usd": "100"}, headers=user)
+    deleted = await token_client.delete(path, headers=user)
+    assert (changed.status_code, deleted.status_code) == (403, 403)
+    listed = (await token_client.get(f"{API}/budgets", headers=user)).json()["items"]
+    assert listed == []  # a user lists the budgets it owns

@@ -47,7 +47,7 @@ def test_the_documents_curl_body_is_accepted_as_is(db_url: str) -> None:
             "id": str(budget.id), "name": None, "scope": "global", "target": None, "user_id": None,
             "threshold_usd": 100.0, "period_days": 30, "alert_type": "warning",
             "alert_at_percentage": 80, "is_active": True, "email_notification": True,
-            "current_spend_usd": 0.0, "alert_levels": [],
+            "current_spend_usd": 0.0, "alert_levels": [], "per_user": False,
         }
     ]  # fmt: skip
 
@@ -172,7 +172,7 @@ def test_unknown_fields_name_the_accepted_ones(db_url: str) -> None:
     assert str(failure.value) == (
         "unknown budget field 'colour', 'current_spend_usd'; accepted fields: id, user_id, "
         "scope, threshold_usd, period_days, alert_type, alert_at_percentage, is_active, "
-        "email_notification, name, target, alert_levels"
+        "email_notification, name, target, alert_levels, per_user"
     )
     budget = create_budget(db_url, **VALID)
     with pytest.raises(InvalidInputError, match="unknown budget field 'id'; fields an update"):

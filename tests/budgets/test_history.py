@@ -58,7 +58,7 @@ def test_every_day_of_the_window_with_its_edges(db_url: str) -> None:
     assert list(frame.columns) == list(DAILY_COLUMNS)
     assert str(frame["day"].dt.tz) == "UTC"
     assert frame.to_dict("records") == [
-        {"budget_id": budget.id, "name": "org", "day": day(d), "spend_usd": spend,
+        {"budget_id": budget.id, "user_id": None, "name": "org", "day": day(d), "spend_usd": spend,
          "cumulative_usd": total, "threshold_usd": 100.0, "alert_level_usd": 75.0}
         for d, spend, total in [
             ("2024-05-29", 1.0, 1.0),
@@ -183,14 +183,14 @@ def test_alert_events_from_real_crossings(db_url: str) -> None:
     assert list(frame.columns) == list(EVENT_COLUMNS)
     assert frame.to_dict("records") == [
         {"fired_at": pd.Timestamp(hour_ago), "budget_id": bob.id, "name": "bob",
-         "scope": "user", "target": None, "kind": "exceeded", "level_pct": 100, "spend_usd": 2.0,
-         "threshold_usd": 1.0, "notified": False},
+         "scope": "user", "target": None, "user_id": None, "kind": "exceeded", "level_pct": 100,
+         "spend_usd": 2.0, "threshold_usd": 1.0, "notified": False},
         {"fired_at": pd.Timestamp(hour_ago), "budget_id": org.id, "name": "org",
-         "scope": "global", "target": None, "kind": "exceeded", "level_pct": 100, "spend_usd": 11.0,
-         "threshold_usd": 10.0, "notified": False},
+         "scope": "global", "target": None, "user_id": None, "kind": "exceeded", "level_pct": 100,
+         "spend_usd": 11.0, "threshold_usd": 10.0, "notified": False},
         {"fired_at": pd.Timestamp(yesterday), "budget_id": org.id, "name": "org",
-         "scope": "global", "target": None, "kind": "warning", "level_pct": 80, "spend_usd": 9.0,
-         "threshold_usd": 10.0, "notified": False},
+         "scope": "global", "target": None, "user_id": None, "kind": "warning", "level_pct": 80,
+         "spend_usd": 9.0, "threshold_usd": 10.0, "notified": False},
     ]  # fmt: skip
     assert str(frame["fired_at"].dt.tz) == "UTC"
     assert everyone.alert_events("2h").frame["kind"].tolist() == ["exceeded", "exceeded"]

@@ -128,8 +128,8 @@ def test_the_dataframe_view(db_url: str) -> None:
     assert frame.to_dict("records") == [
         {
             "id": str(budget.id), "name": "org", "scope": "global", "target": None, "user_id": None,
-            "alert_type": "hard_stop", "threshold_usd": 100.0, "alert_at_percentage": 80,
-            "alert_levels": [80, 100], "period_days": 10,
+            "per_user": False, "alert_type": "hard_stop", "threshold_usd": 100.0,
+            "alert_at_percentage": 80, "alert_levels": [80, 100], "period_days": 10,
             "window_start": pd.Timestamp(NOW - timedelta(days=10)),
             "window_end": pd.Timestamp(NOW), "spend_usd": 90.0, "percent_used": 90.0,
             "status": "warning", "remaining_usd": 10.0, "daily_burn_usd": 9.0,

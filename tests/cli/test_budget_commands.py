@@ -61,7 +61,7 @@ def test_list_as_json(db_url: str, capsys: pytest.CaptureFixture[str]) -> None:
     assert (code, err) == (0, "")
     common = {"user_id": None, "alert_at_percentage": 80, "is_active": True,
               "email_notification": True, "current_spend_usd": 0.0,
-              "alert_levels": []}  # fmt: skip
+              "alert_levels": [], "per_user": False}  # fmt: skip
     assert json.loads(out) == [
         {"id": ORG, "name": "org", "scope": "global", "target": None, "threshold_usd": 100.0,
          "period_days": 30, "alert_type": "warning", **common},
@@ -79,13 +79,13 @@ def test_list_table_leaves_a_missing_target_blank(
     assert out.splitlines() == [
         "                                  id       name  scope     target user_id threshold_usd"
         "  period_days alert_type  alert_at_percentage  is_active  email_notification"
-        " current_spend_usd alert_levels",
+        " current_spend_usd alert_levels  per_user",
         "00000000-0000-4000-8000-00000000000a        org global                          $100.00"
         "           30    warning                   80       True                True"
-        "             $0.00           []",
+        "             $0.00           []     False",
         "00000000-0000-4000-8000-00000000000b researcher  agent researcher                $12.50"
         "            7  hard_stop                   80       True                True"
-        "             $0.00           []",
+        "             $0.00           []     False",
     ]
     assert "NaN" not in out and "None" not in out
 
@@ -95,7 +95,8 @@ def record_lines(budget_id: str, **changed: str) -> list[str]:
     values = {"id": budget_id, "name": "org", "scope": "global", "target": "", "user_id": "",
               "threshold_usd": "$100.00", "period_days": "30", "alert_type": "warning",
               "alert_at_percentage": "80", "is_active": "true", "email_notification": "true",
-              "current_spend_usd": "$0.00", "alert_levels": "", **changed}  # fmt: skip
+              "current_spend_usd": "$0.00", "alert_levels": "", "per_user": "false",
+              **changed}  # fmt: skip
     return [f"{name:<19}  {value}".rstrip() for name, value in values.items()]
 
 
@@ -126,7 +127,7 @@ def test_create_and_update_as_json(db_url: str, capsys: pytest.CaptureFixture[st
         "id": created["id"], "name": "bot", "scope": "agent", "target": "researcher",
         "user_id": None, "threshold_usd": "5.00", "period_days": 30, "alert_type": "hard_stop",
         "alert_at_percentage": 80, "is_active": True, "email_notification": True,
-        "current_spend_usd": "0.00", "alert_levels": [],
+        "current_spend_usd": "0.00", "alert_levels": [], "per_user": False,
     }  # fmt: skip
     code, out, _ = run(capsys, "--db", db_url, "budgets", "update", created["id"],
                        "--name", "bot2", "--format", "json")  # fmt: skip

@@ -78,7 +78,7 @@ def test_check_db_names_missing_parts_and_features(document_db: str) -> None:
             "price_source",
             "price_date",
         ],
-        "budgetalerts": ["name", "target", "alert_levels"],
+        "budgetalerts": ["name", "target", "alert_levels", "per_user"],
     }
     text_report = str(report)
     assert "missing column agentexecutions.flow_id" in text_report

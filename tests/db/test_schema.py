@@ -38,7 +38,7 @@ ADDITIONS = {
         "price_source",
         "price_date",
     ],
-    "budgetalerts": ["name", "target", "alert_levels"],
+    "budgetalerts": ["name", "target", "alert_levels", "per_user"],
 }
 ENUMS = {
     "executionstatus": ["success", "failure", "timeout"],

@@ -71,6 +71,15 @@ def register(subcommands: Subcommands) -> list[argparse.ArgumentParser]:
     budgets.add_argument("--active", dest="is_active", type=_flag, metavar="true|false")
     budgets.add_argument("--budget-user", dest="budget_user_id", help="owner (user budgets)")
     budgets.add_argument(
+        "--per-user",
+        nargs="?",
+        const=True,
+        type=_flag,
+        metavar="true|false",
+        help="the budget applies to every user separately: each user's own spend against the "
+        "threshold, with a status per user (scope user, no --budget-user)",
+    )
+    budgets.add_argument(
         "--levels",
         type=_levels,
         metavar="PCT,PCT",
@@ -86,7 +95,7 @@ def register(subcommands: Subcommands) -> list[argparse.ArgumentParser]:
 
 def _fields(args: argparse.Namespace) -> dict[str, Any]:
     names = ("name", "scope", "target", "threshold_usd", "period_days", "alert_type",
-             "alert_at_percentage", "email_notification", "is_active")  # fmt: skip
+             "alert_at_percentage", "email_notification", "is_active", "per_user")  # fmt: skip
     fields = {n: getattr(args, n) for n in names if getattr(args, n) is not None}
     if args.budget_user_id:
         fields["user_id"] = args.budget_user_id
