@@ -56,7 +56,9 @@ def alert_facts(budget: Budget, event: AlertEvent) -> list[tuple[str, str]]:
     """(label, value) lines every alert shows: spend, window, scope, alert type, budget id."""
     percent = spend_percent(event)
     scope = budget.scope.value + (f" {budget.target}" if budget.target else "")
-    if budget.user_id is not None:
+    if budget.per_user:
+        scope = f"each user separately (this alert: user {budget.user_id})"
+    elif budget.user_id is not None:
         scope += f" (user {budget.user_id})"
     return [
         ("Spend", f"${event.spend_usd:.2f} ({percent:.1f}% of ${event.threshold_usd:.2f})"),
@@ -70,6 +72,12 @@ def alert_facts(budget: Budget, event: AlertEvent) -> list[tuple[str, str]]:
 
 def consequence_of(budget: Budget, event: AlertEvent) -> str:
     """What the alert means for the agents: refused, soon refused, or nothing."""
+    if budget.hard_stop and event.kind is AlertKind.exceeded and budget.per_user:
+        return (
+            f"This is a hard stop for each user: new executions of user {budget.user_id} are "
+            "refused until their spend in the window falls below the threshold or the threshold "
+            "is raised; other users are not affected."
+        )
     if budget.hard_stop and event.kind is AlertKind.exceeded:
         return (
             "This is a hard stop: new executions in this scope are refused until the spend in "

@@ -81,6 +81,7 @@ def json_body(budget: Budget, event: AlertEvent) -> dict[str, Any]:
             "scope": budget.scope.value,
             "target": budget.target,
             "user_id": None if budget.user_id is None else str(budget.user_id),
+            "per_user": budget.per_user,
             "alert_type": budget.alert_type.value,
             "alert_at_percentage": budget.alert_at_percentage,
             "alert_levels": list(budget.levels),

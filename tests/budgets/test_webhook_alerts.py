@@ -29,7 +29,7 @@ from aa_notebooks.db.schema import BudgetAlertEvent
 from aa_notebooks.notify import SmtpSettings
 from aa_notebooks.notify.webhook import WebhookSettings, parse_webhooks
 from aa_notebooks.tracking import Tracker
-from tests.budgets.conftest import NOW, record
+from tests.budgets.conftest import ALICE, NOW, record
 from tests.notify.http_server import Hook, http_server
 from tests.notify.smtp_server import Inbox, free_port
 
@@ -111,7 +111,8 @@ def test_a_crossing_posts_the_slack_and_the_generic_body(db_url: str, webhook: H
         "level": "warning",
         "summary": "Budget org reached 80%: $8.00 of $10.00",
         "budget": {"id": str(budget.id), "name": "org", "scope": "global", "target": None,
-                   "user_id": None, "alert_type": "hard_stop", "alert_at_percentage": 80,
+                   "user_id": None, "per_user": False, "alert_type": "hard_stop",
+                   "alert_at_percentage": 80,
                    "alert_levels": [80, 100], "period_days": 30},
         "threshold_percent": 80,
         "spend_usd": "8.000000",
@@ -373,3 +374,21 @@ def test_a_slow_webhook_never_holds_up_the_recording(db_url: str, webhook: Hook)
     assert wait_for_deliveries(30)
     assert [r.json()["level"] for r in webhook.received if r.path == JSON_PATH] == ["exceeded"]
     assert states(db_url) == [("exceeded", False, True)]
+
+
+def test_a_per_user_alert_names_its_user(db_url: str, webhook: Hook) -> None:
+    """$10 for each user, hard stop: ALICE's $10 exceeds it (80% and 100% fire at once)."""
+    create_budget(db_url, name="each", per_user=True, threshold_usd=10, alert_type="hard_stop")
+    record(db_url, "10", NOW, user_id=ALICE)
+    generic = [r.json() for r in webhook.received if r.path == JSON_PATH]
+    assert [(g["level"], g["budget"]["user_id"], g["budget"]["per_user"]) for g in generic] == [
+        ("warning", str(ALICE), True), ("exceeded", str(ALICE), True),
+    ]  # fmt: skip
+    summary = f"Budget each (user {ALICE}) exceeded its threshold: $10.00 of $10.00"
+    assert generic[1]["summary"] == summary
+    slack = [r.json() for r in webhook.received if r.path == SLACK_PATH][1]
+    texts = [f["text"] for f in slack["blocks"][1]["fields"]]
+    assert f"*Scope*\neach user separately (this alert: user {ALICE})" in texts
+    assert (
+        f"new executions of user {ALICE} are refused" in slack["blocks"][2]["elements"][0]["text"]
+    )
