@@ -56,6 +56,19 @@ def cache_savings(source: Source, window: Window) -> Table:
     return Table(TITLE, window, source.scope, to_frame(records, COLUMNS, money=("saved_usd",)))
 
 
+def cache_figures(table: Table) -> tuple[float | None, Decimal | None]:
+    """The whole window's cache hit share (percent of input tokens read from the cache) and
+    saving, from `cache_savings`' table; (None, None) when the database has no cache columns,
+    a share of None when there were no input tokens."""
+    if table.notes:
+        return None, None
+    frame = table.frame
+    total, read = int(frame["input_tokens"].sum()), int(frame["cache_read_tokens"].sum())
+    saved = sum((Decimal(str(value)) for value in frame["saved_usd"]), Decimal(0))
+    share = round(100 * read / total, 1) if total else None
+    return share, saved.quantize(Decimal("0.000001"))
+
+
 def _record(row: dict[str, Any]) -> dict[str, Any]:
     """One model's row: the counts as integers, the hit share and the saving priced."""
     total, read, write = (int(row[k] or 0) for k in COLUMNS[1:4])

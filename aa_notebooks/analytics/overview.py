@@ -11,8 +11,10 @@ tool calls and sub-agents included.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from decimal import Decimal
 
+from aa_notebooks.analytics.caching import cache_figures, cache_savings
 from aa_notebooks.analytics.dialect import quantize_money
 from aa_notebooks.analytics.filters import STATUSES
 from aa_notebooks.analytics.frames import ratio
@@ -34,18 +36,28 @@ PROJECTION_DAYS = 30
 
 
 def overview(
-    source: Source, window: Window, unpriced: bool = True, exact: bool = False
+    source: Source,
+    window: Window,
+    unpriced: bool = True,
+    exact: bool = False,
+    caching: bool = False,
 ) -> Overview:
     """Totals, success rate, latency, cost, tokens and agents of the executions in `window`.
 
     `unpriced=False` leaves out the search for unpriced models among the usage rows (a join),
     for a comparison window whose warnings are not shown; only the executions' models are
     checked then. `exact=True` reads only the raw rows, not the rollups (`rollup_source`).
+    `caching=True` adds the prompt cache's figures (`caching.cache_savings`: a fourth query,
+    over the window's usage rows).
     """
     with source.connect() as connection:
         sums = window_sums(source, window, connection, moved=unpriced, exact=exact)
     models = split_by_model(execution_sums(sums.pairs), sums.moved)
-    return overview_from(source, window, sums, models)
+    found = overview_from(source, window, sums, models)
+    if not caching:
+        return found
+    share, saved = cache_figures(cache_savings(source, window))
+    return replace(found, cache_hit_share=share, cache_saved_usd=saved)
 
 
 def overview_from(

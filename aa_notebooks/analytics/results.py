@@ -101,6 +101,12 @@ class Overview(Readable):
     cost_coverage: float | None = None
     """Cost coverage: the share of tokens (percent) whose model has a known price; None when
     there are no tokens. Below 100, total_cost_usd leaves out what the unpriced ones cost."""
+    cache_hit_share: float | None = None
+    """Percent of the input tokens read from the provider's prompt cache; None unless asked for
+    (`caching=True`) on a database that records cache tokens."""
+    cache_saved_usd: Decimal | None = None
+    """What the cache reads and writes saved against the input rate (negative when writes cost
+    more); None unless asked for."""
 
     def to_frame(self) -> pd.DataFrame:
         """One row with every metric; statuses as `<status>_executions`, money as floats."""
@@ -111,6 +117,7 @@ class Overview(Readable):
         row["unpriced_models"] = ", ".join(self.unpriced_models)
         row["total_cost_usd"] = rounded(self.total_cost_usd)
         row["monthly_projection_usd"] = rounded(self.monthly_projection_usd)
+        row["cache_saved_usd"] = rounded(self.cache_saved_usd)
         frame = pd.DataFrame([row])
         return described(
             frame, "Overview", scope=self.scope, window=self.window, notes=self._notes()
@@ -133,6 +140,19 @@ class Overview(Readable):
                 _tokens(self.input_tokens, self.output_tokens, self.total_tokens),
             ),
             ("Active agents", fmt.count(self.active_agents)),
+            *self._cache_facts(),
+        ]
+
+    def _cache_facts(self) -> list[tuple[str, str]]:
+        """The prompt cache's line, when it was asked for."""
+        if self.cache_saved_usd is None:
+            return []
+        share = "–" if self.cache_hit_share is None else f"{self.cache_hit_share:.1f}%"
+        return [
+            (
+                "Prompt cache",
+                f"{share} of input read from cache, saving {fmt.money(self.cache_saved_usd)}",
+            )
         ]
 
     def summary(self) -> str:

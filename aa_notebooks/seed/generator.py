@@ -16,7 +16,11 @@ dealt from shuffled blocks of 100 (86 one, 11 two, 3 three):
 Statuses come in shuffled blocks of 20 (17 success, 2 failure, 1 timeout), so the shares are
 85/10/5 % to within one block for any seed. Token usage: a `main_agent` row per thought and
 final_answer, a `tool_call` row per tool_call, a `sub_agent` row per action, each with the step
-number of its trace step, which carries the same tokens. An execution's tokens and cost are the
+number of its trace step, which carries the same tokens. Each `main_agent` call after the first
+of an execution reads the previous call's context from the provider's prompt cache (its
+`cache_read_tokens`, priced at the model's cache read rate); the other calls read none. Every
+usage row records the price it was costed with (`price_source`, `price_date`): the prices in
+force at the seed's `now`. An execution's tokens and cost are the
 sums over its usages; its time is the sum of its steps plus overhead before and after; its LLM
 time is that of its thoughts and final answer.
 """
@@ -42,7 +46,7 @@ TRACE_COLUMNS = (
 )  # fmt: skip
 USAGE_COLUMNS = (
     "id", "execution_id", "component", "model", "input_tokens", "output_tokens", "cost_usd",
-    "step_number",
+    "step_number", "cache_read_tokens", "price_source", "price_date",
 )  # fmt: skip
 
 STATUS_BLOCK = ("success",) * 17 + ("failure",) * 2 + ("timeout",)
@@ -57,8 +61,8 @@ MICROS = 1_000_000
 _V7_CLEAR = ~((0xF << 76) | (0x3 << 62))
 _V7_SET = (0x7 << 76) | (0x2 << 62)
 
-Usage = tuple[str, str, int, int]
-"""component, model, input tokens, output tokens."""
+Usage = tuple[str, str, int, int, int]
+"""component, model, input tokens (cache reads included), output tokens, cache read tokens."""
 
 
 @dataclass
@@ -157,9 +161,11 @@ class _ChunkBuilder:
         random_, add = self._random, self._add
         iterations = self._iterations.deal()
         context = 1200 + int(random_() * 4800)
+        cached = 0  # the previous main_agent call's context, in the prompt cache
         for iteration in range(1, iterations + 1):
             thought = catalog.THOUGHTS[int(random_() * len(catalog.THOUGHTS))]
-            main = ("main_agent", model, context, 40 + int(random_() * 210))
+            main = ("main_agent", model, context, 40 + int(random_() * 210), cached)
+            cached = context
             add("thought", thought, 400 + int(random_() * 2100), main, llm=True)
             kind, text, duration_ms, usage = self._act(agent, question)
             if iteration == iterations and status == "timeout":
@@ -175,7 +181,7 @@ class _ChunkBuilder:
             add("observation", observation, 2 + int(random_() * 38))
             context += 300 + int(random_() * 2200)
         answer = catalog.FINAL_ANSWERS[int(random_() * len(catalog.FINAL_ANSWERS))]
-        main = ("main_agent", model, context, 120 + int(random_() * 800))
+        main = ("main_agent", model, context, 120 + int(random_() * 800), cached)
         add("final_answer", answer, 500 + int(random_() * 3000), main, llm=True)
         return None, None
 
@@ -186,13 +192,13 @@ class _ChunkBuilder:
             tool = agent.tools[int(random_() * len(agent.tools))]
             usage = (
                 "tool_call", catalog.TOOL_MODEL, 300 + int(random_() * 2200),
-                30 + int(random_() * 220),
+                30 + int(random_() * 220), 0,
             )  # fmt: skip
             text = f'{tool}(query="{question[:40]}")'
             return "tool_call", text, 150 + int(random_() * 3850), usage
         usage = (
             "sub_agent", agent.sub_agent_model, 800 + int(random_() * 4000),
-            100 + int(random_() * 600),
+            100 + int(random_() * 600), 0,
         )  # fmt: skip
         text = catalog.SUB_AGENT_ACTIONS[int(random_() * len(catalog.SUB_AGENT_ACTIONS))]
         return "action", text, 1500 + int(random_() * 6500), usage
@@ -205,15 +211,16 @@ class _ChunkBuilder:
         self.step = step = self.step + 1
         tokens_in = tokens_out = 0
         if usage is not None:
-            component, model, tokens_in, tokens_out = usage
-            cost = self.world.pricer.micros(model, tokens_in, tokens_out)
+            component, model, tokens_in, tokens_out, cached = usage
+            pricer = self.world.pricer
+            cost = pricer.micros(model, tokens_in, tokens_out, cached)
             self.cost_micros += cost
             self.input_tokens += tokens_in
             self.output_tokens += tokens_out
             self.chunk.usages.append(
                 (
                     self.uuid(clock), self.execution_id, component, model, tokens_in, tokens_out,
-                    cost / MICROS, step,
+                    cost / MICROS, step, cached, *pricer.provenance(model),
                 )
             )  # fmt: skip
         self.chunk.traces.append(

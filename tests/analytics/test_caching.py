@@ -65,3 +65,25 @@ def test_the_command_line(cached: str, capsys: pytest.CaptureFixture[str]) -> No
     )
     assert out.splitlines()[1].startswith(f"{CLAUDE},10000,6000,1000,60.0,")
     assert out.splitlines()[2].startswith("gpt-4o,12000,6000,0,50.0,")  # the old row too
+
+
+def test_the_overview_adds_the_whole_windows_share_and_saving(cached: str) -> None:
+    """7 days: 7,000 of 13,000 input tokens read from the cache (53.8%), saving $0.01545 +
+    $0.00125 = $0.0167. Without caching=True the overview leaves both out (None)."""
+    analytics = connect(cached, now=lambda: NOW)
+    found = analytics.overview("7d", caching=True)
+    assert (found.cache_hit_share, found.cache_saved_usd) == (53.8, Decimal("0.016700"))
+    assert "53.8% of input read from cache, saving $0.02" in str(found)  # cents, as shown
+    assert found.to_frame()["cache_saved_usd"].tolist() == [0.0167]
+    plain = analytics.overview("7d")
+    assert (plain.cache_hit_share, plain.cache_saved_usd) == (None, None)
+    assert "Prompt cache" not in str(plain)
+
+
+def test_the_overview_command_takes_caching(
+    cached: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, _ = run(capsys, "--db", cached, "overview", "--period", "90d", "--caching")
+    assert code == 0
+    # 90 days: 12,000 of 22,000 read (54.5%); the old row adds 5,000 * $1.25 per 1M = $0.00625.
+    assert "54.5% of input read from cache, saving $0.02" in out  # $0.02295, in cents

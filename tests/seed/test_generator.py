@@ -79,8 +79,15 @@ def test_pricer_gives_exactly_what_calculate_cost_gives() -> None:
     for model in catalog.MODELS:
         for _ in range(200):
             tokens = draws.randrange(15_000), draws.randrange(2_000)
+            cached = draws.randrange(tokens[0] + 1)
             expected = calculate_cost(model, *tokens, at=NOW) if is_priced(model) else 0
             assert pricer.micros(model, *tokens) == expected * 1_000_000
+            expected = (
+                calculate_cost(model, *tokens, cache_read_tokens=cached, at=NOW)
+                if is_priced(model)
+                else 0
+            )
+            assert pricer.micros(model, *tokens, cached) == expected * 1_000_000
 
 
 def test_pricer_falls_back_when_the_rates_do_not_reproduce_the_price(

@@ -25,11 +25,12 @@ from aa_notebooks.seed import SeedReport, seed_database
 from aa_notebooks.seed.catalog import UNPRICED_MODEL, USERS
 from tests.seed.conftest import NOW
 
-# Published per-million USD rates (input, output), written out by hand.
+CENT = Decimal("0.01")
+# Published per-million USD rates (input, output, cache read), written out by hand.
 RATES = {
-    "gpt-4o": (Decimal("2.50"), Decimal("10.00")),
-    "gpt-4o-mini": (Decimal("0.15"), Decimal("0.60")),
-    "claude-3-5-sonnet-20241022": (Decimal("3.00"), Decimal("15.00")),
+    "gpt-4o": (Decimal("2.50"), Decimal("10.00"), Decimal("1.25")),
+    "gpt-4o-mini": (Decimal("0.15"), Decimal("0.60"), Decimal("0.075")),
+    "claude-3-5-sonnet-20241022": (Decimal("3.00"), Decimal("15.00"), Decimal("0.30")),
 }
 
 
@@ -149,15 +150,45 @@ def test_execution_totals_are_the_sums_of_their_parts(seeded: tuple[str, SeedRep
 def test_usage_costs_match_published_rates(seeded: tuple[str, SeedReport]) -> None:
     checked = Counter()
     for usage in _rows(seeded[0], TokenUsage):
-        if usage.model in RATES and checked[usage.model] < 3:
-            per_input, per_output = RATES[usage.model]
-            expected = (usage.input_tokens * per_input + usage.output_tokens * per_output) / 10**6
+        if usage.model in RATES:
+            per_input, per_output, per_cache_read = RATES[usage.model]
+            fresh = usage.input_tokens - usage.cache_read_tokens
+            expected = (
+                fresh * per_input
+                + usage.cache_read_tokens * per_cache_read
+                + usage.output_tokens * per_output
+            ) / 10**6
             assert usage.cost_usd == expected.quantize(Decimal("0.000001"), ROUND_HALF_UP)
-            checked[usage.model] += 1
+            checked[usage.model, usage.cache_read_tokens > 0] += 1
         if usage.model == UNPRICED_MODEL:
             assert usage.cost_usd == 0
-    assert set(checked) == set(RATES)
+    assert {model for model, _ in checked} == set(RATES)
+    assert checked["gpt-4o", True] and checked["claude-3-5-sonnet-20241022", True]
     assert not is_priced(UNPRICED_MODEL)
+
+
+def test_later_main_agent_calls_read_the_previous_context_from_the_cache(
+    seeded: tuple[str, SeedReport],
+) -> None:
+    """Each execution's first main_agent call reads nothing from the cache; each later one reads
+    the previous call's whole input (its context); other components read nothing."""
+    for rows in _by_execution(_rows(seeded[0], TokenUsage)).values():
+        main = sorted((r for r in rows if r.component == "main_agent"), key=lambda r: r.step_number)
+        assert [r.cache_read_tokens for r in main] == [0] + [r.input_tokens for r in main[:-1]]
+        assert all(r.cache_read_tokens == 0 for r in rows if r.component != "main_agent")
+        assert all(r.cache_write_tokens is None and r.reasoning_tokens is None for r in rows)
+
+
+def test_usage_rows_record_the_price_that_costed_them(seeded: tuple[str, SeedReport]) -> None:
+    from importlib.metadata import version
+
+    provenance = {(r.model, r.price_source, r.price_date) for r in _rows(seeded[0], TokenUsage)}
+    table = f"genai-prices {version('genai-prices')}"
+    assert {model for model, source, _ in provenance if source == table} == set(RATES) | {
+        "claude-3-5-haiku-20241022", "gemini-1.5-flash", "gemini-1.5-pro",
+    }  # fmt: skip
+    assert (UNPRICED_MODEL, None, None) in provenance
+    assert len({model for model, _, _ in provenance}) == len(provenance)  # one price per model
 
 
 def test_vocabulary(seeded: tuple[str, SeedReport]) -> None:
@@ -204,7 +235,14 @@ def test_budget_alerts_are_one_of_each_kind(seeded: tuple[str, SeedReport]) -> N
     alert_at = {scope: b.alert_at_percentage for scope, b in budgets.items()}
     assert alert_at["global"] <= ratios["global"] < 100  # warning
     assert ratios["agent"] >= 100  # exceeded
-    assert alert_at["user"] - 3 <= ratios["user"] < alert_at["user"]  # just under the alert
+    # just under the alert: under 78% of the threshold, which is the smallest amount in cents
+    # that keeps it there (one cent less and the spend is 78% or more)
+    user_spend, user_threshold = (
+        spend(budgets["user"], matchers["user"]),
+        budgets["user"].threshold_usd,
+    )
+    assert ratios["user"] <= 78 < user_spend / (user_threshold - CENT) * 100
+    assert ratios["user"] < alert_at["user"]
 
 
 def test_same_seed_same_rows_other_seed_other_rows(db_url: str) -> None:

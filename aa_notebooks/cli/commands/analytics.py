@@ -45,6 +45,12 @@ def register(subcommands: Subcommands) -> list[argparse.ArgumentParser]:
         action="store_true",
         help="read only the raw rows, not the rollups (an audit; exact percentiles)",
     )
+    overview.add_argument(
+        "--caching",
+        action="store_true",
+        help="add the prompt cache's hit share and what it saved (reads the usage rows: "
+        "slower on big windows)",
+    )
 
     executions = add("executions", run_executions, "a page of executions, filtered and sorted")
     executions.add_argument("--page", type=positive_int, default=1, help="page number (from 1)")
@@ -154,7 +160,8 @@ def register(subcommands: Subcommands) -> list[argparse.ArgumentParser]:
 
 def run_overview(args: argparse.Namespace, context: CommandContext) -> Any:
     """Dashboard summary."""
-    return context.analytics().overview(**window_of(args), exact=args.exact)
+    analytics = context.analytics()
+    return analytics.overview(**window_of(args), exact=args.exact, caching=args.caching)
 
 
 def run_executions(args: argparse.Namespace, context: CommandContext) -> Any:
