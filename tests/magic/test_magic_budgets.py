@@ -13,6 +13,7 @@ from IPython.core.interactiveshell import InteractiveShell
 
 from aa_notebooks.budgets import Evaluation
 from tests.budgets.conftest import (
+    ALICE,
     NO_EMAIL_SETTINGS_WARNING,
     due_alerts_dataset,
     events,
@@ -52,3 +53,17 @@ def test_evaluate_writes_and_says_what_it_did(shell: InteractiveShell, db_url: s
     html = shell.display_formatter.format(evaluation)[0]["text/html"]
     assert escape(NO_EMAIL_SETTINGS_WARNING) in html
     assert "fired 2 alerts:<br>&nbsp;&nbsp;org: warning at 80%, $120.00 of $100.00" in html
+
+
+def test_a_per_user_budget_has_a_status_row_per_user(shell: InteractiveShell) -> None:
+    """ALICE is the only user who ran executions in the window ($90; the $30 run has no user):
+    "each" ($50 for every user) shows one row, hers, exceeded."""
+    shell.run_line_magic(
+        "agent_analytics",
+        "budgets create --name each --per-user --threshold-usd 50 --alert-type warning",
+    )
+    statuses = shell.run_line_magic("agent_analytics", "budgets status -o budgets")
+    each = statuses[statuses["name"] == "each"].to_dict("records")
+    assert [(r["user_id"], r["per_user"], r["spend_usd"], r["status"]) for r in each] == [
+        (str(ALICE), True, 90.0, "exceeded"),
+    ]
