@@ -95,7 +95,11 @@ class BudgetReport:
         tally = ", ".join(
             f"{counts[status]} {status}" for status in STATUS_ORDER if counts.get(status)
         )
-        lines = [*warning, f"{len(self.statuses)} active budgets: {tally}."]
+        budgets, rows = self.statuses["id"].nunique(), len(self.statuses)
+        counted = f"{budgets} active budgets" + (
+            "" if rows == budgets else f" ({rows} statuses: a per-user budget has one per user)"
+        )
+        lines = [*warning, f"{counted}: {tally}."]
         lines += [self._line(row) for row in self.statuses.to_dict("records")]
         return Summary(text="\n".join(lines), html=warning_html + self._table())
 

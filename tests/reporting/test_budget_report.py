@@ -3,23 +3,28 @@ reads, and warns when alerts are due that the email settings cannot send."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from html import escape
 
 import pytest
 
+from aa_notebooks.budgets import create_budget
 from aa_notebooks.budgets.client import BudgetClient
 from aa_notebooks.db.engine import dispose_engine
 from aa_notebooks.formatting import timestamp
 from aa_notebooks.reporting import run_report
+from aa_notebooks.reporting.budget_report import BudgetReport
 from aa_notebooks.reporting.page import summary
 from tests.analytics import dataset
 from tests.budgets.conftest import (
+    ALICE,
+    BOB,
     NO_EMAIL_SETTINGS_WARNING,
     NOW,
     due_alerts_dataset,
     read_only,
+    record,
     snapshot,
 )
 from tests.reporting.conftest import AS_OF
@@ -154,3 +159,20 @@ def test_budget_report_reads_a_read_only_database_and_warns_of_unsent_alerts(
     ]  # fmt: skip
     dispose_engine(url)
     assert snapshot(db_url) == before
+
+
+def test_a_per_user_budget_is_counted_once_with_a_status_per_user(
+    db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """$2 for each user: ALICE spent $3 (exceeded), BOB $1 (50%: ok)."""
+    hour_ago = datetime.now(UTC) - timedelta(hours=1)
+    record(db_url, "3", hour_ago, user_id=ALICE)
+    record(db_url, "1", hour_ago, user_id=BOB)
+    create_budget(db_url, name="each", per_user=True, threshold_usd=2, alert_type="warning")
+    monkeypatch.setenv("AA_DATABASE_URL", db_url)
+    text = BudgetReport.open(period="7d").overview().text
+    assert text.splitlines()[-3:] == [
+        "1 active budgets (2 statuses: a per-user budget has one per user): 1 exceeded, 1 ok.",
+        f"- each (user {ALICE}): EXCEEDED, $3.00 of $2.00 (150.0%) over 30 days",
+        f"- each (user {BOB}): OK, $1.00 of $2.00 (50.0%) over 30 days",
+    ]
