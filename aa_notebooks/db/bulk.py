@@ -21,7 +21,7 @@ from __future__ import annotations
 import sqlite3
 import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
 from decimal import Decimal
 from functools import cache
@@ -252,6 +252,36 @@ def load_settings(connection: Connection) -> Iterator[None]:
     finally:
         raw.execute(f"PRAGMA foreign_keys={int(foreign_keys)}")
         raw.execute(f"PRAGMA cache_size={int(cache_size)}")
+
+
+@contextmanager
+def rollback_journal(connection: Connection, wanted: bool) -> Iterator[bool]:
+    """SQLite, when `wanted`: the rollback journal instead of WAL for the block, WAL again after;
+    yields whether it switched.
+
+    One transaction that writes a whole database (a big seed) needs, in WAL, a second copy of
+    every page it writes in the WAL file until the checkpoint: 33 GB more for 10M executions.
+    The rollback journal keeps only the pages the transaction changes that held data before: a
+    few for a new database, so the load needs the disk of its result only, at the same speed
+    (300k executions: 53 s and no journal, against 55 s and a 1.07 GB WAL). What it costs:
+    readers wait until the transaction ends instead of reading the old rows. Enter it before the
+    transaction begins. When another connection holds the database, SQLite keeps WAL, and so
+    does the block. PostgreSQL: nothing.
+    """
+    if connection.dialect.name != "sqlite" or not wanted:
+        yield False
+        return
+    raw = driver_connection(connection)
+    try:
+        switched = raw.execute("PRAGMA journal_mode=DELETE").fetchone()[0] == "delete"
+    except sqlite3.OperationalError:  # locked by another connection: stay in WAL
+        switched = False
+    try:
+        yield switched
+    finally:
+        if switched:
+            with suppress(sqlite3.OperationalError):  # every new connection sets WAL anyway
+                raw.execute("PRAGMA journal_mode=WAL")
 
 
 @contextmanager

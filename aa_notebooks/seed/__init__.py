@@ -5,7 +5,9 @@ The default matches the data contract's "Seeding Test Data": 250 executions over
 failures (10 %) and timeouts (5 %) stop early without one (`generator`). The budgets are a
 global warning budget in warning, an agent hard_stop budget exceeded and a user budget just
 under its alert percentage (`budgets`). Everything is written in one transaction: a failed seed
-leaves the database as it was.
+leaves the database as it was. On SQLite a seed of more than ROLLBACK_JOURNAL_FROM executions
+writes with the rollback journal instead of WAL (`bulk.rollback_journal`), so that it needs no
+second copy of the database on disk; readers wait for it meanwhile.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.engine import URL
 
-from aa_notebooks.db.bulk import load_settings, rebuilt_indexes
+from aa_notebooks.db.bulk import load_settings, rebuilt_indexes, rollback_journal
 from aa_notebooks.db.engine import connection_errors, get_engine
 from aa_notebooks.db.rollups.rebuild import rebuild_in
 from aa_notebooks.db.rollups.record import begin_writing, end_writing
@@ -31,6 +33,9 @@ from aa_notebooks.seed.world import SeedPlan
 from aa_notebooks.seed.writer import write_executions
 
 __all__ = ["SeedReport", "seed_database"]
+
+ROLLBACK_JOURNAL_FROM = 1_000_000
+"""Executions above which a SQLite seed trades concurrent readers for half the disk."""
 
 
 def seed_database(
@@ -64,6 +69,7 @@ def seed_database(
         connection_errors(engine.url),
         engine.connect() as connection,
         load_settings(connection),
+        rollback_journal(connection, executions > ROLLBACK_JOURNAL_FROM),
         connection.begin(),
     ):
         if reset:

@@ -15,6 +15,7 @@ from aa_notebooks.db.bulk import (
     insert_storage_rows,
     load_settings,
     rebuilt_indexes,
+    rollback_journal,
     storage_timestamp,
     storage_uuid,
 )
@@ -216,6 +217,46 @@ def test_load_settings_are_restored_on_sqlite(tmp_path) -> None:
             assert raw.execute("PRAGMA foreign_keys").fetchone() == (0,)
         assert raw.execute("PRAGMA foreign_keys").fetchone() == (1,)
         assert raw.execute("PRAGMA cache_size").fetchone() == (-2000,)
+
+
+def test_a_big_load_writes_with_the_rollback_journal_and_no_wal(tmp_path) -> None:
+    """8 MB written in one transaction: with the rollback journal, the WAL file gains nothing
+    and the database is in WAL again afterwards; without it, the WAL holds the 8 MB."""
+
+    def load(wanted: bool) -> tuple[bool, int]:
+        path = tmp_path / f"journal-{wanted}.db"
+        url, wal = f"sqlite:///{path}", path.with_name(path.name + "-wal")
+        init_db(url)
+        with get_engine(url).connect() as connection:
+            with rollback_journal(connection, wanted) as switched:
+                with connection.begin():
+                    connection.execute(text("CREATE TABLE filler (x BLOB)"))
+                    for _ in range(8):
+                        connection.execute(text("INSERT INTO filler VALUES (randomblob(1048576))"))
+                in_wal = wal.stat().st_size if wal.exists() else 0  # committed, not checkpointed
+            raw = connection.connection.driver_connection
+            assert raw.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+            return switched, in_wal
+
+    switched, in_wal = load(True)
+    assert switched and in_wal == 0
+    switched, in_wal = load(False)
+    assert not switched and in_wal > 8 * 1_048_576
+
+
+def test_the_rollback_journal_waits_for_no_one(tmp_path) -> None:
+    """Another connection in a read transaction keeps the database in WAL: the load goes on."""
+    url = f"sqlite:///{tmp_path / 'busy.db'}"
+    init_db(url)
+    engine = get_engine(url)
+    with engine.connect() as reader, engine.connect() as writer:
+        reader.exec_driver_sql("BEGIN")
+        reader.exec_driver_sql("SELECT count(*) FROM agentexecutions").fetchall()
+        with rollback_journal(writer, True) as switched:
+            assert not switched
+        raw = writer.connection.driver_connection
+        assert raw.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+        reader.rollback()
 
 
 def test_repository_bulk_insert_accepts_rows_of_different_shapes(db_url: str) -> None:

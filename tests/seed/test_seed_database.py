@@ -316,3 +316,19 @@ def test_refuses_a_database_it_did_not_create(tmp_path) -> None:
         connection.exec_driver_sql("CREATE TABLE agentexecutions (id CHAR(32) PRIMARY KEY)")
     with pytest.raises(InvalidInputError, match="belongs to GenAI AgentOS"):
         seed_database(url, now=NOW)
+
+
+def test_a_big_sqlite_seed_writes_the_same_rows_with_the_rollback_journal(
+    tmp_path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Past ROLLBACK_JOURNAL_FROM a SQLite seed writes without WAL (no second copy of the
+    database on disk); the rows are those of the same seed written in WAL, and the database is
+    in WAL again afterwards."""
+    in_wal, journalled = (f"sqlite:///{tmp_path / name}" for name in ("wal.db", "journal.db"))
+    seed_database(in_wal, now=NOW, seed=3)
+    monkeypatch.setattr(aa_notebooks.seed, "ROLLBACK_JOURNAL_FROM", 100)
+    seed_database(journalled, now=NOW, seed=3)
+    assert _snapshot(journalled) == _snapshot(in_wal)
+    with get_engine(journalled).connect() as connection:
+        assert connection.exec_driver_sql("PRAGMA journal_mode").scalar_one() == "wal"
+    assert not (tmp_path / "journal.db-journal").exists()
