@@ -13,9 +13,9 @@ from collections.abc import Mapping
 from dataclasses import fields
 from typing import Any, Literal
 
-from sqlalchemy import Engine, RowMapping, and_, or_, select, update
+from sqlalchemy import Engine, RowMapping, and_, select, update
 
-from aa_notebooks.budgets.alerts import EVENTS, AlertEvent, AlertKind
+from aa_notebooks.budgets.alerts import EVENTS, AlertEvent, AlertKind, events_of_user
 from aa_notebooks.budgets.capabilities import Capabilities
 from aa_notebooks.budgets.model import Budget
 from aa_notebooks.budgets.scope import BUDGETS
@@ -39,7 +39,7 @@ def pending_events(
         .order_by(EVENTS.c.fired_at, EVENTS.c.kind.desc())
     )
     if owner is not None:
-        query = query.where(or_(BUDGETS.c.user_id == owner, EVENTS.c.user_id == owner))
+        query = query.where(events_of_user(owner))
     with engine.connect() as connection:
         pending = [_event(row) for row in connection.execute(query).mappings()]
         if not pending:

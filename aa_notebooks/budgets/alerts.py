@@ -25,9 +25,10 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import Connection, or_, select
+from sqlalchemy import ColumnElement, Connection, or_, select
 
 from aa_notebooks.budgets.model import Budget
+from aa_notebooks.budgets.scope import BUDGETS
 from aa_notebooks.budgets.window import SpendWindow
 from aa_notebooks.db.schema import BudgetAlertEvent, table_of
 from aa_notebooks.formatting import money
@@ -138,6 +139,12 @@ def alerts_due(connection: Connection, budget: Budget, window: SpendWindow, spen
         spend >= level and not fired_in_window(connection, budget, percent, window)
         for percent, level in levels(budget)
     )
+
+
+def events_of_user(user_id: uuid.UUID) -> ColumnElement[bool]:
+    """SQL condition on events joined to their budgets: the events of the budgets `user_id`
+    owns, and those of per-user budgets that its own spend fired."""
+    return or_(BUDGETS.c.user_id == user_id, EVENTS.c.user_id == user_id)
 
 
 def fired_in_window(

@@ -15,13 +15,13 @@ from decimal import Decimal
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import ColumnElement, Connection, and_, null, or_, select
+from sqlalchemy import ColumnElement, Connection, and_, null, select
 from sqlalchemy.engine import URL
 
 from aa_notebooks.analytics import periods
 from aa_notebooks.analytics.buckets import per_bucket
 from aa_notebooks.analytics.dialect import Dialect, dialect_for
-from aa_notebooks.budgets.alerts import EVENTS
+from aa_notebooks.budgets.alerts import EVENTS, events_of_user
 from aa_notebooks.budgets.capabilities import Capabilities, capabilities
 from aa_notebooks.budgets.fields import parse_uuid
 from aa_notebooks.budgets.model import Budget
@@ -120,8 +120,7 @@ def budget_alert_events(
         )
     )
     if user_id is not None:
-        viewer = parse_uuid(user_id, "user_id")
-        query = query.where(or_(BUDGETS.c.user_id == viewer, EVENTS.c.user_id == viewer))
+        query = query.where(events_of_user(parse_uuid(user_id, "user_id")))
     with read_transaction(engine) as connection:
         records = [
             {**row, "scope": BudgetScope(row["scope"]).value}

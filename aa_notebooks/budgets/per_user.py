@@ -13,6 +13,7 @@ import uuid
 
 from sqlalchemy import Connection, select
 
+from aa_notebooks.budgets.fields import parse_uuid
 from aa_notebooks.budgets.model import Budget
 from aa_notebooks.budgets.scope import EXECUTIONS
 from aa_notebooks.budgets.window import SpendWindow
@@ -39,8 +40,4 @@ def spenders(connection: Connection, window: SpendWindow) -> list[uuid.UUID]:
         .group_by(user_id)
         .order_by(user_id)
     )
-    return [_uuid(value) for value in connection.execute(query).scalars()]
-
-
-def _uuid(value: uuid.UUID | str) -> uuid.UUID:
-    return value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))
+    return [parse_uuid(value, "user_id") for value in connection.execute(query).scalars()]

@@ -16,11 +16,11 @@ import uuid
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import Connection, func, or_, select
+from sqlalchemy import Connection, func, select
 from sqlalchemy.engine import URL
 
 from aa_notebooks.budgets.alert_settings import email_problem, unsent_warning
-from aa_notebooks.budgets.alerts import EVENTS, alerts_due
+from aa_notebooks.budgets.alerts import EVENTS, alerts_due, events_of_user
 from aa_notebooks.budgets.capabilities import capabilities
 from aa_notebooks.budgets.fields import parse_uuid
 from aa_notebooks.budgets.per_user import applied_in
@@ -74,5 +74,5 @@ def _unsent_events(connection: Connection, owner: uuid.UUID | None) -> int:
         .where(EVENTS.c.notified.is_(False), BUDGETS.c.email_notification.is_not(False))
     )
     if owner is not None:
-        query = query.where(or_(BUDGETS.c.user_id == owner, EVENTS.c.user_id == owner))
+        query = query.where(events_of_user(owner))
     return int(connection.execute(query).scalar_one())
