@@ -5,7 +5,7 @@ Each agent run is 8 spans (GenAI conventions): invoke_agent; three chat calls wi
 execute_tool spans with arguments and results; two HTTP client spans (ignored). Runs are packed
 64 to a request (512 spans, the OTel SDK BatchSpanProcessor's default batch) as OTLP protobuf,
 encoded before the clock starts (an app's exporter pays that in its own process), and posted by
-`--senders` threads over keep-alive connections to a server in another process on loopback. A
+`--senders` threads over keep-alive connections to a server (`--workers` processes) on loopback. A
 429/503 is retried after a short pause (counted: that is the back-pressure). The rate is runs
 from the first request until the database holds them all; the server's peak resident memory is
 read from /proc.
@@ -15,6 +15,7 @@ The tracker path: the same number of runs with the same rows (7 steps, 3 usages)
 
     python bench/otel.py                       # 20,000 runs, both databases
     python bench/otel.py --runs 5000 --skip-postgres
+    python bench/otel.py --workers 2           # two server processes
 """
 
 from __future__ import annotations
@@ -146,13 +147,18 @@ def peak_rss_mb(pid: int) -> float:
     return float("nan")
 
 
-def receiver_rate(url: str, runs: int, senders: int) -> tuple[float, int, float]:
-    """(runs/s through the receiver until committed, retried requests, server peak RSS MB)."""
+def _children(pid: int) -> list[int]:
+    return [int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+
+
+def receiver_rate(url: str, runs: int, senders: int, workers: int) -> tuple[float, int, float]:
+    """(runs/s through the receiver until committed, retried requests, server peak RSS MB of
+    its largest process)."""
     init_db(url)
     port = free_port()
     server = subprocess.Popen(
         [sys.executable, "-c", "from aa_notebooks.cli import main; main()",
-         "serve", "--db", url, "--port", str(port)],
+         "--db", url, "serve", "--port", str(port), "--workers", str(workers)],
         env={**os.environ, "AA_API_TOKEN": TOKEN, "PYTHONPATH": str(ROOT)},
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
@@ -198,7 +204,7 @@ def receiver_rate(url: str, runs: int, senders: int) -> tuple[float, int, float]
         while executions(url) < runs + 1:
             time.sleep(0.02)
         elapsed = time.perf_counter() - start
-        peak = peak_rss_mb(server.pid)
+        peak = max(map(peak_rss_mb, [server.pid, *_children(server.pid)]))
     finally:
         server.terminate()
         server.wait(60)
@@ -239,7 +245,7 @@ def tracker_rate(url: str, spool: Path, runs: int) -> float:
 
 def measure(name: str, otel_url: str, tracker_url: str, spool: Path, args) -> str:
     """One database's row of the table."""
-    rate, retried, peak = receiver_rate(otel_url, args.runs, args.senders)
+    rate, retried, peak = receiver_rate(otel_url, args.runs, args.senders, args.workers)
     tracked = tracker_rate(tracker_url, spool, args.runs)
     return (
         f"| {name} | {args.runs:,} | {rate:,.0f} | {rate * SPANS_PER_RUN:,.0f} | {tracked:,.0f} | "
@@ -252,6 +258,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=20_000)
     parser.add_argument("--senders", type=int, default=4, help="exporting threads")
+    parser.add_argument("--workers", type=int, default=1, help="`serve --workers`")
     parser.add_argument("--skip-postgres", action="store_true")
     parser.add_argument("--postgres-url", default=os.environ.get("AA_BENCH_POSTGRES_URL"))
     args = parser.parse_args()

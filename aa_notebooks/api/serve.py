@@ -4,11 +4,16 @@ With no token configured (neither AA_API_TOKEN nor a stored token that is not re
 serves only on a loopback address, and even there every request needs a token: it makes a
 one-time admin token for this run and prints it once, as Jupyter does, so another user of the
 same machine cannot read the data. On any other address it refuses and says how to make a token.
+
+With several workers, uvicorn runs that many processes on one port, each making the app with
+`create_app()` from the environment: the database URL (and a one-time token) reach them as
+AA_DATABASE_URL and AA_API_TOKEN, never on a command line that `ps` would show.
 """
 
 from __future__ import annotations
 
 import ipaddress
+import os
 import secrets
 import sys
 
@@ -18,7 +23,7 @@ from aa_notebooks.api.app import create_app
 from aa_notebooks.api.auth import ENV_API_TOKEN, configured_api_token
 from aa_notebooks.api.tokens import TOKEN_PREFIX, has_active_tokens
 from aa_notebooks.db.engine import get_engine
-from aa_notebooks.db.url import require_database
+from aa_notebooks.db.url import ENV_DATABASE_URL, require_database
 from aa_notebooks.errors import ConfigurationError, MissingExtraError
 
 DEFAULT_HOST, DEFAULT_PORT = "127.0.0.1", 8000
@@ -40,9 +45,13 @@ def is_loopback(host: str) -> bool:
 
 
 def serve(
-    url: str | URL | None = None, *, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT
+    url: str | URL | None = None,
+    *,
+    host: str = DEFAULT_HOST,
+    port: int = DEFAULT_PORT,
+    workers: int = 1,
 ) -> None:
-    """Serve the API on host:port until interrupted (Ctrl-C)."""
+    """Serve the API on host:port until interrupted (Ctrl-C), in `workers` processes."""
     try:
         import uvicorn
     except ImportError:
@@ -64,5 +73,14 @@ def serve(
             file=sys.stderr,
             flush=True,
         )
-    app = create_app(database, api_token=run_token)
-    uvicorn.run(app, host=host, port=port, log_level="info")
+    if workers == 1:
+        app = create_app(database, api_token=run_token)
+        uvicorn.run(app, host=host, port=port, log_level="info")
+        return
+    os.environ[ENV_DATABASE_URL] = database.render_as_string(hide_password=False)
+    if run_token is not None:
+        os.environ[ENV_API_TOKEN] = run_token
+    uvicorn.run(
+        "aa_notebooks.api.app:create_app", factory=True, workers=workers,
+        host=host, port=port, log_level="info",
+    )  # fmt: skip

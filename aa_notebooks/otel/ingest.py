@@ -1,7 +1,8 @@
 """`Ingestor`: spans in, executions out through the tracker's durable batched writer.
 
 Spans are grouped by trace. A trace that arrives whole in one call (every span's ancestry reaches
-its root) is mapped and handed to the writer at once: the common case costs no staging. The
+its root) and has nothing staged (by any process: `serve --workers` shares the staging table) is
+mapped and handed to the writer at once: the common case costs one lookup per call. The
 others are staged in the database (`staging`), and written when they become whole, or when no
 span of theirs has arrived for `hold_s` (what is known then is written); a span arriving later
 rewrites its trace's executions, which replace the ones written before (same ids).
@@ -111,7 +112,6 @@ class Ingestor:
         self.max_backlog, self.max_wait_s = max_backlog, max_wait_s
         self.clock = clock
         self.staging = Staging(self.engine)
-        self._staged: set[TraceKey] = self.staging.keys() if self.staging.available else set()
         self._staging_lock = threading.Lock()
         self._backlog_lock = threading.Lock()
         self._backlog = 0
@@ -128,9 +128,12 @@ class Ingestor:
         traces: dict[str, list[Span]] = {}
         for span in spans:
             traces.setdefault(span.trace_id, []).append(span)
+        whole = {trace_id for trace_id, members in traces.items() if is_whole(members)}
+        if self.staging.available:  # a trace staged by an earlier call, or another process
+            whole -= self.staging.staged_among(owner, whole)
         for trace_id, members in traces.items():
             key = (owner, trace_id)
-            if key not in self._staged and is_whole(members):
+            if trace_id in whole:
                 mapped = map_trace(members, filing)
                 if not self.staging.available or all(r.traces for r in mapped.records):
                     self._submit(mapped, (), outcome)
@@ -152,7 +155,7 @@ class Ingestor:
         for key in self.staging.due(now, self.hold_s):
             self._write_staged(key, outcome)
         with self._staging_lock:
-            self._staged -= set(self.staging.release(now, self.linger_s))
+            self.staging.release(now, self.linger_s)
         return outcome
 
     def write_unwritten(self, user_id: uuid.UUID | None = None) -> Outcome:
@@ -166,7 +169,6 @@ class Ingestor:
             self._write_staged(key, outcome)
         with self._staging_lock:
             self.staging.release_all(keys)
-            self._staged -= set(keys)
         return outcome
 
     def start_sweeper(self, interval_s: float | None = None) -> None:
@@ -206,7 +208,6 @@ class Ingestor:
     def _stage(self, key: TraceKey, spans: list[Span], filing: Filing, outcome: Outcome) -> None:
         with self._staging_lock:
             self.staging.stage(key[0], spans, self.clock())
-            self._staged.add(key)
             outcome.staged += len(spans)
             staged, state = self.staging.load(key)
             if state.written_at is not None or (is_whole(staged) and _filled(staged, filing)):

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -26,6 +26,8 @@ SPANS = table_of(OtelStagedSpan)
 TRACES = table_of(OtelStagedTrace)
 TraceKey = tuple[str, str]
 """(owner, trace id)."""
+_LOOKUP_CHUNK = 10_000
+"""Trace ids per lookup statement (SQLite takes at most 32,766 parameters)."""
 
 
 @dataclass(frozen=True)
@@ -45,11 +47,24 @@ class Staging:
         self.available = {SPANS.name, TRACES.name} <= tables
         """False on a database the kit did not create (AgentOS): nothing can be held."""
 
-    def keys(self) -> set[TraceKey]:
-        """Every staged trace (the ingest's index of them, loaded at its start)."""
+    def staged_among(self, owner: str, trace_ids: Collection[str]) -> set[str]:
+        """Which of these traces of `owner` have spans staged (one query: a request's traces
+        are checked together, whichever server process staged them)."""
+        ids = list(trace_ids)
+        found: set[str] = set()
+        if not ids:
+            return found
         with self.engine.connect() as connection:
-            rows = connection.execute(select(TRACES.c.owner, TRACES.c.trace_id))
-            return {(owner, trace_id) for owner, trace_id in rows}
+            for start in range(0, len(ids), _LOOKUP_CHUNK):
+                chunk = ids[start : start + _LOOKUP_CHUNK]
+                found.update(
+                    connection.execute(
+                        select(TRACES.c.trace_id).where(
+                            TRACES.c.owner == owner, TRACES.c.trace_id.in_(chunk)
+                        )
+                    ).scalars()
+                )
+        return found
 
     def stage(self, owner: str, spans: Sequence[Span], now: datetime) -> None:
         """Keep the spans (one trace's; a span kept already stays as it was) and note when."""

@@ -17,9 +17,11 @@ from pathlib import Path
 
 import httpx
 import pytest
+from sqlalchemy import create_engine, text
 
 from aa_notebooks.cli import main
 from tests.api import dataset
+from tests.otel.builders import genai_run, to_json
 
 COMMAND = str(Path(sys.executable).with_name("aa-notebooks"))
 ADMIN_TOKEN = "an-admin-token-for-serve-0123456789"
@@ -64,6 +66,8 @@ def test_token_create_list_revoke(db_url: str, capsys: pytest.CaptureFixture[str
         (["token", "list", "--admin"], "--admin and --name go with `token create`"),
         (["serve", "--port", "70000"], "a port is 1-65535, got 70000"),
         (["serve", "--user", str(dataset.U1)], "serve takes no --user"),
+        (["serve", "--workers", "0"], "--workers is 1-64, got 0"),
+        (["serve", "--workers", "two"], "expected a number of processes, got 'two'"),
     ],
 )
 def test_token_and_serve_usage_errors(
@@ -90,12 +94,12 @@ def _free_port() -> int:
 
 
 @contextmanager
-def serving(url: str, **env: str) -> Iterator[tuple[str, subprocess.Popen[str]]]:
-    """`aa-notebooks serve` on a free loopback port, until the block ends."""
+def serving(url: str, *options: str, **env: str) -> Iterator[tuple[str, subprocess.Popen[str]]]:
+    """`aa-notebooks serve [options]` on a free loopback port, until the block ends."""
     port = _free_port()
     environment = {k: v for k, v in os.environ.items() if k != "AA_API_TOKEN"} | env
     server = subprocess.Popen(
-        [COMMAND, "--db", url, "serve", "--port", str(port)],
+        [COMMAND, "--db", url, "serve", "--port", str(port), *options],
         env=environment, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     base = f"http://127.0.0.1:{port}"
@@ -143,3 +147,51 @@ def test_serve_on_loopback_without_a_token_makes_a_one_time_token(tmp_path: Path
         admin = {"Authorization": f"Bearer {run_token}"}
         assert httpx.get(f"{base}/api/analytics/overview", headers=admin).status_code == 200
     assert "one-time admin token" in banner
+
+
+def _workers(pid: int) -> list[int]:
+    """The server processes uvicorn spawned under `pid` (Linux's /proc; multiprocessing's
+    resource tracker is a child too, and not one of them)."""
+    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    return [
+        int(child)
+        for child in children
+        if b"spawn_main" in Path(f"/proc/{child}/cmdline").read_bytes()
+    ]
+
+
+def test_serve_with_workers_runs_that_many_processes_sharing_one_port(tmp_path: Path) -> None:
+    """Two uvicorn workers, made from the environment the parent passes (database URL and the
+    one-time token): every request is answered, and twenty runs posted as OTLP, each in two
+    requests (children, then the agent span), are twenty whole executions."""
+    url = f"sqlite:///{tmp_path / 'workers.db'}"
+    assert main(["--db", url, "init-db"]) == 0
+    with serving(url, "--workers", "2") as (base, server):
+        banner = ""
+        while "Bearer" not in banner:
+            banner += server.stderr.readline()
+        [run_token] = re.findall(r"Bearer (aan_[A-Za-z0-9_-]{43})$", banner, re.MULTILINE)
+        headers = {"Authorization": f"Bearer {run_token}", "Content-Type": "application/json"}
+        for _ in range(100):
+            if len(_workers(server.pid)) == 2:
+                break
+            time.sleep(0.1)
+        assert len(_workers(server.pid)) == 2
+        runs = [genai_run(trace=f"{n + 1:032x}") for n in range(20)]
+        with httpx.Client(timeout=30) as client:
+            for spans in runs:
+                for part in (spans[1:], spans[:1]):
+                    answer = client.post(
+                        f"{base}/v1/traces", content=to_json(part), headers=headers
+                    )
+                    assert answer.status_code == 200
+            overview = client.get(f"{base}/api/analytics/overview", headers=headers)
+            assert overview.status_code == 200
+    engine = create_engine(url)
+    with engine.connect() as connection:
+        counts = connection.execute(text(
+            "SELECT COUNT(*), SUM(total_tokens), (SELECT COUNT(*) FROM executiontraces) "
+            "FROM agentexecutions"
+        )).one()  # fmt: skip
+    engine.dispose()
+    assert tuple(counts) == (20, 20 * 2800, 20 * 4)

@@ -189,6 +189,26 @@ def test_staged_spans_survive_a_restart(db_url: str, tmp_path, clock: Clock) -> 
     assert _counts(db_url) == (1, 4, 2)
 
 
+def test_server_processes_share_what_each_staged(db_url: str, tmp_path, clock: Clock) -> None:
+    """`serve --workers 2`: one process staged the first LLM call; the other gets the agent
+    span with the rest, which looks whole, and must still make the run from all of them."""
+    run = genai_run()
+    first = Ingestor(db_url, spool_dir=tmp_path / "one", clock=clock)
+    second = Ingestor(db_url, spool_dir=tmp_path / "two", clock=clock)
+    try:
+        assert first.ingest(run[1:2]).staged == 1
+        rest = second.ingest([run[0], *run[2:]])
+        assert (rest.staged, rest.executions) == (4, 1)
+        second.flush()
+    finally:
+        first.close()
+        second.close()
+    assert _counts(db_url) == (1, 4, 2)
+    assert _rows(db_url, "SELECT agent_name, total_tokens FROM agentexecutions") == [
+        ("Weather", 2800)
+    ]
+
+
 def test_a_user_token_files_under_its_user_and_cannot_replace_another_users_run(
     ingestor: Ingestor, db_url: str, clock: Clock
 ) -> None:

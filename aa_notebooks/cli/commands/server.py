@@ -13,6 +13,7 @@ if TYPE_CHECKING:  # the api package needs the `api` extra: imported when a comm
     from aa_notebooks.api.principal import Principal
 
 TOKEN_ACTIONS = ("create", "list", "revoke")
+MAX_WORKERS = 64
 
 
 def port_number(text: str) -> int:
@@ -26,6 +27,17 @@ def port_number(text: str) -> int:
     return port
 
 
+def worker_count(text: str) -> int:
+    """argparse type: a number of server processes, 1-64."""
+    try:
+        workers = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of processes, got {text!r}") from None
+    if not 1 <= workers <= MAX_WORKERS:
+        raise argparse.ArgumentTypeError(f"--workers is 1-{MAX_WORKERS}, got {workers}")
+    return workers
+
+
 def register(subcommands: Subcommands) -> list[argparse.ArgumentParser]:
     """Add serve and token."""
     serve = subcommands.add_parser(
@@ -37,6 +49,13 @@ def register(subcommands: Subcommands) -> list[argparse.ArgumentParser]:
     )
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     serve.add_argument("--port", type=port_number, default=8000, help="port (default 8000)")
+    serve.add_argument(
+        "--workers",
+        type=worker_count,
+        default=1,
+        help="server processes sharing the port (default 1); more take more OTLP traces a "
+        "second on a machine with more cores",
+    )
     serve.set_defaults(handler=run_serve)
 
     token = subcommands.add_parser(
@@ -60,7 +79,7 @@ def run_serve(args: argparse.Namespace, context: CommandContext) -> None:
         raise InvalidInputError("serve takes no --user: each request's token says whose data")
     from aa_notebooks.api.serve import serve
 
-    serve(context.database_url, host=args.host, port=args.port)
+    serve(context.database_url, host=args.host, port=args.port, workers=args.workers)
 
 
 def run_token(args: argparse.Namespace, context: CommandContext) -> Any:
