@@ -33,7 +33,7 @@ from aa_notebooks.otel import conventions as c
 from aa_notebooks.otel.conventions import Role
 from aa_notebooks.otel.spans import Span
 from aa_notebooks.pricing import priced_cost
-from aa_notebooks.tracking.ids import session_uuid
+from aa_notebooks.tracking.ids import name_uuid, session_uuid
 from aa_notebooks.tracking.record import ExecutionRecord, Row
 
 STEP_CONTENT_LENGTH = 2_000
@@ -63,7 +63,7 @@ class Mapped:
 def execution_id(trace_id: str, anchor_id: str, filing: Filing | None = None) -> uuid.UUID:
     """The id of the execution anchored at `anchor_id` in a trace, in the filing user's ids."""
     owner = "" if filing is None or filing.user_id is None else f"{filing.user_id}/"
-    return uuid.uuid5(NAMESPACE, f"{owner}{trace_id}/{anchor_id}")
+    return name_uuid(NAMESPACE, f"{owner}{trace_id}/{anchor_id}")
 
 
 def map_trace(spans: Sequence[Span], filing: Filing = Filing()) -> Mapped:
@@ -230,7 +230,7 @@ class _Execution:
             llm = kind in ("thought", "final_answer")
             at = span.end_ns if kind == "observation" else span.start_ns
             rows.append({
-                "id": uuid.uuid5(self.id, f"{span_id}/{kind}"),
+                "id": name_uuid(self.id, f"{span_id}/{kind}"),
                 "execution_id": self.id,
                 "step_number": number,
                 "step_type": kind,
@@ -273,7 +273,7 @@ class _Execution:
             read, write = c.cache_read_tokens(span), c.cache_write_tokens(span)
             reasoning = c.reasoning_tokens(span)
             rows.append({
-                "id": uuid.uuid5(self.id, f"{span.span_id}/usage"),
+                "id": name_uuid(self.id, f"{span.span_id}/usage"),
                 "execution_id": self.id,
                 "component": _clean(self._component(span), 200),
                 "model": _clean(model, 200),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import random
 import threading
 import time
@@ -75,5 +76,18 @@ def new_id() -> uuid.UUID:
     return made
 
 
+def name_uuid(namespace: uuid.UUID, name: str) -> uuid.UUID:
+    """`uuid.uuid5(namespace, name)`, built without `UUID.__init__`'s checks: the OTLP ingest
+    derives a dozen ids per agent run from trace and span ids, and this is a third of the cost."""
+    digest = hashlib.sha1(namespace.bytes + name.encode(), usedforsecurity=False).digest()
+    value = int.from_bytes(digest[:16], "big") & _NOT_VERSION_OR_VARIANT | _VERSION_5 | _VARIANT
+    made = _new_uuid(uuid.UUID)
+    _set(made, "int", value)
+    _set(made, "is_safe", uuid.SafeUUID.unknown)
+    return made
+
+
+_NOT_VERSION_OR_VARIANT = ~(0xF << 76 | 0b11 << 62) & ((1 << 128) - 1)
+_VERSION_5 = 0x5 << 76
 _new_uuid = object.__new__
 _set = object.__setattr__  # UUID forbids setting attributes; its __init__ goes through this

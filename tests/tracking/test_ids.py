@@ -9,7 +9,7 @@ import pickle
 import time
 import uuid
 
-from aa_notebooks.tracking.ids import new_id
+from aa_notebooks.tracking.ids import name_uuid, new_id
 
 
 def test_a_new_id_is_a_version_7_uuid_like_any_other() -> None:
@@ -29,3 +29,17 @@ def test_ids_carry_the_time_they_were_made_and_grow_strictly() -> None:
     assert all(a < b for a, b in itertools.pairwise(made))
     assert before <= made[0].int >> 80 <= made[-1].int >> 80 <= after + 1  # +1: a borrowed ms
     assert len({one.int & ((1 << 62) - 1) for one in made}) == len(made)  # random bits differ
+
+
+def test_a_name_uuid_is_the_standard_libraries_uuid5() -> None:
+    """RFC 9562's worked example (the DNS namespace, www.example.com) and a few others."""
+    assert name_uuid(uuid.NAMESPACE_DNS, "www.example.com") == uuid.UUID(
+        "2ed6657d-e927-568b-95e1-2665a8aea6a2"
+    )
+    namespace = uuid.UUID("5d2c1a4e-8f63-4b7a-9c1e-0a7f3e9b6d21")
+    for name in ("", "0af7651916cd43dd8448eb211c80319c/b7ad6b7169203331", "é∂/usage" * 50):
+        made = name_uuid(namespace, name)
+        expected = uuid.uuid5(namespace, name)
+        assert (made, str(made), hash(made), made.version) == (expected, str(expected),
+                                                               hash(expected), 5)  # fmt: skip
+        assert pickle.loads(pickle.dumps(made)) == expected and copy.copy(made) == expected
