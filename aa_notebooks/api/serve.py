@@ -73,8 +73,8 @@ def serve(
             file=sys.stderr,
             flush=True,
         )
+    app = create_app(database, api_token=run_token)  # a bad setting is one line here, not N
     if workers == 1:
-        app = create_app(database, api_token=run_token)
         uvicorn.run(app, host=host, port=port, log_level="info")
         return
     os.environ[ENV_DATABASE_URL] = database.render_as_string(hide_password=False)

@@ -195,3 +195,20 @@ def test_serve_with_workers_runs_that_many_processes_sharing_one_port(tmp_path: 
         )).one()  # fmt: skip
     engine.dispose()
     assert tuple(counts) == (20, 20 * 2800, 20 * 4)
+
+
+def test_a_bad_setting_with_workers_is_one_line_before_any_worker_starts(
+    tmp_path: Path,
+) -> None:
+    url = f"sqlite:///{tmp_path / 'workers.db'}"
+    assert main(["--db", url, "init-db"]) == 0
+    environment = os.environ | {"AA_OTEL_HOLD_SECONDS": "soon", "AA_API_TOKEN": ADMIN_TOKEN}
+    done = subprocess.run(
+        [COMMAND, "--db", url, "serve", "--port", str(_free_port()), "--workers", "2"],
+        env=environment, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert (done.returncode, done.stderr) == (
+        2,
+        "aa-notebooks: error: AA_OTEL_HOLD_SECONDS must be a number of seconds above 0, "
+        "not 'soon'\n",
+    )
