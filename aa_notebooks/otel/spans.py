@@ -14,7 +14,7 @@ from typing import Any
 
 INVALID_TRACE_ID = "0" * 32
 INVALID_SPAN_ID = "0" * 16
-_HEX = frozenset("0123456789abcdef")
+_HEX_DIGITS = "0123456789abcdef"
 
 
 class SpanError(ValueError):
@@ -106,4 +106,4 @@ def checked_span(span: Span) -> Span:
 
 
 def _is_hex(text: str, length: int) -> bool:
-    return len(text) == length and set(text) <= _HEX
+    return len(text) == length and not text.strip(_HEX_DIGITS)
