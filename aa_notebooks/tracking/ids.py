@@ -45,7 +45,7 @@ def session_uuid(value: uuid.UUID | str | None) -> uuid.UUID:
     try:
         return uuid.UUID(value)
     except ValueError:
-        return uuid.uuid5(SESSION_NAMESPACE, value)
+        return name_uuid(SESSION_NAMESPACE, value)
 
 
 def new_id() -> uuid.UUID:
@@ -69,11 +69,10 @@ def new_id() -> uuid.UUID:
         else:  # 4096 ids in one millisecond: borrow the next one
             _last_millis, _counter = _last_millis + 1, 0
         millis, counter = _last_millis, _counter
-    made = _new_uuid(uuid.UUID)
-    _set(made, "int", (millis & _MILLIS_MASK) << 80 | _VERSION_7 | counter << 64 | _VARIANT
-         | random.getrandbits(62))  # fmt: skip
-    _set(made, "is_safe", uuid.SafeUUID.unknown)
-    return made
+    return _uuid_of(
+        (millis & _MILLIS_MASK) << 80 | _VERSION_7 | counter << 64 | _VARIANT
+        | random.getrandbits(62)
+    )  # fmt: skip
 
 
 def name_uuid(namespace: uuid.UUID, name: str) -> uuid.UUID:
@@ -81,6 +80,11 @@ def name_uuid(namespace: uuid.UUID, name: str) -> uuid.UUID:
     derives a dozen ids per agent run from trace and span ids, and this is a third of the cost."""
     digest = hashlib.sha1(namespace.bytes + name.encode(), usedforsecurity=False).digest()
     value = int.from_bytes(digest[:16], "big") & _NOT_VERSION_OR_VARIANT | _VERSION_5 | _VARIANT
+    return _uuid_of(value)
+
+
+def _uuid_of(value: int) -> uuid.UUID:
+    """The UUID of a 128-bit value in range, as `uuid.UUID.__init__` builds it, less its checks."""
     made = _new_uuid(uuid.UUID)
     _set(made, "int", value)
     _set(made, "is_safe", uuid.SafeUUID.unknown)
