@@ -33,15 +33,21 @@ def check_bucket(bucket: str) -> Bucket:
     return choose(bucket, BUCKETS, "bucket")
 
 
-def _floor(moment: datetime, bucket: str) -> datetime:
+def bucket_floor(moment: datetime, bucket: str) -> datetime:
+    """The start of the hour or day bucket holding `moment` (UTC)."""
     hour = moment.replace(minute=0, second=0, microsecond=0)
     return hour if bucket == "hour" else hour.replace(hour=0)
+
+
+def bucket_end(start: datetime, bucket: str) -> datetime:
+    """The end of the bucket starting at `start`."""
+    return start + _STEP[bucket]
 
 
 def bucket_bounds(window: Window, bucket: str) -> list[tuple[datetime, datetime, datetime]]:
     """(bucket start, lower, upper) for each UTC hour/day the window touches, clipped to it."""
     lower, upper = window.bounds()
-    start, step = _floor(lower, check_bucket(bucket)), _STEP[bucket]
+    start, step = bucket_floor(lower, check_bucket(bucket)), _STEP[bucket]
     count = -(-(upper - start) // step)
     if count > MAX_BUCKETS:
         raise InvalidInputError(

@@ -281,9 +281,12 @@ class Analytics:
         start_date: Day = None,
         end_date: Day = None,
         bucket: Bucket = "day",
+        exact: bool = False,
     ) -> Table:
-        """Executions, success rate, average and P95 latency and cost per "hour" or "day" bucket."""
-        return timeseries(self._source, self.window(period, start_date, end_date), bucket)
+        """Executions, success rate, average and P95 latency and cost per "hour" or "day" bucket;
+        `exact` reads the raw rows instead of the rollups (percentiles exact)."""
+        window = self.window(period, start_date, end_date)
+        return timeseries(self._source, window, check_bucket(bucket), exact=exact)
 
     def cost_timeseries(
         self,
@@ -293,10 +296,12 @@ class Analytics:
         end_date: Day = None,
         bucket: Bucket = "day",
         by: CostSeriesBy = "model",
+        exact: bool = False,
     ) -> Table:
-        """Executions, cost and tokens per "hour" or "day" bucket for each "model" or "agent"."""
+        """Executions, cost and tokens per "hour" or "day" bucket for each "model" or "agent";
+        `exact` reads the raw rows instead of the rollups."""
         window = self.window(period, start_date, end_date)
-        return cost_timeseries(self._source, window, bucket, by)
+        return cost_timeseries(self._source, window, bucket, by, exact=exact)
 
     def anomalies(
         self,

@@ -11,6 +11,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping, Sequence
 from datetime import datetime
+from decimal import Decimal
 from typing import Any, cast
 
 from sqlalchemy import Connection, RowMapping, func
@@ -33,6 +34,8 @@ from aa_notebooks.analytics.model_split import (
 )
 from aa_notebooks.analytics.periods import Window
 from aa_notebooks.analytics.results import Table
+from aa_notebooks.analytics.rollup_buckets import BucketSums, bucket_sums
+from aa_notebooks.analytics.rollup_source import RAW, ROLLUP
 from aa_notebooks.analytics.source import Source
 
 _MEASURES = ("executions", "cost_usd", "total_tokens")
@@ -86,13 +89,14 @@ def _order(labels: dict[Key, str | None]) -> list[Key]:
 
 
 def _sums(source: Source, row: Row) -> Sums:
-    """The executions' own sums in one bucket row."""
+    """The executions' own sums in one bucket row (cost from the database, or a Decimal)."""
+    cost = row["cost"]
     return Sums(
         executions=row["executions"],
         input_tokens=int(row["input_tokens"] or 0),
         output_tokens=int(row["output_tokens"] or 0),
         total_tokens=int(row["total_tokens"] or 0),
-        cost=source.dialect.to_money(row["cost"]),
+        cost=cost if isinstance(cost, Decimal) else source.dialect.to_money(cost),
     )
 
 
@@ -122,28 +126,25 @@ def _split(cells: dict[Cell, Sums], moved: list[Moved]) -> dict[Cell, Sums]:
     }
 
 
-def cost_timeseries(source: Source, window: Window, bucket: Bucket, by: CostSeriesBy) -> Table:
+def cost_timeseries(
+    source: Source, window: Window, bucket: Bucket, by: CostSeriesBy, *, exact: bool = False
+) -> Table:
     """Per UTC hour/day bucket of the window and per `by` ("model" or "agent") key.
 
     Columns: bucket (start, aware UTC), the key (`model` or `agent`: the agent's name, else its
     id), executions, cost_usd and total_tokens. Every key with executions in the window has a row
-    in every bucket (zeros where it has none); rows go by bucket, then key (None last).
+    in every bucket (zeros where it has none); rows go by bucket, then key (None last). The
+    rollups answer where they hold the window, unless `exact`.
     """
     by = choose(by, COST_TIMESERIES_BY, "by")
     starts = [start for start, _, _ in bucket_bounds(window, check_bucket(bucket))]
-    c = EXECUTIONS.c
-    measures = [
-        func.count(c.started_at).label("executions"),
-        source.dialect.money_sum(c.cost_usd).label("cost"),
-        func.sum(c.input_tokens).label("input_tokens"),
-        func.sum(c.output_tokens).label("output_tokens"),
-        func.sum(c.total_tokens).label("total_tokens"),
-    ]
-    keys, groups = key_groups(source.dialect, by)
-    queries = per_bucket(window, bucket, measures, in_scope(source.user_id), keys, groups)
     with source.connect() as connection:
-        rows = [r._mapping for query in queries for r in connection.execute(query)]
-        moved = _moved(source, window, bucket, connection) if by == "model" else []
+        split = by == "model"
+        rolled = None if exact else bucket_sums(source, window, bucket, connection, moved=split)
+        if rolled is None:
+            rows, moved = _raw_rows(source, window, bucket, by, connection)
+        else:
+            rows, moved = _rollup_rows(by, rolled)
     cells = {(row["bucket"], _key(by, row)): _sums(source, row) for row in rows}
     if by == "model":
         cells = _split(cells, moved)
@@ -166,4 +167,48 @@ def cost_timeseries(source: Source, window: Window, bucket: Bucket, by: CostSeri
         if by == "model"
         else ()
     )
-    return Table(f"Cost per {bucket} by {by}", window, source.scope, frame, notes)
+    return Table(
+        f"Cost per {bucket} by {by}", window, source.scope, frame, notes,
+        source=RAW if rolled is None else ROLLUP,
+    )  # fmt: skip
+
+
+def _raw_rows(
+    source: Source, window: Window, bucket: Bucket, by: CostSeriesBy, connection: Connection
+) -> tuple[list[Row], list[Moved]]:
+    """Each (bucket, key)'s sums and each bucket's moved usage rows, from the raw rows."""
+    c = EXECUTIONS.c
+    measures = [
+        func.count(c.started_at).label("executions"),
+        source.dialect.money_sum(c.cost_usd).label("cost"),
+        func.sum(c.input_tokens).label("input_tokens"),
+        func.sum(c.output_tokens).label("output_tokens"),
+        func.sum(c.total_tokens).label("total_tokens"),
+    ]
+    keys, groups = key_groups(source.dialect, by)
+    queries = per_bucket(window, bucket, measures, in_scope(source.user_id), keys, groups)
+    rows: list[Row] = [r._mapping for query in queries for r in connection.execute(query)]
+    moved = _moved(source, window, bucket, connection) if by == "model" else []
+    return rows, moved
+
+
+def _rollup_rows(by: CostSeriesBy, sums: BucketSums) -> tuple[list[Row], list[Moved]]:
+    """The same from the rollups' (agent, model) sums per bucket (money already in USD)."""
+    rows: dict[tuple[datetime, Key], dict[str, Any]] = {}
+    for start, pairs in sums.pairs.items():
+        for pair in pairs:
+            key: Key = pair.model if by == "model" else pair.agent
+            row = rows.setdefault((start, key), {
+                "bucket": start, "model": pair.model, "agent_id": pair.agent_id,
+                "by_name": pair.by_name, "agent_name": None, "executions": 0,
+                "cost": Decimal(0), "input_tokens": 0, "output_tokens": 0, "total_tokens": 0,
+            })  # fmt: skip
+            names = [name for name in (row["agent_name"], pair.agent_name) if name is not None]
+            row["agent_name"] = max(names, default=None)
+            row["executions"] += pair.counts["executions"]
+            row["cost"] += pair.cost
+            row["input_tokens"] += pair.counts["input"]
+            row["output_tokens"] += pair.counts["output"]
+            row["total_tokens"] += pair.counts["tokens"]
+    moved = [(start, rows) for start, found in sums.moved.items() for rows in found]
+    return list(rows.values()), moved

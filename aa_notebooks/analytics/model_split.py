@@ -96,8 +96,8 @@ NOTHING = Sums(0, 0, 0, 0, Decimal(0))
 
 
 def unpriced_models(models: Iterable[Model]) -> tuple[str, ...]:
-    """The named models that pricing does not know, sorted."""
-    return tuple(sorted(m for m in models if m and not is_priced(m)))
+    """The named models that pricing does not know, sorted, each once."""
+    return tuple(sorted({m for m in models if m and not is_priced(m)}))
 
 
 def cost_coverage(split: Iterable[tuple[Model, Sums]]) -> float | None:

@@ -340,6 +340,8 @@ class Table(Rows):
     """The rows; each function documents its columns."""
     notes: tuple[str, ...] = field(default=())
     """Warnings that belong with the table (e.g. unpriced models)."""
+    source: str = "raw"
+    """"rollup" when the hourly/daily rollups answered part of the window, else "raw"."""
 
     def to_frame(self) -> pd.DataFrame:
         """The rows; attrs: title, window, scope and notes."""

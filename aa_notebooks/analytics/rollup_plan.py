@@ -31,6 +31,10 @@ class ReadPlan:
         """Whether any part of the window comes from the rollups."""
         return bool(self.hours or self.days)
 
+    def in_hours(self) -> ReadPlan:
+        """The same plan reading its days from the hourly rollup (for hourly buckets)."""
+        return ReadPlan(self.raw, _joined([*self.hours, *self.days]), [])
+
 
 def _floor(moment: datetime, unit: timedelta) -> datetime:
     epoch = datetime(1970, 1, 1, tzinfo=UTC)

@@ -14,10 +14,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, Table, and_, case, false, func, or_, select
+from sqlalchemy import Connection, RowMapping, Table, and_, case, false, func, or_, select
 from sqlalchemy.sql.elements import ColumnElement
 
 from aa_notebooks.analytics.dialect import NO_PERCENTILES as NONE
@@ -46,6 +47,14 @@ EXACT_PERCENTILES_UP_TO = 100_000
 _EXECUTION_TABLES = (table_of(ExecutionRollupHour), table_of(ExecutionRollupDay))
 _USAGE_TABLES = (table_of(UsageRollupHour), table_of(UsageRollupDay))
 _DIRTY = table_of(RollupDirtyHour)
+
+
+def sketch_note(what: str) -> str:
+    """The note a result carries when `what` came from the rollups' latency sketches."""
+    return (
+        f"{what} from the rollups' latency sketches, within {RELATIVE_ACCURACY:.0%} of exact "
+        "(exact=True / --exact reads the raw rows)"
+    )
 
 
 @dataclass(frozen=True)
@@ -114,23 +123,42 @@ def in_spans(column: ColumnElement[Any], spans: Iterable[Span]) -> ColumnElement
     return or_(false(), *(and_(column >= start, column < end) for start, end in spans))
 
 
-def _rollup_spans(plan: ReadPlan) -> list[tuple[Table, list[Span]]]:
+def rollup_spans(plan: ReadPlan) -> list[tuple[Table, list[Span]]]:
+    """The execution rollup tables with the spans the plan reads from each."""
     return [(table, spans) for table, spans in zip(_EXECUTION_TABLES, (plan.hours, plan.days),
                                                    strict=True) if spans]  # fmt: skip
 
 
-def _scope(source: Source, table: Table) -> list[ColumnElement[bool]]:
+def rollup_scope(source: Source, table: Table) -> list[ColumnElement[bool]]:
+    """The client's user's rows of a rollup table (no condition for all users)."""
     return [] if source.user_id is None else [table.c.user_id == source.user_id]
 
 
 def rollup_pairs(source: Source, plan: ReadPlan, connection: Connection) -> list[Pair]:
     """The rollups' (agent, model) sums over the plan's hours and days."""
+    return [_pair(row) for row in _pair_rows(source, plan, connection, bucketed=False)]
+
+
+def rollup_pairs_by_bucket(
+    source: Source, plan: ReadPlan, connection: Connection
+) -> list[tuple[datetime, Pair]]:
+    """The rollups' (agent, model) sums over the plan's hours and days, per rollup row bucket
+    (the start of its hour or day)."""
+    return [(row["bucket"], _pair(row)) for row in _pair_rows(source, plan, connection)]
+
+
+def _pair_rows(
+    source: Source, plan: ReadPlan, connection: Connection, *, bucketed: bool = True
+) -> list[RowMapping]:
+    """The rollups' (agent, model) sum rows, grouped by bucket too when `bucketed`."""
     found = []
-    for table, spans in _rollup_spans(plan):
+    for table, spans in rollup_spans(plan):
         c = table.c
         by_name = case((c.agent_id.is_(None), c.agent_name)).label("by_name")
+        buckets = [c.bucket] if bucketed else []
         query = (
             select(
+                *buckets,
                 c.agent_id,
                 by_name,
                 func.max(source.dialect.text_order(c.agent_name)).label("agent_name"),
@@ -147,47 +175,72 @@ def rollup_pairs(source: Source, plan: ReadPlan, connection: Connection) -> list
                 func.sum(c.output_tokens).label("output"),
                 func.sum(c.total_tokens).label("tokens"),
             )
-            .where(in_spans(c.bucket, spans), *_scope(source, table))
-            .group_by(c.agent_id, by_name, c.model_name)
+            .where(in_spans(c.bucket, spans), *rollup_scope(source, table))
+            .group_by(*buckets, c.agent_id, by_name, c.model_name)
         )
-        found += [
-            Pair(
-                agent_id=row["agent_id"],
-                by_name=row["by_name"],
-                agent_name=row["agent_name"],
-                model=row["model_name"],
-                counts={name: int(row[name] or 0) for name in COUNTS},
-                cost=_money(row["cost"]),
-            )
-            for row in (r._mapping for r in connection.execute(query))
-        ]
+        found += [row._mapping for row in connection.execute(query)]
     return found
+
+
+def _pair(row: RowMapping) -> Pair:
+    return Pair(
+        agent_id=row["agent_id"],
+        by_name=row["by_name"],
+        agent_name=row["agent_name"],
+        model=row["model_name"],
+        counts={name: int(row[name] or 0) for name in COUNTS},
+        cost=_money(row["cost"]),
+    )
 
 
 def rollup_moved(source: Source, plan: ReadPlan, connection: Connection) -> list[MovedUsage]:
     """The usage rollups' moved rows over the plan's hours and days."""
+    return [_moved(row) for row in _moved_rows(source, plan, connection, bucketed=False)]
+
+
+def rollup_moved_by_bucket(
+    source: Source, plan: ReadPlan, connection: Connection
+) -> list[tuple[datetime, MovedUsage]]:
+    """The usage rollups' moved rows over the plan's hours and days, per rollup row bucket."""
+    return [(row["bucket"], _moved(row)) for row in _moved_rows(source, plan, connection)]
+
+
+def _moved_rows(
+    source: Source, plan: ReadPlan, connection: Connection, *, bucketed: bool = True
+) -> list[RowMapping]:
+    """The usage rollups' sum rows, grouped by bucket too when `bucketed`."""
     found = []
     for table, spans in zip(_USAGE_TABLES, (plan.hours, plan.days), strict=True):
         if not spans:
             continue
         c = table.c
+        buckets = [c.bucket] if bucketed else []
         query = (
             select(
+                *buckets,
                 c.row_model,
                 c.execution_model,
-                func.sum(c.executions),
-                func.sum(c.input_tokens),
-                func.sum(c.output_tokens),
-                func.sum(c.cost_micro_usd),
+                func.sum(c.executions).label("executions"),
+                func.sum(c.input_tokens).label("input"),
+                func.sum(c.output_tokens).label("output"),
+                func.sum(c.cost_micro_usd).label("cost"),
             )
-            .where(in_spans(c.bucket, spans), *_scope(source, table))
-            .group_by(c.row_model, c.execution_model)
+            .where(in_spans(c.bucket, spans), *rollup_scope(source, table))
+            .group_by(*buckets, c.row_model, c.execution_model)
         )
-        found += [
-            MovedUsage(row_model, model, int(n), int(given or 0), int(out or 0), _money(cost))
-            for row_model, model, n, given, out, cost in connection.execute(query)
-        ]
+        found += [row._mapping for row in connection.execute(query)]
     return found
+
+
+def _moved(row: RowMapping) -> MovedUsage:
+    return MovedUsage(
+        row_model=row["row_model"],
+        execution_model=row["execution_model"],
+        executions=int(row["executions"]),
+        input_tokens=int(row["input"] or 0),
+        output_tokens=int(row["output"] or 0),
+        cost=_money(row["cost"]),
+    )
 
 
 def _money(micros: int | None) -> Decimal:
@@ -240,9 +293,9 @@ def exact_percentiles(source: Source, window: Window, connection: Connection) ->
 def sketch_percentiles(source: Source, plan: ReadPlan, connection: Connection) -> Percentiles:
     """P50/P95/P99 from the rollups' merged sketches and the raw spans' durations."""
     blobs: list[bytes] = []
-    for table, spans in _rollup_spans(plan):
+    for table, spans in rollup_spans(plan):
         query = select(table.c.latency_sketch).where(
-            in_spans(table.c.bucket, spans), *_scope(source, table)
+            in_spans(table.c.bucket, spans), *rollup_scope(source, table)
         )
         blobs += connection.execute(query).scalars().all()
     sketch = Sketch.decode(blobs)

@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
-from sqlalchemy import func
+from sqlalchemy import Connection, func
 from sqlalchemy.sql.elements import ColumnElement
 
-from aa_notebooks.analytics.buckets import per_bucket
+from aa_notebooks.analytics.buckets import bucket_bounds, per_bucket
+from aa_notebooks.analytics.choices import Bucket
 from aa_notebooks.analytics.filters import EXECUTIONS, in_scope, is_success
-from aa_notebooks.analytics.frames import ratio, to_frame
+from aa_notebooks.analytics.frames import ratio, rounded, to_frame
+from aa_notebooks.analytics.pairs import totals
 from aa_notebooks.analytics.periods import Window
 from aa_notebooks.analytics.results import Table
+from aa_notebooks.analytics.rollup_buckets import BucketSums, bucket_sketches, bucket_sums
+from aa_notebooks.analytics.rollup_source import RAW, ROLLUP, sketch_note
 from aa_notebooks.analytics.source import Source
 
 TIMESERIES_COLUMNS = (
@@ -20,13 +25,48 @@ TIMESERIES_COLUMNS = (
 
 
 def timeseries(
-    source: Source, window: Window, bucket: str, where: Sequence[ColumnElement[bool]] = ()
+    source: Source,
+    window: Window,
+    bucket: Bucket,
+    where: Sequence[ColumnElement[bool]] = (),
+    *,
+    exact: bool = False,
 ) -> Table:
     """One row per UTC hour/day bucket of the window (empty buckets included, as 0 executions).
 
     Columns: bucket (start, aware UTC), executions, success_rate, avg_response_time_ms, p95_ms
-    (None for an empty bucket) and cost_usd. `where` narrows the executions (e.g. one agent).
+    (None for an empty bucket) and cost_usd. `where` narrows the executions (e.g. one agent) and
+    reads the raw rows, as `exact` does; otherwise the rollups answer where they hold the window.
     """
+    with source.connect() as connection:
+        sums = None if exact or where else bucket_sums(source, window, bucket, connection)
+        if sums is None or sums.exact_percentiles:
+            records = _raw_records(source, window, bucket, where, connection)
+            notes: tuple[str, ...] = ()
+        else:
+            records = _rollup_records(source, window, bucket, sums, connection)
+            notes = (sketch_note("P95 per bucket"),)
+    frame = to_frame(
+        records,
+        TIMESERIES_COLUMNS,
+        times=("bucket",),
+        money=("cost_usd",),
+        floats=("success_rate", "avg_response_time_ms", "p95_ms"),
+    )
+    return Table(
+        f"Executions per {bucket}", window, source.scope, frame, notes,
+        source=RAW if sums is None else ROLLUP,
+    )  # fmt: skip
+
+
+def _raw_records(
+    source: Source,
+    window: Window,
+    bucket: Bucket,
+    where: Sequence[ColumnElement[bool]],
+    connection: Connection,
+) -> list[dict[str, Any]]:
+    """Each bucket's figures from the raw rows (exact percentiles)."""
     c = EXECUTIONS.c
     measures = [
         func.count(c.started_at).label("executions"),
@@ -37,9 +77,8 @@ def timeseries(
         source.dialect.money_sum(c.cost_usd).label("cost"),
     ]
     queries = per_bucket(window, bucket, measures, [*in_scope(source.user_id), *where])
-    with source.connect() as connection:
-        rows = [r._mapping for query in queries for r in connection.execute(query)]
-    records = [
+    rows = [r._mapping for query in queries for r in connection.execute(query)]
+    return [
         {
             "bucket": row["bucket"],
             "executions": row["executions"],
@@ -50,11 +89,23 @@ def timeseries(
         }
         for row in rows
     ]
-    frame = to_frame(
-        records,
-        TIMESERIES_COLUMNS,
-        times=("bucket",),
-        money=("cost_usd",),
-        floats=("success_rate", "avg_response_time_ms", "p95_ms"),
-    )
-    return Table(f"Executions per {bucket}", window, source.scope, frame)
+
+
+def _rollup_records(
+    source: Source, window: Window, bucket: Bucket, sums: BucketSums, connection: Connection
+) -> list[dict[str, Any]]:
+    """Each bucket's figures from the rollups and raw pieces (P95 from merged sketches)."""
+    sketches = bucket_sketches(source, sums, bucket, connection, lambda *_: None)
+    records = []
+    for start, _, _ in bucket_bounds(window, bucket):
+        counts, cost = totals(sums.pairs.get(start, []))
+        sketch = sketches.get((start, None))
+        records.append({
+            "bucket": start,
+            "executions": counts["executions"],
+            "success_rate": ratio(counts["success"], counts["executions"], 100),
+            "avg_response_time_ms": ratio(counts["time_sum"], counts["time_count"]),
+            "p95_ms": None if sketch is None else rounded(sketch.quantile(0.95)),
+            "cost_usd": cost,
+        })  # fmt: skip
+    return records

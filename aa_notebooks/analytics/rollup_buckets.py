@@ -1,0 +1,138 @@
+"""A window's (agent, model) sums per UTC hour or day bucket, from the rollups where they answer.
+
+Time series, cost over time and the anomaly scan cut a window into hour or day buckets and each
+bucket by agent or model. Whole hours and days come from the rollups (a rollup row counts in the
+bucket its hour or day starts in), the partial hours at either end and the hours changed behind
+the rollups (`rollup_plan`) from the raw rows, one query per piece of a bucket; sums add, so every
+count, token and cost is the raw one. Percentiles per bucket come from the raw rows while the
+window holds at most EXACT_PERCENTILES_UP_TO executions, else from merged latency sketches.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Hashable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, and_, select
+from sqlalchemy.sql.elements import ColumnElement
+
+from aa_notebooks.analytics.buckets import bucket_end, bucket_floor
+from aa_notebooks.analytics.choices import Bucket
+from aa_notebooks.analytics.filters import EXECUTIONS, in_scope
+from aa_notebooks.analytics.model_split import MovedUsage, load_moved_where
+from aa_notebooks.analytics.pairs import Pair, load_pairs_where
+from aa_notebooks.analytics.periods import Window
+from aa_notebooks.analytics.rollup_plan import ReadPlan, Span
+from aa_notebooks.analytics.rollup_source import (
+    EXACT_PERCENTILES_UP_TO,
+    in_spans,
+    merge_moved,
+    merge_pairs,
+    read_plan,
+    rollup_moved_by_bucket,
+    rollup_pairs_by_bucket,
+    rollup_scope,
+    rollup_spans,
+)
+from aa_notebooks.analytics.source import Source
+from aa_notebooks.db.rollups.dims import as_uuid
+from aa_notebooks.db.rollups.sketch import Sketch, key_of
+
+Piece = tuple[datetime, datetime, datetime]
+"""(bucket start, lower, upper): the part of a raw span inside one bucket."""
+KeyOf = Callable[[Any, Any, Any], Hashable]
+"""A group key from (agent_id, agent_name, model_name) of a rollup or raw row."""
+
+
+@dataclass(frozen=True)
+class BucketSums:
+    """A window's sums per bucket start, and the plan they were read by."""
+
+    plan: ReadPlan
+    pairs: dict[datetime, list[Pair]]
+    """Each bucket's (agent, model) sums (buckets without executions left out)."""
+    moved: dict[datetime, list[MovedUsage]]
+    """Each bucket's usage rows of another model than their execution's (when asked for)."""
+
+    @property
+    def executions(self) -> int:
+        """How many executions the window holds."""
+        return sum(p.counts["executions"] for pairs in self.pairs.values() for p in pairs)
+
+    @property
+    def exact_percentiles(self) -> bool:
+        """Whether percentiles should come from the raw rows (a window small enough)."""
+        return self.executions <= EXACT_PERCENTILES_UP_TO
+
+
+def bucket_sums(
+    source: Source, window: Window, bucket: Bucket, connection: Connection, *, moved: bool = False
+) -> BucketSums | None:
+    """The window's sums per `bucket`, or None where the rollups hold none of it (read raw)."""
+    plan = read_plan(source, window, connection)
+    if plan is None:
+        return None
+    if bucket == "hour":
+        plan = plan.in_hours()
+    pairs: dict[datetime, list[Pair]] = {}
+    for start, pair in rollup_pairs_by_bucket(source, plan, connection):
+        pairs.setdefault(bucket_floor(start, bucket), []).append(pair)
+    for start, lower, upper in raw_pieces(plan.raw, bucket):
+        found_raw = load_pairs_where(source, _between(lower, upper), connection)
+        pairs.setdefault(start, []).extend(found_raw)
+    found: dict[datetime, list[MovedUsage]] = {}
+    if moved:
+        for start, rows in rollup_moved_by_bucket(source, plan, connection):
+            found.setdefault(bucket_floor(start, bucket), []).append(rows)
+        for start, lower, upper in raw_pieces(plan.raw, bucket):
+            found.setdefault(start, []).extend(
+                load_moved_where(source, _between(lower, upper), connection)
+            )
+    return BucketSums(
+        plan,
+        {start: merge_pairs(group) for start, group in pairs.items()},
+        {start: merge_moved(group) for start, group in found.items()},
+    )
+
+
+def bucket_sketches(
+    source: Source, sums: BucketSums, bucket: Bucket, connection: Connection, key: KeyOf
+) -> dict[tuple[datetime, Hashable], Sketch]:
+    """The latency sketch of each (bucket, key(agent_id, agent_name, model)) group: the rollups'
+    sketches merged, and the raw pieces' durations added."""
+    blobs: dict[tuple[datetime, Hashable], list[bytes]] = {}
+    for table, spans in rollup_spans(sums.plan):
+        c = table.c
+        query = select(c.bucket, c.agent_id, c.agent_name, c.model_name, c.latency_sketch).where(
+            in_spans(c.bucket, spans), *rollup_scope(source, table)
+        )
+        for start, agent_id, agent_name, model, blob in connection.execute(query):
+            group = (bucket_floor(start, bucket), key(agent_id, agent_name, model))
+            blobs.setdefault(group, []).append(blob)
+    sketches = {group: Sketch.decode(found) for group, found in blobs.items()}
+    c = EXECUTIONS.c
+    for start, lower, upper in raw_pieces(sums.plan.raw, bucket):
+        query = select(c.agent_id, c.agent_name, c.model_name, c.execution_time_ms).where(
+            _between(lower, upper), c.execution_time_ms.is_not(None), *in_scope(source.user_id)
+        )
+        for row in connection.execute(query):
+            group = (start, key(as_uuid(row.agent_id), row.agent_name, row.model_name))
+            sketches.setdefault(group, Sketch()).add_key(key_of(row.execution_time_ms))
+    return sketches
+
+
+def raw_pieces(spans: list[Span], bucket: Bucket) -> Iterator[Piece]:
+    """The raw spans cut at the buckets' edges, each piece with the start of its bucket."""
+    for lower, upper in spans:
+        while lower < upper:
+            start = bucket_floor(lower, bucket)
+            end = min(upper, bucket_end(start, bucket))
+            yield start, lower, end
+            lower = end
+
+
+def _between(lower: datetime, upper: datetime) -> ColumnElement[bool]:
+    started = EXECUTIONS.c.started_at
+    return and_(started >= lower, started < upper)

@@ -1,0 +1,98 @@
+"""Time series and cost over time read through the rollups give the raw numbers: buckets that
+the window cuts mid-hour, hourly buckets over whole days, a deleted execution; P95 per bucket
+from the sketches stays within its bound."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from pandas.testing import assert_frame_equal
+
+from aa_notebooks.analytics import Analytics, connect, rollup_buckets
+from aa_notebooks.db.engine import get_engine
+from aa_notebooks.db.schema import AgentExecution
+from tests.analytics.test_rollup_source import WINDOWS, _write_hand_data
+
+NOW = datetime(2024, 6, 2, 5, 20, tzinfo=UTC)
+TWO_DAYS = {"start_date": "2024-06-01", "end_date": "2024-06-02"}
+
+
+def _client(url: str) -> Analytics:
+    return connect(url, now=lambda: NOW)
+
+
+def _records(table: object) -> list[dict]:
+    return table.to_frame().to_dict("records")  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("bucket", ["hour", "day"])
+@pytest.mark.parametrize("window", WINDOWS)
+def test_series_through_the_rollups_are_the_raw_ones(
+    db_url: str, window: dict, bucket: str
+) -> None:
+    _write_hand_data(db_url)
+    client = _client(db_url)
+    fast, audit = (
+        client.timeseries(**window, bucket=bucket),
+        client.timeseries(**window, bucket=bucket, exact=True),
+    )
+    assert (fast.source, audit.source) == ("rollup", "raw")
+    assert_frame_equal(fast.frame, audit.frame)
+    for by in ("model", "agent"):
+        fast = client.cost_timeseries(**window, bucket=bucket, by=by)
+        audit = client.cost_timeseries(**window, bucket=bucket, by=by, exact=True)
+        assert (fast.source, audit.source) == ("rollup", "raw")
+        assert_frame_equal(fast.frame, audit.frame)
+        assert fast.notes == audit.notes
+
+
+def test_daily_series_by_hand(db_url: str) -> None:
+    """June 1 (a whole day: the daily rollup) and June 2 to 05:20 (five hours from the hourly
+    rollup, twenty minutes raw)."""
+    _write_hand_data(db_url)
+    client = _client(db_url)
+    series = client.timeseries(**TWO_DAYS)
+    assert [(r["executions"], r["success_rate"], r["avg_response_time_ms"], r["p95_ms"],
+             r["cost_usd"]) for r in _records(series)] == [
+        (5, 80.0, 137.5, 270.0, 0.014501),  # 100, 100, 300, none, 50 ms
+        (2, 100.0, 38.5, 66.85, 0.250003),  # 70, 7 ms
+    ]  # fmt: skip
+    costs = client.cost_timeseries(**TWO_DAYS, by="model")
+    assert {(r["bucket"].day, r["model"]): r["cost_usd"] for r in _records(costs)} == {
+        # the 09:15 run's claude row moves $0.0002 from gpt-4o to claude; the 04:50 run's
+        # gpt-4o-mini row moves $0.000009 from claude
+        (1, "claude"): 0.010200,
+        (1, "gpt-4o"): 0.004301,
+        (1, "gpt-4o-mini"): 0.0,
+        (2, "claude"): 0.249994,
+        (2, "gpt-4o"): 0.0,
+        (2, "gpt-4o-mini"): 0.000009,
+    }
+
+
+def test_a_deleted_execution_leaves_its_bucket_before_a_rebuild(db_url: str) -> None:
+    _write_hand_data(db_url)
+    with get_engine(db_url).begin() as connection:
+        connection.execute(
+            AgentExecution.__table__.delete().where(AgentExecution.execution_time_ms == 300)
+        )
+    client = _client(db_url)
+    fast = client.timeseries(**TWO_DAYS)
+    assert _records(fast)[0]["executions"] == 4
+    assert_frame_equal(fast.frame, client.timeseries(**TWO_DAYS, exact=True).frame)
+
+
+def test_bucket_p95_from_sketches_is_within_its_bound(
+    db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _write_hand_data(db_url)
+    monkeypatch.setattr(rollup_buckets, "EXACT_PERCENTILES_UP_TO", 0)
+    series = _client(db_url).timeseries(**TWO_DAYS)
+    assert series.notes == (
+        "P95 per bucket from the rollups' latency sketches, within 1% of exact "
+        "(exact=True / --exact reads the raw rows)",
+    )
+    found = [r["p95_ms"] for r in _records(series)]
+    for value, exact in zip(found, (270.0, 66.85), strict=True):
+        assert abs(value - exact) <= 0.01 * exact
