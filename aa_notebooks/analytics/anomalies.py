@@ -22,9 +22,10 @@ import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import RowMapping, func
+from sqlalchemy import Connection, RowMapping, func
 from sqlalchemy.sql.elements import ColumnElement
 
 from aa_notebooks.analytics.buckets import per_bucket
@@ -39,6 +40,7 @@ from aa_notebooks.analytics.filters import (
 from aa_notebooks.analytics.frames import rounded, to_frame
 from aa_notebooks.analytics.periods import Window
 from aa_notebooks.analytics.results import Table
+from aa_notebooks.analytics.rollup_buckets import BucketSums, bucket_sketches, bucket_sums
 from aa_notebooks.analytics.source import Source
 from aa_notebooks.errors import InvalidInputError
 from aa_notebooks.validation import check_text
@@ -120,14 +122,38 @@ def _midnight(day: date) -> datetime:
     return datetime.combine(day, time(), UTC)
 
 
+Series = dict[Key, dict[date, DayFigures]]
+
+
 def daily_figures(
     source: Source,
     span: Window,
     by: AnomalyBy,
     where: Sequence[ColumnElement[bool]],
-) -> tuple[dict[Key, dict[date, DayFigures]], dict[Key, str | None]]:
+    *,
+    exact: bool = False,
+) -> tuple[Series, dict[Key, str | None]]:
     """Per group and UTC day of `span`: its figures (days under MIN_RUNS executions left out), and
-    each group's label (the model, or the agent's greatest name, else its id)."""
+    each group's label (the model, or the agent's greatest name, else its id).
+
+    The rollups answer a span they hold (unless `where` narrows it or `exact`): sums from their
+    (agent, model) rows per day, P95 from the raw rows up to EXACT_PERCENTILES_UP_TO executions,
+    else from the merged sketches."""
+    with source.connect() as connection:
+        sums = None if exact or where else bucket_sums(source, span, "day", connection)
+        if sums is None or sums.exact_percentiles:
+            return _raw_daily_figures(source, span, by, where, connection)
+        return _rollup_daily_figures(source, sums, by, connection)
+
+
+def _raw_daily_figures(
+    source: Source,
+    span: Window,
+    by: AnomalyBy,
+    where: Sequence[ColumnElement[bool]],
+    connection: Connection,
+) -> tuple[Series, dict[Key, str | None]]:
+    """`daily_figures` from the raw rows, one grouped pass per day."""
     c = EXECUTIONS.c
     measures = [
         func.count(c.started_at).label("executions"),
@@ -137,9 +163,8 @@ def daily_figures(
     ]
     keys, groups = key_groups(source.dialect, by)
     queries = per_bucket(span, "day", measures, [*in_scope(source.user_id), *where], keys, groups)
-    with source.connect() as connection:
-        rows = [r._mapping for query in queries for r in connection.execute(query)]
-    series: dict[Key, dict[date, DayFigures]] = {}
+    rows = [r._mapping for query in queries for r in connection.execute(query)]
+    series: Series = {}
     labels: dict[Key, str | None] = {}
     for row in rows:
         key = _key(by, row)
@@ -152,6 +177,42 @@ def daily_figures(
             p95_ms=source.dialect.read_percentiles(row["percentiles"]).p95,
             failure_rate=(executions - (row["successes"] or 0)) / executions * 100,
         )
+    return series, labels
+
+
+def _rollup_daily_figures(
+    source: Source, sums: BucketSums, by: AnomalyBy, connection: Connection
+) -> tuple[Series, dict[Key, str | None]]:
+    """`daily_figures` from the rollups' per-day (agent, model) sums and sketches."""
+
+    def group(agent_id: Any, agent_name: Any, model: Any) -> Key:
+        return model if by == "model" else (agent_id, None if agent_id else agent_name)
+
+    sketches = bucket_sketches(source, sums, "day", connection, group)
+    series: Series = {}
+    labels: dict[Key, str | None] = {}
+    for start, pairs in sums.pairs.items():
+        days: dict[Key, tuple[int, int, Decimal]] = {}
+        for pair in pairs:
+            key = group(pair.agent_id, pair.by_name, pair.model)
+            row = {"model": pair.model, "agent_name": pair.agent_name}
+            labels[key] = _label(by, key, row, labels.get(key))
+            executions, successes, cost = days.get(key, (0, 0, Decimal(0)))
+            days[key] = (
+                executions + pair.counts["executions"],
+                successes + pair.counts["success"],
+                cost + pair.cost,
+            )
+        for key, (executions, successes, cost) in days.items():
+            if executions < MIN_RUNS:
+                continue
+            sketch = sketches.get((start, key))
+            p95 = None if sketch is None else sketch.quantile(0.95)
+            series.setdefault(key, {})[start.date()] = DayFigures(
+                cost_usd=float(cost),
+                p95_ms=rounded(p95),
+                failure_rate=(executions - successes) / executions * 100,
+            )
     return series, labels
 
 
@@ -264,6 +325,8 @@ def anomalies(
     baseline_days: int = 28,
     threshold: float = 3.5,
     where: Sequence[ColumnElement[bool]] = (),
+    *,
+    exact: bool = False,
 ) -> Table:
     """The window's anomalous days per agent or model, most extreme first.
 
@@ -280,7 +343,7 @@ def anomalies(
     if days:
         first, last = _midnight(days[0]), _midnight(days[-1]) + _DAY
         span = Window(first - baseline_days * _DAY, last, False, f"{window.label} and baseline")
-        series, labels = daily_figures(source, span, choice, where)
+        series, labels = daily_figures(source, span, choice, where, exact=exact)
         records = find_anomalies(series, labels, days, choice, baseline_days, threshold)
     frame = to_frame(
         records,

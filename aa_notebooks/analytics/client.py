@@ -314,14 +314,16 @@ class Analytics:
         model: str | None = None,
         baseline_days: int = 28,
         threshold: float = 3.5,
+        exact: bool = False,
     ) -> Table:
         """Days of the window on which an agent's (or a model's) cost, P95 latency or failure
         rate broke from its previous `baseline_days` days (robust z >= `threshold` and a
-        material change); `agent` (id or name) and `model` narrow the executions read."""
+        material change); `agent` (id or name) and `model` narrow the executions read; `exact`
+        reads the raw rows instead of the rollups (P95 exact)."""
         window = self.window(period, start_date, end_date)
         where = anomalies.narrowing(agent, model)
         return anomalies.anomalies(
-            self._source, window, self.now(), by, baseline_days, threshold, where
+            self._source, window, self.now(), by, baseline_days, threshold, where, exact=exact
         )
 
     def scoped(self, user_id: uuid.UUID | str | None) -> Analytics:

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 import pandas as pd
 import pytest
 
-from aa_notebooks.analytics import Analytics, connect
+from aa_notebooks.analytics import Analytics, connect, rollup_buckets
 from aa_notebooks.errors import InvalidInputError
 from aa_notebooks.seed import seed_database
 from tests.analytics import series
@@ -80,6 +80,26 @@ def test_by_agent_flags_exactly_the_spikes(client: Analytics) -> None:
     assert set(frame["baseline_points"]) == {4}
     assert frame["day"].dt.tz is not None
     assert frame.attrs["title"] == "Anomalies by agent"
+
+
+def test_through_the_sketches_the_same_days_are_flagged(
+    client: Analytics, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Read from the rollups with P95 from the sketches (as above 100k executions): the cost and
+    failure rows are exact, the P95 row's value and median within 1% (its MAD, between values a
+    sketch bucket apart, is not comparable); exact=True reads the raw rows."""
+    monkeypatch.setattr(rollup_buckets, "EXACT_PERCENTILES_UP_TO", 0)
+    frame = client.anomalies(start_date=START_DATE, end_date=END_DATE).frame
+    assert [row[:3] for row in _found(frame)] == [row[:3] for row in EXPECTED_BY_AGENT]
+    for got, want in zip(_found(frame), EXPECTED_BY_AGENT, strict=True):
+        if got[2] == "p95_ms":
+            assert got[3:5] == pytest.approx(want[3:5], rel=0.01)
+        else:
+            assert got[3:] == pytest.approx(want[3:], rel=1e-5, abs=1e-9)
+    exact = client.anomalies(start_date=START_DATE, end_date=END_DATE, exact=True).frame
+    _assert_rows(exact, EXPECTED_BY_AGENT)
+    scoped = client.scoped("00000000-0000-0000-0000-000000000001")
+    assert scoped.anomalies(start_date=START_DATE, end_date=END_DATE).frame.empty
 
 
 def test_by_model_groups_by_the_execution_model(client: Analytics) -> None:
