@@ -28,13 +28,13 @@ from aa_notebooks.analytics.rollup_plan import ReadPlan, Span
 from aa_notebooks.analytics.rollup_source import (
     EXACT_PERCENTILES_UP_TO,
     in_spans,
+    latency_spans,
     merge_moved,
     merge_pairs,
     read_plan,
     rollup_moved_by_bucket,
     rollup_pairs_by_bucket,
     rollup_scope,
-    rollup_spans,
 )
 from aa_notebooks.analytics.source import Source
 from aa_notebooks.db.rollups.dims import as_uuid
@@ -100,26 +100,30 @@ def bucket_sums(
 def bucket_sketches(
     source: Source, sums: BucketSums, bucket: Bucket, connection: Connection, key: KeyOf
 ) -> dict[tuple[datetime, Hashable], Sketch]:
-    """The latency sketch of each (bucket, key(agent_id, agent_name, model)) group: the rollups'
-    sketches merged, and the raw pieces' durations added."""
+    """The latency sketch of each (bucket, key(agent_id, agent_name, model)) group: the latency
+    rollups' sketches merged, and the raw pieces' durations added."""
     blobs: dict[tuple[datetime, Hashable], list[bytes]] = {}
-    for table, spans in rollup_spans(sums.plan):
+    starts: dict[datetime, datetime] = {}
+    for table, spans in latency_spans(sums.plan):
         c = table.c
         query = select(c.bucket, c.agent_id, c.agent_name, c.model_name, c.latency_sketch).where(
             in_spans(c.bucket, spans), *rollup_scope(source, table)
         )
-        for start, agent_id, agent_name, model, blob in connection.execute(query):
-            group = (bucket_floor(start, bucket), key(agent_id, agent_name, model))
-            blobs.setdefault(group, []).append(blob)
+        for row in connection.execute(query):
+            start = starts.get(row.bucket) or starts.setdefault(
+                row.bucket, bucket_floor(row.bucket, bucket)
+            )
+            group = (start, key(row.agent_id, row.agent_name, row.model_name))
+            blobs.setdefault(group, []).append(row.latency_sketch)
     sketches = {group: Sketch.decode(found) for group, found in blobs.items()}
     c = EXECUTIONS.c
     for start, lower, upper in raw_pieces(sums.plan.raw, bucket):
         query = select(c.agent_id, c.agent_name, c.model_name, c.execution_time_ms).where(
             _between(lower, upper), c.execution_time_ms.is_not(None), *in_scope(source.user_id)
         )
-        for row in connection.execute(query):
-            group = (start, key(as_uuid(row.agent_id), row.agent_name, row.model_name))
-            sketches.setdefault(group, Sketch()).add_key(key_of(row.execution_time_ms))
+        for raw in connection.execute(query):
+            group = (start, key(as_uuid(raw.agent_id), raw.agent_name, raw.model_name))
+            sketches.setdefault(group, Sketch()).add_key(key_of(raw.execution_time_ms))
     return sketches
 
 

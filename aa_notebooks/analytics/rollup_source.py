@@ -35,6 +35,8 @@ from aa_notebooks.db.schema import (
     ROLLUP_TABLES,
     ExecutionRollupDay,
     ExecutionRollupHour,
+    LatencyRollupDay,
+    LatencyRollupHour,
     RollupDirtyHour,
     UsageRollupDay,
     UsageRollupHour,
@@ -46,6 +48,7 @@ EXACT_PERCENTILES_UP_TO = 100_000
 """Executions in a window up to which its percentiles are computed exactly from the raw rows."""
 _EXECUTION_TABLES = (table_of(ExecutionRollupHour), table_of(ExecutionRollupDay))
 _USAGE_TABLES = (table_of(UsageRollupHour), table_of(UsageRollupDay))
+_LATENCY_TABLES = (table_of(LatencyRollupHour), table_of(LatencyRollupDay))
 _DIRTY = table_of(RollupDirtyHour)
 
 
@@ -123,10 +126,17 @@ def in_spans(column: ColumnElement[Any], spans: Iterable[Span]) -> ColumnElement
     return or_(false(), *(and_(column >= start, column < end) for start, end in spans))
 
 
-def rollup_spans(plan: ReadPlan) -> list[tuple[Table, list[Span]]]:
-    """The execution rollup tables with the spans the plan reads from each."""
-    return [(table, spans) for table, spans in zip(_EXECUTION_TABLES, (plan.hours, plan.days),
-                                                   strict=True) if spans]  # fmt: skip
+def rollup_spans(
+    plan: ReadPlan, tables: tuple[Table, Table] = _EXECUTION_TABLES
+) -> list[tuple[Table, list[Span]]]:
+    """The (hourly, daily) rollup tables with the spans the plan reads from each."""
+    return [(table, spans) for table, spans in zip(tables, (plan.hours, plan.days), strict=True)
+            if spans]  # fmt: skip
+
+
+def latency_spans(plan: ReadPlan) -> list[tuple[Table, list[Span]]]:
+    """The latency rollup tables with the spans the plan reads from each."""
+    return rollup_spans(plan, _LATENCY_TABLES)
 
 
 def rollup_scope(source: Source, table: Table) -> list[ColumnElement[bool]]:
@@ -210,9 +220,7 @@ def _moved_rows(
 ) -> list[RowMapping]:
     """The usage rollups' sum rows, grouped by bucket too when `bucketed`."""
     found = []
-    for table, spans in zip(_USAGE_TABLES, (plan.hours, plan.days), strict=True):
-        if not spans:
-            continue
+    for table, spans in rollup_spans(plan, _USAGE_TABLES):
         c = table.c
         buckets = [c.bucket] if bucketed else []
         query = (
@@ -293,7 +301,7 @@ def exact_percentiles(source: Source, window: Window, connection: Connection) ->
 def sketch_percentiles(source: Source, plan: ReadPlan, connection: Connection) -> Percentiles:
     """P50/P95/P99 from the rollups' merged sketches and the raw spans' durations."""
     blobs: list[bytes] = []
-    for table, spans in rollup_spans(plan):
+    for table, spans in latency_spans(plan):
         query = select(table.c.latency_sketch).where(
             in_spans(table.c.bucket, spans), *rollup_scope(source, table)
         )

@@ -217,3 +217,17 @@ def per_user_budgets(connection: Connection) -> None:
     """A budget may apply to every user separately; its events say which user's spend fired."""
     add_column(connection, "budgetalerts", "per_user")
     add_column(connection, "budgetalertevents", "user_id")
+
+
+@migration
+def latency_rollups(connection: Connection) -> None:
+    """Latency sketches per (user, agent, model) and hour or day, so percentiles merge a few rows
+    per bucket; filled (with every rollup, from the raw rows) where they were missing."""
+    from aa_notebooks.db.rollups.rebuild import rebuild_in
+    from aa_notebooks.db.schema import LATENCY_ROLLUP_TABLES
+
+    present = set(inspect(connection).get_table_names())
+    for name in LATENCY_ROLLUP_TABLES:
+        Base.metadata.tables[name].create(connection, checkfirst=True)
+    if not set(LATENCY_ROLLUP_TABLES) <= present:
+        rebuild_in(connection)

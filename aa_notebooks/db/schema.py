@@ -486,6 +486,34 @@ class ExecutionRollupDay(_ExecutionRollup, Base):
     __tablename__ = "rollup_executions_day"
 
 
+class _LatencyRollup:
+    """The latency sketch of one (user, agent, model)'s executions that started in one hour or
+    day: the execution rollups' sketches without their status and flow, so a reader of
+    percentiles merges a few rows per bucket instead of every combination."""
+
+    bucket: Mapped[datetime] = mapped_column(UTCDateTime, primary_key=True)
+    dims_key: Mapped[str] = mapped_column(String(32), primary_key=True)
+    """A digest of the four dimensions below (NULLs included)."""
+    user_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    agent_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    agent_name: Mapped[str | None] = mapped_column(String)
+    model_name: Mapped[str | None] = mapped_column(String)
+    latency_sketch: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
+    """execution_time_ms as a mergeable sketch (aa_notebooks.db.rollups.sketch)."""
+
+
+class LatencyRollupHour(_LatencyRollup, Base):
+    """Hourly latency sketches per (user, agent, model)."""
+
+    __tablename__ = "rollup_latency_hour"
+
+
+class LatencyRollupDay(_LatencyRollup, Base):
+    """Daily latency sketches per (user, agent, model)."""
+
+    __tablename__ = "rollup_latency_day"
+
+
 class _UsageRollup:
     """Usage rows of one model in executions of another model, per user and hour or day: what
     cost by model moves from the execution's model to the row's (`analytics.model_split`)."""
@@ -532,11 +560,14 @@ class RollupWriting(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
 
 
+LATENCY_ROLLUP_TABLES = ("rollup_latency_hour", "rollup_latency_day")
 ROLLUP_TABLES = (
     "rollup_executions_hour",
     "rollup_executions_day",
     "rollup_usage_hour",
     "rollup_usage_day",
+    "rollup_latency_hour",
+    "rollup_latency_day",
     "rollup_dirty_hours",
     "rollup_writing",
 )

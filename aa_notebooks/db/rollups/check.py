@@ -1,6 +1,6 @@
 """`check_rollups`: compare the stored rollups with what the raw rows give, day by day.
 
-Every hourly and daily row of both rollups is recomputed from the raw tables (`raw`) and
+Every hourly and daily row of the rollups is recomputed from the raw tables (`raw`) and
 compared column by column, the latency sketch bucket by bucket. Hours the triggers marked as
 changed behind the rollups (and the days holding them) are left out and counted instead:
 readers already take them raw, and `rollups rebuild` repairs them.
@@ -21,6 +21,8 @@ from aa_notebooks.db.rollups.record import (
     EXECUTION_DAY,
     EXECUTION_HOUR,
     EXECUTION_SUMS,
+    LATENCY_DAY,
+    LATENCY_HOUR,
     USAGE_DAY,
     USAGE_HOUR,
     USAGE_SUMS,
@@ -118,13 +120,17 @@ def check_rollups(
         for start, end in days:
             executions = execution_rows(connection, start, end)
             usage = usage_rows(connection, start, end)
+            daily = executions.days()
             for table, expected in (
                 (EXECUTION_HOUR, _execution_values(executions)),
-                (EXECUTION_DAY, _execution_values(executions.days())),
+                (EXECUTION_DAY, _execution_values(daily)),
+                (LATENCY_HOUR, _latency_values(executions)),
+                (LATENCY_DAY, _latency_values(daily)),
                 (USAGE_HOUR, _usage_values(usage)),
                 (USAGE_DAY, _usage_values(usage.days())),
             ):
-                skipped = dirty if table in (EXECUTION_HOUR, USAGE_HOUR) else dirty_days
+                hourly = table in (EXECUTION_HOUR, LATENCY_HOUR, USAGE_HOUR)
+                skipped = dirty if hourly else dirty_days
                 stored = _stored(connection, table, start, end)
                 rows += len(stored)
                 differences += _compare(table, stored, expected, skipped)
@@ -144,6 +150,16 @@ def _execution_values(sums: ExecutionSums) -> dict[Cell, Entry]:
         values["latency_sketch"] = Sketch.decode([row["latency_sketch"]]).counts
         found[(row["bucket"], row["dims_key"])] = (_dims(row), values)
     return found
+
+
+def _latency_values(sums: ExecutionSums) -> dict[Cell, Entry]:
+    return {
+        (row["bucket"], row["dims_key"]): (
+            _dims(row),
+            {"latency_sketch": Sketch.decode([row["latency_sketch"]]).counts},
+        )
+        for row in sums.latency_rows()
+    }
 
 
 def _usage_values(sums: UsageSums) -> dict[Cell, Entry]:
@@ -166,7 +182,7 @@ def _stored(
     connection: Connection, table: Table, lower: datetime, upper: datetime
 ) -> dict[Any, Any]:
     """The stored rows of [lower, upper) as (dims, values) per (bucket, dims_key)."""
-    sums = EXECUTION_SUMS if "latency_sketch" in table.c else USAGE_SUMS
+    sums = [name for name in {*EXECUTION_SUMS, *USAGE_SUMS} if name in table.c]
     query = select(table).where(table.c.bucket >= lower, table.c.bucket < upper)
     found = {}
     for row in connection.execute(query).mappings():

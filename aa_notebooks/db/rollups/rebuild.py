@@ -20,15 +20,16 @@ from aa_notebooks.db.rollups.record import (
     EXECUTION_DAY,
     EXECUTION_HOUR,
     EXECUTIONS,
+    LATENCY_DAY,
+    LATENCY_HOUR,
     USAGE_DAY,
     USAGE_HOUR,
-    upsert_executions,
-    upsert_usage,
+    upsert_all,
 )
 from aa_notebooks.db.schema import RollupDirtyHour, table_of
 
 DIRTY = table_of(RollupDirtyHour)
-ROLLUPS = (EXECUTION_HOUR, EXECUTION_DAY, USAGE_HOUR, USAGE_DAY)
+ROLLUPS = (EXECUTION_HOUR, EXECUTION_DAY, LATENCY_HOUR, LATENCY_DAY, USAGE_HOUR, USAGE_DAY)
 
 
 @dataclass(frozen=True)
@@ -77,15 +78,11 @@ def rebuild_days(connection: Connection, days: list[tuple[datetime, datetime]]) 
             connection.execute(delete(table).where(table.c.bucket >= lower, table.c.bucket < upper))
         connection.execute(delete(DIRTY).where(DIRTY.c.hour >= lower, DIRTY.c.hour < upper))
         hourly = execution_rows(connection, lower, upper)
-        rows = hourly.rows()
-        upsert_executions(connection, EXECUTION_HOUR, rows)
-        daily = hourly.days().rows()
-        upsert_executions(connection, EXECUTION_DAY, daily)
-        usage = usage_rows(connection, lower, upper)
-        upsert_usage(connection, USAGE_HOUR, usage.rows())
-        upsert_usage(connection, USAGE_DAY, usage.days().rows())
-        hour_rows += len(rows)
-        day_rows += len(daily)
+        added_hours, added_days = upsert_all(
+            connection, hourly, usage_rows(connection, lower, upper)
+        )
+        hour_rows += added_hours
+        day_rows += added_days
     return RebuildReport(len(days), hour_rows, day_rows)
 
 

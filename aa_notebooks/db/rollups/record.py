@@ -31,6 +31,8 @@ from aa_notebooks.db.schema import (
     AgentExecution,
     ExecutionRollupDay,
     ExecutionRollupHour,
+    LatencyRollupDay,
+    LatencyRollupHour,
     RollupWriting,
     TokenUsage,
     UsageRollupDay,
@@ -42,6 +44,8 @@ EXECUTION_HOUR = table_of(ExecutionRollupHour)
 EXECUTION_DAY = table_of(ExecutionRollupDay)
 USAGE_HOUR = table_of(UsageRollupHour)
 USAGE_DAY = table_of(UsageRollupDay)
+LATENCY_HOUR = table_of(LatencyRollupHour)
+LATENCY_DAY = table_of(LatencyRollupDay)
 EXECUTIONS = table_of(AgentExecution)
 USAGES = table_of(TokenUsage)
 WRITING = table_of(RollupWriting)
@@ -112,6 +116,28 @@ class ExecutionSums:
                 "agent_name": agent_name, "model_name": model_name, "status": status,
                 "flow_id": flow_id, **dict(zip(EXECUTION_SUMS, sums, strict=True)),
                 "latency_sketch": encode(self.sketches[(bucket, digest)]),
+            })  # fmt: skip
+        return rows
+
+    def latency_rows(self) -> list[dict[str, Any]]:
+        """The cells' sketches merged per (bucket, user, agent, model), as latency rollup rows
+        in key order (a cell whose executions had no duration gives an empty sketch)."""
+        merged: dict[Cell, dict[int, int]] = {}
+        dims: dict[str, tuple[Any, ...]] = {}
+        for (bucket, digest), counts in self.sketches.items():
+            latency_dims = self.dims[digest][:4]
+            key = dims_key(latency_dims)
+            dims[key] = latency_dims
+            total = merged.setdefault((bucket, key), {})
+            for bucket_key, count in counts.items():
+                total[bucket_key] = total.get(bucket_key, 0) + count
+        rows = []
+        for (bucket, key), counts in sorted(merged.items()):
+            user_id, agent_id, agent_name, model_name = dims[key]
+            rows.append({
+                "bucket": bucket, "dims_key": key, "user_id": user_id, "agent_id": agent_id,
+                "agent_name": agent_name, "model_name": model_name,
+                "latency_sketch": encode(counts),
             })  # fmt: skip
         return rows
 
@@ -240,10 +266,21 @@ def record_rollups(
         ids = {row["execution_id"] for row in attached} - {None}
         stored_owners, earlier = _stored(connection, ids, {row["id"] for row in attached})
         _add_moved(moved, stored_owners, attached, earlier)
-    upsert_executions(connection, EXECUTION_HOUR, hourly.rows())
-    upsert_executions(connection, EXECUTION_DAY, hourly.days().rows())
+    upsert_all(connection, hourly, moved)
+
+
+def upsert_all(connection: Connection, hourly: ExecutionSums, moved: UsageSums) -> tuple[int, int]:
+    """Add hourly sums to every rollup (hour and day; executions, latency and moved usage);
+    returns how many hourly and daily execution rollup rows that touched."""
+    daily = hourly.days()
+    hour_rows, day_rows = hourly.rows(), daily.rows()
+    upsert_executions(connection, EXECUTION_HOUR, hour_rows)
+    upsert_executions(connection, EXECUTION_DAY, day_rows)
+    upsert_sketches(connection, LATENCY_HOUR, hourly.latency_rows())
+    upsert_sketches(connection, LATENCY_DAY, daily.latency_rows())
     upsert_usage(connection, USAGE_HOUR, moved.rows())
     upsert_usage(connection, USAGE_DAY, moved.days().rows())
+    return len(hour_rows), len(day_rows)
 
 
 def _add_moved(
@@ -313,6 +350,21 @@ def upsert_executions(connection: Connection, table: Table, rows: list[dict[str,
     merged = cast(c.latency_sketch.op("||")(insert.excluded.latency_sketch), LargeBinary)
     statement = insert.on_conflict_do_update(
         index_elements=[c.bucket, c.dims_key], set_={**added, "latency_sketch": merged}
+    ).returning(c.bucket, c.dims_key, func.length(c.latency_sketch))
+    long = [(b, k) for b, k, size in connection.execute(statement, rows) if size > COMPACT_BYTES]
+    if long:
+        compact(connection, table, long)
+
+
+def upsert_sketches(connection: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
+    """Merge sketches into a latency rollup (`||`); compact the ones that grew long."""
+    if not rows:
+        return
+    c = table.c
+    insert = _insert(connection, table)
+    merged = cast(c.latency_sketch.op("||")(insert.excluded.latency_sketch), LargeBinary)
+    statement = insert.on_conflict_do_update(
+        index_elements=[c.bucket, c.dims_key], set_={"latency_sketch": merged}
     ).returning(c.bucket, c.dims_key, func.length(c.latency_sketch))
     long = [(b, k) for b, k, size in connection.execute(statement, rows) if size > COMPACT_BYTES]
     if long:

@@ -14,6 +14,8 @@ from aa_notebooks.db.rollups.sketch import Sketch
 from aa_notebooks.db.schema import (
     ExecutionRollupDay,
     ExecutionRollupHour,
+    LatencyRollupDay,
+    LatencyRollupHour,
     RollupDirtyHour,
     UsageRollupDay,
     UsageRollupHour,
@@ -26,6 +28,8 @@ TABLES = {
     "day": ExecutionRollupDay.__table__,
     "usage_hour": UsageRollupHour.__table__,
     "usage_day": UsageRollupDay.__table__,
+    "latency_hour": LatencyRollupHour.__table__,
+    "latency_day": LatencyRollupDay.__table__,
 }
 
 
@@ -100,6 +104,18 @@ def usage_rollup(url: str, level: str = "usage_hour") -> dict[tuple, tuple]:
             r["output_tokens"],
             r["cost_micro_usd"],
         )
+        for r in rows
+    }
+
+
+def latency_rollup(url: str, level: str = "latency_hour") -> dict[tuple, dict[int, int]]:
+    """(bucket, agent, model) -> the sketch's counts per bucket key."""
+    with get_engine(url).connect() as connection:
+        rows = connection.execute(select(TABLES[level])).mappings().all()
+    return {
+        (_naive(r["bucket"]), r["agent_name"], r["model_name"]): Sketch.decode(
+            [r["latency_sketch"]]
+        ).counts
         for r in rows
     }
 

@@ -27,6 +27,7 @@ from tests.db.rollups.helpers import (
     dirty_hours,
     execution,
     execution_rollup,
+    latency_rollup,
     usage_rollup,
 )
 from tests.db.rollups.test_record import at, write_boundary_rows
@@ -54,7 +55,7 @@ def test_a_rebuild_gives_what_the_write_paths_gave(db_url: str) -> None:
         execution(at(9, 15), usages=(("claude", 40, 4, "0.000200"), ("gpt-4o", 1, 1, "0.1"))),
     ])  # fmt: skip
     before = _everything(db_url)
-    assert [len(rows) for rows in before.values()] == [6, 4, 1, 1]
+    assert [len(rows) for rows in before.values()] == [6, 4, 1, 1, 5, 3]
     report = rebuild_rollups(get_engine(db_url))
     assert (report.days, report.hour_rows, report.day_rows) == (2, 6, 4)
     assert _everything(db_url) == before
@@ -144,6 +145,24 @@ def test_an_older_kit_database_gets_them_filled(db_url: str) -> None:
     forget(get_engine(db_url))
     assert "rollup_tables" in init_db(db_url).migrations
     assert execution_rollup(db_url, "day") == expected
+    assert check_rollups(get_engine(db_url)).ok
+
+
+def test_a_database_from_before_the_latency_rollups_gets_them_filled(db_url: str) -> None:
+    write_boundary_rows(db_url)
+    expected = latency_rollup(db_url, "latency_day")
+    with get_engine(db_url).begin() as connection:
+        connection.execute(text("DROP TABLE rollup_latency_hour"))
+        connection.execute(text("DROP TABLE rollup_latency_day"))
+        connection.execute(
+            text("DELETE FROM aa_notebooks_migrations WHERE name = 'latency_rollups'")
+        )
+    forget(get_engine(db_url))
+    assert not has_rollups(get_engine(db_url))  # writers and readers leave them until init-db
+    forget(get_engine(db_url))
+    assert init_db(db_url).migrations == ["latency_rollups"]
+    assert latency_rollup(db_url, "latency_day") == expected
+    assert len(expected) == 3
     assert check_rollups(get_engine(db_url)).ok
 
 

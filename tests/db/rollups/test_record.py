@@ -11,8 +11,15 @@ from aa_notebooks.db.engine import get_engine, session_factory
 from aa_notebooks.db.records import AgentExecutionCreate
 from aa_notebooks.db.repositories import AgentExecutionRepository, TokenUsageRepository
 from aa_notebooks.db.rollups.check import check_rollups
+from aa_notebooks.db.rollups.sketch import Sketch
 from aa_notebooks.tracking.store import write_batch
-from tests.db.rollups.helpers import attach, execution, execution_rollup, usage_rollup
+from tests.db.rollups.helpers import (
+    attach,
+    execution,
+    execution_rollup,
+    latency_rollup,
+    usage_rollup,
+)
 
 JUNE_1 = datetime(2024, 6, 1)
 JUNE_2 = datetime(2024, 6, 2)
@@ -56,6 +63,22 @@ def test_hours_and_days_hold_the_sums_across_boundaries(db_url: str) -> None:
         (JUNE_2, "writer", "claude", "success"): (1, 1, 70, 1, 2, 3, 1),
     }
     assert check_rollups(get_engine(db_url)).ok
+
+
+def test_latency_sketches_leave_out_status_and_flow(db_url: str) -> None:
+    """The 11:00 success (300 ms) and the 11:30 failure (no duration) share one latency row."""
+    write_boundary_rows(db_url)
+    assert latency_rollup(db_url, "latency_hour") == {
+        (at(10), "researcher", "gpt-4o"): Sketch.of([100]).counts,
+        (at(11), "researcher", "gpt-4o"): Sketch.of([300]).counts,
+        (at(23), "writer", "claude"): Sketch.of([50]).counts,
+        (at(0, day=2), "writer", "claude"): Sketch.of([70]).counts,
+    }
+    assert latency_rollup(db_url, "latency_day") == {
+        (at(0), "researcher", "gpt-4o"): Sketch.of([100, 300]).counts,
+        (at(0), "writer", "claude"): Sketch.of([50]).counts,
+        (at(0, day=2), "writer", "claude"): Sketch.of([70]).counts,
+    }
 
 
 def test_usage_rows_of_another_model_move_once_per_execution(db_url: str) -> None:
