@@ -1,6 +1,7 @@
 """`budget_status`: every active budget's state, read only.
 
-The statuses come from one read-only snapshot (summed exactly from the executions), so they work
+The statuses come from one read-only snapshot (summed exactly from the executions, their whole
+hours and days read from the rollups where the database has them), so they work
 on a database the kit may only read, and nothing is written back, recorded, rebuilt or emailed:
 dashboards, reports and `budgets status` never change what they show. Writing the spend back and
 sending the alerts due is `evaluation.evaluate_budgets` (`budgets evaluate`).
@@ -25,7 +26,7 @@ from aa_notebooks.budgets.capabilities import capabilities
 from aa_notebooks.budgets.fields import parse_uuid
 from aa_notebooks.budgets.per_user import applied_in
 from aa_notebooks.budgets.scope import BUDGETS
-from aa_notebooks.budgets.spend import exact_spend
+from aa_notebooks.budgets.spend import rollup_spend
 from aa_notebooks.budgets.status import BudgetStatus, BudgetStatusList, assess, unavailable
 from aa_notebooks.budgets.store import active_budgets, load_budgets
 from aa_notebooks.budgets.transactions import read_transaction
@@ -56,7 +57,7 @@ def budget_status(
                 continue
             window = SpendWindow.ending(now, budget.period_days)
             for each in applied_in(connection, budget, window, owner):
-                spend = Decimal(0) if each.template else exact_spend(connection, each, window)
+                spend = Decimal(0) if each.template else rollup_spend(connection, each, window)
                 statuses.append(assess(each, spend, now))
                 if caps.has_events and each.email_notification:
                     due += alerts_due(connection, each, window, spend)

@@ -1,4 +1,5 @@
-"""A budget's spend over its window: exactly from the executions, or cheaply from the ledger.
+"""A budget's spend over its window: exactly from the executions, or cheaply from the ledger or
+(for readers: statuses, dashboards, reports) the rollups.
 
 From the ledger (`LedgerSplit`), the window [start, end] is read as whole ledger hours, corrected
 by two short ranges of executions, so that no range longer than half an hour is summed:
@@ -19,7 +20,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from functools import cache
 from typing import Any
@@ -31,6 +32,7 @@ from sqlalchemy import (
     Connection,
     Integer,
     Select,
+    Table,
     and_,
     bindparam,
     func,
@@ -41,18 +43,58 @@ from sqlalchemy import (
     union_all,
 )
 
+from aa_notebooks.analytics.rollup_plan import ReadPlan, plan_window
+from aa_notebooks.analytics.rollup_source import in_spans
 from aa_notebooks.budgets.ledger import LEDGER
 from aa_notebooks.budgets.model import Budget
 from aa_notebooks.budgets.money import from_micros
 from aa_notebooks.budgets.scope import EXECUTIONS, budget_key
 from aa_notebooks.budgets.window import HOUR, SpendWindow, ceil_hour, floor_hour
-from aa_notebooks.db.schema import BudgetScope
+from aa_notebooks.db.rollups.record import EXECUTION_DAY, EXECUTION_HOUR
+from aa_notebooks.db.rollups.state import has_rollups
+from aa_notebooks.db.schema import BudgetScope, RollupDirtyHour, table_of
+
+DIRTY_HOURS = table_of(RollupDirtyHour)
 
 
 def exact_spend(connection: Connection, budget: Budget, window: SpendWindow) -> Decimal:
     """The budget's spend in the window, summed from the executions."""
     statement = _exact_statement(budget.scope, _agent_id(budget) is not None)
     return Decimal(connection.execute(statement, _params(budget, window)).scalar_one())
+
+
+def rollup_spend(connection: Connection, budget: Budget, window: SpendWindow) -> Decimal:
+    """The budget's spend in the window as `exact_spend` gives it, with the whole hours and days
+    read from the execution rollups (where the database has them, `analytics.rollup_plan`) and
+    only the partial hours at either end, and hours changed behind them, from the executions."""
+    plan = _rollup_plan(connection, window)
+    if plan is None:
+        return exact_spend(connection, budget, window)
+    by_agent_id = _agent_id(budget) is not None
+    sums = [
+        select(func.coalesce(func.sum(table.c.cost_micro_usd), 0))
+        .where(counted(budget.scope, by_agent_id, table=table), in_spans(table.c.bucket, spans))
+        .scalar_subquery()
+        for table, spans in ((EXECUTION_HOUR, plan.hours), (EXECUTION_DAY, plan.days))
+    ]
+    started, cost = EXECUTIONS.c.started_at, EXECUTIONS.c.cost_usd
+    raw = select(func.coalesce(func.sum(cost), 0)).where(
+        counted(budget.scope, by_agent_id), in_spans(started, plan.raw)
+    )
+    statement = select(*sums, raw.scalar_subquery())
+    row = connection.execute(statement, counted_params(budget)).one()
+    return from_micros(int(row[0]) + int(row[1])) + Decimal(row[2])
+
+
+def _rollup_plan(connection: Connection, window: SpendWindow) -> ReadPlan | None:
+    """How the rollups answer [start, end]; None where there are none or they hold none of it."""
+    if not has_rollups(connection):
+        return None
+    upper = window.end + timedelta.resolution
+    hour = DIRTY_HOURS.c.hour
+    dirty = connection.execute(select(hour).where(hour >= window.start, hour < upper)).scalars()
+    plan = plan_window(window.start, upper, list(dirty))
+    return plan if plan.uses_rollups else None
 
 
 def ledger_spend(connection: Connection, budget: Budget, window: SpendWindow) -> Decimal:
@@ -203,12 +245,15 @@ def _both_statement(scope: BudgetScope, by_agent_id: bool) -> Select[Any]:
     return select(_exact_statement(scope, by_agent_id).scalar_subquery(), *ledger.c)
 
 
-def counted(scope: BudgetScope, by_agent_id: bool, suffix: str = "") -> ColumnElement[bool]:
-    """SQL condition on agentexecutions: the rows a budget of this scope counts (see `scope`).
+def counted(
+    scope: BudgetScope, by_agent_id: bool, suffix: str = "", table: Table = EXECUTIONS
+) -> ColumnElement[bool]:
+    """SQL condition on agentexecutions (or an execution rollup, which has the same dimension
+    columns): the rows a budget of this scope counts (see `scope`).
 
     Its values are bound by name (ending with `suffix`): pass `counted_params(budget)`;
     `by_agent_id` is whether the budget's agent_id parameter is not None."""
-    columns = EXECUTIONS.c
+    columns = table.c
     if scope is BudgetScope.user:
         return columns.user_id == bindparam("user_id" + suffix)
     if scope is BudgetScope.agent:

@@ -24,7 +24,7 @@ from aa_notebooks.budgets import (
     evaluate_budgets,
     update_budget,
 )
-from aa_notebooks.budgets.spend import exact_spend, ledger_spend
+from aa_notebooks.budgets.spend import exact_spend, ledger_spend, rollup_spend
 from aa_notebooks.budgets.window import HOUR, SpendWindow, ceil_hour, floor_hour
 from aa_notebooks.db.engine import get_engine
 from aa_notebooks.db.schema import AgentExecution, BudgetAlert, BudgetAlertType, BudgetScope
@@ -138,10 +138,11 @@ def test_evaluation_repairs_a_ledger_a_writer_bypassed(
     assert "disagreed" not in caplog.text
 
 
-def test_the_ledger_gives_the_executions_sum_for_any_window(db_url: str) -> None:
+def test_the_ledger_and_the_rollups_give_the_executions_sum_for_any_window(db_url: str) -> None:
     """Random executions over 40 days and on the edges of the windows; for many `now`s (on the
     hour, before and after its half) and every scope, the ledger hours corrected by the short
-    ranges of executions equal the plain SUM."""
+    ranges of executions equal the plain SUM, and so do the rollups' hours and days with the
+    partial hours summed raw (also once rows changed behind them: their hours read raw)."""
     rng = random.Random(7)
     nows = [NOW, NOW.replace(minute=0), NOW - timedelta(days=3, seconds=17),
             NOW + timedelta(minutes=20)]  # fmt: skip
@@ -167,6 +168,19 @@ def test_the_ledger_gives_the_executions_sum_for_any_window(db_url: str) -> None
                     window = SpendWindow.ending(now, days)
                     exact = exact_spend(connection, budget, window)
                     assert ledger_spend(connection, budget, window) == exact, (budget, now, days)
+                    assert rollup_spend(connection, budget, window) == exact, (budget, now, days)
+    insert_directly(db_url, "7.000001", NOW - timedelta(days=2, minutes=1), agent_name="writer")
+    with get_engine(db_url).begin() as connection:
+        connection.execute(AgentExecution.__table__.delete().where(
+            AgentExecution.started_at < NOW - timedelta(days=4),
+            AgentExecution.started_at > NOW - timedelta(days=5),
+        ))  # fmt: skip
+    with get_engine(db_url).connect() as connection:
+        for budget in budgets:
+            for days in (1, 7, 30):
+                window = SpendWindow.ending(NOW, days)
+                exact = exact_spend(connection, budget, window)
+                assert rollup_spend(connection, budget, window) == exact, (budget, days)
 
 
 def _edges(nows: Sequence[datetime]) -> list[datetime]:
