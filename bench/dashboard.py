@@ -4,15 +4,17 @@ A refresh is `Dashboard.set_period(...)` until every panel is updated (it waits 
 both overviews (window and previous window, for the KPI changes), the time series, cost by
 model, cost over time by model, top agents, the first page of recent executions and the scope
 list, then the cards, charts and tables. Periods alternate, so every timed call is a change.
-Beside it, in the same run: the naive baseline, which loads every execution of the window and of
-the previous one (and the window's token usage rows, for cost by model) with `pandas.read_sql`
-and computes the same panels in pandas.
+Beside it, in the same run: DuckDB computing the same panels from an in-memory copy of the same
+rows (bench/duckdb_baseline.py, the `bench` extra), and the naive baseline, which loads every
+execution of the window and of the previous one (and the window's token usage rows, for cost by
+model) with `pandas.read_sql` and computes the same panels in pandas (`--skip-naive` leaves it
+out).
 
 The databases are those of bench/analytics.py (its seeding and reuse rules), so a database it
 left behind is reused as it is.
 
     python bench/dashboard.py                          # 1,000,000 executions, both databases
-    python bench/dashboard.py --skip-sqlite --periods 7d,30d --runs 5
+    python bench/dashboard.py --skip-sqlite --periods 7d,30d --runs 5 --skip-naive
 """
 
 from __future__ import annotations
@@ -21,11 +23,13 @@ import argparse
 import statistics
 import time
 from collections.abc import Callable
+from datetime import timedelta
 from types import ModuleType
 from typing import Any
 
 import pandas as pd
 from _shared import analytics_bench, database_options, database_urls
+from duckdb_baseline import BASELINE_DAYS, copy_rows, panels
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
@@ -115,8 +119,21 @@ def check_same(board: Dashboard, naive: dict[str, Any]) -> None:
         assert abs(row.cost_usd - naive["cost_over_time"][(row.bucket, row.model)]) < 1e-6
 
 
-def run(url: str, periods: list[str], runs: int, seeding: ModuleType) -> list[dict[str, Any]]:
-    """Median refresh, query and baseline times per period for one database."""
+def check_duckdb(board: Dashboard, duck: dict[str, Any]) -> None:
+    """DuckDB's copy must give the numbers the dashboard shows before any time is printed."""
+    assert board.snapshot is not None
+    shown = board.snapshot.overview
+    executions, _, _, _, cost, *_ = duck["overview"]
+    assert shown.total_executions == executions
+    assert shown.total_cost_usd == (cost or 0)
+    by_model = board.snapshot.cost_by_model.frame
+    assert len(by_model) == len(duck["cost_by_model"])
+
+
+def run(
+    url: str, periods: list[str], runs: int, seeding: ModuleType, skip_naive: bool
+) -> list[dict[str, Any]]:
+    """Median refresh, query, baseline and DuckDB times per period for one database."""
     analytics = connect(url, now=lambda: seeding.NOW)
     engine = get_engine(url)
     board = Dashboard(analytics, periods[-1])  # the first refresh also loads the chart bundle
@@ -124,21 +141,32 @@ def run(url: str, periods: list[str], runs: int, seeding: ModuleType) -> list[di
     for _ in range(runs):
         for period in periods:
             refresh[period].append(timed(lambda p=period: board.set_period(p)))
+    longest = max(analytics.window(period).duration for period in periods)
+    duck = copy_rows(engine, seeding.NOW - 2 * longest - timedelta(days=BASELINE_DAYS + 1))
     results = []
     for period in periods:
         window = analytics.window(period)
         board.set_period(period)
-        check_same(board, naive_panels(engine, window, seeding))
+        if not skip_naive:
+            check_same(board, naive_panels(engine, window, seeding))
+        check_duckdb(board, panels(duck, window, bucket_for(window)))
+        listing = board.recent.listing_for
         queries = [
-            timed(lambda w=window: load(analytics, analytics, w, 1, 20)) for _ in range(runs)
+            timed(lambda w=window, rows=listing: load(analytics, analytics, w, rows))
+            for _ in range(runs)
         ]
-        naive = [timed(lambda w=window: naive_panels(engine, w, seeding)) for _ in range(runs)]
+        naive = [
+            timed(lambda w=window: naive_panels(engine, w, seeding))
+            for _ in range(0 if skip_naive else runs)
+        ]
+        ducks = [timed(lambda w=window: panels(duck, w, bucket_for(w))) for _ in range(runs)]
         results.append(
             {
                 "period": period,
                 "refresh": median_ms(refresh[period]),
                 "queries": median_ms(queries),
-                "baseline": median_ms(naive),
+                "baseline": median_ms(naive) if naive else None,
+                "duckdb": median_ms(ducks),
                 "executions": board.snapshot.overview.total_executions if board.snapshot else 0,
             }
         )
@@ -151,22 +179,29 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     database_options(parser)
     parser.add_argument("--runs", type=int, default=5, help="timed runs per period (median)")
-    parser.add_argument("--periods", default="7d,30d", help="comma-separated, e.g. 24h,7d,30d")
+    parser.add_argument("--periods", default="24h,7d,30d,90d", help="comma-separated periods")
+    parser.add_argument(
+        "--skip-naive", action="store_true", help="leave out the read_sql + pandas baseline"
+    )
     args = parser.parse_args()
     seeding = analytics_bench()
     urls = database_urls(args, seeding)
     periods = args.periods.split(",")
     print(f"\n{args.executions:,} executions; median of {args.runs} runs\n")
     print("| database | period | executions in window | dashboard refresh (ms) | of which "
-          "queries (ms) | baseline read_sql + pandas (ms) | baseline / refresh |")  # fmt: skip
-    print("|---|---|---:|---:|---:|---:|---:|")
+          "queries (ms) | DuckDB, same panels (ms) | refresh / DuckDB | baseline read_sql + "
+          "pandas (ms) | baseline / refresh |")  # fmt: skip
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|")
     for name, url in urls.items():
         seeding.seeded(url, args.executions)
-        for row in run(url, periods, args.runs, seeding):
+        for row in run(url, periods, args.runs, seeding, args.skip_naive):
+            baseline = row["baseline"]
+            naive = "–" if baseline is None else f"{baseline:,.0f}"
+            ratio = "–" if baseline is None else f"{baseline / row['refresh']:,.1f}x"
             print(
                 f"| {name} | {row['period']} | {row['executions']:,} | {row['refresh']:,.0f} | "
-                f"{row['queries']:,.0f} | {row['baseline']:,.0f} | "
-                f"{row['baseline'] / row['refresh']:,.1f}x |",
+                f"{row['queries']:,.0f} | {row['duckdb']:,.0f} | "
+                f"{row['refresh'] / row['duckdb']:,.1f}x | {naive} | {ratio} |",
                 flush=True,
             )
 

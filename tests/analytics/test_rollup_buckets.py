@@ -4,12 +4,14 @@ from the sketches stays within its bound."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 
 import pytest
 from pandas.testing import assert_frame_equal
 
 from aa_notebooks.analytics import Analytics, connect, rollup_buckets
+from aa_notebooks.cli import main
 from aa_notebooks.db.engine import get_engine
 from aa_notebooks.db.schema import AgentExecution
 from tests.analytics.test_rollup_source import WINDOWS, _write_hand_data
@@ -96,3 +98,19 @@ def test_bucket_p95_from_sketches_is_within_its_bound(
     found = [r["p95_ms"] for r in _records(series)]
     for value, exact in zip(found, (270.0, 66.85), strict=True):
         assert abs(value - exact) <= 0.01 * exact
+
+
+@pytest.mark.parametrize(
+    "command", [["timeseries", "--bucket", "hour"], ["cost-timeseries", "--by", "agent"]]
+)
+def test_the_series_commands_take_exact(
+    db_url: str, command: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    _write_hand_data(db_url)
+    window = ["--start-date", "2024-06-01", "--end-date", "2024-06-02", "--format", "json"]
+    found = []
+    for extra in ([], ["--exact"]):
+        assert main(["--db", db_url, *command, *window, *extra]) == 0
+        found.append(json.loads(capsys.readouterr().out))
+    assert (found[0].pop("source"), found[1].pop("source")) == ("rollup", "raw")
+    assert found[0] == found[1]

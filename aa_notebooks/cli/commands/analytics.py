@@ -40,11 +40,7 @@ def register(subcommands: Subcommands) -> list[argparse.ArgumentParser]:
     overview = add(
         "overview", run_overview, "dashboard summary: executions, success rate, latency, cost"
     )
-    overview.add_argument(
-        "--exact",
-        action="store_true",
-        help="read only the raw rows, not the rollups (an audit; exact percentiles)",
-    )
+    exact_option(overview)
     overview.add_argument(
         "--caching",
         action="store_true",
@@ -97,12 +93,14 @@ def register(subcommands: Subcommands) -> list[argparse.ArgumentParser]:
 
     series = add("timeseries", run_timeseries, "executions, success rate, cost and P95 per bucket")
     series.add_argument("--bucket", default="day", choices=BUCKETS)
+    exact_option(series)
 
     cost_series = add(
         "cost-timeseries", run_cost_timeseries, "cost, tokens and executions per bucket by model"
     )
     cost_series.add_argument("--bucket", default="day", choices=BUCKETS)
     cost_series.add_argument("--by", default="model", choices=("model", "agent"))
+    exact_option(cost_series)
 
     anomalies = add(
         "anomalies",
@@ -126,6 +124,7 @@ def register(subcommands: Subcommands) -> list[argparse.ArgumentParser]:
         metavar="Z",
         help="flag from this robust z (default 3.5)",
     )
+    exact_option(anomalies)
     anomalies.add_argument(
         "--alert",
         action="store_true",
@@ -253,14 +252,25 @@ def run_compare_models(args: argparse.Namespace, context: CommandContext) -> Any
     return context.analytics().compare_models(**window_of(args))
 
 
+def exact_option(parser: argparse.ArgumentParser) -> None:
+    """--exact: read the raw rows instead of the rollups."""
+    parser.add_argument(
+        "--exact",
+        action="store_true",
+        help="read only the raw rows, not the rollups (an audit; exact percentiles)",
+    )
+
+
 def run_timeseries(args: argparse.Namespace, context: CommandContext) -> Any:
     """Bucketed series for charts."""
-    return context.analytics().timeseries(bucket=args.bucket, **window_of(args))
+    return context.analytics().timeseries(bucket=args.bucket, exact=args.exact, **window_of(args))
 
 
 def run_cost_timeseries(args: argparse.Namespace, context: CommandContext) -> Any:
     """Cost per bucket by model or agent, for stacked charts."""
-    return context.analytics().cost_timeseries(bucket=args.bucket, by=args.by, **window_of(args))
+    return context.analytics().cost_timeseries(
+        bucket=args.bucket, by=args.by, exact=args.exact, **window_of(args)
+    )
 
 
 def run_anomalies(args: argparse.Namespace, context: CommandContext) -> Any:
@@ -275,6 +285,7 @@ def run_anomalies(args: argparse.Namespace, context: CommandContext) -> Any:
         model=args.model,
         baseline_days=args.baseline_days,
         threshold=args.threshold,
+        exact=args.exact,
         **window_of(args),
     )
 
