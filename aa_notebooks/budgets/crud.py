@@ -12,6 +12,7 @@ from sqlalchemy.engine import URL
 from sqlalchemy.exc import IntegrityError
 
 from aa_notebooks.budgets.capabilities import Capabilities, capabilities
+from aa_notebooks.budgets.definitions import budgets_changed
 from aa_notebooks.budgets.fields import (
     CREATE_FIELDS,
     UPDATE_FIELDS,
@@ -58,6 +59,7 @@ def create_budget(url: str | URL | None = None, **fields: Any) -> Budget:
             connection.execute(BUDGETS.insert().values(**budget_values(budget, caps)))
     except IntegrityError:
         raise _explain_conflict(budget) from None
+    budgets_changed(engine)
     return budget
 
 
@@ -81,6 +83,7 @@ def update_budget(url: str | URL | None, budget_id: uuid.UUID | str, **changes: 
             connection.execute(update(BUDGETS).where(BUDGETS.c.id == key).values(**values))
     except IntegrityError:
         raise _explain_conflict(budget) from None
+    budgets_changed(engine)
     return budget
 
 
@@ -92,6 +95,7 @@ def delete_budget(url: str | URL | None, budget_id: uuid.UUID | str) -> None:
     with write_transaction(engine) as connection:
         if connection.execute(delete(BUDGETS).where(BUDGETS.c.id == key)).rowcount == 0:
             raise NotFoundError(f"no budget with id {key}")
+    budgets_changed(engine)
 
 
 def _get(connection: Connection, caps: Capabilities, key: uuid.UUID) -> Budget:

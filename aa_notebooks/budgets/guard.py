@@ -9,13 +9,13 @@ computes the exact window spend, and refuses. Only executions whose check ran be
 is lost; a check costs one read of the hard_stop budgets and, per matching budget, one read of
 at most 24 * period_days + 1 ledger rows plus under an hour of executions (`spend.LedgerSplit`).
 
-In the kit's own database the check runs on autocommit connections (`db.driver_sql`), one
-round trip per statement: the first finds the matching active hard stops in the small
-budgetalerts table (usually none: then that is all), the second reads all their spends. Both are
-the Core statements the general path runs (`_hard_stops`, `spend.ledger_spends_statement`),
-compiled once per dialect and shape into the driver's SQL. No data is cached, so a budget created
-by any process counts from the next check on; a second snapshot for the spends is as safe as one:
-a commit made before the check began is in both.
+In the kit's own database the matching active hard stops come from the process's copy of them
+(`definitions`), read again only when the budget generation moved: a budget created, deleted or
+redefined by any process counts from the next check on (on PostgreSQL, from when its commit's
+notification arrives). With no matching hard stop (the usual case) that is all: no round trip
+on PostgreSQL, one read of a one-row table on SQLite. Otherwise one statement on an autocommit
+connection (`db.driver_sql`, `spend.ledger_spends_statement` compiled once per shape into the
+driver's SQL) reads all their spends, which are never cached.
 
 Without the ledger (an attached AgentOS database) each matching budget's window is summed from
 the executions instead: as consistent, slower.
@@ -38,6 +38,7 @@ from sqlalchemy import ColumnElement, Engine, and_
 from sqlalchemy.engine import URL
 
 from aa_notebooks.budgets.capabilities import Capabilities, capabilities
+from aa_notebooks.budgets.definitions import hard_stops
 from aa_notebooks.budgets.fields import canonical_target, parse_uuid
 from aa_notebooks.budgets.ledger import ledger_ready
 from aa_notebooks.budgets.model import Budget
@@ -58,7 +59,7 @@ from aa_notebooks.budgets.spend import (
     spend_shape,
     spends_from_rows,
 )
-from aa_notebooks.budgets.store import ACTIVE, budgets_query, load_budgets
+from aa_notebooks.budgets.store import ACTIVE, load_budgets
 from aa_notebooks.budgets.window import SpendWindow, utc
 from aa_notebooks.db.driver_sql import driver_fetch
 from aa_notebooks.db.engine import get_engine
@@ -114,16 +115,16 @@ def check_on_driver(
     engine: Engine, caps: Capabilities, keys: set[LedgerKey], now: datetime, pending: Pending
 ) -> None:
     """`check_budget` in the kit's own database (it has the ledger, targets and flows), on the
-    driver: one statement finds the matching hard stops (usually none), a second reads all their
-    spends. Each reads what was committed when it started; what is pending is read before the
-    spends, so a batch committed in between is counted."""
-    condition = _hard_stops(caps.has_targets, caps.has_per_user)
-    query = budgets_query(caps.budget_columns, condition, False)
-    found = driver_fetch(engine, query, key_params(keys))
-    if not found:
+    driver: the matching hard stops come from this process's copy of the active ones
+    (`definitions`: usually none, and then that is all), one statement reads all their spends.
+    What is pending is read before the spends, so a batch committed in between is counted."""
+    stored = [
+        budget
+        for budget in hard_stops(engine, caps).current()
+        if budget.template or budget_key(budget) in keys
+    ]
+    if not stored:
         return
-    names = list(query.selected_columns.keys())
-    stored = [Budget.from_row(dict(zip(names, row, strict=True))) for row in found]
     budgets = applied(stored, keys)
     if not budgets:  # only per-user budgets, and a run of no user
         return

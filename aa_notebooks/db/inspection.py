@@ -64,6 +64,7 @@ _FEATURES: dict[tuple[str, str], str] = {
     ("users", "username"): "user names in results (user ids still work)",
     ("users", "email"): "user email addresses in results",
     ("budgetspendledger", "*"): "fast budget checks (spend is summed from the executions instead)",
+    ("budgetgeneration", "*"): "hard-stop budgets kept in memory (each check reads them instead)",
     ("executiontraces", "parent_step"): "nesting of ingested trace steps (shown flat)",
     ("executiontraces", "depth"): "nesting of ingested trace steps (shown flat)",
     ("tokenusages", "cache_read_tokens"): "prompt-cache token counts and what caching saved",

@@ -231,3 +231,13 @@ def latency_rollups(connection: Connection) -> None:
         Base.metadata.tables[name].create(connection, checkfirst=True)
     if not set(LATENCY_ROLLUP_TABLES) <= present:
         rebuild_in(connection)
+
+
+@migration
+def budget_generation(connection: Connection) -> None:
+    """A counter of budget definition changes, bumped by triggers on budgetalerts, so the
+    hard-stop check keeps the budgets in memory until it moves."""
+    from aa_notebooks.db.budget_generation import GENERATION_TABLE, install_generation
+
+    Base.metadata.tables[GENERATION_TABLE].create(connection, checkfirst=True)
+    install_generation(connection)

@@ -560,6 +560,16 @@ class RollupWriting(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
 
 
+class BudgetGeneration(Base):
+    """One row counting changes to the budgets' definitions (bumped by triggers on budgetalerts,
+    `db.budget_generation`): a process keeps the hard-stop budgets in memory while it stands."""
+
+    __tablename__ = "budgetgeneration"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    generation: Mapped[int] = mapped_column(BigInteger, nullable=False)
+
+
 LATENCY_ROLLUP_TABLES = ("rollup_latency_hour", "rollup_latency_day")
 ROLLUP_TABLES = (
     "rollup_executions_hour",

@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import Engine, event, inspect, select
 from sqlalchemy.engine import URL
 
+from aa_notebooks.db import budget_generation
 from aa_notebooks.db.engine import connection_errors, get_engine
 from aa_notebooks.db.migrations import mark_all_applied, migrate
 from aa_notebooks.db.rollups.setup import on_create
@@ -18,6 +19,8 @@ SCHEMA_VERSION = "1"
 # The rollup tables get their triggers, and their rows from any executions already there, in the
 # transaction that creates them.
 event.listen(Base.metadata, "after_create", on_create)
+# The budget generation's counter row and triggers, likewise.
+event.listen(Base.metadata, "after_create", budget_generation.on_create)
 
 
 @dataclass(frozen=True)

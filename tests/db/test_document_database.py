@@ -61,7 +61,8 @@ def test_check_db_names_missing_parts_and_features(document_db: str) -> None:
     report = check_db(document_db)
     assert report.ok and not report.complete  # the data contract's schema is whole; additions lack
     assert sorted(report.missing_tables) == [
-        "anomalyalertssent", "apitokens", "budgetalertevents", "budgetspendledger",
+        "anomalyalertssent", "apitokens", "budgetalertevents", "budgetgeneration",
+        "budgetspendledger",
         "otelstagedspans",
         "otelstagedtraces", "rollup_dirty_hours", "rollup_executions_day",
         "rollup_executions_hour", "rollup_latency_day", "rollup_latency_hour", "rollup_usage_day",

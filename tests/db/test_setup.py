@@ -14,7 +14,8 @@ def test_init_creates_every_table_once(empty_db_url: str) -> None:
     assert sorted(first.created_tables) == [
         "aa_notebooks_meta", "agentexecutions", "anomalyalertssent", "apitokens",
         "budgetalertevents",
-        "budgetalerts", "budgetspendledger", "executiontraces", "otelstagedspans",
+        "budgetalerts", "budgetgeneration", "budgetspendledger", "executiontraces",
+        "otelstagedspans",
         "otelstagedtraces", "rollup_dirty_hours", "rollup_executions_day",
         "rollup_executions_hour", "rollup_latency_day", "rollup_latency_hour", "rollup_usage_day",
         "rollup_usage_hour", "rollup_writing",

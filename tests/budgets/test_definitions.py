@@ -1,0 +1,135 @@
+"""The hard-stop check's copy of the budgets: the generation moves with every change to a budget's
+definition (not with its recorded spend), a check with no matching hard stop makes no round trip
+on PostgreSQL and one tiny read on SQLite, and the listener ends with its engine."""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from datetime import timedelta
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from sqlalchemy import create_engine, select
+
+from aa_notebooks.budgets import check_budget, create_budget, delete_budget, update_budget
+from aa_notebooks.budgets.capabilities import capabilities
+from aa_notebooks.budgets.definitions import hard_stops
+from aa_notebooks.budgets.scope import BUDGETS
+from aa_notebooks.db import driver_sql
+from aa_notebooks.db.engine import dispose_engine, get_engine
+from aa_notebooks.db.schema import BudgetGeneration
+from aa_notebooks.db.url import resolve_url
+from tests.budgets.conftest import NOW, record
+from tests.budgets.test_hard_stop import NOTIFIED_WITHIN, next_check_refuses
+
+GENERATION = BudgetGeneration.__table__
+
+
+def _generation(url: str) -> int:
+    with get_engine(url).connect() as connection:
+        return int(connection.execute(select(GENERATION.c.generation)).scalar_one())
+
+
+def test_the_generation_moves_with_definitions_not_spend(db_url: str) -> None:
+    start = _generation(db_url)
+    made = create_budget(db_url, threshold_usd=5, alert_type="hard_stop")
+    assert _generation(db_url) == start + 1
+    update_budget(db_url, made.id, threshold_usd=6)
+    assert _generation(db_url) == start + 2
+    with get_engine(db_url).begin() as connection:  # what `budgets evaluate` writes back
+        connection.execute(BUDGETS.update().values(current_spend_usd=Decimal("1.50")))
+    assert _generation(db_url) == start + 2
+    delete_budget(db_url, made.id)
+    assert _generation(db_url) == start + 3
+
+
+@pytest.fixture
+def statements(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The driver statements the hard-stop check sends (its hot path goes through them all)."""
+    sent: list[str] = []
+    real = driver_sql.autocommit_fetch
+
+    def counted(engine: Any, statement: str, params: Any) -> Any:
+        sent.append(statement)
+        return real(engine, statement, params)
+
+    monkeypatch.setattr(driver_sql, "autocommit_fetch", counted)
+    return sent
+
+
+def test_a_check_with_no_matching_hard_stop_reads_almost_nothing(
+    db_url: str, statements: list[str]
+) -> None:
+    """A hard stop of another agent is copied once; then checks of this agent send nothing on
+    PostgreSQL (the listener vouches for the copy) and the generation's one row on SQLite."""
+    create_budget(db_url, threshold_usd=1, alert_type="hard_stop", scope="agent", target="other")
+    wait_until_listening(db_url)
+    check_budget(db_url, agent="researcher", now=NOW)
+    statements.clear()
+    for _ in range(5):
+        check_budget(db_url, agent="researcher", now=NOW)
+    if db_url.startswith("sqlite"):
+        assert len(statements) == 5
+        assert all("budgetgeneration" in sql for sql in statements)
+    else:
+        assert statements == []
+
+
+def test_a_matching_hard_stop_still_reads_its_spend_every_time(
+    db_url: str, statements: list[str]
+) -> None:
+    """Spends are never cached: each check of a matching hard stop reads the ledger once."""
+    record(db_url, "0.40", NOW - timedelta(minutes=5), agent_name="researcher")
+    create_budget(
+        db_url, threshold_usd=1, alert_type="hard_stop", scope="agent", target="researcher"
+    )
+    wait_until_listening(db_url)
+    check_budget(db_url, agent="researcher", now=NOW)
+    statements.clear()
+    check_budget(db_url, agent="researcher", now=NOW)
+    assert sum("budgetspendledger" in sql for sql in statements) == 1
+    record(db_url, "0.60", NOW - timedelta(minutes=4), agent_name="researcher")
+    assert next_check_refuses(db_url, True, agent="researcher", now=NOW) is not None
+
+
+def test_a_budget_deleted_elsewhere_stops_refusing(db_url: str) -> None:
+    record(db_url, "2", NOW - timedelta(minutes=5), agent_name="researcher")
+    made = create_budget(db_url, threshold_usd=1, alert_type="hard_stop")
+    assert next_check_refuses(db_url, True, agent="researcher", now=NOW) is not None
+    other = create_engine(resolve_url(db_url))
+    try:
+        with other.begin() as connection:
+            connection.execute(BUDGETS.delete().where(BUDGETS.c.id == made.id))
+    finally:
+        other.dispose()
+    assert next_check_refuses(db_url, False, agent="researcher", now=NOW) is None
+
+
+@pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
+def test_the_listener_ends_with_its_engine(db_url: str) -> None:
+    wait_until_listening(db_url)
+    assert _listeners() >= 1
+    before = _listeners()
+    dispose_engine(db_url)
+    deadline = time.monotonic() + 5
+    while _listeners() >= before and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert _listeners() == before - 1
+
+
+def wait_until_listening(url: str) -> None:
+    """Check until the process's copy is vouched for (PostgreSQL: the listener is connected)."""
+    engine = get_engine(url)
+    check_budget(url, agent=str(uuid.uuid4()), now=NOW)
+    cache = hard_stops(engine, capabilities(engine))
+    deadline = time.monotonic() + NOTIFIED_WITHIN
+    while not cache.trusted and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert cache.trusted
+
+
+def _listeners() -> int:
+    return sum(thread.name == "aa-budget-listener" for thread in threading.enumerate())
