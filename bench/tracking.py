@@ -4,7 +4,8 @@ Throughput: executions with 4 trace steps and 3 token usages each.
 - writer: records built beforehand, handed to `BatchWriter.submit`, timed until `flush` returns
   (everything committed);
 - tracker: the whole path agent code takes, `tracker.execution(...)` with its `run.step` and
-  `run.tokens` calls, then `flush` (no budget check, to time the recording alone);
+  `run.tokens` calls, then `flush`: without the budget check (the recording alone), then with
+  it, as the default Tracker runs, while a hard stop of another agent exists;
 - baseline: the same records, one transaction per execution through the repositories
   (`AgentExecutionRepository.create` and friends, then commit).
 Overhead: a trivial function called bare, then under `@track_agent`: without the hard-stop
@@ -97,9 +98,10 @@ def writer_rate(url: str, spool: Path, count: int) -> float:
     return count / elapsed
 
 
-def tracker_rate(url: str, spool: Path, count: int) -> float:
-    """Executions per second through `tracker.execution` blocks, until all are committed."""
-    tracker = Tracker(url, spool_dir=spool, check_budgets=False)
+def tracker_rate(url: str, spool: Path, count: int, *, check: bool = False) -> float:
+    """Executions per second through `tracker.execution` blocks, until all are committed; with
+    `check`, each block first runs the hard-stop check (the default Tracker's)."""
+    tracker = Tracker(url, spool_dir=spool, check_budgets=check)
     tracker.writer.flush()
     start = time.perf_counter()
     for _ in range(count):
@@ -207,6 +209,8 @@ def measure(
     with tempfile.TemporaryDirectory() as spool:
         writer = writer_rate(url, Path(spool), executions)
         tracked = tracker_rate(url, Path(spool), executions)
+        create_budget(url, threshold_usd=1, alert_type="hard_stop", scope="agent", target="other")
+        checked = tracker_rate(url, Path(spool), executions, check=True)
         base = baseline_rate(url, baseline)
         overheads = decorator_overheads(url, Path(spool), calls)
         spent = [overshoot(url, Path(spool), run_s) for run_s in (0.0, 0.1)]
@@ -216,6 +220,9 @@ def measure(
         f"{writer * ROWS_PER_EXECUTION:,.0f} | {writer / base:.1f}x |",
         f"| {name} | tracker.execution, end to end | {executions:,} | {tracked:,.0f} | "
         f"{tracked * ROWS_PER_EXECUTION:,.0f} | {tracked / base:.1f}x |",
+        f"| {name} | the same with the hard-stop check (another agent's hard stop) | "
+        f"{executions:,} | {checked:,.0f} | {checked * ROWS_PER_EXECUTION:,.0f} | "
+        f"{checked / base:.1f}x |",
         f"| {name} | baseline: 1 transaction each | {baseline:,} | {base:,.0f} | "
         f"{base * ROWS_PER_EXECUTION:,.0f} | 1.0x |",
     ]
