@@ -131,7 +131,12 @@ def check_duckdb(board: Dashboard, duck: dict[str, Any]) -> None:
 
 
 def run(
-    url: str, periods: list[str], runs: int, seeding: ModuleType, skip_naive: bool
+    url: str,
+    periods: list[str],
+    runs: int,
+    seeding: ModuleType,
+    skip_naive: bool,
+    skip_duckdb: bool,
 ) -> list[dict[str, Any]]:
     """Median refresh, query, baseline and DuckDB times per period for one database."""
     analytics = connect(url, now=lambda: seeding.NOW)
@@ -142,14 +147,16 @@ def run(
         for period in periods:
             refresh[period].append(timed(lambda p=period: board.set_period(p)))
     longest = max(analytics.window(period).duration for period in periods)
-    duck = copy_rows(engine, seeding.NOW - 2 * longest - timedelta(days=BASELINE_DAYS + 1))
+    since = seeding.NOW - 2 * longest - timedelta(days=BASELINE_DAYS + 1)
+    duck = None if skip_duckdb else copy_rows(engine, since)
     results = []
     for period in periods:
         window = analytics.window(period)
         board.set_period(period)
         if not skip_naive:
             check_same(board, naive_panels(engine, window, seeding))
-        check_duckdb(board, panels(duck, window, bucket_for(window)))
+        if duck is not None:
+            check_duckdb(board, panels(duck, window, bucket_for(window)))
         listing = board.recent.listing_for
         queries = [
             timed(lambda w=window, rows=listing: load(analytics, analytics, w, rows))
@@ -159,14 +166,17 @@ def run(
             timed(lambda w=window: naive_panels(engine, w, seeding))
             for _ in range(0 if skip_naive else runs)
         ]
-        ducks = [timed(lambda w=window: panels(duck, w, bucket_for(w))) for _ in range(runs)]
+        ducks = [
+            timed(lambda w=window, d=duck: panels(d, w, bucket_for(w)))
+            for _ in range(0 if duck is None else runs)
+        ]
         results.append(
             {
                 "period": period,
                 "refresh": median_ms(refresh[period]),
                 "queries": median_ms(queries),
                 "baseline": median_ms(naive) if naive else None,
-                "duckdb": median_ms(ducks),
+                "duckdb": median_ms(ducks) if ducks else None,
                 "executions": board.snapshot.overview.total_executions if board.snapshot else 0,
             }
         )
@@ -183,6 +193,7 @@ def main() -> None:
     parser.add_argument(
         "--skip-naive", action="store_true", help="leave out the read_sql + pandas baseline"
     )
+    parser.add_argument("--skip-duckdb", action="store_true", help="leave out DuckDB")
     args = parser.parse_args()
     seeding = analytics_bench()
     urls = database_urls(args, seeding)
@@ -194,14 +205,15 @@ def main() -> None:
     print("|---|---|---:|---:|---:|---:|---:|---:|---:|")
     for name, url in urls.items():
         seeding.seeded(url, args.executions)
-        for row in run(url, periods, args.runs, seeding, args.skip_naive):
-            baseline = row["baseline"]
+        for row in run(url, periods, args.runs, seeding, args.skip_naive, args.skip_duckdb):
+            baseline, duck = row["baseline"], row["duckdb"]
             naive = "–" if baseline is None else f"{baseline:,.0f}"
             ratio = "–" if baseline is None else f"{baseline / row['refresh']:,.1f}x"
+            duck_ms = "–" if duck is None else f"{duck:,.0f}"
+            duck_ratio = "–" if duck is None else f"{row['refresh'] / duck:,.1f}x"
             print(
                 f"| {name} | {row['period']} | {row['executions']:,} | {row['refresh']:,.0f} | "
-                f"{row['queries']:,.0f} | {row['duckdb']:,.0f} | "
-                f"{row['refresh'] / row['duckdb']:,.1f}x | {naive} | {ratio} |",
+                f"{row['queries']:,.0f} | {duck_ms} | {duck_ratio} | {naive} | {ratio} |",
                 flush=True,
             )
 

@@ -7,6 +7,7 @@ executions' own.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
@@ -17,7 +18,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from aa_notebooks.analytics.buckets import per_bucket
 from aa_notebooks.analytics.choices import COST_BY, CostBy, choose
-from aa_notebooks.analytics.filters import EXECUTIONS, agent_groups, in_scope, in_window
+from aa_notebooks.analytics.filters import EXECUTIONS, in_scope, in_window
 from aa_notebooks.analytics.frames import ratio, to_frame
 from aa_notebooks.analytics.model_split import (
     Model,
@@ -26,6 +27,7 @@ from aa_notebooks.analytics.model_split import (
     split_by_model,
     split_notes,
 )
+from aa_notebooks.analytics.pairs import Pair, grouped, totals
 from aa_notebooks.analytics.periods import Window
 from aa_notebooks.analytics.results import Table
 from aa_notebooks.analytics.rollup_source import window_sums
@@ -62,27 +64,16 @@ def _measures(source: Source) -> list[ColumnElement[Any]]:
 def _grouped(
     source: Source, window: Window, by: CostBy
 ) -> list[Select[Any] | CompoundSelect[*tuple[Any, ...]]]:
-    """The aggregate queries for agent, user or day: most expensive first, or days in order."""
+    """The aggregate queries for user or day: most expensive first, or days in order."""
     c = EXECUTIONS.c
     if by == "day":
         return list(per_bucket(window, "day", _measures(source), in_scope(source.user_id)))
-    where = [in_window(window), *in_scope(source.user_id)]
     cost = source.dialect.money_sum(c.cost_usd)
-    if by == "agent":
-        agent_id, by_name = agent_groups()
-        name = func.max(source.dialect.text_order(c.agent_name))
-        keys: list[ColumnElement[Any]] = [agent_id, name.label("agent_name")]
-        groups = [source.dialect.group_key(agent_id), by_name]
-        tie = [source.dialect.text_order(name).nulls_last(), agent_id]
-    else:
-        column = c.user_id
-        keys, groups = [column.label("user_id")], [column]
-        tie = [cast(column, String).asc().nulls_last()]
     return [
-        select(*keys, *_measures(source))
-        .where(*where)
-        .group_by(*groups)
-        .order_by(cost.desc(), *tie)
+        select(c.user_id.label("user_id"), *_measures(source))
+        .where(in_window(window), *in_scope(source.user_id))
+        .group_by(c.user_id)
+        .order_by(cost.desc(), cast(c.user_id, String).asc().nulls_last())
     ]
 
 
@@ -121,6 +112,10 @@ def cost_summary(source: Source, window: Window, by: CostBy) -> Table:
             sums = window_sums(source, window, connection, percentiles=False)
         split = split_by_model(execution_sums(sums.pairs), sums.moved)
         return cost_by_model_from(source, window, split)
+    if by == "agent":
+        with source.connect() as connection:
+            sums = window_sums(source, window, connection, moved=False, percentiles=False)
+        return _table(source, window, by, _agent_rows(sums.pairs))
     with source.connect() as connection:
         rows = [
             dict(r._mapping) for q in _grouped(source, window, by) for r in connection.execute(q)
@@ -128,6 +123,25 @@ def cost_summary(source: Source, window: Window, by: CostBy) -> Table:
     for row in rows:
         row["cost"] = source.dialect.to_money(row["cost"])
     return _table(source, window, by, rows)
+
+
+def _agent_rows(pairs: list[Pair]) -> list[dict[str, Any]]:
+    """Cost per agent from the window's (agent, model) sums, most expensive first; ties by name
+    (code point order, as the databases sort), then id."""
+    rows = []
+    for (agent_id, _), members in grouped(pairs, lambda pair: pair.agent).items():
+        counts, cost = totals(members)
+        names = [pair.agent_name for pair in members if pair.agent_name is not None]
+        rows.append({
+            "agent_id": agent_id, "agent_name": max(names) if names else None,
+            "executions": counts["executions"], "input_tokens": counts["input"],
+            "output_tokens": counts["output"], "total_tokens": counts["tokens"], "cost": cost,
+        })  # fmt: skip
+    rows.sort(key=lambda r: (
+        -r["cost"], r["agent_name"] is None, r["agent_name"] or "",
+        r["agent_id"] is None, r["agent_id"] or uuid.UUID(int=0),
+    ))  # fmt: skip
+    return rows
 
 
 def cost_by_model_from(source: Source, window: Window, split: Mapping[Model, Sums]) -> Table:
