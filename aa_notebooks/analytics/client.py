@@ -250,11 +250,18 @@ class Analytics:
         return costs.cost_summary(self._source, self.window(period, start_date, end_date), by)
 
     def cache_savings(
-        self, period: Period = None, *, start_date: Day = None, end_date: Day = None
+        self,
+        period: Period = None,
+        *,
+        start_date: Day = None,
+        end_date: Day = None,
+        exact: bool = False,
     ) -> Table:
         """Per model: input tokens, prompt-cache reads and writes, the cache hit share (percent
-        of input read from the cache) and the USD caching saved against the input rate."""
-        return caching.cache_savings(self._source, self.window(period, start_date, end_date))
+        of input read from the cache) and the USD caching saved against the input rate;
+        `exact` reads the raw rows instead of the rollups."""
+        window = self.window(period, start_date, end_date)
+        return caching.cache_savings(self._source, window, exact=exact)
 
     def cost_forecast(
         self, period: Period = None, *, start_date: Day = None, end_date: Day = None

@@ -47,8 +47,8 @@ def overview(
     `unpriced=False` leaves out the search for unpriced models among the usage rows (a join),
     for a comparison window whose warnings are not shown; only the executions' models are
     checked then. `exact=True` reads only the raw rows, not the rollups (`rollup_source`).
-    `caching=True` adds the prompt cache's figures (`caching.cache_savings`: a fourth query,
-    over the window's usage rows).
+    `caching=True` adds the prompt cache's figures (`caching.cache_savings`: a fourth query, over
+    the cache rollup and the window's partial hours of usage rows).
     """
     with source.connect() as connection:
         sums = window_sums(source, window, connection, moved=unpriced, exact=exact)
@@ -56,7 +56,7 @@ def overview(
     found = overview_from(source, window, sums, models)
     if not caching:
         return found
-    share, saved = cache_figures(cache_savings(source, window))
+    share, saved = cache_figures(cache_savings(source, window, exact=exact))
     return replace(found, cache_hit_share=share, cache_saved_usd=saved)
 
 

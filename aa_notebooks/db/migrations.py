@@ -241,3 +241,17 @@ def budget_generation(connection: Connection) -> None:
 
     Base.metadata.tables[GENERATION_TABLE].create(connection, checkfirst=True)
     install_generation(connection)
+
+
+@migration
+def cache_rollups(connection: Connection) -> None:
+    """Input and prompt-cache tokens per (user, model) and hour or day, so the cache figures of a
+    big window read the rollups; filled from the raw rows where they were missing."""
+    from aa_notebooks.db.rollups.rebuild import fill_cache_rollups
+    from aa_notebooks.db.schema import CACHE_ROLLUP_TABLES
+
+    present = set(inspect(connection).get_table_names())
+    for name in CACHE_ROLLUP_TABLES:
+        Base.metadata.tables[name].create(connection, checkfirst=True)
+    if not set(CACHE_ROLLUP_TABLES) <= present:
+        fill_cache_rollups(connection)

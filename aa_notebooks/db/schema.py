@@ -514,6 +514,31 @@ class LatencyRollupDay(_LatencyRollup, Base):
     __tablename__ = "rollup_latency_day"
 
 
+class _CacheRollup:
+    """Input and prompt-cache tokens of every usage row of one (user, model), per hour or day of
+    its execution's start: what the prompt cache figures sum (`analytics.caching`)."""
+
+    bucket: Mapped[datetime] = mapped_column(UTCDateTime, primary_key=True)
+    dims_key: Mapped[str] = mapped_column(String(32), primary_key=True)
+    user_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    model: Mapped[str | None] = mapped_column(String)
+    input_tokens: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    cache_read_tokens: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    cache_write_tokens: Mapped[int] = mapped_column(BigInteger, nullable=False)
+
+
+class CacheRollupHour(_CacheRollup, Base):
+    """Hourly input and prompt-cache tokens per (user, model)."""
+
+    __tablename__ = "rollup_cache_hour"
+
+
+class CacheRollupDay(_CacheRollup, Base):
+    """Daily input and prompt-cache tokens per (user, model)."""
+
+    __tablename__ = "rollup_cache_day"
+
+
 class _UsageRollup:
     """Usage rows of one model in executions of another model, per user and hour or day: what
     cost by model moves from the execution's model to the row's (`analytics.model_split`)."""
@@ -571,6 +596,7 @@ class BudgetGeneration(Base):
 
 
 LATENCY_ROLLUP_TABLES = ("rollup_latency_hour", "rollup_latency_day")
+CACHE_ROLLUP_TABLES = ("rollup_cache_hour", "rollup_cache_day")
 ROLLUP_TABLES = (
     "rollup_executions_hour",
     "rollup_executions_day",
@@ -578,6 +604,8 @@ ROLLUP_TABLES = (
     "rollup_usage_day",
     "rollup_latency_hour",
     "rollup_latency_day",
+    "rollup_cache_hour",
+    "rollup_cache_day",
     "rollup_dirty_hours",
     "rollup_writing",
 )

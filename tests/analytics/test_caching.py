@@ -14,8 +14,11 @@ import pytest
 from aa_notebooks.analytics import connect
 from aa_notebooks.db.engine import get_engine
 from aa_notebooks.db.schema import TokenUsage
+from aa_notebooks.tracking.record import ExecutionRecord
+from aa_notebooks.tracking.store import write_batch
 from tests.budgets.conftest import insert_directly
 from tests.cli.test_database_commands import run
+from tests.db.rollups.helpers import execution, usage
 
 NOW = datetime(2026, 11, 25, 12, tzinfo=UTC)
 CLAUDE = "claude-sonnet-4-20250514"
@@ -87,3 +90,38 @@ def test_the_overview_command_takes_caching(
     assert code == 0
     # 90 days: 12,000 of 22,000 read (54.5%); the old row adds 5,000 * $1.25 per 1M = $0.00625.
     assert "54.5% of input read from cache, saving $0.02" in out  # $0.02295, in cents
+
+
+def test_through_the_rollups_by_hand(db_url: str) -> None:
+    """The same usage rows written by the kit's writer (so the cache rollup holds them): the
+    7-day window reads its whole hours from the rollup and gives the hand-worked rows above."""
+    runs = [
+        (NOW - timedelta(hours=2, minutes=30), [(CLAUDE, 10_000, 6_000, 1_000),
+                                                ("gpt-4o", 2_000, 1_000, None)]),
+        (NOW - timedelta(days=1), [("gpt-4o", 1_000, None, None)]),
+        (NOW - timedelta(days=30), [("gpt-4o", 9_000, 5_000, None)]),
+    ]  # fmt: skip
+    records = []
+    for started, usages in runs:
+        run = execution(started.replace(tzinfo=None))
+        rows = tuple(
+            {**usage(run.execution["id"], model, tokens, 0, "0"),
+             "cache_read_tokens": read, "cache_write_tokens": write}
+            for model, tokens, read, write in usages
+        )  # fmt: skip
+        records.append(ExecutionRecord(run.execution, (), rows))
+    write_batch(get_engine(db_url), records)
+    client = connect(db_url, now=lambda: NOW)
+    fast, audit = client.cache_savings("7d"), client.cache_savings("7d", exact=True)
+    assert (fast.source, audit.source) == ("rollup", "raw")
+    assert fast.frame.to_dict("records") == audit.frame.to_dict("records")
+    assert [
+        (r["model"], r["input_tokens"], r["cache_read_tokens"], r["cache_write_tokens"],
+         r["cache_hit_share"], r["saved_usd"])
+        for r in fast.frame.to_dict("records")
+    ] == [
+        (CLAUDE, 10_000, 6_000, 1_000, 60.0, pytest.approx(0.01545)),
+        ("gpt-4o", 3_000, 1_000, 0, 33.3, pytest.approx(0.00125)),
+    ]  # fmt: skip
+    overview = client.overview("7d", caching=True)
+    assert overview.cache_hit_share == pytest.approx(100 * 7_000 / 13_000, abs=0.05)

@@ -168,6 +168,7 @@ def test_the_cost_by_model_indexes_reach_an_older_database(empty_db_url: str) ->
         "per_user_budgets",
         "latency_rollups",
         "budget_generation",
+        "cache_rollups",
     ]
     assert _index_columns(empty_db_url, "tokenusages")["ix_tokenusages_execution_id"] == [
         "execution_id", "model", "cost_usd", "input_tokens", "output_tokens",

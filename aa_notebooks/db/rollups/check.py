@@ -15,9 +15,18 @@ from typing import Any
 from sqlalchemy import Connection, Engine, Table, select
 
 from aa_notebooks.db.rollups.dims import day_of, utc_naive
-from aa_notebooks.db.rollups.raw import DAY, days_between, execution_rows, usage_rows
+from aa_notebooks.db.rollups.raw import (
+    DAY,
+    cache_rows,
+    days_between,
+    execution_rows,
+    usage_rows,
+)
 from aa_notebooks.db.rollups.rebuild import DIRTY, data_span
 from aa_notebooks.db.rollups.record import (
+    CACHE_DAY,
+    CACHE_HOUR,
+    CACHE_SUMS,
     EXECUTION_DAY,
     EXECUTION_HOUR,
     EXECUTION_SUMS,
@@ -120,6 +129,7 @@ def check_rollups(
         for start, end in days:
             executions = execution_rows(connection, start, end)
             usage = usage_rows(connection, start, end)
+            cache = cache_rows(connection, start, end)
             daily = executions.days()
             for table, expected in (
                 (EXECUTION_HOUR, _execution_values(executions)),
@@ -128,8 +138,10 @@ def check_rollups(
                 (LATENCY_DAY, _latency_values(daily)),
                 (USAGE_HOUR, _usage_values(usage)),
                 (USAGE_DAY, _usage_values(usage.days())),
+                (CACHE_HOUR, _usage_values(cache)),
+                (CACHE_DAY, _usage_values(cache.days())),
             ):
-                hourly = table in (EXECUTION_HOUR, LATENCY_HOUR, USAGE_HOUR)
+                hourly = table in (EXECUTION_HOUR, LATENCY_HOUR, USAGE_HOUR, CACHE_HOUR)
                 skipped = dirty if hourly else dirty_days
                 stored = _stored(connection, table, start, end)
                 rows += len(stored)
@@ -164,13 +176,13 @@ def _latency_values(sums: ExecutionSums) -> dict[Cell, Entry]:
 
 def _usage_values(sums: UsageSums) -> dict[Cell, Entry]:
     return {
-        (row["bucket"], row["dims_key"]): (_dims(row), {name: row[name] for name in USAGE_SUMS})
+        (row["bucket"], row["dims_key"]): (_dims(row), {name: row[name] for name in sums.SUMS})
         for row in sums.rows()
     }
 
 
 _DIM_COLUMNS = ("user_id", "agent_name", "model_name", "status", "flow_id", "row_model",
-                "execution_model")  # fmt: skip
+                "execution_model", "model")  # fmt: skip
 
 
 def _dims(row: dict[str, Any]) -> dict[str, Any]:
@@ -182,7 +194,7 @@ def _stored(
     connection: Connection, table: Table, lower: datetime, upper: datetime
 ) -> dict[Any, Any]:
     """The stored rows of [lower, upper) as (dims, values) per (bucket, dims_key)."""
-    sums = [name for name in {*EXECUTION_SUMS, *USAGE_SUMS} if name in table.c]
+    sums = [name for name in {*EXECUTION_SUMS, *USAGE_SUMS, *CACHE_SUMS} if name in table.c]
     query = select(table).where(table.c.bucket >= lower, table.c.bucket < upper)
     found = {}
     for row in connection.execute(query).mappings():

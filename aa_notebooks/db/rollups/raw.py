@@ -15,7 +15,7 @@ from sqlalchemy import Connection, TextClause, bindparam, inspect, text
 
 from aa_notebooks.db.driver import driver_connection
 from aa_notebooks.db.rollups.dims import as_uuid, dims_key, utc_naive
-from aa_notebooks.db.rollups.record import ExecutionSums, UsageSums
+from aa_notebooks.db.rollups.record import CacheSums, ExecutionSums, UsageSums
 from aa_notebooks.db.rollups.sketch import KEY_MULTIPLIER, ZERO_KEY, Sketch, encode, key_of
 from aa_notebooks.db.schema import UTCDateTime
 
@@ -100,6 +100,20 @@ WHERE e.started_at >= :lower AND e.started_at < :upper AND u.model {distinct} e.
 GROUP BY 1, 2, 3, 4"""
 
 
+def _cache_query(connection: Connection) -> str:
+    hour = _hour_sql(connection, "e.started_at")
+    present = {c["name"] for c in inspect(connection).get_columns("tokenusages")}
+    read, write = (
+        f"sum(u.{name})" if name in present else "0"
+        for name in ("cache_read_tokens", "cache_write_tokens")
+    )
+    return f"""
+SELECT {hour}, e.user_id, u.model, sum(u.input_tokens), {read}, {write}
+FROM tokenusages u JOIN agentexecutions e ON e.id = u.execution_id
+WHERE e.started_at >= :lower AND e.started_at < :upper
+GROUP BY 1, 2, 3"""
+
+
 def days_between(lower: datetime, upper: datetime) -> Iterator[tuple[datetime, datetime]]:
     """Each day [start, start + 1 day) from `lower` (a midnight) up to `upper`."""
     day = lower
@@ -133,6 +147,19 @@ def usage_rows(connection: Connection, lower: datetime, upper: datetime) -> Usag
         digest = dims_key(dims)
         hourly.dims[digest] = dims
         hourly.sums[(utc_naive(hour), digest)] = [int(value or 0) for value in row[4:8]]
+    return hourly
+
+
+def cache_rows(connection: Connection, lower: datetime, upper: datetime) -> CacheSums:
+    """The hourly cache tokens rollup of [lower, upper) as the raw rows give it."""
+    hourly = CacheSums()
+    query = _bound(_cache_query(connection))
+    for row in connection.execute(query, {"lower": lower, "upper": upper}):
+        hour, user_id, model = row[:3]
+        dims = (as_uuid(user_id), model)
+        digest = dims_key(dims)
+        hourly.dims[digest] = dims
+        hourly.sums[(utc_naive(hour), digest)] = [int(value or 0) for value in row[3:6]]
     return hourly
 
 

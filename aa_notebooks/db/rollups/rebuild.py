@@ -15,8 +15,17 @@ from datetime import datetime, timedelta
 from sqlalchemy import Connection, Engine, delete, func, select
 
 from aa_notebooks.db.rollups.dims import day_of, utc_naive
-from aa_notebooks.db.rollups.raw import DAY, days_between, execution_rows, usage_rows
+from aa_notebooks.db.rollups.raw import (
+    DAY,
+    cache_rows,
+    days_between,
+    execution_rows,
+    usage_rows,
+)
 from aa_notebooks.db.rollups.record import (
+    CACHE_DAY,
+    CACHE_HOUR,
+    CACHE_SUMS,
     EXECUTION_DAY,
     EXECUTION_HOUR,
     EXECUTIONS,
@@ -25,11 +34,15 @@ from aa_notebooks.db.rollups.record import (
     USAGE_DAY,
     USAGE_HOUR,
     upsert_all,
+    upsert_usage,
 )
 from aa_notebooks.db.schema import RollupDirtyHour, table_of
 
 DIRTY = table_of(RollupDirtyHour)
-ROLLUPS = (EXECUTION_HOUR, EXECUTION_DAY, LATENCY_HOUR, LATENCY_DAY, USAGE_HOUR, USAGE_DAY)
+ROLLUPS = (
+    EXECUTION_HOUR, EXECUTION_DAY, LATENCY_HOUR, LATENCY_DAY, USAGE_HOUR, USAGE_DAY, CACHE_HOUR,
+    CACHE_DAY,
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -78,9 +91,8 @@ def rebuild_days(connection: Connection, days: list[tuple[datetime, datetime]]) 
             connection.execute(delete(table).where(table.c.bucket >= lower, table.c.bucket < upper))
         connection.execute(delete(DIRTY).where(DIRTY.c.hour >= lower, DIRTY.c.hour < upper))
         hourly = execution_rows(connection, lower, upper)
-        added_hours, added_days = upsert_all(
-            connection, hourly, usage_rows(connection, lower, upper)
-        )
+        usage, cache = usage_rows(connection, lower, upper), cache_rows(connection, lower, upper)
+        added_hours, added_days = upsert_all(connection, hourly, usage, cache)
         hour_rows += added_hours
         day_rows += added_days
     return RebuildReport(len(days), hour_rows, day_rows)
@@ -109,6 +121,19 @@ def rebuild_in(
     upper = span[1] if until is None else min(day_of(utc_naive(until) - timedelta.resolution)
                                                + DAY, span[1])  # fmt: skip
     return rebuild_days(connection, list(days_between(lower, upper)))
+
+
+def fill_cache_rollups(connection: Connection) -> None:
+    """Fill the cache tokens rollup alone from the raw rows (added to a database whose other
+    rollups are current), day by day, in the caller's transaction."""
+    lock_rollups(connection)
+    span = data_span(connection)
+    if span is None:
+        return
+    for lower, upper in days_between(*span):
+        hourly = cache_rows(connection, lower, upper)
+        upsert_usage(connection, CACHE_HOUR, hourly.rows(), CACHE_SUMS)
+        upsert_usage(connection, CACHE_DAY, hourly.days().rows(), CACHE_SUMS)
 
 
 def repair_dirty(engine: Engine) -> RebuildReport:

@@ -29,6 +29,8 @@ from aa_notebooks.db.rollups.state import has_rollups
 from aa_notebooks.db.rollups.triggers import WRITER_SETTING
 from aa_notebooks.db.schema import (
     AgentExecution,
+    CacheRollupDay,
+    CacheRollupHour,
     ExecutionRollupDay,
     ExecutionRollupHour,
     LatencyRollupDay,
@@ -46,6 +48,8 @@ USAGE_HOUR = table_of(UsageRollupHour)
 USAGE_DAY = table_of(UsageRollupDay)
 LATENCY_HOUR = table_of(LatencyRollupHour)
 LATENCY_DAY = table_of(LatencyRollupDay)
+CACHE_HOUR = table_of(CacheRollupHour)
+CACHE_DAY = table_of(CacheRollupDay)
 EXECUTIONS = table_of(AgentExecution)
 USAGES = table_of(TokenUsage)
 WRITING = table_of(RollupWriting)
@@ -54,6 +58,7 @@ EXECUTION_SUMS = (
     "output_tokens", "total_tokens", "cost_micro_usd",
 )  # fmt: skip
 USAGE_SUMS = ("executions", "input_tokens", "output_tokens", "cost_micro_usd")
+CACHE_SUMS = ("input_tokens", "cache_read_tokens", "cache_write_tokens")
 ROWS_PER_STATEMENT = 500
 _MICRO = Decimal("0.000001")
 
@@ -176,6 +181,9 @@ class UsageSums:
     """Moved usage being added up: per (bucket, dims_key) of (user, row model, execution
     model), executions, tokens and cost."""
 
+    DIMS: tuple[str, ...] = ("user_id", "row_model", "execution_model")
+    SUMS: tuple[str, ...] = USAGE_SUMS
+
     def __init__(self) -> None:
         self.sums: dict[Cell, list[int]] = {}
         self.dims: dict[str, tuple[Any, ...]] = {}
@@ -183,28 +191,37 @@ class UsageSums:
     def add(self, bucket: datetime, dims: tuple[Any, ...], values: Sequence[int]) -> None:
         digest = dims_key(dims)
         self.dims[digest] = dims
-        sums = self.sums.setdefault((bucket, digest), [0] * len(USAGE_SUMS))
+        sums = self.sums.setdefault((bucket, digest), [0] * len(self.SUMS))
         for position, value in enumerate(values):
             sums[position] += value
 
     def days(self) -> UsageSums:
-        daily = UsageSums()
+        daily = type(self)()
         daily.dims = self.dims
         for (hour, digest), sums in self.sums.items():
-            total = daily.sums.setdefault((day_of(hour), digest), [0] * len(USAGE_SUMS))
+            total = daily.sums.setdefault((day_of(hour), digest), [0] * len(self.SUMS))
             for position, value in enumerate(sums):
                 total[position] += value
         return daily
 
     def rows(self) -> list[dict[str, Any]]:
-        rows = []
-        for (bucket, digest), sums in sorted(self.sums.items()):
-            user_id, row_model, execution_model = self.dims[digest]
-            rows.append({
-                "bucket": bucket, "dims_key": digest, "user_id": user_id, "row_model": row_model,
-                "execution_model": execution_model, **dict(zip(USAGE_SUMS, sums, strict=True)),
-            })  # fmt: skip
-        return rows
+        return [
+            {
+                "bucket": bucket,
+                "dims_key": digest,
+                **dict(zip(self.DIMS, self.dims[digest], strict=True)),
+                **dict(zip(self.SUMS, sums, strict=True)),
+            }
+            for (bucket, digest), sums in sorted(self.sums.items())
+        ]
+
+
+class CacheSums(UsageSums):
+    """Every usage row's input and prompt-cache tokens being added up, per (bucket, dims_key)
+    of (user, model)."""
+
+    DIMS = ("user_id", "model")
+    SUMS = CACHE_SUMS
 
 
 def begin_writing(connection: Connection) -> None:
@@ -260,18 +277,22 @@ def record_rollups(
         hourly.add(hour, execution_dims(row), execution_values(row),
                    None if time is None else key_of(time))  # fmt: skip
         owners[row["id"]] = (as_uuid(row.get("user_id")), row.get("model_name"), hour)
-    moved = UsageSums()
+    moved, cache = UsageSums(), CacheSums()
     _add_moved(moved, owners, usages, {})
+    _add_cache(cache, owners, usages)
     if attached:
         ids = {row["execution_id"] for row in attached} - {None}
         stored_owners, earlier = _stored(connection, ids, {row["id"] for row in attached})
         _add_moved(moved, stored_owners, attached, earlier)
-    upsert_all(connection, hourly, moved)
+        _add_cache(cache, stored_owners, attached)
+    upsert_all(connection, hourly, moved, cache)
 
 
-def upsert_all(connection: Connection, hourly: ExecutionSums, moved: UsageSums) -> tuple[int, int]:
-    """Add hourly sums to every rollup (hour and day; executions, latency and moved usage);
-    returns how many hourly and daily execution rollup rows that touched."""
+def upsert_all(
+    connection: Connection, hourly: ExecutionSums, moved: UsageSums, cache: CacheSums
+) -> tuple[int, int]:
+    """Add hourly sums to every rollup (hour and day; executions, latency, moved usage and
+    cache tokens); returns how many hourly and daily execution rollup rows that touched."""
     daily = hourly.days()
     hour_rows, day_rows = hourly.rows(), daily.rows()
     upsert_executions(connection, EXECUTION_HOUR, hour_rows)
@@ -280,6 +301,8 @@ def upsert_all(connection: Connection, hourly: ExecutionSums, moved: UsageSums) 
     upsert_sketches(connection, LATENCY_DAY, daily.latency_rows())
     upsert_usage(connection, USAGE_HOUR, moved.rows())
     upsert_usage(connection, USAGE_DAY, moved.days().rows())
+    upsert_usage(connection, CACHE_HOUR, cache.rows(), CACHE_SUMS)
+    upsert_usage(connection, CACHE_DAY, cache.days().rows(), CACHE_SUMS)
     return len(hour_rows), len(day_rows)
 
 
@@ -306,6 +329,21 @@ def _add_moved(
         moved.add(hour, (user_id, model, model_name), [
             int(first), row.get("input_tokens") or 0, row.get("output_tokens") or 0,
             micros(row.get("cost_usd")),
+        ])  # fmt: skip
+
+
+def _add_cache(
+    cache: CacheSums, owners: Mapping[Any, Owner], usages: Iterable[Mapping[str, Any]]
+) -> None:
+    """Add every usage row's input and cache tokens under its execution's user and hour."""
+    for row in usages:
+        owner = owners.get(row.get("execution_id"))
+        if owner is None:
+            continue
+        user_id, _, hour = owner
+        cache.add(hour, (user_id, row.get("model")), [
+            row.get("input_tokens") or 0, row.get("cache_read_tokens") or 0,
+            row.get("cache_write_tokens") or 0,
         ])  # fmt: skip
 
 
@@ -387,14 +425,20 @@ def compact(connection: Connection, table: Table, cells: Sequence[tuple[datetime
             )
 
 
-def upsert_usage(connection: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
-    """Add rows to a usage rollup (one statement for all rows, as `upsert_executions`)."""
+def upsert_usage(
+    connection: Connection,
+    table: Table,
+    rows: list[dict[str, Any]],
+    sums: Sequence[str] = USAGE_SUMS,
+) -> None:
+    """Add rows to a usage or cache rollup, `sums` being its summed columns (one statement for
+    all rows, as `upsert_executions`)."""
     if not rows:
         return
     c = table.c
     insert = _insert(connection, table)
     statement = insert.on_conflict_do_update(
         index_elements=[c.bucket, c.dims_key],
-        set_={name: c[name] + insert.excluded[name] for name in USAGE_SUMS},
+        set_={name: c[name] + insert.excluded[name] for name in sums},
     )
     connection.execute(statement, rows)

@@ -12,11 +12,11 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, select
 
-from aa_notebooks.db.rollups.rebuild import RebuildReport, rebuild_in
+from aa_notebooks.db.rollups.rebuild import RebuildReport, fill_cache_rollups, rebuild_in
 from aa_notebooks.db.rollups.record import EXECUTIONS
 from aa_notebooks.db.rollups.state import forget, has_rollups
 from aa_notebooks.db.rollups.triggers import install_triggers
-from aa_notebooks.db.schema import ROLLUP_TABLES, Base
+from aa_notebooks.db.schema import CACHE_ROLLUP_TABLES, ROLLUP_TABLES, Base
 
 
 def on_create(target: Any, connection: Connection, tables: Any = (), **_: Any) -> None:
@@ -25,7 +25,11 @@ def on_create(target: Any, connection: Connection, tables: Any = (), **_: Any) -
     if not created & set(ROLLUP_TABLES):
         return
     install_triggers(connection)
-    if connection.execute(select(EXECUTIONS.c.id).limit(1)).first() is not None:
+    if connection.execute(select(EXECUTIONS.c.id).limit(1)).first() is None:
+        return
+    if created & set(ROLLUP_TABLES) <= set(CACHE_ROLLUP_TABLES):
+        fill_cache_rollups(connection)  # only they are new: the others are current
+    else:
         rebuild_in(connection)
 
 

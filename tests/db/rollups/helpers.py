@@ -12,6 +12,8 @@ from sqlalchemy import select
 from aa_notebooks.db.engine import get_engine
 from aa_notebooks.db.rollups.sketch import Sketch
 from aa_notebooks.db.schema import (
+    CacheRollupDay,
+    CacheRollupHour,
     ExecutionRollupDay,
     ExecutionRollupHour,
     LatencyRollupDay,
@@ -30,6 +32,8 @@ TABLES = {
     "usage_day": UsageRollupDay.__table__,
     "latency_hour": LatencyRollupHour.__table__,
     "latency_day": LatencyRollupDay.__table__,
+    "cache_hour": CacheRollupHour.__table__,
+    "cache_day": CacheRollupDay.__table__,
 }
 
 
@@ -116,6 +120,20 @@ def latency_rollup(url: str, level: str = "latency_hour") -> dict[tuple, dict[in
         (_naive(r["bucket"]), r["agent_name"], r["model_name"]): Sketch.decode(
             [r["latency_sketch"]]
         ).counts
+        for r in rows
+    }
+
+
+def cache_rollup(url: str, level: str = "cache_hour") -> dict[tuple, tuple]:
+    """(bucket, model) -> (input tokens, cache reads, cache writes)."""
+    with get_engine(url).connect() as connection:
+        rows = connection.execute(select(TABLES[level])).mappings().all()
+    return {
+        (_naive(r["bucket"]), r["model"]): (
+            r["input_tokens"],
+            r["cache_read_tokens"],
+            r["cache_write_tokens"],
+        )
         for r in rows
     }
 

@@ -24,6 +24,7 @@ from aa_notebooks.tracking.store import write_batch
 from tests.conftest import drop_postgres_database, new_postgres_database
 from tests.db.rollups.helpers import (
     TABLES,
+    cache_rollup,
     dirty_hours,
     execution,
     execution_rollup,
@@ -55,7 +56,7 @@ def test_a_rebuild_gives_what_the_write_paths_gave(db_url: str) -> None:
         execution(at(9, 15), usages=(("claude", 40, 4, "0.000200"), ("gpt-4o", 1, 1, "0.1"))),
     ])  # fmt: skip
     before = _everything(db_url)
-    assert [len(rows) for rows in before.values()] == [6, 4, 1, 1, 5, 3]
+    assert [len(rows) for rows in before.values()] == [6, 4, 1, 1, 5, 3, 2, 2]
     report = rebuild_rollups(get_engine(db_url))
     assert (report.days, report.hour_rows, report.day_rows) == (2, 6, 4)
     assert _everything(db_url) == before
@@ -164,6 +165,30 @@ def test_a_database_from_before_the_latency_rollups_gets_them_filled(db_url: str
     assert latency_rollup(db_url, "latency_day") == expected
     assert len(expected) == 3
     assert check_rollups(get_engine(db_url)).ok
+
+
+def test_a_database_from_before_the_cache_rollups_gets_them_filled(db_url: str) -> None:
+    """Only the cache rollup is new: it is filled from the raw rows, the others left as they
+    are (a deliberately corrupted hourly row stays corrupted: nothing else was rebuilt)."""
+    _write_hand_rows(db_url)
+    expected = cache_rollup(db_url, "cache_day")
+    with get_engine(db_url).begin() as connection:
+        connection.execute(text("DROP TABLE rollup_cache_hour"))
+        connection.execute(text("DROP TABLE rollup_cache_day"))
+        connection.execute(text("DELETE FROM aa_notebooks_migrations WHERE name = 'cache_rollups'"))
+        connection.execute(text("UPDATE rollup_executions_hour SET executions = executions + 1"))
+    forget(get_engine(db_url))
+    assert init_db(db_url).migrations == ["cache_rollups"]
+    assert cache_rollup(db_url, "cache_day") == expected and expected
+    report = check_rollups(get_engine(db_url))
+    assert {difference.table for difference in report.differences} == {"rollup_executions_hour"}
+
+
+def _write_hand_rows(url: str) -> None:
+    write_boundary_rows(url)
+    write_batch(get_engine(url), [
+        execution(at(9, 15), usages=(("claude", 40, 4, "0.000200"), ("gpt-4o", 1, 1, "0.1"))),
+    ])  # fmt: skip
 
 
 def test_seeded_percentiles_are_within_the_bound_of_numpy(db_url: str) -> None:

@@ -15,6 +15,7 @@ from aa_notebooks.db.rollups.sketch import Sketch
 from aa_notebooks.tracking.store import write_batch
 from tests.db.rollups.helpers import (
     attach,
+    cache_rollup,
     execution,
     execution_rollup,
     latency_rollup,
@@ -61,6 +62,30 @@ def test_hours_and_days_hold_the_sums_across_boundaries(db_url: str) -> None:
         (JUNE_1, "researcher", "gpt-4o", "failure"): (1, 0, 0, 1, 1, 1, 0),
         (JUNE_1, "writer", "claude", "success"): (1, 1, 50, 100, 50, 10000, 1),
         (JUNE_2, "writer", "claude", "success"): (1, 1, 70, 1, 2, 3, 1),
+    }
+    assert check_rollups(get_engine(db_url)).ok
+
+
+def test_cache_tokens_of_every_usage_row_by_model(db_url: str) -> None:
+    """Usage rows count under their own model and their execution's hour, its own model's rows
+    too (unlike the moved-usage rollup); rows attached later join their execution's hour."""
+    first = execution(
+        at(9, 15), usages=(("gpt-4o", 100, 10, "0.0005"), ("claude", 40, 4, "0.0002"))
+    )
+    write_batch(
+        get_engine(db_url),
+        [first, execution(at(0, 30, day=2), model="claude", usages=(("claude", 7, 1, "0.0001"),))],
+    )
+    write_batch(get_engine(db_url), [attach(first.execution["id"], ("claude", 5, 1, "0.0001"))])
+    assert cache_rollup(db_url, "cache_hour") == {
+        (at(9), "gpt-4o"): (100, 0, 0),
+        (at(9), "claude"): (45, 0, 0),
+        (at(0, day=2), "claude"): (7, 0, 0),
+    }
+    assert cache_rollup(db_url, "cache_day") == {
+        (at(0), "gpt-4o"): (100, 0, 0),
+        (at(0), "claude"): (45, 0, 0),
+        (at(0, day=2), "claude"): (7, 0, 0),
     }
     assert check_rollups(get_engine(db_url)).ok
 
