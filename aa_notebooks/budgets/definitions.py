@@ -21,6 +21,7 @@ process's own functions (`crud`) drops the copy at once, notification or not.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import weakref
 from dataclasses import dataclass
@@ -57,6 +58,9 @@ class HardStops:
     def __init__(self, engine: Engine, capabilities: Capabilities) -> None:
         self._engine = engine
         self._capabilities = capabilities
+        self.pid = os.getpid()
+        """The process that made it: a forked child makes its own (the listener thread is not
+        forked with it, so the parent's copy would never be told of a change)."""
         self._copy: _Copy | None = None
         self._counted = inspect(engine).has_table(GENERATION_TABLE)
         """Whether the database keeps the generation (not one from before it, until init-db)."""
@@ -113,12 +117,13 @@ def hard_stops(engine: Engine, capabilities: Capabilities) -> HardStops:
     """The process's HardStops of this engine's database (made on first use; its listener
     stops when the engine is disposed)."""
     found = _known.get(engine)
-    if found is None:
+    if found is None or found.pid != os.getpid():
         with _known_lock:
             found = _known.get(engine)
-            if found is None:
+            if found is None or found.pid != os.getpid():  # none yet, or the parent's (a fork)
                 found = _known[engine] = HardStops(engine, capabilities)
-                event.listen(engine, "engine_disposed", _forget)
+                if not event.contains(engine, "engine_disposed", _forget):
+                    event.listen(engine, "engine_disposed", _forget)
     return found
 
 

@@ -4,6 +4,7 @@ on PostgreSQL and one tiny read on SQLite, and the listener ends with its engine
 
 from __future__ import annotations
 
+import multiprocessing
 import threading
 import time
 import uuid
@@ -133,3 +134,29 @@ def wait_until_listening(url: str) -> None:
 
 def _listeners() -> int:
     return sum(thread.name == "aa-budget-listener" for thread in threading.enumerate())
+
+
+def _check_in_child(url: str, budget_id: str, done: Any) -> None:
+    """In a forked child: a hard stop made elsewhere must refuse this process's next checks."""
+    other = create_engine(resolve_url(url))
+    with other.begin() as connection:
+        connection.execute(
+            BUDGETS.insert().values(id=uuid.UUID(budget_id), scope="agent", target="researcher",
+                                    threshold_usd=Decimal(1), alert_type="hard_stop")
+        )  # fmt: skip
+    other.dispose()
+    done.put(next_check_refuses(url, True, agent="researcher", now=NOW) is not None)
+
+
+def test_a_forked_process_does_not_trust_its_parents_copy(db_url: str) -> None:
+    """The parent's listener thread does not survive a fork: the child keeps its own copy."""
+    record(db_url, "2", NOW - timedelta(minutes=5), agent_name="researcher")
+    wait_until_listening(db_url)
+    check_budget(db_url, agent="researcher", now=NOW)  # the parent's copy: no hard stop
+    context = multiprocessing.get_context("fork")
+    done = context.Queue()
+    child = context.Process(target=_check_in_child, args=(db_url, str(uuid.uuid4()), done))
+    child.start()
+    child.join(30)
+    assert child.exitcode == 0
+    assert done.get(timeout=5) is True
