@@ -70,7 +70,8 @@ def micros(cost: Any) -> int:
     """A cost in USD as whole micro-dollars, rounded as NUMERIC(10,6) stores it."""
     if cost is None:
         return 0
-    return int(Decimal(str(cost)).quantize(_MICRO, rounding=ROUND_HALF_UP).scaleb(6))
+    exact = cost if isinstance(cost, Decimal) else Decimal(str(cost))
+    return int(exact.quantize(_MICRO, rounding=ROUND_HALF_UP).scaleb(6))
 
 
 class ExecutionSums:
@@ -335,16 +336,22 @@ def _add_moved(
 def _add_cache(
     cache: CacheSums, owners: Mapping[Any, Owner], usages: Iterable[Mapping[str, Any]]
 ) -> None:
-    """Add every usage row's input and cache tokens under its execution's user and hour."""
+    """Add every usage row's input and cache tokens under its execution's user and hour (summed
+    per cell here first: a batch has a few cells and thousands of rows)."""
+    cells: dict[tuple[Any, ...], list[int]] = {}
     for row in usages:
         owner = owners.get(row.get("execution_id"))
         if owner is None:
             continue
-        user_id, _, hour = owner
-        cache.add(hour, (user_id, row.get("model")), [
-            row.get("input_tokens") or 0, row.get("cache_read_tokens") or 0,
-            row.get("cache_write_tokens") or 0,
-        ])  # fmt: skip
+        key = (owner[2], owner[0], row.get("model"))
+        sums = cells.get(key)
+        if sums is None:
+            sums = cells[key] = [0, 0, 0]
+        sums[0] += row.get("input_tokens") or 0
+        sums[1] += row.get("cache_read_tokens") or 0
+        sums[2] += row.get("cache_write_tokens") or 0
+    for (hour, user_id, model), sums in cells.items():
+        cache.add(hour, (user_id, model), sums)
 
 
 def _stored(
