@@ -114,7 +114,12 @@ def read_plan(source: Source, window: Window, connection: Connection) -> ReadPla
     """How the rollups answer the window; None where they do not exist or hold none of it."""
     if not all(source.has(table) for table in ROLLUP_TABLES):
         return None
-    lower, upper = window.bounds()
+    return plan_between(connection, *window.bounds())
+
+
+def plan_between(connection: Connection, lower: datetime, upper: datetime) -> ReadPlan | None:
+    """How the rollups (known to exist) answer [lower, upper), given the hours marked as changed;
+    None where they hold none of it."""
     hour = _DIRTY.c.hour
     dirty = connection.execute(select(hour).where(hour >= lower, hour < upper)).scalars()
     plan = plan_window(lower, upper, list(dirty))

@@ -43,8 +43,8 @@ from sqlalchemy import (
     union_all,
 )
 
-from aa_notebooks.analytics.rollup_plan import ReadPlan, plan_window
-from aa_notebooks.analytics.rollup_source import in_spans
+from aa_notebooks.analytics.rollup_plan import ReadPlan
+from aa_notebooks.analytics.rollup_source import in_spans, plan_between
 from aa_notebooks.budgets.ledger import LEDGER
 from aa_notebooks.budgets.model import Budget
 from aa_notebooks.budgets.money import from_micros
@@ -52,9 +52,7 @@ from aa_notebooks.budgets.scope import EXECUTIONS, budget_key
 from aa_notebooks.budgets.window import HOUR, SpendWindow, ceil_hour, floor_hour
 from aa_notebooks.db.rollups.record import EXECUTION_DAY, EXECUTION_HOUR
 from aa_notebooks.db.rollups.state import has_rollups
-from aa_notebooks.db.schema import BudgetScope, RollupDirtyHour, table_of
-
-DIRTY_HOURS = table_of(RollupDirtyHour)
+from aa_notebooks.db.schema import BudgetScope
 
 
 def exact_spend(connection: Connection, budget: Budget, window: SpendWindow) -> Decimal:
@@ -90,11 +88,7 @@ def _rollup_plan(connection: Connection, window: SpendWindow) -> ReadPlan | None
     """How the rollups answer [start, end]; None where there are none or they hold none of it."""
     if not has_rollups(connection):
         return None
-    upper = window.end + timedelta.resolution
-    hour = DIRTY_HOURS.c.hour
-    dirty = connection.execute(select(hour).where(hour >= window.start, hour < upper)).scalars()
-    plan = plan_window(window.start, upper, list(dirty))
-    return plan if plan.uses_rollups else None
+    return plan_between(connection, window.start, window.end + timedelta.resolution)
 
 
 def ledger_spend(connection: Connection, budget: Budget, window: SpendWindow) -> Decimal:
