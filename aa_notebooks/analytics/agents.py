@@ -12,7 +12,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from aa_notebooks.analytics.filters import EXECUTIONS, agent_match, in_scope, in_window, is_success
 from aa_notebooks.analytics.frames import ratio, to_frame
-from aa_notebooks.analytics.pairs import Pair, grouped, totals
+from aa_notebooks.analytics.pairs import Pair, agent_totals
 from aa_notebooks.analytics.periods import Window
 from aa_notebooks.analytics.results import AgentStats, Table
 from aa_notebooks.analytics.rollup_source import window_sums
@@ -99,26 +99,20 @@ def check_limit(limit: int) -> None:
 def top_agents_from(source: Source, window: Window, pairs: list[Pair], limit: int) -> Table:
     """The top agents that the window's (agent, model) sums add up to."""
     attributed = (pair for pair in pairs if pair.agent != (None, None))
-    records = []
-    for (agent_id, _), members in grouped(attributed, lambda pair: pair.agent).items():
-        counts, cost = totals(members)
-        names = [pair.agent_name for pair in members if pair.agent_name is not None]
-        name = max(names) if names else None
-        records.append({
-            "agent": name or str(agent_id),
-            "agent_id": agent_id,
-            "agent_name": name,
-            "executions": counts["executions"],
-            "success_rate": ratio(counts["success"], counts["executions"], 100),
-            "avg_response_time_ms": ratio(counts["time_sum"], counts["time_count"]),
-            "cost_usd": cost,
-        })  # fmt: skip
-    # Most executions first; ties by name (code point order, as the databases sort), then id.
-    records.sort(key=lambda r: (
-        -r["executions"],
-        r["agent_name"] is None, r["agent_name"] or "",
-        r["agent_id"] is None, r["agent_id"] or uuid.UUID(int=0),
-    ))  # fmt: skip
+    # Most executions first; ties by name, then id.
+    agents = sorted(agent_totals(attributed), key=lambda a: (-a.counts["executions"], *a.tie_order))
+    records = [
+        {
+            "agent": agent.agent_name or str(agent.agent_id),
+            "agent_id": agent.agent_id,
+            "agent_name": agent.agent_name,
+            "executions": agent.counts["executions"],
+            "success_rate": ratio(agent.counts["success"], agent.counts["executions"], 100),
+            "avg_response_time_ms": ratio(agent.counts["time_sum"], agent.counts["time_count"]),
+            "cost_usd": agent.cost,
+        }
+        for agent in agents
+    ]
     frame = to_frame(
         records[:limit], TOP_AGENT_COLUMNS, money=("cost_usd",), floats=("avg_response_time_ms",)
     )

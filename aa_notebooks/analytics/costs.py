@@ -7,7 +7,6 @@ executions' own.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
@@ -27,7 +26,7 @@ from aa_notebooks.analytics.model_split import (
     split_by_model,
     split_notes,
 )
-from aa_notebooks.analytics.pairs import Pair, grouped, totals
+from aa_notebooks.analytics.pairs import Pair, agent_totals
 from aa_notebooks.analytics.periods import Window
 from aa_notebooks.analytics.results import Table
 from aa_notebooks.analytics.rollup_source import window_sums
@@ -128,20 +127,19 @@ def cost_summary(source: Source, window: Window, by: CostBy) -> Table:
 def _agent_rows(pairs: list[Pair]) -> list[dict[str, Any]]:
     """Cost per agent from the window's (agent, model) sums, most expensive first; ties by name
     (code point order, as the databases sort), then id."""
-    rows = []
-    for (agent_id, _), members in grouped(pairs, lambda pair: pair.agent).items():
-        counts, cost = totals(members)
-        names = [pair.agent_name for pair in members if pair.agent_name is not None]
-        rows.append({
-            "agent_id": agent_id, "agent_name": max(names) if names else None,
-            "executions": counts["executions"], "input_tokens": counts["input"],
-            "output_tokens": counts["output"], "total_tokens": counts["tokens"], "cost": cost,
-        })  # fmt: skip
-    rows.sort(key=lambda r: (
-        -r["cost"], r["agent_name"] is None, r["agent_name"] or "",
-        r["agent_id"] is None, r["agent_id"] or uuid.UUID(int=0),
-    ))  # fmt: skip
-    return rows
+    agents = sorted(agent_totals(pairs), key=lambda agent: (-agent.cost, *agent.tie_order))
+    return [
+        {
+            "agent_id": agent.agent_id,
+            "agent_name": agent.agent_name,
+            "executions": agent.counts["executions"],
+            "input_tokens": agent.counts["input"],
+            "output_tokens": agent.counts["output"],
+            "total_tokens": agent.counts["tokens"],
+            "cost": agent.cost,
+        }
+        for agent in agents
+    ]
 
 
 def cost_by_model_from(source: Source, window: Window, split: Mapping[Model, Sums]) -> Table:

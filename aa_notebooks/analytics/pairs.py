@@ -98,6 +98,34 @@ def totals(pairs: Iterable[Pair]) -> tuple[dict[str, int], Decimal]:
     return counts, cost
 
 
+@dataclass(frozen=True)
+class AgentTotals:
+    """One agent's pairs added up: its id (None for an agent known by name only), its greatest
+    name, every count and the cost."""
+
+    agent_id: uuid.UUID | None
+    agent_name: str | None
+    counts: Mapping[str, int]
+    cost: Decimal
+
+    @property
+    def tie_order(self) -> tuple[bool, str, bool, uuid.UUID]:
+        """How agents alike in the measure sorted on go: by name (code point order, as the
+        databases sort, none last), then by id (none last)."""
+        name, agent_id = self.agent_name, self.agent_id
+        return name is None, name or "", agent_id is None, agent_id or uuid.UUID(int=0)
+
+
+def agent_totals(pairs: Iterable[Pair]) -> list[AgentTotals]:
+    """`pairs` added up per agent (`Pair.agent`), in first-seen order."""
+    found = []
+    for (agent_id, _), members in grouped(pairs, lambda pair: pair.agent).items():
+        counts, cost = totals(members)
+        names = [pair.agent_name for pair in members if pair.agent_name is not None]
+        found.append(AgentTotals(agent_id, max(names) if names else None, counts, cost))
+    return found
+
+
 def grouped(pairs: Iterable[Pair], key: Any) -> dict[Any, list[Pair]]:
     """`pairs` grouped by `key(pair)`, in first-seen order."""
     groups: dict[Any, list[Pair]] = {}
