@@ -449,13 +449,19 @@ class OtelStagedTrace(Base):
     __table_args__ = (Index("ix_otelstagedtraces_last_seen", "last_seen"),)
 
 
-class _ExecutionRollup:
+class _RollupKey:
+    """A rollup row's key: the hour or day its rows started in, and a digest of its dimensions
+    (NULLs included, which a unique key would not compare as equal), the user among them."""
+
+    # first in every rollup table, as their own columns would otherwise come before them
+    bucket: Mapped[datetime] = mapped_column(UTCDateTime, primary_key=True, sort_order=-3)
+    dims_key: Mapped[str] = mapped_column(String(32), primary_key=True, sort_order=-2)
+    user_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, sort_order=-1)
+
+
+class _ExecutionRollup(_RollupKey):
     """Executions of one (user, agent, model, status, flow) that started in one hour or day."""
 
-    bucket: Mapped[datetime] = mapped_column(UTCDateTime, primary_key=True)
-    dims_key: Mapped[str] = mapped_column(String(32), primary_key=True)
-    """A digest of the six dimensions below (NULLs included), so they form one key."""
-    user_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
     agent_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
     agent_name: Mapped[str | None] = mapped_column(String)
     model_name: Mapped[str | None] = mapped_column(String)
@@ -486,15 +492,11 @@ class ExecutionRollupDay(_ExecutionRollup, Base):
     __tablename__ = "rollup_executions_day"
 
 
-class _LatencyRollup:
+class _LatencyRollup(_RollupKey):
     """The latency sketch of one (user, agent, model)'s executions that started in one hour or
     day: the execution rollups' sketches without their status and flow, so a reader of
     percentiles merges a few rows per bucket instead of every combination."""
 
-    bucket: Mapped[datetime] = mapped_column(UTCDateTime, primary_key=True)
-    dims_key: Mapped[str] = mapped_column(String(32), primary_key=True)
-    """A digest of the four dimensions below (NULLs included)."""
-    user_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
     agent_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
     agent_name: Mapped[str | None] = mapped_column(String)
     model_name: Mapped[str | None] = mapped_column(String)
@@ -514,13 +516,10 @@ class LatencyRollupDay(_LatencyRollup, Base):
     __tablename__ = "rollup_latency_day"
 
 
-class _CacheRollup:
+class _CacheRollup(_RollupKey):
     """Input and prompt-cache tokens of every usage row of one (user, model), per hour or day of
     its execution's start: what the prompt cache figures sum (`analytics.caching`)."""
 
-    bucket: Mapped[datetime] = mapped_column(UTCDateTime, primary_key=True)
-    dims_key: Mapped[str] = mapped_column(String(32), primary_key=True)
-    user_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
     model: Mapped[str | None] = mapped_column(String)
     input_tokens: Mapped[int] = mapped_column(BigInteger, nullable=False)
     cache_read_tokens: Mapped[int] = mapped_column(BigInteger, nullable=False)
@@ -539,13 +538,10 @@ class CacheRollupDay(_CacheRollup, Base):
     __tablename__ = "rollup_cache_day"
 
 
-class _UsageRollup:
+class _UsageRollup(_RollupKey):
     """Usage rows of one model in executions of another model, per user and hour or day: what
     cost by model moves from the execution's model to the row's (`analytics.model_split`)."""
 
-    bucket: Mapped[datetime] = mapped_column(UTCDateTime, primary_key=True)
-    dims_key: Mapped[str] = mapped_column(String(32), primary_key=True)
-    user_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
     row_model: Mapped[str | None] = mapped_column(String)
     execution_model: Mapped[str | None] = mapped_column(String)
     executions: Mapped[int] = mapped_column(BigInteger, nullable=False)
