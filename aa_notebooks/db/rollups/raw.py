@@ -107,6 +107,18 @@ def _cache_query(connection: Connection) -> str:
         f"sum(u.{name})" if name in present else "0"
         for name in ("cache_read_tokens", "cache_write_tokens")
     )
+    if connection.dialect.name == "postgresql":
+        # Summed per execution in a LATERAL subquery, which PostgreSQL can only run as an index
+        # lookup per execution of the day. As a plain join it misjudges the usages per execution
+        # (38 for 3 at 10M) and hashes every usage row of the table: 6.7 s a day instead of 0.5.
+        return f"""
+SELECT {hour}, e.user_id, p.model, sum(p.input_tokens), sum(p.read), sum(p.write)
+FROM agentexecutions e CROSS JOIN LATERAL (
+  SELECT u.model, sum(u.input_tokens) AS input_tokens, {read} AS read, {write} AS write
+  FROM tokenusages u WHERE u.execution_id = e.id GROUP BY u.model
+) AS p
+WHERE e.started_at >= :lower AND e.started_at < :upper
+GROUP BY 1, 2, 3"""
     return f"""
 SELECT {hour}, e.user_id, u.model, sum(u.input_tokens), {read}, {write}
 FROM tokenusages u JOIN agentexecutions e ON e.id = u.execution_id
