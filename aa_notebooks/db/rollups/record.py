@@ -18,10 +18,12 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
+from functools import cache
 from typing import Any
 
 from sqlalchemy import Connection, LargeBinary, Table, cast, func, select, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects.postgresql.psycopg import PGDialect_psycopg
 
 from aa_notebooks.db.rollups.dims import as_uuid, day_of, dims_key, hour_of, utc_naive
 from aa_notebooks.db.rollups.sketch import COMPACT_BYTES, Sketch, encode, key_of
@@ -61,6 +63,8 @@ USAGE_SUMS = ("executions", "input_tokens", "output_tokens", "cost_micro_usd")
 CACHE_SUMS = ("input_tokens", "cache_read_tokens", "cache_write_tokens")
 ROWS_PER_STATEMENT = 500
 _MICRO = Decimal("0.000001")
+
+_POSTGRES = PGDialect_psycopg()
 
 Cell = tuple[datetime, str]
 """(bucket, dims_key)"""
@@ -376,44 +380,71 @@ def _stored(
     return owners, earlier
 
 
-def _insert(connection: Connection, table: Table) -> Any:
-    dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
-    return dialect.insert(table)
+def _upsert_statement(dialect_name: str, table: Table, sums: tuple[str, ...], sketch: bool) -> Any:
+    """INSERT ... ON CONFLICT that adds `sums` and, with `sketch`, merges the latency sketch."""
+    c = table.c
+    insert = (postgresql if dialect_name == "postgresql" else sqlite).insert(table)
+    added: dict[str, Any] = {name: c[name] + insert.excluded[name] for name in sums}
+    if sketch:
+        added["latency_sketch"] = cast(
+            c.latency_sketch.op("||")(insert.excluded.latency_sketch), LargeBinary
+        )
+    return insert.on_conflict_do_update(index_elements=[c.bucket, c.dims_key], set_=added)
+
+
+@cache
+def _postgres_sql(table: Table, sums: tuple[str, ...], sketch: bool, keys: tuple[str, ...]) -> str:
+    """The upsert as psycopg's SQL, every value cast to its column's type."""
+    statement = _upsert_statement("postgresql", table, sums, sketch)
+    return str(statement.compile(dialect=_POSTGRES, column_keys=list(keys)))
+
+
+def _upsert(
+    connection: Connection,
+    table: Table,
+    rows: list[dict[str, Any]],
+    sums: Sequence[str],
+    *,
+    sketch: bool = False,
+) -> None:
+    """Run the upsert for every row. On PostgreSQL the driver sends one prepared statement for
+    all rows in a pipeline: SQLAlchemy's many-row VALUES made psycopg parse every page of
+    thousands of parameters anew (9.5 of 21 s rebuilding 15 days at 1M executions)."""
+    if connection.dialect.name == "postgresql":
+        sql = _postgres_sql(table, tuple(sums), sketch, tuple(rows[0]))
+        connection.exec_driver_sql(sql, rows)  # type: ignore[arg-type]  # a list of dicts
+    else:
+        connection.execute(_upsert_statement("sqlite", table, tuple(sums), sketch), rows)
+
+
+def _compact_long(connection: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
+    """Compact the sketches of these rows that grew past COMPACT_BYTES (rows this transaction
+    upserted, so it holds their locks; others' rows in the same buckets are left alone)."""
+    c = table.c
+    ours = {(row["bucket"], row["dims_key"]) for row in rows}
+    query = select(c.bucket, c.dims_key).where(
+        c.bucket.in_({bucket for bucket, _ in ours}),
+        func.length(c.latency_sketch) > COMPACT_BYTES,
+    )
+    long = [cell for cell in connection.execute(query) if (utc_naive(cell[0]), cell[1]) in ours]
+    if long:
+        compact(connection, table, [(bucket, digest) for bucket, digest in long])
 
 
 def upsert_executions(connection: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
-    """Add rows to an executions rollup; compact the sketches that grew long.
-
-    One statement compiled once and sent for all rows (SQLAlchemy's "insertmanyvalues"
-    batches them): a multi-row VALUES clause would be compiled anew per call, which at
-    tens of thousands of parameters cost more than the database's work."""
+    """Add rows to an executions rollup; compact the sketches that grew long."""
     if not rows:
         return
-    c = table.c
-    insert = _insert(connection, table)
-    added = {name: c[name] + insert.excluded[name] for name in EXECUTION_SUMS}
-    merged = cast(c.latency_sketch.op("||")(insert.excluded.latency_sketch), LargeBinary)
-    statement = insert.on_conflict_do_update(
-        index_elements=[c.bucket, c.dims_key], set_={**added, "latency_sketch": merged}
-    ).returning(c.bucket, c.dims_key, func.length(c.latency_sketch))
-    long = [(b, k) for b, k, size in connection.execute(statement, rows) if size > COMPACT_BYTES]
-    if long:
-        compact(connection, table, long)
+    _upsert(connection, table, rows, EXECUTION_SUMS, sketch=True)
+    _compact_long(connection, table, rows)
 
 
 def upsert_sketches(connection: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
     """Merge sketches into a latency rollup (`||`); compact the ones that grew long."""
     if not rows:
         return
-    c = table.c
-    insert = _insert(connection, table)
-    merged = cast(c.latency_sketch.op("||")(insert.excluded.latency_sketch), LargeBinary)
-    statement = insert.on_conflict_do_update(
-        index_elements=[c.bucket, c.dims_key], set_={"latency_sketch": merged}
-    ).returning(c.bucket, c.dims_key, func.length(c.latency_sketch))
-    long = [(b, k) for b, k, size in connection.execute(statement, rows) if size > COMPACT_BYTES]
-    if long:
-        compact(connection, table, long)
+    _upsert(connection, table, rows, (), sketch=True)
+    _compact_long(connection, table, rows)
 
 
 def compact(connection: Connection, table: Table, cells: Sequence[tuple[datetime, str]]) -> None:
@@ -438,14 +469,6 @@ def upsert_usage(
     rows: list[dict[str, Any]],
     sums: Sequence[str] = USAGE_SUMS,
 ) -> None:
-    """Add rows to a usage or cache rollup, `sums` being its summed columns (one statement for
-    all rows, as `upsert_executions`)."""
-    if not rows:
-        return
-    c = table.c
-    insert = _insert(connection, table)
-    statement = insert.on_conflict_do_update(
-        index_elements=[c.bucket, c.dims_key],
-        set_={name: c[name] + insert.excluded[name] for name in sums},
-    )
-    connection.execute(statement, rows)
+    """Add rows to a usage or cache rollup, `sums` being its summed columns."""
+    if rows:
+        _upsert(connection, table, rows, sums)

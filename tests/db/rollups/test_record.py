@@ -6,14 +6,18 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
+import numpy as np
+from sqlalchemy import func, select
+
 from aa_notebooks.budgets.recording import record_execution
 from aa_notebooks.db.engine import get_engine, session_factory
 from aa_notebooks.db.records import AgentExecutionCreate
 from aa_notebooks.db.repositories import AgentExecutionRepository, TokenUsageRepository
 from aa_notebooks.db.rollups.check import check_rollups
-from aa_notebooks.db.rollups.sketch import Sketch
+from aa_notebooks.db.rollups.sketch import PAIR, Sketch, key_of
 from aa_notebooks.tracking.store import write_batch
 from tests.db.rollups.helpers import (
+    TABLES,
     attach,
     cache_rollup,
     execution,
@@ -154,3 +158,47 @@ def test_the_documents_recording_function_and_repositories_add_to_them(db_url: s
     }
     assert usage_rollup(db_url) == {(at(8), "claude", "gpt-4o"): (1, 2, 1, 4)}
     assert check_rollups(get_engine(db_url)).ok
+
+
+def sketch_bytes(url: str, level: str) -> dict[str, int]:
+    """agent -> the stored length of its latency sketch in a rollup with one row per agent."""
+    table = TABLES[level]
+    with get_engine(url).connect() as connection:
+        query = select(table.c.agent_name, func.length(table.c.latency_sketch))
+        return {agent: size for agent, size in connection.execute(query)}
+
+
+def test_a_sketch_grown_past_its_bound_is_compacted_and_others_are_left_alone(
+    db_url: str,
+) -> None:
+    """Each batch appends one (bucket, count) pair of 8 bytes per duration. With 8 durations a
+    batch, 64 batches make 512 pairs (4,096 bytes, the bound, not past it); the 65th makes 520,
+    which the upsert rewrites as 8 pairs; 5 more batches add 40."""
+    engine = get_engine(db_url)
+    durations = [10 * 2**power for power in range(8)]  # 8 distinct sketch buckets
+    for _ in range(70):
+        write_batch(engine, [execution(at(9, 30), time_ms=ms) for ms in durations])
+    expected = {"researcher": 48 * 8}
+    for level in ("hour", "day", "latency_hour", "latency_day"):
+        assert sketch_bytes(db_url, level) == expected, level
+    assert latency_rollup(db_url, "latency_hour") == {
+        (at(9), "researcher", "gpt-4o"): {key_of(ms): 70 for ms in durations}
+    }
+    # Another agent's row of the same hour, made long behind the writer's back (599 pairs that
+    # count nothing): a batch of the researcher's compacts only the rows it wrote (it holds
+    # their locks, not this one's).
+    write_batch(engine, [execution(at(9, 40), agent="writer", time_ms=5)])
+    padding = np.array([(key_of(5), 0)] * 599, dtype=PAIR).tobytes()  # counts nothing
+    hour = TABLES["hour"]
+    with engine.begin() as connection:
+        stored = connection.execute(
+            select(hour.c.latency_sketch).where(hour.c.agent_name == "writer")
+        ).scalar_one()
+        connection.execute(
+            hour.update()
+            .where(hour.c.agent_name == "writer")
+            .values(latency_sketch=bytes(stored) + padding)
+        )
+    write_batch(engine, [execution(at(9, 50), time_ms=ms) for ms in durations])
+    assert sketch_bytes(db_url, "hour") == {"researcher": 56 * 8, "writer": 600 * 8}
+    assert check_rollups(engine).ok
