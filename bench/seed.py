@@ -12,6 +12,7 @@ path's (so the end-to-end figure carries the generation the others do not).
 
     python bench/seed.py                                   # 1,000,000 executions, both databases
     python bench/seed.py --executions 100000 --skip-postgres
+    python bench/seed.py --executions 10000000 --skip-sqlite   # 28 GB of disk
 
 PostgreSQL: scratch databases are created and dropped with the admin URL (`--postgres-url`, else
 $AA_BENCH_POSTGRES_URL, else the test server's).
@@ -177,9 +178,12 @@ def main() -> None:
         help="admin URL of a role with CREATEDB",
     )
     parser.add_argument("--skip-postgres", action="store_true", help="SQLite only")
+    parser.add_argument("--skip-sqlite", action="store_true", help="PostgreSQL only")
     args = parser.parse_args()
 
-    databases: dict[str, Callable[[], Any]] = {"SQLite": scratch_sqlite}
+    databases: dict[str, Callable[[], Any]] = {}
+    if not args.skip_sqlite:
+        databases["SQLite"] = scratch_sqlite
     if not args.skip_postgres:
         databases["PostgreSQL"] = lambda: scratch_postgres(args.postgres_url)
     lines = [

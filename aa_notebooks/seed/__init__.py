@@ -82,7 +82,7 @@ def seed_database(
         with rebuilt_indexes(connection, tables):
             written = write_executions(connection, plan, progress=progress)
         end_writing(connection)
-        rebuild_in(connection)  # the rollups, from the rows just written, in this transaction
+        rebuild_in(connection, progress=progress)  # from the rows just written, in this transaction
         budgets = write_budget_alerts(connection, budget_alerts(connection, moment))
     return SeedReport(
         url=mask_url(engine.url.set(drivername=engine.url.get_backend_name())),

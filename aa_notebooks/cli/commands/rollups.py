@@ -46,6 +46,7 @@ def register(subcommands: Subcommands) -> list[argparse.ArgumentParser]:
         parser.add_argument(
             "--since", metavar="YYYY-MM-DD", type=_day, help="first day, inclusive (UTC)"
         )
+    rebuild.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     rebuild.set_defaults(handler=run_rebuild)
     check.set_defaults(handler=run_check)
     enable = actions.add_parser(
@@ -82,7 +83,7 @@ def run_rebuild(args: argparse.Namespace, context: CommandContext) -> RebuildRep
     """Recompute the rollups of whole days from the raw rows."""
     engine = _engine(context)
     with connection_errors(engine.url):
-        return rebuild_rollups(engine, since=args.since)
+        return rebuild_rollups(engine, since=args.since, progress=not args.no_progress)
 
 
 def run_check(args: argparse.Namespace, context: CommandContext) -> CheckReport:
