@@ -40,8 +40,14 @@ from aa_notebooks.analytics.filters import (
 from aa_notebooks.analytics.frames import rounded, to_frame
 from aa_notebooks.analytics.periods import Window
 from aa_notebooks.analytics.results import Table
-from aa_notebooks.analytics.rollup_buckets import BucketSums, bucket_sketches, bucket_sums
+from aa_notebooks.analytics.rollup_buckets import (
+    BucketSums,
+    KeyOf,
+    bucket_sketches_by,
+    bucket_sums,
+)
 from aa_notebooks.analytics.source import Source
+from aa_notebooks.db.rollups.sketch import Sketch
 from aa_notebooks.errors import InvalidInputError
 from aa_notebooks.validation import check_text
 
@@ -84,9 +90,15 @@ class DayFigures:
         return value
 
 
-def check_arguments(by: str, baseline_days: int, threshold: float) -> AnomalyBy:
-    """`by` as a choice; InvalidInputError for a baseline or threshold out of range."""
-    choice = choose(by, ANOMALY_BY, "by")
+def check_arguments(
+    by: str | Sequence[str], baseline_days: int, threshold: float
+) -> tuple[AnomalyBy, ...]:
+    """`by` (one choice or several) as choices; InvalidInputError for an unknown one, none, or a
+    baseline or threshold out of range."""
+    given = [by] if isinstance(by, str) else list(by)
+    choices = tuple(dict.fromkeys(choose(item, ANOMALY_BY, "by") for item in given))
+    if not choices:
+        raise InvalidInputError(f"by needs at least one of {', '.join(ANOMALY_BY)}; got none")
     if (
         isinstance(baseline_days, bool)
         or not isinstance(baseline_days, int)
@@ -103,7 +115,7 @@ def check_arguments(by: str, baseline_days: int, threshold: float) -> AnomalyBy:
         or threshold <= 0
     ):
         raise InvalidInputError(f"threshold must be a number above 0, e.g. 3.5; got {threshold!r}")
-    return choice
+    return choices
 
 
 def judged_days(window: Window, now: datetime) -> list[date]:
@@ -128,22 +140,23 @@ Series = dict[Key, dict[date, DayFigures]]
 def daily_figures(
     source: Source,
     span: Window,
-    by: AnomalyBy,
+    bys: Sequence[AnomalyBy],
     where: Sequence[ColumnElement[bool]],
     *,
     exact: bool = False,
-) -> tuple[Series, dict[Key, str | None]]:
-    """Per group and UTC day of `span`: its figures (days under MIN_RUNS executions left out), and
-    each group's label (the model, or the agent's greatest name, else its id).
+) -> dict[AnomalyBy, tuple[Series, dict[Key, str | None]]]:
+    """For each grouping in `bys`, per group and UTC day of `span`: its figures (days under
+    MIN_RUNS executions left out), and each group's label (the model, or the agent's greatest
+    name, else its id).
 
     The rollups answer a span they hold (unless `where` narrows it or `exact`): sums from their
-    (agent, model) rows per day, P95 from the raw rows up to EXACT_PERCENTILES_UP_TO executions,
-    else from the merged sketches."""
+    (agent, model) rows per day, read once for every grouping, P95 from the raw rows up to
+    EXACT_PERCENTILES_UP_TO executions, else from the merged sketches."""
     with source.connect() as connection:
         sums = None if exact or where else bucket_sums(source, span, "day", connection)
         if sums is None or sums.exact_percentiles:
-            return _raw_daily_figures(source, span, by, where, connection)
-        return _rollup_daily_figures(source, sums, by, connection)
+            return {by: _raw_daily_figures(source, span, by, where, connection) for by in bys}
+        return _rollup_daily_figures(source, sums, bys, connection)
 
 
 def _raw_daily_figures(
@@ -181,14 +194,28 @@ def _raw_daily_figures(
 
 
 def _rollup_daily_figures(
-    source: Source, sums: BucketSums, by: AnomalyBy, connection: Connection
-) -> tuple[Series, dict[Key, str | None]]:
+    source: Source, sums: BucketSums, bys: Sequence[AnomalyBy], connection: Connection
+) -> dict[AnomalyBy, tuple[Series, dict[Key, str | None]]]:
     """`daily_figures` from the rollups' per-day (agent, model) sums and sketches."""
+    groupings = {by: _grouping(by) for by in bys}
+    sketches = bucket_sketches_by(source, sums, "day", connection, groupings)
+    return {by: _rollup_series(sums, by, group, sketches[by]) for by, group in groupings.items()}
 
-    def group(agent_id: Any, agent_name: Any, model: Any) -> Key:
-        return model if by == "model" else (agent_id, None if agent_id else agent_name)
 
-    sketches = bucket_sketches(source, sums, "day", connection, group)
+def _grouping(by: AnomalyBy) -> KeyOf:
+    """The group key of an (agent_id, agent_name, model) for `by`."""
+    if by == "model":
+        return lambda _agent_id, _agent_name, model: model
+    return lambda agent_id, agent_name, _model: (agent_id, None if agent_id else agent_name)
+
+
+def _rollup_series(
+    sums: BucketSums,
+    by: AnomalyBy,
+    group: KeyOf,
+    sketches: Mapping[tuple[datetime, Key], Sketch],
+) -> tuple[Series, dict[Key, str | None]]:
+    """One grouping's figures per day from the (agent, model) sums and its sketches."""
     series: Series = {}
     labels: dict[Key, str | None] = {}
     for start, pairs in sums.pairs.items():
@@ -254,17 +281,25 @@ def material(metric: str, value: float, median: float) -> bool:
     return change > 0 and change >= LATENCY_FLOOR_SHARE * abs(median)
 
 
+def _past(figures: Mapping[date, DayFigures], day: date, baseline_days: int) -> list[date]:
+    """The group's days with figures among the `baseline_days` before `day`, latest first."""
+    return [
+        earlier
+        for offset in range(1, baseline_days + 1)
+        if (earlier := day - timedelta(days=offset)) in figures
+    ]
+
+
 def _baseline(
-    figures: Mapping[date, DayFigures], day: date, baseline_days: int, metric: str
+    figures: Mapping[date, DayFigures], day: date, past_days: Sequence[date], metric: str
 ) -> tuple[list[float], list[float], str] | None:
     """The metric's values on the past days like `day` (its weekday when there are enough, else
     all), on all past days, and which the first are ("weekday" or "all days"); None when the
     group has under MIN_HISTORY days of history."""
     past = [
         (earlier, value)
-        for offset in range(1, baseline_days + 1)
-        if (earlier := day - timedelta(days=offset)) in figures
-        and (value := figures[earlier].metric(metric)) is not None
+        for earlier in past_days
+        if (value := figures[earlier].metric(metric)) is not None
     ]
     if len(past) < MIN_HISTORY:
         return None
@@ -289,9 +324,10 @@ def find_anomalies(
         for day in days:
             if day not in figures:
                 continue
+            past_days = _past(figures, day, baseline_days)
             for metric in METRICS:
                 value = figures[day].metric(metric)
-                baseline = _baseline(figures, day, baseline_days, metric)
+                baseline = _baseline(figures, day, past_days, metric)
                 if value is None or baseline is None:
                     continue
                 like, past, kind = baseline
@@ -321,30 +357,33 @@ def anomalies(
     source: Source,
     window: Window,
     now: datetime,
-    by: str = "agent",
+    by: str | Sequence[str] = "agent",
     baseline_days: int = 28,
     threshold: float = 3.5,
     where: Sequence[ColumnElement[bool]] = (),
     *,
     exact: bool = False,
 ) -> Table:
-    """The window's anomalous days per agent or model, most extreme first.
+    """The window's anomalous days per agent or model (or both, `by` a list: one read of the
+    database for both), most extreme first.
 
     Columns: day (its 00:00, aware UTC), by ("agent" or "model"), group (the agent's name,
     else its id; or the model), metric ("cost_usd", "p95_ms" or "failure_rate": % failed or
     timed out), value, baseline_median, baseline_mad, z (robust z; inf against a perfectly flat
     past), direction ("up" or "down"), baseline ("weekday" or "all days") and baseline_points.
     Only complete UTC days with executions are judged, and only once the group has MIN_HISTORY
-    days of history.
+    days of history. With several groupings, ties in |z| keep the order of `by`.
     """
-    choice = check_arguments(by, baseline_days, threshold)
+    choices = check_arguments(by, baseline_days, threshold)
     days = judged_days(window, now)
     records: list[dict[str, Any]] = []
     if days:
         first, last = _midnight(days[0]), _midnight(days[-1]) + _DAY
         span = Window(first - baseline_days * _DAY, last, False, f"{window.label} and baseline")
-        series, labels = daily_figures(source, span, choice, where, exact=exact)
-        records = find_anomalies(series, labels, days, choice, baseline_days, threshold)
+        figures = daily_figures(source, span, choices, where, exact=exact)
+        for choice, (series, labels) in figures.items():
+            records += find_anomalies(series, labels, days, choice, baseline_days, threshold)
+        records.sort(key=lambda record: -abs(record["z"]))  # stable: each grouping's own order
     frame = to_frame(
         records,
         ANOMALY_COLUMNS,
@@ -352,4 +391,4 @@ def anomalies(
         floats=("value", "baseline_median", "baseline_mad", "z"),
     )
     notes = () if days else ("the window holds no complete UTC day to judge",)
-    return Table(f"Anomalies by {choice}", window, source.scope, frame, notes)
+    return Table(f"Anomalies by {' and '.join(choices)}", window, source.scope, frame, notes)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import fields as dataclass_fields
 from dataclasses import replace
 from datetime import date, datetime
@@ -316,7 +316,7 @@ class Analytics:
         *,
         start_date: Day = None,
         end_date: Day = None,
-        by: AnomalyBy = "agent",
+        by: AnomalyBy | Sequence[AnomalyBy] = "agent",
         agent: uuid.UUID | str | None = None,
         model: str | None = None,
         baseline_days: int = 28,
@@ -325,8 +325,9 @@ class Analytics:
     ) -> Table:
         """Days of the window on which an agent's (or a model's) cost, P95 latency or failure
         rate broke from its previous `baseline_days` days (robust z >= `threshold` and a
-        material change); `agent` (id or name) and `model` narrow the executions read; `exact`
-        reads the raw rows instead of the rollups (P95 exact)."""
+        material change); `by=["agent", "model"]` finds both in one read; `agent` (id or name)
+        and `model` narrow the executions read; `exact` reads the raw rows instead of the
+        rollups (P95 exact)."""
         window = self.window(period, start_date, end_date)
         where = anomalies.narrowing(agent, model)
         return anomalies.anomalies(

@@ -10,7 +10,7 @@ window holds at most EXACT_PERCENTILES_UP_TO executions, else from merged latenc
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Iterator
+from collections.abc import Callable, Hashable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -102,7 +102,19 @@ def bucket_sketches(
 ) -> dict[tuple[datetime, Hashable], Sketch]:
     """The latency sketch of each (bucket, key(agent_id, agent_name, model)) group: the latency
     rollups' sketches merged, and the raw pieces' durations added."""
-    blobs: dict[tuple[datetime, Hashable], list[bytes]] = {}
+    return bucket_sketches_by(source, sums, bucket, connection, {None: key})[None]
+
+
+def bucket_sketches_by(
+    source: Source,
+    sums: BucketSums,
+    bucket: Bucket,
+    connection: Connection,
+    keys: Mapping[Hashable, KeyOf],
+) -> dict[Hashable, dict[tuple[datetime, Hashable], Sketch]]:
+    """`bucket_sketches` for several groupings at once (by agent and by model), from one read
+    of the latency rollups and raw pieces."""
+    stored: list[tuple[datetime, Any, Any, Any, bytes]] = []
     starts: dict[datetime, datetime] = {}
     for table, spans in latency_spans(sums.plan):
         c = table.c
@@ -113,17 +125,34 @@ def bucket_sketches(
             start = starts.get(row.bucket) or starts.setdefault(
                 row.bucket, bucket_floor(row.bucket, bucket)
             )
-            group = (start, key(row.agent_id, row.agent_name, row.model_name))
-            blobs.setdefault(group, []).append(row.latency_sketch)
-    sketches = {group: Sketch.decode(found) for group, found in blobs.items()}
+            stored.append((start, row.agent_id, row.agent_name, row.model_name, row.latency_sketch))
+    durations: list[tuple[datetime, Any, Any, Any, int]] = []
     c = EXECUTIONS.c
     for start, lower, upper in raw_pieces(sums.plan.raw, bucket):
         query = select(c.agent_id, c.agent_name, c.model_name, c.execution_time_ms).where(
             _between(lower, upper), c.execution_time_ms.is_not(None), *in_scope(source.user_id)
         )
-        for raw in connection.execute(query):
-            group = (start, key(as_uuid(raw.agent_id), raw.agent_name, raw.model_name))
-            sketches.setdefault(group, Sketch()).add_key(key_of(raw.execution_time_ms))
+        durations.extend(
+            (start, as_uuid(raw.agent_id), raw.agent_name, raw.model_name,
+             key_of(raw.execution_time_ms))
+            for raw in connection.execute(query)
+        )  # fmt: skip
+    return {name: _grouped(stored, durations, key) for name, key in keys.items()}
+
+
+def _grouped(
+    stored: list[tuple[datetime, Any, Any, Any, bytes]],
+    durations: list[tuple[datetime, Any, Any, Any, int]],
+    key: KeyOf,
+) -> dict[tuple[datetime, Hashable], Sketch]:
+    """The stored sketches merged and the raw durations added per (bucket, key) group."""
+    blobs: dict[tuple[datetime, Hashable], list[bytes]] = {}
+    for start, agent_id, agent_name, model, blob in stored:
+        blobs.setdefault((start, key(agent_id, agent_name, model)), []).append(blob)
+    sketches = {group: Sketch.decode(found) for group, found in blobs.items()}
+    for start, agent_id, agent_name, model, bucket_key in durations:
+        group = (start, key(agent_id, agent_name, model))
+        sketches.setdefault(group, Sketch()).add_key(bucket_key)
     return sketches
 
 

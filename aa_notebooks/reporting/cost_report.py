@@ -157,12 +157,9 @@ class CostReport:
     def anomalies(self) -> HTML:
         """The window's anomalous days per agent and per model, most extreme first (or a note
         saying there were none)."""
-        frames = [self.analytics.anomalies(self.window, by=by).frame for by in ANOMALY_BY]
-        found_any = [frame for frame in frames if not frame.empty]
-        if not found_any:
+        found = self.analytics.anomalies(self.window, by=ANOMALY_BY).frame
+        if found.empty:
             return blocks.note(NO_ANOMALIES)
-        found = pd.concat(found_any, ignore_index=True)
-        found = found.sort_values("z", key=abs, ascending=False, kind="stable")
         shown = pd.DataFrame({
             "day": found["day"].dt.strftime("%Y-%m-%d"),
             "by": found["by"],

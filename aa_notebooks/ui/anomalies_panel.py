@@ -24,14 +24,9 @@ def period_anomalies(analytics: Analytics, window: Window) -> pd.DataFrame | str
     """The window's anomalies by agent and by model, most extreme first; a database error as
     the sentence the panel shows."""
     try:
-        frames = [analytics.anomalies(window, by=by).frame for by in ANOMALY_BY]
+        return analytics.anomalies(window, by=ANOMALY_BY).frame
     except AnalyticsError as exc:
         return f"Anomalies are not available: {exc}"
-    found = [frame for frame in frames if not frame.empty]
-    if not found:
-        return frames[0]
-    both = pd.concat(found, ignore_index=True)
-    return both.sort_values("z", key=abs, ascending=False, kind="stable", ignore_index=True)
 
 
 class AnomaliesPanel:

@@ -109,6 +109,33 @@ def test_by_model_groups_by_the_execution_model(client: Analytics) -> None:
     _assert_rows(frame, expected)
 
 
+@pytest.mark.parametrize("sketches", [False, True], ids=["raw", "rollups"])
+def test_both_groupings_from_one_call(
+    client: Analytics, monkeypatch: pytest.MonkeyPatch, sketches: bool
+) -> None:
+    """by=["agent", "model"]: each spike once per grouping (every agent here runs one model, so
+    the z values pair up), most extreme first, the agent's row before the model's at equal z;
+    the same rows as the two calls each give, through the raw rows and through the sketches."""
+    if sketches:
+        monkeypatch.setattr(rollup_buckets, "EXACT_PERCENTILES_UP_TO", 0)
+    both = client.anomalies(start_date=START_DATE, end_date=END_DATE, by=["agent", "model"])
+    models = {"beta": "claude", "alpha": "gpt-4o", "weekly": "weekly", "gamma": "acme"}
+    expected = [
+        (by, group if by == "agent" else models[group], metric)
+        for _, group, metric, *_ in EXPECTED_BY_AGENT
+        for by in ("agent", "model")
+    ]
+    found = zip(both.frame["by"], both.frame["group"], both.frame["metric"], strict=True)
+    assert list(found) == expected
+    assert both.title == "Anomalies by agent and model"
+    one_by_one = pd.concat(
+        [client.anomalies(start_date=START_DATE, end_date=END_DATE, by=by).frame
+         for by in ("agent", "model")],
+        ignore_index=True,
+    ).sort_values("z", key=abs, ascending=False, kind="stable", ignore_index=True)  # fmt: skip
+    pd.testing.assert_frame_equal(both.frame, one_by_one, check_like=False, check_flags=False)
+
+
 def test_new_agent_is_not_judged_before_fourteen_days_of_history(client: Analytics) -> None:
     """delta runs from day 25 only: its 9.99 on day 33 has 8 days of history behind it."""
     frame = client.anomalies(start_date=START_DATE, end_date=END_DATE).frame
@@ -181,6 +208,8 @@ def test_days_with_few_runs_are_not_judged(db_url: str) -> None:
     ("arguments", "message"),
     [
         ({"by": "user"}, "by must be one of agent, model; got 'user'"),
+        ({"by": ["agent", "user"]}, "by must be one of agent, model; got 'user'"),
+        ({"by": []}, "by needs at least one of agent, model; got none"),
         ({"baseline_days": 7}, "baseline_days must be a whole number 14-365; got 7"),
         ({"baseline_days": 2.5}, "baseline_days must be a whole number 14-365; got 2.5"),
         ({"threshold": 0}, "threshold must be a number above 0, e.g. 3.5; got 0"),
