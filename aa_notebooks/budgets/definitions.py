@@ -5,8 +5,9 @@ process keeps the active hard stops of each database and reads them again only w
 generation moved (`db.budget_generation`: triggers on budgetalerts bump it in the transaction
 that creates, deletes or redefines a budget, whichever process or program does it).
 
-- SQLite: the check reads the generation (one row of a tiny table, in process, a few µs) and
-  compares it with the one its copy was read at.
+- SQLite: the check reads the generation (one row of a tiny table, in process) on a connection
+  kept open for it, and compares it with the one its copy was read at. Checking a connection
+  out of the pool and back for each read cost ten times the read itself.
 - PostgreSQL: a background thread LISTENs on the generation's channel, which the trigger
   notifies at commit, and counts the notifications; a check compares counts and needs no round
   trip. A budget committed by another process counts once its notification has arrived (well
@@ -24,7 +25,9 @@ import logging
 import os
 import threading
 import weakref
+from contextlib import suppress
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import Engine, event, inspect, select
 
@@ -33,7 +36,8 @@ from aa_notebooks.budgets.model import Budget
 from aa_notebooks.budgets.scope import BUDGETS
 from aa_notebooks.budgets.store import ACTIVE, budgets_query
 from aa_notebooks.db.budget_generation import CHANNEL, GENERATION_TABLE
-from aa_notebooks.db.driver_sql import driver_fetch
+from aa_notebooks.db.driver_sql import DriverStatement, driver_fetch
+from aa_notebooks.db.engine import autocommit_engine, in_memory
 from aa_notebooks.db.schema import BudgetAlertType, BudgetGeneration, table_of
 
 logger = logging.getLogger("aa_notebooks.budgets")
@@ -66,6 +70,7 @@ class HardStops:
         """Whether the database keeps the generation (not one from before it, until init-db)."""
         postgres = engine.dialect.name == "postgresql"
         self._listener = _Listener(engine) if postgres and self._counted else None
+        self._held = _HeldReader(engine) if not postgres and self._counted else None
 
     @property
     def trusted(self) -> bool:
@@ -81,6 +86,8 @@ class HardStops:
         """Stop listening (the engine was disposed); checks read the budgets each time."""
         if self._listener is not None:
             self._listener.stop()
+        if self._held is not None:
+            self._held.close()
 
     def current(self) -> tuple[Budget, ...]:
         """The active hard-stop budgets as committed when this call began (or later)."""
@@ -99,7 +106,9 @@ class HardStops:
             return None
         if self._listener is not None:
             return self._listener.generation()
-        rows = driver_fetch(self._engine, _READ_GENERATION, {})
+        rows = self._held.fetch() if self._held is not None else None
+        if rows is None:  # no held connection (an in-memory database), or it failed
+            rows = driver_fetch(self._engine, _READ_GENERATION, {})
         return int(rows[0][0]) if rows else None
 
     def _read(self) -> tuple[Budget, ...]:
@@ -107,6 +116,51 @@ class HardStops:
         names = list(query.selected_columns.keys())
         rows = driver_fetch(self._engine, query, {})
         return tuple(Budget.from_row(dict(zip(names, row, strict=True))) for row in rows)
+
+
+class _HeldReader:
+    """The generation read on one autocommit SQLite connection kept checked out of the pool
+    (shared by threads under a lock: sqlite3 serialises its calls anyway). Any driver error
+    drops the connection and returns None, so the caller reads through `driver_fetch`, which
+    raises it as SQLAlchemy does; the next read takes a new connection."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._readers = None if in_memory(engine.url) else autocommit_engine(engine)
+        statement = DriverStatement.of(engine.dialect, _READ_GENERATION, ())
+        self._sql, self._parameters = statement.sql, statement.parameters({})
+        self._lock = threading.Lock()
+        self._connection: Any = None
+
+    def fetch(self) -> list[tuple[Any, ...]] | None:
+        """The generation's rows, or None when they could not be read here."""
+        if self._readers is None:
+            return None
+        with self._lock:
+            try:
+                if self._connection is None:
+                    self._connection = self._readers.raw_connection()
+                cursor = self._connection.cursor()
+                try:
+                    return list(cursor.execute(self._sql, self._parameters).fetchall())
+                finally:
+                    cursor.close()
+            except self._readers.dialect.loaded_dbapi.Error:
+                self._drop(broken=True)
+                return None
+
+    def close(self) -> None:
+        """Give the connection back to its pool."""
+        with self._lock:
+            self._drop(broken=False)
+
+    def _drop(self, *, broken: bool) -> None:
+        if self._connection is not None:
+            connection, self._connection = self._connection, None
+            with suppress(Exception):  # a broken connection has nothing more to release
+                if broken:
+                    connection.invalidate()
+                else:
+                    connection.close()
 
 
 _known: weakref.WeakKeyDictionary[Engine, HardStops] = weakref.WeakKeyDictionary()

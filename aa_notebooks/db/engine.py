@@ -94,7 +94,7 @@ def _cached_engine(url: URL) -> Engine:
 _autocommit_engines: weakref.WeakKeyDictionary[Engine, Engine] = weakref.WeakKeyDictionary()
 
 
-def _autocommit_engine(engine: Engine) -> Engine:
+def autocommit_engine(engine: Engine) -> Engine:
     """The engine's twin for `autocommit_fetch`: autocommit connections, nothing to reset on
     return, no ping (a connection the server dropped is replaced when a statement finds it).
 
@@ -102,7 +102,7 @@ def _autocommit_engine(engine: Engine) -> Engine:
     opens no transaction anyway: there it is the engine itself."""
     readers = _autocommit_engines.get(engine)
     if readers is None:
-        if _in_memory(engine.url):
+        if in_memory(engine.url):
             readers = engine
         else:
             options = {"isolation_level": "AUTOCOMMIT", "pool_reset_on_return": None}
@@ -149,7 +149,7 @@ def autocommit_fetch(engine: Engine, statement: str, params: DriverParameters) -
     statement is retried once on a new one. Failures are raised as SQLAlchemy raises them
     (OperationalError...), with `connection_invalidated` set when the server is gone.
     """
-    readers = _autocommit_engine(engine)
+    readers = autocommit_engine(engine)
     try:
         return _fetch(readers, statement, params)
     except DBAPIError as error:
@@ -159,7 +159,8 @@ def autocommit_fetch(engine: Engine, statement: str, params: DriverParameters) -
     return _fetch(readers, statement, params)
 
 
-def _in_memory(url: URL) -> bool:
+def in_memory(url: URL) -> bool:
+    """Whether the URL names an in-memory SQLite database (which only its own connection sees)."""
     database = url.database or ""
     return is_sqlite(url) and (database in ("", ":memory:") or "mode=memory" in str(url))
 

@@ -1,6 +1,7 @@
 """The hard-stop check's copy of the budgets: the generation moves with every change to a budget's
 definition (not with its recorded spend), a check with no matching hard stop makes no round trip
-on PostgreSQL and one tiny read on SQLite, and the listener ends with its engine."""
+on PostgreSQL and one tiny read on a connection held for it on SQLite, and the listener ends
+with its engine."""
 
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ from aa_notebooks.budgets.definitions import hard_stops
 from aa_notebooks.budgets.scope import BUDGETS
 from aa_notebooks.db import driver_sql
 from aa_notebooks.db.engine import dispose_engine, get_engine
-from aa_notebooks.db.schema import BudgetGeneration
+from aa_notebooks.db.schema import BudgetAlertType, BudgetGeneration, BudgetScope
 from aa_notebooks.db.url import resolve_url
 from tests.budgets.conftest import NOW, record
 from tests.budgets.test_hard_stop import NOTIFIED_WITHIN, next_check_refuses
@@ -64,19 +65,45 @@ def statements(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 def test_a_check_with_no_matching_hard_stop_reads_almost_nothing(
     db_url: str, statements: list[str]
 ) -> None:
-    """A hard stop of another agent is copied once; then checks of this agent send nothing on
-    PostgreSQL (the listener vouches for the copy) and the generation's one row on SQLite."""
+    """A hard stop of another agent is copied once; then checks of this agent send nothing
+    through the pool: on PostgreSQL the listener vouches for the copy, on SQLite the
+    generation's row is read on the connection held for it."""
     create_budget(db_url, threshold_usd=1, alert_type="hard_stop", scope="agent", target="other")
     wait_until_listening(db_url)
     check_budget(db_url, agent="researcher", now=NOW)
     statements.clear()
     for _ in range(5):
         check_budget(db_url, agent="researcher", now=NOW)
-    if db_url.startswith("sqlite"):
-        assert len(statements) == 5
-        assert all("budgetgeneration" in sql for sql in statements)
-    else:
-        assert statements == []
+    assert statements == []
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+def test_a_broken_held_connection_is_replaced(db_url: str, statements: list[str]) -> None:
+    """SQLite: the connection that reads the generation closed behind the check's back: that
+    check reads through the pool instead, the next takes a new held connection, and a hard
+    stop made meanwhile by another program still refuses."""
+    engine = get_engine(db_url)
+    check_budget(db_url, agent="researcher", now=NOW)
+    held = hard_stops(engine, capabilities(engine))._held
+    assert held is not None and held._connection is not None
+    held._connection.driver_connection.close()
+    record(db_url, "2", NOW - timedelta(minutes=5), agent_name="researcher")
+    other = create_engine(resolve_url(db_url))
+    try:
+        with other.begin() as connection:
+            connection.execute(BUDGETS.insert().values(
+                id=uuid.uuid4(), name="made elsewhere", scope=BudgetScope.agent,
+                target="researcher", threshold_usd=Decimal(1), period_days=30, alert_type=BudgetAlertType.hard_stop,
+                is_active=True,
+            ))  # fmt: skip
+    finally:
+        other.dispose()
+    statements.clear()
+    assert next_check_refuses(db_url, True, agent="researcher", now=NOW) is not None
+    assert any("budgetgeneration" in sql for sql in statements)  # read through the pool once
+    statements.clear()
+    check_budget(db_url, agent="other", now=NOW)
+    assert not any("budgetgeneration" in sql for sql in statements)  # held again
 
 
 def test_a_matching_hard_stop_still_reads_its_spend_every_time(
