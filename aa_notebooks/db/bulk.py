@@ -285,16 +285,19 @@ def rollback_journal(connection: Connection, wanted: bool) -> Iterator[bool]:
 
 
 @contextmanager
-def rebuilt_indexes(connection: Connection, tables: Sequence[Table]) -> Iterator[None]:
+def rebuilt_indexes(
+    connection: Connection, tables: Sequence[Table], *, large: bool = False
+) -> Iterator[None]:
     """On PostgreSQL, drop the tables' foreign keys and secondary indexes for the block.
 
     They are recreated from their own definitions at the end, in the caller's transaction, and
     the tables analysed: one index build and one join instead of an index insert and a trigger
     per row make a large COPY three times faster. The tables are locked until commit.
-    On SQLite, nothing: there the rebuild costs about what it saves.
+    On SQLite, only for a `large` load (the caller's call; see `_rebuilt_sqlite_indexes`).
     """
     if connection.dialect.name != "postgresql":
-        yield
+        with _rebuilt_sqlite_indexes(connection, tables, large):
+            yield
         return
     names = [table.name for table in tables]
     constraints = connection.execute(
@@ -325,3 +328,33 @@ def rebuilt_indexes(connection: Connection, tables: Sequence[Table]) -> Iterator
     for table, name, definition in constraints:
         connection.exec_driver_sql(f"ALTER TABLE {table} ADD CONSTRAINT {quote(name)} {definition}")
     connection.exec_driver_sql(f"ANALYZE {', '.join(quote(name) for name in names)}")
+
+
+@contextmanager
+def _rebuilt_sqlite_indexes(
+    connection: Connection, tables: Sequence[Table], wanted: bool
+) -> Iterator[None]:
+    """SQLite, when `wanted`: the tables' secondary indexes dropped for the block and created
+    again from their own SQL at the end, in the caller's transaction. Up to a million rows the
+    rebuild costs about what it saves; past that, rows inserted in key order into indexes
+    ordered by cost, tokens or name touch pages all over files bigger than the page cache,
+    while CREATE INDEX sorts once."""
+    if not wanted:
+        yield
+        return
+    names = [table.name for table in tables]
+    marks = ", ".join("?" for _ in names)
+    raw = driver_connection(connection)
+    indexes = raw.execute(
+        f"SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL "
+        f"AND tbl_name IN ({marks})",
+        names,
+    ).fetchall()
+    if not raw.in_transaction:  # sqlite3 opens one only before DML: DDL would commit at once
+        raw.execute("BEGIN")
+    quote = connection.dialect.identifier_preparer.quote
+    for name, _ in indexes:
+        raw.execute(f"DROP INDEX {quote(name)}")
+    yield
+    for _, definition in indexes:
+        raw.execute(definition)

@@ -79,7 +79,7 @@ def seed_database(
             deleted = 0
         users = write_users(connection)
         begin_writing(connection)
-        with rebuilt_indexes(connection, tables):
+        with rebuilt_indexes(connection, tables, large=executions > ROLLBACK_JOURNAL_FROM):
             written = write_executions(connection, plan, progress=progress)
         end_writing(connection)
         rebuild_in(connection, progress=progress)  # from the rows just written, in this transaction

@@ -188,16 +188,18 @@ def _structure(url: str) -> dict[str, Any]:
     }  # fmt: skip
 
 
-def test_rebuilt_indexes_come_back_as_they_were(db_url: str, backend: str) -> None:
+@pytest.mark.parametrize("large", [False, True])
+def test_rebuilt_indexes_come_back_as_they_were(db_url: str, backend: str, large: bool) -> None:
+    """PostgreSQL drops them for any load, SQLite for a large one only."""
     before = _structure(db_url)
     tables = [AgentExecution.__table__, ExecutionTrace.__table__, TokenUsage.__table__]
     with (
         get_engine(db_url).connect() as connection,
         connection.begin(),
-        rebuilt_indexes(connection, tables),
+        rebuilt_indexes(connection, tables, large=large),
     ):
         inside = inspect(connection).get_indexes("agentexecutions")
-        assert bool(inside) == (backend == "sqlite")
+        assert bool(inside) == (backend == "sqlite" and not large)
         connection.execute(User.__table__.insert().values(id=USER_ID, username="u"))
         connection.execute(AgentExecution.__table__.insert().values(
             id=EXECUTION_ID, user_id=USER_ID, request_id=EXECUTION_ID,
@@ -206,6 +208,21 @@ def test_rebuilt_indexes_come_back_as_they_were(db_url: str, backend: str) -> No
     assert _structure(db_url) == before
     indexes, foreign_keys = before["executiontraces"]
     assert indexes and foreign_keys[0][2:] == ("agentexecutions", "CASCADE")
+
+
+def test_a_failed_large_load_keeps_the_indexes(db_url: str) -> None:
+    """The indexes are dropped in the load's transaction: when it fails, they are back."""
+    before = _structure(db_url)
+    tables = [AgentExecution.__table__, ExecutionTrace.__table__, TokenUsage.__table__]
+    with (
+        pytest.raises(RuntimeError),
+        get_engine(db_url).connect() as connection,
+        connection.begin(),
+        rebuilt_indexes(connection, tables, large=True),
+    ):
+        assert inspect(connection).get_indexes("agentexecutions") == []
+        raise RuntimeError("the load failed")
+    assert _structure(db_url) == before
 
 
 def test_load_settings_are_restored_on_sqlite(tmp_path) -> None:
