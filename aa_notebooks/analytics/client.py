@@ -264,16 +264,22 @@ class Analytics:
         return caching.cache_savings(self._source, window, exact=exact)
 
     def cost_forecast(
-        self, period: Period = None, *, start_date: Day = None, end_date: Day = None
+        self,
+        period: Period = None,
+        *,
+        start_date: Day = None,
+        end_date: Day = None,
+        exact: bool = False,
     ) -> CostForecast:
         """This month's projected cost (UTC) with a low/high band.
 
         The window is the lookback that sets the daily rate: by default the last 7 complete UTC
-        days; a period of N days means the last N complete days.
+        days; a period of N days means the last N complete days. `exact` reads the raw rows
+        instead of the rollups (the same sums).
         """
         now = self.now()
         lookback = forecast.lookback_window(period, start_date, end_date, now)
-        return forecast.cost_forecast(self._source, lookback, now)
+        return forecast.cost_forecast(self._source, lookback, now, exact=exact)
 
     def compare_models(
         self, period: Period = None, *, start_date: Day = None, end_date: Day = None

@@ -10,9 +10,9 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
-from sqlalchemy import select
+from sqlalchemy import Connection, select
 
-from aa_notebooks.analytics.buckets import per_bucket
+from aa_notebooks.analytics.buckets import bucket_bounds, per_bucket
 from aa_notebooks.analytics.dialect import quantize_money
 from aa_notebooks.analytics.filters import EXECUTIONS, in_scope, in_window
 from aa_notebooks.analytics.frames import to_frame
@@ -23,6 +23,7 @@ from aa_notebooks.analytics.periods import (
     resolve_window,
 )
 from aa_notebooks.analytics.results import CostForecast
+from aa_notebooks.analytics.rollup_buckets import bucket_sums
 from aa_notebooks.analytics.source import Source
 
 _DAY = timedelta(days=1)
@@ -44,27 +45,57 @@ def lookback_window(
     return Window(today - days * _DAY, today, False, f"last {days} complete days")
 
 
+def _raw_costs(
+    source: Source, month: Window, lookback: Window, connection: Connection
+) -> tuple[Decimal, list[tuple[datetime, Decimal]]]:
+    """The month-to-date cost and the lookback's cost per day (0 for a day without any),
+    summed raw."""
+    c = EXECUTIONS.c
+    to_date = select(source.dialect.money_sum(c.cost_usd)).where(
+        in_window(month), *in_scope(source.user_id)
+    )
+    cost = [source.dialect.money_sum(c.cost_usd).label("cost")]
+    actual = source.dialect.to_money(connection.execute(to_date).scalar_one())
+    daily = [
+        (row.bucket, source.dialect.to_money(row.cost))
+        for query in per_bucket(lookback, "day", cost, in_scope(source.user_id))
+        for row in connection.execute(query)
+    ]
+    return actual, daily
+
+
+def _rollup_costs(
+    source: Source, month: Window, lookback: Window, connection: Connection
+) -> tuple[Decimal, list[tuple[datetime, Decimal]]] | None:
+    """`_raw_costs` from the rollups' day sums; None where they hold neither window."""
+    to_date = bucket_sums(source, month, "day", connection)
+    days = bucket_sums(source, lookback, "day", connection)
+    if to_date is None or days is None:
+        return None
+    actual = sum((pair.cost for pairs in to_date.pairs.values() for pair in pairs), Decimal(0))
+    daily = [
+        (start, quantize_money(sum((pair.cost for pair in days.pairs.get(start, ())), Decimal(0))))
+        for start, _, _ in bucket_bounds(lookback, "day")
+    ]
+    return quantize_money(actual), daily
+
+
 def _month(now: datetime) -> tuple[datetime, datetime]:
     start = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
     return start, (start + 32 * _DAY).replace(day=1)
 
 
-def cost_forecast(source: Source, lookback: Window, now: datetime) -> CostForecast:
-    """Project the current month's cost (UTC) from the daily costs of `lookback`."""
+def cost_forecast(
+    source: Source, lookback: Window, now: datetime, *, exact: bool = False
+) -> CostForecast:
+    """Project the current month's cost (UTC) from the daily costs of `lookback`: from the
+    rollups where they hold the days (the same sums to the micro-dollar), else, or with
+    `exact`, from the raw rows."""
     month_start, month_end = _month(now)
-    c = EXECUTIONS.c
-    to_date = select(source.dialect.money_sum(c.cost_usd)).where(
-        in_window(Window(month_start, now, True, "month to date")), *in_scope(source.user_id)
-    )
-    cost = [source.dialect.money_sum(c.cost_usd).label("cost")]
-    daily_queries = per_bucket(lookback, "day", cost, in_scope(source.user_id))
+    month = Window(month_start, now, True, "month to date")
     with source.connect() as connection:
-        actual = source.dialect.to_money(connection.execute(to_date).scalar_one())
-        daily = [
-            (row.bucket, source.dialect.to_money(row.cost))
-            for query in daily_queries
-            for row in connection.execute(query)
-        ]
+        found = None if exact else _rollup_costs(source, month, lookback, connection)
+        actual, daily = found or _raw_costs(source, month, lookback, connection)
     costs = [cost for _, cost in daily]
     remaining = Decimal((month_end - now) // timedelta(microseconds=1)) / _MICROSECONDS_PER_DAY
     rate = sum(costs, Decimal(0)) / lookback.days

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -9,6 +10,10 @@ import pandas as pd
 import pytest
 
 from aa_notebooks.analytics import Analytics, connect
+from aa_notebooks.analytics import forecast as forecast_module
+from aa_notebooks.cli import main
+from aa_notebooks.db.engine import get_engine
+from aa_notebooks.db.schema import AgentExecution
 from aa_notebooks.errors import InvalidInputError
 from tests.analytics.dataset import DROP, NOW, SCRIPT, U1, U2, UNPRICED
 
@@ -82,6 +87,52 @@ def test_forecast_lookbacks(analytics: Analytics) -> None:
     assert one_day.daily_rate_usd == Decimal("0.000225")
     # 1.516025 + 0.000225 x 5.5 = 1.5172625 -> half up
     assert one_day.projected_usd == one_day.low_usd == one_day.high_usd == Decimal("1.517263")
+
+
+def _forecast_fields(forecast: object) -> tuple[object, ...]:
+    names = ("actual_to_date_usd", "daily_rate_usd", "projected_usd", "low_usd", "high_usd")
+    daily = forecast.daily  # type: ignore[attr-defined]
+    days = list(zip(daily["day"], daily["cost_usd"], strict=True))
+    return (*(getattr(forecast, name) for name in names), days)
+
+
+def test_forecast_through_the_rollups_is_the_raw_one(
+    loaded_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The rollups answer (the raw sums would fail here) with the raw figures; after the
+    1.0093 day's costliest execution is deleted behind them, its hour is read raw until a
+    rebuild and the figures still agree, for all users and for one."""
+    for client in (connect(loaded_url, now=lambda: NOW), connect(loaded_url, user_id=U2,
+                                                                  now=lambda: NOW)):  # fmt: skip
+        audit = _forecast_fields(client.cost_forecast(exact=True))
+        with monkeypatch.context() as patched:
+            patched.setattr(forecast_module, "_raw_costs", _refuse)
+            assert _forecast_fields(client.cost_forecast()) == audit
+    executions = AgentExecution.__table__
+    with get_engine(loaded_url).begin() as connection:
+        connection.execute(executions.delete().where(executions.c.cost_usd == Decimal("1")))
+    client = connect(loaded_url, now=lambda: NOW)
+    after = client.cost_forecast()
+    assert after.actual_to_date_usd == Decimal("0.516025")
+    assert _forecast_fields(after) == _forecast_fields(client.cost_forecast(exact=True))
+
+
+def test_forecast_command_takes_exact(
+    loaded_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`forecast --exact` never reads the rollups, and shows what the default shows."""
+    monkeypatch.setattr("aa_notebooks.analytics.client.Analytics.now", lambda _self: NOW)
+    command = ["--db", loaded_url, "forecast", "--format", "json"]
+    assert main(command) == 0
+    default = json.loads(capsys.readouterr().out)
+    monkeypatch.setattr(forecast_module, "_rollup_costs", _refuse)
+    assert main([*command, "--exact"]) == 0
+    assert json.loads(capsys.readouterr().out) == default
+    assert default["projected_usd"] == "2.312445"
+
+
+def _refuse(*_: object) -> None:
+    raise AssertionError("read the raw rows")
 
 
 def test_forecast_for_one_user(loaded_url: str) -> None:

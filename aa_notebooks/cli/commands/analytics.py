@@ -88,7 +88,10 @@ def register(subcommands: Subcommands) -> list[argparse.ArgumentParser]:
     costs.add_argument("--by", default="model", choices=("model", "agent", "user", "day"))
 
     add("cache", run_cache, "prompt caching by model: cache hit share and what it saved")
-    add("forecast", run_forecast, "this month's projected cost, with a band (window: lookback)")
+    projection = add(
+        "forecast", run_forecast, "this month's projected cost, with a band (window: lookback)"
+    )
+    exact_option(projection)
     add("compare-models", run_compare_models, "per-model latency, success and cost efficiency")
 
     series = add("timeseries", run_timeseries, "executions, success rate, cost and P95 per bucket")
@@ -244,7 +247,7 @@ def run_cache(args: argparse.Namespace, context: CommandContext) -> Any:
 
 def run_forecast(args: argparse.Namespace, context: CommandContext) -> Any:
     """This month's projected cost."""
-    return context.analytics().cost_forecast(**window_of(args))
+    return context.analytics().cost_forecast(exact=args.exact, **window_of(args))
 
 
 def run_compare_models(args: argparse.Namespace, context: CommandContext) -> Any:

@@ -423,7 +423,7 @@ def _compact_long(connection: Connection, table: Table, rows: list[dict[str, Any
     c = table.c
     ours = {(row["bucket"], row["dims_key"]) for row in rows}
     query = select(c.bucket, c.dims_key).where(
-        c.bucket.in_({bucket for bucket, _ in ours}),
+        c.bucket.in_(sorted({bucket for bucket, _ in ours})),
         func.length(c.latency_sketch) > COMPACT_BYTES,
     )
     long = [cell for cell in connection.execute(query) if (utc_naive(cell[0]), cell[1]) in ours]
