@@ -282,10 +282,17 @@ class Analytics:
         return forecast.cost_forecast(self._source, lookback, now, exact=exact)
 
     def compare_models(
-        self, period: Period = None, *, start_date: Day = None, end_date: Day = None
+        self,
+        period: Period = None,
+        *,
+        start_date: Day = None,
+        end_date: Day = None,
+        exact: bool = False,
     ) -> Table:
-        """Per model: executions, success rate, average/P95 latency, tokens, cost efficiency."""
-        return models.compare_models(self._source, self.window(period, start_date, end_date))
+        """Per model: executions, success rate, average/P95 latency, tokens, cost efficiency;
+        `exact` reads the raw rows instead of the rollups."""
+        window = self.window(period, start_date, end_date)
+        return models.compare_models(self._source, window, exact=exact)
 
     def timeseries(
         self,

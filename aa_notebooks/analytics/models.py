@@ -10,15 +10,21 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Connection, select
 
+from aa_notebooks.analytics import rollup_source
 from aa_notebooks.analytics.dialect import quantize_money
-from aa_notebooks.analytics.filters import EXECUTIONS, in_scope, in_window, is_success
-from aa_notebooks.analytics.frames import ratio, to_frame
+from aa_notebooks.analytics.filters import EXECUTIONS, in_scope, in_window
+from aa_notebooks.analytics.frames import ratio, rounded, to_frame
 from aa_notebooks.analytics.model_split import unpriced_models
+from aa_notebooks.analytics.pairs import Pair, grouped, totals
 from aa_notebooks.analytics.periods import Window
 from aa_notebooks.analytics.results import Table
+from aa_notebooks.analytics.rollup_buckets import BucketSums, bucket_sketches_by
+from aa_notebooks.analytics.rollup_plan import ReadPlan
+from aa_notebooks.analytics.rollup_source import ROLLUP, read_plan, sketch_note, window_sums
 from aa_notebooks.analytics.source import Source
+from aa_notebooks.db.rollups.sketch import Sketch
 from aa_notebooks.pricing import is_priced
 
 MODEL_COLUMNS = (
@@ -44,59 +50,94 @@ def _per(cost: Decimal, count: int | None, scale: int = 1) -> Decimal | None:
     return quantize_money(cost * scale / count) if count else None
 
 
-def compare_models(source: Source, window: Window) -> Table:
+def compare_models(source: Source, window: Window, *, exact: bool = False) -> Table:
     """One row per execution model (`model_name`) in the window, most used first; each
     execution counts whole under its own model (the cost by model of the usage rows is
-    `cost_summary(by="model")`).
+    `cost_summary(by="model")`). Sums from the rollups where they answer (unless `exact`); P95
+    per model exact up to EXACT_PERCENTILES_UP_TO executions, else from the merged sketches.
 
     Columns: model, priced, executions, success_rate, avg_response_time_ms, p95_ms,
     avg_input_tokens, avg_output_tokens, total_cost_usd, avg_cost_usd (per execution),
     cost_per_success_usd (per successful execution), cost_per_1k_tokens_usd.
     """
-    c = EXECUTIONS.c
-    executions = func.count().label("executions")
-    query = (
-        select(
-            c.model_name.label("model"),
-            executions,
-            func.sum(is_success()).label("successes"),
-            func.sum(c.execution_time_ms).label("time_sum"),
-            func.count(c.execution_time_ms).label("time_count"),
-            source.dialect.latency_percentiles(c.execution_time_ms).label("percentiles"),
-            func.sum(c.input_tokens).label("input_sum"),
-            func.count(c.input_tokens).label("input_count"),
-            func.sum(c.output_tokens).label("output_sum"),
-            func.count(c.output_tokens).label("output_count"),
-            func.sum(c.total_tokens).label("tokens"),
-            source.dialect.money_sum(c.cost_usd).label("cost"),
-        )
-        .where(in_window(window), *in_scope(source.user_id))
-        .group_by(c.model_name)
-        .order_by(executions.desc(), source.dialect.text_order(c.model_name).nulls_last())
-    )
     with source.connect() as connection:
-        rows = [r._mapping for r in connection.execute(query)]
-    records = [_record(source, row) for row in rows]
+        sums = window_sums(source, window, connection, moved=False, percentiles=False, exact=exact)
+        models = [(model, totals(pairs)) for model, pairs in grouped(sums.pairs, _model).items()]
+        executions = sum(counts["executions"] for _, (counts, _) in models)
+        plan = None
+        if sums.source == ROLLUP and executions > rollup_source.EXACT_PERCENTILES_UP_TO:
+            plan = read_plan(source, window, connection)
+        p95 = (
+            _raw_p95(source, window, connection) if plan is None
+            else _sketch_p95(source, plan, connection)
+        )  # fmt: skip
+    models.sort(key=lambda found: (-found[1][0]["executions"], *_text_order(found[0])))
+    records = [_record(model, counts, cost, p95.get(model)) for model, (counts, cost) in models]
     frame = to_frame(records, MODEL_COLUMNS, money=_MONEY, floats=_FLOATS)
     notes: tuple[str, ...] = (PER_EXECUTION,)
-    if unpriced := unpriced_models([r["model"] for r in rows]):
+    if unpriced := unpriced_models([model for model, _ in models]):
         notes = (f"Unpriced models (their costs show $0): {', '.join(unpriced)}", *notes)
-    return Table("Model comparison", window, source.scope, frame, notes)
+    if plan is not None:
+        notes = (*notes, sketch_note("P95 per model"))
+    return Table("Model comparison", window, source.scope, frame, notes, sums.source)
 
 
-def _record(source: Source, row: Any) -> dict[str, Any]:
-    cost = source.dialect.to_money(row["cost"])
+def _model(pair: Pair) -> str | None:
+    return pair.model
+
+
+def _text_order(model: str | None) -> tuple[bool, bytes]:
+    """Names in byte order (the databases' "C"/BINARY order), no model last."""
+    return model is None, (model or "").encode()
+
+
+def _raw_p95(source: Source, window: Window, connection: Connection) -> dict[str | None, float]:
+    """P95 per model from the raw rows."""
+    c = EXECUTIONS.c
+    query = (
+        select(c.model_name, source.dialect.latency_percentiles(c.execution_time_ms))
+        .where(in_window(window), *in_scope(source.user_id))
+        .group_by(c.model_name)
+    )
+    found = {}
+    for model, percentiles in connection.execute(query):
+        p95 = source.dialect.read_percentiles(percentiles).p95
+        if p95 is not None:
+            found[model] = p95
+    return found
+
+
+def _sketch_p95(source: Source, plan: ReadPlan, connection: Connection) -> dict[str | None, float]:
+    """P95 per model from the latency rollups' sketches (per day, merged) and the raw spans."""
+    per_day = bucket_sketches_by(
+        source, BucketSums(plan, {}, {}), "day", connection, {"model": lambda _a, _n, m: m}
+    )["model"]
+    merged: dict[str | None, Sketch] = {}
+    for (_, model), sketch in per_day.items():
+        merged.setdefault(model, Sketch()).merge(sketch)
+    found = {}
+    for model, sketch in merged.items():
+        p95 = sketch.quantile(0.95)
+        if p95 is not None:
+            found[model] = rounded(p95)
+    return found
+
+
+def _record(
+    model: str | None, counts: dict[str, int], cost: Decimal, p95: float | None
+) -> dict[str, Any]:
+    executions, successes = counts["executions"], counts["success"]
     return {
-        "model": row["model"],
-        "priced": is_priced(row["model"]),
-        "executions": row["executions"],
-        "success_rate": ratio(row["successes"], row["executions"], 100),
-        "avg_response_time_ms": ratio(row["time_sum"] or 0, row["time_count"]),
-        "p95_ms": source.dialect.read_percentiles(row["percentiles"]).p95,
-        "avg_input_tokens": ratio(row["input_sum"] or 0, row["input_count"]),
-        "avg_output_tokens": ratio(row["output_sum"] or 0, row["output_count"]),
+        "model": model,
+        "priced": is_priced(model),
+        "executions": executions,
+        "success_rate": ratio(successes, executions, 100),
+        "avg_response_time_ms": ratio(counts["time_sum"], counts["time_count"]),
+        "p95_ms": p95,
+        "avg_input_tokens": ratio(counts["input"], counts["input_count"]),
+        "avg_output_tokens": ratio(counts["output"], counts["output_count"]),
         "total_cost_usd": cost,
-        "avg_cost_usd": _per(cost, row["executions"]),
-        "cost_per_success_usd": _per(cost, row["successes"]),
-        "cost_per_1k_tokens_usd": _per(cost, row["tokens"], 1000),
+        "avg_cost_usd": _per(cost, executions),
+        "cost_per_success_usd": _per(cost, successes),
+        "cost_per_1k_tokens_usd": _per(cost, counts["tokens"], 1000),
     }

@@ -23,7 +23,11 @@ from aa_notebooks.analytics.filters import EXECUTIONS, STATUSES, agent_groups, i
 from aa_notebooks.analytics.periods import Window
 from aa_notebooks.analytics.source import Source
 
-COUNTS = ("executions", *STATUSES, "time_sum", "time_count", "input", "output", "tokens")
+COUNTS = (
+    "executions", *STATUSES, "time_sum", "time_count", "input", "input_count", "output",
+    "output_count", "tokens",
+)  # fmt: skip
+"""Each pair's sums: "input_count" and "output_count" count the executions that report them."""
 
 
 @dataclass(frozen=True)
@@ -68,7 +72,9 @@ def load_pairs_where(
             func.count(c.execution_time_ms).label("time_count"),
             source.dialect.money_sum(c.cost_usd).label("cost"),
             func.sum(c.input_tokens).label("input"),
+            func.count(c.input_tokens).label("input_count"),
             func.sum(c.output_tokens).label("output"),
+            func.count(c.output_tokens).label("output_count"),
             func.sum(c.total_tokens).label("tokens"),
         )
         .where(started, *in_scope(source.user_id))

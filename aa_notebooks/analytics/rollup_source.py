@@ -187,7 +187,9 @@ def _pair_rows(
                 func.sum(c.time_count).label("time_count"),
                 func.sum(c.cost_micro_usd).label("cost"),
                 func.sum(c.input_tokens).label("input"),
+                func.sum(c.input_count).label("input_count"),
                 func.sum(c.output_tokens).label("output"),
+                func.sum(c.output_count).label("output_count"),
                 func.sum(c.total_tokens).label("tokens"),
             )
             .where(in_spans(c.bucket, spans), *rollup_scope(source, table))

@@ -101,7 +101,8 @@ def test_bucket_p95_from_sketches_is_within_its_bound(
 
 
 @pytest.mark.parametrize(
-    "command", [["timeseries", "--bucket", "hour"], ["cost-timeseries", "--by", "agent"]]
+    "command",
+    [["timeseries", "--bucket", "hour"], ["cost-timeseries", "--by", "agent"], ["compare-models"]],
 )
 def test_the_series_commands_take_exact(
     db_url: str, command: list[str], capsys: pytest.CaptureFixture[str]

@@ -122,3 +122,46 @@ def test_the_overview_command_reads_raw_with_exact(
         found[bool(extra)] = json.loads(capsys.readouterr().out)
     assert (found[False]["source"], found[True]["source"]) == ("rollup", "raw")
     assert found[False]["total_executions"] == found[True]["total_executions"] == 7
+
+
+def _with_an_untokened_run(url: str) -> None:
+    """The hand data, and a 10:30 researcher run on gpt-4o (200 ms) that reports no tokens."""
+    _write_hand_data(url)
+    silent = execution(at(10, 30), time_ms=200)
+    silent.execution.update(input_tokens=None, output_tokens=None, total_tokens=None)
+    write_batch(get_engine(url), [silent])
+
+
+@pytest.mark.parametrize("window", WINDOWS)
+def test_compare_models_through_the_rollups_is_the_raw_one(db_url: str, window: dict) -> None:
+    _with_an_untokened_run(db_url)
+    client = _client(db_url, datetime(2024, 6, 2, 5, 20, tzinfo=UTC))
+    fast, audit = client.compare_models(**window), client.compare_models(**window, exact=True)
+    assert (fast.source, audit.source) == ("rollup", "raw")
+    assert fast.to_frame().to_dict("records") == audit.to_frame().to_dict("records")
+    assert fast.notes == audit.notes
+
+
+def test_compare_models_by_hand(db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """June 1: gpt-4o ran at 9:15, 10:30 (no tokens), 10:59, 11:00 and 11:30 (failed, no
+    duration): 4 of 5 succeeded, 100/200/100/300 ms (P95 200 + 0.85 x 100), tokens in 10, 10,
+    20, 1 over the 4 that report them, cost 0.005501 over 62 tokens; claude ran once, 50 ms.
+    Through the sketches the P95 is within 1%."""
+    _with_an_untokened_run(db_url)
+    client = _client(db_url, datetime(2024, 6, 2, 5, 20, tzinfo=UTC))
+    day = {"start_date": "2024-06-01", "end_date": "2024-06-01"}
+    rows = client.compare_models(**day).frame.to_dict("records")
+    assert [row["model"] for row in rows] == ["gpt-4o", "claude"]
+    gpt = rows[0]
+    assert (gpt["executions"], gpt["success_rate"], gpt["avg_response_time_ms"]) == (5, 80.0, 175.0)
+    assert (gpt["p95_ms"], gpt["avg_input_tokens"]) == (285.0, 10.25)
+    assert gpt["avg_output_tokens"] == 5.25
+    assert gpt["total_cost_usd"] == 0.005501
+    assert gpt["avg_cost_usd"] == 0.0011  # 0.0011002
+    assert gpt["cost_per_success_usd"] == 0.001375  # 0.00137525, half up
+    assert gpt["cost_per_1k_tokens_usd"] == 0.088726  # 5.501 / 62
+    assert (rows[1]["executions"], rows[1]["p95_ms"]) == (1, 50.0)
+    monkeypatch.setattr(rollup_source, "EXACT_PERCENTILES_UP_TO", 0)
+    sketched = client.compare_models(**day)
+    assert abs(sketched.frame["p95_ms"][0] - 285.0) <= 0.01 * 285.0
+    assert sketched.notes[-1].startswith("P95 per model from the rollups' latency sketches")

@@ -92,7 +92,10 @@ def register(subcommands: Subcommands) -> list[argparse.ArgumentParser]:
         "forecast", run_forecast, "this month's projected cost, with a band (window: lookback)"
     )
     exact_option(projection)
-    add("compare-models", run_compare_models, "per-model latency, success and cost efficiency")
+    compare = add(
+        "compare-models", run_compare_models, "per-model latency, success and cost efficiency"
+    )
+    exact_option(compare)
 
     series = add("timeseries", run_timeseries, "executions, success rate, cost and P95 per bucket")
     series.add_argument("--bucket", default="day", choices=BUCKETS)
@@ -252,7 +255,7 @@ def run_forecast(args: argparse.Namespace, context: CommandContext) -> Any:
 
 def run_compare_models(args: argparse.Namespace, context: CommandContext) -> Any:
     """Model comparison."""
-    return context.analytics().compare_models(**window_of(args))
+    return context.analytics().compare_models(exact=args.exact, **window_of(args))
 
 
 def exact_option(parser: argparse.ArgumentParser) -> None:
