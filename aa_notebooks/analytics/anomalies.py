@@ -1,17 +1,18 @@
 """`anomalies`: days on which an agent's or a model's cost, P95 latency or failure rate broke
 from its own recent past.
 
-The database sums each (UTC day, agent or model) in one grouped pass over the window and the
-baseline days before it (`per_bucket`, as `cost_timeseries` does); only that small per-day series
-comes to Python. Each day is compared with a robust baseline from the group's previous
-`baseline_days` days: their median, taken over the same weekday only when at least 3 of them fall
-on it (weekly seasonality), and the MAD (median absolute deviation) of all of them. The spread
-comes from all days because the MAD of 3-4 same-weekday days is too unsteady: on the kit's seeded
-data it flagged dozens of ordinary days. The robust z is (value - median) / (1.4826 x MAD); where
-MAD is 0 the scale is 1.2533 x the mean absolute deviation, and where that is 0 too (a perfectly
-flat past) any change gives an infinite z. A day counts only with at least 10 executions of the
-group (rates and percentiles of a handful of runs are noise), and is flagged when |z| reaches
-the threshold *and* the change is material, so a quiet series does not alarm on noise.
+The database sums each (UTC day, agent or model) over the window and the baseline days before it:
+from the rollups' per-day (agent, model) rows where they hold those days (one read serves both
+groupings), else one grouped pass per day (`per_bucket`, as `cost_timeseries` does); only that
+small per-day series comes to Python. Each day is compared with a robust baseline from the group's
+previous `baseline_days` days: their median, taken over the same weekday only when at least 3 of
+them fall on it (weekly seasonality), and the MAD (median absolute deviation) of all of them. The
+spread comes from all days because the MAD of 3-4 same-weekday days is too unsteady: on the kit's
+seeded data it flagged dozens of ordinary days. The robust z is (value - median) / (1.4826 x MAD);
+where MAD is 0 the scale is 1.2533 x the mean absolute deviation, and where that is 0 too (a
+perfectly flat past) any change gives an infinite z. A day counts only with at least 10 executions
+of the group (rates and percentiles of a handful of runs are noise), and is flagged when |z|
+reaches the threshold *and* the change is material, so a quiet series does not alarm on noise.
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""`compare_models`: per-model latency, reliability and cost efficiency in one grouped query.
+"""`compare_models`: per-model latency, reliability and cost efficiency, added up from the
+window's (agent, model) sums (`pairs`, through the rollups where they answer).
 
 Per execution: each execution counts under its own model (`model_name`) with its whole cost,
 since latency and success belong to whole executions. Cost by model from the token usage rows,
