@@ -93,8 +93,8 @@ def test_a_broken_held_connection_is_replaced(db_url: str, statements: list[str]
         with other.begin() as connection:
             connection.execute(BUDGETS.insert().values(
                 id=uuid.uuid4(), name="made elsewhere", scope=BudgetScope.agent,
-                target="researcher", threshold_usd=Decimal(1), period_days=30, alert_type=BudgetAlertType.hard_stop,
-                is_active=True,
+                target="researcher", threshold_usd=Decimal(1), period_days=30,
+                alert_type=BudgetAlertType.hard_stop, is_active=True,
             ))  # fmt: skip
     finally:
         other.dispose()
