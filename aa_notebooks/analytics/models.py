@@ -113,14 +113,14 @@ def _sketch_p95(source: Source, plan: ReadPlan, connection: Connection) -> dict[
     per_day = bucket_sketches_by(
         source, BucketSums(plan, {}, {}), "day", connection, {"model": lambda _a, _n, m: m}
     )["model"]
-    merged: dict[str | None, Sketch] = {}
+    merged: dict[Any, Sketch] = {}
     for (_, model), sketch in per_day.items():
         merged.setdefault(model, Sketch()).merge(sketch)
     found = {}
     for model, sketch in merged.items():
-        p95 = sketch.quantile(0.95)
+        p95 = rounded(sketch.quantile(0.95))
         if p95 is not None:
-            found[model] = rounded(p95)
+            found[model] = p95
     return found
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Hashable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Connection, and_, select
 from sqlalchemy.sql.elements import ColumnElement
@@ -43,6 +43,8 @@ from aa_notebooks.db.rollups.sketch import Sketch, key_of
 Piece = tuple[datetime, datetime, datetime]
 """(bucket start, lower, upper): the part of a raw span inside one bucket."""
 KeyOf = Callable[[Any, Any, Any], Hashable]
+Grouping = TypeVar("Grouping", bound=Hashable)
+"""The name of one of several groupings (`bucket_sketches_by`)."""
 """A group key from (agent_id, agent_name, model_name) of a rollup or raw row."""
 
 
@@ -110,8 +112,8 @@ def bucket_sketches_by(
     sums: BucketSums,
     bucket: Bucket,
     connection: Connection,
-    keys: Mapping[Hashable, KeyOf],
-) -> dict[Hashable, dict[tuple[datetime, Hashable], Sketch]]:
+    keys: Mapping[Grouping, KeyOf],
+) -> dict[Grouping, dict[tuple[datetime, Hashable], Sketch]]:
     """`bucket_sketches` for several groupings at once (by agent and by model), from one read
     of the latency rollups and raw pieces."""
     stored: list[tuple[datetime, Any, Any, Any, bytes]] = []
