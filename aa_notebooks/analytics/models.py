@@ -23,7 +23,7 @@ from aa_notebooks.analytics.periods import Window
 from aa_notebooks.analytics.results import Table
 from aa_notebooks.analytics.rollup_buckets import BucketSums, bucket_sketches_by
 from aa_notebooks.analytics.rollup_plan import ReadPlan
-from aa_notebooks.analytics.rollup_source import ROLLUP, read_plan, sketch_note, window_sums
+from aa_notebooks.analytics.rollup_source import sketch_note, window_sums
 from aa_notebooks.analytics.source import Source
 from aa_notebooks.db.rollups.sketch import Sketch
 from aa_notebooks.pricing import is_priced
@@ -65,9 +65,7 @@ def compare_models(source: Source, window: Window, *, exact: bool = False) -> Ta
         sums = window_sums(source, window, connection, moved=False, percentiles=False, exact=exact)
         models = [(model, totals(pairs)) for model, pairs in grouped(sums.pairs, _model).items()]
         executions = sum(counts["executions"] for _, (counts, _) in models)
-        plan = None
-        if sums.source == ROLLUP and executions > rollup_source.EXACT_PERCENTILES_UP_TO:
-            plan = read_plan(source, window, connection)
+        plan = sums.plan if executions > rollup_source.EXACT_PERCENTILES_UP_TO else None
         p95 = (
             _raw_p95(source, window, connection) if plan is None
             else _sketch_p95(source, plan, connection)

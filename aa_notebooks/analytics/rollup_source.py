@@ -71,6 +71,8 @@ class WindowSums:
     """"rollup" when any part came from the rollups, else "raw"."""
     percentile_bound: float
     """The percentiles' relative bound: 0 when exact, else the sketches' accuracy."""
+    plan: ReadPlan | None = None
+    """How the rollups and raw rows were read (None: raw only), for a further rollup read."""
 
 
 def window_sums(
@@ -107,7 +109,7 @@ def window_sums(
             *rollup_moved(source, plan, connection),
             *(load_moved_where(source, raw, connection) if plan.raw else []),
         ])  # fmt: skip
-    return WindowSums(pairs, found, latencies, ROLLUP, bound)
+    return WindowSums(pairs, found, latencies, ROLLUP, bound, plan)
 
 
 def read_plan(source: Source, window: Window, connection: Connection) -> ReadPlan | None:
