@@ -10,12 +10,13 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection
 
 from aa_notebooks.analytics.buckets import bucket_bounds, per_bucket
 from aa_notebooks.analytics.dialect import quantize_money
-from aa_notebooks.analytics.filters import EXECUTIONS, in_scope, in_window
+from aa_notebooks.analytics.filters import EXECUTIONS, in_scope
 from aa_notebooks.analytics.frames import to_frame
+from aa_notebooks.analytics.pairs import totals
 from aa_notebooks.analytics.periods import (
     DEFAULT_PERIOD,
     Window,
@@ -24,6 +25,7 @@ from aa_notebooks.analytics.periods import (
 )
 from aa_notebooks.analytics.results import CostForecast
 from aa_notebooks.analytics.rollup_buckets import bucket_sums
+from aa_notebooks.analytics.rollup_source import window_sums
 from aa_notebooks.analytics.source import Source
 
 _DAY = timedelta(days=1)
@@ -45,39 +47,29 @@ def lookback_window(
     return Window(today - days * _DAY, today, False, f"last {days} complete days")
 
 
-def _raw_costs(
-    source: Source, month: Window, lookback: Window, connection: Connection
-) -> tuple[Decimal, list[tuple[datetime, Decimal]]]:
-    """The month-to-date cost and the lookback's cost per day (0 for a day without any),
-    summed raw."""
-    c = EXECUTIONS.c
-    to_date = select(source.dialect.money_sum(c.cost_usd)).where(
-        in_window(month), *in_scope(source.user_id)
-    )
-    cost = [source.dialect.money_sum(c.cost_usd).label("cost")]
-    actual = source.dialect.to_money(connection.execute(to_date).scalar_one())
-    daily = [
+def _raw_daily(
+    source: Source, lookback: Window, connection: Connection
+) -> list[tuple[datetime, Decimal]]:
+    """The lookback's cost per day (0 for a day without any), summed raw."""
+    cost = [source.dialect.money_sum(EXECUTIONS.c.cost_usd).label("cost")]
+    return [
         (row.bucket, source.dialect.to_money(row.cost))
         for query in per_bucket(lookback, "day", cost, in_scope(source.user_id))
         for row in connection.execute(query)
     ]
-    return actual, daily
 
 
-def _rollup_costs(
-    source: Source, month: Window, lookback: Window, connection: Connection
-) -> tuple[Decimal, list[tuple[datetime, Decimal]]] | None:
-    """`_raw_costs` from the rollups' day sums; None where they hold neither window."""
-    to_date = bucket_sums(source, month, "day", connection)
+def _rollup_daily(
+    source: Source, lookback: Window, connection: Connection
+) -> list[tuple[datetime, Decimal]] | None:
+    """`_raw_daily` from the rollups' day sums; None where they hold none of the lookback."""
     days = bucket_sums(source, lookback, "day", connection)
-    if to_date is None or days is None:
+    if days is None:
         return None
-    actual = sum((pair.cost for pairs in to_date.pairs.values() for pair in pairs), Decimal(0))
-    daily = [
-        (start, quantize_money(sum((pair.cost for pair in days.pairs.get(start, ())), Decimal(0))))
+    return [
+        (start, quantize_money(totals(days.pairs.get(start, ()))[1]))
         for start, _, _ in bucket_bounds(lookback, "day")
     ]
-    return quantize_money(actual), daily
 
 
 def _month(now: datetime) -> tuple[datetime, datetime]:
@@ -94,8 +86,11 @@ def cost_forecast(
     month_start, month_end = _month(now)
     month = Window(month_start, now, True, "month to date")
     with source.connect() as connection:
-        found = None if exact else _rollup_costs(source, month, lookback, connection)
-        actual, daily = found or _raw_costs(source, month, lookback, connection)
+        to_date = window_sums(source, month, connection, moved=False, percentiles=False,
+                              exact=exact)  # fmt: skip
+        actual = quantize_money(totals(to_date.pairs)[1])
+        found = None if exact else _rollup_daily(source, lookback, connection)
+        daily = _raw_daily(source, lookback, connection) if found is None else found
     costs = [cost for _, cost in daily]
     remaining = Decimal((month_end - now) // timedelta(microseconds=1)) / _MICROSECONDS_PER_DAY
     rate = sum(costs, Decimal(0)) / lookback.days

@@ -106,7 +106,7 @@ def test_forecast_through_the_rollups_is_the_raw_one(
                                                                   now=lambda: NOW)):  # fmt: skip
         audit = _forecast_fields(client.cost_forecast(exact=True))
         with monkeypatch.context() as patched:
-            patched.setattr(forecast_module, "_raw_costs", _refuse)
+            patched.setattr(forecast_module, "_raw_daily", _refuse)
             assert _forecast_fields(client.cost_forecast()) == audit
     executions = AgentExecution.__table__
     with get_engine(loaded_url).begin() as connection:
@@ -125,7 +125,7 @@ def test_forecast_command_takes_exact(
     command = ["--db", loaded_url, "forecast", "--format", "json"]
     assert main(command) == 0
     default = json.loads(capsys.readouterr().out)
-    monkeypatch.setattr(forecast_module, "_rollup_costs", _refuse)
+    monkeypatch.setattr(forecast_module, "_rollup_daily", _refuse)
     assert main([*command, "--exact"]) == 0
     assert json.loads(capsys.readouterr().out) == default
     assert default["projected_usd"] == "2.312445"
