@@ -74,8 +74,9 @@ class Sketch:
             raise ValueError("a stored latency sketch is truncated")
         pairs = np.frombuffer(data, dtype=PAIR)
         keys, where = np.unique(pairs["key"], return_inverse=True)
-        sums = np.bincount(where, weights=pairs["count"].astype(np.int64), minlength=len(keys))
-        return cls({int(k): int(c) for k, c in zip(keys, sums, strict=True) if c})
+        sums = np.bincount(where, weights=pairs["count"], minlength=len(keys)).astype(np.int64)
+        kept = sums != 0
+        return cls(dict(zip(keys[kept].tolist(), sums[kept].tolist(), strict=True)))
 
     def add_key(self, key: int, count: int = 1) -> None:
         """Count `count` more values in bucket `key` (negative: take them out)."""
