@@ -27,6 +27,8 @@ from aa_notebooks.analytics.periods import Window
 from aa_notebooks.analytics.rollup_plan import ReadPlan, Span
 from aa_notebooks.analytics.rollup_source import (
     EXACT_PERCENTILES_UP_TO,
+    agent_uuid,
+    as_stored,
     in_spans,
     latency_spans,
     merge_moved,
@@ -35,6 +37,7 @@ from aa_notebooks.analytics.rollup_source import (
     rollup_moved_by_bucket,
     rollup_pairs_by_bucket,
     rollup_scope,
+    utc,
 )
 from aa_notebooks.analytics.source import Source
 from aa_notebooks.db.rollups.dims import as_uuid
@@ -43,9 +46,9 @@ from aa_notebooks.db.rollups.sketch import Sketch, key_of
 Piece = tuple[datetime, datetime, datetime]
 """(bucket start, lower, upper): the part of a raw span inside one bucket."""
 KeyOf = Callable[[Any, Any, Any], Hashable]
+"""A group key from (agent_id, agent_name, model_name) of a rollup or raw row."""
 Grouping = TypeVar("Grouping", bound=Hashable)
 """The name of one of several groupings (`bucket_sketches_by`)."""
-"""A group key from (agent_id, agent_name, model_name) of a rollup or raw row."""
 
 
 @dataclass(frozen=True)
@@ -120,14 +123,13 @@ def bucket_sketches_by(
     starts: dict[datetime, datetime] = {}
     for table, spans in latency_spans(sums.plan):
         c = table.c
-        query = select(c.bucket, c.agent_id, c.agent_name, c.model_name, c.latency_sketch).where(
-            in_spans(c.bucket, spans), *rollup_scope(source, table)
-        )
-        for row in connection.execute(query):
-            start = starts.get(row.bucket) or starts.setdefault(
-                row.bucket, bucket_floor(row.bucket, bucket)
-            )
-            stored.append((start, row.agent_id, row.agent_name, row.model_name, row.latency_sketch))
+        query = select(
+            as_stored(c.bucket), as_stored(c.agent_id), c.agent_name, c.model_name,
+            c.latency_sketch,
+        ).where(in_spans(c.bucket, spans), *rollup_scope(source, table))  # fmt: skip
+        for at, agent_id, agent_name, model, sketch in connection.execute(query):
+            start = starts.get(at) or starts.setdefault(at, bucket_floor(utc(at), bucket))
+            stored.append((start, agent_uuid(agent_id), agent_name, model, sketch))
     durations: list[tuple[datetime, Any, Any, Any, int]] = []
     c = EXECUTIONS.c
     for start, lower, upper in raw_pieces(sums.plan.raw, bucket):

@@ -12,13 +12,28 @@ merged latency sketches, within the sketches' relative accuracy, and the result 
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Connection, RowMapping, Table, and_, case, false, func, or_, select
+from sqlalchemy import (
+    Connection,
+    DateTime,
+    RowMapping,
+    String,
+    Table,
+    and_,
+    case,
+    false,
+    func,
+    or_,
+    select,
+    type_coerce,
+)
 from sqlalchemy.sql.elements import ColumnElement
 
 from aa_notebooks.analytics.dialect import NO_PERCENTILES as NONE
@@ -30,6 +45,7 @@ from aa_notebooks.analytics.pairs import COUNTS, Pair, load_pairs_where
 from aa_notebooks.analytics.periods import Window
 from aa_notebooks.analytics.rollup_plan import ReadPlan, Span, plan_window
 from aa_notebooks.analytics.source import Source
+from aa_notebooks.db.rollups.dims import as_uuid
 from aa_notebooks.db.rollups.sketch import RELATIVE_ACCURACY, Sketch
 from aa_notebooks.db.schema import (
     ROLLUP_TABLES,
@@ -133,6 +149,26 @@ def in_spans(column: ColumnElement[Any], spans: Iterable[Span]) -> ColumnElement
     return or_(false(), *(and_(column >= start, column < end) for start, end in spans))
 
 
+def as_stored(column: ColumnElement[Any]) -> ColumnElement[Any]:
+    """A rollup's bucket or agent_id column as the driver returns it (naive datetime, UUID or
+    its hex text), under its own name: rollup rows repeat a few buckets and agents, so `utc` and
+    `agent_uuid` convert each distinct value once instead of once per row."""
+    plain = DateTime() if column.name == "bucket" else String()
+    return type_coerce(column, plain).label(column.name)
+
+
+@lru_cache(maxsize=16_384)
+def utc(naive: datetime) -> datetime:
+    """A stored (naive UTC) bucket start, aware."""
+    return naive.replace(tzinfo=UTC)
+
+
+@lru_cache(maxsize=16_384)
+def agent_uuid(stored: Any) -> uuid.UUID | None:
+    """A stored agent_id as a UUID."""
+    return as_uuid(stored)
+
+
 def rollup_spans(
     plan: ReadPlan, tables: tuple[Table, Table] = _EXECUTION_TABLES
 ) -> list[tuple[Table, list[Span]]]:
@@ -161,7 +197,7 @@ def rollup_pairs_by_bucket(
 ) -> list[tuple[datetime, Pair]]:
     """The rollups' (agent, model) sums over the plan's hours and days, per rollup row bucket
     (the start of its hour or day)."""
-    return [(row["bucket"], _pair(row)) for row in _pair_rows(source, plan, connection)]
+    return [(utc(row["bucket"]), _pair(row)) for row in _pair_rows(source, plan, connection)]
 
 
 def _pair_rows(
@@ -172,11 +208,11 @@ def _pair_rows(
     for table, spans in rollup_spans(plan):
         c = table.c
         by_name = case((c.agent_id.is_(None), c.agent_name)).label("by_name")
-        buckets = [c.bucket] if bucketed else []
+        buckets = [as_stored(c.bucket)] if bucketed else []
         query = (
             select(
                 *buckets,
-                c.agent_id,
+                as_stored(c.agent_id),
                 by_name,
                 func.max(source.dialect.text_order(c.agent_name)).label("agent_name"),
                 c.model_name,
@@ -203,7 +239,7 @@ def _pair_rows(
 
 def _pair(row: RowMapping) -> Pair:
     return Pair(
-        agent_id=row["agent_id"],
+        agent_id=agent_uuid(row["agent_id"]),
         by_name=row["by_name"],
         agent_name=row["agent_name"],
         model=row["model_name"],
@@ -221,7 +257,7 @@ def rollup_moved_by_bucket(
     source: Source, plan: ReadPlan, connection: Connection
 ) -> list[tuple[datetime, MovedUsage]]:
     """The usage rollups' moved rows over the plan's hours and days, per rollup row bucket."""
-    return [(row["bucket"], _moved(row)) for row in _moved_rows(source, plan, connection)]
+    return [(utc(row["bucket"]), _moved(row)) for row in _moved_rows(source, plan, connection)]
 
 
 def _moved_rows(
@@ -231,7 +267,7 @@ def _moved_rows(
     found = []
     for table, spans in rollup_spans(plan, _USAGE_TABLES):
         c = table.c
-        buckets = [c.bucket] if bucketed else []
+        buckets = [as_stored(c.bucket)] if bucketed else []
         query = (
             select(
                 *buckets,
