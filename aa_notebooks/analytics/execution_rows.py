@@ -100,6 +100,7 @@ class ExecutionRows:
         self._anchors: OrderedDict[int, tuple[Any, uuid.UUID]] = OrderedDict()
         self._landmarks: dict[int, tuple[Any, uuid.UUID]] = {}
         self._stop = threading.Event()
+        self._no_walk = threading.Event()
         self._walker: threading.Thread | None = None
         key: ColumnElement[Any] = EXECUTIONS.c[sort_by]
         self._raw_key = key
@@ -145,6 +146,7 @@ class ExecutionRows:
         grown.window, grown.total, grown.valued = window, self.total + added, self.valued + added
         grown._anchors = OrderedDict()
         grown._landmarks, grown._stop, grown._walker = {}, threading.Event(), None
+        grown._no_walk = threading.Event()
         return grown
 
     @property
@@ -179,6 +181,11 @@ class ExecutionRows:
         """Stop the background walk (the list is no longer shown); pages still work."""
         self._stop.set()
 
+    def stop_walk(self) -> None:
+        """Stop marking positions (another list is about to replace this one and its queries
+        should not wait behind the walk); a count in progress still finishes, pages still work."""
+        self._no_walk.set()
+
     @property
     def closed(self) -> bool:
         """Whether `close` was called."""
@@ -210,7 +217,7 @@ class ExecutionRows:
         """Seek `_distance()` rows on from the last mark, one short query at a time, so the
         database is never held for long and `close` stops the walk between two steps."""
         position, anchor, distance = -1, None, self._distance()
-        while not self._stop.is_set():
+        while not (self._stop.is_set() or self._no_walk.is_set()):
             target = position + distance
             if target >= self.valued:
                 return

@@ -351,6 +351,7 @@ class Dashboard:
                 if window is not None:
                     self.brush = None
                     client, listing = self._client(), self.recent.listing_for
+                    self.recent.stop_walk()
                     with self.live.reading:  # a tick waits; then it reads from the new mark
                         shown = load(client, self._base, window, listing)
                         self._show(shown)

@@ -263,6 +263,12 @@ class ExecutionsGrid(anywidget.AnyWidget):
         # The rest of the count, then marks that make far jumps short seeks.
         listing.start_mapping(on_counted=lambda total: self._counted(listing, total))
 
+    def stop_walk(self) -> None:
+        """Stop the shown list's background marking while a new list is read (it would compete
+        for the database and the interpreter); its count and pages keep working."""
+        if self._list is not None:
+            self._list.stop_walk()
+
     def _counted(self, listing: ExecutionRows, total: int) -> None:
         """The background count of `listing` is done: show its total if it is still shown."""
         with self._showing:

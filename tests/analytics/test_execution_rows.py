@@ -182,3 +182,23 @@ def test_a_list_with_nulls_counted_later(
     monkeypatch.setattr(module, "COUNT_AT_ONCE", 8)
     short = with_nulls.execution_rows(sort_by="cost_usd", count_later=True)
     assert (short.total, short.nulls, short.counted) == (10, 2, True)  # 8 valued: counted
+
+
+def test_a_list_told_to_stop_walking_is_still_counted(
+    analytics: Analytics, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`stop_walk` (a new list is being read) leaves out the marks, not the count: the list
+    learns its 8 rows and still reads the plain OFFSET ones."""
+    monkeypatch.setattr(module, "COUNT_AT_ONCE", 3)
+    monkeypatch.setattr(module, "LANDMARK_EVERY", 2)
+    monkeypatch.setattr(module, "MIN_LANDMARK_DISTANCE", 2)
+    whole = listed(analytics.executions(1, 1000).rows)
+    rows = analytics.execution_rows(count_later=True)
+    rows.stop_walk()
+    rows.start_mapping()
+    assert rows.wait_mapped(timeout=30)
+    assert (rows.total, rows.counted, rows.landmarks) == (8, True, 0)
+    assert listed(rows.rows(4, 3)) == whole[4:7]
+    walked = analytics.execution_rows(count_later=True)
+    walked.start_mapping()
+    assert walked.wait_mapped(timeout=30) and walked.landmarks == 4  # positions 1, 3, 5, 7

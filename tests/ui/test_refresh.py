@@ -105,3 +105,23 @@ def test_refresher_merges_requests_and_survives_errors():
     assert calls == [frozenset({"all"}), frozenset({"all", "page"})]
     assert refresher.runs == 2 and [str(e) for e in errors] == ["first run fails"]
     assert states == [True, False] and not refresher.busy
+
+
+def test_a_refresh_stops_the_shown_lists_walk_before_it_reads(
+    dashboard: Dashboard, monkeypatch: Any
+):
+    """The executions list on screen stops marking positions before the new panels are read
+    (its walk would compete with their queries); its pages keep working."""
+    shown = dashboard.recent.listing
+    assert shown is not None and not shown._no_walk.is_set()
+    stopped_before_read: list[bool] = []
+    listing_for = dashboard.recent.listing_for
+
+    def recorded(client: Analytics, window: Any) -> Any:
+        stopped_before_read.append(shown._no_walk.is_set())
+        return listing_for(client, window)
+
+    monkeypatch.setattr(dashboard.recent, "listing_for", recorded)
+    dashboard.set_period("30d")
+    assert stopped_before_read == [True]
+    assert len(shown.rows(0, 2)) == 2
