@@ -46,6 +46,7 @@ from aa_notebooks.analytics.rollup_buckets import (
     KeyOf,
     bucket_sketches_by,
     bucket_sums,
+    sketch_plan,
 )
 from aa_notebooks.analytics.source import Source
 from aa_notebooks.db.rollups.sketch import Sketch
@@ -154,8 +155,9 @@ def daily_figures(
     (agent, model) rows per day, read once for every grouping, P95 from the raw rows up to
     EXACT_PERCENTILES_UP_TO executions, else from the merged sketches."""
     with source.connect() as connection:
-        sums = None if exact or where else bucket_sums(source, span, "day", connection)
-        if sums is None or sums.exact_percentiles:
+        plan = None if exact or where else sketch_plan(source, span, connection)
+        sums = None if plan is None else bucket_sums(source, span, "day", connection, plan=plan)
+        if sums is None:
             return {by: _raw_daily_figures(source, span, by, where, connection) for by in bys}
         return _rollup_daily_figures(source, sums, bys, connection)
 

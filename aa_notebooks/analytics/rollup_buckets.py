@@ -38,6 +38,7 @@ from aa_notebooks.analytics.rollup_source import (
     rollup_pairs_by_bucket,
     rollup_scope,
     utc,
+    window_executions,
 )
 from aa_notebooks.analytics.source import Source
 from aa_notebooks.db.rollups.dims import as_uuid
@@ -61,22 +62,29 @@ class BucketSums:
     moved: dict[datetime, list[MovedUsage]]
     """Each bucket's usage rows of another model than their execution's (when asked for)."""
 
-    @property
-    def executions(self) -> int:
-        """How many executions the window holds."""
-        return sum(p.counts["executions"] for pairs in self.pairs.values() for p in pairs)
 
-    @property
-    def exact_percentiles(self) -> bool:
-        """Whether percentiles should come from the raw rows (a window small enough)."""
-        return self.executions <= EXACT_PERCENTILES_UP_TO
+def sketch_plan(source: Source, window: Window, connection: Connection) -> ReadPlan | None:
+    """The rollups' plan for a window whose percentiles per bucket should come from their
+    sketches: one holding more than EXACT_PERCENTILES_UP_TO executions (a sum and a count tell,
+    before any grouped read); None where the raw rows answer, percentiles exact."""
+    plan = read_plan(source, window, connection)
+    if plan is None or window_executions(source, plan, connection) <= EXACT_PERCENTILES_UP_TO:
+        return None
+    return plan
 
 
 def bucket_sums(
-    source: Source, window: Window, bucket: Bucket, connection: Connection, *, moved: bool = False
+    source: Source,
+    window: Window,
+    bucket: Bucket,
+    connection: Connection,
+    *,
+    moved: bool = False,
+    plan: ReadPlan | None = None,
 ) -> BucketSums | None:
-    """The window's sums per `bucket`, or None where the rollups hold none of it (read raw)."""
-    plan = read_plan(source, window, connection)
+    """The window's sums per `bucket` (by `plan` when the caller has made it), or None where
+    the rollups hold none of it (read raw)."""
+    plan = plan or read_plan(source, window, connection)
     if plan is None:
         return None
     if bucket == "hour":

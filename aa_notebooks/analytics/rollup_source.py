@@ -135,6 +135,22 @@ def read_plan(source: Source, window: Window, connection: Connection) -> ReadPla
     return plan_between(connection, *window.bounds())
 
 
+def window_executions(source: Source, plan: ReadPlan, connection: Connection) -> int:
+    """How many executions the plan's window holds: the rollups' counts and the raw spans'
+    rows, without grouping either."""
+    total = 0
+    for table, spans in rollup_spans(plan):
+        query = select(func.sum(table.c.executions)).where(
+            in_spans(table.c.bucket, spans), *rollup_scope(source, table)
+        )
+        total += connection.execute(query).scalar_one() or 0
+    if plan.raw:
+        raw = in_spans(EXECUTIONS.c.started_at, plan.raw)
+        query = select(func.count()).where(raw, *in_scope(source.user_id))
+        total += connection.execute(query).scalar_one()
+    return int(total)
+
+
 def plan_between(connection: Connection, lower: datetime, upper: datetime) -> ReadPlan | None:
     """How the rollups (known to exist) answer [lower, upper), given the hours marked as changed;
     None where they hold none of it."""

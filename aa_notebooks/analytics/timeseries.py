@@ -15,7 +15,12 @@ from aa_notebooks.analytics.frames import ratio, rounded, to_frame
 from aa_notebooks.analytics.pairs import totals
 from aa_notebooks.analytics.periods import Window
 from aa_notebooks.analytics.results import Table
-from aa_notebooks.analytics.rollup_buckets import BucketSums, bucket_sketches, bucket_sums
+from aa_notebooks.analytics.rollup_buckets import (
+    BucketSums,
+    bucket_sketches,
+    bucket_sums,
+    sketch_plan,
+)
 from aa_notebooks.analytics.rollup_source import RAW, ROLLUP, sketch_note
 from aa_notebooks.analytics.source import Source
 
@@ -39,8 +44,9 @@ def timeseries(
     reads the raw rows, as `exact` does; otherwise the rollups answer where they hold the window.
     """
     with source.connect() as connection:
-        sums = None if exact or where else bucket_sums(source, window, bucket, connection)
-        if sums is None or sums.exact_percentiles:
+        plan = None if exact or where else sketch_plan(source, window, connection)
+        sums = None if plan is None else bucket_sums(source, window, bucket, connection, plan=plan)
+        if sums is None:
             records = _raw_records(source, window, bucket, where, connection)
             notes: tuple[str, ...] = ()
         else:

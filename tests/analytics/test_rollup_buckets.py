@@ -31,16 +31,24 @@ def _records(table: object) -> list[dict]:
 @pytest.mark.parametrize("bucket", ["hour", "day"])
 @pytest.mark.parametrize("window", WINDOWS)
 def test_series_through_the_rollups_are_the_raw_ones(
-    db_url: str, window: dict, bucket: str
+    db_url: str, window: dict, bucket: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """A window of at most EXACT_PERCENTILES_UP_TO executions reads its time series raw (its
+    P95 per bucket exact); above (0 here), every figure but P95 is the raw one."""
     _write_hand_data(db_url)
     client = _client(db_url)
-    fast, audit = (
+    small, audit = (
         client.timeseries(**window, bucket=bucket),
         client.timeseries(**window, bucket=bucket, exact=True),
     )
-    assert (fast.source, audit.source) == ("rollup", "raw")
-    assert_frame_equal(fast.frame, audit.frame)
+    assert (small.source, audit.source) == ("raw", "raw")
+    assert_frame_equal(small.frame, audit.frame)
+    monkeypatch.setattr(rollup_buckets, "EXACT_PERCENTILES_UP_TO", 0)
+    fast = client.timeseries(**window, bucket=bucket)
+    assert fast.source == "rollup"
+    assert_frame_equal(fast.frame.drop(columns="p95_ms"), audit.frame.drop(columns="p95_ms"))
+    for found, exact in zip(fast.frame["p95_ms"], audit.frame["p95_ms"], strict=True):
+        assert (found is None) == (exact is None) or abs(found - exact) <= 0.01 * exact
     for by in ("model", "agent"):
         fast = client.cost_timeseries(**window, bucket=bucket, by=by)
         audit = client.cost_timeseries(**window, bucket=bucket, by=by, exact=True)
@@ -71,6 +79,17 @@ def test_daily_series_by_hand(db_url: str) -> None:
         (2, "gpt-4o"): 0.0,
         (2, "gpt-4o-mini"): 0.000009,
     }
+
+
+@pytest.mark.parametrize(("bound", "source"), [(7, "raw"), (6, "rollup")])
+def test_the_sketches_answer_only_above_the_exact_bound(
+    db_url: str, monkeypatch: pytest.MonkeyPatch, bound: int, source: str
+) -> None:
+    """The two days hold 7 executions (5 and 2, counted from the rollups and the raw minutes
+    before any grouped read): up to the bound the series reads raw, above it the rollups."""
+    _write_hand_data(db_url)
+    monkeypatch.setattr(rollup_buckets, "EXACT_PERCENTILES_UP_TO", bound)
+    assert _client(db_url).timeseries(**TWO_DAYS).source == source
 
 
 def test_a_deleted_execution_leaves_its_bucket_before_a_rebuild(db_url: str) -> None:
@@ -105,13 +124,23 @@ def test_bucket_p95_from_sketches_is_within_its_bound(
     [["timeseries", "--bucket", "hour"], ["cost-timeseries", "--by", "agent"], ["compare-models"]],
 )
 def test_the_series_commands_take_exact(
-    db_url: str, command: list[str], capsys: pytest.CaptureFixture[str]
+    db_url: str,
+    command: list[str],
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     _write_hand_data(db_url)
+    if command[0] == "timeseries":  # above the exact bound, as only then it reads the rollups
+        monkeypatch.setattr(rollup_buckets, "EXACT_PERCENTILES_UP_TO", 0)
     window = ["--start-date", "2024-06-01", "--end-date", "2024-06-02", "--format", "json"]
     found = []
     for extra in ([], ["--exact"]):
         assert main(["--db", db_url, *command, *window, *extra]) == 0
         found.append(json.loads(capsys.readouterr().out))
     assert (found[0].pop("source"), found[1].pop("source")) == ("rollup", "raw")
+    if command[0] == "timeseries":  # P95 per bucket from the sketches, and a note that says so
+        assert [note[:15] for note in found[0].pop("notes")] == ["P95 per bucket "]
+        found[1].pop("notes")
+        for rows in (found[0]["frame"], found[1]["frame"]):
+            assert sum(row.pop("p95_ms") is not None for row in rows) == 6  # 6 hours with runs
     assert found[0] == found[1]
