@@ -103,15 +103,16 @@ class Sketch:
             return None
         position = fraction * (total - 1)
         lower, upper = math.floor(position), math.ceil(position)
-        low = self._order_statistic(lower)
-        high = low if upper == lower else self._order_statistic(upper)
-        return low + (high - low) * (position - lower)
-
-    def _order_statistic(self, rank: int) -> float:
-        """The representative value of the bucket that holds the value of 0-based `rank`."""
+        low = high = None
         seen = 0
-        for key in sorted(self.counts):
+        for key in sorted(self.counts):  # one pass finds both order statistics
             seen += self.counts[key]
-            if seen > rank:
-                return value_of(key)
-        return value_of(max(self.counts))
+            if low is None and seen > lower:
+                low = value_of(key)
+            if seen > upper:
+                high = value_of(key)
+                break
+        if high is None:  # counts taken out past what was put in: the largest bucket
+            high = value_of(max(self.counts))
+        low = high if low is None else low
+        return low + (high - low) * (position - lower)

@@ -1,0 +1,55 @@
+"""The latency sketch: merging stored sketches gives the counts of all their values, and its
+quantiles stay within the stated bound of numpy's."""
+
+from __future__ import annotations
+
+import random
+from collections import Counter
+
+import numpy as np
+import pytest
+
+from aa_notebooks.db.rollups.sketch import RELATIVE_ACCURACY, Sketch, key_of
+
+
+def _stored(values: list[float]) -> bytes:
+    return Sketch.of(values).encode()
+
+
+def test_a_merge_counts_every_value_once() -> None:
+    rng = random.Random(40)
+    values = [round(rng.lognormvariate(6, 1.5)) for _ in range(3_000)]
+    blobs = [_stored(values[i::40]) for i in range(40)]
+    assert Sketch.decode(blobs).counts == Counter(key_of(v) for v in values)
+
+
+def test_taken_out_values_leave_the_merge() -> None:
+    """A negative count (an execution deleted behind the rollups) cancels its value; a bucket
+    left at 0 is dropped."""
+    taken = Sketch()
+    taken.add_key(key_of(250), -1)
+    merged = Sketch.decode([_stored([100, 250, 250, 0]), taken.encode(), b"", None])
+    assert merged.counts == {key_of(100): 1, key_of(250): 1, key_of(0): 1}
+
+
+def test_a_truncated_sketch_is_refused() -> None:
+    with pytest.raises(ValueError, match="truncated"):
+        Sketch.decode([_stored([5, 6])[:-3]])
+
+
+@pytest.mark.parametrize("fraction", [0.0, 0.5, 0.95, 0.99, 1.0])
+def test_quantiles_are_within_the_bound_of_numpy(fraction: float) -> None:
+    rng = random.Random(7)
+    values = [rng.uniform(1, 60_000) for _ in range(2_001)]
+    found = Sketch.of(values).quantile(fraction)
+    exact = float(np.percentile(values, fraction * 100))  # linear, as percentile_cont
+    assert found is not None and abs(found - exact) <= RELATIVE_ACCURACY * exact
+
+
+def test_quantiles_of_tiny_sketches() -> None:
+    assert Sketch().quantile(0.95) is None
+    one = Sketch.of([400]).quantile(0.95)
+    assert one is not None and abs(one - 400) <= RELATIVE_ACCURACY * 400
+    # two values: P50 halfway between their buckets' values, each within 1% of 100 and 300
+    half = Sketch.of([100, 300]).quantile(0.5)
+    assert half is not None and 0.99 * 200 <= half <= 1.01 * 200
