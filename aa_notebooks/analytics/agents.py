@@ -7,12 +7,11 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import Connection, func, select
-from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy import Connection, select
 
-from aa_notebooks.analytics.filters import EXECUTIONS, agent_match, in_scope, in_window, is_success
+from aa_notebooks.analytics.filters import EXECUTIONS, agent_column, in_scope
 from aa_notebooks.analytics.frames import ratio, to_frame
-from aa_notebooks.analytics.pairs import Pair, agent_totals
+from aa_notebooks.analytics.pairs import Pair, agent_totals, totals
 from aa_notebooks.analytics.periods import Window
 from aa_notebooks.analytics.results import AgentStats, Table
 from aa_notebooks.analytics.rollup_source import window_sums
@@ -27,55 +26,51 @@ TOP_AGENT_COLUMNS = (
 MAX_LIMIT = 1000
 
 
-def _exists(connection: Connection, where: list[ColumnElement[bool]]) -> bool:
-    return connection.execute(select(EXECUTIONS.c.id).where(*where).limit(1)).first() is not None
-
-
-def agent_stats(source: Source, window: Window, agent: uuid.UUID | str) -> AgentStats:
+def agent_stats(
+    source: Source, window: Window, agent: uuid.UUID | str, *, exact: bool = False
+) -> AgentStats:
     """Executions, success rate, latency, tokens, cost, models and a daily series of one agent.
 
     A UUID matches agent_id, any other text agent_name; an agent with no executions at all
-    (in scope) is a NotFoundError, one with none in the window gives zeros.
+    (in scope) is a NotFoundError, one with none in the window gives zeros. The figures are the
+    window's (agent, model) sums kept to that agent, so they come through the rollups as the
+    breakdown's do (P95 within the sketches' bound above EXACT_PERCENTILES_UP_TO executions);
+    `exact` reads the raw rows.
     """
-    match, agent_id = agent_match(agent)
-    c = EXECUTIONS.c
-    where = [match, *in_scope(source.user_id)]
-    totals = select(
-        func.count().label("executions"),
-        func.sum(is_success()).label("successes"),
-        func.sum(c.execution_time_ms).label("time_sum"),
-        func.count(c.execution_time_ms).label("time_count"),
-        source.dialect.latency_percentiles(c.execution_time_ms).label("percentiles"),
-        source.dialect.money_sum(c.cost_usd).label("cost"),
-        func.sum(c.input_tokens).label("input_tokens"),
-        func.sum(c.output_tokens).label("output_tokens"),
-        func.sum(c.total_tokens).label("total_tokens"),
-        func.max(source.dialect.text_order(c.agent_name)).label("agent_name"),
-    ).where(in_window(window), *where)
-    models = select(c.model_name).where(in_window(window), *where, c.model_name.isnot(None))
-    with source.connect() as connection:
-        row = connection.execute(totals).one()._mapping
-        if not row["executions"] and not _exists(connection, where):
+    column, value = agent_column(agent)
+    one = source.narrowed(column, value)
+    with one.connect() as connection:
+        sums = window_sums(one, window, connection, moved=False, exact=exact)
+        if not sums.pairs and not _exists(one, connection):
             who = "" if source.user_id is None else f" for {source.scope}"
             raise NotFoundError(f"no executions of agent {str(agent)!r}{who}: check the id or name")
-        names = sorted(connection.execute(models.distinct()).scalars())
+    counts, cost = totals(sums.pairs)
+    names = [pair.agent_name for pair in sums.pairs if pair.agent_name is not None]
     return AgentStats(
         window=window,
         scope=source.scope,
         agent=str(agent),
-        agent_id=agent_id,
-        agent_name=row["agent_name"],
-        total_executions=row["executions"],
-        success_rate=ratio(row["successes"] or 0, row["executions"], 100),
-        avg_response_time_ms=ratio(row["time_sum"] or 0, row["time_count"]),
-        p95_ms=source.dialect.read_percentiles(row["percentiles"]).p95,
-        input_tokens=int(row["input_tokens"] or 0),
-        output_tokens=int(row["output_tokens"] or 0),
-        total_tokens=int(row["total_tokens"] or 0),
-        total_cost_usd=source.dialect.to_money(row["cost"]),
-        models_used=tuple(names),
-        daily=timeseries(source, window, "day", [match]).frame,
+        agent_id=value if isinstance(value, uuid.UUID) else None,
+        agent_name=max(names, default=None),
+        total_executions=counts["executions"],
+        success_rate=ratio(counts["success"], counts["executions"], 100),
+        avg_response_time_ms=ratio(counts["time_sum"], counts["time_count"]),
+        p95_ms=sums.percentiles.p95,
+        input_tokens=counts["input"],
+        output_tokens=counts["output"],
+        total_tokens=counts["tokens"],
+        total_cost_usd=cost,
+        models_used=tuple(sorted({pair.model for pair in sums.pairs if pair.model is not None})),
+        daily=timeseries(one, window, "day", exact=exact).frame,
+        source=sums.source,
+        percentile_bound=sums.percentile_bound,
     )
+
+
+def _exists(source: Source, connection: Connection) -> bool:
+    """Whether the source (an agent's executions) holds any execution at all."""
+    query = select(EXECUTIONS.c.id).where(*in_scope(source)).limit(1)
+    return connection.execute(query).first() is not None
 
 
 def top_agents(source: Source, window: Window, limit: int) -> Table:

@@ -27,13 +27,12 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Connection, RowMapping, func
-from sqlalchemy.sql.elements import ColumnElement
 
 from aa_notebooks.analytics.buckets import per_bucket
 from aa_notebooks.analytics.choices import ANOMALY_BY, AnomalyBy, choose
 from aa_notebooks.analytics.filters import (
     EXECUTIONS,
-    agent_match,
+    agent_column,
     in_scope,
     is_success,
     key_groups,
@@ -143,7 +142,6 @@ def daily_figures(
     source: Source,
     span: Window,
     bys: Sequence[AnomalyBy],
-    where: Sequence[ColumnElement[bool]],
     *,
     exact: bool = False,
 ) -> dict[AnomalyBy, tuple[Series, dict[Key, str | None]]]:
@@ -151,14 +149,14 @@ def daily_figures(
     MIN_RUNS executions left out), and each group's label (the model, or the agent's greatest
     name, else its id).
 
-    The rollups answer a span they hold (unless `where` narrows it or `exact`): sums from their
-    (agent, model) rows per day, read once for every grouping, P95 from the raw rows up to
-    EXACT_PERCENTILES_UP_TO executions, else from the merged sketches."""
+    The rollups answer a span they hold (unless `exact`; a narrowed source narrows them too):
+    sums from their (agent, model) rows per day, read once for every grouping, P95 from the raw
+    rows up to EXACT_PERCENTILES_UP_TO executions, else from the merged sketches."""
     with source.connect() as connection:
-        plan = None if exact or where else sketch_plan(source, span, connection)
+        plan = None if exact else sketch_plan(source, span, connection)
         sums = None if plan is None else bucket_sums(source, span, "day", connection, plan=plan)
         if sums is None:
-            return {by: _raw_daily_figures(source, span, by, where, connection) for by in bys}
+            return {by: _raw_daily_figures(source, span, by, connection) for by in bys}
         return _rollup_daily_figures(source, sums, bys, connection)
 
 
@@ -166,7 +164,6 @@ def _raw_daily_figures(
     source: Source,
     span: Window,
     by: AnomalyBy,
-    where: Sequence[ColumnElement[bool]],
     connection: Connection,
 ) -> tuple[Series, dict[Key, str | None]]:
     """`daily_figures` from the raw rows, one grouped pass per day."""
@@ -178,7 +175,7 @@ def _raw_daily_figures(
         source.dialect.money_sum(c.cost_usd).label("cost"),
     ]
     keys, groups = key_groups(source.dialect, by)
-    queries = per_bucket(span, "day", measures, [*in_scope(source.user_id), *where], keys, groups)
+    queries = per_bucket(span, "day", measures, in_scope(source), keys, groups)
     rows = [r._mapping for query in queries for r in connection.execute(query)]
     series: Series = {}
     labels: dict[Key, str | None] = {}
@@ -348,12 +345,13 @@ def find_anomalies(
     return records
 
 
-def narrowing(agent: uuid.UUID | str | None, model: str | None) -> list[ColumnElement[bool]]:
-    """Conditions keeping one agent's (id or name) and/or one model's executions."""
-    where = [] if agent is None else [agent_match(agent)[0]]
+def narrowed(source: Source, agent: uuid.UUID | str | None, model: str | None) -> Source:
+    """`source` kept to one agent's (id or name) and/or one model's executions."""
+    if agent is not None:
+        source = source.narrowed(*agent_column(agent))
     if model is not None:
-        where.append(EXECUTIONS.c.model_name == check_text(model, "model"))
-    return where
+        source = source.narrowed("model_name", check_text(model, "model"))
+    return source
 
 
 def anomalies(
@@ -363,7 +361,6 @@ def anomalies(
     by: str | Sequence[str] = "agent",
     baseline_days: int = 28,
     threshold: float = 3.5,
-    where: Sequence[ColumnElement[bool]] = (),
     *,
     exact: bool = False,
 ) -> Table:
@@ -383,7 +380,7 @@ def anomalies(
     if days:
         first, last = _midnight(days[0]), _midnight(days[-1]) + _DAY
         span = Window(first - baseline_days * _DAY, last, False, f"{window.label} and baseline")
-        figures = daily_figures(source, span, choices, where, exact=exact)
+        figures = daily_figures(source, span, choices, exact=exact)
         for choice, (series, labels) in figures.items():
             records += find_anomalies(series, labels, days, choice, baseline_days, threshold)
         records.sort(key=lambda record: -abs(record["z"]))  # stable: each grouping's own order

@@ -86,7 +86,7 @@ def _raw_sums(source: Source, started: ColumnElement[bool], connection: Connecti
             func.sum(usage.cache_write_tokens),
         )
         .select_from(TOKEN_USAGES.join(EXECUTIONS, EXECUTIONS.c.id == usage.execution_id))
-        .where(started, *in_scope(source.user_id))
+        .where(started, *in_scope(source))
         .group_by(usage.model)
     )
     return [tuple(row) for row in connection.execute(query)]

@@ -202,9 +202,12 @@ class Analytics:
         *,
         start_date: Day = None,
         end_date: Day = None,
+        exact: bool = False,
     ) -> AgentStats:
-        """One agent (a UUID matches agent_id, other text agent_name): totals and a daily series."""
-        return agents.agent_stats(self._source, self.window(period, start_date, end_date), agent)
+        """One agent (a UUID matches agent_id, other text agent_name): totals and a daily series;
+        `exact` reads the raw rows instead of the rollups (P95 exact)."""
+        window = self.window(period, start_date, end_date)
+        return agents.agent_stats(self._source, window, agent, exact=exact)
 
     def breakdown(
         self,
@@ -342,9 +345,9 @@ class Analytics:
         and `model` narrow the executions read; `exact` reads the raw rows instead of the
         rollups (P95 exact)."""
         window = self.window(period, start_date, end_date)
-        where = anomalies.narrowing(agent, model)
+        source = anomalies.narrowed(self._source, agent, model)
         return anomalies.anomalies(
-            self._source, window, self.now(), by, baseline_days, threshold, where, exact=exact
+            source, window, self.now(), by, baseline_days, threshold, exact=exact
         )
 
     def scoped(self, user_id: uuid.UUID | str | None) -> Analytics:

@@ -186,7 +186,7 @@ def _raw_rows(
         func.sum(c.total_tokens).label("total_tokens"),
     ]
     keys, groups = key_groups(source.dialect, by)
-    queries = per_bucket(window, bucket, measures, in_scope(source.user_id), keys, groups)
+    queries = per_bucket(window, bucket, measures, in_scope(source), keys, groups)
     rows: list[Row] = [r._mapping for query in queries for r in connection.execute(query)]
     moved = _moved(source, window, bucket, connection) if by == "model" else []
     return rows, moved

@@ -66,11 +66,11 @@ def _grouped(
     """The aggregate queries for user or day: most expensive first, or days in order."""
     c = EXECUTIONS.c
     if by == "day":
-        return list(per_bucket(window, "day", _measures(source), in_scope(source.user_id)))
+        return list(per_bucket(window, "day", _measures(source), in_scope(source)))
     cost = source.dialect.money_sum(c.cost_usd)
     return [
         select(c.user_id.label("user_id"), *_measures(source))
-        .where(in_window(window), *in_scope(source.user_id))
+        .where(in_window(window), *in_scope(source))
         .group_by(c.user_id)
         .order_by(cost.desc(), cast(c.user_id, String).asc().nulls_last())
     ]

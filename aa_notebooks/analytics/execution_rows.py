@@ -96,7 +96,7 @@ class ExecutionRows:
         self.sort_by = sort_by
         self.sort_order = _check_paging(1, 1, sort_by, sort_order)
         self._columns = execution_columns(source)
-        self._clauses = [*in_scope(source.user_id), *filters.clauses()]
+        self._clauses = [*in_scope(source), *filters.clauses()]
         self._anchors: OrderedDict[int, tuple[Any, uuid.UUID]] = OrderedDict()
         self._landmarks: dict[int, tuple[Any, uuid.UUID]] = {}
         self._stop = threading.Event()

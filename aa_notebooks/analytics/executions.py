@@ -115,7 +115,7 @@ def executions(
     (rows to skip) replaces `page` when given."""
     order = _check_paging(page, page_size, sort_by, sort_order)
     skip = (page - 1) * page_size if offset is None else check_offset(offset)
-    where = [in_window(window), *in_scope(source.user_id), *filters.clauses()]
+    where = [in_window(window), *in_scope(source), *filters.clauses()]
     rows_query = (
         select(*execution_columns(source))
         .where(*where)
@@ -145,9 +145,7 @@ def executions(
 def execution(source: Source, execution_id: uuid.UUID | str) -> ExecutionDetail:
     """The execution with this id (in scope), its trace steps and its token usage."""
     key = parse_uuid(execution_id, "execution id")
-    query = select(*execution_columns(source)).where(
-        EXECUTIONS.c.id == key, *in_scope(source.user_id)
-    )
+    query = select(*execution_columns(source)).where(EXECUTIONS.c.id == key, *in_scope(source))
     with source.connect() as connection:
         row = connection.execute(query).first()
         if row is None:

@@ -34,7 +34,7 @@ def _stream(
 ) -> int:
     query = (
         select(*execution_columns(source))
-        .where(in_window(window), *in_scope(source.user_id))
+        .where(in_window(window), *in_scope(source))
         .order_by(EXECUTIONS.c.started_at, EXECUTIONS.c.id)
     )
     rows = 0

@@ -11,7 +11,7 @@ import math
 import uuid
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from sqlalchemy import Boolean, and_, bindparam, case, func
 from sqlalchemy.ext.compiler import compiles
@@ -30,6 +30,9 @@ from aa_notebooks.db.schema import (
 )
 from aa_notebooks.errors import InvalidInputError
 from aa_notebooks.validation import check_text
+
+if TYPE_CHECKING:
+    from aa_notebooks.analytics.source import Source
 
 EXECUTIONS = table_of(AgentExecution)
 TRACES = table_of(ExecutionTrace)
@@ -70,9 +73,10 @@ def in_window(window: Window) -> ColumnElement[bool]:
     return and_(started >= lower, started < upper)
 
 
-def in_scope(user_id: uuid.UUID | None) -> list[ColumnElement[bool]]:
-    """The user's executions only, or no condition for all users."""
-    return [] if user_id is None else [EXECUTIONS.c.user_id == user_id]
+def in_scope(source: Source) -> list[ColumnElement[bool]]:
+    """The source's executions: its user's only (no condition for all users), narrowed as the
+    source is (`Source.narrowed`)."""
+    return source.scope_on(EXECUTIONS)
 
 
 def is_success() -> ColumnElement[int]:
@@ -104,18 +108,18 @@ def has_agent() -> ColumnElement[bool]:
     return EXECUTIONS.c.agent_id.isnot(None) | EXECUTIONS.c.agent_name.isnot(None)
 
 
-def agent_match(agent: uuid.UUID | str) -> tuple[ColumnElement[bool], uuid.UUID | None]:
-    """Executions of an agent given by id (a UUID matches agent_id) or by name (agent_name)."""
+def agent_column(agent: uuid.UUID | str) -> tuple[str, uuid.UUID | str]:
+    """The column and value that pick an agent: a UUID (or its text) its agent_id, other text
+    its agent_name (`Source.narrowed` takes the pair)."""
     if isinstance(agent, uuid.UUID):
-        return EXECUTIONS.c.agent_id == agent, agent
+        return "agent_id", agent
     text = check_text(str(agent), "agent").strip()
     if not text:
         raise InvalidInputError("agent must be an agent id (UUID) or an agent name; got ''")
     try:
-        agent_id = uuid.UUID(text)
+        return "agent_id", uuid.UUID(text)
     except ValueError:
-        return EXECUTIONS.c.agent_name == text, None
-    return EXECUTIONS.c.agent_id == agent_id, agent_id
+        return "agent_name", text
 
 
 def parse_cost(value: Decimal | float | int | str, name: str) -> Decimal:

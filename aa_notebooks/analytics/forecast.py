@@ -54,7 +54,7 @@ def _raw_daily(
     cost = [source.dialect.money_sum(EXECUTIONS.c.cost_usd).label("cost")]
     return [
         (row.bucket, source.dialect.to_money(row.cost))
-        for query in per_bucket(lookback, "day", cost, in_scope(source.user_id))
+        for query in per_bucket(lookback, "day", cost, in_scope(source))
         for row in connection.execute(query)
     ]
 

@@ -317,7 +317,7 @@ def _bucket_sums(
         source.dialect.money_sum(c.cost_usd).label("cost"),
     ]
     found: dict[datetime, BucketSums] = {}
-    scope = in_scope(source.user_id)
+    scope = in_scope(source)
     for query in per_bucket(window, bucket, measures, scope, keys=[key], group_by=[key]):
         for row in connection.execute(query):
             sums = found.setdefault(_utc(row.bucket), BucketSums())

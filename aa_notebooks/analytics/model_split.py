@@ -152,7 +152,7 @@ def moved_rows(source: Source) -> list[ColumnElement[bool]]:
     return [
         u.execution_id == e.id,
         u.model.is_distinct_from(e.model_name),
-        *in_scope(source.user_id),
+        *in_scope(source),
     ]
 
 

@@ -95,7 +95,7 @@ def _raw_p95(source: Source, window: Window, connection: Connection) -> dict[str
     c = EXECUTIONS.c
     query = (
         select(c.model_name, source.dialect.latency_percentiles(c.execution_time_ms))
-        .where(in_window(window), *in_scope(source.user_id))
+        .where(in_window(window), *in_scope(source))
         .group_by(c.model_name)
     )
     found = {}

@@ -77,7 +77,7 @@ def load_pairs_where(
             func.count(c.output_tokens).label("output_count"),
             func.sum(c.total_tokens).label("tokens"),
         )
-        .where(started, *in_scope(source.user_id))
+        .where(started, *in_scope(source))
         .group_by(source.dialect.group_key(agent_id), by_name, c.model_name)
     )
     return [

@@ -297,6 +297,11 @@ class AgentStats(Readable):
     models_used: tuple[str, ...]
     daily: pd.DataFrame
     """One row per UTC day of the window, with the columns of `timeseries`."""
+    source: str = "raw"
+    """"rollup" when the hourly/daily rollups answered part of the window, else "raw"; counts,
+    sums and costs are the same either way."""
+    percentile_bound: float = 0.0
+    """P95's relative bound: 0 when exact, 0.01 when read from the latency sketches."""
 
     def to_frame(self) -> pd.DataFrame:
         """The daily series, with the agent, window and scope in attrs."""
@@ -320,12 +325,20 @@ class AgentStats(Readable):
     def _heading(self) -> str:
         return render.title(f"Agent {self.agent_name or self.agent}", self.window, self.scope)
 
+    def _notes(self) -> list[str]:
+        if not self.percentile_bound:
+            return []
+        return [
+            f"P95 from the rollups' latency sketches, within {self.percentile_bound:.0%} of "
+            "exact (exact=True / --exact reads the raw rows)"
+        ]
+
     def __str__(self) -> str:
-        return render.text(self._heading(), self._facts())
+        return render.text(self._heading(), self._facts(), self._notes())
 
     def _repr_html_(self) -> str:
         tables = [render.html_table(self.daily)]
-        return render.html_block(self._heading(), self._facts(), tables=tables)
+        return render.html_block(self._heading(), self._facts(), self._notes(), tables=tables)
 
 
 @dataclass(frozen=True, eq=False, repr=False)

@@ -142,7 +142,7 @@ def bucket_sketches_by(
     c = EXECUTIONS.c
     for start, lower, upper in raw_pieces(sums.plan.raw, bucket):
         query = select(c.agent_id, c.agent_name, c.model_name, c.execution_time_ms).where(
-            _between(lower, upper), c.execution_time_ms.is_not(None), *in_scope(source.user_id)
+            _between(lower, upper), c.execution_time_ms.is_not(None), *in_scope(source)
         )
         durations.extend(
             (start, as_uuid(raw.agent_id), raw.agent_name, raw.model_name,

@@ -146,7 +146,7 @@ def window_executions(source: Source, plan: ReadPlan, connection: Connection) ->
         total += connection.execute(query).scalar_one() or 0
     if plan.raw:
         raw = in_spans(EXECUTIONS.c.started_at, plan.raw)
-        query = select(func.count()).where(raw, *in_scope(source.user_id))
+        query = select(func.count()).where(raw, *in_scope(source))
         total += connection.execute(query).scalar_one()
     return int(total)
 
@@ -199,8 +199,9 @@ def latency_spans(plan: ReadPlan) -> list[tuple[Table, list[Span]]]:
 
 
 def rollup_scope(source: Source, table: Table) -> list[ColumnElement[bool]]:
-    """The client's user's rows of a rollup table (no condition for all users)."""
-    return [] if source.user_id is None else [table.c.user_id == source.user_id]
+    """The source's rows of a rollup table: its user's (no condition for all users), narrowed
+    as the source is."""
+    return source.scope_on(table)
 
 
 def rollup_pairs(source: Source, plan: ReadPlan, connection: Connection) -> list[Pair]:
@@ -354,7 +355,7 @@ def exact_percentiles(source: Source, window: Window, connection: Connection) ->
     """P50/P95/P99 of the window's execution times from the raw rows (the narrow index)."""
     c = EXECUTIONS.c
     query = select(source.dialect.latency_percentiles(c.execution_time_ms)).where(
-        in_window(window), *in_scope(source.user_id)
+        in_window(window), *in_scope(source)
     )
     return source.dialect.read_percentiles(connection.execute(query).scalar_one())
 
@@ -372,7 +373,7 @@ def sketch_percentiles(source: Source, plan: ReadPlan, connection: Connection) -
         c = EXECUTIONS.c
         query = select(c.execution_time_ms).where(
             in_spans(c.started_at, plan.raw), c.execution_time_ms.is_not(None),
-            *in_scope(source.user_id),
+            *in_scope(source),
         )  # fmt: skip
         sketch.merge(Sketch.of(connection.execute(query).scalars()))
     values = [sketch.quantile(fraction) for fraction in PERCENTILE_FRACTIONS]

@@ -5,10 +5,12 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import Any
 
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Connection, Engine, Table
 from sqlalchemy.engine import URL
+from sqlalchemy.sql.elements import ColumnElement
 
 from aa_notebooks.analytics.dialect import Dialect, dialect_for
 from aa_notebooks.db.engine import connection_errors, get_engine
@@ -30,6 +32,10 @@ class Source:
     dialect: Dialect
     user_id: uuid.UUID | None
     check: DatabaseCheck
+    narrowing: tuple[tuple[str, Any], ...] = ()
+    """(column, value) equalities every read adds, such as one agent's id or one model: the
+    executions and the execution and latency rollups have the same columns, so a narrowed read
+    can still go through the rollups."""
 
     @classmethod
     def open(cls, url: URL, user_id: uuid.UUID | None) -> Source:
@@ -48,6 +54,21 @@ class Source:
     def scope(self) -> str:
         """Whose executions the results show: "all users" or "user <id>"."""
         return scope_label(self.user_id)
+
+    def narrowed(self, column: str, value: Any) -> Source:
+        """This source with every read kept to rows whose `column` equals `value`."""
+        return replace(self, narrowing=(*self.narrowing, (column, value)))
+
+    def scope_on(self, table: Table) -> list[ColumnElement[bool]]:
+        """The conditions keeping this source's rows of `table` (the executions or a rollup):
+        its user's, and the narrowing's; a table without a narrowed column is an error, not a
+        silently wider read."""
+        found = [] if self.user_id is None else [table.c.user_id == self.user_id]
+        for column, value in self.narrowing:
+            if column not in table.c:
+                raise ValueError(f"{table.name} has no {column} column to narrow by")
+            found.append(table.c[column] == value)
+        return found
 
     def has(self, table: str, column: str | None = None) -> bool:
         """Whether the database has the table (and column): attached databases may lack some."""

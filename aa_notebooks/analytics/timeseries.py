@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import Connection, func
-from sqlalchemy.sql.elements import ColumnElement
 
 from aa_notebooks.analytics.buckets import bucket_bounds, per_bucket
 from aa_notebooks.analytics.choices import Bucket
@@ -29,25 +27,18 @@ TIMESERIES_COLUMNS = (
 )  # fmt: skip
 
 
-def timeseries(
-    source: Source,
-    window: Window,
-    bucket: Bucket,
-    where: Sequence[ColumnElement[bool]] = (),
-    *,
-    exact: bool = False,
-) -> Table:
+def timeseries(source: Source, window: Window, bucket: Bucket, *, exact: bool = False) -> Table:
     """One row per UTC hour/day bucket of the window (empty buckets included, as 0 executions).
 
     Columns: bucket (start, aware UTC), executions, success_rate, avg_response_time_ms, p95_ms
-    (None for an empty bucket) and cost_usd. `where` narrows the executions (e.g. one agent) and
-    reads the raw rows, as `exact` does; otherwise the rollups answer where they hold the window.
+    (None for an empty bucket) and cost_usd. The rollups answer where they hold the window and
+    it has more executions than exact percentiles are read for; `exact` reads the raw rows.
     """
     with source.connect() as connection:
-        plan = None if exact or where else sketch_plan(source, window, connection)
+        plan = None if exact else sketch_plan(source, window, connection)
         sums = None if plan is None else bucket_sums(source, window, bucket, connection, plan=plan)
         if sums is None:
-            records = _raw_records(source, window, bucket, where, connection)
+            records = _raw_records(source, window, bucket, connection)
             notes: tuple[str, ...] = ()
         else:
             records = _rollup_records(source, window, bucket, sums, connection)
@@ -66,11 +57,7 @@ def timeseries(
 
 
 def _raw_records(
-    source: Source,
-    window: Window,
-    bucket: Bucket,
-    where: Sequence[ColumnElement[bool]],
-    connection: Connection,
+    source: Source, window: Window, bucket: Bucket, connection: Connection
 ) -> list[dict[str, Any]]:
     """Each bucket's figures from the raw rows (exact percentiles)."""
     c = EXECUTIONS.c
@@ -82,7 +69,7 @@ def _raw_records(
         source.dialect.latency_percentiles(c.execution_time_ms).label("percentiles"),
         source.dialect.money_sum(c.cost_usd).label("cost"),
     ]
-    queries = per_bucket(window, bucket, measures, [*in_scope(source.user_id), *where])
+    queries = per_bucket(window, bucket, measures, in_scope(source))
     rows = [r._mapping for query in queries for r in connection.execute(query)]
     return [
         {

@@ -159,6 +159,22 @@ def test_filters_and_threshold(client: Analytics) -> None:
     assert list(strict["group"]) == ["beta", "alpha", "weekly"]
 
 
+@pytest.mark.parametrize("narrow", [{"agent": "alpha"}, {"model": "claude"}])
+def test_a_narrowed_scan_through_the_sketches_is_the_raw_one(
+    client: Analytics, monkeypatch: pytest.MonkeyPatch, narrow: dict[str, str]
+) -> None:
+    """One agent or one model read from the rollups (P95 from the sketches, as above 100k
+    executions) flags the rows the raw scan flags, with the same cost and failure figures."""
+    monkeypatch.setattr(rollup_buckets, "EXACT_PERCENTILES_UP_TO", 0)
+    window = {"start_date": START_DATE, "end_date": END_DATE, **narrow}
+    fast, audit = client.anomalies(**window).frame, client.anomalies(**window, exact=True).frame
+    assert [row[:3] for row in _found(fast)] == [row[:3] for row in _found(audit)]
+    assert len(fast) == 1
+    for got, want in zip(_found(fast), _found(audit), strict=True):
+        tolerance = 0.01 if got[2] == "p95_ms" else 1e-9
+        assert got[3:5] == pytest.approx(want[3:5], rel=tolerance)
+
+
 def test_user_scope(client: Analytics) -> None:
     """The series' executions belong to no user: a user's scoped client sees no anomaly."""
     scoped = client.scoped("00000000-0000-0000-0000-000000000001")

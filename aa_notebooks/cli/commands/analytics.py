@@ -80,6 +80,7 @@ def register(subcommands: Subcommands) -> list[argparse.ArgumentParser]:
     agent.add_argument(
         "--daily", action="store_true", help="only the daily series, as rows (a DataFrame)"
     )
+    exact_option(agent)
 
     top = add("top-agents", run_top_agents, "most-used agents: executions, success, time, cost")
     top.add_argument("--limit", type=positive_int, default=10, help="how many (default 10)")
@@ -229,7 +230,7 @@ def run_execution(args: argparse.Namespace, context: CommandContext) -> Any:
 
 def run_agent(args: argparse.Namespace, context: CommandContext) -> Any:
     """Per-agent statistics, or with --daily their daily series."""
-    stats = context.analytics().agent_stats(args.agent, **window_of(args))
+    stats = context.analytics().agent_stats(args.agent, exact=args.exact, **window_of(args))
     return stats.to_frame() if args.daily else stats
 
 
