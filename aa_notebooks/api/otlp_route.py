@@ -46,6 +46,12 @@ PROTOBUF, JSON = "application/x-protobuf", "application/json"
 MAX_REASONS = 3
 UNAVAILABLE_RETRY_S = 30
 ENV_HOLD = "AA_OTEL_HOLD_SECONDS"
+REQUESTS_PER_CONNECTION = 32
+"""Exports answered on one keep-alive connection before the answer asks the exporter to
+reconnect (`Connection: close`, as nginx's keepalive_requests): under `serve --workers` the new
+connection goes to a worker free to accept it, so a few long-lived connections (a Collector's)
+do not leave one worker doing all the work while the others wait."""
+_MAX_CONNECTIONS_COUNTED = 4096
 
 
 def hold_seconds() -> float:
@@ -72,6 +78,7 @@ class OtlpReceiver:
         self.hold_s = hold_seconds()
         self._ingestor: Ingestor | None = None
         self._lock = threading.Lock()
+        self._answered: dict[Any, int] = {}
 
     @property
     def ingestor(self) -> Ingestor:
@@ -81,6 +88,21 @@ class OtlpReceiver:
                 self._ingestor = Ingestor(self.url, hold_s=self.hold_s)
                 self._ingestor.start_sweeper()
             return self._ingestor
+
+    def last_on_connection(self, client: Any) -> bool:
+        """Count a request of the connection from `client` (host, port); whether it is the one
+        after which that connection should close (every REQUESTS_PER_CONNECTION-th). Called on
+        the event loop's thread only."""
+        if client is None:
+            return False
+        if len(self._answered) >= _MAX_CONNECTIONS_COUNTED:
+            self._answered.clear()  # connections gone without reaching their turn
+        count = self._answered.get(client, 0) + 1
+        if count < REQUESTS_PER_CONNECTION:
+            self._answered[client] = count
+            return False
+        self._answered.pop(client, None)
+        return True
 
     def receive(
         self, body: bytes, media_type: str, encoding: str | None, principal: Principal
@@ -109,6 +131,13 @@ def create_otlp_router(receiver: OtlpReceiver, authenticate: Callable[..., Princ
 
     @router.post(TRACES_PATH, summary="Receive OpenTelemetry traces (OTLP/HTTP)")
     async def traces(request: Request, principal: Annotated[Principal, caller]) -> Response:
+        response = await answer(request, principal)
+        if receiver.last_on_connection(request.client):
+            response.headers["Connection"] = "close"
+        return response
+
+    async def answer(request: Request, principal: Principal) -> Response:
+        """The OTLP answer to one export request."""
         media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
         if media_type not in (PROTOBUF, JSON):
             return _status(

@@ -19,6 +19,7 @@ import httpx
 import pytest
 from sqlalchemy import create_engine, text
 
+from aa_notebooks.api.otlp_route import REQUESTS_PER_CONNECTION
 from aa_notebooks.cli import main
 from tests.api import dataset
 from tests.otel.builders import genai_run, to_json
@@ -212,3 +213,29 @@ def test_a_bad_setting_with_workers_is_one_line_before_any_worker_starts(
         "aa-notebooks: error: AA_OTEL_HOLD_SECONDS must be a number of seconds above 0, "
         "not 'soon'\n",
     )
+
+
+def test_a_long_lived_exporter_connection_is_asked_to_reconnect(tmp_path: Path) -> None:
+    """One keep-alive connection (a Collector's) would tie every export to the worker that
+    accepted it: every REQUESTS_PER_CONNECTION-th answer says `Connection: close`, and the
+    exporter's next request comes on a new connection, which any worker may accept."""
+    url = f"sqlite:///{tmp_path / 'turns.db'}"
+    assert main(["--db", url, "init-db"]) == 0
+    every = REQUESTS_PER_CONNECTION
+    with serving(url, "--workers", "2", AA_API_TOKEN=ADMIN_TOKEN) as (base, _):
+        headers = {"Authorization": f"Bearer {ADMIN_TOKEN}", "Content-Type": "application/json"}
+        closing, ports = [], []
+        with httpx.Client(timeout=30) as client:
+            for n in range(2 * every + 1):
+                body = to_json(genai_run(trace=f"{n + 1:032x}"))
+                answer = client.post(f"{base}/v1/traces", content=body, headers=headers)
+                assert answer.status_code == 200
+                closing.append(answer.headers.get("connection") == "close")
+                if not closing[-1]:  # a closed connection's socket has no address any more
+                    stream = answer.extensions["network_stream"]
+                    ports.append(stream.get_extra_info("client_addr")[1])
+    assert [n + 1 for n, closed in enumerate(closing) if closed] == [every, 2 * every]
+    # three connections, one per turn: the first's every - 1 open answers, then the second's
+    turns = [ports[: every - 1], ports[every - 1 : 2 * every - 2], ports[2 * every - 2 :]]
+    assert [len(set(turn)) for turn in turns] == [1, 1, 1]
+    assert len({turn[0] for turn in turns}) == 3
