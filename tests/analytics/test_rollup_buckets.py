@@ -8,6 +8,7 @@ import json
 from datetime import UTC, datetime
 
 import pytest
+from numpy.testing import assert_allclose
 from pandas.testing import assert_frame_equal
 
 from aa_notebooks.analytics import Analytics, connect, rollup_buckets
@@ -47,8 +48,7 @@ def test_series_through_the_rollups_are_the_raw_ones(
     fast = client.timeseries(**window, bucket=bucket)
     assert fast.source == "rollup"
     assert_frame_equal(fast.frame.drop(columns="p95_ms"), audit.frame.drop(columns="p95_ms"))
-    for found, exact in zip(fast.frame["p95_ms"], audit.frame["p95_ms"], strict=True):
-        assert (found is None) == (exact is None) or abs(found - exact) <= 0.01 * exact
+    assert_allclose(fast.frame["p95_ms"], audit.frame["p95_ms"], rtol=0.01)  # NaN where empty
     for by in ("model", "agent"):
         fast = client.cost_timeseries(**window, bucket=bucket, by=by)
         audit = client.cost_timeseries(**window, bucket=bucket, by=by, exact=True)
@@ -57,17 +57,25 @@ def test_series_through_the_rollups_are_the_raw_ones(
         assert fast.notes == audit.notes
 
 
-def test_daily_series_by_hand(db_url: str) -> None:
-    """June 1 (a whole day: the daily rollup) and June 2 to 05:20 (five hours from the hourly
-    rollup, twenty minutes raw)."""
+@pytest.mark.parametrize("sketches", [False, True], ids=["raw", "rollups"])
+def test_daily_series_by_hand(db_url: str, monkeypatch: pytest.MonkeyPatch, sketches: bool) -> None:
+    """June 1 and June 2 to 05:20: 7 executions, read raw under the exact bound; above it (0),
+    June 1 from the daily rollup and June 2 from five hours of the hourly rollup and twenty
+    minutes raw, P95 from the sketches within 1%."""
     _write_hand_data(db_url)
+    if sketches:
+        monkeypatch.setattr(rollup_buckets, "EXACT_PERCENTILES_UP_TO", 0)
     client = _client(db_url)
     series = client.timeseries(**TWO_DAYS)
-    assert [(r["executions"], r["success_rate"], r["avg_response_time_ms"], r["p95_ms"],
-             r["cost_usd"]) for r in _records(series)] == [
-        (5, 80.0, 137.5, 270.0, 0.014501),  # 100, 100, 300, none, 50 ms
-        (2, 100.0, 38.5, 66.85, 0.250003),  # 70, 7 ms
+    assert series.source == ("rollup" if sketches else "raw")
+    assert [(r["executions"], r["success_rate"], r["avg_response_time_ms"], r["cost_usd"])
+            for r in _records(series)] == [
+        (5, 80.0, 137.5, 0.014501),  # 100, 100, 300, none, 50 ms
+        (2, 100.0, 38.5, 0.250003),  # 70, 7 ms
     ]  # fmt: skip
+    p95 = [r["p95_ms"] for r in _records(series)]
+    assert p95 == ([pytest.approx(270.0, rel=0.01), pytest.approx(66.85, rel=0.01)]
+                   if sketches else [270.0, 66.85])  # fmt: skip
     costs = client.cost_timeseries(**TWO_DAYS, by="model")
     assert {(r["bucket"].day, r["model"]): r["cost_usd"] for r in _records(costs)} == {
         # the 09:15 run's claude row moves $0.0002 from gpt-4o to claude; the 04:50 run's
@@ -92,16 +100,26 @@ def test_the_sketches_answer_only_above_the_exact_bound(
     assert _client(db_url).timeseries(**TWO_DAYS).source == source
 
 
-def test_a_deleted_execution_leaves_its_bucket_before_a_rebuild(db_url: str) -> None:
+def test_a_deleted_execution_leaves_its_bucket_before_a_rebuild(
+    db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The 11:00 run deleted behind the rollups: its hour is read raw, in the count that picks
+    the path (6 executions now: at a bound of 6 the series reads raw, at 5 the rollups) and in
+    the series, which matches the raw one."""
     _write_hand_data(db_url)
     with get_engine(db_url).begin() as connection:
         connection.execute(
             AgentExecution.__table__.delete().where(AgentExecution.execution_time_ms == 300)
         )
     client = _client(db_url)
+    monkeypatch.setattr(rollup_buckets, "EXACT_PERCENTILES_UP_TO", 6)
+    assert client.timeseries(**TWO_DAYS).source == "raw"
+    monkeypatch.setattr(rollup_buckets, "EXACT_PERCENTILES_UP_TO", 5)
     fast = client.timeseries(**TWO_DAYS)
-    assert _records(fast)[0]["executions"] == 4
-    assert_frame_equal(fast.frame, client.timeseries(**TWO_DAYS, exact=True).frame)
+    assert fast.source == "rollup" and _records(fast)[0]["executions"] == 4
+    audit = client.timeseries(**TWO_DAYS, exact=True).frame
+    assert_frame_equal(fast.frame.drop(columns="p95_ms"), audit.drop(columns="p95_ms"))
+    assert_allclose(fast.frame["p95_ms"], audit["p95_ms"], rtol=0.01)
 
 
 def test_bucket_p95_from_sketches_is_within_its_bound(
