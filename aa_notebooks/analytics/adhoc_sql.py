@@ -49,7 +49,7 @@ def run_sql(source: Source, query: str, params: Mapping[str, Any] | None = None)
     checked = check_query(query, dialect)
     if params and USER_PARAMETER in params:
         raise InvalidInputError(f"the parameter name {USER_PARAMETER!r} is reserved; rename it")
-    statement = _statement(checked, source)
+    statement = _statement(checked, source.whole("ad hoc SQL"))
     seconds = timeout_seconds()
     scoped = source.user_id is not None
     with read_only_connection(source, scoped=scoped, seconds=seconds) as connection:

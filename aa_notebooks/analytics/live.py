@@ -218,7 +218,7 @@ def _money_like(shown: Any, row: dict[str, Any]) -> Any:
 def _filters(source: Source, window: Window) -> FollowFilters:
     lower, upper = window.bounds()
     fixed = not window.end_inclusive  # dates: nothing started after the end is added
-    return FollowFilters(user_id=source.user_id, started_from=lower,
+    return FollowFilters(user_id=source.whole("the live view").user_id, started_from=lower,
                          started_before=upper if fixed else None)  # fmt: skip
 
 

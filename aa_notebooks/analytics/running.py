@@ -33,7 +33,7 @@ def running(source: Source, now: datetime, agent: str | None = None) -> pd.DataF
         c.id, c.agent_name, c.agent_id, c.user_id, c.model_name, c.flow_id, c.query_preview,
         c.started_at, c.heartbeat_at, c.heartbeat_every_s, c.host, c.pid,
     ).order_by(c.started_at, c.id)  # fmt: skip
-    if source.user_id is not None:
+    if source.whole("runs in flight").user_id is not None:
         query = query.where(c.user_id == source.user_id)
     if agent is not None:
         query = query.where(c.agent_name == agent)

@@ -59,6 +59,14 @@ class Source:
         """This source with every read kept to rows whose `column` equals `value`."""
         return replace(self, narrowing=(*self.narrowing, (column, value)))
 
+    def whole(self, what: str) -> Source:
+        """This source, for a read that can only be kept to its user (ad hoc SQL, runs in
+        flight, the user list): a narrowed source is refused instead of read wider."""
+        if self.narrowing:
+            columns = ", ".join(column for column, _ in self.narrowing)
+            raise ValueError(f"{what} cannot be narrowed (by {columns})")
+        return self
+
     def scope_on(self, table: Table) -> list[ColumnElement[bool]]:
         """The conditions keeping this source's rows of `table` (the executions or a rollup):
         its user's, and the narrowing's; a table without a narrowed column is an error, not a

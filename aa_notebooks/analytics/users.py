@@ -20,7 +20,7 @@ def active_users(source: Source, window: Window) -> tuple[str, ...]:
     """The ids of the users with executions in the window (only the client's own when scoped)."""
     has_executions = exists().where(EXECUTIONS.c.user_id == USERS.c.id, in_window(window))
     query = select(USERS.c.id).where(has_executions)
-    if source.user_id is not None:
+    if source.whole("the user list").user_id is not None:
         query = query.where(USERS.c.id == source.user_id)
     with source.connect() as connection:
         return tuple(sorted(str(user_id) for user_id in connection.execute(query).scalars()))

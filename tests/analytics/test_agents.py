@@ -11,7 +11,10 @@ import pytest
 from pandas.testing import assert_frame_equal
 
 from aa_notebooks.analytics import Analytics, connect, rollup_buckets, rollup_source
+from aa_notebooks.analytics.adhoc_sql import run_sql
 from aa_notebooks.analytics.filters import EXECUTIONS
+from aa_notebooks.analytics.running import running
+from aa_notebooks.analytics.users import active_users
 from aa_notebooks.db.engine import get_engine
 from aa_notebooks.db.schema import UsageRollupDay, table_of
 from aa_notebooks.errors import InvalidInputError, NotFoundError
@@ -153,12 +156,19 @@ def test_agent_stats_p95_from_the_sketches_is_within_its_bound(
 
 def test_a_narrowed_read_refuses_a_table_without_the_column(analytics: Analytics) -> None:
     """A source kept to one agent reads the executions by that agent; a table that has no agent
-    (the usage rollup) is refused instead of read for every agent."""
+    (the usage rollup) and the reads kept only to a user (ad hoc SQL, runs in flight, users)
+    are refused instead of read for every agent."""
     one = analytics._source.narrowed("agent_name", "planner")
     (condition,) = one.scope_on(EXECUTIONS)
     assert str(condition) == "agentexecutions.agent_name = :agent_name_1"
     with pytest.raises(ValueError, match="rollup_usage_day has no agent_name column"):
         one.scope_on(table_of(UsageRollupDay))
+    with pytest.raises(ValueError, match=r"ad hoc SQL cannot be narrowed \(by agent_name\)"):
+        run_sql(one, "SELECT COUNT(*) FROM agentexecutions")
+    with pytest.raises(ValueError, match="runs in flight cannot be narrowed"):
+        running(one, datetime.now(UTC))
+    with pytest.raises(ValueError, match="the user list cannot be narrowed"):
+        active_users(one, analytics.window("7d"))
 
 
 def test_a_deleted_run_leaves_the_agents_rollup_figures(db_url: str) -> None:
