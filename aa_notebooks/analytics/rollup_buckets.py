@@ -84,7 +84,8 @@ def bucket_sums(
 ) -> BucketSums | None:
     """The window's sums per `bucket` (by `plan` when the caller has made it), or None where
     the rollups hold none of it (read raw)."""
-    plan = plan or read_plan(source, window, connection)
+    if plan is None:
+        plan = read_plan(source, window, connection)
     if plan is None:
         return None
     if bucket == "hour":

@@ -169,14 +169,16 @@ def as_stored(column: ColumnElement[Any]) -> ColumnElement[Any]:
     """A rollup's bucket or agent_id column as the driver returns it (naive datetime, UUID or
     its hex text), under its own name: rollup rows repeat a few buckets and agents, so `utc` and
     `agent_uuid` convert each distinct value once instead of once per row."""
+    if column.name not in ("bucket", "agent_id"):
+        raise ValueError(f"{column.name} is not a rollup bucket or agent_id")
     plain = DateTime() if column.name == "bucket" else String()
     return type_coerce(column, plain).label(column.name)
 
 
 @lru_cache(maxsize=16_384)
 def utc(naive: datetime) -> datetime:
-    """A stored (naive UTC) bucket start, aware."""
-    return naive.replace(tzinfo=UTC)
+    """A stored (naive UTC) bucket start, aware (a driver's aware value stays as it is)."""
+    return naive if naive.tzinfo is not None else naive.replace(tzinfo=UTC)
 
 
 @lru_cache(maxsize=16_384)
