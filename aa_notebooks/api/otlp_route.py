@@ -14,6 +14,7 @@ import json
 import logging
 import os
 import threading
+from collections import OrderedDict
 from collections.abc import Callable
 from typing import Annotated, Any
 
@@ -78,7 +79,7 @@ class OtlpReceiver:
         self.hold_s = hold_seconds()
         self._ingestor: Ingestor | None = None
         self._lock = threading.Lock()
-        self._answered: dict[Any, int] = {}
+        self._answered: OrderedDict[Any, int] = OrderedDict()
 
     @property
     def ingestor(self) -> Ingestor:
@@ -92,17 +93,19 @@ class OtlpReceiver:
     def last_on_connection(self, client: Any) -> bool:
         """Count a request of the connection from `client` (host, port); whether it is the one
         after which that connection should close (every REQUESTS_PER_CONNECTION-th). Called on
-        the event loop's thread only."""
+        the event loop's thread only. The counts of the connections heard from least recently
+        are dropped past _MAX_CONNECTIONS_COUNTED (those gone without reaching their turn).
+        Behind a proxy whose forwarded headers uvicorn applies, the port is 0 and the count is
+        per client host: its connections then share one turn, which still rotates them."""
         if client is None:
             return False
-        if len(self._answered) >= _MAX_CONNECTIONS_COUNTED:
-            self._answered.clear()  # connections gone without reaching their turn
-        count = self._answered.get(client, 0) + 1
-        if count < REQUESTS_PER_CONNECTION:
-            self._answered[client] = count
-            return False
-        self._answered.pop(client, None)
-        return True
+        count = self._answered.pop(client, 0) + 1
+        if count >= REQUESTS_PER_CONNECTION:
+            return True
+        self._answered[client] = count  # now the most recent
+        if len(self._answered) > _MAX_CONNECTIONS_COUNTED:
+            self._answered.popitem(last=False)
+        return False
 
     def receive(
         self, body: bytes, media_type: str, encoding: str | None, principal: Principal

@@ -16,7 +16,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from sqlalchemy import text
 
 from aa_notebooks.analytics import connect
-from aa_notebooks.api import Principal, create_app
+from aa_notebooks.api import Principal, create_app, otlp_route
 from aa_notebooks.api.tokens import create_token
 from aa_notebooks.db.engine import get_engine
 from aa_notebooks.db.setup import init_db
@@ -267,3 +267,19 @@ def test_a_hold_that_is_not_a_positive_number_is_one_clear_line(
     assert str(raised.value) == (
         f"AA_OTEL_HOLD_SECONDS must be a number of seconds above 0, not {value!r}"
     )
+
+
+def test_connection_turns_keep_the_recent_connections(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every 3rd request of a connection closes it. Past 2 connections counted, the one heard
+    from least recently is forgotten: a busy collector's count survives short connections
+    coming and going, and a forgotten connection counts from 1 again."""
+    monkeypatch.setattr(otlp_route, "REQUESTS_PER_CONNECTION", 3)
+    monkeypatch.setattr(otlp_route, "_MAX_CONNECTIONS_COUNTED", 2)
+    receiver = otlp_route.OtlpReceiver(None)
+    collector, first, second = ("10.0.0.1", 5000), ("10.0.0.2", 6000), ("10.0.0.3", 7000)
+    turns = [receiver.last_on_connection(client) for client in (
+        collector, first, collector, second, collector,  # `second` pushes `first` out
+        first, first, first,  # `first` from 1 again: its 3rd request now
+        None,  # no client address: never closed
+    )]  # fmt: skip
+    assert turns == [False, False, False, False, True, False, False, True, False]
