@@ -351,8 +351,8 @@ class Dashboard:
                 if window is not None:
                     self.brush = None
                     client, listing = self._client(), self.recent.listing_for
-                    self.recent.stop_walk()
                     with self.live.reading:  # a tick waits; then it reads from the new mark
+                        self.recent.stop_walk()  # the list a tick may have just shown
                         shown = load(client, self._base, window, listing)
                         self._show(shown)
                         self.live.reset(shown)
