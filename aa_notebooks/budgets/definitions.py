@@ -7,10 +7,7 @@ that creates, deletes or redefines a budget, whichever process or program does i
 
 - SQLite: the check reads the generation (one row of a tiny table, in process) on a connection
   kept open for it, and compares it with the one its copy was read at. Checking a connection
-  out of the pool and back for each read cost ten times the read itself. It reads it again only
-  when the wal-index says something was committed since (`db.wal_index`, a memory read), or
-  after MAX_TRUSTED_SECONDS: the read released the interpreter lock to the batched writer's
-  thread before every execution, and cost a tracker with the check about a fifth of its rate.
+  out of the pool and back for each read cost ten times the read itself.
 - PostgreSQL: a background thread LISTENs on the generation's channel, which the trigger
   notifies at commit, and counts the notifications; a check compares counts and needs no round
   trip. A budget committed by another process counts once its notification has arrived (well
@@ -27,7 +24,6 @@ from __future__ import annotations
 import logging
 import os
 import threading
-import time
 import weakref
 from contextlib import suppress
 from dataclasses import dataclass
@@ -43,7 +39,6 @@ from aa_notebooks.db.budget_generation import CHANNEL, GENERATION_TABLE
 from aa_notebooks.db.driver_sql import DriverStatement, driver_fetch
 from aa_notebooks.db.engine import autocommit_engine, in_memory
 from aa_notebooks.db.schema import BudgetAlertType, BudgetGeneration, table_of
-from aa_notebooks.db.wal_index import CommitCounter
 
 logger = logging.getLogger("aa_notebooks.budgets")
 GENERATION = table_of(BudgetGeneration)
@@ -51,9 +46,6 @@ RECONNECT_SECONDS = 1.0
 """How long the listener waits before connecting again after losing the server."""
 WAIT_SECONDS = 0.5
 """How long the listener waits for a notification before looking whether it should stop."""
-MAX_TRUSTED_SECONDS = 1.0
-"""SQLite: how long a generation read is reused while the wal-index shows no commit (a bound
-for what the counter cannot see: a wal-index rebuilt by another process's recovery)."""
 _HARD_STOPS = ACTIVE & (BUDGETS.c.alert_type == BudgetAlertType.hard_stop)
 _READ_GENERATION = select(GENERATION.c.generation).where(GENERATION.c.id == 1)
 
@@ -128,10 +120,9 @@ class HardStops:
 
 class _HeldReader:
     """The generation read on one autocommit SQLite connection kept checked out of the pool
-    (shared by threads under a lock: sqlite3 serialises its calls anyway), and reused while the
-    database's wal-index counts no commit since it was read. Any driver error drops the
-    connection and returns None, so the caller reads through `driver_fetch`, which raises it as
-    SQLAlchemy does; the next read takes a new connection."""
+    (shared by threads under a lock: sqlite3 serialises its calls anyway). Any driver error
+    drops the connection and returns None, so the caller reads through `driver_fetch`, which
+    raises it as SQLAlchemy does; the next read takes a new connection."""
 
     def __init__(self, engine: Engine) -> None:
         self._readers = None if in_memory(engine.url) else autocommit_engine(engine)
@@ -139,38 +130,23 @@ class _HeldReader:
         self._sql, self._parameters = statement.sql, statement.parameters({})
         self._lock = threading.Lock()
         self._connection: Any = None
-        self._commits: CommitCounter | None = None
-        self._last: tuple[int, float, list[tuple[Any, ...]]] | None = None
-        """The commit count and monotonic time the last rows were read at, and the rows."""
 
     def fetch(self) -> list[tuple[Any, ...]] | None:
         """The generation's rows, or None when they could not be read here."""
         if self._readers is None:
             return None
         with self._lock:
-            commits = self._commits.value() if self._commits is not None else None
-            last = self._last
-            if (
-                last is not None
-                and commits == last[0]
-                and time.monotonic() - last[1] < MAX_TRUSTED_SECONDS
-            ):
-                return last[2]
             try:
                 if self._connection is None:
                     self._connection = self._readers.raw_connection()
-                    self._commits = CommitCounter.of_connection(self._connection.driver_connection)
-                    commits = self._commits.value() if self._commits is not None else None
                 cursor = self._connection.cursor()
                 try:
-                    rows = list(cursor.execute(self._sql, self._parameters).fetchall())
+                    return list(cursor.execute(self._sql, self._parameters).fetchall())
                 finally:
                     cursor.close()
             except self._readers.dialect.loaded_dbapi.Error:
                 self._drop(broken=True)
                 return None
-            self._last = None if commits is None else (commits, time.monotonic(), rows)
-            return rows
 
     def close(self) -> None:
         """Give the connection back to its pool."""
@@ -178,10 +154,6 @@ class _HeldReader:
             self._drop(broken=False)
 
     def _drop(self, *, broken: bool) -> None:
-        self._last = None
-        if self._commits is not None:
-            self._commits.close()
-            self._commits = None
         if self._connection is not None:
             connection, self._connection = self._connection, None
             with suppress(Exception):  # a broken connection has nothing more to release
