@@ -15,7 +15,7 @@ column's range first (`check_rows`): COPY would wrap an integer past INTEGER's r
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC
 from functools import cache
@@ -29,6 +29,7 @@ from sqlalchemy.exc import DBAPIError
 from aa_notebooks.db.bulk import check_rows, insert_storage_rows, storage_timestamp
 from aa_notebooks.db.driver import driver_connection
 from aa_notebooks.db.schema import UTCDateTime
+from aa_notebooks.tracking.ids import new_id
 
 Row = dict[str, Any]
 _SQLITE_MAX_VARIABLES = 32_766  # SQLite's default limit since 3.32; builds may allow more
@@ -47,21 +48,41 @@ def insert_new(
     return _sqlite(connection, table, names, rows, returning)
 
 
-def insert_rows(connection: Connection, table: Table, rows: Sequence[Row]) -> None:
+def insert_rows(
+    connection: Connection,
+    table: Table,
+    rows: Sequence[Row],
+    parents: Sequence[uuid.UUID] | None = None,
+) -> None:
     """Insert rows whose ids are new (children of executions just inserted): no conflict check.
 
-    A clash of client-made ids (never expected) fails the batch, and the writer then sets the
-    one record that clashes aside, as it does any record the database refuses.
+    With `parents`, the rows leave out `id` and `execution_id` (a Run's steps and usages): each
+    gets a new id and its parent's id as its tuple is made, so no UUID waits in the row for the
+    writer (see `Run`). A clash of client-made ids (never expected) fails the batch, and the
+    writer then sets the one record that clashes aside, as it does any record the database
+    refuses.
     """
     if not rows:
         return
     check_rows(table, rows)
     names = list(rows[0])
     if connection.dialect.name == "postgresql":
-        _copy(connection, connection.dialect.identifier_preparer.quote(table.name), table, rows)
+        values = _copy_tuples(table, names, rows)
+        if parents is not None:
+            names = ["id", "execution_id", *names]
+            values = ((new_id(), parent, *row) for parent, row in zip(parents, values, strict=True))
+        _copy(connection, connection.dialect.identifier_preparer.quote(table.name), table,
+              names, values)  # fmt: skip
         return
+    tuples = _storage_tuples(table, names, rows)
+    if parents is not None:
+        names = ["id", "execution_id", *names]
+        tuples = (
+            (f"{new_id().int:032x}", f"{parent.int:032x}", *row)
+            for parent, row in zip(parents, tuples, strict=True)
+        )
     with _driver_errors(connection, f"INSERT INTO {table.name}"):
-        insert_storage_rows(connection, table, names, _storage_tuples(table, names, rows))
+        insert_storage_rows(connection, table, names, tuples)
 
 
 def _postgresql(
@@ -69,7 +90,7 @@ def _postgresql(
 ) -> set[uuid.UUID]:
     """COPY into a session-local staging table, then move the rows that are new."""
     stage = _stage(connection, table)
-    _copy(connection, stage, table, rows)
+    _copy(connection, stage, table, names, _copy_tuples(table, names, rows))
     quote = connection.dialect.identifier_preparer.quote
     selected = ", ".join(
         f"{quote(name)} AT TIME ZONE 'UTC'" if name in _timestamps(table) else quote(name)
@@ -84,10 +105,15 @@ def _postgresql(
     return set(result.scalars()) if returning else set()
 
 
-def _copy(connection: Connection, target: str, table: Table, rows: Sequence[Row]) -> None:
-    """Binary COPY of the rows into `target` (the table, or its staging table), the values
-    dumped by psycopg as the database's column types (`_copy_types`), a tuple at a time."""
-    names = list(rows[0])
+def _copy(
+    connection: Connection,
+    target: str,
+    table: Table,
+    names: list[str],
+    values: Iterable[tuple[Any, ...]],
+) -> None:
+    """Binary COPY of tuples of `names` into `target` (the table, or its staging table), the
+    values dumped by psycopg as the database's column types (`_copy_types`), one at a time."""
     quote = connection.dialect.identifier_preparer.quote
     statement = f"COPY {target} ({', '.join(quote(name) for name in names)}) FROM STDIN"
     types = _copy_types(connection, table.name, tuple(names))
@@ -97,7 +123,7 @@ def _copy(connection: Connection, target: str, table: Table, rows: Sequence[Row]
         cursor.copy(statement + " (FORMAT BINARY)") as copy,
     ):
         copy.set_types(types)
-        for row in _copy_tuples(table, names, rows):
+        for row in values:
             copy.write_row(row)
 
 

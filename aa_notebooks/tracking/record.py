@@ -1,17 +1,18 @@
 """One finished execution with its trace steps and token usage, as rows, and as a JSON line.
 
 Rows are dicts keyed by column name with Python values (UUID, aware UTC datetime, Decimal, enum
-values as text). The JSON form is what the spool and the journal store; decoding restores each
-value's type from the column it belongs to, so a replayed record is the record that was spooled.
-It is encoded by orjson, which writes UUIDs and datetimes itself: agent threads journal every
-record as it ends, and the standard library's encoder, calling back into Python for each such
-value, took several times longer. What orjson refuses (an integer past 64 bits, text that is not
-valid Unicode) is encoded by the standard library instead, to the same JSON. A record
-that `attach`es steps and usages to an execution stored (or spooled) earlier carries only that
-execution's id. A record that `replaces` executions (a trace ingested again with spans that
-arrived late) takes their place: they are deleted, rows and spend, before it is written. A run
-that was cut off (its process ended) is recorded from what was known at
-its start (`cut_off_record`).
+values as text). A Run's steps and usages leave out `id` and `execution_id`: they are the
+record's execution's, and get new ids when written (`store.write_batch`). The JSON form is what
+the spool and the journal store; decoding restores each value's type from the column it belongs
+to, so a replayed record is the record that was spooled. It is encoded by orjson, which writes
+UUIDs and datetimes itself: agent threads journal every record as it ends, and the standard
+library's encoder, calling back into Python for each such value, took several times longer.
+What orjson refuses (an integer past 64 bits, text that is not valid Unicode) is encoded by the
+standard library instead, to the same JSON. A record that `attach`es steps and usages to an
+execution stored (or spooled) earlier carries only that execution's id. A record that
+`replaces` executions (a trace ingested again with spans that arrived late) takes their place:
+they are deleted, rows and spend, before it is written. A run that was cut off (its process
+ended) is recorded from what was known at its start (`cut_off_record`).
 """
 
 from __future__ import annotations

@@ -33,13 +33,48 @@ def test_rows_are_stored_as_built(db_url: str) -> None:
     assert write_batch(get_engine(db_url), [record]).inserted == 1
     [row] = executions(db_url)
     assert {k: (v.value if hasattr(v, "value") else v) for k, v in row.items()} == record.execution
-    assert [{k: (v.value if hasattr(v, "value") else v) for k, v in s.items()}
-            for s in steps(db_url, record.id)] == [
+    stored_steps = [{k: (v.value if hasattr(v, "value") else v) for k, v in s.items()}
+                    for s in steps(db_url, record.id)]  # fmt: skip
+    stored_usages = usages(db_url, record.id)
+    assert [_without_ids(s) for s in stored_steps] == [
         {"parent_step": None, "depth": None, **t} for t in record.traces
-    ]  # the kit's nesting columns, filled only by trace ingest  # fmt: skip
-    assert usages(db_url, record.id) == [
+    ]  # the kit's nesting columns, filled only by trace ingest
+    assert [_without_ids(u) for u in stored_usages] == [
         {"cache_read_tokens": None, "cache_write_tokens": None, **u} for u in record.usages
     ]
+    # A Run's steps and usages get their ids as they are written: new, time-ordered, theirs.
+    given = [row["id"] for row in stored_steps + stored_usages]
+    assert len(set(given)) == 3 and all(isinstance(i, uuid.UUID) and i.version == 7 for i in given)
+    assert {row["execution_id"] for row in stored_steps + stored_usages} == {record.id}
+
+
+def _without_ids(row: dict) -> dict:
+    """A stored child row without the ids the writer gave it (a Run's rows carry none)."""
+    return {k: v for k, v in row.items() if k not in ("id", "execution_id")}
+
+
+def test_a_batch_mixes_rows_with_and_without_ids(db_url: str) -> None:
+    """Records whose steps and usages carry their own ids (trace ingest, older spooled records)
+    and a Run's, which carry none, in one batch: each keeps or gets ids, under its execution;
+    one written again later (a replayed spool line) adds nothing."""
+    numbered = make_record("ingested")
+    step_ids = [uuid.uuid4(), uuid.uuid4()]
+    usage_id = uuid.uuid4()
+    numbered = replace(
+        numbered,
+        traces=tuple({"id": i, "execution_id": numbered.id, **t}
+                     for i, t in zip(step_ids, numbered.traces, strict=True)),
+        usages=({"id": usage_id, "execution_id": numbered.id, **numbered.usages[0]},),
+    )  # fmt: skip
+    plain = make_record("tracked")
+    assert write_batch(get_engine(db_url), [plain, numbered]).inserted == 2
+    assert [s["id"] for s in steps(db_url, numbered.id)] == step_ids
+    assert [u["id"] for u in usages(db_url, numbered.id)] == [usage_id]
+    assert [s["step_number"] for s in steps(db_url, plain.id)] == [1, 2]
+    assert [u["model"] for u in usages(db_url, plain.id)] == ["gpt-4o"]
+    replayed = ExecutionRecord.from_json(plain.to_json())
+    assert write_batch(get_engine(db_url), [replayed]).inserted == 0
+    assert counts(db_url) == (2, 4, 2)
 
 
 def test_timestamps_in_any_zone_are_stored_as_utc(db_url: str) -> None:
