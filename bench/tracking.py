@@ -121,10 +121,14 @@ def baseline_rate(url: str, count: int) -> float:
     for record in records:
         with make_session() as session:
             AgentExecutionRepository(session).create(record.execution, commit=False)
-            for step in record.traces:
-                ExecutionTraceRepository(session).create(step, commit=False)
+            for step in record.traces:  # a Run's rows leave their ids to the writer
+                ExecutionTraceRepository(session).create(
+                    {"execution_id": record.id, **step}, commit=False
+                )
             for usage in record.usages:
-                TokenUsageRepository(session).create(usage, commit=False)
+                TokenUsageRepository(session).create(
+                    {"execution_id": record.id, **usage}, commit=False
+                )
             session.commit()
     return count / (time.perf_counter() - start)
 
