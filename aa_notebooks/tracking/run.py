@@ -14,8 +14,8 @@ The step and usage rows carry no `id` or `execution_id`: the writer gives them b
 inserts them. A finished record waits in the writer's queue and its batch long enough for the
 garbage collector to move everything it tracks to its oldest generation, whose full passes
 scale with the whole process; a UUID is such an object, and a row holding one is too, while
-rows of plain values are not tracked at all. Without the ids, the collector's full passes come
-half as often, and a saturated tracker records 10-17% more runs a second.
+rows of plain values are not tracked at all. Without the ids, the full passes of a saturated
+tracker take about 0.28 s per 20,000 runs instead of 0.40-0.47 s.
 """
 
 from __future__ import annotations
