@@ -39,13 +39,15 @@ def insert_new(
     connection: Connection, table: Table, rows: Sequence[Row], *, returning: bool = False
 ) -> set[uuid.UUID]:
     """Insert the rows whose id is not in `table`; with `returning`, the ids inserted."""
-    if not rows:
-        return set()
-    check_rows(table, rows)
-    names = list(rows[0])
-    if connection.dialect.name == "postgresql":
-        return _postgresql(connection, table, names, rows, returning)
-    return _sqlite(connection, table, names, rows, returning)
+    inserted: set[uuid.UUID] = set()
+    for group, _ in same_columns(rows):
+        check_rows(table, group)
+        names = list(group[0])
+        if connection.dialect.name == "postgresql":
+            inserted |= _postgresql(connection, table, names, group, returning)
+        else:
+            inserted |= _sqlite(connection, table, names, group, returning)
+    return inserted
 
 
 def insert_rows(
@@ -62,9 +64,32 @@ def insert_rows(
     writer then sets the one record that clashes aside, as it does any record the database
     refuses.
     """
-    if not rows:
-        return
-    check_rows(table, rows)
+    for group, group_parents in same_columns(rows, parents):
+        check_rows(table, group)
+        _insert_rows(connection, table, group, group_parents)
+
+
+def same_columns(
+    rows: Sequence[Row], parents: Sequence[uuid.UUID] | None = None
+) -> list[tuple[list[Row], list[uuid.UUID] | None]]:
+    """The rows (and their parents) in groups that name the same columns, in order of first
+    appearance: each group is one statement. Records of different sources leave out different
+    columns (a Run's execution has a flow_id, a traced one may not), and a column a row leaves
+    out must stay out of its INSERT, not take another row's shape."""
+    groups: dict[tuple[str, ...], tuple[list[Row], list[uuid.UUID] | None]] = {}
+    for position, row in enumerate(rows):
+        group = groups.get(key := tuple(row))
+        if group is None:
+            group = groups[key] = ([], None if parents is None else [])
+        group[0].append(row)
+        if parents is not None and group[1] is not None:
+            group[1].append(parents[position])
+    return list(groups.values())
+
+
+def _insert_rows(
+    connection: Connection, table: Table, rows: list[Row], parents: list[uuid.UUID] | None
+) -> None:
     names = list(rows[0])
     if connection.dialect.name == "postgresql":
         values = _copy_tuples(table, names, rows)

@@ -160,10 +160,10 @@ def _fit(connection: Connection, table: Table, rows: list[Row]) -> list[Row]:
     """Rows without the columns this database lacks (the kit's additions, on an AgentOS one)."""
     if not rows:
         return rows
-    absent = set(rows[0]) - _columns(connection, table)
+    absent = {name for row in rows for name in row} - _columns(connection, table)
     if not absent:
         return rows
-    lost = sorted(name for name in absent if any(row[name] is not None for row in rows))
+    lost = sorted(name for name in absent if any(row.get(name) is not None for row in rows))
     if lost:
         log.warning("%s has no column %s: those values are not stored", table.name, lost)
     return [{k: v for k, v in row.items() if k not in absent} for row in rows]

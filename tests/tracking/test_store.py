@@ -9,8 +9,11 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 
+import pytest
+
 from aa_notebooks.budgets import check_budget, create_budget
 from aa_notebooks.db.engine import get_engine
+from aa_notebooks.errors import InvalidInputError
 from aa_notebooks.tracking.record import ExecutionRecord
 from aa_notebooks.tracking.run import Run
 from aa_notebooks.tracking.store import write_batch
@@ -75,6 +78,33 @@ def test_a_batch_mixes_rows_with_and_without_ids(db_url: str) -> None:
     replayed = ExecutionRecord.from_json(plain.to_json())
     assert write_batch(get_engine(db_url), [replayed]).inserted == 0
     assert counts(db_url) == (2, 4, 2)
+
+
+def test_rows_of_different_columns_keep_their_own(db_url: str) -> None:
+    """A traced execution that names no flow_id, with nested steps, before a Run's that names
+    one: each row is inserted with its own columns (the first row's shape once dropped the
+    Run's flow), and a value out of range in a column the first row lacks is still refused."""
+    traced = make_record("ingested")
+    traced = replace(
+        traced,
+        execution={k: v for k, v in traced.execution.items() if k != "flow_id"},
+        traces=tuple({"id": uuid.uuid4(), "execution_id": traced.id, "parent_step": None,
+                      "depth": 0, **t} for t in traced.traces),
+    )  # fmt: skip
+    tracked = make_record("tracked", flow_id="checkout")
+    assert write_batch(get_engine(db_url), [traced, tracked]).inserted == 2
+    flows = {row["agent_name"]: row["flow_id"] for row in executions(db_url)}
+    assert flows == {"ingested": None, "tracked": "checkout"}
+    assert [s["depth"] for s in steps(db_url, traced.id)] == [0, 0]
+    assert [s["depth"] for s in steps(db_url, tracked.id)] == [None, None]
+    too_long = make_record("late", flow_id="x")
+    too_long = replace(too_long, execution={**too_long.execution, "llm_time_ms": 2**31})
+    first = make_record("first")
+    first = replace(first, execution={k: v for k, v in first.execution.items()
+                                      if k != "llm_time_ms"})  # fmt: skip
+    with pytest.raises(InvalidInputError, match="llm_time_ms"):
+        write_batch(get_engine(db_url), [first, too_long])
+    assert len(executions(db_url)) == 2
 
 
 def test_timestamps_in_any_zone_are_stored_as_utc(db_url: str) -> None:
