@@ -40,7 +40,8 @@ def insert_new(
 ) -> set[uuid.UUID]:
     """Insert the rows whose id is not in `table`; with `returning`, the ids inserted."""
     inserted: set[uuid.UUID] = set()
-    for group, _ in same_columns(rows):
+    for positions in _same_columns(rows):
+        group = [rows[position] for position in positions]
         check_rows(table, group)
         names = list(group[0])
         if connection.dialect.name == "postgresql":
@@ -58,38 +59,36 @@ def insert_rows(
 ) -> None:
     """Insert rows whose ids are new (children of executions just inserted): no conflict check.
 
-    With `parents`, the rows leave out `id` and `execution_id` (a Run's steps and usages): each
-    gets a new id and its parent's id as its tuple is made, so no UUID waits in the row for the
-    writer (see `Run`). A clash of client-made ids (never expected) fails the batch, and the
-    writer then sets the one record that clashes aside, as it does any record the database
-    refuses.
+    `parents`, each row's execution id, is written for the rows that leave out `id` and
+    `execution_id` (a Run's steps and usages), with a new id, as each tuple is made: so no UUID
+    waits in those rows for the writer (see `Run`). A clash of client-made ids (never expected)
+    fails the batch, and the writer then sets the one record that clashes aside, as it does any
+    record the database refuses.
     """
-    for group, group_parents in same_columns(rows, parents):
+    for positions in _same_columns(rows):
+        group = [rows[position] for position in positions]
         check_rows(table, group)
-        _insert_rows(connection, table, group, group_parents)
+        given = None
+        if parents is not None and "id" not in group[0]:
+            given = [parents[position] for position in positions]
+        _insert_rows(connection, table, group, given)
 
 
-def same_columns(
-    rows: Sequence[Row], parents: Sequence[uuid.UUID] | None = None
-) -> list[tuple[list[Row], list[uuid.UUID] | None]]:
-    """The rows (and their parents) in groups that name the same columns, in order of first
-    appearance: each group is one statement. Records of different sources leave out different
-    columns (a Run's execution has a flow_id, a traced one may not), and a column a row leaves
-    out must stay out of its INSERT, not take another row's shape."""
-    groups: dict[tuple[str, ...], tuple[list[Row], list[uuid.UUID] | None]] = {}
+def _same_columns(rows: Sequence[Row]) -> list[list[int]]:
+    """The rows' positions in groups that name the same columns, in order of first appearance:
+    each group is one statement. Records of different sources leave out different columns (a
+    Run's execution has a flow_id, a traced one may not), and a column a row leaves out must
+    stay out of its INSERT, not take another row's shape."""
+    groups: dict[tuple[str, ...], list[int]] = {}
     for position, row in enumerate(rows):
-        group = groups.get(key := tuple(row))
-        if group is None:
-            group = groups[key] = ([], None if parents is None else [])
-        group[0].append(row)
-        if parents is not None and group[1] is not None:
-            group[1].append(parents[position])
+        groups.setdefault(tuple(row), []).append(position)
     return list(groups.values())
 
 
 def _insert_rows(
     connection: Connection, table: Table, rows: list[Row], parents: list[uuid.UUID] | None
 ) -> None:
+    """One group of `insert_rows`; with `parents`, the rows get ids and their parents' ids."""
     names = list(rows[0])
     if connection.dialect.name == "postgresql":
         values = _copy_tuples(table, names, rows)

@@ -75,25 +75,26 @@ def write_batch(
         rows = _fit(connection, _EXECUTIONS, [r.execution for r in unique])
         inserted = insert_new(connection, _EXECUTIONS, rows, returning=True)
         new = [r for r in unique if r.id in inserted]
-        for table, kind in ((_TRACES, "traces"), (_USAGES, "usages")):
-            given, unnumbered, parents = _children(new, kind)
-            insert_rows(connection, table, _fit(connection, table, given))
-            insert_rows(connection, table, _fit(connection, table, unnumbered), parents)
+        traces = [row for r in new for row in r.traces]
+        insert_rows(connection, _TRACES, _fit(connection, _TRACES, traces),
+                    [r.id for r in new for _ in r.traces])  # fmt: skip
+        usages = [row for r in new for row in r.usages]
+        insert_rows(connection, _USAGES, _fit(connection, _USAGES, usages),
+                    [r.id for r in new for _ in r.usages])  # fmt: skip
         later_traces = [row for r in attached for row in r.traces]
         insert_new(connection, _TRACES, _fit(connection, _TRACES, later_traces))
         later_usages = [row for r in attached for row in r.usages]
         stored = insert_new(
             connection, _USAGES, _fit(connection, _USAGES, later_usages), returning=True
         )
-        usages = [  # the rollups find each usage's execution by its execution_id
-            row if "execution_id" in row else {**row, "execution_id": r.id}
-            for r in new
-            for row in r.usages
-        ]
         record_rollups(
             connection,
             [r.execution for r in new],
-            usages,
+            [  # the rollups find each usage's execution by its execution_id
+                row if "execution_id" in row else {**row, "execution_id": r.id}
+                for r in new
+                for row in r.usages
+            ],
             [row for row in later_usages if row["id"] in stored],
         )
         if new:
@@ -101,24 +102,6 @@ def write_batch(
         if running:
             connection.execute(delete(_RUNNING).where(_RUNNING.c.id.in_(running)))
     return BatchResult(len(new), alerts)
-
-
-def _children(
-    records: Sequence[ExecutionRecord], kind: str
-) -> tuple[list[Row], list[Row], list[uuid.UUID]]:
-    """The records' child rows of one kind ("traces", "usages"): those that carry their ids,
-    those that leave them to the writer (a Run's), and the execution id of each of the latter."""
-    given: list[Row] = []
-    unnumbered: list[Row] = []
-    parents: list[uuid.UUID] = []
-    for record in records:
-        for row in getattr(record, kind):
-            if "id" in row:
-                given.append(row)
-            else:
-                unnumbered.append(row)
-                parents.append(record.id)
-    return given, unnumbered, parents
 
 
 def _remove_replaced(connection: Connection, records: list[ExecutionRecord]) -> None:
