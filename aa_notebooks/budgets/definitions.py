@@ -7,7 +7,9 @@ that creates, deletes or redefines a budget, whichever process or program does i
 
 - SQLite: the check reads the generation (one row of a tiny table, in process) on a connection
   kept open for it, and compares it with the one its copy was read at. Checking a connection
-  out of the pool and back for each read cost ten times the read itself.
+  out of the pool and back for each read cost ten times the read itself. A read stays current
+  for FRESH_SECONDS: the read itself is cheap, but it lets the writer thread take the
+  interpreter lock, which cost a saturated tracker a fifth of its rate when every run read.
 - PostgreSQL: a background thread LISTENs on the generation's channel, which the trigger
   notifies at commit, and counts the notifications; a check compares counts and needs no round
   trip. A budget committed by another process counts once its notification has arrived (well
@@ -24,6 +26,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 import weakref
 from contextlib import suppress
 from dataclasses import dataclass
@@ -44,6 +47,10 @@ logger = logging.getLogger("aa_notebooks.budgets")
 GENERATION = table_of(BudgetGeneration)
 RECONNECT_SECONDS = 1.0
 """How long the listener waits before connecting again after losing the server."""
+FRESH_SECONDS = 0.001
+"""On SQLite, how long a read of the generation answers later checks: a budget committed by
+another process counts within this (its runs' spend counts only after a batch window anyway)."""
+_clock = time.monotonic
 WAIT_SECONDS = 0.5
 """How long the listener waits for a notification before looking whether it should stop."""
 _HARD_STOPS = ACTIVE & (BUDGETS.c.alert_type == BudgetAlertType.hard_stop)
@@ -71,6 +78,8 @@ class HardStops:
         postgres = engine.dialect.name == "postgresql"
         self._listener = _Listener(engine) if postgres and self._counted else None
         self._held = _HeldReader(engine) if not postgres and self._counted else None
+        self._fresh: tuple[float, int] | None = None
+        """When the generation was last read on SQLite (monotonic seconds), and its value."""
 
     @property
     def trusted(self) -> bool:
@@ -106,10 +115,16 @@ class HardStops:
             return None
         if self._listener is not None:
             return self._listener.generation()
+        asked = _clock()
+        fresh = self._fresh
+        if fresh is not None and asked - fresh[0] < FRESH_SECONDS:
+            return fresh[1]
         rows = self._held.fetch() if self._held is not None else None
         if rows is None:  # no held connection (an in-memory database), or it failed
             rows = driver_fetch(self._engine, _READ_GENERATION, {})
-        return int(rows[0][0]) if rows else None
+        generation = int(rows[0][0]) if rows else None
+        self._fresh = None if generation is None else (asked, generation)
+        return generation
 
     def _read(self) -> tuple[Budget, ...]:
         query = budgets_query(self._capabilities.budget_columns, _HARD_STOPS, False)

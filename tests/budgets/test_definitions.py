@@ -16,7 +16,13 @@ from typing import Any
 import pytest
 from sqlalchemy import create_engine, select
 
-from aa_notebooks.budgets import check_budget, create_budget, delete_budget, update_budget
+from aa_notebooks.budgets import (
+    check_budget,
+    create_budget,
+    definitions,
+    delete_budget,
+    update_budget,
+)
 from aa_notebooks.budgets.capabilities import capabilities
 from aa_notebooks.budgets.definitions import hard_stops
 from aa_notebooks.budgets.scope import BUDGETS
@@ -24,6 +30,7 @@ from aa_notebooks.db import driver_sql
 from aa_notebooks.db.engine import dispose_engine, get_engine
 from aa_notebooks.db.schema import BudgetAlertType, BudgetGeneration, BudgetScope
 from aa_notebooks.db.url import resolve_url
+from aa_notebooks.errors import BudgetExceededError
 from tests.budgets.conftest import NOW, record
 from tests.budgets.test_hard_stop import NOTIFIED_WITHIN, next_check_refuses
 
@@ -104,6 +111,53 @@ def test_a_broken_held_connection_is_replaced(db_url: str, statements: list[str]
     statements.clear()
     check_budget(db_url, agent="other", now=NOW)
     assert not any("budgetgeneration" in sql for sql in statements)  # held again
+
+
+def _insert_elsewhere(url: str, **fields: Any) -> None:
+    """A hard stop inserted by another program (its own engine, no call into this process)."""
+    values = {"id": uuid.uuid4(), "name": "made elsewhere", "scope": BudgetScope.agent,
+              "target": "researcher", "threshold_usd": Decimal(1), "period_days": 30,
+              "alert_type": BudgetAlertType.hard_stop, "is_active": True}  # fmt: skip
+    other = create_engine(resolve_url(url))
+    try:
+        with other.begin() as connection:
+            connection.execute(BUDGETS.insert().values(**{**values, **fields}))
+    finally:
+        other.dispose()
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+def test_a_generation_read_answers_checks_for_fresh_seconds(
+    db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SQLite: one read of the generation answers the checks of the next FRESH_SECONDS (on a
+    clock the test moves); a hard stop committed elsewhere counts once they have passed, and
+    one made through this process's own functions at once."""
+    clock = [0.0]
+    monkeypatch.setattr(definitions, "_clock", lambda: clock[0])
+    engine = get_engine(db_url)
+    reads = []
+    held = hard_stops(engine, capabilities(engine))._held
+    assert held is not None
+    real = held.fetch
+    monkeypatch.setattr(held, "fetch", lambda: reads.append(1) or real())
+    record(db_url, "2", NOW - timedelta(minutes=5), agent_name="researcher")
+    check_budget(db_url, agent="researcher", now=NOW)
+    assert len(reads) == 1
+    _insert_elsewhere(db_url)
+    clock[0] += definitions.FRESH_SECONDS / 2
+    check_budget(db_url, agent="researcher", now=NOW)  # the copy, vouched for by the last read
+    assert len(reads) == 1
+    clock[0] = definitions.FRESH_SECONDS
+    with pytest.raises(BudgetExceededError):
+        check_budget(db_url, agent="researcher", now=NOW)
+    assert len(reads) == 2
+    create_budget(db_url, name="planner's", threshold_usd=1, alert_type="hard_stop",
+                  scope="agent", target="planner")  # fmt: skip
+    record(db_url, "2", NOW - timedelta(minutes=5), agent_name="planner")
+    with pytest.raises(BudgetExceededError) as refused:  # same clock: no read, the copy dropped
+        check_budget(db_url, agent="planner", now=NOW)
+    assert refused.value.budget_name == "planner's"
 
 
 def test_a_matching_hard_stop_still_reads_its_spend_every_time(
