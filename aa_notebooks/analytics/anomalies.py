@@ -43,12 +43,11 @@ from aa_notebooks.analytics.results import Table
 from aa_notebooks.analytics.rollup_buckets import (
     BucketSums,
     KeyOf,
-    bucket_sketches_by,
+    bucket_quantiles_by,
     bucket_sums,
     sketch_plan,
 )
 from aa_notebooks.analytics.source import Source
-from aa_notebooks.db.rollups.sketch import Sketch
 from aa_notebooks.errors import InvalidInputError
 from aa_notebooks.validation import check_text
 
@@ -198,8 +197,8 @@ def _rollup_daily_figures(
 ) -> dict[AnomalyBy, tuple[Series, dict[Key, str | None]]]:
     """`daily_figures` from the rollups' per-day (agent, model) sums and sketches."""
     groupings = {by: _grouping(by) for by in bys}
-    sketches = bucket_sketches_by(source, sums, "day", connection, groupings)
-    return {by: _rollup_series(sums, by, group, sketches[by]) for by, group in groupings.items()}
+    p95s = bucket_quantiles_by(source, sums, "day", connection, groupings, 0.95)
+    return {by: _rollup_series(sums, by, group, p95s[by]) for by, group in groupings.items()}
 
 
 def _grouping(by: AnomalyBy) -> KeyOf:
@@ -213,9 +212,9 @@ def _rollup_series(
     sums: BucketSums,
     by: AnomalyBy,
     group: KeyOf,
-    sketches: Mapping[tuple[datetime, Key], Sketch],
+    p95s: Mapping[tuple[datetime | None, Key], float | None],
 ) -> tuple[Series, dict[Key, str | None]]:
-    """One grouping's figures per day from the (agent, model) sums and its sketches."""
+    """One grouping's figures per day from the (agent, model) sums and its P95s."""
     series: Series = {}
     labels: dict[Key, str | None] = {}
     for start, pairs in sums.pairs.items():
@@ -233,8 +232,7 @@ def _rollup_series(
         for key, (executions, successes, cost) in days.items():
             if executions < MIN_RUNS:
                 continue
-            sketch = sketches.get((start, key))
-            p95 = None if sketch is None else sketch.quantile(0.95)
+            p95 = p95s.get((start, key))
             series.setdefault(key, {})[start.date()] = DayFigures(
                 cost_usd=float(cost),
                 p95_ms=rounded(p95),

@@ -9,7 +9,7 @@ where a tool call on another model counts under that model, is `cost_summary(by=
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import Connection, select
 
@@ -21,11 +21,10 @@ from aa_notebooks.analytics.model_split import unpriced_models
 from aa_notebooks.analytics.pairs import Pair, grouped, totals
 from aa_notebooks.analytics.periods import Window
 from aa_notebooks.analytics.results import Table
-from aa_notebooks.analytics.rollup_buckets import BucketSums, bucket_sketches_by
+from aa_notebooks.analytics.rollup_buckets import BucketSums, bucket_quantiles_by
 from aa_notebooks.analytics.rollup_plan import ReadPlan
 from aa_notebooks.analytics.rollup_source import sketch_note, window_sums
 from aa_notebooks.analytics.source import Source
-from aa_notebooks.db.rollups.sketch import Sketch
 from aa_notebooks.pricing import is_priced
 
 MODEL_COLUMNS = (
@@ -107,18 +106,15 @@ def _raw_p95(source: Source, window: Window, connection: Connection) -> dict[str
 
 
 def _sketch_p95(source: Source, plan: ReadPlan, connection: Connection) -> dict[str | None, float]:
-    """P95 per model from the latency rollups' sketches (per day, merged) and the raw spans."""
-    per_day = bucket_sketches_by(
-        source, BucketSums(plan, {}, {}), "day", connection, {"model": lambda _a, _n, m: m}
+    """P95 per model from the latency rollups' sketches (merged over the window) and the raw
+    spans."""
+    p95s = bucket_quantiles_by(
+        source, BucketSums(plan, {}, {}), None, connection, {"model": lambda _a, _n, m: m}, 0.95
     )["model"]
-    merged: dict[Any, Sketch] = {}
-    for (_, model), sketch in per_day.items():
-        merged.setdefault(model, Sketch()).merge(sketch)
-    found = {}
-    for model, sketch in merged.items():
-        p95 = rounded(sketch.quantile(0.95))
-        if p95 is not None:
-            found[model] = p95
+    found: dict[str | None, float] = {}
+    for (_, model), p95 in p95s.items():
+        if (value := rounded(p95)) is not None:
+            found[cast(str | None, model)] = value
     return found
 
 

@@ -42,7 +42,7 @@ from aa_notebooks.analytics.rollup_source import (
 )
 from aa_notebooks.analytics.source import Source
 from aa_notebooks.db.rollups.dims import as_uuid
-from aa_notebooks.db.rollups.sketch import Sketch, key_of
+from aa_notebooks.db.rollups.sketch import group_quantiles, key_of
 
 Piece = tuple[datetime, datetime, datetime]
 """(bucket start, lower, upper): the part of a raw span inside one bucket."""
@@ -111,25 +111,31 @@ def bucket_sums(
     )
 
 
-def bucket_sketches(
-    source: Source, sums: BucketSums, bucket: Bucket, connection: Connection, key: KeyOf
-) -> dict[tuple[datetime, Hashable], Sketch]:
-    """The latency sketch of each (bucket, key(agent_id, agent_name, model)) group: the latency
-    rollups' sketches merged, and the raw pieces' durations added."""
-    return bucket_sketches_by(source, sums, bucket, connection, {None: key})[None]
-
-
-def bucket_sketches_by(
+def bucket_quantiles(
     source: Source,
     sums: BucketSums,
     bucket: Bucket,
     connection: Connection,
+    key: KeyOf,
+    fraction: float,
+) -> dict[tuple[datetime | None, Hashable], float | None]:
+    """The `fraction` latency quantile of each (bucket, key(agent_id, agent_name, model))
+    group: the latency rollups' sketches merged, and the raw pieces' durations added."""
+    return bucket_quantiles_by(source, sums, bucket, connection, {None: key}, fraction)[None]
+
+
+def bucket_quantiles_by(
+    source: Source,
+    sums: BucketSums,
+    bucket: Bucket | None,
+    connection: Connection,
     keys: Mapping[Grouping, KeyOf],
-) -> dict[Grouping, dict[tuple[datetime, Hashable], Sketch]]:
-    """`bucket_sketches` for several groupings at once (by agent and by model), from one read
-    of the latency rollups and raw pieces."""
-    stored: list[tuple[datetime, Any, Any, Any, bytes]] = []
-    starts: dict[datetime, datetime] = {}
+    fraction: float,
+) -> dict[Grouping, dict[tuple[datetime | None, Hashable], float | None]]:
+    """`bucket_quantiles` for several groupings at once (by agent and by model), from one read
+    of the latency rollups and raw pieces; `bucket` None merges the whole window per key."""
+    stored: list[tuple[datetime | None, Any, Any, Any, bytes]] = []
+    starts: dict[datetime, datetime | None] = {}
     for table, spans in latency_spans(sums.plan):
         c = table.c
         query = select(
@@ -137,36 +143,39 @@ def bucket_sketches_by(
             c.latency_sketch,
         ).where(in_spans(c.bucket, spans), *rollup_scope(source, table))  # fmt: skip
         for at, agent_id, agent_name, model, sketch in connection.execute(query):
-            start = starts.get(at) or starts.setdefault(at, bucket_floor(utc(at), bucket))
-            stored.append((start, agent_uuid(agent_id), agent_name, model, sketch))
-    durations: list[tuple[datetime, Any, Any, Any, int]] = []
+            if at not in starts:
+                starts[at] = None if bucket is None else bucket_floor(utc(at), bucket)
+            stored.append((starts[at], agent_uuid(agent_id), agent_name, model, sketch))
+    durations: list[tuple[datetime | None, Any, Any, Any, int]] = []
     c = EXECUTIONS.c
-    for start, lower, upper in raw_pieces(sums.plan.raw, bucket):
+    for start, lower, upper in raw_pieces(sums.plan.raw, bucket or "day"):
         query = select(c.agent_id, c.agent_name, c.model_name, c.execution_time_ms).where(
             _between(lower, upper), c.execution_time_ms.is_not(None), *in_scope(source)
         )
         durations.extend(
-            (start, as_uuid(raw.agent_id), raw.agent_name, raw.model_name,
-             key_of(raw.execution_time_ms))
+            (None if bucket is None else start, as_uuid(raw.agent_id), raw.agent_name,
+             raw.model_name, key_of(raw.execution_time_ms))
             for raw in connection.execute(query)
         )  # fmt: skip
-    return {name: _grouped(stored, durations, key) for name, key in keys.items()}
+    return {name: _grouped(stored, durations, key, fraction) for name, key in keys.items()}
 
 
 def _grouped(
-    stored: list[tuple[datetime, Any, Any, Any, bytes]],
-    durations: list[tuple[datetime, Any, Any, Any, int]],
+    stored: list[tuple[datetime | None, Any, Any, Any, bytes]],
+    durations: list[tuple[datetime | None, Any, Any, Any, int]],
     key: KeyOf,
-) -> dict[tuple[datetime, Hashable], Sketch]:
-    """The stored sketches merged and the raw durations added per (bucket, key) group."""
-    blobs: dict[tuple[datetime, Hashable], list[bytes]] = {}
+    fraction: float,
+) -> dict[tuple[datetime | None, Hashable], float | None]:
+    """The stored sketches merged and the raw durations added per (bucket, key) group, and
+    each group's quantile."""
+    blobs: dict[tuple[datetime | None, Hashable], list[bytes]] = {}
     for start, agent_id, agent_name, model, blob in stored:
         blobs.setdefault((start, key(agent_id, agent_name, model)), []).append(blob)
-    sketches = {group: Sketch.decode(found) for group, found in blobs.items()}
+    added: dict[tuple[datetime | None, Hashable], list[int]] = {}
     for start, agent_id, agent_name, model, bucket_key in durations:
-        group = (start, key(agent_id, agent_name, model))
-        sketches.setdefault(group, Sketch()).add_key(bucket_key)
-    return sketches
+        added.setdefault((start, key(agent_id, agent_name, model)), []).append(bucket_key)
+    found = group_quantiles(blobs, added, (fraction,))
+    return {group: values[0] for group, values in found.items()}
 
 
 def raw_pieces(spans: list[Span], bucket: Bucket) -> Iterator[Piece]:

@@ -46,7 +46,7 @@ from aa_notebooks.analytics.periods import Window
 from aa_notebooks.analytics.rollup_plan import ReadPlan, Span, plan_window
 from aa_notebooks.analytics.source import Source
 from aa_notebooks.db.rollups.dims import as_uuid
-from aa_notebooks.db.rollups.sketch import RELATIVE_ACCURACY, Sketch
+from aa_notebooks.db.rollups.sketch import RELATIVE_ACCURACY, group_quantiles, key_of
 from aa_notebooks.db.schema import (
     ROLLUP_TABLES,
     ExecutionRollupDay,
@@ -370,13 +370,13 @@ def sketch_percentiles(source: Source, plan: ReadPlan, connection: Connection) -
             in_spans(table.c.bucket, spans), *rollup_scope(source, table)
         )
         blobs += connection.execute(query).scalars().all()
-    sketch = Sketch.decode(blobs)
+    added: list[int] = []
     if plan.raw:
         c = EXECUTIONS.c
         query = select(c.execution_time_ms).where(
             in_spans(c.started_at, plan.raw), c.execution_time_ms.is_not(None),
             *in_scope(source),
         )  # fmt: skip
-        sketch.merge(Sketch.of(connection.execute(query).scalars()))
-    values = [sketch.quantile(fraction) for fraction in PERCENTILE_FRACTIONS]
+        added = [key_of(value) for value in connection.execute(query).scalars()]
+    values = group_quantiles({None: blobs}, {None: added}, PERCENTILE_FRACTIONS)[None]
     return Percentiles(*(None if value is None else rounded(value) for value in values))

@@ -15,7 +15,7 @@ from aa_notebooks.analytics.periods import Window
 from aa_notebooks.analytics.results import Table
 from aa_notebooks.analytics.rollup_buckets import (
     BucketSums,
-    bucket_sketches,
+    bucket_quantiles,
     bucket_sums,
     sketch_plan,
 )
@@ -88,17 +88,16 @@ def _rollup_records(
     source: Source, window: Window, bucket: Bucket, sums: BucketSums, connection: Connection
 ) -> list[dict[str, Any]]:
     """Each bucket's figures from the rollups and raw pieces (P95 from merged sketches)."""
-    sketches = bucket_sketches(source, sums, bucket, connection, lambda *_: None)
+    p95s = bucket_quantiles(source, sums, bucket, connection, lambda *_: None, 0.95)
     records = []
     for start, _, _ in bucket_bounds(window, bucket):
         counts, cost = totals(sums.pairs.get(start, []))
-        sketch = sketches.get((start, None))
         records.append({
             "bucket": start,
             "executions": counts["executions"],
             "success_rate": ratio(counts["success"], counts["executions"], 100),
             "avg_response_time_ms": ratio(counts["time_sum"], counts["time_count"]),
-            "p95_ms": None if sketch is None else rounded(sketch.quantile(0.95)),
+            "p95_ms": rounded(p95s.get((start, None))),
             "cost_usd": cost,
         })  # fmt: skip
     return records

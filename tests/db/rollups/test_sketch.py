@@ -10,7 +10,13 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from aa_notebooks.db.rollups.sketch import RELATIVE_ACCURACY, Sketch, key_of, value_of
+from aa_notebooks.db.rollups.sketch import (
+    RELATIVE_ACCURACY,
+    Sketch,
+    group_quantiles,
+    key_of,
+    value_of,
+)
 
 
 def _stored(values: list[float]) -> bytes:
@@ -78,3 +84,64 @@ def test_one_pass_quantiles_match_two_passes_with_taken_out_counts(fraction: flo
     delete can hold, give the same quantile the two-walk version gave."""
     for counts in ({10: 3, 20: -1, 30: 2}, {10: 1, 20: 2, 30: -1}, {5: -2, 40: 4, 90: 1}):
         assert Sketch(dict(counts)).quantile(fraction) == _two_pass_quantile(counts, fraction)
+
+
+def _one_by_one(blobs: list[bytes], added: list[int], fraction: float) -> float | None:
+    """A group's quantile through the single-sketch path: decode, add keys, read."""
+    sketch = Sketch.decode(blobs)
+    for key in added:
+        sketch.add_key(key)
+    return sketch.quantile(fraction)
+
+
+def test_group_quantiles_equal_each_group_merged_on_its_own() -> None:
+    """Many groups at once (stored sketches, raw keys added, zeros, an empty group, one with
+    values taken out past those put in) give exactly what each group's own merge gives."""
+    rng = random.Random(11)
+    stored: dict[str, list[bytes]] = {}
+    added: dict[str, list[int]] = {}
+    for group in range(300):
+        values = [round(rng.lognormvariate(5 + group % 4, 1.2)) for _ in range(rng.randint(1, 90))]
+        values += [0] * (group % 3)
+        stored[f"g{group}"] = [_stored(values[i::3]) for i in range(3)]
+        added[f"g{group}"] = [key_of(rng.uniform(1, 5_000)) for _ in range(group % 5)]
+    taken = Sketch()
+    taken.add_key(key_of(30), -2)
+    stored["taken"] = [_stored([30, 500]), taken.encode()]
+    stored["empty"] = [b"", _stored([])]
+    added["only raw"] = [key_of(12), key_of(700)]
+    fractions = (0.0, 0.5, 0.95, 0.99, 1.0)
+    found = group_quantiles(stored, added, fractions)
+    assert set(found) == set(stored) | set(added)
+    for group, values in found.items():
+        blobs, keys = stored.get(group, []), added.get(group, [])
+        assert values == tuple(_one_by_one(blobs, keys, f) for f in fractions), group
+    assert found["empty"] == (None,) * len(fractions)
+
+
+def test_group_quantiles_hold_the_bound_of_numpy() -> None:
+    rng = random.Random(3)
+    groups = {day: [rng.uniform(1, 90_000) for _ in range(1_001)] for day in range(20)}
+    found = group_quantiles(
+        {day: [_stored(values[:500]), _stored(values[500:])] for day, values in groups.items()},
+        {},
+        (0.5, 0.95),
+    )
+    for day, values in groups.items():
+        for fraction, value in zip((0.5, 0.95), found[day], strict=True):
+            exact = float(np.percentile(values, fraction * 100))
+            assert value is not None and abs(value - exact) <= RELATIVE_ACCURACY * exact
+
+
+def test_group_quantiles_in_chunks_equal_one_pass(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Groups beyond the dense array's size are taken in chunks, with the same results."""
+    rng = random.Random(5)
+    stored = {g: [_stored([rng.uniform(1, 9_000) for _ in range(40)])] for g in range(50)}
+    whole = group_quantiles(stored, {}, (0.95,))
+    monkeypatch.setattr("aa_notebooks.db.rollups.sketch.DENSE_CELLS", 700)
+    assert group_quantiles(stored, {}, (0.95,)) == whole
+
+
+def test_group_quantiles_refuse_a_truncated_sketch() -> None:
+    with pytest.raises(ValueError, match="truncated"):
+        group_quantiles({"a": [_stored([5, 6])[:-3], _stored([7])[:3]]}, {}, (0.5,))
