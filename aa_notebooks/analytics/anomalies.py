@@ -26,6 +26,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
+import numpy as np
 from sqlalchemy import Connection, RowMapping, func
 
 from aa_notebooks.analytics.buckets import per_bucket
@@ -252,22 +253,6 @@ def _label(by: AnomalyBy, key: Key, row: Row, known: str | None) -> str | None:
     return name or (None if key[0] is None else str(key[0]))
 
 
-def robust_z(
-    value: float, like: Sequence[float], past: Sequence[float]
-) -> tuple[float, float, float]:
-    """(median, MAD, robust z) of `value`: the median of the days `like` it (its weekday, or all),
-    the spread of all `past` days (see the module's docstring)."""
-    median = statistics.median(like)
-    centre = statistics.median(past)
-    deviations = [abs(x - centre) for x in past]
-    mad = statistics.median(deviations)
-    scale = MAD_SCALE * mad or MEAN_AD_SCALE * statistics.fmean(deviations)
-    change = value - median
-    flat = 0.0 if change == 0 else math.copysign(math.inf, change)
-    z = change / scale if scale else flat
-    return median, mad, z
-
-
 def material(metric: str, value: float, median: float) -> bool:
     """Whether a change is big enough to matter whatever the z: $0.01 of cost, 5 points of
     failure rate, 10 % of latency."""
@@ -279,33 +264,61 @@ def material(metric: str, value: float, median: float) -> bool:
     return change > 0 and change >= LATENCY_FLOOR_SHARE * abs(median)
 
 
-def _past(figures: Mapping[date, DayFigures], day: date, baseline_days: int) -> list[date]:
-    """The group's days with figures among the `baseline_days` before `day`, latest first."""
-    return [
-        earlier
-        for offset in range(1, baseline_days + 1)
-        if (earlier := day - timedelta(days=offset)) in figures
-    ]
+@dataclass(frozen=True)
+class Judged:
+    """A metric's judged days of one group, as arrays with one entry per day."""
+
+    rows: np.ndarray
+    """Which of the days given to `judge` these are (their indices)."""
+    value: np.ndarray
+    median: np.ndarray
+    """The baseline's median: of the same weekday's past days, or of all of them."""
+    mad: np.ndarray
+    """The MAD of all past days."""
+    z: np.ndarray
+    """Robust z; infinite against a perfectly flat past, NaN when that past is not left."""
+    weekday: np.ndarray
+    """Whether the median is of the same weekday's days."""
+    points: np.ndarray
+    """How many days the median is of."""
 
 
-def _baseline(
-    figures: Mapping[date, DayFigures], day: date, past_days: Sequence[date], metric: str
-) -> tuple[list[float], list[float], str] | None:
-    """The metric's values on the past days like `day` (its weekday when there are enough, else
-    all), on all past days, and which the first are ("weekday" or "all days"); None when the
-    group has under MIN_HISTORY days of history."""
-    past = [
-        (earlier, value)
-        for earlier in past_days
-        if (value := figures[earlier].metric(metric)) is not None
-    ]
-    if len(past) < MIN_HISTORY:
-        return None
-    values = [value for _, value in past]
-    same_weekday = [value for earlier, value in past if earlier.weekday() == day.weekday()]
-    if len(same_weekday) >= SEASONAL_POINTS:
-        return same_weekday, values, "weekday"
-    return values, values, "all days"
+def judge(line: np.ndarray, rows: np.ndarray, baseline_days: int) -> Judged:
+    """Robust z of the days at `rows` of a daily series (NaN: no figure) against the
+    `baseline_days` before each (see the module's docstring), for every day at once; days
+    without a figure or with under MIN_HISTORY past days are left out."""
+    windows = np.lib.stride_tricks.sliding_window_view(line, baseline_days)[rows - baseline_days]
+    past = (~np.isnan(windows)).sum(axis=1)
+    kept = ~np.isnan(line[rows]) & (past >= MIN_HISTORY)
+    windows, past, rows = windows[kept], past[kept], rows[kept]
+    value = line[rows]
+    centre = _row_medians(windows)
+    deviations = np.abs(windows - centre[:, None])
+    mad = _row_medians(deviations)
+    like = windows[:, np.arange(baseline_days - 7, -1, -7)]  # 7, 14, ... days before
+    like_points = (~np.isnan(like)).sum(axis=1)
+    weekday = like_points >= SEASONAL_POINTS
+    median = centre.copy()
+    median[weekday] = _row_medians(like[weekday])
+    scale = MAD_SCALE * mad
+    for row in np.flatnonzero(scale == 0).tolist():  # a MAD of 0: the mean absolute deviation
+        found = deviations[row][~np.isnan(deviations[row])]
+        scale[row] = MEAN_AD_SCALE * statistics.fmean(found.tolist())
+    change = value - median
+    with np.errstate(divide="ignore", invalid="ignore"):  # a flat past: any change is infinite
+        z = np.where(scale != 0, change / scale, np.sign(change) * np.inf)  # no change: NaN
+    points = np.where(weekday, like_points, past)
+    return Judged(rows, value, median, mad, z, weekday, points)
+
+
+def _row_medians(matrix: np.ndarray) -> np.ndarray:
+    """The median of each row's numbers (NaN left out; every row has one), the middle one or
+    the mean of the middle two, as `statistics.median` gives."""
+    ordered = np.sort(matrix, axis=1)  # NaN last
+    counts = (~np.isnan(matrix)).sum(axis=1)
+    low = np.take_along_axis(ordered, ((counts - 1) // 2)[:, None], axis=1)[:, 0]
+    high = np.take_along_axis(ordered, (counts // 2)[:, None], axis=1)[:, 0]
+    return (low + high) / 2  # type: ignore[no-any-return]
 
 
 def find_anomalies(
@@ -319,25 +332,32 @@ def find_anomalies(
     """The flagged (day, group, metric) records, most extreme |z| first."""
     records: list[dict[str, Any]] = []
     for key, figures in series.items():
-        for day in days:
-            if day not in figures:
-                continue
-            past_days = _past(figures, day, baseline_days)
-            for metric in METRICS:
-                value = figures[day].metric(metric)
-                baseline = _baseline(figures, day, past_days, metric)
-                if value is None or baseline is None:
+        judged = [day for day in days if day in figures]
+        if not judged:
+            continue
+        first = judged[0] - timedelta(days=baseline_days)
+        rows = np.array([(day - first).days for day in judged])
+        span = int(rows[-1]) + 1
+        for metric in METRICS:
+            line = np.full(span, np.nan)
+            for day, figure in figures.items():
+                offset = (day - first).days
+                if 0 <= offset < span and (value := figure.metric(metric)) is not None:
+                    line[offset] = value
+            found = judge(line, rows, baseline_days)
+            for at in np.flatnonzero(np.abs(found.z) >= threshold).tolist():
+                value, median = float(found.value[at]), float(found.median[at])
+                if not material(metric, value, median):
                     continue
-                like, past, kind = baseline
-                median, mad, z = robust_z(value, like, past)
-                if abs(z) < threshold or not material(metric, value, median):
-                    continue
+                z = float(found.z[at])
+                day = first + timedelta(days=int(found.rows[at]))
                 records.append({
                     "day": _midnight(day), "by": by, "group": labels[key], "metric": metric,
                     "value": rounded(value), "baseline_median": rounded(median),
-                    "baseline_mad": rounded(mad), "z": z if math.isinf(z) else rounded(z),
-                    "direction": "up" if z > 0 else "down", "baseline": kind,
-                    "baseline_points": len(like),
+                    "baseline_mad": rounded(float(found.mad[at])),
+                    "z": z if math.isinf(z) else rounded(z), "direction": "up" if z > 0 else "down",
+                    "baseline": "weekday" if found.weekday[at] else "all days",
+                    "baseline_points": int(found.points[at]),
                 })  # fmt: skip
     records.sort(key=lambda r: (-abs(r["z"]), r["day"], r["group"] or "", r["metric"]))
     return records

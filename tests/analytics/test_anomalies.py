@@ -7,7 +7,10 @@ all 28 previous days.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import math
+import random
+import statistics
+from datetime import UTC, date, datetime, timedelta
 
 import pandas as pd
 import pytest
@@ -256,3 +259,82 @@ def test_small_changes_are_not_material(client: Analytics) -> None:
     ]
     # alpha's ordinary days move by 0.01-0.02 a day: material at $0.01, so flagged at z 0.1
     assert len(frame[(frame["group"] == "alpha") & (frame["metric"] == "cost_usd")]) > 1
+
+
+def _reference_z(value: float, like: list[float], past: list[float]) -> tuple[float, float, float]:
+    """(median, MAD, z) by the rule the module states, one day at a time in plain Python."""
+    median = statistics.median(like)
+    centre = statistics.median(past)
+    deviations = [abs(x - centre) for x in past]
+    mad = statistics.median(deviations)
+    scale = 1.4826 * mad or 1.253314 * statistics.fmean(deviations)
+    change = value - median
+    if scale:
+        return median, mad, change / scale
+    return median, mad, 0.0 if change == 0 else math.copysign(math.inf, change)
+
+
+def _reference(
+    figures: dict[date, anomalies_module.DayFigures], days: list[date], threshold: float
+) -> list[tuple[object, ...]]:
+    found = []
+    for day in days:
+        if day not in figures:
+            continue
+        for metric in anomalies_module.METRICS:
+            value = figures[day].metric(metric)
+            past = [
+                (earlier, v)
+                for offset in range(1, 29)
+                if (earlier := day - timedelta(days=offset)) in figures
+                and (v := figures[earlier].metric(metric)) is not None
+            ]
+            if value is None or len(past) < 14:
+                continue
+            values = [v for _, v in past]
+            weekday = [v for earlier, v in past if earlier.weekday() == day.weekday()]
+            like = weekday if len(weekday) >= 3 else values
+            median, mad, z = _reference_z(value, like, values)
+            if abs(z) >= threshold and anomalies_module.material(metric, value, median):
+                found.append((day, metric, value, median, mad, z, len(like)))
+    return found
+
+
+def test_every_day_judged_at_once_equals_one_day_at_a_time() -> None:
+    """The judgement of all of a group's days at once (arrays) gives, for random series with
+    gaps, missing P95s, weekly patterns and flat stretches (MAD 0, infinite z), exactly what the
+    rule gives day by day."""
+    rng = random.Random(8)
+    first = date(2026, 6, 1)
+    series_by_group: dict[str, dict[date, anomalies_module.DayFigures]] = {}
+    for group in range(12):
+        figures = {}
+        for offset in range(120):
+            if rng.random() < 0.15:
+                continue  # a day without enough runs
+            flat = group % 4 == 0 and offset < 90
+            figures[first + timedelta(days=offset)] = anomalies_module.DayFigures(
+                cost_usd=0.5 if flat else round(rng.choice([0.1, 0.11, 0.12, 2.0]), 2),
+                p95_ms=None if rng.random() < 0.1 else float(rng.choice([900, 1000, 1010, 4000])),
+                failure_rate=0.0 if flat else rng.choice([0.0, 0.0, 10.0, 60.0]),
+            )
+        series_by_group[f"g{group}"] = figures
+    days = [first + timedelta(days=offset) for offset in range(28, 120)]
+    labels = {group: group for group in series_by_group}
+    found = anomalies_module.find_anomalies(series_by_group, labels, days, "agent", 28, 2.0)
+    expected = []
+    for group, figures in series_by_group.items():
+        expected += [(group, *row) for row in _reference(figures, days, 2.0)]
+    assert len(found) == len(expected) > 100
+    got = {
+        (r["group"], r["day"].date(), r["metric"]): (
+            r["value"], r["baseline_median"], r["baseline_mad"], r["z"], r["baseline_points"]
+        )
+        for r in found
+    }  # fmt: skip
+    for group, day, metric, value, median, mad, z, points in expected:
+        rounded = anomalies_module.rounded
+        want = (rounded(value), rounded(median), rounded(mad), z if math.isinf(z) else rounded(z))
+        assert got[(group, day, metric)] == (*want, points)
+    assert any(math.isinf(r["z"]) for r in found)
+    assert {r["baseline"] for r in found} == {"weekday", "all days"}
