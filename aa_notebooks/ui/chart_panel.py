@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from datetime import UTC, datetime
 from typing import Any
@@ -14,6 +15,8 @@ from aa_notebooks.figures.charts import BRUSH, Plot
 from aa_notebooks.ui.markup import notice
 
 _offline = threading.Lock()
+KEPT_SHAPES = 4
+"""Chart widgets a panel keeps, one per shape, for when a shape comes back."""
 
 
 def jupyter_chart(chart: alt.ChartType) -> alt.JupyterChart:
@@ -26,10 +29,12 @@ def jupyter_chart(chart: alt.ChartType) -> alt.JupyterChart:
 
 
 class ChartPanel:
-    """Keeps one JupyterChart per panel; a refresh that keeps the chart's shape sends only rows.
+    """Keeps one JupyterChart per chart shape; a refresh of a shape seen before sends only rows.
 
     Building and validating an Altair chart costs tens of milliseconds per chart; a refresh
-    reuses the spec built the first time and swaps in the new rows of its single dataset.
+    reuses the widget built the first time for its shape (hourly or daily buckets, say) and swaps
+    in the new rows of its single dataset. Periods that alternate between hourly and daily
+    buckets therefore build each chart once, not at every change.
     """
 
     def __init__(
@@ -40,30 +45,39 @@ class ChartPanel:
         self.brushed: tuple[datetime, datetime] | None = None
         """The time range brushed on the chart (its `BRUSH` selection), or None."""
         self.chart: alt.JupyterChart | None = None
+        """The chart shown (or last shown, while a sentence stands in for it)."""
         self.empty_text: str | None = None
         """The sentence shown instead of the chart, or None while a chart is shown."""
-        self._shape: Hashable = None
+        self._charts: OrderedDict[Hashable, alt.JupyterChart] = OrderedDict()
+        """The chart widget of each shape drawn, the most recent KEPT_SHAPES."""
         self._empty = widgets.HTML()
         self.widget = widgets.VBox([], layout=widgets.Layout(margin="4px 8px 4px 0"))
         self.widget.add_class(f"aa-chart-{name}")
 
     def show(self, plot: Plot) -> None:
-        """Draw `plot`: new rows only when the chart keeps its shape, else a new chart."""
-        if self.chart is None:
-            self.chart = jupyter_chart(plot.chart())
+        """Draw `plot`: new rows into its shape's chart when there is one, else a new chart."""
+        chart = self._charts.get(plot.shape)
+        if chart is None:
+            chart = jupyter_chart(plot.chart())
             # The raw selections the front end syncs: a stable trait, whereas `selections` is
             # replaced whenever the chart is.
-            self.chart.observe(self._selected, names=["_vl_selections"])
-        elif plot.shape == self._shape:
-            name = self.chart.spec["data"]["name"]
-            self.chart.spec = {**self.chart.spec, "datasets": {name: plot.rows()}}
+            chart.observe(self._selected, names=["_vl_selections"])
+            self._charts[plot.shape] = chart
+            while len(self._charts) > KEPT_SHAPES:
+                self._charts.popitem(last=False)[1].close()  # never the one shown: it is newest
         else:
-            self.chart.chart = plot.chart()
-        self._shape = plot.shape
+            name = chart.spec["data"]["name"]
+            chart.spec = {**chart.spec, "datasets": {name: plot.rows()}}
+            self._charts.move_to_end(plot.shape)
+        if chart is not self.chart:
+            self.brushed = None  # another chart: a brush on the one before no longer counts
+        self.chart = chart
         self.empty_text = None
-        self.widget.children = (self.chart,)
+        self.widget.children = (chart,)
 
     def _selected(self, change: dict[str, Any]) -> None:
+        if change["owner"] is not self.chart:
+            return  # a chart kept for its shape, not on the page
         brushed = brush_range((change["new"] or {}).get(BRUSH))
         if brushed != self.brushed:
             self.brushed = brushed

@@ -215,6 +215,16 @@ def test_dashboard_notebook_in_jupyterlab(lab: tuple[str, str], page: Page, tmp_
     wait_for_refresh(page, thirty["Total Executions"])
     assert thirty != seven and kpis_on_page(page) == thirty
     screenshot(page, ".aa-dashboard", "dashboard-30d.png")
+    axis_title = page.locator(f"{OUT} .aa-chart-activity .vega-embed svg.marks text")
+    expect(axis_title.filter(has_text=re.compile("^Day$"))).to_be_visible()
+    # hourly buckets draw another chart; back at 30d the daily one is shown again, new rows
+    for period, title in (("24h", "Hour"), ("30d", "Day")):
+        page.locator(
+            f"{OUT} .aa-controls .widget-toggle-button", has_text=re.compile(f"^{period}$")
+        ).click()
+        wait_for_refresh(page, expected_kpis(analytics.overview(period))["Total Executions"])
+        expect(axis_title.filter(has_text=re.compile(f"^{title}$"))).to_be_visible()
+    assert kpis_on_page(page) == thirty
 
     # the notebook's other cells: the grid on its own (30d) and one trace's waterfall
     alone = page.locator(f"{OUT} .aa-executions-view .aa-grid-status")

@@ -153,3 +153,33 @@ def test_a_refresh_sends_new_rows_to_the_same_charts(dashboard: Dashboard, analy
     assert [(r["model"], r["cost_usd"]) for r in chart_rows(dashboard.cost_by_model)] == list(
         zip(costs["model"], costs["cost_usd"], strict=True)
     )
+
+
+def test_a_shape_seen_before_gets_its_chart_back_with_new_rows(
+    dashboard: Dashboard, analytics: Analytics
+):
+    """Daily (7d) and hourly (24h) activity charts are built once each: going back to a period
+    of the same buckets shows the same widget with that period's rows."""
+    daily = dashboard.activity.chart
+    dashboard.set_period("24h")
+    hourly = dashboard.activity.chart
+    assert hourly is not None and hourly is not daily
+    dashboard.set_period("30d")
+    assert dashboard.activity.chart is daily
+    assert dashboard.activity.widget.children == (daily,)
+    series = analytics.timeseries("30d", bucket="day").frame
+    assert [r["executions"] for r in chart_rows(dashboard.activity)] == list(series["executions"])
+    dashboard.set_period("24h")
+    assert dashboard.activity.chart is hourly
+    series = analytics.timeseries("24h", bucket="hour").frame
+    assert [r["executions"] for r in chart_rows(dashboard.activity)] == list(series["executions"])
+
+
+def test_a_kept_chart_off_the_page_does_not_brush(dashboard: Dashboard):
+    daily = dashboard.activity.chart
+    assert daily is not None
+    dashboard.set_period("24h")
+    daily._vl_selections = {
+        "brush": {"value": {"yearmonthdate_bucket": [0, 86_400_000]}, "store": []}
+    }
+    assert dashboard.brush is None and dashboard.activity.brushed is None
