@@ -71,6 +71,8 @@ COST_FLOOR_USD = 0.01
 FAILURE_FLOOR_POINTS = 5.0
 LATENCY_FLOOR_SHARE = 0.10
 _DAY = timedelta(days=1)
+DAY_COUNTS = ("executions", "success")
+"""The rollups' counts a day's figures need (besides its cost)."""
 
 Key = Any
 Row = Mapping[str, Any] | RowMapping
@@ -154,7 +156,9 @@ def daily_figures(
     rows up to EXACT_PERCENTILES_UP_TO executions, else from the merged sketches."""
     with source.connect() as connection:
         plan = None if exact else sketch_plan(source, span, connection)
-        sums = None if plan is None else bucket_sums(source, span, "day", connection, plan=plan)
+        sums = None
+        if plan is not None:
+            sums = bucket_sums(source, span, "day", connection, plan=plan, counts=DAY_COUNTS)
         if sums is None:
             return {by: _raw_daily_figures(source, span, by, connection) for by in bys}
         return _rollup_daily_figures(source, sums, bys, connection)

@@ -39,6 +39,8 @@ from aa_notebooks.analytics.rollup_source import RAW, ROLLUP
 from aa_notebooks.analytics.source import Source
 
 _MEASURES = ("executions", "cost_usd", "total_tokens")
+COST_COUNTS = ("executions", "input", "output", "tokens")
+"""The rollups' counts a bucket's row needs (besides its cost)."""
 
 Row = Mapping[str, Any] | RowMapping
 Key = str | tuple[uuid.UUID | None, str | None] | None
@@ -140,7 +142,11 @@ def cost_timeseries(
     starts = [start for start, _, _ in bucket_bounds(window, check_bucket(bucket))]
     with source.connect() as connection:
         split = by == "model"
-        rolled = None if exact else bucket_sums(source, window, bucket, connection, moved=split)
+        rolled = None
+        if not exact:
+            rolled = bucket_sums(
+                source, window, bucket, connection, moved=split, counts=COST_COUNTS
+            )
         if rolled is None:
             rows, moved = _raw_rows(source, window, bucket, by, connection)
         else:

@@ -11,7 +11,7 @@ reads them once for all three.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -93,12 +93,13 @@ def load_pairs_where(
     ]
 
 
-def totals(pairs: Iterable[Pair]) -> tuple[dict[str, int], Decimal]:
-    """Every count summed, and the cost summed, over `pairs`."""
-    counts = dict.fromkeys(COUNTS, 0)
+def totals(pairs: Iterable[Pair], names: Sequence[str] = COUNTS) -> tuple[dict[str, int], Decimal]:
+    """The counts called `names` (every count by default) summed, and the cost summed, over
+    `pairs`."""
+    counts = dict.fromkeys(names, 0)
     cost = Decimal(0)
     for pair in pairs:
-        for name in COUNTS:
+        for name in names:
             counts[name] += pair.counts[name]
         cost += pair.cost
     return counts, cost

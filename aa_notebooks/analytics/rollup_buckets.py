@@ -10,7 +10,7 @@ window holds at most EXACT_PERCENTILES_UP_TO executions, else from merged latenc
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Iterator, Mapping
+from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
@@ -22,7 +22,7 @@ from aa_notebooks.analytics.buckets import bucket_end, bucket_floor
 from aa_notebooks.analytics.choices import Bucket
 from aa_notebooks.analytics.filters import EXECUTIONS, in_scope
 from aa_notebooks.analytics.model_split import MovedUsage, load_moved_where
-from aa_notebooks.analytics.pairs import Pair, load_pairs_where
+from aa_notebooks.analytics.pairs import COUNTS, Pair, load_pairs_where
 from aa_notebooks.analytics.periods import Window
 from aa_notebooks.analytics.rollup_plan import ReadPlan, Span
 from aa_notebooks.analytics.rollup_source import (
@@ -81,9 +81,11 @@ def bucket_sums(
     *,
     moved: bool = False,
     plan: ReadPlan | None = None,
+    counts: Sequence[str] = COUNTS,
 ) -> BucketSums | None:
-    """The window's sums per `bucket` (by `plan` when the caller has made it), or None where
-    the rollups hold none of it (read raw)."""
+    """The window's sums per `bucket` (by `plan` when the caller has made it): the cost and
+    the counts named in `counts` (all by default); None where the rollups hold none of it (read
+    raw)."""
     if plan is None:
         plan = read_plan(source, window, connection)
     if plan is None:
@@ -91,7 +93,7 @@ def bucket_sums(
     if bucket == "hour":
         plan = plan.in_hours()
     pairs: dict[datetime, list[Pair]] = {}
-    for start, pair in rollup_pairs_by_bucket(source, plan, connection):
+    for start, pair in rollup_pairs_by_bucket(source, plan, connection, counts):
         pairs.setdefault(bucket_floor(start, bucket), []).append(pair)
     for start, lower, upper in raw_pieces(plan.raw, bucket):
         found_raw = load_pairs_where(source, _between(lower, upper), connection)

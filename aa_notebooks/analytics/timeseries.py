@@ -26,6 +26,9 @@ TIMESERIES_COLUMNS = (
     "bucket", "executions", "success_rate", "avg_response_time_ms", "p95_ms", "cost_usd",
 )  # fmt: skip
 
+SERIES_COUNTS = ("executions", "success", "time_sum", "time_count")
+"""The rollups' counts a bucket's figures need (besides its cost)."""
+
 
 def timeseries(source: Source, window: Window, bucket: Bucket, *, exact: bool = False) -> Table:
     """One row per UTC hour/day bucket of the window (empty buckets included, as 0 executions).
@@ -36,7 +39,9 @@ def timeseries(source: Source, window: Window, bucket: Bucket, *, exact: bool = 
     """
     with source.connect() as connection:
         plan = None if exact else sketch_plan(source, window, connection)
-        sums = None if plan is None else bucket_sums(source, window, bucket, connection, plan=plan)
+        sums = None
+        if plan is not None:
+            sums = bucket_sums(source, window, bucket, connection, plan=plan, counts=SERIES_COUNTS)
         if sums is None:
             records = _raw_records(source, window, bucket, connection)
             notes: tuple[str, ...] = ()
@@ -91,7 +96,7 @@ def _rollup_records(
     p95s = bucket_quantiles(source, sums, bucket, connection, lambda *_: None, 0.95)
     records = []
     for start, _, _ in bucket_bounds(window, bucket):
-        counts, cost = totals(sums.pairs.get(start, []))
+        counts, cost = totals(sums.pairs.get(start, []), SERIES_COUNTS)
         records.append({
             "bucket": start,
             "executions": counts["executions"],

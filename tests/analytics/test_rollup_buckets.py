@@ -16,6 +16,7 @@ from aa_notebooks.cli import main
 from aa_notebooks.db.engine import get_engine
 from aa_notebooks.db.schema import AgentExecution
 from tests.analytics.test_rollup_source import WINDOWS, _write_hand_data
+from tests.db.rollups.test_record import at, execution, write_batch
 
 NOW = datetime(2024, 6, 2, 5, 20, tzinfo=UTC)
 TWO_DAYS = {"start_date": "2024-06-01", "end_date": "2024-06-02"}
@@ -162,3 +163,37 @@ def test_the_series_commands_take_exact(
         for rows in (found[0]["frame"], found[1]["frame"]):
             assert sum(row.pop("p95_ms") is not None for row in rows) == 6  # 6 hours with runs
     assert found[0] == found[1]
+
+
+@pytest.mark.parametrize("bucket", ["hour", "day"])
+def test_fewer_counts_read_are_the_same_counts(db_url: str, bucket: str) -> None:
+    """Sums read with only some counts (a lighter GROUP BY) hold those counts equal to a full
+    read's, where rollup rows and the raw rows of a window cut mid-hour are merged."""
+    _write_hand_data(db_url)
+    write_batch(get_engine(db_url), [  # in the raw pieces: 17:20-18:00 and 05:00-05:20
+        execution(at(17, 40), status="failure", cost="0.000100"),
+        execution(at(5, 10, day=2), agent="writer", model="claude", cost="0.300000"),
+    ])  # fmt: skip
+    client = _client(db_url)
+    source, window = client._source, client.window("36h")
+    with source.connect() as connection:
+        full = rollup_buckets.bucket_sums(source, window, bucket, connection)
+        light = rollup_buckets.bucket_sums(
+            source, window, bucket, connection, counts=("executions", "success")
+        )
+    assert full is not None and light is not None
+
+    def numbers(sums: rollup_buckets.BucketSums) -> dict[tuple, tuple]:
+        return {
+            (start, p.agent_id, p.by_name, p.model): (
+                p.counts["executions"], p.counts["success"], p.cost
+            )
+            for start, pairs in sums.pairs.items()
+            for p in pairs
+        }  # fmt: skip
+
+    assert numbers(light) == numbers(full)
+    day_two = datetime(2024, 6, 2, 0 if bucket == "day" else 5, tzinfo=UTC)
+    writer = [p for p in light.pairs[day_two] if p.model == "claude"]
+    # by day: 00:00 and 04:50 from the rollups, 05:10 raw; by hour: 05:10 alone
+    assert [p.counts["executions"] for p in writer] == [3 if bucket == "day" else 1]
