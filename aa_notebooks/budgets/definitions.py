@@ -180,11 +180,18 @@ class _HeldReader:
 
 _known: weakref.WeakKeyDictionary[Engine, HardStops] = weakref.WeakKeyDictionary()
 _known_lock = threading.Lock()
+_last: tuple[weakref.ref[Engine], HardStops] | None = None
+"""The engine asked for last and its HardStops: a check runs before every execution, and a
+weak dictionary's lookup makes a weak reference each time."""
 
 
 def hard_stops(engine: Engine, capabilities: Capabilities) -> HardStops:
     """The process's HardStops of this engine's database (made on first use; its listener
     stops when the engine is disposed)."""
+    global _last
+    last = _last
+    if last is not None and last[0]() is engine and last[1].pid == os.getpid():
+        return last[1]
     found = _known.get(engine)
     if found is None or found.pid != os.getpid():
         with _known_lock:
@@ -193,6 +200,7 @@ def hard_stops(engine: Engine, capabilities: Capabilities) -> HardStops:
                 found = _known[engine] = HardStops(engine, capabilities)
                 if not event.contains(engine, "engine_disposed", _forget):
                     event.listen(engine, "engine_disposed", _forget)
+    _last = (weakref.ref(engine), found)
     return found
 
 
@@ -205,8 +213,10 @@ def budgets_changed(engine: Engine) -> None:
 
 
 def _forget(engine: Engine) -> None:
+    global _last
     with _known_lock:
         found = _known.pop(engine, None)
+        _last = None
     if found is not None:
         found.close()
 

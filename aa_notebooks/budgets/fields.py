@@ -11,6 +11,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 
 from pydantic import ValidationError
@@ -69,8 +70,10 @@ def validated(fields: Mapping[str, Any], current_spend: Decimal) -> Budget:
     return Budget(**values)
 
 
+@lru_cache(maxsize=4096)
 def canonical_target(scope: BudgetScope, target: str | None) -> str | None:
-    """An agent target that parses as a UUID in canonical form; other targets as given."""
+    """An agent target that parses as a UUID in canonical form; other targets as given (kept:
+    the hard-stop check asks it for every run's agent, and a name fails to parse each time)."""
     if scope is not BudgetScope.agent or target is None:
         return target
     try:
