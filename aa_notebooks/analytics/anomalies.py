@@ -336,7 +336,7 @@ def find_anomalies(
     """The flagged (day, group, metric) records, most extreme |z| first."""
     records: list[dict[str, Any]] = []
     for key, figures in series.items():
-        judged = [day for day in days if day in figures]
+        judged = sorted(day for day in days if day in figures)
         if not judged:
             continue
         first = judged[0] - timedelta(days=baseline_days)

@@ -49,7 +49,7 @@ Piece = tuple[datetime, datetime, datetime]
 KeyOf = Callable[[Any, Any, Any], Hashable]
 """A group key from (agent_id, agent_name, model_name) of a rollup or raw row."""
 Grouping = TypeVar("Grouping", bound=Hashable)
-"""The name of one of several groupings (`bucket_sketches_by`)."""
+"""The name of one of several groupings (`bucket_quantiles_by`)."""
 
 
 @dataclass(frozen=True)

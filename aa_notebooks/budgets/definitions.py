@@ -50,7 +50,7 @@ RECONNECT_SECONDS = 1.0
 FRESH_SECONDS = 0.001
 """On SQLite, how long a read of the generation answers later checks: a budget committed by
 another process counts within this (its runs' spend counts only after a batch window anyway)."""
-_clock = time.monotonic
+_clock = time.perf_counter
 WAIT_SECONDS = 0.5
 """How long the listener waits for a notification before looking whether it should stop."""
 _HARD_STOPS = ACTIVE & (BUDGETS.c.alert_type == BudgetAlertType.hard_stop)
@@ -73,6 +73,8 @@ class HardStops:
         """The process that made it: a forked child makes its own (the listener thread is not
         forked with it, so the parent's copy would never be told of a change)."""
         self._copy: _Copy | None = None
+        self.closed = False
+        """Whether `close` ran (its engine was disposed): `hard_stops` makes a new one."""
         self._counted = inspect(engine).has_table(GENERATION_TABLE)
         """Whether the database keeps the generation (not one from before it, until init-db)."""
         postgres = engine.dialect.name == "postgresql"
@@ -88,18 +90,22 @@ class HardStops:
         return self._generation() is not None
 
     def forget(self) -> None:
-        """Drop the copy: the next check reads the budgets."""
+        """Drop the copy and the last generation read: the next check reads both (a check in
+        another thread may be storing a copy read just before the change)."""
+        self._fresh = None
         self._copy = None
 
     def close(self) -> None:
         """Stop listening (the engine was disposed); checks read the budgets each time."""
+        self.closed = True
         if self._listener is not None:
             self._listener.stop()
         if self._held is not None:
             self._held.close()
 
     def current(self) -> tuple[Budget, ...]:
-        """The active hard-stop budgets as committed when this call began (or later)."""
+        """The active hard-stop budgets as committed when this call began (or later), except
+        that on SQLite a budget committed by another process may take FRESH_SECONDS."""
         generation = self._generation()
         copy = self._copy
         if copy is not None and generation is not None and copy.generation == generation:
@@ -190,17 +196,24 @@ def hard_stops(engine: Engine, capabilities: Capabilities) -> HardStops:
     stops when the engine is disposed)."""
     global _last
     last = _last
-    if last is not None and last[0]() is engine and last[1].pid == os.getpid():
+    if (
+        last is not None
+        and last[0]() is engine
+        and last[1].pid == os.getpid()
+        and not last[1].closed
+    ):
         return last[1]
     found = _known.get(engine)
-    if found is None or found.pid != os.getpid():
+    if found is None or found.pid != os.getpid() or found.closed:
         with _known_lock:
             found = _known.get(engine)
-            if found is None or found.pid != os.getpid():  # none yet, or the parent's (a fork)
+            if found is None or found.pid != os.getpid() or found.closed:  # none, a fork's
                 found = _known[engine] = HardStops(engine, capabilities)
                 if not event.contains(engine, "engine_disposed", _forget):
                     event.listen(engine, "engine_disposed", _forget)
-    _last = (weakref.ref(engine), found)
+    with _known_lock:  # not one `_forget` has just dropped
+        if _known.get(engine) is found:
+            _last = (weakref.ref(engine), found)
     return found
 
 

@@ -70,7 +70,7 @@ def validated(fields: Mapping[str, Any], current_spend: Decimal) -> Budget:
     return Budget(**values)
 
 
-@lru_cache(maxsize=4096)
+@lru_cache(maxsize=4096, typed=True)  # a StrEnum scope and its text hash alike
 def canonical_target(scope: BudgetScope, target: str | None) -> str | None:
     """An agent target that parses as a UUID in canonical form; other targets as given (kept:
     the hard-stop check asks it for every run's agent, and a name fails to parse each time)."""

@@ -152,12 +152,32 @@ def test_a_generation_read_answers_checks_for_fresh_seconds(
     with pytest.raises(BudgetExceededError):
         check_budget(db_url, agent="researcher", now=NOW)
     assert len(reads) == 2
-    create_budget(db_url, name="planner's", threshold_usd=1, alert_type="hard_stop",
+    made_here = create_budget(db_url, name="planner's", threshold_usd=1, alert_type="hard_stop",
                   scope="agent", target="planner")  # fmt: skip
     record(db_url, "2", NOW - timedelta(minutes=5), agent_name="planner")
     with pytest.raises(BudgetExceededError) as refused:  # same clock: no read, the copy dropped
         check_budget(db_url, agent="planner", now=NOW)
     assert refused.value.budget_name == "planner's"
+    # a thread that read the budgets just before a change here stores its copy after `forget`:
+    # the next check still reads the generation, which has moved past that copy's
+    stops = hard_stops(engine, capabilities(engine))
+    stale = stops._copy
+    assert stale is not None
+    update_budget(db_url, made_here.id, is_active=False)
+    stops._copy = stale
+    reads.clear()
+    check_budget(db_url, agent="planner", now=NOW)  # the deactivated stop no longer refuses
+    assert reads == [1]
+
+
+def test_a_closed_hard_stops_is_made_again(db_url: str) -> None:
+    """After its engine is disposed a HardStops is closed; asking again gives a new one."""
+    engine = get_engine(db_url)
+    first = hard_stops(engine, capabilities(engine))
+    assert hard_stops(engine, capabilities(engine)) is first
+    first.close()
+    again = hard_stops(engine, capabilities(engine))
+    assert again is not first and not again.closed
 
 
 def test_a_matching_hard_stop_still_reads_its_spend_every_time(

@@ -210,10 +210,10 @@ def _budget(scope: BudgetScope, **fields) -> Budget:
     return Budget(**{**values, "scope": scope, **fields})
 
 
-def test_a_budget_made_by_another_process_counts_at_the_next_check(db_url: str) -> None:
+def test_a_budget_made_by_another_process_counts_at_once(db_url: str) -> None:
     """A hard stop inserted through a connection of its own (as another process would) refuses
-    the next check (on PostgreSQL, once its commit's notification has arrived: well within the
-    allowance here), and deactivating it frees the next one."""
+    the checks once FRESH_SECONDS have passed on SQLite, and once its commit's notification has
+    arrived on PostgreSQL (both well within the allowance here); deactivating it frees them."""
     record(db_url, "3", NOW - timedelta(hours=2), agent_name="researcher")
     check_budget(db_url, agent="researcher", now=NOW)  # ledger trusted, budgets copied
     budget_id = uuid.uuid4()
