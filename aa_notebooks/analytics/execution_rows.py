@@ -150,6 +150,27 @@ class ExecutionRows:
         return grown
 
     @property
+    def takes_count(self) -> bool:
+        """Whether `take_count` may give this list its total: one not yet counted, sorted by
+        started_at without filters, so its rows are exactly the window's executions."""
+        return (
+            not self.counted
+            and self._walker is None
+            and self.sort_by == "started_at"
+            and not self.filters.clauses()
+        )
+
+    def take_count(self, total: int) -> None:
+        """Take the list's exact total from the caller instead of counting it in the background:
+        the dashboard's overview of the same window and scope, which the rollups sum without
+        reading every row (a count of a million executions competed with the next refresh)."""
+        if not self.takes_count:
+            raise ValueError("only a list not yet counted, by started_at without filters")
+        self.total = self.valued = total
+        self.nulls = 0
+        self.counted = True
+
+    @property
     def anchors(self) -> int:
         """How many known positions the list keeps (bounded by MAX_ANCHORS)."""
         return len(self._anchors)

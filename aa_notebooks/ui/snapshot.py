@@ -78,6 +78,9 @@ def load(analytics: Analytics, base: Analytics, window: Window, listing: Listing
         in_flight = pool.submit(runs_in_flight, analytics)
         anomalies = pool.submit(period_anomalies, analytics, window)
         summary = current.result()
+        listed = executions.result()
+        if listed.takes_count and listed.window == window:  # counted by the overview already
+            listed.take_count(summary.overview.total_executions)
         return Snapshot(
             client=analytics,
             window=window,
@@ -88,7 +91,7 @@ def load(analytics: Analytics, base: Analytics, window: Window, listing: Listing
             cost_by_model=summary.cost_by_model,
             cost_over_time=over_time.result(),
             top_agents=summary.top_agents,
-            executions=executions.result(),
+            executions=listed,
             users=users.result() if users else (),
             budgets=budgets.result(),
             in_flight=in_flight.result(),

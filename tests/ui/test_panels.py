@@ -5,14 +5,16 @@ from __future__ import annotations
 from typing import Any
 
 import pandas as pd
+import pytest
 from sqlalchemy import create_engine, update
 
-from aa_notebooks.analytics import Analytics
+from aa_notebooks.analytics import Analytics, execution_rows
 from aa_notebooks.analytics.filters import EXECUTIONS
 from aa_notebooks.db.url import resolve_url
 from aa_notebooks.ui import Dashboard
 from aa_notebooks.ui.chart_panel import ChartPanel
 from tests.ui.dataset import IMG, SCRIPT, eid
+from tests.ui.test_executions_grid import E, ids
 
 
 def chart_rows(panel: ChartPanel) -> list[dict[str, Any]]:
@@ -183,3 +185,31 @@ def test_a_kept_chart_off_the_page_does_not_brush(dashboard: Dashboard):
         "brush": {"value": {"yearmonthdate_bucket": [0, 86_400_000]}, "store": []}
     }
     assert dashboard.brush is None and dashboard.activity.brushed is None
+
+
+def test_a_long_list_takes_its_total_from_the_overview(
+    dashboard: Dashboard, monkeypatch: pytest.MonkeyPatch
+):
+    """Over COUNT_AT_ONCE rows (2 here) the refresh gives the grid's list the overview's total
+    (the 7d window's 5 executions) instead of counting every row again in the background; a
+    filtered list still counts its own."""
+    monkeypatch.setattr(execution_rows, "COUNT_AT_ONCE", 2)
+    counted: list[object] = []
+    real = execution_rows.ExecutionRows._totals
+
+    def spy(self: execution_rows.ExecutionRows, connection: Any) -> tuple[int, int]:
+        counted.append(self)
+        return real(self, connection)
+
+    monkeypatch.setattr(execution_rows.ExecutionRows, "_totals", spy)
+    dashboard.set_period("30d")
+    dashboard.set_period("7d")
+    listing = dashboard.recent.listing
+    assert listing is not None and listing.wait_mapped(timeout=30)
+    assert (listing.total, listing.counted, dashboard.recent.total) == (5, True, 5)
+    assert counted == []
+    assert ids(dashboard.recent.rows(0, 50)) == E(1, 2, 3, 4, 5)
+    dashboard.recent.set_filters(max_duration_ms="5000")  # E4 took 120 s: 4 rows, counted
+    filtered = dashboard.recent.listing
+    assert filtered is not None and filtered.wait_mapped(timeout=30)
+    assert (filtered.total, dashboard.recent.total) == (4, 4) and counted == [filtered]
