@@ -75,12 +75,11 @@ def write_batch(
         rows = _fit(connection, _EXECUTIONS, [r.execution for r in unique])
         inserted = insert_new(connection, _EXECUTIONS, rows, returning=True)
         new = [r for r in unique if r.id in inserted]
-        traces = [row for r in new for row in r.traces]
-        insert_rows(connection, _TRACES, _fit(connection, _TRACES, traces),
-                    [r.id for r in new for _ in r.traces])  # fmt: skip
-        usages = [row for r in new for row in r.usages]
-        insert_rows(connection, _USAGES, _fit(connection, _USAGES, usages),
-                    [r.id for r in new for _ in r.usages])  # fmt: skip
+        for table, kind in ((_TRACES, "traces"), (_USAGES, "usages")):
+            children = [getattr(r, kind) for r in new]
+            fitted = _fit(connection, table, [row for rows in children for row in rows])
+            parents = [r.id for r, rows in zip(new, children, strict=True) for _ in rows]
+            insert_rows(connection, table, fitted, parents)
         later_traces = [row for r in attached for row in r.traces]
         insert_new(connection, _TRACES, _fit(connection, _TRACES, later_traces))
         later_usages = [row for r in attached for row in r.usages]
