@@ -84,6 +84,11 @@ class HardStops:
         """When the generation was last read on SQLite (monotonic seconds), and its value."""
 
     @property
+    def serves_here(self) -> bool:
+        """Whether this process may use it: made here (not by a forked parent) and not closed."""
+        return self.pid == os.getpid() and not self.closed
+
+    @property
     def trusted(self) -> bool:
         """Whether a copy can be kept now (False before the listener is connected, after it lost
         the server, and in a database without the generation)."""
@@ -196,18 +201,13 @@ def hard_stops(engine: Engine, capabilities: Capabilities) -> HardStops:
     stops when the engine is disposed)."""
     global _last
     last = _last
-    if (
-        last is not None
-        and last[0]() is engine
-        and last[1].pid == os.getpid()
-        and not last[1].closed
-    ):
+    if last is not None and last[0]() is engine and last[1].serves_here:
         return last[1]
     found = _known.get(engine)
-    if found is None or found.pid != os.getpid() or found.closed:
+    if found is None or not found.serves_here:
         with _known_lock:
             found = _known.get(engine)
-            if found is None or found.pid != os.getpid() or found.closed:  # none, a fork's
+            if found is None or not found.serves_here:  # none yet, a fork's parent's, or closed
                 found = _known[engine] = HardStops(engine, capabilities)
                 if not event.contains(engine, "engine_disposed", _forget):
                     event.listen(engine, "engine_disposed", _forget)

@@ -164,12 +164,13 @@ def group_quantiles(
     slot_values = _SlotValues(lowest)
     found: dict[Group, tuple[float | None, ...]] = {}
     chunk = max(1, DENSE_CELLS // width)
+    all_cells = owner * width + slots
     for first in range(0, len(groups), chunk):
         last = min(first + chunk, len(groups))
-        cells, weights = owner * width + slots, counts
+        cells, weights = all_cells, counts
         if first or last < len(groups):  # several chunks: this one's part
             inside = (owner >= first) & (owner < last)
-            cells, weights = cells[inside] - first * width, counts[inside]
+            cells, weights = all_cells[inside] - first * width, counts[inside]
         dense = np.bincount(cells, weights=weights, minlength=(last - first) * width)
         table = dense.astype(np.int64).reshape(last - first, width)
         quantiles = _row_quantiles(table, fractions, slot_values)
