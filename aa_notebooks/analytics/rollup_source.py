@@ -46,11 +46,10 @@ from aa_notebooks.analytics.periods import Window
 from aa_notebooks.analytics.rollup_plan import ReadPlan, Span, plan_window
 from aa_notebooks.analytics.source import Source
 from aa_notebooks.db.rollups.dims import as_uuid
+from aa_notebooks.db.rollups.record import STATUS_SUMS
 from aa_notebooks.db.rollups.sketch import RELATIVE_ACCURACY, group_quantiles, key_of
 from aa_notebooks.db.schema import (
     ROLLUP_TABLES,
-    ExecutionRollupDay,
-    ExecutionRollupHour,
     LatencyRollupDay,
     LatencyRollupHour,
     RollupDirtyHour,
@@ -62,7 +61,6 @@ from aa_notebooks.db.schema import (
 RAW, ROLLUP = "raw", "rollup"
 EXACT_PERCENTILES_UP_TO = 100_000
 """Executions in a window up to which its percentiles are computed exactly from the raw rows."""
-_EXECUTION_TABLES = (table_of(ExecutionRollupHour), table_of(ExecutionRollupDay))
 _USAGE_TABLES = (table_of(UsageRollupHour), table_of(UsageRollupDay))
 _LATENCY_TABLES = (table_of(LatencyRollupHour), table_of(LatencyRollupDay))
 _DIRTY = table_of(RollupDirtyHour)
@@ -139,7 +137,7 @@ def window_executions(source: Source, plan: ReadPlan, connection: Connection) ->
     """How many executions the plan's window holds: the rollups' counts and the raw spans'
     rows, without grouping either."""
     total = 0
-    for table, spans in rollup_spans(plan):
+    for table, spans in latency_spans(plan):
         query = select(func.sum(table.c.executions)).where(
             in_spans(table.c.bucket, spans), *rollup_scope(source, table)
         )
@@ -187,9 +185,7 @@ def agent_uuid(stored: Any) -> uuid.UUID | None:
     return as_uuid(stored)
 
 
-def rollup_spans(
-    plan: ReadPlan, tables: tuple[Table, Table] = _EXECUTION_TABLES
-) -> list[tuple[Table, list[Span]]]:
+def rollup_spans(plan: ReadPlan, tables: tuple[Table, Table]) -> list[tuple[Table, list[Span]]]:
     """The (hourly, daily) rollup tables with the spans the plan reads from each."""
     return [(table, spans) for table, spans in zip(tables, (plan.hours, plan.days), strict=True)
             if spans]  # fmt: skip
@@ -220,12 +216,15 @@ def rollup_pairs_by_bucket(
     return [(utc(row["bucket"]), _pair(row, counts)) for row in rows]
 
 
+_STATUS_COLUMNS = dict(zip(STATUSES, STATUS_SUMS, strict=True))
+
+
 def _count_sums(table: Table) -> dict[str, ColumnElement[Any]]:
-    """Each of COUNTS as a sum over a rollup table's rows."""
+    """Each of COUNTS as a sum over a latency rollup table's rows."""
     c = table.c
     return {
         "executions": func.sum(c.executions),
-        **{s: func.sum(case((c.status == s, c.executions), else_=0)) for s in STATUSES},
+        **{status: func.sum(c[column]) for status, column in _STATUS_COLUMNS.items()},
         "time_sum": func.sum(c.time_sum),
         "time_count": func.sum(c.time_count),
         "input": func.sum(c.input_tokens),
@@ -245,9 +244,10 @@ def _pair_rows(
     counts: Sequence[str] = COUNTS,
 ) -> list[RowMapping]:
     """The rollups' (agent, model) sum rows, grouped by bucket too when `bucketed`: the cost
-    and the counts named in `counts` (fewer sums make a lighter GROUP BY)."""
+    and the counts named in `counts` (fewer sums make a lighter GROUP BY). They come from the
+    latency rollups, which hold the sums per (user, agent, model) without status and flow."""
     found = []
-    for table, spans in rollup_spans(plan):
+    for table, spans in latency_spans(plan):
         c = table.c
         by_name = case((c.agent_id.is_(None), c.agent_name)).label("by_name")
         buckets = [as_stored(c.bucket)] if bucketed else []

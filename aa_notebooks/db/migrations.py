@@ -255,3 +255,14 @@ def cache_rollups(connection: Connection) -> None:
         Base.metadata.tables[name].create(connection, checkfirst=True)
     if not set(CACHE_ROLLUP_TABLES) <= present:
         fill_cache_rollups(connection)
+
+
+@migration
+def latency_rollup_sums(connection: Connection) -> None:
+    """The latency rollups hold the (user, agent, model) sums too, so the dashboard reads a
+    fifth of the execution rollups' rows; filled from the execution rollups."""
+    from aa_notebooks.db.rollups.rebuild import fill_latency_sums
+    from aa_notebooks.db.rollups.setup import add_latency_sums
+
+    if add_latency_sums(connection):
+        fill_latency_sums(connection)

@@ -493,25 +493,38 @@ class ExecutionRollupDay(_ExecutionRollup, Base):
 
 
 class _LatencyRollup(_RollupKey):
-    """The latency sketch of one (user, agent, model)'s executions that started in one hour or
-    day: the execution rollups' sketches without their status and flow, so a reader of
-    percentiles merges a few rows per bucket instead of every combination."""
+    """One (user, agent, model)'s executions that started in one hour or day: the execution
+    rollups without their status and flow (each status's count kept as a column), so the
+    dashboard's (agent, model) sums and percentiles read a fifth of the rows."""
 
     agent_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
     agent_name: Mapped[str | None] = mapped_column(String)
     model_name: Mapped[str | None] = mapped_column(String)
     latency_sketch: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
     """execution_time_ms as a mergeable sketch (aa_notebooks.db.rollups.sketch)."""
+    # The sums came after the sketch (a migration adds them to older databases, nullable there).
+    executions: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    success_executions: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    failure_executions: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    timeout_executions: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    time_count: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    time_sum: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    input_count: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    input_tokens: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    output_count: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    output_tokens: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    total_tokens: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    cost_micro_usd: Mapped[int] = mapped_column(BigInteger, nullable=False)
 
 
 class LatencyRollupHour(_LatencyRollup, Base):
-    """Hourly latency sketches per (user, agent, model)."""
+    """Hourly sums and latency sketches per (user, agent, model)."""
 
     __tablename__ = "rollup_latency_hour"
 
 
 class LatencyRollupDay(_LatencyRollup, Base):
-    """Daily latency sketches per (user, agent, model)."""
+    """Daily sums and latency sketches per (user, agent, model)."""
 
     __tablename__ = "rollup_latency_day"
 

@@ -32,6 +32,7 @@ from aa_notebooks.db.rollups.record import (
     EXECUTION_SUMS,
     LATENCY_DAY,
     LATENCY_HOUR,
+    LATENCY_SUMS,
     USAGE_DAY,
     USAGE_HOUR,
     USAGE_SUMS,
@@ -165,13 +166,12 @@ def _execution_values(sums: ExecutionSums) -> dict[Cell, Entry]:
 
 
 def _latency_values(sums: ExecutionSums) -> dict[Cell, Entry]:
-    return {
-        (row["bucket"], row["dims_key"]): (
-            _dims(row),
-            {"latency_sketch": Sketch.decode([row["latency_sketch"]]).counts},
-        )
-        for row in sums.latency_rows()
-    }
+    found = {}
+    for row in sums.latency_rows():
+        values = {name: row[name] for name in LATENCY_SUMS}
+        values["latency_sketch"] = Sketch.decode([row["latency_sketch"]]).counts
+        found[(row["bucket"], row["dims_key"])] = (_dims(row), values)
+    return found
 
 
 def _usage_values(sums: UsageSums) -> dict[Cell, Entry]:
@@ -194,15 +194,20 @@ def _stored(
     connection: Connection, table: Table, lower: datetime, upper: datetime
 ) -> dict[Any, Any]:
     """The stored rows of [lower, upper) as (dims, values) per (bucket, dims_key)."""
-    sums = [name for name in {*EXECUTION_SUMS, *USAGE_SUMS, *CACHE_SUMS} if name in table.c]
+    sums = [name for name in {*LATENCY_SUMS, *USAGE_SUMS, *CACHE_SUMS} if name in table.c]
     query = select(table).where(table.c.bucket >= lower, table.c.bucket < upper)
     found = {}
     for row in connection.execute(query).mappings():
-        values: Values = {name: int(row[name]) for name in sums}
+        values: Values = {name: _integer(row[name]) for name in sums}
         if "latency_sketch" in table.c:
             values["latency_sketch"] = Sketch.decode([row["latency_sketch"]]).counts
         found[(utc_naive(row["bucket"]), row["dims_key"])] = (_dims(dict(row)), values)
     return found
+
+
+def _integer(value: Any) -> int | None:
+    """A stored sum as an int (None where a migrated row never got it: a difference)."""
+    return None if value is None else int(value)
 
 
 def _compare(

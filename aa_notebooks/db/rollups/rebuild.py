@@ -12,10 +12,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Connection, Engine, delete, func, select
+from sqlalchemy import Connection, Engine, Table, delete, func, select
 from tqdm import tqdm
 
-from aa_notebooks.db.rollups.dims import day_of, utc_naive
+from aa_notebooks.db.rollups.dims import EXECUTION_DIMS, day_of, utc_naive
 from aa_notebooks.db.rollups.raw import (
     DAY,
     cache_rows,
@@ -29,12 +29,16 @@ from aa_notebooks.db.rollups.record import (
     CACHE_SUMS,
     EXECUTION_DAY,
     EXECUTION_HOUR,
+    EXECUTION_SUMS,
     EXECUTIONS,
     LATENCY_DAY,
     LATENCY_HOUR,
+    LATENCY_SUMS,
     USAGE_DAY,
     USAGE_HOUR,
+    ExecutionSums,
     upsert_all,
+    upsert_latency,
     upsert_usage,
 )
 from aa_notebooks.db.schema import RollupDirtyHour, table_of
@@ -148,6 +152,36 @@ def fill_cache_rollups(connection: Connection) -> None:
         hourly = cache_rows(connection, lower, upper)
         upsert_usage(connection, CACHE_HOUR, hourly.rows(), CACHE_SUMS)
         upsert_usage(connection, CACHE_DAY, hourly.days().rows(), CACHE_SUMS)
+
+
+def fill_latency_sums(connection: Connection) -> None:
+    """Fill the latency rollups' sums (columns added to a database whose rollups are current)
+    from the execution rollups, day by day, in the caller's transaction: every row's sums are
+    set to zero, then each (user, agent, model)'s are added with an empty sketch."""
+    lock_rollups(connection)
+    for table in (LATENCY_HOUR, LATENCY_DAY):
+        connection.execute(table.update().values(dict.fromkeys(LATENCY_SUMS, 0)))
+    span = data_span(connection)
+    if span is None:
+        return
+    for lower, upper in days_between(*span):
+        for source, target in ((EXECUTION_HOUR, LATENCY_HOUR), (EXECUTION_DAY, LATENCY_DAY)):
+            stored = stored_sums(connection, source, lower, upper)
+            upsert_latency(connection, target, stored.latency_rows())
+
+
+def stored_sums(connection: Connection, table: Table, lower: datetime, upper: datetime
+                ) -> ExecutionSums:  # fmt: skip
+    """An execution rollup's stored sums of [lower, upper) (without their sketches)."""
+    c = table.c
+    found = ExecutionSums()
+    query = select(c.bucket, *(c[name] for name in EXECUTION_DIMS),
+                   *(c[name] for name in EXECUTION_SUMS)).where(
+        c.bucket >= lower, c.bucket < upper
+    )  # fmt: skip
+    for row in connection.execute(query):
+        found.add(utc_naive(row[0]), tuple(row[1:7]), [int(v) for v in row[7:]], None)
+    return found
 
 
 def repair_dirty(engine: Engine) -> RebuildReport:

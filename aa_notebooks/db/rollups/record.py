@@ -35,6 +35,7 @@ from aa_notebooks.db.schema import (
     CacheRollupHour,
     ExecutionRollupDay,
     ExecutionRollupHour,
+    ExecutionStatus,
     LatencyRollupDay,
     LatencyRollupHour,
     RollupWriting,
@@ -59,8 +60,15 @@ EXECUTION_SUMS = (
     "executions", "time_count", "time_sum", "input_count", "input_tokens", "output_count",
     "output_tokens", "total_tokens", "cost_micro_usd",
 )  # fmt: skip
+STATUS_SUMS = tuple(f"{status.value}_executions" for status in ExecutionStatus)
+"""The latency rollups' count of each status's executions (the execution rollups' status)."""
+LATENCY_SUMS = (*EXECUTION_SUMS, *STATUS_SUMS)
 USAGE_SUMS = ("executions", "input_tokens", "output_tokens", "cost_micro_usd")
 CACHE_SUMS = ("input_tokens", "cache_read_tokens", "cache_write_tokens")
+_STATUS_POSITIONS = {
+    status.value: LATENCY_SUMS.index(name)
+    for status, name in zip(ExecutionStatus, STATUS_SUMS, strict=True)
+}
 ROWS_PER_STATEMENT = 500
 _MICRO = Decimal("0.000001")
 
@@ -130,24 +138,33 @@ class ExecutionSums:
         return rows
 
     def latency_rows(self) -> list[dict[str, Any]]:
-        """The cells' sketches merged per (bucket, user, agent, model), as latency rollup rows
-        in key order (a cell whose executions had no duration gives an empty sketch)."""
-        merged: dict[Cell, dict[int, int]] = {}
+        """The cells merged per (bucket, user, agent, model), as latency rollup rows in key
+        order: sums added, each status's executions counted, sketches merged (a cell whose
+        executions had no duration gives an empty sketch)."""
+        merged: dict[Cell, tuple[list[int], dict[int, int]]] = {}
         dims: dict[str, tuple[Any, ...]] = {}
         for (bucket, digest), counts in self.sketches.items():
-            latency_dims = self.dims[digest][:4]
+            latency_dims, status = self.dims[digest][:4], self.dims[digest][4]
             key = dims_key(latency_dims)
             dims[key] = latency_dims
-            total = merged.setdefault((bucket, key), {})
+            found = merged.get((bucket, key))
+            if found is None:
+                found = merged[(bucket, key)] = ([0] * len(LATENCY_SUMS), {})
+            sums, total = found
+            cell_sums = self.sums[(bucket, digest)]
+            for position, value in enumerate(cell_sums):
+                sums[position] += value
+            if status in _STATUS_POSITIONS:
+                sums[_STATUS_POSITIONS[status]] += cell_sums[0]
             for bucket_key, count in counts.items():
                 total[bucket_key] = total.get(bucket_key, 0) + count
         rows = []
-        for (bucket, key), counts in sorted(merged.items()):
+        for (bucket, key), (sums, counts) in sorted(merged.items()):
             user_id, agent_id, agent_name, model_name = dims[key]
             rows.append({
                 "bucket": bucket, "dims_key": key, "user_id": user_id, "agent_id": agent_id,
                 "agent_name": agent_name, "model_name": model_name,
-                "latency_sketch": encode(counts),
+                **dict(zip(LATENCY_SUMS, sums, strict=True)), "latency_sketch": encode(counts),
             })  # fmt: skip
         return rows
 
@@ -302,8 +319,8 @@ def upsert_all(
     hour_rows, day_rows = hourly.rows(), daily.rows()
     upsert_executions(connection, EXECUTION_HOUR, hour_rows)
     upsert_executions(connection, EXECUTION_DAY, day_rows)
-    upsert_sketches(connection, LATENCY_HOUR, hourly.latency_rows())
-    upsert_sketches(connection, LATENCY_DAY, daily.latency_rows())
+    upsert_latency(connection, LATENCY_HOUR, hourly.latency_rows())
+    upsert_latency(connection, LATENCY_DAY, daily.latency_rows())
     upsert_usage(connection, USAGE_HOUR, moved.rows())
     upsert_usage(connection, USAGE_DAY, moved.days().rows())
     upsert_usage(connection, CACHE_HOUR, cache.rows(), CACHE_SUMS)
@@ -440,11 +457,12 @@ def upsert_executions(connection: Connection, table: Table, rows: list[dict[str,
     _compact_long(connection, table, rows)
 
 
-def upsert_sketches(connection: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
-    """Merge sketches into a latency rollup (`||`); compact the ones that grew long."""
+def upsert_latency(connection: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
+    """Add rows to a latency rollup (sums `+`, sketches `||`); compact the sketches that grew
+    long."""
     if not rows:
         return
-    _upsert(connection, table, rows, (), sketch=True)
+    _upsert(connection, table, rows, LATENCY_SUMS, sketch=True)
     _compact_long(connection, table, rows)
 
 

@@ -10,13 +10,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, Engine, select
+from sqlalchemy import Connection, Engine, inspect, select
 
+from aa_notebooks.db.migrations import add_column
 from aa_notebooks.db.rollups.rebuild import RebuildReport, fill_cache_rollups, rebuild_in
-from aa_notebooks.db.rollups.record import EXECUTIONS
+from aa_notebooks.db.rollups.record import EXECUTIONS, LATENCY_SUMS
 from aa_notebooks.db.rollups.state import forget, has_rollups
 from aa_notebooks.db.rollups.triggers import install_triggers
-from aa_notebooks.db.schema import CACHE_ROLLUP_TABLES, ROLLUP_TABLES, Base
+from aa_notebooks.db.schema import (
+    CACHE_ROLLUP_TABLES,
+    LATENCY_ROLLUP_TABLES,
+    ROLLUP_TABLES,
+    Base,
+)
 
 
 def on_create(target: Any, connection: Connection, tables: Any = (), **_: Any) -> None:
@@ -33,6 +39,22 @@ def on_create(target: Any, connection: Connection, tables: Any = (), **_: Any) -
         rebuild_in(connection)
 
 
+def add_latency_sums(connection: Connection) -> bool:
+    """Add the sums columns to latency rollup tables made by an earlier release; returns
+    whether any table lacked them (its sums need filling)."""
+    present = set(inspect(connection).get_table_names())
+    added = False
+    for name in LATENCY_ROLLUP_TABLES:
+        if name not in present:
+            continue
+        columns = {column["name"] for column in inspect(connection).get_columns(name)}
+        for column in LATENCY_SUMS:
+            if column not in columns:
+                add_column(connection, name, column)
+                added = True
+    return added
+
+
 def enable_rollups(engine: Engine) -> RebuildReport:
     """Create and fill the rollup tables (and the marking triggers) in a database the kit did
     not create; safe to run again."""
@@ -42,6 +64,7 @@ def enable_rollups(engine: Engine) -> RebuildReport:
             connection.exec_driver_sql("BEGIN IMMEDIATE")
         for table in rollups:
             table.create(connection, checkfirst=True)
+        add_latency_sums(connection)
         install_triggers(connection)
         report = rebuild_in(connection)
     forget(engine)

@@ -124,6 +124,22 @@ def latency_rollup(url: str, level: str = "latency_hour") -> dict[tuple, dict[in
     }
 
 
+def latency_sums(url: str, level: str = "latency_hour") -> dict[tuple, tuple]:
+    """(bucket, agent, model) -> (executions, successes, failures, timeouts, with a time, time
+    sum, with input, input, with output, output, total tokens, cost in micro-USD)."""
+    names = (
+        "executions", "success_executions", "failure_executions", "timeout_executions",
+        "time_count", "time_sum", "input_count", "input_tokens", "output_count",
+        "output_tokens", "total_tokens", "cost_micro_usd",
+    )  # fmt: skip
+    with get_engine(url).connect() as connection:
+        rows = connection.execute(select(TABLES[level])).mappings().all()
+    return {
+        (_naive(r["bucket"]), r["agent_name"], r["model_name"]): tuple(r[n] for n in names)
+        for r in rows
+    }
+
+
 def cache_rollup(url: str, level: str = "cache_hour") -> dict[tuple, tuple]:
     """(bucket, model) -> (input tokens, cache reads, cache writes)."""
     with get_engine(url).connect() as connection:

@@ -15,6 +15,7 @@ from aa_notebooks.cli import main
 from aa_notebooks.db.engine import get_engine
 from aa_notebooks.db.rollups.check import check_rollups
 from aa_notebooks.db.rollups.rebuild import rebuild_rollups
+from aa_notebooks.db.rollups.record import LATENCY_SUMS
 from aa_notebooks.db.rollups.sketch import RELATIVE_ACCURACY, Sketch
 from aa_notebooks.db.rollups.state import forget, has_rollups
 from aa_notebooks.db.schema import AgentExecution, ExecutionRollupDay, ExecutionRollupHour
@@ -29,6 +30,7 @@ from tests.db.rollups.helpers import (
     execution,
     execution_rollup,
     latency_rollup,
+    latency_sums,
     usage_rollup,
 )
 from tests.db.rollups.test_record import at, write_boundary_rows
@@ -123,6 +125,23 @@ def test_check_finds_a_missing_row_and_a_changed_sketch(db_url: str) -> None:
     assert found[1].endswith(": missing")
 
 
+def test_check_finds_a_latency_row_whose_statuses_are_wrong(db_url: str) -> None:
+    write_boundary_rows(db_url)
+    with get_engine(db_url).begin() as connection:
+        connection.execute(
+            text(
+                "UPDATE rollup_latency_day SET failure_executions = 0, "
+                "success_executions = success_executions + 1 WHERE model_name = 'gpt-4o'"
+            )
+        )
+    [difference] = check_rollups(get_engine(db_url)).differences
+    assert str(difference) == (
+        "rollup_latency_day 2024-06-01 00:00 (user_id=a11ce000-0000-4000-8000-000000000001, "
+        "agent_name=researcher, model_name=gpt-4o): success_executions stored 3, raw 2; "
+        "failure_executions stored 0, raw 1"
+    )
+
+
 def test_rollup_commands_refuse_a_database_without_them(
     empty_db_url: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -165,6 +184,46 @@ def test_a_database_from_before_the_latency_rollups_gets_them_filled(db_url: str
     assert latency_rollup(db_url, "latency_day") == expected
     assert len(expected) == 3
     assert check_rollups(get_engine(db_url)).ok
+
+
+def drop_latency_sums(url: str) -> None:
+    """Take the latency rollups back to an earlier release's: sketches without sums."""
+    with get_engine(url).begin() as connection:
+        for table in ("rollup_latency_hour", "rollup_latency_day"):
+            for column in LATENCY_SUMS:
+                connection.execute(text(f"ALTER TABLE {table} DROP COLUMN {column}"))
+    forget(get_engine(url))
+
+
+def test_a_database_from_before_the_latency_sums_gets_them_from_the_execution_rollups(
+    db_url: str,
+) -> None:
+    """Filled from the execution rollups, not the raw rows: a corrupted execution rollup row
+    (the 23:00 hour's cost) carries over to the latency rollups' sums, which shows where they
+    came from; the sketches stay as they were."""
+    _write_hand_rows(db_url)
+    expected = {level: latency_sums(db_url, level) for level in ("latency_hour", "latency_day")}
+    sketches = latency_rollup(db_url, "latency_hour")
+    with get_engine(db_url).begin() as connection:
+        connection.execute(
+            text("DELETE FROM aa_notebooks_migrations WHERE name = 'latency_rollup_sums'")
+        )
+        connection.execute(
+            text("UPDATE rollup_executions_hour SET cost_micro_usd = 7 WHERE time_sum = 50")
+        )
+    drop_latency_sums(db_url)
+    assert not has_rollups(get_engine(db_url))  # readers take the raw rows until init-db
+    forget(get_engine(db_url))
+    assert init_db(db_url).migrations == ["latency_rollup_sums"]
+    assert has_rollups(get_engine(db_url))
+    writer_hour = (at(23), "writer", "claude")
+    assert expected["latency_hour"][writer_hour][-1] == 10_000
+    expected["latency_hour"][writer_hour] = (*expected["latency_hour"][writer_hour][:-1], 7)
+    assert latency_sums(db_url, "latency_hour") == expected["latency_hour"]
+    assert latency_sums(db_url, "latency_day") == expected["latency_day"]
+    assert latency_rollup(db_url, "latency_hour") == sketches
+    differing = {d.table for d in check_rollups(get_engine(db_url)).differences}
+    assert differing == {"rollup_executions_hour", "rollup_latency_hour"}
 
 
 def test_a_database_from_before_the_cache_rollups_gets_them_filled(db_url: str) -> None:
@@ -236,5 +295,14 @@ def test_enable_fills_an_agentos_database_and_marks_its_writers_hours() -> None:
         assert dirty_hours(url) == [at(12)]
         assert main(["--db", url, "rollups", "rebuild"]) == 0
         assert dirty_hours(url) == [] and check_rollups(engine).ok
+        drop_latency_sums(url)  # enabled by an earlier release: enabling again adds the sums
+        assert not has_rollups(engine)
+        forget(engine)
+        assert main(["--db", url, "rollups", "enable"]) == 0
+        assert has_rollups(engine) and check_rollups(engine).ok
+        assert latency_sums(url, "latency_day") == {
+            (at(0), "a", "m"): (1, 1, 0, 0, 1, 10, 1, 0, 1, 0, 0, 250_000),
+            (at(0), "a", None): (1, 1, 0, 0, 1, 0, 1, 0, 1, 0, 0, 0),  # the DDL's defaults: 0
+        }
     finally:
         drop_postgres_database(url, name)

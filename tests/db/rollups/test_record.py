@@ -23,6 +23,7 @@ from tests.db.rollups.helpers import (
     execution,
     execution_rollup,
     latency_rollup,
+    latency_sums,
     usage_rollup,
 )
 
@@ -108,6 +109,30 @@ def test_latency_sketches_leave_out_status_and_flow(db_url: str) -> None:
         (at(0), "writer", "claude"): Sketch.of([50]).counts,
         (at(0, day=2), "writer", "claude"): Sketch.of([70]).counts,
     }
+
+
+def test_latency_rows_hold_each_agent_and_models_sums_and_statuses(db_url: str) -> None:
+    """The 11:00 success and 11:30 failure add up in one row, each status counted; the failure
+    has no duration, so it counts in executions but not in the time count."""
+    write_boundary_rows(db_url)
+    engine = get_engine(db_url)
+    write_batch(engine, [
+        execution(at(11, 45), status="timeout", time_ms=900, tokens=(3, 0), cost="0.000040"),
+    ])  # fmt: skip
+    # (executions, success, failure, timeout, with a time, time sum, with input, input,
+    #  with output, output, total tokens, micro-USD)
+    assert latency_sums(db_url, "latency_hour") == {
+        (at(10), "researcher", "gpt-4o"): (1, 1, 0, 0, 1, 100, 1, 10, 1, 5, 15, 1000),
+        (at(11), "researcher", "gpt-4o"): (3, 1, 1, 1, 2, 1200, 3, 24, 3, 11, 35, 2541),
+        (at(23), "writer", "claude"): (1, 1, 0, 0, 1, 50, 1, 100, 1, 50, 150, 10000),
+        (at(0, day=2), "writer", "claude"): (1, 1, 0, 0, 1, 70, 1, 1, 1, 2, 3, 3),
+    }
+    assert latency_sums(db_url, "latency_day") == {
+        (JUNE_1, "researcher", "gpt-4o"): (4, 2, 1, 1, 3, 1300, 4, 34, 4, 16, 50, 3541),
+        (JUNE_1, "writer", "claude"): (1, 1, 0, 0, 1, 50, 1, 100, 1, 50, 150, 10000),
+        (JUNE_2, "writer", "claude"): (1, 1, 0, 0, 1, 70, 1, 1, 1, 2, 3, 3),
+    }
+    assert check_rollups(engine).ok
 
 
 def test_usage_rows_of_another_model_move_once_per_execution(db_url: str) -> None:
