@@ -19,8 +19,8 @@ from aa_notebooks.db.url import require_database
 from aa_notebooks.errors import InvalidInputError
 
 NOT_ENABLED = (
-    "this database has no rollup tables: run `aa-notebooks init-db` on the kit's own database, "
-    "or `aa-notebooks rollups enable` on an attached AgentOS one"
+    "this database has no rollup tables, or an earlier release's: run `aa-notebooks init-db` on "
+    "the kit's own database, or `aa-notebooks rollups enable` on an attached AgentOS one"
 )
 
 

@@ -149,8 +149,9 @@ def test_rollup_commands_refuse_a_database_without_them(
         connection.exec_driver_sql("CREATE TABLE other (x INTEGER)")
     assert main(["--db", empty_db_url, "rollups", "check"]) == 2
     assert capsys.readouterr().err.strip() == (
-        "aa-notebooks: error: this database has no rollup tables: run `aa-notebooks init-db` on "
-        "the kit's own database, or `aa-notebooks rollups enable` on an attached AgentOS one"
+        "aa-notebooks: error: this database has no rollup tables, or an earlier release's: run "
+        "`aa-notebooks init-db` on the kit's own database, or `aa-notebooks rollups enable` on an "
+        "attached AgentOS one"
     )
 
 
