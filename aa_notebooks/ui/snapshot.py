@@ -6,6 +6,7 @@ queries run side by side on the engine's connection pool to keep a refresh short
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -23,6 +24,9 @@ from aa_notebooks.ui.budgets_panel import budget_statuses
 HOURLY_UP_TO = timedelta(days=2)
 TOP_AGENTS = 10
 PARALLEL_QUERIES = 4
+"""Queries a refresh runs at once; on SQLite no more than the machine has cores, as every
+query then runs in this process (more threads only take turns: 90 days at 1M executions on
+2 cores refreshed in about 320 ms with 2 threads against 380 ms with 4)."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -67,7 +71,9 @@ def load(analytics: Analytics, base: Analytics, window: Window, listing: Listing
     executions list from `listing` (the grid's sort and filters)."""
     bucket = bucket_for(window)
     unscoped = base.user_id is None
-    with ThreadPoolExecutor(PARALLEL_QUERIES, thread_name_prefix="aa-dashboard-query") as pool:
+    with ThreadPoolExecutor(
+        query_threads(analytics), thread_name_prefix="aa-dashboard-query"
+    ) as pool:
         current = pool.submit(analytics.breakdown, window, limit=TOP_AGENTS)
         previous = pool.submit(analytics.overview, window.previous(), unpriced=False)
         activity = pool.submit(analytics.timeseries, window, bucket=bucket)
@@ -97,6 +103,13 @@ def load(analytics: Analytics, base: Analytics, window: Window, listing: Listing
             in_flight=in_flight.result(),
             anomalies=anomalies.result(),
         )
+
+
+def query_threads(analytics: Analytics) -> int:
+    """How many of a refresh's queries run at once (PARALLEL_QUERIES)."""
+    if analytics.url.get_backend_name() == "sqlite":
+        return max(1, min(PARALLEL_QUERIES, os.cpu_count() or 1))
+    return PARALLEL_QUERIES
 
 
 def runs_in_flight(analytics: Analytics) -> pd.DataFrame | str:

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import os
 import threading
 from typing import Any
+
+import pytest
 
 from aa_notebooks.analytics import Analytics
 from aa_notebooks.ui import Dashboard
 from aa_notebooks.ui.refresher import Refresher
+from aa_notebooks.ui.snapshot import query_threads
 from tests.ui.test_kpis import expected_kpis
 
 
@@ -125,3 +129,14 @@ def test_a_refresh_stops_the_shown_lists_walk_before_it_reads(
     dashboard.set_period("30d")
     assert stopped_before_read == [True]
     assert len(shown.rows(0, 2)) == 2
+
+
+def test_a_refresh_runs_no_more_sqlite_queries_at_once_than_there_are_cores(
+    analytics: Analytics, monkeypatch: pytest.MonkeyPatch
+):
+    """SQLite's queries run in this process: threads past the cores only take turns. A server
+    database gets every thread, whatever this machine has."""
+    sqlite = analytics.url.get_backend_name() == "sqlite"
+    for cores, threads in ((1, 1), (2, 2), (3, 3), (16, 4), (None, 1)):
+        monkeypatch.setattr(os, "cpu_count", lambda cores=cores: cores)
+        assert query_threads(analytics) == (threads if sqlite else 4)
