@@ -50,7 +50,12 @@ from aa_notebooks.budgets.model import Budget
 from aa_notebooks.budgets.money import from_micros
 from aa_notebooks.budgets.scope import EXECUTIONS, budget_key
 from aa_notebooks.budgets.window import HOUR, SpendWindow, ceil_hour, floor_hour
-from aa_notebooks.db.rollups.record import EXECUTION_DAY, EXECUTION_HOUR
+from aa_notebooks.db.rollups.record import (
+    EXECUTION_DAY,
+    EXECUTION_HOUR,
+    LATENCY_DAY,
+    LATENCY_HOUR,
+)
 from aa_notebooks.db.rollups.state import has_rollups
 from aa_notebooks.db.schema import BudgetScope
 
@@ -63,17 +68,18 @@ def exact_spend(connection: Connection, budget: Budget, window: SpendWindow) -> 
 
 def rollup_spend(connection: Connection, budget: Budget, window: SpendWindow) -> Decimal:
     """The budget's spend in the window as `exact_spend` gives it, with the whole hours and days
-    read from the execution rollups (where the database has them, `analytics.rollup_plan`) and
+    read from the rollups (`_rollups_for`, where the database has them, `analytics.rollup_plan`) and
     only the partial hours at either end, and hours changed behind them, from the executions."""
     plan = _rollup_plan(connection, window)
     if plan is None:
         return exact_spend(connection, budget, window)
     by_agent_id = _agent_id(budget) is not None
+    hourly, daily = _rollups_for(budget.scope)
     sums = [
         select(func.coalesce(func.sum(table.c.cost_micro_usd), 0))
         .where(counted(budget.scope, by_agent_id, table=table), in_spans(table.c.bucket, spans))
         .scalar_subquery()
-        for table, spans in ((EXECUTION_HOUR, plan.hours), (EXECUTION_DAY, plan.days))
+        for table, spans in ((hourly, plan.hours), (daily, plan.days))
     ]
     started, cost = EXECUTIONS.c.started_at, EXECUTIONS.c.cost_usd
     raw = select(func.coalesce(func.sum(cost), 0)).where(
@@ -82,6 +88,15 @@ def rollup_spend(connection: Connection, budget: Budget, window: SpendWindow) ->
     statement = select(*sums, raw.scalar_subquery())
     row = connection.execute(statement, counted_params(budget)).one()
     return from_micros(int(row[0]) + int(row[1])) + Decimal(row[2])
+
+
+def _rollups_for(scope: BudgetScope) -> tuple[Table, Table]:
+    """The hourly and daily rollups a budget of `scope` reads: the latency rollups (per user,
+    agent and model: a fifth of the rows) unless it counts a flow, which only the execution
+    rollups keep."""
+    if scope is BudgetScope.flow:
+        return EXECUTION_HOUR, EXECUTION_DAY
+    return LATENCY_HOUR, LATENCY_DAY
 
 
 def _rollup_plan(connection: Connection, window: SpendWindow) -> ReadPlan | None:
