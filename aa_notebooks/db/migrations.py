@@ -260,9 +260,13 @@ def cache_rollups(connection: Connection) -> None:
 @migration
 def latency_rollup_sums(connection: Connection) -> None:
     """The latency rollups hold the (user, agent, model) sums too, so the dashboard reads a
-    fifth of the execution rollups' rows; filled from the execution rollups."""
+    fifth of the execution rollups' rows; filled from the execution rollups. Filled whether or
+    not the columns were there: SQLite commits ALTER TABLE at once, so a run that died while
+    filling left them behind, empty."""
     from aa_notebooks.db.rollups.rebuild import fill_latency_sums
     from aa_notebooks.db.rollups.setup import add_latency_sums
+    from aa_notebooks.db.schema import LATENCY_ROLLUP_TABLES
 
-    if add_latency_sums(connection):
+    add_latency_sums(connection)
+    if set(LATENCY_ROLLUP_TABLES) <= set(inspect(connection).get_table_names()):
         fill_latency_sums(connection)

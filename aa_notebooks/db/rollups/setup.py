@@ -39,20 +39,14 @@ def on_create(target: Any, connection: Connection, tables: Any = (), **_: Any) -
         rebuild_in(connection)
 
 
-def add_latency_sums(connection: Connection) -> bool:
-    """Add the sums columns to latency rollup tables made by an earlier release; returns
-    whether any table lacked them (its sums need filling)."""
+def add_latency_sums(connection: Connection) -> None:
+    """Add the sums columns to latency rollup tables made by an earlier release (they need
+    filling: `rebuild.fill_latency_sums`, or a rebuild)."""
     present = set(inspect(connection).get_table_names())
-    added = False
     for name in LATENCY_ROLLUP_TABLES:
-        if name not in present:
-            continue
-        columns = {column["name"] for column in inspect(connection).get_columns(name)}
-        for column in LATENCY_SUMS:
-            if column not in columns:
+        if name in present:
+            for column in LATENCY_SUMS:
                 add_column(connection, name, column)
-                added = True
-    return added
 
 
 def enable_rollups(engine: Engine) -> RebuildReport:

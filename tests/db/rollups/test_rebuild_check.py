@@ -227,6 +227,24 @@ def test_a_database_from_before_the_latency_sums_gets_them_from_the_execution_ro
     assert differing == {"rollup_executions_hour", "rollup_latency_hour"}
 
 
+def test_a_migration_that_died_after_adding_the_latency_sums_fills_them_next_time(
+    db_url: str,
+) -> None:
+    """SQLite commits ALTER TABLE at once: a run killed while filling leaves the columns empty,
+    and the migration unrecorded; the next init-db fills them all the same."""
+    _write_hand_rows(db_url)
+    expected = {level: latency_sums(db_url, level) for level in ("latency_hour", "latency_day")}
+    with get_engine(db_url).begin() as connection:
+        connection.execute(
+            text("DELETE FROM aa_notebooks_migrations WHERE name = 'latency_rollup_sums'")
+        )
+        for table in ("rollup_latency_hour", "rollup_latency_day"):
+            connection.execute(text(f"UPDATE {table} SET executions = 0, cost_micro_usd = 0"))
+    assert init_db(db_url).migrations == ["latency_rollup_sums"]
+    assert {level: latency_sums(db_url, level) for level in expected} == expected
+    assert check_rollups(get_engine(db_url)).ok
+
+
 def test_a_database_from_before_the_cache_rollups_gets_them_filled(db_url: str) -> None:
     """Only the cache rollup is new: it is filled from the raw rows, the others left as they
     are (a deliberately corrupted hourly row stays corrupted: nothing else was rebuilt)."""
