@@ -459,14 +459,11 @@ class _RollupKey:
     user_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, sort_order=-1)
 
 
-class _ExecutionRollup(_RollupKey):
-    """Executions of one (user, agent, model, status, flow) that started in one hour or day."""
+class _ExecutionSums:
+    """What the execution and latency rollups sum of their executions: how many, how many report
+    a duration and its sum, input and output tokens (and how many report them), total tokens,
+    cost."""
 
-    agent_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
-    agent_name: Mapped[str | None] = mapped_column(String)
-    model_name: Mapped[str | None] = mapped_column(String)
-    status: Mapped[str] = mapped_column(String(16), nullable=False)
-    flow_id: Mapped[str | None] = mapped_column(String)
     executions: Mapped[int] = mapped_column(BigInteger, nullable=False)
     time_count: Mapped[int] = mapped_column(BigInteger, nullable=False)
     time_sum: Mapped[int] = mapped_column(BigInteger, nullable=False)
@@ -476,8 +473,19 @@ class _ExecutionRollup(_RollupKey):
     output_tokens: Mapped[int] = mapped_column(BigInteger, nullable=False)
     total_tokens: Mapped[int] = mapped_column(BigInteger, nullable=False)
     cost_micro_usd: Mapped[int] = mapped_column(BigInteger, nullable=False)
-    latency_sketch: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
-    """execution_time_ms as a mergeable sketch (aa_notebooks.db.rollups.sketch)."""
+
+
+class _ExecutionRollup(_RollupKey, _ExecutionSums):
+    """Executions of one (user, agent, model, status, flow) that started in one hour or day."""
+
+    agent_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    agent_name: Mapped[str | None] = mapped_column(String)
+    model_name: Mapped[str | None] = mapped_column(String)
+    status: Mapped[str] = mapped_column(String(16), nullable=False)
+    flow_id: Mapped[str | None] = mapped_column(String)
+    latency_sketch: Mapped[bytes] = mapped_column(LargeBinary, nullable=False, sort_order=1)
+    """execution_time_ms as a mergeable sketch (aa_notebooks.db.rollups.sketch); last, so that
+    SQLite reads the sums before it (a long sketch spills to overflow pages)."""
 
 
 class ExecutionRollupHour(_ExecutionRollup, Base):
@@ -492,29 +500,21 @@ class ExecutionRollupDay(_ExecutionRollup, Base):
     __tablename__ = "rollup_executions_day"
 
 
-class _LatencyRollup(_RollupKey):
+class _LatencyRollup(_RollupKey, _ExecutionSums):
     """One (user, agent, model)'s executions that started in one hour or day: the execution
     rollups without their status and flow (each status's count kept as a column), so the
-    dashboard's (agent, model) sums and percentiles read a fifth of the rows."""
+    dashboard's (agent, model) sums and percentiles read a fifth of the rows. A migration adds
+    the sums to older databases (nullable, after the sketch there)."""
 
     agent_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
     agent_name: Mapped[str | None] = mapped_column(String)
     model_name: Mapped[str | None] = mapped_column(String)
-    latency_sketch: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
-    """execution_time_ms as a mergeable sketch (aa_notebooks.db.rollups.sketch)."""
-    # The sums came after the sketch (a migration adds them to older databases, nullable there).
-    executions: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    latency_sketch: Mapped[bytes] = mapped_column(LargeBinary, nullable=False, sort_order=1)
+    """execution_time_ms as a mergeable sketch (aa_notebooks.db.rollups.sketch); last, so that
+    SQLite reads the sums before it (a long sketch spills to overflow pages)."""
     success_executions: Mapped[int] = mapped_column(BigInteger, nullable=False)
     failure_executions: Mapped[int] = mapped_column(BigInteger, nullable=False)
     timeout_executions: Mapped[int] = mapped_column(BigInteger, nullable=False)
-    time_count: Mapped[int] = mapped_column(BigInteger, nullable=False)
-    time_sum: Mapped[int] = mapped_column(BigInteger, nullable=False)
-    input_count: Mapped[int] = mapped_column(BigInteger, nullable=False)
-    input_tokens: Mapped[int] = mapped_column(BigInteger, nullable=False)
-    output_count: Mapped[int] = mapped_column(BigInteger, nullable=False)
-    output_tokens: Mapped[int] = mapped_column(BigInteger, nullable=False)
-    total_tokens: Mapped[int] = mapped_column(BigInteger, nullable=False)
-    cost_micro_usd: Mapped[int] = mapped_column(BigInteger, nullable=False)
 
 
 class LatencyRollupHour(_LatencyRollup, Base):

@@ -157,18 +157,18 @@ Entry = tuple[dict[str, Any], Values]
 
 
 def _execution_values(sums: ExecutionSums) -> dict[Cell, Entry]:
-    found = {}
-    for row in sums.rows():
-        values = {name: row[name] for name in EXECUTION_SUMS}
-        values["latency_sketch"] = Sketch.decode([row["latency_sketch"]]).counts
-        found[(row["bucket"], row["dims_key"])] = (_dims(row), values)
-    return found
+    return _sketched_values(sums.rows(), EXECUTION_SUMS)
 
 
 def _latency_values(sums: ExecutionSums) -> dict[Cell, Entry]:
+    return _sketched_values(sums.latency_rows(), LATENCY_SUMS)
+
+
+def _sketched_values(rows: list[dict[str, Any]], names: tuple[str, ...]) -> dict[Cell, Entry]:
+    """Rows' sums called `names` and their sketch's counts, per cell."""
     found = {}
-    for row in sums.latency_rows():
-        values = {name: row[name] for name in LATENCY_SUMS}
+    for row in rows:
+        values = {name: row[name] for name in names}
         values["latency_sketch"] = Sketch.decode([row["latency_sketch"]]).counts
         found[(row["bucket"], row["dims_key"])] = (_dims(row), values)
     return found
