@@ -180,6 +180,7 @@ def run(
                 "executions": board.snapshot.overview.total_executions if board.snapshot else 0,
             }
         )
+    board.close()  # its list's background work would run on beside the next database's runs
     dispose_engine(url)
     return results
 

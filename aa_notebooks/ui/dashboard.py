@@ -267,8 +267,9 @@ class Dashboard:
         self._busy(False)
 
     def close(self) -> None:
-        """Stop live mode and close the widgets."""
+        """Stop live mode and the executions list's background work, and close the widgets."""
         self.live.stop()
+        self.recent.close()
         self.widget.close()
 
     def close_trace(self) -> None:

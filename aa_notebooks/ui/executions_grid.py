@@ -263,6 +263,12 @@ class ExecutionsGrid(anywidget.AnyWidget):
         # The rest of the count, then marks that make far jumps short seeks.
         listing.start_mapping(on_counted=lambda total: self._counted(listing, total))
 
+    def close(self) -> None:
+        """Stop the shown list's background count and walk, and close the widget."""
+        if self._list is not None:
+            self._list.close()
+        super().close()
+
     def stop_walk(self) -> None:
         """Stop the shown list's background marking while a new list is read (it would compete
         for the database and the interpreter); its count and pages keep working."""

@@ -131,6 +131,16 @@ def test_a_refresh_stops_the_shown_lists_walk_before_it_reads(
     assert len(shown.rows(0, 2)) == 2
 
 
+def test_closing_the_dashboard_stops_its_lists_background_work(dashboard: Dashboard):
+    """A closed dashboard's 90-day list would otherwise go on counting and marking a million
+    rows beside whatever runs next in the kernel."""
+    dashboard.set_period("90d")
+    shown = dashboard.recent.listing
+    assert shown is not None and not shown.closed
+    dashboard.close()
+    assert shown.closed
+
+
 def test_a_refresh_runs_no_more_sqlite_queries_at_once_than_there_are_cores(
     analytics: Analytics, monkeypatch: pytest.MonkeyPatch
 ):
