@@ -48,6 +48,7 @@ from aa_notebooks.analytics.source import Source
 from aa_notebooks.db.rollups.dims import as_uuid
 from aa_notebooks.db.rollups.record import STATUS_SUMS
 from aa_notebooks.db.rollups.sketch import RELATIVE_ACCURACY, group_quantiles, key_of
+from aa_notebooks.db.rollups.state import has_rollups
 from aa_notebooks.db.schema import (
     ROLLUP_TABLES,
     LatencyRollupDay,
@@ -127,8 +128,9 @@ def window_sums(
 
 
 def read_plan(source: Source, window: Window, connection: Connection) -> ReadPlan | None:
-    """How the rollups answer the window; None where they do not exist or hold none of it."""
-    if not all(source.has(table) for table in ROLLUP_TABLES):
+    """How the rollups answer the window; None where they do not exist (or lack columns of this
+    release: an earlier release's, until `init-db` or `rollups enable`) or hold none of it."""
+    if not all(source.has(table) for table in ROLLUP_TABLES) or not has_rollups(connection):
         return None
     return plan_between(connection, *window.bounds())
 

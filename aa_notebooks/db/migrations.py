@@ -60,13 +60,18 @@ def migration(apply: Callable[[Connection], None]) -> Callable[[Connection], Non
     return apply
 
 
-def add_column(connection: Connection, table_name: str, column_name: str) -> None:
-    """Add a column of the models to an existing table, unless it is there already."""
+def add_column(
+    connection: Connection, table_name: str, column_name: str, *, default: int | None = None
+) -> None:
+    """Add a column of the models to an existing table, unless it is there already; with
+    `default`, NOT NULL and that default for the rows already there."""
     present = {column["name"] for column in inspect(connection).get_columns(table_name)}
     if column_name in present:
         return
     column = Base.metadata.tables[table_name].c[column_name]
     kind = column.type.compile(dialect=connection.dialect)
+    if default is not None:
+        kind += f" NOT NULL DEFAULT {int(default)}"
     quote = connection.dialect.identifier_preparer.quote
     connection.exec_driver_sql(
         f"ALTER TABLE {quote(table_name)} ADD COLUMN {quote(column_name)} {kind}"
@@ -107,6 +112,8 @@ def migrate(engine: Engine) -> list[str]:
         if step.name in applied:
             continue
         with engine.begin() as connection:
+            if connection.dialect.name == "sqlite":  # else its driver commits ALTER TABLE at once
+                connection.exec_driver_sql("BEGIN IMMEDIATE")
             step.apply(connection)
             now = datetime.now(UTC).replace(tzinfo=None)
             connection.execute(MIGRATIONS_TABLE.insert().values(name=step.name, applied_at=now))
@@ -260,9 +267,8 @@ def cache_rollups(connection: Connection) -> None:
 @migration
 def latency_rollup_sums(connection: Connection) -> None:
     """The latency rollups hold the (user, agent, model) sums too, so the dashboard reads a
-    fifth of the execution rollups' rows; filled from the execution rollups. Filled whether or
-    not the columns were there: SQLite commits ALTER TABLE at once, so a run that died while
-    filling left them behind, empty."""
+    fifth of the execution rollups' rows; filled from the execution rollups (always: the fill is
+    idempotent, and a database an earlier version of this migration left half done gets it)."""
     from aa_notebooks.db.rollups.rebuild import fill_latency_sums
     from aa_notebooks.db.rollups.setup import add_latency_sums
     from aa_notebooks.db.schema import LATENCY_ROLLUP_TABLES

@@ -464,15 +464,15 @@ class _ExecutionSums:
     a duration and its sum, input and output tokens (and how many report them), total tokens,
     cost."""
 
-    executions: Mapped[int] = mapped_column(BigInteger, nullable=False)
-    time_count: Mapped[int] = mapped_column(BigInteger, nullable=False)
-    time_sum: Mapped[int] = mapped_column(BigInteger, nullable=False)
-    input_count: Mapped[int] = mapped_column(BigInteger, nullable=False)
-    input_tokens: Mapped[int] = mapped_column(BigInteger, nullable=False)
-    output_count: Mapped[int] = mapped_column(BigInteger, nullable=False)
-    output_tokens: Mapped[int] = mapped_column(BigInteger, nullable=False)
-    total_tokens: Mapped[int] = mapped_column(BigInteger, nullable=False)
-    cost_micro_usd: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    executions: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default="0")
+    time_count: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default="0")
+    time_sum: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default="0")
+    input_count: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default="0")
+    input_tokens: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default="0")
+    output_count: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default="0")
+    output_tokens: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default="0")
+    total_tokens: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default="0")
+    cost_micro_usd: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default="0")
 
 
 class _ExecutionRollup(_RollupKey, _ExecutionSums):
@@ -504,7 +504,8 @@ class _LatencyRollup(_RollupKey, _ExecutionSums):
     """One (user, agent, model)'s executions that started in one hour or day: the execution
     rollups without their status and flow (each status's count kept as a column), so the
     dashboard's (agent, model) sums and percentiles read a fifth of the rows. A migration adds
-    the sums to older databases (nullable, after the sketch there)."""
+    the sums to older databases (after the sketch there). The sums default to 0, so that an
+    earlier release's writer, which leaves them out, still inserts its rows."""
 
     agent_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
     agent_name: Mapped[str | None] = mapped_column(String)
@@ -512,9 +513,9 @@ class _LatencyRollup(_RollupKey, _ExecutionSums):
     latency_sketch: Mapped[bytes] = mapped_column(LargeBinary, nullable=False, sort_order=1)
     """execution_time_ms as a mergeable sketch (aa_notebooks.db.rollups.sketch); last, so that
     SQLite reads the sums before it (a long sketch spills to overflow pages)."""
-    success_executions: Mapped[int] = mapped_column(BigInteger, nullable=False)
-    failure_executions: Mapped[int] = mapped_column(BigInteger, nullable=False)
-    timeout_executions: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    success_executions: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default="0")
+    failure_executions: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default="0")
+    timeout_executions: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default="0")
 
 
 class LatencyRollupHour(_LatencyRollup, Base):

@@ -12,6 +12,7 @@ from aa_notebooks.db import budget_generation
 from aa_notebooks.db.engine import connection_errors, get_engine
 from aa_notebooks.db.migrations import mark_all_applied, migrate
 from aa_notebooks.db.rollups.setup import on_create
+from aa_notebooks.db.rollups.state import forget
 from aa_notebooks.db.schema import DOCUMENT_TABLES, Base, KitMetadata, table_of
 from aa_notebooks.db.url import mask_url
 
@@ -73,6 +74,7 @@ def init_db(url: str | URL | None = None) -> InitReport:
             with engine.begin() as connection:
                 mark_all_applied(connection)
         _write_schema_version(engine)
+    forget(engine)  # the tables or columns may be new: this process looks again
     return InitReport(url=shown, created_tables=missing, migrations=applied)
 
 

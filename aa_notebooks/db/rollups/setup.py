@@ -41,12 +41,14 @@ def on_create(target: Any, connection: Connection, tables: Any = (), **_: Any) -
 
 def add_latency_sums(connection: Connection) -> None:
     """Add the sums columns to latency rollup tables made by an earlier release (they need
-    filling: `rebuild.fill_latency_sums`, or a rebuild)."""
+    filling: `rebuild.fill_latency_sums`, or a rebuild). NOT NULL DEFAULT 0: a row an earlier
+    release's writer inserts still adds up later increments (its own are missing until a
+    rebuild)."""
     present = set(inspect(connection).get_table_names())
     for name in LATENCY_ROLLUP_TABLES:
         if name in present:
             for column in LATENCY_SUMS:
-                add_column(connection, name, column)
+                add_column(connection, name, column, default=0)
 
 
 def enable_rollups(engine: Engine) -> RebuildReport:

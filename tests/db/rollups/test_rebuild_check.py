@@ -4,15 +4,20 @@ kit database and an attached AgentOS database (`rollups enable`) get them filled
 
 from __future__ import annotations
 
+import time
 from datetime import datetime
+from decimal import Decimal
 from pathlib import Path
 
 import numpy as np
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import create_engine, inspect, make_url, select, text
 
+from aa_notebooks.analytics import connect
 from aa_notebooks.cli import main
 from aa_notebooks.db.engine import get_engine
+from aa_notebooks.db.migrations import migrate
+from aa_notebooks.db.rollups import rebuild, state
 from aa_notebooks.db.rollups.check import check_rollups
 from aa_notebooks.db.rollups.rebuild import rebuild_rollups
 from aa_notebooks.db.rollups.record import LATENCY_SUMS
@@ -214,9 +219,16 @@ def test_a_database_from_before_the_latency_sums_gets_them_from_the_execution_ro
         )
     drop_latency_sums(db_url)
     assert not has_rollups(get_engine(db_url))  # readers take the raw rows until init-db
-    forget(get_engine(db_url))
+    shown = connect(db_url).overview(start_date="2024-06-01", end_date="2024-06-02")
+    assert (shown.source, shown.total_executions, shown.total_cost_usd) == (
+        "raw",
+        6,
+        Decimal("0.014504"),
+    )
     assert init_db(db_url).migrations == ["latency_rollup_sums"]
-    assert has_rollups(get_engine(db_url))
+    assert has_rollups(get_engine(db_url))  # init-db made this process look again
+    shown = connect(db_url).overview(start_date="2024-06-01", end_date="2024-06-02")
+    assert (shown.source, shown.total_executions) == ("rollup", 6)
     writer_hour = (at(23), "writer", "claude")
     assert expected["latency_hour"][writer_hour][-1] == 10_000
     expected["latency_hour"][writer_hour] = (*expected["latency_hour"][writer_hour][:-1], 7)
@@ -227,11 +239,65 @@ def test_a_database_from_before_the_latency_sums_gets_them_from_the_execution_ro
     assert differing == {"rollup_executions_hour", "rollup_latency_hour"}
 
 
+def test_a_latency_sums_migration_that_fails_leaves_the_database_as_it_was(
+    db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Killed while filling (after ALTER TABLE), the migration takes its columns back with it
+    on both databases (SQLite's driver would commit ALTER TABLE at once outside a transaction
+    begun first); the next init-db does it all."""
+    _write_hand_rows(db_url)
+    expected = latency_sums(db_url, "latency_day")
+    with get_engine(db_url).begin() as connection:
+        connection.execute(
+            text("DELETE FROM aa_notebooks_migrations WHERE name = 'latency_rollup_sums'")
+        )
+    drop_latency_sums(db_url)
+
+    def killed(_connection: object) -> None:
+        raise RuntimeError("killed while filling")
+
+    monkeypatch.setattr(rebuild, "fill_latency_sums", killed)
+    with pytest.raises(RuntimeError, match="killed while filling"):
+        init_db(db_url)
+    columns = {c["name"] for c in inspect(get_engine(db_url)).get_columns("rollup_latency_day")}
+    assert not columns & set(LATENCY_SUMS)
+    assert not has_rollups(get_engine(db_url))
+    monkeypatch.undo()
+    assert init_db(db_url).migrations == ["latency_rollup_sums"]
+    assert latency_sums(db_url, "latency_day") == expected
+
+
+def test_a_process_that_saw_no_latency_sums_looks_again_after_a_while(
+    db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A writer started before another process ran init-db trusts its "no rollups" for
+    RECHECK_SECONDS, then adds to them."""
+    write_boundary_rows(db_url)
+    with get_engine(db_url).begin() as connection:
+        connection.execute(
+            text("DELETE FROM aa_notebooks_migrations WHERE name = 'latency_rollup_sums'")
+        )
+    drop_latency_sums(db_url)
+    engine = get_engine(db_url)
+    assert not has_rollups(engine)
+    url = make_url(db_url)
+    other = create_engine(url.set(drivername="postgresql+psycopg") if url.drivername ==
+                          "postgresql" else url)  # fmt: skip
+    try:
+        assert migrate(other) == ["latency_rollup_sums"]  # another process's init-db
+    finally:
+        other.dispose()
+    assert not has_rollups(engine)
+    later = time.monotonic() + state.RECHECK_SECONDS + 1
+    monkeypatch.setattr(state, "_clock", lambda: later)
+    assert has_rollups(engine)
+
+
 def test_a_migration_that_died_after_adding_the_latency_sums_fills_them_next_time(
     db_url: str,
 ) -> None:
-    """SQLite commits ALTER TABLE at once: a run killed while filling leaves the columns empty,
-    and the migration unrecorded; the next init-db fills them all the same."""
+    """An earlier version of the migration could die on SQLite after its ALTER TABLE: the
+    columns there, wrong, the migration unrecorded; the next init-db fills them all the same."""
     _write_hand_rows(db_url)
     expected = {level: latency_sums(db_url, level) for level in ("latency_hour", "latency_day")}
     with get_engine(db_url).begin() as connection:
