@@ -184,7 +184,9 @@ class ExecutionRows:
         """In a background thread (once; `close` stops it): count a list not yet counted, then
         call `on_counted` with its total; mark positions of a long list.
         Pages read meanwhile use what is known so far."""
-        if self._walker is not None or (self.counted and self.valued <= 2 * self._distance()):
+        if self.closed or self._walker is not None:
+            return
+        if self.counted and self.valued <= 2 * self._distance():
             return
         self._walker = threading.Thread(
             target=self._background, args=(on_counted,), name="aa-execution-rows", daemon=True

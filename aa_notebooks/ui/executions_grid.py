@@ -129,6 +129,7 @@ class ExecutionsGrid(anywidget.AnyWidget):
         self._timezone = timezone
         self._new: dict[str, None] = {}
         self._showing = threading.Lock()  # the list shown vs. its background count's answer
+        self._closed = False
         self.on_msg(self._message)
         self.observe(self._changed, names=["sort_by", "sort_order", "filters"])
         if analytics is not None:
@@ -249,6 +250,9 @@ class ExecutionsGrid(anywidget.AnyWidget):
         """Show a list made by `listing_for`; the front end drops the rows it holds. Rows marked
         new stay so only when `keep_new` (a live tick), not for a full list."""
         with self._showing:
+            if self._closed:  # a refresh that was running when the grid closed
+                listing.close()
+                return
             if self._list is not None and self._list is not listing:
                 self._list.close()
             self._analytics, self._window, self._list = analytics, listing.window, listing
@@ -264,9 +268,12 @@ class ExecutionsGrid(anywidget.AnyWidget):
         listing.start_mapping(on_counted=lambda total: self._counted(listing, total))
 
     def close(self) -> None:
-        """Stop the shown list's background count and walk, and close the widget."""
-        if self._list is not None:
-            self._list.close()
+        """Stop the shown list's background count and walk, and any list displayed later (a
+        refresh still running), and close the widget."""
+        with self._showing:
+            self._closed = True
+            if self._list is not None:
+                self._list.close()
         super().close()
 
     def stop_walk(self) -> None:

@@ -141,6 +141,32 @@ def test_closing_the_dashboard_stops_its_lists_background_work(dashboard: Dashbo
     assert shown.closed
 
 
+def test_a_refresh_still_running_when_the_dashboard_closes_leaves_no_list_working(
+    dashboard: Dashboard, monkeypatch: Any
+):
+    """The list that refresh makes after close() is closed on arrival: it never starts its
+    background count or walk, and the closed grid keeps the list it had."""
+    dashboard.wait()
+    shown = dashboard.recent.listing
+    made: list[Any] = []
+    listing_for = dashboard.recent.listing_for
+    release = threading.Event()
+
+    def held(client: Analytics, window: Any) -> Any:
+        release.wait(10)  # close() comes first
+        made.append(listing_for(client, window))
+        return made[-1]
+
+    monkeypatch.setattr(dashboard.recent, "listing_for", held)
+    dashboard.set_period("90d", wait=False)
+    dashboard.close()
+    release.set()
+    dashboard.wait()
+    [late] = made
+    assert late.closed and late._walker is None
+    assert dashboard.recent.listing is shown and shown is not None and shown.closed
+
+
 def test_a_refresh_runs_no_more_sqlite_queries_at_once_than_there_are_cores(
     analytics: Analytics, monkeypatch: pytest.MonkeyPatch
 ):
