@@ -54,7 +54,8 @@ def register(subcommands: Subcommands) -> list[argparse.ArgumentParser]:
         help="create and fill the rollups in a database the kit did not create",
         description="Create the rollup tables in an attached (AgentOS) database and fill them "
         "from its rows, with triggers that mark the hours its own writers change; the kit's "
-        "own database gets them from `init-db`. Safe to run again.",
+        "own database gets them from `init-db`. Safe to run again; run it again after upgrading "
+        "the kit, whose rollups may need new columns (until then it reads the raw rows).",
     )
     enable.set_defaults(handler=run_enable)
     return [rebuild, check, enable]
