@@ -268,11 +268,9 @@ def cache_rollups(connection: Connection) -> None:
 def latency_rollup_sums(connection: Connection) -> None:
     """The latency rollups hold the (user, agent, model) sums too, so the dashboard reads a
     fifth of the execution rollups' rows; filled from the execution rollups (always: the fill is
-    idempotent, and a database an earlier version of this migration left half done gets it)."""
+    idempotent). The tables are there: `latency_rollups` or `create_all` made them."""
     from aa_notebooks.db.rollups.rebuild import fill_latency_sums
     from aa_notebooks.db.rollups.setup import add_latency_sums
-    from aa_notebooks.db.schema import LATENCY_ROLLUP_TABLES
 
     add_latency_sums(connection)
-    if set(LATENCY_ROLLUP_TABLES) <= set(inspect(connection).get_table_names()):
-        fill_latency_sums(connection)
+    fill_latency_sums(connection)

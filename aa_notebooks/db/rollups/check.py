@@ -198,16 +198,11 @@ def _stored(
     query = select(table).where(table.c.bucket >= lower, table.c.bucket < upper)
     found = {}
     for row in connection.execute(query).mappings():
-        values: Values = {name: _integer(row[name]) for name in sums}
+        values: Values = {name: int(row[name]) for name in sums}
         if "latency_sketch" in table.c:
             values["latency_sketch"] = Sketch.decode([row["latency_sketch"]]).counts
         found[(utc_naive(row["bucket"]), row["dims_key"])] = (_dims(dict(row)), values)
     return found
-
-
-def _integer(value: Any) -> int | None:
-    """A stored sum as an int (None where a migrated row never got it: a difference)."""
-    return None if value is None else int(value)
 
 
 def _compare(

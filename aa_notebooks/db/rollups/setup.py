@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, Engine, inspect, select
+from sqlalchemy import Connection, Engine, select
 
 from aa_notebooks.db.migrations import add_column
 from aa_notebooks.db.rollups.rebuild import RebuildReport, fill_cache_rollups, rebuild_in
@@ -40,15 +40,13 @@ def on_create(target: Any, connection: Connection, tables: Any = (), **_: Any) -
 
 
 def add_latency_sums(connection: Connection) -> None:
-    """Add the sums columns to latency rollup tables made by an earlier release (they need
-    filling: `rebuild.fill_latency_sums`, or a rebuild). NOT NULL DEFAULT 0: a row an earlier
-    release's writer inserts still adds up later increments (its own are missing until a
-    rebuild)."""
-    present = set(inspect(connection).get_table_names())
+    """Add the sums columns to the (existing) latency rollup tables where an earlier release
+    made them without (they need filling: `rebuild.fill_latency_sums`, or a rebuild). NOT NULL
+    DEFAULT 0: a row an earlier release's writer inserts still adds up later increments (its
+    own are missing until a rebuild)."""
     for name in LATENCY_ROLLUP_TABLES:
-        if name in present:
-            for column in LATENCY_SUMS:
-                add_column(connection, name, column, default=0)
+        for column in LATENCY_SUMS:
+            add_column(connection, name, column, default=0)
 
 
 def enable_rollups(engine: Engine) -> RebuildReport:
