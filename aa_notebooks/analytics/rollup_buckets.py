@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 
+import numpy as np
 from sqlalchemy import Connection, and_, select
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -27,7 +28,6 @@ from aa_notebooks.analytics.periods import Window
 from aa_notebooks.analytics.rollup_plan import ReadPlan, Span
 from aa_notebooks.analytics.rollup_source import (
     EXACT_PERCENTILES_UP_TO,
-    agent_uuid,
     as_stored,
     in_spans,
     latency_spans,
@@ -42,7 +42,7 @@ from aa_notebooks.analytics.rollup_source import (
 )
 from aa_notebooks.analytics.source import Source
 from aa_notebooks.db.rollups.dims import as_uuid
-from aa_notebooks.db.rollups.sketch import group_quantiles, key_of
+from aa_notebooks.db.rollups.sketch import Decoded, key_of, owner_quantiles
 
 Piece = tuple[datetime, datetime, datetime]
 """(bucket start, lower, upper): the part of a raw span inside one bucket."""
@@ -135,9 +135,13 @@ def bucket_quantiles_by(
     fraction: float,
 ) -> dict[Grouping, dict[tuple[datetime | None, Hashable], float | None]]:
     """`bucket_quantiles` for several groupings at once (by agent and by model), from one read
-    of the latency rollups and raw pieces; `bucket` None merges the whole window per key."""
-    stored: list[tuple[datetime | None, Any, Any, Any, bytes]] = []
-    starts: dict[datetime, datetime | None] = {}
+    of the latency rollups and raw pieces; `bucket` None merges the whole window per key.
+
+    Each row is indexed by its bucket and its (agent, model) once and the sketches are decoded
+    once: a grouping then maps the few (agent, model) combinations to its keys, and counts
+    every bucket key into its groups with array arithmetic, not row by row."""
+    cells = _Cells(bucket)
+    blobs: list[bytes | None] = []
     for table, spans in latency_spans(sums.plan):
         c = table.c
         query = select(
@@ -145,39 +149,78 @@ def bucket_quantiles_by(
             c.latency_sketch,
         ).where(in_spans(c.bucket, spans), *rollup_scope(source, table))  # fmt: skip
         for at, agent_id, agent_name, model, sketch in connection.execute(query):
-            if at not in starts:
-                starts[at] = None if bucket is None else bucket_floor(utc(at), bucket)
-            stored.append((starts[at], agent_uuid(agent_id), agent_name, model, sketch))
-    durations: list[tuple[datetime | None, Any, Any, Any, int]] = []
+            cells.add(cells.start_of(at), agent_id, agent_name, model)
+            blobs.append(sketch)
+    decoded = Decoded.of(blobs)
+    raw_keys: list[int] = []
     c = EXECUTIONS.c
     for start, lower, upper in raw_pieces(sums.plan.raw, bucket or "day"):
         query = select(c.agent_id, c.agent_name, c.model_name, c.execution_time_ms).where(
             _between(lower, upper), c.execution_time_ms.is_not(None), *in_scope(source)
         )
-        durations.extend(
-            (None if bucket is None else start, as_uuid(raw.agent_id), raw.agent_name,
-             raw.model_name, key_of(raw.execution_time_ms))
-            for raw in connection.execute(query)
+        for raw in connection.execute(query):
+            cells.add(None if bucket is None else start, raw.agent_id, raw.agent_name,
+                      raw.model_name)  # fmt: skip
+            raw_keys.append(key_of(raw.execution_time_ms))
+    pair_cell = np.concatenate([decoded.sketch, np.arange(len(blobs), len(cells.rows))])
+    bucket_keys = np.concatenate([decoded.keys, np.asarray(raw_keys, dtype=np.int64)])
+    counts = np.concatenate([decoded.counts, np.ones(len(raw_keys), np.int64)])
+    return {name: cells.quantiles(key, pair_cell, bucket_keys, counts, fraction)
+            for name, key in keys.items()}  # fmt: skip
+
+
+class _Cells:
+    """Rollup rows and raw durations by cell, (bucket start, agent and model): each distinct
+    start and (agent_id, agent_name, model) kept once, each row as a pair of their indexes."""
+
+    def __init__(self, bucket: Bucket | None) -> None:
+        self.bucket = bucket
+        self.starts: dict[Any, datetime | None] = {}
+        """Each stored bucket value's grouping bucket (None: the whole window)."""
+        self.start_index: dict[datetime | None, int] = {}
+        self.combo_index: dict[tuple[Any, Any, Any], int] = {}
+        self.rows: list[tuple[int, int]] = []
+
+    def start_of(self, at: Any) -> datetime | None:
+        """The grouping bucket a rollup row's stored bucket value falls in."""
+        if at not in self.starts:
+            self.starts[at] = None if self.bucket is None else bucket_floor(utc(at), self.bucket)
+        return self.starts[at]
+
+    def add(self, start: datetime | None, agent_id: Any, agent_name: Any, model: Any) -> None:
+        """One more row, in the cell of (start, its agent and model)."""
+        start_at = self.start_index.setdefault(start, len(self.start_index))
+        combo = self.combo_index.setdefault((agent_id, agent_name, model), len(self.combo_index))
+        self.rows.append((start_at, combo))
+
+    def quantiles(
+        self,
+        key: KeyOf,
+        pair_cell: np.ndarray,
+        bucket_keys: np.ndarray,
+        counts: np.ndarray,
+        fraction: float,
+    ) -> dict[tuple[datetime | None, Hashable], float | None]:
+        """The `fraction` quantile of each (start, key(agent_id, agent_name, model)) group of
+        (bucket key, count) pairs, each pair from the row `pair_cell` names."""
+        named: dict[Hashable, int] = {}
+        combo_group = np.array(
+            [named.setdefault(key(as_uuid(agent_id), name, model), len(named))
+             for agent_id, name, model in self.combo_index],
+            dtype=np.int64,
         )  # fmt: skip
-    return {name: _grouped(stored, durations, key, fraction) for name, key in keys.items()}
-
-
-def _grouped(
-    stored: list[tuple[datetime | None, Any, Any, Any, bytes]],
-    durations: list[tuple[datetime | None, Any, Any, Any, int]],
-    key: KeyOf,
-    fraction: float,
-) -> dict[tuple[datetime | None, Hashable], float | None]:
-    """The stored sketches merged and the raw durations added per (bucket, key) group, and
-    each group's quantile."""
-    blobs: dict[tuple[datetime | None, Hashable], list[bytes]] = {}
-    for start, agent_id, agent_name, model, blob in stored:
-        blobs.setdefault((start, key(agent_id, agent_name, model)), []).append(blob)
-    added: dict[tuple[datetime | None, Hashable], list[int]] = {}
-    for start, agent_id, agent_name, model, bucket_key in durations:
-        added.setdefault((start, key(agent_id, agent_name, model)), []).append(bucket_key)
-    found = group_quantiles(blobs, added, (fraction,))
-    return {group: values[0] for group, values in found.items()}
+        rows = np.asarray(self.rows, dtype=np.int64).reshape(-1, 2)
+        width = max(1, len(named))
+        cell = rows[:, 0] * width + combo_group[rows[:, 1]]
+        groups, row_group = np.unique(cell, return_inverse=True)
+        found = owner_quantiles(
+            row_group.reshape(-1)[pair_cell], bucket_keys, counts, len(groups), (fraction,)
+        )
+        starts, keys = list(self.start_index), list(named)
+        return {
+            (starts[group // width], keys[group % width]): values[0]
+            for group, values in zip(groups.tolist(), found, strict=True)
+        }
 
 
 def raw_pieces(spans: list[Span], bucket: Bucket) -> Iterator[Piece]:

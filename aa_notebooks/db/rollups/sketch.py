@@ -122,39 +122,66 @@ class Sketch:
         return low + (high - low) * (position - lower)
 
 
+@dataclass(frozen=True)
+class Decoded:
+    """Many stored sketches decoded at once: every (bucket key, count) pair they hold, with
+    the index of the sketch it came from."""
+
+    sketch: np.ndarray
+    keys: np.ndarray
+    counts: np.ndarray
+
+    @classmethod
+    def of(cls, blobs: Sequence[bytes | None]) -> Decoded:
+        """The pairs of `blobs` (None or b"": a sketch without pairs); ValueError for a
+        truncated one."""
+        kept = [bytes(blob) if blob else b"" for blob in blobs]
+        if any(len(blob) % PAIR.itemsize for blob in kept):
+            raise ValueError("a stored latency sketch is truncated")
+        pairs = np.frombuffer(b"".join(kept), dtype=PAIR)
+        lengths = np.fromiter((len(blob) for blob in kept), np.int64, len(kept)) // PAIR.itemsize
+        sketch = np.repeat(np.arange(len(kept), dtype=np.int64), lengths)
+        return cls(sketch, pairs["key"].astype(np.int64), pairs["count"].astype(np.int64))
+
+
 def group_quantiles(
     stored: Mapping[Group, Sequence[bytes | None]],
     added: Mapping[Group, Sequence[int]],
     fractions: Sequence[float],
 ) -> dict[Group, tuple[float | None, ...]]:
     """Each group's `fractions` quantiles of its stored sketches merged with its `added` bucket
-    keys: what `Sketch.decode` then `add_key` then `quantile` give, for many groups in one pass.
-
-    Counts go into a dense (group, bucket) array, so a group costs a row of array arithmetic
-    instead of a dict merge and a sort: the anomaly scan merges thousands of day sketches. A group
-    left with a negative bucket (values taken out past those put in) is merged one by one."""
+    keys: what `Sketch.decode` then `add_key` then `quantile` give, for many groups in one pass."""
     groups = list(dict.fromkeys([*stored, *added]))
-    owners: list[int] = []
-    blobs: list[bytes] = []
-    for index, group in enumerate(groups):
-        for blob in stored.get(group, ()):
-            if blob:
-                if len(blob) % PAIR.itemsize:
-                    raise ValueError("a stored latency sketch is truncated")
-                owners.append(index)
-                blobs.append(blob if isinstance(blob, bytes) else bytes(blob))
-    pairs = np.frombuffer(b"".join(blobs), dtype=PAIR)
-    lengths = np.fromiter((len(blob) for blob in blobs), np.int64, len(blobs)) // PAIR.itemsize
-    owner = np.repeat(np.asarray(owners, dtype=np.int64), lengths)
-    keys, counts = pairs["key"].astype(np.int64), pairs["count"].astype(np.int64)
+    owners = [index for index, group in enumerate(groups) for _ in stored.get(group, ())]
+    decoded = Decoded.of([blob for group in groups for blob in stored.get(group, ())])
+    owner = np.asarray(owners, dtype=np.int64)[decoded.sketch]
     extra = [(index, key) for index, group in enumerate(groups) for key in added.get(group, ())]
+    keys, counts = decoded.keys, decoded.counts
     if extra:
         more = np.array(extra, dtype=np.int64)
         owner = np.concatenate([owner, more[:, 0]])
         keys = np.concatenate([keys, more[:, 1]])
         counts = np.concatenate([counts, np.ones(len(extra), np.int64)])
+    quantiles = owner_quantiles(owner, keys, counts, len(groups), fractions)
+    return dict(zip(groups, quantiles, strict=True))
+
+
+def owner_quantiles(
+    owner: np.ndarray,
+    keys: np.ndarray,
+    counts: np.ndarray,
+    groups: int,
+    fractions: Sequence[float],
+) -> list[tuple[float | None, ...]]:
+    """The `fractions` quantiles of each of `groups` groups, from (bucket key, count) pairs and
+    the group each belongs to (`owner`, 0 to groups - 1): `Sketch.quantile` of each group's
+    pairs merged.
+
+    Counts go into a dense (group, bucket) array, so a group costs a row of array arithmetic
+    instead of a dict merge and a sort: the anomaly scan merges thousands of day sketches. A group
+    left with a negative bucket (values taken out past those put in) is merged one by one."""
     if not len(keys):
-        return dict.fromkeys(groups, tuple(None for _ in fractions))
+        return [tuple(None for _ in fractions)] * groups
     zero = keys == ZERO_KEY
     lowest = int(keys[~zero].min()) if not zero.all() else 0
     slots = keys - (lowest - 1)  # the zero bucket in slot 0, then every key in order
@@ -162,25 +189,26 @@ def group_quantiles(
         slots[zero] = 0
     width = int(slots.max()) + 1
     slot_values = _SlotValues(lowest)
-    found: dict[Group, tuple[float | None, ...]] = {}
+    found: list[tuple[float | None, ...]] = []
     chunk = max(1, DENSE_CELLS // width)
     all_cells = owner * width + slots
-    for first in range(0, len(groups), chunk):
-        last = min(first + chunk, len(groups))
+    for first in range(0, groups, chunk):
+        last = min(first + chunk, groups)
         cells, weights = all_cells, counts
-        if first or last < len(groups):  # several chunks: this one's part
+        if first or last < groups:  # several chunks: this one's part
             inside = (owner >= first) & (owner < last)
             cells, weights = all_cells[inside] - first * width, counts[inside]
         dense = np.bincount(cells, weights=weights, minlength=(last - first) * width)
         table = dense.astype(np.int64).reshape(last - first, width)
         quantiles = _row_quantiles(table, fractions, slot_values)
-        found.update(zip(groups[first:last], quantiles, strict=True))
         for row in np.flatnonzero((table < 0).any(axis=1)).tolist():  # rare: merge the dicts
-            group = groups[first + row]
-            sketch = Sketch.decode(stored.get(group, ()))
-            for key in added.get(group, ()):
-                sketch.add_key(key)
-            found[group] = tuple(sketch.quantile(fraction) for fraction in fractions)
+            mine = owner == first + row
+            sketch = Sketch()
+            for key, count in zip(keys[mine].tolist(), counts[mine].tolist(), strict=True):
+                sketch.add_key(key, count)
+            sketch.counts = {key: count for key, count in sketch.counts.items() if count}
+            quantiles[row] = tuple(sketch.quantile(fraction) for fraction in fractions)
+        found += quantiles
     return found
 
 
