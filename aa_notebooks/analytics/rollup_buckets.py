@@ -29,6 +29,7 @@ from aa_notebooks.analytics.rollup_plan import ReadPlan, Span
 from aa_notebooks.analytics.rollup_source import (
     EXACT_PERCENTILES_UP_TO,
     as_stored,
+    dimensions,
     in_spans,
     latency_spans,
     merge_moved,
@@ -38,6 +39,7 @@ from aa_notebooks.analytics.rollup_source import (
     rollup_pairs_by_bucket,
     rollup_scope,
     utc,
+    whole_spans,
     window_executions,
 )
 from aa_notebooks.analytics.source import Source
@@ -61,6 +63,9 @@ class BucketSums:
     """Each bucket's (agent, model) sums (buckets without executions left out)."""
     moved: dict[datetime, list[MovedUsage]]
     """Each bucket's usage rows of another model than their execution's (when asked for)."""
+    whole: bool = False
+    """Whether the rollups' part came from the totals where they answer (`whole_spans`): the
+    pairs and quantiles then have no agent or model."""
 
 
 def sketch_plan(source: Source, window: Window, connection: Connection) -> ReadPlan | None:
@@ -82,10 +87,11 @@ def bucket_sums(
     moved: bool = False,
     plan: ReadPlan | None = None,
     counts: Sequence[str] = COUNTS,
+    whole: bool = False,
 ) -> BucketSums | None:
     """The window's sums per `bucket` (by `plan` when the caller has made it): the cost and
     the counts named in `counts` (all by default); None where the rollups hold none of it (read
-    raw)."""
+    raw). `whole`: for figures of each bucket as a whole, read the totals where they answer."""
     if plan is None:
         plan = read_plan(source, window, connection)
     if plan is None:
@@ -93,7 +99,7 @@ def bucket_sums(
     if bucket == "hour":
         plan = plan.in_hours()
     pairs: dict[datetime, list[Pair]] = {}
-    for start, pair in rollup_pairs_by_bucket(source, plan, connection, counts):
+    for start, pair in rollup_pairs_by_bucket(source, plan, connection, counts, whole=whole):
         pairs.setdefault(bucket_floor(start, bucket), []).append(pair)
     for start, lower, upper in raw_pieces(plan.raw, bucket):
         found_raw = load_pairs_where(source, _between(lower, upper), connection)
@@ -110,6 +116,7 @@ def bucket_sums(
         plan,
         {start: merge_pairs(group) for start, group in pairs.items()},
         {start: merge_moved(group) for start, group in found.items()},
+        whole,
     )
 
 
@@ -142,15 +149,15 @@ def bucket_quantiles_by(
     every bucket key into its groups with array arithmetic, not row by row."""
     cells = _Cells(bucket)
     blobs: list[bytes | None] = []
-    for table, spans in latency_spans(sums.plan):
+    tables = whole_spans(source, sums.plan) if sums.whole else latency_spans(sums.plan)
+    for table, spans in tables:
         c = table.c
-        query = select(
-            as_stored(c.bucket), as_stored(c.agent_id), c.agent_name, c.model_name,
-            c.latency_sketch,
-        ).where(in_spans(c.bucket, spans), *rollup_scope(source, table))  # fmt: skip
-        for at, agent_id, agent_name, model, sketch in connection.execute(query):
-            cells.add(cells.start_of(at), agent_id, agent_name, model)
-            blobs.append(sketch)
+        query = select(as_stored(c.bucket), *dimensions(table), c.latency_sketch).where(
+            in_spans(c.bucket, spans), *rollup_scope(source, table)
+        )
+        for row in connection.execute(query):
+            cells.add(cells.start_of(row[0]), row[1], row[2], row[3])
+            blobs.append(row[4])
     decoded = Decoded.of(blobs)
     raw_keys: list[int] = []
     c = EXECUTIONS.c

@@ -30,6 +30,7 @@ from sqlalchemy import (
     case,
     false,
     func,
+    null,
     or_,
     select,
     type_coerce,
@@ -54,6 +55,8 @@ from aa_notebooks.db.schema import (
     LatencyRollupDay,
     LatencyRollupHour,
     RollupDirtyHour,
+    TotalRollupDay,
+    TotalRollupHour,
     UsageRollupDay,
     UsageRollupHour,
     table_of,
@@ -64,6 +67,7 @@ EXACT_PERCENTILES_UP_TO = 100_000
 """Executions in a window up to which its percentiles are computed exactly from the raw rows."""
 _USAGE_TABLES = (table_of(UsageRollupHour), table_of(UsageRollupDay))
 _LATENCY_TABLES = (table_of(LatencyRollupHour), table_of(LatencyRollupDay))
+_TOTAL_TABLES = (table_of(TotalRollupHour), table_of(TotalRollupDay))
 _DIRTY = table_of(RollupDirtyHour)
 
 
@@ -139,7 +143,7 @@ def window_executions(source: Source, plan: ReadPlan, connection: Connection) ->
     """How many executions the plan's window holds: the rollups' counts and the raw spans'
     rows, without grouping either."""
     total = 0
-    for table, spans in latency_spans(plan):
+    for table, spans in whole_spans(source, plan):
         query = select(func.sum(table.c.executions)).where(
             in_spans(table.c.bucket, spans), *rollup_scope(source, table)
         )
@@ -198,6 +202,21 @@ def latency_spans(plan: ReadPlan) -> list[tuple[Table, list[Span]]]:
     return rollup_spans(plan, _LATENCY_TABLES)
 
 
+def whole_spans(source: Source, plan: ReadPlan) -> list[tuple[Table, list[Span]]]:
+    """The rollup tables that answer figures of the source's whole window or bucket (counts,
+    sums, one merged sketch), with the plan's spans: the totals, one row per user and bucket;
+    the latency rollups for a source narrowed to an agent or a model, which the totals lack."""
+    return rollup_spans(plan, _LATENCY_TABLES if source.narrowing else _TOTAL_TABLES)
+
+
+def dimensions(table: Table) -> list[ColumnElement[Any]]:
+    """A latency or total rollup's (agent_id, agent_name, model_name) as stored, NULL for the
+    totals, which merge every agent and model."""
+    if "agent_id" not in table.c:
+        return [null().label(name) for name in ("agent_id", "agent_name", "model_name")]
+    return [as_stored(table.c.agent_id), table.c.agent_name, table.c.model_name]
+
+
 def rollup_scope(source: Source, table: Table) -> list[ColumnElement[bool]]:
     """The source's rows of a rollup table: its user's (no condition for all users), narrowed
     as the source is."""
@@ -210,11 +229,17 @@ def rollup_pairs(source: Source, plan: ReadPlan, connection: Connection) -> list
 
 
 def rollup_pairs_by_bucket(
-    source: Source, plan: ReadPlan, connection: Connection, counts: Sequence[str] = COUNTS
+    source: Source,
+    plan: ReadPlan,
+    connection: Connection,
+    counts: Sequence[str] = COUNTS,
+    *,
+    whole: bool = False,
 ) -> list[tuple[datetime, Pair]]:
     """The rollups' (agent, model) sums over the plan's hours and days, per rollup row bucket
-    (the start of its hour or day); of the counts only those named in `counts`."""
-    rows = _pair_rows(source, plan, connection, counts=counts)
+    (the start of its hour or day); of the counts only those named in `counts`. `whole`: the
+    bucket's sums only, as pairs without agent or model where the totals answer."""
+    rows = _pair_rows(source, plan, connection, counts=counts, whole=whole)
     return [(utc(row["bucket"]), _pair(row, counts)) for row in rows]
 
 
@@ -222,7 +247,7 @@ _STATUS_COLUMNS = dict(zip(STATUSES, STATUS_SUMS, strict=True))
 
 
 def _count_sums(table: Table) -> dict[str, ColumnElement[Any]]:
-    """Each of COUNTS as a sum over a latency rollup table's rows."""
+    """Each of COUNTS as a sum over a latency or total rollup table's rows."""
     c = table.c
     return {
         "executions": func.sum(c.executions),
@@ -244,28 +269,35 @@ def _pair_rows(
     *,
     bucketed: bool = True,
     counts: Sequence[str] = COUNTS,
+    whole: bool = False,
 ) -> list[RowMapping]:
     """The rollups' (agent, model) sum rows, grouped by bucket too when `bucketed`: the cost
     and the counts named in `counts` (fewer sums make a lighter GROUP BY). They come from the
-    latency rollups, which hold the sums per (user, agent, model) without status and flow."""
+    latency rollups, which hold the sums per (user, agent, model) without status and flow, or
+    with `whole` from the totals where they answer (`whole_spans`: one row per bucket)."""
     found = []
-    for table, spans in latency_spans(plan):
+    for table, spans in whole_spans(source, plan) if whole else latency_spans(plan):
         c = table.c
-        by_name = case((c.agent_id.is_(None), c.agent_name)).label("by_name")
         buckets = [as_stored(c.bucket)] if bucketed else []
         sums = _count_sums(table)
+        if "agent_id" in c:
+            by_name = case((c.agent_id.is_(None), c.agent_name)).label("by_name")
+            agent_name = func.max(source.dialect.text_order(c.agent_name)).label("agent_name")
+            dims = [as_stored(c.agent_id), by_name, agent_name, c.model_name]
+            groups = [c.agent_id, by_name, c.model_name]
+        else:
+            dims = [null().label(name) for name in ("agent_id", "by_name", "agent_name",
+                                                    "model_name")]  # fmt: skip
+            groups = []
         query = (
             select(
                 *buckets,
-                as_stored(c.agent_id),
-                by_name,
-                func.max(source.dialect.text_order(c.agent_name)).label("agent_name"),
-                c.model_name,
+                *dims,
                 *(sums[name].label(name) for name in counts),
                 func.sum(c.cost_micro_usd).label("cost"),
             )
             .where(in_spans(c.bucket, spans), *rollup_scope(source, table))
-            .group_by(*buckets, c.agent_id, by_name, c.model_name)
+            .group_by(*buckets, *groups)
         )
         found += [row._mapping for row in connection.execute(query)]
     return found
@@ -385,7 +417,7 @@ def exact_percentiles(source: Source, window: Window, connection: Connection) ->
 def sketch_percentiles(source: Source, plan: ReadPlan, connection: Connection) -> Percentiles:
     """P50/P95/P99 from the rollups' merged sketches and the raw spans' durations."""
     blobs: list[bytes] = []
-    for table, spans in latency_spans(plan):
+    for table, spans in whole_spans(source, plan):
         query = select(table.c.latency_sketch).where(
             in_spans(table.c.bucket, spans), *rollup_scope(source, table)
         )

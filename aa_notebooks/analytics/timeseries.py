@@ -41,7 +41,8 @@ def timeseries(source: Source, window: Window, bucket: Bucket, *, exact: bool = 
         plan = None if exact else sketch_plan(source, window, connection)
         sums = None
         if plan is not None:
-            sums = bucket_sums(source, window, bucket, connection, plan=plan, counts=SERIES_COUNTS)
+            sums = bucket_sums(source, window, bucket, connection, plan=plan,
+                               counts=SERIES_COUNTS, whole=True)  # fmt: skip
         if sums is None:
             records = _raw_records(source, window, bucket, connection)
             notes: tuple[str, ...] = ()

@@ -500,22 +500,28 @@ class ExecutionRollupDay(_ExecutionRollup, Base):
     __tablename__ = "rollup_executions_day"
 
 
-class _LatencyRollup(_RollupKey, _ExecutionSums):
-    """One (user, agent, model)'s executions that started in one hour or day: the execution
-    rollups without their status and flow (each status's count kept as a column), so the
-    dashboard's (agent, model) sums and percentiles read a fifth of the rows. A migration adds
-    the sums to older databases (after the sketch there). The sums default to 0, so that an
-    earlier release's writer, which leaves them out, still inserts its rows."""
+class _StatusSums(_ExecutionSums):
+    """The execution sums with each status's count as a column, and the latency sketch: what a
+    rollup without the status and flow dimensions holds."""
 
-    agent_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
-    agent_name: Mapped[str | None] = mapped_column(String)
-    model_name: Mapped[str | None] = mapped_column(String)
     latency_sketch: Mapped[bytes] = mapped_column(LargeBinary, nullable=False, sort_order=1)
     """execution_time_ms as a mergeable sketch (aa_notebooks.db.rollups.sketch); last, so that
     SQLite reads the sums before it (a long sketch spills to overflow pages)."""
     success_executions: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default="0")
     failure_executions: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default="0")
     timeout_executions: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default="0")
+
+
+class _LatencyRollup(_RollupKey, _StatusSums):
+    """One (user, agent, model)'s executions that started in one hour or day: the execution
+    rollups without their status and flow, so the dashboard's (agent, model) sums and
+    percentiles read a fifth of the rows. A migration adds the sums to older databases (after
+    the sketch there). The sums default to 0, so that an earlier release's writer, which leaves
+    them out, still inserts its rows."""
+
+    agent_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    agent_name: Mapped[str | None] = mapped_column(String)
+    model_name: Mapped[str | None] = mapped_column(String)
 
 
 class LatencyRollupHour(_LatencyRollup, Base):
@@ -528,6 +534,24 @@ class LatencyRollupDay(_LatencyRollup, Base):
     """Daily sums and latency sketches per (user, agent, model)."""
 
     __tablename__ = "rollup_latency_day"
+
+
+class _TotalRollup(_RollupKey, _StatusSums):
+    """All of one user's executions that started in one hour or day: the latency rollups
+    without agent and model, so the time series and the window's percentiles merge one sketch
+    per user and bucket instead of one per (agent, model)."""
+
+
+class TotalRollupHour(_TotalRollup, Base):
+    """Hourly sums and latency sketches per user."""
+
+    __tablename__ = "rollup_totals_hour"
+
+
+class TotalRollupDay(_TotalRollup, Base):
+    """Daily sums and latency sketches per user."""
+
+    __tablename__ = "rollup_totals_day"
 
 
 class _CacheRollup(_RollupKey):
@@ -606,6 +630,7 @@ class BudgetGeneration(Base):
 
 
 LATENCY_ROLLUP_TABLES = ("rollup_latency_hour", "rollup_latency_day")
+TOTAL_ROLLUP_TABLES = ("rollup_totals_hour", "rollup_totals_day")
 CACHE_ROLLUP_TABLES = ("rollup_cache_hour", "rollup_cache_day")
 ROLLUP_TABLES = (
     "rollup_executions_hour",
@@ -616,6 +641,8 @@ ROLLUP_TABLES = (
     "rollup_latency_day",
     "rollup_cache_hour",
     "rollup_cache_day",
+    "rollup_totals_hour",
+    "rollup_totals_day",
     "rollup_dirty_hours",
     "rollup_writing",
 )

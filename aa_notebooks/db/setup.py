@@ -66,7 +66,10 @@ def init_db(url: str | URL | None = None) -> InitReport:
         if not ours and existing & set(DOCUMENT_TABLES):
             return InitReport(url=shown, foreign_database=True)
         missing = [t.name for t in Base.metadata.sorted_tables if t.name not in existing]
-        Base.metadata.create_all(engine, checkfirst=True)
+        with engine.begin() as connection:
+            if connection.dialect.name == "sqlite":  # tables and their first fill commit together
+                connection.exec_driver_sql("BEGIN IMMEDIATE")
+            Base.metadata.create_all(connection, checkfirst=True)
         if ours:
             applied = migrate(engine)
         else:

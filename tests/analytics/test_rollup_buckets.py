@@ -16,6 +16,7 @@ from aa_notebooks.cli import main
 from aa_notebooks.db.engine import get_engine
 from aa_notebooks.db.schema import AgentExecution
 from tests.analytics.test_rollup_source import WINDOWS, _write_hand_data
+from tests.db.rollups.helpers import ALICE, BOB
 from tests.db.rollups.test_record import at, execution, write_batch
 
 NOW = datetime(2024, 6, 2, 5, 20, tzinfo=UTC)
@@ -56,6 +57,37 @@ def test_series_through_the_rollups_are_the_raw_ones(
         assert (fast.source, audit.source) == ("rollup", "raw")
         assert_frame_equal(fast.frame, audit.frame)
         assert fast.notes == audit.notes
+
+
+@pytest.mark.parametrize("scope", ["alice", "bob", "agent", "model"])
+def test_a_users_or_a_narrowed_series_through_the_rollups_is_the_raw_one(
+    db_url: str, monkeypatch: pytest.MonkeyPatch, scope: str
+) -> None:
+    """One user's series reads that user's totals; a source narrowed to an agent or a model
+    (which the totals lack) reads the latency rollups: each the raw series of its executions.
+    Bob's two runs share hours with Alice's, so a wider read would show."""
+    _write_hand_data(db_url)
+    write_batch(get_engine(db_url), [
+        execution(at(11, 10), agent="writer", model="claude", time_ms=4_000, cost="1.000000",
+                  user_id=BOB),
+        execution(at(0, 30, day=2), time_ms=9_000, cost="2.000000", user_id=BOB),
+    ])  # fmt: skip
+    monkeypatch.setattr(rollup_buckets, "EXACT_PERCENTILES_UP_TO", 0)
+    client = _client(db_url)
+    source = client._source
+    if scope in ("alice", "bob"):
+        client = client.scoped(ALICE if scope == "alice" else BOB)
+    else:
+        column, value = ("agent_name", "writer") if scope == "agent" else ("model_name", "gpt-4o")
+        client = Analytics(source.narrowed(column, value), client._now)
+    for bucket in ("hour", "day"):
+        fast = client.timeseries(**TWO_DAYS, bucket=bucket)
+        audit = client.timeseries(**TWO_DAYS, bucket=bucket, exact=True)
+        assert (fast.source, audit.source) == ("rollup", "raw")
+        assert audit.frame["executions"].sum() == {"alice": 7, "bob": 2, "agent": 4,
+                                                   "model": 5}[scope]  # fmt: skip
+        assert_frame_equal(fast.frame.drop(columns="p95_ms"), audit.frame.drop(columns="p95_ms"))
+        assert_allclose(fast.frame["p95_ms"], audit.frame["p95_ms"], rtol=0.01)
 
 
 @pytest.mark.parametrize("sketches", [False, True], ids=["raw", "rollups"])

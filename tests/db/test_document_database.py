@@ -66,7 +66,8 @@ def test_check_db_names_missing_parts_and_features(document_db: str) -> None:
         "otelstagedspans",
         "otelstagedtraces", "rollup_cache_day", "rollup_cache_hour", "rollup_dirty_hours",
         "rollup_executions_day",
-        "rollup_executions_hour", "rollup_latency_day", "rollup_latency_hour", "rollup_usage_day",
+        "rollup_executions_hour", "rollup_latency_day", "rollup_latency_hour",
+        "rollup_totals_day", "rollup_totals_hour", "rollup_usage_day",
         "rollup_usage_hour", "rollup_writing",
         "runningexecutions",
     ]  # fmt: skip

@@ -33,6 +33,8 @@ from aa_notebooks.db.rollups.record import (
     LATENCY_DAY,
     LATENCY_HOUR,
     LATENCY_SUMS,
+    TOTAL_DAY,
+    TOTAL_HOUR,
     USAGE_DAY,
     USAGE_HOUR,
     USAGE_SUMS,
@@ -137,12 +139,15 @@ def check_rollups(
                 (EXECUTION_DAY, _execution_values(daily)),
                 (LATENCY_HOUR, _latency_values(executions)),
                 (LATENCY_DAY, _latency_values(daily)),
+                (TOTAL_HOUR, _total_values(executions)),
+                (TOTAL_DAY, _total_values(daily)),
                 (USAGE_HOUR, _usage_values(usage)),
                 (USAGE_DAY, _usage_values(usage.days())),
                 (CACHE_HOUR, _usage_values(cache)),
                 (CACHE_DAY, _usage_values(cache.days())),
             ):
-                hourly = table in (EXECUTION_HOUR, LATENCY_HOUR, USAGE_HOUR, CACHE_HOUR)
+                hourly = table in (EXECUTION_HOUR, LATENCY_HOUR, TOTAL_HOUR, USAGE_HOUR,
+                                   CACHE_HOUR)  # fmt: skip
                 skipped = dirty if hourly else dirty_days
                 stored = _stored(connection, table, start, end)
                 rows += len(stored)
@@ -162,6 +167,10 @@ def _execution_values(sums: ExecutionSums) -> dict[Cell, Entry]:
 
 def _latency_values(sums: ExecutionSums) -> dict[Cell, Entry]:
     return _sketched_values(sums.latency_rows(), LATENCY_SUMS)
+
+
+def _total_values(sums: ExecutionSums) -> dict[Cell, Entry]:
+    return _sketched_values(sums.total_rows(), LATENCY_SUMS)
 
 
 def _sketched_values(rows: list[dict[str, Any]], names: tuple[str, ...]) -> dict[Cell, Entry]:

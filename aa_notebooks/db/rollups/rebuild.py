@@ -34,6 +34,8 @@ from aa_notebooks.db.rollups.record import (
     LATENCY_DAY,
     LATENCY_HOUR,
     LATENCY_SUMS,
+    TOTAL_DAY,
+    TOTAL_HOUR,
     USAGE_DAY,
     USAGE_HOUR,
     ExecutionSums,
@@ -45,8 +47,8 @@ from aa_notebooks.db.schema import RollupDirtyHour, table_of
 
 DIRTY = table_of(RollupDirtyHour)
 ROLLUPS = (
-    EXECUTION_HOUR, EXECUTION_DAY, LATENCY_HOUR, LATENCY_DAY, USAGE_HOUR, USAGE_DAY, CACHE_HOUR,
-    CACHE_DAY,
+    EXECUTION_HOUR, EXECUTION_DAY, LATENCY_HOUR, LATENCY_DAY, TOTAL_HOUR, TOTAL_DAY, USAGE_HOUR,
+    USAGE_DAY, CACHE_HOUR, CACHE_DAY,
 )  # fmt: skip
 
 
@@ -170,17 +172,45 @@ def fill_latency_sums(connection: Connection) -> None:
             upsert_latency(connection, target, stored.latency_rows())
 
 
-def stored_sums(connection: Connection, table: Table, lower: datetime, upper: datetime
-                ) -> ExecutionSums:  # fmt: skip
-    """An execution rollup's stored sums of [lower, upper) (without their sketches)."""
+def fill_total_rollups(connection: Connection) -> None:
+    """Fill the total rollups alone (added to a database whose other rollups are current) from
+    the execution rollups, day by day, in the caller's transaction; rows already there are
+    replaced, so it can run again."""
+    lock_rollups(connection)
+    for table in (TOTAL_HOUR, TOTAL_DAY):
+        connection.execute(delete(table))
+    span = data_span(connection)
+    if span is None:
+        return
+    for lower, upper in days_between(*span):
+        for source, target in ((EXECUTION_HOUR, TOTAL_HOUR), (EXECUTION_DAY, TOTAL_DAY)):
+            stored = stored_sums(connection, source, lower, upper, sketches=True)
+            upsert_latency(connection, target, stored.total_rows())
+
+
+def stored_sums(
+    connection: Connection,
+    table: Table,
+    lower: datetime,
+    upper: datetime,
+    *,
+    sketches: bool = False,
+) -> ExecutionSums:
+    """An execution rollup's stored sums of [lower, upper), with their sketches when
+    `sketches`."""
     c = table.c
     found = ExecutionSums()
+    blob = [c.latency_sketch] if sketches else []
     query = select(c.bucket, *(c[name] for name in EXECUTION_DIMS),
-                   *(c[name] for name in EXECUTION_SUMS)).where(
+                   *(c[name] for name in EXECUTION_SUMS), *blob).where(
         c.bucket >= lower, c.bucket < upper
     )  # fmt: skip
+    width = 7 + len(EXECUTION_SUMS)
     for row in connection.execute(query):
-        found.add(utc_naive(row[0]), tuple(row[1:7]), [int(v) for v in row[7:]], None)
+        bucket, dims = utc_naive(row[0]), tuple(row[1:7])
+        found.add(bucket, dims, [int(v) for v in row[7:width]], None)
+        if sketches:
+            found.merge_sketch(bucket, dims, row[width])
     return found
 
 

@@ -40,6 +40,8 @@ from aa_notebooks.db.schema import (
     LatencyRollupHour,
     RollupWriting,
     TokenUsage,
+    TotalRollupDay,
+    TotalRollupHour,
     UsageRollupDay,
     UsageRollupHour,
     table_of,
@@ -51,6 +53,8 @@ USAGE_HOUR = table_of(UsageRollupHour)
 USAGE_DAY = table_of(UsageRollupDay)
 LATENCY_HOUR = table_of(LatencyRollupHour)
 LATENCY_DAY = table_of(LatencyRollupDay)
+TOTAL_HOUR = table_of(TotalRollupHour)
+TOTAL_DAY = table_of(TotalRollupDay)
 CACHE_HOUR = table_of(CacheRollupHour)
 CACHE_DAY = table_of(CacheRollupDay)
 EXECUTIONS = table_of(AgentExecution)
@@ -69,6 +73,8 @@ _STATUS_POSITIONS = {
     status.value: LATENCY_SUMS.index(name)
     for status, name in zip(ExecutionStatus, STATUS_SUMS, strict=True)
 }
+LATENCY_DIMS = ("user_id", "agent_id", "agent_name", "model_name")
+TOTAL_DIMS = ("user_id",)
 ROWS_PER_STATEMENT = 500
 _MICRO = Decimal("0.000001")
 
@@ -110,6 +116,12 @@ class ExecutionSums:
             counts = self.sketches[cell]
             counts[key] = counts.get(key, 0) + sign
 
+    def merge_sketch(self, bucket: datetime, dims: tuple[Any, ...], blob: bytes | None) -> None:
+        """Merge a stored sketch into a cell that `add` made."""
+        counts = self.sketches[(bucket, dims_key(dims))]
+        for key, count in Sketch.decode([blob]).counts.items():
+            counts[key] = counts.get(key, 0) + count
+
     def days(self) -> ExecutionSums:
         """The same sums per day."""
         daily = ExecutionSums()
@@ -138,15 +150,24 @@ class ExecutionSums:
         return rows
 
     def latency_rows(self) -> list[dict[str, Any]]:
-        """The cells merged per (bucket, user, agent, model), as latency rollup rows in key
-        order: sums added, each status's executions counted, sketches merged (a cell whose
-        executions had no duration gives an empty sketch)."""
+        """The cells merged per (bucket, user, agent, model), as latency rollup rows."""
+        return self.status_rows(LATENCY_DIMS)
+
+    def total_rows(self) -> list[dict[str, Any]]:
+        """The cells merged per (bucket, user), as total rollup rows."""
+        return self.status_rows(TOTAL_DIMS)
+
+    def status_rows(self, names: tuple[str, ...]) -> list[dict[str, Any]]:
+        """The cells merged per bucket and the first dimensions, `names`, in key order: sums
+        added, each status's executions counted, sketches merged (a cell whose executions had
+        no duration gives an empty sketch)."""
+        width = len(names)
         merged: dict[Cell, tuple[list[int], dict[int, int]]] = {}
         dims: dict[str, tuple[Any, ...]] = {}
         for (bucket, digest), counts in self.sketches.items():
-            latency_dims, status = self.dims[digest][:4], self.dims[digest][4]
-            key = dims_key(latency_dims)
-            dims[key] = latency_dims
+            kept, status = self.dims[digest][:width], self.dims[digest][4]
+            key = dims_key(kept)
+            dims[key] = kept
             found = merged.get((bucket, key))
             if found is None:
                 found = merged[(bucket, key)] = ([0] * len(LATENCY_SUMS), {})
@@ -158,15 +179,11 @@ class ExecutionSums:
                 sums[_STATUS_POSITIONS[status]] += cell_sums[0]
             for bucket_key, count in counts.items():
                 total[bucket_key] = total.get(bucket_key, 0) + count
-        rows = []
-        for (bucket, key), (sums, counts) in sorted(merged.items()):
-            user_id, agent_id, agent_name, model_name = dims[key]
-            rows.append({
-                "bucket": bucket, "dims_key": key, "user_id": user_id, "agent_id": agent_id,
-                "agent_name": agent_name, "model_name": model_name,
-                **dict(zip(LATENCY_SUMS, sums, strict=True)), "latency_sketch": encode(counts),
-            })  # fmt: skip
-        return rows
+        return [
+            {"bucket": bucket, "dims_key": key, **dict(zip(names, dims[key], strict=True)),
+             **dict(zip(LATENCY_SUMS, sums, strict=True)), "latency_sketch": encode(counts)}
+            for (bucket, key), (sums, counts) in sorted(merged.items())
+        ]  # fmt: skip
 
 
 def execution_dims(row: Mapping[str, Any]) -> tuple[Any, ...]:
@@ -313,14 +330,16 @@ def record_rollups(
 def upsert_all(
     connection: Connection, hourly: ExecutionSums, moved: UsageSums, cache: CacheSums
 ) -> tuple[int, int]:
-    """Add hourly sums to every rollup (hour and day; executions, latency, moved usage and
-    cache tokens); returns how many hourly and daily execution rollup rows that touched."""
+    """Add hourly sums to every rollup (hour and day; executions, latency, totals, moved usage
+    and cache tokens); returns how many hourly and daily execution rollup rows that touched."""
     daily = hourly.days()
     hour_rows, day_rows = hourly.rows(), daily.rows()
     upsert_executions(connection, EXECUTION_HOUR, hour_rows)
     upsert_executions(connection, EXECUTION_DAY, day_rows)
     upsert_latency(connection, LATENCY_HOUR, hourly.latency_rows())
     upsert_latency(connection, LATENCY_DAY, daily.latency_rows())
+    upsert_latency(connection, TOTAL_HOUR, hourly.total_rows())
+    upsert_latency(connection, TOTAL_DAY, daily.total_rows())
     upsert_usage(connection, USAGE_HOUR, moved.rows())
     upsert_usage(connection, USAGE_DAY, moved.days().rows())
     upsert_usage(connection, CACHE_HOUR, cache.rows(), CACHE_SUMS)
@@ -458,8 +477,8 @@ def upsert_executions(connection: Connection, table: Table, rows: list[dict[str,
 
 
 def upsert_latency(connection: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
-    """Add rows to a latency rollup (sums `+`, sketches `||`); compact the sketches that grew
-    long."""
+    """Add rows to a latency or total rollup (sums `+`, sketches `||`); compact the sketches
+    that grew long."""
     if not rows:
         return
     _upsert(connection, table, rows, LATENCY_SUMS, sketch=True)

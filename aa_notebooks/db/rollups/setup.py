@@ -13,7 +13,12 @@ from typing import Any
 from sqlalchemy import Connection, Engine, select
 
 from aa_notebooks.db.migrations import add_column
-from aa_notebooks.db.rollups.rebuild import RebuildReport, fill_cache_rollups, rebuild_in
+from aa_notebooks.db.rollups.rebuild import (
+    RebuildReport,
+    fill_cache_rollups,
+    fill_total_rollups,
+    rebuild_in,
+)
 from aa_notebooks.db.rollups.record import EXECUTIONS, LATENCY_SUMS
 from aa_notebooks.db.rollups.state import forget, has_rollups
 from aa_notebooks.db.rollups.triggers import install_triggers
@@ -21,6 +26,7 @@ from aa_notebooks.db.schema import (
     CACHE_ROLLUP_TABLES,
     LATENCY_ROLLUP_TABLES,
     ROLLUP_TABLES,
+    TOTAL_ROLLUP_TABLES,
     Base,
 )
 
@@ -33,10 +39,14 @@ def on_create(target: Any, connection: Connection, tables: Any = (), **_: Any) -
     install_triggers(connection)
     if connection.execute(select(EXECUTIONS.c.id).limit(1)).first() is None:
         return
-    if created & set(ROLLUP_TABLES) <= set(CACHE_ROLLUP_TABLES):
-        fill_cache_rollups(connection)  # only they are new: the others are current
-    else:
+    new = created & set(ROLLUP_TABLES)
+    if not new <= {*CACHE_ROLLUP_TABLES, *TOTAL_ROLLUP_TABLES}:
         rebuild_in(connection)
+        return
+    if new & set(CACHE_ROLLUP_TABLES):  # only they (and the totals) are new: the rest is current
+        fill_cache_rollups(connection)
+    if new & set(TOTAL_ROLLUP_TABLES):
+        fill_total_rollups(connection)
 
 
 def add_latency_sums(connection: Connection) -> None:

@@ -19,6 +19,8 @@ from aa_notebooks.db.schema import (
     LatencyRollupDay,
     LatencyRollupHour,
     RollupDirtyHour,
+    TotalRollupDay,
+    TotalRollupHour,
     UsageRollupDay,
     UsageRollupHour,
 )
@@ -34,7 +36,16 @@ TABLES = {
     "latency_day": LatencyRollupDay.__table__,
     "cache_hour": CacheRollupHour.__table__,
     "cache_day": CacheRollupDay.__table__,
+    "totals_hour": TotalRollupHour.__table__,
+    "totals_day": TotalRollupDay.__table__,
 }
+BOB = uuid.UUID("b0b00000-0000-4000-8000-000000000002")
+SUMS = (
+    "executions", "success_executions", "failure_executions", "timeout_executions",
+    "time_count", "time_sum", "input_count", "input_tokens", "output_count",
+    "output_tokens", "total_tokens", "cost_micro_usd",
+)  # fmt: skip
+"""A latency or total rollup row's sums, in the order `latency_sums` and `total_sums` give."""
 
 
 def execution(
@@ -127,17 +138,24 @@ def latency_rollup(url: str, level: str = "latency_hour") -> dict[tuple, dict[in
 def latency_sums(url: str, level: str = "latency_hour") -> dict[tuple, tuple]:
     """(bucket, agent, model) -> (executions, successes, failures, timeouts, with a time, time
     sum, with input, input, with output, output, total tokens, cost in micro-USD)."""
-    names = (
-        "executions", "success_executions", "failure_executions", "timeout_executions",
-        "time_count", "time_sum", "input_count", "input_tokens", "output_count",
-        "output_tokens", "total_tokens", "cost_micro_usd",
-    )  # fmt: skip
     with get_engine(url).connect() as connection:
         rows = connection.execute(select(TABLES[level])).mappings().all()
     return {
-        (_naive(r["bucket"]), r["agent_name"], r["model_name"]): tuple(r[n] for n in names)
+        (_naive(r["bucket"]), r["agent_name"], r["model_name"]): tuple(r[n] for n in SUMS)
         for r in rows
     }
+
+
+def total_sums(url: str, level: str = "totals_hour") -> dict[tuple, tuple]:
+    """(bucket, user) -> the sums (SUMS) and the sketch's counts per bucket key."""
+    with get_engine(url).connect() as connection:
+        rows = connection.execute(select(TABLES[level])).mappings().all()
+    return {
+        (_naive(r["bucket"]), r["user_id"]): (
+            *(r[n] for n in SUMS), Sketch.decode([r["latency_sketch"]]).counts,
+        )
+        for r in rows
+    }  # fmt: skip
 
 
 def cache_rollup(url: str, level: str = "cache_hour") -> dict[tuple, tuple]:

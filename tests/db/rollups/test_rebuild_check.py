@@ -11,24 +11,30 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from sqlalchemy import create_engine, inspect, make_url, select, text
+from sqlalchemy import Connection, create_engine, inspect, make_url, select, text
 
 from aa_notebooks.analytics import connect
 from aa_notebooks.cli import main
 from aa_notebooks.db.engine import get_engine
 from aa_notebooks.db.migrations import migrate
-from aa_notebooks.db.rollups import rebuild, state
+from aa_notebooks.db.rollups import rebuild, setup, state
 from aa_notebooks.db.rollups.check import check_rollups
 from aa_notebooks.db.rollups.rebuild import rebuild_rollups
 from aa_notebooks.db.rollups.record import LATENCY_SUMS
 from aa_notebooks.db.rollups.sketch import RELATIVE_ACCURACY, Sketch
 from aa_notebooks.db.rollups.state import forget, has_rollups
-from aa_notebooks.db.schema import AgentExecution, ExecutionRollupDay, ExecutionRollupHour
+from aa_notebooks.db.schema import (
+    TOTAL_ROLLUP_TABLES,
+    AgentExecution,
+    ExecutionRollupDay,
+    ExecutionRollupHour,
+)
 from aa_notebooks.db.setup import init_db
 from aa_notebooks.seed import seed_database
 from aa_notebooks.tracking.store import write_batch
 from tests.conftest import drop_postgres_database, new_postgres_database
 from tests.db.rollups.helpers import (
+    ALICE,
     TABLES,
     cache_rollup,
     dirty_hours,
@@ -36,6 +42,7 @@ from tests.db.rollups.helpers import (
     execution_rollup,
     latency_rollup,
     latency_sums,
+    total_sums,
     usage_rollup,
 )
 from tests.db.rollups.test_record import at, write_boundary_rows
@@ -63,7 +70,7 @@ def test_a_rebuild_gives_what_the_write_paths_gave(db_url: str) -> None:
         execution(at(9, 15), usages=(("claude", 40, 4, "0.000200"), ("gpt-4o", 1, 1, "0.1"))),
     ])  # fmt: skip
     before = _everything(db_url)
-    assert [len(rows) for rows in before.values()] == [6, 4, 1, 1, 5, 3, 2, 2]
+    assert [len(rows) for rows in before.values()] == [6, 4, 1, 1, 5, 3, 2, 2, 5, 2]
     report = rebuild_rollups(get_engine(db_url))
     assert (report.days, report.hour_rows, report.day_rows) == (2, 6, 4)
     assert _everything(db_url) == before
@@ -145,6 +152,25 @@ def test_check_finds_a_latency_row_whose_statuses_are_wrong(db_url: str) -> None
         "agent_name=researcher, model_name=gpt-4o): success_executions stored 3, raw 2; "
         "failure_executions stored 0, raw 1"
     )
+
+
+def test_check_finds_a_total_row_whose_sums_or_sketch_are_wrong(db_url: str) -> None:
+    write_boundary_rows(db_url)
+    with get_engine(db_url).begin() as connection:
+        connection.execute(text("UPDATE rollup_totals_day SET time_sum = time_sum + 5"))
+        connection.execute(
+            text("UPDATE rollup_totals_hour SET latency_sketch = :sketch WHERE time_sum = 70"),
+            {"sketch": Sketch.of([70, 70]).encode()},
+        )
+    report = check_rollups(get_engine(db_url))
+    assert sorted(str(difference) for difference in report.differences) == [
+        "rollup_totals_day 2024-06-01 00:00 (user_id=a11ce000-0000-4000-8000-000000000001): "
+        "time_sum stored 455, raw 450",
+        "rollup_totals_day 2024-06-02 00:00 (user_id=a11ce000-0000-4000-8000-000000000001): "
+        "time_sum stored 75, raw 70",
+        "rollup_totals_hour 2024-06-02 00:00 (user_id=a11ce000-0000-4000-8000-000000000001): "
+        "latency_sketch stored 2 values in 1 buckets, raw 1 values in 1 buckets",
+    ]
 
 
 def test_rollup_commands_refuse_a_database_without_them(
@@ -308,6 +334,68 @@ def test_a_migration_that_died_after_adding_the_latency_sums_fills_them_next_tim
             connection.execute(text(f"UPDATE {table} SET executions = 0, cost_micro_usd = 0"))
     assert init_db(db_url).migrations == ["latency_rollup_sums"]
     assert {level: latency_sums(db_url, level) for level in expected} == expected
+    assert check_rollups(get_engine(db_url)).ok
+
+
+def _drop_totals(url: str) -> None:
+    with get_engine(url).begin() as connection:
+        for table in TOTAL_ROLLUP_TABLES:
+            connection.execute(text(f"DROP TABLE {table}"))
+    forget(get_engine(url))
+
+
+def test_a_database_from_before_the_totals_gets_them_from_the_execution_rollups(
+    db_url: str,
+) -> None:
+    """Filled from the execution rollups (sums and sketches), not the raw rows: a corrupted
+    execution rollup row (the 23:00 hour's cost) carries over, which shows where they came
+    from. Until then readers take the raw rows."""
+    _write_hand_rows(db_url)
+    expected = {level: total_sums(db_url, level) for level in ("totals_hour", "totals_day")}
+    with get_engine(db_url).begin() as connection:
+        connection.execute(
+            text("UPDATE rollup_executions_hour SET cost_micro_usd = 7 WHERE time_sum = 50")
+        )
+    _drop_totals(db_url)
+    assert not has_rollups(get_engine(db_url))
+    shown = connect(db_url).timeseries(start_date="2024-06-01", end_date="2024-06-02")
+    assert shown.source == "raw"
+    report = init_db(db_url)
+    assert sorted(report.created_tables) == sorted(TOTAL_ROLLUP_TABLES)
+    assert has_rollups(get_engine(db_url))
+    writer_hour = (at(23), ALICE)
+    assert expected["totals_hour"][writer_hour][11] == 10_000
+    hour = list(expected["totals_hour"][writer_hour])
+    hour[11] = 7
+    expected["totals_hour"][writer_hour] = tuple(hour)
+    assert total_sums(db_url, "totals_hour") == expected["totals_hour"]
+    assert total_sums(db_url, "totals_day") == expected["totals_day"]
+    differing = {d.table for d in check_rollups(get_engine(db_url)).differences}
+    assert differing == {"rollup_executions_hour", "rollup_totals_hour"}
+
+
+def test_a_totals_fill_that_fails_leaves_no_empty_tables(
+    db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The tables and their first fill commit together (SQLite too): killed mid-fill, init-db
+    leaves no empty totals for readers to trust, and the next init-db makes them whole."""
+    _write_hand_rows(db_url)
+    expected = total_sums(db_url, "totals_day")
+    _drop_totals(db_url)
+    fill = setup.fill_total_rollups
+
+    def dies(connection: Connection) -> None:
+        fill(connection)
+        raise RuntimeError("killed mid-fill")
+
+    monkeypatch.setattr(setup, "fill_total_rollups", dies)
+    with pytest.raises(RuntimeError, match="killed mid-fill"):
+        init_db(db_url)
+    assert not set(TOTAL_ROLLUP_TABLES) & set(inspect(get_engine(db_url)).get_table_names())
+    assert not has_rollups(get_engine(db_url))
+    monkeypatch.undo()
+    assert sorted(init_db(db_url).created_tables) == sorted(TOTAL_ROLLUP_TABLES)
+    assert total_sums(db_url, "totals_day") == expected and expected
     assert check_rollups(get_engine(db_url)).ok
 
 

@@ -17,6 +17,8 @@ from aa_notebooks.db.rollups.check import check_rollups
 from aa_notebooks.db.rollups.sketch import PAIR, Sketch, key_of
 from aa_notebooks.tracking.store import write_batch
 from tests.db.rollups.helpers import (
+    ALICE,
+    BOB,
     TABLES,
     attach,
     cache_rollup,
@@ -24,6 +26,7 @@ from tests.db.rollups.helpers import (
     execution_rollup,
     latency_rollup,
     latency_sums,
+    total_sums,
     usage_rollup,
 )
 
@@ -132,6 +135,35 @@ def test_latency_rows_hold_each_agent_and_models_sums_and_statuses(db_url: str) 
         (JUNE_1, "writer", "claude"): (1, 1, 0, 0, 1, 50, 1, 100, 1, 50, 150, 10000),
         (JUNE_2, "writer", "claude"): (1, 1, 0, 0, 1, 70, 1, 1, 1, 2, 3, 3),
     }
+    assert check_rollups(engine).ok
+
+
+def test_total_rows_hold_each_users_sums_statuses_and_sketch(db_url: str) -> None:
+    """The totals merge every agent and model of a user per hour and day; another user's
+    executions in the same hour have a row of their own."""
+    write_boundary_rows(db_url)
+    engine = get_engine(db_url)
+    write_batch(engine, [
+        execution(at(11, 45), status="timeout", time_ms=900, tokens=(3, 0), cost="0.000040"),
+        execution(at(11, 50), agent="writer", model="claude", time_ms=40, tokens=(2, 2),
+                  cost="0.000100", user_id=BOB),
+    ])  # fmt: skip
+    # (executions, success, failure, timeout, with a time, time sum, with input, input,
+    #  with output, output, total tokens, micro-USD, sketch)
+    assert total_sums(db_url, "totals_hour") == {
+        (at(10), ALICE): (1, 1, 0, 0, 1, 100, 1, 10, 1, 5, 15, 1000, Sketch.of([100]).counts),
+        (at(11), ALICE): (3, 1, 1, 1, 2, 1200, 3, 24, 3, 11, 35, 2541,
+                          Sketch.of([300, 900]).counts),
+        (at(11), BOB): (1, 1, 0, 0, 1, 40, 1, 2, 1, 2, 4, 100, Sketch.of([40]).counts),
+        (at(23), ALICE): (1, 1, 0, 0, 1, 50, 1, 100, 1, 50, 150, 10000, Sketch.of([50]).counts),
+        (at(0, day=2), ALICE): (1, 1, 0, 0, 1, 70, 1, 1, 1, 2, 3, 3, Sketch.of([70]).counts),
+    }  # fmt: skip
+    assert total_sums(db_url, "totals_day") == {
+        (JUNE_1, ALICE): (5, 3, 1, 1, 4, 1350, 5, 134, 5, 66, 200, 13541,
+                          Sketch.of([100, 300, 900, 50]).counts),
+        (JUNE_1, BOB): (1, 1, 0, 0, 1, 40, 1, 2, 1, 2, 4, 100, Sketch.of([40]).counts),
+        (JUNE_2, ALICE): (1, 1, 0, 0, 1, 70, 1, 1, 1, 2, 3, 3, Sketch.of([70]).counts),
+    }  # fmt: skip
     assert check_rollups(engine).ok
 
 
