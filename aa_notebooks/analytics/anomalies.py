@@ -23,8 +23,7 @@ import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple, cast
 
 import numpy as np
 from sqlalchemy import Connection, RowMapping, func
@@ -41,13 +40,7 @@ from aa_notebooks.analytics.filters import (
 from aa_notebooks.analytics.frames import rounded, to_frame
 from aa_notebooks.analytics.periods import Window
 from aa_notebooks.analytics.results import Table
-from aa_notebooks.analytics.rollup_buckets import (
-    BucketSums,
-    KeyOf,
-    bucket_quantiles_by,
-    bucket_sums,
-    sketch_plan,
-)
+from aa_notebooks.analytics.rollup_buckets import Cells, KeyOf, read_cells, sketch_plan
 from aa_notebooks.analytics.source import Source
 from aa_notebooks.errors import InvalidInputError
 from aa_notebooks.validation import check_text
@@ -71,17 +64,15 @@ COST_FLOOR_USD = 0.01
 FAILURE_FLOOR_POINTS = 5.0
 LATENCY_FLOOR_SHARE = 0.10
 _DAY = timedelta(days=1)
-DAY_COUNTS = ("executions", "success")
-"""The rollups' counts a day's figures need (besides its cost)."""
 
 Key = Any
 Row = Mapping[str, Any] | RowMapping
 """A group: a model name, or an agent as (agent_id, name when it has no id)."""
 
 
-@dataclass(frozen=True)
-class DayFigures:
-    """One group's figures on one UTC day (p95_ms None when no execution had a duration)."""
+class DayFigures(NamedTuple):
+    """One group's figures on one UTC day (p95_ms None when no execution had a duration); a
+    tuple, as a 90-day scan makes thousands."""
 
     cost_usd: float
     p95_ms: float | None
@@ -156,12 +147,10 @@ def daily_figures(
     rows up to EXACT_PERCENTILES_UP_TO executions, else from the merged sketches."""
     with source.connect() as connection:
         plan = None if exact else sketch_plan(source, span, connection)
-        sums = None
-        if plan is not None:
-            sums = bucket_sums(source, span, "day", connection, plan=plan, counts=DAY_COUNTS)
-        if sums is None:
+        if plan is None:
             return {by: _raw_daily_figures(source, span, by, connection) for by in bys}
-        return _rollup_daily_figures(source, sums, bys, connection)
+        cells = read_cells(source, plan, "day", connection)
+    return {by: _rollup_series(cells, by) for by in bys}
 
 
 def _raw_daily_figures(
@@ -197,15 +186,6 @@ def _raw_daily_figures(
     return series, labels
 
 
-def _rollup_daily_figures(
-    source: Source, sums: BucketSums, bys: Sequence[AnomalyBy], connection: Connection
-) -> dict[AnomalyBy, tuple[Series, dict[Key, str | None]]]:
-    """`daily_figures` from the rollups' per-day (agent, model) sums and sketches."""
-    groupings = {by: _grouping(by) for by in bys}
-    p95s = bucket_quantiles_by(source, sums, "day", connection, groupings, 0.95)
-    return {by: _rollup_series(sums, by, group, p95s[by]) for by, group in groupings.items()}
-
-
 def _grouping(by: AnomalyBy) -> KeyOf:
     """The group key of an (agent_id, agent_name, model) for `by`."""
     if by == "model":
@@ -213,36 +193,25 @@ def _grouping(by: AnomalyBy) -> KeyOf:
     return lambda agent_id, agent_name, _model: (agent_id, None if agent_id else agent_name)
 
 
-def _rollup_series(
-    sums: BucketSums,
-    by: AnomalyBy,
-    group: KeyOf,
-    p95s: Mapping[tuple[datetime | None, Key], float | None],
-) -> tuple[Series, dict[Key, str | None]]:
-    """One grouping's figures per day from the (agent, model) sums and its P95s."""
+def _rollup_series(cells: Cells, by: AnomalyBy) -> tuple[Series, dict[Key, str | None]]:
+    """One grouping's figures per day (P95 from the merged sketches) and its labels, from the
+    rollups' per-day (agent, model) rows and the raw pieces."""
+    group = _grouping(by)
     series: Series = {}
+    for (start, key), day in cells.figures(group, 0.95).items():
+        if start is None or day.executions < MIN_RUNS:
+            continue
+        series.setdefault(key, {})[start.date()] = DayFigures(
+            cost_usd=float(day.cost),
+            p95_ms=rounded(day.quantile),
+            failure_rate=(day.executions - day.successes) / day.executions * 100,
+        )
+    if by == "model":
+        return series, {key: cast(str | None, key) for key in cells.names(group)}
     labels: dict[Key, str | None] = {}
-    for start, pairs in sums.pairs.items():
-        days: dict[Key, tuple[int, int, Decimal]] = {}
-        for pair in pairs:
-            key = group(pair.agent_id, pair.by_name, pair.model)
-            row = {"model": pair.model, "agent_name": pair.agent_name}
-            labels[key] = _label(by, key, row, labels.get(key))
-            executions, successes, cost = days.get(key, (0, 0, Decimal(0)))
-            days[key] = (
-                executions + pair.counts["executions"],
-                successes + pair.counts["success"],
-                cost + pair.cost,
-            )
-        for key, (executions, successes, cost) in days.items():
-            if executions < MIN_RUNS:
-                continue
-            p95 = p95s.get((start, key))
-            series.setdefault(key, {})[start.date()] = DayFigures(
-                cost_usd=float(cost),
-                p95_ms=rounded(p95),
-                failure_rate=(executions - successes) / executions * 100,
-            )
+    for key, name in cells.names(group).items():
+        agent_id = cast(tuple[Any, Any], key)[0]
+        labels[key] = name or (None if agent_id is None else str(agent_id))
     return series, labels
 
 

@@ -13,7 +13,9 @@ from __future__ import annotations
 from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, TypeVar
+from decimal import Decimal
+from functools import cached_property
+from typing import Any, NamedTuple, TypeVar
 
 import numpy as np
 from sqlalchemy import Connection, and_, select
@@ -44,6 +46,7 @@ from aa_notebooks.analytics.rollup_source import (
 )
 from aa_notebooks.analytics.source import Source
 from aa_notebooks.db.rollups.dims import as_uuid
+from aa_notebooks.db.rollups.record import micros
 from aa_notebooks.db.rollups.sketch import Decoded, key_of, owner_quantiles
 
 Piece = tuple[datetime, datetime, datetime]
@@ -142,51 +145,78 @@ def bucket_quantiles_by(
     fraction: float,
 ) -> dict[Grouping, dict[tuple[datetime | None, Hashable], float | None]]:
     """`bucket_quantiles` for several groupings at once (by agent and by model), from one read
-    of the latency rollups and raw pieces; `bucket` None merges the whole window per key.
+    of the latency rollups and raw pieces; `bucket` None merges the whole window per key."""
+    cells = read_cells(source, sums.plan, bucket, connection, whole=sums.whole)
+    return {
+        name: {group: figures.quantile for group, figures in cells.figures(key, fraction).items()}
+        for name, key in keys.items()
+    }
 
-    Each row is indexed by its bucket and its (agent, model) once and the sketches are decoded
-    once: a grouping then maps the few (agent, model) combinations to its keys, and counts
-    every bucket key into its groups with array arithmetic, not row by row."""
-    cells = _Cells(bucket)
-    blobs: list[bytes | None] = []
-    tables = whole_spans(source, sums.plan) if sums.whole else latency_spans(sums.plan)
+
+class Figures(NamedTuple):
+    """One (bucket, key) group's executions, successes, cost and latency quantile (a tuple:
+    a 90-day anomaly scan makes thousands)."""
+
+    executions: int
+    successes: int
+    cost: Decimal
+    quantile: float | None
+
+
+def read_cells(
+    source: Source,
+    plan: ReadPlan,
+    bucket: Bucket | None,
+    connection: Connection,
+    *,
+    whole: bool = False,
+) -> Cells:
+    """The plan's latency rollup rows (with `whole`, the totals where they answer) and the raw
+    pieces' executions, each in its (bucket, agent and model) cell, with their sketches decoded
+    once: every grouping of them is then array arithmetic (`Cells.figures`), not a read."""
+    cells = Cells(bucket)
+    tables = whole_spans(source, plan) if whole else latency_spans(plan)
     for table, spans in tables:
         c = table.c
-        query = select(as_stored(c.bucket), *dimensions(table), c.latency_sketch).where(
-            in_spans(c.bucket, spans), *rollup_scope(source, table)
-        )
+        query = select(
+            as_stored(c.bucket), *dimensions(table), c.executions, c.success_executions,
+            c.cost_micro_usd, c.latency_sketch,
+        ).where(in_spans(c.bucket, spans), *rollup_scope(source, table))  # fmt: skip
         for row in connection.execute(query):
-            cells.add(cells.start_of(row[0]), row[1], row[2], row[3])
-            blobs.append(row[4])
-    decoded = Decoded.of(blobs)
-    raw_keys: list[int] = []
+            cells.add(cells.start_of(row[0]), row[1:4], row[4], row[5], row[6])
+            cells.blobs.append(row[7])
     c = EXECUTIONS.c
-    for start, lower, upper in raw_pieces(sums.plan.raw, bucket or "day"):
-        query = select(c.agent_id, c.agent_name, c.model_name, c.execution_time_ms).where(
-            _between(lower, upper), c.execution_time_ms.is_not(None), *in_scope(source)
-        )
+    for start, lower, upper in raw_pieces(plan.raw, bucket or "day"):
+        query = select(
+            c.agent_id, c.agent_name, c.model_name, c.status, c.cost_usd, c.execution_time_ms
+        ).where(_between(lower, upper), *in_scope(source))
         for raw in connection.execute(query):
-            cells.add(None if bucket is None else start, raw.agent_id, raw.agent_name,
-                      raw.model_name)  # fmt: skip
-            raw_keys.append(key_of(raw.execution_time_ms))
-    pair_cell = np.concatenate([decoded.sketch, np.arange(len(blobs), len(cells.rows))])
-    bucket_keys = np.concatenate([decoded.keys, np.asarray(raw_keys, dtype=np.int64)])
-    counts = np.concatenate([decoded.counts, np.ones(len(raw_keys), np.int64)])
-    return {name: cells.quantiles(key, pair_cell, bucket_keys, counts, fraction)
-            for name, key in keys.items()}  # fmt: skip
+            status = getattr(raw.status, "value", raw.status)
+            cells.add(None if bucket is None else start, raw[:3], 1, int(status == "success"),
+                      micros(raw.cost_usd))  # fmt: skip
+            if raw.execution_time_ms is not None:
+                cells.add_duration(raw.execution_time_ms)
+    return cells
 
 
-class _Cells:
-    """Rollup rows and raw durations by cell, (bucket start, agent and model): each distinct
-    start and (agent_id, agent_name, model) kept once, each row as a pair of their indexes."""
+class Cells:
+    """Rollup rows and raw executions by cell, (bucket start, agent and model): each distinct
+    start and (agent_id, agent_name, model) kept once, each row as a pair of their indexes with
+    its executions, successes, cost in micro-USD and latency sketch or duration."""
 
     def __init__(self, bucket: Bucket | None) -> None:
         self.bucket = bucket
         self.starts: dict[Any, datetime | None] = {}
         """Each stored bucket value's grouping bucket (None: the whole window)."""
         self.start_index: dict[datetime | None, int] = {}
-        self.combo_index: dict[tuple[Any, Any, Any], int] = {}
-        self.rows: list[tuple[int, int]] = []
+        self.combo_index: dict[tuple[Any, ...], int] = {}
+        self.rows: list[tuple[int, int, int, int, int]] = []
+        """(start index, combo index, executions, successes, micro-USD) per row."""
+        self.blobs: list[bytes | None] = []
+        """The rollup rows' sketches, one per row, before any raw row."""
+        self.raw_rows: list[int] = []
+        self.raw_keys: list[int] = []
+        """The raw executions' duration bucket keys, and the row each belongs to."""
 
     def start_of(self, at: Any) -> datetime | None:
         """The grouping bucket a rollup row's stored bucket value falls in."""
@@ -194,39 +224,70 @@ class _Cells:
             self.starts[at] = None if self.bucket is None else bucket_floor(utc(at), self.bucket)
         return self.starts[at]
 
-    def add(self, start: datetime | None, agent_id: Any, agent_name: Any, model: Any) -> None:
-        """One more row, in the cell of (start, its agent and model)."""
+    def add(self, start: datetime | None, combo: Sequence[Any], executions: int, successes: int,
+            cost: int) -> None:  # fmt: skip
+        """One more row, in the cell of (start, its agent_id, agent_name and model)."""
         start_at = self.start_index.setdefault(start, len(self.start_index))
-        combo = self.combo_index.setdefault((agent_id, agent_name, model), len(self.combo_index))
-        self.rows.append((start_at, combo))
+        combo_at = self.combo_index.setdefault(tuple(combo), len(self.combo_index))
+        self.rows.append((start_at, combo_at, int(executions), int(successes), int(cost)))
 
-    def quantiles(
-        self,
-        key: KeyOf,
-        pair_cell: np.ndarray,
-        bucket_keys: np.ndarray,
-        counts: np.ndarray,
-        fraction: float,
-    ) -> dict[tuple[datetime | None, Hashable], float | None]:
-        """The `fraction` quantile of each (start, key(agent_id, agent_name, model)) group of
-        (bucket key, count) pairs, each pair from the row `pair_cell` names."""
+    @cached_property
+    def pairs(self) -> Decoded:
+        """Every (bucket key, count) pair of the rows: the rollup rows' sketches decoded, and
+        each raw duration with a count of 1; `sketch` holds the row of each. Made once for
+        every grouping."""
+        decoded = Decoded.of(self.blobs)
+        if not self.raw_keys:
+            return decoded
+        return Decoded(
+            np.concatenate([decoded.sketch, np.asarray(self.raw_rows, dtype=np.int64)]),
+            np.concatenate([decoded.keys, np.asarray(self.raw_keys, dtype=np.int64)]),
+            np.concatenate([decoded.counts, np.ones(len(self.raw_keys), np.int64)]),
+        )
+
+    def add_duration(self, duration: float) -> None:
+        """The last raw row's duration."""
+        self.raw_rows.append(len(self.rows) - 1)
+        self.raw_keys.append(key_of(duration))
+
+    def names(self, key: KeyOf) -> dict[Hashable, str | None]:
+        """Each group key's greatest agent name among its rows (None: none named)."""
+        found: dict[Hashable, str | None] = {}
+        for agent_id, name, model in self.combo_index:
+            group = key(as_uuid(agent_id), name, model)
+            found[group] = max(filter(None, (found.get(group), name)), default=None)
+        return found
+
+    def figures(
+        self, key: KeyOf, fraction: float
+    ) -> dict[tuple[datetime | None, Hashable], Figures]:
+        """Each (start, key(agent_id, agent_name, model)) group's sums (exact integers) and
+        `fraction` latency quantile (the sketches merged, the raw durations added)."""
         named: dict[Hashable, int] = {}
         combo_group = np.array(
             [named.setdefault(key(as_uuid(agent_id), name, model), len(named))
              for agent_id, name, model in self.combo_index],
             dtype=np.int64,
         )  # fmt: skip
-        rows = np.asarray(self.rows, dtype=np.int64).reshape(-1, 2)
+        rows = np.asarray(self.rows, dtype=np.int64).reshape(-1, 5)
         width = max(1, len(named))
         cell = rows[:, 0] * width + combo_group[rows[:, 1]]
         groups, row_group = np.unique(cell, return_inverse=True)
-        found = owner_quantiles(
-            row_group.reshape(-1)[pair_cell], bucket_keys, counts, len(groups), (fraction,)
+        row_group = row_group.reshape(-1)
+        sums = np.zeros((len(groups), 3), dtype=np.int64)
+        np.add.at(sums, row_group, rows[:, 2:])
+        pairs = self.pairs
+        quantiles = owner_quantiles(
+            row_group[pairs.sketch], pairs.keys, pairs.counts, len(groups), (fraction,)
         )
         starts, keys = list(self.start_index), list(named)
         return {
-            (starts[group // width], keys[group % width]): values[0]
-            for group, values in zip(groups.tolist(), found, strict=True)
+            (starts[group // width], keys[group % width]): Figures(
+                executions, successes, Decimal(cost).scaleb(-6), values[0]
+            )
+            for group, (executions, successes, cost), values in zip(
+                groups.tolist(), sums.tolist(), quantiles, strict=True
+            )
         }
 
 

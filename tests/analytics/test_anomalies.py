@@ -14,13 +14,19 @@ from datetime import UTC, date, datetime, timedelta
 
 import pandas as pd
 import pytest
+from sqlalchemy import func, select
 
-from aa_notebooks.analytics import Analytics, connect, rollup_buckets
+from aa_notebooks.analytics import Analytics, Window, connect, rollup_buckets
 from aa_notebooks.analytics import anomalies as anomalies_module
+from aa_notebooks.db.engine import get_engine
+from aa_notebooks.db.rollups.rebuild import rebuild_rollups
+from aa_notebooks.db.schema import AgentExecution
 from aa_notebooks.errors import InvalidInputError
 from aa_notebooks.seed import seed_database
+from aa_notebooks.tracking.store import write_batch
 from tests.analytics import series
 from tests.analytics.series import END_DATE, NOW, START_DATE
+from tests.db.rollups.helpers import ALICE, execution
 
 COLUMNS = [
     "day", "by", "group", "metric", "value", "baseline_median", "baseline_mad", "z",
@@ -104,6 +110,50 @@ def test_through_the_sketches_the_same_days_are_flagged(
     _assert_rows(exact, EXPECTED_BY_AGENT)
     scoped = client.scoped("00000000-0000-0000-0000-000000000001")
     assert scoped.anomalies(start_date=START_DATE, end_date=END_DATE).frame.empty
+
+
+def test_daily_figures_through_the_rollups_are_the_raw_ones(
+    db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every (day, agent) and (day, model) figure the scan judges, read from the rollups (the
+    series rebuilt into them, a user's runs added by the writer) and from the raw rows where an
+    hour changed behind them (a deleted run): cost and failure rate exactly the raw ones, P95
+    within 1%, the same labels."""
+    series.load(db_url)
+    engine = get_engine(db_url)
+    rebuild_rollups(engine)
+    write_batch(engine, [
+        execution(series.day(30).replace(tzinfo=None) + timedelta(hours=h), agent="beta",
+                  model="gpt-4o", status="failure" if h % 3 else "success", time_ms=50 * h,
+                  cost="0.300000", user_id=ALICE)
+        for h in range(12)
+    ])  # fmt: skip
+    with engine.begin() as connection:
+        executions = AgentExecution.__table__
+        first = select(func.min(executions.c.started_at)).where(
+            executions.c.agent_name == "gamma", executions.c.started_at >= series.day(31)
+        )
+        connection.execute(
+            executions.delete().where(executions.c.started_at == first.scalar_subquery())
+        )
+    monkeypatch.setattr(rollup_buckets, "EXACT_PERCENTILES_UP_TO", 0)
+    source = connect(db_url, now=lambda: NOW)._source
+    span = Window(series.day(0), series.day(series.DAYS), False, "the series")
+    fast = anomalies_module.daily_figures(source, span, ("agent", "model"))
+    audit = anomalies_module.daily_figures(source, span, ("agent", "model"), exact=True)
+    for by in ("agent", "model"):
+        (fast_series, fast_labels), (raw_series, raw_labels) = fast[by], audit[by]
+        assert fast_labels == raw_labels
+        assert {key: sorted(days) for key, days in fast_series.items()} == {
+            key: sorted(days) for key, days in raw_series.items()
+        }
+        # the added "beta" runs have no agent_id: an agent of their own; their model is alpha's
+        assert len(raw_series) == (6 if by == "agent" else 5)
+        for key, days in raw_series.items():
+            for day, want in days.items():
+                got = fast_series[key][day]
+                assert (got.cost_usd, got.failure_rate) == (want.cost_usd, want.failure_rate)
+                assert got.p95_ms == pytest.approx(want.p95_ms, rel=0.01)
 
 
 def test_by_model_groups_by_the_execution_model(client: Analytics) -> None:
