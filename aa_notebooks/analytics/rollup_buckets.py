@@ -45,6 +45,7 @@ from aa_notebooks.analytics.rollup_source import (
     window_executions,
 )
 from aa_notebooks.analytics.source import Source
+from aa_notebooks.db.engine import BINARY_RESULTS
 from aa_notebooks.db.rollups.dims import as_uuid
 from aa_notebooks.db.rollups.record import micros
 from aa_notebooks.db.rollups.sketch import Decoded, key_of, owner_quantiles
@@ -182,6 +183,7 @@ def read_cells(
             as_stored(c.bucket), *dimensions(table), c.executions, c.success_executions,
             c.cost_micro_usd, c.latency_sketch,
         ).where(in_spans(c.bucket, spans), *rollup_scope(source, table))  # fmt: skip
+        query = query.execution_options(**{BINARY_RESULTS: True})
         for row in connection.execute(query):
             cells.add(cells.start_of(row[0]), row[1:4], row[4], row[5], row[6])
             cells.blobs.append(row[7])

@@ -46,6 +46,7 @@ from aa_notebooks.analytics.pairs import COUNTS, Pair, load_pairs_where
 from aa_notebooks.analytics.periods import Window
 from aa_notebooks.analytics.rollup_plan import ReadPlan, Span, plan_window
 from aa_notebooks.analytics.source import Source
+from aa_notebooks.db.engine import BINARY_RESULTS
 from aa_notebooks.db.rollups.dims import as_uuid
 from aa_notebooks.db.rollups.record import STATUS_SUMS
 from aa_notebooks.db.rollups.sketch import RELATIVE_ACCURACY, group_quantiles, key_of
@@ -421,6 +422,7 @@ def sketch_percentiles(source: Source, plan: ReadPlan, connection: Connection) -
         query = select(table.c.latency_sketch).where(
             in_spans(table.c.bucket, spans), *rollup_scope(source, table)
         )
+        query = query.execution_options(**{BINARY_RESULTS: True})
         blobs += connection.execute(query).scalars().all()
     added: list[int] = []
     if plan.raw:

@@ -59,6 +59,22 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+BINARY_RESULTS = "aa_binary_results"
+"""An execution option: on PostgreSQL the statement's rows come in the binary format, so a
+bytea (a latency sketch) arrives as bytes instead of hex text to decode, half the time of a
+90-day read of day sketches. For plain column types only: a value of a type psycopg has no
+binary loader for (an enum) would arrive as bytes."""
+
+
+def _binary_results(
+    _conn: Any, cursor: Any, _statement: str, _parameters: Any, context: Any, _many: bool
+) -> None:
+    if context is not None and context.execution_options.get(BINARY_RESULTS):
+        from psycopg import pq
+
+        cursor.format = pq.Format.BINARY
+
+
 def _prepare_sqlite_file(url: URL) -> None:
     database = url.database
     if database and database != ":memory:" and not database.startswith("file:"):
@@ -81,7 +97,9 @@ def _create_engine(url: URL, **options: Any) -> Engine:
         engine = create_engine(url, connect_args=timeout, **options)
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return create_engine(url, connect_args={"connect_timeout": 10}, **options)
+    engine = create_engine(url, connect_args={"connect_timeout": 10}, **options)
+    event.listen(engine, "before_cursor_execute", _binary_results)
+    return engine
 
 
 @lru_cache(maxsize=16)
