@@ -144,9 +144,8 @@ def cost_timeseries(
         split = by == "model"
         rolled = None
         if not exact:
-            rolled = bucket_sums(
-                source, window, bucket, connection, moved=split, counts=COST_COUNTS
-            )
+            rolled = bucket_sums(source, window, bucket, connection, moved=split,
+                                 counts=COST_COUNTS, by="model" if split else "pair")  # fmt: skip
         if rolled is None:
             rows, moved = _raw_rows(source, window, bucket, by, connection)
         else:

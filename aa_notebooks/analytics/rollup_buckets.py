@@ -30,6 +30,7 @@ from aa_notebooks.analytics.periods import Window
 from aa_notebooks.analytics.rollup_plan import ReadPlan, Span
 from aa_notebooks.analytics.rollup_source import (
     EXACT_PERCENTILES_UP_TO,
+    SumsBy,
     as_stored,
     dimensions,
     in_spans,
@@ -67,9 +68,9 @@ class BucketSums:
     """Each bucket's (agent, model) sums (buckets without executions left out)."""
     moved: dict[datetime, list[MovedUsage]]
     """Each bucket's usage rows of another model than their execution's (when asked for)."""
-    whole: bool = False
-    """Whether the rollups' part came from the totals where they answer (`whole_spans`): the
-    pairs and quantiles then have no agent or model."""
+    by: SumsBy = "pair"
+    """How the rollups' part was grouped: "whole" (from the totals where they answer) leaves
+    the pairs and quantiles without agent or model, "model" the pairs without agent."""
 
 
 def sketch_plan(source: Source, window: Window, connection: Connection) -> ReadPlan | None:
@@ -91,11 +92,11 @@ def bucket_sums(
     moved: bool = False,
     plan: ReadPlan | None = None,
     counts: Sequence[str] = COUNTS,
-    whole: bool = False,
+    by: SumsBy = "pair",
 ) -> BucketSums | None:
     """The window's sums per `bucket` (by `plan` when the caller has made it): the cost and
     the counts named in `counts` (all by default); None where the rollups hold none of it (read
-    raw). `whole`: for figures of each bucket as a whole, read the totals where they answer."""
+    raw). `by` groups the rollups' sums (SumsBy): fewer groups, a lighter read."""
     if plan is None:
         plan = read_plan(source, window, connection)
     if plan is None:
@@ -103,7 +104,7 @@ def bucket_sums(
     if bucket == "hour":
         plan = plan.in_hours()
     pairs: dict[datetime, list[Pair]] = {}
-    for start, pair in rollup_pairs_by_bucket(source, plan, connection, counts, whole=whole):
+    for start, pair in rollup_pairs_by_bucket(source, plan, connection, counts, by=by):
         pairs.setdefault(bucket_floor(start, bucket), []).append(pair)
     for start, lower, upper in raw_pieces(plan.raw, bucket):
         found_raw = load_pairs_where(source, _between(lower, upper), connection)
@@ -120,7 +121,7 @@ def bucket_sums(
         plan,
         {start: merge_pairs(group) for start, group in pairs.items()},
         {start: merge_moved(group) for start, group in found.items()},
-        whole,
+        by,
     )
 
 
@@ -147,7 +148,7 @@ def bucket_quantiles_by(
 ) -> dict[Grouping, dict[tuple[datetime | None, Hashable], float | None]]:
     """`bucket_quantiles` for several groupings at once (by agent and by model), from one read
     of the latency rollups and raw pieces; `bucket` None merges the whole window per key."""
-    cells = read_cells(source, sums.plan, bucket, connection, whole=sums.whole)
+    cells = read_cells(source, sums.plan, bucket, connection, whole=sums.by == "whole")
     return {
         name: {group: figures.quantile for group, figures in cells.figures(key, fraction).items()}
         for name, key in keys.items()

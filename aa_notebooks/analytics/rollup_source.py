@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from functools import lru_cache
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import (
     Connection,
@@ -235,16 +235,18 @@ def rollup_pairs_by_bucket(
     connection: Connection,
     counts: Sequence[str] = COUNTS,
     *,
-    whole: bool = False,
+    by: SumsBy = "pair",
 ) -> list[tuple[datetime, Pair]]:
-    """The rollups' (agent, model) sums over the plan's hours and days, per rollup row bucket
-    (the start of its hour or day); of the counts only those named in `counts`. `whole`: the
-    bucket's sums only, as pairs without agent or model where the totals answer."""
-    rows = _pair_rows(source, plan, connection, counts=counts, whole=whole)
+    """The rollups' sums over the plan's hours and days, per rollup row bucket (the start of
+    its hour or day) and `by` (SumsBy); of the counts only those named in `counts`."""
+    rows = _pair_rows(source, plan, connection, counts=counts, by=by)
     return [(utc(row["bucket"]), _pair(row, counts)) for row in rows]
 
 
 _STATUS_COLUMNS = dict(zip(STATUSES, STATUS_SUMS, strict=True))
+SumsBy = Literal["pair", "model", "whole"]
+"""How rollup sums are grouped: per (agent, model), per model alone (agent left NULL), or not
+at all ("whole": from the totals, one row per user and bucket, where they answer)."""
 
 
 def _count_sums(table: Table) -> dict[str, ColumnElement[Any]]:
@@ -270,26 +272,32 @@ def _pair_rows(
     *,
     bucketed: bool = True,
     counts: Sequence[str] = COUNTS,
-    whole: bool = False,
+    by: SumsBy = "pair",
 ) -> list[RowMapping]:
-    """The rollups' (agent, model) sum rows, grouped by bucket too when `bucketed`: the cost
-    and the counts named in `counts` (fewer sums make a lighter GROUP BY). They come from the
-    latency rollups, which hold the sums per (user, agent, model) without status and flow, or
-    with `whole` from the totals where they answer (`whole_spans`: one row per bucket)."""
+    """The rollups' sum rows per `by` (SumsBy), grouped by bucket too when `bucketed`: the
+    cost and the counts named in `counts` (fewer sums make a lighter GROUP BY). They come from
+    the latency rollups, which hold the sums per (user, agent, model) without status and flow,
+    or for "whole" from the totals where they answer (`whole_spans`)."""
     found = []
-    for table, spans in whole_spans(source, plan) if whole else latency_spans(plan):
+    for table, spans in whole_spans(source, plan) if by == "whole" else latency_spans(plan):
         c = table.c
         buckets = [as_stored(c.bucket)] if bucketed else []
         sums = _count_sums(table)
-        if "agent_id" in c:
+        nulls: list[ColumnElement[Any]] = [
+            null().label(name) for name in ("agent_id", "by_name", "agent_name")
+        ]
+        dims: list[ColumnElement[Any]]
+        groups: list[ColumnElement[Any]]
+        if "agent_id" not in c:  # the totals
+            dims, groups = [*nulls, null().label("model_name")], []
+        elif by == "pair":
             by_name = case((c.agent_id.is_(None), c.agent_name)).label("by_name")
             agent_name = func.max(source.dialect.text_order(c.agent_name)).label("agent_name")
             dims = [as_stored(c.agent_id), by_name, agent_name, c.model_name]
             groups = [c.agent_id, by_name, c.model_name]
-        else:
-            dims = [null().label(name) for name in ("agent_id", "by_name", "agent_name",
-                                                    "model_name")]  # fmt: skip
-            groups = []
+        else:  # per model, or a narrowed source's whole bucket
+            model = c.model_name if by == "model" else null().label("model_name")
+            dims, groups = [*nulls, model], [model] if by == "model" else []
         query = (
             select(
                 *buckets,

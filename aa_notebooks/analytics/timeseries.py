@@ -42,7 +42,7 @@ def timeseries(source: Source, window: Window, bucket: Bucket, *, exact: bool = 
         sums = None
         if plan is not None:
             sums = bucket_sums(source, window, bucket, connection, plan=plan,
-                               counts=SERIES_COUNTS, whole=True)  # fmt: skip
+                               counts=SERIES_COUNTS, by="whole")  # fmt: skip
         if sums is None:
             records = _raw_records(source, window, bucket, connection)
             notes: tuple[str, ...] = ()
