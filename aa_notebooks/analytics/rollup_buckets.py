@@ -185,7 +185,7 @@ def read_cells(
             c.cost_micro_usd, c.latency_sketch,
         ).where(in_spans(c.bucket, spans), *rollup_scope(source, table))  # fmt: skip
         query = query.execution_options(**{BINARY_RESULTS: True})
-        for row in connection.execute(query):
+        for row in connection.execute(query).all():  # fetchall: psycopg fetches one by one
             cells.add(cells.start_of(row[0]), row[1:4], row[4], row[5], row[6])
             cells.blobs.append(row[7])
     c = EXECUTIONS.c
@@ -193,7 +193,7 @@ def read_cells(
         query = select(
             c.agent_id, c.agent_name, c.model_name, c.status, c.cost_usd, c.execution_time_ms
         ).where(_between(lower, upper), *in_scope(source))
-        for raw in connection.execute(query):
+        for raw in connection.execute(query).all():
             status = getattr(raw.status, "value", raw.status)
             cells.add(None if bucket is None else start, raw[:3], 1, int(status == "success"),
                       micros(raw.cost_usd))  # fmt: skip

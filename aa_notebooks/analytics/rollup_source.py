@@ -278,7 +278,7 @@ def _pair_rows(
     cost and the counts named in `counts` (fewer sums make a lighter GROUP BY). They come from
     the latency rollups, which hold the sums per (user, agent, model) without status and flow,
     or for "whole" from the totals where they answer (`whole_spans`)."""
-    found = []
+    found: list[RowMapping] = []
     for table, spans in whole_spans(source, plan) if by == "whole" else latency_spans(plan):
         c = table.c
         buckets = [as_stored(c.bucket)] if bucketed else []
@@ -308,7 +308,7 @@ def _pair_rows(
             .where(in_spans(c.bucket, spans), *rollup_scope(source, table))
             .group_by(*buckets, *groups)
         )
-        found += [row._mapping for row in connection.execute(query)]
+        found += connection.execute(query).mappings().all()
     return found
 
 
@@ -339,7 +339,7 @@ def _moved_rows(
     source: Source, plan: ReadPlan, connection: Connection, *, bucketed: bool = True
 ) -> list[RowMapping]:
     """The usage rollups' sum rows, grouped by bucket too when `bucketed`."""
-    found = []
+    found: list[RowMapping] = []
     for table, spans in rollup_spans(plan, _USAGE_TABLES):
         c = table.c
         buckets = [as_stored(c.bucket)] if bucketed else []
@@ -356,7 +356,7 @@ def _moved_rows(
             .where(in_spans(c.bucket, spans), *rollup_scope(source, table))
             .group_by(*buckets, c.row_model, c.execution_model)
         )
-        found += [row._mapping for row in connection.execute(query)]
+        found += connection.execute(query).mappings().all()
     return found
 
 
