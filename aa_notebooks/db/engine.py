@@ -233,7 +233,12 @@ def explain_connection_error(exc: BaseException, url: URL) -> DatabaseUnavailabl
     shown = mask_url(url)
     original = getattr(exc, "orig", exc)
     detail = str(original).strip().splitlines()[0] if str(original).strip() else type(exc).__name__
-    if is_sqlite(url):
+    if is_sqlite(url) and "locked" in detail:
+        hint = (
+            f"another process held its write lock for over {SQLITE_BUSY_TIMEOUT_MS / 1000:g} s "
+            "(a rollups rebuild, init-db or a big batch); try again when it is done"
+        )
+    elif is_sqlite(url):
         hint = "check that the directory exists and is writable, or set AA_DATABASE_URL"
     else:
         hint = (

@@ -66,10 +66,13 @@ def init_db(url: str | URL | None = None) -> InitReport:
         if not ours and existing & set(DOCUMENT_TABLES):
             return InitReport(url=shown, foreign_database=True)
         missing = [t.name for t in Base.metadata.sorted_tables if t.name not in existing]
-        with engine.begin() as connection:
-            if connection.dialect.name == "sqlite":  # tables and their first fill commit together
-                connection.exec_driver_sql("BEGIN IMMEDIATE")
-            Base.metadata.create_all(connection, checkfirst=True)
+        if missing:
+            with engine.begin() as connection:
+                if connection.dialect.name == "sqlite":  # tables and first fill commit together
+                    connection.exec_driver_sql("BEGIN IMMEDIATE")
+                Base.metadata.create_all(connection, checkfirst=True)
+        else:  # up to date: reads only, no waiting for another process's write lock
+            Base.metadata.create_all(engine, checkfirst=True)
         if ours:
             applied = migrate(engine)
         else:
