@@ -144,7 +144,7 @@ def daily_figures(
 
     The rollups answer a span they hold (unless `exact`; a narrowed source narrows them too):
     sums from their (agent, model) rows per day, read once for every grouping, P95 from the raw
-    rows up to EXACT_PERCENTILES_UP_TO executions, else from the merged sketches."""
+    rows up to EXACT_BUCKET_PERCENTILES_UP_TO executions, else from the merged sketches."""
     with source.connect() as connection:
         plan = None if exact else sketch_plan(source, span, connection)
         if plan is None:

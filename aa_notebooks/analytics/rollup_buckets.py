@@ -5,7 +5,8 @@ bucket by agent or model. Whole hours and days come from the rollups (a rollup r
 bucket its hour or day starts in), the partial hours at either end and the hours changed behind
 the rollups (`rollup_plan`) from the raw rows, one query per piece of a bucket; sums add, so every
 count, token and cost is the raw one. Percentiles per bucket come from the raw rows while the
-window holds at most EXACT_PERCENTILES_UP_TO executions, else from merged latency sketches.
+window holds at most EXACT_BUCKET_PERCENTILES_UP_TO executions, else from merged latency
+sketches.
 """
 
 from __future__ import annotations
@@ -29,7 +30,6 @@ from aa_notebooks.analytics.pairs import COUNTS, Pair, load_pairs_where
 from aa_notebooks.analytics.periods import Window
 from aa_notebooks.analytics.rollup_plan import ReadPlan, Span
 from aa_notebooks.analytics.rollup_source import (
-    EXACT_PERCENTILES_UP_TO,
     SumsBy,
     as_stored,
     dimensions,
@@ -51,6 +51,11 @@ from aa_notebooks.db.rollups.dims import as_uuid
 from aa_notebooks.db.rollups.record import micros
 from aa_notebooks.db.rollups.sketch import Decoded, key_of, owner_quantiles
 
+EXACT_BUCKET_PERCENTILES_UP_TO = 10_000
+"""Executions in a window up to which its percentiles per bucket (and per day and agent or
+model) are computed exactly from the raw rows. Each bucket is its own sort of raw durations,
+costlier than merging sketches well below the window percentiles' EXACT_PERCENTILES_UP_TO: an
+anomaly scan of 100,000 executions took 201 ms raw on SQLite, 45 ms from the rollups."""
 Piece = tuple[datetime, datetime, datetime]
 """(bucket start, lower, upper): the part of a raw span inside one bucket."""
 KeyOf = Callable[[Any, Any, Any], Hashable]
@@ -75,10 +80,11 @@ class BucketSums:
 
 def sketch_plan(source: Source, window: Window, connection: Connection) -> ReadPlan | None:
     """The rollups' plan for a window whose percentiles per bucket should come from their
-    sketches: one holding more than EXACT_PERCENTILES_UP_TO executions (a sum and a count tell,
-    before any grouped read); None where the raw rows answer, percentiles exact."""
+    sketches: one holding more than EXACT_BUCKET_PERCENTILES_UP_TO executions (a sum and a
+    count tell, before any grouped read); None where the raw rows answer, percentiles exact."""
     plan = read_plan(source, window, connection)
-    if plan is None or window_executions(source, plan, connection) <= EXACT_PERCENTILES_UP_TO:
+    executions = None if plan is None else window_executions(source, plan, connection)
+    if executions is None or executions <= EXACT_BUCKET_PERCENTILES_UP_TO:
         return None
     return plan
 

@@ -141,7 +141,7 @@ def test_agent_stats_p95_from_the_sketches_is_within_its_bound(
     """Above the exact bound (0 here) P95 and the daily P95 come from the agent's sketches."""
     _write_hand_data(db_url)
     monkeypatch.setattr(rollup_source, "EXACT_PERCENTILES_UP_TO", 0)
-    monkeypatch.setattr(rollup_buckets, "EXACT_PERCENTILES_UP_TO", 0)
+    monkeypatch.setattr(rollup_buckets, "EXACT_BUCKET_PERCENTILES_UP_TO", 0)
     client = connect(db_url, now=lambda: HAND_NOW)
     window = {"start_date": "2024-06-01", "end_date": "2024-06-02"}
     fast, audit = (

@@ -98,7 +98,7 @@ def test_through_the_sketches_the_same_days_are_flagged(
     """Read from the rollups with P95 from the sketches (as above 100k executions): the cost and
     failure rows are exact, the P95 row's value and median within 1% (its MAD, between values a
     sketch bucket apart, is not comparable); exact=True reads the raw rows."""
-    monkeypatch.setattr(rollup_buckets, "EXACT_PERCENTILES_UP_TO", 0)
+    monkeypatch.setattr(rollup_buckets, "EXACT_BUCKET_PERCENTILES_UP_TO", 0)
     frame = client.anomalies(start_date=START_DATE, end_date=END_DATE).frame
     assert [row[:3] for row in _found(frame)] == [row[:3] for row in EXPECTED_BY_AGENT]
     for got, want in zip(_found(frame), EXPECTED_BY_AGENT, strict=True):
@@ -136,7 +136,7 @@ def test_daily_figures_through_the_rollups_are_the_raw_ones(
         connection.execute(
             executions.delete().where(executions.c.started_at == first.scalar_subquery())
         )
-    monkeypatch.setattr(rollup_buckets, "EXACT_PERCENTILES_UP_TO", 0)
+    monkeypatch.setattr(rollup_buckets, "EXACT_BUCKET_PERCENTILES_UP_TO", 0)
     source = connect(db_url, now=lambda: NOW)._source
     span = Window(series.day(0), series.day(series.DAYS), False, "the series")
     fast = anomalies_module.daily_figures(source, span, ("agent", "model"))
@@ -171,7 +171,7 @@ def test_both_groupings_from_one_call(
     the z values pair up), most extreme first, the agent's row before the model's at equal z;
     the same rows as the two calls each give, through the raw rows and through the sketches."""
     if sketches:
-        monkeypatch.setattr(rollup_buckets, "EXACT_PERCENTILES_UP_TO", 0)
+        monkeypatch.setattr(rollup_buckets, "EXACT_BUCKET_PERCENTILES_UP_TO", 0)
     both = client.anomalies(start_date=START_DATE, end_date=END_DATE, by=["agent", "model"])
     models = {"beta": "claude", "alpha": "gpt-4o", "weekly": "weekly", "gamma": "acme"}
     expected = [
@@ -219,7 +219,7 @@ def test_a_narrowed_scan_through_the_sketches_is_the_raw_one(
 ) -> None:
     """One agent or one model read from the rollups (P95 from the sketches, as above 100k
     executions) flags the rows the raw scan flags, with the same cost and failure figures."""
-    monkeypatch.setattr(rollup_buckets, "EXACT_PERCENTILES_UP_TO", 0)
+    monkeypatch.setattr(rollup_buckets, "EXACT_BUCKET_PERCENTILES_UP_TO", 0)
     window = {"start_date": START_DATE, "end_date": END_DATE, **narrow}
     audit = client.anomalies(**window, exact=True).frame
 

@@ -46,7 +46,7 @@ def test_series_through_the_rollups_are_the_raw_ones(
     )
     assert (small.source, audit.source) == ("raw", "raw")
     assert_frame_equal(small.frame, audit.frame)
-    monkeypatch.setattr(rollup_buckets, "EXACT_PERCENTILES_UP_TO", 0)
+    monkeypatch.setattr(rollup_buckets, "EXACT_BUCKET_PERCENTILES_UP_TO", 0)
     fast = client.timeseries(**window, bucket=bucket)
     assert fast.source == "rollup"
     assert_frame_equal(fast.frame.drop(columns="p95_ms"), audit.frame.drop(columns="p95_ms"))
@@ -72,7 +72,7 @@ def test_a_users_or_a_narrowed_series_through_the_rollups_is_the_raw_one(
                   user_id=BOB),
         execution(at(0, 30, day=2), time_ms=9_000, cost="2.000000", user_id=BOB),
     ])  # fmt: skip
-    monkeypatch.setattr(rollup_buckets, "EXACT_PERCENTILES_UP_TO", 0)
+    monkeypatch.setattr(rollup_buckets, "EXACT_BUCKET_PERCENTILES_UP_TO", 0)
     client = _client(db_url)
     source = client._source
     if scope in ("alice", "bob"):
@@ -97,7 +97,7 @@ def test_daily_series_by_hand(db_url: str, monkeypatch: pytest.MonkeyPatch, sket
     minutes raw, P95 from the sketches within 1%."""
     _write_hand_data(db_url)
     if sketches:
-        monkeypatch.setattr(rollup_buckets, "EXACT_PERCENTILES_UP_TO", 0)
+        monkeypatch.setattr(rollup_buckets, "EXACT_BUCKET_PERCENTILES_UP_TO", 0)
     client = _client(db_url)
     series = client.timeseries(**TWO_DAYS)
     assert series.source == ("rollup" if sketches else "raw")
@@ -129,7 +129,7 @@ def test_the_sketches_answer_only_above_the_exact_bound(
     """The two days hold 7 executions (5 and 2, counted from the rollups and the raw minutes
     before any grouped read): up to the bound the series reads raw, above it the rollups."""
     _write_hand_data(db_url)
-    monkeypatch.setattr(rollup_buckets, "EXACT_PERCENTILES_UP_TO", bound)
+    monkeypatch.setattr(rollup_buckets, "EXACT_BUCKET_PERCENTILES_UP_TO", bound)
     assert _client(db_url).timeseries(**TWO_DAYS).source == source
 
 
@@ -145,9 +145,9 @@ def test_a_deleted_execution_leaves_its_bucket_before_a_rebuild(
             AgentExecution.__table__.delete().where(AgentExecution.execution_time_ms == 300)
         )
     client = _client(db_url)
-    monkeypatch.setattr(rollup_buckets, "EXACT_PERCENTILES_UP_TO", 6)
+    monkeypatch.setattr(rollup_buckets, "EXACT_BUCKET_PERCENTILES_UP_TO", 6)
     assert client.timeseries(**TWO_DAYS).source == "raw"
-    monkeypatch.setattr(rollup_buckets, "EXACT_PERCENTILES_UP_TO", 5)
+    monkeypatch.setattr(rollup_buckets, "EXACT_BUCKET_PERCENTILES_UP_TO", 5)
     fast = client.timeseries(**TWO_DAYS)
     assert fast.source == "rollup" and _records(fast)[0]["executions"] == 4
     audit = client.timeseries(**TWO_DAYS, exact=True).frame
@@ -159,7 +159,7 @@ def test_bucket_p95_from_sketches_is_within_its_bound(
     db_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     _write_hand_data(db_url)
-    monkeypatch.setattr(rollup_buckets, "EXACT_PERCENTILES_UP_TO", 0)
+    monkeypatch.setattr(rollup_buckets, "EXACT_BUCKET_PERCENTILES_UP_TO", 0)
     series = _client(db_url).timeseries(**TWO_DAYS)
     assert series.notes == (
         "P95 per bucket from the rollups' latency sketches, within 1% of exact "
@@ -182,7 +182,7 @@ def test_the_series_commands_take_exact(
 ) -> None:
     _write_hand_data(db_url)
     if command[0] == "timeseries":  # above the exact bound, as only then it reads the rollups
-        monkeypatch.setattr(rollup_buckets, "EXACT_PERCENTILES_UP_TO", 0)
+        monkeypatch.setattr(rollup_buckets, "EXACT_BUCKET_PERCENTILES_UP_TO", 0)
     window = ["--start-date", "2024-06-01", "--end-date", "2024-06-02", "--format", "json"]
     found = []
     for extra in ([], ["--exact"]):
