@@ -11,7 +11,7 @@ import pytest
 from numpy.testing import assert_allclose
 from pandas.testing import assert_frame_equal
 
-from aa_notebooks.analytics import Analytics, connect, rollup_buckets
+from aa_notebooks.analytics import Analytics, connect, rollup_buckets, rollup_source
 from aa_notebooks.cli import main
 from aa_notebooks.db.engine import get_engine
 from aa_notebooks.db.schema import AgentExecution
@@ -131,6 +131,25 @@ def test_the_sketches_answer_only_above_the_exact_bound(
     _write_hand_data(db_url)
     monkeypatch.setattr(rollup_buckets, "EXACT_BUCKET_PERCENTILES_UP_TO", bound)
     assert _client(db_url).timeseries(**TWO_DAYS).source == source
+
+
+def test_bucket_and_window_percentiles_have_their_own_bounds(
+    db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Above the per-bucket bound (6 here) and under the window's (7), the series takes its P95
+    per bucket from the sketches while the overview's P50/P95/P99 stay exact: the window's
+    seven runs (100, 100, 300, 50, 70 and 7 ms, one without a duration) give them by hand."""
+    _write_hand_data(db_url)
+    monkeypatch.setattr(rollup_buckets, "EXACT_BUCKET_PERCENTILES_UP_TO", 6)
+    monkeypatch.setattr(rollup_source, "EXACT_PERCENTILES_UP_TO", 7)
+    client = _client(db_url)
+    series = client.timeseries(**TWO_DAYS)
+    assert series.source == "rollup" and series.notes[0].startswith("P95 per bucket from")
+    overview = client.overview(**TWO_DAYS)
+    assert (overview.source, overview.percentile_bound) == ("rollup", 0.0)
+    # sorted 7, 50, 70, 100, 100, 300 (ranks 0-5): P50 at rank 2.5 = 85, P95 at 4.75 =
+    # 100 + 0.75 x 200, P99 at 4.95 = 100 + 0.95 x 200
+    assert (overview.p50_ms, overview.p95_ms, overview.p99_ms) == (85.0, 250.0, 290.0)
 
 
 def test_a_deleted_execution_leaves_its_bucket_before_a_rebuild(
