@@ -9,8 +9,10 @@ that has already added to them and later writers add after it commits (as the sp
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import Connection, Engine, Table, delete, func, select
 from tqdm import tqdm
@@ -163,13 +165,9 @@ def fill_latency_sums(connection: Connection) -> None:
     lock_rollups(connection)
     for table in (LATENCY_HOUR, LATENCY_DAY):
         connection.execute(table.update().values(dict.fromkeys(LATENCY_SUMS, 0)))
-    span = data_span(connection)
-    if span is None:
-        return
-    for lower, upper in days_between(*span):
-        for source, target in ((EXECUTION_HOUR, LATENCY_HOUR), (EXECUTION_DAY, LATENCY_DAY)):
-            stored = stored_sums(connection, source, lower, upper)
-            upsert_latency(connection, target, stored.latency_rows())
+    _add_from_execution_rollups(
+        connection, (LATENCY_HOUR, LATENCY_DAY), ExecutionSums.latency_rows, sketches=False
+    )
 
 
 def fill_total_rollups(connection: Connection) -> None:
@@ -179,13 +177,27 @@ def fill_total_rollups(connection: Connection) -> None:
     lock_rollups(connection)
     for table in (TOTAL_HOUR, TOTAL_DAY):
         connection.execute(delete(table))
+    _add_from_execution_rollups(
+        connection, (TOTAL_HOUR, TOTAL_DAY), ExecutionSums.total_rows, sketches=True
+    )
+
+
+def _add_from_execution_rollups(
+    connection: Connection,
+    targets: tuple[Table, Table],
+    rows: Callable[[ExecutionSums], list[dict[str, Any]]],
+    *,
+    sketches: bool,
+) -> None:
+    """Upsert into the (hourly, daily) `targets` what `rows` makes of the execution rollups'
+    stored sums (with their sketches when `sketches`), day by day."""
     span = data_span(connection)
     if span is None:
         return
     for lower, upper in days_between(*span):
-        for source, target in ((EXECUTION_HOUR, TOTAL_HOUR), (EXECUTION_DAY, TOTAL_DAY)):
-            stored = stored_sums(connection, source, lower, upper, sketches=True)
-            upsert_latency(connection, target, stored.total_rows())
+        for source, target in zip((EXECUTION_HOUR, EXECUTION_DAY), targets, strict=True):
+            stored = stored_sums(connection, source, lower, upper, sketches=sketches)
+            upsert_latency(connection, target, rows(stored))
 
 
 def stored_sums(
