@@ -230,8 +230,12 @@ class Cells:
         index = self.starts.get(at)
         if index is None:
             start = None if self.bucket is None else bucket_floor(utc(at), self.bucket)
-            index = self.starts[at] = self.start_index.setdefault(start, len(self.start_index))
+            index = self.starts[at] = self.index_of(start)
         return index
+
+    def index_of(self, start: datetime | None) -> int:
+        """The index of a grouping bucket's start."""
+        return self.start_index.setdefault(start, len(self.start_index))
 
     def combo_of(self, combo: tuple[Any, ...]) -> int:
         """The index of an (agent_id, agent_name, model)."""
@@ -257,8 +261,7 @@ class Cells:
         """One raw execution of the bucket starting at `start`."""
         row = len(self.columns[0])
         for column, value in zip(self.columns, (
-            self.start_index.setdefault(start, len(self.start_index)), self.combo_of(tuple(combo)),
-            1, success, cost,
+            self.index_of(start), self.combo_of(tuple(combo)), 1, success, cost,
         ), strict=True):  # fmt: skip
             column.append(value)
         if duration is not None:
