@@ -338,6 +338,7 @@ def test_a_migration_that_died_after_adding_the_latency_sums_fills_them_next_tim
 
 
 def _drop_totals(url: str) -> None:
+    """Take the database back to an earlier release's: no total rollups."""
     with get_engine(url).begin() as connection:
         for table in TOTAL_ROLLUP_TABLES:
             connection.execute(text(f"DROP TABLE {table}"))
