@@ -59,6 +59,17 @@ def new_id() -> uuid.UUID:
     one per step and usage, so the UUID is built as `uuid.UUID.__init__` builds one, without its
     argument parsing and checks (the value is in range by construction).
     """
+    return _uuid_of(_new_id_value())
+
+
+def new_id_hex() -> str:
+    """`new_id()` as SQLite stores it (32 lower-case hex digits), made without the UUID object:
+    the writer gives every step and usage of a batch one as it makes the row's tuple."""
+    return f"{_new_id_value():032x}"
+
+
+def _new_id_value() -> int:
+    """The 128-bit value of the next `new_id()`."""
     global _last_millis, _counter
     now = time.time_ns() // 1_000_000
     with _lock:
@@ -69,7 +80,7 @@ def new_id() -> uuid.UUID:
         else:  # 4096 ids in one millisecond: borrow the next one
             _last_millis, _counter = _last_millis + 1, 0
         millis, counter = _last_millis, _counter
-    return _uuid_of(
+    return (
         (millis & _MILLIS_MASK) << 80 | _VERSION_7 | counter << 64 | _VARIANT
         | random.getrandbits(62)
     )  # fmt: skip

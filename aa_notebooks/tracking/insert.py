@@ -29,7 +29,7 @@ from sqlalchemy.exc import DBAPIError
 from aa_notebooks.db.bulk import check_rows, insert_storage_rows, storage_timestamp
 from aa_notebooks.db.driver import driver_connection
 from aa_notebooks.db.schema import UTCDateTime
-from aa_notebooks.tracking.ids import new_id
+from aa_notebooks.tracking.ids import new_id, new_id_hex
 
 Row = dict[str, Any]
 _SQLITE_MAX_VARIABLES = 32_766  # SQLite's default limit since 3.32; builds may allow more
@@ -102,7 +102,7 @@ def _insert_rows(
     if parents is not None:
         names = ["id", "execution_id", *names]
         tuples = (
-            (f"{new_id().int:032x}", f"{parent.int:032x}", *row)
+            (new_id_hex(), f"{parent.int:032x}", *row)
             for parent, row in zip(parents, tuples, strict=True)
         )
     with _driver_errors(connection, f"INSERT INTO {table.name}"):

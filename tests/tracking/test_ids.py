@@ -9,7 +9,7 @@ import pickle
 import time
 import uuid
 
-from aa_notebooks.tracking.ids import name_uuid, new_id
+from aa_notebooks.tracking.ids import name_uuid, new_id, new_id_hex
 
 
 def test_a_new_id_is_a_version_7_uuid_like_any_other() -> None:
@@ -29,6 +29,15 @@ def test_ids_carry_the_time_they_were_made_and_grow_strictly() -> None:
     assert all(a < b for a, b in itertools.pairwise(made))
     assert before <= made[0].int >> 80 <= made[-1].int >> 80 <= after + 1  # +1: a borrowed ms
     assert len({one.int & ((1 << 62) - 1) for one in made}) == len(made)  # random bits differ
+
+
+def test_a_stored_id_is_the_hex_of_a_new_id_in_the_same_order() -> None:
+    """The writer's SQLite ids: what `storage_uuid(new_id())` would store, in creation order."""
+    made = [new_id(), new_id_hex(), new_id(), new_id_hex()]
+    values = [uuid.UUID(hex=one) if isinstance(one, str) else one for one in made]
+    assert all(len(one) == 32 and one == one.lower() for one in made[1::2])
+    assert all((one.version, one.variant) == (7, uuid.RFC_4122) for one in values)
+    assert all(a < b for a, b in itertools.pairwise(values))
 
 
 def test_a_name_uuid_is_the_standard_libraries_uuid5() -> None:
