@@ -82,15 +82,13 @@ def priced_cost(
     the price took effect (what token usage rows record)."""
     input_tokens = non_negative_int(input_tokens, "input_tokens")
     output_tokens = non_negative_int(output_tokens, "output_tokens")
-    read, write, reasoning = (
-        non_negative_int(value or 0, name)
-        for value, name in (
-            (cache_read_tokens, "cache_read_tokens"),
-            (cache_write_tokens, "cache_write_tokens"),
-            (reasoning_tokens, "reasoning_tokens"),
-        )
-    )
-    _check_token_parts(input_tokens, output_tokens, read, write, reasoning)
+    # the optional counts are mostly absent: check only those given (a tracked run prices every
+    # LLM call, so this is on the agent's path)
+    read = non_negative_int(cache_read_tokens, "cache_read_tokens") if cache_read_tokens else 0
+    write = non_negative_int(cache_write_tokens, "cache_write_tokens") if cache_write_tokens else 0
+    reasoning = non_negative_int(reasoning_tokens, "reasoning_tokens") if reasoning_tokens else 0
+    if read or write or reasoning:
+        _check_token_parts(input_tokens, output_tokens, read, write, reasoning)
     resolution = _resolution(model)
     if resolution is None:
         if model and model.strip():
