@@ -22,7 +22,6 @@ from typing import Any, Literal
 
 from sqlalchemy import (
     Connection,
-    DateTime,
     RowMapping,
     String,
     Table,
@@ -171,19 +170,21 @@ def in_spans(column: ColumnElement[Any], spans: Iterable[Span]) -> ColumnElement
 
 
 def as_stored(column: ColumnElement[Any]) -> ColumnElement[Any]:
-    """A rollup's bucket or agent_id column as the driver returns it (naive datetime, UUID or
-    its hex text), under its own name: rollup rows repeat a few buckets and agents, so `utc` and
-    `agent_uuid` convert each distinct value once instead of once per row."""
+    """A rollup's bucket or agent_id column as the driver returns it (SQLite's text, PostgreSQL's
+    datetime or UUID), under its own name: rollup rows repeat a few buckets and agents, so `utc`
+    and `agent_uuid` convert each distinct value once instead of once per row (a 90-day anomaly
+    scan reads thousands of rows)."""
     if column.name not in ("bucket", "agent_id"):
         raise ValueError(f"{column.name} is not a rollup bucket or agent_id")
-    plain = DateTime() if column.name == "bucket" else String()
-    return type_coerce(column, plain).label(column.name)
+    return type_coerce(column, String()).label(column.name)
 
 
 @lru_cache(maxsize=16_384)
-def utc(naive: datetime) -> datetime:
-    """A stored (naive UTC) bucket start, aware (a driver's aware value stays as it is)."""
-    return naive if naive.tzinfo is not None else naive.replace(tzinfo=UTC)
+def utc(stored: datetime | str) -> datetime:
+    """A stored bucket start (a naive UTC datetime, or SQLite's text of one), aware (a driver's
+    aware value stays as it is)."""
+    moment = datetime.fromisoformat(stored) if isinstance(stored, str) else stored
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 @lru_cache(maxsize=16_384)
