@@ -21,7 +21,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Connection, LargeBinary, Table, cast, func, select, tuple_
+from sqlalchemy import Connection, LargeBinary, Select, Table, bindparam, cast, func, select, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql.psycopg import PGDialect_psycopg
 
@@ -458,16 +458,23 @@ def _upsert(
 def _compact_long(connection: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
     """Compact the sketches of these rows that grew past COMPACT_BYTES (rows this transaction
     upserted, so it holds their locks; others' rows in the same buckets are left alone)."""
-    c = table.c
     ours = {(row["bucket"], row["dims_key"]) for row in rows}
-    query = select(c.bucket, c.dims_key).where(
-        c.bucket.in_(sorted({bucket for bucket, _ in ours})),
-        func.length(c.latency_sketch) > COMPACT_BYTES,
-    )
-    found = connection.execute(query)
+    buckets = sorted({bucket for bucket, _ in ours})
+    found = connection.execute(_long_sketches(table), {"buckets": buckets})
     long = [(bucket, digest) for bucket, digest in found if (utc_naive(bucket), digest) in ours]
     if long:
         compact(connection, table, long)
+
+
+@cache
+def _long_sketches(table: Table) -> Select[Any]:
+    """The cells of some buckets (`buckets`, bound at execution) whose sketch is longer than
+    COMPACT_BYTES; built once, as every batch of the writer runs it for six tables."""
+    c = table.c
+    return select(c.bucket, c.dims_key).where(
+        c.bucket.in_(bindparam("buckets", expanding=True)),
+        func.length(c.latency_sketch) > COMPACT_BYTES,
+    )
 
 
 def upsert_executions(connection: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
