@@ -18,6 +18,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 
+from aa_notebooks.analytics import anomalies
 from aa_notebooks.db.engine import dispose_engine
 from aa_notebooks.db.setup import init_db
 
@@ -135,6 +136,12 @@ def empty_db_url(backend: str, tmp_path) -> Iterator[str]:
     url, name = new_postgres_database()
     yield url
     drop_postgres_database(url, name)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_anomaly_scans() -> None:
+    """Each test works out its own anomaly scans (the kit keeps the last few by what they read)."""
+    anomalies._SCANS.clear()
 
 
 @pytest.fixture(autouse=True)

@@ -13,14 +13,20 @@ where MAD is 0 the scale is 1.2533 x the mean absolute deviation, and where that
 perfectly flat past) any change gives an infinite z. A day counts only with at least 10 executions
 of the group (rates and percentiles of a handful of runs are noise), and is flagged when |z|
 reaches the threshold *and* the change is material, so a quiet series does not alarm on noise.
+
+Only complete days are judged, so a dashboard refresh usually reads the very rollup rows the
+scan before it read: the last few scans' findings are kept by a fingerprint of what they read,
+and a late row, a delete or a rebuild (anything that changes those rows) makes a new scan.
 """
 
 from __future__ import annotations
 
 import math
 import statistics
+import threading
 import uuid
-from collections.abc import Mapping, Sequence
+from collections import OrderedDict
+from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, NamedTuple, cast
@@ -145,12 +151,22 @@ def daily_figures(
     The rollups answer a span they hold (unless `exact`; a narrowed source narrows them too):
     sums from their (agent, model) rows per day, read once for every grouping, P95 from the raw
     rows up to EXACT_BUCKET_PERCENTILES_UP_TO executions, else from the merged sketches."""
+    found = _read_days(source, span, bys, exact)
+    if isinstance(found, Cells):
+        return {by: _rollup_series(found, by) for by in bys}
+    return found
+
+
+def _read_days(
+    source: Source, span: Window, bys: Sequence[AnomalyBy], exact: bool
+) -> Cells | dict[AnomalyBy, tuple[Series, dict[Key, str | None]]]:
+    """The span's rollup cells per day; where the rollups do not answer it (or `exact`), each
+    grouping's figures from the raw rows."""
     with source.connect() as connection:
         plan = None if exact else sketch_plan(source, span, connection)
         if plan is None:
             return {by: _raw_daily_figures(source, span, by, connection) for by in bys}
-        cells = read_cells(source, plan, "day", connection)
-    return {by: _rollup_series(cells, by) for by in bys}
+        return read_cells(source, plan, "day", connection)
 
 
 def _raw_daily_figures(
@@ -336,6 +352,54 @@ def find_anomalies(
     return records
 
 
+def _flag(
+    figures: Mapping[AnomalyBy, tuple[Series, dict[Key, str | None]]],
+    days: Sequence[date],
+    baseline_days: int,
+    threshold: float,
+) -> list[dict[str, Any]]:
+    """Every grouping's flagged records, most extreme |z| first (ties keep the groupings' order)."""
+    records: list[dict[str, Any]] = []
+    for by, (series, labels) in figures.items():
+        records += find_anomalies(series, labels, days, by, baseline_days, threshold)
+    records.sort(key=lambda record: -abs(record["z"]))  # stable: each grouping's own order
+    return records
+
+
+class _Scans:
+    """The flagged records of the last few scans from the rollups, by what they read.
+
+    A scan judges complete days only, so a refresh usually reads exactly what the scan before
+    it read; the figures and the judgement are then most of its time (a 90-day scan at 1M
+    executions: about 40 of 70 ms), and the same cells give the same records. A late row, a
+    delete or a rebuild changes the cells, and so the scan."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._kept: OrderedDict[Hashable, list[dict[str, Any]]] = OrderedDict()
+        self._lock = threading.Lock()  # the dashboard loads its panels on several threads
+
+    def get(self, scan: Hashable) -> list[dict[str, Any]] | None:
+        with self._lock:
+            if (found := self._kept.get(scan)) is not None:
+                self._kept.move_to_end(scan)
+            return found
+
+    def clear(self) -> None:
+        with self._lock:
+            self._kept.clear()
+
+    def keep(self, scan: Hashable, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        with self._lock:
+            self._kept[scan] = records
+            if len(self._kept) > self.size:
+                self._kept.popitem(last=False)
+        return records
+
+
+_SCANS = _Scans(size=8)
+
+
 def narrowed(source: Source, agent: uuid.UUID | str | None, model: str | None) -> Source:
     """`source` kept to one agent's (id or name) and/or one model's executions."""
     if agent is not None:
@@ -371,10 +435,16 @@ def anomalies(
     if days:
         first, last = _midnight(days[0]), _midnight(days[-1]) + _DAY
         span = Window(first - baseline_days * _DAY, last, False, f"{window.label} and baseline")
-        figures = daily_figures(source, span, choices, exact=exact)
-        for choice, (series, labels) in figures.items():
-            records += find_anomalies(series, labels, days, choice, baseline_days, threshold)
-        records.sort(key=lambda record: -abs(record["z"]))  # stable: each grouping's own order
+        found = _read_days(source, span, choices, exact)
+        if isinstance(found, Cells):
+            scan = (found.digest(), tuple(days), choices, baseline_days, threshold)
+            flagged = _SCANS.get(scan)
+            if flagged is None:
+                figures = {by: _rollup_series(found, by) for by in choices}
+                flagged = _SCANS.keep(scan, _flag(figures, days, baseline_days, threshold))
+            records = flagged  # to_frame only reads them
+        else:
+            records = _flag(found, days, baseline_days, threshold)
     frame = to_frame(
         records,
         ANOMALY_COLUMNS,

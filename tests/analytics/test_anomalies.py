@@ -79,6 +79,19 @@ def _assert_rows(frame: pd.DataFrame, expected: list[tuple[object, ...]]) -> Non
         assert got[3:] == pytest.approx(want[3:], rel=1e-5, abs=1e-9)
 
 
+def _assert_sketched(
+    frame: pd.DataFrame, expected: list[tuple[object, ...]] = EXPECTED_BY_AGENT
+) -> None:
+    """`_assert_rows` for a scan with P95 from the sketches: the P95 row's value and median within
+    1% (its MAD, between values a sketch bucket apart, is not comparable), the others exact."""
+    assert [row[:3] for row in _found(frame)] == [row[:3] for row in expected]
+    for got, want in zip(_found(frame), expected, strict=True):
+        if got[2] == "p95_ms":
+            assert got[3:5] == pytest.approx(want[3:5], rel=0.01)
+        else:
+            assert got[3:] == pytest.approx(want[3:], rel=1e-5, abs=1e-9)
+
+
 def test_by_agent_flags_exactly_the_spikes(client: Analytics) -> None:
     table = client.anomalies(start_date=START_DATE, end_date=END_DATE)
     frame = table.to_frame()
@@ -99,13 +112,7 @@ def test_through_the_sketches_the_same_days_are_flagged(
     failure rows are exact, the P95 row's value and median within 1% (its MAD, between values a
     sketch bucket apart, is not comparable); exact=True reads the raw rows."""
     monkeypatch.setattr(rollup_buckets, "EXACT_BUCKET_PERCENTILES_UP_TO", 0)
-    frame = client.anomalies(start_date=START_DATE, end_date=END_DATE).frame
-    assert [row[:3] for row in _found(frame)] == [row[:3] for row in EXPECTED_BY_AGENT]
-    for got, want in zip(_found(frame), EXPECTED_BY_AGENT, strict=True):
-        if got[2] == "p95_ms":
-            assert got[3:5] == pytest.approx(want[3:5], rel=0.01)
-        else:
-            assert got[3:] == pytest.approx(want[3:], rel=1e-5, abs=1e-9)
+    _assert_sketched(client.anomalies(start_date=START_DATE, end_date=END_DATE).frame)
     exact = client.anomalies(start_date=START_DATE, end_date=END_DATE, exact=True).frame
     _assert_rows(exact, EXPECTED_BY_AGENT)
     scoped = client.scoped("00000000-0000-0000-0000-000000000001")
@@ -154,6 +161,60 @@ def test_daily_figures_through_the_rollups_are_the_raw_ones(
                 got = fast_series[key][day]
                 assert (got.cost_usd, got.failure_rate) == (want.cost_usd, want.failure_rate)
                 assert got.p95_ms == pytest.approx(want.p95_ms, rel=0.01)
+
+
+def test_a_repeated_scan_judges_again_only_what_changed(
+    db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Through the rollups, a second scan of the same rows gives the same rows without working
+    out the figures again; a late run (written by the writer into a judged day) and a delete
+    (an hour then read raw) each change what the next scan finds."""
+    series.load(db_url)
+    engine = get_engine(db_url)
+    rebuild_rollups(engine)
+    monkeypatch.setattr(rollup_buckets, "EXACT_BUCKET_PERCENTILES_UP_TO", 0)
+    worked_out: list[str] = []
+    original = anomalies_module._rollup_series
+
+    def counted(cells: rollup_buckets.Cells, by: str) -> object:
+        worked_out.append(by)
+        return original(cells, by)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(anomalies_module, "_rollup_series", counted)
+    client = connect(db_url, now=lambda: NOW)
+
+    def scan() -> pd.DataFrame:
+        return client.anomalies(start_date=START_DATE, end_date=END_DATE).frame
+
+    _assert_sketched(scan())
+    _assert_sketched(scan())
+    assert worked_out == ["agent"]
+
+    late = execution(series.day(31).replace(tzinfo=None) + timedelta(hours=20), agent="alpha",
+                     cost="1.000000", time_ms=800, tokens=(10, 10), user_id=None)  # fmt: skip
+    late.execution["agent_id"] = series.AGENT_IDS["alpha"]
+    write_batch(engine, [late])
+    # alpha's day 31 now costs 2.00 against the same baseline (median 0.105, MAD 0.01)
+    alpha = (utc_day("2026-11-26"), "alpha", "cost_usd", 2.0, 0.105, 0.01,
+             (2.0 - 0.105) / (1.4826 * 0.01))  # fmt: skip
+    expected = [alpha if row[1] == "alpha" else row for row in EXPECTED_BY_AGENT]
+    _assert_sketched(scan(), expected)
+    assert worked_out == ["agent", "agent"]
+
+    with engine.begin() as connection:
+        executions = AgentExecution.__table__
+        first_failure = select(func.min(executions.c.started_at)).where(
+            executions.c.agent_name == "gamma", executions.c.started_at >= series.day(32)
+        )
+        connection.execute(
+            executions.delete().where(executions.c.started_at == first_failure.scalar_subquery())
+        )
+    # gamma's day 32: 14 of 19 runs failed
+    gamma = (utc_day("2026-11-27"), "gamma", "failure_rate", 1400 / 19, 0.0, 0.0,
+             1400 / 19 / (1.253314 * 6.25))  # fmt: skip
+    expected = [gamma if row[1] == "gamma" else row for row in expected]
+    _assert_sketched(scan(), expected)
+    assert worked_out == ["agent", "agent", "agent"]
 
 
 def test_by_model_groups_by_the_execution_model(client: Analytics) -> None:
