@@ -13,6 +13,10 @@ out).
 The databases are those of bench/analytics.py (its seeding and reuse rules), so a database it
 left behind is reused as it is.
 
+The anomaly scan keeps its last findings by what it read (complete days do not change between
+refreshes), so after the first round every timed refresh reuses them; `--cold` forgets them
+before each refresh, to time a first look at a period.
+
     python bench/dashboard.py                          # 1,000,000 executions, both databases
     python bench/dashboard.py --skip-sqlite --periods 7d,30d --runs 5 --skip-naive
 """
@@ -33,7 +37,7 @@ from duckdb_baseline import BASELINE_DAYS, copy_rows, panels
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
-from aa_notebooks.analytics import Window, connect
+from aa_notebooks.analytics import Window, anomalies, connect
 from aa_notebooks.analytics.filters import EXECUTIONS, in_window
 from aa_notebooks.db.engine import dispose_engine, get_engine
 from aa_notebooks.ui import Dashboard
@@ -137,6 +141,7 @@ def run(
     seeding: ModuleType,
     skip_naive: bool,
     skip_duckdb: bool,
+    cold: bool = False,
 ) -> list[dict[str, Any]]:
     """Median refresh, query, baseline and DuckDB times per period for one database."""
     analytics = connect(url, now=lambda: seeding.NOW)
@@ -145,6 +150,8 @@ def run(
     refresh: dict[str, list[float]] = {p: [] for p in periods}
     for _ in range(runs):
         for period in periods:
+            if cold:
+                anomalies._SCANS.clear()
             refresh[period].append(timed(lambda p=period: board.set_period(p)))
     longest = max(analytics.window(period).duration for period in periods)
     since = seeding.NOW - 2 * longest - timedelta(days=BASELINE_DAYS + 1)
@@ -195,6 +202,9 @@ def main() -> None:
         "--skip-naive", action="store_true", help="leave out the read_sql + pandas baseline"
     )
     parser.add_argument("--skip-duckdb", action="store_true", help="leave out DuckDB")
+    parser.add_argument(
+        "--cold", action="store_true", help="forget the anomaly scans before each refresh"
+    )
     args = parser.parse_args()
     seeding = analytics_bench()
     urls = database_urls(args, seeding)
@@ -206,7 +216,8 @@ def main() -> None:
     print("|---|---|---:|---:|---:|---:|---:|---:|---:|")
     for name, url in urls.items():
         seeding.seeded(url, args.executions)
-        for row in run(url, periods, args.runs, seeding, args.skip_naive, args.skip_duckdb):
+        rows = run(url, periods, args.runs, seeding, args.skip_naive, args.skip_duckdb, args.cold)
+        for row in rows:
             baseline, duck = row["baseline"], row["duckdb"]
             naive = "–" if baseline is None else f"{baseline:,.0f}"
             ratio = "–" if baseline is None else f"{baseline / row['refresh']:,.1f}x"
