@@ -151,7 +151,7 @@ def run(
     for _ in range(runs):
         for period in periods:
             if cold:
-                anomalies._SCANS.clear()
+                anomalies.forget_scans()
             refresh[period].append(timed(lambda p=period: board.set_period(p)))
     longest = max(analytics.window(period).duration for period in periods)
     since = seeding.NOW - 2 * longest - timedelta(days=BASELINE_DAYS + 1)

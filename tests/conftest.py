@@ -141,7 +141,7 @@ def empty_db_url(backend: str, tmp_path) -> Iterator[str]:
 @pytest.fixture(autouse=True)
 def _fresh_anomaly_scans() -> None:
     """Each test works out its own anomaly scans (the kit keeps the last few by what they read)."""
-    anomalies._SCANS.clear()
+    anomalies.forget_scans()
 
 
 @pytest.fixture(autouse=True)

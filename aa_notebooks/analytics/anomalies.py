@@ -14,9 +14,10 @@ perfectly flat past) any change gives an infinite z. A day counts only with at l
 of the group (rates and percentiles of a handful of runs are noise), and is flagged when |z|
 reaches the threshold *and* the change is material, so a quiet series does not alarm on noise.
 
-Only complete days are judged, so a dashboard refresh usually reads the very rollup rows the
-scan before it read: the last few scans' findings are kept by a fingerprint of what they read,
-and a late row, a delete or a rebuild (anything that changes those rows) makes a new scan.
+Only complete days are judged, so a dashboard refresh usually reads the very rows the scan
+before it read: the last few scans' findings are kept by a fingerprint of what they read (the
+rollup rows, and the raw rows of partial hours and of hours changed behind the rollups), and a
+late row, a delete or a rebuild that changes those figures makes a new scan.
 """
 
 from __future__ import annotations
@@ -146,7 +147,8 @@ def daily_figures(
 ) -> dict[AnomalyBy, tuple[Series, dict[Key, str | None]]]:
     """For each grouping in `bys`, per group and UTC day of `span`: its figures (days under
     MIN_RUNS executions left out), and each group's label (the model, or the agent's greatest
-    name, else its id).
+    name, else its id). The figures an anomaly scan judges, for an audit of them (the scan
+    itself reads through `_read_days`, to keep its findings by what it read).
 
     The rollups answer a span they hold (unless `exact`; a narrowed source narrows them too):
     sums from their (agent, model) rows per day, read once for every grouping, P95 from the raw
@@ -380,16 +382,19 @@ class _Scans:
         self._lock = threading.Lock()  # the dashboard loads its panels on several threads
 
     def get(self, scan: Hashable) -> list[dict[str, Any]] | None:
+        """The findings kept for `scan`, if any (the most recently used are kept longest)."""
         with self._lock:
             if (found := self._kept.get(scan)) is not None:
                 self._kept.move_to_end(scan)
             return found
 
     def clear(self) -> None:
+        """Forget every scan."""
         with self._lock:
             self._kept.clear()
 
     def keep(self, scan: Hashable, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Keep `records` as `scan`'s findings (the least recently used go first); returns them."""
         with self._lock:
             self._kept[scan] = records
             if len(self._kept) > self.size:
@@ -398,6 +403,12 @@ class _Scans:
 
 
 _SCANS = _Scans(size=8)
+
+
+def forget_scans() -> None:
+    """Forget the findings kept from earlier scans (to time a first scan, or after changing
+    this module's thresholds)."""
+    _SCANS.clear()
 
 
 def narrowed(source: Source, agent: uuid.UUID | str | None, model: str | None) -> Source:

@@ -290,9 +290,10 @@ class Cells:
 
     def digest(self) -> bytes:
         """A fingerprint of everything read: bucket starts, agents and models, every row's sums
-        and sketch, the raw durations. Cells with the same fingerprint give the same figures."""
+        and sketch, the raw executions' sketch keys. Cells with the same fingerprint give the
+        same figures (the counts of rows, sketches and keys say where each part ends)."""
         hashed = hashlib.sha256()  # the quickest of hashlib where CPUs accelerate SHA
-        shape = (self.bucket, len(self.blobs), len(self.raw_keys))
+        shape = (self.bucket, len(self.columns[0]), len(self.blobs), len(self.raw_keys))
         hashed.update(repr((shape, list(self.start_index), list(self.combo_index))).encode())
         lengths = [len(blob) if blob else 0 for blob in self.blobs]
         for values in (*self.columns, lengths, self.raw_rows, self.raw_keys):

@@ -248,3 +248,38 @@ def test_fewer_counts_read_are_the_same_counts(db_url: str, bucket: str) -> None
     writer = [p for p in light.pairs[day_two] if p.model == "claude"]
     # by day: 00:00 and 04:50 from the rollups, 05:10 raw; by hour: 05:10 alone
     assert [p.counts["executions"] for p in writer] == [3 if bucket == "day" else 1]
+
+
+def _cells(rows: list[tuple], raw: list[tuple] = ()) -> rollup_buckets.Cells:  # type: ignore[assignment]
+    cells = rollup_buckets.Cells("day")
+    cells.add_rollup_rows(rows)
+    for start, combo, success, cost, duration in raw:
+        cells.add_raw(start, combo, success, cost, duration)
+    return cells
+
+
+def test_cells_read_alike_share_a_digest_and_any_difference_changes_it() -> None:
+    """The anomaly scan keeps its findings by this digest, so no two different reads may share
+    one, including two whose numbers and sketch bytes line up once concatenated (the second
+    read: its second row's numbers are the first read's sketch bytes, plus a raw execution)."""
+    day = "2026-11-01 00:00:00.000000"
+    combo = ("a" * 32, "alpha", "gpt-4o")
+    words = [100, 200, 300, 8, 0]
+    tail = (7).to_bytes(8, "little")
+    packed = b"".join(word.to_bytes(8, "little") for word in words) + tail
+    first = [(day, *combo, 0, 5, 1, packed), (day, *combo, 0, 7, 3, None)]
+    assert _cells(first).digest() == _cells(list(first)).digest()
+    lined_up = _cells(
+        [(day, *combo, 5, 3, 100, tail), (day, *combo, 7, 48, 200, None)],
+        [(datetime(2026, 11, 1, tzinfo=UTC), combo, 0, 300, None)],
+    )
+    changed_count = [(day, *combo, 0, 5, 2, packed), first[1]]
+    no_duration = [(datetime(2026, 11, 1, tzinfo=UTC), combo, 1, 0, None)]
+    digests = {
+        _cells(first).digest(),
+        lined_up.digest(),
+        _cells(changed_count).digest(),
+        _cells(first, no_duration).digest(),
+        _cells([(day, "b" * 32, "alpha", "gpt-4o", 0, 5, 1, packed), first[1]]).digest(),
+    }
+    assert len(digests) == 5
