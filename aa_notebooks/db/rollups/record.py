@@ -460,7 +460,8 @@ def _compact_long(connection: Connection, table: Table, rows: list[dict[str, Any
     upserted, so it holds their locks; others' rows in the same buckets are left alone)."""
     ours = {(row["bucket"], row["dims_key"]) for row in rows}
     buckets = sorted({bucket for bucket, _ in ours})
-    found = connection.execute(_long_sketches(table), {"buckets": buckets})
+    bounds = {"buckets": buckets, "longest": COMPACT_BYTES}
+    found = connection.execute(_long_sketches(table), bounds)
     long = [(bucket, digest) for bucket, digest in found if (utc_naive(bucket), digest) in ours]
     if long:
         compact(connection, table, long)
@@ -468,12 +469,12 @@ def _compact_long(connection: Connection, table: Table, rows: list[dict[str, Any
 
 @cache
 def _long_sketches(table: Table) -> Select[Any]:
-    """The cells of some buckets (`buckets`, bound at execution) whose sketch is longer than
-    COMPACT_BYTES; built once, as every batch of the writer runs it for six tables."""
+    """The cells of some buckets whose sketch is longer than some bytes (`buckets` and `longest`,
+    bound at execution); built once, as every batch of the writer runs it for six tables."""
     c = table.c
     return select(c.bucket, c.dims_key).where(
         c.bucket.in_(bindparam("buckets", expanding=True)),
-        func.length(c.latency_sketch) > COMPACT_BYTES,
+        func.length(c.latency_sketch) > bindparam("longest"),
     )
 
 
