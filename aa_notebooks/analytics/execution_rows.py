@@ -39,6 +39,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from aa_notebooks.analytics.filters import EXECUTIONS, ExecutionFilter, in_scope
 from aa_notebooks.analytics.frames import to_frame
 from aa_notebooks.analytics.periods import Window
+from aa_notebooks.analytics.rollup_source import read_plan, window_executions
 from aa_notebooks.analytics.source import Source
 
 logger = logging.getLogger(__name__)
@@ -126,15 +127,28 @@ class ExecutionRows:
         """Rows with a sort value; started_at is never NULL inside a window, others may be."""
         return [] if self.sort_by == "started_at" else [self._raw_key.isnot(None)]
 
-    def _totals(self, connection: Connection) -> tuple[int, int]:
-        """The rows of the list and those of them without a sort value."""
-        total = self._count(connection, [])
+    def _totals(self, connection: Connection, *, rollups: bool = False) -> tuple[int, int]:
+        """The rows of the list and those of them without a sort value. With `rollups`, a list
+        without filters (only the window and the scope) counts from the rollups where they hold
+        the window: a few summed rows instead of every row of a million-row window."""
+        total = self._rollup_count(connection) if rollups else None
+        if total is None:
+            total = self._count(connection, [])
         nulls = (
             0
             if self.sort_by == "started_at"
             else self._count(connection, [self._raw_key.is_(None)])
         )
         return total, nulls
+
+    def _rollup_count(self, connection: Connection) -> int | None:
+        """The window's executions as the rollups count them (exactly the raw count; hours
+        changed behind them are counted raw); None for a filtered list or where they do not
+        hold the window."""
+        if self.filters.clauses():
+            return None
+        plan = read_plan(self._source, self.window, connection)
+        return None if plan is None else window_executions(self._source, plan, connection)
 
     def grown(self, window: Window, added: int) -> ExecutionRows:
         """This list over `window` (the same start, a later end) holding `added` more rows that
@@ -219,7 +233,7 @@ class ExecutionRows:
         try:
             if not self.counted:
                 with self._source.connect() as connection:
-                    total, nulls = self._totals(connection)
+                    total, nulls = self._totals(connection, rollups=True)
                 if self._stop.is_set():
                     return
                 self.total, self.nulls, self.valued = total, nulls, total - nulls

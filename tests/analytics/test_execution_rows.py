@@ -8,18 +8,19 @@ from __future__ import annotations
 
 import random
 import uuid
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import insert
 
-from aa_notebooks.analytics import Analytics
+from aa_notebooks.analytics import Analytics, connect
 from aa_notebooks.analytics import execution_rows as module
 from aa_notebooks.analytics.executions import SORT_COLUMNS
 from aa_notebooks.db.engine import get_engine
 from aa_notebooks.db.schema import AgentExecution
 from aa_notebooks.errors import InvalidInputError
 from tests.analytics.dataset import NOW, E, eid
+from tests.db.rollups.test_record import at, execution, write_batch
 
 NULL_IDS = [eid(21), eid(22)]
 
@@ -202,3 +203,40 @@ def test_a_list_told_to_stop_walking_is_still_counted(
     walked = analytics.execution_rows(count_later=True)
     walked.start_mapping()
     assert walked.wait_mapped(timeout=30) and walked.landmarks == 4  # positions 1, 3, 5, 7
+
+
+def test_an_unfiltered_list_is_counted_later_from_the_rollups(
+    db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Over COUNT_AT_ONCE (3 here) rows, the background count of a list with no filter sums the
+    rollups (every row but one, written by the writer) and counts raw only the hour an INSERT
+    changed behind them: 8 + 1, without counting the window's rows. A filtered list counts its
+    rows."""
+    written = [execution(at(h, 10, day=2), status="failure" if h < 2 else "success")
+               for h in range(8)]  # fmt: skip
+    write_batch(get_engine(db_url), written)
+    behind = {**written[0].execution, "id": uuid.uuid4(), "started_at": at(9, 30, day=2)}
+    with get_engine(db_url).begin() as connection:
+        connection.execute(insert(AgentExecution.__table__), [behind])
+    monkeypatch.setattr(module, "COUNT_AT_ONCE", 3)
+    whole_counts: list[str] = []
+    count = module.ExecutionRows._count
+
+    def watched(self, connection, extra, limit=None):  # type: ignore[no-untyped-def]
+        if not extra and limit is None:
+            whole_counts.append(self.filters.status or "all")
+        return count(self, connection, extra, limit)
+
+    monkeypatch.setattr(module.ExecutionRows, "_count", watched)
+    client = connect(db_url, now=lambda: datetime(2024, 6, 3, tzinfo=UTC))
+    rows = client.execution_rows(period="7d", count_later=True)
+    assert (rows.total, rows.counted) == (3, False)
+    rows.start_mapping()
+    assert rows.wait_mapped(timeout=30)
+    assert (rows.total, rows.counted, whole_counts) == (9, True, [])
+    failed = client.execution_rows(period="7d", status="failure", count_later=True)
+    assert failed.counted and failed.total == 3  # 2 written + the copy of the first
+    many = client.execution_rows(period="7d", status="success", count_later=True)
+    many.start_mapping()
+    assert many.wait_mapped(timeout=30)
+    assert (many.total, whole_counts) == (6, ["failure", "success"])  # counted at once, later
