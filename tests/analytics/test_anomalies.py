@@ -14,7 +14,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import pandas as pd
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import Engine, func, select
 
 from aa_notebooks.analytics import Analytics, Window, connect, rollup_buckets
 from aa_notebooks.analytics import anomalies as anomalies_module
@@ -119,6 +119,18 @@ def test_through_the_sketches_the_same_days_are_flagged(
     assert scoped.anomalies(start_date=START_DATE, end_date=END_DATE).frame.empty
 
 
+def _delete_first_gamma_run(engine: Engine, since: datetime) -> None:
+    """Delete gamma's first run from `since` on with plain SQL (its hour is then read raw)."""
+    with engine.begin() as connection:
+        executions = AgentExecution.__table__
+        first = select(func.min(executions.c.started_at)).where(
+            executions.c.agent_name == "gamma", executions.c.started_at >= since
+        )
+        connection.execute(
+            executions.delete().where(executions.c.started_at == first.scalar_subquery())
+        )
+
+
 def test_daily_figures_through_the_rollups_are_the_raw_ones(
     db_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -135,14 +147,7 @@ def test_daily_figures_through_the_rollups_are_the_raw_ones(
                   cost="0.300000", user_id=ALICE)
         for h in range(12)
     ])  # fmt: skip
-    with engine.begin() as connection:
-        executions = AgentExecution.__table__
-        first = select(func.min(executions.c.started_at)).where(
-            executions.c.agent_name == "gamma", executions.c.started_at >= series.day(31)
-        )
-        connection.execute(
-            executions.delete().where(executions.c.started_at == first.scalar_subquery())
-        )
+    _delete_first_gamma_run(engine, since=series.day(31))
     monkeypatch.setattr(rollup_buckets, "EXACT_BUCKET_PERCENTILES_UP_TO", 0)
     source = connect(db_url, now=lambda: NOW)._source
     span = Window(series.day(0), series.day(series.DAYS), False, "the series")
@@ -201,14 +206,7 @@ def test_a_repeated_scan_judges_again_only_what_changed(
     _assert_sketched(scan(), expected)
     assert worked_out == ["agent", "agent"]
 
-    with engine.begin() as connection:
-        executions = AgentExecution.__table__
-        first_failure = select(func.min(executions.c.started_at)).where(
-            executions.c.agent_name == "gamma", executions.c.started_at >= series.day(32)
-        )
-        connection.execute(
-            executions.delete().where(executions.c.started_at == first_failure.scalar_subquery())
-        )
+    _delete_first_gamma_run(engine, since=series.day(32))  # a failed one
     # gamma's day 32: 14 of 19 runs failed
     gamma = (utc_day("2026-11-27"), "gamma", "failure_rate", 1400 / 19, 0.0, 0.0,
              1400 / 19 / (1.253314 * 6.25))  # fmt: skip
