@@ -197,9 +197,11 @@ def test_a_long_list_takes_its_total_from_the_overview(
     counted: list[object] = []
     real = execution_rows.ExecutionRows._totals
 
-    def spy(self: execution_rows.ExecutionRows, connection: Any) -> tuple[int, int]:
+    def spy(
+        self: execution_rows.ExecutionRows, connection: Any, *, rollups: bool = False
+    ) -> tuple[int, int]:
         counted.append(self)
-        return real(self, connection)
+        return real(self, connection, rollups=rollups)
 
     monkeypatch.setattr(execution_rows.ExecutionRows, "_totals", spy)
     dashboard.set_period("30d")
