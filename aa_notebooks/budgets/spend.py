@@ -70,7 +70,7 @@ def rollup_spend(connection: Connection, budget: Budget, window: SpendWindow) ->
     """The budget's spend in the window as `exact_spend` gives it, with the whole hours and days
     read from the rollups (`_rollups_for`, where the database has them, `analytics.rollup_plan`) and
     only the partial hours at either end, and hours changed behind them, from the executions."""
-    plan = _rollup_plan(connection, window)
+    plan = spend_plan(connection, window)
     if plan is None:
         return exact_spend(connection, budget, window)
     by_agent_id = _agent_id(budget) is not None
@@ -99,7 +99,7 @@ def _rollups_for(scope: BudgetScope) -> tuple[Table, Table]:
     return LATENCY_HOUR, LATENCY_DAY
 
 
-def _rollup_plan(connection: Connection, window: SpendWindow) -> ReadPlan | None:
+def spend_plan(connection: Connection, window: SpendWindow) -> ReadPlan | None:
     """How the rollups answer [start, end]; None where there are none or they hold none of it."""
     if not has_rollups(connection):
         return None

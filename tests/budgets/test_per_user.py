@@ -17,7 +17,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from aa_notebooks.budgets import (
     budget_status,
@@ -25,20 +25,23 @@ from aa_notebooks.budgets import (
     create_budget,
     evaluate_budgets,
     list_budgets,
+    per_user,
     update_budget,
 )
 from aa_notebooks.budgets.capabilities import capabilities
 from aa_notebooks.budgets.client import connect_budgets
 from aa_notebooks.budgets.guard import check_on_connection, check_on_driver, run_keys
+from aa_notebooks.budgets.window import SpendWindow
 from aa_notebooks.cli import main
 from aa_notebooks.db.engine import get_engine
-from aa_notebooks.db.schema import BudgetAlertEvent, BudgetScope
+from aa_notebooks.db.schema import AgentExecution, BudgetAlertEvent, BudgetScope
 from aa_notebooks.errors import BudgetExceededError, InvalidInputError, SchemaError
-from tests.budgets.conftest import ALICE, BOB, NOW, record
+from tests.budgets.conftest import ALICE, BOB, NOW, insert_directly, record
 from tests.notify.smtp_server import Inbox
 
 CAROL = uuid.UUID("ca201000-0000-4000-8000-000000000005")
 EVENTS = BudgetAlertEvent.__table__
+EXECUTIONS_TABLE = AgentExecution.__table__
 EACH_USER = {"name": "each user", "per_user": True, "threshold_usd": 5, "period_days": 1,
              "alert_type": "hard_stop"}  # fmt: skip
 
@@ -284,3 +287,36 @@ def test_a_backtest_replays_each_user_on_their_own(db_url: str) -> None:
     code = main(["--db", db_url, "budgets", "backtest", "--per-user", "--threshold-usd", "5",
                  "--period-days", "1", "--alert-type", "hard_stop", "--days", "3650"])  # fmt: skip
     assert code == 0
+
+
+def test_the_users_in_a_window_come_from_the_rollups_and_the_raw_rows(
+    db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A week's users: ALICE in a whole day (the rollups), BOB in the last, partial hour, CAROL
+    inserted behind the rollups' back (her hour read raw; her first run is older), DAVE's only
+    run deleted (his hour read raw: not listed), ERIN before the window. No raw range read is
+    longer than an hour, and the list is the one read from the executions alone."""
+    dave, erin = (uuid.UUID(f"da7e0000-0000-4000-8000-00000000000{n}") for n in (6, 7))
+    record(db_url, "1", NOW - timedelta(days=3, hours=2), user_id=ALICE)
+    record(db_url, "1", NOW - timedelta(minutes=10), user_id=BOB)
+    record(db_url, "1", NOW - timedelta(days=10), user_id=CAROL)  # she is a known user
+    insert_directly(db_url, "1", NOW - timedelta(days=2, hours=3), user_id=CAROL)
+    record(db_url, "1", NOW - timedelta(days=4), user_id=dave)
+    record(db_url, "1", NOW - timedelta(days=9), user_id=erin)
+    with get_engine(db_url).begin() as connection:
+        connection.execute(delete(EXECUTIONS_TABLE).where(EXECUTIONS_TABLE.c.user_id == dave))
+    window = SpendWindow.ending(NOW, 7)
+    raw_spans: list[tuple[datetime, datetime]] = []
+    read_raw = per_user._raw_spenders
+
+    def watched(connection: Any, spans: list[tuple[datetime, datetime]]) -> set[uuid.UUID]:
+        raw_spans.extend(spans)
+        return read_raw(connection, spans)
+
+    monkeypatch.setattr(per_user, "_raw_spenders", watched)
+    with get_engine(db_url).connect() as connection:
+        found = per_user.spenders(connection, window)
+        assert found == sorted([ALICE, BOB, CAROL])
+        assert raw_spans and all(end - start <= timedelta(hours=1) for start, end in raw_spans)
+        monkeypatch.setattr(per_user, "spend_plan", lambda *_: None)
+        assert per_user.spenders(connection, window) == found
