@@ -1,15 +1,17 @@
 """Budget history, read only: each budget's spend per UTC day of its rolling window (for burn-down
 and burn-up charts), and the alert events that fired in a period.
 
-The days are the analytics layer's day buckets (`per_bucket`: one index range per day, every day
-present even when nothing was spent) narrowed to the budget's executions by `spend.counted`, and
-summed exactly, so they add up to the spend `budget_status` reports for the same window.
+The days are the analytics layer's day buckets (every day present even when nothing was spent),
+narrowed to the budget's executions by `spend.counted` and summed exactly, so they add up to the
+spend `budget_status` reports for the same window: from the rollups' whole hours and days and the
+raw rows of the partial and changed hours where the database has rollups
+(`spend.rollup_daily_spends`), else per day from the executions (`per_bucket`).
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -19,7 +21,7 @@ from sqlalchemy import ColumnElement, Connection, and_, null, select
 from sqlalchemy.engine import URL
 
 from aa_notebooks.analytics import periods
-from aa_notebooks.analytics.buckets import per_bucket
+from aa_notebooks.analytics.buckets import bucket_bounds, per_bucket
 from aa_notebooks.analytics.dialect import Dialect, dialect_for
 from aa_notebooks.budgets.alerts import EVENTS, events_of_user
 from aa_notebooks.budgets.capabilities import Capabilities, capabilities
@@ -27,7 +29,7 @@ from aa_notebooks.budgets.fields import parse_uuid
 from aa_notebooks.budgets.model import Budget
 from aa_notebooks.budgets.per_user import applied_in
 from aa_notebooks.budgets.scope import BUDGETS, EXECUTIONS
-from aa_notebooks.budgets.spend import counted, counted_params
+from aa_notebooks.budgets.spend import counted, counted_params, rollup_daily_spends
 from aa_notebooks.budgets.store import active_budgets, load_budgets
 from aa_notebooks.budgets.transactions import read_transaction
 from aa_notebooks.budgets.window import SpendWindow, utc
@@ -133,29 +135,46 @@ def _daily(
     connection: Connection, dialect: Dialect, budget: Budget, window: SpendWindow
 ) -> list[dict[str, Any]]:
     """One record per UTC day the budget's window touches, oldest first."""
-    params = counted_params(budget)
-    where = [counted(budget.scope, params["agent_id"] is not None)]
-    spend = dialect.money_sum(EXECUTIONS.c.cost_usd).label("spend")
     days = periods.Window(window.start, window.end, True, f"{budget.period_days}d")
     level = budget.threshold_usd * budget.levels[0] / 100
     cumulative, records = Decimal(0), []
+    for day, day_spend in _day_spends(connection, dialect, budget, window, days):
+        cumulative += day_spend
+        records.append(
+            {
+                "budget_id": budget.id,
+                "user_id": budget.user_id if budget.per_user else None,
+                "name": budget.label if budget.per_user else budget.name,
+                "day": day,
+                "spend_usd": day_spend,
+                "cumulative_usd": cumulative,
+                "threshold_usd": budget.threshold_usd,
+                "alert_level_usd": level,
+            }
+        )
+    return records
+
+
+def _day_spends(
+    connection: Connection,
+    dialect: Dialect,
+    budget: Budget,
+    window: SpendWindow,
+    days: periods.Window,
+) -> Iterator[tuple[datetime, Decimal]]:
+    """(day start, spend) for every day of `days`: from the rollups where they answer the window
+    (a month of a busy database is millions of executions), else summed per day."""
+    spends = rollup_daily_spends(connection, budget, window)
+    if spends is not None:
+        for start, _, _ in bucket_bounds(days, "day"):
+            yield start, spends.get(start, Decimal(0))
+        return
+    params = counted_params(budget)
+    where = [counted(budget.scope, params["agent_id"] is not None)]
+    spend = dialect.money_sum(EXECUTIONS.c.cost_usd).label("spend")
     for query in per_bucket(days, "day", [spend], where):
         for row in connection.execute(query, params):
-            day_spend = dialect.to_money(row.spend)
-            cumulative += day_spend
-            records.append(
-                {
-                    "budget_id": budget.id,
-                    "user_id": budget.user_id if budget.per_user else None,
-                    "name": budget.label if budget.per_user else budget.name,
-                    "day": row.bucket,
-                    "spend_usd": day_spend,
-                    "cumulative_usd": cumulative,
-                    "threshold_usd": budget.threshold_usd,
-                    "alert_level_usd": level,
-                }
-            )
-    return records
+            yield row.bucket, dialect.to_money(row.spend)
 
 
 def _budget_column(caps: Capabilities, name: str) -> ColumnElement[Any]:

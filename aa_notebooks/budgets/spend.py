@@ -43,8 +43,11 @@ from sqlalchemy import (
     union_all,
 )
 
+from aa_notebooks.analytics.buckets import bucket_floor
+from aa_notebooks.analytics.rollup_buckets import raw_pieces
 from aa_notebooks.analytics.rollup_plan import ReadPlan
 from aa_notebooks.analytics.rollup_source import in_spans, plan_between
+from aa_notebooks.analytics.rollup_source import utc as stored_utc
 from aa_notebooks.budgets.ledger import LEDGER
 from aa_notebooks.budgets.model import Budget
 from aa_notebooks.budgets.money import from_micros
@@ -88,6 +91,41 @@ def rollup_spend(connection: Connection, budget: Budget, window: SpendWindow) ->
     statement = select(*sums, raw.scalar_subquery())
     row = connection.execute(statement, counted_params(budget)).one()
     return from_micros(int(row[0]) + int(row[1])) + Decimal(row[2])
+
+
+def rollup_daily_spends(
+    connection: Connection, budget: Budget, window: SpendWindow
+) -> dict[datetime, Decimal] | None:
+    """The budget's spend per UTC day (by the day's start) of the window, as a sum of its
+    executions per day gives it, with the whole hours and days read from the rollups and only
+    the partial hours, and hours changed behind them, from the executions; days with nothing
+    spent are left out. None where the rollups do not answer the window."""
+    plan = spend_plan(connection, window)
+    if plan is None:
+        return None
+    by_agent_id = _agent_id(budget) is not None
+    params = counted_params(budget)
+    micros: dict[datetime, int] = {}
+    for table, spans in zip(_rollups_for(budget.scope), (plan.hours, plan.days), strict=True):
+        if not spans:
+            continue
+        query = (
+            select(table.c.bucket, func.sum(table.c.cost_micro_usd))
+            .where(counted(budget.scope, by_agent_id, table=table), in_spans(table.c.bucket, spans))
+            .group_by(table.c.bucket)
+        )
+        for bucket, total in connection.execute(query, params):
+            day = bucket_floor(stored_utc(bucket), "day")
+            micros[day] = micros.get(day, 0) + int(total or 0)
+    spends = {day: from_micros(total) for day, total in micros.items()}
+    started, cost = EXECUTIONS.c.started_at, EXECUTIONS.c.cost_usd
+    for day, lower, upper in raw_pieces(plan.raw, "day"):
+        query = select(func.coalesce(func.sum(cost), 0)).where(
+            counted(budget.scope, by_agent_id), started >= lower, started < upper
+        )
+        raw = Decimal(connection.execute(query, params).scalar_one())
+        spends[day] = spends.get(day, Decimal(0)) + raw
+    return spends
 
 
 def _rollups_for(scope: BudgetScope) -> tuple[Table, Table]:

@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import text
 
 from aa_notebooks.analytics import connect
-from aa_notebooks.budgets import budget_status, create_budget, update_budget
+from aa_notebooks.budgets import budget_status, create_budget, history, update_budget
 from aa_notebooks.budgets.client import BudgetClient, connect_budgets
 from aa_notebooks.budgets.history import (
     DAILY_COLUMNS,
@@ -24,7 +24,7 @@ from aa_notebooks.budgets.history import (
 from aa_notebooks.budgets.spend import exact_spend
 from aa_notebooks.budgets.window import SpendWindow
 from aa_notebooks.db.engine import get_engine
-from tests.budgets.conftest import ALICE, BOB, NOW, RESEARCHER, WRITER, record
+from tests.budgets.conftest import ALICE, BOB, NOW, RESEARCHER, WRITER, insert_directly, record
 
 US = timedelta(microseconds=1)
 # NOW is 2024-06-01 12:30; a 3-day window is [05-29 12:30, 06-01 12:30] and touches 4 days.
@@ -118,6 +118,50 @@ def test_each_scope_counts_its_executions_per_day(
         ("b", day("2024-05-31"), float(first), float(first)),
         ("b", day("2024-06-01"), float(last), float(first + last)),
     ]
+
+
+@pytest.mark.parametrize(
+    "scope",
+    [
+        {"scope": "user", "user_id": ALICE},
+        {"scope": "agent", "target": str(RESEARCHER)},
+        {"scope": "flow", "target": "onboarding"},
+        {"scope": "global"},
+        {"per_user": True},
+    ],
+    ids=["user", "agent", "flow", "global", "per-user"],
+)
+def test_the_days_from_the_rollups_are_the_raw_ones(
+    db_url: str, scope: dict, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A week of the scope executions, spread over whole days and the window's partial ends, one
+    run inserted behind the rollups' back and one deleted (both hours then read raw): every
+    day's spend is the one summed from the executions, and no day is summed from them whole."""
+    for cost, ago, fields in SCOPE_EXECUTIONS:
+        for days in (0, 2, 5):
+            record(db_url, cost, NOW - ago - timedelta(days=days), **fields)
+    insert_directly(db_url, "32", NOW - timedelta(days=3, hours=1), user_id=ALICE,
+                    agent_id=RESEARCHER, agent_name="researcher", flow_id="onboarding")  # fmt: skip
+    with get_engine(db_url).begin() as connection:  # BOB's writer run of six days ago
+        connection.execute(
+            text("DELETE FROM agentexecutions WHERE cost_usd = 8 AND started_at < :at"),
+            {"at": (NOW - timedelta(days=5)).replace(tzinfo=None)},
+        )
+    create_budget(db_url, **scope, name="b", threshold_usd=100, period_days=7,
+                  alert_type="warning")  # fmt: skip
+    summed_whole: list[object] = []
+    per_bucket = history.per_bucket
+
+    def watched(*args: Any, **kwargs: Any) -> Any:
+        summed_whole.append(args)
+        return per_bucket(*args, **kwargs)
+
+    monkeypatch.setattr(history, "per_bucket", watched)
+    fast = budget_spend_daily(db_url, now=NOW)
+    assert summed_whole == [] and len(fast) == 8 * (2 if scope.get("per_user") else 1)
+    monkeypatch.setattr(history, "rollup_daily_spends", lambda *_: None)
+    pd.testing.assert_frame_equal(fast, budget_spend_daily(db_url, now=NOW))
+    assert summed_whole
 
 
 def test_the_last_cumulative_is_the_exact_spend(db_url: str) -> None:
