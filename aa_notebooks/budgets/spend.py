@@ -69,11 +69,13 @@ def exact_spend(connection: Connection, budget: Budget, window: SpendWindow) -> 
     return Decimal(connection.execute(statement, _params(budget, window)).scalar_one())
 
 
-def rollup_spend(connection: Connection, budget: Budget, window: SpendWindow) -> Decimal:
+def rollup_spend(
+    connection: Connection, budget: Budget, window: SpendWindow, plan: ReadPlan | None
+) -> Decimal:
     """The budget's spend in the window as `exact_spend` gives it, with the whole hours and days
-    read from the rollups (`_rollups_for`, where the database has them, `analytics.rollup_plan`) and
-    only the partial hours at either end, and hours changed behind them, from the executions."""
-    plan = spend_plan(connection, window)
+    read from the rollups (`_rollups_for`, by `plan`: the window's `spend_plan`, which budgets of
+    the same period share) and only the partial hours at either end, and hours changed behind
+    them, from the executions; summed from the executions where `plan` is None."""
     if plan is None:
         return exact_spend(connection, budget, window)
     by_agent_id = _agent_id(budget) is not None

@@ -26,7 +26,7 @@ from aa_notebooks.budgets import (
     update_budget,
 )
 from aa_notebooks.budgets.definitions import FRESH_SECONDS
-from aa_notebooks.budgets.spend import exact_spend, ledger_spend, rollup_spend
+from aa_notebooks.budgets.spend import exact_spend, ledger_spend, rollup_spend, spend_plan
 from aa_notebooks.budgets.window import HOUR, SpendWindow, ceil_hour, floor_hour
 from aa_notebooks.db.engine import get_engine
 from aa_notebooks.db.schema import AgentExecution, BudgetAlert, BudgetAlertType, BudgetScope
@@ -170,7 +170,8 @@ def test_the_ledger_and_the_rollups_give_the_executions_sum_for_any_window(db_ur
                     window = SpendWindow.ending(now, days)
                     exact = exact_spend(connection, budget, window)
                     assert ledger_spend(connection, budget, window) == exact, (budget, now, days)
-                    assert rollup_spend(connection, budget, window) == exact, (budget, now, days)
+                    plan = spend_plan(connection, window)
+                    assert rollup_spend(connection, budget, window, plan) == exact, (now, days)
     insert_directly(db_url, "7.000001", NOW - timedelta(days=2, minutes=1), agent_name="writer")
     with get_engine(db_url).begin() as connection:
         connection.execute(AgentExecution.__table__.delete().where(
@@ -182,7 +183,8 @@ def test_the_ledger_and_the_rollups_give_the_executions_sum_for_any_window(db_ur
             for days in (1, 7, 30):
                 window = SpendWindow.ending(NOW, days)
                 exact = exact_spend(connection, budget, window)
-                assert rollup_spend(connection, budget, window) == exact, (budget, days)
+                plan = spend_plan(connection, window)
+                assert rollup_spend(connection, budget, window, plan) == exact, (budget, days)
 
 
 def _edges(nows: Sequence[datetime]) -> list[datetime]:

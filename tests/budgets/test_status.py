@@ -18,6 +18,7 @@ from aa_notebooks.budgets import (
     create_budget,
     evaluate_budgets,
     list_budgets,
+    reading,
 )
 from aa_notebooks.db.engine import dispose_engine
 from aa_notebooks.errors import BudgetExceededError, ConfigurationError
@@ -199,3 +200,28 @@ def test_status_works_on_a_database_the_kit_may_only_read(db_url: str) -> None:
     [status] = budget_status(url, now=NOW)
     assert (status.spend_usd, status.status) == (Decimal(85), Status.warning)
     dispose_engine(url)
+
+
+def test_budgets_of_one_period_share_the_rollups_reading_plan(
+    db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Three budgets of a day and one of a week: the rollups are asked how they answer a day's
+    window once and a week's once, and each budget's spend is still its own."""
+    record(db_url, "3", HOUR_AGO, user_id=ALICE)
+    record(db_url, "5", NOW - timedelta(days=3), user_id=BOB)
+    day = {"threshold_usd": 10, "alert_type": "warning", "period_days": 1}
+    for user in (ALICE, BOB):
+        create_budget(db_url, scope="user", user_id=user, **day)
+    create_budget(db_url, **day)
+    create_budget(db_url, **{**day, "period_days": 7})
+    asked: list[int] = []
+    plan_of = reading.spend_plan
+
+    def counted(connection, window):  # type: ignore[no-untyped-def]
+        asked.append((window.end - window.start).days)
+        return plan_of(connection, window)
+
+    monkeypatch.setattr(reading, "spend_plan", counted)
+    spends = sorted((s.budget.period_days, s.spend_usd) for s in budget_status(db_url, now=NOW))
+    assert spends == [(1, 0), (1, 3), (1, 3), (7, 8)]
+    assert sorted(asked) == [1, 7]
