@@ -37,7 +37,7 @@ from aa_notebooks.budgets.model import Budget
 from aa_notebooks.budgets.money import cents
 from aa_notebooks.budgets.per_user import applied_in
 from aa_notebooks.budgets.scope import BUDGETS
-from aa_notebooks.budgets.spend import both_spends, exact_spend
+from aa_notebooks.budgets.spend import SpendPlans, both_spends, exact_spend
 from aa_notebooks.budgets.status import (
     BudgetStatus,
     BudgetStatusList,
@@ -215,7 +215,7 @@ def _evaluate(
             return None
         budget = fresh[0]
         window = SpendWindow.ending(now, budget.period_days)
-        for each in applied_in(connection, budget, window, owner):
+        for each in applied_in(connection, budget, window, owner, SpendPlans(connection)):
             if each.template:  # a per-user budget no user has spent on in the window
                 statuses.append(assess(each, Decimal(0), now))
                 continue

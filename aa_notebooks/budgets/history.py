@@ -23,13 +23,14 @@ from sqlalchemy.engine import URL
 from aa_notebooks.analytics import periods
 from aa_notebooks.analytics.buckets import bucket_bounds, per_bucket
 from aa_notebooks.analytics.dialect import Dialect, dialect_for
+from aa_notebooks.analytics.rollup_plan import ReadPlan
 from aa_notebooks.budgets.alerts import EVENTS, events_of_user
 from aa_notebooks.budgets.capabilities import Capabilities, capabilities
 from aa_notebooks.budgets.fields import parse_uuid
 from aa_notebooks.budgets.model import Budget
 from aa_notebooks.budgets.per_user import applied_in
 from aa_notebooks.budgets.scope import BUDGETS, EXECUTIONS
-from aa_notebooks.budgets.spend import counted, counted_params, rollup_daily_spends
+from aa_notebooks.budgets.spend import SpendPlans, counted, counted_params, rollup_daily_spends
 from aa_notebooks.budgets.store import active_budgets, load_budgets
 from aa_notebooks.budgets.transactions import read_transaction
 from aa_notebooks.budgets.window import SpendWindow, utc
@@ -72,13 +73,14 @@ def budget_spend_daily(
     dialect = dialect_for(engine.dialect.name)
     records: list[dict[str, Any]] = []
     with read_transaction(engine) as connection:
+        plans = SpendPlans(connection)
         for budget in load_budgets(connection, caps, condition):
             if caps.unavailable(budget.scope) is not None:
                 continue
             window = SpendWindow.ending(now, budget.period_days)
-            for each in applied_in(connection, budget, window, viewer):
+            for each in applied_in(connection, budget, window, viewer, plans):
                 if not each.template:  # a per-user budget no user spent on: nothing to chart
-                    records += _daily(connection, dialect, each, window)
+                    records += _daily(connection, dialect, each, window, plans(window))
     money = ("spend_usd", "cumulative_usd", "threshold_usd", "alert_level_usd")
     return _frame(records, DAILY_COLUMNS, times=("day",), money=money)
 
@@ -132,13 +134,17 @@ def budget_alert_events(
 
 
 def _daily(
-    connection: Connection, dialect: Dialect, budget: Budget, window: SpendWindow
+    connection: Connection,
+    dialect: Dialect,
+    budget: Budget,
+    window: SpendWindow,
+    plan: ReadPlan | None,
 ) -> list[dict[str, Any]]:
     """One record per UTC day the budget's window touches, oldest first."""
     days = periods.Window(window.start, window.end, True, f"{budget.period_days}d")
     level = budget.threshold_usd * budget.levels[0] / 100
     cumulative, records = Decimal(0), []
-    for day, day_spend in _day_spends(connection, dialect, budget, window, days):
+    for day, day_spend in _day_spends(connection, dialect, budget, window, days, plan):
         cumulative += day_spend
         records.append(
             {
@@ -161,10 +167,11 @@ def _day_spends(
     budget: Budget,
     window: SpendWindow,
     days: periods.Window,
+    plan: ReadPlan | None,
 ) -> Iterator[tuple[datetime, Decimal]]:
     """(day start, spend) for every day of `days`: from the rollups where they answer the window
-    (a month of a busy database is millions of executions), else summed per day."""
-    spends = rollup_daily_spends(connection, budget, window)
+    (`plan`; a month of a busy database is millions of executions), else summed per day."""
+    spends = rollup_daily_spends(connection, budget, window, plan)
     if spends is not None:
         for start, _, _ in bucket_bounds(days, "day"):
             yield start, spends.get(start, Decimal(0))

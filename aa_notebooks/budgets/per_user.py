@@ -16,33 +16,37 @@ from typing import Any
 
 from sqlalchemy import Connection, func, select
 
-from aa_notebooks.analytics.rollup_plan import Span
+from aa_notebooks.analytics.rollup_plan import ReadPlan, Span
 from aa_notebooks.analytics.rollup_source import in_spans
 from aa_notebooks.budgets.fields import parse_uuid
 from aa_notebooks.budgets.model import Budget
 from aa_notebooks.budgets.scope import EXECUTIONS
-from aa_notebooks.budgets.spend import spend_plan
+from aa_notebooks.budgets.spend import SpendPlans
 from aa_notebooks.budgets.window import SpendWindow
 from aa_notebooks.db.rollups.record import LATENCY_DAY, LATENCY_HOUR
 
 
 def applied_in(
-    connection: Connection, budget: Budget, window: SpendWindow, viewer: uuid.UUID | None
+    connection: Connection,
+    budget: Budget,
+    window: SpendWindow,
+    viewer: uuid.UUID | None,
+    plans: SpendPlans,
 ) -> list[Budget]:
     """The budget as it applies in `window`: a per-user template once per user who ran
     executions there (only `viewer`, when given), or the template itself when none did; any
     other budget as it is."""
     if not budget.template:
         return [budget]
-    users = [viewer] if viewer is not None else spenders(connection, window)
+    users = [viewer] if viewer is not None else spenders(connection, window, plans(window))
     return [budget.for_user(user) for user in users] or [budget]
 
 
-def spenders(connection: Connection, window: SpendWindow) -> list[uuid.UUID]:
+def spenders(connection: Connection, window: SpendWindow, plan: ReadPlan | None) -> list[uuid.UUID]:
     """The users who ran executions that started in the window, in id order. The whole hours
-    and days come from the latency rollups where the database has them (a month of a busy
-    database is millions of executions to group), the rest from the executions."""
-    plan = spend_plan(connection, window)
+    and days come from the latency rollups by `plan` (the window's `spend_plan`; a month of a
+    busy database is millions of executions to group), the rest from the executions; all from
+    the executions where `plan` is None."""
     if plan is None:
         whole = (window.start, window.end + timedelta.resolution)  # the window's end included
         return sorted(_raw_spenders(connection, [whole]))

@@ -20,14 +20,13 @@ from decimal import Decimal
 from sqlalchemy import Connection, func, select
 from sqlalchemy.engine import URL
 
-from aa_notebooks.analytics.rollup_plan import ReadPlan
 from aa_notebooks.budgets.alert_settings import email_problem, unsent_warning
 from aa_notebooks.budgets.alerts import EVENTS, alerts_due, events_of_user
 from aa_notebooks.budgets.capabilities import capabilities
 from aa_notebooks.budgets.fields import parse_uuid
 from aa_notebooks.budgets.per_user import applied_in
 from aa_notebooks.budgets.scope import BUDGETS
-from aa_notebooks.budgets.spend import rollup_spend, spend_plan
+from aa_notebooks.budgets.spend import SpendPlans, rollup_spend
 from aa_notebooks.budgets.status import BudgetStatus, BudgetStatusList, assess, unavailable
 from aa_notebooks.budgets.store import active_budgets, load_budgets
 from aa_notebooks.budgets.transactions import read_transaction
@@ -51,20 +50,18 @@ def budget_status(
     owner = None if user_id is None else parse_uuid(user_id, "user_id")
     statuses: list[BudgetStatus] = []
     due = 0
-    plans: dict[SpendWindow, ReadPlan | None] = {}  # budgets of one period share their window
     with read_transaction(engine) as connection:
+        plans = SpendPlans(connection)
         for budget in load_budgets(connection, caps, active_budgets(caps, owner)):
             if reason := caps.unavailable(budget.scope):
                 statuses.append(unavailable(budget, now, reason))
                 continue
             window = SpendWindow.ending(now, budget.period_days)
-            if window not in plans:
-                plans[window] = spend_plan(connection, window)
-            for each in applied_in(connection, budget, window, owner):
+            for each in applied_in(connection, budget, window, owner, plans):
                 spend = (
                     Decimal(0)
                     if each.template
-                    else rollup_spend(connection, each, window, plans[window])
+                    else rollup_spend(connection, each, window, plans(window))
                 )
                 statuses.append(assess(each, spend, now))
                 if caps.has_events and each.email_notification:

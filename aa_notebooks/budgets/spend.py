@@ -96,13 +96,12 @@ def rollup_spend(
 
 
 def rollup_daily_spends(
-    connection: Connection, budget: Budget, window: SpendWindow
+    connection: Connection, budget: Budget, window: SpendWindow, plan: ReadPlan | None
 ) -> dict[datetime, Decimal] | None:
     """The budget's spend per UTC day (by the day's start) of the window, as a sum of its
-    executions per day gives it, with the whole hours and days read from the rollups and only
-    the partial hours, and hours changed behind them, from the executions; days with nothing
-    spent are left out. None where the rollups do not answer the window."""
-    plan = spend_plan(connection, window)
+    executions per day gives it, with the whole hours and days read from the rollups (by `plan`,
+    the window's `spend_plan`) and only the partial hours, and hours changed behind them, from
+    the executions; days with nothing spent are left out. None where `plan` is None."""
     if plan is None:
         return None
     by_agent_id = _agent_id(budget) is not None
@@ -144,6 +143,20 @@ def spend_plan(connection: Connection, window: SpendWindow) -> ReadPlan | None:
     if not has_rollups(connection):
         return None
     return plan_between(connection, window.start, window.end + timedelta.resolution)
+
+
+class SpendPlans:
+    """`spend_plan` of each window one read of the budgets needs, looked up once (budgets of one
+    period share their window; a per-user budget's users and its spends read the same plan)."""
+
+    def __init__(self, connection: Connection) -> None:
+        self.connection = connection
+        self._found: dict[SpendWindow, ReadPlan | None] = {}
+
+    def __call__(self, window: SpendWindow) -> ReadPlan | None:
+        if window not in self._found:
+            self._found[window] = spend_plan(self.connection, window)
+        return self._found[window]
 
 
 def ledger_spend(connection: Connection, budget: Budget, window: SpendWindow) -> Decimal:

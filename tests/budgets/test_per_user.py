@@ -31,6 +31,7 @@ from aa_notebooks.budgets import (
 from aa_notebooks.budgets.capabilities import capabilities
 from aa_notebooks.budgets.client import connect_budgets
 from aa_notebooks.budgets.guard import check_on_connection, check_on_driver, run_keys
+from aa_notebooks.budgets.spend import spend_plan
 from aa_notebooks.budgets.window import SpendWindow
 from aa_notebooks.cli import main
 from aa_notebooks.db.engine import get_engine
@@ -315,8 +316,7 @@ def test_the_users_in_a_window_come_from_the_rollups_and_the_raw_rows(
 
     monkeypatch.setattr(per_user, "_raw_spenders", watched)
     with get_engine(db_url).connect() as connection:
-        found = per_user.spenders(connection, window)
+        found = per_user.spenders(connection, window, spend_plan(connection, window))
         assert found == sorted([ALICE, BOB, CAROL])
         assert raw_spans and all(end - start <= timedelta(hours=1) for start, end in raw_spans)
-        monkeypatch.setattr(per_user, "spend_plan", lambda *_: None)
-        assert per_user.spenders(connection, window) == found
+        assert per_user.spenders(connection, window, None) == found

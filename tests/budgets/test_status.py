@@ -18,8 +18,8 @@ from aa_notebooks.budgets import (
     create_budget,
     evaluate_budgets,
     list_budgets,
-    reading,
 )
+from aa_notebooks.budgets import spend as budget_spend
 from aa_notebooks.db.engine import dispose_engine
 from aa_notebooks.errors import BudgetExceededError, ConfigurationError
 from tests.budgets.conftest import (
@@ -215,13 +215,13 @@ def test_budgets_of_one_period_share_the_rollups_reading_plan(
     create_budget(db_url, **day)
     create_budget(db_url, **{**day, "period_days": 7})
     asked: list[int] = []
-    plan_of = reading.spend_plan
+    plan_of = budget_spend.spend_plan
 
     def counted(connection, window):  # type: ignore[no-untyped-def]
         asked.append((window.end - window.start).days)
         return plan_of(connection, window)
 
-    monkeypatch.setattr(reading, "spend_plan", counted)
+    monkeypatch.setattr(budget_spend, "spend_plan", counted)
     spends = sorted((s.budget.period_days, s.spend_usd) for s in budget_status(db_url, now=NOW))
     assert spends == [(1, 0), (1, 3), (1, 3), (7, 8)]
     assert sorted(asked) == [1, 7]
