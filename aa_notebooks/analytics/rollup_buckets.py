@@ -296,7 +296,8 @@ class Cells:
         shape = (self.bucket, len(self.columns[0]), len(self.blobs), len(self.raw_keys))
         hashed.update(repr((shape, list(self.start_index), list(self.combo_index))).encode())
         lengths = [len(blob) if blob else 0 for blob in self.blobs]
-        for values in (*self.columns, lengths, self.raw_rows, self.raw_keys):
+        hashed.update(self.table.tobytes())  # the rows' numbers, as `figures` reads them
+        for values in (lengths, self.raw_rows, self.raw_keys):
             hashed.update(np.asarray(values, dtype=np.int64).tobytes())
         hashed.update(b"".join([bytes(blob) for blob in self.blobs if blob]))
         return hashed.digest()
