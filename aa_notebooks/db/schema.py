@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import enum
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import (
     BigInteger,
@@ -31,7 +33,11 @@ from sqlalchemy import (
     func,
     true,
 )
+from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.sql import operators
+from sqlalchemy.sql.elements import BindParameter, ColumnElement
+from sqlalchemy.sql.operators import OperatorType
 
 
 class ExecutionStatus(enum.StrEnum):
@@ -97,6 +103,57 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value is not None and value.tzinfo is None:
             value = value.replace(tzinfo=UTC)
         return value
+
+    class comparator_factory(TypeDecorator.Comparator[datetime]):
+        """`>=` and `<` compare with a `RangeBound`: right on SQLite whatever text form a row's
+        time has (windows and buckets are all [lower, upper) ranges)."""
+
+        def operate(self, op: OperatorType, *other: Any, **kwargs: Any) -> ColumnElement[Any]:
+            if op in (operators.ge, operators.lt) and len(other) == 1:
+                other = (_range_bound(self.expr, op, other[0]),)
+            return super().operate(op, *other, **kwargs)
+
+
+class RangeBound(UTCDateTime):
+    """A time that starts or ends a range, bound so that SQLite's text comparison is right.
+
+    SQLite holds times as text, compared character by character. The kit writes them with six
+    fraction digits, as SQLAlchemy does; other programs write whole seconds without a fraction
+    (`DEFAULT CURRENT_TIMESTAMP`, Python's sqlite3 adapter). Such a row exactly on a bound
+    written with the fraction sorts before it ("10:00:00" < "10:00:00.000000"), so it would fall
+    in the hour before. A whole-second bound is bound without the fraction: every form of the
+    same time then compares as not less than it ("10:00:00" = "10:00:00", "10:00:00.000000" >
+    "10:00:00"), and every earlier time as less, which is what `>=` and `<` need.
+    """
+
+    cache_ok = True
+
+    def bind_processor(self, dialect: Dialect) -> Callable[[Any], Any] | None:
+        if dialect.name != "sqlite":
+            return super().bind_processor(dialect)
+        fallback = super().bind_processor(dialect)
+
+        def process(value: Any) -> Any:
+            if not isinstance(value, datetime):
+                return fallback(value) if fallback else value
+            if value.tzinfo is not None:
+                value = value.astimezone(UTC).replace(tzinfo=None)
+            text = value.isoformat(" ", "microseconds")
+            return text[:19] if value.microsecond == 0 else text
+
+        return process
+
+
+def _range_bound(column: Any, op: OperatorType, value: Any) -> Any:
+    """`value` bound as a `RangeBound` when it is a time or an untyped (or time) parameter."""
+    if isinstance(value, datetime):
+        return column._bind_param(op, value, type_=_RANGE_BOUND)
+    if isinstance(value, BindParameter) and (value.type._isnull or type(value.type) is UTCDateTime):
+        return value._with_binary_element_type(_RANGE_BOUND)
+    return value
+
+
+_RANGE_BOUND = RangeBound()
 
 
 def utcnow() -> datetime:

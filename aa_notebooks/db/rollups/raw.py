@@ -17,7 +17,7 @@ from aa_notebooks.db.driver import driver_connection
 from aa_notebooks.db.rollups.dims import as_uuid, dims_key, utc_naive
 from aa_notebooks.db.rollups.record import CacheSums, ExecutionSums, UsageSums
 from aa_notebooks.db.rollups.sketch import KEY_MULTIPLIER, ZERO_KEY, Sketch, encode, key_of
-from aa_notebooks.db.schema import UTCDateTime
+from aa_notebooks.db.schema import RangeBound
 
 DAY = timedelta(days=1)
 _SQLITE_SKETCH = "aa_rollup_sketch"
@@ -176,7 +176,7 @@ def cache_rows(connection: Connection, lower: datetime, upper: datetime) -> Cach
 
 
 def _bound(sql: str) -> TextClause:
-    """The query with its bounds bound as the timestamp columns store them."""
+    """The query with its [lower, upper) bounds bound as range bounds (`RangeBound`)."""
     return text(sql).bindparams(
-        bindparam("lower", type_=UTCDateTime()), bindparam("upper", type_=UTCDateTime())
+        bindparam("lower", type_=RangeBound()), bindparam("upper", type_=RangeBound())
     )
