@@ -274,3 +274,16 @@ def latency_rollup_sums(connection: Connection) -> None:
 
     add_latency_sums(connection)
     fill_latency_sums(connection)
+
+
+@migration
+def rollup_truncate_triggers(connection: Connection) -> None:
+    """PostgreSQL: a TRUNCATE of the executions or usage rows empties the rollups they feed
+    (the triggers are installed again, with the new ones)."""
+    from aa_notebooks.db.rollups.triggers import install_triggers
+    from aa_notebooks.db.schema import ROLLUP_TABLES
+
+    if connection.dialect.name == "postgresql" and set(ROLLUP_TABLES) <= set(
+        inspect(connection).get_table_names()
+    ):
+        install_triggers(connection)

@@ -8,11 +8,15 @@ rollup_dirty_hours, readers take that hour from the raw rows, and the next `roll
 recomputes it. So rows written with plain SQL, or by another program on an attached database,
 never make the analytics wrong, only slower until a rebuild. PostgreSQL uses statement triggers
 with transition tables (one INSERT per statement, however many rows); SQLite row triggers.
+A TRUNCATE (PostgreSQL's; SQLite has none, and its DELETE without WHERE fires the row triggers)
+leaves nothing to sum: it empties the rollups that its table feeds, in its own transaction.
 """
 
 from __future__ import annotations
 
 from sqlalchemy import Connection, inspect
+
+from aa_notebooks.db.schema import CACHE_ROLLUP_TABLES, ROLLUP_TABLES
 
 _SQLITE_HOUR = "strftime('%Y-%m-%d %H:00:00.000000', {row}.started_at)"
 _EXECUTION_COLUMNS = (
@@ -88,6 +92,14 @@ ON CONFLICT DO NOTHING;""",
 }
 
 
+_PG_TRUNCATED = {
+    "executions": ("agentexecutions", [t for t in ROLLUP_TABLES if t != "rollup_writing"]),
+    "usages": ("tokenusages", ["rollup_usage_hour", "rollup_usage_day", *CACHE_ROLLUP_TABLES]),
+}
+"""What a TRUNCATE of each table empties: every rollup (and mark) for the executions (their
+usage rows go with them), the cost by model and cache rollups for the usage rows."""
+
+
 def _postgresql(connection: Connection) -> None:
     for kind, body in _PG_FUNCTIONS.items():
         connection.exec_driver_sql(f"""
@@ -113,3 +125,14 @@ END $$""")
                 f"CREATE TRIGGER {name} AFTER {clause} FOR EACH STATEMENT "
                 f"EXECUTE FUNCTION {TRIGGER_PREFIX}mark_{kind}()"
             )
+    for kind, (table, emptied) in _PG_TRUNCATED.items():
+        deletes = " ".join(f"DELETE FROM {name};" for name in emptied)
+        connection.exec_driver_sql(f"""
+CREATE OR REPLACE FUNCTION {TRIGGER_PREFIX}truncated_{kind}() RETURNS trigger LANGUAGE plpgsql
+AS $$ BEGIN {deletes} RETURN NULL; END $$""")
+        name = f"{TRIGGER_PREFIX}{kind}_truncate"
+        connection.exec_driver_sql(f"DROP TRIGGER IF EXISTS {name} ON {table}")
+        connection.exec_driver_sql(
+            f"CREATE TRIGGER {name} AFTER TRUNCATE ON {table} FOR EACH STATEMENT "
+            f"EXECUTE FUNCTION {TRIGGER_PREFIX}truncated_{kind}()"
+        )

@@ -480,3 +480,33 @@ def test_enable_fills_an_agentos_database_and_marks_its_writers_hours() -> None:
         }
     finally:
         drop_postgres_database(url, name)
+
+
+@pytest.mark.postgres
+def test_a_truncate_empties_the_rollups_its_table_feeds() -> None:
+    """PostgreSQL's TRUNCATE fires no row or statement DML trigger: its own trigger empties the
+    rollups, and the analytics show what the raw rows hold."""
+    url, name = new_postgres_database()
+    try:
+        init_db(url)
+        engine = get_engine(url)
+        write_boundary_rows(url)
+        write_batch(engine, [execution(at(9, 15), usages=(("claude", 40, 4, "0.000200"),))])
+        days = {"start_date": "2024-06-01", "end_date": "2024-06-02"}
+        assert connect(url).overview(**days).total_executions == 6
+        assert usage_rollup(url) == {(at(9), "claude", "gpt-4o"): (1, 40, 4, 200)}
+        with engine.begin() as connection:
+            connection.exec_driver_sql("TRUNCATE tokenusages")
+        assert usage_rollup(url) == {} and usage_rollup(url, "usage_day") == {}
+        assert len(execution_rollup(url)) == 6  # the executions are all there
+        assert check_rollups(engine).ok
+        with engine.begin() as connection:
+            connection.exec_driver_sql("TRUNCATE agentexecutions CASCADE")
+        for level in TABLES:
+            with engine.connect() as connection:
+                assert connection.execute(select(TABLES[level])).first() is None, level
+        assert check_rollups(engine).ok and has_rollups(engine)
+        shown = connect(url).overview(**days)
+        assert (shown.total_executions, shown.total_cost_usd) == (0, Decimal(0))
+    finally:
+        drop_postgres_database(url, name)
