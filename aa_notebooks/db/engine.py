@@ -20,7 +20,14 @@ from typing import Any, NamedTuple
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL
-from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, OperationalError, StatementError
+from sqlalchemy.exc import (
+    DataError,
+    DBAPIError,
+    IntegrityError,
+    NoSuchTableError,
+    OperationalError,
+    StatementError,
+)
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -279,10 +286,16 @@ def _unavailable(exc: BaseException, url: URL | None, detail: str) -> DatabaseUn
 
 @contextmanager
 def connection_errors(url: URL) -> Iterator[None]:
-    """Re-raise driver connection failures (and SQLite's missing tables, which it reports the
-    same way) inside the block as kit errors: DatabaseUnavailableError, SchemaError."""
+    """Re-raise driver connection failures and missing tables inside the block as kit errors:
+    DatabaseUnavailableError, SchemaError. (SQLite reports a missing table as it reports a
+    connection failure, PostgreSQL as a ProgrammingError, inspection as NoSuchTableError.)"""
     try:
         yield
+    except NoSuchTableError as exc:
+        raise SchemaError(
+            f"the database lacks a table this needs ({exc}); "
+            "`aa-notebooks check-db` lists what is missing"
+        ) from None
     except sqlite3.OperationalError as exc:
         raise explain_connection_error(exc, url) from None
     except OperationalError as exc:
@@ -290,4 +303,6 @@ def connection_errors(url: URL) -> Iterator[None]:
     except DBAPIError as exc:
         if exc.connection_invalidated:
             raise explain_connection_error(exc, url) from None
+        if isinstance(explained := explain_database_error(exc, url), SchemaError):
+            raise explained from None  # PostgreSQL's missing table (a ProgrammingError)
         raise

@@ -68,3 +68,33 @@ def test_aa_debug_shows_the_traceback(
     monkeypatch.setenv("AA_DEBUG", "1")
     with pytest.raises(OperationalError, match=r"no such table: main\.audit"):
         main(["--db", failing_inserts, *CREATE])
+
+
+def test_rollups_enable_on_a_database_without_the_contracts_tables_is_one_line(
+    backend: str, empty_db_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """SQLite reports the missing table when the triggers inspect it, PostgreSQL when a
+    statement reads it: the same kind of line either way."""
+    if backend == "sqlite":  # a database file with a table of its own, not the contract's
+        with sqlite3.connect(empty_db_url.removeprefix("sqlite:///")) as connection:
+            connection.execute("CREATE TABLE notes (text)")
+    code = main(["--db", empty_db_url, "rollups", "enable"])
+    line = _stderr_line(capsys)
+    assert code == 2
+    assert line.startswith("aa-notebooks: error: the database lacks a table")
+    assert "agentexecutions" in line and line.endswith(
+        "`aa-notebooks check-db` lists what is missing"
+    )
+
+
+@pytest.mark.parametrize("action", ["check", "rebuild", "enable"])
+def test_rollups_are_refused_for_one_user(
+    db_url: str, action: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    user = "7f000000-0000-4000-8000-000000000001"
+    code = main(["--db", db_url, "--user", user, "rollups", action])
+    assert code == 2
+    assert _stderr_line(capsys) == (
+        "aa-notebooks: error: rollups hold every user's executions; run `rollups` without "
+        "--user (as the database's owner)"
+    )

@@ -71,7 +71,13 @@ def _day(text: str) -> datetime:
 
 
 def _engine(context: CommandContext, *, enabled: bool = True) -> Engine:
-    """The database's engine; with `enabled`, refused when it has no rollup tables."""
+    """The database's engine; with `enabled`, refused when it has no rollup tables. Rollups
+    hold every user's rows: a --user-scoped command is refused rather than run for all."""
+    if context.user_id is not None:
+        raise InvalidInputError(
+            "rollups hold every user's executions; run `rollups` without --user "
+            "(as the database's owner)"
+        )
     engine = get_engine(require_database(context.database_url))
     if enabled:
         with connection_errors(engine.url):

@@ -106,8 +106,9 @@ class CheckReport:
             lines.append("run `aa-notebooks rollups rebuild` to recompute them from the raw rows")
         if self.dirty_hours:
             lines.append(
-                f"{self.dirty_hours} hour(s) changed behind the rollups (deletes, updates) were "
-                "not compared: analytics reads them raw until `aa-notebooks rollups rebuild`"
+                f"{self.dirty_hours} hour(s) changed behind the rollups (rows inserted, updated "
+                "or deleted by another program or plain SQL) were not compared: analytics reads "
+                "them raw until `aa-notebooks rollups rebuild`"
             )
         return "\n".join(lines)
 
