@@ -39,6 +39,8 @@ from sqlalchemy.sql import operators
 from sqlalchemy.sql.elements import BindParameter, ColumnElement
 from sqlalchemy.sql.operators import OperatorType
 
+from aa_notebooks.db.stored_uuid import StoredUuid
+
 
 class ExecutionStatus(enum.StrEnum):
     """How an agent execution ended."""
@@ -177,7 +179,7 @@ class User(Base):
 
     __tablename__ = "users"
 
-    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    id: Mapped[uuid.UUID] = mapped_column(StoredUuid, primary_key=True, default=uuid.uuid4)
     username: Mapped[str | None] = mapped_column(String)
     email: Mapped[str | None] = mapped_column(String)
 
@@ -187,11 +189,11 @@ class AgentExecution(Base):
 
     __tablename__ = "agentexecutions"
 
-    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
-    user_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, ForeignKey("users.id"))
-    request_id: Mapped[uuid.UUID] = mapped_column(Uuid, nullable=False)
-    session_id: Mapped[uuid.UUID] = mapped_column(Uuid, nullable=False)
-    agent_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    id: Mapped[uuid.UUID] = mapped_column(StoredUuid, primary_key=True, default=uuid.uuid4)
+    user_id: Mapped[uuid.UUID | None] = mapped_column(StoredUuid, ForeignKey("users.id"))
+    request_id: Mapped[uuid.UUID] = mapped_column(StoredUuid, nullable=False)
+    session_id: Mapped[uuid.UUID] = mapped_column(StoredUuid, nullable=False)
+    agent_id: Mapped[uuid.UUID | None] = mapped_column(StoredUuid)
     agent_name: Mapped[str | None] = mapped_column(String)
     agent_type: Mapped[str | None] = mapped_column(String)
     model_name: Mapped[str | None] = mapped_column(String)
@@ -263,9 +265,9 @@ class ExecutionTrace(Base):
 
     __tablename__ = "executiontraces"
 
-    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    id: Mapped[uuid.UUID] = mapped_column(StoredUuid, primary_key=True, default=uuid.uuid4)
     execution_id: Mapped[uuid.UUID | None] = mapped_column(
-        Uuid, ForeignKey("agentexecutions.id", ondelete="CASCADE")
+        StoredUuid, ForeignKey("agentexecutions.id", ondelete="CASCADE")
     )
     step_number: Mapped[int] = mapped_column(Integer, nullable=False)
     step_type: Mapped[ExecutionTraceStepType] = mapped_column(
@@ -291,9 +293,9 @@ class TokenUsage(Base):
 
     __tablename__ = "tokenusages"
 
-    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    id: Mapped[uuid.UUID] = mapped_column(StoredUuid, primary_key=True, default=uuid.uuid4)
     execution_id: Mapped[uuid.UUID | None] = mapped_column(
-        Uuid, ForeignKey("agentexecutions.id", ondelete="CASCADE")
+        StoredUuid, ForeignKey("agentexecutions.id", ondelete="CASCADE")
     )
     component: Mapped[str | None] = mapped_column(String)
     model: Mapped[str | None] = mapped_column(String)
@@ -331,9 +333,9 @@ class BudgetAlert(Base):
 
     __tablename__ = "budgetalerts"
 
-    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    id: Mapped[uuid.UUID] = mapped_column(StoredUuid, primary_key=True, default=uuid.uuid4)
     user_id: Mapped[uuid.UUID | None] = mapped_column(
-        Uuid, ForeignKey("users.id", ondelete="CASCADE")
+        StoredUuid, ForeignKey("users.id", ondelete="CASCADE")
     )
     scope: Mapped[BudgetScope] = mapped_column(_pg_enum(BudgetScope, "budgetscope"), nullable=False)
     threshold_usd: Mapped[Decimal] = mapped_column(Numeric(10, 2), nullable=False)

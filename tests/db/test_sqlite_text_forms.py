@@ -1,8 +1,8 @@
-"""An SQLite database that another program writes with the data contract's DDL: its times are
-text in whichever form that program chose. `DEFAULT CURRENT_TIMESTAMP` and Python's sqlite3
-adapter write a whole second without a fraction, the kit and SQLAlchemy with six digits; a row
-exactly on an hour or a day must land in that hour or day either way, read raw or from the
-rollups."""
+"""An SQLite database that another program writes with the data contract's DDL: its times and
+ids are text in whichever form that program chose. `DEFAULT CURRENT_TIMESTAMP` and Python's
+sqlite3 adapter write a whole second without a fraction, the kit and SQLAlchemy with six
+digits: a row exactly on an hour or a day must land in that hour or day either way, read raw or
+from the rollups. Ids written with dashes (`str(uuid)`) must match as the kit's hex digits do."""
 
 from __future__ import annotations
 
@@ -117,3 +117,83 @@ def test_lower_and_upper_bounds_take_the_range_form_other_comparisons_do_not(
             # not after it, and is at or before it
             assert count(started > hour) == after - 1
             assert count(started <= hour) == before + 1
+
+
+# UUIDs as text with dashes (`str(uuid)`), as a program using sqlite3 itself writes them
+ALICE = uuid.UUID("a11ce000-0000-4000-8000-000000000001")
+AGENT = uuid.UUID("a9e47000-0000-4000-8000-000000000002")
+RUN = uuid.UUID("00000000-0000-4000-8000-0000000000aa")
+
+
+@pytest.fixture
+def dashed_db(tmp_path: Path) -> str:
+    """Alice's 3 runs of one agent at 10:15, 10:45 and 11:30 (the first with 2 steps and a
+    usage row), and 2 runs of nobody's; every id as text with dashes."""
+    path = tmp_path / "dashed.db"
+    with sqlite3.connect(path) as connection:
+        for statement in document_ddl("sqlite"):
+            connection.execute(statement)
+        connection.execute("INSERT INTO users (id) VALUES (?)", (str(ALICE),))
+        runs = [
+            (RUN, ALICE, "10:15"),
+            (uuid.uuid4(), ALICE, "10:45"),
+            (uuid.uuid4(), ALICE, "11:30"),
+        ]
+        runs += [(uuid.uuid4(), None, "10:20"), (uuid.uuid4(), None, "11:40")]
+        for run, user, minute in runs:
+            connection.execute(
+                "INSERT INTO agentexecutions (id, user_id, request_id, session_id, agent_id, "
+                "agent_name, model_name, status, cost_usd, execution_time_ms, started_at) "
+                "VALUES (?, ?, ?, ?, ?, 'bot', 'gpt-4o', 'success', 0.5, 100, ?)",
+                (str(run), user and str(user), str(uuid.uuid4()), str(uuid.uuid4()),
+                 str(AGENT) if user else None, f"2026-01-12 {minute}:00.000000"),
+            )  # fmt: skip
+        for number, kind in ((1, "thought"), (2, "final_answer")):
+            connection.execute(
+                "INSERT INTO executiontraces (id, execution_id, step_number, step_type, content) "
+                "VALUES (?, ?, ?, ?, 'x')",
+                (str(uuid.uuid4()), str(RUN), number, kind),
+            )
+        connection.execute(
+            "INSERT INTO tokenusages (id, execution_id, component, model, input_tokens, "
+            "output_tokens, cost_usd) VALUES (?, ?, 'main', 'gpt-4o', 10, 5, 0.5)",
+            (str(uuid.uuid4()), str(RUN)),
+        )
+    return f"sqlite:///{path}"
+
+
+@pytest.mark.parametrize("rollups", [False, True])
+def test_dashed_ids_match_a_users_scope_an_agents_stats_and_a_trace(
+    dashed_db: str, rollups: bool
+) -> None:
+    if rollups:
+        assert main(["--db", dashed_db, "rollups", "enable"]) == 0
+    days = {"start_date": "2026-01-12", "end_date": "2026-01-12"}
+    alices = connect(dashed_db, now=lambda: NOW, user_id=ALICE)
+    for exact in (True, False):
+        assert alices.overview(**days, exact=exact).total_executions == 3
+        assert alices.overview(period="2h", exact=exact).total_executions == 3
+        assert alices.overview(period="1h", exact=exact).total_executions == 1  # 11:30
+    everyone = connect(dashed_db, now=lambda: NOW)
+    assert everyone.overview(**days).total_executions == 5
+    stats = everyone.agent_stats(str(AGENT), start_date="2026-01-12", end_date="2026-01-12")
+    assert stats.total_executions == 3
+    detail = everyone.execution(str(RUN))
+    assert detail.id == RUN
+    assert detail.traces is not None and list(detail.traces["step_number"]) == [1, 2]
+    assert detail.token_usage is not None and len(detail.token_usage) == 1
+
+
+def test_a_list_of_ids_matches_both_forms(dashed_db: str) -> None:
+    executions = AgentExecution.__table__.c
+    hex_run = uuid.uuid4()
+    with get_engine(dashed_db).begin() as connection:
+        connection.exec_driver_sql(
+            "INSERT INTO agentexecutions (id, request_id, session_id, status, started_at) "
+            "VALUES (?, ?, ?, 'success', '2026-01-12 09:00:00')",
+            (hex_run.hex, uuid.uuid4().hex, uuid.uuid4().hex),
+        )
+        found = connection.scalars(select(executions.id).where(executions.id.in_([RUN, hex_run])))
+        assert sorted(found) == sorted([RUN, hex_run])
+        assert connection.scalar(select(executions.id).where(executions.id == hex_run)) == hex_run
+

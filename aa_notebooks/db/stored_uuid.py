@@ -1,0 +1,105 @@
+"""UUID columns that another program may have written as text with dashes, on SQLite.
+
+SQLite has no UUID type: SQLAlchemy (and so the kit) stores 32 hex digits, while a program
+writing the data contract's tables itself stores what it has, most often `str(uuid)`, with
+dashes. Reading either form back gives the same UUID, but a comparison with the kit's 32 digits
+misses the dashed rows: a user's scope, an agent's stats or one execution's trace would find
+nothing. `StoredUuid` makes `==` and `IN (values)` match both forms on SQLite (the index still
+serves both: `col = ? OR col = <dashed ?>` is one index search per form); other databases,
+whose UUID type has one form, get the plain comparison.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from sqlalchemy import Boolean, String, Uuid, bindparam, func, literal_column
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql import operators
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.elements import BindParameter, ColumnElement
+from sqlalchemy.sql.operators import OperatorType
+from sqlalchemy.sql.visitors import InternalTraversal
+
+_DASHED_PARTS = ((1, 8), (9, 4), (13, 4), (17, 4), (21, 12))
+
+
+class StoredUuid(Uuid[uuid.UUID]):
+    """A UUID column of the data contract's tables: `Uuid`, whose `==` and `IN` also match the
+    dashed text form on SQLite."""
+
+    cache_ok = True
+
+    class comparator_factory(Uuid.Comparator[uuid.UUID]):
+        def operate(self, op: OperatorType, *other: Any, **kwargs: Any) -> ColumnElement[Any]:
+            if len(other) == 1 and op is operators.eq and _is_value(other[0]):
+                plain = super().operate(op, *other, **kwargs)
+                dashed = super().operate(op, _dashed(plain.right))
+                return EitherForm(plain, dashed)
+            if len(other) == 1 and op is operators.in_op and _are_values(other[0]):
+                values = list(other[0])
+                plain = super().operate(op, values, **kwargs)
+                texts = [str(uuid.UUID(str(value))) for value in values]
+                dashed = super().operate(
+                    op, bindparam(None, texts, expanding=True, type_=String(), unique=True)
+                )
+                return EitherForm(plain, dashed)
+            return super().operate(op, *other, **kwargs)
+
+
+class EitherForm(ColumnElement[bool]):
+    """A comparison of a UUID column: `plain` (the kit's form) on every database, on SQLite
+    `plain OR dashed` (the same value as text with dashes)."""
+
+    inherit_cache = True
+    type = Boolean()
+    _is_implicitly_boolean = True
+    _traverse_internals = [  # noqa: RUF012 - SQLAlchemy's own class attribute, never mutated
+        ("plain", InternalTraversal.dp_clauseelement),
+        ("dashed", InternalTraversal.dp_clauseelement),
+    ]
+
+    def __init__(self, plain: ColumnElement[Any], dashed: ColumnElement[Any]) -> None:
+        self.plain = plain
+        self.dashed = dashed
+
+
+@compiles(EitherForm)
+def _plain(element: EitherForm, compiler: SQLCompiler, **kw: Any) -> str:
+    return compiler.process(element.plain, **kw)
+
+
+@compiles(EitherForm, "sqlite")
+def _either(element: EitherForm, compiler: SQLCompiler, **kw: Any) -> str:
+    plain, dashed = compiler.process(element.plain, **kw), compiler.process(element.dashed, **kw)
+    return f"({plain} OR {dashed})"
+
+
+def _dashed(hex_digits: BindParameter[Any]) -> ColumnElement[Any]:
+    """SQL making the 8-4-4-4-12 text of the 32 hex digits that `hex_digits` binds."""
+    parts = [
+        func.substr(hex_digits, literal_column(str(start)), literal_column(str(length)))
+        for start, length in _DASHED_PARTS
+    ]
+    text: ColumnElement[Any] = parts[0]
+    for part in parts[1:]:
+        text = text.op("||")(literal_column("'-'")).op("||")(part)
+    return text
+
+
+def _is_value(other: Any) -> bool:
+    """A UUID given as a value or a bound parameter (not a column, not NULL)."""
+    if isinstance(other, BindParameter):
+        return not other.expanding
+    return isinstance(other, uuid.UUID | str)
+
+
+def _are_values(other: Any) -> bool:
+    """A non-empty list (tuple, set) of UUIDs, or of text that parses as UUIDs."""
+    if not isinstance(other, list | tuple | set | frozenset) or not other:
+        return False
+    try:
+        return all(uuid.UUID(str(value)) for value in other)
+    except ValueError:
+        return False
