@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -14,7 +15,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from aa_notebooks.analytics.dialect import Dialect, dialect_for
 from aa_notebooks.db.engine import connection_errors, get_engine
-from aa_notebooks.db.inspection import DatabaseCheck, check_db
+from aa_notebooks.db.inspection import DatabaseCheck, OddTimesWarning, check_db
 from aa_notebooks.db.url import mask_url
 from aa_notebooks.errors import SchemaError
 
@@ -48,6 +49,9 @@ class Source:
                 "create the kit's tables (or `aa-notebooks check-db` to see what an attached "
                 "database lacks)"
             )
+        if check.odd_times:
+            notes = "; ".join(note.strip() for note in check.time_notes())
+            warnings.warn(OddTimesWarning(f"{mask_url(url)}: {notes}"), stacklevel=3)
         return cls(engine, dialect_for(url.get_backend_name()), user_id, check)
 
     @property

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, inspect, select
+from sqlalchemy import Connection, func, inspect, select
 from sqlalchemy.engine import URL
 
 from aa_notebooks.db.engine import connection_errors, get_engine
@@ -88,6 +88,10 @@ _FEATURES: dict[tuple[str, str], str] = {
 }
 
 
+class OddTimesWarning(UserWarning):
+    """An SQLite database stores times in a text form that does not compare as a time."""
+
+
 @dataclass(frozen=True)
 class DatabaseCheck:
     """The tables and columns a database lacks, and the features that are off because of it.
@@ -100,6 +104,9 @@ class DatabaseCheck:
     missing_tables: list[str] = field(default_factory=list)
     missing_columns: dict[str, list[str]] = field(default_factory=dict)
     created_by_kit: bool = False
+    odd_times: dict[str, str] = field(default_factory=dict)
+    """SQLite: "table.column" -> a value in a text form that does not compare as a time
+    (`odd_times`), from the first and last rows."""
 
     @property
     def missing_from_document(self) -> list[str]:
@@ -115,8 +122,9 @@ class DatabaseCheck:
 
     @property
     def ok(self) -> bool:
-        """Every table and column of the data contract's schema is present."""
-        return not self.missing_from_document
+        """Every table and column of the data contract's schema is present, and its times are
+        in a form the kit compares (SQLite)."""
+        return not self.missing_from_document and not self.odd_times
 
     @property
     def complete(self) -> bool:
@@ -138,19 +146,22 @@ class DatabaseCheck:
         return column is None or column not in self.missing_columns.get(table, [])
 
     def __str__(self) -> str:
-        if self.complete:
-            return f"{self.url}: every table and column aa-notebooks uses is present"
-        if self.ok:
-            lines = [
+        if self.missing_from_document:
+            head = (
+                f"{self.url}: lacks part of the AgentOS analytics schema: "
+                f"{', '.join(self.missing_from_document)}"
+            )
+        elif self.complete:
+            head = f"{self.url}: every table and column aa-notebooks uses is present"
+        else:
+            head = (
                 f"{self.url}: the AgentOS analytics tables are all present; "
                 "some of aa-notebooks' additions are not, so the features below are off "
                 "(everything else works)"
-            ]
-        else:
-            lines = [
-                f"{self.url}: lacks part of the AgentOS analytics schema: "
-                f"{', '.join(self.missing_from_document)}"
-            ]
+            )
+        if self.odd_times:
+            head += "; some times are stored in a form the kit cannot compare (see below)"
+        lines = [head]
         lines += [f"  missing table {t}" for t in self.missing_tables]
         lines += [
             f"  missing column {t}.{c}" for t, cols in self.missing_columns.items() for c in cols
@@ -158,7 +169,22 @@ class DatabaseCheck:
         lines += [f"  disabled: {f}" for f in self.disabled_features]
         if not self.created_by_kit and "agentexecutions" in self.missing_tables:
             lines.append("  run `aa-notebooks init-db` to create the tables")
-        return "\n".join(lines)
+        return "\n".join(lines + self.time_notes())
+
+    def time_notes(self) -> list[str]:
+        """Report lines on the times in an odd form (`odd_times`), with the UPDATE that mends
+        them."""
+        lines = []
+        for name, example in self.odd_times.items():
+            table, column = name.split(".")
+            lines += [
+                f"  {name} holds times like {example!r}: SQLite compares times as text, so "
+                "windows would miss or misplace such rows; the kit needs UTC as "
+                "'YYYY-MM-DD HH:MM:SS[.ffffff]'",
+                f"  mend them with: UPDATE {table} SET {column} = "
+                f"strftime('%Y-%m-%d %H:%M:%f', {column}) WHERE {column} IS NOT NULL",
+            ]
+        return lines
 
     def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
         """IPython shows the plain-words report, not the dataclass fields."""
@@ -182,12 +208,47 @@ def check_db(url: str | URL | None = None) -> DatabaseCheck:
             lacking = [c.name for c in table.columns if c.name not in present]
             if lacking:
                 missing_columns[table.name] = lacking
+        odd = {}
+        if engine.dialect.name == "sqlite" and "agentexecutions" in existing:
+            lacking = missing_columns.get("agentexecutions", [])
+            with engine.connect() as connection:
+                odd = {
+                    f"agentexecutions.{column}": example
+                    for column in ("started_at", "completed_at")
+                    if column not in lacking
+                    and (example := odd_time(connection, "agentexecutions", column)) is not None
+                }
     return DatabaseCheck(
         url=mask_url(engine.url),
         missing_tables=missing_tables,
         missing_columns=missing_columns,
         created_by_kit=KitMetadata.__tablename__ in existing,
+        odd_times=odd,
     )
+
+
+TIME_SAMPLE_ROWS = 200
+"""Rows looked at from each end of a table for times in an odd form (a cheap probe: a program
+writes them all one way)."""
+
+
+def odd_time(connection: Connection, table: str, column: str) -> str | None:
+    """SQLite: a value of `column` among the table's first and last rows that does not compare
+    as a time, as text: not `YYYY-MM-DD HH:MM:SS` with an optional fraction (a `T`, a UTC offset,
+    a number of seconds). None when they all do."""
+    sample = (
+        f"SELECT * FROM (SELECT {column} AS v FROM {table} ORDER BY rowid {{}} "
+        f"LIMIT {TIME_SAMPLE_ROWS})"
+    )
+    query = (
+        f"SELECT v FROM ({sample.format('DESC')} UNION ALL {sample.format('ASC')}) "
+        "WHERE v IS NOT NULL AND NOT (typeof(v) = 'text' AND length(v) BETWEEN 19 AND 26 "
+        "AND v GLOB '[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9] [0-9][0-9]:[0-9][0-9]:[0-9][0-9]*' "
+        "AND (length(v) = 19 OR (substr(v, 20, 1) = '.' AND substr(v, 21) NOT GLOB '*[^0-9]*'))) "
+        "LIMIT 1"
+    )
+    found = connection.exec_driver_sql(query).first()
+    return None if found is None else str(found[0])
 
 
 @dataclass(frozen=True)

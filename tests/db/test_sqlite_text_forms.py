@@ -2,7 +2,8 @@
 ids are text in whichever form that program chose. `DEFAULT CURRENT_TIMESTAMP` and Python's
 sqlite3 adapter write a whole second without a fraction, the kit and SQLAlchemy with six
 digits: a row exactly on an hour or a day must land in that hour or day either way, read raw or
-from the rollups. Ids written with dashes (`str(uuid)`) must match as the kit's hex digits do."""
+from the rollups. Ids written with dashes (`str(uuid)`) must match as the kit's hex digits do.
+Times with a `T` or an offset cannot compare as text: `check-db` names them and how to mend."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from sqlalchemy import bindparam, func, literal, select
 from aa_notebooks.analytics import connect
 from aa_notebooks.cli import main
 from aa_notebooks.db.engine import get_engine
+from aa_notebooks.db.inspection import OddTimesWarning, check_db
 from aa_notebooks.db.schema import AgentExecution, RangeBound, UTCDateTime
 from tests.cli.test_database_commands import document_ddl
 
@@ -197,3 +199,35 @@ def test_a_list_of_ids_matches_both_forms(dashed_db: str) -> None:
         assert sorted(found) == sorted([RUN, hex_run])
         assert connection.scalar(select(executions.id).where(executions.id == hex_run)) == hex_run
 
+
+def test_check_db_takes_whole_seconds_and_fractions_as_times(other_programs_db: str) -> None:
+    report = check_db(other_programs_db)
+    assert report.odd_times == {} and report.ok
+
+
+def test_check_db_finds_times_with_a_t_and_an_offset_and_says_how_to_mend_them(
+    other_programs_db: str,
+) -> None:
+    with sqlite3.connect(other_programs_db.removeprefix("sqlite:///")) as connection:
+        connection.execute(  # 10:20 at UTC+2: 08:20 UTC
+            "INSERT INTO agentexecutions (id, request_id, session_id, status, cost_usd, "
+            "started_at) VALUES (?, ?, ?, 'success', 64, '2026-01-12T10:20:00+02:00')",
+            (uuid.uuid4().hex, uuid.uuid4().hex, uuid.uuid4().hex),
+        )
+    report = check_db(other_programs_db)
+    assert report.odd_times == {"agentexecutions.started_at": "2026-01-12T10:20:00+02:00"}
+    assert not report.ok
+    mend = (
+        "  mend them with: UPDATE agentexecutions SET started_at = "
+        "strftime('%Y-%m-%d %H:%M:%f', started_at) WHERE started_at IS NOT NULL"
+    )
+    assert str(report).splitlines()[-1] == mend
+    with pytest.warns(OddTimesWarning, match="agentexecutions.started_at holds times like"):
+        connect(other_programs_db, now=lambda: NOW)
+    with get_engine(other_programs_db).begin() as connection:
+        connection.exec_driver_sql(mend.split(": ", 1)[1])
+    assert check_db(other_programs_db).ok
+    hour = connect(other_programs_db, now=lambda: NOW).overview(
+        start_date="2026-01-12", end_date="2026-01-12", exact=True
+    )
+    assert (hour.total_executions, hour.total_cost_usd) == (6, Decimal("95"))  # 31 + 64
