@@ -6,6 +6,10 @@ Throughput: executions with 4 trace steps and 3 token usages each.
 - tracker: the whole path agent code takes, `tracker.execution(...)` with its `run.step` and
   `run.tokens` calls, then `flush`: without the budget check (the recording alone), then with
   it, as the default Tracker runs, while a hard stop of another agent exists;
+- processes: the tracker with the check in several processes side by side (default 2), each
+  with its own default Tracker on the same database, as a deployment's worker processes record:
+  their executions together per second, from the first start to the last flush (one process
+  runs its agent code and its writer thread in one interpreter);
 - baseline: the same records, one transaction per execution through the repositories
   (`AgentExecutionRepository.create` and friends, then commit).
 Overhead: a trivial function called bare, then under `@track_agent`: without the hard-stop
@@ -24,7 +28,7 @@ The machine's load average is printed first and last: compare runs by their rati
 baseline measured in the same run.
 
     python bench/tracking.py                       # 20,000 executions, both databases
-    python bench/tracking.py --executions 5000 --skip-postgres
+    python bench/tracking.py --executions 5000 --skip-postgres --processes 3
 
 PostgreSQL: a scratch database is created and dropped with the admin URL (`--postgres-url`, else
 $AA_BENCH_POSTGRES_URL, else the test server's).
@@ -33,6 +37,7 @@ $AA_BENCH_POSTGRES_URL, else the test server's).
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import os
 import statistics
 import tempfile
@@ -44,6 +49,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.engine import make_url
@@ -111,6 +117,40 @@ def tracker_rate(url: str, spool: Path, count: int, *, check: bool = False) -> f
     elapsed = time.perf_counter() - start
     tracker.close()
     return count / elapsed
+
+
+def processes_rate(url: str, spool: Path, count: int, processes: int) -> float:
+    """Executions per second of `processes` processes running `tracker.execution` blocks with
+    the hard-stop check, `count` in all, each with its own Tracker: from the first start to the
+    last flush."""
+    context = multiprocessing.get_context("spawn")
+    ready, spans = context.Barrier(processes), context.Queue()
+    share = count // processes
+    workers = [
+        context.Process(target=_share, args=(url, spool / f"p{n}", share, ready, spans))
+        for n in range(processes)
+    ]
+    for worker in workers:
+        worker.start()
+    times = [spans.get() for _ in workers]
+    for worker in workers:
+        worker.join()
+    return share * processes / (max(end for _, end in times) - min(start for start, _ in times))
+
+
+def _share(url: str, spool: Path, count: int, ready: Any, spans: Any) -> None:
+    """One process of `processes_rate`; its (start, end) on the machine's monotonic clock."""
+    warnings.simplefilter("ignore")
+    tracker = Tracker(url, spool_dir=spool)
+    tracker.writer.flush()
+    ready.wait()
+    start = time.monotonic()
+    for _ in range(count):
+        with tracker.execution(agent_name="bench", model="gpt-4o", query="how fast?") as run:
+            record_run(run)
+    tracker.flush()
+    spans.put((start, time.monotonic()))
+    tracker.close()
 
 
 def baseline_rate(url: str, count: int) -> float:
@@ -206,7 +246,7 @@ def overshoot(url: str, spool: Path, run_s: float) -> Decimal:
 
 
 def measure(
-    name: str, url: str, executions: int, baseline: int, calls: int
+    name: str, url: str, executions: int, baseline: int, calls: int, processes: int
 ) -> tuple[list[str], list[str]]:
     """The Markdown rows for one database: throughput, then overhead."""
     init_db(url)
@@ -215,6 +255,8 @@ def measure(
         tracked = tracker_rate(url, Path(spool), executions)
         create_budget(url, threshold_usd=1, alert_type="hard_stop", scope="agent", target="other")
         checked = tracker_rate(url, Path(spool), executions, check=True)
+        dispose_engine(url)  # the processes open their own
+        side_by_side = processes_rate(url, Path(spool), executions, processes) if processes else 0
         base = baseline_rate(url, baseline)
         overheads = decorator_overheads(url, Path(spool), calls)
         spent = [overshoot(url, Path(spool), run_s) for run_s in (0.0, 0.1)]
@@ -227,6 +269,14 @@ def measure(
         f"| {name} | the same with the hard-stop check (another agent's hard stop) | "
         f"{executions:,} | {checked:,.0f} | {checked * ROWS_PER_EXECUTION:,.0f} | "
         f"{checked / base:.1f}x |",
+    ]
+    if processes:
+        rows.append(
+            f"| {name} | the same, {processes} processes side by side (together) | "
+            f"{executions:,} | {side_by_side:,.0f} | {side_by_side * ROWS_PER_EXECUTION:,.0f} | "
+            f"{side_by_side / base:.1f}x |"
+        )
+    rows += [
         f"| {name} | baseline: 1 transaction each | {baseline:,} | {base:,.0f} | "
         f"{base * ROWS_PER_EXECUTION:,.0f} | 1.0x |",
     ]
@@ -267,12 +317,15 @@ def main() -> None:
     parser.add_argument("--executions", type=int, default=20_000)
     parser.add_argument("--baseline", type=int, default=2_000, help="executions for the baseline")
     parser.add_argument("--calls", type=int, default=5_000, help="calls for the overhead")
+    parser.add_argument(
+        "--processes", type=int, default=2, help="processes side by side (0: leave out)"
+    )
     parser.add_argument("--skip-postgres", action="store_true")
     parser.add_argument("--postgres-url", default=os.environ.get("AA_BENCH_POSTGRES_URL"))
     args = parser.parse_args()
     warnings.simplefilter("ignore")
     print(f"load average before: {' '.join(f'{load:.2f}' for load in os.getloadavg())}\n")
-    sizes = (args.executions, args.baseline, args.calls)
+    sizes = (args.executions, args.baseline, args.calls, args.processes)
     with tempfile.TemporaryDirectory() as directory:
         throughput, overhead = measure("SQLite", f"sqlite:///{Path(directory) / 'b.db'}", *sizes)
     if not args.skip_postgres:
