@@ -21,10 +21,20 @@ from collections.abc import Iterable, Mapping
 from functools import cache
 from typing import Any
 
-from sqlalchemy import BindParameter, ColumnElement, RowMapping, and_, bindparam, or_
+from sqlalchemy import (
+    BindParameter,
+    ColumnElement,
+    RowMapping,
+    String,
+    and_,
+    bindparam,
+    or_,
+    type_coerce,
+)
 
 from aa_notebooks.budgets.model import Budget
 from aa_notebooks.db.schema import AgentExecution, BudgetAlert, BudgetScope, table_of
+from aa_notebooks.db.stored_uuid import EitherForm
 
 LedgerKey = tuple[str, str]
 EXECUTIONS = table_of(AgentExecution)
@@ -73,7 +83,10 @@ def budgets_for_keys(has_targets: bool, has_per_user: bool) -> ColumnElement[boo
         columns.scope == BudgetScope.global_,
         and_(
             columns.scope == BudgetScope.user,
-            columns.user_id.in_(bindparam("users", expanding=True)),
+            EitherForm(  # on SQLite, a user_id another program stored with dashes too
+                columns.user_id.in_(bindparam("users", expanding=True)),
+                type_coerce(columns.user_id, String()).in_(bindparam("user_texts", expanding=True)),
+            ),
         ),
     ]
     if has_per_user:
@@ -87,10 +100,11 @@ def budgets_for_keys(has_targets: bool, has_per_user: bool) -> ColumnElement[boo
 
 def key_params(keys: Iterable[LedgerKey]) -> dict[str, list[Any]]:
     """The parameters of `budgets_for_keys` for these ledger keys."""
-    found: dict[str, list[Any]] = {"users": [], "agents": [], "flows": []}
+    found: dict[str, list[Any]] = {"users": [], "user_texts": [], "agents": [], "flows": []}
     for scope, key in sorted(keys):
         if scope == BudgetScope.user.value:
             found["users"].append(uuid.UUID(key))
+            found["user_texts"].append(str(uuid.UUID(key)))
         elif scope in (BudgetScope.agent.value, BudgetScope.flow.value):
             found[f"{scope}s"].append(key)
     return found

@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import Connection, func, inspect, select
 from sqlalchemy.engine import URL
+from sqlalchemy.exc import OperationalError
 
 from aa_notebooks.db.engine import connection_errors, get_engine
 from aa_notebooks.db.schema import (
@@ -104,7 +105,7 @@ class DatabaseCheck:
     missing_tables: list[str] = field(default_factory=list)
     missing_columns: dict[str, list[str]] = field(default_factory=dict)
     created_by_kit: bool = False
-    odd_times: dict[str, str] = field(default_factory=dict)
+    odd_times: dict[str, str | float] = field(default_factory=dict)
     """SQLite: "table.column" -> a value in a text form that does not compare as a time
     (`odd_times`), from the first and last rows."""
 
@@ -181,8 +182,7 @@ class DatabaseCheck:
                 f"  {name} holds times like {example!r}: SQLite compares times as text, so "
                 "windows would miss or misplace such rows; the kit needs UTC as "
                 "'YYYY-MM-DD HH:MM:SS[.ffffff]'",
-                f"  mend them with: UPDATE {table} SET {column} = "
-                f"strftime('%Y-%m-%d %H:%M:%f', {column}) WHERE {column} IS NOT NULL",
+                f"  mend them with: {_mend(table, column, example)}",
             ]
         return lines
 
@@ -232,23 +232,48 @@ TIME_SAMPLE_ROWS = 200
 writes them all one way)."""
 
 
-def odd_time(connection: Connection, table: str, column: str) -> str | None:
+def odd_time(connection: Connection, table: str, column: str) -> str | float | None:
     """SQLite: a value of `column` among the table's first and last rows that does not compare
     as a time, as text: not `YYYY-MM-DD HH:MM:SS` with an optional fraction (a `T`, a UTC offset,
     a number of seconds). None when they all do."""
-    sample = (
-        f"SELECT * FROM (SELECT {column} AS v FROM {table} ORDER BY rowid {{}} "
-        f"LIMIT {TIME_SAMPLE_ROWS})"
+    odd = f"v IS NOT NULL AND NOT ({_TIME_FORM.format(v='v')}) LIMIT 1"
+    try:
+        sample = (
+            f"SELECT * FROM (SELECT {column} AS v FROM {table} ORDER BY rowid {{}} "
+            f"LIMIT {TIME_SAMPLE_ROWS})"
+        )
+        query = f"SELECT v FROM ({sample.format('DESC')} UNION ALL {sample.format('ASC')})"
+        found = connection.exec_driver_sql(f"{query} WHERE {odd}").first()
+    except OperationalError:  # a table WITHOUT ROWID: some rows, in no order
+        query = f"SELECT v FROM (SELECT {column} AS v FROM {table} LIMIT {2 * TIME_SAMPLE_ROWS})"
+        found = connection.exec_driver_sql(f"{query} WHERE {odd}").first()
+    if found is None:
+        return None
+    return found[0] if isinstance(found[0], int | float) else str(found[0])
+
+
+_TIME_FORM = (
+    "typeof({v}) = 'text' AND length({v}) BETWEEN 19 AND 26 AND {v} GLOB "
+    "'[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9] [0-9][0-9]:[0-9][0-9]:[0-9][0-9]*' "
+    "AND (length({v}) = 19 OR (substr({v}, 20, 1) = '.' AND substr({v}, 21) NOT GLOB '*[^0-9]*'))"
+)
+"""SQL: `{v}` holds a time as the kit compares it (`YYYY-MM-DD HH:MM:SS[.f...]`, text)."""
+
+
+def _mend(table: str, column: str, example: str | float) -> str:
+    """The UPDATE that rewrites the column's odd times as UTC text, leaving the others alone:
+    Unix seconds when the example is a number, else text SQLite parses (keeping milliseconds);
+    text it cannot parse is left as it is."""
+    if isinstance(example, int | float):
+        return (
+            f"UPDATE {table} SET {column} = strftime('%Y-%m-%d %H:%M:%f', {column}, 'unixepoch') "
+            f"WHERE typeof({column}) IN ('integer', 'real')  -- if they are Unix seconds"
+        )
+    parsed = f"strftime('%Y-%m-%d %H:%M:%f', {column})"
+    return (
+        f"UPDATE {table} SET {column} = {parsed} WHERE typeof({column}) = 'text' "
+        f"AND NOT ({_TIME_FORM.format(v=column)}) AND {parsed} IS NOT NULL"
     )
-    query = (
-        f"SELECT v FROM ({sample.format('DESC')} UNION ALL {sample.format('ASC')}) "
-        "WHERE v IS NOT NULL AND NOT (typeof(v) = 'text' AND length(v) BETWEEN 19 AND 26 "
-        "AND v GLOB '[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9] [0-9][0-9]:[0-9][0-9]:[0-9][0-9]*' "
-        "AND (length(v) = 19 OR (substr(v, 20, 1) = '.' AND substr(v, 21) NOT GLOB '*[^0-9]*'))) "
-        "LIMIT 1"
-    )
-    found = connection.exec_driver_sql(query).first()
-    return None if found is None else str(found[0])
 
 
 @dataclass(frozen=True)

@@ -113,6 +113,8 @@ class UTCDateTime(TypeDecorator[datetime]):
         def operate(self, op: OperatorType, *other: Any, **kwargs: Any) -> ColumnElement[Any]:
             if op in (operators.ge, operators.lt) and len(other) == 1:
                 other = (_range_bound(self.expr, op, other[0]),)
+            elif op is operators.between_op and len(other) == 2:  # >= lower AND <= upper
+                other = (_range_bound(self.expr, operators.ge, other[0]), other[1])
             return super().operate(op, *other, **kwargs)
 
 
@@ -121,11 +123,13 @@ class RangeBound(UTCDateTime):
 
     SQLite holds times as text, compared character by character. The kit writes them with six
     fraction digits, as SQLAlchemy does; other programs write whole seconds without a fraction
-    (`DEFAULT CURRENT_TIMESTAMP`, Python's sqlite3 adapter). Such a row exactly on a bound
-    written with the fraction sorts before it ("10:00:00" < "10:00:00.000000"), so it would fall
-    in the hour before. A whole-second bound is bound without the fraction: every form of the
-    same time then compares as not less than it ("10:00:00" = "10:00:00", "10:00:00.000000" >
-    "10:00:00"), and every earlier time as less, which is what `>=` and `<` need.
+    (`DEFAULT CURRENT_TIMESTAMP`, Python's sqlite3 adapter) or fewer digits (milliseconds). Such
+    a row exactly on a bound written with six digits sorts before it ("10:00:00" <
+    "10:00:00.000000"), so it would fall in the hour before. The bound is sent in its shortest
+    form, without trailing zeros ("10:00:00", "10:00:00.5"): every form of the same time then
+    has it as a prefix, so compares as not less, and every earlier time differs at a digit it
+    has, so compares as less, which is what `>=` and `<` need. (`>` and `<=` need the longest
+    form, the default: a time equal to it is never longer.)
     """
 
     cache_ok = True
@@ -140,8 +144,7 @@ class RangeBound(UTCDateTime):
                 return fallback(value) if fallback else value
             if value.tzinfo is not None:
                 value = value.astimezone(UTC).replace(tzinfo=None)
-            text = value.isoformat(" ", "microseconds")
-            return text[:19] if value.microsecond == 0 else text
+            return value.isoformat(" ", "microseconds").rstrip("0").rstrip(".")
 
         return process
 

@@ -6,7 +6,8 @@ dashes. Reading either form back gives the same UUID, but a comparison with the 
 misses the dashed rows: a user's scope, an agent's stats or one execution's trace would find
 nothing. `StoredUuid` makes `==` and `IN (values)` match both forms on SQLite (the index still
 serves both: `col = ? OR col = <dashed ?>` is one index search per form); other databases,
-whose UUID type has one form, get the plain comparison.
+whose UUID type has one form, get the plain comparison. A list bound later (`expanding`) cannot
+be given dashes by the comparator: its caller binds the dashed texts itself (`EitherForm`).
 """
 
 from __future__ import annotations
@@ -23,6 +24,9 @@ from sqlalchemy.sql.operators import OperatorType
 from sqlalchemy.sql.visitors import InternalTraversal
 
 _DASHED_PARTS = ((1, 8), (9, 4), (13, 4), (17, 4), (21, 12))
+MATCHED_LIST_LENGTH = 1_000
+"""Longer `IN` lists compare the kit's form only: they are the kit's own batches of ids it
+wrote, and doubling them would take a batch past SQLite's limit on parameters sooner."""
 
 
 class StoredUuid(Uuid[uuid.UUID]):
@@ -64,6 +68,11 @@ class EitherForm(ColumnElement[bool]):
         self.plain = plain
         self.dashed = dashed
 
+    @property
+    def _from_objects(self) -> list[Any]:
+        """The tables the comparison reads: a SELECT that names them only here gets its FROM."""
+        return self.plain._from_objects
+
 
 @compiles(EitherForm)
 def _plain(element: EitherForm, compiler: SQLCompiler, **kw: Any) -> str:
@@ -96,8 +105,12 @@ def _is_value(other: Any) -> bool:
 
 
 def _are_values(other: Any) -> bool:
-    """A non-empty list (tuple, set) of UUIDs, or of text that parses as UUIDs."""
-    if not isinstance(other, list | tuple | set | frozenset) or not other:
+    """A non-empty list (tuple, set) of UUIDs, or of text that parses as UUIDs, of at most
+    MATCHED_LIST_LENGTH."""
+    if (
+        not isinstance(other, list | tuple | set | frozenset)
+        or not 0 < len(other) <= MATCHED_LIST_LENGTH
+    ):
         return False
     try:
         return all(uuid.UUID(str(value)) for value in other)

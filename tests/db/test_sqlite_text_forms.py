@@ -17,10 +17,12 @@ import pytest
 from sqlalchemy import bindparam, func, literal, select
 
 from aa_notebooks.analytics import connect
+from aa_notebooks.budgets.guard import check_budget
 from aa_notebooks.cli import main
 from aa_notebooks.db.engine import get_engine
 from aa_notebooks.db.inspection import OddTimesWarning, check_db
 from aa_notebooks.db.schema import AgentExecution, RangeBound, UTCDateTime
+from aa_notebooks.errors import BudgetExceededError
 from tests.cli.test_database_commands import document_ddl
 
 # (started_at as the other program wrote it, status, cost): both forms of a whole second
@@ -86,11 +88,12 @@ def test_the_rollups_of_such_rows_check_equal(
     ("bound", "sent"),
     [
         (datetime(2026, 1, 12, 10, 0), "2026-01-12 10:00:00"),
-        (datetime(2026, 1, 12, 10, 0, 0, 500), "2026-01-12 10:00:00.000500"),
+        (datetime(2026, 1, 12, 10, 0, 0, 500), "2026-01-12 10:00:00.0005"),
+        (datetime(2026, 1, 12, 10, 0, 0, 120_000), "2026-01-12 10:00:00.12"),
         (datetime(2026, 1, 12, 11, 0, tzinfo=UTC), "2026-01-12 11:00:00"),
     ],
 )
-def test_a_range_bound_is_sent_short_on_a_whole_second(
+def test_a_range_bound_is_sent_without_trailing_zeros(
     other_programs_db: str, bound: datetime, sent: str
 ) -> None:
     with get_engine(other_programs_db).connect() as connection:
@@ -119,6 +122,28 @@ def test_lower_and_upper_bounds_take_the_range_form_other_comparisons_do_not(
             # not after it, and is at or before it
             assert count(started > hour) == after - 1
             assert count(started <= hour) == before + 1
+            last = datetime(2026, 1, 12, 11, 59, 59)  # stored without a fraction
+            assert count(started.between(hour, last)) == after - 1  # all but the 13th
+
+
+def test_a_fraction_of_fewer_digits_compares_as_its_time(other_programs_db: str) -> None:
+    """Milliseconds, as SQLite's strftime('%f') writes them, against bounds with microseconds."""
+    started = AgentExecution.__table__.c.started_at
+    with sqlite3.connect(other_programs_db.removeprefix("sqlite:///")) as connection:
+        connection.execute("UPDATE agentexecutions SET started_at = '2026-01-12 10:30:00.001' "
+                           "WHERE started_at = '2026-01-12 10:30:00.000000'")  # fmt: skip
+    with get_engine(other_programs_db).connect() as connection:
+        for bound, at_or_after in (
+            (datetime(2026, 1, 12, 10, 30, 0, 1000), 4),  # the row itself
+            (datetime(2026, 1, 12, 10, 30, 0, 999), 4),
+            (datetime(2026, 1, 12, 10, 30, 0, 1001), 3),
+        ):
+            assert len(connection.execute(select(started).where(started >= bound)).all()) == (
+                at_or_after
+            )
+            assert len(connection.execute(select(started).where(started < bound)).all()) == (
+                len(ROWS) - at_or_after
+            )
 
 
 # UUIDs as text with dashes (`str(uuid)`), as a program using sqlite3 itself writes them
@@ -186,6 +211,27 @@ def test_dashed_ids_match_a_users_scope_an_agents_stats_and_a_trace(
     assert detail.token_usage is not None and len(detail.token_usage) == 1
 
 
+def test_a_dashed_users_hard_stop_refuses_the_run(dashed_db: str) -> None:
+    with sqlite3.connect(dashed_db.removeprefix("sqlite:///")) as connection:
+        connection.execute(  # Alice spent $1.50 today: over $1.00
+            "INSERT INTO budgetalerts (id, user_id, scope, threshold_usd, period_days, "
+            "alert_type) VALUES (?, ?, 'user', 1, 30, 'hard_stop')",
+            (str(uuid.uuid4()), str(ALICE)),
+        )
+    with pytest.raises(BudgetExceededError, match=r"\$1\.50 spent of \$1\.00"):
+        check_budget(dashed_db, user_id=ALICE, now=NOW)
+    check_budget(dashed_db, user_id=uuid.uuid4(), now=NOW)  # someone else runs
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"], indirect=True)
+def test_a_comparison_that_names_the_table_alone_brings_it(db_url: str) -> None:
+    """The FROM of a SELECT comes from its comparisons: the two forms must keep it."""
+    executions = AgentExecution.__table__.c
+    with get_engine(db_url).connect() as connection:
+        assert connection.scalar(select(func.count()).where(executions.id == RUN)) == 0
+        assert connection.scalar(select(func.count()).where(executions.id.in_([RUN]))) == 0
+
+
 def test_a_list_of_ids_matches_both_forms(dashed_db: str) -> None:
     executions = AgentExecution.__table__.c
     hex_run = uuid.uuid4()
@@ -217,15 +263,18 @@ def test_check_db_finds_times_with_a_t_and_an_offset_and_says_how_to_mend_them(
     report = check_db(other_programs_db)
     assert report.odd_times == {"agentexecutions.started_at": "2026-01-12T10:20:00+02:00"}
     assert not report.ok
-    mend = (
+    mend = str(report).splitlines()[-1]
+    assert mend.startswith(
         "  mend them with: UPDATE agentexecutions SET started_at = "
-        "strftime('%Y-%m-%d %H:%M:%f', started_at) WHERE started_at IS NOT NULL"
+        "strftime('%Y-%m-%d %H:%M:%f', started_at) WHERE typeof(started_at) = 'text' AND NOT ("
     )
-    assert str(report).splitlines()[-1] == mend
     with pytest.warns(OddTimesWarning, match="agentexecutions.started_at holds times like"):
         connect(other_programs_db, now=lambda: NOW)
-    with get_engine(other_programs_db).begin() as connection:
-        connection.exec_driver_sql(mend.split(": ", 1)[1])
+    path = other_programs_db.removeprefix("sqlite:///")
+    with sqlite3.connect(path) as connection:
+        connection.execute(mend.split(": ", 1)[1])
+        times = [row[0] for row in connection.execute("SELECT started_at FROM agentexecutions")]
+    assert times == [started for started, _, _ in ROWS] + ["2026-01-12 08:20:00.000"]
     assert check_db(other_programs_db).ok
     hour = connect(other_programs_db, now=lambda: NOW).overview(
         start_date="2026-01-12", end_date="2026-01-12", exact=True
