@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 from platformdirs import user_data_dir
@@ -37,7 +38,7 @@ def resolve_url(url: str | URL | None = None, *, asynchronous: bool = False) -> 
         raw = "postgresql://" + raw[len("postgres://") :]
     try:
         parsed = make_url(raw)
-    except ArgumentError:
+    except (ArgumentError, ValueError):  # ValueError: a port that is not a number
         raise ConfigurationError(
             f"cannot parse the database URL {mask_url(str(raw))!r}; use e.g. "
             "sqlite:///path/to/analytics.db or postgresql://user:password@host:5432/dbname"
@@ -53,19 +54,35 @@ def resolve_url(url: str | URL | None = None, *, asynchronous: bool = False) -> 
 
 
 def mask_url(url: str | URL) -> str:
-    """The URL as text with its password replaced by ***, safe to print or log."""
-    if isinstance(url, URL):
-        return url.render_as_string(hide_password=True)
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except ArgumentError:
-        # Not a URL we can parse: hide anything between "://user:" and "@".
-        head, sep, tail = url.partition("://")
-        if sep and "@" in tail:
-            creds, _, host = tail.rpartition("@")
-            user = creds.split(":", 1)[0]
-            return f"{head}://{user}:***@{host}"
-        return url
+    """The URL as text with its password replaced by ***, safe to print or log: the one after
+    the user name and any secret among the query's options (`?password=...`, which libpq and
+    psycopg take as well)."""
+    if isinstance(url, str):
+        try:
+            parsed = make_url(url)
+        except (ArgumentError, ValueError):
+            return _masked_text(url)
+    else:
+        parsed = url
+    secret = {key: "***" for key in parsed.query if _SECRET_OPTION.search(key)}
+    shown = parsed.update_query_dict(secret).render_as_string(hide_password=True)
+    return shown.replace("=%2A%2A%2A", "=***") if secret else shown
+
+
+_SECRET_OPTION = re.compile(r"pass|pwd|secret|token|key", re.IGNORECASE)
+"""Query options that hold a secret (password, sslpassword, passwd, api_key...)."""
+
+
+def _masked_text(url: str) -> str:
+    """A URL SQLAlchemy cannot parse, with anything between "://user:" and "@" and the values of
+    secret query options hidden."""
+    head, sep, tail = url.partition("://")
+    if sep and "@" in tail:
+        creds, _, host = tail.rpartition("@")
+        user = creds.split(":", 1)[0]
+        url = f"{head}://{user}:***@{host}"
+    return re.sub(r"([?&][^=&]*(?:pass|pwd|secret|token|key)[^=&]*=)[^&]*", r"\1***", url,
+                  flags=re.IGNORECASE)  # fmt: skip
 
 
 def is_sqlite(url: URL) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from sqlalchemy.engine import make_url
 
 from aa_notebooks.db.engine import get_engine
 from aa_notebooks.db.url import default_database_path, mask_url, require_database, resolve_url
@@ -41,6 +42,28 @@ def test_unsupported_or_malformed(url: str) -> None:
 def test_mask_hides_passwords() -> None:
     assert mask_url("postgresql://alice:s3cret@db:5432/x") == "postgresql://alice:***@db:5432/x"
     assert "s3cret" not in mask_url("weird://alice:s3cret@@host")
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        (
+            "postgresql:///x?user=alice&password=s3cret&host=db",
+            "postgresql:///x?host=db&password=***&user=alice",
+        ),
+        (
+            "postgresql://alice@db/x?password=s3cret&sslmode=require&sslpassword=k3y",
+            "postgresql://alice@db/x?password=***&sslmode=require&sslpassword=***",
+        ),
+        (
+            "postgresql://alice:s3cret@db/x?sslmode=require",
+            "postgresql://alice:***@db/x?sslmode=require",
+        ),
+    ],
+)
+def test_mask_url_hides_a_password_given_as_a_query_option(url: str, shown: str) -> None:
+    assert mask_url(url) == shown
+    assert mask_url(make_url(url)) == shown
 
 
 def test_missing_sqlite_file_is_a_clear_error(tmp_path) -> None:
