@@ -240,7 +240,9 @@ def explain_connection_error(exc: BaseException, url: URL) -> DatabaseUnavailabl
     shown = mask_url(url)
     original = getattr(exc, "orig", exc)
     detail = str(original).strip().splitlines()[0] if str(original).strip() else type(exc).__name__
-    if is_sqlite(url) and "locked" in detail:
+    if is_sqlite(url) and "not a database" in detail:
+        hint = "the file is not an SQLite database: point --db or AA_DATABASE_URL at the kit's one"
+    elif is_sqlite(url) and "locked" in detail:
         hint = (
             f"another process held its write lock for over {SQLITE_BUSY_TIMEOUT_MS / 1000:g} s "
             "(a rollups rebuild, init-db or a big batch); try again when it is done"
@@ -284,6 +286,11 @@ def _unavailable(exc: BaseException, url: URL | None, detail: str) -> DatabaseUn
     return DatabaseUnavailableError(f"the database is unreachable or busy: {detail}")
 
 
+def _not_a_database(exc: DBAPIError) -> bool:
+    """SQLite's answer when the file holds something else (raised as it is opened)."""
+    return isinstance(exc.orig, sqlite3.DatabaseError) and "not a database" in str(exc.orig)
+
+
 @contextmanager
 def connection_errors(url: URL) -> Iterator[None]:
     """Re-raise driver connection failures and missing tables inside the block as kit errors:
@@ -296,12 +303,12 @@ def connection_errors(url: URL) -> Iterator[None]:
             f"the database lacks a table this needs ({exc}); "
             "`aa-notebooks check-db` lists what is missing"
         ) from None
-    except sqlite3.OperationalError as exc:
+    except sqlite3.DatabaseError as exc:  # OperationalError, or a file that is no database
         raise explain_connection_error(exc, url) from None
     except OperationalError as exc:
         raise explain_database_error(exc, url) from None
     except DBAPIError as exc:
-        if exc.connection_invalidated:
+        if exc.connection_invalidated or _not_a_database(exc):
             raise explain_connection_error(exc, url) from None
         if isinstance(explained := explain_database_error(exc, url), SchemaError):
             raise explained from None  # PostgreSQL's missing table (a ProgrammingError)

@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy.exc import OperationalError
 
 from aa_notebooks.cli import main
+from aa_notebooks.db.url import mask_url, resolve_url
 
 SECRET_NAME = "hunter2-budget-name"
 
@@ -97,4 +98,42 @@ def test_rollups_are_refused_for_one_user(
     assert _stderr_line(capsys) == (
         "aa-notebooks: error: rollups hold every user's executions; run `rollups` without "
         "--user (as the database's owner)"
+    )
+
+
+def test_a_port_that_is_not_a_number_is_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["--db", "postgresql://alice:s3cret@127.0.0.1:notaport/x", "overview"])
+    assert code == 2
+    assert _stderr_line(capsys) == (
+        "aa-notebooks: error: cannot parse the database URL "
+        "'postgresql://alice:***@127.0.0.1:notaport/x'; use e.g. "
+        "sqlite:///path/to/analytics.db or postgresql://user:password@host:5432/dbname"
+    )
+
+
+def test_a_file_that_is_not_a_database_is_one_line(
+    tmp_path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    notes = tmp_path / "notes.txt"
+    notes.write_text("these are notes, not a database\n" * 100)
+    code = main(["--db", f"sqlite:///{notes}", "overview"])
+    assert code == 2
+    line = _stderr_line(capsys)
+    assert line.startswith(f"aa-notebooks: error: cannot open database sqlite+pysqlite:///{notes}")
+    assert line.endswith(
+        "file is not a database; the file is not an SQLite database: point --db or "
+        "AA_DATABASE_URL at the kit's one"
+    )
+
+
+def test_connect_checks_the_db_it_is_given_and_refuses_a_malformed_user(
+    db_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["--db", db_url, "connect"]) == 0
+    shown = capsys.readouterr().out
+    assert shown.startswith(mask_url(resolve_url(db_url)) + ": ")
+    assert main(["--db", db_url, "--user", "12345", "connect"]) == 2
+    assert _stderr_line(capsys) == (
+        "aa-notebooks: error: --user must be a UUID like 123e4567-e89b-12d3-a456-426614174000; "
+        "got '12345'"
     )

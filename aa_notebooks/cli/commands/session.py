@@ -12,6 +12,7 @@ import shlex
 from dataclasses import dataclass
 from typing import Any
 
+from aa_notebooks.analytics.filters import parse_uuid
 from aa_notebooks.cli.context import CommandContext
 from aa_notebooks.cli.options import Subcommands
 from aa_notebooks.cli.sql_params import bind_placeholders
@@ -82,7 +83,9 @@ def register(subcommands: Subcommands) -> list[argparse.ArgumentParser]:
 def run_connect(args: argparse.Namespace, context: CommandContext) -> DatabaseCheck | ConnectAdvice:
     """In a notebook, switch the context's database and user scope; in a terminal, say how.
     Either way, report what the database offers."""
-    report = check_db(require_database(args.url))
+    if args.user_id is not None:
+        parse_uuid(args.user_id, "--user")  # refused now, not on every command after
+    report = check_db(require_database(args.url or context.database_url))
     if context.front_end == "magic":
         context.reconnect(args.url, args.user_id or context.user_id)
         return report
