@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
-from sqlalchemy import Connection, TextClause, Uuid, bindparam, text
+from sqlalchemy import BindParameter, Connection, String, TextClause, Uuid, bindparam, text
 from sqlalchemy.exc import DBAPIError, StatementError
 
 from aa_notebooks.analytics.source import Source
@@ -43,12 +43,13 @@ def run_sql(source: Source, query: str, params: Mapping[str, Any] | None = None)
         timed_out,
         timeout_seconds,
     )
-    from aa_notebooks.analytics.sql_scope import USER_PARAMETER
+    from aa_notebooks.analytics.sql_scope import USER_PARAMETER, USER_TEXT_PARAMETER
 
     dialect: SqlDialect = "sqlite" if source.dialect.name == "sqlite" else "postgres"
     checked = check_query(query, dialect)
-    if params and USER_PARAMETER in params:
-        raise InvalidInputError(f"the parameter name {USER_PARAMETER!r} is reserved; rename it")
+    for reserved in (USER_PARAMETER, USER_TEXT_PARAMETER):
+        if params and reserved in params:
+            raise InvalidInputError(f"the parameter name {reserved!r} is reserved; rename it")
     statement = _statement(checked, source.whole("ad hoc SQL"))
     seconds = timeout_seconds()
     scoped = source.user_id is not None
@@ -76,7 +77,12 @@ def run_sql(source: Source, query: str, params: Mapping[str, Any] | None = None)
 def _statement(checked: CheckedQuery, source: Source) -> TextClause:
     """The SQL to run: the checked tree, rewritten to the user's rows when scoped."""
     from aa_notebooks.analytics.sql_gate import refused
-    from aa_notebooks.analytics.sql_scope import USER_PARAMETER, reads_user, scope_to_user
+    from aa_notebooks.analytics.sql_scope import (
+        USER_PARAMETER,
+        USER_TEXT_PARAMETER,
+        scope_to_user,
+        user_parameters,
+    )
 
     if source.user_id is None:
         return text(checked.render())
@@ -85,9 +91,12 @@ def _statement(checked: CheckedQuery, source: Source) -> TextClause:
     except RecursionError:
         raise refused("the query is nested too deeply to check") from None
     scoped = text(checked.render(tree))
-    if not reads_user(tree):
-        return scoped  # the query reads no table (VALUES, a recursive CTE of numbers...)
-    return scoped.bindparams(bindparam(USER_PARAMETER, value=source.user_id, type_=Uuid()))
+    used = user_parameters(tree)  # none: the query reads no table (VALUES, a CTE of numbers...)
+    values: list[BindParameter[Any]] = [
+        bindparam(USER_PARAMETER, value=source.user_id, type_=Uuid()),
+        bindparam(USER_TEXT_PARAMETER, value=str(source.user_id), type_=String()),
+    ]
+    return scoped.bindparams(*(value for value in values if value.key in used))
 
 
 @contextmanager

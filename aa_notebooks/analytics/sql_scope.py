@@ -17,6 +17,8 @@ from aa_notebooks.analytics.sql_gate import CheckedQuery, SqlDialect
 from aa_notebooks.errors import RefusedQueryError
 
 USER_PARAMETER = "aa_scope_user_id"
+USER_TEXT_PARAMETER = "aa_scope_user_text"
+"""SQLite: the user's id as text with dashes, the form another program may have stored."""
 SCOPED_TABLES = ("agentexecutions", "executiontraces", "tokenusages", "budgetalerts", "users")
 # Schemas the data contract's tables may be named with (the default ones).
 _SCHEMAS = {"postgres": ("public",), "sqlite": ("main",)}
@@ -25,7 +27,7 @@ _CATALOG_FUNCTION_PREFIXES = {"postgres": ("pg_",), "sqlite": ("pragma_", "sqlit
 # Built-in pg_ functions that read nothing (the gate bounds pg_sleep).
 _HARMLESS_PG_FUNCTIONS = frozenset({"pg_sleep", "pg_typeof", "pg_column_size"})
 
-Filter = Callable[[exp.Table], exp.Condition]
+Filter = Callable[[exp.Table, SqlDialect], exp.Condition]
 
 
 def _scope_tail() -> str:
@@ -43,7 +45,9 @@ def scope_to_user(query: CheckedQuery) -> exp.Expression:
         raise _refused("PRAGMA reads the schema")
     tree = query.tree.copy()
     if reads_user(tree):
-        raise RefusedQueryError(f"refused: :{USER_PARAMETER} is reserved for the user scope")
+        raise RefusedQueryError(
+            f"refused: :{USER_PARAMETER} and :{USER_TEXT_PARAMETER} are reserved for the user scope"
+        )
     _refuse_catalog_functions(tree, query.dialect)
     tables = _resolve(tree, query.dialect)
     for table in tables:
@@ -53,8 +57,14 @@ def scope_to_user(query: CheckedQuery) -> exp.Expression:
 
 
 def reads_user(tree: exp.Expression) -> bool:
-    """Whether a scoped tree uses the user id parameter (it reads a document table)."""
-    return any(node.name == USER_PARAMETER for node in tree.find_all(exp.Placeholder))
+    """Whether a scoped tree uses the user id parameters (it reads a document table)."""
+    return bool(user_parameters(tree))
+
+
+def user_parameters(tree: exp.Expression) -> set[str]:
+    """The user id parameters a scoped tree uses (`USER_PARAMETER`, on SQLite the text one)."""
+    names = {USER_PARAMETER, USER_TEXT_PARAMETER}
+    return {node.name for node in tree.find_all(exp.Placeholder) if node.name in names}
 
 
 def _normalize(identifier: exp.Identifier | str | None, dialect: SqlDialect) -> str:
@@ -156,22 +166,31 @@ def _unqualify_columns(tree: exp.Expression, dialect: SqlDialect) -> None:
             column.set("catalog", None)
 
 
-def _user() -> exp.Placeholder:
-    return exp.Placeholder(this=USER_PARAMETER)
+def _user_is(column: str, dialect: SqlDialect) -> exp.Condition:
+    """`column = :user`; on SQLite, where ids are text, also the id with dashes, as another
+    program may have stored it (the kit binds 32 hex digits)."""
+    user = exp.Placeholder(this=USER_PARAMETER)
+    if dialect == "sqlite":
+        return exp.column(column).isin(user, exp.Placeholder(this=USER_TEXT_PARAMETER))
+    return exp.column(column).eq(user)
 
 
-def _owned_executions(table: exp.Table) -> exp.Select:
+def _owned_executions(table: exp.Table, dialect: SqlDialect) -> exp.Select:
     """`SELECT id FROM agentexecutions WHERE user_id = :user`, in the table's own schema."""
     executions = exp.Table(this=exp.to_identifier("agentexecutions"), db=table.args.get("db"))
-    return exp.select("id").from_(executions).where(exp.column("user_id").eq(_user()))
+    return exp.select("id").from_(executions).where(_user_is("user_id", dialect))
 
 
 _FILTERS: dict[str, Filter] = {
-    "agentexecutions": lambda _: exp.column("user_id").eq(_user()),
-    "budgetalerts": lambda _: exp.column("user_id").eq(_user()),
-    "users": lambda _: exp.column("id").eq(_user()),
-    "executiontraces": lambda t: exp.column("execution_id").isin(query=_owned_executions(t)),
-    "tokenusages": lambda t: exp.column("execution_id").isin(query=_owned_executions(t)),
+    "agentexecutions": lambda _, dialect: _user_is("user_id", dialect),
+    "budgetalerts": lambda _, dialect: _user_is("user_id", dialect),
+    "users": lambda _, dialect: _user_is("id", dialect),
+    "executiontraces": lambda t, dialect: exp.column("execution_id").isin(
+        query=_owned_executions(t, dialect)
+    ),
+    "tokenusages": lambda t, dialect: exp.column("execution_id").isin(
+        query=_owned_executions(t, dialect)
+    ),
 }
 
 
@@ -181,5 +200,5 @@ def _replace_with_scoped_rows(table: exp.Table, dialect: SqlDialect) -> None:
     name = _normalize(table.this, dialect)
     alias = table.args.get("alias") or exp.TableAlias(this=table.this.copy())
     source = exp.Table(this=table.this.copy(), db=table.args.get("db"))
-    rows = exp.select("*").from_(source).where(_FILTERS[name](table))
+    rows = exp.select("*").from_(source).where(_FILTERS[name](table, dialect))
     table.replace(exp.Subquery(this=rows, alias=alias.copy()))

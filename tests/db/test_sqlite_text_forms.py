@@ -211,6 +211,16 @@ def test_dashed_ids_match_a_users_scope_an_agents_stats_and_a_trace(
     assert detail.token_usage is not None and len(detail.token_usage) == 1
 
 
+def test_a_users_ad_hoc_sql_reads_the_users_dashed_rows(dashed_db: str) -> None:
+    alices = connect(dashed_db, user_id=ALICE)
+    counted = alices.sql("SELECT count(*) AS n, sum(cost_usd) AS cost FROM agentexecutions")
+    assert counted.to_dict("records") == [{"n": 3, "cost": 1.5}]
+    steps = alices.sql("SELECT count(*) AS n FROM executiontraces")
+    assert steps.to_dict("records") == [{"n": 2}]
+    nobody = connect(dashed_db, user_id=uuid.uuid4())
+    assert nobody.sql("SELECT count(*) AS n FROM agentexecutions").to_dict("records") == [{"n": 0}]
+
+
 def test_a_dashed_users_hard_stop_refuses_the_run(dashed_db: str) -> None:
     with sqlite3.connect(dashed_db.removeprefix("sqlite:///")) as connection:
         connection.execute(  # Alice spent $1.50 today: over $1.00
