@@ -58,6 +58,10 @@ READ_ONLY_STATES = (
     "25006",
 )  # PostgreSQL: insufficient_privilege, read_only_sql_transaction
 SEVERITY = (Status.exceeded, Status.warning, Status.ok, Status.unavailable)
+ALERTS_OFF = (
+    "budget alerts are off on this database: it has no budgetalertevents table to record them "
+    "in (an attached AgentOS database), so none fires or is emailed; the statuses above stand"
+)
 
 
 @dataclass(frozen=True)
@@ -69,6 +73,9 @@ class Evaluation:
     fired: tuple[AlertNotice, ...]
     delivery: Delivery
     at: datetime
+    alerts_off: bool = False
+    """The database has no table of fired alerts (an attached AgentOS one): none can fire, which
+    the lines say (not a failure: the statuses are all it can give)."""
 
     @property
     def email_warning(self) -> str | None:
@@ -120,6 +127,8 @@ class Evaluation:
             lines.append(f"not emailed, retried at the next evaluation ({len(delivery.failed)}):")
             lines += [f"  {notice}" for notice in delivery.failed]
         lines += _posting_lines(delivery.webhooks)
+        if self.alerts_off:
+            lines.append(ALERTS_OFF)
         if self.email_warning:
             lines.append(self.email_warning)
         return lines
@@ -194,7 +203,8 @@ def _evaluate_all(
         rebuild_ledger(engine)
     delivery = send_pending(engine, mailer, owner=owner)
     warning = unsent_warning(len(delivery.unsent), delivery.problem)
-    return Evaluation(BudgetStatusList(tuple(statuses), warning), tuple(fired), delivery, now)
+    statuses_read = BudgetStatusList(tuple(statuses), warning)
+    return Evaluation(statuses_read, tuple(fired), delivery, now, not caps.has_events)
 
 
 def _evaluate(

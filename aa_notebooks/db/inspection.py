@@ -55,7 +55,8 @@ _FEATURES: dict[tuple[str, str], str] = {
     ("executiontraces", "*"): "the trace explorer (ReAct steps of an execution)",
     ("tokenusages", "*"): "token usage by component",
     ("budgetalerts", "*"): "budgets and budget alerts",
-    ("budgetalertevents", "*"): "the history of fired budget alerts (and once-only notification)",
+    ("budgetalertevents", "*"): "budget alerts: `budgets evaluate` fires and emails none "
+    "(it records each alert it fires there; statuses still work)",
     ("agentexecutions", "flow_id"): "flow-scoped budgets",
     ("budgetalerts", "name"): "budget names (budgets are shown by id)",
     ("budgetalerts", "target"): "agent- and flow-scoped budgets",

@@ -44,6 +44,11 @@ def test_global_and_user_budgets_work(agentos_url: str) -> None:
     assert list_budgets(agentos_url)["current_spend_usd"].tolist() == [0.0, 0.0]  # only read
     evaluation = evaluate_budgets(agentos_url, now=NOW)  # no events table: nothing to fire
     assert (evaluation.fired, evaluation.delivery.sent, evaluation.ok) == ((), (), True)
+    assert evaluation.alerts_off and evaluation.lines()[-1] == (
+        "budget alerts are off on this database: it has no budgetalertevents table to record "
+        "them in (an attached AgentOS database), so none fires or is emailed; the statuses above "
+        "stand"
+    )
     frame = list_budgets(agentos_url).set_index("id")
     assert frame.loc[str(org.id), "current_spend_usd"] == 10.0
     assert frame.loc[str(mine.id), "name"] is None
