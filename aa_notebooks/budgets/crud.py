@@ -22,7 +22,13 @@ from aa_notebooks.budgets.fields import (
 )
 from aa_notebooks.budgets.model import Budget, budgets_frame
 from aa_notebooks.budgets.scope import BUDGETS
-from aa_notebooks.budgets.store import ACTIVE, budget_values, ensure_user, load_budgets
+from aa_notebooks.budgets.store import (
+    ACTIVE,
+    budget_values,
+    ensure_user,
+    load_budgets,
+    owner_as_stored,
+)
 from aa_notebooks.budgets.transactions import write_transaction
 from aa_notebooks.db.engine import get_engine
 from aa_notebooks.errors import InvalidInputError, NotFoundError
@@ -54,9 +60,11 @@ def create_budget(url: str | URL | None = None, **fields: Any) -> Budget:
     caps.require(budget)
     try:
         with write_transaction(engine) as connection:
+            values = budget_values(budget, caps)
             if budget.user_id is not None:
                 ensure_user(connection, caps, budget.user_id)
-            connection.execute(BUDGETS.insert().values(**budget_values(budget, caps)))
+                values["user_id"] = owner_as_stored(connection, budget.user_id)
+            connection.execute(BUDGETS.insert().values(**values))
     except IntegrityError:
         raise _explain_conflict(budget) from None
     budgets_changed(engine)
@@ -76,9 +84,10 @@ def update_budget(url: str | URL | None, budget_id: uuid.UUID | str, **changes: 
             merged = {name: getattr(current, name) for name in CREATE_FIELDS} | changes
             budget = validated(merged, current.current_spend_usd)
             caps.require(budget)
+            values = budget_values(budget, caps)
             if budget.user_id is not None:
                 ensure_user(connection, caps, budget.user_id)
-            values = budget_values(budget, caps)
+                values["user_id"] = owner_as_stored(connection, budget.user_id)
             del values["id"]
             connection.execute(update(BUDGETS).where(BUDGETS.c.id == key).values(**values))
     except IntegrityError:

@@ -17,6 +17,7 @@ import pytest
 from sqlalchemy import bindparam, func, literal, select
 
 from aa_notebooks.analytics import connect
+from aa_notebooks.budgets import create_budget, update_budget
 from aa_notebooks.budgets.guard import check_budget
 from aa_notebooks.cli import main
 from aa_notebooks.db.engine import get_engine
@@ -231,6 +232,20 @@ def test_a_dashed_users_hard_stop_refuses_the_run(dashed_db: str) -> None:
     with pytest.raises(BudgetExceededError, match=r"\$1\.50 spent of \$1\.00"):
         check_budget(dashed_db, user_id=ALICE, now=NOW)
     check_budget(dashed_db, user_id=uuid.uuid4(), now=NOW)  # someone else runs
+
+
+def test_a_budget_for_a_dashed_user_is_stored_under_the_users_own_form(dashed_db: str) -> None:
+    """The foreign key compares text: the budget's user_id is written as the users row holds it."""
+    budget = create_budget(
+        dashed_db, scope="user", user_id=ALICE, threshold_usd=5, alert_type="hard_stop"
+    )
+    update_budget(dashed_db, budget.id, threshold_usd=1)
+    path = dashed_db.removeprefix("sqlite:///")
+    with sqlite3.connect(path) as connection:
+        stored = connection.execute("SELECT user_id, threshold_usd FROM budgetalerts").fetchall()
+    assert stored == [(str(ALICE), 1)]
+    with pytest.raises(BudgetExceededError, match=r"\$1\.50 spent of \$1\.00"):
+        check_budget(dashed_db, user_id=ALICE, now=NOW)
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"], indirect=True)
