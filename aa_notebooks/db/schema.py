@@ -39,6 +39,7 @@ from sqlalchemy.sql import operators
 from sqlalchemy.sql.elements import BindParameter, ColumnElement
 from sqlalchemy.sql.operators import OperatorType
 
+from aa_notebooks.db.bulk import storage_timestamp
 from aa_notebooks.db.stored_uuid import StoredUuid
 
 
@@ -142,9 +143,7 @@ class RangeBound(UTCDateTime):
         def process(value: Any) -> Any:
             if not isinstance(value, datetime):
                 return fallback(value) if fallback else value
-            if value.tzinfo is not None:
-                value = value.astimezone(UTC).replace(tzinfo=None)
-            return value.isoformat(" ", "microseconds").rstrip("0").rstrip(".")
+            return storage_timestamp(value).rstrip("0").rstrip(".")
 
         return process
 

@@ -81,7 +81,7 @@ def _masked_text(url: str) -> str:
         creds, _, host = tail.rpartition("@")
         user = creds.split(":", 1)[0]
         url = f"{head}://{user}:***@{host}"
-    return re.sub(r"([?&][^=&]*(?:pass|pwd|secret|token|key)[^=&]*=)[^&]*", r"\1***", url,
+    return re.sub(rf"([?&][^=&]*(?:{_SECRET_OPTION.pattern})[^=&]*=)[^&]*", r"\1***", url,
                   flags=re.IGNORECASE)  # fmt: skip
 
 
