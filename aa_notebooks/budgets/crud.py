@@ -27,10 +27,10 @@ from aa_notebooks.budgets.store import (
     budget_values,
     ensure_user,
     load_budgets,
-    owner_as_stored,
 )
 from aa_notebooks.budgets.transactions import write_transaction
 from aa_notebooks.db.engine import get_engine
+from aa_notebooks.db.stored_uuid import as_referenced
 from aa_notebooks.errors import InvalidInputError, NotFoundError
 
 
@@ -63,8 +63,9 @@ def create_budget(url: str | URL | None = None, **fields: Any) -> Budget:
             values = budget_values(budget, caps)
             if budget.user_id is not None:
                 ensure_user(connection, caps, budget.user_id)
-                values["user_id"] = owner_as_stored(connection, budget.user_id)
-            connection.execute(BUDGETS.insert().values(**values))
+            connection.execute(
+                BUDGETS.insert().values(**as_referenced(connection, BUDGETS, values))
+            )
     except IntegrityError:
         raise _explain_conflict(budget) from None
     budgets_changed(engine)
@@ -87,8 +88,8 @@ def update_budget(url: str | URL | None, budget_id: uuid.UUID | str, **changes: 
             values = budget_values(budget, caps)
             if budget.user_id is not None:
                 ensure_user(connection, caps, budget.user_id)
-                values["user_id"] = owner_as_stored(connection, budget.user_id)
             del values["id"]
+            values = as_referenced(connection, BUDGETS, values)
             connection.execute(update(BUDGETS).where(BUDGETS.c.id == key).values(**values))
     except IntegrityError:
         raise _explain_conflict(budget) from None

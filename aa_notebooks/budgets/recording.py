@@ -39,6 +39,7 @@ from aa_notebooks.budgets.window import SpendWindow, utc
 from aa_notebooks.db.engine import get_engine
 from aa_notebooks.db.records import AgentExecutionCreate
 from aa_notebooks.db.rollups.record import begin_writing, record_rollups
+from aa_notebooks.db.stored_uuid import as_referenced
 
 log = logging.getLogger(__name__)
 
@@ -103,7 +104,7 @@ def record_execution(
         if (user_id := row.get("user_id")) is not None:
             ensure_user(connection, caps, user_id)
         begin_writing(connection)
-        connection.execute(EXECUTIONS.insert().values(**row))
+        connection.execute(EXECUTIONS.insert().values(**as_referenced(connection, EXECUTIONS, row)))
         record_rollups(connection, [row])
         recorded = apply_spend(connection, [row], now=now)
     if recorded:

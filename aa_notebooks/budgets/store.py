@@ -11,12 +11,9 @@ from sqlalchemy import (
     ColumnElement,
     Connection,
     Select,
-    String,
     and_,
-    literal,
     or_,
     select,
-    type_coerce,
 )
 
 from aa_notebooks.budgets.capabilities import Capabilities
@@ -78,18 +75,6 @@ def budget_values(budget: Budget, capabilities: Capabilities) -> dict[str, Any]:
     values = {name: getattr(budget, name) for name in BUDGET_FIELDS}
     values["alert_levels"] = levels_text(budget.alert_levels)
     return {name: value for name, value in values.items() if name in capabilities.budget_columns}
-
-
-def owner_as_stored(connection: Connection, user_id: uuid.UUID) -> Any:
-    """The owner's id as the users table holds it, for the budget's foreign key: on SQLite,
-    where ids are text, another program's form with dashes (the kit's 32 hex digits would not
-    match it); else the UUID itself."""
-    if connection.dialect.name != "sqlite":
-        return user_id
-    stored = connection.scalar(
-        select(type_coerce(USERS.c.id, String())).where(USERS.c.id == user_id)
-    )
-    return user_id if stored is None or stored == user_id.hex else literal(stored, String())
 
 
 def ensure_user(connection: Connection, capabilities: Capabilities, user_id: uuid.UUID) -> None:

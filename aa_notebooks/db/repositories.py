@@ -7,6 +7,7 @@ document's examples and `repo.create(...)` works in plain scripts.
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Generic, TypeVar, cast
@@ -15,6 +16,7 @@ from pydantic import BaseModel
 from sqlalchemy import inspect, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session, defer
+from sqlalchemy.orm.attributes import set_committed_value
 
 from aa_notebooks.db.bulk import bulk_insert_rows
 from aa_notebooks.db.records import (
@@ -33,8 +35,10 @@ from aa_notebooks.db.schema import (
     TokenUsage,
     table_of,
 )
+from aa_notebooks.db.stored_uuid import as_referenced
 
 ModelT = TypeVar("ModelT", bound=Base)
+log = logging.getLogger(__name__)
 _MISSING_COLUMNS: dict[tuple[str, str], tuple[str, ...]] = {}
 T = TypeVar("T")
 
@@ -79,6 +83,16 @@ class _Repository(Generic[ModelT]):
             )
         return _MISSING_COLUMNS[key]
 
+    def _present(self, session: Session, row: dict[str, Any]) -> dict[str, Any]:
+        """The row without the columns the database lacks, saying which values are not stored
+        (a usage's price provenance, on a database made by the data contract's DDL)."""
+        missing = set(self._missing_columns(session))
+        if lost := sorted(missing.intersection(row)):
+            log.warning(
+                "%s has no column %s: those values are not stored", self.model.__tablename__, lost
+            )
+        return {name: value for name, value in row.items() if name not in missing}
+
     def _load_options(self, session: Session) -> list[Any]:
         return [defer(getattr(self.model, name)) for name in self._missing_columns(session)]
 
@@ -88,13 +102,26 @@ class _Repository(Generic[ModelT]):
         def work(session: Session) -> ModelT | None:
             # A Core INSERT names only the given columns; the ORM would name every mapped one.
             self._adding(session)
-            session.execute(table_of(self.model).insert().values(**row))
+            table = table_of(self.model)
+            values = as_referenced(session.connection(), table, self._present(session, row))
+            session.execute(table.insert().values(**values))
             self._added(session, [row])
             if commit:
                 session.commit()
-            return session.get(self.model, row["id"], options=self._load_options(session))
+            return self._detached(session, row["id"])
 
         return self._run(work)
+
+    def _detached(self, session: Session, key: uuid.UUID) -> ModelT | None:
+        """The stored row, loaded and detached from the session, the columns the database lacks
+        set to None: a later commit expires attached objects, and reloading one would name
+        those columns (and, on an AsyncSession, need an await the caller cannot give)."""
+        found = session.get(self.model, key, options=self._load_options(session))
+        if found is not None:
+            for name in self._missing_columns(session):
+                set_committed_value(found, name, None)
+            session.expunge(found)
+        return found
 
     def get(self, id: uuid.UUID | str) -> Any:
         """The row with this id, or None."""

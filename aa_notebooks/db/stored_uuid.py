@@ -8,14 +8,33 @@ nothing. `StoredUuid` makes `==` and `IN (values)` match both forms on SQLite (t
 serves both: `col = ? OR col = <dashed ?>` is one index search per form); other databases,
 whose UUID type has one form, get the plain comparison. A list bound later (`expanding`) cannot
 be given dashes by the comparator: its caller binds the dashed texts itself (`EitherForm`).
+
+Writing is the other half: SQLite compares a foreign key as text, so a row that refers to a
+user (or an execution) stored with dashes must hold the dashes too. `stored_texts` finds the
+referenced rows' own text, for the write paths to write.
 """
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Collection, Mapping, Sequence
+from itertools import islice
 from typing import Any
 
-from sqlalchemy import Boolean, String, Uuid, bindparam, func, literal_column
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Connection,
+    String,
+    Table,
+    Uuid,
+    bindparam,
+    func,
+    literal,
+    literal_column,
+    select,
+    type_coerce,
+)
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql import operators
 from sqlalchemy.sql.compiler import SQLCompiler
@@ -116,3 +135,48 @@ def _are_values(other: Any) -> bool:
         return all(uuid.UUID(str(value)) for value in other)
     except ValueError:
         return False
+
+
+def stored_texts(
+    connection: Connection, column: Column[Any], ids: Collection[uuid.UUID]
+) -> dict[uuid.UUID, str]:
+    """On SQLite, the ids of `ids` that `column` (a key) holds in another text than the kit's
+    32 hex digits, most often with dashes, each with that text: a row referring to one of them
+    must be written with the same text, since SQLite compares a foreign key as text. Nothing on
+    other databases, whose UUID type has one form."""
+    if connection.dialect.name != "sqlite" or not ids:
+        return {}
+    found: dict[uuid.UUID, str] = {}
+    remaining = iter(ids)
+    while chunk := list(islice(remaining, MATCHED_LIST_LENGTH)):
+        texts = connection.scalars(select(type_coerce(column, String())).where(column.in_(chunk)))
+        for text in texts:
+            key = uuid.UUID(text)
+            if text != key.hex:
+                found[key] = text
+    return found
+
+
+def referenced_texts(
+    connection: Connection, table: Table, rows: Sequence[Mapping[str, Any]]
+) -> dict[str, dict[uuid.UUID, str]]:
+    """For each foreign key of `table` that `rows` fill with UUIDs, the ids it refers to that are
+    stored in another text than the kit's (`stored_texts`), by column name; only those found."""
+    if connection.dialect.name != "sqlite" or not rows:
+        return {}
+    found = {}
+    for key in table.foreign_keys:
+        name = key.parent.name
+        ids = {row[name] for row in rows if isinstance(row.get(name), uuid.UUID)}
+        if texts := stored_texts(connection, key.column, ids):
+            found[name] = texts
+    return found
+
+
+def as_referenced(connection: Connection, table: Table, values: dict[str, Any]) -> dict[str, Any]:
+    """`values` for a Core INSERT or UPDATE of `table`, each foreign-key UUID written in the text
+    the row it refers to is stored with (`referenced_texts`), where that is not the kit's."""
+    written = dict(values)
+    for name, texts in referenced_texts(connection, table, [values]).items():
+        written[name] = literal(texts[values[name]], String())
+    return written

@@ -254,8 +254,8 @@ def _storage_tuples(
     for name in names:
         values = [row[name] for row in rows]
         kind = _kind(table, name)
-        if kind is Uuid:  # `storage_uuid`
-            values = [None if v is None else f"{v.int:032x}" for v in values]
+        if kind is Uuid:  # `storage_uuid`; text is another program's stored form, kept
+            values = [v if v is None or v.__class__ is str else f"{v.int:032x}" for v in values]
         elif kind is UTCDateTime:  # `storage_timestamp`, the short way for the tracker's UTC
             values = [
                 None

@@ -38,6 +38,7 @@ from aa_notebooks.db.schema import (
     User,
     table_of,
 )
+from aa_notebooks.db.stored_uuid import referenced_texts
 from aa_notebooks.tracking.insert import insert_new, insert_rows
 from aa_notebooks.tracking.record import ExecutionRecord, Row
 
@@ -72,7 +73,7 @@ def write_batch(
             _remove_replaced(connection, replacing)
         _add_missing_users(connection, {r.execution["user_id"] for r in unique} - {None})
         begin_writing(connection)
-        rows = _fit(connection, _EXECUTIONS, [r.execution for r in unique])
+        rows = _referring(connection, _EXECUTIONS, [r.execution for r in unique])
         inserted = insert_new(connection, _EXECUTIONS, rows, returning=True)
         new = [r for r in unique if r.id in inserted]
         for table, kind in ((_TRACES, "traces"), (_USAGES, "usages")):
@@ -81,10 +82,10 @@ def write_batch(
             parents = [r.id for r, rows in zip(new, children, strict=True) for _ in rows]
             insert_rows(connection, table, fitted, parents)
         later_traces = [row for r in attached for row in r.traces]
-        insert_new(connection, _TRACES, _fit(connection, _TRACES, later_traces))
+        insert_new(connection, _TRACES, _referring(connection, _TRACES, later_traces))
         later_usages = [row for r in attached for row in r.usages]
         stored = insert_new(
-            connection, _USAGES, _fit(connection, _USAGES, later_usages), returning=True
+            connection, _USAGES, _referring(connection, _USAGES, later_usages), returning=True
         )
         record_rollups(
             connection,
@@ -149,6 +150,15 @@ def _fit(connection: Connection, table: Table, rows: list[Row]) -> list[Row]:
     if lost:
         log.warning("%s has no column %s: those values are not stored", table.name, lost)
     return [{k: v for k, v in row.items() if k not in absent} for row in rows]
+
+
+def _referring(connection: Connection, table: Table, rows: list[Row]) -> list[Row]:
+    """`_fit` rows, their foreign keys written in the text the rows they refer to hold: on
+    SQLite, a user or an execution another program stored with dashes (`referenced_texts`)."""
+    rows = _fit(connection, table, rows)
+    for name, texts in referenced_texts(connection, table, rows).items():
+        rows = [{**row, name: texts[row[name]]} if row.get(name) in texts else row for row in rows]
+    return rows
 
 
 def _columns(connection: Connection, table: Table) -> frozenset[str]:

@@ -7,6 +7,7 @@ Times with a `T` or an offset cannot compare as text: `check-db` names them and 
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 import uuid
 from datetime import UTC, datetime
@@ -14,16 +15,26 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from sqlalchemy import bindparam, func, literal, select
+from sqlalchemy import bindparam, create_engine, func, literal, select
+from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
+from sqlalchemy.orm import Session
 
 from aa_notebooks.analytics import connect
-from aa_notebooks.budgets import create_budget, update_budget
+from aa_notebooks.budgets import create_budget, record_execution, update_budget
 from aa_notebooks.budgets.guard import check_budget
 from aa_notebooks.cli import main
 from aa_notebooks.db.engine import get_engine
 from aa_notebooks.db.inspection import OddTimesWarning, check_db
+from aa_notebooks.db.records import AgentExecutionCreate
 from aa_notebooks.db.schema import AgentExecution, RangeBound, UTCDateTime
 from aa_notebooks.errors import BudgetExceededError
+from aa_notebooks.tracking import (
+    Tracker,
+    record_token_usage_sync,
+    record_trace_step_sync,
+    track_agent_execution,
+    track_agent_execution_sync,
+)
 from tests.cli.test_database_commands import document_ddl
 
 # (started_at as the other program wrote it, status, cost): both forms of a whole second
@@ -246,6 +257,77 @@ def test_a_budget_for_a_dashed_user_is_stored_under_the_users_own_form(dashed_db
     assert stored == [(str(ALICE), 1)]
     with pytest.raises(BudgetExceededError, match=r"\$1\.50 spent of \$1\.00"):
         check_budget(dashed_db, user_id=ALICE, now=NOW)
+
+
+def _stored(url: str, sql: str) -> list[tuple[object, ...]]:
+    with sqlite3.connect(url.removeprefix("sqlite:///")) as connection:
+        return connection.execute(sql).fetchall()
+
+
+def test_every_recording_path_stores_a_dashed_users_run(dashed_db: str, tmp_path: Path) -> None:
+    """SQLite compares a foreign key as text: each new run of Alice's is written with her id as
+    the users row holds it, with dashes, or the insert is refused and the run lost."""
+    tracker = Tracker(dashed_db, spool_dir=tmp_path / "spool", check_budgets=False)
+    with tracker.execution(agent_name="bot", user_id=ALICE, model="gpt-4o") as run:
+        run.tokens("main_agent", "gpt-4o", 200, 100)
+    assert tracker.flush(30)
+    tracker.close()
+    assert not (tmp_path / "spool" / "rejected.jsonl").exists()
+    with Session(create_engine(dashed_db)) as session:
+        track_agent_execution_sync(session, ALICE, "bot", "react", "gpt-4o", 10, 5, 100)
+
+    async def record_async() -> None:
+        engine = create_async_engine(dashed_db.replace("sqlite://", "sqlite+aiosqlite://"))
+        async with AsyncSession(engine) as session:
+            await track_agent_execution(session, str(ALICE), "bot", "react", "gpt-4o", 1, 1, 1)
+        await engine.dispose()
+
+    asyncio.run(record_async())
+    record_execution(
+        dashed_db,
+        AgentExecutionCreate(
+            user_id=ALICE, request_id=uuid.uuid4(), session_id=uuid.uuid4(), agent_name="bot",
+            model_name="gpt-4o", status="success", cost_usd="0.25", execution_time_ms=10,
+        ),
+    )  # fmt: skip
+    by_user = _stored(dashed_db, "SELECT user_id, count(*) FROM agentexecutions GROUP BY 1")
+    assert sorted(by_user, key=str) == sorted([(None, 2), (str(ALICE), 3 + 4)], key=str)
+    alices = connect(dashed_db, user_id=ALICE)
+    assert alices.sql("SELECT count(*) AS n FROM agentexecutions").to_dict("records") == [{"n": 7}]
+
+
+def test_steps_and_usage_attach_to_a_run_stored_with_dashes(dashed_db: str) -> None:
+    with Session(create_engine(dashed_db)) as session:
+        record_trace_step_sync(session, RUN, 3, "observation", "later", 40)
+        record_token_usage_sync(session, str(RUN), "judge", "gpt-4o", 10, 5)
+    detail = connect(dashed_db).execution(str(RUN))
+    assert detail.traces is not None and list(detail.traces["step_number"]) == [1, 2, 3]
+    assert detail.token_usage is not None and len(detail.token_usage) == 2
+    steps = _stored(dashed_db, "SELECT DISTINCT execution_id FROM executiontraces")
+    assert steps == [(str(RUN),)]
+
+
+def test_a_recorded_run_reads_after_its_commit_on_the_documents_tables(dashed_db: str) -> None:
+    """A plain Session expires what it holds at commit: the run returned is detached, read in
+    full (the kit's columns this database lacks, such as flow_id, as None)."""
+    with Session(create_engine(dashed_db)) as session:
+        run = track_agent_execution_sync(session, None, "bot", "react", "gpt-4o", 10, 5, 100)
+        step = record_trace_step_sync(session, run.id, 1, "thought", "x", 5)
+    stored = _stored(dashed_db, "SELECT id FROM agentexecutions WHERE user_id IS NULL")
+    assert run.id.hex in {found for (found,) in stored}
+    assert (run.agent_name, run.total_tokens, run.flow_id) == ("bot", 15, None)
+    assert (step.execution_id, step.step_number) == (run.id, 1)
+
+    async def record_async() -> uuid.UUID:
+        engine = create_async_engine(dashed_db.replace("sqlite://", "sqlite+aiosqlite://"))
+        async with AsyncSession(engine) as session:  # expires on commit, as by default
+            run = await track_agent_execution(session, None, "bot", "react", "gpt-4o", 1, 1, 1)
+        await engine.dispose()
+        return run.id  # read without an await: no MissingGreenlet
+
+    assert uuid.UUID(str(asyncio.run(record_async()))).hex in {
+        found for (found,) in _stored(dashed_db, "SELECT id FROM agentexecutions")
+    }
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"], indirect=True)
