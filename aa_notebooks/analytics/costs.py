@@ -7,6 +7,7 @@ executions' own.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
@@ -121,7 +122,29 @@ def cost_summary(source: Source, window: Window, by: CostBy) -> Table:
         ]
     for row in rows:
         row["cost"] = source.dialect.to_money(row["cost"])
-    return _table(source, window, by, rows)
+    return _table(source, window, by, _one_per_user(rows) if by == "user" else rows)
+
+
+def _one_per_user(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The rows of one user summed into one: on SQLite, rows another program wrote may hold a
+    user's id with dashes beside the kit's hex digits, and the query groups the stored text.
+    Most expensive first, ties by id, no user last (the query's order)."""
+    merged: dict[uuid.UUID | None, dict[str, Any]] = {}
+    for row in rows:
+        kept = merged.setdefault(row["user_id"], {**row, **dict.fromkeys(_SUMMED, 0)})
+        for name in _SUMMED:
+            kept[name] += row[name] or 0
+    return sorted(
+        merged.values(),
+        key=lambda row: (
+            -row["cost"],
+            row["user_id"] is None,
+            row["user_id"] and row["user_id"].hex,
+        ),
+    )
+
+
+_SUMMED = ("executions", "input_tokens", "output_tokens", "total_tokens", "cost")
 
 
 def _agent_rows(pairs: list[Pair]) -> list[dict[str, Any]]:

@@ -259,6 +259,26 @@ def test_a_budget_for_a_dashed_user_is_stored_under_the_users_own_form(dashed_db
         check_budget(dashed_db, user_id=ALICE, now=NOW)
 
 
+def test_cost_by_user_lists_a_user_once_whichever_form_their_rows_hold(dashed_db: str) -> None:
+    with sqlite3.connect(dashed_db.removeprefix("sqlite:///")) as connection:
+        connection.execute(  # one more run of Alice's, her id as the kit's hex digits
+            "INSERT INTO agentexecutions (id, user_id, request_id, session_id, status, "
+            "cost_usd, input_tokens, started_at) "
+            "VALUES (?, ?, ?, ?, 'success', 0.25, 7, '2026-01-12 11:45:00.000000')",
+            (uuid.uuid4().hex, ALICE.hex, uuid.uuid4().hex, uuid.uuid4().hex),
+        )
+    days = {"start_date": "2026-01-12", "end_date": "2026-01-12"}
+    frame = connect(dashed_db).cost_summary(by="user", **days).frame
+    listed = frame.fillna({"user_id": "nobody"})[
+        ["user_id", "executions", "input_tokens", "cost_usd"]
+    ]
+    # Alice: 3 dashed runs at $0.50 and the hex one at $0.25; nobody's 2 at $0.50
+    assert listed.to_dict("records") == [
+        {"user_id": str(ALICE), "executions": 4, "input_tokens": 7, "cost_usd": 1.75},
+        {"user_id": "nobody", "executions": 2, "input_tokens": 0, "cost_usd": 1.0},
+    ]
+
+
 def _stored(url: str, sql: str) -> list[tuple[object, ...]]:
     with sqlite3.connect(url.removeprefix("sqlite:///")) as connection:
         return connection.execute(sql).fetchall()
