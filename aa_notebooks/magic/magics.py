@@ -18,10 +18,21 @@ from traitlets.config import Configurable
 from aa_notebooks.cli.commands import build_parser
 from aa_notebooks.cli.context import CommandContext
 from aa_notebooks.cli.parser import CommandLineError, HelpShown
+from aa_notebooks.db.url import mask_url
 from aa_notebooks.errors import InvalidInputError
 from aa_notebooks.magic.display import register_readable_frames
 from aa_notebooks.magic.frames import notebook_result
 from aa_notebooks.validation import check_timezone
+
+
+class MaskedUrl(str):
+    """A database URL that shows itself with its password as *** (`%config AgentAnalytics`
+    prints each setting's repr), while the kit connects with the text itself."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return repr(mask_url(str(self)))
 
 
 @magics_class
@@ -51,6 +62,11 @@ class AgentAnalytics(Magics, Configurable):
         if not 1 <= page_size <= 1000:
             raise TraitError(f"page_size must be between 1 and 1000, got {page_size}")
         return page_size
+
+    @validate("database_url")
+    def _hide_password(self, proposal: dict[str, Any]) -> str | None:
+        url: str | None = proposal["value"]
+        return None if url is None else MaskedUrl(url)
 
     @validate("timezone")
     def _check_timezone(self, proposal: dict[str, Any]) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from IPython.core.interactiveshell import InteractiveShell
+from sqlalchemy import make_url
 from traitlets import TraitError
 
 from aa_notebooks.cli.parser import CommandLineError
@@ -46,6 +47,26 @@ def test_connect_switches_the_database(ip: InteractiveShell, db_url: str) -> Non
     magic = ip.magics_manager.registry["AgentAnalytics"]
     assert magic.database_url == db_url
     assert magic._context.database_url == db_url
+
+
+@pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
+def test_config_shows_the_database_url_without_its_password(
+    ip: InteractiveShell, db_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`%config AgentAnalytics` prints every setting: the password stays hidden, set by %config
+    or by connect, while the magic keeps connecting with it."""
+    password = make_url(db_url).password
+    assert password
+    ip.run_line_magic("config", f"AgentAnalytics.database_url = {db_url!r}")
+    ip.run_line_magic("config", "AgentAnalytics")
+    separator = "&" if "?" in db_url else "?"
+    ip.run_line_magic("agent_analytics", f"connect {db_url}{separator}sslpassword=other-secret")
+    ip.run_line_magic("config", "AgentAnalytics")
+    out = capsys.readouterr().out
+    assert out.count("Current: 'postgresql://") == 2
+    assert f":{password}@" not in out and "other-secret" not in out
+    assert out.count(":***@") == 2 and "sslpassword=***" in out
+    assert ip.run_line_magic("agent_analytics", "overview --period 7d").total_executions == 0
 
 
 def test_connect_to_a_missing_file_says_what_to_do(ip: InteractiveShell, tmp_path) -> None:
