@@ -31,6 +31,7 @@ from aa_notebooks.budgets.model import Budget
 from aa_notebooks.budgets.scope import BUDGETS
 from aa_notebooks.budgets.window import SpendWindow
 from aa_notebooks.db.schema import BudgetAlertEvent, table_of
+from aa_notebooks.db.stored_uuid import as_referenced
 from aa_notebooks.formatting import money
 
 EVENTS = table_of(BudgetAlertEvent)
@@ -127,7 +128,8 @@ def record_due_alerts(
             level_pct=percent,
             user_id=budget.user_id if budget.per_user else None,
         )
-        connection.execute(EVENTS.insert().values(**{**asdict(event), "kind": kind.value}))
+        values = as_referenced(connection, EVENTS, {**asdict(event), "kind": kind.value})
+        connection.execute(EVENTS.insert().values(**values))
         recorded.append(event)
     return recorded
 

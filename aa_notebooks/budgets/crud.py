@@ -25,12 +25,12 @@ from aa_notebooks.budgets.scope import BUDGETS
 from aa_notebooks.budgets.store import (
     ACTIVE,
     budget_values,
-    ensure_user,
     load_budgets,
 )
 from aa_notebooks.budgets.transactions import write_transaction
 from aa_notebooks.db.engine import get_engine
 from aa_notebooks.db.stored_uuid import as_referenced
+from aa_notebooks.db.users import add_missing_users
 from aa_notebooks.errors import InvalidInputError, NotFoundError
 
 
@@ -62,7 +62,7 @@ def create_budget(url: str | URL | None = None, **fields: Any) -> Budget:
         with write_transaction(engine) as connection:
             values = budget_values(budget, caps)
             if budget.user_id is not None:
-                ensure_user(connection, caps, budget.user_id)
+                add_missing_users(connection, [budget.user_id])
             connection.execute(
                 BUDGETS.insert().values(**as_referenced(connection, BUDGETS, values))
             )
@@ -87,7 +87,7 @@ def update_budget(url: str | URL | None, budget_id: uuid.UUID | str, **changes: 
             caps.require(budget)
             values = budget_values(budget, caps)
             if budget.user_id is not None:
-                ensure_user(connection, caps, budget.user_id)
+                add_missing_users(connection, [budget.user_id])
             del values["id"]
             values = as_referenced(connection, BUDGETS, values)
             connection.execute(update(BUDGETS).where(BUDGETS.c.id == key).values(**values))

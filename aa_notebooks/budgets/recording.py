@@ -33,13 +33,14 @@ from aa_notebooks.budgets.scope import (
     key_params,
 )
 from aa_notebooks.budgets.spend import exact_spend, ledger_spend
-from aa_notebooks.budgets.store import ACTIVE, ensure_user, load_budgets
+from aa_notebooks.budgets.store import ACTIVE, load_budgets
 from aa_notebooks.budgets.transactions import write_transaction
 from aa_notebooks.budgets.window import SpendWindow, utc
 from aa_notebooks.db.engine import get_engine
 from aa_notebooks.db.records import AgentExecutionCreate
 from aa_notebooks.db.rollups.record import begin_writing, record_rollups
 from aa_notebooks.db.stored_uuid import as_referenced
+from aa_notebooks.db.users import add_missing_users
 
 log = logging.getLogger(__name__)
 
@@ -102,7 +103,7 @@ def record_execution(
         row = {name: value for name, value in row.items() if name not in lost}
     with write_transaction(engine) as connection:
         if (user_id := row.get("user_id")) is not None:
-            ensure_user(connection, caps, user_id)
+            add_missing_users(connection, [user_id])
         begin_writing(connection)
         connection.execute(EXECUTIONS.insert().values(**as_referenced(connection, EXECUTIONS, row)))
         record_rollups(connection, [row])

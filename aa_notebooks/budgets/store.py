@@ -20,10 +20,8 @@ from aa_notebooks.budgets.capabilities import Capabilities
 from aa_notebooks.budgets.fields import parse_uuid
 from aa_notebooks.budgets.model import BUDGET_FIELDS, Budget, levels_text
 from aa_notebooks.budgets.scope import BUDGETS
-from aa_notebooks.db.schema import User, table_of
 
 ACTIVE = BUDGETS.c.is_active.is_not(False)
-USERS = table_of(User)
 
 
 def active_budgets(caps: Capabilities, user_id: uuid.UUID | str | None) -> ColumnElement[bool]:
@@ -75,16 +73,3 @@ def budget_values(budget: Budget, capabilities: Capabilities) -> dict[str, Any]:
     values = {name: getattr(budget, name) for name in BUDGET_FIELDS}
     values["alert_levels"] = levels_text(budget.alert_levels)
     return {name: value for name, value in values.items() if name in capabilities.budget_columns}
-
-
-def ensure_user(connection: Connection, capabilities: Capabilities, user_id: uuid.UUID) -> None:
-    """Add users(id) for a budget's owner in the kit's own database, where users are stubs.
-
-    An attached AgentOS database owns its users table: there a missing user stays missing and
-    the foreign key refuses the budget.
-    """
-    if not capabilities.kit_owned:
-        return
-    known = connection.execute(select(USERS.c.id).where(USERS.c.id == user_id)).first()
-    if known is None:
-        connection.execute(USERS.insert().values(id=user_id))

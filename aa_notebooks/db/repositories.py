@@ -35,11 +35,13 @@ from aa_notebooks.db.schema import (
     TokenUsage,
     table_of,
 )
-from aa_notebooks.db.stored_uuid import as_referenced
+from aa_notebooks.db.stored_uuid import as_referenced, with_references
+from aa_notebooks.db.users import add_missing_users
 
 ModelT = TypeVar("ModelT", bound=Base)
 log = logging.getLogger(__name__)
 _MISSING_COLUMNS: dict[tuple[str, str], tuple[str, ...]] = {}
+_SAID_LOST: set[tuple[str, tuple[str, ...]]] = set()
 T = TypeVar("T")
 
 
@@ -65,8 +67,12 @@ class _Repository(Generic[ModelT]):
         row.update({k: v for k, v in extra.items() if v is not None})
         return row
 
-    def _adding(self, session: Session) -> None:
-        """Before an insert (executions and usage rows: it reaches the rollups by `_added`)."""
+    def _adding(self, session: Session, rows: list[Mapping[str, Any]]) -> None:
+        """Before an insert of `rows`: the users they name, added in the kit's own database
+        (executions and usage rows also begin the rollups' write: `_added` reaches them)."""
+        if "user_id" in table_of(self.model).c:
+            users = {row["user_id"] for row in rows if row.get("user_id") is not None}
+            add_missing_users(session.connection(), users)
 
     def _added(self, session: Session, rows: list[Mapping[str, Any]]) -> None:
         """Rows just inserted, in the session's transaction (executions and usage rows add
@@ -87,10 +93,10 @@ class _Repository(Generic[ModelT]):
         """The row without the columns the database lacks, saying which values are not stored
         (a usage's price provenance, on a database made by the data contract's DDL)."""
         missing = set(self._missing_columns(session))
-        if lost := sorted(missing.intersection(row)):
-            log.warning(
-                "%s has no column %s: those values are not stored", self.model.__tablename__, lost
-            )
+        lost = tuple(sorted(missing.intersection(row)))
+        if lost and (said := (self.model.__tablename__, lost)) not in _SAID_LOST:
+            _SAID_LOST.add(said)  # once per table and columns: an agent records many rows
+            log.warning("%s has no column %s: those values are not stored", said[0], list(lost))
         return {name: value for name, value in row.items() if name not in missing}
 
     def _load_options(self, session: Session) -> list[Any]:
@@ -101,25 +107,29 @@ class _Repository(Generic[ModelT]):
 
         def work(session: Session) -> ModelT | None:
             # A Core INSERT names only the given columns; the ORM would name every mapped one.
-            self._adding(session)
+            self._adding(session, [row])
             table = table_of(self.model)
             values = as_referenced(session.connection(), table, self._present(session, row))
             session.execute(table.insert().values(**values))
             self._added(session, [row])
             if commit:
                 session.commit()
-            return self._detached(session, row["id"])
+            return self._returned(session, row["id"])
 
         return self._run(work)
 
-    def _detached(self, session: Session, key: uuid.UUID) -> ModelT | None:
-        """The stored row, loaded and detached from the session, the columns the database lacks
-        set to None: a later commit expires attached objects, and reloading one would name
-        those columns (and, on an AsyncSession, need an await the caller cannot give)."""
+    def _returned(self, session: Session, key: uuid.UUID) -> ModelT | None:
+        """The stored row, loaded, the columns the database lacks set to None. It stays in the
+        session, unless a later commit would expire it into a reload that fails: one naming
+        those columns, or one on an AsyncSession, which would need an await the caller cannot
+        give. Then it is returned detached, complete."""
         found = session.get(self.model, key, options=self._load_options(session))
-        if found is not None:
-            for name in self._missing_columns(session):
-                set_committed_value(found, name, None)
+        if found is None:
+            return None
+        missing = self._missing_columns(session)
+        for name in missing:
+            set_committed_value(found, name, None)
+        if missing or (isinstance(self.session, AsyncSession) and session.expire_on_commit):
             session.expunge(found)
         return found
 
@@ -154,8 +164,10 @@ class _Repository(Generic[ModelT]):
 
         def work(session: Session) -> int:
             written = list(prepared)
-            self._adding(session)
-            count = bulk_insert_rows(session.connection(), table_of(self.model), written)
+            self._adding(session, written)
+            table = table_of(self.model)
+            stored = with_references(session.connection(), table, written)
+            count = bulk_insert_rows(session.connection(), table, stored)
             self._added(session, written)
             session.commit()
             return count
@@ -181,7 +193,8 @@ class AgentExecutionRepository(_Repository[AgentExecution]):
         owner = uuid.UUID(str(user_id)) if user_id is not None else None
         return self._create(data, commit, user_id=owner)
 
-    def _adding(self, session: Session) -> None:
+    def _adding(self, session: Session, rows: list[Mapping[str, Any]]) -> None:
+        super()._adding(session, rows)
         begin_writing(session.connection())
 
     def _added(self, session: Session, rows: list[Mapping[str, Any]]) -> None:
@@ -211,7 +224,7 @@ class TokenUsageRepository(_Repository[TokenUsage]):
         """Record one component's token usage."""
         return self._create(data, commit)
 
-    def _adding(self, session: Session) -> None:
+    def _adding(self, session: Session, rows: list[Mapping[str, Any]]) -> None:
         begin_writing(session.connection())
 
     def _added(self, session: Session, rows: list[Mapping[str, Any]]) -> None:

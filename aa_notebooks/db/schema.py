@@ -370,8 +370,8 @@ class BudgetAlertEvent(Base):
     __tablename__ = "budgetalertevents"
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
-    budget_id: Mapped[uuid.UUID] = mapped_column(
-        Uuid, ForeignKey("budgetalerts.id", ondelete="CASCADE"), nullable=False
+    budget_id: Mapped[uuid.UUID] = mapped_column(  # as its budget's id is stored (SQLite)
+        StoredUuid, ForeignKey("budgetalerts.id", ondelete="CASCADE"), nullable=False
     )
     kind: Mapped[str] = mapped_column(String(16), nullable=False)  # "warning" or "exceeded"
     # The level reached, in percent of the threshold (NULL in events recorded before levels).

@@ -17,9 +17,9 @@ referenced rows' own text, for the write paths to write.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from itertools import islice
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from sqlalchemy import (
     Boolean,
@@ -35,6 +35,7 @@ from sqlalchemy import (
     select,
     type_coerce,
 )
+from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql import operators
 from sqlalchemy.sql.compiler import SQLCompiler
@@ -42,17 +43,35 @@ from sqlalchemy.sql.elements import BindParameter, ColumnElement
 from sqlalchemy.sql.operators import OperatorType
 from sqlalchemy.sql.visitors import InternalTraversal
 
+RowT = TypeVar("RowT", bound=Mapping[str, Any])
 _DASHED_PARTS = ((1, 8), (9, 4), (13, 4), (17, 4), (21, 12))
 MATCHED_LIST_LENGTH = 1_000
 """Longer `IN` lists compare the kit's form only: they are the kit's own batches of ids it
 wrote, and doubling them would take a batch past SQLite's limit on parameters sooner."""
 
 
+class StoredText(str):
+    """An id in the text the database holds it in (another program's, with dashes): written to
+    a `StoredUuid` column as it is, where a UUID would be written as the kit's hex digits."""
+
+    __slots__ = ()
+
+
 class StoredUuid(Uuid[uuid.UUID]):
     """A UUID column of the data contract's tables: `Uuid`, whose `==` and `IN` also match the
-    dashed text form on SQLite."""
+    dashed text form on SQLite, and which writes a `StoredText` as it is."""
 
     cache_ok = True
+
+    def bind_processor(self, dialect: Dialect) -> Callable[[Any], Any] | None:
+        process = super().bind_processor(dialect)
+        if process is None:
+            return None
+
+        def keep_stored_text(value: Any) -> Any:
+            return value if value.__class__ is StoredText else process(value)
+
+        return keep_stored_text
 
     class comparator_factory(Uuid.Comparator[uuid.UUID]):
         def operate(self, op: OperatorType, *other: Any, **kwargs: Any) -> ColumnElement[Any]:
@@ -137,46 +156,51 @@ def _are_values(other: Any) -> bool:
         return False
 
 
+def id_chunks(ids: Iterable[uuid.UUID]) -> Iterator[list[uuid.UUID]]:
+    """The ids in lists of at most MATCHED_LIST_LENGTH, each compared in both forms by `IN`."""
+    remaining = iter(ids)
+    while chunk := list(islice(remaining, MATCHED_LIST_LENGTH)):
+        yield chunk
+
+
 def stored_texts(
     connection: Connection, column: Column[Any], ids: Collection[uuid.UUID]
-) -> dict[uuid.UUID, str]:
+) -> dict[uuid.UUID, StoredText]:
     """On SQLite, the ids of `ids` that `column` (a key) holds in another text than the kit's
     32 hex digits, most often with dashes, each with that text: a row referring to one of them
     must be written with the same text, since SQLite compares a foreign key as text. Nothing on
     other databases, whose UUID type has one form."""
     if connection.dialect.name != "sqlite" or not ids:
         return {}
-    found: dict[uuid.UUID, str] = {}
-    remaining = iter(ids)
-    while chunk := list(islice(remaining, MATCHED_LIST_LENGTH)):
+    found: dict[uuid.UUID, StoredText] = {}
+    for chunk in id_chunks(ids):
         texts = connection.scalars(select(type_coerce(column, String())).where(column.in_(chunk)))
         for text in texts:
             key = uuid.UUID(text)
             if text != key.hex:
-                found[key] = text
+                found[key] = StoredText(text)
     return found
 
 
-def referenced_texts(
-    connection: Connection, table: Table, rows: Sequence[Mapping[str, Any]]
-) -> dict[str, dict[uuid.UUID, str]]:
-    """For each foreign key of `table` that `rows` fill with UUIDs, the ids it refers to that are
-    stored in another text than the kit's (`stored_texts`), by column name; only those found."""
+def with_references(connection: Connection, table: Table, rows: list[RowT]) -> list[RowT]:
+    """`rows` of `table`, each foreign-key UUID written in the text the row it refers to is
+    stored with (`stored_texts`) where that is not the kit's: copies of the rows that change."""
     if connection.dialect.name != "sqlite" or not rows:
-        return {}
-    found = {}
+        return rows
     for key in table.foreign_keys:
         name = key.parent.name
         ids = {row[name] for row in rows if isinstance(row.get(name), uuid.UUID)}
         if texts := stored_texts(connection, key.column, ids):
-            found[name] = texts
-    return found
+            rows = [cast(RowT, {**row, name: texts[row[name]]}) if row.get(name) in texts else row
+                    for row in rows]  # fmt: skip
+    return rows
 
 
 def as_referenced(connection: Connection, table: Table, values: dict[str, Any]) -> dict[str, Any]:
     """`values` for a Core INSERT or UPDATE of `table`, each foreign-key UUID written in the text
-    the row it refers to is stored with (`referenced_texts`), where that is not the kit's."""
-    written = dict(values)
-    for name, texts in referenced_texts(connection, table, [values]).items():
-        written[name] = literal(texts[values[name]], String())
-    return written
+    the row it refers to is stored with (`with_references`), whatever the column's type."""
+    (written,) = with_references(connection, table, [values])
+    return {
+        name: literal(value, String()) if isinstance(value, StoredText) else value
+        for name, value in written.items()
+    }

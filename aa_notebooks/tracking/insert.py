@@ -29,6 +29,7 @@ from sqlalchemy.exc import DBAPIError
 from aa_notebooks.db.bulk import check_rows, insert_storage_rows, storage_timestamp
 from aa_notebooks.db.driver import driver_connection
 from aa_notebooks.db.schema import UTCDateTime
+from aa_notebooks.db.stored_uuid import StoredText
 from aa_notebooks.tracking.ids import new_id, new_id_hex
 
 Row = dict[str, Any]
@@ -254,8 +255,10 @@ def _storage_tuples(
     for name in names:
         values = [row[name] for row in rows]
         kind = _kind(table, name)
-        if kind is Uuid:  # `storage_uuid`; text is another program's stored form, kept
-            values = [v if v is None or v.__class__ is str else f"{v.int:032x}" for v in values]
+        if kind is Uuid:  # `storage_uuid`; another program's stored text kept as it is
+            values = [
+                v if v is None or v.__class__ is StoredText else f"{v.int:032x}" for v in values
+            ]
         elif kind is UTCDateTime:  # `storage_timestamp`, the short way for the tracker's UTC
             values = [
                 None

@@ -57,16 +57,52 @@ class Run:
         self.agent_type = agent_type
         self.model = model
         self.query = query
-        self.user_id = optional_uuid(user_id, "user_id")
-        self.session_id = session_uuid(session_id)
+        self._user_id = optional_uuid(user_id, "user_id")
+        self._session_id = session_uuid(session_id)
         self.flow_id = flow_id
-        self.agent_id = optional_uuid(agent_id, "agent_id")
-        self.request_id = optional_uuid(request_id, "request_id") or new_id()
+        self._agent_id = optional_uuid(agent_id, "agent_id")
+        self._request_id = optional_uuid(request_id, "request_id") or new_id()
         self.started_at = datetime.now(UTC)
         self._start = self._last_step = perf_counter()
         self._steps: list[Row] = []
         self._usages: list[Row] = []
         self._failure: tuple[str, str] | None = None
+
+    @property
+    def user_id(self) -> uuid.UUID | None:
+        """The user the execution runs for; set it as a UUID or its text (checked at once)."""
+        return self._user_id
+
+    @user_id.setter
+    def user_id(self, value: uuid.UUID | str | None) -> None:
+        self._user_id = optional_uuid(value, "user_id")
+
+    @property
+    def agent_id(self) -> uuid.UUID | None:
+        """The agent's id; set it as a UUID or its text (checked at once)."""
+        return self._agent_id
+
+    @agent_id.setter
+    def agent_id(self, value: uuid.UUID | str | None) -> None:
+        self._agent_id = optional_uuid(value, "agent_id")
+
+    @property
+    def session_id(self) -> uuid.UUID:
+        """The session the execution belongs to; any text sets a stable id (`session_uuid`)."""
+        return self._session_id
+
+    @session_id.setter
+    def session_id(self, value: uuid.UUID | str | None) -> None:
+        self._session_id = session_uuid(value)
+
+    @property
+    def request_id(self) -> uuid.UUID:
+        """The request's id; set it as a UUID or its text (checked at once)."""
+        return self._request_id
+
+    @request_id.setter
+    def request_id(self, value: uuid.UUID | str) -> None:
+        self._request_id = optional_uuid(value, "request_id") or new_id()
 
     def step(
         self,

@@ -32,13 +32,12 @@ from aa_notebooks.db.rollups.record import begin_writing, record_rollups
 from aa_notebooks.db.schema import (
     AgentExecution,
     ExecutionTrace,
-    KitMetadata,
     RunningExecution,
     TokenUsage,
-    User,
     table_of,
 )
-from aa_notebooks.db.stored_uuid import referenced_texts
+from aa_notebooks.db.stored_uuid import with_references
+from aa_notebooks.db.users import add_missing_users
 from aa_notebooks.tracking.insert import insert_new, insert_rows
 from aa_notebooks.tracking.record import ExecutionRecord, Row
 
@@ -47,7 +46,6 @@ log = logging.getLogger(__name__)
 _EXECUTIONS = table_of(AgentExecution)
 _TRACES = table_of(ExecutionTrace)
 _USAGES = table_of(TokenUsage)
-_USERS = table_of(User)
 _RUNNING = table_of(RunningExecution)
 _present: dict[tuple[str, str], frozenset[str]] = {}
 
@@ -71,7 +69,7 @@ def write_batch(
     with write_transaction(engine) as connection:
         if replacing := [record for record in unique if record.replaces]:
             _remove_replaced(connection, replacing)
-        _add_missing_users(connection, {r.execution["user_id"] for r in unique} - {None})
+        add_missing_users(connection, {r.execution["user_id"] for r in unique} - {None})
         begin_writing(connection)
         rows = _referring(connection, _EXECUTIONS, [r.execution for r in unique])
         inserted = insert_new(connection, _EXECUTIONS, rows, returning=True)
@@ -126,19 +124,6 @@ def _remove_replaced(connection: Connection, records: list[ExecutionRecord]) -> 
 _SPEND_FIELDS = ("id", "user_id", "agent_id", "agent_name", "flow_id", "cost_usd", "started_at")
 
 
-def _add_missing_users(connection: Connection, user_ids: set[uuid.UUID]) -> None:
-    """In the kit's own database, add the users(id) stubs the foreign key needs.
-
-    An attached AgentOS database owns its users: there an unknown user is refused by the foreign
-    key (and the record set aside), as the budgets module does.
-    """
-    if not user_ids or KitMetadata.__tablename__ not in _tables(connection):
-        return
-    known = set(connection.scalars(select(_USERS.c.id).where(_USERS.c.id.in_(user_ids))))
-    if missing := user_ids - known:
-        insert_new(connection, _USERS, [{"id": u} for u in missing])
-
-
 def _fit(connection: Connection, table: Table, rows: list[Row]) -> list[Row]:
     """Rows without the columns this database lacks (the kit's additions, on an AgentOS one)."""
     if not rows:
@@ -154,11 +139,8 @@ def _fit(connection: Connection, table: Table, rows: list[Row]) -> list[Row]:
 
 def _referring(connection: Connection, table: Table, rows: list[Row]) -> list[Row]:
     """`_fit` rows, their foreign keys written in the text the rows they refer to hold: on
-    SQLite, a user or an execution another program stored with dashes (`referenced_texts`)."""
-    rows = _fit(connection, table, rows)
-    for name, texts in referenced_texts(connection, table, rows).items():
-        rows = [{**row, name: texts[row[name]]} if row.get(name) in texts else row for row in rows]
-    return rows
+    SQLite, a user or an execution another program stored with dashes (`with_references`)."""
+    return with_references(connection, table, _fit(connection, table, rows))
 
 
 def _columns(connection: Connection, table: Table) -> frozenset[str]:
@@ -166,11 +148,4 @@ def _columns(connection: Connection, table: Table) -> frozenset[str]:
     if key not in _present:
         found: list[Any] = inspect(connection).get_columns(table.name)
         _present[key] = frozenset(column["name"] for column in found)
-    return _present[key]
-
-
-def _tables(connection: Connection) -> frozenset[str]:
-    key = (connection.engine.url.render_as_string(hide_password=True), "")
-    if key not in _present:
-        _present[key] = frozenset(inspect(connection).get_table_names())
     return _present[key]

@@ -26,8 +26,10 @@ from aa_notebooks.cli import main
 from aa_notebooks.db.engine import get_engine
 from aa_notebooks.db.inspection import OddTimesWarning, check_db
 from aa_notebooks.db.records import AgentExecutionCreate
+from aa_notebooks.db.repositories import AgentExecutionRepository, ExecutionTraceRepository
 from aa_notebooks.db.schema import AgentExecution, RangeBound, UTCDateTime
-from aa_notebooks.errors import BudgetExceededError
+from aa_notebooks.db.setup import init_db
+from aa_notebooks.errors import BudgetExceededError, InvalidInputError
 from aa_notebooks.tracking import (
     Tracker,
     record_token_usage_sync,
@@ -35,6 +37,8 @@ from aa_notebooks.tracking import (
     track_agent_execution,
     track_agent_execution_sync,
 )
+from aa_notebooks.tracking.run import Run
+from aa_notebooks.tracking.store import write_batch
 from tests.cli.test_database_commands import document_ddl
 
 # (started_at as the other program wrote it, status, cost): both forms of a whole second
@@ -279,9 +283,10 @@ def test_cost_by_user_lists_a_user_once_whichever_form_their_rows_hold(dashed_db
     ]
 
 
-def _stored(url: str, sql: str) -> list[tuple[object, ...]]:
+def _stored(url: str, sql: str, *ids: uuid.UUID) -> list[tuple[object, ...]]:
+    """The rows of `sql` as SQLite holds them; `ids` bound as text with dashes."""
     with sqlite3.connect(url.removeprefix("sqlite:///")) as connection:
-        return connection.execute(sql).fetchall()
+        return connection.execute(sql, [str(found) for found in ids]).fetchall()
 
 
 def test_every_recording_path_stores_a_dashed_users_run(dashed_db: str, tmp_path: Path) -> None:
@@ -348,6 +353,85 @@ def test_a_recorded_run_reads_after_its_commit_on_the_documents_tables(dashed_db
     assert uuid.UUID(str(asyncio.run(record_async()))).hex in {
         found for (found,) in _stored(dashed_db, "SELECT id FROM agentexecutions")
     }
+
+
+def test_ids_set_on_a_run_as_any_text_are_stored_as_the_kit_stores_them(
+    dashed_db: str, tmp_path: Path
+) -> None:
+    """A Run's id attributes take a UUID's text in any form (upper case, braces, urn:) and are
+    checked when set: the row holds the kit's hex digits (or the users row's own text)."""
+    tracker = Tracker(dashed_db, spool_dir=tmp_path / "spool", check_budgets=False)
+    for text in (str(AGENT).upper(), "{" + str(AGENT) + "}", AGENT.urn):
+        with tracker.execution(agent_name="bot", model="gpt-4o") as run:
+            run.agent_id = text
+            run.user_id = ALICE.hex.upper()
+            with pytest.raises(InvalidInputError, match="agent_id must be a UUID, got 'bot-7'"):
+                run.agent_id = "bot-7"
+    assert tracker.flush(30)
+    tracker.close()
+    stored = _stored(dashed_db, "SELECT agent_id, user_id FROM agentexecutions")
+    assert stored.count((AGENT.hex, str(ALICE))) == 3
+    today = datetime.now(UTC).date().isoformat()
+    stats = connect(dashed_db).agent_stats(str(AGENT), start_date="2026-01-12", end_date=today)
+    assert stats.total_executions == 3 + 3  # the fixture's three (dashed) and these
+
+
+def test_bulk_inserts_refer_to_a_user_and_a_run_stored_with_dashes(dashed_db: str) -> None:
+    with Session(create_engine(dashed_db)) as session:
+        inserted = AgentExecutionRepository(session).bulk_insert([
+            {"user_id": ALICE, "request_id": uuid.uuid4(), "session_id": uuid.uuid4(),
+             "agent_name": "bot", "status": "success", "started_at": NOW},
+        ])  # fmt: skip
+        steps = ExecutionTraceRepository(session).bulk_insert([
+            {"execution_id": RUN, "step_number": 3, "step_type": "observation"},
+        ])  # fmt: skip
+    assert (inserted, steps) == (1, 1)
+    by_user = _stored(dashed_db, "SELECT count(*) FROM agentexecutions WHERE user_id = ?", ALICE)
+    assert by_user == [(4,)]
+    assert _stored(dashed_db, "SELECT count(*) FROM executiontraces") == [(3,)]
+
+
+def test_a_budget_stored_with_dashes_fires_each_alert_once(tmp_path: Path) -> None:
+    """The kit's alert events refer to their budget: for a budget another program stored with
+    dashes, the events hold that text, and each level fires once, however many runs cross it."""
+    url = f"sqlite:///{tmp_path / 'kit.db'}"
+    init_db(url)
+    budget = uuid.uuid4()
+    with sqlite3.connect(url.removeprefix("sqlite:///")) as connection:
+        connection.execute(  # $0.05, warning at 50%
+            "INSERT INTO budgetalerts (id, scope, threshold_usd, period_days, alert_type, "
+            "alert_at_percentage, is_active, email_notification) "
+            "VALUES (?, 'global', 0.05, 30, 'warning', 50, 1, 0)",
+            (str(budget),),
+        )
+    for cost in ("0.03", "0.01", "0.02", "0.04"):  # 60%, 80%, 120%, 200% of the threshold
+        record_execution(
+            url,
+            AgentExecutionCreate(
+                request_id=uuid.uuid4(), session_id=uuid.uuid4(), agent_name="bot",
+                status="success", cost_usd=cost, execution_time_ms=10,
+            ),
+            on_alerts=lambda _url: None,
+        )  # fmt: skip
+    events = _stored(url, "SELECT budget_id, kind FROM budgetalertevents ORDER BY fired_at")
+    assert events == [(str(budget), "warning"), (str(budget), "exceeded")]
+    assert _stored(url, "SELECT count(*) FROM agentexecutions") == [(4,)]
+
+
+def test_more_than_a_thousand_users_stored_with_dashes_are_found_not_added_again(
+    tmp_path: Path,
+) -> None:
+    url = f"sqlite:///{tmp_path / 'kit.db'}"
+    init_db(url)
+    users = [uuid.UUID(int=n + 1) for n in range(1_001)]
+    with sqlite3.connect(url.removeprefix("sqlite:///")) as connection:
+        connection.executemany("INSERT INTO users (id) VALUES (?)", [(str(u),) for u in users])
+    records = [Run(agent_name="bot", user_id=user).finish() for user in users]
+    assert write_batch(get_engine(url), records).inserted == 1_001
+    assert _stored(url, "SELECT count(*), min(length(id)) FROM users") == [(1_001, 36)]
+    assert _stored(url, "SELECT count(*) FROM agentexecutions WHERE length(user_id) = 36") == [
+        (1_001,)
+    ]
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"], indirect=True)

@@ -3,16 +3,20 @@ sync twins, persist exactly what they are given."""
 
 from __future__ import annotations
 
+import sqlite3
+import uuid
 from decimal import Decimal
 from importlib.metadata import version
+from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import create_engine, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from aa_notebooks.budgets.client import connect_budgets
 from aa_notebooks.db.engine import async_session_factory, get_async_engine, session_factory
-from aa_notebooks.db.schema import AgentExecution, ExecutionTrace, TokenUsage
+from aa_notebooks.db.schema import AgentExecution, ExecutionTrace, TokenUsage, User
 from aa_notebooks.errors import InvalidInputError
 from aa_notebooks.tracking import (
     record_token_usage,
@@ -22,6 +26,7 @@ from aa_notebooks.tracking import (
     track_agent_execution,
     track_agent_execution_sync,
 )
+from tests.cli.test_database_commands import document_ddl
 
 # gpt-4o lists $2.50 per 1M input and $10.00 per 1M output tokens:
 # 1,200 in -> 0.003000, 300 out -> 0.003000, total 0.006000.
@@ -173,3 +178,39 @@ def test_token_usage_takes_cached_and_reasoning_tokens(db_url: str) -> None:
         assert stored.price_source == f"genai-prices {version('genai-prices')}"
     with session_factory(db_url)() as session, pytest.raises(InvalidInputError, match="exceed"):
         record_token_usage_sync(session, execution.id, "m", "gpt-4o", 10, 1, cache_read_tokens=11)
+
+
+def test_a_new_user_is_added_and_the_returned_run_stays_in_the_session(db_url: str) -> None:
+    """In the kit's own database a user it has not seen is added, as the Tracker does; on a
+    plain Session (which expires at commit) the returned run is the session's own: an edit
+    and a commit store it."""
+    newcomer = uuid.uuid4()
+    with session_factory(db_url)() as session:
+        execution = track_agent_execution_sync(session, newcomer, "a", "react", "gpt-4o", 1, 1, 1)
+        assert execution in session
+        execution.query_preview = "edited after recording"
+        session.commit()
+    with session_factory(db_url)() as session:
+        stored = session.get(AgentExecution, execution.id)
+        assert (stored.user_id, stored.query_preview) == (newcomer, "edited after recording")
+        assert session.get(User, newcomer) is not None
+
+
+def test_a_column_the_database_lacks_is_named_once(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """On the data contract's own tables a usage row's price provenance has nowhere to go: the
+    row is stored without it, and the warning says so once, not at every row."""
+    path = tmp_path / "document.db"
+    with sqlite3.connect(path) as connection:
+        for statement in document_ddl("sqlite"):
+            connection.execute(statement)
+    url = f"sqlite:///{path}"
+    with Session(create_engine(url)) as session:
+        execution = track_agent_execution_sync(session, None, "a", "react", "gpt-4o", 1, 1, 1)
+        for _ in range(3):
+            record_token_usage_sync(session, execution.id, "main", "gpt-4o", 10, 5)
+    with sqlite3.connect(path) as connection:
+        assert connection.execute("SELECT count(*) FROM tokenusages").fetchone() == (3,)
+    said = [r.getMessage() for r in caplog.records if "no column" in r.getMessage()]
+    assert said == ["tokenusages has no column ['price_source']: those values are not stored"]
