@@ -21,6 +21,8 @@ from aa_notebooks.errors import InvalidInputError
 from aa_notebooks.otel.decode import TraceDecodeError, decode_json
 from aa_notebooks.otel.ingest import Ingestor, Outcome
 from aa_notebooks.otel.spans import Span
+from aa_notebooks.tracking.spool import REJECTED_FILE
+from aa_notebooks.tracking.writer import BatchWriter
 
 BATCH_SPANS = 5_000
 MAX_NAMED_PROBLEMS = 5
@@ -62,6 +64,7 @@ def ingest_files(
             raise InvalidInputError(f"{path}: no such file (give OTLP/JSON files, .gz allowed)")
     report = IngestReport(files=len(files))
     ingestor = Ingestor(url)
+    refused_before = ingestor.writer.refused
     bar = _progress_bar(sum(path.stat().st_size for path in files), progress)
     try:
         batch: list[Span] = []
@@ -90,6 +93,7 @@ def ingest_files(
         report.outcome.executions += held.executions
         report.outcome.ignored += held.ignored
         ingestor.flush()
+        _count_refused(report, ingestor.writer, refused_before)
     finally:
         bar.close()
         ingestor.close()
@@ -109,6 +113,16 @@ def _lines(path: Path) -> Iterator[tuple[int, bytes, int]]:
                 position = raw.tell()
         except (OSError, EOFError) as error:  # a truncated or corrupt .gz
             raise InvalidInputError(f"{path}: cannot be read as gzip ({error})") from None
+
+
+def _count_refused(report: IngestReport, writer: BatchWriter, before: int) -> None:
+    """Count the executions the database refused (a user missing from an AgentOS database's
+    users, say) as refused, not written, and say where they are kept."""
+    if refused := writer.refused - before:
+        report.outcome.executions -= refused
+        report.outcome.rejected += refused
+        kept = writer.spool.directory / REJECTED_FILE
+        _note(report, f"{refused} execution(s) refused by the database, kept with why in {kept}")
 
 
 def _note(report: IngestReport, problem: str) -> None:

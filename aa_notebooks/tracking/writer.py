@@ -100,6 +100,8 @@ class BatchWriter:
         self._retry_at: float | None = 0.0  # when to try the spool next; None: nothing to replay
         self._running: dict[object, Run] = {}
         self._handled = 0  # records taken from the queue and committed, spooled or set aside
+        self.refused = 0
+        """Records the database refused for good, set aside in the spool's rejected file."""
         self._beat_at = 0.0
         self._closed = False
         self._schema_ready = False
@@ -341,6 +343,7 @@ class BatchWriter:
         self._retry_at = time.monotonic() + self.retry_interval_s
 
     def _reject(self, record: ExecutionRecord, error: BaseException) -> None:
+        self.refused += 1
         log.error(
             "execution %s refused by the database: %s",
             record.id,

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import gzip
 import json
+import sqlite3
+import uuid
 from decimal import Decimal
 from pathlib import Path
 
@@ -15,6 +17,7 @@ from aa_notebooks.analytics import connect
 from aa_notebooks.cli import main
 from aa_notebooks.db.engine import get_engine
 from aa_notebooks.otel.mapping import execution_id
+from tests.cli.test_database_commands import document_ddl
 from tests.otel.builders import TRACE, genai_run, to_json_document
 
 OTHER_TRACE = "5bf92f3577b34da6a3ce929d0e0e4737"
@@ -76,3 +79,28 @@ def test_a_missing_file_is_one_clear_line(
     assert err.strip().endswith(f"{tmp_path / 'nope.jsonl'}: no such file (give OTLP/JSON files, "
                                 ".gz allowed)")  # fmt: skip
     assert "Traceback" not in err
+
+
+def test_runs_the_database_refuses_are_counted_as_refused_not_written(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On a database made by the data contract's DDL, a run of a user missing from users is
+    refused by the foreign key: the report says so, and where the run is kept."""
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    path = tmp_path / "document.db"
+    with sqlite3.connect(path) as connection:
+        for statement in document_ddl("sqlite"):
+            connection.execute(statement)
+    url = f"sqlite:///{path}"
+    traces = tmp_path / "stranger.jsonl"
+    traces.write_text(json.dumps(to_json_document(genai_run(user=str(uuid.uuid4())))) + "\n")
+    assert main(["--db", url, "ingest", "--no-progress", str(traces)]) == 0
+    summary, problem = capsys.readouterr().out.splitlines()
+    assert summary == (
+        "1 file(s), 1 line(s), 5 span(s): 0 execution(s) written, 1 span(s) of no agent or LLM "
+        "call ignored, 1 refused, 0 line(s) skipped"
+    )
+    kept = next((tmp_path / "data").rglob("rejected.jsonl"))
+    assert problem == f"  1 execution(s) refused by the database, kept with why in {kept}"
+    assert "FOREIGN KEY constraint failed" in kept.read_text()
+    assert _counts(url) == (0, 0, 0)
