@@ -10,6 +10,7 @@ statement (which refuses a second statement).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
@@ -71,7 +72,21 @@ def run_sql(source: Source, query: str, params: Mapping[str, Any] | None = None)
                 raise timed_out(seconds) from None
             raise InvalidInputError(f"the query failed: {message}") from None
         except StatementError as exc:
+            if unbound := _UNBOUND.search(str(exc.orig or exc)):
+                raise _no_value_for(unbound.group(1)) from None
             raise InvalidInputError(f"the query failed: {exc.orig or exc}") from None
+
+
+_UNBOUND = re.compile(r"A value is required for bind parameter '([^']+)'")
+
+
+def _no_value_for(name: str) -> InvalidInputError:
+    """The error for a `:name` in the query that no parameter fills."""
+    return InvalidInputError(
+        f"the query names the parameter :{name}, which has no value here; write it as {{{name}}} "
+        f"and define {name} in the notebook, or pass --param {name}=VALUE on the command line "
+        f"(from Python: params={{{name!r}: ...}})"
+    )
 
 
 def _statement(checked: CheckedQuery, source: Source) -> TextClause:

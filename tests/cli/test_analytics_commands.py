@@ -87,6 +87,21 @@ def test_sql_with_params(url: str, capsys: pytest.CaptureFixture[str]) -> None:
     assert code == 0 and json.loads(out) == [{"n": 1}]
 
 
+def test_sql_with_a_colon_parameter_says_how_to_give_it(
+    url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _, err = run(
+        capsys, "--db", url, "sql", "SELECT COUNT(*) FROM agentexecutions WHERE status = :s",
+        "--param", "s=timeout",
+    )  # fmt: skip
+    assert code == 2
+    assert err == (
+        "aa-notebooks: error: the query names the parameter :s, which has no value here; write "
+        "it as {s} and define s in the notebook, or pass --param s=VALUE on the command line "
+        "(from Python: params={'s': ...})\n"
+    )
+
+
 def test_cost_timeseries_by_model(url: str, capsys: pytest.CaptureFixture[str]) -> None:
     # 2026-11-24: E06 (claude). 2026-11-25: E03 (claude), E01 and E11 (gpt-4o); gpt-4o has no
     # execution on the 24th, so its row there is zero.
