@@ -7,7 +7,6 @@ document's examples and `repo.create(...)` works in plain scripts.
 
 from __future__ import annotations
 
-import logging
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Generic, TypeVar, cast
@@ -19,6 +18,7 @@ from sqlalchemy.orm import Session, defer
 from sqlalchemy.orm.attributes import set_committed_value
 
 from aa_notebooks.db.bulk import bulk_insert_rows
+from aa_notebooks.db.not_stored import say_not_stored
 from aa_notebooks.db.records import (
     AgentExecutionCreate,
     BudgetAlertCreate,
@@ -39,9 +39,7 @@ from aa_notebooks.db.stored_uuid import as_referenced, with_references
 from aa_notebooks.db.users import add_missing_users
 
 ModelT = TypeVar("ModelT", bound=Base)
-log = logging.getLogger(__name__)
 _MISSING_COLUMNS: dict[tuple[str, str], tuple[str, ...]] = {}
-_SAID_LOST: set[tuple[str, tuple[str, ...]]] = set()
 T = TypeVar("T")
 
 
@@ -93,10 +91,7 @@ class _Repository(Generic[ModelT]):
         """The row without the columns the database lacks, saying which values are not stored
         (a usage's price provenance, on a database made by the data contract's DDL)."""
         missing = set(self._missing_columns(session))
-        lost = tuple(sorted(missing.intersection(row)))
-        if lost and (said := (self.model.__tablename__, lost)) not in _SAID_LOST:
-            _SAID_LOST.add(said)  # once per table and columns: an agent records many rows
-            log.warning("%s has no column %s: those values are not stored", said[0], list(lost))
+        say_not_stored(session.connection(), self.model.__tablename__, missing.intersection(row))
         return {name: value for name, value in row.items() if name not in missing}
 
     def _load_options(self, session: Session) -> list[Any]:

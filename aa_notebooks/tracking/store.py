@@ -16,7 +16,6 @@ deletes and writes the same rows again.
 
 from __future__ import annotations
 
-import logging
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -28,6 +27,7 @@ from aa_notebooks.budgets import apply_spend
 from aa_notebooks.budgets.capabilities import capabilities
 from aa_notebooks.budgets.ledger import Spend, add_spend, spends
 from aa_notebooks.budgets.transactions import write_transaction
+from aa_notebooks.db.not_stored import say_not_stored
 from aa_notebooks.db.rollups.record import begin_writing, record_rollups
 from aa_notebooks.db.schema import (
     AgentExecution,
@@ -40,8 +40,6 @@ from aa_notebooks.db.stored_uuid import with_references
 from aa_notebooks.db.users import add_missing_users
 from aa_notebooks.tracking.insert import insert_new, insert_rows
 from aa_notebooks.tracking.record import ExecutionRecord, Row
-
-log = logging.getLogger(__name__)
 
 _EXECUTIONS = table_of(AgentExecution)
 _TRACES = table_of(ExecutionTrace)
@@ -131,9 +129,8 @@ def _fit(connection: Connection, table: Table, rows: list[Row]) -> list[Row]:
     absent = {name for row in rows for name in row} - _columns(connection, table)
     if not absent:
         return rows
-    lost = sorted(name for name in absent if any(row.get(name) is not None for row in rows))
-    if lost:
-        log.warning("%s has no column %s: those values are not stored", table.name, lost)
+    given = (name for name in absent if any(row.get(name) is not None for row in rows))
+    say_not_stored(connection, table.name, given)
     return [{k: v for k, v in row.items() if k not in absent} for row in rows]
 
 
