@@ -9,7 +9,6 @@ all. Recording is never refused: a hard stop only refuses executions that have n
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
@@ -37,12 +36,11 @@ from aa_notebooks.budgets.store import ACTIVE, load_budgets
 from aa_notebooks.budgets.transactions import write_transaction
 from aa_notebooks.budgets.window import SpendWindow, utc
 from aa_notebooks.db.engine import get_engine
+from aa_notebooks.db.not_stored import say_not_stored
 from aa_notebooks.db.records import AgentExecutionCreate
 from aa_notebooks.db.rollups.record import begin_writing, record_rollups
 from aa_notebooks.db.stored_uuid import as_referenced
 from aa_notebooks.db.users import add_missing_users
-
-log = logging.getLogger(__name__)
 
 
 def apply_spend(
@@ -98,10 +96,10 @@ def record_execution(
     caps = capabilities(engine)
     row = record.model_dump(exclude_none=True)
     row.setdefault("started_at", utc(now))
-    if lost := sorted(set(row) - caps.execution_columns):
-        log.warning("agentexecutions has no column %s here: not stored", lost)
-        row = {name: value for name, value in row.items() if name not in lost}
+    lost = set(row) - caps.execution_columns
+    row = {name: value for name, value in row.items() if name not in lost}
     with write_transaction(engine) as connection:
+        say_not_stored(connection, EXECUTIONS.name, lost)
         if (user_id := row.get("user_id")) is not None:
             add_missing_users(connection, [user_id])
         begin_writing(connection)
