@@ -15,6 +15,7 @@ from aa_notebooks.db.rollups.setup import on_create
 from aa_notebooks.db.rollups.state import forget
 from aa_notebooks.db.schema import DOCUMENT_TABLES, Base, KitMetadata, table_of
 from aa_notebooks.db.url import mask_url
+from aa_notebooks.db.users import forget_owner
 
 SCHEMA_VERSION = "1"
 # The rollup tables get their triggers, and their rows from any executions already there, in the
@@ -81,6 +82,7 @@ def init_db(url: str | URL | None = None) -> InitReport:
                 mark_all_applied(connection)
         _write_schema_version(engine)
     forget(engine)  # the tables or columns may be new: this process looks again
+    forget_owner(engine)
     return InitReport(url=shown, created_tables=missing, migrations=applied)
 
 

@@ -7,16 +7,17 @@ users table, so there an unknown user stays unknown and the foreign key refuses 
 from __future__ import annotations
 
 import uuid
+import weakref
 from collections.abc import Collection
 
-from sqlalchemy import Connection, inspect, select
+from sqlalchemy import Connection, Engine, inspect, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from aa_notebooks.db.schema import KitMetadata, User, table_of
 from aa_notebooks.db.stored_uuid import id_chunks
 
 USERS = table_of(User)
-_kit_databases: dict[str, bool] = {}
+_kit_databases: weakref.WeakKeyDictionary[Engine, bool] = weakref.WeakKeyDictionary()
 
 
 def add_missing_users(connection: Connection, user_ids: Collection[uuid.UUID]) -> None:
@@ -36,8 +37,16 @@ def add_missing_users(connection: Connection, user_ids: Collection[uuid.UUID]) -
 
 
 def is_kit_database(connection: Connection) -> bool:
-    """Whether the database is the kit's own (made by `init-db`), read once per URL."""
-    key = connection.engine.url.render_as_string(hide_password=False)
-    if key not in _kit_databases:
-        _kit_databases[key] = inspect(connection).has_table(KitMetadata.__tablename__)
-    return _kit_databases[key]
+    """Whether the database is the kit's own (made by `init-db`), read once per engine: a file
+    made again at the same path is looked at again once its engine is disposed, and `init_db`
+    forgets the answer (`forget_owner`)."""
+    engine = connection.engine
+    found = _kit_databases.get(engine)
+    if found is None:
+        found = _kit_databases[engine] = inspect(connection).has_table(KitMetadata.__tablename__)
+    return found
+
+
+def forget_owner(engine: Engine) -> None:
+    """Look again next time whether the database is the kit's (after `init-db` made it so)."""
+    _kit_databases.pop(engine, None)
