@@ -64,6 +64,7 @@ def ingest_files(
             raise InvalidInputError(f"{path}: no such file (give OTLP/JSON files, .gz allowed)")
     report = IngestReport(files=len(files))
     ingestor = Ingestor(url)
+    ingestor.flush()  # the spool a process left is replayed first: its refusals are not ours
     refused_before = ingestor.writer.refused
     bar = _progress_bar(sum(path.stat().st_size for path in files), progress)
     try:
@@ -116,13 +117,14 @@ def _lines(path: Path) -> Iterator[tuple[int, bytes, int]]:
 
 
 def _count_refused(report: IngestReport, writer: BatchWriter, before: int) -> None:
-    """Count the executions the database refused (a user missing from an AgentOS database's
-    users, say) as refused, not written, and say where they are kept."""
-    if refused := writer.refused - before:
+    """Count the executions set aside as they were written (refused by the database, such as a
+    user missing from an AgentOS database's users, or a value out of range) as refused, not
+    written, and say where they are kept."""
+    if refused := min(writer.refused - before, report.outcome.executions):
         report.outcome.executions -= refused
         report.outcome.rejected += refused
         kept = writer.spool.directory / REJECTED_FILE
-        _note(report, f"{refused} execution(s) refused by the database, kept with why in {kept}")
+        _note(report, f"{refused} execution(s) refused when written, kept with why in {kept}")
 
 
 def _note(report: IngestReport, problem: str) -> None:

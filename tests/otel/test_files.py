@@ -101,6 +101,6 @@ def test_runs_the_database_refuses_are_counted_as_refused_not_written(
         "call ignored, 1 refused, 0 line(s) skipped"
     )
     kept = next((tmp_path / "data").rglob("rejected.jsonl"))
-    assert problem == f"  1 execution(s) refused by the database, kept with why in {kept}"
+    assert problem == f"  1 execution(s) refused when written, kept with why in {kept}"
     assert "FOREIGN KEY constraint failed" in kept.read_text()
     assert _counts(url) == (0, 0, 0)
