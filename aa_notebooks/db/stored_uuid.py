@@ -30,7 +30,6 @@ from sqlalchemy import (
     Uuid,
     bindparam,
     func,
-    literal,
     literal_column,
     select,
     type_coerce,
@@ -197,10 +196,7 @@ def with_references(connection: Connection, table: Table, rows: list[RowT]) -> l
 
 
 def as_referenced(connection: Connection, table: Table, values: dict[str, Any]) -> dict[str, Any]:
-    """`values` for a Core INSERT or UPDATE of `table`, each foreign-key UUID written in the text
-    the row it refers to is stored with (`with_references`), whatever the column's type."""
+    """`values` for one Core INSERT or UPDATE of `table`, as `with_references` writes rows (its
+    foreign keys are `StoredUuid` columns, which write a `StoredText` as it is)."""
     (written,) = with_references(connection, table, [values])
-    return {
-        name: literal(value, String()) if isinstance(value, StoredText) else value
-        for name, value in written.items()
-    }
+    return written
