@@ -15,15 +15,15 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from sqlalchemy import bindparam, create_engine, func, literal, select
-from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
+from sqlalchemy import bindparam, func, literal, select
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
 from aa_notebooks.analytics import connect
 from aa_notebooks.budgets import create_budget, record_execution, update_budget
 from aa_notebooks.budgets.guard import check_budget
 from aa_notebooks.cli import main
-from aa_notebooks.db.engine import get_engine
+from aa_notebooks.db.engine import get_async_engine, get_engine
 from aa_notebooks.db.inspection import OddTimesWarning, check_db
 from aa_notebooks.db.records import AgentExecutionCreate
 from aa_notebooks.db.repositories import AgentExecutionRepository, ExecutionTraceRepository
@@ -298,11 +298,11 @@ def test_every_recording_path_stores_a_dashed_users_run(dashed_db: str, tmp_path
     assert tracker.flush(30)
     tracker.close()
     assert not (tmp_path / "spool" / "rejected.jsonl").exists()
-    with Session(create_engine(dashed_db)) as session:
+    with Session(get_engine(dashed_db)) as session:  # foreign keys on
         track_agent_execution_sync(session, ALICE, "bot", "react", "gpt-4o", 10, 5, 100)
 
     async def record_async() -> None:
-        engine = create_async_engine(dashed_db.replace("sqlite://", "sqlite+aiosqlite://"))
+        engine = get_async_engine(dashed_db)
         async with AsyncSession(engine) as session:
             await track_agent_execution(session, str(ALICE), "bot", "react", "gpt-4o", 1, 1, 1)
         await engine.dispose()
@@ -322,20 +322,22 @@ def test_every_recording_path_stores_a_dashed_users_run(dashed_db: str, tmp_path
 
 
 def test_steps_and_usage_attach_to_a_run_stored_with_dashes(dashed_db: str) -> None:
-    with Session(create_engine(dashed_db)) as session:
+    with Session(get_engine(dashed_db)) as session:  # foreign keys on
         record_trace_step_sync(session, RUN, 3, "observation", "later", 40)
         record_token_usage_sync(session, str(RUN), "judge", "gpt-4o", 10, 5)
     detail = connect(dashed_db).execution(str(RUN))
     assert detail.traces is not None and list(detail.traces["step_number"]) == [1, 2, 3]
     assert detail.token_usage is not None and len(detail.token_usage) == 2
-    steps = _stored(dashed_db, "SELECT DISTINCT execution_id FROM executiontraces")
-    assert steps == [(str(RUN),)]
+    for table in ("executiontraces", "tokenusages"):
+        stored = _stored(dashed_db, f"SELECT DISTINCT execution_id FROM {table}")
+        assert stored == [(str(RUN),)]
 
 
 def test_a_recorded_run_reads_after_its_commit_on_the_documents_tables(dashed_db: str) -> None:
-    """A plain Session expires what it holds at commit: the run returned is detached, read in
-    full (the kit's columns this database lacks, such as flow_id, as None)."""
-    with Session(create_engine(dashed_db)) as session:
+    """A plain Session expires what it holds at commit: on the document's tables the run
+    returned is detached, read in full (the kit's columns they lack, such as flow_id, as
+    None); on an AsyncSession too, which could not reload it without an await."""
+    with Session(get_engine(dashed_db)) as session:  # foreign keys on
         run = track_agent_execution_sync(session, None, "bot", "react", "gpt-4o", 10, 5, 100)
         step = record_trace_step_sync(session, run.id, 1, "thought", "x", 5)
     stored = _stored(dashed_db, "SELECT id FROM agentexecutions WHERE user_id IS NULL")
@@ -344,7 +346,7 @@ def test_a_recorded_run_reads_after_its_commit_on_the_documents_tables(dashed_db
     assert (step.execution_id, step.step_number) == (run.id, 1)
 
     async def record_async() -> uuid.UUID:
-        engine = create_async_engine(dashed_db.replace("sqlite://", "sqlite+aiosqlite://"))
+        engine = get_async_engine(dashed_db)
         async with AsyncSession(engine) as session:  # expires on commit, as by default
             run = await track_agent_execution(session, None, "bot", "react", "gpt-4o", 1, 1, 1)
         await engine.dispose()
@@ -377,7 +379,7 @@ def test_ids_set_on_a_run_as_any_text_are_stored_as_the_kit_stores_them(
 
 
 def test_bulk_inserts_refer_to_a_user_and_a_run_stored_with_dashes(dashed_db: str) -> None:
-    with Session(create_engine(dashed_db)) as session:
+    with Session(get_engine(dashed_db)) as session:  # foreign keys on
         inserted = AgentExecutionRepository(session).bulk_insert([
             {"user_id": ALICE, "request_id": uuid.uuid4(), "session_id": uuid.uuid4(),
              "agent_name": "bot", "status": "success", "started_at": NOW},
@@ -388,7 +390,7 @@ def test_bulk_inserts_refer_to_a_user_and_a_run_stored_with_dashes(dashed_db: st
     assert (inserted, steps) == (1, 1)
     by_user = _stored(dashed_db, "SELECT count(*) FROM agentexecutions WHERE user_id = ?", ALICE)
     assert by_user == [(4,)]
-    assert _stored(dashed_db, "SELECT count(*) FROM executiontraces") == [(3,)]
+    assert _stored(dashed_db, "SELECT DISTINCT execution_id FROM executiontraces") == [(str(RUN),)]
 
 
 def test_a_budget_stored_with_dashes_fires_each_alert_once(tmp_path: Path) -> None:
