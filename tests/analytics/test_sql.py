@@ -56,7 +56,7 @@ def test_the_pool_stays_writable_and_errors_are_one_line(
         analytics.sql("SELEC nothing")
     with pytest.raises(InvalidInputError, match=r"the query failed: .*no_such_column"):
         analytics.sql("SELECT no_such_column FROM agentexecutions")
-    with pytest.raises(InvalidInputError, match="the query failed"):
+    with pytest.raises(InvalidInputError, match=r"names the parameter :id, which has no value"):
         analytics.sql("SELECT * FROM agentexecutions WHERE id = :id")  # no value for :id
     with pytest.raises(InvalidInputError, match="empty"):
         analytics.sql("  ")
