@@ -5,6 +5,11 @@ is a kernel_info request; when that SIGINT lands while the kernel is still insid
 handler (about one run in 25 here), ipykernel logs "ERROR | KeyboardInterrupt caught in kernel".
 A notebook that papermill has finished needs no interrupt: the shutdown request alone ends the
 kernel (and jupyter_client still kills one that does not end in time).
+
+The kernel's channels are encrypted (CurveZMQ keys the manager provisions) where jupyter_client,
+pyzmq and the kernelspec support it: a report's code and outputs, which hold the figures and
+the database's rows, are then not sent in plain text over the loopback's TCP ports, and the
+kernel does not warn that they are.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import zmq
 from jupyter_client.manager import AsyncKernelManager
 
 if TYPE_CHECKING:
@@ -20,7 +26,13 @@ if TYPE_CHECKING:
 
 
 class FinishedRunKernelManager(AsyncKernelManager):
-    """A kernel manager that shuts a kernel down without interrupting it first."""
+    """A kernel manager that shuts a kernel down without interrupting it first, and encrypts
+    its channels where it can."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        if self.has_trait("transport_encryption") and zmq.has("curve"):
+            self.transport_encryption = "auto"  # when the kernelspec declares it supported
 
     async def _async_interrupt_kernel(self) -> None:
         if self.shutting_down:  # the interrupt jupyter_client sends before a shutdown request

@@ -39,3 +39,22 @@ def test_a_finished_kernel_is_shut_down_without_an_interrupt(
     assert executed.cells[1].outputs[0]["data"]["text/plain"] == "42"
     assert not (tmp_path / "interrupted").exists()
     assert "KeyboardInterrupt" not in capfd.readouterr().err
+
+
+@pytest.mark.slow
+def test_the_kernels_channels_are_encrypted(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """The kernel holds the CurveZMQ keys its manager provisioned, and so does not warn that
+    code and outputs go over TCP in plain text."""
+    notebook = nbformat.v4.new_notebook()
+    notebook.cells = [
+        nbformat.v4.new_code_cell("bool(get_ipython().kernel.parent.curve_secretkey)"),
+    ]
+    notebook.metadata["kernelspec"] = {"name": "python3", "language": "python",
+                                       "display_name": "Python 3"}  # fmt: skip
+    source = tmp_path / "curve.ipynb"
+    nbformat.write(notebook, source)
+    executed = execute_notebook(source, tmp_path / "out.ipynb", cwd=tmp_path, progress=False)
+    assert executed.cells[0].outputs[0]["data"]["text/plain"] == "True"
+    assert "without encryption" not in capfd.readouterr().err
