@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import CompoundSelect, String, cast, func, select
+from sqlalchemy import CompoundSelect, func, select
 from sqlalchemy.sql import Select
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -64,16 +64,15 @@ def _measures(source: Source) -> list[ColumnElement[Any]]:
 def _grouped(
     source: Source, window: Window, by: CostBy
 ) -> list[Select[Any] | CompoundSelect[*tuple[Any, ...]]]:
-    """The aggregate queries for user or day: most expensive first, or days in order."""
+    """The aggregate queries for user (in no order: `_one_per_user` sorts them) or day (days in
+    order)."""
     c = EXECUTIONS.c
     if by == "day":
         return list(per_bucket(window, "day", _measures(source), in_scope(source)))
-    cost = source.dialect.money_sum(c.cost_usd)
     return [
         select(c.user_id.label("user_id"), *_measures(source))
         .where(in_window(window), *in_scope(source))
         .group_by(c.user_id)
-        .order_by(cost.desc(), cast(c.user_id, String).asc().nulls_last())
     ]
 
 
@@ -128,20 +127,18 @@ def cost_summary(source: Source, window: Window, by: CostBy) -> Table:
 def _one_per_user(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The rows of one user summed into one: on SQLite, rows another program wrote may hold a
     user's id with dashes beside the kit's hex digits, and the query groups the stored text.
-    Most expensive first, ties by id, no user last (the query's order)."""
+    Most expensive first, ties by id, no user last."""
     merged: dict[uuid.UUID | None, dict[str, Any]] = {}
     for row in rows:
         kept = merged.setdefault(row["user_id"], {**row, **dict.fromkeys(_SUMMED, 0)})
         for name in _SUMMED:
             kept[name] += row[name] or 0
-    return sorted(
-        merged.values(),
-        key=lambda row: (
-            -row["cost"],
-            row["user_id"] is None,
-            row["user_id"] and row["user_id"].hex,
-        ),
-    )
+    return sorted(merged.values(), key=_cost_then_user)
+
+
+def _cost_then_user(row: dict[str, Any]) -> tuple[Decimal, bool, str]:
+    user = row["user_id"]
+    return (-row["cost"], user is None, "" if user is None else user.hex)
 
 
 _SUMMED = ("executions", "input_tokens", "output_tokens", "total_tokens", "cost")
