@@ -22,11 +22,7 @@ from aa_notebooks.budgets.fields import (
 )
 from aa_notebooks.budgets.model import Budget, budgets_frame
 from aa_notebooks.budgets.scope import BUDGETS
-from aa_notebooks.budgets.store import (
-    ACTIVE,
-    budget_values,
-    load_budgets,
-)
+from aa_notebooks.budgets.store import ACTIVE, budget_values, load_budgets
 from aa_notebooks.budgets.transactions import write_transaction
 from aa_notebooks.db.engine import get_engine
 from aa_notebooks.db.stored_uuid import as_referenced

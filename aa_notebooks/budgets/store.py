@@ -7,14 +7,7 @@ from collections.abc import Mapping
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import (
-    ColumnElement,
-    Connection,
-    Select,
-    and_,
-    or_,
-    select,
-)
+from sqlalchemy import ColumnElement, Connection, Select, and_, or_, select
 
 from aa_notebooks.budgets.capabilities import Capabilities
 from aa_notebooks.budgets.fields import parse_uuid
