@@ -57,11 +57,11 @@ class Run:
         self.agent_type = agent_type
         self.model = model
         self.query = query
-        self._user_id = optional_uuid(user_id, "user_id")
-        self._session_id = session_uuid(session_id)
+        self.user_id = user_id  # the id properties below check and convert
+        self.session_id = session_id
         self.flow_id = flow_id
-        self._agent_id = optional_uuid(agent_id, "agent_id")
-        self._request_id = optional_uuid(request_id, "request_id") or new_id()
+        self.agent_id = agent_id
+        self.request_id = request_id
         self.started_at = datetime.now(UTC)
         self._start = self._last_step = perf_counter()
         self._steps: list[Row] = []
@@ -97,11 +97,12 @@ class Run:
 
     @property
     def request_id(self) -> uuid.UUID:
-        """The request's id; set it as a UUID or its text (checked at once)."""
+        """The request's id; set it as a UUID or its text (checked at once), or None for a
+        new one."""
         return self._request_id
 
     @request_id.setter
-    def request_id(self, value: uuid.UUID | str) -> None:
+    def request_id(self, value: uuid.UUID | str | None) -> None:
         self._request_id = optional_uuid(value, "request_id") or new_id()
 
     def step(
