@@ -22,19 +22,21 @@ get_ipython().kernel.saved_sigint_handler = record
 """
 
 
+def _notebook(path: Path, *cells: str) -> Path:
+    """A python3 notebook of these code cells, written to `path`."""
+    notebook = nbformat.v4.new_notebook()
+    notebook.cells = [nbformat.v4.new_code_cell(cell) for cell in cells]
+    notebook.metadata["kernelspec"] = {"name": "python3", "language": "python",
+                                       "display_name": "Python 3"}  # fmt: skip
+    nbformat.write(notebook, path)
+    return path
+
+
 @pytest.mark.slow
 def test_a_finished_kernel_is_shut_down_without_an_interrupt(
     tmp_path: Path, capfd: pytest.CaptureFixture[str]
 ) -> None:
-    notebook = nbformat.v4.new_notebook()
-    notebook.cells = [
-        nbformat.v4.new_code_cell(RECORD_INTERRUPTS),
-        nbformat.v4.new_code_cell("6*7"),
-    ]
-    notebook.metadata["kernelspec"] = {"name": "python3", "language": "python",
-                                       "display_name": "Python 3"}  # fmt: skip
-    source = tmp_path / "record.ipynb"
-    nbformat.write(notebook, source)
+    source = _notebook(tmp_path / "record.ipynb", RECORD_INTERRUPTS, "6*7")
     executed = execute_notebook(source, tmp_path / "out.ipynb", cwd=tmp_path, progress=False)
     assert executed.cells[1].outputs[0]["data"]["text/plain"] == "42"
     assert not (tmp_path / "interrupted").exists()
@@ -47,14 +49,9 @@ def test_the_kernels_channels_are_encrypted(
 ) -> None:
     """The kernel holds the CurveZMQ keys its manager provisioned, and so does not warn that
     code and outputs go over TCP in plain text."""
-    notebook = nbformat.v4.new_notebook()
-    notebook.cells = [
-        nbformat.v4.new_code_cell("bool(get_ipython().kernel.parent.curve_secretkey)"),
-    ]
-    notebook.metadata["kernelspec"] = {"name": "python3", "language": "python",
-                                       "display_name": "Python 3"}  # fmt: skip
-    source = tmp_path / "curve.ipynb"
-    nbformat.write(notebook, source)
+    source = _notebook(
+        tmp_path / "curve.ipynb", "bool(get_ipython().kernel.parent.curve_secretkey)"
+    )
     executed = execute_notebook(source, tmp_path / "out.ipynb", cwd=tmp_path, progress=False)
     assert executed.cells[0].outputs[0]["data"]["text/plain"] == "True"
     assert "without encryption" not in capfd.readouterr().err
