@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shlex
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -89,6 +90,15 @@ def document_ddl(backend: str) -> list[str]:
             if "CREATE TYPE" not in s
         ]
     return statements
+
+
+def document_sqlite(path: Path) -> str:
+    """An SQLite file made at `path` by the data contract's DDL, as another program would make
+    it; its URL."""
+    with sqlite3.connect(path) as connection:
+        for statement in document_ddl("sqlite"):
+            connection.execute(statement)
+    return f"sqlite:///{path}"
 
 
 def test_check_db_on_the_documents_own_schema_exits_0(

@@ -39,7 +39,7 @@ from aa_notebooks.tracking import (
 )
 from aa_notebooks.tracking.run import Run
 from aa_notebooks.tracking.store import write_batch
-from tests.cli.test_database_commands import document_ddl
+from tests.cli.test_database_commands import document_sqlite
 
 # (started_at as the other program wrote it, status, cost): both forms of a whole second
 ROWS = [
@@ -56,9 +56,8 @@ NOW = datetime(2026, 1, 12, 12, 0, tzinfo=UTC)
 @pytest.fixture
 def other_programs_db(tmp_path: Path) -> str:
     path = tmp_path / "agentos.db"
+    url = document_sqlite(path)
     with sqlite3.connect(path) as connection:
-        for statement in document_ddl("sqlite"):
-            connection.execute(statement)
         for started, status, cost in ROWS:
             connection.execute(
                 "INSERT INTO agentexecutions (id, request_id, session_id, agent_name, model_name, "
@@ -66,7 +65,7 @@ def other_programs_db(tmp_path: Path) -> str:
                 "VALUES (?, ?, ?, 'a', 'gpt-4o', ?, ?, 100, ?)",
                 (uuid.uuid4().hex, uuid.uuid4().hex, uuid.uuid4().hex, status, cost, started),
             )
-    return f"sqlite:///{path}"
+    return url
 
 
 # window -> (executions, cost), counted by hand from ROWS
@@ -173,9 +172,8 @@ def dashed_db(tmp_path: Path) -> str:
     """Alice's 3 runs of one agent at 10:15, 10:45 and 11:30 (the first with 2 steps and a
     usage row), and 2 runs of nobody's; every id as text with dashes."""
     path = tmp_path / "dashed.db"
+    url = document_sqlite(path)
     with sqlite3.connect(path) as connection:
-        for statement in document_ddl("sqlite"):
-            connection.execute(statement)
         connection.execute("INSERT INTO users (id) VALUES (?)", (str(ALICE),))
         runs = [
             (RUN, ALICE, "10:15"),
@@ -202,7 +200,7 @@ def dashed_db(tmp_path: Path) -> str:
             "output_tokens, cost_usd) VALUES (?, ?, 'main', 'gpt-4o', 10, 5, 0.5)",
             (str(uuid.uuid4()), str(RUN)),
         )
-    return f"sqlite:///{path}"
+    return url
 
 
 @pytest.mark.parametrize("rollups", [False, True])

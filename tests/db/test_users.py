@@ -14,7 +14,7 @@ from aa_notebooks.db.engine import dispose_engine, get_engine
 from aa_notebooks.db.records import AgentExecutionCreate
 from aa_notebooks.db.setup import init_db
 from aa_notebooks.db.users import is_kit_database
-from tests.cli.test_database_commands import document_ddl
+from tests.cli.test_database_commands import document_sqlite
 
 
 def _run(user: uuid.UUID) -> AgentExecutionCreate:
@@ -50,9 +50,7 @@ def test_a_file_made_again_by_another_program_is_looked_at_again(tmp_path: Path)
     record_execution(url, _run(uuid.uuid4()), on_alerts=lambda _url: None)
     dispose_engine(url)
     path.unlink()
-    with sqlite3.connect(path) as connection:
-        for statement in document_ddl("sqlite"):
-            connection.execute(statement)
+    document_sqlite(path)
     with pytest.raises(IntegrityError, match="FOREIGN KEY constraint failed"):
         record_execution(url, _run(uuid.uuid4()), on_alerts=lambda _url: None)
     assert _users(path) == []

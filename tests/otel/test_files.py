@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import gzip
 import json
-import sqlite3
 import uuid
 from decimal import Decimal
 from pathlib import Path
@@ -17,7 +16,7 @@ from aa_notebooks.analytics import connect
 from aa_notebooks.cli import main
 from aa_notebooks.db.engine import get_engine
 from aa_notebooks.otel.mapping import execution_id
-from tests.cli.test_database_commands import document_ddl
+from tests.cli.test_database_commands import document_sqlite
 from tests.otel.builders import TRACE, genai_run, to_json_document
 
 OTHER_TRACE = "5bf92f3577b34da6a3ce929d0e0e4737"
@@ -88,10 +87,7 @@ def test_runs_the_database_refuses_are_counted_as_refused_not_written(
     refused by the foreign key: the report says so, and where the run is kept."""
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
     path = tmp_path / "document.db"
-    with sqlite3.connect(path) as connection:
-        for statement in document_ddl("sqlite"):
-            connection.execute(statement)
-    url = f"sqlite:///{path}"
+    url = document_sqlite(path)
     traces = tmp_path / "stranger.jsonl"
     traces.write_text(json.dumps(to_json_document(genai_run(user=str(uuid.uuid4())))) + "\n")
     assert main(["--db", url, "ingest", "--no-progress", str(traces)]) == 0

@@ -26,7 +26,7 @@ from aa_notebooks.tracking import (
     track_agent_execution,
     track_agent_execution_sync,
 )
-from tests.cli.test_database_commands import document_ddl
+from tests.cli.test_database_commands import document_sqlite
 
 # gpt-4o lists $2.50 per 1M input and $10.00 per 1M output tokens:
 # 1,200 in -> 0.003000, 300 out -> 0.003000, total 0.006000.
@@ -202,10 +202,7 @@ def test_a_column_the_database_lacks_is_named_once(
     """On the data contract's own tables a usage row's price provenance has nowhere to go: the
     row is stored without it, and the warning says so once, not at every row."""
     path = tmp_path / "document.db"
-    with sqlite3.connect(path) as connection:
-        for statement in document_ddl("sqlite"):
-            connection.execute(statement)
-    url = f"sqlite:///{path}"
+    url = document_sqlite(path)
     with Session(create_engine(url)) as session:
         execution = track_agent_execution_sync(session, None, "a", "react", "gpt-4o", 1, 1, 1)
         for _ in range(3):
