@@ -16,6 +16,7 @@ from sqlalchemy.engine import URL
 from sqlalchemy.exc import OperationalError
 
 from aa_notebooks.db.engine import connection_errors, get_engine
+from aa_notebooks.db.row_counts import row_counts
 from aa_notebooks.db.schema import (
     DOCUMENT_TABLES,
     ROLLUP_TABLES,
@@ -279,16 +280,25 @@ def _mend(table: str, column: str, example: str | float) -> str:
 
 @dataclass(frozen=True)
 class DatabaseInfo:
-    """Which database, how many rows per table, and the time span of the executions."""
+    """Which database, how many rows per table, and the time span of the executions;
+    `estimated` names the tables whose rows are PostgreSQL's estimate (`db.row_counts`)."""
 
     url: str
     row_counts: dict[str, int]
     first_execution: datetime | None
     last_execution: datetime | None
+    estimated: tuple[str, ...] = ()
 
     def __str__(self) -> str:
         lines = [f"database: {self.url}"]
-        lines += [f"  {name}: {count:,} rows" for name, count in self.row_counts.items()]
+        lines += [
+            f"  {name}: {'about ' if name in self.estimated else ''}{count:,} rows"
+            for name, count in self.row_counts.items()
+        ]
+        if self.estimated:
+            lines.append(
+                "  (about: PostgreSQL's own estimate of a big table; `info --exact` counts)"
+            )
         if self.first_execution is not None:
             lines.append(f"  executions from {self.first_execution:%Y-%m-%d %H:%M} UTC")
             lines.append(f"  executions to   {self.last_execution:%Y-%m-%d %H:%M} UTC")
@@ -299,20 +309,23 @@ class DatabaseInfo:
         printer.text(str(self))
 
 
-def database_info(url: str | URL | None = None) -> DatabaseInfo:
-    """Row counts of the kit's tables that exist, and the executions' date range."""
+def database_info(url: str | URL | None = None, *, exact: bool = False) -> DatabaseInfo:
+    """Rows of the kit's tables that exist (big PostgreSQL tables estimated unless `exact`),
+    and the executions' date range."""
     engine = get_engine(url)
     with connection_errors(engine.url):
         existing = set(inspect(engine).get_table_names())
-        counts: dict[str, int] = {}
+        tables = [
+            table
+            for table in Base.metadata.sorted_tables
+            if table.name in existing and table.name != KitMetadata.__tablename__
+        ]
         first = last = None
         with engine.connect() as conn:
-            for table in Base.metadata.sorted_tables:
-                if table.name in existing and table.name != KitMetadata.__tablename__:
-                    counts[table.name] = conn.execute(
-                        select(func.count()).select_from(table)
-                    ).scalar_one()
+            counts = row_counts(conn, tables, exact=exact)
             if AgentExecution.__tablename__ in existing:
                 started = table_of(AgentExecution).c.started_at
                 first, last = conn.execute(select(func.min(started), func.max(started))).one()
-    return DatabaseInfo(mask_url(engine.url), counts, first, last)
+    return DatabaseInfo(
+        mask_url(engine.url), counts.rows, first, last, tuple(sorted(counts.estimated))
+    )

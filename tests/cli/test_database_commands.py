@@ -43,6 +43,9 @@ def test_info_counts_rows(db_url: str, capsys: pytest.CaptureFixture[str]) -> No
     code, out, _ = run(capsys, "--db", db_url, "info")
     assert code == 0
     assert "agentexecutions: 0 rows" in out
+    code, out, _ = run(capsys, "--db", db_url, "info", "--exact")
+    assert code == 0
+    assert "agentexecutions: 0 rows" in out
 
 
 @pytest.mark.parametrize(
