@@ -31,5 +31,5 @@ def breakdown(source: Source, window: Window, limit: int, exact: bool = False) -
     return Breakdown(
         overview=overview_from(source, window, sums, split),
         top_agents=top_agents_from(source, window, sums.pairs, limit),
-        cost_by_model=cost_by_model_from(source, window, split),
+        cost_by_model=cost_by_model_from(source, window, split, sums.source),
     )

@@ -248,9 +248,12 @@ class Analytics:
         start_date: Day = None,
         end_date: Day = None,
         by: CostBy = "model",
+        exact: bool = False,
     ) -> Table:
-        """Cost, tokens, executions and share of the total by "model", "agent", "user" or "day"."""
-        return costs.cost_summary(self._source, self.window(period, start_date, end_date), by)
+        """Cost, tokens, executions and share of the total by "model", "agent", "user" or "day";
+        `exact` reads the raw rows instead of the rollups (the same sums)."""
+        window = self.window(period, start_date, end_date)
+        return costs.cost_summary(self._source, window, by, exact=exact)
 
     def cache_savings(
         self,

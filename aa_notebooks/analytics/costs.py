@@ -2,7 +2,8 @@
 
 By model, costs and tokens come from the token usage rows (`model_split`): a tool call or
 sub-agent on another model counts under that model. By agent, user and day they are the
-executions' own.
+executions' own. Every grouping reads the rollups where they hold the window (`rollup_source`,
+`rollup_buckets`), with the same sums as the raw rows, which `exact` reads instead.
 """
 
 from __future__ import annotations
@@ -12,11 +13,10 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import CompoundSelect, func, select
-from sqlalchemy.sql import Select
+from sqlalchemy import Connection, func, select
 from sqlalchemy.sql.elements import ColumnElement
 
-from aa_notebooks.analytics.buckets import per_bucket
+from aa_notebooks.analytics.buckets import bucket_bounds, per_bucket
 from aa_notebooks.analytics.choices import COST_BY, CostBy, choose
 from aa_notebooks.analytics.filters import EXECUTIONS, in_scope, in_window
 from aa_notebooks.analytics.frames import ratio, to_frame
@@ -27,10 +27,18 @@ from aa_notebooks.analytics.model_split import (
     split_by_model,
     split_notes,
 )
-from aa_notebooks.analytics.pairs import Pair, agent_totals
+from aa_notebooks.analytics.pairs import Pair, agent_totals, totals
 from aa_notebooks.analytics.periods import Window
 from aa_notebooks.analytics.results import Table
-from aa_notebooks.analytics.rollup_source import window_sums
+from aa_notebooks.analytics.rollup_buckets import bucket_sums
+from aa_notebooks.analytics.rollup_source import (
+    RAW,
+    ROLLUP,
+    in_spans,
+    read_plan,
+    rollup_user_sums,
+    window_sums,
+)
 from aa_notebooks.analytics.source import Source
 from aa_notebooks.pricing import is_priced
 
@@ -61,19 +69,63 @@ def _measures(source: Source) -> list[ColumnElement[Any]]:
     ]
 
 
-def _grouped(
-    source: Source, window: Window, by: CostBy
-) -> list[Select[Any] | CompoundSelect[*tuple[Any, ...]]]:
-    """The aggregate queries for user (in no order: `_one_per_user` sorts them) or day (days in
-    order)."""
+def _raw_user_rows(
+    source: Source, connection: Connection, started: ColumnElement[bool]
+) -> list[dict[str, Any]]:
+    """Executions, tokens and cost per user of the raw rows started as `started` says (in no
+    order: `_one_per_user` sorts them)."""
     c = EXECUTIONS.c
-    if by == "day":
-        return list(per_bucket(window, "day", _measures(source), in_scope(source)))
-    return [
+    query = (
         select(c.user_id.label("user_id"), *_measures(source))
-        .where(in_window(window), *in_scope(source))
+        .where(started, *in_scope(source))
         .group_by(c.user_id)
-    ]
+    )
+    rows = [dict(row._mapping) for row in connection.execute(query)]
+    for row in rows:
+        row["cost"] = source.dialect.to_money(row["cost"])
+    return rows
+
+
+def _user_rows(source: Source, window: Window, exact: bool) -> tuple[list[dict[str, Any]], str]:
+    """Cost per user: the rollups' sums where they hold the window (unless `exact`), the rest
+    from the raw rows; and where they came from (RAW or ROLLUP)."""
+    with source.connect() as connection:
+        plan = None if exact else read_plan(source, window, connection)
+        if plan is None:
+            return _raw_user_rows(source, connection, in_window(window)), RAW
+        rows = rollup_user_sums(source, plan, connection)
+        if plan.raw:
+            raw = in_spans(EXECUTIONS.c.started_at, plan.raw)
+            rows += _raw_user_rows(source, connection, raw)
+    return rows, ROLLUP
+
+
+def _day_rows(source: Source, window: Window, exact: bool) -> tuple[list[dict[str, Any]], str]:
+    """Cost per day, every day of the window (empty ones with zeros, days in order): the
+    rollups' daily and hourly sums where they hold it (unless `exact`), the partial hours from
+    the raw rows; and where they came from (RAW or ROLLUP)."""
+    with source.connect() as connection:
+        sums = None
+        if not exact:
+            sums = bucket_sums(source, window, "day", connection, counts=_DAY_COUNTS, by="whole")
+        if sums is None:
+            queries = per_bucket(window, "day", _measures(source), in_scope(source))
+            rows = [dict(r._mapping) for query in queries for r in connection.execute(query)]
+            for row in rows:
+                row["cost"] = source.dialect.to_money(row["cost"])
+            return rows, RAW
+    rows = []
+    for start, _, _ in bucket_bounds(window, "day"):
+        counts, cost = totals(sums.pairs.get(start, []), _DAY_COUNTS)
+        rows.append({
+            "bucket": start, "executions": counts["executions"], "input_tokens": counts["input"],
+            "output_tokens": counts["output"], "total_tokens": counts["tokens"], "cost": cost,
+        })  # fmt: skip
+    return rows, ROLLUP
+
+
+_DAY_COUNTS = ("executions", "input", "output", "tokens")
+"""The rollups' counts a day's row needs (besides its cost)."""
 
 
 def _record(by: CostBy, row: Mapping[str, Any], total: Decimal) -> dict[str, Any]:
@@ -96,8 +148,9 @@ def _record(by: CostBy, row: Mapping[str, Any], total: Decimal) -> dict[str, Any
     return record
 
 
-def cost_summary(source: Source, window: Window, by: CostBy) -> Table:
-    """Cost by `by` ("model", "agent", "user" or "day") in the window.
+def cost_summary(source: Source, window: Window, by: CostBy, *, exact: bool = False) -> Table:
+    """Cost by `by` ("model", "agent", "user" or "day") in the window, from the rollups where
+    they hold it; `exact` reads only the raw rows (the same sums).
 
     Columns: the key (model and priced / agent, agent_id, agent_name / user_id / day), then
     executions, input_tokens, output_tokens, total_tokens, cost_usd and cost_share (percent of
@@ -108,20 +161,20 @@ def cost_summary(source: Source, window: Window, by: CostBy) -> Table:
     by = choose(by, COST_BY, "by")
     if by == "model":
         with source.connect() as connection:
-            sums = window_sums(source, window, connection, percentiles=False)
+            sums = window_sums(source, window, connection, percentiles=False, exact=exact)
         split = split_by_model(execution_sums(sums.pairs), sums.moved)
-        return cost_by_model_from(source, window, split)
+        return cost_by_model_from(source, window, split, sums.source)
     if by == "agent":
         with source.connect() as connection:
-            sums = window_sums(source, window, connection, moved=False, percentiles=False)
-        return _table(source, window, by, _agent_rows(sums.pairs))
-    with source.connect() as connection:
-        rows = [
-            dict(r._mapping) for q in _grouped(source, window, by) for r in connection.execute(q)
-        ]
-    for row in rows:
-        row["cost"] = source.dialect.to_money(row["cost"])
-    return _table(source, window, by, _one_per_user(rows) if by == "user" else rows)
+            sums = window_sums(
+                source, window, connection, moved=False, percentiles=False, exact=exact
+            )
+        return _table(source, window, by, _agent_rows(sums.pairs), origin=sums.source)
+    if by == "user":
+        rows, origin = _user_rows(source, window, exact)
+        return _table(source, window, by, _one_per_user(rows), origin=origin)
+    rows, origin = _day_rows(source, window, exact)
+    return _table(source, window, by, rows, origin=origin)
 
 
 def _one_per_user(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -162,8 +215,11 @@ def _agent_rows(pairs: list[Pair]) -> list[dict[str, Any]]:
     ]
 
 
-def cost_by_model_from(source: Source, window: Window, split: Mapping[Model, Sums]) -> Table:
-    """The cost by model table of the window's split (`model_split.split_by_model`)."""
+def cost_by_model_from(
+    source: Source, window: Window, split: Mapping[Model, Sums], origin: str = RAW
+) -> Table:
+    """The cost by model table of the window's split (`model_split.split_by_model`); `origin`
+    says where its sums came from (RAW or ROLLUP)."""
     rows: list[dict[str, Any]] = [
         {
             "model": model,
@@ -177,7 +233,7 @@ def cost_by_model_from(source: Source, window: Window, split: Mapping[Model, Sum
     ]
     # Most expensive first; ties by model (code point order, as the databases sort), None last.
     rows.sort(key=lambda row: (-row["cost"], row["model"] is None, row["model"] or ""))
-    return _table(source, window, "model", rows, split_notes(source, split.items()))
+    return _table(source, window, "model", rows, split_notes(source, split.items()), origin)
 
 
 def _table(
@@ -186,8 +242,10 @@ def _table(
     by: CostBy,
     rows: list[dict[str, Any]],
     notes: tuple[str, ...] = (),
+    origin: str = RAW,
 ) -> Table:
-    """The Table of `rows` (keys, measures and cost as Decimal), with shares and `notes`."""
+    """The Table of `rows` (keys, measures and cost as Decimal), with shares and `notes`;
+    `origin` says where the sums came from (RAW or ROLLUP)."""
     total = sum((row["cost"] for row in rows), Decimal(0))
     records = [_record(by, row, total) for row in rows]
     frame = to_frame(
@@ -197,4 +255,4 @@ def _table(
         money=("cost_usd",),
         floats=("cost_share",),
     )
-    return Table(f"Cost by {by}", window, source.scope, frame, notes)
+    return Table(f"Cost by {by}", window, source.scope, frame, notes, source=origin)

@@ -324,6 +324,41 @@ def _pair(row: RowMapping, counts: Sequence[str] = COUNTS) -> Pair:
     )
 
 
+def rollup_user_sums(
+    source: Source, plan: ReadPlan, connection: Connection
+) -> list[dict[str, Any]]:
+    """The rollups' executions, tokens and cost per user over the plan's hours and days (from
+    the totals, one row per user and bucket, where they answer): rows of user_id (a UUID or
+    None), executions, input_tokens, output_tokens, total_tokens and cost (Decimal)."""
+    found: list[dict[str, Any]] = []
+    for table, spans in whole_spans(source, plan):
+        c = table.c
+        query = (
+            select(
+                c.user_id.label("user_id"),
+                func.sum(c.executions).label("executions"),
+                func.sum(c.input_tokens).label("input_tokens"),
+                func.sum(c.output_tokens).label("output_tokens"),
+                func.sum(c.total_tokens).label("total_tokens"),
+                func.sum(c.cost_micro_usd).label("cost"),
+            )
+            .where(in_spans(c.bucket, spans), *rollup_scope(source, table))
+            .group_by(c.user_id)
+        )
+        found += [
+            {
+                "user_id": row["user_id"],
+                **{name: int(row[name] or 0) for name in _USER_COUNTS},  # PostgreSQL: numeric
+                "cost": _money(row["cost"]),
+            }
+            for row in connection.execute(query).mappings()
+        ]
+    return found
+
+
+_USER_COUNTS = ("executions", "input_tokens", "output_tokens", "total_tokens")
+
+
 def rollup_moved(source: Source, plan: ReadPlan, connection: Connection) -> list[MovedUsage]:
     """The usage rollups' moved rows over the plan's hours and days."""
     return [_moved(row) for row in _moved_rows(source, plan, connection, bucketed=False)]

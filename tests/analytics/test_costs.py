@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import uuid
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -15,7 +16,9 @@ from aa_notebooks.cli import main
 from aa_notebooks.db.engine import get_engine
 from aa_notebooks.db.schema import AgentExecution
 from aa_notebooks.errors import InvalidInputError
+from aa_notebooks.tracking.store import write_batch
 from tests.analytics.dataset import DROP, NOW, SCRIPT, U1, U2, UNPRICED
+from tests.db.rollups.helpers import ALICE, execution
 
 
 def test_cost_by_model(analytics: Analytics) -> None:
@@ -49,6 +52,67 @@ def test_cost_by_agent_user_and_day(analytics: Analytics) -> None:
     assert list(days["executions"]) == [2, 0, 1, 0, 1, 1, 1, 2]
     assert list(days["cost_usd"]) == [0.0093, 0.0, 0.0001, 0.0, 0.0, 0.004, 0.000225, 0.0024]
     assert days["cost_usd"].sum() == pytest.approx(0.016025)
+
+
+BOB = uuid.UUID("b0b00000-0000-4000-8000-000000000002")
+
+
+def _runs_across_a_window(url: str) -> None:
+    """Runs around the 36 hours to 2024-06-02 05:20 (from 2024-05-31 17:20): inside, in
+    partial hours at both ends (read raw), whole hours and a whole day (read from the rollups);
+    outside, one a little before and one a little after."""
+    write_batch(get_engine(url), [
+        execution(datetime(2024, 5, 31, 17, 10), tokens=(1, 1), cost="5.000000"),  # before
+        execution(datetime(2024, 5, 31, 17, 30), tokens=(10, 5), cost="0.001000"),
+        execution(datetime(2024, 5, 31, 18), user_id=BOB, tokens=(20, 10), cost="0.002500"),
+        execution(datetime(2024, 6, 1, 12), tokens=(100, 50), cost="0.010000"),
+        execution(datetime(2024, 6, 1, 23, 59, 59), user_id=None, tokens=(1, 2),
+                  cost="0.000003"),
+        execution(datetime(2024, 6, 2, 5, 10), user_id=BOB, tokens=(3, 3), cost="0.000009"),
+        execution(datetime(2024, 6, 2, 5, 30), user_id=BOB, tokens=(7, 7), cost="1.000000"),
+    ])  # fmt: skip
+
+
+def test_cost_by_user_and_day_through_the_rollups(db_url: str) -> None:
+    _runs_across_a_window(db_url)
+    client = connect(db_url, now=lambda: datetime(2024, 6, 2, 5, 20, tzinfo=UTC))
+    users = client.cost_summary(period="36h", by="user")
+    assert users.source == "rollup"
+    frame = users.frame
+    assert list(frame["user_id"][:2]) == [str(ALICE), str(BOB)]  # costliest first
+    assert pd.isna(frame["user_id"][2])  # no user: last
+    assert list(frame["executions"]) == [2, 2, 1]
+    assert list(frame["input_tokens"]) == [110, 23, 1]
+    assert list(frame["output_tokens"]) == [55, 13, 2]
+    assert list(frame["total_tokens"]) == [165, 36, 3]
+    assert list(frame["cost_usd"]) == [0.011, 0.002509, 0.000003]
+    days = client.cost_summary(period="36h", by="day")
+    assert days.source == "rollup"
+    frame = days.frame
+    assert list(frame["day"]) == list(pd.date_range("2024-05-31", periods=3, freq="D", tz="UTC"))
+    assert list(frame["executions"]) == [2, 2, 1]
+    assert list(frame["input_tokens"]) == [30, 101, 3]
+    assert list(frame["output_tokens"]) == [15, 52, 3]
+    assert list(frame["total_tokens"]) == [45, 153, 6]
+    assert list(frame["cost_usd"]) == [0.0035, 0.010003, 0.000009]
+    for by in ("user", "day", "agent", "model"):
+        fast, audit = (client.cost_summary(period="36h", by=by, exact=e) for e in (False, True))
+        assert (fast.source, audit.source) == ("rollup", "raw")
+        pd.testing.assert_frame_equal(fast.frame, audit.frame)
+
+
+def test_costs_command_reads_raw_with_exact(
+    db_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _runs_across_a_window(db_url)
+    window = ["--start-date", "2024-05-31", "--end-date", "2024-06-01", "--format", "json"]
+    found = {}
+    for extra in ([], ["--exact"]):
+        assert main(["--db", db_url, "costs", "--by", "day", *window, *extra]) == 0
+        found[bool(extra)] = json.loads(capsys.readouterr().out)
+    assert (found[False].pop("source"), found[True].pop("source")) == ("rollup", "raw")
+    assert found[False] == found[True]
+    assert [day["executions"] for day in found[True]["frame"]] == [3, 2]
 
 
 def test_cost_summary_scoped_and_errors(analytics_u1: Analytics) -> None:

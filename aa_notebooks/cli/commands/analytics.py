@@ -87,6 +87,7 @@ def register(subcommands: Subcommands) -> list[argparse.ArgumentParser]:
 
     costs = add("costs", run_costs, "cost, tokens and executions by model, agent, user or day")
     costs.add_argument("--by", default="model", choices=("model", "agent", "user", "day"))
+    exact_option(costs)
 
     add("cache", run_cache, "prompt caching by model: cache hit share and what it saved")
     projection = add(
@@ -241,7 +242,7 @@ def run_top_agents(args: argparse.Namespace, context: CommandContext) -> Any:
 
 def run_costs(args: argparse.Namespace, context: CommandContext) -> Any:
     """Cost breakdown."""
-    return context.analytics().cost_summary(by=args.by, **window_of(args))
+    return context.analytics().cost_summary(by=args.by, exact=args.exact, **window_of(args))
 
 
 def run_cache(args: argparse.Namespace, context: CommandContext) -> Any:
