@@ -3,8 +3,9 @@
 For each window: `breakdown` (overview, top agents, cost by model) plus the previous window's
 overview, as the dashboard refresh loads them, once with `exact=True` (raw rows only) and once
 through the rollups, alternately, median of several runs; the two must give the same numbers
-(percentiles within their stated bound). Seeds the database first when it is empty (the seed
-builds the rollups in its transaction; the time is printed).
+(percentiles within their stated bound). Then cost by user and by day (`cost_summary`) the same
+way, whose tables must be equal. Seeds the database first when it is empty (the seed builds the
+rollups in its transaction; the time is printed).
 
     python bench/rollups.py --url sqlite:////tmp/rollups-1m.db --executions 1000000
 """
@@ -14,10 +15,13 @@ from __future__ import annotations
 import argparse
 import statistics
 import time
+from collections.abc import Callable
 from dataclasses import asdict
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
+import pandas as pd
 from sqlalchemy import func, select
 
 from aa_notebooks.analytics import connect
@@ -52,6 +56,24 @@ def refresh(url: str, period: str, exact: bool) -> Any:
     return result, client.overview(window.previous(), unpriced=False, exact=exact)
 
 
+def cost_table(url: str, period: str, by: str, exact: bool) -> pd.DataFrame:
+    """Cost by `by` over the window, as `aa-notebooks costs --by` reads it."""
+    return connect(url, now=lambda: NOW).cost_summary(period, by=by, exact=exact).frame
+
+
+def alternated(runs: int, work: Callable[[bool], Any]) -> tuple[dict[bool, Any], float, float]:
+    """`work(exact)` for exact True then False, `runs` times: the last results and the median
+    milliseconds of the raw and the rollup runs."""
+    times: dict[bool, list[float]] = {True: [], False: []}
+    results: dict[bool, Any] = {}
+    for _ in range(runs):
+        for exact in (True, False):
+            started = time.perf_counter()
+            results[exact] = work(exact)
+            times[exact].append(time.perf_counter() - started)
+    return results, statistics.median(times[True]) * 1000, statistics.median(times[False]) * 1000
+
+
 def numbers(result: Any) -> dict[str, Any]:
     overview = asdict(result.overview)
     for name in ("source", "percentile_bound", "p50_ms", "p95_ms", "p99_ms"):
@@ -73,27 +95,30 @@ def main() -> None:
         print(f"rollups check: {report.ok}, {time.perf_counter() - started:.1f} s")
     print(f"{'window':>6} {'raw ms':>9} {'rollup ms':>10} {'ratio':>6}  max percentile error")
     for period in PERIODS:
-        times: dict[bool, list[float]] = {True: [], False: []}
-        results: dict[bool, Any] = {}
-        for _ in range(args.runs):
-            for exact in (True, False):
-                started = time.perf_counter()
-                results[exact] = refresh(args.url, period, exact)
-                times[exact].append(time.perf_counter() - started)
+        results, raw_ms, fast_ms = alternated(args.runs, partial(refresh, args.url, period))
         raw, fast = results[True][0].overview, results[False][0].overview
         assert numbers(results[True][0]) == numbers(results[False][0]), period
         error = max(
-            abs(getattr(fast, n) - getattr(raw, n)) / getattr(raw, n)
-            for n in ("p50_ms", "p95_ms", "p99_ms")
-            if getattr(raw, n)
+            (
+                abs(getattr(fast, n) - getattr(raw, n)) / getattr(raw, n)
+                for n in ("p50_ms", "p95_ms", "p99_ms")
+                if getattr(raw, n)
+            ),
+            default=0.0,
         )
-        raw_ms = statistics.median(times[True]) * 1000
-        fast_ms = statistics.median(times[False]) * 1000
         print(
             f"{period:>6} {raw_ms:9.0f} {fast_ms:10.0f} {raw_ms / fast_ms:5.1f}x  {error:.4%} "
             f"({fast.source}, bound {fast.percentile_bound})",
             flush=True,
         )
+    print(f"\n{'cost by':>12} {'raw ms':>9} {'rollup ms':>10} {'ratio':>6}")
+    for by in ("user", "day"):
+        for period in PERIODS:
+            work = partial(cost_table, args.url, period, by)
+            tables, raw_ms, fast_ms = alternated(args.runs, work)
+            pd.testing.assert_frame_equal(tables[True], tables[False])
+            label = f"{by} {period}"
+            print(f"{label:>12} {raw_ms:9.1f} {fast_ms:10.1f} {raw_ms / fast_ms:5.1f}x", flush=True)
 
 
 if __name__ == "__main__":
