@@ -71,6 +71,24 @@ class Budget:
         return replace(self, user_id=user_id)
 
     @property
+    def stored_problem(self) -> str | None:
+        """Why a stored budget cannot be evaluated: a threshold or window another program wrote
+        outside what a budget can be (the kit never writes one), or None."""
+        fix = f"set it with `aa-notebooks budgets update {self.id}"
+        if self.threshold_usd <= 0:
+            return (
+                f"its threshold_usd is {self.threshold_usd}, not above 0; {fix} --threshold-usd N`"
+            )
+        if self.period_days < 1:
+            return f"its period_days is {self.period_days}, under 1; {fix} --period-days N`"
+        if not 1 <= self.alert_at_percentage <= 100:
+            return (
+                f"its alert_at_percentage is {self.alert_at_percentage}, outside 1-100; "
+                f"{fix} --alert-at-percentage N`"
+            )
+        return None
+
+    @property
     def hard_stop(self) -> bool:
         """Whether reaching the threshold refuses new executions."""
         return self.alert_type is BudgetAlertType.hard_stop

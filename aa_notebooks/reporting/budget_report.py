@@ -143,6 +143,8 @@ class BudgetReport:
         active = client.list(active_only=True).frame
         order = {ident: n for n, ident in enumerate(self.statuses["id"])}
         active = active.assign(_order=active["id"].map(order)).sort_values("_order")
+        unavailable = set(self.statuses["id"][self.statuses["status"] == "unavailable"])
+        active = active[~active["id"].isin(unavailable)]  # the status table says why
         rows = []
         for budget in active.head(MAX_CHARTED).to_dict("records"):
             replay = client.backtest(
