@@ -7,10 +7,12 @@ without JavaScript or network, in a browser and in a mail client.
 from __future__ import annotations
 
 import io
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from html import escape
+from typing import Any
 
 import altair as alt
 import pandas as pd
@@ -75,12 +77,31 @@ def chart(chart: alt.TopLevelMixin, description: str) -> Image:
     import vl_convert
 
     png = vl_convert.vegalite_to_png(
-        chart.to_dict(), scale=CHART_SCALE, config={"background": "white"}, allowed_base_urls=[]
+        xml_safe(chart.to_dict()),
+        scale=CHART_SCALE,
+        config={"background": "white"},
+        allowed_base_urls=[],
     )
     width = int.from_bytes(png[16:20], "big")  # the PNG header's IHDR width
     return Image(
         data=compact_png(png), format="png", width=round(width / CHART_SCALE), alt=description
     )
+
+
+_NOT_IN_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def xml_safe(value: Any) -> Any:
+    """A chart spec with every character XML cannot hold (control characters an agent's name
+    may carry) shown as U+FFFD: vl-convert draws text as SVG, and aborts the whole process on
+    one of them rather than raise."""
+    if isinstance(value, str):
+        return _NOT_IN_XML.sub("\ufffd", value)
+    if isinstance(value, list):
+        return [xml_safe(item) for item in value]
+    if isinstance(value, dict):
+        return {xml_safe(key): xml_safe(item) for key, item in value.items()}
+    return value
 
 
 def compact_png(png: bytes) -> bytes:
