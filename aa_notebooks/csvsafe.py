@@ -27,7 +27,17 @@ def neutralise(value: Any) -> Any:
 
 
 def frame_to_csv(frame: pd.DataFrame, *, escape_formulas: bool = True) -> str:
-    """`frame` as CSV text without the index, its text cells and column names neutralised."""
+    """`frame` as CSV text without the index, its text cells and column names neutralised.
+
+    Lines end in `\n`; when a text cell holds a carriage return, in `\r\n` (RFC 4180's), as
+    only the line end's characters make the writer quote a cell: a lone `\r` left unquoted
+    reads as the end of a row in pandas and the csv module."""
+    carriage_return = any(
+        isinstance(value, str) and "\r" in value
+        for position in range(frame.shape[1])
+        if not pd.api.types.is_numeric_dtype(frame.iloc[:, position])
+        for value in frame.iloc[:, position]
+    )
     if escape_formulas:
         frame = frame.copy()
         for position in range(frame.shape[1]):
@@ -37,4 +47,5 @@ def frame_to_csv(frame: pd.DataFrame, *, escape_formulas: bool = True) -> str:
             if pd.api.types.is_object_dtype(series) or pd.api.types.is_string_dtype(series):
                 frame.isetitem(position, series.map(neutralise, na_action="ignore"))
         frame.columns = [neutralise(column) for column in frame.columns]
-    return cast(str, frame.to_csv(index=False, lineterminator="\n"))  # pandas is untyped here
+    ending = "\r\n" if carriage_return else "\n"
+    return cast(str, frame.to_csv(index=False, lineterminator=ending))  # pandas is untyped here

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import csv
 import io
 from decimal import Decimal
 
 import pandas as pd
 import pytest
 
+from aa_notebooks.analytics.writers import CsvWriter
 from aa_notebooks.csvsafe import escape_formula, frame_to_csv, neutralise
 from tests.csv_cells import formula_cells
 
@@ -50,3 +52,24 @@ def test_opt_out_round_trips_into_pandas() -> None:
     frame = pd.DataFrame({"note": ["=1+1", "-2"], "n": [-1, 2]})
     back = pd.read_csv(io.StringIO(frame_to_csv(frame, escape_formulas=False)), dtype={"note": str})
     assert back["note"].tolist() == ["=1+1", "-2"] and back["n"].tolist() == [-1, 2]
+
+
+def test_a_carriage_return_in_a_cell_keeps_the_row_whole() -> None:
+    """A lone `\r` is quoted (lines then end in `\r\n`), so every reader sees one row."""
+    frame = pd.DataFrame({"agent": ["line one\rline two", "plain"], "cost": [1.5, 2.0]})
+    text = frame_to_csv(frame)
+    assert text == 'agent,cost\r\n"line one\rline two",1.5\r\nplain,2.0\r\n'
+    assert list(csv.reader(io.StringIO(text, newline=""))) == [
+        ["agent", "cost"], ["line one\rline two", "1.5"], ["plain", "2.0"],
+    ]  # fmt: skip
+    assert pd.read_csv(io.StringIO(text))["agent"].tolist() == ["line one\rline two", "plain"]
+    assert frame_to_csv(frame.tail(1)) == "agent,cost\nplain,2.0\n"  # no `\r`: `\n` as before
+
+
+def test_the_export_writer_quotes_a_carriage_return_and_ends_lines_in_newlines() -> None:
+    stream = io.StringIO()
+    writer = CsvWriter(stream, ["agent_name", "cost_usd"], escape_formulas=True)
+    writer.write([{"agent_name": "a\rb", "cost_usd": 1.5}, {"agent_name": "c", "cost_usd": 2}])
+    assert stream.getvalue() == 'agent_name,cost_usd\n"a\rb",1.5\nc,2\n'
+    rows = list(csv.reader(io.StringIO(stream.getvalue(), newline="")))
+    assert rows == [["agent_name", "cost_usd"], ["a\rb", "1.5"], ["c", "2"]]

@@ -9,6 +9,7 @@ JSON: one array of execution objects, nested lists inline, money as numbers, tim
 from __future__ import annotations
 
 import csv
+import io
 import json
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
@@ -46,6 +47,7 @@ class CsvWriter:
     def __init__(self, stream: TextIO, columns: Sequence[str], escape_formulas: bool) -> None:
         self._columns = list(columns)
         self._escape = escape_formulas
+        self._stream = stream
         self._writer = csv.writer(stream, lineterminator="\n")
         self._writer.writerow([neutralise(c) if escape_formulas else c for c in self._columns])
 
@@ -60,10 +62,24 @@ class CsvWriter:
 
     def write(self, records: Iterable[Mapping[str, Any]]) -> None:
         """Append the records' rows."""
-        self._writer.writerows([self._cell(r.get(c)) for c in self._columns] for r in records)
+        for record in records:
+            row = [self._cell(record.get(column)) for column in self._columns]
+            if any(isinstance(cell, str) and "\r" in cell for cell in row):
+                self._stream.write(_quoting_carriage_returns(row))
+            else:
+                self._writer.writerow(row)
 
     def close(self) -> None:
         """Nothing to finish for CSV."""
+
+
+def _quoting_carriage_returns(row: list[Any]) -> str:
+    """A CSV line (ending in `\n`) whose cells holding a carriage return are quoted: the csv
+    module quotes only the characters of its line end, and a lone `\r` left bare reads as the
+    end of a row."""
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\r\n").writerow(row)
+    return buffer.getvalue()[:-2] + "\n"
 
 
 class JsonWriter:

@@ -60,7 +60,7 @@ def render(result: Any, output_format: str = "table", timezone: str = "UTC") -> 
     if output_format == "csv":
         if frame is None:
             raise InvalidInputError(f"{type(result).__name__} has no table form; use --format json")
-        return frame_to_csv(frame).rstrip("\n")
+        return frame_to_csv(frame).rstrip("\r\n")
     text_method: object = type(result).__str__
     has_own_text = text_method is not object.__str__
     if frame is None or has_own_text:
