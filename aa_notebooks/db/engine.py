@@ -13,7 +13,7 @@ from __future__ import annotations
 import sqlite3
 import weakref
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -36,6 +36,7 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.orm import Session, sessionmaker
 
+from aa_notebooks.db.schema import KitMetadata
 from aa_notebooks.db.url import is_sqlite, mask_url, resolve_url
 from aa_notebooks.errors import (
     AnalyticsError,
@@ -59,11 +60,25 @@ _SQLITE_MISSING = ("no such table", "no such column")
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
+    if _kits_own(cursor):
+        with suppress(sqlite3.OperationalError):  # a read-only file (or mode=ro): read as it is
+            cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
+
+
+def _kits_own(cursor: Any) -> bool:
+    """Whether an SQLite database is the kit's to set up: new (no table yet) or holding the
+    kit's tables. Only those are switched to WAL (readers and the writer side by side), a
+    setting that stays with the file: one another program made keeps its journal mode."""
+    cursor.execute(
+        "SELECT count(*), coalesce(sum(name = ?), 0) FROM sqlite_master WHERE type = 'table'",
+        (KitMetadata.__tablename__,),
+    )
+    tables, kits = cursor.fetchone()
+    return bool(tables == 0 or kits > 0)
 
 
 BINARY_RESULTS = "aa_binary_results"

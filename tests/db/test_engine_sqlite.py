@@ -1,0 +1,54 @@
+"""SQLite connections: the kit's own file runs in WAL; a file another program made keeps its
+journal mode (the kit never alters a database it did not create) and can be read read-only."""
+
+from __future__ import annotations
+
+import sqlite3
+import uuid
+from pathlib import Path
+
+from aa_notebooks.analytics import connect
+from aa_notebooks.db.engine import dispose_engine
+from aa_notebooks.db.setup import init_db
+from tests.cli.test_database_commands import document_sqlite
+
+
+def journal_mode(path: Path) -> str:
+    with sqlite3.connect(path) as connection:
+        return str(connection.execute("PRAGMA journal_mode").fetchone()[0])
+
+
+def document_file_with_a_run(path: Path) -> str:
+    url = document_sqlite(path)
+    with sqlite3.connect(path) as connection:
+        connection.execute(
+            "INSERT INTO agentexecutions (id, request_id, session_id, agent_name, status, "
+            "cost_usd, started_at) VALUES (?, ?, ?, 'a', 'success', 1.25, '2026-11-05 10:00:00')",
+            (str(uuid.uuid4()), str(uuid.uuid4()), str(uuid.uuid4())),
+        )
+    return url
+
+
+def test_the_kits_own_file_runs_in_wal(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'kit.db'}"
+    init_db(url)
+    dispose_engine(url)
+    assert journal_mode(tmp_path / "kit.db") == "wal"
+
+
+def test_reading_another_programs_file_keeps_its_journal_mode(tmp_path: Path) -> None:
+    url = document_file_with_a_run(tmp_path / "agentos.db")
+    assert journal_mode(tmp_path / "agentos.db") == "delete"
+    overview = connect(url).overview(start_date="2026-11-01", end_date="2026-11-30")
+    dispose_engine(url)
+    assert (overview.total_executions, overview.total_cost_usd) == (1, 1.25)
+    assert journal_mode(tmp_path / "agentos.db") == "delete"
+
+
+def test_a_read_only_connection_reads(tmp_path: Path) -> None:
+    """`mode=ro` (as a file the user may only read is opened): no write is tried."""
+    document_file_with_a_run(tmp_path / "agentos.db")
+    url = f"sqlite:///file:{tmp_path / 'agentos.db'}?mode=ro&uri=true"
+    overview = connect(url).overview(start_date="2026-11-01", end_date="2026-11-30")
+    dispose_engine(url)
+    assert overview.total_executions == 1
