@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 import uuid
 from datetime import date, datetime
 from decimal import Decimal
@@ -49,11 +50,11 @@ def _plain(value: Any) -> Any:
 
 
 def render(result: Any, output_format: str = "table", timezone: str = "UTC") -> str:
-    """The text to print for a result; strings and reports print as they are."""
+    """The text to print for a result: JSON, CSV, or text for the terminal (`terminal_safe`)."""
     if result is None:
         return ""
     if isinstance(result, str):
-        return result
+        return terminal_safe(result)
     if output_format == "json":
         return json.dumps(_plain(result), indent=2)
     frame = _frame_of(result)
@@ -64,5 +65,15 @@ def render(result: Any, output_format: str = "table", timezone: str = "UTC") -> 
     text_method: object = type(result).__str__
     has_own_text = text_method is not object.__str__
     if frame is None or has_own_text:
-        return str(result)
-    return frame_text(frame, timezone)
+        return terminal_safe(str(result))
+    return terminal_safe(frame_text(frame, timezone))
+
+
+_TERMINAL_CONTROLS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def terminal_safe(text: str) -> str:
+    """Text with every control character but newline and tab shown as an escape (`\\x1b`):
+    an agent's name holding ESC or BEL could otherwise retitle the terminal, hide what follows
+    or move the cursor."""
+    return _TERMINAL_CONTROLS.sub(lambda found: f"\\x{ord(found[0]):02x}", text)

@@ -1,0 +1,36 @@
+"""What the CLI prints: control characters in agent text are shown, never sent to the terminal."""
+
+from __future__ import annotations
+
+import sqlite3
+import uuid
+from pathlib import Path
+
+import pytest
+
+from aa_notebooks.cli import main
+from aa_notebooks.cli.output import terminal_safe
+from tests.cli.test_database_commands import document_sqlite
+
+
+def test_terminal_safe_escapes_controls_but_newline_and_tab() -> None:
+    assert terminal_safe("a\x1b]0;title\x07b\x1b[8mc\rd\x7f\x9be\tf\ng") == (
+        "a\\x1b]0;title\\x07b\\x1b[8mc\\x0dd\\x7f\\x9be\tf\ng"
+    )
+
+
+def test_a_table_of_an_agent_named_with_escapes_prints_them_escaped(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = document_sqlite(tmp_path / "agentos.db")
+    with sqlite3.connect(tmp_path / "agentos.db") as connection:
+        connection.execute(
+            "INSERT INTO agentexecutions (id, request_id, session_id, agent_name, status, "
+            "cost_usd, started_at) VALUES (?, ?, ?, ?, 'success', 1.5, '2026-11-05 10:00:00')",
+            (str(uuid.uuid4()), str(uuid.uuid4()), str(uuid.uuid4()), "evil\x1b]0;pwned\x07"),
+        )
+    window = ["--start-date", "2026-11-01", "--end-date", "2026-11-30"]
+    assert main(["--db", url, "top-agents", *window]) == 0
+    out = capsys.readouterr().out
+    assert "evil\\x1b]0;pwned\\x07" in out
+    assert "\x1b" not in out and "\x07" not in out
