@@ -47,6 +47,12 @@ def percent(value: object) -> str:
     return f"{float(value):.1f}%"  # type: ignore[arg-type]  # a number (or numeric text)
 
 
+def coverage_percent(value: float) -> str:
+    """A share of a whole (0-100) as "97.3%"; a share short of the whole (99.96) reads 99.9%,
+    never all of it (100.0%)."""
+    return f"{99.9 if 99.9 < value < 100 else value:.1f}%"
+
+
 def count(value: object) -> str:
     """12,345."""
     if value is None or (isinstance(value, float) and pd.isna(value)):

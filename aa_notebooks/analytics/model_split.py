@@ -30,6 +30,7 @@ from aa_notebooks.analytics.frames import ratio
 from aa_notebooks.analytics.pairs import Pair, grouped, totals
 from aa_notebooks.analytics.periods import Window
 from aa_notebooks.analytics.source import Source
+from aa_notebooks.formatting import coverage_percent
 from aa_notebooks.pricing import is_priced
 
 _USAGE_INDEXED = text(
@@ -116,7 +117,7 @@ def coverage_note(coverage: float | None) -> str | None:
     """The note that goes next to a total when some tokens are not priced; None otherwise."""
     if coverage is None or coverage >= 100:
         return None
-    return f"Cost coverage: {coverage:.1f}% of tokens are priced by a known price"
+    return f"Cost coverage: {coverage_percent(coverage)} of tokens are priced by a known price"
 
 
 def execution_sums(pairs: Iterable[Pair]) -> dict[Model, Sums]:

@@ -59,7 +59,7 @@ class Rows(Readable):
 
 def _coverage(coverage: float | None) -> str:
     """Cost coverage as a fact: "97.3% of tokens priced"; a dash without tokens."""
-    return "–" if coverage is None else f"{coverage:.1f}% of tokens priced"
+    return "–" if coverage is None else f"{fmt.coverage_percent(coverage)} of tokens priced"
 
 
 def _tokens(input_tokens: int, output_tokens: int, total_tokens: int) -> str:

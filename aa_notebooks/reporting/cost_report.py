@@ -18,7 +18,15 @@ from IPython.display import HTML, Image
 from aa_notebooks.analytics import Analytics, Window
 from aa_notebooks.analytics.choices import ANOMALY_BY, Bucket, CostBy
 from aa_notebooks.figures import changes, charts
-from aa_notebooks.formatting import count, duration_ms, metric_value, money, percent, robust_z
+from aa_notebooks.formatting import (
+    count,
+    coverage_percent,
+    duration_ms,
+    metric_value,
+    money,
+    percent,
+    robust_z,
+)
 from aa_notebooks.reporting import blocks
 from aa_notebooks.reporting.parameters import ReportParameters
 from aa_notebooks.reporting.summary import Summary
@@ -97,8 +105,8 @@ class CostReport:
         rows = [
             ("Total cost", money(now.total_cost_usd), money(before.total_cost_usd),
              changes.relative(now.total_cost_usd, before.total_cost_usd, self.window)),
-            ("Cost coverage (tokens priced)", percent(now.cost_coverage),
-             percent(before.cost_coverage), ""),
+            ("Cost coverage (tokens priced)", _coverage(now.cost_coverage),
+             _coverage(before.cost_coverage), ""),
             ("Executions", count(now.total_executions), count(before.total_executions),
              changes.absolute(now.total_executions, before.total_executions, self.window)),
             ("Success rate", percent(now.success_rate), percent(before.success_rate),
@@ -239,3 +247,8 @@ def _cost_by_chart(frame: pd.DataFrame, by: str) -> alt.Chart:
         .properties(width=charts.NARROW, height=220, title=f"Cost by {by}")
     )
     return chart
+
+
+def _coverage(coverage: float | None) -> str:
+    """Cost coverage as a cell; empty without tokens."""
+    return "" if coverage is None else coverage_percent(coverage)
