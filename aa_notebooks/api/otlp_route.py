@@ -10,6 +10,7 @@ an admin token keeps the user the spans name.
 """
 
 # No `from __future__ import annotations`: FastAPI reads the route's annotations at run time.
+import functools
 import json
 import logging
 import os
@@ -18,7 +19,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Depends, HTTPException, Request, Response
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import DBAPIError
 from starlette.concurrency import run_in_threadpool
@@ -27,6 +28,7 @@ from aa_notebooks.api.principal import Principal
 from aa_notebooks.errors import (
     AnalyticsError,
     ConfigurationError,
+    DatabaseUnavailableError,
     MissingExtraError,
     first_line,
 )
@@ -130,7 +132,7 @@ class OtlpReceiver:
 def create_otlp_router(receiver: OtlpReceiver, authenticate: Callable[..., Principal]) -> APIRouter:
     """The router holding `POST /v1/traces`, authenticated by `authenticate`."""
     router = APIRouter(tags=["otlp"])
-    caller = Depends(authenticate)
+    caller = Depends(_unavailable_as_503(authenticate))
 
     @router.post(TRACES_PATH, summary="Receive OpenTelemetry traces (OTLP/HTTP)")
     async def traces(request: Request, principal: Annotated[Principal, caller]) -> Response:
@@ -171,6 +173,25 @@ def create_otlp_router(receiver: OtlpReceiver, authenticate: Callable[..., Princ
         return _success(media_type, decoded, outcome)
 
     return router
+
+
+def _unavailable_as_503(authenticate: Callable[..., Principal]) -> Callable[..., Principal]:
+    """`authenticate` answering 503 with Retry-After when the database that holds the tokens is
+    down: exporters retry a 503, and drop the spans of a 500."""
+
+    @functools.wraps(authenticate)  # FastAPI reads the dependency's parameters through it
+    def guarded(*args: Any, **kwargs: Any) -> Principal:
+        try:
+            return authenticate(*args, **kwargs)
+        except (DatabaseUnavailableError, DBAPIError) as error:
+            log.warning("OTLP receiver: tokens not checked: %s", first_line(str(error)))
+            raise HTTPException(
+                503,
+                "the database is unavailable; retry later",
+                headers={"Retry-After": str(UNAVAILABLE_RETRY_S)},
+            ) from None
+
+    return guarded
 
 
 async def _read_body(request: Request) -> bytes | None:

@@ -17,7 +17,7 @@ from sqlalchemy import text
 
 from aa_notebooks.analytics import connect
 from aa_notebooks.api import Principal, create_app, otlp_route
-from aa_notebooks.api.tokens import create_token
+from aa_notebooks.api.tokens import TOKEN_PREFIX, create_token
 from aa_notebooks.db.engine import get_engine
 from aa_notebooks.db.setup import init_db
 from aa_notebooks.otel.mapping import Filing, execution_id
@@ -283,3 +283,21 @@ def test_connection_turns_keep_the_recent_connections(monkeypatch: pytest.Monkey
         None,  # no client address: never closed
     )]  # fmt: skip
     assert turns == [False, False, False, False, True, False, False, True, False]
+
+
+async def test_a_user_token_while_the_database_is_down_is_a_503_to_retry() -> None:
+    """The token is looked up in the database: when it is down, exporters are told to retry
+    (they drop the spans of a 500)."""
+    app = create_app("postgresql://zquser:zqpw@127.0.0.2:5999/zqdb", api_token=ADMIN_TOKEN)
+    try:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://api") as client:
+            headers = {**PROTOBUF, **bearer(TOKEN_PREFIX + "a-user-token-0123456789")}
+            answer = await client.post(
+                "/v1/traces", content=to_protobuf(genai_run()), headers=headers
+            )
+    finally:
+        app.state.otlp.close()
+    assert answer.status_code == 503
+    assert answer.headers["retry-after"] == str(otlp_route.UNAVAILABLE_RETRY_S)
+    assert "zqpw" not in answer.text and "127.0.0.2" not in answer.text
