@@ -16,7 +16,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from aa_notebooks.errors import InvalidInputError
+from aa_notebooks.errors import InvalidInputError, first_line
 from aa_notebooks.otel.spans import Event, Span, SpanError, checked_span
 
 MAX_BODY_BYTES = 64 * 1024 * 1024
@@ -95,6 +95,8 @@ def decode_json(body: bytes | str) -> Decoded:
         document = json.loads(body)
     except (ValueError, UnicodeDecodeError) as error:
         raise TraceDecodeError(f"the body is not JSON ({error})") from None
+    except RecursionError:
+        raise TraceDecodeError("the body's JSON is nested too deeply to be a trace") from None
     return decode_json_document(document)
 
 
@@ -103,13 +105,20 @@ def decode_json_document(document: Any) -> Decoded:
     if not isinstance(document, dict):
         raise TraceDecodeError("an OTLP/JSON trace request is an object with resourceSpans")
     decoded = Decoded()
-    for resource_spans in _list(document, "resourceSpans", "resource_spans"):
-        resource_object = _get(resource_spans, "resource") or {}
-        resource = _json_attributes(_get(resource_object, "attributes") or [])
-        for scope_spans in _list(resource_spans, "scopeSpans", "scope_spans"):
-            scope = str(_get(_get(scope_spans, "scope") or {}, "name") or "")
-            for span in _list(scope_spans, "spans"):
-                decoded.add(_json_span, span, scope, resource)
+    try:  # each span's own errors make it unusable (`Decoded.add`); these are the request's
+        for resource_spans in _list(document, "resourceSpans", "resource_spans"):
+            resource_object = _get(resource_spans, "resource") or {}
+            resource = _json_attributes(_get(resource_object, "attributes") or [])
+            for scope_spans in _list(resource_spans, "scopeSpans", "scope_spans"):
+                scope = str(_get(_get(scope_spans, "scope") or {}, "name") or "")
+                for span in _list(scope_spans, "spans"):
+                    decoded.add(_json_span, span, scope, resource)
+    except TraceDecodeError:
+        raise
+    except (SpanError, ValueError, TypeError, KeyError, AttributeError) as error:
+        raise TraceDecodeError(
+            f"the request is not an OTLP/JSON trace request: {first_line(str(error))}"
+        ) from None
     return decoded
 
 

@@ -130,6 +130,8 @@ async def test_unusable_spans_are_a_partial_success(
     [
         (PROTOBUF, b"\xff\xff\xff", 400, "the body is not an OTLP protobuf trace request"),
         (JSON, b"{not json", 400, "the body is not JSON"),
+        (JSON, b'{"resourceSpans":[1]}', 400, "the request is not an OTLP/JSON trace request"),
+        (JSON, b"[" * 100_000 + b"]" * 100_000, 400, "the body's JSON is nested too deeply"),
         ({**JSON, "Content-Encoding": "gzip"}, b"plain", 400, "the body is not valid gzip"),
         ({**JSON, "Content-Encoding": "br"}, b"{}", 400, "Content-Encoding 'br' is not supported"),
         ({"Content-Type": "text/plain"}, b"hi", 415, "Content-Type must be application/x-"),

@@ -100,3 +100,27 @@ def test_runs_the_database_refuses_are_counted_as_refused_not_written(
     assert problem == f"  1 execution(s) refused when written, kept with why in {kept}"
     assert "FOREIGN KEY constraint failed" in kept.read_text()
     assert _counts(url) == (0, 0, 0)
+
+
+@pytest.mark.parametrize(
+    ("line", "reason"),
+    [
+        ('{"resourceSpans":[1]}', "expected a JSON object, got int"),
+        ('{"resourceSpans":[{"scopeSpans":[{"scope":"x","spans":[]}]}]}', "got str"),
+        ('{"resourceSpans":[{"resource":{"attributes":{"a":1}}}]}', "attributes must be a list"),
+        ("[" * 100_000 + "]" * 100_000, "nested too deeply"),
+    ],
+)
+def test_a_line_malformed_above_its_spans_is_skipped_and_named(
+    tmp_path: Path, line: str, reason: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The runs on the lines around it are written (the whole file used to stop there)."""
+    url = f"sqlite:///{tmp_path / 'kit.db'}"
+    path = tmp_path / "traces.jsonl"
+    good = [json.dumps(to_json_document(genai_run(trace))) for trace in (TRACE, OTHER_TRACE)]
+    path.write_text("\n".join([good[0], line, good[1]]) + "\n")
+    assert main(["--db", url, "ingest", "--no-progress", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "2 execution(s) written" in out and "1 line(s) skipped" in out
+    assert f"{path}:2: " in out and reason in out
+    assert _counts(url)[0] == 2
