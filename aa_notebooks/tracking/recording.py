@@ -66,27 +66,24 @@ def _execution(
 ) -> AgentExecutionCreate:
     completed = extra.pop("completed_at", None) or datetime.now(UTC)
     started = extra.pop("started_at", None) or completed - timedelta(milliseconds=execution_time_ms)
-    return validated(
-        AgentExecutionCreate,
-        dict(
-            request_id=extra.pop("request_id", None) or uuid.uuid4(),
-            session_id=extra.pop("session_id", None) or uuid.uuid4(),
-            agent_name=agent_name,
-            agent_type=agent_type,
-            model_name=model_name,
-            status=status,
-            input_tokens=input_tokens,
-            output_tokens=output_tokens,
-            total_tokens=input_tokens + output_tokens,
-            execution_time_ms=execution_time_ms,
-            cost_usd=calculate_cost(model_name, input_tokens, output_tokens, at=started),
-            query_preview=query_preview,
-            error_message=error_message,
-            started_at=started,
-            completed_at=completed,
-            **extra,
-        ),
+    computed = dict(
+        request_id=extra.pop("request_id", None) or uuid.uuid4(),
+        session_id=extra.pop("session_id", None) or uuid.uuid4(),
+        agent_name=agent_name,
+        agent_type=agent_type,
+        model_name=model_name,
+        status=status,
+        input_tokens=input_tokens,
+        output_tokens=output_tokens,
+        total_tokens=input_tokens + output_tokens,
+        execution_time_ms=execution_time_ms,
+        cost_usd=calculate_cost(model_name, input_tokens, output_tokens, at=started),
+        query_preview=query_preview,
+        error_message=error_message,
+        started_at=started,
+        completed_at=completed,
     )
+    return validated(AgentExecutionCreate, {**computed, **extra})  # a column given wins
 
 
 async def track_agent_execution(
@@ -103,7 +100,8 @@ async def track_agent_execution(
     query_preview: str | None = None,
     **extra: Any,
 ) -> AgentExecution:
-    """Record an agent execution (the data contract's example); `extra` takes any other column."""
+    """Record an agent execution (the data contract's example); `extra` takes any other column,
+    or one computed here (cost_usd, total_tokens) with the value to store instead."""
     record = _execution(
         agent_name, agent_type, model_name, input_tokens, output_tokens, execution_time_ms,
         status, error_message, query_preview, extra,

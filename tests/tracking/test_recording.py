@@ -95,6 +95,25 @@ def test_sync_twins(db_url: str) -> None:
         assert [(u.model, u.cost_usd) for u in usages] == [("gpt-4o", GPT4O_1200_300)]
 
 
+def test_a_column_given_as_extra_wins_over_the_computed_one(db_url: str) -> None:
+    """cost_usd and total_tokens are computed unless given (a TypeError used to say they were
+    given twice)."""
+    with session_factory(db_url)() as session:
+        execution = track_agent_execution_sync(
+            session, None, "writer", "react", "gpt-4o", 1200, 300, 900,
+            cost_usd=Decimal("0.500000"), total_tokens=1500, llm_time_ms=700,
+        )  # fmt: skip
+        with pytest.raises(InvalidInputError, match=r"total_tokens \(1600\) must equal"):
+            track_agent_execution_sync(
+                session, None, "writer", "react", "gpt-4o", 1200, 300, 900, total_tokens=1600
+            )
+    with session_factory(db_url)() as session:
+        stored = session.get(AgentExecution, execution.id)
+        assert (stored.cost_usd, stored.total_tokens, stored.llm_time_ms) == (
+            Decimal("0.500000"), 1500, 700,
+        )  # fmt: skip
+
+
 def test_bad_input_is_rejected_and_nothing_is_written(db_url: str) -> None:
     with session_factory(db_url)() as session:
         with pytest.raises(InvalidInputError, match="'success', 'failure' or 'timeout'"):
