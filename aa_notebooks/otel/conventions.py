@@ -14,7 +14,7 @@ import uuid
 from collections.abc import Iterator
 from typing import Any
 
-from aa_notebooks.otel.spans import Span
+from aa_notebooks.otel.spans import Span, SpanError
 
 # GenAI semantic conventions
 OPERATION = "gen_ai.operation.name"
@@ -99,6 +99,28 @@ def model_of(span: Span) -> str | None:
         if found := text(span.attributes.get(name)):
             return found
     return None
+
+
+TOKEN_COUNTS = (
+    INPUT_TOKENS, OI_PROMPT_TOKENS, OLD_INPUT_TOKENS, OUTPUT_TOKENS, OI_COMPLETION_TOKENS,
+    OLD_OUTPUT_TOKENS, CACHE_READ, OI_CACHE_READ, CACHE_WRITE, OI_CACHE_WRITE, REASONING,
+    OI_REASONING,
+)  # fmt: skip
+MAX_TOKENS = 2**31 - 1
+"""The most tokens a count may hold: the token columns are INTEGER."""
+
+
+def checked_counts(span: Span) -> Span:
+    """The span, or SpanError when a token count it reports is a number no token column holds
+    (negative, or past INTEGER): refused and counted in partial_success, rather than read as no
+    count, or refused by the database after the request was answered."""
+    for name in TOKEN_COUNTS:
+        value = span.attributes.get(name)
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            continue
+        if not 0 <= value <= MAX_TOKENS:
+            raise SpanError(f"span {span.name!r}: {name} = {value} is outside 0 to {MAX_TOKENS:,}")
+    return span
 
 
 def token_count(span: Span, *names: str) -> int | None:

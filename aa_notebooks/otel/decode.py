@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aa_notebooks.errors import InvalidInputError, first_line
+from aa_notebooks.otel.conventions import checked_counts
 from aa_notebooks.otel.spans import Event, Span, SpanError, checked_span
 
 MAX_BODY_BYTES = 64 * 1024 * 1024
@@ -40,7 +41,7 @@ class Decoded:
     def add(self, make: Any, *args: Any) -> None:
         """Add the span `make(*args)` builds, or note why it could not be built."""
         try:
-            self.spans.append(checked_span(make(*args)))
+            self.spans.append(checked_counts(checked_span(make(*args))))
         except (SpanError, ValueError, TypeError, KeyError, AttributeError) as error:
             self.refused.append(str(error) or type(error).__name__)
 

@@ -8,6 +8,7 @@ also serialises to a JSON-able dict (`to_document`) for the staging table.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -92,6 +93,12 @@ class Span:
         )  # fmt: skip
 
 
+EARLIEST_NS = 946_684_800 * 1_000_000_000
+"""2000-01-01 UTC in Unix nanoseconds: no span of an LLM agent starts before it."""
+LATEST_AHEAD_NS = 86_400 * 1_000_000_000
+"""How far past this host's clock a span may end (another host's clock may run ahead)."""
+
+
 def checked_span(span: Span) -> Span:
     """The span, or SpanError saying what makes it unusable."""
     if not _is_hex(span.trace_id, 32) or span.trace_id == INVALID_TRACE_ID:
@@ -102,6 +109,11 @@ def checked_span(span: Span) -> Span:
         raise SpanError(f"span {span.name!r}: parent span id must be 8 bytes")
     if span.start_ns <= 0 or span.end_ns < span.start_ns:
         raise SpanError(f"span {span.name!r}: needs a start time and an end time not before it")
+    if span.start_ns < EARLIEST_NS or span.end_ns > time.time_ns() + LATEST_AHEAD_NS:
+        raise SpanError(
+            f"span {span.name!r}: its times must lie between 2000-01-01 and a day from now "
+            "(a clock that far off would file its run years away)"
+        )
     return span
 
 
