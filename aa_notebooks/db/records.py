@@ -122,6 +122,12 @@ class TokenUsageCreate(_Record):
     price_date: Annotated[str, Field(max_length=10)] | None = None
 
 
+MAX_NAME_LENGTH = 500
+"""The longest budget name or target accepted: a label, not a document."""
+ALERT_LEVELS_LENGTH = 64
+"""budgetalerts.alert_levels is VARCHAR(64)."""
+
+
 class BudgetAlertCreate(_Record):
     """A budget: threshold over a rolling window of `period_days`, for one scope."""
 
@@ -137,8 +143,8 @@ class BudgetAlertCreate(_Record):
     is_active: bool = True
     email_notification: bool = True
     current_spend_usd: Annotated[Decimal, Field(ge=0)] = Decimal(0)
-    name: str | None = None
-    target: str | None = None
+    name: Annotated[str, Field(max_length=MAX_NAME_LENGTH)] | None = None
+    target: Annotated[str, Field(max_length=MAX_NAME_LENGTH)] | None = None
     alert_levels: tuple[Annotated[int, Field(ge=1, le=100)], ...] | None = None
     per_user: bool = False
 
@@ -157,6 +163,17 @@ class BudgetAlertCreate(_Record):
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()] or None
         return value or None
+
+    @field_validator("alert_levels", mode="after")
+    @classmethod
+    def _levels_fit_their_column(cls, levels: tuple[int, ...] | None) -> tuple[int, ...] | None:
+        """The levels' text ("50,90") fits the column's 64 characters: about 20 levels."""
+        if levels and len(",".join(map(str, set(levels)))) > ALERT_LEVELS_LENGTH:
+            raise ValueError(
+                f"{len(set(levels))} levels are too many to store ({ALERT_LEVELS_LENGTH} "
+                "characters as '50,90'); give up to about 20"
+            )
+        return levels
 
     @field_serializer("alert_levels")
     def _levels_as_text(self, levels: tuple[int, ...] | None) -> str | None:
