@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import argparse
 import os
 import sys
+import warnings
 from collections.abc import Sequence
+from typing import TextIO
 
 from aa_notebooks.cli.commands import build_parser
 from aa_notebooks.cli.context import CommandContext
-from aa_notebooks.cli.output import render
+from aa_notebooks.cli.output import render, terminal_safe
 from aa_notebooks.cli.parser import HelpShown
 from aa_notebooks.errors import AnalyticsError, ReportError, first_line
 
@@ -20,6 +23,24 @@ __all__ = ["build_parser", "main"]
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; errors are one line on stderr, never a traceback."""
     parser = build_parser("cli")
+    with warnings.catch_warnings():  # restores Python's own way of showing them afterwards
+        warnings.showwarning = _one_line_warning
+        return _run(parser, argv)
+
+
+def _one_line_warning(
+    message: Warning | str,
+    category: type[Warning],
+    filename: str,
+    lineno: int,
+    file: TextIO | None = None,
+    line: str | None = None,
+) -> None:
+    """A warning as one line on stderr, as errors are: not Python's file, line and source."""
+    print(f"aa-notebooks: warning: {terminal_safe(str(message))}", file=sys.stderr)
+
+
+def _run(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> int:
     try:
         args = parser.parse_args(argv)
         context = CommandContext(database_url=args.database_url, user_id=args.user_id)

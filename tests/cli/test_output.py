@@ -34,3 +34,21 @@ def test_a_table_of_an_agent_named_with_escapes_prints_them_escaped(
     out = capsys.readouterr().out
     assert "evil\\x1b]0;pwned\\x07" in out
     assert "\x1b" not in out and "\x07" not in out
+
+
+def test_a_warning_is_one_line_on_stderr(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The odd-times advice, not Python's warning with its file, line and source."""
+    url = document_sqlite(tmp_path / "agentos.db")
+    with sqlite3.connect(tmp_path / "agentos.db") as connection:
+        connection.execute(
+            "INSERT INTO agentexecutions (id, request_id, session_id, status, cost_usd, "
+            "started_at) VALUES (?, ?, ?, 'success', 1, '2026-11-05T10:00:00+00:00')",
+            (str(uuid.uuid4()), str(uuid.uuid4()), str(uuid.uuid4())),
+        )
+    assert main(["--db", url, "overview", "--period", "7d"]) == 0
+    lines = capsys.readouterr().err.splitlines()
+    assert len(lines) == 1
+    assert lines[0].startswith("aa-notebooks: warning: ")
+    assert "agentexecutions.started_at holds times like '2026-11-05T10:00:00+00:00'" in lines[0]
