@@ -26,6 +26,7 @@ import threading
 import time
 import uuid
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 from sqlalchemy.engine import URL
@@ -99,6 +100,7 @@ class BatchWriter:
         self._queue: queue.SimpleQueue[ExecutionRecord | _Flush] = queue.SimpleQueue()
         self._retry_at: float | None = 0.0  # when to try the spool next; None: nothing to replay
         self._running: dict[object, Run] = {}
+        self._cut_off: set[object] = set()  # runs recorded as cut off that may still end
         self._handled = 0  # records taken from the queue and committed, spooled or set aside
         self.refused = 0
         """Records the database refused for good, set aside in the spool's rejected file."""
@@ -117,8 +119,14 @@ class BatchWriter:
             self.journal.started(run.start_row())
 
     def submit(self, record: ExecutionRecord) -> None:
-        """Queue a record for writing; after `close`, write (or spool) it at once instead."""
+        """Queue a record for writing; after `close`, write (or spool) it at once instead.
+
+        A run recorded as cut off (a signal came while it was going) that then ends after all,
+        in a thread the signal did not stop, replaces its cut-off record."""
         self._running.pop(record.id, None)
+        if self._cut_off and record.id in self._cut_off:
+            self._cut_off.discard(record.id)
+            record = replace(record, replaces=(record.id,))
         if self._closed:
             self._thread.join()  # never write beside the thread while it finishes
             self._handle([record])
@@ -168,6 +176,7 @@ class BatchWriter:
     def _cut_off_running(self, why: str) -> None:
         for run in list(self._running.values()):
             self.submit(run.finish(ExecutionStatus.failure, CUT_OFF, why))
+            self._cut_off.add(run.id)
 
     @property
     def spooling(self) -> bool:

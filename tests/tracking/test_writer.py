@@ -19,6 +19,7 @@ import pytest
 from sqlalchemy import Engine
 
 from aa_notebooks.db.engine import get_engine
+from aa_notebooks.tracking import Run
 from aa_notebooks.tracking import writer as writer_module
 from aa_notebooks.tracking.record import ExecutionRecord
 from aa_notebooks.tracking.spool import REJECTED_FILE
@@ -284,3 +285,31 @@ def test_a_short_script_loses_nothing_at_exit(db_url: str, spool_dir: Path) -> N
     subprocess.run([sys.executable, "-c", script], check=True, env=env)
     get_engine(db_url).dispose()
     assert counts(db_url) == (200, 0, 0)
+
+
+def test_a_run_cut_off_by_a_signal_that_ends_after_all_is_recorded_as_it_ended(
+    db_url: str, spool_dir: Path
+) -> None:
+    """SIGTERM records the runs still going as cut off; a thread the signal did not stop may
+    finish one of them, whose real record then takes the cut-off one's place (it was skipped
+    as already stored, leaving a success as failure/CutOff with no cost)."""
+    writer = BatchWriter(db_url, spool_dir=spool_dir)
+    try:
+        ends, stays = Run(agent_name="ends"), Run(agent_name="stays")
+        for run in (ends, stays):
+            writer.started(run)
+        writer.stopping("the process was told to stop", timeout=30)  # as the handler does
+        assert {(r["agent_name"], r["error_type"]) for r in executions(db_url)} == {
+            ("ends", "CutOff"), ("stays", "CutOff"),
+        }  # fmt: skip
+        ends.tokens("main_agent", "gpt-4o", 1000, 100)
+        writer.submit(ends.finish())
+        assert writer.flush(30)
+    finally:
+        writer.close()
+    found = {row["agent_name"]: row for row in executions(db_url)}
+    assert (found["ends"]["status"], found["ends"]["error_type"]) == ("success", None)
+    assert (found["ends"]["input_tokens"], found["ends"]["output_tokens"]) == (1000, 100)
+    assert found["ends"]["cost_usd"] > 0
+    assert (found["stays"]["status"], found["stays"]["error_type"]) == ("failure", "CutOff")
+    assert counts(db_url)[0] == 2
