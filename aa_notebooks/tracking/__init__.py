@@ -21,6 +21,7 @@ from aa_notebooks.tracking.recording import (
     track_agent_execution_sync,
 )
 from aa_notebooks.tracking.run import Run
+from aa_notebooks.tracking.shutdown import install as flush_on_signals
 from aa_notebooks.tracking.tracker import ExecutionScope, Tracker
 from aa_notebooks.tracking.writer import BatchWriter
 
@@ -33,6 +34,7 @@ __all__ = [
     "configure",
     "current_run",
     "flush",
+    "flush_on_signals",
     "get_tracker",
     "record_token_usage",
     "record_token_usage_sync",

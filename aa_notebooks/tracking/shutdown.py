@@ -11,6 +11,7 @@ writers still flush at exit.
 
 from __future__ import annotations
 
+import logging
 import signal
 import threading
 import weakref
@@ -24,6 +25,8 @@ FLUSH_TIMEOUT_S = 10.0
 
 _lock = threading.Lock()
 _installed = False
+_warned = False
+log = logging.getLogger(__name__)
 
 
 class Flushable(Protocol):
@@ -38,11 +41,31 @@ _writers: weakref.WeakSet[Any] = weakref.WeakSet()
 
 
 def watch(writer: Flushable) -> None:
-    """Flush `writer` when the process is signalled to stop; installs the handlers once."""
-    global _installed
+    """Flush `writer` when the process is signalled to stop; installs the handlers once (from
+    the main thread: elsewhere it says once how to install them)."""
+    global _warned
     _writers.add(writer)
+    if threading.current_thread() is threading.main_thread():
+        install()
+        return
+    with _lock:
+        if _installed or _warned:
+            return
+        _warned = True
+    log.warning(
+        "aa-notebooks: recording started outside the main thread, where Python allows no signal "
+        "handler: SIGTERM and SIGINT will not flush it (the next process recovers its runs from "
+        "the journal). Call aa_notebooks.tracking.flush_on_signals() from the main thread at "
+        "startup."
+    )
+
+
+def install() -> None:
+    """Install the handlers that flush every writer on SIGTERM and SIGINT, once; call it from
+    the main thread (a writer started there installs them itself)."""
+    global _installed
     if threading.current_thread() is not threading.main_thread():
-        return  # only the main thread may install handlers; a later writer made there will
+        raise RuntimeError("signal handlers can only be installed from the main thread")
     with _lock:
         if _installed:
             return
