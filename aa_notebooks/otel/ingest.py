@@ -27,9 +27,11 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
+from sqlalchemy import select
 from sqlalchemy.engine import URL
 
 from aa_notebooks.db.engine import get_engine
+from aa_notebooks.db.schema import AgentExecution, table_of
 from aa_notebooks.db.setup import init_db
 from aa_notebooks.otel.mapping import Filing, Mapped, is_whole, map_trace
 from aa_notebooks.otel.spans import Span
@@ -51,6 +53,11 @@ NO_STAGING = (
     "spans of traces that are not whole in one request need the kit's staging table, which "
     "this database lacks (an attached AgentOS database); send whole traces (a larger exporter "
     "batch), or ingest into the kit's own database"
+)
+
+WRITTEN_BEFORE = (
+    "spans of a trace whose run was written before they came (the trace arrived whole in one "
+    "request, or in an earlier file ingest): a span that late is not added to it"
 )
 
 
@@ -208,10 +215,28 @@ class Ingestor:
     def _stage(self, key: TraceKey, spans: list[Span], filing: Filing, outcome: Outcome) -> None:
         with self._staging_lock:
             self.staging.stage(key[0], spans, self.clock())
-            outcome.staged += len(spans)
             staged, state = self.staging.load(key)
+            if state.written_at is None and self._written_before(staged, filing):
+                self.staging.release_all([key])
+                outcome.rejected += len(spans)
+                if WRITTEN_BEFORE not in outcome.reasons:
+                    outcome.reasons.append(WRITTEN_BEFORE)
+                return
+            outcome.staged += len(spans)
             if state.written_at is not None or (is_whole(staged) and _filled(staged, filing)):
                 self._write(key, staged, state.written_ids, filing, outcome)
+
+    def _written_before(self, spans: list[Span], filing: Filing) -> bool:
+        """Whether a trace staged for the first time maps to executions stored already: its
+        other spans were written without staging (whole in one request, or by an earlier file
+        ingest), so these would replace that run with a part of it."""
+        ids = [record.id for record in map_trace(spans, filing).records]
+        if not ids:
+            return False
+        column = table_of(AgentExecution).c.id
+        with self.engine.connect() as connection:
+            found = connection.execute(select(column).where(column.in_(ids)).limit(1)).first()
+        return found is not None
 
     def _write_staged(self, key: TraceKey, outcome: Outcome) -> None:
         with self._staging_lock:

@@ -13,9 +13,9 @@ from sqlalchemy import create_engine, text
 
 from aa_notebooks.analytics import connect
 from aa_notebooks.db.engine import get_engine
-from aa_notebooks.otel.ingest import NO_STAGING, Ingestor
+from aa_notebooks.otel.ingest import NO_STAGING, WRITTEN_BEFORE, Ingestor
 from aa_notebooks.otel.mapping import Filing, execution_id
-from tests.otel.builders import T0, TRACE, genai_run
+from tests.otel.builders import T0, TRACE, genai_run, span
 
 RUN_ID = execution_id(TRACE, "a000000000000001")
 USER = uuid.UUID("11111111-2222-4333-8444-555555555555")
@@ -142,6 +142,27 @@ def test_after_the_hold_what_is_known_is_written_and_a_late_span_replaces_it(
     ]
     ingestor.ingest(run)  # resent once more: the same rows
     ingestor.flush()
+    assert _counts(db_url) == (1, 4, 2)
+
+
+def test_a_late_span_of_a_trace_written_whole_is_refused_not_a_replacement(
+    ingestor: Ingestor, db_url: str
+) -> None:
+    """A trace that arrived whole was written without staging; a later span of its agent's
+    cannot be merged with spans the kit no longer has. It is refused with the reason: a second
+    such span used to replace the run with one made of the late spans alone."""
+    assert ingestor.ingest(genai_run()).executions == 1
+    ingestor.flush()
+    before = _rows(db_url, "SELECT agent_name, total_tokens, cost_usd FROM agentexecutions")
+    assert before[0][:2] == ("Weather", 2800)
+    for number in (5, 6):
+        late = span(f"a00000000000000{number}", "a000000000000001", "chat gpt-4o", 400, 500,
+                    gen_ai__operation__name="chat", gen_ai__request__model="gpt-4o",
+                    gen_ai__usage__input_tokens=5000, gen_ai__usage__output_tokens=10)  # fmt: skip
+        outcome = ingestor.ingest([late])
+        assert (outcome.executions, outcome.rejected, outcome.reasons) == (0, 1, [WRITTEN_BEFORE])
+    ingestor.flush()
+    assert _rows(db_url, "SELECT agent_name, total_tokens, cost_usd FROM agentexecutions") == before
     assert _counts(db_url) == (1, 4, 2)
 
 
