@@ -125,6 +125,8 @@ class Overview(Readable):
 
     def _facts(self) -> list[tuple[str, str]]:
         by_status = ", ".join(f"{k} {fmt.count(v)}" for k, v in self.executions_by_status.items())
+        if other := self.total_executions - sum(self.executions_by_status.values()):
+            by_status += f", other {fmt.count(other)}"  # statuses another program wrote
         percentiles = (self.p50_ms, self.p95_ms, self.p99_ms)
         return [
             ("Total executions", fmt.count(self.total_executions)),

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import sqlite3
+import uuid
 from decimal import Decimal
+from pathlib import Path
 
-from aa_notebooks.analytics import Analytics
+from aa_notebooks.analytics import Analytics, connect
 from tests.analytics.dataset import U1, UNPRICED
+from tests.cli.test_database_commands import document_sqlite
 
 
 def test_overview_of_the_default_7_days(analytics: Analytics) -> None:
@@ -79,3 +83,19 @@ def test_overview_of_the_previous_window(analytics: Analytics) -> None:
     assert result.total_executions == 1
     assert result.total_cost_usd == Decimal("1.000000")
     assert result.window is previous
+
+
+def test_a_status_another_program_wrote_is_counted_as_other(tmp_path: Path) -> None:
+    """SQLite keeps any text in status: the counts per status add up to the total."""
+    url = document_sqlite(tmp_path / "agentos.db")
+    with sqlite3.connect(tmp_path / "agentos.db") as connection:
+        connection.executemany(
+            "INSERT INTO agentexecutions (id, request_id, session_id, status, cost_usd, "
+            "started_at) VALUES (?, ?, ?, ?, 1, '2026-11-05 10:00:00')",
+            [(str(uuid.uuid4()), str(uuid.uuid4()), str(uuid.uuid4()), status)
+             for status in ("success", "success", "success", "cancelled")],
+        )  # fmt: skip
+    overview = connect(url).overview(start_date="2026-11-05", end_date="2026-11-05")
+    assert overview.total_executions == 4
+    assert overview.executions_by_status == {"success": 3, "failure": 0, "timeout": 0}
+    assert "By status                success 3, failure 0, timeout 0, other 1" in str(overview)
