@@ -18,11 +18,10 @@ from aa_notebooks.db.rollups.dims import day_of, utc_naive
 from aa_notebooks.db.rollups.raw import (
     DAY,
     cache_rows,
-    days_between,
     execution_rows,
     usage_rows,
 )
-from aa_notebooks.db.rollups.rebuild import DIRTY, data_span
+from aa_notebooks.db.rollups.rebuild import DIRTY, data_span, days_holding_data
 from aa_notebooks.db.rollups.record import (
     CACHE_DAY,
     CACHE_HOUR,
@@ -127,7 +126,7 @@ def check_rollups(
             upper = min(day_of(utc_naive(until) - timedelta.resolution) + DAY, upper)
         dirty = {utc_naive(hour) for hour in connection.execute(select(DIRTY.c.hour)).scalars()}
         dirty_days = {day_of(hour) for hour in dirty}
-        days = list(days_between(lower, upper))
+        days = days_holding_data(connection, lower, upper)
         differences: list[RollupDifference] = []
         rows = 0
         for start, end in days:
