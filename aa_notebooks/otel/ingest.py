@@ -27,13 +27,13 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.engine import URL
 
 from aa_notebooks.db.engine import get_engine
 from aa_notebooks.db.schema import AgentExecution, table_of
 from aa_notebooks.db.setup import init_db
-from aa_notebooks.otel.mapping import Filing, Mapped, is_whole, map_trace
+from aa_notebooks.otel.mapping import Filing, Mapped, execution_ids, is_whole, map_trace
 from aa_notebooks.otel.spans import Span
 from aa_notebooks.otel.staging import Staging, TraceKey
 from aa_notebooks.tracking.writer import BatchWriter
@@ -59,6 +59,9 @@ WRITTEN_BEFORE = (
     "spans of a trace whose run was written before they came (the trace arrived whole in one "
     "request, or in an earlier file ingest): a span that late is not added to it"
 )
+
+_ID = table_of(AgentExecution).c.id
+_STORED_AMONG = select(_ID).where(_ID.in_(bindparam("ids", expanding=True))).limit(1)
 
 
 class Saturated(Exception):
@@ -230,13 +233,11 @@ class Ingestor:
         """Whether a trace staged for the first time maps to executions stored already: its
         other spans were written without staging (whole in one request, or by an earlier file
         ingest), so these would replace that run with a part of it."""
-        ids = [record.id for record in map_trace(spans, filing).records]
+        ids = execution_ids(spans, filing)
         if not ids:
             return False
-        column = table_of(AgentExecution).c.id
         with self.engine.connect() as connection:
-            found = connection.execute(select(column).where(column.in_(ids)).limit(1)).first()
-        return found is not None
+            return connection.execute(_STORED_AMONG, {"ids": ids}).first() is not None
 
     def _write_staged(self, key: TraceKey, outcome: Outcome) -> None:
         with self._staging_lock:

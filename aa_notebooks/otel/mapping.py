@@ -82,6 +82,15 @@ def map_trace(spans: Sequence[Span], filing: Filing = Filing()) -> Mapped:
     return mapped
 
 
+def execution_ids(spans: Sequence[Span], filing: Filing = Filing()) -> list[uuid.UUID]:
+    """The ids of the executions `map_trace` makes of these spans, without making them."""
+    trace = _Trace(spans)
+    anchors = {
+        trace.anchor(span) for span in trace.spans if trace.roles[span.span_id] is not Role.other
+    }
+    return [execution_id(spans[0].trace_id, anchor, filing) for anchor in sorted(anchors)]
+
+
 def is_whole(spans: Sequence[Span]) -> bool:
     """Whether every span's ancestry reaches the trace's root (or a remote parent) among
     `spans`: nothing is missing in between, so the trace can be written now."""
