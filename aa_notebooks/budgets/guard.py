@@ -103,7 +103,7 @@ def check_on_connection(
         condition = _hard_stops(caps.has_targets, caps.has_per_user)
         found = load_budgets(connection, caps, condition, key_params(keys))
         for budget in applied(found, keys):
-            if caps.unavailable(budget.scope):
+            if caps.unavailable(budget.scope) or budget.stored_problem:
                 continue
             held = from_micros(pending(budget_key(budget)))
             _refuse_at_threshold(
@@ -121,7 +121,7 @@ def check_on_driver(
     stored = [
         budget
         for budget in hard_stops(engine, caps).current()
-        if budget.template or budget_key(budget) in keys
+        if (budget.template or budget_key(budget) in keys) and not budget.stored_problem
     ]
     if not stored:
         return

@@ -74,6 +74,12 @@ class Budget:
     def stored_problem(self) -> str | None:
         """Why a stored budget cannot be evaluated: a threshold or window another program wrote
         outside what a budget can be (the kit never writes one), or None."""
+        if (
+            self.threshold_usd > 0
+            and self.period_days >= 1
+            and 1 <= self.alert_at_percentage <= 100
+        ):
+            return None  # asked of every budget a run or a batch meets: the usual case first
         fix = f"set it with `aa-notebooks budgets update {self.id}"
         if self.threshold_usd <= 0:
             return (

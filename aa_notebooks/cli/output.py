@@ -50,11 +50,12 @@ def _plain(value: Any) -> Any:
 
 
 def render(result: Any, output_format: str = "table", timezone: str = "UTC") -> str:
-    """The text to print for a result: JSON, CSV, or text for the terminal (`terminal_safe`)."""
+    """The text to print for a result: JSON, CSV, or a table or report for the terminal
+    (`terminal_safe`); a command's own text (an export to stdout, a crontab) as it is."""
     if result is None:
         return ""
     if isinstance(result, str):
-        return terminal_safe(result)
+        return result
     if output_format == "json":
         return json.dumps(_plain(result), indent=2)
     frame = _frame_of(result)

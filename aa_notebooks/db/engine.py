@@ -1,9 +1,10 @@
 """Engines and sessions for the analytics database, sync and async, SQLite and PostgreSQL.
 
-SQLite connections get WAL, foreign keys and a busy timeout, so an agent process can write while
-a notebook reads. Connection failures become one DatabaseUnavailableError line with the fix, and
-any failed statement becomes one kit error line without the SQL and parameters that SQLAlchemy
-puts in its error text (`explain_database_error`).
+SQLite connections get foreign keys and a busy timeout, and the kit's files WAL, so an agent
+process can write while a notebook reads; a file another program made is switched to WAL only
+when the kit records into it (`use_wal`), never by reading it. Connection failures become one
+DatabaseUnavailableError line with the fix, and any failed statement becomes one kit error line
+without the SQL and parameters that SQLAlchemy puts in its error text (`explain_database_error`).
 Hot single-statement reads (the hard-stop check) run on a second pool of autocommit connections
 (`autocommit_fetch`), which costs one round trip instead of ping, BEGIN, statement and ROLLBACK.
 """
@@ -67,6 +68,17 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
+
+
+def use_wal(engine: Engine) -> None:
+    """Switch an SQLite file to WAL (the file keeps it) before the kit records into it: its
+    writer and the notebooks reading it then go side by side, where a rollback journal makes
+    a write wait for every read in progress. A read-only file is left as it is."""
+    if not is_sqlite(engine.url) or in_memory(engine.url):
+        return
+    with suppress(sqlite3.OperationalError), engine.connect() as connection:
+        driver = connection.connection.driver_connection
+        driver.execute("PRAGMA journal_mode=WAL")  # type: ignore[union-attr]
 
 
 def _kits_own(cursor: Any) -> bool:

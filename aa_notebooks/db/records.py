@@ -122,8 +122,8 @@ class TokenUsageCreate(_Record):
     price_date: Annotated[str, Field(max_length=10)] | None = None
 
 
-MAX_NAME_LENGTH = 500
-"""The longest budget name or target accepted: a label, not a document."""
+MAX_NAME_LENGTH = 10_000
+"""The longest budget name or target accepted: a label (or an agent's name), not a document."""
 ALERT_LEVELS_LENGTH = 64
 """budgetalerts.alert_levels is VARCHAR(64)."""
 

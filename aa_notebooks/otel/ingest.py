@@ -219,7 +219,8 @@ class Ingestor:
         with self._staging_lock:
             self.staging.stage(key[0], spans, self.clock())
             staged, state = self.staging.load(key)
-            if state.written_at is None and self._written_before(staged, filing):
+            first = len(staged) == len(spans)  # an earlier call staged none of this trace
+            if first and state.written_at is None and self._written_before(staged, filing):
                 self.staging.release_all([key])
                 outcome.rejected += len(spans)
                 if WRITTEN_BEFORE not in outcome.reasons:

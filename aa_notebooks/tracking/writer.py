@@ -32,7 +32,7 @@ from pathlib import Path
 from sqlalchemy.engine import URL
 
 from aa_notebooks.budgets.delivery import AlertNotifier, deliver_alerts
-from aa_notebooks.db.engine import get_engine
+from aa_notebooks.db.engine import get_engine, use_wal
 from aa_notebooks.db.schema import ExecutionStatus
 from aa_notebooks.db.setup import init_db
 from aa_notebooks.db.url import mask_url, resolve_url
@@ -127,6 +127,9 @@ class BatchWriter:
         if self._cut_off and record.id in self._cut_off:
             self._cut_off.discard(record.id)
             record = replace(record, replaces=(record.id,))
+        self._enqueue(record)
+
+    def _enqueue(self, record: ExecutionRecord) -> None:
         if self._closed:
             self._thread.join()  # never write beside the thread while it finishes
             self._handle([record])
@@ -175,8 +178,9 @@ class BatchWriter:
 
     def _cut_off_running(self, why: str) -> None:
         for run in list(self._running.values()):
-            self.submit(run.finish(ExecutionStatus.failure, CUT_OFF, why))
-            self._cut_off.add(run.id)
+            self._cut_off.add(run.id)  # first: the run may end in its own thread meanwhile
+            self._running.pop(run.id, None)
+            self._enqueue(run.finish(ExecutionStatus.failure, CUT_OFF, why))
 
     @property
     def spooling(self) -> bool:
@@ -330,6 +334,7 @@ class BatchWriter:
         """Create the kit's tables on first use (never altering an AgentOS database)."""
         if not self._schema_ready:
             init_db(self.url)
+            use_wal(get_engine(self.url))  # an attached SQLite file: write beside its readers
             self._schema_ready = True
 
     def _deliver_alerts(self) -> None:

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from aa_notebooks.budgets import Status, budget_status, evaluate_budgets
+from aa_notebooks.db.engine import get_engine
 from aa_notebooks.reporting import run_report
 from tests.cli.test_database_commands import document_sqlite
 
@@ -86,3 +87,28 @@ def test_the_budget_report_is_made_beside_them(stored_url: str, tmp_path: Path) 
     html = report.html_path.read_text()
     assert "its threshold_usd is 0.00, not above 0" in html
     assert "its alert_at_percentage is 0, outside 1-100" in html
+
+
+def test_an_unusable_budget_neither_alerts_nor_refuses(db_url: str) -> None:
+    """Shown as unavailable, so not enforced either: a $0 hard stop written by another program
+    refused every run, and a 0% warning fired at any spend."""
+    from sqlalchemy import text
+
+    from aa_notebooks.budgets import check_budget
+    from tests.budgets.conftest import NOW as KIT_NOW
+    from tests.budgets.conftest import events, record
+
+    with get_engine(db_url).begin() as connection:
+        for threshold, kind, percent in ((0, "hard_stop", 80), (10, "warning", 0)):
+            connection.execute(
+                text(
+                    "INSERT INTO budgetalerts (id, scope, threshold_usd, period_days, alert_type, "
+                    "alert_at_percentage, is_active, email_notification, current_spend_usd) "
+                    "VALUES (:id, 'global', :threshold, 30, :kind, :percent, true, false, 0)"
+                ),
+                {"id": uuid.uuid4().hex, "threshold": threshold, "kind": kind, "percent": percent},
+            )
+    check_budget(db_url, now=KIT_NOW)  # no BudgetExceededError
+    record(db_url, "0.50", KIT_NOW - timedelta(hours=1), now=KIT_NOW)
+    check_budget(db_url, now=KIT_NOW)
+    assert events(db_url) == []

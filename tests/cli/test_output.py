@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import uuid
 from pathlib import Path
@@ -9,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from aa_notebooks.cli import main
-from aa_notebooks.cli.output import terminal_safe
+from aa_notebooks.cli.output import render, terminal_safe
 from tests.cli.test_database_commands import document_sqlite
 
 
@@ -52,3 +53,20 @@ def test_a_warning_is_one_line_on_stderr(
     assert len(lines) == 1
     assert lines[0].startswith("aa-notebooks: warning: ")
     assert "agentexecutions.started_at holds times like '2026-11-05T10:00:00+00:00'" in lines[0]
+
+
+def test_an_export_to_stdout_is_the_data_as_it_is(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Only tables and reports are made safe for the terminal: exported text is data."""
+    assert render("a\x1b[31mb\r\nc") == "a\x1b[31mb\r\nc"
+    url = document_sqlite(tmp_path / "agentos.db")
+    with sqlite3.connect(tmp_path / "agentos.db") as connection:
+        connection.execute(
+            "INSERT INTO agentexecutions (id, request_id, session_id, agent_name, status, "
+            "cost_usd, started_at) VALUES (?, ?, ?, ?, 'success', 1.5, '2026-11-05 10:00:00')",
+            (str(uuid.uuid4()), str(uuid.uuid4()), str(uuid.uuid4()), "red\x1b[31m\x85"),
+        )
+    window = ["--start-date", "2026-11-01", "--end-date", "2026-11-30"]
+    assert main(["--db", url, "export", "--format", "json", *window]) == 0
+    assert json.loads(capsys.readouterr().out)[0]["agent_name"] == "red\x1b[31m\x85"

@@ -1,5 +1,6 @@
 """SQLite connections: the kit's own file runs in WAL; a file another program made keeps its
-journal mode (the kit never alters a database it did not create) and can be read read-only."""
+journal mode while the kit only reads it (a read-only file reads too), and is switched to WAL
+when the kit records into it."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from pathlib import Path
 from aa_notebooks.analytics import connect
 from aa_notebooks.db.engine import dispose_engine
 from aa_notebooks.db.setup import init_db
+from aa_notebooks.tracking import Tracker
 from tests.cli.test_database_commands import document_sqlite
 
 
@@ -52,3 +54,15 @@ def test_a_read_only_connection_reads(tmp_path: Path) -> None:
     overview = connect(url).overview(start_date="2026-11-01", end_date="2026-11-30")
     dispose_engine(url)
     assert overview.total_executions == 1
+
+
+def test_recording_into_another_programs_file_switches_it_to_wal(tmp_path: Path) -> None:
+    """The writer and the notebooks reading the file then go side by side."""
+    url = document_file_with_a_run(tmp_path / "agentos.db")
+    tracker = Tracker(url, spool_dir=tmp_path / "spool", check_budgets=False)
+    with tracker.execution(agent_name="recorded") as run:
+        run.step("thought", "a step")
+    assert tracker.flush(30)
+    tracker.close()
+    dispose_engine(url)
+    assert journal_mode(tmp_path / "agentos.db") == "wal"
