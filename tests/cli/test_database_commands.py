@@ -6,6 +6,7 @@ import shlex
 import sqlite3
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 
 import pytest
@@ -102,6 +103,26 @@ def document_sqlite(path: Path) -> str:
         for statement in document_ddl("sqlite"):
             connection.execute(statement)
     return f"sqlite:///{path}"
+
+
+def document_sqlite_with_run(
+    path: Path,
+    *,
+    agent_name: str | None = "a",
+    started_at: str = "2026-11-05 10:00:00",
+    cost_usd: float = 1.5,
+) -> str:
+    """`document_sqlite` holding one successful execution written with plain SQL (dashed ids,
+    as another program writes them); its URL."""
+    url = document_sqlite(path)
+    with sqlite3.connect(path) as connection:
+        connection.execute(
+            "INSERT INTO agentexecutions (id, request_id, session_id, agent_name, status, "
+            "cost_usd, started_at) VALUES (?, ?, ?, ?, 'success', ?, ?)",
+            (str(uuid.uuid4()), str(uuid.uuid4()), str(uuid.uuid4()), agent_name, cost_usd,
+             started_at),
+        )  # fmt: skip
+    return url
 
 
 def test_check_db_on_the_documents_own_schema_exits_0(

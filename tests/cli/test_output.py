@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import json
-import sqlite3
-import uuid
 from pathlib import Path
 
 import pytest
 
 from aa_notebooks.cli import main
 from aa_notebooks.cli.output import render, terminal_safe
-from tests.cli.test_database_commands import document_sqlite
+from tests.cli.test_database_commands import document_sqlite_with_run
 
 
 def test_terminal_safe_escapes_controls_but_newline_and_tab() -> None:
@@ -23,13 +21,7 @@ def test_terminal_safe_escapes_controls_but_newline_and_tab() -> None:
 def test_a_table_of_an_agent_named_with_escapes_prints_them_escaped(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    url = document_sqlite(tmp_path / "agentos.db")
-    with sqlite3.connect(tmp_path / "agentos.db") as connection:
-        connection.execute(
-            "INSERT INTO agentexecutions (id, request_id, session_id, agent_name, status, "
-            "cost_usd, started_at) VALUES (?, ?, ?, ?, 'success', 1.5, '2026-11-05 10:00:00')",
-            (str(uuid.uuid4()), str(uuid.uuid4()), str(uuid.uuid4()), "evil\x1b]0;pwned\x07"),
-        )
+    url = document_sqlite_with_run(tmp_path / "agentos.db", agent_name="evil\x1b]0;pwned\x07")
     window = ["--start-date", "2026-11-01", "--end-date", "2026-11-30"]
     assert main(["--db", url, "top-agents", *window]) == 0
     out = capsys.readouterr().out
@@ -41,13 +33,7 @@ def test_a_warning_is_one_line_on_stderr(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """The odd-times advice, not Python's warning with its file, line and source."""
-    url = document_sqlite(tmp_path / "agentos.db")
-    with sqlite3.connect(tmp_path / "agentos.db") as connection:
-        connection.execute(
-            "INSERT INTO agentexecutions (id, request_id, session_id, status, cost_usd, "
-            "started_at) VALUES (?, ?, ?, 'success', 1, '2026-11-05T10:00:00+00:00')",
-            (str(uuid.uuid4()), str(uuid.uuid4()), str(uuid.uuid4())),
-        )
+    url = document_sqlite_with_run(tmp_path / "agentos.db", started_at="2026-11-05T10:00:00+00:00")
     assert main(["--db", url, "overview", "--period", "7d"]) == 0
     lines = capsys.readouterr().err.splitlines()
     assert len(lines) == 1
@@ -60,13 +46,7 @@ def test_an_export_to_stdout_is_the_data_as_it_is(
 ) -> None:
     """Only tables and reports are made safe for the terminal: exported text is data."""
     assert render("a\x1b[31mb\r\nc") == "a\x1b[31mb\r\nc"
-    url = document_sqlite(tmp_path / "agentos.db")
-    with sqlite3.connect(tmp_path / "agentos.db") as connection:
-        connection.execute(
-            "INSERT INTO agentexecutions (id, request_id, session_id, agent_name, status, "
-            "cost_usd, started_at) VALUES (?, ?, ?, ?, 'success', 1.5, '2026-11-05 10:00:00')",
-            (str(uuid.uuid4()), str(uuid.uuid4()), str(uuid.uuid4()), "red\x1b[31m\x85"),
-        )
+    url = document_sqlite_with_run(tmp_path / "agentos.db", agent_name="red\x1b[31m\x85")
     window = ["--start-date", "2026-11-01", "--end-date", "2026-11-30"]
     assert main(["--db", url, "export", "--format", "json", *window]) == 0
     assert json.loads(capsys.readouterr().out)[0]["agent_name"] == "red\x1b[31m\x85"

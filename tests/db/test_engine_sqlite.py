@@ -5,30 +5,18 @@ when the kit records into it."""
 from __future__ import annotations
 
 import sqlite3
-import uuid
 from pathlib import Path
 
 from aa_notebooks.analytics import connect
 from aa_notebooks.db.engine import dispose_engine
 from aa_notebooks.db.setup import init_db
 from aa_notebooks.tracking import Tracker
-from tests.cli.test_database_commands import document_sqlite
+from tests.cli.test_database_commands import document_sqlite_with_run
 
 
 def journal_mode(path: Path) -> str:
     with sqlite3.connect(path) as connection:
         return str(connection.execute("PRAGMA journal_mode").fetchone()[0])
-
-
-def document_file_with_a_run(path: Path) -> str:
-    url = document_sqlite(path)
-    with sqlite3.connect(path) as connection:
-        connection.execute(
-            "INSERT INTO agentexecutions (id, request_id, session_id, agent_name, status, "
-            "cost_usd, started_at) VALUES (?, ?, ?, 'a', 'success', 1.25, '2026-11-05 10:00:00')",
-            (str(uuid.uuid4()), str(uuid.uuid4()), str(uuid.uuid4())),
-        )
-    return url
 
 
 def test_the_kits_own_file_runs_in_wal(tmp_path: Path) -> None:
@@ -39,7 +27,7 @@ def test_the_kits_own_file_runs_in_wal(tmp_path: Path) -> None:
 
 
 def test_reading_another_programs_file_keeps_its_journal_mode(tmp_path: Path) -> None:
-    url = document_file_with_a_run(tmp_path / "agentos.db")
+    url = document_sqlite_with_run(tmp_path / "agentos.db", agent_name="a", cost_usd=1.25)
     assert journal_mode(tmp_path / "agentos.db") == "delete"
     overview = connect(url).overview(start_date="2026-11-01", end_date="2026-11-30")
     dispose_engine(url)
@@ -49,7 +37,7 @@ def test_reading_another_programs_file_keeps_its_journal_mode(tmp_path: Path) ->
 
 def test_a_read_only_connection_reads(tmp_path: Path) -> None:
     """`mode=ro` (as a file the user may only read is opened): no write is tried."""
-    document_file_with_a_run(tmp_path / "agentos.db")
+    document_sqlite_with_run(tmp_path / "agentos.db", agent_name="a", cost_usd=1.25)
     url = f"sqlite:///file:{tmp_path / 'agentos.db'}?mode=ro&uri=true"
     overview = connect(url).overview(start_date="2026-11-01", end_date="2026-11-30")
     dispose_engine(url)
@@ -58,7 +46,7 @@ def test_a_read_only_connection_reads(tmp_path: Path) -> None:
 
 def test_recording_into_another_programs_file_switches_it_to_wal(tmp_path: Path) -> None:
     """The writer and the notebooks reading the file then go side by side."""
-    url = document_file_with_a_run(tmp_path / "agentos.db")
+    url = document_sqlite_with_run(tmp_path / "agentos.db", agent_name="a", cost_usd=1.25)
     tracker = Tracker(url, spool_dir=tmp_path / "spool", check_budgets=False)
     with tracker.execution(agent_name="recorded") as run:
         run.step("thought", "a step")
