@@ -60,8 +60,10 @@ class Capabilities:
                 "the kit's tables, or point AA_DATABASE_URL at the analytics database"
             )
 
-    def unavailable(self, scope: BudgetScope) -> str | None:
-        """Why budgets of this scope cannot be evaluated here, or None when they can."""
+    def unavailable(self, budget: Budget) -> str | None:
+        """Why this budget cannot be evaluated here, or None when it can: its scope needs
+        columns this database lacks, or it was stored with values no budget can have."""
+        scope = budget.scope
         if scope in (BudgetScope.agent, BudgetScope.flow) and not self.has_targets:
             return (
                 f"{scope.value} budgets need the budgetalerts.target column, which this database "
@@ -72,11 +74,11 @@ class Capabilities:
                 "flow budgets need the agentexecutions.flow_id column, which this database lacks; "
                 "use a global, user or agent budget here"
             )
-        return None
+        return budget.stored_problem
 
     def require(self, budget: Budget) -> None:
         """Raise SchemaError when this database cannot hold or evaluate the budget."""
-        if reason := self.unavailable(budget.scope):
+        if reason := self.unavailable(budget):
             raise SchemaError(reason)
         if budget.name is not None and "name" not in self.budget_columns:
             raise SchemaError(

@@ -183,7 +183,7 @@ def _evaluate_all(
     fired: list[AlertNotice] = []
     drifted = []
     for budget in budgets:
-        if reason := caps.unavailable(budget.scope) or budget.stored_problem:
+        if reason := caps.unavailable(budget):
             statuses.append(unavailable(budget, now, reason))
             continue
         evaluated = _evaluate(engine, caps, budget, now, with_ledger, owner)

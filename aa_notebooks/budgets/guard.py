@@ -103,7 +103,7 @@ def check_on_connection(
         condition = _hard_stops(caps.has_targets, caps.has_per_user)
         found = load_budgets(connection, caps, condition, key_params(keys))
         for budget in applied(found, keys):
-            if caps.unavailable(budget.scope) or budget.stored_problem:
+            if caps.unavailable(budget):
                 continue
             held = from_micros(pending(budget_key(budget)))
             _refuse_at_threshold(

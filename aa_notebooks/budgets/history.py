@@ -75,7 +75,7 @@ def budget_spend_daily(
     with read_transaction(engine) as connection:
         plans = SpendPlans(connection)
         for budget in load_budgets(connection, caps, condition):
-            if caps.unavailable(budget.scope) or budget.stored_problem:
+            if caps.unavailable(budget):
                 continue
             window = SpendWindow.ending(now, budget.period_days)
             for each in applied_in(connection, budget, window, viewer, plans):

@@ -53,7 +53,7 @@ def budget_status(
     with read_transaction(engine) as connection:
         plans = SpendPlans(connection)
         for budget in load_budgets(connection, caps, active_budgets(caps, owner)):
-            if reason := caps.unavailable(budget.scope) or budget.stored_problem:
+            if reason := caps.unavailable(budget):
                 statuses.append(unavailable(budget, now, reason))
                 continue
             window = SpendWindow.ending(now, budget.period_days)

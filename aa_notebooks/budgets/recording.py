@@ -67,7 +67,7 @@ def apply_spend(
     recorded = 0
     found = load_budgets(connection, caps, condition, key_params(keys), lock=True)
     for budget in applied(found, keys):
-        if caps.unavailable(budget.scope) or budget.stored_problem:
+        if caps.unavailable(budget):
             continue
         window = SpendWindow.ending(now, budget.period_days)
         cost = _added(budget, window, added)
