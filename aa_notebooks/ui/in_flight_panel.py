@@ -45,8 +45,7 @@ class InFlightPanel:
         if lost:
             parts.append(f"{lost:,} lost")
         parts.append(f"oldest {fmt.duration_ms(oldest)}")
-        self.headline = " · ".join(parts)
-        self.rows = [
+        rows = [
             {
                 "Agent": str(row.agent_name),
                 "Running": f"{row.running:,}",
@@ -56,6 +55,9 @@ class InFlightPanel:
             }
             for row in by_agent.itertuples()
         ]
+        # Rows before headline: a reader on another thread that sees the new headline sees its rows.
+        self.rows = rows
+        self.headline = " · ".join(parts)
         cells = [
             [
                 esc(row["Agent"]),

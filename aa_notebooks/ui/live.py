@@ -167,8 +167,9 @@ class LiveMode:
         view, frames = self.view, self._frames
         assert view is not None and frames is not None
         if board.brush is None:  # a brushed range keeps its own cards and grid
-            board.kpi_panel.show(view.overview(), shown.previous)
+            # The grid first: whoever sees the new count on the cards finds its rows listed.
             board.recent.add_live_rows(shown.client, view.extended, found.ids)
+            board.kpi_panel.show(view.overview(), shown.previous)
         activity = view.activity(frames[0], found.buckets)
         over_time = view.costs_over_time(frames[1], found)
         self._frames = (activity, over_time)

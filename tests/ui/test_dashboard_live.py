@@ -56,7 +56,8 @@ def _record(tracker: Tracker, agent: str, count: int) -> None:
 
 
 def _grid_ids(board: Dashboard) -> list[str]:
-    return [row["id"] for row in board.recent.rows(0, 100)]
+    with board.live.reading:  # between ticks: a tick updates one panel after another
+        return [row["id"] for row in board.recent.rows(0, 100)]
 
 
 @pytest.fixture
@@ -199,9 +200,11 @@ def test_a_killed_process_run_shows_in_flight_then_lost_then_as_a_failure(
     )  # fmt: skip
     assert done.returncode == -9, done.stderr
     _until(lambda: board.in_flight.headline.startswith("1 run in flight"), "the run in flight")
-    assert [row["Agent"] for row in board.in_flight.rows] == ["doomed"]
+    with board.live.reading:  # between ticks: a tick sets the rows, then the headline
+        assert [row["Agent"] for row in board.in_flight.rows] == ["doomed"]
     _until(lambda: "1 lost" in board.in_flight.headline, "the run shown as lost")
-    assert board.in_flight.rows[0]["Lost"] == "1"
+    with board.live.reading:
+        assert board.in_flight.rows[0]["Lost"] == "1"
     watcher = Tracker(url, spool_dir=tmp_path / "live", check_budgets=False,
                       heartbeat_every_s=0.2, record_lost_after_s=1.0)  # fmt: skip
     with watcher.execution(agent_name="watcher"):
