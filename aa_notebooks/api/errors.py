@@ -54,6 +54,10 @@ NOT_SET_UP = (
     "server (or `aa-notebooks check-db` to see what an attached database lacks)"
 )
 INTERNAL = "internal error; the server's log has the detail"
+MAX_BODY_BYTES = 1024 * 1024
+"""The largest request body these routes read (a budget's is well under a kilobyte): a longer
+one is refused with a 413 after reading at most this much."""
+TOO_LARGE = f"the request body is over {MAX_BODY_BYTES:,} bytes; a budget's body is a few fields"
 
 
 def status_for(error: AnalyticsError) -> int:
@@ -98,6 +102,8 @@ class KitRoute(APIRoute):
         handle = super().get_route_handler()
 
         async def handle_errors(request: Request) -> Response:
+            if not await _within_limit(request):
+                return JSONResponse({"detail": TOO_LARGE}, status_code=413)
             try:
                 return await handle(request)
             except RequestValidationError as error:
@@ -116,6 +122,22 @@ class KitRoute(APIRoute):
             log.warning("%s %s answered %d: %s", request.method, request.url.path, status, error)
         detail = public_detail(error, status, self.private_words)
         return JSONResponse({"detail": detail}, status_code=status)
+
+
+async def _within_limit(request: Request) -> bool:
+    """Whether the body is at most MAX_BODY_BYTES, reading no more than that of it; the body
+    read is kept on the request for the route (Starlette's `Request.body` answers from it)."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+        return False
+    parts, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            return False
+        parts.append(chunk)
+    request._body = b"".join(parts)  # where Starlette keeps a body it has read
+    return True
 
 
 def explain(error: RequestValidationError) -> str:

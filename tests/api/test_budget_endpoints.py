@@ -3,11 +3,15 @@ and budgets owned by the user a host app's own authentication names."""
 
 from __future__ import annotations
 
+import json
+from collections.abc import AsyncIterator
+
 import httpx
 
 from tests.api.dataset import U1, U2
 
 API = "/api/analytics"
+JSON_TYPE = {"Content-Type": "application/json"}
 DOCUMENT_BODY = {
     "threshold_usd": 100.00,
     "period_days": 30,
@@ -83,3 +87,31 @@ async def test_several_alert_levels(client: httpx.AsyncClient) -> None:
     assert [b["alert_levels"] for b in listed] == [[50, 90]]
     bad = await client.post(f"{API}/budgets", json={**DOCUMENT_BODY, "alert_levels": [120]})
     assert bad.status_code == 422 and "alert_levels" in bad.json()["detail"]
+
+
+async def test_a_body_over_the_limit_is_a_413_read_no_further(client: httpx.AsyncClient) -> None:
+    """1 MiB is the most read: a 413 whether the length is declared or the body is streamed;
+    a body of exactly 1 MiB (the document's, padded with spaces JSON allows) is still read."""
+    text = json.dumps(DOCUMENT_BODY).encode()
+    exact = text[:-1] + b" " * (1024 * 1024 - len(text)) + b"}"
+    assert len(exact) == 1024 * 1024
+    accepted = await client.post(f"{API}/budgets", content=exact, headers=JSON_TYPE)
+    assert accepted.status_code == 201, accepted.text
+    over = exact[:-1] + b" }"
+    declared = await client.post(f"{API}/budgets", content=over, headers=JSON_TYPE)
+    sent: list[int] = []
+
+    async def chunks() -> AsyncIterator[bytes]:  # no Content-Length: read until past the limit
+        for start in range(0, 4 * 1024 * 1024, 64 * 1024):
+            sent.append(start)
+            yield b" " * (64 * 1024)
+
+    streamed = await client.post(f"{API}/budgets", content=chunks(), headers=JSON_TYPE)
+    for refused in (declared, streamed):
+        assert refused.status_code == 413
+        assert refused.json() == {
+            "detail": "the request body is over 1,048,576 bytes; a budget's body is a few fields"
+        }
+    assert len(sent) <= 1024 * 1024 // (64 * 1024) + 2  # stopped at the limit, not at 4 MiB
+    listed = (await client.get(f"{API}/budgets")).json()["items"]
+    assert [b["id"] for b in listed] == [accepted.json()["id"]]
