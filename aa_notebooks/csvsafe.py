@@ -9,8 +9,10 @@ numbers (a negative number included), times and ids are written as they are. The
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any, cast
 
+import numpy as np
 import pandas as pd
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -26,12 +28,20 @@ def neutralise(value: Any) -> Any:
     return escape_formula(value) if isinstance(value, str) else value
 
 
+def positional(value: float | Decimal) -> str:
+    """A number in plain digits, never in exponent form: `0.000001`, not `1e-06`, for a cost of
+    a millionth of a dollar (a spreadsheet's locale or a reader's eye can take `1e-06` as text).
+    The shortest digits that read back as the same float (a Decimal as its float, as before)."""
+    return str(np.format_float_positional(float(value), trim="0"))
+
+
 def frame_to_csv(frame: pd.DataFrame, *, escape_formulas: bool = True) -> str:
     """`frame` as CSV text without the index, its text cells and column names neutralised.
 
-    Lines end in `\n`; when a text cell holds a carriage return, in `\r\n` (RFC 4180's), as
-    only the line end's characters make the writer quote a cell: a lone `\r` left unquoted
-    reads as the end of a row in pandas and the csv module."""
+    Floats are written in plain digits (`positional`). Lines end in `\n`; when a text cell holds
+    a carriage return, in `\r\n` (RFC 4180's), as only the line end's characters make the writer
+    quote a cell: a lone `\r` left unquoted reads as the end of a row in pandas and the csv
+    module."""
     carriage_return = any(
         isinstance(value, str) and "\r" in value
         for position in range(frame.shape[1])
@@ -48,4 +58,5 @@ def frame_to_csv(frame: pd.DataFrame, *, escape_formulas: bool = True) -> str:
                 frame.isetitem(position, series.map(neutralise, na_action="ignore"))
         frame.columns = [neutralise(column) for column in frame.columns]
     ending = "\r\n" if carriage_return else "\n"
-    return cast(str, frame.to_csv(index=False, lineterminator=ending))  # pandas is untyped here
+    text = frame.to_csv(index=False, lineterminator=ending, float_format=positional)
+    return cast(str, text)  # pandas is untyped here

@@ -73,3 +73,24 @@ def test_the_export_writer_quotes_a_carriage_return_and_ends_lines_in_newlines()
     assert stream.getvalue() == 'agent_name,cost_usd\n"a\rb",1.5\nc,2\n'
     rows = list(csv.reader(io.StringIO(stream.getvalue(), newline="")))
     assert rows == [["agent_name", "cost_usd"], ["a\rb", "1.5"], ["c", "2"]]
+
+
+def test_small_and_large_numbers_are_written_in_plain_digits() -> None:
+    """A cost of a millionth of a dollar is `0.000001`, not `1e-06`, in both writers; a float
+    keeps the digits that read back as itself, a Decimal its own."""
+    frame = pd.DataFrame({"cost": [1e-06, 1.5e-07, 12.0, 0.1 + 0.2, 1e20], "n": [1, 2, 3, 4, 5]})
+    assert frame_to_csv(frame).splitlines() == [
+        "cost,n",
+        "0.000001,1",
+        "0.00000015,2",
+        "12.0,3",
+        "0.30000000000000004,4",
+        "100000000000000000000.0,5",
+    ]
+    back = pd.read_csv(io.StringIO(frame_to_csv(frame)))
+    assert back["cost"].tolist() == frame["cost"].tolist()
+    stream = io.StringIO()
+    writer = CsvWriter(stream, ["cost_usd", "n"], escape_formulas=True)
+    writer.write([{"cost_usd": Decimal("0.000001"), "n": 1}, {"cost_usd": 1e-05, "n": 2},
+                  {"cost_usd": None, "n": 3}])  # fmt: skip
+    assert stream.getvalue() == "cost_usd,n\n0.000001,1\n0.00001,2\n,3\n"

@@ -17,7 +17,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, Protocol, TextIO
 
-from aa_notebooks.csvsafe import escape_formula, neutralise
+from aa_notebooks.csvsafe import escape_formula, neutralise, positional
 
 
 def plain(value: Any) -> Any:
@@ -58,6 +58,8 @@ class CsvWriter:
             return escape_formula(value) if self._escape else value
         if isinstance(value, list):
             return json.dumps(plain(value), ensure_ascii=False)
+        if isinstance(value, Decimal | float):
+            return positional(value)
         return plain(value)
 
     def write(self, records: Iterable[Mapping[str, Any]]) -> None:
