@@ -42,7 +42,19 @@ from sqlalchemy.sql.elements import BindParameter, ColumnElement
 from sqlalchemy.sql.operators import OperatorType
 from sqlalchemy.sql.visitors import InternalTraversal
 
+from aa_notebooks.errors import SchemaError
+
 RowT = TypeVar("RowT", bound=Mapping[str, Any])
+_A_NUMBER = (
+    "an id column holds {value!r} (stored as {kind}), not a UUID: SQLite keeps an id made only "
+    "of digits as a number in a column declared UUID, and a long one loses digits. Write ids as "
+    "text with dashes (str(uuid)), which SQLite keeps as they are"
+)
+_NOT_A_UUID = (
+    "an id column holds {value!r}, which is not a UUID: the data contract's id columns "
+    "(id, user_id, agent_id, request_id, session_id, execution_id) hold UUIDs. Write UUIDs "
+    "there (str(uuid)), or NULL where a column allows it"
+)
 _DASHED_PARTS = ((1, 8), (9, 4), (13, 4), (17, 4), (21, 12))
 MATCHED_LIST_LENGTH = 1_000
 """Longer `IN` lists compare the kit's form only: they are the kit's own batches of ids it
@@ -71,6 +83,23 @@ class StoredUuid(Uuid[uuid.UUID]):
             return value if value.__class__ is StoredText else process(value)
 
         return keep_stored_text
+
+    def result_processor(self, dialect: Dialect, coltype: object) -> Callable[[Any], Any] | None:
+        """UUIDs read back; a value that is none (another program's) is a SchemaError saying so,
+        not the ValueError or AttributeError of the conversion."""
+        process = super().result_processor(dialect, coltype)  # type: ignore[no-untyped-call]
+        if process is None:
+            return None
+
+        def only_uuids(value: Any) -> Any:
+            if value is not None and not isinstance(value, str | uuid.UUID):
+                raise SchemaError(_A_NUMBER.format(value=value, kind=type(value).__name__))
+            try:
+                return process(value)
+            except ValueError:  # another program's text that is no UUID ('req-123')
+                raise SchemaError(_NOT_A_UUID.format(value=value)) from None
+
+        return only_uuids
 
     class comparator_factory(Uuid.Comparator[uuid.UUID]):
         def operate(self, op: OperatorType, *other: Any, **kwargs: Any) -> ColumnElement[Any]:

@@ -8,6 +8,7 @@ Times with a `T` or an offset cannot compare as text: `check-db` names them and 
 from __future__ import annotations
 
 import asyncio
+import re
 import sqlite3
 import uuid
 from datetime import UTC, datetime
@@ -29,7 +30,7 @@ from aa_notebooks.db.records import AgentExecutionCreate
 from aa_notebooks.db.repositories import AgentExecutionRepository, ExecutionTraceRepository
 from aa_notebooks.db.schema import AgentExecution, RangeBound, UTCDateTime
 from aa_notebooks.db.setup import init_db
-from aa_notebooks.errors import BudgetExceededError, InvalidInputError
+from aa_notebooks.errors import BudgetExceededError, InvalidInputError, SchemaError
 from aa_notebooks.tracking import (
     Tracker,
     record_token_usage_sync,
@@ -491,3 +492,52 @@ def test_check_db_finds_times_with_a_t_and_an_offset_and_says_how_to_mend_them(
         start_date="2026-01-12", end_date="2026-01-12", exact=True
     )
     assert (hour.total_executions, hour.total_cost_usd) == (6, Decimal("95"))  # 31 + 64
+
+
+def test_an_id_sqlite_stored_as_a_number_is_a_clear_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A column declared UUID has NUMERIC affinity: an id of digits only is stored as a number
+    (a long one as a REAL, its digits lost). Reading it says so, instead of an AttributeError."""
+    url = _document_sqlite_holding(tmp_path, "12345678123456781234567812345678", None)
+    with sqlite3.connect(url.removeprefix("sqlite:///")) as connection:
+        kind = connection.execute("SELECT typeof(id) FROM agentexecutions").fetchone()
+    assert kind == ("real",)
+    analytics = connect(url, now=lambda: NOW)
+    assert analytics.overview(period="24h").total_executions == 1  # aggregates read no ids
+    said = "an id column holds 1.2345678123456782e+31 (stored as float), not a UUID"
+    with pytest.raises(SchemaError, match=re.escape(said)):
+        analytics.executions(period="24h")
+    capsys.readouterr()
+    assert main(["--db", url, "executions", "--period", "365d"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"aa-notebooks: error: {said}") and "Traceback" not in err
+
+
+def test_text_that_is_no_uuid_in_an_id_column_is_a_clear_error(tmp_path: Path) -> None:
+    """Another program's `agent_id = 'planner-agent'`: every read that groups by agent says
+    which value is wrong, not `ValueError: badly formed hexadecimal UUID string`."""
+    url = _document_sqlite_holding(tmp_path, str(uuid.uuid4()), "planner-agent")
+    analytics = connect(url, now=lambda: NOW)
+    said = "an id column holds 'planner-agent', which is not a UUID"
+    for read in (
+        lambda: analytics.overview(period="24h"),
+        lambda: analytics.executions(period="24h"),
+        lambda: analytics.cost_summary(period="24h", by="agent"),
+    ):
+        with pytest.raises(SchemaError, match=re.escape(said)):
+            read()
+
+
+def _document_sqlite_holding(tmp_path: Path, execution_id: str, agent_id: str | None) -> str:
+    """A DDL-made SQLite file holding one run at 10:00 on NOW's day, its ids as given."""
+    path = tmp_path / "agentos.db"
+    url = document_sqlite(path)
+    with sqlite3.connect(path) as connection:
+        connection.execute(
+            "INSERT INTO agentexecutions (id, request_id, session_id, agent_id, agent_name, "
+            "status, cost_usd, started_at) VALUES (?, ?, ?, ?, 'a', 'success', 1.5, "
+            "'2026-01-12 10:00:00')",
+            (execution_id, str(uuid.uuid4()), str(uuid.uuid4()), agent_id),
+        )
+    return url
