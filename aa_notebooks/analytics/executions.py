@@ -60,9 +60,11 @@ def execution_columns(source: Source) -> list[Label[Any] | Column[Any]]:
 
 
 def execution_record(source: Source, row: Any) -> dict[str, Any]:
-    """A result row of `execution_columns` as a dict, with cost_usd as Decimal."""
+    """A result row of `execution_columns` as a dict, with cost_usd as Decimal (None where the
+    cost is unknown: not $0, which the cost filters would then be expected to find)."""
     record = dict(row._mapping)
-    record["cost_usd"] = source.dialect.to_money(record["cost_usd"])
+    if record["cost_usd"] is not None:
+        record["cost_usd"] = source.dialect.to_money(record["cost_usd"])
     return record
 
 

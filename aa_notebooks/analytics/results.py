@@ -224,7 +224,8 @@ class ExecutionDetail(Readable):
 
     scope: str
     execution: dict[str, object]
-    """The execution's columns by name (ids as UUID, times aware UTC, cost_usd as Decimal)."""
+    """The execution's columns by name (ids as UUID, times aware UTC, cost_usd as Decimal, None
+    where the cost is unknown)."""
     traces: pd.DataFrame | None
     """Trace steps ordered by step_number; None when the database has no executiontraces table."""
     token_usage: pd.DataFrame | None

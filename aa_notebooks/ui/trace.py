@@ -37,7 +37,7 @@ def _header(execution: dict[str, Any], timezone: str) -> dict[str, str]:
         "Model": plain(execution["model_name"]),
         "Duration": fmt.duration_ms(execution["execution_time_ms"]) or "–",
         "Tokens": tokens,
-        "Cost": fmt.money(execution["cost_usd"]),
+        "Cost": fmt.money(execution["cost_usd"]) or "–",
         "Started": fmt.timestamp(execution["started_at"], timezone),
         "Query": plain(execution["query_preview"]),
     }

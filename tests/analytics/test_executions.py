@@ -11,6 +11,7 @@ from sqlalchemy import text
 
 from aa_notebooks.analytics import Analytics, connect
 from aa_notebooks.db.engine import get_engine
+from aa_notebooks.db.schema import AgentExecution
 from aa_notebooks.errors import InvalidInputError, NotFoundError, SchemaError
 from tests.analytics.dataset import DROP, NOW, PLANNER_ID, SCRIPT, U1, UNPRICED, E
 
@@ -210,3 +211,21 @@ def test_offset_replaces_the_page(analytics: Analytics) -> None:
     assert ids(page) == [E[6], E[4], E[5]]
     assert (page.offset, page.page, page.total) == (2, 1, 8)
     assert analytics.executions(2, 3).offset == 3
+
+
+def test_an_unknown_cost_reads_as_unknown_not_as_zero(loaded_url: str) -> None:
+    """E03's cost set to NULL (another program's run it could not price): the list, the detail
+    show no cost, as the cost filters treat it (neither cost <= $0.10 nor >= $0)."""
+    executions_table = AgentExecution.__table__
+    with get_engine(loaded_url).begin() as connection:
+        connection.execute(
+            executions_table.update().where(executions_table.c.id == E[3]).values(cost_usd=None)
+        )
+    analytics = connect(loaded_url, now=lambda: NOW)
+    frame = analytics.executions(period="7d").rows.set_index("id")
+    assert pd.isna(frame.loc[str(E[3]), "cost_usd"])
+    assert frame.loc[str(E[4]), "cost_usd"] == 0.004
+    assert analytics.execution(E[3]).execution["cost_usd"] is None
+    for filters in ({"max_cost": "0.1"}, {"min_cost": "0"}):
+        ids = analytics.executions(period="7d", **filters).rows["id"].tolist()  # type: ignore[arg-type]
+        assert str(E[3]) not in ids and len(ids) == 7
