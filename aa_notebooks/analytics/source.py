@@ -14,7 +14,7 @@ from sqlalchemy.engine import URL
 from sqlalchemy.sql.elements import ColumnElement
 
 from aa_notebooks.analytics.dialect import Dialect, dialect_for
-from aa_notebooks.db.engine import connection_errors, get_engine
+from aa_notebooks.db.engine import connection_errors, get_engine, reopen_if_replaced
 from aa_notebooks.db.inspection import DatabaseCheck, OddTimesWarning, check_db
 from aa_notebooks.db.url import mask_url
 from aa_notebooks.errors import SchemaError
@@ -41,6 +41,7 @@ class Source:
     @classmethod
     def open(cls, url: URL, user_id: uuid.UUID | None) -> Source:
         """Connect and check the schema once: a database without executions is a SchemaError."""
+        reopen_if_replaced(url)
         engine = get_engine(url)
         check = check_db(url)
         if not check.has("agentexecutions"):

@@ -11,6 +11,7 @@ Hot single-statement reads (the hard-stop check) run on a second pool of autocom
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import weakref
 from collections.abc import Iterator, Mapping, Sequence
@@ -168,6 +169,25 @@ def _engine_for(url: str | URL) -> Engine:
     """The engine for a URL argument (hashing a URL renders it: callers on a hot path pass the
     same string, whose hash Python keeps)."""
     return _cached_engine(resolve_url(url))
+
+
+_opened_files: dict[URL, tuple[int, int]] = {}
+
+
+def reopen_if_replaced(url: URL) -> None:
+    """Drop the pooled connections to an SQLite file replaced at its path since they were
+    opened (a restored backup or a new download moved over it): they would go on reading the
+    old, deleted file. For a connect, not for every statement: it asks the file system."""
+    if not is_sqlite(url) or in_memory(url) or not url.database:
+        return
+    try:
+        found = os.stat(url.database)
+    except OSError:  # not made yet, or a URI form: nothing to compare
+        return
+    identity = (found.st_dev, found.st_ino)
+    if _opened_files.setdefault(url, identity) != identity:
+        dispose_engine(url)
+        _opened_files[url] = identity
 
 
 def get_engine(url: str | URL | None = None) -> Engine:

@@ -1,10 +1,12 @@
 """SQLite connections: the kit's own file runs in WAL; a file another program made keeps its
 journal mode while the kit only reads it (a read-only file reads too), and is switched to WAL
-when the kit records into it."""
+when the kit records into it. A file replaced at its path is read anew at the next connect."""
 
 from __future__ import annotations
 
+import os
 import sqlite3
+import uuid
 from pathlib import Path
 
 from aa_notebooks.analytics import connect
@@ -54,3 +56,22 @@ def test_recording_into_another_programs_file_switches_it_to_wal(tmp_path: Path)
     tracker.close()
     dispose_engine(url)
     assert journal_mode(tmp_path / "agentos.db") == "wal"
+
+
+def test_a_new_connect_reads_a_file_replaced_at_its_path(tmp_path: Path) -> None:
+    """A restored backup moved over the database: the next connect reads it, not the deleted
+    file the pooled connections still hold open."""
+    path, replacement = tmp_path / "agentos.db", tmp_path / "restored.db"
+    url = document_sqlite_with_run(path)
+    window = {"start_date": "2026-11-01", "end_date": "2026-11-30"}  # the runs' 2026-11-05
+    assert connect(url).overview(**window).total_executions == 1
+    document_sqlite_with_run(replacement, agent_name="restored")
+    with sqlite3.connect(replacement) as connection:
+        connection.execute(
+            "INSERT INTO agentexecutions (id, request_id, session_id, agent_name, status, "
+            "started_at) VALUES (?, ?, ?, 'restored', 'failure', '2026-11-05 11:00:00')",
+            (str(uuid.uuid4()), str(uuid.uuid4()), str(uuid.uuid4())),
+        )
+    os.replace(replacement, path)
+    overview = connect(url).overview(**window)
+    assert (overview.total_executions, overview.success_rate) == (2, 50.0)
