@@ -70,11 +70,14 @@ def overview_from(
     agents = {pair.agent for pair in pairs}
     agents.discard((None, None))  # executions attributed to no agent
     projection = cost / window.days * PROJECTION_DAYS if window.days else Decimal(0)
+    by_status = {s: total[s] for s in STATUSES}
+    if other := total["executions"] - sum(by_status.values()):
+        by_status["other"] = other  # statuses another program wrote: the counts add up
     return Overview(
         window=window,
         scope=source.scope,
         total_executions=total["executions"],
-        executions_by_status={s: total[s] for s in STATUSES},
+        executions_by_status=by_status,
         success_rate=ratio(total["success"], total["executions"], 100),
         avg_response_time_ms=ratio(total["time_sum"], total["time_count"]),
         p50_ms=percentiles.p50,

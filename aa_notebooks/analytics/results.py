@@ -74,7 +74,8 @@ class Overview(Readable):
     scope: str
     total_executions: int
     executions_by_status: dict[str, int]
-    """Executions per status (success, failure, timeout), zeros included."""
+    """Executions per status (success, failure, timeout), zeros included; and `other` when
+    another program wrote other statuses, so the counts add up to the total."""
     success_rate: float | None
     """Successful / all executions x 100."""
     avg_response_time_ms: float | None
@@ -125,8 +126,6 @@ class Overview(Readable):
 
     def _facts(self) -> list[tuple[str, str]]:
         by_status = ", ".join(f"{k} {fmt.count(v)}" for k, v in self.executions_by_status.items())
-        if other := self.total_executions - sum(self.executions_by_status.values()):
-            by_status += f", other {fmt.count(other)}"  # statuses another program wrote
         percentiles = (self.p50_ms, self.p95_ms, self.p99_ms)
         return [
             ("Total executions", fmt.count(self.total_executions)),
