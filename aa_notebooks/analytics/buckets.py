@@ -52,7 +52,11 @@ def bucket_bounds(window: Window, bucket: str) -> list[tuple[datetime, datetime,
     if count > MAX_BUCKETS:
         raise InvalidInputError(
             f"{window.label} has {count:,} {bucket} buckets (at most {MAX_BUCKETS:,}); "
-            "use bucket='day' or a shorter period"
+            + (
+                "use bucket='day' or a shorter period"
+                if bucket == "hour"
+                else "use a shorter period"
+            )
         )
     starts = [start + i * step for i in range(count)]
     return [(s, max(s, lower), min(s + step, upper)) for s in starts]

@@ -39,7 +39,8 @@ class Plot:
 
 
 def _time_axis(bucket: str, **options: Any) -> alt.X:
-    unit = "yearmonthdatehours" if bucket == "hour" else "yearmonthdate"
+    units = {"hour": "yearmonthdatehours", "month": "yearmonth"}
+    unit = units.get(bucket, "yearmonthdate")  # days and weeks (a week by its Monday)
     axis = alt.Axis(labelAngle=-30)
     return alt.X(f"{unit}(bucket):T", title=bucket.capitalize(), axis=axis, **options)
 
@@ -107,7 +108,7 @@ def cost_by_model(costs: pd.DataFrame) -> Plot:
 
 
 def cost_over_time(costs: pd.DataFrame, bucket: str) -> Plot:
-    """Cost per hour or day, stacked by model."""
+    """Cost per hour, day, week or month (`bucket`), stacked by model."""
 
     def build(data: pd.DataFrame) -> alt.ChartType:
         legend = alt.Legend(orient="bottom", columns=2)

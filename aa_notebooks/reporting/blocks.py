@@ -76,8 +76,10 @@ def chart(chart: alt.TopLevelMixin, description: str) -> Image:
     image's alternative text."""
     import vl_convert
 
+    with alt.data_transformers.disable_max_rows():  # drawn here, not sent to a browser
+        spec = chart.to_dict()
     png = vl_convert.vegalite_to_png(
-        xml_safe(chart.to_dict()),
+        xml_safe(spec),
         scale=CHART_SCALE,
         config={"background": "white"},
         allowed_base_urls=[],

@@ -133,13 +133,16 @@ class CostReport:
         return Summary(text="\n".join(lines), html=html)
 
     def cost_over_time(self) -> Image | HTML:
-        """Cost per bucket, stacked by model."""
+        """Cost per bucket, stacked by model: per week past WEEKLY_AFTER, per month past
+        MONTHLY_AFTER (a year of days for fifteen models is too many bars to read)."""
         series = self.analytics.cost_timeseries(self.window, bucket=self.bucket, by="model").frame
         if series.empty or not series["cost_usd"].any():
             return blocks.note("No cost in this period.")
+        unit = _drawn_unit(self.window, self.bucket)
+        if unit != self.bucket:
+            series = _summed_per(series, unit)
         return blocks.chart(
-            charts.cost_over_time(series, self.bucket).chart(),
-            f"Cost per {self.bucket}, stacked by model",
+            charts.cost_over_time(series, unit).chart(), f"Cost per {unit}, stacked by model"
         )
 
     def cost_by_model(self) -> list[Image | HTML]:
@@ -252,3 +255,28 @@ def _cost_by_chart(frame: pd.DataFrame, by: str) -> alt.Chart:
 def _coverage(coverage: float | None) -> str:
     """Cost coverage as a cell; empty without tokens."""
     return "" if coverage is None else coverage_percent(coverage)
+
+
+WEEKLY_AFTER = timedelta(days=92)
+MONTHLY_AFTER = timedelta(days=732)
+
+
+def _drawn_unit(window: Window, bucket: Bucket) -> str:
+    """The bars of the cost-over-time chart: the window's bucket, or weeks, or months."""
+    if window.duration > MONTHLY_AFTER:
+        return "month"
+    return "week" if window.duration > WEEKLY_AFTER else bucket
+
+
+def _summed_per(series: pd.DataFrame, unit: str) -> pd.DataFrame:
+    """Day rows of cost by model summed per week (from Monday) or calendar month, UTC."""
+    days = series["bucket"].dt.tz_convert("UTC").dt.tz_localize(None).dt.normalize()
+    if unit == "week":
+        starts = days - pd.to_timedelta(days.dt.day_of_week, unit="D")
+    else:
+        starts = days.dt.to_period("M").dt.to_timestamp()
+    return (
+        series.assign(bucket=starts.dt.tz_localize("UTC"), model=series["model"].fillna("(none)"))
+        .groupby(["bucket", "model"], as_index=False)["cost_usd"]
+        .sum()
+    )

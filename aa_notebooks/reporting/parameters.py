@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields, replace
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from aa_notebooks.analytics import Analytics, Window, connect
+from aa_notebooks.analytics.buckets import MAX_BUCKETS
 from aa_notebooks.analytics.filters import parse_uuid
 from aa_notebooks.analytics.periods import resolve_window
 from aa_notebooks.errors import InvalidInputError
@@ -24,6 +25,8 @@ if TYPE_CHECKING:
     from IPython.display import HTML
 
 MAX_TOP_N = 1000
+MAX_REPORT_WINDOW = timedelta(days=MAX_BUCKETS - 2)
+"""The longest window a report takes: its charts read one row per UTC day it touches."""
 DEFAULT_TOP_N = 10
 DEFAULT_TITLES = {"cost": "Agent cost report", "budget": "Agent budget report"}
 
@@ -56,7 +59,13 @@ class ReportParameters:
             raise InvalidInputError(f"top_n must be between 1 and {MAX_TOP_N}; got {self.top_n}")
         if self.user_id is not None:
             parse_uuid(self.user_id, "user_id")
-        resolve_window(self.period, self.start_date, self.end_date, self.moment())
+        window = resolve_window(self.period, self.start_date, self.end_date, self.moment())
+        if window.duration > MAX_REPORT_WINDOW:  # its charts read one row per day
+            raise InvalidInputError(
+                f"a report's window is at most {MAX_REPORT_WINDOW.days:,} days (about 13 "
+                f"years); {window.label} is {window.duration.days:,} days: give a shorter "
+                "period or a later start_date"
+            )
 
     @classmethod
     def of(cls, **values: Any) -> ReportParameters:

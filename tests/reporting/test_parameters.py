@@ -4,6 +4,7 @@ cells, the command-line options and the runner all agree with it."""
 from __future__ import annotations
 
 import ast
+import re
 from dataclasses import fields
 from datetime import date
 
@@ -56,3 +57,14 @@ def test_given_lists_what_differs_from_the_defaults() -> None:
     assert parameters.given() == {"period": "30d", "timezone": "Europe/Paris"}
     assert parameters.titled("cost").title == DEFAULT_TITLES["cost"]
     assert ReportParameters(title="Mine").titled("budget").title == "Mine"
+
+
+def test_a_window_longer_than_its_charts_can_read_is_refused_before_a_kernel() -> None:
+    """Up to 4,998 days: a report reads one row per UTC day its window touches (at most 5,000)."""
+    as_of = "2026-12-01T08:30:00"
+    assert ReportParameters(period="4998d", as_of=as_of).period == "4998d"
+    said = "a report's window is at most 4,998 days (about 13 years); 4999d is 4,999 days"
+    with pytest.raises(InvalidInputError, match=re.escape(said)):
+        ReportParameters(period="4999d", as_of=as_of)
+    with pytest.raises(InvalidInputError, match="2000-01-01 to 2026-12-01 is 9,832 days"):
+        ReportParameters(start_date="2000-01-01", end_date="2026-12-01", as_of=as_of)
