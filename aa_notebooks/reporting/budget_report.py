@@ -16,6 +16,7 @@ import pandas as pd
 from IPython.display import HTML, Image
 
 from aa_notebooks.analytics import Analytics, Window
+from aa_notebooks.analytics.buckets import MAX_BUCKETS
 from aa_notebooks.budgets.client import BudgetClient
 from aa_notebooks.formatting import money, percent, timestamp
 from aa_notebooks.reporting import blocks
@@ -23,6 +24,8 @@ from aa_notebooks.reporting.parameters import ReportParameters
 from aa_notebooks.reporting.summary import Summary
 
 MAX_CHARTED = 12
+MAX_CHARTED_DAYS = MAX_BUCKETS - 2
+"""The longest budget window charted: the burn-down reads one row per day of it."""
 BACKTEST_DAYS = 90
 """The history each active budget is replayed over in the report's backtest section."""
 BACKTEST_COLUMNS = {
@@ -106,9 +109,20 @@ class BudgetReport:
     def burn_down(self) -> list[Image | HTML]:
         """Each budget's spend accumulating over its window, against its alert level and limit;
         the MAX_CHARTED nearest their limit when there are more (a chart stays readable)."""
-        chartable = self.statuses[self.statuses["status"] != "unavailable"]
+        available = self.statuses[self.statuses["status"] != "unavailable"]
+        chartable = available[available["period_days"] <= MAX_CHARTED_DAYS]
+        left_out = len(available) - len(chartable)
+        too_long: list[Image | HTML] = [
+            blocks.note(
+                f"Not charted: {left_out} budget{'s' if left_out != 1 else ''} over "
+                f"{MAX_CHARTED_DAYS:,} days (in the table above); such a window holds more days "
+                "than a chart reads."
+            )
+        ] if left_out else []  # fmt: skip
         if chartable.empty:
-            return [blocks.note(NO_BUDGETS if self.statuses.empty else "No budget to chart.")]
+            return too_long or [
+                blocks.note(NO_BUDGETS if self.statuses.empty else "No budget to chart.")
+            ]
         shown = chartable.head(MAX_CHARTED)
         daily = BudgetClient.of(self.analytics).spend_daily(budget_ids=list(shown["id"])).frame
         parts: list[Image | HTML] = [
@@ -117,6 +131,7 @@ class BudgetReport:
                 "Cumulative spend of each budget over its window, with alert level and threshold",
             )
         ]
+        parts += too_long
         if len(chartable) > MAX_CHARTED:
             parts.append(
                 blocks.note(

@@ -176,3 +176,23 @@ def test_a_per_user_budget_is_counted_once_with_a_status_per_user(
         f"- each (user {ALICE}): EXCEEDED, $3.00 of $2.00 (150.0%) over 30 days",
         f"- each (user {BOB}): OK, $1.00 of $2.00 (50.0%) over 30 days",
     ]
+
+
+def test_a_budget_longer_than_a_chart_reads_is_left_out_of_the_burn_down_only(
+    db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A 6,000-day budget (the kit takes up to 36,500) made the whole report fail: its window
+    has more days than a chart reads. It stays in the table; the 7-day one is charted."""
+    record(db_url, "1", datetime.now(UTC) - timedelta(hours=1))
+    create_budget(db_url, name="decades", threshold_usd=1000, alert_type="warning",
+                  period_days=6000)  # fmt: skip
+    create_budget(db_url, name="week", threshold_usd=2, alert_type="warning", period_days=7)
+    monkeypatch.setenv("AA_DATABASE_URL", db_url)
+    report = BudgetReport.open(period="7d")
+    assert sorted(report.statuses["name"]) == ["decades", "week"]
+    chart, note = report.burn_down()
+    assert chart.data[:8] == b"\x89PNG\r\n\x1a\n"
+    assert note.data == (
+        '<p class="aa-note aa-info">Not charted: 1 budget over 4,998 days (in the table above); '
+        "such a window holds more days than a chart reads.</p>"
+    )
