@@ -98,14 +98,36 @@ def export(
         buffer = io.StringIO()
         write_to(buffer)
         return buffer.getvalue()
-    target = Path(path).expanduser()
-    if not target.parent.is_dir():
-        raise InvalidInputError(f"cannot write {target}: folder {target.parent} does not exist")
+    target = _writable(Path(path).expanduser())
     partial = target.with_name(target.name + ".partial")  # a failed export leaves no file
     try:
         with partial.open("w", encoding="utf-8", newline="") as stream:
             rows = write_to(stream)
         partial.replace(target)
+    except OSError as exc:
+        raise InvalidInputError(f"cannot write {target}: {exc.strerror or exc}") from None
     finally:
         partial.unlink(missing_ok=True)
     return ExportResult(target, rows, format, window, source.scope)
+
+
+_SQLITE_HEADER = b"SQLite format 3\x00"
+
+
+def _writable(target: Path) -> Path:
+    """`target` if an export may be written there: not a folder, and not an SQLite database
+    (the one being read, say: an export over it would leave CSV where the data was)."""
+    if not target.parent.is_dir():
+        raise InvalidInputError(f"cannot write {target}: folder {target.parent} does not exist")
+    if target.is_dir():
+        raise InvalidInputError(f"cannot write {target}: it is a folder; give a file name")
+    try:
+        with target.open("rb") as existing:
+            database = existing.read(len(_SQLITE_HEADER)) == _SQLITE_HEADER
+    except OSError:  # not there yet, or not readable: writing says what is wrong
+        database = False
+    if database:
+        raise InvalidInputError(
+            f"refusing to write over {target}: it is an SQLite database; give another file name"
+        )
+    return target

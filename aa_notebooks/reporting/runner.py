@@ -155,7 +155,13 @@ def _reachable_database(database_url: str | URL | None, parameters: ReportParame
 def _output_paths(kind: ReportKind, output_dir: str | os.PathLike[str]) -> tuple[Path, Path]:
     """Where the executed notebook and the HTML go (the folder is made)."""
     folder = Path(output_dir).expanduser()
-    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:  # a file of that name, no permission, a read-only place
+        raise InvalidInputError(
+            f"cannot make the output folder {folder}: {exc.strerror or exc}; give --output-dir "
+            "a folder you can write to"
+        ) from None
     stem = f"{kind}-report-{datetime.now(UTC):%Y%m%d-%H%M%S}"
     return folder / f"{stem}.ipynb", folder / f"{stem}.html"
 

@@ -5,11 +5,13 @@ from __future__ import annotations
 import csv
 import io
 import json
+import sqlite3
 import uuid
 from pathlib import Path
 
 import pandas as pd
 import pytest
+from sqlalchemy import make_url
 
 from aa_notebooks.analytics import Analytics, ExportResult
 from aa_notebooks.analytics import export as export_module
@@ -106,3 +108,26 @@ def test_export_scope_empty_and_errors(analytics_u1: Analytics, tmp_path: Path) 
         analytics_u1.export("xlsx")
     with pytest.raises(InvalidInputError, match="does not exist"):
         analytics_u1.export(path=tmp_path / "missing" / "out.csv")
+
+
+def test_an_export_is_not_written_over_a_folder_or_a_database(
+    analytics: Analytics, loaded_url: str, tmp_path: Path
+) -> None:
+    """`--output analytics.db` once replaced the database being read with CSV."""
+    with pytest.raises(InvalidInputError, match="it is a folder; give a file name"):
+        analytics.export(path=tmp_path)
+    database = tmp_path / "other.db"
+    with sqlite3.connect(database) as connection:
+        connection.execute("CREATE TABLE t (x)")
+    before = database.read_bytes()
+    with pytest.raises(InvalidInputError, match="it is an SQLite database; give another"):
+        analytics.export(path=database)
+    assert database.read_bytes() == before
+    if loaded_url.startswith("sqlite"):  # the very file being read
+        own = Path(make_url(loaded_url).database or "")
+        with pytest.raises(InvalidInputError, match="it is an SQLite database"):
+            analytics.export(path=own)
+        assert len(read_csv(analytics.export("csv", "30d"))) == 10  # still readable
+    plain = tmp_path / "old.csv"
+    plain.write_text("an earlier export\n")
+    assert analytics.export(path=plain).rows == 8  # an ordinary file is replaced, as before

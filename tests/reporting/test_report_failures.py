@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook
@@ -67,6 +69,17 @@ def test_bad_input_fails_before_a_kernel_starts(db_url: str, tmp_path, options, 
     with pytest.raises(InvalidInputError, match=message):
         run_report("cost", database_url=db_url, output_dir=tmp_path / "out", **options)
     assert not (tmp_path / "out").exists()
+
+
+def test_an_output_folder_that_cannot_be_made_fails_before_a_kernel_starts(
+    db_url: str, tmp_path
+) -> None:
+    taken = tmp_path / "taken"
+    taken.write_text("a file, not a folder")
+    said = f"cannot make the output folder {taken}: File exists; give --output-dir a folder"
+    with pytest.raises(InvalidInputError, match=re.escape(said)):
+        run_report("cost", database_url=db_url, output_dir=taken)
+    assert taken.read_text() == "a file, not a folder"
 
 
 def test_an_unknown_report_lists_the_known_ones(db_url: str) -> None:
