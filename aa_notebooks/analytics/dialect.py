@@ -69,7 +69,9 @@ def _null_free(values: list[float | None]) -> TypeGuard[list[float]]:
 
 
 class _SQLitePercentiles:
-    """SQLite aggregate: [P50, P95, P99] of the non-NULL inputs, as JSON (one sort per group)."""
+    """SQLite aggregate: [P50, P95, P99] of the numbers among the inputs (not NULL, nor text
+    another program wrote in the column: a raised error would read as a broken database), as
+    JSON (one sort per group)."""
 
     def __init__(self) -> None:
         self.values: list[float | None] = []
@@ -80,9 +82,12 @@ class _SQLitePercentiles:
         values = self.values
         # a C-level scan: the common case (no NULL) skips the filter
         ordered = values if _null_free(values) else [v for v in values if v is not None]
+        try:
+            ordered.sort()
+        except TypeError:  # text another program left in the number column ('', 'fast')
+            ordered = sorted(v for v in ordered if isinstance(v, int | float))
         if not ordered:
             return None
-        ordered.sort()
         return json.dumps([interpolate(ordered, f) for f in PERCENTILE_FRACTIONS])
 
 

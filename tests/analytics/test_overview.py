@@ -99,3 +99,21 @@ def test_a_status_another_program_wrote_is_counted_as_other(tmp_path: Path) -> N
     assert overview.total_executions == 4
     assert overview.executions_by_status == {"success": 3, "failure": 0, "timeout": 0, "other": 1}
     assert "By status                success 3, failure 0, timeout 0, other 1" in str(overview)
+
+
+def test_text_another_program_left_among_durations_is_not_a_latency(tmp_path: Path) -> None:
+    """SQLite keeps '' (a CSV import's empty cell) or 'fast' in execution_time_ms as text: the
+    percentiles are those of the numbers, not an aggregate error read as a broken database."""
+    url = document_sqlite(tmp_path / "agentos.db")
+    with sqlite3.connect(tmp_path / "agentos.db") as connection:
+        connection.executemany(
+            "INSERT INTO agentexecutions (id, request_id, session_id, status, cost_usd, "
+            "execution_time_ms, started_at) VALUES (?, ?, ?, 'success', 1, ?, "
+            "'2026-11-05 10:00:00')",
+            [(str(uuid.uuid4()), str(uuid.uuid4()), str(uuid.uuid4()), ms)
+             for ms in (100, 200, 300, "", "fast")],
+        )  # fmt: skip
+    overview = connect(url).overview(start_date="2026-11-05", end_date="2026-11-05", exact=True)
+    assert overview.total_executions == 5
+    # numpy.percentile([100, 200, 300], [50, 95, 99]), linear interpolation
+    assert (overview.p50_ms, overview.p95_ms, overview.p99_ms) == (200.0, 290.0, 298.0)
