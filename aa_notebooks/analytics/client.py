@@ -93,6 +93,16 @@ class Analytics:
         """Whose executions results show: "all users" or "user <id>"."""
         return self._source.scope
 
+    @property
+    def stored_time_problems(self) -> list[str]:
+        """One line per column whose times SQLite cannot compare (found when connecting, and
+        warned of then): for a report, whose reader sees no warnings, to say so itself."""
+        notes = self._source.check.time_notes()[::2]  # each column's finding, not its UPDATE
+        return [
+            f"{note.strip()}; `aa-notebooks check-db` gives the UPDATE that mends them"
+            for note in notes
+        ]
+
     def __repr__(self) -> str:
         return f"Analytics({mask_url(self._source.engine.url)}, {self.scope})"
 

@@ -23,12 +23,22 @@ from aa_notebooks.formatting import readable_frame, timestamp
 CHART_SCALE = 1.5  # sharp on high-density screens; the palette PNG stays small
 
 
-def header(title: str, scope: str, period: str, generated_at: datetime, timezone: str) -> HTML:
-    """The report's title line with whose data, which period and when it was made."""
+def header(
+    title: str,
+    scope: str,
+    period: str,
+    generated_at: datetime,
+    timezone: str,
+    *,
+    warnings: Sequence[str] = (),
+) -> HTML:
+    """The report's title line with whose data, which period and when it was made; then
+    `warnings` about the data itself (times stored so that windows miss rows)."""
+    notes = "".join(note(warning, kind="warning").data for warning in warnings)
     return HTML(
         f'<div class="aa-header"><h1>{escape(title)}</h1>'
         f'<p class="aa-meta">Scope: <b>{escape(scope)}</b> · Period: <b>{escape(period)}</b>'
-        f" · Generated {escape(timestamp(generated_at, timezone))}</p></div>"
+        f" · Generated {escape(timestamp(generated_at, timezone))}</p></div>{notes}"
     )
 
 

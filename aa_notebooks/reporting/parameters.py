@@ -140,8 +140,9 @@ class ReportParameters:
 
         generated = datetime.now(UTC)
         return blocks.header(
-            self.title or "", analytics.scope, self.describe(window), generated, self.timezone
-        )
+            self.title or "", analytics.scope, self.describe(window), generated, self.timezone,
+            warnings=analytics.stored_time_problems,
+        )  # fmt: skip
 
 
 def date_text(value: str | date | None) -> str | None:

@@ -5,16 +5,23 @@ from __future__ import annotations
 
 import ast
 import re
+import sqlite3
+import uuid
 from dataclasses import fields
 from datetime import date
+from html import escape
+from pathlib import Path
 
 import papermill
 import pytest
 
+from aa_notebooks.analytics import connect
 from aa_notebooks.cli.commands import build_parser
+from aa_notebooks.db.inspection import OddTimesWarning
 from aa_notebooks.errors import InvalidInputError
 from aa_notebooks.reporting.notebooks import REPORT_KINDS, report_notebook
 from aa_notebooks.reporting.parameters import DEFAULT_TITLES, ReportParameters
+from tests.cli.test_database_commands import document_sqlite
 
 FIELDS = [field.name for field in fields(ReportParameters)]
 
@@ -68,3 +75,26 @@ def test_a_window_longer_than_its_charts_can_read_is_refused_before_a_kernel() -
         ReportParameters(period="4999d", as_of=as_of)
     with pytest.raises(InvalidInputError, match="2000-01-01 to 2026-12-01 is 9,832 days"):
         ReportParameters(start_date="2000-01-01", end_date="2026-12-01", as_of=as_of)
+
+
+def test_the_header_warns_of_times_sqlite_cannot_compare(tmp_path: Path) -> None:
+    """The CLI warns on stderr; a report goes by email, so its page says it too."""
+    url = document_sqlite(tmp_path / "agentos.db")
+    with sqlite3.connect(tmp_path / "agentos.db") as connection:
+        connection.execute(
+            "INSERT INTO agentexecutions (id, request_id, session_id, status, started_at) "
+            "VALUES (?, ?, ?, 'success', '2026-11-29T22:01:49+00:00')",
+            (str(uuid.uuid4()), str(uuid.uuid4()), str(uuid.uuid4())),
+        )
+    with pytest.warns(OddTimesWarning):
+        analytics = connect(url)
+    problem = (
+        "agentexecutions.started_at holds times like '2026-11-29T22:01:49+00:00': SQLite "
+        "compares times as text, so windows would miss or misplace such rows; the kit needs "
+        "UTC as 'YYYY-MM-DD HH:MM:SS[.ffffff]'; `aa-notebooks check-db` gives the UPDATE that "
+        "mends them"
+    )
+    assert analytics.stored_time_problems == [problem]
+    parameters = ReportParameters(period="7d")
+    html = parameters.header(analytics, parameters.window(analytics)).data
+    assert html.endswith(f'<p class="aa-note aa-warning">{escape(problem)}</p>')
