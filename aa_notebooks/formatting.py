@@ -28,7 +28,8 @@ def money(value: object) -> str:
 
 
 def duration_ms(value: object) -> str:
-    """850 ms below a second, 2.41 s below a minute, 3m 05s above."""
+    """850 ms below a second, 2.41 s below a minute, 3m 05s below an hour, 5h 07m below a
+    day, 3d 04h above (a run stuck for weeks reads as such, not as 35791m 24s)."""
     if value is None or (isinstance(value, float) and pd.isna(value)):
         return ""
     ms = float(value)  # type: ignore[arg-type]  # a number (or numeric text) from a frame
@@ -37,7 +38,13 @@ def duration_ms(value: object) -> str:
     if ms < 60_000:
         return f"{ms / 1000:.2f} s"
     minutes, seconds = divmod(round(ms / 1000), 60)
-    return f"{minutes}m {seconds:02d}s"
+    if minutes < 60:
+        return f"{minutes}m {seconds:02d}s"
+    hours, minutes = divmod(round(ms / 60_000), 60)
+    if hours < 24:
+        return f"{hours}h {minutes:02d}m"
+    days, hours = divmod(round(ms / 3_600_000), 24)
+    return f"{days:,}d {hours:02d}h"
 
 
 def percent(value: object) -> str:
