@@ -5,9 +5,11 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from email.utils import parseaddr
 from typing import Literal
 
 from aa_notebooks.errors import ConfigurationError
+from aa_notebooks.notify.message import ADDRESS
 
 Security = Literal["starttls", "ssl", "none"]
 SECURITY_CHOICES: tuple[Security, ...] = ("starttls", "ssl", "none")
@@ -47,6 +49,11 @@ class SmtpSettings:
             raise ConfigurationError(
                 f"email is not configured: set {' and '.join(missing)} "
                 f"(and {ENV_PORT}, {ENV_USER}, {ENV_PASSWORD}, {ENV_SECURITY} as needed)"
+            )
+        if not ADDRESS.fullmatch(parseaddr(sender)[1]):  # "a@x.org" or "Reports <a@x.org>"
+            raise ConfigurationError(
+                f"{ENV_FROM} must be an email address like reports@example.com or "
+                f"'Reports <reports@example.com>'; got {sender!r}"
             )
         port = _port(env.get(ENV_PORT, "").strip())
         security = _security(env.get(ENV_SECURITY, "").strip().lower(), port)

@@ -40,6 +40,8 @@ def test_reads_os_environ(monkeypatch: pytest.MonkeyPatch) -> None:
     for name, value in BASE.items():
         monkeypatch.setenv(name, value)
     assert SmtpSettings.from_env().host == "smtp.example.com"
+    named = SmtpSettings.from_env({**BASE, "AA_SMTP_FROM": "Agent reports <r@example.com>"})
+    assert named.sender == "Agent reports <r@example.com>"
 
 
 @pytest.mark.parametrize(
@@ -51,6 +53,12 @@ def test_reads_os_environ(monkeypatch: pytest.MonkeyPatch) -> None:
         ({**BASE, "AA_SMTP_PORT": "smtp"}, "AA_SMTP_PORT must be a port number"),
         ({**BASE, "AA_SMTP_PORT": "70000"}, "AA_SMTP_PORT must be a port number"),
         ({**BASE, "AA_SMTP_SECURITY": "tls"}, "must be one of starttls, ssl, none"),
+        (
+            {**BASE, "AA_SMTP_FROM": "not an email"},
+            "AA_SMTP_FROM must be an email address like "
+            "reports@example.com or 'Reports <reports@example.com>'; got 'not an email'",
+        ),
+        ({**BASE, "AA_SMTP_FROM": "Reports <nobody>"}, "got 'Reports <nobody>'"),
     ],
 )
 def test_configuration_errors(env: dict[str, str], message: str) -> None:
