@@ -6,7 +6,9 @@ bucket is within a of the bucket's representative value, so a quantile read from
 within 1% of the order statistic it stands for. `quantile` interpolates between the two order
 statistics around the rank as PostgreSQL's `percentile_cont` does; a convex combination of two
 values each within 1% is within 1% of the exact interpolation, so every percentile is within
-`RELATIVE_ACCURACY` of the exact one, whatever the data.
+`RELATIVE_ACCURACY` of the exact one, for any durations of 0 and above. A negative duration
+(never recorded by the kit; another program's clock skew) counts in the zero bucket, as 0: where
+such rows matter, `exact=True` reads them as stored.
 
 Stored form: (bucket, count) pairs as big-endian int32 pairs in a BLOB. Concatenating two stored
 sketches merges them (a key may repeat; counts add when read), which lets an upsert merge in SQL
@@ -38,7 +40,7 @@ Group = TypeVar("Group", bound=Hashable)
 
 
 def key_of(value: float) -> int:
-    """The bucket of a duration (>= 0)."""
+    """The bucket of a duration; a negative one is counted as 0 (see the module's docstring)."""
     if value <= 0:
         return ZERO_KEY
     return math.ceil(math.log(value) * KEY_MULTIPLIER)
