@@ -25,6 +25,7 @@ from aa_notebooks.api.tokens import TOKEN_PREFIX, has_active_tokens
 from aa_notebooks.db.engine import get_engine
 from aa_notebooks.db.url import ENV_DATABASE_URL, require_database
 from aa_notebooks.errors import ConfigurationError, MissingExtraError
+from aa_notebooks.tracking import flush_on_signals
 
 DEFAULT_HOST, DEFAULT_PORT = "127.0.0.1", 8000
 MAKE_A_TOKEN = (
@@ -75,6 +76,9 @@ def serve(
         )
     app = create_app(database, api_token=run_token)  # a bad setting is one line here, not N
     if workers == 1:
+        # The OTLP receiver's writer starts in a request's thread, where no signal handler can
+        # be installed: this main thread does it, so a stopped server flushes what it received.
+        flush_on_signals()
         uvicorn.run(app, host=host, port=port, log_level="info")
         return
     os.environ[ENV_DATABASE_URL] = database.render_as_string(hide_password=False)

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from aa_notebooks.errors import MissingExtraError
+
 if TYPE_CHECKING:
     from aa_notebooks.reporting.notebooks import REPORT_KINDS
     from aa_notebooks.reporting.runner import ReportResult, run_report
@@ -19,7 +21,10 @@ __all__ = ["REPORT_KINDS", "ReportResult", "run_report"]
 
 def __getattr__(name: str) -> Any:
     if name in __all__:
-        from aa_notebooks.reporting import runner
+        try:
+            from aa_notebooks.reporting import runner
+        except ModuleNotFoundError as exc:  # papermill, nbconvert, pyzmq: the notebook extra
+            raise MissingExtraError(exc.name or "papermill", "notebook") from None
 
         return getattr(runner, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

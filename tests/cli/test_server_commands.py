@@ -239,3 +239,22 @@ def test_a_long_lived_exporter_connection_is_asked_to_reconnect(tmp_path: Path) 
     turns = [ports[: every - 1], ports[every - 1 : 2 * every - 2], ports[2 * every - 2 :]]
     assert [len(set(turn)) for turn in turns] == [1, 1, 1]
     assert len({turn[0] for turn in turns}) == 3
+
+
+def test_a_served_trace_is_recorded_without_a_warning_the_user_cannot_act_on(
+    tmp_path: Path,
+) -> None:
+    """The receiver's writer starts in a request's thread: `serve` installs the signal handlers
+    from its main thread, so no 'call flush_on_signals()' warning, and SIGTERM keeps the run."""
+    url = f"sqlite:///{tmp_path / 'served.db'}"
+    assert main(["--db", url, "init-db"]) == 0
+    with serving(url, AA_API_TOKEN=ADMIN_TOKEN) as (base, server):
+        headers = {"Authorization": f"Bearer {ADMIN_TOKEN}", "Content-Type": "application/json"}
+        answer = httpx.post(f"{base}/v1/traces", content=to_json(genai_run()), headers=headers)
+        assert answer.status_code == 200
+    assert "flush_on_signals" not in server.stderr.read()
+    engine = create_engine(url)
+    with engine.connect() as connection:
+        stored = connection.execute(text("SELECT COUNT(*) FROM agentexecutions")).scalar_one()
+    engine.dispose()
+    assert stored == 1

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 
 import nbformat
 import pytest
@@ -129,3 +131,23 @@ def test_the_report_prices_with_the_callers_price_file(db_url: str, tmp_path) ->
     models = table_with(result.html_path.read_text(), "Model")
     assert [dataset.UNPRICED, "1", "1,500", "$0.00", "0.0%"] in models  # stored cost stays 0
     assert "Unpriced models" not in result.html_path.read_text()  # but it is priced now
+
+
+@pytest.mark.parametrize("command", [["report", "cost"], ["demo"]])
+def test_without_the_notebook_extra_a_report_names_the_extra(command: list[str], tmp_path) -> None:
+    """A plain `pip install aa-notebooks` has no pyzmq, papermill or nbconvert: the report and
+    the demo say which extra to install instead of 'unexpected error: ModuleNotFoundError'."""
+    script = (
+        "import sys; sys.modules['zmq'] = None\n"  # as if pyzmq were not installed
+        "from aa_notebooks.cli import main\n"
+        f"sys.exit(main(['--db', 'sqlite:///{tmp_path / 'a.db'}', *{command!r}]))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120,
+        cwd=tmp_path,
+    )  # fmt: skip
+    assert (done.returncode, done.stderr.splitlines()[-1]) == (
+        2,
+        "aa-notebooks: error: zmq is not installed; install it with: "
+        "pip install 'aa-notebooks[notebook]'",
+    )

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
 CHECKOUT = Path(__file__).resolve().parents[3]
 DEMO_NOTEBOOKS = ("quickstart.ipynb", "dashboard.ipynb")
-BUDGET_COLUMNS = ("name", "scope", "target", "alert_type", "threshold_usd", "spend_usd",
+BUDGET_COLUMNS = ("name", "scope", "target", "user_id", "alert_type", "threshold_usd", "spend_usd",
                   "percent_used", "status", "projected_exhaustion")  # fmt: skip
 
 
@@ -59,7 +59,12 @@ def run_demo(args: argparse.Namespace, context: CommandContext) -> None:
     print(analytics.overview("30d"))
     print()
     statuses = BudgetClient.of(analytics).evaluate().to_frame()  # records the alerts due
-    print(render(statuses[list(BUDGET_COLUMNS)].fillna({"target": ""}), timezone=context.timezone))
+    print(
+        render(
+            statuses[list(BUDGET_COLUMNS)].fillna({"target": "", "user_id": ""}),
+            timezone=context.timezone,
+        )
+    )
     args.output_dir.mkdir(parents=True, exist_ok=True)
     for name in DEMO_NOTEBOOKS:
         _execute_notebook(CHECKOUT / "notebooks" / name, args.output_dir, url)
