@@ -110,3 +110,15 @@ def test_filters_and_since(db_url: str, tmp_path: Path) -> None:
     records = [json.loads(line) for line in [*lines, *out.splitlines()] if line.strip()]
     assert sorted(r["id"] for r in records) == sorted(ids)
     assert tail.returncode == 0
+
+
+def test_a_since_it_cannot_read_says_every_form_it_takes(db_url: str) -> None:
+    done = subprocess.run(
+        [COMMAND, "--db", db_url, "tail", "--since", "10minutes"],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert (done.returncode, done.stderr) == (
+        2,
+        "aa-notebooks: error: --since takes minutes (10m), a period (2h, 1d, 1w) or an ISO time "
+        "(2026-12-01T08:00:00, UTC if no offset); got '10minutes'\n",
+    )

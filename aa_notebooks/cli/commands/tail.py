@@ -63,7 +63,13 @@ def _since(text: str | None) -> datetime:
     try:
         moment = datetime.fromisoformat(text)
     except ValueError:
-        return now - parse_period(text)
+        try:
+            return now - parse_period(text)
+        except InvalidInputError:
+            raise InvalidInputError(
+                f"--since takes minutes (10m), a period (2h, 1d, 1w) or an ISO time "
+                f"(2026-12-01T08:00:00, UTC if no offset); got {text!r}"
+            ) from None
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
