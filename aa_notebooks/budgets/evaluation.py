@@ -109,8 +109,12 @@ class Evaluation:
         """What was done, one fact a line (the warning last)."""
         tally = Counter(status.status for status in self.statuses)
         counts = ", ".join(f"{tally[s]} {s.value}" for s in SEVERITY if tally[s]) or "none active"
+        budgets, rows = len({status.budget.id for status in self.statuses}), len(self.statuses)
+        per_user = (
+            f" ({rows} statuses: a per-user budget has one per user)" if rows != budgets else ""
+        )
         lines = [
-            f"evaluated {len(self.statuses)} budget{'' if len(self.statuses) == 1 else 's'}: "
+            f"evaluated {budgets} budget{'' if budgets == 1 else 's'}{per_user}: "
             f"{counts}; spend written back",
             f"fired {_alerts(len(self.fired)) if self.fired else 'no alert'}"
             + (":" if self.fired else ""),

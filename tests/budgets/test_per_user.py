@@ -190,6 +190,10 @@ def test_evaluate_writes_the_highest_users_spend_and_fires_once(db_url: str) -> 
         (ALICE, Decimal(5)), (BOB, Decimal("4.5")),
     ]  # fmt: skip
     assert evaluation.fired == () and fired(db_url) == before
+    assert evaluation.lines()[0] == (  # one budget, two statuses: not "evaluated 2 budgets"
+        "evaluated 1 budget (2 statuses: a per-user budget has one per user): 1 exceeded, "
+        "1 warning; spend written back"  # $5 of $5 and $4.50 (90%, past the 80% alert)
+    )
     [row] = list_budgets(db_url).to_dict("records")
     assert (row["id"], row["current_spend_usd"]) == (str(budget.id), 5.0)
     only_bob = evaluate_budgets(db_url, user_id=BOB, now=NOW)  # one user's view writes no max
