@@ -32,7 +32,7 @@ BACKTEST_COLUMNS = {
     "name": "Budget",
     "alert_type": "Type",
     "threshold_usd": "Threshold",
-    "period_days": "Days",
+    "period_days": "Its window (days)",
     "alerts": "Alerts it would have fired",
     "refused": "Runs it would have refused",
     "saved_usd": "Spend saved",

@@ -159,10 +159,10 @@ class CostReport:
         if frame.empty:
             return [blocks.note("No executions in this period.")]
         columns = {by: by.capitalize(), **BREAKDOWN_COLUMNS}
-        chart = _cost_by_chart(frame.fillna({by: "(none)"}), by)
+        named = frame.fillna({by: "(none)"})  # runs that name no model or agent
         return [
-            blocks.chart(chart, f"Cost by {by}, bar chart"),
-            blocks.table(frame, self.parameters.timezone, empty="", columns=columns),
+            blocks.chart(_cost_by_chart(named, by), f"Cost by {by}, bar chart"),
+            blocks.table(named, self.parameters.timezone, empty="", columns=columns),
         ]
 
     def anomalies(self) -> HTML:

@@ -43,7 +43,7 @@ pytestmark = pytest.mark.slow
 #   more (7); $0.02 is not reached again.
 # - U2 monthly ($1.00 over 30 days, 80%): U2 spends 0.50 + 0.0001 + 0.004 + 0.0009 = 0.505.
 BACKTEST_TABLE = [
-    ["Budget", "Type", "Threshold", "Days", "Alerts it would have fired",
+    ["Budget", "Type", "Threshold", "Its window (days)", "Alerts it would have fired",
      "Runs it would have refused", "Spend saved"],
     ["Planner stop", "hard stop", "$1.50", "30", "2", "4", "$0.0046"],
     ["Org weekly", "warning", "$0.02", "7", "7", "0", "$0.00"],

@@ -28,7 +28,7 @@ def test_cost_by_model_section_and_unpriced_warning(db_url: str) -> None:
         [CLAUDE, "2", "650", "$0.0051", "34.4%"],
         [MINI, "5", "1,170", "$0.001273", "8.6%"],
         [UNPRICED, "1", "60", "$0.00", "0.0%"],
-        ["", "1", "0", "$0.00", "0.0%"],  # X5 has no model: its cost is its gpt-4o-mini row's
+        ["(none)", "1", "0", "$0.00", "0.0%"],  # X5 has no model: its cost is its gpt-4o-mini row's
     ]
     headline = report.headline()
     assert f"Unpriced models: {UNPRICED}." in headline.text  # only a usage row names it
