@@ -25,6 +25,11 @@ class SchemaError(AnalyticsError):
     """The database lacks tables or columns the requested feature needs."""
 
 
+class StoredValueError(SchemaError):
+    """A value another program stored that its column of the data contract cannot hold (an id
+    that is no UUID): the tables are there, a row is not readable."""
+
+
 class InvalidInputError(AnalyticsError, ValueError):
     """A value given by the user (period, date, status, sort column...) is not accepted."""
 

@@ -41,6 +41,7 @@ from aa_notebooks.analytics.frames import to_frame
 from aa_notebooks.analytics.periods import Window
 from aa_notebooks.analytics.rollup_source import read_plan, window_executions
 from aa_notebooks.analytics.source import Source
+from aa_notebooks.errors import AnalyticsError
 
 logger = logging.getLogger(__name__)
 
@@ -242,7 +243,8 @@ class ExecutionRows:
                     on_counted(total)
             if self.valued > 2 * self._distance():
                 self._walk()
-        except SQLAlchemyError as exc:  # the database went away: this list stays as it is
+        except (SQLAlchemyError, AnalyticsError) as exc:  # the database went away, or a row
+            # another program wrote cannot be read: this list stays as it is
             logger.warning("stopped counting or marking the executions list: %s", exc)
 
     def _distance(self) -> int:

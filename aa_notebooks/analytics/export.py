@@ -121,11 +121,13 @@ def _writable(target: Path) -> Path:
         raise InvalidInputError(f"cannot write {target}: folder {target.parent} does not exist")
     if target.is_dir():
         raise InvalidInputError(f"cannot write {target}: it is a folder; give a file name")
-    try:
-        with target.open("rb") as existing:
-            database = existing.read(len(_SQLITE_HEADER)) == _SQLITE_HEADER
-    except OSError:  # not there yet, or not readable: writing says what is wrong
-        database = False
+    database = False
+    if target.is_file():  # a regular file (a pipe or a device would block or be consumed)
+        try:
+            with target.open("rb") as existing:
+                database = existing.read(len(_SQLITE_HEADER)) == _SQLITE_HEADER
+        except OSError:  # not readable: writing says what is wrong
+            pass
     if database:
         raise InvalidInputError(
             f"refusing to write over {target}: it is an SQLite database; give another file name"

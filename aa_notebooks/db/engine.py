@@ -131,6 +131,8 @@ def _create_engine(url: URL, **options: Any) -> Engine:
         timeout = {"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}
         engine = create_engine(url, connect_args=timeout, **options)
         event.listen(engine, "connect", _sqlite_pragmas)
+        if url.database and not in_memory(url):
+            event.listen(engine, "connect", _note_file(url.database))
         return engine
     engine = create_engine(url, connect_args={"connect_timeout": 10}, **options)
     event.listen(engine, "before_cursor_execute", _binary_results)
@@ -171,23 +173,44 @@ def _engine_for(url: str | URL) -> Engine:
     return _cached_engine(resolve_url(url))
 
 
-_opened_files: dict[URL, tuple[int, int]] = {}
+_opened_files: dict[str, tuple[int, int]] = {}
+"""The identity (device, inode) of each SQLite file when an engine's connections to it opened,
+until `reopen_if_replaced` finds it replaced."""
+
+
+def _file_identity(path: str) -> tuple[int, int] | None:
+    try:
+        found = os.stat(path)
+    except OSError:  # not made yet, or a URI form: nothing to compare
+        return None
+    return found.st_dev, found.st_ino
+
+
+def _note_file(path: str) -> Any:
+    """A connect listener noting which file an engine's first connections opened."""
+
+    def noted(_dbapi_connection: Any, _record: Any) -> None:
+        if path not in _opened_files and (identity := _file_identity(path)) is not None:
+            _opened_files[path] = identity
+
+    return noted
 
 
 def reopen_if_replaced(url: URL) -> None:
-    """Drop the pooled connections to an SQLite file replaced at its path since they were
-    opened (a restored backup or a new download moved over it): they would go on reading the
-    old, deleted file. For a connect, not for every statement: it asks the file system."""
+    """Close the pooled connections to an SQLite file replaced at its path since they opened (a
+    restored backup or a new download moved over it): they would go on reading the old, deleted
+    file; the engine's next connections open the new one. For a connect, not every statement:
+    it asks the file system."""
     if not is_sqlite(url) or in_memory(url) or not url.database:
         return
-    try:
-        found = os.stat(url.database)
-    except OSError:  # not made yet, or a URI form: nothing to compare
+    opened, now = _opened_files.get(url.database), _file_identity(url.database)
+    if opened is None or now is None or opened == now:
         return
-    identity = (found.st_dev, found.st_ino)
-    if _opened_files.setdefault(url, identity) != identity:
-        dispose_engine(url)
-        _opened_files[url] = identity
+    del _opened_files[url.database]
+    engine = _cached_engine(url)
+    engine.dispose()
+    if (readers := _autocommit_engines.get(engine)) not in (None, engine):
+        readers.dispose()
 
 
 def get_engine(url: str | URL | None = None) -> Engine:

@@ -42,7 +42,7 @@ from sqlalchemy.sql.elements import BindParameter, ColumnElement
 from sqlalchemy.sql.operators import OperatorType
 from sqlalchemy.sql.visitors import InternalTraversal
 
-from aa_notebooks.errors import SchemaError
+from aa_notebooks.errors import StoredValueError
 
 RowT = TypeVar("RowT", bound=Mapping[str, Any])
 _A_NUMBER = (
@@ -85,19 +85,19 @@ class StoredUuid(Uuid[uuid.UUID]):
         return keep_stored_text
 
     def result_processor(self, dialect: Dialect, coltype: object) -> Callable[[Any], Any] | None:
-        """UUIDs read back; a value that is none (another program's) is a SchemaError saying so,
-        not the ValueError or AttributeError of the conversion."""
+        """UUIDs read back; a value that is none (another program's) is a StoredValueError
+        saying so, not the ValueError or AttributeError of the conversion."""
         process = super().result_processor(dialect, coltype)  # type: ignore[no-untyped-call]
         if process is None:
             return None
 
         def only_uuids(value: Any) -> Any:
             if value is not None and not isinstance(value, str | uuid.UUID):
-                raise SchemaError(_A_NUMBER.format(value=value, kind=type(value).__name__))
+                raise StoredValueError(_A_NUMBER.format(value=value, kind=type(value).__name__))
             try:
                 return process(value)
             except ValueError:  # another program's text that is no UUID ('req-123')
-                raise SchemaError(_NOT_A_UUID.format(value=value)) from None
+                raise StoredValueError(_NOT_A_UUID.format(value=value)) from None
 
         return only_uuids
 

@@ -9,7 +9,6 @@ from email.utils import parseaddr
 from typing import Literal
 
 from aa_notebooks.errors import ConfigurationError
-from aa_notebooks.notify.message import ADDRESS
 
 Security = Literal["starttls", "ssl", "none"]
 SECURITY_CHOICES: tuple[Security, ...] = ("starttls", "ssl", "none")
@@ -50,7 +49,7 @@ class SmtpSettings:
                 f"email is not configured: set {' and '.join(missing)} "
                 f"(and {ENV_PORT}, {ENV_USER}, {ENV_PASSWORD}, {ENV_SECURITY} as needed)"
             )
-        if not ADDRESS.fullmatch(parseaddr(sender)[1]):  # "a@x.org" or "Reports <a@x.org>"
+        if not _an_address(sender):
             raise ConfigurationError(
                 f"{ENV_FROM} must be an email address like reports@example.com or "
                 f"'Reports <reports@example.com>'; got {sender!r}"
@@ -65,6 +64,14 @@ class SmtpSettings:
             user=env.get(ENV_USER, "").strip() or None,
             password=env.get(ENV_PASSWORD) or None,
         )
+
+
+def _an_address(sender: str) -> bool:
+    """Whether `sender` is an address ("a@x.org", "Reports <a@x.org>", "alerts@localhost", a
+    quoted local part), as loosely as relays take it: something on either side of an @."""
+    address = parseaddr(sender)[1]
+    local, at, domain = address.rpartition("@")
+    return bool(at and local and domain) and not any(c.isspace() for c in domain)
 
 
 def _port(text: str) -> int | None:

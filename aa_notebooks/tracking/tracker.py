@@ -16,6 +16,7 @@ end and is recorded as `timeout` if it took longer than `timeout_s`, returning n
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 import uuid
 from pathlib import Path
@@ -28,13 +29,20 @@ from aa_notebooks.budgets import check_budget
 from aa_notebooks.budgets.delivery import AlertNotifier, deliver_alerts
 from aa_notebooks.db.schema import ExecutionStatus
 from aa_notebooks.db.url import mask_url, resolve_url
-from aa_notebooks.errors import BudgetExceededError, InvalidInputError, SchemaError
+from aa_notebooks.errors import (
+    BudgetExceededError,
+    InvalidInputError,
+    SchemaError,
+    StoredValueError,
+)
 from aa_notebooks.tracking.context import CURRENT_RUN
 from aa_notebooks.tracking.ids import optional_uuid
 from aa_notebooks.tracking.in_flight import HEARTBEAT_EVERY_S, RECORD_LOST_AFTER_S
 from aa_notebooks.tracking.outage import notice_for
 from aa_notebooks.tracking.run import Run
 from aa_notebooks.tracking.writer import BatchWriter
+
+log = logging.getLogger(__name__)
 
 
 class Tracker:
@@ -67,6 +75,7 @@ class Tracker:
         self._record_lost_after_s = record_lost_after_s
         self._writer: BatchWriter | None = None
         self._lock = threading.Lock()
+        self._unreadable_said = False  # a row the budget check cannot read was warned of
         self.notice = notice_for(mask_url(self.url))
         """Shared by the check and the writer: one warning per outage."""
 
@@ -136,7 +145,12 @@ class Tracker:
             )  # fmt: skip
         except (BudgetExceededError, InvalidInputError):
             raise
-        except SchemaError:
+        except StoredValueError as error:  # tables there, a row unreadable: said, not silent
+            if not self._unreadable_said:
+                self._unreadable_said = True
+                log.warning("budget checks are skipped and runs go ahead: %s", error)
+            return
+        except SchemaError:  # no budget tables: nothing to check
             return
         except Exception as error:
             self.notice.went_down(error, "budget checks are skipped and runs go ahead")

@@ -5,7 +5,9 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import sqlite3
+import threading
 import uuid
 from pathlib import Path
 
@@ -131,3 +133,15 @@ def test_an_export_is_not_written_over_a_folder_or_a_database(
     plain = tmp_path / "old.csv"
     plain.write_text("an earlier export\n")
     assert analytics.export(path=plain).rows == 8  # an ordinary file is replaced, as before
+
+
+def test_an_export_to_a_named_pipe_is_not_read_first(analytics: Analytics, tmp_path: Path) -> None:
+    """Looking for an SQLite header opened the target for reading, which a pipe without a
+    writer never answers: only regular files are looked into."""
+    pipe = tmp_path / "pipe"
+    os.mkfifo(pipe)
+    done: list[object] = []
+    worker = threading.Thread(target=lambda: done.append(analytics.export(path=pipe)))
+    worker.start()
+    worker.join(timeout=60)
+    assert not worker.is_alive() and done[0].rows == 8  # type: ignore[attr-defined]

@@ -10,10 +10,10 @@ import uuid
 from pathlib import Path
 
 from aa_notebooks.analytics import connect
-from aa_notebooks.db.engine import dispose_engine
+from aa_notebooks.db.engine import dispose_engine, get_engine
 from aa_notebooks.db.setup import init_db
 from aa_notebooks.tracking import Tracker
-from tests.cli.test_database_commands import document_sqlite_with_run
+from tests.cli.test_database_commands import document_sqlite, document_sqlite_with_run
 
 
 def journal_mode(path: Path) -> str:
@@ -75,3 +75,21 @@ def test_a_new_connect_reads_a_file_replaced_at_its_path(tmp_path: Path) -> None
     os.replace(replacement, path)
     overview = connect(url).overview(**window)
     assert (overview.total_executions, overview.success_rate) == (2, 50.0)
+
+
+def test_a_file_replaced_after_its_engine_served_is_read_anew_and_others_are_kept(
+    tmp_path: Path,
+) -> None:
+    """The engine opened the file before any connect (a tracker, a budget check); replacing it
+    still reconnects that engine only: another database's engine stays as it was."""
+    path, replacement = tmp_path / "agentos.db", tmp_path / "restored.db"
+    url = document_sqlite_with_run(path)
+    other = document_sqlite_with_run(tmp_path / "other.db")
+    other_engine = get_engine(other)
+    with get_engine(url).connect() as connection:  # the pool holds the first file open
+        assert connection.exec_driver_sql("SELECT COUNT(*) FROM agentexecutions").scalar() == 1
+    document_sqlite(replacement)  # the same tables, no run
+    os.replace(replacement, path)
+    window = {"start_date": "2026-11-01", "end_date": "2026-11-30"}
+    assert connect(url).overview(**window).total_executions == 0
+    assert get_engine(other) is other_engine

@@ -40,8 +40,8 @@ def test_reads_os_environ(monkeypatch: pytest.MonkeyPatch) -> None:
     for name, value in BASE.items():
         monkeypatch.setenv(name, value)
     assert SmtpSettings.from_env().host == "smtp.example.com"
-    named = SmtpSettings.from_env({**BASE, "AA_SMTP_FROM": "Agent reports <r@example.com>"})
-    assert named.sender == "Agent reports <r@example.com>"
+    for sender in ("Agent reports <r@example.com>", "alerts@localhost", '"aa reports"@x.org'):
+        assert SmtpSettings.from_env({**BASE, "AA_SMTP_FROM": sender}).sender == sender
 
 
 @pytest.mark.parametrize(

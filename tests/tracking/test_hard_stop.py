@@ -4,11 +4,16 @@ blocks; an execution already running is recorded even when it takes spend past t
 
 from __future__ import annotations
 
+import logging
+import sqlite3
 from decimal import Decimal
 
 import pytest
+from sqlalchemy import make_url
 
 from aa_notebooks.budgets import create_budget
+from aa_notebooks.budgets.ledger import TRUSTED_KEY
+from aa_notebooks.db.engine import dispose_engine
 from aa_notebooks.errors import BudgetExceededError
 from aa_notebooks.tracking import Tracker, track_agent
 from tests.tracking.conftest import counts, executions
@@ -83,3 +88,31 @@ async def test_async_block_and_decorator_are_refused(db_url: str, tracker: Track
         async with tracker.execution(agent_name="researcher"):
             called.append(True)
     assert called == [] and counts(db_url)[0] == 2
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+def test_a_row_the_check_cannot_read_is_warned_of_once_not_taken_for_no_budgets(
+    db_url: str, tracker: Tracker, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Another program's agent_id 'planner-agent' (no UUID) in a run the spend is rebuilt from:
+    the check cannot count the spend. It says so, once, and the runs go ahead, as in an outage;
+    before, it was silent, as if the database had no budgets."""
+    create_budget(db_url, name="cap", threshold_usd=Decimal("0.01"), alert_type="hard_stop")
+    spend(tracker, "researcher", 2)
+    path = make_url(db_url).database
+    with sqlite3.connect(str(path)) as connection:
+        connection.execute("UPDATE agentexecutions SET agent_id = 'planner-agent'")
+        connection.execute("DELETE FROM aa_notebooks_meta WHERE key = ?", (TRUSTED_KEY,))
+    dispose_engine(db_url)  # as a new process finds the database: the spend to be rebuilt
+    checked = Tracker(db_url, spool_dir=tracker.writer.spool.directory.parent / "again")
+    with caplog.at_level(logging.WARNING, logger="aa_notebooks.tracking.tracker"):
+        for _ in range(2):
+            with checked.execution(agent_name="researcher"):
+                pass
+    checked.close()
+    assert [r.getMessage() for r in caplog.records if "budget checks" in r.getMessage()] == [
+        "budget checks are skipped and runs go ahead: an id column holds 'planner-agent', "
+        "which is not a UUID: the data contract's id columns (id, user_id, agent_id, "
+        "request_id, session_id, execution_id) hold UUIDs. Write UUIDs there (str(uuid)), or "
+        "NULL where a column allows it"
+    ]
