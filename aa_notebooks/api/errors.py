@@ -26,6 +26,7 @@ from fastapi.routing import APIRoute
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import StatementError
 
+from aa_notebooks.api.bodies import bounded_body
 from aa_notebooks.db.engine import explain_database_error
 from aa_notebooks.errors import (
     AnalyticsError,
@@ -127,16 +128,10 @@ class KitRoute(APIRoute):
 async def _within_limit(request: Request) -> bool:
     """Whether the body is at most MAX_BODY_BYTES, reading no more than that of it; the body
     read is kept on the request for the route (Starlette's `Request.body` answers from it)."""
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+    body = await bounded_body(request, MAX_BODY_BYTES)
+    if body is None:
         return False
-    parts, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > MAX_BODY_BYTES:
-            return False
-        parts.append(chunk)
-    request._body = b"".join(parts)  # where Starlette keeps a body it has read
+    request._body = body  # where Starlette keeps a body it has read
     return True
 
 

@@ -24,6 +24,7 @@ from sqlalchemy.engine import URL
 from sqlalchemy.exc import DBAPIError
 from starlette.concurrency import run_in_threadpool
 
+from aa_notebooks.api.bodies import bounded_body
 from aa_notebooks.api.principal import Principal
 from aa_notebooks.errors import (
     AnalyticsError,
@@ -148,7 +149,7 @@ def create_otlp_router(receiver: OtlpReceiver, authenticate: Callable[..., Princ
             return _status(
                 415, JSON, f"Content-Type must be {PROTOBUF} or {JSON}, not {media_type!r}"
             )
-        body = await _read_body(request)
+        body = await bounded_body(request, MAX_BODY_BYTES)
         if body is None:
             return _status(413, media_type, f"the body is over {MAX_BODY_BYTES} bytes; send "
                            "smaller batches")  # fmt: skip
@@ -192,18 +193,6 @@ def _unavailable_as_503(authenticate: Callable[..., Principal]) -> Callable[...,
             ) from None
 
     return guarded
-
-
-async def _read_body(request: Request) -> bytes | None:
-    """The request body, or None past MAX_BODY_BYTES (read no further: a huge body is
-    refused without being held in memory)."""
-    parts, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > MAX_BODY_BYTES:
-            return None
-        parts.append(chunk)
-    return b"".join(parts)
 
 
 def _success(media_type: str, decoded: Decoded, outcome: Outcome) -> Response:
