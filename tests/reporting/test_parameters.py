@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import ast
 import re
-import sqlite3
-import uuid
 from dataclasses import fields
 from datetime import date
 from html import escape
@@ -21,7 +19,7 @@ from aa_notebooks.db.inspection import OddTimesWarning
 from aa_notebooks.errors import InvalidInputError
 from aa_notebooks.reporting.notebooks import REPORT_KINDS, report_notebook
 from aa_notebooks.reporting.parameters import DEFAULT_TITLES, ReportParameters
-from tests.cli.test_database_commands import document_sqlite
+from tests.cli.test_database_commands import document_sqlite_with_run
 
 FIELDS = [field.name for field in fields(ReportParameters)]
 
@@ -79,13 +77,7 @@ def test_a_window_longer_than_its_charts_can_read_is_refused_before_a_kernel() -
 
 def test_the_header_warns_of_times_sqlite_cannot_compare(tmp_path: Path) -> None:
     """The CLI warns on stderr; a report goes by email, so its page says it too."""
-    url = document_sqlite(tmp_path / "agentos.db")
-    with sqlite3.connect(tmp_path / "agentos.db") as connection:
-        connection.execute(
-            "INSERT INTO agentexecutions (id, request_id, session_id, status, started_at) "
-            "VALUES (?, ?, ?, 'success', '2026-11-29T22:01:49+00:00')",
-            (str(uuid.uuid4()), str(uuid.uuid4()), str(uuid.uuid4())),
-        )
+    url = document_sqlite_with_run(tmp_path / "agentos.db", started_at="2026-11-29T22:01:49+00:00")
     with pytest.warns(OddTimesWarning):
         analytics = connect(url)
     problem = (
