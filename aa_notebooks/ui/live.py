@@ -140,8 +140,8 @@ class LiveMode:
             try:
                 self.tick()
             except Exception as exc:  # a database or other error: said once, then stopped
+                self._failed(exc)  # the message first: whoever sees live mode off finds why
                 stop.set()
-                self._failed(exc)
                 break
         if stop is self._stop:  # not switched on again meanwhile (that run watches the kernel)
             self._unwatch_kernel()
