@@ -110,6 +110,9 @@ class DatabaseCheck:
     odd_times: dict[str, str | float] = field(default_factory=dict)
     """SQLite: "table.column" -> a value in a text form that does not compare as a time
     (`odd_times`), from the first and last rows."""
+    odd_ids: dict[str, object] = field(default_factory=dict)
+    """SQLite: "table.column" -> a value of an id column that is no UUID ('planner-agent', or
+    digits SQLite stored as a number), from the first and last rows."""
 
     @property
     def missing_from_document(self) -> list[str]:
@@ -125,9 +128,9 @@ class DatabaseCheck:
 
     @property
     def ok(self) -> bool:
-        """Every table and column of the data contract's schema is present, and its times are
-        in a form the kit compares (SQLite)."""
-        return not self.missing_from_document and not self.odd_times
+        """Every table and column of the data contract's schema is present, and its times and
+        ids are in a form the kit reads (SQLite)."""
+        return not self.missing_from_document and not self.odd_times and not self.odd_ids
 
     @property
     def complete(self) -> bool:
@@ -164,6 +167,8 @@ class DatabaseCheck:
             )
         if self.odd_times:
             head += "; some times are stored in a form the kit cannot compare (see below)"
+        if self.odd_ids:
+            head += "; some ids are not UUIDs (see below)"
         lines = [head]
         lines += [f"  missing table {t}" for t in self.missing_tables]
         lines += [
@@ -172,7 +177,7 @@ class DatabaseCheck:
         lines += [f"  disabled: {f}" for f in self.disabled_features]
         if not self.created_by_kit and "agentexecutions" in self.missing_tables:
             lines.append("  run `aa-notebooks init-db` to create the tables")
-        return "\n".join(lines + self.time_notes())
+        return "\n".join(lines + self.time_notes() + self.id_notes())
 
     def time_notes(self) -> list[str]:
         """Report lines on the times in an odd form (`odd_times`), with the UPDATE that mends
@@ -187,6 +192,14 @@ class DatabaseCheck:
                 f"  mend them with: {_mend(table, column, example)}",
             ]
         return lines
+
+    def id_notes(self) -> list[str]:
+        """Report lines on the id columns that hold values that are no UUID (`odd_ids`)."""
+        return [
+            f"  {name} holds values like {example!r}, which are not UUIDs: reads through such "
+            "rows fail; write UUIDs there (str(uuid), which SQLite keeps as text) or NULL"
+            for name, example in self.odd_ids.items()
+        ]
 
     def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
         """IPython shows the plain-words report, not the dataclass fields."""
@@ -210,7 +223,8 @@ def check_db(url: str | URL | None = None) -> DatabaseCheck:
             lacking = [c.name for c in table.columns if c.name not in present]
             if lacking:
                 missing_columns[table.name] = lacking
-        odd = {}
+        odd: dict[str, str | float] = {}
+        odd_ids: dict[str, object] = {}
         if engine.dialect.name == "sqlite" and "agentexecutions" in existing:
             lacking = missing_columns.get("agentexecutions", [])
             with engine.connect() as connection:
@@ -220,12 +234,20 @@ def check_db(url: str | URL | None = None) -> DatabaseCheck:
                     if column not in lacking
                     and (example := odd_time(connection, "agentexecutions", column)) is not None
                 }
+                odd_ids = {
+                    f"agentexecutions.{column}": example
+                    for column in ID_COLUMNS
+                    if column not in lacking
+                    and (example := odd_value(connection, "agentexecutions", column, _UUID_FORM))
+                    is not None
+                }
     return DatabaseCheck(
         url=mask_url(engine.url),
         missing_tables=missing_tables,
         missing_columns=missing_columns,
         created_by_kit=KitMetadata.__tablename__ in existing,
         odd_times=odd,
+        odd_ids=odd_ids,
     )
 
 
@@ -238,7 +260,15 @@ def odd_time(connection: Connection, table: str, column: str) -> str | float | N
     """SQLite: a value of `column` among the table's first and last rows that does not compare
     as a time, as text: not `YYYY-MM-DD HH:MM:SS` with an optional fraction (a `T`, a UTC offset,
     a number of seconds). None when they all do."""
-    odd = f"v IS NOT NULL AND NOT ({_TIME_FORM.format(v='v')}) LIMIT 1"
+    found = odd_value(connection, table, column, _TIME_FORM)
+    return found if found is None or isinstance(found, int | float) else str(found)
+
+
+def odd_value(connection: Connection, table: str, column: str, form: str) -> Any:
+    """SQLite: a value of `column` among the table's first and last TIME_SAMPLE_ROWS rows that
+    is not NULL and not of `form` (SQL over `{v}`); None when they all are (a cheap probe: a
+    program writes a column all one way)."""
+    odd = f"v IS NOT NULL AND NOT ({form.format(v='v')}) LIMIT 1"
     try:
         sample = (
             f"SELECT * FROM (SELECT {column} AS v FROM {table} ORDER BY rowid {{}} "
@@ -249,9 +279,18 @@ def odd_time(connection: Connection, table: str, column: str) -> str | float | N
     except OperationalError:  # a table WITHOUT ROWID: some rows, in no order
         query = f"SELECT v FROM (SELECT {column} AS v FROM {table} LIMIT {2 * TIME_SAMPLE_ROWS})"
         found = connection.exec_driver_sql(f"{query} WHERE {odd}").first()
-    if found is None:
-        return None
-    return found[0] if isinstance(found[0], int | float) else str(found[0])
+    return None if found is None else found[0]
+
+
+ID_COLUMNS = ("id", "user_id", "agent_id", "request_id", "session_id")
+"""The UUID columns of agentexecutions that another program fills."""
+_HEX = "[0-9a-fA-F]"
+_UUID_FORM = (
+    "typeof({v}) = 'text' AND ("
+    "(length({v}) = 32 AND {v} NOT GLOB '*[^0-9a-fA-F]*') OR "
+    "(length({v}) = 36 AND {v} GLOB '" + "-".join(_HEX * n for n in (8, 4, 4, 4, 12)) + "'))"
+)
+"""SQL: `{v}` holds a UUID as text, the kit's 32 hex digits or the dashed form."""
 
 
 _TIME_FORM = (

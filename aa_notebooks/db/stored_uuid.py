@@ -48,12 +48,14 @@ RowT = TypeVar("RowT", bound=Mapping[str, Any])
 _A_NUMBER = (
     "an id column holds {value!r} (stored as {kind}), not a UUID: SQLite keeps an id made only "
     "of digits as a number in a column declared UUID, and a long one loses digits. Write ids as "
-    "text with dashes (str(uuid)), which SQLite keeps as they are"
+    "text with dashes (str(uuid)), which SQLite keeps as they are; `aa-notebooks check-db` "
+    "names the columns"
 )
 _NOT_A_UUID = (
     "an id column holds {value!r}, which is not a UUID: the data contract's id columns "
     "(id, user_id, agent_id, request_id, session_id, execution_id) hold UUIDs. Write UUIDs "
-    "there (str(uuid)), or NULL where a column allows it"
+    "there (str(uuid)), or NULL where a column allows it; `aa-notebooks check-db` names the "
+    "columns"
 )
 _DASHED_PARTS = ((1, 8), (9, 4), (13, 4), (17, 4), (21, 12))
 MATCHED_LIST_LENGTH = 1_000

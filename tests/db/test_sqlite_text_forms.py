@@ -541,3 +541,29 @@ def _document_sqlite_holding(tmp_path: Path, execution_id: str, agent_id: str | 
             (execution_id, str(uuid.uuid4()), str(uuid.uuid4()), agent_id),
         )
     return url
+
+
+def test_check_db_names_ids_that_are_not_uuids(tmp_path: Path) -> None:
+    """A slug in agent_id and digits SQLite kept as a number in id: check-db names both (from
+    the first and last rows) and exits 1; dashed and plain-hex UUIDs are taken."""
+    url = _document_sqlite_holding(tmp_path, str(uuid.uuid4()), uuid.uuid4().hex)
+    assert check_db(url).odd_ids == {} and check_db(url).ok
+    with sqlite3.connect(url.removeprefix("sqlite:///")) as connection:
+        connection.execute(
+            "INSERT INTO agentexecutions (id, request_id, session_id, agent_id, agent_name, "
+            "status, started_at) VALUES ('12345678123456781234567812345678', ?, ?, "
+            "'planner-agent', 'a', 'success', '2026-01-12 11:00:00')",
+            (str(uuid.uuid4()), str(uuid.uuid4())),
+        )
+    report = check_db(url)
+    assert report.odd_ids == {
+        "agentexecutions.id": 1.2345678123456782e31,
+        "agentexecutions.agent_id": "planner-agent",
+    }
+    assert not report.ok
+    assert str(report).splitlines()[-1] == (
+        "  agentexecutions.agent_id holds values like 'planner-agent', which are not UUIDs: "
+        "reads through such rows fail; write UUIDs there (str(uuid), which SQLite keeps as "
+        "text) or NULL"
+    )
+    assert main(["--db", url, "check-db"]) == 1

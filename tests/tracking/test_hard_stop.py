@@ -114,5 +114,5 @@ def test_a_row_the_check_cannot_read_is_warned_of_once_not_taken_for_no_budgets(
         "budget checks are skipped and runs go ahead: an id column holds 'planner-agent', "
         "which is not a UUID: the data contract's id columns (id, user_id, agent_id, "
         "request_id, session_id, execution_id) hold UUIDs. Write UUIDs there (str(uuid)), or "
-        "NULL where a column allows it"
+        "NULL where a column allows it; `aa-notebooks check-db` names the columns"
     ]
