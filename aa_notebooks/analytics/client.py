@@ -97,10 +97,9 @@ class Analytics:
     def stored_time_problems(self) -> list[str]:
         """One line per column whose times SQLite cannot compare (found when connecting, and
         warned of then): for a report, whose reader sees no warnings, to say so itself."""
-        notes = self._source.check.time_notes()[::2]  # each column's finding, not its UPDATE
         return [
-            f"{note.strip()}; `aa-notebooks check-db` gives the UPDATE that mends them"
-            for note in notes
+            f"{finding}; `aa-notebooks check-db` gives the UPDATE that mends them"
+            for finding in self._source.check.time_findings()
         ]
 
     def __repr__(self) -> str:

@@ -207,10 +207,7 @@ def reopen_if_replaced(url: URL) -> None:
     if opened is None or now is None or opened == now:
         return
     del _opened_files[url.database]
-    engine = _cached_engine(url)
-    engine.dispose()
-    if (readers := _autocommit_engines.get(engine)) not in (None, engine):
-        readers.dispose()
+    _close_pools(_cached_engine(url))
 
 
 def get_engine(url: str | URL | None = None) -> Engine:
@@ -220,12 +217,17 @@ def get_engine(url: str | URL | None = None) -> Engine:
 
 def dispose_engine(url: str | URL | None = None) -> None:
     """Close the pooled connections of a database's engines (before dropping or copying it)."""
-    engine = _cached_engine(resolve_url(url))
+    _close_pools(_cached_engine(resolve_url(url)))
+    _cached_engine.cache_clear()
+    _engine_for.cache_clear()
+
+
+def _close_pools(engine: Engine) -> None:
+    """Close the engine's pooled connections and its autocommit twin's (made anew when next
+    needed); the engine itself stays usable and opens new connections."""
     engine.dispose()
     if (readers := _autocommit_engines.pop(engine, engine)) is not engine:
         readers.dispose()
-    _cached_engine.cache_clear()
-    _engine_for.cache_clear()
 
 
 class Fetched(NamedTuple):

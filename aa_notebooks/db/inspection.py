@@ -183,15 +183,22 @@ class DatabaseCheck:
         """Report lines on the times in an odd form (`odd_times`), with the UPDATE that mends
         them."""
         lines = []
-        for name, example in self.odd_times.items():
+        for (name, example), finding in zip(
+            self.odd_times.items(), self.time_findings(), strict=True
+        ):
             table, column = name.split(".")
-            lines += [
-                f"  {name} holds times like {example!r}: SQLite compares times as text, so "
-                "windows would miss or misplace such rows; the kit needs UTC as "
-                "'YYYY-MM-DD HH:MM:SS[.ffffff]'",
-                f"  mend them with: {_mend(table, column, example)}",
-            ]
+            lines += [f"  {finding}", f"  mend them with: {_mend(table, column, example)}"]
         return lines
+
+    def time_findings(self) -> list[str]:
+        """One sentence per column whose times are in an odd form (`odd_times`), without the
+        UPDATE that mends them (a report's reader is told where to find it)."""
+        return [
+            f"{name} holds times like {example!r}: SQLite compares times as text, so windows "
+            "would miss or misplace such rows; the kit needs UTC as "
+            "'YYYY-MM-DD HH:MM:SS[.ffffff]'"
+            for name, example in self.odd_times.items()
+        ]
 
     def id_notes(self) -> list[str]:
         """Report lines on the id columns that hold values that are no UUID (`odd_ids`)."""

@@ -16,16 +16,16 @@ import pandas as pd
 from IPython.display import HTML, Image
 
 from aa_notebooks.analytics import Analytics, Window
-from aa_notebooks.analytics.buckets import MAX_BUCKETS
 from aa_notebooks.budgets.client import BudgetClient
 from aa_notebooks.formatting import money, percent, timestamp
 from aa_notebooks.reporting import blocks
-from aa_notebooks.reporting.parameters import ReportParameters
+from aa_notebooks.reporting.parameters import MAX_REPORT_WINDOW, ReportParameters
 from aa_notebooks.reporting.summary import Summary
 
 MAX_CHARTED = 12
-MAX_CHARTED_DAYS = MAX_BUCKETS - 2
-"""The longest budget window charted: the burn-down reads one row per day of it."""
+MAX_CHARTED_DAYS = MAX_REPORT_WINDOW.days
+"""The longest budget window charted: the burn-down reads one row per day of it, as a
+report's own window is bounded for its charts."""
 BACKTEST_DAYS = 90
 """The history each active budget is replayed over in the report's backtest section."""
 BACKTEST_COLUMNS = {
