@@ -102,7 +102,11 @@ class CheckReport:
         if len(self.differences) > SHOWN_DIFFERENCES:
             lines.append(f"  ... and {len(self.differences) - SHOWN_DIFFERENCES} more")
         if self.differences:
-            lines.append("run `aa-notebooks rollups rebuild` to recompute them from the raw rows")
+            first = min(difference.bucket for difference in self.differences)
+            lines.append(
+                f"run `aa-notebooks rollups rebuild --since {first:%Y-%m-%d}` to recompute them "
+                "from the raw rows"
+            )
         if self.dirty_hours:
             lines.append(
                 f"{self.dirty_hours} hour(s) changed behind the rollups (rows inserted, updated "

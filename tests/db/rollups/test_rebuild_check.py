@@ -114,7 +114,9 @@ def test_check_finds_a_corrupted_row_and_rebuild_repairs_it(
     ]
     capsys.readouterr()
     assert main(["--db", db_url, "rollups", "check", "--since", "2024-06-01"]) == 1
-    assert "1 differ" in capsys.readouterr().out
+    shown = capsys.readouterr().out
+    assert "1 differ" in shown
+    assert "run `aa-notebooks rollups rebuild --since 2024-06-01`" in shown  # the day it differs
     assert main(["--db", db_url, "rollups", "rebuild", "--since", "2024-06-01"]) == 0
     assert "rebuilt the rollups of 2 day(s)" in capsys.readouterr().out
     assert check_rollups(get_engine(db_url)).ok
