@@ -192,3 +192,24 @@ def test_export_opt_out_keeps_text_for_round_trips(
     assert code == 0
     previews = {row["query_preview"] for row in csv.DictReader(io.StringIO(out))}
     assert {HYPERLINK, "+SUM(A1:A2)", "@cmd", "-2+3"} <= previews
+
+
+@pytest.mark.parametrize("agent", ["planner", str(dataset.PLANNER_ID)])
+def test_executions_take_an_agent_by_id_or_name(
+    url: str, capsys: pytest.CaptureFixture[str], agent: str
+) -> None:
+    """As `agent` and `anomalies` take it: the planner's six runs of the window (E01, E02, E05,
+    E07, E09 and E11; see the module docstring)."""
+    code, out, _ = run(
+        capsys, "--db", url, "executions", *WINDOW, "--agent", agent, "--format", "json"
+    )
+    assert code == 0
+    ids = {row["id"] for row in json.loads(out)["rows"]}
+    assert ids == {str(dataset.eid(n)) for n in (1, 2, 5, 7, 9, 11)}
+
+
+def test_executions_refuse_agent_given_twice(url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(
+        capsys, "--db", url, "executions", "--agent", "planner", "--agent-name", "researcher"
+    )
+    assert code == 2 and "give --agent, or --agent-id and --agent-name, not both" in err

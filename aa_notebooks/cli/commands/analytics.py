@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from aa_notebooks.analytics.choices import ANOMALY_BY, BUCKETS, SORT_COLUMNS, SORT_ORDERS
+from aa_notebooks.analytics.filters import agent_column
 from aa_notebooks.budgets.anomaly_alerts import alert_anomalies
 from aa_notebooks.cli.context import CommandContext
 from aa_notebooks.cli.options import (
@@ -52,6 +53,7 @@ def register(subcommands: Subcommands) -> list[argparse.ArgumentParser]:
     executions.add_argument("--page", type=positive_int, default=1, help="page number (from 1)")
     executions.add_argument("--page-size", type=positive_int, help="rows per page (1-1000)")
     executions.add_argument("--status", choices=STATUSES, help="only this status")
+    executions.add_argument("--agent", help="only this agent (id or name)")
     executions.add_argument("--agent-id", help="only this agent id (UUID)")
     executions.add_argument("--agent-name", help="only this agent name")
     executions.add_argument("--model", help="only this model")
@@ -173,10 +175,16 @@ def run_overview(args: argparse.Namespace, context: CommandContext) -> Any:
 
 def run_executions(args: argparse.Namespace, context: CommandContext) -> Any:
     """A page of executions, or with --grid the grid of all of them."""
+    agent_id, agent_name = args.agent_id, args.agent_name
+    if args.agent is not None:
+        if agent_id or agent_name:
+            raise InvalidInputError("give --agent, or --agent-id and --agent-name, not both")
+        column, value = agent_column(args.agent)
+        agent_id, agent_name = (value, None) if column == "agent_id" else (None, value)
     filters: dict[str, Any] = {
         "status": args.status,
-        "agent_id": args.agent_id,
-        "agent_name": args.agent_name,
+        "agent_id": agent_id,
+        "agent_name": agent_name,
         "model": args.model,
         "min_cost": args.min_cost,
         "max_cost": args.max_cost,
