@@ -38,7 +38,8 @@ def positional(value: float | Decimal) -> str:
 def frame_to_csv(frame: pd.DataFrame, *, escape_formulas: bool = True) -> str:
     """`frame` as CSV text without the index, its text cells and column names neutralised.
 
-    Floats are written in plain digits (`positional`). Lines end in `\n`; when a text cell holds
+    Floats are written in plain digits (`positional`), times in ISO 8601 as `export` writes them
+    (`2026-12-07T00:34:02.211000+00:00`). Lines end in `\n`; when a text cell holds
     a carriage return, in `\r\n` (RFC 4180's), as only the line end's characters make the writer
     quote a cell: a lone `\r` left unquoted reads as the end of a row in pandas and the csv
     module."""
@@ -48,8 +49,12 @@ def frame_to_csv(frame: pd.DataFrame, *, escape_formulas: bool = True) -> str:
         if not pd.api.types.is_numeric_dtype(frame.iloc[:, position])
         for value in frame.iloc[:, position]
     )
+    frame = frame.copy()
+    for position in range(frame.shape[1]):
+        series = frame.iloc[:, position]
+        if pd.api.types.is_datetime64_any_dtype(series):
+            frame.isetitem(position, series.map(pd.Timestamp.isoformat, na_action="ignore"))
     if escape_formulas:
-        frame = frame.copy()
         for position in range(frame.shape[1]):
             series = frame.iloc[:, position]
             if isinstance(series.dtype, pd.CategoricalDtype):

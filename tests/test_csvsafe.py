@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import pandas as pd
@@ -94,3 +95,22 @@ def test_small_and_large_numbers_are_written_in_plain_digits() -> None:
     writer.write([{"cost_usd": Decimal("0.000001"), "n": 1}, {"cost_usd": 1e-05, "n": 2},
                   {"cost_usd": None, "n": 3}])  # fmt: skip
     assert stream.getvalue() == "cost_usd,n\n0.000001,1\n0.00001,2\n,3\n"
+
+
+def test_times_are_written_as_the_export_writes_them() -> None:
+    """ISO 8601 with a T and microseconds where there are any, in both writers; a missing
+    time is an empty cell."""
+    moments = [datetime(2026, 12, 7, 0, 34, 2, tzinfo=UTC),
+               datetime(2026, 12, 7, 0, 34, 2, 211000, tzinfo=UTC), None]  # fmt: skip
+    frame = pd.DataFrame({"started_at": pd.to_datetime(moments, utc=True), "n": [1, 2, 3]})
+    expected = [
+        "started_at,n",
+        "2026-12-07T00:34:02+00:00,1",
+        "2026-12-07T00:34:02.211000+00:00,2",
+        ",3",
+    ]
+    assert frame_to_csv(frame).splitlines() == expected
+    stream = io.StringIO()
+    writer = CsvWriter(stream, ["started_at", "n"], escape_formulas=True)
+    writer.write([{"started_at": moment, "n": n} for n, moment in enumerate(moments, start=1)])
+    assert stream.getvalue().splitlines() == expected
