@@ -68,6 +68,7 @@ def run_report(
     parameters: ReportParameters | None = None,
     *,
     output_dir: str | os.PathLike[str] = DEFAULT_OUTPUT_DIR,
+    output: str | os.PathLike[str] | None = None,
     email: str | Sequence[str] = (),
     keep_notebook: bool = False,
     database_url: str | URL | None = None,
@@ -75,7 +76,8 @@ def run_report(
     progress: bool = True,
     **values: Any,
 ) -> ReportResult:
-    """Make the "cost" or "budget" report as HTML in `output_dir`, and email it to `email`.
+    """Make the "cost" or "budget" report as HTML in `output_dir` (a time-stamped name), or at
+    `output` (that file, replaced if there), and email it to `email`.
 
     The report's parameters are `parameters`, or the `ReportParameters` fields given as keywords
     (`period="7d"`, `start_date=`, `end_date=`, `user_id=`, `title=`, `timezone=`, `top_n=`,
@@ -88,7 +90,7 @@ def run_report(
     recipients, settings = _mail_settings(email)
     price_file = _checked_price_file()
     url = _reachable_database(database_url, parameters)
-    notebook_path, html_path = _output_paths(kind, output_dir)
+    notebook_path, html_path = _output_paths(kind, output_dir, output)
     executed = _execute(kind, source, parameters, url, price_file, notebook_path, progress)
     rendered = _write_html(executed, parameters, html_path)
     if not keep_notebook:
@@ -152,17 +154,30 @@ def _reachable_database(database_url: str | URL | None, parameters: ReportParame
     return url
 
 
-def _output_paths(kind: ReportKind, output_dir: str | os.PathLike[str]) -> tuple[Path, Path]:
-    """Where the executed notebook and the HTML go (the folder is made)."""
-    folder = Path(output_dir).expanduser()
+def _output_paths(
+    kind: ReportKind, output_dir: str | os.PathLike[str], output: str | os.PathLike[str] | None
+) -> tuple[Path, Path]:
+    """Where the executed notebook and the HTML go (the folder is made): a time-stamped name in
+    `output_dir`, or `output` and the notebook beside it."""
+    if output is not None:
+        html_path = Path(output).expanduser()
+        if html_path.suffix.lower() not in (".html", ".htm") or html_path.is_dir():
+            raise InvalidInputError(
+                f"the report's output must be an .html file, got {str(output)!r}; give "
+                "--output-dir for a folder of time-stamped reports"
+            )
+        folder, stem = html_path.parent, html_path.stem
+    else:
+        folder = Path(output_dir).expanduser()
+        stem = f"{kind}-report-{datetime.now(UTC):%Y%m%d-%H%M%S}"
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:  # a file of that name, no permission, a read-only place
         raise InvalidInputError(
-            f"cannot make the output folder {folder}: {exc.strerror or exc}; give --output-dir "
-            "a folder you can write to"
+            f"cannot make the output folder {folder}: {exc.strerror or exc}; give "
+            f"{'--output a file' if output is not None else '--output-dir a folder'} you can "
+            "write to"
         ) from None
-    stem = f"{kind}-report-{datetime.now(UTC):%Y%m%d-%H%M%S}"
     return folder / f"{stem}.ipynb", folder / f"{stem}.html"
 
 

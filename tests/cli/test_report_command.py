@@ -51,3 +51,38 @@ def test_own_notebook_keeps_its_defaults(
     assert printed(capsys, [*report, "--period", "24h"], tmp_path / "c") == (
         "period='24h' start=None end=None title='T'"
     )
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+def test_output_writes_the_report_to_that_file(
+    db_url: str, own_notebook: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`--output` is a file, not a folder `--output-dir` would make of an abbreviation; the
+    notebook kept beside it has its name."""
+    target = tmp_path / "made" / "weekly.html"
+    argv = ["--db", db_url, "report", "cost", "--notebook", str(own_notebook)]
+    assert main([*argv, "--output", str(target), "--keep-notebook"]) == 0
+    capsys.readouterr()
+    assert sorted(path.name for path in target.parent.iterdir()) == ["weekly.html", "weekly.ipynb"]
+    assert target.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+@pytest.mark.parametrize(
+    "output, said",
+    [
+        ("report.pdf", "the report's output must be an .html file, got 'report.pdf'"),
+        (".", "the report's output must be an .html file, got '.'"),
+    ],
+)
+def test_output_that_is_no_html_file_is_refused_before_a_kernel_starts(
+    db_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str], output: str, said: str
+) -> None:
+    assert main(["--db", db_url, "report", "cost", "--output", output]) == 2
+    assert said in capsys.readouterr().err
+
+
+def test_output_and_output_dir_are_one_or_the_other(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["report", "cost", "--output", "a.html", "--output-dir", "b"]) == 2
+    assert "not allowed with argument" in capsys.readouterr().err

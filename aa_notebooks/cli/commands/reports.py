@@ -25,11 +25,13 @@ def register(subcommands: Subcommands) -> list[argparse.ArgumentParser]:
     )
     report.add_argument("kind", choices=REPORT_KINDS, help="which report")
     report_options(report, scheduled=False)
-    report.add_argument(
+    output = report.add_mutually_exclusive_group()
+    output.add_argument(
         "--output-dir",
         default=DEFAULT_OUTPUT_DIR,
-        help=f"where the HTML goes ({DEFAULT_OUTPUT_DIR})",
+        help=f"the folder the HTML goes to, under a time-stamped name ({DEFAULT_OUTPUT_DIR})",
     )
+    output.add_argument("--output", metavar="FILE.html", help="write the HTML to this file")
     report.add_argument("--email", metavar="a@x,b@y", default="", help="send it to these")
     report.add_argument(
         "--keep-notebook", action="store_true", help="keep the executed notebook next to the HTML"
@@ -51,6 +53,7 @@ def run_report_command(args: argparse.Namespace, context: CommandContext) -> Any
         args.kind,
         report_parameters(args, context.user_id, context.timezone),
         output_dir=args.output_dir,
+        output=args.output,
         email=args.email,
         keep_notebook=args.keep_notebook,
         database_url=context.database_url,
