@@ -61,11 +61,19 @@ class RebuildReport:
     days: int
     hour_rows: int
     day_rows: int
+    enabled: bool = False
+    """Made by `rollups enable`: the tables and the marking triggers are in place."""
 
     def __str__(self) -> str:
-        return (
+        rebuilt = (
             f"rebuilt the rollups of {self.days} day(s): {self.hour_rows:,} hourly and "
             f"{self.day_rows:,} daily rows of executions"
+        )
+        if not self.enabled:
+            return rebuilt
+        return (
+            "rollups enabled: their tables and the triggers that mark rows written behind the "
+            f"kit's back are in place; {rebuilt}"
         )
 
 

@@ -8,6 +8,7 @@ from the raw rows in the same transaction, so the tables are never seen empty be
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from sqlalchemy import Connection, Engine, select
@@ -73,4 +74,4 @@ def enable_rollups(engine: Engine) -> RebuildReport:
         report = rebuild_in(connection)
     forget(engine)
     has_rollups(engine)
-    return report
+    return replace(report, enabled=True)

@@ -461,7 +461,9 @@ def test_seeded_percentiles_are_within_the_bound_of_numpy(db_url: str) -> None:
 
 
 @pytest.mark.postgres
-def test_enable_fills_an_agentos_database_and_marks_its_writers_hours() -> None:
+def test_enable_fills_an_agentos_database_and_marks_its_writers_hours(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     """On a database made by the data contract's DDL (PostgreSQL's)."""
     url, name = new_postgres_database()
     try:
@@ -476,6 +478,10 @@ def test_enable_fills_an_agentos_database_and_marks_its_writers_hours() -> None:
             )
         assert init_db(url).foreign_database and not has_rollups(engine)
         assert main(["--db", url, "rollups", "enable"]) == 0
+        assert capsys.readouterr().out.startswith(
+            "rollups enabled: their tables and the triggers that mark rows written behind the "
+            "kit's back are in place; rebuilt the rollups of 1 day(s)"
+        )
         assert execution_rollup(url) == {
             (at(10), "a", "m", "success"): (1, 1, 10, 0, 0, 250_000, 1)
         }
