@@ -18,7 +18,10 @@ connection (`db.driver_sql`, `spend.ledger_spends_statement` compiled once per s
 driver's SQL) reads all their spends, which are never cached.
 
 Without the ledger (an attached AgentOS database) each matching budget's window is summed from
-the executions instead: as consistent, slower.
+the executions instead: as consistent, slower. Rows written behind the ledger (by another
+program or plain SQL) are in hours the rollups' triggers mark: a window holding such an hour is
+read from the rollups, which take it from the executions (`spend.stale_hours`), until `rollups
+rebuild` refills the ledger's hours.
 
 Spend that a writer of this process holds but has not committed yet (its queue and the batch in
 flight) is invisible to those reads; `pending` adds it, per ledger key, so a batched writer's
@@ -56,6 +59,8 @@ from aa_notebooks.budgets.spend import (
     ledger_spend,
     ledger_spends_params,
     ledger_spends_statement,
+    rollup_spend,
+    spend_plan,
     spend_shape,
     spends_from_rows,
 )
@@ -63,6 +68,7 @@ from aa_notebooks.budgets.store import ACTIVE, load_budgets
 from aa_notebooks.budgets.window import SpendWindow, utc
 from aa_notebooks.db.driver_sql import driver_fetch
 from aa_notebooks.db.engine import get_engine
+from aa_notebooks.db.rollups.state import has_rollups
 from aa_notebooks.db.schema import BudgetAlertType, BudgetScope
 from aa_notebooks.errors import BudgetExceededError
 
@@ -130,9 +136,14 @@ def check_on_driver(
         return
     held = [from_micros(pending(budget_key(budget))) for budget in budgets]
     windows = [SpendWindow.ending(now, budget.period_days) for budget in budgets]
-    statement = ledger_spends_statement(tuple(spend_shape(budget) for budget in budgets))
+    shapes = tuple(spend_shape(budget) for budget in budgets)
+    statement = ledger_spends_statement(shapes, has_rollups(engine))
     rows = driver_fetch(engine, statement, ledger_spends_params(budgets, windows))
-    for budget, extra, spend in zip(budgets, held, spends_from_rows(rows, windows), strict=True):
+    spends = spends_from_rows(rows, windows)
+    for budget, extra, window, spend in zip(budgets, held, windows, spends, strict=True):
+        if spend is None:  # rows written behind the ledger in its window
+            with engine.connect() as connection:
+                spend = rollup_spend(connection, budget, window, spend_plan(connection, window))
         _refuse_at_threshold(budget, extra + spend)
 
 

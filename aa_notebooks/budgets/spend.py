@@ -35,6 +35,7 @@ from sqlalchemy import (
     Table,
     and_,
     bindparam,
+    exists,
     func,
     literal_column,
     or_,
@@ -53,6 +54,7 @@ from aa_notebooks.budgets.model import Budget
 from aa_notebooks.budgets.money import from_micros
 from aa_notebooks.budgets.scope import EXECUTIONS, budget_key
 from aa_notebooks.budgets.window import HOUR, SpendWindow, ceil_hour, floor_hour
+from aa_notebooks.db.rollups.rebuild import DIRTY
 from aa_notebooks.db.rollups.record import (
     EXECUTION_DAY,
     EXECUTION_HOUR,
@@ -160,10 +162,16 @@ class SpendPlans:
 
 
 def ledger_spend(connection: Connection, budget: Budget, window: SpendWindow) -> Decimal:
-    """The budget's spend in the window, from the ledger and two short ranges of executions."""
-    statement = _ledger_statement(budget.scope, _agent_id(budget) is not None)
+    """The budget's spend in the window, from the ledger and two short ranges of executions; from
+    the rollups (`rollup_spend`) where rows were written behind the ledger in its hours
+    (`stale_hours`)."""
+    stale = has_rollups(connection)
+    statement = _ledger_statement(budget.scope, _agent_id(budget) is not None, "", stale)
     split = LedgerSplit.of(window)
-    micros, head, future = connection.execute(statement, _params(budget, window)).one()
+    row = connection.execute(statement, _params(budget, window)).one()
+    if stale and row[3]:
+        return rollup_spend(connection, budget, window, spend_plan(connection, window))
+    micros, head, future = row[:3]
     return split.spend(micros, Decimal(head), Decimal(future))
 
 
@@ -235,10 +243,13 @@ def _exact_statement(scope: BudgetScope, by_agent_id: bool) -> Select[Any]:
 
 
 @cache
-def _ledger_statement(scope: BudgetScope, by_agent_id: bool, suffix: str = "") -> Select[Any]:
+def _ledger_statement(
+    scope: BudgetScope, by_agent_id: bool, suffix: str = "", stale: bool = False
+) -> Select[Any]:
     """The three sums of `LedgerSplit`: ledger micro-dollars, the first hour's correction, the
-    executions after `end`; each parameter's name ends with `suffix`, so that several can share
-    one statement (`ledger_spends_statement`)."""
+    executions after `end`; with `stale`, a fourth column: whether any of the ledger hours read
+    is one the rollups' triggers marked (`stale_hours`). Each parameter's name ends with
+    `suffix`, so that several can share one statement (`ledger_spends_statement`)."""
 
     def bound(name: str) -> BindParameter[Any]:
         return bindparam(name + suffix)
@@ -258,7 +269,25 @@ def _ledger_statement(scope: BudgetScope, by_agent_id: bool, suffix: str = "") -
         select(func.coalesce(func.sum(cost), 0)).where(counted(scope, by_agent_id, suffix), inside)
         for inside in ranges
     )
-    return select(hours.scalar_subquery(), head.scalar_subquery(), future.scalar_subquery())
+    sums: list[ColumnElement[Any]] = [
+        hours.scalar_subquery(),
+        head.scalar_subquery(),
+        future.scalar_subquery(),
+    ]
+    if stale:
+        sums.append(stale_hours(bound("ledger_from"), bound("last_hour")))
+    return select(*sums)
+
+
+def stale_hours(first: ColumnElement[Any], last: ColumnElement[Any]) -> ColumnElement[bool]:
+    """Whether an hour from `first` to `last` holds rows written behind the ledger.
+
+    The kit's writers add each execution's cost to the ledger as they insert it; rows another
+    program or plain SQL inserts, updates or deletes do not move it, but the rollups' triggers
+    mark their hours (`rollup_dirty_hours`) until `rollups rebuild`, which refills the ledger's
+    hours with the rollups' (`ledger.rebuild_with_ledger`). A check reads such a window from the
+    rollups instead, which take marked hours from the executions."""
+    return exists().where(DIRTY.c.hour >= first, DIRTY.c.hour <= last)
 
 
 SpendShape = tuple[BudgetScope, bool]
@@ -270,12 +299,14 @@ def spend_shape(budget: Budget) -> SpendShape:
 
 
 @cache
-def ledger_spends_statement(shapes: tuple[SpendShape, ...]) -> Select[Any] | CompoundSelect[Any]:
-    """One row per budget, for budgets of these shapes in this order: its position, then the
-    three sums of `_ledger_statement` (one statement, so one round trip and one snapshot for
-    all). Its parameters are `ledger_spends_params`."""
+def ledger_spends_statement(
+    shapes: tuple[SpendShape, ...], stale: bool = False
+) -> Select[Any] | CompoundSelect[Any]:
+    """One row per budget, for budgets of these shapes in this order: the three sums of
+    `_ledger_statement` (and with `stale` its fourth column), then its position (one statement,
+    so one round trip and one snapshot for all). Its parameters are `ledger_spends_params`."""
     rows = [
-        _ledger_statement(scope, by_agent_id, f"_{position}").add_columns(
+        _ledger_statement(scope, by_agent_id, f"_{position}", stale).add_columns(
             literal_column(str(position), Integer).label("position")
         )
         for position, (scope, by_agent_id) in enumerate(shapes)
@@ -292,12 +323,17 @@ def ledger_spends_params(budgets: list[Budget], windows: list[SpendWindow]) -> d
     }
 
 
-def spends_from_rows(rows: list[tuple[Any, ...]], windows: list[SpendWindow]) -> list[Decimal]:
-    """Each budget's spend from the rows of `ledger_spends_statement`, in the budgets' order."""
+def spends_from_rows(
+    rows: list[tuple[Any, ...]], windows: list[SpendWindow]
+) -> list[Decimal | None]:
+    """Each budget's spend from the rows of `ledger_spends_statement`, in the budgets' order;
+    None where the ledger's hours are stale (read it with `rollup_spend`)."""
     by_position = sorted(rows, key=lambda row: int(row[-1]))
     return [
-        LedgerSplit.of(window).spend(micros, Decimal(head), Decimal(future))
-        for window, (micros, head, future, _) in zip(windows, by_position, strict=True)
+        None
+        if len(row) > 4 and row[3]
+        else LedgerSplit.of(window).spend(row[0], Decimal(row[1]), Decimal(row[2]))
+        for window, row in zip(windows, by_position, strict=True)
     ]
 
 

@@ -28,6 +28,7 @@ from aa_notebooks.budgets import (
 from aa_notebooks.budgets.definitions import FRESH_SECONDS
 from aa_notebooks.budgets.spend import exact_spend, ledger_spend, rollup_spend, spend_plan
 from aa_notebooks.budgets.window import HOUR, SpendWindow, ceil_hour, floor_hour
+from aa_notebooks.cli import main
 from aa_notebooks.db.engine import get_engine
 from aa_notebooks.db.schema import AgentExecution, BudgetAlert, BudgetAlertType, BudgetScope
 from aa_notebooks.db.url import resolve_url
@@ -128,7 +129,8 @@ def test_evaluation_repairs_a_ledger_a_writer_bypassed(
     create_budget(db_url, name="org", threshold_usd=7, alert_type="hard_stop")
     check_budget(db_url, now=NOW)  # ledger filled and trusted
     insert_directly(db_url, "8", NOW - timedelta(days=3))
-    check_budget(db_url, now=NOW)  # invisible to the ledger: why writers must use apply_spend
+    with pytest.raises(BudgetExceededError):  # not in the ledger, but its hour is marked: the
+        check_budget(db_url, now=NOW)  # check reads that window from the rollups
     with caplog.at_level(logging.WARNING, logger="aa_notebooks.budgets"):
         [status] = evaluate_budgets(db_url, now=NOW).statuses
     assert status.spend_usd == Decimal(8)
@@ -138,6 +140,33 @@ def test_evaluation_repairs_a_ledger_a_writer_bypassed(
     caplog.clear()
     evaluate_budgets(db_url, now=NOW)
     assert "disagreed" not in caplog.text
+
+
+def test_rows_written_behind_the_ledger_count_at_once_and_after_a_rollups_rebuild(
+    db_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Another program's insert and delete (plain SQL) do not move the ledger; the triggers
+    mark their hours, so the check reads the window from the rollups at once, and `rollups
+    rebuild`, which clears the marks, refills the ledger's hours in the same transaction."""
+    create_budget(db_url, name="org", threshold_usd=7, alert_type="hard_stop")
+    record(db_url, "1", NOW - timedelta(days=2))
+    check_budget(db_url, now=NOW)  # ledger filled and trusted: $1
+    row = insert_directly(db_url, "8", NOW - timedelta(days=3))
+    with pytest.raises(BudgetExceededError, match=r"\$9\.00 spent of \$7\.00"):
+        check_budget(db_url, now=NOW)
+    assert main(["--db", db_url, "rollups", "rebuild"]) == 0  # the marks go, the ledger holds it
+    with pytest.raises(BudgetExceededError, match=r"\$9\.00 spent of \$7\.00"):
+        check_budget(db_url, now=NOW)
+    with get_engine(db_url).begin() as connection:  # a retention job
+        connection.execute(
+            AgentExecution.__table__.delete().where(AgentExecution.__table__.c.id == row["id"])
+        )
+    check_budget(db_url, now=NOW)  # $1 of $7: the ledger still holds $9, the check reads $1
+    assert main(["--db", db_url, "rollups", "rebuild", "--since", "2000-01-01"]) == 0
+    check_budget(db_url, now=NOW)
+    with caplog.at_level(logging.WARNING, logger="aa_notebooks.budgets"):
+        [status] = evaluate_budgets(db_url, now=NOW).statuses
+    assert status.spend_usd == Decimal(1) and "disagreed" not in caplog.text  # ledger exact
 
 
 def test_the_ledger_and_the_rollups_give_the_executions_sum_for_any_window(db_url: str) -> None:

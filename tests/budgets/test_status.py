@@ -10,6 +10,7 @@ from decimal import Decimal
 
 import pandas as pd
 import pytest
+from sqlalchemy import func, select
 
 from aa_notebooks.budgets import (
     Status,
@@ -20,7 +21,8 @@ from aa_notebooks.budgets import (
     list_budgets,
 )
 from aa_notebooks.budgets import spend as budget_spend
-from aa_notebooks.db.engine import dispose_engine
+from aa_notebooks.db.engine import dispose_engine, get_engine
+from aa_notebooks.db.schema import BudgetSpendLedger
 from aa_notebooks.errors import BudgetExceededError, ConfigurationError
 from tests.budgets.conftest import (
     ALICE,
@@ -178,10 +180,21 @@ def test_status_leaves_a_stale_ledger_alone(db_url: str) -> None:
     insert_directly(db_url, "8", NOW - timedelta(days=3))
     [status] = budget_status(db_url, now=NOW)
     assert (status.spend_usd, status.status) == (Decimal(8), Status.exceeded)
-    check_budget(db_url, now=NOW)  # the ledger still misses the $8: not rebuilt
-    evaluate_budgets(db_url, now=NOW)
-    with pytest.raises(BudgetExceededError):
+    assert global_ledger_micros(db_url) == 0  # the ledger still misses the $8: not rebuilt
+    with pytest.raises(BudgetExceededError):  # (the check reads that marked hour otherwise)
         check_budget(db_url, now=NOW)
+    evaluate_budgets(db_url, now=NOW)
+    assert global_ledger_micros(db_url) == 8_000_000
+
+
+def global_ledger_micros(url: str) -> int:
+    """What the spend ledger holds for the global scope, in micro-dollars."""
+    ledger = BudgetSpendLedger.__table__
+    query = select(func.coalesce(func.sum(ledger.c.spend_micro_usd), 0)).where(
+        ledger.c.scope == "global"
+    )
+    with get_engine(url).connect() as connection:
+        return int(connection.execute(query).scalar_one())
 
 
 def test_status_works_on_a_database_the_kit_may_only_read(db_url: str) -> None:
