@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import operator
+import re
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -56,3 +57,22 @@ def clock_reading(clock: Callable[[], datetime]) -> datetime:
     if moment.tzinfo is None:
         raise InvalidInputError("the `now` clock must return an aware datetime (UTC)")
     return moment.astimezone(UTC)
+
+
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def storable_text(value: str) -> str:
+    """`value` as both databases can store it: NUL characters (PostgreSQL refuses them) left
+    out, and UTF-16 surrogates that make no pair (half an emoji, from an exporter that cut a
+    string in the middle of one; UTF-8 cannot encode them) replaced by U+FFFD. Anything else is
+    returned as it is, at the cost of one search."""
+    if _UNSTORABLE.search(value) is None:
+        return value
+    value = value.replace("\x00", "")
+    return value.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+
+
+def unstorable(value: Any) -> bool:
+    """Whether `value` is text that `storable_text` would change."""
+    return isinstance(value, str) and _UNSTORABLE.search(value) is not None

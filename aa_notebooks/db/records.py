@@ -31,6 +31,7 @@ from aa_notebooks.db.schema import (
     ExecutionTraceStepType,
 )
 from aa_notebooks.errors import InvalidInputError
+from aa_notebooks.validation import storable_text
 
 QUERY_PREVIEW_LENGTH = 100
 INTEGER_MAX = 2**31 - 1
@@ -45,7 +46,17 @@ class _Record(BaseModel):
     model_config = ConfigDict(extra="forbid", use_enum_values=False, frozen=True)
 
 
-class AgentExecutionCreate(_Record):
+class _Recorded(_Record):
+    """What agents record: their text is kept as both databases can store it (a tool's binary
+    output with a NUL in it, half an emoji), not refused with the whole run."""
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _storable(cls, value: Any) -> Any:
+        return storable_text(value) if isinstance(value, str) else value
+
+
+class AgentExecutionCreate(_Recorded):
     """One execution to record; `id` is generated when absent (and makes replays idempotent)."""
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4)
@@ -90,7 +101,7 @@ class AgentExecutionCreate(_Record):
         return self
 
 
-class ExecutionTraceCreate(_Record):
+class ExecutionTraceCreate(_Recorded):
     """One ReAct step of an execution."""
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4)
@@ -104,7 +115,7 @@ class ExecutionTraceCreate(_Record):
     timestamp: datetime | None = None
 
 
-class TokenUsageCreate(_Record):
+class TokenUsageCreate(_Recorded):
     """Tokens and cost of one component of an execution."""
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4)
@@ -183,7 +194,10 @@ class BudgetAlertCreate(_Record):
     @model_validator(mode="after")
     def _target_fits_scope(self) -> Self:
         if self.scope in (BudgetScope.agent, BudgetScope.flow) and not self.target:
-            raise ValueError(f"a {self.scope.value} budget needs a target (the agent or flow)")
+            article = "an" if self.scope is BudgetScope.agent else "a"
+            raise ValueError(
+                f"{article} {self.scope.value} budget needs a target (the agent or flow)"
+            )
         if self.scope is BudgetScope.global_ and self.target:
             raise ValueError("a global budget takes no target; use scope agent or flow")
         if self.per_user:

@@ -40,6 +40,7 @@ from aa_notebooks.db.stored_uuid import with_references
 from aa_notebooks.db.users import add_missing_users
 from aa_notebooks.tracking.insert import insert_new, insert_rows
 from aa_notebooks.tracking.record import ExecutionRecord, Row
+from aa_notebooks.validation import storable_text, unstorable
 
 _EXECUTIONS = table_of(AgentExecution)
 _TRACES = table_of(ExecutionTrace)
@@ -61,6 +62,8 @@ def write_batch(
 ) -> BatchResult:
     """Store the records not stored yet, with their spend, in one write transaction; the rows
     of `running` (runs in flight these records end) go in the same transaction."""
+    for record in records:
+        _make_storable(record)
     unique = list({record.id: record for record in records if not record.attach}.values())
     attached = [record for record in records if record.attach]
     alerts = 0
@@ -98,6 +101,15 @@ def write_batch(
         if running:
             connection.execute(delete(_RUNNING).where(_RUNNING.c.id.in_(running)))
     return BatchResult(len(new), alerts)
+
+
+def _make_storable(record: ExecutionRecord) -> None:
+    """Clean the record's text in place as both databases can store it (`storable_text`): a NUL
+    in a tool's output or half an emoji would have had the whole run refused."""
+    for row in (record.execution, *record.traces, *record.usages):
+        for name, value in row.items():
+            if unstorable(value):
+                row[name] = storable_text(value)
 
 
 def _remove_replaced(connection: Connection, records: list[ExecutionRecord]) -> None:
