@@ -29,13 +29,17 @@ from pathlib import Path
 
 from sqlalchemy import bindparam, select
 from sqlalchemy.engine import URL
+from sqlalchemy.exc import SQLAlchemyError
 
+from aa_notebooks.db.bulk import check_rows
 from aa_notebooks.db.engine import get_engine
-from aa_notebooks.db.schema import AgentExecution, table_of
+from aa_notebooks.db.schema import AgentExecution, ExecutionTrace, TokenUsage, table_of
 from aa_notebooks.db.setup import init_db
+from aa_notebooks.errors import InvalidInputError
 from aa_notebooks.otel.mapping import Filing, Mapped, execution_ids, is_whole, map_trace
 from aa_notebooks.otel.spans import Span
 from aa_notebooks.otel.staging import Staging, TraceKey
+from aa_notebooks.tracking.record import ExecutionRecord
 from aa_notebooks.tracking.writer import BatchWriter
 
 log = logging.getLogger(__name__)
@@ -60,7 +64,8 @@ WRITTEN_BEFORE = (
     "request, or in an earlier file ingest): a span that late is not added to it"
 )
 
-_ID = table_of(AgentExecution).c.id
+_EXECUTIONS, _TRACES, _USAGES = (table_of(m) for m in (AgentExecution, ExecutionTrace, TokenUsage))
+_ID = _EXECUTIONS.c.id
 _STORED_AMONG = select(_ID).where(_ID.in_(bindparam("ids", expanding=True))).limit(1)
 
 
@@ -163,7 +168,17 @@ class Ingestor:
             return outcome
         now = self.clock()
         for key in self.staging.due(now, self.hold_s):
-            self._write_staged(key, outcome)
+            try:
+                self._write_staged(key, outcome)
+            except SQLAlchemyError:  # the database: every trace waits for the next sweep
+                raise
+            except Exception as error:  # this trace alone: the held ones behind it still go
+                log.warning(
+                    "otel ingest: held trace %s could not be mapped (%s: %s) and is dropped",
+                    key[1], type(error).__name__, error,
+                )  # fmt: skip
+                with self._staging_lock:
+                    self.staging.mark_written(key, (), self.clock())
         with self._staging_lock:
             self.staging.release(now, self.linger_s)
         return outcome
@@ -266,17 +281,25 @@ class Ingestor:
         earlier = set(written)
         ids = {record.id for record in mapped.records}
         obsolete = tuple(sorted(earlier - ids))
+        submitted = 0
         for index, record in enumerate(mapped.records):
+            if (problem := _unfit(record)) is not None:
+                outcome.rejected += 1 + len(record.traces)  # its agent span and its steps'
+                reason = f"an execution's sums do not fit their columns: {problem}"
+                if reason not in outcome.reasons:
+                    outcome.reasons.append(reason)
+                continue
             replaces = ((record.id,) if record.id in earlier else ()) + (
                 obsolete if index == 0 else ()
             )
             if replaces:
                 record = replace(record, replaces=replaces)
             self.writer.submit(record)
-        outcome.executions += len(mapped.records)
+            submitted += 1
+        outcome.executions += submitted
         outcome.ignored += mapped.ignored
         with self._backlog_lock:
-            self._backlog += len(mapped.records)
+            self._backlog += submitted
 
     def _admit(self) -> None:
         """Wait for the writer while its backlog is full; Saturated when it stays full, or
@@ -293,6 +316,22 @@ class Ingestor:
             raise Saturated(
                 f"the database is behind by more than {self.max_backlog} executions", 2, 429
             )
+
+
+def _unfit(record: ExecutionRecord) -> str | None:
+    """Why the database would refuse the record's rows (each span's numbers were in range, but
+    an execution's sums may not be: 4e9 tokens, $12,500), or None; said now, in the export's
+    answer, rather than in the writer's log after a 200."""
+    try:
+        for table, rows in (
+            (_EXECUTIONS, [record.execution]),
+            (_TRACES, record.traces),
+            (_USAGES, record.usages),
+        ):
+            check_rows(table, rows)
+    except InvalidInputError as error:
+        return str(error)
+    return None
 
 
 def _filled(spans: list[Span], filing: Filing) -> bool:

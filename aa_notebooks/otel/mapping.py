@@ -35,6 +35,7 @@ from aa_notebooks.otel.spans import Span
 from aa_notebooks.pricing import priced_cost
 from aa_notebooks.tracking.ids import name_uuid, session_uuid
 from aa_notebooks.tracking.record import ExecutionRecord, Row
+from aa_notebooks.validation import storable_text
 
 STEP_CONTENT_LENGTH = 2_000
 """Trace step content is cut to this many characters (tool results can be whole documents)."""
@@ -334,7 +335,7 @@ class _Execution:
             "session_id": session_uuid(str(session)) if session is not None else request_id,
             "agent_id": c.as_uuid(anchor.attributes.get(c.AGENT_ID)) if anchor else None,
             "agent_name": _clean(self._agent_name(), 200),
-            "agent_type": _clean((anchor.scope if anchor else "") or self.steps_of[0].scope, 200),
+            "agent_type": _clean(self._scope(), 200),
             "model_name": _clean(self._model(usages), 200),
             "status": status.value,
             "input_tokens": tokens[0],
@@ -349,6 +350,13 @@ class _Execution:
             "started_at": _time(start),
             "completed_at": _time(end),
         }
+
+    def _scope(self) -> str:
+        """The agent's instrumentation scope, else its first step's ("" where neither has one:
+        an agent span with no children from an exporter with an unnamed tracer)."""
+        if self.anchor is not None and self.anchor.scope:
+            return self.anchor.scope
+        return self.steps_of[0].scope if self.steps_of else ""
 
     def _agent_name(self) -> str | None:
         """The name the user gave the agent: the anchor's agent-name attribute, else the first
@@ -478,9 +486,7 @@ def _time(nanoseconds: int) -> datetime:
 
 
 def _clean(value: str | None, limit: int) -> str | None:
-    """Text as stored: no NUL characters (PostgreSQL refuses them), at most `limit` characters."""
+    """Text as stored (`storable_text`), at most `limit` characters."""
     if value is None:
         return None
-    if "\x00" in value:
-        value = value.replace("\x00", "")
-    return value[:limit]
+    return storable_text(value)[:limit]

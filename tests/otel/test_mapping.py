@@ -251,3 +251,38 @@ def test_an_agent_node_recurring_under_one_graph_is_one_run_named_after_the_grap
         ("tool_call", "get_weather(Paris)", 0), ("observation", "sunny", 0),
         ("action", "agent agent", 0), ("final_answer", "ChatOpenAI", 1),
     ]  # fmt: skip
+
+
+def test_an_agent_span_alone_from_an_unnamed_tracer_is_a_run_of_no_type() -> None:
+    """An agent that failed before calling a model, from an exporter whose tracer has no name:
+    it raised IndexError, and the request's other traces were lost with it."""
+    alone = span(
+        "f100000000000001",
+        None,
+        "invoke_agent Early",
+        0,
+        30,
+        error=True,
+        status_message="boom",
+        scope="",
+        gen_ai__operation__name="invoke_agent",
+    )
+    [record] = map_trace([alone]).records
+    row = record.execution
+    assert (row["agent_name"], row["agent_type"], row["status"]) == ("Early", "", "failure")
+    assert len(record.traces) == 0
+
+
+def test_half_an_emoji_is_replaced_and_a_whole_one_kept() -> None:
+    """A lone surrogate (an exporter cut a string inside an emoji) cannot be encoded as UTF-8:
+    it becomes U+FFFD instead of losing the whole run."""
+    spans = [
+        span("f200000000000001", None, "invoke_agent A", 0, 100,
+             gen_ai__operation__name="invoke_agent", input__value="hi \ud83d"),
+        span("f200000000000002", "f200000000000001", "chat", 0, 50,
+             gen_ai__operation__name="chat", output__value="ok \ud83d\ude00 and \ude00"),
+    ]  # fmt: skip
+    [record] = map_trace(spans).records
+    contents = [step["content"] for step in record.traces]
+    assert all(text.encode("utf-8") for text in contents)
+    assert any("ok \U0001f600 and \ufffd" in text for text in contents), contents
