@@ -15,6 +15,7 @@ fixed one. The full message goes to the server's log.
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Callable, Coroutine
 from typing import Any, ClassVar
 
@@ -108,7 +109,8 @@ class KitRoute(APIRoute):
             try:
                 return await handle(request)
             except RequestValidationError as error:
-                body = {"detail": explain(error), "errors": jsonable_encoder(error.errors())}
+                errors = _finite(jsonable_encoder(error.errors()))
+                body = {"detail": explain(error), "errors": errors}
                 return JSONResponse(body, status_code=422)
             except StatementError as error:
                 return self._answer(request, explain_database_error(error, self.database_url))
@@ -133,6 +135,18 @@ async def _within_limit(request: Request) -> bool:
         return False
     request._body = body  # where Starlette keeps a body it has read
     return True
+
+
+def _finite(value: Any) -> Any:
+    """`value` with NaN and the infinities as text: a validation error repeats the input, which
+    JSON cannot hold as a number (`{"threshold_usd": NaN}` answered 500 instead of 422)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, list):
+        return [_finite(item) for item in value]
+    if isinstance(value, dict):
+        return {key: _finite(item) for key, item in value.items()}
+    return value
 
 
 def explain(error: RequestValidationError) -> str:

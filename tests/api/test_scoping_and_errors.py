@@ -65,6 +65,26 @@ async def test_nul_in_a_budget_is_a_422(client: httpx.AsyncClient) -> None:
     assert refused.status_code == 422 and "name: must not contain NUL" in refused.json()["detail"]
 
 
+@pytest.mark.parametrize(
+    "body, where",
+    [
+        (b'{"threshold_usd": NaN, "alert_type": "warning"}', "threshold_usd"),
+        (b'{"threshold_usd": 1e400, "alert_type": "warning"}', "threshold_usd"),
+        (
+            b'{"threshold_usd": 5, "alert_type": "warning", "alert_levels": [-Infinity]}',
+            "alert_levels",
+        ),
+    ],
+)
+async def test_a_number_json_cannot_hold_is_a_422(
+    client: httpx.AsyncClient, body: bytes, where: str
+) -> None:
+    """Python's json writes NaN and Infinity; the error repeating them answered 500."""
+    headers = {"Content-Type": "application/json"}
+    refused = await client.post(f"{API}/budgets", content=body, headers=headers)
+    assert refused.status_code == 422 and where in refused.json()["detail"]
+
+
 def _api_requests(app) -> list[tuple[str, str]]:
     return [(method, path) for method, path in every_request(app) if path.startswith(API)]
 
