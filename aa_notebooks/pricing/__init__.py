@@ -11,7 +11,7 @@ import warnings
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 
-from aa_notebooks.errors import InvalidInputError
+from aa_notebooks.errors import InvalidInputError, PricingError
 from aa_notebooks.pricing.resolver import (
     ENV_PRICING_FILE,
     Resolution,
@@ -32,6 +32,7 @@ __all__ = [
     "load_price_file",
     "price_source",
     "priced_cost",
+    "recorded_cost",
     "reset_pricing_cache",
     "set_price_file",
 ]
@@ -103,6 +104,40 @@ def priced_cost(
         resolution.version,
         pricing.effective_date(at),
     )
+
+
+def recorded_cost(
+    model: str | None,
+    input_tokens: int,
+    output_tokens: int,
+    *,
+    cache_read_tokens: int | None = 0,
+    cache_write_tokens: int | None = 0,
+    reasoning_tokens: int | None = 0,
+    at: datetime | None = None,
+) -> PricedCost:
+    """`priced_cost` for a run being recorded: a price file that cannot be read (a typo in it)
+    prices nothing, with one warning per problem, rather than cost the agent its answer and the
+    run its record. Bad token counts still raise."""
+    try:
+        return priced_cost(
+            model, input_tokens, output_tokens,
+            cache_read_tokens=cache_read_tokens, cache_write_tokens=cache_write_tokens,
+            reasoning_tokens=reasoning_tokens, at=at,
+        )  # fmt: skip
+    except PricingError as error:
+        if str(error) not in _unreadable:
+            _unreadable.add(str(error))
+            warnings.warn(
+                f"{error}; runs are recorded unpriced (cost 0) until it is mended: "
+                "`aa-notebooks reprice` prices them afterwards",
+                UserWarning,
+                stacklevel=3,
+            )
+        return PricedCost(_ZERO, None, None)
+
+
+_unreadable: set[str] = set()
 
 
 def _check_token_parts(

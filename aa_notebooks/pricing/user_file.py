@@ -113,13 +113,21 @@ def _rates(table: dict[str, Any], where: str, *also: str) -> Rates:
     return Rates(input_rate, output_rate, read, write)
 
 
+MAX_RATE = 1_000_000
+"""The highest per-million price taken: a dollar a token. Above it is a typo (a rate per token
+written per million, an exponent), and a rate of 1e300 made every run's cost overflow."""
+
+
 def _rate(value: object, key: str, where: str) -> Decimal:
-    """A per-million price: an int or float, finite and not negative."""
+    """A per-million price: an int or float from 0 to MAX_RATE."""
     if (
         isinstance(value, bool)
         or not isinstance(value, int | float)
         or not math.isfinite(value)
-        or value < 0
+        or not 0 <= value <= MAX_RATE
     ):
-        raise PricingError(f"{where}: {key} must be a non-negative number, got {value!r}")
+        raise PricingError(
+            f"{where}: {key} must be a number of dollars per million tokens from 0 to "
+            f"{MAX_RATE:,}, got {value!r}"
+        )
     return Decimal(str(value))

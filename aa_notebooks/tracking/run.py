@@ -28,7 +28,7 @@ from time import perf_counter
 from aa_notebooks.db.records import QUERY_PREVIEW_LENGTH
 from aa_notebooks.db.schema import ExecutionStatus, ExecutionTraceStepType
 from aa_notebooks.errors import InvalidInputError
-from aa_notebooks.pricing import calculate_cost, priced_cost
+from aa_notebooks.pricing import recorded_cost
 from aa_notebooks.tracking.ids import new_id, optional_uuid, session_uuid
 from aa_notebooks.tracking.record import ExecutionRecord, Row
 from aa_notebooks.validation import non_negative_int
@@ -155,7 +155,7 @@ class Run:
 
         `input_tokens` includes the prompt-cache reads and writes, `output_tokens` the reasoning
         tokens, as providers report them; the cached ones cost the model's cache rates."""
-        priced = priced_cost(
+        priced = recorded_cost(
             model, input_tokens, output_tokens,
             cache_read_tokens=cache_read_tokens, cache_write_tokens=cache_write_tokens,
             reasoning_tokens=reasoning_tokens, at=self.started_at,
@@ -252,7 +252,7 @@ class Run:
             )
         input_tokens = sum(s["input_tokens"] for s in self._steps)
         output_tokens = sum(s["output_tokens"] for s in self._steps)
-        cost = calculate_cost(self.model, input_tokens, output_tokens, at=self.started_at)
+        cost = recorded_cost(self.model, input_tokens, output_tokens, at=self.started_at).cost_usd
         return input_tokens, output_tokens, cost
 
     def _model_name(self) -> str | None:

@@ -66,7 +66,7 @@ def test_a_bad_cache_rate_in_the_file_is_named(write_price_file: WriteFile, monk
         '[models."my-model"]\ninput_per_million = 2\noutput_per_million = 8\n'
         'cache_write_per_million = "cheap"\n'
     )
-    with pytest.raises(PricingError, match="cache_write_per_million must be a non-negative"):
+    with pytest.raises(PricingError, match="cache_write_per_million must be a number of dollars"):
         load_price_file(path)
 
 

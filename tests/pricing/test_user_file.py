@@ -141,6 +141,7 @@ def test_empty_file_prices_nothing(write_price_file: WriteFile) -> None:
     assert load_price_file(write_price_file("")) == {}
 
 
+RANGE = "must be a number of dollars per million tokens from 0 to 1,000,000"
 ENTRY = '[models."foo"]\n'
 
 
@@ -152,27 +153,31 @@ ENTRY = '[models."foo"]\n'
         (ENTRY + "output_per_million = 1\n", 'models."foo": missing input_per_million'),
         (
             ENTRY + "input_per_million = 1\noutput_per_million = 'abc'\n",
-            "models.\"foo\": output_per_million must be a non-negative number, got 'abc'",
+            f"models.\"foo\": output_per_million {RANGE}, got 'abc'",
         ),
         (
             ENTRY + "input_per_million = -0.5\noutput_per_million = 1\n",
-            'models."foo": input_per_million must be a non-negative number, got -0.5',
+            f'models."foo": input_per_million {RANGE}, got -0.5',
         ),
         (
             ENTRY + "input_per_million = true\noutput_per_million = 1\n",
-            'models."foo": input_per_million must be a non-negative number, got True',
+            f'models."foo": input_per_million {RANGE}, got True',
         ),
         (
             ENTRY + "input_per_million = nan\noutput_per_million = 1\n",
-            'models."foo": input_per_million must be a non-negative number, got nan',
+            f'models."foo": input_per_million {RANGE}, got nan',
         ),
         (
             ENTRY + "input_per_million = inf\noutput_per_million = 1\n",
-            'models."foo": input_per_million must be a non-negative number, got inf',
+            f'models."foo": input_per_million {RANGE}, got inf',
+        ),
+        (
+            ENTRY + "input_per_million = 1e300\noutput_per_million = 1\n",
+            f'models."foo": input_per_million {RANGE}, got 1e+300',
         ),
         (
             ENTRY + "input_per_million = [1]\noutput_per_million = 1\n",
-            'models."foo": input_per_million must be a non-negative number, got [1]',
+            f'models."foo": input_per_million {RANGE}, got [1]',
         ),
         (
             ENTRY + "input_per_million = 1\noutput_per_million = 1\ncurrency = 'EUR'\n",
@@ -212,8 +217,8 @@ def test_exact_message_for_a_non_numeric_price(write_price_file: WriteFile) -> N
     with pytest.raises(PricingError) as raised:
         load_price_file(path)
     assert str(raised.value) == (
-        f'pricing file {path}: models."foo": output_per_million must be a non-negative number, '
-        "got 'abc'"
+        f'pricing file {path}: models."foo": output_per_million must be a number of dollars per '
+        "million tokens from 0 to 1,000,000, got 'abc'"
     )
 
 
@@ -291,7 +296,7 @@ def test_dated_prices_alone_reach_back_to_the_first(write_price_file: WriteFile)
          r'prices\."2026-03-01": missing output_per_million'),
         ('[models."m"]\nprices = 3\n', "prices must be tables like"),
         ('[models."m".prices."2026-03-01"]\ninput_per_million = -1\noutput_per_million = 1\n',
-         "input_per_million must be a non-negative number"),
+         "input_per_million must be a number of dollars per million tokens"),
     ],
 )  # fmt: skip
 def test_malformed_dated_prices_say_where(
