@@ -191,7 +191,8 @@ def backtest_budget(
 ) -> BudgetBacktest:
     """Replay `days` days ending at `now` under a budget defined as `create` takes it.
 
-    `levels` are the alert percentages (default: `alert_at_percentage` and 100); `viewer` (a
+    `levels` are more alert percentages, beside `alert_at_percentage` and 100, as `create`
+    takes them (`Budget.levels`); `viewer` (a
     scoped client's user) restricts the executions read to that user's; `per_user` replays a
     budget that applies to every user separately."""
     budget = _hypothetical(
@@ -249,8 +250,9 @@ def _hypothetical(
 
 
 def _levels(levels: Sequence[int] | None, alert_at: int) -> tuple[int, ...]:
-    """The alert percentages, ascending, each 1..100 once; 100 (exceeded) is always one."""
-    chosen = [alert_at] if levels is None else list(levels)
+    """The alert percentages, ascending, each 1..100 once: `levels`, `alert_at` and 100
+    (exceeded), as a stored budget's (`Budget.levels`)."""
+    chosen = [alert_at, *(levels or ())]
     for level in chosen:
         if isinstance(level, bool) or not isinstance(level, int) or not 1 <= level <= 100:
             raise InvalidInputError(

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import difflib
 import uuid
+import warnings
 from decimal import Decimal
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import ColumnElement, Connection, and_, delete, true, update
+from sqlalchemy import ColumnElement, Connection, Engine, and_, delete, select, true, update
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import IntegrityError
 
@@ -21,10 +23,12 @@ from aa_notebooks.budgets.fields import (
     validated,
 )
 from aa_notebooks.budgets.model import Budget, budgets_frame
-from aa_notebooks.budgets.scope import BUDGETS
+from aa_notebooks.budgets.scope import BUDGETS, EXECUTIONS
+from aa_notebooks.budgets.spend import counted, counted_params, target_agent_id
 from aa_notebooks.budgets.store import ACTIVE, budget_values, load_budgets
 from aa_notebooks.budgets.transactions import write_transaction
 from aa_notebooks.db.engine import get_engine
+from aa_notebooks.db.schema import BudgetScope
 from aa_notebooks.db.stored_uuid import as_referenced
 from aa_notebooks.db.users import add_missing_users
 from aa_notebooks.errors import InvalidInputError, NotFoundError
@@ -65,7 +69,36 @@ def create_budget(url: str | URL | None = None, **fields: Any) -> Budget:
     except IntegrityError:
         raise _explain_conflict(budget) from None
     budgets_changed(engine)
+    _warn_if_nothing_counts(engine, budget)
     return budget
+
+
+def _warn_if_nothing_counts(engine: Engine, budget: Budget) -> None:
+    """Warn when an agent or flow budget's target has never run: a typo (`"planner "`) would
+    otherwise make a hard stop that refuses nothing, silently. A budget for an agent about to
+    be deployed is fine, hence a warning."""
+    if budget.scope not in (BudgetScope.agent, BudgetScope.flow):
+        return
+    by_agent_id = target_agent_id(budget.scope, budget.target) is not None
+    with engine.connect() as connection:
+        condition = counted(budget.scope, by_agent_id)
+        found = connection.execute(
+            select(EXECUTIONS.c.id).where(condition).limit(1), counted_params(budget)
+        ).first()
+        if found is not None:
+            return
+        agent = budget.scope is BudgetScope.agent
+        column = EXECUTIONS.c.agent_name if agent else EXECUTIONS.c.flow_id
+        names = connection.execute(select(column).distinct().limit(1000)).scalars().all()
+    close = difflib.get_close_matches(str(budget.target), [n for n in names if n], n=1)
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    warnings.warn(
+        f"no executions of {budget.scope.value} {budget.target!r} yet: the budget counts none "
+        f"until one runs under that {'name' if agent else 'flow'}"
+        f"{hint}",
+        UserWarning,
+        stacklevel=3,
+    )
 
 
 def update_budget(url: str | URL | None, budget_id: uuid.UUID | str, **changes: Any) -> Budget:

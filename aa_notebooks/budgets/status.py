@@ -114,6 +114,11 @@ class BudgetStatusList(Sequence[BudgetStatus]):
     def __iter__(self) -> Iterator[BudgetStatus]:
         return iter(self.statuses)
 
+    @property
+    def frame(self) -> pd.DataFrame:
+        """`to_frame()`, as the other results of the budget client have it."""
+        return self.to_frame()
+
     def to_frame(self) -> pd.DataFrame:
         """One row per budget; the warning, if any, in `attrs["email_warning"]`."""
         frame = pd.DataFrame([status.as_row() for status in self], columns=STATUS_COLUMNS)

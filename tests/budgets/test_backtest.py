@@ -126,6 +126,16 @@ def test_several_levels_fire_once_each(history) -> None:  # type: ignore[no-unty
     assert result.levels == (50, 80, 100)
 
 
+def test_levels_come_beside_the_alert_percentage_as_create_takes_them(history) -> None:  # type: ignore[no-untyped-def]
+    """`levels=[50]` replays 50, the default alert_at_percentage 80 and 100, as a budget
+    created with them fires: the 80 was left out."""
+    url, _ = history
+    budgets = connect_budgets(url, now=lambda: NOW)
+    result = budgets.backtest(**_planner(threshold_usd=3, period_days=10, levels=[50]))
+    assert result.levels == (50, 80, 100)
+    assert list(result.events["level_pct"]) == [50, 80, 100]
+
+
 def test_the_scope_decides_what_counts(history) -> None:  # type: ignore[no-untyped-def]
     url, _ = history
     budgets = connect_budgets(url, now=lambda: NOW)

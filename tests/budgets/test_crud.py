@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import uuid
+import warnings
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
@@ -22,7 +24,7 @@ from aa_notebooks.budgets import (
 from aa_notebooks.db.engine import get_engine
 from aa_notebooks.db.schema import BudgetAlertType, BudgetScope, User
 from aa_notebooks.errors import InvalidInputError, NotFoundError, SchemaError
-from tests.budgets.conftest import ALICE, BOB, RESEARCHER
+from tests.budgets.conftest import ALICE, BOB, NOW, RESEARCHER, record
 
 CURL_BODY = """{
     "threshold_usd": 100.00,
@@ -89,7 +91,7 @@ def test_update_is_partial_and_validated_as_a_whole(db_url: str) -> None:
     raised = update_budget(db_url, budget.id, threshold_usd="12.50", alert_type="hard_stop")
     assert raised == Budget(**{**budget.__dict__, "threshold_usd": Decimal("12.50"),
                                "alert_type": BudgetAlertType.hard_stop})  # fmt: skip
-    with pytest.raises(InvalidInputError, match="agent budget needs a target"):
+    with pytest.raises(InvalidInputError, match="an agent budget needs a target"):
         update_budget(db_url, budget.id, scope="agent")
     moved = update_budget(db_url, str(budget.id), scope="agent", target="researcher")
     assert (moved.scope, moved.target, moved.threshold_usd) == (
@@ -143,8 +145,8 @@ VALID = {"threshold_usd": 10, "alert_type": "warning"}
         ({"name": "a\ud800b"}, "name: Input should be a valid string, unable to parse raw"),
         ({"name": "n" * 10_001}, "name: String should have at most 10000 characters"),
         ({"alert_levels": list(range(1, 31))}, "30 levels are too many to store"),
-        ({"scope": "agent"}, "agent budget needs a target"),
-        ({"scope": "flow"}, "flow budget needs a target"),
+        ({"scope": "agent"}, "an agent budget needs a target"),
+        ({"scope": "flow"}, "a flow budget needs a target"),
         ({"scope": "global", "target": "researcher"}, "a global budget takes no target"),
         ({"target": "researcher"}, "a global budget takes no target"),
         ({"scope": "user"}, "a user budget needs user_id"),
@@ -196,3 +198,16 @@ def test_a_database_without_budget_tables_says_how_to_create_them(empty_db_url: 
                  lambda: create_budget(empty_db_url, **VALID)):  # fmt: skip
         with pytest.raises(SchemaError, match="no budgetalerts table; run `aa-notebooks init-db`"):
             call()
+
+
+def test_an_agent_budget_whose_agent_never_ran_warns_with_the_closest_name(db_url: str) -> None:
+    """A typo (a trailing space) made a hard stop that refused nothing, silently."""
+    record(db_url, "1", NOW - timedelta(hours=1), agent_name="planner")
+    said = r"no executions of agent 'planner ' yet: .*did you mean 'planner'\?"
+    with pytest.warns(UserWarning, match=said):
+        create_budget(db_url, scope="agent", target="planner ", threshold_usd=1,
+                      alert_type="hard_stop")  # fmt: skip
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        create_budget(db_url, scope="agent", target="planner", threshold_usd=1,
+                      alert_type="hard_stop")  # fmt: skip

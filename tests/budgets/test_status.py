@@ -21,6 +21,7 @@ from aa_notebooks.budgets import (
     list_budgets,
 )
 from aa_notebooks.budgets import spend as budget_spend
+from aa_notebooks.budgets.client import connect_budgets
 from aa_notebooks.db.engine import dispose_engine, get_engine
 from aa_notebooks.db.schema import BudgetSpendLedger
 from aa_notebooks.errors import BudgetExceededError, ConfigurationError
@@ -238,3 +239,13 @@ def test_budgets_of_one_period_share_the_rollups_reading_plan(
     spends = sorted((s.budget.period_days, s.spend_usd) for s in budget_status(db_url, now=NOW))
     assert spends == [(1, 0), (1, 3), (1, 3), (7, 8)]
     assert sorted(asked) == [1, 7]
+
+
+def test_the_client_s_statuses_have_a_frame_as_its_other_results(db_url: str) -> None:
+    """The README says every BudgetClient result has `.frame`; `status()` had only to_frame()."""
+    record(db_url, "85", HOUR_AGO)
+    create_budget(db_url, name="org", threshold_usd=100, alert_type="warning")
+    statuses = connect_budgets(db_url, now=lambda: NOW).status()
+    assert list(statuses.frame[["name", "spend_usd", "status"]].itertuples(index=False)) == [
+        ("org", 85.0, "warning")
+    ]
