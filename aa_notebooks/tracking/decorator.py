@@ -1,5 +1,9 @@
 """`@track_agent`: record every call of a sync or async agent function as an execution.
 
+A generator function (sync or async: a streaming agent) is recorded from its call until its
+last item: an exception while streaming is the run's failure, and a consumer that stops reading
+early ends the run as a success, where it stopped.
+
 Arguments of the decorated function named `query`, `user_id`, `session_id` or `flow_id` fill
 those fields of the execution (they win over the decorator's own values); the agent name is the
 function's qualified name unless given. Inside the call, `current_run()` returns the run, to add
@@ -57,6 +61,32 @@ def track_agent(
             if "query" in found:
                 found["query"] = str(found["query"])
             return {**fixed, **found}
+
+        if inspect.isasyncgenfunction(function):
+
+            @functools.wraps(function)
+            async def tracked_stream(*args: P.args, **kwargs: P.kwargs) -> Any:
+                async with (tracker or get_tracker()).execution(**fields(args, kwargs)):
+                    stream = function(*args, **kwargs)
+                    try:
+                        async for item in stream:
+                            yield item
+                    except GeneratorExit:  # the consumer stopped reading
+                        await stream.aclose()
+
+            return tracked_stream
+
+        if inspect.isgeneratorfunction(function):
+
+            @functools.wraps(function)
+            def tracked_generator(*args: P.args, **kwargs: P.kwargs) -> Any:
+                with (tracker or get_tracker()).execution(**fields(args, kwargs)):
+                    try:
+                        yield from function(*args, **kwargs)
+                    except GeneratorExit:  # the consumer stopped reading
+                        return
+
+            return tracked_generator
 
         if inspect.iscoroutinefunction(function):
 

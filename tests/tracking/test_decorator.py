@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
@@ -110,3 +110,92 @@ def test_default_tracker_from_the_environment(
     track_agent("from-env")(lambda: None)()
     assert defaults.flush()
     assert [row["agent_name"] for row in executions(db_url)] == ["from-env"]
+
+
+def test_a_price_file_with_a_typo_costs_the_agent_nothing(
+    db_url: str, tracker: Tracker, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The agent's answer comes back and the run is recorded unpriced, with one warning naming
+    the file; before, PricingError came out of the decorator after the agent's work was done."""
+    from aa_notebooks.pricing import reset_pricing_cache
+
+    broken = tmp_path / "prices.toml"
+    broken.write_text('[models."gpt-4o"\ninput_per_million = 1.5\n')  # no closing bracket
+    monkeypatch.setenv("AA_PRICING_FILE", str(broken))
+    reset_pricing_cache()
+
+    @track_agent("answerer", model="gpt-4o", tracker=tracker)
+    def answer() -> str:
+        current_run().step("thought", "looked it up", input_tokens=1000, output_tokens=10)
+        current_run().tokens("main_agent", "gpt-4o", 1000, 10)
+        return "42"
+
+    with pytest.warns(UserWarning, match=rf"pricing file {broken}: invalid TOML") as said:
+        assert answer() == "42"
+        assert answer() == "42"
+    assert len([w for w in said if "invalid TOML" in str(w.message)]) == 1
+    tracker.flush()
+    assert [(e["status"], e["cost_usd"], e["input_tokens"]) for e in executions(db_url)] == [
+        ("success", 0, 1000), ("success", 0, 1000)
+    ]  # fmt: skip
+    monkeypatch.delenv("AA_PRICING_FILE")
+    reset_pricing_cache()
+
+
+def test_a_streaming_agent_is_recorded_over_its_whole_stream(db_url: str, tracker: Tracker) -> None:
+    """A generator's run spans its iteration: its steps count, an error while streaming is a
+    failure, and a consumer that stops early ends the run as a success. Before, the run was
+    recorded, a success of 0 ms, when the generator object was made."""
+
+    @track_agent("streamer", tracker=tracker)
+    def stream(query: str, fail: bool = False) -> Iterator[str]:
+        for word in query.split():
+            current_run().step("observation", word, input_tokens=1, output_tokens=1)
+            yield word
+        if fail:
+            raise RuntimeError("the model hung up")
+
+    assert inspect.isgeneratorfunction(stream)
+    assert list(stream("a b c")) == ["a", "b", "c"]
+    with pytest.raises(RuntimeError):
+        list(stream("d e", fail=True))
+    early = stream("f g h")
+    assert next(early) == "f"
+    early.close()
+    tracker.flush()
+    rows = executions(db_url)
+    assert [(r["query_preview"], r["status"].value, r["error_type"], r["input_tokens"])
+            for r in rows] == [
+        ("a b c", "success", None, 3), ("d e", "failure", "RuntimeError", 2),
+        ("f g h", "success", None, 1),
+    ]  # fmt: skip
+    assert [s["content"] for s in steps(db_url, rows[1]["id"])] == ["d", "e"]
+
+
+async def test_an_async_streaming_agent_is_recorded_over_its_whole_stream(
+    db_url: str, tracker: Tracker
+) -> None:
+    @track_agent("streamer", tracker=tracker)
+    async def stream(query: str, fail: bool = False) -> AsyncIterator[str]:
+        for word in query.split():
+            await asyncio.sleep(0.02)
+            current_run().step("observation", word, input_tokens=1, output_tokens=1)
+            yield word
+        if fail:
+            raise RuntimeError("the model hung up")
+
+    assert inspect.isasyncgenfunction(stream)
+    assert [word async for word in stream("a b c")] == ["a", "b", "c"]
+    with pytest.raises(RuntimeError):
+        [word async for word in stream("d e", fail=True)]
+    early = stream("f g h")
+    assert await anext(early) == "f"
+    await early.aclose()
+    tracker.flush()
+    rows = executions(db_url)
+    assert [(r["query_preview"], r["status"].value, r["error_type"], r["input_tokens"])
+            for r in rows] == [
+        ("a b c", "success", None, 3), ("d e", "failure", "RuntimeError", 2),
+        ("f g h", "success", None, 1),
+    ]  # fmt: skip
+    assert rows[0]["execution_time_ms"] >= 60  # three sleeps of 20 ms: the stream, not its call
