@@ -39,7 +39,7 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.orm import Session, sessionmaker
 
 from aa_notebooks.db.schema import KitMetadata
-from aa_notebooks.db.url import is_sqlite, mask_url, resolve_url
+from aa_notebooks.db.url import is_sqlite, mask_settings, mask_url, resolve_url
 from aa_notebooks.errors import (
     AnalyticsError,
     DatabaseUnavailableError,
@@ -312,6 +312,7 @@ def explain_connection_error(exc: BaseException, url: URL) -> DatabaseUnavailabl
     shown = mask_url(url)
     original = getattr(exc, "orig", exc)
     detail = str(original).strip().splitlines()[0] if str(original).strip() else type(exc).__name__
+    detail = mask_settings(detail)
     if is_sqlite(url) and "not a database" in detail:
         hint = "the file is not an SQLite database: point --db or AA_DATABASE_URL at the kit's one"
     elif is_sqlite(url) and "locked" in detail:

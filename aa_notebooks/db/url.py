@@ -66,11 +66,22 @@ def mask_url(url: str | URL) -> str:
         parsed = url
     secret = {key: "***" for key in parsed.query if _SECRET_OPTION.search(key)}
     shown = parsed.update_query_dict(secret).render_as_string(hide_password=True)
-    return shown.replace("=%2A%2A%2A", "=***") if secret else shown
+    return mask_settings(shown.replace("=%2A%2A%2A", "=***") if secret else shown)
 
 
 _SECRET_OPTION = re.compile(r"pass|pwd|secret|token|key", re.IGNORECASE)
 """Query options that hold a secret (password, sslpassword, passwd, api_key...)."""
+
+_SECRET_SETTING = re.compile(
+    rf"(\b\w*(?:{_SECRET_OPTION.pattern})\w*\s*=\s*)('[^']*'|[^\s&;']+)", re.IGNORECASE
+)
+
+
+def mask_settings(text: str) -> str:
+    """`text` with the values of secret `key=value` settings hidden: a libpq connection string
+    (`host=db password=...`) pasted as a URL, or after `postgresql://`, where SQLAlchemy reads
+    it all as the host name, and the driver's error repeats it."""
+    return _SECRET_SETTING.sub(r"\1***", text)
 
 
 def _masked_text(url: str) -> str:
@@ -81,8 +92,9 @@ def _masked_text(url: str) -> str:
         creds, _, host = tail.rpartition("@")
         user = creds.split(":", 1)[0]
         url = f"{head}://{user}:***@{host}"
-    return re.sub(rf"([?&][^=&]*(?:{_SECRET_OPTION.pattern})[^=&]*=)[^&]*", r"\1***", url,
-                  flags=re.IGNORECASE)  # fmt: skip
+    url = re.sub(rf"([?&][^=&]*(?:{_SECRET_OPTION.pattern})[^=&]*=)[^&]*", r"\1***", url,
+                 flags=re.IGNORECASE)  # fmt: skip
+    return mask_settings(url)
 
 
 def is_sqlite(url: URL) -> bool:

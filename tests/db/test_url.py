@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy.engine import make_url
 
+from aa_notebooks.analytics import connect
 from aa_notebooks.db.engine import get_engine
 from aa_notebooks.db.url import default_database_path, mask_url, require_database, resolve_url
 from aa_notebooks.errors import ConfigurationError, DatabaseUnavailableError
@@ -64,6 +65,25 @@ def test_mask_hides_passwords() -> None:
 def test_mask_url_hides_a_password_given_as_a_query_option(url: str, shown: str) -> None:
     assert mask_url(url) == shown
     assert mask_url(make_url(url)) == shown
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("host=db password=s3cret dbname=x", "host=db password=*** dbname=x"),
+        ("host=db password='s3 cret' user=a", "host=db password=*** user=a"),
+        ("postgresql://host=db password=s3cret", "postgresql://host=db password=***"),
+    ],
+)
+def test_a_libpq_connection_string_pasted_as_a_url_is_masked(url: str, shown: str) -> None:
+    """SQLAlchemy cannot parse the first two, and reads the third's settings as its host."""
+    assert mask_url(url) == shown
+
+
+def test_an_unreachable_server_named_by_a_connection_string_shows_no_password() -> None:
+    with pytest.raises(DatabaseUnavailableError) as refused:
+        connect("postgresql://host=nowhere.invalid password=s3cret dbname=x").overview("1h")
+    assert "s3cret" not in str(refused.value) and "password=***" in str(refused.value)
 
 
 def test_missing_sqlite_file_is_a_clear_error(tmp_path) -> None:
