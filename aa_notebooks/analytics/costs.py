@@ -26,6 +26,7 @@ from aa_notebooks.analytics.model_split import (
     execution_sums,
     split_by_model,
     split_notes,
+    was_priced,
 )
 from aa_notebooks.analytics.pairs import Pair, agent_totals, totals
 from aa_notebooks.analytics.periods import Window
@@ -40,7 +41,6 @@ from aa_notebooks.analytics.rollup_source import (
     window_sums,
 )
 from aa_notebooks.analytics.source import Source
-from aa_notebooks.pricing import is_priced
 
 _MEASURES = (
     "executions",
@@ -141,7 +141,7 @@ def _record(by: CostBy, row: Mapping[str, Any], total: Decimal) -> dict[str, Any
         total_tokens=int(row["total_tokens"] or 0),
     )
     if by == "model":
-        record["priced"] = is_priced(row["model"])
+        record["priced"] = was_priced(row["model"], cost)
     if by == "agent":
         agent_id = row["agent_id"]
         record["agent"] = row["agent_name"] or (None if agent_id is None else str(agent_id))

@@ -96,19 +96,26 @@ class Sums:
 NOTHING = Sums(0, 0, 0, 0, Decimal(0))
 
 
-def unpriced_models(models: Iterable[Model]) -> tuple[str, ...]:
-    """The named models that pricing does not know, sorted, each once."""
-    return tuple(sorted({m for m in models if m and not is_priced(m)}))
+def unpriced_models(costs: Iterable[tuple[Model, Decimal]]) -> tuple[str, ...]:
+    """The named models, with their costs in a window, that cost nothing there because nothing
+    priced them: pricing here does not know them and their stored cost is 0 (a model the agents
+    priced with a price file this process does not read has a cost), sorted, each once."""
+    return tuple(sorted({m for m, cost in costs if m and not was_priced(m, cost)}))
+
+
+def was_priced(model: Model, cost: Decimal) -> bool:
+    """Whether a model's window was priced: pricing here knows it, or its runs cost something."""
+    return bool(model) and (cost > 0 or is_priced(model))
 
 
 def cost_coverage(split: Iterable[tuple[Model, Sums]]) -> float | None:
-    """The share of tokens, in percent, whose model has a known price (the rest cost $0 here);
-    None when there are no tokens."""
+    """The share of tokens, in percent, whose model was priced (`was_priced`; the rest cost $0
+    here); None when there are no tokens."""
     priced = total = 0
     for model, sums in split:
         tokens = max(sums.total_tokens, 0)  # a negative remainder counts nothing
         total += tokens
-        if model and is_priced(model):
+        if was_priced(model, sums.cost):
             priced += tokens
     return ratio(priced, total, 100)
 
@@ -218,7 +225,7 @@ def split_notes(source: Source, split: Iterable[tuple[Model, Sums]]) -> tuple[st
     that claim more than their executions, a database without usage rows."""
     cells = list(split)
     notes = []
-    if unpriced := unpriced_models(model for model, _ in cells):
+    if unpriced := unpriced_models((model, sums.cost) for model, sums in cells):
         notes.append(f"Unpriced models (their executions show $0): {', '.join(unpriced)}")
     if note := coverage_note(cost_coverage(cells)):
         notes.append(note)

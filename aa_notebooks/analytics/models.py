@@ -17,7 +17,7 @@ from aa_notebooks.analytics import rollup_source
 from aa_notebooks.analytics.dialect import quantize_money
 from aa_notebooks.analytics.filters import EXECUTIONS, in_scope, in_window
 from aa_notebooks.analytics.frames import ratio, rounded, to_frame
-from aa_notebooks.analytics.model_split import unpriced_models
+from aa_notebooks.analytics.model_split import unpriced_models, was_priced
 from aa_notebooks.analytics.pairs import Pair, grouped, totals
 from aa_notebooks.analytics.periods import Window
 from aa_notebooks.analytics.results import Table
@@ -25,7 +25,6 @@ from aa_notebooks.analytics.rollup_buckets import BucketSums, bucket_quantiles_b
 from aa_notebooks.analytics.rollup_plan import ReadPlan
 from aa_notebooks.analytics.rollup_source import sketch_note, window_sums
 from aa_notebooks.analytics.source import Source
-from aa_notebooks.pricing import is_priced
 
 MODEL_COLUMNS = (
     "model", "priced", "executions", "success_rate", "avg_response_time_ms", "p95_ms",
@@ -73,7 +72,7 @@ def compare_models(source: Source, window: Window, *, exact: bool = False) -> Ta
     records = [_record(model, counts, cost, p95.get(model)) for model, (counts, cost) in models]
     frame = to_frame(records, MODEL_COLUMNS, money=_MONEY, floats=_FLOATS)
     notes: tuple[str, ...] = (PER_EXECUTION,)
-    if unpriced := unpriced_models([model for model, _ in models]):
+    if unpriced := unpriced_models((model, cost) for model, (_, cost) in models):
         notes = (f"Unpriced models (their costs show $0): {', '.join(unpriced)}", *notes)
     if plan is not None:
         notes = (*notes, sketch_note("P95 per model"))
@@ -124,7 +123,7 @@ def _record(
     executions, successes = counts["executions"], counts["success"]
     return {
         "model": model,
-        "priced": is_priced(model),
+        "priced": was_priced(model, cost),
         "executions": executions,
         "success_rate": ratio(successes, executions, 100),
         "avg_response_time_ms": ratio(counts["time_sum"], counts["time_count"]),

@@ -89,7 +89,7 @@ def overview_from(
         output_tokens=total["output"],
         total_tokens=total["tokens"],
         active_agents=len(agents),
-        unpriced_models=unpriced_models(models),
+        unpriced_models=unpriced_models((model, sums.cost) for model, sums in models.items()),
         cost_coverage=cost_coverage(models.items()),
         source=sums.source,
         percentile_bound=sums.percentile_bound,

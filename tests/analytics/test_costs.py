@@ -205,3 +205,26 @@ def test_forecast_for_one_user(loaded_url: str) -> None:
     assert forecast.projected_usd == Decimal("0.508221")  # 0.505 + 0.0041 / 7 x 5.5
     assert (forecast.low_usd, forecast.high_usd) == (Decimal("0.505000"), Decimal("0.527000"))
     assert forecast.to_frame()["projected_usd"].item() == 0.508221
+
+
+def test_a_model_priced_where_the_agents_ran_is_not_called_unpriced_here(db_url: str) -> None:
+    """The agents priced "house" with their own price file; this process reads none. Its runs
+    carry $2.00 and $0.50: it is priced, and the tokens count as covered. "never-priced", with
+    $0 stored, is still named (cost coverage: 1,500 + 150 of 1,700 tokens)."""
+    started = datetime(2024, 6, 1, 10)
+    write_batch(get_engine(db_url), [
+        execution(started, model="house", tokens=(1000, 500), cost="2.000000"),
+        execution(started, model="house", tokens=(100, 50), cost="0.500000"),
+        execution(started, model="never-priced", tokens=(40, 10), cost="0.000000"),
+    ])  # fmt: skip
+    client = connect(db_url, now=lambda: datetime(2024, 6, 2, tzinfo=UTC))
+    overview = client.overview(period="2d")
+    assert overview.unpriced_models == ("never-priced",)
+    assert overview.cost_coverage == pytest.approx(1650 / 1700 * 100)
+    by_model = client.cost_summary(period="2d", by="model")
+    assert dict(zip(by_model.frame["model"], by_model.frame["priced"], strict=True)) == {
+        "house": True, "never-priced": False
+    }  # fmt: skip
+    assert [n for n in by_model.notes if n.startswith("Unpriced")] == [
+        "Unpriced models (their executions show $0): never-priced"
+    ]
