@@ -276,7 +276,10 @@ class _Execution:
 
     def _usages(self, primary: dict[str, int]) -> list[Row]:
         rows = []
+        wrappers = self._wrapping_llm_calls()
         for span in self.llm:
+            if span.span_id in wrappers:
+                continue
             model = c.model_of(span)
             input_tokens = c.input_tokens(span)
             output_tokens = c.output_tokens(span)
@@ -300,6 +303,18 @@ class _Execution:
                 "_reported": input_tokens is not None or output_tokens is not None,
             })  # fmt: skip
         return rows
+
+    def _wrapping_llm_calls(self) -> set[str]:
+        """LLM spans around another LLM span that reports tokens: one call seen by two
+        instrumentations (LangChain's ChatOpenAI around the OpenAI client's), whose usage the
+        inner one reports; counting both doubled the run's tokens and cost."""
+        llm_ids = {span.span_id for span in self.llm}
+        wrappers: set[str] = set()
+        for span in self.llm:
+            if c.input_tokens(span) is None and c.output_tokens(span) is None:
+                continue
+            wrappers.update(a.span_id for a in self.trace.chain(span)[1:] if a.span_id in llm_ids)
+        return wrappers
 
     def _component(self, span: Span) -> str:
         """The agent the call was made for (the nearest agent span), else the span's name."""

@@ -286,3 +286,24 @@ def test_half_an_emoji_is_replaced_and_a_whole_one_kept() -> None:
     contents = [step["content"] for step in record.traces]
     assert all(text.encode("utf-8") for text in contents)
     assert any("ok \U0001f600 and \ufffd" in text for text in contents), contents
+
+
+def test_one_call_seen_by_two_instrumentations_is_counted_once() -> None:
+    """LangChain's ChatOpenAI span around the OpenAI client's, both reporting the call's 1000 /
+    100 tokens: gpt-4o, 1000 * 2.50 + 100 * 10.00 per 1M = $0.0035, not twice that."""
+    spans = [
+        span("c100000000000001", None, "Agent", 0, 900, openinference__span__kind="AGENT"),
+        span("c100000000000002", "c100000000000001", "ChatOpenAI", 100, 600,
+             openinference__span__kind="LLM", llm__model_name="gpt-4o",
+             llm__token_count__prompt=1000, llm__token_count__completion=100),
+        span("c100000000000003", "c100000000000002", "openai.chat", 150, 550,
+             openinference__span__kind="LLM", llm__model_name="gpt-4o-2024-08-06",
+             llm__token_count__prompt=1000, llm__token_count__completion=100),
+    ]  # fmt: skip
+    [record] = map_trace(spans).records
+    row = record.execution
+    assert (row["input_tokens"], row["output_tokens"], row["cost_usd"]) == (
+        1000, 100, Decimal("0.003500"),
+    )  # fmt: skip
+    assert [u["model"] for u in record.usages] == ["gpt-4o-2024-08-06"]
+    assert row["llm_time_ms"] == 500  # the union of the two spans' times
