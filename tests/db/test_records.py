@@ -82,7 +82,7 @@ def test_budget_accepts_the_documents_curl_body() -> None:
         ({"threshold_usd": 10, "alert_at_percentage": 0}, "greater than or equal to 1"),
         ({"threshold_usd": 10, "alert_at_percentage": 101}, "less than or equal to 100"),
         ({"threshold_usd": 10, "period_days": 0}, "greater than or equal to 1"),
-        ({"threshold_usd": 10, "scope": "agent"}, "a agent budget needs a target"),
+        ({"threshold_usd": 10, "scope": "agent"}, "an agent budget needs a target"),
         ({"threshold_usd": 10, "scope": "global", "target": "x"}, "a global budget takes no"),
         ({"threshold_usd": 10, "scope": "user"}, "a user budget needs user_id"),
     ],
