@@ -110,8 +110,9 @@ class CheckReport:
         if self.dirty_hours:
             lines.append(
                 f"{self.dirty_hours} hour(s) changed behind the rollups (rows inserted, updated "
-                "or deleted by another program or plain SQL) were not compared: analytics reads "
-                "them raw until `aa-notebooks rollups rebuild`"
+                "or deleted by another program or plain SQL, or a traced run the OTLP ingest "
+                "wrote again with its late spans) were not compared: analytics reads them raw "
+                "until `aa-notebooks rollups rebuild`"
             )
         return "\n".join(lines)
 
