@@ -61,7 +61,8 @@ NO_STAGING = (
 
 WRITTEN_BEFORE = (
     "spans of a trace whose run was written before they came (the trace arrived whole in one "
-    "request, or in an earlier file ingest): a span that late is not added to it"
+    "request or in an earlier file ingest, or its other spans came over 10 minutes earlier, "
+    "after which the receiver forgets them): a span that late is not added to it"
 )
 
 _EXECUTIONS, _TRACES, _USAGES = (table_of(m) for m in (AgentExecution, ExecutionTrace, TokenUsage))
