@@ -222,3 +222,14 @@ def test_evaluate_without_email_settings_warns_and_exits_1(
         1, [], NO_EMAIL_SETTINGS_WARNING
     )  # fmt: skip
     assert len(shown["delivery"]["unsent"]) == 3 and shown["delivery"]["sent"] == []
+
+
+@pytest.mark.parametrize("action", ["list", "status", "evaluate"])
+def test_an_action_that_reads_every_budget_refuses_budget_fields(
+    db_url: str, capsys: pytest.CaptureFixture[str], action: str
+) -> None:
+    """`budgets status --period-days 3` showed each budget's own 30 days, silently."""
+    code, _, err = run(capsys, "--db", db_url, "budgets", action, "--period-days", "3",
+                       "--budget-user", str(uuid.uuid4()))  # fmt: skip
+    assert code == 2
+    assert f"`budgets {action}` takes no budget fields (got --period-days, --budget-user)" in err

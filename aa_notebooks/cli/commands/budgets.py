@@ -104,9 +104,19 @@ def _fields(args: argparse.Namespace) -> dict[str, Any]:
     return fields
 
 
+_OPTION = {"user_id": "budget_user", "alert_levels": "levels", "is_active": "active"}
+"""The option that gives a budget field, where their names differ."""
+
+
 def run_budgets(args: argparse.Namespace, context: CommandContext) -> Any:
     """Dispatch one budgets action to the budgets client of the command's database and scope."""
     budgets = BudgetClient.of(context.analytics())
+    if args.action in ("list", "status", "evaluate", "delete") and (given := _fields(args)):
+        options = ", ".join("--" + _OPTION.get(name, name).replace("_", "-") for name in given)
+        raise InvalidInputError(
+            f"`budgets {args.action}` takes no budget fields (got {options}): each budget is "
+            "read with its own; give them to create, update or backtest"
+        )
     if args.action == "list":
         return budgets.list().frame  # the CLI prints budgets as plain rows (JSON: a list)
     if args.action == "status":
