@@ -8,14 +8,16 @@ field-by-field messages, and cut `query_preview` to 100 characters as the data c
 
 from __future__ import annotations
 
+import math
 import uuid
 from collections.abc import Mapping
 from datetime import datetime
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Annotated, Any, Self, TypeVar
 
 from pydantic import (
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     ValidationError,
@@ -38,7 +40,20 @@ INTEGER_MAX = 2**31 - 1
 """The largest value of an INTEGER column (tokens, durations, step numbers)."""
 
 Count = Annotated[int, Field(ge=0, le=INTEGER_MAX)]
-Money = Annotated[Decimal, Field(ge=0, max_digits=10, decimal_places=6)]
+
+
+def _float_to_micros(value: Any) -> Any:
+    """A float cost to the micro-dollar (what the column keeps): 0.1 + 0.2 is
+    0.30000000000000004, refused for its 17 digits when 0.3 was meant. A Decimal or text with
+    more places is still refused: its precision was given on purpose."""
+    if isinstance(value, float) and math.isfinite(value):
+        return Decimal(repr(value)).quantize(Decimal("0.000001"), rounding=ROUND_HALF_UP)
+    return value
+
+
+Money = Annotated[
+    Decimal, BeforeValidator(_float_to_micros), Field(ge=0, max_digits=10, decimal_places=6)
+]
 RecordT = TypeVar("RecordT", bound=BaseModel)
 
 

@@ -53,6 +53,15 @@ def test_execution_rejects(fields: dict, message: str) -> None:
     assert message in str(info.value)
 
 
+def test_a_float_cost_is_kept_to_the_micro_dollar_and_a_decimal_as_given() -> None:
+    """0.1 + 0.2 is 0.30000000000000004: it was refused for its digits when $0.30 was meant."""
+    assert AgentExecutionCreate(status="success", cost_usd=0.1 + 0.2).cost_usd == Decimal("0.3")
+    assert TokenUsageCreate(execution_id=EXECUTION_ID, model="m", input_tokens=1, output_tokens=1,
+                            cost_usd=0.0000015).cost_usd == Decimal("0.000002")  # fmt: skip
+    with pytest.raises(ValidationError, match="no more than 6 decimal places"):
+        AgentExecutionCreate(status="success", cost_usd=Decimal("0.0000001"))
+
+
 def test_trace_and_usage_validation() -> None:
     with pytest.raises(ValidationError, match="thought"):
         ExecutionTraceCreate(execution_id=EXECUTION_ID, step_number=1, step_type="musing")
