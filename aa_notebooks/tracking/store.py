@@ -62,8 +62,6 @@ def write_batch(
 ) -> BatchResult:
     """Store the records not stored yet, with their spend, in one write transaction; the rows
     of `running` (runs in flight these records end) go in the same transaction."""
-    for record in records:
-        _make_storable(record)
     unique = list({record.id: record for record in records if not record.attach}.values())
     attached = [record for record in records if record.attach]
     alerts = 0
@@ -103,13 +101,18 @@ def write_batch(
     return BatchResult(len(new), alerts)
 
 
-def _make_storable(record: ExecutionRecord) -> None:
+def clean_text(record: ExecutionRecord) -> bool:
     """Clean the record's text in place as both databases can store it (`storable_text`): a NUL
-    in a tool's output or half an emoji would have had the whole run refused."""
+    in a tool's output (PostgreSQL refuses it) or half an emoji (no encoding takes it) would
+    have the whole run refused. Whether anything changed: the writer cleans a record the
+    database refused and tries it once more, so that the usual batch pays nothing for this."""
+    changed = False
     for row in (record.execution, *record.traces, *record.usages):
         for name, value in row.items():
             if unstorable(value):
                 row[name] = storable_text(value)
+                changed = True
+    return changed
 
 
 def _remove_replaced(connection: Connection, records: list[ExecutionRecord]) -> None:

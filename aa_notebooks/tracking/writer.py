@@ -45,7 +45,7 @@ from aa_notebooks.tracking.pending import PendingSpend
 from aa_notebooks.tracking.record import CUT_OFF, ExecutionRecord
 from aa_notebooks.tracking.run import Run
 from aa_notebooks.tracking.spool import Spool, database_directory, default_spool_dir
-from aa_notebooks.tracking.store import write_batch
+from aa_notebooks.tracking.store import clean_text, write_batch
 
 log = logging.getLogger(__name__)
 
@@ -301,7 +301,10 @@ class BatchWriter:
                 self._went_down(error)
                 raise _DatabaseDown from error
             if len(records) == 1:
-                self._reject(records[0], error)
+                if clean_text(records[0]):  # a NUL or half an emoji: once more, cleaned
+                    self._write(records, ending)
+                else:
+                    self._reject(records[0], error)
                 return
             if isinstance(error, InvalidInputError):  # a value out of range: find the records
                 if kept := self._in_range(records):

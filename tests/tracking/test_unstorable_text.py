@@ -1,6 +1,7 @@
-"""Text no database can store as given (a NUL, which PostgreSQL refuses; half an emoji, which
-UTF-8 cannot encode) is stored cleaned on both, by every recording path: before, the whole run
-was refused, its cost lost to the budgets."""
+"""Text a database cannot store as given (a NUL, which PostgreSQL refuses; half an emoji, which
+UTF-8 cannot encode) is stored cleaned, by every recording path: before, the whole run was
+refused, its cost lost to the budgets. The tracker's writer cleans a record only once the
+database refused it (SQLite keeps a NUL as given); the recording functions clean every record."""
 
 from __future__ import annotations
 
@@ -37,3 +38,13 @@ def test_the_recording_functions_store_cleaned_text(db_url: str) -> None:
         )
         record_trace_step_sync(session, execution.id, 1, "observation", BINARY, 10)
     assert _stored(db_url) == (["binary"], [STORED])
+
+
+def test_the_tracker_keeps_a_nul_where_the_database_stores_one(db_url: str, tmp_path) -> None:
+    tracker = Tracker(db_url, spool_dir=tmp_path / "spool", check_budgets=False)
+    with tracker.execution(agent_name="nul", model="gpt-4o") as run:
+        run.step("observation", "PK\x03\x04\x00\x00")
+    assert tracker.flush()
+    tracker.close()
+    stored = "PK\x03\x04" + ("\x00\x00" if db_url.startswith("sqlite") else "")
+    assert _stored(db_url) == (["nul"], [stored])
