@@ -142,6 +142,22 @@ def test_a_price_file_with_a_typo_costs_the_agent_nothing(
     reset_pricing_cache()
 
 
+STREAMED = [
+    ("a b c", "success", None, 3), ("d e", "failure", "RuntimeError", 2),
+    ("f g h", "success", None, 1),
+]  # fmt: skip
+"""The three streams of the tests below: read whole, failing after two words, left after one."""
+
+
+def _streamed(url: str) -> list[dict]:
+    """The recorded runs, checked against STREAMED."""
+    rows = executions(url)
+    summary = [(r["query_preview"], r["status"].value, r["error_type"], r["input_tokens"])
+               for r in rows]  # fmt: skip
+    assert summary == STREAMED
+    return rows
+
+
 def test_a_streaming_agent_is_recorded_over_its_whole_stream(db_url: str, tracker: Tracker) -> None:
     """A generator's run spans its iteration: its steps count, an error while streaming is a
     failure, and a consumer that stops early ends the run as a success. Before, the run was
@@ -163,12 +179,7 @@ def test_a_streaming_agent_is_recorded_over_its_whole_stream(db_url: str, tracke
     assert next(early) == "f"
     early.close()
     tracker.flush()
-    rows = executions(db_url)
-    assert [(r["query_preview"], r["status"].value, r["error_type"], r["input_tokens"])
-            for r in rows] == [
-        ("a b c", "success", None, 3), ("d e", "failure", "RuntimeError", 2),
-        ("f g h", "success", None, 1),
-    ]  # fmt: skip
+    rows = _streamed(db_url)
     assert [s["content"] for s in steps(db_url, rows[1]["id"])] == ["d", "e"]
 
 
@@ -192,10 +203,5 @@ async def test_an_async_streaming_agent_is_recorded_over_its_whole_stream(
     assert await anext(early) == "f"
     await early.aclose()
     tracker.flush()
-    rows = executions(db_url)
-    assert [(r["query_preview"], r["status"].value, r["error_type"], r["input_tokens"])
-            for r in rows] == [
-        ("a b c", "success", None, 3), ("d e", "failure", "RuntimeError", 2),
-        ("f g h", "success", None, 1),
-    ]  # fmt: skip
+    rows = _streamed(db_url)
     assert rows[0]["execution_time_ms"] >= 60  # three sleeps of 20 ms: the stream, not its call
