@@ -16,9 +16,10 @@ from __future__ import annotations
 import functools
 import inspect
 import uuid
-from collections.abc import Callable
+from collections.abc import AsyncGenerator, Callable, Generator
 from typing import Any, ParamSpec, TypeVar
 
+from aa_notebooks.errors import InvalidInputError
 from aa_notebooks.tracking.defaults import get_tracker
 from aa_notebooks.tracking.tracker import Tracker
 
@@ -62,31 +63,19 @@ def track_agent(
                 found["query"] = str(found["query"])
             return {**fixed, **found}
 
-        if inspect.isasyncgenfunction(function):
+        if inspect.isasyncgenfunction(function) or inspect.isgeneratorfunction(function):
+            if timeout_s is not None:
+                raise InvalidInputError(
+                    f"timeout_s does not apply to a streaming agent ({function.__qualname__} "
+                    "yields): its consumer decides how long it runs"
+                )
 
-            @functools.wraps(function)
-            async def tracked_stream(*args: P.args, **kwargs: P.kwargs) -> Any:
-                async with (tracker or get_tracker()).execution(**fields(args, kwargs)):
-                    stream = function(*args, **kwargs)
-                    try:
-                        async for item in stream:
-                            yield item
-                    except GeneratorExit:  # the consumer stopped reading
-                        await stream.aclose()
+            def tracker_of() -> Tracker:  # looked up per call, as for the other functions
+                return tracker or get_tracker()
 
-            return tracked_stream
-
-        if inspect.isgeneratorfunction(function):
-
-            @functools.wraps(function)
-            def tracked_generator(*args: P.args, **kwargs: P.kwargs) -> Any:
-                with (tracker or get_tracker()).execution(**fields(args, kwargs)):
-                    try:
-                        yield from function(*args, **kwargs)
-                    except GeneratorExit:  # the consumer stopped reading
-                        return
-
-            return tracked_generator
+            if inspect.isasyncgenfunction(function):
+                return _async_stream(function, tracker_of, fields)  # type: ignore[return-value]
+            return _stream(function, tracker_of, fields)  # type: ignore[arg-type,return-value]
 
         if inspect.iscoroutinefunction(function):
 
@@ -105,3 +94,72 @@ def track_agent(
         return tracked
 
     return decorate
+
+
+def _stream(
+    function: Callable[..., Generator[Any, Any, Any]],
+    tracker_of: Callable[[], Tracker],
+    fields: Callable[[tuple[Any, ...], dict[str, Any]], dict[str, Any]],
+) -> Callable[..., Generator[Any, Any, Any]]:
+    """A generator agent, recorded from its call to its last item: the run is current only
+    while the agent's own code runs (a generator runs in its consumer's context, where another
+    tracked agent may be current)."""
+
+    @functools.wraps(function)
+    def tracked_stream(*args: Any, **kwargs: Any) -> Generator[Any, Any, Any]:
+        scope = tracker_of().execution(**fields(args, kwargs))
+        scope.begin()
+        stream = function(*args, **kwargs)
+        while True:
+            try:
+                with scope.current():
+                    item = next(stream)
+            except StopIteration:
+                scope.end(None)
+                return
+            except BaseException as error:
+                scope.end(error)
+                raise
+            try:
+                yield item
+            except GeneratorExit:  # the consumer stopped reading: the run ends here
+                with scope.current():
+                    stream.close()
+                scope.end(None)
+                return
+
+    return tracked_stream
+
+
+def _async_stream(
+    function: Callable[..., AsyncGenerator[Any, Any]],
+    tracker_of: Callable[[], Tracker],
+    fields: Callable[[tuple[Any, ...], dict[str, Any]], dict[str, Any]],
+) -> Callable[..., AsyncGenerator[Any, Any]]:
+    """`_stream` for an async generator agent. One left with `break` is closed by asyncio later,
+    in another task: the run is recorded then."""
+
+    @functools.wraps(function)
+    async def tracked_stream(*args: Any, **kwargs: Any) -> AsyncGenerator[Any, Any]:
+        scope = tracker_of().execution(**fields(args, kwargs))
+        await scope.begin_async()
+        stream = function(*args, **kwargs)
+        while True:
+            try:
+                with scope.current():
+                    item = await anext(stream)
+            except StopAsyncIteration:
+                scope.end(None)
+                return
+            except BaseException as error:
+                scope.end(error)
+                raise
+            try:
+                yield item
+            except GeneratorExit:  # the consumer stopped reading: the run ends here
+                with scope.current():
+                    await stream.aclose()
+                scope.end(None)
+                return
+
+    return tracked_stream

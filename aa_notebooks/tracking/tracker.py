@@ -19,6 +19,8 @@ import asyncio
 import logging
 import threading
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -235,6 +237,32 @@ class ExecutionScope:
                 return
         self._end_with(exc)
 
+    def begin(self) -> Run:
+        """Start the run without making it the context's current one, for a generator: its
+        steps run in its consumer's context, so `current()` makes it current around each."""
+        self._check()
+        return self._start(current=False)
+
+    async def begin_async(self) -> Run:
+        """`begin` for an async generator (the budget check off the event loop)."""
+        if self._tracker.check_budgets:
+            await asyncio.to_thread(self._check)
+        return self._start(current=False)
+
+    @contextmanager
+    def current(self) -> Iterator[Run]:
+        """The run as `current_run()` inside the block, and what was current before after it."""
+        run, _ = self._running()
+        token = CURRENT_RUN.set(run)
+        try:
+            yield run
+        finally:
+            CURRENT_RUN.reset(token)
+
+    def end(self, exc: BaseException | None) -> None:
+        """Record the run begun by `begin`: a failure when `exc` is given."""
+        self._end_with(exc)
+
     def _check(self) -> None:
         fields = self._fields
         self._tracker.check_hard_stop(
@@ -244,11 +272,12 @@ class ExecutionScope:
             flow_id=fields["flow_id"],
         )
 
-    def _start(self) -> Run:
+    def _start(self, current: bool = True) -> Run:
         self._writer = self._tracker.writer  # started now: a setup error shows before the work
         self._run = Run(**self._fields)
         self._writer.started(self._run)
-        self._token = CURRENT_RUN.set(self._run)
+        if current:
+            self._token = CURRENT_RUN.set(self._run)
         return self._run
 
     def _running(self) -> tuple[Run, BatchWriter]:
@@ -271,5 +300,6 @@ class ExecutionScope:
         self, status: ExecutionStatus | None, error_type: str | None, message: str | None
     ) -> None:
         run, writer = self._running()
-        CURRENT_RUN.reset(self._token)
+        if self._token is not None:
+            CURRENT_RUN.reset(self._token)
         writer.submit(run.finish(status, error_type, message))

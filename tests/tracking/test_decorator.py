@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from aa_notebooks.errors import InvalidInputError
 from aa_notebooks.tracking import Tracker, configure, current_run, defaults, track_agent
 from tests.tracking.conftest import executions, steps
 
@@ -205,3 +206,60 @@ async def test_an_async_streaming_agent_is_recorded_over_its_whole_stream(
     tracker.flush()
     rows = _streamed(db_url)
     assert rows[0]["execution_time_ms"] >= 60  # three sleeps of 20 ms: the stream, not its call
+
+
+def test_a_stream_read_by_another_agent_keeps_each_run_s_steps_apart(
+    db_url: str, tracker: Tracker
+) -> None:
+    """A generator runs in its consumer's context: the stream's run is current only while the
+    stream's own code runs, so the reading agent's steps stay its own, and nothing is left
+    current once two streams read side by side are done."""
+
+    @track_agent("inner", tracker=tracker)
+    def inner(query: str) -> Iterator[str]:
+        for word in query.split():
+            current_run().step("observation", f"inner made {word}")
+            yield word
+
+    @track_agent("outer", tracker=tracker)
+    def outer() -> None:
+        for word in inner("a b"):
+            current_run().step("thought", f"outer saw {word}")
+
+    outer()
+    assert list(zip(inner("x"), inner("y z"), strict=False)) == [("x", "y")]
+    assert current_run() is None
+    tracker.flush()
+    contents = {row["agent_name"]: [s["content"] for s in steps(db_url, row["id"])]
+                for row in executions(db_url)[:2]}  # fmt: skip
+    assert contents == {"outer": ["outer saw a", "outer saw b"],
+                        "inner": ["inner made a", "inner made b"]}  # fmt: skip
+
+
+async def test_an_async_stream_left_with_break_is_recorded_when_asyncio_closes_it(
+    db_url: str, tracker: Tracker
+) -> None:
+    @track_agent("streamer", tracker=tracker)
+    async def stream(query: str) -> AsyncIterator[str]:
+        for word in query.split():
+            await asyncio.sleep(0)
+            yield word
+
+    async for word in stream("p q r"):
+        if word == "p":
+            break  # no aclose(): asyncio closes the generator later, in another task
+    for _ in range(20):
+        await asyncio.sleep(0.01)
+        if tracker.flush() and executions(db_url):
+            break
+    assert [(row["agent_name"], row["status"].value) for row in executions(db_url)] == [
+        ("streamer", "success")
+    ]
+
+
+def test_a_timeout_on_a_streaming_agent_is_refused_when_decorated() -> None:
+    with pytest.raises(InvalidInputError, match="timeout_s does not apply to a streaming agent"):
+
+        @track_agent("streamer", timeout_s=1)
+        def stream() -> Iterator[str]:
+            yield "x"
