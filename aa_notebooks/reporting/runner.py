@@ -157,8 +157,9 @@ def _reachable_database(database_url: str | URL | None, parameters: ReportParame
 def _output_paths(
     kind: ReportKind, output_dir: str | os.PathLike[str], output: str | os.PathLike[str] | None
 ) -> tuple[Path, Path]:
-    """Where the executed notebook and the HTML go (the folder is made): a time-stamped name in
-    `output_dir`, or `output` and the notebook beside it."""
+    """Where the executed notebook and the HTML go (the folder is made): time-stamped names in
+    `output_dir`; or `output`, with the notebook beside it under a time-stamped name (a plain
+    `NAME.ipynb` could be the user's own, which the run would replace and then delete)."""
     if output is not None:
         html_path = Path(output).expanduser()
         if html_path.suffix.lower() not in (".html", ".htm") or html_path.is_dir():
@@ -166,10 +167,12 @@ def _output_paths(
                 f"the report's output must be an .html file, got {str(output)!r}; give "
                 "--output-dir for a folder of time-stamped reports"
             )
-        folder, stem = html_path.parent, html_path.stem
+        folder = html_path.parent
+        notebook = f"{html_path.stem}-executed-{datetime.now(UTC):%Y%m%d-%H%M%S-%f}.ipynb"
     else:
         folder = Path(output_dir).expanduser()
-        stem = f"{kind}-report-{datetime.now(UTC):%Y%m%d-%H%M%S}"
+        html_path = folder / f"{kind}-report-{datetime.now(UTC):%Y%m%d-%H%M%S}.html"
+        notebook = html_path.with_suffix(".ipynb").name
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:  # a file of that name, no permission, a read-only place
@@ -178,7 +181,7 @@ def _output_paths(
             f"{'--output a file' if output is not None else '--output-dir a folder'} you can "
             "write to"
         ) from None
-    return folder / f"{stem}.ipynb", folder / f"{stem}.html"
+    return folder / notebook, html_path
 
 
 def _write_html(executed: NotebookNode, parameters: ReportParameters, html_path: Path) -> Any:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import nbformat
@@ -58,13 +59,22 @@ def test_own_notebook_keeps_its_defaults(
 def test_output_writes_the_report_to_that_file(
     db_url: str, own_notebook: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """`--output` is a file, not a folder `--output-dir` would make of an abbreviation; the
-    notebook kept beside it has its name."""
+    """`--output` is a file, not a folder `--output-dir` would make of an abbreviation. The
+    notebook kept beside it has a name of its own: the user's `weekly.ipynb` there is neither
+    replaced nor deleted (as a plain `weekly.ipynb` for the executed one did)."""
     target = tmp_path / "made" / "weekly.html"
+    target.parent.mkdir()
+    mine = target.with_suffix(".ipynb")
+    mine.write_text("my own notebook")
     argv = ["--db", db_url, "report", "cost", "--notebook", str(own_notebook)]
     assert main([*argv, "--output", str(target), "--keep-notebook"]) == 0
+    assert main([*argv, "--output", str(target)]) == 0
     capsys.readouterr()
-    assert sorted(path.name for path in target.parent.iterdir()) == ["weekly.html", "weekly.ipynb"]
+    names = {path.name for path in target.parent.iterdir()}
+    [executed] = names - {"weekly.html", "weekly.ipynb"}  # the kept one; the other was deleted
+    assert {"weekly.html", "weekly.ipynb"} <= names and len(names) == 3
+    assert re.fullmatch(r"weekly-executed-\d{8}-\d{6}-\d{6}\.ipynb", executed)
+    assert mine.read_text() == "my own notebook"
     assert target.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
 
 
