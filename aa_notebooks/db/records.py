@@ -45,8 +45,9 @@ Count = Annotated[int, Field(ge=0, le=INTEGER_MAX)]
 def _float_to_micros(value: Any) -> Any:
     """A float cost to the micro-dollar (what the column keeps): 0.1 + 0.2 is
     0.30000000000000004, refused for its 17 digits when 0.3 was meant. A Decimal or text with
-    more places is still refused: its precision was given on purpose."""
-    if isinstance(value, float) and math.isfinite(value):
+    more places is still refused: its precision was given on purpose; so is a float too large
+    for the column (quantizing 1e22 would overflow the decimal context)."""
+    if isinstance(value, float) and math.isfinite(value) and abs(value) < 1e12:
         return Decimal(repr(value)).quantize(Decimal("0.000001"), rounding=ROUND_HALF_UP)
     return value
 

@@ -73,7 +73,7 @@ _SECRET_OPTION = re.compile(r"pass|pwd|secret|token|key", re.IGNORECASE)
 """Query options that hold a secret (password, sslpassword, passwd, api_key...)."""
 
 _SECRET_SETTING = re.compile(
-    rf"(\b\w*(?:{_SECRET_OPTION.pattern})\w*\s*=\s*)('[^']*'|[^\s&;']+)", re.IGNORECASE
+    rf"(\b\w*(?:{_SECRET_OPTION.pattern})\w*\s*=\s*)('(?:[^'\\]|\\.)*'?|[^\s&;']+)", re.IGNORECASE
 )
 
 

@@ -35,7 +35,7 @@ from aa_notebooks.db.bulk import check_rows
 from aa_notebooks.db.engine import get_engine
 from aa_notebooks.db.schema import AgentExecution, ExecutionTrace, TokenUsage, table_of
 from aa_notebooks.db.setup import init_db
-from aa_notebooks.errors import InvalidInputError
+from aa_notebooks.errors import ConfigurationError, InvalidInputError
 from aa_notebooks.otel.mapping import Filing, Mapped, execution_ids, is_whole, map_trace
 from aa_notebooks.otel.spans import Span
 from aa_notebooks.otel.staging import Staging, TraceKey
@@ -171,8 +171,8 @@ class Ingestor:
         for key in self.staging.due(now, self.hold_s):
             try:
                 self._write_staged(key, outcome)
-            except SQLAlchemyError:  # the database: every trace waits for the next sweep
-                raise
+            except (SQLAlchemyError, ConfigurationError):  # the database, the settings: every
+                raise  # trace waits for the next sweep
             except Exception as error:  # this trace alone: the held ones behind it still go
                 log.warning(
                     "otel ingest: held trace %s could not be mapped (%s: %s) and is dropped",

@@ -32,7 +32,7 @@ from aa_notebooks.errors import InvalidInputError
 from aa_notebooks.otel import conventions as c
 from aa_notebooks.otel.conventions import Role
 from aa_notebooks.otel.spans import Span
-from aa_notebooks.pricing import priced_cost
+from aa_notebooks.pricing import recorded_cost
 from aa_notebooks.tracking.ids import name_uuid, session_uuid
 from aa_notebooks.tracking.record import ExecutionRecord, Row
 from aa_notebooks.validation import storable_text
@@ -487,12 +487,12 @@ def _priced(
     usage columns; counts that do not fit in the totals (a span that counts them apart, or
     wrongly) are priced as plain input instead."""
     try:
-        priced = priced_cost(
+        priced = recorded_cost(
             model, input_tokens, output_tokens,
             cache_read_tokens=read, cache_write_tokens=write, reasoning_tokens=reasoning, at=at,
         )  # fmt: skip
     except InvalidInputError:
-        priced = priced_cost(model, input_tokens, output_tokens, at=at)
+        priced = recorded_cost(model, input_tokens, output_tokens, at=at)
     return {"cost_usd": priced.cost_usd, **priced.provenance()}
 
 

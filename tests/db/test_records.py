@@ -60,6 +60,8 @@ def test_a_float_cost_is_kept_to_the_micro_dollar_and_a_decimal_as_given() -> No
                             cost_usd=0.0000015).cost_usd == Decimal("0.000002")  # fmt: skip
     with pytest.raises(ValidationError, match="no more than 6 decimal places"):
         AgentExecutionCreate(status="success", cost_usd=Decimal("0.0000001"))
+    with pytest.raises(ValidationError, match="no more than 10 digits"):  # not InvalidOperation
+        AgentExecutionCreate(status="success", cost_usd=1e22)
 
 
 def test_trace_and_usage_validation() -> None:

@@ -108,3 +108,7 @@ def test_sqlite_pragmas(tmp_path) -> None:
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
         assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 10_000
+
+
+def test_a_quoted_password_with_an_escaped_quote_is_masked_whole() -> None:
+    assert mask_url(r"host=db password='se\'cret word' user=a") == "host=db password=*** user=a"

@@ -353,3 +353,23 @@ def test_an_execution_whose_sums_leave_their_columns_is_refused_in_the_answer(
     assert "is out of range" in reason
     ingestor.flush()
     assert _counts(db_url) == (0, 0, 0)
+
+
+def test_a_price_file_with_a_typo_records_held_traces_unpriced_not_dropped(
+    ingestor: Ingestor, db_url: str, clock: Clock, tmp_path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As the tracker does: a PricingError from the mapping made the sweep drop the trace."""
+    from aa_notebooks.pricing import reset_pricing_cache
+
+    broken = tmp_path / "prices.toml"
+    broken.write_text('[models."gpt-4o"\n')
+    monkeypatch.setenv("AA_PRICING_FILE", str(broken))
+    reset_pricing_cache()
+    ingestor.ingest(genai_run()[1:2])
+    clock.now += timedelta(seconds=61)
+    with pytest.warns(UserWarning, match="invalid TOML"):
+        assert ingestor.sweep().executions == 1
+    ingestor.flush()
+    assert _rows(db_url, "SELECT COUNT(*) FROM agentexecutions WHERE cost_usd = 0") == [(1,)]
+    monkeypatch.delenv("AA_PRICING_FILE")
+    reset_pricing_cache()
