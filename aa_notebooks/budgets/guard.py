@@ -19,9 +19,9 @@ driver's SQL) reads all their spends, which are never cached.
 
 Without the ledger (an attached AgentOS database) each matching budget's window is summed from
 the executions instead: as consistent, slower. Rows written behind the ledger (by another
-program or plain SQL) are in hours the rollups' triggers mark: a window holding such an hour is
-read from the rollups, which take it from the executions (`spend.stale_hours`), until `rollups
-rebuild` refills the ledger's hours.
+program or plain SQL) are in hours the rollups' triggers mark: such an hour is read from the
+executions rather than the ledger (`spend.stale_hours`) until a rebuild of the rollups refills
+it.
 
 Spend that a writer of this process holds but has not committed yet (its queue and the batch in
 flight) is invisible to those reads; `pending` adds it, per ledger key, so a batched writer's
@@ -48,7 +48,6 @@ from aa_notebooks.budgets.model import Budget
 from aa_notebooks.budgets.money import cents, from_micros
 from aa_notebooks.budgets.scope import (
     BUDGETS,
-    LedgerKey,
     applied,
     budget_key,
     budgets_for_keys,
@@ -59,8 +58,7 @@ from aa_notebooks.budgets.spend import (
     ledger_spend,
     ledger_spends_params,
     ledger_spends_statement,
-    rollup_spend,
-    spend_plan,
+    marked_hours_read_raw,
     spend_shape,
     spends_from_rows,
 )
@@ -70,6 +68,7 @@ from aa_notebooks.db.driver_sql import driver_fetch
 from aa_notebooks.db.engine import get_engine
 from aa_notebooks.db.rollups.state import has_rollups
 from aa_notebooks.db.schema import BudgetAlertType, BudgetScope
+from aa_notebooks.db.spend_ledger import LedgerKey
 from aa_notebooks.errors import BudgetExceededError
 
 Pending = Callable[[LedgerKey], int]
@@ -140,10 +139,10 @@ def check_on_driver(
     statement = ledger_spends_statement(shapes, has_rollups(engine))
     rows = driver_fetch(engine, statement, ledger_spends_params(budgets, windows))
     spends = spends_from_rows(rows, windows)
-    for budget, extra, window, spend in zip(budgets, held, windows, spends, strict=True):
-        if spend is None:  # rows written behind the ledger in its window
+    for budget, extra, window, (spend, marked) in zip(budgets, held, windows, spends, strict=True):
+        if marked:  # hours whose rows were changed behind the ledger, or rewritten by the kit
             with engine.connect() as connection:
-                spend = rollup_spend(connection, budget, window, spend_plan(connection, window))
+                spend = marked_hours_read_raw(connection, budget, window, spend)
         _refuse_at_threshold(budget, extra + spend)
 
 

@@ -17,42 +17,35 @@ from __future__ import annotations
 
 import weakref
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
-    ColumnElement,
     Connection,
     Engine,
-    Select,
     delete,
-    func,
     select,
-    text,
-    type_coerce,
 )
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL
 
 from aa_notebooks.budgets.capabilities import LEDGER_TABLE, capabilities
 from aa_notebooks.budgets.money import to_micros
-from aa_notebooks.budgets.scope import EXECUTIONS, LedgerKey, execution_keys
 from aa_notebooks.budgets.transactions import write_transaction
 from aa_notebooks.budgets.window import floor_hour, utc
 from aa_notebooks.db.engine import get_engine
-from aa_notebooks.db.rollups.dims import day_of, utc_naive
-from aa_notebooks.db.rollups.rebuild import RebuildReport, rebuild_in
-from aa_notebooks.db.schema import BudgetSpendLedger, KitMetadata, UTCDateTime, table_of
+from aa_notebooks.db.spend_ledger import (
+    META,
+    TRUSTED_KEY,
+    LedgerKey,
+    execution_keys,
+    refill_ledger,
+    upsert_spend,
+)
 from aa_notebooks.errors import SchemaError
 
-TRUSTED_KEY = "budget_spend_ledger"
 _trusted: weakref.WeakSet[Engine] = weakref.WeakSet()
-
-
-LEDGER = table_of(BudgetSpendLedger)
-META = table_of(KitMetadata)
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,24 +84,7 @@ def add_spend(connection: Connection, added: Iterable[Spend]) -> None:
             hour = floor_hour(spend.started_at)
             for scope, key in spend.keys:
                 totals[(scope, key, hour)] += spend.micros
-    _upsert(connection, totals)
-
-
-def _upsert(connection: Connection, totals: Mapping[tuple[str, str, datetime], int]) -> None:
-    """Add to existing rows, create missing ones; sorted, so writers lock rows in one order."""
-    if not totals:
-        return
-    rows = [
-        {"scope": scope, "scope_key": key, "hour": hour, "spend_micro_usd": micros}
-        for (scope, key, hour), micros in sorted(totals.items())
-    ]
-    dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
-    insert = dialect.insert(LEDGER)
-    statement = insert.on_conflict_do_update(
-        index_elements=[LEDGER.c.scope, LEDGER.c.scope_key, LEDGER.c.hour],
-        set_={"spend_micro_usd": LEDGER.c.spend_micro_usd + insert.excluded.spend_micro_usd},
-    )
-    connection.execute(statement, rows)
+    upsert_spend(connection, totals)
 
 
 def is_trusted(connection: Connection) -> bool:
@@ -129,58 +105,6 @@ def rebuild_ledger(engine: Engine) -> None:
         connection.execute(delete(META).where(META.c.key == TRUSTED_KEY))
         connection.execute(META.insert().values(key=TRUSTED_KEY, value="rebuilt"))
     _trusted.add(engine)
-
-
-def refill_ledger(connection: Connection, since: datetime | None = None) -> None:
-    """Replace the ledger's hours from `since` (all of them when None) by the executions' spend,
-    in the caller's write transaction (on PostgreSQL it locks the ledger against writers first)."""
-    if connection.dialect.name == "postgresql":
-        connection.execute(text(f"LOCK TABLE {LEDGER_TABLE} IN EXCLUSIVE MODE"))
-    removed = delete(LEDGER)
-    connection.execute(removed if since is None else removed.where(LEDGER.c.hour >= since))
-    totals: defaultdict[tuple[str, str, datetime], int] = defaultdict(int)
-    for group in connection.execute(_hourly_spend(connection, since)).mappings():
-        for scope, key in execution_keys(group):
-            totals[(scope, key, group["hour"])] += to_micros(group["cost_usd"])
-    _upsert(connection, totals)
-
-
-def rebuild_with_ledger(
-    engine: Engine, since: datetime | None = None, *, progress: bool = False
-) -> RebuildReport:
-    """`rebuild_rollups` from the day of `since`, with the ledger's hours from that day refilled
-    in the same transaction: the rebuild clears the marks of hours whose rows were written behind
-    the kit's writers, by which the hard-stop check knew to read them from the rollups rather
-    than from the ledger, which those writes did not move (`spend.stale_hours`)."""
-    with engine.begin() as connection:
-        if connection.dialect.name == "sqlite":
-            connection.exec_driver_sql("BEGIN IMMEDIATE")
-        report = rebuild_in(connection, since, progress=progress)
-        if capabilities(connection).has_ledger and is_trusted(connection):
-            refill_ledger(connection, None if since is None else day_of(utc_naive(since)))
-    return report
-
-
-def _hourly_spend(connection: Connection, since: datetime | None = None) -> Select[Any]:
-    """Spend per (user, agent, flow, hour) of the executions that cost something (from `since`)."""
-    columns = EXECUTIONS.c
-    hour = type_coerce(_hour_of(connection, columns.started_at), UTCDateTime()).label("hour")
-    keys: Sequence[Any] = [columns.user_id, columns.agent_id, columns.agent_name]
-    if capabilities(connection).has_flows:
-        keys = [*keys, columns.flow_id]
-    begun = columns.started_at.is_not(None) if since is None else columns.started_at >= since
-    return (
-        select(*keys, hour, func.sum(columns.cost_usd).label("cost_usd"))
-        .where(columns.cost_usd > 0, begun)
-        .group_by(*keys, hour)
-    )
-
-
-def _hour_of(connection: Connection, column: ColumnElement[Any]) -> ColumnElement[Any]:
-    """SQL for the start of the hour of a timestamp column."""
-    if connection.dialect.name == "postgresql":
-        return func.date_trunc("hour", column)
-    return func.strftime("%Y-%m-%d %H:00:00", column)
 
 
 def ledger_ready(engine: Engine) -> bool:

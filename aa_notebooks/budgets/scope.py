@@ -17,14 +17,13 @@ separately, as the user budget of that user (`Budget.for_user`), reading that us
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from functools import cache
 from typing import Any
 
 from sqlalchemy import (
     BindParameter,
     ColumnElement,
-    RowMapping,
     String,
     and_,
     bindparam,
@@ -34,9 +33,9 @@ from sqlalchemy import (
 
 from aa_notebooks.budgets.model import Budget
 from aa_notebooks.db.schema import AgentExecution, BudgetAlert, BudgetScope, table_of
+from aa_notebooks.db.spend_ledger import LedgerKey
 from aa_notebooks.db.stored_uuid import EitherForm
 
-LedgerKey = tuple[str, str]
 EXECUTIONS = table_of(AgentExecution)
 BUDGETS = table_of(BudgetAlert)
 
@@ -48,20 +47,6 @@ def budget_key(budget: Budget) -> LedgerKey:
     if budget.scope is BudgetScope.global_:
         return (budget.scope.value, "")
     return (budget.scope.value, budget.target or "")
-
-
-def execution_keys(execution: Mapping[str, Any] | RowMapping) -> set[LedgerKey]:
-    """The ledger keys an execution's cost counts towards (a set: no key counted twice)."""
-    keys = {(BudgetScope.global_.value, "")}
-    if (user_id := execution.get("user_id")) is not None:
-        keys.add((BudgetScope.user.value, str(_uuid(user_id))))
-    if agent_name := execution.get("agent_name"):
-        keys.add((BudgetScope.agent.value, agent_name))
-    if (agent_id := execution.get("agent_id")) is not None:
-        keys.add((BudgetScope.agent.value, str(_uuid(agent_id))))
-    if flow_id := execution.get("flow_id"):
-        keys.add((BudgetScope.flow.value, flow_id))
-    return keys
 
 
 def applied(budgets: Iterable[Budget], keys: Iterable[LedgerKey]) -> list[Budget]:
@@ -108,7 +93,3 @@ def key_params(keys: Iterable[LedgerKey]) -> dict[str, list[Any]]:
         elif scope in (BudgetScope.agent.value, BudgetScope.flow.value):
             found[f"{scope}s"].append(key)
     return found
-
-
-def _uuid(value: uuid.UUID | str) -> uuid.UUID:
-    return value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))

@@ -49,7 +49,6 @@ from aa_notebooks.analytics.rollup_buckets import raw_pieces
 from aa_notebooks.analytics.rollup_plan import ReadPlan
 from aa_notebooks.analytics.rollup_source import in_spans, plan_between
 from aa_notebooks.analytics.rollup_source import utc as stored_utc
-from aa_notebooks.budgets.ledger import LEDGER
 from aa_notebooks.budgets.model import Budget
 from aa_notebooks.budgets.money import from_micros
 from aa_notebooks.budgets.scope import EXECUTIONS, budget_key
@@ -63,6 +62,7 @@ from aa_notebooks.db.rollups.record import (
 )
 from aa_notebooks.db.rollups.state import has_rollups
 from aa_notebooks.db.schema import BudgetScope
+from aa_notebooks.db.spend_ledger import LEDGER
 
 
 def exact_spend(connection: Connection, budget: Budget, window: SpendWindow) -> Decimal:
@@ -162,17 +162,43 @@ class SpendPlans:
 
 
 def ledger_spend(connection: Connection, budget: Budget, window: SpendWindow) -> Decimal:
-    """The budget's spend in the window, from the ledger and two short ranges of executions; from
-    the rollups (`rollup_spend`) where rows were written behind the ledger in its hours
-    (`stale_hours`)."""
+    """The budget's spend in the window, from the ledger and two short ranges of executions;
+    its marked hours (`stale_hours`) from the executions instead."""
     stale = has_rollups(connection)
     statement = _ledger_statement(budget.scope, _agent_id(budget) is not None, "", stale)
     split = LedgerSplit.of(window)
     row = connection.execute(statement, _params(budget, window)).one()
-    if stale and row[3]:
-        return rollup_spend(connection, budget, window, spend_plan(connection, window))
-    micros, head, future = row[:3]
-    return split.spend(micros, Decimal(head), Decimal(future))
+    spend = split.spend(row[0], Decimal(row[1]), Decimal(row[2]))
+    return marked_hours_read_raw(connection, budget, window, spend) if stale and row[3] else spend
+
+
+def marked_hours_read_raw(
+    connection: Connection, budget: Budget, window: SpendWindow, spend: Decimal
+) -> Decimal:
+    """`spend` read from the ledger, with the ledger hours the triggers marked read from the
+    executions instead (`stale_hours`): the ledger holds each hour whole, so an hour's ledger
+    sum gives way to its executions' sum, however the window's ends cut it (`LedgerSplit`)."""
+    split = LedgerSplit.of(window)
+    hour = DIRTY.c.hour
+    marked = connection.execute(
+        select(hour).where(hour >= split.ledger_from, hour <= split.last_hour)
+    ).scalars().all()  # fmt: skip
+    if not marked:
+        return spend
+    scope, key = budget_key(budget)
+    starts = [stored_utc(found).replace(tzinfo=None) for found in marked]
+    ledger = select(func.coalesce(func.sum(LEDGER.c.spend_micro_usd), 0)).where(
+        LEDGER.c.scope == scope, LEDGER.c.scope_key == key, LEDGER.c.hour.in_(starts)
+    )
+    spans = [(start, start + HOUR) for start in starts]
+    started, cost = EXECUTIONS.c.started_at, EXECUTIONS.c.cost_usd
+    raw = select(func.coalesce(func.sum(cost), 0)).where(
+        counted(budget.scope, _agent_id(budget) is not None), in_spans(started, spans)
+    )
+    row = connection.execute(
+        select(ledger.scalar_subquery(), raw.scalar_subquery()), counted_params(budget)
+    ).one()
+    return spend - from_micros(int(row[0])) + Decimal(row[1])
 
 
 def both_spends(
@@ -284,9 +310,10 @@ def stale_hours(first: ColumnElement[Any], last: ColumnElement[Any]) -> ColumnEl
 
     The kit's writers add each execution's cost to the ledger as they insert it; rows another
     program or plain SQL inserts, updates or deletes do not move it, but the rollups' triggers
-    mark their hours (`rollup_dirty_hours`) until `rollups rebuild`, which refills the ledger's
-    hours with the rollups' (`ledger.rebuild_with_ledger`). A check reads such a window from the
-    rollups instead, which take marked hours from the executions."""
+    mark their hours (`rollup_dirty_hours`) until a rebuild of the rollups, which refills those
+    hours of the ledger (`db.spend_ledger`). A check reads a marked hour from the executions
+    (`marked_hours_read_raw`); the kit's own rewrites (late OTLP spans) mark hours too, whose
+    ledger is exact, and read the same either way."""
     return exists().where(DIRTY.c.hour >= first, DIRTY.c.hour <= last)
 
 
@@ -325,14 +352,15 @@ def ledger_spends_params(budgets: list[Budget], windows: list[SpendWindow]) -> d
 
 def spends_from_rows(
     rows: list[tuple[Any, ...]], windows: list[SpendWindow]
-) -> list[Decimal | None]:
-    """Each budget's spend from the rows of `ledger_spends_statement`, in the budgets' order;
-    None where the ledger's hours are stale (read it with `rollup_spend`)."""
+) -> list[tuple[Decimal, bool]]:
+    """Each budget's spend from the rows of `ledger_spends_statement`, in the budgets' order,
+    and whether its ledger hours hold marked ones (then `marked_hours_read_raw`)."""
     by_position = sorted(rows, key=lambda row: int(row[-1]))
     return [
-        None
-        if len(row) > 4 and row[3]
-        else LedgerSplit.of(window).spend(row[0], Decimal(row[1]), Decimal(row[2]))
+        (
+            LedgerSplit.of(window).spend(row[0], Decimal(row[1]), Decimal(row[2])),
+            len(row) > 4 and bool(row[3]),
+        )
         for window, row in zip(windows, by_position, strict=True)
     ]
 

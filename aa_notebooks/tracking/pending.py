@@ -15,7 +15,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from aa_notebooks.budgets.money import to_micros
-from aa_notebooks.budgets.scope import LedgerKey, execution_keys
+from aa_notebooks.db.spend_ledger import LedgerKey, execution_keys
 from aa_notebooks.tracking.record import ExecutionRecord
 
 REMEMBERED_KEYS = 4096

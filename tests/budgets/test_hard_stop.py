@@ -169,6 +169,27 @@ def test_rows_written_behind_the_ledger_count_at_once_and_after_a_rollups_rebuil
     assert status.spend_usd == Decimal(1) and "disagreed" not in caplog.text  # ledger exact
 
 
+@pytest.mark.parametrize(
+    "rebuild",
+    [["rollups", "enable"], ["reprice", "--start", "2020-01-01", "--end", "2029-12-31"]],
+    ids=["enable", "reprice"],
+)
+def test_every_rebuild_that_clears_the_marks_refills_the_ledger(
+    db_url: str, rebuild: list[str]
+) -> None:
+    """Not only `rollups rebuild`: any rebuild of a day's rollups clears its marks, after which
+    the check trusts the ledger's hours again, so each refills them."""
+    create_budget(db_url, name="org", threshold_usd=7, alert_type="hard_stop")
+    record(db_url, "1", NOW - timedelta(days=2))
+    check_budget(db_url, now=NOW)
+    insert_directly(db_url, "8", NOW - timedelta(days=3))
+    assert main(["--db", db_url, *rebuild]) == 0
+    with get_engine(db_url).connect() as connection:
+        assert connection.execute(text("SELECT COUNT(*) FROM rollup_dirty_hours")).scalar() == 0
+    with pytest.raises(BudgetExceededError, match=r"\$9\.00 spent of \$7\.00"):
+        check_budget(db_url, now=NOW)
+
+
 def test_the_ledger_and_the_rollups_give_the_executions_sum_for_any_window(db_url: str) -> None:
     """Random executions over 40 days and on the edges of the windows; for many `now`s (on the
     hour, before and after its half) and every scope, the ledger hours corrected by the short

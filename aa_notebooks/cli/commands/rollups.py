@@ -7,13 +7,12 @@ from datetime import UTC, date, datetime
 
 from sqlalchemy import Engine
 
-from aa_notebooks.budgets.ledger import rebuild_with_ledger
 from aa_notebooks.cli.context import CommandContext
 from aa_notebooks.cli.options import Subcommands
 from aa_notebooks.cli.parser import CommandParser
 from aa_notebooks.db.engine import connection_errors, get_engine
 from aa_notebooks.db.rollups.check import CheckReport, check_rollups
-from aa_notebooks.db.rollups.rebuild import RebuildReport
+from aa_notebooks.db.rollups.rebuild import RebuildReport, rebuild_rollups
 from aa_notebooks.db.rollups.setup import enable_rollups
 from aa_notebooks.db.rollups.state import has_rollups
 from aa_notebooks.db.url import require_database
@@ -91,7 +90,7 @@ def run_rebuild(args: argparse.Namespace, context: CommandContext) -> RebuildRep
     """Recompute the rollups of whole days from the raw rows."""
     engine = _engine(context)
     with connection_errors(engine.url):
-        return rebuild_with_ledger(engine, since=args.since, progress=not args.no_progress)
+        return rebuild_rollups(engine, since=args.since, progress=not args.no_progress)
 
 
 def run_check(args: argparse.Namespace, context: CommandContext) -> CheckReport:

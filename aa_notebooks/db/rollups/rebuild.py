@@ -46,6 +46,7 @@ from aa_notebooks.db.rollups.record import (
     upsert_usage,
 )
 from aa_notebooks.db.schema import RollupDirtyHour, table_of
+from aa_notebooks.db.spend_ledger import ledger_in_use, refill_ledger
 
 DIRTY = table_of(RollupDirtyHour)
 ROLLUPS = (
@@ -130,13 +131,17 @@ def rebuild_days(
     connection: Connection, days: list[tuple[datetime, datetime]], *, progress: bool = False
 ) -> RebuildReport:
     """Replace the rollups of these days by what the raw rows give, in the caller's
-    transaction (after `lock_rollups`); clears their dirty hours. `progress` shows a bar of
-    days (a 10M-execution database takes minutes)."""
+    transaction (after `lock_rollups`); clears their dirty hours, and so refills the spend
+    ledger's hours of those days too (`db.spend_ledger`). `progress` shows a bar of days (a
+    10M-execution database takes minutes)."""
     hour_rows = day_rows = 0
+    ledger = ledger_in_use(connection)
     for lower, upper in tqdm(days, desc="rollups", unit=" days", disable=not progress):
         for table in ROLLUPS:
             connection.execute(delete(table).where(table.c.bucket >= lower, table.c.bucket < upper))
         connection.execute(delete(DIRTY).where(DIRTY.c.hour >= lower, DIRTY.c.hour < upper))
+        if ledger:
+            refill_ledger(connection, lower, upper)
         hourly = execution_rows(connection, lower, upper)
         usage, cache = usage_rows(connection, lower, upper), cache_rows(connection, lower, upper)
         added_hours, added_days = upsert_all(connection, hourly, usage, cache)
@@ -171,6 +176,8 @@ def rebuild_in(
     span = data_span(connection)
     if span is None:
         connection.execute(delete(DIRTY))
+        if ledger_in_use(connection):
+            refill_ledger(connection)
         return RebuildReport(0, 0, 0)
     lower = span[0] if since is None else max(day_of(utc_naive(since)), span[0])
     upper = span[1] if until is None else min(day_of(utc_naive(until) - timedelta.resolution)
