@@ -26,7 +26,6 @@ from sqlalchemy import (
     Connection,
     Engine,
     delete,
-    select,
 )
 from sqlalchemy.engine import URL
 
@@ -40,6 +39,7 @@ from aa_notebooks.db.spend_ledger import (
     TRUSTED_KEY,
     LedgerKey,
     execution_keys,
+    marked_trusted,
     refill_ledger,
     upsert_spend,
 )
@@ -92,10 +92,10 @@ def is_trusted(connection: Connection) -> bool:
     engine = connection.engine
     if engine in _trusted:
         return True
-    marked = connection.execute(select(META.c.value).where(META.c.key == TRUSTED_KEY)).first()
-    if marked is not None:
+    marked = marked_trusted(connection)
+    if marked:
         _trusted.add(engine)
-    return marked is not None
+    return marked
 
 
 def rebuild_ledger(engine: Engine) -> None:

@@ -37,7 +37,6 @@ from aa_notebooks.db.schema import (
 )
 from aa_notebooks.db.stored_uuid import as_referenced, with_references
 from aa_notebooks.db.users import add_missing_users
-from aa_notebooks.validation import storable_text, unstorable
 
 ModelT = TypeVar("ModelT", bound=Base)
 _MISSING_COLUMNS: dict[tuple[str, str], tuple[str, ...]] = {}
@@ -100,7 +99,6 @@ class _Repository(Generic[ModelT]):
 
     def _create(self, data: BaseModel | Mapping[str, Any], commit: bool, **extra: Any) -> Any:
         row = self._to_row(data, **extra)
-        row = {k: storable_text(v) if unstorable(v) else v for k, v in row.items()}
 
         def work(session: Session) -> ModelT | None:
             # A Core INSERT names only the given columns; the ORM would name every mapped one.

@@ -14,7 +14,6 @@ import uuid
 from collections import defaultdict
 from collections.abc import Mapping
 from datetime import datetime
-from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from sqlalchemy import (
@@ -31,6 +30,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import RowMapping
 
+from aa_notebooks.db.rollups.record import micros
 from aa_notebooks.db.schema import (
     AgentExecution,
     BudgetScope,
@@ -86,8 +86,11 @@ def upsert_spend(connection: Connection, totals: Mapping[tuple[str, str, datetim
 
 def ledger_in_use(connection: Connection) -> bool:
     """Whether this database has a ledger the budgets trust (filled from the executions once)."""
-    if not inspect(connection).has_table(LEDGER.name):
-        return False
+    return inspect(connection).has_table(LEDGER.name) and marked_trusted(connection)
+
+
+def marked_trusted(connection: Connection) -> bool:
+    """Whether the ledger is marked as filled from the executions (aa_notebooks_meta)."""
     marked = connection.execute(select(META.c.value).where(META.c.key == TRUSTED_KEY)).first()
     return marked is not None
 
@@ -108,14 +111,8 @@ def refill_ledger(
     totals: defaultdict[tuple[str, str, datetime], int] = defaultdict(int)
     for group in connection.execute(_hourly_spend(connection, lower, upper)).mappings():
         for scope, key in execution_keys(group):
-            totals[(scope, key, group["hour"])] += _micros(group["cost_usd"])
+            totals[(scope, key, group["hour"])] += micros(group["cost_usd"])
     upsert_spend(connection, totals)
-
-
-def _micros(cost: Any) -> int:
-    """A summed cost_usd in whole micro-dollars, rounded half up (exact: the column has 6
-    decimals; SQLite's float sum is rounded back to them)."""
-    return int((Decimal(str(cost)) * 1_000_000).to_integral_value(rounding=ROUND_HALF_UP))
 
 
 def _hourly_spend(
