@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -15,6 +16,8 @@ SECURITY_CHOICES: tuple[Security, ...] = ("starttls", "ssl", "none")
 PORT_FOR_SECURITY: dict[Security, int] = {"ssl": 465, "starttls": 587, "none": 25}
 ENV_HOST, ENV_PORT, ENV_USER = "AA_SMTP_HOST", "AA_SMTP_PORT", "AA_SMTP_USER"
 ENV_PASSWORD, ENV_FROM, ENV_SECURITY = "AA_SMTP_PASSWORD", "AA_SMTP_FROM", "AA_SMTP_SECURITY"
+ENV_TIMEOUT = "AA_SMTP_TIMEOUT"
+DEFAULT_TIMEOUT_S = 30.0
 
 
 @dataclass(frozen=True)
@@ -27,7 +30,8 @@ class SmtpSettings:
     security: Security = "starttls"
     user: str | None = None
     password: str | None = field(default=None, repr=False)
-    timeout: float = 30.0
+    timeout: float = DEFAULT_TIMEOUT_S
+    """Seconds to wait for each reply of the server."""
 
     @property
     def address(self) -> str:
@@ -40,6 +44,7 @@ class SmtpSettings:
 
         Without AA_SMTP_SECURITY, port 465 means ssl, port 25 none and any other port starttls;
         without AA_SMTP_PORT, the security's usual port is used (starttls and 587 when neither).
+        AA_SMTP_TIMEOUT is how many seconds to wait for each reply (default 30).
         """
         env = os.environ if environ is None else environ
         host, sender = env.get(ENV_HOST, "").strip(), env.get(ENV_FROM, "").strip()
@@ -63,6 +68,7 @@ class SmtpSettings:
             security=security,
             user=env.get(ENV_USER, "").strip() or None,
             password=env.get(ENV_PASSWORD) or None,
+            timeout=_timeout(env.get(ENV_TIMEOUT, "").strip()),
         )
 
 
@@ -81,6 +87,21 @@ def _port(text: str) -> int | None:
     if not text.isdigit() or not 0 < int(text) < 65536:
         raise ConfigurationError(f"{ENV_PORT} must be a port number (1-65535), got {text!r}")
     return int(text)
+
+
+def _timeout(text: str) -> float:
+    """The seconds in AA_SMTP_TIMEOUT, or the default when unset."""
+    if not text:
+        return DEFAULT_TIMEOUT_S
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = math.nan
+    if not 0 < seconds <= 3600:
+        raise ConfigurationError(
+            f"{ENV_TIMEOUT} must be a number of seconds (more than 0, at most 3600), got {text!r}"
+        )
+    return seconds
 
 
 def _security(text: str, port: int | None) -> Security:

@@ -1,9 +1,10 @@
 """Send a message over SMTP, retrying an unreachable or busy server with exponential backoff.
 
-Connection failures, timeouts, disconnects and 4xx replies are retried; 5xx replies (bad
-credentials, refused sender or recipients) and a server without STARTTLS are not, since trying
-again cannot help. The password never appears in an error or a log line: texts built from
-server replies are scrubbed of it.
+Connection failures, disconnects and 4xx replies are retried; 5xx replies (bad credentials,
+refused sender or recipients) and a server without STARTTLS are not, since trying again cannot
+help. A server that does not answer within the timeout (AA_SMTP_TIMEOUT) is tried twice at most:
+four waits of 30 s each kept a report or an alert run hanging for over two minutes. The password
+never appears in an error or a log line: texts built from server replies are scrubbed of it.
 """
 
 from __future__ import annotations
@@ -16,9 +17,11 @@ import time
 from email.message import EmailMessage
 
 from aa_notebooks.errors import AnalyticsError
-from aa_notebooks.notify.settings import SmtpSettings
+from aa_notebooks.notify.settings import ENV_TIMEOUT, SmtpSettings
 
 log = logging.getLogger(__name__)
+_SILENT_ATTEMPTS = 2
+"""Attempts a server that does not answer gets: waiting out its timeout again rarely helps."""
 
 
 class EmailDeliveryError(AnalyticsError):
@@ -42,13 +45,20 @@ def send_email(
     """Send `message`; on failure wait backoff, 2*backoff, 4*backoff... for up to `retries` more
     tries, then raise EmailDeliveryError."""
     attempts = retries + 1
+    silent = 0  # attempts the server did not answer in time
     for attempt in range(1, attempts + 1):
         try:
             _deliver(message, settings)
             return
         except (OSError, smtplib.SMTPException) as exc:
             error = _describe(exc, settings)
-            if _permanent(exc):
+            if _timed_out(exc):
+                silent += 1
+                error += (
+                    f" (no answer within {settings.timeout:g} s; {ENV_TIMEOUT} sets how long to "
+                    "wait)"
+                )
+            if _permanent(exc) or silent == _SILENT_ATTEMPTS:
                 raise EmailDeliveryError(settings.address, attempt, error) from None
             log.warning(
                 "sending email via %s failed (attempt %d of %d): %s",
@@ -80,6 +90,12 @@ def _deliver(message: EmailMessage, settings: SmtpSettings) -> None:
             client.quit()
         except (OSError, smtplib.SMTPException):
             client.close()
+
+
+def _timed_out(exc: BaseException) -> bool:
+    """Whether the server did not answer in time (smtplib reports a timed-out reply as a
+    disconnect, the timeout as its context)."""
+    return isinstance(exc, TimeoutError) or isinstance(exc.__context__, TimeoutError)
 
 
 def _permanent(exc: BaseException) -> bool:

@@ -36,6 +36,11 @@ def test_credentials_and_hidden_password() -> None:
     assert "s3cr3t-pw" not in repr(settings) and "s3cr3t-pw" not in str(settings)
 
 
+def test_timeout_per_reply() -> None:
+    assert SmtpSettings.from_env(BASE).timeout == 30
+    assert SmtpSettings.from_env({**BASE, "AA_SMTP_TIMEOUT": " 7.5 "}).timeout == 7.5
+
+
 def test_reads_os_environ(monkeypatch: pytest.MonkeyPatch) -> None:
     for name, value in BASE.items():
         monkeypatch.setenv(name, value)
@@ -59,6 +64,9 @@ def test_reads_os_environ(monkeypatch: pytest.MonkeyPatch) -> None:
             "reports@example.com or 'Reports <reports@example.com>'; got 'not an email'",
         ),
         ({**BASE, "AA_SMTP_FROM": "Reports <nobody>"}, "got 'Reports <nobody>'"),
+        ({**BASE, "AA_SMTP_TIMEOUT": "10s"}, "AA_SMTP_TIMEOUT must be a number of seconds"),
+        ({**BASE, "AA_SMTP_TIMEOUT": "0"}, r"more than 0, at most 3600\), got '0'"),
+        ({**BASE, "AA_SMTP_TIMEOUT": "nan"}, "AA_SMTP_TIMEOUT must be a number of seconds"),
     ],
 )
 def test_configuration_errors(env: dict[str, str], message: str) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import logging
 import smtplib
+import socket
 import time
 from contextlib import ExitStack
 
@@ -83,6 +84,24 @@ def test_retries_with_backoff_then_names_the_server(
     assert f"could not send email via 127.0.0.1:{port} after 4 attempts" in str(error)
     assert len([r for r in caplog.records if "attempt" in r.getMessage()]) == 4
     assert PASSWORD not in str(error) and PASSWORD not in caplog.text
+
+
+def test_a_server_that_never_answers_is_tried_twice_and_named(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    waits: list[float] = []
+    monkeypatch.setattr(smtp_module.time, "sleep", waits.append)
+    with socket.create_server(("127.0.0.1", 0), backlog=8) as silent:  # accepts, never greets
+        port = silent.getsockname()[1]
+        settings = SmtpSettings(host="127.0.0.1", sender="a@example.com", port=port,
+                                security="none", timeout=0.2)  # fmt: skip
+        started = time.monotonic()
+        with pytest.raises(EmailDeliveryError) as failure:
+            send_email(_message(), settings, retries=3, backoff=1)
+        took = time.monotonic() - started
+    assert failure.value.attempts == 2 and waits == [1]
+    assert "no answer within 0.2 s; AA_SMTP_TIMEOUT sets how long to wait" in str(failure.value)
+    assert 0.4 <= took < 5
 
 
 def test_real_backoff_is_short_when_asked() -> None:

@@ -19,8 +19,8 @@ def register(subcommands: Subcommands) -> list[argparse.ArgumentParser]:
             "Execute reports/KIND_report.ipynb in a real kernel (papermill), export it as HTML "
             "without code (charts as images, nothing loaded from the network) and optionally "
             "email it. The database comes from --db or AA_DATABASE_URL, email settings from "
-            "AA_SMTP_HOST, AA_SMTP_PORT, AA_SMTP_USER, AA_SMTP_PASSWORD, AA_SMTP_FROM and "
-            "AA_SMTP_SECURITY (starttls, ssl or none)."
+            "AA_SMTP_HOST, AA_SMTP_PORT, AA_SMTP_USER, AA_SMTP_PASSWORD, AA_SMTP_FROM, "
+            "AA_SMTP_SECURITY (starttls, ssl or none) and AA_SMTP_TIMEOUT (seconds per reply)."
         ),
     )
     report.add_argument("kind", choices=REPORT_KINDS, help="which report")
