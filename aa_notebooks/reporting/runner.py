@@ -159,7 +159,10 @@ def _output_paths(
 ) -> tuple[Path, Path]:
     """Where the executed notebook and the HTML go (the folder is made): time-stamped names in
     `output_dir`; or `output`, with the notebook beside it under a time-stamped name (a plain
-    `NAME.ipynb` could be the user's own, which the run would replace and then delete)."""
+    `NAME.ipynb` could be the user's own, which the run would replace and then delete). The
+    notebook's name is claimed at once (`_claim`), so reports made in the same second, by one
+    process or several, never replace one another."""
+    now = datetime.now(UTC)
     if output is not None:
         html_path = Path(output).expanduser()
         if html_path.suffix.lower() not in (".html", ".htm") or html_path.is_dir():
@@ -168,20 +171,40 @@ def _output_paths(
                 "--output-dir for a folder of time-stamped reports"
             )
         folder = html_path.parent
-        notebook = f"{html_path.stem}-executed-{datetime.now(UTC):%Y%m%d-%H%M%S-%f}.ipynb"
     else:
         folder = Path(output_dir).expanduser()
-        html_path = folder / f"{kind}-report-{datetime.now(UTC):%Y%m%d-%H%M%S}.html"
-        notebook = html_path.with_suffix(".ipynb").name
     try:
         folder.mkdir(parents=True, exist_ok=True)
+        if output is not None:
+            notebook = _claim(folder, f"{html_path.stem}-executed-{now:%Y%m%d-%H%M%S-%f}")
+        else:
+            notebook = _claim(folder, f"{kind}-report-{now:%Y%m%d-%H%M%S}")
+            html_path = notebook.with_suffix(".html")
     except OSError as exc:  # a file of that name, no permission, a read-only place
         raise InvalidInputError(
             f"cannot make the output folder {folder}: {exc.strerror or exc}; give "
             f"{'--output a file' if output is not None else '--output-dir a folder'} you can "
             "write to"
         ) from None
-    return folder / notebook, html_path
+    return notebook, html_path
+
+
+def _claim(folder: Path, stem: str) -> Path:
+    """A new `STEM.ipynb` in `folder` (then `STEM-2.ipynb`...), created empty so that no other
+    run takes the name, whose `.html` does not exist either: a finished run deletes its
+    notebook after writing its page."""
+    number = 1
+    while True:
+        notebook = folder / (f"{stem}.ipynb" if number == 1 else f"{stem}-{number}.ipynb")
+        try:
+            notebook.open("x").close()
+        except FileExistsError:
+            number += 1
+            continue
+        if not notebook.with_suffix(".html").exists():
+            return notebook
+        notebook.unlink()
+        number += 1
 
 
 def _write_html(executed: NotebookNode, parameters: ReportParameters, html_path: Path) -> Any:
@@ -238,7 +261,11 @@ def _execute(
             f"{first_line(exc.evalue)}; the partly executed notebook is kept at {target}"
         ) from None
     except (RuntimeError, TimeoutError, OSError) as exc:
-        kept = f"; the partly executed notebook is kept at {target}" if target.exists() else ""
+        kept = ""
+        if target.exists() and target.stat().st_size:
+            kept = f"; the partly executed notebook is kept at {target}"
+        else:  # only the name was claimed
+            target.unlink(missing_ok=True)
         raise ReportError(
             f"the {kind} report could not run on {mask_url(url)}: {first_line(exc)}{kept}"
         ) from None
