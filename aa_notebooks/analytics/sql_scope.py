@@ -167,11 +167,13 @@ def _unqualify_columns(tree: exp.Expression, dialect: SqlDialect) -> None:
 
 
 def _user_is(column: str, dialect: SqlDialect) -> exp.Condition:
-    """`column = :user`; on SQLite, where ids are text, also the id with dashes, as another
-    program may have stored it (the kit binds 32 hex digits)."""
+    """`column = :user`; on SQLite, where ids are text, also the id with dashes and both in
+    upper case, as another program may have stored it (the kit binds 32 hex digits)."""
     user = exp.Placeholder(this=USER_PARAMETER)
     if dialect == "sqlite":
-        return exp.column(column).isin(user, exp.Placeholder(this=USER_TEXT_PARAMETER))
+        dashed = exp.Placeholder(this=USER_TEXT_PARAMETER)
+        forms = (user, dashed, exp.Upper(this=user.copy()), exp.Upper(this=dashed.copy()))
+        return exp.column(column).isin(*forms)
     return exp.column(column).eq(user)
 
 

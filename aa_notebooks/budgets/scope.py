@@ -34,7 +34,7 @@ from sqlalchemy import (
 from aa_notebooks.budgets.model import Budget
 from aa_notebooks.db.schema import AgentExecution, BudgetAlert, BudgetScope, table_of
 from aa_notebooks.db.spend_ledger import LedgerKey
-from aa_notebooks.db.stored_uuid import EitherForm
+from aa_notebooks.db.stored_uuid import EitherForm, other_forms
 
 EXECUTIONS = table_of(AgentExecution)
 BUDGETS = table_of(BudgetAlert)
@@ -68,7 +68,7 @@ def budgets_for_keys(has_targets: bool, has_per_user: bool) -> ColumnElement[boo
         columns.scope == BudgetScope.global_,
         and_(
             columns.scope == BudgetScope.user,
-            EitherForm(  # on SQLite, a user_id another program stored with dashes too
+            EitherForm(  # on SQLite, a user_id another program stored in another form too
                 columns.user_id.in_(bindparam("users", expanding=True)),
                 type_coerce(columns.user_id, String()).in_(bindparam("user_texts", expanding=True)),
             ),
@@ -89,7 +89,7 @@ def key_params(keys: Iterable[LedgerKey]) -> dict[str, list[Any]]:
     for scope, key in sorted(keys):
         if scope == BudgetScope.user.value:
             found["users"].append(uuid.UUID(key))
-            found["user_texts"].append(str(uuid.UUID(key)))
+            found["user_texts"] += other_forms([uuid.UUID(key)])
         elif scope in (BudgetScope.agent.value, BudgetScope.flow.value):
             found[f"{scope}s"].append(key)
     return found

@@ -4,10 +4,12 @@ SQLite has no UUID type: SQLAlchemy (and so the kit) stores 32 hex digits, while
 writing the data contract's tables itself stores what it has, most often `str(uuid)`, with
 dashes. Reading either form back gives the same UUID, but a comparison with the kit's 32 digits
 misses the dashed rows: a user's scope, an agent's stats or one execution's trace would find
-nothing. `StoredUuid` makes `==` and `IN (values)` match both forms on SQLite (the index still
-serves both: `col = ? OR col = <dashed ?>` is one index search per form); other databases,
-whose UUID type has one form, get the plain comparison. A list bound later (`expanding`) cannot
-be given dashes by the comparator: its caller binds the dashed texts itself (`EitherForm`).
+nothing. Some programs write upper case (.NET's GUIDs, some JavaScript libraries). `StoredUuid`
+makes `==` and `IN (values)` match the four forms on SQLite: hex digits or dashes, lower or upper
+case (the index still serves them all: `col = ? OR col = <dashed ?> OR ...` is one index search
+per form); other databases, whose UUID type has one form, get the plain comparison. A list bound
+later (`expanding`) cannot be given the other forms by the comparator: its caller binds their
+texts itself (`other_forms`, `EitherForm`).
 
 Writing is the other half: SQLite compares a foreign key as text, so a row that refers to a
 user (or an execution) stored with dashes must hold the dashes too. `stored_texts` finds the
@@ -107,34 +109,42 @@ class StoredUuid(Uuid[uuid.UUID]):
         def operate(self, op: OperatorType, *other: Any, **kwargs: Any) -> ColumnElement[Any]:
             if len(other) == 1 and op is operators.eq and _is_value(other[0]):
                 plain = super().operate(op, *other, **kwargs)
-                dashed = super().operate(op, _dashed(plain.right))
-                return EitherForm(plain, dashed)
+                dashed = _dashed(plain.right)
+                compare = super().operate  # a comprehension's scope has no zero-argument super
+                forms = (dashed, func.upper(plain.right), func.upper(dashed))
+                return EitherForm(plain, *[compare(op, form) for form in forms])
             if len(other) == 1 and op is operators.in_op and _are_values(other[0]):
                 values = list(other[0])
                 plain = super().operate(op, values, **kwargs)
-                texts = [str(uuid.UUID(str(value))) for value in values]
-                dashed = super().operate(
+                texts = other_forms(uuid.UUID(str(value)) for value in values)
+                listed = super().operate(
                     op, bindparam(None, texts, expanding=True, type_=String(), unique=True)
                 )
-                return EitherForm(plain, dashed)
+                return EitherForm(plain, listed)
             return super().operate(op, *other, **kwargs)
+
+
+def other_forms(ids: Iterable[uuid.UUID]) -> list[str]:
+    """The texts other than the kit's 32 lower-case hex digits that SQLite may hold each id
+    in: with dashes, and both forms in upper case."""
+    return [text for found in ids for text in (str(found), str(found).upper(), found.hex.upper())]
 
 
 class EitherForm(ColumnElement[bool]):
     """A comparison of a UUID column: `plain` (the kit's form) on every database, on SQLite
-    `plain OR dashed` (the same value as text with dashes)."""
+    `plain OR other OR ...` (the same value in the other forms a program may store)."""
 
     inherit_cache = True
     type = Boolean()
     _is_implicitly_boolean = True
     _traverse_internals = [  # noqa: RUF012 - SQLAlchemy's own class attribute, never mutated
         ("plain", InternalTraversal.dp_clauseelement),
-        ("dashed", InternalTraversal.dp_clauseelement),
+        ("others", InternalTraversal.dp_clauseelement_tuple),
     ]
 
-    def __init__(self, plain: ColumnElement[Any], dashed: ColumnElement[Any]) -> None:
+    def __init__(self, plain: ColumnElement[Any], *others: ColumnElement[Any]) -> None:
         self.plain = plain
-        self.dashed = dashed
+        self.others = others
 
     @property
     def _from_objects(self) -> list[Any]:
@@ -149,8 +159,8 @@ def _plain(element: EitherForm, compiler: SQLCompiler, **kw: Any) -> str:
 
 @compiles(EitherForm, "sqlite")
 def _either(element: EitherForm, compiler: SQLCompiler, **kw: Any) -> str:
-    plain, dashed = compiler.process(element.plain, **kw), compiler.process(element.dashed, **kw)
-    return f"({plain} OR {dashed})"
+    forms = [compiler.process(form, **kw) for form in (element.plain, *element.others)]
+    return f"({' OR '.join(forms)})"
 
 
 def _dashed(hex_digits: BindParameter[Any]) -> ColumnElement[Any]:

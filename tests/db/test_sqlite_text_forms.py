@@ -11,9 +11,11 @@ import asyncio
 import re
 import sqlite3
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
+from typing import cast
 
 import pytest
 from sqlalchemy import bindparam, func, literal, select
@@ -168,14 +170,24 @@ AGENT = uuid.UUID("a9e47000-0000-4000-8000-000000000002")
 RUN = uuid.UUID("00000000-0000-4000-8000-0000000000aa")
 
 
+Form = Callable[[uuid.UUID], str]
+
+
+@pytest.fixture(params=[str, lambda found: str(found).upper()], ids=["dashed", "upper-case"])
+def form(request: pytest.FixtureRequest) -> Form:
+    """How the other program writes a UUID: `str(uuid)`, or in upper case (as .NET's and some
+    JavaScript libraries' GUIDs are)."""
+    return cast(Form, request.param)
+
+
 @pytest.fixture
-def dashed_db(tmp_path: Path) -> str:
+def dashed_db(tmp_path: Path, form: Form) -> str:
     """Alice's 3 runs of one agent at 10:15, 10:45 and 11:30 (the first with 2 steps and a
-    usage row), and 2 runs of nobody's; every id as text with dashes."""
+    usage row), and 2 runs of nobody's; every id as text with dashes, in the `form`'s case."""
     path = tmp_path / "dashed.db"
     url = document_sqlite(path)
     with sqlite3.connect(path) as connection:
-        connection.execute("INSERT INTO users (id) VALUES (?)", (str(ALICE),))
+        connection.execute("INSERT INTO users (id) VALUES (?)", (form(ALICE),))
         runs = [
             (RUN, ALICE, "10:15"),
             (uuid.uuid4(), ALICE, "10:45"),
@@ -187,19 +199,19 @@ def dashed_db(tmp_path: Path) -> str:
                 "INSERT INTO agentexecutions (id, user_id, request_id, session_id, agent_id, "
                 "agent_name, model_name, status, cost_usd, execution_time_ms, started_at) "
                 "VALUES (?, ?, ?, ?, ?, 'bot', 'gpt-4o', 'success', 0.5, 100, ?)",
-                (str(run), user and str(user), str(uuid.uuid4()), str(uuid.uuid4()),
-                 str(AGENT) if user else None, f"2026-01-12 {minute}:00.000000"),
+                (form(run), user and form(user), form(uuid.uuid4()), form(uuid.uuid4()),
+                 form(AGENT) if user else None, f"2026-01-12 {minute}:00.000000"),
             )  # fmt: skip
         for number, kind in ((1, "thought"), (2, "final_answer")):
             connection.execute(
                 "INSERT INTO executiontraces (id, execution_id, step_number, step_type, content) "
                 "VALUES (?, ?, ?, ?, 'x')",
-                (str(uuid.uuid4()), str(RUN), number, kind),
+                (form(uuid.uuid4()), form(RUN), number, kind),
             )
         connection.execute(
             "INSERT INTO tokenusages (id, execution_id, component, model, input_tokens, "
             "output_tokens, cost_usd) VALUES (?, ?, 'main', 'gpt-4o', 10, 5, 0.5)",
-            (str(uuid.uuid4()), str(RUN)),
+            (form(uuid.uuid4()), form(RUN)),
         )
     return url
 
@@ -236,19 +248,21 @@ def test_a_users_ad_hoc_sql_reads_the_users_dashed_rows(dashed_db: str) -> None:
     assert nobody.sql("SELECT count(*) AS n FROM agentexecutions").to_dict("records") == [{"n": 0}]
 
 
-def test_a_dashed_users_hard_stop_refuses_the_run(dashed_db: str) -> None:
+def test_a_dashed_users_hard_stop_refuses_the_run(dashed_db: str, form: Form) -> None:
     with sqlite3.connect(dashed_db.removeprefix("sqlite:///")) as connection:
         connection.execute(  # Alice spent $1.50 today: over $1.00
             "INSERT INTO budgetalerts (id, user_id, scope, threshold_usd, period_days, "
             "alert_type) VALUES (?, ?, 'user', 1, 30, 'hard_stop')",
-            (str(uuid.uuid4()), str(ALICE)),
+            (str(uuid.uuid4()), form(ALICE)),
         )
     with pytest.raises(BudgetExceededError, match=r"\$1\.50 spent of \$1\.00"):
         check_budget(dashed_db, user_id=ALICE, now=NOW)
     check_budget(dashed_db, user_id=uuid.uuid4(), now=NOW)  # someone else runs
 
 
-def test_a_budget_for_a_dashed_user_is_stored_under_the_users_own_form(dashed_db: str) -> None:
+def test_a_budget_for_a_dashed_user_is_stored_under_the_users_own_form(
+    dashed_db: str, form: Form
+) -> None:
     """The foreign key compares text: the budget's user_id is written as the users row holds it."""
     budget = create_budget(
         dashed_db, scope="user", user_id=ALICE, threshold_usd=5, alert_type="hard_stop"
@@ -257,7 +271,7 @@ def test_a_budget_for_a_dashed_user_is_stored_under_the_users_own_form(dashed_db
     path = dashed_db.removeprefix("sqlite:///")
     with sqlite3.connect(path) as connection:
         stored = connection.execute("SELECT user_id, threshold_usd FROM budgetalerts").fetchall()
-    assert stored == [(str(ALICE), 1)]
+    assert stored == [(form(ALICE), 1)]
     with pytest.raises(BudgetExceededError, match=r"\$1\.50 spent of \$1\.00"):
         check_budget(dashed_db, user_id=ALICE, now=NOW)
 
@@ -282,13 +296,15 @@ def test_cost_by_user_lists_a_user_once_whichever_form_their_rows_hold(dashed_db
     ]
 
 
-def _stored(url: str, sql: str, *ids: uuid.UUID) -> list[tuple[object, ...]]:
-    """The rows of `sql` as SQLite holds them; `ids` bound as text with dashes."""
+def _stored(url: str, sql: str, *texts: str) -> list[tuple[object, ...]]:
+    """The rows of `sql` as SQLite holds them, with `texts` bound."""
     with sqlite3.connect(url.removeprefix("sqlite:///")) as connection:
-        return connection.execute(sql, [str(found) for found in ids]).fetchall()
+        return connection.execute(sql, texts).fetchall()
 
 
-def test_every_recording_path_stores_a_dashed_users_run(dashed_db: str, tmp_path: Path) -> None:
+def test_every_recording_path_stores_a_dashed_users_run(
+    dashed_db: str, tmp_path: Path, form: Form
+) -> None:
     """SQLite compares a foreign key as text: each new run of Alice's is written with her id as
     the users row holds it, with dashes, or the insert is refused and the run lost."""
     tracker = Tracker(dashed_db, spool_dir=tmp_path / "spool", check_budgets=False)
@@ -315,12 +331,12 @@ def test_every_recording_path_stores_a_dashed_users_run(dashed_db: str, tmp_path
         ),
     )  # fmt: skip
     by_user = _stored(dashed_db, "SELECT user_id, count(*) FROM agentexecutions GROUP BY 1")
-    assert sorted(by_user, key=str) == sorted([(None, 2), (str(ALICE), 3 + 4)], key=str)
+    assert sorted(by_user, key=str) == sorted([(None, 2), (form(ALICE), 3 + 4)], key=str)
     alices = connect(dashed_db, user_id=ALICE)
     assert alices.sql("SELECT count(*) AS n FROM agentexecutions").to_dict("records") == [{"n": 7}]
 
 
-def test_steps_and_usage_attach_to_a_run_stored_with_dashes(dashed_db: str) -> None:
+def test_steps_and_usage_attach_to_a_run_stored_with_dashes(dashed_db: str, form: Form) -> None:
     with Session(get_engine(dashed_db)) as session:  # foreign keys on
         record_trace_step_sync(session, RUN, 3, "observation", "later", 40)
         record_token_usage_sync(session, str(RUN), "judge", "gpt-4o", 10, 5)
@@ -329,7 +345,7 @@ def test_steps_and_usage_attach_to_a_run_stored_with_dashes(dashed_db: str) -> N
     assert detail.token_usage is not None and len(detail.token_usage) == 2
     for table in ("executiontraces", "tokenusages"):
         stored = _stored(dashed_db, f"SELECT DISTINCT execution_id FROM {table}")
-        assert stored == [(str(RUN),)]
+        assert stored == [(form(RUN),)]
 
 
 def test_a_recorded_run_reads_after_its_commit_on_the_documents_tables(dashed_db: str) -> None:
@@ -357,7 +373,7 @@ def test_a_recorded_run_reads_after_its_commit_on_the_documents_tables(dashed_db
 
 
 def test_ids_set_on_a_run_as_any_text_are_stored_as_the_kit_stores_them(
-    dashed_db: str, tmp_path: Path
+    dashed_db: str, tmp_path: Path, form: Form
 ) -> None:
     """A Run's id attributes take a UUID's text in any form (upper case, braces, urn:) and are
     checked when set: the row holds the kit's hex digits (or the users row's own text)."""
@@ -371,13 +387,15 @@ def test_ids_set_on_a_run_as_any_text_are_stored_as_the_kit_stores_them(
     assert tracker.flush(30)
     tracker.close()
     stored = _stored(dashed_db, "SELECT agent_id, user_id FROM agentexecutions")
-    assert stored.count((AGENT.hex, str(ALICE))) == 3
+    assert stored.count((AGENT.hex, form(ALICE))) == 3
     today = datetime.now(UTC).date().isoformat()
     stats = connect(dashed_db).agent_stats(str(AGENT), start_date="2026-01-12", end_date=today)
     assert stats.total_executions == 3 + 3  # the fixture's three (dashed) and these
 
 
-def test_bulk_inserts_refer_to_a_user_and_a_run_stored_with_dashes(dashed_db: str) -> None:
+def test_bulk_inserts_refer_to_a_user_and_a_run_stored_with_dashes(
+    dashed_db: str, form: Form
+) -> None:
     with Session(get_engine(dashed_db)) as session:  # foreign keys on
         inserted = AgentExecutionRepository(session).bulk_insert([
             {"user_id": ALICE, "request_id": uuid.uuid4(), "session_id": uuid.uuid4(),
@@ -387,9 +405,11 @@ def test_bulk_inserts_refer_to_a_user_and_a_run_stored_with_dashes(dashed_db: st
             {"execution_id": RUN, "step_number": 3, "step_type": "observation"},
         ])  # fmt: skip
     assert (inserted, steps) == (1, 1)
-    by_user = _stored(dashed_db, "SELECT count(*) FROM agentexecutions WHERE user_id = ?", ALICE)
+    by_user = _stored(
+        dashed_db, "SELECT count(*) FROM agentexecutions WHERE user_id = ?", form(ALICE)
+    )
     assert by_user == [(4,)]
-    assert _stored(dashed_db, "SELECT DISTINCT execution_id FROM executiontraces") == [(str(RUN),)]
+    assert _stored(dashed_db, "SELECT DISTINCT execution_id FROM executiontraces") == [(form(RUN),)]
 
 
 def test_a_budget_stored_with_dashes_fires_each_alert_once(tmp_path: Path) -> None:
