@@ -43,6 +43,11 @@ def resolve_url(url: str | URL | None = None, *, asynchronous: bool = False) -> 
             f"cannot parse the database URL {mask_url(str(raw))!r}; use e.g. "
             "sqlite:///path/to/analytics.db or postgresql://user:password@host:5432/dbname"
         ) from None
+    if parsed.host and "@" in parsed.host:
+        raise ConfigurationError(
+            f"the database URL {mask_url(parsed)!r} has an '@' in its password or user name: "
+            "write it as %40 there (URL-encode them: urllib.parse.quote(password, safe=''))"
+        )
     backend = parsed.get_backend_name()
     if backend not in SUPPORTED_SCHEMES:
         raise ConfigurationError(
@@ -64,6 +69,8 @@ def mask_url(url: str | URL) -> str:
             return _masked_text(url)
     else:
         parsed = url
+    if parsed.host and "@" in parsed.host:  # the tail of a password with an unescaped "@"
+        parsed = parsed.set(host=parsed.host.rpartition("@")[2])
     secret = {key: "***" for key in parsed.query if _SECRET_OPTION.search(key)}
     shown = parsed.update_query_dict(secret).render_as_string(hide_password=True)
     return mask_settings(shown.replace("=%2A%2A%2A", "=***") if secret else shown)
@@ -85,15 +92,23 @@ def mask_settings(text: str) -> str:
 
 
 def _masked_text(url: str) -> str:
-    """A URL SQLAlchemy cannot parse, with anything between "://user:" and "@" and the values of
-    secret query options hidden."""
-    head, sep, tail = url.partition("://")
-    if sep and "@" in tail:
-        creds, _, host = tail.rpartition("@")
-        user = creds.split(":", 1)[0]
-        url = f"{head}://{user}:***@{host}"
+    """A URL SQLAlchemy cannot parse, safe to show: what stands before its last "@" but the user
+    name hidden (a mistyped `postgresql//user:pw@host` too, or a password with an "@" left
+    unescaped), and the values of secret settings and query options; text with spaces and no
+    settings (a password typed in place of the URL?) shows its first word only."""
+    if "@" in url:
+        credentials, _, host = url.rpartition("@")
+        head, sep, user = credentials.partition("://")
+        if sep:
+            url = f"{head}://{user.split(':', 1)[0]}:***@{host}"
+        else:
+            scheme = re.match(r"[A-Za-z][\w+.-]*:?/*", credentials)
+            url = f"{scheme.group() if scheme else ''}***@{host}"
     url = re.sub(rf"([?&][^=&]*(?:{_SECRET_OPTION.pattern})[^=&]*=)[^&]*", r"\1***", url,
                  flags=re.IGNORECASE)  # fmt: skip
+    words = url.split()
+    if len(words) > 1 and "=" not in url:
+        return f"{words[0]} …"
     return mask_settings(url)
 
 

@@ -40,6 +40,35 @@ def test_unsupported_or_malformed(url: str) -> None:
     assert ":p@" not in str(info.value)
 
 
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("postgresql//aa_test:S3cretPW@127.0.0.1/db", "postgresql//***@127.0.0.1/db"),  # no ":"
+        ("not a url S3cretPW", "not …"),  # a password pasted in place of the URL?
+        ("sqlite//analytics.db", "sqlite//analytics.db"),
+    ],
+)
+def test_a_url_that_cannot_be_parsed_is_shown_without_its_secret(url: str, shown: str) -> None:
+    with pytest.raises(ConfigurationError) as info:
+        resolve_url(url)
+    assert f"cannot parse the database URL {shown!r}" in str(info.value)
+    assert "S3cretPW" not in str(info.value)
+
+
+def test_an_at_sign_left_in_a_password_is_named_and_hidden() -> None:
+    """SQLAlchemy reads the password up to its first "@" and the rest as the host's name."""
+    url = "postgresql://aa_test:S3c@retPW@127.0.0.1/db"
+    assert mask_url(url) == "postgresql://aa_test:***@127.0.0.1/db"
+    with pytest.raises(ConfigurationError) as info:
+        resolve_url(url)
+    assert str(info.value) == (
+        "the database URL 'postgresql://aa_test:***@127.0.0.1/db' has an '@' in its password or "
+        "user name: write it as %40 there (URL-encode them: urllib.parse.quote(password, "
+        "safe=''))"
+    )
+    assert resolve_url("postgresql://aa_test:S3c%40retPW@127.0.0.1/db").password == "S3c@retPW"
+
+
 def test_mask_hides_passwords() -> None:
     assert mask_url("postgresql://alice:s3cret@db:5432/x") == "postgresql://alice:***@db:5432/x"
     assert "s3cret" not in mask_url("weird://alice:s3cret@@host")
