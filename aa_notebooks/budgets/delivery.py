@@ -5,9 +5,10 @@ complete (`alert_settings`); the same events are posted to AA_ALERT_WEBHOOKS (`a
 each channel tracked on its own, so one failing never stops or repeats the other. Each event is
 first claimed (notified set to true where it was false), so concurrent deliverers never send it
 twice; a failed send is logged and sets notified back to false, so the next delivery
-(`budgets evaluate`, or the next recorded alert) retries it. A process killed between claim and
-send loses that one email. Without email settings the events wait, unemailed, and a warning says
-so.
+(`budgets evaluate`, or the next recorded alert) retries it, and the events after it are left
+for that next delivery too: a mail server that is down or silent costs one wait, not one each.
+A process killed between claim and send loses that one email. Without email settings the events
+wait, unemailed, and a warning says so.
 """
 
 from __future__ import annotations
@@ -185,8 +186,18 @@ def _email_pending(
             return Delivery(unsent=unsent, problem=problem)
         mailer = AlertMailer.from_env()
     outcomes: dict[Outcome, list[AlertNotice]] = {"sent": [], "failed": [], "taken": []}
-    for budget, event in events:
-        outcomes[_send(engine, mailer, budget, event)].append(AlertNotice.of(budget, event))
+    for position, (budget, event) in enumerate(events):
+        outcome = _send(engine, mailer, budget, event)
+        outcomes[outcome].append(AlertNotice.of(budget, event))
+        if outcome == "failed" and (rest := events[position + 1 :]):
+            # the same server and recipients: each would wait out the same failure
+            outcomes["failed"] += [AlertNotice.of(budget, event) for budget, event in rest]
+            log.warning(
+                "%d more budget alert(s) not tried now, as the mail server failed on the one "
+                "before; they are retried at the next delivery",
+                len(rest),
+            )
+            break
     recipients = tuple(mask_address(address) for address in mailer.recipients)
     return Delivery(tuple(outcomes["sent"]), tuple(outcomes["failed"]), recipients=recipients)
 

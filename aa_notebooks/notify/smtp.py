@@ -1,18 +1,23 @@
 """Send a message over SMTP, retrying an unreachable or busy server with exponential backoff.
 
 Connection failures, disconnects and 4xx replies are retried; 5xx replies (bad credentials,
-refused sender or recipients) and a server without STARTTLS are not, since trying again cannot
-help. A server that does not answer within the timeout (AA_SMTP_TIMEOUT) is tried twice at most:
-four waits of 30 s each kept a report or an alert run hanging for over two minutes. The password
-never appears in an error or a log line: texts built from server replies are scrubbed of it.
+refused sender or recipients), a server without STARTTLS and TLS that fails are not, since
+trying again cannot help. A server that does not answer in time (AA_SMTP_TIMEOUT for each reply,
+twice that for a whole attempt) is tried twice at most: four waits of 30 s each kept a report or
+an alert run hanging for over two minutes, and a server that sent a line now and then, for ever.
+The password never appears in an error or a log line: texts built from server replies are
+scrubbed of it.
 """
 
 from __future__ import annotations
 
 import base64
+import contextlib
 import logging
 import smtplib
+import socket
 import ssl
+import threading
 import time
 from email.message import EmailMessage
 
@@ -20,6 +25,8 @@ from aa_notebooks.errors import AnalyticsError
 from aa_notebooks.notify.settings import ENV_TIMEOUT, SmtpSettings
 
 log = logging.getLogger(__name__)
+_ATTEMPT_TIMEOUTS = 2
+"""An attempt's whole exchange may take this many timeouts."""
 _SILENT_ATTEMPTS = 2
 """Attempts a server that does not answer gets: waiting out its timeout again rarely helps."""
 
@@ -46,7 +53,7 @@ def send_email(
     tries, then raise EmailDeliveryError."""
     attempts = retries + 1
     silent = 0  # attempts the server did not answer in time
-    for attempt in range(1, attempts + 1):
+    for attempt in range(1, retries + 2):
         try:
             _deliver(message, settings)
             return
@@ -54,11 +61,12 @@ def send_email(
             error = _describe(exc, settings)
             if _timed_out(exc):
                 silent += 1
+                attempts = min(attempts, attempt + _SILENT_ATTEMPTS - silent)
                 error += (
-                    f" (no answer within {settings.timeout:g} s; {ENV_TIMEOUT} sets how long to "
-                    "wait)"
+                    f" (the server did not answer in time: {ENV_TIMEOUT} is {settings.timeout:g} "
+                    "s for each reply, twice that for a whole attempt)"
                 )
-            if _permanent(exc) or silent == _SILENT_ATTEMPTS:
+            if _permanent(exc):
                 raise EmailDeliveryError(settings.address, attempt, error) from None
             log.warning(
                 "sending email via %s failed (attempt %d of %d): %s",
@@ -70,26 +78,58 @@ def send_email(
 
 
 def _deliver(message: EmailMessage, settings: SmtpSettings) -> None:
-    """One attempt: connect, secure, log in, send; a failure while saying goodbye is ignored."""
+    """One attempt: connect, secure, log in, send; a failure while saying goodbye is ignored.
+
+    The whole attempt gets twice the timeout: the timeout bounds each read, so a server that
+    keeps sending a little and never finishes a reply would hold it for ever. At the limit its
+    socket is shut, and the attempt fails as timed out."""
     context = ssl.create_default_context()
     client: smtplib.SMTP
     if settings.security == "ssl":
-        client = smtplib.SMTP_SSL(
-            settings.host, settings.port, timeout=settings.timeout, context=context
-        )
+        client = smtplib.SMTP_SSL(timeout=settings.timeout, context=context)
     else:
-        client = smtplib.SMTP(settings.host, settings.port, timeout=settings.timeout)
+        client = smtplib.SMTP(timeout=settings.timeout)
+    # made without connecting, so that the watch below holds it from the first read; TLS
+    # checks the certificate against the host given at construction, so it is set here
+    client._host = settings.host  # type: ignore[attr-defined]  # smtplib's own attribute
+    seconds = _ATTEMPT_TIMEOUTS * settings.timeout
+    done, expired = threading.Event(), threading.Event()
+    threading.Thread(target=_watch, args=(client, seconds, done, expired), daemon=True).start()
     try:
-        if settings.security == "starttls":
-            client.starttls(context=context)
-        if settings.user:
-            client.login(settings.user, settings.password or "")
-        client.send_message(message)
-    finally:
         try:
-            client.quit()
-        except (OSError, smtplib.SMTPException):
-            client.close()
+            client.connect(settings.host, settings.port)
+            if settings.security == "starttls":
+                client.starttls(context=context)
+            if settings.user:
+                client.login(settings.user, settings.password or "")
+            client.send_message(message)
+        finally:
+            try:
+                client.quit()
+            except (OSError, smtplib.SMTPException):
+                client.close()
+    except (OSError, smtplib.SMTPException) as exc:
+        if expired.is_set() and not _timed_out(exc):
+            raise TimeoutError(f"the exchange took over {seconds:g} s") from exc
+        raise
+    finally:
+        done.set()
+
+
+def _watch(
+    client: smtplib.SMTP, seconds: float, done: threading.Event, expired: threading.Event
+) -> None:
+    """After `seconds`, shut the attempt's socket until the attempt is over: the read it is
+    blocked in returns at once (the socket may not be open yet when the time runs out)."""
+    if done.wait(seconds):
+        return
+    expired.set()
+    while not done.is_set():
+        sock = getattr(client, "sock", None)
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+        done.wait(0.05)
 
 
 def _timed_out(exc: BaseException) -> bool:
@@ -99,8 +139,11 @@ def _timed_out(exc: BaseException) -> bool:
 
 
 def _permanent(exc: BaseException) -> bool:
-    """Whether trying again cannot help (5xx reply, refused recipients, no STARTTLS)."""
+    """Whether trying again cannot help (5xx reply, refused recipients, no STARTTLS, TLS that
+    fails: a plain server on the ssl port, a certificate that does not verify)."""
     if isinstance(exc, smtplib.SMTPRecipientsRefused | smtplib.SMTPNotSupportedError):
+        return True
+    if isinstance(exc, ssl.SSLError):
         return True
     return isinstance(exc, smtplib.SMTPResponseException) and exc.smtp_code >= 500
 

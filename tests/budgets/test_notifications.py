@@ -18,7 +18,7 @@ from aa_notebooks.budgets import (
 )
 from aa_notebooks.notify import SmtpSettings
 from tests.budgets.conftest import NOW, events, record
-from tests.notify.smtp_server import Inbox, free_port, smtp_server
+from tests.notify.smtp_server import Inbox, free_port, smtp_server, stalling_server
 
 
 def test_each_crossing_fires_once_and_is_emailed_once(db_url: str, mail: Inbox) -> None:
@@ -137,6 +137,26 @@ def test_a_failed_send_is_retried_by_the_next_evaluation(
     )  # fmt: skip
     assert str(again).splitlines()[1:] == ["fired no alert", "no alert email to send"]
     assert len(inbox.messages) == 1
+
+
+def test_a_silent_mail_server_costs_one_wait_not_one_per_alert(db_url: str) -> None:
+    for name in ("a", "b", "c"):
+        create_budget(db_url, name=name, threshold_usd=1, alert_type="warning",
+                      alert_at_percentage=100)  # fmt: skip
+    record(db_url, "2", NOW)  # three alerts due; SMTP is not configured yet
+    with stalling_server() as (port, accepted):
+        silent = SmtpSettings(host="127.0.0.1", sender="budgets@example.com", port=port,
+                              security="none", timeout=0.2)  # fmt: skip
+        mailer = AlertMailer(silent, ("ops@example.com",), 3, 0.001)
+        failed = evaluate_budgets(db_url, now=NOW, mailer=mailer)
+    assert len(accepted) == 2  # the first alert's two attempts; the others were not tried
+    assert len(failed.delivery.failed) == 3 and failed.delivery.sent == ()
+    assert events(db_url) == [("exceeded", Decimal(2), False)] * 3
+    with smtp_server() as (port, inbox):
+        up = SmtpSettings(host="127.0.0.1", sender="budgets@example.com", port=port,
+                          security="none")  # fmt: skip
+        sent = evaluate_budgets(db_url, now=NOW, mailer=AlertMailer(up, ("ops@example.com",)))
+    assert len(sent.delivery.sent) == 3 and len(inbox.messages) == 3
 
 
 def test_concurrent_deliverers_send_each_alert_once(db_url: str) -> None:

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import ipaddress
 import socket
+import ssl
+import threading
+import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from email import message_from_bytes, policy
 from email.message import EmailMessage
+from pathlib import Path
 from typing import Any
 
 from aiosmtpd.controller import Controller
@@ -51,16 +57,93 @@ class Credentials:
 
 @contextmanager
 def smtp_server(
-    credentials: Credentials | None = None, port: int | None = None
+    credentials: Credentials | None = None,
+    port: int | None = None,
+    starttls: ssl.SSLContext | None = None,
 ) -> Iterator[tuple[int, Inbox]]:
-    """Run a server on a localhost port (a free one by default); yields the port and inbox."""
+    """Run a server on a localhost port (a free one by default); yields the port and inbox.
+    With `starttls`, the server requires STARTTLS with that context."""
     inbox = Inbox()
     options: dict[str, Any] = {}
     if credentials is not None:
         options = {"authenticator": credentials, "auth_require_tls": False}
+    if starttls is not None:
+        options |= {"tls_context": starttls, "require_starttls": True}
     controller = Controller(inbox, hostname="127.0.0.1", port=port or free_port(), **options)
     controller.start()
     try:
         yield controller.port, inbox
     finally:
         controller.stop()
+
+
+@contextmanager
+def stalling_server(drip_every_s: float | None = None) -> Iterator[tuple[int, list[float]]]:
+    """A server that accepts connections and never finishes its greeting: silent, or sending a
+    greeting's continuation line (`220-`) every `drip_every_s` seconds. Yields the port and the
+    times connections were accepted."""
+    accepted: list[float] = []
+    stop = threading.Event()
+    listener = socket.create_server(("127.0.0.1", 0), backlog=16)
+    listener.settimeout(0.05)
+
+    def serve() -> None:
+        held = []
+        while not stop.is_set():
+            try:
+                connection, _ = listener.accept()
+            except TimeoutError:
+                connection = None
+            if connection is not None:
+                accepted.append(time.monotonic())
+                held.append(connection)
+            if drip_every_s is not None:
+                for connection in held:
+                    with suppress(OSError):
+                        connection.sendall(b"220-still starting\r\n")
+                stop.wait(drip_every_s)
+        for connection in held:
+            connection.close()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield listener.getsockname()[1], accepted
+    finally:
+        stop.set()
+        thread.join()
+        listener.close()
+
+
+def self_signed_tls(directory: Path) -> ssl.SSLContext:
+    """A server TLS context with a new self-signed certificate for 127.0.0.1, which no client
+    trusts."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.now(UTC)
+    certificate = (
+        x509.CertificateBuilder().subject_name(name).issuer_name(name)
+        .public_key(key.public_key()).serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=1)).not_valid_after(now + timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .sign(key, hashes.SHA256())
+    )  # fmt: skip
+    (directory / "cert.pem").write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    (directory / "key.pem").write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(directory / "cert.pem", directory / "key.pem")
+    return context

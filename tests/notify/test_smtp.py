@@ -6,7 +6,6 @@ from __future__ import annotations
 import base64
 import logging
 import smtplib
-import socket
 import time
 from contextlib import ExitStack
 
@@ -14,7 +13,14 @@ import pytest
 
 from aa_notebooks.notify import EmailDeliveryError, SmtpSettings, build_message, send_email
 from aa_notebooks.notify import smtp as smtp_module
-from tests.notify.smtp_server import Credentials, Inbox, free_port, smtp_server
+from tests.notify.smtp_server import (
+    Credentials,
+    Inbox,
+    free_port,
+    self_signed_tls,
+    smtp_server,
+    stalling_server,
+)
 
 PASSWORD = "pa55-w0rd-xyz"
 
@@ -86,22 +92,54 @@ def test_retries_with_backoff_then_names_the_server(
     assert PASSWORD not in str(error) and PASSWORD not in caplog.text
 
 
+@pytest.mark.parametrize("drip_every_s", [None, 0.05], ids=["silent", "dripping"])
 def test_a_server_that_never_answers_is_tried_twice_and_named(
-    monkeypatch: pytest.MonkeyPatch,
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, drip_every_s: float | None
 ) -> None:
+    """Silent, each attempt waits out the timeout; sending a line now and then, never finishing
+    its greeting, the attempt is cut at twice the timeout (it used to hang for ever)."""
     waits: list[float] = []
     monkeypatch.setattr(smtp_module.time, "sleep", waits.append)
-    with socket.create_server(("127.0.0.1", 0), backlog=8) as silent:  # accepts, never greets
-        port = silent.getsockname()[1]
+    with stalling_server(drip_every_s) as (port, accepted):
         settings = SmtpSettings(host="127.0.0.1", sender="a@example.com", port=port,
                                 security="none", timeout=0.2)  # fmt: skip
         started = time.monotonic()
-        with pytest.raises(EmailDeliveryError) as failure:
+        with (
+            caplog.at_level(logging.WARNING, logger="aa_notebooks.notify.smtp"),
+            pytest.raises(EmailDeliveryError) as failure,
+        ):
             send_email(_message(), settings, retries=3, backoff=1)
         took = time.monotonic() - started
-    assert failure.value.attempts == 2 and waits == [1]
-    assert "no answer within 0.2 s; AA_SMTP_TIMEOUT sets how long to wait" in str(failure.value)
-    assert 0.4 <= took < 5
+    assert failure.value.attempts == 2 and waits == [1] and len(accepted) == 2
+    assert "the server did not answer in time: AA_SMTP_TIMEOUT is 0.2 s for each reply" in str(
+        failure.value
+    )
+    assert "(attempt 1 of 2)" in caplog.text
+    assert 0.4 <= took < 2.5  # two attempts of at most 0.4 s each, and the watcher's ticks
+
+
+def test_tls_that_fails_is_not_retried() -> None:
+    with smtp_server() as (port, inbox):  # a plain server, told to speak TLS at once
+        settings = SmtpSettings(host="127.0.0.1", sender="a@example.com", port=port,
+                                security="ssl", timeout=5)  # fmt: skip
+        with pytest.raises(EmailDeliveryError) as failure:
+            send_email(_message(), settings, retries=3, backoff=0.001)
+    assert failure.value.attempts == 1 and "SSL" in failure.value.last_error
+    assert inbox.messages == []
+
+
+def test_starttls_checks_the_servers_certificate_and_does_not_retry_it(tmp_path) -> None:
+    """STARTTLS verifies the certificate against AA_SMTP_HOST; one that does not verify (here
+    self-signed) fails at once, named, since trying again cannot help."""
+    with smtp_server(starttls=self_signed_tls(tmp_path)) as (port, inbox):
+        settings = SmtpSettings(host="127.0.0.1", sender="a@example.com", port=port,
+                                security="starttls", timeout=5)  # fmt: skip
+        with pytest.raises(EmailDeliveryError) as failure:
+            send_email(_message(), settings, retries=3, backoff=0.001)
+    assert failure.value.attempts == 1
+    assert "SSLCertVerificationError" in failure.value.last_error
+    assert "self-signed certificate" in failure.value.last_error
+    assert inbox.messages == []
 
 
 def test_real_backoff_is_short_when_asked() -> None:
