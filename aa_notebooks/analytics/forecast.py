@@ -93,7 +93,7 @@ def cost_forecast(
         daily = _raw_daily(source, lookback, connection) if found is None else found
     costs = [cost for _, cost in daily]
     remaining = Decimal((month_end - now) // timedelta(microseconds=1)) / _MICROSECONDS_PER_DAY
-    rate = sum(costs, Decimal(0)) / lookback.days
+    rate = sum(costs, Decimal(0)) / lookback.elapsed_days  # complete days, all gone by
     method = (
         f"month-to-date actual + mean daily cost over {lookback.label} "
         f"({lookback.start:%Y-%m-%d} to {lookback.end - timedelta(microseconds=1):%Y-%m-%d}) x "

@@ -69,7 +69,8 @@ def overview_from(
     total, cost = totals(pairs)
     agents = {pair.agent for pair in pairs}
     agents.discard((None, None))  # executions attributed to no agent
-    projection = cost / window.days * PROJECTION_DAYS if window.days else Decimal(0)
+    elapsed = window.elapsed_days
+    projection = cost / elapsed * PROJECTION_DAYS if elapsed else Decimal(0)
     by_status = {s: total[s] for s in STATUSES}
     if other := total["executions"] - sum(by_status.values()):
         by_status["other"] = other  # statuses another program wrote: the counts add up

@@ -39,6 +39,9 @@ class Window:
     end: datetime
     end_inclusive: bool
     label: str
+    taken_at: datetime | None = None
+    """When a window that ends later was taken (a date range through today or beyond): no run
+    can lie after it yet."""
 
     @property
     def duration(self) -> timedelta:
@@ -46,9 +49,11 @@ class Window:
         return self.end - self.start
 
     @property
-    def days(self) -> Decimal:
-        """The window's length in days, exactly (used by projections)."""
-        return Decimal(self.duration // _RESOLUTION) / 1_000_000 / _SECONDS_PER_DAY
+    def elapsed_days(self) -> Decimal:
+        """The days of the window gone by when it was taken, exactly (what a projection divides
+        the window's cost by: a month's range on its 7th holds 7 days of runs, not 31)."""
+        end = self.end if self.taken_at is None else min(self.end, self.taken_at)
+        return max(_in_days(end - self.start), Decimal(0))
 
     def bounds(self) -> tuple[datetime, datetime]:
         """Half-open `[lower, upper)` bounds, as queries compare them."""
@@ -128,6 +133,10 @@ def resolve_window(
     last = parse_date(end_date, "end_date")
     if last < first:
         raise InvalidInputError(f"end_date {last} is before start_date {first}: {ACCEPTED_DATES}")
-    return Window(
-        _midnight(first), _midnight(last + timedelta(days=1)), False, f"{first} to {last}"
-    )
+    end = _midnight(last + timedelta(days=1))
+    return Window(_midnight(first), end, False, f"{first} to {last}", now if end > now else None)
+
+
+def _in_days(span: timedelta) -> Decimal:
+    """A span in days, exactly (to the microsecond)."""
+    return Decimal(span // _RESOLUTION) / 1_000_000 / _SECONDS_PER_DAY

@@ -63,6 +63,16 @@ def test_overview_of_24h_and_30d(analytics: Analytics) -> None:
     assert month.monthly_projection_usd == Decimal("1.516025")  # / 30 x 30
 
 
+def test_a_range_through_today_projects_from_the_days_gone_by(analytics: Analytics) -> None:
+    """November on the 25th at noon: 24.5 days of runs, not 30, make the month's projection."""
+    month = analytics.overview(start_date="2026-11-01", end_date="2026-11-30")
+    # E01-E11 (E11 a minute past now); E12 started in October
+    assert month.total_cost_usd == Decimal("3.516025")
+    assert month.monthly_projection_usd == Decimal("4.305337")  # 3.516025 / 24.5 x 30
+    ahead = analytics.overview(start_date="2026-12-01", end_date="2026-12-31")
+    assert (ahead.total_cost_usd, ahead.monthly_projection_usd) == (0, 0)
+
+
 def test_overview_of_dates_and_of_an_empty_window(analytics: Analytics) -> None:
     one_day = analytics.overview(start_date="2026-11-18", end_date="2026-11-18")
     assert one_day.total_executions == 3  # E09 11:59, E02 12:00, E08 13:00

@@ -51,13 +51,13 @@ def test_default_window_is_the_last_7_days_closed() -> None:
     assert window.label == "7d"
     # closed [start, now] is queried as [start, now + 1 µs): storage keeps microseconds
     assert window.bounds() == (NOW - timedelta(days=7), NOW + timedelta(microseconds=1))
-    assert window.days == Decimal(7)
+    assert window.elapsed_days == Decimal(7)
 
 
 def test_period_window_and_its_length_in_days() -> None:
     window = resolve_window("36h", None, None, NOW)
     assert window.start == datetime(2026, 11, 24, 0, 0, tzinfo=UTC)
-    assert window.days == Decimal("1.5")
+    assert window.elapsed_days == Decimal("1.5")
 
 
 def test_dates_are_inclusive_whole_utc_days() -> None:
@@ -65,8 +65,16 @@ def test_dates_are_inclusive_whole_utc_days() -> None:
     assert window.start == datetime(2026, 11, 1, tzinfo=UTC)
     assert window.end == datetime(2026, 11, 4, tzinfo=UTC)  # end of 2026-11-03
     assert not window.end_inclusive
-    assert window.days == Decimal(3)
+    assert window.elapsed_days == Decimal(3)
     assert window.label == "2026-11-01 to 2026-11-03"
+
+
+def test_a_range_that_ends_later_counts_the_days_gone_by() -> None:
+    month = resolve_window(None, "2026-11-01", "2026-11-30", NOW)  # NOW: the 25th at noon
+    assert (month.end, month.taken_at) == (datetime(2026, 12, 1, tzinfo=UTC), NOW)
+    assert month.elapsed_days == Decimal("24.5")
+    assert resolve_window(None, "2026-12-01", "2026-12-31", NOW).elapsed_days == 0
+    assert resolve_window(None, "2026-11-01", "2026-11-03", NOW).taken_at is None
 
 
 def test_one_day_range_and_start_date_alone() -> None:
