@@ -88,5 +88,10 @@ def _explain(exc: ValidationError) -> str:
     for error in exc.errors():
         where = ".".join(str(part) for part in error["loc"])
         message = error["msg"].removeprefix("Value error, ")
+        if error["type"] == "missing":
+            message = f"required{_CHOICES.get(where, '')}"
         parts.append(f"{where}: {message}" if where else message)
     return "; ".join(parts)
+
+
+_CHOICES = {"alert_type": ": warning or hard_stop", "threshold_usd": ": an amount in USD"}

@@ -51,7 +51,8 @@ ALERT_COLUMNS = {
 }
 NO_BUDGETS = (
     "No active budgets. Create one with `aa-notebooks budgets create --scope global "
-    "--threshold-usd 100` (or %agent_analytics budgets create ... in a notebook)."
+    "--threshold-usd 100 --alert-type warning` (or %agent_analytics budgets create ... in a "
+    "notebook)."
 )
 
 

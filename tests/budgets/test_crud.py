@@ -165,10 +165,12 @@ def test_invalid_fields_on_create_and_update(db_url: str, fields: dict, message:
 
 
 def test_missing_required_fields(db_url: str) -> None:
-    with pytest.raises(InvalidInputError, match="threshold_usd: Field required"):
+    with pytest.raises(InvalidInputError) as missing:
         create_budget(db_url, alert_type="warning")
-    with pytest.raises(InvalidInputError, match="alert_type: Field required"):
+    assert str(missing.value) == "invalid budget: threshold_usd: required: an amount in USD"
+    with pytest.raises(InvalidInputError) as missing:
         create_budget(db_url, threshold_usd=1)
+    assert str(missing.value) == "invalid budget: alert_type: required: warning or hard_stop"
 
 
 def test_unknown_fields_name_the_accepted_ones(db_url: str) -> None:

@@ -12,8 +12,10 @@ from datetime import UTC, datetime
 
 import pytest
 
-from aa_notebooks.budgets import create_budget
+from aa_notebooks.budgets import create_budget, list_budgets
 from aa_notebooks.cli import main
+from aa_notebooks.reporting.budget_report import NO_BUDGETS
+from aa_notebooks.ui.budgets_panel import EMPTY
 from tests.budgets.conftest import (
     NO_EMAIL_SETTINGS_WARNING,
     due_alerts_dataset,
@@ -233,3 +235,29 @@ def test_an_action_that_reads_every_budget_refuses_budget_fields(
                        "--budget-user", str(uuid.uuid4()))  # fmt: skip
     assert code == 2
     assert f"`budgets {action}` takes no budget fields (got --period-days, --budget-user)" in err
+
+
+def test_create_names_the_options_it_cannot_do_without(
+    db_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _, err = run(capsys, "--db", db_url, "budgets", "create", "--scope", "global")
+    assert code == 2
+    assert err.strip() == (
+        "aa-notebooks: error: `budgets create` needs --threshold-usd (an amount in USD) and "
+        "--alert-type (warning or hard_stop)"
+    )
+    code, _, err = run(capsys, "--db", db_url, "budgets", "create", "--threshold-usd", "5")
+    assert (code, err.strip()) == (
+        2, "aa-notebooks: error: `budgets create` needs --alert-type (warning or hard_stop)"
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("hint", [NO_BUDGETS, EMPTY], ids=["budget report", "dashboard panel"])
+def test_the_command_a_hint_gives_creates_a_budget(
+    db_url: str, capsys: pytest.CaptureFixture[str], hint: str
+) -> None:
+    """The budget report and the dashboard say how to make a first budget: that works."""
+    options = hint.split("budgets create", 1)[1].split("`")[0].split()
+    code, _, err = run(capsys, "--db", db_url, "budgets", "create", *options)
+    assert (code, err) == (0, "")
+    assert list(list_budgets(db_url)["threshold_usd"]) == [100]
