@@ -109,12 +109,14 @@ class AgentAnalytics(Magics, Configurable):
         result = notebook_result(args.handler(args, scoped), args, scoped)
         if args.command == "connect":
             self.database_url, self.user_id = scoped.database_url, scoped.user_id
-        if isinstance(result, str):  # help text: print it, nothing to keep
-            print(result)
-            return None
-        if getattr(args, "save", None):
+        saved = getattr(args, "save", None)
+        if saved:
             assert self.shell is not None  # IPython runs a magic in its shell
-            self.shell.user_ns[args.save] = result
+            self.shell.user_ns[saved] = result
+        if isinstance(result, str):  # help, or an export's text: printed, unless it was saved
+            if not saved:
+                print(result)
+            return None
         return result
 
     def _scoped_context(self, args: Any) -> CommandContext:

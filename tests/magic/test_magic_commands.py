@@ -10,6 +10,8 @@ User U1 owns E01, E02, E05, E06, E08, E09, E11 = 7 of them. Failures: E03 and E0
 
 from __future__ import annotations
 
+import io
+
 import pandas as pd
 import pytest
 from IPython.core.interactiveshell import InteractiveShell
@@ -119,6 +121,17 @@ def test_export_writes_a_file(shell: InteractiveShell, tmp_path) -> None:
     result = magic(shell, f"export --format csv --output {target} {WINDOW}")
     assert target.exists()
     assert len(pd.read_csv(target)) == 10 == result.rows
+
+
+def test_export_without_a_file_is_kept_under_the_name_given(
+    shell: InteractiveShell, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert magic(shell, f"export --format csv -o exported {WINDOW}") is None
+    assert capsys.readouterr().out == ""  # kept, not printed
+    frame = pd.read_csv(io.StringIO(shell.user_ns["exported"]))
+    assert len(frame) == 10
+    in_window = [*range(1, 10), 11]  # E10 and E12 started before 2026-11-18
+    assert sorted(frame["id"]) == sorted(str(dataset.E[n]) for n in in_window)
 
 
 def test_sql_cell_binds_placeholders(shell: InteractiveShell) -> None:
