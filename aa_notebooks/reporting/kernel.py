@@ -14,6 +14,7 @@ kernel does not warn that they are.
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -62,3 +63,22 @@ def execute_notebook(
         kernel_manager_class=FinishedRunKernelManager,
     )
     return executed
+
+
+def declared_parameters(source: Path) -> dict[str, Any]:
+    """The parameters `source`'s parameters cell declares (papermill's inspection). A notebook
+    that names no kernel (one made with nbformat) is inspected as python3, the kernel it runs
+    in: papermill's inspection would refuse it."""
+    import nbformat
+    import papermill
+
+    notebook = nbformat.read(source, as_version=4)
+    if notebook.metadata.get("kernelspec", {}).get("name"):
+        return dict(papermill.inspect_notebook(str(source)))
+    notebook.metadata["kernelspec"] = {
+        "name": "python3", "language": "python", "display_name": "Python 3",
+    }  # fmt: skip
+    with tempfile.TemporaryDirectory(prefix="aa-notebooks-") as folder:
+        named = Path(folder) / source.name
+        nbformat.write(notebook, named)
+        return dict(papermill.inspect_notebook(str(named)))

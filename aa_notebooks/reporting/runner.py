@@ -27,7 +27,7 @@ from aa_notebooks.db.url import ENV_DATABASE_URL, mask_url, require_database
 from aa_notebooks.errors import InvalidInputError, ReportError, first_line
 from aa_notebooks.notify import SmtpSettings, parse_recipients
 from aa_notebooks.pricing.resolver import ENV_PRICING_FILE
-from aa_notebooks.reporting.kernel import execute_notebook
+from aa_notebooks.reporting.kernel import declared_parameters, execute_notebook
 from aa_notebooks.reporting.mail import send_report
 from aa_notebooks.reporting.notebooks import (
     DEFAULT_OUTPUT_DIR,
@@ -130,9 +130,7 @@ def _parameters(
 
 def _declared_title(notebook: Path) -> str | None:
     """The default of a `title` in a notebook's parameters cell, if it is plain text."""
-    import papermill
-
-    declared = papermill.inspect_notebook(str(notebook)).get("title")
+    declared = declared_parameters(notebook).get("title")
     try:
         value = ast.literal_eval(declared["default"]) if declared else None
     except (ValueError, SyntaxError):
@@ -245,10 +243,9 @@ def _execute(
     progress: bool,
 ) -> NotebookNode:
     """Run the notebook with papermill; ReportError (notebook kept) when a cell fails."""
-    import papermill
     from papermill.exceptions import PapermillExecutionError
 
-    declared = papermill.inspect_notebook(str(source))
+    declared = declared_parameters(source)
     values = {k: v for k, v in parameters.injected_values().items() if k in declared}
     try:
         with kernel_environment(url, price_file):

@@ -8,7 +8,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from aa_notebooks.reporting.kernel import execute_notebook
+from aa_notebooks.reporting.kernel import declared_parameters, execute_notebook
 
 # ipykernel puts `saved_sigint_handler` back after each request, so this stays installed while
 # the kernel is idle and records any SIGINT that reaches it, such as an interrupt at shutdown.
@@ -55,3 +55,19 @@ def test_the_kernels_channels_are_encrypted(
     executed = execute_notebook(source, tmp_path / "out.ipynb", cwd=tmp_path, progress=False)
     assert executed.cells[0].outputs[0]["data"]["text/plain"] == "True"
     assert "without encryption" not in capfd.readouterr().err
+
+
+def test_a_notebook_that_names_no_kernel_has_its_parameters_read(tmp_path: Path) -> None:
+    """nbformat makes notebooks without a kernelspec; papermill's inspection refused them
+    ('No kernel name found'), and a report of such a notebook failed before it ran."""
+    notebook = nbformat.v4.new_notebook()
+    notebook.cells = [
+        nbformat.v4.new_code_cell('period = "7d"\ntop_n = 5', metadata={"tags": ["parameters"]}),
+        nbformat.v4.new_code_cell("print(period)"),
+    ]
+    nbformat.write(notebook, tmp_path / "mine.ipynb")
+    declared = declared_parameters(tmp_path / "mine.ipynb")
+    assert {name: found["default"] for name, found in declared.items()} == {
+        "period": '"7d"', "top_n": "5"
+    }  # fmt: skip
+    assert "kernelspec" not in nbformat.read(tmp_path / "mine.ipynb", as_version=4).metadata
