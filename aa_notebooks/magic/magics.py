@@ -20,7 +20,7 @@ from aa_notebooks.cli.context import CommandContext
 from aa_notebooks.cli.parser import CommandLineError, HelpShown
 from aa_notebooks.db.url import mask_url
 from aa_notebooks.errors import InvalidInputError
-from aa_notebooks.magic.display import register_readable_frames
+from aa_notebooks.magic.display import register_readable_frames, register_readable_records
 from aa_notebooks.magic.frames import notebook_result
 from aa_notebooks.validation import check_timezone
 
@@ -143,3 +143,4 @@ def load_ipython_extension(ipython: Any) -> None:
     if magic not in ipython.configurables:
         ipython.configurables.append(magic)
     register_readable_frames(ipython, lambda: magic.timezone)
+    register_readable_records(ipython)

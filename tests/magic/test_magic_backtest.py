@@ -19,3 +19,6 @@ def test_the_magic(ip: InteractiveShell, db_url: str) -> None:
     result = ip.user_ns["bt"]
     assert list(result.events["execution_id"]) == [str(ids[3]), str(ids[6]), str(ids[8])]
     assert "Budget backtest" in result._repr_html_()
+    shown = ip.display_formatter.format(result)[0]  # its own HTML; in a terminal, its text
+    assert shown["text/html"] == result._repr_html_()
+    assert shown["text/plain"] == str(result) and "BudgetBacktest(" not in shown["text/plain"]

@@ -9,6 +9,7 @@ SCRIPT (2: E03, E06), DROP (1: E04), researcher (1: E08); model acme-internal-ll
 
 from __future__ import annotations
 
+import importlib
 import json
 from decimal import Decimal
 
@@ -18,6 +19,7 @@ from IPython.core.interactiveshell import InteractiveShell
 
 from aa_notebooks.analytics import AgentStats, CostForecast, ExecutionDetail, Overview
 from aa_notebooks.budgets import create_budget
+from aa_notebooks.magic.display import SHOWN_AS_TEXT
 from tests.analytics import dataset
 
 WINDOW = "--start-date 2026-11-18 --end-date 2026-11-25"
@@ -177,3 +179,10 @@ def test_agent_series_frame_carries_the_agent(shell: InteractiveShell) -> None:
     assert daily.attrs["title"] == "Agent planner per day"
     assert daily.attrs["window"] == "2026-11-18 to 2026-11-25"
     assert len(daily) == 8
+
+
+@pytest.mark.parametrize(("module", "name"), SHOWN_AS_TEXT)
+def test_each_record_shown_as_text_exists_and_has_its_text(module: str, name: str) -> None:
+    """Registered by name: a renamed class would silently show its repr again."""
+    kind = getattr(importlib.import_module(module), name)
+    assert "__str__" in vars(kind)
