@@ -79,9 +79,21 @@ def timestamp(value: object, timezone: str = "UTC") -> str:
     return f"{stamp:%Y-%m-%d %H:%M:%S} {stamp.tzname()}"
 
 
+def utc_day(value: object) -> str:
+    """2026-11-25: the UTC day a day bucket stands for (in another time zone its midnight would
+    read as 16:00 the day before)."""
+    if value is None or value is pd.NaT:
+        return ""
+    stamp = pd.Timestamp(value)
+    stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+    return f"{stamp:%Y-%m-%d}"
+
+
 def _formatter_for(column: str, series: pd.Series, timezone: str) -> Callable[[object], str] | None:
     name = column.lower()
     if pd.api.types.is_datetime64_any_dtype(series):
+        if name == "day" or (name == "bucket" and _whole_utc_days(series)):
+            return utc_day
         return lambda v: timestamp(v, timezone)
     if not pd.api.types.is_numeric_dtype(series) and series.map(type).eq(Decimal).sum() == 0:
         return None
@@ -95,6 +107,17 @@ def _formatter_for(column: str, series: pd.Series, timezone: str) -> Callable[[o
     if "tokens" in name or name in ("executions", "count", "total"):
         return count
     return None
+
+
+def _whole_utc_days(series: pd.Series) -> bool:
+    """Whether every time in `series` is a UTC midnight (the buckets of a daily series)."""
+    present = series.dropna()
+    if present.empty:
+        return False
+    moments = (
+        present.dt.tz_localize("UTC") if present.dt.tz is None else present.dt.tz_convert("UTC")
+    )
+    return bool((moments == moments.dt.normalize()).all())
 
 
 def readable_frame(frame: pd.DataFrame, timezone: str = "UTC") -> pd.DataFrame:

@@ -1,12 +1,13 @@
 """Shared formatting: a share short of the whole never reads as all of it; a duration reads in
-the largest unit that fits."""
+the largest unit that fits; a day bucket reads as its UTC day."""
 
 from __future__ import annotations
 
+import pandas as pd
 import pytest
 
 from aa_notebooks.analytics.model_split import coverage_note
-from aa_notebooks.formatting import coverage_percent, duration_ms
+from aa_notebooks.formatting import coverage_percent, duration_ms, readable_frame
 
 
 @pytest.mark.parametrize(
@@ -39,3 +40,15 @@ def test_a_coverage_note_under_100_percent_never_says_100() -> None:
 )  # fmt: skip
 def test_durations_read_in_the_largest_unit_that_fits(ms: float, shown: str) -> None:
     assert duration_ms(ms) == shown
+
+
+def test_day_buckets_read_as_their_utc_day_in_any_time_zone() -> None:
+    """A UTC day's midnight in Los Angeles would read as 16:00 the day before."""
+    days = pd.to_datetime(["2026-12-04 00:00", "2026-12-05 00:00"], utc=True)
+    hours = pd.to_datetime(["2026-12-04 00:00", "2026-12-04 01:00"], utc=True)
+    frame = pd.DataFrame({"day": days, "bucket": days, "started_at": days})
+    shown = readable_frame(frame, "America/Los_Angeles")
+    assert list(shown["day"]) == list(shown["bucket"]) == ["2026-12-04", "2026-12-05"]
+    assert list(shown["started_at"]) == ["2026-12-03 16:00:00 PST", "2026-12-04 16:00:00 PST"]
+    hourly = readable_frame(pd.DataFrame({"bucket": hours}), "America/Los_Angeles")
+    assert list(hourly["bucket"]) == ["2026-12-03 16:00:00 PST", "2026-12-03 17:00:00 PST"]
