@@ -110,10 +110,13 @@ def was_priced(model: Model, cost: Decimal) -> bool:
 
 def cost_coverage(split: Iterable[tuple[Model, Sums]]) -> float | None:
     """The share of tokens, in percent, whose model was priced (`was_priced`; the rest cost $0
-    here); None when there are no tokens."""
+    here); None when there are no tokens. A model's tokens are its total_tokens, or its input
+    plus output tokens where those are more (a writer that leaves total_tokens at its default
+    0, or NULL, still has its tokens counted)."""
     priced = total = 0
     for model, sums in split:
-        tokens = max(sums.total_tokens, 0)  # a negative remainder counts nothing
+        # a negative remainder counts nothing
+        tokens = max(sums.total_tokens, sums.input_tokens + sums.output_tokens, 0)
         total += tokens
         if was_priced(model, sums.cost):
             priced += tokens

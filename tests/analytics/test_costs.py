@@ -228,3 +228,20 @@ def test_a_model_priced_where_the_agents_ran_is_not_called_unpriced_here(db_url:
     assert [n for n in by_model.notes if n.startswith("Unpriced")] == [
         "Unpriced models (their executions show $0): never-priced"
     ]
+
+
+@pytest.mark.parametrize("exact", [True, False])
+def test_cost_coverage_counts_tokens_whose_total_was_left_at_zero(db_url: str, exact: bool) -> None:
+    """The document's DDL defaults total_tokens to 0: a writer that fills only the input and
+    output tokens still has them counted (priced: gpt-4o's 60 + 40 of 1,600 tokens)."""
+    started = datetime(2024, 6, 1, 10)
+    records = [
+        execution(started, model="gpt-4o", tokens=(60, 40), cost="0.000550"),
+        execution(started, model=None, tokens=(1000, 500), cost="0.000000"),
+    ]
+    for record in records:
+        record.execution["total_tokens"] = 0
+    write_batch(get_engine(db_url), records)
+    client = connect(db_url, now=lambda: datetime(2024, 6, 2, tzinfo=UTC))
+    overview = client.overview(period="2d", exact=exact)
+    assert overview.cost_coverage == pytest.approx(100 / 1600 * 100)
