@@ -68,7 +68,8 @@ def add_analytics_routes(router: APIRouter, client: Any) -> None:
         }
         return JSONResponse(body)
 
-    @router.get("/agents/{id}/stats", summary="Per-agent statistics")
+    # `:path`: a name may hold a "/" (sent as %2F, which the server decodes before routing)
+    @router.get("/agents/{id:path}/stats", summary="Per-agent statistics")
     def agent_stats(analytics: Client, window: Window, id: str) -> JSONResponse:
         return JSONResponse(jsonable(analytics.agent_stats(id, **window)))
 

@@ -6,10 +6,14 @@ from __future__ import annotations
 import csv
 import io
 import json
+from datetime import timedelta
+from urllib.parse import quote
 
 import httpx
 
-from tests.api.dataset import PLANNER, A
+from aa_notebooks.budgets import record_execution
+from aa_notebooks.db.records import AgentExecutionCreate
+from tests.api.dataset import NOW, PLANNER, A
 
 API = "/api/analytics"
 
@@ -106,6 +110,22 @@ async def test_agent_stats_by_id_and_by_name(client: httpx.AsyncClient) -> None:
     assert (writer["total_executions"], writer["total_cost_usd"]) == (2, "0.015000")
     unknown = await client.get(f"{API}/agents/nobody/stats")
     assert unknown.status_code == 404 and "'nobody'" in unknown.json()["detail"]
+
+
+async def test_an_agent_whose_name_holds_a_slash(
+    client: httpx.AsyncClient, loaded_url: str
+) -> None:
+    """The name travels as %2F, which the server decodes before routing: it used to be a 404."""
+    name = "team/<planner>"
+    record_execution(
+        loaded_url,
+        AgentExecutionCreate(agent_name=name, status="success", cost_usd="0.250000",
+                             started_at=NOW - timedelta(hours=1)),
+    )  # fmt: skip
+    found = await client.get(f"{API}/agents/{quote(name, safe='')}/stats")
+    assert found.status_code == 200
+    assert (found.json()["agent_name"], found.json()["total_executions"]) == (name, 1)
+    assert found.json()["total_cost_usd"] == "0.250000"
 
 
 async def test_cost_summary_and_forecast(client: httpx.AsyncClient) -> None:
