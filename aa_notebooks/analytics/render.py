@@ -77,12 +77,20 @@ def frame_facts(attrs: Mapping[str, Any]) -> list[tuple[str, str]]:
     """The facts a described frame shows under its heading (paging of the executions list)."""
     facts = []
     if "page" in attrs:
-        facts.append(("Page", f"{attrs['page']} of {attrs.get('pages', '?')}"))
+        facts.append(("Page", _page_of(attrs["page"], attrs.get("pages"))))
     if "total" in attrs:
         facts.append(("Matching executions", fmt.count(attrs["total"])))
     if "sort_by" in attrs:
         facts.append(("Sorted by", f"{attrs['sort_by']} {attrs.get('sort_order', '')}".strip()))
     return facts
+
+
+def _page_of(page: int, pages: int | None) -> str:
+    """"2 of 5"; no matching row is one empty page, and a page past the last says so."""
+    if pages is None:
+        return f"{page} of ?"
+    last = max(pages, 1)
+    return f"{page} of {last}" + (f" (past the last page, {last})" if page > last else "")
 
 
 def _described(frame: pd.DataFrame) -> tuple[str, list[tuple[str, str]], list[str]] | None:

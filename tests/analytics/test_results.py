@@ -85,6 +85,11 @@ def test_list_results_have_short_reprs_and_frames_with_metadata(analytics: Analy
     }  # fmt: skip
     assert str(page).splitlines()[:3] == [heading, "  Page                 1 of 3",
                                           "  Matching executions  8"]  # fmt: skip
+    past = analytics.executions(page_size=3, page=999)
+    assert str(past).splitlines()[1] == "  Page                 999 of 3 (past the last page, 3)"
+    none = analytics.executions(status="timeout", period="1h")
+    assert str(none).splitlines()[1:3] == ["  Page                 1 of 1",
+                                           "  Matching executions  0"]  # fmt: skip
     costs = analytics.cost_summary(by="model")
     assert repr(costs).startswith("<Table Cost by model · 7d [") and repr(costs).endswith(
         "all users, 3 rows>"
