@@ -86,7 +86,7 @@ def frame_facts(attrs: Mapping[str, Any]) -> list[tuple[str, str]]:
 
 
 def _page_of(page: int, pages: int | None) -> str:
-    """"2 of 5"; no matching row is one empty page, and a page past the last says so."""
+    """ "2 of 5"; no matching row is one empty page, and a page past the last says so."""
     if pages is None:
         return f"{page} of ?"
     last = max(pages, 1)
