@@ -28,6 +28,8 @@ MAX_TOP_N = 1000
 MAX_REPORT_WINDOW = timedelta(days=MAX_BUCKETS - 2)
 """The longest window a report takes: its charts read one row per UTC day it touches."""
 DEFAULT_TOP_N = 10
+AS_OF_LEEWAY = timedelta(minutes=5)
+"""How far past this machine's clock an as_of may be (another machine's clock may run ahead)."""
 DEFAULT_TITLES = {"cost": "Agent cost report", "budget": "Agent budget report"}
 
 
@@ -118,7 +120,13 @@ class ReportParameters:
             raise InvalidInputError(
                 f"as_of must be an ISO 8601 time like 2026-12-01T08:00:00; got {self.as_of!r}"
             ) from None
-        return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+        moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+        if moment > datetime.now(UTC) + AS_OF_LEEWAY:
+            raise InvalidInputError(
+                f"as_of {self.as_of} is in the future: a report is as of now (leave as_of out) or "
+                "of an earlier time"
+            )
+        return moment
 
     def connect(self) -> Analytics:
         """Analytics on $AA_DATABASE_URL (else the default database), scoped and clocked."""

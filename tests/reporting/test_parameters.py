@@ -6,7 +6,7 @@ from __future__ import annotations
 import ast
 import re
 from dataclasses import fields
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from html import escape
 from pathlib import Path
 
@@ -90,3 +90,15 @@ def test_the_header_warns_of_times_sqlite_cannot_compare(tmp_path: Path) -> None
     parameters = ReportParameters(period="7d")
     html = parameters.header(analytics, parameters.window(analytics)).data
     assert html.endswith(f'<p class="aa-note aa-warning">{escape(problem)}</p>')
+
+
+def test_an_as_of_in_the_future_is_refused() -> None:
+    """A report as of 2030 read nothing, and said nothing about why."""
+    with pytest.raises(InvalidInputError) as refused:
+        ReportParameters(period="7d", as_of="2030-01-01")
+    assert str(refused.value) == (
+        "as_of 2030-01-01 is in the future: a report is as of now (leave as_of out) or of an "
+        "earlier time"
+    )
+    soon = (datetime.now(UTC) + timedelta(minutes=1)).isoformat()
+    assert ReportParameters(period="7d", as_of=soon).as_of == soon  # within the leeway
