@@ -7,6 +7,7 @@ first claimed (notified set to true where it was false), so concurrent deliverer
 twice; a failed send is logged and sets notified back to false, so the next delivery
 (`budgets evaluate`, or the next recorded alert) retries it, and the events after it are left
 for that next delivery too: a mail server that is down or silent costs one wait, not one each.
+A message the server refuses for its content alone does not hold the others back.
 A process killed between claim and send loses that one email. Without email settings the events
 wait, unemailed, and a warning says so.
 """
@@ -36,7 +37,9 @@ from aa_notebooks.notify import EmailDeliveryError, send_email
 from aa_notebooks.notify.webhook import WebhookSettings
 
 log = logging.getLogger(__name__)
-Outcome = Literal["sent", "failed", "taken"]
+Outcome = Literal["sent", "failed", "refused", "taken"]
+"""What became of one alert email: "refused" is a failure of that message only (its content),
+after which the next alerts are still tried; after "failed" (the server) they wait."""
 AlertNotifier = Callable[[URL], object]
 """Called with the database URL after a commit recorded alert events; the recording paths take
 one: the tracker's writer defaults to `deliver_alerts` (it runs on the writer's own thread),
@@ -188,7 +191,9 @@ def _email_pending(
     outcomes: dict[Outcome, list[AlertNotice]] = {"sent": [], "failed": [], "taken": []}
     for position, (budget, event) in enumerate(events):
         outcome = _send(engine, mailer, budget, event)
-        outcomes[outcome].append(AlertNotice.of(budget, event))
+        outcomes["failed" if outcome == "refused" else outcome].append(
+            AlertNotice.of(budget, event)
+        )
         if outcome == "failed" and (rest := events[position + 1 :]):
             # the same server and recipients: each would wait out the same failure
             outcomes["failed"] += [AlertNotice.of(budget, event) for budget, event in rest]
@@ -215,5 +220,5 @@ def _send(engine: Engine, mailer: AlertMailer, budget: Budget, event: AlertEvent
     except EmailDeliveryError as exc:
         log.warning("budget alert %s not emailed, will retry: %s", event.id, exc)
         set_sent(engine, event, "email", claimed=False)
-        return "failed"
+        return "refused" if exc.message_refused else "failed"
     return "sent"

@@ -34,10 +34,15 @@ _SILENT_ATTEMPTS = 2
 class EmailDeliveryError(AnalyticsError):
     """An email could not be sent; says which server, how many attempts and the last error."""
 
-    def __init__(self, address: str, attempts: int, last_error: str) -> None:
+    def __init__(
+        self, address: str, attempts: int, last_error: str, *, message_refused: bool = False
+    ) -> None:
         self.address = address
         self.attempts = attempts
         self.last_error = last_error
+        self.message_refused = message_refused
+        """The server refused this message's content (a reply to DATA: too large, a word it
+        filters), not the connection, the sender or the recipients: another may go through."""
         tries = "1 attempt" if attempts == 1 else f"{attempts} attempts"
         super().__init__(
             f"could not send email via {address} after {tries}: {last_error}; check "
@@ -67,7 +72,10 @@ def send_email(
                     "s for each reply, twice that for a whole attempt)"
                 )
             if _permanent(exc):
-                raise EmailDeliveryError(settings.address, attempt, error) from None
+                refused = isinstance(exc, smtplib.SMTPDataError)
+                raise EmailDeliveryError(
+                    settings.address, attempt, error, message_refused=refused
+                ) from None
             log.warning(
                 "sending email via %s failed (attempt %d of %d): %s",
                 settings.address, attempt, attempts, error,
@@ -97,7 +105,9 @@ def _deliver(message: EmailMessage, settings: SmtpSettings) -> None:
     threading.Thread(target=_watch, args=(client, seconds, done, expired), daemon=True).start()
     try:
         try:
-            client.connect(settings.host, settings.port)
+            code, greeting = client.connect(settings.host, settings.port)
+            if code != 220:  # as the constructor would check it: a 554 names the reason
+                raise smtplib.SMTPConnectError(code, greeting)
             if settings.security == "starttls":
                 client.starttls(context=context)
             if settings.user:
@@ -108,7 +118,7 @@ def _deliver(message: EmailMessage, settings: SmtpSettings) -> None:
                 client.quit()
             except (OSError, smtplib.SMTPException):
                 client.close()
-    except (OSError, smtplib.SMTPException) as exc:
+    except Exception as exc:  # a read on a socket shut under it may raise anything
         if expired.is_set() and not _timed_out(exc):
             raise TimeoutError(f"the exchange took over {seconds:g} s") from exc
         raise
@@ -127,9 +137,13 @@ def _watch(
     while not done.is_set():
         sock = getattr(client, "sock", None)
         if sock is not None:
-            with contextlib.suppress(OSError):
-                sock.shutdown(socket.SHUT_RDWR)
+            with contextlib.suppress(OSError):  # the plain socket's: TLS state left as it is
+                socket.socket.shutdown(sock, socket.SHUT_RDWR)
         done.wait(0.05)
+
+
+_CUT_SHORT_TLS = (ssl.SSLEOFError, ssl.SSLZeroReturnError, ssl.SSLSyscallError)
+"""TLS errors of a connection closed mid-handshake (a busy server): worth another try."""
 
 
 def _timed_out(exc: BaseException) -> bool:
@@ -143,7 +157,7 @@ def _permanent(exc: BaseException) -> bool:
     fails: a plain server on the ssl port, a certificate that does not verify)."""
     if isinstance(exc, smtplib.SMTPRecipientsRefused | smtplib.SMTPNotSupportedError):
         return True
-    if isinstance(exc, ssl.SSLError):
+    if isinstance(exc, ssl.SSLError) and not isinstance(exc, _CUT_SHORT_TLS):
         return True
     return isinstance(exc, smtplib.SMTPResponseException) and exc.smtp_code >= 500
 

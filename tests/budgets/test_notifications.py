@@ -18,7 +18,7 @@ from aa_notebooks.budgets import (
 )
 from aa_notebooks.notify import SmtpSettings
 from tests.budgets.conftest import NOW, events, record
-from tests.notify.smtp_server import Inbox, free_port, smtp_server, stalling_server
+from tests.notify.smtp_server import Filtering, Inbox, free_port, smtp_server, stalling_server
 
 
 def test_each_crossing_fires_once_and_is_emailed_once(db_url: str, mail: Inbox) -> None:
@@ -157,6 +157,31 @@ def test_a_silent_mail_server_costs_one_wait_not_one_per_alert(db_url: str) -> N
                           security="none")  # fmt: skip
         sent = evaluate_budgets(db_url, now=NOW, mailer=AlertMailer(up, ("ops@example.com",)))
     assert len(sent.delivery.sent) == 3 and len(inbox.messages) == 3
+
+
+def test_a_message_refused_for_its_content_does_not_hold_back_the_next(db_url: str) -> None:
+    """A content filter refuses the 'casino night' alert (554 to DATA), due first, every time:
+    the 'production' hard stop's alert after it is still sent."""
+    create_budget(db_url, name="casino night", threshold_usd=1, alert_type="warning",
+                  alert_at_percentage=100)  # fmt: skip
+    create_budget(db_url, name="production", threshold_usd=3, alert_type="hard_stop",
+                  alert_at_percentage=100)  # fmt: skip
+    record(db_url, "2", NOW)  # casino night exceeded
+    record(db_url, "2", NOW + timedelta(minutes=1))  # production exceeded
+    with smtp_server(inbox=Filtering()) as (port, inbox):
+        up = SmtpSettings(host="127.0.0.1", sender="budgets@example.com", port=port,
+                          security="none")  # fmt: skip
+        for _ in range(2):
+            evaluated = evaluate_budgets(
+                db_url, now=NOW, mailer=AlertMailer(up, ("ops@example.com",), 3, 0.001)
+            )
+    assert [m["Subject"] for m in inbox.messages] == [
+        "Budget 'production' exceeded its threshold: $4.00 of $3.00"
+    ]
+    assert [notice.budget for notice in evaluated.delivery.failed] == ["casino night"]
+    assert sorted(events(db_url)) == [
+        ("exceeded", Decimal(2), False), ("exceeded", Decimal(4), True)
+    ]  # fmt: skip
 
 
 def test_concurrent_deliverers_send_each_alert_once(db_url: str) -> None:

@@ -41,6 +41,19 @@ class Inbox:
 
 
 @dataclass
+class Filtering(Inbox):
+    """An inbox whose server refuses (554) every message that holds `word`, as a content
+    filter does."""
+
+    word: str = "casino"
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        if self.word.encode() in envelope.content:
+            return "554 5.7.1 Message content rejected"
+        return await super().handle_DATA(server, session, envelope)
+
+
+@dataclass
 class Credentials:
     """Accepts exactly one user and password."""
 
@@ -60,10 +73,11 @@ def smtp_server(
     credentials: Credentials | None = None,
     port: int | None = None,
     starttls: ssl.SSLContext | None = None,
+    inbox: Inbox | None = None,
 ) -> Iterator[tuple[int, Inbox]]:
     """Run a server on a localhost port (a free one by default); yields the port and inbox.
     With `starttls`, the server requires STARTTLS with that context."""
-    inbox = Inbox()
+    inbox = Inbox() if inbox is None else inbox
     options: dict[str, Any] = {}
     if credentials is not None:
         options = {"authenticator": credentials, "auth_require_tls": False}
@@ -78,10 +92,12 @@ def smtp_server(
 
 
 @contextmanager
-def stalling_server(drip_every_s: float | None = None) -> Iterator[tuple[int, list[float]]]:
+def stalling_server(
+    drip_every_s: float | None = None, greeting: bytes | None = None
+) -> Iterator[tuple[int, list[float]]]:
     """A server that accepts connections and never finishes its greeting: silent, or sending a
-    greeting's continuation line (`220-`) every `drip_every_s` seconds. Yields the port and the
-    times connections were accepted."""
+    greeting's continuation line (`220-`) every `drip_every_s` seconds; or that sends
+    `greeting` and closes. Yields the port and the times connections were accepted."""
     accepted: list[float] = []
     stop = threading.Event()
     listener = socket.create_server(("127.0.0.1", 0), backlog=16)
@@ -96,6 +112,11 @@ def stalling_server(drip_every_s: float | None = None) -> Iterator[tuple[int, li
                 connection = None
             if connection is not None:
                 accepted.append(time.monotonic())
+                if greeting is not None:
+                    with suppress(OSError):
+                        connection.sendall(greeting)
+                    connection.close()
+                    continue
                 held.append(connection)
             if drip_every_s is not None:
                 for connection in held:

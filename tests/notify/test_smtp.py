@@ -118,6 +118,18 @@ def test_a_server_that_never_answers_is_tried_twice_and_named(
     assert 0.4 <= took < 2.5  # two attempts of at most 0.4 s each, and the watcher's ticks
 
 
+def test_a_greeting_that_refuses_is_named_and_not_retried() -> None:
+    """The greeting's code is checked as smtplib's constructor checks it: a 554 is final."""
+    refusal = b"554 5.7.1 your IP is blocklisted\r\n"
+    with stalling_server(greeting=refusal) as (port, accepted):
+        settings = SmtpSettings(host="127.0.0.1", sender="a@example.com", port=port,
+                                security="none", timeout=5)  # fmt: skip
+        with pytest.raises(EmailDeliveryError) as failure:
+            send_email(_message(), settings, retries=3, backoff=0.001)
+    assert failure.value.attempts == 1 and len(accepted) == 1
+    assert failure.value.last_error == ("SMTPConnectError: 554 5.7.1 your IP is blocklisted")
+
+
 def test_tls_that_fails_is_not_retried() -> None:
     with smtp_server() as (port, inbox):  # a plain server, told to speak TLS at once
         settings = SmtpSettings(host="127.0.0.1", sender="a@example.com", port=port,
