@@ -43,9 +43,9 @@ def resolve_url(url: str | URL | None = None, *, asynchronous: bool = False) -> 
             f"cannot parse the database URL {mask_url(str(raw))!r}; use e.g. "
             "sqlite:///path/to/analytics.db or postgresql://user:password@host:5432/dbname"
         ) from None
-    if parsed.host and "@" in parsed.host:
+    if _unescaped_at(str(raw)):
         raise ConfigurationError(
-            f"the database URL {mask_url(parsed)!r} has an '@' in its password or user name: "
+            f"the database URL {mask_url(str(raw))!r} has an '@' in its password or user name: "
             "write it as %40 there (URL-encode them: urllib.parse.quote(password, safe=''))"
         )
     backend = parsed.get_backend_name()
@@ -63,14 +63,14 @@ def mask_url(url: str | URL) -> str:
     the user name and any secret among the query's options (`?password=...`, which libpq and
     psycopg take as well)."""
     if isinstance(url, str):
+        if _unescaped_at(url):  # SQLAlchemy would show the password's tail as host or path
+            return _masked_text(url)
         try:
             parsed = make_url(url)
         except (ArgumentError, ValueError):
             return _masked_text(url)
     else:
         parsed = url
-    if parsed.host and "@" in parsed.host:  # the tail of a password with an unescaped "@"
-        parsed = parsed.set(host=parsed.host.rpartition("@")[2])
     secret = {key: "***" for key in parsed.query if _SECRET_OPTION.search(key)}
     shown = parsed.update_query_dict(secret).render_as_string(hide_password=True)
     return mask_settings(shown.replace("=%2A%2A%2A", "=***") if secret else shown)
@@ -104,12 +104,22 @@ def _masked_text(url: str) -> str:
         else:
             scheme = re.match(r"[A-Za-z][\w+.-]*:?/*", credentials)
             url = f"{scheme.group() if scheme else ''}***@{host}"
+    elif not re.search(r"[:/=\s]", url):  # one word: a password pasted in place of the URL?
+        return "(not shown: one word, which may be a password)"
+    elif match := re.match(r"([A-Za-z][\w+.-]*:?//[^:/]*:)[^/]*", url):  # user:password, no @
+        url = f"{match.group(1)}***{url[match.end() :]}"
     url = re.sub(rf"([?&][^=&]*(?:{_SECRET_OPTION.pattern})[^=&]*=)[^&]*", r"\1***", url,
                  flags=re.IGNORECASE)  # fmt: skip
     words = url.split()
     if len(words) > 1 and "=" not in url:
         return f"{words[0]} …"
     return mask_settings(url)
+
+
+def _unescaped_at(url: str) -> bool:
+    """Whether a server URL holds two '@': one of them is in its user name or password."""
+    head, sep, tail = url.partition("://")
+    return bool(sep) and not head.lower().startswith("sqlite") and tail.count("@") > 1
 
 
 def is_sqlite(url: URL) -> bool:

@@ -45,6 +45,8 @@ def test_unsupported_or_malformed(url: str) -> None:
     [
         ("postgresql//aa_test:S3cretPW@127.0.0.1/db", "postgresql//***@127.0.0.1/db"),  # no ":"
         ("not a url S3cretPW", "not …"),  # a password pasted in place of the URL?
+        ("S3cretPW!", "(not shown: one word, which may be a password)"),
+        ("postgresql//aa_test:S3cretPW/db", "postgresql//aa_test:***/db"),  # no "@" either
         ("sqlite//analytics.db", "sqlite//analytics.db"),
     ],
 )
@@ -67,6 +69,12 @@ def test_an_at_sign_left_in_a_password_is_named_and_hidden() -> None:
         "safe=''))"
     )
     assert resolve_url("postgresql://aa_test:S3c%40retPW@127.0.0.1/db").password == "S3c@retPW"
+    # an "@" then a "/": SQLAlchemy read the rest as the host `ss` and a database `word@host/db`
+    slashed = "postgresql://aa_test:S3c@ss/word@127.0.0.1/db"
+    assert mask_url(slashed) == "postgresql://aa_test:***@127.0.0.1/db"
+    with pytest.raises(ConfigurationError, match="has an '@' in its password"):
+        resolve_url(slashed)
+    assert resolve_url("sqlite:////tmp/@team/@x.db").database == "/tmp/@team/@x.db"
 
 
 def test_mask_hides_passwords() -> None:
