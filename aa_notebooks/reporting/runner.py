@@ -91,7 +91,12 @@ def run_report(
     price_file = _checked_price_file()
     url = _reachable_database(database_url, parameters)
     notebook_path, html_path = _output_paths(kind, output_dir, output)
-    executed = _execute(kind, source, parameters, url, price_file, notebook_path, progress)
+    try:
+        executed = _execute(kind, source, parameters, url, price_file, notebook_path, progress)
+    except BaseException:
+        if notebook_path.exists() and not notebook_path.stat().st_size:  # only its name claimed
+            notebook_path.unlink()
+        raise
     rendered = _write_html(executed, parameters, html_path)
     if not keep_notebook:
         notebook_path.unlink(missing_ok=True)
@@ -259,10 +264,8 @@ def _execute(
         ) from None
     except (RuntimeError, TimeoutError, OSError) as exc:
         kept = ""
-        if target.exists() and target.stat().st_size:
+        if target.exists() and target.stat().st_size:  # not just the name claimed
             kept = f"; the partly executed notebook is kept at {target}"
-        else:  # only the name was claimed
-            target.unlink(missing_ok=True)
         raise ReportError(
             f"the {kind} report could not run on {mask_url(url)}: {first_line(exc)}{kept}"
         ) from None
