@@ -49,6 +49,11 @@ class Window:
         return self.end - self.start
 
     @property
+    def days(self) -> Decimal:
+        """The window's length in days, exactly."""
+        return _in_days(self.duration)
+
+    @property
     def elapsed_days(self) -> Decimal:
         """The days of the window gone by when it was taken, exactly (what a projection divides
         the window's cost by: a month's range on its 7th holds 7 days of runs, not 31)."""
@@ -60,8 +65,13 @@ class Window:
         return self.start, self.end + _RESOLUTION if self.end_inclusive else self.end
 
     def previous(self) -> Window:
-        """The window of the same length just before this one (for change versus before)."""
-        return Window(self.start - self.duration, self.start, False, f"{self.label}, previous")
+        """The window of the same length just before this one (for change versus before); for
+        one taken before its end, as long as the part gone by (the 7th's month to date is
+        compared with the 7 days before it, not 31)."""
+        length = self.duration
+        if self.taken_at is not None and self.start < self.taken_at < self.end:
+            length = self.taken_at - self.start
+        return Window(self.start - length, self.start, False, f"{self.label}, previous")
 
     def __str__(self) -> str:
         closing = "]" if self.end_inclusive else ")"

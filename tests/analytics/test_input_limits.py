@@ -4,7 +4,7 @@ dates whose window (or the window before it) would leave the years a datetime ca
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 
 import pytest
 
@@ -52,5 +52,10 @@ def test_dates_beyond_the_supported_years(start: str, end: str | None, refused: 
 
 def test_the_widest_window_and_the_one_before_it_are_computable() -> None:
     widest = resolve_window(None, date(1900, 1, 1), date(2999, 12, 31), dataset.NOW)
-    before = widest.previous()
-    assert (widest.start.year, widest.end.year, before.start.year) == (1900, 3000, 800)
+    before = widest.previous()  # as long as the part gone by: 1900 to 2026-11-25 noon
+    assert (widest.start.year, widest.end.year, before.start.year) == (1900, 3000, 1773)
+    first = datetime(1900, 1, 1, tzinfo=UTC)
+    assert before.start == first - (dataset.NOW - first)
+    ended = resolve_window(None, date(1900, 1, 1), date(2025, 12, 31), dataset.NOW)
+    whole = datetime(2026, 1, 1, tzinfo=UTC) - first  # ended before now: its whole length
+    assert ended.previous().start == first - whole

@@ -73,6 +73,9 @@ def test_a_range_that_ends_later_counts_the_days_gone_by() -> None:
     month = resolve_window(None, "2026-11-01", "2026-11-30", NOW)  # NOW: the 25th at noon
     assert (month.end, month.taken_at) == (datetime(2026, 12, 1, tzinfo=UTC), NOW)
     assert month.elapsed_days == Decimal("24.5")
+    assert month.days == 30
+    before = month.previous()  # as long as the part gone by
+    assert (before.start, before.end) == (datetime(2026, 10, 7, 12, tzinfo=UTC), month.start)
     assert resolve_window(None, "2026-12-01", "2026-12-31", NOW).elapsed_days == 0
     assert resolve_window(None, "2026-11-01", "2026-11-03", NOW).taken_at is None
 
