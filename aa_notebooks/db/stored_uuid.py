@@ -62,7 +62,7 @@ _NOT_A_UUID = (
 _DASHED_PARTS = ((1, 8), (9, 4), (13, 4), (17, 4), (21, 12))
 MATCHED_LIST_LENGTH = 1_000
 """Longer `IN` lists compare the kit's form only: they are the kit's own batches of ids it
-wrote, and doubling them would take a batch past SQLite's limit on parameters sooner."""
+wrote, and four forms of each would take a batch past SQLite's limit on parameters sooner."""
 
 
 class StoredText(str):

@@ -27,7 +27,7 @@ def add_missing_users(connection: Connection, user_ids: Collection[uuid.UUID]) -
         return
     known = {
         found
-        for chunk in id_chunks(user_ids)  # each compared in both forms (`StoredUuid`)
+        for chunk in id_chunks(user_ids)  # each compared in every form (`StoredUuid`)
         for found in connection.scalars(select(USERS.c.id).where(USERS.c.id.in_(chunk)))
     }
     if missing := set(user_ids) - known:
