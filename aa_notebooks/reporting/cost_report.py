@@ -211,7 +211,15 @@ class CostReport:
         )  # fmt: skip
 
     def forecast(self) -> HTML:
-        """This calendar month's projected cost with its band and method."""
+        """This calendar month's projected cost with its band and method; for a window that
+        ended before this month began, a line saying why there is none."""
+        now = self.analytics.now()
+        month_start = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+        if self.window.end <= month_start:
+            return HTML(
+                f'<p class="aa-note">No forecast: it is of the current month '
+                f"({month_start:%B %Y}), and this report's window ended before it began.</p>"
+            )
         result = self.analytics.cost_forecast()
         month = f"{result.month_start:%B %Y}"
         rows = [

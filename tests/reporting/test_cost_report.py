@@ -128,3 +128,17 @@ def test_the_prompt_caching_section(report_db: str, tmp_path) -> None:
          "Saved by caching"],
         [CLAUDE, "10,000", "6,000", "1,000", "60.0%", "$0.02"],  # $0.01545 as money shows
     ]  # fmt: skip
+
+
+def test_a_report_of_an_earlier_month_has_no_forecast_of_this_one(report_db: str, tmp_path) -> None:
+    """October's report, made on November 25th, ended with November's forecast."""
+    result = run_report(
+        "cost", database_url=report_db, as_of=AS_OF, start_date="2026-10-01",
+        end_date="2026-10-31", output_dir=tmp_path, progress=False,
+    )  # fmt: skip
+    text = text_of(result.html_path.read_text())
+    assert (
+        "No forecast: it is of the current month (November 2026), and this report's window "
+        "ended before it began." in text
+    )
+    assert "Forecast for November 2026" not in text
