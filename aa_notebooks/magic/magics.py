@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shlex
+import uuid
 from typing import Any
 
 from IPython.core.magic import Magics, line_cell_magic, magics_class
@@ -67,6 +68,18 @@ class AgentAnalytics(Magics, Configurable):
     def _hide_password(self, proposal: dict[str, Any]) -> str | None:
         url: str | None = proposal["value"]
         return None if url is None else MaskedUrl(url)
+
+    @validate("user_id")
+    def _check_user_id(self, proposal: dict[str, Any]) -> str | None:
+        user: str | None = proposal["value"]
+        if user is None:
+            return None
+        try:
+            return str(uuid.UUID(user.strip()))
+        except ValueError:
+            raise TraitError(
+                f"user_id must be a UUID (or None for every user), got {user!r}"
+            ) from None
 
     @validate("timezone")
     def _check_timezone(self, proposal: dict[str, Any]) -> str:

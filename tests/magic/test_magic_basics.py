@@ -39,6 +39,12 @@ def test_config_is_validated(ip: InteractiveShell) -> None:
         magic.page_size = 0
     with pytest.raises(TraitError, match="unknown time zone 'Mars/Base'"):
         magic.timezone = "Mars/Base"
+    with pytest.raises(TraitError) as refused:  # said at once, not by the next command
+        magic.user_id = "not-a-uuid"
+    assert str(refused.value) == "user_id must be a UUID (or None for every user), got 'not-a-uuid'"
+    magic.user_id = " 11111111-1111-4111-8111-111111111111 ".upper()
+    assert magic.user_id == "11111111-1111-4111-8111-111111111111"
+    magic.user_id = None
 
 
 def test_connect_switches_the_database(ip: InteractiveShell, db_url: str) -> None:
