@@ -72,7 +72,8 @@ def _rollup_daily(
     ]
 
 
-def _month(now: datetime) -> tuple[datetime, datetime]:
+def month_bounds(now: datetime) -> tuple[datetime, datetime]:
+    """The start of `now`'s calendar month and of the next (the forecast's month)."""
     start = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
     return start, (start + 32 * _DAY).replace(day=1)
 
@@ -83,7 +84,7 @@ def cost_forecast(
     """Project the current month's cost (UTC) from the daily costs of `lookback`: from the
     rollups where they hold the days (the same sums to the micro-dollar), else, or with
     `exact`, from the raw rows."""
-    month_start, month_end = _month(now)
+    month_start, month_end = month_bounds(now)
     month = Window(month_start, now, True, "month to date")
     with source.connect() as connection:
         to_date = window_sums(source, month, connection, moved=False, percentiles=False,

@@ -17,6 +17,7 @@ from IPython.display import HTML, Image
 
 from aa_notebooks.analytics import Analytics, Window
 from aa_notebooks.analytics.choices import ANOMALY_BY, Bucket, CostBy
+from aa_notebooks.analytics.forecast import month_bounds
 from aa_notebooks.figures import changes, charts
 from aa_notebooks.formatting import (
     count,
@@ -213,8 +214,7 @@ class CostReport:
     def forecast(self) -> HTML:
         """This calendar month's projected cost with its band and method; for a window that
         ended before this month began, a line saying why there is none."""
-        now = self.analytics.now()
-        month_start = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+        month_start, _ = month_bounds(self.analytics.now())
         if self.window.end <= month_start:
             return HTML(
                 f'<p class="aa-note">No forecast: it is of the current month '
