@@ -57,8 +57,13 @@ class Window:
     def elapsed_days(self) -> Decimal:
         """The days of the window gone by when it was taken, exactly (what a projection divides
         the window's cost by: a month's range on its 7th holds 7 days of runs, not 31)."""
+        return max(_in_days(self._gone_by), Decimal(0))
+
+    @property
+    def _gone_by(self) -> timedelta:
+        """The part of the window before it was taken (negative for one that starts later)."""
         end = self.end if self.taken_at is None else min(self.end, self.taken_at)
-        return max(_in_days(end - self.start), Decimal(0))
+        return end - self.start
 
     def bounds(self) -> tuple[datetime, datetime]:
         """Half-open `[lower, upper)` bounds, as queries compare them."""
@@ -68,9 +73,7 @@ class Window:
         """The window of the same length just before this one (for change versus before); for
         one taken before its end, as long as the part gone by (the 7th's month to date is
         compared with the 7 days before it, not 31)."""
-        length = self.duration
-        if self.taken_at is not None and self.start < self.taken_at < self.end:
-            length = self.taken_at - self.start
+        length = self._gone_by if self._gone_by > timedelta(0) else self.duration
         return Window(self.start - length, self.start, False, f"{self.label}, previous")
 
     def __str__(self) -> str:
