@@ -30,6 +30,10 @@ UPDATE_FIELDS = tuple(name for name in CREATE_FIELDS if name != "id")
 MAX_PERIOD_DAYS = 36_500  # a window must stay computable (dates) and fit an INTEGER column
 
 
+REQUIRED = {"threshold_usd": "an amount in USD", "alert_type": "warning or hard_stop"}
+"""The fields a new budget cannot do without, and what each takes."""
+
+
 def parse_uuid(value: uuid.UUID | str, what: str) -> uuid.UUID:
     """An id (budget id, user_id) as a UUID; InvalidInputError for anything that is not one."""
     if isinstance(value, uuid.UUID):
@@ -89,9 +93,6 @@ def _explain(exc: ValidationError) -> str:
         where = ".".join(str(part) for part in error["loc"])
         message = error["msg"].removeprefix("Value error, ")
         if error["type"] == "missing":
-            message = f"required{_CHOICES.get(where, '')}"
+            message = f"required: {REQUIRED[where]}" if where in REQUIRED else "required"
         parts.append(f"{where}: {message}" if where else message)
     return "; ".join(parts)
-
-
-_CHOICES = {"alert_type": ": warning or hard_stop", "threshold_usd": ": an amount in USD"}

@@ -14,6 +14,7 @@ from typing import Any
 
 from aa_notebooks.budgets.backtest import BudgetBacktest
 from aa_notebooks.budgets.client import BudgetClient
+from aa_notebooks.budgets.fields import REQUIRED
 from aa_notebooks.cli.context import CommandContext
 from aa_notebooks.cli.options import Subcommands, positive_int
 from aa_notebooks.errors import InvalidInputError
@@ -104,11 +105,6 @@ def _fields(args: argparse.Namespace) -> dict[str, Any]:
     return fields
 
 
-_REQUIRED = {
-    "threshold_usd": "--threshold-usd (an amount in USD)",
-    "alert_type": "--alert-type (warning or hard_stop)",
-}
-"""The options a new budget cannot do without, as `budgets create` names them."""
 _OPTION = {"user_id": "budget_user", "alert_levels": "levels", "is_active": "active"}
 """The option that gives a budget field, where their names differ."""
 
@@ -131,8 +127,10 @@ def run_budgets(args: argparse.Namespace, context: CommandContext) -> Any:
     if args.action == "backtest":
         return _backtest(budgets, args)
     if args.action == "create":
-        if missing := [name for name in _REQUIRED if getattr(args, name) is None]:
-            options = " and ".join(_REQUIRED[name] for name in missing)
+        if missing := [name for name in REQUIRED if getattr(args, name) is None]:
+            options = " and ".join(
+                f"--{name.replace('_', '-')} ({REQUIRED[name]})" for name in missing
+            )
             raise InvalidInputError(f"`budgets create` needs {options}")
         return budgets.create(**_fields(args))
     if not args.id:
