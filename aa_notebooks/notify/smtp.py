@@ -86,11 +86,9 @@ def send_email(
 
 
 def _deliver(message: EmailMessage, settings: SmtpSettings) -> None:
-    """One attempt: connect, secure, log in, send; a failure while saying goodbye is ignored.
-
-    The whole attempt gets twice the timeout: the timeout bounds each read, so a server that
-    keeps sending a little and never finishes a reply would hold it for ever. At the limit its
-    socket is shut, and the attempt fails as timed out."""
+    """One attempt (`_exchange`), watched: it gets twice the timeout in all. The timeout bounds
+    each read, so a server that keeps sending a little and never finishes a reply would hold it
+    for ever; at the limit its socket is shut, and the attempt fails as timed out."""
     context = ssl.create_default_context()
     client: smtplib.SMTP
     if settings.security == "ssl":
@@ -104,26 +102,33 @@ def _deliver(message: EmailMessage, settings: SmtpSettings) -> None:
     done, expired = threading.Event(), threading.Event()
     threading.Thread(target=_watch, args=(client, seconds, done, expired), daemon=True).start()
     try:
-        try:
-            code, greeting = client.connect(settings.host, settings.port)
-            if code != 220:  # as the constructor would check it: a 554 names the reason
-                raise smtplib.SMTPConnectError(code, greeting)
-            if settings.security == "starttls":
-                client.starttls(context=context)
-            if settings.user:
-                client.login(settings.user, settings.password or "")
-            client.send_message(message)
-        finally:
-            try:
-                client.quit()
-            except (OSError, smtplib.SMTPException):
-                client.close()
+        _exchange(client, message, settings, context)
     except Exception as exc:  # a read on a socket shut under it may raise anything
         if expired.is_set() and not _timed_out(exc):
             raise TimeoutError(f"the exchange took over {seconds:g} s") from exc
         raise
     finally:
         done.set()
+
+
+def _exchange(
+    client: smtplib.SMTP, message: EmailMessage, settings: SmtpSettings, context: ssl.SSLContext
+) -> None:
+    """Connect, secure, log in, send, say goodbye (a failure while saying goodbye is ignored)."""
+    try:
+        code, greeting = client.connect(settings.host, settings.port)
+        if code != 220:  # as the constructor would check it: a 554 names the reason
+            raise smtplib.SMTPConnectError(code, greeting)
+        if settings.security == "starttls":
+            client.starttls(context=context)
+        if settings.user:
+            client.login(settings.user, settings.password or "")
+        client.send_message(message)
+    finally:
+        try:
+            client.quit()
+        except (OSError, smtplib.SMTPException):
+            client.close()
 
 
 def _watch(
