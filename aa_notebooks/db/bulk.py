@@ -138,17 +138,25 @@ def bulk_insert_rows(
 
 
 def insert_storage_rows(
-    connection: Connection, table: Table, columns: Sequence[str], rows: Iterable[Sequence[Any]]
+    connection: Connection,
+    table: Table,
+    columns: Sequence[str],
+    rows: Iterable[Sequence[Any]],
+    *,
+    checked: bool = False,
 ) -> int:
     """Insert tuples of storage-form values (module docstring) by the dialect's fastest path.
 
     COPY also takes the Python values themselves (UUID, datetime, Decimal), which psycopg
     dumps. `rows` may be an iterator, consumed as it goes, so that each tuple is freed once
-    sent. Runs inside the caller's transaction; returns the number of rows inserted.
+    sent. `checked`: the caller range-checked these values already (`check_rows` on the rows
+    they were made from), so they are not checked again. Runs inside the caller's transaction;
+    returns the number of rows inserted.
     """
     quote = connection.dialect.identifier_preparer.quote
     statement = f"{quote(table.name)} ({', '.join(quote(name) for name in columns)})"
-    rows = _checked(table, columns, rows)
+    if not checked:
+        rows = _checked(table, columns, rows)
     if connection.dialect.name == "postgresql":
         return _copy_rows(connection, f"COPY {statement} FROM STDIN", rows)
     return _insert_many(connection, f"INSERT INTO {statement} VALUES ", len(columns), rows)

@@ -16,6 +16,7 @@ _MILLIS_MASK = (1 << 48) - 1
 _COUNTER_MAX = 0xFFF
 _VERSION_7 = 0x7 << 76
 _VARIANT = 0b10 << 62
+_RANDOM_MASK = (1 << 62) - 1
 _lock = threading.Lock()
 _last_millis = 0  # the millisecond and counter of the latest id made in this process
 _counter = 0
@@ -59,13 +60,20 @@ def new_id() -> uuid.UUID:
     one per step and usage, so the UUID is built as `uuid.UUID.__init__` builds one, without its
     argument parsing and checks (the value is in range by construction).
     """
-    return _uuid_of(_new_id_value())
+    return uuid_of(_new_id_value())
 
 
-def new_id_hex() -> str:
-    """`new_id()` as SQLite stores it (32 lower-case hex digits), made without the UUID object:
-    the writer gives every step and usage of a batch one as it makes the row's tuple."""
-    return f"{_new_id_value():032x}"
+def new_id_values(count: int) -> range:
+    """The 128-bit values of `count` new ids in one go, for the rows of a batch: what `count`
+    calls of `new_id()` would give, but one millisecond and counter for all, their 62 random
+    bits consecutive from a random start. Made for the writer, which gives every step and usage
+    of a batch an id as it makes the row's tuple (hex for SQLite, a UUID for COPY). They stay
+    unique (another id of the same millisecond and counter, from another process, falls in the
+    range with odds of `count` in 2**62) and grow strictly, within the batch and after it."""
+    first = _new_id_value()
+    if first & _RANDOM_MASK > _RANDOM_MASK - count:  # keep the run inside the random bits
+        first -= count
+    return range(first, first + count)
 
 
 def _new_id_value() -> int:
@@ -91,11 +99,12 @@ def name_uuid(namespace: uuid.UUID, name: str) -> uuid.UUID:
     derives a dozen ids per agent run from trace and span ids, and this is a third of the cost."""
     digest = hashlib.sha1(namespace.bytes + name.encode(), usedforsecurity=False).digest()
     value = int.from_bytes(digest[:16], "big") & _NOT_VERSION_OR_VARIANT | _VERSION_5 | _VARIANT
-    return _uuid_of(value)
+    return uuid_of(value)
 
 
-def _uuid_of(value: int) -> uuid.UUID:
-    """The UUID of a 128-bit value in range, as `uuid.UUID.__init__` builds it, less its checks."""
+def uuid_of(value: int) -> uuid.UUID:
+    """The UUID of a 128-bit value in range (one of `new_id_values`, say), as
+    `uuid.UUID.__init__` builds it, less its checks."""
     made = _new_uuid(uuid.UUID)
     _set(made, "int", value)
     _set(made, "is_safe", uuid.SafeUUID.unknown)

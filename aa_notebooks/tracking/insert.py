@@ -30,7 +30,7 @@ from aa_notebooks.db.bulk import check_rows, insert_storage_rows, storage_timest
 from aa_notebooks.db.driver import driver_connection
 from aa_notebooks.db.schema import UTCDateTime
 from aa_notebooks.db.stored_uuid import StoredText
-from aa_notebooks.tracking.ids import new_id, new_id_hex
+from aa_notebooks.tracking.ids import new_id_values, uuid_of
 
 Row = dict[str, Any]
 _SQLITE_MAX_VARIABLES = 32_766  # SQLite's default limit since 3.32; builds may allow more
@@ -95,7 +95,10 @@ def _insert_rows(
         values = _copy_tuples(table, names, rows)
         if parents is not None:
             names = ["id", "execution_id", *names]
-            values = ((new_id(), parent, *row) for parent, row in zip(parents, values, strict=True))
+            values = (
+                (uuid_of(made), parent, *row)
+                for made, parent, row in zip(new_id_values(len(rows)), parents, values, strict=True)
+            )
         _copy(connection, connection.dialect.identifier_preparer.quote(table.name), table,
               names, values)  # fmt: skip
         return
@@ -103,11 +106,11 @@ def _insert_rows(
     if parents is not None:
         names = ["id", "execution_id", *names]
         tuples = (
-            (new_id_hex(), f"{parent.int:032x}", *row)
-            for parent, row in zip(parents, tuples, strict=True)
+            (f"{made:032x}", f"{parent.int:032x}", *row)
+            for made, parent, row in zip(new_id_values(len(rows)), parents, tuples, strict=True)
         )
     with _driver_errors(connection, f"INSERT INTO {table.name}"):
-        insert_storage_rows(connection, table, names, tuples)
+        insert_storage_rows(connection, table, names, tuples, checked=True)
 
 
 def _postgresql(

@@ -9,7 +9,10 @@ import pickle
 import time
 import uuid
 
-from aa_notebooks.tracking.ids import name_uuid, new_id, new_id_hex
+import pytest
+
+from aa_notebooks.tracking import ids
+from aa_notebooks.tracking.ids import name_uuid, new_id, new_id_values, uuid_of
 
 
 def test_a_new_id_is_a_version_7_uuid_like_any_other() -> None:
@@ -31,13 +34,26 @@ def test_ids_carry_the_time_they_were_made_and_grow_strictly() -> None:
     assert len({one.int & ((1 << 62) - 1) for one in made}) == len(made)  # random bits differ
 
 
-def test_a_stored_id_is_the_hex_of_a_new_id_in_the_same_order() -> None:
-    """The writer's SQLite ids: what `storage_uuid(new_id())` would store, in creation order."""
-    made = [new_id(), new_id_hex(), new_id(), new_id_hex()]
-    values = [uuid.UUID(hex=one) if isinstance(one, str) else one for one in made]
-    assert all(len(one) == 32 and one == one.lower() for one in made[1::2])
-    assert all((one.version, one.variant) == (7, uuid.RFC_4122) for one in values)
-    assert all(a < b for a, b in itertools.pairwise(values))
+def test_a_batch_of_ids_are_new_ids_in_the_same_order() -> None:
+    """The writer's ids for a batch's steps and usages: version 7, distinct, growing strictly
+    from the id made before them to the one made after."""
+    before = new_id()
+    batch = [uuid_of(value) for value in new_id_values(5_000)]
+    after = new_id()
+    made = [before, *batch, after]
+    assert all((one.version, one.variant) == (7, uuid.RFC_4122) for one in made)
+    assert all(a < b for a, b in itertools.pairwise(made))
+    assert len({one.int for one in made}) == len(made)
+
+
+def test_a_batch_whose_random_start_is_near_the_top_stays_within_its_random_bits(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A run of ids never carries into the variant and counter bits."""
+    monkeypatch.setattr(ids.random, "getrandbits", lambda bits: (1 << bits) - 1)
+    batch = [uuid_of(value) for value in new_id_values(3)]
+    assert [one.int & ((1 << 62) - 1) for one in batch] == [(1 << 62) - 4 + n for n in range(3)]
+    assert len({(one.version, one.variant, one.int >> 64) for one in batch}) == 1
 
 
 def test_a_name_uuid_is_the_standard_libraries_uuid5() -> None:
