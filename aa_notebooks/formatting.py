@@ -89,10 +89,17 @@ def utc_day(value: object) -> str:
     return f"{stamp:%Y-%m-%d}"
 
 
-def _formatter_for(column: str, series: pd.Series, timezone: str) -> Callable[[object], str] | None:
+BUCKET_SIZE = "bucket"
+"""The `attrs` key of a frame of buckets: "hour" or "day". Its bucket column then reads as times
+or as UTC days; without it, a bucket column of whole UTC days reads as days."""
+
+
+def _formatter_for(
+    column: str, series: pd.Series, timezone: str, bucket_size: str | None = None
+) -> Callable[[object], str] | None:
     name = column.lower()
     if pd.api.types.is_datetime64_any_dtype(series):
-        if name == "day" or (name == "bucket" and _whole_utc_days(series)):
+        if name == "day" or (name == "bucket" and _daily(series, bucket_size)):
             return utc_day
         return lambda v: timestamp(v, timezone)
     if not pd.api.types.is_numeric_dtype(series) and series.map(type).eq(Decimal).sum() == 0:
@@ -109,6 +116,12 @@ def _formatter_for(column: str, series: pd.Series, timezone: str) -> Callable[[o
     return None
 
 
+def _daily(series: pd.Series, bucket_size: str | None) -> bool:
+    """Whether a bucket column holds days: its frame says so, or (unsaid) its times are all
+    UTC midnights; an hourly series whose only bucket is a midnight stays hourly."""
+    return bucket_size == "day" if bucket_size is not None else _whole_utc_days(series)
+
+
 def _whole_utc_days(series: pd.Series) -> bool:
     """Whether every time in `series` is a UTC midnight (the buckets of a daily series)."""
     present = series.dropna()
@@ -123,8 +136,9 @@ def _whole_utc_days(series: pd.Series) -> bool:
 def readable_frame(frame: pd.DataFrame, timezone: str = "UTC") -> pd.DataFrame:
     """A copy of `frame` with money, durations, rates, counts and timestamps as readable text."""
     shown = frame.copy()
+    bucket_size = frame.attrs.get(BUCKET_SIZE)
     for column in shown.columns:
-        formatter = _formatter_for(str(column), shown[column], timezone)
+        formatter = _formatter_for(str(column), shown[column], timezone, bucket_size)
         if formatter is not None:
             shown[column] = shown[column].map(formatter)
         elif not pd.api.types.is_numeric_dtype(shown[column]):  # text: missing shows as nothing

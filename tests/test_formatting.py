@@ -52,3 +52,12 @@ def test_day_buckets_read_as_their_utc_day_in_any_time_zone() -> None:
     assert list(shown["started_at"]) == ["2026-12-03 16:00:00 PST", "2026-12-04 16:00:00 PST"]
     hourly = readable_frame(pd.DataFrame({"bucket": hours}), "America/Los_Angeles")
     assert list(hourly["bucket"]) == ["2026-12-03 16:00:00 PST", "2026-12-03 17:00:00 PST"]
+
+
+@pytest.mark.parametrize(("size", "shown"), [("hour", "2026-12-03 16:00:00 PST"),
+                                             ("day", "2026-12-04")])  # fmt: skip
+def test_a_lone_midnight_bucket_reads_as_the_size_its_frame_names(size: str, shown: str) -> None:
+    """One hourly bucket at midnight is an hour, not a day: only the frame knows which."""
+    frame = pd.DataFrame({"bucket": pd.to_datetime(["2026-12-04 00:00"], utc=True)})
+    frame.attrs["bucket"] = size
+    assert list(readable_frame(frame, "America/Los_Angeles")["bucket"]) == [shown]

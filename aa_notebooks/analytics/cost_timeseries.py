@@ -37,6 +37,7 @@ from aa_notebooks.analytics.results import Table
 from aa_notebooks.analytics.rollup_buckets import BucketSums, bucket_sums
 from aa_notebooks.analytics.rollup_source import RAW, ROLLUP
 from aa_notebooks.analytics.source import Source
+from aa_notebooks.formatting import BUCKET_SIZE
 
 _MEASURES = ("executions", "cost_usd", "total_tokens")
 COST_COUNTS = ("executions", "input", "output", "tokens")
@@ -167,6 +168,7 @@ def cost_timeseries(
         for key in order
     ]
     frame = to_frame(records, ["bucket", by, *_MEASURES], times=("bucket",), money=("cost_usd",))
+    frame.attrs[BUCKET_SIZE] = bucket
     notes = (
         split_notes(source, [(cast(Model, key), sums) for (_, key), sums in cells.items()])
         if by == "model"

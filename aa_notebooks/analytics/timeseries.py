@@ -21,6 +21,7 @@ from aa_notebooks.analytics.rollup_buckets import (
 )
 from aa_notebooks.analytics.rollup_source import RAW, ROLLUP, sketch_note
 from aa_notebooks.analytics.source import Source
+from aa_notebooks.formatting import BUCKET_SIZE
 
 TIMESERIES_COLUMNS = (
     "bucket", "executions", "success_rate", "avg_response_time_ms", "p95_ms", "cost_usd",
@@ -56,6 +57,7 @@ def timeseries(source: Source, window: Window, bucket: Bucket, *, exact: bool = 
         money=("cost_usd",),
         floats=("success_rate", "avg_response_time_ms", "p95_ms"),
     )
+    frame.attrs[BUCKET_SIZE] = bucket
     return Table(
         f"Executions per {bucket}", window, source.scope, frame, notes,
         source=RAW if sums is None else ROLLUP,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import pandas as pd
@@ -70,6 +71,15 @@ def test_hourly_timeseries(analytics: Analytics) -> None:
     assert frame.loc[at("2026-11-25 11:00", tz="UTC"), "executions"] == 1  # E03
     assert frame.loc[at("2026-11-25 12:00", tz="UTC"), "executions"] == 1  # E01 at now
     assert frame["executions"].sum() == 8
+
+
+def test_an_hourly_series_of_one_midnight_reads_as_an_hour(analytics: Analytics) -> None:
+    table = analytics.timeseries(bucket="hour")
+    midnight = table.frame[table.frame["bucket"] == pd.Timestamp("2026-11-19 00:00", tz="UTC")]
+    shown = str(dataclasses.replace(table, frame=midnight.reset_index(drop=True)))
+    assert "2026-11-19 00:00:00 UTC" in shown, shown
+    daily = analytics.timeseries()
+    assert "2026-11-19 00:00" not in str(daily) and "2026-11-19" in str(daily)
 
 
 def test_hourly_timeseries_longer_than_one_query(analytics: Analytics) -> None:
