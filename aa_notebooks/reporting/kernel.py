@@ -14,6 +14,7 @@ kernel does not warn that they are.
 
 from __future__ import annotations
 
+import logging
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
@@ -68,17 +69,36 @@ def execute_notebook(
 def declared_parameters(source: Path) -> dict[str, Any]:
     """The parameters `source`'s parameters cell declares (papermill's inspection). A notebook
     that names no kernel (one made with nbformat) is inspected as python3, the kernel it runs
-    in: papermill's inspection would refuse it."""
+    in: papermill's inspection would refuse it. The inspection's "Input Notebook" log line is
+    left out: the run that follows logs the notebook it reads."""
     import nbformat
-    import papermill
 
     notebook = nbformat.read(source, as_version=4)
     if notebook.metadata.get("kernelspec", {}).get("name"):
-        return dict(papermill.inspect_notebook(str(source)))
+        return _inspected(source)
     notebook.metadata["kernelspec"] = {
         "name": "python3", "language": "python", "display_name": "Python 3",
     }  # fmt: skip
     with tempfile.TemporaryDirectory(prefix="aa-notebooks-") as folder:
         named = Path(folder) / source.name
         nbformat.write(notebook, named)
-        return dict(papermill.inspect_notebook(str(named)))
+        return _inspected(named)
+
+
+def _inspected(source: Path) -> dict[str, Any]:
+    import papermill
+
+    papermill_log = logging.getLogger("papermill")
+    quiet = _WithoutInputLine()
+    papermill_log.addFilter(quiet)
+    try:
+        return dict(papermill.inspect_notebook(str(source)))
+    finally:
+        papermill_log.removeFilter(quiet)
+
+
+class _WithoutInputLine(logging.Filter):
+    """Drops papermill's "Input Notebook" line (only while a notebook is inspected)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith("Input Notebook")

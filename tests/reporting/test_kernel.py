@@ -3,6 +3,7 @@ logged by the kernel at the end of a report or of the demo)."""
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import nbformat
@@ -13,6 +14,7 @@ from aa_notebooks.reporting.kernel import declared_parameters, execute_notebook
 # ipykernel puts `saved_sigint_handler` back after each request, so this stays installed while
 # the kernel is idle and records any SIGINT that reaches it, such as an interrupt at shutdown.
 RECORD_INTERRUPTS = """\
+import logging
 from pathlib import Path
 
 def record(signum, frame):
@@ -71,3 +73,22 @@ def test_a_notebook_that_names_no_kernel_has_its_parameters_read(tmp_path: Path)
         "period": '"7d"', "top_n": "5"
     }  # fmt: skip
     assert "kernelspec" not in nbformat.read(tmp_path / "mine.ipynb", as_version=4).metadata
+
+
+def test_reading_a_notebooks_parameters_logs_no_input_line(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A report reads its notebook's parameters, then runs it: papermill's "Input Notebook"
+    line came twice in the scheduler's log. The run logs it; the reading does not, and leaves
+    papermill's other lines alone."""
+    notebook = nbformat.v4.new_notebook()
+    notebook.metadata["kernelspec"] = {"name": "python3", "language": "python"}
+    notebook.cells = [nbformat.v4.new_code_cell("days = 3", metadata={"tags": ["parameters"]})]
+    nbformat.write(notebook, tmp_path / "mine.ipynb")
+    with caplog.at_level("INFO", logger="papermill"):
+        assert declared_parameters(tmp_path / "mine.ipynb")["days"]["default"] == "3"
+        logging.getLogger("papermill").info("Input Notebook:  after the reading")
+    lines = [record.getMessage() for record in caplog.records]
+    assert [line for line in lines if line.startswith("Input")] == [
+        "Input Notebook:  after the reading"
+    ]
