@@ -35,6 +35,7 @@ from typing import Any, NamedTuple, cast
 import numpy as np
 from sqlalchemy import Connection, RowMapping, func
 
+from aa_notebooks.analytics.agent_names import newest_where_renamed
 from aa_notebooks.analytics.buckets import per_bucket
 from aa_notebooks.analytics.choices import ANOMALY_BY, AnomalyBy, choose
 from aa_notebooks.analytics.filters import (
@@ -49,6 +50,7 @@ from aa_notebooks.analytics.periods import Window
 from aa_notebooks.analytics.results import Table
 from aa_notebooks.analytics.rollup_buckets import Cells, KeyOf, read_cells, sketch_plan
 from aa_notebooks.analytics.source import Source
+from aa_notebooks.db.rollups.dims import as_uuid
 from aa_notebooks.errors import InvalidInputError
 from aa_notebooks.validation import check_text
 
@@ -146,7 +148,7 @@ def daily_figures(
     exact: bool = False,
 ) -> dict[AnomalyBy, tuple[Series, dict[Key, str | None]]]:
     """For each grouping in `bys`, per group and UTC day of `span`: its figures (days under
-    MIN_RUNS executions left out), and each group's label (the model, or the agent's greatest
+    MIN_RUNS executions left out), and each group's label (the model, or the agent's newest
     name, else its id). The figures an anomaly scan judges, for an audit of them (the scan
     itself reads through `_read_days`, to keep its findings by what it read).
 
@@ -154,21 +156,24 @@ def daily_figures(
     sums from their (agent, model) rows per day, read once for every grouping, P95 from the raw
     rows up to EXACT_BUCKET_PERCENTILES_UP_TO executions, else from the merged sketches."""
     found = _read_days(source, span, bys, exact)
-    if isinstance(found, Cells):
-        return {by: _rollup_series(found, by) for by in bys}
+    if isinstance(found, tuple):
+        cells, newest = found
+        return {by: _rollup_series(cells, by, newest) for by in bys}
     return found
 
 
 def _read_days(
     source: Source, span: Window, bys: Sequence[AnomalyBy], exact: bool
-) -> Cells | dict[AnomalyBy, tuple[Series, dict[Key, str | None]]]:
-    """The span's rollup cells per day; where the rollups do not answer it (or `exact`), each
-    grouping's figures from the raw rows."""
+) -> tuple[Cells, dict[uuid.UUID, str]] | dict[AnomalyBy, tuple[Series, dict[Key, str | None]]]:
+    """The span's rollup cells per day, with the newest names of the agents renamed in them;
+    where the rollups do not answer it (or `exact`), each grouping's figures from the raw rows."""
     with source.connect() as connection:
         plan = None if exact else sketch_plan(source, span, connection)
         if plan is None:
             return {by: _raw_daily_figures(source, span, by, connection) for by in bys}
-        return read_cells(source, plan, "day", connection)
+        cells = read_cells(source, plan, "day", connection)
+        names = ((as_uuid(agent_id), name, name) for agent_id, name, _ in cells.combo_index)
+        return cells, newest_where_renamed(source, connection, names, span.bounds()[1])
 
 
 def _raw_daily_figures(
@@ -188,12 +193,16 @@ def _raw_daily_figures(
     keys, groups = key_groups(source.dialect, by)
     queries = per_bucket(span, "day", measures, in_scope(source), keys, groups)
     rows = [r._mapping for query in queries for r in connection.execute(query)]
+    newest = {}
+    if by == "agent":
+        names = ((row["agent_id"], row["least_name"], row["agent_name"]) for row in rows)
+        newest = newest_where_renamed(source, connection, names, span.bounds()[1])
     series: Series = {}
     labels: dict[Key, str | None] = {}
     for row in rows:
         key = _key(by, row)
         executions = row["executions"]
-        labels[key] = _label(by, key, row, labels.get(key))
+        labels[key] = newest.get(key[0]) or _label(by, key, row, labels.get(key))
         if executions < MIN_RUNS:
             continue
         series.setdefault(key, {})[row["bucket"].date()] = DayFigures(
@@ -211,9 +220,11 @@ def _grouping(by: AnomalyBy) -> KeyOf:
     return lambda agent_id, agent_name, _model: (agent_id, None if agent_id else agent_name)
 
 
-def _rollup_series(cells: Cells, by: AnomalyBy) -> tuple[Series, dict[Key, str | None]]:
-    """One grouping's figures per day (P95 from the merged sketches) and its labels, from the
-    rollups' per-day (agent, model) rows and the raw pieces."""
+def _rollup_series(
+    cells: Cells, by: AnomalyBy, newest: Mapping[uuid.UUID, str]
+) -> tuple[Series, dict[Key, str | None]]:
+    """One grouping's figures per day (P95 from the merged sketches) and its labels (`newest`
+    for a renamed agent), from the rollups' per-day (agent, model) rows and the raw pieces."""
     group = _grouping(by)
     series: Series = {}
     for (start, key), day in cells.figures(group, 0.95).items():
@@ -229,7 +240,7 @@ def _rollup_series(cells: Cells, by: AnomalyBy) -> tuple[Series, dict[Key, str |
     labels: dict[Key, str | None] = {}
     for key, name in cells.names(group).items():
         agent_id = cast(tuple[Any, Any], key)[0]
-        labels[key] = name or (None if agent_id is None else str(agent_id))
+        labels[key] = newest.get(agent_id) or name or (None if agent_id is None else str(agent_id))
     return series, labels
 
 
@@ -447,11 +458,13 @@ def anomalies(
         first, last = _midnight(days[0]), _midnight(days[-1]) + _DAY
         span = Window(first - baseline_days * _DAY, last, False, f"{window.label} and baseline")
         found = _read_days(source, span, choices, exact)
-        if isinstance(found, Cells):
-            scan = (found.digest(), tuple(days), choices, baseline_days, threshold)
+        if isinstance(found, tuple):
+            cells, newest = found
+            names = tuple(sorted((str(agent), name) for agent, name in newest.items()))
+            scan = (cells.digest(), names, tuple(days), choices, baseline_days, threshold)
             flagged = _SCANS.get(scan)
             if flagged is None:
-                figures = {by: _rollup_series(found, by) for by in choices}
+                figures = {by: _rollup_series(cells, by, newest) for by in choices}
                 flagged = _SCANS.keep(scan, _flag(figures, days, baseline_days, threshold))
             records = flagged  # to_frame only reads them
         else:

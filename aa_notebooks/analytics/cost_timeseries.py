@@ -16,6 +16,7 @@ from typing import Any, cast
 
 from sqlalchemy import Connection, RowMapping, func
 
+from aa_notebooks.analytics.agent_names import newest_where_renamed
 from aa_notebooks.analytics.buckets import bucket_bounds, check_bucket, per_bucket
 from aa_notebooks.analytics.choices import COST_TIMESERIES_BY, Bucket, CostSeriesBy, choose
 from aa_notebooks.analytics.filters import EXECUTIONS, in_scope, key_groups
@@ -62,9 +63,10 @@ def _agent_id(key: Key) -> uuid.UUID | None:
 
 
 def _labels(
-    by: CostSeriesBy, rows: Sequence[Row], cells: dict[Cell, Sums]
+    by: CostSeriesBy, rows: Sequence[Row], cells: dict[Cell, Sums], newest: dict[uuid.UUID, str]
 ) -> dict[Key, str | None]:
-    """Each key as shown: the model, or the agent's greatest name in the window, else its id.
+    """Each key as shown: the model, or the agent's name in the window (`newest` for a renamed
+    one, else its only name), else its id.
 
     None stays None (unknown, as `cost_summary` leaves a missing model): executions without a
     model, or without any agent, are a key of their own.
@@ -74,7 +76,9 @@ def _labels(
     names: dict[Key, str | None] = {}
     for row in rows:
         key, name = _key(by, row), row["agent_name"]
-        names[key] = max(filter(None, (names.get(key), name)), default=None)
+        names[key] = newest.get(row["agent_id"]) or max(
+            filter(None, (names.get(key), name)), default=None
+        )
     return {
         key: name or (None if (agent_id := _agent_id(key)) is None else str(agent_id))
         for key, name in names.items()
@@ -151,10 +155,14 @@ def cost_timeseries(
             rows, moved = _raw_rows(source, window, bucket, by, connection)
         else:
             rows, moved = _rollup_rows(by, rolled)
+        names = ((row["agent_id"], row["least_name"], row["agent_name"]) for row in rows)
+        newest = (
+            {} if split else newest_where_renamed(source, connection, names, window.bounds()[1])
+        )
     cells = {(row["bucket"], _key(by, row)): _sums(source, row) for row in rows}
     if by == "model":
         cells = _split(cells, moved)
-    labels = _labels(by, rows, cells)
+    labels = _labels(by, rows, cells, newest)
     order = _order(labels)
     records = [
         {
@@ -207,11 +215,15 @@ def _rollup_rows(by: CostSeriesBy, sums: BucketSums) -> tuple[list[Row], list[Mo
             key: Key = pair.model if by == "model" else pair.agent
             row = rows.setdefault((start, key), {
                 "bucket": start, "model": pair.model, "agent_id": pair.agent_id,
-                "by_name": pair.by_name, "agent_name": None, "executions": 0,
+                "by_name": pair.by_name, "agent_name": None, "least_name": None, "executions": 0,
                 "cost": Decimal(0), "input_tokens": 0, "output_tokens": 0, "total_tokens": 0,
             })  # fmt: skip
             names = [name for name in (row["agent_name"], pair.agent_name) if name is not None]
-            row["agent_name"] = max(names, default=None)
+            least = [name for name in (row["least_name"], pair.least_name) if name is not None]
+            row["agent_name"], row["least_name"] = (
+                max(names, default=None),
+                min(least, default=None),
+            )
             row["executions"] += pair.counts["executions"]
             row["cost"] += pair.cost
             row["input_tokens"] += pair.counts["input"]

@@ -94,13 +94,15 @@ def key_groups(
     dialect: Dialect, by: Literal["agent", "model"]
 ) -> tuple[list[ColumnElement[Any]], list[ColumnElement[Any]]]:
     """The key columns a per-agent or per-model query selects, and its GROUP BY: a model by
-    name; an agent as `agent_groups` has it, shown by its name (the greatest, in text order)."""
+    name; an agent as `agent_groups` has it, shown by its name (the greatest, in text order;
+    the least too, which tells a renamed agent: `agent_names`)."""
     c = EXECUTIONS.c
     if by == "model":
         return [c.model_name.label("model")], [c.model_name]
     agent_id, by_name = agent_groups()
-    name = func.max(dialect.text_order(c.agent_name)).label("agent_name")
-    return [agent_id, by_name, name], [dialect.group_key(agent_id), by_name]
+    name = dialect.text_order(c.agent_name)
+    names = [func.max(name).label("agent_name"), func.min(name).label("least_name")]
+    return [agent_id, by_name, *names], [dialect.group_key(agent_id), by_name]
 
 
 def has_agent() -> ColumnElement[bool]:

@@ -251,6 +251,7 @@ def _pair(row: dict[str, Any]) -> Pair:
         agent_id=agent_id,
         by_name=row["agent_name"] if agent_id is None else None,
         agent_name=row["agent_name"],
+        least_name=row["agent_name"],
         model=row["model_name"],
         counts=counts,
         cost=row["cost_usd"],

@@ -38,7 +38,10 @@ class Pair:
     by_name: str | None
     """The agent's name when it has no id (agents without an id are told apart by name)."""
     agent_name: str | None
-    """The greatest agent_name among the pair's executions (the label of an agent with an id)."""
+    """The greatest agent_name among the pair's executions (the label of an agent with an id,
+    unless it was renamed: `agent_names`)."""
+    least_name: str | None
+    """The least agent_name among them: another than `agent_name` if the agent was renamed."""
     model: str | None
     counts: Mapping[str, int]
     cost: Decimal
@@ -65,6 +68,7 @@ def load_pairs_where(
             agent_id,
             by_name,
             func.max(source.dialect.text_order(c.agent_name)).label("agent_name"),
+            func.min(source.dialect.text_order(c.agent_name)).label("least_name"),
             c.model_name,
             func.count().label("executions"),
             *(func.count().filter(c.status == s).label(s) for s in STATUSES),
@@ -85,6 +89,7 @@ def load_pairs_where(
             agent_id=_uuid(row["agent_id"]),
             by_name=row["by_name"],
             agent_name=row["agent_name"],
+            least_name=row["least_name"],
             model=row["model_name"],
             counts={name: int(row[name] or 0) for name in COUNTS},
             cost=source.dialect.to_money(row["cost"]),

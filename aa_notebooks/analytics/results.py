@@ -287,7 +287,7 @@ class AgentStats(Readable):
     agent_id: uuid.UUID | None
     """The agent's id when it was asked for by id."""
     agent_name: str | None
-    """The agent's recorded name (the greatest, if it changed)."""
+    """The agent's recorded name (its newest, if it was renamed)."""
     total_executions: int
     success_rate: float | None
     avg_response_time_ms: float | None

@@ -36,6 +36,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.sql.elements import ColumnElement
 
+from aa_notebooks.analytics.agent_names import with_newest_names
 from aa_notebooks.analytics.dialect import NO_PERCENTILES as NONE
 from aa_notebooks.analytics.dialect import PERCENTILE_FRACTIONS, Percentiles
 from aa_notebooks.analytics.filters import EXECUTIONS, STATUSES, in_scope, in_window
@@ -108,6 +109,7 @@ def window_sums(
     plan = None if exact else read_plan(source, window, connection)
     if plan is None:
         pairs = load_pairs_where(source, in_window(window), connection)
+        pairs = with_newest_names(source, connection, pairs, window.bounds()[1])
         latencies = exact_percentiles(source, window, connection) if percentiles else NONE
         found = load_moved_where(source, in_window(window), connection) if moved else []
         return WindowSums(pairs, found, latencies, RAW, 0.0)
@@ -116,6 +118,7 @@ def window_sums(
         *(load_pairs_where(source, raw, connection) if plan.raw else []),
         *rollup_pairs(source, plan, connection),
     ])  # fmt: skip
+    pairs = with_newest_names(source, connection, pairs, window.bounds()[1])
     if not percentiles:
         latencies, bound = NONE, 0.0
     elif sum(pair.counts["executions"] for pair in pairs) <= EXACT_PERCENTILES_UP_TO:
@@ -285,7 +288,7 @@ def _pair_rows(
         buckets = [as_stored(c.bucket)] if bucketed else []
         sums = _count_sums(table)
         nulls: list[ColumnElement[Any]] = [
-            null().label(name) for name in ("agent_id", "by_name", "agent_name")
+            null().label(name) for name in ("agent_id", "by_name", "agent_name", "least_name")
         ]
         dims: list[ColumnElement[Any]]
         groups: list[ColumnElement[Any]]
@@ -293,8 +296,10 @@ def _pair_rows(
             dims, groups = [*nulls, null().label("model_name")], []
         elif by == "pair":
             by_name = case((c.agent_id.is_(None), c.agent_name)).label("by_name")
-            agent_name = func.max(source.dialect.text_order(c.agent_name)).label("agent_name")
-            dims = [as_stored(c.agent_id), by_name, agent_name, c.model_name]
+            name = source.dialect.text_order(c.agent_name)
+            agent_name, least_name = func.max(name).label("agent_name"), func.min(name)
+            dims = [as_stored(c.agent_id), by_name, agent_name, least_name.label("least_name"),
+                    c.model_name]  # fmt: skip
             groups = [c.agent_id, by_name, c.model_name]
         else:  # per model, or a narrowed source's whole bucket
             model = c.model_name if by == "model" else null().label("model_name")
@@ -318,6 +323,7 @@ def _pair(row: RowMapping, counts: Sequence[str] = COUNTS) -> Pair:
         agent_id=agent_uuid(row["agent_id"]),
         by_name=row["by_name"],
         agent_name=row["agent_name"],
+        least_name=row["least_name"],
         model=row["model_name"],
         counts={name: int(row[name] or 0) for name in counts},
         cost=_money(row["cost"]),
@@ -421,10 +427,12 @@ def merge_pairs(pairs: Iterable[Pair]) -> list[Pair]:
             merged[key] = pair
             continue
         names = [name for name in (seen.agent_name, pair.agent_name) if name is not None]
+        least = [name for name in (seen.least_name, pair.least_name) if name is not None]
         merged[key] = Pair(
             agent_id=pair.agent_id,
             by_name=pair.by_name,
             agent_name=max(names) if names else None,
+            least_name=min(least) if least else None,
             model=pair.model,
             counts={
                 name: count + pair.counts[name]

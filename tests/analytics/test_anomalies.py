@@ -181,9 +181,9 @@ def test_a_repeated_scan_judges_again_only_what_changed(
     worked_out: list[str] = []
     original = anomalies_module._rollup_series
 
-    def counted(cells: rollup_buckets.Cells, by: str) -> object:
+    def counted(cells: rollup_buckets.Cells, by: str, newest: dict) -> object:
         worked_out.append(by)
-        return original(cells, by)  # type: ignore[arg-type]
+        return original(cells, by, newest)  # type: ignore[arg-type]
 
     monkeypatch.setattr(anomalies_module, "_rollup_series", counted)
     client = connect(db_url, now=lambda: NOW)

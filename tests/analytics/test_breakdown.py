@@ -60,9 +60,10 @@ def test_unattributed_and_renamed_agents(client: Analytics) -> None:
     tests/analytics/test_cost_timeseries.py for the extended dataset."""
     summary = client.breakdown("7d")
     top = summary.top_agents.frame
-    # The planner's id now has 5 executions (E01, E02, E05, E07, N2), labelled by its greatest
-    # name; N1 belongs to no agent and is left out of the top agents but not of the totals.
-    assert list(top["agent"]) == ["planner-v2", dataset.SCRIPT, dataset.DROP, "researcher"]
+    # The planner's id now has 5 executions (E01, E02, E05, E07, N2), labelled by its newest
+    # name (E01's, at now: N2 is half an hour older); N1 belongs to no agent and is left out of
+    # the top agents but not of the totals.
+    assert list(top["agent"]) == ["planner", dataset.SCRIPT, dataset.DROP, "researcher"]
     assert list(top["executions"]) == [5, 2, 1, 1]
     assert summary.overview.total_executions == 10 and summary.overview.active_agents == 4
     by_agent = client.cost_summary("7d", by="agent").frame

@@ -129,19 +129,19 @@ def test_daily_cost_by_model(client: Analytics) -> None:
 
 def test_daily_cost_by_agent(client: Analytics) -> None:
     frame = client.cost_timeseries("7d", by="agent").frame
-    # the planner (by id) is named by its greatest name in the window in every bucket
+    # the planner (by id) is named by its newest name in the window (E01's) in every bucket
     cells: Cells = {
-        (day(18), "planner-v2"): (1, 0.003, 300),
+        (day(18), "planner"): (1, 0.003, 300),
         (day(18), "researcher"): (1, 0.0063, 900),
-        (day(20), "planner-v2"): (1, 0.0001, 10),
+        (day(20), "planner"): (1, 0.0001, 10),
         (day(21), None): (1, 0.0002, 20),
-        (day(22), "planner-v2"): (1, 0.0, 1500),
+        (day(22), "planner"): (1, 0.0, 1500),
         (day(23), DROP): (1, 0.004, 400),
         (day(24), SCRIPT): (1, 0.000225, 75),
-        (day(25), "planner-v2"): (2, 0.001507, 157),  # E01 and N2
+        (day(25), "planner"): (2, 0.001507, 157),  # E01 and N2
         (day(25), SCRIPT): (1, 0.0009, 300),
     }
-    keys = [DROP, SCRIPT, "planner-v2", "researcher", None]  # "'" < "<" < "p" < "r"
+    keys = [DROP, SCRIPT, "planner", "researcher", None]  # "'" < "<" < "p" < "r"
     assert rows(frame, "agent") == expected(DAYS, keys, cells)
 
 
@@ -157,10 +157,10 @@ def test_hourly_buckets(client: Analytics) -> None:
     by_agent = client.cost_timeseries("24h", bucket="hour", by="agent").frame
     cells = {
         (NOW - timedelta(hours=1), SCRIPT): (1, 0.0009, 300),
-        (NOW - timedelta(hours=1), "planner-v2"): (1, 0.000007, 7),
-        (NOW, "planner-v2"): (1, 0.0015, 150),
+        (NOW - timedelta(hours=1), "planner"): (1, 0.000007, 7),
+        (NOW, "planner"): (1, 0.0015, 150),
     }
-    assert rows(by_agent, "agent") == expected(hours, [SCRIPT, "planner-v2"], cells)
+    assert rows(by_agent, "agent") == expected(hours, [SCRIPT, "planner"], cells)
 
 
 def test_dates_and_an_empty_window(client: Analytics) -> None:
