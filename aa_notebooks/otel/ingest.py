@@ -22,6 +22,7 @@ import logging
 import shutil
 import threading
 import uuid
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -52,6 +53,9 @@ MAX_BACKLOG = 20_000
 """Records handed to the writer and not committed yet, at most (about 8 spans each)."""
 MAX_WAIT_S = 5.0
 MIN_SPOOL_FREE_BYTES = 64 * 1024 * 1024
+RECENT_WHOLE = 100_000
+"""Executions of whole traces handed to the writer that the ingestor remembers: a span of one
+that comes before the writer commits it is refused as late, as one that comes after is."""
 ADMIN = "admin"
 NO_STAGING = (
     "spans of traces that are not whole in one request need the kit's staging table, which "
@@ -131,6 +135,7 @@ class Ingestor:
         self._staging_lock = threading.Lock()
         self._backlog_lock = threading.Lock()
         self._backlog = 0
+        self._recent_whole: OrderedDict[uuid.UUID, None] = OrderedDict()
         self._sweeper: threading.Thread | None = None
         self._stop = threading.Event()
 
@@ -153,6 +158,7 @@ class Ingestor:
                 mapped = map_trace(members, filing)
                 if not self.staging.available or all(r.traces for r in mapped.records):
                     self._submit(mapped, (), outcome)
+                    self._remember_whole(mapped)
                     continue
             if not self.staging.available:
                 outcome.rejected += len(members)
@@ -246,13 +252,25 @@ class Ingestor:
             if state.written_at is not None or (is_whole(staged) and _filled(staged, filing)):
                 self._write(key, staged, state.written_ids, filing, outcome)
 
+    def _remember_whole(self, mapped: Mapped) -> None:
+        with self._backlog_lock:
+            for record in mapped.records:
+                self._recent_whole[record.id] = None
+            while len(self._recent_whole) > RECENT_WHOLE:
+                self._recent_whole.popitem(last=False)
+
     def _written_before(self, spans: list[Span], filing: Filing) -> bool:
-        """Whether a trace staged for the first time maps to executions stored already: its
-        other spans were written without staging (whole in one request, or by an earlier file
-        ingest), so these would replace that run with a part of it."""
+        """Whether a trace staged for the first time maps to executions stored already, or
+        handed to the writer whole and maybe not committed yet: its other spans were written
+        without staging (whole in one request, or by an earlier file ingest), so these would
+        replace that run with a part of it. (Another process's whole trace counts once its
+        writer commits it, within about a tenth of a second.)"""
         ids = execution_ids(spans, filing)
         if not ids:
             return False
+        with self._backlog_lock:
+            if any(found in self._recent_whole for found in ids):
+                return True
         with self.engine.connect() as connection:
             return connection.execute(_STORED_AMONG, {"ids": ids}).first() is not None
 

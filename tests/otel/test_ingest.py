@@ -15,6 +15,7 @@ from aa_notebooks.analytics import connect
 from aa_notebooks.db.engine import get_engine
 from aa_notebooks.otel.ingest import NO_STAGING, WRITTEN_BEFORE, Ingestor
 from aa_notebooks.otel.mapping import Filing, execution_id
+from aa_notebooks.tracking.writer import BatchWriter
 from tests.otel.builders import T0, TRACE, genai_run, span
 
 RUN_ID = execution_id(TRACE, "a000000000000001")
@@ -164,6 +165,31 @@ def test_a_late_span_of_a_trace_written_whole_is_refused_not_a_replacement(
     ingestor.flush()
     assert _rows(db_url, "SELECT agent_name, total_tokens, cost_usd FROM agentexecutions") == before
     assert _counts(db_url) == (1, 4, 2)
+
+
+def test_a_late_span_that_comes_before_the_whole_trace_is_committed_is_refused_too(
+    db_url: str, tmp_path, clock: Clock
+) -> None:
+    """The whole trace waits in the writer (its batch is held open for 5 s) when its late span
+    comes: the span was taken (200, nothing refused), staged, and later written as the same
+    execution id, which the database already held, so its tokens were lost without a word."""
+    writer = BatchWriter(db_url, spool_dir=tmp_path / "spool", batch_wait_s=5)
+    ingestor = Ingestor(db_url, writer=writer, hold_s=60, clock=clock)
+    try:
+        assert ingestor.ingest(genai_run()).executions == 1
+        late = span("a000000000000005", "a000000000000001", "chat gpt-4o", 400, 500,
+                    gen_ai__operation__name="chat", gen_ai__request__model="gpt-4o",
+                    gen_ai__usage__input_tokens=5000, gen_ai__usage__output_tokens=10)  # fmt: skip
+        outcome = ingestor.ingest([late])
+        assert (outcome.staged, outcome.rejected, outcome.reasons) == (0, 1, [WRITTEN_BEFORE])
+        assert _counts(db_url) == (0, 0, 0)  # the whole trace was not committed yet
+        ingestor.flush()
+        assert _rows(db_url, "SELECT agent_name, total_tokens FROM agentexecutions") == [
+            ("Weather", 2800)
+        ]
+    finally:
+        ingestor.close()
+        writer.close()
 
 
 def test_a_replaced_execution_is_counted_once_in_budget_spend(
