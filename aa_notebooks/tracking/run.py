@@ -23,6 +23,7 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from math import isfinite
 from time import perf_counter
 
 from aa_notebooks.db.records import QUERY_PREVIEW_LENGTH
@@ -123,6 +124,10 @@ class Run:
         if duration_ms is None:
             duration_ms = round((now - self._last_step) * 1000)
         elif isinstance(duration_ms, float):
+            if not isfinite(duration_ms):
+                raise InvalidInputError(
+                    f"duration_ms must be a number of milliseconds, got {duration_ms!r}"
+                )
             duration_ms = round(duration_ms)
         self._last_step = now
         number = len(self._steps) + 1
@@ -195,7 +200,7 @@ class Run:
             "agent_type": self.agent_type,
             "model_name": self.model,
             "flow_id": self.flow_id,
-            "query_preview": self.query[:QUERY_PREVIEW_LENGTH] if self.query else None,
+            "query_preview": _preview(self.query),
             "started_at": self.started_at,
         }
 
@@ -235,7 +240,7 @@ class Run:
             "cost_usd": cost,
             "execution_time_ms": round(elapsed * 1000),
             "llm_time_ms": self._llm_time_ms(),
-            "query_preview": self.query[:QUERY_PREVIEW_LENGTH] if self.query else None,
+            "query_preview": _preview(self.query),
             "error_type": error_type,
             "error_message": error_message,
             "started_at": self.started_at,
@@ -269,3 +274,12 @@ class Run:
             for s in self._steps
             if s["input_tokens"] or s["output_tokens"] or s["step_number"] in named
         )
+
+
+def _preview(query: object) -> str | None:
+    """The query's first QUERY_PREVIEW_LENGTH characters; a query set to something else than
+    text (a request body's dict, a number) as its text, as the decorator records one."""
+    if query is None:
+        return None
+    text = query if query.__class__ is str else str(query)
+    return text[:QUERY_PREVIEW_LENGTH] or None

@@ -177,10 +177,17 @@ class BatchWriter:
         self.close()
 
     def _cut_off_running(self, why: str) -> None:
+        """Record the runs still going as cut off; one that cannot be (an error in its own
+        values) is logged and left to the journal, never keeping the others from the flush."""
         for run in list(self._running.values()):
             self._cut_off.add(run.id)  # first: the run may end in its own thread meanwhile
             self._running.pop(run.id, None)
-            self._enqueue(run.finish(ExecutionStatus.failure, CUT_OFF, why))
+            try:
+                record = run.finish(ExecutionStatus.failure, CUT_OFF, why)
+            except Exception as error:
+                log.error("run %s not recorded as cut off: %s", run.id, error)
+                continue
+            self._enqueue(record)
 
     @property
     def spooling(self) -> bool:

@@ -196,6 +196,9 @@ def test_bad_input_is_refused_with_the_fix(db_url: str, tracker: Tracker) -> Non
             run.step("thought", "hmm", input_tokens=-1)
         with pytest.raises(InvalidInputError, match="output_tokens must be zero or more"):
             run.tokens("main_agent", "gpt-4o", 1, -5)
+        for endless in (float("nan"), float("inf")):  # round() raised ValueError, OverflowError
+            with pytest.raises(InvalidInputError, match=f"duration_ms must be .*, got {endless}"):
+                run.step("thought", "hmm", duration_ms=endless)
     tracker.flush()
     assert counts(db_url) == (1, 0, 0)
 

@@ -287,6 +287,52 @@ def test_a_short_script_loses_nothing_at_exit(db_url: str, spool_dir: Path) -> N
     assert counts(db_url) == (200, 0, 0)
 
 
+def test_a_run_that_cannot_be_cut_off_at_exit_keeps_nothing_else_from_the_database(
+    db_url: str, spool_dir: Path
+) -> None:
+    """At exit, the runs still going are cut off, then the writer closes: one whose record
+    failed (a value of its own) skipped the close, and the records queued behind it waited in
+    the journal for another process."""
+    script = textwrap.dedent(
+        f"""
+        from aa_notebooks.tracking import Run
+        from aa_notebooks.tracking.writer import BatchWriter
+
+        class Broken(Run):
+            def finish(self, *args, **kwargs):
+                raise RuntimeError("a value of its own")
+
+        writer = BatchWriter({db_url!r}, spool_dir={str(spool_dir)!r}, batch_wait_s=5)
+        writer.started(Broken(agent_name="broken"))
+        for i in range(200):
+            writer.submit(Run(agent_name="queued").finish())
+        """
+    )
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[2])}
+    done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True)
+    assert done.returncode == 0 and "not recorded as cut off: a value of its own" in done.stderr
+    get_engine(db_url).dispose()
+    assert [row["agent_name"] for row in executions(db_url)] == ["queued"] * 200
+
+
+def test_a_query_set_to_something_else_than_text_is_recorded_as_its_text(
+    db_url: str, spool_dir: Path
+) -> None:
+    """A request body's dict as the run's query failed the run when it ended (the kit's own
+    TypeError out of the block), and left it to be cut off at exit."""
+    writer = BatchWriter(db_url, spool_dir=spool_dir)
+    try:
+        run = Run(agent_name="api")
+        writer.started(run)
+        run.query = {"question": "why?"}  # type: ignore[assignment]
+        writer.submit(run.finish())
+        assert writer.flush(30)
+    finally:
+        writer.close()
+    [row] = executions(db_url)
+    assert (row["query_preview"], row["status"].value) == ("{'question': 'why?'}", "success")
+
+
 def test_a_run_cut_off_by_a_signal_that_ends_after_all_is_recorded_as_it_ended(
     db_url: str, spool_dir: Path
 ) -> None:
