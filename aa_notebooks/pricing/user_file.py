@@ -45,6 +45,11 @@ def load_price_file(path: str | os.PathLike[str]) -> dict[str, UserPrice]:
         raise PricingError(f"{where}: cannot read it ({exc.strerror})") from None
     except tomllib.TOMLDecodeError as exc:
         raise PricingError(f"{where}: invalid TOML ({exc})") from None
+    except UnicodeDecodeError:
+        raise PricingError(
+            f"{where}: not UTF-8 text, which TOML must be (PowerShell's `>` writes UTF-16: "
+            "save it as UTF-8)"
+        ) from None
     unknown = sorted(document.keys() - {"models"})
     if unknown:
         raise PricingError(

@@ -113,15 +113,29 @@ def test_default_tracker_from_the_environment(
     assert [row["agent_name"] for row in executions(db_url)] == ["from-env"]
 
 
+@pytest.mark.parametrize(
+    ("content", "problem"),
+    [
+        (b'[models."gpt-4o"\ninput_per_million = 1.5\n', "invalid TOML"),  # no closing bracket
+        ('[models."gpt-4o"]\n'.encode("utf-16"), "not UTF-8 text"),  # PowerShell's `>`
+    ],
+    ids=["typo", "utf-16"],
+)
 def test_a_price_file_with_a_typo_costs_the_agent_nothing(
-    db_url: str, tracker: Tracker, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    db_url: str,
+    tracker: Tracker,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    content: bytes,
+    problem: str,
 ) -> None:
     """The agent's answer comes back and the run is recorded unpriced, with one warning naming
-    the file; before, PricingError came out of the decorator after the agent's work was done."""
+    the file; before, PricingError came out of the decorator after the agent's work was done,
+    and a UTF-16 file's UnicodeDecodeError came out of it with the run not recorded at all."""
     from aa_notebooks.pricing import reset_pricing_cache
 
     broken = tmp_path / "prices.toml"
-    broken.write_text('[models."gpt-4o"\ninput_per_million = 1.5\n')  # no closing bracket
+    broken.write_bytes(content)
     monkeypatch.setenv("AA_PRICING_FILE", str(broken))
     reset_pricing_cache()
 
@@ -131,10 +145,10 @@ def test_a_price_file_with_a_typo_costs_the_agent_nothing(
         current_run().tokens("main_agent", "gpt-4o", 1000, 10)
         return "42"
 
-    with pytest.warns(UserWarning, match=rf"pricing file {broken}: invalid TOML") as said:
+    with pytest.warns(UserWarning, match=rf"pricing file {broken}: {problem}") as said:
         assert answer() == "42"
         assert answer() == "42"
-    assert len([w for w in said if "invalid TOML" in str(w.message)]) == 1
+    assert len([w for w in said if problem in str(w.message)]) == 1
     tracker.flush()
     assert [(e["status"], e["cost_usd"], e["input_tokens"]) for e in executions(db_url)] == [
         ("success", 0, 1000), ("success", 0, 1000)
