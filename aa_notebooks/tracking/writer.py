@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import atexit
 import logging
+import os
 import queue
 import threading
 import time
@@ -32,10 +33,10 @@ from pathlib import Path
 from sqlalchemy.engine import URL
 
 from aa_notebooks.budgets.delivery import AlertNotifier, deliver_alerts
-from aa_notebooks.db.engine import get_engine, use_wal
+from aa_notebooks.db.engine import get_engine, in_memory, use_wal
 from aa_notebooks.db.schema import ExecutionStatus
 from aa_notebooks.db.setup import init_db
-from aa_notebooks.db.url import mask_url, resolve_url
+from aa_notebooks.db.url import is_sqlite, mask_url, resolve_url
 from aa_notebooks.errors import InvalidInputError, first_line
 from aa_notebooks.tracking import shutdown
 from aa_notebooks.tracking.in_flight import HEARTBEAT_EVERY_S, RECORD_LOST_AFTER_S, InFlight
@@ -107,6 +108,8 @@ class BatchWriter:
         self._beat_at = 0.0
         self._closed = False
         self._schema_ready = False
+        self._file = _sqlite_file(self.url)
+        self._file_id: tuple[int, int] | None = None  # the SQLite file the schema was made in
         self._thread = threading.Thread(target=self._loop, name="aa-notebooks-writer", daemon=True)
         self._thread.start()
         atexit.register(self._at_exit)
@@ -299,6 +302,7 @@ class BatchWriter:
         """
         ending = self.in_flight.stored(records) if running is None else running
         try:
+            self._check_file()
             self._ensure_schema()
             if ending and not self.in_flight.enabled:  # an AgentOS database: no such rows
                 ending = []
@@ -341,11 +345,27 @@ class BatchWriter:
         return kept
 
     def _ensure_schema(self) -> None:
-        """Create the kit's tables on first use (never altering an AgentOS database)."""
+        """Create the kit's tables on first use, and again after an outage (the database may
+        come back empty: dropped and created again); never altering an AgentOS database."""
         if not self._schema_ready:
             init_db(self.url)
             use_wal(get_engine(self.url))  # an attached SQLite file: write beside its readers
+            self._file_id = _file_id(self._file)
             self._schema_ready = True
+
+    def _check_file(self) -> None:
+        """An SQLite file removed (or replaced) while recording: its open connections would
+        write on into the removed file, lost with it. They are closed, and the records go to
+        the file at that path, made anew with the kit's tables when missing."""
+        if self._file is None or not self._schema_ready or _file_id(self._file) == self._file_id:
+            return
+        log.warning(
+            "database file %s was removed or replaced while recording; recording goes on in "
+            "the file at that path (a new one, when none is there)",
+            self._file,
+        )
+        self._engine.dispose()
+        self._schema_ready = False
 
     def _deliver_alerts(self) -> None:
         """Hand the budget alerts a batch made due to `on_alerts`; its failure never stops
@@ -359,6 +379,7 @@ class BatchWriter:
             )
 
     def _went_down(self, error: BaseException) -> None:
+        self._schema_ready = False  # checked again when it comes back
         self.notice.went_down(
             error,
             f"runs go ahead and their records are spooled in {self.spool.directory}, "
@@ -387,3 +408,22 @@ def _among(ids: Sequence[uuid.UUID], records: Sequence[ExecutionRecord]) -> list
     """The ids in `ids` of some of the records."""
     wanted = set(ids)
     return [record.id for record in records if record.id in wanted]
+
+
+def _sqlite_file(url: URL) -> Path | None:
+    """The SQLite file a URL names (None for a server, memory, or a `file:` URI)."""
+    database = url.database or ""
+    if not is_sqlite(url) or in_memory(url) or database.startswith("file:"):
+        return None
+    return Path(database)
+
+
+def _file_id(path: Path | None) -> tuple[int, int] | None:
+    """Which file is at `path` now (its device and inode); None when none is."""
+    if path is None:
+        return None
+    try:
+        found = os.stat(path)
+    except OSError:
+        return None
+    return found.st_dev, found.st_ino

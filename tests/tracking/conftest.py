@@ -100,14 +100,15 @@ def down_database(
     url = make_url(admin).set(database=name).render_as_string(hide_password=False)
 
     def bring_up_postgres() -> None:
-        _admin(admin, f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
+        admin_statement(admin, f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
 
     yield url, bring_up_postgres
     dispose_engine(url)
-    _admin(admin, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    admin_statement(admin, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-def _admin(admin_url: str, statement: str) -> None:
+def admin_statement(admin_url: str, statement: str) -> None:
+    """Run one statement outside a transaction (CREATE or DROP DATABASE) as the admin."""
     engine = create_engine(
         make_url(admin_url).set(drivername="postgresql+psycopg"), isolation_level="AUTOCOMMIT"
     )

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine
+from sqlalchemy.engine import make_url
 
 from aa_notebooks.db.engine import get_engine
 from aa_notebooks.tracking import Run
@@ -25,7 +26,8 @@ from aa_notebooks.tracking.record import ExecutionRecord
 from aa_notebooks.tracking.spool import REJECTED_FILE
 from aa_notebooks.tracking.store import BatchResult
 from aa_notebooks.tracking.writer import BatchWriter
-from tests.tracking.conftest import counts, executions
+from tests.conftest import POSTGRES_ENV
+from tests.tracking.conftest import admin_statement, counts, executions
 from tests.tracking.test_store import make_record
 
 Down = tuple[str, Callable[[], None]]
@@ -285,6 +287,44 @@ def test_a_short_script_loses_nothing_at_exit(db_url: str, spool_dir: Path) -> N
     subprocess.run([sys.executable, "-c", script], check=True, env=env)
     get_engine(db_url).dispose()
     assert counts(db_url) == (200, 0, 0)
+
+
+def _empty_the_database(url: str) -> None:
+    """What a user may do under a live writer: remove the SQLite file (with its WAL), or drop
+    the PostgreSQL database and create it again, empty."""
+    found = make_url(url)
+    if found.get_backend_name() == "sqlite":
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{found.database}{suffix}").unlink(missing_ok=True)
+        return
+    name = found.database
+    admin_statement(os.environ[POSTGRES_ENV], f'DROP DATABASE "{name}" WITH (FORCE)')
+    admin_statement(os.environ[POSTGRES_ENV], f'CREATE DATABASE "{name}"')
+
+
+def test_a_database_emptied_under_the_writer_gets_its_tables_and_the_records_again(
+    db_url: str, spool_dir: Path
+) -> None:
+    """SQLite: the writer's connections wrote on into the removed file, and every later run
+    was lost with no word. PostgreSQL: the writer spooled every later run until the process
+    ended, its tables never made again."""
+    writer = BatchWriter(db_url, spool_dir=spool_dir, retry_interval_s=0.1)
+    try:
+        writer.submit(Run(agent_name="before").finish())
+        assert writer.flush(30)
+        _empty_the_database(db_url)
+        for _ in range(3):
+            writer.submit(Run(agent_name="after").finish())
+        assert writer.flush(30)
+        deadline = time.monotonic() + 30
+        while writer.spooling and time.monotonic() < deadline:
+            time.sleep(0.1)
+            writer.flush(30)
+    finally:
+        writer.close()
+    get_engine(db_url).dispose()
+    assert [row["agent_name"] for row in executions(db_url)] == ["after"] * 3
+    assert writer.refused == 0
 
 
 def test_a_run_that_cannot_be_cut_off_at_exit_keeps_nothing_else_from_the_database(
