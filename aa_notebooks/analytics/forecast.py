@@ -27,6 +27,7 @@ from aa_notebooks.analytics.results import CostForecast
 from aa_notebooks.analytics.rollup_buckets import bucket_sums
 from aa_notebooks.analytics.rollup_source import window_sums
 from aa_notebooks.analytics.source import Source
+from aa_notebooks.errors import InvalidInputError
 
 _DAY = timedelta(days=1)
 _MICROSECONDS_PER_DAY = Decimal(86_400_000_000)
@@ -84,6 +85,12 @@ def cost_forecast(
     """Project the current month's cost (UTC) from the daily costs of `lookback`: from the
     rollups where they hold the days (the same sums to the micro-dollar), else, or with
     `exact`, from the raw rows."""
+    last_day = lookback.end - timedelta(microseconds=1)
+    if lookback.elapsed_days == 0:
+        raise InvalidInputError(
+            f"the lookback {lookback.start:%Y-%m-%d} to {last_day:%Y-%m-%d} has not begun: "
+            "a daily rate needs days gone by; choose dates up to today"
+        )
     month_start, month_end = month_bounds(now)
     month = Window(month_start, now, True, "month to date")
     with source.connect() as connection:
@@ -92,12 +99,13 @@ def cost_forecast(
         actual = quantize_money(totals(to_date.pairs)[1])
         found = None if exact else _rollup_daily(source, lookback, connection)
         daily = _raw_daily(source, lookback, connection) if found is None else found
+    daily = [(day, cost) for day, cost in daily if day < now]  # a range's days yet to come: none
     costs = [cost for _, cost in daily]
     remaining = Decimal((month_end - now) // timedelta(microseconds=1)) / _MICROSECONDS_PER_DAY
-    rate = sum(costs, Decimal(0)) / lookback.elapsed_days  # complete days, all gone by
+    rate = sum(costs, Decimal(0)) / lookback.elapsed_days  # the days gone by
     method = (
         f"month-to-date actual + mean daily cost over {lookback.label} "
-        f"({lookback.start:%Y-%m-%d} to {lookback.end - timedelta(microseconds=1):%Y-%m-%d}) x "
+        f"({lookback.start:%Y-%m-%d} to {last_day:%Y-%m-%d}) x "
         f"{remaining:.2f} days left in {month_start:%B %Y}; low/high use the lowest/highest "
         "daily cost of those days"
     )

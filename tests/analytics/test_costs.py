@@ -151,6 +151,17 @@ def test_forecast_lookbacks(analytics: Analytics) -> None:
     assert one_day.daily_rate_usd == Decimal("0.000225")
     # 1.516025 + 0.000225 x 5.5 = 1.5172625 -> half up
     assert one_day.projected_usd == one_day.low_usd == one_day.high_usd == Decimal("1.517263")
+    with pytest.raises(InvalidInputError, match="the lookback 2026-11-27 to 2026-11-28 has not"):
+        analytics.cost_forecast(start_date="2026-11-27", end_date="2026-11-28")  # was a bare
+        # decimal.InvalidOperation: a division by no days gone by
+    ahead = analytics.cost_forecast(start_date="2026-11-24", end_date="2026-11-30")
+    # the 24th (E06) and the 25th (E03, E01, E11 a minute ahead); the 26th to the 30th have
+    # not come, and counted as $0 days: the band's low end was the month to date
+    assert list(ahead.daily["cost_usd"]) == [0.000225, 2.0024]
+    assert [day.day for day in ahead.daily["day"]] == [24, 25]
+    assert ahead.daily_rate_usd == Decimal("1.335083")  # 2.002625 / 1.5 days gone by
+    assert ahead.low_usd == Decimal("1.517263")  # 1.516025 + 0.000225 x 5.5
+    assert ahead.high_usd == Decimal("12.529225")  # 1.516025 + 2.0024 x 5.5
 
 
 def _forecast_fields(forecast: object) -> tuple[object, ...]:
