@@ -22,12 +22,22 @@ from decimal import Decimal
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import Connection, RowMapping, bindparam, exists, inspect, select, update
+from sqlalchemy import (
+    Connection,
+    RowMapping,
+    bindparam,
+    exists,
+    func,
+    inspect,
+    select,
+    update,
+)
 from sqlalchemy.engine import URL
 
 from aa_notebooks.budgets.capabilities import capabilities
 from aa_notebooks.budgets.ledger import add_spend, spends
 from aa_notebooks.budgets.transactions import read_transaction, write_transaction
+from aa_notebooks.db.bulk import column_limits
 from aa_notebooks.db.engine import connection_errors, get_engine
 from aa_notebooks.db.rollups.rebuild import rebuild_in
 from aa_notebooks.db.rollups.state import has_rollups
@@ -142,6 +152,7 @@ def reprice(
             job = _Job(connection, usage_columns, model)
             job.price_usages(lower, upper)
             job.price_executions_without_usage(lower, upper)
+            job.check_limits()
             if not dry_run:
                 job.write(lower, upper)
     return Repricing(
@@ -178,6 +189,7 @@ class _Job:
                 USAGES.c.id, USAGES.c.execution_id, USAGES.c.model, USAGES.c.input_tokens,
                 USAGES.c.output_tokens, USAGES.c.cost_usd, *(USAGES.c[p] for p in self.parts),
                 *(USAGES.c[p] for p in PROVENANCE if self.provenance), *self.keys,
+                EXECUTIONS.c.cost_usd.label("execution_cost"),
             )
             .join(EXECUTIONS, EXECUTIONS.c.id == USAGES.c.execution_id)
             .where(EXECUTIONS.c.started_at >= lower, EXECUTIONS.c.started_at < upper)
@@ -221,6 +233,17 @@ class _Job:
                 self.execution_costs[row["execution_id"]] = priced.cost_usd
                 self._moved(row, priced.cost_usd - old)
 
+    def check_limits(self) -> None:
+        """InvalidInputError naming the first new cost its column cannot hold (a price file's
+        typo: $20 per token), before anything is written or shown as a dry run's."""
+        for key, cost, *_ in self.usage_updates:
+            _check_cost(cost, f"usage row {key}")
+        for key, delta in self.ledger_delta.items():
+            cost = self.execution_costs.get(key)
+            if cost is None:  # moved by its rows' differences
+                cost = Decimal(self.ledger_keys[key]["execution_cost"] or 0) + delta
+            _check_cost(cost, f"execution {key}")
+
     def _moved(self, row: Mapping[str, Any], delta: Decimal) -> None:
         """Count an execution's cost difference towards the budgets' spend ledger."""
         self.ledger_delta[row["execution_id"]] += delta
@@ -245,7 +268,7 @@ class _Job:
             moved = (
                 update(EXECUTIONS)
                 .where(EXECUTIONS.c.id == bindparam("key"))
-                .values(cost_usd=EXECUTIONS.c.cost_usd + bindparam("delta"))
+                .values(cost_usd=func.coalesce(EXECUTIONS.c.cost_usd, 0) + bindparam("delta"))
             )
             connection.execute(moved, [{"key": k, "delta": d} for k, d in deltas.items()])
         if self.execution_costs:
@@ -300,6 +323,15 @@ class _Job:
         """Each changed execution with its cost difference, as the ledger counts spend."""
         for key, delta in self.ledger_delta.items():
             yield {**self.ledger_keys[key], "cost_usd": delta}
+
+
+def _check_cost(cost: Decimal, what: str) -> None:
+    high = column_limits(EXECUTIONS)["cost_usd"].high
+    if cost > high:
+        raise InvalidInputError(
+            f"repricing would make {what} cost ${cost:,.6f}, more than cost_usd holds "
+            f"(${high:,.6f}); nothing was written: check the price file's prices"
+        )
 
 
 def _execution_keys(with_flows: bool) -> list[Any]:

@@ -139,6 +139,65 @@ def test_reprice_writes_costs_totals_ledger_and_rollups(history: str) -> None:
     assert (again.usage_rows_changed, again.executions_changed) == (0, 0)
 
 
+def test_an_execution_without_a_cost_gets_its_rows_new_cost(history: str) -> None:
+    """E5 (2026-03-07) stored no cost (NULL, as the contract's DDL allows) and U5, house-model
+    1,000 in / 500 out at $0: U5 becomes 1,000 * 2 + 500 * 4 = $0.004, and so does E5. It
+    stayed NULL (NULL + the difference), while reprice reported the difference as made."""
+    e5, u5, at = uuid.UUID(int=5), uuid.UUID(int=15), datetime(2026, 3, 7, 9, tzinfo=UTC)
+    engine = get_engine(history)
+    with engine.begin() as connection:
+        connection.execute(EXECUTIONS.insert(), [{
+            "id": e5, "request_id": uuid.uuid4(), "session_id": uuid.uuid4(), "agent_name": "bot",
+            "model_name": "house-model", "status": "success", "input_tokens": 1000,
+            "output_tokens": 500, "total_tokens": 1500, "cost_usd": None, "started_at": at,
+            "completed_at": at,
+        }])  # fmt: skip
+        connection.execute(USAGES.insert(), [{
+            "id": u5, "execution_id": e5, "component": "main_agent", "model": "house-model",
+            "input_tokens": 1000, "output_tokens": 500, "cost_usd": Decimal(0),
+        }])  # fmt: skip
+    rebuild_ledger(engine)
+    rebuild_rollups(engine)
+    result = reprice(history, "2026-03-07", "2026-03-07")
+    assert result.difference_usd == Decimal("0.004")
+    executions, usages = costs(history)
+    assert (executions[e5], usages[u5]) == (Decimal("0.004000"), Decimal("0.004000"))
+    assert ledger_micros(history) == 13_000 + 502_000 + 0 + 100_000 + 4_000
+    assert check_rollups(get_engine(history)).ok
+
+
+def test_a_new_cost_past_the_column_is_refused_before_anything_is_written(
+    history: str, tmp_path: Path
+) -> None:
+    """E6 (2026-03-08) with U6, 20,000 input tokens stored at $0.04; a price file's typo of
+    $1,000,000 per 1M input tokens from March makes U6 $20,000: past NUMERIC(10,6)'s
+    $9,999.999999. The dry run showed it, and the real run failed in PostgreSQL's words,
+    naming neither the row nor the cost."""
+    e6, u6, at = uuid.UUID(int=6), uuid.UUID(int=16), datetime(2026, 3, 8, 9, tzinfo=UTC)
+    with get_engine(history).begin() as connection:
+        connection.execute(EXECUTIONS.insert(), [{
+            "id": e6, "request_id": uuid.uuid4(), "session_id": uuid.uuid4(), "agent_name": "bot",
+            "model_name": "house-model", "status": "success", "input_tokens": 20_000,
+            "output_tokens": 0, "total_tokens": 20_000, "cost_usd": Decimal("0.04"),
+            "started_at": at, "completed_at": at,
+        }])  # fmt: skip
+        connection.execute(USAGES.insert(), [{
+            "id": u6, "execution_id": e6, "component": "main_agent", "model": "house-model",
+            "input_tokens": 20_000, "output_tokens": 0, "cost_usd": Decimal("0.04"),
+        }])  # fmt: skip
+    path = tmp_path / "typo.toml"
+    path.write_text(PRICES.replace("input_per_million = 2\n", "input_per_million = 1000000\n"))
+    set_price_file(path)
+    before = costs(history)
+    for dry_run in (True, False):
+        with pytest.raises(InvalidInputError, match=(
+            rf"repricing would make usage row {u6} cost \$20,000.000000, more than cost_usd "
+            r"holds \(\$9,999.999999\); nothing was written"
+        )):  # fmt: skip
+            reprice(history, "2026-03-01", "2026-03-31", dry_run=dry_run)
+    assert costs(history) == before
+
+
 def test_one_model_only(history: str) -> None:
     result = reprice(history, "2026-03-01", "2026-03-31", model="house-model")
     assert list(result.to_frame()["model"]) == ["house-model"]
