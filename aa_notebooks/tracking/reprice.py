@@ -239,10 +239,9 @@ class _Job:
         for key, cost, *_ in self.usage_updates:
             _check_cost(cost, f"usage row {key}")
         for key, delta in self.ledger_delta.items():
-            cost = self.execution_costs.get(key)
-            if cost is None:  # moved by its rows' differences
-                cost = Decimal(self.ledger_keys[key]["execution_cost"] or 0) + delta
-            _check_cost(cost, f"execution {key}")
+            whole = self.execution_costs.get(key)
+            moved = Decimal(self.ledger_keys[key].get("execution_cost") or 0) + delta
+            _check_cost(moved if whole is None else whole, f"execution {key}")
 
     def _moved(self, row: Mapping[str, Any], delta: Decimal) -> None:
         """Count an execution's cost difference towards the budgets' spend ledger."""
