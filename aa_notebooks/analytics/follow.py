@@ -2,7 +2,9 @@
 
 Each poll reads only rows with completed_at at or after (mark - overlap) through the
 (completed_at, id) index, and drops ids already shown, so rows completing in the same instant
-or committed late with a slightly older completed_at appear exactly once.
+or committed late with a slightly older completed_at appear exactly once. The mark never passes
+the reader's clock, so a row stamped ahead of it hides nothing. A row committed more than the
+overlap (5 s) after it completed, such as a spooled run replayed after an outage, is not shown.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, Engine, select
@@ -89,7 +91,11 @@ def read_completed_since(
         query = query.where(AgentExecution.started_at < filters.started_before)
     rows = [dict(row._mapping) for row in connection.execute(query)]
     fresh = [row for row in rows if row["id"] not in mark.seen]
-    newest = max([mark.completed_at, *(row["completed_at"] for row in rows)])
+    # a row completed "later" than this clock says (a writer whose clock runs fast) moves the
+    # mark no further than now: past it, every run completing before that time was missed
+    latest = min(max((row["completed_at"] for row in rows), default=mark.completed_at),
+                 datetime.now(UTC))  # fmt: skip
+    newest = max(mark.completed_at, latest)
     seen = {key: when for key, when in mark.seen.items() if when >= newest - OVERLAP}
     seen.update((row["id"], row["completed_at"]) for row in rows)
     return fresh, FollowMark(newest, seen)

@@ -46,6 +46,23 @@ def test_each_execution_once_including_same_instant_and_late_commit(db_url: str)
     assert rows == []
 
 
+def test_a_row_stamped_ahead_of_the_clock_hides_no_later_run(db_url: str) -> None:
+    """A writer whose clock runs an hour fast: the mark moved to its completed_at, and every
+    run completing in the hour before that was never shown (tail, live mode)."""
+    engine = get_engine(db_url)
+    now = datetime.now(UTC)
+    first = _add(db_url, "first", now - timedelta(seconds=1))
+    skewed = _add(db_url, "skewed", now + timedelta(hours=1))
+    rows, mark = completed_since(engine, FollowMark(now - timedelta(minutes=1)), FollowFilters())
+    assert [row["id"] for row in rows] == [first, skewed]
+    assert mark.completed_at <= datetime.now(UTC)
+    normal = _add(db_url, "normal", datetime.now(UTC))
+    rows, mark = completed_since(engine, mark, FollowFilters())
+    assert [row["id"] for row in rows] == [normal]  # the skewed one is not shown twice
+    rows, _ = completed_since(engine, mark, FollowFilters())
+    assert rows == []
+
+
 def test_filters(db_url: str) -> None:
     engine = get_engine(db_url)
     _add(db_url, "a", T0)
