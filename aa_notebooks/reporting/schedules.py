@@ -17,7 +17,7 @@ import re
 import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
@@ -82,9 +82,35 @@ def check_cron(expression: str) -> None:
 
 
 def next_fire(cron: str, timezone: str, after: datetime) -> datetime:
-    """The first time strictly after `after` (aware) at which `cron`, read in `timezone`, fires."""
-    local = after.astimezone(ZoneInfo(timezone))
-    return _croniter()(cron, local).get_next(datetime).astimezone(after.tzinfo)
+    """The first time strictly after `after` (aware) at which `cron`, read in `timezone`, fires.
+
+    As cron does when clocks go back: a job at a fixed time (hour and minute both given) runs
+    once in the repeated hour, at its first occurrence; one whose hour or minute is a wildcard
+    runs in both."""
+    zone = ZoneInfo(timezone)
+    times = _croniter()(cron, after.astimezone(zone))
+    fixed = _fixed_time(cron)
+    while True:
+        fire: datetime = times.get_next(datetime)
+        if not (fixed and _second_occurrence(fire, zone)):
+            return fire.astimezone(after.tzinfo)
+
+
+def _fixed_time(cron: str) -> bool:
+    """Whether a cron expression's minute and hour are both given (no `*`)."""
+    if cron.startswith("@"):
+        return cron.strip() != "@hourly"
+    minute, hour = cron.split()[:2]
+    return "*" not in minute and "*" not in hour
+
+
+def _second_occurrence(moment: datetime, zone: ZoneInfo) -> bool:
+    """Whether `moment`'s wall time comes twice that night (clocks went back) and this is the
+    second time."""
+    wall = moment.replace(tzinfo=None)
+    first = wall.replace(tzinfo=zone, fold=0).astimezone(UTC)
+    second = wall.replace(tzinfo=zone, fold=1).astimezone(UTC)
+    return first != second and moment.astimezone(UTC) == second
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import os
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -15,6 +15,7 @@ from aa_notebooks.reporting.schedules import (
     Schedule,
     ScheduleStore,
     default_schedules_path,
+    next_fire,
     write_atomically,
 )
 
@@ -121,6 +122,31 @@ def test_next_fire_reads_the_cron_in_the_schedule_time_zone() -> None:
     assert DAILY.next_fire(datetime(2026, 1, 1, 9, tzinfo=UTC)) == datetime(
         2026, 1, 2, 9, tzinfo=UTC
     )
+
+
+def _fires(cron: str, zone: str, after: datetime, count: int) -> list[datetime]:
+    found = []
+    for _ in range(count):
+        after = next_fire(cron, zone, after)
+        found.append(after)
+    return found
+
+
+def test_a_fixed_time_runs_once_the_night_clocks_go_back() -> None:
+    """Paris, 25 October 2026: 03:00 CEST becomes 02:00 CET, so 02:30 comes at 00:30 and at
+    01:30 UTC. The report ran (and was emailed) twice; cron runs such a job once, at the first
+    02:30. A job whose minute or hour is a wildcard runs in both hours, as in cron."""
+    night = datetime(2026, 10, 24, 12, tzinfo=UTC)
+    assert _fires("30 2 * * *", "Europe/Paris", night, 2) == [
+        datetime(2026, 10, 25, 0, 30, tzinfo=UTC), datetime(2026, 10, 26, 1, 30, tzinfo=UTC),
+    ]  # fmt: skip
+    # New York, 1 November: 01:30 EDT (05:30 UTC), not 01:30 EST (06:30 UTC) too
+    assert _fires("30 1 * * *", "America/New_York", datetime(2026, 11, 1, tzinfo=UTC), 2) == [
+        datetime(2026, 11, 1, 5, 30, tzinfo=UTC), datetime(2026, 11, 2, 6, 30, tzinfo=UTC),
+    ]  # fmt: skip
+    halves = _fires("*/30 * * * *", "Europe/Paris", datetime(2026, 10, 25, tzinfo=UTC), 4)
+    assert halves == [datetime(2026, 10, 25, 0, 30, tzinfo=UTC) + n * timedelta(minutes=30)
+                      for n in range(4)]  # fmt: skip  # 02:30, 02:00, 02:30 and 03:00 local
 
 
 def test_store_round_trip(store: ScheduleStore) -> None:
