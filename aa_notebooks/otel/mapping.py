@@ -284,6 +284,8 @@ class _Execution:
             input_tokens = c.input_tokens(span)
             output_tokens = c.output_tokens(span)
             read, write = c.cache_read_tokens(span), c.cache_write_tokens(span)
+            if (read or 0) + (write or 0) > (input_tokens or 0):  # the input includes them
+                read = write = None  # in both conventions: counts past it are not kept
             reasoning = c.reasoning_tokens(span)
             rows.append({
                 "id": name_uuid(self.id, f"{span.span_id}/usage"),

@@ -125,6 +125,24 @@ def test_an_openinference_run_with_a_nested_agent_nests_its_steps() -> None:
     ]  # fmt: skip
 
 
+def test_cache_counts_past_the_input_are_not_kept_and_the_call_is_priced_as_plain_input() -> None:
+    """500 prompt tokens with 900 of them read from the cache cannot be: both conventions count
+    cached tokens in the prompt. The 900 were stored, so `cache` showed a 180% hit share and a
+    saving never made, while the cost was plain input's: 500 x 0.15 + 10 x 0.60 = 81 per 1M."""
+    spans = [
+        span("d000000000000001", None, "Agent", 0, 300, openinference__span__kind="AGENT"),
+        span("d000000000000002", "d000000000000001", "ChatCompletion", 10, 110,
+             openinference__span__kind="LLM", llm__model_name="gpt-4o-mini",
+             llm__token_count__prompt=500, llm__token_count__completion=10,
+             llm__token_count__prompt_details__cache_read=900),
+    ]  # fmt: skip
+    [usage] = map_trace(spans).records[0].usages
+    assert (usage["input_tokens"], usage["cache_read_tokens"], usage["cache_write_tokens"]) == (
+        500, None, None,
+    )  # fmt: skip
+    assert usage["cost_usd"] == Decimal("0.000081")
+
+
 def test_a_failed_agent_span_is_a_failure_with_its_exception_and_a_timeout_is_a_timeout() -> None:
     failing = [
         span("c000000000000001", None, "invoke_agent Weather", 0, 500, error=True,
