@@ -35,6 +35,7 @@ from aa_notebooks.errors import (
 )
 from aa_notebooks.otel.decode import (
     MAX_BODY_BYTES,
+    BodyTooLargeError,
     Decoded,
     TraceDecodeError,
     decode_json,
@@ -158,6 +159,8 @@ def create_otlp_router(receiver: OtlpReceiver, authenticate: Callable[..., Princ
                 receiver.receive, body, media_type,
                 request.headers.get("content-encoding"), principal,
             )  # fmt: skip
+        except BodyTooLargeError as error:
+            return _status(413, media_type, first_line(str(error)))
         except TraceDecodeError as error:
             return _status(400, media_type, first_line(str(error)))
         except Saturated as error:

@@ -31,6 +31,10 @@ class TraceDecodeError(InvalidInputError):
     """The body is not an OTLP trace request in the encoding it claims."""
 
 
+class BodyTooLargeError(TraceDecodeError):
+    """The body, or what it inflates to, is over MAX_BODY_BYTES (HTTP 413)."""
+
+
 @dataclass
 class Decoded:
     """The usable spans of a request and why the others were refused."""
@@ -51,7 +55,9 @@ def decompress(body: bytes, encoding: str | None) -> bytes:
     encoding = (encoding or "identity").strip().lower()
     if encoding == "identity":
         if len(body) > MAX_BODY_BYTES:
-            raise TraceDecodeError(f"the body is over {MAX_BODY_BYTES} bytes; send smaller batches")
+            raise BodyTooLargeError(
+                f"the body is over {MAX_BODY_BYTES} bytes; send smaller batches"
+            )
         return body
     if encoding != "gzip":
         raise TraceDecodeError(f"Content-Encoding {encoding!r} is not supported; use gzip or none")
@@ -61,7 +67,7 @@ def decompress(body: bytes, encoding: str | None) -> bytes:
     except zlib.error as error:
         raise TraceDecodeError(f"the body is not valid gzip ({error})") from None
     if len(data) > MAX_BODY_BYTES or inflater.unconsumed_tail:
-        raise TraceDecodeError(
+        raise BodyTooLargeError(
             f"the body inflates past {MAX_BODY_BYTES} bytes; send smaller batches"
         )
     return data

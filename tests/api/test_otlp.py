@@ -221,6 +221,22 @@ async def test_a_body_over_the_limit_is_refused_unread(
     assert _counts(db_url) == (0, 0, 0)
 
 
+async def test_a_gzipped_body_that_inflates_past_the_limit_is_a_413_too(
+    http: httpx.AsyncClient, db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A small gzip body that inflates past the limit was a 400, where the docs say 413."""
+    from aa_notebooks.otel import decode
+
+    monkeypatch.setattr(decode, "MAX_BODY_BYTES", 100)
+    body = gzip.compress(to_json(genai_run()))
+    headers = {**JSON, **bearer(ADMIN_TOKEN), "Content-Encoding": "gzip"}
+    answer = await http.post("/v1/traces", content=body, headers=headers)
+    assert (answer.status_code, answer.json()["message"]) == (
+        413, "the body inflates past 100 bytes; send smaller batches",
+    )  # fmt: skip
+    assert _counts(db_url) == (0, 0, 0)
+
+
 async def test_an_incomplete_trace_is_written_after_the_configured_hold(
     db_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
