@@ -18,13 +18,15 @@ CENT = Decimal("0.01")
 
 
 def money(value: object) -> str:
-    """$1,234.56; amounts under a cent keep enough digits to be seen ($0.0042)."""
+    """$1,234.56, -$9.99; amounts under a cent keep enough digits to be seen ($0.0042)."""
     if value is None or (isinstance(value, float) and pd.isna(value)):
         return ""
     amount = Decimal(str(value))
-    if amount != 0 and abs(amount) < Decimal("0.01"):
-        return f"${amount.normalize():f}"
-    return f"${amount.quantize(CENT, ROUND_HALF_UP):,.2f}"  # half a cent up, as on an invoice
+    sign = "-" if amount < 0 else ""
+    amount = abs(amount)
+    if amount != 0 and amount < Decimal("0.01"):
+        return f"{sign}${amount.normalize():f}"
+    return f"{sign}${amount.quantize(CENT, ROUND_HALF_UP):,.2f}"  # half a cent up, as invoices
 
 
 def duration_ms(value: object) -> str:

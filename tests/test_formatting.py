@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from aa_notebooks.analytics.model_split import coverage_note
-from aa_notebooks.formatting import coverage_percent, duration_ms, readable_frame
+from aa_notebooks.formatting import coverage_percent, duration_ms, money, readable_frame
 
 
 @pytest.mark.parametrize(
@@ -61,3 +61,13 @@ def test_a_lone_midnight_bucket_reads_as_the_size_its_frame_names(size: str, sho
     frame = pd.DataFrame({"bucket": pd.to_datetime(["2026-12-04 00:00"], utc=True)})
     frame.attrs["bucket"] = size
     assert list(readable_frame(frame, "America/Los_Angeles")["bucket"]) == [shown]
+
+
+@pytest.mark.parametrize(
+    ("amount", "shown"),
+    [(-9.99, "-$9.99"), (-1234.5, "-$1,234.50"), (-0.0042, "-$0.0042"), (-0.005, "-$0.005"),
+     (0.005, "$0.005"), (0, "$0.00"), (12.345, "$12.35"), (-12.345, "-$12.35")],
+)  # fmt: skip
+def test_money_puts_the_sign_before_the_dollar(amount: float, shown: str) -> None:
+    """A reprice's negative difference read "$-9.99"."""
+    assert money(amount) == shown

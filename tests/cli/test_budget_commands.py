@@ -261,3 +261,17 @@ def test_the_command_a_hint_gives_creates_a_budget(
     code, _, err = run(capsys, "--db", db_url, "budgets", "create", *options)
     assert (code, err) == (0, "")
     assert list(list_budgets(db_url)["threshold_usd"]) == [100]
+
+
+def test_status_of_one_budget_by_its_id(db_url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """`budgets status ID` showed every budget, the id taken and unused."""
+    two_budgets(db_url)
+    code, out, _ = run(capsys, "budgets", "status", RESEARCHER, "--db", db_url, "--format", "json")
+    assert code == 0
+    shown = json.loads(out)["statuses"]
+    assert [status["budget"]["name"] for status in shown] == ["researcher"]
+    unknown = "00000000-0000-4000-8000-0000000000ff"
+    code, _, err = run(capsys, "budgets", "status", unknown, "--db", db_url)
+    assert code != 0 and f"no active budget {unknown} here" in err
+    code, _, err = run(capsys, "budgets", "list", RESEARCHER, "--db", db_url)
+    assert code != 0 and f"`budgets list` takes no budget id (got {RESEARCHER})" in err

@@ -9,15 +9,17 @@ alerts due and emails them (what a schedule runs, so alerts go out with no noteb
 from __future__ import annotations
 
 import argparse
+from dataclasses import replace
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from aa_notebooks.budgets.backtest import BudgetBacktest
 from aa_notebooks.budgets.client import BudgetClient
-from aa_notebooks.budgets.fields import REQUIRED
+from aa_notebooks.budgets.fields import REQUIRED, parse_uuid
+from aa_notebooks.budgets.status import BudgetStatusList
 from aa_notebooks.cli.context import CommandContext
 from aa_notebooks.cli.options import Subcommands, positive_int
-from aa_notebooks.errors import InvalidInputError
+from aa_notebooks.errors import InvalidInputError, NotFoundError
 
 ACTIONS = ("list", "create", "update", "delete", "status", "evaluate", "backtest")
 
@@ -58,7 +60,7 @@ def register(subcommands: Subcommands) -> list[argparse.ArgumentParser]:
         "have refused and the spend saved (nothing is written).",
     )
     budgets.add_argument("action", nargs="?", default="list", choices=ACTIONS)
-    budgets.add_argument("id", nargs="?", help="the budget id (update, delete)")
+    budgets.add_argument("id", nargs="?", help="the budget id (status of it alone; update, delete)")
     budgets.add_argument("--name", help="a readable name")
     budgets.add_argument("--scope", choices=("user", "agent", "flow", "global"))
     budgets.add_argument(
@@ -118,10 +120,16 @@ def run_budgets(args: argparse.Namespace, context: CommandContext) -> Any:
             f"`budgets {args.action}` takes no budget fields (got {options}): each budget is "
             "read with its own; give them to create, update or backtest"
         )
+    if args.id and args.action in ("list", "evaluate", "create", "backtest"):
+        raise InvalidInputError(
+            f"`budgets {args.action}` takes no budget id (got {args.id}); `budgets status ID` "
+            "shows one budget, `budgets update ID` changes it"
+        )
     if args.action == "list":
         return budgets.list().frame  # the CLI prints budgets as plain rows (JSON: a list)
     if args.action == "status":
-        return budgets.status()
+        found = budgets.status()
+        return found if not args.id else _one(found, args.id)
     if args.action == "evaluate":
         return budgets.evaluate()
     if args.action == "backtest":
@@ -139,6 +147,19 @@ def run_budgets(args: argparse.Namespace, context: CommandContext) -> Any:
         return budgets.update(args.id, **_fields(args))
     budgets.delete(args.id)
     return f"deleted budget {args.id}"
+
+
+def _one(statuses: BudgetStatusList, budget_id: str) -> BudgetStatusList:
+    """The status of the budget `budget_id` alone; NotFoundError when no active budget of this
+    scope has it."""
+    wanted = parse_uuid(budget_id, "budget id")
+    kept = tuple(status for status in statuses if status.budget.id == wanted)
+    if not kept:
+        raise NotFoundError(
+            f"no active budget {wanted} here: `budgets list` shows every budget and whether it "
+            "is active"
+        )
+    return replace(statuses, statuses=kept)
 
 
 def _backtest(budgets: BudgetClient, args: argparse.Namespace) -> BudgetBacktest:
