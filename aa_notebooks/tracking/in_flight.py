@@ -118,7 +118,7 @@ class InFlight:
         )
         with self.engine.connect() as connection:
             rows = [dict(row._mapping) for row in connection.execute(query)]
-        return [lost_record(row, self.record_lost_after_s, now) for row in rows]
+        return [lost_record(row, now) for row in rows]
 
     def _row(self, run: Run, now: datetime) -> dict[str, Any]:
         return {
@@ -131,14 +131,15 @@ class InFlight:
         }
 
 
-def lost_record(row: dict[str, Any], waited_s: float, found_at: datetime) -> ExecutionRecord:
+def lost_record(row: dict[str, Any], found_at: datetime) -> ExecutionRecord:
     """The failure record of a running row whose heartbeat stopped: its duration runs to its
     last heartbeat; it completes when found (`found_at`), so followers of completions (`tail`,
     live dashboards) see it arrive."""
     where = f"host {row['host']}, pid {row['pid']}" if row.get("host") else "its process"
+    waited = max(found_at - row["heartbeat_at"], timedelta(0)).total_seconds()
     why = (
         f"lost: {where} stopped sending heartbeats at {row['heartbeat_at']:%Y-%m-%d %H:%M:%S} "
-        f"UTC; recorded as failed {waited_s:g} s later"
+        f"UTC; recorded as failed {waited:.0f} s later"
     )
     start = {name: row.get(name) for name in START_FIELDS}
     record = cut_off_record(start, row["heartbeat_at"], why)

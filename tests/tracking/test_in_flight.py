@@ -131,6 +131,8 @@ def test_a_killed_process_run_shows_as_lost_then_is_recorded_as_failed(
     # so `tail` and live dashboards, which follow completions, see it arrive.
     assert stored[0]["execution_time_ms"] == round((beat - started).total_seconds() * 1000)
     assert stored[0]["completed_at"] >= beat + timedelta(seconds=1)
+    waited = round((stored[0]["completed_at"] - beat).total_seconds())  # not the 1 s setting
+    assert stored[0]["error_message"].endswith(f"recorded as failed {waited} s later")
     assert running_ids(db_url) == []
     assert sorted(row["agent_name"] for row in executions(db_url)) == ["doomed", "watcher"]
 
