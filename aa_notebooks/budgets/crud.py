@@ -77,6 +77,9 @@ def _warn_if_nothing_counts(engine: Engine, budget: Budget) -> None:
     """Warn when an agent or flow budget's target has never run: a typo (`"planner "`) would
     otherwise make a hard stop that refuses nothing, silently. A budget for an agent about to
     be deployed is fine, hence a warning."""
+    if budget.scope is BudgetScope.user and budget.user_id is not None:
+        _warn_if_user_never_ran(engine, budget.user_id)
+        return
     if budget.scope not in (BudgetScope.agent, BudgetScope.flow):
         return
     by_agent_id = target_agent_id(budget.scope, budget.target) is not None
@@ -98,6 +101,22 @@ def _warn_if_nothing_counts(engine: Engine, budget: Budget) -> None:
         f"{hint}",
         UserWarning,
         stacklevel=3,
+    )
+
+
+def _warn_if_user_never_ran(engine: Engine, user_id: uuid.UUID) -> None:
+    """Warn when a user budget's user has no execution: a mistyped id makes a budget that
+    counts nothing (PostgreSQL's foreign key refuses an unknown user on an AgentOS database;
+    the kit's own adds it, as the writer does for a run's new user)."""
+    with engine.connect() as connection:
+        query = select(EXECUTIONS.c.id).where(EXECUTIONS.c.user_id == user_id).limit(1)
+        if connection.execute(query).first() is not None:
+            return
+    warnings.warn(
+        f"no executions of user {user_id} yet: the budget counts none until that user's runs "
+        "are recorded; check the id",
+        UserWarning,
+        stacklevel=4,
     )
 
 

@@ -202,6 +202,20 @@ def test_a_database_without_budget_tables_says_how_to_create_them(empty_db_url: 
             call()
 
 
+def test_a_user_budget_whose_user_never_ran_warns(db_url: str) -> None:
+    """A mistyped user id made a budget that counted nothing, silently (on the kit's own
+    database, where the unknown user is added rather than refused)."""
+    ran, typo = uuid.UUID(int=0xA1), uuid.UUID(int=0xA2)
+    record(db_url, "1", NOW - timedelta(hours=1), user_id=ran)
+    with pytest.warns(UserWarning, match=f"no executions of user {typo} yet: .*check the id"):
+        create_budget(db_url, scope="user", user_id=typo, threshold_usd=1,
+                      alert_type="hard_stop")  # fmt: skip
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        create_budget(db_url, scope="user", user_id=ran, threshold_usd=1,
+                      alert_type="hard_stop")  # fmt: skip
+
+
 def test_an_agent_budget_whose_agent_never_ran_warns_with_the_closest_name(db_url: str) -> None:
     """A typo (a trailing space) made a hard stop that refused nothing, silently."""
     record(db_url, "1", NOW - timedelta(hours=1), agent_name="planner")
