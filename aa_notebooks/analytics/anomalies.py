@@ -202,7 +202,8 @@ def _raw_daily_figures(
     for row in rows:
         key = _key(by, row)
         executions = row["executions"]
-        labels[key] = newest.get(key[0]) or _label(by, key, row, labels.get(key))
+        renamed = newest.get(key[0]) if by == "agent" else None
+        labels[key] = renamed or _label(by, key, row, labels.get(key))
         if executions < MIN_RUNS:
             continue
         series.setdefault(key, {})[row["bucket"].date()] = DayFigures(

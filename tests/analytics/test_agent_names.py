@@ -82,3 +82,18 @@ def test_anomaly_labels_take_the_newest_name(client: Analytics) -> None:
     for exact in (False, True):
         _, labels = anomalies_module.daily_figures(source, span, ("agent",), exact=exact)["agent"]
         assert labels[(PLANNER_ID, None)] == "assistant", exact
+
+
+def test_a_model_grouping_is_not_relabelled(client: Analytics, loaded_url: str) -> None:
+    """The renamed-agent lookup ran for model keys too: a run with no model (None) failed the
+    anomaly scan and the whole dashboard with "'NoneType' object is not subscriptable"."""
+    engine = get_engine(loaded_url)
+    with engine.begin() as connection:
+        no_model = {**_renamed(23, datetime(2026, 11, 23, 9), "planner"), "model_name": None}
+        connection.execute(insert(AgentExecution.__table__), [no_model])
+    span = Window(datetime(2026, 11, 18, tzinfo=UTC), datetime(2026, 11, 25, tzinfo=UTC), False,
+                  "the range")  # fmt: skip
+    for exact in (False, True):
+        figures = anomalies_module.daily_figures(client._source, span, ("model",), exact=exact)
+        _, labels = figures["model"]
+        assert labels[None] is None and labels["gpt-4o"] == "gpt-4o", exact
