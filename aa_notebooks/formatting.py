@@ -22,6 +22,8 @@ def money(value: object) -> str:
     if value is None or (isinstance(value, float) and pd.isna(value)):
         return ""
     amount = Decimal(str(value))
+    if not amount.is_finite():  # NaN, which PostgreSQL's NUMERIC holds, or an ad hoc infinity
+        return str(value)
     sign = "-" if amount < 0 else ""
     amount = abs(amount)
     if amount != 0 and amount < Decimal("0.01"):
@@ -35,6 +37,8 @@ def duration_ms(value: object) -> str:
     if value is None or (isinstance(value, float) and pd.isna(value)):
         return ""
     ms = float(value)  # type: ignore[arg-type]  # a number (or numeric text) from a frame
+    if not math.isfinite(ms):
+        return str(value)
     if ms < 1000:
         return f"{ms:,.0f} ms"
     if ms < 60_000:

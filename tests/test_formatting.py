@@ -3,6 +3,8 @@ the largest unit that fits; a day bucket reads as its UTC day."""
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import pandas as pd
 import pytest
 
@@ -71,3 +73,16 @@ def test_a_lone_midnight_bucket_reads_as_the_size_its_frame_names(size: str, sho
 def test_money_puts_the_sign_before_the_dollar(amount: float, shown: str) -> None:
     """A reprice's negative difference read "$-9.99"."""
     assert money(amount) == shown
+
+
+def test_values_that_are_not_finite_read_as_themselves() -> None:
+    """An ad hoc query's Infinity in a cost or duration column, or a NaN cost PostgreSQL's
+    NUMERIC holds, failed the whole table's display with decimal.InvalidOperation."""
+    assert [money(Decimal("NaN")), money(float("inf")), money(Decimal("-Infinity"))] == [
+        "NaN", "inf", "-Infinity",
+    ]  # fmt: skip
+    assert [duration_ms(float("inf")), duration_ms(float("-inf"))] == ["inf", "-inf"]
+    frame = pd.DataFrame({"cost_usd": [1.5, float("inf")], "execution_time_ms": [850.0, 1e400]})
+    shown = readable_frame(frame)
+    assert shown.to_dict("list") == {"cost_usd": ["$1.50", "inf"],
+                                     "execution_time_ms": ["850 ms", "inf"]}  # fmt: skip

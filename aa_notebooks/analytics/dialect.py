@@ -20,7 +20,7 @@ from abc import ABC, abstractmethod
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, NamedTuple, TypeGuard
 
-from sqlalchemy import Connection, Float, Integer, cast, func, literal_column
+from sqlalchemy import Connection, Float, Integer, Numeric, cast, func, literal, literal_column
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.sql.elements import ColumnElement, UnaryExpression
 from sqlalchemy.sql.functions import Function
@@ -153,10 +153,12 @@ class PostgresDialect(Dialect):
         return column
 
     def money_sum(self, column: ColumnElement[Any]) -> ColumnElement[Any]:
-        return func.sum(column)
+        # NUMERIC holds 'NaN' (another program's), which would make the whole sum NaN
+        return func.sum(func.nullif(column, literal("NaN", Numeric())))
 
     def to_money(self, value: Any) -> Decimal:
-        return quantize_money(Decimal(0 if value is None else value))
+        amount = Decimal(0 if value is None else value)
+        return quantize_money(amount if amount.is_finite() else Decimal(0))
 
     def text_order(self, column: ColumnElement[Any]) -> ColumnElement[Any]:
         return column.collate("C")

@@ -16,7 +16,7 @@ import sqlite3
 import weakref
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
-from functools import lru_cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -136,7 +136,37 @@ def _create_engine(url: URL, **options: Any) -> Engine:
         return engine
     engine = create_engine(url, connect_args={"connect_timeout": 10}, **options)
     event.listen(engine, "before_cursor_execute", _binary_results)
+    event.listen(engine, "connect", _unreadable_times_as_null)
     return engine
+
+
+def _unreadable_times_as_null(dbapi_connection: Any, _record: Any) -> None:
+    """Timestamps Python cannot hold ('infinity', years past 9999), which PostgreSQL takes
+    from another program, read as NULL: psycopg refuses the whole result for one of them."""
+    for name, loader in _lenient_time_loaders():
+        dbapi_connection.adapters.register_loader(name, loader)
+
+
+@cache
+def _lenient_time_loaders() -> tuple[tuple[str, type], ...]:
+    from psycopg import DataError
+    from psycopg.types import datetime as times
+
+    def lenient(base: Any) -> type:
+        def load(self: Any, data: Any) -> Any:
+            try:
+                return base.load(self, data)
+            except DataError:
+                return None
+
+        return type(f"Lenient{base.__name__}", (base,), {"load": load})
+
+    return (
+        ("timestamp", lenient(times.TimestampLoader)),
+        ("timestamp", lenient(times.TimestampBinaryLoader)),
+        ("timestamptz", lenient(times.TimestamptzLoader)),
+        ("timestamptz", lenient(times.TimestamptzBinaryLoader)),
+    )
 
 
 @lru_cache(maxsize=16)

@@ -31,7 +31,7 @@ def pretty(content: str) -> tuple[str, str]:
     if text[:1] in "[{":
         try:
             return json.dumps(json.loads(text), indent=2, ensure_ascii=False), "json"
-        except ValueError:
+        except (ValueError, RecursionError):  # not JSON, or nested past what Python reads
             pass
     return content, "text"
 

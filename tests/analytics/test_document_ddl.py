@@ -8,6 +8,7 @@ read-only for every new session, so any write by the analytics would fail.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -67,6 +68,40 @@ def usage_document_url() -> Iterator[str]:
     _admin(url, f'ALTER DATABASE "{name}" SET default_transaction_read_only = on')
     yield url
     drop_postgres_database(url, name)
+
+
+@pytest.fixture
+def odd_values() -> Iterator[Analytics]:
+    """The dataset plus values PostgreSQL holds and Python cannot: E01's second step stamped
+    'infinity', and a copy of E01 that cost 'NaN' (both NUMERIC and timestamp take them)."""
+    url, name = new_postgres_database()
+    _admin(url, DDL.read_text(encoding="utf-8"))
+    dataset.load_plain_sql(url)
+    _admin(url, f"""
+        UPDATE executiontraces SET timestamp = 'infinity'
+         WHERE execution_id = '{E[1]}' AND step_number = 2;
+        CREATE TEMPORARY TABLE copy AS SELECT * FROM agentexecutions WHERE id = '{E[1]}';
+        UPDATE copy SET id = '{dataset.eid(99)}', cost_usd = 'NaN';
+        INSERT INTO agentexecutions SELECT * FROM copy;
+    """)  # fmt: skip
+    _admin(url, f'ALTER DATABASE "{name}" SET default_transaction_read_only = on')
+    yield connect(url, now=lambda: dataset.NOW)
+    drop_postgres_database(url, name)
+
+
+def test_values_python_cannot_hold_read_as_missing(odd_values: Analytics) -> None:
+    """A NaN cost made every total NaN (a bare decimal.InvalidOperation in the dashboard and
+    the overview); an 'infinity' step made psycopg refuse the whole trace."""
+    overview = odd_values.overview()
+    assert (overview.total_executions, overview.total_cost_usd) == (9, Decimal("0.016025"))
+    assert re.search(r"Total cost\s+\$0\.02\n", str(overview)), str(overview)
+    assert odd_values.cost_summary().frame["cost_usd"].sum() == pytest.approx(0.016025)
+    detail = odd_values.execution(E[1])
+    assert list(detail.traces["step_number"]) == [1, 2, 3, 4]
+    assert detail.traces["timestamp"].isna().tolist() == [False, True, False, False]
+    assert "calculator(6*7)" in str(detail)
+    nan = str(odd_values.execution(dataset.eid(99)))  # counted as no cost, as NULL is
+    assert re.search(r"cost_usd\s+\$0\.00\n", nan), nan
 
 
 def test_the_database_refuses_writes(document_url: str) -> None:

@@ -10,6 +10,7 @@ from aa_notebooks.analytics import Analytics
 from aa_notebooks.db.engine import get_engine
 from aa_notebooks.db.schema import AgentExecution, ExecutionTrace, table_of
 from aa_notebooks.ui import TraceWaterfall
+from aa_notebooks.ui.trace_waterfall import pretty
 from tests.ui import dataset
 from tests.ui.dataset import IMG, LONG, SCRIPT, eid
 
@@ -106,3 +107,11 @@ def test_an_ingested_execution_nests_by_its_parent_steps(url: str, analytics: An
     assert [(r["step"], r["parent"], r["depth"]) for r in wf.rows] == [
         ("#1", None, 0), ("#2", 0, 1), ("#3", 0, 1), ("#4", 2, 2), ("#5", None, 0),
     ]  # fmt: skip
+
+
+def test_content_nested_past_what_python_reads_is_shown_as_text() -> None:
+    """A tool's JSON nested 5,000 deep: json.loads raised RecursionError, and clicking the
+    step showed nothing at all."""
+    deep = "[" * 5000 + "]" * 5000
+    assert pretty(deep) == (deep, "text")
+    assert pretty('{"a": [1, 2]}') == ('{\n  "a": [\n    1,\n    2\n  ]\n}', "json")
