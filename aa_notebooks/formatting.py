@@ -141,14 +141,19 @@ def _whole_utc_days(series: pd.Series) -> bool:
 
 def readable_frame(frame: pd.DataFrame, timezone: str = "UTC") -> pd.DataFrame:
     """A copy of `frame` with money, durations, rates, counts and timestamps as readable text."""
-    shown = frame.copy()
     bucket_size = frame.attrs.get(BUCKET_SIZE)
-    for column in shown.columns:
-        formatter = _formatter_for(str(column), shown[column], timezone, bucket_size)
+    columns = {}  # by position: an ad hoc query may name two columns alike
+    for position, column in enumerate(frame.columns):
+        values = frame.iloc[:, position]
+        formatter = _formatter_for(str(column), values, timezone, bucket_size)
         if formatter is not None:
-            shown[column] = shown[column].map(formatter)
-        elif not pd.api.types.is_numeric_dtype(shown[column]):  # text: missing shows as nothing
-            shown[column] = shown[column].map(lambda v: "" if _missing(v) else v)
+            values = values.map(formatter)
+        elif not pd.api.types.is_numeric_dtype(values):  # text: missing shows as nothing
+            values = values.map(lambda v: "" if _missing(v) else v)
+        columns[position] = values
+    shown = pd.DataFrame(columns, index=frame.index)
+    shown.columns = frame.columns
+    shown.attrs = dict(frame.attrs)
     return shown
 
 

@@ -86,3 +86,11 @@ def test_values_that_are_not_finite_read_as_themselves() -> None:
     shown = readable_frame(frame)
     assert shown.to_dict("list") == {"cost_usd": ["$1.50", "inf"],
                                      "execution_time_ms": ["850 ms", "inf"]}  # fmt: skip
+
+
+def test_a_frame_with_two_columns_of_one_name_is_shown() -> None:
+    """`SELECT cost_usd, cost_usd ...` in ad hoc SQL failed to display, with two tracebacks."""
+    frame = pd.DataFrame([[1.5, 2.0, "a"]], columns=["cost_usd", "cost_usd", "agent"])
+    shown = readable_frame(frame)
+    assert list(shown.columns) == ["cost_usd", "cost_usd", "agent"]
+    assert shown.values.tolist() == [["$1.50", "$2.00", "a"]]
