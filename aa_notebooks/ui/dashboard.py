@@ -260,11 +260,13 @@ class Dashboard:
         self._busy(self.busy)
 
     def live_stopped(self, message: str) -> None:
-        """Live mode ended by an error: the toggle goes off and the message says why."""
+        """Live mode ended by an error: the toggle goes off, the message says why, and the
+        status says it stopped (live mode's thread is still ending: it would say "Live")."""
         self.controls.set_live(False)
         self._ok = False
         self._say(message, "error")
-        self._busy(False)
+        moment = fmt.timestamp(self._base.now(), self.timezone)
+        self.controls.set_status(f"Live stopped {moment}", busy=False)
 
     def close(self) -> None:
         """Stop live mode and the executions list's background work, and close the widgets."""

@@ -183,6 +183,7 @@ def test_a_failing_tick_stops_live_mode_with_one_line(live_board: Dashboard, url
         "agentexecutions); `aa-notebooks check-db` lists what is missing"
     )
     assert not board.controls.live.value
+    assert ">Live stopped " in board.controls.status.value  # it said "Live · updated"
 
 
 def test_a_killed_process_run_shows_in_flight_then_lost_then_as_a_failure(
