@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import keyword
 import math
 from typing import Any, TypeAlias, TypedDict
 
@@ -42,6 +43,15 @@ def positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
     return value
+
+
+def variable_name(text: str) -> str:
+    """argparse type: a name a notebook can use as a variable (`-o NAME`)."""
+    if not text.isidentifier() or keyword.iskeyword(text):
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a Python variable name: use letters, digits and _, not first a digit"
+        )
+    return text
 
 
 def positive_float(text: str) -> float:

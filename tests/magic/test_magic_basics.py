@@ -110,3 +110,13 @@ def test_errors_show_as_one_line_in_a_cell(
 def test_cell_body_only_for_sql(ip: InteractiveShell) -> None:
     with pytest.raises(CommandLineError, match="only `%%agent_analytics sql` takes a cell"):
         ip.run_cell_magic("agent_analytics", "overview", "SELECT 1")
+
+
+@pytest.mark.parametrize("name", ["not valid", "1abc", "class", "a-b"])
+def test_a_result_is_saved_only_under_a_name_python_can_use(
+    ip: InteractiveShell, name: str
+) -> None:
+    """`-o 'not valid'` stored the result where no variable could reach it, silently."""
+    with pytest.raises(CommandLineError, match=f"{name!r} is not a Python variable name"):
+        ip.run_line_magic("agent_analytics", f"help -o '{name}'")
+    assert name not in ip.user_ns

@@ -25,6 +25,7 @@ from aa_notebooks.cli.commands import (
     widgets,
 )
 from aa_notebooks.cli.context import FrontEnd
+from aa_notebooks.cli.options import variable_name
 from aa_notebooks.cli.output import FORMATS
 from aa_notebooks.cli.parser import COMMAND_METAVAR, CommandParser
 
@@ -65,7 +66,8 @@ def _common_options(parser: argparse.ArgumentParser, *, top_level: bool) -> None
 
 def _front_end_options(parser: argparse.ArgumentParser, front_end: FrontEnd) -> None:
     if front_end == "magic":
-        parser.add_argument("-o", "--save", metavar="NAME", help="also store the result as NAME")
+        parser.add_argument("-o", "--save", metavar="NAME", type=variable_name,
+                            help="also store the result as NAME")  # fmt: skip
     elif "--format" not in parser._option_string_actions:
         parser.add_argument("--format", dest="output_format", default="table", choices=FORMATS)
 
