@@ -139,8 +139,14 @@ def _whole_utc_days(series: pd.Series) -> bool:
     return bool((moments == moments.dt.normalize()).all())
 
 
-def readable_frame(frame: pd.DataFrame, timezone: str = "UTC") -> pd.DataFrame:
-    """A copy of `frame` with money, durations, rates, counts and timestamps as readable text."""
+CELL_CHARACTERS = 200
+"""The most characters a table cell shows (a 6,000-character agent name made tables a hundred
+thousand pixels wide); the data keeps the whole text."""
+
+
+def readable_frame(frame: pd.DataFrame, timezone: str = "UTC", *, cut: bool = True) -> pd.DataFrame:
+    """A copy of `frame` with money, durations, rates, counts and timestamps as readable text,
+    and (unless not `cut`: one record's facts) text cut to CELL_CHARACTERS."""
     bucket_size = frame.attrs.get(BUCKET_SIZE)
     columns = {}  # by position: an ad hoc query may name two columns alike
     for position, column in enumerate(frame.columns):
@@ -149,12 +155,18 @@ def readable_frame(frame: pd.DataFrame, timezone: str = "UTC") -> pd.DataFrame:
         if formatter is not None:
             values = values.map(formatter)
         elif not pd.api.types.is_numeric_dtype(values):  # text: missing shows as nothing
-            values = values.map(lambda v: "" if _missing(v) else v)
+            values = values.map(lambda v: "" if _missing(v) else _cut(v) if cut else v)
         columns[position] = values
     shown = pd.DataFrame(columns, index=frame.index)
     shown.columns = frame.columns
     shown.attrs = dict(frame.attrs)
     return shown
+
+
+def _cut(value: object) -> object:
+    if isinstance(value, str) and len(value) > CELL_CHARACTERS:
+        return value[: CELL_CHARACTERS - 1] + "…"
+    return value
 
 
 def _missing(value: object) -> bool:

@@ -94,3 +94,11 @@ def test_a_frame_with_two_columns_of_one_name_is_shown() -> None:
     shown = readable_frame(frame)
     assert list(shown.columns) == ["cost_usd", "cost_usd", "agent"]
     assert shown.values.tolist() == [["$1.50", "$2.00", "a"]]
+
+
+def test_long_text_is_cut_in_a_shown_table_not_in_the_data() -> None:
+    """A 6,000-character agent name made the magic's tables 74,000-222,000 px wide."""
+    frame = pd.DataFrame({"agent": ["x" * 6000, "short"], "cost_usd": [1.0, 2.0]})
+    shown = readable_frame(frame)
+    assert shown["agent"].tolist() == ["x" * 199 + "…", "short"]
+    assert len(frame.loc[0, "agent"]) == 6000

@@ -244,7 +244,7 @@ class ExecutionDetail(Readable):
 
     def _facts(self) -> list[tuple[str, str]]:
         shown = pd.DataFrame([self.execution]).drop(columns="id")
-        readable = fmt.readable_frame(shown).iloc[0]
+        readable = fmt.readable_frame(shown, cut=False).iloc[0]
         return [(name, "–" if pd.isna(value) else str(value)) for name, value in readable.items()]
 
     def summary(self) -> str:

@@ -31,7 +31,7 @@ STYLE = """<style>
 .aa-kpi {border: 1px solid var(--jp-border-color1, #ccc); border-radius: 6px; padding: 8px 12px;
   min-width: 120px; flex: 1 1 120px; background: var(--jp-layout-color1, #fff)}
 .aa-kpi-title {font-size: 12px; color: var(--jp-ui-font-color2, #666)}
-.aa-kpi-value {font-size: 22px; font-weight: 600; margin: 2px 0}
+.aa-kpi-value {font-size: 22px; font-weight: 600; margin: 2px 0; overflow-wrap: anywhere}
 .aa-kpi-detail {font-size: 12px; color: var(--jp-ui-font-color2, #666)}
 .aa-kpi-change {font-size: 12px; margin-top: 4px; color: var(--jp-ui-font-color2, #666)}
 .aa-table {border-collapse: collapse; width: 100%}
