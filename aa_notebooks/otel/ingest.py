@@ -277,9 +277,18 @@ class Ingestor:
     def _write_staged(self, key: TraceKey, outcome: Outcome) -> None:
         with self._staging_lock:
             staged, state = self.staging.load(key)
-            if staged:
-                filing = Filing(None if key[0] == ADMIN else uuid.UUID(key[0]))
-                self._write(key, staged, state.written_ids, filing, outcome)
+            if not staged:
+                return
+            filing = Filing(None if key[0] == ADMIN else uuid.UUID(key[0]))
+            if not state.written_ids and self._written_before(staged, filing):
+                # another process wrote the trace whole, and had not committed it when these
+                # spans came here: they were taken, and cannot be added to it now
+                log.warning("otel ingest: %d span(s) of trace %s dropped: %s", len(staged),
+                            key[1], WRITTEN_BEFORE)  # fmt: skip
+                outcome.rejected += len(staged)
+                self.staging.release_all([key])
+                return
+            self._write(key, staged, state.written_ids, filing, outcome)
 
     def _write(
         self,

@@ -192,6 +192,37 @@ def test_a_late_span_that_comes_before_the_whole_trace_is_committed_is_refused_t
         writer.close()
 
 
+def test_a_late_span_taken_by_another_worker_is_dropped_with_a_warning_when_held(
+    db_url: str, tmp_path, clock: Clock, caplog: pytest.LogCaptureFixture
+) -> None:
+    """`serve --workers 2`: one worker writes the whole trace, the other takes a late span of
+    it before the first commits, so it cannot know; when the hold passes, the span is dropped
+    with a warning in the log, not written as nothing under the run's id without a word."""
+    writer = BatchWriter(db_url, spool_dir=tmp_path / "first", batch_wait_s=5)
+    first = Ingestor(db_url, writer=writer, hold_s=60, clock=clock)
+    second = Ingestor(db_url, spool_dir=tmp_path / "second", hold_s=60, clock=clock)
+    try:
+        assert first.ingest(genai_run()).executions == 1
+        late = span("a000000000000005", "a000000000000001", "chat gpt-4o", 400, 500,
+                    gen_ai__operation__name="chat", gen_ai__request__model="gpt-4o",
+                    gen_ai__usage__input_tokens=5000, gen_ai__usage__output_tokens=10)  # fmt: skip
+        assert second.ingest([late]).staged == 1  # the other worker's run is not committed
+        first.flush()
+        clock.now += timedelta(seconds=61)
+        with caplog.at_level("WARNING", logger="aa_notebooks.otel.ingest"):
+            swept = second.sweep()
+        assert (swept.executions, swept.rejected) == (0, 1)
+        assert "1 span(s) of trace" in caplog.text and WRITTEN_BEFORE in caplog.text
+        second.flush()
+        assert _rows(db_url, "SELECT agent_name, total_tokens FROM agentexecutions") == [
+            ("Weather", 2800)
+        ]
+    finally:
+        for made in (first, second):
+            made.close()
+        writer.close()
+
+
 def test_a_replaced_execution_is_counted_once_in_budget_spend(
     ingestor: Ingestor, db_url: str, clock: Clock
 ) -> None:
