@@ -137,7 +137,18 @@ def _create_engine(url: URL, **options: Any) -> Engine:
     engine = create_engine(url, connect_args={"connect_timeout": 10}, **options)
     event.listen(engine, "before_cursor_execute", _binary_results)
     event.listen(engine, "connect", _unreadable_times_as_null)
+    event.listen(engine, "connect", _utc_session)
     return engine
+
+
+def _utc_session(dbapi_connection: Any, _record: Any) -> None:
+    """Every session in UTC, as the kit reads and writes times: a database whose time zone is
+    another (America/New_York) read TIMESTAMPTZ columns in it, and compared them with UTC
+    times as if they were its own: a day's runs fell in the next day, a hard stop saw no spend."""
+    with dbapi_connection.cursor() as cursor:
+        cursor.execute("SET TIME ZONE 'UTC'")
+    if not dbapi_connection.autocommit:
+        dbapi_connection.commit()
 
 
 def _unreadable_times_as_null(dbapi_connection: Any, _record: Any) -> None:

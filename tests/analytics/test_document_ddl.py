@@ -104,6 +104,29 @@ def test_values_python_cannot_hold_read_as_missing(odd_values: Analytics) -> Non
     assert re.search(r"cost_usd\s+\$0\.00\n", nan), nan
 
 
+def test_timestamptz_columns_in_a_database_of_another_time_zone_read_in_utc() -> None:
+    """The DDL with TIMESTAMPTZ, the database in America/New_York: the kit's UTC bounds were read
+    in New York time, so the 23rd showed 2 runs and $2 where it holds 3 and $3 (01:00, 02:00
+    and 12:00 UTC), and a hard stop saw none of a day's spend."""
+    url, name = new_postgres_database()
+    try:
+        _admin(url, DDL.read_text(encoding="utf-8").replace("TIMESTAMP", "TIMESTAMPTZ"))
+        _admin(url, f"ALTER DATABASE \"{name}\" SET timezone TO 'America/New_York'")
+        for at in ("2026-11-23 01:00+00", "2026-11-23 02:00+00", "2026-11-23 12:00+00",
+                   "2026-11-24 03:00+00"):  # fmt: skip
+            _admin(url, "INSERT INTO agentexecutions (id, request_id, session_id, agent_name, "
+                        "model_name, status, cost_usd, execution_time_ms, started_at) VALUES "
+                        "(gen_random_uuid(), gen_random_uuid(), gen_random_uuid(), 'planner', "
+                        f"'gpt-4o', 'success', 1, 100, '{at}')")  # fmt: skip
+        client = connect(url, now=lambda: dataset.NOW)
+        day = client.overview(start_date="2026-11-23", end_date="2026-11-23")
+        assert (day.total_executions, day.total_cost_usd) == (3, Decimal("3.000000"))
+        by_day = client.cost_summary(start_date="2026-11-23", end_date="2026-11-24", by="day")
+        assert by_day.frame["executions"].tolist() == [3, 1]
+    finally:
+        drop_postgres_database(url, name)
+
+
 def test_the_database_refuses_writes(document_url: str) -> None:
     with pytest.raises(InternalError, match="read-only transaction"):
         _admin(document_url, "DELETE FROM agentexecutions")
