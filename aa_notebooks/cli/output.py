@@ -30,6 +30,18 @@ def _frame_of(result: Any) -> pd.DataFrame | None:
     return to_frame() if callable(to_frame) else None
 
 
+def _unique(names: list[Any]) -> list[str]:
+    """Column names as JSON keys, each once: a second `id` (an ad hoc join's) is `id.1`, as
+    pandas names a repeated CSV column."""
+    seen: dict[str, int] = {}
+    unique = []
+    for name in map(str, names):
+        count = seen.get(name, 0)
+        seen[name] = count + 1
+        unique.append(name if count == 0 else f"{name}.{count}")
+    return unique
+
+
 def _plain(value: Any) -> Any:
     """JSON-ready values: money as exact strings, times as ISO 8601, frames as records."""
     if isinstance(value, Decimal):
@@ -39,7 +51,8 @@ def _plain(value: Any) -> Any:
     if isinstance(value, uuid.UUID):
         return str(value)
     if isinstance(value, pd.DataFrame):
-        return json.loads(value.to_json(orient="records", date_format="iso"))
+        named = value.set_axis(_unique(list(value.columns)), axis="columns")
+        return json.loads(named.to_json(orient="records", date_format="iso"))
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
     if isinstance(value, dict):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from aa_notebooks.cli import main
@@ -50,3 +51,13 @@ def test_an_export_to_stdout_is_the_data_as_it_is(
     window = ["--start-date", "2026-11-01", "--end-date", "2026-11-30"]
     assert main(["--db", url, "export", "--format", "json", *window]) == 0
     assert json.loads(capsys.readouterr().out)[0]["agent_name"] == "red\x1b[31m\x85"
+
+
+def test_json_of_a_result_with_two_columns_of_one_name_keeps_both() -> None:
+    """`sql --format json` of a join keeping both tables' id failed: "DataFrame columns must
+    be unique"."""
+    frame = pd.DataFrame([[1, 2, "x"], [3, 4, "y"]], columns=["id", "id", "agent"])
+    assert json.loads(render(frame, "json")) == [
+        {"id": 1, "id.1": 2, "agent": "x"}, {"id": 3, "id.1": 4, "agent": "y"},
+    ]  # fmt: skip
+    assert render(frame, "table").splitlines()[0].split() == ["id", "id", "agent"]
