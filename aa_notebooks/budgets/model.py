@@ -74,13 +74,20 @@ class Budget:
     def stored_problem(self) -> str | None:
         """Why a stored budget cannot be evaluated: a threshold or window another program wrote
         outside what a budget can be (the kit never writes one), or None."""
+        owned = self.scope is not BudgetScope.user or self.per_user or self.user_id is not None
         if (
             self.threshold_usd > 0
             and self.period_days >= 1
             and 1 <= self.alert_at_percentage <= 100
+            and owned
         ):
             return None  # asked of every budget a run or a batch meets: the usual case first
         fix = f"set it with `aa-notebooks budgets update {self.id}"
+        if not owned:
+            return (
+                f"it is a user budget without a user_id, so it counts no one; "
+                f"{fix} --budget-user ID`"
+            )
         if self.threshold_usd <= 0:
             return (
                 f"its threshold_usd is {self.threshold_usd}, not above 0; {fix} --threshold-usd N`"

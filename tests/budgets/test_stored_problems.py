@@ -22,12 +22,13 @@ ZERO_THRESHOLD = uuid.UUID("20000000-0000-4000-8000-000000000000")
 ZERO_DAYS = uuid.UUID("30000000-0000-4000-8000-000000000000")
 ZERO_PERCENT = uuid.UUID("40000000-0000-4000-8000-000000000000")
 AGENT_SCOPE = uuid.UUID("50000000-0000-4000-8000-000000000000")
+NO_OWNER = uuid.UUID("60000000-0000-4000-8000-000000000000")  # a user budget, no user_id
 
 
 @pytest.fixture
 def stored_url(tmp_path: Path) -> str:
-    """A DDL-made SQLite file: $1.50 spent a day ago, and five global budgets written by plain
-    SQL (id, scope, threshold, days, type, percent, active, email, spend)."""
+    """A DDL-made SQLite file: $1.50 spent a day ago, and six budgets written by plain SQL
+    (id, scope, threshold, days, type, percent, active, email, spend), none with a user_id."""
     url = document_sqlite(tmp_path / "agentos.db")
     started = (NOW - timedelta(days=1)).strftime("%Y-%m-%d %H:%M:%S")
     with sqlite3.connect(tmp_path / "agentos.db") as connection:
@@ -42,6 +43,7 @@ def stored_url(tmp_path: Path) -> str:
             (ZERO_DAYS, "global", 10, 0, 80),
             (ZERO_PERCENT, "global", 10, 30, 0),
             (AGENT_SCOPE, "agent", 10, 30, 80),
+            (NO_OWNER, "user", 10, 30, 80),
         ]
         connection.executemany(
             "INSERT INTO budgetalerts VALUES (?, NULL, ?, ?, ?, 'warning', ?, 1, 1, 0)",
@@ -64,6 +66,8 @@ def test_unusable_budgets_are_unavailable_with_their_fix(stored_url: str) -> Non
         f"`aa-notebooks budgets update {ZERO_DAYS} --period-days N`",
         ZERO_PERCENT: "its alert_at_percentage is 0, outside 1-100; set it with "
         f"`aa-notebooks budgets update {ZERO_PERCENT} --alert-at-percentage N`",
+        NO_OWNER: "it is a user budget without a user_id, so it counts no one; set it with "
+        f"`aa-notebooks budgets update {NO_OWNER} --budget-user ID`",  # it read "ok, $0"
     }
     for budget_id, reason in expected.items():
         assert (statuses[budget_id].status, statuses[budget_id].reason) == (
