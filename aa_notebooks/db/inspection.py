@@ -27,6 +27,10 @@ from aa_notebooks.db.schema import (
 )
 from aa_notebooks.db.url import mask_url
 
+_REQUIRED_TABLES = tuple(table for table in DOCUMENT_TABLES if table != "users")
+"""The document's tables the kit cannot do without: `users` is only referenced by it (for user
+names, which a database without it goes without: see _FEATURES)."""
+
 # The data contract's columns per table (its DDL); users(id) is all its foreign keys need.
 DOCUMENT_COLUMNS: dict[str, frozenset[str]] = {
     "users": frozenset({"id"}),
@@ -117,7 +121,7 @@ class DatabaseCheck:
     @property
     def missing_from_document(self) -> list[str]:
         """What the data contract's schema has and this database lacks ("table.column")."""
-        tables = [t for t in self.missing_tables if t in DOCUMENT_TABLES]
+        tables = [t for t in self.missing_tables if t in _REQUIRED_TABLES]
         columns = [
             f"{table}.{column}"
             for table, lacking in self.missing_columns.items()

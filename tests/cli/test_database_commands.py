@@ -152,6 +152,23 @@ def test_check_db_exits_1_when_a_document_column_is_missing(
     assert "lacks part of the AgentOS analytics schema: tokenusages.step_number" in out
 
 
+def test_check_db_without_a_users_table_exits_0_with_user_names_off(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The document references users(id) without defining it; a database without the table
+    (SQLite takes the REFERENCES anyway) loses only user names, but check-db said it lacked
+    part of the schema and exited 1."""
+    path = tmp_path / "agentos.db"
+    with sqlite3.connect(path) as connection:
+        for statement in document_ddl("sqlite"):
+            if "CREATE TABLE users" not in statement:
+                connection.execute(statement)
+    code, out, _ = run(capsys, "--db", f"sqlite:///{path}", "check-db")
+    assert code == 0, out
+    assert "  missing table users" in out.splitlines()
+    assert "  disabled: user names in results (user ids still work)" in out.splitlines()
+
+
 def test_connect_in_a_terminal_prints_the_export_line(
     db_url: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
