@@ -145,8 +145,11 @@ def _utc_session(dbapi_connection: Any, _record: Any) -> None:
     """Every session in UTC, as the kit reads and writes times: a database whose time zone is
     another (America/New_York) read TIMESTAMPTZ columns in it, and compared them with UTC
     times as if they were its own: a day's runs fell in the next day, a hard stop saw no spend."""
-    with dbapi_connection.cursor() as cursor:
+    cursor = dbapi_connection.cursor()  # the async driver's, too (a sync facade over it)
+    try:
         cursor.execute("SET TIME ZONE 'UTC'")
+    finally:
+        cursor.close()
     if not dbapi_connection.autocommit:
         dbapi_connection.commit()
 
@@ -335,7 +338,9 @@ def get_async_engine(url: str | URL | None = None) -> AsyncEngine:
         engine = create_async_engine(resolved)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
-    return create_async_engine(resolved, pool_pre_ping=True)
+    engine = create_async_engine(resolved, pool_pre_ping=True)
+    event.listen(engine.sync_engine, "connect", _utc_session)
+    return engine
 
 
 def session_factory(url: str | URL | None = None) -> sessionmaker[Session]:
