@@ -70,6 +70,8 @@ def count(value: object) -> str:
     """12,345."""
     if value is None or (isinstance(value, float) and pd.isna(value)):
         return ""
+    if isinstance(value, float | Decimal) and not math.isfinite(value):  # an ad hoc Infinity
+        return str(value)
     # typeshed's numbers.Number declares no __int__, though every Number here has one
     return f"{int(value):,}" if isinstance(value, Number) else str(value)  # type: ignore[call-overload]
 

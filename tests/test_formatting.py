@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from aa_notebooks.analytics.model_split import coverage_note
-from aa_notebooks.formatting import coverage_percent, duration_ms, money, readable_frame
+from aa_notebooks.formatting import count, coverage_percent, duration_ms, money, readable_frame
 
 
 @pytest.mark.parametrize(
@@ -82,6 +82,7 @@ def test_values_that_are_not_finite_read_as_themselves() -> None:
         "NaN", "inf", "-Infinity",
     ]  # fmt: skip
     assert [duration_ms(float("inf")), duration_ms(float("-inf"))] == ["inf", "-inf"]
+    assert [count(float("inf")), count(Decimal("NaN")), count(12345.0)] == ["inf", "NaN", "12,345"]
     frame = pd.DataFrame({"cost_usd": [1.5, float("inf")], "execution_time_ms": [850.0, 1e400]})
     shown = readable_frame(frame)
     assert shown.to_dict("list") == {"cost_usd": ["$1.50", "inf"],

@@ -12,11 +12,12 @@ Hot single-statement reads (the hard-stop check) run on a second pool of autocom
 from __future__ import annotations
 
 import os
+import re
 import sqlite3
 import weakref
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
-from functools import cache, lru_cache
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -46,6 +47,7 @@ from aa_notebooks.errors import (
     InvalidInputError,
     MissingExtraError,
     SchemaError,
+    StoredValueError,
     first_line,
 )
 
@@ -136,7 +138,6 @@ def _create_engine(url: URL, **options: Any) -> Engine:
         return engine
     engine = create_engine(url, connect_args={"connect_timeout": 10}, **options)
     event.listen(engine, "before_cursor_execute", _binary_results)
-    event.listen(engine, "connect", _unreadable_times_as_null)
     event.listen(engine, "connect", _utc_session)
     return engine
 
@@ -152,35 +153,6 @@ def _utc_session(dbapi_connection: Any, _record: Any) -> None:
         cursor.close()
     if not dbapi_connection.autocommit:
         dbapi_connection.commit()
-
-
-def _unreadable_times_as_null(dbapi_connection: Any, _record: Any) -> None:
-    """Timestamps Python cannot hold ('infinity', years past 9999), which PostgreSQL takes
-    from another program, read as NULL: psycopg refuses the whole result for one of them."""
-    for name, loader in _lenient_time_loaders():
-        dbapi_connection.adapters.register_loader(name, loader)
-
-
-@cache
-def _lenient_time_loaders() -> tuple[tuple[str, type], ...]:
-    from psycopg import DataError
-    from psycopg.types import datetime as times
-
-    def lenient(base: Any) -> type:
-        def load(self: Any, data: Any) -> Any:
-            try:
-                return base.load(self, data)
-            except DataError:
-                return None
-
-        return type(f"Lenient{base.__name__}", (base,), {"load": load})
-
-    return (
-        ("timestamp", lenient(times.TimestampLoader)),
-        ("timestamp", lenient(times.TimestampBinaryLoader)),
-        ("timestamptz", lenient(times.TimestamptzLoader)),
-        ("timestamptz", lenient(times.TimestamptzBinaryLoader)),
-    )
 
 
 @lru_cache(maxsize=16)
@@ -217,6 +189,9 @@ def _engine_for(url: str | URL) -> Engine:
     return _cached_engine(resolve_url(url))
 
 
+_OUT_OF_PYTHON = re.compile(r"too (large|small) \((after|before) year")
+"""psycopg's words for a date or time Python cannot hold ('infinity', year 10000)."""
+
 _opened_files: dict[str, tuple[int, int]] = {}
 """The identity (device, inode) of each SQLite file when an engine's connections to it opened,
 until `reopen_if_replaced` finds it replaced."""
@@ -238,6 +213,14 @@ def _note_file(path: str) -> Any:
             _opened_files[path] = identity
 
     return noted
+
+
+def reopen(url: URL) -> None:
+    """Close every pooled connection to the database, the engine's and its autocommit twin's,
+    and forget which SQLite file they opened: the next ones open what is at the path now."""
+    if url.database:
+        _opened_files.pop(url.database, None)
+    _close_pools(_cached_engine(url))
 
 
 def reopen_if_replaced(url: URL) -> None:
@@ -426,6 +409,13 @@ def connection_errors(url: URL) -> Iterator[None]:
         raise explain_connection_error(exc, url) from None
     except OperationalError as exc:
         raise explain_database_error(exc, url) from None
+    except DataError as exc:
+        if not _OUT_OF_PYTHON.search(str(exc.orig)):
+            raise
+        raise StoredValueError(
+            f"a stored time is outside what Python holds ({first_line(str(exc.orig))}): another "
+            "program wrote it; set it to a real time (or NULL) to read this row"
+        ) from None
     except DBAPIError as exc:
         if exc.connection_invalidated or _not_a_database(exc):
             raise explain_connection_error(exc, url) from None

@@ -157,8 +157,8 @@ class Ingestor:
             if trace_id in whole:
                 mapped = map_trace(members, filing)
                 if not self.staging.available or all(r.traces for r in mapped.records):
+                    self._remember_whole(mapped)  # first: the writer may commit at once
                     self._submit(mapped, (), outcome)
-                    self._remember_whole(mapped)
                     continue
             if not self.staging.available:
                 outcome.rejected += len(members)

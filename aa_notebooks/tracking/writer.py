@@ -33,7 +33,7 @@ from pathlib import Path
 from sqlalchemy.engine import URL
 
 from aa_notebooks.budgets.delivery import AlertNotifier, deliver_alerts
-from aa_notebooks.db.engine import get_engine, in_memory, use_wal
+from aa_notebooks.db.engine import get_engine, in_memory, reopen, use_wal
 from aa_notebooks.db.schema import ExecutionStatus
 from aa_notebooks.db.setup import init_db
 from aa_notebooks.db.url import is_sqlite, mask_url, resolve_url
@@ -364,7 +364,7 @@ class BatchWriter:
             "the file at that path (a new one, when none is there)",
             self._file,
         )
-        self._engine.dispose()
+        reopen(self._engine.url)  # the autocommit twin too, which the hard-stop check reads
         self._schema_ready = False
 
     def _deliver_alerts(self) -> None:
@@ -415,7 +415,7 @@ def _sqlite_file(url: URL) -> Path | None:
     database = url.database or ""
     if not is_sqlite(url) or in_memory(url) or database.startswith("file:"):
         return None
-    return Path(database)
+    return Path(database).absolute()  # as SQLAlchemy opens it: a later chdir changes nothing
 
 
 def _file_id(path: Path | None) -> tuple[int, int] | None:

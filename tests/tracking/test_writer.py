@@ -19,7 +19,7 @@ import pytest
 from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
 
-from aa_notebooks.db.engine import get_engine
+from aa_notebooks.db.engine import autocommit_fetch, get_engine
 from aa_notebooks.tracking import Run
 from aa_notebooks.tracking import writer as writer_module
 from aa_notebooks.tracking.record import ExecutionRecord
@@ -322,6 +322,9 @@ def test_a_database_emptied_under_the_writer_gets_its_tables_and_the_records_aga
             writer.flush(30)
     finally:
         writer.close()
+    # the autocommit twin, which the hard-stop check reads through, reads the new file too
+    _, rows = autocommit_fetch(get_engine(db_url), "SELECT agent_name FROM agentexecutions", ())
+    assert [tuple(row) for row in rows] == [("after",)] * 3
     get_engine(db_url).dispose()
     assert [row["agent_name"] for row in executions(db_url)] == ["after"] * 3
     assert writer.refused == 0
