@@ -197,7 +197,8 @@ _opened_files: dict[str, tuple[int, int]] = {}
 until `reopen_if_replaced` finds it replaced."""
 
 
-def _file_identity(path: str) -> tuple[int, int] | None:
+def file_identity(path: str | os.PathLike[str]) -> tuple[int, int] | None:
+    """Which file is at `path` now (its device and inode); None when none is."""
     try:
         found = os.stat(path)
     except OSError:  # not made yet, or a URI form: nothing to compare
@@ -209,7 +210,7 @@ def _note_file(path: str) -> Any:
     """A connect listener noting which file an engine's first connections opened."""
 
     def noted(_dbapi_connection: Any, _record: Any) -> None:
-        if path not in _opened_files and (identity := _file_identity(path)) is not None:
+        if path not in _opened_files and (identity := file_identity(path)) is not None:
             _opened_files[path] = identity
 
     return noted
@@ -230,7 +231,7 @@ def reopen_if_replaced(url: URL) -> None:
     it asks the file system."""
     if not is_sqlite(url) or in_memory(url) or not url.database:
         return
-    opened, now = _opened_files.get(url.database), _file_identity(url.database)
+    opened, now = _opened_files.get(url.database), file_identity(url.database)
     if opened is None or now is None or opened == now:
         return
     del _opened_files[url.database]

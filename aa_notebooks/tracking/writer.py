@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import atexit
 import logging
-import os
 import queue
 import threading
 import time
@@ -33,7 +32,7 @@ from pathlib import Path
 from sqlalchemy.engine import URL
 
 from aa_notebooks.budgets.delivery import AlertNotifier, deliver_alerts
-from aa_notebooks.db.engine import get_engine, in_memory, reopen, use_wal
+from aa_notebooks.db.engine import file_identity, get_engine, in_memory, reopen, use_wal
 from aa_notebooks.db.schema import ExecutionStatus
 from aa_notebooks.db.setup import init_db
 from aa_notebooks.db.url import is_sqlite, mask_url, resolve_url
@@ -350,14 +349,18 @@ class BatchWriter:
         if not self._schema_ready:
             init_db(self.url)
             use_wal(get_engine(self.url))  # an attached SQLite file: write beside its readers
-            self._file_id = _file_id(self._file)
+            self._file_id = None if self._file is None else file_identity(self._file)
             self._schema_ready = True
 
     def _check_file(self) -> None:
         """An SQLite file removed (or replaced) while recording: its open connections would
         write on into the removed file, lost with it. They are closed, and the records go to
         the file at that path, made anew with the kit's tables when missing."""
-        if self._file is None or not self._schema_ready or _file_id(self._file) == self._file_id:
+        if (
+            self._file is None
+            or not self._schema_ready
+            or file_identity(self._file) == self._file_id
+        ):
             return
         log.warning(
             "database file %s was removed or replaced while recording; recording goes on in "
@@ -416,14 +419,3 @@ def _sqlite_file(url: URL) -> Path | None:
     if not is_sqlite(url) or in_memory(url) or database.startswith("file:"):
         return None
     return Path(database).absolute()  # as SQLAlchemy opens it: a later chdir changes nothing
-
-
-def _file_id(path: Path | None) -> tuple[int, int] | None:
-    """Which file is at `path` now (its device and inode); None when none is."""
-    if path is None:
-        return None
-    try:
-        found = os.stat(path)
-    except OSError:
-        return None
-    return found.st_dev, found.st_ino
