@@ -14,7 +14,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from datetime import datetime
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, bindparam, select
 
 from aa_notebooks.analytics.filters import EXECUTIONS, in_scope
 from aa_notebooks.analytics.pairs import Pair
@@ -39,19 +39,20 @@ def newest_names(
     """Each agent's name on its latest named execution in scope that started before `before`
     (the greatest name among executions that started at the same moment)."""
     c = EXECUTIONS.c
-    found = {}
-    for agent_id in sorted(agent_ids, key=str):
-        query = (
-            select(c.agent_name)
-            .where(
-                *in_scope(source.narrowed("agent_id", agent_id)),
-                c.started_at < before,
-                c.agent_name.is_not(None),
-            )
-            .order_by(c.started_at.desc(), source.dialect.text_order(c.agent_name).desc())
-            .limit(1)
+    query = (
+        select(c.agent_name)
+        .where(
+            *in_scope(source),
+            c.agent_id == bindparam("agent_id", type_=c.agent_id.type),
+            c.started_at < before,
+            c.agent_name.is_not(None),
         )
-        name = connection.execute(query).scalar()
+        .order_by(c.started_at.desc(), source.dialect.text_order(c.agent_name).desc())
+        .limit(1)
+    )
+    found = {}
+    for agent_id in sorted(agent_ids, key=str):  # one statement, compiled once
+        name = connection.execute(query, {"agent_id": agent_id}).scalar()
         if name is not None:
             found[agent_id] = name
     return found
