@@ -23,7 +23,7 @@ from aa_notebooks.budgets.alert_settings import AlertMailer, email_problem
 from aa_notebooks.db.engine import get_engine
 from aa_notebooks.db.schema import AnomalyAlertSent, table_of
 from aa_notebooks.errors import AnalyticsError
-from aa_notebooks.notify import build_message, send_email
+from aa_notebooks.notify import EmailDeliveryError, build_message, send_email
 from aa_notebooks.notify.webhook import WebhookSettings, post_json
 
 SENT = table_of(AnomalyAlertSent)
@@ -125,7 +125,12 @@ def _send(
                 recipients=mailer.recipients,
                 text="\n".join([title + ":", "", *lines]),
             )
-            send_email(message, mailer.settings, retries=mailer.retries, backoff=mailer.backoff)
+            try:
+                send_email(message, mailer.settings, retries=mailer.retries, backoff=mailer.backoff)
+            except EmailDeliveryError as exc:
+                if not exc.partly_delivered:
+                    raise
+                errors.append(f"{channel}: {exc}")  # the others have it: not sent again
             sent = len(keys)
         elif channel == "webhooks":
             for hook in hooks.hooks:

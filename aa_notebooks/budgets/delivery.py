@@ -19,7 +19,7 @@ import logging
 import threading
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 from sqlalchemy import Engine
@@ -52,7 +52,8 @@ webhooks. Pass your own to send elsewhere, or one that does nothing to leave the
 class Delivery:
     """What one delivery did with the pending alerts: emailed (to the masked `recipients`),
     failed (retried later), or left unsent because email is not configured (`problem`); and
-    what it did on the webhooks (`webhooks`)."""
+    what it did on the webhooks (`webhooks`). `refused` says which recipients the server
+    refused an emailed alert for (the others have it, so it is not sent again)."""
 
     sent: tuple[AlertNotice, ...] = ()
     failed: tuple[AlertNotice, ...] = ()
@@ -60,6 +61,7 @@ class Delivery:
     recipients: tuple[str, ...] = ()
     problem: str | None = None
     webhooks: Posting = field(default_factory=Posting)
+    refused: str | None = None
 
 
 def deliver_alerts(
@@ -166,14 +168,7 @@ def send_pending(
         return Delivery()
     emailed = _email_pending(engine, caps, mailer, owner)
     posting = post_pending(engine, caps, webhooks, owner)
-    return Delivery(
-        emailed.sent,
-        emailed.failed,
-        emailed.unsent,
-        emailed.recipients,
-        emailed.problem,
-        webhooks=posting,
-    )
+    return replace(emailed, webhooks=posting)
 
 
 def _email_pending(
@@ -189,8 +184,10 @@ def _email_pending(
             return Delivery(unsent=unsent, problem=problem)
         mailer = AlertMailer.from_env()
     outcomes: dict[Outcome, list[AlertNotice]] = {"sent": [], "failed": [], "taken": []}
+    refused: set[str] = set()
     for position, (budget, event) in enumerate(events):
-        outcome = _send(engine, mailer, budget, event)
+        outcome, refused_for = _send(engine, mailer, budget, event)
+        refused.update(refused_for)
         outcomes["failed" if outcome == "refused" else outcome].append(
             AlertNotice.of(budget, event)
         )
@@ -204,21 +201,32 @@ def _email_pending(
             )
             break
     recipients = tuple(mask_address(address) for address in mailer.recipients)
-    return Delivery(tuple(outcomes["sent"]), tuple(outcomes["failed"]), recipients=recipients)
+    return Delivery(
+        tuple(outcomes["sent"]),
+        tuple(outcomes["failed"]),
+        recipients=recipients,
+        refused=", ".join(mask_address(address) for address in sorted(refused)) or None,
+    )
 
 
-def _send(engine: Engine, mailer: AlertMailer, budget: Budget, event: AlertEvent) -> Outcome:
+def _send(
+    engine: Engine, mailer: AlertMailer, budget: Budget, event: AlertEvent
+) -> tuple[Outcome, tuple[str, ...]]:
     """Claim, send, and on failure release one event; "taken" when another deliverer claimed
-    it first."""
+    it first. With it, the recipients the server refused it for while taking it for the others
+    (it counts as sent: sending it again would reach those twice)."""
     message = alert_message(
         budget, event, sender=mailer.settings.sender, recipients=mailer.recipients
     )
     if not set_sent(engine, event, "email", claimed=True):
-        return "taken"
+        return "taken", ()
     try:
         send_email(message, mailer.settings, retries=mailer.retries, backoff=mailer.backoff)
     except EmailDeliveryError as exc:
+        if exc.partly_delivered:
+            log.warning("budget alert %s: %s", event.id, exc)
+            return "sent", exc.refused_recipients
         log.warning("budget alert %s not emailed, will retry: %s", event.id, exc)
         set_sent(engine, event, "email", claimed=False)
-        return "refused" if exc.message_refused else "failed"
-    return "sent"
+        return ("refused" if exc.message_refused else "failed"), ()
+    return "sent", ()

@@ -94,6 +94,11 @@ class Evaluation:
             return self.email_warning
         if failed := len(self.delivery.failed):
             return f"{_alerts(failed)} could not be emailed; the next evaluation retries"
+        if refused := self.delivery.refused:
+            return (
+                f"the mail server refused budget alerts for {refused} (the other recipients "
+                "have them, so they are not sent again): check AA_BUDGET_ALERT_EMAILS"
+            )
         posting = self.delivery.webhooks
         if posting.problem:
             return f"budget alerts cannot be posted to webhooks: {posting.problem}"
@@ -130,6 +135,8 @@ class Evaluation:
         if delivery.failed:
             lines.append(f"not emailed, retried at the next evaluation ({len(delivery.failed)}):")
             lines += [f"  {notice}" for notice in delivery.failed]
+        if delivery.refused:
+            lines.append(f"refused by the mail server for {delivery.refused}")
         lines += _posting_lines(delivery.webhooks)
         if self.alerts_off:
             lines.append(ALERTS_OFF)

@@ -2,9 +2,11 @@
 
 Connection failures, disconnects and 4xx replies are retried; 5xx replies (bad credentials,
 refused sender or recipients), a server without STARTTLS and TLS that fails are not, since
-trying again cannot help. A server that does not answer in time (AA_SMTP_TIMEOUT for each reply,
-twice that for a whole attempt) is tried twice at most: four waits of 30 s each kept a report or
-an alert run hanging for over two minutes, and a server that sent a line now and then, for ever.
+trying again cannot help. A message the server took for some recipients and refused for others
+is not sent again either (the others have it): the error names the refused ones. A server that
+does not answer in time (AA_SMTP_TIMEOUT for each reply, twice that for a whole attempt) is
+tried twice at most: four waits of 30 s each kept a report or an alert run hanging for over two
+minutes, and a server that sent a line now and then, for ever.
 The password never appears in an error or a log line: texts built from server replies are
 scrubbed of it.
 """
@@ -35,7 +37,13 @@ class EmailDeliveryError(AnalyticsError):
     """An email could not be sent; says which server, how many attempts and the last error."""
 
     def __init__(
-        self, address: str, attempts: int, last_error: str, *, message_refused: bool = False
+        self,
+        address: str,
+        attempts: int,
+        last_error: str,
+        *,
+        message_refused: bool = False,
+        refused_recipients: tuple[str, ...] = (),
     ) -> None:
         self.address = address
         self.attempts = attempts
@@ -43,12 +51,36 @@ class EmailDeliveryError(AnalyticsError):
         self.message_refused = message_refused
         """The server refused this message's content (a reply to DATA: too large, a word it
         filters), not the connection, the sender or the recipients: another may go through."""
+        self.refused_recipients = refused_recipients
+        """When set, the server took the message for the other recipients (they have it) and
+        refused it for these: sending it again would send it to the others twice."""
+        if refused_recipients:
+            super().__init__(
+                f"the email went out via {address}, but the server refused it for "
+                f"{', '.join(refused_recipients)} ({last_error}); the other recipients have it. "
+                "Check those addresses"
+            )
+            return
         tries = "1 attempt" if attempts == 1 else f"{attempts} attempts"
         super().__init__(
             f"could not send email via {address} after {tries}: {last_error}; check "
             "AA_SMTP_HOST, AA_SMTP_PORT, AA_SMTP_SECURITY and the credentials, and that the "
             "server accepts connections"
         )
+
+    @property
+    def partly_delivered(self) -> bool:
+        """Whether some recipients have the message (only `refused_recipients` do not)."""
+        return bool(self.refused_recipients)
+
+
+class _SomeRecipientsRefused(Exception):
+    """The server took the message for some recipients and refused the others (smtplib only
+    raises when it refuses them all)."""
+
+    def __init__(self, refused: dict[str, tuple[int, bytes]]) -> None:
+        super().__init__(refused)
+        self.refused = refused
 
 
 def send_email(
@@ -62,6 +94,14 @@ def send_email(
         try:
             _deliver(message, settings)
             return
+        except _SomeRecipientsRefused as exc:
+            reasons = sorted({_reply(code, text) for code, text in exc.refused.values()})
+            raise EmailDeliveryError(
+                settings.address,
+                attempt,
+                _scrub("; ".join(reasons), settings),
+                refused_recipients=tuple(sorted(exc.refused)),
+            ) from None
         except (OSError, smtplib.SMTPException) as exc:
             error = _describe(exc, settings)
             if _timed_out(exc):
@@ -123,7 +163,8 @@ def _exchange(
             client.starttls(context=context)
         if settings.user:
             client.login(settings.user, settings.password or "")
-        client.send_message(message)
+        if refused := client.send_message(message):
+            raise _SomeRecipientsRefused(refused)
     finally:
         try:
             client.quit()
@@ -170,13 +211,17 @@ def _permanent(exc: BaseException) -> bool:
 def _describe(exc: BaseException, settings: SmtpSettings) -> str:
     """The error as one line, with the password (plain or base64 as in AUTH) blanked out."""
     if isinstance(exc, smtplib.SMTPResponseException):
-        reply = exc.smtp_error
-        text = reply.decode(errors="replace") if isinstance(reply, bytes) else str(reply)
-        described = f"{exc.smtp_code} {text}"
+        described = _reply(exc.smtp_code, exc.smtp_error)
     else:
         described = str(exc) or type(exc).__name__
     described = f"{type(exc).__name__}: {' '.join(described.split())}"
     return _scrub(described, settings)
+
+
+def _reply(code: int, text: bytes | str) -> str:
+    """A server's reply as one line: its code and text."""
+    words = text.decode(errors="replace") if isinstance(text, bytes) else str(text)
+    return f"{code} {' '.join(words.split())}"
 
 
 def _scrub(text: str, settings: SmtpSettings) -> str:

@@ -59,6 +59,7 @@ def send_report(
     try:
         send_email(message, settings, retries=RETRIES)
     except EmailDeliveryError as exc:
+        sent = "not sent to everyone" if exc.partly_delivered else "made but not sent"
         raise ReportError(
-            f"the {kind} report was made but not sent: {exc}; the report is kept at {html_path}"
+            f"the {kind} report was {sent}: {exc}; the report is kept at {html_path}"
         ) from None

@@ -4,6 +4,8 @@ for the next run, an unconfigured channel counts them as sent."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from aa_notebooks.analytics import Analytics, connect
@@ -13,7 +15,7 @@ from aa_notebooks.notify import SmtpSettings
 from aa_notebooks.notify.webhook import Webhook, WebhookSettings
 from tests.analytics import series
 from tests.notify.http_server import http_server
-from tests.notify.smtp_server import smtp_server
+from tests.notify.smtp_server import RefusingSome, smtp_server
 
 # The series' anomalies (test_anomalies.py): what each line of the alert says, in key order.
 EXPECTED = [
@@ -74,6 +76,25 @@ def test_a_failed_channel_is_tried_again(analytics: Analytics) -> None:
         retried = alert_anomalies(analytics, _window(analytics), webhooks=hooks)
         assert (retried.posted, retried.ok) == (4, True)  # the server answers 200 now
         assert len(failing.received) == 2
+
+
+def test_a_refused_recipient_is_an_error_and_the_others_do_not_get_it_twice(
+    analytics: Analytics,
+) -> None:
+    settings = SmtpSettings(host="127.0.0.1", sender="kit@example.com", port=0, security="none")
+    with smtp_server(inbox=RefusingSome()) as (port, inbox):
+        mailer = AlertMailer(
+            replace(settings, port=port), ("ops@example.com", "bad@example.com"), 3, 0
+        )
+        first = alert_anomalies(analytics, _window(analytics), mailer=mailer, webhooks=_hooks())
+        again = alert_anomalies(analytics, _window(analytics), mailer=mailer, webhooks=_hooks())
+    assert inbox.envelopes == [["ops@example.com"]]
+    assert (first.emailed, first.ok, again.emailed, again.ok) == (4, False, 0, True)
+    assert first.errors == (
+        f"email: the email went out via 127.0.0.1:{port}, but the server refused it for "
+        "bad@example.com (550 5.1.1 No such user here); the other recipients have it. Check "
+        "those addresses",
+    )
 
 
 def test_an_unconfigured_channel_counts_them_as_sent(

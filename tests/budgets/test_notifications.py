@@ -18,7 +18,14 @@ from aa_notebooks.budgets import (
 )
 from aa_notebooks.notify import SmtpSettings
 from tests.budgets.conftest import NOW, events, record
-from tests.notify.smtp_server import Filtering, Inbox, free_port, smtp_server, stalling_server
+from tests.notify.smtp_server import (
+    Filtering,
+    Inbox,
+    RefusingSome,
+    free_port,
+    smtp_server,
+    stalling_server,
+)
 
 
 def test_each_crossing_fires_once_and_is_emailed_once(db_url: str, mail: Inbox) -> None:
@@ -182,6 +189,32 @@ def test_a_message_refused_for_its_content_does_not_hold_back_the_next(db_url: s
     assert sorted(events(db_url)) == [
         ("exceeded", Decimal(2), False), ("exceeded", Decimal(4), True)
     ]  # fmt: skip
+
+
+def test_a_recipient_refused_while_the_others_take_it_fails_evaluation_without_resending(
+    db_url: str,
+) -> None:
+    create_budget(db_url, threshold_usd=1, alert_type="warning", alert_at_percentage=100)
+    record(db_url, "2", NOW)  # one alert due; SMTP is not configured yet
+    with smtp_server(inbox=RefusingSome()) as (port, inbox):
+        up = SmtpSettings(host="127.0.0.1", sender="budgets@example.com", port=port,
+                          security="none")  # fmt: skip
+        mailer = AlertMailer(up, ("ops@example.com", "bad@example.com"), 3, 0.001)
+        evaluated = evaluate_budgets(db_url, now=NOW, mailer=mailer)
+        again = evaluate_budgets(db_url, now=NOW, mailer=mailer)
+    assert inbox.envelopes == [["ops@example.com"]]  # once: ops does not get it twice
+    assert events(db_url) == [("exceeded", Decimal(2), True)]
+    assert not evaluated.ok
+    assert evaluated.problem == (
+        "the mail server refused budget alerts for b***@example.com (the other recipients "
+        "have them, so they are not sent again): check AA_BUDGET_ALERT_EMAILS"
+    )
+    assert str(evaluated).splitlines()[2:5] == [
+        "emailed 1 alert to o***@example.com, b***@example.com:",
+        f"  {evaluated.statuses[0].budget.id}: exceeded, $2.00 of $1.00",
+        "refused by the mail server for b***@example.com",
+    ]
+    assert again.ok
 
 
 def test_concurrent_deliverers_send_each_alert_once(db_url: str) -> None:

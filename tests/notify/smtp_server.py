@@ -54,6 +54,22 @@ class Filtering(Inbox):
 
 
 @dataclass
+class RefusingSome(Inbox):
+    """An inbox whose server refuses (550) every recipient whose address starts with `prefix`,
+    as one for an address that does not exist; it takes the message for the others."""
+
+    prefix: str = "bad"
+
+    async def handle_RCPT(
+        self, server: Any, session: Any, envelope: Any, address: str, options: Any
+    ) -> str:
+        if address.startswith(self.prefix):
+            return "550 5.1.1 No such user here"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+
+@dataclass
 class Credentials:
     """Accepts exactly one user and password."""
 

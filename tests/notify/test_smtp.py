@@ -16,6 +16,7 @@ from aa_notebooks.notify import smtp as smtp_module
 from tests.notify.smtp_server import (
     Credentials,
     Inbox,
+    RefusingSome,
     free_port,
     self_signed_tls,
     smtp_server,
@@ -49,6 +50,24 @@ def test_delivers_to_a_real_server(smtp: tuple[int, Inbox]) -> None:
     assert inbox.envelopes == [["ops@example.com", "cfo@example.com"]]
     assert received.get_body(("plain",)).get_content().strip() == "plain body"
     assert received.get_body(("html",)).get_content().strip() == "<p>html body</p>"
+
+
+def test_a_recipient_refused_while_the_others_take_it_is_named_and_not_sent_again() -> None:
+    message = build_message(subject="Hello", sender="alerts@example.com", text="body",
+                            recipients=["ops@example.com", "bad-cfo@example.com"])  # fmt: skip
+    with (
+        smtp_server(inbox=RefusingSome()) as (port, inbox),
+        pytest.raises(EmailDeliveryError) as refused,
+    ):
+        send_email(message, _settings(port), retries=3, backoff=0)
+    assert inbox.envelopes == [["ops@example.com"]]  # once: no retry sends it to ops again
+    error = refused.value
+    assert error.partly_delivered and error.refused_recipients == ("bad-cfo@example.com",)
+    assert str(error) == (
+        f"the email went out via 127.0.0.1:{port}, but the server refused it for "
+        "bad-cfo@example.com (550 5.1.1 No such user here); the other recipients have it. "
+        "Check those addresses"
+    )
 
 
 def test_logs_in() -> None:

@@ -10,7 +10,7 @@ import pytest
 from aa_notebooks.cli import main
 from aa_notebooks.errors import ConfigurationError, InvalidInputError
 from aa_notebooks.reporting import run_report
-from tests.notify.smtp_server import Credentials, free_port, smtp_server
+from tests.notify.smtp_server import Credentials, RefusingSome, free_port, smtp_server
 from tests.reporting.conftest import AS_OF
 
 pytestmark = pytest.mark.slow
@@ -87,6 +87,28 @@ def test_a_down_server_is_retried_and_the_report_kept(
     assert [r.getMessage().split("(")[1].split(")")[0] for r in retries] == [
         "attempt 1 of 4", "attempt 2 of 4", "attempt 3 of 4", "attempt 4 of 4"
     ]  # fmt: skip
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+def test_a_recipient_the_server_refuses_fails_the_command_and_names_it(
+    report_db: str, tmp_path, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    with smtp_server(inbox=RefusingSome()) as (port, inbox):
+        _smtp_environment(monkeypatch, port)
+        code = main([
+            "--db", report_db, "report", "cost", "--as-of", AS_OF, "--output-dir", str(tmp_path),
+            "--email", "cfo@example.com,bad@example.com",
+        ])  # fmt: skip
+    out, error = capsys.readouterr()
+    assert code == 1 and "emailed to" not in out
+    assert inbox.envelopes == [["cfo@example.com"]]
+    (kept,) = tmp_path.glob("cost-report-*.html")
+    assert error.strip().splitlines()[-1] == (
+        f"aa-notebooks: error: the cost report was not sent to everyone: the email went out via "
+        f"127.0.0.1:{port}, but the server refused it for bad@example.com (550 5.1.1 No such "
+        f"user here); the other recipients have it. Check those addresses; the report is kept "
+        f"at {kept}"
+    )
 
 
 def test_email_without_smtp_settings_fails_before_running(db_url: str, tmp_path) -> None:
