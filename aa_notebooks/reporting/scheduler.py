@@ -150,6 +150,7 @@ class Scheduler:
         """Run every schedule due now, once each however many fire times it missed."""
         self._refresh()
         now = self.clock()
+        self._after_clock_went_back(now)
         due = sorted(
             (track.next_fire(self.schedules[name]), name)
             for name, track in self._tracks.items()
@@ -201,6 +202,21 @@ class Scheduler:
         track.last_run, track.upcoming = started, None
         self._write_state()
         return RunOutcome(schedule.name, fire_time, caught_up, error)
+
+    def _after_clock_went_back(self, now: datetime) -> None:
+        """A last run after `now` (recorded while the clock was ahead, then set back) would hold
+        its schedule until that time came again, for years maybe: it counts from now instead,
+        as `schedule list` shows it."""
+        for name, track in self._tracks.items():
+            if track.last_run is not None and track.last_run > now:
+                log.warning(
+                    "schedule %s last ran at %s UTC, after now (%s UTC): the clock was set "
+                    "back; its next run counts from now",
+                    name, f"{track.last_run:%Y-%m-%d %H:%M}", f"{now:%Y-%m-%d %H:%M}",
+                )  # fmt: skip
+                track.last_run, track.upcoming = now, None
+            if track.since > now:
+                track.since, track.upcoming = now, None
 
     def _seconds_to_wait(self) -> float:
         upcoming = [t.next_fire(self.schedules[name]) for name, t in self._tracks.items()]

@@ -202,6 +202,39 @@ def test_waking_late_runs_a_schedule_once(store: ScheduleStore) -> None:
     ]
 
 
+def test_a_clock_set_back_does_not_hold_a_schedule_until_its_last_run_comes_again(
+    store: ScheduleStore, caplog: pytest.LogCaptureFixture
+) -> None:
+    add(store, "daily", "0 8 * * *")
+    ahead = SimulatedTime(utc(2030, 6, 1, 7, 59), utc(2030, 6, 1, 8, 1))  # a clock years ahead
+    assert simulate(store, ahead) == [("daily", utc(2030, 6, 1, 8))]
+    # The clock is right again: the next 08:00 runs, as `schedule list` says it will.
+    time = SimulatedTime(utc(2026, 12, 7, 7, 30), utc(2026, 12, 8, 8, 30))
+    with caplog.at_level(logging.WARNING, logger="aa_notebooks.reporting.scheduler"):
+        assert simulate(store, time) == [
+            ("daily", utc(2026, 12, 7, 8)), ("daily", utc(2026, 12, 8, 8))
+        ]  # fmt: skip
+    assert caplog.messages == [
+        "schedule daily last ran at 2030-06-01 08:00 UTC, after now (2026-12-07 07:30 UTC): "
+        "the clock was set back; its next run counts from now"
+    ]
+
+
+def test_a_clock_set_back_while_running_keeps_the_schedule(store: ScheduleStore) -> None:
+    add(store, "hourly", "0 * * * *")
+    time = SimulatedTime(utc(2026, 1, 7, 7, 30), utc(2026, 1, 7, 9))  # two days ahead
+
+    def set_back() -> None:  # at 08:30 the clock is found two days ahead and corrected
+        time.now -= timedelta(days=2)
+        time.end = utc(2026, 1, 5, 11, 10)
+
+    time.events = [(utc(2026, 1, 7, 8, 30), set_back)]
+    assert simulate(store, time) == [
+        ("hourly", utc(2026, 1, 7, 8)),
+        *every("hourly", utc(2026, 1, 5, 9), timedelta(hours=1), utc(2026, 1, 5, 11)),
+    ]
+
+
 def test_a_new_schedule_waits_for_its_next_time(store: ScheduleStore) -> None:
     add(store, "hourly", "0 * * * *")
     add(store, "moved", "0 * * * *")
