@@ -86,7 +86,8 @@ class _SQLitePercentiles:
             ordered.sort()
         except TypeError:  # text another program left in the number column ('', 'fast')
             ordered = sorted(v for v in ordered if isinstance(v, int | float))
-        if not ordered:
+        # sorted without an error: all numbers, or (a group of such text alone) no number
+        if not ordered or not isinstance(ordered[0], int | float):
             return None
         return json.dumps([interpolate(ordered, f) for f in PERCENTILE_FRACTIONS])
 

@@ -407,6 +407,11 @@ def connection_errors(url: URL) -> Iterator[None]:
             "`aa-notebooks check-db` lists what is missing"
         ) from None
     except sqlite3.DatabaseError as exc:  # OperationalError, or a file that is no database
+        if str(exc).startswith("user-defined"):  # the kit's own aggregate failed on a value
+            raise StoredValueError(
+                f"SQLite could not compute a result ({first_line(str(exc))}): a value another "
+                "program stored is probably not of its column's type (text in a number column)"
+            ) from None
         raise explain_connection_error(exc, url) from None
     except OperationalError as exc:
         raise explain_database_error(exc, url) from None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import sqlite3
 import uuid
 from decimal import Decimal
@@ -127,3 +128,22 @@ def test_text_another_program_left_among_durations_is_not_a_latency(tmp_path: Pa
     assert overview.total_executions == 5
     # numpy.percentile([100, 200, 300], [50, 95, 99]), linear interpolation
     assert (overview.p50_ms, overview.p95_ms, overview.p99_ms) == (200.0, 290.0, 298.0)
+
+
+def test_a_model_whose_only_durations_are_text_has_no_percentiles(tmp_path: Path) -> None:
+    """Text alone sorts without an error: model g's one run, 'slow', made the percentile
+    aggregate fail (and with it the anomaly scan and the cost report), read as a broken file."""
+    url = document_sqlite(tmp_path / "agentos.db")
+    with sqlite3.connect(tmp_path / "agentos.db") as connection:
+        connection.executemany(
+            "INSERT INTO agentexecutions (id, request_id, session_id, model_name, status, "
+            "cost_usd, execution_time_ms, started_at) VALUES (?, ?, ?, ?, 'success', 1, ?, "
+            "'2026-11-05 10:00:00')",
+            [(str(uuid.uuid4()), str(uuid.uuid4()), str(uuid.uuid4()), model, ms)
+             for model, ms in (("f", 100), ("f", 300), ("g", "slow"), ("h", "slow"),
+                               ("h", "slower"))],
+        )  # fmt: skip
+    table = connect(url).compare_models(start_date="2026-11-05", end_date="2026-11-05", exact=True)
+    p95 = dict(zip(table.frame["model"], table.frame["p95_ms"], strict=True))
+    assert p95["f"] == 290.0  # numpy.percentile([100, 300], 95)
+    assert math.isnan(p95["g"]) and math.isnan(p95["h"])

@@ -3,12 +3,19 @@ without the statement or its parameters (which SQLAlchemy's own error text carri
 
 from __future__ import annotations
 
+import sqlite3
+
 import pytest
-from sqlalchemy import text
+from sqlalchemy import make_url, text
 from sqlalchemy.exc import StatementError
 
-from aa_notebooks.db.engine import explain_database_error, get_engine
-from aa_notebooks.errors import DatabaseUnavailableError, InvalidInputError, SchemaError
+from aa_notebooks.db.engine import connection_errors, explain_database_error, get_engine
+from aa_notebooks.errors import (
+    DatabaseUnavailableError,
+    InvalidInputError,
+    SchemaError,
+    StoredValueError,
+)
 
 SECRET = "hunter2-in-a-parameter"
 
@@ -50,3 +57,29 @@ def test_an_unreachable_server_is_unavailable() -> None:
     assert isinstance(error, DatabaseUnavailableError)
     assert str(error).startswith("cannot open database postgresql+psycopg://someone:***@")
     _assert_one_clean_line(str(error))
+
+
+def test_a_failing_sqlite_function_is_a_stored_value_not_an_unopenable_file(tmp_path) -> None:
+    """An aggregate of the kit's that fails on a value (text in a number column) was read as a
+    file that cannot be opened, and told the user to check its directory."""
+    url = make_url(f"sqlite:///{tmp_path / 'a.db'}")
+    with (
+        pytest.raises(StoredValueError) as caught,
+        connection_errors(url),
+        sqlite3.connect(tmp_path / "a.db") as connection,
+    ):
+        connection.create_aggregate("failing", 1, _Failing)
+        connection.execute("SELECT failing(1)").fetchall()
+    assert str(caught.value) == (
+        "SQLite could not compute a result (user-defined aggregate's 'finalize' method raised "
+        "error): a value another program stored is probably not of its column's type (text in "
+        "a number column)"
+    )
+
+
+class _Failing:
+    def step(self, value: object) -> None:
+        pass
+
+    def finalize(self) -> float:
+        return float("slow")
