@@ -27,6 +27,7 @@ from sqlalchemy.sql.functions import Function
 from sqlalchemy.sql.operators import custom_op
 
 from aa_notebooks.analytics.frames import rounded
+from aa_notebooks.db import engine
 from aa_notebooks.db.driver import driver_connection
 
 PERCENTILE_FRACTIONS = (0.5, 0.95, 0.99)
@@ -138,8 +139,12 @@ class PostgresDialect(Dialect):
     def prepare(self, connection: Connection) -> None:
         # BEGIN READ ONLY: analytics never write, even to a database they may write to.
         connection.execution_options(postgresql_readonly=True)
-        # JIT compiles for 100-200 ms, longer than these queries run (measured at 1M rows).
-        connection.exec_driver_sql("SET LOCAL jit = off")
+        # JIT compiles for 100-200 ms, longer than these queries run (measured at 1M rows); a
+        # lock another session holds fails the read after a while instead of hanging it.
+        connection.exec_driver_sql(
+            "SELECT set_config('jit', 'off', true), "
+            f"set_config('lock_timeout', '{engine.READ_LOCK_TIMEOUT_S}s', true)"
+        )
 
     def latency_percentiles(self, column: ColumnElement[Any]) -> ColumnElement[Any]:
         fractions: ColumnElement[Any] = literal_column(

@@ -52,6 +52,9 @@ from aa_notebooks.errors import (
 )
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
+READ_LOCK_TIMEOUT_S = 60
+"""How long an analytics read on PostgreSQL waits for a lock another session holds (a migration,
+VACUUM FULL, LOCK TABLE) before it fails saying so: a report or a dashboard never hangs on one."""
 DriverParameters = Mapping[str, Any] | Sequence[Any]
 """A DB-API statement's parameters: by name, or in order for a positional paramstyle."""
 # PostgreSQL SQLSTATEs: undefined table, column, object (an enum type) and function.
@@ -59,6 +62,7 @@ _MISSING_OBJECT_STATES = frozenset({"42P01", "42703", "42704", "42883"})
 # SQLSTATE classes of a server that is gone or refuses: connection exception, operator
 # intervention (shutdown), insufficient resources, invalid authorization.
 _UNAVAILABLE_STATE_CLASSES = ("08", "57", "53", "28")
+_LOCK_NOT_AVAILABLE = "55P03"
 _SQLITE_MISSING = ("no such table", "no such column")
 
 
@@ -375,6 +379,11 @@ def explain_database_error(exc: StatementError, url: URL | None = None) -> Analy
         return SchemaError(
             f"the database lacks a table or column this needs ({detail}); "
             "`aa-notebooks check-db` lists what is missing"
+        )
+    if state == _LOCK_NOT_AVAILABLE:
+        return DatabaseUnavailableError(
+            f"another session held a lock on a table this reads for over {READ_LOCK_TIMEOUT_S} s "
+            "(a migration, VACUUM FULL or LOCK TABLE); try again when it is done"
         )
     if isinstance(exc, DataError | IntegrityError) or state.startswith(("22", "23")):
         return InvalidInputError(f"the database refused a value: {detail}")
