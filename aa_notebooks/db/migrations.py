@@ -287,3 +287,16 @@ def rollup_truncate_triggers(connection: Connection) -> None:
         inspect(connection).get_table_names()
     ):
         install_triggers(connection)
+
+
+@migration
+def rollup_replace_triggers(connection: Connection) -> None:
+    """SQLite: an INSERT OR REPLACE marks the hour of the row it replaces (the triggers are
+    installed again, with the new ones)."""
+    from aa_notebooks.db.rollups.triggers import install_triggers
+    from aa_notebooks.db.schema import ROLLUP_TABLES
+
+    if connection.dialect.name == "sqlite" and set(ROLLUP_TABLES) <= set(
+        inspect(connection).get_table_names()
+    ):
+        install_triggers(connection)

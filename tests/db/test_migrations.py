@@ -171,6 +171,7 @@ def test_the_cost_by_model_indexes_reach_an_older_database(empty_db_url: str) ->
         "cache_rollups",
         "latency_rollup_sums",
         "rollup_truncate_triggers",
+        "rollup_replace_triggers",
     ]
     assert _index_columns(empty_db_url, "tokenusages")["ix_tokenusages_execution_id"] == [
         "execution_id", "model", "cost_usd", "input_tokens", "output_tokens",

@@ -5,8 +5,9 @@ of their transaction (`record.begin_writing`): PostgreSQL a transaction-local se
 whose writers take turns, a row in rollup_writing. Any other INSERT, DELETE (and the cascade to
 an execution's usage rows) or UPDATE is caught here: the hour the row started in goes into
 rollup_dirty_hours, readers take that hour from the raw rows, and the next `rollups rebuild`
-recomputes it. So rows written with plain SQL, or by another program on an attached database,
-never make the analytics wrong, only slower until a rebuild. PostgreSQL uses statement triggers
+recomputes it (on SQLite, an INSERT OR REPLACE marks the hour of the row it replaces too).
+So rows written with plain SQL, or by another program on an attached database, never make the
+analytics wrong, only slower until a rebuild. PostgreSQL uses statement triggers
 with transition tables (one INSERT per statement, however many rows); SQLite row triggers.
 A TRUNCATE (PostgreSQL's; SQLite has none, and its DELETE without WHERE fires the row triggers)
 leaves nothing to sum: it empties the rollups that its table feeds, in its own transaction.
@@ -68,13 +69,27 @@ def _sqlite(connection: Connection) -> None:
             _sqlite_mark_usage("OLD") + _sqlite_mark_usage("NEW"),
         ),
     }
-    events["executions_insert"] = ("INSERT ON agentexecutions", _sqlite_mark("NEW"))
-    events["usages_insert"] = ("INSERT ON tokenusages", _sqlite_mark_usage("NEW"))
+    # Inserts are marked before they happen: an INSERT OR REPLACE deletes the row of the same
+    # id without firing the delete triggers (unless its writer turned recursive_triggers on), so
+    # that row's hour is marked too (one trigger, not two: the kit's writers pay for each WHEN).
+    events["executions_insert"] = (
+        "BEFORE INSERT ON agentexecutions",
+        _sqlite_mark("NEW") + "INSERT OR IGNORE INTO rollup_dirty_hours (hour) SELECT "
+        f"{_SQLITE_HOUR.format(row='e')} FROM agentexecutions e "
+        "WHERE e.id = NEW.id AND e.started_at IS NOT NULL;",
+    )
+    events["usages_insert"] = (
+        "BEFORE INSERT ON tokenusages",
+        _sqlite_mark_usage("NEW") + "INSERT OR IGNORE INTO rollup_dirty_hours (hour) SELECT "
+        f"{_SQLITE_HOUR.format(row='e')} FROM tokenusages u JOIN agentexecutions e "
+        "ON e.id = u.execution_id WHERE u.id = NEW.id AND e.started_at IS NOT NULL;",
+    )
     for name, (event, body) in events.items():
-        when = _SQLITE_OTHERS if event.startswith("INSERT") else ""
+        when = _SQLITE_OTHERS if "INSERT" in event else ""
+        timing = "" if event.startswith("BEFORE") else "AFTER "
         connection.exec_driver_sql(f"DROP TRIGGER IF EXISTS {TRIGGER_PREFIX}{name}")
         connection.exec_driver_sql(
-            f"CREATE TRIGGER {TRIGGER_PREFIX}{name} AFTER {event} FOR EACH ROW {when} "
+            f"CREATE TRIGGER {TRIGGER_PREFIX}{name} {timing}{event} FOR EACH ROW {when} "
             f"BEGIN {body} END"
         )
 

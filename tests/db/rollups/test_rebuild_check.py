@@ -94,6 +94,43 @@ def test_a_cascade_delete_marks_its_hour_until_a_rebuild(db_url: str) -> None:
     assert check_rollups(engine).ok
 
 
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+def test_an_insert_or_replace_marks_the_hour_of_the_row_it_replaces(db_url: str) -> None:
+    """SQLite's REPLACE deletes the old row without firing delete triggers: another program
+    re-sending an execution (moved to 11:05, $3) and a usage row (to $2) left the old hour's
+    rollups counting them, so every total counted them twice."""
+    engine = get_engine(db_url)
+    moved = execution(at(9, 15))
+    kept = execution(at(9, 45), cost="0.000002", usages=(("claude", 40, 4, "0.000001"),))
+    write_batch(engine, [moved, kept])
+    analytics = connect(db_url)
+    window = {"start_date": "2024-06-01", "end_date": "2024-06-01"}
+    with engine.begin() as connection:
+        connection.exec_driver_sql(
+            "INSERT OR REPLACE INTO agentexecutions (id, request_id, session_id, agent_name, "
+            "model_name, status, cost_usd, started_at) VALUES (?, ?, ?, 'researcher', "
+            "'gpt-4o', 'success', 3, '2024-06-01 11:05:00.000000')",
+            (moved.id.hex, moved.id.hex, moved.id.hex),
+        )
+    assert dirty_hours(db_url) == [at(9), at(11)]
+    for exact in (True, False):
+        overview = analytics.overview(**window, exact=exact)
+        assert (overview.total_executions, overview.total_cost_usd) == (2, Decimal("3.000002"))
+
+    rebuild_rollups(engine)
+    with engine.begin() as connection:
+        connection.exec_driver_sql(
+            "INSERT OR REPLACE INTO tokenusages (id, execution_id, component, model, "
+            "input_tokens, output_tokens, cost_usd) SELECT id, execution_id, component, model, "
+            "input_tokens, output_tokens, 2 FROM tokenusages WHERE execution_id = ?",
+            (kept.id.hex,),
+        )
+    assert dirty_hours(db_url) == [at(9)]
+    for exact in (True, False):
+        frame = analytics.cost_summary(**window, by="model", exact=exact).frame
+        assert dict(zip(frame["model"], frame["cost_usd"], strict=True))["claude"] == Decimal(2)
+
+
 def test_check_finds_a_corrupted_row_and_rebuild_repairs_it(
     db_url: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
