@@ -292,8 +292,9 @@ def _key_sql(connection: Connection) -> ColumnElement[Any]:
     )
 
 
-def _python_key(value: float | None) -> int | None:
-    return None if value is None else sketch_key(value)
+def _python_key(value: float | str | None) -> int | None:
+    """The sketch key of a duration; none for NULL or text another program left there."""
+    return sketch_key(value) if isinstance(value, int | float) else None
 
 
 def _sqlite_has_ln(connection: Connection) -> bool:

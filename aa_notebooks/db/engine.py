@@ -380,6 +380,8 @@ def explain_database_error(exc: StatementError, url: URL | None = None) -> Analy
             f"the database lacks a table or column this needs ({detail}); "
             "`aa-notebooks check-db` lists what is missing"
         )
+    if failed := _failed_function(detail):
+        return failed
     if state == _LOCK_NOT_AVAILABLE:
         return DatabaseUnavailableError(
             f"another session held a lock on a table this reads for over {READ_LOCK_TIMEOUT_S} s "
@@ -390,6 +392,17 @@ def explain_database_error(exc: StatementError, url: URL | None = None) -> Analy
     if isinstance(exc, OperationalError):
         return _unavailable(exc, url, detail)
     return AnalyticsError(f"the database refused the statement: {detail}")
+
+
+def _failed_function(detail: str) -> StoredValueError | None:
+    """SQLite's words for a function of the kit's that failed on a value (an aggregate's step):
+    not a file that cannot be opened, as its OperationalError would otherwise read."""
+    if not detail.startswith("user-defined"):
+        return None
+    return StoredValueError(
+        f"SQLite could not compute a result ({first_line(detail)}): a value another program "
+        "stored is probably not of its column's type (text in a number column)"
+    )
 
 
 def _unavailable(exc: BaseException, url: URL | None, detail: str) -> DatabaseUnavailableError:
@@ -416,11 +429,8 @@ def connection_errors(url: URL) -> Iterator[None]:
             "`aa-notebooks check-db` lists what is missing"
         ) from None
     except sqlite3.DatabaseError as exc:  # OperationalError, or a file that is no database
-        if str(exc).startswith("user-defined"):  # the kit's own aggregate failed on a value
-            raise StoredValueError(
-                f"SQLite could not compute a result ({first_line(str(exc))}): a value another "
-                "program stored is probably not of its column's type (text in a number column)"
-            ) from None
+        if failed := _failed_function(str(exc)):
+            raise failed from None
         raise explain_connection_error(exc, url) from None
     except OperationalError as exc:
         raise explain_database_error(exc, url) from None

@@ -83,3 +83,14 @@ class _Failing:
 
     def finalize(self) -> float:
         return float("slow")
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+def test_a_failing_sqlite_function_in_a_statement_is_a_stored_value(db_url: str) -> None:
+    with pytest.raises(StatementError) as caught, get_engine(db_url).connect() as connection:
+        connection.connection.driver_connection.create_aggregate("failing", 1, _Failing)
+        connection.execute(text("SELECT failing(1) WHERE 1 = :value"), {"value": SECRET})
+    error = explain_database_error(caught.value)
+    assert isinstance(error, StoredValueError)
+    assert str(error).startswith("SQLite could not compute a result (user-defined aggregate's")
+    _assert_one_clean_line(str(error))

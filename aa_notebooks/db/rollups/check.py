@@ -1,13 +1,15 @@
 """`check_rollups`: compare the stored rollups with what the raw rows give, day by day.
 
 Every hourly and daily row of the rollups is recomputed from the raw tables (`raw`) and
-compared column by column, the latency sketch bucket by bucket. Hours the triggers marked as
+compared column by column (its dimensions too: a reader groups by them), the latency sketch
+bucket by bucket; a sketch that cannot be read is a difference. Hours the triggers marked as
 changed behind the rollups (and the days holding them) are left out and counted instead:
 readers already take them raw, and `rollups rebuild` repairs them.
 """
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -41,6 +43,8 @@ from aa_notebooks.db.rollups.record import (
     UsageSums,
 )
 from aa_notebooks.db.rollups.sketch import Sketch
+from aa_notebooks.db.stored_uuid import StoredText
+from aa_notebooks.errors import StoredValueError
 
 SHOWN_DIFFERENCES = 20
 """How many differences the report lists (it counts them all)."""
@@ -182,7 +186,7 @@ def _sketched_values(rows: list[dict[str, Any]], names: tuple[str, ...]) -> dict
     """Rows' sums called `names` and their sketch's counts, per cell."""
     found = {}
     for row in rows:
-        values = {name: row[name] for name in names}
+        values = {name: row[name] for name in names} | _compared_dims(row)
         values["latency_sketch"] = Sketch.decode([row["latency_sketch"]]).counts
         found[(row["bucket"], row["dims_key"])] = (_dims(row), values)
     return found
@@ -190,7 +194,10 @@ def _sketched_values(rows: list[dict[str, Any]], names: tuple[str, ...]) -> dict
 
 def _usage_values(sums: UsageSums) -> dict[Cell, Entry]:
     return {
-        (row["bucket"], row["dims_key"]): (_dims(row), {name: row[name] for name in sums.SUMS})
+        (row["bucket"], row["dims_key"]): (
+            _dims(row),
+            {name: row[name] for name in sums.SUMS} | _compared_dims(row),
+        )
         for row in sums.rows()
     }
 
@@ -204,6 +211,20 @@ def _dims(row: dict[str, Any]) -> dict[str, Any]:
     return {name: row[name] for name in _DIM_COLUMNS if row.get(name) is not None}
 
 
+def _compared_dims(row: dict[str, Any]) -> Values:
+    """Every dimension of a rollup row, ids in one text form (another program's dashed text
+    and the kit's UUID are the same id): a changed one moves sums to another group."""
+    return {name: _one_form(row[name]) for name in (*_DIM_COLUMNS, "agent_id") if name in row}
+
+
+def _one_form(value: Any) -> Any:
+    if isinstance(value, uuid.UUID):
+        return value.hex
+    if isinstance(value, StoredText):
+        return value.replace("-", "").lower()
+    return value
+
+
 def _stored(
     connection: Connection, table: Table, lower: datetime, upper: datetime
 ) -> dict[Any, Any]:
@@ -212,9 +233,12 @@ def _stored(
     query = select(table).where(table.c.bucket >= lower, table.c.bucket < upper)
     found = {}
     for row in connection.execute(query).mappings():
-        values: Values = {name: int(row[name]) for name in sums}
+        values: Values = {name: int(row[name]) for name in sums} | _compared_dims(dict(row))
         if "latency_sketch" in table.c:
-            values["latency_sketch"] = Sketch.decode([row["latency_sketch"]]).counts
+            try:
+                values["latency_sketch"] = Sketch.decode([row["latency_sketch"]]).counts
+            except StoredValueError:
+                values["latency_sketch"] = "unreadable"
         found[(utc_naive(row["bucket"]), row["dims_key"])] = (_dims(dict(row)), values)
     return found
 

@@ -24,13 +24,14 @@ _SQLITE_SKETCH = "aa_rollup_sketch"
 
 
 class _SQLiteSketch:
-    """SQLite aggregate: the stored sketch of the non-NULL durations of a group."""
+    """SQLite aggregate: the stored sketch of the durations of a group that are numbers (not
+    NULL, nor text another program left in the column, as the raw percentiles leave them out)."""
 
     def __init__(self) -> None:
         self.counts: dict[int, int] = {}
 
-    def step(self, value: float | None) -> None:
-        if value is not None:
+    def step(self, value: float | str | None) -> None:
+        if isinstance(value, int | float):
             key = key_of(value)
             self.counts[key] = self.counts.get(key, 0) + 1
 

@@ -25,6 +25,8 @@ from typing import TypeVar
 import numpy as np
 from ddsketch import LogarithmicMapping
 
+from aa_notebooks.errors import StoredValueError
+
 RELATIVE_ACCURACY = 0.01
 MAPPING = LogarithmicMapping(RELATIVE_ACCURACY)
 KEY_MULTIPLIER = 1 / math.log(MAPPING.gamma)
@@ -77,7 +79,10 @@ class Sketch:
         """The merge of stored sketches (concatenated, then counted once)."""
         data = b"".join(bytes(blob) for blob in blobs if blob)
         if len(data) % PAIR.itemsize:
-            raise ValueError("a stored latency sketch is truncated")
+            raise StoredValueError(
+                "a stored latency sketch is truncated (a rollup row changed by hand?): "
+                "`aa-notebooks rollups rebuild` recomputes the rollups from the raw rows"
+            )
         pairs = np.frombuffer(data, dtype=PAIR)
         keys, where = np.unique(pairs["key"], return_inverse=True)
         sums = np.bincount(where, weights=pairs["count"], minlength=len(keys)).astype(np.int64)
@@ -139,7 +144,10 @@ class Decoded:
         truncated one."""
         kept = [bytes(blob) if blob else b"" for blob in blobs]
         if any(len(blob) % PAIR.itemsize for blob in kept):
-            raise ValueError("a stored latency sketch is truncated")
+            raise StoredValueError(
+                "a stored latency sketch is truncated (a rollup row changed by hand?): "
+                "`aa-notebooks rollups rebuild` recomputes the rollups from the raw rows"
+            )
         pairs = np.frombuffer(b"".join(kept), dtype=PAIR)
         lengths = np.fromiter((len(blob) for blob in kept), np.int64, len(kept)) // PAIR.itemsize
         sketch = np.repeat(np.arange(len(kept), dtype=np.int64), lengths)

@@ -30,11 +30,13 @@ from aa_notebooks.db.schema import (
     ExecutionRollupHour,
 )
 from aa_notebooks.db.setup import init_db
+from aa_notebooks.errors import StoredValueError
 from aa_notebooks.seed import seed_database
 from aa_notebooks.tracking.store import write_batch
 from tests.conftest import drop_postgres_database, new_postgres_database
 from tests.db.rollups.helpers import (
     ALICE,
+    BOB,
     TABLES,
     cache_rollup,
     dirty_hours,
@@ -227,6 +229,67 @@ def test_check_finds_a_total_row_whose_sums_or_sketch_are_wrong(db_url: str) -> 
         "rollup_totals_hour 2024-06-02 00:00 (user_id=a11ce000-0000-4000-8000-000000000001): "
         "latency_sketch stored 2 values in 1 buckets, raw 1 values in 1 buckets",
     ]
+
+
+def test_check_finds_a_row_whose_dimensions_were_changed(db_url: str) -> None:
+    """Readers group by a rollup row's dimensions: a renamed agent or another user moves its
+    sums to a group the raw rows do not have, which the check took as equal."""
+    write_boundary_rows(db_url)
+    with get_engine(db_url).begin() as connection:
+        connection.execute(
+            text("UPDATE rollup_latency_day SET agent_name = 'ghost' WHERE model_name = 'gpt-4o'")
+        )
+        connection.execute(
+            text("UPDATE rollup_totals_day SET user_id = :bob WHERE time_sum = 70"),
+            {"bob": BOB.hex if db_url.startswith("sqlite") else BOB},
+        )
+    report = check_rollups(get_engine(db_url))
+    assert sorted(str(difference) for difference in report.differences) == [
+        "rollup_latency_day 2024-06-01 00:00 (user_id=a11ce000-0000-4000-8000-000000000001, "
+        "agent_name=ghost, model_name=gpt-4o): agent_name stored ghost, raw researcher",
+        "rollup_totals_day 2024-06-02 00:00 (user_id=b0b00000-0000-4000-8000-000000000002): "
+        f"user_id stored {BOB.hex}, raw {ALICE.hex}",
+    ]
+    rebuild_rollups(get_engine(db_url))
+    assert check_rollups(get_engine(db_url)).ok
+
+
+def test_a_sketch_that_cannot_be_read_is_a_difference_and_a_clear_error(db_url: str) -> None:
+    write_boundary_rows(db_url)
+    with get_engine(db_url).begin() as connection:
+        connection.execute(
+            text("UPDATE rollup_totals_day SET latency_sketch = :junk WHERE time_sum = 70"),
+            {"junk": b"\xde\xad\xbe\xef\x01"},
+        )
+    [difference] = check_rollups(get_engine(db_url)).differences
+    assert str(difference) == (
+        "rollup_totals_day 2024-06-02 00:00 (user_id=a11ce000-0000-4000-8000-000000000001): "
+        "latency_sketch stored unreadable, raw 1 values in 1 buckets"
+    )
+    with pytest.raises(StoredValueError) as unreadable:  # what a reader of it says
+        Sketch.decode([b"\xde\xad\xbe\xef\x01"])
+    assert str(unreadable.value) == (
+        "a stored latency sketch is truncated (a rollup row changed by hand?): "
+        "`aa-notebooks rollups rebuild` recomputes the rollups from the raw rows"
+    )
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+def test_text_in_the_durations_is_left_out_of_the_sketches_as_out_of_the_percentiles(
+    db_url: str,
+) -> None:
+    """Another program's 'slow' in execution_time_ms failed `rollups rebuild` and `check`
+    (the sketch aggregate's step), said to be a file that cannot be opened."""
+    write_boundary_rows(db_url)
+    with get_engine(db_url).begin() as connection:
+        connection.execute(text("UPDATE agentexecutions SET execution_time_ms = 'slow' "
+                                "WHERE execution_time_ms = 70"))  # fmt: skip
+    assert rebuild_rollups(get_engine(db_url)).days == 2
+    assert check_rollups(get_engine(db_url)).ok
+    analytics = connect(db_url)
+    window = {"start_date": "2024-06-01", "end_date": "2024-06-02"}
+    rolled, exact = analytics.overview(**window), analytics.overview(**window, exact=True)
+    assert (rolled.p50_ms, rolled.p95_ms) == (exact.p50_ms, exact.p95_ms)
 
 
 def test_rollup_commands_refuse_a_database_without_them(
