@@ -89,7 +89,7 @@ class _Failing:
 def test_a_failing_sqlite_function_in_a_statement_is_a_stored_value(db_url: str) -> None:
     with pytest.raises(StatementError) as caught, get_engine(db_url).connect() as connection:
         connection.connection.driver_connection.create_aggregate("failing", 1, _Failing)
-        connection.execute(text("SELECT failing(1) WHERE 1 = :value"), {"value": SECRET})
+        connection.execute(text("SELECT failing(1) WHERE 1 != :value"), {"value": SECRET}).all()
     error = explain_database_error(caught.value)
     assert isinstance(error, StoredValueError)
     assert str(error).startswith("SQLite could not compute a result (user-defined aggregate's")
