@@ -91,6 +91,8 @@ class CheckReport:
     rows: int
     differences: list[RollupDifference] = field(default_factory=list)
     dirty_hours: int = 0
+    dirty_elsewhere: int = 0
+    """Hours marked outside the compared days."""
 
     @property
     def ok(self) -> bool:
@@ -117,6 +119,12 @@ class CheckReport:
                 "or deleted by another program or plain SQL, or a traced run the OTLP ingest "
                 "wrote again with its late spans) were not compared: analytics reads them raw "
                 "until `aa-notebooks rollups rebuild`"
+            )
+        if self.dirty_elsewhere:
+            lines.append(
+                f"{self.dirty_elsewhere} more hour(s) outside these days changed behind the "
+                "rollups and are read raw (slower) until `aa-notebooks rollups rebuild`, which "
+                "recomputes them whatever its --since"
             )
         return "\n".join(lines)
 
@@ -162,7 +170,7 @@ def check_rollups(
                 rows += len(stored)
                 differences += _compare(table, stored, expected, skipped)
     window_dirty = sum(1 for hour in dirty if lower <= hour < upper)
-    return CheckReport(len(days), rows, differences, window_dirty)
+    return CheckReport(len(days), rows, differences, window_dirty, len(dirty) - window_dirty)
 
 
 Cell = tuple[datetime, str]

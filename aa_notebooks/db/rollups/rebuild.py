@@ -10,7 +10,7 @@ that has already added to them and later writers add after it commits (as the sp
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -64,12 +64,19 @@ class RebuildReport:
     day_rows: int
     enabled: bool = False
     """Made by `rollups enable`: the tables and the marking triggers are in place."""
+    marked_elsewhere: int = 0
+    """Of `days`, those outside the asked window, rebuilt for the hours marked in them."""
 
     def __str__(self) -> str:
         rebuilt = (
             f"rebuilt the rollups of {self.days} day(s): {self.hour_rows:,} hourly and "
             f"{self.day_rows:,} daily rows of executions"
         )
+        if self.marked_elsewhere:
+            rebuilt += (
+                f" ({self.marked_elsewhere} of the days outside the window: they held rows "
+                "changed behind the rollups)"
+            )
         if not self.enabled:
             return rebuilt
         return (
@@ -171,7 +178,9 @@ def rebuild_in(
     *,
     progress: bool = False,
 ) -> RebuildReport:
-    """`rebuild_rollups` in the caller's transaction."""
+    """`rebuild_rollups` in the caller's transaction; the days outside the window that hold
+    hours the triggers marked are rebuilt too: a scheduled rebuild of recent days would leave
+    a late row's hour of last month marked, and read raw, for ever."""
     lock_rollups(connection)
     span = data_span(connection)
     if span is None:
@@ -182,7 +191,13 @@ def rebuild_in(
     lower = span[0] if since is None else max(day_of(utc_naive(since)), span[0])
     upper = span[1] if until is None else min(day_of(utc_naive(until) - timedelta.resolution)
                                                + DAY, span[1])  # fmt: skip
-    return rebuild_days(connection, days_holding_data(connection, lower, upper), progress=progress)
+    days = days_holding_data(connection, lower, upper)
+    hours = connection.execute(select(DIRTY.c.hour)).scalars()
+    elsewhere = {day_of(utc_naive(hour)) for hour in hours} - {day for day, _ in days}
+    days = sorted([*days, *((day, day + DAY) for day in elsewhere)])
+    report = rebuild_days(connection, days, progress=progress)
+    outside = sum(1 for day in elsewhere if not lower <= day < upper)
+    return replace(report, marked_elsewhere=outside)
 
 
 def fill_cache_rollups(connection: Connection) -> None:
@@ -264,14 +279,3 @@ def stored_sums(
         if sketches:
             found.merge_sketch(bucket, dims, row[width])
     return found
-
-
-def repair_dirty(engine: Engine) -> RebuildReport:
-    """Rebuild the days that hold hours marked by the triggers (changed behind the rollups)."""
-    with engine.begin() as connection:
-        if connection.dialect.name == "sqlite":
-            connection.exec_driver_sql("BEGIN IMMEDIATE")
-        lock_rollups(connection)
-        hours = connection.execute(select(DIRTY.c.hour)).scalars().all()
-        days = sorted({day_of(utc_naive(hour)) for hour in hours})
-        return rebuild_days(connection, [(day, day + DAY) for day in days])

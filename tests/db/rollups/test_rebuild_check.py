@@ -133,6 +133,32 @@ def test_an_insert_or_replace_marks_the_hour_of_the_row_it_replaces(db_url: str)
         assert dict(zip(frame["model"], frame["cost_usd"], strict=True))["claude"] == Decimal(2)
 
 
+def test_a_rebuild_of_recent_days_repairs_older_marked_hours_too(
+    db_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The README's scheduled `rebuild --since yesterday` left a late row's older hour marked,
+    and read raw, for ever (2,160 such hours made a 90-day refresh 0.2 -> 28 s); `check
+    --since` did not mention them."""
+    write_boundary_rows(db_url)
+    engine = get_engine(db_url)
+    late = execution(at(9, 15))  # a late row of the first day, by plain SQL (not the writer)
+    with engine.begin() as connection:
+        connection.execute(AgentExecution.__table__.insert().values(late.execution))
+    assert dirty_hours(db_url) == [at(9)]
+    assert main(["--db", db_url, "rollups", "check", "--since", "2024-06-02"]) == 0
+    assert capsys.readouterr().out.splitlines()[1] == (
+        "1 more hour(s) outside these days changed behind the rollups and are read raw "
+        "(slower) until `aa-notebooks rollups rebuild`, which recomputes them whatever its --since"
+    )
+    assert main(["--db", db_url, "rollups", "rebuild", "--since", "2024-06-02"]) == 0
+    assert capsys.readouterr().out.splitlines()[-1] == (
+        "rebuilt the rollups of 2 day(s): 6 hourly and 4 daily rows of executions (1 of the days "
+        "outside the window: they held rows changed behind the rollups)"
+    )  # 2024-06-02 asked; 2024-06-01 for its marked hour (5 + 1 hourly rows, as before + 9:00)
+    assert dirty_hours(db_url) == []
+    assert check_rollups(engine).ok
+
+
 def test_check_finds_a_corrupted_row_and_rebuild_repairs_it(
     db_url: str, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -17,6 +17,7 @@ from aa_notebooks.db.rollups.sketch import (
     key_of,
     value_of,
 )
+from aa_notebooks.errors import StoredValueError
 
 
 def _stored(values: list[float]) -> bytes:
@@ -40,7 +41,7 @@ def test_taken_out_values_leave_the_merge() -> None:
 
 
 def test_a_truncated_sketch_is_refused() -> None:
-    with pytest.raises(ValueError, match="truncated"):
+    with pytest.raises(StoredValueError, match=r"truncated .* rollups rebuild"):
         Sketch.decode([_stored([5, 6])[:-3]])
 
 
@@ -143,5 +144,5 @@ def test_group_quantiles_in_chunks_equal_one_pass(monkeypatch: pytest.MonkeyPatc
 
 
 def test_group_quantiles_refuse_a_truncated_sketch() -> None:
-    with pytest.raises(ValueError, match="truncated"):
+    with pytest.raises(StoredValueError, match=r"truncated .* rollups rebuild"):
         group_quantiles({"a": [_stored([5, 6])[:-3], _stored([7])[:3]]}, {}, (0.5,))
