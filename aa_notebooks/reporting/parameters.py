@@ -61,7 +61,14 @@ class ReportParameters:
             raise InvalidInputError(f"top_n must be between 1 and {MAX_TOP_N}; got {self.top_n}")
         if self.user_id is not None:
             parse_uuid(self.user_id, "user_id")
-        window = resolve_window(self.period, self.start_date, self.end_date, self.moment())
+        moment = self.moment()
+        window = resolve_window(self.period, self.start_date, self.end_date, moment)
+        if window.start > moment:  # nothing recorded yet: every change would read as -100%
+            raise InvalidInputError(
+                f"the report's window {window.label} starts after "
+                f"{'as_of' if self.as_of else 'now'} ({moment:%Y-%m-%d %H:%M} UTC): nothing is "
+                "recorded there yet; give dates that have begun"
+            )
         if window.duration > MAX_REPORT_WINDOW:  # its charts read one row per day
             raise InvalidInputError(
                 f"a report's window is at most {MAX_REPORT_WINDOW.days:,} days (about 13 "

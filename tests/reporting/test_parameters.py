@@ -102,3 +102,16 @@ def test_an_as_of_in_the_future_is_refused() -> None:
     )
     soon = (datetime.now(UTC) + timedelta(minutes=1)).isoformat()
     assert ReportParameters(period="7d", as_of=soon).as_of == soon  # within the leeway
+
+
+def test_a_window_that_starts_after_now_is_refused() -> None:
+    """A report of next month exited 0 and read 'Total cost $0.00 ▼ 100.0%' against a
+    previous window that itself ran into the future."""
+    with pytest.raises(InvalidInputError) as refused:
+        ReportParameters(start_date="2027-01-01", end_date="2027-02-01", as_of="2026-12-01")
+    assert str(refused.value) == (
+        "the report's window 2027-01-01 to 2027-02-01 starts after as_of (2026-12-01 00:00 UTC): "
+        "nothing is recorded there yet; give dates that have begun"
+    )
+    begun = ReportParameters(start_date="2026-11-15", end_date="2026-12-31", as_of="2026-12-01")
+    assert begun.start_date == "2026-11-15"  # a window that has begun may end later
