@@ -45,6 +45,7 @@ ALERT_COLUMNS = {
     "scope": "Scope",
     "target": "Target",
     "kind": "Alert",
+    "level_pct": "Level",
     "spend_usd": "Spend then",
     "threshold_usd": "Threshold",
     "notified": "Emailed",
@@ -145,7 +146,10 @@ class BudgetReport:
     def alerts(self) -> HTML:
         """The alert events that fired in the report's window."""
         events = BudgetClient.of(self.analytics).alert_events(self.window).frame
-        events = events.assign(notified=events["notified"].map({True: "yes", False: "no"}))
+        events = events.assign(
+            notified=events["notified"].map({True: "yes", False: "no"}),
+            level_pct=[f"{level:g}%" if pd.notna(level) else "" for level in events["level_pct"]],
+        )  # a budget's warnings at 50% and 80% read alike without their level
         return blocks.table(
             events, self.parameters.timezone,
             empty=f"No budget alert fired in {self.window.label}.", columns=ALERT_COLUMNS,
