@@ -24,7 +24,8 @@ INPUT_TOKENS, OUTPUT_TOKENS = "gen_ai.usage.input_tokens", "gen_ai.usage.output_
 OLD_INPUT_TOKENS, OLD_OUTPUT_TOKENS = "gen_ai.usage.prompt_tokens", "gen_ai.usage.completion_tokens"
 CACHE_READ = "gen_ai.usage.cache_read.input_tokens"
 CACHE_WRITE = "gen_ai.usage.cache_creation.input_tokens"
-REASONING = "gen_ai.usage.reasoning_tokens"
+REASONING = "gen_ai.usage.reasoning.output_tokens"
+OLD_REASONING = "gen_ai.usage.reasoning_tokens"  # before the conventions named it as above
 INPUT_MESSAGES, OUTPUT_MESSAGES = "gen_ai.input.messages", "gen_ai.output.messages"
 CONVERSATION_ID = "gen_ai.conversation.id"
 TOOL_NAME = "gen_ai.tool.name"
@@ -43,6 +44,7 @@ OI_REASONING = "llm.token_count.completion_details.reasoning"
 OI_CACHE_WRITE = "llm.token_count.prompt_details.cache_write"
 OI_INPUT_MESSAGES, OI_OUTPUT_MESSAGES = "llm.input_messages", "llm.output_messages"
 INPUT_VALUE, OUTPUT_VALUE = "input.value", "output.value"
+METADATA = "metadata"
 OI_TOOL_NAME = "tool.name"
 # General conventions
 USER_IDS = ("user.id", "enduser.id")
@@ -93,6 +95,13 @@ def tool_name(span: Span) -> str:
     return named or _without_prefix(span.name, "execute_tool")
 
 
+def is_graph_node(span: Span) -> bool:
+    """Whether the span is a LangGraph node's (OpenInference's LangChain instrumentation puts
+    the node's name in the span's `metadata` JSON)."""
+    metadata = span.attributes.get(METADATA)
+    return isinstance(metadata, str) and '"langgraph_node"' in metadata
+
+
 def model_of(span: Span) -> str | None:
     """The model that answered (response model), else the one asked for."""
     for name in (RESPONSE_MODEL, REQUEST_MODEL, OI_MODEL, OI_EMBEDDING_MODEL):
@@ -104,7 +113,7 @@ def model_of(span: Span) -> str | None:
 TOKEN_COUNTS = (
     INPUT_TOKENS, OI_PROMPT_TOKENS, OLD_INPUT_TOKENS, OUTPUT_TOKENS, OI_COMPLETION_TOKENS,
     OLD_OUTPUT_TOKENS, CACHE_READ, OI_CACHE_READ, CACHE_WRITE, OI_CACHE_WRITE, REASONING,
-    OI_REASONING,
+    OLD_REASONING, OI_REASONING,
 )  # fmt: skip
 MAX_TOKENS = 2**31 - 1
 """The most tokens a count may hold: the token columns are INTEGER."""
@@ -156,7 +165,7 @@ def cache_write_tokens(span: Span) -> int | None:
 
 def reasoning_tokens(span: Span) -> int | None:
     """Output tokens spent on reasoning (part of the output tokens)."""
-    return token_count(span, REASONING, OI_REASONING)
+    return token_count(span, REASONING, OLD_REASONING, OI_REASONING)
 
 
 def as_uuid(value: Any) -> uuid.UUID | None:

@@ -2,8 +2,8 @@
 
 - One execution per agent invocation: the outermost agent span (`invoke_agent`, OpenInference
   AGENT) of a branch of the trace; nested agents are steps of it. Outermost agents of one name
-  recurring under one parent (a LangGraph `agent` node, once per turn) are turns of one run,
-  anchored at the top of the trace. LLM and tool spans under no
+  recurring under one parent (a LangGraph `agent` node, once per turn; a LangGraph node even
+  once) are turns of one run, anchored at the top of the trace. LLM and tool spans under no
   agent belong to an execution rooted at their trace's root span. When that root (or the agent
   span) has not arrived, the execution is anchored at the missing parent's id, so the execution
   written from a partial trace has the id the whole trace gives it later.
@@ -123,7 +123,9 @@ class _Trace:
 
     def _turn_parents(self) -> set[str]:
         """Spans under which outermost agent spans of one name recur (a LangGraph graph whose
-        `agent` node runs once per turn): the run is that parent, the agents its steps."""
+        `agent` node runs once per turn): the run is that parent, the agents its steps. A
+        LangGraph node says so in its metadata: its graph is the run even after one turn, or a
+        run that answered at once would be named after the node, not the graph."""
         seen: dict[tuple[str, str], int] = {}
         for span in self.spans:
             if self.roles[span.span_id] is not Role.agent or span.parent_id is None:
@@ -132,7 +134,7 @@ class _Trace:
             if any(self.roles[s.span_id] is Role.agent for s in above):
                 continue
             key = (span.parent_id, span.name)
-            seen[key] = seen.get(key, 0) + 1
+            seen[key] = seen.get(key, 0) + (2 if c.is_graph_node(span) else 1)
         return {parent for (parent, _), count in seen.items() if count > 1}
 
     def parent(self, span: Span) -> Span | None:

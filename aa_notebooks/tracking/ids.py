@@ -97,7 +97,9 @@ def _new_id_value() -> int:
 def name_uuid(namespace: uuid.UUID, name: str) -> uuid.UUID:
     """`uuid.uuid5(namespace, name)`, built without `UUID.__init__`'s checks: the OTLP ingest
     derives a dozen ids per agent run from trace and span ids, and this is a third of the cost."""
-    digest = hashlib.sha1(namespace.bytes + name.encode(), usedforsecurity=False).digest()
+    # surrogatepass: half an emoji (an exporter's string cut short) is a name too, not an error
+    data = namespace.bytes + name.encode(errors="surrogatepass")
+    digest = hashlib.sha1(data, usedforsecurity=False).digest()
     value = int.from_bytes(digest[:16], "big") & _NOT_VERSION_OR_VARIANT | _VERSION_5 | _VARIANT
     return uuid_of(value)
 

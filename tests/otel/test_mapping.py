@@ -271,6 +271,60 @@ def test_an_agent_node_recurring_under_one_graph_is_one_run_named_after_the_grap
     ]  # fmt: skip
 
 
+def test_a_langgraph_run_of_one_turn_is_named_after_the_graph_too() -> None:
+    """A LangGraph agent that answered at once was stored as "agent" (its node), the same
+    graph's runs with a tool call as "Weather": one agent, two names in every breakdown."""
+    node = '{"ls_integration": "langgraph", "langgraph_step": 1, "langgraph_node": "agent"}'
+    spans = [
+        span("d100000000000001", None, "Weather", 0, 300, openinference__span__kind="CHAIN",
+             metadata='{"ls_integration": "langgraph"}'),
+        span("d100000000000002", "d100000000000001", "agent", 10, 290,
+             openinference__span__kind="AGENT", metadata=node),
+        span("d100000000000003", "d100000000000002", "ChatOpenAI", 20, 280,
+             openinference__span__kind="LLM", llm__model_name="gpt-4o-mini",
+             llm__token_count__prompt=1000, llm__token_count__completion=200),
+    ]  # fmt: skip
+    [record] = map_trace(spans).records
+    assert record.id == execution_id(TRACE, "d100000000000001")
+    assert (record.execution["agent_name"], record.execution["execution_time_ms"]) == (
+        "Weather", 300,
+    )  # fmt: skip
+    assert [(s["step_type"], s["content"], s["depth"]) for s in record.traces] == [
+        ("action", "agent agent", 0), ("final_answer", "ChatOpenAI", 1),
+    ]  # fmt: skip
+
+
+def test_reasoning_tokens_are_read_under_both_names_of_the_conventions() -> None:
+    """gen_ai.usage.reasoning.output_tokens (the conventions' name now) was not read at all."""
+    spans = [
+        span("d200000000000001", None, "invoke_agent A", 0, 300,
+             gen_ai__operation__name="invoke_agent", gen_ai__agent__name="A"),
+        span("d200000000000002", "d200000000000001", "chat", 10, 100,
+             gen_ai__operation__name="chat", gen_ai__request__model="gpt-4o-mini",
+             gen_ai__usage__input_tokens=100, gen_ai__usage__output_tokens=80,
+             gen_ai__usage__reasoning__output_tokens=50),
+        span("d200000000000003", "d200000000000001", "chat", 110, 200,
+             gen_ai__operation__name="chat", gen_ai__request__model="gpt-4o-mini",
+             gen_ai__usage__input_tokens=100, gen_ai__usage__output_tokens=80,
+             gen_ai__usage__reasoning_tokens=30),
+    ]  # fmt: skip
+    [record] = map_trace(spans).records
+    assert [usage["reasoning_tokens"] for usage in record.usages] == [50, 30]
+
+
+def test_half_an_emoji_in_a_session_id_is_a_session_not_an_error() -> None:
+    """A lone surrogate in session.id failed the request with a 500 (its UUIDv5 encoded the
+    text), and with it every trace after this one in the batch."""
+    spans = [
+        span("d300000000000001", None, "invoke_agent A", 0, 100,
+             gen_ai__operation__name="invoke_agent", session__id="s\udc80"),
+    ]  # fmt: skip
+    [record] = map_trace(spans).records
+    other = map_trace([span("d300000000000001", None, "invoke_agent A", 0, 100,
+                            gen_ai__operation__name="invoke_agent", session__id="s")])  # fmt: skip
+    assert record.execution["session_id"] != other.records[0].execution["session_id"]
+
+
 def test_an_agent_span_alone_from_an_unnamed_tracer_is_a_run_of_no_type() -> None:
     """An agent that failed before calling a model, from an exporter whose tracer has no name:
     it raised IndexError, and the request's other traces were lost with it."""
