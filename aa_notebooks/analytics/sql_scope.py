@@ -3,8 +3,10 @@
 The rewrite works on sqlglot's tree. Each reference to a real table is replaced by a subquery
 that keeps only the user's rows, under the name the query used; the user id is a bound
 parameter. Every CTE is renamed first (`aa_cte_N`), so a CTE that shadows a table name can
-neither hide a table from the rewrite nor stand in for the table the filters read. Any other
-table, a catalog, or another schema is refused.
+neither hide a table from the rewrite nor stand in for the table the filters read. The walk goes
+into every node, a table's too: sqlglot nests the join of `FROM (a JOIN b ...)` in a's node, and
+a table function's arguments may read tables. Any other table, a catalog, or another schema is
+refused.
 """
 
 from __future__ import annotations
@@ -100,7 +102,8 @@ def _resolve(tree: exp.Expression, dialect: SqlDialect) -> list[exp.Table]:
     def visit(node: exp.Expression, visible: dict[str, str]) -> None:
         if isinstance(node, exp.Table):
             _resolve_table(node, visible, dialect, real)
-            return
+            # and what a table node holds: `FROM (a JOIN b)` nests b's join in a's node, and a
+            # table-valued function's arguments may read tables too
         with_ = next((v for v in node.args.values() if isinstance(v, exp.With)), None)
         inner = visible
         if with_ is not None:
@@ -198,9 +201,18 @@ _FILTERS: dict[str, Filter] = {
 
 def _replace_with_scoped_rows(table: exp.Table, dialect: SqlDialect) -> None:
     """`t AS a` becomes `(SELECT * FROM t WHERE <the user's rows>) AS a`; without an alias the
-    table's own name is the alias, so `t.column` still resolves."""
+    table's own name is the alias, so `t.column` still resolves. Joins nested in the table's
+    node (`FROM (t AS a JOIN u ...)`) go with it."""
     name = _normalize(table.this, dialect)
     alias = table.args.get("alias") or exp.TableAlias(this=table.this.copy())
     source = exp.Table(this=table.this.copy(), db=table.args.get("db"))
     rows = exp.select("*").from_(source).where(_FILTERS[name](table, dialect))
-    table.replace(exp.Subquery(this=rows, alias=alias.copy()))
+    scoped = exp.Subquery(this=rows, alias=alias.copy())
+    for carried in _CARRIED:
+        if value := table.args.get(carried):
+            scoped.set(carried, value)
+    table.replace(scoped)
+
+
+_CARRIED = ("joins", "laterals", "pivots")
+"""What a table node may hold besides its name that a subquery in its place holds too."""
