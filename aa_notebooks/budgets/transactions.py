@@ -8,18 +8,31 @@ from contextlib import contextmanager
 
 from sqlalchemy import Connection, Engine
 
+from aa_notebooks.db.engine import SQLITE_BUSY_TIMEOUT_MS
+
 
 @contextmanager
-def write_transaction(engine: Engine) -> Iterator[Connection]:
+def write_transaction(engine: Engine, busy_timeout_ms: int | None = None) -> Iterator[Connection]:
     """A transaction that holds SQLite's write lock from its first statement (BEGIN IMMEDIATE).
 
     SQLite then runs such transactions one at a time, so what they read cannot change before they
     commit; on PostgreSQL the callers lock the rows they rely on (`load_budgets(lock=True)`) or
-    a table instead.
+    a table instead. `busy_timeout_ms` waits less (or more) than the engine's busy timeout for
+    SQLite's write lock, for this transaction alone.
     """
     with engine.begin() as connection:
-        if connection.dialect.name == "sqlite":
+        if connection.dialect.name != "sqlite":
+            yield connection
+            return
+        if busy_timeout_ms is None:
             connection.exec_driver_sql("BEGIN IMMEDIATE")
+            yield connection
+            return
+        connection.exec_driver_sql(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
+        try:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+        finally:  # the connection goes back to the pool with the engine's own timeout
+            connection.exec_driver_sql(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
         yield connection
 
 

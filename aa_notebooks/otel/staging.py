@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -26,6 +27,8 @@ SPANS = table_of(OtelStagedSpan)
 TRACES = table_of(OtelStagedTrace)
 TraceKey = tuple[str, str]
 """(owner, trace id)."""
+BUSY_WAIT_MS = 3_000
+"""How long staging waits for SQLite's write lock before the request is answered 503."""
 _LOOKUP_CHUNK = 10_000
 """Trace ids per lookup statement (SQLite takes at most 32,766 parameters)."""
 
@@ -46,6 +49,14 @@ class Staging:
         tables = set(inspect(engine).get_table_names())
         self.available = {SPANS.name, TRACES.name} <= tables
         """False on a database the kit did not create (AgentOS): nothing can be held."""
+
+    @contextmanager
+    def _writing(self) -> Iterator[Connection]:
+        """A write transaction that waits at most `BUSY_WAIT_MS` for SQLite's write lock (held
+        by a seed, a reprice or a rollups rebuild): the request then answers 503 with
+        Retry-After before an exporter gives up (10 s by default) and drops the batch."""
+        with write_transaction(self.engine, busy_timeout_ms=BUSY_WAIT_MS) as connection:
+            yield connection
 
     def staged_among(self, owner: str, trace_ids: Collection[str]) -> set[str]:
         """Which of these traces of `owner` have spans staged (one query: a request's traces
@@ -74,7 +85,7 @@ class Staging:
              "span": json.dumps(span.to_document(), separators=(",", ":"))}
             for span in spans
         ]  # fmt: skip
-        with write_transaction(self.engine) as connection:
+        with self._writing() as connection:
             connection.execute(_insert(connection, SPANS).on_conflict_do_nothing(), rows)
             statement = _insert(connection, TRACES).values(
                 owner=owner, trace_id=trace_id, last_seen=now
@@ -106,7 +117,7 @@ class Staging:
     def mark_written(self, key: TraceKey, ids: Iterable[uuid.UUID], now: datetime) -> None:
         """Note that the trace's executions `ids` were handed to the writer at `now`."""
         owner, trace_id = key
-        with write_transaction(self.engine) as connection:
+        with self._writing() as connection:
             connection.execute(
                 update(TRACES)
                 .where(TRACES.c.owner == owner, TRACES.c.trace_id == trace_id)
@@ -147,7 +158,7 @@ class Staging:
             self.forget(tuple_(TRACES.c.owner, TRACES.c.trace_id).in_(keys))
 
     def forget(self, condition: object) -> list[TraceKey]:
-        with write_transaction(self.engine) as connection:
+        with self._writing() as connection:
             keys = [
                 (owner, trace_id)
                 for owner, trace_id in connection.execute(

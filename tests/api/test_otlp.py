@@ -206,6 +206,38 @@ async def test_a_writer_that_cannot_keep_up_is_a_429_with_retry_after(
     assert _counts(db_url) == (2, 8, 4)
 
 
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+async def test_a_partial_trace_while_another_process_writes_is_a_503_before_exporters_give_up(
+    http: httpx.AsyncClient, otlp_app: FastAPI, db_url: str
+) -> None:
+    """A seed or a rollups rebuild holding SQLite's write lock kept a request to stage spans
+    waiting the whole busy timeout (10 s), as long as an exporter waits (its default): it gave
+    up without retrying, and the run was recorded without its LLM call at $0."""
+    import sqlite3
+    import time
+
+    root, *children = genai_run()
+    headers = {**PROTOBUF, **bearer(ADMIN_TOKEN)}
+    lock = sqlite3.connect(db_url.removeprefix("sqlite:///"), isolation_level=None)
+    lock.execute("BEGIN EXCLUSIVE")
+    try:
+        started = time.monotonic()
+        refused = await http.post("/v1/traces", content=to_protobuf(children), headers=headers)
+        waited = time.monotonic() - started
+    finally:
+        lock.execute("ROLLBACK")
+        lock.close()
+    assert (refused.status_code, "retry-after" in refused.headers) == (503, True)
+    assert waited < 8  # under an exporter's 10 s: it retries (the wait is 3 s, not 10 s)
+    with get_engine(db_url).connect() as connection:  # pooled connections wait 10 s again
+        assert connection.exec_driver_sql("PRAGMA busy_timeout").scalar() == 10_000
+    for part in (children, [root]):  # the exporter's retry, then the root
+        answer = await http.post("/v1/traces", content=to_protobuf(part), headers=headers)
+        assert answer.status_code == 200
+    _flush(otlp_app)
+    assert _counts(db_url) == (1, 4, 2)
+
+
 async def test_a_body_over_the_limit_is_refused_unread(
     http: httpx.AsyncClient, db_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
