@@ -1,8 +1,9 @@
 """OTLP trace requests (protobuf or JSON, gzip or not) into `Span` values.
 
 A body that cannot be parsed at all is a `TraceDecodeError` (the receiver answers 400 and writes
-nothing). A request that parses but holds spans that cannot be used (bad ids, no end time) gives
-those spans' errors beside the good spans: OTLP's partial success. The JSON form is OTLP/JSON:
+nothing); a protobuf body whose strings are not all UTF-8 is repaired first (`utf8_repair`). A
+request that parses but holds spans that cannot be used (bad ids, no end time) gives those spans'
+errors beside the good spans: OTLP's partial success. The JSON form is OTLP/JSON:
 lowerCamelCase keys (snake_case accepted too), trace and span ids in hex (not base64 as in
 protobuf's own JSON mapping), enums as integers, 64-bit integers as numbers or strings.
 """
@@ -19,6 +20,7 @@ from typing import Any
 from aa_notebooks.errors import InvalidInputError, first_line
 from aa_notebooks.otel.conventions import checked_counts
 from aa_notebooks.otel.spans import Event, Span, SpanError, checked_span
+from aa_notebooks.otel.utf8_repair import is_bad_utf8, repair
 
 MAX_BODY_BYTES = 64 * 1024 * 1024
 """The largest request body, after decompression, that is decoded (a gzip bomb stops here)."""
@@ -81,7 +83,12 @@ def decode_protobuf(body: bytes) -> Decoded:
     )
 
     try:
-        request = ExportTraceServiceRequest.FromString(body)
+        try:
+            request = ExportTraceServiceRequest.FromString(body)
+        except DecodeError as error:
+            if not is_bad_utf8(error):
+                raise
+            request = ExportTraceServiceRequest.FromString(repair(body))
     except (DecodeError, RuntimeError, ValueError) as error:
         raise TraceDecodeError(
             f"the body is not an OTLP protobuf trace request ({error})"

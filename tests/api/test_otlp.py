@@ -125,6 +125,25 @@ async def test_unusable_spans_are_a_partial_success(
     assert _counts(db_url) == (1, 4, 2)
 
 
+async def test_strings_that_are_not_utf8_are_repaired_not_the_batch_refused(
+    http: httpx.AsyncClient, otlp_app: FastAPI, db_url: str
+) -> None:
+    """An exporter passing bytes through unchecked sent a tool result in Latin-1: protobuf
+    refused the whole request (400, which exporters do not retry), and all three runs in it
+    were lost. The text is repaired (U+FFFD) and every run written."""
+    traces = [TRACE, "5bf92f3577b34da6a3ce929d0e0e4737", "6bf92f3577b34da6a3ce929d0e0e4738"]
+    body = to_protobuf([span for trace in traces for span in genai_run(trace)])
+    body = body.replace(b"sunny", b"caf\xe9!", 1)  # as long: the framing holds
+    answer = await http.post(
+        "/v1/traces", content=body, headers={**PROTOBUF, **bearer(ADMIN_TOKEN)}
+    )
+    assert answer.status_code == 200
+    _flush(otlp_app)
+    assert _counts(db_url) == (3, 12, 6)
+    contents = connect(db_url).execution(RUN_ID).traces["content"].tolist()
+    assert "caf\ufffd!" in contents
+
+
 @pytest.mark.parametrize(
     ("headers", "body", "status", "message"),
     [
