@@ -362,7 +362,7 @@ class _Execution:
             "total_tokens": None if tokens[0] is None else tokens[0] + (tokens[1] or 0),
             "cost_usd": sum((u["cost_usd"] for u in usages), Decimal("0.000000")),
             "execution_time_ms": _ms(end - start),
-            "llm_time_ms": _ms(_union(self.llm)),
+            "llm_time_ms": _ms(_union(self.llm, start, end)),
             "query_preview": _clean(self._query(), QUERY_PREVIEW_LENGTH),
             "error_type": error_type,
             "error_message": error_message,
@@ -463,13 +463,14 @@ def _user_text(value: str | None) -> str | None:
     return value
 
 
-def _union(spans: Sequence[Span]) -> int:
-    """Nanoseconds covered by at least one of the spans (overlaps counted once)."""
-    total, covered_to = 0, 0
+def _union(spans: Sequence[Span], lower: int, upper: int) -> int:
+    """Nanoseconds of [lower, upper) covered by at least one of the spans (overlaps counted
+    once): a call's span reaching past its run's (another host's clock) adds no time past it."""
+    total, covered_to = 0, lower
     for span in sorted(spans, key=lambda s: s.start_ns):
-        start = max(span.start_ns, covered_to)
-        if span.end_ns > start:
-            total += span.end_ns - start
+        start, end = max(span.start_ns, covered_to), min(span.end_ns, upper)
+        if end > start:
+            total += end - start
         covered_to = max(covered_to, span.end_ns)
     return total
 

@@ -167,6 +167,21 @@ def test_a_failed_agent_span_is_a_failure_with_its_exception_and_a_timeout_is_a_
     )  # fmt: skip
 
 
+def test_model_time_past_the_runs_own_span_is_not_counted() -> None:
+    """Calls stamped by a host whose clock is 3 s off (1,500-4,500 ms of a 0-2,000 ms run) made
+    llm_time_ms 5,000 of a 2,000 ms execution: more time waiting for models than the run took."""
+    spans = [
+        span("c100000000000001", None, "invoke_agent A", 0, 2000,
+             gen_ai__operation__name="invoke_agent"),
+        span("c100000000000002", "c100000000000001", "chat", -1000, 500,
+             gen_ai__operation__name="chat", gen_ai__request__model="gpt-4o"),
+        span("c100000000000003", "c100000000000001", "chat", 1500, 4500,
+             gen_ai__operation__name="chat", gen_ai__request__model="gpt-4o"),
+    ]  # fmt: skip
+    row = map_trace(spans).records[0].execution
+    assert (row["execution_time_ms"], row["llm_time_ms"]) == (2000, 1000)  # 0-500, 1500-2000
+
+
 def test_llm_calls_without_an_agent_are_one_execution_rooted_at_the_trace_root() -> None:
     spans = [
         span("d000000000000001", None, "handle_question", 0, 400),
