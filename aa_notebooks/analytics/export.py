@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import io
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TextIO
 
@@ -99,16 +99,30 @@ def export(
         write_to(buffer)
         return buffer.getvalue()
     target = _writable(Path(path).expanduser())
-    partial = target.with_name(target.name + ".partial")  # a failed export leaves no file
+    try:
+        if target.exists() and not target.is_file():
+            # a device or a pipe (/dev/null, /dev/stdout) is written to, never replaced: a
+            # rename over /dev/null left a regular file in its place, for every program
+            with target.open("w", encoding="utf-8", newline="") as stream:
+                rows = write_to(stream)
+        else:
+            rows = _write_whole(target, write_to)
+    except OSError as exc:
+        raise InvalidInputError(f"cannot write {target}: {exc.strerror or exc}") from None
+    return ExportResult(target, rows, format, window, source.scope)
+
+
+def _write_whole(target: Path, write_to: Callable[[TextIO], int]) -> int:
+    """Write a file through a `.partial` beside it, renamed over `target` once whole: a failed
+    export leaves no file, and an older one stays whole until then."""
+    partial = target.with_name(target.name + ".partial")
     try:
         with partial.open("w", encoding="utf-8", newline="") as stream:
             rows = write_to(stream)
         partial.replace(target)
-    except OSError as exc:
-        raise InvalidInputError(f"cannot write {target}: {exc.strerror or exc}") from None
     finally:
         partial.unlink(missing_ok=True)
-    return ExportResult(target, rows, format, window, source.scope)
+    return rows
 
 
 _SQLITE_HEADER = b"SQLite format 3\x00"

@@ -7,6 +7,7 @@ import io
 import json
 import os
 import sqlite3
+import stat
 import threading
 import uuid
 from pathlib import Path
@@ -135,13 +136,24 @@ def test_an_export_is_not_written_over_a_folder_or_a_database(
     assert analytics.export(path=plain).rows == 8  # an ordinary file is replaced, as before
 
 
-def test_an_export_to_a_named_pipe_is_not_read_first(analytics: Analytics, tmp_path: Path) -> None:
+def test_an_export_to_a_named_pipe_is_written_into_it_not_over_it(
+    analytics: Analytics, tmp_path: Path
+) -> None:
     """Looking for an SQLite header opened the target for reading, which a pipe without a
-    writer never answers: only regular files are looked into."""
+    writer never answers: only regular files are looked into. And a pipe or a device is
+    written to: the rename of a finished `.partial` over it had replaced `/dev/null` itself
+    with a regular file, for every program on the machine."""
     pipe = tmp_path / "pipe"
     os.mkfifo(pipe)
+    received: list[str] = []
+    reader = threading.Thread(target=lambda: received.append(pipe.read_text()), daemon=True)
+    reader.start()
     done: list[object] = []
     worker = threading.Thread(target=lambda: done.append(analytics.export(path=pipe)))
     worker.start()
     worker.join(timeout=60)
+    reader.join(timeout=60)
     assert not worker.is_alive() and done[0].rows == 8  # type: ignore[attr-defined]
+    assert stat.S_ISFIFO(pipe.stat().st_mode)  # still the pipe
+    assert len(received[0].splitlines()) == 1 + 8  # the header and the 8 executions
+    assert not (tmp_path / "pipe.partial").exists()
