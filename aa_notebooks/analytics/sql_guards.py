@@ -91,8 +91,20 @@ def release_sqlite(driver: sqlite3.Connection) -> None:
     driver.set_progress_handler(None, 0)
 
 
+_SCOPED_READABLE = frozenset({*SCOPED_TABLES, *SQLITE_SCOPED_VIRTUAL_TABLES})
+
+
+def _scoped_readable(table: str, column: str) -> bool:
+    """What a scoped session may read: the scoped tables (the rewrite keeps them to the user's
+    rows), json_each and json_tree, its own CTEs (renamed `aa_cte_N` by the rewrite; SQLite asks
+    for one joined without a column read) and the schema table's row ids, which SQLite reads to
+    set up json_each."""
+    if table in _SCOPED_READABLE or table.startswith("aa_cte_"):
+        return True
+    return table == "sqlite_master" and column == "rowid"
+
+
 def _sqlite_authorizer(scoped: bool) -> Authorizer:
-    readable = {*SCOPED_TABLES, *SQLITE_SCOPED_VIRTUAL_TABLES}
 
     def authorize(
         action: int, arg1: str | None, arg2: str | None, _db: str | None, _trigger: str | None
@@ -100,7 +112,7 @@ def _sqlite_authorizer(scoped: bool) -> Authorizer:
         if action in (sqlite3.SQLITE_SELECT, sqlite3.SQLITE_RECURSIVE):
             return sqlite3.SQLITE_OK
         if action == sqlite3.SQLITE_READ:
-            if scoped and (arg1 or "").lower() not in readable:
+            if scoped and not _scoped_readable((arg1 or "").lower(), (arg2 or "").lower()):
                 return sqlite3.SQLITE_DENY
             return sqlite3.SQLITE_OK
         if action == sqlite3.SQLITE_FUNCTION:
