@@ -100,9 +100,10 @@ def export(
         return buffer.getvalue()
     target = _writable(Path(path).expanduser())
     try:
-        if target.exists() and not target.is_file():
-            # a device or a pipe (/dev/null, /dev/stdout) is written to, never replaced: a
-            # rename over /dev/null left a regular file in its place, for every program
+        if target.is_symlink() or (target.exists() and not target.is_file()):
+            # a device, a pipe or a link (/dev/null; /dev/stdout, a link to whatever the output
+            # goes to) is written to, never replaced: a rename over /dev/null left a regular
+            # file in its place, for every program
             with target.open("w", encoding="utf-8", newline="") as stream:
                 rows = write_to(stream)
         else:

@@ -108,8 +108,8 @@ def _resolve(tree: exp.Expression, dialect: SqlDialect) -> list[exp.Table]:
         inner = visible
         if with_ is not None:
             inner = _visit_ctes(with_, visible)
-        for value in node.args.values():
-            if value is with_:
+        for name, value in node.args.items():
+            if value is with_ or (isinstance(node, exp.Table) and name in _NOT_READ):
                 continue
             for child in value if isinstance(value, list) else [value]:
                 if isinstance(child, exp.Expression):
@@ -134,6 +134,10 @@ def _resolve(tree: exp.Expression, dialect: SqlDialect) -> list[exp.Table]:
 
     visit(tree, {})
     return real
+
+
+_NOT_READ = frozenset({"indexed"})
+"""What a table node holds that names no table it reads (SQLite's INDEXED BY names an index)."""
 
 
 def _resolve_table(
@@ -206,6 +210,8 @@ def _replace_with_scoped_rows(table: exp.Table, dialect: SqlDialect) -> None:
     name = _normalize(table.this, dialect)
     alias = table.args.get("alias") or exp.TableAlias(this=table.this.copy())
     source = exp.Table(this=table.this.copy(), db=table.args.get("db"))
+    if sample := table.args.get("sample"):  # TABLESAMPLE samples the table, not the subquery
+        source.set("sample", sample)
     rows = exp.select("*").from_(source).where(_FILTERS[name](table, dialect))
     scoped = exp.Subquery(this=rows, alias=alias.copy())
     for carried in _CARRIED:

@@ -351,7 +351,7 @@ def explain_connection_error(exc: BaseException, url: URL) -> DatabaseUnavailabl
         hint = "the file is not an SQLite database: point --db or AA_DATABASE_URL at the kit's one"
     elif is_sqlite(url) and "locked" in detail:
         hint = (
-            f"another process held its write lock for over {SQLITE_BUSY_TIMEOUT_MS / 1000:g} s "
+            "another process held its write lock longer than this waits "
             "(a rollups rebuild, init-db or a big batch); try again when it is done"
         )
     elif is_sqlite(url):

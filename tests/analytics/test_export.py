@@ -157,3 +157,16 @@ def test_an_export_to_a_named_pipe_is_written_into_it_not_over_it(
     assert stat.S_ISFIFO(pipe.stat().st_mode)  # still the pipe
     assert len(received[0].splitlines()) == 1 + 8  # the header and the 8 executions
     assert not (tmp_path / "pipe.partial").exists()
+
+
+def test_an_export_through_a_link_writes_where_it_points_and_keeps_the_link(
+    analytics: Analytics, tmp_path: Path
+) -> None:
+    """/dev/stdout is a link to whatever the output goes to (a regular file when redirected):
+    the rename of the `.partial` replaced the link itself."""
+    real, link = tmp_path / "real.csv", tmp_path / "stdout"
+    real.write_text("old\n")
+    link.symlink_to(real)
+    assert analytics.export(path=link).rows == 8  # type: ignore[union-attr]
+    assert link.is_symlink() and link.resolve() == real
+    assert len(real.read_text().splitlines()) == 1 + 8

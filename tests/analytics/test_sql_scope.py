@@ -281,3 +281,17 @@ def test_scoped_sqlite_reads_json_each_and_a_cte_joined_without_its_columns(url:
     assert mine.sql(joined)["n"].tolist() == [8]
     with pytest.raises(RefusedQueryError, match="sqlite_master is outside the user scope"):
         mine.sql("SELECT rowid FROM sqlite_master")
+
+
+def test_scoped_sql_keeps_index_hints_and_samples_to_the_table(url: str, backend: str) -> None:
+    """The walk into table nodes took SQLite's INDEXED BY index for a table outside the scope;
+    a TABLESAMPLE was dropped with the table it sampled (PostgreSQL's SYSTEM (0) read all 8)."""
+    mine = connect(url).scoped(U1)
+    if backend == "sqlite":
+        hinted = ("SELECT count(*) AS n FROM agentexecutions INDEXED BY "
+                  "ix_agentexecutions_started_at_id WHERE started_at IS NOT NULL")  # fmt: skip
+        assert mine.sql(hinted)["n"].tolist() == [8]
+        return
+    for percent, count in ((0, 0), (100, 8)):
+        sampled = f"SELECT count(*) AS n FROM agentexecutions TABLESAMPLE SYSTEM ({percent})"
+        assert mine.sql(sampled)["n"].tolist() == [count]
