@@ -206,9 +206,14 @@ class Scheduler:
     def _after_clock_went_back(self, now: datetime) -> None:
         """A last run after `now` (recorded while the clock was ahead, then set back) would hold
         its schedule until that time came again, for years maybe: it counts from now instead,
-        as `schedule list` shows it."""
+        as `schedule list` shows it. A step back within the fire time it served (NTP moving
+        the clock two minutes just after the 08:00 run) keeps it: 08:00 is not run twice."""
         for name, track in self._tracks.items():
+            schedule = self.schedules[name]
             if track.last_run is not None and track.last_run > now:
+                upcoming = schedule.next_fire(now)
+                if upcoming <= track.last_run < schedule.next_fire(upcoming):
+                    continue  # only the fire time it served lies between: it stays served
                 log.warning(
                     "schedule %s last ran at %s UTC, after now (%s UTC): the clock was set "
                     "back; its next run counts from now",

@@ -235,6 +235,25 @@ def test_a_clock_set_back_while_running_keeps_the_schedule(store: ScheduleStore)
     ]
 
 
+def test_a_clock_set_back_a_little_after_a_run_does_not_run_it_again(
+    store: ScheduleStore, caplog: pytest.LogCaptureFixture
+) -> None:
+    """NTP steps the clock back 2 minutes just after the 08:00 run: 08:00 came round again,
+    and the report was made and emailed twice."""
+    add(store, "daily", "0 8 * * *")
+    time = SimulatedTime(utc(2026, 12, 7, 7, 59), utc(2026, 12, 8, 8, 30))
+
+    def step_back() -> None:
+        time.now -= timedelta(minutes=2)
+
+    time.events = [(utc(2026, 12, 7, 8, 0, 30), step_back)]
+    with caplog.at_level(logging.WARNING, logger="aa_notebooks.reporting.scheduler"):
+        assert simulate(store, time) == [
+            ("daily", utc(2026, 12, 7, 8)), ("daily", utc(2026, 12, 8, 8))
+        ]  # fmt: skip
+    assert caplog.messages == []
+
+
 def test_a_new_schedule_waits_for_its_next_time(store: ScheduleStore) -> None:
     add(store, "hourly", "0 * * * *")
     add(store, "moved", "0 * * * *")
