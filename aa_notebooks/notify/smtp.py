@@ -3,7 +3,8 @@
 Connection failures, disconnects and 4xx replies are retried; 5xx replies (bad credentials,
 refused sender or recipients), a server without STARTTLS and TLS that fails are not, since
 trying again cannot help. A message the server took for some recipients and refused for others
-is not sent again either (the others have it): the error names the refused ones. A server that
+is sent again to those alone while the refusal is for now (a 4xx: greylisting, a full mailbox),
+never to the others (they have it); the error names any it could not reach. A server that
 does not answer in time (AA_SMTP_TIMEOUT for each reply, twice that for a whole attempt) is
 tried twice at most: four waits of 30 s each kept a report or an alert run hanging for over two
 minutes, and a server that sent a line now and then, for ever.
@@ -90,18 +91,29 @@ def send_email(
     tries, then raise EmailDeliveryError."""
     attempts = retries + 1
     silent = 0  # attempts the server did not answer in time
+    pending: list[str] | None = None  # once some recipients have it: the ones still to reach
+    refused: dict[str, tuple[int, bytes]] = {}  # recipients refused for good (a 5xx to RCPT)
     for attempt in range(1, retries + 2):
         try:
-            _deliver(message, settings)
-            return
-        except _SomeRecipientsRefused as exc:
-            reasons = sorted({_reply(code, text) for code, text in exc.refused.values()})
-            raise EmailDeliveryError(
-                settings.address,
-                attempt,
-                _scrub("; ".join(reasons), settings),
-                refused_recipients=tuple(sorted(exc.refused)),
-            ) from None
+            _deliver(message, settings, pending)
+        except (_SomeRecipientsRefused, smtplib.SMTPRecipientsRefused) as exc:
+            replies = exc.refused if isinstance(exc, _SomeRecipientsRefused) else exc.recipients
+            delivered = pending is not None or isinstance(exc, _SomeRecipientsRefused)
+            later = sorted(address for address, (code, _) in replies.items() if code < 500)
+            refused.update({a: reply for a, reply in replies.items() if a not in later})
+            if later and attempt < attempts:  # greylisting, a full mailbox: those alone again
+                log.warning(
+                    "the mail server %s refused %s for now: trying again",
+                    settings.address, ", ".join(later),
+                )  # fmt: skip
+                pending = later
+                time.sleep(backoff * 2 ** (attempt - 1))
+                continue
+            if not delivered:  # nobody has it
+                error = _describe(exc, settings)
+                raise EmailDeliveryError(settings.address, attempt, error) from None
+            refused.update({address: replies[address] for address in later})
+            raise _partly(settings, attempt, refused) from None
         except (OSError, smtplib.SMTPException) as exc:
             error = _describe(exc, settings)
             if _timed_out(exc):
@@ -111,10 +123,14 @@ def send_email(
                     f" (the server did not answer in time: {ENV_TIMEOUT} is {settings.timeout:g} "
                     "s for each reply, twice that for a whole attempt)"
                 )
+            final = _permanent(exc) or attempt == attempts
+            if final and pending is not None:  # the others have it: only these do not
+                unsent = {address: (0, error.encode()) for address in pending}
+                raise _partly(settings, attempt, {**refused, **unsent}) from None
             if _permanent(exc):
-                refused = isinstance(exc, smtplib.SMTPDataError)
+                message_refused = isinstance(exc, smtplib.SMTPDataError)
                 raise EmailDeliveryError(
-                    settings.address, attempt, error, message_refused=refused
+                    settings.address, attempt, error, message_refused=message_refused
                 ) from None
             log.warning(
                 "sending email via %s failed (attempt %d of %d): %s",
@@ -123,9 +139,28 @@ def send_email(
             if attempt == attempts:
                 raise EmailDeliveryError(settings.address, attempt, error) from None
             time.sleep(backoff * 2 ** (attempt - 1))
+        else:
+            if refused:  # the others have it now; these were refused for good
+                raise _partly(settings, attempt, refused)
+            return
 
 
-def _deliver(message: EmailMessage, settings: SmtpSettings) -> None:
+def _partly(
+    settings: SmtpSettings, attempt: int, refused: dict[str, tuple[int, bytes]]
+) -> EmailDeliveryError:
+    """The error of a message the server took for some recipients and not for `refused`."""
+    reasons = sorted({_reply(code, text) for code, text in refused.values()})
+    return EmailDeliveryError(
+        settings.address,
+        attempt,
+        _scrub("; ".join(reasons), settings),
+        refused_recipients=tuple(sorted(refused)),
+    )
+
+
+def _deliver(
+    message: EmailMessage, settings: SmtpSettings, recipients: list[str] | None = None
+) -> None:
     """One attempt (`_exchange`), watched: it gets twice the timeout in all. The timeout bounds
     each read, so a server that keeps sending a little and never finishes a reply would hold it
     for ever; at the limit its socket is shut, and the attempt fails as timed out."""
@@ -142,7 +177,7 @@ def _deliver(message: EmailMessage, settings: SmtpSettings) -> None:
     done, expired = threading.Event(), threading.Event()
     threading.Thread(target=_watch, args=(client, seconds, done, expired), daemon=True).start()
     try:
-        _exchange(client, message, settings, context)
+        _exchange(client, message, settings, context, recipients)
     except Exception as exc:  # a read on a socket shut under it may raise anything
         if expired.is_set() and not _timed_out(exc):
             raise TimeoutError(f"the exchange took over {seconds:g} s") from exc
@@ -152,9 +187,14 @@ def _deliver(message: EmailMessage, settings: SmtpSettings) -> None:
 
 
 def _exchange(
-    client: smtplib.SMTP, message: EmailMessage, settings: SmtpSettings, context: ssl.SSLContext
+    client: smtplib.SMTP,
+    message: EmailMessage,
+    settings: SmtpSettings,
+    context: ssl.SSLContext,
+    recipients: list[str] | None,
 ) -> None:
-    """Connect, secure, log in, send, say goodbye (a failure while saying goodbye is ignored)."""
+    """Connect, secure, log in, send (to `recipients`, else the message's own), say goodbye (a
+    failure while saying goodbye is ignored)."""
     try:
         code, greeting = client.connect(settings.host, settings.port)
         if code != 220:  # as the constructor would check it: a 554 names the reason
@@ -163,7 +203,7 @@ def _exchange(
             client.starttls(context=context)
         if settings.user:
             client.login(settings.user, settings.password or "")
-        if refused := client.send_message(message):
+        if refused := client.send_message(message, to_addrs=recipients):
             raise _SomeRecipientsRefused(refused)
     finally:
         try:

@@ -70,6 +70,25 @@ class RefusingSome(Inbox):
 
 
 @dataclass
+class Greylisting(Inbox):
+    """An inbox whose server refuses (451, for now) each recipient whose address starts with
+    `prefix` the first `times` times it is offered, as greylisting does."""
+
+    prefix: str = "grey"
+    times: int = 1
+    offered: dict[str, int] = field(default_factory=dict)
+
+    async def handle_RCPT(
+        self, server: Any, session: Any, envelope: Any, address: str, options: Any
+    ) -> str:
+        self.offered[address] = self.offered.get(address, 0) + 1
+        if address.startswith(self.prefix) and self.offered[address] <= self.times:
+            return "451 4.7.1 Greylisted, try again later"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+
+@dataclass
 class Credentials:
     """Accepts exactly one user and password."""
 

@@ -15,6 +15,7 @@ from aa_notebooks.notify import EmailDeliveryError, SmtpSettings, build_message,
 from aa_notebooks.notify import smtp as smtp_module
 from tests.notify.smtp_server import (
     Credentials,
+    Greylisting,
     Inbox,
     RefusingSome,
     free_port,
@@ -68,6 +69,33 @@ def test_a_recipient_refused_while_the_others_take_it_is_named_and_not_sent_agai
         "bad-cfo@example.com (550 5.1.1 No such user here); the other recipients have it. "
         "Check those addresses"
     )
+
+
+def test_a_recipient_refused_for_now_is_tried_again_alone() -> None:
+    """451 (greylisting) is a refusal for now: the greylisted CFO never got the alert, which
+    was counted as sent."""
+    message = build_message(subject="Hello", sender="alerts@example.com", text="body",
+                            recipients=["ops@example.com", "grey-cfo@example.com"])  # fmt: skip
+    with smtp_server(inbox=Greylisting()) as (port, inbox):
+        send_email(message, _settings(port), retries=3, backoff=0)
+    assert inbox.envelopes == [["ops@example.com"], ["grey-cfo@example.com"]]  # each once
+
+
+def test_a_recipient_refused_for_now_on_every_try_is_named_at_the_end() -> None:
+    message = build_message(subject="Hello", sender="alerts@example.com", text="body",
+                            recipients=["ops@example.com", "grey-cfo@example.com"])  # fmt: skip
+    with (
+        smtp_server(inbox=Greylisting(times=10)) as (port, inbox),
+        pytest.raises(EmailDeliveryError) as refused,
+    ):
+        send_email(message, _settings(port), retries=2, backoff=0)
+    assert inbox.envelopes == [["ops@example.com"]]
+    assert refused.value.refused_recipients == ("grey-cfo@example.com",)
+    assert str(refused.value).startswith(
+        f"the email went out via 127.0.0.1:{port}, but the server refused it for "
+        "grey-cfo@example.com (451 4.7.1 Greylisted, try again later)"
+    )
+    assert inbox.offered["grey-cfo@example.com"] == 3  # the first try and two more
 
 
 def test_logs_in() -> None:
