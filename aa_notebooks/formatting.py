@@ -121,7 +121,22 @@ def _formatter_for(
         return duration_ms
     if "tokens" in name or name in ("executions", "count", "total"):
         return count
+    if name in _STEP_NUMBERS:
+        return whole_number
     return None
+
+
+_STEP_NUMBERS = frozenset({"step_number", "parent_step", "depth"})
+"""Integer columns that pandas holds as floats once one row has none (a top step's parent)."""
+
+
+def whole_number(value: object) -> str:
+    """2.0 as 2; a value that is not whole (an ad hoc average) as it is; missing as nothing."""
+    if value is None or (isinstance(value, float) and pd.isna(value)):
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
 
 
 def _daily(series: pd.Series, bucket_size: str | None) -> bool:

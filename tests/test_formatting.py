@@ -103,3 +103,12 @@ def test_long_text_is_cut_in_a_shown_table_not_in_the_data() -> None:
     shown = readable_frame(frame)
     assert shown["agent"].tolist() == ["x" * 199 + "…", "short"]
     assert len(frame.loc[0, "agent"]) == 6000
+
+
+def test_step_numbers_held_as_floats_read_as_whole_numbers() -> None:
+    """A top step has no parent, so pandas holds parent_step as floats: `execution ID` showed
+    2.0; an ad hoc average named like one keeps its fraction."""
+    frame = pd.DataFrame({"parent_step": [None, 1.0, 2.0], "depth": [0.0, 1.0, 1.5]})
+    shown = readable_frame(frame)
+    assert shown["parent_step"].tolist() == ["", "1", "2"]
+    assert shown["depth"].tolist() == ["0", "1", "1.5"]
