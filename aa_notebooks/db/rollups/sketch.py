@@ -79,10 +79,7 @@ class Sketch:
         """The merge of stored sketches (concatenated, then counted once)."""
         data = b"".join(bytes(blob) for blob in blobs if blob)
         if len(data) % PAIR.itemsize:
-            raise StoredValueError(
-                "a stored latency sketch is truncated (a rollup row changed by hand?): "
-                "`aa-notebooks rollups rebuild` recomputes the rollups from the raw rows"
-            )
+            raise _truncated()
         pairs = np.frombuffer(data, dtype=PAIR)
         keys, where = np.unique(pairs["key"], return_inverse=True)
         sums = np.bincount(where, weights=pairs["count"], minlength=len(keys)).astype(np.int64)
@@ -144,10 +141,7 @@ class Decoded:
         truncated one."""
         kept = [bytes(blob) if blob else b"" for blob in blobs]
         if any(len(blob) % PAIR.itemsize for blob in kept):
-            raise StoredValueError(
-                "a stored latency sketch is truncated (a rollup row changed by hand?): "
-                "`aa-notebooks rollups rebuild` recomputes the rollups from the raw rows"
-            )
+            raise _truncated()
         pairs = np.frombuffer(b"".join(kept), dtype=PAIR)
         lengths = np.fromiter((len(blob) for blob in kept), np.int64, len(kept)) // PAIR.itemsize
         sketch = np.repeat(np.arange(len(kept), dtype=np.int64), lengths)
@@ -260,3 +254,11 @@ def _row_quantiles(
             values.append(low_value + (high_value - low_value) * share)
         rows.append(tuple(values))
     return rows
+
+
+def _truncated() -> StoredValueError:
+    """A stored sketch whose length is not whole pairs: not the kit's writing."""
+    return StoredValueError(
+        "a stored latency sketch is truncated (a rollup row changed by hand?): "
+        "`aa-notebooks rollups rebuild` recomputes the rollups from the raw rows"
+    )

@@ -47,50 +47,51 @@ def _sqlite_mark(row: str) -> str:
 
 
 def _sqlite_mark_usage(row: str) -> str:
+    return _sqlite_mark_executions(f"agentexecutions e WHERE e.id = {row}.execution_id")
+
+
+def _sqlite_mark_executions(rows: str) -> str:
+    """Mark the hours of the executions `e` that `rows` (FROM ... WHERE ...) picks."""
     return (
         "INSERT OR IGNORE INTO rollup_dirty_hours (hour) SELECT "
-        f"{_SQLITE_HOUR.format(row='e')} FROM agentexecutions e "
-        f"WHERE e.id = {row}.execution_id AND e.started_at IS NOT NULL;"
+        f"{_SQLITE_HOUR.format(row='e')} FROM {rows} AND e.started_at IS NOT NULL;"
     )
 
 
 def _sqlite(connection: Connection) -> None:
     present = {c["name"] for c in inspect(connection).get_columns("agentexecutions")}
     watched = ", ".join(name for name in _EXECUTION_COLUMNS if name in present)
-    events = {
-        "executions_delete": ("DELETE ON agentexecutions", _sqlite_mark("OLD")),
-        "executions_update": (
-            f"UPDATE OF {watched} ON agentexecutions",
-            _sqlite_mark("OLD") + _sqlite_mark("NEW"),
-        ),
-        "usages_delete": ("DELETE ON tokenusages", _sqlite_mark_usage("OLD")),
-        "usages_update": (
-            f"UPDATE OF {', '.join(_USAGE_COLUMNS)} ON tokenusages",
-            _sqlite_mark_usage("OLD") + _sqlite_mark_usage("NEW"),
-        ),
-    }
     # Inserts are marked before they happen: an INSERT OR REPLACE deletes the row of the same
     # id without firing the delete triggers (unless its writer turned recursive_triggers on), so
     # that row's hour is marked too (one trigger, not two: the kit's writers pay for each WHEN).
-    events["executions_insert"] = (
-        "BEFORE INSERT ON agentexecutions",
-        _sqlite_mark("NEW") + "INSERT OR IGNORE INTO rollup_dirty_hours (hour) SELECT "
-        f"{_SQLITE_HOUR.format(row='e')} FROM agentexecutions e "
-        "WHERE e.id = NEW.id AND e.started_at IS NOT NULL;",
-    )
-    events["usages_insert"] = (
-        "BEFORE INSERT ON tokenusages",
-        _sqlite_mark_usage("NEW") + "INSERT OR IGNORE INTO rollup_dirty_hours (hour) SELECT "
-        f"{_SQLITE_HOUR.format(row='e')} FROM tokenusages u JOIN agentexecutions e "
-        "ON e.id = u.execution_id WHERE u.id = NEW.id AND e.started_at IS NOT NULL;",
-    )
+    events = {
+        "executions_delete": ("AFTER DELETE ON agentexecutions", _sqlite_mark("OLD")),
+        "executions_update": (
+            f"AFTER UPDATE OF {watched} ON agentexecutions",
+            _sqlite_mark("OLD") + _sqlite_mark("NEW"),
+        ),
+        "usages_delete": ("AFTER DELETE ON tokenusages", _sqlite_mark_usage("OLD")),
+        "usages_update": (
+            f"AFTER UPDATE OF {', '.join(_USAGE_COLUMNS)} ON tokenusages",
+            _sqlite_mark_usage("OLD") + _sqlite_mark_usage("NEW"),
+        ),
+        "executions_insert": (
+            "BEFORE INSERT ON agentexecutions",
+            _sqlite_mark("NEW") + _sqlite_mark_executions("agentexecutions e WHERE e.id = NEW.id"),
+        ),
+        "usages_insert": (
+            "BEFORE INSERT ON tokenusages",
+            _sqlite_mark_usage("NEW")
+            + _sqlite_mark_executions(
+                "tokenusages u JOIN agentexecutions e ON e.id = u.execution_id WHERE u.id = NEW.id"
+            ),
+        ),
+    }
     for name, (event, body) in events.items():
         when = _SQLITE_OTHERS if "INSERT" in event else ""
-        timing = "" if event.startswith("BEFORE") else "AFTER "
         connection.exec_driver_sql(f"DROP TRIGGER IF EXISTS {TRIGGER_PREFIX}{name}")
         connection.exec_driver_sql(
-            f"CREATE TRIGGER {TRIGGER_PREFIX}{name} {timing}{event} FOR EACH ROW {when} "
-            f"BEGIN {body} END"
+            f"CREATE TRIGGER {TRIGGER_PREFIX}{name} {event} FOR EACH ROW {when} BEGIN {body} END"
         )
 
 
