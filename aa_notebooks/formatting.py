@@ -132,7 +132,7 @@ _STEP_NUMBERS = frozenset({"step_number", "parent_step", "depth"})
 
 def whole_number(value: object) -> str:
     """2.0 as 2; a value that is not whole (an ad hoc average) as it is; missing as nothing."""
-    if value is None or (isinstance(value, float) and pd.isna(value)):
+    if _missing(value):
         return ""
     if isinstance(value, float) and value.is_integer():
         return str(int(value))

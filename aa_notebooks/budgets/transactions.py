@@ -21,19 +21,23 @@ def write_transaction(engine: Engine, busy_timeout_ms: int | None = None) -> Ite
     SQLite's write lock, for this transaction alone.
     """
     with engine.begin() as connection:
-        if connection.dialect.name != "sqlite":
-            yield connection
-            return
-        if busy_timeout_ms is None:
-            connection.exec_driver_sql("BEGIN IMMEDIATE")
-            yield connection
-            return
-        connection.exec_driver_sql(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
-        try:
-            connection.exec_driver_sql("BEGIN IMMEDIATE")
-        finally:  # the connection goes back to the pool with the engine's own timeout
-            connection.exec_driver_sql(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+        if connection.dialect.name == "sqlite":
+            _begin_immediate(connection, busy_timeout_ms)
         yield connection
+
+
+def _begin_immediate(connection: Connection, busy_timeout_ms: int | None) -> None:
+    """BEGIN IMMEDIATE, waiting `busy_timeout_ms` for the write lock when given: the timeout
+    is set for that statement alone, and the connection goes back to the pool with the
+    engine's own."""
+    if busy_timeout_ms is None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        return
+    connection.exec_driver_sql(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
+    try:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+    finally:
+        connection.exec_driver_sql(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
 
 
 @contextmanager

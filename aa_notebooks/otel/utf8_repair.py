@@ -68,15 +68,12 @@ def _lenient_request() -> tuple[Any, frozenset[str]]:
     for file in _with_dependencies(trace_service_pb2.DESCRIPTOR):
         proto = descriptor_pb2.FileDescriptorProto()
         file.CopyToProto(proto)
-        for message in _messages(proto.message_type):
+        for name, message in _messages(proto.package, proto.message_type):
             for field in message.field:
                 if field.type == field.TYPE_STRING:
                     field.type = field.TYPE_BYTES
+                    text_fields.add(f"{name}.{field.name}")
         pool.Add(proto)
-        for descriptor in _descriptors(file.message_types_by_name.values()):
-            text_fields.update(
-                field.full_name for field in descriptor.fields if field.type == field.TYPE_STRING
-            )
     request = message_factory.GetMessageClass(pool.FindMessageTypeByName(_REQUEST))
     return request, frozenset(text_fields)
 
@@ -89,17 +86,10 @@ def _with_dependencies(file: Any) -> list[Any]:
     return [*ordered, file] if file not in ordered else ordered
 
 
-def _messages(messages: Any) -> list[Any]:
-    """Message descriptor protos with the ones nested in them."""
+def _messages(scope: str, messages: Any) -> list[tuple[str, Any]]:
+    """Message descriptor protos, with the ones nested in them, each with its full name."""
     found = []
     for message in messages:
-        found += [message, *_messages(message.nested_type)]
-    return found
-
-
-def _descriptors(messages: Any) -> list[Any]:
-    """Message descriptors with the ones nested in them."""
-    found = []
-    for message in messages:
-        found += [message, *_descriptors(message.nested_types)]
+        name = f"{scope}.{message.name}"
+        found += [(name, message), *_messages(name, message.nested_type)]
     return found
