@@ -115,15 +115,7 @@ def test_a_status_another_program_wrote_is_counted_as_other(tmp_path: Path) -> N
 def test_text_another_program_left_among_durations_is_not_a_latency(tmp_path: Path) -> None:
     """SQLite keeps '' (a CSV import's empty cell) or 'fast' in execution_time_ms as text: the
     percentiles are those of the numbers, not an aggregate error read as a broken database."""
-    url = document_sqlite(tmp_path / "agentos.db")
-    with sqlite3.connect(tmp_path / "agentos.db") as connection:
-        connection.executemany(
-            "INSERT INTO agentexecutions (id, request_id, session_id, status, cost_usd, "
-            "execution_time_ms, started_at) VALUES (?, ?, ?, 'success', 1, ?, "
-            "'2026-11-05 10:00:00')",
-            [(str(uuid.uuid4()), str(uuid.uuid4()), str(uuid.uuid4()), ms)
-             for ms in (100, 200, 300, "", "fast")],
-        )  # fmt: skip
+    url = _document_runs(tmp_path, [(None, ms) for ms in (100, 200, 300, "", "fast")])
     overview = connect(url).overview(start_date="2026-11-05", end_date="2026-11-05", exact=True)
     assert overview.total_executions == 5
     # numpy.percentile([100, 200, 300], [50, 95, 99]), linear interpolation
@@ -133,17 +125,25 @@ def test_text_another_program_left_among_durations_is_not_a_latency(tmp_path: Pa
 def test_a_model_whose_only_durations_are_text_has_no_percentiles(tmp_path: Path) -> None:
     """Text alone sorts without an error: model g's one run, 'slow', made the percentile
     aggregate fail (and with it the anomaly scan and the cost report), read as a broken file."""
-    url = document_sqlite(tmp_path / "agentos.db")
-    with sqlite3.connect(tmp_path / "agentos.db") as connection:
+    runs = [("f", 100), ("f", 300), ("g", "slow"), ("h", "slow"), ("h", "slower")]
+    url = _document_runs(tmp_path, runs)
+    table = connect(url).compare_models(start_date="2026-11-05", end_date="2026-11-05", exact=True)
+    p95 = dict(zip(table.frame["model"], table.frame["p95_ms"], strict=True))
+    assert p95["f"] == 290.0  # numpy.percentile([100, 300], 95)
+    assert math.isnan(p95["g"]) and math.isnan(p95["h"])
+
+
+def _document_runs(folder: Path, runs: list[tuple[str | None, object]]) -> str:
+    """An SQLite file made by the data contract's DDL, holding one successful $1 run per
+    (model_name, execution_time_ms) on 2026-11-05 10:00, written with plain SQL (as another
+    program, which may leave text in a number column); its URL."""
+    url = document_sqlite(folder / "agentos.db")
+    with sqlite3.connect(folder / "agentos.db") as connection:
         connection.executemany(
             "INSERT INTO agentexecutions (id, request_id, session_id, model_name, status, "
             "cost_usd, execution_time_ms, started_at) VALUES (?, ?, ?, ?, 'success', 1, ?, "
             "'2026-11-05 10:00:00')",
             [(str(uuid.uuid4()), str(uuid.uuid4()), str(uuid.uuid4()), model, ms)
-             for model, ms in (("f", 100), ("f", 300), ("g", "slow"), ("h", "slow"),
-                               ("h", "slower"))],
+             for model, ms in runs],
         )  # fmt: skip
-    table = connect(url).compare_models(start_date="2026-11-05", end_date="2026-11-05", exact=True)
-    p95 = dict(zip(table.frame["model"], table.frame["p95_ms"], strict=True))
-    assert p95["f"] == 290.0  # numpy.percentile([100, 300], 95)
-    assert math.isnan(p95["g"]) and math.isnan(p95["h"])
+    return url
