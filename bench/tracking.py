@@ -24,6 +24,13 @@ threads sharing the default Tracker, each running until refused three times; run
 then 100 ms. Spent is what the database holds for that agent afterwards: anything past $1.00 is
 the overshoot (within one run per thread is the bound: $0.35).
 
+CPU per execution: in the tracker run with the check, the CPU this process used (agent code and
+writer thread together; SQLite's own work runs in it too) and, for a PostgreSQL server on this
+machine, the CPU its processes used, each divided by the executions. Their sum bounds the rate:
+with every core busy and nothing lost to waiting, the machine's cores could record at most
+cores / (process + server) executions per second; one process, whose Python runs one thread at
+a time, stays below that.
+
 The machine's load average is printed first and last: compare runs by their ratios to the
 baseline measured in the same run.
 
@@ -47,6 +54,7 @@ import uuid
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -104,19 +112,63 @@ def writer_rate(url: str, spool: Path, count: int) -> float:
     return count / elapsed
 
 
-def tracker_rate(url: str, spool: Path, count: int, *, check: bool = False) -> float:
+@dataclass(frozen=True)
+class Rate:
+    """Executions per second, and the CPU each execution took: in this process (agent code and
+    writer thread together) and in a local PostgreSQL server (None: not measured)."""
+
+    per_s: float
+    process_us: float
+    server_us: float | None
+
+    def ceiling(self, cores: int) -> float:
+        """Executions per second that `cores` cores could give at most, were every one busy."""
+        return cores / ((self.process_us + (self.server_us or 0.0)) / 1e6)
+
+
+def tracker_rate(url: str, spool: Path, count: int, *, check: bool = False) -> Rate:
     """Executions per second through `tracker.execution` blocks, until all are committed; with
     `check`, each block first runs the hard-stop check (the default Tracker's)."""
     tracker = Tracker(url, spool_dir=spool, check_budgets=check)
     tracker.writer.flush()
+    server = server_cpu_s(url)
+    cpu = time.process_time()
     start = time.perf_counter()
     for _ in range(count):
         with tracker.execution(agent_name="bench", model="gpt-4o", query="how fast?") as run:
             record_run(run)
     tracker.flush()
     elapsed = time.perf_counter() - start
+    process_us = (time.process_time() - cpu) / count * 1e6
+    server_after = server_cpu_s(url)
     tracker.close()
-    return count / elapsed
+    server_us = None
+    if server is not None and server_after is not None:
+        server_us = (server_after - server) / count * 1e6
+    return Rate(count / elapsed, process_us, server_us)
+
+
+def server_cpu_s(url: str) -> float | None:
+    """CPU seconds used so far by the processes of a PostgreSQL server on this machine (Linux's
+    /proc; every `postgres` process counts, so run nothing else on it); None for SQLite, whose
+    work is in the process itself, or a server elsewhere."""
+    address = make_url(url)
+    if address.get_backend_name() != "postgresql" or address.host not in LOCAL_HOSTS:
+        return None
+    ticks = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:  # the process ended meanwhile
+            continue
+        name, fields = text[text.index("(") + 1 : text.rindex(")")], text[text.rindex(")") + 2 :]
+        if name.startswith("postgres"):
+            utime, stime = fields.split()[11:13]
+            ticks += int(utime) + int(stime)
+    return ticks / os.sysconf("SC_CLK_TCK") if ticks else None
+
+
+LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1", None)
 
 
 def processes_rate(url: str, spool: Path, count: int, processes: int) -> float:
@@ -247,8 +299,8 @@ def overshoot(url: str, spool: Path, run_s: float) -> Decimal:
 
 def measure(
     name: str, url: str, executions: int, baseline: int, calls: int, processes: int
-) -> tuple[list[str], list[str]]:
-    """The Markdown rows for one database: throughput, then overhead."""
+) -> tuple[list[str], list[str], str]:
+    """The Markdown rows for one database: throughput, overhead, and CPU per execution."""
     init_db(url)
     with tempfile.TemporaryDirectory() as spool:
         writer = writer_rate(url, Path(spool), executions)
@@ -264,11 +316,11 @@ def measure(
     rows = [
         f"| {name} | batched writer | {executions:,} | {writer:,.0f} | "
         f"{writer * ROWS_PER_EXECUTION:,.0f} | {writer / base:.1f}x |",
-        f"| {name} | tracker.execution, end to end | {executions:,} | {tracked:,.0f} | "
-        f"{tracked * ROWS_PER_EXECUTION:,.0f} | {tracked / base:.1f}x |",
+        f"| {name} | tracker.execution, end to end | {executions:,} | {tracked.per_s:,.0f} | "
+        f"{tracked.per_s * ROWS_PER_EXECUTION:,.0f} | {tracked.per_s / base:.1f}x |",
         f"| {name} | the same with the hard-stop check (another agent's hard stop) | "
-        f"{executions:,} | {checked:,.0f} | {checked * ROWS_PER_EXECUTION:,.0f} | "
-        f"{checked / base:.1f}x |",
+        f"{executions:,} | {checked.per_s:,.0f} | {checked.per_s * ROWS_PER_EXECUTION:,.0f} | "
+        f"{checked.per_s / base:.1f}x |",
     ]
     if processes:
         rows.append(
@@ -289,7 +341,13 @@ def measure(
         for label, amount in zip(("instant", "100 ms"), spent, strict=True)
     ]
     dispose_engine(url)
-    return rows, overhead_rows
+    cores = os.cpu_count() or 1
+    server = "in the process" if checked.server_us is None else f"{checked.server_us:,.0f}"
+    cpu_row = (
+        f"| {name} | {checked.process_us:,.0f} | {server} | {checked.ceiling(cores):,.0f} "
+        f"({cores} cores) | {checked.per_s:,.0f} |"
+    )
+    return rows, overhead_rows, cpu_row
 
 
 @contextmanager
@@ -327,18 +385,28 @@ def main() -> None:
     print(f"load average before: {' '.join(f'{load:.2f}' for load in os.getloadavg())}\n")
     sizes = (args.executions, args.baseline, args.calls, args.processes)
     with tempfile.TemporaryDirectory() as directory:
-        throughput, overhead = measure("SQLite", f"sqlite:///{Path(directory) / 'b.db'}", *sizes)
+        throughput, overhead, cpu_row = measure(
+            "SQLite", f"sqlite:///{Path(directory) / 'b.db'}", *sizes
+        )
+    cpu = [cpu_row]
     if not args.skip_postgres:
         with scratch_postgres(args.postgres_url or DEFAULT_ADMIN_URL) as url:
-            more_throughput, more_overhead = measure("PostgreSQL", url, *sizes)
+            more_throughput, more_overhead, cpu_row = measure("PostgreSQL", url, *sizes)
         throughput += more_throughput
         overhead += more_overhead
+        cpu.append(cpu_row)
     print("| database | path | executions | executions/s | rows/s | vs baseline |")
     print("|---|---|---:|---:|---:|---:|")
     print("\n".join(throughput))
     print("\n| database | call | µs per call | overhead µs |")
     print("|---|---|---:|---:|")
     print("\n".join(overhead))
+    print(
+        "\n| database | CPU µs per execution in the process (agent + writer) "
+        "| database server CPU µs | ceiling, every core busy (executions/s) | measured |"
+    )
+    print("|---|---:|---:|---:|---:|")
+    print("\n".join(cpu))
     print(f"\nload average after: {' '.join(f'{load:.2f}' for load in os.getloadavg())}")
 
 
