@@ -27,6 +27,7 @@ from aa_notebooks.db.url import ENV_DATABASE_URL, mask_url, require_database
 from aa_notebooks.errors import InvalidInputError, ReportError, first_line
 from aa_notebooks.notify import SmtpSettings, parse_recipients
 from aa_notebooks.pricing.resolver import ENV_PRICING_FILE
+from aa_notebooks.reporting.folders import unusable_folder
 from aa_notebooks.reporting.kernel import declared_parameters, execute_notebook
 from aa_notebooks.reporting.mail import send_report
 from aa_notebooks.reporting.notebooks import (
@@ -184,11 +185,8 @@ def _output_paths(
             notebook = _claim(folder, f"{kind}-report-{now:%Y%m%d-%H%M%S}")
             html_path = notebook.with_suffix(".html")
     except OSError as exc:  # a file of that name, no permission, a read-only place
-        raise InvalidInputError(
-            f"cannot make the output folder {folder}: {exc.strerror or exc}; give "
-            f"{'--output a file' if output is not None else '--output-dir a folder'} you can "
-            "write to"
-        ) from None
+        instead = "--output a file" if output is not None else None
+        raise unusable_folder(folder, exc, instead) from None
     return notebook, html_path
 
 

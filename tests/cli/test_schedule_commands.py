@@ -250,3 +250,26 @@ def test_a_budgets_evaluation_schedule(
         f"*/15 * * * * {shlex.quote(command)} budgets evaluate "
         "--user a11ce000-0000-4000-8000-000000000001",
     ]
+
+
+def test_add_refuses_an_output_dir_it_cannot_write(
+    schedules_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "a-file").write_text("not a folder")
+    code, out, err = run(capsys, "schedule", "add", "daily", "--cron", "0 9 * * *",
+                         "--report", "cost", "--output-dir", "a-file/reports")  # fmt: skip
+    assert (code, out) == (2, "")
+    assert err == (
+        f"aa-notebooks: error: cannot make the output folder {tmp_path}/a-file/reports: "
+        "Not a directory; give --output-dir a folder you can write to\n"
+    )
+    assert not schedules_file.exists()
+
+
+def test_add_makes_its_output_dir(
+    schedules_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run(capsys, "schedule", "add", "daily", "--cron", "0 9 * * *", "--report", "cost",
+               "--output-dir", "deep/reports")[0] == 0  # fmt: skip
+    assert (tmp_path / "deep" / "reports").is_dir()
+    assert list((tmp_path / "deep" / "reports").iterdir()) == []

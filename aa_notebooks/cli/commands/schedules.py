@@ -23,6 +23,7 @@ from aa_notebooks.cli.context import CommandContext
 from aa_notebooks.cli.options import Subcommands, report_flag, report_options, report_parameters
 from aa_notebooks.cli.parser import CommandParser
 from aa_notebooks.errors import ConfigurationError, InvalidInputError
+from aa_notebooks.reporting.folders import make_output_dir
 from aa_notebooks.reporting.notebooks import DEFAULT_OUTPUT_DIR, REPORT_KINDS
 from aa_notebooks.reporting.scheduler import PassResult, run_schedule, run_scheduler
 from aa_notebooks.reporting.schedules import (
@@ -76,7 +77,7 @@ def register(subcommands: Subcommands) -> list[argparse.ArgumentParser]:
     add.add_argument(
         "--output-dir",
         metavar="DIR",
-        help=f"where the HTML goes, made absolute now (default ./{DEFAULT_OUTPUT_DIR})",
+        help=f"where the HTML goes, made absolute and created now (default ./{DEFAULT_OUTPUT_DIR})",
     )
     report_options(add, scheduled=True)
     add.add_argument("--replace", action="store_true", help="replace a schedule of that name")
@@ -125,6 +126,8 @@ def run_add(args: argparse.Namespace, context: CommandContext) -> str:
         job=args.job,
         parameters=report_parameters(args, context.user_id, "UTC"),
     )
+    if schedule.output_dir is not None:
+        make_output_dir(Path(schedule.output_dir))
     store = ScheduleStore()
     replaced = args.replace and any(s.name == schedule.name for s in store.load())
     store.add(schedule, replace=args.replace)
