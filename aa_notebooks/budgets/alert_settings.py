@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from email.utils import parseaddr
 
 from aa_notebooks.errors import ConfigurationError, InvalidInputError
 from aa_notebooks.notify import SmtpSettings, parse_recipients
@@ -70,6 +71,7 @@ def unsent_warning(due: int, problem: str | None) -> str | None:
 
 
 def mask_address(address: str) -> str:
-    """An address as evaluation prints it: its first character, then *** before the domain."""
-    local, _, domain = address.rpartition("@")
+    """An address as evaluation prints it: its first character, then *** before the domain (a
+    display name, "Ops <ops@example.com>", is left out)."""
+    local, _, domain = (parseaddr(address)[1] or address).rpartition("@")
     return f"{local[:1]}***@{domain}"

@@ -113,13 +113,36 @@ def _link_images(html: str, content_ids: Mapping[str, str]) -> str:
 
 
 def parse_recipients(email: str | Sequence[str]) -> tuple[str, ...]:
-    """Addresses from "a@x,b@y" or a list; InvalidInputError names one that is not an address."""
-    items = email.split(",") if isinstance(email, str) else list(email)
-    addresses = tuple(item.strip() for item in items if item and item.strip())
-    for address in addresses:
-        if not ADDRESS.fullmatch(address):
-            raise InvalidInputError(
-                f"{address!r} is not an email address: give addresses like a@example.com, "
-                "separated by commas"
-            )
-    return addresses
+    """Recipients from "a@x,Ops <b@y>" or a list of such texts, each a bare address or one with
+    a display name ("Ops <ops@example.com>", a name holding a comma in double quotes);
+    InvalidInputError names one that is neither."""
+    texts = [email] if isinstance(email, str) else list(email)
+    items = [item.strip() for text in texts for item in _ITEM_SEPARATOR.split(text or "")]
+    return tuple(_recipient(item) for item in items if item)
+
+
+_ITEM_SEPARATOR = re.compile(r',(?=(?:[^"]*"[^"]*")*[^"]*$)')
+"""A comma outside double quotes."""
+_NAMED = re.compile(r'(?P<name>"(?:[^"\\]|\\.)*"|[^"<>]*?)\s*<(?P<address>[^<>]*)>')
+_SPECIALS = re.compile(r'[()<>@,;:\\".\[\]]')
+
+
+def _recipient(item: str) -> str:
+    """One recipient as it goes in the To header: the address, or `name <address>` with the
+    name quoted when it holds a character that would end it."""
+    if ADDRESS.fullmatch(item):
+        return item
+    named = _NAMED.fullmatch(item)
+    if named and ADDRESS.fullmatch(address := named["address"].strip()):
+        name = named["name"].strip()
+        if name.startswith('"'):
+            name = re.sub(r"\\(.)", r"\1", name[1:-1])
+        if not name:
+            return address
+        if _SPECIALS.search(name):
+            name = '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
+        return f"{name} <{address}>"
+    raise InvalidInputError(
+        f"{item!r} is not an email address: give addresses like a@example.com or "
+        "'Ops <ops@example.com>', separated by commas"
+    )

@@ -27,7 +27,7 @@ COMPLETE = {"AA_SMTP_HOST": "mail.example.com", "AA_SMTP_FROM": "budgets@example
          "AA_SMTP_SECURITY must be one of starttls, ssl, none, got 'tls'"),
         ({"AA_BUDGET_ALERT_EMAILS": "ops@example.com, ops"},
          "AA_BUDGET_ALERT_EMAILS: 'ops' is not an email address: give addresses like "
-         "a@example.com, separated by commas"),
+         "a@example.com or 'Ops <ops@example.com>', separated by commas"),
     ],
 )  # fmt: skip
 def test_each_missing_or_malformed_setting_is_named(
@@ -67,6 +67,7 @@ def test_the_warning_line() -> None:
 
 
 def test_recipients_are_masked() -> None:
-    assert [mask_address(a) for a in ("ops@example.com", "a@b.io", "first.last@x.org")] == [
-        "o***@example.com", "a***@b.io", "f***@x.org"
+    given = ("ops@example.com", "a@b.io", "first.last@x.org", '"Finance, EU" <cfo@example.com>')
+    assert [mask_address(a) for a in given] == [
+        "o***@example.com", "a***@b.io", "f***@x.org", "c***@example.com"
     ]  # fmt: skip

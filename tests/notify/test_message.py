@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from aa_notebooks.errors import InvalidInputError
-from aa_notebooks.notify import Attachment, InlineImage, build_message
+from aa_notebooks.notify import Attachment, InlineImage, build_message, parse_recipients
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"chart-bytes"
 SVG = b"<svg xmlns='http://www.w3.org/2000/svg'/>"
@@ -76,3 +76,35 @@ def test_text_only_and_subject_on_one_line() -> None:
 def test_refused(overrides: dict[str, object], message: str) -> None:
     with pytest.raises(InvalidInputError, match=message):
         _message(**overrides)
+
+
+@pytest.mark.parametrize(
+    ("given", "recipients"),
+    [
+        ("a@example.com, b@example.org", ("a@example.com", "b@example.org")),
+        (["a@example.com", "b@example.org,c@example.net"],
+         ("a@example.com", "b@example.org", "c@example.net")),
+        ("Ops <ops@example.com>", ("Ops <ops@example.com>",)),
+        ('"Finance, EU" <cfo@example.com>,ops@example.com',
+         ('"Finance, EU" <cfo@example.com>', "ops@example.com")),
+        ("Zoë Ops <z@example.com>", ("Zoë Ops <z@example.com>",)),
+        ("  <bare@example.com> ", ("bare@example.com",)),
+        ("a@example.com,,", ("a@example.com",)),
+    ],
+)  # fmt: skip
+def test_recipients_with_and_without_names(
+    given: str | list[str], recipients: tuple[str, ...]
+) -> None:
+    assert parse_recipients(given) == recipients
+
+
+@pytest.mark.parametrize(
+    "bad", ["ops", "Ops <ops>", "Ops <ops@example.com", "a@example.com;b@example.com", "<>"]
+)
+def test_a_recipient_that_is_no_address_is_named(bad: str) -> None:
+    with pytest.raises(InvalidInputError) as error:
+        parse_recipients(f"ok@example.com,{bad}")
+    assert str(error.value) == (
+        f"{bad!r} is not an email address: give addresses like a@example.com or "
+        "'Ops <ops@example.com>', separated by commas"
+    )

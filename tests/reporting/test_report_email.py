@@ -111,6 +111,23 @@ def test_a_recipient_the_server_refuses_fails_the_command_and_names_it(
     )
 
 
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+def test_recipients_with_display_names(
+    report_db: str, tmp_path, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    """The form AA_SMTP_FROM takes works for recipients too: names in the To header, bare
+    addresses in the envelope."""
+    with smtp_server() as (port, inbox):
+        _smtp_environment(monkeypatch, port)
+        code = main([
+            "--db", report_db, "report", "cost", "--as-of", AS_OF, "--output-dir", str(tmp_path),
+            "--email", '"Finance, EU" <cfo@example.com>,ops@example.com',
+        ])  # fmt: skip
+    assert code == 0, capsys.readouterr().err
+    assert inbox.envelopes == [["cfo@example.com", "ops@example.com"]]
+    assert inbox.messages[0]["To"] == '"Finance, EU" <cfo@example.com>, ops@example.com'
+
+
 def test_email_without_smtp_settings_fails_before_running(db_url: str, tmp_path) -> None:
     out = tmp_path / "out"
     with pytest.raises(ConfigurationError, match="email is not configured: set AA_SMTP_HOST"):

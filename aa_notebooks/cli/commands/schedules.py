@@ -121,7 +121,7 @@ def run_add(args: argparse.Namespace, context: CommandContext) -> str:
         name=args.name,
         cron=args.cron,
         report=args.report,
-        email=tuple(address for given in args.email or () for address in given.split(",")),
+        email=tuple(args.email or ()),
         output_dir=output_dir and os.path.abspath(os.path.expanduser(output_dir)),
         job=args.job,
         parameters=report_parameters(args, context.user_id, "UTC"),
