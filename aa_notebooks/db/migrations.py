@@ -3,7 +3,8 @@
 A new database gets the current schema from the models (`init_db`) and every migration is
 recorded as applied without running. A database made by an earlier release gets the migrations
 it lacks, in order, each in its own transaction and recorded in `aa_notebooks_migrations`, so a
-crash between two leaves a database that the next `init_db` finishes. A database the kit did not
+crash between two leaves a database that the next `init_db` finishes. Processes that migrate at
+the same moment take turns (`schema_transaction`). A database the kit did not
 create (GenAI AgentOS) is never migrated.
 
 A migration is a function of a connection, registered with `@migration`, written so that running
@@ -13,7 +14,8 @@ models are the truth, and a migration only brings an older database up to them.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -91,34 +93,58 @@ def add_index(connection: Connection, table_name: str, index_name: str) -> None:
     connection.execute(CreateIndex(index))
 
 
-def mark_all_applied(connection: Connection) -> None:
+def mark_all_applied(engine: Engine) -> None:
     """Record every migration as applied (a database created with the current schema)."""
-    MIGRATIONS_TABLE.create(connection, checkfirst=True)
-    applied = _applied(connection)
-    now = datetime.now(UTC).replace(tzinfo=None)
-    for step in MIGRATIONS:
-        if step.name not in applied:
-            connection.execute(MIGRATIONS_TABLE.insert().values(name=step.name, applied_at=now))
+    with schema_transaction(engine) as connection:
+        MIGRATIONS_TABLE.create(connection, checkfirst=True)
+        applied = _applied(connection)
+        now = datetime.now(UTC).replace(tzinfo=None)
+        for step in MIGRATIONS:
+            if step.name not in applied:
+                connection.execute(MIGRATIONS_TABLE.insert().values(name=step.name, applied_at=now))
 
 
 def migrate(engine: Engine) -> list[str]:
-    """Apply the migrations this database lacks, each in its own transaction; returns the
-    names applied."""
-    with engine.begin() as connection:
-        MIGRATIONS_TABLE.create(connection, checkfirst=True)
-        applied = _applied(connection)
+    """Apply the migrations this database lacks, each in its own `schema_transaction`; returns
+    the names this call applied (not those another process applied meanwhile)."""
+    with engine.connect() as connection:  # up to date: reads only, no waiting for a lock
+        known = inspect(connection).has_table(MIGRATIONS_TABLE.name)
+        applied = _applied(connection) if known else set()
+    pending = [step for step in MIGRATIONS if step.name not in applied]
+    if not pending:
+        return []
+    if not known:
+        with schema_transaction(engine) as connection:
+            MIGRATIONS_TABLE.create(connection, checkfirst=True)
     done = []
-    for step in MIGRATIONS:
-        if step.name in applied:
-            continue
-        with engine.begin() as connection:
-            if connection.dialect.name == "sqlite":  # else its driver commits ALTER TABLE at once
-                connection.exec_driver_sql("BEGIN IMMEDIATE")
+    for step in pending:
+        with schema_transaction(engine) as connection:
+            if step.name in _applied(connection):  # another process applied it while we waited
+                continue
             step.apply(connection)
             now = datetime.now(UTC).replace(tzinfo=None)
             connection.execute(MIGRATIONS_TABLE.insert().values(name=step.name, applied_at=now))
         done.append(step.name)
     return done
+
+
+@contextmanager
+def schema_transaction(engine: Engine) -> Iterator[Connection]:
+    """A transaction that changes the kit's schema, one process at a time: SQLite's write lock
+    (BEGIN IMMEDIATE; its driver would otherwise commit ALTER TABLE at once), PostgreSQL's
+    transaction advisory lock. Read what to change after it is held: processes that start
+    together on an older database (two agents, two `init-db`) then take turns, and the second
+    finds the first one's work done instead of failing on it."""
+    with engine.begin() as connection:
+        if connection.dialect.name == "sqlite":
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+        else:
+            connection.exec_driver_sql("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK,))
+        yield connection
+
+
+SCHEMA_LOCK = 0x6161_6E6F_7465_6462
+"""The advisory lock key of `schema_transaction` on PostgreSQL ("aanotedb")."""
 
 
 def _applied(connection: Connection) -> set[str]:

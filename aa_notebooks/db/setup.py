@@ -10,7 +10,7 @@ from sqlalchemy.engine import URL
 
 from aa_notebooks.db import budget_generation
 from aa_notebooks.db.engine import connection_errors, get_engine
-from aa_notebooks.db.migrations import mark_all_applied, migrate
+from aa_notebooks.db.migrations import mark_all_applied, migrate, schema_transaction
 from aa_notebooks.db.rollups.setup import on_create
 from aa_notebooks.db.rollups.state import forget
 from aa_notebooks.db.schema import DOCUMENT_TABLES, Base, KitMetadata, table_of
@@ -67,19 +67,16 @@ def init_db(url: str | URL | None = None) -> InitReport:
         if not ours and existing & set(DOCUMENT_TABLES):
             return InitReport(url=shown, foreign_database=True)
         missing = [t.name for t in Base.metadata.sorted_tables if t.name not in existing]
-        if missing:
-            with engine.begin() as connection:
-                if connection.dialect.name == "sqlite":  # tables and first fill commit together
-                    connection.exec_driver_sql("BEGIN IMMEDIATE")
+        if missing:  # tables and their first fill commit together
+            with schema_transaction(engine) as connection:
+                existing = set(inspect(connection).get_table_names())  # another init's, maybe
+                missing = [name for name in missing if name not in existing]
                 Base.metadata.create_all(connection, checkfirst=True)
-        else:  # up to date: reads only, no waiting for another process's write lock
-            Base.metadata.create_all(engine, checkfirst=True)
         if ours:
             applied = migrate(engine)
         else:
             applied = []
-            with engine.begin() as connection:
-                mark_all_applied(connection)
+            mark_all_applied(engine)
         _write_schema_version(engine)
     forget(engine)  # the tables or columns may be new: this process looks again
     forget_owner(engine)
@@ -87,8 +84,11 @@ def init_db(url: str | URL | None = None) -> InitReport:
 
 
 def _write_schema_version(engine: Engine) -> None:
-    with engine.begin() as conn:
-        table = table_of(KitMetadata)
-        row = conn.execute(select(table.c.value).where(table.c.key == "schema_version")).first()
-        if row is None:
-            conn.execute(table.insert().values(key="schema_version", value=SCHEMA_VERSION))
+    table = table_of(KitMetadata)
+    query = select(table.c.value).where(table.c.key == "schema_version")
+    with engine.connect() as connection:
+        if connection.execute(query).first() is not None:
+            return
+    with schema_transaction(engine) as connection:
+        if connection.execute(query).first() is None:
+            connection.execute(table.insert().values(key="schema_version", value=SCHEMA_VERSION))

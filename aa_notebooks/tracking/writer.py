@@ -303,6 +303,10 @@ class BatchWriter:
         try:
             self._check_file()
             self._ensure_schema()
+        except Exception as error:  # no table to refuse a record yet: keep them all for later
+            self._went_down(error)
+            raise _DatabaseDown from error
+        try:
             if ending and not self.in_flight.enabled:  # an AgentOS database: no such rows
                 ending = []
             result = write_batch(self._engine, records, ending)

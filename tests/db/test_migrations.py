@@ -3,6 +3,9 @@ release gets the ones it lacks, once, keeping its rows; an AgentOS database is l
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import time
 import uuid
 from collections.abc import Iterator
 
@@ -253,3 +256,64 @@ def test_alerts_fired_before_webhooks_count_as_posted(empty_db_url: str) -> None
     assert init_db(empty_db_url).migrations == ["alert_webhook_delivery"]
     rows = _execute(empty_db_url, "SELECT notified, webhook_notified FROM budgetalertevents")
     assert [(bool(emailed), bool(posted)) for emailed, posted in rows] == [(False, True)]
+
+
+SLOW_MIGRATION = """
+import sys, time
+from aa_notebooks.db import migrations
+from aa_notebooks.db.migrations import Migration, add_column
+
+def slow_flow(connection):
+    time.sleep(0.5)  # both processes read the migration as pending before either records it
+    add_column(connection, "agentexecutions", "flow_id")
+
+migrations.MIGRATIONS[:] = [Migration("0001_slow_flow", slow_flow)]
+time.sleep(max(0.0, float(sys.argv[2]) - time.time()))
+"""
+INIT_AT_ONCE = (
+    SLOW_MIGRATION
+    + """
+from aa_notebooks.db.setup import init_db
+print(",".join(init_db(sys.argv[1]).migrations))
+"""
+)
+
+
+def _older_database(url: str) -> None:
+    """A database of the release before a migration that adds agentexecutions.flow_id."""
+    init_db(url)
+    _execute(url, "DROP TABLE aa_notebooks_migrations",
+             "ALTER TABLE agentexecutions DROP COLUMN flow_id")  # fmt: skip
+
+
+def _at_once(script: str, *argv: str) -> list[subprocess.CompletedProcess[str]]:
+    """Run `script` in two processes that start its work at the same moment."""
+    start = str(time.time() + 3)  # after both interpreters have imported the kit
+    children = [
+        subprocess.Popen(
+            [sys.executable, "-c", script, *argv, start],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(2)
+    ]
+    done = []
+    for child in children:
+        out, err = child.communicate(timeout=120)
+        done.append(subprocess.CompletedProcess(child.args, child.returncode, out, err))
+    return done
+
+
+def test_two_processes_migrating_at_once_take_turns(empty_db_url: str) -> None:
+    """Two `init-db` (or two agents' first runs) on an older database: one failed with
+    "UNIQUE constraint failed: aa_notebooks_migrations.name" or "duplicate key value"; now the
+    second waits for the first and finds the migration applied."""
+    _older_database(empty_db_url)
+    done = _at_once(INIT_AT_ONCE, empty_db_url)
+    assert [(child.returncode, child.stderr) for child in done] == [(0, ""), (0, "")]
+    assert sorted(child.stdout.strip() for child in done) == ["", "0001_slow_flow"]
+    assert _execute(empty_db_url, "SELECT name FROM aa_notebooks_migrations") == [
+        ("0001_slow_flow",)
+    ]
+    assert "flow_id" in _columns(empty_db_url, "agentexecutions")

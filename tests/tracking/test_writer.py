@@ -402,3 +402,84 @@ def test_a_run_cut_off_by_a_signal_that_ends_after_all_is_recorded_as_it_ended(
     assert found["ends"]["cost_usd"] > 0
     assert (found["stays"]["status"], found["stays"]["error_type"]) == ("failure", "CutOff")
     assert counts(db_url)[0] == 2
+
+
+TRACK_AT_ONCE = """
+import sys, time
+from aa_notebooks.db import migrations
+from aa_notebooks.db.migrations import Migration, add_column
+from aa_notebooks.tracking import Tracker
+
+def slow_flow(connection):
+    time.sleep(0.5)  # both writers read the migrations as pending before either records one
+    add_column(connection, "agentexecutions", "flow_id")
+
+def slow(connection):
+    time.sleep(0.5)
+
+migrations.MIGRATIONS[:] = [Migration("0001_slow_flow", slow_flow), Migration("0002_slow", slow),
+                            Migration("0003_slow", slow)]
+tracker = Tracker(sys.argv[1], spool_dir=sys.argv[2], check_budgets=False)
+time.sleep(max(0.0, float(sys.argv[3]) - time.time()))
+for _ in range(10):
+    with tracker.execution(agent_name=sys.argv[2][-1]):
+        pass
+tracker.close()
+"""
+
+
+def test_two_agents_meeting_an_older_database_lose_no_run(db_url: str, tmp_path: Path) -> None:
+    """Both writers migrate on first use: the one that lost the race set its valid runs aside
+    in the rejected file as "refused by the database", where nothing replays them."""
+    statements = ["DROP TABLE aa_notebooks_migrations",
+                  "ALTER TABLE agentexecutions DROP COLUMN flow_id"]  # fmt: skip
+    with get_engine(db_url).begin() as connection:
+        for statement in statements:
+            connection.exec_driver_sql(statement)
+    get_engine(db_url).dispose()
+    start = str(time.time() + 3)  # after both interpreters have imported the kit
+    children = [
+        subprocess.Popen(
+            [sys.executable, "-c", TRACK_AT_ONCE, db_url, str(tmp_path / f"spool-{name}"), start],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for name in "ab"
+    ]
+    outcomes = [child.communicate(timeout=120) for child in children]
+    assert [child.returncode for child in children] == [0, 0], outcomes
+    assert "refused by the database" not in "".join(err for _, err in outcomes)
+    assert sorted(row["agent_name"] for row in executions(db_url)) == ["a"] * 10 + ["b"] * 10
+    assert not list(tmp_path.glob(f"spool-*/**/{REJECTED_FILE}"))
+
+
+def test_a_schema_that_cannot_be_set_up_now_keeps_the_records_for_later(
+    db_url: str, spool_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Any error making or migrating the tables (not only a lost connection) spools the batch:
+    no table refused a record, so none is set aside."""
+    real_init = writer_module.init_db
+    failures = iter([RuntimeError("another process is migrating")] * 5)
+
+    def init_failing_once(url: object) -> object:
+        if failure := next(failures, None):
+            raise failure
+        return real_init(url)
+
+    monkeypatch.setattr(writer_module, "init_db", init_failing_once)
+    writer = BatchWriter(db_url, spool_dir=spool_dir, retry_interval_s=0.1)
+    records = [make_record() for _ in range(3)]
+    try:
+        for record in records:
+            writer.submit(record)
+        assert writer.flush(30)
+        deadline = time.monotonic() + 30
+        while writer.spooling and time.monotonic() < deadline:
+            time.sleep(0.1)
+            writer.flush(30)
+    finally:
+        writer.close()
+    assert {row["id"] for row in executions(db_url)} == {record.id for record in records}
+    assert writer.refused == 0
+    assert not (writer.spool.directory / REJECTED_FILE).exists()
