@@ -326,3 +326,15 @@ def rollup_replace_triggers(connection: Connection) -> None:
         inspect(connection).get_table_names()
     ):
         install_triggers(connection)
+
+
+@migration
+def rollup_writer_version(connection: Connection) -> None:
+    """The marking triggers let through only the inserts of a writer that declares this
+    release's WRITER_VERSION: an earlier release's writer, still running beside this one, kept
+    only the rollups it knew (installed again, with the new check, where the rollups are)."""
+    from aa_notebooks.db.rollups.triggers import install_triggers
+    from aa_notebooks.db.schema import ROLLUP_TABLES
+
+    if set(ROLLUP_TABLES) <= set(inspect(connection).get_table_names()):
+        install_triggers(connection)

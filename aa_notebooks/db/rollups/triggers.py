@@ -2,10 +2,11 @@
 
 The kit's write paths keep the rollups current for what they insert, and say so for the length
 of their transaction (`record.begin_writing`): PostgreSQL a transaction-local setting, SQLite,
-whose writers take turns, a row in rollup_writing. Any other INSERT, DELETE (and the cascade to
-an execution's usage rows) or UPDATE is caught here: the hour the row started in goes into
-rollup_dirty_hours, readers take that hour from the raw rows, and the next `rollups rebuild`
-recomputes it (on SQLite, an INSERT OR REPLACE marks the hour of the row it replaces too).
+whose writers take turns, a row in rollup_writing; either holds the release's WRITER_VERSION.
+Any other INSERT (an earlier release's writer's too), DELETE (and the cascade to an execution's
+usage rows) or UPDATE is caught here: the hour the row started in goes into rollup_dirty_hours,
+readers take that hour from the raw rows, and the next `rollups rebuild` recomputes it (on
+SQLite, an INSERT OR REPLACE marks the hour of the row it replaces too).
 So rows written with plain SQL, or by another program on an attached database, never make the
 analytics wrong, only slower until a rebuild. PostgreSQL uses statement triggers
 with transition tables (one INSERT per statement, however many rows); SQLite row triggers.
@@ -27,8 +28,14 @@ _EXECUTION_COLUMNS = (
 _USAGE_COLUMNS = ("execution_id", "model", "input_tokens", "output_tokens", "cost_usd")
 TRIGGER_PREFIX = "aa_rollup_"
 WRITER_SETTING = "aa_notebooks.rollup_writer"
-"""PostgreSQL: 'on' inside a kit write path's transaction."""
-_SQLITE_OTHERS = "WHEN NOT EXISTS (SELECT 1 FROM rollup_writing)"
+"""PostgreSQL: WRITER_VERSION inside a kit write path's transaction."""
+WRITER_VERSION = 2
+"""What a kit write path declares (the setting's value, rollup_writing's id) to say it keeps
+every rollup of this release current. Raise it when a release adds a rollup that its writers
+fill: a writer of an earlier release still running (a fleet upgraded one host at a time, a
+rollback) declares its own, older number, and its rows are marked like any other program's
+instead of leaving the newer rollups short. Releases before this one declared 'on' and id 1."""
+_SQLITE_OTHERS = f"WHEN NOT EXISTS (SELECT 1 FROM rollup_writing WHERE id = {WRITER_VERSION})"
 
 
 def install_triggers(connection: Connection) -> None:
@@ -121,7 +128,7 @@ def _postgresql(connection: Connection) -> None:
         connection.exec_driver_sql(f"""
 CREATE OR REPLACE FUNCTION {TRIGGER_PREFIX}mark_{kind}() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-  IF TG_OP = 'INSERT' AND current_setting('{WRITER_SETTING}', true) = 'on' THEN
+  IF TG_OP = 'INSERT' AND current_setting('{WRITER_SETTING}', true) = '{WRITER_VERSION}' THEN
     RETURN NULL;
   END IF;
   IF TG_OP IN ('DELETE', 'UPDATE') THEN {body.format(rows="old_rows")} END IF;

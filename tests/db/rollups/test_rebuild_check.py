@@ -5,6 +5,7 @@ kit database and an attached AgentOS database (`rollups enable`) get them filled
 from __future__ import annotations
 
 import time
+import uuid
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
@@ -131,6 +132,60 @@ def test_an_insert_or_replace_marks_the_hour_of_the_row_it_replaces(db_url: str)
     for exact in (True, False):
         frame = analytics.cost_summary(**window, by="model", exact=exact).frame
         assert dict(zip(frame["model"], frame["cost_usd"], strict=True))["claude"] == Decimal(2)
+
+
+def test_an_earlier_releases_writer_beside_this_one_has_its_hours_marked(db_url: str) -> None:
+    """A writer of an earlier release (a fleet upgraded one host at a time) declared itself as
+    a rollup writer the old way ('on', id 1) and kept only the rollups it knew: the overview
+    read the newer rollups short (100 of 250 executions). Its rows are now marked like any
+    other program's."""
+    engine = get_engine(db_url)
+    write_batch(engine, [execution(at(9, 15))])
+    late = uuid.UUID("0191f1d2-0000-7000-8000-00000000000a")
+    with engine.begin() as connection:  # what that writer's transaction did, less its rollups
+        postgres = connection.dialect.name == "postgresql"
+        if postgres:
+            connection.exec_driver_sql(
+                "SELECT set_config('aa_notebooks.rollup_writer', 'on', true)"
+            )
+        else:
+            connection.exec_driver_sql("INSERT INTO rollup_writing (id) VALUES (1)")
+        connection.execute(
+            text(
+                "INSERT INTO agentexecutions (id, request_id, session_id, agent_name, "
+                "model_name, status, cost_usd, execution_time_ms, started_at) VALUES (:id, :id, "
+                ":id, 'researcher', 'gpt-4o', 'success', 2, 300, '2024-06-01 11:05:00')"
+            ),
+            {"id": late if postgres else late.hex},
+        )
+        connection.exec_driver_sql("DELETE FROM rollup_writing")
+    assert dirty_hours(db_url) == [at(11)]
+    overview = connect(db_url).overview(start_date="2024-06-01", end_date="2024-06-01")
+    assert (overview.total_executions, overview.total_cost_usd) == (2, Decimal("2.001000"))
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+def test_a_database_from_before_gets_triggers_that_check_the_writers_release(db_url: str) -> None:
+    engine = get_engine(db_url)
+    with engine.begin() as connection:  # the insert trigger as the previous release made it
+        sql = connection.exec_driver_sql(
+            "SELECT sql FROM sqlite_master WHERE name = 'aa_rollup_executions_insert'"
+        ).scalar_one()
+        assert "FROM rollup_writing WHERE id = 2)" in sql
+        connection.exec_driver_sql("DROP TRIGGER aa_rollup_executions_insert")
+        connection.exec_driver_sql(sql.replace(" WHERE id = 2)", ")"))
+        connection.exec_driver_sql(
+            "DELETE FROM aa_notebooks_migrations WHERE name = 'rollup_writer_version'"
+        )
+    assert init_db(db_url).migrations == ["rollup_writer_version"]
+    with engine.begin() as connection:
+        connection.exec_driver_sql("INSERT INTO rollup_writing (id) VALUES (1)")
+        connection.exec_driver_sql(
+            "INSERT INTO agentexecutions (id, request_id, session_id, status, started_at) "
+            "VALUES ('a', 'a', 'a', 'success', '2024-06-01 11:05:00')"
+        )
+        connection.exec_driver_sql("DELETE FROM rollup_writing")
+    assert dirty_hours(db_url) == [at(11)]
 
 
 def test_a_rebuild_of_recent_days_repairs_older_marked_hours_too(
