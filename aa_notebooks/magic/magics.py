@@ -101,9 +101,10 @@ class AgentAnalytics(Magics, Configurable):
 
     @line_cell_magic
     def agent_analytics(self, line: str, cell: str | None = None) -> Any:
-        """Run one aa-notebooks command; `%agent_analytics help` lists them."""
+        """Run one aa-notebooks command; `%agent_analytics help` lists them. A `#` that starts a
+        word begins a comment, as in Python and the shell."""
         try:
-            argv = shlex.split(line)
+            argv = shlex.split(line, comments=True)
         except ValueError as exc:
             raise CommandLineError(f"cannot split the command line: {exc}") from None
         context = self._context

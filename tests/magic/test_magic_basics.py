@@ -8,8 +8,12 @@ from sqlalchemy import make_url
 from traitlets import TraitError
 
 from aa_notebooks.cli.parser import CommandLineError
+from aa_notebooks.db.engine import get_engine
 from aa_notebooks.db.inspection import DatabaseCheck
+from aa_notebooks.db.setup import init_db
 from aa_notebooks.errors import ConfigurationError
+from aa_notebooks.tracking import Run
+from aa_notebooks.tracking.store import write_batch
 
 COMMANDS = (
     "overview", "executions", "execution", "agent", "top-agents", "costs", "forecast",
@@ -53,6 +57,22 @@ def test_connect_switches_the_database(ip: InteractiveShell, db_url: str) -> Non
     magic = ip.magics_manager.registry["AgentAnalytics"]
     assert magic.database_url == db_url
     assert magic._context.database_url == db_url
+
+
+def test_connect_without_a_url_keeps_the_configured_database(
+    ip: InteractiveShell, db_url: str, tmp_path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`connect` checked the %config'd database, then pointed every later command at
+    $AA_DATABASE_URL (or the default file): the dashboard showed another database's numbers."""
+    other = f"sqlite:///{tmp_path / 'other.db'}"
+    init_db(other)
+    write_batch(get_engine(db_url), [Run(agent_name="configured").finish()])
+    monkeypatch.setenv("AA_DATABASE_URL", other)
+    ip.run_line_magic("config", f"AgentAnalytics.database_url = {db_url!r}")
+    report = ip.run_line_magic("agent_analytics", "connect")
+    assert isinstance(report, DatabaseCheck) and report.ok
+    assert ip.magics_manager.registry["AgentAnalytics"].database_url == db_url
+    assert ip.run_line_magic("agent_analytics", "overview --period 24h").total_executions == 1
 
 
 @pytest.mark.parametrize("backend", ["postgresql"], indirect=True)

@@ -51,6 +51,14 @@ def test_overview_equals_the_library(shell: InteractiveShell, db_url: str) -> No
     assert shown == connect(db_url).overview(**DATES)
 
 
+def test_a_comment_ends_the_line_as_in_the_readme(shell: InteractiveShell, db_url: str) -> None:
+    """The README's lines end in `# ...`: the comment was read as arguments (its dates even
+    as options), so a new user's first cell failed."""
+    shown = magic(shell, f"overview {WINDOW}  # or --start-date 2020-01-01 --end-date 2020-01-02")
+    assert shown == connect(db_url).overview(**DATES)
+    assert magic(shell, "executions --search '#1' --period 7d # a quoted # stays").empty
+
+
 def test_executions_filters_and_pages(shell: InteractiveShell) -> None:
     failures = magic(shell, f"executions --status failure {WINDOW}")
     assert isinstance(failures, pd.DataFrame)

@@ -85,9 +85,10 @@ def run_connect(args: argparse.Namespace, context: CommandContext) -> DatabaseCh
     Either way, report what the database offers."""
     if args.user_id is not None:
         parse_uuid(args.user_id, "--user")  # refused now, not on every command after
-    report = check_db(require_database(args.url or context.database_url))
-    if context.front_end == "magic":
-        context.reconnect(args.url, args.user_id or context.user_id)
+    url = args.url or context.database_url
+    report = check_db(require_database(url))
+    if context.front_end == "magic":  # without a URL: the one checked, as %config set it
+        context.reconnect(url, args.user_id or context.user_id)
         return report
     if args.url is None:
         return report  # already the database the commands use
