@@ -42,6 +42,7 @@ from aa_notebooks.db.repositories import (
 )
 from aa_notebooks.db.schema import AgentExecution, ExecutionTrace, TokenUsage
 from aa_notebooks.db.url import resolve_url
+from aa_notebooks.errors import InvalidInputError
 from aa_notebooks.pricing import calculate_cost, priced_cost
 from aa_notebooks.tracking.outage import is_outage
 from aa_notebooks.tracking.record import ExecutionRecord
@@ -64,8 +65,13 @@ def _execution(
     query_preview: str | None,
     extra: dict[str, Any],
 ) -> AgentExecutionCreate:
-    completed = extra.pop("completed_at", None) or datetime.now(UTC)
-    started = extra.pop("started_at", None) or completed - timedelta(milliseconds=execution_time_ms)
+    took = timedelta(milliseconds=execution_time_ms)
+    started = _moment(extra.pop("started_at", None), "started_at")
+    completed = _moment(extra.pop("completed_at", None), "completed_at")
+    if completed is None:  # a run recorded as it ends, or one back-filled from its start
+        completed = datetime.now(UTC) if started is None else started + took
+    if started is None:
+        started = completed - took
     computed = dict(
         request_id=extra.pop("request_id", None) or uuid.uuid4(),
         session_id=extra.pop("session_id", None) or uuid.uuid4(),
@@ -84,6 +90,20 @@ def _execution(
         completed_at=completed,
     )
     return validated(AgentExecutionCreate, {**computed, **extra})  # a column given wins
+
+
+def _moment(value: object, name: str) -> datetime | None:
+    """A time given to a recording function: aware, or naive and then UTC (what the columns
+    hold), or its ISO 8601 text; InvalidInputError for anything else."""
+    if value is None:
+        return None
+    moment = value
+    if isinstance(value, str):
+        with suppress(ValueError):  # not a time: said below
+            moment = datetime.fromisoformat(value)
+    if not isinstance(moment, datetime):
+        raise InvalidInputError(f"{name} must be a datetime (or its ISO 8601 text), got {value!r}")
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 async def track_agent_execution(

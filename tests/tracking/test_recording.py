@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import sqlite3
 import uuid
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from importlib.metadata import version
 from pathlib import Path
@@ -112,6 +113,36 @@ def test_a_column_given_as_extra_wins_over_the_computed_one(db_url: str) -> None
         assert (stored.cost_usd, stored.total_tokens, stored.llm_time_ms) == (
             Decimal("0.500000"), 1500, 700,
         )  # fmt: skip
+
+
+def test_a_run_back_filled_from_its_start_ends_when_its_duration_says(db_url: str) -> None:
+    """Given only started_at, completed_at was the time of recording (a one-second run from
+    February "ended" today); a naive time (what the columns hold: UTC) was a raw TypeError."""
+    february = datetime(2026, 2, 15, 10, tzinfo=UTC)
+    with session_factory(db_url)() as session:
+        aware = track_agent_execution_sync(
+            session, None, "writer", "react", "gpt-4o", 10, 5, 1000, started_at=february
+        )
+        naive = track_agent_execution_sync(
+            session, None, "writer", "react", "gpt-4o", 10, 5, 250,
+            started_at=february.replace(tzinfo=None), completed_at="2026-02-15T10:00:00.250Z",
+        )  # fmt: skip
+        with pytest.raises(InvalidInputError) as refused:
+            track_agent_execution_sync(
+                session, None, "writer", "react", "gpt-4o", 10, 5, 1, started_at="yesterday"
+            )
+    assert str(refused.value) == (
+        "started_at must be a datetime (or its ISO 8601 text), got 'yesterday'"
+    )
+    with session_factory(db_url)() as session:
+        stored = {
+            run.id: (run.started_at, run.completed_at)
+            for run in session.scalars(select(AgentExecution))
+        }
+    assert stored == {
+        aware.id: (february, february + timedelta(seconds=1)),
+        naive.id: (february, february + timedelta(milliseconds=250)),
+    }
 
 
 def test_bad_input_is_rejected_and_nothing_is_written(db_url: str) -> None:
