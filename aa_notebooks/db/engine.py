@@ -17,7 +17,7 @@ import sqlite3
 import weakref
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
-from functools import lru_cache
+from functools import lru_cache, partial
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -75,6 +75,17 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
+
+
+def _tolerant_text(dbapi_connection: Any, _record: Any) -> None:
+    """Read text that is not valid UTF-8 (bytes another program stored as TEXT, an emoji cut in
+    half) with U+FFFD in place of each bad sequence: sqlite3 refuses the whole result instead,
+    and one such agent name blanked the dashboard. Half again the time of a plain text read,
+    which the kit's reads (aggregates, pages) barely have."""
+    dbapi_connection.text_factory = _REPLACING_DECODE
+
+
+_REPLACING_DECODE = partial(str, encoding="utf-8", errors="replace")
 
 
 def use_wal(engine: Engine) -> None:
@@ -137,6 +148,7 @@ def _create_engine(url: URL, **options: Any) -> Engine:
         timeout = {"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}
         engine = create_engine(url, connect_args=timeout, **options)
         event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "connect", _tolerant_text)
         if url.database and not in_memory(url):
             event.listen(engine, "connect", _note_file(url.database))
         return engine

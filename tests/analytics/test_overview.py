@@ -147,3 +147,22 @@ def _document_runs(folder: Path, runs: list[tuple[str | None, object]]) -> str:
              for model, ms in runs],
         )  # fmt: skip
     return url
+
+
+def test_text_that_is_not_utf8_reads_with_replacement_characters(tmp_path: Path) -> None:
+    """Another program stored an agent name and a query cut inside an emoji as TEXT: sqlite3
+    refused the whole result, and the dashboard and the grid said "cannot open database"."""
+    url = document_sqlite(tmp_path / "agentos.db")
+    with sqlite3.connect(tmp_path / "agentos.db") as connection:
+        connection.execute(
+            "INSERT INTO agentexecutions (id, request_id, session_id, status, agent_name, "
+            "query_preview, cost_usd, started_at) VALUES (?, ?, ?, 'success', "
+            "CAST(x'726573f09f' AS TEXT), CAST(x'f09f9a80f09f' AS TEXT), 1, "
+            "'2026-11-05 10:00:00')",
+            (str(uuid.uuid4()), str(uuid.uuid4()), str(uuid.uuid4())),
+        )
+    analytics = connect(url)
+    window = {"start_date": "2026-11-05", "end_date": "2026-11-05"}
+    assert analytics.overview(**window).total_executions == 1
+    assert list(analytics.top_agents(**window).frame["agent_name"]) == ["res\ufffd"]
+    assert list(analytics.executions(**window).rows["query_preview"]) == ["\U0001f680\ufffd"]
