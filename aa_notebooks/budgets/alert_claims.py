@@ -19,7 +19,7 @@ from aa_notebooks.budgets.alerts import EVENTS, AlertEvent, AlertKind, events_of
 from aa_notebooks.budgets.capabilities import Capabilities
 from aa_notebooks.budgets.model import Budget
 from aa_notebooks.budgets.scope import BUDGETS
-from aa_notebooks.budgets.store import load_budgets
+from aa_notebooks.budgets.store import ACTIVE, load_budgets
 from aa_notebooks.budgets.transactions import write_transaction
 
 Channel = Literal["email", "webhooks"]
@@ -30,12 +30,13 @@ EVENT_FIELDS = tuple(f.name for f in fields(AlertEvent))
 def pending_events(
     engine: Engine, caps: Capabilities, channel: Channel, owner: uuid.UUID | None
 ) -> list[tuple[Budget, AlertEvent]]:
-    """The events `channel` has not sent yet, oldest first, with their budgets (those with
-    notifications on; of `owner`'s budgets when given)."""
+    """The events `channel` has not sent yet, oldest first, with their budgets (active ones with
+    notifications on: a budget switched off sends nothing more; of `owner`'s budgets when
+    given)."""
     query = (
         select(EVENTS)
         .join(BUDGETS, BUDGETS.c.id == EVENTS.c.budget_id)
-        .where(FLAG[channel].is_(False), BUDGETS.c.email_notification.is_not(False))
+        .where(FLAG[channel].is_(False), BUDGETS.c.email_notification.is_not(False), ACTIVE)
         .order_by(EVENTS.c.fired_at, EVENTS.c.kind.desc())
     )
     if owner is not None:

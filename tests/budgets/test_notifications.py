@@ -237,3 +237,21 @@ def test_concurrent_deliverers_send_each_alert_once(db_url: str) -> None:
             thread.join(timeout=30)
     assert sum(sent) == len(inbox.messages) == 4
     assert [notified for _, _, notified in events(db_url)] == [True] * 4
+
+
+def test_a_switched_off_budget_sends_no_alert_it_had_not_sent(
+    db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Alerts fired while email was unset went out after the budget was switched off, while
+    `budgets evaluate` said "none active"."""
+    budget = create_budget(db_url, threshold_usd=1, alert_type="warning", alert_at_percentage=100)
+    record(db_url, "2", NOW)  # SMTP is not configured: the alert waits unsent
+    update_budget(db_url, budget.id, is_active=False)
+    with smtp_server() as (port, inbox):
+        for name, value in (("HOST", "127.0.0.1"), ("PORT", str(port)), ("SECURITY", "none"),
+                            ("FROM", "budgets@example.com")):  # fmt: skip
+            monkeypatch.setenv(f"AA_SMTP_{name}", value)
+        monkeypatch.setenv("AA_BUDGET_ALERT_EMAILS", "ops@example.com")
+        evaluate_budgets(db_url, now=NOW)
+    assert inbox.messages == []
+    assert events(db_url) == [("exceeded", Decimal(2), False)]
