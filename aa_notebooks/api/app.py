@@ -1,6 +1,7 @@
 """`create_app`: a FastAPI app serving the router, its OpenAPI schema and docs page behind the
 same authentication as the API itself (they describe every endpoint)."""
 
+import threading
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime
@@ -33,6 +34,7 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        threading.Thread(target=receiver.resume_held, name="aa-notebooks-otel-resume").start()
         yield
         receiver.close()  # the traces received are written before the server exits
 

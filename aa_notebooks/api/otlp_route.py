@@ -26,6 +26,7 @@ from starlette.concurrency import run_in_threadpool
 
 from aa_notebooks.api.bodies import bounded_body
 from aa_notebooks.api.principal import Principal
+from aa_notebooks.db.engine import get_engine
 from aa_notebooks.errors import (
     AnalyticsError,
     ConfigurationError,
@@ -43,6 +44,7 @@ from aa_notebooks.otel.decode import (
     decompress,
 )
 from aa_notebooks.otel.ingest import HOLD_S, Ingestor, Outcome, Saturated
+from aa_notebooks.otel.staging import Staging
 
 log = logging.getLogger(__name__)
 
@@ -84,15 +86,32 @@ class OtlpReceiver:
         self._ingestor: Ingestor | None = None
         self._lock = threading.Lock()
         self._answered: OrderedDict[Any, int] = OrderedDict()
+        self._closed = False
 
     @property
     def ingestor(self) -> Ingestor:
         """The Ingestor, made (and its sweeper of held traces started) on first use."""
         with self._lock:
-            if self._ingestor is None:
-                self._ingestor = Ingestor(self.url, hold_s=self.hold_s)
-                self._ingestor.start_sweeper()
-            return self._ingestor
+            return self._started()
+
+    def _started(self) -> Ingestor:
+        """The Ingestor, made now when there is none (under `_lock`)."""
+        if self._ingestor is None:
+            self._ingestor = Ingestor(self.url, hold_s=self.hold_s)
+            self._ingestor.start_sweeper()
+        return self._ingestor
+
+    def resume_held(self) -> None:
+        """Start the ingestor when the staging tables hold traces not written yet (the server
+        stopped while holding them), so that they are written when their hold passes, not when
+        some other trace arrives. An error (the database down) leaves it to the first request."""
+        try:
+            if Staging(get_engine(self.url)).holds_any():
+                with self._lock:
+                    if not self._closed:
+                        self._started()  # its sweeper writes them when due
+        except Exception as error:
+            log.warning("otel ingest: held traces not looked for at start (%s)", error)
 
     def last_on_connection(self, client: Any) -> bool:
         """Count a request of the connection from `client` (host, port); whether it is the one
@@ -126,6 +145,7 @@ class OtlpReceiver:
     def close(self) -> None:
         """Write what the writer holds and stop (held traces stay in the staging table)."""
         with self._lock:
+            self._closed = True
             if self._ingestor is not None:
                 self._ingestor.close()
                 self._ingestor = None

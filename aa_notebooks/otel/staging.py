@@ -135,6 +135,12 @@ class Staging:
             )
             return [(owner, trace_id) for owner, trace_id in rows]
 
+    def holds_any(self) -> bool:
+        """Whether any trace waits to be written (one held when a server stopped)."""
+        with self.engine.connect() as connection:
+            query = select(TRACES.c.trace_id).where(TRACES.c.written_at.is_(None)).limit(1)
+            return connection.execute(query).first() is not None
+
     def unwritten(self, owner: str) -> list[TraceKey]:
         """Traces of `owner` not written yet, however recent."""
         with self.engine.connect() as connection:

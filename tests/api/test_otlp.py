@@ -317,6 +317,37 @@ async def test_an_incomplete_trace_is_written_after_the_configured_hold(
     assert (row["agent_name"], row["input_tokens"], row["output_tokens"]) == (None, 2500, 300)
 
 
+async def test_a_restarted_server_writes_what_it_held_without_new_traces(
+    db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A server stopped while holding a trace's children: the next one started its sweeper only
+    on its first request, so the run stayed out of every figure until another trace came."""
+    import asyncio
+
+    init_db(db_url)
+    first = create_app(db_url, api_token=ADMIN_TOKEN)
+    try:
+        async for client in _client(first):
+            _, *children = genai_run()
+            answer = await client.post(
+                "/v1/traces", content=to_protobuf(children),
+                headers={**PROTOBUF, **bearer(ADMIN_TOKEN)},
+            )  # fmt: skip
+            assert answer.status_code == 200
+    finally:
+        first.state.otlp.close()  # stopped within the 60 s hold: the children stay staged
+    assert _counts(db_url) == (0, 0, 0)
+    monkeypatch.setenv("AA_OTEL_HOLD_SECONDS", "0.5")
+    restarted = create_app(db_url, api_token=ADMIN_TOKEN)
+    async with restarted.router.lifespan_context(restarted):  # started; no request comes
+        for _ in range(300):
+            if _counts(db_url)[0]:
+                break
+            await asyncio.sleep(0.1)
+        _flush(restarted)
+    assert _counts(db_url) == (1, 4, 2)
+
+
 async def _client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://api") as client:
