@@ -63,10 +63,12 @@ class AnomaliesPanel:
         self.note = "" if len(result) <= MAX_ROWS else f"{len(result) - MAX_ROWS:,} more"
         cells = [
             [
-                *(esc(row[h]) for h in HEADERS[:-1]),
-                badge(row["Robust z"], DIRECTION_COLORS[direction]),
+                esc(row["Day"]),
+                _named(anomaly.group, anomaly.by),
+                *(esc(row[h]) for h in HEADERS[2:-1]),
+                badge(row["Robust z"], DIRECTION_COLORS[anomaly.direction]),
             ]
-            for row, direction in zip(self.rows, shown["direction"], strict=True)
+            for row, anomaly in zip(self.rows, shown.itertuples(), strict=True)
         ]
         more = f'<div class="aa-kpi-detail">{esc(self.note)}</div>' if self.note else ""
         self.widget.value = self._frame(table(HEADERS, cells, numeric=(3, 4, 5)) + more)
@@ -78,3 +80,10 @@ class AnomaliesPanel:
     @staticmethod
     def _frame(body: str) -> str:
         return f'<div class="aa-ui"><h4>Anomalies</h4>{body}</div>'
+
+
+def _named(group: str | None, by: str) -> str:
+    """An agent's or model's name and what it is, the name isolated (`<bdi>`): a name holding
+    a right-to-left override would otherwise turn the kit's own "(agent)" around."""
+    name = esc(group) if group is not None else "(none)"
+    return f"<bdi>{name}</bdi> ({esc(by)})"

@@ -60,7 +60,18 @@ def test_names_are_escaped(db_url: str, tmp_path) -> None:
     )
     html = dashboard.anomalies.widget.value
     assert HOSTILE not in html
-    assert "&lt;img src=x onerror=alert(1)&gt; (agent)" in html
+    assert "<bdi>&lt;img src=x onerror=alert(1)&gt;</bdi> (agent)" in html
+
+
+def test_a_right_to_left_override_in_a_name_stays_in_the_name(db_url: str, tmp_path) -> None:
+    """An agent named with an unclosed U+202E showed the panel's own label as "(tnega)": the
+    name is isolated, so the override ends with it."""
+    _load(db_url, rename_alpha="alpha\u202eRTL")
+    client = connect(db_url, now=lambda: series.NOW)
+    dashboard = Dashboard(
+        client, start_date=series.START_DATE, end_date=series.END_DATE, export_dir=tmp_path
+    )
+    assert "<bdi>alpha\u202eRTL</bdi> (agent)" in dashboard.anomalies.widget.value
 
 
 def test_more_rows_than_shown_are_counted() -> None:
