@@ -91,7 +91,8 @@ def waterfall_rows(
     """The steps as waterfall rows, parents before their children, siblings in step order.
 
     `parents[i]` names the parent of step i by its key (`keys[i]`, by default its step number),
-    or None for a root. `step_costs` maps step numbers to the cost of their usage rows.
+    or None for a root. `step_costs` maps step numbers to the cost of their usage rows, shown on
+    the first step of that number only.
     """
     records = steps.to_dict("records") if isinstance(steps, pd.DataFrame) else list(steps)
     keys = list(keys) if keys is not None else [r.get("step_number") for r in records]
@@ -101,7 +102,7 @@ def waterfall_rows(
         children.setdefault(parent, []).append(i)
     stamps = _timestamps(records)
     origin = min(stamps) if stamps else None
-    costs = step_costs or {}
+    costs = dict(step_costs or {})
     rows: list[WaterfallRow] = []
 
     def visit(i: int, parent_row: int | None, depth: int, start: float) -> float:
@@ -122,7 +123,8 @@ def waterfall_rows(
             duration_ms=duration,
             input_tokens=_whole(record.get("input_tokens")),
             output_tokens=_whole(record.get("output_tokens")),
-            cost_usd=costs.get(number) if number is not None else None,
+            # a number two steps share (another program's rows): its cost shown once
+            cost_usd=costs.pop(number, None) if number is not None else None,
         )
         rows.append(row)
         if parent_row is not None:

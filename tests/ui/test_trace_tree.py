@@ -82,6 +82,14 @@ def test_costs_of_steps_from_their_usage_rows() -> None:
     assert [r.cost_usd for r in rows] == [Decimal("0.0015"), Decimal("0.002"), None]
 
 
+def test_a_step_number_two_steps_share_has_its_cost_shown_once() -> None:
+    """Another program wrote two steps numbered 1: the usage cost of step 1 showed on both,
+    and the steps' costs added up to twice the run's."""
+    rows = waterfall_rows([step(1, "thought", 1), step(1, "action", 1), step(2, "action", 1)],
+                          step_costs={1: Decimal("0.0001"), 2: Decimal("0.002")})  # fmt: skip
+    assert [r.cost_usd for r in rows] == [Decimal("0.0001"), None, Decimal("0.002")]
+
+
 def test_a_data_frame_of_steps_as_analytics_returns_it() -> None:
     frame = pd.DataFrame([step(1, "thought", 100, at=0), step(2, "action", 40, at=100)])
     frame["timestamp"] = pd.to_datetime(frame["timestamp"], utc=True)
