@@ -66,23 +66,31 @@ def run_demo(args: argparse.Namespace, context: CommandContext) -> None:
         )
     )
     args.output_dir.mkdir(parents=True, exist_ok=True)
-    for name in DEMO_NOTEBOOKS:
-        _execute_notebook(CHECKOUT / "notebooks" / name, args.output_dir, url)
+    written = [
+        name
+        for name in DEMO_NOTEBOOKS
+        if _execute_notebook(CHECKOUT / "notebooks" / name, args.output_dir, url)
+    ]
     for kind in REPORT_KINDS:
         print(f"\nmaking the {kind} report")
         print(run_report(kind, database_url=url, period="30d", output_dir=args.output_dir))
+    opened = (
+        f"`jupyter lab {args.output_dir / 'dashboard.ipynb'}`, then Run All Cells,"
+        if "dashboard.ipynb" in written
+        else "`%load_ext aa_notebooks` then `%agent_analytics dashboard` in a notebook"
+    )
     print(
-        f"\nThe widgets need a live kernel: `jupyter lab {args.output_dir / 'dashboard.ipynb'}`, "
-        "then Run All Cells, shows the dashboard (drag across its executions chart to narrow "
-        "it), the executions grid and a trace waterfall."
+        f"\nThe widgets need a live kernel: {opened} shows the dashboard (drag across its "
+        "executions chart to narrow it), the executions grid and a trace waterfall."
     )
 
 
-def _execute_notebook(source: Path, output_dir: Path, url: URL) -> None:
-    """Run one notebook in a real kernel; the database reaches it through the environment."""
+def _execute_notebook(source: Path, output_dir: Path, url: URL) -> bool:
+    """Run one notebook in a real kernel (the database reaches it through the environment);
+    whether it was there to run."""
     if not source.exists():
         print(f"skipped {source.name}: not found (the example notebooks come with a checkout)")
-        return
+        return False
     from aa_notebooks.reporting.kernel import execute_notebook
     from aa_notebooks.reporting.runner import kernel_environment
 
@@ -91,3 +99,4 @@ def _execute_notebook(source: Path, output_dir: Path, url: URL) -> None:
     with kernel_environment(url):
         execute_notebook(source, target, cwd=output_dir)
     print(f"wrote {target}")
+    return True
