@@ -64,6 +64,7 @@ def agent_stats(
         daily=timeseries(one, window, "day", exact=exact).frame,
         source=sums.source,
         percentile_bound=sums.percentile_bound,
+        agents_named=len({pair.agent_id for pair in sums.pairs}) if column == "agent_name" else 1,
     )
 
 

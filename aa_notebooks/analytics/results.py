@@ -304,6 +304,9 @@ class AgentStats(Readable):
     sums and costs are the same either way."""
     percentile_bound: float = 0.0
     """P95's relative bound: 0 when exact, 0.01 when read from the latency sketches."""
+    agents_named: int = 1
+    """How many agents (distinct agent ids, runs without one counting as one more) the name
+    asked for covers in the window: top agents lists each apart, these figures add them up."""
 
     def to_frame(self) -> pd.DataFrame:
         """The daily series, with the agent, window and scope in attrs."""
@@ -328,12 +331,19 @@ class AgentStats(Readable):
         return render.title(f"Agent {self.agent_name or self.agent}", self.window, self.scope)
 
     def _notes(self) -> list[str]:
-        if not self.percentile_bound:
-            return []
-        return [
-            f"P95 from the rollups' latency sketches, within {self.percentile_bound:.0%} of "
-            "exact (exact=True / --exact reads the raw rows)"
-        ]
+        notes = []
+        if self.agents_named > 1:
+            notes.append(
+                f"{self.agent!r} names {self.agents_named} agents here (runs with different "
+                "agent ids, or none): these figures add them up, where top agents lists each "
+                "apart; ask by agent id for one"
+            )
+        if self.percentile_bound:
+            notes.append(
+                f"P95 from the rollups' latency sketches, within {self.percentile_bound:.0%} of "
+                "exact (exact=True / --exact reads the raw rows)"
+            )
+        return notes
 
     def __str__(self) -> str:
         return render.text(self._heading(), self._facts(), self._notes())

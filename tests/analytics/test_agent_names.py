@@ -97,3 +97,24 @@ def test_a_model_grouping_is_not_relabelled(client: Analytics, loaded_url: str) 
         figures = anomalies_module.daily_figures(client._source, span, ("model",), exact=exact)
         _, labels = figures["model"]
         assert labels[None] is None and labels["gpt-4o"] == "gpt-4o", exact
+
+
+def test_a_name_that_several_agents_share_says_so(db_url: str) -> None:
+    """`agent planner` added the planner with an id to a run named planner without one: figures
+    matching no row of top agents, with nothing said."""
+    rows = [
+        {**_renamed(31, datetime(2026, 11, 20, 10), "planner-v1"), "user_id": None},
+        {**_renamed(32, datetime(2026, 11, 21, 10), "planner"), "user_id": None},
+        {**_renamed(33, datetime(2026, 11, 22, 10), "planner"), "user_id": None, "agent_id": None},
+    ]
+    with get_engine(db_url).begin() as connection:
+        connection.execute(insert(AgentExecution.__table__), rows)
+    client = connect(db_url, now=lambda: NOW)
+    shared = client.agent_stats("planner", **RANGE)
+    assert (shared.total_executions, shared.agents_named) == (2, 2)
+    assert (
+        "'planner' names 2 agents here (runs with different agent ids, or none): these figures "
+        "add them up, where top agents lists each apart; ask by agent id for one"
+    ) in str(shared)
+    assert client.agent_stats(PLANNER_ID, **RANGE).agents_named == 1
+    assert client.agent_stats("planner-v1", **RANGE).agents_named == 1
