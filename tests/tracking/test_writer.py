@@ -302,6 +302,15 @@ def _empty_the_database(url: str) -> None:
     admin_statement(os.environ[POSTGRES_ENV], f'CREATE DATABASE "{name}"')
 
 
+def _replayed(writer: BatchWriter) -> None:
+    """Flush, then wait (up to 30 s) until the writer's spool has been replayed."""
+    assert writer.flush(30)
+    deadline = time.monotonic() + 30
+    while writer.spooling and time.monotonic() < deadline:
+        time.sleep(0.1)
+        writer.flush(30)
+
+
 def test_a_database_emptied_under_the_writer_gets_its_tables_and_the_records_again(
     db_url: str, spool_dir: Path
 ) -> None:
@@ -315,11 +324,7 @@ def test_a_database_emptied_under_the_writer_gets_its_tables_and_the_records_aga
         _empty_the_database(db_url)
         for _ in range(3):
             writer.submit(Run(agent_name="after").finish())
-        assert writer.flush(30)
-        deadline = time.monotonic() + 30
-        while writer.spooling and time.monotonic() < deadline:
-            time.sleep(0.1)
-            writer.flush(30)
+        _replayed(writer)
     finally:
         writer.close()
     # the autocommit twin, which the hard-stop check reads through, reads the new file too
@@ -473,11 +478,7 @@ def test_a_schema_that_cannot_be_set_up_now_keeps_the_records_for_later(
     try:
         for record in records:
             writer.submit(record)
-        assert writer.flush(30)
-        deadline = time.monotonic() + 30
-        while writer.spooling and time.monotonic() < deadline:
-            time.sleep(0.1)
-            writer.flush(30)
+        _replayed(writer)
     finally:
         writer.close()
     assert {row["id"] for row in executions(db_url)} == {record.id for record in records}
