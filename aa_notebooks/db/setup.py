@@ -11,8 +11,10 @@ from sqlalchemy.engine import URL
 from aa_notebooks.db import budget_generation
 from aa_notebooks.db.engine import connection_errors, get_engine
 from aa_notebooks.db.migrations import mark_all_applied, migrate, schema_transaction
+from aa_notebooks.db.rollups.format import record_format, stored_format
 from aa_notebooks.db.rollups.setup import on_create
 from aa_notebooks.db.rollups.state import forget
+from aa_notebooks.db.rollups.triggers import WRITER_VERSION
 from aa_notebooks.db.schema import DOCUMENT_TABLES, Base, KitMetadata, table_of
 from aa_notebooks.db.url import mask_url
 from aa_notebooks.db.users import forget_owner
@@ -84,11 +86,17 @@ def init_db(url: str | URL | None = None) -> InitReport:
 
 
 def _write_schema_version(engine: Engine) -> None:
+    """The schema version, and the rollup format (`rollups.format`), when not recorded yet."""
     table = table_of(KitMetadata)
     query = select(table.c.value).where(table.c.key == "schema_version")
     with engine.connect() as connection:
-        if connection.execute(query).first() is not None:
-            return
+        current = (
+            connection.execute(query).first() is not None
+            and (stored_format(connection) or 0) >= WRITER_VERSION
+        )
+    if current:
+        return
     with schema_transaction(engine) as connection:
         if connection.execute(query).first() is None:
             connection.execute(table.insert().values(key="schema_version", value=SCHEMA_VERSION))
+        record_format(connection)

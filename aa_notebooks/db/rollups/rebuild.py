@@ -18,6 +18,7 @@ from sqlalchemy import Connection, Engine, Table, delete, func, select
 from tqdm import tqdm
 
 from aa_notebooks.db.rollups.dims import EXECUTION_DIMS, day_of, utc_naive
+from aa_notebooks.db.rollups.format import refuse_newer_format
 from aa_notebooks.db.rollups.raw import (
     DAY,
     cache_rows,
@@ -181,6 +182,7 @@ def rebuild_in(
     """`rebuild_rollups` in the caller's transaction; the days outside the window that hold
     hours the triggers marked are rebuilt too: a scheduled rebuild of recent days would leave
     a late row's hour of last month marked, and read raw, for ever."""
+    refuse_newer_format(connection)
     lock_rollups(connection)
     span = data_span(connection)
     if span is None:

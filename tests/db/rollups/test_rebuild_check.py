@@ -188,6 +188,35 @@ def test_a_database_from_before_gets_triggers_that_check_the_writers_release(db_
     assert dirty_hours(db_url) == [at(11)]
 
 
+def test_a_rebuild_refuses_a_database_a_newer_release_set_up(
+    db_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An earlier release's `rollups rebuild`, run by cron on a host not yet upgraded, rewrote
+    only the rollups it knew and cleared the marks: the newer ones were trusted, and the
+    overview read 0 executions where SQL says 70. This release records its rollup format and
+    will refuse, in its turn, a database that a later one set up."""
+    engine = get_engine(db_url)
+    read = "SELECT value FROM aa_notebooks_meta WHERE key = 'rollup_format'"
+    with engine.connect() as connection:
+        assert connection.exec_driver_sql(read).scalar_one() == "2"
+    write_batch(engine, [execution(at(9, 15))])
+    with engine.begin() as connection:  # as the release after this one leaves it
+        connection.exec_driver_sql(
+            "UPDATE aa_notebooks_meta SET value = '3' WHERE key = 'rollup_format'"
+        )
+        connection.exec_driver_sql("DELETE FROM agentexecutions")
+    assert init_db(db_url).migrations == []  # never lowered
+    with engine.connect() as connection:
+        assert connection.exec_driver_sql(read).scalar_one() == "3"
+    assert main(["--db", db_url, "rollups", "rebuild", "--no-progress"]) == 2
+    assert capsys.readouterr().err == (
+        "aa-notebooks: error: this database's rollups are of a newer aa-notebooks (rollup "
+        "format 3; this one knows 2): a rebuild from here would leave the newer rollups wrong. "
+        "Upgrade aa-notebooks on this host, or run the rebuild where it is upgraded\n"
+    )
+    assert dirty_hours(db_url) == [at(9)]  # still marked: still read raw
+
+
 def test_a_rebuild_of_recent_days_repairs_older_marked_hours_too(
     db_url: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
