@@ -122,3 +122,16 @@ def test_a_since_it_cannot_read_says_every_form_it_takes(db_url: str) -> None:
         "aa-notebooks: error: --since takes minutes (10m), a period (2h, 1d, 1w) or an ISO time "
         "(2026-12-01T08:00:00, UTC if no offset); got '10minutes'\n",
     )
+
+
+def test_a_status_it_does_not_know_lists_those_it_does(db_url: str) -> None:
+    """It said "invalid parse_status value: 'bogus'", naming a function of the kit."""
+    done = subprocess.run(
+        [COMMAND, "--db", db_url, "tail", "--status", "bogus"],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert (done.returncode, done.stderr) == (
+        2,
+        "aa-notebooks: error: --status: 'bogus' is not one of success, failure, timeout (see "
+        "`aa-notebooks tail --help`)\n",
+    )

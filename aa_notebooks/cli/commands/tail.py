@@ -11,7 +11,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from aa_notebooks.analytics.filters import parse_status
+from aa_notebooks.analytics.filters import STATUSES
 from aa_notebooks.analytics.follow import FollowFilters, FollowMark, completed_since
 from aa_notebooks.analytics.periods import parse_period
 from aa_notebooks.cli.context import CommandContext
@@ -36,7 +36,7 @@ def register(subcommands: Subcommands) -> list[argparse.ArgumentParser]:
         "tokens, cost and query preview. Polls only rows completed after the last one seen.",
     )
     tail.add_argument("--agent", metavar="NAME", help="only this agent")
-    tail.add_argument("--status", metavar="STATUS", type=parse_status, help="only this status")
+    tail.add_argument("--status", choices=STATUSES, help="only this status")
     tail.add_argument("--model", metavar="NAME", help="only this model")
     tail.add_argument(
         "--every", metavar="SECONDS", type=float, default=1.0, help="poll interval (default 1)"
