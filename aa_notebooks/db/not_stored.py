@@ -22,4 +22,8 @@ def say_not_stored(connection: Connection, table: str, columns: Iterable[str]) -
     where = connection.engine.url.render_as_string(hide_password=True)
     if new := sorted({name for name in columns if (where, table, name) not in _said}):
         _said.update((where, table, name) for name in new)
-        log.warning("%s has no column %s: those values are not stored", table, new)
+        columns_named = ", ".join(new)
+        log.warning(
+            "%s has no column %s: those values are not stored (the data contract's table lacks "
+            "what the kit adds)", table, columns_named,
+        )  # fmt: skip

@@ -100,7 +100,7 @@ def test_recording_keeps_the_execution_and_says_what_it_could_not_store(
 ) -> None:
     with caplog.at_level(logging.WARNING, logger="aa_notebooks.db"):
         record(agentos_url, "1", NOW, flow_id="onboarding")
-    assert "agentexecutions has no column ['flow_id']: those values are not stored" in caplog.text
+    assert "agentexecutions has no column flow_id: those values are not stored" in caplog.text
     with get_engine(agentos_url).begin() as connection:
         assert connection.execute(text("SELECT cost_usd FROM agentexecutions")).scalar() == 1
         assert apply_spend(connection, [{"cost_usd": 1, "started_at": NOW}]) == 0

@@ -260,4 +260,7 @@ def test_a_column_the_database_lacks_is_named_once(
     with sqlite3.connect(path) as connection:
         assert connection.execute("SELECT count(*) FROM tokenusages").fetchone() == (3,)
     said = [r.getMessage() for r in caplog.records if "no column" in r.getMessage()]
-    assert said == ["tokenusages has no column ['price_source']: those values are not stored"]
+    assert said == [
+        "tokenusages has no column price_source: those values are not stored (the data "
+        "contract's table lacks what the kit adds)"
+    ]
