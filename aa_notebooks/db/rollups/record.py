@@ -28,7 +28,7 @@ from sqlalchemy.dialects.postgresql.psycopg import PGDialect_psycopg
 from aa_notebooks.db.rollups.dims import as_uuid, day_of, dims_key, hour_of, utc_naive
 from aa_notebooks.db.rollups.sketch import COMPACT_BYTES, Sketch, encode, key_of
 from aa_notebooks.db.rollups.state import has_rollups
-from aa_notebooks.db.rollups.triggers import WRITER_SETTING, WRITER_VERSION
+from aa_notebooks.db.rollups.triggers import VERSION_SETTING, WRITER_SETTING, WRITER_VERSION
 from aa_notebooks.db.schema import (
     AgentExecution,
     CacheRollupDay,
@@ -270,7 +270,12 @@ def begin_writing(connection: Connection) -> None:
     if not has_rollups(connection):
         return
     if connection.dialect.name == "postgresql":
-        connection.execute(select(func.set_config(WRITER_SETTING, str(WRITER_VERSION), True)))
+        connection.execute(
+            select(
+                func.set_config(WRITER_SETTING, "on", True),
+                func.set_config(VERSION_SETTING, str(WRITER_VERSION), True),
+            )
+        )
     else:
         connection.execute(WRITING.delete())
         connection.execute(WRITING.insert().values(id=WRITER_VERSION))
@@ -279,7 +284,12 @@ def begin_writing(connection: Connection) -> None:
 def end_writing(connection: Connection) -> None:
     """Later INSERTs in this transaction are marked again."""
     if connection.dialect.name == "postgresql":
-        connection.execute(select(func.set_config(WRITER_SETTING, "", True)))
+        connection.execute(
+            select(
+                func.set_config(WRITER_SETTING, "", True),
+                func.set_config(VERSION_SETTING, "", True),
+            )
+        )
     else:
         connection.execute(WRITING.delete())
 

@@ -28,13 +28,17 @@ _EXECUTION_COLUMNS = (
 _USAGE_COLUMNS = ("execution_id", "model", "input_tokens", "output_tokens", "cost_usd")
 TRIGGER_PREFIX = "aa_rollup_"
 WRITER_SETTING = "aa_notebooks.rollup_writer"
+"""PostgreSQL: 'on' inside a kit write path's transaction (what the triggers of releases before
+WRITER_VERSION look for: an AgentOS database keeps them until `rollups enable` runs again)."""
+VERSION_SETTING = "aa_notebooks.rollup_writer_version"
 """PostgreSQL: WRITER_VERSION inside a kit write path's transaction."""
 WRITER_VERSION = 2
-"""What a kit write path declares (the setting's value, rollup_writing's id) to say it keeps
+"""What a kit write path declares (VERSION_SETTING's value, rollup_writing's id) to say it keeps
 every rollup of this release current. Raise it when a release adds a rollup that its writers
 fill: a writer of an earlier release still running (a fleet upgraded one host at a time, a
 rollback) declares its own, older number, and its rows are marked like any other program's
-instead of leaving the newer rollups short. Releases before this one declared 'on' and id 1."""
+instead of leaving the newer rollups short. Releases before this one declared only 'on', and
+id 1."""
 _SQLITE_OTHERS = f"WHEN NOT EXISTS (SELECT 1 FROM rollup_writing WHERE id = {WRITER_VERSION})"
 
 
@@ -128,7 +132,7 @@ def _postgresql(connection: Connection) -> None:
         connection.exec_driver_sql(f"""
 CREATE OR REPLACE FUNCTION {TRIGGER_PREFIX}mark_{kind}() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-  IF TG_OP = 'INSERT' AND current_setting('{WRITER_SETTING}', true) = '{WRITER_VERSION}' THEN
+  IF TG_OP = 'INSERT' AND current_setting('{VERSION_SETTING}', true) = '{WRITER_VERSION}' THEN
     RETURN NULL;
   END IF;
   IF TG_OP IN ('DELETE', 'UPDATE') THEN {body.format(rows="old_rows")} END IF;

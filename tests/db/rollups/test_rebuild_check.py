@@ -164,6 +164,27 @@ def test_an_earlier_releases_writer_beside_this_one_has_its_hours_marked(db_url:
     assert (overview.total_executions, overview.total_cost_usd) == (2, Decimal("2.001000"))
 
 
+@pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
+def test_triggers_of_an_earlier_release_let_this_ones_writer_through(db_url: str) -> None:
+    """An AgentOS database keeps the triggers `rollups enable` installed until it runs again:
+    they looked for 'on', this release's writer said '2', and every hour it wrote was marked
+    and read raw."""
+    engine = get_engine(db_url)
+    with engine.begin() as connection:
+        for kind in ("executions", "usages"):
+            definition = connection.exec_driver_sql(
+                f"SELECT pg_get_functiondef('aa_rollup_mark_{kind}'::regproc)"
+            ).scalar_one()
+            earlier = definition.replace(
+                "current_setting('aa_notebooks.rollup_writer_version', true) = '2'",
+                "current_setting('aa_notebooks.rollup_writer', true) = 'on'",
+            )
+            assert earlier != definition
+            connection.exec_driver_sql(earlier)
+    write_batch(engine, [execution(at(9, 15), usages=(("claude", 40, 4, "0.000001"),))])
+    assert dirty_hours(db_url) == []
+
+
 @pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
 def test_a_database_from_before_gets_triggers_that_check_the_writers_release(db_url: str) -> None:
     engine = get_engine(db_url)
