@@ -102,9 +102,9 @@ class AgentAnalytics(Magics, Configurable):
     @line_cell_magic
     def agent_analytics(self, line: str, cell: str | None = None) -> Any:
         """Run one aa-notebooks command; `%agent_analytics help` lists them. A `#` that starts a
-        word begins a comment, as in Python and the shell."""
+        word begins a comment, as in the shell."""
         try:
-            argv = shlex.split(line, comments=True)
+            argv = shlex.split(_without_comment(line))
         except ValueError as exc:
             raise CommandLineError(f"cannot split the command line: {exc}") from None
         context = self._context
@@ -148,6 +148,25 @@ class AgentAnalytics(Magics, Configurable):
             namespace=self._context.namespace,
             cell=self._context.cell,
         )
+
+
+def _without_comment(line: str) -> str:
+    """The line up to a `#` that starts a word outside quotes; a `#` inside a word (`bot#2`, a
+    password in a URL) is part of it, as in the shell (`shlex`'s comments end words there)."""
+    quote = ""
+    escaped = False
+    for position, char in enumerate(line):
+        if escaped:
+            escaped = False
+        elif char == "\\" and quote != "'":
+            escaped = True
+        elif quote:
+            quote = "" if char == quote else quote
+        elif char in "'\"":
+            quote = char
+        elif char == "#" and (position == 0 or line[position - 1].isspace()):
+            return line[:position]
+    return line
 
 
 def load_ipython_extension(ipython: Any) -> None:

@@ -22,6 +22,7 @@ from aa_notebooks.cli.parser import CommandLineError
 from aa_notebooks.db.engine import get_engine
 from aa_notebooks.db.schema import AgentExecution
 from aa_notebooks.errors import InvalidInputError, NotFoundError
+from aa_notebooks.magic.magics import _without_comment
 from tests.analytics import dataset
 
 WINDOW = "--start-date 2026-11-18 --end-date 2026-11-25"
@@ -57,6 +58,21 @@ def test_a_comment_ends_the_line_as_in_the_readme(shell: InteractiveShell, db_ur
     shown = magic(shell, f"overview {WINDOW}  # or --start-date 2020-01-01 --end-date 2020-01-02")
     assert shown == connect(db_url).overview(**DATES)
     assert magic(shell, "executions --search '#1' --period 7d # a quoted # stays").empty
+
+
+@pytest.mark.parametrize(
+    ("line", "kept"),
+    [
+        ("agent bot#2", "agent bot#2"),  # `shlex`'s comments made it agent "bot"
+        ("connect postgresql://u:p#ss@host/db", "connect postgresql://u:p#ss@host/db"),
+        ("executions --search '#1' # why", "executions --search '#1' "),
+        ('executions --search "a # b"  # why', 'executions --search "a # b"  '),
+        ("executions --search \\# # why", "executions --search \\# "),
+        ("# nothing", ""),
+    ],
+)
+def test_only_a_hash_that_starts_a_word_begins_a_comment(line: str, kept: str) -> None:
+    assert _without_comment(line) == kept
 
 
 def test_executions_filters_and_pages(shell: InteractiveShell) -> None:
