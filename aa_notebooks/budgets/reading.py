@@ -28,7 +28,7 @@ from aa_notebooks.budgets.per_user import applied_in
 from aa_notebooks.budgets.scope import BUDGETS
 from aa_notebooks.budgets.spend import SpendPlans, rollup_spend
 from aa_notebooks.budgets.status import BudgetStatus, BudgetStatusList, assess, unavailable
-from aa_notebooks.budgets.store import active_budgets, load_budgets
+from aa_notebooks.budgets.store import ACTIVE, active_budgets, load_budgets
 from aa_notebooks.budgets.transactions import read_transaction
 from aa_notebooks.budgets.window import SpendWindow, utc
 from aa_notebooks.db.engine import get_engine
@@ -73,11 +73,12 @@ def budget_status(
 
 
 def _unsent_events(connection: Connection, owner: uuid.UUID | None) -> int:
-    """How many recorded alert events wait to be emailed (of `owner`'s budgets, when given)."""
+    """How many recorded alert events wait to be emailed: of active budgets, as delivery sends
+    (`alert_claims.pending_events`), and of `owner`'s budgets when given."""
     query = (
         select(func.count())
         .select_from(EVENTS.join(BUDGETS, BUDGETS.c.id == EVENTS.c.budget_id))
-        .where(EVENTS.c.notified.is_(False), BUDGETS.c.email_notification.is_not(False))
+        .where(EVENTS.c.notified.is_(False), BUDGETS.c.email_notification.is_not(False), ACTIVE)
     )
     if owner is not None:
         query = query.where(events_of_user(owner))

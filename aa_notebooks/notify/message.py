@@ -139,6 +139,8 @@ def _recipient(item: str) -> str:
             name = re.sub(r"\\(.)", r"\1", name[1:-1])
         if not name:
             return address
+        if not name.isprintable():  # a line break would end the header: refused, not sent
+            raise InvalidInputError(f"the name in {item!r} holds a line break or control character")
         if _SPECIALS.search(name):
             name = '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
         return f"{name} <{address}>"

@@ -11,6 +11,7 @@ import pytest
 
 from aa_notebooks.budgets import (
     AlertMailer,
+    budget_status,
     create_budget,
     deliver_alerts,
     evaluate_budgets,
@@ -246,7 +247,9 @@ def test_a_switched_off_budget_sends_no_alert_it_had_not_sent(
     `budgets evaluate` said "none active"."""
     budget = create_budget(db_url, threshold_usd=1, alert_type="warning", alert_at_percentage=100)
     record(db_url, "2", NOW)  # SMTP is not configured: the alert waits unsent
+    assert budget_status(db_url, now=NOW).email_warning is not None
     update_budget(db_url, budget.id, is_active=False)
+    assert budget_status(db_url, now=NOW).email_warning is None  # it said 1 alert was due
     with smtp_server() as (port, inbox):
         for name, value in (("HOST", "127.0.0.1"), ("PORT", str(port)), ("SECURITY", "none"),
                             ("FROM", "budgets@example.com")):  # fmt: skip

@@ -108,3 +108,12 @@ def test_a_recipient_that_is_no_address_is_named(bad: str) -> None:
         f"{bad!r} is not an email address: give addresses like a@example.com or "
         "'Ops <ops@example.com>', separated by commas"
     )
+
+
+def test_a_name_with_a_line_break_is_refused() -> None:
+    """It was taken, then masked as another address, and building the message failed raw."""
+    with pytest.raises(InvalidInputError) as error:
+        parse_recipients("Ops\r\nBcc: e@x.com <a@b.com>")
+    assert str(error.value) == (
+        "the name in 'Ops\\r\\nBcc: e@x.com <a@b.com>' holds a line break or control character"
+    )
