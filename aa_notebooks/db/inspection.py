@@ -60,8 +60,8 @@ _FEATURES: dict[tuple[str, str], str] = {
     ("executiontraces", "*"): "the trace explorer (ReAct steps of an execution)",
     ("tokenusages", "*"): "token usage by component",
     ("budgetalerts", "*"): "budgets and budget alerts",
-    ("budgetalertevents", "*"): "budget alerts: `budgets evaluate` fires and emails none "
-    "(it records each alert it fires there; statuses still work)",
+    ("budgetalertevents", "*"): "budget alerts: `budgets evaluate` fires and emails none, "
+    "since the fired alerts are kept in that table (budget statuses still work)",
     ("agentexecutions", "flow_id"): "flow-scoped budgets",
     ("budgetalerts", "name"): "budget names (budgets are shown by id)",
     ("budgetalerts", "target"): "agent- and flow-scoped budgets",
