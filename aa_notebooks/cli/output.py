@@ -43,7 +43,8 @@ def _unique(names: list[Any]) -> list[str]:
 
 
 def _plain(value: Any) -> Any:
-    """JSON-ready values: money as exact strings, times as ISO 8601, frames as records."""
+    """JSON-ready values: a result's money as exact strings, times as ISO 8601, frames as
+    records (their money as numbers, on either database)."""
     if isinstance(value, Decimal):
         return str(value)
     if isinstance(value, datetime | date | pd.Timestamp):
@@ -52,6 +53,11 @@ def _plain(value: Any) -> Any:
         return str(value)
     if isinstance(value, pd.DataFrame):
         named = value.set_axis(_unique(list(value.columns)), axis="columns")
+        decimals = [
+            name for name, kind in named.dtypes.items() if pd.api.types.is_object_dtype(kind)
+        ]
+        if decimals:
+            named = named.assign(**{name: named[name].map(_number) for name in decimals})
         return json.loads(named.to_json(orient="records", date_format="iso"))
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
@@ -59,6 +65,17 @@ def _plain(value: Any) -> Any:
         return {str(k): _plain(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [_plain(v) for v in value]
+    return value
+
+
+def _number(value: Any) -> Any:
+    """A table's Decimal (PostgreSQL's NUMERIC) as a JSON number, as SQLite's REAL is, when a
+    float holds it exactly; past that (more than 15 digits), its exact text."""
+    if isinstance(value, Decimal) and value.is_finite():
+        number = float(value)
+        if Decimal(repr(number)) == value:
+            return number
+        return str(value)
     return value
 
 

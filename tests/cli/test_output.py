@@ -10,6 +10,9 @@ import pytest
 
 from aa_notebooks.cli import main
 from aa_notebooks.cli.output import render, terminal_safe
+from aa_notebooks.db.engine import get_engine
+from aa_notebooks.tracking import Run
+from aa_notebooks.tracking.store import write_batch
 from tests.cli.test_database_commands import document_sqlite_with_run
 
 
@@ -61,3 +64,16 @@ def test_json_of_a_result_with_two_columns_of_one_name_keeps_both() -> None:
         {"id": 1, "id.1": 2, "agent": "x"}, {"id": 3, "id.1": 4, "agent": "y"},
     ]  # fmt: skip
     assert render(frame, "table").splitlines()[0].split() == ["id", "id", "agent"]
+
+
+def test_sql_as_json_gives_money_as_numbers_on_either_database(
+    db_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """PostgreSQL's NUMERIC came out as text ("0.001500") where SQLite's REAL is a number: a
+    program reading both had to know which database it read."""
+    run = Run(agent_name="a")
+    run.tokens("main", "gpt-4o", 100, 0)  # 100 * $2.50 / 1M = $0.00025
+    write_batch(get_engine(db_url), [run.finish()])
+    query = "SELECT cost_usd, SUM(cost_usd) * 1000000 AS micro FROM agentexecutions GROUP BY 1"
+    assert main(["--db", db_url, "sql", query, "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out) == [{"cost_usd": 0.00025, "micro": 250.0}]
