@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import fields
 from typing import Any, Literal
 
-from sqlalchemy import Engine, RowMapping, and_, select, update
+from sqlalchemy import ColumnElement, Engine, RowMapping, and_, select, update
 
 from aa_notebooks.budgets.alerts import EVENTS, AlertEvent, AlertKind, events_of_user
 from aa_notebooks.budgets.capabilities import Capabilities
@@ -36,7 +36,7 @@ def pending_events(
     query = (
         select(EVENTS)
         .join(BUDGETS, BUDGETS.c.id == EVENTS.c.budget_id)
-        .where(FLAG[channel].is_(False), BUDGETS.c.email_notification.is_not(False), ACTIVE)
+        .where(owed(channel))
         .order_by(EVENTS.c.fired_at, EVENTS.c.kind.desc())
     )
     if owner is not None:
@@ -49,6 +49,12 @@ def pending_events(
         budgets = {b.id: b for b in load_budgets(connection, caps, BUDGETS.c.id.in_(ids))}
     # An event whose budget was deleted meanwhile went with it (ON DELETE CASCADE).
     return [(_applied(budgets[e.budget_id], e), e) for e in pending if e.budget_id in budgets]
+
+
+def owed(channel: Channel) -> ColumnElement[bool]:
+    """Events (joined to their budgets) that `channel` has not sent and still owes: of active
+    budgets with notifications on. What a delivery sends, and what a status counts as due."""
+    return and_(FLAG[channel].is_(False), BUDGETS.c.email_notification.is_not(False), ACTIVE)
 
 
 def _applied(budget: Budget, event: AlertEvent) -> Budget:

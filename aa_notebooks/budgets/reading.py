@@ -20,6 +20,7 @@ from decimal import Decimal
 from sqlalchemy import Connection, func, select
 from sqlalchemy.engine import URL
 
+from aa_notebooks.budgets.alert_claims import owed
 from aa_notebooks.budgets.alert_settings import email_problem, unsent_warning
 from aa_notebooks.budgets.alerts import EVENTS, alerts_due, events_of_user
 from aa_notebooks.budgets.capabilities import capabilities
@@ -28,7 +29,7 @@ from aa_notebooks.budgets.per_user import applied_in
 from aa_notebooks.budgets.scope import BUDGETS
 from aa_notebooks.budgets.spend import SpendPlans, rollup_spend
 from aa_notebooks.budgets.status import BudgetStatus, BudgetStatusList, assess, unavailable
-from aa_notebooks.budgets.store import ACTIVE, active_budgets, load_budgets
+from aa_notebooks.budgets.store import active_budgets, load_budgets
 from aa_notebooks.budgets.transactions import read_transaction
 from aa_notebooks.budgets.window import SpendWindow, utc
 from aa_notebooks.db.engine import get_engine
@@ -73,12 +74,12 @@ def budget_status(
 
 
 def _unsent_events(connection: Connection, owner: uuid.UUID | None) -> int:
-    """How many recorded alert events wait to be emailed: of active budgets, as delivery sends
-    (`alert_claims.pending_events`), and of `owner`'s budgets when given."""
+    """How many recorded alert events wait to be emailed, as delivery sends them (`owed`), of
+    `owner`'s budgets when given."""
     query = (
         select(func.count())
         .select_from(EVENTS.join(BUDGETS, BUDGETS.c.id == EVENTS.c.budget_id))
-        .where(EVENTS.c.notified.is_(False), BUDGETS.c.email_notification.is_not(False), ACTIVE)
+        .where(owed("email"))
     )
     if owner is not None:
         query = query.where(events_of_user(owner))
