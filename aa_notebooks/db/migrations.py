@@ -306,26 +306,16 @@ def latency_rollup_sums(connection: Connection) -> None:
 def rollup_truncate_triggers(connection: Connection) -> None:
     """PostgreSQL: a TRUNCATE of the executions or usage rows empties the rollups they feed
     (the triggers are installed again, with the new ones)."""
-    from aa_notebooks.db.rollups.triggers import install_triggers
-    from aa_notebooks.db.schema import ROLLUP_TABLES
-
-    if connection.dialect.name == "postgresql" and set(ROLLUP_TABLES) <= set(
-        inspect(connection).get_table_names()
-    ):
-        install_triggers(connection)
+    if connection.dialect.name == "postgresql":
+        _install_triggers_again(connection)
 
 
 @migration
 def rollup_replace_triggers(connection: Connection) -> None:
     """SQLite: an INSERT OR REPLACE marks the hour of the row it replaces (the triggers are
     installed again, with the new ones)."""
-    from aa_notebooks.db.rollups.triggers import install_triggers
-    from aa_notebooks.db.schema import ROLLUP_TABLES
-
-    if connection.dialect.name == "sqlite" and set(ROLLUP_TABLES) <= set(
-        inspect(connection).get_table_names()
-    ):
-        install_triggers(connection)
+    if connection.dialect.name == "sqlite":
+        _install_triggers_again(connection)
 
 
 @migration
@@ -333,6 +323,11 @@ def rollup_writer_version(connection: Connection) -> None:
     """The marking triggers let through only the inserts of a writer that declares this
     release's WRITER_VERSION: an earlier release's writer, still running beside this one, kept
     only the rollups it knew (installed again, with the new check, where the rollups are)."""
+    _install_triggers_again(connection)
+
+
+def _install_triggers_again(connection: Connection) -> None:
+    """Install the marking triggers as this release makes them, where the rollups are."""
     from aa_notebooks.db.rollups.triggers import install_triggers
     from aa_notebooks.db.schema import ROLLUP_TABLES
 
