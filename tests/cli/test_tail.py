@@ -112,12 +112,16 @@ def test_filters_and_since(db_url: str, tmp_path: Path) -> None:
     assert tail.returncode == 0
 
 
-def test_a_since_it_cannot_read_says_every_form_it_takes(db_url: str) -> None:
+def _tail_once(db_url: str, *options: str) -> tuple[int, str]:
+    """`tail` with options it refuses: its exit code and error output."""
     done = subprocess.run(
-        [COMMAND, "--db", db_url, "tail", "--since", "10minutes"],
-        capture_output=True, text=True, timeout=60,
-    )  # fmt: skip
-    assert (done.returncode, done.stderr) == (
+        [COMMAND, "--db", db_url, "tail", *options], capture_output=True, text=True, timeout=60
+    )
+    return done.returncode, done.stderr
+
+
+def test_a_since_it_cannot_read_says_every_form_it_takes(db_url: str) -> None:
+    assert _tail_once(db_url, "--since", "10minutes") == (
         2,
         "aa-notebooks: error: --since takes minutes (10m), a period (2h, 1d, 1w) or an ISO time "
         "(2026-12-01T08:00:00, UTC if no offset); got '10minutes'\n",
@@ -126,11 +130,7 @@ def test_a_since_it_cannot_read_says_every_form_it_takes(db_url: str) -> None:
 
 def test_a_status_it_does_not_know_lists_those_it_does(db_url: str) -> None:
     """It said "invalid parse_status value: 'bogus'", naming a function of the kit."""
-    done = subprocess.run(
-        [COMMAND, "--db", db_url, "tail", "--status", "bogus"],
-        capture_output=True, text=True, timeout=60,
-    )  # fmt: skip
-    assert (done.returncode, done.stderr) == (
+    assert _tail_once(db_url, "--status", "bogus") == (
         2,
         "aa-notebooks: error: --status: 'bogus' is not one of success, failure, timeout (see "
         "`aa-notebooks tail --help`)\n",
