@@ -45,6 +45,13 @@ def check_text(value: str, what: str) -> str:
     return value
 
 
+def as_utc(moment: datetime) -> datetime:
+    """`moment` as an aware UTC datetime: naive means UTC (what the columns hold), aware is
+    converted. Compare and add to times in UTC: in a zone with summer time, Python compares and
+    adds wall-clock times and ignores `fold`, an hour off across the change."""
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
 def utc_now() -> datetime:
     """The real clock, aware UTC: the default `now` of the clients."""
     return datetime.now(UTC)

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from aa_notebooks.validation import as_utc
+
 HOUR = timedelta(hours=1)
 
 
@@ -24,11 +26,7 @@ class SpendWindow:
 
 def utc(moment: datetime | None) -> datetime:
     """`moment` as an aware UTC datetime (naive means UTC); the current time when None."""
-    if moment is None:
-        return datetime.now(UTC)
-    if moment.tzinfo is None:
-        return moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC)
+    return datetime.now(UTC) if moment is None else as_utc(moment)
 
 
 def floor_hour(moment: datetime) -> datetime:

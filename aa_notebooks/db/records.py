@@ -33,7 +33,7 @@ from aa_notebooks.db.schema import (
     ExecutionTraceStepType,
 )
 from aa_notebooks.errors import InvalidInputError
-from aa_notebooks.validation import storable_text
+from aa_notebooks.validation import as_utc, storable_text
 
 QUERY_PREVIEW_LENGTH = 100
 INTEGER_MAX = 2**31 - 1
@@ -112,7 +112,8 @@ class AgentExecutionCreate(_Recorded):
                 f"total_tokens ({self.total_tokens}) must equal input_tokens + output_tokens "
                 f"({self.input_tokens} + {self.output_tokens} = {expected})"
             )
-        if self.started_at and self.completed_at and self.completed_at < self.started_at:
+        started, completed = self.started_at, self.completed_at
+        if started and completed and as_utc(completed) < as_utc(started):
             raise ValueError("completed_at is before started_at")
         return self
 

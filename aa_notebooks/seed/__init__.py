@@ -31,6 +31,7 @@ from aa_notebooks.seed.report import SeedReport
 from aa_notebooks.seed.users import write_users
 from aa_notebooks.seed.world import SeedPlan
 from aa_notebooks.seed.writer import write_executions
+from aa_notebooks.validation import as_utc
 
 __all__ = ["SeedReport", "seed_database"]
 
@@ -55,7 +56,7 @@ def seed_database(
     (with its steps and usages), every budget and the demo users.
     """
     _check_arguments(executions, days)
-    moment = _utc(now or datetime.now(UTC))
+    moment = as_utc(now or datetime.now(UTC))
     if init_db(url).foreign_database:
         raise InvalidInputError(
             "this database belongs to GenAI AgentOS (the kit did not create it): seed a "
@@ -102,8 +103,3 @@ def _check_arguments(executions: int, days: int) -> None:
     for name, value in (("executions", executions), ("days", days)):
         if not isinstance(value, int) or isinstance(value, bool) or value < 1:
             raise InvalidInputError(f"{name} must be a whole number of 1 or more, got {value!r}")
-
-
-def _utc(moment: datetime) -> datetime:
-    """`moment` as an aware UTC datetime; naive values are taken to be UTC already."""
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)

@@ -47,6 +47,7 @@ from aa_notebooks.pricing import calculate_cost, priced_cost
 from aa_notebooks.tracking.outage import is_outage
 from aa_notebooks.tracking.record import ExecutionRecord
 from aa_notebooks.tracking.writer import BatchWriter
+from aa_notebooks.validation import as_utc
 
 T = TypeVar("T")
 _writers: dict[str, BatchWriter] = {}
@@ -93,8 +94,8 @@ def _execution(
 
 
 def _moment(value: object, name: str) -> datetime | None:
-    """A time given to a recording function: aware, or naive and then UTC (what the columns
-    hold), or its ISO 8601 text; InvalidInputError for anything else."""
+    """A time given to a recording function (aware, or naive and then UTC, or its ISO 8601
+    text) in UTC, where adding a duration is exact; InvalidInputError for anything else."""
     if value is None:
         return None
     moment = value
@@ -103,7 +104,7 @@ def _moment(value: object, name: str) -> datetime | None:
             moment = datetime.fromisoformat(value)
     if not isinstance(moment, datetime):
         raise InvalidInputError(f"{name} must be a datetime (or its ISO 8601 text), got {value!r}")
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+    return as_utc(moment)
 
 
 async def track_agent_execution(

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from importlib.metadata import version
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import create_engine, select
@@ -142,6 +143,50 @@ def test_a_run_back_filled_from_its_start_ends_when_its_duration_says(db_url: st
     assert stored == {
         aware.id: (february, february + timedelta(seconds=1)),
         naive.id: (february, february + timedelta(milliseconds=250)),
+    }
+
+
+def test_times_in_a_zone_with_summer_time_are_added_and_compared_in_utc(db_url: str) -> None:
+    """Across New York's clock changes, a duration was added to the wall clock (a 1 s run
+    stored ending an hour before it started) and the order of two times was judged by the wall
+    clock (a real 20-minute run refused, one ending before it started accepted)."""
+    new_york = ZoneInfo("America/New_York")
+    second_half_past_one = datetime(2024, 11, 3, 1, 30, fold=1, tzinfo=new_york)  # 06:30Z
+    before_spring = datetime(2024, 3, 10, 1, 30, tzinfo=new_york)  # 06:30Z, EST
+    first_ten_to_two = datetime(2024, 11, 3, 1, 50, tzinfo=new_york)  # 05:50Z, EDT
+    second_ten_past_one = datetime(2024, 11, 3, 1, 10, fold=1, tzinfo=new_york)  # 06:10Z, EST
+    with session_factory(db_url)() as session:
+
+        def record(took_ms: int, started: datetime, completed: datetime | None = None) -> uuid.UUID:
+            times = {"started_at": started} | ({"completed_at": completed} if completed else {})
+            execution = track_agent_execution_sync(
+                session, None, "writer", "react", "gpt-4o", 10, 5, took_ms, **times
+            )
+            return execution.id
+
+        autumn = record(1000, second_half_past_one)
+        spring = record(7_200_000, before_spring)
+        twenty_minutes = record(1_200_000, first_ten_to_two, second_ten_past_one)
+        with pytest.raises(InvalidInputError, match="completed_at is before started_at"):
+            record(1000, second_ten_past_one, first_ten_to_two)
+    with session_factory(db_url)() as session:
+        stored = {
+            run.id: (run.started_at, run.completed_at)
+            for run in session.scalars(select(AgentExecution))
+        }
+    assert stored == {
+        autumn: (
+            datetime(2024, 11, 3, 6, 30, tzinfo=UTC),
+            datetime(2024, 11, 3, 6, 30, 1, tzinfo=UTC),
+        ),
+        spring: (
+            datetime(2024, 3, 10, 6, 30, tzinfo=UTC),
+            datetime(2024, 3, 10, 8, 30, tzinfo=UTC),
+        ),
+        twenty_minutes: (
+            datetime(2024, 11, 3, 5, 50, tzinfo=UTC),
+            datetime(2024, 11, 3, 6, 10, tzinfo=UTC),
+        ),
     }
 
 
