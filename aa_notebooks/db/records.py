@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import uuid
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Annotated, Any, Self, TypeVar
 
@@ -72,6 +72,11 @@ class _Recorded(_Record):
         return storable_text(value) if isinstance(value, str) else value
 
 
+_AHEAD = timedelta(days=1)
+"""How far past this host's clock a run may be stamped (another host's clock may run ahead);
+a time beyond is a mistake (a "never" sentinel of year 9999), and would file the run far off."""
+
+
 class AgentExecutionCreate(_Recorded):
     """One execution to record; `id` is generated when absent (and makes replays idempotent)."""
 
@@ -115,6 +120,13 @@ class AgentExecutionCreate(_Recorded):
         started, completed = self.started_at, self.completed_at
         if started and completed and as_utc(completed) < as_utc(started):
             raise ValueError("completed_at is before started_at")
+        latest = datetime.now(UTC) + _AHEAD
+        for name, moment in (("started_at", started), ("completed_at", completed)):
+            if moment and as_utc(moment) > latest:
+                raise ValueError(
+                    f"{name} {moment.isoformat()} is more than a day ahead of this host's clock: "
+                    "give the time the run took place (UTC, or with its offset)"
+                )
         return self
 
 

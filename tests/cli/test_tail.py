@@ -128,6 +128,14 @@ def test_a_since_it_cannot_read_says_every_form_it_takes(db_url: str) -> None:
     )
 
 
+def test_a_since_before_1900_is_refused_with_the_range(db_url: str) -> None:
+    """`--since 0001-01-01` was a bare OverflowError (the overlap taken off the first moment)."""
+    assert _tail_once(db_url, "--since", "0001-01-01") == (
+        2,
+        "aa-notebooks: error: --since must be from 1900-01-01 to 2999-12-31; got 0001-01-01\n",
+    )
+
+
 def test_a_status_it_does_not_know_lists_those_it_does(db_url: str) -> None:
     """It said "invalid parse_status value: 'bogus'", naming a function of the kit."""
     assert _tail_once(db_url, "--status", "bogus") == (

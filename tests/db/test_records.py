@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -51,6 +52,19 @@ def test_execution_rejects(fields: dict, message: str) -> None:
     with pytest.raises(ValidationError) as info:
         AgentExecutionCreate(**fields)
     assert message in str(info.value)
+
+
+def test_a_time_more_than_a_day_ahead_is_refused_and_a_few_hours_ahead_kept() -> None:
+    """A run stamped 9999-12-31 (a "never" sentinel) was stored, and filed far from every
+    window; another host's clock a few hours ahead is not a mistake."""
+    ahead = datetime.now(UTC) + timedelta(hours=20)
+    assert AgentExecutionCreate(status="success", started_at=ahead).started_at == ahead
+    with pytest.raises(ValidationError) as info:
+        AgentExecutionCreate(status="success", completed_at="9999-12-31T23:00:00Z")
+    assert (
+        "completed_at 9999-12-31T23:00:00+00:00 is more than a day ahead of this host's clock: "
+        "give the time the run took place (UTC, or with its offset)"
+    ) in str(info.value)
 
 
 def test_a_float_cost_is_kept_to_the_micro_dollar_and_a_decimal_as_given() -> None:

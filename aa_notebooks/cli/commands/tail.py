@@ -13,12 +13,13 @@ from typing import Any
 
 from aa_notebooks.analytics.filters import STATUSES
 from aa_notebooks.analytics.follow import FollowFilters, FollowMark, completed_since
-from aa_notebooks.analytics.periods import parse_period
+from aa_notebooks.analytics.periods import FIRST_DATE, LAST_DATE, parse_period
 from aa_notebooks.cli.context import CommandContext
 from aa_notebooks.cli.options import Subcommands
 from aa_notebooks.db.engine import connection_errors, get_engine
 from aa_notebooks.db.url import require_database
 from aa_notebooks.errors import InvalidInputError
+from aa_notebooks.validation import as_utc
 
 PREVIEW_CHARS = 60
 
@@ -70,7 +71,9 @@ def _since(text: str | None) -> datetime:
                 f"--since takes minutes (10m), a period (2h, 1d, 1w) or an ISO time "
                 f"(2026-12-01T08:00:00, UTC if no offset); got {text!r}"
             ) from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    if not FIRST_DATE <= moment.date() <= LAST_DATE:
+        raise InvalidInputError(f"--since must be from {FIRST_DATE} to {LAST_DATE}; got {text}")
+    return as_utc(moment)
 
 
 def _clean(value: object) -> str:

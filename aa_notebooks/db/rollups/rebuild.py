@@ -95,6 +95,11 @@ def lock_rollups(connection: Connection) -> None:
         connection.exec_driver_sql("SET LOCAL jit = off")
 
 
+_LAST_DAY = datetime(9999, 12, 30)
+"""The last day whose end a datetime can hold: rows stamped 9999-12-31 (a "never" sentinel that
+another program wrote) stay out of the rollups rather than stop every rebuild and check."""
+
+
 def data_span(connection: Connection) -> tuple[datetime, datetime] | None:
     """The days [first, last + 1) that hold executions or rollup rows; None for none."""
     started = EXECUTIONS.c.started_at
@@ -107,7 +112,7 @@ def data_span(connection: Connection) -> tuple[datetime, datetime] | None:
     moments = [utc_naive(m) for pair in found for m in pair if m is not None]
     if not moments:
         return None
-    return day_of(min(moments)), day_of(max(moments)) + DAY
+    return day_of(min(moments)), min(day_of(max(moments)), _LAST_DAY) + DAY
 
 
 def days_holding_data(

@@ -309,6 +309,26 @@ def test_check_and_rebuild_read_only_the_days_holding_data(db_url: str) -> None:
     assert check_rollups(engine).ok
 
 
+def test_a_run_stamped_on_the_last_day_a_datetime_holds_stops_no_rebuild(db_url: str) -> None:
+    """A run of 9999-12-31 (a "never" sentinel another program wrote) made every rebuild and
+    check fail with a bare OverflowError, --since or not: its day's end is past datetime.max.
+    Such a run stays out of the rollups; the days before are rebuilt and checked."""
+    engine = get_engine(db_url)
+    write_batch(engine, [
+        execution(datetime(2024, 6, 1, 11), cost="0.001000"),
+        execution(datetime(9999, 12, 31, 23), cost="0.250000"),
+    ])  # fmt: skip
+    with engine.begin() as connection:
+        connection.execute(text("UPDATE rollup_executions_day SET executions = 2"))
+    assert [str(d).split(" (")[0] for d in check_rollups(engine).differences] == [
+        "rollup_executions_day 2024-06-01 00:00"
+    ]
+    assert (
+        main(["--db", db_url, "rollups", "rebuild", "--no-progress", "--since", "2024-06-01"]) == 0
+    )
+    assert main(["--db", db_url, "rollups", "check"]) == 0
+
+
 def test_check_finds_a_missing_row_and_a_changed_sketch(db_url: str) -> None:
     write_boundary_rows(db_url)
     hour, day = ExecutionRollupHour.__table__, ExecutionRollupDay.__table__
