@@ -127,7 +127,27 @@ class AgentExecutionCreate(_Recorded):
                     f"{name} {moment.isoformat()} is more than a day ahead of this host's clock: "
                     "give the time the run took place (UTC, or with its offset)"
                 )
+        started, completed = finished_times(started, completed, self.execution_time_ms)
+        object.__setattr__(self, "started_at", started)
+        object.__setattr__(self, "completed_at", completed)
         return self
+
+
+def finished_times(
+    started: datetime | None, completed: datetime | None, execution_time_ms: int | None
+) -> tuple[datetime, datetime]:
+    """A finished execution's start and end in UTC (naive means UTC): a missing one follows
+    from the other and the duration, and with neither the run is recorded as it ends (the data
+    contract's example gives neither). Both are needed: the rollups file a run by its start,
+    the live views by its end."""
+    took = timedelta(milliseconds=execution_time_ms or 0)
+    started = None if started is None else as_utc(started)
+    completed = None if completed is None else as_utc(completed)
+    if completed is None:
+        completed = datetime.now(UTC) if started is None else started + took
+    if started is None:
+        started = completed - took
+    return started, completed
 
 
 class ExecutionTraceCreate(_Recorded):

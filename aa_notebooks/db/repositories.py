@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Iterable, Mapping
+from functools import cache
 from typing import Any, Generic, TypeVar, cast
 
 from pydantic import BaseModel
-from sqlalchemy import inspect, select
+from sqlalchemy import ColumnDefault, inspect, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session, defer
 from sqlalchemy.orm.attributes import set_committed_value
@@ -24,6 +25,7 @@ from aa_notebooks.db.records import (
     BudgetAlertCreate,
     ExecutionTraceCreate,
     TokenUsageCreate,
+    finished_times,
     validated,
 )
 from aa_notebooks.db.rollups.record import begin_writing, record_rollups
@@ -64,6 +66,12 @@ class _Repository(Generic[ModelT]):
         row = record.model_dump(exclude_none=True)
         row.update({k: v for k, v in extra.items() if v is not None})
         return row
+
+    def _completed(self, row: Mapping[str, Any]) -> Mapping[str, Any]:
+        """A trusted row (`bulk_insert(validate=False)`) with the columns' fixed defaults that
+        the INSERT would fill in: the rollups must count the row as it is stored."""
+        absent = {name: value for name, value in _fixed_defaults(self.model) if name not in row}
+        return {**row, **absent} if absent else row
 
     def _adding(self, session: Session, rows: list[Mapping[str, Any]]) -> None:
         """Before an insert of `rows`: the users they name, added in the kit's own database
@@ -155,7 +163,7 @@ class _Repository(Generic[ModelT]):
         """Insert many rows in one transaction; returns how many. `validate=False` trusts dicts."""
         # validate=False is the caller's word that the rows are column dicts already
         trusted = cast(Iterable[Mapping[str, Any]], rows)
-        prepared = (self._to_row(r) for r in rows) if validate else trusted
+        prepared = (self._to_row(r) for r in rows) if validate else map(self._completed, trusted)
 
         def work(session: Session) -> int:
             written = list(prepared)
@@ -168,6 +176,16 @@ class _Repository(Generic[ModelT]):
             return count
 
         return self._run(work)
+
+
+@cache
+def _fixed_defaults(model: type[Base]) -> tuple[tuple[str, Any], ...]:
+    """(column, value) of the model's columns whose default is a fixed value (0, not a clock)."""
+    return tuple(
+        (column.name, column.default.arg)
+        for column in table_of(model).columns
+        if isinstance(column.default, ColumnDefault) and column.default.is_scalar
+    )
 
 
 class AgentExecutionRepository(_Repository[AgentExecution]):
@@ -187,6 +205,15 @@ class AgentExecutionRepository(_Repository[AgentExecution]):
         """Record an execution; `user_id` is passed apart, as in the data contract's example."""
         owner = uuid.UUID(str(user_id)) if user_id is not None else None
         return self._create(data, commit, user_id=owner)
+
+    def _completed(self, row: Mapping[str, Any]) -> Mapping[str, Any]:
+        row = super()._completed(row)
+        if row.get("started_at") is not None and row.get("completed_at") is not None:
+            return row
+        times = finished_times(
+            row.get("started_at"), row.get("completed_at"), row.get("execution_time_ms")
+        )
+        return {**row, "started_at": times[0], "completed_at": times[1]}
 
     def _adding(self, session: Session, rows: list[Mapping[str, Any]]) -> None:
         super()._adding(session, rows)

@@ -20,7 +20,7 @@ import threading
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from contextlib import suppress
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from enum import Enum
 from typing import Any, TypeVar
 
@@ -33,6 +33,7 @@ from aa_notebooks.db.records import (
     AgentExecutionCreate,
     ExecutionTraceCreate,
     TokenUsageCreate,
+    finished_times,
     validated,
 )
 from aa_notebooks.db.repositories import (
@@ -47,7 +48,6 @@ from aa_notebooks.pricing import calculate_cost, priced_cost
 from aa_notebooks.tracking.outage import is_outage
 from aa_notebooks.tracking.record import ExecutionRecord
 from aa_notebooks.tracking.writer import BatchWriter
-from aa_notebooks.validation import as_utc
 
 T = TypeVar("T")
 _writers: dict[str, BatchWriter] = {}
@@ -66,13 +66,11 @@ def _execution(
     query_preview: str | None,
     extra: dict[str, Any],
 ) -> AgentExecutionCreate:
-    took = timedelta(milliseconds=execution_time_ms)
-    started = _moment(extra.pop("started_at", None), "started_at")
-    completed = _moment(extra.pop("completed_at", None), "completed_at")
-    if completed is None:  # a run recorded as it ends, or one back-filled from its start
-        completed = datetime.now(UTC) if started is None else started + took
-    if started is None:
-        started = completed - took
+    started, completed = finished_times(
+        _moment(extra.pop("started_at", None), "started_at"),
+        _moment(extra.pop("completed_at", None), "completed_at"),
+        execution_time_ms,
+    )
     computed = dict(
         request_id=extra.pop("request_id", None) or uuid.uuid4(),
         session_id=extra.pop("session_id", None) or uuid.uuid4(),
@@ -95,7 +93,7 @@ def _execution(
 
 def _moment(value: object, name: str) -> datetime | None:
     """A time given to a recording function (aware, or naive and then UTC, or its ISO 8601
-    text) in UTC, where adding a duration is exact; InvalidInputError for anything else."""
+    text) as a datetime; InvalidInputError for anything else."""
     if value is None:
         return None
     moment = value
@@ -104,7 +102,7 @@ def _moment(value: object, name: str) -> datetime | None:
             moment = datetime.fromisoformat(value)
     if not isinstance(moment, datetime):
         raise InvalidInputError(f"{name} must be a datetime (or its ISO 8601 text), got {value!r}")
-    return as_utc(moment)
+    return moment
 
 
 async def track_agent_execution(

@@ -3,7 +3,8 @@ arrive late, usage rows attached to a stored execution, every path that inserts 
 
 from __future__ import annotations
 
-from datetime import datetime
+import uuid
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import numpy as np
@@ -15,6 +16,7 @@ from aa_notebooks.db.records import AgentExecutionCreate
 from aa_notebooks.db.repositories import AgentExecutionRepository, TokenUsageRepository
 from aa_notebooks.db.rollups.check import check_rollups
 from aa_notebooks.db.rollups.sketch import PAIR, Sketch, key_of
+from aa_notebooks.db.schema import AgentExecution
 from aa_notebooks.tracking.store import write_batch
 from tests.db.rollups.helpers import (
     ALICE,
@@ -215,6 +217,41 @@ def test_the_documents_recording_function_and_repositories_add_to_them(db_url: s
     }
     assert usage_rollup(db_url) == {(at(8), "claude", "gpt-4o"): (1, 2, 1, 4)}
     assert check_rollups(get_engine(db_url)).ok
+
+
+def test_runs_recorded_with_neither_time_are_filed_at_their_end(db_url: str) -> None:
+    """The data contract's example gives the repository neither started_at nor completed_at:
+    the database's default filled the start, so the rollups (given no start) left the runs out
+    and the overview counted none; with no end, live views and `tail` never showed them. They
+    are recorded as they end: completed now, started their duration before."""
+    before = datetime.now(UTC)
+    with session_factory(db_url)() as session:
+        repository = AgentExecutionRepository(session)
+        created = repository.create(
+            AgentExecutionCreate(agent_name="support", model_name="gpt-4o", status="success",
+                                 execution_time_ms=2400, cost_usd=Decimal("0.006")),
+        )  # fmt: skip
+        repository.bulk_insert(
+            [{"id": uuid.uuid4(), "request_id": uuid.uuid4(), "session_id": uuid.uuid4(),
+              "agent_name": "support", "status": "failure", "execution_time_ms": 500,
+              "cost_usd": Decimal("0.001")}],
+            validate=False,
+        )  # fmt: skip
+    after = datetime.now(UTC)
+    with session_factory(db_url)() as session:
+        stored = {
+            run.execution_time_ms: (run.started_at, run.completed_at)
+            for run in session.scalars(select(AgentExecution))
+        }
+    assert stored[2400][1] - stored[2400][0] == timedelta(milliseconds=2400)
+    assert stored[500][1] - stored[500][0] == timedelta(milliseconds=500)
+    assert all(before <= completed <= after for _, completed in stored.values())
+    assert created.completed_at == stored[2400][1]
+    hour = before.replace(minute=0, second=0, microsecond=0, tzinfo=None)
+    rolled = execution_rollup(db_url)
+    assert sum(counts[0] for counts in rolled.values()) == 2
+    assert check_rollups(get_engine(db_url)).ok
+    assert {key[0] for key in rolled} <= {hour, hour + timedelta(hours=1)}
 
 
 def sketch_bytes(url: str, level: str) -> dict[str, int]:
