@@ -26,7 +26,7 @@ from starlette.concurrency import run_in_threadpool
 
 from aa_notebooks.api.bodies import bounded_body
 from aa_notebooks.api.principal import Principal
-from aa_notebooks.db.engine import get_engine
+from aa_notebooks.db.engine import connection_errors, get_engine
 from aa_notebooks.errors import (
     AnalyticsError,
     ConfigurationError,
@@ -106,12 +106,15 @@ class OtlpReceiver:
         stopped while holding them), so that they are written when their hold passes, not when
         some other trace arrives. An error (the database down) leaves it to the first request."""
         try:
-            if Staging(get_engine(self.url)).holds_any():
+            engine = get_engine(self.url)
+            with connection_errors(engine.url):
+                held = Staging(engine).holds_any()
+            if held:
                 with self._lock:
                     if not self._closed:
                         self._started()  # its sweeper writes them when due
         except Exception as error:
-            log.warning("otel ingest: held traces not looked for at start (%s)", error)
+            log.warning("otel ingest: held traces not looked for at start: %s", error)
 
     def last_on_connection(self, client: Any) -> bool:
         """Count a request of the connection from `client` (host, port); whether it is the one

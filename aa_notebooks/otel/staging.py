@@ -137,6 +137,8 @@ class Staging:
 
     def holds_any(self) -> bool:
         """Whether any trace waits to be written (one held when a server stopped)."""
+        if not self.available:
+            return False
         with self.engine.connect() as connection:
             query = select(TRACES.c.trace_id).where(TRACES.c.written_at.is_(None)).limit(1)
             return connection.execute(query).first() is not None

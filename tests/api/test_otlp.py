@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import gzip
 import json
+import logging
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from decimal import Decimal
+from pathlib import Path
 
 import httpx
 import pytest
@@ -22,6 +24,7 @@ from aa_notebooks.db.engine import get_engine
 from aa_notebooks.db.setup import init_db
 from aa_notebooks.otel.mapping import Filing, execution_id
 from tests.api.conftest import ADMIN_TOKEN, bearer
+from tests.cli.test_database_commands import document_sqlite
 from tests.otel.builders import TRACE, genai_run, to_json, to_protobuf
 
 USER = uuid.UUID("11111111-2222-4333-8444-555555555555")
@@ -345,6 +348,18 @@ async def _send_children_only(app: FastAPI) -> None:
             headers={**PROTOBUF, **bearer(ADMIN_TOKEN)},
         )  # fmt: skip
         assert answer.status_code == 200
+
+
+def test_a_server_on_an_agentos_database_starts_without_a_word_on_held_traces(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Such a database has no staging tables, so nothing can be held: `serve` logged "no such
+    table: otelstagedtraces" with the SQL at every start."""
+    receiver = otlp_route.OtlpReceiver(document_sqlite(tmp_path / "agentos.db"))
+    with caplog.at_level(logging.WARNING):
+        receiver.resume_held()
+    receiver.close()
+    assert caplog.messages == []
 
 
 async def _client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
