@@ -309,3 +309,32 @@ def test_a_column_the_database_lacks_is_named_once(
         "tokenusages has no column price_source: those values are not stored (the data "
         "contract's table lacks what the kit adds)"
     ]
+
+
+async def test_a_user_or_execution_the_contracts_database_lacks_is_named(tmp_path: Path) -> None:
+    """The data contract's database adds no user by itself: an unknown user_id, or a step of an
+    execution never recorded, was a bare IntegrityError showing the INSERT and its values."""
+    path = tmp_path / "document.db"
+    url = document_sqlite(path)
+    said = (
+        "the database refused a value: FOREIGN KEY constraint failed: the row names a user or an "
+        "execution this database does not hold; add the user to `users` first, or record the "
+        "execution before its steps and usage"
+    )
+    stranger = "5742a46e-9999-4999-8999-99999999abcd"
+    with session_factory(url)() as session:
+        with pytest.raises(InvalidInputError) as refused:
+            track_agent_execution_sync(session, stranger, "a", "react", "gpt-4o", 1, 1, 1)
+        assert str(refused.value) == said
+        with pytest.raises(InvalidInputError) as refused:
+            record_trace_step_sync(session, stranger, 1, "thought", "x", 10)
+        assert str(refused.value) == said
+        kept = track_agent_execution_sync(session, None, "a", "react", "gpt-4o", 1, 1, 1)
+    async with async_session_factory(url.replace("sqlite:", "sqlite+aiosqlite:"))() as session:
+        with pytest.raises(InvalidInputError) as refused:
+            await track_agent_execution(session, stranger, "a", "react", "gpt-4o", 1, 1, 1)
+        assert str(refused.value) == said
+    with sqlite3.connect(path) as connection:
+        stored = connection.execute("SELECT id FROM agentexecutions").fetchall()
+        assert [uuid.UUID(row[0]) for row in stored] == [kept.id]
+        assert connection.execute("SELECT count(*) FROM executiontraces").fetchone() == (0,)
