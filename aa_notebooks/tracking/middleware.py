@@ -3,7 +3,9 @@
 Pure ASGI: it wraps `receive` and `send` only, so the handler runs in the request's own context
 and `current_run()` there is the request's run (to add steps and token usage). Decisions:
 - routes: path prefixes or a predicate on the ASGI scope; by default every HTTP request outside
-  `/api/analytics`, the kit's own API. Of those, only requests that reach a route of the app are
+  `/api/analytics` (the kit's own API), the framework's pages (FastAPI's OpenAPI schema and
+  docs) and the usual probe paths (`PROBE_PATHS`: a health check answered 402 under a spent hard
+  stop would take the app out of service). Of those, only requests that reach a route of the app are
   recorded: a path no route matches (404: scanners probe thousands) and a method the matching
   route does not serve (405) are passed through unrecorded, since no agent ran. An app without a
   Starlette router (plain ASGI) is recorded by the prefixes alone;
@@ -42,6 +44,11 @@ except ImportError:
 log = logging.getLogger(__name__)
 
 ANALYTICS_API_PREFIX = "/api/analytics"
+PROBE_PATHS = frozenset(
+    ("/health", "/healthz", "/livez", "/readyz", "/ready", "/ping", "/metrics", "/favicon.ico")
+)
+"""Paths of health checks, metrics scrapers and browsers, where no agent runs."""
+_FRAMEWORK_PAGES = ("openapi_url", "docs_url", "redoc_url", "swagger_ui_oauth2_redirect_url")
 MAX_BODY_BYTES = 64 * 1024  # a larger body is not read for `json:` sources
 Sources = Source | Sequence[Source]
 
@@ -90,7 +97,11 @@ class AnalyticsMiddleware:
             return self._routes(scope)
         path = scope.get("path", "")
         if self._routes is None:
-            return not path.startswith(ANALYTICS_API_PREFIX)
+            return not (
+                path.startswith(ANALYTICS_API_PREFIX)
+                or path.rstrip("/") in PROBE_PATHS
+                or _framework_page(scope, path)
+            )
         return any(path.startswith(prefix) for prefix in self._routes)
 
     async def _record(
@@ -150,6 +161,12 @@ class AnalyticsMiddleware:
                 setattr(run, field, session_uuid(value) if field == "session_id" else value)
         if statuses and statuses[0] >= 400:
             run.fail(f"HTTP {statuses[0]}", _phrase(statuses[0]))
+
+
+def _framework_page(scope: Scope, path: str) -> bool:
+    """Whether `path` is a page the framework serves about the app (FastAPI's /docs...)."""
+    app = scope.get("app")
+    return any(getattr(app, name, None) == path for name in _FRAMEWORK_PAGES)
 
 
 def _route(scope: Scope) -> tuple[Mapping[str, Any], Any] | None:

@@ -181,6 +181,29 @@ async def test_defaults_record_every_route_but_the_analytics_api(
     )
 
 
+async def test_by_default_the_frameworks_pages_and_probes_are_left_alone(
+    db_url: str, tracker: Tracker
+) -> None:
+    """FastAPI's /docs and /openapi.json and the app's /health were each recorded as an agent;
+    under a spent global hard stop the health check was answered 402, failing the app's probe."""
+    app = agent_app(tracker)
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://agents") as http:
+        pages = [(await http.get(path)).status_code for path in ("/docs", "/openapi.json")]
+        for _ in range(2):  # $0.006 each
+            assert (
+                await http.post("/agents/researcher/run", json={"query": "q"})
+            ).status_code == 200
+        tracker.flush()
+        create_budget(db_url, name="all", threshold_usd=Decimal("0.01"), alert_type="hard_stop",
+                      period_days=1)  # fmt: skip
+        health = (await http.get("/health")).status_code
+        refused = (await http.post("/agents/researcher/run", json={"query": "q"})).status_code
+    assert (pages, health, refused) == ([200, 200], 200, 402)
+    tracker.flush()
+    assert [row["agent_name"] for row in executions(db_url)] == ["researcher", "researcher"]
+
+
 async def test_only_requests_that_reach_a_route_are_recorded(db_url: str, tracker: Tracker) -> None:
     """Unmatched paths (404), a method the route does not serve (405) and a path under a mounted
     router that none of its routes takes pass unrecorded; a 404 the handler itself answers (the
