@@ -11,6 +11,7 @@ statement (which refuses a second statement).
 from __future__ import annotations
 
 import re
+import uuid
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
@@ -21,6 +22,7 @@ from sqlalchemy.exc import DBAPIError, StatementError
 
 from aa_notebooks.analytics.source import Source
 from aa_notebooks.db.engine import connection_errors, explain_connection_error
+from aa_notebooks.db.schema import KitMetadata
 from aa_notebooks.errors import InvalidInputError, first_line
 
 if TYPE_CHECKING:
@@ -60,7 +62,10 @@ def run_sql(source: Source, query: str, params: Mapping[str, Any] | None = None)
                 refuse_catalog_functions(
                     connection, checked.functions, checked.fields, scoped=scoped
                 )
-            result = connection.execute(statement, dict(params or {}))
+            values = dict(params or {})
+            if dialect == "sqlite":
+                values = _as_stored_ids(connection, values)
+            result = connection.execute(statement, values)
             if not result.returns_rows:
                 raise InvalidInputError("the query returned no rows: only SELECT runs here")
             return pd.DataFrame(result.fetchall(), columns=list(result.keys()))
@@ -75,6 +80,30 @@ def run_sql(source: Source, query: str, params: Mapping[str, Any] | None = None)
             if unbound := _UNBOUND.search(str(exc.orig or exc)):
                 raise _no_value_for(unbound.group(1)) from None
             raise InvalidInputError(f"the query failed: {exc.orig or exc}") from None
+
+
+_DASHED_UUID = re.compile(r"[0-9a-fA-F]{8}(-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}")
+
+
+def _as_stored_ids(connection: Connection, params: dict[str, Any]) -> dict[str, Any]:
+    """On SQLite, parameters holding an id (a UUID, or its text with dashes, as the kit shows
+    ids) in the form the database stores ids: the kit writes 32 hex digits, so `= {run}` with
+    an id copied from a frame matched nothing; another program's database keeps the dashes
+    (and SQLite's driver takes no UUID object)."""
+    ids = {
+        name: value if isinstance(value, uuid.UUID) else uuid.UUID(value)
+        for name, value in params.items()
+        if isinstance(value, uuid.UUID)
+        or (isinstance(value, str) and _DASHED_UUID.fullmatch(value))
+    }
+    if not ids:
+        return params
+    found = connection.exec_driver_sql(
+        "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?",
+        (KitMetadata.__tablename__,),
+    ).scalar()
+    stored = {name: id.hex if found else str(id) for name, id in ids.items()}
+    return {**params, **stored}
 
 
 _UNBOUND = re.compile(r"A value is required for bind parameter '([^']+)'")
