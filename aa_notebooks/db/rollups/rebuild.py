@@ -96,8 +96,8 @@ def lock_rollups(connection: Connection) -> None:
 
 
 _LAST_DAY = datetime(9999, 12, 30)
-"""The last day whose end a datetime can hold: rows stamped 9999-12-31 (a "never" sentinel that
-another program wrote) stay out of the rollups rather than stop every rebuild and check."""
+"""The last day whose end a datetime can hold: a rebuild and a check leave 9999-12-31 (rows of a
+"never" sentinel that another program wrote) as it is, rather than stop on it."""
 
 
 def data_span(connection: Connection) -> tuple[datetime, datetime] | None:
@@ -200,7 +200,8 @@ def rebuild_in(
                                                + DAY, span[1])  # fmt: skip
     days = days_holding_data(connection, lower, upper)
     hours = connection.execute(select(DIRTY.c.hour)).scalars()
-    elsewhere = {day_of(utc_naive(hour)) for hour in hours} - {day for day, _ in days}
+    marked = {day_of(utc_naive(hour)) for hour in hours}
+    elsewhere = {day for day in marked if day <= _LAST_DAY} - {day for day, _ in days}
     days = sorted([*days, *((day, day + DAY) for day in elsewhere)])
     report = rebuild_days(connection, days, progress=progress)
     outside = sum(1 for day in elsewhere if not lower <= day < upper)

@@ -311,15 +311,19 @@ def test_check_and_rebuild_read_only_the_days_holding_data(db_url: str) -> None:
 
 def test_a_run_stamped_on_the_last_day_a_datetime_holds_stops_no_rebuild(db_url: str) -> None:
     """A run of 9999-12-31 (a "never" sentinel another program wrote) made every rebuild and
-    check fail with a bare OverflowError, --since or not: its day's end is past datetime.max.
-    Such a run stays out of the rollups; the days before are rebuilt and checked."""
+    check fail with a bare OverflowError, --since or not, and so kept a marked hour beside it
+    marked for ever: the day's end is past datetime.max. That day is left as it is; the days
+    before are rebuilt and checked."""
     engine = get_engine(db_url)
-    write_batch(engine, [
-        execution(datetime(2024, 6, 1, 11), cost="0.001000"),
-        execution(datetime(9999, 12, 31, 23), cost="0.250000"),
-    ])  # fmt: skip
-    with engine.begin() as connection:
+    write_batch(engine, [execution(datetime(2024, 6, 1, 11), cost="0.001000")])
+    with engine.begin() as connection:  # another program's rows: their hours are marked
+        for started in (datetime(2024, 6, 2, 10), datetime(9999, 12, 31, 23)):
+            connection.execute(AgentExecution.__table__.insert().values(
+                id=uuid.uuid4(), request_id=uuid.uuid4(), session_id=uuid.uuid4(),
+                agent_name="other", status="success", started_at=started,
+            ))  # fmt: skip
         connection.execute(text("UPDATE rollup_executions_day SET executions = 2"))
+    assert dirty_hours(db_url) == [datetime(2024, 6, 2, 10), datetime(9999, 12, 31, 23)]
     assert [str(d).split(" (")[0] for d in check_rollups(engine).differences] == [
         "rollup_executions_day 2024-06-01 00:00"
     ]
@@ -327,6 +331,7 @@ def test_a_run_stamped_on_the_last_day_a_datetime_holds_stops_no_rebuild(db_url:
         main(["--db", db_url, "rollups", "rebuild", "--no-progress", "--since", "2024-06-01"]) == 0
     )
     assert main(["--db", db_url, "rollups", "check"]) == 0
+    assert dirty_hours(db_url) == [datetime(9999, 12, 31, 23)]
 
 
 def test_check_finds_a_missing_row_and_a_changed_sketch(db_url: str) -> None:
