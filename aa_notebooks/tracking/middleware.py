@@ -95,14 +95,15 @@ class AnalyticsMiddleware:
     def _is_agent_route(self, scope: Scope) -> bool:
         if callable(self._routes):
             return self._routes(scope)
-        path = scope.get("path", "")
+        path = _app_path(scope)
         if self._routes is None:
             return not (
                 path.startswith(ANALYTICS_API_PREFIX)
                 or path.rstrip("/") in PROBE_PATHS
                 or _framework_page(scope, path)
             )
-        return any(path.startswith(prefix) for prefix in self._routes)
+        paths = (path, scope.get("path", ""))  # a prefix may name the proxy's part, or not
+        return any(p.startswith(prefix) for prefix in self._routes for p in paths)
 
     async def _record(
         self, scope: Scope, receive: Receive, send: Send, route: tuple[Mapping[str, Any], Any]
@@ -161,6 +162,14 @@ class AnalyticsMiddleware:
                 setattr(run, field, session_uuid(value) if field == "session_id" else value)
         if statuses and statuses[0] >= 400:
             run.fail(f"HTTP {statuses[0]}", _phrase(statuses[0]))
+
+
+def _app_path(scope: Scope) -> str:
+    """The request's path within the app: behind a proxy's prefix (`--root-path /svc`), the
+    server's path starts with that prefix, which the app's own routes do not name."""
+    path: str = scope.get("path", "")
+    root: str = scope.get("root_path", "")
+    return path[len(root) :] if root and path.startswith(root) else path
 
 
 def _framework_page(scope: Scope, path: str) -> bool:

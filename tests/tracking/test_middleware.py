@@ -199,7 +199,10 @@ async def test_by_default_the_frameworks_pages_and_probes_are_left_alone(
                       period_days=1)  # fmt: skip
         health = (await http.get("/health")).status_code
         refused = (await http.post("/agents/researcher/run", json={"query": "q"})).status_code
-    assert (pages, health, refused) == ([200, 200], 200, 402)
+        behind_a_proxy = httpx.ASGITransport(app=app, root_path="/svc")
+        async with httpx.AsyncClient(transport=behind_a_proxy, base_url="http://agents") as proxied:
+            health_behind = (await proxied.get("/svc/health")).status_code
+    assert (pages, health, refused, health_behind) == ([200, 200], 200, 402, 200)
     tracker.flush()
     assert [row["agent_name"] for row in executions(db_url)] == ["researcher", "researcher"]
 
