@@ -82,28 +82,18 @@ def run_sql(source: Source, query: str, params: Mapping[str, Any] | None = None)
             raise InvalidInputError(f"the query failed: {exc.orig or exc}") from None
 
 
-_DASHED_UUID = re.compile(r"[0-9a-fA-F]{8}(-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}")
-
-
 def _as_stored_ids(connection: Connection, params: dict[str, Any]) -> dict[str, Any]:
-    """On SQLite, parameters holding an id (a UUID, or its text with dashes, as the kit shows
-    ids) in the form the database stores ids: the kit writes 32 hex digits, so `= {run}` with
-    an id copied from a frame matched nothing; another program's database keeps the dashes
-    (and SQLite's driver takes no UUID object)."""
-    ids = {
-        name: value if isinstance(value, uuid.UUID) else uuid.UUID(value)
-        for name, value in params.items()
-        if isinstance(value, uuid.UUID)
-        or (isinstance(value, str) and _DASHED_UUID.fullmatch(value))
-    }
+    """On SQLite, whose driver takes no UUID object, UUID parameters as the text the database
+    holds ids in: the kit's 32 hex digits in its own database, else the dashed form another
+    program most often writes. Text is left as it is: it may be meant for a text column."""
+    ids = {name: value for name, value in params.items() if isinstance(value, uuid.UUID)}
     if not ids:
         return params
-    found = connection.exec_driver_sql(
+    kits = connection.exec_driver_sql(
         "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?",
         (KitMetadata.__tablename__,),
     ).scalar()
-    stored = {name: id.hex if found else str(id) for name, id in ids.items()}
-    return {**params, **stored}
+    return {**params, **{name: id.hex if kits else str(id) for name, id in ids.items()}}
 
 
 _UNBOUND = re.compile(r"A value is required for bind parameter '([^']+)'")
