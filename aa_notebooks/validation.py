@@ -49,7 +49,14 @@ def as_utc(moment: datetime) -> datetime:
     """`moment` as an aware UTC datetime: naive means UTC (what the columns hold), aware is
     converted. Compare and add to times in UTC: in a zone with summer time, Python compares and
     adds wall-clock times and ignores `fold`, an hour off across the change."""
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:  # 0001-01-01 00:30+01:00 is before the first UTC time a datetime holds
+        raise InvalidInputError(
+            f"{moment.isoformat()} is outside the times a datetime holds in UTC (years 1 to 9999)"
+        ) from None
 
 
 def utc_now() -> datetime:

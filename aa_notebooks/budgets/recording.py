@@ -37,7 +37,7 @@ from aa_notebooks.budgets.transactions import write_transaction
 from aa_notebooks.budgets.window import SpendWindow, utc
 from aa_notebooks.db.engine import get_engine
 from aa_notebooks.db.not_stored import say_not_stored
-from aa_notebooks.db.records import AgentExecutionCreate
+from aa_notebooks.db.records import AgentExecutionCreate, finished_times
 from aa_notebooks.db.rollups.record import begin_writing, record_rollups
 from aa_notebooks.db.stored_uuid import as_referenced
 from aa_notebooks.db.users import add_missing_users
@@ -89,13 +89,18 @@ def record_execution(
     due to `on_alerts` (default: email and post them from a background thread, so a slow mail
     server or webhook never holds up the caller; `wait_for_deliveries` waits for it).
 
-    A missing started_at becomes `now`, so the row and its ledger hour agree; in the kit's own
-    database a user_id missing from users is added there, as the tracker does.
+    With neither started_at nor completed_at, the run started at `now`, so the row and its
+    ledger hour agree, and ends after its duration; in the kit's own database a user_id missing
+    from users is added there, as the tracker does.
     """
     engine = get_engine(url)
     caps = capabilities(engine)
     row = record.model_dump(exclude_none=True)
-    row.setdefault("started_at", utc(now))
+    if "started_at" not in row and "completed_at" not in row:
+        row["started_at"] = utc(now)
+    row["started_at"], row["completed_at"] = finished_times(
+        row.get("started_at"), row.get("completed_at"), row.get("execution_time_ms")
+    )
     lost = set(row) - caps.execution_columns
     row = {name: value for name, value in row.items() if name not in lost}
     with write_transaction(engine) as connection:

@@ -127,9 +127,6 @@ class AgentExecutionCreate(_Recorded):
                     f"{name} {moment.isoformat()} is more than a day ahead of this host's clock: "
                     "give the time the run took place (UTC, or with its offset)"
                 )
-        started, completed = finished_times(started, completed, self.execution_time_ms)
-        object.__setattr__(self, "started_at", started)
-        object.__setattr__(self, "completed_at", completed)
         return self
 
 
@@ -143,10 +140,16 @@ def finished_times(
     took = timedelta(milliseconds=execution_time_ms or 0)
     started = None if started is None else as_utc(started)
     completed = None if completed is None else as_utc(completed)
-    if completed is None:
-        completed = datetime.now(UTC) if started is None else started + took
-    if started is None:
-        started = completed - took
+    try:
+        if completed is None:
+            completed = datetime.now(UTC) if started is None else started + took
+        if started is None:
+            started = completed - took
+    except OverflowError:
+        raise InvalidInputError(
+            f"execution_time_ms {execution_time_ms} from {started or completed} leaves the "
+            "range of times (years 1 to 9999)"
+        ) from None
     return started, completed
 
 

@@ -8,17 +8,20 @@ document's examples and `repo.create(...)` works in plain scripts.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from functools import cache
 from typing import Any, Generic, TypeVar, cast
 
 from pydantic import BaseModel
 from sqlalchemy import ColumnDefault, inspect, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session, defer
 from sqlalchemy.orm.attributes import set_committed_value
 
 from aa_notebooks.db.bulk import bulk_insert_rows
+from aa_notebooks.db.engine import explain_database_error
 from aa_notebooks.db.not_stored import say_not_stored
 from aa_notebooks.db.records import (
     AgentExecutionCreate,
@@ -39,8 +42,10 @@ from aa_notebooks.db.schema import (
 )
 from aa_notebooks.db.stored_uuid import as_referenced, with_references
 from aa_notebooks.db.users import add_missing_users
+from aa_notebooks.errors import InvalidInputError
 
 ModelT = TypeVar("ModelT", bound=Base)
+_FOREIGN_KEY_VIOLATION = "23503"
 _MISSING_COLUMNS: dict[tuple[str, str], tuple[str, ...]] = {}
 T = TypeVar("T")
 
@@ -49,6 +54,8 @@ class _Repository(Generic[ModelT]):
     model: type[ModelT]
     record: type[BaseModel]
     order_by: str = "id"
+    lacking: str = "a row it refers to is not stored"
+    """What a foreign key the database refuses means here, and what to do."""
 
     def __init__(self, session: Session | AsyncSession) -> None:
         self.session = session
@@ -67,7 +74,7 @@ class _Repository(Generic[ModelT]):
         row.update({k: v for k, v in extra.items() if v is not None})
         return row
 
-    def _completed(self, row: Mapping[str, Any]) -> Mapping[str, Any]:
+    def _with_defaults(self, row: Mapping[str, Any]) -> Mapping[str, Any]:
         """A trusted row (`bulk_insert(validate=False)`) with the columns' fixed defaults that
         the INSERT would fill in: the rollups must count the row as it is stored."""
         absent = {name: value for name, value in _fixed_defaults(self.model) if name not in row}
@@ -113,13 +120,30 @@ class _Repository(Generic[ModelT]):
             self._adding(session, [row])
             table = table_of(self.model)
             values = as_referenced(session.connection(), table, self._present(session, row))
-            session.execute(table.insert().values(**values))
+            with self._refusals(session):
+                session.execute(table.insert().values(**values))
             self._added(session, [row])
             if commit:
                 session.commit()
             return self._returned(session, row["id"])
 
         return self._run(work)
+
+    @contextmanager
+    def _refusals(self, session: Session) -> Iterator[None]:
+        """A row the database refuses as one InvalidInputError without the SQL and its values,
+        a missing reference saying which (`lacking`); the session is rolled back."""
+        try:
+            yield
+        except IntegrityError as error:
+            session.rollback()
+            explained = explain_database_error(error)
+            original = error.orig if error.orig is not None else error
+            # PostgreSQL gives the SQL state; SQLite only says so in its message
+            missing = getattr(original, "sqlstate", None) == _FOREIGN_KEY_VIOLATION
+            if missing or "FOREIGN KEY" in str(original):
+                raise InvalidInputError(f"{explained}: {self.lacking}") from None
+            raise explained from None
 
     def _returned(self, session: Session, key: uuid.UUID) -> ModelT | None:
         """The stored row, loaded, the columns the database lacks set to None. It stays in the
@@ -163,19 +187,32 @@ class _Repository(Generic[ModelT]):
         """Insert many rows in one transaction; returns how many. `validate=False` trusts dicts."""
         # validate=False is the caller's word that the rows are column dicts already
         trusted = cast(Iterable[Mapping[str, Any]], rows)
-        prepared = (self._to_row(r) for r in rows) if validate else map(self._completed, trusted)
+        if validate:
+            prepared: Iterable[Mapping[str, Any]] = (self._to_row(r) for r in rows)
+        else:
+            prepared = map(self._with_defaults, trusted)
 
         def work(session: Session) -> int:
             written = list(prepared)
             self._adding(session, written)
             table = table_of(self.model)
             stored = with_references(session.connection(), table, written)
-            count = bulk_insert_rows(session.connection(), table, stored)
+            with self._refusals(session):
+                count = bulk_insert_rows(session.connection(), table, stored)
             self._added(session, written)
             session.commit()
             return count
 
         return self._run(work)
+
+
+def _timed(row: Mapping[str, Any]) -> dict[str, Any]:
+    """An execution row with both its times (`finished_times`): a database default would fill
+    only the start, after the rollups were told of the row, and live views read the end."""
+    started, completed = finished_times(
+        row.get("started_at"), row.get("completed_at"), row.get("execution_time_ms")
+    )
+    return {**row, "started_at": started, "completed_at": completed}
 
 
 @cache
@@ -194,6 +231,10 @@ class AgentExecutionRepository(_Repository[AgentExecution]):
     model = AgentExecution
     record = AgentExecutionCreate
     order_by = "started_at"
+    lacking = (
+        "its user_id is not in this database's users table; add the user there first (a "
+        "database made by the data contract's DDL adds none by itself)"
+    )
 
     def create(
         self,
@@ -206,14 +247,11 @@ class AgentExecutionRepository(_Repository[AgentExecution]):
         owner = uuid.UUID(str(user_id)) if user_id is not None else None
         return self._create(data, commit, user_id=owner)
 
-    def _completed(self, row: Mapping[str, Any]) -> Mapping[str, Any]:
-        row = super()._completed(row)
-        if row.get("started_at") is not None and row.get("completed_at") is not None:
-            return row
-        times = finished_times(
-            row.get("started_at"), row.get("completed_at"), row.get("execution_time_ms")
-        )
-        return {**row, "started_at": times[0], "completed_at": times[1]}
+    def _to_row(self, data: BaseModel | Mapping[str, Any], **extra: Any) -> dict[str, Any]:
+        return _timed(super()._to_row(data, **extra))
+
+    def _with_defaults(self, row: Mapping[str, Any]) -> Mapping[str, Any]:
+        return _timed(super()._with_defaults(row))
 
     def _adding(self, session: Session, rows: list[Mapping[str, Any]]) -> None:
         super()._adding(session, rows)
@@ -229,6 +267,7 @@ class ExecutionTraceRepository(_Repository[ExecutionTrace]):
     model = ExecutionTrace
     record = ExecutionTraceCreate
     order_by = "step_number"
+    lacking = "its execution_id is not a stored execution; record the execution first"
 
     def create(self, data: ExecutionTraceCreate | Mapping[str, Any], *, commit: bool = True) -> Any:
         """Record one trace step."""
@@ -241,6 +280,7 @@ class TokenUsageRepository(_Repository[TokenUsage]):
     model = TokenUsage
     record = TokenUsageCreate
     order_by = "step_number"
+    lacking = "its execution_id is not a stored execution; record the execution first"
 
     def create(self, data: TokenUsageCreate | Mapping[str, Any], *, commit: bool = True) -> Any:
         """Record one component's token usage."""
@@ -258,6 +298,7 @@ class BudgetAlertRepository(_Repository[BudgetAlert]):
 
     model = BudgetAlert
     record = BudgetAlertCreate
+    lacking = "its user_id is not in this database's users table; add the user there first"
 
     def create(self, data: BudgetAlertCreate | Mapping[str, Any], *, commit: bool = True) -> Any:
         """Store one budget alert."""

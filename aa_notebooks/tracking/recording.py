@@ -346,7 +346,7 @@ def _recorded(
         if not is_outage(error):
             _rollback(session)
             if isinstance(error, StatementError):
-                raise _explained(error) from None
+                raise explain_database_error(error) from None
             raise
         _rollback(session)
         return _spool(session, record, row, error)
@@ -369,29 +369,11 @@ async def _recorded_async(
             with suppress(Exception):
                 await session.rollback()
             if isinstance(error, StatementError):
-                raise _explained(error) from None
+                raise explain_database_error(error) from None
             raise
         with suppress(Exception):  # the connection is gone: nothing to roll back
             await session.rollback()
         return _spool(session, record, row, error)
-
-
-def _explained(error: StatementError) -> Exception:
-    """A statement the database refused as one kit error, without the SQL and its values; a
-    missing reference says which: the data contract's database adds no user by itself."""
-    explained = explain_database_error(error)
-    original = error.orig if error.orig is not None else error
-    if getattr(original, "sqlstate", None) == _FOREIGN_KEY_VIOLATION or "FOREIGN KEY" in str(
-        original
-    ):
-        return InvalidInputError(
-            f"{explained}: the row names a user or an execution this database does not hold; "
-            "add the user to `users` first, or record the execution before its steps and usage"
-        )
-    return explained
-
-
-_FOREIGN_KEY_VIOLATION = "23503"
 
 
 def _spool(

@@ -13,7 +13,9 @@ from aa_notebooks.db.records import (
     BudgetAlertCreate,
     ExecutionTraceCreate,
     TokenUsageCreate,
+    finished_times,
 )
+from aa_notebooks.errors import InvalidInputError
 
 EXECUTION_ID = "6f1c1c3e-8a37-4a3e-9d6e-2f2b5f3f9a10"
 
@@ -65,6 +67,21 @@ def test_a_time_more_than_a_day_ahead_is_refused_and_a_few_hours_ahead_kept() ->
         "completed_at 9999-12-31T23:00:00+00:00 is more than a day ahead of this host's clock: "
         "give the time the run took place (UTC, or with its offset)"
     ) in str(info.value)
+
+
+def test_times_at_the_ends_of_the_range_are_refused_in_words() -> None:
+    """Such times were a bare OverflowError from the UTC conversion or the duration's sum."""
+    with pytest.raises(ValidationError) as early:
+        AgentExecutionCreate(status="success", started_at="0001-01-01T00:30:00+01:00")
+    assert (
+        "0001-01-01T00:30:00+01:00 is outside the times a datetime holds in UTC (years 1 to 9999)"
+    ) in str(early.value)
+    with pytest.raises(InvalidInputError) as before_the_first:
+        finished_times(None, datetime.min, 5)
+    assert str(before_the_first.value) == (
+        "execution_time_ms 5 from 0001-01-01 00:00:00+00:00 leaves the range of times "
+        "(years 1 to 9999)"
+    )
 
 
 def test_a_float_cost_is_kept_to_the_micro_dollar_and_a_decimal_as_given() -> None:

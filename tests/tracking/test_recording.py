@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from aa_notebooks.budgets.client import connect_budgets
 from aa_notebooks.db.engine import async_session_factory, get_async_engine, session_factory
+from aa_notebooks.db.repositories import AgentExecutionRepository, TokenUsageRepository
 from aa_notebooks.db.schema import AgentExecution, ExecutionTrace, TokenUsage, User
 from aa_notebooks.errors import InvalidInputError
 from aa_notebooks.tracking import (
@@ -313,27 +314,39 @@ def test_a_column_the_database_lacks_is_named_once(
 
 async def test_a_user_or_execution_the_contracts_database_lacks_is_named(tmp_path: Path) -> None:
     """The data contract's database adds no user by itself: an unknown user_id, or a step of an
-    execution never recorded, was a bare IntegrityError showing the INSERT and its values."""
+    execution never recorded, was a bare IntegrityError showing the INSERT and its values, from
+    the recording functions and the repositories alike."""
     path = tmp_path / "document.db"
     url = document_sqlite(path)
-    said = (
-        "the database refused a value: FOREIGN KEY constraint failed: the row names a user or an "
-        "execution this database does not hold; add the user to `users` first, or record the "
-        "execution before its steps and usage"
+    refused = "the database refused a value: FOREIGN KEY constraint failed: "
+    no_user = (
+        refused + "its user_id is not in this database's users table; add the user there first "
+        "(a database made by the data contract's DDL adds none by itself)"
+    )
+    no_execution = (
+        refused + "its execution_id is not a stored execution; record the execution first"
     )
     stranger = "5742a46e-9999-4999-8999-99999999abcd"
     with session_factory(url)() as session:
-        with pytest.raises(InvalidInputError) as refused:
+        with pytest.raises(InvalidInputError) as said:
             track_agent_execution_sync(session, stranger, "a", "react", "gpt-4o", 1, 1, 1)
-        assert str(refused.value) == said
-        with pytest.raises(InvalidInputError) as refused:
+        assert str(said.value) == no_user
+        with pytest.raises(InvalidInputError) as said:
             record_trace_step_sync(session, stranger, 1, "thought", "x", 10)
-        assert str(refused.value) == said
+        assert str(said.value) == no_execution
+        with pytest.raises(InvalidInputError) as said:
+            TokenUsageRepository(session).bulk_insert(
+                [{"execution_id": stranger, "input_tokens": 1, "output_tokens": 1, "cost_usd": 0}]
+            )
+        assert str(said.value) == no_execution
         kept = track_agent_execution_sync(session, None, "a", "react", "gpt-4o", 1, 1, 1)
     async with async_session_factory(url.replace("sqlite:", "sqlite+aiosqlite:"))() as session:
-        with pytest.raises(InvalidInputError) as refused:
+        with pytest.raises(InvalidInputError) as said:
             await track_agent_execution(session, stranger, "a", "react", "gpt-4o", 1, 1, 1)
-        assert str(refused.value) == said
+        assert str(said.value) == no_user
+        with pytest.raises(InvalidInputError) as said:
+            await AgentExecutionRepository(session).create({"status": "success"}, user_id=stranger)
+        assert str(said.value) == no_user
     with sqlite3.connect(path) as connection:
         stored = connection.execute("SELECT id FROM agentexecutions").fetchall()
         assert [uuid.UUID(row[0]) for row in stored] == [kept.id]
