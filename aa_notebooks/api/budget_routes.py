@@ -10,6 +10,8 @@ from a user without scope or user_id makes one of those.
 """
 
 import uuid
+from collections.abc import Callable
+from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
@@ -22,10 +24,15 @@ from sqlalchemy.engine import URL
 from aa_notebooks.api.budget_access import USER_SCOPE, check_may_change, may_see
 from aa_notebooks.api.encoding import jsonable, records
 from aa_notebooks.api.principal import Principal
-from aa_notebooks.budgets import create_budget, delete_budget, list_budgets, update_budget
+from aa_notebooks.budgets import (
+    create_budget,
+    delete_budget,
+    get_budget,
+    list_budgets,
+    update_budget,
+)
 from aa_notebooks.db.schema import BudgetScope
 from aa_notebooks.db.url import require_database
-from aa_notebooks.errors import NotFoundError
 
 CENT = Decimal("0.01")
 CENTS_COLUMNS = ("threshold_usd", "current_spend_usd")  # NUMERIC(10,2) in the data contract
@@ -58,8 +65,14 @@ class NewBudget(BudgetChanges):
     alert_type: Literal["warning", "hard_stop"]
 
 
-def add_budget_routes(router: APIRouter, url: str | URL | None, caller: Any) -> None:
-    """Add the budget endpoints; `caller` is the Depends() giving the request's Principal."""
+def add_budget_routes(
+    router: APIRouter,
+    url: str | URL | None,
+    caller: Any,
+    now: Callable[[], datetime] | None = None,
+) -> None:
+    """Add the budget endpoints; `caller` is the Depends() giving the request's Principal, `now`
+    the clock the listed spends are read at (None: the real one)."""
     Caller = Annotated[Principal, caller]
 
     def database() -> URL:
@@ -70,7 +83,8 @@ def add_budget_routes(router: APIRouter, url: str | URL | None, caller: Any) -> 
 
     @router.get("/budgets", summary="List budget alerts")
     def budgets(database: Database, principal: Caller) -> JSONResponse:
-        frame = _visible(list_budgets(database, user_id=principal.user_id), principal)
+        at = None if now is None else now()
+        frame = _visible(list_budgets(database, user_id=principal.user_id, now=at), principal)
         for column in CENTS_COLUMNS:
             frame[column] = [Decimal(repr(v)).quantize(CENT) for v in frame[column]]
         return JSONResponse({"items": records(frame)})
@@ -112,12 +126,9 @@ def add_budget_routes(router: APIRouter, url: str | URL | None, caller: Any) -> 
 def _scope_and_owner(database: URL, budget_id: uuid.UUID) -> tuple[str, Any, bool]:
     """The scope, owner and per_user of a budget; NotFoundError when there is none with this
     id."""
-    frame = list_budgets(database)
-    found = frame.loc[[str(key) == str(budget_id) for key in frame["id"]]]
-    if found.empty:
-        raise NotFoundError(f"no budget with id {budget_id}")
-    row = found.iloc[0]
-    return str(row["scope"]), row["user_id"], bool(row["per_user"])
+    budget = get_budget(database, budget_id)
+    owner = None if budget.user_id is None else str(budget.user_id)
+    return budget.scope.value, owner, budget.per_user
 
 
 def _visible(frame: pd.DataFrame, principal: Principal) -> pd.DataFrame:

@@ -64,5 +64,5 @@ def create_router(
 
     add_analytics_routes(router, Depends(analytics))
     add_status_route(router, Depends(analytics), caller)
-    add_budget_routes(router, url, caller)
+    add_budget_routes(router, url, caller, now)
     return router

@@ -12,7 +12,13 @@ the analytics layer, which agent processes need not load.
 """
 
 from aa_notebooks.budgets.alert_settings import AlertMailer
-from aa_notebooks.budgets.crud import create_budget, delete_budget, list_budgets, update_budget
+from aa_notebooks.budgets.crud import (
+    create_budget,
+    delete_budget,
+    get_budget,
+    list_budgets,
+    update_budget,
+)
 from aa_notebooks.budgets.delivery import Delivery, deliver_alerts, wait_for_deliveries
 from aa_notebooks.budgets.evaluation import Evaluation, evaluate_budgets
 from aa_notebooks.budgets.guard import check_budget
@@ -41,6 +47,7 @@ __all__ = [
     "delete_budget",
     "deliver_alerts",
     "evaluate_budgets",
+    "get_budget",
     "list_budgets",
     "rebuild_spend_ledger",
     "record_execution",

@@ -73,8 +73,10 @@ class BudgetClient:
         return scope_label(self.user_id)
 
     def list(self, *, active_only: bool = False) -> Table:
-        """The budget alerts (this user's when scoped), one row each."""
-        frame = list_budgets(self.url, user_id=self.user_id, active_only=active_only)
+        """The budget alerts (this user's when scoped), one row each, with their spend now."""
+        frame = list_budgets(
+            self.url, user_id=self.user_id, active_only=active_only, now=self.now()
+        )
         return Table("Active budgets" if active_only else "Budgets", None, self.scope, frame)
 
     def create(self, **fields: Any) -> Budget:

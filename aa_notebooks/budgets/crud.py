@@ -5,6 +5,8 @@ from __future__ import annotations
 import difflib
 import uuid
 import warnings
+from dataclasses import replace
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -23,10 +25,12 @@ from aa_notebooks.budgets.fields import (
     validated,
 )
 from aa_notebooks.budgets.model import Budget, budgets_frame
+from aa_notebooks.budgets.reading import current_spends
 from aa_notebooks.budgets.scope import BUDGETS, EXECUTIONS
 from aa_notebooks.budgets.spend import counted, counted_params, target_agent_id
 from aa_notebooks.budgets.store import ACTIVE, budget_values, load_budgets
-from aa_notebooks.budgets.transactions import write_transaction
+from aa_notebooks.budgets.transactions import read_transaction, write_transaction
+from aa_notebooks.budgets.window import utc
 from aa_notebooks.db.engine import get_engine
 from aa_notebooks.db.schema import BudgetScope
 from aa_notebooks.db.stored_uuid import as_referenced
@@ -39,16 +43,35 @@ def list_budgets(
     *,
     user_id: uuid.UUID | str | None = None,
     active_only: bool = False,
+    now: datetime | None = None,
 ) -> pd.DataFrame:
-    """The budgets, one row each; with `user_id`, only the budgets that user owns."""
+    """The budgets, one row each, current_spend_usd their spend at `now` (None: the clock);
+    with `user_id`, only the budgets that user owns."""
     engine = get_engine(url)
     caps = capabilities(engine)
     caps.require_budgets()
     condition: ColumnElement[bool] = ACTIVE if active_only else true()
     if user_id is not None:
         condition = and_(condition, BUDGETS.c.user_id == parse_uuid(user_id, "user_id"))
+    with read_transaction(engine) as connection:
+        budgets = load_budgets(connection, caps, condition)
+        spends = current_spends(connection, caps, budgets, utc(now))
+    return budgets_frame(
+        [replace(b, current_spend_usd=spends.get(b.id, b.current_spend_usd)) for b in budgets]
+    )
+
+
+def get_budget(url: str | URL | None, budget_id: uuid.UUID | str) -> Budget:
+    """The budget with this id, as stored; NotFoundError when there is none."""
+    engine = get_engine(url)
+    caps = capabilities(engine)
+    caps.require_budgets()
+    key = parse_uuid(budget_id, "budget id")
     with engine.connect() as connection:
-        return budgets_frame(load_budgets(connection, caps, condition))
+        found = load_budgets(connection, caps, BUDGETS.c.id == key)
+    if not found:
+        raise NotFoundError(f"no budget with id {key}")
+    return found[0]
 
 
 def create_budget(url: str | URL | None = None, **fields: Any) -> Budget:

@@ -1,4 +1,4 @@
-"""`budget_status`: every active budget's state, read only.
+"""`budget_status`: every active budget's state, read only; `current_spends` for the lists.
 
 The statuses come from one read-only snapshot (summed exactly from the executions, their whole
 hours and days read from the rollups where the database has them), so they work
@@ -23,8 +23,10 @@ from sqlalchemy.engine import URL
 from aa_notebooks.budgets.alert_claims import owed
 from aa_notebooks.budgets.alert_settings import email_problem, unsent_warning
 from aa_notebooks.budgets.alerts import EVENTS, alerts_due, events_of_user
-from aa_notebooks.budgets.capabilities import capabilities
+from aa_notebooks.budgets.capabilities import Capabilities, capabilities
 from aa_notebooks.budgets.fields import parse_uuid
+from aa_notebooks.budgets.model import Budget
+from aa_notebooks.budgets.money import cents
 from aa_notebooks.budgets.per_user import applied_in
 from aa_notebooks.budgets.scope import BUDGETS
 from aa_notebooks.budgets.spend import SpendPlans, rollup_spend
@@ -84,3 +86,24 @@ def _unsent_events(connection: Connection, owner: uuid.UUID | None) -> int:
     if owner is not None:
         query = query.where(events_of_user(owner))
     return int(connection.execute(query).scalar_one())
+
+
+def current_spends(
+    connection: Connection, caps: Capabilities, budgets: list[Budget], now: datetime
+) -> dict[uuid.UUID, Decimal]:
+    """Each budget's spend in its window at `now`, in cents, as `budgets evaluate` writes it to
+    current_spend_usd (a per-user budget: its highest user's); none for a budget this database
+    cannot evaluate. Lists show it: the stored copy is only as fresh as the last evaluation."""
+    plans = SpendPlans(connection)
+    spends = {}
+    for budget in budgets:
+        if caps.unavailable(budget):
+            continue
+        window = SpendWindow.ending(now, budget.period_days)
+        each_user = [
+            rollup_spend(connection, each, window, plans(window))
+            for each in applied_in(connection, budget, window, None, plans)
+            if not each.template
+        ]
+        spends[budget.id] = cents(max(each_user, default=Decimal(0)))
+    return spends

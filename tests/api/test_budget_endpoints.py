@@ -34,9 +34,11 @@ async def test_create_list_update_delete(client: httpx.AsyncClient) -> None:
         True,
     )
 
+    # the spend now, not the copy `budgets evaluate` writes (it said 0.00): A1-A5 are all in
+    # the 30 days, $0.0045 + $0.00012 + $0.015 + $0 + $1 = $1.01962
     listed = (await client.get(f"{API}/budgets")).json()["items"]
     assert [(b["id"], b["threshold_usd"], b["current_spend_usd"]) for b in listed] == [
-        (budget["id"], "100.00", "0.00"),
+        (budget["id"], "100.00", "1.02"),
     ]  # fmt: skip
 
     changed = await client.patch(f"{API}/budgets/{budget['id']}", json={"threshold_usd": "150.5"})

@@ -58,6 +58,15 @@ def insert_directly(url: str, cost: str, started_at: datetime, **fields) -> dict
     return row
 
 
+def stored_spends(url: str) -> dict[uuid.UUID, float]:
+    """budgetalerts.current_spend_usd as stored (what `budgets evaluate` wrote; lists show the
+    spend now instead), by budget id."""
+    table = BudgetAlert.__table__
+    with get_engine(url).connect() as connection:
+        rows = connection.execute(select(table.c.id, table.c.current_spend_usd))
+        return {key: float(spend) for key, spend in rows}
+
+
 def events(url: str) -> list[tuple[str, Decimal, bool]]:
     """The alert events recorded so far: (kind, spend, notified), oldest first."""
     table = BudgetAlertEvent.__table__

@@ -24,7 +24,7 @@ from aa_notebooks.budgets import (
 )
 from aa_notebooks.db.engine import get_engine
 from aa_notebooks.errors import BudgetExceededError, SchemaError
-from tests.budgets.conftest import ALICE, NOW, record
+from tests.budgets.conftest import ALICE, NOW, record, stored_spends
 
 pytestmark = pytest.mark.postgres
 
@@ -41,7 +41,7 @@ def test_global_and_user_budgets_work(agentos_url: str) -> None:
     statuses = {s.budget.id: s for s in budget_status(agentos_url, now=NOW)}
     assert (statuses[org.id].spend_usd, statuses[org.id].status) == (10, Status.exceeded)
     assert (statuses[mine.id].spend_usd, statuses[mine.id].status) == (6, Status.exceeded)
-    assert list_budgets(agentos_url)["current_spend_usd"].tolist() == [0.0, 0.0]  # only read
+    assert stored_spends(agentos_url) == {org.id: 0.0, mine.id: 0.0}  # only read
     evaluation = evaluate_budgets(agentos_url, now=NOW)  # no events table: nothing to fire
     assert (evaluation.fired, evaluation.delivery.sent, evaluation.ok) == ((), (), True)
     assert evaluation.alerts_off and evaluation.lines()[-1] == (
@@ -49,7 +49,8 @@ def test_global_and_user_budgets_work(agentos_url: str) -> None:
         "them in (an attached AgentOS database), so none fires or is emailed; the statuses above "
         "stand"
     )
-    frame = list_budgets(agentos_url).set_index("id")
+    assert stored_spends(agentos_url)[org.id] == 10.0
+    frame = list_budgets(agentos_url, now=NOW).set_index("id")
     assert frame.loc[str(org.id), "current_spend_usd"] == 10.0
     assert frame.loc[str(mine.id), "name"] is None
 

@@ -37,7 +37,7 @@ from aa_notebooks.cli import main
 from aa_notebooks.db.engine import get_engine
 from aa_notebooks.db.schema import AgentExecution, BudgetAlertEvent, BudgetScope
 from aa_notebooks.errors import BudgetExceededError, InvalidInputError, SchemaError
-from tests.budgets.conftest import ALICE, BOB, NOW, insert_directly, record
+from tests.budgets.conftest import ALICE, BOB, NOW, insert_directly, record, stored_spends
 from tests.notify.smtp_server import Inbox
 
 CAROL = uuid.UUID("ca201000-0000-4000-8000-000000000005")
@@ -194,11 +194,10 @@ def test_evaluate_writes_the_highest_users_spend_and_fires_once(db_url: str) -> 
         "evaluated 1 budget (2 statuses: a per-user budget has one per user): 1 exceeded, "
         "1 warning; spend written back"  # $5 of $5 and $4.50 (90%, past the 80% alert)
     )
-    [row] = list_budgets(db_url).to_dict("records")
-    assert (row["id"], row["current_spend_usd"]) == (str(budget.id), 5.0)
+    assert stored_spends(db_url) == {budget.id: 5.0}
     only_bob = evaluate_budgets(db_url, user_id=BOB, now=NOW)  # one user's view writes no max
     assert [(s.budget.user_id, s.spend_usd) for s in only_bob.statuses] == [(BOB, Decimal("4.5"))]
-    assert list_budgets(db_url)["current_spend_usd"].tolist() == [5.0]
+    assert stored_spends(db_url) == {budget.id: 5.0}
 
 
 def test_a_level_fires_again_for_a_user_only_once_their_window_passed(db_url: str) -> None:

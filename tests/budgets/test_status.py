@@ -18,12 +18,14 @@ from aa_notebooks.budgets import (
     check_budget,
     create_budget,
     evaluate_budgets,
-    list_budgets,
+    record_execution,
+    wait_for_deliveries,
 )
 from aa_notebooks.budgets import spend as budget_spend
 from aa_notebooks.budgets.client import connect_budgets
 from aa_notebooks.db.engine import dispose_engine, get_engine
-from aa_notebooks.db.schema import BudgetSpendLedger
+from aa_notebooks.db.records import AgentExecutionCreate
+from aa_notebooks.db.schema import AgentExecution, BudgetSpendLedger
 from aa_notebooks.errors import BudgetExceededError, ConfigurationError
 from tests.budgets.conftest import (
     ALICE,
@@ -33,6 +35,7 @@ from tests.budgets.conftest import (
     insert_directly,
     read_only,
     record,
+    stored_spends,
 )
 from tests.notify.smtp_server import Inbox
 
@@ -104,11 +107,11 @@ def test_burn_rate_and_projected_exhaustion(
 def test_current_spend_is_written_back_in_cents(db_url: str, costs: list[str], cents: str) -> None:
     for cost in costs:
         record(db_url, cost, HOUR_AGO)
-    create_budget(db_url, threshold_usd=100, alert_type="warning")
-    assert list_budgets(db_url)["current_spend_usd"].tolist() == [0.0]
+    budget = create_budget(db_url, threshold_usd=100, alert_type="warning")
+    assert stored_spends(db_url) == {budget.id: 0.0}
     [result] = evaluate_budgets(db_url, now=NOW).statuses
     assert result.spend_usd == sum(map(Decimal, costs))  # exact: not rounded
-    assert list_budgets(db_url)["current_spend_usd"].tolist() == [float(cents)]
+    assert stored_spends(db_url) == {budget.id: float(cents)}
 
 
 def test_only_active_budgets_and_the_users_own(db_url: str) -> None:
@@ -154,19 +157,19 @@ def test_status_writes_nothing_and_evaluation_gives_the_same_statuses(
     shows the warning but records no event, sends no email and leaves current_spend_usd."""
     record(db_url, "90", HOUR_AGO, user_id=ALICE)
     record(db_url, "30", HOUR_AGO, user_id=BOB)
-    create_budget(db_url, name="org", threshold_usd=100, alert_type="hard_stop")
-    create_budget(db_url, name="alice", scope="user", user_id=ALICE, threshold_usd=200,
-                  alert_type="warning")  # fmt: skip
+    org = create_budget(db_url, name="org", threshold_usd=100, alert_type="hard_stop")
+    alice = create_budget(db_url, name="alice", scope="user", user_id=ALICE, threshold_usd=200,
+                          alert_type="warning")  # fmt: skip
     read = budget_status(db_url, now=NOW)
     assert [(s.budget.name, s.spend_usd, s.status) for s in read] == [
         ("alice", Decimal(90), Status.ok),
         ("org", Decimal(120), Status.exceeded),
     ]
-    assert list_budgets(db_url)["current_spend_usd"].tolist() == [0.0, 0.0]
+    assert stored_spends(db_url) == {alice.id: 0.0, org.id: 0.0}
     assert events(db_url) == [] and mail.messages == []
     evaluated = evaluate_budgets(db_url, now=NOW)
     assert evaluated.to_frame().equals(read.to_frame())
-    assert list_budgets(db_url)["current_spend_usd"].tolist() == [90.0, 120.0]
+    assert stored_spends(db_url) == {alice.id: 90.0, org.id: 120.0}
     assert events(db_url) == [("warning", Decimal(120), True), ("exceeded", Decimal(120), True)]
     assert len(mail.messages) == 2
     assert budget_status(db_url, now=NOW).to_frame().equals(read.to_frame())
@@ -248,4 +251,22 @@ def test_the_client_s_statuses_have_a_frame_as_its_other_results(db_url: str) ->
     statuses = connect_budgets(db_url, now=lambda: NOW).status()
     assert list(statuses.frame[["name", "spend_usd", "status"]].itertuples(index=False)) == [
         ("org", 85.0, "warning")
+    ]
+
+
+def test_a_run_recorded_without_times_starts_at_the_given_now(db_url: str) -> None:
+    """`record_execution(..., now=NOW)` with neither time is a run that started at NOW (a
+    replay of an earlier run): stored at the real clock instead, its $0.90 of a $1.00 budget was
+    counted in NOW's window by the ledger but filed today, and no warning fired."""
+    budget = create_budget(db_url, threshold_usd=1, alert_type="warning")
+    execution = AgentExecutionCreate(status="success", cost_usd=Decimal("0.9"),
+                                     execution_time_ms=1500)  # fmt: skip
+    record_execution(db_url, execution, now=NOW)
+    assert wait_for_deliveries(30)
+    with get_engine(db_url).connect() as connection:
+        stored = connection.execute(select(AgentExecution.started_at, AgentExecution.completed_at))
+        assert [tuple(row) for row in stored] == [(NOW, NOW + timedelta(milliseconds=1500))]
+    assert [(kind, spend) for kind, spend, _ in events(db_url)] == [("warning", Decimal("0.9"))]
+    assert [(s.budget.id, s.spend_usd) for s in budget_status(db_url, now=NOW)] == [
+        (budget.id, Decimal("0.9"))
     ]
