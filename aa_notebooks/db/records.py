@@ -150,6 +150,11 @@ def finished_times(
             f"execution_time_ms {execution_time_ms} from {started or completed} leaves the "
             "range of times (years 1 to 9999)"
         ) from None
+    if completed > datetime.now(UTC) + _AHEAD:  # started_at given, plus a duration too long
+        raise InvalidInputError(
+            f"started_at {started.isoformat()} plus execution_time_ms {execution_time_ms} ends "
+            "more than a day ahead of this host's clock: check the duration (milliseconds)"
+        )
     return started, completed
 
 

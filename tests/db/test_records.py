@@ -76,6 +76,12 @@ def test_times_at_the_ends_of_the_range_are_refused_in_words() -> None:
     assert (
         "0001-01-01T00:30:00+01:00 is outside the times a datetime holds in UTC (years 1 to 9999)"
     ) in str(early.value)
+    with pytest.raises(InvalidInputError) as too_long:
+        finished_times(datetime(2026, 1, 1, tzinfo=UTC), None, 10**11)  # 3 years
+    assert str(too_long.value) == (
+        "started_at 2026-01-01T00:00:00+00:00 plus execution_time_ms 100000000000 ends more than "
+        "a day ahead of this host's clock: check the duration (milliseconds)"
+    )
     with pytest.raises(InvalidInputError) as before_the_first:
         finished_times(None, datetime.min, 5)
     assert str(before_the_first.value) == (
