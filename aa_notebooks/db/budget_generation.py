@@ -14,6 +14,8 @@ from typing import Any
 
 from sqlalchemy import Connection, inspect
 
+from aa_notebooks.db.pg_functions import pinned_search_path
+
 CHANNEL = "aa_budgets_changed"
 TRIGGER_PREFIX = "aa_budget_generation_"
 DEFINING_COLUMNS = (
@@ -41,8 +43,9 @@ def install_generation(connection: Connection) -> None:
     events = {"insert": "INSERT", "delete": "DELETE", "update": f"UPDATE OF {watched}"}
     bump = f"UPDATE {GENERATION_TABLE} SET generation = generation + 1"
     if connection.dialect.name == "postgresql":
+        pinned = pinned_search_path(connection, GENERATION_TABLE)
         connection.exec_driver_sql(f"""
-CREATE OR REPLACE FUNCTION {TRIGGER_PREFIX}bump() RETURNS trigger LANGUAGE plpgsql AS $$
+CREATE OR REPLACE FUNCTION {TRIGGER_PREFIX}bump() RETURNS trigger LANGUAGE plpgsql {pinned} AS $$
 BEGIN
   {bump};
   PERFORM pg_notify('{CHANNEL}', '');

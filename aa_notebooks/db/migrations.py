@@ -326,6 +326,19 @@ def rollup_writer_version(connection: Connection) -> None:
     _install_triggers_again(connection)
 
 
+@migration
+def trigger_search_path(connection: Connection) -> None:
+    """PostgreSQL: the trigger functions find the kit's tables in their own schema, whatever
+    the search_path of the program that writes (installed again, pinned to it)."""
+    from aa_notebooks.db.budget_generation import GENERATION_TABLE, install_generation
+
+    if connection.dialect.name != "postgresql":
+        return
+    _install_triggers_again(connection)
+    if GENERATION_TABLE in inspect(connection).get_table_names():
+        install_generation(connection)
+
+
 def _install_triggers_again(connection: Connection) -> None:
     """Install the marking triggers as this release makes them, where the rollups are."""
     from aa_notebooks.db.rollups.triggers import install_triggers

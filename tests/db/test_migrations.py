@@ -176,6 +176,7 @@ def test_the_cost_by_model_indexes_reach_an_older_database(empty_db_url: str) ->
         "rollup_truncate_triggers",
         "rollup_replace_triggers",
         "rollup_writer_version",
+        "trigger_search_path",
     ]
     assert _index_columns(empty_db_url, "tokenusages")["ix_tokenusages_execution_id"] == [
         "execution_id", "model", "cost_usd", "input_tokens", "output_tokens",

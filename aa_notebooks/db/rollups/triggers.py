@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from sqlalchemy import Connection, inspect
 
+from aa_notebooks.db.pg_functions import pinned_search_path
 from aa_notebooks.db.schema import CACHE_ROLLUP_TABLES, ROLLUP_TABLES
 
 _SQLITE_HOUR = "strftime('%Y-%m-%d %H:00:00.000000', {row}.started_at)"
@@ -128,9 +129,11 @@ usage rows go with them), the cost by model and cache rollups for the usage rows
 
 
 def _postgresql(connection: Connection) -> None:
+    pinned = pinned_search_path(connection, "agentexecutions")
     for kind, body in _PG_FUNCTIONS.items():
         connection.exec_driver_sql(f"""
-CREATE OR REPLACE FUNCTION {TRIGGER_PREFIX}mark_{kind}() RETURNS trigger LANGUAGE plpgsql AS $$
+CREATE OR REPLACE FUNCTION {TRIGGER_PREFIX}mark_{kind}() RETURNS trigger LANGUAGE plpgsql
+{pinned} AS $$
 BEGIN
   IF TG_OP = 'INSERT' AND current_setting('{VERSION_SETTING}', true) = '{WRITER_VERSION}' THEN
     RETURN NULL;
@@ -156,7 +159,7 @@ END $$""")
         deletes = " ".join(f"DELETE FROM {name};" for name in emptied)
         connection.exec_driver_sql(f"""
 CREATE OR REPLACE FUNCTION {TRIGGER_PREFIX}truncated_{kind}() RETURNS trigger LANGUAGE plpgsql
-AS $$ BEGIN {deletes} RETURN NULL; END $$""")
+{pinned} AS $$ BEGIN {deletes} RETURN NULL; END $$""")
         name = f"{TRIGGER_PREFIX}{kind}_truncate"
         connection.exec_driver_sql(f"DROP TRIGGER IF EXISTS {name} ON {table}")
         connection.exec_driver_sql(

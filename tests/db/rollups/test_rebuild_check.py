@@ -16,7 +16,7 @@ from sqlalchemy import Connection, create_engine, inspect, make_url, select, tex
 
 from aa_notebooks.analytics import connect
 from aa_notebooks.cli import main
-from aa_notebooks.db.engine import get_engine
+from aa_notebooks.db.engine import dispose_engine, get_engine
 from aa_notebooks.db.migrations import migrate
 from aa_notebooks.db.rollups import rebuild, setup, state
 from aa_notebooks.db.rollups.check import check_rollups
@@ -790,4 +790,54 @@ def test_a_truncate_empties_the_rollups_its_table_feeds() -> None:
         shown = connect(url).overview(**days)
         assert (shown.total_executions, shown.total_cost_usd) == (0, Decimal(0))
     finally:
+        drop_postgres_database(url, name)
+
+
+@pytest.mark.postgres
+def test_another_programs_write_marks_the_hours_of_the_kits_own_schema() -> None:
+    """The trigger functions found their tables through the writer's search_path: with the
+    kit's tables in schema `agents`, another program's UPDATE (default search_path) failed
+    with "relation rollup_dirty_hours does not exist", or, with a second kit database in
+    `public`, marked that one's hours; a data-only restore (search_path emptied) failed too."""
+    url, name = new_postgres_database()
+    try:
+        with create_engine(url).begin() as connection:
+            connection.exec_driver_sql("CREATE SCHEMA agents")
+        kits = make_url(url).update_query_dict({"options": "-csearch_path=agents"})
+        kits_url = kits.render_as_string(hide_password=False)
+        init_db(kits_url)
+        init_db(url)  # a second kit database, in public
+        write_batch(get_engine(kits_url), [execution(datetime(2024, 6, 1, 10, 20))])
+        other = create_engine(url)
+        with other.begin() as connection:
+            connection.exec_driver_sql("UPDATE agents.agentexecutions SET cost_usd = 0.5")
+            connection.exec_driver_sql("SET LOCAL search_path = ''")
+            connection.exec_driver_sql(
+                "INSERT INTO agents.agentexecutions (id, request_id, session_id, status, "
+                "started_at) VALUES (gen_random_uuid(), gen_random_uuid(), gen_random_uuid(), "
+                "'success', '2024-06-02 11:00:00')"
+            )
+        other.dispose()
+        assert dirty_hours(kits_url) == [datetime(2024, 6, 1, 10), datetime(2024, 6, 2, 11)]
+        assert dirty_hours(url) == []
+        assert main(["--db", kits_url, "rollups", "rebuild", "--no-progress"]) == 0
+        assert check_rollups(get_engine(kits_url)).ok
+        pinned = (
+            "SELECT proname, proconfig FROM pg_proc WHERE left(proname, 3) = 'aa_' "
+            "AND pronamespace = 'agents'::regnamespace ORDER BY 1"
+        )
+        with get_engine(kits_url).begin() as connection:  # as an earlier release made them
+            functions = connection.exec_driver_sql(pinned).all()
+            for function, _ in functions:
+                connection.exec_driver_sql(f"ALTER FUNCTION agents.{function}() RESET ALL")
+            connection.exec_driver_sql(
+                "DELETE FROM aa_notebooks_migrations WHERE name = 'trigger_search_path'"
+            )
+        assert len(functions) == 5  # marks and truncates of two tables, the budgets' bump
+        init_db(kits_url)  # the upgrade pins them again
+        with get_engine(kits_url).connect() as connection:
+            assert connection.exec_driver_sql(pinned).all() == functions
+        assert {tuple(config) for _, config in functions} == {("search_path=agents, pg_temp",)}
+    finally:
+        dispose_engine(kits_url)
         drop_postgres_database(url, name)
