@@ -28,6 +28,7 @@ from sqlalchemy import (
     delete,
 )
 from sqlalchemy.engine import URL
+from sqlalchemy.exc import DBAPIError
 
 from aa_notebooks.budgets.capabilities import LEDGER_TABLE, capabilities
 from aa_notebooks.budgets.money import to_micros
@@ -108,14 +109,18 @@ def rebuild_ledger(engine: Engine) -> None:
 
 
 def ledger_ready(engine: Engine) -> bool:
-    """Whether spend can be read from the ledger: it exists and is trusted (rebuilt if never)."""
+    """Whether spend can be read from the ledger: it exists and is trusted (rebuilt if never,
+    where this role may write)."""
     if not capabilities(engine).has_ledger:
         return False
     if engine not in _trusted:
         with engine.connect() as connection:
             trusted = is_trusted(connection)
         if not trusted:
-            rebuild_ledger(engine)
+            try:
+                rebuild_ledger(engine)
+            except DBAPIError:  # a role that may only read: spend is summed from the executions
+                return False
     return True
 
 

@@ -33,12 +33,40 @@ except ImportError:  # no PostgreSQL driver: no PostgreSQL outage either
     pass
 
 
+_REFUSED_WRITE_STATES = frozenset(("42501", "25006"))
+"""PostgreSQL: insufficient_privilege, read_only_sql_transaction."""
+
+
 def is_outage(error: BaseException) -> bool:
-    """True when the database could not be used at all, so the same write may work later.
+    """True when the database could not be used at all, or refuses every write (a role without
+    the grant, a read-only database or file), so the same write may work later.
 
     The error's causes count too (`raise ... from`, SQLAlchemy's `.orig`): a driver error comes
     raw from a pool's connect and wrapped from a statement, and means the same either way.
     """
+    return any(
+        (isinstance(cause, sa.DBAPIError) and cause.connection_invalidated)
+        or isinstance(cause, _OUTAGES)
+        or _refuses_writes(cause)
+        for cause in _causes(error)
+    )
+
+
+def refuses_writes(error: BaseException) -> bool:
+    """True when the database refused the write itself, not one record: it can still be read
+    (and a hard stop checked), and the records wait until the role may write."""
+    return any(_refuses_writes(cause) for cause in _causes(error))
+
+
+def _refuses_writes(error: BaseException) -> bool:
+    if getattr(error, "sqlstate", None) in _REFUSED_WRITE_STATES:
+        return True
+    return isinstance(error, sqlite3.OperationalError) and "readonly database" in str(error)
+
+
+def _causes(error: BaseException) -> list[BaseException]:
+    """The error, its `__cause__`s and SQLAlchemy `.orig`s, each once."""
+    found: list[BaseException] = []
     seen: set[int] = set()
     pending: list[BaseException | None] = [error]
     while pending:
@@ -46,15 +74,12 @@ def is_outage(error: BaseException) -> bool:
         if current is None or id(current) in seen:
             continue
         seen.add(id(current))
-        if isinstance(current, sa.DBAPIError) and current.connection_invalidated:
-            return True
-        if isinstance(current, _OUTAGES):
-            return True
-        orig = getattr(current, "orig", None)
+        found.append(current)
         pending.append(current.__cause__)
+        orig = getattr(current, "orig", None)
         if isinstance(orig, BaseException):
             pending.append(orig)
-    return False
+    return found
 
 
 class OutageNotice:
@@ -77,9 +102,11 @@ class OutageNotice:
             if self._down:
                 return
             self._down = True
+        state = "refuses this role's writes" if refuses_writes(error) else "unreachable"
         log.warning(
-            "database %s unreachable (%s); %s",
+            "database %s %s (%s); %s",
             self.shown_url,
+            state,
             first_line(error, type(error).__name__),
             consequence,
         )

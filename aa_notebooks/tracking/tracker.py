@@ -136,7 +136,7 @@ class Tracker:
         error (one warning for the whole outage).
         """
         writer = self._writer
-        if not self.check_budgets or (writer is not None and writer.spooling):
+        if not self.check_budgets or (writer is not None and writer.unreadable):
             return
         user = optional_uuid(user_id, "user_id")
         pending = writer.pending.micros if writer is not None else None

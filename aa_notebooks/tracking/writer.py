@@ -40,7 +40,7 @@ from aa_notebooks.errors import InvalidInputError, first_line
 from aa_notebooks.tracking import shutdown
 from aa_notebooks.tracking.in_flight import HEARTBEAT_EVERY_S, RECORD_LOST_AFTER_S, InFlight
 from aa_notebooks.tracking.journal import HEARTBEAT_S, Journal, recover
-from aa_notebooks.tracking.outage import OutageNotice, is_outage, notice_for
+from aa_notebooks.tracking.outage import OutageNotice, is_outage, notice_for, refuses_writes
 from aa_notebooks.tracking.pending import PendingSpend
 from aa_notebooks.tracking.record import CUT_OFF, ExecutionRecord
 from aa_notebooks.tracking.run import Run
@@ -99,6 +99,7 @@ class BatchWriter:
         """The runs in flight that this writer keeps in the database, and their heartbeat."""
         self._queue: queue.SimpleQueue[ExecutionRecord | _Flush] = queue.SimpleQueue()
         self._retry_at: float | None = 0.0  # when to try the spool next; None: nothing to replay
+        self._writes_refused = False  # the last outage was refused writes, not a lost database
         self._running: dict[object, Run] = {}
         self._cut_off: set[object] = set()  # runs recorded as cut off that may still end
         self._handled = 0  # records taken from the queue and committed, spooled or set aside
@@ -195,6 +196,12 @@ class BatchWriter:
     def spooling(self) -> bool:
         """Whether records are waiting in the spool for the database to come back."""
         return self._retry_at is not None and self.spool.has_own_records()
+
+    @property
+    def unreadable(self) -> bool:
+        """Whether the database is out of reach (spooling for any other cause than refused
+        writes): hard-stop checks, which only read, are then skipped rather than each wait."""
+        return self.spooling and not self._writes_refused
 
     def _loop(self) -> None:
         while True:
@@ -387,6 +394,7 @@ class BatchWriter:
 
     def _went_down(self, error: BaseException) -> None:
         self._schema_ready = False  # checked again when it comes back
+        self._writes_refused = refuses_writes(error)
         self.notice.went_down(
             error,
             f"runs go ahead and their records are spooled in {self.spool.directory}, "

@@ -16,6 +16,7 @@ from aa_notebooks.budgets.ledger import TRUSTED_KEY
 from aa_notebooks.db.engine import dispose_engine
 from aa_notebooks.errors import BudgetExceededError
 from aa_notebooks.tracking import Tracker, track_agent
+from tests.budgets.conftest import read_only
 from tests.tracking.conftest import counts, executions
 
 # gpt-4o: 1,200 input + 300 output tokens cost $0.006000.
@@ -116,3 +117,32 @@ def test_a_row_the_check_cannot_read_is_warned_of_once_not_taken_for_no_budgets(
         "request_id, session_id, execution_id) hold UUIDs. Write UUIDs there (str(uuid)), or "
         "NULL where a column allows it; `aa-notebooks check-db` names the columns"
     ]
+
+
+def test_a_database_that_refuses_writes_still_enforces_its_hard_stops(
+    db_url: str, spool_dir, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A role that may only read (here a read-only database): its first refused write was taken
+    for an outage, said "unreachable", and switched the hard-stop check off, so a spent agent's
+    runs went ahead; on PostgreSQL the refused write set the record aside for good. The records
+    now wait in the spool, and the check, which only reads, goes on."""
+    create_budget(db_url, name="researcher cap", scope="agent", target="researcher",
+                  threshold_usd=Decimal("0.01"), alert_type="hard_stop", period_days=1)  # fmt: skip
+    writable = Tracker(db_url, spool_dir=spool_dir / "first")
+    spend(writable, "researcher", 2)  # $0.012, past the $0.01 threshold
+    writable.close()
+    tracker = Tracker(read_only(db_url), spool_dir=spool_dir / "second", retry_interval_s=60)
+    try:
+        with caplog.at_level(logging.WARNING, logger="aa_notebooks.tracking"):
+            spend(tracker, "writer", 1)
+        assert tracker.writer.spooling and tracker.writer.refused == 0
+        assert "refuses this role's writes" in caplog.text and "unreachable" not in caplog.text
+        for _ in range(2):
+            with (
+                pytest.raises(BudgetExceededError, match="'researcher cap' is exceeded"),
+                tracker.execution(agent_name="researcher"),
+            ):
+                pass
+    finally:
+        tracker.close()
+    assert counts(db_url)[0] == 2  # the writer's run waits in the spool
