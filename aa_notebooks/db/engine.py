@@ -63,6 +63,7 @@ _MISSING_OBJECT_STATES = frozenset({"42P01", "42703", "42704", "42883"})
 # intervention (shutdown), insufficient resources, invalid authorization.
 _UNAVAILABLE_STATE_CLASSES = ("08", "57", "53", "28")
 _LOCK_NOT_AVAILABLE = "55P03"
+_INSUFFICIENT_PRIVILEGE = "42501"
 _SQLITE_MISSING = ("no such table", "no such column")
 
 
@@ -394,6 +395,12 @@ def explain_database_error(exc: StatementError, url: URL | None = None) -> Analy
         )
     if failed := _failed_function(detail):
         return failed
+    if state == _INSUFFICIENT_PRIVILEGE:
+        return AnalyticsError(
+            f"the database refused this role: {detail}; grant the role what this needs (SELECT on "
+            "the kit's tables to read; INSERT, UPDATE, DELETE to record and change budgets; "
+            "CREATE on the schema for init-db), or connect as a role that has it"
+        )
     if state == _LOCK_NOT_AVAILABLE:
         return DatabaseUnavailableError(
             f"another session held a lock on a table this reads for over {READ_LOCK_TIMEOUT_S} s "

@@ -14,13 +14,16 @@ from sqlalchemy import Connection, text
 
 def pinned_search_path(connection: Connection, table: str) -> str:
     """The `SET search_path` clause of a function that serves `table` (found through the
-    installer's search_path, as the kit's statements find it)."""
+    installer's search_path, as the kit's statements find it); none when there is no such
+    table, whose trigger then fails to be made, saying so."""
     schema = connection.execute(
         text(
             "SELECT n.nspname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
             "WHERE c.oid = to_regclass(:table)"
         ),
         {"table": table},
-    ).scalar_one()
+    ).scalar()
+    if schema is None:
+        return ""
     quoted = connection.dialect.identifier_preparer.quote_identifier(schema)
     return f"SET search_path = {quoted}, pg_temp"

@@ -185,3 +185,30 @@ def test_connect_in_a_terminal_prints_the_export_line(
     assert code == 2 and "no database yet" in err
     code, out, _ = run(capsys, "connect", "--help")
     assert "a terminal prints the AA_DATABASE_URL line" in " ".join(out.split())
+
+
+@pytest.mark.postgres
+def test_a_privilege_the_role_lacks_is_named_with_the_grants(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """It said "the database refused the statement: permission denied for table ...", naming
+    neither the role's part nor the fix."""
+    from tests.conftest import drop_postgres_database, new_postgres_database
+
+    url, name = new_postgres_database()
+    try:
+        assert main(["--db", url, "init-db"]) == 0
+        with get_engine(url).begin() as connection:
+            connection.exec_driver_sql("REVOKE INSERT ON budgetalerts FROM CURRENT_USER")
+        capsys.readouterr()
+        code = main(["--db", url, "budgets", "create", "--threshold-usd", "5",
+                     "--alert-type", "warning"])  # fmt: skip
+        assert (code, capsys.readouterr().err) == (
+            1,
+            "aa-notebooks: error: the database refused this role: permission denied for table "
+            "budgetalerts; grant the role what this needs (SELECT on the kit's tables to read; "
+            "INSERT, UPDATE, DELETE to record and change budgets; CREATE on the schema for "
+            "init-db), or connect as a role that has it (set AA_DEBUG=1 to see the traceback)\n",
+        )
+    finally:
+        drop_postgres_database(url, name)
