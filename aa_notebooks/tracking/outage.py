@@ -102,7 +102,7 @@ class OutageNotice:
             if self._down:
                 return
             self._down = True
-        state = "refuses this role's writes" if refuses_writes(error) else "unreachable"
+        state = "refuses this role" if refuses_writes(error) else "unreachable"
         log.warning(
             "database %s %s (%s); %s",
             self.shown_url,
