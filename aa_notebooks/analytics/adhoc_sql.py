@@ -22,7 +22,7 @@ from sqlalchemy.exc import DBAPIError, StatementError
 
 from aa_notebooks.analytics.source import Source
 from aa_notebooks.db.engine import connection_errors, explain_connection_error
-from aa_notebooks.db.schema import KitMetadata
+from aa_notebooks.db.users import is_kit_database
 from aa_notebooks.errors import InvalidInputError, first_line
 
 if TYPE_CHECKING:
@@ -54,6 +54,9 @@ def run_sql(source: Source, query: str, params: Mapping[str, Any] | None = None)
         if params and reserved in params:
             raise InvalidInputError(f"the parameter name {reserved!r} is reserved; rename it")
     statement = _statement(checked, source.whole("ad hoc SQL"))
+    values = dict(params or {})
+    if dialect == "sqlite":
+        values = _as_stored_ids(source, values)
     seconds = timeout_seconds()
     scoped = source.user_id is not None
     with read_only_connection(source, scoped=scoped, seconds=seconds) as connection:
@@ -62,9 +65,6 @@ def run_sql(source: Source, query: str, params: Mapping[str, Any] | None = None)
                 refuse_catalog_functions(
                     connection, checked.functions, checked.fields, scoped=scoped
                 )
-            values = dict(params or {})
-            if dialect == "sqlite":
-                values = _as_stored_ids(connection, values)
             result = connection.execute(statement, values)
             if not result.returns_rows:
                 raise InvalidInputError("the query returned no rows: only SELECT runs here")
@@ -82,17 +82,16 @@ def run_sql(source: Source, query: str, params: Mapping[str, Any] | None = None)
             raise InvalidInputError(f"the query failed: {exc.orig or exc}") from None
 
 
-def _as_stored_ids(connection: Connection, params: dict[str, Any]) -> dict[str, Any]:
+def _as_stored_ids(source: Source, params: dict[str, Any]) -> dict[str, Any]:
     """On SQLite, whose driver takes no UUID object, UUID parameters as the text the database
     holds ids in: the kit's 32 hex digits in its own database, else the dashed form another
-    program most often writes. Text is left as it is: it may be meant for a text column."""
+    program most often writes. Text is left as it is: it may be meant for a text column. Read
+    before the query's guarded connection, whose authorizer may refuse the catalog."""
     ids = {name: value for name, value in params.items() if isinstance(value, uuid.UUID)}
     if not ids:
         return params
-    kits = connection.exec_driver_sql(
-        "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?",
-        (KitMetadata.__tablename__,),
-    ).scalar()
+    with connection_errors(source.engine.url), source.engine.connect() as connection:
+        kits = is_kit_database(connection)
     return {**params, **{name: id.hex if kits else str(id) for name, id in ids.items()}}
 
 

@@ -37,6 +37,13 @@ def test_a_uuid_binds_in_the_form_the_database_stores(analytics: Analytics) -> N
     assert analytics.sql(query, {"run": eid(3)})["n"].item() == 2
 
 
+def test_a_uuid_binds_in_a_user_scoped_session_too(analytics_u1: Analytics) -> None:
+    """Whether the database is the kit's was read on the guarded connection, whose authorizer
+    refuses the catalog in a scoped session: "access to sqlite_master.type is prohibited"."""
+    query = "SELECT count(*) AS n FROM executiontraces WHERE execution_id = :run"
+    assert analytics_u1.sql(query, {"run": eid(1)})["n"].item() == 4  # E01 is U1's
+
+
 @pytest.mark.parametrize(
     "statement",
     [
