@@ -60,12 +60,7 @@ def budget_status(
                 statuses.append(unavailable(budget, now, reason))
                 continue
             window = SpendWindow.ending(now, budget.period_days)
-            for each in applied_in(connection, budget, window, owner, plans):
-                spend = (
-                    Decimal(0)
-                    if each.template
-                    else rollup_spend(connection, each, window, plans(window))
-                )
+            for each, spend in _spends(connection, budget, window, owner, plans):
                 statuses.append(assess(each, spend, now))
                 if caps.has_events and each.email_notification:
                     due += alerts_due(connection, each, window, spend)
@@ -100,10 +95,25 @@ def current_spends(
         if caps.unavailable(budget):
             continue
         window = SpendWindow.ending(now, budget.period_days)
-        each_user = [
-            rollup_spend(connection, each, window, plans(window))
-            for each in applied_in(connection, budget, window, None, plans)
-            if not each.template
-        ]
-        spends[budget.id] = cents(max(each_user, default=Decimal(0)))
+        spends[budget.id] = cents(
+            max(s for _, s in _spends(connection, budget, window, None, plans))
+        )
     return spends
+
+
+def _spends(
+    connection: Connection,
+    budget: Budget,
+    window: SpendWindow,
+    owner: uuid.UUID | None,
+    plans: SpendPlans,
+) -> list[tuple[Budget, Decimal]]:
+    """The budget as it applies in `window` (`applied_in`: per user, for a per-user one), each
+    with its spend there; a per-user budget no user spent on, with 0."""
+    return [
+        (
+            each,
+            Decimal(0) if each.template else rollup_spend(connection, each, window, plans(window)),
+        )
+        for each in applied_in(connection, budget, window, owner, plans)
+    ]
