@@ -37,7 +37,7 @@ from aa_notebooks.budgets.transactions import write_transaction
 from aa_notebooks.budgets.window import SpendWindow, utc
 from aa_notebooks.db.engine import get_engine
 from aa_notebooks.db.not_stored import say_not_stored
-from aa_notebooks.db.records import AgentExecutionCreate, finished_times
+from aa_notebooks.db.records import AgentExecutionCreate, with_finished_times
 from aa_notebooks.db.rollups.record import begin_writing, record_rollups
 from aa_notebooks.db.stored_uuid import as_referenced
 from aa_notebooks.db.users import add_missing_users
@@ -98,9 +98,7 @@ def record_execution(
     row = record.model_dump(exclude_none=True)
     if "started_at" not in row and "completed_at" not in row:
         row["started_at"] = utc(now)
-    row["started_at"], row["completed_at"] = finished_times(
-        row.get("started_at"), row.get("completed_at"), row.get("execution_time_ms")
-    )
+    row = with_finished_times(row)
     lost = set(row) - caps.execution_columns
     row = {name: value for name, value in row.items() if name not in lost}
     with write_transaction(engine) as connection:

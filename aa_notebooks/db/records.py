@@ -158,6 +158,15 @@ def finished_times(
     return started, completed
 
 
+def with_finished_times(row: Mapping[str, Any]) -> dict[str, Any]:
+    """An execution row with both its times (`finished_times`): a database default would fill
+    only the start, after the rollups were told of the row, and live views read the end."""
+    started, completed = finished_times(
+        row.get("started_at"), row.get("completed_at"), row.get("execution_time_ms")
+    )
+    return {**row, "started_at": started, "completed_at": completed}
+
+
 class ExecutionTraceCreate(_Recorded):
     """One ReAct step of an execution."""
 

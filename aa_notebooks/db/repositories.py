@@ -28,8 +28,8 @@ from aa_notebooks.db.records import (
     BudgetAlertCreate,
     ExecutionTraceCreate,
     TokenUsageCreate,
-    finished_times,
     validated,
+    with_finished_times,
 )
 from aa_notebooks.db.rollups.record import begin_writing, record_rollups
 from aa_notebooks.db.schema import (
@@ -206,15 +206,6 @@ class _Repository(Generic[ModelT]):
         return self._run(work)
 
 
-def _timed(row: Mapping[str, Any]) -> dict[str, Any]:
-    """An execution row with both its times (`finished_times`): a database default would fill
-    only the start, after the rollups were told of the row, and live views read the end."""
-    started, completed = finished_times(
-        row.get("started_at"), row.get("completed_at"), row.get("execution_time_ms")
-    )
-    return {**row, "started_at": started, "completed_at": completed}
-
-
 @cache
 def _fixed_defaults(model: type[Base]) -> tuple[tuple[str, Any], ...]:
     """(column, value) of the model's columns whose default is a fixed value (0, not a clock)."""
@@ -248,10 +239,10 @@ class AgentExecutionRepository(_Repository[AgentExecution]):
         return self._create(data, commit, user_id=owner)
 
     def _to_row(self, data: BaseModel | Mapping[str, Any], **extra: Any) -> dict[str, Any]:
-        return _timed(super()._to_row(data, **extra))
+        return with_finished_times(super()._to_row(data, **extra))
 
     def _with_defaults(self, row: Mapping[str, Any]) -> Mapping[str, Any]:
-        return _timed(super()._with_defaults(row))
+        return with_finished_times(super()._with_defaults(row))
 
     def _adding(self, session: Session, rows: list[Mapping[str, Any]]) -> None:
         super()._adding(session, rows)

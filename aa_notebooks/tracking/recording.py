@@ -343,13 +343,12 @@ def _recorded(
     try:
         return write()
     except Exception as error:
-        if not is_outage(error):
-            _rollback(session)
-            if isinstance(error, StatementError):
-                raise explain_database_error(error) from None
-            raise
         _rollback(session)
-        return _spool(session, record, row, error)
+        if is_outage(error):
+            return _spool(session, record, row, error)
+        if isinstance(error, StatementError):
+            raise explain_database_error(error) from None
+        raise
 
 
 async def _recorded_async(
@@ -365,15 +364,13 @@ async def _recorded_async(
     try:
         return await write()
     except Exception as error:
-        if not is_outage(error):
-            with suppress(Exception):
-                await session.rollback()
-            if isinstance(error, StatementError):
-                raise explain_database_error(error) from None
-            raise
-        with suppress(Exception):  # the connection is gone: nothing to roll back
+        with suppress(Exception):  # in an outage the connection is gone: nothing to roll back
             await session.rollback()
-        return _spool(session, record, row, error)
+        if is_outage(error):
+            return _spool(session, record, row, error)
+        if isinstance(error, StatementError):
+            raise explain_database_error(error) from None
+        raise
 
 
 def _spool(
