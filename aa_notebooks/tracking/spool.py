@@ -43,11 +43,72 @@ def default_spool_dir() -> Path:
 
 
 def database_directory(root: Path, url: URL) -> Path:
-    """The spool directory of one database: a readable name plus a hash of its masked URL."""
-    shown = url.render_as_string(hide_password=True)
+    """The spool directory of one database: a readable name plus a hash of what identifies the
+    database (`_identity`), so that every URL of it meets the same spool: another role, another
+    spelling of this host, a relative SQLite path, which names a different file in each working
+    directory, as its absolute path."""
+    return _directory(root, url, _identity(url))
+
+
+def earlier_spool(root: Path, url: URL) -> Spool | None:
+    """The spool earlier versions kept for this URL (named by a hash of the whole masked URL),
+    when it is another directory that exists: its records are this database's too, unless the
+    URL names a SQLite file relative to the working directory, where they may be another
+    directory's; then a warning says where they wait, and they are left there."""
+    earlier = _directory(root, url, url.render_as_string(hide_password=True))
+    if earlier == database_directory(root, url) or not earlier.is_dir():
+        return None
+    if relative_sqlite(url):
+        left = [path.name for path in earlier.glob("*.jsonl") if path.name != REJECTED_FILE]
+        if left:
+            log.warning(
+                "runs an earlier version spooled for %s wait in %s: that URL names a file "
+                "relative to the working directory, so they may be another directory's runs; "
+                "to write them to %s, move its segment-*.jsonl and journal-*.jsonl files into %s",
+                url.render_as_string(hide_password=True), earlier,
+                os.path.abspath(url.database or ""), database_directory(root, url),
+            )  # fmt: skip
+        return None
+    return Spool(earlier)
+
+
+def _directory(root: Path, url: URL, identity: str) -> Path:
     name = re.sub(r"[^A-Za-z0-9_.-]", "_", Path(url.database or "memory").name)[:40]
-    digest = hashlib.sha256(shown.encode()).hexdigest()[:12]
+    digest = hashlib.sha256(identity.encode()).hexdigest()[:12]
     return root / f"{url.get_backend_name()}-{name}-{digest}"
+
+
+def relative_sqlite(url: URL) -> bool:
+    """A SQLite URL whose file is named relative to the working directory."""
+    database = url.database or ""
+    return (
+        url.get_backend_name() == "sqlite"
+        and database not in ("", ":memory:")
+        and not database.startswith("file:")
+        and not os.path.isabs(database)
+    )
+
+
+def _identity(url: URL) -> str:
+    """What names the database: SQLite's URL with the file's absolute path (an absolute URL
+    as it is, the spool of earlier releases); PostgreSQL's server, database and the options
+    that choose its schema, without the role, password, and connection settings."""
+    if url.get_backend_name() == "sqlite":
+        if relative_sqlite(url):
+            url = url.set(database=os.path.abspath(url.database or ""))
+        return url.render_as_string(hide_password=True)
+    query = url.query
+    host = str(query.get("host") or url.host or "")
+    if host in _LOCAL_HOSTS or host.startswith("/"):
+        host = "local"  # TCP on this machine, or its Unix socket
+    port = str(query.get("port") or url.port or 5432)
+    chosen = sorted((key, str(query[key])) for key in query if key in _SCHEMA_OPTIONS)
+    return f"postgresql://{host.lower()}:{port}/{url.database or ''}?{chosen}"
+
+
+_LOCAL_HOSTS = ("", "localhost", "127.0.0.1", "::1")
+_SCHEMA_OPTIONS = ("options", "service", "dbname")
+"""Query options that can choose another database or schema (`options=-csearch_path=...`)."""
 
 
 class Spool:

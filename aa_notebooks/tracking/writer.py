@@ -44,7 +44,12 @@ from aa_notebooks.tracking.outage import OutageNotice, is_outage, notice_for, re
 from aa_notebooks.tracking.pending import PendingSpend
 from aa_notebooks.tracking.record import CUT_OFF, ExecutionRecord
 from aa_notebooks.tracking.run import Run
-from aa_notebooks.tracking.spool import Spool, database_directory, default_spool_dir
+from aa_notebooks.tracking.spool import (
+    Spool,
+    database_directory,
+    default_spool_dir,
+    earlier_spool,
+)
 from aa_notebooks.tracking.store import clean_text, write_batch
 
 log = logging.getLogger(__name__)
@@ -90,6 +95,7 @@ class BatchWriter:
         self.batch_wait_s = batch_wait_s
         root = Path(spool_dir) if spool_dir is not None else default_spool_dir()
         self.spool = Spool(database_directory(root, self.url))
+        self._earlier = earlier_spool(root, self.url)  # replayed too, then left empty
         self.journal = Journal(self.spool.directory)
         self.pending = PendingSpend()
         """Cost of the records submitted and not committed yet, for the hard-stop check."""
@@ -291,6 +297,9 @@ class BatchWriter:
         try:
             count = self.spool.replay(self._write, self.batch_size)
             recover(self.spool, self._write_ending, self.batch_size)
+            if self._earlier is not None:
+                count += self._earlier.replay(self._write, self.batch_size)
+                recover(self._earlier, self._write_ending, self.batch_size)
         except _DatabaseDown:
             return
         if count:
