@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, func, inspect, select
+from sqlalchemy import Connection, func, inspect, select, text
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import OperationalError
 
@@ -117,6 +117,14 @@ class DatabaseCheck:
     odd_ids: dict[str, object] = field(default_factory=dict)
     """SQLite: "table.column" -> a value of an id column that is no UUID ('planner-agent', or
     digits SQLite stored as a number), from the first and last rows."""
+    unreadable: list[str] = field(default_factory=list)
+    """PostgreSQL: tables present that this role may not SELECT from (the commands that read
+    them fail)."""
+    unwritable: list[str] = field(default_factory=list)
+    """PostgreSQL: tables present that recording writes and this role may not INSERT into (it
+    can read and report, not record)."""
+    role: str | None = None
+    """PostgreSQL: the role the URL connects as, named in the GRANTs the report suggests."""
 
     @property
     def missing_from_document(self) -> list[str]:
@@ -134,7 +142,12 @@ class DatabaseCheck:
     def ok(self) -> bool:
         """Every table and column of the data contract's schema is present, and its times and
         ids are in a form the kit reads (SQLite)."""
-        return not self.missing_from_document and not self.odd_times and not self.odd_ids
+        return (
+            not self.missing_from_document
+            and not self.odd_times
+            and not self.odd_ids
+            and not self.unreadable
+        )
 
     @property
     def complete(self) -> bool:
@@ -173,6 +186,8 @@ class DatabaseCheck:
             head += "; some times are stored in a form the kit cannot compare (see below)"
         if self.odd_ids:
             head += "; some ids are not UUIDs (see below)"
+        if self.unreadable:
+            head += f"; this role may not read {len(self.unreadable)} of its tables (see below)"
         lines = [head]
         lines += [f"  missing table {t}" for t in self.missing_tables]
         lines += [
@@ -181,7 +196,23 @@ class DatabaseCheck:
         lines += [f"  disabled: {f}" for f in self.disabled_features]
         if not self.created_by_kit and "agentexecutions" in self.missing_tables:
             lines.append("  run `aa-notebooks init-db` to create the tables")
-        return "\n".join(lines + self.time_notes() + self.id_notes())
+        return "\n".join(lines + self.time_notes() + self.id_notes() + self.privilege_notes())
+
+    def privilege_notes(self) -> list[str]:
+        """Report lines on the tables this role may not read or record into, with the GRANT
+        that mends each."""
+        lines = [f"  cannot read table {table}" for table in self.unreadable]
+        if self.unreadable:
+            lines.append(
+                f"  grant it with: GRANT SELECT ON {', '.join(self.unreadable)} TO {self.role};"
+            )
+        if self.unwritable:
+            lines.append(
+                "  this role can read but not record runs (it may not INSERT into "
+                f"{', '.join(self.unwritable)}); to record with it: GRANT SELECT, INSERT, UPDATE, "
+                f"DELETE ON {', '.join(self.unwritable)} TO {self.role};"
+            )
+        return lines
 
     def time_notes(self) -> list[str]:
         """Report lines on the times in an odd form (`odd_times`), with the UPDATE that mends
@@ -252,6 +283,12 @@ def check_db(url: str | URL | None = None) -> DatabaseCheck:
                     and (example := odd_value(connection, "agentexecutions", column, _UUID_FORM))
                     is not None
                 }
+        role: str | None = None
+        unreadable: list[str] = []
+        unwritable: list[str] = []
+        if engine.dialect.name == "postgresql":
+            with engine.connect() as connection:
+                role, unreadable, unwritable = _privileges(connection, existing)
     return DatabaseCheck(
         url=mask_url(engine.url),
         missing_tables=missing_tables,
@@ -259,7 +296,36 @@ def check_db(url: str | URL | None = None) -> DatabaseCheck:
         created_by_kit=KitMetadata.__tablename__ in existing,
         odd_times=odd,
         odd_ids=odd_ids,
+        unreadable=unreadable,
+        unwritable=unwritable,
+        role=role,
     )
+
+
+RECORDED_TABLES = (
+    "agentexecutions", "executiontraces", "tokenusages", "users", "budgetspendledger",
+    "runningexecutions", *ROLLUP_TABLES,
+)  # fmt: skip
+"""The tables the recording side writes (what it finds of them): its runs, their spend, the
+runs in flight, the rollups."""
+_PRIVILEGES = text(
+    "SELECT name, has_table_privilege(name, 'SELECT'), has_table_privilege(name, 'INSERT') "
+    "FROM unnest(CAST(:names AS text[])) AS name"
+)
+
+
+def _privileges(connection: Connection, existing: set[str]) -> tuple[str, list[str], list[str]]:
+    """PostgreSQL: this role's name, the kit's tables present that it may not SELECT from, and
+    the recorded ones it may not INSERT into (found through the search_path, as the kit's
+    statements find them)."""
+    role = connection.execute(select(func.current_user())).scalar_one()
+    tables = sorted(t.name for t in Base.metadata.sorted_tables if t.name in existing)
+    found = connection.execute(_PRIVILEGES, {"names": tables}).all()
+    unreadable = [name for name, may_read, _ in found if not may_read]
+    unwritable = [
+        name for name, _, may_insert in found if name in RECORDED_TABLES and not may_insert
+    ]
+    return role, unreadable, unwritable
 
 
 TIME_SAMPLE_ROWS = 200

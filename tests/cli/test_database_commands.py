@@ -212,3 +212,62 @@ def test_a_privilege_the_role_lacks_is_named_with_the_grants(
         )
     finally:
         drop_postgres_database(url, name)
+
+
+@pytest.mark.postgres
+def test_check_db_names_the_tables_the_role_may_not_read_with_the_grant(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A role that could read the contract's tables but not the rollups passed `check-db`, then
+    failed on most commands, which read the rollups."""
+    from sqlalchemy.engine import make_url
+
+    from tests.conftest import drop_postgres_database, new_postgres_database
+
+    url, name = new_postgres_database()
+    try:
+        assert main(["--db", url, "init-db"]) == 0
+        with get_engine(url).begin() as connection:
+            connection.exec_driver_sql(
+                "REVOKE SELECT ON rollup_usage_hour, rollup_executions_day FROM CURRENT_USER"
+            )
+        capsys.readouterr()
+        assert main(["--db", url, "check-db"]) == 1
+        lines = capsys.readouterr().out.splitlines()
+        role = make_url(url).username
+        assert lines[0].endswith("; this role may not read 2 of its tables (see below)")
+        assert lines[-3:] == [
+            "  cannot read table rollup_executions_day",
+            "  cannot read table rollup_usage_hour",
+            f"  grant it with: GRANT SELECT ON rollup_executions_day, rollup_usage_hour TO {role};",
+        ]
+    finally:
+        drop_postgres_database(url, name)
+
+
+@pytest.mark.postgres
+def test_check_db_says_a_role_that_may_not_insert_can_read_but_not_record(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from sqlalchemy.engine import make_url
+
+    from tests.conftest import drop_postgres_database, new_postgres_database
+
+    url, name = new_postgres_database()
+    try:
+        assert main(["--db", url, "init-db"]) == 0
+        with get_engine(url).begin() as connection:
+            connection.exec_driver_sql(
+                "REVOKE INSERT ON tokenusages, agentexecutions FROM CURRENT_USER"
+            )
+        capsys.readouterr()
+        assert main(["--db", url, "check-db"]) == 0  # reading and reporting still work
+        lines = capsys.readouterr().out.splitlines()
+        role = make_url(url).username
+        assert lines[-1] == (
+            "  this role can read but not record runs (it may not INSERT into agentexecutions, "
+            "tokenusages); to record with it: GRANT SELECT, INSERT, UPDATE, DELETE ON "
+            f"agentexecutions, tokenusages TO {role};"
+        )
+    finally:
+        drop_postgres_database(url, name)
