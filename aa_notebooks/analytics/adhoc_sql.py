@@ -12,12 +12,24 @@ from __future__ import annotations
 
 import re
 import uuid
+import weakref
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
-from sqlalchemy import BindParameter, Connection, String, TextClause, Uuid, bindparam, text
+from sqlalchemy import (
+    BindParameter,
+    Connection,
+    Engine,
+    String,
+    TextClause,
+    Uuid,
+    bindparam,
+    func,
+    select,
+    text,
+)
 from sqlalchemy.exc import DBAPIError, StatementError
 
 from aa_notebooks.analytics.source import Source
@@ -120,7 +132,7 @@ def _statement(checked: CheckedQuery, source: Source) -> TextClause:
     if source.user_id is None:
         return text(checked.render())
     try:
-        tree = scope_to_user(checked)
+        tree = scope_to_user(checked, _tables_schema(source))
     except RecursionError:
         raise refused("the query is nested too deeply to check") from None
     scoped = text(checked.render(tree))
@@ -130,6 +142,21 @@ def _statement(checked: CheckedQuery, source: Source) -> TextClause:
         bindparam(USER_TEXT_PARAMETER, value=str(source.user_id), type_=String()),
     ]
     return scoped.bindparams(*(value for value in values if value.key in used))
+
+
+def _tables_schema(source: Source) -> str | None:
+    """PostgreSQL: the schema the query's unqualified tables are in (the first of the
+    search_path that exists), read once per engine on an ordinary connection; SQLite: None."""
+    if source.dialect.name != "postgresql":
+        return None
+    engine = source.engine
+    if engine not in _schemas:
+        with connection_errors(engine.url), engine.connect() as connection:
+            _schemas[engine] = connection.execute(select(func.current_schema())).scalar()
+    return _schemas[engine]
+
+
+_schemas: weakref.WeakKeyDictionary[Engine, str | None] = weakref.WeakKeyDictionary()
 
 
 @contextmanager

@@ -22,7 +22,7 @@ USER_PARAMETER = "aa_scope_user_id"
 USER_TEXT_PARAMETER = "aa_scope_user_text"
 """SQLite: the user's id as text with dashes, the form another program may have stored."""
 SCOPED_TABLES = ("agentexecutions", "executiontraces", "tokenusages", "budgetalerts", "users")
-# Schemas the data contract's tables may be named with (the default ones).
+# Schemas the data contract's tables may be named with, besides the one they are in.
 _SCHEMAS = {"postgres": ("public",), "sqlite": ("main",)}
 # Functions that read the schema, other sessions or raw pages rather than a user's rows.
 _CATALOG_FUNCTION_PREFIXES = {"postgres": ("pg_",), "sqlite": ("pragma_", "sqlite_")}
@@ -40,9 +40,11 @@ def _refused(what: str) -> RefusedQueryError:
     return RefusedQueryError(f"refused: {what}; {_scope_tail()}, as that user's rows")
 
 
-def scope_to_user(query: CheckedQuery) -> exp.Expression:
+def scope_to_user(query: CheckedQuery, schema: str | None = None) -> exp.Expression:
     """The query's tree rewritten to read only the scoped user's rows (bound as
-    `:aa_scope_user_id`); refuses references past the scope."""
+    `:aa_scope_user_id`); refuses references past the scope. `schema` is the one the tables
+    are in (PostgreSQL's current schema, `agents` when the URL's options put them there): a
+    table may be named with it, or with the default one."""
     if isinstance(query.tree, exp.Pragma):
         raise _refused("PRAGMA reads the schema")
     tree = query.tree.copy()
@@ -51,10 +53,11 @@ def scope_to_user(query: CheckedQuery) -> exp.Expression:
             f"refused: :{USER_PARAMETER} and :{USER_TEXT_PARAMETER} are reserved for the user scope"
         )
     _refuse_catalog_functions(tree, query.dialect)
-    tables = _resolve(tree, query.dialect)
+    schemas = (*_SCHEMAS[query.dialect], *([schema] if schema else []))
+    tables = _resolve(tree, query.dialect, schemas)
     for table in tables:
         _replace_with_scoped_rows(table, query.dialect)
-    _unqualify_columns(tree, query.dialect)
+    _unqualify_columns(tree, query.dialect, schemas)
     return tree
 
 
@@ -94,14 +97,16 @@ def _refuse_catalog_functions(tree: exp.Expression, dialect: SqlDialect) -> None
                 raise _refused("`x IN table` reads a table directly; write x IN (SELECT ...)")
 
 
-def _resolve(tree: exp.Expression, dialect: SqlDialect) -> list[exp.Table]:
+def _resolve(
+    tree: exp.Expression, dialect: SqlDialect, schemas: tuple[str, ...]
+) -> list[exp.Table]:
     """Rename every CTE and the references to it; return the references to real tables."""
     real: list[exp.Table] = []
     counter = iter(range(1, 1_000_000))
 
     def visit(node: exp.Expression, visible: dict[str, str]) -> None:
         if isinstance(node, exp.Table):
-            _resolve_table(node, visible, dialect, real)
+            _resolve_table(node, visible, dialect, schemas, real)
             # and what a table node holds: `FROM (a JOIN b)` nests b's join in a's node, and a
             # table-valued function's arguments may read tables too
         with_ = next((v for v in node.args.values() if isinstance(v, exp.With)), None)
@@ -141,7 +146,11 @@ _NOT_READ = frozenset({"indexed"})
 
 
 def _resolve_table(
-    table: exp.Table, visible: dict[str, str], dialect: SqlDialect, real: list[exp.Table]
+    table: exp.Table,
+    visible: dict[str, str],
+    dialect: SqlDialect,
+    schemas: tuple[str, ...],
+    real: list[exp.Table],
 ) -> None:
     if not isinstance(table.this, exp.Identifier):
         return  # a table-valued function: the catalog ones were refused above
@@ -156,19 +165,19 @@ def _resolve_table(
         return
     if name not in SCOPED_TABLES:
         raise _refused(f"{table.sql(dialect)} is outside the user scope")
-    if schema is not None and _normalize(schema, dialect) not in _SCHEMAS[dialect]:
+    if schema is not None and _normalize(schema, dialect) not in schemas:
         raise _refused(f"{table.sql(dialect)} is in another schema")
     real.append(table)
 
 
-def _unqualify_columns(tree: exp.Expression, dialect: SqlDialect) -> None:
+def _unqualify_columns(tree: exp.Expression, dialect: SqlDialect, schemas: tuple[str, ...]) -> None:
     """`public.agentexecutions.id` becomes `agentexecutions.id`: the scoped rows carry the
     table's name as their alias, and an alias has no schema."""
     for column in tree.find_all(exp.Column):
         schema = column.args.get("db")
         if schema is None or _normalize(column.args.get("table"), dialect) not in SCOPED_TABLES:
             continue
-        if _normalize(schema, dialect) in _SCHEMAS[dialect]:
+        if _normalize(schema, dialect) in schemas:
             column.set("db", None)
             column.set("catalog", None)
 

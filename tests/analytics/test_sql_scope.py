@@ -171,6 +171,44 @@ def test_scoped_sql_refuses_every_other_table(url: str, backend: str) -> None:
         assert "a user-scoped session reads only agentexecutions" in message, query
 
 
+@pytest.mark.postgres
+def test_tables_in_a_schema_of_their_own_may_be_named_with_it() -> None:
+    """With the kit's tables in schema `agents` (the URL's options), a scoped session refused
+    `agents.agentexecutions` as "in another schema": only `public` was accepted."""
+    from sqlalchemy.engine import make_url
+
+    from aa_notebooks.db.engine import dispose_engine
+    from aa_notebooks.db.setup import init_db
+    from tests.conftest import drop_postgres_database, new_postgres_database
+
+    plain, name = new_postgres_database()
+    engine = create_engine(resolve_url(plain))
+    with engine.begin() as connection:
+        connection.exec_driver_sql("CREATE SCHEMA agents")
+        connection.exec_driver_sql("CREATE SCHEMA other")
+        connection.exec_driver_sql("CREATE TABLE other.agentexecutions (id int, user_id uuid)")
+    engine.dispose()
+    agents = make_url(plain).update_query_dict({"options": "-csearch_path=agents"})
+    url = agents.render_as_string(hide_password=False)
+    try:
+        init_db(url)
+        dataset.load(url)
+        mine = connect(url, user_id=str(U1))
+        for query, for_u1 in [
+            ("SELECT count(*) AS n FROM agents.agentexecutions", 8),
+            ("SELECT count(agents.agentexecutions.id) AS n FROM agents.agentexecutions", 8),
+            ("SELECT count(*) AS n FROM agents.executiontraces t "
+             "JOIN agents.agentexecutions a ON a.id = t.execution_id", 4),
+            ("SELECT count(*) AS n FROM agentexecutions", 8),
+        ]:  # fmt: skip
+            assert mine.sql(query)["n"].tolist() == [for_u1], query
+        with pytest.raises(RefusedQueryError, match="is in another schema"):
+            mine.sql("SELECT count(*) AS n FROM other.agentexecutions")
+    finally:
+        dispose_engine(url)
+        drop_postgres_database(plain, name)
+
+
 @pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
 def test_sqlite_names_ignore_case_in_scope(url: str) -> None:
     """SQLite compares even quoted names without case (PostgreSQL refuses the name: above)."""
