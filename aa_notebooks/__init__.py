@@ -23,6 +23,7 @@ from aa_notebooks.errors import (
     RefusedQueryError,
     ReportError,
     SchemaError,
+    UnsupportedHereError,
 )
 
 try:
@@ -65,6 +66,7 @@ __all__ = [
     "RefusedQueryError",
     "ReportError",
     "SchemaError",
+    "UnsupportedHereError",
     "__version__",
     "load_ipython_extension",
     *_LAZY,

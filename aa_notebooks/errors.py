@@ -34,6 +34,11 @@ class InvalidInputError(AnalyticsError, ValueError):
     """A value given by the user (period, date, status, sort column...) is not accepted."""
 
 
+class UnsupportedHereError(InvalidInputError, SchemaError):
+    """What was asked needs a part of the schema this database lacks (an agent budget on an
+    AgentOS database): the request has to change, not the server, so the API answers 422."""
+
+
 class RefusedQueryError(InvalidInputError):
     """An ad hoc query that is not one plain SELECT (or reaches past the user scope); refused
     before it reached the database."""

@@ -23,7 +23,7 @@ from aa_notebooks.db.schema import (
     BudgetSpendLedger,
     KitMetadata,
 )
-from aa_notebooks.errors import SchemaError
+from aa_notebooks.errors import SchemaError, UnsupportedHereError
 
 LEDGER_TABLE = BudgetSpendLedger.__tablename__
 _cache: weakref.WeakKeyDictionary[Engine, Capabilities] = weakref.WeakKeyDictionary()
@@ -77,21 +77,21 @@ class Capabilities:
         return budget.stored_problem
 
     def require(self, budget: Budget) -> None:
-        """Raise SchemaError when this database cannot hold or evaluate the budget."""
+        """Raise UnsupportedHereError when this database cannot hold or evaluate the budget."""
         if reason := self.unavailable(budget):
-            raise SchemaError(reason)
+            raise UnsupportedHereError(reason)
         if budget.name is not None and "name" not in self.budget_columns:
-            raise SchemaError(
+            raise UnsupportedHereError(
                 "this database has no budgetalerts.name column (a GenAI AgentOS database): "
                 "leave out name; the budget is shown by its id"
             )
         if budget.alert_levels and "alert_levels" not in self.budget_columns:
-            raise SchemaError(
+            raise UnsupportedHereError(
                 "this database has no budgetalerts.alert_levels column (a GenAI AgentOS "
                 "database): leave out alert_levels and warn at alert_at_percentage"
             )
         if budget.per_user and not self.has_per_user:
-            raise SchemaError(
+            raise UnsupportedHereError(
                 "this database has no budgetalerts.per_user column (a GenAI AgentOS database, "
                 "or one `aa-notebooks init-db` has not migrated): make a user budget per user"
             )

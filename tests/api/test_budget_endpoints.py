@@ -7,6 +7,7 @@ import json
 from collections.abc import AsyncIterator
 
 import httpx
+import pytest
 
 from tests.api.dataset import U1, U2
 
@@ -117,3 +118,35 @@ async def test_a_body_over_the_limit_is_a_413_read_no_further(client: httpx.Asyn
     assert len(sent) <= 1024 * 1024 // (64 * 1024) + 2  # stopped at the limit, not at 4 MiB
     listed = (await client.get(f"{API}/budgets")).json()["items"]
     assert [b["id"] for b in listed] == [accepted.json()["id"]]
+
+
+@pytest.mark.postgres
+async def test_a_scope_the_database_cannot_hold_is_a_422_that_says_which() -> None:
+    """On a database made by the contract's DDL (no budgetalerts.target), an agent budget was
+    answered 503, as if the server were broken; it is the request that has to change."""
+    from pathlib import Path
+
+    from aa_notebooks.api import create_app
+    from aa_notebooks.db.engine import get_engine
+    from tests.api.conftest import bearer, http_client
+    from tests.conftest import drop_postgres_database, new_postgres_database
+
+    url, name = new_postgres_database()
+    try:
+        ddl = Path(__file__).parents[1] / "db" / "document_ddl.sql"
+        with get_engine(url).begin() as connection:
+            connection.exec_driver_sql(ddl.read_text())
+        app = create_app(url, api_token="t0ken-for-an-agentos-database")
+        async for http in http_client(app, bearer("t0ken-for-an-agentos-database")):
+            agent = {**DOCUMENT_BODY, "scope": "agent", "target": "researcher"}
+            refused = await http.post(f"{API}/budgets", json=agent)
+            assert (refused.status_code, refused.json()) == (422, {"detail": (
+                "agent budgets need the budgetalerts.target column, which this database lacks "
+                "(a GenAI AgentOS database); use a global or user budget here"
+            )})  # fmt: skip
+            made = await http.post(f"{API}/budgets", json=DOCUMENT_BODY)
+            assert made.status_code == 201
+            listed = (await http.get(f"{API}/budgets")).json()["items"]
+            assert [budget["scope"] for budget in listed] == ["global"]
+    finally:
+        drop_postgres_database(url, name)
