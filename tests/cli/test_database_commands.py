@@ -10,6 +10,7 @@ import uuid
 from pathlib import Path
 
 import pytest
+from sqlalchemy.engine import make_url
 
 from aa_notebooks.cli import main
 from aa_notebooks.db.engine import get_engine
@@ -214,60 +215,45 @@ def test_a_privilege_the_role_lacks_is_named_with_the_grants(
         drop_postgres_database(url, name)
 
 
+def check_db_lines(
+    url: str, revoke: str, capsys: pytest.CaptureFixture[str]
+) -> tuple[int, list[str]]:
+    """`check-db`'s exit code and lines after the kit database's owner revoked from itself."""
+    with get_engine(url).begin() as connection:
+        connection.exec_driver_sql(f"REVOKE {revoke} FROM CURRENT_USER")
+    capsys.readouterr()
+    code = main(["--db", url, "check-db"])
+    return code, capsys.readouterr().out.splitlines()
+
+
 @pytest.mark.postgres
+@pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
 def test_check_db_names_the_tables_the_role_may_not_read_with_the_grant(
-    capsys: pytest.CaptureFixture[str],
+    db_url: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """A role that could read the contract's tables but not the rollups passed `check-db`, then
     failed on most commands, which read the rollups."""
-    from sqlalchemy.engine import make_url
-
-    from tests.conftest import drop_postgres_database, new_postgres_database
-
-    url, name = new_postgres_database()
-    try:
-        assert main(["--db", url, "init-db"]) == 0
-        with get_engine(url).begin() as connection:
-            connection.exec_driver_sql(
-                "REVOKE SELECT ON rollup_usage_hour, rollup_executions_day FROM CURRENT_USER"
-            )
-        capsys.readouterr()
-        assert main(["--db", url, "check-db"]) == 1
-        lines = capsys.readouterr().out.splitlines()
-        role = make_url(url).username
-        assert lines[0].endswith("; this role may not read 2 of its tables (see below)")
-        assert lines[-3:] == [
-            "  cannot read table rollup_executions_day",
-            "  cannot read table rollup_usage_hour",
-            f"  grant it with: GRANT SELECT ON rollup_executions_day, rollup_usage_hour TO {role};",
-        ]
-    finally:
-        drop_postgres_database(url, name)
+    revoke = "SELECT ON rollup_usage_hour, rollup_executions_day"
+    code, lines = check_db_lines(db_url, revoke, capsys)
+    role = make_url(db_url).username
+    assert code == 1
+    assert lines[0].endswith("; this role may not read 2 of its tables (see below)")
+    assert lines[-3:] == [
+        "  cannot read table rollup_executions_day",
+        "  cannot read table rollup_usage_hour",
+        f"  grant it with: GRANT SELECT ON rollup_executions_day, rollup_usage_hour TO {role};",
+    ]
 
 
 @pytest.mark.postgres
+@pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
 def test_check_db_says_a_role_that_may_not_insert_can_read_but_not_record(
-    capsys: pytest.CaptureFixture[str],
+    db_url: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from sqlalchemy.engine import make_url
-
-    from tests.conftest import drop_postgres_database, new_postgres_database
-
-    url, name = new_postgres_database()
-    try:
-        assert main(["--db", url, "init-db"]) == 0
-        with get_engine(url).begin() as connection:
-            connection.exec_driver_sql(
-                "REVOKE INSERT ON tokenusages, agentexecutions FROM CURRENT_USER"
-            )
-        capsys.readouterr()
-        assert main(["--db", url, "check-db"]) == 0  # reading and reporting still work
-        lines = capsys.readouterr().out.splitlines()
-        role = make_url(url).username
-        assert lines[-1] == (
-            "  this role can read but not record runs (it may not INSERT into agentexecutions, "
-            "tokenusages); to record with it: GRANT SELECT, INSERT, UPDATE, DELETE ON "
-            f"agentexecutions, tokenusages TO {role};"
-        )
-    finally:
-        drop_postgres_database(url, name)
+    code, lines = check_db_lines(db_url, "INSERT ON tokenusages, agentexecutions", capsys)
+    assert code == 0  # reading and reporting still work
+    assert lines[-1] == (
+        "  this role can read but not record runs (it may not INSERT into agentexecutions, "
+        "tokenusages); to record with it: GRANT SELECT, INSERT, UPDATE, DELETE ON "
+        f"agentexecutions, tokenusages TO {make_url(db_url).username};"
+    )
