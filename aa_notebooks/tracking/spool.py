@@ -91,19 +91,21 @@ def relative_sqlite(url: URL) -> bool:
 
 def _identity(url: URL) -> str:
     """What names the database: SQLite's URL with the file's absolute path (an absolute URL
-    as it is, the spool of earlier releases); PostgreSQL's server, database and the options
-    that choose its schema, without the role, password, and connection settings."""
+    as it is, the spool of earlier versions); PostgreSQL's server, database and the options
+    that choose its schema, without the role (unless the URL names no database, which is then
+    the role's), the password, and connection settings."""
     if url.get_backend_name() == "sqlite":
         if relative_sqlite(url):
             url = url.set(database=os.path.abspath(url.database or ""))
         return url.render_as_string(hide_password=True)
     query = url.query
-    host = str(query.get("host") or url.host or "")
+    host = str(query.get("host") or url.host or "").lower()
     if host in _LOCAL_HOSTS or host.startswith("/"):
         host = "local"  # TCP on this machine, or its Unix socket
     port = str(query.get("port") or url.port or 5432)
     chosen = sorted((key, str(query[key])) for key in query if key in _SCHEMA_OPTIONS)
-    return f"postgresql://{host.lower()}:{port}/{url.database or ''}?{chosen}"
+    database = url.database or url.username or ""  # libpq's default database: the role's name
+    return f"postgresql://{host}:{port}/{database}?{chosen}"
 
 
 _LOCAL_HOSTS = ("", "localhost", "127.0.0.1", "::1")

@@ -138,3 +138,16 @@ def test_an_earlier_versions_spool_of_the_url_is_replayed(db_url: str, tmp_path:
     replay(db_url, root)
     assert counts(db_url) == (4, 8, 4)
     assert list(earlier.glob("segment-*.jsonl")) == []
+
+
+def test_a_postgresql_url_without_a_database_is_the_roles_database(tmp_path: Path) -> None:
+    """libpq connects such a URL to the database named like the role: two roles, two
+    databases, two spools."""
+
+    def directory(url: str) -> Path:
+        return database_directory(tmp_path, resolve_url(url))
+
+    assert directory("postgresql://alice@db.example/") != directory("postgresql://bob@db.example/")
+    assert directory("postgresql://alice@db.example/") == directory(
+        "postgresql://alice@DB.example:5432/alice?application_name=x"
+    )
