@@ -17,6 +17,7 @@ the segment, and every later one, replays.
 from __future__ import annotations
 
 import fcntl
+import glob
 import hashlib
 import json
 import logging
@@ -43,74 +44,134 @@ def default_spool_dir() -> Path:
 
 
 def database_directory(root: Path, url: URL) -> Path:
-    """The spool directory of one database: a readable name plus a hash of what identifies the
-    database (`_identity`), so that every URL of it meets the same spool: another role, another
-    spelling of this host, a relative SQLite path, which names a different file in each working
-    directory, as its absolute path."""
-    return _directory(root, url, _identity(url))
+    """The spool directory of one database: a readable name plus a hash of the URL that names
+    it (`_identity`), so that settings of the connection alone (`application_name`, `sslmode`,
+    timeouts) do not split a database's spool, and a relative SQLite path, which names a
+    different file in each working directory, is the file's real path."""
+    return _directory(root, url, _sqlite_path(url) or url.database, _identity(url))
+
+
+def _earlier_directory(root: Path, url: URL) -> Path:
+    """The directory earlier versions named by a hash of the whole masked URL as given."""
+    return _directory(root, url, url.database, url.render_as_string(hide_password=True))
 
 
 def earlier_spool(root: Path, url: URL) -> Spool | None:
-    """The spool earlier versions kept for this URL (named by a hash of the whole masked URL),
+    """The spool earlier versions kept for this URL (a hash of the whole masked URL as given),
     when it is another directory that exists: its records are this database's too, unless the
     URL names a SQLite file relative to the working directory, where they may be another
     directory's; then a warning says where they wait, and they are left there."""
-    earlier = _directory(root, url, url.render_as_string(hide_password=True))
+    earlier = _earlier_directory(root, url)
     if earlier == database_directory(root, url) or not earlier.is_dir():
         return None
     if relative_sqlite(url):
-        left = [path.name for path in earlier.glob("*.jsonl") if path.name != REJECTED_FILE]
-        if left:
+        if _orphaned_files(earlier):
             log.warning(
                 "runs an earlier version spooled for %s wait in %s: that URL names a file "
                 "relative to the working directory, so they may be another directory's runs; "
                 "to write them to %s, move its segment-*.jsonl and journal-*.jsonl files into %s",
                 url.render_as_string(hide_password=True), earlier,
-                os.path.abspath(url.database or ""), database_directory(root, url),
+                os.path.realpath(_sqlite_path(url) or ""),
+                database_directory(root, url),
             )  # fmt: skip
         return None
     return Spool(earlier)
 
 
-def _directory(root: Path, url: URL, identity: str) -> Path:
-    name = re.sub(r"[^A-Za-z0-9_.-]", "_", Path(url.database or "memory").name)[:40]
+def warn_of_other_spools(root: Path, url: URL) -> None:
+    """PostgreSQL: warn of records left by ended processes in the spool of another URL of a
+    database with this database's name (another role, host spelling or server): they may be
+    this database's, spooled before a change of credentials, but only a person can tell, so
+    they are left. (A SQLite file's spool is named by its real path: no other URL is it.)"""
+    if url.get_backend_name() != "postgresql":
+        return
+    current = database_directory(root, url)
+    known = (current, _earlier_directory(root, url))  # replayed, or said to wait (`earlier_spool`)
+    prefix = current.name.rsplit("-", 1)[0] + "-"
+    others = [
+        path
+        for path in sorted(root.glob(f"{glob.escape(prefix)}{'[0-9a-f]' * 12}"))
+        if path.is_dir() and path not in known and _orphaned_files(path)
+    ]
+    if others:
+        log.warning(
+            "runs spooled for another URL of a database named %s wait in %s (left by processes "
+            "that ended); if they belong to %s, move their segment-*.jsonl and journal-*.jsonl "
+            "files into %s and the next run writes them",
+            url.database, ", ".join(map(str, others)), url.render_as_string(hide_password=True),
+            current,
+        )  # fmt: skip
+
+
+def _orphaned_files(directory: Path) -> list[Path]:
+    """The segments and journals in `directory` that no living writer holds."""
+    found = []
+    for path in [*directory.glob("segment-*.jsonl"), *directory.glob("journal-*.jsonl")]:
+        try:
+            fd = os.open(path, os.O_RDONLY)
+        except OSError:
+            continue
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            if os.fstat(fd).st_size:
+                found.append(path)
+        except BlockingIOError:
+            pass  # its writer lives
+        finally:
+            os.close(fd)
+    return found
+
+
+def _directory(root: Path, url: URL, database: str | None, identity: str) -> Path:
+    """`<backend>-<the database's name, readable>-<a hash of its identity>`."""
+    name = re.sub(r"[^A-Za-z0-9_.-]", "_", Path(database or "memory").name)[:40]
     digest = hashlib.sha256(identity.encode()).hexdigest()[:12]
     return root / f"{url.get_backend_name()}-{name}-{digest}"
 
 
 def relative_sqlite(url: URL) -> bool:
     """A SQLite URL whose file is named relative to the working directory."""
+    path = _sqlite_path(url)
+    return path is not None and not os.path.isabs(path)
+
+
+def _sqlite_path(url: URL) -> str | None:
+    """The path of the file a SQLite URL names (`file:` URIs too); None for memory or a
+    server."""
     database = url.database or ""
-    return (
-        url.get_backend_name() == "sqlite"
-        and database not in ("", ":memory:")
-        and not database.startswith("file:")
-        and not os.path.isabs(database)
-    )
+    if url.get_backend_name() != "sqlite" or database in ("", ":memory:"):
+        return None
+    if database.startswith("file:"):
+        path = database[len("file:") :].split("?", 1)[0]
+        return None if path in ("", ":memory:") or url.query.get("mode") == "memory" else path
+    return database
 
 
 def _identity(url: URL) -> str:
-    """What names the database: SQLite's URL with the file's absolute path (an absolute URL
-    as it is, the spool of earlier versions); PostgreSQL's server, database and the options
-    that choose its schema, without the role (unless the URL names no database, which is then
-    the role's), the password, and connection settings."""
-    if url.get_backend_name() == "sqlite":
-        if relative_sqlite(url):
-            url = url.set(database=os.path.abspath(url.database or ""))
-        return url.render_as_string(hide_password=True)
-    query = url.query
-    host = str(query.get("host") or url.host or "").lower()
-    if host in _LOCAL_HOSTS or host.startswith("/"):
-        host = "local"  # TCP on this machine, or its Unix socket
-    port = str(query.get("port") or url.port or 5432)
-    chosen = sorted((key, str(query[key])) for key in query if key in _SCHEMA_OPTIONS)
-    database = url.database or url.username or ""  # libpq's default database: the role's name
-    return f"postgresql://{host}:{port}/{database}?{chosen}"
+    """The masked URL that names the database, as earlier versions hashed it (so that their
+    spool is this one wherever nothing below applies): without the query settings that only
+    shape the connection, and for SQLite with the file's real path. The role, host and port
+    stay: a role may choose its schema (`search_path` = `"$user", public`), and two servers
+    on one machine differ only by socket or port."""
+    path = _sqlite_path(url)
+    if path is not None:
+        real = os.path.realpath(path)
+        database = url.database or ""
+        url = url.set(database=database.replace(path, real, 1))
+    shaping = [key for key in url.query if key.lower() in _CONNECTION_SETTINGS]
+    return url.difference_update_query(shaping).render_as_string(hide_password=True)
 
 
-_LOCAL_HOSTS = ("", "localhost", "127.0.0.1", "::1")
-_SCHEMA_OPTIONS = ("options", "service", "dbname")
-"""Query options that can choose another database or schema (`options=-csearch_path=...`)."""
+_CONNECTION_SETTINGS = frozenset({
+    "application_name", "fallback_application_name", "connect_timeout", "client_encoding",
+    "keepalives", "keepalives_idle", "keepalives_interval", "keepalives_count",
+    "tcp_user_timeout", "sslmode", "sslcert", "sslkey", "sslrootcert", "sslcrl", "sslcrldir",
+    "sslpassword", "sslcompression", "sslsni", "ssl_min_protocol_version",
+    "ssl_max_protocol_version", "gssencmode", "channel_binding", "passfile", "password",
+    "require_auth", "krbsrvname", "gsslib", "timeout",
+})  # fmt: skip
+"""Query options that shape how the connection is made, never which database it reaches
+(libpq's, and SQLite's `timeout`)."""
 
 
 class Spool:

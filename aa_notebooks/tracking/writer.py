@@ -49,6 +49,7 @@ from aa_notebooks.tracking.spool import (
     database_directory,
     default_spool_dir,
     earlier_spool,
+    warn_of_other_spools,
 )
 from aa_notebooks.tracking.store import clean_text, write_batch
 
@@ -96,6 +97,7 @@ class BatchWriter:
         root = Path(spool_dir) if spool_dir is not None else default_spool_dir()
         self.spool = Spool(database_directory(root, self.url))
         self._earlier = earlier_spool(root, self.url)  # replayed too, then left empty
+        warn_of_other_spools(root, self.url)
         self.journal = Journal(self.spool.directory)
         self.pending = PendingSpend()
         """Cost of the records submitted and not committed yet, for the hard-stop check."""

@@ -97,29 +97,24 @@ def test_an_earlier_versions_spool_of_a_relative_url_is_left_with_a_warning(
     assert len(list(earlier.glob("segment-*.jsonl"))) == 1  # left where it was
 
 
-def _variants(url: str) -> dict[str, str]:
-    """Other URLs of the same PostgreSQL database, as deployments write them."""
-    parsed = make_url(url)
-    other_host = {"127.0.0.1": "localhost", "localhost": "127.0.0.1"}.get(parsed.host or "")
-    found = {
-        "an application name": parsed.update_query_dict({"application_name": "worker-7"}),
-        "a connect timeout": parsed.update_query_dict({"connect_timeout": "10"}),
-    }
-    if other_host:
-        found["the other name of this host"] = parsed.set(host=other_host)
-    if os.environ.get(SUPERUSER_ENV):
-        found["another role"] = make_url(os.environ[SUPERUSER_ENV]).set(database=parsed.database)
-    return {why: variant.render_as_string(hide_password=False) for why, variant in found.items()}
+def with_query(url: str, **options: str) -> str:
+    """`url` with query options added."""
+    return make_url(url).update_query_dict(options).render_as_string(hide_password=False)
 
 
 @pytest.mark.postgres
 @pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
-def test_runs_spooled_under_another_url_of_the_database_are_replayed(
+def test_runs_spooled_with_other_connection_settings_are_replayed(
     db_url: str, tmp_path: Path
 ) -> None:
+    """Adding `application_name` (or a timeout, or sslmode) to the URL left the runs spooled
+    under the URL before it where no process would replay them."""
     root = tmp_path / "spool"
-    variants = _variants(db_url)
-    assert len(variants) >= 3
+    variants = {
+        "an application name": with_query(db_url, application_name="worker-7"),
+        "a connect timeout": with_query(db_url, connect_timeout="10"),
+        "an sslmode": with_query(db_url, sslmode="prefer"),
+    }
     for why, variant in variants.items():
         spooled_by_a_dead_writer(database_directory(root, resolve_url(variant)), why)
     replay(db_url, root)
@@ -130,24 +125,79 @@ def test_runs_spooled_under_another_url_of_the_database_are_replayed(
 
 @pytest.mark.postgres
 @pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
+def test_another_roles_spool_is_left_with_a_warning(
+    db_url: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Another role may reach another schema (a search_path of "$user", public) and another
+    host name another server: their spools are not replayed here, but said to be waiting."""
+    root = tmp_path / "spool"
+    parsed = make_url(db_url)
+    other_host = {"127.0.0.1": "localhost", "localhost": "127.0.0.1"}[parsed.host or ""]
+    others = [
+        make_url(os.environ[SUPERUSER_ENV]).set(database=parsed.database),
+        parsed.set(host=other_host),
+    ]
+    directories = [database_directory(root, resolve_url(other)) for other in others]
+    for directory in directories:
+        spooled_by_a_dead_writer(directory, "another-url")
+    with caplog.at_level(logging.WARNING, logger="aa_notebooks.tracking.spool"):
+        replay(db_url, root)
+    assert executions(db_url) == []
+    [warning] = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert warning.startswith(f"runs spooled for another URL of a database named {parsed.database}")
+    assert all(str(directory) in warning for directory in directories)
+    assert f":{parsed.password}@" not in warning
+    assert all(len(list(d.glob("segment-*.jsonl"))) == 1 for d in directories)
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
 def test_an_earlier_versions_spool_of_the_url_is_replayed(db_url: str, tmp_path: Path) -> None:
     root = tmp_path / "spool"
-    earlier = root / earlier_name(db_url)
-    assert earlier != database_directory(root, resolve_url(db_url))
+    url = with_query(db_url, application_name="worker-7")
+    earlier = root / earlier_name(url)
+    assert earlier != database_directory(root, resolve_url(url))
     spooled_by_a_dead_writer(earlier, "spooled-before-the-upgrade", count=4)
-    replay(db_url, root)
+    replay(url, root)
     assert counts(db_url) == (4, 8, 4)
     assert list(earlier.glob("segment-*.jsonl")) == []
 
 
-def test_a_postgresql_url_without_a_database_is_the_roles_database(tmp_path: Path) -> None:
-    """libpq connects such a URL to the database named like the role: two roles, two
-    databases, two spools."""
-
+def test_the_role_host_port_and_socket_keep_their_own_spools(tmp_path: Path) -> None:
     def directory(url: str) -> Path:
         return database_directory(tmp_path, resolve_url(url))
 
-    assert directory("postgresql://alice@db.example/") != directory("postgresql://bob@db.example/")
-    assert directory("postgresql://alice@db.example/") == directory(
-        "postgresql://alice@DB.example:5432/alice?application_name=x"
+    url = "postgresql://alice:secret@db.example/x"
+    same = f"{url}?application_name=a&sslmode=require&connect_timeout=3&keepalives=1"
+    assert directory(url) == directory(same)
+    assert directory(url) == directory("postgresql://alice:rotated@db.example/x")
+    different = [
+        "postgresql://bob@db.example/x",
+        "postgresql://alice@db.example:5433/x",
+        "postgresql://alice@db.example/y",
+        "postgresql://alice@db.example/x?options=-csearch_path%3Dagents",
+        "postgresql://alice@/x?host=/run/a",
+    ]
+    assert len({directory(url), *map(directory, different)}) == 1 + len(different)
+    assert directory("postgresql://alice@/x?host=/run/a") != directory(
+        "postgresql://alice@/x?host=/run/b"
+    )
+
+
+def test_a_relative_sqlite_uri_is_its_files_real_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`sqlite:///file:x.db?uri=true` named the same spool from every folder; a folder reached
+    through a symbolic link is the same file, so the same spool."""
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    (tmp_path / "link").symlink_to(tmp_path / "a")
+    uri = "sqlite:///file:x.db?uri=true"
+    seen = {}
+    for folder in ("a", "b", "link"):
+        monkeypatch.chdir(tmp_path / folder)
+        seen[folder] = database_directory(tmp_path, resolve_url(uri))
+    assert seen["a"] != seen["b"] and seen["a"] == seen["link"]
+    assert seen["a"] == database_directory(
+        tmp_path, resolve_url(f"sqlite:///file:{tmp_path / 'a' / 'x.db'}?uri=true")
     )
