@@ -121,8 +121,8 @@ class DatabaseCheck:
     """PostgreSQL: tables present that this role may not SELECT from (the commands that read
     them fail)."""
     unwritable: list[str] = field(default_factory=list)
-    """PostgreSQL: tables present that recording writes and this role may not INSERT into (it
-    can read and report, not record)."""
+    """PostgreSQL: tables present that recording writes and this role may not INSERT into,
+    UPDATE or DELETE from (it may read and report, not record)."""
     role: str | None = None
     """PostgreSQL: the role the URL connects as, named in the GRANTs the report suggests."""
 
@@ -208,7 +208,7 @@ class DatabaseCheck:
             )
         if self.unwritable:
             lines.append(
-                "  this role can read but not record runs (it may not INSERT into "
+                "  this role may not record runs (it lacks INSERT, UPDATE or DELETE on "
                 f"{', '.join(self.unwritable)}); to record with it: GRANT SELECT, INSERT, UPDATE, "
                 f"DELETE ON {', '.join(self.unwritable)} TO {self.role};"
             )
@@ -308,22 +308,34 @@ RECORDED_TABLES = (
 )  # fmt: skip
 """The tables the recording side writes (what it finds of them): its runs, their spend, the
 runs in flight, the rollups."""
-_PRIVILEGES = text(
-    "SELECT name, has_table_privilege(name, 'SELECT'), has_table_privilege(name, 'INSERT') "
-    "FROM unnest(CAST(:names AS text[])) AS name"
-)
+_PRIVILEGES = text("""SELECT quote_ident(n.nspname) || '.' || quote_ident(c.relname),
+  has_table_privilege(c.oid, 'SELECT') OR NOT EXISTS (
+    SELECT FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+    AND NOT has_column_privilege(c.oid, a.attnum, 'SELECT')),
+  has_table_privilege(c.oid, 'INSERT') AND has_table_privilege(c.oid, 'UPDATE')
+    AND has_table_privilege(c.oid, 'DELETE'),
+  name
+FROM unnest(CAST(:names AS text[])) AS name
+JOIN pg_class c ON c.oid = to_regclass(quote_ident(name))
+JOIN pg_namespace n ON n.oid = c.relnamespace
+ORDER BY 1""")
+"""Per table: its name as a GRANT must write it (schema-qualified, quoted where needed), whether
+the role may read it (the table, or every column of it), whether it may write it (INSERT,
+UPDATE and DELETE, which recording's upserts and replacements need)."""
 
 
 def _privileges(connection: Connection, existing: set[str]) -> tuple[str, list[str], list[str]]:
-    """PostgreSQL: this role's name, the kit's tables present that it may not SELECT from, and
-    the recorded ones it may not INSERT into (found through the search_path, as the kit's
-    statements find them)."""
-    role = connection.execute(select(func.current_user())).scalar_one()
-    tables = sorted(t.name for t in Base.metadata.sorted_tables if t.name in existing)
+    """PostgreSQL: this role's name as SQL writes it, the kit's tables present that it may not
+    read, and the recorded ones it may not write (found through the search_path, as the kit's
+    statements find them; named with their schema, as a GRANT by another role needs them)."""
+    role = connection.execute(select(func.quote_ident(func.current_user()))).scalar_one()
+    tables = [t.name for t in Base.metadata.sorted_tables if t.name in existing]
     found = connection.execute(_PRIVILEGES, {"names": tables}).all()
-    unreadable = [name for name, may_read, _ in found if not may_read]
+    unreadable = [qualified for qualified, may_read, _, _ in found if not may_read]
     unwritable = [
-        name for name, _, may_insert in found if name in RECORDED_TABLES and not may_insert
+        qualified
+        for qualified, _, may_write, name in found
+        if name in RECORDED_TABLES and not may_write
     ]
     return role, unreadable, unwritable
 

@@ -216,11 +216,12 @@ def test_a_privilege_the_role_lacks_is_named_with_the_grants(
 
 
 def check_db_lines(
-    url: str, revoke: str, capsys: pytest.CaptureFixture[str]
+    url: str, revokes: list[str], capsys: pytest.CaptureFixture[str]
 ) -> tuple[int, list[str]]:
     """`check-db`'s exit code and lines after the kit database's owner revoked from itself."""
     with get_engine(url).begin() as connection:
-        connection.exec_driver_sql(f"REVOKE {revoke} FROM CURRENT_USER")
+        for revoke in revokes:
+            connection.exec_driver_sql(f"REVOKE {revoke} FROM CURRENT_USER")
     capsys.readouterr()
     code = main(["--db", url, "check-db"])
     return code, capsys.readouterr().out.splitlines()
@@ -233,27 +234,78 @@ def test_check_db_names_the_tables_the_role_may_not_read_with_the_grant(
 ) -> None:
     """A role that could read the contract's tables but not the rollups passed `check-db`, then
     failed on most commands, which read the rollups."""
-    revoke = "SELECT ON rollup_usage_hour, rollup_executions_day"
-    code, lines = check_db_lines(db_url, revoke, capsys)
+    revokes = ["SELECT ON rollup_usage_hour, rollup_executions_day"]
+    code, lines = check_db_lines(db_url, revokes, capsys)
     role = make_url(db_url).username
     assert code == 1
     assert lines[0].endswith("; this role may not read 2 of its tables (see below)")
     assert lines[-3:] == [
-        "  cannot read table rollup_executions_day",
-        "  cannot read table rollup_usage_hour",
-        f"  grant it with: GRANT SELECT ON rollup_executions_day, rollup_usage_hour TO {role};",
+        "  cannot read table public.rollup_executions_day",
+        "  cannot read table public.rollup_usage_hour",
+        "  grant it with: GRANT SELECT ON public.rollup_executions_day, public.rollup_usage_hour "
+        f"TO {role};",
     ]
 
 
 @pytest.mark.postgres
 @pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
-def test_check_db_says_a_role_that_may_not_insert_can_read_but_not_record(
+def test_check_db_says_a_role_that_may_not_write_cannot_record(
     db_url: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    code, lines = check_db_lines(db_url, "INSERT ON tokenusages, agentexecutions", capsys)
+    """Recording upserts the rollups and deletes runs in flight: INSERT alone is not enough."""
+    revokes = [
+        "INSERT ON tokenusages",
+        "UPDATE ON rollup_executions_hour",
+        "DELETE ON runningexecutions",
+    ]
+    code, lines = check_db_lines(db_url, revokes, capsys)
     assert code == 0  # reading and reporting still work
+    tables = "public.rollup_executions_hour, public.runningexecutions, public.tokenusages"
     assert lines[-1] == (
-        "  this role can read but not record runs (it may not INSERT into agentexecutions, "
-        "tokenusages); to record with it: GRANT SELECT, INSERT, UPDATE, DELETE ON "
-        f"agentexecutions, tokenusages TO {make_url(db_url).username};"
+        f"  this role may not record runs (it lacks INSERT, UPDATE or DELETE on {tables}); to "
+        f"record with it: GRANT SELECT, INSERT, UPDATE, DELETE ON {tables} "
+        f"TO {make_url(db_url).username};"
     )
+
+
+@pytest.mark.postgres
+def test_the_grant_check_db_prints_works_as_printed(capsys: pytest.CaptureFixture[str]) -> None:
+    """The GRANT named the role and tables unquoted and unqualified: a role `Reader-1` was a
+    syntax error, and tables in schema `agents` were not found by the admin who ran it."""
+    import contextlib
+    import os
+    import uuid
+
+    import psycopg
+
+    from aa_notebooks.db.engine import dispose_engine
+    from tests.conftest import SUPERUSER_ENV, drop_postgres_database, new_postgres_database
+
+    plain, name = new_postgres_database()
+    role = f"Reader-{uuid.uuid4().hex[:6]}"
+    superuser = make_url(os.environ[SUPERUSER_ENV]).set(drivername="postgresql")
+    admin = superuser.set(database=name).render_as_string(hide_password=False)
+    kits = make_url(plain).update_query_dict({"options": "-csearch_path=agents"})
+    url = kits.set(username=role, password="pw-of-the-reader").render_as_string(hide_password=False)
+    su = psycopg.connect(admin, autocommit=True)
+    try:
+        su.execute(f'CREATE SCHEMA agents AUTHORIZATION "{make_url(plain).username}"')
+        assert main(["--db", kits.render_as_string(hide_password=False), "init-db"]) == 0
+        su.execute(f"CREATE ROLE \"{role}\" LOGIN PASSWORD 'pw-of-the-reader'")
+        su.execute(f'GRANT USAGE ON SCHEMA agents TO "{role}"')
+        su.execute(f'GRANT SELECT ON agents.agentexecutions TO "{role}"')
+        capsys.readouterr()
+        assert main(["--db", url, "check-db"]) == 1
+        out = capsys.readouterr().out
+        [grant] = [line for line in out.splitlines() if "grant it with: " in line]
+        assert f'TO "{role}";' in grant and "agents.agentexecutions" not in grant
+        su.execute(grant.split("grant it with: ")[1])  # as printed, by an admin
+        assert main(["--db", url, "check-db"]) == 0
+        assert "cannot read" not in capsys.readouterr().out
+    finally:
+        dispose_engine(url)
+        with contextlib.suppress(psycopg.Error):  # the role may not have been made
+            su.execute(f'DROP OWNED BY "{role}"')
+        su.execute(f'DROP ROLE IF EXISTS "{role}"')
+        su.close()
+        drop_postgres_database(plain, name)
