@@ -1,7 +1,9 @@
 """The data contract's three recording functions, for AsyncSession, with sync twins.
 
 The async ones keep the data contract's names and parameters, so its integration guide runs as
-written; the `_sync` twins take a plain Session. Costs come from `calculate_cost`. An execution
+written; the `_sync` twins take a plain Session. Costs come from `recorded_cost`: a price file
+that cannot be read prices the row at 0 with a warning (`reprice` mends it later), and the run is
+still recorded. An execution
 counts towards budgets in the transaction that inserts it (`apply_spend`), as the tracker's do,
 so a hard stop refuses the next check after its commit; alerts it fires are then emailed and
 posted from a background thread.
@@ -46,7 +48,7 @@ from aa_notebooks.db.repositories import (
 from aa_notebooks.db.schema import AgentExecution, ExecutionTrace, TokenUsage
 from aa_notebooks.db.url import resolve_url
 from aa_notebooks.errors import InvalidInputError
-from aa_notebooks.pricing import calculate_cost, priced_cost
+from aa_notebooks.pricing import recorded_cost
 from aa_notebooks.tracking.outage import is_outage
 from aa_notebooks.tracking.record import ExecutionRecord
 from aa_notebooks.tracking.writer import BatchWriter
@@ -84,7 +86,7 @@ def _execution(
         output_tokens=output_tokens,
         total_tokens=input_tokens + output_tokens,
         execution_time_ms=execution_time_ms,
-        cost_usd=calculate_cost(model_name, input_tokens, output_tokens, at=started),
+        cost_usd=recorded_cost(model_name, input_tokens, output_tokens, at=started).cost_usd,
         query_preview=query_preview,
         error_message=error_message,
         started_at=started,
@@ -266,7 +268,7 @@ def _usage(
         **parts,
     )
     validated(TokenUsageCreate, {**fields, "cost_usd": 0})  # counts first, then the price
-    priced = priced_cost(
+    priced = recorded_cost(
         model, input_tokens, output_tokens,
         cache_read_tokens=parts["cache_read_tokens"],
         cache_write_tokens=parts["cache_write_tokens"],

@@ -98,6 +98,31 @@ def test_sync_twins(db_url: str) -> None:
         assert [(u.model, u.cost_usd) for u in usages] == [("gpt-4o", GPT4O_1200_300)]
 
 
+def test_a_price_file_with_a_typo_records_the_run_unpriced_with_a_warning(
+    db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The recording functions priced with `calculate_cost`, which raised the file's error:
+    the agent lost the run, where the tracker records it at 0 and warns."""
+    prices = tmp_path / "prices.toml"
+    prices.write_text('[models."house"]\ninput_per_mllion = 1.0\noutput_per_million = 2.0\n')
+    monkeypatch.setenv("AA_PRICING_FILE", str(prices))
+    with session_factory(db_url)() as session, pytest.warns(UserWarning) as warned:
+        execution = track_agent_execution_sync(
+            session, None, "writer", "react", "gpt-4o", 1200, 300, 900
+        )
+        record_token_usage_sync(session, execution.id, "main_agent", "gpt-4o", 1200, 300)
+    assert any(
+        str(prices) in str(w.message) and "recorded unpriced" in str(w.message) for w in warned
+    )
+    with session_factory(db_url)() as session:
+        stored = session.get(AgentExecution, execution.id)
+        assert (stored.status.value, stored.cost_usd) == ("success", Decimal(0))
+        usages = session.scalars(select(TokenUsage)).all()
+        assert [(u.model, u.input_tokens, u.cost_usd) for u in usages] == [
+            ("gpt-4o", 1200, Decimal(0))
+        ]
+
+
 def test_a_column_given_as_extra_wins_over_the_computed_one(db_url: str) -> None:
     """cost_usd and total_tokens are computed unless given (a TypeError used to say they were
     given twice)."""
