@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import re
 
-# Provider hint before the first "/" (LiteLLM, OpenRouter, configs) -> genai-prices provider id.
+# Provider hint before the first "/" (LiteLLM, OpenRouter, configs) or, with no "/", the first ":"
+# (pydantic-ai's `openai:gpt-4o`) -> genai-prices provider id.
 PROVIDER_PREFIXES: dict[str, str] = {
     "openai": "openai",
     "azure": "azure",
@@ -24,6 +25,8 @@ PROVIDER_PREFIXES: dict[str, str] = {
     "cohere": "cohere",
     "together_ai": "together",
     "openrouter": "openrouter",
+    "google-gla": "google",
+    "google-vertex": "google",
 }
 
 # AWS Bedrock model id: optional cross-region prefix, vendor, model, optional version suffix.
@@ -47,6 +50,9 @@ def lookups(name: str) -> tuple[Lookup, ...]:
     if not full:
         return ()
     head, slash, rest = full.partition("/")
+    if not slash:
+        head, colon, rest = full.partition(":")
+        slash = colon if head in PROVIDER_PREFIXES else ""
     hint = PROVIDER_PREFIXES.get(head) if slash else None
     ref = rest if hint else full
     tried: list[Lookup] = []

@@ -77,7 +77,7 @@ def test_claude_name_variants_cost_the_same(variant: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "variant", ["gpt-4o", "GPT-4o", " gpt-4o ", "openai/gpt-4o", "azure/gpt-4o"]
+    "variant", ["gpt-4o", "GPT-4o", " gpt-4o ", "openai/gpt-4o", "azure/gpt-4o", "openai:gpt-4o"]
 )
 def test_gpt_4o_name_variants_cost_the_same(variant: str) -> None:
     # $2.50 / $10.00 per 1M: 10_000 * 2.50 / 1e6 + 2_000 * 10 / 1e6 = 0.025 + 0.02

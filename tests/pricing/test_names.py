@@ -33,6 +33,10 @@ def test_blank_name_has_no_lookups() -> None:
         ("mistral/mistral-large-latest", "mistral", "mistral-large-latest"),
         ("xai/grok-2", "x-ai", "grok-2"),
         ("openrouter/openai/gpt-4o", "openrouter", "openai/gpt-4o"),
+        # pydantic-ai's form, a colon after the provider
+        ("openai:gpt-4o", "openai", "gpt-4o"),
+        ("anthropic:claude-3-5-sonnet-20240620", "anthropic", "claude-3-5-sonnet-20240620"),
+        ("google-gla:gemini-1.5-pro", "google", "gemini-1.5-pro"),
     ],
 )
 def test_provider_prefix_becomes_a_provider_hint(name: str, provider: str, model: str) -> None:
