@@ -21,10 +21,12 @@ tracker take about 0.28 s per 20,000 runs instead of 0.40-0.47 s.
 from __future__ import annotations
 
 import uuid
+import warnings
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from math import isfinite
 from time import perf_counter
+from typing import TypeGuard
 
 from aa_notebooks.db.records import QUERY_PREVIEW_LENGTH
 from aa_notebooks.db.schema import ExecutionStatus, ExecutionTraceStepType
@@ -159,7 +161,13 @@ class Run:
         """Record one component's token usage, priced by its model; returns its cost.
 
         `input_tokens` includes the prompt-cache reads and writes, `output_tokens` the reasoning
-        tokens, as providers report them; the cached ones cost the model's cache rates."""
+        tokens, as OpenAI reports them; the cached ones cost the model's cache rates. Counts
+        that cannot include them (Anthropic's input_tokens leaves the cache out, Gemini's
+        output its thoughts) are taken as excluding them, with a warning, rather than raise
+        into the agent."""
+        input_tokens, output_tokens = _inclusive(
+            input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, reasoning_tokens
+        )
         priced = recorded_cost(
             model, input_tokens, output_tokens,
             cache_read_tokens=cache_read_tokens, cache_write_tokens=cache_write_tokens,
@@ -274,6 +282,48 @@ class Run:
             for s in self._steps
             if s["input_tokens"] or s["output_tokens"] or s["step_number"] in named
         )
+
+
+def _inclusive(
+    input_tokens: int,
+    output_tokens: int,
+    cache_read: int | None,
+    cache_write: int | None,
+    reasoning: int | None,
+) -> tuple[int, int]:
+    """Input and output counts that include the cached and the reasoning tokens: counts that
+    are too small to include them are taken as excluding them, and the parts added."""
+    cached = _count(cache_read) + _count(cache_write)
+    if _is_count(input_tokens) and cached > input_tokens:
+        warnings.warn(
+            "cache_read_tokens + cache_write_tokens exceed input_tokens: taken as input "
+            "excluding the cache (Anthropic's usage) and added to it; pass input_tokens "
+            "including them to silence this",
+            UserWarning,
+            stacklevel=3,
+        )
+        input_tokens += cached
+    if _is_count(output_tokens) and _count(reasoning) > output_tokens:
+        warnings.warn(
+            "reasoning_tokens exceed output_tokens: taken as output excluding the reasoning "
+            "(Gemini's thoughts) and added to it; pass output_tokens including them to silence "
+            "this",
+            UserWarning,
+            stacklevel=3,
+        )
+        output_tokens += _count(reasoning)
+    return input_tokens, output_tokens
+
+
+def _is_count(value: object) -> TypeGuard[int]:
+    """A whole number of tokens (not a bool, not negative): anything else is left to pricing,
+    which refuses it with its own message."""
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def _count(value: object) -> int:
+    """A part's count for the comparisons of `_inclusive`; one that is not `_is_count` as 0."""
+    return value if _is_count(value) else 0
 
 
 def _preview(query: object) -> str | None:

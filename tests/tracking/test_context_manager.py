@@ -229,6 +229,36 @@ def test_cached_and_reasoning_tokens_are_kept_and_priced(db_url: str, tracker: T
     assert [(u["price_source"], u["price_date"]) for u in (usage, plain)] == [(package, None)] * 2
 
 
+def test_counts_that_leave_out_the_cache_or_reasoning_are_added_to_not_raised(
+    db_url: str, tracker: Tracker
+) -> None:
+    """Anthropic's input_tokens leaves the cache reads out, Gemini's output its thoughts: passed
+    as they come, the parts exceeded the totals and InvalidInputError came out of the block.
+    claude-sonnet-4 as above: 1,000 uncached in + 6,000 read, 100 out + 400 thoughts:
+    1,000 * 3 + 6,000 * 0.30 + 500 * 15 = 12,300 per 1M."""
+    with (
+        pytest.warns(UserWarning) as warned,
+        tracker.execution(agent_name="provider-style", model="claude-sonnet-4-20250514") as run,
+    ):
+        cost = run.tokens(
+            "main_agent", "claude-sonnet-4-20250514", 1_000, 100,
+            cache_read_tokens=6_000, reasoning_tokens=400,
+        )  # fmt: skip
+    assert cost == Decimal("0.012300")
+    messages = [str(w.message) for w in warned]
+    assert any(
+        m.startswith("cache_read_tokens + cache_write_tokens exceed input_tokens") for m in messages
+    )
+    assert any(m.startswith("reasoning_tokens exceed output_tokens") for m in messages)
+    tracker.flush()
+    [usage] = usages(db_url, run.id)
+    assert (usage["input_tokens"], usage["output_tokens"], usage["cache_read_tokens"]) == (
+        7_000, 500, 6_000,
+    )  # fmt: skip
+    [execution] = executions(db_url)
+    assert (execution["status"].value, execution["cost_usd"]) == ("success", Decimal("0.012300"))
+
+
 def test_a_dated_price_file_prices_by_the_runs_start(
     db_url: str, tracker: Tracker, tmp_path: Path
 ) -> None:
