@@ -1,8 +1,15 @@
-"""Which price applies to a model name: the user file first, then genai-prices; cached per name."""
+"""Which price applies to a model name: the user file first, then genai-prices; cached per name.
+
+A user entry applies to every name genai-prices resolves to that model (`gpt-4o-2024-08-06` and
+`azure/gpt-4o-2024-08-06` take an entry for `gpt-4o`), unless the file names that one too; a
+reseller's model of its own (OpenRouter's `openai/gpt-4o`) keeps the reseller's price. The
+file is read again when it changes (its size or modification time, looked at once a second at
+most), so an edit prices the runs that start after it without a restart."""
 
 from __future__ import annotations
 
 import os
+import time
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
@@ -63,33 +70,61 @@ def active_price_file() -> str | None:
 
 def resolve(name: str) -> Resolution | None:
     """The price of model `name` under the active price file; None when nothing prices it."""
-    return _resolve(name, active_price_file())
+    price_file = active_price_file()
+    return _resolve(name, price_file, _stamp(price_file) if price_file else None)
+
+
+def _stamp(path: str) -> tuple[int, int] | None:
+    """The file's (modification time, size), looked at once a second at most; None when it
+    cannot be read (loading it says why)."""
+    global _looked
+    now = time.monotonic()
+    if _looked is not None and _looked[0] == path and now - _looked[1] < RECHECK_S:
+        return _looked[2]
+    try:
+        found = os.stat(path)
+        stamp: tuple[int, int] | None = (found.st_mtime_ns, found.st_size)
+    except OSError:
+        stamp = None
+    _looked = (path, now, stamp)
+    return stamp
+
+
+RECHECK_S = 1.0
+"""How often, at most, the price file is looked at for a change."""
+_looked: tuple[str, float, tuple[int, int] | None] | None = None
 
 
 def clear_caches() -> None:
     """Forget resolved names and loaded price files, e.g. after editing the file."""
+    global _looked
     _resolve.cache_clear()
     _user_prices.cache_clear()
+    _looked = None
 
 
 @lru_cache(maxsize=4096)
-def _resolve(name: str, price_file: str | None) -> Resolution | None:
-    """Resolve once per (name, price file): user entries win over genai-prices for every lookup."""
+def _resolve(name: str, price_file: str | None, stamp: tuple[int, int] | None) -> Resolution | None:
+    """Resolve once per (name, price file as it is): user entries win over genai-prices for
+    every lookup, and for the model genai-prices finds."""
     candidates = lookups(name)
-    user_prices = _user_prices(price_file) if price_file else {}
+    user_prices = _user_prices(price_file, stamp) if price_file else {}
+    label = f"price file {os.path.basename(price_file or '')}"
     for _, ref in candidates:
         if entry := user_prices.get(ref):
-            label = f"price file {os.path.basename(price_file or '')}"
             return Resolution("user-file", entry.matched_name, None, entry.pricing, label)
     for provider_id, ref in candidates:
         if found := find_model(provider_id, ref):
             provider, model = found
-            label = f"genai-prices {version('genai-prices')}"
-            return Resolution("genai-prices", model.id, provider, pricing_for(model), label)
+            if entry := user_prices.get(model.id.lower()):
+                return Resolution("user-file", entry.matched_name, None, entry.pricing, label)
+            package = f"genai-prices {version('genai-prices')}"
+            return Resolution("genai-prices", model.id, provider, pricing_for(model), package)
     return None
 
 
 @lru_cache(maxsize=8)
-def _user_prices(path: str) -> dict[str, UserPrice]:
-    """The validated price file, read once until the caches are cleared."""
+def _user_prices(path: str, stamp: tuple[int, int] | None = None) -> dict[str, UserPrice]:
+    """The validated price file, read once per `stamp` (`_stamp`) until the caches are
+    cleared."""
     return load_price_file(path)

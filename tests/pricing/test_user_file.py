@@ -129,6 +129,45 @@ def test_edited_file_is_read_again_after_reset(write_price_file: WriteFile) -> N
     assert calculate_cost("m", 1000, 0) == Decimal("0.005000")  # 1000 * 5 / 1e6
 
 
+def test_an_edited_file_prices_what_follows_without_a_reset(
+    write_price_file: WriteFile, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The file was read once per process: a long-lived agent or `serve` priced every later
+    run at the old price."""
+    from aa_notebooks.pricing import resolver
+
+    monkeypatch.setattr(resolver, "RECHECK_S", 0.0)  # look every time, not once a second
+    path = write_price_file('[models."m"]\ninput_per_million = 1\noutput_per_million = 1\n')
+    monkeypatch.setenv("AA_PRICING_FILE", str(path))
+    assert calculate_cost("m", 1000, 0) == Decimal("0.001000")  # 1000 * 1 / 1e6
+    path.write_text('[models."m"]\ninput_per_million = 5.5\noutput_per_million = 1\n')
+    assert calculate_cost("m", 1000, 0) == Decimal("0.005500")  # 1000 * 5.5 / 1e6
+
+
+def test_an_entry_prices_every_name_the_package_gives_its_model(
+    write_price_file: WriteFile,
+) -> None:
+    """An entry for `gpt-4o` was passed over for `gpt-4o-2024-08-06`, which genai-prices
+    resolves to gpt-4o: a negotiated price was silently ignored for the names agents log."""
+    set_price_file(write_price_file(FINETUNE_AND_GPT_4O))
+    # file: $2.00 / $8.00 per 1M: 1000 * 2 / 1e6 + 500 * 8 / 1e6
+    for variant in ["gpt-4o-2024-08-06", "azure/gpt-4o-2024-08-06", "openai:gpt-4o-2024-08-06"]:
+        assert calculate_cost(variant, 1000, 500) == Decimal("0.006000"), variant
+        source = price_source(variant)
+        assert source is not None
+        assert (source.source, source.matched_name) == ("user-file", "gpt-4o"), variant
+    set_price_file(
+        write_price_file(
+            FINETUNE_AND_GPT_4O
+            + '[models."gpt-4o-2024-08-06"]\ninput_per_million = 3\noutput_per_million = 3\n'
+        )
+    )
+    # the dated entry names that name itself, so it wins: (1000 + 500) * 3 / 1e6
+    assert calculate_cost("gpt-4o-2024-08-06", 1000, 500) == Decimal("0.004500")
+    # and a model the package knows apart keeps its own price: gpt-4o-mini $0.15 / $0.60
+    assert calculate_cost("gpt-4o-mini", 1000, 500) == Decimal("0.000450")
+
+
 def test_load_price_file_returns_validated_entries(write_price_file: WriteFile) -> None:
     entries = load_price_file(write_price_file(FINETUNE_AND_GPT_4O))
     assert entries == {
