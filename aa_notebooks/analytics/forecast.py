@@ -1,8 +1,11 @@
 """`cost_forecast`: this calendar month's cost, projected from the recent daily rate, with a band.
 
 projected = month-to-date actual + mean daily cost of the lookback x days left in the month;
-low/high use the lookback's lowest/highest daily cost instead of the mean. The lookback is the
-last 7 complete UTC days by default (whole days, so today's partial day does not drag it down).
+low/high use the lookback's lowest/highest daily rate instead of the mean (a day that has only
+partly gone by, today in a range of dates, at its cost per elapsed day, as the mean counts it,
+so the projection always lies in the band). The lookback is the last 7 complete UTC days by
+default (whole days, so today's partial day does not drag it down). Lookback days before the
+first execution count as $0 days, and a note says how many there were.
 """
 
 from __future__ import annotations
@@ -10,7 +13,7 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, func, select
 
 from aa_notebooks.analytics.buckets import bucket_bounds, per_bucket
 from aa_notebooks.analytics.dialect import quantize_money
@@ -28,6 +31,7 @@ from aa_notebooks.analytics.rollup_buckets import bucket_sums
 from aa_notebooks.analytics.rollup_source import window_sums
 from aa_notebooks.analytics.source import Source
 from aa_notebooks.errors import InvalidInputError
+from aa_notebooks.validation import as_utc
 
 _DAY = timedelta(days=1)
 _MICROSECONDS_PER_DAY = Decimal(86_400_000_000)
@@ -99,10 +103,14 @@ def cost_forecast(
         actual = quantize_money(totals(to_date.pairs)[1])
         found = None if exact else _rollup_daily(source, lookback, connection)
         daily = _raw_daily(source, lookback, connection) if found is None else found
+        first = connection.execute(
+            select(func.min(EXECUTIONS.c.started_at)).where(*in_scope(source))
+        ).scalar()
     daily = [(day, cost) for day, cost in daily if day < now]  # a range's days yet to come: none
     costs = [cost for _, cost in daily]
     remaining = Decimal((month_end - now) // timedelta(microseconds=1)) / _MICROSECONDS_PER_DAY
     rate = sum(costs, Decimal(0)) / lookback.elapsed_days  # the days gone by
+    rates = [cost / _gone_by(day, lookback, now) for day, cost in daily]
     method = (
         f"month-to-date actual + mean daily cost over {lookback.label} "
         f"({lookback.start:%Y-%m-%d} to {last_day:%Y-%m-%d}) x "
@@ -118,13 +126,37 @@ def cost_forecast(
         daily_rate_usd=quantize_money(rate),
         remaining_days=remaining.quantize(Decimal("0.000001")),
         projected_usd=quantize_money(actual + rate * remaining),
-        low_usd=quantize_money(actual + min(costs) * remaining),
-        high_usd=quantize_money(actual + max(costs) * remaining),
+        low_usd=quantize_money(actual + min(rates) * remaining),
+        high_usd=quantize_money(actual + max(rates) * remaining),
         method=method,
+        note=_before_first(first, [day for day, _ in daily]),
         daily=to_frame(
             [{"day": day, "cost_usd": cost} for day, cost in daily],
             ("day", "cost_usd"),
             times=("day",),
             money=("cost_usd",),
         ),
+    )
+
+
+def _gone_by(day: datetime, lookback: Window, now: datetime) -> Decimal:
+    """The part of `day` (a UTC day's start) inside the lookback and before `now`, in days."""
+    start = max(day, lookback.start)
+    end = min(day + _DAY, lookback.end, now)
+    return Decimal((end - start) // timedelta(microseconds=1)) / _MICROSECONDS_PER_DAY
+
+
+def _before_first(first: datetime | None, days: list[datetime]) -> str | None:
+    """What to know when lookback days come before the first execution (a new deployment):
+    they count as $0 days and pull the rate down."""
+    if first is None:
+        return "no executions are recorded yet: nothing to project from"
+    first = as_utc(first)
+    before = [day for day in days if day + _DAY <= first]
+    if not before:
+        return None
+    return (
+        f"executions start on {first:%Y-%m-%d}: {len(before)} of the {len(days)} lookback days "
+        "come before, as $0 days; for the rate since then, give "
+        f"--start-date {first:%Y-%m-%d} (start_date=...)"
     )

@@ -394,13 +394,16 @@ class CostForecast(Readable):
     projected_usd: Decimal
     """actual_to_date_usd + daily_rate_usd x remaining_days."""
     low_usd: Decimal
-    """actual_to_date_usd + the lookback's lowest daily cost x remaining_days."""
+    """actual_to_date_usd + the lookback's lowest daily rate x remaining_days (a partly gone
+    day at its cost per elapsed day)."""
     high_usd: Decimal
-    """actual_to_date_usd + the lookback's highest daily cost x remaining_days."""
+    """actual_to_date_usd + the lookback's highest daily rate x remaining_days."""
     method: str
     """How the projection was made, in words."""
     daily: pd.DataFrame
     """The lookback's cost per UTC day: columns day, cost_usd."""
+    note: str | None = None
+    """What to know before trusting the projection (lookback days before the first run)."""
 
     def to_frame(self) -> pd.DataFrame:
         """One row: month, actual to date, rate, projection and band (money as floats)."""
@@ -418,6 +421,7 @@ class CostForecast(Readable):
             ("Low – high", f"{fmt.money(self.low_usd)} – {fmt.money(self.high_usd)}"),
             ("Daily rate", fmt.money(self.daily_rate_usd)),
             ("Method", self.method),
+            *([("Note", self.note)] if self.note else []),
         ]
 
     def _name(self) -> str:

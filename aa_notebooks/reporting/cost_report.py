@@ -228,9 +228,11 @@ class CostReport:
             ("Projected month", money(result.projected_usd)),
             ("Low – high", f"{money(result.low_usd)} – {money(result.high_usd)}"),
         ]
+        note = f'<p class="aa-note">Note: {escape(result.note)}</p>' if result.note else ""
         return HTML(
             blocks.kpi_rows(rows, (f"Forecast for {month}", "")).data
             + f'<p class="aa-note">Method: {escape(result.method)}</p>'
+            + note
         )
 
 

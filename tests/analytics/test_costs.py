@@ -160,8 +160,29 @@ def test_forecast_lookbacks(analytics: Analytics) -> None:
     assert list(ahead.daily["cost_usd"]) == [0.000225, 2.0024]
     assert [day.day for day in ahead.daily["day"]] == [24, 25]
     assert ahead.daily_rate_usd == Decimal("1.335083")  # 2.002625 / 1.5 days gone by
+    assert ahead.projected_usd == Decimal("8.858983")  # 1.516025 + 2.002625 / 1.5 x 5.5
     assert ahead.low_usd == Decimal("1.517263")  # 1.516025 + 0.000225 x 5.5
-    assert ahead.high_usd == Decimal("12.529225")  # 1.516025 + 2.0024 x 5.5
+    # the 25th has half gone by: 2.0024 in half a day is 4.0048 a day, as the rate counts it
+    # (the band took it as 2.0024 a day: with the 25th alone, the projection lay above it)
+    assert ahead.high_usd == Decimal("23.542425")  # 1.516025 + 4.0048 x 5.5
+    today = analytics.cost_forecast(start_date="2026-11-25", end_date="2026-11-25")
+    assert today.daily_rate_usd == Decimal("4.004800")  # 2.0024 in the half day gone by
+    assert today.low_usd <= today.projected_usd <= today.high_usd
+    assert today.projected_usd == today.high_usd == Decimal("23.542425")
+    assert ahead.note is None  # executions start long before
+
+
+def test_forecast_notes_lookback_days_before_the_first_execution(analytics: Analytics) -> None:
+    """A new deployment's rate was diluted by days before its first run, and nothing said so.
+    The first execution is E12, 40 days before NOW: 2026-10-16 12:00. The 60 complete days
+    before the 25th start on 2026-09-26; Sep 26 to Oct 15 (20 days) end before E12."""
+    sixty = analytics.cost_forecast("60d")
+    assert sixty.note == (
+        "executions start on 2026-10-16: 20 of the 60 lookback days come before, as $0 days; "
+        "for the rate since then, give --start-date 2026-10-16 (start_date=...)"
+    )
+    assert ("Note", sixty.note) in sixty._facts()
+    assert analytics.cost_forecast("30d").note is None  # Oct 26 on: E12 is before it
 
 
 def _forecast_fields(forecast: object) -> tuple[object, ...]:
