@@ -31,7 +31,7 @@ from aa_notebooks.analytics.pairs import Pair, grouped, totals
 from aa_notebooks.analytics.periods import Window
 from aa_notebooks.analytics.source import Source
 from aa_notebooks.formatting import coverage_percent
-from aa_notebooks.pricing import is_priced
+from aa_notebooks.pricing import calculate_cost, is_priced
 
 _USAGE_INDEXED = text(
     "SELECT EXISTS (SELECT 1 FROM pg_index i JOIN pg_attribute a"
@@ -106,6 +106,32 @@ def unpriced_models(costs: Iterable[tuple[Model, Decimal]]) -> tuple[str, ...]:
 def was_priced(model: Model, cost: Decimal) -> bool:
     """Whether a model's window was priced: pricing here knows it, or its runs cost something."""
     return bool(model) and (cost > 0 or is_priced(model))
+
+
+def recorded_unpriced(split: Iterable[tuple[Model, Sums]]) -> tuple[str, ...]:
+    """The named models whose tokens in a window are stored at $0 although pricing here prices
+    them: recorded before their price was known (no price file then). `reprice` prices their
+    stored rows; until then the totals leave them out, though the coverage counts them priced.
+    A model whose price is 0 is not among them."""
+    found = {
+        model
+        for model, sums in split
+        if model
+        and sums.cost == 0
+        and is_priced(model)
+        and calculate_cost(model, max(sums.input_tokens, 0), max(sums.output_tokens, 0)) > 0
+    }
+    return tuple(sorted(found))
+
+
+def reprice_note(models: tuple[str, ...]) -> str | None:
+    """The note for `recorded_unpriced` models; None when there are none."""
+    if not models:
+        return None
+    return (
+        f"Stored at $0, priced now: {', '.join(models)} (recorded before their price was known); "
+        "`aa-notebooks reprice --start ... --end ...` prices their stored rows"
+    )
 
 
 def cost_coverage(split: Iterable[tuple[Model, Sums]]) -> float | None:
@@ -231,6 +257,8 @@ def split_notes(source: Source, split: Iterable[tuple[Model, Sums]]) -> tuple[st
     if unpriced := unpriced_models((model, sums.cost) for model, sums in cells):
         notes.append(f"Unpriced models (their executions show $0): {', '.join(unpriced)}")
     if note := coverage_note(cost_coverage(cells)):
+        notes.append(note)
+    if note := reprice_note(recorded_unpriced(cells)):
         notes.append(note)
     overclaimed = {model or "(no model)" for model, sums in cells if sums.below_zero}
     if overclaimed:

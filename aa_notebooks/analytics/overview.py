@@ -23,6 +23,7 @@ from aa_notebooks.analytics.model_split import (
     Sums,
     cost_coverage,
     execution_sums,
+    recorded_unpriced,
     split_by_model,
     unpriced_models,
 )
@@ -91,6 +92,7 @@ def overview_from(
         total_tokens=total["tokens"],
         active_agents=len(agents),
         unpriced_models=unpriced_models((model, sums.cost) for model, sums in models.items()),
+        stored_unpriced=recorded_unpriced(models.items()),
         cost_coverage=cost_coverage(models.items()),
         source=sums.source,
         percentile_bound=sums.percentile_bound,

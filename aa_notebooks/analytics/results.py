@@ -21,6 +21,7 @@ import pandas as pd
 from aa_notebooks import formatting as fmt
 from aa_notebooks.analytics import render
 from aa_notebooks.analytics.frames import described, rounded
+from aa_notebooks.analytics.model_split import reprice_note
 from aa_notebooks.analytics.periods import Window
 
 
@@ -102,6 +103,9 @@ class Overview(Readable):
     cost_coverage: float | None = None
     """Cost coverage: the share of tokens (percent) whose model has a known price; None when
     there are no tokens. Below 100, total_cost_usd leaves out what the unpriced ones cost."""
+    stored_unpriced: tuple[str, ...] = ()
+    """Models whose tokens are stored at $0 although pricing here prices them (recorded before
+    their price was known): `reprice` prices them; total_cost_usd leaves them out until then."""
     cache_hit_share: float | None = None
     """Percent of the input tokens read from the provider's prompt cache; None unless asked for
     (`caching=True`) on a database that records cache tokens."""
@@ -165,6 +169,8 @@ class Overview(Readable):
         if self.unpriced_models:
             models = ", ".join(self.unpriced_models)
             notes.append(f"Unpriced models (their executions show $0): {models}")
+        if note := reprice_note(self.stored_unpriced):
+            notes.append(note)
         if self.percentile_bound:
             notes.append(
                 f"Percentiles from the rollups' latency sketches, within "

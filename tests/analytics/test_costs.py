@@ -277,3 +277,35 @@ def test_cost_coverage_counts_tokens_whose_total_was_left_at_zero(db_url: str, e
     client = connect(db_url, now=lambda: datetime(2024, 6, 2, tzinfo=UTC))
     overview = client.overview(period="2d", exact=exact)
     assert overview.cost_coverage == pytest.approx(100 / 1600 * 100)
+
+
+def test_runs_stored_at_zero_for_a_model_priced_now_are_noted(
+    db_url: str, tmp_path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Runs of `house` recorded before any price file knew it are stored at $0. Once a file
+    prices it, the reading process counted the model as priced: no note, coverage 100%, the
+    total still $0, and nothing said to reprice."""
+    from aa_notebooks.pricing import reset_pricing_cache
+    from aa_notebooks.tracking import Run
+
+    run = Run(agent_name="a", model="house")
+    run.tokens("main", "house", 1_000_000, 0)  # no price file: $0, with a warning
+    write_batch(get_engine(db_url), [run.finish()])
+    prices = tmp_path / "prices.toml"
+    prices.write_text('[models."house"]\ninput_per_million = 2.0\noutput_per_million = 4.0\n')
+    monkeypatch.setenv("AA_PRICING_FILE", str(prices))
+    reset_pricing_cache()
+    try:
+        analytics = connect(db_url)
+        note = (
+            "Stored at $0, priced now: house (recorded before their price was known); "
+            "`aa-notebooks reprice --start ... --end ...` prices their stored rows"
+        )
+        overview = analytics.overview("1d")
+        assert (overview.total_cost_usd, overview.unpriced_models) == (Decimal(0), ())
+        assert overview.stored_unpriced == ("house",)
+        assert note in overview.to_frame().attrs["notes"]
+        assert note in analytics.cost_summary(by="model").notes
+    finally:
+        monkeypatch.delenv("AA_PRICING_FILE")
+        reset_pricing_cache()
