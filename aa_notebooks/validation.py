@@ -13,7 +13,10 @@ from aa_notebooks.errors import InvalidInputError
 
 
 def non_negative_int(value: Any, what: str) -> int:
-    """`value` as an int >= 0 (NumPy integers included); InvalidInputError naming `what` if not."""
+    """`value` as an int >= 0 (NumPy integers included); InvalidInputError naming `what` if not
+    (a bool too: True is a count of 1 to Python, and a mistake here)."""
+    if isinstance(value, bool):
+        raise InvalidInputError(f"{what} must be a whole number, got {value!r}")
     try:
         count = operator.index(value)
     except TypeError:

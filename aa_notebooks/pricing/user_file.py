@@ -44,7 +44,10 @@ def load_price_file(path: str | os.PathLike[str]) -> dict[str, UserPrice]:
     except OSError as exc:
         raise PricingError(f"{where}: cannot read it ({exc.strerror})") from None
     except tomllib.TOMLDecodeError as exc:
-        raise PricingError(f"{where}: invalid TOML ({exc})") from None
+        raise PricingError(
+            f'{where}: invalid TOML ({exc}); a price file is TOML, e.g. [models."my-model"] '
+            "then input_per_million = 1.5 and output_per_million = 6 on lines of their own"
+        ) from None
     except UnicodeDecodeError:
         raise PricingError(
             f"{where}: not UTF-8 text, which TOML must be (PowerShell's `>` writes UTF-16: "

@@ -33,6 +33,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.engine import URL
+from sqlalchemy.sql.elements import ColumnElement
 
 from aa_notebooks.budgets.capabilities import capabilities
 from aa_notebooks.budgets.ledger import add_spend, spends
@@ -161,6 +162,11 @@ def reprice(
     )  # fmt: skip
 
 
+def _named(column: ColumnElement[Any], model: str) -> ColumnElement[bool]:
+    """`column` holds `model` as pricing matches names: without case or surrounding spaces."""
+    return func.lower(func.trim(column)) == model.strip().lower()
+
+
 class _Job:
     """One reprice: reads, prices, tallies and writes in the caller's transaction."""
 
@@ -195,7 +201,7 @@ class _Job:
             .where(EXECUTIONS.c.started_at >= lower, EXECUTIONS.c.started_at < upper)
         )  # fmt: skip
         if self.model is not None:
-            query = query.where(USAGES.c.model == self.model)
+            query = query.where(_named(USAGES.c.model, self.model))
         for row in map(dict, self._stream(query)):
             tally = self.tallies[row["model"] or "(none)"]
             tally.usage_rows += 1
@@ -223,7 +229,7 @@ class _Job:
             EXECUTIONS.c.started_at >= lower, EXECUTIONS.c.started_at < upper, ~has_usage
         )  # fmt: skip
         if self.model is not None:
-            query = query.where(EXECUTIONS.c.model_name == self.model)
+            query = query.where(_named(EXECUTIONS.c.model_name, self.model))
         for row in map(dict, self._stream(query)):
             tally = self.tallies[row["model_name"] or "(none)"]
             tally.executions += 1

@@ -256,3 +256,9 @@ def test_numpy_integers_are_token_counts() -> None:
     numpy = pytest.importorskip("numpy")
     # gpt-4o: 1000 * 2.50 / 1e6 + 500 * 10 / 1e6 = 0.0025 + 0.005
     assert calculate_cost("gpt-4o", numpy.int64(1000), numpy.int64(500)) == Decimal("0.007500")
+
+
+def test_a_bool_is_no_token_count() -> None:
+    """True was taken as 1 token (Python's bool is an int)."""
+    with pytest.raises(InvalidInputError, match="input_tokens must be a whole number, got True"):
+        calculate_cost("gpt-4o", True, 0)

@@ -251,6 +251,13 @@ def test_malformed_file_names_file_and_entry(
         calculate_cost("gpt-4o", 1, 1)
 
 
+def test_a_file_in_another_format_is_told_it_must_be_toml(write_price_file: WriteFile) -> None:
+    """A YAML price file got "invalid TOML (Expected '=' ...)", not what a price file is."""
+    path = write_price_file("models:\n  house:\n    input_per_million: 1\n")
+    with pytest.raises(PricingError, match=r"invalid TOML \(.*\); a price file is TOML, e\.g\."):
+        load_price_file(path)
+
+
 def test_exact_message_for_a_non_numeric_price(write_price_file: WriteFile) -> None:
     path = write_price_file(ENTRY + "input_per_million = 1\noutput_per_million = 'abc'\n")
     with pytest.raises(PricingError) as raised:

@@ -198,8 +198,11 @@ def test_a_new_cost_past_the_column_is_refused_before_anything_is_written(
     assert costs(history) == before
 
 
-def test_one_model_only(history: str) -> None:
-    result = reprice(history, "2026-03-01", "2026-03-31", model="house-model")
+@pytest.mark.parametrize("given", ["house-model", " HOUSE-Model "])
+def test_one_model_only(history: str, given: str) -> None:
+    """The model is matched as pricing matches it, without case or surrounding spaces (a
+    differently cased name found nothing: "no executions in the window")."""
+    result = reprice(history, "2026-03-01", "2026-03-31", model=given)
     assert list(result.to_frame()["model"]) == ["house-model"]
     executions, usages = costs(history)
     assert (executions[E1], executions[E2], executions[E3]) == (
