@@ -1,9 +1,9 @@
 """`cost_forecast`: this calendar month's cost, projected from the recent daily rate, with a band.
 
 projected = month-to-date actual + mean daily cost of the lookback x days left in the month;
-low/high use the lookback's lowest/highest daily rate instead of the mean (a day that has only
-partly gone by, today in a range of dates, at its cost per elapsed day, as the mean counts it,
-so the projection always lies in the band). The lookback is the last 7 complete UTC days by
+low/high use the lowest/highest of the lookback's complete days and the mean instead (a day only
+partly gone by, today in a range of dates, counts in the mean alone: so the projection always
+lies in the band). The lookback is the last 7 complete UTC days by
 default (whole days, so today's partial day does not drag it down). Lookback days before the
 first execution count as $0 days, and a note says how many there were.
 """
@@ -110,7 +110,10 @@ def cost_forecast(
     costs = [cost for _, cost in daily]
     remaining = Decimal((month_end - now) // timedelta(microseconds=1)) / _MICROSECONDS_PER_DAY
     rate = sum(costs, Decimal(0)) / lookback.elapsed_days  # the days gone by
-    rates = [cost / _gone_by(day, lookback, now) for day, cost in daily]
+    # the band: the complete days' costs, widened to the mean rate; a day only partly gone by
+    # (today in a range of dates) counts in the mean only, as its first minutes would make
+    # any per-day figure of it
+    rates = [cost for day, cost in daily if _gone_by(day, lookback, now) == 1] + [rate]
     method = (
         f"month-to-date actual + mean daily cost over {lookback.label} "
         f"({lookback.start:%Y-%m-%d} to {last_day:%Y-%m-%d}) x "
@@ -129,7 +132,7 @@ def cost_forecast(
         low_usd=quantize_money(actual + min(rates) * remaining),
         high_usd=quantize_money(actual + max(rates) * remaining),
         method=method,
-        note=_before_first(first, [day for day, _ in daily]),
+        note=_before_first(first, [day for day, _ in daily], lookback, source.user_id is not None),
         daily=to_frame(
             [{"day": day, "cost_usd": cost} for day, cost in daily],
             ("day", "cost_usd"),
@@ -146,17 +149,25 @@ def _gone_by(day: datetime, lookback: Window, now: datetime) -> Decimal:
     return Decimal((end - start) // timedelta(microseconds=1)) / _MICROSECONDS_PER_DAY
 
 
-def _before_first(first: datetime | None, days: list[datetime]) -> str | None:
+def _before_first(
+    first: datetime | None, days: list[datetime], lookback: Window, one_user: bool
+) -> str | None:
     """What to know when lookback days come before the first execution (a new deployment):
     they count as $0 days and pull the rate down."""
+    whose = " for this user" if one_user else ""
     if first is None:
-        return "no executions are recorded yet: nothing to project from"
+        return f"no executions are recorded yet{whose}: nothing to project from"
     first = as_utc(first)
     before = [day for day in days if day + _DAY <= first]
     if not before:
         return None
+    if first >= lookback.end:
+        return (
+            f"executions{whose} start on {first:%Y-%m-%d}, after the lookback: all its days "
+            "are $0 days; choose a lookback that ends later"
+        )
     return (
-        f"executions start on {first:%Y-%m-%d}: {len(before)} of the {len(days)} lookback days "
-        "come before, as $0 days; for the rate since then, give "
+        f"executions{whose} start on {first:%Y-%m-%d}: {len(before)} of the {len(days)} "
+        "lookback days come before, as $0 days; for the rate since then, give "
         f"--start-date {first:%Y-%m-%d} (start_date=...)"
     )

@@ -31,7 +31,7 @@ from aa_notebooks.analytics.pairs import Pair, grouped, totals
 from aa_notebooks.analytics.periods import Window
 from aa_notebooks.analytics.source import Source
 from aa_notebooks.formatting import coverage_percent
-from aa_notebooks.pricing import calculate_cost, is_priced
+from aa_notebooks.pricing import calculate_cost, is_priced, price_source
 
 _USAGE_INDEXED = text(
     "SELECT EXISTS (SELECT 1 FROM pg_index i JOIN pg_attribute a"
@@ -112,15 +112,21 @@ def recorded_unpriced(split: Iterable[tuple[Model, Sums]]) -> tuple[str, ...]:
     """The named models whose tokens in a window are stored at $0 although pricing here prices
     them: recorded before their price was known (no price file then). `reprice` prices their
     stored rows; until then the totals leave them out, though the coverage counts them priced.
-    A model whose price is 0 is not among them."""
-    found = {
-        model
-        for model, sums in split
-        if model
-        and sums.cost == 0
-        and is_priced(model)
-        and calculate_cost(model, max(sums.input_tokens, 0), max(sums.output_tokens, 0)) > 0
-    }
+    Left out: a model whose price is 0, one whose average run costs less than a micro-dollar
+    (each row rounds to 0, as reprice would store it too), and one with dated prices (which
+    price its runs' days, not today)."""
+    found = set()
+    for model, sums in split:
+        if not model or sums.cost != 0 or sums.executions <= 0:
+            continue
+        price = price_source(model)
+        if price is None or price.effective_from is not None:
+            continue  # unpriced, or dated: the price of the runs' days may well be 0
+        each_in, each_out = (
+            max(n, 0) // sums.executions for n in (sums.input_tokens, sums.output_tokens)
+        )
+        if calculate_cost(model, each_in, each_out) > 0:  # a run's rows would cost something
+            found.add(model)
     return tuple(sorted(found))
 
 

@@ -3,8 +3,8 @@
 A user entry applies to every name genai-prices resolves to that model (`gpt-4o-2024-08-06` and
 `azure/gpt-4o-2024-08-06` take an entry for `gpt-4o`), unless the file names that one too; a
 reseller's model of its own (OpenRouter's `openai/gpt-4o`) keeps the reseller's price. The
-file is read again when it changes (its size or modification time, looked at once a second at
-most), so an edit prices the runs that start after it without a restart."""
+file is read again when it changes (`_stamp`, looked at once a second at most), so an edit
+prices the runs that start after it without a restart."""
 
 from __future__ import annotations
 
@@ -71,19 +71,29 @@ def active_price_file() -> str | None:
 def resolve(name: str) -> Resolution | None:
     """The price of model `name` under the active price file; None when nothing prices it."""
     price_file = active_price_file()
-    return _resolve(name, price_file, _stamp(price_file) if price_file else None)
+    if price_file is None:
+        return _resolve(name, None, None)
+    stamp = _stamp(price_file)
+    if stamp is None:  # cannot be looked at: read it now (it says why), cache nothing
+        return _resolve.__wrapped__(name, price_file, None)
+    return _resolve(name, price_file, stamp)
 
 
-def _stamp(path: str) -> tuple[int, int] | None:
-    """The file's (modification time, size), looked at once a second at most; None when it
-    cannot be read (loading it says why)."""
+Stamp = tuple[int, int, int, int]
+
+
+def _stamp(path: str) -> Stamp | None:
+    """What changes when the file does: its inode, size, modification and change times
+    (the change time too, as `cp -p` and `touch -r` set the modification time back); looked
+    at once a second at most. None when it cannot be looked at."""
     global _looked
     now = time.monotonic()
-    if _looked is not None and _looked[0] == path and now - _looked[1] < RECHECK_S:
-        return _looked[2]
+    looked = _looked  # once: another thread may clear it meanwhile
+    if looked is not None and looked[0] == path and now - looked[1] < RECHECK_S:
+        return looked[2]
     try:
         found = os.stat(path)
-        stamp: tuple[int, int] | None = (found.st_mtime_ns, found.st_size)
+        stamp: Stamp | None = (found.st_ino, found.st_size, found.st_mtime_ns, found.st_ctime_ns)
     except OSError:
         stamp = None
     _looked = (path, now, stamp)
@@ -92,7 +102,7 @@ def _stamp(path: str) -> tuple[int, int] | None:
 
 RECHECK_S = 1.0
 """How often, at most, the price file is looked at for a change."""
-_looked: tuple[str, float, tuple[int, int] | None] | None = None
+_looked: tuple[str, float, Stamp | None] | None = None
 
 
 def clear_caches() -> None:
@@ -108,7 +118,11 @@ def _resolve(name: str, price_file: str | None, stamp: tuple[int, int] | None) -
     """Resolve once per (name, price file as it is): user entries win over genai-prices for
     every lookup, and for the model genai-prices finds."""
     candidates = lookups(name)
-    user_prices = _user_prices(price_file, stamp) if price_file else {}
+    user_prices: dict[str, UserPrice] = {}
+    if price_file is not None:
+        user_prices = (
+            load_price_file(price_file) if stamp is None else _user_prices(price_file, stamp)
+        )
     label = f"price file {os.path.basename(price_file or '')}"
     for _, ref in candidates:
         if entry := user_prices.get(ref):
@@ -124,7 +138,7 @@ def _resolve(name: str, price_file: str | None, stamp: tuple[int, int] | None) -
 
 
 @lru_cache(maxsize=8)
-def _user_prices(path: str, stamp: tuple[int, int] | None = None) -> dict[str, UserPrice]:
+def _user_prices(path: str, stamp: Stamp | None = None) -> dict[str, UserPrice]:
     """The validated price file, read once per `stamp` (`_stamp`) until the caches are
     cleared."""
     return load_price_file(path)

@@ -20,13 +20,13 @@ tracker take about 0.28 s per 20,000 runs instead of 0.40-0.47 s.
 
 from __future__ import annotations
 
+import operator
 import uuid
 import warnings
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from math import isfinite
 from time import perf_counter
-from typing import TypeGuard
 
 from aa_notebooks.db.records import QUERY_PREVIEW_LENGTH
 from aa_notebooks.db.schema import ExecutionStatus, ExecutionTraceStepType
@@ -293,37 +293,40 @@ def _inclusive(
 ) -> tuple[int, int]:
     """Input and output counts that include the cached and the reasoning tokens: counts that
     are too small to include them are taken as excluding them, and the parts added."""
-    cached = _count(cache_read) + _count(cache_write)
-    if _is_count(input_tokens) and cached > input_tokens:
+    cached = (_count(cache_read) or 0) + (_count(cache_write) or 0)
+    given_input, given_output = _count(input_tokens), _count(output_tokens)
+    if given_input is not None and cached > given_input:
         warnings.warn(
             "cache_read_tokens + cache_write_tokens exceed input_tokens: taken as input "
             "excluding the cache (Anthropic's usage) and added to it; pass input_tokens "
-            "including them to silence this",
+            "including them (a smaller cache count is always taken as included)",
             UserWarning,
             stacklevel=3,
         )
-        input_tokens += cached
-    if _is_count(output_tokens) and _count(reasoning) > output_tokens:
+        input_tokens = given_input + cached
+    reasoned = _count(reasoning) or 0
+    if given_output is not None and reasoned > given_output:
         warnings.warn(
             "reasoning_tokens exceed output_tokens: taken as output excluding the reasoning "
-            "(Gemini's thoughts) and added to it; pass output_tokens including them to silence "
-            "this",
+            "(Gemini's thoughts) and added to it; pass output_tokens including them (a smaller "
+            "reasoning count is always taken as included)",
             UserWarning,
             stacklevel=3,
         )
-        output_tokens += _count(reasoning)
+        output_tokens = given_output + reasoned
     return input_tokens, output_tokens
 
 
-def _is_count(value: object) -> TypeGuard[int]:
-    """A whole number of tokens (not a bool, not negative): anything else is left to pricing,
-    which refuses it with its own message."""
-    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
-
-
-def _count(value: object) -> int:
-    """A part's count for the comparisons of `_inclusive`; one that is not `_is_count` as 0."""
-    return value if _is_count(value) else 0
+def _count(value: object) -> int | None:
+    """A whole number of tokens (NumPy's too; not a bool, not negative) as an int; None for
+    anything else, which pricing refuses with its own message."""
+    if isinstance(value, bool):
+        return None
+    try:
+        count = operator.index(value)  # type: ignore[arg-type]
+    except TypeError:
+        return None
+    return count if count >= 0 else None
 
 
 def _preview(query: object) -> str | None:

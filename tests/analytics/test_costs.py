@@ -161,14 +161,15 @@ def test_forecast_lookbacks(analytics: Analytics) -> None:
     assert [day.day for day in ahead.daily["day"]] == [24, 25]
     assert ahead.daily_rate_usd == Decimal("1.335083")  # 2.002625 / 1.5 days gone by
     assert ahead.projected_usd == Decimal("8.858983")  # 1.516025 + 2.002625 / 1.5 x 5.5
+    # the band: the complete days (the 24th alone) and the mean; the 25th, half gone by, counts
+    # in the mean only (the band took its 2.0024 as a whole day's: with the 25th alone, the
+    # projection lay above the band)
     assert ahead.low_usd == Decimal("1.517263")  # 1.516025 + 0.000225 x 5.5
-    # the 25th has half gone by: 2.0024 in half a day is 4.0048 a day, as the rate counts it
-    # (the band took it as 2.0024 a day: with the 25th alone, the projection lay above it)
-    assert ahead.high_usd == Decimal("23.542425")  # 1.516025 + 4.0048 x 5.5
+    assert ahead.high_usd == ahead.projected_usd  # the mean is above the 24th
     today = analytics.cost_forecast(start_date="2026-11-25", end_date="2026-11-25")
     assert today.daily_rate_usd == Decimal("4.004800")  # 2.0024 in the half day gone by
-    assert today.low_usd <= today.projected_usd <= today.high_usd
-    assert today.projected_usd == today.high_usd == Decimal("23.542425")
+    # no complete day: the band is the mean's: 1.516025 + 4.0048 x 5.5
+    assert today.low_usd == today.projected_usd == today.high_usd == Decimal("23.542425")
     assert ahead.note is None  # executions start long before
 
 
@@ -183,6 +184,11 @@ def test_forecast_notes_lookback_days_before_the_first_execution(analytics: Anal
     )
     assert ("Note", sixty.note) in sixty._facts()
     assert analytics.cost_forecast("30d").note is None  # Oct 26 on: E12 is before it
+    early = analytics.cost_forecast(start_date="2026-10-01", end_date="2026-10-10")
+    assert early.note == (
+        "executions start on 2026-10-16, after the lookback: all its days are $0 days; choose "
+        "a lookback that ends later"
+    )
 
 
 def _forecast_fields(forecast: object) -> tuple[object, ...]:
@@ -290,7 +296,12 @@ def test_runs_stored_at_zero_for_a_model_priced_now_are_noted(
 
     run = Run(agent_name="a", model="house")
     run.tokens("main", "house", 1_000_000, 0)  # no price file: $0, with a warning
-    write_batch(get_engine(db_url), [run.finish()])
+    tiny = []  # 3 tokens of gpt-4o-mini: $0.00000045 a run, stored (and repriced) as 0
+    for _ in range(10):
+        small = Run(agent_name="a", model="gpt-4o-mini")
+        small.tokens("main", "gpt-4o-mini", 3, 0)
+        tiny.append(small.finish())
+    write_batch(get_engine(db_url), [run.finish(), *tiny])
     prices = tmp_path / "prices.toml"
     prices.write_text('[models."house"]\ninput_per_million = 2.0\noutput_per_million = 4.0\n')
     monkeypatch.setenv("AA_PRICING_FILE", str(prices))
@@ -303,7 +314,7 @@ def test_runs_stored_at_zero_for_a_model_priced_now_are_noted(
         )
         overview = analytics.overview("1d")
         assert (overview.total_cost_usd, overview.unpriced_models) == (Decimal(0), ())
-        assert overview.stored_unpriced == ("house",)
+        assert overview.stored_unpriced == ("house",)  # not gpt-4o-mini: its runs cost 0
         assert note in overview.to_frame().attrs["notes"]
         assert note in analytics.cost_summary(by="model").notes
     finally:

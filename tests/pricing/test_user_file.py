@@ -144,6 +144,31 @@ def test_an_edited_file_prices_what_follows_without_a_reset(
     assert calculate_cost("m", 1000, 0) == Decimal("0.005500")  # 1000 * 5.5 / 1e6
 
 
+def test_an_edit_that_keeps_size_and_modification_time_is_seen_and_a_gone_file_is_not_cached(
+    write_price_file: WriteFile, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`cp -p` sets the modification time back, and a price of the same length keeps the
+    size: the old price stayed. A file looked at while missing had its content cached under
+    "missing", and came back, stale, the next time it was missing."""
+    import os
+
+    from aa_notebooks.pricing import resolver
+
+    monkeypatch.setattr(resolver, "RECHECK_S", 0.0)
+    path = write_price_file('[models."m"]\ninput_per_million = 1\noutput_per_million = 1\n')
+    monkeypatch.setenv("AA_PRICING_FILE", str(path))
+    assert calculate_cost("m", 1000, 0) == Decimal("0.001000")  # 1000 * 1 / 1e6
+    before = path.stat()
+    path.write_text('[models."m"]\ninput_per_million = 9\noutput_per_million = 1\n')
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+    assert path.stat().st_size == before.st_size
+    assert calculate_cost("m", 1000, 0) == Decimal("0.009000")  # 1000 * 9 / 1e6
+    path.unlink()
+    for _ in range(2):  # each time it is missing, said so: no price kept from before
+        with pytest.raises(PricingError, match="prices-1.toml: no such file"):
+            calculate_cost("m", 1000, 0)
+
+
 def test_an_entry_prices_every_name_the_package_gives_its_model(
     write_price_file: WriteFile,
 ) -> None:

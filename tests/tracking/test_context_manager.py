@@ -10,6 +10,7 @@ from decimal import Decimal
 from importlib.metadata import version
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from aa_notebooks.errors import InvalidInputError
@@ -257,6 +258,13 @@ def test_counts_that_leave_out_the_cache_or_reasoning_are_added_to_not_raised(
     )  # fmt: skip
     [execution] = executions(db_url)
     assert (execution["status"].value, execution["cost_usd"]) == ("success", Decimal("0.012300"))
+    # counts taken from pandas are NumPy integers: they raised past the check before
+    with pytest.warns(UserWarning), tracker.execution(agent_name="numpy") as counted:
+        numpy_cost = counted.tokens(
+            "main_agent", "claude-sonnet-4-20250514", np.int64(1_000), np.int64(100),
+            cache_read_tokens=np.int64(6_000), reasoning_tokens=np.int64(400),
+        )  # fmt: skip
+    assert numpy_cost == Decimal("0.012300")
 
 
 def test_a_dated_price_file_prices_by_the_runs_start(
