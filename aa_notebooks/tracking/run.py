@@ -293,6 +293,8 @@ def _inclusive(
 ) -> tuple[int, int]:
     """Input and output counts that include the cached and the reasoning tokens: counts that
     are too small to include them are taken as excluding them, and the parts added."""
+    if cache_read is None and cache_write is None and reasoning is None:
+        return input_tokens, output_tokens  # the usual call: nothing to compare
     cached = (_count(cache_read) or 0) + (_count(cache_write) or 0)
     given_input, given_output = _count(input_tokens), _count(output_tokens)
     if given_input is not None and cached > given_input:
