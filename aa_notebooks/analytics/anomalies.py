@@ -49,6 +49,7 @@ from aa_notebooks.analytics.frames import rounded, to_frame
 from aa_notebooks.analytics.periods import Window
 from aa_notebooks.analytics.results import Table
 from aa_notebooks.analytics.rollup_buckets import Cells, KeyOf, read_cells, sketch_plan
+from aa_notebooks.analytics.rollup_source import RAW, ROLLUP, sketch_note
 from aa_notebooks.analytics.source import Source
 from aa_notebooks.db.rollups.dims import as_uuid
 from aa_notebooks.errors import InvalidInputError
@@ -455,11 +456,13 @@ def anomalies(
     choices = check_arguments(by, baseline_days, threshold)
     days = judged_days(window, now)
     records: list[dict[str, Any]] = []
+    origin = RAW
     if days:
         first, last = _midnight(days[0]), _midnight(days[-1]) + _DAY
         span = Window(first - baseline_days * _DAY, last, False, f"{window.label} and baseline")
         found = _read_days(source, span, choices, exact)
         if isinstance(found, tuple):
+            origin = ROLLUP
             cells, newest = found
             names = tuple(sorted((str(agent), name) for agent, name in newest.items()))
             scan = (cells.digest(), names, tuple(days), choices, baseline_days, threshold)
@@ -476,5 +479,10 @@ def anomalies(
         times=("day",),
         floats=("value", "baseline_median", "baseline_mad", "z"),
     )
-    notes = () if days else ("the window holds no complete UTC day to judge",)
-    return Table(f"Anomalies by {' and '.join(choices)}", window, source.scope, frame, notes)
+    notes: tuple[str, ...] = () if days else ("the window holds no complete UTC day to judge",)
+    if origin == ROLLUP:
+        notes = (*notes, sketch_note("P95 per day"))
+    return Table(
+        f"Anomalies by {' and '.join(choices)}", window, source.scope, frame, notes,
+        source=origin,
+    )  # fmt: skip

@@ -168,6 +168,23 @@ def test_daily_figures_through_the_rollups_are_the_raw_ones(
                 assert got.p95_ms == pytest.approx(want.p95_ms, rel=0.01)
 
 
+def test_a_scan_through_the_rollups_says_so(db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The scan read its P95 from the rollups' sketches and said `source` "raw", with no note:
+    an audit would take the z-scores for exact ones."""
+    series.load(db_url)
+    rebuild_rollups(get_engine(db_url))
+    monkeypatch.setattr(rollup_buckets, "EXACT_BUCKET_PERCENTILES_UP_TO", 0)  # a big database
+    analytics = connect(db_url, now=lambda: NOW)
+    fast = analytics.anomalies("7d")
+    audit = analytics.anomalies("7d", exact=True)
+    assert (fast.source, audit.source) == ("rollup", "raw")
+    note = (
+        "P95 per day from the rollups' latency sketches, within 1% of exact (exact=True / "
+        "--exact reads the raw rows)"
+    )
+    assert (note in fast.notes, note in audit.notes) == (True, False)
+
+
 def test_a_repeated_scan_judges_again_only_what_changed(
     db_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
