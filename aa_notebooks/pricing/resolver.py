@@ -114,7 +114,7 @@ def clear_caches() -> None:
 
 
 @lru_cache(maxsize=4096)
-def _resolve(name: str, price_file: str | None, stamp: tuple[int, int] | None) -> Resolution | None:
+def _resolve(name: str, price_file: str | None, stamp: Stamp | None) -> Resolution | None:
     """Resolve once per (name, price file as it is): user entries win over genai-prices for
     every lookup, and for the model genai-prices finds."""
     candidates = lookups(name)

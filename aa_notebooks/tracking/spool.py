@@ -64,7 +64,7 @@ def earlier_spool(root: Path, url: URL) -> Spool | None:
     earlier = _earlier_directory(root, url)
     if earlier == database_directory(root, url) or not earlier.is_dir():
         return None
-    if relative_sqlite(url):
+    if _relative_sqlite(url):
         if _orphaned_files(earlier):
             log.warning(
                 "runs an earlier version spooled for %s wait in %s: that URL names a file "
@@ -129,7 +129,7 @@ def _directory(root: Path, url: URL, database: str | None, identity: str) -> Pat
     return root / f"{url.get_backend_name()}-{name}-{digest}"
 
 
-def relative_sqlite(url: URL) -> bool:
+def _relative_sqlite(url: URL) -> bool:
     """A SQLite URL whose file is named relative to the working directory."""
     path = _sqlite_path(url)
     return path is not None and not os.path.isabs(path)
