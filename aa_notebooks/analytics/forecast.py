@@ -3,9 +3,9 @@
 projected = month-to-date actual + mean daily cost of the lookback x days left in the month;
 low/high use the lowest/highest of the lookback's complete days and the mean instead (a day only
 partly gone by, today in a range of dates, counts in the mean alone: so the projection always
-lies in the band). The lookback is the last 7 complete UTC days by
-default (whole days, so today's partial day does not drag it down). Lookback days before the
-first execution count as $0 days, and a note says how many there were.
+lies in the band). The lookback is the last 7 complete UTC days by default (whole days, so
+today's partial day does not drag it down). Lookback days before the first execution count as
+$0 days, and a note says how many there were.
 """
 
 from __future__ import annotations
@@ -118,7 +118,7 @@ def cost_forecast(
         f"month-to-date actual + mean daily cost over {lookback.label} "
         f"({lookback.start:%Y-%m-%d} to {last_day:%Y-%m-%d}) x "
         f"{remaining:.2f} days left in {month_start:%B %Y}; low/high use the lowest/highest "
-        "daily cost of those days"
+        "daily cost of its complete days, or the mean where that is lower/higher"
     )
     return CostForecast(
         window=lookback,
