@@ -288,7 +288,9 @@ def check_db(url: str | URL | None = None) -> DatabaseCheck:
         unwritable: list[str] = []
         if engine.dialect.name == "postgresql":
             with engine.connect() as connection:
-                role, unreadable, unwritable = _privileges(connection, existing)
+                role, unreadable, unwritable = _privileges(
+                    connection, existing, KitMetadata.__tablename__ in existing
+                )
     return DatabaseCheck(
         url=mask_url(engine.url),
         missing_tables=missing_tables,
@@ -303,11 +305,11 @@ def check_db(url: str | URL | None = None) -> DatabaseCheck:
 
 
 RECORDED_TABLES = (
-    "agentexecutions", "executiontraces", "tokenusages", "users", "budgetspendledger",
+    "agentexecutions", "executiontraces", "tokenusages", "budgetspendledger",
     "runningexecutions", *ROLLUP_TABLES,
 )  # fmt: skip
 """The tables the recording side writes (what it finds of them): its runs, their spend, the
-runs in flight, the rollups."""
+runs in flight, the rollups; and in the kit's own database, `users` (the users it meets)."""
 _PRIVILEGES = text("""SELECT quote_ident(n.nspname) || '.' || quote_ident(c.relname),
   has_table_privilege(c.oid, 'SELECT') OR NOT EXISTS (
     SELECT FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
@@ -324,7 +326,9 @@ the role may read it (the table, or every column of it), whether it may write it
 UPDATE and DELETE, which recording's upserts and replacements need)."""
 
 
-def _privileges(connection: Connection, existing: set[str]) -> tuple[str, list[str], list[str]]:
+def _privileges(
+    connection: Connection, existing: set[str], kits: bool
+) -> tuple[str, list[str], list[str]]:
     """PostgreSQL: this role's name as SQL writes it, the kit's tables present that it may not
     read, and the recorded ones it may not write (found through the search_path, as the kit's
     statements find them; named with their schema, as a GRANT by another role needs them)."""
@@ -335,7 +339,7 @@ def _privileges(connection: Connection, existing: set[str]) -> tuple[str, list[s
     unwritable = [
         qualified
         for qualified, _, may_write, name in found
-        if name in RECORDED_TABLES and not may_write
+        if (name in RECORDED_TABLES or (kits and name == "users")) and not may_write
     ]
     return role, unreadable, unwritable
 

@@ -140,6 +140,11 @@ def test_check_db_on_the_documents_own_schema_exits_0(
     assert "  disabled: flow-scoped budgets" in lines
     assert "  disabled: agent- and flow-scoped budgets" in lines
     assert "  missing table budgetspendledger" in lines
+    if backend == "postgresql":  # the host's users table: recording never writes it here
+        with get_engine(empty_db_url).begin() as conn:
+            conn.exec_driver_sql("REVOKE INSERT, UPDATE, DELETE ON users FROM CURRENT_USER")
+        code, out, _ = run(capsys, "--db", empty_db_url, "check-db")
+        assert code == 0 and "may not record" not in out
 
 
 def test_check_db_exits_1_when_a_document_column_is_missing(
