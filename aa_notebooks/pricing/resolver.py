@@ -16,6 +16,7 @@ from functools import lru_cache
 from importlib.metadata import version
 from typing import Literal
 
+from aa_notebooks.errors import PricingError
 from aa_notebooks.pricing.names import lookups
 from aa_notebooks.pricing.package import PackageModel, find_model, pricing_for
 from aa_notebooks.pricing.rates import DatedRates, Rates
@@ -109,7 +110,7 @@ def clear_caches() -> None:
     """Forget resolved names and loaded price files, e.g. after editing the file."""
     global _looked
     _resolve.cache_clear()
-    _user_prices.cache_clear()
+    _loaded.cache_clear()
     _looked = None
 
 
@@ -137,8 +138,19 @@ def _resolve(name: str, price_file: str | None, stamp: Stamp | None) -> Resoluti
     return None
 
 
-@lru_cache(maxsize=8)
 def _user_prices(path: str, stamp: Stamp | None = None) -> dict[str, UserPrice]:
     """The validated price file, read once per `stamp` (`_stamp`) until the caches are
-    cleared."""
-    return load_price_file(path)
+    cleared; a file that fails to load fails again, unread, until it changes (an agent pricing
+    every call against a file with a typo read and parsed it every time)."""
+    loaded = _loaded(path, stamp)
+    if isinstance(loaded, PricingError):
+        raise PricingError(str(loaded)) from None  # a new one: a raised error keeps its frames
+    return loaded
+
+
+@lru_cache(maxsize=8)
+def _loaded(path: str, stamp: Stamp | None) -> dict[str, UserPrice] | PricingError:
+    try:
+        return load_price_file(path)
+    except PricingError as error:
+        return error

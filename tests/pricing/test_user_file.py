@@ -169,6 +169,32 @@ def test_an_edit_that_keeps_size_and_modification_time_is_seen_and_a_gone_file_i
             calculate_cost("m", 1000, 0)
 
 
+def test_a_broken_file_is_read_once_until_it_changes(
+    write_price_file: WriteFile, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A typo in the file had every priced call read and parse it again (about 39 µs each, in
+    the agent's thread); the error is kept until the file changes."""
+    from aa_notebooks.pricing import resolver
+
+    reads: list[str] = []
+
+    def counted(path: str) -> dict[str, UserPrice]:
+        reads.append(path)
+        return load_price_file(path)
+
+    monkeypatch.setattr(resolver, "load_price_file", counted)
+    monkeypatch.setattr(resolver, "RECHECK_S", 0.0)
+    path = write_price_file('[models."m"]\ninput_per_mllion = 1\noutput_per_million = 1\n')
+    monkeypatch.setenv("AA_PRICING_FILE", str(path))
+    for _ in range(3):
+        with pytest.raises(PricingError, match="input_per_mllion"):
+            calculate_cost("m", 1000, 0)
+    assert len(reads) == 1
+    path.write_text('[models."m"]\ninput_per_million = 2\noutput_per_million = 1\n')
+    assert calculate_cost("m", 1000, 0) == Decimal("0.002000")  # 1000 * 2 / 1e6
+    assert len(reads) == 2
+
+
 def test_an_entry_prices_every_name_the_package_gives_its_model(
     write_price_file: WriteFile,
 ) -> None:
