@@ -113,7 +113,7 @@ def cost_forecast(
     # the band: the complete days' costs, widened to the mean rate; a day only partly gone by
     # (today in a range of dates) counts in the mean only, as its first minutes would make
     # any per-day figure of it
-    rates = [cost for day, cost in daily if _gone_by(day, lookback, now) == 1] + [rate]
+    rates = [cost for day, cost in daily if _complete(day, lookback, now)] + [rate]
     method = (
         f"month-to-date actual + mean daily cost over {lookback.label} "
         f"({lookback.start:%Y-%m-%d} to {last_day:%Y-%m-%d}) x "
@@ -142,11 +142,9 @@ def cost_forecast(
     )
 
 
-def _gone_by(day: datetime, lookback: Window, now: datetime) -> Decimal:
-    """The part of `day` (a UTC day's start) inside the lookback and before `now`, in days."""
-    start = max(day, lookback.start)
-    end = min(day + _DAY, lookback.end, now)
-    return Decimal((end - start) // timedelta(microseconds=1)) / _MICROSECONDS_PER_DAY
+def _complete(day: datetime, lookback: Window, now: datetime) -> bool:
+    """Whether all of `day` (a UTC day's start) is inside the lookback and gone by at `now`."""
+    return lookback.start <= day and day + _DAY <= min(lookback.end, now)
 
 
 def _before_first(

@@ -400,10 +400,10 @@ class CostForecast(Readable):
     projected_usd: Decimal
     """actual_to_date_usd + daily_rate_usd x remaining_days."""
     low_usd: Decimal
-    """actual_to_date_usd + the lookback's lowest daily rate x remaining_days (a partly gone
-    day at its cost per elapsed day)."""
+    """actual_to_date_usd + the lowest of the lookback's complete days' costs and the daily
+    rate, x remaining_days."""
     high_usd: Decimal
-    """actual_to_date_usd + the lookback's highest daily rate x remaining_days."""
+    """actual_to_date_usd + the highest of them x remaining_days."""
     method: str
     """How the projection was made, in words."""
     daily: pd.DataFrame

@@ -49,11 +49,10 @@ def lookups(name: str) -> tuple[Lookup, ...]:
     full = name.strip().lower()
     if not full:
         return ()
-    head, slash, rest = full.partition("/")
-    if not slash:
-        head, colon, rest = full.partition(":")
-        slash = colon if head in PROVIDER_PREFIXES else ""
-    hint = PROVIDER_PREFIXES.get(head) if slash else None
+    head, separator, rest = full.partition("/")
+    if not separator:  # pydantic-ai writes the provider before a colon
+        head, separator, rest = full.partition(":")
+    hint = PROVIDER_PREFIXES.get(head) if separator else None
     ref = rest if hint else full
     tried: list[Lookup] = []
     if bedrock := BEDROCK_ID.fullmatch(ref):

@@ -60,7 +60,7 @@ def choose_price_file(path: str | None) -> None:
     global _chosen_file
     clear_caches()
     if path is not None:
-        _user_prices(path)
+        load_price_file(path)
     _chosen_file = path
 
 
@@ -119,11 +119,7 @@ def _resolve(name: str, price_file: str | None, stamp: Stamp | None) -> Resoluti
     """Resolve once per (name, price file as it is): user entries win over genai-prices for
     every lookup, and for the model genai-prices finds."""
     candidates = lookups(name)
-    user_prices: dict[str, UserPrice] = {}
-    if price_file is not None:
-        user_prices = (
-            load_price_file(price_file) if stamp is None else _user_prices(price_file, stamp)
-        )
+    user_prices = _user_prices(price_file, stamp) if price_file is not None else {}
     label = f"price file {os.path.basename(price_file or '')}"
     for _, ref in candidates:
         if entry := user_prices.get(ref):
@@ -138,10 +134,13 @@ def _resolve(name: str, price_file: str | None, stamp: Stamp | None) -> Resoluti
     return None
 
 
-def _user_prices(path: str, stamp: Stamp | None = None) -> dict[str, UserPrice]:
+def _user_prices(path: str, stamp: Stamp | None) -> dict[str, UserPrice]:
     """The validated price file, read once per `stamp` (`_stamp`) until the caches are
     cleared; a file that fails to load fails again, unread, until it changes (an agent pricing
-    every call against a file with a typo read and parsed it every time)."""
+    every call against a file with a typo read and parsed it every time). A file that could not
+    be looked at (no stamp) is read every time, never kept."""
+    if stamp is None:
+        return load_price_file(path)
     loaded = _loaded(path, stamp)
     if isinstance(loaded, PricingError):
         raise PricingError(str(loaded)) from None  # a new one: a raised error keeps its frames

@@ -3,10 +3,9 @@
 The async ones keep the data contract's names and parameters, so its integration guide runs as
 written; the `_sync` twins take a plain Session. Costs come from `recorded_cost`: a price file
 that cannot be read prices the row at 0 with a warning (`reprice` mends it later), and the run is
-still recorded. An execution
-counts towards budgets in the transaction that inserts it (`apply_spend`), as the tracker's do,
-so a hard stop refuses the next check after its commit; alerts it fires are then emailed and
-posted from a background thread.
+still recorded. An execution counts towards budgets in the transaction that inserts it
+(`apply_spend`), as the tracker's do, so a hard stop refuses the next check after its commit;
+alerts it fires are then emailed and posted from a background thread.
 
 Values are checked first (InvalidInputError naming the field, the value and the limit: a count
 past INTEGER's range is refused, never wrapped). A database that cannot be used never raises into

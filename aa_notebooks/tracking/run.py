@@ -20,7 +20,6 @@ tracker take about 0.28 s per 20,000 runs instead of 0.40-0.47 s.
 
 from __future__ import annotations
 
-import operator
 import uuid
 import warnings
 from datetime import UTC, datetime, timedelta
@@ -320,15 +319,12 @@ def _inclusive(
 
 
 def _count(value: object) -> int | None:
-    """A whole number of tokens (NumPy's too; not a bool, not negative) as an int; None for
-    anything else, which pricing refuses with its own message."""
-    if isinstance(value, bool):
-        return None
+    """A whole number of tokens (`non_negative_int`) as an int; None for anything else, which
+    pricing refuses with its own message."""
     try:
-        count = operator.index(value)  # type: ignore[arg-type]
-    except TypeError:
+        return non_negative_int(value, "a token count")
+    except InvalidInputError:
         return None
-    return count if count >= 0 else None
 
 
 def _preview(query: object) -> str | None:
