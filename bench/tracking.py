@@ -29,7 +29,9 @@ writer thread together; SQLite's own work runs in it too) and, for a PostgreSQL 
 machine, the CPU its processes used, each divided by the executions. Their sum bounds the rate:
 with every core busy and nothing lost to waiting, the machine's cores could record at most
 cores / (process + server) executions per second; one process, whose Python runs one thread at
-a time, stays below that.
+a time, stays below that. The process's CPU is also split by thread (Linux's /proc): the agent's
+(the loop of `tracker.execution` blocks) and the writer's, the writer's also while the agent's
+loop ran, which says how much of the writing overlapped the agent code.
 
 The machine's load average is printed first and last: compare runs by their ratios to the
 baseline measured in the same run.
@@ -115,11 +117,16 @@ def writer_rate(url: str, spool: Path, count: int) -> float:
 @dataclass(frozen=True)
 class Rate:
     """Executions per second, and the CPU each execution took: in this process (agent code and
-    writer thread together) and in a local PostgreSQL server (None: not measured)."""
+    writer thread together), in a local PostgreSQL server (None: not measured), and in the
+    agent's and the writer's threads, the writer's also while the agent's loop ran (None: no
+    /proc to read them from)."""
 
     per_s: float
     process_us: float
     server_us: float | None
+    agent_us: float | None = None
+    writer_us: float | None = None
+    writer_during_us: float | None = None
 
     def ceiling(self, cores: int) -> float:
         """Executions per second that `cores` cores could give at most, were every one busy."""
@@ -131,21 +138,52 @@ def tracker_rate(url: str, spool: Path, count: int, *, check: bool = False) -> R
     `check`, each block first runs the hard-stop check (the default Tracker's)."""
     tracker = Tracker(url, spool_dir=spool, check_budgets=check)
     tracker.writer.flush()
+    threads = (threading.get_native_id(), _writer_thread())
     server = server_cpu_s(url)
+    before = [thread_cpu_s(thread) for thread in threads]
     cpu = time.process_time()
     start = time.perf_counter()
     for _ in range(count):
         with tracker.execution(agent_name="bench", model="gpt-4o", query="how fast?") as run:
             record_run(run)
+    writer_during = thread_cpu_s(threads[1])
     tracker.flush()
     elapsed = time.perf_counter() - start
     process_us = (time.process_time() - cpu) / count * 1e6
+    after = [thread_cpu_s(thread) for thread in threads]
     server_after = server_cpu_s(url)
     tracker.close()
-    server_us = None
-    if server is not None and server_after is not None:
-        server_us = (server_after - server) / count * 1e6
-    return Rate(count / elapsed, process_us, server_us)
+    per_execution = [_per(count, early, late) for early, late in zip(before, after, strict=True)]
+    return Rate(
+        count / elapsed,
+        process_us,
+        _per(count, server, server_after),
+        *per_execution,
+        _per(count, before[1], writer_during),
+    )
+
+
+def _writer_thread() -> int | None:
+    """The native id of the writer's thread (this process has one tracker open at a time)."""
+    found = [t for t in threading.enumerate() if t.name == "aa-notebooks-writer"]
+    return found[-1].native_id if len(found) == 1 else None
+
+
+def _per(count: int, early: float | None, late: float | None) -> float | None:
+    """CPU µs per execution between two readings of seconds; None when either is missing."""
+    if early is None or late is None:
+        return None
+    return (late - early) / count * 1e6
+
+
+def thread_cpu_s(native_id: int | None) -> float | None:
+    """CPU seconds one thread of this process has used (Linux's /proc); None where unreadable."""
+    try:
+        text = Path(f"/proc/self/task/{native_id}/stat").read_text()
+    except OSError:
+        return None
+    utime, stime = text[text.rindex(")") + 2 :].split()[11:13]
+    return (int(utime) + int(stime)) / os.sysconf("SC_CLK_TCK")
 
 
 def server_cpu_s(url: str) -> float | None:
@@ -344,10 +382,15 @@ def measure(
     cores = os.cpu_count() or 1
     server = "in the process" if checked.server_us is None else f"{checked.server_us:,.0f}"
     cpu_row = (
-        f"| {name} | {checked.process_us:,.0f} | {server} | {checked.ceiling(cores):,.0f} "
-        f"({cores} cores) | {checked.per_s:,.0f} |"
+        f"| {name} | {checked.process_us:,.0f} | {_us(checked.agent_us)} | "
+        f"{_us(checked.writer_us)} | {_us(checked.writer_during_us)} | {server} | "
+        f"{checked.ceiling(cores):,.0f} ({cores} cores) | {checked.per_s:,.0f} |"
     )
     return rows, overhead_rows, cpu_row
+
+
+def _us(value: float | None) -> str:
+    return "-" if value is None else f"{value:,.0f}"
 
 
 @contextmanager
@@ -402,10 +445,11 @@ def main() -> None:
     print("|---|---|---:|---:|")
     print("\n".join(overhead))
     print(
-        "\n| database | CPU µs per execution in the process (agent + writer) "
-        "| database server CPU µs | ceiling, every core busy (executions/s) | measured |"
+        "\n| database | CPU µs per execution in the process | agent's thread | writer's thread "
+        "| writer's, while the agent's loop ran | database server CPU µs "
+        "| ceiling, every core busy (executions/s) | measured |"
     )
-    print("|---|---:|---:|---:|---:|")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
     print("\n".join(cpu))
     print(f"\nload average after: {' '.join(f'{load:.2f}' for load in os.getloadavg())}")
 

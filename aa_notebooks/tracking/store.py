@@ -87,12 +87,9 @@ def write_batch(
         record_rollups(
             connection,
             [r.execution for r in new],
-            [  # the rollups find each usage's execution by its execution_id
-                row if "execution_id" in row else {**row, "execution_id": r.id}
-                for r in new
-                for row in r.usages
-            ],
+            [row for r in new for row in r.usages],
             [row for row in later_usages if row["id"] in stored],
+            parents=[row.get("execution_id", r.id) for r in new for row in r.usages],
         )
         if new:
             alerts = apply_spend(connection, [r.execution for r in new])

@@ -303,12 +303,15 @@ def record_rollups(
     executions: Sequence[Mapping[str, Any]] = (),
     usages: Sequence[Mapping[str, Any]] = (),
     attached: Sequence[Mapping[str, Any]] = (),
+    *,
+    parents: Sequence[Any] | None = None,
 ) -> None:
     """Add newly inserted rows to the rollups, in the caller's transaction.
 
     `executions`: execution rows just inserted; `usages`: the usage rows of those executions
-    (all of them); `attached`: usage rows just inserted for executions stored earlier. Nothing
-    happens where the database has no rollups.
+    (all of them), `parents` each one's execution id where the rows leave it out (a Run's);
+    `attached`: usage rows just inserted for executions stored earlier. Nothing happens where
+    the database has no rollups.
     """
     if not has_rollups(connection):
         return
@@ -327,13 +330,16 @@ def record_rollups(
                    None if time is None else key_of(time))  # fmt: skip
         owners[row["id"]] = (as_uuid(row.get("user_id")), row.get("model_name"), hour)
     moved, cache = UsageSums(), CacheSums()
-    _add_moved(moved, owners, usages, {})
-    _add_cache(cache, owners, usages)
+    if parents is None:
+        parents = [row.get("execution_id") for row in usages]
+    _add_moved(moved, owners, parents, usages, {})
+    _add_cache(cache, owners, parents, usages)
     if attached:
-        ids = {row["execution_id"] for row in attached} - {None}
+        attached_parents = [row["execution_id"] for row in attached]
+        ids = set(attached_parents) - {None}
         stored_owners, earlier = _stored(connection, ids, {row["id"] for row in attached})
-        _add_moved(moved, stored_owners, attached, earlier)
-        _add_cache(cache, stored_owners, attached)
+        _add_moved(moved, stored_owners, attached_parents, attached, earlier)
+        _add_cache(cache, stored_owners, attached_parents, attached)
     upsert_all(connection, hourly, moved, cache)
 
 
@@ -360,22 +366,24 @@ def upsert_all(
 def _add_moved(
     moved: UsageSums,
     owners: Mapping[Any, Owner],
+    parents: Iterable[Any],
     usages: Iterable[Mapping[str, Any]],
     earlier: Mapping[Any, set[Any]],
 ) -> None:
-    """Add the usage rows whose model is not their execution's; an execution counts once per
-    row model, unless it had a row of that model before (`earlier`)."""
+    """Add the usage rows whose model is not their execution's (`parents`: each row's
+    execution id); an execution counts once per row model, unless it had a row of that model
+    before (`earlier`)."""
     counted: set[tuple[Any, Any]] = set()
-    for row in usages:
-        owner = owners.get(row.get("execution_id"))
+    for parent, row in zip(parents, usages, strict=True):
+        owner = owners.get(parent)
         if owner is None:
             continue
         user_id, model_name, hour = owner
         model = row.get("model")
         if model == model_name:
             continue
-        seen = (row["execution_id"], model)
-        first = seen not in counted and model not in earlier.get(row["execution_id"], ())
+        seen = (parent, model)
+        first = seen not in counted and model not in earlier.get(parent, ())
         counted.add(seen)
         moved.add(hour, (user_id, model, model_name), [
             int(first), row.get("input_tokens") or 0, row.get("output_tokens") or 0,
@@ -384,13 +392,16 @@ def _add_moved(
 
 
 def _add_cache(
-    cache: CacheSums, owners: Mapping[Any, Owner], usages: Iterable[Mapping[str, Any]]
+    cache: CacheSums,
+    owners: Mapping[Any, Owner],
+    parents: Iterable[Any],
+    usages: Iterable[Mapping[str, Any]],
 ) -> None:
     """Add every usage row's input and cache tokens under its execution's user and hour (summed
     per cell here first: a batch has a few cells and thousands of rows)."""
     cells: dict[tuple[Any, ...], list[int]] = {}
-    for row in usages:
-        owner = owners.get(row.get("execution_id"))
+    for parent, row in zip(parents, usages, strict=True):
+        owner = owners.get(parent)
         if owner is None:
             continue
         key = (owner[2], owner[0], row.get("model"))
