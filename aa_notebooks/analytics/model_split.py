@@ -130,6 +130,12 @@ def recorded_unpriced(split: Iterable[tuple[Model, Sums]]) -> tuple[str, ...]:
     return tuple(sorted(found))
 
 
+def unpriced_note(models: Iterable[str]) -> str | None:
+    """The note for models that nothing prices, whose costs count as $0; None when none."""
+    names = ", ".join(models)
+    return f"Unpriced models (their executions show $0): {names}" if names else None
+
+
 def reprice_note(models: tuple[str, ...]) -> str | None:
     """The note for `recorded_unpriced` models; None when there are none."""
     if not models:
@@ -260,8 +266,8 @@ def split_notes(source: Source, split: Iterable[tuple[Model, Sums]]) -> tuple[st
     that claim more than their executions, a database without usage rows."""
     cells = list(split)
     notes = []
-    if unpriced := unpriced_models((model, sums.cost) for model, sums in cells):
-        notes.append(f"Unpriced models (their executions show $0): {', '.join(unpriced)}")
+    if note := unpriced_note(unpriced_models((model, sums.cost) for model, sums in cells)):
+        notes.append(note)
     if note := coverage_note(cost_coverage(cells)):
         notes.append(note)
     if note := reprice_note(recorded_unpriced(cells)):

@@ -17,7 +17,7 @@ from aa_notebooks.analytics import rollup_source
 from aa_notebooks.analytics.dialect import quantize_money
 from aa_notebooks.analytics.filters import EXECUTIONS, in_scope, in_window
 from aa_notebooks.analytics.frames import ratio, rounded, to_frame
-from aa_notebooks.analytics.model_split import unpriced_models, was_priced
+from aa_notebooks.analytics.model_split import unpriced_models, unpriced_note, was_priced
 from aa_notebooks.analytics.pairs import Pair, grouped, totals
 from aa_notebooks.analytics.periods import Window
 from aa_notebooks.analytics.results import Table
@@ -72,8 +72,8 @@ def compare_models(source: Source, window: Window, *, exact: bool = False) -> Ta
     records = [_record(model, counts, cost, p95.get(model)) for model, (counts, cost) in models]
     frame = to_frame(records, MODEL_COLUMNS, money=_MONEY, floats=_FLOATS)
     notes: tuple[str, ...] = (PER_EXECUTION,)
-    if unpriced := unpriced_models((model, cost) for model, (_, cost) in models):
-        notes = (f"Unpriced models (their costs show $0): {', '.join(unpriced)}", *notes)
+    if note := unpriced_note(unpriced_models((model, cost) for model, (_, cost) in models)):
+        notes = (note, *notes)
     if plan is not None:
         notes = (*notes, sketch_note("P95 per model"))
     return Table("Model comparison", window, source.scope, frame, notes, sums.source)

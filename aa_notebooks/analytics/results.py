@@ -21,7 +21,7 @@ import pandas as pd
 from aa_notebooks import formatting as fmt
 from aa_notebooks.analytics import render
 from aa_notebooks.analytics.frames import described, rounded
-from aa_notebooks.analytics.model_split import reprice_note
+from aa_notebooks.analytics.model_split import reprice_note, unpriced_note
 from aa_notebooks.analytics.periods import Window
 
 
@@ -166,9 +166,8 @@ class Overview(Readable):
 
     def _notes(self) -> list[str]:
         notes = []
-        if self.unpriced_models:
-            models = ", ".join(self.unpriced_models)
-            notes.append(f"Unpriced models (their executions show $0): {models}")
+        if note := unpriced_note(self.unpriced_models):
+            notes.append(note)
         if note := reprice_note(self.stored_unpriced):
             notes.append(note)
         if self.percentile_bound:

@@ -11,7 +11,7 @@ import ipywidgets as widgets
 
 from aa_notebooks import formatting as fmt
 from aa_notebooks.analytics import Overview
-from aa_notebooks.analytics.model_split import coverage_note
+from aa_notebooks.analytics.model_split import coverage_note, unpriced_note
 from aa_notebooks.figures import changes
 from aa_notebooks.ui.markup import esc
 
@@ -115,9 +115,8 @@ class KpiPanel:
         self.cards = tuple(cards(now, before))
         main = "".join(_card_html(c) for c in self.cards if c.key not in PERCENTILES)
         latency = "".join(_card_html(c) for c in self.cards if c.key in PERCENTILES)
-        unpriced = ", ".join(now.unpriced_models)
-        warning = f"Unpriced models (their executions show $0): {unpriced}"
-        note = f'<p class="aa-kpi-detail">{esc(warning)}</p>' if unpriced else ""
+        warning = unpriced_note(now.unpriced_models)
+        note = f'<p class="aa-kpi-detail">{esc(warning)}</p>' if warning else ""
         if coverage := coverage_note(now.cost_coverage):
             note += f'<p class="aa-kpi-detail" data-note="cost-coverage">{esc(coverage)}</p>'
         self.widget.value = (
