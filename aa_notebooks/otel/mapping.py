@@ -197,6 +197,9 @@ class _Execution:
             key=lambda s: (s.start_ns, s.end_ns, s.span_id),
         )
         self.member_ids = {s.span_id for s in self.steps_of}
+        spanned = [anchor] if anchor is not None else self.steps_of
+        self.start_ns = min(s.start_ns for s in spanned)
+        """The execution's start: its anchor's, or its first member's without one."""
 
     def record(self) -> ExecutionRecord:
         status, error_type, error_message = self._status()
@@ -296,9 +299,9 @@ class _Execution:
                 "model": _clean(model, 200),
                 "input_tokens": input_tokens or 0,
                 "output_tokens": output_tokens or 0,
-                **_priced(
+                **_priced(  # at the execution's start, as the tracker and `reprice` price
                     model, input_tokens or 0, output_tokens or 0, read, write, reasoning,
-                    _time(span.start_ns),
+                    _time(self.start_ns),
                 ),
                 "step_number": primary[span.span_id],
                 "cache_read_tokens": read,
@@ -336,7 +339,7 @@ class _Execution:
     ) -> Row:
         anchor = self.anchor
         spans = [anchor] if anchor is not None else self.steps_of
-        start = min(s.start_ns for s in spans)
+        start = self.start_ns
         end = max(s.end_ns for s in spans)
         reported = [u for u in usages if u.pop("_reported")]
         tokens: tuple[int | None, int | None] = (0, 0) if not usages else (None, None)

@@ -11,6 +11,7 @@ from decimal import Decimal
 from importlib.metadata import version
 
 from aa_notebooks.otel.mapping import Filing, execution_id, is_whole, map_trace
+from aa_notebooks.pricing import set_price_file
 from aa_notebooks.tracking.ids import SESSION_NAMESPACE
 from tests.otel.builders import TRACE, at, exception, genai_run, span
 
@@ -394,3 +395,36 @@ def test_one_call_seen_by_two_instrumentations_is_counted_once() -> None:
     )  # fmt: skip
     assert [u["model"] for u in record.usages] == ["gpt-4o-2024-08-06"]
     assert row["llm_time_ms"] == 500  # the union of the two spans' times
+
+
+def test_calls_are_priced_at_their_executions_start_as_reprice_prices_them(tmp_path) -> None:
+    """A run that starts at 23:59 the day before a price change, and calls the model at 00:01:
+    the call costs the old price, as the tracker and `reprice` (at the execution's start) have
+    it, not the new one its span started under."""
+    path = tmp_path / "house.toml"
+    path.write_text(
+        '[models."house-model"]\ninput_per_million = 1.00\noutput_per_million = 2.00\n\n'
+        '[models."house-model".prices."2026-11-03"]\n'
+        "input_per_million = 10.00\noutput_per_million = 20.00\n"
+    )
+    before_midnight = (13 * 60 + 59) * 60_000  # T0 is 10:00 on the 2nd: 23:59
+    after_midnight = before_midnight + 2 * 60_000
+    spans = [
+        span("b000000000000001", None, "invoke_agent House", before_midnight,
+             after_midnight + 5_000, gen_ai__operation__name="invoke_agent",
+             gen_ai__agent__name="House"),
+        span("b000000000000002", "b000000000000001", "chat house-model", after_midnight,
+             after_midnight + 1_000, gen_ai__operation__name="chat",
+             gen_ai__request__model="house-model", gen_ai__usage__input_tokens=1000,
+             gen_ai__usage__output_tokens=500),
+    ]  # fmt: skip
+    set_price_file(path)
+    try:
+        [record] = map_trace(spans).records
+    finally:
+        set_price_file(None)
+    [usage] = record.usages
+    # 1,000 * $1 + 500 * $2 per million (the undated price, in force on the 2nd)
+    assert (usage["cost_usd"], usage["price_date"]) == (Decimal("0.002000"), None)
+    assert usage["price_source"] == "price file house.toml"
+    assert record.execution["cost_usd"] == Decimal("0.002000")
