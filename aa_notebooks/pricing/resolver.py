@@ -101,6 +101,22 @@ def _stamp(path: str) -> Stamp | None:
     return stamp
 
 
+SOURCE_LENGTH = 64
+"""The width of `tokenusages.price_source`, which PostgreSQL enforces."""
+_FILE_PREFIX = "price file "
+
+
+def file_label(path: str) -> str:
+    """The price source a file's prices record: "price file NAME", a long name shortened in
+    its middle to fit the column (a longer one would have PostgreSQL refuse every priced run)."""
+    name = os.path.basename(path)
+    room = SOURCE_LENGTH - len(_FILE_PREFIX)
+    if len(name) > room:
+        tail = (room - 1) // 2
+        name = f"{name[: room - 1 - tail]}…{name[len(name) - tail :]}"
+    return _FILE_PREFIX + name
+
+
 RECHECK_S = 1.0
 """How often, at most, the price file is looked at for a change."""
 _looked: tuple[str, float, Stamp | None] | None = None
@@ -120,7 +136,7 @@ def _resolve(name: str, price_file: str | None, stamp: Stamp | None) -> Resoluti
     every lookup, and for the model genai-prices finds."""
     candidates = lookups(name)
     user_prices = _user_prices(price_file, stamp) if price_file is not None else {}
-    label = f"price file {os.path.basename(price_file or '')}"
+    label = file_label(price_file or "")
     for _, ref in candidates:
         if entry := user_prices.get(ref):
             return Resolution("user-file", entry.matched_name, None, entry.pricing, label)

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from aa_notebooks.db.schema import TokenUsage, table_of
 from aa_notebooks.errors import PricingError
 from aa_notebooks.pricing import (
     PricedCost,
@@ -23,6 +24,7 @@ from aa_notebooks.pricing import (
     set_price_file,
 )
 from aa_notebooks.pricing.rates import Rates
+from aa_notebooks.pricing.resolver import SOURCE_LENGTH, file_label
 from aa_notebooks.pricing.user_file import UserPrice
 
 WriteFile = Callable[[str], Path]
@@ -401,3 +403,11 @@ def test_malformed_dated_prices_say_where(
 ) -> None:
     with pytest.raises(PricingError, match=message):
         load_price_file(write_price_file(text))
+
+
+def test_the_source_label_fits_the_column_that_stores_it() -> None:
+    column = table_of(TokenUsage).c.price_source.type.length
+    assert SOURCE_LENGTH == column == 64
+    assert file_label("/prices/house.toml") == "price file house.toml"
+    long = "x" * 40 + "-ends-here.toml"  # 55 characters, 2 past the 53 there is room for
+    assert file_label(long) == "price file " + "x" * 26 + "…" + "x" * 11 + "-ends-here.toml"

@@ -288,3 +288,29 @@ def test_a_dated_price_file_prices_by_the_runs_start(
     assert cost == Decimal("0.002000")
     [usage] = usages(db_url, run.id)
     assert (usage["price_source"], usage["price_date"]) == ("price file house.toml", "2020-01-01")
+
+
+def test_a_price_file_with_a_long_name_still_records_its_runs(
+    db_url: str, tracker: Tracker, tmp_path: Path
+) -> None:
+    """price_source holds 64 characters and PostgreSQL enforces it: a 70-character file name
+    had every priced run refused. The name is shortened in its middle, the run stored."""
+    name = "negotiated-prices-for-2026-with-openai-anthropic-and-google-final.toml"
+    prices = tmp_path / name
+    prices.write_text('[models."house-model"]\ninput_per_million = 1\noutput_per_million = 2\n')
+    set_price_file(prices)
+    try:
+        with tracker.execution(agent_name="house", model="house-model") as run:
+            run.tokens("main_agent", "house-model", 1000, 500)
+        tracker.flush()
+    finally:
+        set_price_file(None)
+    assert tracker.writer.refused == 0
+    [usage] = usages(db_url, run.id)
+    # 53 characters after "price file ": the first 26 of the name, "…", the last 26
+    assert usage["price_source"] == f"price file {name[:26]}…{name[-26:]}"
+    assert len(usage["price_source"]) == 64
+    assert (usage["cost_usd"], executions(db_url)[0]["cost_usd"]) == (
+        Decimal("0.002000"),
+        Decimal("0.002000"),
+    )
