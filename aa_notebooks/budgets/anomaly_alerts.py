@@ -10,6 +10,7 @@ that fails keeps them, and the next run tries again. Run it from a schedule (hou
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -27,6 +28,7 @@ from aa_notebooks.notify import EmailDeliveryError, build_message, send_email
 from aa_notebooks.notify.webhook import WebhookSettings, post_json
 
 SENT = table_of(AnomalyAlertSent)
+KEY_LENGTH = SENT.c.key.type.length
 METRIC_WORDS = {"cost_usd": "daily cost", "p95_ms": "P95 latency", "failure_rate": "failure rate"}
 
 
@@ -53,8 +55,13 @@ class AnomalyAlerts:
 
 
 def anomaly_key(row: dict[str, Any]) -> str:
-    """The identity of an anomaly: which grouping, which group, which metric, which day."""
-    return f"{row['by']}|{row['group']}|{row['metric']}|{row['day']:%Y-%m-%d}"
+    """The identity of an anomaly: which grouping, which group, which metric, which day; one
+    longer than the column holds (an agent name is any length) ends in its SHA-256 instead."""
+    key = f"{row['by']}|{row['group']}|{row['metric']}|{row['day']:%Y-%m-%d}"
+    if len(key) <= KEY_LENGTH:
+        return key
+    digest = hashlib.sha256(key.encode()).hexdigest()
+    return f"{key[: KEY_LENGTH - len(digest) - 1]}#{digest}"
 
 
 def describe(row: dict[str, Any]) -> str:

@@ -7,15 +7,21 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
+from sqlalchemy import select, update
 
 from aa_notebooks.analytics import Analytics, connect
 from aa_notebooks.budgets.alert_settings import AlertMailer
-from aa_notebooks.budgets.anomaly_alerts import alert_anomalies
+from aa_notebooks.budgets.anomaly_alerts import SENT, alert_anomalies
+from aa_notebooks.db.engine import get_engine
+from aa_notebooks.db.rollups.rebuild import rebuild_rollups
+from aa_notebooks.db.schema import AgentExecution, table_of
 from aa_notebooks.notify import SmtpSettings
 from aa_notebooks.notify.webhook import Webhook, WebhookSettings
 from tests.analytics import series
 from tests.notify.http_server import http_server
 from tests.notify.smtp_server import RefusingSome, smtp_server
+
+EXECUTIONS = table_of(AgentExecution)
 
 # The series' anomalies (test_anomalies.py): what each line of the alert says, in key order.
 EXPECTED = [
@@ -109,3 +115,27 @@ def test_an_unconfigured_channel_counts_them_as_sent(
             analytics, _window(analytics), webhooks=_hooks(Webhook(server.at("/h"), "json"))
         )
         assert later.posted == 0 and server.received == []
+
+
+def test_an_agent_name_longer_than_the_key_column_goes_out_once(db_url: str) -> None:
+    """The sent-anomalies key holds 600 characters and PostgreSQL enforces it: an agent named
+    with 700 had the whole alert run fail. Its key now ends in a digest; it goes out once."""
+    series.load(db_url)
+    long = "alpha-" + "x" * 694
+    engine = get_engine(db_url)
+    with engine.begin() as connection:
+        connection.execute(
+            update(EXECUTIONS).where(EXECUTIONS.c.agent_name == "alpha").values(agent_name=long)
+        )
+    rebuild_rollups(engine)
+    analytics = connect(db_url, now=lambda: series.NOW)
+    with smtp_server() as (port, inbox):
+        first = alert_anomalies(analytics, _window(analytics), mailer=_mailer(port))
+        again = alert_anomalies(analytics, _window(analytics), mailer=_mailer(port))
+    assert (first.found, first.emailed, first.ok) == (4, 4, True)
+    assert (again.found, again.emailed, again.ok) == (4, 0, True)
+    [message] = inbox.messages
+    assert f"2026-11-26 agent {long}: daily cost" in message.get_content()
+    with engine.connect() as connection:
+        keys = connection.execute(select(SENT.c.key)).scalars().all()
+    assert max(len(key) for key in keys) == 600
