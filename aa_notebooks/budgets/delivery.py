@@ -42,8 +42,8 @@ Outcome = Literal["sent", "failed", "refused", "taken"]
 after which the next alerts are still tried; after "failed" (the server) they wait."""
 AlertNotifier = Callable[[URL], object]
 """Called with the database URL after a commit recorded alert events; the recording paths take
-one: the tracker's writer defaults to `deliver_alerts` (it runs on the writer's own thread),
-`record_execution` to `deliver_in_background`; both email the events and post them to the
+one, and default to `deliver_in_background`: a mail server that is down or silent must hold up
+neither the agent nor the tracker's writer. It emails the events and posts them to the
 webhooks. Pass your own to send elsewhere, or one that does nothing to leave them to
 `budgets evaluate`."""
 
@@ -76,7 +76,7 @@ def deliver_alerts(
 
 
 class _Background:
-    """One daemon thread that delivers alerts after a synchronous recording returned, so a slow
+    """One daemon thread that delivers alerts after a recording committed them, so a slow
     SMTP server or webhook (retries, Retry-After) never holds up the agent or its event loop.
     Requests for the same database while one waits are merged; at exit it gets a few seconds
     to finish, and what it could not send waits for the next delivery (`budgets evaluate`)."""
@@ -123,7 +123,7 @@ atexit.register(lambda: _background.wait(BACKGROUND_EXIT_WAIT_S))
 
 def deliver_in_background(url: URL) -> None:
     """`AlertNotifier` that delivers the pending alerts from a background thread and returns at
-    once: the default of the synchronous recording paths."""
+    once: the default of the recording paths."""
     _background.request(url)
 
 

@@ -28,7 +28,7 @@ from typing import Any
 from sqlalchemy.engine import URL
 
 from aa_notebooks.budgets import check_budget
-from aa_notebooks.budgets.delivery import AlertNotifier, deliver_alerts
+from aa_notebooks.budgets.delivery import AlertNotifier, deliver_in_background
 from aa_notebooks.db.schema import ExecutionStatus
 from aa_notebooks.db.url import mask_url, resolve_url
 from aa_notebooks.errors import (
@@ -58,13 +58,14 @@ class Tracker:
         spool_dir: str | Path | None = None,
         batch_size: int = 2000,
         retry_interval_s: float = 2.0,
-        on_alerts: AlertNotifier = deliver_alerts,
+        on_alerts: AlertNotifier = deliver_in_background,
         heartbeat_every_s: float = HEARTBEAT_EVERY_S,
         record_lost_after_s: float = RECORD_LOST_AFTER_S,
     ) -> None:
         """`on_alerts` is told (with the database URL) after a batch recorded budget alerts; the
-        default emails them. Runs going for over a second are marked as running in the database,
-        with a heartbeat every `heartbeat_every_s`; a run whose heartbeat stopped
+        default emails and posts them from a background thread. Runs going for over a second
+        are marked as running in the database, with a heartbeat every `heartbeat_every_s`; a
+        run whose heartbeat stopped
         `record_lost_after_s` ago (its process died) is recorded as a failure."""
         self.url = resolve_url(url)
         self._on_alerts = on_alerts

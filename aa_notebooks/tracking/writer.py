@@ -31,7 +31,7 @@ from pathlib import Path
 
 from sqlalchemy.engine import URL
 
-from aa_notebooks.budgets.delivery import AlertNotifier, deliver_alerts
+from aa_notebooks.budgets.delivery import AlertNotifier, deliver_in_background
 from aa_notebooks.db.engine import file_identity, get_engine, in_memory, reopen, use_wal
 from aa_notebooks.db.schema import ExecutionStatus
 from aa_notebooks.db.setup import init_db
@@ -83,14 +83,16 @@ class BatchWriter:
         retry_interval_s: float = 2.0,
         batch_wait_s: float = BATCH_WAIT_S,
         notice: OutageNotice | None = None,
-        on_alerts: AlertNotifier = deliver_alerts,
+        on_alerts: AlertNotifier = deliver_in_background,
         heartbeat_every_s: float = HEARTBEAT_EVERY_S,
         record_lost_after_s: float = RECORD_LOST_AFTER_S,
     ) -> None:
         """`heartbeat_every_s` and `record_lost_after_s` govern the runs in flight (`in_flight`)."""
         self.url = resolve_url(url)
         self.on_alerts = on_alerts
-        """Told after a batch recorded budget alerts (default: emails them)."""
+        """Told after a batch recorded budget alerts (default: emails and posts them from a
+        background thread), once the batch's records have left `pending`."""
+        self._alerts_due = False
         self.batch_size = batch_size
         self.retry_interval_s = retry_interval_s
         self.batch_wait_s = batch_wait_s
@@ -144,6 +146,7 @@ class BatchWriter:
         if self._closed:
             self._thread.join()  # never write beside the thread while it finishes
             self._handle([record])
+            self._tell_alerts()
             return
         self.pending.add(record)
         self.journal.finished(record, lambda: self._queue.put(record))
@@ -226,9 +229,13 @@ class BatchWriter:
             except Exception:
                 log.exception("aa-notebooks writer: unexpected error; retrying the spool later")
                 self._retry_at = time.monotonic() + self.retry_interval_s
-            for marker in markers:
-                marker.done.set()
-            if any(marker.stop for marker in markers):
+            for marker in markers:  # a flush waits for the records, not for `on_alerts`
+                if not marker.stop:
+                    marker.done.set()
+            self._tell_alerts()
+            if stops := [marker for marker in markers if marker.stop]:
+                for marker in stops:
+                    marker.done.set()
                 return
 
     def _settle(self, records: Sequence[ExecutionRecord]) -> None:
@@ -351,7 +358,7 @@ class BatchWriter:
             ids = [str(record.id) for record in records]
             log.debug("committed %d records", len(ids), extra={"execution_ids": ids})
         if result.alerts:
-            self._deliver_alerts()
+            self._alerts_due = True  # told once the records have left `pending` (`_loop`)
 
     def _in_range(self, records: Sequence[ExecutionRecord]) -> Sequence[ExecutionRecord]:
         """The records whose values their columns hold; the others are set aside with why."""
@@ -392,9 +399,13 @@ class BatchWriter:
         reopen(self._engine.url)  # the autocommit twin too, which the hard-stop check reads
         self._schema_ready = False
 
-    def _deliver_alerts(self) -> None:
-        """Hand the budget alerts a batch made due to `on_alerts`; its failure never stops
-        recording."""
+    def _tell_alerts(self) -> None:
+        """Hand the budget alerts the last batches made due to `on_alerts`, after their records
+        left `pending`: until then the hard-stop check would count their cost twice (stored and
+        pending), and a slow `on_alerts` would stretch that. Its failure never stops recording."""
+        if not self._alerts_due:
+            return
+        self._alerts_due = False
         try:
             self.on_alerts(self.url)
         except Exception as error:
