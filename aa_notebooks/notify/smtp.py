@@ -265,16 +265,18 @@ def _reply(code: int, text: bytes | str) -> str:
 
 
 def _scrub(text: str, settings: SmtpSettings) -> str:
-    """`text` without the password in any form the AUTH exchange might echo."""
+    """`text` without the password in any form the AUTH exchange might echo, nor as it reads
+    once a reply's runs of spaces and tabs are made one space (`_reply`, `_describe`)."""
     password = settings.password
     if not password:
         return text
     user = settings.user or ""
     forms = {
         password,
+        " ".join(password.split()),
         base64.b64encode(password.encode()).decode(),
         base64.b64encode(f"\0{user}\0{password}".encode()).decode(),
-    }
+    } - {""}
     for form in sorted(forms, key=len, reverse=True):
         text = text.replace(form, "***")
     return text

@@ -232,3 +232,15 @@ def test_password_is_scrubbed_from_server_replies() -> None:
     described = smtp_module._describe(error, settings)
     assert PASSWORD not in described and echoed.decode() not in described
     assert described.startswith("SMTPAuthenticationError: 535 bad credentials ***")
+
+
+@pytest.mark.parametrize("password", ["Wrong  Pa55  two-spaces", "tab\tPa55", " padded Pa55 "])
+def test_a_password_with_runs_of_spaces_is_scrubbed_once_the_reply_is_one_line(
+    password: str,
+) -> None:
+    """Replies are made one line, runs of spaces and tabs one space: the password as it then
+    reads was shown, e.g. "Wrong Pa55 two-spaces"."""
+    settings = _settings(25, user="mailer", password=password)
+    error = smtplib.SMTPAuthenticationError(535, f"bad login = {password}".encode())
+    described = smtp_module._describe(error, settings)
+    assert described == "SMTPAuthenticationError: 535 bad login = ***"
