@@ -110,7 +110,10 @@ def record_alerts(
 def record_due_alerts(
     connection: Connection, budget: Budget, window: SpendWindow, spend: Decimal
 ) -> list[AlertEvent]:
-    """`record_alerts`, returning the events it recorded."""
+    """`record_alerts`, returning the events it recorded. A budget with notifications off
+    records its events as sent on every channel: it sends nothing for them, then or later
+    (turning notifications on must not send what fired while they were off)."""
+    muted = budget.email_notification is False
     recorded = []
     for percent, level in levels(budget):
         if spend < level or fired_in_window(connection, budget, percent, window):
@@ -124,11 +127,12 @@ def record_due_alerts(
             threshold_usd=budget.threshold_usd,
             window_start=window.start,
             fired_at=window.end,
-            notified=False,
+            notified=muted,
             level_pct=percent,
             user_id=budget.user_id if budget.per_user else None,
         )
-        values = as_referenced(connection, EVENTS, {**asdict(event), "kind": kind.value})
+        values = as_referenced(connection, EVENTS, {**asdict(event), "kind": kind.value,
+                                                    "webhook_notified": muted})  # fmt: skip
         connection.execute(EVENTS.insert().values(**values))
         recorded.append(event)
     return recorded

@@ -18,7 +18,9 @@ from aa_notebooks.budgets import (
     update_budget,
 )
 from aa_notebooks.notify import SmtpSettings
+from aa_notebooks.notify.webhook import Webhook, WebhookSettings
 from tests.budgets.conftest import NOW, events, record
+from tests.notify.http_server import http_server
 from tests.notify.smtp_server import (
     Filtering,
     Inbox,
@@ -98,12 +100,20 @@ def test_a_lowered_threshold_is_caught_by_evaluation_once(db_url: str, mail: Inb
 
 
 def test_no_email_for_a_budget_without_email_notification(db_url: str, mail: Inbox) -> None:
-    create_budget(db_url, threshold_usd=1, alert_type="warning", email_notification=False)
+    """Its events are recorded as sent; turning notifications on later sends only what fires
+    from then on, not the two alerts that fired while they were off."""
+    budget = create_budget(db_url, threshold_usd=1, alert_type="warning", email_notification=False)
     record(db_url, "2", NOW)
     evaluate_budgets(db_url, now=NOW)
     assert [(kind, notified) for kind, _, notified in events(db_url)] == [
-        ("warning", False), ("exceeded", False),
+        ("warning", True), ("exceeded", True),
     ]  # fmt: skip
+    update_budget(db_url, budget.id, email_notification=True)
+    evaluate_budgets(db_url, now=NOW + timedelta(minutes=1))
+    with http_server() as server:
+        hooks = WebhookSettings((Webhook(server.at("/json"), "json"),), 5, 0, 0)
+        deliver_alerts(db_url, webhooks=hooks)
+        assert server.received == []
     assert mail.messages == []
 
 
