@@ -72,13 +72,13 @@ def alert_facts(budget: Budget, event: AlertEvent) -> list[tuple[str, str]]:
 
 def consequence_of(budget: Budget, event: AlertEvent) -> str:
     """What the alert means for the agents: refused, soon refused, or nothing."""
-    if budget.hard_stop and event.kind is AlertKind.exceeded and budget.per_user:
+    if budget.hard_stop and event.threshold_reached and budget.per_user:
         return (
             f"This is a hard stop for each user: new executions of user {budget.user_id} are "
             "refused until their spend in the window falls below the threshold or the threshold "
             "is raised; other users are not affected."
         )
-    if budget.hard_stop and event.kind is AlertKind.exceeded:
+    if budget.hard_stop and event.threshold_reached:
         return (
             "This is a hard stop: new executions in this scope are refused until the spend in "
             "the window falls below the threshold or the threshold is raised."

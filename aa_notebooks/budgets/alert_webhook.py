@@ -93,7 +93,7 @@ def json_body(budget: Budget, event: AlertEvent) -> dict[str, Any]:
         "spend_percent": f"{spend_percent(event):.1f}",
         "window": {"start": _time(event.window_start), "end": _time(event.fired_at)},
         "fired_at": _time(event.fired_at),
-        "executions_refused": budget.hard_stop and exceeded,
+        "executions_refused": budget.hard_stop and event.threshold_reached,
     }
 
 

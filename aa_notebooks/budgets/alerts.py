@@ -59,6 +59,12 @@ class AlertEvent:
     level_pct: int | None
     user_id: uuid.UUID | None = None
 
+    @property
+    def threshold_reached(self) -> bool:
+        """Whether the spend had reached the threshold when it fired: a warning can fire
+        together with the threshold, when one run's cost jumps past both."""
+        return self.kind is AlertKind.exceeded or self.spend_usd >= self.threshold_usd
+
 
 @dataclass(frozen=True)
 class AlertNotice:

@@ -138,6 +138,26 @@ def test_a_crossing_posts_the_slack_and_the_generic_body(db_url: str, webhook: H
     assert states(db_url) == [("warning", False, True), ("exceeded", False, True)]
 
 
+def test_a_warning_that_fires_past_a_hard_stop_says_runs_are_refused(
+    db_url: str, webhook: Hook
+) -> None:
+    """One $6 run crosses both 80% and the $5 threshold of a hard stop: the warning's payload
+    said executions_refused false and "will be refused once the threshold is reached"."""
+    create_budget(db_url, name="org", threshold_usd=5, alert_at_percentage=80,
+                  alert_type="hard_stop")  # fmt: skip
+    record(db_url, "6", NOW)
+    bodies = [(r.path, r.json()) for r in webhook.received]
+    generic = [body for path, body in bodies if path == JSON_PATH]
+    slack = [body for path, body in bodies if path == SLACK_PATH]
+    assert [(b["level"], b["executions_refused"]) for b in generic] == [
+        ("warning", True), ("exceeded", True),
+    ]  # fmt: skip
+    refused = "This is a hard stop: new executions in this scope are refused"
+    assert [b["blocks"][2]["elements"][0]["text"].startswith(refused) for b in slack] == [
+        True, True,
+    ]  # fmt: skip
+
+
 def test_names_cannot_ping_or_link_in_slack(db_url: str, webhook: Hook) -> None:
     create_budget(db_url, name="<!channel> & <https://evil.example|x>", threshold_usd=1,
                   alert_type="warning", alert_at_percentage=100)  # fmt: skip
