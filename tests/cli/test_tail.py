@@ -13,6 +13,8 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
+
 from aa_notebooks.tracking import Tracker
 
 COMMAND = str(Path(sys.executable).with_name("aa-notebooks"))
@@ -142,4 +144,16 @@ def test_a_status_it_does_not_know_lists_those_it_does(db_url: str) -> None:
         2,
         "aa-notebooks: error: --status: 'bogus' is not one of success, failure, timeout (see "
         "`aa-notebooks tail --help`)\n",
+    )
+
+
+@pytest.mark.parametrize("every", ["nan", "inf", "1e-9", "0", "-1", "3601"])
+def test_a_poll_interval_out_of_range_is_refused_with_the_range(db_url: str, every: str) -> None:
+    """`nan` and `inf` were unexpected errors (ValueError, OverflowError); `1e-9` polled the
+    database without pause."""
+    shown = f"{float(every):g}"
+    assert _tail_once(db_url, "--every", every) == (
+        2,
+        f"aa-notebooks: error: --every must be from 0.1 to 3600 seconds, e.g. --every 1; "
+        f"got {shown}\n",
     )

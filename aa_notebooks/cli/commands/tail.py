@@ -95,10 +95,17 @@ def _line(row: dict[str, Any], form: str) -> str:
     )
 
 
+MIN_EVERY_S, MAX_EVERY_S = 0.1, 3600.0
+"""The poll intervals taken: faster would keep the database busy for nothing."""
+
+
 def run_tail(args: argparse.Namespace, context: CommandContext) -> None:
     """Poll for newly completed executions until Ctrl-C (which exits 0)."""
-    if args.every <= 0:
-        raise InvalidInputError("--every must be a positive number of seconds, e.g. --every 1")
+    if not MIN_EVERY_S <= args.every <= MAX_EVERY_S:  # NaN too
+        raise InvalidInputError(
+            f"--every must be from {MIN_EVERY_S:g} to {MAX_EVERY_S:g} seconds, e.g. --every 1; "
+            f"got {args.every:g}"
+        )
     user = context.user_id
     try:
         user_id = uuid.UUID(str(user)) if user else None
