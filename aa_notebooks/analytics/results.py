@@ -120,6 +120,7 @@ class Overview(Readable):
         row.update({f"{k}_executions": v for k, v in self.executions_by_status.items()})
         del row["executions_by_status"]
         row["unpriced_models"] = ", ".join(self.unpriced_models)
+        row["stored_unpriced"] = ", ".join(self.stored_unpriced)
         row["total_cost_usd"] = rounded(self.total_cost_usd)
         row["monthly_projection_usd"] = rounded(self.monthly_projection_usd)
         row["cache_saved_usd"] = rounded(self.cache_saved_usd)

@@ -316,6 +316,7 @@ def test_runs_stored_at_zero_for_a_model_priced_now_are_noted(
         assert (overview.total_cost_usd, overview.unpriced_models) == (Decimal(0), ())
         assert overview.stored_unpriced == ("house",)  # not gpt-4o-mini: its runs cost 0
         assert note in overview.to_frame().attrs["notes"]
+        assert overview.to_frame().iloc[0]["stored_unpriced"] == "house"
         assert note in analytics.cost_summary(by="model").notes
     finally:
         monkeypatch.delenv("AA_PRICING_FILE")

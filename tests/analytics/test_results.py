@@ -42,6 +42,7 @@ def test_overview_html_text_and_frame(analytics_u1: Analytics) -> None:
         "7d",
         UNPRICED,
     )
+    assert row["stored_unpriced"] == ""  # none; it read "()"
 
 
 def test_frames_are_copies_and_titles_name_the_window(analytics: Analytics) -> None:
