@@ -39,6 +39,12 @@ class IngestReport:
     problems: list[str] = field(default_factory=list)
     """The first few lines skipped, or spans refused, as "file:line: why"."""
 
+    @property
+    def ok(self) -> bool:
+        """Whether every line was read and every run written: the CLI exits 1 otherwise, so
+        that a scheduled backfill that skipped or lost something shows as failed."""
+        return self.bad_lines == 0 and self.outcome.rejected == 0
+
     def __str__(self) -> str:
         o = self.outcome
         text = (

@@ -52,7 +52,7 @@ def test_ingest_reads_plain_and_gzip_files_and_a_resent_file_doubles_nothing(
     for _ in range(2):
         code = main(["--db", db_url, "ingest", "--no-progress", *map(str, files)])
         out = capsys.readouterr().out
-        assert code == 0
+        assert code == 1  # the malformed line: skipped, named, and the exit status says so
         assert out.splitlines() == [
             "2 file(s), 4 line(s), 10 span(s): 2 execution(s) written, 2 span(s) of no agent "
             "or LLM call ignored, 0 refused, 1 line(s) skipped",
@@ -90,7 +90,7 @@ def test_runs_the_database_refuses_are_counted_as_refused_not_written(
     url = document_sqlite(path)
     traces = tmp_path / "stranger.jsonl"
     traces.write_text(json.dumps(to_json_document(genai_run(user=str(uuid.uuid4())))) + "\n")
-    assert main(["--db", url, "ingest", "--no-progress", str(traces)]) == 0
+    assert main(["--db", url, "ingest", "--no-progress", str(traces)]) == 1  # a run refused
     summary, problem = capsys.readouterr().out.splitlines()
     assert summary == (
         "1 file(s), 1 line(s), 5 span(s): 0 execution(s) written, 1 span(s) of no agent or LLM "
@@ -119,8 +119,24 @@ def test_a_line_malformed_above_its_spans_is_skipped_and_named(
     path = tmp_path / "traces.jsonl"
     good = [json.dumps(to_json_document(genai_run(trace))) for trace in (TRACE, OTHER_TRACE)]
     path.write_text("\n".join([good[0], line, good[1]]) + "\n")
-    assert main(["--db", url, "ingest", "--no-progress", str(path)]) == 0
+    assert main(["--db", url, "ingest", "--no-progress", str(path)]) == 1  # a line skipped
     out = capsys.readouterr().out
     assert "2 execution(s) written" in out and "1 line(s) skipped" in out
     assert f"{path}:2: " in out and reason in out
     assert _counts(url)[0] == 2
+
+
+def test_a_file_with_no_otlp_in_it_fails(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A database file given by mistake: every line skipped, nothing written, and the exit
+    status said success (a cron backfill took it for done)."""
+    url = f"sqlite:///{tmp_path / 'kit.db'}"
+    wrong = tmp_path / "notes.txt"
+    wrong.write_text("not json\nnor this\n")
+    assert main(["--db", url, "ingest", "--no-progress", str(wrong)]) == 1
+    out = capsys.readouterr().out
+    assert out.splitlines()[0] == (
+        "1 file(s), 2 line(s), 0 span(s): 0 execution(s) written, 0 span(s) of no agent or LLM "
+        "call ignored, 0 refused, 2 line(s) skipped"
+    )
