@@ -17,7 +17,13 @@ from aa_notebooks.analytics import rollup_source
 from aa_notebooks.analytics.dialect import quantize_money
 from aa_notebooks.analytics.filters import EXECUTIONS, in_scope, in_window
 from aa_notebooks.analytics.frames import ratio, rounded, to_frame
-from aa_notebooks.analytics.model_split import unpriced_models, unpriced_note, was_priced
+from aa_notebooks.analytics.model_split import (
+    execution_sums,
+    split_by_model,
+    unpriced_models,
+    unpriced_note,
+    was_priced,
+)
 from aa_notebooks.analytics.pairs import Pair, grouped, totals
 from aa_notebooks.analytics.periods import Window
 from aa_notebooks.analytics.results import Table
@@ -57,10 +63,12 @@ def compare_models(source: Source, window: Window, *, exact: bool = False) -> Ta
 
     Columns: model, priced, executions, success_rate, avg_response_time_ms, p95_ms,
     avg_input_tokens, avg_output_tokens, total_cost_usd, avg_cost_usd (per execution),
-    cost_per_success_usd (per successful execution), cost_per_1k_tokens_usd.
+    cost_per_success_usd (per successful execution), cost_per_1k_tokens_usd. Whether a model is
+    priced is read from its own usage rows (the cost by model), as the overview reads it: an
+    execution's whole cost may come from other models' calls.
     """
     with source.connect() as connection:
-        sums = window_sums(source, window, connection, moved=False, percentiles=False, exact=exact)
+        sums = window_sums(source, window, connection, moved=True, percentiles=False, exact=exact)
         models = [(model, totals(pairs)) for model, pairs in grouped(sums.pairs, _model).items()]
         executions = sum(counts["executions"] for _, (counts, _) in models)
         plan = sums.plan if executions > rollup_source.EXACT_PERCENTILES_UP_TO else None
@@ -69,10 +77,15 @@ def compare_models(source: Source, window: Window, *, exact: bool = False) -> Ta
             else _sketch_p95(source, plan, connection)
         )  # fmt: skip
     models.sort(key=lambda found: (-found[1][0]["executions"], *_text_order(found[0])))
-    records = [_record(model, counts, cost, p95.get(model)) for model, (counts, cost) in models]
+    own = {m: s.cost for m, s in split_by_model(execution_sums(sums.pairs), sums.moved).items()}
+    own_costs = [(model, own.get(model, cost)) for model, (_, cost) in models]
+    records = [
+        _record(model, counts, cost, p95.get(model), was_priced(*own_cost))
+        for (model, (counts, cost)), own_cost in zip(models, own_costs, strict=True)
+    ]
     frame = to_frame(records, MODEL_COLUMNS, money=_MONEY, floats=_FLOATS)
     notes: tuple[str, ...] = (PER_EXECUTION,)
-    if note := unpriced_note(unpriced_models((model, cost) for model, (_, cost) in models)):
+    if note := unpriced_note(unpriced_models(own_costs)):
         notes = (note, *notes)
     if plan is not None:
         notes = (*notes, sketch_note("P95 per model"))
@@ -118,12 +131,12 @@ def _sketch_p95(source: Source, plan: ReadPlan, connection: Connection) -> dict[
 
 
 def _record(
-    model: str | None, counts: dict[str, int], cost: Decimal, p95: float | None
+    model: str | None, counts: dict[str, int], cost: Decimal, p95: float | None, priced: bool
 ) -> dict[str, Any]:
     executions, successes = counts["executions"], counts["success"]
     return {
         "model": model,
-        "priced": was_priced(model, cost),
+        "priced": priced,
         "executions": executions,
         "success_rate": ratio(successes, executions, 100),
         "avg_response_time_ms": ratio(counts["time_sum"], counts["time_count"]),

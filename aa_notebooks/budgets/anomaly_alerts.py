@@ -22,13 +22,12 @@ from aa_notebooks.analytics import Analytics, Window
 from aa_notebooks.analytics.choices import AnomalyBy
 from aa_notebooks.budgets.alert_settings import AlertMailer, email_problem
 from aa_notebooks.db.engine import get_engine
-from aa_notebooks.db.schema import AnomalyAlertSent, table_of
+from aa_notebooks.db.schema import ANOMALY_KEY_LENGTH, AnomalyAlertSent, table_of
 from aa_notebooks.errors import AnalyticsError
 from aa_notebooks.notify import EmailDeliveryError, build_message, send_email
 from aa_notebooks.notify.webhook import WebhookSettings, post_json
 
 SENT = table_of(AnomalyAlertSent)
-KEY_LENGTH = SENT.c.key.type.length
 METRIC_WORDS = {"cost_usd": "daily cost", "p95_ms": "P95 latency", "failure_rate": "failure rate"}
 
 
@@ -58,10 +57,10 @@ def anomaly_key(row: dict[str, Any]) -> str:
     """The identity of an anomaly: which grouping, which group, which metric, which day; one
     longer than the column holds (an agent name is any length) ends in its SHA-256 instead."""
     key = f"{row['by']}|{row['group']}|{row['metric']}|{row['day']:%Y-%m-%d}"
-    if len(key) <= KEY_LENGTH:
+    if len(key) <= ANOMALY_KEY_LENGTH:
         return key
     digest = hashlib.sha256(key.encode()).hexdigest()
-    return f"{key[: KEY_LENGTH - len(digest) - 1]}#{digest}"
+    return f"{key[: ANOMALY_KEY_LENGTH - len(digest) - 1]}#{digest}"
 
 
 def describe(row: dict[str, Any]) -> str:

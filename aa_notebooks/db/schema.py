@@ -401,12 +401,16 @@ class BudgetSpendLedger(Base):
     spend_micro_usd: Mapped[int] = mapped_column(BigInteger, nullable=False)
 
 
+ANOMALY_KEY_LENGTH = 600
+"""Of an anomaly's key, "by|group|metric|day" (`budgets.anomaly_alerts.anomaly_key`)."""
+
+
 class AnomalyAlertSent(Base):
     """The kit's record of an anomaly already alerted, per channel, so each goes out once."""
 
     __tablename__ = "anomalyalertssent"
 
-    key: Mapped[str] = mapped_column(String(600), primary_key=True)  # by|group|metric|day
+    key: Mapped[str] = mapped_column(String(ANOMALY_KEY_LENGTH), primary_key=True)
     day: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
     found_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
     # True once emailed / posted, or when the channel was not configured when it was found
