@@ -20,6 +20,7 @@ gpt-4o-mini .00012 and (no model) .000075, and no acme-vision-beta at all.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import replace
 from decimal import Decimal
 
@@ -31,8 +32,12 @@ from aa_notebooks.analytics import Analytics, connect
 from aa_notebooks.analytics.model_split import favour_index_probes
 from aa_notebooks.analytics.models import PER_EXECUTION
 from aa_notebooks.analytics.source import Source
+from aa_notebooks.db.engine import get_engine
 from aa_notebooks.db.schema import TokenUsage
 from aa_notebooks.db.url import resolve_url
+from aa_notebooks.pricing import UnpricedModelWarning
+from aa_notebooks.tracking import Run
+from aa_notebooks.tracking.store import write_batch
 from tests.analytics import usage_dataset
 from tests.analytics.usage_dataset import CLAUDE, MINI, NOW, U1, UNPRICED, xid
 
@@ -217,3 +222,20 @@ def test_postgres_joins_through_the_usage_index(url: str) -> None:
         assert connection.exec_driver_sql("SHOW enable_hashjoin").scalar_one() == "off"
     with source.connect() as connection:  # SET LOCAL: the next transaction plans as before
         assert connection.exec_driver_sql("SHOW enable_hashjoin").scalar_one() == "on"
+
+
+def test_compare_models_judges_priced_by_the_models_own_rows(db_url: str) -> None:
+    """An execution of an unpriced model whose only cost is a priced model's call (gpt-4o-mini,
+    1,000 input tokens at $0.15 a million): compare_models said its model was priced."""
+    run = Run(agent_name="a", model="acme-llm-v2")
+    with warnings.catch_warnings():  # warned once per process
+        warnings.simplefilter("ignore", UnpricedModelWarning)
+        run.tokens("main_agent", "acme-llm-v2", 100, 10)
+    run.tokens("tool", "gpt-4o-mini", 1000, 0)
+    write_batch(get_engine(db_url), [run.finish()])
+    analytics = connect(db_url)
+    result = analytics.compare_models("1d")
+    row = result.frame.set_index("model").loc["acme-llm-v2"]
+    assert (bool(row["priced"]), row["total_cost_usd"]) == (False, 0.00015)
+    assert result.notes[0] == "Unpriced models (their executions show $0): acme-llm-v2"
+    assert analytics.overview("1d").unpriced_models == ("acme-llm-v2",)
