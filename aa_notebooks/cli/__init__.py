@@ -1,18 +1,21 @@
-"""The `aa-notebooks` command: thin front end over the library's functions."""
+"""The `aa-notebooks` command: thin front end over the library's functions.
+
+Its commands are imported inside `main`, after Ctrl-C is watched: an interrupt during the
+second the imports take is "interrupted" too, not a traceback.
+"""
 
 from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
+import threading
 import warnings
-from collections.abc import Sequence
-from typing import TextIO
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any, TextIO
 
-from aa_notebooks.cli.commands import build_parser
-from aa_notebooks.cli.context import CommandContext
-from aa_notebooks.cli.output import render, terminal_safe
-from aa_notebooks.cli.parser import HelpShown
 from aa_notebooks.errors import AnalyticsError, ReportError, first_line
 
 DEBUG_HINT = "(set AA_DEBUG=1 to see the traceback)"
@@ -22,10 +25,53 @@ __all__ = ["build_parser", "main"]
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; errors are one line on stderr, never a traceback."""
-    parser = build_parser("cli")
-    with warnings.catch_warnings():  # restores Python's own way of showing them afterwards
-        warnings.showwarning = _one_line_warning
-        return _run(parser, argv)
+    with _watching_interrupts() as interrupted:
+        try:
+            from aa_notebooks.cli.commands import build_parser
+
+            parser = build_parser("cli")
+        except KeyboardInterrupt:
+            return _interrupted()
+        with warnings.catch_warnings():  # restores Python's own way of showing them afterwards
+            warnings.showwarning = _one_line_warning
+            return _run(parser, argv, interrupted)
+
+
+def __getattr__(name: str) -> Any:
+    if name == "build_parser":
+        from aa_notebooks.cli.commands import build_parser
+
+        return build_parser
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+@contextmanager
+def _watching_interrupts() -> Iterator[threading.Event]:
+    """An event set once Ctrl-C was pressed (Python's own handler still raises): an interrupt
+    that SQLite turns into an error inside its own callbacks ("Cannot operate on a closed
+    database") is then reported as the interrupt it was."""
+    pressed = threading.Event()
+    previous = signal.getsignal(signal.SIGINT)
+    if previous is not signal.default_int_handler or (
+        threading.current_thread() is not threading.main_thread()
+    ):
+        yield pressed
+        return
+
+    def on_interrupt(signum: int, frame: Any) -> None:
+        pressed.set()
+        signal.default_int_handler(signum, frame)
+
+    signal.signal(signal.SIGINT, on_interrupt)
+    try:
+        yield pressed
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _interrupted() -> int:
+    print("aa-notebooks: interrupted", file=sys.stderr)
+    return 130
 
 
 def _one_line_warning(
@@ -37,10 +83,18 @@ def _one_line_warning(
     line: str | None = None,
 ) -> None:
     """A warning as one line on stderr, as errors are: not Python's file, line and source."""
+    from aa_notebooks.cli.output import terminal_safe
+
     print(f"aa-notebooks: warning: {terminal_safe(str(message))}", file=sys.stderr)
 
 
-def _run(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> int:
+def _run(
+    parser: argparse.ArgumentParser, argv: Sequence[str] | None, interrupted: threading.Event
+) -> int:
+    from aa_notebooks.cli.context import CommandContext
+    from aa_notebooks.cli.output import render
+    from aa_notebooks.cli.parser import HelpShown
+
     try:
         args = parser.parse_args(argv)
         context = CommandContext(database_url=args.database_url, user_id=args.user_id)
@@ -52,15 +106,18 @@ def _run(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> int:
     except HelpShown:
         return 0
     except AnalyticsError as exc:
+        if interrupted.is_set():
+            return _interrupted()
         print(f"aa-notebooks: error: {exc}", file=sys.stderr)
         return 1 if isinstance(exc, ReportError) else 2  # 2: what was typed needs fixing
     except BrokenPipeError:  # e.g. `aa-notebooks help | head`: the reader left, not an error
         sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - stop Python's flush at exit failing
         return 0
     except KeyboardInterrupt:
-        print("aa-notebooks: interrupted", file=sys.stderr)
-        return 130
+        return _interrupted()
     except Exception as exc:
+        if interrupted.is_set():
+            return _interrupted()
         if os.environ.get("AA_DEBUG"):
             raise
         print(f"aa-notebooks: {_unexpected(exc)} {DEBUG_HINT}", file=sys.stderr)
