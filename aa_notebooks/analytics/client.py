@@ -158,7 +158,8 @@ class Analytics:
         """A page (1-based, page_size 1-1000) of the window's executions, filtered and sorted.
 
         Cost (USD) and duration (ms) bounds are inclusive; `search` finds text in the query
-        preview, ignoring case. `offset` (rows to skip) replaces `page` when given.
+        preview, ignoring case (on SQLite, that of ASCII letters only). `offset` (rows to skip)
+        replaces `page` when given.
         """
         filters = ExecutionFilter(
             status, agent_id, agent_name, model,

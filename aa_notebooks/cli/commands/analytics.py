@@ -62,7 +62,9 @@ def register(subcommands: Subcommands) -> list[argparse.ArgumentParser]:
     executions.add_argument("--min-duration-ms", type=int, metavar="MS", help="only from MS")
     executions.add_argument("--max-duration-ms", type=int, metavar="MS", help="only up to MS")
     executions.add_argument(
-        "--search", metavar="TEXT", help="only previews holding TEXT (any case)"
+        "--search",
+        metavar="TEXT",
+        help="only previews holding TEXT (any case; on SQLite, ASCII letters only)",
     )
     executions.add_argument("--sort-by", default="started_at", choices=SORT_COLUMNS)
     executions.add_argument("--sort-order", default="desc", choices=SORT_ORDERS)
