@@ -10,6 +10,7 @@ import dataclasses
 import json
 import re
 import uuid
+from collections.abc import Mapping
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -66,6 +67,13 @@ def _plain(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [_plain(v) for v in value]
     return value
+
+
+def json_row(row: Mapping[str, Any]) -> dict[str, Any]:
+    """One row as a frame's JSON record is (`--format json` of a table): money as numbers,
+    times in ISO 8601, ids as text."""
+    return {name: _number(value) if isinstance(value, Decimal) else _plain(value)
+            for name, value in row.items()}  # fmt: skip
 
 
 def _number(value: Any) -> Any:

@@ -11,6 +11,7 @@ import subprocess
 import sys
 import threading
 import time
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -112,6 +113,12 @@ def test_filters_and_since(db_url: str, tmp_path: Path) -> None:
     records = [json.loads(line) for line in [*lines, *out.splitlines()] if line.strip()]
     assert sorted(r["id"] for r in records) == sorted(ids)
     assert tail.returncode == 0
+    # as `executions --format json` writes them: money a number, times ISO 8601 with its "T"
+    # (they were str(): "2026-12-07 18:10:41.808116+00:00", and money "0.000000")
+    assert {(r["cost_usd"], r["status"]) for r in records} == {(0.0, "success")}
+    for record in records:
+        completed = datetime.fromisoformat(record["completed_at"])
+        assert record["completed_at"] == completed.isoformat() and completed.tzinfo is not None
 
 
 def _tail_once(db_url: str, *options: str) -> tuple[int, str]:

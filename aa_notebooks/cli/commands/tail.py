@@ -16,6 +16,7 @@ from aa_notebooks.analytics.follow import FollowFilters, FollowMark, completed_s
 from aa_notebooks.analytics.periods import FIRST_DATE, LAST_DATE, parse_period
 from aa_notebooks.cli.context import CommandContext
 from aa_notebooks.cli.options import Subcommands
+from aa_notebooks.cli.output import json_row
 from aa_notebooks.db.engine import connection_errors, get_engine
 from aa_notebooks.db.url import require_database
 from aa_notebooks.errors import InvalidInputError
@@ -85,8 +86,7 @@ def _line(row: dict[str, Any], form: str) -> str:
     """One execution as a terminal line or a JSON object."""
     status = getattr(row["status"], "value", row["status"])
     if form == "json":
-        record = {**row, "status": status}
-        return json.dumps(record, default=str, ensure_ascii=True)
+        return json.dumps(json_row({**row, "status": status}), default=str, ensure_ascii=True)
     preview = _clean(row["query_preview"] or "")[:PREVIEW_CHARS]
     return (
         f"{row['completed_at']:%Y-%m-%d %H:%M:%S}  {_clean(row['agent_name'] or '-'):<20}  "
