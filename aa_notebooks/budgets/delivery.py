@@ -92,11 +92,17 @@ class _Background:
         with self._lock:
             self._waiting[url.render_as_string(hide_password=False)] = url
             self._idle.clear()
-            if self._thread is None or not self._thread.is_alive():
-                self._thread = threading.Thread(
-                    target=self._loop, name="aa-notebooks-alerts", daemon=True
-                )
+            if self._thread is not None and self._thread.is_alive():
+                return
+            self._thread = threading.Thread(
+                target=self._loop, name="aa-notebooks-alerts", daemon=True
+            )
+            try:
                 self._thread.start()
+                return
+            except RuntimeError:  # at interpreter exit, Python 3.12.0-3.12.1 start no thread
+                self._thread = None
+        self._loop()  # then deliver here, as the caller's thread
 
     def wait(self, timeout: float | None = None) -> bool:
         return self._idle.wait(timeout)

@@ -47,26 +47,25 @@ def __getattr__(name: str) -> Any:
 
 @contextmanager
 def _watching_interrupts() -> Iterator[threading.Event]:
-    """An event set once Ctrl-C was pressed (Python's own handler still raises): an interrupt
-    that SQLite turns into an error inside its own callbacks ("Cannot operate on a closed
-    database") is then reported as the interrupt it was."""
+    """An event set once Ctrl-C was pressed (the handler in place still runs: Python's raises
+    KeyboardInterrupt): an interrupt that SQLite turns into an error inside its own callbacks
+    ("Cannot operate on a closed database") is then reported as the interrupt it was."""
     pressed = threading.Event()
     previous = signal.getsignal(signal.SIGINT)
-    if previous is not signal.default_int_handler or (
-        threading.current_thread() is not threading.main_thread()
-    ):
-        yield pressed
+    if not callable(previous) or threading.current_thread() is not threading.main_thread():
+        yield pressed  # ignored, or left to the default action, or no handler allowed here
         return
 
-    def on_interrupt(signum: int, frame: Any) -> None:
+    def on_interrupt(signum: int, frame: Any) -> Any:
         pressed.set()
-        signal.default_int_handler(signum, frame)
+        return previous(signum, frame)
 
     signal.signal(signal.SIGINT, on_interrupt)
     try:
         yield pressed
-    finally:
-        signal.signal(signal.SIGINT, previous)
+    finally:  # unless a writer's shutdown handler wrapped this one meanwhile: it must stay
+        if signal.getsignal(signal.SIGINT) is on_interrupt:
+            signal.signal(signal.SIGINT, previous)
 
 
 def _interrupted() -> int:

@@ -84,7 +84,10 @@ def _handler(previous: Callable[[int, FrameType | None], Any] | int) -> Callable
         cut_off = f"the process was stopped by {name} while the run was going" if ends_now else None
         for writer in list(_writers):
             writer.stopping(cut_off, FLUSH_TIMEOUT_S)
-        if ends_now:
+        if ends_now:  # the budget alerts the flush made due go out before the process ends
+            from aa_notebooks.budgets.delivery import wait_for_deliveries
+
+            wait_for_deliveries(FLUSH_TIMEOUT_S)
             signal.signal(signum, signal.SIG_DFL)
             signal.raise_signal(signum)
             return None

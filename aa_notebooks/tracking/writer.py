@@ -31,7 +31,11 @@ from pathlib import Path
 
 from sqlalchemy.engine import URL
 
-from aa_notebooks.budgets.delivery import AlertNotifier, deliver_in_background
+from aa_notebooks.budgets.delivery import (
+    AlertNotifier,
+    deliver_in_background,
+    wait_for_deliveries,
+)
 from aa_notebooks.db.engine import file_identity, get_engine, in_memory, reopen, use_wal
 from aa_notebooks.db.schema import ExecutionStatus
 from aa_notebooks.db.setup import init_db
@@ -181,6 +185,7 @@ class BatchWriter:
         self._queue.put(marker)
         marker.done.wait(timeout)
         self._thread.join(timeout)
+        wait_for_deliveries(timeout)  # the alerts of the last batches, as at exit
         self.spool.close()
         if not self._thread.is_alive():
             self.journal.close()
@@ -229,13 +234,10 @@ class BatchWriter:
             except Exception:
                 log.exception("aa-notebooks writer: unexpected error; retrying the spool later")
                 self._retry_at = time.monotonic() + self.retry_interval_s
-            for marker in markers:  # a flush waits for the records, not for `on_alerts`
-                if not marker.stop:
-                    marker.done.set()
             self._tell_alerts()
-            if stops := [marker for marker in markers if marker.stop]:
-                for marker in stops:
-                    marker.done.set()
+            for marker in markers:
+                marker.done.set()
+            if any(marker.stop for marker in markers):
                 return
 
     def _settle(self, records: Sequence[ExecutionRecord]) -> None:

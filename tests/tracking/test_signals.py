@@ -14,14 +14,17 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine
 from sqlalchemy.engine import make_url
 
+from aa_notebooks.budgets import create_budget
 from aa_notebooks.db.engine import get_engine
 from aa_notebooks.tracking.writer import BatchWriter
+from tests.notify.http_server import http_server
 from tests.tracking.conftest import counts, executions
 
 pytestmark = pytest.mark.slow
@@ -144,3 +147,24 @@ def test_after_sigkill_the_next_process_recovers_every_run(db_url: str, tmp_path
             assert "found by a later process" in row["error_message"]
     assert counts(db_url) == (1 + FINISHED + OPEN, FINISHED, 1 + FINISHED)
     assert list(successor.spool.directory.glob("journal-*")) == []
+
+
+def test_sigterm_delivers_the_alerts_its_flush_made_due(
+    db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A $0.01 warning budget: the warm-up run ($0.006) crosses nothing, the finished runs'
+    batch, written by SIGTERM's flush, crosses 100%. Its alert is delivered from the background
+    thread, which the handler waits for before the process ends."""
+    create_budget(db_url, name="cap", threshold_usd=Decimal("0.01"), alert_type="warning",
+                  alert_at_percentage=100, period_days=1)  # fmt: skip
+    with http_server() as server:
+        monkeypatch.setenv("AA_ALERT_WEBHOOKS", "json:" + server.at("/hook"))
+        agent = start_agent(db_url, tmp_path / "spool")
+        with writes_held(db_url) as release:
+            go(agent)
+            agent.send_signal(signal.SIGTERM)
+            time.sleep(0.5)  # the handler is flushing, held by the lock
+            release()
+            agent.wait(timeout=60)
+        assert agent.returncode == -signal.SIGTERM
+        assert [(r.path, r.json()["level"]) for r in server.received] == [("/hook", "exceeded")]
