@@ -347,6 +347,7 @@ def test_the_tracker_posts_and_a_dead_webhook_never_stops_its_runs(
             with tracker.execution(agent_name="researcher") as run:
                 run.tokens("main_agent", "gpt-4o", 1200, 300)
             tracker.flush()
+        assert wait_for_deliveries(timeout=60)  # the default hook posts from the background
         assert states(db_url) == [("exceeded", False, False)]  # the webhook is down
         with http_server(port=port) as server:
             with tracker.execution(agent_name="researcher") as run:  # no new crossing
