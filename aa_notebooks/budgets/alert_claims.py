@@ -54,7 +54,12 @@ def pending_events(
 def owed(channel: Channel) -> ColumnElement[bool]:
     """Events (joined to their budgets) that `channel` has not sent and still owes: of active
     budgets with notifications on. What a delivery sends, and what a status counts as due."""
-    return and_(FLAG[channel].is_(False), BUDGETS.c.email_notification.is_not(False), ACTIVE)
+    return and_(
+        FLAG[channel].is_(False),
+        EVENTS.c.muted.is_not(True),
+        BUDGETS.c.email_notification.is_not(False),
+        ACTIVE,
+    )
 
 
 def _applied(budget: Budget, event: AlertEvent) -> Budget:

@@ -58,6 +58,8 @@ class AlertEvent:
     notified: bool
     level_pct: int | None
     user_id: uuid.UUID | None = None
+    muted: bool = False
+    """Fired while its budget's notifications were off: never sent, on any channel."""
 
     @property
     def threshold_reached(self) -> bool:
@@ -109,7 +111,7 @@ def record_alerts(
     connection: Connection, budget: Budget, window: SpendWindow, spend: Decimal
 ) -> int:
     """Record the events due now that the window's spend is `spend`; how many were recorded
-    (not yet notified)."""
+    (not yet notified; muted ones too)."""
     return len(record_due_alerts(connection, budget, window, spend))
 
 
@@ -117,9 +119,8 @@ def record_due_alerts(
     connection: Connection, budget: Budget, window: SpendWindow, spend: Decimal
 ) -> list[AlertEvent]:
     """`record_alerts`, returning the events it recorded. A budget with notifications off
-    records its events as sent on every channel: it sends nothing for them, then or later
-    (turning notifications on must not send what fired while they were off)."""
-    muted = budget.email_notification is False
+    records its events as muted: no channel sends them, then or later (turning notifications
+    on must not send what fired while they were off)."""
     recorded = []
     for percent, level in levels(budget):
         if spend < level or fired_in_window(connection, budget, percent, window):
@@ -133,12 +134,12 @@ def record_due_alerts(
             threshold_usd=budget.threshold_usd,
             window_start=window.start,
             fired_at=window.end,
-            notified=muted,
+            notified=False,
             level_pct=percent,
             user_id=budget.user_id if budget.per_user else None,
+            muted=budget.email_notification is False,
         )
-        values = as_referenced(connection, EVENTS, {**asdict(event), "kind": kind.value,
-                                                    "webhook_notified": muted})  # fmt: skip
+        values = as_referenced(connection, EVENTS, {**asdict(event), "kind": kind.value})
         connection.execute(EVENTS.insert().values(**values))
         recorded.append(event)
     return recorded

@@ -44,7 +44,7 @@ DAILY_COLUMNS = (
 EVENT_COLUMNS = (
     "fired_at", "budget_id", "name", "scope", "target", "user_id", "kind", "level_pct", "spend_usd",
     "threshold_usd",
-    "notified",
+    "notified", "muted",
 )  # fmt: skip
 
 
@@ -111,6 +111,7 @@ def budget_alert_events(
             EVENTS.c.spend_usd,
             EVENTS.c.threshold_usd,
             EVENTS.c.notified,
+            EVENTS.c.muted,
         )
         .join_from(EVENTS, BUDGETS, BUDGETS.c.id == EVENTS.c.budget_id)
         .where(fired >= lower, fired < upper)

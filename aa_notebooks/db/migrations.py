@@ -339,6 +339,14 @@ def trigger_search_path(connection: Connection) -> None:
         install_generation(connection)
 
 
+@migration
+def muted_alerts(connection: Connection) -> None:
+    """An alert that fires while its budget's notifications are off is marked muted, and no
+    channel sends it, then or once they are on again; the alerts fired before are not."""
+    add_column(connection, "budgetalertevents", "muted")
+    connection.exec_driver_sql("UPDATE budgetalertevents SET muted = false WHERE muted IS NULL")
+
+
 def _install_triggers_again(connection: Connection) -> None:
     """Install the marking triggers as this release makes them, where the rollups are."""
     from aa_notebooks.db.rollups.triggers import install_triggers

@@ -30,6 +30,7 @@ from sqlalchemy import (
     Table,
     TypeDecorator,
     Uuid,
+    false,
     func,
     true,
 )
@@ -386,6 +387,10 @@ class BudgetAlertEvent(Base):
     # True once posted to AA_ALERT_WEBHOOKS, or when it was delivered with no webhook configured
     # (so that configuring one later does not post every old alert).
     webhook_notified: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    # True when its budget's email_notification was off as it fired: no channel ever sends it.
+    muted: Mapped[bool] = mapped_column(
+        Boolean, nullable=False, default=False, server_default=false()
+    )  # the default in the table too: a writer of an earlier release leaves it out
 
     __table_args__ = (Index("ix_budgetalertevents_budget_id", "budget_id", "fired_at"),)
 

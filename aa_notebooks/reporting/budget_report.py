@@ -147,7 +147,10 @@ class BudgetReport:
         """The alert events that fired in the report's window."""
         events = BudgetClient.of(self.analytics).alert_events(self.window).frame
         events = events.assign(
-            notified=events["notified"].map({True: "yes", False: "no"}),
+            notified=[
+                "muted" if muted else "yes" if notified else "no"
+                for notified, muted in zip(events["notified"], events["muted"], strict=True)
+            ],
             level_pct=[f"{level:g}%" if pd.notna(level) else "" for level in events["level_pct"]],
         )  # a budget's warnings at 50% and 80% read alike without their level
         return blocks.table(

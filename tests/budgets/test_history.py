@@ -228,13 +228,13 @@ def test_alert_events_from_real_crossings(db_url: str) -> None:
     assert frame.to_dict("records") == [
         {"fired_at": pd.Timestamp(hour_ago), "budget_id": bob.id, "name": "bob",
          "scope": "user", "target": None, "user_id": None, "kind": "exceeded", "level_pct": 100,
-         "spend_usd": 2.0, "threshold_usd": 1.0, "notified": False},
+         "spend_usd": 2.0, "threshold_usd": 1.0, "notified": False, "muted": False},
         {"fired_at": pd.Timestamp(hour_ago), "budget_id": org.id, "name": "org",
          "scope": "global", "target": None, "user_id": None, "kind": "exceeded", "level_pct": 100,
-         "spend_usd": 11.0, "threshold_usd": 10.0, "notified": False},
+         "spend_usd": 11.0, "threshold_usd": 10.0, "notified": False, "muted": False},
         {"fired_at": pd.Timestamp(yesterday), "budget_id": org.id, "name": "org",
          "scope": "global", "target": None, "user_id": None, "kind": "warning", "level_pct": 80,
-         "spend_usd": 9.0, "threshold_usd": 10.0, "notified": False},
+         "spend_usd": 9.0, "threshold_usd": 10.0, "notified": False, "muted": False},
     ]  # fmt: skip
     assert str(frame["fired_at"].dt.tz) == "UTC"
     assert everyone.alert_events("2h").frame["kind"].tolist() == ["exceeded", "exceeded"]

@@ -9,6 +9,7 @@ from decimal import Decimal
 
 import pytest
 
+from aa_notebooks.analytics import connect
 from aa_notebooks.budgets import (
     AlertMailer,
     budget_status,
@@ -17,6 +18,7 @@ from aa_notebooks.budgets import (
     evaluate_budgets,
     update_budget,
 )
+from aa_notebooks.budgets.client import BudgetClient
 from aa_notebooks.notify import SmtpSettings
 from aa_notebooks.notify.webhook import Webhook, WebhookSettings
 from tests.budgets.conftest import NOW, events, record
@@ -100,13 +102,17 @@ def test_a_lowered_threshold_is_caught_by_evaluation_once(db_url: str, mail: Inb
 
 
 def test_no_email_for_a_budget_without_email_notification(db_url: str, mail: Inbox) -> None:
-    """Its events are recorded as sent; turning notifications on later sends only what fires
-    from then on, not the two alerts that fired while they were off."""
+    """Its events are recorded as muted, not as sent; turning notifications on later sends only
+    what fires from then on, not the two alerts that fired while they were off."""
     budget = create_budget(db_url, threshold_usd=1, alert_type="warning", email_notification=False)
     record(db_url, "2", NOW)
     evaluate_budgets(db_url, now=NOW)
     assert [(kind, notified) for kind, _, notified in events(db_url)] == [
-        ("warning", True), ("exceeded", True),
+        ("warning", False), ("exceeded", False),
+    ]  # fmt: skip
+    report = BudgetClient.of(connect(db_url, now=lambda: NOW)).alert_events("24h").frame
+    assert report[["kind", "notified", "muted"]].values.tolist() == [
+        ["exceeded", False, True], ["warning", False, True],
     ]  # fmt: skip
     update_budget(db_url, budget.id, email_notification=True)
     evaluate_budgets(db_url, now=NOW + timedelta(minutes=1))

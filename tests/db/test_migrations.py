@@ -177,6 +177,7 @@ def test_the_cost_by_model_indexes_reach_an_older_database(empty_db_url: str) ->
         "rollup_replace_triggers",
         "rollup_writer_version",
         "trigger_search_path",
+        "muted_alerts",
     ]
     assert _index_columns(empty_db_url, "tokenusages")["ix_tokenusages_execution_id"] == [
         "execution_id", "model", "cost_usd", "input_tokens", "output_tokens",

@@ -91,9 +91,10 @@ def test_budget_report_shows_every_budget_and_the_alerts(report_db: str, tmp_pat
         "Emailed",
     ]
     assert sorted(alerts[1:]) == [
-        [fired, "Org weekly", "global", "", "warning", "50%", "$0.02", "$0.02", "no"],
-        [fired, "Planner stop", "agent", "planner", "exceeded", "100%", "$1.50", "$1.50", "no"],
-        [fired, "Planner stop", "agent", "planner", "warning", "80%", "$1.50", "$1.50", "no"],
+        # their budgets' notifications are off: muted, never sent
+        [fired, "Org weekly", "global", "", "warning", "50%", "$0.02", "$0.02", "muted"],
+        [fired, "Planner stop", "agent", "planner", "exceeded", "100%", "$1.50", "$1.50", "muted"],
+        [fired, "Planner stop", "agent", "planner", "warning", "80%", "$1.50", "$1.50", "muted"],
     ]
     page = read(html)
     assert len(page.images) == 1  # the burn-down small multiples
