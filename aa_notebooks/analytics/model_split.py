@@ -133,7 +133,7 @@ def recorded_unpriced(split: Iterable[tuple[Model, Sums]]) -> tuple[str, ...]:
 def unpriced_note(models: Iterable[str]) -> str | None:
     """The note for models that nothing prices, whose costs count as $0; None when none."""
     names = ", ".join(models)
-    return f"Unpriced models (their executions show $0): {names}" if names else None
+    return f"Unpriced models (their calls count as $0): {names}" if names else None
 
 
 def reprice_note(models: tuple[str, ...]) -> str | None:

@@ -51,7 +51,7 @@ EXPECTED = {
     "cost_usd": [0.008473, 0.0051, 0.001273, 0.0, 0.0],
     "cost_share": [57.072612, 34.352688, 8.5747, 0.0, 0.0],
 }
-UNPRICED_NOTE = f"Unpriced models (their executions show $0): {UNPRICED}"
+UNPRICED_NOTE = f"Unpriced models (their calls count as $0): {UNPRICED}"
 # Cost coverage: all tokens but acme-vision-beta's 60 have a known price: 3,100 of 3,160.
 COVERAGE = 3100 / 3160 * 100
 COVERAGE_NOTE = "Cost coverage: 98.1% of tokens are priced by a known price"
@@ -237,5 +237,5 @@ def test_compare_models_judges_priced_by_the_models_own_rows(db_url: str) -> Non
     result = analytics.compare_models("1d")
     row = result.frame.set_index("model").loc["acme-llm-v2"]
     assert (bool(row["priced"]), row["total_cost_usd"]) == (False, 0.00015)
-    assert result.notes[0] == "Unpriced models (their executions show $0): acme-llm-v2"
+    assert result.notes[0] == "Unpriced models (their calls count as $0): acme-llm-v2"
     assert analytics.overview("1d").unpriced_models == ("acme-llm-v2",)

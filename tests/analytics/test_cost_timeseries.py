@@ -116,7 +116,7 @@ def test_daily_cost_by_model(client: Analytics) -> None:
     assert len(result.frame) == 32
     assert result.title == "Cost per day by model"
     assert result.notes == (
-        f"Unpriced models (their executions show $0): {UNPRICED}",
+        f"Unpriced models (their calls count as $0): {UNPRICED}",
         # 2,135 of 3,662 tokens: not UNPRICED's 1,500 nor the 27 of executions with no model
         "Cost coverage: 58.3% of tokens are priced by a known price",
     )

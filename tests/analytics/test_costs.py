@@ -34,7 +34,7 @@ def test_cost_by_model(analytics: Analytics) -> None:
     # shares of 0.016025: 0.0086 -> 53.6661466..., 0.007425 -> 46.3338533...
     assert list(frame["cost_share"]) == [53.666147, 46.333853, 0.0]
     assert result.notes == (
-        f"Unpriced models (their executions show $0): {UNPRICED}",
+        f"Unpriced models (their calls count as $0): {UNPRICED}",
         "Cost coverage: 58.7% of tokens are priced by a known price",  # 2,135 of 3,635
     )
 
@@ -264,7 +264,7 @@ def test_a_model_priced_where_the_agents_ran_is_not_called_unpriced_here(db_url:
         "house": True, "never-priced": False
     }  # fmt: skip
     assert [n for n in by_model.notes if n.startswith("Unpriced")] == [
-        "Unpriced models (their executions show $0): never-priced"
+        "Unpriced models (their calls count as $0): never-priced"
     ]
 
 

@@ -40,7 +40,7 @@ def test_compare_models(analytics: Analytics) -> None:
         3000.0,
         0.0,
     )
-    assert result.notes[0] == f"Unpriced models (their executions show $0): {UNPRICED}"
+    assert result.notes[0] == f"Unpriced models (their calls count as $0): {UNPRICED}"
 
 
 def test_daily_timeseries(analytics: Analytics) -> None:

@@ -27,7 +27,7 @@ def test_overview_html_text_and_frame(analytics_u1: Analytics) -> None:
     overview = analytics_u1.overview()
     html = overview._repr_html_()
     assert f"user {U1}" in html and "7d [2026-11-18 12:00 – 2026-11-25 12:00] UTC" in html
-    assert f"Unpriced models (their executions show $0): {UNPRICED}" in html
+    assert f"Unpriced models (their calls count as $0): {UNPRICED}" in html
     text = str(overview)
     assert text.splitlines()[0].startswith("Overview · 7d")
     assert "Success rate             100.0%" in text
@@ -96,7 +96,7 @@ def test_list_results_have_short_reprs_and_frames_with_metadata(analytics: Analy
         "all users, 3 rows>"
     )
     assert costs.to_frame().attrs["notes"] == [
-        f"Unpriced models (their executions show $0): {UNPRICED}",
+        f"Unpriced models (their calls count as $0): {UNPRICED}",
         "Cost coverage: 58.7% of tokens are priced by a known price",  # 2,135 of 3,635
     ]
     assert repr(analytics.overview()) == "<Overview 7d, all users: 8 executions, $0.02>"

@@ -35,6 +35,6 @@ async def test_costs_summary_by_model(db_url: str) -> None:
         (None, 1, 0, 0, "0.000000"),
     ]
     assert body["notes"] == [
-        f"Unpriced models (their executions show $0): {UNPRICED}",
+        f"Unpriced models (their calls count as $0): {UNPRICED}",
         "Cost coverage: 98.1% of tokens are priced by a known price",  # 3,100 of 3,160
     ]

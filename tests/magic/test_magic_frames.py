@@ -24,7 +24,7 @@ from tests.analytics import dataset
 
 WINDOW = "--start-date 2026-11-18 --end-date 2026-11-25"
 HEADING_WINDOW = "2026-11-18 to 2026-11-25 [2026-11-18 00:00 – 2026-11-26 00:00) UTC"
-UNPRICED_NOTE = f"Unpriced models (their executions show $0): {dataset.UNPRICED}"
+UNPRICED_NOTE = f"Unpriced models (their calls count as $0): {dataset.UNPRICED}"
 
 
 @pytest.fixture

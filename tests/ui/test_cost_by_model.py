@@ -35,7 +35,7 @@ def test_cost_panels_and_unpriced_warning(db_url: str) -> None:
         ("2026-11-25", "gpt-4o", 0.006),  # X1's main agent
         ("2026-11-25", MINI, 0.001),  # X1's sub-agent
     ]
-    warning = f"Unpriced models (their executions show $0): {UNPRICED}"
+    warning = f"Unpriced models (their calls count as $0): {UNPRICED}"
     assert any(warning in markup for markup in html_of(board.kpi_panel.widget))
     coverage = "Cost coverage: 98.1% of tokens are priced by a known price"  # 3,100 of 3,160
     assert any(coverage in markup for markup in html_of(board.kpi_panel.widget))

@@ -26,7 +26,7 @@ def assert_escaped(widget: widgets.Widget, *expected_places: str) -> str:
 def test_dashboard_panels_escape_everything(dashboard: Dashboard):
     markup = assert_escaped(dashboard.widget, html.escape(IMG))
     assert markup.count(html.escape(IMG)) >= 2  # agent in Top Agents, unpriced model
-    assert f"Unpriced models (their executions show $0): {html.escape(IMG)}" in markup
+    assert f"Unpriced models (their calls count as $0): {html.escape(IMG)}" in markup
     assert dashboard.recent.rows(0, 1)[0]["cells"][1] == SCRIPT  # sent as text (textContent)
 
 
