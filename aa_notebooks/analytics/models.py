@@ -29,8 +29,9 @@ from aa_notebooks.analytics.periods import Window
 from aa_notebooks.analytics.results import Table
 from aa_notebooks.analytics.rollup_buckets import BucketSums, bucket_quantiles_by
 from aa_notebooks.analytics.rollup_plan import ReadPlan
-from aa_notebooks.analytics.rollup_source import sketch_note, window_sums
+from aa_notebooks.analytics.rollup_source import sketch_note, window_moved, window_sums
 from aa_notebooks.analytics.source import Source
+from aa_notebooks.pricing import is_priced
 
 MODEL_COLUMNS = (
     "model", "priced", "executions", "success_rate", "avg_response_time_ms", "p95_ms",
@@ -65,11 +66,15 @@ def compare_models(source: Source, window: Window, *, exact: bool = False) -> Ta
     avg_input_tokens, avg_output_tokens, total_cost_usd, avg_cost_usd (per execution),
     cost_per_success_usd (per successful execution), cost_per_1k_tokens_usd. Whether a model is
     priced is read from its own usage rows (the cost by model), as the overview reads it: an
-    execution's whole cost may come from other models' calls.
+    execution's whole cost may come from other models' calls. Those rows are read only when a
+    model nothing prices here has a cost.
     """
     with source.connect() as connection:
-        sums = window_sums(source, window, connection, moved=True, percentiles=False, exact=exact)
+        sums = window_sums(source, window, connection, moved=False, percentiles=False, exact=exact)
         models = [(model, totals(pairs)) for model, pairs in grouped(sums.pairs, _model).items()]
+        moved = []
+        if any(model and cost > 0 and not is_priced(model) for model, (_, cost) in models):
+            moved = window_moved(source, window, sums.plan, connection)  # whose cost is whose
         executions = sum(counts["executions"] for _, (counts, _) in models)
         plan = sums.plan if executions > rollup_source.EXACT_PERCENTILES_UP_TO else None
         p95 = (
@@ -77,7 +82,7 @@ def compare_models(source: Source, window: Window, *, exact: bool = False) -> Ta
             else _sketch_p95(source, plan, connection)
         )  # fmt: skip
     models.sort(key=lambda found: (-found[1][0]["executions"], *_text_order(found[0])))
-    own = {m: s.cost for m, s in split_by_model(execution_sums(sums.pairs), sums.moved).items()}
+    own = {m: s.cost for m, s in split_by_model(execution_sums(sums.pairs), moved).items()}
     own_costs = [(model, own.get(model, cost)) for model, (_, cost) in models]
     records = [
         _record(model, counts, cost, p95.get(model), was_priced(*own_cost))

@@ -111,7 +111,7 @@ def window_sums(
         pairs = load_pairs_where(source, in_window(window), connection)
         pairs = with_newest_names(source, connection, pairs, window.bounds()[1])
         latencies = exact_percentiles(source, window, connection) if percentiles else NONE
-        found = load_moved_where(source, in_window(window), connection) if moved else []
+        found = window_moved(source, window, None, connection) if moved else []
         return WindowSums(pairs, found, latencies, RAW, 0.0)
     raw = in_spans(EXECUTIONS.c.started_at, plan.raw)
     pairs = merge_pairs([
@@ -125,13 +125,22 @@ def window_sums(
         latencies, bound = exact_percentiles(source, window, connection), 0.0
     else:
         latencies, bound = sketch_percentiles(source, plan, connection), RELATIVE_ACCURACY
-    found = []
-    if moved:
-        found = merge_moved([
-            *rollup_moved(source, plan, connection),
-            *(load_moved_where(source, raw, connection) if plan.raw else []),
-        ])  # fmt: skip
+    found = window_moved(source, window, plan, connection) if moved else []
     return WindowSums(pairs, found, latencies, ROLLUP, bound, plan)
+
+
+def window_moved(
+    source: Source, window: Window, plan: ReadPlan | None, connection: Connection
+) -> list[MovedUsage]:
+    """The window's usage rows of another model than their execution's, summed: from the
+    rollups and the raw rows `plan` leaves (all raw rows without a plan)."""
+    if plan is None:
+        return load_moved_where(source, in_window(window), connection)
+    raw = in_spans(EXECUTIONS.c.started_at, plan.raw)
+    return merge_moved([
+        *rollup_moved(source, plan, connection),
+        *(load_moved_where(source, raw, connection) if plan.raw else []),
+    ])  # fmt: skip
 
 
 def read_plan(source: Source, window: Window, connection: Connection) -> ReadPlan | None:
