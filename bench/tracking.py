@@ -182,8 +182,7 @@ def thread_cpu_s(native_id: int | None) -> float | None:
         text = Path(f"/proc/self/task/{native_id}/stat").read_text()
     except OSError:
         return None
-    utime, stime = text[text.rindex(")") + 2 :].split()[11:13]
-    return (int(utime) + int(stime)) / os.sysconf("SC_CLK_TCK")
+    return _cpu_ticks(text) / os.sysconf("SC_CLK_TCK")
 
 
 def server_cpu_s(url: str) -> float | None:
@@ -199,11 +198,15 @@ def server_cpu_s(url: str) -> float | None:
             text = stat.read_text()
         except OSError:  # the process ended meanwhile
             continue
-        name, fields = text[text.index("(") + 1 : text.rindex(")")], text[text.rindex(")") + 2 :]
-        if name.startswith("postgres"):
-            utime, stime = fields.split()[11:13]
-            ticks += int(utime) + int(stime)
+        if text[text.index("(") + 1 : text.rindex(")")].startswith("postgres"):
+            ticks += _cpu_ticks(text)
     return ticks / os.sysconf("SC_CLK_TCK") if ticks else None
+
+
+def _cpu_ticks(stat: str) -> int:
+    """User plus system clock ticks of a /proc `stat` line (its fields after the name)."""
+    utime, stime = stat[stat.rindex(")") + 2 :].split()[11:13]
+    return int(utime) + int(stime)
 
 
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1", None)

@@ -327,7 +327,7 @@ UPDATE and DELETE, which recording's upserts and replacements need)."""
 
 
 def _privileges(
-    connection: Connection, existing: set[str], kits: bool
+    connection: Connection, existing: set[str], kit_database: bool
 ) -> tuple[str, list[str], list[str]]:
     """PostgreSQL: this role's name as SQL writes it, the kit's tables present that it may not
     read, and the recorded ones it may not write (found through the search_path, as the kit's
@@ -339,7 +339,7 @@ def _privileges(
     unwritable = [
         qualified
         for qualified, _, may_write, name in found
-        if (name in RECORDED_TABLES or (kits and name == "users")) and not may_write
+        if (name in RECORDED_TABLES or (kit_database and name == "users")) and not may_write
     ]
     return role, unreadable, unwritable
 

@@ -197,9 +197,9 @@ class _Execution:
             key=lambda s: (s.start_ns, s.end_ns, s.span_id),
         )
         self.member_ids = {s.span_id for s in self.steps_of}
-        spanned = [anchor] if anchor is not None else self.steps_of
-        self.start_ns = min(s.start_ns for s in spanned)
-        """The execution's start: its anchor's, or its first member's without one."""
+        self.spanned = [anchor] if anchor is not None else self.steps_of
+        """The spans whose times are the execution's: its anchor, or its members without one."""
+        self.start_ns = min(s.start_ns for s in self.spanned)
 
     def record(self) -> ExecutionRecord:
         status, error_type, error_message = self._status()
@@ -338,9 +338,8 @@ class _Execution:
         usages: list[Row],
     ) -> Row:
         anchor = self.anchor
-        spans = [anchor] if anchor is not None else self.steps_of
         start = self.start_ns
-        end = max(s.end_ns for s in spans)
+        end = max(s.end_ns for s in self.spanned)
         reported = [u for u in usages if u.pop("_reported")]
         tokens: tuple[int | None, int | None] = (0, 0) if not usages else (None, None)
         if reported:

@@ -65,8 +65,8 @@ class Tracker:
         """`on_alerts` is told (with the database URL) after a batch recorded budget alerts; the
         default emails and posts them from a background thread. Runs going for over a second
         are marked as running in the database, with a heartbeat every `heartbeat_every_s`; a
-        run whose heartbeat stopped
-        `record_lost_after_s` ago (its process died) is recorded as a failure."""
+        run whose heartbeat stopped `record_lost_after_s` ago (its process died) is recorded as
+        a failure."""
         self.url = resolve_url(url)
         self._on_alerts = on_alerts
         self._url_text = self.url.render_as_string(hide_password=False)  # hashed at once
