@@ -108,11 +108,12 @@ def test_copy_to_program_runs_nothing(
     superuser: Analytics, superuser_db_url: str, server_dir: Path
 ) -> None:
     proof, target = server_dir / "proof", server_dir / "target"
-    direct(superuser_db_url, f"COPY (SELECT 1) TO PROGRAM 'touch {proof}'")
-    assert proof.exists()  # the attack is real for this role on this server
+    # The program reads its input: one that exits first (`touch`) can break the server's pipe.
+    direct(superuser_db_url, f"COPY (SELECT 1) TO PROGRAM 'cat > {proof}'")
+    assert proof.read_text() == "1\n"  # the attack is real for this role on this server
     refuses(
         superuser,
-        f"COPY (SELECT 1) TO PROGRAM 'touch {target}'",
+        f"COPY (SELECT 1) TO PROGRAM 'cat > {target}'",
         "COPY reads or writes files and programs outside the database",
     )
     assert not target.exists()
