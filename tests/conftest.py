@@ -9,6 +9,7 @@ a variable its PostgreSQL cases skip, except under CI=true, where they fail: CI 
 from __future__ import annotations
 
 import os
+import signal
 import time
 import uuid
 from collections.abc import Iterator
@@ -25,6 +26,11 @@ from aa_notebooks.db.setup import init_db
 POSTGRES_ENV = "AA_TEST_POSTGRES_URL"
 SUPERUSER_ENV = "AA_TEST_POSTGRES_SUPERUSER_URL"
 BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+
+# A shell's background job starts with SIGINT ignored, and the processes the tests start would
+# inherit that: the tests that interrupt them need SIGINT's default action back.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def _required_url(variable: str) -> str:
