@@ -120,12 +120,13 @@ def test_a_slow_hook_is_told_after_its_runs_left_the_pending_spend(
 def test_the_default_delivery_leaves_the_writer_free_while_the_mail_server_is_silent(
     db_url: str, spool_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A mail server that accepts the connection and never answers (5 s timeout): the tracker's
-    default hook emails from a background thread, so the writer commits the next runs at once."""
+    """A mail server that accepts the connection and never answers (60 s timeout): the tracker's
+    default hook emails from a background thread, so the writer commits the next runs while the
+    email still waits."""
     create_budget(db_url, name="cap", threshold_usd=Decimal("0.01"), alert_type="warning",
                   alert_at_percentage=100, period_days=1)  # fmt: skip
     with socket.create_server(("127.0.0.1", 0)) as silent:  # listens, never accepts or answers
-        settings = {"HOST": "127.0.0.1", "PORT": str(silent.getsockname()[1]), "TIMEOUT": "5",
+        settings = {"HOST": "127.0.0.1", "PORT": str(silent.getsockname()[1]), "TIMEOUT": "60",
                     "SECURITY": "none", "FROM": "kit@example.com"}  # fmt: skip
         for name, value in settings.items():
             monkeypatch.setenv(f"AA_SMTP_{name}", value)
@@ -134,12 +135,15 @@ def test_the_default_delivery_leaves_the_writer_free_while_the_mail_server_is_si
         try:
             with tracker.execution(agent_name="researcher") as run:
                 run.tokens("main_agent", "gpt-4o", 4_000, 0)  # $0.01: the warning fires
-            assert tracker.flush(timeout=10)
+            assert tracker.flush(timeout=30)
             with tracker.execution(agent_name="researcher") as run:
                 run.tokens("main_agent", "gpt-4o", 400, 0)
-            assert tracker.flush(timeout=2)  # the old writer was still waiting on the server
+            assert tracker.flush(timeout=30)
+            # Committed while the email still waits: the old writer waited on the server itself.
+            assert not wait_for_deliveries(timeout=0)
             assert stored_costs(db_url) == [Decimal("0.010000"), Decimal("0.001000")]
         finally:
+            silent.close()  # the waiting email is cut off at once
             tracker.close()
             assert wait_for_deliveries(timeout=30)
     assert events(db_url) == [("exceeded", False)]  # not sent: kept for `budgets evaluate`
