@@ -1,9 +1,10 @@
-"""A JupyterLab server for browser tests: localhost, a free port, no token, its own dirs."""
+"""A JupyterLab server for browser tests: localhost, a port of its choosing, no token, its own
+dirs."""
 
 from __future__ import annotations
 
+import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -16,23 +17,20 @@ from pathlib import Path
 START_SECONDS = 60
 
 
-def free_port() -> int:
-    """A TCP port nothing listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _wait_until_up(url: str, server: subprocess.Popen[bytes], log: Path) -> None:
+def _wait_until_up(server: subprocess.Popen[bytes], runtime: Path, log: Path) -> str:
+    """The server's URL once it answers; it picked its own port and wrote it to its runtime
+    file (a port chosen here and freed could be taken by another test worker meanwhile)."""
+    info = runtime / f"jpserver-{server.pid}.json"
     deadline = time.monotonic() + START_SECONDS
     while time.monotonic() < deadline:
         if server.poll() is not None:
             raise RuntimeError(f"JupyterLab exited: {log.read_text(errors='replace')[-2000:]}")
         try:
+            url = f"http://127.0.0.1:{json.loads(info.read_text(encoding='utf-8'))['port']}"
             with urllib.request.urlopen(f"{url}/api/status", timeout=2) as response:
                 if response.status == 200:
-                    return
-        except (urllib.error.URLError, OSError):
+                    return url
+        except (OSError, ValueError, KeyError):  # no file yet, half written, or not answering
             time.sleep(0.3)
     raise RuntimeError(f"JupyterLab did not start: {log.read_text(errors='replace')[-2000:]}")
 
@@ -40,7 +38,6 @@ def _wait_until_up(url: str, server: subprocess.Popen[bytes], log: Path) -> None
 @contextmanager
 def jupyter_lab(root: Path, env: dict[str, str]) -> Iterator[str]:
     """Run `jupyter lab` on `root` (its settings and runtime files under it); yield its URL."""
-    port = free_port()
     home = root / ".jupyter-test"
     environment = {
         **os.environ,
@@ -52,8 +49,8 @@ def jupyter_lab(root: Path, env: dict[str, str]) -> Iterator[str]:
     }
     command = [
         sys.executable, "-m", "jupyter", "lab", "--no-browser", "--ip=127.0.0.1",
-        f"--port={port}", "--IdentityProvider.token=", "--ServerApp.password=",
-        "--ServerApp.open_browser=False", f"--ServerApp.root_dir={root}",
+        "--port=0", "--ServerApp.port_retries=0", "--IdentityProvider.token=",
+        "--ServerApp.password=", "--ServerApp.open_browser=False", f"--ServerApp.root_dir={root}",
         "--LabApp.news_url=", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
     ]  # fmt: skip
     if os.geteuid() == 0:  # CI and containers run as root
@@ -71,9 +68,7 @@ def jupyter_lab(root: Path, env: dict[str, str]) -> Iterator[str]:
     with log.open("wb") as output:
         server = subprocess.Popen(command, env=environment, stdout=output, stderr=output, cwd=root)
         try:
-            url = f"http://127.0.0.1:{port}"
-            _wait_until_up(url, server, log)
-            yield url
+            yield _wait_until_up(server, home / "runtime", log)
         finally:
             server.terminate()
             try:
