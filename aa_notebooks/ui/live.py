@@ -103,13 +103,13 @@ class LiveMode:
 
     def tick(self) -> Tick | None:
         """One tick now: add what completed since the last, update the panels; None when
-        there is nothing to tick (no dashboard, nothing shown yet)."""
+        there is nothing to tick (no dashboard, nothing shown yet) or a cell is running."""
         board = self._board()
         if board is None or board.snapshot is None:
             return None
         with self.reading:
             shown = board.snapshot
-            if shown is None:
+            if shown is None or self.paused:  # or a cell began while this tick waited
                 return None
             if self.view is None:
                 self._open(shown)

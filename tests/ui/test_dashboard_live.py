@@ -127,6 +127,23 @@ def test_kernel_busy_pauses_ticks(live_board: Dashboard, url: str, tmp_path: Pat
     assert not board.live.on
 
 
+def test_a_tick_that_waited_while_a_cell_began_does_nothing(
+    live_board: Dashboard, url: str, tmp_path: Path
+) -> None:
+    board = live_board
+    board.set_live(False)  # no thread of its own: this test is the one tick
+    tracker = Tracker(url, spool_dir=tmp_path / "spool", check_budgets=False)
+    _record(tracker, "during-cell", 1)
+    ticks, results = board.live.ticks, []
+    with board.live.reading:  # the tick passed the paused check and waits for the lock
+        waiting = threading.Thread(target=lambda: results.append(board.live.tick()))
+        waiting.start()
+        board.live.paused = True  # meanwhile a cell begins
+    waiting.join(timeout=30)
+    assert results == [None] and board.live.ticks == ticks
+    assert board.kpis["Total Executions"] == "5"
+
+
 def test_toggle_and_full_refresh_reset_the_mark(
     dashboard: Dashboard, url: str, tmp_path: Path
 ) -> None:
