@@ -54,12 +54,14 @@ def _plain(value: Any) -> Any:
         return str(value)
     if isinstance(value, pd.DataFrame):
         named = value.set_axis(_unique(list(value.columns)), axis="columns")
-        decimals = [
-            name for name, kind in named.dtypes.items() if pd.api.types.is_object_dtype(kind)
+        mixed = [
+            name
+            for name, kind in named.dtypes.items()
+            if pd.api.types.is_object_dtype(kind) or pd.api.types.is_datetime64_any_dtype(kind)
         ]
-        if decimals:
-            named = named.assign(**{name: named[name].map(_number) for name in decimals})
-        return json.loads(named.to_json(orient="records", date_format="iso"))
+        if mixed:
+            named = named.assign(**{name: named[name].map(_cell) for name in mixed})
+        return json.loads(named.to_json(orient="records"))
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
     if isinstance(value, dict):
@@ -74,6 +76,18 @@ def json_row(row: Mapping[str, Any]) -> dict[str, Any]:
     times in ISO 8601, ids as text."""
     return {name: _number(value) if isinstance(value, Decimal) else _plain(value)
             for name, value in row.items()}  # fmt: skip
+
+
+def _cell(value: Any) -> Any:
+    """A frame's cell as `json_row` writes it: money as a number, a time in full (pandas' own
+    ISO form keeps milliseconds only and writes a date as midnight)."""
+    if isinstance(value, Decimal):
+        return _number(value)
+    if value is pd.NaT:
+        return None
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    return value
 
 
 def _number(value: Any) -> Any:

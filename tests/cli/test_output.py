@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pandas as pd
@@ -77,3 +78,27 @@ def test_sql_as_json_gives_money_as_numbers_on_either_database(
     query = "SELECT cost_usd, SUM(cost_usd) * 1000000 AS micro FROM agentexecutions GROUP BY 1"
     assert main(["--db", db_url, "sql", query, "--format", "json"]) == 0
     assert json.loads(capsys.readouterr().out) == [{"cost_usd": 0.00025, "micro": 250.0}]
+
+
+def test_json_times_keep_their_microseconds_on_either_database(
+    db_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A table's times came out through pandas' ISO form: milliseconds only, "Z", a date as
+    midnight; `tail` and `export` wrote them in full. Every JSON now writes Python's ISO form."""
+    started = datetime(2026, 11, 5, 10, 0, 0, 123456, tzinfo=UTC)
+    run = Run(agent_name="a")
+    run.tokens("main", "gpt-4o", 100, 0)
+    record = run.finish()
+    record.execution["started_at"] = started
+    record.execution["completed_at"] = started + timedelta(microseconds=250_001)
+    write_batch(get_engine(db_url), [record])
+    window = ["--start-date", "2026-11-01", "--end-date", "2026-11-30"]
+    assert main(["--db", db_url, "executions", *window, "--format", "json"]) == 0
+    (row,) = json.loads(capsys.readouterr().out)["rows"]
+    assert row["started_at"] == "2026-11-05T10:00:00.123456+00:00"
+    assert row["completed_at"] == "2026-11-05T10:00:00.373457+00:00"
+    assert main(["--db", db_url, "timeseries", *window, "--format", "json"]) == 0
+    buckets = json.loads(capsys.readouterr().out)["frame"]
+    assert [bucket["bucket"] for bucket in buckets if bucket["executions"]] == [
+        "2026-11-05T00:00:00+00:00"
+    ]
