@@ -33,6 +33,12 @@ def test_every_command_and_option_is_documented(front_end: str) -> None:
     assert missing == []
 
 
+@pytest.mark.parametrize("front_end", ["cli", "magic"])
+def test_no_help_shows_an_escaped_percent(front_end: str) -> None:
+    """argparse formats `help` with %, not `description`: "16%%" there was printed as is."""
+    assert "%%" not in reference(front_end).replace("%%agent_analytics", "")
+
+
 def _all(
     parser: argparse.ArgumentParser, path: tuple[str, ...]
 ) -> list[tuple[tuple[str, ...], argparse.ArgumentParser]]:

@@ -52,7 +52,7 @@ def register(subcommands: Subcommands) -> list[argparse.ArgumentParser]:
         help="enable or disable PostgreSQL's trigram index for text search in query previews",
         description="A pg_trgm GIN index on agentexecutions.query_preview: a text search at a "
         "million executions counts in tens of milliseconds instead of reading every row, and "
-        "recording runs about 16%% slower. PostgreSQL only.",
+        "recording runs about 16% slower. PostgreSQL only.",
     )
     search.add_argument("action", choices=("enable", "disable"))
     search.set_defaults(handler=run_search_index)
