@@ -75,7 +75,8 @@ def get_budget(url: str | URL | None, budget_id: uuid.UUID | str) -> Budget:
 
 
 def create_budget(url: str | URL | None = None, **fields: Any) -> Budget:
-    """Store a new budget; the data contract's curl body is accepted as it is (scope global)."""
+    """Store a new budget; the data contract's curl body is accepted as it is (scope global).
+    Returned with its spend now, as `list_budgets` shows it."""
     budget = validated(fields, Decimal("0.00"))  # as stored: NUMERIC(10,2)
     engine = get_engine(url)
     caps = capabilities(engine)
@@ -93,7 +94,7 @@ def create_budget(url: str | URL | None = None, **fields: Any) -> Budget:
         raise _explain_conflict(budget) from None
     budgets_changed(engine)
     _warn_if_nothing_counts(engine, budget)
-    return budget
+    return _as_listed(engine, caps, budget)
 
 
 def _warn_if_nothing_counts(engine: Engine, budget: Budget) -> None:
@@ -144,7 +145,8 @@ def _warn_if_user_never_ran(engine: Engine, user_id: uuid.UUID) -> None:
 
 
 def update_budget(url: str | URL | None, budget_id: uuid.UUID | str, **changes: Any) -> Budget:
-    """Change some fields of a budget; the result is validated as a whole, like a new one."""
+    """Change some fields of a budget; the result is validated as a whole, like a new one, and
+    returned with its spend now."""
     key = parse_uuid(budget_id, "budget id")
     check_known(changes, UPDATE_FIELDS, "fields an update accepts")
     engine = get_engine(url)
@@ -165,7 +167,15 @@ def update_budget(url: str | URL | None, budget_id: uuid.UUID | str, **changes: 
     except IntegrityError:
         raise _explain_conflict(budget) from None
     budgets_changed(engine)
-    return budget
+    return _as_listed(engine, caps, budget)
+
+
+def _as_listed(engine: Engine, caps: Capabilities, budget: Budget) -> Budget:
+    """The budget with its spend now, as lists show it: the stored copy waits for `evaluate`,
+    so a new budget would show $0.00 whatever its window already holds."""
+    with read_transaction(engine) as connection:
+        spends = current_spends(connection, caps, [budget], utc(None))
+    return replace(budget, current_spend_usd=spends.get(budget.id, budget.current_spend_usd))
 
 
 def delete_budget(url: str | URL | None, budget_id: uuid.UUID | str) -> None:

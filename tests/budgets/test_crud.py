@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import uuid
 import warnings
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -24,7 +24,7 @@ from aa_notebooks.budgets import (
 from aa_notebooks.db.engine import get_engine
 from aa_notebooks.db.schema import BudgetAlertType, BudgetScope, User
 from aa_notebooks.errors import InvalidInputError, NotFoundError, SchemaError
-from tests.budgets.conftest import ALICE, BOB, NOW, RESEARCHER, record
+from tests.budgets.conftest import ALICE, BOB, NOW, RESEARCHER, record, stored_spends
 
 CURL_BODY = """{
     "threshold_usd": 100.00,
@@ -52,6 +52,21 @@ def test_the_documents_curl_body_is_accepted_as_is(db_url: str) -> None:
             "current_spend_usd": 0.0, "alert_levels": [], "per_user": False,
         }
     ]  # fmt: skip
+
+
+def test_create_and_update_show_the_spend_now_as_the_list_does(db_url: str) -> None:
+    """They showed the stored copy, $0.00 until `budgets evaluate`, while `list` showed $1.25."""
+    now = datetime.now(UTC)
+    record(db_url, "1.25", now - timedelta(days=2), agent_name="researcher")
+    record(db_url, "2.00", now - timedelta(days=40), agent_name="researcher")
+    record(db_url, "0.50", now - timedelta(days=1), agent_name="writer")
+    made = create_budget(db_url, scope="agent", target="researcher", threshold_usd=10,
+                         period_days=30, alert_type="warning")  # fmt: skip
+    assert made.current_spend_usd == Decimal("1.25")
+    assert list_budgets(db_url)["current_spend_usd"].tolist() == [1.25]
+    changed = update_budget(db_url, made.id, period_days=60)
+    assert changed.current_spend_usd == Decimal("3.25")
+    assert stored_spends(db_url) == {made.id: 0.0}  # only `evaluate` writes the copy
 
 
 def test_every_scope_and_the_list_filters(db_url: str) -> None:
