@@ -4,6 +4,7 @@ option, so the docs cannot drift from the code (`scripts/docs` regenerates them)
 from __future__ import annotations
 
 import argparse
+import re
 from pathlib import Path
 
 import pytest
@@ -37,6 +38,15 @@ def test_every_command_and_option_is_documented(front_end: str) -> None:
 def test_no_help_shows_an_escaped_percent(front_end: str) -> None:
     """argparse formats `help` with %, not `description`: "16%%" there was printed as is."""
     assert "%%" not in reference(front_end).replace("%%agent_analytics", "")
+
+
+def test_the_readmes_command_summary_names_every_command() -> None:
+    """The README's "Command line" block had fallen behind: eight commands were missing."""
+    readme = (DOCS.parent / "README.md").read_text(encoding="utf-8")
+    block = readme.split("## Command line", 1)[1].split("```text", 1)[1].split("```", 1)[0]
+    named = set(re.findall(r"[a-z][a-z-]*", block))
+    commands = {path[0] for path, _ in _all(build_parser("cli"), ()) if len(path) == 1}
+    assert sorted(commands - named) == []
 
 
 def _all(
