@@ -8,7 +8,8 @@ from datetime import datetime
 
 @dataclass(frozen=True)
 class SeedReport:
-    """Rows written per table, the span the executions start in, and the time it took."""
+    """Rows written per table, the span the executions were spread over (the first and last
+    start fall inside it), and the time it took."""
 
     url: str
     executions: int
@@ -30,7 +31,7 @@ class SeedReport:
         return (
             f"seeded {self.url}{replaced}: {self.executions:,} executions, "
             f"{self.trace_steps:,} trace steps, {self.token_usages:,} token usages, "
-            f"{self.budget_alerts} budget alerts, {self.users} users; executions from "
+            f"{self.budget_alerts} budget alerts, {self.users} users; executions spread over "
             f"{self.span_start:%Y-%m-%d %H:%M} to {self.span_end:%Y-%m-%d %H:%M} UTC; "
             f"{self.elapsed_seconds:.1f} s"
         )
