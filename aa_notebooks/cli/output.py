@@ -61,7 +61,7 @@ def _plain(value: Any) -> Any:
         ]
         if mixed:
             named = named.assign(**{name: named[name].map(_cell) for name in mixed})
-        return json.loads(named.to_json(orient="records"))
+        return json.loads(named.to_json(orient="records", date_format="iso"))
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
     if isinstance(value, dict):
@@ -80,13 +80,15 @@ def json_row(row: Mapping[str, Any]) -> dict[str, Any]:
 
 def _cell(value: Any) -> Any:
     """A frame's cell as `json_row` writes it: money as a number, a time in full (pandas' own
-    ISO form keeps milliseconds only and writes a date as midnight)."""
+    ISO form keeps milliseconds only and writes a date as midnight), an id as text."""
     if isinstance(value, Decimal):
         return _number(value)
     if value is pd.NaT:
         return None
     if isinstance(value, datetime | date):
         return value.isoformat()
+    if isinstance(value, uuid.UUID):
+        return str(value)
     return value
 
 

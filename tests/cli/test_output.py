@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -102,3 +103,19 @@ def test_json_times_keep_their_microseconds_on_either_database(
     assert [bucket["bucket"] for bucket in buckets if bucket["executions"]] == [
         "2026-11-05T00:00:00+00:00"
     ]
+
+
+def test_sql_as_json_gives_ids_as_text_and_intervals_in_iso_on_either_database(
+    db_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A PostgreSQL uuid column failed the whole command ("Unsupported UTF-8 sequence length")."""
+    run = Run(agent_name="a")
+    record = run.finish()
+    write_batch(get_engine(db_url), [record])
+    assert main(["--db", db_url, "sql", "SELECT id FROM agentexecutions", "--format", "json"]) == 0
+    (row,) = json.loads(capsys.readouterr().out)
+    assert uuid.UUID(row["id"]) == record.id
+    if db_url.startswith("postgresql"):
+        query = "SELECT interval '90 minutes' AS took"
+        assert main(["--db", db_url, "sql", query, "--format", "json"]) == 0
+        assert json.loads(capsys.readouterr().out) == [{"took": "P0DT1H30M0S"}]
