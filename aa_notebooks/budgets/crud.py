@@ -13,7 +13,7 @@ from typing import Any
 import pandas as pd
 from sqlalchemy import ColumnElement, Connection, Engine, and_, delete, select, true, update
 from sqlalchemy.engine import URL
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from aa_notebooks.budgets.capabilities import Capabilities, capabilities
 from aa_notebooks.budgets.definitions import budgets_changed
@@ -36,6 +36,10 @@ from aa_notebooks.db.schema import BudgetScope
 from aa_notebooks.db.stored_uuid import as_referenced
 from aa_notebooks.db.users import add_missing_users
 from aa_notebooks.errors import InvalidInputError, NotFoundError
+
+SPEND_READ_LOCK_TIMEOUT_S = 5
+"""How long the spend shown after a create or update may wait for a table another session
+locks (a migration, VACUUM FULL) before the budget is shown with its stored copy."""
 
 
 def list_budgets(
@@ -172,9 +176,24 @@ def update_budget(url: str | URL | None, budget_id: uuid.UUID | str, **changes: 
 
 def _as_listed(engine: Engine, caps: Capabilities, budget: Budget) -> Budget:
     """The budget with its spend now, as lists show it: the stored copy waits for `evaluate`,
-    so a new budget would show $0.00 whatever its window already holds."""
-    with read_transaction(engine) as connection:
-        spends = current_spends(connection, caps, [budget], utc(None))
+    so a new budget would show $0.00 whatever its window already holds. The budget is stored
+    by then, so a failed read (a table another session locks) only warns: reporting failure
+    would have the caller store it again."""
+    try:
+        with read_transaction(engine) as connection:
+            if connection.dialect.name == "postgresql":
+                connection.exec_driver_sql(
+                    f"SET LOCAL lock_timeout = '{SPEND_READ_LOCK_TIMEOUT_S}s'"
+                )
+            spends = current_spends(connection, caps, [budget], utc(None))
+    except SQLAlchemyError as error:
+        warnings.warn(
+            f"budget {budget.id} is stored, but its spend could not be read now "
+            f"({type(getattr(error, 'orig', None) or error).__name__}); `budgets list` shows it",
+            UserWarning,
+            stacklevel=3,
+        )
+        return budget
     return replace(budget, current_spend_usd=spends.get(budget.id, budget.current_spend_usd))
 
 

@@ -9,14 +9,17 @@ import warnings
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
+import psycopg
 import pytest
 from sqlalchemy import select
+from sqlalchemy.engine import make_url
 
 from aa_notebooks.budgets import (
     Budget,
     budget_status,
     check_budget,
     create_budget,
+    crud,
     delete_budget,
     list_budgets,
     update_budget,
@@ -67,6 +70,26 @@ def test_create_and_update_show_the_spend_now_as_the_list_does(db_url: str) -> N
     changed = update_budget(db_url, made.id, period_days=60)
     assert changed.current_spend_usd == Decimal("3.25")
     assert stored_spends(db_url) == {made.id: 0.0}  # only `evaluate` writes the copy
+
+
+@pytest.mark.parametrize("backend", [pytest.param("postgresql", marks=pytest.mark.postgres)],
+                         indirect=True)  # fmt: skip
+def test_a_stored_budget_whose_spend_cannot_be_read_is_returned_not_failed(
+    db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Reading the spend after the commit failed the create (the API said 503), so a retry
+    stored the budget twice. Another session holding the tables makes the read fail for real."""
+    monkeypatch.setattr(crud, "SPEND_READ_LOCK_TIMEOUT_S", 1)
+    assert list_budgets(db_url).empty  # the tables are known before the lock
+    with psycopg.connect(make_url(db_url).render_as_string(hide_password=False)) as holder:
+        holder.execute(
+            "LOCK TABLE agentexecutions, budgetspendledger, rollup_totals_hour, "
+            "rollup_totals_day IN ACCESS EXCLUSIVE MODE"
+        )
+        with pytest.warns(UserWarning, match="is stored, but its spend could not be read now"):
+            made = create_budget(db_url, name="cap", threshold_usd=100, alert_type="warning")
+    assert made.current_spend_usd == Decimal("0.00")  # the stored copy
+    assert list_budgets(db_url)["id"].tolist() == [str(made.id)]
 
 
 def test_every_scope_and_the_list_filters(db_url: str) -> None:
