@@ -85,10 +85,8 @@ def _cell(value: Any) -> Any:
         return _number(value)
     if value is pd.NaT:
         return None
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    if isinstance(value, uuid.UUID):
-        return str(value)
+    if isinstance(value, datetime | date | uuid.UUID):
+        return _plain(value)
     return value
 
 
